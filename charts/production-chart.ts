@@ -1,0 +1,26 @@
+import { Chart, ChartProps } from 'cdk8s';
+import { Construct } from 'constructs';
+import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, ScaledApi } from '../lib';
+
+/** The whole topology of the guides, wired together with the constructs' defaults. */
+export class ProductionChart extends Chart {
+  public readonly api: ScaledApi;
+  public readonly lb: LoadBalancer;
+  public readonly db: PgReplicaSet;
+  public readonly cache: RedisCluster;
+  public readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: ChartProps = {}) {
+    super(scope, id, props);
+    this.db = new PgReplicaSet(this, 'db', { replicas: 2 });
+    this.cache = new RedisCluster(this, 'cache', { shards: 3, replicasPerShard: 1 });
+    this.api = new ScaledApi(this, 'api', {
+      image: 'ghcr.io/hscale/reference-service:0.1.0',
+      database: this.db,
+      cache: this.cache,
+      secretEnv: { ADMIN_TOKEN: { secretName: 'hscale-api-admin', key: 'token' } },
+    });
+    this.lb = new LoadBalancer(this, 'lb', { backend: this.api, tls: { secretName: 'hscale-tls' } });
+    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb] });
+  }
+}

@@ -1,0 +1,108 @@
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { IConstruct } from 'constructs';
+
+/** Pods a NetworkPolicy rule talks about: a pod selector, optionally in other namespaces. */
+export interface PodPeer {
+  /** Labels the pods carry. */
+  readonly podSelector: Record<string, string>;
+  /**
+   * Labels of the namespaces the pods live in; `{}` means every namespace.
+   * @default - the policy's own namespace
+   */
+  readonly namespaceSelector?: Record<string, string>;
+}
+
+/** Pods a client must reach, and on which ports. */
+export interface NetworkLink {
+  readonly peer: PodPeer;
+  readonly ports: number[];
+}
+
+/**
+ * A backend that client pods connect to. Linking a client injects `clientEnv` into its
+ * containers, opens egress to `clientLinks`, and calls `allowClient` so the backend's own
+ * NetworkPolicy admits it.
+ */
+export interface IClientAccessible {
+  /** Env vars a client container needs, in order (later ones may use `$(EARLIER)`). */
+  readonly clientEnv: k8s.EnvVar[];
+  /** The pods and ports a client opens connections to. */
+  readonly clientLinks: NetworkLink[];
+  /** Admits pods matching `client` on the client-facing ports. */
+  allowClient(client: PodPeer): void;
+}
+
+/**
+ * A PostgreSQL primary with read replicas. Injects `DATABASE_URL`, `POSTGRES_READ_REPLICAS`,
+ * `PGUSER`, `PGPASSWORD` and `PGDATABASE`.
+ */
+export interface IDatabaseEndpoint extends IClientAccessible {
+  /** DNS name of the primary (read-write) Service. */
+  readonly primaryHost: string;
+  /** `host:port` of every replica pod, by stable DNS name. */
+  readonly replicaHosts: string[];
+  /** The PostgreSQL port. */
+  readonly port: number;
+}
+
+/**
+ * A Redis deployment. Injects `REDIS_CLUSTER_NODES` (cluster) or `REDIS_SENTINELS` and
+ * `REDIS_SENTINEL_MASTER` (sentinel), and `REDIS_PASSWORD`.
+ */
+export interface ICacheEndpoint extends IClientAccessible {
+  /** `host:port` of every node clients may contact first. */
+  readonly nodes: string[];
+}
+
+/** What a Prometheus scrapes on a construct's pods. */
+export interface MetricsEndpoint {
+  /** Which kind of exporter answers, so monitoring knows the metric names. */
+  readonly exporter: 'hscale-service' | 'postgres-exporter' | 'redis-exporter' | 'nginx-exporter';
+  /** Labels of the pods that serve metrics. */
+  readonly podSelector: Record<string, string>;
+  /** Name every pod of the endpoint starts with (`<name>-...`), for selecting its series. */
+  readonly workloadName: string;
+  /** Name of the container port that serves metrics. */
+  readonly portName: string;
+  /** Number of that port. */
+  readonly port: number;
+  /** HTTP path of the metrics. */
+  readonly path: string;
+  /** Name of a Service exposing `portName`, for a ServiceMonitor; absent means use a PodMonitor. */
+  readonly serviceName?: string;
+  /** Labels of that Service, for a ServiceMonitor's selector. */
+  readonly serviceLabels?: Record<string, string>;
+  /** The construct already emits a monitor for it (e.g. the CloudNativePG PodMonitor); monitoring adds only rules. */
+  readonly hasMonitor?: boolean;
+}
+
+/** A construct whose pods export Prometheus metrics. */
+export interface IMetricsTarget extends IConstruct {
+  /** Every metrics endpoint of the construct (e.g. primary and replicas). */
+  readonly metricsEndpoints: MetricsEndpoint[];
+  /** Admits pods matching `scraper` on every metrics port. */
+  allowScraper(scraper: PodPeer): void;
+}
+
+/** A Deployment behind a headless Service, which a load balancer sends traffic to. */
+export interface ILoadBalancerBackend {
+  /** Name of the regular Service of the pods. */
+  readonly serviceName: string;
+  /** Name of the headless Service, whose DNS answers with every ready pod's IP. */
+  readonly headlessServiceName: string;
+  /** Port the pods serve HTTP on. */
+  readonly port: number;
+  /** Admits pods matching `client` on the HTTP port. */
+  allowClient(client: PodPeer): void;
+  /** Labels of the backend pods. */
+  readonly podSelector: Record<string, string>;
+}
+
+/**
+ * The default metrics scraper: Prometheus pods in any namespace, as kube-prometheus-stack
+ * and the standalone Observability label them.
+ */
+export const DEFAULT_METRICS_SCRAPER: PodPeer = {
+  podSelector: { 'app.kubernetes.io/name': 'prometheus' },
+  namespaceSelector: {},
+};

@@ -1,0 +1,16 @@
+export * from './endpoints';
+export * from './pod-defaults';
+export * from './pod-network-policy';
+export * from './scaled-api';
+export { propError } from './validation';
+export * from './load-balancer';
+export * from './nginx-conf';
+export * from './redis-cluster';
+export * from './redis-conf';
+export * from './pg-replica-set';
+export * from './postgres-conf';
+export * from './observability';
+export * from './monitoring/rules';
+export * from './monitoring/dashboards';
+export * from './monitoring/prometheus-config';
+export * from './monitoring/known-metrics';

@@ -1,0 +1,131 @@
+import { Concern, concernOf, jobMatcher, MonitoredEndpoint, namespaceMatcher, podMatcher } from './rules';
+
+/** A Grafana panel query. */
+interface Query {
+  readonly expr: string;
+  readonly legend: string;
+}
+
+/** A panel, before layout. */
+interface PanelSpec {
+  readonly title: string;
+  readonly unit: string;
+  readonly queries: Query[];
+}
+
+const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
+
+function panelsOf(concern: Concern, e: MonitoredEndpoint): PanelSpec[] {
+  const job = jobMatcher(e);
+  const pods = podMatcher(e);
+  const hpa = `${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"`;
+  switch (concern) {
+    case 'api': return [
+      { title: 'Requests per second', unit: 'reqps', queries: [{ expr: `hscale:http_requests:rate5m{${job}}`, legend: 'requests/s' }] },
+      { title: 'Error ratio (5xx)', unit: 'percentunit', queries: [{ expr: `hscale:http_errors:ratio_rate5m{${job}}`, legend: '5xx ratio' }] },
+      {
+        title: 'Latency', unit: 's', queries: [50, 95, 99].map(q => ({ expr: `hscale:http_request_duration_seconds:p${q}{${job}}`, legend: `p${q}` })),
+      },
+      {
+        title: 'Replicas and autoscaler bounds', unit: 'short', queries: [
+          { expr: `kube_horizontalpodautoscaler_status_current_replicas{${hpa}}`, legend: 'replicas' },
+          { expr: `kube_horizontalpodautoscaler_spec_min_replicas{${hpa}}`, legend: 'min' },
+          { expr: `kube_horizontalpodautoscaler_spec_max_replicas{${hpa}}`, legend: 'max' },
+        ],
+      },
+      {
+        title: 'Replica lag by replica', unit: 's', queries: [{ expr: `max by (replica) (db_replica_lag_seconds{${job}})`, legend: '{{replica}}' }],
+      },
+      {
+        title: 'Reads by target', unit: 'reqps', queries: [{ expr: `sum by (target, reason) (rate(db_reads_total{${job}}[5m]))`, legend: '{{target}} ({{reason}})' }],
+      },
+      {
+        title: 'Database pool use', unit: 'short', queries: [{ expr: `sum by (pool, state) (db_pool_connections{${job}})`, legend: '{{pool}} {{state}}' }],
+      },
+      { title: 'Cache hit ratio', unit: 'percentunit', queries: [{ expr: `hscale:cache_hit:ratio_rate10m{${job}}`, legend: 'hit ratio' }] },
+    ];
+    case 'postgresql': return [
+      { title: 'Replication lag', unit: 's', queries: [{ expr: `pg_replication_lag_seconds{${pods}}`, legend: '{{pod}}' }] },
+      { title: 'Standby WAL behind', unit: 'bytes', queries: [{ expr: `pg_stat_replication_pg_wal_lsn_diff{${pods}}`, legend: '{{application_name}}' }] },
+      {
+        title: 'Connections', unit: 'short', queries: [
+          { expr: `sum by (pod) (pg_stat_activity_count{${pods}})`, legend: '{{pod}}' },
+          { expr: `max(pg_settings_max_connections{${pods}})`, legend: 'max_connections' },
+        ],
+      },
+      { title: 'Instances up', unit: 'short', queries: [{ expr: `pg_up{${pods}}`, legend: '{{pod}}' }] },
+    ];
+    case 'redis': return [
+      { title: 'Commands per second', unit: 'ops', queries: [{ expr: `sum by (pod) (rate(redis_commands_processed_total{${pods}}[5m]))`, legend: '{{pod}}' }] },
+      {
+        title: 'Keyspace hit ratio', unit: 'percentunit', queries: [{
+          expr: `sum(rate(redis_keyspace_hits_total{${pods}}[5m])) / (sum(rate(redis_keyspace_hits_total{${pods}}[5m])) + sum(rate(redis_keyspace_misses_total{${pods}}[5m])))`,
+          legend: 'hit ratio',
+        }],
+      },
+      {
+        title: 'Memory', unit: 'bytes', queries: [
+          { expr: `redis_memory_used_bytes{${pods}}`, legend: '{{pod}} used' },
+          { expr: `redis_memory_max_bytes{${pods}}`, legend: '{{pod}} max' },
+        ],
+      },
+      { title: 'Cluster state (1 = ok)', unit: 'short', queries: [{ expr: `min(redis_cluster_state{${pods}})`, legend: 'cluster_state' }] },
+      { title: 'Evictions per second', unit: 'ops', queries: [{ expr: `sum(rate(redis_evicted_keys_total{${pods}}[5m]))`, legend: 'evicted' }] },
+    ];
+    case 'nginx': return [
+      { title: 'Requests per second', unit: 'reqps', queries: [{ expr: `sum(rate(nginx_http_requests_total{${pods}}[5m]))`, legend: 'requests/s' }] },
+      {
+        title: 'Connections', unit: 'short', queries: ['active', 'reading', 'writing', 'waiting'].map(state => ({
+          expr: `sum(nginx_connections_${state}{${pods}})`, legend: state,
+        })),
+      },
+      {
+        title: 'Dropped connections per second', unit: 'ops', queries: [{
+          expr: `sum(rate(nginx_connections_accepted{${pods}}[5m])) - sum(rate(nginx_connections_handled{${pods}}[5m]))`, legend: 'dropped',
+        }],
+      },
+    ];
+  }
+  return [];
+}
+
+const TITLES: Record<Concern, string> = { api: 'API', postgresql: 'PostgreSQL', redis: 'Redis', nginx: 'nginx' };
+
+/**
+ * Renders one Grafana dashboard (JSON model, schemaVersion 39) per concern present among the
+ * endpoints, keyed by file name. Every panel names the `datasource` variable and its queries.
+ */
+export function renderDashboards(endpoints: MonitoredEndpoint[]): Record<string, object> {
+  const byConcern = new Map<Concern, MonitoredEndpoint[]>();
+  for (const e of endpoints) byConcern.set(concernOf(e), [...(byConcern.get(concernOf(e)) ?? []), e]);
+  const dashboards: Record<string, object> = {};
+  for (const [concern, members] of byConcern) {
+    const specs = members.flatMap(e => panelsOf(concern, e).map(p => ({ ...p, title: members.length > 1 ? `${e.workloadName}: ${p.title}` : p.title })));
+    dashboards[`hscale-${concern}.json`] = {
+      uid: `hscale-${concern}`,
+      title: `hscale / ${TITLES[concern]}`,
+      tags: ['hscale'],
+      timezone: 'browser',
+      schemaVersion: 39,
+      version: 1,
+      refresh: '30s',
+      time: { from: 'now-6h', to: 'now' },
+      templating: {
+        list: [{ name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0 }],
+      },
+      panels: specs.map((spec, i) => ({
+        id: i + 1,
+        type: 'timeseries',
+        title: spec.title,
+        datasource: DATASOURCE,
+        gridPos: { h: 8, w: 12, x: (i % 2) * 12, y: Math.floor(i / 2) * 8 },
+        fieldConfig: { defaults: { unit: spec.unit }, overrides: [] },
+        options: { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi' } },
+        targets: spec.queries.map((q, j) => ({
+          refId: String.fromCharCode(65 + j), datasource: DATASOURCE, expr: q.expr, legendFormat: q.legend,
+        })),
+      })),
+    };
+  }
+  return dashboards;
+}

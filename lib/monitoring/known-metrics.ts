@@ -1,0 +1,47 @@
+/**
+ * Every metric name the alert rules and dashboards may use, with the exporter that serves it.
+ * A test extracts the metric names of every expression and fails on a name not listed here,
+ * so a dashboard cannot silently chart a series that nothing exports.
+ */
+export const KNOWN_METRICS: Record<string, string[]> = {
+  // service/src/metrics.ts of the reference service (prom-client; histograms add _bucket, _sum, _count).
+  'hscale-service': [
+    'http_requests_total', 'http_request_duration_seconds_bucket', 'http_request_duration_seconds_sum',
+    'http_request_duration_seconds_count', 'db_pool_connections', 'db_replica_healthy', 'db_replica_lag_seconds',
+    'db_replica_lag_bytes', 'db_reads_total', 'db_writes_total', 'cache_hits_total', 'cache_misses_total',
+    'cache_errors_total', 'cache_invalidations_total', 'app_ready', 'process_cpu_seconds_total',
+    'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds',
+  ],
+  // kube-state-metrics (kube-prometheus-stack ships it), for the HPA, PDB and pod alerts.
+  'kube-state-metrics': [
+    'kube_horizontalpodautoscaler_status_current_replicas', 'kube_horizontalpodautoscaler_spec_max_replicas',
+    'kube_horizontalpodautoscaler_spec_min_replicas', 'kube_poddisruptionbudget_status_pod_disruptions_allowed',
+    'kube_pod_container_status_restarts_total', 'kube_pod_container_status_waiting_reason',
+  ],
+  // prometheus-community/postgres_exporter v0.15 default collectors (database, replication, stat_activity,
+  // settings, replication_slot, stat_replication).
+  'postgres-exporter': [
+    'pg_up', 'pg_replication_lag_seconds', 'pg_replication_is_replica', 'pg_stat_activity_count',
+    'pg_settings_max_connections', 'pg_replication_slot_slot_is_active', 'pg_replication_slot_slot_current_wal_lsn',
+    'pg_stat_replication_pg_wal_lsn_diff', 'pg_database_size_bytes',
+  ],
+  // oliver006/redis_exporter v1.62.
+  'redis-exporter': [
+    'redis_up', 'redis_cluster_state', 'redis_connected_slaves', 'redis_instance_info', 'redis_memory_used_bytes',
+    'redis_memory_max_bytes', 'redis_evicted_keys_total', 'redis_keyspace_hits_total', 'redis_keyspace_misses_total',
+    'redis_commands_processed_total', 'redis_connected_clients',
+  ],
+  // nginx/nginx-prometheus-exporter v1.4 reading stub_status (no per-status counts: those need NGINX Plus).
+  'nginx-exporter': [
+    'nginx_up', 'nginx_connections_active', 'nginx_connections_accepted', 'nginx_connections_handled',
+    'nginx_connections_reading', 'nginx_connections_writing', 'nginx_connections_waiting', 'nginx_http_requests_total',
+  ],
+  // Recording rules of renderRecordingRules.
+  'recording-rules': [
+    'hscale:http_requests:rate5m', 'hscale:http_errors:ratio_rate5m', 'hscale:http_request_duration_seconds:p50',
+    'hscale:http_request_duration_seconds:p95', 'hscale:http_request_duration_seconds:p99', 'hscale:cache_hit:ratio_rate10m',
+  ],
+};
+
+/** Every known name, flat. */
+export const ALL_KNOWN_METRICS = new Set(Object.values(KNOWN_METRICS).flat());

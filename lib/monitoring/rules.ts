@@ -1,0 +1,188 @@
+import { MetricsEndpoint } from '../endpoints';
+
+/** One Prometheus alerting rule. */
+export interface AlertRule {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for: string;
+  readonly labels: { readonly severity: 'critical' | 'warning' };
+  readonly annotations: { readonly summary: string; readonly description: string; readonly runbook_url: string };
+}
+
+/** One Prometheus recording rule. */
+export interface RecordingRule {
+  readonly record: string;
+  readonly expr: string;
+}
+
+/** A rule group, as in a Prometheus rules file and a PrometheusRule's spec. */
+export interface RuleGroup {
+  readonly name: string;
+  readonly rules: Array<AlertRule | RecordingRule>;
+}
+
+/** A metrics endpoint of one construct, where its pods run. */
+export interface MonitoredEndpoint extends MetricsEndpoint {
+  /** The namespace of the construct's chart; absent when the chart names none (`kubectl apply -n` decides). */
+  readonly namespace?: string;
+}
+
+/** Thresholds and links of the alerts. */
+export interface AlertThresholds {
+  /** p95 latency objective of the API, in seconds. */
+  readonly latencySloSeconds: number;
+  /** Ratio of 5xx responses that pages. */
+  readonly errorRatio: number;
+  /** Replication lag that warns, in seconds. */
+  readonly replicationLagSeconds: number;
+  /** Share of max_connections in use that warns. */
+  readonly connectionsRatio: number;
+  /** WAL a standby may be behind before its slot is said to retain too much, in bytes. */
+  readonly slotRetainedBytes: number;
+  /** Share of maxmemory in use that warns. */
+  readonly redisMemoryRatio: number;
+  /** Cache hit ratio below which the cache is said to be cold or too small. */
+  readonly cacheHitRatio: number;
+  /** Base of the runbook links; the alert name is appended. */
+  readonly runbookBaseUrl: string;
+}
+
+/** The concerns rules are grouped by; each becomes one PrometheusRule or one rules file. */
+export type Concern = 'api' | 'postgresql' | 'redis' | 'nginx';
+
+const CONCERN_OF: Record<MetricsEndpoint['exporter'], Concern> = {
+  'hscale-service': 'api',
+  'postgres-exporter': 'postgresql',
+  'redis-exporter': 'redis',
+  'nginx-exporter': 'nginx',
+};
+
+export function concernOf(endpoint: MetricsEndpoint): Concern {
+  return CONCERN_OF[endpoint.exporter];
+}
+
+/** `namespace="<ns>", ` when the chart names a namespace; without one the series of every namespace match. */
+export function namespaceMatcher(e: MonitoredEndpoint): string {
+  return e.namespace ? `namespace="${e.namespace}", ` : '';
+}
+
+/** Series of one construct's pods. */
+export function podMatcher(e: MonitoredEndpoint): string {
+  return `${namespaceMatcher(e)}pod=~"${e.workloadName}-.+"`;
+}
+
+/** Series of one API, as its PodMonitor or the standalone scrape config labels them (job = Service). */
+export function jobMatcher(e: MonitoredEndpoint): string {
+  return `${namespaceMatcher(e)}job="${e.serviceName ?? e.workloadName}"`;
+}
+
+function percent(ratio: number): string {
+  return `${Math.round(ratio * 100)}%`;
+}
+
+/** The recording rules the dashboards and the API alerts share. */
+export function renderRecordingRules(): RuleGroup {
+  const by = 'namespace, job';
+  return {
+    name: 'hscale-recording',
+    rules: [
+      { record: 'hscale:http_requests:rate5m', expr: `sum by (${by}) (rate(http_requests_total[5m]))` },
+      {
+        record: 'hscale:http_errors:ratio_rate5m',
+        expr: `sum by (${by}) (rate(http_requests_total{status=~"5.."}[5m])) / sum by (${by}) (rate(http_requests_total[5m]))`,
+      },
+      ...[50, 95, 99].map(q => ({
+        record: `hscale:http_request_duration_seconds:p${q}`,
+        expr: `histogram_quantile(0.${q}, sum by (${by}, le) (rate(http_request_duration_seconds_bucket[5m])))`,
+      })),
+      {
+        record: 'hscale:cache_hit:ratio_rate10m',
+        expr: `sum by (${by}) (rate(cache_hits_total[10m])) / (sum by (${by}) (rate(cache_hits_total[10m])) + sum by (${by}) (rate(cache_misses_total[10m])))`,
+      },
+    ],
+  };
+}
+
+/** The alerting rules of every endpoint, grouped by concern (groups without endpoints are left out). */
+export function renderAlertRules(endpoints: MonitoredEndpoint[], t: AlertThresholds): RuleGroup[] {
+  const alert = (name: string, severity: 'critical' | 'warning', forDuration: string, expr: string, summary: string, description: string): AlertRule => ({
+    alert: name, expr, for: forDuration, labels: { severity },
+    annotations: { summary, description, runbook_url: `${t.runbookBaseUrl}#${name.toLowerCase()}` },
+  });
+  const rulesOf: Record<Concern, (e: MonitoredEndpoint) => AlertRule[]> = {
+    api: e => [
+      alert('HscaleApiHighErrorRatio', 'critical', '5m',
+        `hscale:http_errors:ratio_rate5m{${jobMatcher(e)}} > ${t.errorRatio}`,
+        `${e.workloadName}: more than ${percent(t.errorRatio)} of requests fail`,
+        '{{ $value | humanizePercentage }} of the requests of {{ $labels.job }} answered 5xx over 5 minutes.'),
+      alert('HscaleApiLatencyAboveSlo', 'warning', '10m',
+        `hscale:http_request_duration_seconds:p95{${jobMatcher(e)}} > ${t.latencySloSeconds}`,
+        `${e.workloadName}: p95 latency above ${t.latencySloSeconds * 1000} ms`,
+        'p95 latency of {{ $labels.job }} is {{ $value | humanizeDuration }}.'),
+      alert('HscaleApiAutoscalerAtMax', 'warning', '15m',
+        `kube_horizontalpodautoscaler_status_current_replicas{${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"}`
+        + ` >= kube_horizontalpodautoscaler_spec_max_replicas{${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"}`,
+        `${e.workloadName}: the autoscaler has run at its maximum for 15 minutes`,
+        'The HPA cannot add pods: raise maxReplicas or find what makes each pod slower.'),
+      alert('HscaleApiDisruptionBudgetExhausted', 'warning', '15m',
+        `kube_poddisruptionbudget_status_pod_disruptions_allowed{${namespaceMatcher(e)}poddisruptionbudget="${e.workloadName}"} == 0`,
+        `${e.workloadName}: no pod may be evicted`,
+        'The PodDisruptionBudget has no healthy pod to spare: node drains will stall.'),
+      alert('HscaleApiPodCrashLooping', 'warning', '5m',
+        `increase(kube_pod_container_status_restarts_total{${podMatcher(e)}}[15m]) > 2`,
+        `${e.workloadName}: a pod is restarting repeatedly`,
+        'Pod {{ $labels.pod }} restarted {{ $value }} times in 15 minutes.'),
+      alert('HscaleCacheHitRatioLow', 'warning', '30m',
+        `hscale:cache_hit:ratio_rate10m{${jobMatcher(e)}} < ${t.cacheHitRatio}`,
+        `${e.workloadName}: cache hit ratio below ${percent(t.cacheHitRatio)}`,
+        'Hit ratio {{ $value | humanizePercentage }}: the cache is cold, too small, or its TTLs too short.'),
+    ],
+    postgresql: e => [
+      alert('PostgresInstanceDown', 'critical', '1m', `pg_up{${podMatcher(e)}} == 0`,
+        `${e.workloadName}: a PostgreSQL instance is down`, '{{ $labels.pod }} does not answer its exporter.'),
+      alert('PostgresReplicationLagHigh', 'warning', '2m',
+        `pg_replication_lag_seconds{${podMatcher(e)}} > ${t.replicationLagSeconds}`,
+        `${e.workloadName}: a replica lags more than ${t.replicationLagSeconds} s`,
+        '{{ $labels.pod }} replays {{ $value | humanizeDuration }} behind the primary; the service ejects it from reads.'),
+      alert('PostgresConnectionsNearMax', 'warning', '5m',
+        `sum by (namespace, pod) (pg_stat_activity_count{${podMatcher(e)}}) / max by (namespace, pod) (pg_settings_max_connections{${podMatcher(e)}}) > ${t.connectionsRatio}`,
+        `${e.workloadName}: connections above ${percent(t.connectionsRatio)} of max_connections`,
+        '{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its connections: size the pools or add a pooler.'),
+      alert('PostgresReplicationSlotInactive', 'warning', '10m',
+        `pg_replication_slot_slot_is_active{${podMatcher(e)}} == 0`,
+        `${e.workloadName}: replication slot {{ $labels.slot_name }} is inactive and retains WAL`,
+        'A slot without its replica keeps every WAL segment from now on: bring the replica back or drop the slot.'),
+      alert('PostgresStandbyRetainsTooMuchWal', 'warning', '10m',
+        `pg_stat_replication_pg_wal_lsn_diff{${podMatcher(e)}} > ${t.slotRetainedBytes}`,
+        `${e.workloadName}: a standby's slot holds more than ${Math.round(t.slotRetainedBytes / 2 ** 20)} MiB of WAL`,
+        '{{ $labels.application_name }} is {{ $value | humanize1024 }}B behind; the primary keeps that WAL on disk.'),
+    ],
+    redis: e => [
+      alert('RedisClusterStateNotOk', 'critical', '1m', `redis_cluster_state{${podMatcher(e)}} == 0`,
+        `${e.workloadName}: cluster_state is not ok`, '{{ $labels.pod }} reports the cluster as failed: some slots are not served.'),
+      alert('RedisMasterWithoutReplica', 'warning', '5m',
+        `redis_connected_slaves{${podMatcher(e)}} == 0 and on (namespace, pod) redis_instance_info{${podMatcher(e)}, role="master"}`,
+        `${e.workloadName}: a master has no replica`, 'Master {{ $labels.pod }} has no replica: losing it loses its slots\' data.'),
+      alert('RedisMemoryHigh', 'warning', '10m',
+        `redis_memory_used_bytes{${podMatcher(e)}} / (redis_memory_max_bytes{${podMatcher(e)}} > 0) > ${t.redisMemoryRatio}`,
+        `${e.workloadName}: memory above ${percent(t.redisMemoryRatio)} of maxmemory`,
+        '{{ $labels.pod }} uses {{ $value | humanizePercentage }} of maxmemory.'),
+      alert('RedisEvictionsRising', 'warning', '15m', `rate(redis_evicted_keys_total{${podMatcher(e)}}[5m]) > 0`,
+        `${e.workloadName}: keys are being evicted`, '{{ $labels.pod }} evicts {{ $value }} keys/s: the dataset outgrows maxmemory.'),
+    ],
+    nginx: e => [
+      alert('NginxDown', 'critical', '2m', `nginx_up{${podMatcher(e)}} == 0`,
+        `${e.workloadName}: nginx does not answer its exporter`, '{{ $labels.pod }}: stub_status is unreachable.'),
+      // stub_status has no per-status or per-upstream counters (NGINX Plus has); dropped connections are what it shows.
+      alert('NginxDroppingConnections', 'warning', '5m',
+        `rate(nginx_connections_accepted{${podMatcher(e)}}[5m]) - rate(nginx_connections_handled{${podMatcher(e)}}[5m]) > 0`,
+        `${e.workloadName}: nginx drops connections`, '{{ $labels.pod }} accepts connections it does not handle: worker_connections is exhausted.'),
+    ],
+  };
+  const groups = new Map<Concern, AlertRule[]>();
+  for (const endpoint of endpoints) {
+    const concern = concernOf(endpoint);
+    groups.set(concern, [...(groups.get(concern) ?? []), ...rulesOf[concern](endpoint)]);
+  }
+  return [...groups.entries()].map(([concern, rules]) => ({ name: `hscale-${concern}`, rules }));
+}

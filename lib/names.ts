@@ -1,0 +1,57 @@
+import { Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import { propError, requireDnsLabel } from './validation';
+
+/** Label keys that select a construct's pods (`app.kubernetes.io/instance` + `component`). */
+export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';
+
+/**
+ * The stable, readable name of an object a construct makes: `<chart>-<path below the chart>-<role>`,
+ * e.g. `hscale-api` or `hscale-db-ro`. Throws when it is not a DNS-1123 label.
+ */
+export function resourceName(scope: Construct, role?: string): string {
+  const chart = Chart.of(scope);
+  const below = scope.node.scopes.slice(scope.node.scopes.indexOf(chart) + 1).map(s => s.node.id);
+  const name = [chart.node.id, ...below, ...(role ? [role] : [])].join('-').toLowerCase();
+  // Services take these names too, and a Service name (RFC 1035) must start with a letter.
+  if (/^[0-9]/.test(name)) {
+    throw propError(scope, 'id', name, 'must start with a letter: object names here are also Service names (RFC 1035 labels)');
+  }
+  return requireDnsLabel(scope, 'id', name);
+}
+
+/** Labels that select the pods of one component of a construct. */
+export function selectorLabels(scope: Construct, component: string): Record<string, string> {
+  return {
+    [INSTANCE_LABEL]: resourceName(scope),
+    [COMPONENT_LABEL]: component,
+  };
+}
+
+/** The recommended `app.kubernetes.io/*` labels for every object of one component. */
+export function commonLabels(scope: Construct, name: string, component: string, version?: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': name,
+    ...selectorLabels(scope, component),
+    ...(version ? { 'app.kubernetes.io/version': labelValue(version) } : {}),
+    'app.kubernetes.io/part-of': 'hscale',
+    'app.kubernetes.io/managed-by': 'cdk8s',
+  };
+}
+
+/** The tag of an image reference, reduced to what a label value may hold; none for a digest alone. */
+export function imageVersion(image: string): string | undefined {
+  // Drop the digest and a registry's port first, so neither is read as the tag.
+  const tag = /:([\w][\w.-]*)$/.exec(image.replace(/@sha256:[a-f0-9]+$/, '').replace(/^[^/]*:[0-9]+\//, ''))?.[1];
+  return tag ? labelValue(tag) : undefined;
+}
+
+function labelValue(value: string): string {
+  return value.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+}
+
+/** The namespace of the chart a construct lives in, when the user gave one. */
+export function namespaceOf(scope: Construct): string | undefined {
+  return Chart.of(scope).namespace;
+}

@@ -1,0 +1,130 @@
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { propError, requireQuantity } from './validation';
+
+/** Requests and limits of one container, as Kubernetes quantities. */
+export interface ContainerResources {
+  /** CPU the scheduler reserves. */
+  readonly cpuRequest: string;
+  /** Memory the scheduler reserves. */
+  readonly memoryRequest: string;
+  /** CPU the container is throttled at. */
+  readonly cpuLimit: string;
+  /** Memory the container is killed at. */
+  readonly memoryLimit: string;
+}
+
+/**
+ * Fills `given` from `defaults`, checks every quantity and that no request exceeds its limit,
+ * and returns the Kubernetes form. `prop` names the prop in errors, e.g. 'resources'.
+ */
+export function resolveResources(
+  scope: Construct, prop: string, given: Partial<ContainerResources> | undefined, defaults: ContainerResources,
+): k8s.ResourceRequirements {
+  const resolved = { ...defaults, ...given };
+  for (const [kind, request, limit] of [
+    ['cpu', 'cpuRequest', 'cpuLimit'], ['memory', 'memoryRequest', 'memoryLimit'],
+  ] as const) {
+    const requested = requireQuantity(scope, `${prop}.${request}`, resolved[request]);
+    const limited = requireQuantity(scope, `${prop}.${limit}`, resolved[limit]);
+    if (requested > limited) {
+      throw propError(scope, `${prop}.${request}`, resolved[request],
+        `must be less than or equal to '${prop}.${limit}' (${resolved[limit]}) for ${kind}`);
+    }
+  }
+  return {
+    requests: { cpu: k8s.Quantity.fromString(resolved.cpuRequest), memory: k8s.Quantity.fromString(resolved.memoryRequest) },
+    limits: { cpu: k8s.Quantity.fromString(resolved.cpuLimit), memory: k8s.Quantity.fromString(resolved.memoryLimit) },
+  };
+}
+
+/** Pod-level context of the Pod Security Standards `restricted` profile. */
+export function restrictedPodSecurityContext(uid: number, fsGroup?: number): k8s.PodSecurityContext {
+  return {
+    runAsNonRoot: true,
+    runAsUser: uid,
+    runAsGroup: uid,
+    ...(fsGroup !== undefined ? { fsGroup, fsGroupChangePolicy: 'OnRootMismatch' } : {}),
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/** Container-level context of the `restricted` profile, with a read-only root filesystem. */
+export function restrictedContainerSecurityContext(): k8s.SecurityContext {
+  return {
+    runAsNonRoot: true,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    privileged: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+export type SpreadPolicy = 'ScheduleAnyway' | 'DoNotSchedule';
+
+/** Spreads pods matching `selector` evenly over zones and then over nodes. */
+export function zoneAndNodeSpread(selector: Record<string, string>, whenUnsatisfiable: SpreadPolicy): k8s.TopologySpreadConstraint[] {
+  return ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].map(topologyKey => ({
+    maxSkew: 1,
+    topologyKey,
+    whenUnsatisfiable,
+    labelSelector: { matchLabels: selector },
+  }));
+}
+
+/** Keeps pods matching `selector` on different nodes: as a preference, or as a hard rule. */
+export function nodeAntiAffinity(selector: Record<string, string>, required: boolean): k8s.Affinity {
+  const term: k8s.PodAffinityTerm = { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } };
+  return {
+    podAntiAffinity: required
+      ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
+      : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] },
+  };
+}
+
+/** A writable emptyDir volume and its mount, for a path a server writes under a read-only root. */
+export function scratchVolume(name: string, mountPath: string, sizeLimit = '64Mi'): { volume: k8s.Volume; mount: k8s.VolumeMount } {
+  return {
+    volume: { name, emptyDir: { sizeLimit: k8s.Quantity.fromString(sizeLimit) } },
+    mount: { name, mountPath },
+  };
+}
+
+/** Requests and limits written out, for the small fixed-size containers (exporters, jobs, Sentinels). */
+export function fixedResources(cpuRequest: string, memoryRequest: string, cpuLimit: string, memoryLimit: string): k8s.ResourceRequirements {
+  return {
+    requests: { cpu: k8s.Quantity.fromString(cpuRequest), memory: k8s.Quantity.fromString(memoryRequest) },
+    limits: { cpu: k8s.Quantity.fromString(cpuLimit), memory: k8s.Quantity.fromString(memoryLimit) },
+  };
+}
+
+/** A rolling update that never takes a ready pod away before its replacement is ready. */
+export function noUnavailableRollingUpdate(): k8s.DeploymentStrategy {
+  return {
+    type: 'RollingUpdate',
+    rollingUpdate: { maxSurge: k8s.IntOrString.fromString('25%'), maxUnavailable: k8s.IntOrString.fromNumber(0) },
+  };
+}
+
+/** A Prometheus exporter sidecar serving on the port named `metrics`, restricted like every container. */
+export function exporterSidecar(o: {
+  readonly image: string;
+  readonly port: number;
+  readonly healthPath: string;
+  readonly env?: k8s.EnvVar[];
+  readonly args?: string[];
+  readonly cpuLimit?: string;
+}): k8s.Container {
+  return {
+    name: 'exporter',
+    image: o.image,
+    imagePullPolicy: 'IfNotPresent',
+    ...(o.args ? { args: o.args } : {}),
+    ...(o.env ? { env: o.env } : {}),
+    ports: [{ name: 'metrics', containerPort: o.port, protocol: 'TCP' }],
+    resources: fixedResources('10m', '32Mi', o.cpuLimit ?? '100m', '128Mi'),
+    securityContext: restrictedContainerSecurityContext(),
+    livenessProbe: { httpGet: { path: o.healthPath, port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 30 },
+  };
+}

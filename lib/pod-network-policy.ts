@@ -1,0 +1,77 @@
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { NetworkLink, PodPeer } from './endpoints';
+import { resourceName } from './names';
+
+/** Props of a {@link PodNetworkPolicy}. */
+export interface PodNetworkPolicyProps {
+  /** Labels of the pods the policy isolates. */
+  readonly podSelector: Record<string, string>;
+  /** Labels of the policy object itself. */
+  readonly labels: Record<string, string>;
+  /** Role suffix of the policy's name. */
+  readonly role?: string;
+}
+
+/**
+ * A NetworkPolicy that isolates some pods for both ingress and egress and allows only the
+ * links added to it, plus DNS. Rules may be added until synthesis, so constructs linked
+ * later (a load balancer, a scraper) can open their port.
+ */
+export class PodNetworkPolicy extends Construct {
+  public readonly policy: k8s.KubeNetworkPolicy;
+  private readonly ingress: k8s.NetworkPolicyIngressRule[] = [];
+  private readonly egress: k8s.NetworkPolicyEgressRule[] = [];
+
+  constructor(scope: Construct, id: string, props: PodNetworkPolicyProps) {
+    super(scope, id);
+    // DNS: kube-dns / CoreDNS answer on UDP and TCP 53.
+    this.egress.push({
+      to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      ports: [{ protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) }, { protocol: 'TCP', port: k8s.IntOrString.fromNumber(53) }],
+    });
+    // The arrays are read when the chart synthesizes, so rules added later take effect.
+    this.policy = new k8s.KubeNetworkPolicy(this, 'Resource', {
+      metadata: { name: resourceName(scope, props.role), labels: props.labels },
+      spec: {
+        podSelector: { matchLabels: props.podSelector },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: this.ingress,
+        egress: this.egress,
+      },
+    });
+  }
+
+  /** Admits traffic from `peer` to the given ports of the isolated pods (TCP). */
+  public allowIngressFrom(peer: PodPeer, ports: number[]): void {
+    this.ingress.push({ from: [toPeer(peer)], ports: this.tcpPorts(ports) });
+  }
+
+  /** Admits traffic from any address, inside or outside the cluster, to the given ports (TCP). */
+  public allowIngressFromAnywhere(ports: number[]): void {
+    this.ingress.push({ ports: this.tcpPorts(ports) });
+  }
+
+  /** Allows egress to any address on the given TCP ports (the Kubernetes API server, which no pod selector names). */
+  public allowEgressToAnywhere(ports: number[]): void {
+    this.egress.push({ ports: this.tcpPorts(ports) });
+  }
+
+  /** Allows the isolated pods to open connections to the link's pods and ports (TCP). */
+  public allowEgressTo(link: NetworkLink): void {
+    this.egress.push({ to: [toPeer(link.peer)], ports: this.tcpPorts(link.ports) });
+  }
+
+  private tcpPorts(ports: number[]): k8s.NetworkPolicyPort[] {
+    // Kubernetes reads a rule without ports as "every port": never emit one by accident.
+    if (ports.length === 0) throw new Error(`${this.node.path}: 'ports' is empty; a NetworkPolicy rule with no ports opens every port`);
+    return ports.map(port => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) }));
+  }
+}
+
+function toPeer(peer: PodPeer): k8s.NetworkPolicyPeer {
+  return {
+    podSelector: { matchLabels: peer.podSelector },
+    ...(peer.namespaceSelector ? { namespaceSelector: { matchLabels: peer.namespaceSelector } } : {}),
+  };
+}

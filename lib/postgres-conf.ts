@@ -1,0 +1,166 @@
+export const SYNCHRONOUS_COMMIT_LEVELS = ['on', 'remote_write', 'remote_apply'] as const;
+export type SynchronousCommit = typeof SYNCHRONOUS_COMMIT_LEVELS[number];
+
+/** Everything `renderPostgresConf` needs. */
+export interface PostgresConfOptions {
+  readonly port: number;
+  /** Directory of the Unix socket. */
+  readonly socketDir: string;
+  /** Path of pg_hba.conf. */
+  readonly hbaFile: string;
+  readonly maxConnections: number;
+  /** e.g. `512MB`. */
+  readonly sharedBuffers: string;
+  /** e.g. `4MB`. */
+  readonly workMem: string;
+  /** WAL kept for replicas that fall behind beyond their slot, e.g. `1GB`. */
+  readonly walKeepSize: string;
+  readonly maxWalSenders: number;
+  readonly maxReplicationSlots: number;
+  /** Replicas that must confirm a commit; 0 is asynchronous replication. */
+  readonly synchronousReplicas: number;
+  /** `application_name`s of the replicas that may confirm. */
+  readonly standbyNames: string[];
+  readonly synchronousCommit: SynchronousCommit;
+  /** Further parameters, by name. */
+  readonly parameters: Record<string, string>;
+}
+
+/** PostgreSQL parameter names: lower case words joined by underscores or dots (extensions). */
+export const PARAMETER_NAME = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$/;
+
+function quote(value: string): string {
+  return `'${value.replace(/'/g, '\'\'')}'`;
+}
+
+/** Renders `postgresql.conf` for the primary and the replicas (a replica ignores what it does not use). */
+export function renderPostgresConf(o: PostgresConfOptions): string {
+  const settings: Array<[string, string]> = [
+    ['listen_addresses', quote('*')],
+    ['port', String(o.port)],
+    ['unix_socket_directories', quote(o.socketDir)],
+    ['hba_file', quote(o.hbaFile)],
+    ['max_connections', String(o.maxConnections)],
+    ['shared_buffers', quote(o.sharedBuffers)],
+    ['work_mem', quote(o.workMem)],
+    ['password_encryption', 'scram-sha-256'],
+    ['shared_preload_libraries', quote('pg_stat_statements')],
+    ['pg_stat_statements.track', 'all'],
+    // Streaming replication: each replica holds a physical slot, so the primary keeps its WAL.
+    ['wal_level', 'replica'],
+    ['max_wal_senders', String(o.maxWalSenders)],
+    ['max_replication_slots', String(o.maxReplicationSlots)],
+    ['wal_keep_size', quote(o.walKeepSize)],
+    ['hot_standby', 'on'],
+    // Replicas report their oldest snapshot, so the primary's vacuum does not cancel their queries.
+    ['hot_standby_feedback', 'on'],
+    ['synchronous_commit', o.synchronousReplicas > 0 ? o.synchronousCommit : 'on'],
+    ['synchronous_standby_names', o.synchronousReplicas > 0
+      ? quote(`ANY ${o.synchronousReplicas} (${o.standbyNames.join(', ')})`)
+      : quote('')],
+    ['log_destination', quote('stderr')],
+    ['logging_collector', 'off'],
+    ['log_min_duration_statement', '1000'],
+    ['log_checkpoints', 'on'],
+    ['log_connections', 'off'],
+    ...Object.entries(o.parameters).map(([name, value]): [string, string] => [name, quote(value)]),
+  ];
+  return [
+    '# Rendered by hscale renderPostgresConf; edit the PgReplicaSet props, not this file.',
+    ...settings.map(([name, value]) => `${name} = ${value}`),
+    '',
+  ].join('\n');
+}
+
+/** Everything `renderPgHba` needs. */
+export interface PgHbaOptions {
+  /** Role that replicas connect as. */
+  readonly replicationUser: string;
+  /** Networks the replica pods connect from (the NetworkPolicy narrows it to the replica pods). */
+  readonly replicationNetworks: string[];
+  /** Networks clients connect from. */
+  readonly clientNetworks: string[];
+}
+
+/** Renders `pg_hba.conf`: peer on the socket for the container's own scripts, scram-sha-256 everywhere else. */
+export function renderPgHba(o: PgHbaOptions): string {
+  return [
+    '# Rendered by hscale renderPgHba.',
+    '# TYPE  DATABASE     USER  ADDRESS  METHOD',
+    'local   all          all            peer',
+    ...o.replicationNetworks.map(network => `host    replication  ${o.replicationUser}  ${network}  scram-sha-256`),
+    ...o.clientNetworks.map(network => `host    all          all  ${network}  scram-sha-256`),
+    '',
+  ].join('\n');
+}
+
+/**
+ * The primary's init script (run once by the image's entrypoint on an empty data directory,
+ * from /docker-entrypoint-initdb.d): creates the replication role and the application role and
+ * database from the Secret's values in env. psql reads the passwords with `\getenv`, so they
+ * appear on no command line. Env: REPLICATION_USER, REPLICATION_PASSWORD, APP_USER,
+ * APP_PASSWORD, APP_DATABASE; PGHOST/PGPORT for the local server.
+ */
+export function renderPrimaryInitScript(): string {
+  return `#!/bin/sh
+# Rendered by hscale renderPrimaryInitScript.
+set -eu
+: "\${REPLICATION_USER:?}" "\${REPLICATION_PASSWORD:?}" "\${APP_USER:?}" "\${APP_PASSWORD:?}" "\${APP_DATABASE:?}"
+psql -v ON_ERROR_STOP=1 --no-psqlrc --dbname postgres <<'SQL'
+\\getenv replication_user REPLICATION_USER
+\\getenv replication_pw REPLICATION_PASSWORD
+\\getenv app_user APP_USER
+\\getenv app_pw APP_PASSWORD
+\\getenv app_database APP_DATABASE
+SELECT format('CREATE ROLE %I', :'replication_user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'replication_user') \\gexec
+SELECT format('ALTER ROLE %I WITH REPLICATION LOGIN PASSWORD %L', :'replication_user', :'replication_pw') \\gexec
+SELECT format('CREATE ROLE %I', :'app_user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_user') \\gexec
+SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'app_user', :'app_pw') \\gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'app_database', :'app_user') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'app_database') \\gexec
+-- The exporter sidecar reads statistics as the application role.
+SELECT format('GRANT pg_monitor TO %I', :'app_user') \\gexec
+SQL
+psql -v ON_ERROR_STOP=1 --no-psqlrc --dbname "$APP_DATABASE" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'
+`;
+}
+
+/**
+ * A replica's start script. On an empty data directory it waits for the primary, creates (or
+ * reuses) the physical replication slot named after the pod, and clones the primary with
+ * `pg_basebackup -R -S <slot> -X stream`; a data directory that exists is left alone, so a
+ * restart resumes streaming from its slot. Then it runs postgres with `cluster_name` set to the
+ * slot, which is the `application_name` that `synchronous_standby_names` lists.
+ * Env: PGDATA, PRIMARY_HOST, PRIMARY_PORT, REPLICATION_USER, REPLICATION_PASSWORD, POD_NAME (or
+ * SLOT_NAME), CONFIG_FILE, WAIT_SECONDS.
+ */
+export function renderReplicaInitScript(): string {
+  return `#!/bin/sh
+# Rendered by hscale renderReplicaInitScript.
+set -eu
+: "\${PGDATA:?}" "\${PRIMARY_HOST:?}" "\${PRIMARY_PORT:?}" "\${REPLICATION_USER:?}" "\${REPLICATION_PASSWORD:?}" "\${CONFIG_FILE:?}"
+# One slot per pod, named after it: slot names allow only lower case letters, digits and underscores.
+SLOT_NAME="\${SLOT_NAME:-$(echo "\${POD_NAME:?}" | tr - _)}"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  export PGPASSWORD="$REPLICATION_PASSWORD"
+  deadline=$(( $(date +%s) + \${WAIT_SECONDS:-600} ))
+  until pg_isready --quiet --host "$PRIMARY_HOST" --port "$PRIMARY_PORT"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "the primary $PRIMARY_HOST:$PRIMARY_PORT never answered" >&2; exit 1; fi
+    sleep 2
+  done
+  psql --no-psqlrc -v ON_ERROR_STOP=1 --host "$PRIMARY_HOST" --port "$PRIMARY_PORT" --username "$REPLICATION_USER" --dbname postgres \\
+    --set slot="$SLOT_NAME" <<'SQL'
+SELECT pg_create_physical_replication_slot(:'slot') WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = :'slot');
+SQL
+  rm -rf "$PGDATA.partial"
+  pg_basebackup --host "$PRIMARY_HOST" --port "$PRIMARY_PORT" --username "$REPLICATION_USER" --pgdata "$PGDATA.partial" \\
+    --write-recovery-conf --slot "$SLOT_NAME" --wal-method stream --checkpoint fast --no-password
+  # Renamed only when complete: an interrupted clone is redone instead of started half-copied.
+  rmdir "$PGDATA" 2>/dev/null || true
+  mv "$PGDATA.partial" "$PGDATA"
+  echo "cloned the primary into $PGDATA"
+else
+  echo "$PGDATA exists: resuming streaming from slot $SLOT_NAME"
+fi
+exec postgres -D "$PGDATA" -c config_file="$CONFIG_FILE" -c cluster_name="$SLOT_NAME"
+`;
+}

@@ -1,0 +1,263 @@
+/** Eviction policies Redis 7 accepts for `maxmemory-policy`. */
+export const MAXMEMORY_POLICIES = [
+  'noeviction', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random',
+  'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl',
+] as const;
+export type MaxmemoryPolicy = typeof MAXMEMORY_POLICIES[number];
+
+export const APPENDFSYNC_MODES = ['always', 'everysec', 'no'] as const;
+export type AppendFsync = typeof APPENDFSYNC_MODES[number];
+
+/** Everything `renderRedisConf` needs. */
+export interface RedisConfOptions {
+  readonly port: number;
+  /** Addresses to listen on. */
+  readonly bind: string;
+  /** Data directory (AOF, RDB and nodes.conf). */
+  readonly dir: string;
+  /** Redis Cluster mode; otherwise a standalone server (a Sentinel-managed master or replica). */
+  readonly cluster: boolean;
+  /** Milliseconds a node may be unreachable before it is failed over (cluster mode). */
+  readonly clusterNodeTimeoutMs: number;
+  /** Memory limit of the dataset in bytes. */
+  readonly maxmemoryBytes: number;
+  readonly maxmemoryPolicy: MaxmemoryPolicy;
+  readonly appendonly: boolean;
+  readonly appendfsync: AppendFsync;
+  /** RDB save points, e.g. `['3600 1', '300 100']`; empty disables RDB snapshots. */
+  readonly savePoints: string[];
+}
+
+/**
+ * Renders `redis.conf`. It holds no password and no host name: the start script
+ * (`renderRedisStartScript`) appends `requirepass`, `masterauth` and the announced host name at
+ * container start, from the Secret and the pod's own DNS name.
+ */
+export function renderRedisConf(o: RedisConfOptions): string {
+  const lines = [
+    '# Rendered by hscale renderRedisConf; edit the RedisCluster props, not this file.',
+    `port ${o.port}`,
+    `bind ${o.bind}`,
+    // Authentication is always on (requirepass is appended at start), so protected mode adds nothing but refusals.
+    'protected-mode no',
+    `dir ${o.dir}`,
+    'daemonize no',
+    'loglevel notice',
+    'logfile ""',
+    'tcp-keepalive 60',
+    'timeout 0',
+    '',
+    `maxmemory ${o.maxmemoryBytes}`,
+    `maxmemory-policy ${o.maxmemoryPolicy}`,
+    '',
+    `appendonly ${o.appendonly ? 'yes' : 'no'}`,
+    `appendfsync ${o.appendfsync}`,
+    'appenddirname appendonlydir',
+    `save "${o.savePoints.join(' ')}"`,
+    'dbfilename dump.rdb',
+    '',
+    // A replica keeps answering reads while it resyncs, and refuses writes.
+    'replica-serve-stale-data yes',
+    'replica-read-only yes',
+    'repl-diskless-sync yes',
+  ];
+  if (o.cluster) {
+    lines.push(
+      '',
+      'cluster-enabled yes',
+      'cluster-config-file nodes.conf',
+      `cluster-node-timeout ${o.clusterNodeTimeoutMs}`,
+      // Serve the slots that are up while another shard fails over.
+      'cluster-require-full-coverage no',
+      'cluster-allow-reads-when-down no',
+      'cluster-replica-validity-factor 0',
+      // Clients and nodes learn DNS names, which survive a pod's new IP, instead of stale pod IPs.
+      'cluster-preferred-endpoint-type hostname',
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Everything `renderSentinelConf` needs. */
+export interface SentinelConfOptions {
+  readonly port: number;
+  readonly bind: string;
+  readonly dir: string;
+  /** Name clients ask the Sentinels for. */
+  readonly masterName: string;
+  /** Sentinels that must agree the master is down. */
+  readonly quorum: number;
+  readonly downAfterMs: number;
+  readonly failoverTimeoutMs: number;
+  /** Replicas that resync with a new master at once. */
+  readonly parallelSyncs: number;
+}
+
+/**
+ * Renders the base of `sentinel.conf`. The master's address and the password are not known
+ * here: the Sentinel start script appends `sentinel monitor` (the current master, asked from
+ * the other Sentinels, else the first pod), then `renderSentinelMasterSettings`, then
+ * `sentinel auth-pass`, into a writable copy that Sentinel rewrites as it learns.
+ */
+export function renderSentinelConf(o: SentinelConfOptions): string {
+  return [
+    '# Rendered by hscale renderSentinelConf; edit the RedisCluster props, not this file.',
+    `port ${o.port}`,
+    `bind ${o.bind}`,
+    'protected-mode no',
+    `dir ${o.dir}`,
+    'daemonize no',
+    'logfile ""',
+    // Pods change IPs: Sentinels resolve and announce DNS names.
+    'sentinel resolve-hostnames yes',
+    'sentinel announce-hostnames yes',
+  ].join('\n') + '\n';
+}
+
+/** The per-master settings that must follow the `sentinel monitor` line. */
+export function renderSentinelMasterSettings(o: SentinelConfOptions): string {
+  return [
+    `sentinel down-after-milliseconds ${o.masterName} ${o.downAfterMs}`,
+    `sentinel failover-timeout ${o.masterName} ${o.failoverTimeoutMs}`,
+    `sentinel parallel-syncs ${o.masterName} ${o.parallelSyncs}`,
+  ].join('\n') + '\n';
+}
+
+// Shared by the scripts: refuse a password that would break the quoted config lines.
+const CHECK_PASSWORD = [
+  ': "${REDIS_PASSWORD:?REDIS_PASSWORD must be set from the Secret}"',
+  'case "$REDIS_PASSWORD" in',
+  '  *\\"*|*\\\\*|*"',
+  '"*) echo "REDIS_PASSWORD must not contain a double quote, a backslash or a newline" >&2; exit 1 ;;',
+  'esac',
+];
+
+/** Asks each Sentinel in $SENTINEL_HOSTS for the master; prints `host port`, or nothing. */
+const ASK_SENTINELS = [
+  'current_master() {',
+  '  for sentinel in $SENTINEL_HOSTS; do',
+  '    answer=$(redis-cli -h "${sentinel%:*}" -p "${sentinel##*:}" --raw sentinel get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | tr -d \'\\r\' | tr \'\\n\' \' \' | sed \'s/ *$//\')',
+  '    case "$answer" in',
+  '      *" "[0-9]*) echo "$answer"; return 0 ;;',
+  '    esac',
+  '  done',
+  '}',
+];
+
+/**
+ * The start script of a Redis pod. Env: CONF_DIR (rendered redis.conf), RUN_DIR (writable),
+ * REDIS_PASSWORD, ANNOUNCE_HOST (the pod's DNS name), REDIS_PORT; in sentinel mode also
+ * SENTINEL_HOSTS (`host:port ...`), MASTER_NAME, INITIAL_MASTER_HOST (pod 0) and optionally
+ * INITIAL_MASTER_PORT (default REDIS_PORT).
+ */
+export function renderRedisStartScript(mode: 'cluster' | 'sentinel'): string {
+  const lines = [
+    '#!/bin/sh',
+    '# Rendered by hscale renderRedisStartScript: adds the password and the pod\'s DNS name to a',
+    '# writable copy of redis.conf, so neither is in the ConfigMap, then runs redis-server.',
+    'set -eu',
+    ...CHECK_PASSWORD,
+    ': "${ANNOUNCE_HOST:?}" "${REDIS_PORT:?}" "${CONF_DIR:?}" "${RUN_DIR:?}"',
+    'conf="$RUN_DIR/redis.conf"',
+    'cp "$CONF_DIR/redis.conf" "$conf"',
+    'printf \'requirepass "%s"\\nmasterauth "%s"\\n\' "$REDIS_PASSWORD" "$REDIS_PASSWORD" >> "$conf"',
+  ];
+  if (mode === 'cluster') {
+    lines.push('echo "cluster-announce-hostname $ANNOUNCE_HOST" >> "$conf"');
+  } else {
+    lines.push(
+      ': "${SENTINEL_HOSTS:?}" "${MASTER_NAME:?}" "${INITIAL_MASTER_HOST:?}"',
+      ...ASK_SENTINELS,
+      // After a failover the first pod is no longer the master: follow whoever the Sentinels name.
+      'master=$(current_master || true)',
+      'if [ -z "$master" ]; then master="$INITIAL_MASTER_HOST ${INITIAL_MASTER_PORT:-$REDIS_PORT}"; fi',
+      'if [ "$master" != "$ANNOUNCE_HOST $REDIS_PORT" ]; then',
+      '  echo "replicaof $master" >> "$conf"',
+      'fi',
+      'echo "replica-announce-ip $ANNOUNCE_HOST" >> "$conf"',
+    );
+  }
+  lines.push('exec redis-server "$conf"');
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * The start script of a Sentinel pod. Env: CONF_DIR (sentinel.conf and sentinel-master.conf),
+ * RUN_DIR, REDIS_PASSWORD, ANNOUNCE_HOST, SENTINEL_PORT, REDIS_PORT, SENTINEL_HOSTS (the other
+ * Sentinels), MASTER_NAME, INITIAL_MASTER_HOST, QUORUM.
+ */
+export function renderSentinelStartScript(): string {
+  return [
+    '#!/bin/sh',
+    '# Rendered by hscale renderSentinelStartScript: monitors the current master (asked from the',
+    '# other Sentinels, else the first Redis pod) with the password from the Secret.',
+    'set -eu',
+    ...CHECK_PASSWORD,
+    ': "${ANNOUNCE_HOST:?}" "${SENTINEL_PORT:?}" "${REDIS_PORT:?}" "${CONF_DIR:?}" "${RUN_DIR:?}"',
+    ': "${SENTINEL_HOSTS:?}" "${MASTER_NAME:?}" "${INITIAL_MASTER_HOST:?}" "${QUORUM:?}"',
+    ...ASK_SENTINELS,
+    'master=$(current_master || true)',
+    'if [ -z "$master" ]; then master="$INITIAL_MASTER_HOST ${INITIAL_MASTER_PORT:-$REDIS_PORT}"; fi',
+    'conf="$RUN_DIR/sentinel.conf"',
+    'cp "$CONF_DIR/sentinel.conf" "$conf"',
+    '{',
+    '  echo "sentinel announce-ip $ANNOUNCE_HOST"',
+    '  echo "sentinel announce-port $SENTINEL_PORT"',
+    '  echo "sentinel monitor $MASTER_NAME $master $QUORUM"',
+    '  cat "$CONF_DIR/sentinel-master.conf"',
+    '  printf \'sentinel auth-pass %s "%s"\\n\' "$MASTER_NAME" "$REDIS_PASSWORD"',
+    '} >> "$conf"',
+    'exec redis-server "$conf" --sentinel',
+  ].join('\n') + '\n';
+}
+
+/**
+ * The cluster-create Job's script: waits until every node answers, then creates the cluster
+ * with `redis-cli --cluster create` unless it exists, and waits for `cluster_state:ok`. It is
+ * idempotent: on an existing cluster it changes nothing. Env: REDIS_NODES (`host:port ...`),
+ * REPLICAS_PER_SHARD, REDIS_PASSWORD, WAIT_SECONDS.
+ */
+export function renderClusterCreateScript(): string {
+  return [
+    '#!/bin/sh',
+    '# Rendered by hscale renderClusterCreateScript.',
+    'set -eu',
+    ': "${REDIS_NODES:?}" "${REPLICAS_PER_SHARD:?}" "${REDIS_PASSWORD:?}"',
+    'export REDISCLI_AUTH="$REDIS_PASSWORD"',
+    'deadline=$(( $(date +%s) + ${WAIT_SECONDS:-300} ))',
+    'info() { redis-cli -h "${1%:*}" -p "${1##*:}" cluster info 2>/dev/null | tr -d \'\\r\' | sed -n "s/^$2://p"; }',
+    'wait_until() {',
+    '  until eval "$2"; do',
+    '    if [ "$(date +%s)" -ge "$deadline" ]; then echo "timed out waiting for $1" >&2; exit 1; fi',
+    '    sleep 1',
+    '  done',
+    '}',
+    'addresses=""',
+    'for node in $REDIS_NODES; do',
+    '  wait_until "$node to answer" \'[ "$(redis-cli -h "${node%:*}" -p "${node##*:}" ping 2>/dev/null)" = PONG ]\'',
+    // redis-cli --cluster create wants addresses; the nodes announce their DNS names afterwards.
+    '  ip=$(getent hosts "${node%:*}" | awk \'{ print $1; exit }\')',
+    '  addresses="$addresses ${ip:-${node%:*}}:${node##*:}"',
+    'done',
+    'first=${REDIS_NODES%% *}',
+    'total=$(echo $REDIS_NODES | wc -w)',
+    'replicas=$(( total - total / (REPLICAS_PER_SHARD + 1) ))',
+    '# Replicas attach through gossip after the create command returns: wait until every one is seen.',
+    'formed() {',
+    '  [ "$(info "$first" cluster_state)" = ok ] &&',
+    '    [ "$(redis-cli -h "${first%:*}" -p "${first##*:}" cluster nodes 2>/dev/null | grep -c slave)" -ge "$replicas" ]',
+    '}',
+    'for node in $REDIS_NODES; do',
+    '  if [ "$(info "$node" cluster_slots_assigned)" != 0 ] || [ "$(info "$node" cluster_known_nodes)" != 1 ]; then',
+    '    echo "the cluster exists ($node knows $(info "$node" cluster_known_nodes) nodes): nothing to create"',
+    '    wait_until "the cluster to be formed" formed',
+    '    exit 0',
+    '  fi',
+    'done',
+    'echo "creating the cluster of$addresses"',
+    '# shellcheck disable=SC2086',
+    'redis-cli --cluster create $addresses --cluster-replicas "$REPLICAS_PER_SHARD" --cluster-yes',
+    'wait_until "the cluster to be formed" formed',
+    'echo "cluster created"',
+  ].join('\n') + '\n';
+}

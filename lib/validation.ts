@@ -1,0 +1,94 @@
+import { Construct } from 'constructs';
+
+/**
+ * The error every construct throws for a prop that cannot work: it names the construct
+ * path, the prop, the value and the rule, e.g.
+ * `hscale/api: 'minReplicas' (11) must be less than or equal to 'maxReplicas' (10)`.
+ */
+export function propError(scope: Construct, prop: string, value: unknown, rule: string): Error {
+  return new Error(`${scope.node.path}: '${prop}' (${formatValue(value)}) ${rule}`);
+}
+
+function formatValue(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+/** Throws unless `value` is an integer within `min`..`max` (inclusive). */
+export function requireIntInRange(scope: Construct, prop: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw propError(scope, prop, value, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is a finite number greater than zero. */
+export function requirePositive(scope: Construct, prop: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw propError(scope, prop, value, 'must be a number greater than 0');
+  }
+  return value;
+}
+
+/** Throws unless `value` is one of `allowed`. */
+export function requireOneOf<T extends string>(scope: Construct, prop: string, value: T, allowed: readonly T[]): T {
+  if (!allowed.includes(value)) {
+    throw propError(scope, prop, value, `must be one of ${allowed.map(a => `'${a}'`).join(', ')}`);
+  }
+  return value;
+}
+
+export function requirePort(scope: Construct, prop: string, value: number): number {
+  return requireIntInRange(scope, prop, value, 1, 65535);
+}
+
+const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Throws unless `value` is an RFC 1123 label (lower case alphanumerics and '-', at most 63 characters). */
+export function requireDnsLabel(scope: Construct, prop: string, value: string): string {
+  if (value.length > 63 || !DNS_1123_LABEL.test(value)) {
+    throw propError(scope, prop, value,
+      'must be a DNS-1123 label: at most 63 lower case alphanumeric characters or \'-\', starting and ending with an alphanumeric');
+  }
+  return value;
+}
+
+// repository[:tag][@digest]; a digest or a tag other than 'latest' is required, so rollouts are reproducible.
+// A registry port is followed by a path ('localhost:5000/api'), so 'redis:7' reads as a tag.
+const IMAGE_REFERENCE = /^(?<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+(?=\/))?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::(?<tag>[\w][\w.-]{0,127}))?(?:@(?<digest>sha256:[a-f0-9]{64}))?$/;
+
+/** Throws unless `value` is an image reference pinned by a tag other than `latest` or by a digest. */
+export function requirePinnedImage(scope: Construct, prop: string, value: string): string {
+  const match = IMAGE_REFERENCE.exec(value);
+  const tag = match?.groups?.tag;
+  const digest = match?.groups?.digest;
+  if (!match || (!digest && (!tag || tag === 'latest'))) {
+    throw propError(scope, prop, value,
+      'must be an image reference pinned by a tag other than \'latest\' or by a sha256 digest, e.g. \'registry.example.com/api:1.4.2\'');
+  }
+  return value;
+}
+
+const QUANTITY = /^([+-]?[0-9.]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$/;
+const QUANTITY_FACTORS: Record<string, number> = {
+  '': 1, 'm': 1e-3, 'k': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12, 'P': 1e15, 'E': 1e18,
+  'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30, 'Ti': 2 ** 40, 'Pi': 2 ** 50, 'Ei': 2 ** 60,
+};
+
+/** Parses a Kubernetes resource quantity ('250m', '1Gi', '2') into its plain number, or undefined. */
+export function parseQuantity(value: string): number | undefined {
+  const match = QUANTITY.exec(value);
+  if (!match || Number.isNaN(Number(match[1]))) return undefined;
+  const suffix = match[2] ?? '';
+  // 'E' alone is the exa suffix; an exponent has digits ('1e3').
+  if (/^[eE][-+]?[0-9]/.test(suffix)) return Number(match[1] + suffix);
+  return Number(match[1]) * QUANTITY_FACTORS[suffix];
+}
+
+/** Throws unless `value` is a Kubernetes quantity greater than zero; returns its plain number. */
+export function requireQuantity(scope: Construct, prop: string, value: string): number {
+  const parsed = parseQuantity(value);
+  if (parsed === undefined || parsed <= 0) {
+    throw propError(scope, prop, value, 'must be a Kubernetes quantity greater than 0, e.g. \'250m\', \'1\', \'512Mi\', \'10Gi\'');
+  }
+  return parsed;
+}

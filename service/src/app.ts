@@ -1,0 +1,78 @@
+import express, { Express } from 'express';
+import { ReadThroughCache } from './cache/cache';
+import { cacheClientFromEnv } from './cache/client';
+import { ServiceConfig, serviceConfigFromEnv } from './config';
+import { ItemRepository } from './db/items';
+import { migrate } from './db/migrations';
+import { databaseConfigFromEnv, QueryRouter } from './db/router';
+import { HealthState } from './health/health';
+import { errorHandler, notFound } from './http/errors';
+import { itemsRouter } from './http/items-routes';
+import { opsRouter } from './http/ops-routes';
+import { ServiceMetrics } from './metrics';
+
+/** The app and what it holds open, so the server (or a test) can start and stop it. */
+export interface Service {
+  readonly app: Express;
+  readonly config: ServiceConfig;
+  readonly router: QueryRouter;
+  readonly cache: ReadThroughCache;
+  readonly health: HealthState;
+  readonly metrics: ServiceMetrics;
+  /** Migrates and starts the replica checks; the startup probe passes after it. */
+  start(): Promise<void>;
+  /** Fails readiness (and app_ready) from now on, while requests are still served: the start of a drain. */
+  beginShutdown(): void;
+  /** Closes the pools and the cache client. */
+  close(): Promise<void>;
+}
+
+/** Builds the Express app from env (the constructs' contract); listens on nothing. */
+export function createService(env: NodeJS.ProcessEnv = process.env): Service {
+  const config = serviceConfigFromEnv(env);
+  const metrics = new ServiceMetrics();
+  const router = new QueryRouter(databaseConfigFromEnv(env), metrics.routerObserver);
+  metrics.watchRouter(router);
+  const cache = new ReadThroughCache(cacheClientFromEnv(env), config.cacheDefaultTtlSeconds, config.cacheTimeoutMs, metrics.cacheObserver);
+  const health = new HealthState(router, cache);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use((req, res, next) => {
+    // While draining, tell keep-alive clients to reconnect elsewhere, or they would keep this process busy.
+    if (health.shuttingDown) res.set('Connection', 'close');
+    const stop = metrics.duration.startTimer();
+    res.on('finish', () => {
+      // The route pattern, not the path: ids must not explode the label set.
+      const route = req.route ? `${req.baseUrl}${req.route.path}`.replace(/(.)\/$/, '$1') : 'unmatched';
+      const labels = { method: req.method, route, status: String(res.statusCode) };
+      metrics.requests.inc(labels);
+      stop(labels);
+    });
+    next();
+  });
+  app.use(express.json({ limit: config.bodyLimit, strict: true }));
+  app.use(opsRouter({ health, router, cache, metrics, adminToken: config.adminToken }));
+  app.use('/api/v1/items', itemsRouter(new ItemRepository(router), cache));
+  app.use(notFound);
+  app.use(errorHandler);
+
+  return {
+    app, config, router, cache, health, metrics,
+    start: async () => {
+      await migrate(router.primarySql);
+      health.migrated = true;
+      await router.start();
+      metrics.ready.set(1);
+    },
+    beginShutdown: () => {
+      health.shuttingDown = true;
+      metrics.ready.set(0);
+    },
+    close: async () => {
+      metrics.ready.set(0);
+      await Promise.all([router.close(), cache.close()]);
+    },
+  };
+}

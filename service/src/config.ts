@@ -1,0 +1,48 @@
+/** Settings of the service, read once from the environment (the contract the constructs inject). */
+export interface ServiceConfig {
+  /** PORT: where the HTTP server listens (8000). */
+  readonly port: number;
+  /** ADMIN_TOKEN: the bearer token of /deep and /cache/invalidate; unset, those answer 401. */
+  readonly adminToken?: string;
+  /** BODY_LIMIT: the largest JSON body accepted ('100kb'); larger ones get 413. */
+  readonly bodyLimit: string;
+  /** SHUTDOWN_TIMEOUT_MS: the grace period after SIGTERM; requests still running then are dropped (exit 1). */
+  readonly shutdownTimeoutMs: number;
+  /** SHUTDOWN_DELAY_MS: how long to keep serving with readiness failing before the listener closes (0 on Kubernetes, where preStop waits). */
+  readonly shutdownDelayMs: number;
+  /** CACHE_DEFAULT_TTL: seconds a cached read lives (300). */
+  readonly cacheDefaultTtlSeconds: number;
+  /** CACHE_TIMEOUT_MS: the longest a Redis command may take before the request goes to the database instead. */
+  readonly cacheTimeoutMs: number;
+}
+
+/** Reads an integer env var, or the default; throws naming the variable when it is not one in range. */
+export function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} (${JSON.stringify(raw)}) must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** The service's settings from env; throws naming the variable on a bad value, so the process exits at start, not later. */
+export function serviceConfigFromEnv(env: NodeJS.ProcessEnv): ServiceConfig {
+  return {
+    port: intFromEnv(env, 'PORT', 8000, 1, 65535),
+    adminToken: env.ADMIN_TOKEN || undefined,
+    bodyLimit: bodyLimitFromEnv(env),
+    shutdownTimeoutMs: intFromEnv(env, 'SHUTDOWN_TIMEOUT_MS', 20_000, 0, 600_000),
+    shutdownDelayMs: intFromEnv(env, 'SHUTDOWN_DELAY_MS', 0, 0, 600_000),
+    cacheDefaultTtlSeconds: intFromEnv(env, 'CACHE_DEFAULT_TTL', 300, 1, 86_400),
+    cacheTimeoutMs: intFromEnv(env, 'CACHE_TIMEOUT_MS', 250, 10, 60_000),
+  };
+}
+
+function bodyLimitFromEnv(env: NodeJS.ProcessEnv): string {
+  const raw = env.BODY_LIMIT || '100kb';
+  // body-parser reads a limit it cannot parse as no limit at all: refuse it here instead.
+  if (!/^\d+(b|kb|mb)$/i.test(raw)) throw new Error(`BODY_LIMIT (${JSON.stringify(raw)}) must be a size such as 100kb or 1mb`);
+  return raw;
+}

@@ -1,0 +1,99 @@
+import { NotFoundError, VersionConflictError } from './errors';
+import { QueryRouter } from './router';
+
+export interface Item {
+  readonly id: string;
+  readonly name: string;
+  readonly payload: unknown;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface ItemPage {
+  readonly items: Item[];
+  readonly nextCursor: string | null;
+}
+
+interface ItemRow {
+  id: string;
+  name: string;
+  payload: unknown;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  created_key: string;
+}
+
+const COLUMNS = 'id, name, payload, version, created_at, updated_at, created_at::text as created_key';
+
+function toItem(row: ItemRow): Item {
+  return {
+    id: row.id, name: row.name, payload: row.payload, version: row.version,
+    createdAt: row.created_at.toISOString(), updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+/** The cursor is the (created_at, id) of the last item, exact to the microsecond, base64url-encoded. */
+export function encodeCursor(row: { created_key: string; id: string }): string {
+  return Buffer.from(JSON.stringify([row.created_key, row.id])).toString('base64url');
+}
+
+/** The keyset position of a cursor, or undefined when it does not parse. */
+export function decodeCursor(cursor: string): [string, string] | undefined {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && !Number.isNaN(Date.parse(value[0])) && uuid.test(value[1])) {
+      return [value[0], value[1]];
+    }
+  } catch {
+    // not base64url JSON
+  }
+  return undefined;
+}
+
+/** The items repository: writes on the primary (returning the consistency token), reads through the router. */
+export class ItemRepository {
+  constructor(private readonly router: QueryRouter) {}
+
+  public async create(input: { name: string; payload: unknown }): Promise<{ item: Item; token: string }> {
+    const { result, token } = await this.router.write(async tx =>
+      tx<ItemRow[]>`insert into items (name, payload) values (${input.name}, ${tx.json(input.payload as never)}) returning ${tx.unsafe(COLUMNS)}`);
+    return { item: toItem(result[0]), token };
+  }
+
+  public async get(id: string, token?: string): Promise<Item> {
+    const rows = await this.router.read(sql => sql<ItemRow[]>`select ${sql.unsafe(COLUMNS)} from items where id = ${id}`, token);
+    if (rows.length === 0) throw new NotFoundError(`item ${id} does not exist`);
+    return toItem(rows[0]);
+  }
+
+  /** Keyset page; the cursor's timestamp is sent as text, since a Date parameter would drop its microseconds. */
+  public async list(limit: number, cursor: [string, string] | undefined, token?: string): Promise<ItemPage> {
+    const rows = await this.router.read(sql => (cursor
+      ? sql<ItemRow[]>`select ${sql.unsafe(COLUMNS)} from items where (created_at, id) > (${cursor[0]}::text::timestamptz, ${cursor[1]}::uuid) order by created_at, id limit ${limit + 1}`
+      : sql<ItemRow[]>`select ${sql.unsafe(COLUMNS)} from items order by created_at, id limit ${limit + 1}`), token);
+    const page = rows.slice(0, limit);
+    return { items: page.map(toItem), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null };
+  }
+
+  /** Updates when `version` is the current one (optimistic concurrency). */
+  public async update(id: string, input: { name: string; payload: unknown; version: number }): Promise<{ item: Item; token: string }> {
+    const { result, token } = await this.router.write(async tx => {
+      const rows = await tx<ItemRow[]>`update items set name = ${input.name}, payload = ${tx.json(input.payload as never)}, version = version + 1, updated_at = now()
+        where id = ${id} and version = ${input.version} returning ${tx.unsafe(COLUMNS)}`;
+      if (rows.length > 0) return rows[0];
+      const [current] = await tx<Array<{ version: number }>>`select version from items where id = ${id}`;
+      if (!current) throw new NotFoundError(`item ${id} does not exist`);
+      throw new VersionConflictError(current.version);
+    });
+    return { item: toItem(result), token };
+  }
+
+  public async delete(id: string): Promise<{ token: string }> {
+    const { result, token } = await this.router.write(async tx => tx`delete from items where id = ${id}`);
+    if (result.count === 0) throw new NotFoundError(`item ${id} does not exist`);
+    return { token };
+  }
+}

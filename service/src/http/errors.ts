@@ -1,0 +1,39 @@
+import { ErrorRequestHandler, RequestHandler } from 'express';
+import { ZodError } from 'zod';
+import { isConnectionError, NotFoundError, VersionConflictError } from '../db/errors';
+import { logger } from '../logger';
+
+/** An error the client caused, answered with its status and a stable code. */
+export class HttpError extends Error {
+  constructor(public readonly status: number, public readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** Unknown routes: a JSON 404 like every other error. */
+export const notFound: RequestHandler = (req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+
+/** Maps every error to `{ error: { code, message } }`; bad input is 4xx, never a 500 and never a stack trace. */
+export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
+  const { status, code, message } = classify(error);
+  if (status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
+  res.status(status).json({ error: { code, message } });
+};
+
+function classify(error: unknown): { status: number; code: string; message: string } {
+  if (error instanceof HttpError) return error;
+  if (error instanceof ZodError) {
+    return { status: 400, code: 'invalid_input', message: error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') };
+  }
+  if (error instanceof NotFoundError) return { status: 404, code: 'not_found', message: error.message };
+  if (error instanceof VersionConflictError) return { status: 409, code: 'version_conflict', message: error.message };
+  const e = error as { type?: string; status?: number; message?: string; code?: string };
+  // body-parser's errors carry a type and a 4xx status.
+  if (e.type === 'entity.too.large') return { status: 413, code: 'body_too_large', message: 'the request body exceeds the limit' };
+  if (e.type === 'entity.parse.failed') return { status: 400, code: 'malformed_json', message: 'the request body is not valid JSON' };
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return { status: e.status, code: 'bad_request', message: e.message ?? 'bad request' };
+  // SQLSTATE class 22 (data exception: a NUL in text, a value out of range) is input the database refused.
+  if (typeof e.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code)) return { status: 400, code: 'invalid_input', message: 'the database refused a value of the request' };
+  if (isConnectionError(error)) return { status: 503, code: 'unavailable', message: 'the database cannot answer now; retry' };
+  return { status: 500, code: 'internal', message: 'internal error' };
+}

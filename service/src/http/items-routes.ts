@@ -1,0 +1,85 @@
+import { Request, Router } from 'express';
+import { z } from 'zod';
+import { ReadThroughCache } from '../cache/cache';
+import { decodeCursor, ItemRepository } from '../db/items';
+import { parseConsistencyToken } from '../db/lsn';
+import { HttpError } from './errors';
+
+export const CONSISTENCY_HEADER = 'X-Consistency-Token';
+
+/** The cache key of one item: the id is the hash tag, so the key and its write marker share a cluster slot. */
+export const itemKey = (id: string) => `item:{${id}}`;
+/** The tag every cached list carries; a write bumps it. */
+export const LIST_TAG = 'items';
+
+const itemBody = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  payload: z.json().default({}),
+});
+const updateBody = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  payload: z.json().default({}),
+  version: z.number().int().min(1),
+});
+const idParam = z.strictObject({ id: z.uuid() });
+const listQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+
+/** The consistency token a read carries, if any; a token that does not parse is the client's error. */
+function tokenOf(req: Request): string | undefined {
+  const header = req.get(CONSISTENCY_HEADER);
+  if (header === undefined) return undefined;
+  const token = parseConsistencyToken(header);
+  if (!token) throw new HttpError(400, 'invalid_consistency_token', `${CONSISTENCY_HEADER} must be a PostgreSQL LSN such as 16/B374D848`);
+  return token;
+}
+
+/** `/api/v1/items`: CRUD with keyset pagination, optimistic concurrency, read-your-writes tokens and a read-through cache. */
+export function itemsRouter(items: ItemRepository, cache: ReadThroughCache): Router {
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    const body = itemBody.parse(req.body ?? {});
+    const { item, token } = await items.create(body);
+    await cache.invalidate(undefined, [LIST_TAG], token);
+    res.status(201).set(CONSISTENCY_HEADER, token).location(`/api/v1/items/${item.id}`).json(item);
+  });
+
+  router.get('/', async (req, res) => {
+    const query = listQuery.parse(req.query);
+    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    if (query.cursor !== undefined && !cursor) throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API returned');
+    const token = tokenOf(req);
+    // A read that carries a token skips the cache: it asks for data at least as new as the token.
+    const page = token
+      ? await items.list(query.limit, cursor, token)
+      : await cache.getOrLoad(`items:list:${query.limit}:${query.cursor ?? ''}`, [LIST_TAG], t => items.list(query.limit, cursor, t));
+    res.json(page);
+  });
+
+  router.get('/:id', async (req, res) => {
+    const { id } = idParam.parse(req.params);
+    const token = tokenOf(req);
+    const item = token ? await items.get(id, token) : await cache.getOrLoad(itemKey(id), [], t => items.get(id, t));
+    res.json(item);
+  });
+
+  router.put('/:id', async (req, res) => {
+    const { id } = idParam.parse(req.params);
+    const body = updateBody.parse(req.body ?? {});
+    const { item, token } = await items.update(id, body);
+    await cache.invalidate(itemKey(id), [LIST_TAG], token);
+    res.set(CONSISTENCY_HEADER, token).json(item);
+  });
+
+  router.delete('/:id', async (req, res) => {
+    const { id } = idParam.parse(req.params);
+    const { token } = await items.delete(id);
+    await cache.invalidate(itemKey(id), [LIST_TAG], token);
+    res.status(204).set(CONSISTENCY_HEADER, token).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,57 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { Testing } from 'cdk8s';
+import { ALL_KNOWN_METRICS, LoadBalancer, MonitoredEndpoint, PgReplicaSet, RedisCluster, renderDashboards, ScaledApi } from '../lib';
+import { ProcessGroup } from './support/processes';
+import { metricNames } from './support/promql';
+import { checkRules } from './support/promtool';
+
+const chart = Testing.chart();
+const db = new PgReplicaSet(chart, 'db');
+const cache = new RedisCluster(chart, 'cache');
+const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
+const lb = new LoadBalancer(chart, 'lb', { backend: api });
+const endpoints: MonitoredEndpoint[] = [api, db, cache, lb].flatMap(t => t.metricsEndpoints.map(e => ({ ...e, namespace: 'default' })));
+const dashboards = renderDashboards(endpoints) as Record<string, any>;
+const expressions: string[] = Object.values(dashboards).flatMap(d => d.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr)));
+
+const group = new ProcessGroup();
+afterAll(() => group.cleanup());
+
+test('there is a dashboard for the API, PostgreSQL, Redis and nginx', () => {
+  expect(Object.keys(dashboards).sort()).toEqual(['hscale-api.json', 'hscale-nginx.json', 'hscale-postgresql.json', 'hscale-redis.json']);
+  const apiTitles = dashboards['hscale-api.json'].panels.map((p: any) => p.title);
+  expect(apiTitles).toEqual(expect.arrayContaining(['Requests per second', 'Error ratio (5xx)', 'Latency', 'Replicas and autoscaler bounds']));
+});
+
+test('every dashboard is a valid Grafana JSON model: schemaVersion, unique panel ids, a datasource and a query per panel', () => {
+  for (const dashboard of Object.values(dashboards)) {
+    expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
+    expect(typeof dashboard.uid).toBe('string');
+    const ids = dashboard.panels.map((p: any) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(dashboard.templating.list.map((v: any) => v.name)).toContain('datasource');
+    for (const panel of dashboard.panels) {
+      expect(panel.datasource).toEqual({ type: 'prometheus', uid: '${datasource}' });
+      expect(panel.targets.length).toBeGreaterThan(0);
+      for (const target of panel.targets) expect(target.expr).toMatch(/\S/);
+      expect(panel.gridPos).toEqual({ h: expect.any(Number), w: expect.any(Number), x: expect.any(Number), y: expect.any(Number) });
+    }
+  }
+});
+
+test('every dashboard expression parses (promtool checks it as a recording rule)', async () => {
+  const dir = group.tempDir();
+  const rules = expressions.map((expr, i) => ({ record: `hscale:dashboard_query_${i}`, expr }));
+  expect(await checkRules(dir, 'dashboard-queries.yml', [{ name: 'dashboard-queries', rules }])).toContain(`${rules.length} rules found`);
+});
+
+test('every dashboard expression reads only metrics some target really exports', () => {
+  const unknown = expressions.flatMap(metricNames).filter(name => !ALL_KNOWN_METRICS.has(name));
+  expect(unknown).toEqual([]);
+  expect(new Set(expressions.flatMap(metricNames)).size).toBeGreaterThan(20);
+});
+
+test('the metric name extraction finds names and skips functions, labels and keywords', () => {
+  expect(metricNames('sum by (namespace, le) (rate(http_request_duration_seconds_bucket{job="a"}[5m])) / on (pod) group_left up'))
+    .toEqual(['http_request_duration_seconds_bucket', 'up']);
+});

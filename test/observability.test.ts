@@ -1,0 +1,138 @@
+import { writeFileSync } from 'fs';
+import { join } from 'path';
+import { Chart, Duration, Testing } from 'cdk8s';
+import { parse } from 'yaml';
+import { LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, ScaledApi } from '../lib';
+import { crdValidators } from './support/crd-validators';
+import { checkManifests, Manifest } from './support/manifest-checks';
+import { ProcessGroup, run } from './support/processes';
+
+function topology(props: Partial<ObservabilityProps> = {}, engine: 'statefulset' | 'cloudnative-pg' = 'statefulset', namespace?: string) {
+  const chart = namespace ? new Chart(Testing.app(), 'test', { namespace }) : Testing.chart();
+  const db = new PgReplicaSet(chart, 'db', { engine });
+  const cache = new RedisCluster(chart, 'cache');
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
+  const lb = new LoadBalancer(chart, 'lb', { backend: api });
+  const obs = new Observability(chart, 'obs', { targets: [api, db, cache, lb], ...props });
+  return { chart, obs, api, manifests: Testing.synth(chart) };
+}
+
+const group = new ProcessGroup();
+afterAll(() => group.cleanup());
+
+test('operator mode: a PodMonitor per endpoint and a PrometheusRule per concern, with the selector label', () => {
+  const { manifests } = topology();
+  checkManifests(manifests);
+  const monitors = manifests.filter(m => m.kind === 'PodMonitor');
+  expect(monitors.map(m => m.metadata.name).sort()).toEqual(['test-api-http', 'test-cache-metrics', 'test-db-metrics', 'test-lb-metrics']);
+  for (const m of [...monitors, ...manifests.filter(x => x.kind === 'PrometheusRule')]) expect(m.metadata.labels.release).toBe('kube-prometheus-stack');
+  const api = monitors.find(m => m.metadata.name === 'test-api-http')!;
+  expect(api.spec.podMetricsEndpoints).toEqual([{ port: 'http', path: '/metrics', relabelings: [{ targetLabel: 'job', replacement: 'test-api' }] }]);
+  expect(manifests.filter(m => m.kind === 'PrometheusRule').map(m => m.metadata.name).sort())
+    .toEqual(['test-obs-api', 'test-obs-nginx', 'test-obs-postgresql', 'test-obs-recording', 'test-obs-redis']);
+});
+
+test('every alert carries for, severity, summary, description and a runbook link', () => {
+  const { obs } = topology({ runbookBaseUrl: 'https://runbooks.example.com/hscale' });
+  const alerts = obs.ruleGroups.flatMap(g => g.rules).filter(r => 'alert' in r);
+  expect(alerts.length).toBeGreaterThanOrEqual(17);
+  for (const alert of alerts) {
+    expect(alert).toMatchObject({ for: expect.stringMatching(/^\d+m$/), labels: { severity: expect.stringMatching(/^(critical|warning)$/) } });
+    expect(alert.annotations.summary).not.toBe('');
+    expect(alert.annotations.description).not.toBe('');
+    expect(alert.annotations.runbook_url).toBe(`https://runbooks.example.com/hscale#${alert.alert.toLowerCase()}`);
+  }
+});
+
+test('dashboards are ConfigMaps labelled for the Grafana sidecar, in the configured folder', () => {
+  const { manifests } = topology({ dashboardLabel: { grafana_dashboard: 'hscale' }, dashboardFolder: 'Platform' });
+  const dashboards = manifests.filter(m => m.kind === 'ConfigMap' && m.metadata.labels.grafana_dashboard === 'hscale');
+  expect(dashboards.map(m => Object.keys(m.data)[0]).sort()).toEqual(['hscale-api.json', 'hscale-nginx.json', 'hscale-postgresql.json', 'hscale-redis.json']);
+  for (const m of dashboards) expect(m.metadata.annotations.grafana_folder).toBe('Platform');
+});
+
+test('the CloudNativePG PodMonitor is not doubled, and it carries the selector label', () => {
+  const { manifests } = topology({}, 'cloudnative-pg');
+  checkManifests(manifests, { validators: crdValidators() });
+  const dbMonitors = manifests.filter(m => m.kind === 'PodMonitor' && m.spec.selector.matchLabels['cnpg.io/cluster'] === 'test-db');
+  expect(dbMonitors).toHaveLength(1);
+  expect(dbMonitors[0].metadata.labels.release).toBe('kube-prometheus-stack');
+});
+
+test('standalone mode: Prometheus and Grafana that pass the checks, with read-only namespaced RBAC', async () => {
+  // GIVEN
+  const { manifests } = topology({ mode: 'standalone' }, 'statefulset', 'shop');
+  // THEN
+  checkManifests(manifests);
+  expect(manifests.filter(m => m.apiVersion === 'monitoring.coreos.com/v1')).toEqual([]);
+  const role = manifests.find(m => m.kind === 'Role')!;
+  expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods', 'services', 'endpoints'], verbs: ['get', 'list', 'watch'] }]);
+  expect(manifests.find(m => m.kind === 'ClusterRole')).toBeUndefined();
+  const prometheus = manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-obs-prometheus')!;
+  expect(prometheus.spec.template.spec.automountServiceAccountToken).toBe(true);
+  // The scrapers reach every metrics port through the targets' NetworkPolicies.
+  const redisIngress = manifests.find(m => m.kind === 'NetworkPolicy' && m.metadata.name === 'test-cache')!.spec.ingress;
+  expect(redisIngress).toContainEqual({
+    from: [{
+      podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-obs', 'app.kubernetes.io/component': 'prometheus' } },
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } },
+    }],
+    ports: [{ protocol: 'TCP', port: 9121 }],
+  });
+});
+
+test('the standalone prometheus.yml and its rule files pass promtool check config', async () => {
+  const { manifests } = topology({ mode: 'standalone' }, 'statefulset', 'shop');
+  const config = manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'test-obs-prometheus')!;
+  const dir = group.tempDir();
+  for (const [file, content] of Object.entries<string>(config.data)) writeFileSync(join(dir, file), content);
+  // The rule files live in /etc/prometheus in the pod; point them at the temp dir.
+  const prometheusYml = parse(config.data['prometheus.yml']);
+  prometheusYml.rule_files = prometheusYml.rule_files.map((f: string) => join(dir, f.replace('/etc/prometheus/', '')));
+  // Debian builds promtool without the Kubernetes service discovery: check everything else with a static
+  // target in its place, and the discovery block itself below.
+  const discovery = prometheusYml.scrape_configs.map((c: Manifest) => c.kubernetes_sd_configs);
+  for (const scrape of prometheusYml.scrape_configs) {
+    delete scrape.kubernetes_sd_configs;
+    scrape.static_configs = [{ targets: ['127.0.0.1:9'] }];
+  }
+  writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(prometheusYml));
+  const output = await run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
+  expect(output).toContain('SUCCESS');
+  expect(output).toContain('5 rules found');
+  expect(discovery).toEqual(Array(4).fill([{ role: 'pod', namespaces: { names: ['shop'] } }]));
+  expect(prometheusYml.scrape_configs.map((c: Manifest) => c.job_name).sort())
+    .toEqual(['shop/test-api/http', 'shop/test-cache/metrics', 'shop/test-db/metrics', 'shop/test-lb/metrics']);
+});
+
+test.each<[string, Partial<ObservabilityProps>, string]>([
+  ['the SLO is 0', { latencySlo: Duration.millis(0) }, 'test/obs: \'latencySlo\' (0) must be a number greater than 0'],
+  ['the selector label key is invalid', { selectorLabels: { 'not a key': 'x' } }, 'test/obs: \'selectorLabels\' ("not a key") is not a valid label key'],
+  ['the selector label value is invalid', { selectorLabels: { release: 'has spaces' } },
+    'test/obs: \'selectorLabels.release\' ("has spaces") is not a valid label value'],
+  ['the mode is unknown', { mode: 'agent' as never }, 'test/obs: \'mode\' ("agent") must be one of \'operator\', \'standalone\''],
+  ['a ratio is out of range', { errorRatio: 5 }, 'test/obs: \'errorRatio\' (5) must be a ratio between 0 and 1 (exclusive)'],
+])('throws error, when %s', (_case, props, message) => {
+  expect(() => topology(props)).toThrow(message);
+});
+
+test('throws error, when a target has no metrics endpoint', () => {
+  const chart = Testing.chart();
+  const bare = Object.assign(new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' }), { metricsEndpoints: [] });
+  expect(() => new Observability(chart, 'obs', { targets: [bare] }))
+    .toThrow('test/obs: \'targets\' ("test/api") has no metrics endpoint: give it a metrics port or an exporter');
+});
+
+test('without a chart namespace, monitors and rules follow the namespace the chart is applied to', () => {
+  const { manifests, obs } = topology();
+  for (const m of manifests.filter(x => x.apiVersion === 'monitoring.coreos.com/v1')) expect(m.metadata.namespace).toBeUndefined();
+  const exprs = obs.ruleGroups.flatMap(g => g.rules).map(r => r.expr);
+  expect(exprs.filter(expr => expr.includes('namespace="'))).toEqual([]);
+  const { obs: namespaced } = topology({}, 'statefulset', 'shop');
+  expect(namespaced.ruleGroups.flatMap(g => g.rules).filter(r => 'alert' in r).every(r => r.expr.includes('namespace="shop"'))).toBe(true);
+});
+
+test('throws error, when standalone mode has no chart namespace', () => {
+  expect(() => topology({ mode: 'standalone' })).toThrow(
+    'test/obs: \'mode\' ("standalone") needs a namespace on the chart: the RoleBinding must name the namespace of Prometheus\'s ServiceAccount');
+});

@@ -1,0 +1,109 @@
+import { Testing } from 'cdk8s';
+import { PgReplicaSet, PgReplicaSetProps, ScaledApi } from '../lib';
+import { crdValidators } from './support/crd-validators';
+import { checkManifests, Manifest } from './support/manifest-checks';
+
+const validators = crdValidators();
+
+function synthDb(props: PgReplicaSetProps = {}) {
+  const chart = Testing.chart();
+  const db = new PgReplicaSet(chart, 'db', props);
+  new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db });
+  return { db, manifests: Testing.synth(chart) };
+}
+
+const find = (manifests: Manifest[], kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
+const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
+const apiEnv = (manifests: Manifest[]) => envOf(find(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0]);
+
+test('the statefulset engine synthesizes a primary, two replicas, their Services, budgets and policies', () => {
+  const { manifests } = synthDb();
+  expect(manifests.filter(m => m.metadata.name.startsWith('test-db'))).toMatchSnapshot();
+  checkManifests(manifests);
+  expect(find(manifests, 'StatefulSet', 'test-db-primary').spec.replicas).toBe(1);
+  const replicas = find(manifests, 'StatefulSet', 'test-db-replica');
+  expect(replicas.spec.replicas).toBe(2);
+  expect(replicas.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } } });
+  expect(replicas.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
+  expect(replicas.spec.template.spec.securityContext).toMatchObject({ runAsUser: 999, fsGroup: 999 });
+  expect(find(manifests, 'Service', 'test-db-rw').spec.selector['app.kubernetes.io/component']).toBe('primary');
+  expect(find(manifests, 'Service', 'test-db-ro').spec.selector['app.kubernetes.io/component']).toBe('replica');
+  expect(find(manifests, 'Service', 'test-db-pods').spec.clusterIP).toBe('None');
+  expect(find(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
+});
+
+test('the API gets the env contract with credentials only as Secret references', () => {
+  const { manifests, db } = synthDb({ credentialsSecret: 'pg-creds' });
+  const env = apiEnv(manifests);
+  expect(env.PGUSER).toEqual({ secretKeyRef: { name: 'pg-creds', key: 'username' } });
+  expect(env.PGPASSWORD).toEqual({ secretKeyRef: { name: 'pg-creds', key: 'password' } });
+  expect(env.DATABASE_URL).toBe('postgres://$(PGUSER):$(PGPASSWORD)@test-db-rw.default.svc.cluster.local:5432/$(PGDATABASE)');
+  expect(env.POSTGRES_READ_REPLICAS).toBe([0, 1].map(i => `test-db-replica-${i}.test-db-pods.default.svc.cluster.local:5432`).join(','));
+  expect(db.replicaHosts).toHaveLength(2);
+});
+
+test('the NetworkPolicies open exactly 5432 between the API, the primary and the replicas', () => {
+  const { manifests } = synthDb();
+  const api = find(manifests, 'NetworkPolicy', 'test-api').spec;
+  expect(api.egress.slice(1).map((r: Manifest) => [r.to[0].podSelector.matchLabels['app.kubernetes.io/component'], r.ports[0].port]))
+    .toEqual([['primary', 5432], ['replica', 5432]]);
+  const primaryIngress = find(manifests, 'NetworkPolicy', 'test-db-primary').spec.ingress;
+  expect(primaryIngress.map((r: Manifest) => [r.from[0].podSelector.matchLabels['app.kubernetes.io/component'] ?? 'prometheus', r.ports[0].port]))
+    .toEqual([['replica', 5432], ['prometheus', 9187], ['api', 5432]]);
+  const replicaEgress = find(manifests, 'NetworkPolicy', 'test-db-replica').spec.egress;
+  expect(replicaEgress[1]).toEqual({ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-db', 'app.kubernetes.io/component': 'primary' } } }], ports: [{ protocol: 'TCP', port: 5432 }] });
+});
+
+test('configs are rendered from props and the scripts come from the ConfigMap', () => {
+  const { manifests, db } = synthDb({ synchronousReplicas: 1, synchronousCommit: 'remote_apply', maxConnections: 300, parameters: { 'auto_explain.log_min_duration': '250ms' } });
+  expect(db.postgresConf).toContain('synchronous_standby_names = \'ANY 1 (test_db_replica_0, test_db_replica_1)\'');
+  expect(db.postgresConf).toContain('synchronous_commit = remote_apply');
+  expect(db.postgresConf).toContain('max_connections = 300');
+  expect(db.postgresConf).toContain('auto_explain.log_min_duration = \'250ms\'');
+  expect(db.postgresConf).toContain('shared_preload_libraries = \'pg_stat_statements\'');
+  expect(db.hbaConf).toContain('host    replication  all  10.0.0.0/8  scram-sha-256');
+  const config = find(manifests, 'ConfigMap', 'test-db-config').data;
+  expect(Object.keys(config).sort()).toEqual(['pg_hba.conf', 'postgresql.conf', 'primary-init.sh', 'replica-init.sh']);
+  const replica = find(manifests, 'StatefulSet', 'test-db-replica').spec.template.spec.containers[0];
+  expect(replica.command).toEqual(['sh', '/etc/postgresql/replica-init.sh']);
+  expect(envOf(replica).PRIMARY_HOST).toBe('test-db-rw.default.svc.cluster.local');
+});
+
+test('the cloudnative-pg engine emits a Cluster, a PodMonitor, Poolers and a ScheduledBackup that validate against their CRDs', () => {
+  // GIVEN
+  const { manifests } = synthDb({ engine: 'cloudnative-pg', synchronousReplicas: 1, pooler: true, backup: { schedule: '0 0 3 * * *', volumeSnapshotClass: 'csi-snapshots' } });
+  // THEN
+  checkManifests(manifests, { validators });
+  expect(manifests.filter(m => m.metadata.name.startsWith('test-db'))).toMatchSnapshot();
+  const cluster = find(manifests, 'Cluster', 'test-db');
+  expect(cluster.spec.instances).toBe(3);
+  expect(cluster.spec.postgresql.synchronous).toEqual({ method: 'any', number: 1 });
+  expect(cluster.spec.monitoring).toBeUndefined();
+  expect(find(manifests, 'PodMonitor', 'test-db').spec.selector.matchLabels).toEqual({ 'cnpg.io/cluster': 'test-db' });
+  expect(manifests.filter(m => m.kind === 'Pooler').map(m => m.spec.type)).toEqual(['rw', 'ro']);
+  const env = apiEnv(manifests);
+  expect(env.PGPASSWORD).toEqual({ secretKeyRef: { name: 'test-db-app', key: 'password' } });
+  expect(env.PGDATABASE).toEqual({ secretKeyRef: { name: 'test-db-app', key: 'dbname' } });
+  expect(env.POSTGRES_READ_REPLICAS).toBe('test-db-ro.default.svc.cluster.local:5432');
+});
+
+test('the CRD validators reject an object their schema refuses', () => {
+  const { manifests } = synthDb({ engine: 'cloudnative-pg' });
+  const cluster = find(manifests, 'Cluster', 'test-db');
+  cluster.spec.instances = 'three';
+  expect(() => checkManifests(manifests, { validators })).toThrow('Cluster/test-db: schema: /spec/instances must be integer');
+});
+
+test.each<[string, PgReplicaSetProps, string]>([
+  ['replicas < 0', { replicas: -1 }, 'test/db: \'replicas\' (-1) must be an integer from 0 to 15'],
+  ['synchronousReplicas > replicas', { replicas: 1, synchronousReplicas: 2 },
+    'test/db: \'synchronousReplicas\' (2) must be less than or equal to \'replicas\' (1), or no commit could ever be confirmed'],
+  ['the storage size is not a quantity', { storageSize: 'big' }, 'test/db: \'storageSize\' ("big") must be a Kubernetes quantity greater than 0'],
+  ['the engine is unknown', { engine: 'patroni' as never }, 'test/db: \'engine\' ("patroni") must be one of \'statefulset\', \'cloudnative-pg\''],
+  ['synchronousCommit is unknown', { synchronousCommit: 'local' as never }, 'test/db: \'synchronousCommit\' ("local") must be one of \'on\', \'remote_write\', \'remote_apply\''],
+  ['the secret name is empty', { credentialsSecret: '' }, 'test/db: \'credentialsSecret\' ("") must name the Secret that holds the credentials'],
+  ['a parameter name is invalid', { parameters: { 'work mem; drop': '1' } }, 'test/db: \'parameters.work mem; drop\' ("work mem; drop") is not a PostgreSQL parameter name'],
+  ['a pooler is asked of the statefulset engine', { pooler: true }, 'test/db: \'pooler\' ("true") is only available with engine \'cloudnative-pg\''],
+])('throws error, when %s', (_case, props, message) => {
+  expect(() => synthDb(props)).toThrow(message);
+});

@@ -1,0 +1,33 @@
+import { Testing } from 'cdk8s';
+import { ProductionChart } from '../charts/production-chart';
+import { crdValidators } from './support/crd-validators';
+import { checkManifests, Manifest } from './support/manifest-checks';
+
+const manifests = Testing.synth(new ProductionChart(Testing.app(), 'hscale', { namespace: 'hscale' }));
+const find = (kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
+
+test('every object of the production chart passes the manifest checks', () => {
+  expect(() => checkManifests(manifests, { validators: crdValidators() })).not.toThrow();
+});
+
+test('every object lives in the chart\'s namespace', () => {
+  expect(manifests.filter(m => m.metadata.namespace !== 'hscale').map(m => `${m.kind}/${m.metadata.name}`)).toEqual([]);
+});
+
+test('the API is wired to the database and the cache with credentials from Secrets only', () => {
+  const env: Manifest[] = find('Deployment', 'hscale-api').spec.template.spec.containers[0].env;
+  const names = env.map(e => e.name);
+  expect(names).toEqual(expect.arrayContaining(['DATABASE_URL', 'POSTGRES_READ_REPLICAS', 'PGUSER', 'PGPASSWORD', 'REDIS_CLUSTER_NODES', 'REDIS_PASSWORD']));
+  for (const secret of ['PGUSER', 'PGPASSWORD', 'REDIS_PASSWORD', 'ADMIN_TOKEN']) {
+    expect(env.find(e => e.name === secret)).toEqual({ name: secret, valueFrom: { secretKeyRef: expect.any(Object) } });
+  }
+  expect(env.find(e => e.name === 'POSTGRES_READ_REPLICAS')!.value.split(',')).toHaveLength(2);
+  expect(env.find(e => e.name === 'REDIS_CLUSTER_NODES')!.value.split(',')).toHaveLength(6);
+});
+
+test('the API may reach only DNS, PostgreSQL and Redis, and is reached only by the load balancer and Prometheus', () => {
+  const policy = find('NetworkPolicy', 'hscale-api').spec;
+  expect(policy.egress.map((rule: Manifest) => rule.ports.map((p: Manifest) => p.port))).toEqual([[53, 53], [5432], [5432], [6379]]);
+  expect(policy.ingress.map((rule: Manifest) => rule.from[0].podSelector.matchLabels['app.kubernetes.io/name']
+    ?? rule.from[0].podSelector.matchLabels['app.kubernetes.io/instance']).sort()).toEqual(['hscale-lb', 'prometheus']);
+});

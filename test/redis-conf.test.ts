@@ -1,0 +1,152 @@
+import { createCluster, createSentinel } from 'redis';
+import { ProcessGroup, waitFor } from './support/processes';
+import { infoField, redisCli, RedisNode, runClusterCreate, startRedisCluster, startSentinelGroup, TEST_REDIS_PASSWORD } from './support/redis';
+
+jest.setTimeout(120_000);
+
+const CLUSTER_NODE_TIMEOUT_MS = 5000;
+// Detection takes the node timeout; then the replica waits a random 500-1000 ms plus a rank delay,
+// wins the election and the others learn of it within a few gossip rounds.
+const FAILOVER_MARGIN_MS = 5000;
+
+describe('a Redis Cluster from the rendered redis.conf and cluster-create script', () => {
+  const group = new ProcessGroup();
+  let nodes: RedisNode[] = [];
+  afterAll(() => group.cleanup());
+
+  const clusterNodes = async (port: number) => (await redisCli(port, ['cluster', 'nodes'])).trim().split('\n').map(line => {
+    const [id, address, flags, masterId, , , , , ...slots] = line.split(' ');
+    return { id, address, role: flags.includes('master') ? 'master' : 'replica', failed: flags.includes('fail'), masterId, slots };
+  });
+
+  test('six nodes form 3 masters with 1 replica each, covering all 16384 slots', async () => {
+    const started = Date.now();
+    nodes = await startRedisCluster(group, 6, 1, CLUSTER_NODE_TIMEOUT_MS);
+    console.warn(`six nodes started and the cluster created in ${Date.now() - started} ms`);
+    const info = await redisCli(nodes[0].port, ['cluster', 'info']);
+    expect(infoField(info, 'cluster_state')).toBe('ok');
+    expect(infoField(info, 'cluster_slots_assigned')).toBe('16384');
+    expect(infoField(info, 'cluster_slots_ok')).toBe('16384');
+    const members = await clusterNodes(nodes[0].port);
+    const masters = members.filter(m => m.role === 'master');
+    expect(masters).toHaveLength(3);
+    for (const master of masters) expect(members.filter(m => m.masterId === master.id)).toHaveLength(1);
+  });
+
+  test('nodes announce the configured host name, not only an address', async () => {
+    const slots = await redisCli(nodes[0].port, ['cluster', 'shards']);
+    expect(slots).toContain('hostname');
+    expect(slots).toContain('127.0.0.1');
+  });
+
+  test('running the create script again changes nothing', async () => {
+    const before = (await clusterNodes(nodes[0].port)).map(n => `${n.id} ${n.role} ${n.masterId}`).sort();
+    const output = await runClusterCreate(group, nodes.map(n => n.port), 1);
+    expect(output).toContain('the cluster exists');
+    expect((await clusterNodes(nodes[0].port)).map(n => `${n.id} ${n.role} ${n.masterId}`).sort()).toEqual(before);
+  });
+
+  test('killing a master promotes its replica within the node timeout plus a margin, and keys survive', async () => {
+    // GIVEN keys written through a cluster client and acknowledged by the replicas
+    const client = createCluster({
+      rootNodes: [{ url: `redis://127.0.0.1:${nodes[0].port}` }],
+      defaults: { password: TEST_REDIS_PASSWORD, socket: { connectTimeout: 1000, reconnectStrategy: retries => Math.min(retries * 100, 1000) } },
+    });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      const keys = Array.from({ length: 200 }, (_, i) => `key:${i}`);
+      for (const key of keys) await client.set(key, `value of ${key}`);
+      for (const node of nodes) {
+        await waitFor(`the replica of ${node.port} to be in sync`, async () => {
+          const replication = await redisCli(node.port, ['info', 'replication']);
+          if (infoField(replication, 'role') !== 'master') return true;
+          const offset = /slave0:.*offset=(\d+)/.exec(replication)?.[1];
+          return offset !== undefined && offset === infoField(replication, 'master_repl_offset');
+        });
+      }
+      const members = await clusterNodes(nodes[0].port);
+      const victim = members.find(m => m.role === 'master' && !m.address.includes(`:${nodes[0].port}@`))!;
+      const victimNode = nodes.find(n => victim.address.includes(`:${n.port}@`))!;
+      const replica = members.find(m => m.masterId === victim.id)!;
+
+      // WHEN the master is killed
+      const killedAt = Date.now();
+      await victimNode.stop('SIGKILL');
+
+      // THEN its replica is promoted and the cluster is ok again
+      const recoveryMs = await waitFor('the replica to be promoted and cluster_state ok', async () => {
+        const view = await clusterNodes(nodes[0].port);
+        const promoted = view.find(m => m.id === replica.id)?.role === 'master';
+        const ok = infoField(await redisCli(nodes[0].port, ['cluster', 'info']), 'cluster_state') === 'ok';
+        return promoted && ok ? Date.now() - killedAt : undefined;
+      }, CLUSTER_NODE_TIMEOUT_MS + FAILOVER_MARGIN_MS + 10_000, 100);
+      console.warn(`failover after killing a master: ${recoveryMs} ms (cluster-node-timeout ${CLUSTER_NODE_TIMEOUT_MS} ms)`);
+      expect(recoveryMs).toBeLessThanOrEqual(CLUSTER_NODE_TIMEOUT_MS + FAILOVER_MARGIN_MS);
+      // A client connecting now learns the new topology from the nodes and finds every key.
+      const reader = createCluster({
+        rootNodes: [{ url: `redis://127.0.0.1:${nodes[0].port}` }],
+        defaults: { password: TEST_REDIS_PASSWORD, socket: { connectTimeout: 1000, reconnectStrategy: false } },
+      });
+      reader.on('error', () => undefined);
+      await reader.connect();
+      try {
+        expect(await Promise.all(keys.map(key => reader.get(key)))).toEqual(keys.map(key => `value of ${key}`));
+      } finally {
+        reader.destroy();
+      }
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+describe('Sentinel mode from the rendered configs and start scripts', () => {
+  const group = new ProcessGroup();
+  afterAll(() => group.cleanup());
+
+  test('stopping the master makes the Sentinels elect a replica that a Sentinel client reaches', async () => {
+    // GIVEN a master, two replicas following it through the start script, and three Sentinels
+    const { masterName, master, replicas, sentinels } = await startSentinelGroup(group, { replicas: 2, sentinels: 3, quorum: 2, downAfterMs: 1000 });
+    await waitFor('both replicas to sync', async () =>
+      infoField(await redisCli(master.port, ['info', 'replication']), 'connected_slaves') === '2', 20_000);
+    await waitFor('the Sentinels to know the replicas', async () =>
+      (await redisCli(sentinels[0].port, ['sentinel', 'replicas', masterName], undefined)).split('\n').filter(l => l === 'name').length === 2, 20_000);
+    const client = createSentinel({
+      name: masterName,
+      sentinelRootNodes: sentinels.map(s => ({ host: '127.0.0.1', port: s.port })),
+      nodeClientOptions: { password: TEST_REDIS_PASSWORD, socket: { connectTimeout: 1000 } },
+    });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      await client.set('before', 'failover');
+      for (const replica of replicas) {
+        await waitFor('the replica to have the key', async () => (await redisCli(replica.port, ['get', 'before'])) === 'failover\n');
+      }
+      // WHEN the master stops
+      const stoppedAt = Date.now();
+      await master.stop('SIGKILL');
+      // THEN one of the replicas becomes master
+      const newMasterPort = await waitFor('a new master', async () => {
+        const [, port] = (await redisCli(sentinels[0].port, ['--raw', 'sentinel', 'get-master-addr-by-name', masterName], undefined)).trim().split('\n');
+        return Number(port) !== master.port ? Number(port) : undefined;
+      }, 30_000, 200);
+      console.warn(`sentinel failover: ${Date.now() - stoppedAt} ms (down-after 1000 ms)`);
+      expect(replicas.map(r => r.port)).toContain(newMasterPort);
+      expect(infoField(await redisCli(newMasterPort, ['info', 'replication']), 'role')).toBe('master');
+      // AND the Sentinel client writes to it and reads the data written before
+      await waitFor('the client to write to the new master', async () => {
+        try {
+          return (await client.set('after', 'failover')) === 'OK';
+        } catch {
+          return false;
+        }
+      }, 20_000, 200);
+      expect(await client.get('before')).toBe('failover');
+      expect(await redisCli(newMasterPort, ['get', 'after'])).toBe('failover\n');
+    } finally {
+      await client.destroy();
+    }
+  });
+});

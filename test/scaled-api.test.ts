@@ -1,0 +1,223 @@
+import { Duration, Testing } from 'cdk8s';
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { ICacheEndpoint, IDatabaseEndpoint, PodPeer, ScaledApi, ScaledApiProps } from '../lib';
+import { checkManifests, Manifest } from './support/manifest-checks';
+
+function synthApi(props: Partial<ScaledApiProps> = {}): Manifest[] {
+  const chart = Testing.chart();
+  new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', ...props });
+  return Testing.synth(chart);
+}
+
+const find = (manifests: Manifest[], kind: string, name?: string) =>
+  manifests.find(m => m.kind === kind && (name === undefined || m.metadata.name === name))!;
+const podSpec = (manifests: Manifest[]) => find(manifests, 'Deployment').spec.template.spec;
+const container = (manifests: Manifest[]) => podSpec(manifests).containers[0];
+
+/** A backend endpoint that records which clients it admitted. */
+class FakeBackend implements IDatabaseEndpoint, ICacheEndpoint {
+  public readonly clients: PodPeer[] = [];
+  public readonly primaryHost = 'db-rw';
+  public readonly replicaHosts = ['db-ro-0:5432'];
+  public readonly nodes = ['cache-0:6379'];
+  constructor(public readonly port: number, public readonly clientEnv: k8s.EnvVar[]) {}
+  public get clientLinks() {
+    return [{ peer: { podSelector: { app: `backend-${this.port}` } }, ports: [this.port] }];
+  }
+  public allowClient(client: PodPeer) {
+    this.clients.push(client);
+  }
+}
+
+test('defaults synthesize a production-ready API tier', () => {
+  const manifests = synthApi();
+  expect(manifests).toMatchSnapshot();
+  checkManifests(manifests);
+  expect(manifests.map(m => m.kind).sort()).toEqual([
+    'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount',
+  ]);
+});
+
+test('the autoscaler owns the replica count and scales up fast and down slowly', () => {
+  const manifests = synthApi();
+  const deployment = find(manifests, 'Deployment');
+  const hpa = find(manifests, 'HorizontalPodAutoscaler');
+  expect(deployment.spec.replicas).toBeUndefined();
+  expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+  expect(hpa.apiVersion).toBe('autoscaling/v2');
+  expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
+  expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([3, 20]);
+  expect(hpa.spec.metrics).toEqual([
+    { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
+    { type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: 80 } } },
+  ]);
+  expect(hpa.spec.behavior.scaleUp).toEqual({
+    stabilizationWindowSeconds: 60,
+    selectPolicy: 'Max',
+    policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 2, periodSeconds: 60 }],
+  });
+  expect(hpa.spec.behavior.scaleDown).toEqual({
+    stabilizationWindowSeconds: 300,
+    selectPolicy: 'Min',
+    policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }, { type: 'Pods', value: 1, periodSeconds: 60 }],
+  });
+});
+
+test('a per-pod metric is added as an average value target', () => {
+  const hpa = find(synthApi({ podMetric: { name: 'requests_per_second', averageValue: 100 } }), 'HorizontalPodAutoscaler');
+  expect(hpa.spec.metrics[2]).toEqual({
+    type: 'Pods', pods: { metric: { name: 'requests_per_second' }, target: { type: 'AverageValue', averageValue: '100' } },
+  });
+});
+
+test('the PodDisruptionBudget keeps two pods by default', () => {
+  const pdb = find(synthApi(), 'PodDisruptionBudget');
+  expect(pdb.spec.minAvailable).toBe(2);
+  expect(pdb.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/instance': 'test-api', 'app.kubernetes.io/component': 'api' });
+});
+
+test('probes use the guides\' paths on the http port, each overridable', () => {
+  const defaults = container(synthApi());
+  expect(defaults.livenessProbe.httpGet).toEqual({ path: '/api/v1/scaling/health/liveness', port: 'http' });
+  expect(defaults.readinessProbe.httpGet).toEqual({ path: '/api/v1/scaling/health/readiness', port: 'http' });
+  expect(defaults.startupProbe.httpGet).toEqual({ path: '/api/v1/scaling/health/startup', port: 'http' });
+  const custom = container(synthApi({ probes: { readiness: '/ready' } }));
+  expect(custom.readinessProbe.httpGet.path).toBe('/ready');
+  expect(custom.livenessProbe.httpGet.path).toBe('/api/v1/scaling/health/liveness');
+});
+
+test('pods pause before SIGTERM and get a grace period longer than the pause', () => {
+  const manifests = synthApi({ preStopDelay: Duration.seconds(15), terminationGracePeriod: Duration.seconds(60) });
+  expect(container(manifests).lifecycle.preStop.exec.command).toEqual(['sleep', '15']);
+  expect(podSpec(manifests).terminationGracePeriodSeconds).toBe(60);
+});
+
+test('resources default to 250m/256Mi requests and 1 CPU/1Gi limits', () => {
+  expect(container(synthApi()).resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } });
+});
+
+test('topology spread over zones and nodes reaches the YAML', () => {
+  const spread = podSpec(synthApi()).topologySpreadConstraints;
+  expect(spread.map((s: Manifest) => [s.topologyKey, s.whenUnsatisfiable])).toEqual([
+    ['topology.kubernetes.io/zone', 'ScheduleAnyway'], ['kubernetes.io/hostname', 'ScheduleAnyway'],
+  ]);
+  expect(podSpec(synthApi({ spread: 'DoNotSchedule' })).topologySpreadConstraints[0].whenUnsatisfiable).toBe('DoNotSchedule');
+});
+
+test('pods meet the restricted profile and mount no service account token', () => {
+  const manifests = synthApi();
+  expect(podSpec(manifests).securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+  expect(container(manifests).securityContext).toMatchObject({
+    allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] },
+  });
+  expect(podSpec(manifests).automountServiceAccountToken).toBe(false);
+  expect(find(manifests, 'ServiceAccount').automountServiceAccountToken).toBe(false);
+});
+
+test('the Service names its http port, and its metrics port when one is given', () => {
+  expect(find(synthApi(), 'Service', 'test-api').spec.ports.map((p: Manifest) => p.name)).toEqual(['http']);
+  const withMetrics = synthApi({ metricsPort: 9090 });
+  expect(find(withMetrics, 'Service', 'test-api').spec.ports.map((p: Manifest) => [p.name, p.port])).toEqual([['http', 8000], ['metrics', 9090]]);
+  expect(find(withMetrics, 'Service', 'test-api-pods').spec.clusterIP).toBe('None');
+});
+
+const databaseEnv: k8s.EnvVar[] = [
+  { name: 'PGUSER', valueFrom: { secretKeyRef: { name: 'db', key: 'username' } } },
+  { name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+  { name: 'DATABASE_URL', value: 'postgres://$(PGUSER):$(PGPASSWORD)@db-rw:5432/app' },
+  { name: 'POSTGRES_READ_REPLICAS', value: 'db-ro-0:5432' },
+];
+const cacheEnv: k8s.EnvVar[] = [
+  { name: 'REDIS_CLUSTER_NODES', value: 'cache-0:6379' },
+  { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'cache', key: 'password' } } },
+];
+
+test('linking a database and a cache injects their env and opens exactly their ports', () => {
+  // GIVEN
+  const database = new FakeBackend(5432, databaseEnv);
+  const cache = new FakeBackend(6379, cacheEnv);
+  // WHEN
+  const manifests = synthApi({ database, cache, metricsPort: 9090, podMetric: { name: 'requests_per_second', averageValue: 100 } });
+  // THEN
+  expect(manifests).toMatchSnapshot();
+  checkManifests(manifests);
+  const env: Manifest[] = container(manifests).env;
+  expect(env).toEqual([{ name: 'PORT', value: '8000' }, ...databaseEnv, ...cacheEnv]);
+  for (const name of ['PGUSER', 'PGPASSWORD', 'REDIS_PASSWORD']) {
+    expect(env.find(e => e.name === name)).toEqual({ name, valueFrom: { secretKeyRef: expect.any(Object) } });
+  }
+  const policy = find(manifests, 'NetworkPolicy').spec;
+  expect(policy.policyTypes).toEqual(['Ingress', 'Egress']);
+  expect(policy.egress.map((r: Manifest) => r.ports.map((p: Manifest) => p.port))).toEqual([[53, 53], [5432], [6379]]);
+  expect(policy.egress[1].to).toEqual([{ podSelector: { matchLabels: { app: 'backend-5432' } } }]);
+  const apiPods = { podSelector: { 'app.kubernetes.io/instance': 'test-api', 'app.kubernetes.io/component': 'api' } };
+  expect(database.clients).toEqual([apiPods]);
+  expect(cache.clients).toEqual([apiPods]);
+});
+
+test('secretEnv reads each value from the named Secret key', () => {
+  const env = container(synthApi({ env: { LOG_LEVEL: 'info' }, secretEnv: { ADMIN_TOKEN: { secretName: 'api-admin', key: 'token' } } })).env;
+  expect(env.slice(1)).toEqual([
+    { name: 'LOG_LEVEL', value: 'info' },
+    { name: 'ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'api-admin', key: 'token' } } },
+  ]);
+});
+
+test('ingress is admitted only from linked clients and the metrics scraper', () => {
+  // GIVEN
+  const chart = Testing.chart();
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', metricsPort: 9090 });
+  // WHEN
+  api.allowClient({ podSelector: { app: 'lb' } });
+  // THEN
+  const ingress = find(Testing.synth(chart), 'NetworkPolicy').spec.ingress;
+  expect(ingress).toEqual([
+    { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } }, namespaceSelector: { matchLabels: {} } }], ports: [{ protocol: 'TCP', port: 9090 }] },
+    { from: [{ podSelector: { matchLabels: { app: 'lb' } } }], ports: [{ protocol: 'TCP', port: 8000 }] },
+  ]);
+});
+
+test('the metrics endpoint is the http port unless a metrics port is given', () => {
+  const chart = Testing.chart();
+  const plain = new ScaledApi(chart, 'plain', { image: 'example/api:1.0.0' });
+  const separate = new ScaledApi(chart, 'separate', { image: 'example/api:1.0.0', metricsPort: 9090 });
+  expect(plain.metricsEndpoints[0]).toMatchObject({ portName: 'http', port: 8000, path: '/metrics', exporter: 'hscale-service' });
+  expect(separate.metricsEndpoints[0]).toMatchObject({ portName: 'metrics', port: 9090 });
+});
+
+test.each<[string, Partial<ScaledApiProps>, string]>([
+  ['minReplicas < 1', { minReplicas: 0 }, 'test/api: \'minReplicas\' (0) must be an integer from 1 to 1000'],
+  ['min > max', { minReplicas: 11, maxReplicas: 10 }, 'test/api: \'minReplicas\' (11) must be less than or equal to \'maxReplicas\' (10)'],
+  ['cpu utilization above 100', { cpuUtilization: 120 }, 'test/api: \'cpuUtilization\' (120) must be an integer from 1 to 100'],
+  ['memory utilization 0', { memoryUtilization: 0 }, 'test/api: \'memoryUtilization\' (0) must be an integer from 1 to 100'],
+  ['the PDB blocks every eviction', { minReplicas: 2 },
+    'test/api: \'minAvailable\' (2) must be less than \'minReplicas\' (2), or the PodDisruptionBudget blocks every eviction at the minimum scale'],
+  ['the image is not a reference', { image: 'Not An Image' },
+    'test/api: \'image\' ("Not An Image") must be an image reference pinned by a tag other than \'latest\' or by a sha256 digest, e.g. \'registry.example.com/api:1.4.2\''],
+  ['the image is on latest', { image: 'example/api:latest' }, 'test/api: \'image\' ("example/api:latest") must be an image reference pinned'],
+  ['the image has no tag', { image: 'example/api' }, 'test/api: \'image\' ("example/api") must be an image reference pinned'],
+  ['the port is out of range', { port: 70000 }, 'test/api: \'port\' (70000) must be an integer from 1 to 65535'],
+  ['the metrics port equals the port', { metricsPort: 8000 }, 'test/api: \'metricsPort\' (8000) must differ from \'port\' (8000); omit it to scrape the HTTP port'],
+  ['an env name looks like a credential', { env: { DB_PASSWORD: 'x' } },
+    'test/api: \'env.DB_PASSWORD\' ("<redacted>") looks like a credential; pass it in \'secretEnv\' as a Secret key'],
+  ['an env name is set twice', { env: { PORT: '9' } }, 'test/api: \'env\' ("PORT") is set twice'],
+  ['a plain env name repeats a linked one', { database: new FakeBackend(5432, databaseEnv), env: { DATABASE_URL: 'postgres://x/y' } },
+    'test/api: \'env\' ("DATABASE_URL") is set twice (by a linked database or cache, or by \'env\' and \'secretEnv\'); each name may appear once'],
+  ['an env name ends in KEY', { env: { SIGNING_KEY: 'x' } },
+    'test/api: \'env.SIGNING_KEY\' ("<redacted>") looks like a credential; pass it in \'secretEnv\' as a Secret key'],
+  ['the grace period is shorter than the pause', { terminationGracePeriod: Duration.seconds(5) },
+    'test/api: \'terminationGracePeriod\' ("5s") must be longer than \'preStopDelay\' (10s), or the process is killed before it can drain'],
+  ['a request exceeds its limit', { resources: { cpuRequest: '2' } },
+    'test/api: \'resources.cpuRequest\' ("2") must be less than or equal to \'resources.cpuLimit\' (1) for cpu'],
+  ['a quantity does not parse', { resources: { memoryLimit: 'lots' } },
+    'test/api: \'resources.memoryLimit\' ("lots") must be a Kubernetes quantity greater than 0'],
+  ['an unknown spread policy', { spread: 'Sometimes' as never }, 'test/api: \'spread\' ("Sometimes") must be one of \'ScheduleAnyway\', \'DoNotSchedule\''],
+])('throws error, when %s', (_case, props, message) => {
+  expect(() => synthApi(props)).toThrow(message);
+});
+
+test('throws error, when the id is not a DNS-1123 label', () => {
+  const chart = Testing.chart();
+  expect(() => new ScaledApi(chart, 'My_Api', { image: 'example/api:1.0.0' }))
+    .toThrow('test/My_Api: \'id\' ("test-my_api") must be a DNS-1123 label');
+});

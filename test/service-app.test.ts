@@ -1,0 +1,299 @@
+import fc from 'fast-check';
+import request from 'supertest';
+import { createService, Service } from '../service/src/app';
+import { startReplicatedPostgres, ReplicatedPostgres } from './support/postgres';
+import { freePort, ProcessGroup, sleep, waitFor } from './support/processes';
+import { infoField, redisCli, RedisNode, startRedisCluster, TEST_REDIS_PASSWORD } from './support/redis';
+
+// One primary + 2 replicas and a 6-node Redis Cluster for the whole file: starting them is most of its time.
+const group = new ProcessGroup();
+const ADMIN = 'test-only-admin-token';
+let pg: ReplicatedPostgres;
+let redis: RedisNode[];
+let service: Service;
+
+beforeAll(async () => {
+  [pg, redis] = await Promise.all([startReplicatedPostgres(group, 2), startRedisCluster(group, 6, 1, 2000)]);
+  service = createService({
+    DATABASE_URL: pg.databaseUrl,
+    POSTGRES_READ_REPLICAS: pg.replicaHosts,
+    REPLICA_CHECK_INTERVAL_MS: '200',
+    REDIS_CLUSTER_NODES: redis.map(n => `127.0.0.1:${n.port}`).join(','),
+    REDIS_PASSWORD: TEST_REDIS_PASSWORD,
+    ADMIN_TOKEN: ADMIN,
+    BODY_LIMIT: '2kb',
+  });
+  await service.start();
+  await waitFor('both replicas healthy', async () => service.router.replicaStates().every(r => r.healthy));
+}, 180_000);
+
+afterAll(async () => {
+  await service?.close();
+  await group.cleanup();
+}, 60_000);
+
+const api = () => request(service.app);
+
+async function createItem(name: string, payload: unknown = {}) {
+  const res = await api().post('/api/v1/items').send({ name, payload }).expect(201);
+  return { item: res.body, token: res.get('X-Consistency-Token') as string };
+}
+
+async function itemCount(): Promise<number> {
+  return Number(await pg.primary.sql('select count(*) from items', 'app'));
+}
+
+function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  const matching = text.split('\n').filter(line => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .filter(line => Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)));
+  return matching.reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+}
+
+test('an item is created, read, updated and deleted, each write answering with a consistency token', async () => {
+  // GIVEN
+  const { item, token } = await createItem('first', { a: [1, 2] });
+  expect(item).toMatchObject({ name: 'first', payload: { a: [1, 2] }, version: 1 });
+  expect(token).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+
+  // WHEN / THEN
+  const read = await api().get(`/api/v1/items/${item.id}`).set('X-Consistency-Token', token).expect(200);
+  expect(read.body).toEqual(item);
+  const updated = await api().put(`/api/v1/items/${item.id}`).send({ name: 'renamed', payload: { b: true }, version: 1 }).expect(200);
+  expect(updated.body).toMatchObject({ id: item.id, name: 'renamed', payload: { b: true }, version: 2 });
+  expect(updated.get('X-Consistency-Token')).toMatch(/\//);
+  const deleted = await api().delete(`/api/v1/items/${item.id}`).expect(204);
+  await api().get(`/api/v1/items/${item.id}`).set('X-Consistency-Token', deleted.get('X-Consistency-Token') as string).expect(404);
+});
+
+test('an update with a stale version is answered 409 and changes nothing', async () => {
+  const { item } = await createItem('contended');
+  // Two writers read version 1; both try to write it at once: exactly one wins.
+  const results = await Promise.all(['a', 'b'].map(name => api().put(`/api/v1/items/${item.id}`).send({ name, version: 1 })));
+  expect(results.map(r => r.status).sort()).toEqual([200, 409]);
+  expect(results.find(r => r.status === 409)!.body).toEqual({ error: { code: 'version_conflict', message: 'the item is at version 2' } });
+  expect(await pg.primary.sql(`select version from items where id = '${item.id}'`, 'app')).toBe('2');
+});
+
+test('keyset pagination returns every item once, in creation order', async () => {
+  for (let i = 0; i < 25; i++) await createItem(`page-${i}`);
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 100; page++) {
+    const res: request.Response = await api().get('/api/v1/items').query({ limit: 7, ...(cursor ? { cursor } : {}) }).set('X-Consistency-Token', '0/0').expect(200);
+    expect(res.body.items.length).toBeLessThanOrEqual(7);
+    seen.push(...res.body.items.map((i: { id: string }) => i.id));
+    cursor = res.body.nextCursor;
+    if (!cursor) break;
+  }
+  expect(new Set(seen).size).toBe(seen.length);
+  expect(seen.length).toBe(await itemCount());
+  const names = (await pg.primary.sql('select id from items order by created_at, id', 'app')).split('\n');
+  expect(seen).toEqual(names);
+});
+
+test('a read carrying the token of a write sees that write every time, while replicas serve reads', async () => {
+  const before = await api().get('/metrics').expect(200);
+  const { item } = await createItem('fresh');
+  for (let version = 1; version <= 20; version++) {
+    const put = await api().put(`/api/v1/items/${item.id}`).send({ name: `v${version + 1}`, version }).expect(200);
+    const read = await api().get(`/api/v1/items/${item.id}`).set('X-Consistency-Token', put.get('X-Consistency-Token') as string).expect(200);
+    expect(read.body.version).toBe(version + 1);
+  }
+  const after = await api().get('/metrics').expect(200);
+  // Reads landed on replicas, not only on the primary: the router's own counter says so.
+  expect(metricValue(after.text, 'db_reads_total', { target: 'replica' })).toBeGreaterThan(metricValue(before.text, 'db_reads_total', { target: 'replica' }));
+  expect(metricValue(after.text, 'db_writes_total')).toBeGreaterThanOrEqual(metricValue(before.text, 'db_writes_total') + 21);
+});
+
+test('item reads are cached, and a write invalidates the item and the lists', async () => {
+  // GIVEN an item read twice: a miss then a hit
+  const { item } = await createItem('cached');
+  const stats0 = (await api().get('/api/v1/cache/stats').expect(200)).body;
+  await api().get(`/api/v1/items/${item.id}`).expect(200);
+  await api().get(`/api/v1/items/${item.id}`).expect(200);
+  const stats1 = (await api().get('/api/v1/cache/stats').expect(200)).body;
+  expect(stats1.enabled).toBe(true);
+  expect(stats1.misses - stats0.misses).toBe(1);
+  expect(stats1.hits - stats0.hits).toBe(1);
+  expect(stats1.hitRatio).toBeGreaterThan(0);
+
+  // WHEN it is updated, THEN the next plain read (no token) sees the update, and so does the list
+  const list0 = await api().get('/api/v1/items').query({ limit: 100 }).expect(200);
+  await api().put(`/api/v1/items/${item.id}`).send({ name: 'cached-2', version: 1 }).expect(200);
+  expect((await api().get(`/api/v1/items/${item.id}`).expect(200)).body.name).toBe('cached-2');
+  const list1 = await api().get('/api/v1/items').query({ limit: 100 }).expect(200);
+  expect(list0.body.items.find((i: { id: string }) => i.id === item.id)?.name ?? 'cached').toBe('cached');
+  const listed = list1.body.items.find((i: { id: string }) => i.id === item.id);
+  if (listed) expect(listed.name).toBe('cached-2');
+});
+
+test('the admin invalidation needs the admin token, and drops the items it names', async () => {
+  // GIVEN a cached item changed behind the API's back
+  const { item } = await createItem('behind');
+  await api().get(`/api/v1/items/${item.id}`).expect(200);
+  await pg.primary.sql(`update items set name = 'changed' where id = '${item.id}'`, 'app');
+  await waitFor('the replicas to replay the change', async () =>
+    (await Promise.all(pg.replicas.map(r => r.sql(`select name from items where id = '${item.id}'`, 'app')))).every(name => name === 'changed'));
+  expect((await api().get(`/api/v1/items/${item.id}`).expect(200)).body.name).toBe('behind');
+
+  // WHEN / THEN
+  await api().post('/api/v1/cache/invalidate').expect(401, { error: { code: 'unauthorized', message: 'this endpoint needs the admin token' } });
+  await api().post('/api/v1/cache/invalidate').set('Authorization', 'Bearer wrong').expect(401);
+  await api().post('/api/v1/cache/invalidate').set('Authorization', `Bearer ${ADMIN}`).send({ ids: ['1'] }).expect(400);
+  const res = await api().post('/api/v1/cache/invalidate').set('Authorization', `Bearer ${ADMIN}`).send({ ids: [item.id] }).expect(200);
+  expect(res.body).toEqual({ invalidated: { lists: true, items: [item.id] } });
+  expect((await api().get(`/api/v1/items/${item.id}`).expect(200)).body.name).toBe('changed');
+  expect((await api().get('/metrics')).text).toMatch(/^cache_invalidations_total [1-9]/m);
+});
+
+test('the probes answer as the guides describe', async () => {
+  await api().get('/health').expect(200);
+  await api().get('/api/v1/scaling/health/liveness').expect(200, { status: 'alive' });
+  await api().get('/api/v1/scaling/health/startup').expect(200, { status: 'started' });
+  const ready = await api().get('/api/v1/scaling/health/readiness').expect(200);
+  expect(ready.body.checks).toMatchObject({ primary: expect.stringMatching(/^ok/), cache: expect.stringMatching(/^ok/), replicas: '2/2 healthy' });
+  await api().get('/api/v1/scaling/health/deep').expect(401);
+  const deep = await api().get('/api/v1/scaling/health/deep').set('Authorization', `Bearer ${ADMIN}`).expect(200);
+  expect(deep.body.primary.ok).toBe(true);
+  expect(deep.body.cache.ok).toBe(true);
+  expect(deep.body.pools).toHaveLength(3);
+  expect(deep.body.replicas.map((r: { healthy: boolean }) => r.healthy)).toEqual([true, true]);
+  const replication = await api().get('/api/v1/scaling/replication/status').expect(200);
+  expect(replication.body.replicas.map((r: { name: string }) => r.name).join(',')).toBe(pg.replicaHosts);
+});
+
+test('the metrics carry the names of the contract', async () => {
+  await api().get('/api/v1/items').expect(200);
+  await api().get('/nowhere').expect(404);
+  const res = await api().get('/api/v1/scaling/metrics/prometheus').expect(200);
+  expect(res.get('Content-Type')).toMatch(/^text\/plain/);
+  for (const name of ['http_requests_total', 'http_request_duration_seconds_bucket', 'db_pool_connections', 'db_replica_healthy',
+    'db_replica_lag_seconds', 'db_replica_lag_bytes', 'db_reads_total', 'db_writes_total', 'cache_hits_total', 'cache_misses_total',
+    'cache_errors_total', 'cache_invalidations_total', 'app_ready', 'process_cpu_seconds_total']) {
+    expect(res.text).toMatch(new RegExp(`^${name}[{ ]`, 'm'));
+  }
+  // The route label is the pattern, never the id.
+  expect(res.text).toContain('route="/api/v1/items/:id"');
+  expect(res.text).toContain('route="/api/v1/items"');
+  expect(res.text).toContain('route="unmatched"');
+  expect(res.text).toMatch(/http_request_duration_seconds_bucket\{le="0.1",/);
+  expect(metricValue(res.text, 'app_ready')).toBe(1);
+});
+
+test('without a reachable Redis every request is answered from the database, and readiness holds', async () => {
+  // GIVEN a second instance whose Redis port has nothing listening, and one with no Redis at all
+  const unreachable = createService({ DATABASE_URL: pg.databaseUrl, REDIS_URL: `redis://127.0.0.1:${await freePort()}`, CACHE_TIMEOUT_MS: '100' });
+  const without = createService({ DATABASE_URL: pg.databaseUrl });
+  try {
+    await Promise.all([unreachable.start(), without.start()]);
+    for (const instance of [unreachable, without]) {
+      // WHEN / THEN
+      const created = await request(instance.app).post('/api/v1/items').send({ name: 'no cache' }).expect(201);
+      await request(instance.app).get(`/api/v1/items/${created.body.id}`).expect(200);
+      await request(instance.app).put(`/api/v1/items/${created.body.id}`).send({ name: 'still none', version: 1 }).expect(200);
+      await request(instance.app).get('/api/v1/items').expect(200);
+      await request(instance.app).delete(`/api/v1/items/${created.body.id}`).expect(204);
+    }
+    const ready = await request(unreachable.app).get('/api/v1/scaling/health/readiness').expect(200);
+    expect(ready.body.checks.cache).toMatch(/^degraded: /);
+    expect(unreachable.cache.getStats().errors).toBeGreaterThan(0);
+    expect((await request(without.app).get('/api/v1/scaling/health/readiness').expect(200)).body.checks.cache).toBe('not configured');
+    expect((await request(without.app).get('/api/v1/cache/stats').expect(200)).body).toMatchObject({ enabled: false, hits: 0, misses: 0 });
+  } finally {
+    await Promise.all([unreachable.close(), without.close()]);
+  }
+});
+
+const UUID = '00000000-0000-4000-8000-000000000000';
+const BAD_INPUT: Array<[string, () => request.Test, number, string]> = [
+  ['malformed JSON', () => api().post('/api/v1/items').set('Content-Type', 'application/json').send('{"name": '), 400, 'malformed_json'],
+  ['a body over the limit', () => api().post('/api/v1/items').send({ name: 'x', payload: 'y'.repeat(4000) }), 413, 'body_too_large'],
+  ['a name of the wrong type', () => api().post('/api/v1/items').send({ name: 42 }), 400, 'invalid_input'],
+  ['a missing name', () => api().post('/api/v1/items').send({ payload: {} }), 400, 'invalid_input'],
+  ['an unknown field', () => api().post('/api/v1/items').send({ name: 'x', admin: true }), 400, 'invalid_input'],
+  ['a body that is an array', () => api().post('/api/v1/items').send([{ name: 'x' }]), 400, 'invalid_input'],
+  ['a name with a NUL byte', () => api().post('/api/v1/items').send({ name: 'a\u0000b' }), 400, 'invalid_input'],
+  ['a payload string with a NUL byte', () => api().post('/api/v1/items').send({ name: 'x', payload: { s: '\u0000' } }), 400, 'invalid_input'],
+  ['an id that is not a uuid', () => api().get('/api/v1/items/1'), 400, 'invalid_input'],
+  ['an SQL-looking id', () => api().get("/api/v1/items/1' or '1'='1"), 400, 'invalid_input'],
+  ['an SQL-looking name on update', () => api().put(`/api/v1/items/${UUID}`).send({ name: "x'; drop table items; --", version: 'one' }), 400, 'invalid_input'],
+  ['a limit above the range', () => api().get('/api/v1/items?limit=101'), 400, 'invalid_input'],
+  ['a limit below the range', () => api().get('/api/v1/items?limit=0'), 400, 'invalid_input'],
+  ['a limit that is no number', () => api().get('/api/v1/items?limit=ten'), 400, 'invalid_input'],
+  ['a limit given twice', () => api().get('/api/v1/items?limit=1&limit=2'), 400, 'invalid_input'],
+  ['a cursor this API never returned', () => api().get('/api/v1/items?cursor=bm9wZQ'), 400, 'invalid_cursor'],
+  ['an unknown query parameter', () => api().get('/api/v1/items?order=desc'), 400, 'invalid_input'],
+  ['a consistency token that does not parse', () => api().get(`/api/v1/items/${UUID}`).set('X-Consistency-Token', 'latest'), 400, 'invalid_consistency_token'],
+  ['a version that is not an integer', () => api().put(`/api/v1/items/${UUID}`).send({ name: 'x', version: 1.5 }), 400, 'invalid_input'],
+  ['an update of an item that does not exist', () => api().put(`/api/v1/items/${UUID}`).send({ name: 'x', version: 1 }), 404, 'not_found'],
+  ['a delete of an item that does not exist', () => api().delete(`/api/v1/items/${UUID}`), 404, 'not_found'],
+  ['an unknown route', () => api().get('/api/v2/items'), 404, 'not_found'],
+];
+
+test.each(BAD_INPUT)('bad input is a 4xx JSON error and writes nothing: %s', async (_what, send, status, code) => {
+  const before = await itemCount();
+  const res = await send();
+  expect(res.status).toBe(status);
+  expect(res.body).toEqual({ error: { code, message: expect.any(String) } });
+  expect(res.text).not.toMatch(/\n\s+at /);
+  expect(await itemCount()).toBe(before);
+});
+
+test('random bodies and paths never get a 5xx', async () => {
+  const { item } = await createItem('target');
+  const segment = fc.oneof(fc.constant(item.id), fc.uuid(), fc.string({ maxLength: 40 }).map(encodeURIComponent), fc.constantFrom('..', '%00', '%ZZ', "'--"));
+  const path = fc.oneof(
+    segment.map(s => `/api/v1/items/${s}`),
+    fc.tuple(fc.string({ maxLength: 20 }), fc.string({ maxLength: 20 })).map(([k, v]) => `/api/v1/items?${encodeURIComponent(k)}=${encodeURIComponent(v)}`),
+    fc.constantFrom('/api/v1/items', '/api/v1/cache/invalidate', '/api/v1/scaling/health/deep'),
+  );
+  const body = fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }).map(v => JSON.stringify(v)),
+    fc.record({ name: fc.oneof(fc.string(), fc.integer(), fc.constant(null)), payload: fc.jsonValue({ maxDepth: 2 }), version: fc.oneof(fc.integer(), fc.double(), fc.string()) }, { requiredKeys: [] }).map(v => JSON.stringify(v)),
+    fc.string({ maxLength: 100 }),
+  );
+  await fc.assert(fc.asyncProperty(fc.constantFrom('get', 'post', 'put', 'delete') as fc.Arbitrary<'get' | 'post' | 'put' | 'delete'>, path, body, fc.option(fc.string({ maxLength: 20 })),
+    async (method, url, raw, token) => {
+      let req = api()[method](url).set('Content-Type', 'application/json');
+      if (token !== null) req = req.set('X-Consistency-Token', token.replace(/[^\x20-\x7e]/g, ''));
+      const res = await (method === 'get' || method === 'delete' ? req : req.send(raw));
+      expect(res.status).toBeLessThan(500);
+      if (res.status >= 400) expect(res.body.error).toEqual({ code: expect.any(String), message: expect.any(String) });
+    }), { numRuns: 150 });
+}, 60_000);
+
+test('killing a Redis master under load fails no request, and the hit ratio recovers after failover', async () => {
+  // GIVEN items spread over every shard, cached
+  const ids = (await Promise.all(Array.from({ length: 30 }, (_, i) => createItem(`load-${i}`)))).map(c => c.item.id as string);
+  await Promise.all(ids.map(id => api().get(`/api/v1/items/${id}`).expect(200)));
+  const nodes = (await redisCli(redis[0].port, ['cluster', 'nodes'])).split('\n').filter(Boolean);
+  const masterPort = Number(nodes.find(l => l.includes('master') && !l.includes('fail') && / \d+-\d+/.test(l))!.split(' ')[1].split(':')[1].split('@')[0]);
+  const victim = redis.find(n => n.port === masterPort)!;
+  const survivor = redis.find(n => n.port !== masterPort)!;
+
+  // WHEN the master is killed while 4 workers read for a bounded time
+  const statuses: number[] = [];
+  let stop = false;
+  const load = Promise.all(Array.from({ length: 4 }, async () => {
+    for (let i = 0; i < 2000 && !stop; i++) statuses.push((await api().get(`/api/v1/items/${ids[i % ids.length]}`)).status);
+  }));
+  await sleep(300);
+  await victim.stop('SIGKILL');
+  await waitFor('the cluster to fail over', async () => infoField(await redisCli(survivor.port, ['cluster', 'info']), 'cluster_state') === 'ok'
+    && !(await redisCli(survivor.port, ['cluster', 'nodes'])).split('\n').some(l => l.includes(`:${masterPort}@`) && l.includes('master') && !l.includes('fail')), 30_000, 200);
+  await sleep(1000);
+  stop = true;
+  await load;
+
+  // THEN no request failed, and reads after the failover hit the cache again
+  expect(statuses.length).toBeGreaterThan(50);
+  expect(statuses.filter(s => s !== 200)).toEqual([]);
+  await waitFor('a hit ratio of 0.9 over a round of reads', async () => {
+    const before = (await api().get('/api/v1/cache/stats')).body;
+    await Promise.all(ids.map(id => api().get(`/api/v1/items/${id}`).expect(200)));
+    const after = (await api().get('/api/v1/cache/stats')).body;
+    const lookups = after.hits - before.hits + after.misses - before.misses;
+    return lookups > 0 && (after.hits - before.hits) / lookups >= 0.9;
+  }, 20_000, 200);
+  await victim.restart();
+}, 90_000);

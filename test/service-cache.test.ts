@@ -1,0 +1,192 @@
+import { BREAKER_COOLDOWN_MS, BREAKER_FAILURES, ReadThroughCache } from '../service/src/cache/cache';
+import { CacheClient, cacheClientFromEnv } from '../service/src/cache/client';
+import { freePort, ProcessGroup, sleep, waitFor } from './support/processes';
+import { infoField, redisCli, startSentinelGroup, TEST_REDIS_PASSWORD } from './support/redis';
+
+const group = new ProcessGroup();
+afterAll(() => group.cleanup(), 30_000);
+
+/** An in-memory Redis for the cache's logic, with switches for the failures it must survive. */
+function memoryClient(): CacheClient & { data: Map<string, string>; mode: 'ok' | 'hang' | 'fail' } {
+  const data = new Map<string, string>();
+  const client = {
+    data,
+    mode: 'ok' as 'ok' | 'hang' | 'fail',
+    async run<T>(fn: () => T): Promise<T> {
+      if (client.mode === 'hang') return new Promise<T>(() => undefined);
+      if (client.mode === 'fail') throw new Error('ECONNREFUSED');
+      return fn();
+    },
+    get: (key: string) => client.run(() => data.get(key) ?? null),
+    set: (key: string, value: string) => client.run(() => { data.set(key, value); }),
+    del: (key: string) => client.run(() => { data.delete(key); }),
+    ping: () => client.run(() => undefined),
+    close: async () => undefined,
+  };
+  return client;
+}
+
+test('a second read is a hit; the loader runs once', async () => {
+  const cache = new ReadThroughCache(memoryClient(), 60);
+  const load = jest.fn(async () => ({ n: 1 }));
+  expect(await cache.getOrLoad('item:{a}', [], load)).toEqual({ n: 1 });
+  expect(await cache.getOrLoad('item:{a}', [], load)).toEqual({ n: 1 });
+  expect(load).toHaveBeenCalledTimes(1);
+  expect(cache.getStats()).toEqual({ hits: 1, misses: 1, errors: 0, invalidations: 0, hitRatio: 0.5 });
+});
+
+test('bumping a tag orphans the values under it, and the next load carries the write\'s token', async () => {
+  // GIVEN a cached list under the tag 'items'
+  const client = memoryClient();
+  const cache = new ReadThroughCache(client, 60);
+  await cache.getOrLoad('items:list', ['items'], async () => ['old']);
+
+  // WHEN a write invalidates the tag with its token
+  await cache.invalidate(undefined, ['items'], '0/3000');
+
+  // THEN the list reloads with that token, and no key was deleted (no multi-key command on a cluster)
+  const load = jest.fn(async (token?: string) => [`new at ${token}`]);
+  expect(await cache.getOrLoad('items:list', ['items'], load)).toEqual(['new at 0/3000']);
+  expect(load).toHaveBeenCalledWith('0/3000');
+  expect([...client.data.keys()].filter(k => k.startsWith('items:list'))).toHaveLength(2);
+  expect([...client.data.keys()]).toContain('hscale:tag:{items}');
+});
+
+test('an invalidated item reloads with the token of the write that invalidated it', async () => {
+  const cache = new ReadThroughCache(memoryClient(), 60);
+  await cache.getOrLoad('item:{a}', [], async () => 'v1');
+  await cache.invalidate('item:{a}', [], '1/0');
+  const load = jest.fn(async (token?: string) => `v2 at ${token}`);
+  expect(await cache.getOrLoad('item:{a}', [], load)).toBe('v2 at 1/0');
+  expect(await cache.getOrLoad('item:{a}', [], load)).toBe('v2 at 1/0');
+  expect(load).toHaveBeenCalledTimes(1);
+});
+
+test('a Redis that hangs costs at most the timeout, and the loader answers', async () => {
+  const client = memoryClient();
+  client.mode = 'hang';
+  const errors = jest.fn();
+  const cache = new ReadThroughCache(client, 60, 100, { onError: errors });
+  const started = Date.now();
+  expect(await cache.getOrLoad('item:{a}', ['items'], async () => 'from the database')).toBe('from the database');
+  expect(Date.now() - started).toBeLessThan(400);
+  await cache.invalidate('item:{a}', ['items'], '0/1');
+  expect(errors).toHaveBeenCalledTimes(2);
+  await expect(cache.ping()).rejects.toThrow('redis did not answer within 100 ms');
+});
+
+test('a Redis that fails is counted, and the loader answers', async () => {
+  const client = memoryClient();
+  client.mode = 'fail';
+  const cache = new ReadThroughCache(client, 60);
+  expect(await cache.getOrLoad('item:{a}', [], async () => 'from the database')).toBe('from the database');
+  expect(cache.getStats()).toMatchObject({ hits: 0, errors: 1 });
+});
+
+test('after failures in a row Redis is skipped for a cooldown, then tried again', async () => {
+  // GIVEN a Redis that fails, counting the calls that reach it
+  const client = memoryClient();
+  client.mode = 'fail';
+  const get = jest.spyOn(client, 'get');
+  const cache = new ReadThroughCache(client, 60);
+  for (let i = 0; i < BREAKER_FAILURES; i++) await cache.getOrLoad(`k${i}`, [], async () => 'db');
+  expect(get).toHaveBeenCalledTimes(BREAKER_FAILURES);
+
+  // WHEN more reads come during the cooldown, THEN they skip Redis (and still count as errors)
+  expect(await cache.getOrLoad('k', [], async () => 'db')).toBe('db');
+  expect(get).toHaveBeenCalledTimes(BREAKER_FAILURES);
+  expect(cache.getStats().errors).toBe(BREAKER_FAILURES + 1);
+
+  // WHEN Redis is back after the cooldown, THEN it is used again
+  client.mode = 'ok';
+  await sleep(BREAKER_COOLDOWN_MS + 50);
+  await cache.getOrLoad('k', [], async () => 'db');
+  expect(await cache.getOrLoad('k', [], async () => 'db')).toBe('db');
+  expect(cache.getStats().hits).toBe(1);
+});
+
+test('loader errors (not found) reach the caller and are not cached', async () => {
+  const cache = new ReadThroughCache(memoryClient(), 60);
+  await expect(cache.getOrLoad('item:{a}', [], async () => { throw new Error('item a does not exist'); })).rejects.toThrow('item a does not exist');
+  expect(await cache.getOrLoad('item:{a}', [], async () => 'created since')).toBe('created since');
+});
+
+test('no Redis configured: the cache is off and every read loads', async () => {
+  expect(cacheClientFromEnv({})).toBeUndefined();
+  const cache = new ReadThroughCache(undefined, 60);
+  expect(cache.enabled).toBe(false);
+  expect(await cache.getOrLoad('k', [], async () => 1)).toBe(1);
+});
+
+test('throws error, when REDIS_SENTINELS is set without REDIS_SENTINEL_MASTER', () => {
+  expect(() => cacheClientFromEnv({ REDIS_SENTINELS: '127.0.0.1:26379' })).toThrow('REDIS_SENTINEL_MASTER must name the master when REDIS_SENTINELS is set');
+});
+
+test('a Redis that is down at start is served around, and used once it comes up', async () => {
+  // GIVEN a client pointed at a port where nothing listens yet
+  const port = await freePort();
+  const client = cacheClientFromEnv({ REDIS_URL: `redis://127.0.0.1:${port}` })!;
+  const cache = new ReadThroughCache(client, 60, 200);
+  try {
+    expect(await cache.getOrLoad('k', [], async () => 'from the database')).toBe('from the database');
+    expect(cache.getStats().errors).toBe(1);
+
+    // WHEN Redis starts on that port
+    await sleep(300);
+    group.spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+
+    // THEN the cache connects by itself and serves hits
+    await waitFor('cache hits', async () => {
+      await cache.getOrLoad('k', [], async () => 'from the database');
+      return cache.getStats().hits > 0;
+    }, 15_000, 100);
+  } finally {
+    await cache.close();
+  }
+}, 30_000);
+
+test('with Sentinel, a master killed under load costs no failed read, and the cache follows the promoted replica', async () => {
+  // GIVEN a master, 2 replicas and 3 Sentinels, and a warm cache
+  const sentinel = await startSentinelGroup(group, { replicas: 2, sentinels: 3, quorum: 2, downAfterMs: 1000 });
+  const client = cacheClientFromEnv({
+    REDIS_SENTINELS: sentinel.sentinels.map(s => `127.0.0.1:${s.port}`).join(','), REDIS_SENTINEL_MASTER: sentinel.masterName, REDIS_PASSWORD: TEST_REDIS_PASSWORD,
+  })!;
+  const cache = new ReadThroughCache(client, 60, 200);
+  try {
+    await waitFor('cache hits', async () => {
+      await cache.getOrLoad('k', [], async () => 'v');
+      return cache.getStats().hits > 0;
+    }, 15_000, 100);
+
+    // WHEN the master dies while a reader reads (bounded in count)
+    const answers: string[] = [];
+    let promoted = false;
+    const reader = (async () => {
+      for (let i = 0; i < 2000 && !promoted; i++) {
+        answers.push(await cache.getOrLoad('k', [], async () => 'v'));
+        await sleep(10);
+      }
+    })();
+    await sleep(200);
+    await sentinel.master.stop('SIGKILL');
+    await waitFor('a promoted replica', async () => {
+      const info = await Promise.all(sentinel.replicas.map(r => redisCli(r.port, ['info', 'replication'])));
+      return info.some(i => infoField(i, 'role') === 'master');
+    }, 30_000, 200);
+    promoted = true;
+    await reader;
+
+    // THEN every read answered, and writes and hits come back on the new master
+    expect(answers.length).toBeGreaterThan(20);
+    expect(answers.filter(a => a !== 'v')).toEqual([]);
+    await waitFor('hits after the failover', async () => {
+      const before = cache.getStats().hits;
+      await cache.invalidate('k2', [], '0/1');
+      await cache.getOrLoad('k2', [], async () => 'v2');
+      await cache.getOrLoad('k2', [], async () => 'v2');
+      return cache.getStats().hits > before;
+    }, 30_000, 200);
+  } finally {
+    await cache.close();
+  }
+}, 60_000);

@@ -1,0 +1,159 @@
+import postgres from 'postgres';
+import request from 'supertest';
+import { createService, Service } from '../service/src/app';
+import { migrate } from '../service/src/db/migrations';
+import { ReplicatedPostgres, startReplicatedPostgres } from './support/postgres';
+import { ProcessGroup, sleep, waitFor } from './support/processes';
+
+// The query router against a real primary and two replicas, without a cache (hits would hide where reads go).
+jest.setTimeout(120_000);
+
+const HEALTH_INTERVAL_MS = 200;
+const MAX_LAG_MS = 500;
+const CONNECT_TIMEOUT_MS = 500;
+
+const group = new ProcessGroup();
+let pg: ReplicatedPostgres;
+let service: Service;
+
+beforeAll(async () => {
+  pg = await startReplicatedPostgres(group, 2);
+  service = createService({
+    DATABASE_URL: pg.databaseUrl,
+    POSTGRES_READ_REPLICAS: pg.replicaHosts,
+    REPLICA_MAX_LAG_MS: String(MAX_LAG_MS),
+    REPLICA_CHECK_INTERVAL_MS: String(HEALTH_INTERVAL_MS),
+    PG_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
+  });
+  await service.start();
+  await waitFor('both replicas healthy', async () => service.router.replicaStates().every(r => r.healthy));
+});
+
+afterAll(async () => {
+  await service?.close();
+  await group.cleanup();
+});
+
+const api = () => request(service.app);
+const replicaHealthy = (i: number) => service.router.replicaStates()[i].healthy;
+
+/** How often a server ran the item lookup, as pg_stat_statements (preloaded by the rendered config) counts it at once. */
+const itemLookups = async (server: { sql(q: string, d?: string): Promise<string> }) =>
+  Number(await server.sql('select coalesce(sum(calls), 0) from pg_stat_statements where query like \'select id, name%from items where id =%\'', 'app'));
+
+async function replicatedItem(name: string): Promise<string> {
+  const { body } = await api().post('/api/v1/items').send({ name }).expect(201);
+  await waitFor('the replicas to have the item', async () =>
+    (await Promise.all(pg.replicas.map(r => r.sql(`select count(*) from items where id = '${body.id}'`, 'app').catch(() => '0')))).every(c => c === '1'));
+  return body.id;
+}
+
+test('reads land on both replicas and none on the primary, as the servers themselves count them', async () => {
+  // GIVEN an item on every server, and each server's count of item lookups
+  const id = await replicatedItem('routed');
+  const before = await Promise.all([pg.primary, ...pg.replicas].map(itemLookups));
+  // WHEN it is read 40 times
+  for (let i = 0; i < 40; i++) await api().get(`/api/v1/items/${id}`).expect(200);
+  // THEN the replicas ran all 40 lookups, spread over both, and the primary none
+  const [primary, ...replicas] = (await Promise.all([pg.primary, ...pg.replicas].map(itemLookups))).map((n, i) => n - before[i]);
+  expect(primary).toBe(0);
+  expect(replicas.reduce((a, b) => a + b)).toBe(40);
+  for (const count of replicas) expect(count).toBeGreaterThanOrEqual(15);
+  // AND the write ran on the primary
+  expect(Number(await pg.primary.sql('select sum(calls) from pg_stat_statements where query like \'insert into items%\'', 'app'))).toBeGreaterThan(0);
+});
+
+test('a replica stopped under read load is ejected within a health interval, no read fails, and it is readmitted after restart', async () => {
+  const id = await replicatedItem('load');
+  const failures: number[] = [];
+  let stoppedAt = 0;
+  let ejectedAfterMs = -1;
+  const load = (async () => {
+    const deadline = Date.now() + 4000;
+    for (let i = 0; i < 2000 && Date.now() < deadline; i++) {
+      const res = await api().get(`/api/v1/items/${id}`);
+      if (res.status !== 200) failures.push(res.status);
+      if (stoppedAt && ejectedAfterMs < 0 && !replicaHealthy(0)) ejectedAfterMs = Date.now() - stoppedAt;
+    }
+  })();
+  await sleep(500);
+  stoppedAt = Date.now();
+  await pg.replicas[0].stop('immediate');
+  await load;
+  expect(failures).toEqual([]);
+  console.warn(`replica ejected ${ejectedAfterMs} ms after it stopped (health interval ${HEALTH_INTERVAL_MS} ms)`);
+  expect(ejectedAfterMs).toBeGreaterThanOrEqual(0);
+  // A read that hits the dead replica ejects it at once; otherwise the next check round does, which can be
+  // waiting on the connect timeout of the round before.
+  expect(ejectedAfterMs).toBeLessThanOrEqual(HEALTH_INTERVAL_MS + CONNECT_TIMEOUT_MS + 600);
+  await pg.restartReplica(0);
+  await waitFor('the replica to be readmitted', async () => replicaHealthy(0), 20_000);
+});
+
+test('a replica whose replay is paused is ejected for lag, and a read with the write\'s token sees the write every time', async () => {
+  // GIVEN replay paused on replica 0 while writes move the primary on
+  await pg.replicas[0].sql('select pg_wal_replay_pause()');
+  try {
+    await waitFor('replica 0 to be ejected for lag', async () => {
+      await api().post('/api/v1/items').send({ name: 'more wal' }).expect(201);
+      const state = service.router.replicaStates()[0];
+      return !state.healthy && (state.lagMs ?? 0) > MAX_LAG_MS;
+    }, 10_000, 100);
+    // WHEN a write is followed at once by a read carrying its token, 30 times
+    for (let i = 0; i < 30; i++) {
+      const created = await api().post('/api/v1/items').send({ name: `ryw ${i}` }).expect(201);
+      const read = await api().get(`/api/v1/items/${created.body.id}`).set('X-Consistency-Token', created.get('X-Consistency-Token') as string);
+      // THEN it is found every time
+      expect([read.status, read.body.name]).toEqual([200, `ryw ${i}`]);
+    }
+    const status = await api().get('/api/v1/scaling/replication/status').expect(200);
+    expect(status.body.replicas.map((r: { healthy: boolean }) => r.healthy)).toEqual([false, true]);
+  } finally {
+    await pg.replicas[0].sql('select pg_wal_replay_resume()');
+  }
+  await waitFor('replica 0 to be readmitted', async () => replicaHealthy(0), 20_000);
+});
+
+test('with every replica stopped, reads are served by the primary and readiness passes', async () => {
+  const id = await replicatedItem('primary only');
+  await Promise.all(pg.replicas.map(r => r.stop('immediate')));
+  try {
+    await waitFor('every replica ejected', async () => service.router.replicaStates().every(r => !r.healthy), 10_000);
+    const before = await itemLookups(pg.primary);
+    for (let i = 0; i < 20; i++) await api().get(`/api/v1/items/${id}`).expect(200);
+    expect(await itemLookups(pg.primary) - before).toBe(20);
+    await api().get('/api/v1/scaling/health/readiness').expect(200);
+  } finally {
+    await pg.restartReplica(0);
+    await pg.restartReplica(1);
+  }
+  await waitFor('both replicas readmitted', async () => service.router.replicaStates().every(r => r.healthy), 20_000);
+});
+
+test('a primary that dies while its connections idle does not crash the process, and the service recovers', async () => {
+  await api().get('/api/v1/scaling/health/readiness').expect(200);
+  await pg.primary.stop('immediate');
+  try {
+    expect((await api().post('/api/v1/items').send({ name: 'while down' })).status).toBe(503);
+    await api().get('/api/v1/scaling/health/readiness').expect(503);
+  } finally {
+    await pg.primary.start();
+  }
+  await waitFor('the service to write again', async () => (await api().post('/api/v1/items').send({ name: 'after' })).status === 201, 20_000, 200);
+});
+
+test('migrations run exactly once when several instances start at once', async () => {
+  // GIVEN an empty database and three clients, as three pods starting together
+  await pg.primary.sql('create database migrations_race owner app');
+  const clients = Array.from({ length: 3 }, () => postgres(pg.databaseUrl.replace(/\/app$/, '/migrations_race'), { max: 2, onnotice: () => undefined }));
+  try {
+    // WHEN all of them migrate at once
+    const applied = await Promise.all(clients.map(sql => migrate(sql)));
+    // THEN one applied every migration, the others found nothing to do, and the schema exists once
+    expect(applied.map(versions => versions.length).sort()).toEqual([0, 0, 1]);
+    expect(await pg.primary.sql('select count(*) from schema_migrations', 'migrations_race')).toBe('1');
+    expect(await pg.primary.sql('select count(*) from items', 'migrations_race')).toBe('0');
+  } finally {
+    await Promise.all(clients.map(sql => sql.end()));
+  }
+});

@@ -1,0 +1,136 @@
+import { ChildProcess, spawn } from 'child_process';
+import { request as httpRequest } from 'http';
+import { join } from 'path';
+import { startReplicatedPostgres, ReplicatedPostgres } from './support/postgres';
+import { freePort, ProcessGroup, run, sleep, waitFor } from './support/processes';
+
+// The built server as a real process (what the image runs), on a primary + 1 replica.
+const group = new ProcessGroup();
+const ROOT = join(__dirname, '..');
+let pg: ReplicatedPostgres;
+
+beforeAll(async () => {
+  // Always build: a stale service/dist from an older tree would test other code.
+  await Promise.all([
+    run('npx', ['tsc', '-p', 'service/tsconfig.json'], { cwd: ROOT, timeoutMs: 120_000 }),
+    startReplicatedPostgres(group, 1).then(started => { pg = started; }),
+  ]);
+}, 180_000);
+
+afterAll(() => group.cleanup(), 60_000);
+
+interface Answer { status?: number; error?: string; body: string }
+
+/** Responses each server port gave, probes included: compared with what the server says it accepted. */
+const answered = new Map<number, number>();
+
+/** One request on a fresh connection (no keep-alive), as the test's load balancer sends it. */
+function send(port: number, method: string, path: string, body?: unknown): Promise<Answer> {
+  return new Promise(resolve => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, agent: false, timeout: 10_000,
+      headers: { Connection: 'close', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {}) } }, res => {
+      let text = '';
+      res.on('data', chunk => { text += chunk; });
+      res.on('end', () => {
+        answered.set(port, (answered.get(port) ?? 0) + 1);
+        resolve({ status: res.statusCode, body: text });
+      });
+      res.on('error', error => resolve({ error: (error as NodeJS.ErrnoException).code ?? error.message, body: text }));
+    });
+    req.on('error', error => resolve({ error: (error as NodeJS.ErrnoException).code ?? error.message, body: '' }));
+    req.on('timeout', () => req.destroy(new Error('client timeout')));
+    req.end(payload);
+  });
+}
+
+async function startServer(extraEnv: Record<string, string>): Promise<{ port: number; child: ChildProcess; exited: Promise<number | null>; output: () => string }> {
+  const port = await freePort();
+  let output = '';
+  const child = spawn(process.execPath, ['service/dist/server.js'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH, PORT: String(port), DATABASE_URL: pg.databaseUrl, POSTGRES_READ_REPLICAS: pg.replicaHosts,
+      ADMIN_TOKEN: 'test-only-admin', LOG_LEVEL: 'info', ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', chunk => { output += chunk; });
+  child.stderr!.on('data', chunk => { output += chunk; });
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)));
+  group.onCleanup(async () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  await waitFor('the server to be ready', async () => {
+    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${output}`);
+    return (await send(port, 'GET', '/api/v1/scaling/health/readiness')).status === 200;
+  }, 30_000, 100);
+  return { port, child, exited, output: () => output };
+}
+
+test('SIGTERM under load: readiness fails at once, every accepted request succeeds, and the process exits 0', async () => {
+  // GIVEN a running server and 8 workers that read and write until readiness fails, as a load balancer would
+  const server = await startServer({ SHUTDOWN_DELAY_MS: '1000', SHUTDOWN_TIMEOUT_MS: '10000' });
+  const created = await send(server.port, 'POST', '/api/v1/items', { name: 'seed' });
+  const id = JSON.parse(created.body).id as string;
+  const answers: Answer[] = [];
+  let routable = true;
+  let notReady: Answer | undefined;
+  let drainingMetrics: Answer | undefined;
+  const poller = (async () => {
+    for (let i = 0; i < 200 && routable; i++) {
+      const probe = await send(server.port, 'GET', '/api/v1/scaling/health/readiness');
+      if (probe.status !== 200) {
+        routable = false;
+        notReady = probe;
+        drainingMetrics = await send(server.port, 'GET', '/metrics');
+      }
+      await sleep(50);
+    }
+  })();
+  const workers = Array.from({ length: 8 }, async (_, w) => {
+    for (let i = 0; i < 5000 && routable; i++) {
+      answers.push(await (w % 2 === 0
+        ? send(server.port, 'GET', `/api/v1/items/${id}`)
+        : send(server.port, 'POST', '/api/v1/items', { name: `load-${w}-${i}` })));
+    }
+  });
+
+  // WHEN it gets SIGTERM in the middle of the load
+  await sleep(1500);
+  const signalled = Date.now();
+  server.child.kill('SIGTERM');
+  await poller;
+  const notReadyAfterMs = Date.now() - signalled;
+  // The listener stays open for SHUTDOWN_DELAY_MS: the probe that failed was answered 503, not refused.
+  expect(notReady).toMatchObject({ status: 503 });
+  expect(JSON.parse(notReady!.body)).toEqual({ status: 'not ready', checks: { process: 'shutting down' } });
+  expect(drainingMetrics?.body).toMatch(/^app_ready 0$/m);
+  await Promise.all(workers);
+  const code = await server.exited;
+
+  // THEN
+  expect(code).toBe(0);
+  expect(notReadyAfterMs).toBeLessThan(1000);
+  expect(answers.length).toBeGreaterThan(50);
+  // Refused connections were never accepted; anything else that is not a 2xx is a dropped request.
+  const failed = answers.filter(a => a.error !== 'ECONNREFUSED' && !(a.status! >= 200 && a.status! < 300));
+  expect(failed).toEqual([]);
+  // Every request the process took in got its answer back.
+  const stopped = JSON.parse(server.output().split('\n').find(line => line.includes('"msg":"stopped"'))!);
+  expect(stopped.accepted).toBe(answered.get(server.port));
+  expect(await send(server.port, 'GET', '/health')).toMatchObject({ error: 'ECONNREFUSED' });
+}, 60_000);
+
+test('a server whose database is unreachable at start exits 1 and says why', async () => {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['service/dist/server.js'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, PORT: String(port), DATABASE_URL: `postgres://app:x@127.0.0.1:${await freePort()}/app`, PG_CONNECT_TIMEOUT_MS: '500' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', chunk => { output += chunk; });
+  group.onCleanup(async () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const code = await new Promise(resolve => child.once('exit', resolve));
+  expect(code).toBe(1);
+  expect(output).toContain('failed to start');
+}, 30_000);

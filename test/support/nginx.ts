@@ -1,0 +1,51 @@
+import { writeFileSync } from 'fs';
+import { join } from 'path';
+import { NginxConfOptions } from '../../lib/nginx-conf';
+import { ProcessGroup, run, waitFor } from './processes';
+
+/** The in-cluster defaults of the LoadBalancer, with loopback ports and a temp dir substituted. */
+export function loopbackNginxOptions(dir: string, ports: { http: number; status: number; tls?: number }, backends: number[]): NginxConfOptions {
+  return {
+    upstreamServers: backends.map(port => ({ address: `127.0.0.1:${port}`, resolve: false })),
+    httpPort: ports.http,
+    statusPort: ports.status,
+    tls: ports.tls ? { port: ports.tls, certificatePath: join(dir, 'tls.crt'), keyPath: join(dir, 'tls.key') } : undefined,
+    apiRateLimit: { rate: 100, per: 'second', burst: 20 },
+    loginRateLimit: { rate: 5, per: 'minute', burst: 3 },
+    loginPath: '/api/v1/auth/login',
+    websocketPath: '/ws',
+    maxFails: 3,
+    failTimeoutSeconds: 10,
+    keepalive: 32,
+    nextUpstreamTries: 3,
+    clientMaxBodySize: '1m',
+    accessLog: join(dir, 'access.log'),
+    writableDir: dir,
+  };
+}
+
+/** A self-signed certificate for localhost in `dir`/tls.crt and tls.key. */
+export async function selfSignedCertificate(dir: string): Promise<void> {
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+    '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')]);
+}
+
+/** Writes the config and runs `nginx -t` on it; resolves with nginx's output, rejects when the test fails. */
+export async function nginxTest(dir: string, conf: string): Promise<string> {
+  const file = join(dir, 'nginx.conf');
+  writeFileSync(file, conf);
+  return run('nginx', ['-t', '-p', dir, '-c', file]).catch(error => {
+    throw new Error(`nginx -t rejected the config:\n${(error as Error).message}\n--- nginx.conf ---\n${conf}`);
+  });
+}
+
+/** Starts nginx in the foreground with `conf` and waits until its /health answers. */
+export async function startNginx(group: ProcessGroup, dir: string, conf: string, httpPort: number): Promise<void> {
+  await nginxTest(dir, conf);
+  const nginx = group.spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
+  await waitFor('nginx to answer /health', async () => {
+    if (nginx.child.exitCode !== null) throw new Error(`nginx exited: ${nginx.output()}`);
+    return (await fetch(`http://127.0.0.1:${httpPort}/health`)).ok;
+  });
+}
+

@@ -1,0 +1,177 @@
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import {
+  PostgresConfOptions, renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript,
+} from '../../lib/postgres-conf';
+import { freePort, ProcessGroup, run, waitFor } from './processes';
+
+/** The directory of the newest installed PostgreSQL server binaries. */
+export const PG_BIN = (() => {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter(v => existsSync(join(root, v, 'bin', 'initdb'))) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  return newest ? join(root, newest, 'bin') : '/usr/local/bin';
+})();
+
+/** Env for PostgreSQL commands and scripts: the server binaries first on PATH. */
+export function pgEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, PATH: `${PG_BIN}:${process.env.PATH}`, ...extra };
+}
+
+/** A PostgreSQL server the tests run, as the `postgres` user, on a loopback port. */
+export interface PgServer {
+  readonly port: number;
+  readonly dataDir: string;
+  readonly socketDir: string;
+  /** Runs SQL through psql on the socket as the `postgres` role; returns unaligned rows. */
+  sql(query: string, database?: string): Promise<string>;
+  /** `pg_ctl stop` in the given mode (immediate simulates a crash). */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Starts the server again from its data directory. */
+  start(): Promise<void>;
+}
+
+/** A fresh directory tree owned by `postgres`: base/{data,socket,etc}. */
+export async function pgDirs(group: ProcessGroup): Promise<{ base: string; dataDir: string; socketDir: string; etcDir: string }> {
+  const base = group.tempDir('hscale-pg-');
+  const dirs = { base, dataDir: join(base, 'data'), socketDir: join(base, 'socket'), etcDir: join(base, 'etc') };
+  for (const dir of [dirs.socketDir, dirs.etcDir]) mkdirSync(dir);
+  await run('chown', ['-R', 'postgres:postgres', base]).catch(() => undefined);
+  return dirs;
+}
+
+/** Writes a file readable by the `postgres` user. */
+export function writeShared(path: string, content: string, mode = 0o644): void {
+  writeFileSync(path, content, { mode });
+}
+
+/** `initdb` as the postgres user, with peer auth on the socket. */
+export async function initdb(dataDir: string): Promise<void> {
+  await run(join(PG_BIN, 'initdb'), ['-D', dataDir, '--auth-local=peer', '--auth-host=scram-sha-256', '--no-sync', '-U', 'postgres'],
+    { asUser: 'postgres', env: pgEnv() });
+}
+
+/**
+ * Runs `postgres -D <dataDir> -c config_file=<configFile>` (or a start script) in the background as
+ * the postgres user and waits until it accepts connections on `socketDir`/`port`.
+ */
+export async function startServer(group: ProcessGroup, options: {
+  port: number; dataDir: string; socketDir: string; command: string; args: string[]; env?: Record<string, string>;
+  /** Receives a reader of the process output (e.g. what a start script printed). */
+  onOutput?: (read: () => string) => void;
+}): Promise<PgServer> {
+  const sql = async (query: string, database = 'postgres') =>
+    (await run(join(PG_BIN, 'psql'), ['-h', options.socketDir, '-p', String(options.port), '-U', 'postgres', '-d', database,
+      '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', query], { asUser: 'postgres', env: pgEnv() })).trim();
+  const start = async () => {
+    const server = group.spawn(options.command, options.args, { asUser: 'postgres', env: pgEnv(options.env) });
+    options.onOutput?.(server.output);
+    await waitFor(`postgres on ${options.port}`, async () => {
+      if (server.child.exitCode !== null) throw new Error(`postgres exited: ${server.output()}`);
+      return (await sql('select 1')) === '1';
+    }, 60_000, 200);
+  };
+  await start();
+  const server: PgServer = {
+    port: options.port,
+    dataDir: options.dataDir,
+    socketDir: options.socketDir,
+    sql,
+    stop: async (mode = 'fast') => {
+      await run(join(PG_BIN, 'pg_ctl'), ['stop', '-D', options.dataDir, '-m', mode, '-w'], { asUser: 'postgres', env: pgEnv() });
+    },
+    start,
+  };
+  group.onCleanup(() => server.stop('immediate'));
+  return server;
+}
+
+
+export const TEST_REPLICATION = { REPLICATION_USER: 'replicator', REPLICATION_PASSWORD: 'test-only-replication' };
+export const TEST_APP = { APP_USER: 'app', APP_PASSWORD: 'test-only-app', APP_DATABASE: 'app' };
+
+function confOptions(port: number, socketDir: string, etcDir: string, standbyNames: string[], sync: Partial<PostgresConfOptions>): PostgresConfOptions {
+  return {
+    port, socketDir, hbaFile: join(etcDir, 'pg_hba.conf'), maxConnections: 100, sharedBuffers: '32MB', workMem: '4MB',
+    walKeepSize: '64MB', maxWalSenders: 10, maxReplicationSlots: 10, synchronousReplicas: 0, standbyNames,
+    synchronousCommit: 'on', parameters: { fsync: 'off' }, ...sync,
+  };
+}
+
+/** A primary and replicas started as the pods start them, from the rendered configs and scripts. */
+export interface ReplicatedPostgres {
+  readonly primary: PgServer;
+  readonly replicas: PgServer[];
+  readonly slots: string[];
+  /** Renders the configs again (e.g. with synchronous replication) into the primary's config dir. */
+  rewritePrimaryConfig(sync: Partial<PostgresConfOptions>): void;
+  /** Starts replica `i` again through its start script; resolves with what the script printed. */
+  restartReplica(i: number): Promise<string>;
+  /** `postgres://app:...@127.0.0.1:<primary>/app` and the replicas' `127.0.0.1:<port>` list. */
+  readonly databaseUrl: string;
+  readonly replicaHosts: string;
+}
+
+/**
+ * Starts a primary the way the image's entrypoint does (initdb, the server with the rendered
+ * postgresql.conf and pg_hba.conf, the rendered init script) and `replicas` replicas, each
+ * bootstrapped by the rendered replica script pointed at loopback.
+ */
+export async function startReplicatedPostgres(group: ProcessGroup, replicaCount: number): Promise<ReplicatedPostgres> {
+  const slots = Array.from({ length: replicaCount }, (_, i) => `test_db_replica_${i}`);
+  const writeConfigs = (port: number, socketDir: string, etcDir: string, sync: Partial<PostgresConfOptions> = {}) => {
+    const configFile = join(etcDir, 'postgresql.conf');
+    writeShared(configFile, renderPostgresConf(confOptions(port, socketDir, etcDir, slots, sync)));
+    writeShared(join(etcDir, 'pg_hba.conf'), renderPgHba({
+      replicationUser: TEST_REPLICATION.REPLICATION_USER, replicationNetworks: ['127.0.0.1/32'], clientNetworks: ['127.0.0.1/32'],
+    }));
+    return configFile;
+  };
+  const dirs = await pgDirs(group);
+  const port = await freePort();
+  const configFile = writeConfigs(port, dirs.socketDir, dirs.etcDir);
+  await initdb(dirs.dataDir);
+  const primary = await startServer(group, {
+    port, dataDir: dirs.dataDir, socketDir: dirs.socketDir, command: join(PG_BIN, 'postgres'), args: ['-D', dirs.dataDir, '-c', `config_file=${configFile}`],
+  });
+  const initScript = join(dirs.etcDir, 'primary-init.sh');
+  writeShared(initScript, renderPrimaryInitScript(), 0o755);
+  await run('sh', [initScript], { asUser: 'postgres', env: pgEnv({ ...TEST_REPLICATION, ...TEST_APP, PGHOST: dirs.socketDir, PGPORT: String(port) }) });
+
+  const replicas: PgServer[] = [];
+  const starts: Array<() => Promise<{ server: PgServer; output: () => string }>> = [];
+  for (const slot of slots) {
+    const replicaDirs = await pgDirs(group);
+    const replicaPort = await freePort();
+    const replicaConfig = writeConfigs(replicaPort, replicaDirs.socketDir, replicaDirs.etcDir);
+    const script = join(replicaDirs.etcDir, 'replica-init.sh');
+    writeShared(script, renderReplicaInitScript(), 0o755);
+    const start = async () => {
+      let output = () => '';
+      const server = await startServer(group, {
+        port: replicaPort, dataDir: replicaDirs.dataDir, socketDir: replicaDirs.socketDir, command: 'sh', args: [script],
+        env: {
+          ...TEST_REPLICATION, PGDATA: replicaDirs.dataDir, PRIMARY_HOST: '127.0.0.1', PRIMARY_PORT: String(port),
+          SLOT_NAME: slot, CONFIG_FILE: replicaConfig, WAIT_SECONDS: '60',
+        },
+        onOutput: read => { output = read; },
+      });
+      return { server, output };
+    };
+    replicas.push((await start()).server);
+    starts.push(start);
+  }
+  return {
+    primary,
+    replicas,
+    slots,
+    rewritePrimaryConfig: sync => { writeConfigs(port, dirs.socketDir, dirs.etcDir, sync); },
+    restartReplica: async i => {
+      const { server, output } = await starts[i]();
+      replicas[i] = server;
+      return output();
+    },
+    databaseUrl: `postgres://${TEST_APP.APP_USER}:${TEST_APP.APP_PASSWORD}@127.0.0.1:${port}/${TEST_APP.APP_DATABASE}`,
+    replicaHosts: replicas.map(r => `127.0.0.1:${r.port}`).join(','),
+  };
+}

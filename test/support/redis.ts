@@ -1,0 +1,147 @@
+import { mkdirSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import {
+  renderClusterCreateScript, renderRedisConf, renderRedisStartScript, renderSentinelConf,
+  renderSentinelMasterSettings, renderSentinelStartScript, SentinelConfOptions,
+} from '../../lib/redis-conf';
+import { freePort, ProcessGroup, run, waitFor } from './processes';
+
+export const TEST_REDIS_PASSWORD = 'test-only-password';
+
+/** One Redis server the tests started, through the rendered start script. */
+export interface RedisNode {
+  readonly port: number;
+  readonly dir: string;
+  /** Stops the process: SIGKILL (a crash) or SIGTERM (a clean stop). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again from the same data directory. */
+  restart(): Promise<void>;
+}
+
+/** `redis-cli` against a loopback port, authenticated with the test password. */
+export async function redisCli(port: number, args: string[], password: string | undefined = TEST_REDIS_PASSWORD): Promise<string> {
+  const env = { ...process.env, ...(password ? { REDISCLI_AUTH: password } : {}) };
+  return (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { env })).replace(/\r/g, '');
+}
+
+/** A field of `INFO` or `CLUSTER INFO` output. */
+export function infoField(info: string, field: string): string | undefined {
+  return new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+}
+
+function writeScript(dir: string, name: string, content: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, content, { mode: 0o755 });
+  return file;
+}
+
+interface NodeOptions {
+  readonly cluster: boolean;
+  readonly clusterNodeTimeoutMs?: number;
+  /** Extra env of the start script (sentinel mode: SENTINEL_HOSTS, MASTER_NAME, INITIAL_MASTER_HOST). */
+  readonly env?: Record<string, string>;
+}
+
+/**
+ * Starts redis-server the way a pod does: the rendered redis.conf (port, dir and bind
+ * substituted for loopback) run by the rendered start script, which adds the password.
+ */
+export async function startRedisNode(group: ProcessGroup, options: NodeOptions): Promise<RedisNode> {
+  const port = await freePort();
+  const dir = group.tempDir('hscale-redis-');
+  const confDir = join(dir, 'etc');
+  const runDir = join(dir, 'run');
+  const dataDir = join(dir, 'data');
+  [confDir, runDir, dataDir].forEach(d => mkdirSync(d));
+  writeFileSync(join(confDir, 'redis.conf'), renderRedisConf({
+    port, bind: '127.0.0.1', dir: dataDir, cluster: options.cluster,
+    clusterNodeTimeoutMs: options.clusterNodeTimeoutMs ?? 5000, maxmemoryBytes: 64 * 2 ** 20,
+    maxmemoryPolicy: 'allkeys-lru', appendonly: true, appendfsync: 'everysec', savePoints: ['3600 1'],
+  }));
+  const script = writeScript(confDir, 'start.sh', renderRedisStartScript(options.cluster ? 'cluster' : 'sentinel'));
+  const env = {
+    ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, REDIS_PASSWORD: TEST_REDIS_PASSWORD,
+    ANNOUNCE_HOST: '127.0.0.1', REDIS_PORT: String(port), ...options.env,
+  };
+  let child!: ReturnType<ProcessGroup['spawn']>;
+  const start = async () => {
+    child = group.spawn('sh', [script], { env });
+    await waitFor(`redis on ${port}`, async () => {
+      if (child.child.exitCode !== null) throw new Error(`redis exited: ${child.output()}`);
+      return (await redisCli(port, ['ping'])).trim() === 'PONG';
+    });
+  };
+  await start();
+  return {
+    port,
+    dir,
+    stop: async (signal = 'SIGKILL') => {
+      const exited = new Promise(resolve => child.child.once('exit', resolve));
+      child.child.kill(signal);
+      await exited;
+    },
+    restart: start,
+  };
+}
+
+/** Runs the rendered cluster-create script against loopback nodes; resolves with its output. */
+export async function runClusterCreate(group: ProcessGroup, ports: number[], replicasPerShard: number): Promise<string> {
+  const dir = group.tempDir('hscale-redis-job-');
+  const script = writeScript(dir, 'create-cluster.sh', renderClusterCreateScript());
+  return run('sh', [script], {
+    env: {
+      ...process.env, REDIS_NODES: ports.map(p => `127.0.0.1:${p}`).join(' '),
+      REPLICAS_PER_SHARD: String(replicasPerShard), REDIS_PASSWORD: TEST_REDIS_PASSWORD, WAIT_SECONDS: '60',
+    },
+    timeoutMs: 90_000,
+  });
+}
+
+/** Starts `count` cluster nodes and creates the cluster with the rendered script. */
+export async function startRedisCluster(group: ProcessGroup, count = 6, replicasPerShard = 1, clusterNodeTimeoutMs = 5000): Promise<RedisNode[]> {
+  const nodes = await Promise.all(Array.from({ length: count }, () => startRedisNode(group, { cluster: true, clusterNodeTimeoutMs })));
+  await runClusterCreate(group, nodes.map(n => n.port), replicasPerShard);
+  return nodes;
+}
+
+/** Starts a master, `replicas` replicas and `sentinels` Sentinels from the rendered configs and scripts. */
+export async function startSentinelGroup(group: ProcessGroup, options: { replicas: number; sentinels: number; quorum: number; downAfterMs: number }) {
+  const sentinelPorts = await Promise.all(Array.from({ length: options.sentinels }, () => freePort()));
+  const sentinelHosts = sentinelPorts.map(p => `127.0.0.1:${p}`).join(' ');
+  const masterName = 'hscale';
+  // The master is the first node: its start script finds no Sentinel and no one to follow.
+  const master = await startRedisNode(group, {
+    cluster: false, env: { SENTINEL_HOSTS: sentinelHosts, MASTER_NAME: masterName, INITIAL_MASTER_HOST: '127.0.0.1' },
+  });
+  const follow = { SENTINEL_HOSTS: sentinelHosts, MASTER_NAME: masterName, INITIAL_MASTER_HOST: '127.0.0.1', INITIAL_MASTER_PORT: String(master.port) };
+  const replicas: RedisNode[] = [];
+  for (let i = 0; i < options.replicas; i++) {
+    replicas.push(await startRedisNode(group, { cluster: false, env: follow }));
+  }
+  const sentinelOptions = (port: number): SentinelConfOptions => ({
+    port, bind: '127.0.0.1', dir: '', masterName, quorum: options.quorum,
+    downAfterMs: options.downAfterMs, failoverTimeoutMs: 10_000, parallelSyncs: 1,
+  });
+  const sentinels = [];
+  for (const port of sentinelPorts) {
+    const dir = group.tempDir('hscale-sentinel-');
+    const confDir = join(dir, 'etc');
+    const runDir = join(dir, 'run');
+    [confDir, runDir].forEach(d => mkdirSync(d));
+    writeFileSync(join(confDir, 'sentinel.conf'), renderSentinelConf({ ...sentinelOptions(port), dir: runDir }));
+    writeFileSync(join(confDir, 'sentinel-master.conf'), renderSentinelMasterSettings(sentinelOptions(port)));
+    const script = writeScript(confDir, 'sentinel-start.sh', renderSentinelStartScript());
+    const sentinel = group.spawn('sh', [script], {
+      env: {
+        ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, REDIS_PASSWORD: TEST_REDIS_PASSWORD, ANNOUNCE_HOST: '127.0.0.1',
+        SENTINEL_PORT: String(port), REDIS_PORT: String(master.port), QUORUM: String(options.quorum), ...follow,
+      },
+    });
+    await waitFor(`sentinel on ${port}`, async () => {
+      if (sentinel.child.exitCode !== null) throw new Error(`sentinel exited: ${sentinel.output()}`);
+      return (await redisCli(port, ['ping'], undefined)).trim() === 'PONG';
+    });
+    sentinels.push({ port, output: sentinel.output });
+  }
+  return { masterName, master, replicas, sentinels };
+}

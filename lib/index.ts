@@ -14,3 +14,4 @@ export * from './monitoring/rules';
 export * from './monitoring/dashboards';
 export * from './monitoring/prometheus-config';
 export * from './monitoring/known-metrics';
+export * from './container-env';

@@ -107,6 +107,25 @@ export function noUnavailableRollingUpdate(): k8s.DeploymentStrategy {
   };
 }
 
+/**
+ * The guides' asymmetric autoscaling: up fast (the larger of +50% and +2 pods a minute, after one
+ * calm minute), down slowly (the smaller of -10% and -1 pod a minute, after five calm minutes).
+ */
+export function guidesScalingBehavior(): k8s.HorizontalPodAutoscalerBehaviorV2 {
+  return {
+    scaleUp: {
+      stabilizationWindowSeconds: 60,
+      selectPolicy: 'Max',
+      policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 2, periodSeconds: 60 }],
+    },
+    scaleDown: {
+      stabilizationWindowSeconds: 300,
+      selectPolicy: 'Min',
+      policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }, { type: 'Pods', value: 1, periodSeconds: 60 }],
+    },
+  };
+}
+
 /** A Prometheus exporter sidecar serving on the port named `metrics`, restricted like every container. */
 export function exporterSidecar(o: {
   readonly image: string;

@@ -1,13 +1,14 @@
 import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { containerEnv, SecretKey } from './container-env';
 import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, ILoadBalancerBackend,
   IMetricsTarget, MetricsEndpoint, PodPeer,
 } from './endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
 import {
-  ContainerResources, noUnavailableRollingUpdate, nodeAntiAffinity, resolveResources, restrictedContainerSecurityContext,
+  ContainerResources, guidesScalingBehavior, noUnavailableRollingUpdate, nodeAntiAffinity, resolveResources, restrictedContainerSecurityContext,
   restrictedPodSecurityContext, scratchVolume, SpreadPolicy, zoneAndNodeSpread,
 } from './pod-defaults';
 import { PodNetworkPolicy } from './pod-network-policy';
@@ -31,14 +32,6 @@ export interface ProbePaths {
   readonly readiness?: string;
   /** Path of the startup probe. @default '/api/v1/scaling/health/startup' */
   readonly startup?: string;
-}
-
-/** A key of a Secret, for an env var whose value must not appear in the YAML. */
-export interface SecretKey {
-  /** Name of the Secret. */
-  readonly secretName: string;
-  /** Key inside the Secret. */
-  readonly key: string;
 }
 
 /** Props of a {@link ScaledApi}. */
@@ -86,8 +79,6 @@ export interface ScaledApiProps {
   /** User id the container runs as. @default 10001 */
   readonly runAsUser?: number;
 }
-
-const SECRET_LOOKING_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|(?:^|_)KEY$/i;
 
 /**
  * The stateless API tier: a Deployment owned by a HorizontalPodAutoscaler, with a Service,
@@ -159,7 +150,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
     this.headlessServiceName = `${this.name}-pods`;
 
     const backends: IClientAccessible[] = [props.database, props.cache].filter(b => b !== undefined);
-    const env = this.buildEnv(backends, props.env ?? {}, props.secretEnv ?? {});
+    const env = containerEnv(this, [{ name: 'PORT', value: String(this.port) }], backends, props.env ?? {}, props.secretEnv ?? {});
 
     this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
       metadata: metadata(this.name),
@@ -245,20 +236,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
         minReplicas: this.minReplicas,
         maxReplicas: this.maxReplicas,
         metrics,
-        behavior: {
-          // Up fast: whichever is larger of +50% and +2 pods a minute.
-          scaleUp: {
-            stabilizationWindowSeconds: 60,
-            selectPolicy: 'Max',
-            policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 2, periodSeconds: 60 }],
-          },
-          // Down slowly: whichever is smaller of -10% and -1 pod a minute, after five calm minutes.
-          scaleDown: {
-            stabilizationWindowSeconds: 300,
-            selectPolicy: 'Min',
-            policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }, { type: 'Pods', value: 1, periodSeconds: 60 }],
-          },
-        },
+        behavior: guidesScalingBehavior(),
       },
     });
 
@@ -299,27 +277,5 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   /** Admits pods matching `scraper` on the port that serves metrics. */
   public allowScraper(scraper: PodPeer): void {
     this.networkPolicy.allowIngressFrom(scraper, [this.metricsPort ?? this.port]);
-  }
-
-  private buildEnv(backends: IClientAccessible[], plain: Record<string, string>, secret: Record<string, SecretKey>): k8s.EnvVar[] {
-    for (const name of Object.keys(plain)) {
-      if (SECRET_LOOKING_NAME.test(name)) {
-        throw propError(this, `env.${name}`, '<redacted>', 'looks like a credential; pass it in \'secretEnv\' as a Secret key');
-      }
-    }
-    const env: k8s.EnvVar[] = [
-      { name: 'PORT', value: String(this.port) },
-      ...backends.flatMap(b => b.clientEnv),
-      ...Object.entries(plain).map(([name, value]) => ({ name, value })),
-      ...Object.entries(secret).map(([name, ref]) => ({ name, valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } } })),
-    ];
-    const seen = new Set<string>();
-    for (const { name } of env) {
-      if (seen.has(name)) {
-        throw propError(this, 'env', name, 'is set twice (by a linked database or cache, or by \'env\' and \'secretEnv\'); each name may appear once');
-      }
-      seen.add(name);
-    }
-    return env;
   }
 }

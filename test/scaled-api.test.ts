@@ -202,7 +202,7 @@ test.each<[string, Partial<ScaledApiProps>, string]>([
     'test/api: \'env.DB_PASSWORD\' ("<redacted>") looks like a credential; pass it in \'secretEnv\' as a Secret key'],
   ['an env name is set twice', { env: { PORT: '9' } }, 'test/api: \'env\' ("PORT") is set twice'],
   ['a plain env name repeats a linked one', { database: new FakeBackend(5432, databaseEnv), env: { DATABASE_URL: 'postgres://x/y' } },
-    'test/api: \'env\' ("DATABASE_URL") is set twice (by a linked database or cache, or by \'env\' and \'secretEnv\'); each name may appear once'],
+    'test/api: \'env\' ("DATABASE_URL") is set twice (by a linked backend, or by \'env\' and \'secretEnv\'); each name may appear once'],
   ['an env name ends in KEY', { env: { SIGNING_KEY: 'x' } },
     'test/api: \'env.SIGNING_KEY\' ("<redacted>") looks like a credential; pass it in \'secretEnv\' as a Secret key'],
   ['the grace period is shorter than the pause', { terminationGracePeriod: Duration.seconds(5) },

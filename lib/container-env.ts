@@ -1,0 +1,47 @@
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { IClientAccessible } from './endpoints';
+import { propError } from './validation';
+
+/** A key of a Secret, for an env var whose value must not appear in the YAML. */
+export interface SecretKey {
+  /** Name of the Secret. */
+  readonly secretName: string;
+  /** Key inside the Secret. */
+  readonly key: string;
+}
+
+const SECRET_LOOKING_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|(?:^|_)KEY$/i;
+
+/**
+ * The env of a container linked to `backends`: the construct's own vars first, then each
+ * backend's contract, then the user's plain and Secret-backed vars. Refuses plain vars that
+ * look like credentials and names set twice, since Kubernetes would silently keep the last.
+ */
+export function containerEnv(
+  scope: Construct,
+  own: k8s.EnvVar[],
+  backends: IClientAccessible[],
+  plain: Record<string, string>,
+  secret: Record<string, SecretKey>,
+): k8s.EnvVar[] {
+  for (const name of Object.keys(plain)) {
+    if (SECRET_LOOKING_NAME.test(name)) {
+      throw propError(scope, `env.${name}`, '<redacted>', 'looks like a credential; pass it in \'secretEnv\' as a Secret key');
+    }
+  }
+  const env: k8s.EnvVar[] = [
+    ...own,
+    ...backends.flatMap(b => b.clientEnv),
+    ...Object.entries(plain).map(([name, value]) => ({ name, value })),
+    ...Object.entries(secret).map(([name, ref]) => ({ name, valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } } })),
+  ];
+  const seen = new Set<string>();
+  for (const { name } of env) {
+    if (seen.has(name)) {
+      throw propError(scope, 'env', name, 'is set twice (by a linked backend, or by \'env\' and \'secretEnv\'); each name may appear once');
+    }
+    seen.add(name);
+  }
+  return env;
+}

@@ -54,10 +54,27 @@ export interface ICacheEndpoint extends IClientAccessible {
   readonly nodes: string[];
 }
 
+/**
+ * A Redis holding work queues (lists), described so an autoscaler outside the topology (KEDA)
+ * can read a queue's length. Linking workers injects the same env as {@link ICacheEndpoint}.
+ */
+export interface IQueueBroker extends IClientAccessible, IConstruct {
+  /** 'cluster' (nodes are asked directly) or 'sentinel' (Sentinels name the master). */
+  readonly mode: 'cluster' | 'sentinel';
+  /** `host:port` of every Redis node. */
+  readonly nodes: string[];
+  /** `host:port` of every Sentinel; empty in cluster mode. */
+  readonly sentinelHosts: string[];
+  /** The master name the Sentinels know; absent in cluster mode. */
+  readonly masterName?: string;
+  /** The Secret key holding the Redis password. */
+  readonly passwordSecret: { readonly name: string; readonly key: string };
+}
+
 /** What a Prometheus scrapes on a construct's pods. */
 export interface MetricsEndpoint {
   /** Which kind of exporter answers, so monitoring knows the metric names. */
-  readonly exporter: 'hscale-service' | 'postgres-exporter' | 'redis-exporter' | 'nginx-exporter';
+  readonly exporter: 'hscale-service' | 'hscale-worker' | 'postgres-exporter' | 'redis-exporter' | 'nginx-exporter';
   /** Labels of the pods that serve metrics. */
   readonly podSelector: Record<string, string>;
   /** Name every pod of the endpoint starts with (`<name>-...`), for selecting its series. */
@@ -74,6 +91,18 @@ export interface MetricsEndpoint {
   readonly serviceLabels?: Record<string, string>;
   /** The construct already emits a monitor for it (e.g. the CloudNativePG PodMonitor); monitoring adds only rules. */
   readonly hasMonitor?: boolean;
+  /** The work queue the pods drain, when KEDA scales them on its length; its backlog is alerted on. */
+  readonly queue?: QueueBacklog;
+}
+
+/** A work queue whose length a KEDA ScaledObject reads (and exports as `keda_scaler_metrics_value`). */
+export interface QueueBacklog {
+  /** The Redis list. */
+  readonly name: string;
+  /** Name of the ScaledObject reading it. */
+  readonly scaledObject: string;
+  /** Length above which the pool cannot keep up even at its maximum size. */
+  readonly backlogLimit: number;
 }
 
 /** A construct whose pods export Prometheus metrics. */

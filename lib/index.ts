@@ -15,3 +15,4 @@ export * from './monitoring/dashboards';
 export * from './monitoring/prometheus-config';
 export * from './monitoring/known-metrics';
 export * from './container-env';
+export * from './worker-pool';

@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IMetricsTarget, MetricsEndpoint, NetworkLink, PodPeer } from './endpoints';
+import { DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, NetworkLink, PodPeer } from './endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
 import {
   ContainerResources, exporterSidecar, fixedResources, nodeAntiAffinity, resolveResources,
@@ -81,7 +81,7 @@ const REDIS_UID = 999;
  * created by an idempotent Job, or a master + replicas with Sentinels. Configs are rendered by
  * the functions of `redis-conf.ts`; the password comes from a Secret at container start.
  */
-export class RedisCluster extends Construct implements ICacheEndpoint, IMetricsTarget {
+export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBroker, IMetricsTarget {
   public readonly mode: RedisMode;
   public readonly name: string;
   /** Redis pods in the data StatefulSet. */
@@ -91,6 +91,8 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IMetricsT
   public readonly nodes: string[];
   /** `host:port` of every Sentinel (sentinel mode). */
   public readonly sentinelHosts: string[] = [];
+  /** The master name the Sentinels know (sentinel mode). */
+  public readonly masterName?: string;
   public readonly maxmemoryBytes: number;
   public readonly passwordSecret: { readonly name: string; readonly key: string };
   public readonly clientEnv: k8s.EnvVar[];
@@ -132,6 +134,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IMetricsT
         throw propError(this, 'quorum', quorum, `must be less than or equal to 'sentinels' (${sentinels}), or no failover can ever be agreed`);
       }
       masterName = requireDnsLabel(this, 'masterName', props.masterName ?? 'hscale');
+      this.masterName = masterName;
       this.nodeCount = 1 + replicas;
     }
 

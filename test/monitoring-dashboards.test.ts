@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { Testing } from 'cdk8s';
-import { ALL_KNOWN_METRICS, LoadBalancer, MonitoredEndpoint, PgReplicaSet, RedisCluster, renderDashboards, ScaledApi } from '../lib';
+import { ALL_KNOWN_METRICS, LoadBalancer, MonitoredEndpoint, PgReplicaSet, RedisCluster, renderDashboards, ScaledApi, WorkerPool } from '../lib';
 import { ProcessGroup } from './support/processes';
 import { metricNames } from './support/promql';
 import { checkRules } from './support/promtool';
@@ -10,15 +10,17 @@ const db = new PgReplicaSet(chart, 'db');
 const cache = new RedisCluster(chart, 'cache');
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
-const endpoints: MonitoredEndpoint[] = [api, db, cache, lb].flatMap(t => t.metricsEndpoints.map(e => ({ ...e, namespace: 'default' })));
+const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache });
+const endpoints: MonitoredEndpoint[] = [api, db, cache, lb, jobs].flatMap(t => t.metricsEndpoints.map(e => ({ ...e, namespace: 'default' })));
 const dashboards = renderDashboards(endpoints) as Record<string, any>;
 const expressions: string[] = Object.values(dashboards).flatMap(d => d.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr)));
 
 const group = new ProcessGroup();
 afterAll(() => group.cleanup());
 
-test('there is a dashboard for the API, PostgreSQL, Redis and nginx', () => {
-  expect(Object.keys(dashboards).sort()).toEqual(['hscale-api.json', 'hscale-nginx.json', 'hscale-postgresql.json', 'hscale-redis.json']);
+test('there is a dashboard for the API, the workers, PostgreSQL, Redis and nginx', () => {
+  expect(Object.keys(dashboards).sort()).toEqual(['hscale-api.json', 'hscale-nginx.json', 'hscale-postgresql.json', 'hscale-redis.json', 'hscale-worker.json']);
+  expect(dashboards['hscale-worker.json'].panels.map((p: any) => p.title)).toEqual(['Queue emails: waiting jobs', 'Replicas and autoscaler bounds', 'Restarts (15 min)']);
   const apiTitles = dashboards['hscale-api.json'].panels.map((p: any) => p.title);
   expect(apiTitles).toEqual(expect.arrayContaining(['Requests per second', 'Error ratio (5xx)', 'Latency', 'Replicas and autoscaler bounds']));
 });

@@ -1,5 +1,7 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { Testing } from 'cdk8s';
-import { ALL_KNOWN_METRICS, LoadBalancer, Observability, PgReplicaSet, RedisCluster, RuleGroup, ScaledApi } from '../lib';
+import { ALL_KNOWN_METRICS, LoadBalancer, Observability, PgReplicaSet, RedisCluster, RuleGroup, ScaledApi, WorkerPool } from '../lib';
 import { ProcessGroup } from './support/processes';
 import { metricNames } from './support/promql';
 import { checkRules, testRules } from './support/promtool';
@@ -10,7 +12,8 @@ const db = new PgReplicaSet(chart, 'db');
 const cache = new RedisCluster(chart, 'cache');
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
-const { ruleGroups } = new Observability(chart, 'obs', { targets: [api, db, cache, lb] });
+const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache, database: db });
+const { ruleGroups } = new Observability(chart, 'obs', { targets: [api, db, cache, lb, jobs] });
 const alertNames = ruleGroups.flatMap(g => g.rules).flatMap(r => ('alert' in r ? [r.alert] : []));
 
 const group = new ProcessGroup();
@@ -54,6 +57,25 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
     firing: [series('cache_hits_total', apiJob, '0+10x60'), series('cache_misses_total', apiJob, '0+90x60')],
     healthy: [series('cache_hits_total', apiJob, '0+95x60'), series('cache_misses_total', apiJob, '0+5x60')],
     labels: { namespace: 'default', job: 'test-api' },
+  },
+  HscaleWorkerAutoscalerAtMax: {
+    firing: [series('kube_horizontalpodautoscaler_status_current_replicas', `${ns}, horizontalpodautoscaler="test-jobs"`, '10x60'),
+      series('kube_horizontalpodautoscaler_spec_max_replicas', `${ns}, horizontalpodautoscaler="test-jobs"`, '10x60')],
+    healthy: [series('kube_horizontalpodautoscaler_status_current_replicas', `${ns}, horizontalpodautoscaler="test-jobs"`, '3x60'),
+      series('kube_horizontalpodautoscaler_spec_max_replicas', `${ns}, horizontalpodautoscaler="test-jobs"`, '10x60')],
+    labels: { namespace: 'default', horizontalpodautoscaler: 'test-jobs' },
+  },
+  HscaleWorkerPodCrashLooping: {
+    firing: [series('kube_pod_container_status_restarts_total', `${ns}, pod="test-jobs-6b4f-q7w", container="worker"`, '0+1x60')],
+    healthy: [series('kube_pod_container_status_restarts_total', `${ns}, pod="test-jobs-6b4f-q7w", container="worker"`, '0x60')],
+    labels: { namespace: 'default', pod: 'test-jobs-6b4f-q7w', container: 'worker' },
+  },
+  // The limit is backlogPerReplica (20) x maxReplicas (10): 200 waiting jobs.
+  HscaleWorkerQueueBacklogGrowing: {
+    firing: [series('keda_scaler_metrics_value', `${ns}, scaledObject="test-jobs", scaler="redis-cluster", metric="s0-redis-emails"`, '0+20x60')],
+    // Long but draining: the pool keeps up, so nobody is paged.
+    healthy: [series('keda_scaler_metrics_value', `${ns}, scaledObject="test-jobs", scaler="redis-cluster", metric="s0-redis-emails"`, '1200-10x60')],
+    labels: { namespace: 'default', scaledObject: 'test-jobs', scaler: 'redis-cluster', metric: 's0-redis-emails' },
   },
   PostgresInstanceDown: {
     firing: [series('pg_up', `${ns}, pod="test-db-replica-0"`, '0x60')],
@@ -123,6 +145,12 @@ test('every rule file passes promtool check rules', async () => {
 
 test('every alert has a firing and a silent promtool case', () => {
   expect(Object.keys(FIXTURES).sort()).toEqual([...alertNames].sort());
+});
+
+test('every alert links to a section of the runbook', () => {
+  const sections = readFileSync(join(__dirname, '..', 'docs', 'runbooks', 'alerts.md'), 'utf8').split('\n')
+    .filter(line => line.startsWith('## ')).map(line => line.slice(3).trim());
+  expect(alertNames.filter(name => !sections.includes(name.toLowerCase()))).toEqual([]);
 });
 
 test('promtool test rules: each alert fires from its synthetic series and stays silent on healthy ones', async () => {

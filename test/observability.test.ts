@@ -2,7 +2,7 @@ import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, ScaledApi } from '../lib';
+import { LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
 import { crdValidators } from './support/crd-validators';
 import { checkManifests, Manifest } from './support/manifest-checks';
 import { ProcessGroup, run } from './support/processes';
@@ -13,7 +13,8 @@ function topology(props: Partial<ObservabilityProps> = {}, engine: 'statefulset'
   const cache = new RedisCluster(chart, 'cache');
   const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
   const lb = new LoadBalancer(chart, 'lb', { backend: api });
-  const obs = new Observability(chart, 'obs', { targets: [api, db, cache, lb], ...props });
+  const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache, database: db });
+  const obs = new Observability(chart, 'obs', { targets: [api, db, cache, lb, jobs], ...props });
   return { chart, obs, api, manifests: Testing.synth(chart) };
 }
 
@@ -24,12 +25,12 @@ test('operator mode: a PodMonitor per endpoint and a PrometheusRule per concern,
   const { manifests } = topology();
   checkManifests(manifests);
   const monitors = manifests.filter(m => m.kind === 'PodMonitor');
-  expect(monitors.map(m => m.metadata.name).sort()).toEqual(['test-api-http', 'test-cache-metrics', 'test-db-metrics', 'test-lb-metrics']);
+  expect(monitors.map(m => m.metadata.name).sort()).toEqual(['test-api-http', 'test-cache-metrics', 'test-db-metrics', 'test-jobs-metrics', 'test-lb-metrics']);
   for (const m of [...monitors, ...manifests.filter(x => x.kind === 'PrometheusRule')]) expect(m.metadata.labels.release).toBe('kube-prometheus-stack');
   const api = monitors.find(m => m.metadata.name === 'test-api-http')!;
   expect(api.spec.podMetricsEndpoints).toEqual([{ port: 'http', path: '/metrics', relabelings: [{ targetLabel: 'job', replacement: 'test-api' }] }]);
   expect(manifests.filter(m => m.kind === 'PrometheusRule').map(m => m.metadata.name).sort())
-    .toEqual(['test-obs-api', 'test-obs-nginx', 'test-obs-postgresql', 'test-obs-recording', 'test-obs-redis']);
+    .toEqual(['test-obs-api', 'test-obs-nginx', 'test-obs-postgresql', 'test-obs-recording', 'test-obs-redis', 'test-obs-worker']);
 });
 
 test('every alert carries for, severity, summary, description and a runbook link', () => {
@@ -47,7 +48,7 @@ test('every alert carries for, severity, summary, description and a runbook link
 test('dashboards are ConfigMaps labelled for the Grafana sidecar, in the configured folder', () => {
   const { manifests } = topology({ dashboardLabel: { grafana_dashboard: 'hscale' }, dashboardFolder: 'Platform' });
   const dashboards = manifests.filter(m => m.kind === 'ConfigMap' && m.metadata.labels.grafana_dashboard === 'hscale');
-  expect(dashboards.map(m => Object.keys(m.data)[0]).sort()).toEqual(['hscale-api.json', 'hscale-nginx.json', 'hscale-postgresql.json', 'hscale-redis.json']);
+  expect(dashboards.map(m => Object.keys(m.data)[0]).sort()).toEqual(['hscale-api.json', 'hscale-nginx.json', 'hscale-postgresql.json', 'hscale-redis.json', 'hscale-worker.json']);
   for (const m of dashboards) expect(m.metadata.annotations.grafana_folder).toBe('Platform');
 });
 
@@ -100,9 +101,9 @@ test('the standalone prometheus.yml and its rule files pass promtool check confi
   const output = await run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
   expect(output).toContain('SUCCESS');
   expect(output).toContain('5 rules found');
-  expect(discovery).toEqual(Array(4).fill([{ role: 'pod', namespaces: { names: ['shop'] } }]));
+  expect(discovery).toEqual(Array(5).fill([{ role: 'pod', namespaces: { names: ['shop'] } }]));
   expect(prometheusYml.scrape_configs.map((c: Manifest) => c.job_name).sort())
-    .toEqual(['shop/test-api/http', 'shop/test-cache/metrics', 'shop/test-db/metrics', 'shop/test-lb/metrics']);
+    .toEqual(['shop/test-api/http', 'shop/test-cache/metrics', 'shop/test-db/metrics', 'shop/test-jobs/metrics', 'shop/test-lb/metrics']);
 });
 
 test.each<[string, Partial<ObservabilityProps>, string]>([

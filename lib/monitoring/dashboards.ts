@@ -1,4 +1,4 @@
-import { Concern, concernOf, jobMatcher, MonitoredEndpoint, namespaceMatcher, podMatcher } from './rules';
+import { Concern, concernOf, jobMatcher, kedaQueueLength, MonitoredEndpoint, namespaceMatcher, podMatcher } from './rules';
 
 /** A Grafana panel query. */
 interface Query {
@@ -19,6 +19,13 @@ function panelsOf(concern: Concern, e: MonitoredEndpoint): PanelSpec[] {
   const job = jobMatcher(e);
   const pods = podMatcher(e);
   const hpa = `${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"`;
+  const replicasPanel: PanelSpec = {
+    title: 'Replicas and autoscaler bounds', unit: 'short', queries: [
+      { expr: `kube_horizontalpodautoscaler_status_current_replicas{${hpa}}`, legend: 'replicas' },
+      { expr: `kube_horizontalpodautoscaler_spec_min_replicas{${hpa}}`, legend: 'min' },
+      { expr: `kube_horizontalpodautoscaler_spec_max_replicas{${hpa}}`, legend: 'max' },
+    ],
+  };
   switch (concern) {
     case 'api': return [
       { title: 'Requests per second', unit: 'reqps', queries: [{ expr: `hscale:http_requests:rate5m{${job}}`, legend: 'requests/s' }] },
@@ -26,13 +33,7 @@ function panelsOf(concern: Concern, e: MonitoredEndpoint): PanelSpec[] {
       {
         title: 'Latency', unit: 's', queries: [50, 95, 99].map(q => ({ expr: `hscale:http_request_duration_seconds:p${q}{${job}}`, legend: `p${q}` })),
       },
-      {
-        title: 'Replicas and autoscaler bounds', unit: 'short', queries: [
-          { expr: `kube_horizontalpodautoscaler_status_current_replicas{${hpa}}`, legend: 'replicas' },
-          { expr: `kube_horizontalpodautoscaler_spec_min_replicas{${hpa}}`, legend: 'min' },
-          { expr: `kube_horizontalpodautoscaler_spec_max_replicas{${hpa}}`, legend: 'max' },
-        ],
-      },
+      replicasPanel,
       {
         title: 'Replica lag by replica', unit: 's', queries: [{ expr: `max by (replica) (db_replica_lag_seconds{${job}})`, legend: '{{replica}}' }],
       },
@@ -43,6 +44,11 @@ function panelsOf(concern: Concern, e: MonitoredEndpoint): PanelSpec[] {
         title: 'Database pool use', unit: 'short', queries: [{ expr: `sum by (pool, state) (db_pool_connections{${job}})`, legend: '{{pool}} {{state}}' }],
       },
       { title: 'Cache hit ratio', unit: 'percentunit', queries: [{ expr: `hscale:cache_hit:ratio_rate10m{${job}}`, legend: 'hit ratio' }] },
+    ];
+    case 'worker': return [
+      ...(e.queue ? [{ title: `Queue ${e.queue.name}: waiting jobs`, unit: 'short', queries: [{ expr: kedaQueueLength(e), legend: 'waiting' }] }] : []),
+      replicasPanel,
+      { title: 'Restarts (15 min)', unit: 'short', queries: [{ expr: `sum by (pod) (increase(kube_pod_container_status_restarts_total{${pods}}[15m]))`, legend: '{{pod}}' }] },
     ];
     case 'postgresql': return [
       { title: 'Replication lag', unit: 's', queries: [{ expr: `pg_replication_lag_seconds{${pods}}`, legend: '{{pod}}' }] },
@@ -89,7 +95,7 @@ function panelsOf(concern: Concern, e: MonitoredEndpoint): PanelSpec[] {
   return [];
 }
 
-const TITLES: Record<Concern, string> = { api: 'API', postgresql: 'PostgreSQL', redis: 'Redis', nginx: 'nginx' };
+const TITLES: Record<Concern, string> = { api: 'API', worker: 'Workers', postgresql: 'PostgreSQL', redis: 'Redis', nginx: 'nginx' };
 
 /**
  * Renders one Grafana dashboard (JSON model, schemaVersion 39) per concern present among the

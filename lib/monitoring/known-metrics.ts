@@ -36,6 +36,9 @@ export const KNOWN_METRICS: Record<string, string[]> = {
     'nginx_up', 'nginx_connections_active', 'nginx_connections_accepted', 'nginx_connections_handled',
     'nginx_connections_reading', 'nginx_connections_writing', 'nginx_connections_waiting', 'nginx_http_requests_total',
   ],
+  // The KEDA operator (kedacore/keda v2.x, scraped through its Helm chart's prometheus.operator settings):
+  // the value each scaler last read, labelled namespace, scaledObject, scaler, metric.
+  'keda-operator': ['keda_scaler_metrics_value'],
   // Recording rules of renderRecordingRules.
   'recording-rules': [
     'hscale:http_requests:rate5m', 'hscale:http_errors:ratio_rate5m', 'hscale:http_request_duration_seconds:p50',

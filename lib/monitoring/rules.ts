@@ -48,10 +48,11 @@ export interface AlertThresholds {
 }
 
 /** The concerns rules are grouped by; each becomes one PrometheusRule or one rules file. */
-export type Concern = 'api' | 'postgresql' | 'redis' | 'nginx';
+export type Concern = 'api' | 'worker' | 'postgresql' | 'redis' | 'nginx';
 
 const CONCERN_OF: Record<MetricsEndpoint['exporter'], Concern> = {
   'hscale-service': 'api',
+  'hscale-worker': 'worker',
   'postgres-exporter': 'postgresql',
   'redis-exporter': 'redis',
   'nginx-exporter': 'nginx',
@@ -74,6 +75,11 @@ export function podMatcher(e: MonitoredEndpoint): string {
 /** Series of one API, as its PodMonitor or the standalone scrape config labels them (job = Service). */
 export function jobMatcher(e: MonitoredEndpoint): string {
   return `${namespaceMatcher(e)}job="${e.serviceName ?? e.workloadName}"`;
+}
+
+/** The queue length KEDA last read for a worker pool's ScaledObject. */
+export function kedaQueueLength(e: MonitoredEndpoint): string {
+  return `keda_scaler_metrics_value{${namespaceMatcher(e)}scaledObject="${e.queue!.scaledObject}"}`;
 }
 
 function percent(ratio: number): string {
@@ -109,6 +115,18 @@ export function renderAlertRules(endpoints: MonitoredEndpoint[], t: AlertThresho
     alert: name, expr, for: forDuration, labels: { severity },
     annotations: { summary, description, runbook_url: `${t.runbookBaseUrl}#${name.toLowerCase()}` },
   });
+  // What every autoscaled Deployment can suffer, named after its tier.
+  const workloadAlerts = (prefix: string, e: MonitoredEndpoint): AlertRule[] => [
+    alert(`${prefix}AutoscalerAtMax`, 'warning', '15m',
+      `kube_horizontalpodautoscaler_status_current_replicas{${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"}`
+      + ` >= kube_horizontalpodautoscaler_spec_max_replicas{${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"}`,
+      `${e.workloadName}: the autoscaler has run at its maximum for 15 minutes`,
+      'The HPA cannot add pods: raise maxReplicas or find what makes each pod slower.'),
+    alert(`${prefix}PodCrashLooping`, 'warning', '5m',
+      `increase(kube_pod_container_status_restarts_total{${podMatcher(e)}}[15m]) > 2`,
+      `${e.workloadName}: a pod is restarting repeatedly`,
+      'Pod {{ $labels.pod }} restarted {{ $value }} times in 15 minutes.'),
+  ];
   const rulesOf: Record<Concern, (e: MonitoredEndpoint) => AlertRule[]> = {
     api: e => [
       alert('HscaleApiHighErrorRatio', 'critical', '5m',
@@ -119,23 +137,23 @@ export function renderAlertRules(endpoints: MonitoredEndpoint[], t: AlertThresho
         `hscale:http_request_duration_seconds:p95{${jobMatcher(e)}} > ${t.latencySloSeconds}`,
         `${e.workloadName}: p95 latency above ${t.latencySloSeconds * 1000} ms`,
         'p95 latency of {{ $labels.job }} is {{ $value | humanizeDuration }}.'),
-      alert('HscaleApiAutoscalerAtMax', 'warning', '15m',
-        `kube_horizontalpodautoscaler_status_current_replicas{${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"}`
-        + ` >= kube_horizontalpodautoscaler_spec_max_replicas{${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"}`,
-        `${e.workloadName}: the autoscaler has run at its maximum for 15 minutes`,
-        'The HPA cannot add pods: raise maxReplicas or find what makes each pod slower.'),
+      ...workloadAlerts('HscaleApi', e),
       alert('HscaleApiDisruptionBudgetExhausted', 'warning', '15m',
         `kube_poddisruptionbudget_status_pod_disruptions_allowed{${namespaceMatcher(e)}poddisruptionbudget="${e.workloadName}"} == 0`,
         `${e.workloadName}: no pod may be evicted`,
         'The PodDisruptionBudget has no healthy pod to spare: node drains will stall.'),
-      alert('HscaleApiPodCrashLooping', 'warning', '5m',
-        `increase(kube_pod_container_status_restarts_total{${podMatcher(e)}}[15m]) > 2`,
-        `${e.workloadName}: a pod is restarting repeatedly`,
-        'Pod {{ $labels.pod }} restarted {{ $value }} times in 15 minutes.'),
       alert('HscaleCacheHitRatioLow', 'warning', '30m',
         `hscale:cache_hit:ratio_rate10m{${jobMatcher(e)}} < ${t.cacheHitRatio}`,
         `${e.workloadName}: cache hit ratio below ${percent(t.cacheHitRatio)}`,
         'Hit ratio {{ $value | humanizePercentage }}: the cache is cold, too small, or its TTLs too short.'),
+    ],
+    // No PDB alert: a pool KEDA scaled to zero has no disruption to allow, and that is healthy.
+    worker: e => [
+      ...workloadAlerts('HscaleWorker', e),
+      ...(e.queue ? [alert('HscaleWorkerQueueBacklogGrowing', 'warning', '15m',
+        `${kedaQueueLength(e)} > ${e.queue.backlogLimit} and delta(${kedaQueueLength(e)}[15m]) > 0`,
+        `${e.workloadName}: queue ${e.queue.name} keeps growing beyond what the pool can take`,
+        '{{ $value }} jobs wait and the count still rises: raise maxReplicas, or find what makes each job slower.')] : []),
     ],
     postgresql: e => [
       alert('PostgresInstanceDown', 'critical', '1m', `pg_up{${podMatcher(e)}} == 0`,

@@ -96,6 +96,7 @@ function modelClass(apiVersion: string, kind: string): (new (data: Manifest) => 
   const modules: Record<string, string> = {
     'gateway.networking.k8s.io': '@kubernetes-models/gateway-api/gateway.networking.k8s.io',
     'monitoring.coreos.com': '@kubernetes-models/prometheus-operator/monitoring.coreos.com',
+    'keda.sh': '@kubernetes-models/keda/keda.sh',
   };
   const base = modules[group] ?? (group ? `kubernetes-models/${group}` : 'kubernetes-models');
   try {
@@ -255,8 +256,9 @@ function crossObjectErrors(manifests: Manifest[], workloads: Manifest[]): Array<
     if (m.kind === 'PodDisruptionBudget' && blocksEvictions(m, selecting(m), manifests)) {
       errors.push([m, 'allows no voluntary disruption at the minimum scale, so it blocks every node drain']);
     }
-    if (m.kind === 'HorizontalPodAutoscaler') {
-      const ref = m.spec.scaleTargetRef;
+    // A KEDA ScaledObject owns its target's replica count as an HPA does (it creates one).
+    if (m.kind === 'HorizontalPodAutoscaler' || (m.kind === 'ScaledObject' && m.apiVersion?.startsWith('keda.sh/'))) {
+      const ref = { kind: 'Deployment', ...m.spec.scaleTargetRef };
       const target = workloads.find(w => w.kind === ref.kind && w.metadata?.name === ref.name && sameNamespace(m, w));
       if (!target) errors.push([m, `targets ${ref.kind}/${ref.name}, which is not in the chart`]);
       else if (target.spec.replicas !== undefined) errors.push([m, `targets ${ref.kind}/${ref.name}, which fixes replicas`]);

@@ -1,6 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, ScaledApi } from '../lib';
+import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
 
 /** The whole topology of the guides, wired together with the constructs' defaults. */
 export class ProductionChart extends Chart {
@@ -8,6 +8,7 @@ export class ProductionChart extends Chart {
   public readonly lb: LoadBalancer;
   public readonly db: PgReplicaSet;
   public readonly cache: RedisCluster;
+  public readonly workers: WorkerPool;
   public readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
@@ -21,6 +22,13 @@ export class ProductionChart extends Chart {
       secretEnv: { ADMIN_TOKEN: { secretName: 'hscale-api-admin', key: 'token' } },
     });
     this.lb = new LoadBalancer(this, 'lb', { backend: this.api, tls: { secretName: 'hscale-tls' } });
-    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb] });
+    // Your worker image goes here: it pops jobs from the Redis list WORKER_QUEUE and serves /metrics on METRICS_PORT.
+    this.workers = new WorkerPool(this, 'jobs', {
+      image: 'ghcr.io/hscale/example-worker:0.1.0',
+      queue: 'hscale:jobs',
+      broker: this.cache,
+      database: this.db,
+    });
+    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, this.workers] });
   }
 }

@@ -16,3 +16,4 @@ export * from './monitoring/prometheus-config';
 export * from './monitoring/known-metrics';
 export * from './container-env';
 export * from './worker-pool';
+export * from './horizontal-scaling-topology';

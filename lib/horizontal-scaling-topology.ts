@@ -1,0 +1,63 @@
+import { Construct } from 'constructs';
+import { IMetricsTarget } from './endpoints';
+import { LoadBalancer, LoadBalancerProps } from './load-balancer';
+import { Observability, ObservabilityProps } from './observability';
+import { PgReplicaSet, PgReplicaSetProps } from './pg-replica-set';
+import { RedisCluster, RedisClusterProps } from './redis-cluster';
+import { ScaledApi, ScaledApiProps } from './scaled-api';
+import { propError, requireDnsLabel } from './validation';
+import { WorkerPool, WorkerPoolProps } from './worker-pool';
+
+const TIER_IDS = ['db', 'cache', 'api', 'lb', 'obs'];
+
+/** Props of a {@link HorizontalScalingTopology}. */
+export interface HorizontalScalingTopologyProps {
+  /** Container image of the API, pinned by a tag other than `latest` or by digest. */
+  readonly image: string;
+  /** The API tier, beyond its image and backends. @default - ScaledApi's defaults: 3 to 20 pods on CPU 70% / memory 80% */
+  readonly api?: Omit<ScaledApiProps, 'image' | 'database' | 'cache'>;
+  /** The PostgreSQL tier. @default - PgReplicaSet's defaults: a primary and 2 streaming replicas */
+  readonly database?: PgReplicaSetProps;
+  /** The Redis tier. @default - RedisCluster's defaults: 3 masters and 3 replicas */
+  readonly cache?: RedisClusterProps;
+  /** The nginx tier, beyond its backend. @default - LoadBalancer's defaults */
+  readonly loadBalancer?: Omit<LoadBalancerProps, 'backend'>;
+  /** Worker pools by id, each on the topology's Redis (as broker) and PostgreSQL. @default - none */
+  readonly workers?: Record<string, Omit<WorkerPoolProps, 'broker' | 'database'>>;
+  /** Monitoring of every tier, beyond its targets; `false` leaves it out. @default - Observability's defaults (prometheus-operator) */
+  readonly observability?: Omit<ObservabilityProps, 'targets'> | false;
+}
+
+/**
+ * The whole topology of the guides in one construct: nginx in front of an autoscaled API on a
+ * PostgreSQL primary with streaming replicas and a Redis Cluster, optional queue workers, and
+ * monitoring of all of it. Each tier is a public member, for reaching in.
+ */
+export class HorizontalScalingTopology extends Construct {
+  public readonly database: PgReplicaSet;
+  public readonly cache: RedisCluster;
+  public readonly api: ScaledApi;
+  public readonly loadBalancer: LoadBalancer;
+  public readonly workers: WorkerPool[];
+  public readonly observability?: Observability;
+
+  constructor(scope: Construct, id: string, props: HorizontalScalingTopologyProps) {
+    super(scope, id);
+    this.database = new PgReplicaSet(this, 'db', props.database);
+    this.cache = new RedisCluster(this, 'cache', props.cache);
+    this.api = new ScaledApi(this, 'api', { ...props.api, image: props.image, database: this.database, cache: this.cache });
+    this.loadBalancer = new LoadBalancer(this, 'lb', { ...props.loadBalancer, backend: this.api });
+    this.workers = Object.entries(props.workers ?? {}).map(([workerId, worker]) => {
+      // The id becomes part of object names, next to the tiers' own.
+      requireDnsLabel(this, `workers.${workerId}`, workerId);
+      if (TIER_IDS.includes(workerId)) {
+        throw propError(this, `workers.${workerId}`, workerId, `is the id of a tier; name worker pools other than ${TIER_IDS.map(t => `'${t}'`).join(', ')}`);
+      }
+      return new WorkerPool(this, workerId, { ...worker, broker: this.cache, database: this.database });
+    });
+    if (props.observability !== false) {
+      const targets: IMetricsTarget[] = [this.api, this.database, this.cache, this.loadBalancer, ...this.workers];
+      this.observability = new Observability(this, 'obs', { ...props.observability, targets });
+    }
+  }
+}

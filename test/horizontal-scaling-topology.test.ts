@@ -1,0 +1,66 @@
+import { Testing } from 'cdk8s';
+import { HorizontalScalingTopology, HorizontalScalingTopologyProps } from '../lib';
+import { checkManifests, Manifest } from './support/manifest-checks';
+
+function synthTopology(props: Partial<HorizontalScalingTopologyProps> = {}) {
+  const chart = Testing.chart();
+  const topology = new HorizontalScalingTopology(chart, 'app', { image: 'example/api:1.0.0', ...props });
+  return { topology, manifests: Testing.synth(chart) };
+}
+
+const names = (manifests: Manifest[], kind: string) => manifests.filter(m => m.kind === kind).map(m => m.metadata.name).sort();
+const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
+
+test('one construct synthesizes every tier of the guides, wired, and every object passes the checks', () => {
+  const { manifests } = synthTopology();
+  checkManifests(manifests);
+  expect(names(manifests, 'Deployment')).toEqual(['test-app-api', 'test-app-lb']);
+  expect(names(manifests, 'StatefulSet')).toEqual(['test-app-cache', 'test-app-db-primary', 'test-app-db-replica']);
+  expect(names(manifests, 'HorizontalPodAutoscaler')).toEqual(['test-app-api', 'test-app-lb']);
+  expect(names(manifests, 'PrometheusRule')).toEqual(['test-app-obs-api', 'test-app-obs-nginx', 'test-app-obs-postgresql', 'test-app-obs-recording', 'test-app-obs-redis']);
+  const api = manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-app-api')!;
+  const env = envOf(api.spec.template.spec.containers[0]);
+  expect(env.DATABASE_URL).toContain('test-app-db-rw');
+  expect(env.POSTGRES_READ_REPLICAS.split(',')).toHaveLength(2);
+  expect(env.REDIS_CLUSTER_NODES.split(',')).toHaveLength(6);
+  const hpa = manifests.find(m => m.kind === 'HorizontalPodAutoscaler' && m.metadata.name === 'test-app-api')!;
+  expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 20 });
+});
+
+test('tier props pass through, and worker pools join the Redis and PostgreSQL of the topology', () => {
+  const { topology, manifests } = synthTopology({
+    api: { minReplicas: 4, maxReplicas: 12, minAvailable: 3 },
+    database: { replicas: 3 },
+    workers: { emails: { image: 'example/worker:1.0.0', queue: 'emails', maxReplicas: 5 } },
+  });
+  checkManifests(manifests);
+  expect(manifests.find(m => m.kind === 'HorizontalPodAutoscaler' && m.metadata.name === 'test-app-api')!.spec).toMatchObject({ minReplicas: 4, maxReplicas: 12 });
+  expect(manifests.find(m => m.kind === 'StatefulSet' && m.metadata.name === 'test-app-db-replica')!.spec.replicas).toBe(3);
+  const scaled = manifests.find(m => m.kind === 'ScaledObject')!;
+  expect(scaled.metadata.name).toBe('test-app-emails');
+  expect(scaled.spec.maxReplicaCount).toBe(5);
+  expect(scaled.spec.triggers[0].metadata.addresses).toBe(topology.cache.nodes.join(','));
+  const worker = envOf(manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-app-emails')!.spec.template.spec.containers[0]);
+  expect(worker.DATABASE_URL).toContain('test-app-db-rw');
+  expect(names(manifests, 'PrometheusRule')).toContain('test-app-obs-worker');
+});
+
+test('observability false leaves monitoring out', () => {
+  const { topology, manifests } = synthTopology({ observability: false });
+  expect(topology.observability).toBeUndefined();
+  expect(manifests.filter(m => m.apiVersion.startsWith('monitoring.coreos.com/'))).toEqual([]);
+});
+
+test('throws error, when a worker pool takes the id of a tier', () => {
+  expect(() => synthTopology({ workers: { api: { image: 'example/worker:1.0.0', queue: 'q' } } }))
+    .toThrow('test/app: \'workers.api\' ("api") is the id of a tier; name worker pools other than \'db\', \'cache\', \'api\', \'lb\', \'obs\'');
+});
+
+test('throws error, when a worker pool id is not a DNS label', () => {
+  expect(() => synthTopology({ workers: { Send_Mail: { image: 'example/worker:1.0.0', queue: 'q' } } }))
+    .toThrow('test/app: \'workers.Send_Mail\' ("Send_Mail")');
+});
+
+test('a tier\'s own validation still names its path', () => {
+  expect(() => synthTopology({ api: { minReplicas: 0 } })).toThrow('test/app/api: \'minReplicas\' (0)');
+});

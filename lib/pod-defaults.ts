@@ -107,6 +107,50 @@ export function noUnavailableRollingUpdate(): k8s.DeploymentStrategy {
   };
 }
 
+/** What differs between the autoscaled Deployments of the constructs (API, workers). */
+export interface AutoscaledPodOptions {
+  readonly podSelector: Record<string, string>;
+  readonly labels: Record<string, string>;
+  readonly serviceAccountName: string;
+  readonly runAsUser: number;
+  readonly gracePeriodSeconds: number;
+  readonly spread: SpreadPolicy;
+  /** The one container; it gets the restricted context and a writable `/tmp`. */
+  readonly container: k8s.Container;
+}
+
+/**
+ * The spec of a Deployment whose replica count an autoscaler owns (a fixed one would reset it on
+ * every apply): rolling updates that keep every ready pod, restricted pods without a service
+ * account token, spread over zones and nodes, and a scratch `/tmp` for a read-only root.
+ */
+export function autoscaledDeploymentSpec(o: AutoscaledPodOptions): k8s.DeploymentSpec {
+  const tmp = scratchVolume('tmp', '/tmp');
+  return {
+    selector: { matchLabels: o.podSelector },
+    revisionHistoryLimit: 5,
+    strategy: noUnavailableRollingUpdate(),
+    template: {
+      metadata: { labels: o.labels },
+      spec: {
+        serviceAccountName: o.serviceAccountName,
+        automountServiceAccountToken: false,
+        securityContext: restrictedPodSecurityContext(o.runAsUser),
+        terminationGracePeriodSeconds: o.gracePeriodSeconds,
+        topologySpreadConstraints: zoneAndNodeSpread(o.podSelector, o.spread),
+        affinity: nodeAntiAffinity(o.podSelector, false),
+        volumes: [tmp.volume],
+        containers: [{
+          imagePullPolicy: 'IfNotPresent',
+          ...o.container,
+          securityContext: restrictedContainerSecurityContext(),
+          volumeMounts: [tmp.mount, ...(o.container.volumeMounts ?? [])],
+        }],
+      },
+    },
+  };
+}
+
 /**
  * The guides' asymmetric autoscaling: up fast (the larger of +50% and +2 pods a minute, after one
  * calm minute), down slowly (the smaller of -10% and -1 pod a minute, after five calm minutes).

@@ -7,10 +7,7 @@ import {
   IMetricsTarget, MetricsEndpoint, PodPeer,
 } from './endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
-import {
-  ContainerResources, guidesScalingBehavior, noUnavailableRollingUpdate, nodeAntiAffinity, resolveResources, restrictedContainerSecurityContext,
-  restrictedPodSecurityContext, scratchVolume, SpreadPolicy, zoneAndNodeSpread,
-} from './pod-defaults';
+import { autoscaledDeploymentSpec, ContainerResources, guidesScalingBehavior, resolveResources, SpreadPolicy } from './pod-defaults';
 import { PodNetworkPolicy } from './pod-network-policy';
 import {
   propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive,
@@ -157,7 +154,6 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
       automountServiceAccountToken: false,
     });
 
-    const tmp = scratchVolume('tmp', '/tmp');
     const probes = { ...props.probes };
     const httpGet = (path: string) => ({ httpGet: { path, port: k8s.IntOrString.fromString('http') } });
     const containerPorts: k8s.ContainerPort[] = [{ name: 'http', containerPort: this.port, protocol: 'TCP' }];
@@ -167,40 +163,23 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
 
     this.deployment = new k8s.KubeDeployment(this, 'Deployment', {
       metadata: metadata(this.name),
-      spec: {
-        // No replicas: the HorizontalPodAutoscaler owns the count, and a fixed one would reset it on every apply.
-        selector: { matchLabels: this.podSelector },
-        revisionHistoryLimit: 5,
-        strategy: noUnavailableRollingUpdate(),
-        template: {
-          metadata: { labels },
-          spec: {
-            serviceAccountName: this.serviceAccount.name,
-            automountServiceAccountToken: false,
-            securityContext: restrictedPodSecurityContext(props.runAsUser ?? 10001),
-            terminationGracePeriodSeconds: gracePeriodSeconds,
-            topologySpreadConstraints: zoneAndNodeSpread(this.podSelector, spread),
-            affinity: nodeAntiAffinity(this.podSelector, false),
-            volumes: [tmp.volume],
-            containers: [{
-              name: 'api',
-              image: this.image,
-              imagePullPolicy: 'IfNotPresent',
-              ports: containerPorts,
-              env,
-              resources,
-              securityContext: restrictedContainerSecurityContext(),
-              volumeMounts: [tmp.mount],
-              // The pause lets kube-proxy, nginx's resolver and the endpoints controller drop the pod
-              // before the process stops accepting connections.
-              lifecycle: { preStop: { exec: { command: ['sleep', String(preStopSeconds)] } } },
-              startupProbe: { ...httpGet(probes.startup ?? '/api/v1/scaling/health/startup'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 30 },
-              livenessProbe: { ...httpGet(probes.liveness ?? '/api/v1/scaling/health/liveness'), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
-              readinessProbe: { ...httpGet(probes.readiness ?? '/api/v1/scaling/health/readiness'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
-            }],
-          },
+      spec: autoscaledDeploymentSpec({
+        podSelector: this.podSelector, labels, serviceAccountName: this.serviceAccount.name,
+        runAsUser: props.runAsUser ?? 10001, gracePeriodSeconds, spread,
+        container: {
+          name: 'api',
+          image: this.image,
+          ports: containerPorts,
+          env,
+          resources,
+          // The pause lets kube-proxy, nginx's resolver and the endpoints controller drop the pod
+          // before the process stops accepting connections.
+          lifecycle: { preStop: { exec: { command: ['sleep', String(preStopSeconds)] } } },
+          startupProbe: { ...httpGet(probes.startup ?? '/api/v1/scaling/health/startup'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 30 },
+          livenessProbe: { ...httpGet(probes.liveness ?? '/api/v1/scaling/health/liveness'), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+          readinessProbe: { ...httpGet(probes.readiness ?? '/api/v1/scaling/health/readiness'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
         },
-      },
+      }),
     });
 
     const servicePorts: k8s.ServicePort[] = containerPorts.map(p => ({

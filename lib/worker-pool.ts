@@ -6,10 +6,7 @@ import {
   DEFAULT_METRICS_SCRAPER, IClientAccessible, IDatabaseEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, PodPeer,
 } from './endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
-import {
-  ContainerResources, guidesScalingBehavior, noUnavailableRollingUpdate, nodeAntiAffinity, resolveResources,
-  restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, SpreadPolicy, zoneAndNodeSpread,
-} from './pod-defaults';
+import { autoscaledDeploymentSpec, ContainerResources, guidesScalingBehavior, resolveResources, SpreadPolicy } from './pod-defaults';
 import { PodNetworkPolicy } from './pod-network-policy';
 import { propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePort } from './validation';
 
@@ -142,42 +139,24 @@ export class WorkerPool extends Construct implements IMetricsTarget {
       metadata: metadata(this.name),
       automountServiceAccountToken: false,
     });
-    const tmp = scratchVolume('tmp', '/tmp');
     this.deployment = new k8s.KubeDeployment(this, 'Deployment', {
       metadata: metadata(this.name),
-      spec: {
-        // No replicas: the autoscaler owns the count.
-        selector: { matchLabels: this.podSelector },
-        revisionHistoryLimit: 5,
-        strategy: noUnavailableRollingUpdate(),
-        template: {
-          metadata: { labels },
-          spec: {
-            serviceAccountName: this.serviceAccount.name,
-            automountServiceAccountToken: false,
-            securityContext: restrictedPodSecurityContext(props.runAsUser ?? 10001),
-            // A worker stops taking jobs at SIGTERM and finishes the one it holds within this time.
-            terminationGracePeriodSeconds: gracePeriodSeconds,
-            topologySpreadConstraints: zoneAndNodeSpread(this.podSelector, spread),
-            affinity: nodeAntiAffinity(this.podSelector, false),
-            volumes: [tmp.volume],
-            containers: [{
-              name: 'worker',
-              image,
-              imagePullPolicy: 'IfNotPresent',
-              ...(props.command ? { command: props.command } : {}),
-              ports: [{ name: 'metrics', containerPort: this.metricsPort, protocol: 'TCP' }],
-              env,
-              resources,
-              securityContext: restrictedContainerSecurityContext(),
-              volumeMounts: [tmp.mount],
-              // Workers serve no traffic: liveness (a stuck event loop stops answering) is the probe that matters.
-              livenessProbe: { httpGet: { path: metricsPath, port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 },
-              readinessProbe: { httpGet: { path: metricsPath, port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-            }],
-          },
+      spec: autoscaledDeploymentSpec({
+        podSelector: this.podSelector, labels, serviceAccountName: this.serviceAccount.name,
+        // A worker stops taking jobs at SIGTERM and finishes the one it holds within the grace period.
+        runAsUser: props.runAsUser ?? 10001, gracePeriodSeconds, spread,
+        container: {
+          name: 'worker',
+          image,
+          ...(props.command ? { command: props.command } : {}),
+          ports: [{ name: 'metrics', containerPort: this.metricsPort, protocol: 'TCP' }],
+          env,
+          resources,
+          // Workers serve no traffic: liveness (a stuck event loop stops answering) is the probe that matters.
+          livenessProbe: { httpGet: { path: metricsPath, port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 },
+          readinessProbe: { httpGet: { path: metricsPath, port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
         },
-      },
+      }),
     });
 
     const scaleTargetRef = { apiVersion: 'apps/v1', kind: 'Deployment', name: this.deployment.name };

@@ -1,6 +1,6 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { NetworkLink, PodPeer } from './endpoints';
+import { IClientAccessible, NetworkLink, PodPeer } from './endpoints';
 import { resourceName } from './names';
 
 /** Props of a {@link PodNetworkPolicy}. */
@@ -22,9 +22,11 @@ export class PodNetworkPolicy extends Construct {
   public readonly policy: k8s.KubeNetworkPolicy;
   private readonly ingress: k8s.NetworkPolicyIngressRule[] = [];
   private readonly egress: k8s.NetworkPolicyEgressRule[] = [];
+  private readonly podSelector: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: PodNetworkPolicyProps) {
     super(scope, id);
+    this.podSelector = props.podSelector;
     // DNS: kube-dns / CoreDNS answer on UDP and TCP 53.
     this.egress.push({
       to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
@@ -60,6 +62,12 @@ export class PodNetworkPolicy extends Construct {
   /** Allows the isolated pods to open connections to the link's pods and ports (TCP). */
   public allowEgressTo(link: NetworkLink): void {
     this.egress.push({ to: [toPeer(link.peer)], ports: this.tcpPorts(link.ports) });
+  }
+
+  /** Links the isolated pods to a backend on both sides: egress here, and the backend's policy admits them. */
+  public connectTo(backend: IClientAccessible): void {
+    backend.clientLinks.forEach(link => this.allowEgressTo(link));
+    backend.allowClient({ podSelector: this.podSelector });
   }
 
   private tcpPorts(ports: number[]): k8s.NetworkPolicyPort[] {

@@ -229,10 +229,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
     });
 
     this.networkPolicy = new PodNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels });
-    for (const backend of backends) {
-      backend.clientLinks.forEach(link => this.networkPolicy.allowEgressTo(link));
-      backend.allowClient({ podSelector: this.podSelector });
-    }
+    backends.forEach(backend => this.networkPolicy.connectTo(backend));
 
     const metricsPortName = this.metricsPort === undefined ? 'http' : 'metrics';
     this.metricsEndpoints = [{

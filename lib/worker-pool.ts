@@ -211,10 +211,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     });
 
     this.networkPolicy = new PodNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels });
-    for (const backend of backends) {
-      backend.clientLinks.forEach(link => this.networkPolicy.allowEgressTo(link));
-      backend.allowClient({ podSelector: this.podSelector });
-    }
+    backends.forEach(backend => this.networkPolicy.connectTo(backend));
 
     this.metricsEndpoints = [{
       exporter: 'hscale-worker',

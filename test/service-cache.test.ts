@@ -1,3 +1,4 @@
+import { createServer } from 'net';
 import { BREAKER_COOLDOWN_MS, BREAKER_FAILURES, ReadThroughCache } from '../service/src/cache/cache';
 import { CacheClient, cacheClientFromEnv } from '../service/src/cache/client';
 import { freePort, ProcessGroup, sleep, waitFor } from './support/processes';
@@ -144,6 +145,26 @@ test('a Redis that is down at start is served around, and used once it comes up'
     await cache.close();
   }
 }, 30_000);
+
+test('a client closed before it ever connected stops trying', async () => {
+  // GIVEN a client retrying a port where nothing listens
+  const port = await freePort();
+  const client = cacheClientFromEnv({ REDIS_URL: `redis://127.0.0.1:${port}` })!;
+  await sleep(300);
+
+  // WHEN it is closed, and later something listens on that port
+  await client.close();
+  let connections = 0;
+  const listener = createServer(socket => { connections++; socket.destroy(); });
+  await new Promise<void>(resolve => listener.listen(port, '127.0.0.1', resolve));
+  try {
+    // THEN no retry arrives within the longest backoff (2 s) and a margin
+    await sleep(3000);
+    expect(connections).toBe(0);
+  } finally {
+    await new Promise(resolve => listener.close(resolve));
+  }
+}, 15_000);
 
 test('with Sentinel, a master killed under load costs no failed read, and the cache follows the promoted replica', async () => {
   // GIVEN a master, 2 replicas and 3 Sentinels, and a warm cache

@@ -61,6 +61,11 @@ interface Connection {
   destroy(): unknown;
 }
 
+/** Destroys a client whatever its state; destroying one that is already closed throws, and that is fine. */
+function destroy(connection: Connection): Promise<void> {
+  return Promise.resolve().then(() => connection.destroy()).then(() => undefined, () => undefined);
+}
+
 /**
  * Connects in the background, so the service starts and serves from the database while Redis is
  * away. Once connected, the client reconnects by itself; a first connection that fails (a cluster
@@ -76,11 +81,11 @@ export function resilient(make: () => Connection, firstRetryMs = 200, maxRetryMs
     const connection = make();
     current = connection;
     connection.connect().then(() => {
-      if (closed) void connection.destroy();
+      if (closed) void destroy(connection);
       else connected = true;
     }, error => {
       logger.warn({ err: String(error), retryInMs: delayMs }, 'redis connect failed');
-      Promise.resolve().then(() => connection.destroy()).catch(() => undefined);
+      void destroy(connection);
       if (closed) return;
       retry = setTimeout(() => attempt(Math.min(delayMs * 2, maxRetryMs)), delayMs);
       retry.unref();
@@ -105,7 +110,8 @@ export function resilient(make: () => Connection, firstRetryMs = 200, maxRetryMs
     close: async () => {
       closed = true;
       clearTimeout(retry);
-      if (connected) await current?.destroy();
+      // A client still trying its first connection retries for ever unless it is destroyed too.
+      if (current) await destroy(current);
     },
   };
 }

@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import request from 'supertest';
 import { createService, Service } from '../service/src/app';
 import { migrate } from '../service/src/db/migrations';
+import { READ_DEADLINE_SLACK_MS } from '../service/src/db/router';
 import { ReplicatedPostgres, startReplicatedPostgres } from './support/postgres';
 import { ProcessGroup, sleep, waitFor } from './support/processes';
 
@@ -11,6 +12,7 @@ jest.setTimeout(120_000);
 const HEALTH_INTERVAL_MS = 200;
 const MAX_LAG_MS = 500;
 const CONNECT_TIMEOUT_MS = 500;
+const STATEMENT_TIMEOUT_MS = 2000;
 
 const group = new ProcessGroup();
 let pg: ReplicatedPostgres;
@@ -24,6 +26,7 @@ beforeAll(async () => {
     REPLICA_MAX_LAG_MS: String(MAX_LAG_MS),
     REPLICA_CHECK_INTERVAL_MS: String(HEALTH_INTERVAL_MS),
     PG_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
+    PG_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
   });
   await service.start();
   await waitFor('both replicas healthy', async () => service.router.replicaStates().every(r => r.healthy));
@@ -40,6 +43,13 @@ const replicaHealthy = (i: number) => service.router.replicaStates()[i].healthy;
 /** How often a server ran the item lookup, as pg_stat_statements (preloaded by the rendered config) counts it at once. */
 const itemLookups = async (server: { sql(q: string, d?: string): Promise<string> }) =>
   Number(await server.sql('select coalesce(sum(calls), 0) from pg_stat_statements where query like \'select id, name%from items where id =%\'', 'app'));
+
+/** Reads retried elsewhere after their replica failed, as the service's metrics count them. */
+async function readsRetried(): Promise<number> {
+  const text = (await api().get('/metrics')).text;
+  return text.split('\n').filter(line => line.startsWith('db_reads_total{') && line.includes('reason="replica-failed"'))
+    .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+}
 
 async function replicatedItem(name: string): Promise<string> {
   const { body } = await api().post('/api/v1/items').send({ name }).expect(201);
@@ -87,6 +97,28 @@ test('a replica stopped under read load is ejected within a health interval, no 
   // waiting on the connect timeout of the round before.
   expect(ejectedAfterMs).toBeLessThanOrEqual(HEALTH_INTERVAL_MS + CONNECT_TIMEOUT_MS + 600);
   await pg.restartReplica(0);
+  await waitFor('the replica to be readmitted', async () => replicaHealthy(0), 20_000);
+});
+
+test('a replica that freezes with connections open stalls no read past the client deadline, and is ejected', async () => {
+  const id = await replicatedItem('frozen');
+  const retriedBefore = await readsRetried();
+  pg.replicas[0].freeze(true);
+  try {
+    // WHEN ten reads arrive at once: round robin sends about half to the frozen replica's open connections
+    const answers = await Promise.all(Array.from({ length: 10 }, async () => {
+      const started = Date.now();
+      const res = await api().get(`/api/v1/items/${id}`);
+      return { status: res.status, ms: Date.now() - started };
+    }));
+    // THEN each is answered, none later than the deadline past the statement timeout (which a frozen server never enforces) and a retry
+    expect(answers.map(a => a.status)).toEqual(Array(10).fill(200));
+    expect(Math.max(...answers.map(a => a.ms))).toBeLessThan(STATEMENT_TIMEOUT_MS + READ_DEADLINE_SLACK_MS + 1000);
+    expect(await readsRetried() - retriedBefore).toBeGreaterThan(0);
+    expect(replicaHealthy(0)).toBe(false);
+  } finally {
+    pg.replicas[0].freeze(false);
+  }
   await waitFor('the replica to be readmitted', async () => replicaHealthy(0), 20_000);
 });
 

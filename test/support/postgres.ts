@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import {
   PostgresConfOptions, renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript,
@@ -29,6 +29,21 @@ export interface PgServer {
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   /** Starts the server again from its data directory. */
   start(): Promise<void>;
+  /** SIGSTOPs (or SIGCONTs) the postmaster and every child: a server that stops answering at network level, connections open. */
+  freeze(frozen: boolean): void;
+}
+
+/** The pids whose parent is `parent`, read from /proc. */
+function childPids(parent: number): number[] {
+  return readdirSync('/proc').filter(entry => /^[0-9]+$/.test(entry)).flatMap(pid => {
+    try {
+      // The fourth field of /proc/<pid>/stat, after the parenthesised command name, is the parent pid.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent ? [Number(pid)] : [];
+    } catch {
+      return []; // gone since the listing
+    }
+  });
 }
 
 /** A fresh directory tree owned by `postgres`: base/{data,socket,etc}. */
@@ -81,6 +96,10 @@ export async function startServer(group: ProcessGroup, options: {
       await run(join(PG_BIN, 'pg_ctl'), ['stop', '-D', options.dataDir, '-m', mode, '-w'], { asUser: 'postgres', env: pgEnv() });
     },
     start,
+    freeze: frozen => {
+      const postmaster = Number(readFileSync(join(options.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      for (const pid of [postmaster, ...childPids(postmaster)]) process.kill(pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+    },
   };
   group.onCleanup(() => server.stop('immediate'));
   return server;

@@ -62,6 +62,9 @@ export function databaseConfigFromEnv(env: NodeJS.ProcessEnv): DatabaseConfig {
   };
 }
 
+/** How long past the statement timeout a read may go unanswered before its server counts as unreachable. */
+export const READ_DEADLINE_SLACK_MS = 1000;
+
 export type ReadTarget = 'replica' | 'primary';
 export type ReadReason = 'replica' | 'policy' | 'no-replicas-configured' | 'no-healthy-replica' | 'token-not-reached' | 'replica-failed';
 
@@ -164,13 +167,16 @@ export class QueryRouter {
    * retried once elsewhere.
    */
   public async read<T>(fn: (sql: Sql) => Promise<T>, token?: string): Promise<T> {
+    // statement_timeout is enforced by the server: one that stops answering (frozen, partitioned)
+    // never sends the cancellation, so the client keeps its own deadline a little beyond it.
+    const bounded = (sql: Sql) => withTimeout(fn(sql), this.config.statementTimeoutMs + READ_DEADLINE_SLACK_MS);
     const pick = await this.pickReplica(token);
     if (!pick.replica) {
       this.observer.onRead?.('primary', pick.reason);
-      return this.timed(this.primary, fn);
+      return this.timed(this.primary, bounded);
     }
     try {
-      const result = await this.timed(pick.replica, fn);
+      const result = await this.timed(pick.replica, bounded);
       this.observer.onRead?.('replica', 'replica', pick.replica.name);
       return result;
     } catch (error) {
@@ -178,7 +184,7 @@ export class QueryRouter {
       this.markDown(pick.replica, error);
       const retry = await this.pickReplica(token);
       this.observer.onRead?.(retry.replica ? 'replica' : 'primary', 'replica-failed', retry.replica?.name);
-      return this.timed(retry.replica ?? this.primary, fn);
+      return this.timed(retry.replica ?? this.primary, bounded);
     }
   }
 
@@ -196,7 +202,7 @@ export class QueryRouter {
       if (replica.state.replayLsn && lsnToBigInt(replica.state.replayLsn) >= wanted) return { replica, reason: 'replica' };
     }
     for (const replica of ordered) {
-      const live = await this.replayLsn(replica).catch(() => undefined);
+      const live = await withTimeout(this.replayLsn(replica), this.config.connectTimeoutMs + 500).catch(() => undefined);
       if (live && lsnToBigInt(live) >= wanted) return { replica, reason: 'replica' };
     }
     return { reason: 'token-not-reached' };

@@ -146,6 +146,30 @@ test('a replica whose replay is paused is ejected for lag, and a read with the w
   await waitFor('replica 0 to be readmitted', async () => replicaHealthy(0), 20_000);
 });
 
+test('a replica behind the primary\'s state at start takes no reads, however small its lag, until it catches up', async () => {
+  // GIVEN replica 0 paused before an item is written, as a replica can be a moment behind a migration
+  await pg.replicas[0].sql('select pg_wal_replay_pause()');
+  const later = createService({
+    DATABASE_URL: pg.databaseUrl, POSTGRES_READ_REPLICAS: pg.replicaHosts,
+    REPLICA_MAX_LAG_MS: '60000', REPLICA_CHECK_INTERVAL_MS: String(HEALTH_INTERVAL_MS),
+  });
+  try {
+    const { body } = await api().post('/api/v1/items').send({ name: 'written before start' }).expect(201);
+    await waitFor('replica 1 to have the item', async () => await pg.replicas[1].sql(`select count(*) from items where id = '${body.id}'`, 'app') === '1');
+    // WHEN an instance starts now (its lag bound is a minute, so lag alone would admit replica 0)
+    await later.start();
+    // THEN replica 0 takes no reads, and every read finds the item
+    expect(later.router.replicaStates().map(r => r.healthy)).toEqual([false, true]);
+    for (let i = 0; i < 20; i++) await request(later.app).get(`/api/v1/items/${body.id}`).expect(200);
+    // AND it is admitted once it has replayed that state
+    await pg.replicas[0].sql('select pg_wal_replay_resume()');
+    await waitFor('replica 0 to be admitted', async () => later.router.replicaStates()[0].healthy, 10_000);
+  } finally {
+    await pg.replicas[0].sql('select pg_wal_replay_resume()');
+    await later.close();
+  }
+});
+
 test('with every replica stopped, reads are served by the primary and readiness passes', async () => {
   const id = await replicatedItem('primary only');
   await Promise.all(pg.replicas.map(r => r.stop('immediate')));

@@ -19,22 +19,22 @@ beforeAll(async () => {
 
 afterAll(() => group.cleanup(), 60_000);
 
-interface Answer { status?: number; error?: string; body: string }
+interface Answer { status?: number; error?: string; body: string; token?: string }
 
 /** Responses each server port gave, probes included: compared with what the server says it accepted. */
 const answered = new Map<number, number>();
 
 /** One request on a fresh connection (no keep-alive), as the test's load balancer sends it. */
-function send(port: number, method: string, path: string, body?: unknown): Promise<Answer> {
+function send(port: number, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise(resolve => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = httpRequest({ host: '127.0.0.1', port, method, path, agent: false, timeout: 10_000,
-      headers: { Connection: 'close', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {}) } }, res => {
+      headers: { Connection: 'close', ...headers, ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {}) } }, res => {
       let text = '';
       res.on('data', chunk => { text += chunk; });
       res.on('end', () => {
         answered.set(port, (answered.get(port) ?? 0) + 1);
-        resolve({ status: res.statusCode, body: text });
+        resolve({ status: res.statusCode, body: text, token: res.headers['x-consistency-token'] as string | undefined });
       });
       res.on('error', error => resolve({ error: (error as NodeJS.ErrnoException).code ?? error.message, body: text }));
     });
@@ -71,6 +71,8 @@ test('SIGTERM under load: readiness fails at once, every accepted request succee
   const server = await startServer({ SHUTDOWN_DELAY_MS: '1000', SHUTDOWN_TIMEOUT_MS: '10000' });
   const created = await send(server.port, 'POST', '/api/v1/items', { name: 'seed' });
   const id = JSON.parse(created.body).id as string;
+  // Reads carry the write's token, as a client reading its own write must (a replica may not have it yet).
+  const consistency = { 'X-Consistency-Token': created.token! };
   const answers: Answer[] = [];
   let routable = true;
   let notReady: Answer | undefined;
@@ -89,7 +91,7 @@ test('SIGTERM under load: readiness fails at once, every accepted request succee
   const workers = Array.from({ length: 8 }, async (_, w) => {
     for (let i = 0; i < 5000 && routable; i++) {
       answers.push(await (w % 2 === 0
-        ? send(server.port, 'GET', `/api/v1/items/${id}`)
+        ? send(server.port, 'GET', `/api/v1/items/${id}`, undefined, consistency)
         : send(server.port, 'POST', '/api/v1/items', { name: `load-${w}-${i}` })));
     }
   });

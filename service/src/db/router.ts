@@ -116,6 +116,8 @@ export class QueryRouter {
   private readonly replicaPools: Replica[];
   private readonly lsnSamples: Array<{ at: number; lsn: bigint }> = [];
   private next = 0;
+  /** The primary's LSN at start; a replica that has not replayed it takes no reads. */
+  private replayFloor = 0n;
   private timer?: NodeJS.Timeout;
   private checking?: Promise<void>;
 
@@ -145,8 +147,14 @@ export class QueryRouter {
     return { name, sql, max, inFlight: 0 };
   }
 
-  /** Starts the background replica checks (and runs one now). */
+  /**
+   * Starts the background replica checks (and runs one now). Call it after the migrations: a
+   * replica takes reads only once it has replayed what the primary holds now, the schema this
+   * code expects included (lag alone would admit one that is a moment behind a migration).
+   */
   public async start(): Promise<void> {
+    const [{ lsn }] = await this.primary.sql<Array<{ lsn: string }>>`select pg_current_wal_lsn()::text as lsn`;
+    this.replayFloor = lsnToBigInt(lsn);
     await this.checkReplicas();
     this.timer = setInterval(() => void this.checkReplicas(), this.config.healthIntervalMs);
     this.timer.unref();
@@ -243,7 +251,9 @@ export class QueryRouter {
         replica.state.lagMs = behind ? now - behind.at : 0;
         replica.state.lastCheckedAt = new Date(now).toISOString();
         const lagging = replica.state.lagMs > this.config.maxLagMs;
-        this.setHealthy(replica, !lagging, lagging ? `replay lag ${replica.state.lagMs} ms` : 'replaying');
+        const beforeStart = replayed < this.replayFloor;
+        this.setHealthy(replica, !lagging && !beforeStart,
+          beforeStart ? 'has not replayed the primary\'s state at start (migrations)' : lagging ? `replay lag ${replica.state.lagMs} ms` : 'replaying');
       } catch (error) {
         this.markDown(replica, error);
       }

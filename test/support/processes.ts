@@ -7,17 +7,36 @@ import { promisify } from 'util';
 
 const execFileAsync = promisify(execFile);
 
-/** A free TCP port on 127.0.0.1, as the kernel hands it out. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports the tests hand out: below the kernel's ephemeral range (32768 and up on Linux), so no
+ * outgoing connection or `listen(0)` of another suite can take one between this check and the
+ * server's bind, and each Jest worker draws from its own slice, so two suites never pick the
+ * same. A Redis Cluster node also binds its port + 10000: that range is kept free too.
+ */
+const PORT_BASE = 11_000;
+const PORT_SPAN = 10_000;
+const SLICES = 8;
+const SLICE = PORT_SPAN / SLICES;
+const slice = (Number(process.env.JEST_WORKER_ID ?? '1') - 1) % SLICES;
+// A random start, so a suite run again soon does not meet the ports of the last run still closing.
+let nextPort = Math.floor(Math.random() * SLICE);
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise(resolve => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A free TCP port on 127.0.0.1 (and free at + 10000, for a Redis Cluster bus) that no other test in this run gets. */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < SLICE; tries++) {
+    const port = PORT_BASE + slice * SLICE + (nextPort++ % SLICE);
+    if (await bindable(port) && await bindable(port + PORT_SPAN)) return port;
+  }
+  throw new Error(`no free port left in ${PORT_BASE + slice * SLICE}-${PORT_BASE + (slice + 1) * SLICE - 1}`);
 }
 
 /** Polls `check` until it resolves truthy, at most `timeoutMs`; throws naming `what` otherwise. */

@@ -16,10 +16,14 @@ export interface HorizontalScalingTopologyProps {
   readonly image: string;
   /** The API tier, beyond its image and backends. @default - ScaledApi's defaults: 3 to 20 pods on CPU 70% / memory 80% */
   readonly api?: Omit<ScaledApiProps, 'image' | 'database' | 'cache'>;
-  /** The PostgreSQL tier. @default - PgReplicaSet's defaults: a primary and 2 streaming replicas */
+  /** The PostgreSQL tier to create. @default - PgReplicaSet's defaults: a primary and 2 streaming replicas */
   readonly database?: PgReplicaSetProps;
-  /** The Redis tier. @default - RedisCluster's defaults: 3 masters and 3 replicas */
+  /** A PostgreSQL tier made elsewhere (e.g. shared with another chart), instead of `database`. @default - one is created */
+  readonly existingDatabase?: PgReplicaSet;
+  /** The Redis tier to create. @default - RedisCluster's defaults: 3 masters and 3 replicas */
   readonly cache?: RedisClusterProps;
+  /** A Redis tier made elsewhere, instead of `cache`. @default - one is created */
+  readonly existingCache?: RedisCluster;
   /** The nginx tier, beyond its backend. @default - LoadBalancer's defaults */
   readonly loadBalancer?: Omit<LoadBalancerProps, 'backend'>;
   /** Worker pools by id, each on the topology's Redis (as broker) and PostgreSQL. @default - none */
@@ -43,8 +47,8 @@ export class HorizontalScalingTopology extends Construct {
 
   constructor(scope: Construct, id: string, props: HorizontalScalingTopologyProps) {
     super(scope, id);
-    this.database = new PgReplicaSet(this, 'db', props.database);
-    this.cache = new RedisCluster(this, 'cache', props.cache);
+    this.database = this.tier('database', props.database, props.existingDatabase, () => new PgReplicaSet(this, 'db', props.database));
+    this.cache = this.tier('cache', props.cache, props.existingCache, () => new RedisCluster(this, 'cache', props.cache));
     this.api = new ScaledApi(this, 'api', { ...props.api, image: props.image, database: this.database, cache: this.cache });
     this.loadBalancer = new LoadBalancer(this, 'lb', { ...props.loadBalancer, backend: this.api });
     this.workers = Object.entries(props.workers ?? {}).map(([workerId, worker]) => {
@@ -59,5 +63,14 @@ export class HorizontalScalingTopology extends Construct {
       const targets: IMetricsTarget[] = [this.api, this.database, this.cache, this.loadBalancer, ...this.workers];
       this.observability = new Observability(this, 'obs', { ...props.observability, targets });
     }
+  }
+
+  /** The existing tier, or a new one from its options; both at once is ambiguous. */
+  private tier<T>(prop: string, options: object | undefined, existing: T | undefined, create: () => T): T {
+    if (options !== undefined && existing !== undefined) {
+      const existingProp = `existing${prop[0].toUpperCase()}${prop.slice(1)}`;
+      throw propError(this, existingProp, (existing as unknown as Construct).node.path, `must not be given with '${prop}': pass options for a new tier or an existing one, not both`);
+    }
+    return existing ?? create();
   }
 }

@@ -1,5 +1,5 @@
 import { Testing } from 'cdk8s';
-import { HorizontalScalingTopology, HorizontalScalingTopologyProps } from '../lib';
+import { HorizontalScalingTopology, HorizontalScalingTopologyProps, PgReplicaSet, RedisCluster } from '../lib';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 function synthTopology(props: Partial<HorizontalScalingTopologyProps> = {}) {
@@ -13,6 +13,7 @@ const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: 
 
 test('one construct synthesizes every tier of the guides, wired, and every object passes the checks', () => {
   const { manifests } = synthTopology();
+  expect(manifests.map(m => `${m.kind}/${m.metadata.name}`)).toMatchSnapshot();
   checkManifests(manifests);
   expect(names(manifests, 'Deployment')).toEqual(['test-app-api', 'test-app-lb']);
   expect(names(manifests, 'StatefulSet')).toEqual(['test-app-cache', 'test-app-db-primary', 'test-app-db-replica']);
@@ -43,6 +44,27 @@ test('tier props pass through, and worker pools join the Redis and PostgreSQL of
   const worker = envOf(manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-app-emails')!.spec.template.spec.containers[0]);
   expect(worker.DATABASE_URL).toContain('test-app-db-rw');
   expect(names(manifests, 'PrometheusRule')).toContain('test-app-obs-worker');
+});
+
+test('an existing database and cache are used instead of new ones', () => {
+  const chart = Testing.chart();
+  const db = new PgReplicaSet(chart, 'shared-db', { replicas: 1 });
+  const cache = new RedisCluster(chart, 'shared-cache', { mode: 'sentinel' });
+  const topology = new HorizontalScalingTopology(chart, 'app', { image: 'example/api:1.0.0', existingDatabase: db, existingCache: cache });
+  const manifests = Testing.synth(chart);
+  checkManifests(manifests);
+  expect([topology.database, topology.cache]).toEqual([db, cache]);
+  expect(names(manifests, 'StatefulSet')).toEqual(['test-shared-cache', 'test-shared-cache-sentinel', 'test-shared-db-primary', 'test-shared-db-replica']);
+  const env = envOf(manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-app-api')!.spec.template.spec.containers[0]);
+  expect(env.DATABASE_URL).toContain('test-shared-db-rw');
+  expect(env.REDIS_SENTINEL_MASTER).toBe('hscale');
+});
+
+test('throws error, when a tier is given both as options and as an existing construct', () => {
+  const chart = Testing.chart();
+  const db = new PgReplicaSet(chart, 'shared-db');
+  expect(() => new HorizontalScalingTopology(chart, 'app', { image: 'example/api:1.0.0', database: { replicas: 3 }, existingDatabase: db }))
+    .toThrow('test/app: \'existingDatabase\' ("test/shared-db") must not be given with \'database\': pass options for a new tier or an existing one, not both');
 });
 
 test('observability false leaves monitoring out', () => {

@@ -22,9 +22,10 @@ export class ProductionChart extends Chart {
       secretEnv: { ADMIN_TOKEN: { secretName: 'hscale-api-admin', key: 'token' } },
     });
     this.lb = new LoadBalancer(this, 'lb', { backend: this.api, tls: { secretName: 'hscale-tls' } });
-    // Your worker image goes here: it pops jobs from the Redis list WORKER_QUEUE and serves /metrics on METRICS_PORT.
+    // The reference worker (service/src/worker.ts) runs from the service's image; put your own worker here.
     this.workers = new WorkerPool(this, 'jobs', {
-      image: 'ghcr.io/hscale/example-worker:0.1.0',
+      image: 'ghcr.io/hscale/reference-service:0.1.0',
+      command: ['node', 'service/dist/worker.js'],
       queue: 'hscale:jobs',
       broker: this.cache,
       database: this.db,

@@ -20,7 +20,7 @@ afterAll(() => group.cleanup());
 
 test('there is a dashboard for the API, the workers, PostgreSQL, Redis and nginx', () => {
   expect(Object.keys(dashboards).sort()).toEqual(['hscale-api.json', 'hscale-nginx.json', 'hscale-postgresql.json', 'hscale-redis.json', 'hscale-worker.json']);
-  expect(dashboards['hscale-worker.json'].panels.map((p: any) => p.title)).toEqual(['Queue emails: waiting jobs', 'Replicas and autoscaler bounds', 'Restarts (15 min)']);
+  expect(dashboards['hscale-worker.json'].panels.map((p: any) => p.title)).toEqual(['Queue emails: waiting jobs', 'Replicas and autoscaler bounds', 'Jobs per second by outcome', 'Restarts (15 min)']);
   const apiTitles = dashboards['hscale-api.json'].panels.map((p: any) => p.title);
   expect(apiTitles).toEqual(expect.arrayContaining(['Requests per second', 'Error ratio (5xx)', 'Latency', 'Replicas and autoscaler bounds']));
 });

@@ -48,6 +48,8 @@ function panelsOf(concern: Concern, e: MonitoredEndpoint): PanelSpec[] {
     case 'worker': return [
       ...(e.queue ? [{ title: `Queue ${e.queue.name}: waiting jobs`, unit: 'short', queries: [{ expr: kedaQueueLength(e), legend: 'waiting' }] }] : []),
       replicasPanel,
+      // The reference worker's counters; a worker of your own shows them when it exports the same names.
+      { title: 'Jobs per second by outcome', unit: 'ops', queries: [{ expr: `sum by (outcome) (rate(worker_jobs_total{${pods}}[5m]))`, legend: '{{outcome}}' }] },
       { title: 'Restarts (15 min)', unit: 'short', queries: [{ expr: `sum by (pod) (increase(kube_pod_container_status_restarts_total{${pods}}[15m]))`, legend: '{{pod}}' }] },
     ];
     case 'postgresql': return [

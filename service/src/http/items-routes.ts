@@ -1,16 +1,13 @@
 import { Request, Router } from 'express';
 import { z } from 'zod';
 import { ReadThroughCache } from '../cache/cache';
+import { itemKey, LIST_TAG } from '../cache/keys';
 import { decodeCursor, ItemRepository } from '../db/items';
 import { parseConsistencyToken } from '../db/lsn';
 import { HttpError } from './errors';
 
 export const CONSISTENCY_HEADER = 'X-Consistency-Token';
 
-/** The cache key of one item: the id is the hash tag, so the key and its write marker share a cluster slot. */
-export const itemKey = (id: string) => `item:{${id}}`;
-/** The tag every cached list carries; a write bumps it. */
-export const LIST_TAG = 'items';
 
 const itemBody = z.strictObject({
   name: z.string().trim().min(1).max(200),

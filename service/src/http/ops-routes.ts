@@ -2,11 +2,11 @@ import { createHash, timingSafeEqual } from 'crypto';
 import { Request, RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { ReadThroughCache } from '../cache/cache';
+import { itemKey, LIST_TAG } from '../cache/keys';
 import { QueryRouter } from '../db/router';
 import { HealthState } from '../health/health';
 import { ServiceMetrics } from '../metrics';
 import { HttpError } from './errors';
-import { itemKey, LIST_TAG } from './items-routes';
 
 const invalidateBody = z.strictObject({ ids: z.array(z.uuid()).max(100).default([]) });
 

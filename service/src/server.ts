@@ -1,6 +1,7 @@
 import { createServer } from 'http';
 import { createService } from './app';
 import { logger } from './logger';
+import { exitAfterStopOnSignals } from './shutdown';
 
 /**
  * Listens on PORT and shuts down gracefully on SIGTERM: readiness fails at once, the listener
@@ -19,17 +20,9 @@ async function main(): Promise<void> {
   await service.start();
   logger.info('migrated; replicas checked; ready');
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  exitAfterStopOnSignals(service.config.shutdownTimeoutMs, async signal => {
     logger.info({ signal }, 'shutting down');
     service.beginShutdown();
-    const deadline = setTimeout(() => {
-      logger.error('grace period over, exiting with requests in flight');
-      process.exit(1);
-    }, service.config.shutdownTimeoutMs);
-    deadline.unref();
     // Load balancers that poll readiness stop sending during the delay; closing at once would reset their last connections.
     await new Promise(resolve => setTimeout(resolve, service.config.shutdownDelayMs));
     // close() stops accepting and resolves when in-flight requests are done; idle keep-alive sockets are closed now.
@@ -38,10 +31,7 @@ async function main(): Promise<void> {
     await closed;
     await service.close();
     logger.info({ accepted }, 'stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
 main().catch(error => {

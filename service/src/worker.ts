@@ -1,5 +1,6 @@
 import { intFromEnv } from './config';
 import { logger } from './logger';
+import { exitAfterStopOnSignals } from './shutdown';
 import { startWorker } from './worker-app';
 
 /**
@@ -10,22 +11,11 @@ import { startWorker } from './worker-app';
 async function main(): Promise<void> {
   const shutdownTimeoutMs = intFromEnv(process.env, 'SHUTDOWN_TIMEOUT_MS', 100_000, 0, 3_600_000);
   const running = await startWorker();
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  exitAfterStopOnSignals(shutdownTimeoutMs, async signal => {
     logger.info({ signal }, 'worker stopping');
-    const deadline = setTimeout(() => {
-      logger.error('grace period over, exiting with a job in hand');
-      process.exit(1);
-    }, shutdownTimeoutMs);
-    deadline.unref();
     await running.stop();
     logger.info('worker stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
 main().catch(error => {

@@ -99,8 +99,8 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     const image = requirePinnedImage(this, 'image', props.image);
     this.queue = props.queue;
     // A Redis key may be any string, but one that a shell, KEDA's metadata or a log would mangle is a mistake.
-    if (!/^[A-Za-z0-9][A-Za-z0-9:._{}-]{0,199}$/.test(this.queue)) {
-      throw propError(this, 'queue', this.queue, 'must be 1-200 letters, digits or \':._{}-\', starting with a letter or digit');
+    if (!/^[A-Za-z0-9{][A-Za-z0-9:._{}-]{0,199}$/.test(this.queue)) {
+      throw propError(this, 'queue', this.queue, 'must be 1-200 letters, digits or \':._{}-\', starting with a letter, a digit or \'{\' (a hash tag)');
     }
     this.autoscalerKind = requireOneOf(this, 'autoscaler', props.autoscaler ?? 'keda', AUTOSCALERS);
     const keda = this.autoscalerKind === 'keda';

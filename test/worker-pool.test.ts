@@ -103,6 +103,11 @@ test('autoscaler cpu: an HPA on CPU with the guides\' behaviour, and no KEDA obj
   expect(find(manifests, 'PodDisruptionBudget', 'test-jobs').spec.maxUnavailable).toBe(1);
 });
 
+test('a queue name may start with a hash tag, as Redis Cluster users name related keys', () => {
+  const { manifests } = synthPool({ queue: '{mail}:outbox' });
+  expect(manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers[0].metadata.listName).toBe('{mail}:outbox');
+});
+
 test('the metrics endpoint carries the queue for the backlog alert', () => {
   const { pool } = synthPool({ maxReplicas: 4, backlogPerReplica: 50 });
   expect(pool.metricsEndpoints).toEqual([expect.objectContaining({
@@ -113,7 +118,7 @@ test('the metrics endpoint carries the queue for the backlog alert', () => {
 });
 
 const BAD_PROPS: Array<[string, Partial<WorkerPoolProps>, string]> = [
-  ['an empty queue name', { queue: '' }, 'test/jobs: \'queue\' ("") must be 1-200 letters, digits or \':._{}-\', starting with a letter or digit'],
+  ['an empty queue name', { queue: '' }, 'test/jobs: \'queue\' ("") must be 1-200 letters, digits or \':._{}-\', starting with a letter, a digit or \'{\' (a hash tag)'],
   ['a queue name with spaces', { queue: 'my queue' }, 'test/jobs: \'queue\' ("my queue") must be'],
   ['an unknown autoscaler', { autoscaler: 'vpa' as never }, 'test/jobs: \'autoscaler\' ("vpa") must be one of \'keda\', \'cpu\''],
   ['zero workers on an HPA', { autoscaler: 'cpu', minReplicas: 0 }, 'test/jobs: \'minReplicas\' (0) must be an integer from 1 to 1000'],

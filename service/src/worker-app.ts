@@ -45,11 +45,15 @@ export interface RunningWorker {
 export async function startWorker(env: NodeJS.ProcessEnv = process.env, handlers?: Record<string, JobHandler>): Promise<RunningWorker> {
   const queue = env.WORKER_QUEUE;
   if (!queue) throw new Error('WORKER_QUEUE must name the Redis list the worker takes jobs from');
+  // Every setting is read before a client opens, so a bad one leaves nothing connecting in the background.
   const port = intFromEnv(env, 'METRICS_PORT', 9100, 0, 65535);
+  const ttlSeconds = intFromEnv(env, 'CACHE_DEFAULT_TTL', 300, 1, 86_400);
+  const cacheTimeoutMs = intFromEnv(env, 'CACHE_TIMEOUT_MS', 250, 10, 60_000);
+  const databaseConfig = databaseConfigFromEnv(env);
   const redis = cacheClientFromEnv(env);
   if (!redis) throw new Error('a worker needs its queue\'s Redis: set REDIS_CLUSTER_NODES, REDIS_SENTINELS or REDIS_URL');
-  const router = new QueryRouter(databaseConfigFromEnv(env));
-  const cache = new ReadThroughCache(redis, intFromEnv(env, 'CACHE_DEFAULT_TTL', 300, 1, 86_400), intFromEnv(env, 'CACHE_TIMEOUT_MS', 250, 10, 60_000));
+  const router = new QueryRouter(databaseConfig);
+  const cache = new ReadThroughCache(redis, ttlSeconds, cacheTimeoutMs);
   const metrics = new WorkerMetrics();
   const worker = new QueueWorker(redis, queue, handlers ?? itemJobs(new ItemRepository(router), cache), undefined, {
     onJob: (type, outcome, seconds) => {
@@ -65,7 +69,10 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env, handlers
     server = createServer((req, res) => {
       if (req.method === 'GET' && req.url === '/metrics') {
         metrics.active.set(worker.active ? 1 : 0);
-        void metrics.registry.metrics().then(text => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text));
+        metrics.registry.metrics().then(
+          text => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
+          error => res.writeHead(500).end(String(error)),
+        );
         return;
       }
       res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"error":{"code":"not_found","message":"only GET /metrics here"}}');

@@ -1,5 +1,15 @@
+import { z } from 'zod';
 import { NotFoundError, VersionConflictError } from './errors';
 import { QueryRouter } from './router';
+
+/** What a client gives for a new item, by POST or by a queued job; unknown fields are refused. */
+export const newItemInput = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  payload: z.json().default({}),
+});
+
+/** An update: the new fields and the version the client read (optimistic concurrency). */
+export const itemUpdateInput = newItemInput.extend({ version: z.number().int().min(1) });
 
 export interface Item {
   readonly id: string;

@@ -2,6 +2,7 @@ import { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { isConnectionError, NotFoundError, VersionConflictError } from '../db/errors';
 import { logger } from '../logger';
+import { describeIssues } from '../validation';
 
 /** An error the client caused, answered with its status and a stable code. */
 export class HttpError extends Error {
@@ -23,7 +24,7 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
 function classify(error: unknown): { status: number; code: string; message: string } {
   if (error instanceof HttpError) return error;
   if (error instanceof ZodError) {
-    return { status: 400, code: 'invalid_input', message: error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') };
+    return { status: 400, code: 'invalid_input', message: describeIssues(error, 'body') };
   }
   if (error instanceof NotFoundError) return { status: 404, code: 'not_found', message: error.message };
   if (error instanceof VersionConflictError) return { status: 409, code: 'version_conflict', message: error.message };

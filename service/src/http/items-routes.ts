@@ -2,22 +2,12 @@ import { Request, Router } from 'express';
 import { z } from 'zod';
 import { ReadThroughCache } from '../cache/cache';
 import { itemKey, LIST_TAG } from '../cache/keys';
-import { decodeCursor, ItemRepository } from '../db/items';
+import { decodeCursor, ItemRepository, itemUpdateInput, newItemInput } from '../db/items';
 import { parseConsistencyToken } from '../db/lsn';
 import { HttpError } from './errors';
 
 export const CONSISTENCY_HEADER = 'X-Consistency-Token';
 
-
-const itemBody = z.strictObject({
-  name: z.string().trim().min(1).max(200),
-  payload: z.json().default({}),
-});
-const updateBody = z.strictObject({
-  name: z.string().trim().min(1).max(200),
-  payload: z.json().default({}),
-  version: z.number().int().min(1),
-});
 const idParam = z.strictObject({ id: z.uuid() });
 const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -38,7 +28,7 @@ export function itemsRouter(items: ItemRepository, cache: ReadThroughCache): Rou
   const router = Router();
 
   router.post('/', async (req, res) => {
-    const body = itemBody.parse(req.body ?? {});
+    const body = newItemInput.parse(req.body ?? {});
     const { item, token } = await items.create(body);
     await cache.invalidate(undefined, [LIST_TAG], token);
     res.status(201).set(CONSISTENCY_HEADER, token).location(`/api/v1/items/${item.id}`).json(item);
@@ -65,7 +55,7 @@ export function itemsRouter(items: ItemRepository, cache: ReadThroughCache): Rou
 
   router.put('/:id', async (req, res) => {
     const { id } = idParam.parse(req.params);
-    const body = updateBody.parse(req.body ?? {});
+    const body = itemUpdateInput.parse(req.body ?? {});
     const { item, token } = await items.update(id, body);
     await cache.invalidate(itemKey(id), [LIST_TAG], token);
     res.set(CONSISTENCY_HEADER, token).json(item);

@@ -1,14 +1,11 @@
 import { z } from 'zod';
 import { ReadThroughCache } from '../cache/cache';
 import { LIST_TAG } from '../cache/keys';
-import { ItemRepository } from '../db/items';
+import { ItemRepository, newItemInput } from '../db/items';
+import { describeIssues } from '../validation';
 import { JobHandler, JobRejected } from './worker';
 
-const createItemJob = z.strictObject({
-  type: z.literal('items.create'),
-  name: z.string().trim().min(1).max(200),
-  payload: z.json().default({}),
-});
+const createItemJob = newItemInput.extend({ type: z.literal('items.create') });
 
 /**
  * The reference worker's jobs, on the same repository and cache as the API: `items.create`
@@ -19,7 +16,7 @@ export function itemJobs(items: ItemRepository, cache: ReadThroughCache): Record
   return {
     'items.create': async job => {
       const parsed = createItemJob.safeParse(job);
-      if (!parsed.success) throw new JobRejected(parsed.error.issues.map(i => `${i.path.join('.') || 'job'}: ${i.message}`).join('; '));
+      if (!parsed.success) throw new JobRejected(describeIssues(parsed.error, 'job'));
       const { token } = await items.create(parsed.data);
       await cache.invalidate(undefined, [LIST_TAG], token);
     },

@@ -1,5 +1,6 @@
-import { Testing } from 'cdk8s';
-import { PgReplicaSet, PgReplicaSetProps, ScaledApi } from '../lib';
+import { Chart, Testing } from 'cdk8s';
+import { Construct } from 'constructs';
+import { DEFAULT_METRICS_SCRAPER, PgReplicaSet, PgReplicaSetProps, resolvePgReplicaSetSettings, ScaledApi } from '../lib';
 import { crdValidators } from './support/crd-validators';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
@@ -106,4 +107,51 @@ test.each<[string, PgReplicaSetProps, string]>([
   ['a pooler is asked of the statefulset engine', { pooler: true }, 'test/db: \'pooler\' ("true") is only available with engine \'cloudnative-pg\''],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthDb(props)).toThrow(message);
+});
+
+test('the settings fill every default of the statefulset engine', () => {
+  const settings = resolvePgReplicaSetSettings(new Construct(Testing.chart(), 'db'));
+  expect(settings).toMatchObject({
+    engine: 'statefulset', name: 'test-db', replicas: 2, synchronousReplicas: 0, synchronousCommit: 'on',
+    credentialsSecret: 'test-db-credentials', image: 'postgres:15.8', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
+    requireAntiAffinity: false, maxConnections: 200, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
+    parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], pooler: false,
+    podMonitorLabels: { release: 'kube-prometheus-stack' }, dnsSuffix: 'default.svc.cluster.local',
+  });
+  expect(settings.metricsScraper).toBe(DEFAULT_METRICS_SCRAPER);
+  expect(settings.storageClassName).toBeUndefined();
+  expect(settings.backup).toBeUndefined();
+  expect(settings.resources.requests?.cpu?.value).toBe('500m');
+  expect(settings.resources.limits?.memory?.value).toBe('4Gi');
+});
+
+test('the settings take the engine\'s image and Secret for cloudnative-pg, and the chart\'s namespace for DNS', () => {
+  // GIVEN
+  const chart = new Chart(Testing.app(), 'shop', { namespace: 'orders' });
+  // WHEN
+  const settings = resolvePgReplicaSetSettings(new Construct(chart, 'db'), { engine: 'cloudnative-pg', credentialsSecret: 'ignored', pooler: true });
+  // THEN
+  expect(settings.image).toBe('ghcr.io/cloudnative-pg/postgresql:15.8');
+  // The operator creates the Secret and names it; a name in the props cannot change that.
+  expect(settings.credentialsSecret).toBe('shop-db-app');
+  expect(settings.pooler).toBe(true);
+  expect(settings.dnsSuffix).toBe('orders.svc.cluster.local');
+});
+
+test('the settings keep what the props give', () => {
+  const settings = resolvePgReplicaSetSettings(new Construct(Testing.chart(), 'db'), {
+    replicas: 3, synchronousReplicas: 2, credentialsSecret: 'pg-creds', image: 'postgres:16.4', podNetworks: ['10.1.0.0/16'],
+    resources: { cpuLimit: '4' }, requireAntiAffinity: true,
+  });
+  expect(settings).toMatchObject({
+    replicas: 3, synchronousReplicas: 2, credentialsSecret: 'pg-creds', image: 'postgres:16.4', podNetworks: ['10.1.0.0/16'], requireAntiAffinity: true,
+  });
+  expect(settings.resources.limits?.cpu?.value).toBe('4');
+  expect(settings.resources.requests?.cpu?.value).toBe('500m');
+});
+
+test('throws error, when the settings are asked for a backup of the statefulset engine', () => {
+  const scope = new Construct(Testing.chart(), 'db');
+  expect(() => resolvePgReplicaSetSettings(scope, { backup: { schedule: '0 0 3 * * *', volumeSnapshotClass: 'csi' } }))
+    .toThrow('test/db: \'backup\' ("{\\"schedule\\":\\"0 0 3 * * *\\",\\"volumeSnapshotClass\\":\\"csi\\"}") is only available with engine \'cloudnative-pg\'');
 });

@@ -1,0 +1,69 @@
+import { createHash } from 'crypto';
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { MetricsEndpoint } from '../endpoints';
+import { commonLabels, namespaceOf } from '../names';
+import { PodNetworkPolicy } from '../pod-network-policy';
+
+export const PG_PORT = 5432;
+export const EXPORTER_PORT = 9187;
+
+/** Metadata of an object of a PgReplicaSet's `role`. */
+export function pgMetadata(scope: Construct, name: string, role: string): k8s.ObjectMeta {
+  return { name, namespace: namespaceOf(scope), labels: commonLabels(scope, 'postgresql', role) };
+}
+
+/** An environment variable read from a key of the credentials Secret. */
+export function secretEnv(secret: string, name: string, key: string): k8s.EnvVar {
+  return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
+}
+
+/** The Secret keys holding the application's user, password and database. */
+export interface CredentialKeys {
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+}
+
+/** PGUSER, PGPASSWORD, PGDATABASE from the Secret, then a DATABASE_URL that expands them (no credential in the YAML). */
+export function postgresClientEnv(secret: string, keys: CredentialKeys, primaryHost: string, replicaHosts: string[]): k8s.EnvVar[] {
+  return [
+    secretEnv(secret, 'PGUSER', keys.user),
+    secretEnv(secret, 'PGPASSWORD', keys.password),
+    secretEnv(secret, 'PGDATABASE', keys.database),
+    { name: 'DATABASE_URL', value: `postgres://$(PGUSER):$(PGPASSWORD)@${primaryHost}:${PG_PORT}/$(PGDATABASE)` },
+    { name: 'POSTGRES_READ_REPLICAS', value: replicaHosts.join(',') },
+  ];
+}
+
+/** The postgres_exporter endpoint of the pods matching `podSelector`; `scrapeBy` says what Prometheus finds it by. */
+export function postgresMetricsEndpoint(
+  name: string, podSelector: Record<string, string>,
+  scrapeBy: Pick<MetricsEndpoint, 'hasMonitor'> | Pick<MetricsEndpoint, 'serviceName' | 'serviceLabels'>,
+): MetricsEndpoint {
+  return { exporter: 'postgres-exporter', workloadName: name, podSelector, portName: 'metrics', port: EXPORTER_PORT, path: '/metrics', ...scrapeBy };
+}
+
+/** A ConfigMap `<name>-config` with `files`, and the hash of its content for a pod annotation that rolls the pods on change. */
+export function createConfigMap(scope: Construct, name: string, files: Record<string, string>): { configMap: k8s.KubeConfigMap; hash: string } {
+  const configMap = new k8s.KubeConfigMap(scope, 'Config', {
+    metadata: pgMetadata(scope, `${name}-config`, 'config'),
+    data: files,
+  });
+  return { configMap, hash: createHash('sha256').update(JSON.stringify(files)).digest('hex') };
+}
+
+/** A budget of one unavailable pod among those of `role`. */
+export function createDisruptionBudget(scope: Construct, name: string, role: string, selector: Record<string, string>): k8s.KubePodDisruptionBudget {
+  // maxUnavailable 1 on a single primary too: a budget that never allowed eviction would stall every node drain.
+  return new k8s.KubePodDisruptionBudget(scope, `${role}-budget`, {
+    metadata: pgMetadata(scope, `${name}-${role}`, role),
+    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
+  });
+}
+
+/** A NetworkPolicy isolating the pods of `role` (`primary` -> id `PrimaryNetworkPolicy`, name `<name>-primary`). */
+export function createNetworkPolicy(scope: Construct, role: string, podSelector: Record<string, string>): PodNetworkPolicy {
+  const id = `${role.charAt(0).toUpperCase()}${role.slice(1)}NetworkPolicy`;
+  return new PodNetworkPolicy(scope, id, { podSelector, labels: commonLabels(scope, 'postgresql', role), role });
+}

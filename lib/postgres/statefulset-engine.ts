@@ -1,0 +1,226 @@
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { commonLabels, imageVersion, INSTANCE_LABEL, namespaceOf, selectorLabels } from '../names';
+import {
+  exporterSidecar, nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
+} from '../pod-defaults';
+import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from '../postgres-conf';
+import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
+import {
+  createConfigMap, createDisruptionBudget, createNetworkPolicy, EXPORTER_PORT, PG_PORT, pgMetadata, postgresClientEnv,
+  postgresMetricsEndpoint, secretEnv,
+} from './shared';
+
+const PG_UID = 999;
+const ETC = '/etc/postgresql';
+const SOCKET_DIR = '/var/run/postgresql';
+const PGDATA = '/var/lib/postgresql/data/pgdata';
+
+type Role = 'primary' | 'replica';
+
+/**
+ * Runs anywhere, with manual failover: renders every config itself (replicas bootstrap with
+ * `pg_basebackup` and one slot each) and makes a primary and a replica StatefulSet, the Services
+ * `-rw`, `-ro` and per-pod DNS, budgets and NetworkPolicies.
+ */
+export const statefulSetEngine: PgEngineModule = {
+  defaultImage: 'postgres:15.8',
+  offersPoolerAndBackup: false,
+  credentialsSecret: (name, requested) => requested ?? `${name}-credentials`,
+  build: (scope, settings) => new StatefulSetBuilder(scope, settings).build(),
+};
+
+class StatefulSetBuilder {
+  private readonly podsService: string;
+  private readonly replicaSetName: string;
+  private readonly primaryHost: string;
+  private readonly replicaHosts: string[];
+  private readonly primaryPods: Record<string, string>;
+  private readonly replicaPods: Record<string, string>;
+  private readonly allPods: Record<string, string>;
+
+  constructor(private readonly scope: Construct, private readonly s: PgEngineSettings) {
+    this.podsService = `${s.name}-pods`;
+    this.replicaSetName = `${s.name}-replica`;
+    this.primaryHost = `${s.name}-rw.${s.dnsSuffix}`;
+    this.replicaHosts = Array.from({ length: s.replicas }, (_, i) => `${this.replicaSetName}-${i}.${this.podsService}.${s.dnsSuffix}:${PG_PORT}`);
+    this.primaryPods = selectorLabels(scope, 'primary');
+    this.replicaPods = selectorLabels(scope, 'replica');
+    this.allPods = { [INSTANCE_LABEL]: s.name, 'app.kubernetes.io/name': 'postgresql' };
+  }
+
+  public build(): PgEngineOutput {
+    const { postgresConf, hbaConf, configMap, configHash } = this.createConfig();
+    const primary = this.createStatefulSet('primary', configMap, configHash);
+    const replicaSet = this.createStatefulSet('replica', configMap, configHash);
+    this.createServices();
+    createDisruptionBudget(this.scope, this.s.name, 'primary', this.primaryPods);
+    createDisruptionBudget(this.scope, this.s.name, 'replica', this.replicaPods);
+    const primaryNetworkPolicy = createNetworkPolicy(this.scope, 'primary', this.primaryPods);
+    const replicaNetworkPolicy = createNetworkPolicy(this.scope, 'replica', this.replicaPods);
+    // Replicas stream from the primary.
+    primaryNetworkPolicy.allowIngressFrom({ podSelector: this.replicaPods }, [PG_PORT]);
+    replicaNetworkPolicy.allowEgressTo({ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] });
+    return {
+      postgresConf, hbaConf, primary, replicaSet, primaryNetworkPolicy, replicaNetworkPolicy,
+      primaryHost: this.primaryHost,
+      replicaHosts: this.replicaHosts,
+      clientLinks: [{ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] }, { peer: { podSelector: this.replicaPods }, ports: [PG_PORT] }],
+      clientEnv: postgresClientEnv(this.s.credentialsSecret, { user: 'username', password: 'password', database: 'database' }, this.primaryHost, this.replicaHosts),
+      metricsEndpoints: [postgresMetricsEndpoint(this.s.name, this.allPods, {
+        serviceName: this.podsService, serviceLabels: commonLabels(this.scope, 'postgresql', 'pods'),
+      })],
+    };
+  }
+
+  /** postgresql.conf, pg_hba.conf and the init scripts, in one ConfigMap. */
+  private createConfig() {
+    const s = this.s;
+    const standbyNames = Array.from({ length: s.replicas }, (_, i) => `${this.replicaSetName}-${i}`.replace(/-/g, '_'));
+    const postgresConf = renderPostgresConf({
+      port: PG_PORT, socketDir: SOCKET_DIR, hbaFile: `${ETC}/pg_hba.conf`,
+      maxConnections: s.maxConnections, sharedBuffers: s.sharedBuffers, workMem: s.workMem,
+      walKeepSize: s.walKeepSize, maxWalSenders: s.replicas + 5, maxReplicationSlots: s.replicas + 5,
+      synchronousReplicas: s.synchronousReplicas, standbyNames, synchronousCommit: s.synchronousCommit, parameters: s.parameters,
+    });
+    const hbaConf = renderPgHba({ replicationUser: 'all', replicationNetworks: s.podNetworks, clientNetworks: s.podNetworks });
+    const { configMap, hash } = createConfigMap(this.scope, s.name, {
+      'postgresql.conf': postgresConf,
+      'pg_hba.conf': hbaConf,
+      'primary-init.sh': renderPrimaryInitScript(),
+      'replica-init.sh': renderReplicaInitScript(),
+    });
+    return { postgresConf, hbaConf, configMap, configHash: hash };
+  }
+
+  private createStatefulSet(role: Role, configMap: k8s.KubeConfigMap, configHash: string): k8s.KubeStatefulSet {
+    const labels = commonLabels(this.scope, 'postgresql', role, imageVersion(this.s.image));
+    return new k8s.KubeStatefulSet(this.scope, role === 'primary' ? 'Primary' : 'Replicas', {
+      metadata: { name: role === 'primary' ? `${this.s.name}-primary` : this.replicaSetName, namespace: namespaceOf(this.scope), labels },
+      spec: {
+        serviceName: this.podsService,
+        replicas: role === 'primary' ? 1 : this.s.replicas,
+        podManagementPolicy: role === 'replica' ? 'Parallel' : 'OrderedReady',
+        selector: { matchLabels: selectorLabels(this.scope, role) },
+        template: {
+          metadata: { labels, annotations: { 'hscale.io/config-sha256': configHash } },
+          spec: this.podSpec(role, configMap),
+        },
+        volumeClaimTemplates: [this.dataVolumeClaim(labels)],
+      },
+    });
+  }
+
+  private podSpec(role: Role, configMap: k8s.KubeConfigMap): k8s.PodSpec {
+    const run = scratchVolume('run', SOCKET_DIR);
+    const tmp = scratchVolume('tmp', '/tmp');
+    return {
+      automountServiceAccountToken: false,
+      securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
+      terminationGracePeriodSeconds: 60,
+      affinity: nodeAntiAffinity(this.allPods, this.s.requireAntiAffinity),
+      volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume],
+      containers: [
+        this.postgresContainer(role === 'primary' ? this.primaryStartup() : this.replicaStartup(), [run.mount, tmp.mount]),
+        exporterSidecar({
+          image: this.s.exporterImage,
+          port: EXPORTER_PORT,
+          healthPath: '/',
+          cpuLimit: '200m',
+          env: [
+            { name: 'DATA_SOURCE_URI', value: `127.0.0.1:${PG_PORT}/postgres?sslmode=disable` },
+            this.secretEnv('DATA_SOURCE_USER', 'username'),
+            this.secretEnv('DATA_SOURCE_PASS', 'password'),
+          ],
+        }),
+      ],
+    };
+  }
+
+  /** The PostgreSQL container; `startup` is what differs between the primary and the replicas. */
+  private postgresContainer(startup: Partial<k8s.Container>, scratchMounts: k8s.VolumeMount[]): k8s.Container {
+    const isReady = () => ({ exec: { command: ['pg_isready', '-h', SOCKET_DIR, '-p', String(PG_PORT)] } });
+    return {
+      name: 'postgres',
+      image: this.s.image,
+      imagePullPolicy: 'IfNotPresent',
+      ports: [{ name: 'postgres', containerPort: PG_PORT, protocol: 'TCP' }],
+      resources: this.s.resources,
+      securityContext: restrictedContainerSecurityContext(),
+      startupProbe: { ...isReady(), periodSeconds: 5, failureThreshold: 360 },
+      readinessProbe: { ...isReady(), periodSeconds: 5, timeoutSeconds: 3 },
+      livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('postgres') }, periodSeconds: 10, failureThreshold: 6 },
+      ...startup,
+      volumeMounts: [
+        { name: 'config', mountPath: ETC, readOnly: true },
+        { name: 'data', mountPath: '/var/lib/postgresql/data' },
+        ...scratchMounts,
+        ...(startup.volumeMounts ?? []),
+      ],
+    };
+  }
+
+  private primaryStartup(): Partial<k8s.Container> {
+    return {
+      args: ['postgres', '-c', `config_file=${ETC}/postgresql.conf`],
+      env: [
+        ...this.commonEnv(),
+        this.secretEnv('POSTGRES_PASSWORD', 'superuser-password'),
+        this.secretEnv('APP_USER', 'username'), this.secretEnv('APP_PASSWORD', 'password'), this.secretEnv('APP_DATABASE', 'database'),
+      ],
+      // The image's entrypoint runs initdb on an empty volume, then this script, once.
+      volumeMounts: [{ name: 'config', mountPath: '/docker-entrypoint-initdb.d/primary-init.sh', subPath: 'primary-init.sh', readOnly: true }],
+    };
+  }
+
+  private replicaStartup(): Partial<k8s.Container> {
+    return {
+      command: ['sh', `${ETC}/replica-init.sh`],
+      env: [
+        ...this.commonEnv(),
+        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        { name: 'PRIMARY_HOST', value: this.primaryHost },
+        { name: 'PRIMARY_PORT', value: String(PG_PORT) },
+        { name: 'CONFIG_FILE', value: `${ETC}/postgresql.conf` },
+      ],
+    };
+  }
+
+  private commonEnv(): k8s.EnvVar[] {
+    return [
+      { name: 'PGDATA', value: PGDATA },
+      this.secretEnv('REPLICATION_USER', 'replication-username'),
+      this.secretEnv('REPLICATION_PASSWORD', 'replication-password'),
+    ];
+  }
+
+  private secretEnv(name: string, key: string): k8s.EnvVar {
+    return secretEnv(this.s.credentialsSecret, name, key);
+  }
+
+  private dataVolumeClaim(labels: Record<string, string>): k8s.KubePersistentVolumeClaimProps {
+    return {
+      metadata: { name: 'data', labels },
+      spec: {
+        accessModes: [this.s.accessMode],
+        resources: { requests: { storage: k8s.Quantity.fromString(this.s.storageSize) } },
+        ...(this.s.storageClassName ? { storageClassName: this.s.storageClassName } : {}),
+      },
+    };
+  }
+
+  /** `-rw` (the primary), `-ro` (the replicas) and the headless `-pods` for per-pod DNS and metrics. */
+  private createServices(): void {
+    const name = this.s.name;
+    const pgPort = { name: 'postgres', port: PG_PORT, targetPort: k8s.IntOrString.fromString('postgres'), protocol: 'TCP' };
+    new k8s.KubeService(this.scope, 'ReadWrite', { metadata: pgMetadata(this.scope, `${name}-rw`, 'primary'), spec: { selector: this.primaryPods, ports: [pgPort] } });
+    new k8s.KubeService(this.scope, 'ReadOnly', { metadata: pgMetadata(this.scope, `${name}-ro`, 'replica'), spec: { selector: this.replicaPods, ports: [pgPort] } });
+    new k8s.KubeService(this.scope, 'Pods', {
+      metadata: pgMetadata(this.scope, this.podsService, 'pods'),
+      spec: {
+        clusterIp: 'None', selector: this.allPods,
+        ports: [pgPort, { name: 'metrics', port: EXPORTER_PORT, targetPort: k8s.IntOrString.fromString('metrics'), protocol: 'TCP' }],
+      },
+    });
+  }
+}

@@ -136,6 +136,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.networkPolicy = createPeerNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels }, plan.peerPorts);
     this.metricsEndpoints = [this.exporterEndpoint()];
 
+    // What only the mode makes (the cluster-create Job, or the Sentinels) and how clients connect.
     const modeObjects = plan.build({
       scope: this, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash,
     });

@@ -1,5 +1,6 @@
-import { Duration, Testing } from 'cdk8s';
-import { RedisCluster, RedisClusterProps, ScaledApi } from '../lib';
+import { Chart, Duration, Testing } from 'cdk8s';
+import { Construct } from 'constructs';
+import { DEFAULT_METRICS_SCRAPER, RedisCluster, RedisClusterProps, resolveRedisClusterSettings, ScaledApi } from '../lib';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 function synthRedis(props: RedisClusterProps = {}) {
@@ -93,6 +94,44 @@ test('sentinel mode runs a master with replicas and three Sentinels, and injects
 test('the exporter is a metrics target behind the headless Service', () => {
   const { cache } = synthRedis();
   expect(cache.metricsEndpoints).toEqual([expect.objectContaining({ exporter: 'redis-exporter', portName: 'metrics', port: 9121, serviceName: 'test-cache-nodes' })]);
+});
+
+test('the settings fill every default of cluster mode, without creating any object', () => {
+  // GIVEN
+  const scope = new Construct(Testing.chart(), 'cache');
+  // WHEN
+  const settings = resolveRedisClusterSettings(scope, {});
+  // THEN
+  expect(settings).toMatchObject({
+    name: 'test-cache', namespace: undefined, dnsSuffix: 'default.svc.cluster.local', headlessServiceName: 'test-cache-nodes',
+    mode: 'cluster', topology: { nodeCount: 6, shards: 3, replicasPerShard: 1 },
+    image: 'redis:7.2.5', maxmemoryBytes: Math.floor(3 * 2 ** 30 * 0.7), maxmemoryPolicy: 'allkeys-lru', appendonly: true,
+    appendfsync: 'everysec', savePoints: ['3600 1', '300 100', '60 10000'], clusterNodeTimeoutMs: 5000, persistence: true,
+    storageSize: '10Gi', storageClassName: undefined, requireAntiAffinity: false,
+    passwordSecret: { name: 'test-cache-auth', key: 'password' }, metricsScraper: DEFAULT_METRICS_SCRAPER,
+  });
+  expect(scope.node.children).toHaveLength(0);
+});
+
+test('the settings of sentinel mode carry its topology and the namespace\'s DNS suffix', () => {
+  const chart = new Chart(Testing.app(), 'shop', { namespace: 'orders' });
+  const settings = resolveRedisClusterSettings(new Construct(chart, 'queue'), {
+    mode: 'sentinel', replicas: 4, sentinels: 5, quorum: 3, masterName: 'jobs', sentinelDownAfter: Duration.seconds(9), maxmemory: '1Gi',
+  });
+  expect(settings).toMatchObject({ name: 'shop-queue', namespace: 'orders', dnsSuffix: 'orders.svc.cluster.local', mode: 'sentinel', maxmemoryBytes: 2 ** 30 });
+  expect(settings.topology).toEqual({ nodeCount: 5, replicas: 4, sentinels: 5, quorum: 3, masterName: 'jobs', downAfterMs: 9000 });
+});
+
+test('the settings of cluster mode count every master and replica', () => {
+  const settings = resolveRedisClusterSettings(new Construct(Testing.chart(), 'cache'), { shards: 4, replicasPerShard: 2 });
+  expect(settings.topology).toEqual({ nodeCount: 12, shards: 4, replicasPerShard: 2 });
+});
+
+test('throws error, when maxmemory is above a lowered memory limit, before creating any object', () => {
+  const scope = new Construct(Testing.chart(), 'cache');
+  expect(() => resolveRedisClusterSettings(scope, { resources: { memoryRequest: '512Mi', memoryLimit: '1Gi' }, maxmemory: '2Gi' })).toThrow(
+    'test/cache: \'maxmemory\' ("2Gi") must be less than or equal to the memory limit (1Gi), with headroom for forks and buffers');
+  expect(scope.node.children).toHaveLength(0);
 });
 
 test.each<[string, RedisClusterProps, string]>([

@@ -1,0 +1,83 @@
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { commonLabels, imageVersion, selectorLabels } from '../names';
+import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../pod-defaults';
+import { renderClusterCreateScript, renderRedisStartScript } from '../redis-conf';
+import { requireIntInRange } from '../validation';
+import { RedisModeModule, RedisSharedObjects, RedisTopologyBase } from './mode';
+import { RedisClusterSettings } from './settings';
+import { CONFIG_MOUNT, configVolume, objectMeta, REDIS_PORT, REDIS_UID, redisPasswordEnv } from './shared';
+
+const BUS_PORT = REDIS_PORT + 10000;
+
+/** Redis Cluster: the keyspace sharded over masters, each with its replicas. */
+export interface ClusterTopology extends RedisTopologyBase {
+  /** Masters, each serving a share of the slots. */
+  readonly shards: number;
+  /** Replicas of each master. */
+  readonly replicasPerShard: number;
+}
+
+/** Redis Cluster, created by an idempotent Job once every node answers. */
+export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
+  resolveTopology(scope, props) {
+    const shards = requireIntInRange(scope, 'shards', props.shards ?? 3, 3, 1000);
+    const replicasPerShard = requireIntInRange(scope, 'replicasPerShard', props.replicasPerShard ?? 1, 0, 10);
+    return { nodeCount: shards * (1 + replicasPerShard), shards, replicasPerShard };
+  },
+
+  plan(topology, settings) {
+    return {
+      clusterEnabled: true,
+      peerPorts: [REDIS_PORT, BUS_PORT],
+      extraRedisPorts: [{ name: 'cluster-bus', containerPort: BUS_PORT, protocol: 'TCP' }],
+      configFiles: { 'start.sh': renderRedisStartScript('cluster'), 'create-cluster.sh': renderClusterCreateScript() },
+      redisEnv: [],
+      sentinelHosts: [],
+      build: shared => ({
+        createJob: createClusterJob(shared, topology, settings),
+        // Clients learn the other nodes from the ones they are given, and follow redirects to them.
+        clientLinks: [{ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] }],
+        clientEnv: [{ name: 'REDIS_CLUSTER_NODES', value: shared.nodes.join(',') }, redisPasswordEnv(settings.passwordSecret)],
+      }),
+    };
+  },
+};
+
+/** The Job that waits for every node and creates the cluster unless it exists; the nodes admit it. */
+function createClusterJob(shared: RedisSharedObjects, topology: ClusterTopology, settings: RedisClusterSettings): k8s.KubeJob {
+  const jobSelector = selectorLabels(shared.scope, 'cluster-create');
+  const jobLabels = commonLabels(shared.scope, 'redis-cluster-create', 'cluster-create', imageVersion(settings.image));
+  shared.networkPolicy.allowIngressFrom({ podSelector: jobSelector }, [REDIS_PORT]);
+  return new k8s.KubeJob(shared.scope, 'CreateCluster', {
+    metadata: objectMeta(settings, `${settings.name}-create`, jobLabels),
+    spec: {
+      backoffLimit: 10,
+      ttlSecondsAfterFinished: 3600,
+      activeDeadlineSeconds: 1800,
+      template: {
+        metadata: { labels: jobLabels },
+        spec: {
+          restartPolicy: 'OnFailure',
+          automountServiceAccountToken: false,
+          securityContext: restrictedPodSecurityContext(REDIS_UID),
+          containers: [{
+            name: 'create-cluster',
+            image: settings.image,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['sh', '/etc/redis/create-cluster.sh'],
+            env: [
+              { name: 'REDIS_NODES', value: shared.nodes.join(' ') },
+              { name: 'REPLICAS_PER_SHARD', value: String(topology.replicasPerShard) },
+              { name: 'WAIT_SECONDS', value: '600' },
+              redisPasswordEnv(settings.passwordSecret),
+            ],
+            resources: fixedResources('10m', '32Mi', '200m', '128Mi'),
+            securityContext: restrictedContainerSecurityContext(),
+            volumeMounts: [CONFIG_MOUNT],
+          }],
+          volumes: [configVolume(shared.configMap.name)],
+        },
+      },
+    },
+  });
+}

@@ -1,0 +1,71 @@
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { NetworkLink } from '../endpoints';
+import { PodNetworkPolicy } from '../pod-network-policy';
+import type { RedisClusterProps } from '../redis-cluster';
+import { RedisClusterSettings } from './settings';
+
+/** What every mode resolves from the props only it reads. */
+export interface RedisTopologyBase {
+  /** Redis pods in the data StatefulSet. */
+  readonly nodeCount: number;
+}
+
+/**
+ * One way of running Redis, in its own file and registered in `modes.ts`. RedisCluster builds
+ * what every mode shares (the ConfigMap, the data StatefulSet with its exporter, its Services,
+ * PDB and NetworkPolicy) and asks the mode for what differs.
+ */
+export interface RedisModeModule<T extends RedisTopologyBase> {
+  /** Validates the props only this mode reads and fills in their defaults. */
+  resolveTopology(scope: Construct, props: RedisClusterProps): T;
+  /** What the mode adds to the shared objects, and how it builds its own. */
+  plan(topology: T, settings: RedisClusterSettings): RedisModePlan;
+}
+
+/** A mode's part of one RedisCluster, known before any object is created. */
+export interface RedisModePlan {
+  /** Whether redis.conf turns Redis Cluster on. */
+  readonly clusterEnabled: boolean;
+  /** Ports the Redis pods use between themselves, the Redis port first. */
+  readonly peerPorts: number[];
+  /** Ports of the Redis container besides `redis`. */
+  readonly extraRedisPorts: k8s.ContainerPort[];
+  /** Files of the ConfigMap after `redis.conf`: the Redis pods' `start.sh` first, then the mode's own. */
+  readonly configFiles: Record<string, string>;
+  /** Env of the Redis container after the shared env. */
+  readonly redisEnv: k8s.EnvVar[];
+  /** `host:port` of every Sentinel; empty when the mode has none. */
+  readonly sentinelHosts: string[];
+  /** The master name the Sentinels know, when the mode has Sentinels. */
+  readonly masterName?: string;
+  /** Creates the mode's own objects, once the shared ones exist. */
+  build(shared: RedisSharedObjects): RedisModeObjects;
+}
+
+/** The shared objects a mode's own objects refer to. */
+export interface RedisSharedObjects {
+  /** The RedisCluster, scope of the mode's objects. */
+  readonly scope: Construct;
+  /** `host:port` of every Redis pod. */
+  readonly nodes: string[];
+  /** Labels of the Redis pods. */
+  readonly podSelector: Record<string, string>;
+  /** The Redis pods' NetworkPolicy, which the mode opens to its own pods. */
+  readonly networkPolicy: PodNetworkPolicy;
+  readonly configMap: k8s.KubeConfigMap;
+  readonly configHash: string;
+}
+
+/** What a mode built, and how clients reach it. */
+export interface RedisModeObjects {
+  /** Env a client container needs. */
+  readonly clientEnv: k8s.EnvVar[];
+  /** The pods and ports a client opens connections to. */
+  readonly clientLinks: NetworkLink[];
+  /** The Job that creates a Redis Cluster. */
+  readonly createJob?: k8s.KubeJob;
+  /** The Sentinels' StatefulSet and NetworkPolicy. */
+  readonly sentinelStatefulSet?: k8s.KubeStatefulSet;
+  readonly sentinelNetworkPolicy?: PodNetworkPolicy;
+}

@@ -9,9 +9,7 @@ import {
   restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, zoneAndNodeSpread,
 } from '../pod-defaults';
 import { PodNetworkPolicy } from '../pod-network-policy';
-import {
-  propError, requireIntInRange, requirePinnedImage, requirePositive,
-} from '../validation';
+import { propError, requireIntInRange, requirePinnedImage, requirePositive } from '../validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { LoadBalancerProps, RateLimit } from './props';
 

@@ -1,5 +1,6 @@
 import { Duration, Testing } from 'cdk8s';
-import { LoadBalancer, LoadBalancerProps, ScaledApi } from '../lib';
+import { Construct } from 'constructs';
+import { LoadBalancer, LoadBalancerProps, resolveLoadBalancerSettings, ScaledApi } from '../lib';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 function synthLb(props: Partial<LoadBalancerProps> = {}) {
@@ -105,4 +106,69 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
     'test/lb: \'apiRateLimit\' ("{\\"rate\\":10,\\"burst\\":1}") cannot be expressed by a portable HTTPRoute; configure it on your Gateway implementation, or use mode \'nginx\''],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthLb(props)).toThrow(message);
+});
+
+function resolveFor(props: Partial<LoadBalancerProps> = {}) {
+  const chart = Testing.chart();
+  const backend = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
+  const scope = new Construct(chart, 'lb');
+  return { chart, scope, backend, settings: resolveLoadBalancerSettings(scope, { backend, ...props }) };
+}
+
+test('the resolved settings of nginx mode carry every production default', () => {
+  const { backend, settings } = resolveFor();
+  expect(settings).toEqual({
+    mode: 'nginx',
+    backend,
+    image: 'nginxinc/nginx-unprivileged:1.27.4-alpine',
+    exporterImage: 'nginx/nginx-prometheus-exporter:1.4.2',
+    minReplicas: 2,
+    maxReplicas: 10,
+    cpuUtilization: 70,
+    apiRateLimit: { rate: 100, burst: 20 },
+    loginRateLimit: { rate: 5, burst: 3 },
+    loginPath: '/api/v1/auth/login',
+    websocketPath: '/ws',
+    maxFails: 3,
+    failTimeoutSeconds: 10,
+    keepalive: 32,
+    nextUpstreamTries: 3,
+    clientMaxBodySize: '1m',
+    resolver: 'kube-dns.kube-system.svc.cluster.local',
+    resources: { requests: { cpu: { value: '100m' }, memory: { value: '128Mi' } }, limits: { cpu: { value: '1' }, memory: { value: '256Mi' } } },
+    metricsScraper: { podSelector: { 'app.kubernetes.io/name': 'prometheus' }, namespaceSelector: {} },
+  });
+});
+
+test('the resolved settings keep given values and count the fail timeout in seconds', () => {
+  const { settings } = resolveFor({ loginRateLimit: { rate: 10, burst: 0 }, failTimeout: Duration.minutes(1), keepalive: 64, tls: { secretName: 'site-tls' } });
+  expect(settings).toMatchObject({
+    apiRateLimit: { rate: 100, burst: 20 }, loginRateLimit: { rate: 10, burst: 0 }, failTimeoutSeconds: 60, keepalive: 64, tls: { secretName: 'site-tls' },
+  });
+});
+
+test('the resolved settings of gateway mode hold only what the route needs, and admit the Gateway\'s namespace by default', () => {
+  const { backend, settings } = resolveFor({ mode: 'gateway', gateway: { name: 'public', namespace: 'gateways' } });
+  expect(settings).toEqual({
+    mode: 'gateway',
+    backend,
+    gateway: { name: 'public', namespace: 'gateways' },
+    gatewayPods: { podSelector: {}, namespaceSelector: { 'kubernetes.io/metadata.name': 'gateways' } },
+  });
+});
+
+test('resolving the settings creates nothing and opens no port of the backend', () => {
+  // GIVEN
+  const apiOnly = Testing.chart();
+  new ScaledApi(apiOnly, 'api', { image: 'example/api:1.0.0' });
+  // WHEN
+  const { chart, scope, settings } = resolveFor({ tls: { secretName: 'site-tls' } });
+  // THEN
+  expect(settings.mode).toBe('nginx');
+  expect(scope.node.children).toEqual([]);
+  expect(Testing.synth(chart)).toEqual(Testing.synth(apiOnly));
+});
+
+test('throws error, when the settings are resolved with keepalive 0', () => {
+  expect(() => resolveFor({ keepalive: 0 })).toThrow('test/lb: \'keepalive\' (0) must be an integer from 1 to 10000');
 });

@@ -1,0 +1,34 @@
+import { ApiObject } from 'cdk8s';
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { MetricsEndpoint } from '../endpoints';
+import { PodNetworkPolicy } from '../pod-network-policy';
+import { LoadBalancerMode, LoadBalancerProps } from './props';
+
+/** The LoadBalancer construct as a mode sees it: the scope of what it creates, and the names every mode shares. */
+export interface LoadBalancerScope extends Construct {
+  readonly name: string;
+  readonly podSelector: Record<string, string>;
+}
+
+/** What a mode created; the LoadBalancer exposes each as its public member of the same name. */
+export interface LoadBalancerObjects {
+  readonly nginxConf?: string;
+  readonly configMap?: k8s.KubeConfigMap;
+  readonly deployment?: k8s.KubeDeployment;
+  readonly service?: k8s.KubeService;
+  readonly autoscaler?: k8s.KubeHorizontalPodAutoscalerV2;
+  readonly disruptionBudget?: k8s.KubePodDisruptionBudget;
+  readonly networkPolicy?: PodNetworkPolicy;
+  readonly httpRoute?: ApiObject;
+  readonly metricsEndpoints?: MetricsEndpoint[];
+}
+
+/**
+ * One way of running the load balancer. `resolve` validates the props that the mode reads and
+ * returns them defaulted; `build` creates the mode's objects from those settings alone.
+ */
+export interface LoadBalancerModeDefinition<S extends { readonly mode: LoadBalancerMode }> {
+  resolve(scope: Construct, props: LoadBalancerProps): S;
+  build(lb: LoadBalancerScope, settings: S): LoadBalancerObjects;
+}

@@ -1,0 +1,272 @@
+import { createHash } from 'crypto';
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { DEFAULT_METRICS_SCRAPER, ILoadBalancerBackend, MetricsEndpoint, PodPeer } from '../endpoints';
+import { commonLabels, imageVersion, namespaceOf } from '../names';
+import { NginxConfOptions, renderNginxConf } from '../nginx-conf';
+import {
+  exporterSidecar, noUnavailableRollingUpdate, nodeAntiAffinity, resolveResources,
+  restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, zoneAndNodeSpread,
+} from '../pod-defaults';
+import { PodNetworkPolicy } from '../pod-network-policy';
+import { propError, requireIntInRange, requirePinnedImage, requirePositive } from '../validation';
+import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
+import { LoadBalancerProps, RateLimit } from './props';
+
+/** The resolved props of 'nginx' mode: our own autoscaled nginx tier. */
+export interface NginxModeSettings {
+  readonly mode: 'nginx';
+  readonly backend: ILoadBalancerBackend;
+  readonly image: string;
+  readonly exporterImage: string;
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly cpuUtilization: number;
+  /** Requests per second per client. */
+  readonly apiRateLimit: RateLimit;
+  /** Requests per minute per client. */
+  readonly loginRateLimit: RateLimit;
+  readonly loginPath: string;
+  readonly websocketPath: string;
+  /** The `kubernetes.io/tls` Secret; plain HTTP only when absent. */
+  readonly tls?: { readonly secretName: string };
+  readonly maxFails: number;
+  readonly failTimeoutSeconds: number;
+  readonly keepalive: number;
+  readonly nextUpstreamTries: number;
+  readonly clientMaxBodySize: string;
+  readonly resolver: string;
+  readonly resources: k8s.ResourceRequirements;
+  readonly metricsScraper: PodPeer;
+}
+
+const HTTP_PORT = 8080;
+const HTTPS_PORT = 8443;
+const STATUS_PORT = 8081;
+const EXPORTER_PORT = 9113;
+const CONFIG_DIR = '/etc/nginx';
+const WRITABLE_DIR = '/tmp/nginx';
+const TLS_DIR = '/etc/nginx/tls';
+
+type Metadata = { readonly name: string; readonly labels: Record<string, string>; readonly namespace?: string };
+
+function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): NginxModeSettings {
+  const apiRateLimit = resolveRateLimit(scope, 'apiRateLimit', props.apiRateLimit, { rate: 100, burst: 20 });
+  const loginRateLimit = resolveRateLimit(scope, 'loginRateLimit', props.loginRateLimit, { rate: 5, burst: 3 });
+  if (props.tls !== undefined && !props.tls.secretName) {
+    throw propError(scope, 'tls.secretName', props.tls.secretName ?? '',
+      'must name a kubernetes.io/tls Secret when TLS is asked for');
+  }
+  const image = requirePinnedImage(scope, 'image', props.image ?? 'nginxinc/nginx-unprivileged:1.27.4-alpine');
+  const exporterImage = requirePinnedImage(scope, 'exporterImage', props.exporterImage ?? 'nginx/nginx-prometheus-exporter:1.4.2');
+  const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 2, 1, 1000);
+  const maxReplicas = requireIntInRange(scope, 'maxReplicas', props.maxReplicas ?? 10, 1, 1000);
+  if (minReplicas > maxReplicas) {
+    throw propError(scope, 'minReplicas', minReplicas, `must be less than or equal to 'maxReplicas' (${maxReplicas})`);
+  }
+  return {
+    mode: 'nginx',
+    backend: props.backend,
+    image,
+    exporterImage,
+    minReplicas,
+    maxReplicas,
+    cpuUtilization: requireIntInRange(scope, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100),
+    failTimeoutSeconds: requirePositive(scope, 'failTimeout', props.failTimeout?.toSeconds() ?? 10),
+    apiRateLimit,
+    loginRateLimit,
+    loginPath: props.loginPath ?? '/api/v1/auth/login',
+    websocketPath: props.websocketPath ?? '/ws',
+    tls: props.tls,
+    maxFails: requireIntInRange(scope, 'maxFails', props.maxFails ?? 3, 1, 100),
+    keepalive: requireIntInRange(scope, 'keepalive', props.keepalive ?? 32, 1, 10000),
+    nextUpstreamTries: requireIntInRange(scope, 'nextUpstreamTries', props.nextUpstreamTries ?? 3, 1, 10),
+    clientMaxBodySize: props.clientMaxBodySize ?? '1m',
+    resolver: props.resolver ?? 'kube-dns.kube-system.svc.cluster.local',
+    resources: resolveResources(scope, 'resources', props.resources, {
+      cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '256Mi',
+    }),
+    metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+  };
+}
+
+function resolveRateLimit(scope: Construct, prop: string, given: RateLimit | undefined, defaults: RateLimit): RateLimit {
+  const limit = { ...defaults, ...given };
+  requirePositive(scope, `${prop}.rate`, limit.rate);
+  if (!Number.isInteger(limit.rate)) throw propError(scope, `${prop}.rate`, limit.rate, 'must be a whole number of requests');
+  requireIntInRange(scope, `${prop}.burst`, limit.burst, 0, 100000);
+  return limit;
+}
+
+/** What renderNginxConf needs, with the pod's ports and paths; the upstream follows the backend's pod IPs. */
+function nginxConfOptions(lb: LoadBalancerScope, s: NginxModeSettings): NginxConfOptions {
+  const backendHost = `${s.backend.headlessServiceName}.${namespaceOf(lb) ?? 'default'}.svc.cluster.local`;
+  return {
+    upstreamServers: [{ address: `${backendHost}:${s.backend.port}`, resolve: true }],
+    resolver: s.resolver,
+    httpPort: HTTP_PORT,
+    tls: s.tls ? { port: HTTPS_PORT, certificatePath: `${TLS_DIR}/tls.crt`, keyPath: `${TLS_DIR}/tls.key` } : undefined,
+    statusPort: STATUS_PORT,
+    apiRateLimit: { ...s.apiRateLimit, per: 'second' },
+    loginRateLimit: { ...s.loginRateLimit, per: 'minute' },
+    loginPath: s.loginPath,
+    websocketPath: s.websocketPath,
+    maxFails: s.maxFails,
+    failTimeoutSeconds: s.failTimeoutSeconds,
+    keepalive: s.keepalive,
+    nextUpstreamTries: s.nextUpstreamTries,
+    clientMaxBodySize: s.clientMaxBodySize,
+    accessLog: '/dev/stdout',
+    writableDir: WRITABLE_DIR,
+  };
+}
+
+function containerPorts(s: NginxModeSettings): k8s.ContainerPort[] {
+  return [
+    { name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' },
+    ...(s.tls ? [{ name: 'https', containerPort: HTTPS_PORT, protocol: 'TCP' }] : []),
+  ];
+}
+
+function createConfigMap(lb: LoadBalancerScope, metadata: Metadata, nginxConf: string): k8s.KubeConfigMap {
+  return new k8s.KubeConfigMap(lb, 'Config', { metadata, data: { 'nginx.conf': nginxConf } });
+}
+
+function createDeployment(
+  lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata, configMap: k8s.KubeConfigMap, nginxConf: string,
+): k8s.KubeDeployment {
+  const tmp = scratchVolume('tmp', '/tmp');
+  return new k8s.KubeDeployment(lb, 'Deployment', {
+    metadata,
+    spec: {
+      selector: { matchLabels: lb.podSelector },
+      revisionHistoryLimit: 5,
+      strategy: noUnavailableRollingUpdate(),
+      template: {
+        metadata: {
+          labels: metadata.labels,
+          // A changed nginx.conf changes the template, so the pods roll and load it.
+          annotations: { 'hscale.io/config-sha256': createHash('sha256').update(nginxConf).digest('hex') },
+        },
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: restrictedPodSecurityContext(101),
+          terminationGracePeriodSeconds: 30,
+          topologySpreadConstraints: zoneAndNodeSpread(lb.podSelector, 'ScheduleAnyway'),
+          affinity: nodeAntiAffinity(lb.podSelector, false),
+          volumes: [
+            tmp.volume,
+            { name: 'config', configMap: { name: configMap.name } },
+            ...(s.tls ? [{ name: 'tls', secret: { secretName: s.tls.secretName } }] : []),
+          ],
+          containers: [
+            nginxContainer(s, [
+              tmp.mount,
+              { name: 'config', mountPath: `${CONFIG_DIR}/nginx.conf`, subPath: 'nginx.conf', readOnly: true },
+              ...(s.tls ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : []),
+            ]),
+            exporterSidecar({
+              image: s.exporterImage,
+              port: EXPORTER_PORT,
+              healthPath: '/metrics',
+              args: [`--nginx.scrape-uri=http://127.0.0.1:${STATUS_PORT}/stub_status`, `--web.listen-address=:${EXPORTER_PORT}`],
+            }),
+          ],
+        },
+      },
+    },
+  });
+}
+
+function nginxContainer(s: NginxModeSettings, volumeMounts: k8s.VolumeMount[]): k8s.Container {
+  const health = { httpGet: { path: '/health', port: k8s.IntOrString.fromString('http') } };
+  return {
+    name: 'nginx',
+    image: s.image,
+    imagePullPolicy: 'IfNotPresent',
+    // The temp paths of nginx.conf live under the emptyDir; nginx creates the leaves, not their parent.
+    command: ['/bin/sh', '-c', `mkdir -p ${WRITABLE_DIR} && exec nginx -g 'daemon off;'`],
+    ports: containerPorts(s),
+    resources: s.resources,
+    securityContext: restrictedContainerSecurityContext(),
+    volumeMounts,
+    // nginx finishes in-flight requests on SIGQUIT; the pause lets endpoints drop the pod first.
+    lifecycle: { preStop: { exec: { command: ['/bin/sh', '-c', 'sleep 5 && nginx -s quit && sleep 10'] } } },
+    readinessProbe: { ...health, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+    livenessProbe: { ...health, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+  };
+}
+
+function createService(lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata): k8s.KubeService {
+  return new k8s.KubeService(lb, 'Service', {
+    metadata,
+    spec: {
+      type: 'LoadBalancer',
+      // Local keeps the client's address, which the per-client rate limits key on.
+      externalTrafficPolicy: 'Local',
+      selector: lb.podSelector,
+      ports: [
+        { name: 'http', port: 80, targetPort: k8s.IntOrString.fromString('http'), protocol: 'TCP' },
+        ...(s.tls ? [{ name: 'https', port: 443, targetPort: k8s.IntOrString.fromString('https'), protocol: 'TCP' }] : []),
+      ],
+    },
+  });
+}
+
+function createAutoscaler(
+  lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata, deployment: k8s.KubeDeployment,
+): k8s.KubeHorizontalPodAutoscalerV2 {
+  return new k8s.KubeHorizontalPodAutoscalerV2(lb, 'Autoscaler', {
+    metadata,
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.name },
+      minReplicas: s.minReplicas,
+      maxReplicas: s.maxReplicas,
+      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: s.cpuUtilization } } }],
+    },
+  });
+}
+
+function createDisruptionBudget(lb: LoadBalancerScope, metadata: Metadata): k8s.KubePodDisruptionBudget {
+  return new k8s.KubePodDisruptionBudget(lb, 'DisruptionBudget', {
+    metadata,
+    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: lb.podSelector } },
+  });
+}
+
+/** Clients from anywhere, egress to the backend (which admits nginx in turn), and the metrics scraper. */
+function createNetworkPolicy(lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata): PodNetworkPolicy {
+  const policy = new PodNetworkPolicy(lb, 'NetworkPolicy', { podSelector: lb.podSelector, labels: metadata.labels });
+  // Clients come from anywhere: the cloud load balancer keeps their addresses.
+  policy.allowIngressFromAnywhere(containerPorts(s).map(p => p.containerPort));
+  policy.allowEgressTo({ peer: { podSelector: s.backend.podSelector }, ports: [s.backend.port] });
+  s.backend.allowClient({ podSelector: lb.podSelector });
+  policy.allowIngressFrom(s.metricsScraper, [EXPORTER_PORT]);
+  return policy;
+}
+
+function exporterEndpoint(lb: LoadBalancerScope): MetricsEndpoint {
+  return { exporter: 'nginx-exporter', workloadName: lb.name, podSelector: lb.podSelector, portName: 'metrics', port: EXPORTER_PORT, path: '/metrics' };
+}
+
+/** 'nginx' mode: an nginx Deployment whose upstream resolves the backend's headless Service, so it balances per pod. */
+export const nginxMode: LoadBalancerModeDefinition<NginxModeSettings> = {
+  resolve: resolveNginxSettings,
+  build(lb, settings) {
+    const nginxConf = renderNginxConf(nginxConfOptions(lb, settings));
+    const labels = commonLabels(lb, 'nginx', 'load-balancer', imageVersion(settings.image));
+    const metadata = { name: lb.name, labels, namespace: namespaceOf(lb) };
+    const configMap = createConfigMap(lb, metadata, nginxConf);
+    const deployment = createDeployment(lb, settings, metadata, configMap, nginxConf);
+    return {
+      nginxConf,
+      configMap,
+      deployment,
+      service: createService(lb, settings, metadata),
+      autoscaler: createAutoscaler(lb, settings, metadata, deployment),
+      disruptionBudget: createDisruptionBudget(lb, metadata),
+      networkPolicy: createNetworkPolicy(lb, settings, metadata),
+      metricsEndpoints: [exporterEndpoint(lb)],
+    };
+  },
+};

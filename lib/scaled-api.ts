@@ -346,6 +346,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
     return metrics;
   }
 
+  /** How fast the autoscaler adds and removes pods. */
   private autoscalerBehavior(): k8s.HorizontalPodAutoscalerBehaviorV2 {
     return guidesScalingBehavior();
   }

@@ -124,7 +124,7 @@ class StandaloneStack {
       name: 'prometheus',
       image: this.settings.prometheusImage,
       args: ['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus', `--storage.tsdb.retention.time=${this.settings.retention}`],
-      ports: [{ name: 'web', containerPort: 9090, protocol: 'TCP' }],
+      ports: [{ name: this.prometheus.portName, containerPort: this.prometheus.port, protocol: 'TCP' }],
       resources: resolveResources(this.scope, 'prometheusResources', undefined, { cpuRequest: '250m', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: '4Gi' }),
       volumeMounts: [{ name: 'config', mountPath: '/etc/prometheus', readOnly: true }, data.mount],
       readinessProbe: { httpGet: { path: '/-/ready', port: k8s.IntOrString.fromString('web') }, periodSeconds: 10 },
@@ -138,7 +138,7 @@ class StandaloneStack {
       data: {
         'datasources.yaml': stringify({
           apiVersion: 1,
-          datasources: [{ name: 'Prometheus', type: 'prometheus', uid: 'prometheus', access: 'proxy', url: `http://${this.prometheus.name}:9090`, isDefault: true }],
+          datasources: [{ name: 'Prometheus', type: 'prometheus', uid: 'prometheus', access: 'proxy', url: `http://${this.prometheus.name}:${this.prometheus.port}`, isDefault: true }],
         }),
         'dashboards.yaml': stringify({
           apiVersion: 1,
@@ -165,7 +165,7 @@ class StandaloneStack {
         { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
         { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
       ],
-      ports: [{ name: 'http', containerPort: 3000, protocol: 'TCP' }],
+      ports: [{ name: this.grafana.portName, containerPort: this.grafana.port, protocol: 'TCP' }],
       resources: resolveResources(this.scope, 'grafanaResources', undefined, { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' }),
       volumeMounts: [
         data.mount, tmp.mount,

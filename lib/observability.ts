@@ -1,20 +1,23 @@
-import { ApiObject, Chart, Duration } from 'cdk8s';
+import { Chart, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { stringify } from 'yaml';
 import { IMetricsTarget } from './endpoints';
 import { renderDashboards } from './monitoring/dashboards';
-import { renderPrometheusConfig } from './monitoring/prometheus-config';
 import { AlertThresholds, MonitoredEndpoint, renderAlertRules, renderRecordingRules, RuleGroup } from './monitoring/rules';
-import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
-import {
-  nodeAntiAffinity, resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
-} from './pod-defaults';
-import { PodNetworkPolicy } from './pod-network-policy';
-import { propError, requireOneOf, requirePinnedImage, requirePositive } from './validation';
+import { commonLabels, namespaceOf, resourceName } from './names';
+import { ObservabilityModeBuilder } from './observability/mode';
+import { operatorMode } from './observability/operator-mode';
+import { standaloneMode } from './observability/standalone-mode';
+import { propError, requireOneOf, requirePositive } from './validation';
 
 export type ObservabilityMode = 'operator' | 'standalone';
-const MODES: ObservabilityMode[] = ['operator', 'standalone'];
+
+/** What each mode builds; a new mode is a module under lib/observability/ and an entry here. */
+const MODE_BUILDERS: Record<ObservabilityMode, ObservabilityModeBuilder> = {
+  operator: operatorMode,
+  standalone: standaloneMode,
+};
+const MODES = Object.keys(MODE_BUILDERS) as ObservabilityMode[];
 
 /** Props of an {@link Observability}. */
 export interface ObservabilityProps {
@@ -52,6 +55,69 @@ export interface ObservabilityProps {
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
+/** The props every mode reads, validated and defaulted. */
+export interface ObservabilitySettings {
+  readonly mode: ObservabilityMode;
+  /** Resource name of the Observability; every object it makes derives its name from it. */
+  readonly name: string;
+  /** Every metrics endpoint of the targets, with the namespace of its chart. */
+  readonly endpoints: MonitoredEndpoint[];
+  readonly selectorLabels: Record<string, string>;
+  readonly dashboardLabel: Record<string, string>;
+  readonly dashboardFolder: string;
+  readonly thresholds: AlertThresholds;
+}
+
+/** Validates and defaults the props of the Observability at `scope`; standalone-only props are its mode's to resolve. */
+export function resolveObservabilitySettings(scope: Construct, props: ObservabilityProps): ObservabilitySettings {
+  const mode = requireOneOf(scope, 'mode', props.mode ?? 'operator', MODES);
+  const name = resourceName(scope);
+  const endpoints = monitoredEndpoints(scope, props.targets);
+  const selector = requireLabels(scope, 'selectorLabels', props.selectorLabels ?? { release: 'kube-prometheus-stack' });
+  const dashboardLabel = requireLabels(scope, 'dashboardLabel', props.dashboardLabel ?? { grafana_dashboard: '1' });
+  return {
+    mode,
+    name,
+    endpoints,
+    selectorLabels: selector,
+    dashboardLabel,
+    dashboardFolder: props.dashboardFolder ?? 'hscale',
+    thresholds: {
+      latencySloSeconds: requirePositive(scope, 'latencySlo', (props.latencySlo?.toMilliseconds() ?? 100)) / 1000,
+      errorRatio: requireRatio(scope, 'errorRatio', props.errorRatio ?? 0.05),
+      replicationLagSeconds: requirePositive(scope, 'replicationLagBound', props.replicationLagBound?.toSeconds() ?? 5),
+      connectionsRatio: 0.8,
+      slotRetainedBytes: 2 ** 30,
+      redisMemoryRatio: 0.8,
+      cacheHitRatio: requireRatio(scope, 'cacheHitRatio', props.cacheHitRatio ?? 0.8),
+      runbookBaseUrl: props.runbookBaseUrl ?? 'https://github.com/hscale/hscale/blob/main/docs/runbooks/alerts.md',
+    },
+  };
+}
+
+function monitoredEndpoints(scope: Construct, targets: IMetricsTarget[]): MonitoredEndpoint[] {
+  if (targets.length === 0) throw propError(scope, 'targets', '[]', 'must name at least one construct to monitor');
+  return targets.flatMap(target => {
+    if (target.metricsEndpoints.length === 0) {
+      throw propError(scope, 'targets', target.node.path, 'has no metrics endpoint: give it a metrics port or an exporter');
+    }
+    return target.metricsEndpoints.map(e => ({ ...e, namespace: Chart.of(target).namespace }));
+  });
+}
+
+function requireLabels(scope: Construct, prop: string, labels: Record<string, string>): Record<string, string> {
+  for (const [key, value] of Object.entries(labels)) {
+    if (!LABEL_KEY.test(key) || key.length > 253) throw propError(scope, prop, key, 'is not a valid label key');
+    if (!LABEL_VALUE.test(value)) throw propError(scope, `${prop}.${key}`, value, 'is not a valid label value (at most 63 alphanumerics, \'-\', \'_\' or \'.\')');
+  }
+  return labels;
+}
+
+function requireRatio(scope: Construct, prop: string, value: number): number {
+  if (!(value > 0 && value < 1)) throw propError(scope, prop, value, 'must be a ratio between 0 and 1 (exclusive)');
+  return value;
+}
+
 /**
  * Monitoring for a topology: scrape configuration for every target's metrics port, alert and
  * recording rules per concern, and Grafana dashboards, for a cluster running
@@ -65,222 +131,25 @@ export class Observability extends Construct {
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
-    this.mode = requireOneOf(this, 'mode', props.mode ?? 'operator', MODES);
-    const name = resourceName(this);
-    if (props.targets.length === 0) throw propError(this, 'targets', '[]', 'must name at least one construct to monitor');
-    this.endpoints = props.targets.flatMap(target => {
-      if (target.metricsEndpoints.length === 0) {
-        throw propError(this, 'targets', target.node.path, 'has no metrics endpoint: give it a metrics port or an exporter');
-      }
-      return target.metricsEndpoints.map(e => ({ ...e, namespace: Chart.of(target).namespace }));
-    });
-    const selector = props.selectorLabels ?? { release: 'kube-prometheus-stack' };
-    const dashboardLabel = props.dashboardLabel ?? { grafana_dashboard: '1' };
-    for (const [prop, labels] of [['selectorLabels', selector], ['dashboardLabel', dashboardLabel]] as const) {
-      for (const [key, value] of Object.entries(labels)) {
-        if (!LABEL_KEY.test(key) || key.length > 253) throw propError(this, `${prop}`, key, 'is not a valid label key');
-        if (!LABEL_VALUE.test(value)) throw propError(this, `${prop}.${key}`, value, 'is not a valid label value (at most 63 alphanumerics, \'-\', \'_\' or \'.\')');
-      }
-    }
-    const thresholds: AlertThresholds = {
-      latencySloSeconds: requirePositive(this, 'latencySlo', (props.latencySlo?.toMilliseconds() ?? 100)) / 1000,
-      errorRatio: this.ratio('errorRatio', props.errorRatio ?? 0.05),
-      replicationLagSeconds: requirePositive(this, 'replicationLagBound', props.replicationLagBound?.toSeconds() ?? 5),
-      connectionsRatio: 0.8,
-      slotRetainedBytes: 2 ** 30,
-      redisMemoryRatio: 0.8,
-      cacheHitRatio: this.ratio('cacheHitRatio', props.cacheHitRatio ?? 0.8),
-      runbookBaseUrl: props.runbookBaseUrl ?? 'https://github.com/hscale/hscale/blob/main/docs/runbooks/alerts.md',
-    };
-    this.ruleGroups = [renderRecordingRules(), ...renderAlertRules(this.endpoints, thresholds)];
+    const settings = resolveObservabilitySettings(this, props);
+    this.mode = settings.mode;
+    this.endpoints = settings.endpoints;
+    this.ruleGroups = [renderRecordingRules(), ...renderAlertRules(this.endpoints, settings.thresholds)];
     this.dashboards = renderDashboards(this.endpoints);
     const namespace = namespaceOf(this);
     const labels = commonLabels(this, 'observability', 'monitoring');
+    const dashboardMaps = this.createDashboardMaps(settings, namespace, labels);
+    MODE_BUILDERS[this.mode].build(this, { settings, targets: props.targets, namespace, labels, ruleGroups: this.ruleGroups, dashboardMaps }, props);
+  }
 
-    // Dashboards as ConfigMaps the Grafana sidecar (or the standalone Grafana) loads.
-    const dashboardMaps = Object.entries(this.dashboards).map(([file, dashboard]) => new k8s.KubeConfigMap(this, `Dashboard-${file}`, {
+  /** Dashboards as ConfigMaps the Grafana sidecar (or the standalone Grafana) loads. */
+  private createDashboardMaps(settings: ObservabilitySettings, namespace: string | undefined, labels: Record<string, string>): k8s.KubeConfigMap[] {
+    return Object.entries(this.dashboards).map(([file, dashboard]) => new k8s.KubeConfigMap(this, `Dashboard-${file}`, {
       metadata: {
-        name: `${name}-${file.replace(/\.json$/, '')}`, namespace, labels: { ...labels, ...dashboardLabel },
-        annotations: { grafana_folder: props.dashboardFolder ?? 'hscale' },
+        name: `${settings.name}-${file.replace(/\.json$/, '')}`, namespace, labels: { ...labels, ...settings.dashboardLabel },
+        annotations: { grafana_folder: settings.dashboardFolder },
       },
       data: { [file]: JSON.stringify(dashboard, undefined, 2) },
     }));
-
-    if (this.mode === 'operator') {
-      for (const e of this.endpoints.filter(x => !x.hasMonitor)) {
-        new ApiObject(this, `PodMonitor-${e.workloadName}-${e.portName}`, {
-          apiVersion: 'monitoring.coreos.com/v1',
-          kind: 'PodMonitor',
-          metadata: { name: `${e.workloadName}-${e.portName === 'metrics' ? 'metrics' : e.portName}`, namespace: e.namespace, labels: { ...labels, ...selector } },
-          spec: {
-            selector: { matchLabels: e.podSelector },
-            podMetricsEndpoints: [{
-              port: e.portName,
-              path: e.path,
-              // `job` names the API's Service in both modes, so rules and dashboards select the same series.
-              relabelings: [{ targetLabel: 'job', replacement: e.serviceName ?? e.workloadName }],
-            }],
-          },
-        });
-      }
-      for (const group of this.ruleGroups) {
-        new ApiObject(this, `Rules-${group.name}`, {
-          apiVersion: 'monitoring.coreos.com/v1',
-          kind: 'PrometheusRule',
-          metadata: { name: group.name.replace(/^hscale/, name), namespace, labels: { ...labels, ...selector } },
-          spec: { groups: [group] },
-        });
-      }
-      return;
-    }
-    this.buildStandalone(name, props, dashboardMaps, props.targets);
-  }
-
-  private ratio(prop: string, value: number): number {
-    if (!(value > 0 && value < 1)) throw propError(this, prop, value, 'must be a ratio between 0 and 1 (exclusive)');
-    return value;
-  }
-
-  private buildStandalone(name: string, props: ObservabilityProps, dashboardMaps: k8s.KubeConfigMap[], targets: IMetricsTarget[]): void {
-    const namespace = namespaceOf(this);
-    if (!namespace) {
-      throw propError(this, 'mode', 'standalone', 'needs a namespace on the chart: the RoleBinding must name the namespace of Prometheus\'s ServiceAccount');
-    }
-    const prometheusImage = requirePinnedImage(this, 'prometheusImage', props.prometheusImage ?? 'quay.io/prometheus/prometheus:v2.53.1');
-    const grafanaImage = requirePinnedImage(this, 'grafanaImage', props.grafanaImage ?? 'grafana/grafana:11.1.3');
-    const promLabels = commonLabels(this, 'prometheus', 'prometheus', imageVersion(prometheusImage));
-    const promPods = selectorLabels(this, 'prometheus');
-    const grafanaLabels = commonLabels(this, 'grafana', 'grafana', imageVersion(grafanaImage));
-    const grafanaPods = selectorLabels(this, 'grafana');
-    const promName = `${name}-prometheus`;
-    const grafanaName = `${name}-grafana`;
-    const ruleFiles = Object.fromEntries(this.ruleGroups.map(g => [`${g.name}.rules.yml`, stringify({ groups: [g] })]));
-    const prometheusYml = stringify(renderPrometheusConfig({
-      endpoints: this.endpoints,
-      ruleFiles: Object.keys(ruleFiles).map(f => `/etc/prometheus/${f}`),
-      scrapeInterval: '30s',
-    }));
-    const config = new k8s.KubeConfigMap(this, 'PrometheusConfig', {
-      metadata: { name: promName, namespace, labels: promLabels },
-      data: { 'prometheus.yml': prometheusYml, ...ruleFiles },
-    });
-
-    const serviceAccount = new k8s.KubeServiceAccount(this, 'PrometheusServiceAccount', { metadata: { name: promName, namespace, labels: promLabels } });
-    // Read-only, and only in the namespaces of the targets: what kubernetes_sd_configs needs.
-    for (const ns of new Set(this.endpoints.map(e => e.namespace))) {
-      new k8s.KubeRole(this, `Role-${ns}`, {
-        metadata: { name: promName, namespace: ns, labels: promLabels },
-        rules: [{ apiGroups: [''], resources: ['pods', 'services', 'endpoints'], verbs: ['get', 'list', 'watch'] }],
-      });
-      new k8s.KubeRoleBinding(this, `RoleBinding-${ns}`, {
-        metadata: { name: promName, namespace: ns, labels: promLabels },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: promName },
-        subjects: [{ kind: 'ServiceAccount', name: serviceAccount.name, namespace }],
-      });
-    }
-
-    const deployment = (id: string, deploymentName: string, labels: Record<string, string>, pods: Record<string, string>, uid: number,
-      spec: Partial<k8s.PodSpec>, container: k8s.Container) => new k8s.KubeDeployment(this, id, {
-      metadata: { name: deploymentName, namespace, labels },
-      spec: {
-        replicas: 1,
-        // One Prometheus with an emptyDir: a second one would scrape everything twice.
-        strategy: { type: 'Recreate' },
-        selector: { matchLabels: pods },
-        template: {
-          metadata: { labels, annotations: spec.automountServiceAccountToken ? { 'hscale.io/needs-service-account-token': 'kubernetes_sd_configs lists pods through the API server' } : {} },
-          spec: {
-            automountServiceAccountToken: false,
-            securityContext: restrictedPodSecurityContext(uid, uid),
-            affinity: nodeAntiAffinity(pods, false),
-            ...spec,
-            containers: [{ ...container, securityContext: restrictedContainerSecurityContext(), imagePullPolicy: 'IfNotPresent' }],
-          },
-        },
-      },
-    });
-    const promTmp = scratchVolume('data', '/prometheus', '20Gi');
-    deployment('Prometheus', promName, promLabels, promPods, 65534, {
-      serviceAccountName: serviceAccount.name,
-      automountServiceAccountToken: true,
-      volumes: [{ name: 'config', configMap: { name: config.name } }, promTmp.volume],
-    }, {
-      name: 'prometheus',
-      image: prometheusImage,
-      args: ['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus', `--storage.tsdb.retention.time=${props.retention ?? '15d'}`],
-      ports: [{ name: 'web', containerPort: 9090, protocol: 'TCP' }],
-      resources: resolveResources(this, 'prometheusResources', undefined, { cpuRequest: '250m', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: '4Gi' }),
-      volumeMounts: [{ name: 'config', mountPath: '/etc/prometheus', readOnly: true }, promTmp.mount],
-      readinessProbe: { httpGet: { path: '/-/ready', port: k8s.IntOrString.fromString('web') }, periodSeconds: 10 },
-      livenessProbe: { httpGet: { path: '/-/healthy', port: k8s.IntOrString.fromString('web') }, periodSeconds: 30 },
-    });
-
-    const grafanaConfig = new k8s.KubeConfigMap(this, 'GrafanaProvisioning', {
-      metadata: { name: `${grafanaName}-provisioning`, namespace, labels: grafanaLabels },
-      data: {
-        'datasources.yaml': stringify({
-          apiVersion: 1,
-          datasources: [{ name: 'Prometheus', type: 'prometheus', uid: 'prometheus', access: 'proxy', url: `http://${promName}:9090`, isDefault: true }],
-        }),
-        'dashboards.yaml': stringify({
-          apiVersion: 1,
-          providers: [{ name: 'hscale', folder: props.dashboardFolder ?? 'hscale', type: 'file', options: { path: '/var/lib/grafana/dashboards' } }],
-        }),
-      },
-    });
-    const grafanaData = scratchVolume('data', '/var/lib/grafana', '1Gi');
-    const grafanaTmp = scratchVolume('tmp', '/tmp');
-    deployment('Grafana', grafanaName, grafanaLabels, grafanaPods, 472, {
-      volumes: [
-        grafanaData.volume, grafanaTmp.volume,
-        { name: 'provisioning', configMap: { name: grafanaConfig.name } },
-        { name: 'dashboards', projected: { sources: dashboardMaps.map(m => ({ configMap: { name: m.name } })) } },
-      ],
-    }, {
-      name: 'grafana',
-      image: grafanaImage,
-      env: [
-        { name: 'GF_SECURITY_ADMIN_PASSWORD', valueFrom: { secretKeyRef: { name: props.grafanaAdminSecret ?? `${grafanaName}-admin`, key: 'password' } } },
-        { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
-        { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
-      ],
-      ports: [{ name: 'http', containerPort: 3000, protocol: 'TCP' }],
-      resources: resolveResources(this, 'grafanaResources', undefined, { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' }),
-      volumeMounts: [
-        grafanaData.mount, grafanaTmp.mount,
-        { name: 'provisioning', mountPath: '/etc/grafana/provisioning/datasources/datasources.yaml', subPath: 'datasources.yaml', readOnly: true },
-        { name: 'provisioning', mountPath: '/etc/grafana/provisioning/dashboards/dashboards.yaml', subPath: 'dashboards.yaml', readOnly: true },
-        { name: 'dashboards', mountPath: '/var/lib/grafana/dashboards', readOnly: true },
-      ],
-      readinessProbe: { httpGet: { path: '/api/health', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10 },
-      livenessProbe: { httpGet: { path: '/api/health', port: k8s.IntOrString.fromString('http') }, periodSeconds: 30 },
-    });
-
-    for (const [id, serviceName, labels, pods, port, portName] of [
-      ['PrometheusService', promName, promLabels, promPods, 9090, 'web'],
-      ['GrafanaService', grafanaName, grafanaLabels, grafanaPods, 3000, 'http'],
-    ] as const) {
-      new k8s.KubeService(this, id, {
-        metadata: { name: serviceName, namespace, labels },
-        spec: { selector: pods, ports: [{ name: portName, port, targetPort: k8s.IntOrString.fromString(portName), protocol: 'TCP' }] },
-      });
-      // One pod each, so the budget allows its eviction rather than stalling node drains.
-      new k8s.KubePodDisruptionBudget(this, `${id}Budget`, {
-        metadata: { name: serviceName, namespace, labels },
-        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: pods } },
-      });
-    }
-
-    const promPolicy = new PodNetworkPolicy(this, 'PrometheusNetworkPolicy', { podSelector: promPods, labels: promLabels, role: 'prometheus' });
-    promPolicy.allowIngressFrom({ podSelector: grafanaPods }, [9090]);
-    // The API server has no pod selector; 443 and 6443 are its usual ports.
-    promPolicy.allowEgressToAnywhere([443, 6443]);
-    for (const e of this.endpoints) {
-      promPolicy.allowEgressTo({ peer: { podSelector: e.podSelector, ...(e.namespace ? { namespaceSelector: { 'kubernetes.io/metadata.name': e.namespace } } : {}) }, ports: [e.port] });
-    }
-    const grafanaPolicy = new PodNetworkPolicy(this, 'GrafanaNetworkPolicy', { podSelector: grafanaPods, labels: grafanaLabels, role: 'grafana' });
-    grafanaPolicy.allowIngressFrom({ podSelector: {} }, [3000]);
-    grafanaPolicy.allowEgressTo({ peer: { podSelector: promPods }, ports: [9090] });
-    for (const target of targets) target.allowScraper({ podSelector: promPods, namespaceSelector: { 'kubernetes.io/metadata.name': namespace } });
   }
 }

@@ -1,8 +1,12 @@
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
+import { Construct } from 'constructs';
 import { parse } from 'yaml';
-import { LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import {
+  LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, resolveObservabilitySettings, ScaledApi, WorkerPool,
+} from '../lib';
+import { resolveStandaloneSettings } from '../lib/observability/standalone-mode';
 import { crdValidators } from './support/crd-validators';
 import { checkManifests, Manifest } from './support/manifest-checks';
 import { ProcessGroup, run } from './support/processes';
@@ -136,4 +140,29 @@ test('without a chart namespace, monitors and rules follow the namespace the cha
 test('throws error, when standalone mode has no chart namespace', () => {
   expect(() => topology({ mode: 'standalone' })).toThrow(
     'test/obs: \'mode\' ("standalone") needs a namespace on the chart: the RoleBinding must name the namespace of Prometheus\'s ServiceAccount');
+});
+
+test('resolveObservabilitySettings defaults the labels, folder and thresholds, and places endpoints in their chart\'s namespace', () => {
+  const chart = new Chart(Testing.app(), 'test', { namespace: 'shop' });
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
+  const settings = resolveObservabilitySettings(new Construct(chart, 'obs'), { targets: [api], latencySlo: Duration.millis(250) });
+  expect(settings).toMatchObject({
+    mode: 'operator', name: 'test-obs', selectorLabels: { release: 'kube-prometheus-stack' }, dashboardLabel: { grafana_dashboard: '1' },
+    dashboardFolder: 'hscale',
+  });
+  expect(settings.thresholds).toMatchObject({ latencySloSeconds: 0.25, errorRatio: 0.05, replicationLagSeconds: 5, cacheHitRatio: 0.8 });
+  expect(settings.endpoints.map(e => [e.workloadName, e.namespace])).toEqual([['test-api', 'shop']]);
+});
+
+test('resolveStandaloneSettings defaults the images, the retention and the Grafana admin Secret', () => {
+  const scope = new Construct(new Chart(Testing.app(), 'test', { namespace: 'mon' }), 'obs');
+  expect(resolveStandaloneSettings(scope, { targets: [], retention: '3d' })).toEqual({
+    namespace: 'mon', prometheusImage: 'quay.io/prometheus/prometheus:v2.53.1', grafanaImage: 'grafana/grafana:11.1.3',
+    retention: '3d', grafanaAdminSecret: 'test-obs-grafana-admin',
+  });
+});
+
+test('throws error, when standalone mode gets a Grafana image on latest', () => {
+  expect(() => topology({ mode: 'standalone', grafanaImage: 'grafana/grafana:latest' }, 'statefulset', 'shop')).toThrow(
+    'test/obs: \'grafanaImage\' ("grafana/grafana:latest") must be an image reference pinned by a tag other than \'latest\'');
 });

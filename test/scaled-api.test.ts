@@ -1,6 +1,7 @@
 import { Duration, Testing } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
-import { ICacheEndpoint, IDatabaseEndpoint, PodPeer, ScaledApi, ScaledApiProps } from '../lib';
+import { Construct } from 'constructs';
+import { ICacheEndpoint, IDatabaseEndpoint, PodPeer, resolveScaledApiSettings, ScaledApi, ScaledApiProps } from '../lib';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 function synthApi(props: Partial<ScaledApiProps> = {}): Manifest[] {
@@ -220,4 +221,28 @@ test('throws error, when the id is not a DNS-1123 label', () => {
   const chart = Testing.chart();
   expect(() => new ScaledApi(chart, 'My_Api', { image: 'example/api:1.0.0' }))
     .toThrow('test/My_Api: \'id\' ("test-my_api") must be a DNS-1123 label');
+});
+
+test('resolveScaledApiSettings gives a bare API the production defaults, without creating any object', () => {
+  const scope = new Construct(Testing.chart(), 'api');
+  const settings = resolveScaledApiSettings(scope, { image: 'example/api:1.0.0' });
+  expect(settings).toMatchObject({
+    name: 'test-api', port: 8000, metricsPort: undefined, metricsPath: '/metrics', minReplicas: 3, maxReplicas: 20,
+    cpuUtilization: 70, memoryUtilization: 80, minAvailable: 2, spread: 'ScheduleAnyway', preStopSeconds: 10,
+    gracePeriodSeconds: 45, runAsUser: 10001, backends: [], env: [{ name: 'PORT', value: '8000' }],
+  });
+  expect(settings.probes.startup).toEqual({ path: '/api/v1/scaling/health/startup', periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 30 });
+  expect(scope.node.children).toEqual([]);
+});
+
+test('resolveScaledApiSettings replaces only the path of the probe given', () => {
+  const { probes } = resolveScaledApiSettings(new Construct(Testing.chart(), 'api'), { image: 'example/api:1.0.0', probes: { readiness: '/ready' } });
+  expect(probes.readiness).toEqual({ path: '/ready', periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 });
+  expect(probes.liveness.path).toBe('/api/v1/scaling/health/liveness');
+});
+
+test('throws error, when resolveScaledApiSettings gets a preStopDelay as long as the grace period', () => {
+  const scope = new Construct(Testing.chart(), 'api');
+  expect(() => resolveScaledApiSettings(scope, { image: 'example/api:1.0.0', preStopDelay: Duration.seconds(45) })).toThrow(
+    'test/api: \'terminationGracePeriod\' ("45s") must be longer than \'preStopDelay\' (45s), or the process is killed before it can drain');
 });

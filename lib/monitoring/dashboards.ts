@@ -15,87 +15,114 @@ interface PanelSpec {
 
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 
-function panelsOf(concern: Concern, e: MonitoredEndpoint): PanelSpec[] {
-  const job = jobMatcher(e);
-  const pods = podMatcher(e);
+/** The panels of one endpoint of a concern. */
+type PanelsOf = (e: MonitoredEndpoint) => PanelSpec[];
+
+function replicasPanel(e: MonitoredEndpoint): PanelSpec {
   const hpa = `${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"`;
-  const replicasPanel: PanelSpec = {
+  return {
     title: 'Replicas and autoscaler bounds', unit: 'short', queries: [
       { expr: `kube_horizontalpodautoscaler_status_current_replicas{${hpa}}`, legend: 'replicas' },
       { expr: `kube_horizontalpodautoscaler_spec_min_replicas{${hpa}}`, legend: 'min' },
       { expr: `kube_horizontalpodautoscaler_spec_max_replicas{${hpa}}`, legend: 'max' },
     ],
   };
-  switch (concern) {
-    case 'api': return [
-      { title: 'Requests per second', unit: 'reqps', queries: [{ expr: `hscale:http_requests:rate5m{${job}}`, legend: 'requests/s' }] },
-      { title: 'Error ratio (5xx)', unit: 'percentunit', queries: [{ expr: `hscale:http_errors:ratio_rate5m{${job}}`, legend: '5xx ratio' }] },
-      {
-        title: 'Latency', unit: 's', queries: [50, 95, 99].map(q => ({ expr: `hscale:http_request_duration_seconds:p${q}{${job}}`, legend: `p${q}` })),
-      },
-      replicasPanel,
-      {
-        title: 'Replica lag by replica', unit: 's', queries: [{ expr: `max by (replica) (db_replica_lag_seconds{${job}})`, legend: '{{replica}}' }],
-      },
-      {
-        title: 'Reads by target', unit: 'reqps', queries: [{ expr: `sum by (target, reason) (rate(db_reads_total{${job}}[5m]))`, legend: '{{target}} ({{reason}})' }],
-      },
-      {
-        title: 'Database pool use', unit: 'short', queries: [{ expr: `sum by (pool, state) (db_pool_connections{${job}})`, legend: '{{pool}} {{state}}' }],
-      },
-      { title: 'Cache hit ratio', unit: 'percentunit', queries: [{ expr: `hscale:cache_hit:ratio_rate10m{${job}}`, legend: 'hit ratio' }] },
-    ];
-    case 'worker': return [
-      ...(e.queue ? [{ title: `Queue ${e.queue.name}: waiting jobs`, unit: 'short', queries: [{ expr: kedaQueueLength(e), legend: 'waiting' }] }] : []),
-      replicasPanel,
-      // The reference worker's counters; a worker of your own shows them when it exports the same names.
-      { title: 'Jobs per second by outcome', unit: 'ops', queries: [{ expr: `sum by (outcome) (rate(worker_jobs_total{${pods}}[5m]))`, legend: '{{outcome}}' }] },
-      { title: 'Restarts (15 min)', unit: 'short', queries: [{ expr: `sum by (pod) (increase(kube_pod_container_status_restarts_total{${pods}}[15m]))`, legend: '{{pod}}' }] },
-    ];
-    case 'postgresql': return [
-      { title: 'Replication lag', unit: 's', queries: [{ expr: `pg_replication_lag_seconds{${pods}}`, legend: '{{pod}}' }] },
-      { title: 'Standby WAL behind', unit: 'bytes', queries: [{ expr: `pg_stat_replication_pg_wal_lsn_diff{${pods}}`, legend: '{{application_name}}' }] },
-      {
-        title: 'Connections', unit: 'short', queries: [
-          { expr: `sum by (pod) (pg_stat_activity_count{${pods}})`, legend: '{{pod}}' },
-          { expr: `max(pg_settings_max_connections{${pods}})`, legend: 'max_connections' },
-        ],
-      },
-      { title: 'Instances up', unit: 'short', queries: [{ expr: `pg_up{${pods}}`, legend: '{{pod}}' }] },
-    ];
-    case 'redis': return [
-      { title: 'Commands per second', unit: 'ops', queries: [{ expr: `sum by (pod) (rate(redis_commands_processed_total{${pods}}[5m]))`, legend: '{{pod}}' }] },
-      {
-        title: 'Keyspace hit ratio', unit: 'percentunit', queries: [{
-          expr: `sum(rate(redis_keyspace_hits_total{${pods}}[5m])) / (sum(rate(redis_keyspace_hits_total{${pods}}[5m])) + sum(rate(redis_keyspace_misses_total{${pods}}[5m])))`,
-          legend: 'hit ratio',
-        }],
-      },
-      {
-        title: 'Memory', unit: 'bytes', queries: [
-          { expr: `redis_memory_used_bytes{${pods}}`, legend: '{{pod}} used' },
-          { expr: `redis_memory_max_bytes{${pods}}`, legend: '{{pod}} max' },
-        ],
-      },
-      { title: 'Cluster state (1 = ok)', unit: 'short', queries: [{ expr: `min(redis_cluster_state{${pods}})`, legend: 'cluster_state' }] },
-      { title: 'Evictions per second', unit: 'ops', queries: [{ expr: `sum(rate(redis_evicted_keys_total{${pods}}[5m]))`, legend: 'evicted' }] },
-    ];
-    case 'nginx': return [
-      { title: 'Requests per second', unit: 'reqps', queries: [{ expr: `sum(rate(nginx_http_requests_total{${pods}}[5m]))`, legend: 'requests/s' }] },
-      {
-        title: 'Connections', unit: 'short', queries: ['active', 'reading', 'writing', 'waiting'].map(state => ({
-          expr: `sum(nginx_connections_${state}{${pods}})`, legend: state,
-        })),
-      },
-      {
-        title: 'Dropped connections per second', unit: 'ops', queries: [{
-          expr: `sum(rate(nginx_connections_accepted{${pods}}[5m])) - sum(rate(nginx_connections_handled{${pods}}[5m]))`, legend: 'dropped',
-        }],
-      },
-    ];
-  }
-  return [];
 }
+
+const apiPanels: PanelsOf = e => {
+  const job = jobMatcher(e);
+  return [
+    { title: 'Requests per second', unit: 'reqps', queries: [{ expr: `hscale:http_requests:rate5m{${job}}`, legend: 'requests/s' }] },
+    { title: 'Error ratio (5xx)', unit: 'percentunit', queries: [{ expr: `hscale:http_errors:ratio_rate5m{${job}}`, legend: '5xx ratio' }] },
+    {
+      title: 'Latency', unit: 's', queries: [50, 95, 99].map(q => ({ expr: `hscale:http_request_duration_seconds:p${q}{${job}}`, legend: `p${q}` })),
+    },
+    replicasPanel(e),
+    {
+      title: 'Replica lag by replica', unit: 's', queries: [{ expr: `max by (replica) (db_replica_lag_seconds{${job}})`, legend: '{{replica}}' }],
+    },
+    {
+      title: 'Reads by target', unit: 'reqps', queries: [{ expr: `sum by (target, reason) (rate(db_reads_total{${job}}[5m]))`, legend: '{{target}} ({{reason}})' }],
+    },
+    {
+      title: 'Database pool use', unit: 'short', queries: [{ expr: `sum by (pool, state) (db_pool_connections{${job}})`, legend: '{{pool}} {{state}}' }],
+    },
+    { title: 'Cache hit ratio', unit: 'percentunit', queries: [{ expr: `hscale:cache_hit:ratio_rate10m{${job}}`, legend: 'hit ratio' }] },
+  ];
+};
+
+const workerPanels: PanelsOf = e => {
+  const pods = podMatcher(e);
+  return [
+    ...(e.queue ? [{ title: `Queue ${e.queue.name}: waiting jobs`, unit: 'short', queries: [{ expr: kedaQueueLength(e), legend: 'waiting' }] }] : []),
+    replicasPanel(e),
+    // The reference worker's counters; a worker of your own shows them when it exports the same names.
+    { title: 'Jobs per second by outcome', unit: 'ops', queries: [{ expr: `sum by (outcome) (rate(worker_jobs_total{${pods}}[5m]))`, legend: '{{outcome}}' }] },
+    { title: 'Restarts (15 min)', unit: 'short', queries: [{ expr: `sum by (pod) (increase(kube_pod_container_status_restarts_total{${pods}}[15m]))`, legend: '{{pod}}' }] },
+  ];
+};
+
+const postgresqlPanels: PanelsOf = e => {
+  const pods = podMatcher(e);
+  return [
+    { title: 'Replication lag', unit: 's', queries: [{ expr: `pg_replication_lag_seconds{${pods}}`, legend: '{{pod}}' }] },
+    { title: 'Standby WAL behind', unit: 'bytes', queries: [{ expr: `pg_stat_replication_pg_wal_lsn_diff{${pods}}`, legend: '{{application_name}}' }] },
+    {
+      title: 'Connections', unit: 'short', queries: [
+        { expr: `sum by (pod) (pg_stat_activity_count{${pods}})`, legend: '{{pod}}' },
+        { expr: `max(pg_settings_max_connections{${pods}})`, legend: 'max_connections' },
+      ],
+    },
+    { title: 'Instances up', unit: 'short', queries: [{ expr: `pg_up{${pods}}`, legend: '{{pod}}' }] },
+  ];
+};
+
+const redisPanels: PanelsOf = e => {
+  const pods = podMatcher(e);
+  return [
+    { title: 'Commands per second', unit: 'ops', queries: [{ expr: `sum by (pod) (rate(redis_commands_processed_total{${pods}}[5m]))`, legend: '{{pod}}' }] },
+    {
+      title: 'Keyspace hit ratio', unit: 'percentunit', queries: [{
+        expr: `sum(rate(redis_keyspace_hits_total{${pods}}[5m])) / (sum(rate(redis_keyspace_hits_total{${pods}}[5m])) + sum(rate(redis_keyspace_misses_total{${pods}}[5m])))`,
+        legend: 'hit ratio',
+      }],
+    },
+    {
+      title: 'Memory', unit: 'bytes', queries: [
+        { expr: `redis_memory_used_bytes{${pods}}`, legend: '{{pod}} used' },
+        { expr: `redis_memory_max_bytes{${pods}}`, legend: '{{pod}} max' },
+      ],
+    },
+    { title: 'Cluster state (1 = ok)', unit: 'short', queries: [{ expr: `min(redis_cluster_state{${pods}})`, legend: 'cluster_state' }] },
+    { title: 'Evictions per second', unit: 'ops', queries: [{ expr: `sum(rate(redis_evicted_keys_total{${pods}}[5m]))`, legend: 'evicted' }] },
+  ];
+};
+
+const nginxPanels: PanelsOf = e => {
+  const pods = podMatcher(e);
+  return [
+    { title: 'Requests per second', unit: 'reqps', queries: [{ expr: `sum(rate(nginx_http_requests_total{${pods}}[5m]))`, legend: 'requests/s' }] },
+    {
+      title: 'Connections', unit: 'short', queries: ['active', 'reading', 'writing', 'waiting'].map(state => ({
+        expr: `sum(nginx_connections_${state}{${pods}})`, legend: state,
+      })),
+    },
+    {
+      title: 'Dropped connections per second', unit: 'ops', queries: [{
+        expr: `sum(rate(nginx_connections_accepted{${pods}}[5m])) - sum(rate(nginx_connections_handled{${pods}}[5m]))`, legend: 'dropped',
+      }],
+    },
+  ];
+};
+
+/** The panels of each concern; a new panel goes into its concern's function. */
+const PANELS_OF: Record<Concern, PanelsOf> = {
+  api: apiPanels,
+  worker: workerPanels,
+  postgresql: postgresqlPanels,
+  redis: redisPanels,
+  nginx: nginxPanels,
+};
 
 const TITLES: Record<Concern, string> = { api: 'API', worker: 'Workers', postgresql: 'PostgreSQL', redis: 'Redis', nginx: 'nginx' };
 
@@ -108,7 +135,7 @@ export function renderDashboards(endpoints: MonitoredEndpoint[]): Record<string,
   for (const e of endpoints) byConcern.set(concernOf(e), [...(byConcern.get(concernOf(e)) ?? []), e]);
   const dashboards: Record<string, object> = {};
   for (const [concern, members] of byConcern) {
-    const specs = members.flatMap(e => panelsOf(concern, e).map(p => ({ ...p, title: members.length > 1 ? `${e.workloadName}: ${p.title}` : p.title })));
+    const specs = members.flatMap(e => PANELS_OF[concern](e).map(p => ({ ...p, title: members.length > 1 ? `${e.workloadName}: ${p.title}` : p.title })));
     dashboards[`hscale-${concern}.json`] = {
       uid: `hscale-${concern}`,
       title: `hscale / ${TITLES[concern]}`,

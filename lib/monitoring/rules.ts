@@ -109,14 +109,15 @@ export function renderRecordingRules(): RuleGroup {
   };
 }
 
-/** The alerting rules of every endpoint, grouped by concern (groups without endpoints are left out). */
-export function renderAlertRules(endpoints: MonitoredEndpoint[], t: AlertThresholds): RuleGroup[] {
-  const alert = (name: string, severity: 'critical' | 'warning', forDuration: string, expr: string, summary: string, description: string): AlertRule => ({
-    alert: name, expr, for: forDuration, labels: { severity },
-    annotations: { summary, description, runbook_url: `${t.runbookBaseUrl}#${name.toLowerCase()}` },
-  });
-  // What every autoscaled Deployment can suffer, named after its tier.
-  const workloadAlerts = (prefix: string, e: MonitoredEndpoint): AlertRule[] => [
+/** Makes an alert whose runbook link is the alert's anchor in the runbooks. */
+type MakeAlert = (name: string, severity: 'critical' | 'warning', forDuration: string, expr: string, summary: string, description: string) => AlertRule;
+
+/** The alerts of one endpoint of a concern. */
+type AlertsOf = (e: MonitoredEndpoint, t: AlertThresholds, alert: MakeAlert) => AlertRule[];
+
+/** What every autoscaled Deployment can suffer, named after its tier. */
+function workloadAlerts(prefix: string, e: MonitoredEndpoint, alert: MakeAlert): AlertRule[] {
+  return [
     alert(`${prefix}AutoscalerAtMax`, 'warning', '15m',
       `kube_horizontalpodautoscaler_status_current_replicas{${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"}`
       + ` >= kube_horizontalpodautoscaler_spec_max_replicas{${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"}`,
@@ -127,80 +128,100 @@ export function renderAlertRules(endpoints: MonitoredEndpoint[], t: AlertThresho
       `${e.workloadName}: a pod is restarting repeatedly`,
       'Pod {{ $labels.pod }} restarted {{ $value }} times in 15 minutes.'),
   ];
-  const rulesOf: Record<Concern, (e: MonitoredEndpoint) => AlertRule[]> = {
-    api: e => [
-      alert('HscaleApiHighErrorRatio', 'critical', '5m',
-        `hscale:http_errors:ratio_rate5m{${jobMatcher(e)}} > ${t.errorRatio}`,
-        `${e.workloadName}: more than ${percent(t.errorRatio)} of requests fail`,
-        '{{ $value | humanizePercentage }} of the requests of {{ $labels.job }} answered 5xx over 5 minutes.'),
-      alert('HscaleApiLatencyAboveSlo', 'warning', '10m',
-        `hscale:http_request_duration_seconds:p95{${jobMatcher(e)}} > ${t.latencySloSeconds}`,
-        `${e.workloadName}: p95 latency above ${t.latencySloSeconds * 1000} ms`,
-        'p95 latency of {{ $labels.job }} is {{ $value | humanizeDuration }}.'),
-      ...workloadAlerts('HscaleApi', e),
-      alert('HscaleApiDisruptionBudgetExhausted', 'warning', '15m',
-        `kube_poddisruptionbudget_status_pod_disruptions_allowed{${namespaceMatcher(e)}poddisruptionbudget="${e.workloadName}"} == 0`,
-        `${e.workloadName}: no pod may be evicted`,
-        'The PodDisruptionBudget has no healthy pod to spare: node drains will stall.'),
-      alert('HscaleCacheHitRatioLow', 'warning', '30m',
-        `hscale:cache_hit:ratio_rate10m{${jobMatcher(e)}} < ${t.cacheHitRatio}`,
-        `${e.workloadName}: cache hit ratio below ${percent(t.cacheHitRatio)}`,
-        'Hit ratio {{ $value | humanizePercentage }}: the cache is cold, too small, or its TTLs too short.'),
-    ],
-    // No PDB alert: a pool KEDA scaled to zero has no disruption to allow, and that is healthy.
-    worker: e => [
-      ...workloadAlerts('HscaleWorker', e),
-      ...(e.queue ? [alert('HscaleWorkerQueueBacklogGrowing', 'warning', '15m',
-        `${kedaQueueLength(e)} > ${e.queue.backlogLimit} and delta(${kedaQueueLength(e)}[15m]) > 0`,
-        `${e.workloadName}: queue ${e.queue.name} keeps growing beyond what the pool can take`,
-        '{{ $value }} jobs wait and the count still rises: raise maxReplicas, or find what makes each job slower.')] : []),
-    ],
-    postgresql: e => [
-      alert('PostgresInstanceDown', 'critical', '1m', `pg_up{${podMatcher(e)}} == 0`,
-        `${e.workloadName}: a PostgreSQL instance is down`, '{{ $labels.pod }} does not answer its exporter.'),
-      alert('PostgresReplicationLagHigh', 'warning', '2m',
-        `pg_replication_lag_seconds{${podMatcher(e)}} > ${t.replicationLagSeconds}`,
-        `${e.workloadName}: a replica lags more than ${t.replicationLagSeconds} s`,
-        '{{ $labels.pod }} replays {{ $value | humanizeDuration }} behind the primary; the service ejects it from reads.'),
-      alert('PostgresConnectionsNearMax', 'warning', '5m',
-        `sum by (namespace, pod) (pg_stat_activity_count{${podMatcher(e)}}) / max by (namespace, pod) (pg_settings_max_connections{${podMatcher(e)}}) > ${t.connectionsRatio}`,
-        `${e.workloadName}: connections above ${percent(t.connectionsRatio)} of max_connections`,
-        '{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its connections: size the pools or add a pooler.'),
-      alert('PostgresReplicationSlotInactive', 'warning', '10m',
-        `pg_replication_slot_slot_is_active{${podMatcher(e)}} == 0`,
-        `${e.workloadName}: replication slot {{ $labels.slot_name }} is inactive and retains WAL`,
-        'A slot without its replica keeps every WAL segment from now on: bring the replica back or drop the slot.'),
-      alert('PostgresStandbyRetainsTooMuchWal', 'warning', '10m',
-        `pg_stat_replication_pg_wal_lsn_diff{${podMatcher(e)}} > ${t.slotRetainedBytes}`,
-        `${e.workloadName}: a standby's slot holds more than ${Math.round(t.slotRetainedBytes / 2 ** 20)} MiB of WAL`,
-        '{{ $labels.application_name }} is {{ $value | humanize1024 }}B behind; the primary keeps that WAL on disk.'),
-    ],
-    redis: e => [
-      alert('RedisClusterStateNotOk', 'critical', '1m', `redis_cluster_state{${podMatcher(e)}} == 0`,
-        `${e.workloadName}: cluster_state is not ok`, '{{ $labels.pod }} reports the cluster as failed: some slots are not served.'),
-      alert('RedisMasterWithoutReplica', 'warning', '5m',
-        `redis_connected_slaves{${podMatcher(e)}} == 0 and on (namespace, pod) redis_instance_info{${podMatcher(e)}, role="master"}`,
-        `${e.workloadName}: a master has no replica`, 'Master {{ $labels.pod }} has no replica: losing it loses its slots\' data.'),
-      alert('RedisMemoryHigh', 'warning', '10m',
-        `redis_memory_used_bytes{${podMatcher(e)}} / (redis_memory_max_bytes{${podMatcher(e)}} > 0) > ${t.redisMemoryRatio}`,
-        `${e.workloadName}: memory above ${percent(t.redisMemoryRatio)} of maxmemory`,
-        '{{ $labels.pod }} uses {{ $value | humanizePercentage }} of maxmemory.'),
-      alert('RedisEvictionsRising', 'warning', '15m', `rate(redis_evicted_keys_total{${podMatcher(e)}}[5m]) > 0`,
-        `${e.workloadName}: keys are being evicted`, '{{ $labels.pod }} evicts {{ $value }} keys/s: the dataset outgrows maxmemory.'),
-    ],
-    nginx: e => [
-      alert('NginxDown', 'critical', '2m', `nginx_up{${podMatcher(e)}} == 0`,
-        `${e.workloadName}: nginx does not answer its exporter`, '{{ $labels.pod }}: stub_status is unreachable.'),
-      // stub_status has no per-status or per-upstream counters (NGINX Plus has); dropped connections are what it shows.
-      alert('NginxDroppingConnections', 'warning', '5m',
-        `rate(nginx_connections_accepted{${podMatcher(e)}}[5m]) - rate(nginx_connections_handled{${podMatcher(e)}}[5m]) > 0`,
-        `${e.workloadName}: nginx drops connections`, '{{ $labels.pod }} accepts connections it does not handle: worker_connections is exhausted.'),
-    ],
-  };
+}
+
+const apiAlerts: AlertsOf = (e, t, alert) => [
+  alert('HscaleApiHighErrorRatio', 'critical', '5m',
+    `hscale:http_errors:ratio_rate5m{${jobMatcher(e)}} > ${t.errorRatio}`,
+    `${e.workloadName}: more than ${percent(t.errorRatio)} of requests fail`,
+    '{{ $value | humanizePercentage }} of the requests of {{ $labels.job }} answered 5xx over 5 minutes.'),
+  alert('HscaleApiLatencyAboveSlo', 'warning', '10m',
+    `hscale:http_request_duration_seconds:p95{${jobMatcher(e)}} > ${t.latencySloSeconds}`,
+    `${e.workloadName}: p95 latency above ${t.latencySloSeconds * 1000} ms`,
+    'p95 latency of {{ $labels.job }} is {{ $value | humanizeDuration }}.'),
+  ...workloadAlerts('HscaleApi', e, alert),
+  alert('HscaleApiDisruptionBudgetExhausted', 'warning', '15m',
+    `kube_poddisruptionbudget_status_pod_disruptions_allowed{${namespaceMatcher(e)}poddisruptionbudget="${e.workloadName}"} == 0`,
+    `${e.workloadName}: no pod may be evicted`,
+    'The PodDisruptionBudget has no healthy pod to spare: node drains will stall.'),
+  alert('HscaleCacheHitRatioLow', 'warning', '30m',
+    `hscale:cache_hit:ratio_rate10m{${jobMatcher(e)}} < ${t.cacheHitRatio}`,
+    `${e.workloadName}: cache hit ratio below ${percent(t.cacheHitRatio)}`,
+    'Hit ratio {{ $value | humanizePercentage }}: the cache is cold, too small, or its TTLs too short.'),
+];
+
+// No PDB alert: a pool KEDA scaled to zero has no disruption to allow, and that is healthy.
+const workerAlerts: AlertsOf = (e, _t, alert) => [
+  ...workloadAlerts('HscaleWorker', e, alert),
+  ...(e.queue ? [alert('HscaleWorkerQueueBacklogGrowing', 'warning', '15m',
+    `${kedaQueueLength(e)} > ${e.queue.backlogLimit} and delta(${kedaQueueLength(e)}[15m]) > 0`,
+    `${e.workloadName}: queue ${e.queue.name} keeps growing beyond what the pool can take`,
+    '{{ $value }} jobs wait and the count still rises: raise maxReplicas, or find what makes each job slower.')] : []),
+];
+
+const postgresqlAlerts: AlertsOf = (e, t, alert) => [
+  alert('PostgresInstanceDown', 'critical', '1m', `pg_up{${podMatcher(e)}} == 0`,
+    `${e.workloadName}: a PostgreSQL instance is down`, '{{ $labels.pod }} does not answer its exporter.'),
+  alert('PostgresReplicationLagHigh', 'warning', '2m',
+    `pg_replication_lag_seconds{${podMatcher(e)}} > ${t.replicationLagSeconds}`,
+    `${e.workloadName}: a replica lags more than ${t.replicationLagSeconds} s`,
+    '{{ $labels.pod }} replays {{ $value | humanizeDuration }} behind the primary; the service ejects it from reads.'),
+  alert('PostgresConnectionsNearMax', 'warning', '5m',
+    `sum by (namespace, pod) (pg_stat_activity_count{${podMatcher(e)}}) / max by (namespace, pod) (pg_settings_max_connections{${podMatcher(e)}}) > ${t.connectionsRatio}`,
+    `${e.workloadName}: connections above ${percent(t.connectionsRatio)} of max_connections`,
+    '{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its connections: size the pools or add a pooler.'),
+  alert('PostgresReplicationSlotInactive', 'warning', '10m',
+    `pg_replication_slot_slot_is_active{${podMatcher(e)}} == 0`,
+    `${e.workloadName}: replication slot {{ $labels.slot_name }} is inactive and retains WAL`,
+    'A slot without its replica keeps every WAL segment from now on: bring the replica back or drop the slot.'),
+  alert('PostgresStandbyRetainsTooMuchWal', 'warning', '10m',
+    `pg_stat_replication_pg_wal_lsn_diff{${podMatcher(e)}} > ${t.slotRetainedBytes}`,
+    `${e.workloadName}: a standby's slot holds more than ${Math.round(t.slotRetainedBytes / 2 ** 20)} MiB of WAL`,
+    '{{ $labels.application_name }} is {{ $value | humanize1024 }}B behind; the primary keeps that WAL on disk.'),
+];
+
+const redisAlerts: AlertsOf = (e, t, alert) => [
+  alert('RedisClusterStateNotOk', 'critical', '1m', `redis_cluster_state{${podMatcher(e)}} == 0`,
+    `${e.workloadName}: cluster_state is not ok`, '{{ $labels.pod }} reports the cluster as failed: some slots are not served.'),
+  alert('RedisMasterWithoutReplica', 'warning', '5m',
+    `redis_connected_slaves{${podMatcher(e)}} == 0 and on (namespace, pod) redis_instance_info{${podMatcher(e)}, role="master"}`,
+    `${e.workloadName}: a master has no replica`, 'Master {{ $labels.pod }} has no replica: losing it loses its slots\' data.'),
+  alert('RedisMemoryHigh', 'warning', '10m',
+    `redis_memory_used_bytes{${podMatcher(e)}} / (redis_memory_max_bytes{${podMatcher(e)}} > 0) > ${t.redisMemoryRatio}`,
+    `${e.workloadName}: memory above ${percent(t.redisMemoryRatio)} of maxmemory`,
+    '{{ $labels.pod }} uses {{ $value | humanizePercentage }} of maxmemory.'),
+  alert('RedisEvictionsRising', 'warning', '15m', `rate(redis_evicted_keys_total{${podMatcher(e)}}[5m]) > 0`,
+    `${e.workloadName}: keys are being evicted`, '{{ $labels.pod }} evicts {{ $value }} keys/s: the dataset outgrows maxmemory.'),
+];
+
+const nginxAlerts: AlertsOf = (e, _t, alert) => [
+  alert('NginxDown', 'critical', '2m', `nginx_up{${podMatcher(e)}} == 0`,
+    `${e.workloadName}: nginx does not answer its exporter`, '{{ $labels.pod }}: stub_status is unreachable.'),
+  // stub_status has no per-status or per-upstream counters (NGINX Plus has); dropped connections are what it shows.
+  alert('NginxDroppingConnections', 'warning', '5m',
+    `rate(nginx_connections_accepted{${podMatcher(e)}}[5m]) - rate(nginx_connections_handled{${podMatcher(e)}}[5m]) > 0`,
+    `${e.workloadName}: nginx drops connections`, '{{ $labels.pod }} accepts connections it does not handle: worker_connections is exhausted.'),
+];
+
+/** The alerts of each concern; a new alert goes into its concern's function. */
+const ALERTS_OF: Record<Concern, AlertsOf> = {
+  api: apiAlerts,
+  worker: workerAlerts,
+  postgresql: postgresqlAlerts,
+  redis: redisAlerts,
+  nginx: nginxAlerts,
+};
+
+/** The alerting rules of every endpoint, grouped by concern (groups without endpoints are left out). */
+export function renderAlertRules(endpoints: MonitoredEndpoint[], t: AlertThresholds): RuleGroup[] {
+  const alert: MakeAlert = (name, severity, forDuration, expr, summary, description) => ({
+    alert: name, expr, for: forDuration, labels: { severity },
+    annotations: { summary, description, runbook_url: `${t.runbookBaseUrl}#${name.toLowerCase()}` },
+  });
   const groups = new Map<Concern, AlertRule[]>();
   for (const endpoint of endpoints) {
     const concern = concernOf(endpoint);
-    groups.set(concern, [...(groups.get(concern) ?? []), ...rulesOf[concern](endpoint)]);
+    groups.set(concern, [...(groups.get(concern) ?? []), ...ALERTS_OF[concern](endpoint, t, alert)]);
   }
   return [...groups.entries()].map(([concern, rules]) => ({ name: `hscale-${concern}`, rules }));
 }

@@ -1,0 +1,46 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import { ObservabilityModeBuilder, ObservedTopology } from './mode';
+
+/** prometheus-operator (kube-prometheus-stack): a PodMonitor per endpoint and a PrometheusRule per rule group. */
+export const operatorMode: ObservabilityModeBuilder = {
+  build(scope: Construct, observed: ObservedTopology): void {
+    createPodMonitors(scope, observed);
+    createPrometheusRules(scope, observed);
+  },
+};
+
+function createPodMonitors(scope: Construct, { settings, labels }: ObservedTopology): void {
+  // Endpoints that bring their own monitor (CloudNativePG) would otherwise be scraped twice.
+  for (const e of settings.endpoints.filter(x => !x.hasMonitor)) {
+    new ApiObject(scope, `PodMonitor-${e.workloadName}-${e.portName}`, {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PodMonitor',
+      metadata: {
+        name: `${e.workloadName}-${e.portName}`,
+        namespace: e.namespace,
+        labels: { ...labels, ...settings.selectorLabels },
+      },
+      spec: {
+        selector: { matchLabels: e.podSelector },
+        podMetricsEndpoints: [{
+          port: e.portName,
+          path: e.path,
+          // `job` names the API's Service in both modes, so rules and dashboards select the same series.
+          relabelings: [{ targetLabel: 'job', replacement: e.serviceName ?? e.workloadName }],
+        }],
+      },
+    });
+  }
+}
+
+function createPrometheusRules(scope: Construct, { settings, namespace, labels, ruleGroups }: ObservedTopology): void {
+  for (const group of ruleGroups) {
+    new ApiObject(scope, `Rules-${group.name}`, {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PrometheusRule',
+      metadata: { name: group.name.replace(/^hscale/, settings.name), namespace, labels: { ...labels, ...settings.selectorLabels } },
+      spec: { groups: [group] },
+    });
+  }
+}

@@ -1,0 +1,230 @@
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { stringify } from 'yaml';
+import { renderPrometheusConfig } from '../monitoring/prometheus-config';
+import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../names';
+import type { ObservabilityProps } from '../observability';
+import {
+  nodeAntiAffinity, resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
+} from '../pod-defaults';
+import { PodNetworkPolicy } from '../pod-network-policy';
+import { propError, requirePinnedImage } from '../validation';
+import { ObservabilityModeBuilder, ObservedTopology } from './mode';
+
+/** The props only standalone mode reads, resolved and validated. */
+export interface StandaloneSettings {
+  /** Namespace of the chart, which the RoleBindings name as the ServiceAccount's. */
+  readonly namespace: string;
+  readonly prometheusImage: string;
+  readonly grafanaImage: string;
+  readonly retention: string;
+  readonly grafanaAdminSecret: string;
+}
+
+/** Validates and defaults the standalone props of an Observability at `scope`. */
+export function resolveStandaloneSettings(scope: Construct, props: ObservabilityProps): StandaloneSettings {
+  const namespace = namespaceOf(scope);
+  if (!namespace) {
+    throw propError(scope, 'mode', 'standalone', 'needs a namespace on the chart: the RoleBinding must name the namespace of Prometheus\'s ServiceAccount');
+  }
+  return {
+    namespace,
+    prometheusImage: requirePinnedImage(scope, 'prometheusImage', props.prometheusImage ?? 'quay.io/prometheus/prometheus:v2.53.1'),
+    grafanaImage: requirePinnedImage(scope, 'grafanaImage', props.grafanaImage ?? 'grafana/grafana:11.1.3'),
+    retention: props.retention ?? '15d',
+    grafanaAdminSecret: props.grafanaAdminSecret ?? `${resourceName(scope)}-grafana-admin`,
+  };
+}
+
+/** Prometheus or Grafana: one pod behind a Service of the same name. */
+interface Server {
+  readonly id: 'Prometheus' | 'Grafana';
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly pods: Record<string, string>;
+  readonly port: number;
+  readonly portName: string;
+}
+
+/** A Prometheus and a Grafana of its own, each a Deployment of one pod with its Service, budget and NetworkPolicy. */
+export const standaloneMode: ObservabilityModeBuilder = {
+  build(scope: Construct, observed: ObservedTopology, props: ObservabilityProps): void {
+    new StandaloneStack(scope, observed, resolveStandaloneSettings(scope, props)).build();
+  },
+};
+
+class StandaloneStack {
+  private readonly prometheus: Server;
+  private readonly grafana: Server;
+
+  constructor(private readonly scope: Construct, private readonly observed: ObservedTopology, private readonly settings: StandaloneSettings) {
+    this.prometheus = {
+      id: 'Prometheus', name: `${observed.settings.name}-prometheus`, port: 9090, portName: 'web',
+      labels: commonLabels(scope, 'prometheus', 'prometheus', imageVersion(settings.prometheusImage)),
+      pods: selectorLabels(scope, 'prometheus'),
+    };
+    this.grafana = {
+      id: 'Grafana', name: `${observed.settings.name}-grafana`, port: 3000, portName: 'http',
+      labels: commonLabels(scope, 'grafana', 'grafana', imageVersion(settings.grafanaImage)),
+      pods: selectorLabels(scope, 'grafana'),
+    };
+  }
+
+  public build(): void {
+    const config = this.createPrometheusConfig();
+    const serviceAccount = this.createPrometheusRbac();
+    this.createPrometheusDeployment(config, serviceAccount);
+    this.createGrafanaDeployment(this.createGrafanaProvisioning());
+    for (const server of [this.prometheus, this.grafana]) this.createServiceAndBudget(server);
+    this.createNetworkPolicies();
+    const scraper = { podSelector: this.prometheus.pods, namespaceSelector: { 'kubernetes.io/metadata.name': this.settings.namespace } };
+    for (const target of this.observed.targets) target.allowScraper(scraper);
+  }
+
+  private createPrometheusConfig(): k8s.KubeConfigMap {
+    const ruleFiles = Object.fromEntries(this.observed.ruleGroups.map(g => [`${g.name}.rules.yml`, stringify({ groups: [g] })]));
+    const prometheusYml = stringify(renderPrometheusConfig({
+      endpoints: this.observed.settings.endpoints,
+      ruleFiles: Object.keys(ruleFiles).map(f => `/etc/prometheus/${f}`),
+      scrapeInterval: '30s',
+    }));
+    return new k8s.KubeConfigMap(this.scope, 'PrometheusConfig', {
+      metadata: { name: this.prometheus.name, namespace: this.settings.namespace, labels: this.prometheus.labels },
+      data: { 'prometheus.yml': prometheusYml, ...ruleFiles },
+    });
+  }
+
+  /** Read-only, and only in the namespaces of the targets: what kubernetes_sd_configs needs. */
+  private createPrometheusRbac(): k8s.KubeServiceAccount {
+    const { name, labels } = this.prometheus;
+    const serviceAccount = new k8s.KubeServiceAccount(this.scope, 'PrometheusServiceAccount', {
+      metadata: { name, namespace: this.settings.namespace, labels },
+    });
+    for (const ns of new Set(this.observed.settings.endpoints.map(e => e.namespace))) {
+      new k8s.KubeRole(this.scope, `Role-${ns}`, {
+        metadata: { name, namespace: ns, labels },
+        rules: [{ apiGroups: [''], resources: ['pods', 'services', 'endpoints'], verbs: ['get', 'list', 'watch'] }],
+      });
+      new k8s.KubeRoleBinding(this.scope, `RoleBinding-${ns}`, {
+        metadata: { name, namespace: ns, labels },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [{ kind: 'ServiceAccount', name: serviceAccount.name, namespace: this.settings.namespace }],
+      });
+    }
+    return serviceAccount;
+  }
+
+  private createPrometheusDeployment(config: k8s.KubeConfigMap, serviceAccount: k8s.KubeServiceAccount): void {
+    const data = scratchVolume('data', '/prometheus', '20Gi');
+    this.createDeployment(this.prometheus, 65534, {
+      serviceAccountName: serviceAccount.name,
+      automountServiceAccountToken: true,
+      volumes: [{ name: 'config', configMap: { name: config.name } }, data.volume],
+    }, {
+      name: 'prometheus',
+      image: this.settings.prometheusImage,
+      args: ['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus', `--storage.tsdb.retention.time=${this.settings.retention}`],
+      ports: [{ name: this.prometheus.portName, containerPort: this.prometheus.port, protocol: 'TCP' }],
+      resources: resolveResources(this.scope, 'prometheusResources', undefined, { cpuRequest: '250m', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: '4Gi' }),
+      volumeMounts: [{ name: 'config', mountPath: '/etc/prometheus', readOnly: true }, data.mount],
+      readinessProbe: { httpGet: { path: '/-/ready', port: k8s.IntOrString.fromString('web') }, periodSeconds: 10 },
+      livenessProbe: { httpGet: { path: '/-/healthy', port: k8s.IntOrString.fromString('web') }, periodSeconds: 30 },
+    });
+  }
+
+  private createGrafanaProvisioning(): k8s.KubeConfigMap {
+    return new k8s.KubeConfigMap(this.scope, 'GrafanaProvisioning', {
+      metadata: { name: `${this.grafana.name}-provisioning`, namespace: this.settings.namespace, labels: this.grafana.labels },
+      data: {
+        'datasources.yaml': stringify({
+          apiVersion: 1,
+          datasources: [{ name: 'Prometheus', type: 'prometheus', uid: 'prometheus', access: 'proxy', url: `http://${this.prometheus.name}:${this.prometheus.port}`, isDefault: true }],
+        }),
+        'dashboards.yaml': stringify({
+          apiVersion: 1,
+          providers: [{ name: 'hscale', folder: this.observed.settings.dashboardFolder, type: 'file', options: { path: '/var/lib/grafana/dashboards' } }],
+        }),
+      },
+    });
+  }
+
+  private createGrafanaDeployment(provisioning: k8s.KubeConfigMap): void {
+    const data = scratchVolume('data', '/var/lib/grafana', '1Gi');
+    const tmp = scratchVolume('tmp', '/tmp');
+    this.createDeployment(this.grafana, 472, {
+      volumes: [
+        data.volume, tmp.volume,
+        { name: 'provisioning', configMap: { name: provisioning.name } },
+        { name: 'dashboards', projected: { sources: this.observed.dashboardMaps.map(m => ({ configMap: { name: m.name } })) } },
+      ],
+    }, {
+      name: 'grafana',
+      image: this.settings.grafanaImage,
+      env: [
+        { name: 'GF_SECURITY_ADMIN_PASSWORD', valueFrom: { secretKeyRef: { name: this.settings.grafanaAdminSecret, key: 'password' } } },
+        { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
+        { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
+      ],
+      ports: [{ name: this.grafana.portName, containerPort: this.grafana.port, protocol: 'TCP' }],
+      resources: resolveResources(this.scope, 'grafanaResources', undefined, { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' }),
+      volumeMounts: [
+        data.mount, tmp.mount,
+        { name: 'provisioning', mountPath: '/etc/grafana/provisioning/datasources/datasources.yaml', subPath: 'datasources.yaml', readOnly: true },
+        { name: 'provisioning', mountPath: '/etc/grafana/provisioning/dashboards/dashboards.yaml', subPath: 'dashboards.yaml', readOnly: true },
+        { name: 'dashboards', mountPath: '/var/lib/grafana/dashboards', readOnly: true },
+      ],
+      readinessProbe: { httpGet: { path: '/api/health', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10 },
+      livenessProbe: { httpGet: { path: '/api/health', port: k8s.IntOrString.fromString('http') }, periodSeconds: 30 },
+    });
+  }
+
+  private createDeployment(server: Server, uid: number, spec: Partial<k8s.PodSpec>, container: k8s.Container): void {
+    const { id, name, labels, pods } = server;
+    new k8s.KubeDeployment(this.scope, id, {
+      metadata: { name, namespace: this.settings.namespace, labels },
+      spec: {
+        replicas: 1,
+        // One Prometheus with an emptyDir: a second one would scrape everything twice.
+        strategy: { type: 'Recreate' },
+        selector: { matchLabels: pods },
+        template: {
+          metadata: { labels, annotations: spec.automountServiceAccountToken ? { 'hscale.io/needs-service-account-token': 'kubernetes_sd_configs lists pods through the API server' } : {} },
+          spec: {
+            automountServiceAccountToken: false,
+            securityContext: restrictedPodSecurityContext(uid, uid),
+            affinity: nodeAntiAffinity(pods, false),
+            ...spec,
+            containers: [{ ...container, securityContext: restrictedContainerSecurityContext(), imagePullPolicy: 'IfNotPresent' }],
+          },
+        },
+      },
+    });
+  }
+
+  private createServiceAndBudget({ id, name, labels, pods, port, portName }: Server): void {
+    const metadata = { name, namespace: this.settings.namespace, labels };
+    new k8s.KubeService(this.scope, `${id}Service`, {
+      metadata,
+      spec: { selector: pods, ports: [{ name: portName, port, targetPort: k8s.IntOrString.fromString(portName), protocol: 'TCP' }] },
+    });
+    // One pod each, so the budget allows its eviction rather than stalling node drains.
+    new k8s.KubePodDisruptionBudget(this.scope, `${id}ServiceBudget`, {
+      metadata,
+      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: pods } },
+    });
+  }
+
+  private createNetworkPolicies(): void {
+    const { prometheus, grafana } = this;
+    const promPolicy = new PodNetworkPolicy(this.scope, 'PrometheusNetworkPolicy', { podSelector: prometheus.pods, labels: prometheus.labels, role: 'prometheus' });
+    promPolicy.allowIngressFrom({ podSelector: grafana.pods }, [prometheus.port]);
+    // The API server has no pod selector; 443 and 6443 are its usual ports.
+    promPolicy.allowEgressToAnywhere([443, 6443]);
+    for (const e of this.observed.settings.endpoints) {
+      promPolicy.allowEgressTo({ peer: { podSelector: e.podSelector, ...(e.namespace ? { namespaceSelector: { 'kubernetes.io/metadata.name': e.namespace } } : {}) }, ports: [e.port] });
+    }
+    const grafanaPolicy = new PodNetworkPolicy(this.scope, 'GrafanaNetworkPolicy', { podSelector: grafana.pods, labels: grafana.labels, role: 'grafana' });
+    grafanaPolicy.allowIngressFrom({ podSelector: {} }, [grafana.port]);
+    grafanaPolicy.allowEgressTo({ peer: { podSelector: prometheus.pods }, ports: [prometheus.port] });
+  }
+}

@@ -234,6 +234,17 @@ test('/health reports each dependency, the instance and the version, never cache
   expect(Math.abs(Date.now() - Date.parse(res.body.timestamp))).toBeLessThan(10_000);
 });
 
+test('/health says degraded, and stays 200, while a replica takes no reads', async () => {
+  const instance = createService({ DATABASE_URL: pg.databaseUrl, POSTGRES_READ_REPLICAS: `${pg.replicaHosts.split(',')[0]},127.0.0.1:${await freePort()}`, PG_CONNECT_TIMEOUT_MS: '300' });
+  try {
+    await instance.start();
+    const res = await request(instance.app).get('/health').expect(200);
+    expect(res.body).toMatchObject({ status: 'degraded', checks: { primary: { status: 'ok' }, replicas: { status: 'degraded', healthy: 1, total: 2 } } });
+  } finally {
+    await instance.close();
+  }
+}, 30_000);
+
 test('/health answers 503 unhealthy while starting, without the primary, and while shutting down', async () => {
   // GIVEN an instance not yet started (its migrations not run)
   const instance = createService({ DATABASE_URL: pg.databaseUrl, PG_CONNECT_TIMEOUT_MS: '300' });

@@ -41,21 +41,23 @@ export class HealthState {
    * primary: only then can this instance not serve.
    */
   public async report(): Promise<HealthReport> {
-    const timed = (name: string, ping: () => Promise<number>): Promise<DependencyCheck> => ping().then(latencyMs => ({ status: 'ok', latencyMs }), error => {
-      logger.warn({ dependency: name, err: String((error as Error).message) }, 'health check failed');
-      return { status: 'down' };
-    });
     const [primary, cache] = await Promise.all([
-      timed('primary', () => this.router.pingPrimary()),
-      this.cache.enabled ? timed('cache', () => this.cache.ping()) : { status: 'not configured' as const },
+      pinged('primary', () => this.router.pingPrimary()),
+      this.cache.enabled ? pinged('cache', () => this.cache.ping()) : { status: 'not configured' as const },
     ]);
-    const states = this.router.replicaStates();
-    const healthy = states.filter(r => r.healthy).length;
-    const replicas: DependencyCheck = { status: states.length === 0 ? 'not configured' : healthy === states.length ? 'ok' : 'degraded', healthy, total: states.length };
+    const replicas = this.replicaCheck();
     const lifecycle = { status: this.shuttingDown ? 'shutting down' as const : this.migrated ? 'ok' as const : 'starting' as const };
     const status: HealthStatus = lifecycle.status !== 'ok' || primary.status !== 'ok' ? 'unhealthy'
       : cache.status === 'down' || replicas.status === 'degraded' ? 'degraded' : 'ok';
     return { status, timestamp: new Date().toISOString(), instance: hostname(), version: this.version, checks: { process: lifecycle, primary, replicas, cache } };
+  }
+
+  /** From the background checks' last round: `degraded` while any replica takes no reads (they go to the primary). */
+  private replicaCheck(): DependencyCheck {
+    const states = this.router.replicaStates();
+    const healthy = states.filter(r => r.healthy).length;
+    if (states.length === 0) return { status: 'not configured' };
+    return { status: healthy === states.length ? 'ok' : 'degraded', healthy, total: states.length };
   }
 
   /** Ready while not shutting down and the primary answers; Redis is reported, never fatal (reads fall back to the database). */
@@ -87,4 +89,12 @@ export class HealthState {
       migrated: this.migrated,
     };
   }
+}
+
+/** `ok` with the round-trip time, or `down` (the error goes to the log, not to the public body). */
+function pinged(dependency: string, ping: () => Promise<number>): Promise<DependencyCheck> {
+  return ping().then(latencyMs => ({ status: 'ok', latencyMs }), error => {
+    logger.warn({ dependency, err: String((error as Error).message) }, 'health check failed');
+    return { status: 'down' };
+  });
 }

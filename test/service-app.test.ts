@@ -1,6 +1,9 @@
+import { hostname } from 'os';
 import fc from 'fast-check';
 import request from 'supertest';
 import { createService, Service } from '../service/src/app';
+import { packageVersion } from '../service/src/config';
+import { memoryLimitBytes } from '../service/src/guide-metrics';
 import { startReplicatedPostgres, ReplicatedPostgres } from './support/postgres';
 import { freePort, ProcessGroup, sleep, waitFor } from './support/processes';
 import { infoField, redisCli, RedisNode, startRedisCluster, TEST_REDIS_PASSWORD } from './support/redis';
@@ -22,6 +25,8 @@ beforeAll(async () => {
     REDIS_PASSWORD: TEST_REDIS_PASSWORD,
     ADMIN_TOKEN: ADMIN,
     BODY_LIMIT: '2kb',
+    SERVICE_VERSION: '9.9.9-test',
+    METRICS_PREFIX: 'fastnext',
   });
   await service.start();
   await waitFor('both replicas healthy', async () => service.router.replicaStates().every(r => r.healthy));
@@ -183,7 +188,7 @@ test('the metrics carry the names of the contract', async () => {
 test('without a reachable Redis every request is answered from the database, and readiness holds', async () => {
   // GIVEN a second instance whose Redis port has nothing listening, and one with no Redis at all
   const unreachable = createService({ DATABASE_URL: pg.databaseUrl, REDIS_URL: `redis://127.0.0.1:${await freePort()}`, CACHE_TIMEOUT_MS: '100' });
-  const without = createService({ DATABASE_URL: pg.databaseUrl });
+  const without = createService({ DATABASE_URL: pg.databaseUrl, METRICS_PREFIX: 'nocache' });
   try {
     await Promise.all([unreachable.start(), without.start()]);
     for (const instance of [unreachable, without]) {
@@ -196,12 +201,128 @@ test('without a reachable Redis every request is answered from the database, and
     }
     const ready = await request(unreachable.app).get('/api/v1/scaling/health/readiness').expect(200);
     expect(ready.body.checks.cache).toMatch(/^degraded: /);
+    // The cache is not essential: /health says degraded and stays 200, so the load balancer keeps the instance.
+    const degraded = await request(unreachable.app).get('/health').expect(200);
+    expect(degraded.body).toMatchObject({ status: 'degraded', checks: { primary: { status: 'ok' }, cache: { status: 'down' }, replicas: { status: 'not configured' } } });
+    const uncached = await request(without.app).get('/health').expect(200);
+    expect(uncached.body).toMatchObject({ status: 'ok', version: packageVersion(), checks: { cache: { status: 'not configured' } } });
     expect(unreachable.cache.getStats().errors).toBeGreaterThan(0);
     expect((await request(without.app).get('/api/v1/scaling/health/readiness').expect(200)).body.checks.cache).toBe('not configured');
     expect((await request(without.app).get('/api/v1/cache/stats').expect(200)).body).toMatchObject({ enabled: false, hits: 0, misses: 0 });
+    // Without a cache there is no hit ratio to serve; without METRICS_PREFIX none of the guides' names.
+    const withoutMetrics = (await request(without.app).get('/metrics').expect(200)).text;
+    expect(withoutMetrics).toMatch(/^nocache_db_pool_size 10$/m);
+    expect(withoutMetrics).not.toContain('nocache_redis_hit_ratio');
+    expect((await request(unreachable.app).get('/metrics').expect(200)).text).not.toMatch(/_(db_pool_size|db_pool_checked_out|redis_hit_ratio|cpu_percent|memory_percent)[ {]/);
   } finally {
     await Promise.all([unreachable.close(), without.close()]);
   }
+});
+
+test('/health reports each dependency, the instance and the version, never cached', async () => {
+  const res = await api().get('/health').expect(200);
+  expect(res.get('Cache-Control')).toBe('no-store');
+  expect(res.body).toEqual({
+    status: 'ok', timestamp: expect.any(String), instance: hostname(), version: '9.9.9-test',
+    checks: {
+      process: { status: 'ok' },
+      primary: { status: 'ok', latencyMs: expect.any(Number) },
+      replicas: { status: 'ok', healthy: 2, total: 2 },
+      cache: { status: 'ok', latencyMs: expect.any(Number) },
+    },
+  });
+  expect(Math.abs(Date.now() - Date.parse(res.body.timestamp))).toBeLessThan(10_000);
+});
+
+test('/health says degraded, and stays 200, while a replica takes no reads', async () => {
+  const instance = createService({ DATABASE_URL: pg.databaseUrl, POSTGRES_READ_REPLICAS: `${pg.replicaHosts.split(',')[0]},127.0.0.1:${await freePort()}`, PG_CONNECT_TIMEOUT_MS: '300' });
+  try {
+    await instance.start();
+    const res = await request(instance.app).get('/health').expect(200);
+    expect(res.body).toMatchObject({ status: 'degraded', checks: { primary: { status: 'ok' }, replicas: { status: 'degraded', healthy: 1, total: 2 } } });
+  } finally {
+    await instance.close();
+  }
+}, 30_000);
+
+test('/health answers 503 unhealthy while starting, without the primary, and while shutting down', async () => {
+  // GIVEN an instance not yet started (its migrations not run)
+  const instance = createService({ DATABASE_URL: pg.databaseUrl, PG_CONNECT_TIMEOUT_MS: '300' });
+  try {
+    const starting = await request(instance.app).get('/health').expect(503);
+    expect(starting.body).toMatchObject({ status: 'unhealthy', checks: { process: { status: 'starting' }, primary: { status: 'ok' } } });
+    await instance.start();
+    await request(instance.app).get('/health').expect(200);
+
+    // WHEN the primary stops answering, THEN 503, the primary down and no error text in the public body
+    pg.primary.freeze(true);
+    let withoutPrimary: request.Response;
+    try {
+      withoutPrimary = await request(instance.app).get('/health');
+    } finally {
+      pg.primary.freeze(false);
+    }
+    expect(withoutPrimary.status).toBe(503);
+    expect(withoutPrimary.body).toMatchObject({ status: 'unhealthy', checks: { process: { status: 'ok' }, primary: { status: 'down' } } });
+    expect(Object.keys(withoutPrimary.body.checks.primary)).toEqual(['status']);
+    await waitFor('the primary to answer again', async () => (await request(instance.app).get('/health')).status === 200, 20_000, 100);
+
+    // WHEN it begins to shut down, THEN 503 at once
+    instance.beginShutdown();
+    const draining = await request(instance.app).get('/health').expect(503);
+    expect(draining.body).toMatchObject({ status: 'unhealthy', checks: { process: { status: 'shutting down' }, primary: { status: 'ok' } } });
+  } finally {
+    await instance.close();
+  }
+}, 60_000);
+
+test('the request id nginx sets is returned; a missing or malformed one is replaced by a new one', async () => {
+  const nginxId = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
+  await api().get('/api/v1/items').set('X-Request-ID', nginxId).expect(200).expect('X-Request-ID', nginxId);
+  // Error answers carry it too: that is where a client needs it most.
+  await api().get('/nowhere').set('X-Request-ID', nginxId).expect(404).expect('X-Request-ID', nginxId);
+  const generated = (await api().get('/health').expect(200)).get('X-Request-ID');
+  expect(generated).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  expect((await api().get('/health')).get('X-Request-ID')).not.toBe(generated);
+  for (const malformed of ['has space', 'x'.repeat(129), '<script>']) {
+    const res = await api().get('/health').set('X-Request-ID', malformed).expect(200);
+    expect(res.get('X-Request-ID')).toMatch(/^[0-9a-f-]{36}$/);
+  }
+});
+
+test('the guides\' metric names are served under METRICS_PREFIX, with the values of ours', async () => {
+  // GIVEN a miss and a hit
+  const { item } = await createItem('guide-metrics');
+  await api().get(`/api/v1/items/${item.id}`).expect(200);
+  await api().get(`/api/v1/items/${item.id}`).expect(200);
+
+  // WHEN
+  const stats = (await api().get('/api/v1/cache/stats').expect(200)).body;
+  const text = (await api().get('/api/v1/scaling/metrics/prometheus').expect(200)).text;
+
+  // THEN
+  expect(text).toMatch(/^# TYPE fastnext_db_pool_size gauge$/m);
+  expect(metricValue(text, 'fastnext_db_pool_size')).toBe(10);
+  expect(metricValue(text, 'fastnext_db_pool_size')).toBe(metricValue(text, 'db_pool_connections', { pool: 'primary', state: 'max' }));
+  expect(metricValue(text, 'fastnext_db_pool_checked_out')).toBe(metricValue(text, 'db_pool_connections', { pool: 'primary', state: 'busy' }));
+  expect(metricValue(text, 'fastnext_redis_hit_ratio')).toBeCloseTo(stats.hitRatio, 10);
+  expect(metricValue(text, 'fastnext_redis_hit_ratio')).toBeGreaterThan(0);
+  const memory = metricValue(text, 'fastnext_memory_percent');
+  expect(memory).toBeCloseTo(100 * process.memoryUsage.rss() / memoryLimitBytes(), 0);
+  expect(memory).toBeGreaterThan(0);
+  expect(memory).toBeLessThan(100);
+  expect(metricValue(text, 'fastnext_cpu_percent')).toBeGreaterThanOrEqual(0);
+});
+
+test('http_requests_total counts every request once, so rate() of it is requests per second per pod', async () => {
+  const listed = { method: 'GET', route: '/api/v1/items', status: '200' };
+  const before = (await api().get('/metrics').expect(200)).text;
+  for (let i = 0; i < 7; i++) await api().get('/api/v1/items').query({ limit: 1 }).expect(200);
+  await api().get('/api/v1/items').query({ limit: 0 }).expect(400);
+  const after = (await api().get('/metrics').expect(200)).text;
+  expect(metricValue(after, 'http_requests_total', listed) - metricValue(before, 'http_requests_total', listed)).toBe(7);
+  // All labels together (what the adapter's sum over a pod adds up): the 8 requests and the first scrape, counted once it was answered.
+  expect(metricValue(after, 'http_requests_total') - metricValue(before, 'http_requests_total')).toBe(9);
 });
 
 const UUID = '00000000-0000-4000-8000-000000000000';

@@ -1,15 +1,27 @@
-import { serviceConfigFromEnv } from '../service/src/config';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { packageVersion, serviceConfigFromEnv } from '../service/src/config';
 
 test('the defaults are those of the contract', () => {
   expect(serviceConfigFromEnv({})).toEqual({
     port: 8000, adminToken: undefined, bodyLimit: '100kb', shutdownTimeoutMs: 20_000, shutdownDelayMs: 0,
-    cacheDefaultTtlSeconds: 300, cacheTimeoutMs: 250,
+    cacheDefaultTtlSeconds: 300, cacheTimeoutMs: 250, version: packageVersion(), metricsPrefix: undefined,
   });
 });
 
+test('without SERVICE_VERSION the version is the package\'s', () => {
+  expect(packageVersion()).toBe(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version);
+  expect(packageVersion()).toMatch(/^\d+\.\d+\.\d+/);
+});
+
 test('env values are read', () => {
-  expect(serviceConfigFromEnv({ PORT: '9000', ADMIN_TOKEN: 't', BODY_LIMIT: '1mb', SHUTDOWN_TIMEOUT_MS: '5000', SHUTDOWN_DELAY_MS: '100', CACHE_DEFAULT_TTL: '60', CACHE_TIMEOUT_MS: '50' }))
-    .toEqual({ port: 9000, adminToken: 't', bodyLimit: '1mb', shutdownTimeoutMs: 5000, shutdownDelayMs: 100, cacheDefaultTtlSeconds: 60, cacheTimeoutMs: 50 });
+  expect(serviceConfigFromEnv({
+    PORT: '9000', ADMIN_TOKEN: 't', BODY_LIMIT: '1mb', SHUTDOWN_TIMEOUT_MS: '5000', SHUTDOWN_DELAY_MS: '100', CACHE_DEFAULT_TTL: '60', CACHE_TIMEOUT_MS: '50',
+    SERVICE_VERSION: '2.3.0-rc.1+sha.5114f85', METRICS_PREFIX: 'fastnext',
+  })).toEqual({
+    port: 9000, adminToken: 't', bodyLimit: '1mb', shutdownTimeoutMs: 5000, shutdownDelayMs: 100, cacheDefaultTtlSeconds: 60, cacheTimeoutMs: 50,
+    version: '2.3.0-rc.1+sha.5114f85', metricsPrefix: 'fastnext',
+  });
 });
 
 test('throws error, when PORT is not a port', () => {
@@ -22,4 +34,14 @@ test('throws error, when CACHE_DEFAULT_TTL is zero', () => {
 
 test('throws error, when BODY_LIMIT is not a size', () => {
   expect(() => serviceConfigFromEnv({ BODY_LIMIT: 'big' })).toThrow('BODY_LIMIT ("big") must be a size such as 100kb or 1mb');
+});
+
+test.each(['1.0 beta', '-1', 'v'.repeat(65), 'a\nb'])('throws error, when SERVICE_VERSION is %j', version => {
+  expect(() => serviceConfigFromEnv({ SERVICE_VERSION: version }))
+    .toThrow(`SERVICE_VERSION (${JSON.stringify(version)}) must be 1 to 64 letters, digits, '.', '_', '+' or '-', starting with a letter or digit, e.g. 1.4.2`);
+});
+
+test.each(['9lives', 'fast-next', 'fast:next', 'p'.repeat(65)])('throws error, when METRICS_PREFIX is %j', prefix => {
+  expect(() => serviceConfigFromEnv({ METRICS_PREFIX: prefix }))
+    .toThrow(`METRICS_PREFIX (${JSON.stringify(prefix)}) must be 1 to 64 letters, digits or '_', not starting with a digit, e.g. fastnext`);
 });

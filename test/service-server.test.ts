@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'child_process';
 import { request as httpRequest } from 'http';
+import { hostname } from 'os';
 import { join } from 'path';
 import { createClient } from 'redis';
 import { startReplicatedPostgres, ReplicatedPostgres } from './support/postgres';
@@ -20,7 +21,7 @@ beforeAll(async () => {
 
 afterAll(() => group.cleanup(), 60_000);
 
-interface Answer { status?: number; error?: string; body: string; token?: string }
+interface Answer { status?: number; error?: string; body: string; token?: string; requestId?: string }
 
 /** Responses each server port gave, probes included: compared with what the server says it accepted. */
 const answered = new Map<number, number>();
@@ -35,7 +36,10 @@ function send(port: number, method: string, path: string, body?: unknown, header
       res.on('data', chunk => { text += chunk; });
       res.on('end', () => {
         answered.set(port, (answered.get(port) ?? 0) + 1);
-        resolve({ status: res.statusCode, body: text, token: res.headers['x-consistency-token'] as string | undefined });
+        resolve({
+          status: res.statusCode, body: text, token: res.headers['x-consistency-token'] as string | undefined,
+          requestId: res.headers['x-request-id'] as string | undefined,
+        });
       });
       res.on('error', error => resolve({ error: (error as NodeJS.ErrnoException).code ?? error.message, body: text }));
     });
@@ -123,6 +127,43 @@ test('SIGTERM under load: readiness fails at once, every accepted request succee
   const stopped = JSON.parse(server.output().split('\n').find(line => line.includes('"msg":"stopped"'))!);
   expect(stopped.accepted).toBe(answered.get(server.port));
   expect(await send(server.port, 'GET', '/health')).toMatchObject({ error: 'ECONNREFUSED' });
+}, 60_000);
+
+test('the built server puts the request id on its request and error lines and in the response; /health names the instance and version', async () => {
+  // GIVEN a server that reads from the primary only, with a short statement timeout
+  const server = await startServer({ SERVICE_VERSION: '3.1.4', METRICS_PREFIX: 'fastnext', READ_POLICY: 'primary', PG_STATEMENT_TIMEOUT_MS: '300' });
+  const missing = '00000000-0000-4000-8000-000000000000';
+
+  // WHEN a request answers 200, and one fails because the primary stops answering
+  const ok = await send(server.port, 'GET', '/api/v1/items?limit=1', undefined, { 'X-Request-ID': 'rid-ok-1' });
+  pg.primary.freeze(true);
+  let failed: Answer;
+  try {
+    failed = await send(server.port, 'GET', `/api/v1/items/${missing}`, undefined, { 'X-Request-ID': 'rid-fail-1' });
+  } finally {
+    pg.primary.freeze(false);
+  }
+  const health = await send(server.port, 'GET', '/health');
+  const metrics = await send(server.port, 'GET', '/metrics');
+  server.child.kill('SIGTERM');
+  expect(await server.exited).toBe(0);
+
+  // THEN each answer carries its id, and so does every log line of its request
+  expect(ok).toMatchObject({ status: 200, requestId: 'rid-ok-1' });
+  expect(failed).toMatchObject({ status: 503, requestId: 'rid-fail-1' });
+  const lines = server.output().split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line));
+  expect(lines.filter(l => l.requestId === 'rid-ok-1')).toEqual([
+    expect.objectContaining({ level: 30, msg: 'request', method: 'GET', path: '/api/v1/items', status: 200, ms: expect.any(Number) }),
+  ]);
+  expect(lines.filter(l => l.requestId === 'rid-fail-1')).toEqual([
+    expect.objectContaining({ level: 50, msg: 'request failed', path: `/api/v1/items/${missing}` }),
+    expect.objectContaining({ level: 30, msg: 'request', status: 503 }),
+  ]);
+  // A request without an id got a new one, on its log line too.
+  expect(health.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  expect(lines.find(l => l.requestId === health.requestId)).toMatchObject({ msg: 'request', path: '/health', status: 200 });
+  expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', instance: hostname(), version: '3.1.4', checks: { replicas: { status: 'ok', healthy: 1, total: 1 } } });
+  for (const name of ['db_pool_size', 'db_pool_checked_out', 'cpu_percent', 'memory_percent']) expect(metrics.body).toMatch(new RegExp(`^fastnext_${name} [0-9.e+-]+$`, 'm'));
 }, 60_000);
 
 test('a server whose database is unreachable at start exits 1 and says why', async () => {

@@ -5,10 +5,12 @@ import { ServiceConfig, serviceConfigFromEnv } from './config';
 import { ItemRepository } from './db/items';
 import { migrate } from './db/migrations';
 import { databaseConfigFromEnv, QueryRouter } from './db/router';
+import { registerGuideMetrics } from './guide-metrics';
 import { HealthState } from './health/health';
 import { errorHandler, notFound } from './http/errors';
 import { itemsRouter } from './http/items-routes';
 import { opsRouter } from './http/ops-routes';
+import { requestContext } from './http/request-context';
 import { ServiceMetrics } from './metrics';
 
 /** The app and what it holds open, so the server (or a test) can start and stop it. */
@@ -34,11 +36,13 @@ export function createService(env: NodeJS.ProcessEnv = process.env): Service {
   const router = new QueryRouter(databaseConfigFromEnv(env), metrics.routerObserver);
   metrics.watchRouter(router);
   const cache = new ReadThroughCache(cacheClientFromEnv(env), config.cacheDefaultTtlSeconds, config.cacheTimeoutMs, metrics.cacheObserver);
-  const health = new HealthState(router, cache);
+  if (config.metricsPrefix) registerGuideMetrics(metrics.registry, config.metricsPrefix, router, cache);
+  const health = new HealthState(router, cache, config.version);
 
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(requestContext());
   app.use((req, res, next) => {
     // While draining, tell keep-alive clients to reconnect elsewhere, or they would keep this process busy.
     if (health.shuttingDown) res.set('Connection', 'close');

@@ -1,3 +1,6 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+
 /** Settings of the service, read once from the environment (the contract the constructs inject). */
 export interface ServiceConfig {
   /** PORT: where the HTTP server listens (8000). */
@@ -14,6 +17,10 @@ export interface ServiceConfig {
   readonly cacheDefaultTtlSeconds: number;
   /** CACHE_TIMEOUT_MS: the longest a Redis command may take before the request goes to the database instead. */
   readonly cacheTimeoutMs: number;
+  /** SERVICE_VERSION: the version `/health` reports; unset, the package's version. */
+  readonly version: string;
+  /** METRICS_PREFIX: serves the guides' `<prefix>_db_pool_size`, ... beside our metrics; unset, they are not served. */
+  readonly metricsPrefix?: string;
 }
 
 /** Reads an integer env var, or the default; throws naming the variable when it is not one in range. */
@@ -37,7 +44,34 @@ export function serviceConfigFromEnv(env: NodeJS.ProcessEnv): ServiceConfig {
     shutdownDelayMs: intFromEnv(env, 'SHUTDOWN_DELAY_MS', 0, 0, 600_000),
     cacheDefaultTtlSeconds: intFromEnv(env, 'CACHE_DEFAULT_TTL', 300, 1, 86_400),
     cacheTimeoutMs: intFromEnv(env, 'CACHE_TIMEOUT_MS', 250, 10, 60_000),
+    version: versionFromEnv(env),
+    metricsPrefix: metricsPrefixFromEnv(env),
   };
+}
+
+/** The version in package.json, read at run time: the image and the repository both hold it two levels above the code. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+function versionFromEnv(env: NodeJS.ProcessEnv): string {
+  const raw = env.SERVICE_VERSION;
+  if (raw === undefined || raw === '') return packageVersion();
+  // It lands in JSON bodies and logs: a tag or a commit, not free text.
+  if (!/^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/.test(raw)) {
+    throw new Error(`SERVICE_VERSION (${JSON.stringify(raw)}) must be 1 to 64 letters, digits, '.', '_', '+' or '-', starting with a letter or digit, e.g. 1.4.2`);
+  }
+  return raw;
+}
+
+function metricsPrefixFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.METRICS_PREFIX;
+  if (raw === undefined || raw === '') return undefined;
+  // A Prometheus metric name without colons (those are for recording rules), so `<prefix>_db_pool_size` is a valid name.
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/.test(raw)) {
+    throw new Error(`METRICS_PREFIX (${JSON.stringify(raw)}) must be 1 to 64 letters, digits or '_', not starting with a digit, e.g. fastnext`);
+  }
+  return raw;
 }
 
 function bodyLimitFromEnv(env: NodeJS.ProcessEnv): string {

@@ -1,12 +1,64 @@
+import { hostname } from 'os';
 import { ReadThroughCache } from '../cache/cache';
 import { QueryRouter } from '../db/router';
+import { logger } from '../logger';
+
+/** `ok`; `degraded` while a dependency the service can do without (the cache, the replicas) is down; `unhealthy` when it cannot serve. */
+export type HealthStatus = 'ok' | 'degraded' | 'unhealthy';
+
+/** One dependency's state; down ones carry no error text, since `/health` is public behind the load balancer (the log and `/deep` have it). */
+export interface DependencyCheck {
+  readonly status: 'ok' | 'down' | 'degraded' | 'not configured';
+  readonly latencyMs?: number;
+  readonly healthy?: number;
+  readonly total?: number;
+}
+
+/** The body of `/health`: the guides' load balancer health answer, with every dependency, the instance and the version. */
+export interface HealthReport {
+  readonly status: HealthStatus;
+  readonly timestamp: string;
+  readonly instance: string;
+  readonly version: string;
+  readonly checks: {
+    readonly process: { readonly status: 'ok' | 'starting' | 'shutting down' };
+    readonly primary: DependencyCheck;
+    readonly replicas: DependencyCheck;
+    readonly cache: DependencyCheck;
+  };
+}
 
 /** What the probes answer, from the state of the process and its dependencies. */
 export class HealthState {
   public migrated = false;
   public shuttingDown = false;
 
-  constructor(private readonly router: QueryRouter, private readonly cache: ReadThroughCache) {}
+  constructor(private readonly router: QueryRouter, private readonly cache: ReadThroughCache, private readonly version: string) {}
+
+  /**
+   * The state of the process and each dependency, checked now (primary and cache at once, each
+   * bounded by its client's timeout). Unhealthy while starting, shutting down or without the
+   * primary: only then can this instance not serve.
+   */
+  public async report(): Promise<HealthReport> {
+    const [primary, cache] = await Promise.all([
+      pinged('primary', () => this.router.pingPrimary()),
+      this.cache.enabled ? pinged('cache', () => this.cache.ping()) : { status: 'not configured' as const },
+    ]);
+    const replicas = this.replicaCheck();
+    const lifecycle = { status: this.shuttingDown ? 'shutting down' as const : this.migrated ? 'ok' as const : 'starting' as const };
+    const status: HealthStatus = lifecycle.status !== 'ok' || primary.status !== 'ok' ? 'unhealthy'
+      : cache.status === 'down' || replicas.status === 'degraded' ? 'degraded' : 'ok';
+    return { status, timestamp: new Date().toISOString(), instance: hostname(), version: this.version, checks: { process: lifecycle, primary, replicas, cache } };
+  }
+
+  /** From the background checks' last round: `degraded` while any replica takes no reads (they go to the primary). */
+  private replicaCheck(): DependencyCheck {
+    const states = this.router.replicaStates();
+    const healthy = states.filter(r => r.healthy).length;
+    if (states.length === 0) return { status: 'not configured' };
+    return { status: healthy === states.length ? 'ok' : 'degraded', healthy, total: states.length };
+  }
 
   /** Ready while not shutting down and the primary answers; Redis is reported, never fatal (reads fall back to the database). */
   public async readiness(): Promise<{ ready: boolean; checks: Record<string, string> }> {
@@ -37,4 +89,12 @@ export class HealthState {
       migrated: this.migrated,
     };
   }
+}
+
+/** `ok` with the round-trip time, or `down` (the error goes to the log, not to the public body). */
+function pinged(dependency: string, ping: () => Promise<number>): Promise<DependencyCheck> {
+  return ping().then(latencyMs => ({ status: 'ok', latencyMs }), error => {
+    logger.warn({ dependency, err: String((error as Error).message) }, 'health check failed');
+    return { status: 'down' };
+  });
 }

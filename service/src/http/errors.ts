@@ -1,7 +1,6 @@
 import { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { isConnectionError, NotFoundError, VersionConflictError } from '../db/errors';
-import { logger } from '../logger';
 import { describeIssues } from '../validation';
 
 /** An error the client caused, answered with its status and a stable code. */
@@ -17,7 +16,7 @@ export const notFound: RequestHandler = (req, _res, next) => next(new HttpError(
 /** Maps every error to `{ error: { code, message } }`; bad input is 4xx, never a 500 and never a stack trace. */
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const { status, code, message } = classify(error);
-  if (status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
+  if (status >= 500) req.log.error({ err: error, path: req.path }, 'request failed');
   res.status(status).json({ error: { code, message } });
 };
 

@@ -32,7 +32,11 @@ export function opsRouter(deps: { health: HealthState; router: QueryRouter; cach
     res.set('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   };
 
-  ops.get('/health', (_req, res) => { res.json({ status: 'ok' }); });
+  // The load balancer's view of this instance: 503 only when it cannot serve, so nginx, which retries http_503 elsewhere, skips it.
+  ops.get('/health', async (_req, res) => {
+    const report = await deps.health.report();
+    res.status(report.status === 'unhealthy' ? 503 : 200).set('Cache-Control', 'no-store').json(report);
+  });
   // Liveness checks nothing outside the process: a database outage must not restart every pod.
   ops.get('/api/v1/scaling/health/liveness', (_req, res) => { res.json({ status: 'alive' }); });
   ops.get('/api/v1/scaling/health/startup', (_req, res) => {

@@ -1,0 +1,49 @@
+import { totalmem } from 'os';
+import { Gauge, Registry } from 'prom-client';
+import { ReadThroughCache } from './cache/cache';
+import { QueryRouter } from './db/router';
+
+/**
+ * The guides' own metric names (FastNext serves `fastnext_db_pool_size`, ...) under `prefix`,
+ * beside ours, so the guides' dashboards and queries work unchanged. Each means what the guide's
+ * does, measured the way this process can: the pool figures are the primary's, as the guide's
+ * `db_router.primary_engine.pool`; the hit ratio is this process's since it started; CPU and
+ * memory are this process's, not the node's (psutil's figures are the whole machine's, which on
+ * Kubernetes is not the pod).
+ */
+export function registerGuideMetrics(registry: Registry, prefix: string, router: QueryRouter, cache: ReadThroughCache): void {
+  const primaryPool = () => router.poolStats().find(p => p.pool === 'primary')!;
+  const gauge = (name: string, help: string, read: () => number) => new Gauge({
+    name: `${prefix}_${name}`, help, registers: [registry],
+    collect() { this.set(read()); },
+  });
+  gauge('db_pool_size', 'Connections the primary pool may hold (PG_POOL_MAX)', () => primaryPool().max);
+  gauge('db_pool_checked_out', 'Primary pool connections running a query now', () => primaryPool().busy);
+  // Without a cache there is no ratio to report; a 0 would fire every hit-ratio alert.
+  if (cache.enabled) gauge('redis_hit_ratio', 'Cache hits over lookups since the process started (0 before the first lookup)', () => cache.getStats().hitRatio ?? 0);
+  gauge('cpu_percent', 'CPU the process used since the previous scrape, percent of one core', cpuPercentSinceLastRead());
+  gauge('memory_percent', 'Resident memory, percent of the container memory limit (of the machine without one)', () => 100 * process.memoryUsage.rss() / memoryLimitBytes());
+}
+
+/** A reader of the CPU share used since its previous call (since its creation, the first time). */
+export function cpuPercentSinceLastRead(): () => number {
+  let previousCpu = process.cpuUsage();
+  let previousAt = process.hrtime.bigint();
+  let last = 0;
+  return () => {
+    const now = process.hrtime.bigint();
+    const used = process.cpuUsage(previousCpu);
+    const wallMicros = Number(now - previousAt) / 1000;
+    // Two scrapes in the same microsecond: the previous figure stands.
+    if (wallMicros > 0) last = 100 * (used.user + used.system) / wallMicros;
+    previousCpu = process.cpuUsage();
+    previousAt = now;
+    return last;
+  };
+}
+
+/** The cgroup memory limit when there is one (Node reports a huge number without), else the machine's memory. */
+export function memoryLimitBytes(): number {
+  const constrained = process.constrainedMemory();
+  return constrained > 0 ? Math.min(constrained, totalmem()) : totalmem();
+}

@@ -144,7 +144,7 @@ test.each<[string, RedisClusterProps, string]>([
     'test/cache: \'quorum\' (4) must be less than or equal to \'sentinels\' (3), or no failover can ever be agreed'],
   ['fewer than 3 Sentinels', { mode: 'sentinel', sentinels: 2 },
     'test/cache: \'sentinels\' (2) must be an integer of 3 or more, so a majority survives the loss of one'],
-  ['the mode is unknown', { mode: 'standalone' as never }, 'test/cache: \'mode\' ("standalone") must be one of \'cluster\', \'sentinel\''],
+  ['the mode is unknown', { mode: 'replicated' as never }, 'test/cache: \'mode\' ("replicated") must be one of \'cluster\', \'sentinel\', \'standalone\''],
   ['a save point is malformed', { savePoints: ['every minute'] }, 'test/cache: \'savePoints[0]\' ("every minute") must be \'<seconds> <changes>\''],
   ['the node timeout is too short', { clusterNodeTimeout: Duration.millis(100) }, 'test/cache: \'clusterNodeTimeout\' (100) must be an integer from 500 to 60000'],
 ])('throws error, when %s', (_case, props, message) => {

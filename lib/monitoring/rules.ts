@@ -175,12 +175,13 @@ export function renderAlertRules(endpoints: MonitoredEndpoint[], t: AlertThresho
         `${e.workloadName}: a standby's slot holds more than ${Math.round(t.slotRetainedBytes / 2 ** 20)} MiB of WAL`,
         '{{ $labels.application_name }} is {{ $value | humanize1024 }}B behind; the primary keeps that WAL on disk.'),
     ],
+    // redis_cluster_state exists only where cluster mode is on: elsewhere its alert has nothing to match.
     redis: e => [
       alert('RedisClusterStateNotOk', 'critical', '1m', `redis_cluster_state{${podMatcher(e)}} == 0`,
         `${e.workloadName}: cluster_state is not ok`, '{{ $labels.pod }} reports the cluster as failed: some slots are not served.'),
-      alert('RedisMasterWithoutReplica', 'warning', '5m',
+      ...(e.withoutReplicas ? [] : [alert('RedisMasterWithoutReplica', 'warning', '5m',
         `redis_connected_slaves{${podMatcher(e)}} == 0 and on (namespace, pod) redis_instance_info{${podMatcher(e)}, role="master"}`,
-        `${e.workloadName}: a master has no replica`, 'Master {{ $labels.pod }} has no replica: losing it loses its slots\' data.'),
+        `${e.workloadName}: a master has no replica`, 'Master {{ $labels.pod }} has no replica: losing it loses its slots\' data.')]),
       alert('RedisMemoryHigh', 'warning', '10m',
         `redis_memory_used_bytes{${podMatcher(e)}} / (redis_memory_max_bytes{${podMatcher(e)}} > 0) > ${t.redisMemoryRatio}`,
         `${e.workloadName}: memory above ${percent(t.redisMemoryRatio)} of maxmemory`,

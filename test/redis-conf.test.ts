@@ -1,6 +1,6 @@
 import { Duration, Testing } from 'cdk8s';
 import { createCluster, createSentinel } from 'redis';
-import { RedisCluster, ScaledApi } from '../lib';
+import { RedisCluster, RedisClusterProps, ScaledApi } from '../lib';
 import { cacheClientFromEnv } from '../service/src/cache/client';
 import { Manifest } from './support/manifest-checks';
 import { ProcessGroup, waitFor } from './support/processes';
@@ -164,9 +164,9 @@ describe('standalone mode from the construct\'s own redis.conf and start script'
   afterAll(() => group.cleanup());
 
   /** The construct's config and the env it gives the API, synthesized with the guides' settings. */
-  function synthStandalone() {
+  function synthStandalone(props: Pick<RedisClusterProps, 'savePoints'> = { savePoints: ['900 1', '300 10', '60 10000'] }) {
     const chart = Testing.chart();
-    const cache = new RedisCluster(chart, 'cache', { mode: 'standalone', tcpKeepalive: Duration.seconds(300), savePoints: ['900 1', '300 10', '60 10000'] });
+    const cache = new RedisCluster(chart, 'cache', { mode: 'standalone', tcpKeepalive: Duration.seconds(300), ...props });
     new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', cache });
     const api = Testing.synth(chart).find(m => m.kind === 'Deployment' && m.metadata.name === 'test-api')!;
     const env: Manifest[] = api.spec.template.spec.containers[0].env;
@@ -198,8 +198,9 @@ describe('standalone mode from the construct\'s own redis.conf and start script'
     }
   });
 
-  test('a key written before a clean stop is there after the restart (the data directory is the volume)', async () => {
-    const node = await startRedisNode(group, { mode: 'standalone', redisConf: synthStandalone().redisConf });
+  test('without save points RDB is off, and the AOF still keeps a key through a restart', async () => {
+    const node = await startRedisNode(group, { mode: 'standalone', redisConf: synthStandalone({ savePoints: [] }).redisConf });
+    expect(await redisCli(node.port, ['config', 'get', 'save'])).toBe('save\n\n');
     await redisCli(node.port, ['set', 'survives', 'restart']);
     await node.stop('SIGTERM');
     await node.restart();

@@ -63,9 +63,9 @@ export interface IQueueBroker extends IClientAccessible, IConstruct {
   readonly mode: 'cluster' | 'sentinel' | 'standalone';
   /** `host:port` of every Redis node. */
   readonly nodes: string[];
-  /** `host:port` of every Sentinel; empty in cluster mode. */
+  /** `host:port` of every Sentinel; empty in cluster and standalone mode. */
   readonly sentinelHosts: string[];
-  /** The master name the Sentinels know; absent in cluster mode. */
+  /** The master name the Sentinels know; absent in cluster and standalone mode. */
   readonly masterName?: string;
   /** The Secret key holding the Redis password. */
   readonly passwordSecret: { readonly name: string; readonly key: string };

@@ -125,14 +125,20 @@ test('the resolved settings of nginx mode carry every production default', () =>
     minReplicas: 2,
     maxReplicas: 10,
     cpuUtilization: 70,
-    apiRateLimit: { rate: 100, burst: 20 },
-    loginRateLimit: { rate: 5, burst: 3 },
+    apiRateLimit: { rate: 100, burst: 20, per: 'second' },
+    loginRateLimit: { rate: 5, burst: 3, per: 'minute' },
     loginPath: '/api/v1/auth/login',
     websocketPath: '/ws',
     maxFails: 3,
     failTimeoutSeconds: 10,
     keepalive: 32,
     nextUpstreamTries: 3,
+    nextUpstreamConditions: ['error', 'timeout', 'http_502', 'http_503'],
+    proxyTimeouts: { connectSeconds: 2, sendSeconds: 30, readSeconds: 30 },
+    websocketReadTimeoutSeconds: 3600,
+    http2: false,
+    health: 'nginx',
+    routes: [],
     clientMaxBodySize: '1m',
     resolver: 'kube-dns.kube-system.svc.cluster.local',
     resources: { requests: { cpu: { value: '100m' }, memory: { value: '128Mi' } }, limits: { cpu: { value: '1' }, memory: { value: '256Mi' } } },
@@ -143,7 +149,7 @@ test('the resolved settings of nginx mode carry every production default', () =>
 test('the resolved settings keep given values and count the fail timeout in seconds', () => {
   const { settings } = resolveFor({ loginRateLimit: { rate: 10, burst: 0 }, failTimeout: Duration.minutes(1), keepalive: 64, tls: { secretName: 'site-tls' } });
   expect(settings).toMatchObject({
-    apiRateLimit: { rate: 100, burst: 20 }, loginRateLimit: { rate: 10, burst: 0 }, failTimeoutSeconds: 60, keepalive: 64, tls: { secretName: 'site-tls' },
+    apiRateLimit: { rate: 100, burst: 20, per: 'second' }, loginRateLimit: { rate: 10, burst: 0, per: 'minute' }, failTimeoutSeconds: 60, keepalive: 64, tls: { secretName: 'site-tls' },
   });
 });
 
@@ -152,6 +158,7 @@ test('the resolved settings of gateway mode hold only what the route needs, and 
   expect(settings).toEqual({
     mode: 'gateway',
     backend,
+    routes: [],
     gateway: { name: 'public', namespace: 'gateways' },
     gatewayPods: { podSelector: {}, namespaceSelector: { 'kubernetes.io/metadata.name': 'gateways' } },
   });

@@ -1,4 +1,4 @@
-import { ApiObject } from 'cdk8s';
+import { ApiObject, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ILoadBalancerBackend, PodPeer } from '../endpoints';
 import { commonLabels, namespaceOf } from '../names';
@@ -37,7 +37,7 @@ function resolveGatewaySettings(scope: Construct, props: LoadBalancerProps): Gat
   // A Gateway API route has no portable rate limiting; dropping the limits silently would remove a protection.
   for (const prop of NGINX_ONLY_PROPS) {
     if (props[prop] !== undefined) {
-      throw propError(scope, prop, JSON.stringify(props[prop]),
+      throw propError(scope, prop, JSON.stringify(props[prop], readableUnits),
         'cannot be expressed by a portable HTTPRoute; configure it on your Gateway implementation, or use mode \'nginx\'');
     }
   }
@@ -54,6 +54,13 @@ function resolveGatewaySettings(scope: Construct, props: LoadBalancerProps): Gat
       ...(gatewayNamespace ? { namespaceSelector: { 'kubernetes.io/metadata.name': gatewayNamespace } } : {}),
     },
   };
+}
+
+/** Durations and sizes as `60s` and `4KiB` in error messages, rather than their internals. */
+function readableUnits(_key: string, value: unknown): unknown {
+  if (value instanceof Duration) return `${value.toSeconds({ integral: false })}s`;
+  if (value instanceof Size) return `${value.toKibibytes({ rounding: SizeRoundingBehavior.NONE })}KiB`;
+  return value;
 }
 
 function createHttpRoute(lb: LoadBalancerScope, s: GatewayModeSettings): ApiObject {

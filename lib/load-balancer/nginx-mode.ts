@@ -98,7 +98,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
 }
 
 function resolveRateLimit(scope: Construct, prop: string, given: RateLimit | undefined, defaults: Required<RateLimit>): Required<RateLimit> {
-  const limit = { ...defaults, ...given };
+  const limit = { ...defaults, ...given, per: given?.per ?? defaults.per };
   requireOneOf(scope, `${prop}.per`, limit.per, ['second', 'minute']);
   requirePositive(scope, `${prop}.rate`, limit.rate);
   if (!Number.isInteger(limit.rate)) throw propError(scope, `${prop}.rate`, limit.rate, 'must be a whole number of requests');

@@ -221,6 +221,8 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
     'test/lb: \'proxyTimeouts\' ("{\\"read\\":\\"60s\\"}") cannot be expressed by a portable HTTPRoute; configure it on your Gateway implementation, or use mode \'nginx\''],
   ['gateway mode is given proxy buffers', { mode: 'gateway', gateway: { name: 'public' }, proxyBuffers: { headerBufferSize: Size.kibibytes(8), count: 16, bufferSize: Size.kibibytes(8) } },
     'test/lb: \'proxyBuffers\' ("{\\"headerBufferSize\\":\\"8KiB\\",\\"count\\":16,\\"bufferSize\\":\\"8KiB\\"}") cannot be expressed'],
+  ['a routed backend\'s Service is named like the main upstream', { routes: [{ pathPrefix: '/app/', backend: { serviceName: 'api' } as never }] },
+    'test/lb: \'routes[0].backend\' ("api") must have a Service name other than the upstream name of \'backend\''],
   ['gateway mode is given a cache', { mode: 'gateway', gateway: { name: 'public' }, cache: {} },
     'test/lb: \'cache\' ("{}") cannot be expressed by a portable HTTPRoute; configure it on your Gateway implementation, or use mode \'nginx\''],
   ['gateway mode is given HTTP/2', { mode: 'gateway', gateway: { name: 'public' }, http2: true },

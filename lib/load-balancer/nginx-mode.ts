@@ -89,7 +89,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     keepalive: requireIntInRange(scope, 'keepalive', props.keepalive ?? 32, 1, 10000),
     nextUpstreamTries: requireIntInRange(scope, 'nextUpstreamTries', props.nextUpstreamTries ?? 3, 1, 10),
     clientMaxBodySize: props.clientMaxBodySize ?? '1m',
-    routes: resolveRoutes(scope, props.routes, { [websocketPath]: '\'websocketPath\'' }),
+    routes: requireOwnUpstreamNames(scope, props.backend, resolveRoutes(scope, props.routes, { [websocketPath]: '\'websocketPath\'' })),
     resolver: props.resolver ?? 'kube-dns.kube-system.svc.cluster.local',
     resources,
     metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
@@ -114,6 +114,15 @@ function upstreamServers(lb: LoadBalancerScope, backend: ILoadBalancerBackend): 
 /** The upstream of a backend: `api` for the main one, the Service's name for the others. */
 function upstreamName(s: NginxModeSettings, backend: ILoadBalancerBackend): string {
   return backend === s.backend ? API_UPSTREAM : backend.serviceName;
+}
+
+/** Another backend's upstream is named after its Service, which must not take the main backend's upstream name. */
+function requireOwnUpstreamNames(scope: Construct, backend: ILoadBalancerBackend, routes: ResolvedRoute[]): ResolvedRoute[] {
+  const clash = routes.findIndex(route => route.backend !== backend && route.backend.serviceName === API_UPSTREAM);
+  if (clash >= 0) {
+    throw propError(scope, `routes[${clash}].backend`, API_UPSTREAM, 'must have a Service name other than the upstream name of \'backend\'');
+  }
+  return routes;
 }
 
 /** What renderNginxConf needs, with the pod's ports and paths. */

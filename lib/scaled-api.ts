@@ -84,6 +84,8 @@ export interface DatabasePool {
   readonly replicaSize?: number;
   /** Extra connections each replica's pool may open under load. @default 0 */
   readonly replicaOverflow?: number;
+  /** Longest a query waits for a free connection before the request fails with 503 (`PG_POOL_TIMEOUT_MS`). @default Duration.seconds(30) */
+  readonly timeout?: Duration;
 }
 
 /** HTTP paths of the three probes. */
@@ -314,16 +316,21 @@ function metricsPrefixEnv(scope: Construct, prefix: string | undefined): k8s.Env
   return [{ name: 'METRICS_PREFIX', value: prefix }];
 }
 
-/** The service's pool bounds (service/src/db/router.ts) from the guides' size + overflow. */
+/** The service's pool bounds (service/src/db/router.ts) from the guides' size + overflow, and its pool timeout. */
 function databasePoolEnv(scope: Construct, props: ScaledApiProps): k8s.EnvVar[] {
   const pool = props.databasePool;
   if (pool === undefined) return [];
   if (props.database === undefined) {
     throw propError(scope, 'databasePool', Object.keys(pool).join(', '), 'needs \'database\': the pools hold the service\'s connections to it');
   }
+  const timeoutMs = (pool.timeout ?? Duration.seconds(30)).toMilliseconds();
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
+    throw propError(scope, 'databasePool.timeout', `${timeoutMs}ms`, 'must be a whole number of milliseconds from 1ms to 600000ms (10 minutes)');
+  }
   return [
     { name: 'PG_POOL_MAX', value: String(poolMax(scope, 'primary', pool.primarySize, pool.primaryOverflow)) },
     { name: 'PG_REPLICA_POOL_MAX', value: String(poolMax(scope, 'replica', pool.replicaSize, pool.replicaOverflow)) },
+    { name: 'PG_POOL_TIMEOUT_MS', value: String(timeoutMs) },
   ];
 }
 

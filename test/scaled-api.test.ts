@@ -145,17 +145,20 @@ test('probe timings are set per probe, the rest keeping their defaults', () => {
 test('databasePool passes size + overflow of each pool as the service\'s pool bound, and metricsPrefix as METRICS_PREFIX', () => {
   const env: Manifest[] = container(synthApi({
     database: new FakeBackend(5432, databaseEnv),
-    databasePool: { primarySize: 20, primaryOverflow: 40, replicaSize: 10, replicaOverflow: 20 },
+    databasePool: { primarySize: 20, primaryOverflow: 40, replicaSize: 10, replicaOverflow: 20, timeout: Duration.seconds(10) },
     metricsPrefix: 'fastnext',
   })).env;
-  expect(env.slice(0, 4)).toEqual([
+  expect(env.slice(0, 5)).toEqual([
     { name: 'PORT', value: '8000' },
     { name: 'METRICS_PREFIX', value: 'fastnext' },
     { name: 'PG_POOL_MAX', value: '60' },
     { name: 'PG_REPLICA_POOL_MAX', value: '30' },
+    { name: 'PG_POOL_TIMEOUT_MS', value: '10000' },
   ]);
   const defaults: Manifest[] = container(synthApi({ database: new FakeBackend(5432, databaseEnv), databasePool: { primaryOverflow: 5 } })).env;
-  expect(defaults.filter(e => e.name.startsWith('PG_'))).toEqual([{ name: 'PG_POOL_MAX', value: '15' }, { name: 'PG_REPLICA_POOL_MAX', value: '10' }]);
+  expect(defaults.filter(e => e.name.startsWith('PG_'))).toEqual([
+    { name: 'PG_POOL_MAX', value: '15' }, { name: 'PG_REPLICA_POOL_MAX', value: '10' }, { name: 'PG_POOL_TIMEOUT_MS', value: '30000' },
+  ]);
 });
 
 test('an API with every guide prop synthesizes valid manifests', () => {
@@ -354,6 +357,10 @@ test.each<[string, Partial<ScaledApiProps>, string]>([
     'test/api: \'databasePool.primaryOverflow\' (-1) must be an integer from 0 to 999'],
   ['a pool above the service\'s bound', { database: new FakeBackend(5432, databaseEnv), databasePool: { primarySize: 600, primaryOverflow: 500 } },
     'test/api: \'databasePool.primaryOverflow\' (500) plus \'primarySize\' (600) must be at most 1000, the most connections one pool of the service holds'],
+  ['a pool timeout of 0', { database: new FakeBackend(5432, databaseEnv), databasePool: { timeout: Duration.seconds(0) } },
+    'test/api: \'databasePool.timeout\' ("0ms") must be a whole number of milliseconds from 1ms to 600000ms (10 minutes)'],
+  ['a pool timeout above 10 minutes', { database: new FakeBackend(5432, databaseEnv), databasePool: { timeout: Duration.minutes(11) } },
+    'test/api: \'databasePool.timeout\' ("660000ms") must be a whole number of milliseconds from 1ms to 600000ms (10 minutes)'],
   ['a metrics prefix with a dash', { metricsPrefix: 'fast-next' },
     'test/api: \'metricsPrefix\' ("fast-next") must be 1 to 64 letters, digits or \'_\', not starting with a digit, e.g. \'fastnext\''],
   ['a pod metric name with a dash', { podMetric: { name: 'requests-per-second', averageValue: 100 } },

@@ -395,6 +395,23 @@ test('resolveScaledApiSettings gives a bare API the production defaults, without
   expect(scope.node.children).toEqual([]);
 });
 
+test('resolveScaledApiSettings resolves the behaviour, the metric counter and the probe timings, and leaves out memory when false', () => {
+  const settings = resolveScaledApiSettings(new Construct(Testing.chart(), 'api'), {
+    image: 'example/api:1.0.0',
+    memoryUtilization: false,
+    podMetric: { name: 'requests_per_second', averageValue: 100 },
+    scaleDown: { stabilizationWindow: Duration.minutes(10), selectPolicy: 'Disabled' },
+    probeTimings: { startup: { initialDelay: Duration.seconds(5) } },
+  });
+  expect(settings.memoryUtilization).toBeUndefined();
+  expect(settings.podMetric).toEqual({ name: 'requests_per_second', averageValue: 100, counter: 'http_requests_total' });
+  expect(settings.behavior.scaleDown).toEqual({
+    stabilizationWindowSeconds: 600, selectPolicy: 'Disabled',
+    policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }, { type: 'Pods', value: 1, periodSeconds: 60 }],
+  });
+  expect(settings.probes.startup).toMatchObject({ initialDelaySeconds: 5, periodSeconds: 5, failureThreshold: 30 });
+});
+
 test('resolveScaledApiSettings replaces only the path of the probe given', () => {
   const { probes } = resolveScaledApiSettings(new Construct(Testing.chart(), 'api'), { image: 'example/api:1.0.0', probes: { readiness: '/ready' } });
   expect(probes.readiness).toEqual({ path: '/ready', initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 });

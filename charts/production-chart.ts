@@ -1,6 +1,6 @@
 import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool, workerQueuesEnv } from '../lib';
+import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv } from '../lib';
 
 /** The whole topology of the guides, wired together with the constructs' defaults. */
 export class ProductionChart extends Chart {
@@ -17,7 +17,7 @@ export class ProductionChart extends Chart {
     this.cache = new RedisCluster(this, 'cache', { shards: 3, replicasPerShard: 1 });
     // The reference worker (service/src/worker.ts) runs from the service's image; put your own worker here.
     // bet-intel's Celery pools map the same way: one pool per queue, e.g. queues ['ev_calculation'], concurrency 4.
-    this.workers = new WorkerPool(this, 'jobs', {
+    const jobs: WorkerPoolProps = {
       image: 'ghcr.io/hscale/reference-service:0.1.0',
       command: ['node', 'service/dist/worker.js'],
       queues: ['items'],
@@ -29,16 +29,17 @@ export class ProductionChart extends Chart {
       schedules: { aggregate: { cron: '0 2 * * *', name: 'items.aggregate' } },
       broker: this.cache,
       database: this.db,
-    });
+    };
     this.api = new ScaledApi(this, 'api', {
       image: 'ghcr.io/hscale/reference-service:0.1.0',
       database: this.db,
       cache: this.cache,
       // POST /api/v1/jobs accepts jobs for the pools' queues.
-      env: workerQueuesEnv([this.workers]),
+      env: workerQueuesEnv([jobs]),
       secretEnv: { ADMIN_TOKEN: { secretName: 'hscale-api-admin', key: 'token' } },
     });
     this.lb = new LoadBalancer(this, 'lb', { backend: this.api, tls: { secretName: 'hscale-tls' } });
+    this.workers = new WorkerPool(this, 'jobs', jobs);
     this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, this.workers] });
   }
 }

@@ -36,10 +36,14 @@ export class WorkerMetrics {
     new Gauge({
       name: 'worker_queue_jobs', help: 'Jobs of each queue by state (waiting, active, delayed, failed)', labelNames: ['queue', 'state'], registers: [this.registry],
       async collect() {
-        for (const queue of queues) {
-          const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-          for (const [state, count] of Object.entries(counts)) this.set({ queue: queue.name, state }, count);
-        }
+        // The liveness probe asks /metrics: a Redis outage must leave these gauges stale, not hang or fail the scrape.
+        const counts = await Promise.race([
+          Promise.all(queues.map(q => q.getJobCounts('waiting', 'active', 'delayed', 'failed'))),
+          new Promise<undefined>(resolve => setTimeout(() => resolve(undefined), 1000).unref()),
+        ]).catch(() => undefined);
+        counts?.forEach((byState, i) => {
+          for (const [state, count] of Object.entries(byState)) this.set({ queue: queues[i].name, state }, count);
+        });
       },
     });
   }

@@ -1,5 +1,5 @@
 import { logger } from './logger';
-import { queueConnectionFromEnv } from './queue/connection';
+import { closeQuietly, queueConnectionFromEnv } from './queue/connection';
 import { JobProducer, JobRefused } from './queue/producer';
 
 /**
@@ -23,7 +23,7 @@ export async function enqueue(args: string[], env: NodeJS.ProcessEnv): Promise<s
     return await producer.add(queue, name, data);
   } finally {
     await producer.close();
-    await connection.quit().catch(() => connection.disconnect());
+    closeQuietly(connection);
   }
 }
 

@@ -9,7 +9,7 @@ import { ItemRepository } from './db/items';
 import { migrate } from './db/migrations';
 import { databaseConfigFromEnv, QueryRouter } from './db/router';
 import { logger } from './logger';
-import { queueConnectionFromEnv } from './queue/connection';
+import { closeQuietly, IGNORE_CONNECTION_ERROR, queueConnectionFromEnv } from './queue/connection';
 import { JobHandler, referenceJobs } from './queue/jobs';
 import { QUEUE_PREFIX, WorkerSettings, workerSettingsFromEnv } from './queue/settings';
 import { QueueWorkers } from './queue/worker';
@@ -80,7 +80,7 @@ export async function startWorker(
   const router = new QueryRouter(databaseConfig);
   const cache = new ReadThroughCache(cacheClientFromEnv(env), ttlSeconds, cacheTimeoutMs);
   const metrics = new WorkerMetrics();
-  const queues = settings.queues.map(name => new Queue(name, { connection, prefix: QUEUE_PREFIX }));
+  const queues = settings.queues.map(name => new Queue(name, { connection, prefix: QUEUE_PREFIX }).on('error', IGNORE_CONNECTION_ERROR));
   metrics.watchQueues(queues);
   const rss = new RssWatch(settings.maxRssBytes, onRssExceeded);
   const workers = new QueueWorkers(connection, settings, handlers ?? referenceJobs(new ItemRepository(router), cache), {
@@ -92,7 +92,8 @@ export async function startWorker(
   });
   const closeBackends = async () => {
     await Promise.all(queues.map(q => q.close()));
-    await Promise.all([router.close(), cache.close(), connection.quit().catch(() => connection.disconnect())]);
+    closeQuietly(connection);
+    await Promise.all([router.close(), cache.close()]);
   };
   let server: Server;
   try {
@@ -113,7 +114,7 @@ export async function startWorker(
     stop: async () => {
       rss.stop();
       metrics.active.set(0);
-      await workers.close();
+      await workers.close(connection.status !== 'ready');
       await new Promise(resolve => server.close(resolve));
       await closeBackends();
     },

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { queueConnectionFromEnv } from '../queue/connection';
+import { closeQuietly, queueConnectionFromEnv } from '../queue/connection';
 import { JobProducer, JobRefused } from '../queue/producer';
 import { queueNamesFromEnv } from '../queue/settings';
 import { HttpError } from './errors';
@@ -50,7 +50,7 @@ export function jobsApi(env: NodeJS.ProcessEnv, adminToken: string | undefined):
     router, producer,
     close: async () => {
       await producer?.close();
-      await connection?.quit().catch(() => connection.disconnect());
+      if (connection) closeQuietly(connection);
     },
   };
 }

@@ -57,3 +57,14 @@ function hostPorts(list: string): Array<{ host: string; port: number }> {
     return { host, port: Number(port) };
   });
 }
+
+/**
+ * Closes a connection whose queues and workers are closed: nothing is left to send, and a QUIT
+ * would wait for ever in the offline queue of a connection that never got through.
+ */
+export function closeQuietly(connection: QueueConnection): void {
+  connection.disconnect();
+}
+
+/** For BullMQ objects on a connection: its errors are the connection's, which its own listener logs; without a listener BullMQ prints them. */
+export const IGNORE_CONNECTION_ERROR = (): void => undefined;

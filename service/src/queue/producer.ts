@@ -1,7 +1,7 @@
 import { randomUUID } from 'crypto';
 import { Job, JobsOptions, Queue } from 'bullmq';
 import { describeIssues } from '../validation';
-import { QueueConnection } from './connection';
+import { IGNORE_CONNECTION_ERROR, QueueConnection } from './connection';
 import { JOB_NAMES, JOB_SCHEMAS, JobName } from './jobs';
 import { MAX_JOB_ATTEMPTS, POOL_BACKOFF, QUEUE_PREFIX } from './settings';
 
@@ -37,7 +37,7 @@ export class JobProducer {
   private readonly queues: Map<string, Queue>;
 
   constructor(connection: QueueConnection, queueNames: string[]) {
-    this.queues = new Map(queueNames.map(name => [name, new Queue(name, { connection, prefix: QUEUE_PREFIX })]));
+    this.queues = new Map(queueNames.map(name => [name, new Queue(name, { connection, prefix: QUEUE_PREFIX }).on('error', IGNORE_CONNECTION_ERROR)]));
   }
 
   public get queueNames(): string[] {

@@ -50,9 +50,13 @@ export class QueueWorkers {
     for (const worker of this.workers) void worker.run().catch(error => logger.error({ err: String(error) }, 'queue worker stopped'));
   }
 
-  /** Takes no new job; resolves once every job in hand is done and acknowledged. */
-  public async close(): Promise<void> {
-    await Promise.all(this.workers.map(w => w.close()));
+  /**
+   * Takes no new job; resolves once every job in hand is done and acknowledged. `redisAway`: the
+   * connection is down, so no job can be acknowledged and waiting for them would wait for Redis;
+   * the jobs in hand are dropped, and stall and run again elsewhere.
+   */
+  public async close(redisAway = false): Promise<void> {
+    await Promise.all(this.workers.map(w => w.close(redisAway)));
   }
 
   private retryDelay(attemptsMade: number, type?: string): number {

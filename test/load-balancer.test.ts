@@ -11,10 +11,10 @@ function synthLb(props: Partial<LoadBalancerProps> = {}) {
 
 const find = (manifests: Manifest[], kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
 
-test('nginx mode synthesizes an autoscaled nginx tier in front of the API', () => {
+test('nginx mode synthesizes an autoscaled nginx tier in front of the API', async () => {
   const { manifests } = synthLb();
   expect(manifests.filter(m => m.metadata.name === 'test-lb')).toMatchSnapshot();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(find(manifests, 'Service', 'test-lb').spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' });
   expect(find(manifests, 'HorizontalPodAutoscaler', 'test-lb').spec).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
   expect(find(manifests, 'PodDisruptionBudget', 'test-lb').spec.maxUnavailable).toBe(1);
@@ -51,9 +51,9 @@ test('a changed config changes the pod template, so pods roll', () => {
   expect(annotation(synthLb().manifests)).not.toBe(annotation(synthLb({ keepalive: 64 }).manifests));
 });
 
-test('TLS mounts the Secret, listens on 8443 and exposes 443', () => {
+test('TLS mounts the Secret, listens on 8443 and exposes 443', async () => {
   const { manifests } = synthLb({ tls: { secretName: 'site-tls' } });
-  checkManifests(manifests);
+  await checkManifests(manifests);
   const spec = find(manifests, 'Deployment', 'test-lb').spec.template.spec;
   expect(spec.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'site-tls' } });
   expect(find(manifests, 'Service', 'test-lb').spec.ports.map((p: Manifest) => p.port)).toEqual([80, 443]);
@@ -77,9 +77,9 @@ test('the exporter sidecar is a metrics target', () => {
   expect(lb.metricsEndpoints).toEqual([expect.objectContaining({ exporter: 'nginx-exporter', portName: 'metrics', port: 9113 })]);
 });
 
-test('gateway mode attaches an HTTPRoute to the named Gateway and admits its pods', () => {
+test('gateway mode attaches an HTTPRoute to the named Gateway and admits its pods', async () => {
   const { manifests } = synthLb({ mode: 'gateway', gateway: { name: 'public', namespace: 'gateways', sectionName: 'https' }, hostnames: ['api.example.com'] });
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(manifests.filter(m => m.metadata.name.startsWith('test-lb'))).toEqual([expect.objectContaining({ kind: 'HTTPRoute' })]);
   const route = find(manifests, 'HTTPRoute', 'test-lb');
   expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');

@@ -29,10 +29,10 @@ class FakeBackend implements IDatabaseEndpoint, ICacheEndpoint {
   }
 }
 
-test('defaults synthesize a production-ready API tier', () => {
+test('defaults synthesize a production-ready API tier', async () => {
   const manifests = synthApi();
   expect(manifests).toMatchSnapshot();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(manifests.map(m => m.kind).sort()).toEqual([
     'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount',
   ]);
@@ -132,7 +132,7 @@ const cacheEnv: k8s.EnvVar[] = [
   { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'cache', key: 'password' } } },
 ];
 
-test('linking a database and a cache injects their env and opens exactly their ports', () => {
+test('linking a database and a cache injects their env and opens exactly their ports', async () => {
   // GIVEN
   const database = new FakeBackend(5432, databaseEnv);
   const cache = new FakeBackend(6379, cacheEnv);
@@ -140,7 +140,7 @@ test('linking a database and a cache injects their env and opens exactly their p
   const manifests = synthApi({ database, cache, metricsPort: 9090, podMetric: { name: 'requests_per_second', averageValue: 100 } });
   // THEN
   expect(manifests).toMatchSnapshot();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   const env: Manifest[] = container(manifests).env;
   expect(env).toEqual([{ name: 'PORT', value: '8000' }, ...databaseEnv, ...cacheEnv]);
   for (const name of ['PGUSER', 'PGPASSWORD', 'REDIS_PASSWORD']) {

@@ -65,13 +65,11 @@ async function installAndRun(variant: Variant, file: string): Promise<Installed>
     dependencies: { hscale: `file:${file}`, ...VARIANTS[variant] },
     devDependencies: { 'typescript': manifest.devDependencies.typescript, '@types/node': manifest.devDependencies['@types/node'] },
   }, null, 2));
-  await npm(['install', '--prefer-offline', '--no-audit', '--no-fund'], dir);
-  await run('npx', ['tsc', '-p', '.'], { cwd: dir, env, timeoutMs: 300_000 });
-  const outputs = [];
-  for (const script of ['out/chart.js', 'chart.js', 'esm.mjs']) {
-    outputs.push(await run('node', [script], { cwd: dir, env, timeoutMs: 120_000 }));
-  }
-  return { dir, outputs };
+  // Exact versions come from the cache; the newest must be looked up, as a cached list may be old.
+  await npm(['install', variant === 'lowest' ? '--prefer-offline' : '--prefer-online', '--no-audit', '--no-fund'], dir);
+  const node = (script: string) => run('node', [script], { cwd: dir, env, timeoutMs: 300_000 });
+  const typescript = run('npx', ['tsc', '-p', '.'], { cwd: dir, env, timeoutMs: 300_000 }).then(() => node('out/chart.js'));
+  return { dir, outputs: await Promise.all([typescript, node('chart.js'), node('esm.mjs')]) };
 }
 
 const installedVersion = (dir: string, name: string) => readJson(join(dir, 'node_modules', name, 'package.json')).version as string;
@@ -117,10 +115,13 @@ test.each(Object.keys(VARIANTS) as Variant[])('installed with the peers at the %
     expect.stringMatching(/^shop: \d+ objects\nall: \d+ objects\n$/),
     expect.stringMatching(/^esm: \d+ objects\n$/),
   ]);
-  for (const [name, spec] of Object.entries(VARIANTS[variant])) {
-    const version = installedVersion(dir, name);
-    if (variant === 'lowest') expect(`${name}@${version}`).toBe(`${name}@${spec}`);
-    else expect(compareVersions(version, manifest.devDependencies[name].replace(/^\^/, ''))).toBeGreaterThanOrEqual(0);
+  const installed = Object.fromEntries(Object.keys(peers).map(name => [name, installedVersion(dir, name)]));
+  if (variant === 'lowest') {
+    expect(installed).toEqual(VARIANTS.lowest);
+  } else {
+    // The newest is at least what this repository's own tests use.
+    const pinned = (name: string): string => manifest.devDependencies[name].replace(/^\^/, '');
+    expect(Object.entries(installed).filter(([name, version]) => compareVersions(version, pinned(name)) < 0)).toEqual([]);
   }
   // One copy of each peer, the user's: a second one under hscale would make their Chart no Construct of ours.
   expect(CONSTRUCTS_PEERS.filter(name => existsSync(join(dir, 'node_modules', 'hscale', 'node_modules', name)))).toEqual([]);

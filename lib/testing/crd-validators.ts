@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import Ajv from 'ajv';
+import Ajv, { ValidateFunction } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { Manifest, Validator } from './manifest-checks';
 
@@ -23,9 +23,12 @@ export function crdValidators(crdFile: string = CLOUDNATIVE_PG_CRDS): Record<str
     .filter(d => d?.kind === 'CustomResourceDefinition');
   for (const crd of crds) {
     for (const version of crd.spec.versions) {
-      const validate = ajv.compile(version.schema.openAPIV3Schema);
-      validators[`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`] = (m: Manifest) =>
-        validate(m) ? [] : (validate.errors ?? []).map((e: any) => `schema: ${e.instancePath || '/'} ${e.message}`);
+      // Compiled on first use: a CRD schema is large, and most charts use few of the kinds.
+      let validate: ValidateFunction | undefined;
+      validators[`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`] = (m: Manifest) => {
+        validate ??= ajv.compile(version.schema.openAPIV3Schema);
+        return validate(m) ? [] : (validate.errors ?? []).map((e: any) => `schema: ${e.instancePath || '/'} ${e.message}`);
+      };
     }
   }
   return validators;

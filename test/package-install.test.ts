@@ -27,8 +27,9 @@ const lowEnd = (range: string) => range.split('||')[0].trim().replace(/^[\^~]|^>
 
 const VARIANTS = {
   lowest: Object.fromEntries(Object.entries(peers).map(([name, range]) => [name, lowEnd(range)])),
-  // npm installs the newest version a range admits.
-  newest: peers,
+  // The newest of the last release line a range admits. Not the whole range: npm prefers releases
+  // whose `engines` admit the running Node, and the ESM-only model releases ask for Node >= 22.
+  newest: Object.fromEntries(Object.entries(peers).map(([name, range]) => [name, range.split('||').pop()!.trim()])),
 };
 type Variant = keyof typeof VARIANTS;
 

@@ -292,6 +292,37 @@ function resolvePort(w: Manifest, port: string | number): number | undefined {
   return ports.find(p => p.name === port)?.containerPort;
 }
 
+type Direction = 'ingress' | 'egress';
+
+const labelsOf = (w: Manifest): Record<string, string> => podTemplate(w).metadata?.labels ?? {};
+const nameOf = (w: Manifest) => `${w.kind}/${w.metadata?.name}`;
+const policyType = (d: Direction) => (d === 'ingress' ? 'Ingress' : 'Egress');
+const governs = (p: Manifest, w: Manifest, d: Direction) => namespaceOf(p) === namespaceOf(w) && selects(p, labelsOf(w))
+  && (p.spec?.policyTypes ?? ['Ingress']).includes(policyType(d));
+// Whether a peer of a rule in `policy` may be pod `w`; a namespace label we cannot evaluate counts as yes.
+const mayBe = (peer: Manifest, policy: Manifest, w: Manifest) => peer.ipBlock === undefined
+  && (peer.namespaceSelector === undefined ? namespaceOf(policy) === namespaceOf(w) : true)
+  && labelSelectorMatches(peer.podSelector ?? {}, labelsOf(w));
+const portAllowed = (rulePorts: Manifest[] | undefined, port: number, listener: Manifest) => !rulePorts || rulePorts.length === 0
+  || rulePorts.some(p => {
+    if (p.port === undefined) return true;
+    const first = resolvePort(listener, p.port);
+    return first !== undefined && port >= first && port <= (p.endPort ?? first);
+  });
+const listens = (w: Manifest, port: string | number) => {
+  const number = resolvePort(w, port);
+  return number !== undefined && templateServes(podTemplate(w), number);
+};
+
+/** Whether the `policies` of `w` let traffic on `port` pass in direction `d` to or from `other`. */
+function allows(policies: Manifest[], w: Manifest, d: Direction, other: Manifest, port: number, listener: Manifest): boolean {
+  const governing = policies.filter(p => governs(p, w, d));
+  return governing.length === 0 || governing.some(p => (p.spec?.[d] ?? []).some((rule: Manifest) => {
+    const peers: Manifest[] | undefined = d === 'ingress' ? rule.from : rule.to;
+    return (!peers || peers.length === 0 || peers.some(peer => mayBe(peer, p, other))) && portAllowed(rule.ports, port, listener);
+  }));
+}
+
 /**
  * A link is two-sided: an egress rule to pods of the chart is of no use unless they listen on
  * that port and a policy of theirs admits the source, and an ingress rule admitting pods of the
@@ -299,72 +330,41 @@ function resolvePort(w: Manifest, port: string | number): number | undefined {
  * block, and peers of no pod in the chart, are not judged.
  */
 function networkLinkErrors(manifests: Manifest[], workloads: Manifest[]): Array<[Manifest, string]> {
-  const errors: Array<[Manifest, string]> = [];
   const policies = manifests.filter(m => m.kind === 'NetworkPolicy');
-  const ns = namespaceOf;
-  const labelsOf = (w: Manifest): Record<string, string> => podTemplate(w).metadata?.labels ?? {};
-  const nameOf = (w: Manifest) => `${w.kind}/${w.metadata?.name}`;
-  const direction = (d: 'ingress' | 'egress') => (d === 'ingress' ? 'Ingress' : 'Egress');
-  const governs = (p: Manifest, w: Manifest, d: 'ingress' | 'egress') => ns(p) === ns(w) && selects(p, labelsOf(w))
-    && (p.spec?.policyTypes ?? ['Ingress']).includes(direction(d));
-  // Whether a peer of a rule in `policy` may be pod `w`; a namespace label we cannot evaluate counts as yes.
-  const mayBe = (peer: Manifest, policy: Manifest, w: Manifest) => peer.ipBlock === undefined
-    && (peer.namespaceSelector === undefined ? ns(policy) === ns(w) : true)
-    && labelSelectorMatches(peer.podSelector ?? {}, labelsOf(w));
-  const portAllowed = (rulePorts: Manifest[] | undefined, port: number, listener: Manifest) => !rulePorts || rulePorts.length === 0
-    || rulePorts.some(p => {
-      if (p.port === undefined) return true;
-      const first = resolvePort(listener, p.port);
-      return first !== undefined && port >= first && port <= (p.endPort ?? first);
-    });
-  // Whether the policies of `w` let traffic on `port` pass in direction `d` to or from `other`.
-  const allows = (w: Manifest, d: 'ingress' | 'egress', other: Manifest, port: number, listener: Manifest) => {
-    const governing = policies.filter(p => governs(p, w, d));
-    return governing.length === 0 || governing.some(p => (p.spec?.[d] ?? []).some((rule: Manifest) => {
-      const peers: Manifest[] | undefined = d === 'ingress' ? rule.from : rule.to;
-      return (!peers || peers.length === 0 || peers.some(peer => mayBe(peer, p, other))) && portAllowed(rule.ports, port, listener);
-    }));
-  };
+  return policies.flatMap(policy => (['egress', 'ingress'] as const)
+    .filter(d => (policy.spec?.policyTypes ?? ['Ingress']).includes(policyType(d)))
+    .flatMap(d => (policy.spec?.[d] ?? []).flatMap((rule: Manifest) => ruleLinkErrors(policies, workloads, policy, d, rule))));
+}
 
-  const listens = (w: Manifest, port: string | number) => {
-    const number = resolvePort(w, port);
-    return number !== undefined && templateServes(podTemplate(w), number);
-  };
-
-  for (const policy of policies) {
-    const own = workloads.filter(w => ns(w) === ns(policy) && selects(policy, labelsOf(w)));
-    for (const d of ['egress', 'ingress'] as const) {
-      if (!(policy.spec?.policyTypes ?? ['Ingress']).includes(direction(d))) continue;
-      for (const rule of policy.spec?.[d] ?? []) {
-        if (d === 'ingress') {
-          // Whoever the peers are, an ingress port is one of our own pods' ports.
-          for (const rulePort of rule.ports ?? []) {
-            own.filter(w => !listens(w, rulePort.port))
-              .forEach(w => errors.push([policy, `ingress on port ${rulePort.port}, which ${nameOf(w)} does not declare`]));
+function ruleLinkErrors(policies: Manifest[], workloads: Manifest[], policy: Manifest, d: Direction, rule: Manifest): Array<[Manifest, string]> {
+  const errors: Array<[Manifest, string]> = [];
+  const own = workloads.filter(w => namespaceOf(w) === namespaceOf(policy) && selects(policy, labelsOf(w)));
+  if (d === 'ingress') {
+    // Whoever the peers are, an ingress port is one of our own pods' ports.
+    for (const rulePort of rule.ports ?? []) {
+      own.filter(w => !listens(w, rulePort.port))
+        .forEach(w => errors.push([policy, `ingress on port ${rulePort.port}, which ${nameOf(w)} does not declare`]));
+    }
+  }
+  // A link names its peer pods; an empty pod selector ("every pod") is an open door, not a link.
+  // Peers that match nothing here are not reported: an operator (CloudNativePG) or another chart may run them.
+  const peers: Manifest[] = ((d === 'egress' ? rule.to : rule.from) ?? [])
+    .filter((x: Manifest) => !isEmptySelector(x.podSelector) && (NO_NAMESPACE_SELECTOR(x) || ANY_NAMESPACE(x)));
+  for (const peer of peers) {
+    for (const other of workloads.filter(w => mayBe(peer, policy, w))) {
+      for (const rulePort of rule.ports ?? []) {
+        if (d === 'egress') {
+          const port = resolvePort(other, rulePort.port);
+          if (port === undefined || !listens(other, port)) {
+            errors.push([policy, `egress on port ${rulePort.port}, which ${nameOf(other)} does not declare`]);
+          } else if (!own.some(client => allows(policies, other, 'ingress', client, port, other))) {
+            errors.push([policy, `egress to ${nameOf(other)} on port ${port}, but no NetworkPolicy of it admits these pods`]);
           }
-        }
-        // A link names its peer pods; an empty pod selector ("every pod") is an open door, not a link.
-        // Peers that match nothing here are not reported: an operator (CloudNativePG) or another chart may run them.
-        const peers: Manifest[] = ((d === 'egress' ? rule.to : rule.from) ?? [])
-          .filter((x: Manifest) => !isEmptySelector(x.podSelector) && (NO_NAMESPACE_SELECTOR(x) || ANY_NAMESPACE(x)));
-        for (const peer of peers) {
-          for (const other of workloads.filter(w => mayBe(peer, policy, w))) {
-            for (const rulePort of rule.ports ?? []) {
-              if (d === 'egress') {
-                const port = resolvePort(other, rulePort.port);
-                if (port === undefined || !listens(other, port)) {
-                  errors.push([policy, `egress on port ${rulePort.port}, which ${nameOf(other)} does not declare`]);
-                } else if (!own.some(client => allows(other, 'ingress', client, port, other))) {
-                  errors.push([policy, `egress to ${nameOf(other)} on port ${port}, but no NetworkPolicy of it admits these pods`]);
-                }
-              } else {
-                for (const listener of own) {
-                  const port = resolvePort(listener, rulePort.port);
-                  if (port !== undefined && !allows(other, 'egress', listener, port, listener)) {
-                    errors.push([policy, `admits ${nameOf(other)} on port ${port}, but its NetworkPolicies do not allow that egress`]);
-                  }
-                }
-              }
+        } else {
+          for (const listener of own) {
+            const port = resolvePort(listener, rulePort.port);
+            if (port !== undefined && !allows(policies, other, 'egress', listener, port, listener)) {
+              errors.push([policy, `admits ${nameOf(other)} on port ${port}, but its NetworkPolicies do not allow that egress`]);
             }
           }
         }

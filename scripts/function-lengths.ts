@@ -84,7 +84,7 @@ function main(): void {
   const all = measureFunctions(['lib', 'service/src']).sort((a, b) => b.lines - a.lines);
   for (const fn of all.filter((f) => f.lines >= min)) {
     const flag = overLimit(fn) ? ' OVER' : '';
-    console.log(`${String(fn.lines).padStart(4)}  ${fn.name}  ${fn.file}${fn.isTemplate ? ' (template)' : ''}${flag}`);
+    process.stdout.write(`${String(fn.lines).padStart(4)}  ${fn.name}  ${fn.file}${fn.isTemplate ? ' (template)' : ''}${flag}\n`);
   }
   if (args.includes('--check') && all.some(overLimit)) process.exitCode = 1;
 }

@@ -79,14 +79,14 @@ const compareVersions = (a: string, b: string) => {
   return x.map((n, i) => n - y[i]).find(d => d !== 0) ?? 0;
 };
 
-test('the tarball holds the built library with declarations and maps, the CRDs, README, LICENSE and CHANGELOG, and nothing else', async () => {
+test('the tarball holds the built library with declarations and maps, the CRDs, the runbooks, README, LICENSE and CHANGELOG, and nothing else', async () => {
   const files = (await run('tar', ['-tzf', await tarball])).trim().split('\n').map(f => f.replace(/^package\//, ''));
   expect(files).toEqual(expect.arrayContaining([
-    'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'crds/cloudnative-pg.yaml',
+    'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'crds/cloudnative-pg.yaml', 'docs/runbooks/alerts.md',
     'lib-dist/index.js', 'lib-dist/index.d.ts', 'lib-dist/index.js.map', 'lib-dist/index.d.ts.map',
     'lib-dist/testing/index.js', 'lib-dist/testing/index.d.ts', 'lib-dist/imports/postgresql.cnpg.io.js',
   ]));
-  const allowed = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|crds\/cloudnative-pg\.yaml|lib-dist\/.+\.(js|d\.ts)(\.map)?|lib\/(?!imports\/).+\.ts)$/;
+  const allowed = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|crds\/cloudnative-pg\.yaml|docs\/runbooks\/[\w-]+\.md|lib-dist\/.+\.(js|d\.ts)(\.map)?|lib\/(?!imports\/).+\.ts)$/;
   expect(files.filter(f => !allowed.test(f))).toEqual([]);
 });
 

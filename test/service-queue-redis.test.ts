@@ -85,7 +85,16 @@ test.each([
   }
 }, 60_000);
 
-test('over Redis Sentinel, jobs enqueued by the producer complete on a worker connected with the Sentinel env', async () => {
+/** Adds `count` jobs named `<prefix> <i>`, retrying each add (bounded) while the master changes; returns their ids. */
+async function addJobs(producer: JobProducer, queue: string, prefix: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    ids.push(await waitFor(`job ${prefix} ${i} added`, () => producer.add(queue, 'items.create', { name: `${prefix} ${i}`, payload: {} }).catch(() => undefined), 20_000, 200));
+  }
+  return ids;
+}
+
+test('over Redis Sentinel, jobs enqueued by the producer complete on a worker connected with the Sentinel env, also after a failover', async () => {
   // GIVEN a master with a replica and 3 Sentinels, and the env WorkerPool injects for them
   const sentinel = await startSentinelGroup(group, { replicas: 1, sentinels: 3, quorum: 2, downAfterMs: 1000 });
   const env = {
@@ -107,18 +116,26 @@ test('over Redis Sentinel, jobs enqueued by the producer complete on a worker co
     workers.start();
 
     // WHEN 100 jobs are enqueued
-    const ids: string[] = [];
-    for (let i = 0; i < 100; i++) ids.push(await producer.add('sentinel-jobs', 'items.create', { name: `job ${i}`, payload: {} }));
+    const before = await addJobs(producer, 'sentinel-jobs', 'before', 100);
 
     // THEN each runs, and each is completed on the master the Sentinels name
     await waitFor('100 jobs done', async () => done.size === 100, 30_000, 100);
-    const states = await Promise.all(ids.map(async id => (await producer.status(id))?.state));
-    expect(states.filter(state => state !== 'completed')).toEqual([]);
     expect(Number(await redisCli(sentinel.master.port, ['zcard', '{hscale}:sentinel-jobs:completed']))).toBe(100);
+
+    // WHEN the master dies and the Sentinels promote the replica, and 100 more jobs are enqueued
+    await sentinel.master.stop('SIGKILL');
+    await waitFor('the replica promoted', async () => infoField(await redisCli(sentinel.replicas[0].port, ['info', 'replication']), 'role') === 'master', 30_000, 200);
+    const after = await addJobs(producer, 'sentinel-jobs', 'after', 100);
+
+    // THEN producer and worker follow the new master: every job of both rounds is completed there
+    await waitFor('200 jobs done', async () => done.size === 200, 45_000, 100);
+    const states = await Promise.all([...before, ...after].map(async id => (await producer.status(id))?.state));
+    expect(states.filter(state => state !== 'completed')).toEqual([]);
   } finally {
-    await workers.close();
+    // Without waiting for jobs in hand: a failed test must not wait on a Redis that is gone.
+    await workers.close(true);
     await producer.close();
     closeQuietly(producerConnection);
     closeQuietly(workerConnection);
   }
-}, 90_000);
+}, 120_000);

@@ -65,9 +65,16 @@ async function databaseAgainstAcknowledged(proc: LocalProcess = primary()): Prom
   };
 }
 
-/** Nothing lost, nothing duplicated. */
+/** Every API instance and worker still runs. */
+function expectServicesRunning(): void {
+  const exited = [...stack.ofRole('api'), ...stack.ofRole('jobs')].filter(p => p.child.exitCode !== null || p.child.signalCode !== null);
+  expect(exited.map(p => `${p.pod.name} exited ${p.child.exitCode ?? p.child.signalCode}: ${p.output().slice(-1500)}`)).toEqual([]);
+}
+
+/** Nothing lost, nothing duplicated, no service process gone. */
 async function expectDatabaseAgrees(): Promise<void> {
   expect(await databaseAgainstAcknowledged()).toEqual(expect.objectContaining({ lost: 0, duplicated: 0 }));
+  expectServicesRunning();
 }
 
 const failed = (report: LoadReport, kinds: string[] = ['write', 'read', 'read-with-token']) =>
@@ -105,14 +112,20 @@ async function restartIntoRotation(instance: LocalProcess): Promise<{ readySecon
   return { readySeconds, inRotationSeconds: (Date.now() - started) / 1000 };
 }
 
-test('kill -9 of one API instance, then its restart: zero failed requests, and it serves again', async () => {
+test('kill -9 of one API instance, then its restart: no failed read, only the writes in flight on it fail, and it serves again', async () => {
   const victim = stack.ofRole('api')[0];
+  let killedAt = 0;
   const report = await underLoad('kill -9 one API instance', async () => {
+    killedAt = Date.now();
     await stack.kill(victim, 'SIGKILL');
     await sleep(3_000);
     return restartIntoRotation(victim);
   });
-  expect(failureSummary(report)).toEqual({});
+  expect(failed(report, ['read', 'read-with-token'])).toEqual([]);
+  // nginx retries another instance on a refused connection, but never a POST it already sent (it could write twice).
+  const writeFailures = failed(report, ['write']);
+  expect(writeFailures.length).toBeLessThanOrEqual(4);
+  expect(writeFailures.filter(f => f.status !== 502 || f.at > killedAt + 1_000)).toEqual([]);
   expect(await itemRequestsServed(victim)).toBeGreaterThan(0);
   await expectDatabaseAgrees();
 });
@@ -255,38 +268,39 @@ async function promoteByRunbook(): Promise<{ promoted: LocalProcess; seconds: nu
   return { promoted, seconds };
 }
 
-test('the primary crashes and a replica is promoted by the runbook (asynchronous replication): reads never fail, writes only until the promotion; losses reported', async () => {
-  const name = 'primary failover, asynchronous replication';
+/** Crashes the primary under load and promotes by the runbook; checks reads never fail and writes fail only in between. */
+async function failOverUnderLoad(name: string): Promise<{ lost: number; duplicated: number; unacknowledged: number }> {
   let crashedAt = 0;
+  let promotedAt = 0;
   const report = await underLoad(name, async () => {
     crashedAt = Date.now();
     await stack.stopPostgres(primary(), 'immediate');
     await sleep(2_000);
     const { seconds } = await promoteByRunbook();
+    promotedAt = Date.now();
     return { promotionSeconds: seconds };
   });
+  const writeFailures = failed(report, ['write']).map(f => (f.at - crashedAt) / 1000);
   const outcome = await databaseAgainstAcknowledged();
-  figures[name] = { ...figures[name], ...outcome };
+  figures[name] = { ...figures[name], ...outcome, writeFailuresFromSecond: Math.min(...writeFailures), writeFailuresToSecond: Math.max(...writeFailures) };
   expect(failed(report, ['read', 'read-with-token'])).toEqual([]);
-  expect(report.failures.filter(f => f.at < crashedAt)).toEqual([]);
+  // A write in flight at the crash fails as it comes back; none fails once the pools have reconnected to the promoted one.
+  expect(report.failures.filter(f => f.at < crashedAt || f.at > promotedAt + 3_000)).toEqual([]);
+  expectServicesRunning();
+  return outcome;
+}
+
+test('the primary crashes and a replica is promoted by the runbook (asynchronous replication): reads never fail, writes only until the promotion; losses reported', async () => {
+  const outcome = await failOverUnderLoad('primary failover, asynchronous replication');
   expect(outcome.duplicated).toBe(0);
 });
 
 test('with synchronous replication, the primary crashes and the sync replica is promoted: zero acknowledged writes lost', async () => {
-  const name = 'primary failover, synchronous replication';
   // What PgReplicaSet renders with synchronousReplicas: 1, set on the running primary.
   const standbys = stack.ofRole('db-replica').filter(r => r !== primary() && r.child.exitCode === null);
   await stack.psql(primary(), `alter system set synchronous_standby_names = 'ANY 1 (${standbys.map(r => r.pod.name.replace(/-/g, '_')).join(', ')})'`);
   await stack.psql(primary(), 'select pg_reload_conf()');
   await waitFor('a synchronous standby', async () => (await stack.psql(primary(), "select count(*) from pg_stat_replication where sync_state in ('sync', 'quorum')")) === '1');
-  const report = await underLoad(name, async () => {
-    await stack.stopPostgres(primary(), 'immediate');
-    await sleep(2_000);
-    const { seconds } = await promoteByRunbook();
-    return { promotionSeconds: seconds };
-  });
-  const outcome = await databaseAgainstAcknowledged();
-  figures[name] = { ...figures[name], ...outcome };
-  expect(failed(report, ['read', 'read-with-token'])).toEqual([]);
+  const outcome = await failOverUnderLoad('primary failover, synchronous replication');
   expect(outcome).toEqual(expect.objectContaining({ lost: 0, duplicated: 0 }));
 });

@@ -7,6 +7,7 @@ export type OperationKind = 'write' | 'read-with-token' | 'read';
 /** One failed request: what it was, when, and what came back. */
 export interface Failure {
   readonly kind: OperationKind;
+  /** When the failure came back (ms since the epoch). */
   readonly at: number;
   readonly status: number | string;
 }
@@ -69,17 +70,16 @@ export class MixedLoad {
   }
 
   private async operation(kind: OperationKind): Promise<void> {
-    const at = Date.now();
     try {
       const response = await this.send(kind);
       if (response.status >= 200 && response.status < 300) {
         this.ok[kind]++;
         if (kind === 'write') this.recordWrite(response);
       } else {
-        this.failures.push({ kind, at, status: response.status });
+        this.failures.push({ kind, at: Date.now(), status: response.status });
       }
     } catch (error) {
-      this.failures.push({ kind, at, status: (error as NodeJS.ErrnoException).code ?? String(error) });
+      this.failures.push({ kind, at: Date.now(), status: (error as NodeJS.ErrnoException).code ?? String(error) });
     }
   }
 

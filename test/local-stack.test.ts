@@ -143,13 +143,27 @@ test('rolling SIGTERM restart of every API instance, each back in rotation befor
   await expectDatabaseAgrees();
 });
 
+/** The API instance's `db_replica_healthy` gauge for a replica: false once its router has ejected it. */
+async function replicaHealthy(api: LocalProcess, replica: LocalProcess): Promise<boolean> {
+  const text = await fetch(`http://127.0.0.1:${api.pod.namedPort('http')}/metrics`).then(r => r.text());
+  return new RegExp(`^db_replica_healthy\\{replica="127\\.0\\.0\\.1:${replica.pod.namedPort('postgres')}"\\} 1$`, 'm').test(text);
+}
+
 test('one PostgreSQL replica stopped, then all of them: zero failed reads', async () => {
   const replicas = stack.ofRole('db-replica');
+  expect(await Promise.all(stack.ofRole('api').map(api => replicaHealthy(api, replicas[0])))).toEqual(stack.ofRole('api').map(() => true));
   const report = await underLoad('PostgreSQL replicas stopped', async () => {
+    const stoppedAt = Date.now();
     await stack.stopPostgres(replicas[0]);
+    await waitFor('every API instance to eject the replica', async () => {
+      const states = await Promise.all(stack.ofRole('api').map(api => replicaHealthy(api, replicas[0])));
+      return states.every(healthy => !healthy);
+    }, 30_000, 50);
+    const ejectionSeconds = (Date.now() - stoppedAt) / 1000;
     await sleep(4_000);
     for (const replica of replicas.slice(1)) await stack.stopPostgres(replica);
     await sleep(4_000);
+    return { ejectionSeconds };
   });
   expect(failed(report, ['read', 'read-with-token'])).toEqual([]);
   expect(failureSummary(report)).toEqual({});
@@ -175,15 +189,27 @@ function selectors(expr: string): string[] {
  */
 const NOT_HERE = /^(kube_|keda_|pg_replication_lag_seconds\{|pg_replication_slot_slot_is_active\{)/;
 
+/** Jobs the worker has finished, from its own /metrics. */
+async function jobsDone(): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${stack.ofRole('jobs')[0].pod.namedPort('metrics')}/metrics`).then(r => r.text());
+  return [...text.matchAll(/^worker_jobs_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+/** Queues an items.create job the way the reference worker reads its queue (a Redis list) and waits until the worker has finished it. */
+async function expectWorkerTakes(name: string): Promise<void> {
+  const before = await jobsDone();
+  const job = JSON.stringify({ type: 'items.create', name, payload: {} });
+  await redisCli(stack.ofRole('cache')[0], ['-c', 'rpush', stack.ofRole('jobs')[0].env.WORKER_QUEUE, job]);
+  await waitFor(`the worker to finish ${name}`, async () => (await jobsDone()) > before, 30_000, 250)
+    .catch(error => { throw new Error(`${String(error)}\n${stack.ofRole('jobs')[0].output().slice(-2000)}`); });
+}
+
 test('Prometheus scrapes every target, and every alert and dashboard query parses and selects series', async () => {
   const prometheus = `http://127.0.0.1:${stack.prometheusPort}`;
   const query = async (q: string) => (await (await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as
     { status: string; error?: string; data: { result: unknown[] } };
   // A job for the worker, so its counters exist.
-  const queue = stack.ofRole('jobs')[0].env.WORKER_QUEUE;
-  await redisCli(stack.ofRole('cache')[0], ['-c', 'rpush', queue, '{"type":"items.create","name":"job-1","payload":{}}']);
-  await waitFor('the worker to take the job', async () => (await redisCli(stack.ofRole('cache')[0], ['-c', 'llen', queue])).trim() === '0', 20_000, 250)
-    .catch(error => { throw new Error(`${String(error)}\n${stack.ofRole('jobs')[0].output().slice(-2000)}`); });
+  await expectWorkerTakes('job-1');
   await underLoad('Prometheus on the stack', async () => {
     await waitFor('every target up', async () => {
       const up = (await query('up')).data.result as Array<{ value: [number, string] }>;
@@ -210,12 +236,6 @@ test('Prometheus scrapes every target, and every alert and dashboard query parse
   expect([...empty]).toEqual([]);
 });
 
-/** Jobs the worker has finished, from its own /metrics. */
-async function jobsDone(): Promise<number> {
-  const text = await fetch(`http://127.0.0.1:${stack.ofRole('jobs')[0].pod.namedPort('metrics')}/metrics`).then(r => r.text());
-  return [...text.matchAll(/^worker_jobs_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-}
-
 test('a Redis Cluster master killed: zero 5xx, and the worker still takes jobs', async () => {
   const cache = stack.ofRole('cache');
   const roles = await Promise.all(cache.map(node => redisCli(node, ['role'])));
@@ -233,10 +253,7 @@ test('a Redis Cluster master killed: zero 5xx, and the worker still takes jobs',
   });
   expect(report.failures.filter(f => typeof f.status !== 'number' || f.status >= 500)).toEqual([]);
   await stack.restart(victim);
-  const before = await jobsDone();
-  await redisCli(witness, ['-c', 'rpush', stack.ofRole('jobs')[0].env.WORKER_QUEUE, '{"type":"items.create","name":"job-2","payload":{}}']);
-  await waitFor('the worker to finish a job after the failover', async () => (await jobsDone()) > before, 30_000, 250)
-    .catch(error => { throw new Error(`${String(error)}\n${stack.ofRole('jobs')[0].output().slice(-2000)}`); });
+  await expectWorkerTakes('job-2');
   await expectDatabaseAgrees();
 });
 

@@ -65,10 +65,12 @@ async function main(): Promise<void> {
   const started = performance.now();
   const machine = await describeMachine();
   const context = new BenchContext(process.env.BENCH_PROFILE);
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`bench: over ${RUN_LIMIT_MS / 60_000} minutes, stopping\n`);
+  const abort = (why: string) => {
+    process.stderr.write(`bench: ${why}, stopping the servers\n`);
     void context.group.cleanup().finally(() => process.exit(1));
-  }, RUN_LIMIT_MS);
+  };
+  const watchdog = setTimeout(() => abort(`over ${RUN_LIMIT_MS / 60_000} minutes`), RUN_LIMIT_MS);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => abort(signal));
   const results: ScenarioResult[] = [];
   try {
     for (const scenario of selected) results.push(await runScenario(scenario, context));

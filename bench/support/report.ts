@@ -40,7 +40,7 @@ export function goalMet(figure: Figure): boolean | null {
 export function formatValue(value: number | null, unit: string): string {
   if (value === null || !Number.isFinite(value)) return 'n/a';
   const abs = Math.abs(value);
-  const digits = abs >= 1000 ? 0 : abs >= 100 ? 1 : abs >= 1 ? 2 : 3;
+  const digits = Number.isInteger(value) || abs >= 1000 ? 0 : abs >= 100 ? 1 : abs >= 1 ? 2 : 3;
   const text = value.toFixed(digits);
   return unit === 'x' ? `${text}x` : unit ? `${text} ${unit}` : text;
 }

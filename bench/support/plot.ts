@@ -58,8 +58,11 @@ export function barChartSvg(chart: BarChart): string {
     parts.push(`<text x="${x0 + groupW * 0.4}" y="${y(0) + 20}" text-anchor="middle" font-size="13">${escape(group.label)}</text>`);
   });
   if (chart.line) {
+    // The line's label goes in the legend row, where no bar can cover it.
+    const legendX = MARGIN.left + chart.series.length * 110;
     parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(chart.line.value)}" y2="${y(chart.line.value)}" stroke="#c00" stroke-dasharray="6 4"/>`,
-      `<text x="${WIDTH - MARGIN.right}" y="${y(chart.line.value) - 6}" text-anchor="end" font-size="12" fill="#c00">${escape(chart.line.label)}</text>`);
+      `<line x1="${legendX}" x2="${legendX + 30}" y1="${HEIGHT - 28}" y2="${HEIGHT - 28}" stroke="#c00" stroke-dasharray="6 4"/>`,
+      `<text x="${legendX + 36}" y="${HEIGHT - 23}" font-size="13" fill="#c00">${escape(chart.line.label)}</text>`);
   }
   parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(0)}" y2="${y(0)}" stroke="#333"/>`);
   chart.series.forEach((name, s) => {

@@ -3,12 +3,13 @@
  * (starting PostgreSQL, Redis, nginx and the service on loopback ports), prints a table, writes
  * bench/results/<date>.json and the latency plot, and, after a full run, bench/RESULTS.md.
  *
- * BENCH_ONLY=synthesis,read-path runs a subset (no RESULTS.md then); BENCH_PROFILE=<dir> runs
+ * BENCH_ONLY=synthesis,read-path runs a subset (no RESULTS.md then); BENCH_SUMMARY_FROM=<json>
+ * writes RESULTS.md again from a recorded run (after editing bench/NOTES.md); BENCH_PROFILE=<dir> runs
  * the HTTP backends with `--cpu-prof` into <dir>; BENCH_ROUNDS and BENCH_SECONDS shorten or
  * lengthen the load runs.
  */
-import { mkdirSync, writeFileSync } from 'fs';
-import { join, relative } from 'path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { join, relative, resolve } from 'path';
 import { cacheEffectiveness } from './scenarios/cache-effectiveness';
 import { failover } from './scenarios/failover';
 import { ReadPathData, readPath, VARIANT_LABELS } from './scenarios/read-path';
@@ -27,6 +28,7 @@ const SCENARIOS: Scenario[] = [synthesis, readPath, routerOverhead, cacheEffecti
 const RUN_LIMIT_MS = 10 * 60_000;
 const BENCH_DIR = join(ROOT, 'bench');
 const RESULTS_DIR = join(BENCH_DIR, 'results');
+const PLOT_FILE = 'read-path-latency.png';
 
 async function runScenario(scenario: Scenario, context: BenchContext): Promise<ScenarioResult> {
   const started = performance.now();
@@ -45,7 +47,7 @@ async function runScenario(scenario: Scenario, context: BenchContext): Promise<S
 function writeReadPathPlot(result: ScenarioResult | undefined): Record<string, string> {
   const data = result?.data as ReadPathData | undefined;
   if (!data) return {};
-  const file = join(RESULTS_DIR, 'read-path-latency.png');
+  const file = join(RESULTS_DIR, PLOT_FILE);
   writeFileSync(file, barChartPng({
     title: 'Read path through nginx, 64 connections: latency (median of runs)',
     yLabel: 'milliseconds',
@@ -56,7 +58,21 @@ function writeReadPathPlot(result: ScenarioResult | undefined): Record<string, s
   return { [result!.id]: relative(BENCH_DIR, file) };
 }
 
+/** Writes bench/RESULTS.md for a run (the notes in bench/NOTES.md included). */
+function writeSummary(record: RunRecord, resultsFile: string, plots: Record<string, string>): void {
+  writeFileSync(join(BENCH_DIR, 'RESULTS.md'), renderSummary(record, {
+    resultsFile: relative(BENCH_DIR, resultsFile), plots, notesFile: join(BENCH_DIR, 'NOTES.md'),
+  }));
+}
+
 async function main(): Promise<void> {
+  const rerender = process.env.BENCH_SUMMARY_FROM;
+  if (rerender) {
+    // After editing bench/NOTES.md: the summary again from a recorded run, nothing measured.
+    const record = JSON.parse(readFileSync(rerender, 'utf8')) as RunRecord;
+    writeSummary(record, resolve(rerender), existsSync(join(RESULTS_DIR, PLOT_FILE)) ? { [readPath.id]: `results/${PLOT_FILE}` } : {});
+    return;
+  }
   const only = process.env.BENCH_ONLY?.split(',').map(s => s.trim()).filter(Boolean);
   const unknown = only?.filter(id => !SCENARIOS.some(s => s.id === id)) ?? [];
   if (unknown.length > 0) throw new Error(`BENCH_ONLY names unknown scenarios ${unknown.join(', ')}; known: ${SCENARIOS.map(s => s.id).join(', ')}`);
@@ -86,9 +102,7 @@ async function main(): Promise<void> {
   const plots = writeReadPathPlot(results.find(r => r.id === readPath.id && !r.error));
   process.stdout.write(`${textTable(FIGURE_HEADER, figureRows(results))}\n\nwhole run ${record.seconds.toFixed(0)} s; results in ${relative(ROOT, resultsFile)}\n`);
   if (selected.length === SCENARIOS.length) {
-    writeFileSync(join(BENCH_DIR, 'RESULTS.md'), renderSummary(record, {
-      resultsFile: relative(BENCH_DIR, resultsFile), plots, notesFile: join(BENCH_DIR, 'NOTES.md'),
-    }));
+    writeSummary(record, resultsFile, plots);
     process.stdout.write('summary in bench/RESULTS.md\n');
   }
   if (results.some(r => r.error)) process.exitCode = 1;

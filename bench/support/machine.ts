@@ -26,7 +26,7 @@ function version(command: string, args: string[]): Promise<string> {
 
 export async function describeMachine(): Promise<Machine> {
   const commit = await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).then(s => s.trim(), () => 'unknown');
-  const dirty = await run('git', ['status', '--porcelain'], { cwd: ROOT }).then(s => (s.trim() ? ' (with uncommitted changes)' : ''), () => '');
+  const dirty = await run('git', ['status', '--porcelain', '--', '.', ':!bench/results', ':!bench/RESULTS.md'], { cwd: ROOT }).then(s => (s.trim() ? ' (with uncommitted changes)' : ''), () => '');
   return {
     host: hostname(),
     cpu: cpus()[0]?.model ?? 'unknown',

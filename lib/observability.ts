@@ -2,12 +2,13 @@ import { Chart, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { IMetricsTarget } from './endpoints';
+import type { GeneratedSecretSpec, ISecretConsumer } from './generated-secrets';
 import { renderDashboards } from './monitoring/dashboards';
 import { AlertThresholds, MonitoredEndpoint, renderAlertRules, renderRecordingRules, RuleGroup } from './monitoring/rules';
 import { commonLabels, namespaceOf, resourceName } from './names';
 import { ObservabilityModeBuilder } from './observability/mode';
 import { operatorMode } from './observability/operator-mode';
-import { standaloneMode } from './observability/standalone-mode';
+import { grafanaAdminSecretName, standaloneMode } from './observability/standalone-mode';
 import { propError, requireOneOf, requirePositive } from './validation';
 
 export type ObservabilityMode = 'operator' | 'standalone';
@@ -123,11 +124,13 @@ function requireRatio(scope: Construct, prop: string, value: number): number {
  * recording rules per concern, and Grafana dashboards, for a cluster running
  * prometheus-operator (kube-prometheus-stack) or as a standalone Prometheus and Grafana.
  */
-export class Observability extends Construct {
+export class Observability extends Construct implements ISecretConsumer {
   public readonly mode: ObservabilityMode;
   public readonly endpoints: MonitoredEndpoint[];
   public readonly ruleGroups: RuleGroup[];
   public readonly dashboards: Record<string, object>;
+  /** Grafana's admin password Secret (standalone); none with prometheus-operator. */
+  public readonly generatableSecrets: GeneratedSecretSpec[];
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
@@ -136,6 +139,7 @@ export class Observability extends Construct {
     this.endpoints = settings.endpoints;
     this.ruleGroups = [renderRecordingRules(), ...renderAlertRules(this.endpoints, settings.thresholds)];
     this.dashboards = renderDashboards(this.endpoints);
+    this.generatableSecrets = this.mode === 'standalone' ? [{ name: grafanaAdminSecretName(this, props), randomKeys: ['password'] }] : [];
     const namespace = namespaceOf(this);
     const labels = commonLabels(this, 'observability', 'monitoring');
     const dashboardMaps = this.createDashboardMaps(settings, namespace, labels);

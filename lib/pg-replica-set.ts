@@ -1,6 +1,7 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, IDatabaseEndpoint, IMetricsTarget, MetricsEndpoint, NetworkLink, PodPeer } from './endpoints';
+import type { GeneratedSecretSpec, ISecretConsumer } from './generated-secrets';
 import * as cnpg from './imports/postgresql.cnpg.io';
 import { namespaceOf, resourceName } from './names';
 import { ContainerResources, resolveResources } from './pod-defaults';
@@ -137,7 +138,7 @@ function requireParameterNames(scope: Construct, parameters: Record<string, stri
  * replica, Services `-rw`, `-ro` and per-pod DNS); the 'cloudnative-pg' engine emits a
  * CloudNativePG Cluster. Both wire into a ScaledApi the same way.
  */
-export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetricsTarget {
+export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetricsTarget, ISecretConsumer {
   public readonly engine: PgEngine;
   public readonly name: string;
   public readonly replicas: number;
@@ -181,6 +182,19 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
     this.cluster = built.cluster;
 
     this.allowScraper(settings.metricsScraper);
+  }
+
+  /**
+   * The credentials Secret with generated passwords and the user names the README documents
+   * (statefulset engine); with cloudnative-pg the operator creates its `<name>-app` Secret itself.
+   */
+  public get generatableSecrets(): GeneratedSecretSpec[] {
+    if (this.engine !== 'statefulset') return [];
+    return [{
+      name: this.credentialsSecret,
+      plainKeys: { 'username': 'app', 'database': 'app', 'replication-username': 'replicator' },
+      randomKeys: ['password', 'superuser-password', 'replication-password'],
+    }];
   }
 
   /** Admits pods matching `client` on 5432 of the primary and the replicas. */

@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
+import type { GeneratedSecretSpec, ISecretConsumer } from './generated-secrets';
 import { ICacheEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, NetworkLink, PodPeer } from './endpoints';
 import { commonLabels, imageVersion, selectorLabels } from './names';
 import { ContainerResources, restrictedContainerSecurityContext, scratchVolume } from './pod-defaults';
@@ -77,7 +78,7 @@ export interface RedisClusterProps {
  * the functions of `redis-conf.ts`; the password comes from a Secret at container start. What
  * every mode shares is built here; what differs is in the mode's module under `lib/redis/`.
  */
-export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBroker, IMetricsTarget {
+export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBroker, IMetricsTarget, ISecretConsumer {
   public readonly mode: RedisMode;
   public readonly name: string;
   /** Redis pods in the data StatefulSet. */
@@ -148,6 +149,11 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.clientEnv = modeObjects.clientEnv;
     this.clientLinks = modeObjects.clientLinks;
     this.allowScraper(settings.metricsScraper);
+  }
+
+  /** The password Secret, with a generated password. */
+  public get generatableSecrets(): GeneratedSecretSpec[] {
+    return [{ name: this.passwordSecret.name, randomKeys: [this.passwordSecret.key] }];
   }
 
   /** Admits pods matching `client` on the Redis port (and the Sentinel port in sentinel mode). */

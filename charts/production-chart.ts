@@ -1,6 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import { GeneratedSecrets, LoadBalancer, Observability, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
 
 /** The whole topology of the guides, wired together with the constructs' defaults. */
 export class ProductionChart extends Chart {
@@ -10,6 +10,7 @@ export class ProductionChart extends Chart {
   public readonly cache: RedisCluster;
   public readonly workers: WorkerPool;
   public readonly observability: Observability;
+  public readonly secrets: GeneratedSecrets;
 
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
     super(scope, id, props);
@@ -31,5 +32,10 @@ export class ProductionChart extends Chart {
       database: this.db,
     });
     this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, this.workers] });
+    // Every credential but the TLS certificate is generated in the cluster, so the chart applies as it is.
+    this.secrets = new GeneratedSecrets(this, 'secrets', {
+      from: [this.db, this.cache, this.observability],
+      secrets: [{ name: 'hscale-api-admin', randomKeys: ['token'] }],
+    });
   }
 }

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { IMetricsTarget } from './endpoints';
+import { GeneratedSecrets, ISecretConsumer } from './generated-secrets';
 import { LoadBalancer, LoadBalancerProps } from './load-balancer';
 import { Observability, ObservabilityProps } from './observability';
 import { PgReplicaSet, PgReplicaSetProps } from './pg-replica-set';
@@ -8,7 +9,7 @@ import { ScaledApi, ScaledApiProps } from './scaled-api';
 import { propError, requireDnsLabel } from './validation';
 import { WorkerPool, WorkerPoolProps } from './worker-pool';
 
-const TIER_IDS = ['db', 'cache', 'api', 'lb', 'obs'];
+const TIER_IDS = ['db', 'cache', 'api', 'lb', 'obs', 'secrets'];
 
 /** Props of a {@link HorizontalScalingTopology}. */
 export interface HorizontalScalingTopologyProps {
@@ -30,6 +31,12 @@ export interface HorizontalScalingTopologyProps {
   readonly workers?: Record<string, Omit<WorkerPoolProps, 'broker' | 'database'>>;
   /** Monitoring of every tier, beyond its targets; `false` leaves it out. @default - Observability's defaults (prometheus-operator) */
   readonly observability?: Omit<ObservabilityProps, 'targets'> | false;
+  /**
+   * Create the Secrets of the tiers made here (database credentials, Redis password, Grafana
+   * admin) with random values in a one-shot Job, unless they exist; `false` leaves them to you.
+   * @default true
+   */
+  readonly generateSecrets?: boolean;
 }
 
 /**
@@ -44,6 +51,8 @@ export class HorizontalScalingTopology extends Construct {
   public readonly loadBalancer: LoadBalancer;
   public readonly workers: WorkerPool[];
   public readonly observability?: Observability;
+  /** The Job creating the tiers' Secrets (unless `generateSecrets: false`, or no tier made here reads one). */
+  public readonly secrets?: GeneratedSecrets;
 
   constructor(scope: Construct, id: string, props: HorizontalScalingTopologyProps) {
     super(scope, id);
@@ -63,6 +72,18 @@ export class HorizontalScalingTopology extends Construct {
       const targets: IMetricsTarget[] = [this.api, this.database, this.cache, this.loadBalancer, ...this.workers];
       this.observability = new Observability(this, 'obs', { ...props.observability, targets });
     }
+    this.secrets = props.generateSecrets === false ? undefined : this.generateSecrets(props);
+  }
+
+  /** The Secrets of the tiers created here; those of existing tiers are their owners' to create. */
+  private generateSecrets(props: HorizontalScalingTopologyProps): GeneratedSecrets | undefined {
+    const consumers: ISecretConsumer[] = [
+      ...(props.existingDatabase ? [] : [this.database]),
+      ...(props.existingCache ? [] : [this.cache]),
+      ...(this.observability ? [this.observability] : []),
+    ];
+    if (consumers.every(c => c.generatableSecrets.length === 0)) return undefined;
+    return new GeneratedSecrets(this, 'secrets', { from: consumers });
   }
 
   /** The existing tier, or a new one from its options; both at once is ambiguous. */

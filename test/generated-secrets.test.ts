@@ -167,5 +167,5 @@ test('throws error, when one Secret is asked for twice with different keys', () 
 
 test('throws error, when no Secret is asked for', () => {
   expect(() => new GeneratedSecrets(Testing.chart(), 'secrets', {}))
-    .toThrow('test/secrets: \'secrets\' ([]) must name at least one Secret (directly or through \'from\')');
+    .toThrow('test/secrets: \'secrets\' ("[]") must name at least one Secret (directly or through \'from\')');
 });

@@ -18,3 +18,4 @@ export * from './container-env';
 export * from './worker-pool';
 export * from './horizontal-scaling-topology';
 export * from './generated-secrets';
+export * from './requirements';

@@ -6,7 +6,7 @@ import { Observability, ObservabilityProps } from './observability';
 import { PgReplicaSet, PgReplicaSetProps } from './pg-replica-set';
 import { RedisCluster, RedisClusterProps } from './redis-cluster';
 import { ScaledApi, ScaledApiProps } from './scaled-api';
-import { propError, requireDnsLabel } from './validation';
+import { propError, rejectUnknownProps, requireDnsLabel, requireProp } from './validation';
 import { WorkerPool, WorkerPoolProps } from './worker-pool';
 
 const TIER_IDS = ['db', 'cache', 'api', 'lb', 'obs', 'secrets'];
@@ -39,6 +39,12 @@ export interface HorizontalScalingTopologyProps {
   readonly generateSecrets?: boolean;
 }
 
+/** Every prop of {@link HorizontalScalingTopologyProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const HORIZONTAL_SCALING_TOPOLOGY_PROPS: Record<keyof HorizontalScalingTopologyProps, true> = {
+  image: true, api: true, database: true, existingDatabase: true, cache: true, existingCache: true, loadBalancer: true,
+  workers: true, observability: true, generateSecrets: true,
+};
+
 /**
  * The whole topology of the guides in one construct: nginx in front of an autoscaled API on a
  * PostgreSQL primary with streaming replicas and a Redis Cluster, optional queue workers, and
@@ -56,6 +62,8 @@ export class HorizontalScalingTopology extends Construct {
 
   constructor(scope: Construct, id: string, props: HorizontalScalingTopologyProps) {
     super(scope, id);
+    rejectUnknownProps(this, props, HORIZONTAL_SCALING_TOPOLOGY_PROPS);
+    requireProp(this, props, 'image', 'the API\'s container image');
     this.database = this.tier('database', props.database, props.existingDatabase, () => new PgReplicaSet(this, 'db', props.database));
     this.cache = this.tier('cache', props.cache, props.existingCache, () => new RedisCluster(this, 'cache', props.cache));
     this.api = new ScaledApi(this, 'api', { ...props.api, image: props.image, database: this.database, cache: this.cache });

@@ -9,7 +9,7 @@ import { commonLabels, namespaceOf, resourceName } from './names';
 import { ObservabilityModeBuilder } from './observability/mode';
 import { operatorMode } from './observability/operator-mode';
 import { grafanaAdminSecretName, standaloneMode } from './observability/standalone-mode';
-import { propError, requireOneOf, requirePositive } from './validation';
+import { propError, rejectUnknownProps, requireOneOf, requirePositive, requireProp } from './validation';
 
 export type ObservabilityMode = 'operator' | 'standalone';
 
@@ -52,6 +52,13 @@ export interface ObservabilityProps {
   readonly retention?: string;
 }
 
+/** Every prop of {@link ObservabilityProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const OBSERVABILITY_PROPS: Record<keyof ObservabilityProps, true> = {
+  targets: true, mode: true, selectorLabels: true, latencySlo: true, replicationLagBound: true, errorRatio: true,
+  cacheHitRatio: true, runbookBaseUrl: true, dashboardLabel: true, dashboardFolder: true, prometheusImage: true,
+  grafanaImage: true, grafanaAdminSecret: true, retention: true,
+};
+
 // Kubernetes label keys: an optional DNS prefix and a name of at most 63 characters; values at most 63.
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
@@ -71,6 +78,8 @@ export interface ObservabilitySettings {
 
 /** Validates and defaults the props of the Observability at `scope`; standalone-only props are its mode's to resolve. */
 export function resolveObservabilitySettings(scope: Construct, props: ObservabilityProps): ObservabilitySettings {
+  rejectUnknownProps(scope, props, OBSERVABILITY_PROPS);
+  requireProp(scope, props, 'targets', 'the constructs to monitor');
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'operator', MODES);
   const name = resourceName(scope);
   const endpoints = monitoredEndpoints(scope, props.targets);

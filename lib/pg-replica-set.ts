@@ -11,7 +11,7 @@ import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from 
 import { EXPORTER_PORT, PG_PORT } from './postgres/shared';
 import { statefulSetEngine } from './postgres/statefulset-engine';
 import { PARAMETER_NAME, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
-import { propError, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from './validation';
+import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from './validation';
 
 /** The engines by name; an engine is one module in lib/postgres/ behind {@link PgEngineModule}. */
 const PG_ENGINES = {
@@ -73,6 +73,14 @@ export interface PgReplicaSetProps {
   readonly podMonitorLabels?: Record<string, string>;
 }
 
+/** Every prop of {@link PgReplicaSetProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const PG_REPLICA_SET_PROPS: Record<keyof PgReplicaSetProps, true> = {
+  engine: true, replicas: true, synchronousReplicas: true, synchronousCommit: true, credentialsSecret: true,
+  image: true, exporterImage: true, storageSize: true, storageClassName: true, accessMode: true, requireAntiAffinity: true,
+  resources: true, maxConnections: true, sharedBuffers: true, workMem: true, walKeepSize: true, parameters: true,
+  podNetworks: true, pooler: true, backup: true, metricsScraper: true, podMonitorLabels: true,
+};
+
 /** A PgReplicaSet's props, validated and with every default filled in. */
 export interface PgReplicaSetSettings extends PgEngineSettings {
   readonly engine: PgEngine;
@@ -82,6 +90,7 @@ const PRIVATE_NETWORKS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 
 /** Validates `props` and fills in the defaults; `scope` is the PgReplicaSet, whose path errors name. */
 export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSetProps = {}): PgReplicaSetSettings {
+  rejectUnknownProps(scope, props, PG_REPLICA_SET_PROPS);
   const name = resourceName(scope);
   const engine = requireOneOf(scope, 'engine', props.engine ?? 'statefulset', Object.keys(PG_ENGINES) as PgEngine[]);
   const replicas = requireIntInRange(scope, 'replicas', props.replicas ?? 2, 0, 15);

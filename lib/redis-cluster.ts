@@ -72,6 +72,15 @@ export interface RedisClusterProps {
   readonly metricsScraper?: PodPeer;
 }
 
+/** Every prop of {@link RedisClusterProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const REDIS_CLUSTER_PROPS: Record<keyof RedisClusterProps, true> = {
+  mode: true, shards: true, replicasPerShard: true, replicas: true, sentinels: true, quorum: true, masterName: true,
+  sentinelDownAfter: true, clusterNodeTimeout: true, passwordSecret: true, image: true, exporterImage: true,
+  resources: true, maxmemory: true, maxmemoryPolicy: true, appendonly: true, appendfsync: true, savePoints: true,
+  tcpKeepalive: true, persistence: true, storageSize: true, storageClassName: true, requireAntiAffinity: true,
+  metricsScraper: true,
+};
+
 /**
  * Redis for the API's cache: a Redis Cluster StatefulSet (default 3 masters + 3 replicas)
  * created by an idempotent Job, a master + replicas with Sentinels, or one standalone Redis. Configs are rendered by

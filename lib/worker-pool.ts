@@ -8,7 +8,7 @@ import {
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
 import { autoscaledDeploymentSpec, ContainerResources, guidesScalingBehavior, resolveResources, SpreadPolicy } from './pod-defaults';
 import { PodNetworkPolicy } from './pod-network-policy';
-import { propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePort } from './validation';
+import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requireProp } from './validation';
 
 export type WorkerAutoscaler = 'keda' | 'cpu';
 const AUTOSCALERS: WorkerAutoscaler[] = ['keda', 'cpu'];
@@ -59,6 +59,14 @@ export interface WorkerPoolProps {
   readonly runAsUser?: number;
 }
 
+/** Every prop of {@link WorkerPoolProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const WORKER_POOL_PROPS: Record<keyof WorkerPoolProps, true> = {
+  image: true, command: true, queue: true, broker: true, database: true, autoscaler: true, minReplicas: true,
+  maxReplicas: true, backlogPerReplica: true, cpuUtilization: true, pollingInterval: true, terminationGracePeriod: true,
+  metricsPort: true, metricsPath: true, resources: true, spread: true, env: true, secretEnv: true, metricsScraper: true,
+  kedaOperator: true, runAsUser: true,
+};
+
 /** KEDA's Helm chart labels its operator pods so. */
 export const DEFAULT_KEDA_OPERATOR: PodPeer = {
   podSelector: { 'app.kubernetes.io/name': 'keda-operator' },
@@ -95,9 +103,11 @@ export class WorkerPool extends Construct implements IMetricsTarget {
 
   constructor(scope: Construct, id: string, props: WorkerPoolProps) {
     super(scope, id);
+    rejectUnknownProps(this, props, WORKER_POOL_PROPS);
     this.name = resourceName(this);
-    const image = requirePinnedImage(this, 'image', props.image);
-    this.queue = props.queue;
+    const image = requirePinnedImage(this, 'image', requireProp(this, props, 'image', 'the workers\' container image'));
+    this.queue = requireProp(this, props, 'queue', 'the Redis list the workers take jobs from');
+    requireProp(this, props, 'broker', 'the RedisCluster holding the queue');
     // A Redis key may be any string, but one that a shell, KEDA's metadata or a log would mangle is a mistake.
     if (!/^[A-Za-z0-9{][A-Za-z0-9:._{}-]{0,199}$/.test(this.queue)) {
       throw propError(this, 'queue', this.queue, 'must be 1-200 letters, digits or \':._{}-\', starting with a letter, a digit or \'{\' (a hash tag)');

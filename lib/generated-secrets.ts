@@ -93,6 +93,7 @@ export function renderGenerateSecretsScript(secrets: GeneratedSecretSpec[]): str
   return `#!/bin/sh
 # Creates each Secret below unless it exists; never replaces or edits one.
 set -eu
+: "\${NAMESPACE:?NAMESPACE must name the namespace of the Secrets}"
 umask 077
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -106,7 +107,7 @@ random_value() {
 create_secret() {
   name=$1
   shift
-  if kubectl get secret "$name" -o name >/dev/null 2>&1; then
+  if kubectl get secret "$name" -n "$NAMESPACE" -o name >/dev/null 2>&1; then
     echo "secret/$name exists: left unchanged"
     return 0
   fi
@@ -119,7 +120,7 @@ create_secret() {
       *) echo "create_secret got an unknown option $1" >&2; return 2 ;;
     esac
   done
-  if output=$(kubectl create secret generic "$name" --from-file="$dir" 2>&1); then
+  if output=$(kubectl create secret generic "$name" --from-file="$dir" -n "$NAMESPACE" 2>&1); then
     echo "$output"
   elif printf '%s' "$output" | grep -qi 'already exists'; then
     echo "secret/$name was created meanwhile: left unchanged"
@@ -228,8 +229,12 @@ export class GeneratedSecrets extends Construct {
               image: this.image,
               imagePullPolicy: 'IfNotPresent',
               command: ['sh', `${SCRIPT_DIR}/generate-secrets.sh`],
-              // kubectl keeps its cache under $HOME; the root filesystem is read-only.
-              env: [{ name: 'HOME', value: '/tmp' }],
+              env: [
+                // The pod's own namespace, which the Role covers.
+                { name: 'NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                // kubectl keeps its cache under $HOME; the root filesystem is read-only.
+                { name: 'HOME', value: '/tmp' },
+              ],
               resources: fixedResources('10m', '32Mi', '200m', '128Mi'),
               securityContext: restrictedContainerSecurityContext(),
               volumeMounts: [work.mount, { name: 'script', mountPath: SCRIPT_DIR, readOnly: true }],

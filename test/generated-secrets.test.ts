@@ -20,7 +20,7 @@ function sandbox(): { dir: string; run: () => { status: number | null; stdout: s
   writeFileSync(join(dir, 'generate-secrets.sh'), renderGenerateSecretsScript(SECRETS));
   const run = () => {
     const result = spawnSync('sh', [join(dir, 'generate-secrets.sh')], {
-      env: { PATH: `${join(dir, 'bin')}:/usr/bin:/bin`, FAKE_KUBE: dir }, encoding: 'utf8', timeout: 10_000,
+      env: { PATH: `${join(dir, 'bin')}:/usr/bin:/bin`, FAKE_KUBE: dir, NAMESPACE: 'shop' }, encoding: 'utf8', timeout: 10_000,
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   };
@@ -46,8 +46,9 @@ test('the script creates each absent Secret with random hex values and the plain
     expect(stored(dir, 'cache-auth').password).toMatch(/^[0-9a-f]{48}$/);
     const log = calls(dir).join('\n');
     expect(log).not.toContain(db.password);
-    expect(calls(dir).map(c => c.split(' ').slice(0, 4).join(' '))).toEqual([
-      'get secret db-credentials -o', 'create secret generic db-credentials', 'get secret cache-auth -o', 'create secret generic cache-auth',
+    expect(calls(dir).map(c => c.replace(/--from-file=\S+/, '--from-file=<dir>'))).toEqual([
+      'get secret db-credentials -n shop -o name', 'create secret generic db-credentials --from-file=<dir> -n shop',
+      'get secret cache-auth -n shop -o name', 'create secret generic cache-auth --from-file=<dir> -n shop',
     ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -108,6 +109,18 @@ test('throws error, when kubectl fails for another reason: the script exits non-
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('is forbidden');
     expect(existsSync(join(dir, 'secrets', 'cache-auth'))).toBe(false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('throws error, when the script runs without NAMESPACE: it creates nothing', () => {
+  const { dir } = sandbox();
+  try {
+    const result = spawnSync('sh', [join(dir, 'generate-secrets.sh')], { env: { PATH: `${join(dir, 'bin')}:/usr/bin:/bin`, FAKE_KUBE: dir }, encoding: 'utf8', timeout: 10_000 });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('NAMESPACE must name the namespace of the Secrets');
+    expect(existsSync(join(dir, 'calls.log'))).toBe(false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

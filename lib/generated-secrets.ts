@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { SECRET_LOOKING_NAME } from './container-env';
@@ -209,8 +210,10 @@ export class GeneratedSecrets extends Construct {
     // Memory-backed: the generated values exist on no disk, only until the pod ends.
     const work = { ...scratchVolume('tmp', '/tmp'), volume: { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('8Mi') } } };
     const annotation = Object.fromEntries(this.secrets.map(s => [s.name, [...Object.keys(s.plainKeys ?? {}), ...s.randomKeys]]));
+    // A Job's pod template is immutable: a name that changes with what it does lets a changed chart apply.
+    const hash = createHash('sha256').update(JSON.stringify([this.secrets, this.image])).digest('hex').slice(0, 8);
     return new k8s.KubeJob(this, 'Job', {
-      metadata: { ...this.metadata(), annotations: { [GENERATED_SECRETS_ANNOTATION]: JSON.stringify(annotation) } },
+      metadata: { ...this.metadata(), name: `${this.name}-${hash}`, annotations: { [GENERATED_SECRETS_ANNOTATION]: JSON.stringify(annotation) } },
       spec: {
         backoffLimit: 6,
         activeDeadlineSeconds: 600,

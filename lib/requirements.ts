@@ -220,7 +220,8 @@ export function renderApplySteps(file: string, r: ChartRequirements): string {
     code(r.secrets.map(createSecretCommand));
   }
   if (r.createdSecrets.length > 0) {
-    const list = r.createdSecrets.map(s => `\`${s.name}\` (${s.by})`).join(', ');
+    const creators = [...new Set(r.createdSecrets.map(s => s.by))];
+    const list = creators.map(by => `${r.createdSecrets.filter(s => s.by === by).map(s => `\`${s.name}\``).join(', ')} (${by})`).join('; ');
     heading(`Nothing to do for ${list}: created in the cluster with random values unless they exist, so create them first only to choose the values.`);
   }
   heading(`Images the nodes must be able to pull: ${r.images.map(i => `\`${i}\``).join(', ')}.`);

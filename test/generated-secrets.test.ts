@@ -153,7 +153,8 @@ test('the Role creates Secrets and gets only the generated ones; it cannot updat
 
 test('the Job names what it creates, runs once with a token, and may reach only DNS and the API server', () => {
   const { manifests } = chartWithSecrets();
-  const job = manifests.find(m => m.kind === 'Job' && m.metadata.name === 'test-chart-secrets')!;
+  const job = manifests.find(m => m.kind === 'Job' && m.metadata.labels['app.kubernetes.io/component'] === 'generated-secrets')!;
+  expect(job.metadata.name).toMatch(/^test-chart-secrets-[0-9a-f]{8}$/);
   expect(JSON.parse(job.metadata.annotations['hscale.io/generated-secrets'])).toEqual({
     'api-admin': ['token'],
     'test-chart-db-credentials': ['username', 'database', 'replication-username', 'password', 'superuser-password', 'replication-password'],
@@ -164,6 +165,12 @@ test('the Job names what it creates, runs once with a token, and may reach only 
   const policy = manifests.find(m => m.kind === 'NetworkPolicy' && m.metadata.name === 'test-chart-secrets')!;
   expect(policy.spec.ingress).toEqual([]);
   expect(policy.spec.egress.map((rule: Manifest) => rule.ports.map((p: Manifest) => p.port))).toEqual([[53, 53], [443, 6443]]);
+});
+
+test('the Job\'s name changes with the Secrets it creates, so a changed chart applies over the immutable old Job', () => {
+  const jobName = (secrets: GeneratedSecretSpec[]) => new GeneratedSecrets(Testing.chart(), 'secrets', { secrets }).job.name;
+  expect(jobName([{ name: 'a', randomKeys: ['password'] }])).toBe(jobName([{ name: 'a', randomKeys: ['password'] }]));
+  expect(jobName([{ name: 'a', randomKeys: ['password'] }])).not.toBe(jobName([{ name: 'a', randomKeys: ['token'] }]));
 });
 
 test('throws error, when a plain key looks like a credential', () => {

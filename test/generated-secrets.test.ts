@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { GeneratedSecrets, GeneratedSecretSpec, PgReplicaSet, RedisCluster, renderGenerateSecretsScript } from '../lib';
+import { GeneratedSecrets, GeneratedSecretSpec, Observability, PgReplicaSet, RedisCluster, renderGenerateSecretsScript } from '../lib';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 const SECRETS: GeneratedSecretSpec[] = [
@@ -188,4 +188,14 @@ test('throws error, when one Secret is asked for twice with different keys', () 
 test('throws error, when no Secret is asked for', () => {
   expect(() => new GeneratedSecrets(Testing.chart(), 'secrets', {}))
     .toThrow('test/secrets: \'secrets\' ("[]") must name at least one Secret (directly or through \'from\')');
+});
+
+test('a standalone Observability asks for its Grafana admin Secret; prometheus-operator mode and cloudnative-pg ask for none', () => {
+  const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  const cache = new RedisCluster(chart, 'cache');
+  const standalone = new Observability(chart, 'obs', { targets: [cache], mode: 'standalone' });
+  const operator = new Observability(chart, 'obs2', { targets: [cache] });
+  const cnpg = new PgReplicaSet(chart, 'db', { engine: 'cloudnative-pg' });
+  expect(standalone.generatableSecrets).toEqual([{ name: 'shop-obs-grafana-admin', randomKeys: ['password'] }]);
+  expect([...operator.generatableSecrets, ...cnpg.generatableSecrets]).toEqual([]);
 });

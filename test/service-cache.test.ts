@@ -1,8 +1,9 @@
 import { createServer } from 'net';
 import { BREAKER_COOLDOWN_MS, BREAKER_FAILURES, ReadThroughCache } from '../service/src/cache/cache';
 import { CacheClient, cacheClientFromEnv } from '../service/src/cache/client';
+import { LIST_TAG } from '../service/src/cache/keys';
 import { freePort, ProcessGroup, sleep, waitFor } from './support/processes';
-import { infoField, redisCli, startSentinelGroup, TEST_REDIS_PASSWORD } from './support/redis';
+import { infoField, redisCli, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD } from './support/redis';
 
 const group = new ProcessGroup();
 afterAll(() => group.cleanup(), 30_000);
@@ -209,5 +210,39 @@ test('with Sentinel, a master killed under load costs no failed read, and the ca
     }, 30_000, 200);
   } finally {
     await cache.close();
+  }
+}, 60_000);
+
+test('a read that loaded before a write cannot cache its old value after the write\'s invalidation; every key it leaves has a TTL', async () => {
+  // GIVEN a real Redis, and a read of an uncached item whose load is held until the test lets it go
+  const redis = await startRedisNode(group, { mode: 'standalone' });
+  const client = cacheClientFromEnv({ REDIS_URL: `redis://127.0.0.1:${redis.port}`, REDIS_PASSWORD: TEST_REDIS_PASSWORD })!;
+  const cache = new ReadThroughCache(client, 60, 1000);
+  try {
+    await waitFor('redis to connect', async () => (await client.ping().then(() => true, () => false)), 10_000, 50);
+    let releaseOldLoad: (() => void) | undefined;
+    const slowRead = cache.getOrLoad('item:{race}', [], () => new Promise<string>(resolve => { releaseOldLoad = () => resolve('old'); }));
+    await waitFor('the slow read to miss and load', async () => releaseOldLoad !== undefined, 5_000, 5);
+
+    // WHEN a write invalidates the item, and only then the slow read's load answers (with the value of before the write)
+    await cache.invalidate('item:{race}', [LIST_TAG], '0/10');
+    releaseOldLoad!();
+    expect(await slowRead).toBe('old');
+    // Its store is not awaited by the reader: a local Redis takes it well within this.
+    await sleep(300);
+
+    // THEN the next read does not get the old value: it loads, with the write's token
+    const load = jest.fn(async (token?: string) => `new at ${token}`);
+    expect(await cache.getOrLoad('item:{race}', [], load)).toBe('new at 0/10');
+    expect(await cache.getOrLoad('item:{race}', [], load)).toBe('new at 0/10');
+    expect(load).toHaveBeenCalledTimes(1);
+    // and every key written carries a TTL (the shared Redis evicts with volatile-lru)
+    const keys = (await redisCli(redis.port, ['--scan'])).split('\n').filter(Boolean);
+    expect(keys.length).toBeGreaterThan(2);
+    const ttls = await Promise.all(keys.map(async key => ({ key, ttl: Number(await redisCli(redis.port, ['ttl', key])) })));
+    expect(ttls.filter(({ ttl }) => !(ttl > 0 && ttl <= 86_400))).toEqual([]);
+  } finally {
+    await cache.close();
+    await redis.stop();
   }
 }, 60_000);

@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'child_process';
 import { request as httpRequest } from 'http';
 import { hostname } from 'os';
 import { join } from 'path';
+import { CrashProxy } from './support/crash-proxy';
 import { startReplicatedPostgres, ReplicatedPostgres } from './support/postgres';
 import { freePort, ProcessGroup, run, sleep, waitFor } from './support/processes';
 
@@ -164,6 +165,57 @@ test('the built server puts the request id on its request and error lines and in
   expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', instance: hostname(), version: '3.1.4', checks: { replicas: { status: 'ok', healthy: 1, total: 1 } } });
   for (const name of ['db_pool_size', 'db_pool_checked_out', 'cpu_percent', 'memory_percent']) expect(metrics.body).toMatch(new RegExp(`^fastnext_${name} [0-9.e+-]+$`, 'm'));
 }, 60_000);
+
+/** True once the server's /health reports every replica healthy again. */
+async function replicasHealthy(port: number): Promise<boolean> {
+  const health = await send(port, 'GET', '/health');
+  return health.status === 200 && JSON.parse(health.body).checks?.replicas?.healthy === 1;
+}
+
+test('a replica dying again and again under read load, at once or while a new connection starts up, never ends the process nor fails a read', async () => {
+  // GIVEN a server whose one replica is behind a proxy that can die like a SIGKILLed server, and 8 readers
+  const proxy = await CrashProxy.start(await freePort(), pg.replicas[0].port);
+  group.onCleanup(async () => proxy.crash());
+  const server = await startServer({ POSTGRES_READ_REPLICAS: `127.0.0.1:${proxy.port}`, REPLICA_CHECK_INTERVAL_MS: '200', PG_CONNECT_TIMEOUT_MS: '500' });
+  const created = await send(server.port, 'POST', '/api/v1/items', { name: 'crash-seed' });
+  const path = `/api/v1/items/${JSON.parse(created.body).id}`;
+  const consistency = { 'X-Consistency-Token': created.token! };
+  await waitFor('the replica to take reads', () => replicasHealthy(server.port), 15_000);
+  let reading = true;
+  const answers: Answer[] = [];
+  const readers = Array.from({ length: 8 }, async () => {
+    for (let i = 0; i < 20_000 && reading && server.child.exitCode === null; i++) answers.push(await send(server.port, 'GET', path, undefined, consistency));
+  });
+
+  // WHEN the replica dies 4 times in the middle of reads, and each time once more on the first query of a new connection
+  // (with postgres.js's default fetch_types, its array-types query, whose rejection nothing handled)
+  try {
+    for (let round = 1; round <= 4 && server.child.exitCode === null; round++) {
+      await sleep(300);
+      proxy.crash();
+      await sleep(300);
+      proxy.crashOn('select ');
+      await proxy.revive();
+      await waitFor(`crash ${round * 2} on a new connection`, async () => proxy.crashes === round * 2 || server.child.exitCode !== null, 10_000, 20);
+      await sleep(300);
+      await proxy.revive();
+      await waitFor('the replica to take reads again', async () => server.child.exitCode !== null || replicasHealthy(server.port), 15_000);
+    }
+  } finally {
+    reading = false;
+    await Promise.all(readers);
+  }
+
+  // THEN the process is alive and logged no error, and every read succeeded
+  const serverErrors = server.output().split('\n').filter(line => /"level":(50|60)/.test(line) || /^\S*Error/.test(line));
+  expect({ exitCode: server.child.exitCode, serverErrors }).toEqual({ exitCode: null, serverErrors: [] });
+  expect(answers.length).toBeGreaterThan(100);
+  expect(answers.filter(a => a.status !== 200)).toEqual([]);
+  // The replica took reads between the crashes: the test did not pass by reading the primary only.
+  expect((await send(server.port, 'GET', '/metrics')).body).toMatch(/^db_reads_total\{target="replica",reason="replica"\} [1-9]/m);
+  server.child.kill('SIGTERM');
+  expect(await server.exited).toBe(0);
+}, 150_000);
 
 test('a server whose database is unreachable at start exits 1 and says why', async () => {
   const port = await freePort();

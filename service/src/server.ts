@@ -2,6 +2,7 @@ import { createServer } from 'http';
 import { createService } from './app';
 import { logger } from './logger';
 import { exitAfterStopOnSignals } from './shutdown';
+import { logUnhandledRejections } from './unhandled';
 
 /**
  * Listens on PORT and shuts down gracefully on SIGTERM: readiness fails at once, the listener
@@ -9,6 +10,7 @@ import { exitAfterStopOnSignals } from './shutdown';
  * (or 1 when the grace period runs out first).
  */
 async function main(): Promise<void> {
+  logUnhandledRejections();
   const service = createService();
   const server = createServer(service.app);
   server.keepAliveTimeout = 65_000;

@@ -1,6 +1,7 @@
 import { intFromEnv } from './config';
 import { logger } from './logger';
 import { exitAfterStopOnSignals } from './shutdown';
+import { logUnhandledRejections } from './unhandled';
 import { startWorker } from './worker-app';
 
 /**
@@ -10,6 +11,7 @@ import { startWorker } from './worker-app';
  * Kubernetes restarts it with a fresh heap.
  */
 async function main(): Promise<void> {
+  logUnhandledRejections();
   const shutdownTimeoutMs = intFromEnv(process.env, 'SHUTDOWN_TIMEOUT_MS', 100_000, 0, 3_600_000);
   const running = await startWorker(process.env, undefined, () => process.kill(process.pid, 'SIGTERM'));
   exitAfterStopOnSignals(shutdownTimeoutMs, async signal => {

@@ -10,8 +10,11 @@ export interface CacheStats {
   hitRatio: number | null;
 }
 
-/** A cached value, or the marker a write leaves: the LSN a reader must have reached to reload it. */
-type Entry = { value: unknown } | { minToken: string };
+/** The version of a key or tag, and the LSN a reader must have reached to load what the write that set it left. */
+interface Version {
+  readonly version: string;
+  readonly token: string;
+}
 
 /** Hooks the metrics module listens on. */
 export interface CacheObserver {
@@ -24,8 +27,8 @@ export interface CacheObserver {
 /**
  * A read-through cache with TTLs and tag invalidation that needs no multi-key command, so it
  * works on Redis Cluster: a tag is one key holding a version, and a cached value's key embeds
- * the versions of its tags, so bumping a tag orphans every value under it (their TTL reclaims
- * them). A write leaves its consistency token in the invalidated keys: the next reader reloads
+ * the versions of its tags and its own, so bumping one orphans every value under it (their TTL
+ * reclaims them), and a read that loaded before a write stores under a version no reader asks for. A write leaves its consistency token in the invalidated keys: the next reader reloads
  * with it, so a replica that has not replayed the write cannot refill the cache with stale data.
  * Every Redis call has a timeout; on any Redis failure the loader's answer is served. After
  * `BREAKER_FAILURES` failures in a row Redis is skipped for `BREAKER_COOLDOWN_MS`, so a dead
@@ -53,18 +56,17 @@ export class ReadThroughCache {
     let fullKey: string | undefined;
     let token: string | undefined;
     try {
-      const tagEntries = await Promise.all(tags.map(tag => this.call(c => c.get(tagKey(tag)))));
-      const versions = tagEntries.map(raw => (raw ? JSON.parse(raw) as { version: string; token: string } : undefined));
-      fullKey = `${key}|${versions.map((v, i) => `${tags[i]}=${v?.version ?? 0}`).join(',')}`;
+      // The key's own version, like its tags', is read before the load: a write that lands during
+      // the load bumps it, so this read's value goes to a key no reader looks up any more.
+      const versionKeys = [ownVersionKey(key), ...tags.map(tagKey)];
+      const entries = await Promise.all(versionKeys.map(versionKey => this.call(c => c.get(versionKey))));
+      const versions = entries.map(raw => (raw ? JSON.parse(raw) as Version : undefined));
+      fullKey = `${key}|${['', ...tags].map((tag, i) => `${tag}=${versions[i]?.version ?? 0}`).join(',')}`;
       token = latest(versions.map(v => v?.token));
       const raw = await this.call(c => c.get(fullKey!));
       if (raw) {
-        const entry = JSON.parse(raw) as Entry;
-        if ('value' in entry) {
-          this.count('hits');
-          return entry.value as T;
-        }
-        token = latest([token, entry.minToken]);
+        this.count('hits');
+        return (JSON.parse(raw) as { value: T }).value;
       }
       this.count('misses');
     } catch (error) {
@@ -72,18 +74,16 @@ export class ReadThroughCache {
       return load();
     }
     const value = await load(token);
-    this.call(c => c.set(fullKey!, JSON.stringify({ value }), ttlSeconds)).catch(error => this.failed(error));
+    this.call(c => c.set(fullKey!, JSON.stringify({ value }), Math.min(ttlSeconds, VERSION_TTL_SECONDS))).catch(error => this.failed(error));
     return value;
   }
 
-  /** Drops `key` and bumps `tags`, leaving the write's `token` for the next reader. */
+  /** Bumps the version of `key` and of `tags`, leaving the write's `token` for the next reader. */
   public async invalidate(key: string | undefined, tags: string[], token: string): Promise<void> {
     if (!this.client) return;
+    const versionKeys = [...(key ? [ownVersionKey(key)] : []), ...tags.map(tagKey)];
     try {
-      await Promise.all([
-        ...(key ? [this.call(c => c.set(`${key}|`, JSON.stringify({ minToken: token }), this.defaultTtlSeconds))] : []),
-        ...tags.map(tag => this.call(c => c.set(tagKey(tag), JSON.stringify({ version: `${Date.now()}.${Math.random().toString(36).slice(2, 8)}`, token }), 86_400))),
-      ]);
+      await Promise.all(versionKeys.map(versionKey => this.call(c => c.set(versionKey, JSON.stringify(newVersion(token)), VERSION_TTL_SECONDS))));
       this.count('invalidations');
     } catch (error) {
       this.failed(error);
@@ -138,6 +138,21 @@ export class ReadThroughCache {
 /** Redis failures in a row after which it is skipped for a while. */
 export const BREAKER_FAILURES = 5;
 export const BREAKER_COOLDOWN_MS = 1000;
+
+/**
+ * How long a version outlives the write that set it: longer than any value's TTL, since a version
+ * gone back to 0 would bring back values stored under 0.
+ */
+export const VERSION_TTL_SECONDS = 86_400;
+
+function newVersion(token: string): Version {
+  return { version: `${Date.now()}.${Math.random().toString(36).slice(2, 8)}`, token };
+}
+
+/** A key's own version lives beside it: with the key's hash tag, in its cluster slot. */
+function ownVersionKey(key: string): string {
+  return `${key}|version`;
+}
 
 /** Tag keys live in their own hash slot each; `{}` keeps the tag name as the hash tag. */
 function tagKey(tag: string): string {

@@ -1,4 +1,4 @@
-import { createClient, createCluster, createSentinel } from 'redis';
+import { createClient, createCluster, createSentinel, ErrorReply } from 'redis';
 import { logger } from '../logger';
 
 /** The few commands the cache needs, whatever the deployment (cluster, sentinel or one node). */
@@ -18,11 +18,16 @@ export function cacheClientFromEnv(env: NodeJS.ProcessEnv): CacheClient | undefi
   const onError = (error: unknown) => logger.warn({ err: String(error) }, 'redis error');
   if (env.REDIS_CLUSTER_NODES) {
     const rootNodes = env.REDIS_CLUSTER_NODES.split(',').map(node => ({ url: `redis://${node.trim()}` }));
+    // node-redis re-reads the slot map only on a MOVED reply: commands for a master that died
+    // wait on its reconnecting client, no MOVED ever comes, and its slots stay uncached for good.
+    // So a command that fails for want of a node (offline at once, not queued) gets the cluster
+    // client rebuilt from the root nodes, which reads the map of after the failover; connecting
+    // lazily keeps a dead master still in the map from stalling that rebuild.
     return resilient(() => {
-      const cluster = createCluster({ rootNodes, defaults: { password, socket } });
+      const cluster = createCluster({ rootNodes, defaults: { password, socket, disableOfflineQueue: true }, minimizeConnections: true });
       cluster.on('error', onError);
       return { commands: cluster, connect: () => cluster.connect(), destroy: () => cluster.destroy() };
-    });
+    }, { rebuildOnFailureMs: CLUSTER_REBUILD_INTERVAL_MS });
   }
   if (env.REDIS_SENTINELS) {
     if (!env.REDIS_SENTINEL_MASTER) throw new Error('REDIS_SENTINEL_MASTER must name the master when REDIS_SENTINELS is set');
@@ -66,24 +71,45 @@ function destroy(connection: Connection): Promise<void> {
   return Promise.resolve().then(() => connection.destroy()).then(() => undefined, () => undefined);
 }
 
+/** The least time between two rebuilds of a cluster client whose commands fail for want of a node. */
+export const CLUSTER_REBUILD_INTERVAL_MS = 1000;
+
+interface ResilientOptions {
+  readonly firstRetryMs?: number;
+  readonly maxRetryMs?: number;
+  /** When set, a command failing otherwise than by an error reply, or unanswered this long, makes a new client (at most once per this many ms), swapped in once connected. */
+  readonly rebuildOnFailureMs?: number;
+}
+
 /**
  * Connects in the background, so the service starts and serves from the database while Redis is
  * away. Once connected, the client reconnects by itself; a first connection that fails (a cluster
  * whose root nodes are all down gives up for good) is retried with a fresh client, with backoff.
- * Until then every command fails at once, and the cache falls back to the loader.
+ * Until then every command fails at once, and the cache falls back to the loader. With
+ * `rebuildOnFailureMs`, a connected client whose commands fail or stall is replaced by a new one.
  */
-export function resilient(make: () => Connection, firstRetryMs = 200, maxRetryMs = 5000): CacheClient {
-  let current: Connection | undefined;
-  let connected = false;
+export function resilient(make: () => Connection, options: ResilientOptions = {}): CacheClient {
+  const { firstRetryMs = 200, maxRetryMs = 5000, rebuildOnFailureMs } = options;
+  /** The connected client commands go to; a rebuilt one replaces it only once connected. */
+  let serving: Connection | undefined;
+  let connecting = false;
   let closed = false;
+  let lastRebuild = 0;
   let retry: NodeJS.Timeout | undefined;
+  let pending: Connection | undefined;
   const attempt = (delayMs: number): void => {
     const connection = make();
-    current = connection;
+    connecting = true;
+    pending = connection;
     connection.connect().then(() => {
-      if (closed) void destroy(connection);
-      else connected = true;
+      connecting = false;
+      pending = undefined;
+      if (closed) return void destroy(connection);
+      const replaced = serving;
+      serving = connection;
+      if (replaced) void destroy(replaced);
     }, error => {
+      pending = undefined;
       logger.warn({ err: String(error), retryInMs: delayMs }, 'redis connect failed');
       void destroy(connection);
       if (closed) return;
@@ -92,26 +118,46 @@ export function resilient(make: () => Connection, firstRetryMs = 200, maxRetryMs
     });
   };
   attempt(firstRetryMs);
-  const commands = (): Commands => {
-    if (!connected || !current) throw new Error('redis is not connected');
-    return current.commands;
+  const rebuild = (): void => {
+    if (rebuildOnFailureMs === undefined || closed || connecting || Date.now() - lastRebuild < rebuildOnFailureMs) return;
+    lastRebuild = Date.now();
+    logger.info('redis command failed for want of a node: rebuilding the client');
+    attempt(firstRetryMs);
   };
+  const run = async <T>(command: (commands: Commands) => Promise<T>): Promise<T> => {
+    if (!serving) throw new Error('redis is not connected');
+    // A node client still trying to connect holds its commands without failing them: a stall counts too.
+    const stalled = rebuildOnFailureMs === undefined ? undefined : setTimeout(rebuild, rebuildOnFailureMs);
+    try {
+      return await command(serving.commands);
+    } catch (error) {
+      if (!(error instanceof ErrorReply)) rebuild();
+      throw error;
+    } finally {
+      clearTimeout(stalled);
+    }
+  };
+  return cacheCommands(run, async () => {
+    closed = true;
+    clearTimeout(retry);
+    // A client still trying its first connection retries for ever unless it is destroyed too.
+    await Promise.all([serving, pending].filter((c): c is Connection => c !== undefined).map(destroy));
+  });
+}
+
+/** The cache's commands, each sent through `run`. */
+function cacheCommands(run: <T>(command: (commands: Commands) => Promise<T>) => Promise<T>, close: () => Promise<void>): CacheClient {
   return {
-    get: async key => (await commands().get(key)) as string | null,
+    get: async key => (await run(c => c.get(key))) as string | null,
     set: async (key, value, ttlSeconds) => {
-      await commands().set(key, value, { EX: ttlSeconds });
+      await run(c => c.set(key, value, { EX: ttlSeconds }));
     },
     del: async key => {
-      await commands().del(key);
+      await run(c => c.del(key));
     },
     ping: async () => {
-      await commands().get('hscale:ping');
+      await run(c => c.get('hscale:ping'));
     },
-    close: async () => {
-      closed = true;
-      clearTimeout(retry);
-      // A client still trying its first connection retries for ever unless it is destroyed too.
-      if (current) await destroy(current);
-    },
+    close,
   };
 }

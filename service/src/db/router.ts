@@ -148,6 +148,10 @@ export class QueryRouter {
       max_lifetime: 30 * 60,
       connection: { statement_timeout: this.config.statementTimeoutMs, application_name: `hscale-service/${name}` },
       onnotice: () => undefined,
+      // postgres.js runs its array-types query on each new connection and drops its promise: a
+      // server dying during it (connect ECONNREFUSED on the reconnect) was an unhandled rejection
+      // that ended the process. The service sends and reads no array values.
+      fetch_types: false,
       // Query text, duration and row count are logged by `timed`; parameters never are.
       debug: false,
     });

@@ -1,9 +1,10 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool } from '../lib';
 
 /** The whole topology of the guides, wired together with the constructs' defaults. */
 export class ProductionChart extends Chart {
+  public readonly namespaceObject: PodSecurityNamespace;
   public readonly api: ScaledApi;
   public readonly lb: LoadBalancer;
   public readonly db: PgReplicaSet;
@@ -13,6 +14,7 @@ export class ProductionChart extends Chart {
 
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
     super(scope, id, props);
+    this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
     this.db = new PgReplicaSet(this, 'db', { replicas: 2 });
     this.cache = new RedisCluster(this, 'cache', { shards: 3, replicasPerShard: 1 });
     this.api = new ScaledApi(this, 'api', {

@@ -17,3 +17,4 @@ export * from './monitoring/known-metrics';
 export * from './container-env';
 export * from './worker-pool';
 export * from './horizontal-scaling-topology';
+export * from './pod-security-namespace';

@@ -1,0 +1,69 @@
+import { Chart, ChartProps, Duration } from 'cdk8s';
+import { Construct } from 'constructs';
+import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi } from '../lib';
+import { adminTokenEnv, REFERENCE_IMAGE } from './reference-service';
+
+/**
+ * The FastNext guide (Sprint 3.3 and the Phase 3 overview): nginx with least_conn, TLS, rate
+ * limits and websockets in front of an API on 3-20 pods (CPU 70%, memory 80%), PostgreSQL 1
+ * primary + 2 streaming replicas, Redis Cluster 3 masters + 3 replicas, Prometheus and Grafana.
+ * README "Guide charts" lists what differs from the guide and why.
+ */
+export class FastNextChart extends Chart {
+  public readonly namespaceObject: PodSecurityNamespace;
+  public readonly db: PgReplicaSet;
+  public readonly cache: RedisCluster;
+  public readonly api: ScaledApi;
+  public readonly lb: LoadBalancer;
+  public readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: ChartProps = {}) {
+    super(scope, id, props);
+    this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
+    this.db = new PgReplicaSet(this, 'db', { replicas: 2 });
+    this.cache = this.redisCluster();
+    this.api = this.backendApi();
+    this.lb = new LoadBalancer(this, 'lb', {
+      backend: this.api,
+      tls: { secretName: `${id}-tls` },
+      apiRateLimit: { rate: 100, burst: 20 },
+      loginRateLimit: { rate: 5, burst: 3 },
+      maxFails: 3,
+      failTimeout: Duration.seconds(30),
+      keepalive: 32,
+    });
+    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb] });
+  }
+
+  /** docker/redis/redis-cluster.conf: 3 masters + 3 replicas, 2 GB allkeys-lru, AOF every second and the guide's save points. */
+  private redisCluster(): RedisCluster {
+    return new RedisCluster(this, 'cache', {
+      shards: 3,
+      replicasPerShard: 1,
+      maxmemory: '2Gi',
+      maxmemoryPolicy: 'allkeys-lru',
+      appendonly: true,
+      appendfsync: 'everysec',
+      savePoints: ['900 1', '300 10', '60 10000'],
+      clusterNodeTimeout: Duration.seconds(5),
+    });
+  }
+
+  /** k8s/fastnext-deployment.yml: the backend Deployment, its HPA and PDB. */
+  private backendApi(): ScaledApi {
+    return new ScaledApi(this, 'api', {
+      image: REFERENCE_IMAGE,
+      port: 8000,
+      minReplicas: 3,
+      maxReplicas: 20,
+      cpuUtilization: 70,
+      memoryUtilization: 80,
+      minAvailable: 2,
+      resources: { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi' },
+      database: this.db,
+      cache: this.cache,
+      env: { METRICS_PREFIX: 'fastnext', CACHE_DEFAULT_TTL: '300' },
+      secretEnv: adminTokenEnv(this),
+    });
+  }
+}

@@ -1,0 +1,46 @@
+import { Chart, ChartProps } from 'cdk8s';
+import { Construct } from 'constructs';
+import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import { adminTokenEnv, REFERENCE_IMAGE, WORKER_COMMAND } from './reference-service';
+
+/**
+ * The TutorMax guide: nginx (least_conn, health checks, rate limits, websockets) in front of 3+
+ * stateless API instances, PostgreSQL primary + 1 read replica, Redis master + replica watched
+ * by Sentinel, and background workers with a scheduler. README "Guide charts" lists what
+ * differs from the guide and why.
+ */
+export class TutorMaxChart extends Chart {
+  public readonly namespaceObject: PodSecurityNamespace;
+  public readonly db: PgReplicaSet;
+  public readonly cache: RedisCluster;
+  public readonly api: ScaledApi;
+  public readonly lb: LoadBalancer;
+  public readonly workers: WorkerPool;
+  public readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: ChartProps = {}) {
+    super(scope, id, props);
+    this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
+    this.db = new PgReplicaSet(this, 'db', { replicas: 1 });
+    // The guide runs one Sentinel; three with a quorum of two survive the loss of any one.
+    this.cache = new RedisCluster(this, 'cache', {
+      mode: 'sentinel', replicas: 1, sentinels: 3, quorum: 2, masterName: 'tutormax-master', maxmemory: '1Gi', maxmemoryPolicy: 'allkeys-lru',
+    });
+    this.api = new ScaledApi(this, 'api', {
+      image: REFERENCE_IMAGE,
+      port: 8000,
+      minReplicas: 3,
+      maxReplicas: 20,
+      cpuUtilization: 70,
+      resources: { cpuRequest: '1', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: '2Gi' },
+      database: this.db,
+      cache: this.cache,
+      secretEnv: adminTokenEnv(this),
+    });
+    this.lb = new LoadBalancer(this, 'lb', { backend: this.api, tls: { secretName: `${id}-tls` } });
+    this.workers = new WorkerPool(this, 'workers', {
+      image: REFERENCE_IMAGE, command: WORKER_COMMAND, queue: 'tutormax:tasks', broker: this.cache, database: this.db, minReplicas: 2,
+    });
+    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, this.workers] });
+  }
+}

@@ -1,0 +1,36 @@
+import { Testing } from 'cdk8s';
+import { BetIntelChart } from '../charts/bet-intel-chart';
+import { namespacedChartProblems, synthChart } from './support/guide-chart';
+import { Manifest } from './support/manifest-checks';
+
+const chart = synthChart(new BetIntelChart(Testing.app(), 'bet-intel', { namespace: 'bet-intel' }));
+
+test('the bet-intel chart passes the manifest checks, behind its restricted Namespace', () => {
+  expect(namespacedChartProblems(chart.manifests, 'bet-intel')).toEqual([]);
+});
+
+test('the API scales on 3-20 pods at CPU 70%, memory 80% and 100 requests per second per pod', () => {
+  const hpa = chart.find('HorizontalPodAutoscaler', 'bet-intel-api').spec;
+  expect([hpa.minReplicas, hpa.maxReplicas]).toEqual([3, 20]);
+  expect(hpa.metrics.map((m: Manifest) => m.resource?.target.averageUtilization ?? [m.pods.metric.name, m.pods.target.averageValue]))
+    .toEqual([70, 80, ['requests_per_second', '100']]);
+  expect(chart.find('Deployment', 'bet-intel-api').spec.template.spec.containers[0].resources)
+    .toEqual({ requests: { cpu: '200m', memory: '256Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
+});
+
+test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters and no replicas, at the guide\'s small size', () => {
+  expect(chart.find('StatefulSet', 'bet-intel-db-replica').spec.replicas).toBe(2);
+  const redis = chart.find('StatefulSet', 'bet-intel-cache');
+  expect(redis.spec.replicas).toBe(3);
+  expect(redis.spec.template.spec.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '200m', memory: '512Mi' } });
+});
+
+test('a pool per queue, each 2-8 workers with the guide\'s requests and limits, scaled at 50 waiting jobs per worker', () => {
+  for (const queue of ['ev-calculation', 'data-refresh', 'notifications']) {
+    const scaledObject = chart.find('ScaledObject', `bet-intel-${queue}`).spec;
+    expect([scaledObject.minReplicaCount, scaledObject.maxReplicaCount]).toEqual([2, 8]);
+    expect(scaledObject.triggers[0].metadata.listLength).toBe('50');
+    expect(chart.find('Deployment', `bet-intel-${queue}`).spec.template.spec.containers[0].resources)
+      .toEqual({ requests: { cpu: '300m', memory: '512Mi' }, limits: { cpu: '800m', memory: '1Gi' } });
+  }
+});

@@ -1,0 +1,30 @@
+import { Testing } from 'cdk8s';
+import { CmsChart } from '../charts/cms-chart';
+import { namespacedChartProblems, synthChart } from './support/guide-chart';
+import { Manifest } from './support/manifest-checks';
+
+const chart = synthChart(new CmsChart(Testing.app(), 'cms', { namespace: 'cms' }));
+
+test('the CMS chart passes the manifest checks, behind its restricted Namespace', () => {
+  expect(namespacedChartProblems(chart.manifests, 'cms')).toEqual([]);
+});
+
+test('the API listens on 3000 and scales on 3-10 pods at CPU 70% and memory 80%, with the guide\'s requests and limits', () => {
+  const hpa = chart.find('HorizontalPodAutoscaler', 'cms-api').spec;
+  expect([hpa.minReplicas, hpa.maxReplicas]).toEqual([3, 10]);
+  expect(hpa.metrics.map((m: Manifest) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([['cpu', 70], ['memory', 80]]);
+  const container = chart.find('Deployment', 'cms-api').spec.template.spec.containers[0];
+  expect(container.ports[0].containerPort).toBe(3000);
+  expect(container.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
+});
+
+test('the JWT secret comes from the Secret the guide names, never from the YAML', () => {
+  expect(chart.env('Deployment', 'cms-api').JWT_SECRET).toEqual({ secretKeyRef: { name: 'cms-api-secrets', key: 'jwt-secret' } });
+});
+
+test('one PostgreSQL, its replicas at 0 until the guide\'s "future" read replicas are wanted, with room for every pod\'s pool', () => {
+  expect(chart.find('StatefulSet', 'cms-db-primary').spec.replicas).toBe(1);
+  expect(chart.find('StatefulSet', 'cms-db-replica').spec.replicas).toBe(0);
+  expect(chart.env('Deployment', 'cms-api').POSTGRES_READ_REPLICAS).toBe('');
+  expect(chart.configFile('cms-db-config', 'postgresql.conf')).toContain('max_connections = 250');
+});

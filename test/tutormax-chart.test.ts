@@ -1,0 +1,38 @@
+import { Testing } from 'cdk8s';
+import { TutorMaxChart } from '../charts/tutormax-chart';
+import { namespacedChartProblems, synthChart } from './support/guide-chart';
+import { Manifest } from './support/manifest-checks';
+
+const chart = synthChart(new TutorMaxChart(Testing.app(), 'tutormax', { namespace: 'tutormax' }));
+
+test('the TutorMax chart passes the manifest checks, behind its restricted Namespace', () => {
+  expect(namespacedChartProblems(chart.manifests, 'tutormax')).toEqual([]);
+});
+
+test('the API scales on 3-20 pods at CPU 70%, with the compose file\'s 1 CPU / 1G reserved and 2 CPU / 2G limits', () => {
+  const hpa = chart.find('HorizontalPodAutoscaler', 'tutormax-api').spec;
+  expect([hpa.minReplicas, hpa.maxReplicas]).toEqual([3, 20]);
+  expect(hpa.metrics.find((m: Manifest) => m.resource?.name === 'cpu').resource.target.averageUtilization).toBe(70);
+  expect(chart.find('Deployment', 'tutormax-api').spec.template.spec.containers[0].resources)
+    .toEqual({ requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } });
+});
+
+test('PostgreSQL is a primary + 1 replica, and the API reads from it', () => {
+  expect(chart.find('StatefulSet', 'tutormax-db-replica').spec.replicas).toBe(1);
+  expect(String(chart.env('Deployment', 'tutormax-api').POSTGRES_READ_REPLICAS).split(',')).toHaveLength(1);
+});
+
+test('Redis is a master + 1 replica watched by 3 Sentinels with a quorum of 2, 1 GB allkeys-lru', () => {
+  expect(chart.find('StatefulSet', 'tutormax-cache').spec.replicas).toBe(2);
+  expect(chart.find('StatefulSet', 'tutormax-cache-sentinel').spec.replicas).toBe(3);
+  expect(chart.configFile('tutormax-cache', 'redis.conf')).toMatch(/maxmemory 1073741824\nmaxmemory-policy allkeys-lru/);
+  const env = chart.env('Deployment', 'tutormax-api');
+  expect(env.REDIS_SENTINEL_MASTER).toBe('tutormax-master');
+  expect(String(env.REDIS_SENTINELS).split(',')).toHaveLength(3);
+});
+
+test('at least 2 workers take the background tasks, from the Redis the API uses', () => {
+  const scaledObject = chart.find('ScaledObject', 'tutormax-workers').spec;
+  expect(scaledObject.minReplicaCount).toBe(2);
+  expect(chart.env('Deployment', 'tutormax-workers').REDIS_SENTINEL_MASTER).toBe('tutormax-master');
+});

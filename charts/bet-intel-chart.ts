@@ -3,8 +3,8 @@ import { Construct } from 'constructs';
 import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool } from '../lib';
 import { adminTokenEnv, REFERENCE_IMAGE, WORKER_COMMAND } from './reference-service';
 
-/** bet-intel's dedicated worker pools: queue and the Celery concurrency each pool ran with. */
-const WORKER_QUEUES = { 'ev-calculation': 4, 'data-refresh': 2, 'notifications': 8 } as const;
+/** bet-intel's dedicated worker pools, by the pool's name: the Celery queue each one serves. */
+const WORKER_QUEUES: Record<string, string> = { 'ev-calculation': 'ev_calculation', 'data-refresh': 'data_refresh', 'notifications': 'notifications' };
 
 /**
  * The bet-intel guide (Phase 3.8): nginx (least_conn, retries on errors) in front of an API on
@@ -32,7 +32,7 @@ export class BetIntelChart extends Chart {
     });
     this.api = this.fastApi();
     this.lb = new LoadBalancer(this, 'lb', { backend: this.api, maxFails: 3, failTimeout: Duration.seconds(30) });
-    this.workers = Object.keys(WORKER_QUEUES).map(queue => this.workerPool(queue));
+    this.workers = Object.entries(WORKER_QUEUES).map(([pool, queue]) => this.workerPool(pool, queue));
     this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, ...this.workers] });
   }
 
@@ -54,8 +54,8 @@ export class BetIntelChart extends Chart {
   }
 
   /** One dedicated pool: 2-8 workers, scaled when more than 50 jobs wait per worker. */
-  private workerPool(queue: string): WorkerPool {
-    return new WorkerPool(this, queue, {
+  private workerPool(pool: string, queue: string): WorkerPool {
+    return new WorkerPool(this, pool, {
       image: REFERENCE_IMAGE,
       command: WORKER_COMMAND,
       queue,

@@ -26,11 +26,12 @@ test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters and no replica
 });
 
 test('a pool per queue, each 2-8 workers with the guide\'s requests and limits, scaled at 50 waiting jobs per worker', () => {
-  for (const queue of ['ev-calculation', 'data-refresh', 'notifications']) {
-    const scaledObject = chart.find('ScaledObject', `bet-intel-${queue}`).spec;
+  for (const [pool, queue] of [['ev-calculation', 'ev_calculation'], ['data-refresh', 'data_refresh'], ['notifications', 'notifications']]) {
+    expect(chart.env('Deployment', `bet-intel-${pool}`).WORKER_QUEUE).toBe(queue);
+    const scaledObject = chart.find('ScaledObject', `bet-intel-${pool}`).spec;
     expect([scaledObject.minReplicaCount, scaledObject.maxReplicaCount]).toEqual([2, 8]);
     expect(scaledObject.triggers[0].metadata.listLength).toBe('50');
-    expect(chart.find('Deployment', `bet-intel-${queue}`).spec.template.spec.containers[0].resources)
+    expect(chart.find('Deployment', `bet-intel-${pool}`).spec.template.spec.containers[0].resources)
       .toEqual({ requests: { cpu: '300m', memory: '512Mi' }, limits: { cpu: '800m', memory: '1Gi' } });
   }
 });

@@ -46,8 +46,8 @@ export interface IDatabaseEndpoint extends IClientAccessible {
 }
 
 /**
- * A Redis deployment. Injects `REDIS_CLUSTER_NODES` (cluster) or `REDIS_SENTINELS` and
- * `REDIS_SENTINEL_MASTER` (sentinel), and `REDIS_PASSWORD`.
+ * A Redis deployment. Injects `REDIS_CLUSTER_NODES` (cluster), `REDIS_SENTINELS` and
+ * `REDIS_SENTINEL_MASTER` (sentinel) or `REDIS_URL` (standalone), and `REDIS_PASSWORD`.
  */
 export interface ICacheEndpoint extends IClientAccessible {
   /** `host:port` of every node clients may contact first. */
@@ -59,13 +59,13 @@ export interface ICacheEndpoint extends IClientAccessible {
  * can read a queue's length. Linking workers injects the same env as {@link ICacheEndpoint}.
  */
 export interface IQueueBroker extends IClientAccessible, IConstruct {
-  /** 'cluster' (nodes are asked directly) or 'sentinel' (Sentinels name the master). */
-  readonly mode: 'cluster' | 'sentinel';
+  /** 'cluster' (nodes are asked directly), 'sentinel' (Sentinels name the master) or 'standalone' (one node). */
+  readonly mode: 'cluster' | 'sentinel' | 'standalone';
   /** `host:port` of every Redis node. */
   readonly nodes: string[];
-  /** `host:port` of every Sentinel; empty in cluster mode. */
+  /** `host:port` of every Sentinel; empty in cluster and standalone mode. */
   readonly sentinelHosts: string[];
-  /** The master name the Sentinels know; absent in cluster mode. */
+  /** The master name the Sentinels know; absent in cluster and standalone mode. */
   readonly masterName?: string;
   /** The Secret key holding the Redis password. */
   readonly passwordSecret: { readonly name: string; readonly key: string };
@@ -89,6 +89,8 @@ export interface MetricsEndpoint {
   readonly serviceName?: string;
   /** Labels of that Service, for a ServiceMonitor's selector. */
   readonly serviceLabels?: Record<string, string>;
+  /** The pods run without replicas by design (a standalone Redis, a cluster of masters only): no alert on a missing replica. */
+  readonly withoutReplicas?: boolean;
   /** The construct already emits a monitor for it (e.g. the CloudNativePG PodMonitor); monitoring adds only rules. */
   readonly hasMonitor?: boolean;
   /** The work queue the pods drain, when KEDA scales them on its length; its backlog is alerted on. */

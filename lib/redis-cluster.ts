@@ -21,7 +21,7 @@ export type { RedisClusterSettings } from './redis/settings';
 
 /** Props of a {@link RedisCluster}. */
 export interface RedisClusterProps {
-  /** 'cluster' shards the keyspace over masters; 'sentinel' runs one master with replicas and Sentinels. @default 'cluster' */
+  /** 'cluster' shards the keyspace over masters; 'sentinel' runs one master with replicas and Sentinels; 'standalone' runs one Redis without replicas. @default 'cluster' */
   readonly mode?: RedisMode;
   /** Masters in cluster mode. @default 3 */
   readonly shards?: number;
@@ -55,8 +55,10 @@ export interface RedisClusterProps {
   readonly appendonly?: boolean;
   /** When the AOF is fsynced. @default 'everysec' */
   readonly appendfsync?: AppendFsync;
-  /** RDB save points (`<seconds> <changes>`). @default ['3600 1', '300 100', '60 10000'] */
+  /** RDB save points (`<seconds> <changes>`); an empty list turns RDB snapshots off. @default ['3600 1', '300 100', '60 10000'] */
   readonly savePoints?: string[];
+  /** How often Redis sends TCP keepalives to clients (whole seconds, 10 s to 2 h), dropping dead ones and keeping idle ones through NATs and load balancers. @default Duration.seconds(60) */
+  readonly tcpKeepalive?: Duration;
   /** Keep data on PersistentVolumes; off uses emptyDir (a cache that may start empty). @default true */
   readonly persistence?: boolean;
   /** Size of each node's volume. @default '10Gi' */
@@ -71,7 +73,7 @@ export interface RedisClusterProps {
 
 /**
  * Redis for the API's cache: a Redis Cluster StatefulSet (default 3 masters + 3 replicas)
- * created by an idempotent Job, or a master + replicas with Sentinels. Configs are rendered by
+ * created by an idempotent Job, a master + replicas with Sentinels, or one standalone Redis. Configs are rendered by
  * the functions of `redis-conf.ts`; the password comes from a Secret at container start. What
  * every mode shares is built here; what differs is in the mode's module under `lib/redis/`.
  */
@@ -134,7 +136,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.headlessService = this.createHeadlessService();
     this.disruptionBudget = createDisruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector);
     this.networkPolicy = createPeerNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels }, plan.peerPorts);
-    this.metricsEndpoints = [this.exporterEndpoint()];
+    this.metricsEndpoints = [this.exporterEndpoint(plan)];
 
     // What only the mode makes (the cluster-create Job, or the Sentinels) and how clients connect.
     const modeObjects = plan.build({
@@ -168,7 +170,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     return renderRedisConf({
       port: REDIS_PORT, bind: '* -::*', dir: '/data', cluster: plan.clusterEnabled, clusterNodeTimeoutMs: s.clusterNodeTimeoutMs,
       maxmemoryBytes: s.maxmemoryBytes, maxmemoryPolicy: s.maxmemoryPolicy, appendonly: s.appendonly, appendfsync: s.appendfsync,
-      savePoints: s.savePoints,
+      savePoints: s.savePoints, tcpKeepaliveSeconds: s.tcpKeepaliveSeconds,
     });
   }
 
@@ -246,10 +248,10 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
       [namedServicePort('redis', REDIS_PORT), namedServicePort('metrics', EXPORTER_PORT)]);
   }
 
-  private exporterEndpoint(): MetricsEndpoint {
+  private exporterEndpoint(plan: RedisModePlan): MetricsEndpoint {
     return {
       exporter: 'redis-exporter', workloadName: this.name, podSelector: this.podSelector, portName: 'metrics', port: EXPORTER_PORT, path: '/metrics',
-      serviceName: this.headlessServiceName, serviceLabels: this.labels,
+      serviceName: this.headlessServiceName, serviceLabels: this.labels, withoutReplicas: !plan.replicated,
     };
   }
 }

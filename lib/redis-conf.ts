@@ -15,7 +15,7 @@ export interface RedisConfOptions {
   readonly bind: string;
   /** Data directory (AOF, RDB and nodes.conf). */
   readonly dir: string;
-  /** Redis Cluster mode; otherwise a standalone server (a Sentinel-managed master or replica). */
+  /** Redis Cluster mode; otherwise a server on its own (standalone, or a Sentinel-managed master or replica). */
   readonly cluster: boolean;
   /** Milliseconds a node may be unreachable before it is failed over (cluster mode). */
   readonly clusterNodeTimeoutMs: number;
@@ -26,6 +26,8 @@ export interface RedisConfOptions {
   readonly appendfsync: AppendFsync;
   /** RDB save points, e.g. `['3600 1', '300 100']`; empty disables RDB snapshots. */
   readonly savePoints: string[];
+  /** Seconds between TCP keepalive probes to clients, which also find dead peers. */
+  readonly tcpKeepaliveSeconds: number;
 }
 
 /**
@@ -44,7 +46,7 @@ export function renderRedisConf(o: RedisConfOptions): string {
     'daemonize no',
     'loglevel notice',
     'logfile ""',
-    'tcp-keepalive 60',
+    `tcp-keepalive ${o.tcpKeepaliveSeconds}`,
     'timeout 0',
     '',
     `maxmemory ${o.maxmemoryBytes}`,
@@ -148,9 +150,9 @@ const ASK_SENTINELS = [
  * The start script of a Redis pod. Env: CONF_DIR (rendered redis.conf), RUN_DIR (writable),
  * REDIS_PASSWORD, ANNOUNCE_HOST (the pod's DNS name), REDIS_PORT; in sentinel mode also
  * SENTINEL_HOSTS (`host:port ...`), MASTER_NAME, INITIAL_MASTER_HOST (pod 0) and optionally
- * INITIAL_MASTER_PORT (default REDIS_PORT).
+ * INITIAL_MASTER_PORT (default REDIS_PORT). A standalone server needs only the password.
  */
-export function renderRedisStartScript(mode: 'cluster' | 'sentinel'): string {
+export function renderRedisStartScript(mode: 'cluster' | 'sentinel' | 'standalone'): string {
   const lines = [
     '#!/bin/sh',
     '# Rendered by hscale renderRedisStartScript: adds the password and the pod\'s DNS name to a',
@@ -164,7 +166,7 @@ export function renderRedisStartScript(mode: 'cluster' | 'sentinel'): string {
   ];
   if (mode === 'cluster') {
     lines.push('echo "cluster-announce-hostname $ANNOUNCE_HOST" >> "$conf"');
-  } else {
+  } else if (mode === 'sentinel') {
     lines.push(
       ': "${SENTINEL_HOSTS:?}" "${MASTER_NAME:?}" "${INITIAL_MASTER_HOST:?}"',
       ...ASK_SENTINELS,

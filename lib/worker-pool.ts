@@ -233,10 +233,14 @@ export class WorkerPool extends Construct implements IMetricsTarget {
 
 /**
  * The KEDA trigger that reads the length of `queue`: `redis-cluster` asks the nodes, which
- * redirect it to the queue's slot; `redis-sentinel` asks the Sentinels for the master first.
+ * redirect it to the queue's slot; `redis-sentinel` asks the Sentinels for the master first;
+ * `redis` asks the one node of a standalone broker.
  */
 export function redisListTrigger(broker: IQueueBroker, queue: string, backlogPerReplica: number, authName: string): Record<string, unknown> {
   const common = { listName: queue, listLength: String(backlogPerReplica) };
+  if (broker.mode === 'standalone') {
+    return { type: 'redis', metadata: { address: broker.nodes[0], ...common }, authenticationRef: { name: authName } };
+  }
   const metadata = broker.mode === 'cluster'
     ? { addresses: broker.nodes.join(','), ...common }
     : { addresses: broker.sentinelHosts.join(','), sentinelMaster: broker.masterName!, ...common };

@@ -1,7 +1,9 @@
 import { Chart, Duration, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { DEFAULT_METRICS_SCRAPER, RedisCluster, RedisClusterProps, resolveRedisClusterSettings, ScaledApi } from '../lib';
+import { DEFAULT_METRICS_SCRAPER, Observability, RedisCluster, RedisClusterProps, resolveRedisClusterSettings, RuleGroup, ScaledApi } from '../lib';
 import { checkManifests, Manifest } from './support/manifest-checks';
+import { ProcessGroup } from './support/processes';
+import { checkRules, testRules } from './support/promtool';
 
 function synthRedis(props: RedisClusterProps = {}) {
   const chart = Testing.chart();
@@ -144,9 +146,128 @@ test.each<[string, RedisClusterProps, string]>([
     'test/cache: \'quorum\' (4) must be less than or equal to \'sentinels\' (3), or no failover can ever be agreed'],
   ['fewer than 3 Sentinels', { mode: 'sentinel', sentinels: 2 },
     'test/cache: \'sentinels\' (2) must be an integer of 3 or more, so a majority survives the loss of one'],
-  ['the mode is unknown', { mode: 'standalone' as never }, 'test/cache: \'mode\' ("standalone") must be one of \'cluster\', \'sentinel\''],
+  ['the mode is unknown', { mode: 'replicated' as never }, 'test/cache: \'mode\' ("replicated") must be one of \'cluster\', \'sentinel\', \'standalone\''],
   ['a save point is malformed', { savePoints: ['every minute'] }, 'test/cache: \'savePoints[0]\' ("every minute") must be \'<seconds> <changes>\''],
   ['the node timeout is too short', { clusterNodeTimeout: Duration.millis(100) }, 'test/cache: \'clusterNodeTimeout\' (100) must be an integer from 500 to 60000'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthRedis(props)).toThrow(message);
+});
+
+const STANDALONE_URL = 'redis://test-cache-0.test-cache-nodes.default.svc.cluster.local:6379';
+
+test('standalone mode runs one Redis on a volume with its exporter, and injects REDIS_URL with the password beside it', () => {
+  const { manifests, cache } = synthRedis({ mode: 'standalone' });
+  expect(manifests.filter(m => m.metadata.name.startsWith('test-cache'))).toMatchSnapshot();
+  checkManifests(manifests);
+  const set = find(manifests, 'StatefulSet', 'test-cache');
+  expect(set.spec.replicas).toBe(1);
+  expect(set.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
+  expect(set.spec.template.spec.containers.map((c: Manifest) => c.name)).toEqual(['redis', 'exporter']);
+  expect(manifests.filter(m => ['Job', 'StatefulSet'].includes(m.kind)).map(m => m.metadata.name)).toEqual(['test-cache']);
+  expect(Object.keys(find(manifests, 'ConfigMap', 'test-cache').data)).toEqual(['redis.conf', 'start.sh']);
+  expect(cache.redisConf).not.toContain('cluster-enabled');
+  expect(cache.nodes).toEqual(['test-cache-0.test-cache-nodes.default.svc.cluster.local:6379']);
+  // One pod cannot stay available through a drain: a budget of 0 disruptions would block the drain for ever.
+  expect(find(manifests, 'PodDisruptionBudget', 'test-cache').spec.maxUnavailable).toBe(1);
+  const api = find(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0];
+  expect(api.env.filter((e: Manifest) => e.name.startsWith('REDIS_'))).toEqual([
+    { name: 'REDIS_URL', value: STANDALONE_URL },
+    { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'test-cache-auth', key: 'password' } } },
+  ]);
+});
+
+test('standalone mode admits the API on 6379 and the scraper on the exporter, and opens no port between Redis pods', () => {
+  const { manifests } = synthRedis({ mode: 'standalone' });
+  const policy = find(manifests, 'NetworkPolicy', 'test-cache').spec;
+  expect(policy.ingress).toEqual([
+    { from: [{ podSelector: { matchLabels: DEFAULT_METRICS_SCRAPER.podSelector }, namespaceSelector: { matchLabels: {} } }], ports: [{ protocol: 'TCP', port: 9121 }] },
+    { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-api', 'app.kubernetes.io/component': 'api' } } }], ports: [{ protocol: 'TCP', port: 6379 }] },
+  ]);
+  expect(policy.egress.flatMap((r: Manifest) => r.ports.map((p: Manifest) => p.port))).toEqual([53, 53]);
+  const apiEgress = find(manifests, 'NetworkPolicy', 'test-api').spec.egress;
+  expect(apiEgress).toContainEqual({
+    to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-cache', 'app.kubernetes.io/component': 'redis' } } }],
+    ports: [{ protocol: 'TCP', port: 6379 }],
+  });
+});
+
+test('the settings of standalone mode count one node', () => {
+  const settings = resolveRedisClusterSettings(new Construct(Testing.chart(), 'cache'), { mode: 'standalone', persistence: false });
+  expect(settings).toMatchObject({ mode: 'standalone', topology: { nodeCount: 1 }, persistence: false, tcpKeepaliveSeconds: 60 });
+});
+
+test('tcpKeepalive reaches redis.conf in every mode, and 60 s is its default', () => {
+  expect(synthRedis().cache.redisConf.split('\n')).toContain('tcp-keepalive 60');
+  for (const mode of ['cluster', 'sentinel', 'standalone'] as const) {
+    expect(synthRedis({ mode, tcpKeepalive: Duration.minutes(5) }).cache.redisConf.split('\n')).toContain('tcp-keepalive 300');
+  }
+});
+
+test('the guides\' save points are rendered as one save line, and none turns RDB off', () => {
+  expect(synthRedis({ savePoints: ['900 1', '300 10', '60 10000'] }).cache.redisConf.split('\n')).toContain('save "900 1 300 10 60 10000"');
+  expect(synthRedis({ mode: 'standalone', savePoints: [] }).cache.redisConf.split('\n')).toContain('save ""');
+});
+
+test.each<[string, RedisClusterProps, string]>([
+  ['shards are given in standalone mode', { mode: 'standalone', shards: 3 },
+    'test/cache: \'shards\' (3) does not apply to mode \'standalone\', which runs one Redis without replicas'],
+  ['replicasPerShard is given in standalone mode', { mode: 'standalone', replicasPerShard: 0 },
+    'test/cache: \'replicasPerShard\' (0) does not apply to mode \'standalone\', which runs one Redis without replicas'],
+  ['replicas are given in standalone mode', { mode: 'standalone', replicas: 2 },
+    'test/cache: \'replicas\' (2) does not apply to mode \'standalone\', which runs one Redis without replicas'],
+  ['sentinels are given in standalone mode', { mode: 'standalone', sentinels: 3 },
+    'test/cache: \'sentinels\' (3) does not apply to mode \'standalone\', which runs one Redis without replicas'],
+  ['masterName is given in standalone mode', { mode: 'standalone', masterName: 'jobs' },
+    'test/cache: \'masterName\' ("jobs") does not apply to mode \'standalone\', which runs one Redis without replicas'],
+  ['sentinelDownAfter is given in standalone mode', { mode: 'standalone', sentinelDownAfter: Duration.seconds(5) },
+    'test/cache: \'sentinelDownAfter\' ("5 seconds") does not apply to mode \'standalone\', which runs one Redis without replicas'],
+  ['clusterNodeTimeout is given in standalone mode', { mode: 'standalone', clusterNodeTimeout: Duration.seconds(5) },
+    'test/cache: \'clusterNodeTimeout\' ("5 seconds") does not apply to mode \'standalone\', which runs one Redis without replicas'],
+  ['tcpKeepalive is under 10 s', { tcpKeepalive: Duration.seconds(5) }, 'test/cache: \'tcpKeepalive\' (5) must be an integer from 10 to 7200'],
+  ['tcpKeepalive is above 2 hours', { tcpKeepalive: Duration.hours(3) }, 'test/cache: \'tcpKeepalive\' (10800) must be an integer from 10 to 7200'],
+  ['tcpKeepalive is not whole seconds', { tcpKeepalive: Duration.millis(30_500) }, 'test/cache: \'tcpKeepalive\' (30.5) must be an integer from 10 to 7200'],
+  ['a save point has no change count', { mode: 'standalone', savePoints: ['900'] },
+    'test/cache: \'savePoints[0]\' ("900") must be \'<seconds> <changes>\' with both numbers above 0'],
+])('throws error, when %s', (_case, props, message) => {
+  expect(() => synthRedis(props)).toThrow(message);
+});
+
+describe('monitoring of a standalone Redis', () => {
+  const group = new ProcessGroup();
+  afterAll(() => group.cleanup());
+  const rulesFor = (props: RedisClusterProps) => {
+    const chart = Testing.chart();
+    return new Observability(chart, 'obs', { targets: [new RedisCluster(chart, 'cache', props)] }).ruleGroups;
+  };
+  const alertsOf = (groups: RuleGroup[]) => groups.flatMap(g => g.rules).flatMap(r => ('alert' in r ? [r.alert] : []));
+
+  test('leaves out the missing-replica alert where no replica is meant to run, and keeps it where one is', () => {
+    expect(alertsOf(rulesFor({}))).toContain('RedisMasterWithoutReplica');
+    expect(alertsOf(rulesFor({ mode: 'sentinel' }))).toContain('RedisMasterWithoutReplica');
+    expect(alertsOf(rulesFor({ mode: 'standalone' }))).not.toContain('RedisMasterWithoutReplica');
+    expect(alertsOf(rulesFor({ replicasPerShard: 0 }))).not.toContain('RedisMasterWithoutReplica');
+  });
+
+  test('promtool: no Redis alert fires on the series a healthy standalone exporter serves', async () => {
+    // GIVEN the standalone rules and what redis_exporter reports for a lone master (no redis_cluster_state without cluster mode)
+    const groups = rulesFor({ mode: 'standalone' });
+    const dir = group.tempDir();
+    await checkRules(dir, 'rules.yml', groups.map(g => ({ ...g, rules: g.rules.map(r => ('alert' in r ? { ...r, annotations: undefined } : r)) as RuleGroup['rules'] })));
+    const pod = 'namespace="default", pod="test-cache-0"';
+    const input_series = [
+      { series: `redis_connected_slaves{${pod}}`, values: '0x60' },
+      { series: `redis_instance_info{${pod}, role="master"}`, values: '1x60' },
+      { series: `redis_memory_used_bytes{${pod}}`, values: '100x60' },
+      { series: `redis_memory_max_bytes{${pod}}`, values: '1000x60' },
+      { series: `redis_evicted_keys_total{${pod}}`, values: '0x60' },
+    ];
+    // WHEN promtool evaluates every Redis alert after an hour
+    const output = await testRules(dir, {
+      rule_files: ['rules.yml'], evaluation_interval: '1m',
+      tests: [{ interval: '1m', input_series, alert_rule_test: alertsOf(groups).map(alertname => ({ eval_time: '59m', alertname, exp_alerts: [] })) }],
+    });
+    // THEN none fires
+    expect(alertsOf(groups)).toContain('RedisClusterStateNotOk');
+    expect(output).toContain('SUCCESS');
+  });
 });

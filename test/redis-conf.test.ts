@@ -1,6 +1,12 @@
+import { Duration, Testing } from 'cdk8s';
 import { createCluster, createSentinel } from 'redis';
+import { RedisCluster, RedisClusterProps, ScaledApi } from '../lib';
+import { cacheClientFromEnv } from '../service/src/cache/client';
+import { Manifest } from './support/manifest-checks';
 import { ProcessGroup, waitFor } from './support/processes';
-import { infoField, redisCli, RedisNode, runClusterCreate, startRedisCluster, startSentinelGroup, TEST_REDIS_PASSWORD } from './support/redis';
+import {
+  infoField, redisCli, RedisNode, runClusterCreate, startRedisCluster, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD,
+} from './support/redis';
 
 jest.setTimeout(120_000);
 
@@ -150,5 +156,54 @@ describe('Sentinel mode from the rendered configs and start scripts', () => {
     } finally {
       await client.destroy();
     }
+  });
+});
+
+describe('standalone mode from the construct\'s own redis.conf and start script', () => {
+  const group = new ProcessGroup();
+  afterAll(() => group.cleanup());
+
+  /** The construct's config and the env it gives the API, synthesized with the guides' settings. */
+  function synthStandalone(props: Pick<RedisClusterProps, 'savePoints'> = { savePoints: ['900 1', '300 10', '60 10000'] }) {
+    const chart = Testing.chart();
+    const cache = new RedisCluster(chart, 'cache', { mode: 'standalone', tcpKeepalive: Duration.seconds(300), ...props });
+    new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', cache });
+    const api = Testing.synth(chart).find(m => m.kind === 'Deployment' && m.metadata.name === 'test-api')!;
+    const env: Manifest[] = api.spec.template.spec.containers[0].env;
+    return { redisConf: cache.redisConf, redisUrl: env.find(e => e.name === 'REDIS_URL')!.value as string };
+  }
+
+  test('redis-server runs the rendered config with the props\' values, and the service\'s cache client connects by REDIS_URL', async () => {
+    // GIVEN redis-server started from the construct's redis.conf by the standalone start script
+    const { redisConf, redisUrl } = synthStandalone();
+    const node = await startRedisNode(group, { mode: 'standalone', redisConf });
+    expect(await redisCli(node.port, ['config', 'get', 'tcp-keepalive'])).toBe('tcp-keepalive\n300\n');
+    expect(await redisCli(node.port, ['config', 'get', 'save'])).toBe('save\n900 1 300 10 60 10000\n');
+    expect(infoField(await redisCli(node.port, ['info', 'server']), 'redis_mode')).toBe('standalone');
+    // The password the start script added is required ('' sends none; redis-cli prints the NOAUTH error on stderr).
+    expect(await redisCli(node.port, ['ping'], '')).not.toContain('PONG');
+    // WHEN the service builds its client from the injected URL (the pod's host swapped for the test server) and the password beside it
+    const url = new URL(redisUrl);
+    expect([url.protocol, url.username, url.password, url.port]).toEqual(['redis:', '', '', '6379']);
+    url.host = `127.0.0.1:${node.port}`;
+    const client = cacheClientFromEnv({ REDIS_URL: url.toString(), REDIS_PASSWORD: TEST_REDIS_PASSWORD })!;
+    try {
+      await waitFor('the cache client to connect', async () => client.ping().then(() => true, () => false));
+      // THEN it writes and reads through the server
+      await client.set('standalone:key', 'value', 60);
+      expect(await client.get('standalone:key')).toBe('value');
+      expect(await redisCli(node.port, ['ttl', 'standalone:key'])).toMatch(/^(59|60)\n$/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('without save points RDB is off, and the AOF still keeps a key through a restart', async () => {
+    const node = await startRedisNode(group, { mode: 'standalone', redisConf: synthStandalone({ savePoints: [] }).redisConf });
+    expect(await redisCli(node.port, ['config', 'get', 'save'])).toBe('save\n\n');
+    await redisCli(node.port, ['set', 'survives', 'restart']);
+    await node.stop('SIGTERM');
+    await node.restart();
+    expect(await redisCli(node.port, ['get', 'survives'])).toBe('restart\n');
   });
 });

@@ -1,7 +1,7 @@
 import { Duration, Testing } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { ICacheEndpoint, IDatabaseEndpoint, PodPeer, resolveScaledApiSettings, ScaledApi, ScaledApiProps } from '../lib';
+import { ICacheEndpoint, IDatabaseEndpoint, PodPeer, RedisCluster, resolveScaledApiSettings, ScaledApi, ScaledApiProps } from '../lib';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 function synthApi(props: Partial<ScaledApiProps> = {}): Manifest[] {
@@ -154,6 +154,28 @@ test('linking a database and a cache injects their env and opens exactly their p
   const apiPods = { podSelector: { 'app.kubernetes.io/instance': 'test-api', 'app.kubernetes.io/component': 'api' } };
   expect(database.clients).toEqual([apiPods]);
   expect(cache.clients).toEqual([apiPods]);
+});
+
+test('a standalone RedisCluster as cache injects REDIS_URL and the password from its Secret, and opens 6379 both ways', () => {
+  // GIVEN
+  const chart = Testing.chart();
+  const standaloneRedis = new RedisCluster(chart, 'cache', { mode: 'standalone', passwordSecret: { name: 'cache-auth', key: 'pw' } });
+  // WHEN
+  new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', cache: standaloneRedis });
+  const manifests = Testing.synth(chart);
+  // THEN
+  checkManifests(manifests);
+  expect(container(manifests).env).toEqual([
+    { name: 'PORT', value: '8000' },
+    { name: 'REDIS_URL', value: 'redis://test-cache-0.test-cache-nodes.default.svc.cluster.local:6379' },
+    { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'cache-auth', key: 'pw' } } },
+  ]);
+  const redisPods = { podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-cache', 'app.kubernetes.io/component': 'redis' } } };
+  expect(find(manifests, 'NetworkPolicy', 'test-api').spec.egress).toContainEqual({ to: [redisPods], ports: [{ protocol: 'TCP', port: 6379 }] });
+  expect(find(manifests, 'NetworkPolicy', 'test-cache').spec.ingress).toContainEqual({
+    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-api', 'app.kubernetes.io/component': 'api' } } }],
+    ports: [{ protocol: 'TCP', port: 6379 }],
+  });
 });
 
 test('secretEnv reads each value from the named Secret key', () => {

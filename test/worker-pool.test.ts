@@ -92,6 +92,26 @@ test('on Sentinel, KEDA asks the Sentinels for the master', () => {
   });
 });
 
+test('on a standalone Redis, KEDA\'s redis scaler reads the one node and the workers get REDIS_URL', () => {
+  const { manifests, broker } = synthPool({}, { mode: 'standalone' });
+  checkManifests(manifests);
+  expect(find(manifests, 'ScaledObject', 'test-jobs').spec.triggers).toEqual([{
+    type: 'redis',
+    metadata: { address: 'test-cache-0.test-cache-nodes.default.svc.cluster.local:6379', listName: 'emails', listLength: '20' },
+    authenticationRef: { name: 'test-jobs-broker' },
+  }]);
+  expect(broker.nodes).toEqual(['test-cache-0.test-cache-nodes.default.svc.cluster.local:6379']);
+  expect(find(manifests, 'TriggerAuthentication', 'test-jobs-broker').spec.secretTargetRef).toEqual([{ parameter: 'password', name: 'test-cache-auth', key: 'password' }]);
+  const env = envOf(find(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0]);
+  expect(env.REDIS_URL).toBe('redis://test-cache-0.test-cache-nodes.default.svc.cluster.local:6379');
+  expect(env.REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'test-cache-auth', key: 'password' } });
+  expect(env.REDIS_CLUSTER_NODES).toBeUndefined();
+  expect(find(manifests, 'NetworkPolicy', 'test-cache').spec.ingress).toContainEqual({
+    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: {} } }],
+    ports: [{ protocol: 'TCP', port: 6379 }],
+  });
+});
+
 test('autoscaler cpu: an HPA on CPU with the guides\' behaviour, and no KEDA object', () => {
   const { manifests } = synthPool({ autoscaler: 'cpu', minReplicas: 2, maxReplicas: 6, cpuUtilization: 60 });
   checkManifests(manifests);

@@ -29,6 +29,7 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
     return {
       clusterEnabled: true,
       peerPorts: [REDIS_PORT, BUS_PORT],
+      replicated: topology.replicasPerShard > 0,
       extraRedisPorts: [{ name: 'cluster-bus', containerPort: BUS_PORT, protocol: 'TCP' }],
       configFiles: { 'start.sh': renderRedisStartScript('cluster'), 'create-cluster.sh': renderClusterCreateScript() },
       redisEnv: [],

@@ -27,8 +27,10 @@ export interface RedisModeModule<T extends RedisTopologyBase> {
 export interface RedisModePlan {
   /** Whether redis.conf turns Redis Cluster on. */
   readonly clusterEnabled: boolean;
-  /** Ports the Redis pods use between themselves, the Redis port first. */
+  /** Ports the Redis pods use between themselves, the Redis port first; empty when one pod has no peer. */
   readonly peerPorts: number[];
+  /** Whether every master has replicas, so one without is alerted on. */
+  readonly replicated: boolean;
   /** Ports of the Redis container besides `redis`. */
   readonly extraRedisPorts: k8s.ContainerPort[];
   /** Files of the ConfigMap after `redis.conf`: the Redis pods' `start.sh` first, then the mode's own. */

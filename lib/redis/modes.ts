@@ -2,9 +2,10 @@ import { CLUSTER_MODE } from './cluster-mode';
 import { RedisModeModule, RedisModePlan } from './mode';
 import { SENTINEL_MODE } from './sentinel-mode';
 import { RedisClusterSettings } from './settings';
+import { STANDALONE_MODE } from './standalone-mode';
 
 /** Every Redis mode under the name the `mode` prop takes; a new mode is a new module listed here. */
-export const REDIS_MODES = { cluster: CLUSTER_MODE, sentinel: SENTINEL_MODE };
+export const REDIS_MODES = { cluster: CLUSTER_MODE, sentinel: SENTINEL_MODE, standalone: STANDALONE_MODE };
 
 export type RedisMode = keyof typeof REDIS_MODES;
 export const REDIS_MODE_NAMES = Object.keys(REDIS_MODES) as RedisMode[];

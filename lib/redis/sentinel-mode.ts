@@ -44,6 +44,7 @@ export const SENTINEL_MODE: RedisModeModule<SentinelTopology> = {
     return {
       clusterEnabled: false,
       peerPorts: [REDIS_PORT],
+      replicated: true,
       extraRedisPorts: [],
       configFiles: sentinelConfigFiles(topology),
       redisEnv: group.masterEnv,

@@ -28,6 +28,7 @@ export interface RedisClusterSettings {
   readonly appendonly: boolean;
   readonly appendfsync: AppendFsync;
   readonly savePoints: string[];
+  readonly tcpKeepaliveSeconds: number;
   readonly clusterNodeTimeoutMs: number;
   readonly persistence: boolean;
   readonly storageSize: string;
@@ -54,6 +55,8 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
   const maxmemoryPolicy = requireOneOf(scope, 'maxmemoryPolicy', props.maxmemoryPolicy ?? 'allkeys-lru', MAXMEMORY_POLICIES);
   const appendfsync = requireOneOf(scope, 'appendfsync', props.appendfsync ?? 'everysec', APPENDFSYNC_MODES);
   const savePoints = resolveSavePoints(scope, props.savePoints ?? ['3600 1', '300 100', '60 10000']);
+  // Below 10 s the probes are noise; above Linux's own 2 hours a dead client holds its connection for hours.
+  const tcpKeepaliveSeconds = requireIntInRange(scope, 'tcpKeepalive', props.tcpKeepalive?.toSeconds({ integral: false }) ?? 60, 10, 7200);
   const clusterNodeTimeoutMs = requireIntInRange(scope, 'clusterNodeTimeout', props.clusterNodeTimeout?.toMilliseconds() ?? 5000, 500, 60_000);
   const persistence = props.persistence ?? true;
   const storageSize = props.storageSize ?? '10Gi';
@@ -62,7 +65,7 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
   return {
     name, namespace, dnsSuffix: `${namespace ?? 'default'}.svc.cluster.local`, headlessServiceName: `${name}-nodes`,
     mode, topology, image, exporterImage, resources,
-    maxmemoryBytes, maxmemoryPolicy, appendonly: props.appendonly ?? true, appendfsync, savePoints, clusterNodeTimeoutMs,
+    maxmemoryBytes, maxmemoryPolicy, appendonly: props.appendonly ?? true, appendfsync, savePoints, tcpKeepaliveSeconds, clusterNodeTimeoutMs,
     persistence, storageSize, storageClassName: props.storageClassName,
     requireAntiAffinity: props.requireAntiAffinity ?? false,
     passwordSecret: props.passwordSecret ?? { name: `${name}-auth`, key: 'password' },

@@ -93,14 +93,16 @@ export function createDisruptionBudget(
   });
 }
 
-/** A NetworkPolicy isolating a group of pods that talk to each other on `peerPorts`, both ways. */
+/** A NetworkPolicy isolating a group of pods that talk to each other on `peerPorts` (none: a lone pod), both ways. */
 export function createPeerNetworkPolicy(
   scope: Construct, id: string, group: { podSelector: Record<string, string>; labels: Record<string, string>; role?: string }, peerPorts: number[],
 ): PodNetworkPolicy {
   const policy = new PodNetworkPolicy(scope, id, group);
-  const peers: PodPeer = { podSelector: group.podSelector };
-  policy.allowIngressFrom(peers, peerPorts);
-  policy.allowEgressTo({ peer: peers, ports: peerPorts });
+  if (peerPorts.length > 0) {
+    const peers: PodPeer = { podSelector: group.podSelector };
+    policy.allowIngressFrom(peers, peerPorts);
+    policy.allowEgressTo({ peer: peers, ports: peerPorts });
+  }
   return policy;
 }
 

@@ -36,10 +36,17 @@ function writeScript(dir: string, name: string, content: string): string {
 }
 
 interface NodeOptions {
-  readonly cluster: boolean;
+  readonly mode: 'cluster' | 'sentinel' | 'standalone';
   readonly clusterNodeTimeoutMs?: number;
+  /** A redis.conf rendered elsewhere (a construct's), run with the test's port, bind and dir. @default - one rendered here */
+  readonly redisConf?: string;
   /** Extra env of the start script (sentinel mode: SENTINEL_HOSTS, MASTER_NAME, INITIAL_MASTER_HOST). */
   readonly env?: Record<string, string>;
+}
+
+/** A pod's redis.conf with the port, address and data directory of a test server, everything else as rendered. */
+function onLoopback(redisConf: string, port: number, dataDir: string): string {
+  return redisConf.replace(/^port .*$/m, `port ${port}`).replace(/^bind .*$/m, 'bind 127.0.0.1').replace(/^dir .*$/m, `dir ${dataDir}`);
 }
 
 /**
@@ -53,12 +60,12 @@ export async function startRedisNode(group: ProcessGroup, options: NodeOptions):
   const runDir = join(dir, 'run');
   const dataDir = join(dir, 'data');
   [confDir, runDir, dataDir].forEach(d => mkdirSync(d));
-  writeFileSync(join(confDir, 'redis.conf'), renderRedisConf({
-    port, bind: '127.0.0.1', dir: dataDir, cluster: options.cluster,
+  writeFileSync(join(confDir, 'redis.conf'), options.redisConf ? onLoopback(options.redisConf, port, dataDir) : renderRedisConf({
+    port, bind: '127.0.0.1', dir: dataDir, cluster: options.mode === 'cluster',
     clusterNodeTimeoutMs: options.clusterNodeTimeoutMs ?? 5000, maxmemoryBytes: 64 * 2 ** 20,
-    maxmemoryPolicy: 'allkeys-lru', appendonly: true, appendfsync: 'everysec', savePoints: ['3600 1'],
+    maxmemoryPolicy: 'allkeys-lru', appendonly: true, appendfsync: 'everysec', savePoints: ['3600 1'], tcpKeepaliveSeconds: 60,
   }));
-  const script = writeScript(confDir, 'start.sh', renderRedisStartScript(options.cluster ? 'cluster' : 'sentinel'));
+  const script = writeScript(confDir, 'start.sh', renderRedisStartScript(options.mode));
   const env = {
     ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, REDIS_PASSWORD: TEST_REDIS_PASSWORD,
     ANNOUNCE_HOST: '127.0.0.1', REDIS_PORT: String(port), ...options.env,
@@ -99,7 +106,7 @@ export async function runClusterCreate(group: ProcessGroup, ports: number[], rep
 
 /** Starts `count` cluster nodes and creates the cluster with the rendered script. */
 export async function startRedisCluster(group: ProcessGroup, count = 6, replicasPerShard = 1, clusterNodeTimeoutMs = 5000): Promise<RedisNode[]> {
-  const nodes = await Promise.all(Array.from({ length: count }, () => startRedisNode(group, { cluster: true, clusterNodeTimeoutMs })));
+  const nodes = await Promise.all(Array.from({ length: count }, () => startRedisNode(group, { mode: 'cluster', clusterNodeTimeoutMs })));
   await runClusterCreate(group, nodes.map(n => n.port), replicasPerShard);
   return nodes;
 }
@@ -111,12 +118,12 @@ export async function startSentinelGroup(group: ProcessGroup, options: { replica
   const masterName = 'hscale';
   // The master is the first node: its start script finds no Sentinel and no one to follow.
   const master = await startRedisNode(group, {
-    cluster: false, env: { SENTINEL_HOSTS: sentinelHosts, MASTER_NAME: masterName, INITIAL_MASTER_HOST: '127.0.0.1' },
+    mode: 'sentinel', env: { SENTINEL_HOSTS: sentinelHosts, MASTER_NAME: masterName, INITIAL_MASTER_HOST: '127.0.0.1' },
   });
   const follow = { SENTINEL_HOSTS: sentinelHosts, MASTER_NAME: masterName, INITIAL_MASTER_HOST: '127.0.0.1', INITIAL_MASTER_PORT: String(master.port) };
   const replicas: RedisNode[] = [];
   for (let i = 0; i < options.replicas; i++) {
-    replicas.push(await startRedisNode(group, { cluster: false, env: follow }));
+    replicas.push(await startRedisNode(group, { mode: 'sentinel', env: follow }));
   }
   const sentinelOptions = (port: number): SentinelConfOptions => ({
     port, bind: '127.0.0.1', dir: '', masterName, quorum: options.quorum,

@@ -22,7 +22,7 @@ export class CmsChart extends Chart {
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
     // Prisma's connection_limit=20 per pod at 10 pods needs 200 connections; the guide's max_connections=100 would refuse half of them.
     this.db = new PgReplicaSet(this, 'db', { replicas: 0, maxConnections: 250 });
-    this.cache = new RedisCluster(this, 'cache', { mode: 'sentinel', replicas: 1 });
+    this.cache = new RedisCluster(this, 'cache', { mode: 'standalone' });
     this.api = new ScaledApi(this, 'api', {
       image: REFERENCE_IMAGE,
       port: 3000,

@@ -35,7 +35,7 @@ export class FastNextChart extends Chart {
     this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb] });
   }
 
-  /** docker/redis/redis-cluster.conf: 3 masters + 3 replicas, 2 GB allkeys-lru, AOF every second and the guide's save points. */
+  /** docker/redis/redis-cluster.conf: 3 masters + 3 replicas, 2 GB allkeys-lru, AOF every second, the guide's save points and keepalive. */
   private redisCluster(): RedisCluster {
     return new RedisCluster(this, 'cache', {
       shards: 3,
@@ -46,6 +46,7 @@ export class FastNextChart extends Chart {
       appendfsync: 'everysec',
       savePoints: ['900 1', '300 10', '60 10000'],
       clusterNodeTimeout: Duration.seconds(5),
+      tcpKeepalive: Duration.seconds(300),
     });
   }
 

@@ -28,3 +28,12 @@ test('one PostgreSQL, its replicas at 0 until the guide\'s "future" read replica
   expect(chart.env('Deployment', 'cms-api').POSTGRES_READ_REPLICAS).toBe('');
   expect(chart.configFile('cms-db-config', 'postgresql.conf')).toContain('max_connections = 250');
 });
+
+test('one Redis on its own volume, which the API reaches by REDIS_URL with the password from the Secret', () => {
+  const redis = chart.find('StatefulSet', 'cms-cache');
+  expect(redis.spec.replicas).toBe(1);
+  expect(redis.spec.volumeClaimTemplates).toHaveLength(1);
+  const env = chart.env('Deployment', 'cms-api');
+  expect(env.REDIS_URL).toBe('redis://cms-cache-0.cms-cache-nodes.cms.svc.cluster.local:6379');
+  expect(env.REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'cms-cache-auth', key: 'password' } });
+});

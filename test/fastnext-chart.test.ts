@@ -32,7 +32,7 @@ test('PostgreSQL is 1 primary + 2 replicas; Redis Cluster is 3 masters + 3 repli
   expect(chart.find('StatefulSet', 'fastnext-cache').spec.replicas).toBe(6);
   const conf = chart.configFile('fastnext-cache', 'redis.conf');
   for (const line of ['cluster-enabled yes', 'cluster-node-timeout 5000', 'maxmemory 2147483648', 'maxmemory-policy allkeys-lru',
-    'appendonly yes', 'appendfsync everysec', 'save "900 1 300 10 60 10000"']) {
+    'appendonly yes', 'appendfsync everysec', 'save "900 1 300 10 60 10000"', 'tcp-keepalive 300']) {
     expect(conf).toContain(line);
   }
 });

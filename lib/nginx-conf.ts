@@ -19,15 +19,82 @@ export interface NginxRateLimit {
   readonly burst: number;
 }
 
+/** The conditions `proxy_next_upstream` accepts (nginx's own list). */
+export const NGINX_NEXT_UPSTREAM_CONDITIONS = [
+  'error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429',
+  'non_idempotent', 'off',
+] as const;
+
+/** When nginx passes a request on to the next server: one of {@link NGINX_NEXT_UPSTREAM_CONDITIONS}. */
+export type NginxNextUpstreamCondition = typeof NGINX_NEXT_UPSTREAM_CONDITIONS[number];
+
+/** `proxy_connect_timeout`, `proxy_send_timeout` and `proxy_read_timeout`, in seconds. */
+export interface NginxProxyTimeouts {
+  readonly connectSeconds: number;
+  readonly sendSeconds: number;
+  readonly readSeconds: number;
+}
+
+/** `proxy_buffer_size` (the response headers) and `proxy_buffers` (count x size of the body buffers), in KiB. */
+export interface NginxProxyBuffers {
+  readonly headerBufferKib: number;
+  readonly count: number;
+  readonly sizeKib: number;
+}
+
+/** A `proxy_cache_path` whose zone the general locations use. */
+export interface NginxProxyCache {
+  /** Directory of the cached responses; must be writable by nginx. */
+  readonly path: string;
+  /** Shared memory for the keys (1 MiB holds about 8000 keys). */
+  readonly keysZoneMib: number;
+  /** Disk size above which the cache manager removes the least recently used responses. */
+  readonly maxSizeMib: number;
+  /** Responses not requested for this long are removed, fresh or not. */
+  readonly inactiveSeconds: number;
+}
+
+/** Another upstream beside the API's, for routes. */
+export interface NginxExtraUpstream {
+  readonly name: string;
+  readonly servers: NginxUpstreamServer[];
+}
+
+/** A path prefix proxied to an upstream (`api` or one of `extraUpstreams`). */
+export interface NginxRoute {
+  /** What follows `location`; `/` replaces the API's default location. */
+  readonly pathPrefix: string;
+  readonly upstream: string;
+  /** Whether the API rate limit applies. */
+  readonly rateLimited: boolean;
+}
+
+/** TLS termination: port, certificate and key paths, and HTTP/2. */
+export interface NginxTls {
+  readonly port: number;
+  readonly certificatePath: string;
+  readonly keyPath: string;
+  /**
+   * Serve HTTP/2 (negotiated by ALPN): 'directive' writes `http2 on;` (nginx >= 1.25.1),
+   * 'listen-parameter' writes `listen ... ssl http2;` (older nginx; deprecated since 1.25.1).
+   * @default - HTTP/1.1 only
+   */
+  readonly http2?: 'directive' | 'listen-parameter';
+}
+
 /** Everything `renderNginxConf` needs; the LoadBalancer construct resolves it from its props. */
 export interface NginxConfOptions {
   readonly upstreamServers: NginxUpstreamServer[];
+  /** Upstreams of other backends, each with the same `max_fails`, `fail_timeout` and `keepalive`. */
+  readonly extraUpstreams?: NginxExtraUpstream[];
+  /** Path prefixes sent to an upstream other than the default location's. */
+  readonly routes?: NginxRoute[];
   /** DNS server for `resolve` upstreams, e.g. `kube-dns.kube-system.svc.cluster.local`. */
   readonly resolver?: string;
   /** Port of plain HTTP. */
   readonly httpPort: number;
   /** TLS termination: port and the paths of the certificate and key. */
-  readonly tls?: { readonly port: number; readonly certificatePath: string; readonly keyPath: string };
+  readonly tls?: NginxTls;
   /** Loopback-only port of `stub_status`, which the exporter sidecar reads. */
   readonly statusPort: number;
   readonly apiRateLimit: NginxRateLimit;
@@ -43,6 +110,21 @@ export interface NginxConfOptions {
   readonly keepalive: number;
   /** Servers tried for one request before nginx gives up. */
   readonly nextUpstreamTries: number;
+  /** What makes nginx try the next server. */
+  readonly nextUpstreamConditions: NginxNextUpstreamCondition[];
+  readonly proxyTimeouts: NginxProxyTimeouts;
+  /** Read timeout of the websocket location: how long an idle websocket stays open. */
+  readonly websocketReadTimeoutSeconds: number;
+  /** Proxy buffer sizes; nginx's defaults (one memory page each) when absent. */
+  readonly proxyBuffers?: NginxProxyBuffers;
+  /** Cache GET responses that the backend marks cacheable; nothing is cached when absent. */
+  readonly cache?: NginxProxyCache;
+  /**
+   * Who answers `/health`: 'nginx' itself (always 200), or 'upstream': the API's `/health`
+   * through the upstream, so it reflects the backends; `/nginx-health` then answers for nginx alone.
+   * @default 'nginx'
+   */
+  readonly health?: 'nginx' | 'upstream';
   /** Largest request body accepted, e.g. `1m`. */
   readonly clientMaxBodySize: string;
   /** Where the access log goes: `/dev/stdout` in a container, a file in tests. */
@@ -54,8 +136,14 @@ export interface NginxConfOptions {
 const HTTP_VERBOSE_LOG_FORMAT = '\'$remote_addr - [$time_iso8601] "$request" $status $body_bytes_sent '
   + 'rt=$request_time ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time" rid=$request_id_out\'';
 
-/** The upstream every proxied location forwards to. */
-const API_UPSTREAM = 'api';
+/** The upstream of the API, which the login, websocket and default locations forward to. */
+export const API_UPSTREAM = 'api';
+
+/** The keys zone of the proxy cache. */
+const CACHE_ZONE = 'api_cache';
+
+/** Answered by nginx alone when `/health` reflects the backends; the pod's probes use it. */
+export const NGINX_HEALTH_PATH = '/nginx-health';
 
 /** One `upstream` block: the servers of one backend and how nginx treats them. */
 interface NginxUpstream {
@@ -98,15 +186,20 @@ function renderHttp(o: NginxConfOptions): string[] {
     renderGzip(),
     o.resolver ? renderResolver(o.resolver) : [],
     renderRateLimitZones(o),
+    o.cache ? renderCachePath(o.cache) : [],
     renderHeaderMaps(),
-    renderUpstream({
-      name: API_UPSTREAM,
-      servers: o.upstreamServers,
+    ...[{ name: API_UPSTREAM, servers: o.upstreamServers }, ...(o.extraUpstreams ?? [])].map(upstream => renderUpstream({
+      ...upstream,
       maxFails: o.maxFails,
       failTimeoutSeconds: o.failTimeoutSeconds,
       keepalive: o.keepalive,
-    }),
-    [...renderProxyHeaders(), ...renderProxyTimeouts(), ...renderProxyRetries(o.nextUpstreamTries)],
+    })),
+    [
+      ...renderProxyHeaders(),
+      ...renderProxyTimeouts(o.proxyTimeouts),
+      ...(o.proxyBuffers ? renderProxyBuffers(o.proxyBuffers) : []),
+      ...renderProxyRetries(o),
+    ],
     ...renderServers(o).map(server => block('server', server)),
   );
 }
@@ -156,6 +249,19 @@ function renderRateLimitZone(zone: string, limit: NginxRateLimit): string {
   return `limit_req_zone $binary_remote_addr zone=${zone}:10m rate=${limit.rate}r/${limit.per === 'second' ? 's' : 'm'};`;
 }
 
+/** The zone is named like the guides' (`api_cache`); `use_temp_path=off` writes responses straight into `path`. */
+function renderCachePath(cache: NginxProxyCache): string[] {
+  return [
+    `proxy_cache_path ${cache.path} levels=1:2 keys_zone=${CACHE_ZONE}:${nginxMebibytes(cache.keysZoneMib)} `
+      + `max_size=${nginxMebibytes(cache.maxSizeMib)} inactive=${cache.inactiveSeconds}s use_temp_path=off;`,
+  ];
+}
+
+/** `1024` -> `1g`, `100` -> `100m`. */
+function nginxMebibytes(mib: number): string {
+  return mib % 1024 === 0 ? `${mib / 1024}g` : `${mib}m`;
+}
+
 function renderHeaderMaps(): string[] {
   return [
     '# An empty Connection header keeps upstream connections alive; websockets get "upgrade".',
@@ -187,15 +293,19 @@ function renderProxyHeaders(): string[] {
   ];
 }
 
-function renderProxyTimeouts(): string[] {
-  return ['proxy_connect_timeout 2s;', 'proxy_send_timeout 30s;', 'proxy_read_timeout 30s;'];
+function renderProxyTimeouts(t: NginxProxyTimeouts): string[] {
+  return [`proxy_connect_timeout ${t.connectSeconds}s;`, `proxy_send_timeout ${t.sendSeconds}s;`, `proxy_read_timeout ${t.readSeconds}s;`];
 }
 
-function renderProxyRetries(tries: number): string[] {
+function renderProxyBuffers(b: NginxProxyBuffers): string[] {
+  return [`proxy_buffer_size ${b.headerBufferKib}k;`, `proxy_buffers ${b.count} ${b.sizeKib}k;`];
+}
+
+function renderProxyRetries(o: NginxConfOptions): string[] {
   return [
     '# Retry another pod when one fails or is draining, a bounded number of times.',
-    'proxy_next_upstream error timeout http_502 http_503;',
-    `proxy_next_upstream_tries ${tries};`,
+    `proxy_next_upstream ${o.nextUpstreamConditions.join(' ')};`,
+    `proxy_next_upstream_tries ${o.nextUpstreamTries};`,
     'proxy_next_upstream_timeout 10s;',
   ];
 }
@@ -204,22 +314,23 @@ function renderProxyRetries(tries: number): string[] {
 function renderServers(o: NginxConfOptions): string[][] {
   const app = renderAppLocations(o);
   const publicServers = o.tls
-    ? [renderHttpsRedirectServer(o.httpPort), paragraphs(renderTlsListener(o.tls), app)]
+    ? [renderHttpsRedirectServer(o.httpPort, o.health), paragraphs(renderTlsListener(o.tls), app)]
     : [paragraphs([`listen ${o.httpPort};`], app)];
   return [...publicServers, renderStatusServer(o.statusPort)];
 }
 
-function renderHttpsRedirectServer(httpPort: number): string[] {
+function renderHttpsRedirectServer(httpPort: number, health: NginxConfOptions['health']): string[] {
   return paragraphs(
     [`listen ${httpPort};`],
-    renderHealthLocation(),
+    renderHealthLocations(health),
     block('location /', ['return 301 https://$host$request_uri;']),
   );
 }
 
-function renderTlsListener(tls: NonNullable<NginxConfOptions['tls']>): string[] {
+function renderTlsListener(tls: NginxTls): string[] {
   return [
-    `listen ${tls.port} ssl;`,
+    `listen ${tls.port} ssl${tls.http2 === 'listen-parameter' ? ' http2' : ''};`,
+    ...(tls.http2 === 'directive' ? ['http2 on;'] : []),
     `ssl_certificate ${tls.certificatePath};`,
     `ssl_certificate_key ${tls.keyPath};`,
     'ssl_protocols TLSv1.2 TLSv1.3;',
@@ -239,9 +350,12 @@ function renderStatusServer(statusPort: number): string[] {
 
 /** What the server that serves the API holds: headers, health, then the proxied locations. */
 function renderAppLocations(o: NginxConfOptions): string[] {
+  const routes = o.routes ?? [];
+  const defaultRoute: NginxRoute = { pathPrefix: '/', upstream: API_UPSTREAM, rateLimited: true };
+  const general = routes.some(route => route.pathPrefix === '/') ? routes : [...routes, defaultRoute];
   return paragraphs(
-    renderSecurityHeaders(o.tls !== undefined),
-    renderHealthLocation(),
+    renderSecurityHeaders(o.tls !== undefined, o.cache !== undefined),
+    renderHealthLocations(o.health),
     renderProxiedLocation({
       match: `= ${o.loginPath}`,
       upstream: API_UPSTREAM,
@@ -250,29 +364,61 @@ function renderAppLocations(o: NginxConfOptions): string[] {
     renderProxiedLocation({
       match: o.websocketPath,
       upstream: API_UPSTREAM,
-      directives: ['# Websockets stay open for long; only idle ones time out.', 'proxy_read_timeout 3600s;', 'proxy_send_timeout 3600s;'],
+      directives: [
+        '# Websockets stay open for long; only idle ones time out.',
+        `proxy_read_timeout ${o.websocketReadTimeoutSeconds}s;`,
+        'proxy_send_timeout 3600s;',
+      ],
     }),
-    renderProxiedLocation({
-      match: '/',
-      upstream: API_UPSTREAM,
-      rateLimit: { zone: 'api_requests', burst: o.apiRateLimit.burst },
-    }),
+    ...general.map(route => renderProxiedLocation({
+      match: route.pathPrefix,
+      upstream: route.upstream,
+      rateLimit: route.rateLimited ? { zone: 'api_requests', burst: o.apiRateLimit.burst } : undefined,
+      directives: o.cache ? renderCacheUse() : undefined,
+    })),
   );
 }
 
-function renderSecurityHeaders(hsts: boolean): string[] {
+/** Where `add_header` appears in a location, the server's are not inherited: every header is set here. */
+function renderSecurityHeaders(hsts: boolean, cacheStatus: boolean): string[] {
   return [
     ...(hsts ? ['add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;'] : []),
     'add_header X-Frame-Options DENY always;',
     'add_header X-Content-Type-Options nosniff always;',
     'add_header Referrer-Policy no-referrer always;',
+    ...(cacheStatus ? ['add_header X-Cache-Status $upstream_cache_status always;'] : []),
   ];
 }
 
-function renderHealthLocation(): string[] {
+/**
+ * nginx stores only what the backend marks cacheable (Cache-Control, Expires; no Set-Cookie;
+ * one variant per Vary). A request with credentials could get a response meant for one user:
+ * it is neither answered from the cache nor stored in it.
+ */
+function renderCacheUse(): string[] {
   return [
-    '# Answered by nginx itself: the cloud load balancer\'s health check must not be rate limited or logged.',
-    ...block('location = /health', ['access_log off;', 'default_type text/plain;', 'return 200 "ok\\n";']),
+    `proxy_cache ${CACHE_ZONE};`,
+    'proxy_cache_key $scheme$host$request_uri;',
+    'proxy_cache_lock on;',
+    '# Never cache for a request with credentials: its response may be one user\'s.',
+    'proxy_cache_bypass $http_authorization $http_cookie;',
+    'proxy_no_cache $http_authorization $http_cookie;',
+  ];
+}
+
+function renderHealthLocations(health: NginxConfOptions['health']): string[] {
+  const nginxAlone = ['access_log off;', 'default_type text/plain;', 'return 200 "ok\\n";'];
+  if (health !== 'upstream') {
+    return [
+      '# Answered by nginx itself: the cloud load balancer\'s health check must not be rate limited or logged.',
+      ...block('location = /health', nginxAlone),
+    ];
+  }
+  return [
+    '# The API\'s own /health: its answer while some pod is healthy, its 503 when none is.',
+    ...block('location = /health', ['access_log off;', `proxy_pass http://${API_UPSTREAM};`]),
+    '# nginx alone, for the pod\'s probes: a backend outage must not restart or unready the load balancers.',
+    ...block(`location = ${NGINX_HEALTH_PATH}`, nginxAlone),
   ];
 }
 

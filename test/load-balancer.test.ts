@@ -1,4 +1,4 @@
-import { Duration, Testing } from 'cdk8s';
+import { Duration, Size, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import { LoadBalancer, LoadBalancerProps, resolveLoadBalancerSettings, ScaledApi } from '../lib';
 import { checkManifests, Manifest } from './support/manifest-checks';
@@ -108,6 +108,131 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
   expect(() => synthLb(props)).toThrow(message);
 });
 
+/** The FastNext guide's settings: a frontend beside the API, the API cache, HTTP/2, its timeouts and buffers. */
+function synthGuideLb(props: Partial<LoadBalancerProps> = {}) {
+  const chart = Testing.chart();
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
+  const frontend = new ScaledApi(chart, 'frontend', { image: 'example/frontend:1.0.0' });
+  new LoadBalancer(chart, 'lb', {
+    backend: api,
+    routes: [{ pathPrefix: '/', backend: frontend, rateLimited: false }, { pathPrefix: '/api/', backend: api }],
+    tls: { secretName: 'site-tls' },
+    http2: true,
+    apiRateLimit: { rate: 100, burst: 20, per: 'minute' },
+    nextUpstreamOn: ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503'],
+    proxyTimeouts: { connect: Duration.seconds(5), send: Duration.seconds(60), read: Duration.seconds(60) },
+    proxyBuffers: { headerBufferSize: Size.kibibytes(4), count: 8, bufferSize: Size.kibibytes(4) },
+    websocketReadTimeout: Duration.minutes(10),
+    cache: {},
+    health: 'backend',
+    ...props,
+  });
+  return Testing.synth(chart);
+}
+
+test('the guides\' settings synthesize into nginx.conf, the pod and both NetworkPolicies', () => {
+  const manifests = synthGuideLb();
+  expect(manifests.filter(m => m.metadata.name === 'test-lb')).toMatchSnapshot();
+  checkManifests(manifests);
+  const conf: string = find(manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
+  expect(conf).toContain('rate=100r/m;');
+  expect(conf).toContain('listen 8443 ssl;\n    http2 on;');
+  expect(conf).toContain('proxy_next_upstream error timeout invalid_header http_500 http_502 http_503;');
+  expect(conf).toContain('proxy_connect_timeout 5s;\n  proxy_send_timeout 60s;\n  proxy_read_timeout 60s;');
+  expect(conf).toContain('proxy_buffer_size 4k;\n  proxy_buffers 8 4k;');
+  expect(conf).toMatch(/location \/ws \{\n.*\n\s+proxy_read_timeout 600s;/);
+  expect(conf).toContain('proxy_cache_path /var/cache/nginx/api levels=1:2 keys_zone=api_cache:100m max_size=1g inactive=3600s use_temp_path=off;');
+  expect(conf).toContain('server test-frontend-pods.default.svc.cluster.local:8000 resolve max_fails=3 fail_timeout=10s;');
+  expect(conf).toMatch(/location \/ \{\n[^}]*proxy_pass http:\/\/test-frontend;/);
+  expect(conf).toMatch(/location \/api\/ \{\n[^}]*proxy_pass http:\/\/api;/);
+  // The cache gets its own emptyDir, larger than its max_size; the probes ask nginx alone.
+  const spec = find(manifests, 'Deployment', 'test-lb').spec.template.spec;
+  expect(spec.volumes).toContainEqual({ name: 'cache', emptyDir: { sizeLimit: '1280Mi' } });
+  expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'cache', mountPath: '/var/cache/nginx/api' });
+  expect(spec.containers[0].readinessProbe.httpGet.path).toBe('/nginx-health');
+  expect(spec.containers[0].livenessProbe.httpGet.path).toBe('/nginx-health');
+  // nginx may reach the frontend's port, and the frontend admits nginx.
+  const lbPods = { 'app.kubernetes.io/instance': 'test-lb', 'app.kubernetes.io/component': 'load-balancer' };
+  const frontendPods = { 'app.kubernetes.io/instance': 'test-frontend', 'app.kubernetes.io/component': 'api' };
+  expect(find(manifests, 'NetworkPolicy', 'test-lb').spec.egress).toContainEqual({
+    to: [{ podSelector: { matchLabels: frontendPods } }], ports: [{ protocol: 'TCP', port: 8000 }],
+  });
+  expect(find(manifests, 'NetworkPolicy', 'test-frontend').spec.ingress).toContainEqual({
+    from: [{ podSelector: { matchLabels: lbPods } }], ports: [{ protocol: 'TCP', port: 8000 }],
+  });
+});
+
+test('gateway mode turns routes into HTTPRoute rules, and every routed backend admits the Gateway', () => {
+  const chart = Testing.chart();
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
+  const frontend = new ScaledApi(chart, 'frontend', { image: 'example/frontend:1.0.0' });
+  new LoadBalancer(chart, 'lb', { backend: api, mode: 'gateway', gateway: { name: 'public' }, routes: [{ pathPrefix: '/app/', backend: frontend }] });
+  const manifests = Testing.synth(chart);
+  checkManifests(manifests);
+  expect(find(manifests, 'HTTPRoute', 'test-lb').spec.rules).toEqual([
+    { matches: [{ path: { type: 'PathPrefix', value: '/app/' } }], backendRefs: [{ name: 'test-frontend', port: 8000 }] },
+    { matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'test-api', port: 8000 }] },
+  ]);
+  expect(find(manifests, 'NetworkPolicy', 'test-frontend').spec.ingress).toContainEqual({
+    from: [{ podSelector: { matchLabels: {} } }], ports: [{ protocol: 'TCP', port: 8000 }],
+  });
+});
+
+test.each<[string, Partial<LoadBalancerProps>, string]>([
+  ['the rate unit is unknown', { apiRateLimit: { rate: 100, burst: 20, per: 'hour' as never } },
+    'test/lb: \'apiRateLimit.per\' ("hour") must be one of \'second\', \'minute\''],
+  ['the connect timeout is above 75 s', { proxyTimeouts: { connect: Duration.seconds(90) } },
+    'test/lb: \'proxyTimeouts.connect\' (90) must be a whole number of seconds from 1 to 75'],
+  ['the read timeout is not whole seconds', { proxyTimeouts: { read: Duration.millis(1500) } },
+    'test/lb: \'proxyTimeouts.read\' (1.5) must be a whole number of seconds from 1 to 3600'],
+  ['the send timeout is zero', { proxyTimeouts: { send: Duration.seconds(0) } },
+    'test/lb: \'proxyTimeouts.send\' (0) must be a whole number of seconds from 1 to 3600'],
+  ['the websocket read timeout is the guide\'s 7 days', { websocketReadTimeout: Duration.days(7) },
+    'test/lb: \'websocketReadTimeout\' (604800) must be a whole number of seconds from 1 to 86400'],
+  ['a buffer is not whole KiB', { proxyBuffers: { headerBufferSize: Size.kibibytes(4), count: 8, bufferSize: Size.kibibytes(4.5) } },
+    'test/lb: \'proxyBuffers.bufferSize\' (4.5) must be a whole number of KiB from 1 to 1024'],
+  ['there is one body buffer', { proxyBuffers: { headerBufferSize: Size.kibibytes(4), count: 1, bufferSize: Size.kibibytes(4) } },
+    'test/lb: \'proxyBuffers.count\' (1) must be a whole number of buffers from 2 to 1024'],
+  ['the buffers leave nginx no busy buffers', { proxyBuffers: { headerBufferSize: Size.kibibytes(8), count: 4, bufferSize: Size.kibibytes(4) } },
+    'test/lb: \'proxyBuffers.count\' (4) must make (count - 1) x bufferSize exceed twice the larger buffer (16 KiB), as nginx requires'],
+  ['a retry condition is unknown', { nextUpstreamOn: ['error', 'http_501' as never] },
+    'test/lb: \'nextUpstreamOn[1]\' ("http_501") must be one of \'error\', \'timeout\', \'invalid_header\', \'http_500\''],
+  ['no retry condition is given', { nextUpstreamOn: [] }, 'test/lb: \'nextUpstreamOn\' ("") must list one or more conditions, each once'],
+  ['a retry condition is repeated', { nextUpstreamOn: ['error', 'error'] }, 'test/lb: \'nextUpstreamOn\' ("error error") must list one or more conditions, each once'],
+  ['off is combined', { nextUpstreamOn: ['off', 'error'] }, 'test/lb: \'nextUpstreamOn\' ("off error") must hold \'off\' alone or not at all'],
+  ['non_idempotent is alone', { nextUpstreamOn: ['non_idempotent'] },
+    'test/lb: \'nextUpstreamOn\' ("non_idempotent") must also hold the conditions to retry on: \'non_idempotent\' only extends them to POST, LOCK and PATCH'],
+  ['HTTP/2 is asked without TLS', { http2: true }, 'test/lb: \'http2\' (true) needs \'tls\': HTTP/2 is served on the TLS listener only'],
+  ['the cache keys outgrow the memory limit', { cache: { keysZoneSize: Size.mebibytes(200) } },
+    'test/lb: \'cache.keysZoneSize\' ("200Mi") must be at most half of \'resources.memoryLimit\' (256Mi): the keys live in nginx\'s memory'],
+  ['the cache size is zero', { cache: { maxSize: Size.mebibytes(0) } }, 'test/lb: \'cache.maxSize\' (0) must be a whole number of MiB from 1 to 1048576'],
+  ['the cache inactivity is not whole seconds', { cache: { inactive: Duration.millis(500) } },
+    'test/lb: \'cache.inactive\' (0.5) must be a whole number of seconds from 1 to 2592000'],
+  ['the health source is unknown', { health: 'database' as never }, 'test/lb: \'health\' ("database") must be one of \'nginx\', \'backend\''],
+  ['a route prefix does not start with /', { routes: [{ pathPrefix: 'static', backend: undefined as never }] },
+    'test/lb: \'routes[0].pathPrefix\' ("static") must start with \'/\' and hold only letters, digits and \'.\', \'_\', \'~\', \'/\', \'-\''],
+  ['a route prefix holds a brace', { routes: [{ pathPrefix: '/a{', backend: undefined as never }] },
+    'test/lb: \'routes[0].pathPrefix\' ("/a{") must start with \'/\''],
+  ['a route prefix is the websocket path', { routes: [{ pathPrefix: '/ws', backend: undefined as never }] },
+    'test/lb: \'routes[0].pathPrefix\' ("/ws") is already the prefix of \'websocketPath\''],
+  ['two routes share a prefix', { routes: [{ pathPrefix: '/a/', backend: undefined as never }, { pathPrefix: '/a/', backend: undefined as never }] },
+    'test/lb: \'routes[1].pathPrefix\' ("/a/") is already the prefix of \'routes[0]\''],
+  ['gateway mode is given proxy timeouts', { mode: 'gateway', gateway: { name: 'public' }, proxyTimeouts: { read: Duration.seconds(60) } },
+    'test/lb: \'proxyTimeouts\' ("{\\"read\\":\\"60s\\"}") cannot be expressed by a portable HTTPRoute; configure it on your Gateway implementation, or use mode \'nginx\''],
+  ['gateway mode is given proxy buffers', { mode: 'gateway', gateway: { name: 'public' }, proxyBuffers: { headerBufferSize: Size.kibibytes(8), count: 16, bufferSize: Size.kibibytes(8) } },
+    'test/lb: \'proxyBuffers\' ("{\\"headerBufferSize\\":\\"8KiB\\",\\"count\\":16,\\"bufferSize\\":\\"8KiB\\"}") cannot be expressed'],
+  ['a routed backend\'s Service is named like the main upstream', { routes: [{ pathPrefix: '/app/', backend: { serviceName: 'api' } as never }] },
+    'test/lb: \'routes[0].backend\' ("api") must have a Service name other than the upstream name of \'backend\''],
+  ['gateway mode is given a cache', { mode: 'gateway', gateway: { name: 'public' }, cache: {} },
+    'test/lb: \'cache\' ("{}") cannot be expressed by a portable HTTPRoute; configure it on your Gateway implementation, or use mode \'nginx\''],
+  ['gateway mode is given HTTP/2', { mode: 'gateway', gateway: { name: 'public' }, http2: true },
+    'test/lb: \'http2\' ("true") cannot be expressed by a portable HTTPRoute'],
+  ['gateway mode is given a health source', { mode: 'gateway', gateway: { name: 'public' }, health: 'backend' },
+    'test/lb: \'health\' ("\\"backend\\"") cannot be expressed by a portable HTTPRoute'],
+])('throws error, when %s', (_case, props, message) => {
+  expect(() => synthLb(props)).toThrow(message);
+});
+
 function resolveFor(props: Partial<LoadBalancerProps> = {}) {
   const chart = Testing.chart();
   const backend = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
@@ -125,14 +250,20 @@ test('the resolved settings of nginx mode carry every production default', () =>
     minReplicas: 2,
     maxReplicas: 10,
     cpuUtilization: 70,
-    apiRateLimit: { rate: 100, burst: 20 },
-    loginRateLimit: { rate: 5, burst: 3 },
+    apiRateLimit: { rate: 100, burst: 20, per: 'second' },
+    loginRateLimit: { rate: 5, burst: 3, per: 'minute' },
     loginPath: '/api/v1/auth/login',
     websocketPath: '/ws',
     maxFails: 3,
     failTimeoutSeconds: 10,
     keepalive: 32,
     nextUpstreamTries: 3,
+    nextUpstreamConditions: ['error', 'timeout', 'http_502', 'http_503'],
+    proxyTimeouts: { connectSeconds: 2, sendSeconds: 30, readSeconds: 30 },
+    websocketReadTimeoutSeconds: 3600,
+    http2: false,
+    health: 'nginx',
+    routes: [],
     clientMaxBodySize: '1m',
     resolver: 'kube-dns.kube-system.svc.cluster.local',
     resources: { requests: { cpu: { value: '100m' }, memory: { value: '128Mi' } }, limits: { cpu: { value: '1' }, memory: { value: '256Mi' } } },
@@ -141,9 +272,13 @@ test('the resolved settings of nginx mode carry every production default', () =>
 });
 
 test('the resolved settings keep given values and count the fail timeout in seconds', () => {
-  const { settings } = resolveFor({ loginRateLimit: { rate: 10, burst: 0 }, failTimeout: Duration.minutes(1), keepalive: 64, tls: { secretName: 'site-tls' } });
+  const { settings } = resolveFor({
+    apiRateLimit: { rate: 100, burst: 20, per: 'minute' }, loginRateLimit: { rate: 10, burst: 0 }, failTimeout: Duration.minutes(1), keepalive: 64,
+    tls: { secretName: 'site-tls' }, websocketReadTimeout: Duration.minutes(5), cache: { maxSize: Size.mebibytes(512) },
+  });
   expect(settings).toMatchObject({
-    apiRateLimit: { rate: 100, burst: 20 }, loginRateLimit: { rate: 10, burst: 0 }, failTimeoutSeconds: 60, keepalive: 64, tls: { secretName: 'site-tls' },
+    apiRateLimit: { rate: 100, burst: 20, per: 'minute' }, loginRateLimit: { rate: 10, burst: 0, per: 'minute' }, failTimeoutSeconds: 60, keepalive: 64,
+    tls: { secretName: 'site-tls' }, websocketReadTimeoutSeconds: 300, cache: { keysZoneMib: 100, maxSizeMib: 512, inactiveSeconds: 3600 },
   });
 });
 
@@ -152,6 +287,7 @@ test('the resolved settings of gateway mode hold only what the route needs, and 
   expect(settings).toEqual({
     mode: 'gateway',
     backend,
+    routes: [],
     gateway: { name: 'public', namespace: 'gateways' },
     gatewayPods: { podSelector: {}, namespaceSelector: { 'kubernetes.io/metadata.name': 'gateways' } },
   });

@@ -1,7 +1,11 @@
-import { createServer, Server } from 'http';
+import { createServer, request as httpRequest, RequestListener, Server } from 'http';
+import { connect as http2Connect } from 'http2';
+import { AddressInfo } from 'net';
+import { join } from 'path';
+import { connect as tlsConnect } from 'tls';
 import { renderNginxConf } from '../lib/nginx-conf';
-import { loopbackNginxOptions, nginxTest, selfSignedCertificate, startNginx } from './support/nginx';
-import { freePort, ProcessGroup } from './support/processes';
+import { localHttp2Syntax, loopbackNginxOptions, nginxTest, selfSignedCertificate, startNginx } from './support/nginx';
+import { freePort, ProcessGroup, sleep } from './support/processes';
 
 const group = new ProcessGroup();
 afterAll(() => group.cleanup());
@@ -158,5 +162,268 @@ function httpsGet(url: string): Promise<{ status: number; headers: Record<string
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
     }).on('error', reject);
+  });
+}
+
+/** A loopback HTTP server, closed at cleanup; resolves with its port. */
+async function startBackend(handler: RequestListener): Promise<{ server: Server; port: number }> {
+  const server = createServer(handler);
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  group.onCleanup(async () => {
+    server.closeAllConnections();
+    await new Promise(resolve => server.close(resolve));
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+test('the new options render the guides\' directives, and nginx -t accepts them all together', async () => {
+  // GIVEN every new option at once, with the HTTP/2 syntax of the local nginx
+  const dir = group.tempDir();
+  await selfSignedCertificate(dir);
+  const p = await ports();
+  const base = loopbackNginxOptions(dir, p, [9001]);
+  const conf = renderNginxConf({
+    ...base,
+    tls: { ...base.tls!, http2: localHttp2Syntax() },
+    extraUpstreams: [{ name: 'frontend', servers: [{ address: '127.0.0.1:9002', resolve: false }] }],
+    routes: [{ pathPrefix: '/', upstream: 'frontend', rateLimited: false }, { pathPrefix: '/api/', upstream: 'api', rateLimited: true }],
+    apiRateLimit: { rate: 100, per: 'minute', burst: 20 },
+    nextUpstreamConditions: ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503'],
+    proxyTimeouts: { connectSeconds: 5, sendSeconds: 60, readSeconds: 60 },
+    proxyBuffers: { headerBufferKib: 8, count: 16, sizeKib: 8 },
+    websocketReadTimeoutSeconds: 600,
+    cache: { path: join(dir, 'cache'), keysZoneMib: 100, maxSizeMib: 1024, inactiveSeconds: 3600 },
+    health: 'upstream',
+  });
+  // THEN
+  await expect(nginxTest(dir, conf)).resolves.toBeDefined();
+  expect(conf).toContain('rate=100r/m;');
+  expect(conf).toContain('proxy_next_upstream error timeout invalid_header http_500 http_502 http_503;');
+  expect(conf).toContain('proxy_connect_timeout 5s;\n  proxy_send_timeout 60s;\n  proxy_read_timeout 60s;');
+  expect(conf).toContain('proxy_buffer_size 8k;\n  proxy_buffers 16 8k;');
+  expect(conf).toMatch(/location \/ws \{\n.*\n\s+proxy_read_timeout 600s;/);
+  expect(conf).toContain(`proxy_cache_path ${join(dir, 'cache')} levels=1:2 keys_zone=api_cache:100m max_size=1g inactive=3600s use_temp_path=off;`);
+  expect(conf).toMatch(/upstream frontend \{\n.*\n\s+zone frontend_upstream 256k;/);
+  expect(conf).toMatch(/location \/ \{\n\s+proxy_cache api_cache;[^}]*proxy_pass http:\/\/frontend;/);
+  expect(conf).toMatch(/location \/api\/ \{\n\s+limit_req zone=api_requests burst=20 nodelay;[^}]*proxy_pass http:\/\/api;/);
+  // The route took over `/`: no default location of the API beside it.
+  expect(conf).not.toMatch(/location \/ \{\n\s+limit_req/);
+});
+
+test('HTTP/2 is written as the directive for nginx >= 1.25.1, or as a listen parameter for older nginx', () => {
+  const base = loopbackNginxOptions('/w', { http: 8080, status: 8081, tls: 8443 }, [9001]);
+  const directive = renderNginxConf({ ...base, tls: { ...base.tls!, http2: 'directive' } });
+  const parameter = renderNginxConf({ ...base, tls: { ...base.tls!, http2: 'listen-parameter' } });
+  expect(directive).toContain('listen 8443 ssl;\n    http2 on;');
+  expect(parameter).toContain('listen 8443 ssl http2;');
+  expect(parameter).not.toContain('http2 on;');
+  expect(renderNginxConf(base)).not.toMatch(/http2/);
+});
+
+test('HTTP/2 is negotiated on the TLS listener only when asked for', async () => {
+  // GIVEN nginx with HTTP/2 on TLS, and nginx without
+  const backend = await startBackend((_req, res) => res.end('ok'));
+  const alpn = async (http2: boolean) => {
+    const dir = group.tempDir();
+    await selfSignedCertificate(dir);
+    const p = await ports();
+    const base = loopbackNginxOptions(dir, p, [backend.port]);
+    await startNginx(group, dir, renderNginxConf({ ...base, tls: { ...base.tls!, http2: http2 ? localHttp2Syntax() : undefined } }), p.http);
+    return { port: p.tls, protocol: await negotiatedProtocol(p.tls) };
+  };
+  // WHEN a client offers h2 and http/1.1
+  const withHttp2 = await alpn(true);
+  const without = await alpn(false);
+  // THEN
+  expect(withHttp2.protocol).toBe('h2');
+  expect(without.protocol).toBe('http/1.1');
+  expect(await http2Get(withHttp2.port, '/api/v1/items')).toEqual({ status: 200, body: 'ok' });
+});
+
+test('an API limit per minute refuses the second request of the same second, where per second it does not', async () => {
+  const backend = await startBackend((_req, res) => res.end('ok'));
+  const statusesAt = async (per: 'second' | 'minute') => {
+    const dir = group.tempDir();
+    const p = await ports();
+    const options = loopbackNginxOptions(dir, { http: p.http, status: p.status }, [backend.port]);
+    await startNginx(group, dir, renderNginxConf({ ...options, apiRateLimit: { rate: 60, per, burst: 2 } }), p.http);
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      statuses.push((await fetch(`http://127.0.0.1:${p.http}/api/v1/items`)).status);
+      // 50 ms apart: slower than 60 r/s allows, far faster than 60 r/min.
+      await sleep(50);
+    }
+    return statuses;
+  };
+  expect(await statusesAt('minute')).toEqual([200, 200, 200, 429, 429, 429]);
+  expect(await statusesAt('second')).toEqual([200, 200, 200, 200, 200, 200]);
+});
+
+test('proxy_next_upstream http_500 retries a GET on the other pod, never a POST', async () => {
+  // GIVEN one pod failing with 500 and one healthy, behind nginx retrying on http_500
+  const failing = await startBackend((req, res) => req.resume().on('end', () => { res.statusCode = 500; res.end('broken'); }));
+  const healthy = await startBackend((req, res) => req.resume().on('end', () => res.end('ok')));
+  const dir = group.tempDir();
+  const p = await ports();
+  const options = loopbackNginxOptions(dir, { http: p.http, status: p.status }, [failing.port, healthy.port]);
+  const conditions = ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503'] as const;
+  await startNginx(group, dir, renderNginxConf({ ...options, nextUpstreamConditions: [...conditions], maxFails: 100 }), p.http);
+  // WHEN
+  const gets: number[] = [];
+  const posts: number[] = [];
+  for (let i = 0; i < 10; i++) gets.push((await fetch(`http://127.0.0.1:${p.http}/api/v1/items`)).status);
+  for (let i = 0; i < 10; i++) posts.push((await fetch(`http://127.0.0.1:${p.http}/api/v1/items`, { method: 'POST', body: '{}' })).status);
+  // THEN every GET is answered by the healthy pod; a POST that reached the failing pod is not sent again
+  expect(gets.filter(s => s !== 200)).toEqual([]);
+  expect(posts).toContain(500);
+});
+
+describe('nginx with routes, cache, timeouts, buffers and health from the API', () => {
+  let base = '';
+  let apiHealthy = true;
+  const apiHits = new Map<string, number>();
+
+  beforeAll(async () => {
+    const api = await startBackend((req, res) => {
+      const path = req.url ?? '';
+      apiHits.set(path, (apiHits.get(path) ?? 0) + 1);
+      if (path === '/health') {
+        res.statusCode = apiHealthy ? 200 : 503;
+        res.end(JSON.stringify({ status: apiHealthy ? 'ok' : 'down' }));
+      } else if (path.startsWith('/api/slow')) {
+        setTimeout(() => res.end('late'), 2500);
+      } else if (path.startsWith('/api/big-header')) {
+        res.setHeader('x-big', 'x'.repeat(3000));
+        res.end('big');
+      } else {
+        if (path.startsWith('/api/cacheable')) res.setHeader('cache-control', 'public, max-age=60');
+        res.end(`api ${path}`);
+      }
+    });
+    api.server.on('upgrade', (_req, socket) => {
+      // The HTTP server keeps sockets half open; an upgraded one is ours to close when nginx does.
+      socket.on('end', () => socket.destroy());
+      // An idle websocket: upgraded, then silent; nginx's read timeout is what closes it.
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    });
+    const frontend = await startBackend((req, res) => res.end(`frontend ${req.url}`));
+    const dir = group.tempDir();
+    const p = await ports();
+    const options = loopbackNginxOptions(dir, { http: p.http, status: p.status }, [api.port]);
+    await startNginx(group, dir, renderNginxConf({
+      ...options,
+      apiRateLimit: { rate: 10_000, per: 'second', burst: 1000 },
+      extraUpstreams: [{ name: 'frontend', servers: [{ address: `127.0.0.1:${frontend.port}`, resolve: false }] }],
+      routes: [{ pathPrefix: '/', upstream: 'frontend', rateLimited: false }, { pathPrefix: '/api/', upstream: 'api', rateLimited: true }],
+      proxyTimeouts: { connectSeconds: 2, sendSeconds: 30, readSeconds: 1 },
+      proxyBuffers: { headerBufferKib: 1, count: 8, sizeKib: 4 },
+      websocketReadTimeoutSeconds: 1,
+      cache: { path: join(dir, 'cache'), keysZoneMib: 1, maxSizeMib: 10, inactiveSeconds: 60 },
+      health: 'upstream',
+    }), p.http);
+    base = `http://127.0.0.1:${p.http}`;
+  });
+
+  test('each path prefix reaches its own backend', async () => {
+    expect(await (await fetch(`${base}/`)).text()).toBe('frontend /');
+    expect(await (await fetch(`${base}/about`)).text()).toBe('frontend /about');
+    expect(await (await fetch(`${base}/api/v1/items`)).text()).toBe('api /api/v1/items');
+  });
+
+  test('a second GET of a cacheable response is a HIT, and the API sees one request', async () => {
+    const first = await fetch(`${base}/api/cacheable/1`);
+    const second = await fetch(`${base}/api/cacheable/1`);
+    expect(await second.text()).toBe('api /api/cacheable/1');
+    expect([first.headers.get('x-cache-status'), second.headers.get('x-cache-status')]).toEqual(['MISS', 'HIT']);
+    expect(apiHits.get('/api/cacheable/1')).toBe(1);
+    // The security headers survive the cache's own header.
+    expect(second.headers.get('x-frame-options')).toBe('DENY');
+  });
+
+  test('a response the API does not mark cacheable is not cached', async () => {
+    await fetch(`${base}/api/plain`);
+    expect((await fetch(`${base}/api/plain`)).headers.get('x-cache-status')).toBe('MISS');
+    expect(apiHits.get('/api/plain')).toBe(2);
+  });
+
+  test('a GET with Authorization or a Cookie is never answered from the cache nor stored in it', async () => {
+    // GIVEN a cached response
+    await fetch(`${base}/api/cacheable/2`);
+    // WHEN the same URL is asked with credentials
+    const authorized = await fetch(`${base}/api/cacheable/2`, { headers: { authorization: 'Bearer user-1' } });
+    const withCookie = await fetch(`${base}/api/cacheable/2`, { headers: { cookie: 'session=user-1' } });
+    // THEN both go to the API
+    expect([authorized.headers.get('x-cache-status'), withCookie.headers.get('x-cache-status')]).toEqual(['BYPASS', 'BYPASS']);
+    expect(apiHits.get('/api/cacheable/2')).toBe(3);
+    // AND a response fetched with credentials is not served to the next anonymous client
+    await fetch(`${base}/api/cacheable/3`, { headers: { authorization: 'Bearer user-1' } });
+    expect((await fetch(`${base}/api/cacheable/3`)).headers.get('x-cache-status')).toBe('MISS');
+  });
+
+  test('the read timeout answers 504 for an API slower than it', async () => {
+    const started = Date.now();
+    expect((await fetch(`${base}/api/slow`)).status).toBe(504);
+    expect(Date.now() - started).toBeLessThan(2400);
+  });
+
+  test('response headers larger than the header buffer are refused with 502', async () => {
+    expect((await fetch(`${base}/api/big-header`)).status).toBe(502);
+  });
+
+  test('an idle websocket is closed after the websocket read timeout', async () => {
+    const started = Date.now();
+    const closedAfter = await new Promise<number>((resolve, reject) => {
+      const request = httpRequest(`${base}/ws`, { headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+      request.on('upgrade', (_res, socket) => socket.on('close', () => resolve(Date.now() - started)));
+      request.on('response', res => reject(new Error(`no upgrade: ${res.statusCode}`)));
+      request.on('error', reject);
+      request.setTimeout(10_000, () => reject(new Error('the websocket stayed open')));
+      request.end();
+    });
+    expect(closedAfter).toBeGreaterThanOrEqual(900);
+    expect(closedAfter).toBeLessThan(5000);
+  });
+
+  test('/health is the API\'s: 200 while it is healthy, 503 when not; /nginx-health stays 200', async () => {
+    const healthy = await fetch(`${base}/health`);
+    expect([healthy.status, await healthy.json()]).toEqual([200, { status: 'ok' }]);
+    apiHealthy = false;
+    try {
+      expect((await fetch(`${base}/health`)).status).toBe(503);
+      const nginxAlone = await fetch(`${base}/nginx-health`);
+      expect([nginxAlone.status, await nginxAlone.text()]).toEqual([200, 'ok\n']);
+    } finally {
+      apiHealthy = true;
+    }
+  });
+});
+
+/** The protocol the TLS listener picks when a client offers h2 and http/1.1. */
+function negotiatedProtocol(port: number): Promise<string | false> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
+      resolve(socket.alpnProtocol ?? false);
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** One GET over HTTP/2. */
+function http2Get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const session = http2Connect(`https://localhost:${port}`, { rejectUnauthorized: false });
+    session.on('error', reject);
+    const stream = session.request({ ':path': path });
+    let status = 0;
+    let body = '';
+    stream.on('response', headers => { status = Number(headers[':status']); });
+    stream.setEncoding('utf8');
+    stream.on('data', chunk => { body += chunk; });
+    stream.on('end', () => {
+      session.close();
+      resolve({ status, body });
+    });
+    stream.on('error', reject);
   });
 }

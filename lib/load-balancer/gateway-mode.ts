@@ -1,15 +1,18 @@
-import { ApiObject } from 'cdk8s';
+import { ApiObject, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ILoadBalancerBackend, PodPeer } from '../endpoints';
 import { commonLabels, namespaceOf } from '../names';
 import { propError, requireDnsLabel } from '../validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { GatewayReference, LoadBalancerProps } from './props';
+import { otherBackends, ResolvedRoute, resolveRoutes } from './routes';
 
 /** The resolved props of 'gateway' mode: an HTTPRoute on a Gateway the cluster already runs. */
 export interface GatewayModeSettings {
   readonly mode: 'gateway';
   readonly backend: ILoadBalancerBackend;
+  /** Path prefixes sent to other backends, or taking over `/`: one rule each. */
+  readonly routes: ResolvedRoute[];
   readonly gateway: GatewayReference;
   /** Host names the route matches; every host name of the listener when absent. */
   readonly hostnames?: string[];
@@ -17,8 +20,15 @@ export interface GatewayModeSettings {
   readonly gatewayPods: PodPeer;
 }
 
-/** Props that only the nginx tier can honour. */
-const NGINX_ONLY_PROPS = ['apiRateLimit', 'loginRateLimit', 'tls'] as const;
+/**
+ * Props that only the nginx tier can honour. HTTPRoute `timeouts` bound a whole request rather
+ * than each connect, send and read, and retries, buffers, HTTP/2, caching and /health belong to
+ * the Gateway implementation, so none of them maps onto a portable route.
+ */
+const NGINX_ONLY_PROPS = [
+  'apiRateLimit', 'loginRateLimit', 'tls', 'nextUpstreamOn', 'proxyTimeouts', 'proxyBuffers', 'websocketReadTimeout',
+  'http2', 'cache', 'health',
+] as const;
 
 function resolveGatewaySettings(scope: Construct, props: LoadBalancerProps): GatewayModeSettings {
   if (!props.gateway?.name) {
@@ -27,7 +37,7 @@ function resolveGatewaySettings(scope: Construct, props: LoadBalancerProps): Gat
   // A Gateway API route has no portable rate limiting; dropping the limits silently would remove a protection.
   for (const prop of NGINX_ONLY_PROPS) {
     if (props[prop] !== undefined) {
-      throw propError(scope, prop, JSON.stringify(props[prop]),
+      throw propError(scope, prop, JSON.stringify(props[prop], readableUnits),
         'cannot be expressed by a portable HTTPRoute; configure it on your Gateway implementation, or use mode \'nginx\'');
     }
   }
@@ -36,6 +46,7 @@ function resolveGatewaySettings(scope: Construct, props: LoadBalancerProps): Gat
   return {
     mode: 'gateway',
     backend: props.backend,
+    routes: resolveRoutes(scope, props.routes),
     gateway: props.gateway,
     hostnames: props.hostnames,
     gatewayPods: props.gatewayPods ?? {
@@ -43,6 +54,13 @@ function resolveGatewaySettings(scope: Construct, props: LoadBalancerProps): Gat
       ...(gatewayNamespace ? { namespaceSelector: { 'kubernetes.io/metadata.name': gatewayNamespace } } : {}),
     },
   };
+}
+
+/** Durations and sizes as `60s` and `4KiB` in error messages, rather than their internals. */
+function readableUnits(_key: string, value: unknown): unknown {
+  if (value instanceof Duration) return `${value.toSeconds({ integral: false })}s`;
+  if (value instanceof Size) return `${value.toKibibytes({ rounding: SizeRoundingBehavior.NONE })}KiB`;
+  return value;
 }
 
 function createHttpRoute(lb: LoadBalancerScope, s: GatewayModeSettings): ApiObject {
@@ -59,12 +77,20 @@ function createHttpRoute(lb: LoadBalancerScope, s: GatewayModeSettings): ApiObje
         ...(s.gateway.sectionName ? { sectionName: s.gateway.sectionName } : {}),
       }],
       ...(s.hostnames ? { hostnames: s.hostnames } : {}),
-      rules: [{
-        matches: [{ path: { type: 'PathPrefix', value: '/' } }],
-        backendRefs: [{ name: s.backend.serviceName, port: s.backend.port }],
-      }],
+      rules: routeRules(s),
     },
   });
+}
+
+/** One rule per route, then the backend's own on `/` unless a route took it over. */
+function routeRules(s: GatewayModeSettings): object[] {
+  const routes = s.routes.some(route => route.pathPrefix === '/')
+    ? s.routes
+    : [...s.routes, { pathPrefix: '/', backend: s.backend }];
+  return routes.map(route => ({
+    matches: [{ path: { type: 'PathPrefix', value: route.pathPrefix } }],
+    backendRefs: [{ name: route.backend.serviceName, port: route.backend.port }],
+  }));
 }
 
 /** 'gateway' mode: an HTTPRoute attached to the user's Gateway, and the backend admitting the Gateway's pods. */
@@ -72,7 +98,9 @@ export const gatewayMode: LoadBalancerModeDefinition<GatewayModeSettings> = {
   resolve: resolveGatewaySettings,
   build(lb, settings) {
     const httpRoute = createHttpRoute(lb, settings);
-    settings.backend.allowClient(settings.gatewayPods);
+    for (const backend of [settings.backend, ...otherBackends(settings.backend, settings.routes)]) {
+      backend.allowClient(settings.gatewayPods);
+    }
     return { httpRoute };
   },
 };

@@ -3,18 +3,20 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, ILoadBalancerBackend, MetricsEndpoint, PodPeer } from '../endpoints';
 import { commonLabels, imageVersion, namespaceOf } from '../names';
-import { NginxConfOptions, renderNginxConf } from '../nginx-conf';
+import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from '../nginx-conf';
 import {
   exporterSidecar, noUnavailableRollingUpdate, nodeAntiAffinity, resolveResources,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, zoneAndNodeSpread,
 } from '../pod-defaults';
 import { PodNetworkPolicy } from '../pod-network-policy';
-import { propError, requireIntInRange, requirePinnedImage, requirePositive } from '../validation';
+import { parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePositive } from '../validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
+import { NginxProxySettings, resolveNginxProxySettings } from './nginx-proxy-settings';
 import { LoadBalancerProps, RateLimit } from './props';
+import { otherBackends, ResolvedRoute, resolveRoutes } from './routes';
 
 /** The resolved props of 'nginx' mode: our own autoscaled nginx tier. */
-export interface NginxModeSettings {
+export interface NginxModeSettings extends NginxProxySettings {
   readonly mode: 'nginx';
   readonly backend: ILoadBalancerBackend;
   readonly image: string;
@@ -22,10 +24,8 @@ export interface NginxModeSettings {
   readonly minReplicas: number;
   readonly maxReplicas: number;
   readonly cpuUtilization: number;
-  /** Requests per second per client. */
-  readonly apiRateLimit: RateLimit;
-  /** Requests per minute per client. */
-  readonly loginRateLimit: RateLimit;
+  readonly apiRateLimit: Required<RateLimit>;
+  readonly loginRateLimit: Required<RateLimit>;
   readonly loginPath: string;
   readonly websocketPath: string;
   /** The `kubernetes.io/tls` Secret; plain HTTP only when absent. */
@@ -35,6 +35,8 @@ export interface NginxModeSettings {
   readonly keepalive: number;
   readonly nextUpstreamTries: number;
   readonly clientMaxBodySize: string;
+  /** Path prefixes sent to other backends, or taking over `/`. */
+  readonly routes: ResolvedRoute[];
   readonly resolver: string;
   readonly resources: k8s.ResourceRequirements;
   readonly metricsScraper: PodPeer;
@@ -47,12 +49,13 @@ const EXPORTER_PORT = 9113;
 const CONFIG_DIR = '/etc/nginx';
 const WRITABLE_DIR = '/tmp/nginx';
 const TLS_DIR = '/etc/nginx/tls';
+const CACHE_DIR = '/var/cache/nginx/api';
 
 type Metadata = { readonly name: string; readonly labels: Record<string, string>; readonly namespace?: string };
 
 function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): NginxModeSettings {
-  const apiRateLimit = resolveRateLimit(scope, 'apiRateLimit', props.apiRateLimit, { rate: 100, burst: 20 });
-  const loginRateLimit = resolveRateLimit(scope, 'loginRateLimit', props.loginRateLimit, { rate: 5, burst: 3 });
+  const apiRateLimit = resolveRateLimit(scope, 'apiRateLimit', props.apiRateLimit, { rate: 100, burst: 20, per: 'second' });
+  const loginRateLimit = resolveRateLimit(scope, 'loginRateLimit', props.loginRateLimit, { rate: 5, burst: 3, per: 'minute' });
   if (props.tls !== undefined && !props.tls.secretName) {
     throw propError(scope, 'tls.secretName', props.tls.secretName ?? '',
       'must name a kubernetes.io/tls Secret when TLS is asked for');
@@ -64,6 +67,10 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
   if (minReplicas > maxReplicas) {
     throw propError(scope, 'minReplicas', minReplicas, `must be less than or equal to 'maxReplicas' (${maxReplicas})`);
   }
+  const resources = resolveResources(scope, 'resources', props.resources, {
+    cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '256Mi',
+  });
+  const websocketPath = props.websocketPath ?? '/ws';
   return {
     mode: 'nginx',
     backend: props.backend,
@@ -76,45 +83,74 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     apiRateLimit,
     loginRateLimit,
     loginPath: props.loginPath ?? '/api/v1/auth/login',
-    websocketPath: props.websocketPath ?? '/ws',
+    websocketPath,
     tls: props.tls,
     maxFails: requireIntInRange(scope, 'maxFails', props.maxFails ?? 3, 1, 100),
     keepalive: requireIntInRange(scope, 'keepalive', props.keepalive ?? 32, 1, 10000),
     nextUpstreamTries: requireIntInRange(scope, 'nextUpstreamTries', props.nextUpstreamTries ?? 3, 1, 10),
     clientMaxBodySize: props.clientMaxBodySize ?? '1m',
+    routes: requireOwnUpstreamNames(scope, props.backend, resolveRoutes(scope, props.routes, { [websocketPath]: '\'websocketPath\'' })),
     resolver: props.resolver ?? 'kube-dns.kube-system.svc.cluster.local',
-    resources: resolveResources(scope, 'resources', props.resources, {
-      cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '256Mi',
-    }),
+    resources,
     metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    ...resolveNginxProxySettings(scope, props, parseQuantity(String(resources.limits!.memory!.value))! / 2 ** 20),
   };
 }
 
-function resolveRateLimit(scope: Construct, prop: string, given: RateLimit | undefined, defaults: RateLimit): RateLimit {
-  const limit = { ...defaults, ...given };
+function resolveRateLimit(scope: Construct, prop: string, given: RateLimit | undefined, defaults: Required<RateLimit>): Required<RateLimit> {
+  const limit = { ...defaults, ...given, per: given?.per ?? defaults.per };
+  requireOneOf(scope, `${prop}.per`, limit.per, ['second', 'minute']);
   requirePositive(scope, `${prop}.rate`, limit.rate);
   if (!Number.isInteger(limit.rate)) throw propError(scope, `${prop}.rate`, limit.rate, 'must be a whole number of requests');
   requireIntInRange(scope, `${prop}.burst`, limit.burst, 0, 100000);
   return limit;
 }
 
-/** What renderNginxConf needs, with the pod's ports and paths; the upstream follows the backend's pod IPs. */
+/** The one server of a backend's upstream: its headless Service, re-resolved so nginx follows the pod IPs. */
+function upstreamServers(lb: LoadBalancerScope, backend: ILoadBalancerBackend): NginxUpstreamServer[] {
+  return [{ address: `${backend.headlessServiceName}.${namespaceOf(lb) ?? 'default'}.svc.cluster.local:${backend.port}`, resolve: true }];
+}
+
+/** The upstream of a backend: `api` for the main one, the Service's name for the others. */
+function upstreamName(s: NginxModeSettings, backend: ILoadBalancerBackend): string {
+  return backend === s.backend ? API_UPSTREAM : backend.serviceName;
+}
+
+/** Another backend's upstream is named after its Service, which must not take the main backend's upstream name. */
+function requireOwnUpstreamNames(scope: Construct, backend: ILoadBalancerBackend, routes: ResolvedRoute[]): ResolvedRoute[] {
+  const clash = routes.findIndex(route => route.backend !== backend && route.backend.serviceName === API_UPSTREAM);
+  if (clash >= 0) {
+    throw propError(scope, `routes[${clash}].backend`, API_UPSTREAM, 'must have a Service name other than the upstream name of \'backend\'');
+  }
+  return routes;
+}
+
+/** What renderNginxConf needs, with the pod's ports and paths. */
 function nginxConfOptions(lb: LoadBalancerScope, s: NginxModeSettings): NginxConfOptions {
-  const backendHost = `${s.backend.headlessServiceName}.${namespaceOf(lb) ?? 'default'}.svc.cluster.local`;
   return {
-    upstreamServers: [{ address: `${backendHost}:${s.backend.port}`, resolve: true }],
+    upstreamServers: upstreamServers(lb, s.backend),
+    extraUpstreams: otherBackends(s.backend, s.routes).map(backend => ({ name: upstreamName(s, backend), servers: upstreamServers(lb, backend) })),
+    routes: s.routes.map(route => ({ pathPrefix: route.pathPrefix, upstream: upstreamName(s, route.backend), rateLimited: route.rateLimited })),
     resolver: s.resolver,
     httpPort: HTTP_PORT,
-    tls: s.tls ? { port: HTTPS_PORT, certificatePath: `${TLS_DIR}/tls.crt`, keyPath: `${TLS_DIR}/tls.key` } : undefined,
+    tls: s.tls ? {
+      port: HTTPS_PORT, certificatePath: `${TLS_DIR}/tls.crt`, keyPath: `${TLS_DIR}/tls.key`, http2: s.http2 ? 'directive' : undefined,
+    } : undefined,
     statusPort: STATUS_PORT,
-    apiRateLimit: { ...s.apiRateLimit, per: 'second' },
-    loginRateLimit: { ...s.loginRateLimit, per: 'minute' },
+    apiRateLimit: s.apiRateLimit,
+    loginRateLimit: s.loginRateLimit,
     loginPath: s.loginPath,
     websocketPath: s.websocketPath,
     maxFails: s.maxFails,
     failTimeoutSeconds: s.failTimeoutSeconds,
     keepalive: s.keepalive,
     nextUpstreamTries: s.nextUpstreamTries,
+    nextUpstreamConditions: s.nextUpstreamConditions,
+    proxyTimeouts: s.proxyTimeouts,
+    websocketReadTimeoutSeconds: s.websocketReadTimeoutSeconds,
+    proxyBuffers: s.proxyBuffers,
+    cache: s.cache && { ...s.cache, path: CACHE_DIR },
+    health: s.health === 'backend' ? 'upstream' : 'nginx',
     clientMaxBodySize: s.clientMaxBodySize,
     accessLog: '/dev/stdout',
     writableDir: WRITABLE_DIR,
@@ -136,6 +172,7 @@ function createDeployment(
   lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata, configMap: k8s.KubeConfigMap, nginxConf: string,
 ): k8s.KubeDeployment {
   const tmp = scratchVolume('tmp', '/tmp');
+  const cache = s.cache && cacheVolume(s.cache.maxSizeMib);
   return new k8s.KubeDeployment(lb, 'Deployment', {
     metadata,
     spec: {
@@ -158,12 +195,14 @@ function createDeployment(
             tmp.volume,
             { name: 'config', configMap: { name: configMap.name } },
             ...(s.tls ? [{ name: 'tls', secret: { secretName: s.tls.secretName } }] : []),
+            ...(cache ? [cache.volume] : []),
           ],
           containers: [
             nginxContainer(s, [
               tmp.mount,
               { name: 'config', mountPath: `${CONFIG_DIR}/nginx.conf`, subPath: 'nginx.conf', readOnly: true },
               ...(s.tls ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : []),
+              ...(cache ? [cache.mount] : []),
             ]),
             exporterSidecar({
               image: s.exporterImage,
@@ -178,8 +217,18 @@ function createDeployment(
   });
 }
 
+/**
+ * The cache's own emptyDir, 25% above the cache's size: nginx's cache manager trims the cache only
+ * after it has grown past `max_size`, and a full sizeLimit evicts the pod.
+ */
+function cacheVolume(maxSizeMib: number): { volume: k8s.Volume; mount: k8s.VolumeMount } {
+  return scratchVolume('cache', CACHE_DIR, `${Math.ceil(maxSizeMib * 1.25)}Mi`);
+}
+
 function nginxContainer(s: NginxModeSettings, volumeMounts: k8s.VolumeMount[]): k8s.Container {
-  const health = { httpGet: { path: '/health', port: k8s.IntOrString.fromString('http') } };
+  // When /health reflects the backends, the probes ask nginx alone: a backend outage must not take the load balancers down.
+  const healthPath = s.health === 'backend' ? NGINX_HEALTH_PATH : '/health';
+  const health = { httpGet: { path: healthPath, port: k8s.IntOrString.fromString('http') } };
   return {
     name: 'nginx',
     image: s.image,
@@ -234,13 +283,15 @@ function createDisruptionBudget(lb: LoadBalancerScope, metadata: Metadata): k8s.
   });
 }
 
-/** Clients from anywhere, egress to the backend (which admits nginx in turn), and the metrics scraper. */
+/** Clients from anywhere, egress to each backend (which admits nginx in turn), and the metrics scraper. */
 function createNetworkPolicy(lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata): PodNetworkPolicy {
   const policy = new PodNetworkPolicy(lb, 'NetworkPolicy', { podSelector: lb.podSelector, labels: metadata.labels });
   // Clients come from anywhere: the cloud load balancer keeps their addresses.
   policy.allowIngressFromAnywhere(containerPorts(s).map(p => p.containerPort));
-  policy.allowEgressTo({ peer: { podSelector: s.backend.podSelector }, ports: [s.backend.port] });
-  s.backend.allowClient({ podSelector: lb.podSelector });
+  for (const backend of [s.backend, ...otherBackends(s.backend, s.routes)]) {
+    policy.allowEgressTo({ peer: { podSelector: backend.podSelector }, ports: [backend.port] });
+    backend.allowClient({ podSelector: lb.podSelector });
+  }
   policy.allowIngressFrom(s.metricsScraper, [EXPORTER_PORT]);
   return policy;
 }

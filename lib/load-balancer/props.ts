@@ -1,17 +1,69 @@
-import { Duration } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import { ILoadBalancerBackend, PodPeer } from '../endpoints';
+import { NginxNextUpstreamCondition } from '../nginx-conf';
 import { ContainerResources } from '../pod-defaults';
 
 /** How traffic reaches the backend; each mode is one module in lib/load-balancer/, listed in LOAD_BALANCER_MODES. */
 export type LoadBalancerMode = 'nginx' | 'gateway';
 
+/** The unit of a rate limit. */
+export type RateLimitUnit = 'second' | 'minute';
+
 /** A rate limit per client address. */
 export interface RateLimit {
-  /** Steady requests allowed per unit (per second for the API, per minute for login). */
+  /** Steady requests allowed per `per`. */
   readonly rate: number;
   /** Requests above the rate served at once before 429. */
   readonly burst: number;
+  /** Unit of `rate`. @default 'second' for `apiRateLimit`, 'minute' for `loginRateLimit` */
+  readonly per?: RateLimitUnit;
 }
+
+/** nginx's timeouts towards the backend; each is a whole number of seconds. */
+export interface ProxyTimeouts {
+  /** Establishing a connection to a pod (at most 75 s, nginx's own ceiling). @default Duration.seconds(2) */
+  readonly connect?: Duration;
+  /** Between two successive writes of the request to a pod. @default Duration.seconds(30) */
+  readonly send?: Duration;
+  /** Between two successive reads of the response from a pod. @default Duration.seconds(30) */
+  readonly read?: Duration;
+}
+
+/** nginx's buffers for a proxied response, in whole KiB. */
+export interface ProxyBuffers {
+  /** `proxy_buffer_size`: the buffer of the response headers. */
+  readonly headerBufferSize: Size;
+  /** `proxy_buffers` count: body buffers per connection (at least 2). */
+  readonly count: number;
+  /** `proxy_buffers` size: each body buffer. */
+  readonly bufferSize: Size;
+}
+
+/** When nginx tries the next pod (nginx's `proxy_next_upstream` conditions). */
+export type NextUpstreamCondition = NginxNextUpstreamCondition;
+
+/** A proxy cache of GET/HEAD responses that the backend marks cacheable. */
+export interface ProxyCache {
+  /** Shared memory for the keys (1 MiB holds about 8000 keys); counts against the nginx memory limit. @default Size.mebibytes(100) */
+  readonly keysZoneSize?: Size;
+  /** Disk used by cached responses before the least recently used are removed. @default Size.gibibytes(1) */
+  readonly maxSize?: Size;
+  /** Responses not requested for this long are removed, fresh or not. @default Duration.minutes(60) */
+  readonly inactive?: Duration;
+}
+
+/** A path prefix sent to a backend of its own. */
+export interface LoadBalancerRoute {
+  /** Path prefix, e.g. '/' or '/static/'; '/' takes over the default location of `backend`. */
+  readonly pathPrefix: string;
+  /** The backend serving the prefix; may be `backend` itself. */
+  readonly backend: ILoadBalancerBackend;
+  /** Whether the per-client `apiRateLimit` applies (nginx mode). @default true */
+  readonly rateLimited?: boolean;
+}
+
+/** Who answers `/health` at the load balancer. */
+export type LoadBalancerHealth = 'nginx' | 'backend';
 
 /** The Gateway (Gateway API) an HTTPRoute attaches to. */
 export interface GatewayReference {
@@ -39,9 +91,9 @@ export interface LoadBalancerProps {
   readonly maxReplicas?: number;
   /** Average CPU utilization the nginx autoscaler aims for. @default 70 */
   readonly cpuUtilization?: number;
-  /** API requests per second per client, and burst. @default { rate: 100, burst: 20 } */
+  /** API requests per client, burst and unit. @default { rate: 100, burst: 20, per: 'second' } */
   readonly apiRateLimit?: RateLimit;
-  /** Login requests per minute per client, and burst. @default { rate: 5, burst: 3 } */
+  /** Login requests per client, burst and unit. @default { rate: 5, burst: 3, per: 'minute' } */
   readonly loginRateLimit?: RateLimit;
   /** Exact path of the login endpoint. @default '/api/v1/auth/login' */
   readonly loginPath?: string;
@@ -57,6 +109,28 @@ export interface LoadBalancerProps {
   readonly keepalive?: number;
   /** Pods tried for one request before nginx answers with the error. @default 3 */
   readonly nextUpstreamTries?: number;
+  /**
+   * What makes nginx try the next pod. `non_idempotent` (retrying POST, PATCH, LOCK) is never a
+   * default: a retried payment or write may run twice. @default ['error', 'timeout', 'http_502', 'http_503']
+   */
+  readonly nextUpstreamOn?: NextUpstreamCondition[];
+  /** Connect, send and read timeouts towards the backend. @default - connect 2 s, send 30 s, read 30 s */
+  readonly proxyTimeouts?: ProxyTimeouts;
+  /** Response buffer sizes. @default - nginx's: one memory page for headers, 8 buffers of one page for the body */
+  readonly proxyBuffers?: ProxyBuffers;
+  /**
+   * How long an idle websocket stays open (nginx's read timeout on `websocketPath`), at most 1 day.
+   * Clients must ping more often anyway: the cloud load balancer closes idle connections first. @default Duration.hours(1)
+   */
+  readonly websocketReadTimeout?: Duration;
+  /** Serve HTTP/2 on the TLS listener (needs `tls`). @default false */
+  readonly http2?: boolean;
+  /** Cache GET responses the backend marks cacheable; never those of requests with Authorization or Cookie. @default - no cache */
+  readonly cache?: ProxyCache;
+  /** Path prefixes sent to other backends (each its own upstream and NetworkPolicy link). @default - every path goes to `backend` */
+  readonly routes?: LoadBalancerRoute[];
+  /** 'nginx' answers `/health` itself; 'backend' proxies it to the backend's `/health`, so it reflects the pods. @default 'nginx' */
+  readonly health?: LoadBalancerHealth;
   /** Largest request body accepted. @default '1m' */
   readonly clientMaxBodySize?: string;
   /** DNS server nginx re-resolves the API's headless Service with. @default 'kube-dns.kube-system.svc.cluster.local' */

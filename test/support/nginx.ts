@@ -1,3 +1,4 @@
+import { spawnSync } from 'child_process';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { NginxConfOptions } from '../../lib/nginx-conf';
@@ -18,6 +19,9 @@ export function loopbackNginxOptions(dir: string, ports: { http: number; status:
     failTimeoutSeconds: 10,
     keepalive: 32,
     nextUpstreamTries: 3,
+    nextUpstreamConditions: ['error', 'timeout', 'http_502', 'http_503'],
+    proxyTimeouts: { connectSeconds: 2, sendSeconds: 30, readSeconds: 30 },
+    websocketReadTimeoutSeconds: 3600,
     clientMaxBodySize: '1m',
     accessLog: join(dir, 'access.log'),
     writableDir: dir,
@@ -49,3 +53,11 @@ export async function startNginx(group: ProcessGroup, dir: string, conf: string,
   });
 }
 
+
+/** How the local nginx is told to serve HTTP/2: the `http2` directive exists from nginx 1.25.1 on. */
+export function localHttp2Syntax(): 'directive' | 'listen-parameter' {
+  const version = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr);
+  if (!version) throw new Error('cannot read the version of the local nginx');
+  const [major, minor, patch] = version.slice(1).map(Number);
+  return major * 1e6 + minor * 1e3 + patch >= 1025001 ? 'directive' : 'listen-parameter';
+}

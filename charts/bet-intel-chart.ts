@@ -31,7 +31,15 @@ export class BetIntelChart extends Chart {
       resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '200m', memoryLimit: '512Mi' },
     });
     this.api = this.fastApi();
-    this.lb = new LoadBalancer(this, 'lb', { backend: this.api, maxFails: 3, failTimeout: Duration.seconds(30) });
+    this.lb = new LoadBalancer(this, 'lb', {
+      backend: this.api,
+      tls: { secretName: `${id}-tls` },
+      maxFails: 3,
+      failTimeout: Duration.seconds(30),
+      nextUpstreamOn: ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503'],
+      proxyTimeouts: { connect: Duration.seconds(5), send: Duration.seconds(60), read: Duration.seconds(60) },
+      health: 'backend',
+    });
     this.workers = Object.entries(WORKER_QUEUES).map(([pool, queue]) => this.workerPool(pool, queue));
     this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, ...this.workers] });
   }

@@ -1,4 +1,4 @@
-import { Chart, ChartProps } from 'cdk8s';
+import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi } from '../lib';
 import { adminTokenEnv, REFERENCE_IMAGE } from './reference-service';
@@ -35,7 +35,12 @@ export class CmsChart extends Chart {
       cache: this.cache,
       secretEnv: { ...adminTokenEnv(this), JWT_SECRET: { secretName: `${id}-api-secrets`, key: 'jwt-secret' } },
     });
-    this.lb = new LoadBalancer(this, 'lb', { backend: this.api, tls: { secretName: `${id}-tls` } });
+    this.lb = new LoadBalancer(this, 'lb', {
+      backend: this.api,
+      tls: { secretName: `${id}-tls` },
+      proxyTimeouts: { connect: Duration.seconds(5), send: Duration.seconds(10), read: Duration.seconds(10) },
+      health: 'backend',
+    });
     this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb] });
   }
 }

@@ -1,4 +1,4 @@
-import { Chart, ChartProps, Duration } from 'cdk8s';
+import { Chart, ChartProps, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi } from '../lib';
 import { adminTokenEnv, REFERENCE_IMAGE } from './reference-service';
@@ -23,15 +23,7 @@ export class FastNextChart extends Chart {
     this.db = new PgReplicaSet(this, 'db', { replicas: 2 });
     this.cache = this.redisCluster();
     this.api = this.backendApi();
-    this.lb = new LoadBalancer(this, 'lb', {
-      backend: this.api,
-      tls: { secretName: `${id}-tls` },
-      apiRateLimit: { rate: 100, burst: 20 },
-      loginRateLimit: { rate: 5, burst: 3 },
-      maxFails: 3,
-      failTimeout: Duration.seconds(30),
-      keepalive: 32,
-    });
+    this.lb = this.loadBalancer();
     this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb] });
   }
 
@@ -47,6 +39,27 @@ export class FastNextChart extends Chart {
       savePoints: ['900 1', '300 10', '60 10000'],
       clusterNodeTimeout: Duration.seconds(5),
       tcpKeepalive: Duration.seconds(300),
+    });
+  }
+
+  /** docker/nginx/load-balancer.conf: the backend_api upstream, its rate limits, proxy settings, api_cache and TLS server. */
+  private loadBalancer(): LoadBalancer {
+    return new LoadBalancer(this, 'lb', {
+      backend: this.api,
+      tls: { secretName: `${this.node.id}-tls` },
+      http2: true,
+      apiRateLimit: { rate: 100, burst: 20, per: 'second' },
+      loginRateLimit: { rate: 5, burst: 3, per: 'minute' },
+      maxFails: 3,
+      failTimeout: Duration.seconds(30),
+      keepalive: 32,
+      // The guide's 60 s connect timeout would hold a request for a minute on a pod that is gone before trying the next.
+      proxyTimeouts: { connect: Duration.seconds(2), send: Duration.seconds(60), read: Duration.seconds(60) },
+      proxyBuffers: { headerBufferSize: Size.kibibytes(4), count: 8, bufferSize: Size.kibibytes(4) },
+      cache: { keysZoneSize: Size.mebibytes(100), maxSize: Size.gibibytes(1), inactive: Duration.minutes(60) },
+      // The 100 MiB keys zone lives in nginx's memory, beside the workers' own.
+      resources: { memoryRequest: '256Mi', memoryLimit: '512Mi' },
+      health: 'backend',
     });
   }
 

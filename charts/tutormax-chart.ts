@@ -1,4 +1,4 @@
-import { Chart, ChartProps } from 'cdk8s';
+import { Chart, ChartProps, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool } from '../lib';
 import { adminTokenEnv, REFERENCE_IMAGE, WORKER_COMMAND } from './reference-service';
@@ -37,7 +37,13 @@ export class TutorMaxChart extends Chart {
       cache: this.cache,
       secretEnv: adminTokenEnv(this),
     });
-    this.lb = new LoadBalancer(this, 'lb', { backend: this.api, tls: { secretName: `${id}-tls` } });
+    this.lb = new LoadBalancer(this, 'lb', {
+      backend: this.api,
+      tls: { secretName: `${id}-tls` },
+      apiRateLimit: { rate: 100, burst: 20, per: 'minute' },
+      proxyBuffers: { headerBufferSize: Size.kibibytes(8), count: 16, bufferSize: Size.kibibytes(8) },
+      health: 'backend',
+    });
     this.workers = new WorkerPool(this, 'workers', {
       image: REFERENCE_IMAGE, command: WORKER_COMMAND, queue: 'tutormax:tasks', broker: this.cache, database: this.db, minReplicas: 2,
     });

@@ -18,6 +18,15 @@ test('the API scales on 3-20 pods at CPU 70%, memory 80% and 100 requests per se
     .toEqual({ requests: { cpu: '200m', memory: '256Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
 });
 
+test('nginx retries the next pod on invalid headers and 500s too, with 5 s connect and 60 s send/read timeouts', () => {
+  const conf = chart.configFile('bet-intel-lb', 'nginx.conf');
+  for (const line of ['proxy_next_upstream error timeout invalid_header http_500 http_502 http_503;', 'proxy_connect_timeout 5s;',
+    'proxy_send_timeout 60s;', 'proxy_read_timeout 60s;', 'max_fails=3 fail_timeout=30s;']) {
+    expect(conf).toContain(line);
+  }
+  expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
+});
+
 test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters and no replicas, at the guide\'s small size', () => {
   expect(chart.find('StatefulSet', 'bet-intel-db-replica').spec.replicas).toBe(2);
   const redis = chart.find('StatefulSet', 'bet-intel-cache');

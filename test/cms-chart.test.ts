@@ -18,6 +18,12 @@ test('the API listens on 3000 and scales on 3-10 pods at CPU 70% and memory 80%,
   expect(container.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
 });
 
+test('nginx proxies with the guide\'s 5 s connect and 10 s send/read timeouts, and /health from the API', () => {
+  const conf = chart.configFile('cms-lb', 'nginx.conf');
+  for (const line of ['proxy_connect_timeout 5s;', 'proxy_send_timeout 10s;', 'proxy_read_timeout 10s;']) expect(conf).toContain(line);
+  expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
+});
+
 test('the JWT secret comes from the Secret the guide names, never from the YAML', () => {
   expect(chart.env('Deployment', 'cms-api').JWT_SECRET).toEqual({ secretKeyRef: { name: 'cms-api-secrets', key: 'jwt-secret' } });
 });

@@ -48,3 +48,12 @@ test('nginx balances least_conn with max_fails 3 / fail_timeout 30s, limits the 
   expect(conf).toContain('limit_req zone=login_requests burst=3 nodelay;');
   expect(conf).toContain('ssl_protocols TLSv1.2 TLSv1.3;');
 });
+
+test('nginx proxies with the guide\'s 60 s send/read timeouts, 4k buffers, HTTP/2, the api_cache and the API\'s own /health', () => {
+  const conf = chart.configFile('fastnext-lb', 'nginx.conf');
+  for (const line of ['proxy_connect_timeout 2s;', 'proxy_send_timeout 60s;', 'proxy_read_timeout 60s;', 'proxy_buffer_size 4k;',
+    'proxy_buffers 8 4k;', 'http2 on;', 'keys_zone=api_cache:100m max_size=1g inactive=3600s', 'proxy_cache api_cache;']) {
+    expect(conf).toContain(line);
+  }
+  expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
+});

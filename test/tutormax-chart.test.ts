@@ -17,6 +17,14 @@ test('the API scales on 3-20 pods at CPU 70%, with the compose file\'s 1 CPU / 1
     .toEqual({ requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } });
 });
 
+test('nginx limits each client to 100 API requests per minute, with the guide\'s 8k buffers and the API\'s own /health', () => {
+  const conf = chart.configFile('tutormax-lb', 'nginx.conf');
+  expect(conf).toContain('zone=api_requests:10m rate=100r/m;');
+  expect(conf).toContain('proxy_buffer_size 8k;');
+  expect(conf).toContain('proxy_buffers 16 8k;');
+  expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
+});
+
 test('PostgreSQL is a primary + 1 replica, and the API reads from it', () => {
   expect(chart.find('StatefulSet', 'tutormax-db-replica').spec.replicas).toBe(1);
   expect(String(chart.env('Deployment', 'tutormax-api').POSTGRES_READ_REPLICAS).split(',')).toHaveLength(1);

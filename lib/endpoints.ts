@@ -91,6 +91,8 @@ export interface MetricsEndpoint {
   readonly serviceLabels?: Record<string, string>;
   /** The pods run without replicas by design (a standalone Redis, a cluster of masters only): no alert on a missing replica. */
   readonly withoutReplicas?: boolean;
+  /** The pods run Redis Cluster, so cluster_state is exported; absent for Sentinel and standalone Redis, whose panels and alerts leave it out. */
+  readonly redisClusterEnabled?: boolean;
   /** The construct already emits a monitor for it (e.g. the CloudNativePG PodMonitor); monitoring adds only rules. */
   readonly hasMonitor?: boolean;
   /** The work queue the pods drain, when KEDA scales them on its length; its backlog is alerted on. */

@@ -14,6 +14,7 @@ export * from './monitoring/rules';
 export * from './monitoring/dashboards';
 export * from './monitoring/prometheus-config';
 export * from './monitoring/known-metrics';
+export * from './metrics-adapter-rules';
 export * from './container-env';
 export * from './worker-pool';
 export * from './horizontal-scaling-topology';

@@ -6,6 +6,7 @@ import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, ILoadBalancerBackend,
   IMetricsTarget, MetricsEndpoint, PodPeer,
 } from './endpoints';
+import { renderAdapterRules } from './metrics-adapter-rules';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
 import { autoscaledDeploymentSpec, ContainerResources, guidesScalingBehavior, resolveResources, SpreadPolicy } from './pod-defaults';
 import { PodNetworkPolicy } from './pod-network-policy';
@@ -13,12 +14,78 @@ import {
   propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive,
 } from './validation';
 
-/** A per-pod metric the autoscaler targets as an average value, e.g. requests per second. */
+/**
+ * A per-pod metric the autoscaler targets as an average value, e.g. requests per second. It is
+ * the per-second rate of a counter the pods serve; the construct emits the prometheus-adapter
+ * rule that serves it (see {@link ScaledApi.adapterRules}).
+ */
 export interface PodMetricTarget {
-  /** Name of the metric as the custom metrics API serves it. */
+  /** Name of the metric as the custom metrics API serves it, e.g. 'requests_per_second'. */
   readonly name: string;
   /** Average value per pod the autoscaler aims for. */
   readonly averageValue: number;
+  /** The counter whose per-pod rate the metric is. @default 'http_requests_total' */
+  readonly counter?: string;
+}
+
+/** One limit on how much the autoscaler may change the replica count in a period. */
+export interface ScalingPolicy {
+  /** Whether `value` counts pods or percent of the current replicas. */
+  readonly type: 'Pods' | 'Percent';
+  /** Pods, or percent, per period. */
+  readonly value: number;
+  /** The period the change is measured over, 1 s to 30 min. */
+  readonly period: Duration;
+}
+
+/** How the autoscaler moves in one direction (up or down). */
+export interface ScalingRules {
+  /** How far back the autoscaler looks for a higher (down: lower) recommendation before acting. @default - 60 s up, 300 s down */
+  readonly stabilizationWindow?: Duration;
+  /** Limits on the change per period. @default - up: +50% or +2 pods per 60 s; down: -10% or -1 pod per 60 s */
+  readonly policies?: ScalingPolicy[];
+  /** Which policy applies when several do: the largest change, the smallest, or none (no scaling this way). @default - 'Max' up, 'Min' down */
+  readonly selectPolicy?: 'Max' | 'Min' | 'Disabled';
+}
+
+/** Timings of one probe. */
+export interface ProbeTiming {
+  /** Wait after the container starts before the first probe. @default Duration.seconds(0) */
+  readonly initialDelay?: Duration;
+  /** Time between probes. @default - 5 s startup and readiness, 10 s liveness */
+  readonly period?: Duration;
+  /** Time a probe may take before it counts as failed; at most `period`. @default Duration.seconds(2) */
+  readonly timeout?: Duration;
+  /** Failures in a row before the kubelet acts. @default - 30 startup, 3 liveness, 2 readiness */
+  readonly failureThreshold?: number;
+}
+
+/** Timings of the three probes. */
+export interface ProbeTimings {
+  /** @default - 5 s period, 2 s timeout, 30 failures: up to 150 s to start */
+  readonly startup?: ProbeTiming;
+  /** @default - 10 s period, 2 s timeout, 3 failures */
+  readonly liveness?: ProbeTiming;
+  /** @default - 5 s period, 2 s timeout, 2 failures */
+  readonly readiness?: ProbeTiming;
+}
+
+/**
+ * Connection pools of the service, in the guides' SQLAlchemy terms. The service's postgres.js
+ * pools have one bound, `max`, and open connections on demand and close idle ones, so a pool
+ * gets `size + overflow` as its `max` (`PG_POOL_MAX`, `PG_REPLICA_POOL_MAX`).
+ */
+export interface DatabasePool {
+  /** Connections the primary pool keeps. @default 10 */
+  readonly primarySize?: number;
+  /** Extra connections the primary pool may open under load. @default 0 */
+  readonly primaryOverflow?: number;
+  /** Connections each replica's pool keeps. @default 10 */
+  readonly replicaSize?: number;
+  /** Extra connections each replica's pool may open under load. @default 0 */
+  readonly replicaOverflow?: number;
+  /** Longest a query waits for a free connection before the request fails with 503 (`PG_POOL_TIMEOUT_MS`). @default Duration.seconds(30) */
+  readonly timeout?: Duration;
 }
 
 /** HTTP paths of the three probes. */
@@ -47,14 +114,20 @@ export interface ScaledApiProps {
   readonly maxReplicas?: number;
   /** Average CPU utilization (percent of requests) the autoscaler aims for. @default 70 */
   readonly cpuUtilization?: number;
-  /** Average memory utilization (percent of requests) the autoscaler aims for. @default 80 */
-  readonly memoryUtilization?: number;
+  /** Average memory utilization (percent of requests) the autoscaler aims for; `false` scales on CPU (and `podMetric`) only. @default 80 */
+  readonly memoryUtilization?: number | false;
   /** An extra per-pod metric the autoscaler scales on. @default - CPU and memory only */
   readonly podMetric?: PodMetricTarget;
+  /** How fast the autoscaler adds pods. @default - 60 s window; the larger of +50% and +2 pods per 60 s */
+  readonly scaleUp?: ScalingRules;
+  /** How fast the autoscaler removes pods. @default - 300 s window; the smaller of -10% and -1 pod per 60 s */
+  readonly scaleDown?: ScalingRules;
   /** Pods the PodDisruptionBudget keeps available during voluntary disruptions. @default 2 */
   readonly minAvailable?: number;
   /** Probe paths. @default - the guides' /api/v1/scaling/health/{liveness,readiness,startup} */
   readonly probes?: ProbePaths;
+  /** Probe timings, each field overridable per probe. @default - see {@link ProbeTimings} */
+  readonly probeTimings?: ProbeTimings;
   /** Requests and limits of the API container. @default - 250m / 256Mi requested, 1 CPU / 1Gi limit */
   readonly resources?: Partial<ContainerResources>;
   /** What the scheduler does when pods cannot be spread evenly over zones and nodes. @default 'ScheduleAnyway' */
@@ -65,6 +138,10 @@ export interface ScaledApiProps {
   readonly terminationGracePeriod?: Duration;
   /** The PostgreSQL the API uses. @default - no database env and no database egress */
   readonly database?: IDatabaseEndpoint;
+  /** Connection pool sizes passed to the service; needs `database`. @default - the service's own: 10 per pool */
+  readonly databasePool?: DatabasePool;
+  /** Prefix of the guides' metric names the service serves beside its own (`METRICS_PREFIX`), e.g. 'fastnext'. @default - not served */
+  readonly metricsPrefix?: string;
   /** The Redis the API uses. @default - no cache env and no cache egress */
   readonly cache?: ICacheEndpoint;
   /** Plain env vars; names that look like credentials are refused (use `secretEnv`). @default {} */
@@ -83,6 +160,7 @@ export type ProbeKind = 'startup' | 'liveness' | 'readiness';
 /** How one probe checks the API over its HTTP port. */
 export interface ProbeSettings {
   readonly path: string;
+  readonly initialDelaySeconds: number;
   readonly periodSeconds: number;
   readonly timeoutSeconds: number;
   readonly failureThreshold: number;
@@ -91,9 +169,9 @@ export interface ProbeSettings {
 /** Each probe's defaults: the guides' paths, and timings tuned to the reference service. */
 const PROBE_DEFAULTS: Record<ProbeKind, ProbeSettings> = {
   // Up to 150 s to start before the kubelet restarts the container.
-  startup: { path: '/api/v1/scaling/health/startup', periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 30 },
-  liveness: { path: '/api/v1/scaling/health/liveness', periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
-  readiness: { path: '/api/v1/scaling/health/readiness', periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+  startup: { path: '/api/v1/scaling/health/startup', initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 30 },
+  liveness: { path: '/api/v1/scaling/health/liveness', initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+  readiness: { path: '/api/v1/scaling/health/readiness', initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
 };
 
 /** The props of a ScaledApi, validated and defaulted. */
@@ -106,8 +184,10 @@ export interface ScaledApiSettings {
   readonly minReplicas: number;
   readonly maxReplicas: number;
   readonly cpuUtilization: number;
-  readonly memoryUtilization: number;
-  readonly podMetric?: PodMetricTarget;
+  /** Undefined when the autoscaler does not scale on memory. */
+  readonly memoryUtilization?: number;
+  readonly podMetric?: Required<PodMetricTarget>;
+  readonly behavior: k8s.HorizontalPodAutoscalerBehaviorV2;
   readonly minAvailable: number;
   readonly spread: SpreadPolicy;
   readonly preStopSeconds: number;
@@ -138,10 +218,12 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
     resources: resolveResources(scope, 'resources', props.resources, {
       cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi',
     }),
-    probes: resolveProbes(props.probes ?? {}),
+    probes: resolveProbes(scope, props.probes ?? {}, props.probeTimings ?? {}),
     runAsUser: props.runAsUser ?? 10001,
     backends,
-    env: containerEnv(scope, [{ name: 'PORT', value: String(ports.port) }], backends, props.env ?? {}, props.secretEnv ?? {}),
+    env: containerEnv(scope, [
+      { name: 'PORT', value: String(ports.port) }, ...metricsPrefixEnv(scope, props.metricsPrefix), ...databasePoolEnv(scope, props),
+    ], backends, props.env ?? {}, props.secretEnv ?? {}),
     metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
   };
 }
@@ -155,7 +237,8 @@ function resolvePorts(scope: Construct, props: ScaledApiProps): Pick<ScaledApiSe
   return { port, metricsPort };
 }
 
-type ScalingSettings = Pick<ScaledApiSettings, 'minReplicas' | 'maxReplicas' | 'cpuUtilization' | 'memoryUtilization' | 'minAvailable' | 'podMetric'>;
+type ScalingSettings = Pick<ScaledApiSettings,
+  'minReplicas' | 'maxReplicas' | 'cpuUtilization' | 'memoryUtilization' | 'minAvailable' | 'podMetric' | 'behavior'>;
 
 function resolveScaling(scope: Construct, props: ScaledApiProps): ScalingSettings {
   const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 3, 1, 1000);
@@ -164,16 +247,104 @@ function resolveScaling(scope: Construct, props: ScaledApiProps): ScalingSetting
     throw propError(scope, 'minReplicas', minReplicas, `must be less than or equal to 'maxReplicas' (${maxReplicas})`);
   }
   const cpuUtilization = requireIntInRange(scope, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100);
-  const memoryUtilization = requireIntInRange(scope, 'memoryUtilization', props.memoryUtilization ?? 80, 1, 100);
+  const memoryUtilization = props.memoryUtilization === false
+    ? undefined : requireIntInRange(scope, 'memoryUtilization', props.memoryUtilization ?? 80, 1, 100);
   const minAvailable = requireIntInRange(scope, 'minAvailable', props.minAvailable ?? 2, 0, 1000);
   if (minAvailable >= minReplicas) {
     throw propError(scope, 'minAvailable', minAvailable,
       `must be less than 'minReplicas' (${minReplicas}), or the PodDisruptionBudget blocks every eviction at the minimum scale`);
   }
-  if (props.podMetric) {
-    requirePositive(scope, 'podMetric.averageValue', props.podMetric.averageValue);
+  const podMetric = props.podMetric && resolvePodMetric(scope, props.podMetric);
+  const defaults = guidesScalingBehavior();
+  const behavior = {
+    scaleUp: resolveScalingRules(scope, 'scaleUp', props.scaleUp ?? {}, defaults.scaleUp!),
+    scaleDown: resolveScalingRules(scope, 'scaleDown', props.scaleDown ?? {}, defaults.scaleDown!),
+  };
+  return { minReplicas, maxReplicas, cpuUtilization, memoryUtilization, minAvailable, podMetric, behavior };
+}
+
+// A Prometheus metric name without colons (those are for recording rules).
+const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,127}$/;
+const METRIC_NAME_RULE = 'must be a Prometheus metric name: letters, digits and \'_\', not starting with a digit';
+
+function resolvePodMetric(scope: Construct, metric: PodMetricTarget): Required<PodMetricTarget> {
+  const counter = metric.counter ?? 'http_requests_total';
+  for (const [prop, value] of [['podMetric.name', metric.name], ['podMetric.counter', counter]]) {
+    if (!METRIC_NAME.test(value)) throw propError(scope, prop, value, METRIC_NAME_RULE);
   }
-  return { minReplicas, maxReplicas, cpuUtilization, memoryUtilization, minAvailable, podMetric: props.podMetric };
+  if (metric.name === counter) {
+    throw propError(scope, 'podMetric.name', metric.name, 'must differ from \'podMetric.counter\': the adapter serves the counter\'s rate under a new name');
+  }
+  return { name: metric.name, averageValue: requirePositive(scope, 'podMetric.averageValue', metric.averageValue), counter };
+}
+
+const SELECT_POLICIES = ['Max', 'Min', 'Disabled'] as const;
+
+/** One direction of the autoscaler's behaviour, each field given or taken from `defaults`. */
+function resolveScalingRules(
+  scope: Construct, prop: 'scaleUp' | 'scaleDown', rules: ScalingRules, defaults: k8s.HpaScalingRulesV2,
+): k8s.HpaScalingRulesV2 {
+  const stabilizationWindowSeconds = rules.stabilizationWindow === undefined
+    ? defaults.stabilizationWindowSeconds : requireWholeSeconds(scope, `${prop}.stabilizationWindow`, rules.stabilizationWindow, 0, 3600);
+  const selectPolicy = requireOneOf(scope, `${prop}.selectPolicy`, rules.selectPolicy ?? defaults.selectPolicy!, SELECT_POLICIES);
+  if (rules.policies?.length === 0) {
+    throw propError(scope, `${prop}.policies`, '[]', 'must hold at least one policy; set \'selectPolicy\' to \'Disabled\' to stop scaling this way');
+  }
+  const policies = rules.policies?.map((policy, i) => ({
+    type: requireOneOf(scope, `${prop}.policies[${i}].type`, policy.type, ['Pods', 'Percent']),
+    value: requireIntInRange(scope, `${prop}.policies[${i}].value`, policy.value, 1, 1000),
+    periodSeconds: requireWholeSeconds(scope, `${prop}.policies[${i}].period`, policy.period, 1, 1800),
+  })) ?? defaults.policies;
+  return { stabilizationWindowSeconds, selectPolicy, policies };
+}
+
+/** Throws unless `duration` is a whole number of seconds within `min`..`max`; returns the seconds. */
+function requireWholeSeconds(scope: Construct, prop: string, duration: Duration, min: number, max: number): number {
+  const seconds = duration.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
+    throw propError(scope, prop, `${seconds}s`, `must be a whole number of seconds from ${min}s to ${max}s`);
+  }
+  return seconds;
+}
+
+function metricsPrefixEnv(scope: Construct, prefix: string | undefined): k8s.EnvVar[] {
+  if (prefix === undefined) return [];
+  // The service refuses the same names at start (service/src/config.ts): refuse them at synth instead.
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/.test(prefix)) {
+    throw propError(scope, 'metricsPrefix', prefix, 'must be 1 to 64 letters, digits or \'_\', not starting with a digit, e.g. \'fastnext\'');
+  }
+  return [{ name: 'METRICS_PREFIX', value: prefix }];
+}
+
+/** The service's pool bounds (service/src/db/router.ts) from the guides' size + overflow, and its pool timeout. */
+function databasePoolEnv(scope: Construct, props: ScaledApiProps): k8s.EnvVar[] {
+  const pool = props.databasePool;
+  if (pool === undefined) return [];
+  if (props.database === undefined) {
+    throw propError(scope, 'databasePool', Object.keys(pool).join(', '), 'needs \'database\': the pools hold the service\'s connections to it');
+  }
+  const timeoutMs = (pool.timeout ?? Duration.seconds(30)).toMilliseconds();
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
+    throw propError(scope, 'databasePool.timeout', `${timeoutMs}ms`, 'must be a whole number of milliseconds from 1ms to 600000ms (10 minutes)');
+  }
+  return [
+    { name: 'PG_POOL_MAX', value: String(poolMax(scope, 'primary', pool.primarySize, pool.primaryOverflow)) },
+    { name: 'PG_REPLICA_POOL_MAX', value: String(poolMax(scope, 'replica', pool.replicaSize, pool.replicaOverflow)) },
+    { name: 'PG_POOL_TIMEOUT_MS', value: String(timeoutMs) },
+  ];
+}
+
+// The service accepts 1 to 1000 connections per pool.
+const MAX_POOL_CONNECTIONS = 1000;
+
+function poolMax(scope: Construct, pool: 'primary' | 'replica', size = 10, overflow = 0): number {
+  requireIntInRange(scope, `databasePool.${pool}Size`, size, 1, MAX_POOL_CONNECTIONS);
+  requireIntInRange(scope, `databasePool.${pool}Overflow`, overflow, 0, MAX_POOL_CONNECTIONS - 1);
+  if (size + overflow > MAX_POOL_CONNECTIONS) {
+    throw propError(scope, `databasePool.${pool}Overflow`, overflow,
+      `plus '${pool}Size' (${size}) must be at most ${MAX_POOL_CONNECTIONS}, the most connections one pool of the service holds`);
+  }
+  return size + overflow;
 }
 
 function resolveTermination(scope: Construct, props: ScaledApiProps): Pick<ScaledApiSettings, 'preStopSeconds' | 'gracePeriodSeconds'> {
@@ -186,9 +357,30 @@ function resolveTermination(scope: Construct, props: ScaledApiProps): Pick<Scale
   return { preStopSeconds, gracePeriodSeconds };
 }
 
-function resolveProbes(paths: ProbePaths): Record<ProbeKind, ProbeSettings> {
-  const probe = (kind: ProbeKind): ProbeSettings => ({ ...PROBE_DEFAULTS[kind], path: paths[kind] ?? PROBE_DEFAULTS[kind].path });
+function resolveProbes(scope: Construct, paths: ProbePaths, timings: ProbeTimings): Record<ProbeKind, ProbeSettings> {
+  const probe = (kind: ProbeKind) => resolveProbe(scope, kind, paths[kind], timings[kind] ?? {});
   return { startup: probe('startup'), liveness: probe('liveness'), readiness: probe('readiness') };
+}
+
+function resolveProbe(scope: Construct, kind: ProbeKind, path: string | undefined, timing: ProbeTiming): ProbeSettings {
+  const defaults = PROBE_DEFAULTS[kind];
+  const prop = `probeTimings.${kind}`;
+  const seconds = (field: 'initialDelay' | 'period' | 'timeout', fallback: number, min: number) => {
+    const duration = timing[field];
+    return duration === undefined ? fallback : requireWholeSeconds(scope, `${prop}.${field}`, duration, min, 3600);
+  };
+  const periodSeconds = seconds('period', defaults.periodSeconds, 1);
+  const timeoutSeconds = seconds('timeout', defaults.timeoutSeconds, 1);
+  if (timeoutSeconds > periodSeconds) {
+    throw propError(scope, `${prop}.timeout`, `${timeoutSeconds}s`, `must be at most '${prop}.period' (${periodSeconds}s), or probes run later than their period`);
+  }
+  return {
+    path: path ?? defaults.path,
+    initialDelaySeconds: seconds('initialDelay', defaults.initialDelaySeconds, 0),
+    periodSeconds,
+    timeoutSeconds,
+    failureThreshold: requireIntInRange(scope, `${prop}.failureThreshold`, timing.failureThreshold ?? defaults.failureThreshold, 1, 1000),
+  };
 }
 
 /**
@@ -204,7 +396,8 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   public readonly minReplicas: number;
   public readonly maxReplicas: number;
   public readonly cpuUtilization: number;
-  public readonly memoryUtilization: number;
+  /** Undefined when the autoscaler does not scale on memory (`memoryUtilization: false`). */
+  public readonly memoryUtilization?: number;
   public readonly minAvailable: number;
   public readonly podSelector: Record<string, string>;
   public readonly serviceName: string;
@@ -216,6 +409,11 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   public readonly service: k8s.KubeService;
   public readonly headlessService: k8s.KubeService;
   public readonly autoscaler: k8s.KubeHorizontalPodAutoscalerV2;
+  /**
+   * With `podMetric`: a ConfigMap whose `config.yaml` holds the prometheus-adapter rules that serve
+   * the metric to the autoscaler. The adapter reads one config file: merge these rules into its own.
+   */
+  public readonly adapterRules?: k8s.KubeConfigMap;
   public readonly disruptionBudget: k8s.KubePodDisruptionBudget;
   public readonly networkPolicy: PodNetworkPolicy;
 
@@ -246,6 +444,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
     // DNS of a headless Service answers with the IP of every ready pod, so nginx balances per pod.
     this.headlessService = this.createService('HeadlessService', this.headlessServiceName, { clusterIp: 'None' });
     this.autoscaler = this.createAutoscaler();
+    this.adapterRules = settings.podMetric && this.createAdapterRules(settings.podMetric);
     this.disruptionBudget = this.createDisruptionBudget();
     this.networkPolicy = this.createNetworkPolicy();
     this.metricsEndpoints = [this.metricsEndpoint()];
@@ -330,10 +529,12 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
 
   private autoscalerMetrics(): k8s.MetricSpecV2[] {
     const { podMetric } = this.settings;
-    const metrics: k8s.MetricSpecV2[] = [
-      { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: this.cpuUtilization } } },
-      { type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: this.memoryUtilization } } },
-    ];
+    const utilization = (name: string, averageUtilization: number): k8s.MetricSpecV2 =>
+      ({ type: 'Resource', resource: { name, target: { type: 'Utilization', averageUtilization } } });
+    const metrics = [utilization('cpu', this.cpuUtilization)];
+    if (this.memoryUtilization !== undefined) {
+      metrics.push(utilization('memory', this.memoryUtilization));
+    }
     if (podMetric) {
       metrics.push({
         type: 'Pods',
@@ -348,7 +549,14 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
 
   /** How fast the autoscaler adds and removes pods. */
   private autoscalerBehavior(): k8s.HorizontalPodAutoscalerBehaviorV2 {
-    return guidesScalingBehavior();
+    return this.settings.behavior;
+  }
+
+  private createAdapterRules(podMetric: Required<PodMetricTarget>): k8s.KubeConfigMap {
+    return new k8s.KubeConfigMap(this, 'AdapterRules', {
+      metadata: this.metadata(`${this.name}-adapter-rules`),
+      data: { 'config.yaml': renderAdapterRules([podMetric]) },
+    });
   }
 
   private createDisruptionBudget(): k8s.KubePodDisruptionBudget {
@@ -383,6 +591,11 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
 }
 
 /** A probe of the container's HTTP port. */
-function httpProbe({ path, periodSeconds, timeoutSeconds, failureThreshold }: ProbeSettings): k8s.Probe {
-  return { httpGet: { path, port: k8s.IntOrString.fromString('http') }, periodSeconds, timeoutSeconds, failureThreshold };
+function httpProbe({ path, initialDelaySeconds, periodSeconds, timeoutSeconds, failureThreshold }: ProbeSettings): k8s.Probe {
+  return {
+    httpGet: { path, port: k8s.IntOrString.fromString('http') },
+    // 0 is the kubelet's own default: left out, manifests written before the prop stay as they were.
+    ...(initialDelaySeconds > 0 ? { initialDelaySeconds } : {}),
+    periodSeconds, timeoutSeconds, failureThreshold,
+  };
 }

@@ -267,7 +267,21 @@ describe('monitoring of a standalone Redis', () => {
       tests: [{ interval: '1m', input_series, alert_rule_test: alertsOf(groups).map(alertname => ({ eval_time: '59m', alertname, exp_alerts: [] })) }],
     });
     // THEN none fires
-    expect(alertsOf(groups)).toContain('RedisClusterStateNotOk');
+    expect(alertsOf(groups)).toContain('RedisMemoryHigh');
     expect(output).toContain('SUCCESS');
+  });
+
+  test('cluster_state is alerted on and charted only in cluster mode, where redis_exporter serves it', () => {
+    const dashboardFor = (props: RedisClusterProps) => {
+      const chart = Testing.chart();
+      const obs = new Observability(chart, 'obs', { targets: [new RedisCluster(chart, 'cache', props)] });
+      return JSON.stringify(obs.dashboards);
+    };
+    expect(alertsOf(rulesFor({}))).toContain('RedisClusterStateNotOk');
+    expect(dashboardFor({})).toContain('redis_cluster_state');
+    for (const mode of ['sentinel', 'standalone'] as const) {
+      expect(alertsOf(rulesFor({ mode }))).not.toContain('RedisClusterStateNotOk');
+      expect(dashboardFor({ mode })).not.toContain('redis_cluster_state');
+    }
   });
 });

@@ -1,7 +1,9 @@
 import { Duration, Testing } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { parse } from 'yaml';
 import { ICacheEndpoint, IDatabaseEndpoint, PodPeer, RedisCluster, resolveScaledApiSettings, ScaledApi, ScaledApiProps } from '../lib';
+import { adapterRateRule } from '../lib/metrics-adapter-rules';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 function synthApi(props: Partial<ScaledApiProps> = {}): Manifest[] {
@@ -69,6 +71,117 @@ test('a per-pod metric is added as an average value target', () => {
   expect(hpa.spec.metrics[2]).toEqual({
     type: 'Pods', pods: { metric: { name: 'requests_per_second' }, target: { type: 'AverageValue', averageValue: '100' } },
   });
+});
+
+test('a per-pod metric comes with the prometheus-adapter rule that serves it', () => {
+  // GIVEN bet-intel's requests per second, from the service's request counter
+  const chart = Testing.chart();
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', podMetric: { name: 'requests_per_second', averageValue: 100 } });
+  // WHEN
+  const configMap = find(Testing.synth(chart), 'ConfigMap');
+  // THEN the ConfigMap holds the adapter config with the one rule, renaming http_requests_total's per-pod rate
+  expect(configMap.metadata.name).toBe('test-api-adapter-rules');
+  expect(api.adapterRules?.name).toBe('test-api-adapter-rules');
+  const config = parse(configMap.data['config.yaml']);
+  expect(config.rules).toEqual([adapterRateRule({ name: 'requests_per_second', counter: 'http_requests_total' })]);
+  expect(config.rules[0].seriesQuery).toBe('http_requests_total{namespace!="",pod!=""}');
+  expect(config.rules[0].metricsQuery).toBe('sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)');
+  expect(new ScaledApi(chart, 'plain', { image: 'example/api:1.0.0' }).adapterRules).toBeUndefined();
+});
+
+test('the autoscaler behaviour takes the CMS\'s policies, each direction and field on its own', () => {
+  // GIVEN the CMS's scale-up (0 s window, +100% or +2 pods per 15 s) and scale-down (-50% per 60 s)
+  const cms = find(synthApi({
+    scaleUp: {
+      stabilizationWindow: Duration.seconds(0),
+      policies: [{ type: 'Percent', value: 100, period: Duration.seconds(15) }, { type: 'Pods', value: 2, period: Duration.seconds(15) }],
+      selectPolicy: 'Max',
+    },
+    scaleDown: { policies: [{ type: 'Percent', value: 50, period: Duration.seconds(60) }] },
+  }), 'HorizontalPodAutoscaler');
+  // THEN
+  expect(cms.spec.behavior.scaleUp).toEqual({
+    stabilizationWindowSeconds: 0,
+    selectPolicy: 'Max',
+    policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }, { type: 'Pods', value: 2, periodSeconds: 15 }],
+  });
+  expect(cms.spec.behavior.scaleDown).toEqual({
+    stabilizationWindowSeconds: 300, selectPolicy: 'Min', policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }],
+  });
+  // AND bet-intel's 30 s scale-up delay keeps the default policies
+  const betIntel = find(synthApi({ scaleUp: { stabilizationWindow: Duration.seconds(30) } }), 'HorizontalPodAutoscaler');
+  expect(betIntel.spec.behavior.scaleUp).toEqual({
+    stabilizationWindowSeconds: 30,
+    selectPolicy: 'Max',
+    policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 2, periodSeconds: 60 }],
+  });
+});
+
+test('memoryUtilization false scales on CPU only', () => {
+  const chart = Testing.chart();
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', memoryUtilization: false });
+  expect(find(Testing.synth(chart), 'HorizontalPodAutoscaler').spec.metrics).toEqual([
+    { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
+  ]);
+  expect(api.memoryUtilization).toBeUndefined();
+});
+
+test('probe timings are set per probe, the rest keeping their defaults', () => {
+  // GIVEN FastNext's liveness and startup timings
+  const probes = container(synthApi({
+    probeTimings: {
+      liveness: { initialDelay: Duration.seconds(60), period: Duration.seconds(10), timeout: Duration.seconds(5), failureThreshold: 3 },
+      startup: { period: Duration.seconds(10), timeout: Duration.seconds(3) },
+    },
+  }));
+  // THEN
+  const timings = (probe: Manifest) => [probe.initialDelaySeconds, probe.periodSeconds, probe.timeoutSeconds, probe.failureThreshold];
+  expect(timings(probes.livenessProbe)).toEqual([60, 10, 5, 3]);
+  expect(timings(probes.startupProbe)).toEqual([undefined, 10, 3, 30]);
+  expect(timings(probes.readinessProbe)).toEqual([undefined, 5, 2, 2]);
+  expect(probes.livenessProbe.httpGet.path).toBe('/api/v1/scaling/health/liveness');
+});
+
+test('databasePool passes size + overflow of each pool as the service\'s pool bound, and metricsPrefix as METRICS_PREFIX', () => {
+  const env: Manifest[] = container(synthApi({
+    database: new FakeBackend(5432, databaseEnv),
+    databasePool: { primarySize: 20, primaryOverflow: 40, replicaSize: 10, replicaOverflow: 20, timeout: Duration.seconds(10) },
+    metricsPrefix: 'fastnext',
+  })).env;
+  expect(env.slice(0, 5)).toEqual([
+    { name: 'PORT', value: '8000' },
+    { name: 'METRICS_PREFIX', value: 'fastnext' },
+    { name: 'PG_POOL_MAX', value: '60' },
+    { name: 'PG_REPLICA_POOL_MAX', value: '30' },
+    { name: 'PG_POOL_TIMEOUT_MS', value: '10000' },
+  ]);
+  const defaults: Manifest[] = container(synthApi({ database: new FakeBackend(5432, databaseEnv), databasePool: { primaryOverflow: 5 } })).env;
+  expect(defaults.filter(e => e.name.startsWith('PG_'))).toEqual([
+    { name: 'PG_POOL_MAX', value: '15' }, { name: 'PG_REPLICA_POOL_MAX', value: '10' }, { name: 'PG_POOL_TIMEOUT_MS', value: '30000' },
+  ]);
+});
+
+test('an API with every guide prop synthesizes valid manifests', () => {
+  // GIVEN bet-intel-like settings: CPU and requests per second, a quick scale-up, guide pools and names
+  const manifests = synthApi({
+    database: new FakeBackend(5432, databaseEnv),
+    memoryUtilization: false,
+    podMetric: { name: 'requests_per_second', averageValue: 100 },
+    scaleUp: { stabilizationWindow: Duration.seconds(30) },
+    scaleDown: { policies: [{ type: 'Percent', value: 10, period: Duration.seconds(60) }, { type: 'Pods', value: 1, period: Duration.seconds(180) }] },
+    probeTimings: { readiness: { initialDelay: Duration.seconds(10), timeout: Duration.seconds(3), failureThreshold: 3 } },
+    databasePool: { primarySize: 20, primaryOverflow: 40, replicaSize: 10, replicaOverflow: 20 },
+    metricsPrefix: 'betintel',
+  });
+  // THEN
+  expect(manifests).toMatchSnapshot();
+  checkManifests(manifests);
+  const hpa = find(manifests, 'HorizontalPodAutoscaler').spec;
+  expect(hpa.metrics.map((m: Manifest) => m.resource?.name ?? m.pods.metric.name)).toEqual(['cpu', 'requests_per_second']);
+  expect(hpa.behavior.scaleUp.stabilizationWindowSeconds).toBe(30);
+  expect(hpa.behavior.scaleDown.policies[1]).toEqual({ type: 'Pods', value: 1, periodSeconds: 180 });
+  expect(container(manifests).readinessProbe).toMatchObject({ initialDelaySeconds: 10, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 });
+  expect(container(manifests).env.slice(1, 4).map((e: Manifest) => e.value)).toEqual(['betintel', '60', '30']);
 });
 
 test('the PodDisruptionBudget keeps two pods by default', () => {
@@ -235,6 +348,51 @@ test.each<[string, Partial<ScaledApiProps>, string]>([
   ['a quantity does not parse', { resources: { memoryLimit: 'lots' } },
     'test/api: \'resources.memoryLimit\' ("lots") must be a Kubernetes quantity greater than 0'],
   ['an unknown spread policy', { spread: 'Sometimes' as never }, 'test/api: \'spread\' ("Sometimes") must be one of \'ScheduleAnyway\', \'DoNotSchedule\''],
+  ['a stabilization window above an hour', { scaleUp: { stabilizationWindow: Duration.minutes(61) } },
+    'test/api: \'scaleUp.stabilizationWindow\' ("3660s") must be a whole number of seconds from 0s to 3600s'],
+  ['a stabilization window in fractions of a second', { scaleDown: { stabilizationWindow: Duration.millis(1500) } },
+    'test/api: \'scaleDown.stabilizationWindow\' ("1.5s") must be a whole number of seconds from 0s to 3600s'],
+  ['no scaling policy', { scaleDown: { policies: [] } },
+    'test/api: \'scaleDown.policies\' ("[]") must hold at least one policy; set \'selectPolicy\' to \'Disabled\' to stop scaling this way'],
+  ['a policy of 0 pods', { scaleUp: { policies: [{ type: 'Pods', value: 0, period: Duration.seconds(15) }] } },
+    'test/api: \'scaleUp.policies[0].value\' (0) must be an integer from 1 to 1000'],
+  ['a policy period above 30 minutes', { scaleDown: { policies: [{ type: 'Percent', value: 10, period: Duration.seconds(60) }, { type: 'Pods', value: 1, period: Duration.minutes(31) }] } },
+    'test/api: \'scaleDown.policies[1].period\' ("1860s") must be a whole number of seconds from 1s to 1800s'],
+  ['an unknown policy type', { scaleUp: { policies: [{ type: 'Replicas' as never, value: 1, period: Duration.seconds(60) }] } },
+    'test/api: \'scaleUp.policies[0].type\' ("Replicas") must be one of \'Pods\', \'Percent\''],
+  ['an unknown select policy', { scaleUp: { selectPolicy: 'Avg' as never } },
+    'test/api: \'scaleUp.selectPolicy\' ("Avg") must be one of \'Max\', \'Min\', \'Disabled\''],
+  ['memory utilization true', { memoryUtilization: true as never }, 'test/api: \'memoryUtilization\' (true) must be an integer from 1 to 100'],
+  ['a probe timeout longer than its period', { probeTimings: { readiness: { timeout: Duration.seconds(6) } } },
+    'test/api: \'probeTimings.readiness.timeout\' ("6s") must be at most \'probeTimings.readiness.period\' (5s), or probes run later than their period'],
+  ['a probe period of 0', { probeTimings: { liveness: { period: Duration.seconds(0) } } },
+    'test/api: \'probeTimings.liveness.period\' ("0s") must be a whole number of seconds from 1s to 3600s'],
+  ['a probe initial delay above an hour', { probeTimings: { startup: { initialDelay: Duration.hours(2) } } },
+    'test/api: \'probeTimings.startup.initialDelay\' ("7200s") must be a whole number of seconds from 0s to 3600s'],
+  ['a failure threshold of 0', { probeTimings: { startup: { failureThreshold: 0 } } },
+    'test/api: \'probeTimings.startup.failureThreshold\' (0) must be an integer from 1 to 1000'],
+  ['a pool without a database', { databasePool: { primarySize: 20 } },
+    'test/api: \'databasePool\' ("primarySize") needs \'database\': the pools hold the service\'s connections to it'],
+  ['a pool size of 0', { database: new FakeBackend(5432, databaseEnv), databasePool: { replicaSize: 0 } },
+    'test/api: \'databasePool.replicaSize\' (0) must be an integer from 1 to 1000'],
+  ['a negative overflow', { database: new FakeBackend(5432, databaseEnv), databasePool: { primaryOverflow: -1 } },
+    'test/api: \'databasePool.primaryOverflow\' (-1) must be an integer from 0 to 999'],
+  ['a pool above the service\'s bound', { database: new FakeBackend(5432, databaseEnv), databasePool: { primarySize: 600, primaryOverflow: 500 } },
+    'test/api: \'databasePool.primaryOverflow\' (500) plus \'primarySize\' (600) must be at most 1000, the most connections one pool of the service holds'],
+  ['a pool timeout of 0', { database: new FakeBackend(5432, databaseEnv), databasePool: { timeout: Duration.seconds(0) } },
+    'test/api: \'databasePool.timeout\' ("0ms") must be a whole number of milliseconds from 1ms to 600000ms (10 minutes)'],
+  ['a pool timeout above 10 minutes', { database: new FakeBackend(5432, databaseEnv), databasePool: { timeout: Duration.minutes(11) } },
+    'test/api: \'databasePool.timeout\' ("660000ms") must be a whole number of milliseconds from 1ms to 600000ms (10 minutes)'],
+  ['a metrics prefix with a dash', { metricsPrefix: 'fast-next' },
+    'test/api: \'metricsPrefix\' ("fast-next") must be 1 to 64 letters, digits or \'_\', not starting with a digit, e.g. \'fastnext\''],
+  ['a pod metric name with a dash', { podMetric: { name: 'requests-per-second', averageValue: 100 } },
+    'test/api: \'podMetric.name\' ("requests-per-second") must be a Prometheus metric name: letters, digits and \'_\', not starting with a digit'],
+  ['a pod metric counter with a selector', { podMetric: { name: 'rps', averageValue: 100, counter: 'http_requests_total{code="200"}' } },
+    'test/api: \'podMetric.counter\' ("http_requests_total{code=\\"200\\"}") must be a Prometheus metric name'],
+  ['a pod metric named as its counter', { podMetric: { name: 'http_requests_total', averageValue: 100 } },
+    'test/api: \'podMetric.name\' ("http_requests_total") must differ from \'podMetric.counter\': the adapter serves the counter\'s rate under a new name'],
+  ['a pod metric target of 0', { podMetric: { name: 'rps', averageValue: 0 } },
+    'test/api: \'podMetric.averageValue\' (0) must be a number greater than 0'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthApi(props)).toThrow(message);
 });
@@ -253,13 +411,32 @@ test('resolveScaledApiSettings gives a bare API the production defaults, without
     cpuUtilization: 70, memoryUtilization: 80, minAvailable: 2, spread: 'ScheduleAnyway', preStopSeconds: 10,
     gracePeriodSeconds: 45, runAsUser: 10001, backends: [], env: [{ name: 'PORT', value: '8000' }],
   });
-  expect(settings.probes.startup).toEqual({ path: '/api/v1/scaling/health/startup', periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 30 });
+  expect(settings.probes.startup).toEqual({
+    path: '/api/v1/scaling/health/startup', initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 30,
+  });
   expect(scope.node.children).toEqual([]);
+});
+
+test('resolveScaledApiSettings resolves the behaviour, the metric counter and the probe timings, and leaves out memory when false', () => {
+  const settings = resolveScaledApiSettings(new Construct(Testing.chart(), 'api'), {
+    image: 'example/api:1.0.0',
+    memoryUtilization: false,
+    podMetric: { name: 'requests_per_second', averageValue: 100 },
+    scaleDown: { stabilizationWindow: Duration.minutes(10), selectPolicy: 'Disabled' },
+    probeTimings: { startup: { initialDelay: Duration.seconds(5) } },
+  });
+  expect(settings.memoryUtilization).toBeUndefined();
+  expect(settings.podMetric).toEqual({ name: 'requests_per_second', averageValue: 100, counter: 'http_requests_total' });
+  expect(settings.behavior.scaleDown).toEqual({
+    stabilizationWindowSeconds: 600, selectPolicy: 'Disabled',
+    policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }, { type: 'Pods', value: 1, periodSeconds: 60 }],
+  });
+  expect(settings.probes.startup).toMatchObject({ initialDelaySeconds: 5, periodSeconds: 5, failureThreshold: 30 });
 });
 
 test('resolveScaledApiSettings replaces only the path of the probe given', () => {
   const { probes } = resolveScaledApiSettings(new Construct(Testing.chart(), 'api'), { image: 'example/api:1.0.0', probes: { readiness: '/ready' } });
-  expect(probes.readiness).toEqual({ path: '/ready', periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 });
+  expect(probes.readiness).toEqual({ path: '/ready', initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 });
   expect(probes.liveness.path).toBe('/api/v1/scaling/health/liveness');
 });
 

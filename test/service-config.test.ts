@@ -1,6 +1,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { packageVersion, serviceConfigFromEnv } from '../service/src/config';
+import { databaseConfigFromEnv } from '../service/src/db/router';
 
 test('the defaults are those of the contract', () => {
   expect(serviceConfigFromEnv({})).toEqual({
@@ -44,4 +45,16 @@ test.each(['1.0 beta', '-1', 'v'.repeat(65), 'a\nb'])('throws error, when SERVIC
 test.each(['9lives', 'fast-next', 'fast:next', 'p'.repeat(65)])('throws error, when METRICS_PREFIX is %j', prefix => {
   expect(() => serviceConfigFromEnv({ METRICS_PREFIX: prefix }))
     .toThrow(`METRICS_PREFIX (${JSON.stringify(prefix)}) must be 1 to 64 letters, digits or '_', not starting with a digit, e.g. fastnext`);
+});
+
+test('the pool bounds and the pool timeout are read from env, with SQLAlchemy\'s 30 s timeout by default', () => {
+  const url = 'postgres://app@db-rw:5432/app';
+  expect(databaseConfigFromEnv({ DATABASE_URL: url })).toMatchObject({ primaryPoolMax: 10, replicaPoolMax: 10, poolTimeoutMs: 30_000 });
+  expect(databaseConfigFromEnv({ DATABASE_URL: url, PG_POOL_MAX: '60', PG_REPLICA_POOL_MAX: '30', PG_POOL_TIMEOUT_MS: '10000' }))
+    .toMatchObject({ primaryPoolMax: 60, replicaPoolMax: 30, poolTimeoutMs: 10_000 });
+});
+
+test.each([['0'], ['600001'], ['1.5']])('throws error, when PG_POOL_TIMEOUT_MS is %s', raw => {
+  expect(() => databaseConfigFromEnv({ DATABASE_URL: 'postgres://app@db-rw:5432/app', PG_POOL_TIMEOUT_MS: raw }))
+    .toThrow(`PG_POOL_TIMEOUT_MS (${JSON.stringify(raw)}) must be an integer from 1 to 600000`);
 });

@@ -213,3 +213,32 @@ test('migrations run exactly once when several instances start at once', async (
     await Promise.all(clients.map(sql => sql.end()));
   }
 });
+
+test('a request waiting longer than PG_POOL_TIMEOUT_MS for a connection answers 503, and waiters get connections in turn', async () => {
+  // GIVEN an instance with one connection to the primary and a 1 s pool timeout
+  const narrow = createService({ DATABASE_URL: pg.databaseUrl, PG_POOL_MAX: '1', PG_POOL_TIMEOUT_MS: '1000' });
+  await narrow.start();
+  try {
+    // WHEN a slow query holds the connection and a request asks for one
+    const slow = narrow.router.read(sql => sql`select pg_sleep(3)`);
+    const started = Date.now();
+    const response = await request(narrow.app).get('/api/v1/items/00000000-0000-4000-8000-000000000000');
+    const waitedMs = Date.now() - started;
+    // THEN it fails after the pool timeout, well before the slow query ends, as a retryable 503
+    expect([response.status, response.body.error.code]).toEqual([503, 'unavailable']);
+    expect(waitedMs).toBeGreaterThanOrEqual(990);
+    expect(waitedMs).toBeLessThan(2500);
+    expect(narrow.router.poolStats()[0]).toMatchObject({ pool: 'primary', max: 1, busy: 1, waiting: 0 });
+    await slow;
+    // AND queries queued within the timeout each get the connection when the one before ends
+    const queued = [0.3, 0.3].map(seconds => narrow.router.read(sql => sql`select pg_sleep(${seconds})`));
+    await waitFor('one query to hold the connection and one to wait', async () => {
+      const { busy, waiting } = narrow.router.poolStats()[0];
+      return busy === 1 && waiting === 1;
+    }, 2000, 10);
+    await Promise.all(queued);
+    await request(narrow.app).get('/api/v1/items/00000000-0000-4000-8000-000000000000').expect(404);
+  } finally {
+    await narrow.close();
+  }
+});

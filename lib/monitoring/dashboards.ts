@@ -93,7 +93,8 @@ const redisPanels: PanelsOf = e => {
         { expr: `redis_memory_max_bytes{${pods}}`, legend: '{{pod}} max' },
       ],
     },
-    { title: 'Cluster state (1 = ok)', unit: 'short', queries: [{ expr: `min(redis_cluster_state{${pods}})`, legend: 'cluster_state' }] },
+    // A panel over a series the exporter never serves would show no data for ever.
+    ...(e.redisClusterEnabled ? [{ title: 'Cluster state (1 = ok)', unit: 'short', queries: [{ expr: `min(redis_cluster_state{${pods}})`, legend: 'cluster_state' }] }] : []),
     { title: 'Evictions per second', unit: 'ops', queries: [{ expr: `sum(rate(redis_evicted_keys_total{${pods}}[5m]))`, legend: 'evicted' }] },
   ];
 };

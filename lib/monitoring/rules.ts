@@ -181,9 +181,9 @@ const postgresqlAlerts: AlertsOf = (e, t, alert) => [
 ];
 
 const redisAlerts: AlertsOf = (e, t, alert) => [
-  // redis_cluster_state exists only where cluster mode is on: elsewhere its alert has nothing to match.
-  alert('RedisClusterStateNotOk', 'critical', '1m', `redis_cluster_state{${podMatcher(e)}} == 0`,
-    `${e.workloadName}: cluster_state is not ok`, '{{ $labels.pod }} reports the cluster as failed: some slots are not served.'),
+  // redis_cluster_state exists only where cluster mode is on: elsewhere the alert could never match.
+  ...(e.redisClusterEnabled ? [alert('RedisClusterStateNotOk', 'critical', '1m', `redis_cluster_state{${podMatcher(e)}} == 0`,
+    `${e.workloadName}: cluster_state is not ok`, '{{ $labels.pod }} reports the cluster as failed: some slots are not served.')] : []),
   ...(e.withoutReplicas ? [] : [alert('RedisMasterWithoutReplica', 'warning', '5m',
     `redis_connected_slaves{${podMatcher(e)}} == 0 and on (namespace, pod) redis_instance_info{${podMatcher(e)}, role="master"}`,
     `${e.workloadName}: a master has no replica`, 'Master {{ $labels.pod }} has no replica: losing it loses its slots\' data.')]),

@@ -8,6 +8,14 @@ export class VersionConflictError extends Error {
   }
 }
 
+/** No connection of the pool was free within the pool timeout; the database may be fine, only busy. */
+export class PoolTimeoutError extends Error {
+  public readonly code = 'POOL_TIMEOUT';
+  constructor(pool: string, timeoutMs: number) {
+    super(`no connection of pool ${pool} was free within ${timeoutMs} ms`);
+  }
+}
+
 const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P03']);
 
 /** True for errors that say the server is unreachable or going away, not that the query is wrong. */

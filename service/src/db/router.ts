@@ -1,7 +1,7 @@
 import postgres, { Sql } from 'postgres';
 import { intFromEnv } from '../config';
 import { logger } from '../logger';
-import { isConnectionError } from './errors';
+import { isConnectionError, PoolTimeoutError } from './errors';
 import { lsnToBigInt } from './lsn';
 
 /** Where a read may go, like ioredis's `scaleReads`: replicas with fallback to the primary, or always the primary. */
@@ -22,6 +22,8 @@ export interface DatabaseConfig {
   /** PG_POOL_MAX / PG_REPLICA_POOL_MAX: connections per pool. */
   readonly primaryPoolMax: number;
   readonly replicaPoolMax: number;
+  /** PG_POOL_TIMEOUT_MS: the longest a query waits for a free connection of its pool before it fails (SQLAlchemy's pool_timeout). */
+  readonly poolTimeoutMs: number;
   /** PG_STATEMENT_TIMEOUT_MS: statements running longer are cancelled by the server. */
   readonly statementTimeoutMs: number;
   /** PG_CONNECT_TIMEOUT_MS: a server that does not answer within it counts as down. */
@@ -34,6 +36,7 @@ export const DEFAULT_DATABASE_CONFIG = {
   healthIntervalMs: 1000,
   primaryPoolMax: 10,
   replicaPoolMax: 10,
+  poolTimeoutMs: 30_000,
   statementTimeoutMs: 5000,
   connectTimeoutMs: 2000,
 };
@@ -57,6 +60,7 @@ export function databaseConfigFromEnv(env: NodeJS.ProcessEnv): DatabaseConfig {
     healthIntervalMs: intFromEnv(env, 'REPLICA_CHECK_INTERVAL_MS', d.healthIntervalMs, 50, 600_000),
     primaryPoolMax: intFromEnv(env, 'PG_POOL_MAX', d.primaryPoolMax, 1, 1000),
     replicaPoolMax: intFromEnv(env, 'PG_REPLICA_POOL_MAX', d.replicaPoolMax, 1, 1000),
+    poolTimeoutMs: intFromEnv(env, 'PG_POOL_TIMEOUT_MS', d.poolTimeoutMs, 1, 600_000),
     statementTimeoutMs: intFromEnv(env, 'PG_STATEMENT_TIMEOUT_MS', d.statementTimeoutMs, 1, 3_600_000),
     connectTimeoutMs: intFromEnv(env, 'PG_CONNECT_TIMEOUT_MS', d.connectTimeoutMs, 100, 600_000),
   };
@@ -96,7 +100,10 @@ interface Pool {
   readonly name: string;
   readonly sql: Sql;
   readonly max: number;
+  /** Queries holding one of the `max` connections. */
   inFlight: number;
+  /** Queries waiting for one, first come first served: each is handed the slot of the query that ends. */
+  readonly waiting: Array<() => void>;
 }
 
 interface Replica extends Pool {
@@ -144,7 +151,7 @@ export class QueryRouter {
       // Query text, duration and row count are logged by `timed`; parameters never are.
       debug: false,
     });
-    return { name, sql, max, inFlight: 0 };
+    return { name, sql, max, inFlight: 0, waiting: [] };
   }
 
   /**
@@ -275,15 +282,45 @@ export class QueryRouter {
   }
 
   private async timed<T>(pool: Pool, fn: (sql: Sql) => Promise<T>): Promise<T> {
-    pool.inFlight++;
+    await this.acquire(pool);
     const started = Date.now();
     try {
       const result = await fn(pool.sql);
       logger.debug({ pool: pool.name, ms: Date.now() - started, rows: Array.isArray(result) ? result.length : undefined }, 'query');
       return result;
     } finally {
-      pool.inFlight--;
+      this.release(pool);
     }
+  }
+
+  /**
+   * Takes one of the pool's connections, waiting at most `poolTimeoutMs` for one to be free:
+   * postgres.js would queue the query without a bound, so a slow database would pile up requests
+   * until their clients gave up, instead of answering 503 in bounded time.
+   */
+  private async acquire(pool: Pool): Promise<void> {
+    if (pool.inFlight < pool.max) {
+      pool.inFlight++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const handOver = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        pool.waiting.splice(pool.waiting.indexOf(handOver), 1);
+        reject(new PoolTimeoutError(pool.name, this.config.poolTimeoutMs));
+      }, this.config.poolTimeoutMs);
+      pool.waiting.push(handOver);
+    });
+  }
+
+  private release(pool: Pool): void {
+    const next = pool.waiting.shift();
+    // The connection passes to the next waiter, so the count of queries holding one stays the same.
+    if (next) next();
+    else pool.inFlight--;
   }
 
   /** Round-trip time to the primary in ms; rejects when it does not answer. */
@@ -299,7 +336,7 @@ export class QueryRouter {
 
   public poolStats(): PoolStats[] {
     return [this.primary, ...this.replicaPools].map(p => ({
-      pool: p.name, max: p.max, busy: Math.min(p.inFlight, p.max), waiting: Math.max(0, p.inFlight - p.max),
+      pool: p.name, max: p.max, busy: p.inFlight, waiting: p.waiting.length,
     }));
   }
 

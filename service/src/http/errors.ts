@@ -1,6 +1,6 @@
 import { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
-import { isConnectionError, NotFoundError, VersionConflictError } from '../db/errors';
+import { isConnectionError, NotFoundError, PoolTimeoutError, VersionConflictError } from '../db/errors';
 import { describeIssues } from '../validation';
 
 /** An error the client caused, answered with its status and a stable code. */
@@ -34,6 +34,8 @@ function classify(error: unknown): { status: number; code: string; message: stri
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return { status: e.status, code: 'bad_request', message: e.message ?? 'bad request' };
   // SQLSTATE class 22 (data exception: a NUL in text, a value out of range) is input the database refused.
   if (typeof e.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code)) return { status: 400, code: 'invalid_input', message: 'the database refused a value of the request' };
-  if (isConnectionError(error)) return { status: 503, code: 'unavailable', message: 'the database cannot answer now; retry' };
+  if (isConnectionError(error) || error instanceof PoolTimeoutError) {
+    return { status: 503, code: 'unavailable', message: 'the database cannot answer now; retry' };
+  }
   return { status: 500, code: 'internal', message: 'internal error' };
 }

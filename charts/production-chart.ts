@@ -1,6 +1,6 @@
-import { Chart, ChartProps } from 'cdk8s';
+import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv } from '../lib';
 
 /** The whole topology of the guides, wired together with the constructs' defaults. */
 export class ProductionChart extends Chart {
@@ -17,21 +17,31 @@ export class ProductionChart extends Chart {
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
     this.db = new PgReplicaSet(this, 'db', { replicas: 2 });
     this.cache = new RedisCluster(this, 'cache', { shards: 3, replicasPerShard: 1 });
+    // The reference worker (service/src/worker.ts) runs from the service's image; put your own worker here.
+    // bet-intel's Celery pools map the same way: one pool per queue, e.g. queues ['ev_calculation'], concurrency 4.
+    const jobs: WorkerPoolProps = {
+      image: 'ghcr.io/hscale/reference-service:0.1.0',
+      command: ['node', 'service/dist/worker.js'],
+      queues: ['items'],
+      concurrency: 4,
+      attempts: 5,
+      backoff: { type: 'exponential', delay: Duration.seconds(2) },
+      jobTimeout: Duration.minutes(2),
+      // Celery beat's nightly aggregation, as a CronJob: yesterday's item count, at 02:00 UTC.
+      schedules: { aggregate: { cron: '0 2 * * *', name: 'items.aggregate' } },
+      broker: this.cache,
+      database: this.db,
+    };
     this.api = new ScaledApi(this, 'api', {
       image: 'ghcr.io/hscale/reference-service:0.1.0',
       database: this.db,
       cache: this.cache,
+      // POST /api/v1/jobs accepts jobs for the pools' queues.
+      env: workerQueuesEnv([jobs]),
       secretEnv: { ADMIN_TOKEN: { secretName: 'hscale-api-admin', key: 'token' } },
     });
     this.lb = new LoadBalancer(this, 'lb', { backend: this.api, tls: { secretName: 'hscale-tls' } });
-    // The reference worker (service/src/worker.ts) runs from the service's image; put your own worker here.
-    this.workers = new WorkerPool(this, 'jobs', {
-      image: 'ghcr.io/hscale/reference-service:0.1.0',
-      command: ['node', 'service/dist/worker.js'],
-      queue: 'hscale:jobs',
-      broker: this.cache,
-      database: this.db,
-    });
+    this.workers = new WorkerPool(this, 'jobs', jobs);
     this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, this.workers] });
   }
 }

@@ -6,7 +6,7 @@ import { PgReplicaSet, PgReplicaSetProps } from './pg-replica-set';
 import { RedisCluster, RedisClusterProps } from './redis-cluster';
 import { ScaledApi, ScaledApiProps } from './scaled-api';
 import { propError, requireDnsLabel } from './validation';
-import { WorkerPool, WorkerPoolProps } from './worker-pool';
+import { WorkerPool, WorkerPoolProps, workerQueuesEnv } from './worker-pool';
 
 const TIER_IDS = ['db', 'cache', 'api', 'lb', 'obs'];
 
@@ -49,7 +49,9 @@ export class HorizontalScalingTopology extends Construct {
     super(scope, id);
     this.database = this.tier('database', props.database, props.existingDatabase, () => new PgReplicaSet(this, 'db', props.database));
     this.cache = this.tier('cache', props.cache, props.existingCache, () => new RedisCluster(this, 'cache', props.cache));
-    this.api = new ScaledApi(this, 'api', { ...props.api, image: props.image, database: this.database, cache: this.cache });
+    // The API enqueues for every pool's queues (POST /api/v1/jobs), on the same Redis.
+    const env = { ...workerQueuesEnv(Object.values(props.workers ?? {})), ...props.api?.env };
+    this.api = new ScaledApi(this, 'api', { ...props.api, env, image: props.image, database: this.database, cache: this.cache });
     this.loadBalancer = new LoadBalancer(this, 'lb', { ...props.loadBalancer, backend: this.api });
     this.workers = Object.entries(props.workers ?? {}).map(([workerId, worker]) => {
       // The id becomes part of object names, next to the tiers' own.

@@ -2,16 +2,57 @@ import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { containerEnv, SecretKey } from './container-env';
+import { cronProblem } from './cron';
 import {
   DEFAULT_METRICS_SCRAPER, IClientAccessible, IDatabaseEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, PodPeer,
 } from './endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
-import { autoscaledDeploymentSpec, ContainerResources, guidesScalingBehavior, resolveResources, SpreadPolicy } from './pod-defaults';
+import {
+  autoscaledDeploymentSpec, ContainerResources, fixedResources, guidesScalingBehavior, resolveResources,
+  restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy,
+} from './pod-defaults';
 import { PodNetworkPolicy } from './pod-network-policy';
-import { propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePort } from './validation';
+import {
+  parseQuantity, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
+} from './validation';
 
 export type WorkerAutoscaler = 'keda' | 'cpu';
 const AUTOSCALERS: WorkerAutoscaler[] = ['keda', 'cpu'];
+
+/**
+ * The key prefix the reference worker gives BullMQ (service/src/queue/settings.ts): hash-tagged,
+ * so each queue's keys share a Redis Cluster slot, as BullMQ's scripts need.
+ */
+export const BULLMQ_PREFIX = '{hscale}';
+
+/** The Redis list holding a queue's waiting jobs, as BullMQ stores it: what KEDA reads. */
+export function bullmqWaitList(queue: string): string {
+  return `${BULLMQ_PREFIX}:${queue}:wait`;
+}
+
+/** How long a failed job waits before its next run. */
+export interface JobBackoff {
+  /** 'exponential' doubles the delay at each retry; 'fixed' keeps it. */
+  readonly type: 'fixed' | 'exponential';
+  /** The delay before the first retry. */
+  readonly delay: Duration;
+}
+
+/** A job the pool's CronJob enqueues on a schedule (Celery beat's periodic task, without a long-running beat). */
+export interface WorkerSchedule {
+  /** When to run, in `timeZone`: five cron fields or a macro such as '@daily'. */
+  readonly cron: string;
+  /** The job's name, as the workers' handlers know it. */
+  readonly name: string;
+  /** The job's data. @default {} */
+  readonly data?: Record<string, unknown>;
+  /** The queue to add the job to, one the pool serves. @default - the pool's first queue */
+  readonly queue?: string;
+  /** IANA time zone of `cron`. @default 'Etc/UTC' */
+  readonly timeZone?: string;
+  /** How late a missed run may still start (after a controller outage) before it is skipped. @default Duration.minutes(5) */
+  readonly startingDeadline?: Duration;
+}
 
 /** Props of a {@link WorkerPool}. */
 export interface WorkerPoolProps {
@@ -19,25 +60,41 @@ export interface WorkerPoolProps {
   readonly image: string;
   /** Command of the worker container. @default - the image's entrypoint */
   readonly command?: string[];
-  /** Redis list the workers take jobs from, injected as `WORKER_QUEUE`. */
-  readonly queue: string;
-  /** The Redis holding the queue (a RedisCluster in either mode). */
+  /** Queues the workers take jobs from, injected as `WORKER_QUEUES`. @default - `[queue]` */
+  readonly queues?: string[];
+  /** One queue; the same as `queues: [queue]`. @default - `queues` is required instead @deprecated use `queues` */
+  readonly queue?: string;
+  /** Jobs each worker pod runs at once, per queue (`WORKER_CONCURRENCY`). @default 1 */
+  readonly concurrency?: number;
+  /** Runs of a failing job before it goes to the failed set (`JOB_ATTEMPTS`). @default 3 */
+  readonly attempts?: number;
+  /** Delay between runs of a failing job. @default - exponential from 1 second */
+  readonly backoff?: JobBackoff;
+  /** A run taking longer fails, and is retried while attempts remain (`JOB_TIMEOUT_MS`). @default Duration.minutes(5) */
+  readonly jobTimeout?: Duration;
+  /** Resident memory, in percent of the container's memory limit, past which a worker finishes its jobs and exits for a fresh start. @default 80 */
+  readonly maxRssPercent?: number;
+  /** Jobs enqueued on a schedule, by id: one CronJob each. @default {} */
+  readonly schedules?: Record<string, WorkerSchedule>;
+  /** Command a schedule's CronJob runs, followed by `<queue> <name> <json data>`. @default ['node', 'service/dist/enqueue.js'] */
+  readonly enqueueCommand?: string[];
+  /** The Redis holding the queues (a RedisCluster in either mode). */
   readonly broker: IQueueBroker;
   /** The PostgreSQL the workers use. @default - no database env and no database egress */
   readonly database?: IDatabaseEndpoint;
-  /** 'keda' scales on the queue's length (KEDA ScaledObject); 'cpu' on CPU (HorizontalPodAutoscaler), for clusters without KEDA. @default 'keda' */
+  /** 'keda' scales on the queues' waiting jobs (KEDA ScaledObject); 'cpu' on CPU (HorizontalPodAutoscaler), for clusters without KEDA. @default 'keda' */
   readonly autoscaler?: WorkerAutoscaler;
-  /** Fewest workers; 0 (with 'keda') stops every worker while the queue is empty. @default 1 */
+  /** Fewest workers; 0 (with 'keda') stops every worker while the queues are empty. @default 1 */
   readonly minReplicas?: number;
   /** Most workers. @default 10 */
   readonly maxReplicas?: number;
-  /** Waiting jobs per worker the 'keda' autoscaler aims for (KEDA `listLength`). @default 20 */
+  /** Waiting jobs per worker the 'keda' autoscaler aims for, per queue (KEDA `listLength`). @default 20 */
   readonly backlogPerReplica?: number;
   /** Average CPU utilization (percent of requests) the 'cpu' autoscaler aims for. @default 70 */
   readonly cpuUtilization?: number;
-  /** How often KEDA reads the queue's length. @default Duration.seconds(15) */
+  /** How often KEDA reads the queues' lengths. @default Duration.seconds(15) */
   readonly pollingInterval?: Duration;
-  /** Time from SIGTERM to SIGKILL, for the job in progress to finish. @default Duration.seconds(120) */
+  /** Time from SIGTERM to SIGKILL, for the jobs in hand to finish. @default Duration.seconds(120) */
   readonly terminationGracePeriod?: Duration;
   /** Port the workers serve Prometheus metrics on (the liveness probe asks it too). @default 9100 */
   readonly metricsPort?: number;
@@ -65,14 +122,134 @@ export const DEFAULT_KEDA_OPERATOR: PodPeer = {
   namespaceSelector: {},
 };
 
+/** A schedule with its defaults applied. */
+export interface ResolvedSchedule {
+  readonly id: string;
+  readonly cron: string;
+  readonly queue: string;
+  readonly name: string;
+  readonly data: Record<string, unknown>;
+  readonly timeZone: string;
+  readonly startingDeadlineSeconds: number;
+}
+
+/** Every setting of a {@link WorkerPool}, validated and defaulted. */
+export interface WorkerPoolSettings {
+  readonly image: string;
+  readonly queues: string[];
+  readonly concurrency: number;
+  readonly attempts: number;
+  readonly backoff: { readonly type: 'fixed' | 'exponential'; readonly delayMs: number };
+  readonly jobTimeoutMs: number;
+  readonly maxRssBytes: number;
+  readonly schedules: ResolvedSchedule[];
+  readonly enqueueCommand: string[];
+  readonly autoscaler: WorkerAutoscaler;
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly backlogPerReplica: number;
+  readonly cpuUtilization: number;
+  readonly pollingSeconds: number;
+  readonly gracePeriodSeconds: number;
+  readonly metricsPort: number;
+  readonly metricsPath: string;
+  readonly spread: SpreadPolicy;
+  readonly resources: k8s.ResourceRequirements;
+  readonly runAsUser: number;
+}
+
+const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const QUEUE_RULE = 'must be 1-100 letters, digits or \'._-\', starting with a letter or a digit (BullMQ refuses \':\'; the key prefix carries the hash tag)';
+const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+
+/** Resolves and validates the props of the WorkerPool `scope`; throws naming the prop on a bad value. */
+export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolProps): WorkerPoolSettings {
+  const queues = resolveQueues(scope, props);
+  const autoscaler = requireOneOf(scope, 'autoscaler', props.autoscaler ?? 'keda', AUTOSCALERS);
+  // An HPA cannot scale to zero; KEDA can, and wakes the pool when a job arrives.
+  const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 1, autoscaler === 'keda' ? 0 : 1, 1000);
+  const maxReplicas = requireIntInRange(scope, 'maxReplicas', props.maxReplicas ?? 10, 1, 1000);
+  if (minReplicas > maxReplicas) throw propError(scope, 'minReplicas', minReplicas, `must be less than or equal to 'maxReplicas' (${maxReplicas})`);
+  const resourceValues = { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi', ...props.resources };
+  const resources = resolveResources(scope, 'resources', props.resources, resourceValues);
+  const maxRssPercent = requireIntInRange(scope, 'maxRssPercent', props.maxRssPercent ?? 80, 10, 100);
+  return {
+    image: requirePinnedImage(scope, 'image', props.image),
+    queues,
+    ...resolveJobPolicy(scope, props),
+    maxRssBytes: Math.floor(parseQuantity(resourceValues.memoryLimit)! * maxRssPercent / 100),
+    schedules: resolveSchedules(scope, props.schedules ?? {}, queues),
+    enqueueCommand: props.enqueueCommand ?? ['node', 'service/dist/enqueue.js'],
+    autoscaler, minReplicas, maxReplicas,
+    backlogPerReplica: requireIntInRange(scope, 'backlogPerReplica', props.backlogPerReplica ?? 20, 1, 1_000_000),
+    cpuUtilization: requireIntInRange(scope, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100),
+    pollingSeconds: requireIntInRange(scope, 'pollingInterval', props.pollingInterval?.toSeconds() ?? 15, 1, 3600),
+    gracePeriodSeconds: requireIntInRange(scope, 'terminationGracePeriod', props.terminationGracePeriod?.toSeconds() ?? 120, 1, 86_400),
+    metricsPort: requirePort(scope, 'metricsPort', props.metricsPort ?? 9100),
+    metricsPath: props.metricsPath ?? '/metrics',
+    spread: requireOneOf(scope, 'spread', props.spread ?? 'ScheduleAnyway', ['ScheduleAnyway', 'DoNotSchedule']),
+    resources,
+    runAsUser: props.runAsUser ?? 10001,
+  };
+}
+
+function resolveQueues(scope: Construct, props: WorkerPoolProps): string[] {
+  if (props.queue !== undefined && props.queues !== undefined) {
+    throw propError(scope, 'queue', props.queue, 'must not be given with \'queues\'; list every queue in \'queues\'');
+  }
+  const queues = props.queues ?? (props.queue !== undefined ? [props.queue] : []);
+  if (queues.length === 0) throw propError(scope, 'queues', 'none', 'must name at least one queue');
+  queues.forEach((queue, i) => {
+    if (!QUEUE_NAME.test(queue)) throw propError(scope, props.queues ? `queues[${i}]` : 'queue', queue, QUEUE_RULE);
+  });
+  const repeated = queues.find((queue, i) => queues.indexOf(queue) !== i);
+  if (repeated !== undefined) throw propError(scope, 'queues', repeated, 'is listed twice; name each queue once');
+  return queues;
+}
+
+function resolveJobPolicy(scope: Construct, props: WorkerPoolProps): Pick<WorkerPoolSettings, 'concurrency' | 'attempts' | 'backoff' | 'jobTimeoutMs'> {
+  const backoff = props.backoff ?? { type: 'exponential', delay: Duration.seconds(1) };
+  return {
+    concurrency: requireIntInRange(scope, 'concurrency', props.concurrency ?? 1, 1, 1000),
+    attempts: requireIntInRange(scope, 'attempts', props.attempts ?? 3, 1, 100),
+    backoff: {
+      type: requireOneOf(scope, 'backoff.type', backoff.type, ['fixed', 'exponential']),
+      delayMs: requireIntInRange(scope, 'backoff.delay', backoff.delay.toMilliseconds(), 0, 86_400_000),
+    },
+    jobTimeoutMs: requireIntInRange(scope, 'jobTimeout', props.jobTimeout?.toMilliseconds() ?? 300_000, 1000, 86_400_000),
+  };
+}
+
+function resolveSchedules(scope: Construct, schedules: Record<string, WorkerSchedule>, queues: string[]): ResolvedSchedule[] {
+  return Object.entries(schedules).map(([id, schedule]) => {
+    const prop = `schedules.${id}`;
+    requireDnsLabel(scope, prop, id);
+    const problem = cronProblem(schedule.cron);
+    if (problem) throw propError(scope, `${prop}.cron`, schedule.cron, `must be a cron schedule of 5 fields or a macro such as '@daily': ${problem}`);
+    const queue = schedule.queue ?? queues[0];
+    if (!queues.includes(queue)) {
+      throw propError(scope, `${prop}.queue`, queue, `must be a queue this pool serves: ${queues.map(q => `'${q}'`).join(', ')}`);
+    }
+    if (!JOB_NAME.test(schedule.name)) throw propError(scope, `${prop}.name`, schedule.name, 'must be 1-100 letters, digits or \'._:-\', starting with a letter or a digit');
+    return {
+      id, cron: schedule.cron.trim(), queue, name: schedule.name, data: schedule.data ?? {},
+      timeZone: schedule.timeZone ?? 'Etc/UTC',
+      startingDeadlineSeconds: requireIntInRange(scope, `${prop}.startingDeadline`, schedule.startingDeadline?.toSeconds() ?? 300, 10, 86_400),
+    };
+  });
+}
+
 /**
- * Queue workers: a Deployment that pops jobs from a Redis list, scaled on the list's length by
- * a KEDA ScaledObject (or on CPU by an HPA where KEDA is not installed), with a
- * PodDisruptionBudget, spread, `restricted` security contexts and a NetworkPolicy that admits
- * only the metrics scraper and lets the workers reach nothing but their backends and DNS.
+ * Queue workers on BullMQ: a Deployment taking jobs from one or more queues, scaled on their
+ * waiting lists by a KEDA ScaledObject (or on CPU by an HPA where KEDA is not installed), with a
+ * PodDisruptionBudget, spread, `restricted` security contexts, a NetworkPolicy that admits only the
+ * metrics scraper, and a CronJob per schedule that enqueues a job.
  */
 export class WorkerPool extends Construct implements IMetricsTarget {
   public readonly name: string;
+  public readonly settings: WorkerPoolSettings;
+  public readonly queues: string[];
+  /** The first queue. @deprecated use `queues` */
   public readonly queue: string;
   public readonly autoscalerKind: WorkerAutoscaler;
   public readonly minReplicas: number;
@@ -92,136 +269,39 @@ export class WorkerPool extends Construct implements IMetricsTarget {
   public readonly triggerAuthentication?: ApiObject;
   /** The HorizontalPodAutoscaler ('cpu'; with 'keda', KEDA creates one of the same name). */
   public readonly cpuAutoscaler?: k8s.KubeHorizontalPodAutoscalerV2;
+  /** One CronJob per schedule, by schedule id. */
+  public readonly cronJobs: Record<string, k8s.KubeCronJob>;
+  /** The NetworkPolicy of the schedules' pods (when there are schedules). */
+  public readonly scheduleNetworkPolicy?: PodNetworkPolicy;
+
+  private readonly labels: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: WorkerPoolProps) {
     super(scope, id);
     this.name = resourceName(this);
-    const image = requirePinnedImage(this, 'image', props.image);
-    this.queue = props.queue;
-    // A Redis key may be any string, but one that a shell, KEDA's metadata or a log would mangle is a mistake.
-    if (!/^[A-Za-z0-9{][A-Za-z0-9:._{}-]{0,199}$/.test(this.queue)) {
-      throw propError(this, 'queue', this.queue, 'must be 1-200 letters, digits or \':._{}-\', starting with a letter, a digit or \'{\' (a hash tag)');
-    }
-    this.autoscalerKind = requireOneOf(this, 'autoscaler', props.autoscaler ?? 'keda', AUTOSCALERS);
-    const keda = this.autoscalerKind === 'keda';
-    // An HPA cannot scale to zero; KEDA can, and wakes the pool when a job arrives.
-    this.minReplicas = requireIntInRange(this, 'minReplicas', props.minReplicas ?? 1, keda ? 0 : 1, 1000);
-    this.maxReplicas = requireIntInRange(this, 'maxReplicas', props.maxReplicas ?? 10, 1, 1000);
-    if (this.minReplicas > this.maxReplicas) {
-      throw propError(this, 'minReplicas', this.minReplicas, `must be less than or equal to 'maxReplicas' (${this.maxReplicas})`);
-    }
-    this.backlogPerReplica = requireIntInRange(this, 'backlogPerReplica', props.backlogPerReplica ?? 20, 1, 1_000_000);
-    const cpuUtilization = requireIntInRange(this, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100);
-    const pollingSeconds = requireIntInRange(this, 'pollingInterval', props.pollingInterval?.toSeconds() ?? 15, 1, 3600);
-    const gracePeriodSeconds = requireIntInRange(this, 'terminationGracePeriod', props.terminationGracePeriod?.toSeconds() ?? 120, 1, 86_400);
-    this.metricsPort = requirePort(this, 'metricsPort', props.metricsPort ?? 9100);
-    const metricsPath = props.metricsPath ?? '/metrics';
-    const spread = requireOneOf(this, 'spread', props.spread ?? 'ScheduleAnyway', ['ScheduleAnyway', 'DoNotSchedule']);
-    const resources = resolveResources(this, 'resources', props.resources, {
-      cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi',
-    });
-    const namespace = namespaceOf(this);
-    if (keda && Chart.of(props.broker).namespace !== namespace) {
-      throw propError(this, 'broker', props.broker.node.path,
-        `must be in the workers' namespace (${namespace ?? 'none'}): KEDA reads the broker's password Secret from the ScaledObject's namespace`);
-    }
-
-    const labels = commonLabels(this, 'worker', 'worker', imageVersion(image));
+    this.settings = resolveWorkerPoolSettings(this, props);
+    ({ queues: this.queues, autoscaler: this.autoscalerKind, minReplicas: this.minReplicas, maxReplicas: this.maxReplicas } = this.settings);
+    ({ backlogPerReplica: this.backlogPerReplica, metricsPort: this.metricsPort } = this.settings);
+    this.queue = this.queues[0];
+    this.labels = commonLabels(this, 'worker', 'worker', imageVersion(this.settings.image));
     this.podSelector = selectorLabels(this, 'worker');
-    const metadata = (name: string) => ({ name, labels, namespace });
     const backends: IClientAccessible[] = [props.broker, props.database].filter(b => b !== undefined);
-    const env = containerEnv(this, [
-      { name: 'WORKER_QUEUE', value: this.queue },
-      { name: 'METRICS_PORT', value: String(this.metricsPort) },
-    ], backends, props.env ?? {}, props.secretEnv ?? {});
 
-    this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
-      metadata: metadata(this.name),
-      automountServiceAccountToken: false,
-    });
-    this.deployment = new k8s.KubeDeployment(this, 'Deployment', {
-      metadata: metadata(this.name),
-      spec: autoscaledDeploymentSpec({
-        podSelector: this.podSelector, labels, serviceAccountName: this.serviceAccount.name,
-        // A worker stops taking jobs at SIGTERM and finishes the one it holds within the grace period.
-        runAsUser: props.runAsUser ?? 10001, gracePeriodSeconds, spread,
-        container: {
-          name: 'worker',
-          image,
-          ...(props.command ? { command: props.command } : {}),
-          ports: [{ name: 'metrics', containerPort: this.metricsPort, protocol: 'TCP' }],
-          env,
-          resources,
-          // Workers serve no traffic: liveness (a stuck event loop stops answering) is the probe that matters.
-          livenessProbe: { httpGet: { path: metricsPath, port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 },
-          readinessProbe: { httpGet: { path: metricsPath, port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-        },
-      }),
-    });
-
-    const scaleTargetRef = { apiVersion: 'apps/v1', kind: 'Deployment', name: this.deployment.name };
-    if (keda) {
-      const authName = `${this.name}-broker`;
-      this.triggerAuthentication = new ApiObject(this, 'TriggerAuthentication', {
-        apiVersion: 'keda.sh/v1alpha1',
-        kind: 'TriggerAuthentication',
-        metadata: metadata(authName),
-        spec: { secretTargetRef: [{ parameter: 'password', name: props.broker.passwordSecret.name, key: props.broker.passwordSecret.key }] },
-      });
-      this.scaledObject = new ApiObject(this, 'ScaledObject', {
-        apiVersion: 'keda.sh/v1alpha1',
-        kind: 'ScaledObject',
-        metadata: metadata(this.name),
-        spec: {
-          scaleTargetRef,
-          pollingInterval: pollingSeconds,
-          // Scale to zero only after five calm minutes, as the HPA scales down.
-          cooldownPeriod: 300,
-          minReplicaCount: this.minReplicas,
-          maxReplicaCount: this.maxReplicas,
-          advanced: {
-            // The HPA KEDA creates takes the pool's name, so alerts select it like the API's.
-            horizontalPodAutoscalerConfig: { name: this.name, behavior: guidesScalingBehavior() },
-          },
-          triggers: [redisListTrigger(props.broker, this.queue, this.backlogPerReplica, authName)],
-        },
-      });
+    this.serviceAccount = this.createServiceAccount();
+    this.deployment = this.createDeployment(props, backends);
+    if (this.autoscalerKind === 'keda') {
+      this.triggerAuthentication = this.createTriggerAuthentication(props.broker);
+      this.scaledObject = this.createScaledObject(props.broker);
       props.broker.allowClient(props.kedaOperator ?? DEFAULT_KEDA_OPERATOR);
     } else {
-      this.cpuAutoscaler = new k8s.KubeHorizontalPodAutoscalerV2(this, 'Autoscaler', {
-        metadata: metadata(this.name),
-        spec: {
-          scaleTargetRef,
-          minReplicas: this.minReplicas,
-          maxReplicas: this.maxReplicas,
-          metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: cpuUtilization } } }],
-          behavior: guidesScalingBehavior(),
-        },
-      });
+      this.cpuAutoscaler = this.createCpuAutoscaler();
     }
-
-    // maxUnavailable, not minAvailable: a pool scaled to zero or one must still let nodes drain.
-    this.disruptionBudget = new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
-      metadata: metadata(this.name),
-      spec: {
-        maxUnavailable: k8s.IntOrString.fromNumber(1),
-        selector: { matchLabels: this.podSelector },
-        unhealthyPodEvictionPolicy: 'AlwaysAllow',
-      },
-    });
-
-    this.networkPolicy = new PodNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels });
+    this.disruptionBudget = this.createDisruptionBudget();
+    this.networkPolicy = new PodNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels });
     backends.forEach(backend => this.networkPolicy.connectTo(backend));
-
-    this.metricsEndpoints = [{
-      exporter: 'hscale-worker',
-      workloadName: this.name,
-      podSelector: this.podSelector,
-      portName: 'metrics',
-      port: this.metricsPort,
-      path: metricsPath,
-      ...(keda ? { queue: { name: this.queue, scaledObject: this.name, backlogLimit: this.backlogPerReplica * this.maxReplicas } } : {}),
-    }];
+    if (this.settings.schedules.length > 0) this.scheduleNetworkPolicy = this.createScheduleNetworkPolicy(props.broker);
+    this.cronJobs = Object.fromEntries(this.settings.schedules.map(s => [s.id, this.createCronJob(s, props)]));
+    this.metricsEndpoints = this.createMetricsEndpoints();
     this.allowScraper(props.metricsScraper ?? DEFAULT_METRICS_SCRAPER);
   }
 
@@ -229,15 +309,211 @@ export class WorkerPool extends Construct implements IMetricsTarget {
   public allowScraper(scraper: PodPeer): void {
     this.networkPolicy.allowIngressFrom(scraper, [this.metricsPort]);
   }
+
+  private metadata(name: string, labels = this.labels): k8s.ObjectMeta {
+    return { name, labels, namespace: namespaceOf(this) };
+  }
+
+  private createServiceAccount(): k8s.KubeServiceAccount {
+    return new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: this.metadata(this.name), automountServiceAccountToken: false });
+  }
+
+  /** The worker env: the queues and the job policy, then the backends' contracts and the user's vars. */
+  private workerEnv(props: WorkerPoolProps, backends: IClientAccessible[]): k8s.EnvVar[] {
+    const s = this.settings;
+    return containerEnv(this, [
+      { name: 'WORKER_QUEUES', value: s.queues.join(',') },
+      { name: 'WORKER_CONCURRENCY', value: String(s.concurrency) },
+      { name: 'JOB_ATTEMPTS', value: String(s.attempts) },
+      { name: 'JOB_BACKOFF_TYPE', value: s.backoff.type },
+      { name: 'JOB_BACKOFF_DELAY_MS', value: String(s.backoff.delayMs) },
+      { name: 'JOB_TIMEOUT_MS', value: String(s.jobTimeoutMs) },
+      { name: 'WORKER_MAX_RSS_BYTES', value: String(s.maxRssBytes) },
+      // The worker gives up on its jobs (they stall, and another worker retries them) just before the kubelet's SIGKILL.
+      { name: 'SHUTDOWN_TIMEOUT_MS', value: String(Math.max(s.gracePeriodSeconds * 1000 - 5000, 1000)) },
+      { name: 'METRICS_PORT', value: String(s.metricsPort) },
+    ], backends, props.env ?? {}, props.secretEnv ?? {});
+  }
+
+  private createDeployment(props: WorkerPoolProps, backends: IClientAccessible[]): k8s.KubeDeployment {
+    const s = this.settings;
+    const probe = (periodSeconds: number, failureThreshold: number): k8s.Probe => ({
+      httpGet: { path: s.metricsPath, port: k8s.IntOrString.fromString('metrics') }, periodSeconds, timeoutSeconds: 5, failureThreshold,
+    });
+    return new k8s.KubeDeployment(this, 'Deployment', {
+      metadata: this.metadata(this.name),
+      spec: autoscaledDeploymentSpec({
+        podSelector: this.podSelector, labels: this.labels, serviceAccountName: this.serviceAccount.name,
+        // A worker stops taking jobs at SIGTERM and finishes the ones it holds within the grace period.
+        runAsUser: s.runAsUser, gracePeriodSeconds: s.gracePeriodSeconds, spread: s.spread,
+        container: {
+          name: 'worker',
+          image: s.image,
+          ...(props.command ? { command: props.command } : {}),
+          ports: [{ name: 'metrics', containerPort: s.metricsPort, protocol: 'TCP' }],
+          env: this.workerEnv(props, backends),
+          resources: s.resources,
+          // Workers serve no traffic: liveness (a stuck event loop stops answering) is the probe that matters.
+          livenessProbe: probe(15, 4),
+          readinessProbe: probe(10, 3),
+        },
+      }),
+    });
+  }
+
+  private createTriggerAuthentication(broker: IQueueBroker): ApiObject {
+    return new ApiObject(this, 'TriggerAuthentication', {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'TriggerAuthentication',
+      metadata: this.metadata(`${this.name}-broker`),
+      spec: { secretTargetRef: [{ parameter: 'password', name: broker.passwordSecret.name, key: broker.passwordSecret.key }] },
+    });
+  }
+
+  /** One trigger per queue, on BullMQ's wait list; KEDA scales to the largest of their demands. */
+  private createScaledObject(broker: IQueueBroker): ApiObject {
+    const namespace = namespaceOf(this);
+    if (Chart.of(broker).namespace !== namespace) {
+      throw propError(this, 'broker', broker.node.path,
+        `must be in the workers' namespace (${namespace ?? 'none'}): KEDA reads the broker's password Secret from the ScaledObject's namespace`);
+    }
+    return new ApiObject(this, 'ScaledObject', {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'ScaledObject',
+      metadata: this.metadata(this.name),
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: this.deployment.name },
+        pollingInterval: this.settings.pollingSeconds,
+        // Scale to zero only after five calm minutes, as the HPA scales down.
+        cooldownPeriod: 300,
+        minReplicaCount: this.minReplicas,
+        maxReplicaCount: this.maxReplicas,
+        advanced: {
+          // The HPA KEDA creates takes the pool's name, so alerts select it like the API's.
+          horizontalPodAutoscalerConfig: { name: this.name, behavior: guidesScalingBehavior() },
+        },
+        triggers: this.queues.map(queue => redisListTrigger(broker, bullmqWaitList(queue), this.backlogPerReplica, `${this.name}-broker`)),
+      },
+    });
+  }
+
+  private createCpuAutoscaler(): k8s.KubeHorizontalPodAutoscalerV2 {
+    return new k8s.KubeHorizontalPodAutoscalerV2(this, 'Autoscaler', {
+      metadata: this.metadata(this.name),
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: this.deployment.name },
+        minReplicas: this.minReplicas,
+        maxReplicas: this.maxReplicas,
+        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: this.settings.cpuUtilization } } }],
+        behavior: guidesScalingBehavior(),
+      },
+    });
+  }
+
+  private createDisruptionBudget(): k8s.KubePodDisruptionBudget {
+    // maxUnavailable, not minAvailable: a pool scaled to zero or one must still let nodes drain.
+    return new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
+      metadata: this.metadata(this.name),
+      spec: {
+        maxUnavailable: k8s.IntOrString.fromNumber(1),
+        selector: { matchLabels: this.podSelector },
+        unhealthyPodEvictionPolicy: 'AlwaysAllow',
+      },
+    });
+  }
+
+  /** The schedules' pods reach the broker and DNS only, and admit nothing. */
+  private createScheduleNetworkPolicy(broker: IQueueBroker): PodNetworkPolicy {
+    const policy = new PodNetworkPolicy(this, 'ScheduleNetworkPolicy', {
+      role: 'schedule',
+      podSelector: selectorLabels(this, 'schedule'),
+      labels: commonLabels(this, 'worker', 'schedule', imageVersion(this.settings.image)),
+    });
+    policy.connectTo(broker);
+    return policy;
+  }
+
+  /**
+   * A CronJob that adds one job and exits: no long-running scheduler, so none needs a leader.
+   * Forbid keeps a slow run from overlapping the next; a run retried after a failure may add the
+   * job twice, which idempotent jobs absorb.
+   */
+  private createCronJob(schedule: ResolvedSchedule, props: WorkerPoolProps): k8s.KubeCronJob {
+    const labels = commonLabels(this, 'worker', 'schedule', imageVersion(this.settings.image));
+    const name = `${this.name}-${schedule.id}`;
+    // A CronJob's name gets a timestamp suffix for its Jobs: Kubernetes allows it 52 characters.
+    if (name.length > 52) throw propError(this, `schedules.${schedule.id}`, schedule.id, `makes the CronJob name '${name}' longer than 52 characters`);
+    return new k8s.KubeCronJob(this, `Schedule-${schedule.id}`, {
+      metadata: this.metadata(name, labels),
+      spec: {
+        schedule: schedule.cron,
+        timeZone: schedule.timeZone,
+        concurrencyPolicy: 'Forbid',
+        startingDeadlineSeconds: schedule.startingDeadlineSeconds,
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 3,
+        jobTemplate: {
+          metadata: { labels },
+          spec: {
+            backoffLimit: 2,
+            activeDeadlineSeconds: 300,
+            ttlSecondsAfterFinished: 86_400,
+            template: { metadata: { labels }, spec: this.schedulePodSpec(schedule, props) },
+          },
+        },
+      },
+    });
+  }
+
+  private schedulePodSpec(schedule: ResolvedSchedule, props: WorkerPoolProps): k8s.PodSpec {
+    return {
+      restartPolicy: 'Never',
+      serviceAccountName: this.serviceAccount.name,
+      automountServiceAccountToken: false,
+      securityContext: restrictedPodSecurityContext(this.settings.runAsUser),
+      containers: [{
+        name: 'enqueue',
+        image: this.settings.image,
+        imagePullPolicy: 'IfNotPresent',
+        command: this.settings.enqueueCommand,
+        args: [schedule.queue, schedule.name, JSON.stringify(schedule.data)],
+        env: containerEnv(this, [], [props.broker], {}, {}),
+        resources: fixedResources('50m', '64Mi', '500m', '256Mi'),
+        securityContext: restrictedContainerSecurityContext(),
+      }],
+    };
+  }
+
+  private createMetricsEndpoints(): MetricsEndpoint[] {
+    const keda = this.autoscalerKind === 'keda';
+    return [{
+      exporter: 'hscale-worker',
+      workloadName: this.name,
+      podSelector: this.podSelector,
+      portName: 'metrics',
+      port: this.metricsPort,
+      path: this.settings.metricsPath,
+      ...(keda ? { queue: { name: this.queues.join(','), scaledObject: this.name, backlogLimit: this.backlogPerReplica * this.maxReplicas } } : {}),
+    }];
+  }
 }
 
 /**
- * The KEDA trigger that reads the length of `queue`: `redis-cluster` asks the nodes, which
- * redirect it to the queue's slot; `redis-sentinel` asks the Sentinels for the master first;
- * `redis` asks the one node of a standalone broker.
+ * The `WORKER_QUEUES` env of an API that enqueues for `pools` (give it in ScaledApi's `env`): the
+ * API accepts jobs for these queues only.
  */
-export function redisListTrigger(broker: IQueueBroker, queue: string, backlogPerReplica: number, authName: string): Record<string, unknown> {
-  const common = { listName: queue, listLength: String(backlogPerReplica) };
+export function workerQueuesEnv(pools: Array<Pick<WorkerPoolProps, 'queue' | 'queues'>>): Record<string, string> {
+  const queues = [...new Set(pools.flatMap(p => p.queues ?? (p.queue !== undefined ? [p.queue] : [])))];
+  return queues.length > 0 ? { WORKER_QUEUES: queues.join(',') } : {};
+}
+
+/**
+ * The KEDA trigger that reads the length of the Redis list `listName`: `redis-cluster` asks the
+ * nodes, which redirect it to the list's slot; `redis-sentinel` asks the Sentinels for the master
+ * first; `redis` asks the one node of a standalone broker.
+ */
+export function redisListTrigger(broker: IQueueBroker, listName: string, backlogPerReplica: number, authName: string): Record<string, unknown> {
+  const common = { listName, listLength: String(backlogPerReplica) };
   if (broker.mode === 'standalone') {
     return { type: 'redis', metadata: { address: broker.nodes[0], ...common }, authenticationRef: { name: authName } };
   }

@@ -32,9 +32,15 @@ test('tier props pass through, and worker pools join the Redis and PostgreSQL of
   const { topology, manifests } = synthTopology({
     api: { minReplicas: 4, maxReplicas: 12, minAvailable: 3 },
     database: { replicas: 3 },
-    workers: { emails: { image: 'example/worker:1.0.0', queue: 'emails', maxReplicas: 5 } },
+    workers: {
+      emails: { image: 'example/worker:1.0.0', queue: 'emails', maxReplicas: 5 },
+      reports: { image: 'example/worker:1.0.0', queues: ['reports', 'exports'], concurrency: 2 },
+    },
   });
   checkManifests(manifests);
+  // The API accepts jobs for every pool's queues.
+  expect(envOf(manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-app-api')!.spec.template.spec.containers[0]).WORKER_QUEUES)
+    .toBe('emails,reports,exports');
   expect(manifests.find(m => m.kind === 'HorizontalPodAutoscaler' && m.metadata.name === 'test-app-api')!.spec).toMatchObject({ minReplicas: 4, maxReplicas: 12 });
   expect(manifests.find(m => m.kind === 'StatefulSet' && m.metadata.name === 'test-app-db-replica')!.spec.replicas).toBe(3);
   const scaled = manifests.find(m => m.kind === 'ScaledObject')!;

@@ -32,3 +32,12 @@ test('the API may reach only DNS, PostgreSQL and Redis, and is reached only by t
   expect(policy.ingress.map((rule: Manifest) => rule.from[0].podSelector.matchLabels['app.kubernetes.io/name']
     ?? rule.from[0].podSelector.matchLabels['app.kubernetes.io/instance']).sort()).toEqual(['hscale-lb', 'prometheus']);
 });
+
+test('the API accepts jobs for the worker pool\'s queue, and the nightly schedule enqueues onto it', () => {
+  const apiEnv: Manifest[] = find('Deployment', 'hscale-api').spec.template.spec.containers[0].env;
+  expect(apiEnv.find(e => e.name === 'WORKER_QUEUES')).toEqual({ name: 'WORKER_QUEUES', value: 'items' });
+  const cron = find('CronJob', 'hscale-jobs-aggregate');
+  expect(cron.spec).toMatchObject({ schedule: '0 2 * * *', concurrencyPolicy: 'Forbid' });
+  expect(cron.spec.jobTemplate.spec.template.spec.containers[0].args).toEqual(['items', 'items.aggregate', '{}']);
+  expect(find('ScaledObject', 'hscale-jobs').spec.triggers[0].metadata.listName).toBe('{hscale}:items:wait');
+});

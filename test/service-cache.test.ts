@@ -21,7 +21,6 @@ function memoryClient(): CacheClient & { data: Map<string, string>; mode: 'ok' |
     get: (key: string) => client.run(() => data.get(key) ?? null),
     set: (key: string, value: string) => client.run(() => { data.set(key, value); }),
     del: (key: string) => client.run(() => { data.delete(key); }),
-    pop: (key: string) => client.run(() => { throw new Error(`no lists in memory: ${key}`); }),
     ping: () => client.run(() => undefined),
     close: async () => undefined,
   };

@@ -2,7 +2,6 @@ import { ChildProcess, spawn } from 'child_process';
 import { request as httpRequest } from 'http';
 import { hostname } from 'os';
 import { join } from 'path';
-import { createClient } from 'redis';
 import { startReplicatedPostgres, ReplicatedPostgres } from './support/postgres';
 import { freePort, ProcessGroup, run, sleep, waitFor } from './support/processes';
 
@@ -180,40 +179,3 @@ test('a server whose database is unreachable at start exits 1 and says why', asy
   expect(code).toBe(1);
   expect(output).toContain('failed to start');
 }, 30_000);
-
-test('the worker process takes jobs, and on SIGTERM finishes and exits 0', async () => {
-  // GIVEN a Redis and the built worker on a queue in it
-  const redisPort = await freePort();
-  group.spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-  const queue = createClient({ url: `redis://127.0.0.1:${redisPort}` });
-  queue.on('error', () => undefined);
-  await waitFor('redis to answer', async () => {
-    if (!queue.isOpen) await queue.connect();
-    return (await queue.ping()) === 'PONG';
-  }, 10_000, 100);
-  const metricsPort = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, ['service/dist/worker.js'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, WORKER_QUEUE: 'jobs', METRICS_PORT: String(metricsPort), REDIS_URL: `redis://127.0.0.1:${redisPort}`, DATABASE_URL: pg.databaseUrl },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', chunk => { output += chunk; });
-  child.stderr!.on('data', chunk => { output += chunk; });
-  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)));
-  group.onCleanup(async () => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  try {
-    // WHEN jobs arrive
-    await queue.rPush('jobs', Array.from({ length: 3 }, (_, i) => JSON.stringify({ type: 'items.create', name: `from the worker process ${i}` })));
-    // THEN they become items and the metrics port says so
-    await waitFor('3 items', async () => Number(await pg.primary.sql('select count(*) from items where name like \'from the worker process%\'', 'app')) === 3, 20_000, 100);
-    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    expect(metrics).toMatch(/^worker_jobs_total\{type="items.create",outcome="done"\} 3$/m);
-    // AND on SIGTERM it exits 0
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(output).toContain('"msg":"worker stopped"');
-  } finally {
-    queue.destroy();
-  }
-}, 60_000);

@@ -1,12 +1,13 @@
 import { Chart, Duration, Testing } from 'cdk8s';
-import { PgReplicaSet, RedisCluster, RedisClusterProps, WorkerPool, WorkerPoolProps } from '../lib';
+import { PgReplicaSet, RedisCluster, RedisClusterProps, resolveWorkerPoolSettings, WorkerPool, WorkerPoolProps, workerQueuesEnv, WorkerSchedule } from '../lib';
+import { QUEUE_PREFIX } from '../service/src/queue/settings';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 function synthPool(props: Partial<WorkerPoolProps> = {}, redis: RedisClusterProps = {}) {
   const chart = Testing.chart();
   const broker = new RedisCluster(chart, 'cache', redis);
   const db = new PgReplicaSet(chart, 'db');
-  const pool = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker, database: db, ...props });
+  const pool = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queues: ['emails'], broker, database: db, ...props });
   return { pool, broker, manifests: Testing.synth(chart) };
 }
 
@@ -31,7 +32,7 @@ test('a pool on Redis Cluster is scaled by KEDA on the queue length, and every o
   expect(scaled.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds).toBe(300);
   expect(scaled.spec.triggers).toEqual([{
     type: 'redis-cluster',
-    metadata: { addresses: broker.nodes.join(','), listName: 'emails', listLength: '20' },
+    metadata: { addresses: broker.nodes.join(','), listName: '{hscale}:emails:wait', listLength: '20' },
     authenticationRef: { name: 'test-jobs-broker' },
   }]);
   // The scaler reads the password from the broker's own Secret: nothing literal.
@@ -45,8 +46,12 @@ test('the workers get the queue, the broker and the database by the env contract
   const { manifests } = synthPool();
   const container = find(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0];
   const env = envOf(container);
-  expect(env.WORKER_QUEUE).toBe('emails');
-  expect(env.METRICS_PORT).toBe('9100');
+  expect(env).toMatchObject({
+    WORKER_QUEUES: 'emails', WORKER_CONCURRENCY: '1', JOB_ATTEMPTS: '3', JOB_BACKOFF_TYPE: 'exponential', JOB_BACKOFF_DELAY_MS: '1000',
+    JOB_TIMEOUT_MS: '300000', SHUTDOWN_TIMEOUT_MS: '115000', METRICS_PORT: '9100',
+  });
+  // 80% of the 1Gi memory limit.
+  expect(env.WORKER_MAX_RSS_BYTES).toBe(String(Math.floor(2 ** 30 * 0.8)));
   expect(env.REDIS_CLUSTER_NODES).toMatch(/^test-cache-0\.test-cache-nodes\.default\.svc\.cluster\.local:6379,/);
   expect(env.REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'test-cache-auth', key: 'password' } });
   expect(env.DATABASE_URL).toContain('test-db-rw');
@@ -83,7 +88,7 @@ test('on Sentinel, KEDA asks the Sentinels for the master', () => {
   expect(scaled.spec.minReplicaCount).toBe(0);
   expect(scaled.spec.triggers[0]).toEqual({
     type: 'redis-sentinel',
-    metadata: { addresses: broker.sentinelHosts.join(','), sentinelMaster: 'jobs-master', listName: 'emails', listLength: '5' },
+    metadata: { addresses: broker.sentinelHosts.join(','), sentinelMaster: 'jobs-master', listName: '{hscale}:emails:wait', listLength: '5' },
     authenticationRef: { name: 'test-jobs-broker' },
   });
   expect(find(manifests, 'NetworkPolicy', 'test-cache-sentinel').spec.ingress).toContainEqual({
@@ -97,7 +102,7 @@ test('on a standalone Redis, KEDA\'s redis scaler reads the one node and the wor
   checkManifests(manifests);
   expect(find(manifests, 'ScaledObject', 'test-jobs').spec.triggers).toEqual([{
     type: 'redis',
-    metadata: { address: 'test-cache-0.test-cache-nodes.default.svc.cluster.local:6379', listName: 'emails', listLength: '20' },
+    metadata: { address: 'test-cache-0.test-cache-nodes.default.svc.cluster.local:6379', listName: '{hscale}:emails:wait', listLength: '20' },
     authenticationRef: { name: 'test-jobs-broker' },
   }]);
   expect(broker.nodes).toEqual(['test-cache-0.test-cache-nodes.default.svc.cluster.local:6379']);
@@ -123,9 +128,58 @@ test('autoscaler cpu: an HPA on CPU with the guides\' behaviour, and no KEDA obj
   expect(find(manifests, 'PodDisruptionBudget', 'test-jobs').spec.maxUnavailable).toBe(1);
 });
 
-test('a queue name may start with a hash tag, as Redis Cluster users name related keys', () => {
-  const { manifests } = synthPool({ queue: '{mail}:outbox' });
-  expect(manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers[0].metadata.listName).toBe('{mail}:outbox');
+test('several queues: one KEDA trigger per queue on BullMQ\'s wait list, with the same hash-tagged prefix as the worker', () => {
+  const { manifests, pool } = synthPool({ queues: ['ev_calculation', 'data_refresh'], concurrency: 4 });
+  expect(manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers.map((t: Manifest) => t.metadata.listName))
+    .toEqual(['{hscale}:ev_calculation:wait', '{hscale}:data_refresh:wait']);
+  expect(envOf(find(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0])).toMatchObject({ WORKER_QUEUES: 'ev_calculation,data_refresh', WORKER_CONCURRENCY: '4' });
+  expect(QUEUE_PREFIX).toBe('{hscale}');
+  expect(workerQueuesEnv([pool, { queues: ['notifications', 'data_refresh'] }])).toEqual({ WORKER_QUEUES: 'ev_calculation,data_refresh,notifications' });
+  expect(workerQueuesEnv([])).toEqual({});
+});
+
+test('the job policy and the memory bound reach the workers\' env', () => {
+  const { manifests } = synthPool({
+    attempts: 7, backoff: { type: 'fixed', delay: Duration.millis(500) }, jobTimeout: Duration.seconds(30),
+    maxRssPercent: 50, resources: { memoryLimit: '200Mi', memoryRequest: '200Mi' }, terminationGracePeriod: Duration.seconds(3),
+  });
+  expect(envOf(find(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0])).toMatchObject({
+    JOB_ATTEMPTS: '7', JOB_BACKOFF_TYPE: 'fixed', JOB_BACKOFF_DELAY_MS: '500', JOB_TIMEOUT_MS: '30000',
+    WORKER_MAX_RSS_BYTES: String(100 * 2 ** 20), SHUTDOWN_TIMEOUT_MS: '1000',
+  });
+});
+
+test('a schedule is a CronJob that enqueues its job, with Forbid, a deadline, history limits, a TTL, restricted pods and a broker-only NetworkPolicy', () => {
+  const { manifests } = synthPool({
+    queues: ['emails', 'reports'],
+    schedules: { nightly: { cron: '30 2 * * *', queue: 'reports', name: 'items.aggregate', data: { day: '2026-01-01' }, timeZone: 'Europe/Paris' } },
+  });
+  checkManifests(manifests);
+  const cron = find(manifests, 'CronJob', 'test-jobs-nightly');
+  expect(cron).toMatchSnapshot();
+  expect(cron.spec).toMatchObject({
+    schedule: '30 2 * * *', timeZone: 'Europe/Paris', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 300,
+    successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 3, jobTemplate: { spec: { ttlSecondsAfterFinished: 86400 } },
+  });
+  const container = cron.spec.jobTemplate.spec.template.spec.containers[0];
+  expect([...container.command, ...container.args]).toEqual(['node', 'service/dist/enqueue.js', 'reports', 'items.aggregate', '{"day":"2026-01-01"}']);
+  expect(envOf(container)).toEqual({
+    REDIS_CLUSTER_NODES: expect.stringContaining('test-cache-0'), REDIS_PASSWORD: { secretKeyRef: { name: 'test-cache-auth', key: 'password' } },
+  });
+  const policy = find(manifests, 'NetworkPolicy', 'test-jobs-schedule');
+  expect(policy.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/instance': 'test-jobs', 'app.kubernetes.io/component': 'schedule' });
+  expect(cron.spec.jobTemplate.spec.template.metadata.labels).toMatchObject(policy.spec.podSelector.matchLabels);
+  expect(policy.spec.ingress ?? []).toEqual([]);
+  expect(policy.spec.egress.flatMap((rule: Manifest) => rule.ports.map((p: Manifest) => p.port)).sort()).toEqual([53, 53, 6379]);
+});
+
+test('the settings resolver gives the defaults, alone', () => {
+  const chart = Testing.chart();
+  const broker = new RedisCluster(chart, 'cache');
+  expect(resolveWorkerPoolSettings(chart, { image: 'example/worker:1.0.0', queues: ['emails'], broker })).toMatchObject({
+    queues: ['emails'], concurrency: 1, attempts: 3, backoff: { type: 'exponential', delayMs: 1000 }, jobTimeoutMs: 300_000,
+    schedules: [], autoscaler: 'keda', minReplicas: 1, maxReplicas: 10, gracePeriodSeconds: 120,
+  });
 });
 
 test('the metrics endpoint carries the queue for the backlog alert', () => {
@@ -137,9 +191,29 @@ test('the metrics endpoint carries the queue for the backlog alert', () => {
   expect(synthPool({ autoscaler: 'cpu' }).pool.metricsEndpoints[0].queue).toBeUndefined();
 });
 
+const daily = (schedule: Partial<WorkerSchedule> = {}) => ({ schedules: { daily: { cron: '@daily', name: 'items.aggregate', ...schedule } } });
+
 const BAD_PROPS: Array<[string, Partial<WorkerPoolProps>, string]> = [
-  ['an empty queue name', { queue: '' }, 'test/jobs: \'queue\' ("") must be 1-200 letters, digits or \':._{}-\', starting with a letter, a digit or \'{\' (a hash tag)'],
-  ['a queue name with spaces', { queue: 'my queue' }, 'test/jobs: \'queue\' ("my queue") must be'],
+  ['no queue', { queues: [] }, 'test/jobs: \'queues\' ("none") must name at least one queue'],
+  ['an empty queue name', { queues: [''] }, 'test/jobs: \'queues[0]\' ("") must be 1-100 letters, digits or \'._-\', starting with a letter or a digit (BullMQ refuses \':\'; the key prefix carries the hash tag)'],
+  ['a queue name with a colon', { queues: ['ok', 'mail:outbox'] }, 'test/jobs: \'queues[1]\' ("mail:outbox") must be 1-100 letters'],
+  ['a queue listed twice', { queues: ['a', 'a'] }, 'test/jobs: \'queues\' ("a") is listed twice; name each queue once'],
+  ['queue and queues', { queue: 'a', queues: ['b'] }, 'test/jobs: \'queue\' ("a") must not be given with \'queues\'; list every queue in \'queues\''],
+  ['concurrency 0', { concurrency: 0 }, 'test/jobs: \'concurrency\' (0) must be an integer from 1 to 1000'],
+  ['0 attempts', { attempts: 0 }, 'test/jobs: \'attempts\' (0) must be an integer from 1 to 100'],
+  ['an unknown backoff', { backoff: { type: 'linear' as never, delay: Duration.seconds(1) } }, 'test/jobs: \'backoff.type\' ("linear") must be one of \'fixed\', \'exponential\''],
+  ['a job timeout under a second', { jobTimeout: Duration.millis(10) }, 'test/jobs: \'jobTimeout\' (10) must be an integer from 1000 to 86400000'],
+  ['a memory bound of 5%', { maxRssPercent: 5 }, 'test/jobs: \'maxRssPercent\' (5) must be an integer from 10 to 100'],
+  ['a cron of 4 fields', daily({ cron: '0 2 * *' }), 'test/jobs: \'schedules.daily.cron\' ("0 2 * *") must be a cron schedule of 5 fields or a macro such as \'@daily\': has 4 fields, not 5'],
+  ['a minute out of range', daily({ cron: '60 2 * * *' }), 'test/jobs: \'schedules.daily.cron\' ("60 2 * * *") must be a cron schedule of 5 fields or a macro such as \'@daily\': minute "60" must be within 0-59'],
+  ['a bad step', daily({ cron: '*/0 * * * *' }), 'minute "*/0" has a bad step'],
+  ['a backwards range', daily({ cron: '0 2 * * FRI-MON' }), 'day of week "FRI-MON" has a range that runs backwards'],
+  ['an unknown macro', daily({ cron: '@fortnightly' }), 'has 1 fields, not 5'],
+  ['a schedule on a queue the pool does not serve', daily({ queue: 'reports' }), 'test/jobs: \'schedules.daily.queue\' ("reports") must be a queue this pool serves: \'emails\''],
+  ['a schedule with an empty job name', daily({ name: '' }), 'test/jobs: \'schedules.daily.name\' ("") must be 1-100 letters, digits or \'._:-\', starting with a letter or a digit'],
+  ['a schedule id that is no DNS label', { schedules: { Daily: { cron: '@daily', name: 'x' } } }, 'test/jobs: \'schedules.Daily\' ("Daily")'],
+  ['a schedule id too long for a CronJob name', { schedules: { ['x'.repeat(50)]: { cron: '@daily', name: 'x' } } }, `test/jobs: 'schedules.${'x'.repeat(50)}' ("${'x'.repeat(50)}") makes the CronJob name 'test-jobs-${'x'.repeat(50)}' longer than 52 characters`],
+  ['a starting deadline of 1 second', daily({ startingDeadline: Duration.seconds(1) }), 'test/jobs: \'schedules.daily.startingDeadline\' (1) must be an integer from 10 to 86400'],
   ['an unknown autoscaler', { autoscaler: 'vpa' as never }, 'test/jobs: \'autoscaler\' ("vpa") must be one of \'keda\', \'cpu\''],
   ['zero workers on an HPA', { autoscaler: 'cpu', minReplicas: 0 }, 'test/jobs: \'minReplicas\' (0) must be an integer from 1 to 1000'],
   ['min above max', { minReplicas: 5, maxReplicas: 3 }, 'test/jobs: \'minReplicas\' (5) must be less than or equal to \'maxReplicas\' (3)'],
@@ -148,7 +222,7 @@ const BAD_PROPS: Array<[string, Partial<WorkerPoolProps>, string]> = [
   ['a zero grace period', { terminationGracePeriod: Duration.seconds(0) }, 'test/jobs: \'terminationGracePeriod\' (0) must be an integer from 1 to 86400'],
   ['an unpinned image', { image: 'example/worker:latest' }, 'test/jobs: \'image\' ("example/worker:latest")'],
   ['a credential as a plain env var', { env: { SMTP_PASSWORD: 'x' } }, 'test/jobs: \'env.SMTP_PASSWORD\' ("<redacted>") looks like a credential'],
-  ['a name set twice', { env: { WORKER_QUEUE: 'other' } }, 'test/jobs: \'env\' ("WORKER_QUEUE") is set twice'],
+  ['a name set twice', { env: { WORKER_QUEUES: 'other' } }, 'test/jobs: \'env\' ("WORKER_QUEUES") is set twice'],
 ];
 
 test.each(BAD_PROPS)('throws error, when given %s', (_what, props, message) => {
@@ -160,8 +234,8 @@ test('throws error, when KEDA would read the broker\'s Secret from another names
   const data = new Chart(app, 'data', { namespace: 'data' });
   const work = new Chart(app, 'work', { namespace: 'work' });
   const broker = new RedisCluster(data, 'cache');
-  expect(() => new WorkerPool(work, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker }))
+  expect(() => new WorkerPool(work, 'jobs', { image: 'example/worker:1.0.0', queues: ['emails'], broker }))
     .toThrow('work/jobs: \'broker\' ("data/cache") must be in the workers\' namespace (work): KEDA reads the broker\'s password Secret');
   // The HPA needs no Secret, so a cpu pool may use a broker elsewhere.
-  expect(() => new WorkerPool(work, 'cpu-jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker, autoscaler: 'cpu' })).not.toThrow();
+  expect(() => new WorkerPool(work, 'cpu-jobs', { image: 'example/worker:1.0.0', queues: ['emails'], broker, autoscaler: 'cpu' })).not.toThrow();
 });

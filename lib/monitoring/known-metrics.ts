@@ -13,7 +13,7 @@ export const KNOWN_METRICS: Record<string, string[]> = {
     'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds',
   ],
   // service/src/worker-app.ts, the reference queue worker (your own worker may export other names).
-  'hscale-worker': ['worker_jobs_total', 'worker_job_duration_seconds_bucket', 'worker_active'],
+  'hscale-worker': ['worker_jobs_total', 'worker_job_duration_seconds_bucket', 'worker_active', 'worker_queue_jobs'],
   // kube-state-metrics (kube-prometheus-stack ships it), for the HPA, PDB and pod alerts.
   'kube-state-metrics': [
     'kube_horizontalpodautoscaler_status_current_replicas', 'kube_horizontalpodautoscaler_spec_max_replicas',

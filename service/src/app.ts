@@ -9,6 +9,7 @@ import { registerGuideMetrics } from './guide-metrics';
 import { HealthState } from './health/health';
 import { errorHandler, notFound } from './http/errors';
 import { itemsRouter } from './http/items-routes';
+import { jobsApi } from './http/jobs-routes';
 import { opsRouter } from './http/ops-routes';
 import { requestContext } from './http/request-context';
 import { ServiceMetrics } from './metrics';
@@ -59,6 +60,8 @@ export function createService(env: NodeJS.ProcessEnv = process.env): Service {
   app.use(express.json({ limit: config.bodyLimit, strict: true }));
   app.use(opsRouter({ health, router, cache, metrics, adminToken: config.adminToken }));
   app.use('/api/v1/items', itemsRouter(new ItemRepository(router), cache));
+  const jobs = jobsApi(env, config.adminToken);
+  app.use('/api/v1/jobs', jobs.router);
   app.use(notFound);
   app.use(errorHandler);
 
@@ -76,7 +79,7 @@ export function createService(env: NodeJS.ProcessEnv = process.env): Service {
     },
     close: async () => {
       metrics.ready.set(0);
-      await Promise.all([router.close(), cache.close()]);
+      await Promise.all([router.close(), cache.close(), jobs.close()]);
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createServer, Server } from 'http';
 import { AddressInfo } from 'net';
+import { Queue } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ReadThroughCache } from './cache/cache';
 import { cacheClientFromEnv } from './cache/client';
@@ -8,89 +9,159 @@ import { ItemRepository } from './db/items';
 import { migrate } from './db/migrations';
 import { databaseConfigFromEnv, QueryRouter } from './db/router';
 import { logger } from './logger';
-import { itemJobs } from './queue/jobs';
-import { JobHandler, QueueWorker } from './queue/worker';
+import { closeQuietly, IGNORE_CONNECTION_ERROR, queueConnectionFromEnv } from './queue/connection';
+import { JobHandler, referenceJobs } from './queue/jobs';
+import { QUEUE_PREFIX, WorkerSettings, workerSettingsFromEnv } from './queue/settings';
+import { QueueWorkers } from './queue/worker';
 
 /** The worker's Prometheus metrics, in a registry of its own. */
 export class WorkerMetrics {
   public readonly registry = new Registry();
-  public readonly jobs = new Counter({ name: 'worker_jobs_total', help: 'Jobs taken, by type and outcome', labelNames: ['type', 'outcome'], registers: [this.registry] });
+  public readonly jobs = new Counter({
+    name: 'worker_jobs_total', help: 'Job runs by queue, name and outcome (completed, failed, retried)',
+    labelNames: ['queue', 'name', 'outcome'], registers: [this.registry],
+  });
   public readonly duration = new Histogram({
-    name: 'worker_job_duration_seconds', help: 'Time to run a job, by type', labelNames: ['type'],
-    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60], registers: [this.registry],
+    name: 'worker_job_duration_seconds', help: 'Time to run a job, by queue and name', labelNames: ['queue', 'name'],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300], registers: [this.registry],
   });
   public readonly active = new Gauge({ name: 'worker_active', help: '1 while the worker takes jobs', registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
+
+  /** Waiting and active jobs per queue, read from Redis at scrape time. */
+  public watchQueues(queues: Queue[]): void {
+    new Gauge({
+      name: 'worker_queue_jobs', help: 'Jobs of each queue by state (waiting, active, delayed, failed)', labelNames: ['queue', 'state'], registers: [this.registry],
+      async collect() {
+        // The liveness probe asks /metrics: a Redis outage must leave these gauges stale, not hang or fail the scrape.
+        const counts = await Promise.race([
+          Promise.all(queues.map(q => q.getJobCounts('waiting', 'active', 'delayed', 'failed'))),
+          new Promise<undefined>(resolve => setTimeout(() => resolve(undefined), 1000).unref()),
+        ]).catch(() => undefined);
+        counts?.forEach((byState, i) => {
+          for (const [state, count] of Object.entries(byState)) this.set({ queue: queues[i].name, state }, count);
+        });
+      },
+    });
+  }
 }
 
-/** A started worker: the loop, its metrics listener, and a way to stop both. */
+/** A started worker: the queue workers, its metrics listener, and a way to stop both. */
 export interface RunningWorker {
-  readonly worker: QueueWorker;
+  readonly workers: QueueWorkers;
   readonly metrics: WorkerMetrics;
+  readonly settings: WorkerSettings;
   /** The port /metrics answers on. */
   readonly metricsPort: number;
-  /** Finishes the job in hand, then closes the listener, the pools and the Redis client. */
+  /** Finishes the jobs in hand, then closes the listener, the pools and the Redis clients. */
   stop(): Promise<void>;
 }
 
 /**
- * Starts the reference queue worker from env (what WorkerPool injects): WORKER_QUEUE, METRICS_PORT,
- * the database contract and one of the Redis contracts. It migrates like the API does (under the
- * same advisory lock), so a worker that starts first finds the schema too. `handlers` replaces
- * the reference jobs with your own.
+ * Starts the reference queue worker from env (what WorkerPool injects): the settings of
+ * {@link workerSettingsFromEnv}, the database contract and one of the Redis contracts. It
+ * migrates like the API does (under the same advisory lock), so a worker that starts first finds
+ * the schema too. `handlers` replaces the reference jobs with your own. `onRssExceeded` is called
+ * once when the process's resident size passes WORKER_MAX_RSS_BYTES.
  */
-export async function startWorker(env: NodeJS.ProcessEnv = process.env, handlers?: Record<string, JobHandler>): Promise<RunningWorker> {
-  const queue = env.WORKER_QUEUE;
-  if (!queue) throw new Error('WORKER_QUEUE must name the Redis list the worker takes jobs from');
+export async function startWorker(
+  env: NodeJS.ProcessEnv = process.env, handlers?: Record<string, JobHandler>, onRssExceeded?: () => void,
+): Promise<RunningWorker> {
   // Every setting is read before a client opens, so a bad one leaves nothing connecting in the background.
-  const port = intFromEnv(env, 'METRICS_PORT', 9100, 0, 65535);
+  const settings = workerSettingsFromEnv(env);
   const ttlSeconds = intFromEnv(env, 'CACHE_DEFAULT_TTL', 300, 1, 86_400);
   const cacheTimeoutMs = intFromEnv(env, 'CACHE_TIMEOUT_MS', 250, 10, 60_000);
   const databaseConfig = databaseConfigFromEnv(env);
-  const redis = cacheClientFromEnv(env);
-  if (!redis) throw new Error('a worker needs its queue\'s Redis: set REDIS_CLUSTER_NODES, REDIS_SENTINELS or REDIS_URL');
+  const connection = queueConnectionFromEnv(env, 'worker');
+  if (!connection) throw new Error('a worker needs its queue\'s Redis: set REDIS_CLUSTER_NODES, REDIS_SENTINELS or REDIS_URL');
   const router = new QueryRouter(databaseConfig);
-  const cache = new ReadThroughCache(redis, ttlSeconds, cacheTimeoutMs);
+  const cache = new ReadThroughCache(cacheClientFromEnv(env), ttlSeconds, cacheTimeoutMs);
   const metrics = new WorkerMetrics();
-  const worker = new QueueWorker(redis, queue, handlers ?? itemJobs(new ItemRepository(router), cache), undefined, {
-    onJob: (type, outcome, seconds) => {
-      metrics.jobs.inc({ type, outcome });
-      metrics.duration.observe({ type }, seconds);
+  const queues = settings.queues.map(name => new Queue(name, { connection, prefix: QUEUE_PREFIX }).on('error', IGNORE_CONNECTION_ERROR));
+  metrics.watchQueues(queues);
+  const rss = new RssWatch(settings.maxRssBytes, onRssExceeded);
+  const workers = new QueueWorkers(connection, settings, handlers ?? referenceJobs(new ItemRepository(router), cache), {
+    onRun: (queue, name, outcome, seconds) => {
+      metrics.jobs.inc({ queue, name, outcome });
+      metrics.duration.observe({ queue, name }, seconds);
+      rss.check();
     },
   });
-  const closeBackends = () => Promise.all([router.close(), cache.close()]);
-  let server: Server | undefined;
+  const closeBackends = async () => {
+    await Promise.all(queues.map(q => q.close()));
+    closeQuietly(connection);
+    await Promise.all([router.close(), cache.close()]);
+  };
+  let server: Server;
   try {
     await migrate(router.primarySql);
     await router.start();
-    server = createServer((req, res) => {
-      if (req.method === 'GET' && req.url === '/metrics') {
-        metrics.active.set(worker.active ? 1 : 0);
-        metrics.registry.metrics().then(
-          text => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
-          error => res.writeHead(500).end(String(error)),
-        );
-        return;
-      }
-      res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"error":{"code":"not_found","message":"only GET /metrics here"}}');
-    });
-    await new Promise<void>((resolve, reject) => server!.once('error', reject).listen(port, resolve));
+    server = await listenForMetrics(settings.metricsPort, metrics);
   } catch (error) {
     await closeBackends();
     throw error;
   }
-  worker.start();
-  logger.info({ queue, metricsPort: (server.address() as AddressInfo).port }, 'worker started');
+  workers.start();
+  metrics.active.set(1);
+  rss.start();
+  const metricsPort = (server.address() as AddressInfo).port;
+  logger.info({ queues: settings.queues, concurrency: settings.concurrency, metricsPort }, 'worker started');
   return {
-    worker, metrics,
-    metricsPort: (server.address() as AddressInfo).port,
+    workers, metrics, settings, metricsPort,
     stop: async () => {
-      await worker.stop();
-      await new Promise(resolve => server!.close(resolve));
+      rss.stop();
+      metrics.active.set(0);
+      await workers.close(connection.status !== 'ready');
+      await new Promise(resolve => server.close(resolve));
       await closeBackends();
     },
   };
+}
+
+function listenForMetrics(port: number, metrics: WorkerMetrics): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/metrics') {
+      metrics.registry.metrics().then(
+        text => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
+        error => res.writeHead(500).end(String(error)),
+      );
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"error":{"code":"not_found","message":"only GET /metrics here"}}');
+  });
+  return new Promise((resolve, reject) => server.once('error', reject).listen(port, () => resolve(server)));
+}
+
+/**
+ * The memory bound: checked after every job and every few seconds; past it, `onExceeded` runs once
+ * (the process then finishes its jobs and exits, and Kubernetes starts it afresh), as Celery's
+ * max-memory-per-child replaces a bloated child.
+ */
+class RssWatch {
+  private timer?: NodeJS.Timeout;
+  private fired = false;
+
+  constructor(private readonly maxBytes: number, private readonly onExceeded?: () => void) {}
+
+  public start(): void {
+    if (this.maxBytes === 0) return;
+    this.timer = setInterval(() => this.check(), 5000);
+    this.timer.unref();
+  }
+
+  public stop(): void {
+    clearInterval(this.timer);
+  }
+
+  public check(): void {
+    if (this.maxBytes === 0 || this.fired) return;
+    const rss = process.memoryUsage.rss();
+    if (rss <= this.maxBytes) return;
+    this.fired = true;
+    logger.warn({ rss, maxRssBytes: this.maxBytes }, 'memory bound passed: finishing the jobs in hand, then exiting');
+    this.onExceeded?.();
+  }
 }

@@ -5,12 +5,13 @@ import { startWorker } from './worker-app';
 
 /**
  * The queue worker process (`node service/dist/worker.js`): on SIGTERM it takes no more jobs,
- * finishes the one in hand and exits 0, or exits 1 when SHUTDOWN_TIMEOUT_MS runs out first (keep
- * it below the pod's termination grace period).
+ * finishes the ones in hand and exits 0, or exits 1 when SHUTDOWN_TIMEOUT_MS runs out first (keep
+ * it below the pod's termination grace period). Past its memory bound it stops the same way, so
+ * Kubernetes restarts it with a fresh heap.
  */
 async function main(): Promise<void> {
   const shutdownTimeoutMs = intFromEnv(process.env, 'SHUTDOWN_TIMEOUT_MS', 100_000, 0, 3_600_000);
-  const running = await startWorker();
+  const running = await startWorker(process.env, undefined, () => process.kill(process.pid, 'SIGTERM'));
   exitAfterStopOnSignals(shutdownTimeoutMs, async signal => {
     logger.info({ signal }, 'worker stopping');
     await running.stop();

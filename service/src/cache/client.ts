@@ -1,13 +1,11 @@
 import { createClient, createCluster, createSentinel } from 'redis';
 import { logger } from '../logger';
 
-/** The few commands the cache and the queue worker need, whatever the deployment (cluster, sentinel or one node). */
+/** The few commands the cache needs, whatever the deployment (cluster, sentinel or one node). */
 export interface CacheClient {
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   del(key: string): Promise<void>;
-  /** Takes the first element of a list (LPOP), or null when it is empty. */
-  pop(key: string): Promise<string | null>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -55,7 +53,6 @@ interface Commands {
   get(key: string): Promise<unknown>;
   set(key: string, value: string, options: { EX: number }): Promise<unknown>;
   del(key: string): Promise<unknown>;
-  lPop(key: string): Promise<unknown>;
 }
 
 interface Connection {
@@ -107,7 +104,6 @@ export function resilient(make: () => Connection, firstRetryMs = 200, maxRetryMs
     del: async key => {
       await commands().del(key);
     },
-    pop: async key => (await commands().lPop(key)) as string | null,
     ping: async () => {
       await commands().get('hscale:ping');
     },

@@ -73,6 +73,27 @@ export class ItemRepository {
     return { item: toItem(result[0]), token };
   }
 
+  /**
+   * Creates the item of queue job `jobKey` unless that job already did: the insert and the key
+   * are one statement, so a job run twice (its worker died before acknowledging) inserts once.
+   */
+  public async createForJob(input: { name: string; payload: unknown }, jobKey: string): Promise<{ created: boolean; token: string }> {
+    const { result, token } = await this.router.write(async tx =>
+      tx`insert into items (name, payload, job_key) values (${input.name}, ${tx.json(input.payload as never)}, ${jobKey}) on conflict (job_key) do nothing`);
+    return { created: result.count === 1, token };
+  }
+
+  /** Counts the items created on `day` (YYYY-MM-DD, UTC) into item_daily_counts; running it again overwrites the count. */
+  public async aggregateDay(day: string): Promise<number> {
+    const { result } = await this.router.write(async tx => tx<Array<{ items: string }>>`
+      insert into item_daily_counts (day, items)
+        select ${day}::date, count(*) from items
+          where created_at >= ${day}::date::timestamp at time zone 'UTC' and created_at < (${day}::date + 1)::timestamp at time zone 'UTC'
+      on conflict (day) do update set items = excluded.items, computed_at = now()
+      returning items`);
+    return Number(result[0].items);
+  }
+
   public async get(id: string, token?: string): Promise<Item> {
     const rows = await this.router.read(sql => sql<ItemRow[]>`select ${sql.unsafe(COLUMNS)} from items where id = ${id}`, token);
     if (rows.length === 0) throw new NotFoundError(`item ${id} does not exist`);

@@ -17,6 +17,18 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       );
       create index items_keyset on items (created_at, id);`,
   },
+  {
+    version: 2,
+    name: 'job keys and daily item counts',
+    // job_key: the queue job that created the item, unique, so a job run twice inserts once.
+    sql: `
+      alter table items add column job_key text unique;
+      create table item_daily_counts (
+        day date primary key,
+        items bigint not null,
+        computed_at timestamptz not null default now()
+      );`,
+  },
 ];
 
 // Any fixed number: every instance takes the same advisory lock.

@@ -1,130 +1,108 @@
+import { Job, UnrecoverableError, Worker } from 'bullmq';
+import { ZodError } from 'zod';
 import { logger } from '../logger';
+import { describeIssues } from '../validation';
+import { QueueConnection } from './connection';
+import { JobHandler } from './jobs';
+import { backoffDelay, POOL_BACKOFF, QUEUE_PREFIX, WorkerSettings } from './settings';
 
-/** A job as it sits in the queue: a JSON object whose `type` names its handler. */
-export interface Job {
-  readonly type: string;
-  readonly [field: string]: unknown;
-}
-
-/** Does one job; throws {@link JobRejected} for a job that can never succeed, anything else for a failure. */
-export type JobHandler = (job: Job) => Promise<void>;
-
-/** A job that is malformed or of no known type: retrying it would fail the same way. */
-export class JobRejected extends Error {}
-
-export type JobOutcome = 'done' | 'failed' | 'rejected';
+/** How a run ended: done, failed for good (now in the failed set), or failed and to be run again. */
+export type JobOutcome = 'completed' | 'failed' | 'retried';
 
 /** Hooks the metrics module listens on. */
-export interface WorkerObserver {
-  onJob?(type: string, outcome: JobOutcome, seconds: number): void;
+export interface JobObserver {
+  onRun?(queue: string, name: string, outcome: JobOutcome, seconds: number): void;
 }
-
-/** Where jobs come from: a Redis list, popped one at a time. */
-export interface JobSource {
-  pop(queue: string): Promise<string | null>;
-}
-
-/** How long an idle worker waits before asking again: doubling from the first to the last. */
-export interface IdleBackoff {
-  readonly firstMs: number;
-  readonly maxMs: number;
-}
-
-export const DEFAULT_IDLE_BACKOFF: IdleBackoff = { firstMs: 50, maxMs: 1000 };
 
 /**
- * Takes jobs from a Redis list one at a time and runs their handlers. It polls with LPOP rather
- * than blocking in BLPOP: a blocking pop holds a connection per node of a Redis Cluster, while a
- * poll behaves the same on one node, Sentinel and Cluster, and lets `stop()` return at once
- * when idle. Delivery is at most once: a job taken by a worker that is killed before it
- * finishes is lost, and `stop()` (on SIGTERM) lets the job in hand finish first.
+ * One BullMQ Worker per queue, `concurrency` jobs at a time each. A job's lock is renewed while it
+ * runs; when its worker dies the lock expires and another worker's stalled-job check puts it back
+ * in the wait list: delivery is at least once. The retry policy is the pool's: the `pool` backoff
+ * strategy gives the delay, and answers "no more" (-1) once JOB_ATTEMPTS runs have failed.
  */
-export class QueueWorker {
-  private running = false;
-  private loop?: Promise<void>;
-  private wake?: () => void;
+export class QueueWorkers {
+  private readonly workers: Worker[];
+  private inHand = 0;
 
   constructor(
-    private readonly source: JobSource,
-    public readonly queue: string,
+    connection: QueueConnection,
+    private readonly settings: WorkerSettings,
     private readonly handlers: Record<string, JobHandler>,
-    private readonly backoff: IdleBackoff = DEFAULT_IDLE_BACKOFF,
-    private readonly observer: WorkerObserver = {},
-  ) {}
-
-  /** Whether the worker is taking jobs. */
-  public get active(): boolean {
-    return this.running;
-  }
-
-  public start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  /** Takes no more jobs; resolves once the job in hand, if any, is done. */
-  public async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    let idleMs = this.backoff.firstMs;
-    while (this.running) {
-      const raw = await this.source.pop(this.queue).catch(error => {
-        logger.warn({ err: String(error), queue: this.queue }, 'queue unavailable');
-        return null;
+    private readonly observer: JobObserver = {},
+  ) {
+    this.workers = settings.queues.map(queue => {
+      const worker = new Worker(queue, job => this.run(queue, job), {
+        connection, prefix: QUEUE_PREFIX, concurrency: settings.concurrency, autorun: false,
+        lockDuration: settings.lockDurationMs, stalledInterval: settings.stalledIntervalMs, maxStalledCount: settings.maxStalledCount,
+        settings: { backoffStrategy: (attemptsMade, type) => this.retryDelay(attemptsMade, type) },
       });
-      if (raw === null) {
-        await this.pause(idleMs);
-        idleMs = Math.min(idleMs * 2, this.backoff.maxMs);
-        continue;
-      }
-      idleMs = this.backoff.firstMs;
-      await this.process(raw);
-    }
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise(resolve => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
+      worker.on('error', error => logger.warn({ queue, err: String(error) }, 'queue worker error'));
+      return worker;
     });
   }
 
-  private async process(raw: string): Promise<void> {
-    const started = process.hrtime.bigint();
-    let type = 'unknown';
-    let outcome: JobOutcome = 'done';
-    try {
-      const job = parseJob(raw);
-      type = job.type;
-      const handler = this.handlers[job.type];
-      if (!handler) throw new JobRejected(`no handler for job type ${JSON.stringify(job.type)}`);
-      await handler(job);
-    } catch (error) {
-      outcome = error instanceof JobRejected ? 'rejected' : 'failed';
-      // The job's fields may hold personal data: log its type and the reason only.
-      logger.error({ queue: this.queue, type, err: String(error) }, outcome === 'rejected' ? 'job rejected' : 'job failed');
-    }
-    this.observer.onJob?.(type, outcome, Number(process.hrtime.bigint() - started) / 1e9);
+  /** Jobs running now, over every queue. */
+  public get active(): number {
+    return this.inHand;
   }
-}
 
-function parseJob(raw: string): Job {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    throw new JobRejected('the job is not JSON');
+  public start(): void {
+    for (const worker of this.workers) void worker.run().catch(error => logger.error({ err: String(error) }, 'queue worker stopped'));
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as Job).type !== 'string') {
-    throw new JobRejected('the job is not an object with a string "type"');
+
+  /**
+   * Takes no new job; resolves once every job in hand is done and acknowledged. `redisAway`: the
+   * connection is down, so no job can be acknowledged and waiting for them would wait for Redis;
+   * the jobs in hand are dropped, and stall and run again elsewhere.
+   */
+  public async close(redisAway = false): Promise<void> {
+    await Promise.all(this.workers.map(w => w.close(redisAway)));
   }
-  return value as Job;
+
+  private retryDelay(attemptsMade: number, type?: string): number {
+    if (type !== POOL_BACKOFF || attemptsMade >= this.settings.attempts) return -1;
+    return backoffDelay(this.settings, attemptsMade);
+  }
+
+  private async run(queue: string, job: Job): Promise<unknown> {
+    const started = process.hrtime.bigint();
+    const handler = this.handlers[job.name];
+    this.inHand++;
+    try {
+      if (!handler) throw new UnrecoverableError(`no handler for job name ${JSON.stringify(job.name)}`);
+      const result = await this.withTimeout(handler, job, queue);
+      this.observe(queue, job.name, 'completed', started);
+      return result;
+    } catch (error) {
+      const final = error instanceof UnrecoverableError || error instanceof ZodError || job.attemptsMade + 1 >= this.settings.attempts;
+      this.observe(queue, job.name, final ? 'failed' : 'retried', started);
+      // The job's data may hold personal data: log its id, name and the reason only.
+      logger.warn({ queue, id: job.id, name: job.name, attempt: job.attemptsMade + 1, err: String(error) }, final ? 'job failed' : 'job will be retried');
+      // Data its schema refuses will be refused on every run: fail it now.
+      if (error instanceof ZodError) throw new UnrecoverableError(describeIssues(error, 'data'));
+      throw error;
+    } finally {
+      this.inHand--;
+    }
+  }
+
+  private async withTimeout(handler: JobHandler, job: Job, queue: string): Promise<unknown> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new Error(`job timed out after ${this.settings.jobTimeoutMs} ms`));
+      }, this.settings.jobTimeoutMs);
+    });
+    try {
+      return await Promise.race([handler(job.data, { key: `${queue}/${job.id}`, signal: controller.signal }), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private observe(queue: string, name: string, outcome: JobOutcome, started: bigint): void {
+    this.observer.onRun?.(queue, name, outcome, Number(process.hrtime.bigint() - started) / 1e9);
+  }
 }

@@ -1,0 +1,37 @@
+import { logger } from './logger';
+import { closeQuietly, queueConnectionFromEnv } from './queue/connection';
+import { JobProducer, JobRefused } from './queue/producer';
+
+/**
+ * `node service/dist/enqueue.js <queue> <name> <json>` (`npm run enqueue -- ...`): adds one job
+ * and prints its id; what a WorkerPool schedule's CronJob runs. Exit 0 once the job is in Redis,
+ * 2 for a refused job (usage, unknown name, bad data), 1 when Redis does not take it.
+ */
+export async function enqueue(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const [queue, name, json = '{}'] = args;
+  if (!queue || !name || args.length > 3) throw new JobRefused('usage: enqueue <queue> <name> [<json data>]');
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+  } catch {
+    throw new JobRefused('the job data is not JSON');
+  }
+  const connection = queueConnectionFromEnv({ ...env }, 'producer');
+  if (!connection) throw new Error('set REDIS_CLUSTER_NODES, REDIS_SENTINELS or REDIS_URL to reach the queue');
+  const producer = new JobProducer(connection, [queue]);
+  try {
+    return await producer.add(queue, name, data);
+  } finally {
+    await producer.close();
+    closeQuietly(connection);
+  }
+}
+
+if (require.main === module) {
+  enqueue(process.argv.slice(2), process.env).then(id => {
+    process.stdout.write(`${id}\n`);
+  }, error => {
+    logger.error({ err: String(error) }, 'job not enqueued');
+    process.exitCode = error instanceof JobRefused ? 2 : 1;
+  });
+}

@@ -1,0 +1,66 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { closeQuietly, queueConnectionFromEnv } from '../queue/connection';
+import { JobProducer, JobRefused } from '../queue/producer';
+import { queueNamesFromEnv } from '../queue/settings';
+import { HttpError } from './errors';
+import { requireAdmin } from './ops-routes';
+
+const enqueueBody = z.strictObject({
+  queue: z.string().min(1).max(100),
+  name: z.string().min(1).max(100),
+  data: z.unknown().optional(),
+});
+const idParam = z.strictObject({ id: z.string().min(1).max(100) });
+
+/** The jobs endpoints and the producer behind them, which the service closes at shutdown. */
+export interface JobsApi {
+  readonly router: Router;
+  readonly producer?: JobProducer;
+  close(): Promise<void>;
+}
+
+/**
+ * `/api/v1/jobs` (admin token): `POST /` enqueues `{ queue, name, data }` and answers 202 with
+ * the job's id; `GET /:id` answers its state, attempts and failed reason. Only the queues named in
+ * WORKER_QUEUES are served; without them (or without a Redis contract) every job is refused.
+ */
+export function jobsApi(env: NodeJS.ProcessEnv, adminToken: string | undefined): JobsApi {
+  const queueNames = queueNamesFromEnv(env);
+  const connection = queueNames.length > 0 ? queueConnectionFromEnv(env, 'producer') : undefined;
+  const producer = connection ? new JobProducer(connection, queueNames) : undefined;
+  const router = Router();
+  router.use(requireAdmin(adminToken));
+
+  router.post('/', async (req, res) => {
+    const body = enqueueBody.parse(req.body ?? {});
+    if (!producer) throw new HttpError(400, 'invalid_job', 'this API serves no queue: WORKER_QUEUES and a Redis contract are needed');
+    const id = await unavailableOnFailure(() => producer.add(body.queue, body.name, body.data));
+    res.status(202).location(`/api/v1/jobs/${id}`).json({ id, queue: body.queue, name: body.name });
+  });
+
+  router.get('/:id', async (req, res) => {
+    const { id } = idParam.parse(req.params);
+    const status = producer ? await unavailableOnFailure(() => producer.status(id)) : undefined;
+    if (!status) throw new HttpError(404, 'not_found', `job ${id} does not exist in a served queue (or was removed after it finished)`);
+    res.json(status);
+  });
+
+  return {
+    router, producer,
+    close: async () => {
+      await producer?.close();
+      if (connection) closeQuietly(connection);
+    },
+  };
+}
+
+/** A refused job is the client's error; any other failure is the queue's Redis not answering. */
+async function unavailableOnFailure<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof JobRefused) throw new HttpError(400, 'invalid_job', error.message);
+    throw new HttpError(503, 'unavailable', 'the job queue cannot answer now; retry');
+  }
+}

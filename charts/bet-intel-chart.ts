@@ -54,6 +54,13 @@ export class BetIntelChart extends Chart {
       cpuUtilization: 70,
       memoryUtilization: 80,
       podMetric: { name: 'requests_per_second', averageValue: 100 },
+      // "Auto-scaling Policies": up after 30 s, down after 5 minutes.
+      scaleUp: { stabilizationWindow: Duration.seconds(30) },
+      scaleDown: { stabilizationWindow: Duration.minutes(5) },
+      probeTimings: {
+        liveness: { initialDelay: Duration.seconds(30), period: Duration.seconds(10) },
+        readiness: { initialDelay: Duration.seconds(10), period: Duration.seconds(5) },
+      },
       resources: { cpuRequest: '200m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '512Mi' },
       database: this.db,
       cache: this.cache,

@@ -2,6 +2,7 @@ import { Chart, ChartProps, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi } from '../lib';
 import { adminTokenEnv, REFERENCE_IMAGE } from './reference-service';
+import { percentPer, podsPer } from './scaling-policies';
 
 /**
  * The FastNext guide (Sprint 3.3 and the Phase 3 overview): nginx with least_conn, TLS, rate
@@ -20,7 +21,8 @@ export class FastNextChart extends Chart {
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
     super(scope, id, props);
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
-    this.db = new PgReplicaSet(this, 'db', { replicas: 2 });
+    // The guide's pools at 20 pods may open 20 x (20 + 40) connections to the primary; a standby needs as many as its primary.
+    this.db = new PgReplicaSet(this, 'db', { replicas: 2, maxConnections: 1250 });
     this.cache = this.redisCluster();
     this.api = this.backendApi();
     this.lb = this.loadBalancer();
@@ -72,11 +74,20 @@ export class FastNextChart extends Chart {
       maxReplicas: 20,
       cpuUtilization: 70,
       memoryUtilization: 80,
+      scaleUp: { stabilizationWindow: Duration.seconds(60), policies: [percentPer(50, 60), podsPer(2, 60)], selectPolicy: 'Max' },
+      scaleDown: { stabilizationWindow: Duration.seconds(300), policies: [percentPer(10, 60), podsPer(1, 180)], selectPolicy: 'Min' },
       minAvailable: 2,
       resources: { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi' },
+      probeTimings: {
+        liveness: { initialDelay: Duration.seconds(60), period: Duration.seconds(10), timeout: Duration.seconds(5), failureThreshold: 3 },
+        readiness: { initialDelay: Duration.seconds(10), period: Duration.seconds(5), timeout: Duration.seconds(3), failureThreshold: 3 },
+        startup: { initialDelay: Duration.seconds(0), period: Duration.seconds(10), timeout: Duration.seconds(3), failureThreshold: 30 },
+      },
       database: this.db,
+      databasePool: { primarySize: 20, primaryOverflow: 40, replicaSize: 10, replicaOverflow: 20, timeout: Duration.seconds(30) },
       cache: this.cache,
-      env: { METRICS_PREFIX: 'fastnext', CACHE_DEFAULT_TTL: '300' },
+      metricsPrefix: 'fastnext',
+      env: { CACHE_DEFAULT_TTL: '300' },
       secretEnv: adminTokenEnv(this),
     });
   }

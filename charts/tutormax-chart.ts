@@ -21,22 +21,13 @@ export class TutorMaxChart extends Chart {
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
     super(scope, id, props);
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
-    this.db = new PgReplicaSet(this, 'db', { replicas: 1 });
+    // The guide's primary pool at 20 pods may open 20 x (20 + 40) connections; a standby needs as many as its primary.
+    this.db = new PgReplicaSet(this, 'db', { replicas: 1, maxConnections: 1250 });
     // The guide runs one Sentinel; three with a quorum of two survive the loss of any one.
     this.cache = new RedisCluster(this, 'cache', {
       mode: 'sentinel', replicas: 1, sentinels: 3, quorum: 2, masterName: 'tutormax-master', maxmemory: '1Gi', maxmemoryPolicy: 'allkeys-lru',
     });
-    this.api = new ScaledApi(this, 'api', {
-      image: REFERENCE_IMAGE,
-      port: 8000,
-      minReplicas: 3,
-      maxReplicas: 20,
-      cpuUtilization: 70,
-      resources: { cpuRequest: '1', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: '2Gi' },
-      database: this.db,
-      cache: this.cache,
-      secretEnv: adminTokenEnv(this),
-    });
+    this.api = this.statelessApi();
     this.lb = new LoadBalancer(this, 'lb', {
       backend: this.api,
       tls: { secretName: `${id}-tls` },
@@ -48,5 +39,22 @@ export class TutorMaxChart extends Chart {
       image: REFERENCE_IMAGE, command: WORKER_COMMAND, queue: 'tutormax:tasks', broker: this.cache, database: this.db, minReplicas: 2,
     });
     this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, this.workers] });
+  }
+
+  /** The stateless API instances, autoscaled as the guide's Kubernetes HPA example. */
+  private statelessApi(): ScaledApi {
+    return new ScaledApi(this, 'api', {
+      image: REFERENCE_IMAGE,
+      port: 8000,
+      minReplicas: 3,
+      maxReplicas: 20,
+      cpuUtilization: 70,
+      memoryUtilization: false,
+      resources: { cpuRequest: '1', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: '2Gi' },
+      database: this.db,
+      databasePool: { primarySize: 20, primaryOverflow: 40 },
+      cache: this.cache,
+      secretEnv: adminTokenEnv(this),
+    });
   }
 }

@@ -18,6 +18,12 @@ test('the API scales on 3-20 pods at CPU 70%, memory 80% and 100 requests per se
     .toEqual({ requests: { cpu: '200m', memory: '256Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
 });
 
+test('the autoscaler waits 30 s before adding pods and 5 minutes before removing them; requests_per_second is served by its adapter rule', () => {
+  const behavior = chart.find('HorizontalPodAutoscaler', 'bet-intel-api').spec.behavior;
+  expect([behavior.scaleUp.stabilizationWindowSeconds, behavior.scaleDown.stabilizationWindowSeconds]).toEqual([30, 300]);
+  expect(chart.configFile('bet-intel-api-adapter-rules', 'config.yaml')).toContain('as: requests_per_second');
+});
+
 test('nginx retries the next pod on invalid headers and 500s too, with 5 s connect and 60 s send/read timeouts', () => {
   const conf = chart.configFile('bet-intel-lb', 'nginx.conf');
   for (const line of ['proxy_next_upstream error timeout invalid_header http_500 http_502 http_503;', 'proxy_connect_timeout 5s;',

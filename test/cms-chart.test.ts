@@ -24,6 +24,24 @@ test('nginx proxies with the guide\'s 5 s connect and 10 s send/read timeouts, a
   expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
 });
 
+test('the autoscaler doubles at once (or adds 2 pods) every 15 s, and halves at most once a minute after 5 calm minutes', () => {
+  expect(chart.find('HorizontalPodAutoscaler', 'cms-api').spec.behavior).toEqual({
+    scaleUp: {
+      stabilizationWindowSeconds: 0, selectPolicy: 'Max',
+      policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }, { type: 'Pods', value: 2, periodSeconds: 15 }],
+    },
+    scaleDown: { stabilizationWindowSeconds: 300, selectPolicy: 'Min', policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }] },
+  });
+});
+
+test('liveness checks the process and readiness the database, with the guide\'s delays and periods; /health is left to nginx', () => {
+  const container = chart.find('Deployment', 'cms-api').spec.template.spec.containers[0];
+  expect([container.livenessProbe.httpGet.path, container.livenessProbe.initialDelaySeconds, container.livenessProbe.periodSeconds])
+    .toEqual(['/api/v1/scaling/health/liveness', 30, 10]);
+  expect([container.readinessProbe.httpGet.path, container.readinessProbe.initialDelaySeconds, container.readinessProbe.periodSeconds])
+    .toEqual(['/api/v1/scaling/health/readiness', 5, 5]);
+});
+
 test('the JWT secret comes from the Secret the guide names, never from the YAML', () => {
   expect(chart.env('Deployment', 'cms-api').JWT_SECRET).toEqual({ secretKeyRef: { name: 'cms-api-secrets', key: 'jwt-secret' } });
 });
@@ -33,6 +51,8 @@ test('one PostgreSQL, its replicas at 0 until the guide\'s "future" read replica
   expect(chart.find('StatefulSet', 'cms-db-replica').spec.replicas).toBe(0);
   expect(chart.env('Deployment', 'cms-api').POSTGRES_READ_REPLICAS).toBe('');
   expect(chart.configFile('cms-db-config', 'postgresql.conf')).toContain('max_connections = 250');
+  const env = chart.env('Deployment', 'cms-api');
+  expect([env.PG_POOL_MAX, env.PG_POOL_TIMEOUT_MS]).toEqual(['20', '10000']);
 });
 
 test('one Redis on its own volume, which the API reaches by REDIS_URL with the password from the Secret', () => {

@@ -19,6 +19,34 @@ test('the API scales on 3-20 pods at CPU 70% and memory 80%, keeps 2 available, 
   expect(container.ports[0].containerPort).toBe(8000);
 });
 
+test('the autoscaler adds the larger of 50% and 2 pods a minute, and removes the smaller of 10% a minute and 1 pod per 3 minutes', () => {
+  expect(chart.find('HorizontalPodAutoscaler', 'fastnext-api').spec.behavior).toEqual({
+    scaleUp: {
+      stabilizationWindowSeconds: 60, selectPolicy: 'Max',
+      policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 2, periodSeconds: 60 }],
+    },
+    scaleDown: {
+      stabilizationWindowSeconds: 300, selectPolicy: 'Min',
+      policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }, { type: 'Pods', value: 1, periodSeconds: 180 }],
+    },
+  });
+});
+
+test('the probes keep the guide\'s paths and timings', () => {
+  const container = chart.find('Deployment', 'fastnext-api').spec.template.spec.containers[0];
+  const timing = (probe: Manifest) => [probe.httpGet.path, probe.initialDelaySeconds ?? 0, probe.periodSeconds, probe.timeoutSeconds, probe.failureThreshold];
+  expect(timing(container.livenessProbe)).toEqual(['/api/v1/scaling/health/liveness', 60, 10, 5, 3]);
+  expect(timing(container.readinessProbe)).toEqual(['/api/v1/scaling/health/readiness', 10, 5, 3, 3]);
+  expect(timing(container.startupProbe)).toEqual(['/api/v1/scaling/health/startup', 0, 10, 3, 30]);
+});
+
+test('the pools are the guide\'s 20 + 40 on the primary and 10 + 20 per replica, and PostgreSQL admits them all at 20 pods', () => {
+  const env = chart.env('Deployment', 'fastnext-api');
+  expect([env.PG_POOL_MAX, env.PG_REPLICA_POOL_MAX, env.PG_POOL_TIMEOUT_MS]).toEqual(['60', '30', '30000']);
+  const maxConnections = Number(/max_connections = (\d+)/.exec(chart.configFile('fastnext-db-config', 'postgresql.conf'))![1]);
+  expect(maxConnections).toBeGreaterThanOrEqual(20 * 60);
+});
+
 test('the API serves the guide\'s fastnext_* metrics and reads from both replicas and all six Redis nodes', () => {
   const env = chart.env('Deployment', 'fastnext-api');
   expect(env.METRICS_PREFIX).toBe('fastnext');

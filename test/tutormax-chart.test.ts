@@ -12,7 +12,7 @@ test('the TutorMax chart passes the manifest checks, behind its restricted Names
 test('the API scales on 3-20 pods at CPU 70%, with the compose file\'s 1 CPU / 1G reserved and 2 CPU / 2G limits', () => {
   const hpa = chart.find('HorizontalPodAutoscaler', 'tutormax-api').spec;
   expect([hpa.minReplicas, hpa.maxReplicas]).toEqual([3, 20]);
-  expect(hpa.metrics.find((m: Manifest) => m.resource?.name === 'cpu').resource.target.averageUtilization).toBe(70);
+  expect(hpa.metrics.map((m: Manifest) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([['cpu', 70]]);
   expect(chart.find('Deployment', 'tutormax-api').spec.template.spec.containers[0].resources)
     .toEqual({ requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } });
 });
@@ -25,9 +25,12 @@ test('nginx limits each client to 100 API requests per minute, with the guide\'s
   expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
 });
 
-test('PostgreSQL is a primary + 1 replica, and the API reads from it', () => {
+test('PostgreSQL is a primary + 1 replica, which the API reads from, and it admits the guide\'s 20 + 40 pool of every pod', () => {
   expect(chart.find('StatefulSet', 'tutormax-db-replica').spec.replicas).toBe(1);
-  expect(String(chart.env('Deployment', 'tutormax-api').POSTGRES_READ_REPLICAS).split(',')).toHaveLength(1);
+  const env = chart.env('Deployment', 'tutormax-api');
+  expect(String(env.POSTGRES_READ_REPLICAS).split(',')).toHaveLength(1);
+  expect(env.PG_POOL_MAX).toBe('60');
+  expect(chart.configFile('tutormax-db-config', 'postgresql.conf')).toContain('max_connections = 1250');
 });
 
 test('Redis is a master + 1 replica watched by 3 Sentinels with a quorum of 2, 1 GB allkeys-lru', () => {

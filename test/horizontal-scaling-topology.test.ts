@@ -11,10 +11,10 @@ function synthTopology(props: Partial<HorizontalScalingTopologyProps> = {}) {
 const names = (manifests: Manifest[], kind: string) => manifests.filter(m => m.kind === kind).map(m => m.metadata.name).sort();
 const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
 
-test('one construct synthesizes every tier of the guides, wired, and every object passes the checks', () => {
+test('one construct synthesizes every tier of the guides, wired, and every object passes the checks', async () => {
   const { manifests } = synthTopology();
   expect(manifests.map(m => `${m.kind}/${m.metadata.name}`)).toMatchSnapshot();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(names(manifests, 'Deployment')).toEqual(['test-app-api', 'test-app-lb']);
   expect(names(manifests, 'StatefulSet')).toEqual(['test-app-cache', 'test-app-db-primary', 'test-app-db-replica']);
   expect(names(manifests, 'HorizontalPodAutoscaler')).toEqual(['test-app-api', 'test-app-lb']);
@@ -28,7 +28,7 @@ test('one construct synthesizes every tier of the guides, wired, and every objec
   expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 20 });
 });
 
-test('tier props pass through, and worker pools join the Redis and PostgreSQL of the topology', () => {
+test('tier props pass through, and worker pools join the Redis and PostgreSQL of the topology', async () => {
   const { topology, manifests } = synthTopology({
     api: { minReplicas: 4, maxReplicas: 12, minAvailable: 3 },
     database: { replicas: 3 },
@@ -37,7 +37,7 @@ test('tier props pass through, and worker pools join the Redis and PostgreSQL of
       reports: { image: 'example/worker:1.0.0', queues: ['reports', 'exports'], concurrency: 2 },
     },
   });
-  checkManifests(manifests);
+  await checkManifests(manifests);
   // The API accepts jobs for every pool's queues.
   expect(envOf(manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-app-api')!.spec.template.spec.containers[0]).WORKER_QUEUES)
     .toBe('emails,reports,exports');
@@ -52,13 +52,13 @@ test('tier props pass through, and worker pools join the Redis and PostgreSQL of
   expect(names(manifests, 'PrometheusRule')).toContain('test-app-obs-worker');
 });
 
-test('an existing database and cache are used instead of new ones', () => {
+test('an existing database and cache are used instead of new ones', async () => {
   const chart = Testing.chart();
   const db = new PgReplicaSet(chart, 'shared-db', { replicas: 1 });
   const cache = new RedisCluster(chart, 'shared-cache', { mode: 'sentinel' });
   const topology = new HorizontalScalingTopology(chart, 'app', { image: 'example/api:1.0.0', existingDatabase: db, existingCache: cache });
   const manifests = Testing.synth(chart);
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect([topology.database, topology.cache]).toEqual([db, cache]);
   expect(names(manifests, 'StatefulSet')).toEqual(['test-shared-cache', 'test-shared-cache-sentinel', 'test-shared-db-primary', 'test-shared-db-replica']);
   const env = envOf(manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-app-api')!.spec.template.spec.containers[0]);

@@ -12,10 +12,10 @@ function synthLb(props: Partial<LoadBalancerProps> = {}) {
 
 const find = (manifests: Manifest[], kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
 
-test('nginx mode synthesizes an autoscaled nginx tier in front of the API', () => {
+test('nginx mode synthesizes an autoscaled nginx tier in front of the API', async () => {
   const { manifests } = synthLb();
   expect(manifests.filter(m => m.metadata.name === 'test-lb')).toMatchSnapshot();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(find(manifests, 'Service', 'test-lb').spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' });
   expect(find(manifests, 'HorizontalPodAutoscaler', 'test-lb').spec).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
   expect(find(manifests, 'PodDisruptionBudget', 'test-lb').spec.maxUnavailable).toBe(1);
@@ -52,9 +52,9 @@ test('a changed config changes the pod template, so pods roll', () => {
   expect(annotation(synthLb().manifests)).not.toBe(annotation(synthLb({ keepalive: 64 }).manifests));
 });
 
-test('TLS mounts the Secret, listens on 8443 and exposes 443', () => {
+test('TLS mounts the Secret, listens on 8443 and exposes 443', async () => {
   const { manifests } = synthLb({ tls: { secretName: 'site-tls' } });
-  checkManifests(manifests);
+  await checkManifests(manifests);
   const spec = find(manifests, 'Deployment', 'test-lb').spec.template.spec;
   expect(spec.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'site-tls' } });
   expect(find(manifests, 'Service', 'test-lb').spec.ports.map((p: Manifest) => p.port)).toEqual([80, 443]);
@@ -78,9 +78,9 @@ test('the exporter sidecar is a metrics target', () => {
   expect(lb.metricsEndpoints).toEqual([expect.objectContaining({ exporter: 'nginx-exporter', portName: 'metrics', port: 9113 })]);
 });
 
-test('gateway mode attaches an HTTPRoute to the named Gateway and admits its pods', () => {
+test('gateway mode attaches an HTTPRoute to the named Gateway and admits its pods', async () => {
   const { manifests } = synthLb({ mode: 'gateway', gateway: { name: 'public', namespace: 'gateways', sectionName: 'https' }, hostnames: ['api.example.com'] });
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(manifests.filter(m => m.metadata.name.startsWith('test-lb'))).toEqual([expect.objectContaining({ kind: 'HTTPRoute' })]);
   const route = find(manifests, 'HTTPRoute', 'test-lb');
   expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
@@ -130,10 +130,10 @@ function synthGuideLb(props: Partial<LoadBalancerProps> = {}) {
   return Testing.synth(chart);
 }
 
-test('the guides\' settings synthesize into nginx.conf, the pod and both NetworkPolicies', () => {
+test('the guides\' settings synthesize into nginx.conf, the pod and both NetworkPolicies', async () => {
   const manifests = synthGuideLb();
   expect(manifests.filter(m => m.metadata.name === 'test-lb')).toMatchSnapshot();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   const conf: string = find(manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
   expect(conf).toContain('rate=100r/m;');
   expect(conf).toContain('listen 8443 ssl;\n    http2 on;');
@@ -162,13 +162,13 @@ test('the guides\' settings synthesize into nginx.conf, the pod and both Network
   });
 });
 
-test('gateway mode turns routes into HTTPRoute rules, and every routed backend admits the Gateway', () => {
+test('gateway mode turns routes into HTTPRoute rules, and every routed backend admits the Gateway', async () => {
   const chart = Testing.chart();
   const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
   const frontend = new ScaledApi(chart, 'frontend', { image: 'example/frontend:1.0.0' });
   new LoadBalancer(chart, 'lb', { backend: api, mode: 'gateway', gateway: { name: 'public' }, routes: [{ pathPrefix: '/app/', backend: frontend }] });
   const manifests = Testing.synth(chart);
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(find(manifests, 'HTTPRoute', 'test-lb').spec.rules).toEqual([
     { matches: [{ path: { type: 'PathPrefix', value: '/app/' } }], backendRefs: [{ name: 'test-frontend', port: 8000 }] },
     { matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'test-api', port: 8000 }] },

@@ -25,9 +25,9 @@ function topology(props: Partial<ObservabilityProps> = {}, engine: 'statefulset'
 const group = new ProcessGroup();
 afterAll(() => group.cleanup());
 
-test('operator mode: a PodMonitor per endpoint and a PrometheusRule per concern, with the selector label', () => {
+test('operator mode: a PodMonitor per endpoint and a PrometheusRule per concern, with the selector label', async () => {
   const { manifests } = topology();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   const monitors = manifests.filter(m => m.kind === 'PodMonitor');
   expect(monitors.map(m => m.metadata.name).sort()).toEqual(['test-api-http', 'test-cache-metrics', 'test-db-metrics', 'test-jobs-metrics', 'test-lb-metrics']);
   for (const m of [...monitors, ...manifests.filter(x => x.kind === 'PrometheusRule')]) expect(m.metadata.labels.release).toBe('kube-prometheus-stack');
@@ -56,9 +56,9 @@ test('dashboards are ConfigMaps labelled for the Grafana sidecar, in the configu
   for (const m of dashboards) expect(m.metadata.annotations.grafana_folder).toBe('Platform');
 });
 
-test('the CloudNativePG PodMonitor is not doubled, and it carries the selector label', () => {
+test('the CloudNativePG PodMonitor is not doubled, and it carries the selector label', async () => {
   const { manifests } = topology({}, 'cloudnative-pg');
-  checkManifests(manifests, { validators: crdValidators() });
+  await checkManifests(manifests, { validators: crdValidators() });
   const dbMonitors = manifests.filter(m => m.kind === 'PodMonitor' && m.spec.selector.matchLabels['cnpg.io/cluster'] === 'test-db');
   expect(dbMonitors).toHaveLength(1);
   expect(dbMonitors[0].metadata.labels.release).toBe('kube-prometheus-stack');
@@ -68,7 +68,7 @@ test('standalone mode: Prometheus and Grafana that pass the checks, with read-on
   // GIVEN
   const { manifests } = topology({ mode: 'standalone' }, 'statefulset', 'shop');
   // THEN
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(manifests.filter(m => m.apiVersion === 'monitoring.coreos.com/v1')).toEqual([]);
   const role = manifests.find(m => m.kind === 'Role')!;
   expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods', 'services', 'endpoints'], verbs: ['get', 'list', 'watch'] }]);

@@ -17,10 +17,10 @@ const find = (manifests: Manifest[], kind: string, name: string) => manifests.fi
 const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
 const apiEnv = (manifests: Manifest[]) => envOf(find(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0]);
 
-test('the statefulset engine synthesizes a primary, two replicas, their Services, budgets and policies', () => {
+test('the statefulset engine synthesizes a primary, two replicas, their Services, budgets and policies', async () => {
   const { manifests } = synthDb();
   expect(manifests.filter(m => m.metadata.name.startsWith('test-db'))).toMatchSnapshot();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(find(manifests, 'StatefulSet', 'test-db-primary').spec.replicas).toBe(1);
   const replicas = find(manifests, 'StatefulSet', 'test-db-replica');
   expect(replicas.spec.replicas).toBe(2);
@@ -70,11 +70,11 @@ test('configs are rendered from props and the scripts come from the ConfigMap', 
   expect(envOf(replica).PRIMARY_HOST).toBe('test-db-rw.default.svc.cluster.local');
 });
 
-test('the cloudnative-pg engine emits a Cluster, a PodMonitor, Poolers and a ScheduledBackup that validate against their CRDs', () => {
+test('the cloudnative-pg engine emits a Cluster, a PodMonitor, Poolers and a ScheduledBackup that validate against their CRDs', async () => {
   // GIVEN
   const { manifests } = synthDb({ engine: 'cloudnative-pg', synchronousReplicas: 1, pooler: true, backup: { schedule: '0 0 3 * * *', volumeSnapshotClass: 'csi-snapshots' } });
   // THEN
-  checkManifests(manifests, { validators });
+  await checkManifests(manifests, { validators });
   expect(manifests.filter(m => m.metadata.name.startsWith('test-db'))).toMatchSnapshot();
   const cluster = find(manifests, 'Cluster', 'test-db');
   expect(cluster.spec.instances).toBe(3);
@@ -88,11 +88,11 @@ test('the cloudnative-pg engine emits a Cluster, a PodMonitor, Poolers and a Sch
   expect(env.POSTGRES_READ_REPLICAS).toBe('test-db-ro.default.svc.cluster.local:5432');
 });
 
-test('the CRD validators reject an object their schema refuses', () => {
+test('the CRD validators reject an object their schema refuses', async () => {
   const { manifests } = synthDb({ engine: 'cloudnative-pg' });
   const cluster = find(manifests, 'Cluster', 'test-db');
   cluster.spec.instances = 'three';
-  expect(() => checkManifests(manifests, { validators })).toThrow('Cluster/test-db: schema: /spec/instances must be integer');
+  await expect(checkManifests(manifests, { validators })).rejects.toThrow('Cluster/test-db: schema: /spec/instances must be integer');
 });
 
 test.each<[string, PgReplicaSetProps, string]>([

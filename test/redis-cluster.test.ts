@@ -15,10 +15,10 @@ function synthRedis(props: RedisClusterProps = {}) {
 const find = (manifests: Manifest[], kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
 const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
 
-test('cluster mode synthesizes six nodes, their Services, a PDB and the create Job', () => {
+test('cluster mode synthesizes six nodes, their Services, a PDB and the create Job', async () => {
   const { manifests } = synthRedis();
   expect(manifests.filter(m => m.metadata.name.startsWith('test-cache'))).toMatchSnapshot();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   const set = find(manifests, 'StatefulSet', 'test-cache');
   expect(set.spec.replicas).toBe(6);
   expect(set.spec.serviceName).toBe('test-cache-nodes');
@@ -66,17 +66,17 @@ test('linking the API injects every node by DNS name and opens 6379 only, the bu
   expect(ports('test-cache', 'cluster-create')).toEqual([6379]);
 });
 
-test('persistence off uses an emptyDir sized like the volume would be', () => {
+test('persistence off uses an emptyDir sized like the volume would be', async () => {
   const { manifests } = synthRedis({ persistence: false, storageSize: '2Gi' });
-  checkManifests(manifests);
+  await checkManifests(manifests);
   const set = find(manifests, 'StatefulSet', 'test-cache');
   expect(set.spec.volumeClaimTemplates).toBeUndefined();
   expect(set.spec.template.spec.volumes).toContainEqual({ name: 'data', emptyDir: { sizeLimit: '2Gi' } });
 });
 
-test('sentinel mode runs a master with replicas and three Sentinels, and injects the Sentinels', () => {
+test('sentinel mode runs a master with replicas and three Sentinels, and injects the Sentinels', async () => {
   const { manifests, cache } = synthRedis({ mode: 'sentinel' });
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(find(manifests, 'StatefulSet', 'test-cache').spec.replicas).toBe(3);
   expect(find(manifests, 'StatefulSet', 'test-cache-sentinel').spec.replicas).toBe(3);
   expect(manifests.find(m => m.kind === 'Job')).toBeUndefined();
@@ -155,10 +155,10 @@ test.each<[string, RedisClusterProps, string]>([
 
 const STANDALONE_URL = 'redis://test-cache-0.test-cache-nodes.default.svc.cluster.local:6379';
 
-test('standalone mode runs one Redis on a volume with its exporter, and injects REDIS_URL with the password beside it', () => {
+test('standalone mode runs one Redis on a volume with its exporter, and injects REDIS_URL with the password beside it', async () => {
   const { manifests, cache } = synthRedis({ mode: 'standalone' });
   expect(manifests.filter(m => m.metadata.name.startsWith('test-cache'))).toMatchSnapshot();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   const set = find(manifests, 'StatefulSet', 'test-cache');
   expect(set.spec.replicas).toBe(1);
   expect(set.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');

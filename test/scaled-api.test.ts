@@ -32,10 +32,10 @@ class FakeBackend implements IDatabaseEndpoint, ICacheEndpoint {
   }
 }
 
-test('defaults synthesize a production-ready API tier', () => {
+test('defaults synthesize a production-ready API tier', async () => {
   const manifests = synthApi();
   expect(manifests).toMatchSnapshot();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(manifests.map(m => m.kind).sort()).toEqual([
     'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount',
   ]);
@@ -161,7 +161,7 @@ test('databasePool passes size + overflow of each pool as the service\'s pool bo
   ]);
 });
 
-test('an API with every guide prop synthesizes valid manifests', () => {
+test('an API with every guide prop synthesizes valid manifests', async () => {
   // GIVEN bet-intel-like settings: CPU and requests per second, a quick scale-up, guide pools and names
   const manifests = synthApi({
     database: new FakeBackend(5432, databaseEnv),
@@ -175,7 +175,7 @@ test('an API with every guide prop synthesizes valid manifests', () => {
   });
   // THEN
   expect(manifests).toMatchSnapshot();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   const hpa = find(manifests, 'HorizontalPodAutoscaler').spec;
   expect(hpa.metrics.map((m: Manifest) => m.resource?.name ?? m.pods.metric.name)).toEqual(['cpu', 'requests_per_second']);
   expect(hpa.behavior.scaleUp.stabilizationWindowSeconds).toBe(30);
@@ -246,7 +246,7 @@ const cacheEnv: k8s.EnvVar[] = [
   { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'cache', key: 'password' } } },
 ];
 
-test('linking a database and a cache injects their env and opens exactly their ports', () => {
+test('linking a database and a cache injects their env and opens exactly their ports', async () => {
   // GIVEN
   const database = new FakeBackend(5432, databaseEnv);
   const cache = new FakeBackend(6379, cacheEnv);
@@ -254,7 +254,7 @@ test('linking a database and a cache injects their env and opens exactly their p
   const manifests = synthApi({ database, cache, metricsPort: 9090, podMetric: { name: 'requests_per_second', averageValue: 100 } });
   // THEN
   expect(manifests).toMatchSnapshot();
-  checkManifests(manifests);
+  await checkManifests(manifests);
   const env: Manifest[] = container(manifests).env;
   expect(env).toEqual([{ name: 'PORT', value: '8000' }, ...databaseEnv, ...cacheEnv]);
   for (const name of ['PGUSER', 'PGPASSWORD', 'REDIS_PASSWORD']) {
@@ -269,7 +269,7 @@ test('linking a database and a cache injects their env and opens exactly their p
   expect(cache.clients).toEqual([apiPods]);
 });
 
-test('a standalone RedisCluster as cache injects REDIS_URL and the password from its Secret, and opens 6379 both ways', () => {
+test('a standalone RedisCluster as cache injects REDIS_URL and the password from its Secret, and opens 6379 both ways', async () => {
   // GIVEN
   const chart = Testing.chart();
   const standaloneRedis = new RedisCluster(chart, 'cache', { mode: 'standalone', passwordSecret: { name: 'cache-auth', key: 'pw' } });
@@ -277,7 +277,7 @@ test('a standalone RedisCluster as cache injects REDIS_URL and the password from
   new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', cache: standaloneRedis });
   const manifests = Testing.synth(chart);
   // THEN
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(container(manifests).env).toEqual([
     { name: 'PORT', value: '8000' },
     { name: 'REDIS_URL', value: 'redis://test-cache-0.test-cache-nodes.default.svc.cluster.local:6379' },

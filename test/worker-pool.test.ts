@@ -14,11 +14,11 @@ function synthPool(props: Partial<WorkerPoolProps> = {}, redis: RedisClusterProp
 const find = (manifests: Manifest[], kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
 const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
 
-test('a pool on Redis Cluster is scaled by KEDA on the queue length, and every object passes the checks', () => {
+test('a pool on Redis Cluster is scaled by KEDA on the queue length, and every object passes the checks', async () => {
   const { manifests, broker } = synthPool();
   expect(manifests.filter(m => m.metadata.name.startsWith('test-jobs'))).toMatchSnapshot();
   // Schemas (KEDA's included), restricted pods, no literal secrets, and the cross-object rules.
-  checkManifests(manifests);
+  await checkManifests(manifests);
 
   const deployment = find(manifests, 'Deployment', 'test-jobs');
   expect(deployment.spec.replicas).toBeUndefined();
@@ -81,9 +81,9 @@ test('network: workers reach the broker, the database and DNS only; the broker a
   });
 });
 
-test('on Sentinel, KEDA asks the Sentinels for the master', () => {
+test('on Sentinel, KEDA asks the Sentinels for the master', async () => {
   const { manifests, broker } = synthPool({ minReplicas: 0, backlogPerReplica: 5 }, { mode: 'sentinel', masterName: 'jobs-master' });
-  checkManifests(manifests);
+  await checkManifests(manifests);
   const scaled = find(manifests, 'ScaledObject', 'test-jobs');
   expect(scaled.spec.minReplicaCount).toBe(0);
   expect(scaled.spec.triggers[0]).toEqual({
@@ -97,9 +97,9 @@ test('on Sentinel, KEDA asks the Sentinels for the master', () => {
   });
 });
 
-test('on a standalone Redis, KEDA\'s redis scaler reads the one node and the workers get REDIS_URL', () => {
+test('on a standalone Redis, KEDA\'s redis scaler reads the one node and the workers get REDIS_URL', async () => {
   const { manifests, broker } = synthPool({}, { mode: 'standalone' });
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(find(manifests, 'ScaledObject', 'test-jobs').spec.triggers).toEqual([{
     type: 'redis',
     metadata: { address: 'test-cache-0.test-cache-nodes.default.svc.cluster.local:6379', listName: '{hscale}:emails:wait', listLength: '20' },
@@ -117,9 +117,9 @@ test('on a standalone Redis, KEDA\'s redis scaler reads the one node and the wor
   });
 });
 
-test('autoscaler cpu: an HPA on CPU with the guides\' behaviour, and no KEDA object', () => {
+test('autoscaler cpu: an HPA on CPU with the guides\' behaviour, and no KEDA object', async () => {
   const { manifests } = synthPool({ autoscaler: 'cpu', minReplicas: 2, maxReplicas: 6, cpuUtilization: 60 });
-  checkManifests(manifests);
+  await checkManifests(manifests);
   expect(manifests.filter(m => m.apiVersion.startsWith('keda.sh/'))).toEqual([]);
   const hpa = find(manifests, 'HorizontalPodAutoscaler', 'test-jobs');
   expect(hpa.spec).toMatchObject({ minReplicas: 2, maxReplicas: 6 });
@@ -149,12 +149,12 @@ test('the job policy and the memory bound reach the workers\' env', () => {
   });
 });
 
-test('a schedule is a CronJob that enqueues its job, with Forbid, a deadline, history limits, a TTL, restricted pods and a broker-only NetworkPolicy', () => {
+test('a schedule is a CronJob that enqueues its job, with Forbid, a deadline, history limits, a TTL, restricted pods and a broker-only NetworkPolicy', async () => {
   const { manifests } = synthPool({
     queues: ['emails', 'reports'],
     schedules: { nightly: { cron: '30 2 * * *', queue: 'reports', name: 'items.aggregate', data: { day: '2026-01-01' }, timeZone: 'Europe/Paris' } },
   });
-  checkManifests(manifests);
+  await checkManifests(manifests);
   const cron = find(manifests, 'CronJob', 'test-jobs-nightly');
   expect(cron).toMatchSnapshot();
   expect(cron.spec).toMatchObject({

@@ -1,0 +1,4 @@
+// hscale/testing: the checks hscale's own tests run on every chart, for your charts' tests.
+// Not exported from the main entry point, so a chart that does not test loads none of it.
+export * from './manifest-checks';
+export * from './crd-validators';

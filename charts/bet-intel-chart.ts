@@ -1,10 +1,19 @@
 import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import {
+  LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv,
+} from '../lib';
 import { adminTokenEnv, REFERENCE_IMAGE, WORKER_COMMAND } from './reference-service';
 
-/** bet-intel's dedicated worker pools, by the pool's name: the Celery queue each one serves. */
-const WORKER_QUEUES: Record<string, string> = { 'ev-calculation': 'ev_calculation', 'data-refresh': 'data_refresh', 'notifications': 'notifications' };
+/** bet-intel's dedicated worker pools, by name: the Celery queue each serves and the jobs it runs at once. */
+const WORKER_POOLS: Record<string, { readonly queue: string; readonly concurrency: number }> = {
+  'ev-calculation': { queue: 'ev_calculation', concurrency: 4 },
+  'data-refresh': { queue: 'data_refresh', concurrency: 2 },
+  'notifications': { queue: 'notifications', concurrency: 8 },
+};
+const WORKER_MEMORY_LIMIT_MIB = 1024;
+// Celery restarted a child past 200 MB (worker_max_memory_per_child), each child running one task.
+const MEMORY_PER_JOB_MIB = 200;
 
 /**
  * The bet-intel guide (Phase 3.8): nginx (least_conn, retries on errors) in front of an API on
@@ -30,7 +39,8 @@ export class BetIntelChart extends Chart {
       replicasPerShard: 0,
       resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '200m', memoryLimit: '512Mi' },
     });
-    this.api = this.fastApi();
+    const pools = Object.entries(WORKER_POOLS).map(([name, pool]) => ({ name, props: this.workerPoolProps(pool.queue, pool.concurrency) }));
+    this.api = this.fastApi(workerQueuesEnv(pools.map(pool => pool.props)));
     this.lb = new LoadBalancer(this, 'lb', {
       backend: this.api,
       tls: { secretName: `${id}-tls` },
@@ -40,12 +50,12 @@ export class BetIntelChart extends Chart {
       proxyTimeouts: { connect: Duration.seconds(5), send: Duration.seconds(60), read: Duration.seconds(60) },
       health: 'backend',
     });
-    this.workers = Object.entries(WORKER_QUEUES).map(([pool, queue]) => this.workerPool(pool, queue));
+    this.workers = pools.map(pool => new WorkerPool(this, pool.name, pool.props));
     this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, ...this.workers] });
   }
 
   /** k8s-deployment.yml: the API Deployment and its HPA, with the requests-per-second target of "Scaling Thresholds". */
-  private fastApi(): ScaledApi {
+  private fastApi(env: Record<string, string>): ScaledApi {
     return new ScaledApi(this, 'api', {
       image: REFERENCE_IMAGE,
       port: 8000,
@@ -64,22 +74,27 @@ export class BetIntelChart extends Chart {
       resources: { cpuRequest: '200m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '512Mi' },
       database: this.db,
       cache: this.cache,
+      // POST /api/v1/jobs accepts jobs for the pools' queues.
+      env,
       secretEnv: adminTokenEnv(this),
     });
   }
 
   /** One dedicated pool: 2-8 workers, scaled when more than 50 jobs wait per worker. */
-  private workerPool(pool: string, queue: string): WorkerPool {
-    return new WorkerPool(this, pool, {
+  private workerPoolProps(queue: string, concurrency: number): WorkerPoolProps {
+    return {
       image: REFERENCE_IMAGE,
       command: WORKER_COMMAND,
-      queue,
+      queues: [queue],
+      concurrency,
+      // One process runs `concurrency` jobs: it restarts past their share of Celery's bound, within 80% of its limit.
+      maxRssPercent: Math.min(80, Math.round((concurrency * MEMORY_PER_JOB_MIB * 100) / WORKER_MEMORY_LIMIT_MIB)),
       broker: this.cache,
       database: this.db,
       minReplicas: 2,
       maxReplicas: 8,
       backlogPerReplica: 50,
-      resources: { cpuRequest: '300m', memoryRequest: '512Mi', cpuLimit: '800m', memoryLimit: '1Gi' },
-    });
+      resources: { cpuRequest: '300m', memoryRequest: '512Mi', cpuLimit: '800m', memoryLimit: `${WORKER_MEMORY_LIMIT_MIB}Mi` },
+    };
   }
 }

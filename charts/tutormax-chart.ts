@@ -1,6 +1,8 @@
 import { Chart, ChartProps, Size } from 'cdk8s';
 import { Construct } from 'constructs';
-import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import {
+  LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv,
+} from '../lib';
 import { adminTokenEnv, REFERENCE_IMAGE, WORKER_COMMAND } from './reference-service';
 
 /**
@@ -27,7 +29,8 @@ export class TutorMaxChart extends Chart {
     this.cache = new RedisCluster(this, 'cache', {
       mode: 'sentinel', replicas: 1, sentinels: 3, quorum: 2, masterName: 'tutormax-master', maxmemory: '1Gi', maxmemoryPolicy: 'allkeys-lru',
     });
-    this.api = this.statelessApi();
+    const tasks = this.celeryTasks();
+    this.api = this.statelessApi(workerQueuesEnv([tasks]));
     this.lb = new LoadBalancer(this, 'lb', {
       backend: this.api,
       tls: { secretName: `${id}-tls` },
@@ -35,14 +38,12 @@ export class TutorMaxChart extends Chart {
       proxyBuffers: { headerBufferSize: Size.kibibytes(8), count: 16, bufferSize: Size.kibibytes(8) },
       health: 'backend',
     });
-    this.workers = new WorkerPool(this, 'workers', {
-      image: REFERENCE_IMAGE, command: WORKER_COMMAND, queue: 'tutormax:tasks', broker: this.cache, database: this.db, minReplicas: 2,
-    });
+    this.workers = new WorkerPool(this, 'workers', tasks);
     this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, this.workers] });
   }
 
   /** The stateless API instances, autoscaled as the guide's Kubernetes HPA example. */
-  private statelessApi(): ScaledApi {
+  private statelessApi(env: Record<string, string>): ScaledApi {
     return new ScaledApi(this, 'api', {
       image: REFERENCE_IMAGE,
       port: 8000,
@@ -54,7 +55,25 @@ export class TutorMaxChart extends Chart {
       database: this.db,
       databasePool: { primarySize: 20, primaryOverflow: 40 },
       cache: this.cache,
+      // POST /api/v1/jobs accepts jobs for the workers' queue.
+      env,
       secretEnv: adminTokenEnv(this),
     });
+  }
+
+  /**
+   * The Celery workers (2 or more) and celery-beat's daily metrics aggregation, which the reference
+   * worker's `items.aggregate` stands in for; the guide gives no time of day.
+   */
+  private celeryTasks(): WorkerPoolProps {
+    return {
+      image: REFERENCE_IMAGE,
+      command: WORKER_COMMAND,
+      queues: ['tutormax-tasks'],
+      minReplicas: 2,
+      schedules: { 'daily-metrics': { cron: '@daily', name: 'items.aggregate' } },
+      broker: this.cache,
+      database: this.db,
+    };
   }
 }

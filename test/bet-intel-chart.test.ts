@@ -5,8 +5,8 @@ import { Manifest } from './support/manifest-checks';
 
 const chart = synthChart(new BetIntelChart(Testing.app(), 'bet-intel', { namespace: 'bet-intel' }));
 
-test('the bet-intel chart passes the manifest checks, behind its restricted Namespace', () => {
-  expect(namespacedChartProblems(chart.manifests, 'bet-intel')).toEqual([]);
+test('the bet-intel chart passes the manifest checks, behind its restricted Namespace', async () => {
+  expect(await namespacedChartProblems(chart.manifests, 'bet-intel')).toEqual([]);
 });
 
 test('the API scales on 3-20 pods at CPU 70%, memory 80% and 100 requests per second per pod', () => {
@@ -40,13 +40,23 @@ test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters and no replica
   expect(redis.spec.template.spec.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '200m', memory: '512Mi' } });
 });
 
-test('a pool per queue, each 2-8 workers with the guide\'s requests and limits, scaled at 50 waiting jobs per worker', () => {
-  for (const [pool, queue] of [['ev-calculation', 'ev_calculation'], ['data-refresh', 'data_refresh'], ['notifications', 'notifications']]) {
-    expect(chart.env('Deployment', `bet-intel-${pool}`).WORKER_QUEUE).toBe(queue);
+test('a pool per queue with the guide\'s concurrency, each 2-8 workers, scaled at 50 waiting jobs per worker', () => {
+  const pools = [['ev-calculation', 'ev_calculation', '4'], ['data-refresh', 'data_refresh', '2'], ['notifications', 'notifications', '8']];
+  for (const [pool, queue, concurrency] of pools) {
+    const env = chart.env('Deployment', `bet-intel-${pool}`);
+    expect([env.WORKER_QUEUES, env.WORKER_CONCURRENCY]).toEqual([queue, concurrency]);
     const scaledObject = chart.find('ScaledObject', `bet-intel-${pool}`).spec;
     expect([scaledObject.minReplicaCount, scaledObject.maxReplicaCount]).toEqual([2, 8]);
     expect(scaledObject.triggers[0].metadata.listLength).toBe('50');
     expect(chart.find('Deployment', `bet-intel-${pool}`).spec.template.spec.containers[0].resources)
-      .toEqual({ requests: { cpu: '300m', memory: '512Mi' }, limits: { cpu: '800m', memory: '1Gi' } });
+      .toEqual({ requests: { cpu: '300m', memory: '512Mi' }, limits: { cpu: '800m', memory: '1024Mi' } });
   }
+  expect(chart.env('Deployment', 'bet-intel-api').WORKER_QUEUES).toBe('ev_calculation,data_refresh,notifications');
+});
+
+test('a worker restarts past 200 MB per job it runs at once, as Celery\'s children did, and within 80% of its limit', () => {
+  const maxRss = (pool: string) => Number(chart.env('Deployment', `bet-intel-${pool}`).WORKER_MAX_RSS_BYTES) / 2 ** 20;
+  expect(Math.round(maxRss('data-refresh'))).toBe(Math.round(1024 * 0.39));
+  expect(Math.round(maxRss('ev-calculation'))).toBe(Math.round(1024 * 0.78));
+  expect(Math.round(maxRss('notifications'))).toBe(Math.round(1024 * 0.8));
 });

@@ -5,8 +5,8 @@ import { Manifest } from './support/manifest-checks';
 
 const chart = synthChart(new CmsChart(Testing.app(), 'cms', { namespace: 'cms' }));
 
-test('the CMS chart passes the manifest checks, behind its restricted Namespace', () => {
-  expect(namespacedChartProblems(chart.manifests, 'cms')).toEqual([]);
+test('the CMS chart passes the manifest checks, behind its restricted Namespace', async () => {
+  expect(await namespacedChartProblems(chart.manifests, 'cms')).toEqual([]);
 });
 
 test('the API listens on 3000 and scales on 3-10 pods at CPU 70% and memory 80%, with the guide\'s requests and limits', () => {

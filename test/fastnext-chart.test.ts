@@ -5,8 +5,8 @@ import { Manifest } from './support/manifest-checks';
 
 const chart = synthChart(new FastNextChart(Testing.app(), 'fastnext', { namespace: 'fastnext' }));
 
-test('the FastNext chart passes the manifest checks, behind its restricted Namespace', () => {
-  expect(namespacedChartProblems(chart.manifests, 'fastnext')).toEqual([]);
+test('the FastNext chart passes the manifest checks, behind its restricted Namespace', async () => {
+  expect(await namespacedChartProblems(chart.manifests, 'fastnext')).toEqual([]);
 });
 
 test('the API scales on 3-20 pods at CPU 70% and memory 80%, keeps 2 available, with the guide\'s requests and limits', () => {

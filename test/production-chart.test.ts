@@ -11,8 +11,8 @@ test('every object of the production chart passes the manifest checks', async ()
   await expect(checkManifests(manifests, { validators: crdValidators() })).resolves.toBeUndefined();
 });
 
-test('the chart\'s restricted Namespace comes first, and every other object lives in it', () => {
-  expect(namespacedChartProblems(manifests, 'hscale')).toEqual([]);
+test('the chart\'s restricted Namespace comes first, and every other object lives in it', async () => {
+  expect(await namespacedChartProblems(manifests, 'hscale')).toEqual([]);
 });
 
 test('the API is wired to the database and the cache with credentials from Secrets only', () => {

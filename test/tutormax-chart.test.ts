@@ -5,8 +5,8 @@ import { Manifest } from './support/manifest-checks';
 
 const chart = synthChart(new TutorMaxChart(Testing.app(), 'tutormax', { namespace: 'tutormax' }));
 
-test('the TutorMax chart passes the manifest checks, behind its restricted Namespace', () => {
-  expect(namespacedChartProblems(chart.manifests, 'tutormax')).toEqual([]);
+test('the TutorMax chart passes the manifest checks, behind its restricted Namespace', async () => {
+  expect(await namespacedChartProblems(chart.manifests, 'tutormax')).toEqual([]);
 });
 
 test('the API scales on 3-20 pods at CPU 70%, with the compose file\'s 1 CPU / 1G reserved and 2 CPU / 2G limits', () => {
@@ -42,8 +42,16 @@ test('Redis is a master + 1 replica watched by 3 Sentinels with a quorum of 2, 1
   expect(String(env.REDIS_SENTINELS).split(',')).toHaveLength(3);
 });
 
-test('at least 2 workers take the background tasks, from the Redis the API uses', () => {
-  const scaledObject = chart.find('ScaledObject', 'tutormax-workers').spec;
-  expect(scaledObject.minReplicaCount).toBe(2);
-  expect(chart.env('Deployment', 'tutormax-workers').REDIS_SENTINEL_MASTER).toBe('tutormax-master');
+test('at least 2 workers take the background tasks that the API accepts, from the Redis the API uses', () => {
+  expect(chart.find('ScaledObject', 'tutormax-workers').spec.minReplicaCount).toBe(2);
+  const workers = chart.env('Deployment', 'tutormax-workers');
+  expect([workers.WORKER_QUEUES, workers.REDIS_SENTINEL_MASTER]).toEqual(['tutormax-tasks', 'tutormax-master']);
+  expect(chart.env('Deployment', 'tutormax-api').WORKER_QUEUES).toBe('tutormax-tasks');
+});
+
+test('celery-beat\'s daily metrics aggregation is a CronJob that never runs twice at once', () => {
+  const cronJob = chart.find('CronJob', 'tutormax-workers-daily-metrics').spec;
+  expect([cronJob.schedule, cronJob.concurrencyPolicy]).toEqual(['@daily', 'Forbid']);
+  expect(cronJob.jobTemplate.spec.template.spec.containers[0].args ?? cronJob.jobTemplate.spec.template.spec.containers[0].command)
+    .toEqual(expect.arrayContaining(['tutormax-tasks', 'items.aggregate']));
 });

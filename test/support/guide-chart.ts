@@ -37,9 +37,9 @@ export function synthChart(chart: Chart): SynthesizedChart {
  * the manifest checks' violations, a first object that is not the chart's restricted Namespace,
  * and objects outside that namespace.
  */
-export function namespacedChartProblems(manifests: Manifest[], namespace: string): string[] {
+export async function namespacedChartProblems(manifests: Manifest[], namespace: string): Promise<string[]> {
   const [first, ...rest] = manifests;
-  const problems = findViolations(manifests, { validators: crdValidators() });
+  const problems = await findViolations(manifests, { validators: crdValidators() });
   const restricted = { name: namespace, labels: podSecurityLabels('restricted', 'latest') };
   if (first?.kind !== 'Namespace' || !isDeepStrictEqual(first.metadata, restricted)) {
     problems.push(`the first object is ${first?.kind}/${first?.metadata?.name}, not the Namespace ${namespace} labelled restricted`);

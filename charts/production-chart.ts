@@ -16,7 +16,8 @@ export class ProductionChart extends Chart {
     super(scope, id, props);
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
     this.db = new PgReplicaSet(this, 'db', { replicas: 2 });
-    this.cache = new RedisCluster(this, 'cache', { shards: 3, replicasPerShard: 1 });
+    // The cache is also the workers' broker: 'volatile-lru' evicts only the cache's keys (each has a TTL), never a job.
+    this.cache = new RedisCluster(this, 'cache', { shards: 3, replicasPerShard: 1, maxmemoryPolicy: 'volatile-lru' });
     // The reference worker (service/src/worker.ts) runs from the service's image; put your own worker here.
     // bet-intel's Celery pools map the same way: one pool per queue, e.g. queues ['ev_calculation'], concurrency 4.
     const jobs: WorkerPoolProps = {

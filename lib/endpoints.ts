@@ -1,5 +1,6 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { IConstruct } from 'constructs';
+import type { MaxmemoryPolicy } from './redis-conf';
 
 /** Pods a NetworkPolicy rule talks about: a pod selector, optionally in other namespaces. */
 export interface PodPeer {
@@ -55,7 +56,7 @@ export interface ICacheEndpoint extends IClientAccessible {
 }
 
 /**
- * A Redis holding work queues (lists), described so an autoscaler outside the topology (KEDA)
+ * A Redis holding work queues, described so an autoscaler outside the topology (KEDA)
  * can read a queue's length. Linking workers injects the same env as {@link ICacheEndpoint}.
  */
 export interface IQueueBroker extends IClientAccessible, IConstruct {
@@ -69,6 +70,8 @@ export interface IQueueBroker extends IClientAccessible, IConstruct {
   readonly masterName?: string;
   /** The Secret key holding the Redis password. */
   readonly passwordSecret: { readonly name: string; readonly key: string };
+  /** What Redis evicts at maxmemory: a queue needs 'noeviction' or a 'volatile-*' policy, which never evicts its keys (they carry no TTL). */
+  readonly maxmemoryPolicy: MaxmemoryPolicy;
 }
 
 /** What a Prometheus scrapes on a construct's pods. */

@@ -20,7 +20,7 @@ export interface HorizontalScalingTopologyProps {
   readonly database?: PgReplicaSetProps;
   /** A PostgreSQL tier made elsewhere (e.g. shared with another chart), instead of `database`. @default - one is created */
   readonly existingDatabase?: PgReplicaSet;
-  /** The Redis tier to create. @default - RedisCluster's defaults: 3 masters and 3 replicas */
+  /** The Redis tier to create. @default - RedisCluster's defaults: 3 masters and 3 replicas, with `maxmemoryPolicy` 'volatile-lru' when there are workers */
   readonly cache?: RedisClusterProps;
   /** A Redis tier made elsewhere, instead of `cache`. @default - one is created */
   readonly existingCache?: RedisCluster;
@@ -30,6 +30,15 @@ export interface HorizontalScalingTopologyProps {
   readonly workers?: Record<string, Omit<WorkerPoolProps, 'broker' | 'database'>>;
   /** Monitoring of every tier, beyond its targets; `false` leaves it out. @default - Observability's defaults (prometheus-operator) */
   readonly observability?: Omit<ObservabilityProps, 'targets'> | false;
+}
+
+/**
+ * The Redis tier's props: with workers it is also their broker, so it evicts only keys with a TTL
+ * (the cache's), never BullMQ's jobs and queues, which carry none.
+ */
+function cacheProps(props: HorizontalScalingTopologyProps): RedisClusterProps {
+  const brokering = Object.keys(props.workers ?? {}).length > 0;
+  return { ...(brokering ? { maxmemoryPolicy: 'volatile-lru' } : {}), ...props.cache };
 }
 
 /**
@@ -48,7 +57,7 @@ export class HorizontalScalingTopology extends Construct {
   constructor(scope: Construct, id: string, props: HorizontalScalingTopologyProps) {
     super(scope, id);
     this.database = this.tier('database', props.database, props.existingDatabase, () => new PgReplicaSet(this, 'db', props.database));
-    this.cache = this.tier('cache', props.cache, props.existingCache, () => new RedisCluster(this, 'cache', props.cache));
+    this.cache = this.tier('cache', props.cache, props.existingCache, () => new RedisCluster(this, 'cache', cacheProps(props)));
     // The API enqueues for every pool's queues (POST /api/v1/jobs), on the same Redis.
     const env = { ...workerQueuesEnv(Object.values(props.workers ?? {})), ...props.api?.env };
     this.api = new ScaledApi(this, 'api', { ...props.api, env, image: props.image, database: this.database, cache: this.cache });

@@ -35,6 +35,8 @@ export interface ObservabilityProps {
   readonly errorRatio?: number;
   /** Cache hit ratio below which an alert warns. @default 0.8 */
   readonly cacheHitRatio?: number;
+  /** Share of a worker pool's finished jobs that fail for good (attempts spent), above which an alert warns. @default 0.1 */
+  readonly workerFailureRatio?: number;
   /** Base URL of the runbooks; `#<alert name>` is appended. @default 'https://github.com/hscale/hscale/blob/main/docs/runbooks/alerts.md' */
   readonly runbookBaseUrl?: string;
   /** Label the Grafana sidecar loads dashboard ConfigMaps by. @default { grafana_dashboard: '1' } */
@@ -90,6 +92,7 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
       slotRetainedBytes: 2 ** 30,
       redisMemoryRatio: 0.8,
       cacheHitRatio: requireRatio(scope, 'cacheHitRatio', props.cacheHitRatio ?? 0.8),
+      workerFailureRatio: requireRatio(scope, 'workerFailureRatio', props.workerFailureRatio ?? 0.1),
       runbookBaseUrl: props.runbookBaseUrl ?? 'https://github.com/hscale/hscale/blob/main/docs/runbooks/alerts.md',
     },
   };

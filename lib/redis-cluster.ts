@@ -49,7 +49,7 @@ export interface RedisClusterProps {
   readonly resources?: Partial<ContainerResources>;
   /** Memory for the dataset, a Kubernetes quantity no larger than the memory limit. @default - 70% of the memory limit, leaving room for forks and buffers */
   readonly maxmemory?: string;
-  /** What Redis evicts at maxmemory. @default 'allkeys-lru' */
+  /** What Redis evicts at maxmemory; a WorkerPool's broker needs 'noeviction' or a 'volatile-*' policy. @default 'allkeys-lru' */
   readonly maxmemoryPolicy?: MaxmemoryPolicy;
   /** Append-only file. @default true */
   readonly appendonly?: boolean;
@@ -90,6 +90,8 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
   /** The master name the Sentinels know (sentinel mode). */
   public readonly masterName?: string;
   public readonly maxmemoryBytes: number;
+  /** What Redis evicts at maxmemory. */
+  public readonly maxmemoryPolicy: MaxmemoryPolicy;
   public readonly passwordSecret: { readonly name: string; readonly key: string };
   public readonly clientEnv: k8s.EnvVar[];
   public readonly clientLinks: NetworkLink[];
@@ -120,6 +122,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.nodeCount = settings.topology.nodeCount;
     this.headlessServiceName = settings.headlessServiceName;
     this.maxmemoryBytes = settings.maxmemoryBytes;
+    this.maxmemoryPolicy = settings.maxmemoryPolicy;
     this.passwordSecret = settings.passwordSecret;
     this.sentinelHosts = plan.sentinelHosts;
     this.masterName = plan.masterName;

@@ -5,6 +5,11 @@ export const MAXMEMORY_POLICIES = [
 ] as const;
 export type MaxmemoryPolicy = typeof MAXMEMORY_POLICIES[number];
 
+/** Whether `policy` may evict a key that carries no TTL ('allkeys-*'); 'noeviction' and 'volatile-*' never do. */
+export function evictsKeysWithoutTtl(policy: MaxmemoryPolicy): boolean {
+  return policy.startsWith('allkeys-');
+}
+
 export const APPENDFSYNC_MODES = ['always', 'everysec', 'no'] as const;
 export type AppendFsync = typeof APPENDFSYNC_MODES[number];
 

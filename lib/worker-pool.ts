@@ -12,6 +12,7 @@ import {
   restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy,
 } from './pod-defaults';
 import { PodNetworkPolicy } from './pod-network-policy';
+import { evictsKeysWithoutTtl } from './redis-conf';
 import {
   parseQuantity, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
 } from './validation';
@@ -78,7 +79,7 @@ export interface WorkerPoolProps {
   readonly schedules?: Record<string, WorkerSchedule>;
   /** Command a schedule's CronJob runs, followed by `<queue> <name> <json data>`. @default ['node', 'service/dist/enqueue.js'] */
   readonly enqueueCommand?: string[];
-  /** The Redis holding the queues (a RedisCluster in either mode). */
+  /** The Redis holding the queues (a RedisCluster in any mode), with `maxmemoryPolicy` 'noeviction' or 'volatile-*' so no job is evicted. */
   readonly broker: IQueueBroker;
   /** The PostgreSQL the workers use. @default - no database env and no database egress */
   readonly database?: IDatabaseEndpoint;
@@ -165,6 +166,7 @@ const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 /** Resolves and validates the props of the WorkerPool `scope`; throws naming the prop on a bad value. */
 export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolProps): WorkerPoolSettings {
   const queues = resolveQueues(scope, props);
+  requireQueueSafeBroker(scope, props.broker);
   const autoscaler = requireOneOf(scope, 'autoscaler', props.autoscaler ?? 'keda', AUTOSCALERS);
   // An HPA cannot scale to zero; KEDA can, and wakes the pool when a job arrives.
   const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 1, autoscaler === 'keda' ? 0 : 1, 1000);
@@ -205,6 +207,18 @@ function resolveQueues(scope: Construct, props: WorkerPoolProps): string[] {
   const repeated = queues.find((queue, i) => queues.indexOf(queue) !== i);
   if (repeated !== undefined) throw propError(scope, 'queues', repeated, 'is listed twice; name each queue once');
   return queues;
+}
+
+/**
+ * BullMQ's job hashes and queue lists carry no TTL: a Redis that evicts such keys under memory
+ * pressure loses jobs without a trace. 'volatile-*' policies evict only keys with a TTL (the cache's).
+ */
+function requireQueueSafeBroker(scope: Construct, broker: IQueueBroker): void {
+  if (evictsKeysWithoutTtl(broker.maxmemoryPolicy)) {
+    throw propError(scope, 'broker', broker.node.path,
+      `has maxmemoryPolicy '${broker.maxmemoryPolicy}', which evicts keys without a TTL such as BullMQ's jobs and queues: `
+      + 'give the broker \'noeviction\' or a \'volatile-*\' policy (\'volatile-lru\' evicts only keys with a TTL, such as the cache\'s)');
+  }
 }
 
 function resolveJobPolicy(scope: Construct, props: WorkerPoolProps): Pick<WorkerPoolSettings, 'concurrency' | 'attempts' | 'backoff' | 'jobTimeoutMs'> {

@@ -50,6 +50,18 @@ test('tier props pass through, and worker pools join the Redis and PostgreSQL of
   const worker = envOf(manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-app-emails')!.spec.template.spec.containers[0]);
   expect(worker.DATABASE_URL).toContain('test-app-db-rw');
   expect(names(manifests, 'PrometheusRule')).toContain('test-app-obs-worker');
+  // The Redis is the workers' broker too: it evicts only the cache's keys (with a TTL), never a job.
+  expect(topology.cache.maxmemoryPolicy).toBe('volatile-lru');
+  expect(topology.cache.redisConf).toContain('maxmemory-policy volatile-lru');
+});
+
+test('without workers the Redis is a cache only, evicting any key', () => {
+  expect(synthTopology().topology.cache.maxmemoryPolicy).toBe('allkeys-lru');
+});
+
+test('throws error, when the workers\' broker is given a policy that evicts jobs', () => {
+  expect(() => synthTopology({ cache: { maxmemoryPolicy: 'allkeys-lru' }, workers: { emails: { image: 'example/worker:1.0.0', queues: ['emails'] } } }))
+    .toThrow('test/app/emails: \'broker\' ("test/app/cache") has maxmemoryPolicy \'allkeys-lru\'');
 });
 
 test('an existing database and cache are used instead of new ones', async () => {

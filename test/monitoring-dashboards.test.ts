@@ -7,7 +7,7 @@ import { checkRules } from './support/promtool';
 
 const chart = Testing.chart();
 const db = new PgReplicaSet(chart, 'db');
-const cache = new RedisCluster(chart, 'cache');
+const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
 const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache });
@@ -20,7 +20,16 @@ afterAll(() => group.cleanup());
 
 test('there is a dashboard for the API, the workers, PostgreSQL, Redis and nginx', () => {
   expect(Object.keys(dashboards).sort()).toEqual(['hscale-api.json', 'hscale-nginx.json', 'hscale-postgresql.json', 'hscale-redis.json', 'hscale-worker.json']);
-  expect(dashboards['hscale-worker.json'].panels.map((p: any) => p.title)).toEqual(['Queue emails: waiting jobs', 'Replicas and autoscaler bounds', 'Jobs per second by outcome', 'Restarts (15 min)']);
+  expect(dashboards['hscale-worker.json'].panels.map((p: any) => p.title)).toEqual([
+    'Queue emails: waiting jobs', 'Replicas and autoscaler bounds', 'Jobs per second by outcome', 'Job duration p95 by queue',
+    'Jobs waiting and active by queue', 'Restarts (15 min)',
+  ]);
+  const workerExprs = dashboards['hscale-worker.json'].panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
+  expect(workerExprs).toEqual(expect.arrayContaining([
+    'histogram_quantile(0.95, sum by (queue, le) (rate(worker_job_duration_seconds_bucket{namespace="default", pod=~"test-jobs-.+"}[5m])))',
+    // Each worker pod reports the same counts from Redis: one line per queue and state, not their sum.
+    'max by (queue, state) (worker_queue_jobs{namespace="default", pod=~"test-jobs-.+", state=~"waiting|active"})',
+  ]));
   const apiTitles = dashboards['hscale-api.json'].panels.map((p: any) => p.title);
   expect(apiTitles).toEqual(expect.arrayContaining(['Requests per second', 'Error ratio (5xx)', 'Latency', 'Replicas and autoscaler bounds']));
 });

@@ -9,7 +9,7 @@ import { checkRules, testRules } from './support/promtool';
 // The whole topology in one chart, as the production chart has it.
 const chart = Testing.chart();
 const db = new PgReplicaSet(chart, 'db');
-const cache = new RedisCluster(chart, 'cache');
+const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
 const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache, database: db });
@@ -69,6 +69,14 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
     firing: [series('kube_pod_container_status_restarts_total', `${ns}, pod="test-jobs-6b4f-q7w", container="worker"`, '0+1x60')],
     healthy: [series('kube_pod_container_status_restarts_total', `${ns}, pod="test-jobs-6b4f-q7w", container="worker"`, '0x60')],
     labels: { namespace: 'default', pod: 'test-jobs-6b4f-q7w', container: 'worker' },
+  },
+  HscaleWorkerJobsFailing: {
+    // A third of the jobs end in the failed set.
+    firing: ['completed', 'failed'].map((outcome, i) => series('worker_jobs_total', `${ns}, pod="test-jobs-6b4f-q7w", queue="emails", name="send", outcome="${outcome}"`, i === 0 ? '0+60x60' : '0+30x60')),
+    // 1% fail for good; many runs retried and then completed is a healthy pool riding out a flaky dependency.
+    healthy: [['completed', '0+100x60'], ['failed', '0+1x60'], ['retried', '0+100x60']]
+      .map(([outcome, values]) => series('worker_jobs_total', `${ns}, pod="test-jobs-6b4f-q7w", queue="emails", name="send", outcome="${outcome}"`, values)),
+    labels: { namespace: 'default', queue: 'emails' },
   },
   // The limit is backlogPerReplica (20) x maxReplicas (10): 200 waiting jobs.
   HscaleWorkerQueueBacklogGrowing: {

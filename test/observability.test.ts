@@ -14,7 +14,7 @@ import { ProcessGroup, run } from './support/processes';
 function topology(props: Partial<ObservabilityProps> = {}, engine: 'statefulset' | 'cloudnative-pg' = 'statefulset', namespace?: string) {
   const chart = namespace ? new Chart(Testing.app(), 'test', { namespace }) : Testing.chart();
   const db = new PgReplicaSet(chart, 'db', { engine });
-  const cache = new RedisCluster(chart, 'cache');
+  const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
   const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
   const lb = new LoadBalancer(chart, 'lb', { backend: api });
   const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache, database: db });
@@ -117,6 +117,7 @@ test.each<[string, Partial<ObservabilityProps>, string]>([
     'test/obs: \'selectorLabels.release\' ("has spaces") is not a valid label value'],
   ['the mode is unknown', { mode: 'agent' as never }, 'test/obs: \'mode\' ("agent") must be one of \'operator\', \'standalone\''],
   ['a ratio is out of range', { errorRatio: 5 }, 'test/obs: \'errorRatio\' (5) must be a ratio between 0 and 1 (exclusive)'],
+  ['the worker failure ratio is out of range', { workerFailureRatio: 0 }, 'test/obs: \'workerFailureRatio\' (0) must be a ratio between 0 and 1 (exclusive)'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => topology(props)).toThrow(message);
 });
@@ -150,7 +151,7 @@ test('resolveObservabilitySettings defaults the labels, folder and thresholds, a
     mode: 'operator', name: 'test-obs', selectorLabels: { release: 'kube-prometheus-stack' }, dashboardLabel: { grafana_dashboard: '1' },
     dashboardFolder: 'hscale',
   });
-  expect(settings.thresholds).toMatchObject({ latencySloSeconds: 0.25, errorRatio: 0.05, replicationLagSeconds: 5, cacheHitRatio: 0.8 });
+  expect(settings.thresholds).toMatchObject({ latencySloSeconds: 0.25, errorRatio: 0.05, replicationLagSeconds: 5, cacheHitRatio: 0.8, workerFailureRatio: 0.1 });
   expect(settings.endpoints.map(e => [e.workloadName, e.namespace])).toEqual([['test-api', 'shop']]);
 });
 

@@ -33,6 +33,10 @@ test('the API may reach only DNS, PostgreSQL and Redis, and is reached only by t
     ?? rule.from[0].podSelector.matchLabels['app.kubernetes.io/instance']).sort()).toEqual(['hscale-lb', 'prometheus']);
 });
 
+test('the shared Redis evicts only keys with a TTL (the cache\'s), never the queue\'s', () => {
+  expect(find('ConfigMap', 'hscale-cache').data['redis.conf']).toContain('maxmemory-policy volatile-lru');
+});
+
 test('the API accepts jobs for the worker pool\'s queue, and the nightly schedule enqueues onto it', () => {
   const apiEnv: Manifest[] = find('Deployment', 'hscale-api').spec.template.spec.containers[0].env;
   expect(apiEnv.find(e => e.name === 'WORKER_QUEUES')).toEqual({ name: 'WORKER_QUEUES', value: 'items' });

@@ -170,6 +170,9 @@ test('the probes answer as the guides describe', async () => {
 test('the metrics carry the names of the contract', async () => {
   await api().get('/api/v1/items').expect(200);
   await api().get('/nowhere').expect(404);
+  // An error answered by the app's handler after it left the items router keeps that router's pattern.
+  await api().post('/api/v1/items').send({ name: '' }).expect(400);
+  await api().get('/api/v1/items/not-a-number').expect(400);
   const res = await api().get('/api/v1/scaling/metrics/prometheus').expect(200);
   expect(res.get('Content-Type')).toMatch(/^text\/plain/);
   for (const name of ['http_requests_total', 'http_request_duration_seconds_bucket', 'db_pool_connections', 'db_replica_healthy',
@@ -181,6 +184,9 @@ test('the metrics carry the names of the contract', async () => {
   expect(res.text).toContain('route="/api/v1/items/:id"');
   expect(res.text).toContain('route="/api/v1/items"');
   expect(res.text).toContain('route="unmatched"');
+  expect(res.text).toMatch(/http_requests_total\{method="POST",route="\/api\/v1\/items",status="400"\}/);
+  expect(res.text).toMatch(/http_requests_total\{method="GET",route="\/api\/v1\/items\/:id",status="400"\}/);
+  expect(res.text).not.toMatch(/route="\/(:id)?"/);
   expect(res.text).toMatch(/http_request_duration_seconds_bucket\{le="0.1",/);
   expect(metricValue(res.text, 'app_ready')).toBe(1);
 });

@@ -3,9 +3,12 @@ import { PgReplicaSet, RedisCluster, RedisClusterProps, resolveWorkerPoolSetting
 import { QUEUE_PREFIX } from '../service/src/queue/settings';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
+/** A broker must never evict a job: 'volatile-lru' evicts only keys with a TTL. */
+const QUEUE_SAFE: RedisClusterProps = { maxmemoryPolicy: 'volatile-lru' };
+
 function synthPool(props: Partial<WorkerPoolProps> = {}, redis: RedisClusterProps = {}) {
   const chart = Testing.chart();
-  const broker = new RedisCluster(chart, 'cache', redis);
+  const broker = new RedisCluster(chart, 'cache', { ...QUEUE_SAFE, ...redis });
   const db = new PgReplicaSet(chart, 'db');
   const pool = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queues: ['emails'], broker, database: db, ...props });
   return { pool, broker, manifests: Testing.synth(chart) };
@@ -175,7 +178,7 @@ test('a schedule is a CronJob that enqueues its job, with Forbid, a deadline, hi
 
 test('the settings resolver gives the defaults, alone', () => {
   const chart = Testing.chart();
-  const broker = new RedisCluster(chart, 'cache');
+  const broker = new RedisCluster(chart, 'cache', QUEUE_SAFE);
   expect(resolveWorkerPoolSettings(chart, { image: 'example/worker:1.0.0', queues: ['emails'], broker })).toMatchObject({
     queues: ['emails'], concurrency: 1, attempts: 3, backoff: { type: 'exponential', delayMs: 1000 }, jobTimeoutMs: 300_000,
     schedules: [], autoscaler: 'keda', minReplicas: 1, maxReplicas: 10, gracePeriodSeconds: 120,
@@ -229,11 +232,21 @@ test.each(BAD_PROPS)('throws error, when given %s', (_what, props, message) => {
   expect(() => synthPool(props)).toThrow(message);
 });
 
+test.each(['allkeys-lru', 'allkeys-lfu', 'allkeys-random'] as const)('throws error, when the broker evicts keys without a TTL (%s)', policy => {
+  expect(() => synthPool({}, { maxmemoryPolicy: policy })).toThrow(
+    `test/jobs: 'broker' ("test/cache") has maxmemoryPolicy '${policy}', which evicts keys without a TTL such as BullMQ's jobs and queues: `
+    + 'give the broker \'noeviction\' or a \'volatile-*\' policy (\'volatile-lru\' evicts only keys with a TTL, such as the cache\'s)');
+});
+
+test.each(['noeviction', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl'] as const)('a broker with %s is accepted', policy => {
+  expect(synthPool({}, { maxmemoryPolicy: policy }).broker.maxmemoryPolicy).toBe(policy);
+});
+
 test('throws error, when KEDA would read the broker\'s Secret from another namespace', () => {
   const app = Testing.app();
   const data = new Chart(app, 'data', { namespace: 'data' });
   const work = new Chart(app, 'work', { namespace: 'work' });
-  const broker = new RedisCluster(data, 'cache');
+  const broker = new RedisCluster(data, 'cache', QUEUE_SAFE);
   expect(() => new WorkerPool(work, 'jobs', { image: 'example/worker:1.0.0', queues: ['emails'], broker }))
     .toThrow('work/jobs: \'broker\' ("data/cache") must be in the workers\' namespace (work): KEDA reads the broker\'s password Secret');
   // The HPA needs no Secret, so a cpu pool may use a broker elsewhere.

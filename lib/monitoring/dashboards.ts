@@ -58,6 +58,17 @@ const workerPanels: PanelsOf = e => {
     replicasPanel(e),
     // The reference worker's counters; a worker of your own shows them when it exports the same names.
     { title: 'Jobs per second by outcome', unit: 'ops', queries: [{ expr: `sum by (outcome) (rate(worker_jobs_total{${pods}}[5m]))`, legend: '{{outcome}}' }] },
+    {
+      title: 'Job duration p95 by queue', unit: 's', queries: [{
+        expr: `histogram_quantile(0.95, sum by (queue, le) (rate(worker_job_duration_seconds_bucket{${pods}}[5m])))`, legend: '{{queue}}',
+      }],
+    },
+    // Every worker pod reads the same counts from Redis: max, not sum.
+    {
+      title: 'Jobs waiting and active by queue', unit: 'short', queries: [{
+        expr: `max by (queue, state) (worker_queue_jobs{${pods}, state=~"waiting|active"})`, legend: '{{queue}} {{state}}',
+      }],
+    },
     { title: 'Restarts (15 min)', unit: 'short', queries: [{ expr: `sum by (pod) (increase(kube_pod_container_status_restarts_total{${pods}}[15m]))`, legend: '{{pod}}' }] },
   ];
 };

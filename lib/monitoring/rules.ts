@@ -43,6 +43,8 @@ export interface AlertThresholds {
   readonly redisMemoryRatio: number;
   /** Cache hit ratio below which the cache is said to be cold or too small. */
   readonly cacheHitRatio: number;
+  /** Share of a worker pool's finished jobs that failed for good, above which it warns. */
+  readonly workerFailureRatio: number;
   /** Base of the runbook links; the alert name is appended. */
   readonly runbookBaseUrl: string;
 }
@@ -151,8 +153,14 @@ const apiAlerts: AlertsOf = (e, t, alert) => [
 ];
 
 // No PDB alert: a pool KEDA scaled to zero has no disruption to allow, and that is healthy.
-const workerAlerts: AlertsOf = (e, _t, alert) => [
+const workerAlerts: AlertsOf = (e, t, alert) => [
   ...workloadAlerts('HscaleWorker', e, alert),
+  // Failed means failed for good (attempts spent); retried runs are not counted, nor are they finished.
+  alert('HscaleWorkerJobsFailing', 'warning', '10m',
+    `sum by (namespace, queue) (rate(worker_jobs_total{${podMatcher(e)}, outcome="failed"}[10m]))`
+    + ` / sum by (namespace, queue) (rate(worker_jobs_total{${podMatcher(e)}, outcome=~"completed|failed"}[10m])) > ${t.workerFailureRatio}`,
+    `${e.workloadName}: more than ${percent(t.workerFailureRatio)} of jobs fail for good`,
+    '{{ $value | humanizePercentage }} of the jobs of queue {{ $labels.queue }} ended in the failed set over 10 minutes.'),
   ...(e.queue ? [alert('HscaleWorkerQueueBacklogGrowing', 'warning', '15m',
     `${kedaQueueLength(e)} > ${e.queue.backlogLimit} and delta(${kedaQueueLength(e)}[15m]) > 0`,
     `${e.workloadName}: queue ${e.queue.name} keeps growing beyond what the pool can take`,

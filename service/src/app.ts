@@ -49,8 +49,10 @@ export function createService(env: NodeJS.ProcessEnv = process.env): Service {
     if (health.shuttingDown) res.set('Connection', 'close');
     const stop = metrics.duration.startTimer();
     res.on('finish', () => {
-      // The route pattern, not the path: ids must not explode the label set.
-      const route = req.route ? `${req.baseUrl}${req.route.path}`.replace(/(.)\/$/, '$1') : 'unmatched';
+      // The route pattern, not the path: ids must not explode the label set. An error handled at the
+      // app level has left its router, and with it req.baseUrl, so the mount point is kept aside.
+      const mountPath = (res.locals.mountPath as string | undefined) ?? req.baseUrl;
+      const route = req.route ? `${mountPath}${req.route.path}`.replace(/(.)\/$/, '$1') : 'unmatched';
       const labels = { method: req.method, route, status: String(res.statusCode) };
       metrics.requests.inc(labels);
       stop(labels);
@@ -59,9 +61,9 @@ export function createService(env: NodeJS.ProcessEnv = process.env): Service {
   });
   app.use(express.json({ limit: config.bodyLimit, strict: true }));
   app.use(opsRouter({ health, router, cache, metrics, adminToken: config.adminToken }));
-  app.use('/api/v1/items', itemsRouter(new ItemRepository(router), cache));
+  mount(app, '/api/v1/items', itemsRouter(new ItemRepository(router), cache));
   const jobs = jobsApi(env, config.adminToken);
-  app.use('/api/v1/jobs', jobs.router);
+  mount(app, '/api/v1/jobs', jobs.router);
   app.use(notFound);
   app.use(errorHandler);
 
@@ -82,4 +84,12 @@ export function createService(env: NodeJS.ProcessEnv = process.env): Service {
       await Promise.all([router.close(), cache.close(), jobs.close()]);
     },
   };
+}
+
+/** Mounts `router` at `path`, noting the mount point for the request metrics' route label. */
+function mount(app: Express, path: string, router: express.Router): void {
+  app.use(path, (_req, res, next) => {
+    res.locals.mountPath = path;
+    next();
+  }, router);
 }

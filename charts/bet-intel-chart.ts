@@ -37,6 +37,8 @@ export class BetIntelChart extends Chart {
     this.cache = new RedisCluster(this, 'cache', {
       shards: 3,
       replicasPerShard: 0,
+      // Also the workers' broker: evict only the cache's keys (each with a TTL), never a job.
+      maxmemoryPolicy: 'volatile-lru',
       resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '200m', memoryLimit: '512Mi' },
     });
     const pools = Object.entries(WORKER_POOLS).map(([name, pool]) => ({ name, props: this.workerPoolProps(pool.queue, pool.concurrency) }));

@@ -25,9 +25,10 @@ export class TutorMaxChart extends Chart {
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
     // The guide's primary pool at 20 pods may open 20 x (20 + 40) connections; a standby needs as many as its primary.
     this.db = new PgReplicaSet(this, 'db', { replicas: 1, maxConnections: 1250 });
-    // The guide runs one Sentinel; three with a quorum of two survive the loss of any one.
+    // The guide runs one Sentinel; three with a quorum of two survive the loss of any one. The cache is also the
+    // workers' broker, so 'volatile-lru' (the guide: allkeys-lru) evicts only the cache's keys, each with a TTL, never a job.
     this.cache = new RedisCluster(this, 'cache', {
-      mode: 'sentinel', replicas: 1, sentinels: 3, quorum: 2, masterName: 'tutormax-master', maxmemory: '1Gi', maxmemoryPolicy: 'allkeys-lru',
+      mode: 'sentinel', replicas: 1, sentinels: 3, quorum: 2, masterName: 'tutormax-master', maxmemory: '1Gi', maxmemoryPolicy: 'volatile-lru',
     });
     const tasks = this.celeryTasks();
     this.api = this.statelessApi(workerQueuesEnv([tasks]));

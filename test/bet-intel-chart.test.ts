@@ -37,6 +37,7 @@ test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters and no replica
   expect(chart.find('StatefulSet', 'bet-intel-db-replica').spec.replicas).toBe(2);
   const redis = chart.find('StatefulSet', 'bet-intel-cache');
   expect(redis.spec.replicas).toBe(3);
+  expect(chart.configFile('bet-intel-cache', 'redis.conf')).toContain('maxmemory-policy volatile-lru');
   expect(redis.spec.template.spec.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '200m', memory: '512Mi' } });
 });
 

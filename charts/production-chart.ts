@@ -1,6 +1,6 @@
 import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv } from '../lib';
+import { GeneratedSecrets, LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv } from '../lib';
 
 /** The whole topology of the guides, wired together with the constructs' defaults. */
 export class ProductionChart extends Chart {
@@ -11,6 +11,7 @@ export class ProductionChart extends Chart {
   public readonly cache: RedisCluster;
   public readonly workers: WorkerPool;
   public readonly observability: Observability;
+  public readonly secrets: GeneratedSecrets;
 
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
     super(scope, id, props);
@@ -44,5 +45,10 @@ export class ProductionChart extends Chart {
     this.lb = new LoadBalancer(this, 'lb', { backend: this.api, tls: { secretName: 'hscale-tls' } });
     this.workers = new WorkerPool(this, 'jobs', jobs);
     this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, this.workers] });
+    // Every credential but the TLS certificate is generated in the cluster, so the chart applies as it is.
+    this.secrets = new GeneratedSecrets(this, 'secrets', {
+      from: [this.db, this.cache, this.observability],
+      secrets: [{ name: 'hscale-api-admin', randomKeys: ['token'] }],
+    });
   }
 }

@@ -11,7 +11,8 @@ export interface SecretKey {
   readonly key: string;
 }
 
-const SECRET_LOOKING_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|(?:^|_)KEY$/i;
+/** Env var and key names that suggest a credential. */
+export const SECRET_LOOKING_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|(?:^|_)KEY$/i;
 
 /**
  * The env of a container linked to `backends`: the construct's own vars first, then each

@@ -1,14 +1,15 @@
 import { Construct } from 'constructs';
 import { IMetricsTarget } from './endpoints';
+import { GeneratedSecrets, ISecretConsumer } from './generated-secrets';
 import { LoadBalancer, LoadBalancerProps } from './load-balancer';
 import { Observability, ObservabilityProps } from './observability';
 import { PgReplicaSet, PgReplicaSetProps } from './pg-replica-set';
 import { RedisCluster, RedisClusterProps } from './redis-cluster';
 import { ScaledApi, ScaledApiProps } from './scaled-api';
-import { propError, requireDnsLabel } from './validation';
+import { propError, rejectUnknownProps, requireDnsLabel, requireProp } from './validation';
 import { WorkerPool, WorkerPoolProps, workerQueuesEnv } from './worker-pool';
 
-const TIER_IDS = ['db', 'cache', 'api', 'lb', 'obs'];
+const TIER_IDS = ['db', 'cache', 'api', 'lb', 'obs', 'secrets'];
 
 /** Props of a {@link HorizontalScalingTopology}. */
 export interface HorizontalScalingTopologyProps {
@@ -30,7 +31,19 @@ export interface HorizontalScalingTopologyProps {
   readonly workers?: Record<string, Omit<WorkerPoolProps, 'broker' | 'database'>>;
   /** Monitoring of every tier, beyond its targets; `false` leaves it out. @default - Observability's defaults (prometheus-operator) */
   readonly observability?: Omit<ObservabilityProps, 'targets'> | false;
+  /**
+   * Create the Secrets of the tiers made here (database credentials, Redis password, Grafana
+   * admin) with random values in a one-shot Job, unless they exist; `false` leaves them to you.
+   * @default true
+   */
+  readonly generateSecrets?: boolean;
 }
+
+/** Every prop of {@link HorizontalScalingTopologyProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const HORIZONTAL_SCALING_TOPOLOGY_PROPS: Record<keyof HorizontalScalingTopologyProps, true> = {
+  image: true, api: true, database: true, existingDatabase: true, cache: true, existingCache: true, loadBalancer: true,
+  workers: true, observability: true, generateSecrets: true,
+};
 
 /**
  * The Redis tier's props: with workers it is also their broker, so it evicts only keys with a TTL
@@ -53,9 +66,13 @@ export class HorizontalScalingTopology extends Construct {
   public readonly loadBalancer: LoadBalancer;
   public readonly workers: WorkerPool[];
   public readonly observability?: Observability;
+  /** The Job creating the tiers' Secrets (unless `generateSecrets: false`, or no tier made here reads one). */
+  public readonly secrets?: GeneratedSecrets;
 
   constructor(scope: Construct, id: string, props: HorizontalScalingTopologyProps) {
     super(scope, id);
+    rejectUnknownProps(this, props, HORIZONTAL_SCALING_TOPOLOGY_PROPS);
+    requireProp(this, props, 'image', 'the API\'s container image');
     this.database = this.tier('database', props.database, props.existingDatabase, () => new PgReplicaSet(this, 'db', props.database));
     this.cache = this.tier('cache', props.cache, props.existingCache, () => new RedisCluster(this, 'cache', cacheProps(props)));
     // The API enqueues for every pool's queues (POST /api/v1/jobs), on the same Redis.
@@ -74,6 +91,18 @@ export class HorizontalScalingTopology extends Construct {
       const targets: IMetricsTarget[] = [this.api, this.database, this.cache, this.loadBalancer, ...this.workers];
       this.observability = new Observability(this, 'obs', { ...props.observability, targets });
     }
+    this.secrets = props.generateSecrets === false ? undefined : this.generateSecrets(props);
+  }
+
+  /** The Secrets of the tiers created here; those of existing tiers are their owners' to create. */
+  private generateSecrets(props: HorizontalScalingTopologyProps): GeneratedSecrets | undefined {
+    const consumers: ISecretConsumer[] = [
+      ...(props.existingDatabase ? [] : [this.database]),
+      ...(props.existingCache ? [] : [this.cache]),
+      ...(this.observability ? [this.observability] : []),
+    ];
+    if (consumers.every(c => c.generatableSecrets.length === 0)) return undefined;
+    return new GeneratedSecrets(this, 'secrets', { from: consumers });
   }
 
   /** The existing tier, or a new one from its options; both at once is ambiguous. */

@@ -5,10 +5,10 @@ import { IMetricsTarget, MetricsEndpoint, PodPeer } from './endpoints';
 import { GatewayModeSettings, gatewayMode } from './load-balancer/gateway-mode';
 import { LoadBalancerModeDefinition, LoadBalancerObjects, LoadBalancerScope } from './load-balancer/mode';
 import { NginxModeSettings, nginxMode } from './load-balancer/nginx-mode';
-import { LoadBalancerMode, LoadBalancerProps } from './load-balancer/props';
+import { LOAD_BALANCER_PROPS, LoadBalancerMode, LoadBalancerProps } from './load-balancer/props';
 import { resourceName, selectorLabels } from './names';
 import { PodNetworkPolicy } from './pod-network-policy';
-import { requireOneOf } from './validation';
+import { rejectUnknownProps, requireOneOf, requireProp } from './validation';
 
 export * from './load-balancer/props';
 export type { GatewayModeSettings, NginxModeSettings };
@@ -30,6 +30,8 @@ const LOAD_BALANCER_MODES: { readonly [M in LoadBalancerMode]: LoadBalancerModeD
 
 /** Validates `props` for their mode and fills in the defaults; throws naming `scope`, the prop and the rule. */
 export function resolveLoadBalancerSettings(scope: Construct, props: LoadBalancerProps): LoadBalancerSettings {
+  rejectUnknownProps(scope, props, LOAD_BALANCER_PROPS);
+  requireProp(scope, props, 'backend', 'the ScaledApi to balance');
   const modes = Object.keys(LOAD_BALANCER_MODES) as LoadBalancerMode[];
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'nginx', modes);
   return LOAD_BALANCER_MODES[mode].resolve(scope, props);

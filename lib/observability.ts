@@ -2,13 +2,14 @@ import { Chart, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { IMetricsTarget } from './endpoints';
+import type { GeneratedSecretSpec, ISecretConsumer } from './generated-secrets';
 import { renderDashboards } from './monitoring/dashboards';
 import { AlertThresholds, MonitoredEndpoint, renderAlertRules, renderRecordingRules, RuleGroup } from './monitoring/rules';
 import { commonLabels, namespaceOf, resourceName } from './names';
 import { ObservabilityModeBuilder } from './observability/mode';
 import { operatorMode } from './observability/operator-mode';
-import { standaloneMode } from './observability/standalone-mode';
-import { propError, requireOneOf, requirePositive } from './validation';
+import { grafanaAdminSecretName, standaloneMode } from './observability/standalone-mode';
+import { propError, rejectUnknownProps, requireOneOf, requirePositive, requireProp } from './validation';
 
 export type ObservabilityMode = 'operator' | 'standalone';
 
@@ -53,6 +54,13 @@ export interface ObservabilityProps {
   readonly retention?: string;
 }
 
+/** Every prop of {@link ObservabilityProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const OBSERVABILITY_PROPS: Record<keyof ObservabilityProps, true> = {
+  targets: true, mode: true, selectorLabels: true, latencySlo: true, replicationLagBound: true, errorRatio: true,
+  cacheHitRatio: true, workerFailureRatio: true, runbookBaseUrl: true, dashboardLabel: true, dashboardFolder: true, prometheusImage: true,
+  grafanaImage: true, grafanaAdminSecret: true, retention: true,
+};
+
 // Kubernetes label keys: an optional DNS prefix and a name of at most 63 characters; values at most 63.
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
@@ -72,6 +80,8 @@ export interface ObservabilitySettings {
 
 /** Validates and defaults the props of the Observability at `scope`; standalone-only props are its mode's to resolve. */
 export function resolveObservabilitySettings(scope: Construct, props: ObservabilityProps): ObservabilitySettings {
+  rejectUnknownProps(scope, props, OBSERVABILITY_PROPS);
+  requireProp(scope, props, 'targets', 'the constructs to monitor');
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'operator', MODES);
   const name = resourceName(scope);
   const endpoints = monitoredEndpoints(scope, props.targets);
@@ -126,11 +136,13 @@ function requireRatio(scope: Construct, prop: string, value: number): number {
  * recording rules per concern, and Grafana dashboards, for a cluster running
  * prometheus-operator (kube-prometheus-stack) or as a standalone Prometheus and Grafana.
  */
-export class Observability extends Construct {
+export class Observability extends Construct implements ISecretConsumer {
   public readonly mode: ObservabilityMode;
   public readonly endpoints: MonitoredEndpoint[];
   public readonly ruleGroups: RuleGroup[];
   public readonly dashboards: Record<string, object>;
+  /** Grafana's admin password Secret (standalone); none with prometheus-operator. */
+  public readonly generatableSecrets: GeneratedSecretSpec[];
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
@@ -139,6 +151,7 @@ export class Observability extends Construct {
     this.endpoints = settings.endpoints;
     this.ruleGroups = [renderRecordingRules(), ...renderAlertRules(this.endpoints, settings.thresholds)];
     this.dashboards = renderDashboards(this.endpoints);
+    this.generatableSecrets = this.mode === 'standalone' ? [{ name: grafanaAdminSecretName(this, props), randomKeys: ['password'] }] : [];
     const namespace = namespaceOf(this);
     const labels = commonLabels(this, 'observability', 'monitoring');
     const dashboardMaps = this.createDashboardMaps(settings, namespace, labels);

@@ -1,6 +1,7 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, IDatabaseEndpoint, IMetricsTarget, MetricsEndpoint, NetworkLink, PodPeer } from './endpoints';
+import type { GeneratedSecretSpec, ISecretConsumer } from './generated-secrets';
 import * as cnpg from './imports/postgresql.cnpg.io';
 import { namespaceOf, resourceName } from './names';
 import { ContainerResources, resolveResources } from './pod-defaults';
@@ -10,7 +11,7 @@ import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from 
 import { EXPORTER_PORT, PG_PORT } from './postgres/shared';
 import { statefulSetEngine } from './postgres/statefulset-engine';
 import { PARAMETER_NAME, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
-import { propError, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from './validation';
+import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from './validation';
 
 /** The engines by name; an engine is one module in lib/postgres/ behind {@link PgEngineModule}. */
 const PG_ENGINES = {
@@ -72,6 +73,14 @@ export interface PgReplicaSetProps {
   readonly podMonitorLabels?: Record<string, string>;
 }
 
+/** Every prop of {@link PgReplicaSetProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const PG_REPLICA_SET_PROPS: Record<keyof PgReplicaSetProps, true> = {
+  engine: true, replicas: true, synchronousReplicas: true, synchronousCommit: true, credentialsSecret: true,
+  image: true, exporterImage: true, storageSize: true, storageClassName: true, accessMode: true, requireAntiAffinity: true,
+  resources: true, maxConnections: true, sharedBuffers: true, workMem: true, walKeepSize: true, parameters: true,
+  podNetworks: true, pooler: true, backup: true, metricsScraper: true, podMonitorLabels: true,
+};
+
 /** A PgReplicaSet's props, validated and with every default filled in. */
 export interface PgReplicaSetSettings extends PgEngineSettings {
   readonly engine: PgEngine;
@@ -81,6 +90,7 @@ const PRIVATE_NETWORKS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 
 /** Validates `props` and fills in the defaults; `scope` is the PgReplicaSet, whose path errors name. */
 export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSetProps = {}): PgReplicaSetSettings {
+  rejectUnknownProps(scope, props, PG_REPLICA_SET_PROPS);
   const name = resourceName(scope);
   const engine = requireOneOf(scope, 'engine', props.engine ?? 'statefulset', Object.keys(PG_ENGINES) as PgEngine[]);
   const replicas = requireIntInRange(scope, 'replicas', props.replicas ?? 2, 0, 15);
@@ -137,7 +147,7 @@ function requireParameterNames(scope: Construct, parameters: Record<string, stri
  * replica, Services `-rw`, `-ro` and per-pod DNS); the 'cloudnative-pg' engine emits a
  * CloudNativePG Cluster. Both wire into a ScaledApi the same way.
  */
-export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetricsTarget {
+export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetricsTarget, ISecretConsumer {
   public readonly engine: PgEngine;
   public readonly name: string;
   public readonly replicas: number;
@@ -181,6 +191,19 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
     this.cluster = built.cluster;
 
     this.allowScraper(settings.metricsScraper);
+  }
+
+  /**
+   * The credentials Secret with generated passwords and the user names the README documents
+   * (statefulset engine); with cloudnative-pg the operator creates its `<name>-app` Secret itself.
+   */
+  public get generatableSecrets(): GeneratedSecretSpec[] {
+    if (this.engine !== 'statefulset') return [];
+    return [{
+      name: this.credentialsSecret,
+      plainKeys: { 'username': 'app', 'database': 'app', 'replication-username': 'replicator' },
+      randomKeys: ['password', 'superuser-password', 'replication-password'],
+    }];
   }
 
   /** Admits pods matching `client` on 5432 of the primary and the replicas. */

@@ -2,7 +2,7 @@ import { JsonPatch } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { namespaceOf } from './names';
-import { propError, requireDnsLabel, requireOneOf } from './validation';
+import { propError, rejectUnknownProps, requireDnsLabel, requireOneOf } from './validation';
 
 /** A Pod Security Standards profile, as Pod Security Admission names it. */
 export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';
@@ -21,6 +21,9 @@ export interface PodSecurityNamespaceProps {
   readonly version?: string;
 }
 
+/** The props a PodSecurityNamespace knows, so a misspelt one from JavaScript is an error rather than ignored. */
+export const POD_SECURITY_NAMESPACE_PROPS: Record<keyof PodSecurityNamespaceProps, true> = { name: true, level: true, version: true };
+
 /**
  * The Namespace a chart's objects live in, labelled for Pod Security Admission so the API
  * server itself refuses (`enforce`), reports to kubectl (`warn`) and logs (`audit`) any pod
@@ -35,6 +38,7 @@ export class PodSecurityNamespace extends Construct {
 
   constructor(scope: Construct, id: string, props: PodSecurityNamespaceProps = {}) {
     super(scope, id);
+    rejectUnknownProps(this, props, POD_SECURITY_NAMESPACE_PROPS);
     const name = props.name ?? namespaceOf(this);
     if (name === undefined) {
       throw propError(this, 'name', name, 'must be given when the chart has no namespace');

@@ -3,6 +3,7 @@ import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { ICacheEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, NetworkLink, PodPeer } from './endpoints';
+import type { GeneratedSecretSpec, ISecretConsumer } from './generated-secrets';
 import { commonLabels, imageVersion, selectorLabels } from './names';
 import { ContainerResources, restrictedContainerSecurityContext, scratchVolume } from './pod-defaults';
 import { PodNetworkPolicy } from './pod-network-policy';
@@ -71,13 +72,22 @@ export interface RedisClusterProps {
   readonly metricsScraper?: PodPeer;
 }
 
+/** Every prop of {@link RedisClusterProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const REDIS_CLUSTER_PROPS: Record<keyof RedisClusterProps, true> = {
+  mode: true, shards: true, replicasPerShard: true, replicas: true, sentinels: true, quorum: true, masterName: true,
+  sentinelDownAfter: true, clusterNodeTimeout: true, passwordSecret: true, image: true, exporterImage: true,
+  resources: true, maxmemory: true, maxmemoryPolicy: true, appendonly: true, appendfsync: true, savePoints: true,
+  tcpKeepalive: true, persistence: true, storageSize: true, storageClassName: true, requireAntiAffinity: true,
+  metricsScraper: true,
+};
+
 /**
  * Redis for the API's cache: a Redis Cluster StatefulSet (default 3 masters + 3 replicas)
  * created by an idempotent Job, a master + replicas with Sentinels, or one standalone Redis. Configs are rendered by
  * the functions of `redis-conf.ts`; the password comes from a Secret at container start. What
  * every mode shares is built here; what differs is in the mode's module under `lib/redis/`.
  */
-export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBroker, IMetricsTarget {
+export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBroker, IMetricsTarget, ISecretConsumer {
   public readonly mode: RedisMode;
   public readonly name: string;
   /** Redis pods in the data StatefulSet. */
@@ -151,6 +161,11 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.clientEnv = modeObjects.clientEnv;
     this.clientLinks = modeObjects.clientLinks;
     this.allowScraper(settings.metricsScraper);
+  }
+
+  /** The password Secret, with a generated password. */
+  public get generatableSecrets(): GeneratedSecretSpec[] {
+    return [{ name: this.passwordSecret.name, randomKeys: [this.passwordSecret.key] }];
   }
 
   /** Admits pods matching `client` on the Redis port (and the Sentinel port in sentinel mode). */

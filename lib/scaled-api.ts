@@ -11,7 +11,7 @@ import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels }
 import { autoscaledDeploymentSpec, ContainerResources, guidesScalingBehavior, resolveResources, SpreadPolicy } from './pod-defaults';
 import { PodNetworkPolicy } from './pod-network-policy';
 import {
-  propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive,
+  propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive, requireProp,
 } from './validation';
 
 /**
@@ -154,6 +154,15 @@ export interface ScaledApiProps {
   readonly runAsUser?: number;
 }
 
+/** Every prop of {@link ScaledApiProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const SCALED_API_PROPS: Record<keyof ScaledApiProps, true> = {
+  image: true, port: true, metricsPort: true, metricsPath: true, minReplicas: true, maxReplicas: true, cpuUtilization: true,
+  memoryUtilization: true, podMetric: true, scaleUp: true, scaleDown: true, minAvailable: true, probes: true, probeTimings: true,
+  databasePool: true, metricsPrefix: true, resources: true, spread: true,
+  preStopDelay: true, terminationGracePeriod: true, database: true, cache: true, env: true, secretEnv: true,
+  metricsScraper: true, runAsUser: true,
+};
+
 /** The probes of the API container, in the order the kubelet starts them. */
 export type ProbeKind = 'startup' | 'liveness' | 'readiness';
 
@@ -203,8 +212,9 @@ export interface ScaledApiSettings {
 
 /** Validates and defaults the props of the ScaledApi at `scope`. */
 export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps): ScaledApiSettings {
+  rejectUnknownProps(scope, props, SCALED_API_PROPS);
   const name = resourceName(scope);
-  const image = requirePinnedImage(scope, 'image', props.image);
+  const image = requirePinnedImage(scope, 'image', requireProp(scope, props, 'image', 'the container image, e.g. \'registry.example.com/api:1.4.2\''));
   const ports = resolvePorts(scope, props);
   const backends: IClientAccessible[] = [props.database, props.cache].filter(b => b !== undefined);
   return {

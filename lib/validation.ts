@@ -10,7 +10,7 @@ export function propError(scope: Construct, prop: string, value: unknown, rule: 
 }
 
 function formatValue(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return typeof value === 'string' || Array.isArray(value) ? JSON.stringify(value) : String(value);
 }
 
 /** Throws unless `value` is an integer within `min`..`max` (inclusive). */
@@ -91,4 +91,50 @@ export function requireQuantity(scope: Construct, prop: string, value: string): 
     throw propError(scope, prop, value, 'must be a Kubernetes quantity greater than 0, e.g. \'250m\', \'1\', \'512Mi\', \'10Gi\'');
   }
   return parsed;
+}
+
+/**
+ * Throws when `props` holds a name that is not a prop of the construct (a typo from JavaScript,
+ * where no compiler catches `replica` for `replicas`); `known` lists every prop, typed so that a
+ * prop added to the interface must be added to it too.
+ */
+export function rejectUnknownProps<P extends object>(scope: Construct, props: P | undefined, known: Record<keyof P, true>): void {
+  if (props === undefined || props === null) return;
+  if (typeof props !== 'object' || Array.isArray(props)) {
+    throw new Error(`${scope.node.path}: props must be an object, got ${Array.isArray(props) ? 'an array' : typeof props}`);
+  }
+  const names = Object.keys(known);
+  for (const prop of Object.keys(props)) {
+    if (!Object.prototype.hasOwnProperty.call(known, prop)) {
+      const suggestion = closestName(prop, names);
+      throw new Error(`${scope.node.path}: unknown prop '${prop}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}; known props: ${names.join(', ')}`);
+    }
+  }
+}
+
+/** Throws when a required prop is missing (a JavaScript caller, or a cast, can omit it); returns it. */
+export function requireProp<P extends object, K extends keyof P>(scope: Construct, props: P | undefined, prop: K, what: string): NonNullable<P[K]> {
+  const value = props?.[prop];
+  if (value === undefined || value === null) {
+    throw new Error(`${scope.node.path}: missing required prop '${String(prop)}' (${what})`);
+  }
+  return value as NonNullable<P[K]>;
+}
+
+/** The known name closest to `name` within two edits, if any. */
+function closestName(name: string, known: string[]): string | undefined {
+  const scored = known.map(k => ({ k, d: editDistance(name.toLowerCase(), k.toLowerCase()) })).filter(s => s.d <= 2);
+  return scored.sort((a, b) => a.d - b.d)[0]?.k;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }

@@ -14,7 +14,7 @@ import {
 import { PodNetworkPolicy } from './pod-network-policy';
 import { evictsKeysWithoutTtl } from './redis-conf';
 import {
-  parseQuantity, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
+  parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requireProp,
 } from './validation';
 
 export type WorkerAutoscaler = 'keda' | 'cpu';
@@ -117,6 +117,15 @@ export interface WorkerPoolProps {
   readonly runAsUser?: number;
 }
 
+/** Every prop of {@link WorkerPoolProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const WORKER_POOL_PROPS: Record<keyof WorkerPoolProps, true> = {
+  image: true, command: true, queues: true, queue: true, concurrency: true, attempts: true, backoff: true, jobTimeout: true,
+  maxRssPercent: true, schedules: true, enqueueCommand: true, broker: true, database: true, autoscaler: true, minReplicas: true,
+  maxReplicas: true, backlogPerReplica: true, cpuUtilization: true, pollingInterval: true, terminationGracePeriod: true,
+  metricsPort: true, metricsPath: true, resources: true, spread: true, env: true, secretEnv: true, metricsScraper: true,
+  kedaOperator: true, runAsUser: true,
+};
+
 /** KEDA's Helm chart labels its operator pods so. */
 export const DEFAULT_KEDA_OPERATOR: PodPeer = {
   podSelector: { 'app.kubernetes.io/name': 'keda-operator' },
@@ -165,6 +174,8 @@ const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
 /** Resolves and validates the props of the WorkerPool `scope`; throws naming the prop on a bad value. */
 export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolProps): WorkerPoolSettings {
+  requireProp(scope, props, 'image', 'the workers\' container image');
+  requireProp(scope, props, 'broker', 'the RedisCluster holding the queues');
   const queues = resolveQueues(scope, props);
   requireQueueSafeBroker(scope, props.broker);
   const autoscaler = requireOneOf(scope, 'autoscaler', props.autoscaler ?? 'keda', AUTOSCALERS);
@@ -200,7 +211,7 @@ function resolveQueues(scope: Construct, props: WorkerPoolProps): string[] {
     throw propError(scope, 'queue', props.queue, 'must not be given with \'queues\'; list every queue in \'queues\'');
   }
   const queues = props.queues ?? (props.queue !== undefined ? [props.queue] : []);
-  if (queues.length === 0) throw propError(scope, 'queues', 'none', 'must name at least one queue');
+  if (queues.length === 0) throw propError(scope, 'queues', queues, 'must name at least one queue');
   queues.forEach((queue, i) => {
     if (!QUEUE_NAME.test(queue)) throw propError(scope, props.queues ? `queues[${i}]` : 'queue', queue, QUEUE_RULE);
   });
@@ -292,6 +303,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
 
   constructor(scope: Construct, id: string, props: WorkerPoolProps) {
     super(scope, id);
+    rejectUnknownProps(this, props, WORKER_POOL_PROPS);
     this.name = resourceName(this);
     this.settings = resolveWorkerPoolSettings(this, props);
     ({ queues: this.queues, autoscaler: this.autoscalerKind, minReplicas: this.minReplicas, maxReplicas: this.maxReplicas } = this.settings);

@@ -104,3 +104,16 @@ test('throws error, when a worker pool id is not a DNS label', () => {
 test('a tier\'s own validation still names its path', () => {
   expect(() => synthTopology({ api: { minReplicas: 0 } })).toThrow('test/app/api: \'minReplicas\' (0)');
 });
+
+test('the Secrets of the tiers made here are generated; those of an existing tier are its owner\'s', () => {
+  const chart = Testing.chart();
+  const shared = new PgReplicaSet(chart, 'shared-db');
+  const topology = new HorizontalScalingTopology(chart, 'app', { image: 'example/api:1.0.0', existingDatabase: shared });
+  expect(topology.secrets!.secrets.map(s => s.name)).toEqual(['test-app-cache-auth']);
+});
+
+test('generateSecrets: false leaves every Secret to the user', () => {
+  const { topology, manifests } = synthTopology({ generateSecrets: false });
+  expect(topology.secrets).toBeUndefined();
+  expect(manifests.filter(m => m.kind === 'Job' && m.metadata.name.startsWith('test-app-secrets'))).toEqual([]);
+});

@@ -69,3 +69,8 @@ test('throws error, when the name is not a DNS label', () => {
   expect(() => new PodSecurityNamespace(chartIn(), 'namespace', { name: 'Shop_NS' }))
     .toThrow('shop/namespace: \'name\' ("Shop_NS") must be a DNS-1123 label');
 });
+
+test('throws error, when a prop name is unknown, as from JavaScript', () => {
+  expect(() => new PodSecurityNamespace(chartIn('shop'), 'namespace', { levl: 'baseline' } as never))
+    .toThrow('shop/namespace: unknown prop \'levl\' (did you mean \'level\'?); known props: name, level, version');
+});

@@ -1,8 +1,8 @@
 import { Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
-  parseQuantity, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive,
-  requireQuantity,
+  parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
+  requirePositive, requireProp, requireQuantity,
 } from '../lib/validation';
 
 const scope = () => new Construct(Testing.chart(), 'thing');
@@ -47,4 +47,41 @@ test.each<[string, () => unknown, string]>([
   ['a quantity is zero', () => requireQuantity(scope(), 'cpu', '0'), 'test/thing: \'cpu\' ("0") must be a Kubernetes quantity greater than 0'],
 ])('throws error, when %s', (_case, call, message) => {
   expect(call).toThrow(message);
+});
+
+interface ExampleProps {
+  readonly replicas?: number;
+  readonly queue?: string;
+  readonly image?: string;
+}
+const EXAMPLE_PROPS: Record<keyof ExampleProps, true> = { replicas: true, queue: true, image: true };
+
+test('known props, and no props at all, pass', () => {
+  expect(() => rejectUnknownProps(scope(), { replicas: 2, queue: 'jobs' }, EXAMPLE_PROPS)).not.toThrow();
+  expect(() => rejectUnknownProps<ExampleProps>(scope(), undefined, EXAMPLE_PROPS)).not.toThrow();
+});
+
+test('throws error, when a prop name is unknown, suggesting the closest known one', () => {
+  expect(() => rejectUnknownProps(scope(), { replica: 2 } as ExampleProps, EXAMPLE_PROPS))
+    .toThrow('test/thing: unknown prop \'replica\' (did you mean \'replicas\'?); known props: replicas, queue, image');
+  expect(() => rejectUnknownProps(scope(), { Queues: ['a'] } as ExampleProps, EXAMPLE_PROPS))
+    .toThrow('test/thing: unknown prop \'Queues\' (did you mean \'queue\'?); known props: replicas, queue, image');
+});
+
+test('throws error, when an unknown prop is like no known one, without a suggestion', () => {
+  expect(() => rejectUnknownProps(scope(), { storage: '1Gi' } as ExampleProps, EXAMPLE_PROPS))
+    .toThrow(/^test\/thing: unknown prop 'storage'; known props: replicas, queue, image$/);
+});
+
+test('throws error, when the props are not an object', () => {
+  expect(() => rejectUnknownProps(scope(), 'redis:7' as unknown as ExampleProps, EXAMPLE_PROPS))
+    .toThrow('test/thing: props must be an object, got string');
+  expect(() => rejectUnknownProps(scope(), [] as unknown as ExampleProps, EXAMPLE_PROPS))
+    .toThrow('test/thing: props must be an object, got an array');
+});
+
+test('requireProp returns a given prop and throws error, when it is missing', () => {
+  expect(requireProp(scope(), { image: 'a:1' } as ExampleProps, 'image', 'the image')).toBe('a:1');
+  expect(() => requireProp(scope(), {} as ExampleProps, 'image', 'the image')).toThrow('test/thing: missing required prop \'image\' (the image)');
+  expect(() => requireProp<ExampleProps, 'image'>(scope(), undefined, 'image', 'the image')).toThrow('test/thing: missing required prop \'image\' (the image)');
 });

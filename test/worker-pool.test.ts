@@ -197,7 +197,7 @@ test('the metrics endpoint carries the queue for the backlog alert', () => {
 const daily = (schedule: Partial<WorkerSchedule> = {}) => ({ schedules: { daily: { cron: '@daily', name: 'items.aggregate', ...schedule } } });
 
 const BAD_PROPS: Array<[string, Partial<WorkerPoolProps>, string]> = [
-  ['no queue', { queues: [] }, 'test/jobs: \'queues\' ("none") must name at least one queue'],
+  ['no queue', { queues: [] }, 'test/jobs: \'queues\' ([]) must name at least one queue'],
   ['an empty queue name', { queues: [''] }, 'test/jobs: \'queues[0]\' ("") must be 1-100 letters, digits or \'._-\', starting with a letter or a digit (BullMQ refuses \':\'; the key prefix carries the hash tag)'],
   ['a queue name with a colon', { queues: ['ok', 'mail:outbox'] }, 'test/jobs: \'queues[1]\' ("mail:outbox") must be 1-100 letters'],
   ['a queue listed twice', { queues: ['a', 'a'] }, 'test/jobs: \'queues\' ("a") is listed twice; name each queue once'],

@@ -146,3 +146,12 @@ export interface LoadBalancerProps {
   /** Gateway mode: the Gateway's data-plane pods, which the API must admit. @default - every pod in the Gateway's namespace */
   readonly gatewayPods?: PodPeer;
 }
+
+/** Every prop of {@link LoadBalancerProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const LOAD_BALANCER_PROPS: Record<keyof LoadBalancerProps, true> = {
+  backend: true, mode: true, image: true, exporterImage: true, minReplicas: true, maxReplicas: true, cpuUtilization: true,
+  apiRateLimit: true, loginRateLimit: true, loginPath: true, websocketPath: true, tls: true, maxFails: true,
+  failTimeout: true, keepalive: true, nextUpstreamTries: true, nextUpstreamOn: true, proxyTimeouts: true, proxyBuffers: true,
+  websocketReadTimeout: true, http2: true, cache: true, routes: true, health: true, clientMaxBodySize: true, resolver: true, resources: true,
+  metricsScraper: true, gateway: true, hostnames: true, gatewayPods: true,
+};

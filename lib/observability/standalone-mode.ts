@@ -32,8 +32,13 @@ export function resolveStandaloneSettings(scope: Construct, props: Observability
     prometheusImage: requirePinnedImage(scope, 'prometheusImage', props.prometheusImage ?? 'quay.io/prometheus/prometheus:v2.53.1'),
     grafanaImage: requirePinnedImage(scope, 'grafanaImage', props.grafanaImage ?? 'grafana/grafana:11.1.3'),
     retention: props.retention ?? '15d',
-    grafanaAdminSecret: props.grafanaAdminSecret ?? `${resourceName(scope)}-grafana-admin`,
+    grafanaAdminSecret: grafanaAdminSecretName(scope, props),
   };
+}
+
+/** The Secret holding Grafana's admin password (key `password`). */
+export function grafanaAdminSecretName(scope: Construct, props: ObservabilityProps): string {
+  return props.grafanaAdminSecret ?? `${resourceName(scope)}-grafana-admin`;
 }
 
 /** Prometheus or Grafana: one pod behind a Service of the same name. */

@@ -3,9 +3,9 @@ import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, PodPeer } from '../endpoints';
 import { namespaceOf, resourceName } from '../names';
 import { ContainerResources, resolveResources } from '../pod-defaults';
-import type { RedisClusterProps } from '../redis-cluster';
+import { REDIS_CLUSTER_PROPS, type RedisClusterProps } from '../redis-cluster';
 import { APPENDFSYNC_MODES, AppendFsync, MAXMEMORY_POLICIES, MaxmemoryPolicy } from '../redis-conf';
-import { parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../validation';
+import { parseQuantity, propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../validation';
 import { REDIS_MODE_NAMES, REDIS_MODES, RedisMode, RedisTopology } from './modes';
 
 /** The props of a RedisCluster, validated and defaulted, and the names derived from its path. */
@@ -45,6 +45,7 @@ const DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '250m', memoryReques
  * default; throws naming the construct path, the prop, the value and the rule.
  */
 export function resolveRedisClusterSettings(scope: Construct, props: RedisClusterProps = {}): RedisClusterSettings {
+  rejectUnknownProps(scope, props, REDIS_CLUSTER_PROPS);
   const name = resourceName(scope);
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'cluster', REDIS_MODE_NAMES);
   const topology = REDIS_MODES[mode].resolveTopology(scope, props);

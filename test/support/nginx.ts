@@ -4,6 +4,9 @@ import { join } from 'path';
 import { NginxConfOptions } from '../../lib/nginx-conf';
 import { ProcessGroup, run, waitFor } from './processes';
 
+// Shared with `npm run local`, which serves the chart's TLS Secret the same way.
+export { selfSignedCertificate } from '../../local/cluster';
+
 /** The in-cluster defaults of the LoadBalancer, with loopback ports and a temp dir substituted. */
 export function loopbackNginxOptions(dir: string, ports: { http: number; status: number; tls?: number }, backends: number[]): NginxConfOptions {
   return {
@@ -26,12 +29,6 @@ export function loopbackNginxOptions(dir: string, ports: { http: number; status:
     accessLog: join(dir, 'access.log'),
     writableDir: dir,
   };
-}
-
-/** A self-signed certificate for localhost in `dir`/tls.crt and tls.key. */
-export async function selfSignedCertificate(dir: string): Promise<void> {
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')]);
 }
 
 /** Writes the config and runs `nginx -t` on it; resolves with nginx's output, rejects when the test fails. */

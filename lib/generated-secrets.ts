@@ -1,0 +1,260 @@
+import { createHash } from 'crypto';
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { SECRET_LOOKING_NAME } from './container-env';
+import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
+import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from './pod-defaults';
+import { PodNetworkPolicy } from './pod-network-policy';
+import { propError, rejectUnknownProps, requirePinnedImage } from './validation';
+
+/** One Secret a {@link GeneratedSecrets} creates when it does not exist yet. */
+export interface GeneratedSecretSpec {
+  /** Name of the Secret, in the chart's namespace. */
+  readonly name: string;
+  /** Keys whose values the Job generates in the pod: 48 random hex characters each (URL-, shell- and config-safe). */
+  readonly randomKeys: string[];
+  /** Keys with fixed values that are not secret (user and database names). @default {} */
+  readonly plainKeys?: Record<string, string>;
+}
+
+/** A construct reading Secrets that a {@link GeneratedSecrets} may create for it. */
+export interface ISecretConsumer {
+  /** The Secrets it reads that random values can fill (none that must come from elsewhere, such as a TLS certificate). */
+  readonly generatableSecrets: GeneratedSecretSpec[];
+}
+
+/** Props of a {@link GeneratedSecrets}. */
+export interface GeneratedSecretsProps {
+  /** Secrets to create, beyond those of `from`. @default [] */
+  readonly secrets?: GeneratedSecretSpec[];
+  /** Constructs whose Secrets to create (PgReplicaSet, RedisCluster, Observability). @default [] */
+  readonly from?: ISecretConsumer[];
+  /** Image with `sh`, `od` and `kubectl`, pinned. @default 'alpine/k8s:1.31.4' */
+  readonly image?: string;
+}
+
+/** Every prop of {@link GeneratedSecretsProps}, so unknown names (typos from JavaScript) are refused. */
+export const GENERATED_SECRETS_PROPS: Record<keyof GeneratedSecretsProps, true> = { secrets: true, from: true, image: true };
+
+/** The annotation on the Job naming each Secret it creates and its keys, so tools reading the YAML know them. */
+export const GENERATED_SECRETS_ANNOTATION = 'hscale.io/generated-secrets';
+
+/** Where the script is mounted in the Job's pod. */
+const SCRIPT_DIR = '/etc/hscale';
+const UID = 65534;
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+
+/** Validates the Secrets asked for and merges those named twice with the same keys; `scope` names errors. */
+export function resolveGeneratedSecrets(scope: Construct, props: GeneratedSecretsProps = {}): GeneratedSecretSpec[] {
+  rejectUnknownProps(scope, props, GENERATED_SECRETS_PROPS);
+  const byName = new Map<string, GeneratedSecretSpec>();
+  for (const spec of [...(props.secrets ?? []), ...(props.from ?? []).flatMap(consumer => consumer.generatableSecrets)]) {
+    if (spec.name.length > 253 || !SECRET_NAME.test(spec.name)) throw propError(scope, 'secrets', spec.name, 'is not a valid Secret name (a DNS-1123 subdomain)');
+    const keys = [...spec.randomKeys, ...Object.keys(spec.plainKeys ?? {})];
+    if (keys.length === 0) throw propError(scope, `secrets.${spec.name}`, '[]', 'must have at least one key');
+    for (const key of keys) {
+      if (!SECRET_KEY.test(key)) throw propError(scope, `secrets.${spec.name}`, key, 'is not a valid Secret key (letters, digits, \'-\', \'_\' and \'.\')');
+      if (keys.indexOf(key) !== keys.lastIndexOf(key)) throw propError(scope, `secrets.${spec.name}`, key, 'is given twice');
+    }
+    for (const key of Object.keys(spec.plainKeys ?? {})) {
+      if (SECRET_LOOKING_NAME.test(key)) throw propError(scope, `secrets.${spec.name}.plainKeys`, key, 'looks like a credential; list it in \'randomKeys\'');
+    }
+    const known = byName.get(spec.name);
+    if (known && JSON.stringify(normalized(known)) !== JSON.stringify(normalized(spec))) {
+      throw propError(scope, 'secrets', spec.name, 'is asked for twice with different keys or values');
+    }
+    byName.set(spec.name, spec);
+  }
+  return [...byName.values()];
+}
+
+function normalized(spec: GeneratedSecretSpec): unknown {
+  return { random: [...spec.randomKeys].sort(), plain: Object.entries(spec.plainKeys ?? {}).sort() };
+}
+
+/** Quotes a word for sh: single quotes, with each inner quote closed, escaped and reopened. */
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, '\'\\\'\'')}'`;
+}
+
+/**
+ * The script of the Job: for each Secret, `kubectl get` it (allowed for these names only) and,
+ * when absent, write its keys to files on a memory-backed emptyDir and `kubectl create` it from
+ * them, so no value is ever on a command line. An existing Secret is never replaced or edited
+ * (a database initialised with a password keeps it), and `AlreadyExists` from a concurrent
+ * creator counts as success.
+ */
+export function renderGenerateSecretsScript(secrets: GeneratedSecretSpec[]): string {
+  const calls = secrets.map(s => [
+    `create_secret ${shellQuote(s.name)}`,
+    ...Object.entries(s.plainKeys ?? {}).map(([key, value]) => `--plain ${shellQuote(key)} ${shellQuote(value)}`),
+    ...s.randomKeys.map(key => `--random ${shellQuote(key)}`),
+  ].join(' \\\n  '));
+  return `#!/bin/sh
+# Creates each Secret below unless it exists; never replaces or edits one.
+set -eu
+: "\${NAMESPACE:?NAMESPACE must name the namespace of the Secrets}"
+umask 077
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# 24 bytes from the kernel's CSPRNG as 48 hex characters.
+random_value() {
+  od -An -N24 -tx1 /dev/urandom | tr -d ' \\n'
+}
+
+# create_secret NAME [--plain KEY VALUE | --random KEY]...
+create_secret() {
+  name=$1
+  shift
+  if kubectl get secret "$name" -n "$NAMESPACE" -o name >/dev/null 2>&1; then
+    echo "secret/$name exists: left unchanged"
+    return 0
+  fi
+  dir="$WORK/$name"
+  mkdir "$dir"
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --plain) printf '%s' "$3" > "$dir/$2"; shift 3 ;;
+      --random) random_value > "$dir/$2"; shift 2 ;;
+      *) echo "create_secret got an unknown option $1" >&2; return 2 ;;
+    esac
+  done
+  if output=$(kubectl create secret generic "$name" --from-file="$dir" -n "$NAMESPACE" 2>&1); then
+    echo "$output"
+  elif printf '%s' "$output" | grep -qi 'already exists'; then
+    echo "secret/$name was created meanwhile: left unchanged"
+  else
+    printf '%s\\n' "$output" >&2
+    return 1
+  fi
+  rm -rf "$dir"
+}
+
+${calls.join('\n')}
+`;
+}
+
+/**
+ * Creates the Secrets a chart reads, with random values generated in a pod, so the chart applies
+ * on a fresh cluster without a credential ever written into a manifest: a one-shot Job (its own
+ * ServiceAccount, whose Role may create Secrets in this namespace and get only these), and a
+ * NetworkPolicy letting it reach DNS and the API server only. A Secret that exists is left as it
+ * is, so the Job may run again on every apply.
+ */
+export class GeneratedSecrets extends Construct {
+  public readonly secrets: GeneratedSecretSpec[];
+  public readonly name: string;
+  public readonly configMap: k8s.KubeConfigMap;
+  public readonly serviceAccount: k8s.KubeServiceAccount;
+  public readonly role: k8s.KubeRole;
+  public readonly roleBinding: k8s.KubeRoleBinding;
+  public readonly job: k8s.KubeJob;
+  public readonly networkPolicy: PodNetworkPolicy;
+  private readonly image: string;
+  private readonly labels: Record<string, string>;
+  private readonly podSelector: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: GeneratedSecretsProps = {}) {
+    super(scope, id);
+    this.secrets = resolveGeneratedSecrets(this, props);
+    if (this.secrets.length === 0) throw propError(this, 'secrets', '[]', 'must name at least one Secret (directly or through \'from\')');
+    this.image = requirePinnedImage(this, 'image', props.image ?? 'alpine/k8s:1.31.4');
+    this.name = resourceName(this);
+    this.labels = commonLabels(this, 'generated-secrets', 'generated-secrets', imageVersion(this.image));
+    this.podSelector = selectorLabels(this, 'generated-secrets');
+    this.configMap = new k8s.KubeConfigMap(this, 'Script', {
+      metadata: this.metadata(), data: { 'generate-secrets.sh': renderGenerateSecretsScript(this.secrets) },
+    });
+    this.serviceAccount = this.createServiceAccount();
+    this.role = this.createRole();
+    this.roleBinding = this.createRoleBinding();
+    this.job = this.createJob();
+    this.networkPolicy = this.createNetworkPolicy();
+  }
+
+  private metadata(): k8s.ObjectMeta {
+    return { name: this.name, namespace: namespaceOf(this), labels: this.labels };
+  }
+
+  /** The one pod of the chart that talks to the API server, so the one that mounts a token. */
+  private createServiceAccount(): k8s.KubeServiceAccount {
+    return new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: this.metadata(), automountServiceAccountToken: true });
+  }
+
+  /**
+   * `create` cannot be narrowed by resourceNames (the name is not known before the object
+   * exists), so the Role may create any Secret in this namespace; `get` is limited to these.
+   * No update, patch or delete: the Job cannot overwrite a Secret.
+   */
+  private createRole(): k8s.KubeRole {
+    return new k8s.KubeRole(this, 'Role', {
+      metadata: this.metadata(),
+      rules: [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: this.secrets.map(s => s.name) },
+      ],
+    });
+  }
+
+  private createRoleBinding(): k8s.KubeRoleBinding {
+    return new k8s.KubeRoleBinding(this, 'RoleBinding', {
+      metadata: this.metadata(),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: this.role.name },
+      subjects: [{ kind: 'ServiceAccount', name: this.serviceAccount.name, namespace: namespaceOf(this) }],
+    });
+  }
+
+  private createJob(): k8s.KubeJob {
+    // Memory-backed: the generated values exist on no disk, only until the pod ends.
+    const work = { ...scratchVolume('tmp', '/tmp'), volume: { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('8Mi') } } };
+    const annotation = Object.fromEntries(this.secrets.map(s => [s.name, [...Object.keys(s.plainKeys ?? {}), ...s.randomKeys]]));
+    // A Job's pod template is immutable: a name that changes with what it does lets a changed chart apply.
+    const hash = createHash('sha256').update(JSON.stringify([this.secrets, this.image])).digest('hex').slice(0, 8);
+    return new k8s.KubeJob(this, 'Job', {
+      metadata: { ...this.metadata(), name: `${this.name}-${hash}`, annotations: { [GENERATED_SECRETS_ANNOTATION]: JSON.stringify(annotation) } },
+      spec: {
+        backoffLimit: 6,
+        activeDeadlineSeconds: 600,
+        // Deleted an hour after it ends; the next apply runs it again, which changes nothing that exists.
+        ttlSecondsAfterFinished: 3600,
+        template: {
+          metadata: { labels: this.labels, annotations: { 'hscale.io/needs-service-account-token': 'creates the chart\'s Secrets through the Kubernetes API' } },
+          spec: {
+            serviceAccountName: this.serviceAccount.name,
+            automountServiceAccountToken: true,
+            restartPolicy: 'OnFailure',
+            securityContext: restrictedPodSecurityContext(UID),
+            volumes: [work.volume, { name: 'script', configMap: { name: this.configMap.name, defaultMode: 0o555 } }],
+            containers: [{
+              name: 'generate',
+              image: this.image,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['sh', `${SCRIPT_DIR}/generate-secrets.sh`],
+              env: [
+                // The pod's own namespace, which the Role covers.
+                { name: 'NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                // kubectl keeps its cache under $HOME; the root filesystem is read-only.
+                { name: 'HOME', value: '/tmp' },
+              ],
+              resources: fixedResources('10m', '32Mi', '200m', '128Mi'),
+              securityContext: restrictedContainerSecurityContext(),
+              volumeMounts: [work.mount, { name: 'script', mountPath: SCRIPT_DIR, readOnly: true }],
+            }],
+          },
+        },
+      },
+    });
+  }
+
+  /**
+   * DNS and the API server only. The API server's address differs per cluster (and a
+   * NetworkPolicy cannot name it), so egress is open to 443 and 6443 on any address.
+   */
+  private createNetworkPolicy(): PodNetworkPolicy {
+    const policy = new PodNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels });
+    policy.allowEgressToAnywhere([443, 6443]);
+    return policy;
+  }
+}

@@ -1,0 +1,223 @@
+import { randomBytes } from 'crypto';
+import { mkdirSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { ChartObjects, Container, K8sObject, matches, Workload } from './chart';
+import { Forwarder } from './forwarder';
+import { CLUSTER_HOST, loopbackNginxConf, loopbackPgHba, loopbackPostgresConf, loopbackRedisConf } from './loopback';
+import { freePort, run } from './processes';
+
+/** Free loopback ports taken ahead, so rewriting a config can hand one out synchronously. */
+export class PortPool {
+  private constructor(private readonly ports: number[]) {}
+
+  public static async create(size: number): Promise<PortPool> {
+    const ports: number[] = [];
+    for (let i = 0; i < size; i++) ports.push(await freePort());
+    return new PortPool(ports);
+  }
+
+  public take(): number {
+    const port = this.ports.shift();
+    if (port === undefined) throw new Error('the local stack ran out of the loopback ports it reserved');
+    return port;
+  }
+}
+
+/**
+ * Values for the Secrets the chart names (never in its YAML): made up once per run, user names
+ * readable, passwords random.
+ */
+export class LocalSecrets {
+  private readonly values = new Map<string, string>();
+
+  public value(secretName: string, key: string): string {
+    const id = `${secretName}/${key}`;
+    if (!this.values.has(id)) {
+      const readable = /user/.test(key) ? key.replace(/-?username$/, '') || 'app' : key === 'database' ? 'app' : undefined;
+      this.values.set(id, readable === 'replication' ? 'replicator' : readable ?? randomBytes(18).toString('hex'));
+    }
+    return this.values.get(id)!;
+  }
+}
+
+/** A self-signed certificate for localhost in `dir`/tls.crt and tls.key (the keys of a kubernetes.io/tls Secret). */
+export async function selfSignedCertificate(dir: string): Promise<void> {
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+    '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')]);
+}
+
+const REDIS_BUS_OFFSET = 10_000;
+
+/** One pod of the chart run as local processes: its ports, its volumes as directories, its env. */
+export class LocalPod {
+  public readonly name: string;
+  public readonly dir: string;
+  private readonly ports = new Map<number, number>();
+  private readonly mounts: Array<[string, string]>;
+
+  constructor(private readonly cluster: LocalCluster, public readonly workload: Workload, public readonly index: number) {
+    this.name = `${workload.name}-${index}`;
+    this.dir = join(cluster.root, this.name);
+    this.mounts = workload.containers.flatMap(c => c.volumeMounts ?? [])
+      .map(m => [m.mountPath, join(this.dir, m.name, m.subPath ?? '')] as [string, string])
+      .sort(([a], [b]) => b.length - a.length);
+  }
+
+  public get labels(): Record<string, string> {
+    return this.workload.labels;
+  }
+
+  /** The loopback port standing for `inPod` (a container port, or one a config listens on inside the pod). */
+  public port(inPod: number): number {
+    if (!this.ports.has(inPod)) {
+      // Redis Cluster listens on its bus at port + 10000: keep that offset (the pool keeps +10000 free).
+      const busOf = inPod - REDIS_BUS_OFFSET;
+      const isBus = this.workload.containers.some(c => (c.ports ?? []).some(p => p.containerPort === busOf));
+      this.ports.set(inPod, isBus ? this.port(busOf) + REDIS_BUS_OFFSET : this.cluster.portPool.take());
+    }
+    return this.ports.get(inPod)!;
+  }
+
+  /** The container port of a named port (`http`, `metrics`) of any container of the pod. */
+  public namedPort(name: string): number | undefined {
+    const found = this.workload.containers.flatMap(c => c.ports ?? []).find(p => p.name === name);
+    return found && this.port(found.containerPort);
+  }
+
+  /** The local path of a path inside the pod (its mounts become directories under the pod's dir). */
+  public localPath(path: string): string {
+    const mount = this.mounts.find(([mountPath]) => path === mountPath || path.startsWith(`${mountPath}/`));
+    return mount ? mount[1] + path.slice(mount[0].length) : path;
+  }
+
+  /** In-pod addresses (127.0.0.1:<port>), cluster host names and mount paths of `text`, made local. */
+  public rewrite(text: string): string {
+    const paths = this.mounts.map(([mountPath]) => mountPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+    const inPod = /\b(?:127\.0\.0\.1|localhost):(\d+)\b/g;
+    let result = text.replace(inPod, (_, port: string) => `127.0.0.1:${this.port(Number(port))}`);
+    result = result.replace(new RegExp(`${CLUSTER_HOST.source}(?!(?::\\d+)? resolve)`, 'g'), (_, host: string, ...groups: string[]) =>
+      this.cluster.resolve(host, groups[4] ? Number(groups[4]) : undefined));
+    return paths ? result.replace(new RegExp(`(?<![\\w/.-])(${paths})(?=[/'"\\s;:]|$)`, 'gm'), path => this.localPath(path)) : result;
+  }
+
+  /** A config file of a ConfigMap volume, rewritten for loopback by its kind (file name), then generally. */
+  public rewriteFile(file: string, content: string): string {
+    const text = this.rewrite(content);
+    const inPodPort = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+    if (file === 'postgresql.conf') return loopbackPostgresConf(text, this.port(inPodPort(/^port\s*=\s*(\d+)/m)));
+    if (file === 'pg_hba.conf') return loopbackPgHba(text);
+    if (/^(redis|sentinel)\.conf$/.test(file)) return loopbackRedisConf(text, this.port(inPodPort(/^port (\d+)/m)));
+    if (file === 'nginx.conf') {
+      return loopbackNginxConf(text, {
+        port: p => this.port(p), endpoints: (h, p) => this.cluster.endpoints(h, p), logFile: join(this.dir, 'access.log'),
+      });
+    }
+    return text;
+  }
+
+  /** The container's env as the kubelet would set it, with secrets from LocalSecrets and addresses made local. */
+  public env(container: Container): Record<string, string> {
+    const env: Record<string, string> = {};
+    const podPorts = new Set(this.workload.containers.flatMap(c => c.ports ?? []).map(p => p.containerPort));
+    for (const v of container.env ?? []) {
+      const secret = v.valueFrom?.secretKeyRef;
+      const field = v.valueFrom?.fieldRef?.fieldPath;
+      const raw = secret ? this.cluster.secrets.value(secret.name, secret.key)
+        : field === 'metadata.name' ? this.name
+          : field === 'metadata.namespace' ? this.workload.namespace
+            : (v.value ?? '').replace(/\$\((\w+)\)/g, (whole, name: string) => env[name] ?? whole);
+      const hostVar = (container.env ?? []).find(h => h.name === v.name.replace(/_PORT$/, '_HOST'));
+      const peer = v.name.endsWith('_PORT') && hostVar?.value ? new RegExp(CLUSTER_HOST.source).exec(hostVar.value)?.[1] : undefined;
+      env[v.name] = /^\d+$/.test(raw) && peer ? this.cluster.resolvePort(peer, Number(raw))
+        : /^\d+$/.test(raw) && podPorts.has(Number(raw)) && v.name.endsWith('PORT') ? String(this.port(Number(raw)))
+          : this.rewrite(raw);
+    }
+    return env;
+  }
+
+  /** Writes the pod's volumes as directories: ConfigMaps as rewritten files, a TLS Secret as a self-signed pair, the rest empty. */
+  public async materialize(): Promise<void> {
+    for (const volume of this.volumeNames()) mkdirSync(join(this.dir, volume), { recursive: true, mode: 0o777 });
+    for (const volume of this.workload.volumes.filter(v => /tls/.test(v.secret?.secretName ?? ''))) {
+      await selfSignedCertificate(join(this.dir, volume.name));
+    }
+    for (const volume of this.workload.volumes.filter(v => v.configMap)) {
+      const data = this.cluster.chart.get('ConfigMap', volume.configMap!.name).data ?? {};
+      for (const [file, content] of Object.entries(data)) {
+        writeFileSync(join(this.dir, volume.name, file), this.rewriteFile(file, content), { mode: 0o755 });
+      }
+    }
+  }
+
+  private volumeNames(): string[] {
+    const claims = (this.workload.object.spec.volumeClaimTemplates ?? []) as K8sObject[];
+    return [...this.workload.volumes.map(v => v.name), ...claims.map(c => c.metadata.name)];
+  }
+}
+
+/** The pods of a chart on loopback and the name service between them: pod and Service host names to local ports. */
+export class LocalCluster {
+  public readonly pods: LocalPod[] = [];
+  public readonly forwarders = new Map<string, Forwarder>();
+
+  constructor(public readonly chart: ChartObjects, public readonly root: string, public readonly portPool: PortPool, public readonly secrets = new LocalSecrets()) {}
+
+  public addPods(workload: Workload, count: number): LocalPod[] {
+    const pods = Array.from({ length: count }, (_, i) => new LocalPod(this, workload, i));
+    this.pods.push(...pods);
+    return pods;
+  }
+
+  public podsOf(workload: Workload): LocalPod[] {
+    return this.pods.filter(p => p.workload === workload);
+  }
+
+  /** `127.0.0.1` (and the local port) of a cluster host name: a pod's own name, or a Service's forwarder. */
+  public resolve(host: string, port?: number): string {
+    return port === undefined ? '127.0.0.1' : `127.0.0.1:${this.resolvePort(host, port)}`;
+  }
+
+  public resolvePort(host: string, port: number): string {
+    const pod = this.pods.find(p => host === `${p.name}.${p.workload.serviceName}.${p.workload.namespace}`);
+    if (pod) return String(pod.port(port));
+    return String(this.forwarder(host, port).port);
+  }
+
+  /** Every local pod behind a (headless) Service, as `127.0.0.1:<port>` for its target port. */
+  public endpoints(host: string, port: number): string[] {
+    const { service, targetPort } = this.serviceTarget(host, port);
+    return this.pods.filter(p => matches(service.spec.selector, p.labels)).map(p => `127.0.0.1:${this.podPort(p, targetPort)}`);
+  }
+
+  private forwarder(host: string, port: number): Forwarder {
+    const id = `${host}:${port}`;
+    if (!this.forwarders.has(id)) {
+      const { service, targetPort } = this.serviceTarget(host, port);
+      const pod = this.pods.find(p => matches(service.spec.selector, p.labels));
+      if (!pod) throw new Error(`Service '${host}' selects no pod of the local stack`);
+      this.forwarders.set(id, new Forwarder(host, port, this.portPool.take(), { pod: pod.name, port: this.podPort(pod, targetPort) }));
+    }
+    return this.forwarders.get(id)!;
+  }
+
+  /** Where new connections to the Service `host` go: the runbook's `kubectl patch service` selector change. */
+  public repoint(host: string, podName: string): void {
+    const pod = this.pods.find(p => p.name === podName);
+    if (!pod) throw new Error(`no pod '${podName}' in the local stack`);
+    for (const forwarder of [...this.forwarders.values()].filter(f => f.service === host)) {
+      forwarder.repoint(podName, this.podPort(pod, this.serviceTarget(host, forwarder.servicePort).targetPort));
+    }
+  }
+
+  private serviceTarget(host: string, port: number): { service: K8sObject; targetPort: number | string } {
+    const [name, namespace] = host.split('.');
+    const service = this.chart.ofKind('Service').find(s => s.metadata.name === name && (s.metadata.namespace ?? 'default') === namespace);
+    if (!service) throw new Error(`the chart has no Service behind the host '${host}'`);
+    const servicePort = (service.spec.ports as Array<{ port: number; targetPort?: number | string }>).find(p => p.port === port);
+    return { service, targetPort: servicePort?.targetPort ?? port };
+  }
+
+  private podPort(pod: LocalPod, targetPort: number | string): number {
+    return typeof targetPort === 'number' ? pod.port(targetPort) : pod.namedPort(targetPort) ?? pod.port(Number(targetPort));
+  }
+}

@@ -1,0 +1,54 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { Testing } from 'cdk8s';
+import {
+  HorizontalScalingTopology, LoadBalancer, Observability, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool,
+} from '../lib';
+
+// What a plain JavaScript caller can pass: anything. Each construct must answer with its path and the prop.
+const js = (props: Record<string, unknown>): any => props;
+
+test('throws error, when a JavaScript caller misspells a prop of any construct', () => {
+  const chart = Testing.chart();
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
+  const cases: Array<[() => unknown, RegExp]> = [
+    [() => new RedisCluster(chart, 'c2', js({ replica: 2 })), /^test\/c2: unknown prop 'replica' \(did you mean 'replicas'\?\); known props: mode, shards, /],
+    [() => new PgReplicaSet(chart, 'db', js({ replica: 2 })), /^test\/db: unknown prop 'replica' \(did you mean 'replicas'\?\); known props: engine, replicas, /],
+    [() => new ScaledApi(chart, 'a2', js({ image: 'example/api:1.0.0', minReplica: 2 })), /^test\/a2: unknown prop 'minReplica' \(did you mean 'minReplicas'\?\)/],
+    [() => new LoadBalancer(chart, 'lb', js({ backend: api, tlss: {} })), /^test\/lb: unknown prop 'tlss' \(did you mean 'tls'\?\)/],
+    [() => new Observability(chart, 'obs', js({ targets: [api], mdoe: 'standalone' })), /^test\/obs: unknown prop 'mdoe' \(did you mean 'mode'\?\)/],
+    [() => new HorizontalScalingTopology(chart, 'app', js({ image: 'example/api:1.0.0', worker: {} })), /^test\/app: unknown prop 'worker' \(did you mean 'workers'\?\)/],
+  ];
+  for (const [create, message] of cases) expect(create).toThrow(message);
+});
+
+test('throws error, when a WorkerPool is given a misspelt queues prop (it used to synthesize a worker without a queue)', () => {
+  const chart = Testing.chart();
+  const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
+  expect(() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queus: ['jobs'], broker: cache })))
+    .toThrow('test/jobs: unknown prop \'queus\' (did you mean \'queues\'?); known props: image, command, queues, queue, concurrency, attempts, '
+      + 'backoff, jobTimeout, maxRssPercent, schedules, enqueueCommand, broker, database, autoscaler, minReplicas, maxReplicas, '
+      + 'backlogPerReplica, cpuUtilization, pollingInterval, terminationGracePeriod, metricsPort, metricsPath, resources, spread, env, '
+      + 'secretEnv, metricsScraper, kedaOperator, runAsUser');
+});
+
+test('throws error, when a WorkerPool has no broker (it used to be a TypeError reading \'node\') or no queue', () => {
+  const chart = Testing.chart();
+  expect(() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queues: ['jobs'] })))
+    .toThrow('test/jobs: missing required prop \'broker\' (the RedisCluster holding the queues)');
+  expect(() => new WorkerPool(chart, 'w2', js({ image: 'example/worker:1.0.0', broker: new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' }) })))
+    .toThrow('test/w2: \'queues\' ([]) must name at least one queue');
+});
+
+test('throws error, when a required prop of the other constructs is missing', () => {
+  const chart = Testing.chart();
+  expect(() => new ScaledApi(chart, 'api', js({}))).toThrow('test/api: missing required prop \'image\' (the container image, e.g. \'registry.example.com/api:1.4.2\')');
+  expect(() => new LoadBalancer(chart, 'lb', js({}))).toThrow('test/lb: missing required prop \'backend\' (the ScaledApi to balance)');
+  expect(() => new Observability(chart, 'obs', js({}))).toThrow('test/obs: missing required prop \'targets\' (the constructs to monitor)');
+  expect(() => new HorizontalScalingTopology(chart, 'app', js({}))).toThrow('test/app: missing required prop \'image\' (the API\'s container image)');
+});
+
+test('a misspelt prop inside a topology\'s tier names the tier\'s path', () => {
+  const chart = Testing.chart();
+  expect(() => new HorizontalScalingTopology(chart, 'app', js({ image: 'example/api:1.0.0', cache: { shard: 3 } })))
+    .toThrow(/^test\/app\/cache: unknown prop 'shard' \(did you mean 'shards'\?\)/);
+});

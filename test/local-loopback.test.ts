@@ -1,0 +1,82 @@
+import { ChartObjects, DIST_DIR } from '../local/chart';
+import { missingBinaries } from '../local/containers';
+import { loopbackNginxConf, loopbackPgHba, loopbackPostgresConf, loopbackRedisConf, withPostgresSettings } from '../local/loopback';
+
+test('postgresql.conf on loopback: address, port and shared_buffers replaced, every other line kept', () => {
+  const conf = "listen_addresses = '*'\nport = 5432\nshared_buffers = '1GB'\nwal_level = replica\n";
+  expect(loopbackPostgresConf(conf, 12345)).toBe("listen_addresses = '127.0.0.1'\nport = 12345\nshared_buffers = '128MB'\nwal_level = replica\n");
+});
+
+test('a setting postgresql.conf lacks is appended', () => {
+  expect(withPostgresSettings('port = 1\n', { fsync: 'off' })).toBe('port = 1\nfsync = off\n');
+});
+
+test('pg_hba.conf on loopback: every pod network becomes 127.0.0.1/32, once per kind of line', () => {
+  const hba = [
+    '# TYPE DATABASE USER ADDRESS METHOD',
+    'local all all peer',
+    'host replication all 10.0.0.0/8 scram-sha-256',
+    'host replication all 192.168.0.0/16 scram-sha-256',
+    'host all all 10.0.0.0/8 scram-sha-256',
+  ].join('\n');
+  expect(loopbackPgHba(hba).split('\n')).toEqual([
+    '# TYPE DATABASE USER ADDRESS METHOD',
+    'local all all peer',
+    'host replication all 127.0.0.1/32 scram-sha-256',
+    'host all all 127.0.0.1/32 scram-sha-256',
+  ]);
+});
+
+test('redis.conf on loopback: its port and a loopback bind', () => {
+  expect(loopbackRedisConf('port 6379\nbind * -::*\ncluster-enabled yes\n', 11000)).toBe('port 11000\nbind 127.0.0.1\ncluster-enabled yes\n');
+});
+
+test('nginx.conf on loopback: listens on local ports, the resolve upstream becomes one server per pod, no cluster resolver', () => {
+  const conf = [
+    '  resolver kube-dns.kube-system.svc.cluster.local valid=10s ipv6=off;',
+    '  resolver_timeout 2s;',
+    '  access_log /dev/stdout hscale;',
+    '  upstream api {',
+    '    server hscale-api-pods.hscale.svc.cluster.local:8000 resolve max_fails=3 fail_timeout=10s;',
+    '  }',
+    '  server {',
+    '    listen 8443 ssl;',
+    '  }',
+  ].join('\n');
+  const rewritten = loopbackNginxConf(conf, {
+    port: inPod => inPod + 10_000,
+    endpoints: (host, port) => (host === 'hscale-api-pods.hscale' && port === 8000 ? ['127.0.0.1:11001', '127.0.0.1:11002'] : []),
+    logFile: '/tmp/pod/access.log',
+  });
+  expect(rewritten.split('\n')).toEqual([
+    '  access_log /tmp/pod/access.log hscale;',
+    '  upstream api {',
+    '    server 127.0.0.1:11001 max_fails=3 fail_timeout=10s;',
+    '    server 127.0.0.1:11002 max_fails=3 fail_timeout=10s;',
+    '  }',
+    '  server {',
+    '    listen 127.0.0.1:18443 ssl;',
+    '  }',
+  ]);
+});
+
+test('the binaries missing from PATH are named with the Debian package to install', () => {
+  expect(missingBinaries([
+    { binary: 'sh', aptPackage: 'dash' },
+    { binary: 'hscale-no-such-binary', aptPackage: 'hscale-no-such-package' },
+    { binary: 'hscale-no-such-binary', aptPackage: 'hscale-no-such-package' },
+  ])).toEqual([{ binary: 'hscale-no-such-binary', aptPackage: 'hscale-no-such-package' }]);
+});
+
+test('throws error, when the chart is not in dist/', () => {
+  expect(() => ChartObjects.load('nope')).toThrow(`no chart 'nope' in ${DIST_DIR}: the charts there are hscale (run npm run synth)`);
+});
+
+test('the pods a chart starts with: the HPA minimum for the API, spec.replicas for StatefulSets, the KEDA minimum for workers', () => {
+  const chart = ChartObjects.load('hscale');
+  const counts = Object.fromEntries(chart.workloads().map(w => [w.name, w.minReplicas]));
+  expect(counts).toEqual({
+    'hscale-db-primary': 1, 'hscale-db-replica': 2, 'hscale-cache': 6, 'hscale-cache-create': 1,
+    'hscale-api': 3, 'hscale-lb': 2, 'hscale-jobs': 1,
+  });
+});

@@ -99,9 +99,14 @@ export class ChartObjects {
     return found;
   }
 
-  /** Every Deployment, StatefulSet and Job, with the number of pods the chart starts with. */
+  /**
+   * Every Deployment, StatefulSet and Job, with the number of pods the chart starts with; not the
+   * GeneratedSecrets Job, whose work (Secrets with random values) the local stack does itself.
+   */
   public workloads(): Workload[] {
-    return this.objects.filter(o => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind)).map(object => ({
+    const runsHere = (o: K8sObject) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind)
+      && o.metadata.labels?.['app.kubernetes.io/name'] !== 'generated-secrets';
+    return this.objects.filter(runsHere).map(object => ({
       object,
       kind: object.kind,
       name: object.metadata.name,

@@ -1,9 +1,10 @@
 import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { GeneratedSecrets, LoadBalancer, Observability, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv } from '../lib';
+import { GeneratedSecrets, LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv } from '../lib';
 
 /** The whole topology of the guides, wired together with the constructs' defaults. */
 export class ProductionChart extends Chart {
+  public readonly namespaceObject: PodSecurityNamespace;
   public readonly api: ScaledApi;
   public readonly lb: LoadBalancer;
   public readonly db: PgReplicaSet;
@@ -14,6 +15,7 @@ export class ProductionChart extends Chart {
 
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
     super(scope, id, props);
+    this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
     this.db = new PgReplicaSet(this, 'db', { replicas: 2 });
     // The cache is also the workers' broker: 'volatile-lru' evicts only the cache's keys (each has a TTL), never a job.
     this.cache = new RedisCluster(this, 'cache', { shards: 3, replicasPerShard: 1, maxmemoryPolicy: 'volatile-lru' });

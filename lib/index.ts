@@ -20,3 +20,4 @@ export * from './worker-pool';
 export * from './horizontal-scaling-topology';
 export * from './generated-secrets';
 export * from './requirements';
+export * from './pod-security-namespace';

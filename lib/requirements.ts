@@ -216,8 +216,12 @@ export function renderApplySteps(file: string, r: ChartRequirements): string {
     code([o.install]);
   }
   if (r.secrets.length > 0) {
-    heading('Secrets the chart reads and does not create:');
-    code(r.secrets.map(createSecretCommand));
+    // A namespace the chart creates itself must exist before its Secrets can; applying the chart then adds its labels.
+    const ownNamespaces = [...new Set(r.secrets.map(s => s.namespace))].filter(ns => !r.namespaces.includes(ns));
+    heading(ownNamespaces.length > 0
+      ? 'Secrets the chart reads and does not create, in its namespace (created here first; applying the chart labels it):'
+      : 'Secrets the chart reads and does not create:');
+    code([...ownNamespaces.map(ns => `kubectl create namespace ${ns}`), ...r.secrets.map(createSecretCommand)]);
   }
   if (r.createdSecrets.length > 0) {
     const creators = [...new Set(r.createdSecrets.map(s => s.by))];

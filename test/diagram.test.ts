@@ -20,7 +20,7 @@ test('the production topology has a box per tier, with the pod counts of its con
     'hscale-db-primary': 'PostgreSQL primary / hscale-db-rw',
     'hscale-db-replica': 'PostgreSQL replicas x2 / streaming, one slot each',
     'hscale-cache': 'Redis Cluster / 6 nodes / hscale-cache-0 hscale-cache-1 hscale-cache-2 / hscale-cache-3 hscale-cache-4 hscale-cache-5',
-    'hscale-jobs': 'WorkerPool / queue hscale:jobs / 1-10 pods (keda)',
+    'hscale-jobs': 'WorkerPool / queue items / 1-10 pods (keda)',
     'monitoring': 'Prometheus + Grafana / 6 rule groups, 5 dashboards',
   });
 });

@@ -1,7 +1,9 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { parseAllDocuments } from 'yaml';
 import { buildApp } from '../charts/app';
+import { podSecurityLabels } from '../lib/pod-security-namespace';
 
 const DIST = join(__dirname, '..', 'dist');
 const FIX = 'run \'npm run synth\' and commit dist/';
@@ -38,4 +40,20 @@ test('the committed dist/ is what the charts synthesize now', () => {
 test('the drift message points at the first differing line', () => {
   expect(firstDifference('a\nb\nc', 'a\nB\nc')).toBe('line 2: committed "b" / fresh "B"');
   expect(firstDifference('a', 'a\nb')).toBe('line 2: committed "<end>" / fresh "b"');
+});
+
+test('dist/ holds a file per chart: the production chart and the four guides', () => {
+  expect(readdirSync(DIST).filter(f => f.endsWith('.k8s.yaml')).sort())
+    .toEqual(['bet-intel.k8s.yaml', 'cms.k8s.yaml', 'fastnext.k8s.yaml', 'hscale.k8s.yaml', 'tutormax.k8s.yaml']);
+});
+
+test('each file in dist/ starts with its restricted Namespace, and every other object of it lives there', () => {
+  for (const file of readdirSync(DIST).filter(f => f.endsWith('.k8s.yaml'))) {
+    const [namespace, ...rest] = parseAllDocuments(readFileSync(join(DIST, file), 'utf8')).map(d => d.toJS());
+    expect({ file, kind: namespace.kind, labels: namespace.metadata.labels }).toEqual({
+      file, kind: 'Namespace', labels: podSecurityLabels('restricted', 'latest'),
+    });
+    expect({ file, outside: rest.filter(m => m.metadata.namespace !== namespace.metadata.name).map(m => `${m.kind}/${m.metadata.name}`) })
+      .toEqual({ file, outside: [] });
+  }
 });

@@ -1,6 +1,7 @@
 import { Testing } from 'cdk8s';
 import { ProductionChart } from '../charts/production-chart';
 import { crdValidators } from './support/crd-validators';
+import { namespacedChartProblems } from './support/guide-chart';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 const manifests = Testing.synth(new ProductionChart(Testing.app(), 'hscale', { namespace: 'hscale' }));
@@ -10,8 +11,8 @@ test('every object of the production chart passes the manifest checks', async ()
   await expect(checkManifests(manifests, { validators: crdValidators() })).resolves.toBeUndefined();
 });
 
-test('every object lives in the chart\'s namespace', () => {
-  expect(manifests.filter(m => m.metadata.namespace !== 'hscale').map(m => `${m.kind}/${m.metadata.name}`)).toEqual([]);
+test('the chart\'s restricted Namespace comes first, and every other object lives in it', async () => {
+  expect(await namespacedChartProblems(manifests, 'hscale')).toEqual([]);
 });
 
 test('the API is wired to the database and the cache with credentials from Secrets only', () => {

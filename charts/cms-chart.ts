@@ -1,0 +1,60 @@
+import { Chart, ChartProps, Duration } from 'cdk8s';
+import { Construct } from 'constructs';
+import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi } from '../lib';
+import { adminTokenEnv, REFERENCE_IMAGE } from './reference-service';
+import { percentPer, podsPer } from './scaling-policies';
+
+/**
+ * The multi-tenant headless CMS guide: nginx (least_conn) in front of a stateless API on port
+ * 3000 with JWT auth, 3-10 pods on CPU 70% / memory 80% with a fast scale-up and a slow
+ * scale-down, one PostgreSQL (read replicas are "future" there) and one Redis. README "Guide
+ * charts" lists what differs from the guide and why.
+ */
+export class CmsChart extends Chart {
+  public readonly namespaceObject: PodSecurityNamespace;
+  public readonly db: PgReplicaSet;
+  public readonly cache: RedisCluster;
+  public readonly api: ScaledApi;
+  public readonly lb: LoadBalancer;
+  public readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: ChartProps = {}) {
+    super(scope, id, props);
+    this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
+    // Prisma's connection_limit=20 per pod at 10 pods needs 200 connections; the guide's max_connections=100 would refuse half of them.
+    this.db = new PgReplicaSet(this, 'db', { replicas: 0, maxConnections: 250 });
+    this.cache = new RedisCluster(this, 'cache', { mode: 'standalone' });
+    this.api = this.contentApi();
+    this.lb = new LoadBalancer(this, 'lb', {
+      backend: this.api,
+      tls: { secretName: `${id}-tls` },
+      proxyTimeouts: { connect: Duration.seconds(5), send: Duration.seconds(10), read: Duration.seconds(10) },
+      health: 'backend',
+    });
+    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb] });
+  }
+
+  /** k8s/deployment.yaml and k8s/hpa.yaml: the API, its resources and its autoscaler. */
+  private contentApi(): ScaledApi {
+    return new ScaledApi(this, 'api', {
+      image: REFERENCE_IMAGE,
+      port: 3000,
+      minReplicas: 3,
+      maxReplicas: 10,
+      cpuUtilization: 70,
+      memoryUtilization: 80,
+      scaleUp: { stabilizationWindow: Duration.seconds(0), policies: [percentPer(100, 15), podsPer(2, 15)], selectPolicy: 'Max' },
+      scaleDown: { stabilizationWindow: Duration.seconds(300), policies: [percentPer(50, 60)] },
+      resources: { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '512Mi' },
+      // The guide's timings, on probes that check the process (liveness) and the database (readiness) rather than /health.
+      probeTimings: {
+        liveness: { initialDelay: Duration.seconds(30), period: Duration.seconds(10) },
+        readiness: { initialDelay: Duration.seconds(5), period: Duration.seconds(5) },
+      },
+      database: this.db,
+      databasePool: { primarySize: 20, timeout: Duration.seconds(10) },
+      cache: this.cache,
+      secretEnv: { ...adminTokenEnv(this), JWT_SECRET: { secretName: `${this.node.id}-api-secrets`, key: 'jwt-secret' } },
+    });
+  }
+}

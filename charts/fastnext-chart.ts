@@ -1,0 +1,94 @@
+import { Chart, ChartProps, Duration, Size } from 'cdk8s';
+import { Construct } from 'constructs';
+import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi } from '../lib';
+import { adminTokenEnv, REFERENCE_IMAGE } from './reference-service';
+import { percentPer, podsPer } from './scaling-policies';
+
+/**
+ * The FastNext guide (Sprint 3.3 and the Phase 3 overview): nginx with least_conn, TLS, rate
+ * limits and websockets in front of an API on 3-20 pods (CPU 70%, memory 80%), PostgreSQL 1
+ * primary + 2 streaming replicas, Redis Cluster 3 masters + 3 replicas, Prometheus and Grafana.
+ * README "Guide charts" lists what differs from the guide and why.
+ */
+export class FastNextChart extends Chart {
+  public readonly namespaceObject: PodSecurityNamespace;
+  public readonly db: PgReplicaSet;
+  public readonly cache: RedisCluster;
+  public readonly api: ScaledApi;
+  public readonly lb: LoadBalancer;
+  public readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: ChartProps = {}) {
+    super(scope, id, props);
+    this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
+    // The guide's pools at 20 pods may open 20 x (20 + 40) connections to the primary; a standby needs as many as its primary.
+    this.db = new PgReplicaSet(this, 'db', { replicas: 2, maxConnections: 1250 });
+    this.cache = this.redisCluster();
+    this.api = this.backendApi();
+    this.lb = this.loadBalancer();
+    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb] });
+  }
+
+  /** docker/redis/redis-cluster.conf: 3 masters + 3 replicas, 2 GB allkeys-lru, AOF every second, the guide's save points and keepalive. */
+  private redisCluster(): RedisCluster {
+    return new RedisCluster(this, 'cache', {
+      shards: 3,
+      replicasPerShard: 1,
+      maxmemory: '2Gi',
+      maxmemoryPolicy: 'allkeys-lru',
+      appendonly: true,
+      appendfsync: 'everysec',
+      savePoints: ['900 1', '300 10', '60 10000'],
+      clusterNodeTimeout: Duration.seconds(5),
+      tcpKeepalive: Duration.seconds(300),
+    });
+  }
+
+  /** docker/nginx/load-balancer.conf: the backend_api upstream, its rate limits, proxy settings, api_cache and TLS server. */
+  private loadBalancer(): LoadBalancer {
+    return new LoadBalancer(this, 'lb', {
+      backend: this.api,
+      tls: { secretName: `${this.node.id}-tls` },
+      http2: true,
+      apiRateLimit: { rate: 100, burst: 20, per: 'second' },
+      loginRateLimit: { rate: 5, burst: 3, per: 'minute' },
+      maxFails: 3,
+      failTimeout: Duration.seconds(30),
+      keepalive: 32,
+      // The guide's 60 s connect timeout would hold a request for a minute on a pod that is gone before trying the next.
+      proxyTimeouts: { connect: Duration.seconds(2), send: Duration.seconds(60), read: Duration.seconds(60) },
+      proxyBuffers: { headerBufferSize: Size.kibibytes(4), count: 8, bufferSize: Size.kibibytes(4) },
+      cache: { keysZoneSize: Size.mebibytes(100), maxSize: Size.gibibytes(1), inactive: Duration.minutes(60) },
+      // The 100 MiB keys zone lives in nginx's memory, beside the workers' own.
+      resources: { memoryRequest: '256Mi', memoryLimit: '512Mi' },
+      health: 'backend',
+    });
+  }
+
+  /** k8s/fastnext-deployment.yml: the backend Deployment, its HPA and PDB. */
+  private backendApi(): ScaledApi {
+    return new ScaledApi(this, 'api', {
+      image: REFERENCE_IMAGE,
+      port: 8000,
+      minReplicas: 3,
+      maxReplicas: 20,
+      cpuUtilization: 70,
+      memoryUtilization: 80,
+      scaleUp: { stabilizationWindow: Duration.seconds(60), policies: [percentPer(50, 60), podsPer(2, 60)], selectPolicy: 'Max' },
+      scaleDown: { stabilizationWindow: Duration.seconds(300), policies: [percentPer(10, 60), podsPer(1, 180)], selectPolicy: 'Min' },
+      minAvailable: 2,
+      resources: { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi' },
+      probeTimings: {
+        liveness: { initialDelay: Duration.seconds(60), period: Duration.seconds(10), timeout: Duration.seconds(5), failureThreshold: 3 },
+        readiness: { initialDelay: Duration.seconds(10), period: Duration.seconds(5), timeout: Duration.seconds(3), failureThreshold: 3 },
+        startup: { initialDelay: Duration.seconds(0), period: Duration.seconds(10), timeout: Duration.seconds(3), failureThreshold: 30 },
+      },
+      database: this.db,
+      databasePool: { primarySize: 20, primaryOverflow: 40, replicaSize: 10, replicaOverflow: 20, timeout: Duration.seconds(30) },
+      cache: this.cache,
+      metricsPrefix: 'fastnext',
+      env: { CACHE_DEFAULT_TTL: '300' },
+      secretEnv: adminTokenEnv(this),
+    });
+  }
+}

@@ -1,0 +1,80 @@
+import { Chart, ChartProps, Size } from 'cdk8s';
+import { Construct } from 'constructs';
+import {
+  LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv,
+} from '../lib';
+import { adminTokenEnv, REFERENCE_IMAGE, WORKER_COMMAND } from './reference-service';
+
+/**
+ * The TutorMax guide: nginx (least_conn, health checks, rate limits, websockets) in front of 3+
+ * stateless API instances, PostgreSQL primary + 1 read replica, Redis master + replica watched
+ * by Sentinel, and background workers with a scheduler. README "Guide charts" lists what
+ * differs from the guide and why.
+ */
+export class TutorMaxChart extends Chart {
+  public readonly namespaceObject: PodSecurityNamespace;
+  public readonly db: PgReplicaSet;
+  public readonly cache: RedisCluster;
+  public readonly api: ScaledApi;
+  public readonly lb: LoadBalancer;
+  public readonly workers: WorkerPool;
+  public readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: ChartProps = {}) {
+    super(scope, id, props);
+    this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
+    // The guide's primary pool at 20 pods may open 20 x (20 + 40) connections; a standby needs as many as its primary.
+    this.db = new PgReplicaSet(this, 'db', { replicas: 1, maxConnections: 1250 });
+    // The guide runs one Sentinel; three with a quorum of two survive the loss of any one. The cache is also the
+    // workers' broker, so 'volatile-lru' (the guide: allkeys-lru) evicts only the cache's keys, each with a TTL, never a job.
+    this.cache = new RedisCluster(this, 'cache', {
+      mode: 'sentinel', replicas: 1, sentinels: 3, quorum: 2, masterName: 'tutormax-master', maxmemory: '1Gi', maxmemoryPolicy: 'volatile-lru',
+    });
+    const tasks = this.celeryTasks();
+    this.api = this.statelessApi(workerQueuesEnv([tasks]));
+    this.lb = new LoadBalancer(this, 'lb', {
+      backend: this.api,
+      tls: { secretName: `${id}-tls` },
+      apiRateLimit: { rate: 100, burst: 20, per: 'minute' },
+      proxyBuffers: { headerBufferSize: Size.kibibytes(8), count: 16, bufferSize: Size.kibibytes(8) },
+      health: 'backend',
+    });
+    this.workers = new WorkerPool(this, 'workers', tasks);
+    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, this.workers] });
+  }
+
+  /** The stateless API instances, autoscaled as the guide's Kubernetes HPA example. */
+  private statelessApi(env: Record<string, string>): ScaledApi {
+    return new ScaledApi(this, 'api', {
+      image: REFERENCE_IMAGE,
+      port: 8000,
+      minReplicas: 3,
+      maxReplicas: 20,
+      cpuUtilization: 70,
+      memoryUtilization: false,
+      resources: { cpuRequest: '1', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: '2Gi' },
+      database: this.db,
+      databasePool: { primarySize: 20, primaryOverflow: 40 },
+      cache: this.cache,
+      // POST /api/v1/jobs accepts jobs for the workers' queue.
+      env,
+      secretEnv: adminTokenEnv(this),
+    });
+  }
+
+  /**
+   * The Celery workers (2 or more) and celery-beat's daily metrics aggregation, which the reference
+   * worker's `items.aggregate` stands in for; the guide gives no time of day.
+   */
+  private celeryTasks(): WorkerPoolProps {
+    return {
+      image: REFERENCE_IMAGE,
+      command: WORKER_COMMAND,
+      queues: ['tutormax-tasks'],
+      minReplicas: 2,
+      schedules: { 'daily-metrics': { cron: '@daily', name: 'items.aggregate' } },
+      broker: this.cache,
+      database: this.db,
+    };
+  }
+}

@@ -1,0 +1,66 @@
+import { JsonPatch } from 'cdk8s';
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { namespaceOf } from './names';
+import { propError, rejectUnknownProps, requireDnsLabel, requireOneOf } from './validation';
+
+/** A Pod Security Standards profile, as Pod Security Admission names it. */
+export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';
+const LEVELS: PodSecurityLevel[] = ['privileged', 'baseline', 'restricted'];
+
+/** The Pod Security Admission modes the namespace is labelled for. */
+export const POD_SECURITY_MODES = ['enforce', 'warn', 'audit'] as const;
+
+/** Props of a {@link PodSecurityNamespace}. */
+export interface PodSecurityNamespaceProps {
+  /** Name of the Namespace. @default - the chart's namespace */
+  readonly name?: string;
+  /** Profile that Pod Security Admission enforces, warns about and audits. @default 'restricted' */
+  readonly level?: PodSecurityLevel;
+  /** Version of the profile: 'latest' (the cluster's own) or a Kubernetes minor version such as 'v1.30'. @default 'latest' */
+  readonly version?: string;
+}
+
+/** The props a PodSecurityNamespace knows, so a misspelt one from JavaScript is an error rather than ignored. */
+export const POD_SECURITY_NAMESPACE_PROPS: Record<keyof PodSecurityNamespaceProps, true> = { name: true, level: true, version: true };
+
+/**
+ * The Namespace a chart's objects live in, labelled for Pod Security Admission so the API
+ * server itself refuses (`enforce`), reports to kubectl (`warn`) and logs (`audit`) any pod
+ * below the profile. Create it first in the chart, so it is the first object of the file and
+ * `kubectl apply` creates it before the objects in it.
+ */
+export class PodSecurityNamespace extends Construct {
+  public readonly name: string;
+  public readonly level: PodSecurityLevel;
+  public readonly version: string;
+  public readonly namespace: k8s.KubeNamespace;
+
+  constructor(scope: Construct, id: string, props: PodSecurityNamespaceProps = {}) {
+    super(scope, id);
+    rejectUnknownProps(this, props, POD_SECURITY_NAMESPACE_PROPS);
+    const name = props.name ?? namespaceOf(this);
+    if (name === undefined) {
+      throw propError(this, 'name', name, 'must be given when the chart has no namespace');
+    }
+    this.name = requireDnsLabel(this, 'name', name);
+    this.level = requireOneOf(this, 'level', props.level ?? 'restricted', LEVELS);
+    this.version = props.version ?? 'latest';
+    if (!/^(latest|v1\.[0-9]{1,3})$/.test(this.version)) {
+      throw propError(this, 'version', this.version, 'must be \'latest\' or a Kubernetes minor version such as \'v1.30\'');
+    }
+    this.namespace = new k8s.KubeNamespace(this, 'Resource', {
+      metadata: { name: this.name, labels: podSecurityLabels(this.level, this.version) },
+    });
+    // A Namespace is cluster-scoped; cdk8s would give it the chart's namespace like every other object.
+    if (namespaceOf(this) !== undefined) this.namespace.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+  }
+}
+
+/** The `pod-security.kubernetes.io/*` labels of every mode, at one level and version. */
+export function podSecurityLabels(level: PodSecurityLevel, version: string): Record<string, string> {
+  return Object.fromEntries(POD_SECURITY_MODES.flatMap(mode => [
+    [`pod-security.kubernetes.io/${mode}`, level],
+    [`pod-security.kubernetes.io/${mode}-version`, version],
+  ]));
+}

@@ -1,0 +1,63 @@
+import { Testing } from 'cdk8s';
+import { BetIntelChart } from '../charts/bet-intel-chart';
+import { namespacedChartProblems, synthChart } from './support/guide-chart';
+import { Manifest } from './support/manifest-checks';
+
+const chart = synthChart(new BetIntelChart(Testing.app(), 'bet-intel', { namespace: 'bet-intel' }));
+
+test('the bet-intel chart passes the manifest checks, behind its restricted Namespace', async () => {
+  expect(await namespacedChartProblems(chart.manifests, 'bet-intel')).toEqual([]);
+});
+
+test('the API scales on 3-20 pods at CPU 70%, memory 80% and 100 requests per second per pod', () => {
+  const hpa = chart.find('HorizontalPodAutoscaler', 'bet-intel-api').spec;
+  expect([hpa.minReplicas, hpa.maxReplicas]).toEqual([3, 20]);
+  expect(hpa.metrics.map((m: Manifest) => m.resource?.target.averageUtilization ?? [m.pods.metric.name, m.pods.target.averageValue]))
+    .toEqual([70, 80, ['requests_per_second', '100']]);
+  expect(chart.find('Deployment', 'bet-intel-api').spec.template.spec.containers[0].resources)
+    .toEqual({ requests: { cpu: '200m', memory: '256Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
+});
+
+test('the autoscaler waits 30 s before adding pods and 5 minutes before removing them; requests_per_second is served by its adapter rule', () => {
+  const behavior = chart.find('HorizontalPodAutoscaler', 'bet-intel-api').spec.behavior;
+  expect([behavior.scaleUp.stabilizationWindowSeconds, behavior.scaleDown.stabilizationWindowSeconds]).toEqual([30, 300]);
+  expect(chart.configFile('bet-intel-api-adapter-rules', 'config.yaml')).toContain('as: requests_per_second');
+});
+
+test('nginx retries the next pod on invalid headers and 500s too, with 5 s connect and 60 s send/read timeouts', () => {
+  const conf = chart.configFile('bet-intel-lb', 'nginx.conf');
+  for (const line of ['proxy_next_upstream error timeout invalid_header http_500 http_502 http_503;', 'proxy_connect_timeout 5s;',
+    'proxy_send_timeout 60s;', 'proxy_read_timeout 60s;', 'max_fails=3 fail_timeout=30s;']) {
+    expect(conf).toContain(line);
+  }
+  expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
+});
+
+test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters and no replicas, at the guide\'s small size', () => {
+  expect(chart.find('StatefulSet', 'bet-intel-db-replica').spec.replicas).toBe(2);
+  const redis = chart.find('StatefulSet', 'bet-intel-cache');
+  expect(redis.spec.replicas).toBe(3);
+  expect(chart.configFile('bet-intel-cache', 'redis.conf')).toContain('maxmemory-policy volatile-lru');
+  expect(redis.spec.template.spec.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '200m', memory: '512Mi' } });
+});
+
+test('a pool per queue with the guide\'s concurrency, each 2-8 workers, scaled at 50 waiting jobs per worker', () => {
+  const pools = [['ev-calculation', 'ev_calculation', '4'], ['data-refresh', 'data_refresh', '2'], ['notifications', 'notifications', '8']];
+  for (const [pool, queue, concurrency] of pools) {
+    const env = chart.env('Deployment', `bet-intel-${pool}`);
+    expect([env.WORKER_QUEUES, env.WORKER_CONCURRENCY]).toEqual([queue, concurrency]);
+    const scaledObject = chart.find('ScaledObject', `bet-intel-${pool}`).spec;
+    expect([scaledObject.minReplicaCount, scaledObject.maxReplicaCount]).toEqual([2, 8]);
+    expect(scaledObject.triggers[0].metadata.listLength).toBe('50');
+    expect(chart.find('Deployment', `bet-intel-${pool}`).spec.template.spec.containers[0].resources)
+      .toEqual({ requests: { cpu: '300m', memory: '512Mi' }, limits: { cpu: '800m', memory: '1024Mi' } });
+  }
+  expect(chart.env('Deployment', 'bet-intel-api').WORKER_QUEUES).toBe('ev_calculation,data_refresh,notifications');
+});
+
+test('a worker restarts past 200 MB per job it runs at once, as Celery\'s children did, and within 80% of its limit', () => {
+  const maxRss = (pool: string) => Number(chart.env('Deployment', `bet-intel-${pool}`).WORKER_MAX_RSS_BYTES) / 2 ** 20;
+  expect(Math.round(maxRss('data-refresh'))).toBe(Math.round(1024 * 0.39));
+  expect(Math.round(maxRss('ev-calculation'))).toBe(Math.round(1024 * 0.78));
+  expect(Math.round(maxRss('notifications'))).toBe(Math.round(1024 * 0.8));
+});

@@ -1,0 +1,87 @@
+import { Testing } from 'cdk8s';
+import { FastNextChart } from '../charts/fastnext-chart';
+import { namespacedChartProblems, synthChart } from './support/guide-chart';
+import { Manifest } from './support/manifest-checks';
+
+const chart = synthChart(new FastNextChart(Testing.app(), 'fastnext', { namespace: 'fastnext' }));
+
+test('the FastNext chart passes the manifest checks, behind its restricted Namespace', async () => {
+  expect(await namespacedChartProblems(chart.manifests, 'fastnext')).toEqual([]);
+});
+
+test('the API scales on 3-20 pods at CPU 70% and memory 80%, keeps 2 available, with the guide\'s requests and limits', () => {
+  const hpa = chart.find('HorizontalPodAutoscaler', 'fastnext-api').spec;
+  expect([hpa.minReplicas, hpa.maxReplicas]).toEqual([3, 20]);
+  expect(hpa.metrics.map((m: Manifest) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([['cpu', 70], ['memory', 80]]);
+  expect(chart.find('PodDisruptionBudget', 'fastnext-api').spec.minAvailable).toBe(2);
+  const container = chart.find('Deployment', 'fastnext-api').spec.template.spec.containers[0];
+  expect(container.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } });
+  expect(container.ports[0].containerPort).toBe(8000);
+});
+
+test('the autoscaler adds the larger of 50% and 2 pods a minute, and removes the smaller of 10% a minute and 1 pod per 3 minutes', () => {
+  expect(chart.find('HorizontalPodAutoscaler', 'fastnext-api').spec.behavior).toEqual({
+    scaleUp: {
+      stabilizationWindowSeconds: 60, selectPolicy: 'Max',
+      policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 2, periodSeconds: 60 }],
+    },
+    scaleDown: {
+      stabilizationWindowSeconds: 300, selectPolicy: 'Min',
+      policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }, { type: 'Pods', value: 1, periodSeconds: 180 }],
+    },
+  });
+});
+
+test('the probes keep the guide\'s paths and timings', () => {
+  const container = chart.find('Deployment', 'fastnext-api').spec.template.spec.containers[0];
+  const timing = (probe: Manifest) => [probe.httpGet.path, probe.initialDelaySeconds ?? 0, probe.periodSeconds, probe.timeoutSeconds, probe.failureThreshold];
+  expect(timing(container.livenessProbe)).toEqual(['/api/v1/scaling/health/liveness', 60, 10, 5, 3]);
+  expect(timing(container.readinessProbe)).toEqual(['/api/v1/scaling/health/readiness', 10, 5, 3, 3]);
+  expect(timing(container.startupProbe)).toEqual(['/api/v1/scaling/health/startup', 0, 10, 3, 30]);
+});
+
+test('the pools are the guide\'s 20 + 40 on the primary and 10 + 20 per replica, and PostgreSQL admits them all at 20 pods', () => {
+  const env = chart.env('Deployment', 'fastnext-api');
+  expect([env.PG_POOL_MAX, env.PG_REPLICA_POOL_MAX, env.PG_POOL_TIMEOUT_MS]).toEqual(['60', '30', '30000']);
+  const maxConnections = Number(/max_connections = (\d+)/.exec(chart.configFile('fastnext-db-config', 'postgresql.conf'))![1]);
+  expect(maxConnections).toBeGreaterThanOrEqual(20 * 60);
+});
+
+test('the API serves the guide\'s fastnext_* metrics and reads from both replicas and all six Redis nodes', () => {
+  const env = chart.env('Deployment', 'fastnext-api');
+  expect(env.METRICS_PREFIX).toBe('fastnext');
+  expect(String(env.POSTGRES_READ_REPLICAS).split(',')).toHaveLength(2);
+  expect(String(env.REDIS_CLUSTER_NODES).split(',')).toHaveLength(6);
+});
+
+test('PostgreSQL is 1 primary + 2 replicas; Redis Cluster is 3 masters + 3 replicas with the guide\'s redis.conf', () => {
+  expect(chart.find('StatefulSet', 'fastnext-db-primary').spec.replicas).toBe(1);
+  expect(chart.find('StatefulSet', 'fastnext-db-replica').spec.replicas).toBe(2);
+  expect(chart.find('StatefulSet', 'fastnext-cache').spec.replicas).toBe(6);
+  const conf = chart.configFile('fastnext-cache', 'redis.conf');
+  for (const line of ['cluster-enabled yes', 'cluster-node-timeout 5000', 'maxmemory 2147483648', 'maxmemory-policy allkeys-lru',
+    'appendonly yes', 'appendfsync everysec', 'save "900 1 300 10 60 10000"', 'tcp-keepalive 300']) {
+    expect(conf).toContain(line);
+  }
+});
+
+test('nginx balances least_conn with max_fails 3 / fail_timeout 30s, limits the API to 100 r/s and login to 5 r/min', () => {
+  const conf = chart.configFile('fastnext-lb', 'nginx.conf');
+  expect(conf).toContain('least_conn;');
+  expect(conf).toMatch(/server fastnext-api-pods\.fastnext\.svc\.cluster\.local:8000 resolve max_fails=3 fail_timeout=30s;/);
+  expect(conf).toContain('keepalive 32;');
+  expect(conf).toContain('zone=api_requests:10m rate=100r/s');
+  expect(conf).toContain('zone=login_requests:10m rate=5r/m');
+  expect(conf).toContain('limit_req zone=api_requests burst=20 nodelay;');
+  expect(conf).toContain('limit_req zone=login_requests burst=3 nodelay;');
+  expect(conf).toContain('ssl_protocols TLSv1.2 TLSv1.3;');
+});
+
+test('nginx proxies with the guide\'s 60 s send/read timeouts, 4k buffers, HTTP/2, the api_cache and the API\'s own /health', () => {
+  const conf = chart.configFile('fastnext-lb', 'nginx.conf');
+  for (const line of ['proxy_connect_timeout 2s;', 'proxy_send_timeout 60s;', 'proxy_read_timeout 60s;', 'proxy_buffer_size 4k;',
+    'proxy_buffers 8 4k;', 'http2 on;', 'keys_zone=api_cache:100m max_size=1g inactive=3600s', 'proxy_cache api_cache;']) {
+    expect(conf).toContain(line);
+  }
+  expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
+});

@@ -1,0 +1,49 @@
+import { isDeepStrictEqual } from 'util';
+import { Chart, Testing } from 'cdk8s';
+import { podSecurityLabels } from '../../lib/pod-security-namespace';
+import { crdValidators } from './crd-validators';
+import { findViolations, Manifest } from './manifest-checks';
+
+/** A synthesized chart and lookups into it; a lookup that finds nothing throws, naming what it looked for. */
+export interface SynthesizedChart {
+  readonly manifests: Manifest[];
+  /** The object of this kind and name. */
+  find(kind: string, name: string): Manifest;
+  /** The env of the first container of a workload, by name (a `valueFrom` entry maps to its source). */
+  env(kind: string, name: string): Record<string, unknown>;
+  /** A file of a ConfigMap. */
+  configFile(configMap: string, file: string): string;
+}
+
+export function synthChart(chart: Chart): SynthesizedChart {
+  const manifests = Testing.synth(chart);
+  const find = (kind: string, name: string) => {
+    const found = manifests.find(m => m.kind === kind && m.metadata.name === name);
+    if (!found) throw new Error(`${chart.node.id} has no ${kind}/${name}`);
+    return found;
+  };
+  const env = (kind: string, name: string) => Object.fromEntries(
+    (find(kind, name).spec.template.spec.containers[0].env as Manifest[]).map(e => [e.name, e.value ?? e.valueFrom]));
+  const configFile = (configMap: string, file: string) => {
+    const text = find('ConfigMap', configMap).data[file];
+    if (typeof text !== 'string') throw new Error(`ConfigMap ${configMap} has no file ${file}`);
+    return text;
+  };
+  return { manifests, find, env, configFile };
+}
+
+/**
+ * What keeps a chart from being applied as is on a fresh cluster with Pod Security Admission:
+ * the manifest checks' violations, a first object that is not the chart's restricted Namespace,
+ * and objects outside that namespace.
+ */
+export async function namespacedChartProblems(manifests: Manifest[], namespace: string): Promise<string[]> {
+  const [first, ...rest] = manifests;
+  const problems = await findViolations(manifests, { validators: crdValidators() });
+  const restricted = { name: namespace, labels: podSecurityLabels('restricted', 'latest') };
+  if (first?.kind !== 'Namespace' || !isDeepStrictEqual(first.metadata, restricted)) {
+    problems.push(`the first object is ${first?.kind}/${first?.metadata?.name}, not the Namespace ${namespace} labelled restricted`);
+  }
+  rest.filter(m => m.metadata.namespace !== namespace).forEach(m => problems.push(`${m.kind}/${m.metadata.name} is not in ${namespace}`));
+  return problems;
+}

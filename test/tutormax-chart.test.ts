@@ -1,0 +1,57 @@
+import { Testing } from 'cdk8s';
+import { TutorMaxChart } from '../charts/tutormax-chart';
+import { namespacedChartProblems, synthChart } from './support/guide-chart';
+import { Manifest } from './support/manifest-checks';
+
+const chart = synthChart(new TutorMaxChart(Testing.app(), 'tutormax', { namespace: 'tutormax' }));
+
+test('the TutorMax chart passes the manifest checks, behind its restricted Namespace', async () => {
+  expect(await namespacedChartProblems(chart.manifests, 'tutormax')).toEqual([]);
+});
+
+test('the API scales on 3-20 pods at CPU 70%, with the compose file\'s 1 CPU / 1G reserved and 2 CPU / 2G limits', () => {
+  const hpa = chart.find('HorizontalPodAutoscaler', 'tutormax-api').spec;
+  expect([hpa.minReplicas, hpa.maxReplicas]).toEqual([3, 20]);
+  expect(hpa.metrics.map((m: Manifest) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([['cpu', 70]]);
+  expect(chart.find('Deployment', 'tutormax-api').spec.template.spec.containers[0].resources)
+    .toEqual({ requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } });
+});
+
+test('nginx limits each client to 100 API requests per minute, with the guide\'s 8k buffers and the API\'s own /health', () => {
+  const conf = chart.configFile('tutormax-lb', 'nginx.conf');
+  expect(conf).toContain('zone=api_requests:10m rate=100r/m;');
+  expect(conf).toContain('proxy_buffer_size 8k;');
+  expect(conf).toContain('proxy_buffers 16 8k;');
+  expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
+});
+
+test('PostgreSQL is a primary + 1 replica, which the API reads from, and it admits the guide\'s 20 + 40 pool of every pod', () => {
+  expect(chart.find('StatefulSet', 'tutormax-db-replica').spec.replicas).toBe(1);
+  const env = chart.env('Deployment', 'tutormax-api');
+  expect(String(env.POSTGRES_READ_REPLICAS).split(',')).toHaveLength(1);
+  expect(env.PG_POOL_MAX).toBe('60');
+  expect(chart.configFile('tutormax-db-config', 'postgresql.conf')).toContain('max_connections = 1250');
+});
+
+test('Redis is a master + 1 replica watched by 3 Sentinels with a quorum of 2, 1 GB evicting only keys with a TTL', () => {
+  expect(chart.find('StatefulSet', 'tutormax-cache').spec.replicas).toBe(2);
+  expect(chart.find('StatefulSet', 'tutormax-cache-sentinel').spec.replicas).toBe(3);
+  expect(chart.configFile('tutormax-cache', 'redis.conf')).toMatch(/maxmemory 1073741824\nmaxmemory-policy volatile-lru/);
+  const env = chart.env('Deployment', 'tutormax-api');
+  expect(env.REDIS_SENTINEL_MASTER).toBe('tutormax-master');
+  expect(String(env.REDIS_SENTINELS).split(',')).toHaveLength(3);
+});
+
+test('at least 2 workers take the background tasks that the API accepts, from the Redis the API uses', () => {
+  expect(chart.find('ScaledObject', 'tutormax-workers').spec.minReplicaCount).toBe(2);
+  const workers = chart.env('Deployment', 'tutormax-workers');
+  expect([workers.WORKER_QUEUES, workers.REDIS_SENTINEL_MASTER]).toEqual(['tutormax-tasks', 'tutormax-master']);
+  expect(chart.env('Deployment', 'tutormax-api').WORKER_QUEUES).toBe('tutormax-tasks');
+});
+
+test('celery-beat\'s daily metrics aggregation is a CronJob that never runs twice at once', () => {
+  const cronJob = chart.find('CronJob', 'tutormax-workers-daily-metrics').spec;
+  expect([cronJob.schedule, cronJob.concurrencyPolicy]).toEqual(['@daily', 'Forbid']);
+  expect(cronJob.jobTemplate.spec.template.spec.containers[0].args ?? cronJob.jobTemplate.spec.template.spec.containers[0].command)
+    .toEqual(expect.arrayContaining(['tutormax-tasks', 'items.aggregate']));
+});

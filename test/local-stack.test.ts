@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { LocalProcess } from '../local/containers';
@@ -29,6 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   rmSync(join(stateFile, '..'), { recursive: true, force: true });
+  mkdirSync(join(REPO_ROOT, '.local'), { recursive: true });
   writeFileSync(join(REPO_ROOT, '.local', 'failure-figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
 });
 

@@ -154,6 +154,8 @@ test('2,000 jobs through POST /api/v1/jobs, three workers at concurrency 4 on a 
     expect(await jobStatus(api, ids[1999])).toMatchObject({ state: 'completed', queue: 'bulk', name: 'items.create', attempts: 1, failedReason: null });
     const metrics = await (await fetch(`http://127.0.0.1:${workers[0].metricsPort}/metrics`)).text();
     expect(metrics).toMatch(/^worker_jobs_total\{queue="bulk",name="items.create",outcome="completed"\} \d+$/m);
+    // Outcomes that never happened are series at 0, so the failure-ratio alert and panel have data.
+    expect(metrics).toMatch(/^worker_jobs_total\{queue="bulk",name="items.aggregate",outcome="failed"\} 0$/m);
     expect(metrics).toMatch(/^worker_queue_jobs\{queue="bulk",state="waiting"\} 0$/m);
     for (const name of KNOWN_METRICS['hscale-worker']) expect(metrics).toMatch(new RegExp(`^${name}[{ ]`, 'm'));
   } finally {

@@ -12,7 +12,7 @@ import { logger } from './logger';
 import { closeQuietly, IGNORE_CONNECTION_ERROR, queueConnectionFromEnv } from './queue/connection';
 import { JobHandler, referenceJobs } from './queue/jobs';
 import { QUEUE_PREFIX, WorkerSettings, workerSettingsFromEnv } from './queue/settings';
-import { QueueWorkers } from './queue/worker';
+import { JOB_OUTCOMES, QueueWorkers } from './queue/worker';
 
 /** The worker's Prometheus metrics, in a registry of its own. */
 export class WorkerMetrics {
@@ -29,6 +29,18 @@ export class WorkerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * Starts every queue, job and outcome at 0: a counter that has never counted has no series, and
+   * a failure ratio over a missing `outcome="failed"` series would be empty rather than 0.
+   */
+  public countFrom0(queues: string[], jobNames: string[]): void {
+    for (const queue of queues) {
+      for (const name of jobNames) {
+        for (const outcome of JOB_OUTCOMES) this.jobs.inc({ queue, name, outcome }, 0);
+      }
+    }
   }
 
   /** Waiting and active jobs per queue, read from Redis at scrape time. */
@@ -83,7 +95,9 @@ export async function startWorker(
   const queues = settings.queues.map(name => new Queue(name, { connection, prefix: QUEUE_PREFIX }).on('error', IGNORE_CONNECTION_ERROR));
   metrics.watchQueues(queues);
   const rss = new RssWatch(settings.maxRssBytes, onRssExceeded);
-  const workers = new QueueWorkers(connection, settings, handlers ?? referenceJobs(new ItemRepository(router), cache), {
+  const jobHandlers = handlers ?? referenceJobs(new ItemRepository(router), cache);
+  metrics.countFrom0(settings.queues, Object.keys(jobHandlers));
+  const workers = new QueueWorkers(connection, settings, jobHandlers, {
     onRun: (queue, name, outcome, seconds) => {
       metrics.jobs.inc({ queue, name, outcome });
       metrics.duration.observe({ queue, name }, seconds);

@@ -7,7 +7,8 @@ import { JobHandler } from './jobs';
 import { backoffDelay, POOL_BACKOFF, QUEUE_PREFIX, WorkerSettings } from './settings';
 
 /** How a run ended: done, failed for good (now in the failed set), or failed and to be run again. */
-export type JobOutcome = 'completed' | 'failed' | 'retried';
+export const JOB_OUTCOMES = ['completed', 'failed', 'retried'] as const;
+export type JobOutcome = typeof JOB_OUTCOMES[number];
 
 /** Hooks the metrics module listens on. */
 export interface JobObserver {

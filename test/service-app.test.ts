@@ -39,8 +39,11 @@ afterAll(async () => {
 
 const api = () => request(service.app);
 
+/** Creates an item and waits until both replicas hold it, so a read without a token finds it wherever it goes. */
 async function createItem(name: string, payload: unknown = {}) {
   const res = await api().post('/api/v1/items').send({ name, payload }).expect(201);
+  await waitFor(`the replicas to replay item ${res.body.id}`, async () =>
+    (await Promise.all(pg.replicas.map(r => r.sql(`select count(*) from items where id = '${res.body.id}'`, 'app')))).every(n => n === '1'));
   return { item: res.body, token: res.get('X-Consistency-Token') as string };
 }
 

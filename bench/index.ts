@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join, relative, resolve } from 'path';
 import { cacheEffectiveness } from './scenarios/cache-effectiveness';
 import { failover } from './scenarios/failover';
+import { guideLoad } from './scenarios/guide-load';
 import { ReadPathData, readPath, VARIANT_LABELS } from './scenarios/read-path';
 import { routerOverhead } from './scenarios/router-overhead';
 import { synthesis } from './scenarios/synthesis';
@@ -23,7 +24,7 @@ import { FIGURE_HEADER, figureRows, ScenarioResult, textTable } from './support/
 import { ROOT } from './support/stack';
 import { RunRecord, renderSummary } from './support/summary';
 
-const SCENARIOS: Scenario[] = [synthesis, readPath, routerOverhead, cacheEffectiveness, writes, failover];
+const SCENARIOS: Scenario[] = [synthesis, readPath, routerOverhead, cacheEffectiveness, writes, guideLoad, failover];
 /** The whole run is cut off here, servers stopped, whatever still runs. */
 const RUN_LIMIT_MS = 10 * 60_000;
 const BENCH_DIR = join(ROOT, 'bench');

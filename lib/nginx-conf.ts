@@ -267,8 +267,6 @@ function renderHeaderMaps(): string[] {
     '# An empty Connection header keeps upstream connections alive; websockets get "upgrade".',
     ...block('map $http_upgrade $connection_upgrade', ['default upgrade;', '\'\' \'\';']),
     ...block('map $http_x_request_id $request_id_out', ['default $http_x_request_id;', '\'\' $request_id;']),
-    '# Every request carries a key the API dedupes writes by; a resend to the next pod keeps $request_id.',
-    ...block('map $http_idempotency_key $hscale_idempotency_key', ['default $http_idempotency_key;', '\'\' $request_id;']),
   ];
 }
 
@@ -292,7 +290,6 @@ function renderProxyHeaders(): string[] {
     'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
     'proxy_set_header X-Forwarded-Proto $scheme;',
     'proxy_set_header X-Request-ID $request_id_out;',
-    'proxy_set_header Idempotency-Key $hscale_idempotency_key;',
   ];
 }
 

@@ -258,7 +258,7 @@ test('the resolved settings of nginx mode carry every production default', () =>
     failTimeoutSeconds: 10,
     keepalive: 32,
     nextUpstreamTries: 3,
-    nextUpstreamConditions: ['error', 'timeout', 'http_502', 'http_503', 'non_idempotent'],
+    nextUpstreamConditions: ['error', 'timeout', 'http_502', 'http_503'],
     proxyTimeouts: { connectSeconds: 2, sendSeconds: 30, readSeconds: 30 },
     websocketReadTimeoutSeconds: 3600,
     http2: false,

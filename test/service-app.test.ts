@@ -82,29 +82,6 @@ test('an update with a stale version is answered 409 and changes nothing', async
   expect(await pg.primary.sql(`select version from items where id = '${item.id}'`, 'app')).toBe('2');
 });
 
-test('POSTs with the same Idempotency-Key create one item and answer with it; different keys create two', async () => {
-  const before = await itemCount();
-  const post = (key: string, name: string) => api().post('/api/v1/items').set('Idempotency-Key', key).send({ name });
-  // Sent at once, as nginx's resend may overlap the first attempt still running on a dying pod.
-  const [first, again] = await Promise.all([post('order-42:a', 'once'), post('order-42:a', 'once')]);
-  const other = await post('order-42:b', 'twice');
-  expect([first.status, again.status, other.status]).toEqual([201, 201, 201]);
-  expect(again.body).toEqual(first.body);
-  expect(other.body.id).not.toBe(first.body.id);
-  expect(await itemCount()).toBe(before + 2);
-  expect(await pg.primary.sql('select count(*) from items where job_key like \'http/order-42:%\'', 'app')).toBe('2');
-});
-
-test('throws error, when an Idempotency-Key is empty, too long or has other characters: 400 and no item', async () => {
-  const before = await itemCount();
-  for (const key of ['', 'x'.repeat(129), 'has space', 'slash/key']) {
-    const res = await api().post('/api/v1/items').set('Idempotency-Key', key).send({ name: 'refused' }).expect(400);
-    expect(res.body.error.code).toBe('invalid_idempotency_key');
-  }
-  await api().post('/api/v1/items').set('Idempotency-Key', 'x'.repeat(128)).send({ name: 'longest' }).expect(201);
-  expect(await itemCount()).toBe(before + 1);
-});
-
 test('keyset pagination returns every item once, in creation order', async () => {
   for (let i = 0; i < 25; i++) await createItem(`page-${i}`);
   const seen: string[] = [];

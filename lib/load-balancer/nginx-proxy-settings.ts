@@ -26,13 +26,8 @@ export interface NginxProxySettings {
   readonly health: LoadBalancerHealth;
 }
 
-/**
- * Retrying a pod that failed before answering. `non_idempotent` is safe here because nginx gives
- * every request an Idempotency-Key (the client's, or its $request_id, the same on a resend) that
- * the API dedupes POSTs by; PUT carries the version it read, so a resend after the first applied
- * fails cleanly with 409, and a resent DELETE with 404.
- */
-export const DEFAULT_NEXT_UPSTREAM_CONDITIONS: NginxNextUpstreamCondition[] = ['error', 'timeout', 'http_502', 'http_503', 'non_idempotent'];
+/** Retrying a pod that failed before answering is safe for any request; `non_idempotent` is left to the user. */
+export const DEFAULT_NEXT_UPSTREAM_CONDITIONS: NginxNextUpstreamCondition[] = ['error', 'timeout', 'http_502', 'http_503'];
 
 /** Validates the proxy props of nginx mode; `memoryLimitMib` bounds the cache's keys zone. */
 export function resolveNginxProxySettings(scope: Construct, props: LoadBalancerProps, memoryLimitMib: number): NginxProxySettings {

@@ -110,10 +110,8 @@ export interface LoadBalancerProps {
   /** Pods tried for one request before nginx answers with the error. @default 3 */
   readonly nextUpstreamTries?: number;
   /**
-   * What makes nginx try the next pod. `non_idempotent` (retrying POST, PATCH, LOCK) is in the
-   * default because nginx sends every request with an Idempotency-Key (the client's, else its
-   * request id, kept on a resend) that the API dedupes POSTs by; drop it for a backend that does not.
-   * @default ['error', 'timeout', 'http_502', 'http_503', 'non_idempotent']
+   * What makes nginx try the next pod. `non_idempotent` (retrying POST, PATCH, LOCK) is never a
+   * default: a retried payment or write may run twice. @default ['error', 'timeout', 'http_502', 'http_503']
    */
   readonly nextUpstreamOn?: NextUpstreamCondition[];
   /** Connect, send and read timeouts towards the backend. @default - connect 2 s, send 30 s, read 30 s */

@@ -1,7 +1,6 @@
 import { spawnSync } from 'child_process';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
-import { DEFAULT_NEXT_UPSTREAM_CONDITIONS } from '../../lib/load-balancer/nginx-proxy-settings';
 import { NginxConfOptions } from '../../lib/nginx-conf';
 import { ProcessGroup, run, waitFor } from './processes';
 
@@ -23,7 +22,7 @@ export function loopbackNginxOptions(dir: string, ports: { http: number; status:
     failTimeoutSeconds: 10,
     keepalive: 32,
     nextUpstreamTries: 3,
-    nextUpstreamConditions: DEFAULT_NEXT_UPSTREAM_CONDITIONS,
+    nextUpstreamConditions: ['error', 'timeout', 'http_502', 'http_503'],
     proxyTimeouts: { connectSeconds: 2, sendSeconds: 30, readSeconds: 30 },
     websocketReadTimeoutSeconds: 3600,
     clientMaxBodySize: '1m',

@@ -74,23 +74,6 @@ export class ItemRepository {
   }
 
   /**
-   * Creates the item of a POST carrying `key` unless one did already, and returns the item that
-   * key created: a request resent by the load balancer after a pod died gets the first answer.
-   * A concurrent insert with the same key waits for the first to
-   * commit, so the select after it sees that row.
-   */
-  public async createOnce(input: { name: string; payload: unknown }, key: string): Promise<{ item: Item; token: string }> {
-    const { result, token } = await this.router.write(async tx => {
-      const [inserted] = await tx<ItemRow[]>`insert into items (name, payload, job_key) values (${input.name}, ${tx.json(input.payload as never)}, ${key})
-        on conflict (job_key) do nothing returning ${tx.unsafe(COLUMNS)}`;
-      if (inserted) return inserted;
-      const [existing] = await tx<ItemRow[]>`select ${tx.unsafe(COLUMNS)} from items where job_key = ${key}`;
-      return existing;
-    });
-    return { item: toItem(result), token };
-  }
-
-  /**
    * Creates the item of queue job `jobKey` unless that job already did: the insert and the key
    * are one statement, so a job run twice (its worker died before acknowledging) inserts once.
    */

@@ -7,9 +7,6 @@ import { parseConsistencyToken } from '../db/lsn';
 import { HttpError } from './errors';
 
 export const CONSISTENCY_HEADER = 'X-Consistency-Token';
-export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
-
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const idParam = z.strictObject({ id: z.uuid() });
 const listQuery = z.strictObject({
@@ -26,25 +23,13 @@ function tokenOf(req: Request): string | undefined {
   return token;
 }
 
-/** The Idempotency-Key of a POST, if any, in the namespace kept apart from the queue's job keys. */
-function idempotencyKeyOf(req: Request): string | undefined {
-  const header = req.get(IDEMPOTENCY_HEADER);
-  if (header === undefined) return undefined;
-  if (!IDEMPOTENCY_KEY.test(header)) {
-    throw new HttpError(400, 'invalid_idempotency_key', `${IDEMPOTENCY_HEADER} must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'`);
-  }
-  return `http/${header}`;
-}
-
 /** `/api/v1/items`: CRUD with keyset pagination, optimistic concurrency, read-your-writes tokens and a read-through cache. */
 export function itemsRouter(items: ItemRepository, cache: ReadThroughCache): Router {
   const router = Router();
 
   router.post('/', async (req, res) => {
     const body = newItemInput.parse(req.body ?? {});
-    const key = idempotencyKeyOf(req);
-    // A replayed key answers with the item its first POST created, as 201 again: the client cannot tell a resend from the original.
-    const { item, token } = key ? await items.createOnce(body, key) : await items.create(body);
+    const { item, token } = await items.create(body);
     await cache.invalidate(undefined, [LIST_TAG], token);
     res.status(201).set(CONSISTENCY_HEADER, token).location(`/api/v1/items/${item.id}`).json(item);
   });

@@ -191,3 +191,30 @@ export function exporterSidecar(o: {
     livenessProbe: { httpGet: { path: o.healthPath, port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 30 },
   };
 }
+
+/** The scaling a Deployment's HorizontalPodAutoscaler applies. */
+export interface DeploymentScaling {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly metrics: k8s.MetricSpecV2[];
+  readonly behavior?: k8s.HorizontalPodAutoscalerBehaviorV2;
+}
+
+/** An autoscaling/v2 HorizontalPodAutoscaler of `deployment`, with construct id 'Autoscaler'. */
+export function deploymentAutoscaler(
+  scope: Construct, metadata: k8s.ObjectMeta, deployment: k8s.KubeDeployment, scaling: DeploymentScaling,
+): k8s.KubeHorizontalPodAutoscalerV2 {
+  const { minReplicas, maxReplicas, metrics, behavior } = scaling;
+  return new k8s.KubeHorizontalPodAutoscalerV2(scope, 'Autoscaler', {
+    metadata,
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.name },
+      minReplicas, maxReplicas, metrics, ...(behavior ? { behavior } : {}),
+    },
+  });
+}
+
+/** The HPA metric that keeps the pods' average use of `resource` at `averageUtilization` percent of their requests. */
+export function utilizationMetric(resource: 'cpu' | 'memory', averageUtilization: number): k8s.MetricSpecV2 {
+  return { type: 'Resource', resource: { name: resource, target: { type: 'Utilization', averageUtilization } } };
+}

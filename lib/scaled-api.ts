@@ -8,7 +8,9 @@ import {
 } from './endpoints';
 import { renderAdapterRules } from './metrics-adapter-rules';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
-import { autoscaledDeploymentSpec, ContainerResources, guidesScalingBehavior, resolveResources, SpreadPolicy } from './pod-defaults';
+import {
+  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, guidesScalingBehavior, resolveResources, SpreadPolicy, utilizationMetric,
+} from './pod-defaults';
 import { PodNetworkPolicy } from './pod-network-policy';
 import {
   propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive, requireProp,
@@ -525,25 +527,16 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   }
 
   private createAutoscaler(): k8s.KubeHorizontalPodAutoscalerV2 {
-    return new k8s.KubeHorizontalPodAutoscalerV2(this, 'Autoscaler', {
-      metadata: this.metadata(this.name),
-      spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: this.deployment.name },
-        minReplicas: this.minReplicas,
-        maxReplicas: this.maxReplicas,
-        metrics: this.autoscalerMetrics(),
-        behavior: this.autoscalerBehavior(),
-      },
+    return deploymentAutoscaler(this, this.metadata(this.name), this.deployment, {
+      minReplicas: this.minReplicas, maxReplicas: this.maxReplicas, metrics: this.autoscalerMetrics(), behavior: this.autoscalerBehavior(),
     });
   }
 
   private autoscalerMetrics(): k8s.MetricSpecV2[] {
     const { podMetric } = this.settings;
-    const utilization = (name: string, averageUtilization: number): k8s.MetricSpecV2 =>
-      ({ type: 'Resource', resource: { name, target: { type: 'Utilization', averageUtilization } } });
-    const metrics = [utilization('cpu', this.cpuUtilization)];
+    const metrics = [utilizationMetric('cpu', this.cpuUtilization)];
     if (this.memoryUtilization !== undefined) {
-      metrics.push(utilization('memory', this.memoryUtilization));
+      metrics.push(utilizationMetric('memory', this.memoryUtilization));
     }
     if (podMetric) {
       metrics.push({

@@ -8,8 +8,8 @@ import {
 } from './endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
 import {
-  autoscaledDeploymentSpec, ContainerResources, fixedResources, guidesScalingBehavior, resolveResources,
-  restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy,
+  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, fixedResources, guidesScalingBehavior, resolveResources,
+  restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy, utilizationMetric,
 } from './pod-defaults';
 import { PodNetworkPolicy } from './pod-network-policy';
 import { evictsKeysWithoutTtl } from './redis-conf';
@@ -424,15 +424,9 @@ export class WorkerPool extends Construct implements IMetricsTarget {
   }
 
   private createCpuAutoscaler(): k8s.KubeHorizontalPodAutoscalerV2 {
-    return new k8s.KubeHorizontalPodAutoscalerV2(this, 'Autoscaler', {
-      metadata: this.metadata(this.name),
-      spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: this.deployment.name },
-        minReplicas: this.minReplicas,
-        maxReplicas: this.maxReplicas,
-        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: this.settings.cpuUtilization } } }],
-        behavior: guidesScalingBehavior(),
-      },
+    return deploymentAutoscaler(this, this.metadata(this.name), this.deployment, {
+      minReplicas: this.minReplicas, maxReplicas: this.maxReplicas,
+      metrics: [utilizationMetric('cpu', this.settings.cpuUtilization)], behavior: guidesScalingBehavior(),
     });
   }
 

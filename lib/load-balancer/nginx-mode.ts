@@ -5,8 +5,8 @@ import { DEFAULT_METRICS_SCRAPER, ILoadBalancerBackend, MetricsEndpoint, PodPeer
 import { commonLabels, imageVersion, namespaceOf } from '../names';
 import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from '../nginx-conf';
 import {
-  exporterSidecar, noUnavailableRollingUpdate, nodeAntiAffinity, resolveResources,
-  restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, zoneAndNodeSpread,
+  deploymentAutoscaler, exporterSidecar, noUnavailableRollingUpdate, nodeAntiAffinity, resolveResources,
+  restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, utilizationMetric, zoneAndNodeSpread,
 } from '../pod-defaults';
 import { PodNetworkPolicy } from '../pod-network-policy';
 import { parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePositive } from '../validation';
@@ -265,14 +265,8 @@ function createService(lb: LoadBalancerScope, s: NginxModeSettings, metadata: Me
 function createAutoscaler(
   lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata, deployment: k8s.KubeDeployment,
 ): k8s.KubeHorizontalPodAutoscalerV2 {
-  return new k8s.KubeHorizontalPodAutoscalerV2(lb, 'Autoscaler', {
-    metadata,
-    spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.name },
-      minReplicas: s.minReplicas,
-      maxReplicas: s.maxReplicas,
-      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: s.cpuUtilization } } }],
-    },
+  return deploymentAutoscaler(lb, metadata, deployment, {
+    minReplicas: s.minReplicas, maxReplicas: s.maxReplicas, metrics: [utilizationMetric('cpu', s.cpuUtilization)],
   });
 }
 

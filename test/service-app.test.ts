@@ -82,6 +82,29 @@ test('an update with a stale version is answered 409 and changes nothing', async
   expect(await pg.primary.sql(`select version from items where id = '${item.id}'`, 'app')).toBe('2');
 });
 
+test('POSTs with the same Idempotency-Key create one item and answer with it, even sent at once; other keys create their own', async () => {
+  const before = await itemCount();
+  const post = (key: string, name: string) => api().post('/api/v1/items').set('Idempotency-Key', key).send({ name });
+  // At once, as nginx's resend may overlap the first attempt still running on a dying pod.
+  const [first, again] = await Promise.all([post('order-42:a/1', 'once'), post('order-42:a/1', 'once')]);
+  const other = await post('order-42:b/1', 'twice');
+  expect([first.status, again.status, other.status]).toEqual([201, 201, 201]);
+  expect(again.body).toEqual(first.body);
+  expect(again.get('Location')).toBe(first.get('Location'));
+  expect(other.body.id).not.toBe(first.body.id);
+  expect(await itemCount()).toBe(before + 2);
+});
+
+test('throws error, when an Idempotency-Key is empty, longer than 255 or not visible ASCII: 400 and no item', async () => {
+  const before = await itemCount();
+  for (const key of ['', 'x'.repeat(256), 'has space', 'caf\u00e9']) {
+    const res = await api().post('/api/v1/items').set('Idempotency-Key', key).send({ name: 'refused' }).expect(400);
+    expect(res.body.error.code).toBe('invalid_idempotency_key');
+  }
+  await api().post('/api/v1/items').set('Idempotency-Key', '~'.repeat(255)).send({ name: 'longest' }).expect(201);
+  expect(await itemCount()).toBe(before + 1);
+});
+
 test('keyset pagination returns every item once, in creation order', async () => {
   for (let i = 0; i < 25; i++) await createItem(`page-${i}`);
   const seen: string[] = [];

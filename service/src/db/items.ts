@@ -74,13 +74,20 @@ export class ItemRepository {
   }
 
   /**
-   * Creates the item of queue job `jobKey` unless that job already did: the insert and the key
-   * are one statement, so a job run twice (its worker died before acknowledging) inserts once.
+   * Creates the item keyed `key` unless that key already did, and returns the item it created:
+   * a queue job run twice (its worker died before acknowledging) or a POST resent by the load
+   * balancer (its pod died before answering) inserts once. A concurrent insert with the same key
+   * waits on the unique index until the first commits, so the select after it sees that row.
    */
-  public async createForJob(input: { name: string; payload: unknown }, jobKey: string): Promise<{ created: boolean; token: string }> {
-    const { result, token } = await this.router.write(async tx =>
-      tx`insert into items (name, payload, job_key) values (${input.name}, ${tx.json(input.payload as never)}, ${jobKey}) on conflict (job_key) do nothing`);
-    return { created: result.count === 1, token };
+  public async createOnce(input: { name: string; payload: unknown }, key: string): Promise<{ item: Item; created: boolean; token: string }> {
+    const { result, token } = await this.router.write(async tx => {
+      const [inserted] = await tx<ItemRow[]>`insert into items (name, payload, job_key) values (${input.name}, ${tx.json(input.payload as never)}, ${key})
+        on conflict (job_key) do nothing returning ${tx.unsafe(COLUMNS)}`;
+      if (inserted) return { row: inserted, created: true };
+      const [existing] = await tx<ItemRow[]>`select ${tx.unsafe(COLUMNS)} from items where job_key = ${key}`;
+      return { row: existing, created: false };
+    });
+    return { item: toItem(result.row), created: result.created, token };
   }
 
   /** Counts the items created on `day` (YYYY-MM-DD, UTC) into item_daily_counts; running it again overwrites the count. */

@@ -5,6 +5,7 @@ import { itemKey, LIST_TAG } from '../cache/keys';
 import { decodeCursor, ItemRepository, itemUpdateInput, newItemInput } from '../db/items';
 import { parseConsistencyToken } from '../db/lsn';
 import { HttpError } from './errors';
+import { idempotencyKeyOf } from './idempotency';
 
 export const CONSISTENCY_HEADER = 'X-Consistency-Token';
 
@@ -29,7 +30,9 @@ export function itemsRouter(items: ItemRepository, cache: ReadThroughCache): Rou
 
   router.post('/', async (req, res) => {
     const body = newItemInput.parse(req.body ?? {});
-    const { item, token } = await items.create(body);
+    const key = idempotencyKeyOf(req);
+    // A repeated key is answered with the item its first POST created, as 201 again: a resend looks like the original.
+    const { item, token } = key === undefined ? await items.create(body) : await items.createOnce(body, `idempotency-key:${key}`);
     await cache.invalidate(undefined, [LIST_TAG], token);
     res.status(201).set(CONSISTENCY_HEADER, token).location(`/api/v1/items/${item.id}`).json(item);
   });

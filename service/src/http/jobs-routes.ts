@@ -4,6 +4,7 @@ import { closeQuietly, queueConnectionFromEnv } from '../queue/connection';
 import { JobProducer, JobRefused } from '../queue/producer';
 import { queueNamesFromEnv } from '../queue/settings';
 import { HttpError } from './errors';
+import { idempotencyKeyOf } from './idempotency';
 import { requireAdmin } from './ops-routes';
 
 const enqueueBody = z.strictObject({
@@ -22,7 +23,7 @@ export interface JobsApi {
 
 /**
  * `/api/v1/jobs` (admin token): `POST /` enqueues `{ queue, name, data }` and answers 202 with
- * the job's id; `GET /:id` answers its state, attempts and failed reason. Only the queues named in
+ * the job's id (the same id again for a repeated Idempotency-Key, with no second job); `GET /:id` answers its state, attempts and failed reason. Only the queues named in
  * WORKER_QUEUES are served; without them (or without a Redis contract) every job is refused.
  */
 export function jobsApi(env: NodeJS.ProcessEnv, adminToken: string | undefined): JobsApi {
@@ -35,7 +36,8 @@ export function jobsApi(env: NodeJS.ProcessEnv, adminToken: string | undefined):
   router.post('/', async (req, res) => {
     const body = enqueueBody.parse(req.body ?? {});
     if (!producer) throw new HttpError(400, 'invalid_job', 'this API serves no queue: WORKER_QUEUES and a Redis contract are needed');
-    const id = await unavailableOnFailure(() => producer.add(body.queue, body.name, body.data));
+    const key = idempotencyKeyOf(req);
+    const id = await unavailableOnFailure(() => producer.add(body.queue, body.name, body.data, key));
     res.status(202).location(`/api/v1/jobs/${id}`).json({ id, queue: body.queue, name: body.name });
   });
 

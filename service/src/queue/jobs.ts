@@ -39,7 +39,7 @@ export function referenceJobs(items: ItemRepository, cache: ReadThroughCache): R
   return {
     'items.create': async (data, { key }) => {
       const input = JOB_SCHEMAS['items.create'].parse(data);
-      const { created, token } = await items.createForJob(input, key);
+      const { created, token } = await items.createOnce(input, key);
       if (created) await cache.invalidate(undefined, [LIST_TAG], token);
       return { created };
     },

@@ -1,4 +1,4 @@
-import { randomUUID } from 'crypto';
+import { createHash, randomUUID } from 'crypto';
 import { Job, JobsOptions, Queue } from 'bullmq';
 import { describeIssues } from '../validation';
 import { IGNORE_CONNECTION_ERROR, QueueConnection } from './connection';
@@ -44,14 +44,19 @@ export class JobProducer {
     return [...this.queues.keys()];
   }
 
-  /** Validates and enqueues a job under a fresh UUID, which it returns; throws {@link JobRefused} with nothing enqueued. */
-  public async add(queueName: string, name: string, data: unknown): Promise<string> {
+  /**
+   * Validates and enqueues a job, and returns its id: a fresh UUID, or one derived from
+   * `idempotencyKey`, under which BullMQ keeps a second add of the same key from enqueueing again.
+   * Throws {@link JobRefused} with nothing enqueued.
+   */
+  public async add(queueName: string, name: string, data: unknown, idempotencyKey?: string): Promise<string> {
     const queue = this.queues.get(queueName);
     if (!queue) throw new JobRefused(`queue ${JSON.stringify(queueName)} is not served here; known: ${this.queueNames.join(', ')}`);
     if (!(JOB_NAMES as string[]).includes(name)) throw new JobRefused(`job name ${JSON.stringify(name)} is unknown; known: ${JOB_NAMES.join(', ')}`);
     const parsed = JOB_SCHEMAS[name as JobName].safeParse(data ?? {});
     if (!parsed.success) throw new JobRefused(describeIssues(parsed.error, 'data'));
-    const jobId = randomUUID();
+    // Hashed: a BullMQ job id may not hold ':' nor be an integer, which a client's key may.
+    const jobId = idempotencyKey === undefined ? randomUUID() : `idempotent-${createHash('sha256').update(idempotencyKey).digest('hex')}`;
     await queue.add(name, parsed.data, { ...JOB_OPTIONS, jobId });
     return jobId;
   }

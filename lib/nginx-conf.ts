@@ -112,6 +112,13 @@ export interface NginxConfOptions {
   readonly nextUpstreamTries: number;
   /** What makes nginx try the next server. */
   readonly nextUpstreamConditions: NginxNextUpstreamCondition[];
+  /**
+   * When a POST, PATCH or LOCK to the API upstream is resent to the next server (these conditions
+   * plus `non_idempotent`), with an `Idempotency-Key` header (the client's, else the request id)
+   * that the API dedupes by. Other backends' writes are never resent.
+   * @default - writes follow `nextUpstreamConditions`
+   */
+  readonly writeResendConditions?: NginxNextUpstreamCondition[];
   readonly proxyTimeouts: NginxProxyTimeouts;
   /** Read timeout of the websocket location: how long an idle websocket stays open. */
   readonly websocketReadTimeoutSeconds: number;
@@ -187,7 +194,7 @@ function renderHttp(o: NginxConfOptions): string[] {
     o.resolver ? renderResolver(o.resolver) : [],
     renderRateLimitZones(o),
     o.cache ? renderCachePath(o.cache) : [],
-    renderHeaderMaps(),
+    renderHeaderMaps(o.writeResendConditions !== undefined),
     ...[{ name: API_UPSTREAM, servers: o.upstreamServers }, ...(o.extraUpstreams ?? [])].map(upstream => renderUpstream({
       ...upstream,
       maxFails: o.maxFails,
@@ -262,11 +269,15 @@ function nginxMebibytes(mib: number): string {
   return mib % 1024 === 0 ? `${mib / 1024}g` : `${mib}m`;
 }
 
-function renderHeaderMaps(): string[] {
+function renderHeaderMaps(idempotencyKey: boolean): string[] {
   return [
     '# An empty Connection header keeps upstream connections alive; websockets get "upgrade".',
     ...block('map $http_upgrade $connection_upgrade', ['default upgrade;', '\'\' \'\';']),
     ...block('map $http_x_request_id $request_id_out', ['default $http_x_request_id;', '\'\' $request_id;']),
+    ...(idempotencyKey ? [
+      '# The key a resent write keeps: the client\'s, else the request id, the same on every attempt.',
+      ...block('map $http_idempotency_key $idempotency_key_out', ['default $http_idempotency_key;', '\'\' $request_id;']),
+    ] : []),
   ];
 }
 
@@ -280,7 +291,8 @@ function renderUpstream(u: NginxUpstream): string[] {
   ]);
 }
 
-function renderProxyHeaders(): string[] {
+/** A location that sets one header of its own inherits none of these: it lists them all again with `extra`. */
+function renderProxyHeaders(extra: string[] = []): string[] {
   return [
     'proxy_http_version 1.1;',
     'proxy_set_header Host $host;',
@@ -290,6 +302,7 @@ function renderProxyHeaders(): string[] {
     'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
     'proxy_set_header X-Forwarded-Proto $scheme;',
     'proxy_set_header X-Request-ID $request_id_out;',
+    ...extra,
   ];
 }
 
@@ -353,6 +366,8 @@ function renderAppLocations(o: NginxConfOptions): string[] {
   const routes = o.routes ?? [];
   const defaultRoute: NginxRoute = { pathPrefix: '/', upstream: API_UPSTREAM, rateLimited: true };
   const general = routes.some(route => route.pathPrefix === '/') ? routes : [...routes, defaultRoute];
+  const resendsWrites = (route: NginxRoute) => o.writeResendConditions !== undefined && route.upstream === API_UPSTREAM;
+  const apiRateLimit = { zone: 'api_requests', burst: o.apiRateLimit.burst };
   return paragraphs(
     renderSecurityHeaders(o.tls !== undefined, o.cache !== undefined),
     renderHealthLocations(o.health),
@@ -373,10 +388,49 @@ function renderAppLocations(o: NginxConfOptions): string[] {
     ...general.map(route => renderProxiedLocation({
       match: route.pathPrefix,
       upstream: route.upstream,
-      rateLimit: route.rateLimited ? { zone: 'api_requests', burst: o.apiRateLimit.burst } : undefined,
-      directives: o.cache ? renderCacheUse() : undefined,
+      rateLimit: route.rateLimited ? apiRateLimit : undefined,
+      directives: [
+        ...(resendsWrites(route) ? renderWriteRedirect(writeLocationName(route.rateLimited)) : []),
+        ...(o.cache ? renderCacheUse() : []),
+      ],
     })),
+    ...[true, false].filter(rateLimited => general.some(route => resendsWrites(route) && route.rateLimited === rateLimited))
+      .map(rateLimited => renderWriteLocation(writeLocationName(rateLimited), o.writeResendConditions!, rateLimited ? apiRateLimit : undefined)),
   );
+}
+
+/** The named location that API writes of a location with (or without) the API rate limit go to. */
+function writeLocationName(rateLimited: boolean): string {
+  return rateLimited ? '@api_writes' : '@api_writes_not_rate_limited';
+}
+
+/**
+ * `proxy_next_upstream` cannot differ by method within a location, so writes leave for a named
+ * one; `return` is one of the two directives nginx documents as safe inside `if` in a location.
+ */
+function renderWriteRedirect(writeLocation: string): string[] {
+  return [
+    `# Writes go to ${writeLocation}, which resends them only when their pod failed to answer.`,
+    `error_page 418 = ${writeLocation};`,
+    ...block('if ($request_method ~ ^(POST|PATCH|LOCK)$)', ['return 418;']),
+  ];
+}
+
+/**
+ * A write whose pod failed before answering (killed, refused) goes to the next pod with its
+ * Idempotency-Key, which the API dedupes by. An answer, 503 included, is passed on and never
+ * counts against the pod: a write refused for want of a primary would be refused by every pod.
+ */
+function renderWriteLocation(name: string, conditions: NginxNextUpstreamCondition[], rateLimit: NginxProxiedLocation['rateLimit']): string[] {
+  return renderProxiedLocation({
+    match: name,
+    upstream: API_UPSTREAM,
+    rateLimit,
+    directives: [
+      ...renderProxyHeaders(['proxy_set_header Idempotency-Key $idempotency_key_out;']),
+      `proxy_next_upstream ${conditions.join(' ')};`,
+    ],
+  });
 }
 
 /** Where `add_header` appears in a location, the server's are not inherited: every header is set here. */

@@ -144,7 +144,9 @@ test('the guides\' settings synthesize into nginx.conf, the pod and both Network
   expect(conf).toContain('proxy_cache_path /var/cache/nginx/api levels=1:2 keys_zone=api_cache:100m max_size=1g inactive=3600s use_temp_path=off;');
   expect(conf).toContain('server test-frontend-pods.default.svc.cluster.local:8000 resolve max_fails=3 fail_timeout=10s;');
   expect(conf).toMatch(/location \/ \{\n[^}]*proxy_pass http:\/\/test-frontend;/);
-  expect(conf).toMatch(/location \/api\/ \{\n[^}]*proxy_pass http:\/\/api;/);
+  // The API's writes are resent on failures alone, in their own location; the frontend's never.
+  expect(conf).toMatch(/location \/api\/ \{\n[^}]*error_page 418 = @api_writes;\n(.*\n){3}[^}]*proxy_pass http:\/\/api;/);
+  expect(conf).toMatch(/location @api_writes \{\n[^}]*proxy_next_upstream error timeout non_idempotent;\n\s+proxy_pass http:\/\/api;/);
   // The cache gets its own emptyDir, larger than its max_size; the probes ask nginx alone.
   const spec = find(manifests, 'Deployment', 'test-lb').spec.template.spec;
   expect(spec.volumes).toContainEqual({ name: 'cache', emptyDir: { sizeLimit: '1280Mi' } });
@@ -202,6 +204,14 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
   ['off is combined', { nextUpstreamOn: ['off', 'error'] }, 'test/lb: \'nextUpstreamOn\' ("off error") must hold \'off\' alone or not at all'],
   ['non_idempotent is alone', { nextUpstreamOn: ['non_idempotent'] },
     'test/lb: \'nextUpstreamOn\' ("non_idempotent") must also hold the conditions to retry on: \'non_idempotent\' only extends them to POST, LOCK and PATCH'],
+  ['writes are to be resent while nextUpstreamOn is off', { nextUpstreamOn: ['off'], resendWrites: true },
+    'test/lb: \'resendWrites\' (true) must be left unset: \'nextUpstreamOn\' (off) holds \'off\', which already decides for writes'],
+  ['writes are to be resent while nextUpstreamOn resends every write', { nextUpstreamOn: ['error', 'non_idempotent'], resendWrites: true },
+    'test/lb: \'resendWrites\' (true) must be left unset: \'nextUpstreamOn\' (error non_idempotent) holds \'non_idempotent\''],
+  ['writes are to be resent with no failure to resend them on', { nextUpstreamOn: ['http_503'], resendWrites: true },
+    'test/lb: \'resendWrites\' (true) needs \'error\' or \'timeout\' in \'nextUpstreamOn\' (http_503): the failures a write is resent on'],
+  ['gateway mode is asked to resend writes', { mode: 'gateway', gateway: { name: 'public' }, resendWrites: true },
+    'test/lb: \'resendWrites\' ("true") cannot be expressed by a portable HTTPRoute'],
   ['HTTP/2 is asked without TLS', { http2: true }, 'test/lb: \'http2\' (true) needs \'tls\': HTTP/2 is served on the TLS listener only'],
   ['the cache keys outgrow the memory limit', { cache: { keysZoneSize: Size.mebibytes(200) } },
     'test/lb: \'cache.keysZoneSize\' ("200Mi") must be at most half of \'resources.memoryLimit\' (256Mi): the keys live in nginx\'s memory'],
@@ -259,6 +269,7 @@ test('the resolved settings of nginx mode carry every production default', () =>
     keepalive: 32,
     nextUpstreamTries: 3,
     nextUpstreamConditions: ['error', 'timeout', 'http_502', 'http_503'],
+    writeResendConditions: ['error', 'timeout', 'non_idempotent'],
     proxyTimeouts: { connectSeconds: 2, sendSeconds: 30, readSeconds: 30 },
     websocketReadTimeoutSeconds: 3600,
     http2: false,
@@ -269,6 +280,16 @@ test('the resolved settings of nginx mode carry every production default', () =>
     resources: { requests: { cpu: { value: '100m' }, memory: { value: '128Mi' } }, limits: { cpu: { value: '1' }, memory: { value: '256Mi' } } },
     metricsScraper: { podSelector: { 'app.kubernetes.io/name': 'prometheus' }, namespaceSelector: {} },
   });
+});
+
+test.each<[string, Partial<LoadBalancerProps>, string[] | undefined]>([
+  ['resending turned off', { resendWrites: false }, undefined],
+  ['retries only on timeouts', { nextUpstreamOn: ['timeout', 'http_504'] }, ['timeout', 'non_idempotent']],
+  ['no retry on failures', { nextUpstreamOn: ['http_503'] }, undefined],
+  ['retries off', { nextUpstreamOn: ['off'] }, undefined],
+  ['every write retried by nextUpstreamOn', { nextUpstreamOn: ['error', 'http_503', 'non_idempotent'] }, undefined],
+])('writes are resent on the failures of nextUpstreamOn alone: %s', (_case, props, conditions) => {
+  expect(resolveFor(props).settings).toHaveProperty('writeResendConditions', conditions);
 });
 
 test('the resolved settings keep given values and count the fail timeout in seconds', () => {

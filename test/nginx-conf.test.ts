@@ -3,7 +3,7 @@ import { connect as http2Connect } from 'http2';
 import { AddressInfo } from 'net';
 import { join } from 'path';
 import { connect as tlsConnect } from 'tls';
-import { renderNginxConf } from '../lib/nginx-conf';
+import { NginxConfOptions, renderNginxConf } from '../lib/nginx-conf';
 import { localHttp2Syntax, loopbackNginxOptions, nginxTest, selfSignedCertificate, startNginx } from './support/nginx';
 import { freePort, ProcessGroup, sleep } from './support/processes';
 
@@ -205,7 +205,10 @@ test('the new options render the guides\' directives, and nginx -t accepts them 
   expect(conf).toContain(`proxy_cache_path ${join(dir, 'cache')} levels=1:2 keys_zone=api_cache:100m max_size=1g inactive=3600s use_temp_path=off;`);
   expect(conf).toMatch(/upstream frontend \{\n.*\n\s+zone frontend_upstream 256k;/);
   expect(conf).toMatch(/location \/ \{\n\s+proxy_cache api_cache;[^}]*proxy_pass http:\/\/frontend;/);
-  expect(conf).toMatch(/location \/api\/ \{\n\s+limit_req zone=api_requests burst=20 nodelay;[^}]*proxy_pass http:\/\/api;/);
+  // The API's writes leave for the named location; the frontend's stay where they are.
+  expect(conf).toMatch(/location \/api\/ \{\n\s+limit_req zone=api_requests burst=20 nodelay;\n.*\n\s+error_page 418 = @api_writes;\n\s+if \(\$request_method ~ \^\(POST\|PATCH\|LOCK\)\$\) \{\n\s+return 418;\n\s+\}\n[^}]*proxy_pass http:\/\/api;/);
+  expect(conf).toMatch(/location @api_writes \{\n\s+limit_req zone=api_requests burst=20 nodelay;\n[^}]*proxy_set_header Idempotency-Key \$idempotency_key_out;\n\s+proxy_next_upstream error timeout non_idempotent;\n\s+proxy_pass http:\/\/api;/);
+  expect(conf.match(/error_page 418/g)).toHaveLength(1);
   // The route took over `/`: no default location of the API beside it.
   expect(conf).not.toMatch(/location \/ \{\n\s+limit_req/);
 });
@@ -276,6 +279,95 @@ test('proxy_next_upstream http_500 retries a GET on the other pod, never a POST'
   // THEN every GET is answered by the healthy pod; a POST that reached the failing pod is not sent again
   expect(gets.filter(s => s !== 200)).toEqual([]);
   expect(posts).toContain(500);
+});
+
+/** Starts nginx with the default options over `backends`; returns its HTTP port. */
+async function nginxOver(backends: number[], overrides: Partial<NginxConfOptions> = {}): Promise<number> {
+  const dir = group.tempDir();
+  const p = await ports();
+  await startNginx(group, dir, renderNginxConf({ ...loopbackNginxOptions(dir, { http: p.http, status: p.status }, backends), ...overrides }), p.http);
+  return p.http;
+}
+
+interface SeenRequest { method?: string; path?: string; key?: string; body: string }
+
+/** A pod that reads the request, records its method, path, Idempotency-Key and body, then does `answer`. */
+function recordingBackend(seen: SeenRequest[], answer: RequestListener) {
+  return startBackend((req, res) => {
+    let body = '';
+    req.on('data', chunk => { body += chunk; }).on('end', () => {
+      seen.push({ method: req.method, path: req.url, key: req.headers['idempotency-key'] as string | undefined, body });
+      answer(req, res);
+    });
+  });
+}
+
+test('a POST whose pod closes the connection without answering is resent to the next pod, with the same Idempotency-Key', async () => {
+  // GIVEN one pod that drops every request unanswered (as one killed with -9) and one that answers
+  const dropped: SeenRequest[] = [];
+  const answered: SeenRequest[] = [];
+  const dying = await recordingBackend(dropped, req => req.socket.destroy());
+  const healthy = await recordingBackend(answered, (_req, res) => res.end('created'));
+  const port = await nginxOver([dying.port, healthy.port], { maxFails: 100 });
+  // WHEN POSTs are sent without a key, and one with the client's own key
+  const post = (headers: Record<string, string>, i: number) =>
+    fetch(`http://127.0.0.1:${port}/api/v1/items`, { method: 'POST', headers, body: `{"n":${i}}` });
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) statuses.push((await post({}, i)).status);
+  statuses.push((await post({ 'Idempotency-Key': 'client-chosen:1' }, 6)).status);
+  // THEN every POST is answered by the healthy pod, each once, with the key and body the dropped attempt had
+  expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 200]);
+  expect(dropped.length).toBeGreaterThan(0);
+  expect(answered.map(a => a.body)).toEqual([0, 1, 2, 3, 4, 5, 6].map(i => `{"n":${i}}`));
+  expect(answered.slice(0, 6).every(a => /^[0-9a-f]{32}$/.test(a.key ?? ''))).toBe(true);
+  expect(answered[6].key).toBe('client-chosen:1');
+  expect(new Set(answered.map(a => a.key)).size).toBe(7);
+  for (const attempt of dropped) expect(answered).toContainEqual(attempt);
+});
+
+test('a write answered 503 is passed on once and marks no pod down; GETs still reach every pod', async () => {
+  // GIVEN two pods that refuse writes with 503 (no primary) and serve reads
+  const seen: SeenRequest[] = [];
+  const answer: RequestListener = (req, res) => {
+    res.statusCode = req.method === 'GET' ? 200 : 503;
+    res.end();
+  };
+  const pods = [await recordingBackend(seen, answer), await recordingBackend(seen, answer)];
+  const port = await nginxOver(pods.map(pod => pod.port));
+  // WHEN ten writes are refused, more than max_fails (3) per pod would allow
+  const writes: number[] = [];
+  for (const method of ['POST', 'PATCH', 'POST', 'POST', 'PATCH', 'POST', 'POST', 'POST', 'POST', 'POST']) {
+    writes.push((await fetch(`http://127.0.0.1:${port}/api/v1/items`, { method, body: '{}' })).status);
+  }
+  const reads: number[] = [];
+  for (let i = 0; i < 6; i++) reads.push((await fetch(`http://127.0.0.1:${port}/api/v1/items`)).status);
+  // THEN each write reached one pod once; reads are all served
+  expect(writes).toEqual(Array(10).fill(503));
+  expect(seen.filter(s => s.method !== 'GET')).toHaveLength(10);
+  expect(reads).toEqual(Array(6).fill(200));
+});
+
+test('writes to a route\'s other backend are not resent and carry no Idempotency-Key; with resending off, neither are the API\'s', async () => {
+  // GIVEN a route to a second backend, both backends one dying pod and one that answers
+  const seen: SeenRequest[] = [];
+  const dying = await recordingBackend(seen, req => req.socket.destroy());
+  const healthy = await recordingBackend(seen, (_req, res) => res.end('ok'));
+  const upstreamOf = (name: string) => ({ name, servers: [dying, healthy].map(pod => ({ address: `127.0.0.1:${pod.port}`, resolve: false })) });
+  const routed = await nginxOver([dying.port, healthy.port], {
+    maxFails: 100, extraUpstreams: [upstreamOf('web')], routes: [{ pathPrefix: '/web', upstream: 'web', rateLimited: false }],
+  });
+  const apiWithoutResend = await nginxOver([dying.port, healthy.port], { maxFails: 100, writeResendConditions: undefined });
+  // WHEN
+  const statuses = async (port: number, path: string) => {
+    const answers: number[] = [];
+    for (let i = 0; i < 6; i++) answers.push((await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body: '{}' })).status);
+    return answers;
+  };
+  // THEN the writes that met the dying pod fail with 502
+  expect(await statuses(routed, '/web/form')).toContain(502);
+  expect(seen.filter(s => s.path === '/web/form').every(s => s.key === undefined)).toBe(true);
+  expect(await statuses(apiWithoutResend, '/api/v1/items')).toContain(502);
+  expect(await statuses(routed, '/api/v1/items')).toEqual(Array(6).fill(200));
 });
 
 describe('nginx with routes, cache, timeouts, buffers and health from the API', () => {

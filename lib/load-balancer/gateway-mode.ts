@@ -26,7 +26,7 @@ export interface GatewayModeSettings {
  * the Gateway implementation, so none of them maps onto a portable route.
  */
 const NGINX_ONLY_PROPS = [
-  'apiRateLimit', 'loginRateLimit', 'tls', 'nextUpstreamOn', 'proxyTimeouts', 'proxyBuffers', 'websocketReadTimeout',
+  'apiRateLimit', 'loginRateLimit', 'tls', 'nextUpstreamOn', 'resendWrites', 'proxyTimeouts', 'proxyBuffers', 'websocketReadTimeout',
   'http2', 'cache', 'health',
 ] as const;
 

@@ -146,6 +146,7 @@ function nginxConfOptions(lb: LoadBalancerScope, s: NginxModeSettings): NginxCon
     keepalive: s.keepalive,
     nextUpstreamTries: s.nextUpstreamTries,
     nextUpstreamConditions: s.nextUpstreamConditions,
+    writeResendConditions: s.writeResendConditions,
     proxyTimeouts: s.proxyTimeouts,
     websocketReadTimeoutSeconds: s.websocketReadTimeoutSeconds,
     proxyBuffers: s.proxyBuffers,

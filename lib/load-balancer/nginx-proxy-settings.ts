@@ -16,6 +16,8 @@ export interface NginxCacheSettings {
 /** How nginx mode proxies: retries, timeouts, buffers, HTTP/2, cache and health. */
 export interface NginxProxySettings {
   readonly nextUpstreamConditions: NginxNextUpstreamCondition[];
+  /** Writes to the backend follow `nextUpstreamConditions` when absent. */
+  readonly writeResendConditions?: NginxNextUpstreamCondition[];
   readonly proxyTimeouts: NginxProxyTimeouts;
   /** nginx's defaults when absent. */
   readonly proxyBuffers?: NginxProxyBuffers;
@@ -26,7 +28,7 @@ export interface NginxProxySettings {
   readonly health: LoadBalancerHealth;
 }
 
-/** Retrying a pod that failed before answering is safe for any request; `non_idempotent` is left to the user. */
+/** Retrying a pod that failed or is draining; writes are resent apart (`resendWrites`), on failures alone. */
 export const DEFAULT_NEXT_UPSTREAM_CONDITIONS: NginxNextUpstreamCondition[] = ['error', 'timeout', 'http_502', 'http_503'];
 
 /** Validates the proxy props of nginx mode; `memoryLimitMib` bounds the cache's keys zone. */
@@ -35,8 +37,10 @@ export function resolveNginxProxySettings(scope: Construct, props: LoadBalancerP
     throw propError(scope, 'http2', true, 'needs \'tls\': HTTP/2 is served on the TLS listener only');
   }
   const timeouts = props.proxyTimeouts ?? {};
+  const nextUpstreamConditions = resolveNextUpstream(scope, props.nextUpstreamOn ?? DEFAULT_NEXT_UPSTREAM_CONDITIONS);
   return {
-    nextUpstreamConditions: resolveNextUpstream(scope, props.nextUpstreamOn ?? DEFAULT_NEXT_UPSTREAM_CONDITIONS),
+    nextUpstreamConditions,
+    writeResendConditions: resolveWriteResend(scope, props.resendWrites, nextUpstreamConditions),
     proxyTimeouts: {
       connectSeconds: wholeSeconds(scope, 'proxyTimeouts.connect', timeouts.connect ?? Duration.seconds(2), 75),
       sendSeconds: wholeSeconds(scope, 'proxyTimeouts.send', timeouts.send ?? Duration.seconds(30), 3600),
@@ -63,6 +67,24 @@ function resolveNextUpstream(scope: Construct, conditions: NginxNextUpstreamCond
     throw propError(scope, 'nextUpstreamOn', listed, 'must also hold the conditions to retry on: \'non_idempotent\' only extends them to POST, LOCK and PATCH');
   }
   return conditions;
+}
+
+/** The pod failed to answer: a write it got may or may not have been applied, so only a deduping backend may get it again. */
+const FAILED_TO_ANSWER: NginxNextUpstreamCondition[] = ['error', 'timeout'];
+
+function resolveWriteResend(scope: Construct, resendWrites: boolean | undefined, conditions: NginxNextUpstreamCondition[]): NginxNextUpstreamCondition[] | undefined {
+  const listed = conditions.join(' ');
+  const decided = conditions.find(condition => condition === 'off' || condition === 'non_idempotent');
+  if (decided) {
+    if (resendWrites) throw propError(scope, 'resendWrites', true, `must be left unset: 'nextUpstreamOn' (${listed}) holds '${decided}', which already decides for writes`);
+    return undefined;
+  }
+  const failedToAnswer = conditions.filter(condition => FAILED_TO_ANSWER.includes(condition));
+  if (failedToAnswer.length === 0) {
+    if (resendWrites) throw propError(scope, 'resendWrites', true, `needs 'error' or 'timeout' in 'nextUpstreamOn' (${listed}): the failures a write is resent on`);
+    return undefined;
+  }
+  return resendWrites === false ? undefined : [...failedToAnswer, 'non_idempotent'];
 }
 
 function resolveProxyBuffers(scope: Construct, buffers: ProxyBuffers): NginxProxyBuffers {

@@ -110,10 +110,20 @@ export interface LoadBalancerProps {
   /** Pods tried for one request before nginx answers with the error. @default 3 */
   readonly nextUpstreamTries?: number;
   /**
-   * What makes nginx try the next pod. `non_idempotent` (retrying POST, PATCH, LOCK) is never a
-   * default: a retried payment or write may run twice. @default ['error', 'timeout', 'http_502', 'http_503']
+   * What makes nginx try the next pod. `non_idempotent` here would retry POST, PATCH and LOCK on
+   * every condition and to every backend, so a write answered 503 is sent to each pod in turn;
+   * `resendWrites` resends them on failures alone. @default ['error', 'timeout', 'http_502', 'http_503']
    */
   readonly nextUpstreamOn?: NextUpstreamCondition[];
+  /**
+   * Resend a POST, PATCH or LOCK to `backend` to the next pod when its pod failed before answering
+   * (`error`, `timeout` of `nextUpstreamOn`), with an `Idempotency-Key` header (the client's, else
+   * nginx's request id) that the backend must dedupe by, as hscale's service does: then a pod
+   * killed mid-request fails no write. Set false for a backend that does not dedupe; the
+   * writes of `routes` to other backends are never resent.
+   * @default true, unless `nextUpstreamOn` holds 'off' or 'non_idempotent'
+   */
+  readonly resendWrites?: boolean;
   /** Connect, send and read timeouts towards the backend. @default - connect 2 s, send 30 s, read 30 s */
   readonly proxyTimeouts?: ProxyTimeouts;
   /** Response buffer sizes. @default - nginx's: one memory page for headers, 8 buffers of one page for the body */
@@ -151,7 +161,7 @@ export interface LoadBalancerProps {
 export const LOAD_BALANCER_PROPS: Record<keyof LoadBalancerProps, true> = {
   backend: true, mode: true, image: true, exporterImage: true, minReplicas: true, maxReplicas: true, cpuUtilization: true,
   apiRateLimit: true, loginRateLimit: true, loginPath: true, websocketPath: true, tls: true, maxFails: true,
-  failTimeout: true, keepalive: true, nextUpstreamTries: true, nextUpstreamOn: true, proxyTimeouts: true, proxyBuffers: true,
+  failTimeout: true, keepalive: true, nextUpstreamTries: true, nextUpstreamOn: true, resendWrites: true, proxyTimeouts: true, proxyBuffers: true,
   websocketReadTimeout: true, http2: true, cache: true, routes: true, health: true, clientMaxBodySize: true, resolver: true, resources: true,
   metricsScraper: true, gateway: true, hostnames: true, gatewayPods: true,
 };

@@ -23,6 +23,7 @@ export function loopbackNginxOptions(dir: string, ports: { http: number; status:
     keepalive: 32,
     nextUpstreamTries: 3,
     nextUpstreamConditions: ['error', 'timeout', 'http_502', 'http_503'],
+    writeResendConditions: ['error', 'timeout', 'non_idempotent'],
     proxyTimeouts: { connectSeconds: 2, sendSeconds: 30, readSeconds: 30 },
     websocketReadTimeoutSeconds: 3600,
     clientMaxBodySize: '1m',

@@ -366,54 +366,54 @@ function renderAppLocations(o: NginxConfOptions): string[] {
   const routes = o.routes ?? [];
   const defaultRoute: NginxRoute = { pathPrefix: '/', upstream: API_UPSTREAM, rateLimited: true };
   const general = routes.some(route => route.pathPrefix === '/') ? routes : [...routes, defaultRoute];
-  const resendsWrites = (route: NginxRoute) => o.writeResendConditions !== undefined && route.upstream === API_UPSTREAM;
-  const apiRateLimit = { zone: 'api_requests', burst: o.apiRateLimit.burst };
+  const websocket: NginxProxiedLocation = {
+    match: o.websocketPath,
+    upstream: API_UPSTREAM,
+    directives: [
+      '# Websockets stay open for long; only idle ones time out.',
+      `proxy_read_timeout ${o.websocketReadTimeoutSeconds}s;`,
+      'proxy_send_timeout 3600s;',
+    ],
+  };
+  const withWrites = [
+    { match: `= ${o.loginPath}`, upstream: API_UPSTREAM, rateLimit: { zone: 'login_requests', burst: o.loginRateLimit.burst } },
+    ...general.map(route => ({
+      match: route.pathPrefix,
+      upstream: route.upstream,
+      rateLimit: route.rateLimited ? { zone: 'api_requests', burst: o.apiRateLimit.burst } : undefined,
+      directives: o.cache ? renderCacheUse() : undefined,
+    })),
+  ];
+  const [login, ...others] = o.writeResendConditions ? withWriteResend(withWrites, o.writeResendConditions) : withWrites;
   return paragraphs(
     renderSecurityHeaders(o.tls !== undefined, o.cache !== undefined),
     renderHealthLocations(o.health),
-    renderProxiedLocation({
-      match: `= ${o.loginPath}`,
-      upstream: API_UPSTREAM,
-      rateLimit: { zone: 'login_requests', burst: o.loginRateLimit.burst },
-    }),
-    renderProxiedLocation({
-      match: o.websocketPath,
-      upstream: API_UPSTREAM,
-      directives: [
-        '# Websockets stay open for long; only idle ones time out.',
-        `proxy_read_timeout ${o.websocketReadTimeoutSeconds}s;`,
-        'proxy_send_timeout 3600s;',
-      ],
-    }),
-    ...general.map(route => renderProxiedLocation({
-      match: route.pathPrefix,
-      upstream: route.upstream,
-      rateLimit: route.rateLimited ? apiRateLimit : undefined,
-      directives: [
-        ...(resendsWrites(route) ? renderWriteRedirect(writeLocationName(route.rateLimited)) : []),
-        ...(o.cache ? renderCacheUse() : []),
-      ],
-    })),
-    ...[true, false].filter(rateLimited => general.some(route => resendsWrites(route) && route.rateLimited === rateLimited))
-      .map(rateLimited => renderWriteLocation(writeLocationName(rateLimited), o.writeResendConditions!, rateLimited ? apiRateLimit : undefined)),
+    ...[login, websocket, ...others].map(renderProxiedLocation),
   );
 }
 
-/** The named location that API writes of a location with (or without) the API rate limit go to. */
-function writeLocationName(rateLimited: boolean): string {
-  return rateLimited ? '@api_writes' : '@api_writes_not_rate_limited';
-}
-
 /**
- * `proxy_next_upstream` cannot differ by method within a location, so writes leave for a named
- * one; `return` is one of the two directives nginx documents as safe inside `if` in a location.
+ * The locations with their API writes sent to a named location (one per rate limit), followed
+ * by those named locations. `proxy_next_upstream` cannot differ by method within a location;
+ * `return` is one of the two directives nginx documents as safe inside `if` in a location.
  */
-function renderWriteRedirect(writeLocation: string): string[] {
-  return [
-    `# Writes go to ${writeLocation}, which resends them only when their pod failed to answer.`,
-    `error_page 418 = ${writeLocation};`,
-    ...block('if ($request_method ~ ^(POST|PATCH|LOCK)$)', ['return 418;']),
-  ];
+function withWriteResend(locations: NginxProxiedLocation[], conditions: NginxNextUpstreamCondition[]): NginxProxiedLocation[] {
+  const writeLocations = new Map<string, NginxProxiedLocation>();
+  const redirected = locations.map(location => {
+    if (location.upstream !== API_UPSTREAM) return location;
+    const name = `@writes_${location.rateLimit?.zone ?? 'not_rate_limited'}`;
+    writeLocations.set(name, writeLocation(name, conditions, location.rateLimit));
+    return {
+      ...location,
+      directives: [
+        `# Writes go to ${name}, which resends them only when their pod failed to answer.`,
+        `error_page 418 = ${name};`,
+        ...block('if ($request_method ~ ^(POST|PATCH|LOCK)$)', ['return 418;']),
+        ...(location.directives ?? []),
+      ],
+    };
+  });
+  return [...redirected, ...writeLocations.values()];
 }
 
 /**
@@ -421,8 +421,8 @@ function renderWriteRedirect(writeLocation: string): string[] {
  * Idempotency-Key, which the API dedupes by. An answer, 503 included, is passed on and never
  * counts against the pod: a write refused for want of a primary would be refused by every pod.
  */
-function renderWriteLocation(name: string, conditions: NginxNextUpstreamCondition[], rateLimit: NginxProxiedLocation['rateLimit']): string[] {
-  return renderProxiedLocation({
+function writeLocation(name: string, conditions: NginxNextUpstreamCondition[], rateLimit: NginxProxiedLocation['rateLimit']): NginxProxiedLocation {
+  return {
     match: name,
     upstream: API_UPSTREAM,
     rateLimit,
@@ -430,7 +430,7 @@ function renderWriteLocation(name: string, conditions: NginxNextUpstreamConditio
       ...renderProxyHeaders(['proxy_set_header Idempotency-Key $idempotency_key_out;']),
       `proxy_next_upstream ${conditions.join(' ')};`,
     ],
-  });
+  };
 }
 
 /** Where `add_header` appears in a location, the server's are not inherited: every header is set here. */

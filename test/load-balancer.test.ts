@@ -145,8 +145,8 @@ test('the guides\' settings synthesize into nginx.conf, the pod and both Network
   expect(conf).toContain('server test-frontend-pods.default.svc.cluster.local:8000 resolve max_fails=3 fail_timeout=10s;');
   expect(conf).toMatch(/location \/ \{\n[^}]*proxy_pass http:\/\/test-frontend;/);
   // The API's writes are resent on failures alone, in their own location; the frontend's never.
-  expect(conf).toMatch(/location \/api\/ \{\n[^}]*error_page 418 = @api_writes;\n(.*\n){3}[^}]*proxy_pass http:\/\/api;/);
-  expect(conf).toMatch(/location @api_writes \{\n[^}]*proxy_next_upstream error timeout non_idempotent;\n\s+proxy_pass http:\/\/api;/);
+  expect(conf).toMatch(/location \/api\/ \{\n[^}]*error_page 418 = @writes_api_requests;\n(.*\n){3}[^}]*proxy_pass http:\/\/api;/);
+  expect(conf).toMatch(/location @writes_api_requests \{\n[^}]*proxy_next_upstream error timeout non_idempotent;\n\s+proxy_pass http:\/\/api;/);
   // The cache gets its own emptyDir, larger than its max_size; the probes ask nginx alone.
   const spec = find(manifests, 'Deployment', 'test-lb').spec.template.spec;
   expect(spec.volumes).toContainEqual({ name: 'cache', emptyDir: { sizeLimit: '1280Mi' } });

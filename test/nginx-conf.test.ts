@@ -206,9 +206,11 @@ test('the new options render the guides\' directives, and nginx -t accepts them 
   expect(conf).toMatch(/upstream frontend \{\n.*\n\s+zone frontend_upstream 256k;/);
   expect(conf).toMatch(/location \/ \{\n\s+proxy_cache api_cache;[^}]*proxy_pass http:\/\/frontend;/);
   // The API's writes leave for the named location; the frontend's stay where they are.
-  expect(conf).toMatch(/location \/api\/ \{\n\s+limit_req zone=api_requests burst=20 nodelay;\n.*\n\s+error_page 418 = @api_writes;\n\s+if \(\$request_method ~ \^\(POST\|PATCH\|LOCK\)\$\) \{\n\s+return 418;\n\s+\}\n[^}]*proxy_pass http:\/\/api;/);
-  expect(conf).toMatch(/location @api_writes \{\n\s+limit_req zone=api_requests burst=20 nodelay;\n[^}]*proxy_set_header Idempotency-Key \$idempotency_key_out;\n\s+proxy_next_upstream error timeout non_idempotent;\n\s+proxy_pass http:\/\/api;/);
-  expect(conf.match(/error_page 418/g)).toHaveLength(1);
+  expect(conf).toMatch(/location \/api\/ \{\n\s+limit_req zone=api_requests burst=20 nodelay;\n.*\n\s+error_page 418 = @writes_api_requests;\n\s+if \(\$request_method ~ \^\(POST\|PATCH\|LOCK\)\$\) \{\n\s+return 418;\n\s+\}\n[^}]*proxy_pass http:\/\/api;/);
+  expect(conf).toMatch(/location @writes_api_requests \{\n\s+limit_req zone=api_requests burst=20 nodelay;\n[^}]*proxy_set_header Idempotency-Key \$idempotency_key_out;\n\s+proxy_next_upstream error timeout non_idempotent;\n\s+proxy_pass http:\/\/api;/);
+  expect(conf).toMatch(/location = \/api\/v1\/auth\/login \{\n\s+limit_req zone=login_requests burst=3 nodelay;\n.*\n\s+error_page 418 = @writes_login_requests;/);
+  expect(conf).toMatch(/location @writes_login_requests \{\n\s+limit_req zone=login_requests burst=3 nodelay;/);
+  expect(conf.match(/error_page 418/g)).toHaveLength(2);
   // The route took over `/`: no default location of the API beside it.
   expect(conf).not.toMatch(/location \/ \{\n\s+limit_req/);
 });

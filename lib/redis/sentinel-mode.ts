@@ -80,6 +80,8 @@ function sentinelGroup(topology: SentinelTopology, settings: RedisClusterSetting
       { name: 'SENTINEL_HOSTS', value: hosts.join(' ') },
       { name: 'MASTER_NAME', value: topology.masterName },
       { name: 'INITIAL_MASTER_HOST', value: podHost(settings, settings.name, settings.headlessServiceName, 0) },
+      // Named, not left to REDIS_PORT: the master's port is a peer's, which may differ from this pod's own (npm run local).
+      { name: 'INITIAL_MASTER_PORT', value: String(REDIS_PORT) },
     ],
   };
 }

@@ -92,7 +92,10 @@ export interface MetricsEndpoint {
   readonly serviceName?: string;
   /** Labels of that Service, for a ServiceMonitor's selector. */
   readonly serviceLabels?: Record<string, string>;
-  /** The pods run without replicas by design (a standalone Redis, a cluster of masters only): no alert on a missing replica. */
+  /**
+   * Replicas are absent by design (a standalone Redis, a cluster of masters only, a PostgreSQL
+   * without standbys, an API whose database has none): no replica alert or panel, which could never match.
+   */
   readonly withoutReplicas?: boolean;
   /** The pods run Redis Cluster, so cluster_state is exported; absent for Sentinel and standalone Redis, whose panels and alerts leave it out. */
   readonly redisClusterEnabled?: boolean;

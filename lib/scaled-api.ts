@@ -208,6 +208,8 @@ export interface ScaledApiSettings {
   readonly runAsUser: number;
   /** The linked database and cache: their env goes into the container, their ports into the egress rules. */
   readonly backends: IClientAccessible[];
+  /** Whether the linked database has replicas to read from, so replica lag is worth a panel. */
+  readonly readsReplicas: boolean;
   readonly env: k8s.EnvVar[];
   readonly metricsScraper: PodPeer;
 }
@@ -224,6 +226,7 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
     image,
     ...ports,
     metricsPath: props.metricsPath ?? '/metrics',
+    readsReplicas: (props.database?.replicaHosts.length ?? 0) > 0,
     ...resolveScaling(scope, props),
     spread: requireOneOf(scope, 'spread', props.spread ?? 'ScheduleAnyway', ['ScheduleAnyway', 'DoNotSchedule']),
     ...resolveTermination(scope, props),
@@ -589,6 +592,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
       path: this.settings.metricsPath,
       serviceName: this.serviceName,
       serviceLabels: this.labels,
+      withoutReplicas: !this.settings.readsReplicas,
     };
   }
 }

@@ -92,9 +92,11 @@ export class LocalStack {
 
   private podCount(workload: Workload): number {
     if (workload.kind === 'Job' || /nginx/.test(workload.containers[0].image)) return 1;
-    const scaledByHpa = this.chart.ofKind('HorizontalPodAutoscaler').some(h => h.spec.scaleTargetRef.name === workload.name);
-    const cap = scaledByHpa && this.options.apiInstances ? this.options.apiInstances : Infinity;
-    return Math.max(1, Math.min(workload.minReplicas, cap));
+    const scaledBy = (kind: string) => this.chart.ofKind(kind).some(s => s.spec.scaleTargetRef.name === workload.name);
+    const cap = scaledBy('HorizontalPodAutoscaler') && this.options.apiInstances ? this.options.apiInstances : Infinity;
+    // Nothing scales a pool up from zero here, so an autoscaled one gets a pod; a StatefulSet of 0 replicas gets none.
+    const floor = scaledBy('HorizontalPodAutoscaler') || scaledBy('ScaledObject') ? 1 : 0;
+    return Math.max(floor, Math.min(workload.minReplicas, cap));
   }
 
   private async startAll(): Promise<void> {

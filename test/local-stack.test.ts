@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { LocalProcess } from '../local/containers';
-import { REPO_ROOT } from '../local/images';
 import { LocalStack } from '../local/stack';
-import { failureSummary, LoadReport, MixedLoad } from './support/load';
-import { run, sleep, waitFor } from './support/processes';
+import { failureSummary, LoadReport } from './support/load';
+import { StackUnderTest } from './support/local-stack';
+import { sleep, waitFor } from './support/processes';
 
 /*
  * The production chart's topology on loopback (npm run local), under a steady mixed load through
@@ -17,66 +17,20 @@ import { run, sleep, waitFor } from './support/processes';
 jest.setTimeout(240_000);
 
 let stack: LocalStack;
+let t: StackUnderTest;
 let stateFile: string;
-const acknowledged = new Map<string, string>();
-const figures: Record<string, object> = {};
 
 beforeAll(async () => {
   stateFile = join(mkdtempSync(join(tmpdir(), 'hscale-state-')), 'state.json');
   stack = await LocalStack.start({ apiInstances: 3, stateFile });
+  t = new StackUnderTest(stack, 'failure-figures.json');
 });
 
 afterAll(async () => {
   await stack?.stop();
   rmSync(join(stateFile, '..'), { recursive: true, force: true });
-  mkdirSync(join(REPO_ROOT, '.local'), { recursive: true });
-  writeFileSync(join(REPO_ROOT, '.local', 'failure-figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
+  t?.writeFigures();
 });
-
-const lbPort = () => stack.ofRole('lb')[0].pod.namedPort('https')!;
-let primary = () => stack.ofRole('db-primary')[0];
-
-/** Runs `fault` under load (2 s of load before it and 3 s after); records every acknowledged write. */
-async function underLoad(name: string, fault: (load: MixedLoad) => Promise<object | void>): Promise<LoadReport & { measured: object }> {
-  const load = new MixedLoad(lbPort(), 4, 80, name);
-  load.start();
-  try {
-    await sleep(2_000);
-    const measured = (await fault(load)) ?? {};
-    await sleep(3_000);
-    const report = await load.stop();
-    for (const [id, itemName] of report.acknowledged) acknowledged.set(id, itemName);
-    figures[name] = { ...report.ok, failed: failureSummary(report), seconds: (report.stoppedAt - report.startedAt) / 1000, ...measured };
-    return { ...report, measured };
-  } finally {
-    await load.stop();
-    load.close();
-  }
-}
-
-/** The load's items in the database against the acknowledged writes: lost, duplicated, and stored without an acknowledgement. */
-async function databaseAgainstAcknowledged(proc: LocalProcess = primary()): Promise<{ lost: number; duplicated: number; unacknowledged: number }> {
-  const rows = (await stack.psql(proc, "select id, name from items where name ~ '-[0-9a-f]{8}-'", 'app')).split('\n').filter(Boolean);
-  const ids = new Set(rows.map(row => row.split('|')[0]));
-  const names = rows.map(row => row.split('|')[1]);
-  return {
-    lost: [...acknowledged.keys()].filter(id => !ids.has(id)).length,
-    duplicated: names.length - new Set(names).size,
-    unacknowledged: [...ids].filter(id => !acknowledged.has(id)).length,
-  };
-}
-
-/** Every API instance and worker still runs. */
-function expectServicesRunning(): void {
-  const exited = [...stack.ofRole('api'), ...stack.ofRole('jobs')].filter(p => p.child.exitCode !== null || p.child.signalCode !== null);
-  expect(exited.map(p => `${p.pod.name} exited ${p.child.exitCode ?? p.child.signalCode}: ${p.output().slice(-1500)}`)).toEqual([]);
-}
-
-/** Nothing lost, nothing duplicated, no service process gone. */
-async function expectDatabaseAgrees(): Promise<void> {
-  expect(await databaseAgainstAcknowledged()).toEqual(expect.objectContaining({ lost: 0, duplicated: 0 }));
-  expectServicesRunning();
-}
 
 const failed = (report: LoadReport, kinds: string[] = ['write', 'read', 'read-with-token']) =>
   report.failures.filter(f => kinds.includes(f.kind));
@@ -115,7 +69,7 @@ async function restartIntoRotation(instance: LocalProcess): Promise<{ readySecon
 
 test('kill -9 of one API instance, then its restart: zero failed requests, every write stored once, and it serves again', async () => {
   const victim = stack.ofRole('api')[0];
-  const report = await underLoad('kill -9 one API instance', async () => {
+  const report = await t.underLoad('kill -9 one API instance', async () => {
     await stack.kill(victim, 'SIGKILL');
     await sleep(3_000);
     return restartIntoRotation(victim);
@@ -123,11 +77,11 @@ test('kill -9 of one API instance, then its restart: zero failed requests, every
   // nginx resends even a write in flight on the killed instance: its Idempotency-Key lets the API store it once.
   expect(failed(report)).toEqual([]);
   expect(await itemRequestsServed(victim)).toBeGreaterThan(0);
-  await expectDatabaseAgrees();
+  await t.expectDatabaseAgrees();
 });
 
 test('rolling SIGTERM restart of every API instance, each back in rotation before the next: zero failed requests', async () => {
-  const report = await underLoad('rolling SIGTERM restart', async () => {
+  const report = await t.underLoad('rolling SIGTERM restart', async () => {
     const instances: object[] = [];
     for (const instance of stack.ofRole('api')) {
       await stack.kill(instance, 'SIGTERM');
@@ -136,7 +90,7 @@ test('rolling SIGTERM restart of every API instance, each back in rotation befor
     return { instances };
   });
   expect(failureSummary(report)).toEqual({});
-  await expectDatabaseAgrees();
+  await t.expectDatabaseAgrees();
 });
 
 /** The API instance's `db_replica_healthy` gauge for a replica: false once its router has ejected it. */
@@ -148,7 +102,7 @@ async function replicaHealthy(api: LocalProcess, replica: LocalProcess): Promise
 test('one PostgreSQL replica stopped, then all of them: zero failed reads', async () => {
   const replicas = stack.ofRole('db-replica');
   expect(await Promise.all(stack.ofRole('api').map(api => replicaHealthy(api, replicas[0])))).toEqual(stack.ofRole('api').map(() => true));
-  const report = await underLoad('PostgreSQL replicas stopped', async () => {
+  const report = await t.underLoad('PostgreSQL replicas stopped', async () => {
     const stoppedAt = Date.now();
     await stack.stopPostgres(replicas[0]);
     await waitFor('every API instance to eject the replica', async () => {
@@ -164,113 +118,45 @@ test('one PostgreSQL replica stopped, then all of them: zero failed reads', asyn
   expect(failed(report, ['read', 'read-with-token'])).toEqual([]);
   expect(failureSummary(report)).toEqual({});
   for (const replica of replicas) await stack.restart(replica);
-  await expectDatabaseAgrees();
+  await t.expectDatabaseAgrees();
 });
 
-async function redisCli(node: LocalProcess, args: string[]): Promise<string> {
-  return run('redis-cli', ['-p', String(node.pod.namedPort('redis')), ...args], { env: { ...process.env, REDISCLI_AUTH: node.env.REDIS_PASSWORD } });
-}
-
-/** The metric selectors (`name{...}` or a bare name) of a PromQL expression. */
-function selectors(expr: string): string[] {
-  const found = expr.match(/[a-zA-Z_:][a-zA-Z0-9_:]*\{[^}]*\}/g) ?? [];
-  const bare = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(==|>|<|$)/.exec(expr.trim())?.[1];
-  return [...found, ...(bare ? [bare] : [])];
-}
-
-/**
- * The selector with each matcher turned into "the label is set": a selector of failures
- * (`status=~"5.."`) is rightly empty while nothing fails, but its metric and labels must exist.
- */
-function labelsPresent(selector: string): string {
-  return selector.replace(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"/g, '$1!=""');
-}
-
-/**
- * Series this machine cannot have: kube-state-metrics' and KEDA's (a cluster's), and two that
- * postgres_exporter has only since after Debian's 0.11 (the chart runs v0.15: its `replication`
- * and `replication_slot` collectors).
- */
-const NOT_HERE = /^(kube_|keda_|pg_replication_lag_seconds\{|pg_replication_slot_slot_is_active\{)/;
-
-/** Jobs the worker has finished, from its own /metrics. */
-async function jobsDone(): Promise<number> {
-  const text = await fetch(`http://127.0.0.1:${stack.ofRole('jobs')[0].pod.namedPort('metrics')}/metrics`).then(r => r.text());
-  return [...text.matchAll(/^worker_jobs_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-}
-
-/** Enqueues an items.create job with the CLI the chart's CronJobs run, on the worker's own env, and waits until the worker has finished it. */
-async function expectWorkerTakes(name: string): Promise<void> {
-  const before = await jobsDone();
-  const worker = stack.ofRole('jobs')[0];
-  const queue = worker.env.WORKER_QUEUES!.split(',')[0];
-  await run(process.execPath, [join(REPO_ROOT, 'service/dist/enqueue.js'), queue, 'items.create', JSON.stringify({ name, payload: {} })],
-    { env: { ...process.env, ...worker.env } });
-  await waitFor(`the worker to finish ${name}`, async () => (await jobsDone()) > before, 30_000, 250)
-    .catch(error => { throw new Error(`${String(error)}\n${stack.ofRole('jobs')[0].output().slice(-2000)}`); });
-}
-
-test('Prometheus scrapes every target, and every alert and dashboard query parses and selects series (or, for failures, its labels)', async () => {
-  const prometheus = `http://127.0.0.1:${stack.prometheusPort}`;
-  const query = async (q: string) => (await (await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as
-    { status: string; error?: string; data: { result: unknown[] } };
+test('Prometheus scrapes every pod, and every alert and dashboard query parses and selects series (or, for failures, its labels)', async () => {
   // A job for the worker, so its counters exist.
-  await expectWorkerTakes('job-1');
-  await underLoad('Prometheus on the stack', async () => {
-    await waitFor('every target up', async () => {
-      const up = (await query('up')).data.result as Array<{ value: [number, string] }>;
-      return up.length === stack.cluster.pods.filter(p => p.labels['app.kubernetes.io/name'] !== 'redis-cluster-create').length && up.every(s => s.value[1] === '1');
-    }, 60_000, 1_000);
-    await sleep(12_000); // two scrapes with traffic, so rates have two samples
-  });
-  const expressions = stack.chart.ofKind('PrometheusRule').flatMap(r => r.spec.groups.flatMap((g: { rules: Array<{ expr: string }> }) => g.rules.map(rule => rule.expr)));
-  for (const dashboard of stack.chart.ofKind('ConfigMap').filter(c => c.metadata.labels?.grafana_dashboard)) {
-    for (const content of Object.values(dashboard.data ?? {})) {
-      for (const panel of (JSON.parse(content) as { panels: Array<{ targets?: Array<{ expr: string }> }> }).panels) expressions.push(...(panel.targets ?? []).map(t => t.expr));
-    }
-  }
-  const unparsed = [];
-  const empty = new Set<string>();
-  const quiet = new Set<string>();
-  const selects = async (selector: string) => (await query(selector)).data.result.length > 0;
-  for (const expr of expressions) {
-    const result = await query(expr);
-    if (result.status !== 'success') unparsed.push(`${expr}: ${result.error}`);
-    for (const selector of selectors(expr).filter(s => !NOT_HERE.test(s))) {
-      if (await selects(selector)) continue;
-      (await selects(labelsPresent(selector)) ? quiet : empty).add(selector);
-    }
-  }
-  figures['Prometheus on the stack'] = { ...figures['Prometheus on the stack'], quietSelectors: [...quiet] };
+  await t.expectWorkerTakes('job-1');
+  const targets = await t.expectEveryTargetUp('Prometheus on the stack');
+  expect(targets).toBe(stack.cluster.pods.filter(p => p.workload.kind !== 'Job').length);
+  const { unparsed, empty, quiet } = await t.chartQueries();
+  t.figures['Prometheus on the stack'] = { ...t.figures['Prometheus on the stack'], quietSelectors: quiet };
   expect(unparsed).toEqual([]);
-  expect([...empty]).toEqual([]);
+  expect(empty).toEqual([]);
 });
 
 test('a Redis Cluster master killed: zero 5xx, and the worker still takes jobs', async () => {
   const cache = stack.ofRole('cache');
-  const roles = await Promise.all(cache.map(node => redisCli(node, ['role'])));
+  const roles = await Promise.all(cache.map(node => t.redisCli(node, ['role'])));
   const victim = cache[roles.findIndex(role => role.startsWith('master'))];
   const witness = cache.find(n => n !== victim)!;
-  const victimId = (await redisCli(victim, ['cluster', 'myid'])).trim();
-  const report = await underLoad('Redis master killed', async () => {
+  const victimId = (await t.redisCli(victim, ['cluster', 'myid'])).trim();
+  const report = await t.underLoad('Redis master killed', async () => {
     const killedAt = Date.now();
     await stack.kill(victim, 'SIGKILL');
     await waitFor('the cluster to fail the master over', async () => {
-      const line = (await redisCli(witness, ['cluster', 'nodes'])).split('\n').find(l => l.startsWith(victimId)) ?? '';
-      return /\bfail\b/.test(line) && (await redisCli(witness, ['cluster', 'info'])).includes('cluster_state:ok');
+      const line = (await t.redisCli(witness, ['cluster', 'nodes'])).split('\n').find(l => l.startsWith(victimId)) ?? '';
+      return /\bfail\b/.test(line) && (await t.redisCli(witness, ['cluster', 'info'])).includes('cluster_state:ok');
     }, 30_000, 100);
     return { failoverSeconds: (Date.now() - killedAt) / 1000 };
   });
   expect(report.failures.filter(f => typeof f.status !== 'number' || f.status >= 500)).toEqual([]);
   await stack.restart(victim);
-  await expectWorkerTakes('job-2');
-  await expectDatabaseAgrees();
+  await t.expectWorkerTakes('job-2');
+  await t.expectDatabaseAgrees();
 });
 
 /** The runbook (docs/runbooks/pg-failover.md), steps 1-5, on loopback; returns the promoted replica. */
 async function promoteByRunbook(): Promise<{ promoted: LocalProcess; seconds: number }> {
   const started = Date.now();
-  const old = primary();
+  const old = t.primary();
   // 1. The old primary is down and stays down (the test crashed it already; make sure).
   await stack.stopPostgres(old, 'immediate').catch(() => undefined);
   // 2. The replica that has replayed the most WAL.
@@ -291,7 +177,7 @@ async function promoteByRunbook(): Promise<{ promoted: LocalProcess; seconds: nu
     await stack.stopPostgres(other);
     await stack.restart(other);
   }
-  primary = () => promoted;
+  t.primary = () => promoted;
   return { promoted, seconds };
 }
 
@@ -299,21 +185,21 @@ async function promoteByRunbook(): Promise<{ promoted: LocalProcess; seconds: nu
 async function failOverUnderLoad(name: string): Promise<{ lost: number; duplicated: number; unacknowledged: number }> {
   let crashedAt = 0;
   let promotedAt = 0;
-  const report = await underLoad(name, async () => {
+  const report = await t.underLoad(name, async () => {
     crashedAt = Date.now();
-    await stack.stopPostgres(primary(), 'immediate');
+    await stack.stopPostgres(t.primary(), 'immediate');
     await sleep(2_000);
     const { seconds } = await promoteByRunbook();
     promotedAt = Date.now();
     return { promotionSeconds: seconds };
   });
   const writeFailures = failed(report, ['write']).map(f => (f.at - crashedAt) / 1000);
-  const outcome = await databaseAgainstAcknowledged();
-  figures[name] = { ...figures[name], ...outcome, writeFailuresFromSecond: Math.min(...writeFailures), writeFailuresToSecond: Math.max(...writeFailures) };
+  const outcome = await t.databaseAgainstAcknowledged();
+  t.figures[name] = { ...t.figures[name], ...outcome, writeFailuresFromSecond: Math.min(...writeFailures), writeFailuresToSecond: Math.max(...writeFailures) };
   expect(failed(report, ['read', 'read-with-token'])).toEqual([]);
   // A write in flight at the crash fails as it comes back; none fails once the pools have reconnected to the promoted one.
   expect(report.failures.filter(f => f.at < crashedAt || f.at > promotedAt + 3_000)).toEqual([]);
-  expectServicesRunning();
+  t.expectServicesRunning();
   return outcome;
 }
 
@@ -324,10 +210,10 @@ test('the primary crashes and a replica is promoted by the runbook (asynchronous
 
 test('with synchronous replication, the primary crashes and the sync replica is promoted: zero acknowledged writes lost', async () => {
   // What PgReplicaSet renders with synchronousReplicas: 1, set on the running primary.
-  const standbys = stack.ofRole('db-replica').filter(r => r !== primary() && r.child.exitCode === null);
-  await stack.psql(primary(), `alter system set synchronous_standby_names = 'ANY 1 (${standbys.map(r => r.pod.name.replace(/-/g, '_')).join(', ')})'`);
-  await stack.psql(primary(), 'select pg_reload_conf()');
-  await waitFor('a synchronous standby', async () => (await stack.psql(primary(), "select count(*) from pg_stat_replication where sync_state in ('sync', 'quorum')")) === '1');
+  const standbys = stack.ofRole('db-replica').filter(r => r !== t.primary() && r.child.exitCode === null);
+  await stack.psql(t.primary(), `alter system set synchronous_standby_names = 'ANY 1 (${standbys.map(r => r.pod.name.replace(/-/g, '_')).join(', ')})'`);
+  await stack.psql(t.primary(), 'select pg_reload_conf()');
+  await waitFor('a synchronous standby', async () => (await stack.psql(t.primary(), "select count(*) from pg_stat_replication where sync_state in ('sync', 'quorum')")) === '1');
   const outcome = await failOverUnderLoad('primary failover, synchronous replication');
   expect(outcome).toEqual(expect.objectContaining({ lost: 0, duplicated: 0 }));
 });

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { Testing } from 'cdk8s';
-import { ALL_KNOWN_METRICS, LoadBalancer, MonitoredEndpoint, PgReplicaSet, RedisCluster, renderDashboards, ScaledApi, WorkerPool } from '../lib';
+import { ALL_KNOWN_METRICS, LoadBalancer, MonitoredEndpoint, Observability, PgReplicaSet, RedisCluster, renderDashboards, ScaledApi, WorkerPool } from '../lib';
 import { ProcessGroup } from './support/processes';
 import { metricNames } from './support/promql';
 import { checkRules } from './support/promtool';
@@ -32,6 +32,27 @@ test('there is a dashboard for the API, the workers, PostgreSQL, Redis and nginx
   ]));
   const apiTitles = dashboards['hscale-api.json'].panels.map((p: any) => p.title);
   expect(apiTitles).toEqual(expect.arrayContaining(['Requests per second', 'Error ratio (5xx)', 'Latency', 'Replicas and autoscaler bounds']));
+});
+
+test('without PostgreSQL replicas, no replica panel or alert of the API or PostgreSQL: none could ever show data', () => {
+  // GIVEN a primary alone, as the CMS guide runs it, and an API on it
+  const solo = Testing.chart();
+  const soloDb = new PgReplicaSet(solo, 'db', { replicas: 0 });
+  const soloApi = new ScaledApi(solo, 'api', { image: 'example/api:1.0.0', database: soloDb });
+  // WHEN
+  const soloDashboards = renderDashboards([soloApi, soloDb].flatMap(t => t.metricsEndpoints)) as Record<string, any>;
+  const alertsOf = (obs: Observability) => obs.ruleGroups.flatMap(g => g.rules).flatMap(r => ('alert' in r ? [r.alert] : []));
+  const soloAlerts = alertsOf(new Observability(solo, 'obs', { targets: [soloApi, soloDb] }));
+  const replicatedAlerts = alertsOf(new Observability(Testing.chart(), 'obs', { targets: [api, db] }));
+  // THEN the replicated topology has them, the solo one none
+  const titles = (all: Record<string, any>) => Object.values(all).flatMap(d => d.panels.map((p: any) => p.title));
+  const replicaPanels = ['Replica lag by replica', 'Replication lag', 'Standby WAL behind'];
+  const replicaAlerts = ['PostgresReplicationLagHigh', 'PostgresReplicationSlotInactive', 'PostgresStandbyRetainsTooMuchWal'];
+  expect(titles(dashboards)).toEqual(expect.arrayContaining(replicaPanels));
+  expect(titles(soloDashboards).filter(title => replicaPanels.includes(title))).toEqual([]);
+  expect(replicatedAlerts).toEqual(expect.arrayContaining(replicaAlerts));
+  expect(soloAlerts.filter(name => replicaAlerts.includes(name))).toEqual([]);
+  expect(soloAlerts).toEqual(expect.arrayContaining(['PostgresInstanceDown', 'PostgresConnectionsNearMax']));
 });
 
 test('every dashboard is a valid Grafana JSON model: schemaVersion, unique panel ids, a datasource and a query per panel', () => {

@@ -38,9 +38,9 @@ const apiPanels: PanelsOf = e => {
       title: 'Latency', unit: 's', queries: [50, 95, 99].map(q => ({ expr: `hscale:http_request_duration_seconds:p${q}{${job}}`, legend: `p${q}` })),
     },
     replicasPanel(e),
-    {
+    ...(e.withoutReplicas ? [] : [{
       title: 'Replica lag by replica', unit: 's', queries: [{ expr: `max by (replica) (db_replica_lag_seconds{${job}})`, legend: '{{replica}}' }],
-    },
+    }]),
     {
       title: 'Reads by target', unit: 'reqps', queries: [{ expr: `sum by (target, reason) (rate(db_reads_total{${job}}[5m]))`, legend: '{{target}} ({{reason}})' }],
     },
@@ -76,8 +76,10 @@ const workerPanels: PanelsOf = e => {
 const postgresqlPanels: PanelsOf = e => {
   const pods = podMatcher(e);
   return [
-    { title: 'Replication lag', unit: 's', queries: [{ expr: `pg_replication_lag_seconds{${pods}}`, legend: '{{pod}}' }] },
-    { title: 'Standby WAL behind', unit: 'bytes', queries: [{ expr: `pg_stat_replication_pg_wal_lsn_diff{${pods}}`, legend: '{{application_name}}' }] },
+    ...(e.withoutReplicas ? [] : [
+      { title: 'Replication lag', unit: 's', queries: [{ expr: `pg_replication_lag_seconds{${pods}}`, legend: '{{pod}}' }] },
+      { title: 'Standby WAL behind', unit: 'bytes', queries: [{ expr: `pg_stat_replication_pg_wal_lsn_diff{${pods}}`, legend: '{{application_name}}' }] },
+    ]),
     {
       title: 'Connections', unit: 'short', queries: [
         { expr: `sum by (pod) (pg_stat_activity_count{${pods}})`, legend: '{{pod}}' },

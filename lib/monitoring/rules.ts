@@ -167,17 +167,11 @@ const workerAlerts: AlertsOf = (e, t, alert) => [
     '{{ $value }} jobs wait and the count still rises: raise maxReplicas, or find what makes each job slower.')] : []),
 ];
 
-const postgresqlAlerts: AlertsOf = (e, t, alert) => [
-  alert('PostgresInstanceDown', 'critical', '1m', `pg_up{${podMatcher(e)}} == 0`,
-    `${e.workloadName}: a PostgreSQL instance is down`, '{{ $labels.pod }} does not answer its exporter.'),
+const replicationAlerts: AlertsOf = (e, t, alert) => [
   alert('PostgresReplicationLagHigh', 'warning', '2m',
     `pg_replication_lag_seconds{${podMatcher(e)}} > ${t.replicationLagSeconds}`,
     `${e.workloadName}: a replica lags more than ${t.replicationLagSeconds} s`,
     '{{ $labels.pod }} replays {{ $value | humanizeDuration }} behind the primary; the service ejects it from reads.'),
-  alert('PostgresConnectionsNearMax', 'warning', '5m',
-    `sum by (namespace, pod) (pg_stat_activity_count{${podMatcher(e)}}) / max by (namespace, pod) (pg_settings_max_connections{${podMatcher(e)}}) > ${t.connectionsRatio}`,
-    `${e.workloadName}: connections above ${percent(t.connectionsRatio)} of max_connections`,
-    '{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its connections: size the pools or add a pooler.'),
   alert('PostgresReplicationSlotInactive', 'warning', '10m',
     `pg_replication_slot_slot_is_active{${podMatcher(e)}} == 0`,
     `${e.workloadName}: replication slot {{ $labels.slot_name }} is inactive and retains WAL`,
@@ -186,6 +180,17 @@ const postgresqlAlerts: AlertsOf = (e, t, alert) => [
     `pg_stat_replication_pg_wal_lsn_diff{${podMatcher(e)}} > ${t.slotRetainedBytes}`,
     `${e.workloadName}: a standby's slot holds more than ${Math.round(t.slotRetainedBytes / 2 ** 20)} MiB of WAL`,
     '{{ $labels.application_name }} is {{ $value | humanize1024 }}B behind; the primary keeps that WAL on disk.'),
+];
+
+const postgresqlAlerts: AlertsOf = (e, t, alert) => [
+  alert('PostgresInstanceDown', 'critical', '1m', `pg_up{${podMatcher(e)}} == 0`,
+    `${e.workloadName}: a PostgreSQL instance is down`, '{{ $labels.pod }} does not answer its exporter.'),
+  alert('PostgresConnectionsNearMax', 'warning', '5m',
+    `sum by (namespace, pod) (pg_stat_activity_count{${podMatcher(e)}}) / max by (namespace, pod) (pg_settings_max_connections{${podMatcher(e)}}) > ${t.connectionsRatio}`,
+    `${e.workloadName}: connections above ${percent(t.connectionsRatio)} of max_connections`,
+    '{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its connections: size the pools or add a pooler.'),
+  // Without standbys these series never exist: the alerts could never fire.
+  ...(e.withoutReplicas ? [] : replicationAlerts(e, t, alert)),
 ];
 
 const redisAlerts: AlertsOf = (e, t, alert) => [

@@ -41,7 +41,7 @@ class CloudNativePgBuilder {
       replicaHosts,
       clientLinks: [{ peer: { podSelector: clusterPods }, ports: [PG_PORT] }],
       clientEnv: postgresClientEnv(s.credentialsSecret, { user: 'username', password: 'password', database: 'dbname' }, primaryHost, replicaHosts),
-      metricsEndpoints: [postgresMetricsEndpoint(s.name, clusterPods, { hasMonitor: true })],
+      metricsEndpoints: [postgresMetricsEndpoint(s.name, clusterPods, { hasMonitor: true }, s.replicas)],
     };
   }
 

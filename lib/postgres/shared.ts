@@ -39,9 +39,12 @@ export function postgresClientEnv(secret: string, keys: CredentialKeys, primaryH
 /** The postgres_exporter endpoint of the pods matching `podSelector`; `scrapeBy` says what Prometheus finds it by. */
 export function postgresMetricsEndpoint(
   name: string, podSelector: Record<string, string>,
-  scrapeBy: Pick<MetricsEndpoint, 'hasMonitor'> | Pick<MetricsEndpoint, 'serviceName' | 'serviceLabels'>,
+  scrapeBy: Pick<MetricsEndpoint, 'hasMonitor'> | Pick<MetricsEndpoint, 'serviceName' | 'serviceLabels'>, replicas: number,
 ): MetricsEndpoint {
-  return { exporter: 'postgres-exporter', workloadName: name, podSelector, portName: 'metrics', port: EXPORTER_PORT, path: '/metrics', ...scrapeBy };
+  return {
+    exporter: 'postgres-exporter', workloadName: name, podSelector, portName: 'metrics', port: EXPORTER_PORT, path: '/metrics', ...scrapeBy,
+    withoutReplicas: replicas === 0,
+  };
 }
 
 /** A ConfigMap `<name>-config` with `files`, and the hash of its content for a pod annotation that rolls the pods on change. */

@@ -69,7 +69,7 @@ class StatefulSetBuilder {
       clientEnv: postgresClientEnv(this.s.credentialsSecret, { user: 'username', password: 'password', database: 'database' }, this.primaryHost, this.replicaHosts),
       metricsEndpoints: [postgresMetricsEndpoint(this.s.name, this.allPods, {
         serviceName: this.podsService, serviceLabels: commonLabels(this.scope, 'postgresql', 'pods'),
-      })],
+      }, this.s.replicas)],
     };
   }
 

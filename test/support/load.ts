@@ -38,8 +38,15 @@ export class MixedLoad {
   private loops: Array<Promise<void>> = [];
   private startedAt = 0;
 
-  /** `concurrency` loops each pausing `pauseMs` between requests: about concurrency * 1000 / (pauseMs + latency) requests a second. */
-  constructor(private readonly port: number, private readonly concurrency = 4, private readonly pauseMs = 80, private readonly label = 'load') {}
+  /**
+   * `concurrency` loops each pausing `pauseMs` between requests: about concurrency * 1000 / (pauseMs + latency)
+   * requests a second. With `clientPerLoop`, each loop sends from its own loopback address
+   * (127.0.0.<loop + 1>), so a per-client rate limit of nginx sees that many clients.
+   */
+  constructor(
+    private readonly port: number, private readonly concurrency = 4, private readonly pauseMs = 80, private readonly label = 'load',
+    private readonly clientPerLoop = false,
+  ) {}
 
   public start(): void {
     this.running = true;
@@ -64,14 +71,14 @@ export class MixedLoad {
   private async loop(index: number): Promise<void> {
     for (let n = 0; this.running && n < 100_000; n++) {
       const kind: OperationKind = (n + index) % 5 < 2 ? 'write' : (n + index) % 5 < 4 && this.tokens.length > 0 ? 'read-with-token' : 'read';
-      await this.operation(kind);
+      await this.operation(kind, this.clientPerLoop ? `127.0.0.${index + 1}` : undefined);
       await sleep(this.pauseMs);
     }
   }
 
-  private async operation(kind: OperationKind): Promise<void> {
+  private async operation(kind: OperationKind, localAddress?: string): Promise<void> {
     try {
-      const response = await this.send(kind);
+      const response = await this.send(kind, localAddress);
       if (response.status >= 200 && response.status < 300) {
         this.ok[kind]++;
         if (kind === 'write') this.recordWrite(response);
@@ -90,22 +97,22 @@ export class MixedLoad {
     if (this.tokens.length > 200) this.tokens.shift();
   }
 
-  private send(kind: OperationKind): Promise<Response> {
+  private send(kind: OperationKind, localAddress?: string): Promise<Response> {
     if (kind === 'write') {
-      return this.http('POST', '/api/v1/items', { name: `${this.label}-${randomUUID()}`, payload: { at: Date.now() } });
+      return this.http(localAddress, 'POST', '/api/v1/items', { name: `${this.label}-${randomUUID()}`, payload: { at: Date.now() } });
     }
     if (kind === 'read-with-token') {
       const { id, token } = this.tokens[Math.floor(Math.random() * this.tokens.length)];
-      return this.http('GET', `/api/v1/items/${id}`, undefined, { 'X-Consistency-Token': token });
+      return this.http(localAddress, 'GET', `/api/v1/items/${id}`, undefined, { 'X-Consistency-Token': token });
     }
-    return this.http('GET', '/api/v1/items?limit=5');
+    return this.http(localAddress, 'GET', '/api/v1/items?limit=5');
   }
 
-  private http(method: string, path: string, body?: object, headers: Record<string, string> = {}): Promise<Response> {
+  private http(localAddress: string | undefined, method: string, path: string, body?: object, headers: Record<string, string> = {}): Promise<Response> {
     const data = body ? JSON.stringify(body) : undefined;
     return new Promise((resolve, reject) => {
       const req = request({
-        host: '127.0.0.1', port: this.port, method, path, agent: this.agent, servername: 'localhost', timeout: 15_000,
+        host: '127.0.0.1', port: this.port, localAddress, method, path, agent: this.agent, servername: 'localhost', timeout: 15_000,
         headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) },
       }, res => {
         let text = '';

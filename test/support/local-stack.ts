@@ -1,0 +1,197 @@
+import { mkdirSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { LocalProcess } from '../../local/containers';
+import { REPO_ROOT } from '../../local/images';
+import { scrapeConfigs } from '../../local/prometheus';
+import { LocalStack } from '../../local/stack';
+import { failureSummary, LoadReport, MixedLoad } from './load';
+import { run, sleep, waitFor } from './processes';
+
+/** What the database holds of a load's items against the writes acknowledged to it. */
+export interface DatabaseOutcome {
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly unacknowledged: number;
+}
+
+/** What Prometheus's instant query API answers. */
+interface PromQueryAnswer {
+  readonly status: string;
+  readonly error?: string;
+  readonly data: { readonly result: Array<{ readonly metric: Record<string, string>; readonly value: [number, string] }> };
+}
+
+/**
+ * Series this machine cannot have: kube-state-metrics' and KEDA's (a cluster's), and two that
+ * postgres_exporter has only since after Debian's 0.11 (the charts run v0.15: its `replication`
+ * and `replication_slot` collectors).
+ */
+const NOT_HERE = /^(kube_|keda_|pg_replication_lag_seconds\{|pg_replication_slot_slot_is_active\{)/;
+
+/** The metric selectors (`name{...}` or a bare name) of a PromQL expression. */
+export function selectors(expr: string): string[] {
+  const found = expr.match(/[a-zA-Z_:][a-zA-Z0-9_:]*\{[^}]*\}/g) ?? [];
+  const bare = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(==|>|<|$)/.exec(expr.trim())?.[1];
+  return [...found, ...(bare ? [bare] : [])];
+}
+
+/**
+ * The selector with each matcher turned into "the label is set": a selector of failures
+ * (`status=~"5.."`) is rightly empty while nothing fails, but its metric and labels must exist.
+ */
+export function labelsPresent(selector: string): string {
+  return selector.replace(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"/g, '$1!=""');
+}
+
+/** How many loops send the mixed load, how far apart each sends, and whether each is its own client. */
+export interface LoadShape {
+  readonly loops: number;
+  readonly pauseMs: number;
+  readonly clientPerLoop: boolean;
+}
+
+const DEFAULT_LOAD: LoadShape = { loops: 4, pauseMs: 80, clientPerLoop: false };
+
+/**
+ * A chart's local stack under test: a steady mixed load through its nginx, with every
+ * acknowledged write kept across faults and checked against the database, and the measured
+ * figures of each fault, written to `.local/<figuresFile>` for the README.
+ */
+export class StackUnderTest {
+  public readonly acknowledged = new Map<string, string>();
+  public readonly figures: Record<string, object> = {};
+  /** The PostgreSQL primary now: a failover test points it at the promoted replica. */
+  public primary: () => LocalProcess;
+
+  /** `load` shapes the load for a chart whose rate limit it must stay under. @default 4 loops, 80 ms apart, from one client */
+  constructor(public readonly stack: LocalStack, private readonly figuresFile: string, private readonly load: LoadShape = DEFAULT_LOAD) {
+    this.primary = () => stack.ofRole('db-primary')[0];
+  }
+
+  public lbPort(): number {
+    return this.stack.ofRole('lb')[0].pod.namedPort('https')!;
+  }
+
+  /** Runs `fault` under load (2 s of load before it and 3 s after); records every acknowledged write and the figures. */
+  public async underLoad(name: string, fault: (load: MixedLoad) => Promise<object | void>): Promise<LoadReport & { measured: object }> {
+    const load = new MixedLoad(this.lbPort(), this.load.loops, this.load.pauseMs, name, this.load.clientPerLoop);
+    load.start();
+    try {
+      await sleep(2_000);
+      const measured = (await fault(load)) ?? {};
+      await sleep(3_000);
+      const report = await load.stop();
+      for (const [id, itemName] of report.acknowledged) this.acknowledged.set(id, itemName);
+      this.figures[name] = { ...report.ok, failed: failureSummary(report), seconds: (report.stoppedAt - report.startedAt) / 1000, ...measured };
+      return { ...report, measured };
+    } finally {
+      await load.stop();
+      load.close();
+    }
+  }
+
+  /** The load's items in the database against the acknowledged writes: lost, duplicated, and stored without an acknowledgement. */
+  public async databaseAgainstAcknowledged(proc: LocalProcess = this.primary()): Promise<DatabaseOutcome> {
+    const rows = (await this.stack.psql(proc, "select id, name from items where name ~ '-[0-9a-f]{8}-'", 'app')).split('\n').filter(Boolean);
+    const ids = new Set(rows.map(row => row.split('|')[0]));
+    const names = rows.map(row => row.split('|')[1]);
+    return {
+      lost: [...this.acknowledged.keys()].filter(id => !ids.has(id)).length,
+      duplicated: names.length - new Set(names).size,
+      unacknowledged: [...ids].filter(id => !this.acknowledged.has(id)).length,
+    };
+  }
+
+  /** Every API instance and worker still runs. */
+  public expectServicesRunning(): void {
+    const services = this.stack.processes.filter(p => p.role === 'api' || p.env.WORKER_QUEUES !== undefined);
+    const exited = services.filter(p => p.child.exitCode !== null || p.child.signalCode !== null);
+    expect(exited.map(p => `${p.pod.name} exited ${p.child.exitCode ?? p.child.signalCode}: ${p.output().slice(-1500)}`)).toEqual([]);
+  }
+
+  /** Nothing lost, nothing duplicated, no service process gone. */
+  public async expectDatabaseAgrees(): Promise<void> {
+    expect(await this.databaseAgainstAcknowledged()).toEqual(expect.objectContaining({ lost: 0, duplicated: 0 }));
+    this.expectServicesRunning();
+  }
+
+  /** The chart's queue workers: the processes given WORKER_QUEUES that serve no HTTP. */
+  public workers(): LocalProcess[] {
+    return this.stack.processes.filter(p => p.env.WORKER_QUEUES !== undefined && p.role !== 'api');
+  }
+
+  /** Enqueues an items.create job with the CLI the chart's CronJobs run, on a worker's own env, and waits until a worker has finished it. */
+  public async expectWorkerTakes(name: string): Promise<void> {
+    const before = await this.jobsDone();
+    const worker = this.workers()[0];
+    const queue = worker.env.WORKER_QUEUES!.split(',')[0];
+    await run(process.execPath, [join(REPO_ROOT, 'service/dist/enqueue.js'), queue, 'items.create', JSON.stringify({ name, payload: {} })],
+      { env: { ...process.env, ...worker.env } });
+    await waitFor(`a worker to finish ${name}`, async () => (await this.jobsDone()) > before, 30_000, 250)
+      .catch(error => { throw new Error(`${String(error)}\n${worker.output().slice(-2000)}`); });
+  }
+
+  /** Jobs the workers have finished, from their own /metrics. */
+  private async jobsDone(): Promise<number> {
+    const texts = await Promise.all(this.workers().map(w => fetch(`http://127.0.0.1:${w.pod.namedPort('metrics')}/metrics`).then(r => r.text())));
+    return texts.flatMap(text => [...text.matchAll(/^worker_jobs_total\{[^}]*\} (\d+)/gm)]).reduce((sum, m) => sum + Number(m[1]), 0);
+  }
+
+  /** redis-cli on a Redis or Sentinel process, with its password. */
+  public async redisCli(node: LocalProcess, args: string[], portName = 'redis'): Promise<string> {
+    return run('redis-cli', ['-p', String(node.pod.namedPort(portName)), ...args], { env: { ...process.env, REDISCLI_AUTH: node.env.REDIS_PASSWORD } });
+  }
+
+  /** A PromQL query on the stack's Prometheus. */
+  public async query(promql: string): Promise<PromQueryAnswer> {
+    return (await fetch(`http://127.0.0.1:${this.stack.prometheusPort}/api/v1/query?query=${encodeURIComponent(promql)}`)).json() as Promise<PromQueryAnswer>;
+  }
+
+  /** Waits, under load, until Prometheus has every target of the chart's PodMonitors up and two scrapes with traffic; returns the targets. */
+  public async expectEveryTargetUp(name: string): Promise<number> {
+    const targets = scrapeConfigs(this.stack.chart, this.stack.cluster.pods, '5s')
+      .flatMap(job => (job as { static_configs: unknown[] }).static_configs).length;
+    await this.underLoad(name, async () => {
+      await waitFor(`all ${targets} targets up`, async () => {
+        const up = (await this.query('up')).data.result;
+        return up.length === targets && up.every(s => s.value[1] === '1');
+      }, 60_000, 1_000);
+      await sleep(12_000); // two scrapes with traffic, so rates have two samples
+      return { targets };
+    });
+    return targets;
+  }
+
+  /**
+   * Every alert, recording and dashboard panel expression of the chart, run on the live stack:
+   * those that do not parse, the selectors that select nothing (not even their labels), and
+   * the failure selectors that are empty only because nothing failed.
+   */
+  public async chartQueries(): Promise<{ unparsed: string[]; empty: string[]; quiet: string[] }> {
+    const chart = this.stack.chart;
+    const expressions = chart.ofKind('PrometheusRule').flatMap(r => r.spec.groups.flatMap((g: { rules: Array<{ expr: string }> }) => g.rules.map(rule => rule.expr)));
+    for (const dashboard of chart.ofKind('ConfigMap').filter(c => c.metadata.labels?.grafana_dashboard)) {
+      for (const content of Object.values(dashboard.data ?? {})) {
+        for (const panel of (JSON.parse(content) as { panels: Array<{ targets?: Array<{ expr: string }> }> }).panels) expressions.push(...(panel.targets ?? []).map(t => t.expr));
+      }
+    }
+    const unparsed: string[] = [];
+    const empty = new Set<string>();
+    const quiet = new Set<string>();
+    const selects = async (selector: string) => (await this.query(selector)).data.result.length > 0;
+    for (const expr of expressions) {
+      const result = await this.query(expr);
+      if (result.status !== 'success') unparsed.push(`${expr}: ${result.error}`);
+      for (const selector of selectors(expr).filter(s => !NOT_HERE.test(s))) {
+        if (await selects(selector)) continue;
+        (await selects(labelsPresent(selector)) ? quiet : empty).add(selector);
+      }
+    }
+    return { unparsed, empty: [...empty], quiet: [...quiet] };
+  }
+
+  public writeFigures(): void {
+    mkdirSync(join(REPO_ROOT, '.local'), { recursive: true });
+    writeFileSync(join(REPO_ROOT, '.local', this.figuresFile), `${JSON.stringify(this.figures, null, 2)}\n`);
+  }
+}

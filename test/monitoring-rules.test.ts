@@ -183,6 +183,18 @@ test('promtool test rules: each alert fires from its synthetic series and stays 
   expect(output).toContain('SUCCESS');
 });
 
+test('the 5xx ratio is recorded as 0 while no request has failed, not left absent', async () => {
+  const dir = group.tempDir();
+  await checkRules(dir, 'rules.yml', ruleGroups.map(g => ({ ...g, rules: g.rules.filter(r => 'record' in r) })));
+  const ratio = (status: string) => ({
+    name: `only ${status} answers`, interval: '1m',
+    input_series: [series('http_requests_total', `${apiJob}, status="${status}"`, '0+60x20')],
+    promql_expr_test: [{ expr: 'hscale:http_errors:ratio_rate5m', eval_time: '15m', exp_samples: [{ labels: `hscale:http_errors:ratio_rate5m{${apiJob}}`, value: status === '200' ? 0 : 1 }] }],
+  });
+  const output = await testRules(dir, { rule_files: ['rules.yml'], evaluation_interval: '1m', tests: [ratio('200'), ratio('503')] });
+  expect(output).toContain('SUCCESS');
+});
+
 test('every rule reads only metrics some exporter really serves', () => {
   const names = ruleGroups.flatMap(g => g.rules).flatMap(r => metricNames(r.expr));
   expect(names.filter(name => !ALL_KNOWN_METRICS.has(name))).toEqual([]);

@@ -97,7 +97,9 @@ export function renderRecordingRules(): RuleGroup {
       { record: 'hscale:http_requests:rate5m', expr: `sum by (${by}) (rate(http_requests_total[5m]))` },
       {
         record: 'hscale:http_errors:ratio_rate5m',
-        expr: `sum by (${by}) (rate(http_requests_total{status=~"5.."}[5m])) / sum by (${by}) (rate(http_requests_total[5m]))`,
+        // `or ... * 0`: without a single 5xx the ratio is 0, not absent, so the panel shows a healthy API as 0.
+        expr: `(sum by (${by}) (rate(http_requests_total{status=~"5.."}[5m])) or sum by (${by}) (rate(http_requests_total[5m])) * 0)`
+          + ` / sum by (${by}) (rate(http_requests_total[5m]))`,
       },
       ...[50, 95, 99].map(q => ({
         record: `hscale:http_request_duration_seconds:p${q}`,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { LocalStack } from '../local/stack';
-import { LoadShape, StackUnderTest } from './support/local-stack';
+import { StackUnderTest } from './support/local-stack';
 import { sleep, waitFor } from './support/processes';
 
 /*
@@ -15,14 +15,14 @@ import { sleep, waitFor } from './support/processes';
 jest.setTimeout(240_000);
 
 /** Starts `chart` with two API instances for the tests of the block, and stops it after them. */
-function onLocalStack(chart: string, load?: LoadShape): () => StackUnderTest {
+function onLocalStack(chart: string): () => StackUnderTest {
   let stack: LocalStack;
   let t: StackUnderTest;
   let stateDir: string;
   beforeAll(async () => {
     stateDir = mkdtempSync(join(tmpdir(), 'hscale-state-'));
     stack = await LocalStack.start({ chart, apiInstances: 2, stateFile: join(stateDir, 'state.json') });
-    t = new StackUnderTest(stack, `guides-${chart}-figures.json`, load);
+    t = new StackUnderTest(stack, `guides-${chart}-figures.json`);
   });
   afterAll(async () => {
     await stack?.stop();
@@ -42,8 +42,8 @@ async function expectQueriesServed(t: StackUnderTest): Promise<void> {
 }
 
 describe('tutormax: Redis Sentinel', () => {
-  // TutorMax limits each client to 100 requests a minute: 24 clients, each at about 85 a minute.
-  const t = onLocalStack('tutormax', { loops: 24, pauseMs: 700, clientPerLoop: true });
+  const t = onLocalStack('tutormax');
+
 
   /** The master's address as a Sentinel answers it. */
   async function sentinelMaster(): Promise<string> {

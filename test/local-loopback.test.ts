@@ -1,6 +1,7 @@
 import { chartNames, ChartObjects, DIST_DIR } from '../local/chart';
 import { missingBinaries } from '../local/containers';
 import { loopbackNginxConf, loopbackPgHba, loopbackPostgresConf, loopbackRedisConf, withPostgresSettings } from '../local/loopback';
+import { loadShapeUnder } from './support/local-stack';
 
 test('postgresql.conf on loopback: address, port and shared_buffers replaced, every other line kept', () => {
   const conf = "listen_addresses = '*'\nport = 5432\nshared_buffers = '1GB'\nwal_level = replica\n";
@@ -79,5 +80,16 @@ test('the pods a chart starts with: the HPA minimum for the API, spec.replicas f
   expect(counts).toEqual({
     'hscale-db-primary': 1, 'hscale-db-replica': 2, 'hscale-cache': 6, 'hscale-cache-create': 1,
     'hscale-api': 3, 'hscale-lb': 2, 'hscale-jobs': 1,
+  });
+});
+
+test('the failure tests\' load stays under each chart\'s API rate limit: TutorMax\'s 100 a minute per client needs 30 clients at 80 a minute', () => {
+  const shapes = Object.fromEntries(chartNames().map(name => [name, loadShapeUnder(ChartObjects.load(name))]));
+  expect(shapes).toEqual({
+    'bet-intel': { loops: 4, pauseMs: 80, clientPerLoop: false },
+    'cms': { loops: 4, pauseMs: 80, clientPerLoop: false },
+    'fastnext': { loops: 4, pauseMs: 80, clientPerLoop: false },
+    'hscale': { loops: 4, pauseMs: 80, clientPerLoop: false },
+    'tutormax': { loops: 30, pauseMs: 750, clientPerLoop: true },
   });
 });

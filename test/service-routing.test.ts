@@ -198,6 +198,24 @@ test('a primary that dies while its connections idle does not crash the process,
   await waitFor('the service to write again', async () => (await api().post('/api/v1/items').send({ name: 'after' })).status === 201, 20_000, 200);
 });
 
+test('a write to a primary that freezes answers 503 by the deadline, on a client the router then replaces; writes work once it answers', async () => {
+  const client = service.router.primarySql;
+  pg.primary.freeze(true);
+  let answer: { status: number; ms: number };
+  try {
+    const started = Date.now();
+    const res = await api().post('/api/v1/items').send({ name: 'to a frozen primary' });
+    answer = { status: res.status, ms: Date.now() - started };
+  } finally {
+    pg.primary.freeze(false);
+  }
+  expect(answer.status).toBe(503);
+  expect(answer.ms).toBeLessThan(STATEMENT_TIMEOUT_MS + READ_DEADLINE_SLACK_MS + 1000);
+  // A connection that failed may be one postgres.js can no longer write on (porsager/postgres#1208): none is reused.
+  expect(service.router.primarySql).not.toBe(client);
+  await api().post('/api/v1/items').send({ name: 'after the thaw' }).expect(201);
+});
+
 test('migrations run exactly once when several instances start at once', async () => {
   // GIVEN an empty database and three clients, as three pods starting together
   await pg.primary.sql('create database migrations_race owner app');

@@ -7,6 +7,8 @@ export type OperationKind = 'write' | 'read-with-token' | 'read';
 /** One failed request: what it was, when, and what came back. */
 export interface Failure {
   readonly kind: OperationKind;
+  /** When the request was sent (ms since the epoch). */
+  readonly sentAt: number;
   /** When the failure came back (ms since the epoch). */
   readonly at: number;
   readonly status: number | string;
@@ -77,16 +79,17 @@ export class MixedLoad {
   }
 
   private async operation(kind: OperationKind, localAddress?: string): Promise<void> {
+    const sentAt = Date.now();
     try {
       const response = await this.send(kind, localAddress);
       if (response.status >= 200 && response.status < 300) {
         this.ok[kind]++;
         if (kind === 'write') this.recordWrite(response);
       } else {
-        this.failures.push({ kind, at: Date.now(), status: response.status });
+        this.failures.push({ kind, sentAt, at: Date.now(), status: response.status });
       }
     } catch (error) {
-      this.failures.push({ kind, at: Date.now(), status: (error as NodeJS.ErrnoException).code ?? String(error) });
+      this.failures.push({ kind, sentAt, at: Date.now(), status: (error as NodeJS.ErrnoException).code ?? String(error) });
     }
   }
 

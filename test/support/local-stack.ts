@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
+import { ChartObjects } from '../../local/chart';
 import { LocalProcess } from '../../local/containers';
 import { REPO_ROOT } from '../../local/images';
 import { scrapeConfigs } from '../../local/prometheus';
@@ -50,7 +51,22 @@ export interface LoadShape {
   readonly clientPerLoop: boolean;
 }
 
+/** About 40 requests a second from one client, unless the chart's API rate limit allows a client less. */
 const DEFAULT_LOAD: LoadShape = { loops: 4, pauseMs: 80, clientPerLoop: false };
+const DEFAULT_RATE = 40;
+
+/**
+ * A load of about the default rate that stays under the API rate limit of the chart's nginx:
+ * when one client may not send that much, as many clients as it takes, each at 80% of its limit.
+ */
+export function loadShapeUnder(chart: ChartObjects): LoadShape {
+  const conf = chart.ofKind('ConfigMap').map(c => c.data?.['nginx.conf']).find(text => text !== undefined) ?? '';
+  const limit = /limit_req_zone \S+ zone=api_requests:\S+ rate=(\d+)r\/([sm]);/.exec(conf);
+  const perSecond = limit ? Number(limit[1]) / (limit[2] === 'm' ? 60 : 1) : Infinity;
+  if (perSecond >= DEFAULT_RATE * 1.25) return DEFAULT_LOAD;
+  const eachPerSecond = perSecond * 0.8;
+  return { loops: Math.ceil(DEFAULT_RATE / eachPerSecond), pauseMs: Math.round(1000 / eachPerSecond), clientPerLoop: true };
+}
 
 /**
  * A chart's local stack under test: a steady mixed load through its nginx, with every
@@ -63,8 +79,8 @@ export class StackUnderTest {
   /** The PostgreSQL primary now: a failover test points it at the promoted replica. */
   public primary: () => LocalProcess;
 
-  /** `load` shapes the load for a chart whose rate limit it must stay under. @default 4 loops, 80 ms apart, from one client */
-  constructor(public readonly stack: LocalStack, private readonly figuresFile: string, private readonly load: LoadShape = DEFAULT_LOAD) {
+  /** `load` shapes the mixed load. @default {@link loadShapeUnder} the chart's rate limit */
+  constructor(public readonly stack: LocalStack, private readonly figuresFile: string, private readonly load = loadShapeUnder(stack.chart)) {
     this.primary = () => stack.ofRole('db-primary')[0];
   }
 

@@ -98,7 +98,10 @@ export interface PoolStats {
 
 interface Pool {
   readonly name: string;
-  readonly sql: Sql;
+  /** The pool's client now: {@link QueryRouter.renew} replaces it after a connection error. */
+  sql: Sql;
+  /** Makes a new client of the pool. */
+  readonly open: () => Sql;
   readonly max: number;
   /** Queries holding one of the `max` connections. */
   inFlight: number;
@@ -139,7 +142,7 @@ export class QueryRouter {
   }
 
   private pool(name: string, url: string, override: { host?: string; port?: number }, max: number): Pool {
-    const sql = postgres(url, {
+    const open = () => postgres(url, {
       ...override,
       max,
       // Without these a replica that stops answering at network level stalls every request sent to it.
@@ -155,7 +158,21 @@ export class QueryRouter {
       // Query text, duration and row count are logged by `timed`; parameters never are.
       debug: false,
     });
-    return { name, sql, max, inFlight: 0, waiting: [] };
+    return { name, sql: open(), open, max, inFlight: 0, waiting: [] };
+  }
+
+  /**
+   * Replaces the client of `pool` after a connection error on `failed`. postgres.js 3.4 can keep
+   * a connection whose socket died with a write still scheduled (porsager/postgres#1208): used
+   * again, its queries are never sent and hang, or it throws outside any promise and ends the
+   * process (seen in a primary failover). A new client holds no such connection; the old one is
+   * ended once its running queries finish.
+   */
+  private renew(pool: Pool, failed: Sql): void {
+    if (pool.sql !== failed) return;
+    pool.sql = pool.open();
+    logger.warn({ pool: pool.name }, 'database client replaced after a connection error');
+    void failed.end({ timeout: 5 }).catch(() => undefined);
   }
 
   /**
@@ -173,9 +190,11 @@ export class QueryRouter {
 
   /** Runs `fn` in a transaction on the primary; resolves with its result and the commit LSN as token. */
   public async write<T>(fn: (sql: postgres.TransactionSql) => Promise<T>): Promise<{ result: T; token: string }> {
-    const result = await this.timed(this.primary, sql => sql.begin(fn) as Promise<T>);
+    // Bounded like reads: a primary that stops answering gets a 503 in time, not a request held open.
+    const deadline = this.config.statementTimeoutMs + READ_DEADLINE_SLACK_MS;
+    const result = await this.timed(this.primary, sql => withTimeout(sql.begin(fn) as Promise<T>, deadline));
     // Read after COMMIT: inside the writing transaction the LSN would be older than the commit record.
-    const [{ lsn }] = await this.timed(this.primary, sql => sql<Array<{ lsn: string }>>`select pg_current_wal_lsn()::text as lsn`);
+    const [{ lsn }] = await this.timed(this.primary, sql => withTimeout(sql<Array<{ lsn: string }>>`select pg_current_wal_lsn()::text as lsn`, deadline));
     this.observer.onWrite?.();
     return { result, token: lsn };
   }
@@ -252,6 +271,7 @@ export class QueryRouter {
       logger.warn({ err: String(error) }, 'primary LSN sample failed');
     }
     await Promise.all(this.replicaPools.map(async replica => {
+      const client = replica.sql;
       try {
         const lsn = await withTimeout(this.replayLsn(replica), this.config.connectTimeoutMs + 500);
         if (!lsn) throw new Error('not a replica: pg_last_wal_replay_lsn() is null');
@@ -267,6 +287,7 @@ export class QueryRouter {
           beforeStart ? 'has not replayed the primary\'s state at start (migrations)' : lagging ? `replay lag ${replica.state.lagMs} ms` : 'replaying');
       } catch (error) {
         this.markDown(replica, error);
+        if (isConnectionError(error)) this.renew(replica, client);
       }
     }));
   }
@@ -288,10 +309,14 @@ export class QueryRouter {
   private async timed<T>(pool: Pool, fn: (sql: Sql) => Promise<T>): Promise<T> {
     await this.acquire(pool);
     const started = Date.now();
+    const sql = pool.sql;
     try {
-      const result = await fn(pool.sql);
+      const result = await fn(sql);
       logger.debug({ pool: pool.name, ms: Date.now() - started, rows: Array.isArray(result) ? result.length : undefined }, 'query');
       return result;
+    } catch (error) {
+      if (isConnectionError(error)) this.renew(pool, sql);
+      throw error;
     } finally {
       this.release(pool);
     }

@@ -158,7 +158,8 @@ test('a replica behind the primary\'s state at start takes no reads, however sma
     await waitFor('replica 1 to have the item', async () => await pg.replicas[1].sql(`select count(*) from items where id = '${body.id}'`, 'app') === '1');
     // WHEN an instance starts now (its lag bound is a minute, so lag alone would admit replica 0)
     await later.start();
-    // THEN replica 0 takes no reads, and every read finds the item
+    // THEN replica 1 is admitted (once it has replayed whatever the primary logged since, a standby snapshot say), replica 0 takes no reads, and every read finds the item
+    await waitFor('replica 1 to be admitted', async () => later.router.replicaStates()[1].healthy, 10_000, 50);
     expect(later.router.replicaStates().map(r => r.healthy)).toEqual([false, true]);
     for (let i = 0; i < 20; i++) await request(later.app).get(`/api/v1/items/${body.id}`).expect(200);
     // AND it is admitted once it has replayed that state

@@ -32,6 +32,19 @@ function startTier(workload: Workload): number {
   return /nginx/.test(main.image) ? 4 : 3;
 }
 
+/**
+ * The pods of a workload the stack starts: one nginx (a second would only share its ports), one
+ * run of a Job, else the chart's minimum, at most `apiInstances` of what an HPA scales. Nothing
+ * scales a pool up from zero here, so an autoscaled one gets a pod; a StatefulSet of 0 replicas none.
+ */
+export function localPodCount(chart: ChartObjects, workload: Workload, apiInstances?: number): number {
+  if (workload.kind === 'Job' || /nginx/.test(workload.containers[0].image)) return 1;
+  const scaledBy = (kind: string) => chart.ofKind(kind).some(s => s.spec.scaleTargetRef.name === workload.name);
+  const cap = scaledBy('HorizontalPodAutoscaler') && apiInstances ? apiInstances : Infinity;
+  const floor = scaledBy('HorizontalPodAutoscaler') || scaledBy('ScaledObject') ? 1 : 0;
+  return Math.max(floor, Math.min(workload.minReplicas, cap));
+}
+
 /** The chart's topology as processes on loopback; `start()` brings it up, `stop()` removes every process and directory. */
 export class LocalStack {
   public readonly processes: LocalProcess[] = [];
@@ -90,18 +103,9 @@ export class LocalStack {
     this.options.log?.(line);
   }
 
-  private podCount(workload: Workload): number {
-    if (workload.kind === 'Job' || /nginx/.test(workload.containers[0].image)) return 1;
-    const scaledBy = (kind: string) => this.chart.ofKind(kind).some(s => s.spec.scaleTargetRef.name === workload.name);
-    const cap = scaledBy('HorizontalPodAutoscaler') && this.options.apiInstances ? this.options.apiInstances : Infinity;
-    // Nothing scales a pool up from zero here, so an autoscaled one gets a pod; a StatefulSet of 0 replicas gets none.
-    const floor = scaledBy('HorizontalPodAutoscaler') || scaledBy('ScaledObject') ? 1 : 0;
-    return Math.max(floor, Math.min(workload.minReplicas, cap));
-  }
-
   private async startAll(): Promise<void> {
     const workloads = this.chart.workloads();
-    for (const workload of workloads) this.cluster.addPods(workload, this.podCount(workload));
+    for (const workload of workloads) this.cluster.addPods(workload, localPodCount(this.chart, workload, this.options.apiInstances));
     await Promise.all(this.cluster.pods.map(pod => pod.materialize()));
     for (const tier of [...new Set(workloads.map(startTier))].sort()) {
       this.checkNotAborted();

@@ -1,6 +1,8 @@
 import { chartNames, ChartObjects, DIST_DIR } from '../local/chart';
+import { LocalCluster, PortPool } from '../local/cluster';
 import { missingBinaries } from '../local/containers';
 import { loopbackNginxConf, loopbackPgHba, loopbackPostgresConf, loopbackRedisConf, withPostgresSettings } from '../local/loopback';
+import { localPodCount } from '../local/stack';
 import { loadShapeUnder } from './support/local-stack';
 
 test('postgresql.conf on loopback: address, port and shared_buffers replaced, every other line kept', () => {
@@ -92,4 +94,38 @@ test('the failure tests\' load stays under each chart\'s API rate limit: TutorMa
     'hscale': { loops: 4, pauseMs: 80, clientPerLoop: false },
     'tutormax': { loops: 30, pauseMs: 750, clientPerLoop: true },
   });
+});
+
+test('the pods the local stack starts: at most apiInstances of the HPA-scaled API, one nginx, none of a StatefulSet of 0 replicas', () => {
+  const count = (name: string, apiInstances?: number) => {
+    const chart = ChartObjects.load(name);
+    return Object.fromEntries(chart.workloads().map(w => [w.name, localPodCount(chart, w, apiInstances)]));
+  };
+  expect(count('cms', 2)).toEqual({ 'cms-db-primary': 1, 'cms-db-replica': 0, 'cms-cache': 1, 'cms-api': 2, 'cms-lb': 1 });
+  expect(count('tutormax')).toEqual({
+    'tutormax-db-primary': 1, 'tutormax-db-replica': 1, 'tutormax-cache': 2, 'tutormax-cache-sentinel': 3,
+    'tutormax-api': 3, 'tutormax-lb': 1, 'tutormax-workers': 2,
+  });
+});
+
+test('on loopback the Sentinels and the second Redis get the first Redis\'s own port as INITIAL_MASTER_PORT, never 6379', async () => {
+  // GIVEN the tutormax chart's pods on loopback
+  const chart = ChartObjects.load('tutormax');
+  const cluster = new LocalCluster(chart, '/nonexistent', await PortPool.create(40));
+  for (const workload of chart.workloads()) cluster.addPods(workload, localPodCount(chart, workload));
+  const pod = (name: string) => cluster.pods.find(p => p.name === name)!;
+  const env = (name: string) => pod(name).env(pod(name).workload.containers[0]);
+  try {
+    // THEN both find the first one's local port, and each keeps its own
+    const masterPort = String(pod('tutormax-cache-0').namedPort('redis'));
+    expect(masterPort).not.toBe('6379');
+    expect(env('tutormax-cache-sentinel-0')).toEqual(expect.objectContaining({
+      INITIAL_MASTER_HOST: '127.0.0.1', INITIAL_MASTER_PORT: masterPort, SENTINEL_PORT: String(pod('tutormax-cache-sentinel-0').namedPort('sentinel')),
+    }));
+    expect(env('tutormax-cache-1')).toEqual(expect.objectContaining({
+      INITIAL_MASTER_PORT: masterPort, REDIS_PORT: String(pod('tutormax-cache-1').namedPort('redis')), ANNOUNCE_HOST: '127.0.0.1',
+    }));
+  } finally {
+    await Promise.all([...cluster.forwarders.values()].map(f => f.close()));
+  }
 });

@@ -23,8 +23,9 @@ export interface JobsApi {
 
 /**
  * `/api/v1/jobs` (admin token): `POST /` enqueues `{ queue, name, data }` and answers 202 with
- * the job's id (the same id again for a repeated Idempotency-Key, with no second job); `GET /:id` answers its state, attempts and failed reason. Only the queues named in
- * WORKER_QUEUES are served; without them (or without a Redis contract) every job is refused.
+ * the job's id (the same id again for a repeated Idempotency-Key, with no second job); `GET /:id`
+ * answers its state, attempts and failed reason. Only the queues named in WORKER_QUEUES are
+ * served; without them (or without a Redis contract) every job is refused.
  */
 export function jobsApi(env: NodeJS.ProcessEnv, adminToken: string | undefined): JobsApi {
   const queueNames = queueNamesFromEnv(env);

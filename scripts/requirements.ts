@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'fs';
 import { basename, join } from 'path';
 import { parseAllDocuments } from 'yaml';
-import { externalRequirements, KubeObject, renderApplySteps } from '../lib/requirements';
+import { externalRequirements, KubeObject, renderApplySteps } from '../lib/cluster/requirements';
 
 /** The objects of a synthesized manifest file. */
 export function readManifests(path: string): KubeObject[] {

@@ -3,7 +3,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
 import { buildApp } from '../charts/app';
-import { podSecurityLabels } from '../lib/pod-security-namespace';
+import { podSecurityLabels } from '../lib/cluster/pod-security-namespace';
 
 const DIST = join(__dirname, '..', 'dist');
 const FIX = 'run \'npm run synth\' and commit dist/';

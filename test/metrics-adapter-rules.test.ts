@@ -1,5 +1,5 @@
 import { parse } from 'yaml';
-import { adapterRateRule, AdapterRule, RATE_METRICS_QUERY, renderAdapterRules } from '../lib/metrics-adapter-rules';
+import { adapterRateRule, AdapterRule, RATE_METRICS_QUERY, renderAdapterRules } from '../lib/api/metrics-adapter-rules';
 import { ProcessGroup } from './support/processes';
 import { checkRules, testRules } from './support/promtool';
 

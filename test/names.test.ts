@@ -1,6 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../lib/names';
+import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../lib/core/names';
 
 test('a name is the chart, the path below it and the role, in lower case', () => {
   const chart = new Chart(Testing.app(), 'hscale');

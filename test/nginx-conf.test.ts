@@ -3,7 +3,7 @@ import { connect as http2Connect } from 'http2';
 import { AddressInfo } from 'net';
 import { join } from 'path';
 import { connect as tlsConnect } from 'tls';
-import { NginxConfOptions, renderNginxConf } from '../lib/nginx-conf';
+import { NginxConfOptions, renderNginxConf } from '../lib/load-balancer/nginx-conf';
 import { localHttp2Syntax, loopbackNginxOptions, nginxTest, selfSignedCertificate, startNginx } from './support/nginx';
 import { freePort, ProcessGroup, sleep } from './support/processes';
 

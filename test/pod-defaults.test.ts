@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { ContainerResources, nodeAntiAffinity, resolveResources, zoneAndNodeSpread } from '../lib/pod-defaults';
+import { ContainerResources, nodeAntiAffinity, resolveResources, zoneAndNodeSpread } from '../lib/core/pod-defaults';
 
 const DEFAULTS: ContainerResources = { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi' };
 const scope = () => new Construct(Testing.chart(), 'thing');

@@ -1,5 +1,5 @@
 import { Testing } from 'cdk8s';
-import { PodNetworkPolicy } from '../lib/pod-network-policy';
+import { PodNetworkPolicy } from '../lib/core/pod-network-policy';
 import { Manifest } from './support/manifest-checks';
 
 function policyOf(configure: (policy: PodNetworkPolicy) => void = () => undefined): Manifest {

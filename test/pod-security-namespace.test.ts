@@ -1,6 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
-import { PodSecurityNamespace } from '../lib/pod-security-namespace';
-import { ScaledApi } from '../lib/scaled-api';
+import { ScaledApi } from '../lib/api/scaled-api';
+import { PodSecurityNamespace } from '../lib/cluster/pod-security-namespace';
 import { checkManifests } from './support/manifest-checks';
 
 const chartIn = (namespace?: string) => new Chart(Testing.app(), 'shop', namespace ? { namespace } : {});

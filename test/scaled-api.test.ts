@@ -3,7 +3,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { parse } from 'yaml';
 import { ICacheEndpoint, IDatabaseEndpoint, PodPeer, RedisCluster, resolveScaledApiSettings, ScaledApi, ScaledApiProps } from '../lib';
-import { adapterRateRule } from '../lib/metrics-adapter-rules';
+import { adapterRateRule } from '../lib/api/metrics-adapter-rules';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 function synthApi(props: Partial<ScaledApiProps> = {}): Manifest[] {

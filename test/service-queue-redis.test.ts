@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import { RedisCluster } from '../lib';
-import { MaxmemoryPolicy } from '../lib/redis-conf';
+import { MaxmemoryPolicy } from '../lib/core/endpoints';
 import { ReadThroughCache } from '../service/src/cache/cache';
 import { cacheClientFromEnv } from '../service/src/cache/client';
 import { closeQuietly, queueConnectionFromEnv } from '../service/src/queue/connection';

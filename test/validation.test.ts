@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import {
   parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
   requirePositive, requireProp, requireQuantity,
-} from '../lib/validation';
+} from '../lib/core/validation';
 
 const scope = () => new Construct(Testing.chart(), 'thing');
 const DIGEST = `sha256:${'a'.repeat(64)}`;

@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'child_process';
 import { mkdirSync } from 'fs';
 import { join } from 'path';
 import postgres from 'postgres';
-import { renderNginxConf } from '../../lib/nginx-conf';
+import { renderNginxConf } from '../../lib/load-balancer/nginx-conf';
 import { migrate } from '../../service/src/db/migrations';
 import { loopbackNginxOptions, startNginx } from '../../test/support/nginx';
 import { ReplicatedPostgres, startReplicatedPostgres } from '../../test/support/postgres';

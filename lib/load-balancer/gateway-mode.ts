@@ -1,8 +1,8 @@
 import { ApiObject, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
-import { ILoadBalancerBackend, PodPeer } from '../endpoints';
-import { commonLabels, namespaceOf } from '../names';
-import { propError, requireDnsLabel } from '../validation';
+import { ILoadBalancerBackend, PodPeer } from '../core/endpoints';
+import { commonLabels, namespaceOf } from '../core/names';
+import { propError, requireDnsLabel } from '../core/validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { GatewayReference, LoadBalancerProps } from './props';
 import { otherBackends, ResolvedRoute, resolveRoutes } from './routes';

@@ -1,8 +1,8 @@
 import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { MetricsEndpoint } from '../endpoints';
-import { PodNetworkPolicy } from '../pod-network-policy';
+import { MetricsEndpoint } from '../core/endpoints';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { LoadBalancerMode, LoadBalancerProps } from './props';
 
 /** The LoadBalancer construct as a mode sees it: the scope of what it creates, and the names every mode shares. */

@@ -1,16 +1,16 @@
 import { createHash } from 'crypto';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { DEFAULT_METRICS_SCRAPER, ILoadBalancerBackend, MetricsEndpoint, PodPeer } from '../endpoints';
-import { commonLabels, imageVersion, namespaceOf } from '../names';
-import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from '../nginx-conf';
+import { DEFAULT_METRICS_SCRAPER, ILoadBalancerBackend, MetricsEndpoint, PodPeer } from '../core/endpoints';
+import { commonLabels, imageVersion, namespaceOf } from '../core/names';
 import {
   deploymentAutoscaler, exporterSidecar, noUnavailableRollingUpdate, nodeAntiAffinity, resolveResources,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, utilizationMetric, zoneAndNodeSpread,
-} from '../pod-defaults';
-import { PodNetworkPolicy } from '../pod-network-policy';
-import { parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePositive } from '../validation';
+} from '../core/pod-defaults';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePositive } from '../core/validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
+import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from './nginx-conf';
 import { NginxProxySettings, resolveNginxProxySettings } from './nginx-proxy-settings';
 import { LoadBalancerProps, RateLimit } from './props';
 import { otherBackends, ResolvedRoute, resolveRoutes } from './routes';

@@ -1,9 +1,9 @@
 import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
+import { propError, requireOneOf } from '../core/validation';
 import {
   NGINX_NEXT_UPSTREAM_CONDITIONS, NginxNextUpstreamCondition, NginxProxyBuffers, NginxProxyTimeouts,
-} from '../nginx-conf';
-import { propError, requireOneOf } from '../validation';
+} from './nginx-conf';
 import { LoadBalancerHealth, LoadBalancerProps, ProxyBuffers, ProxyCache } from './props';
 
 /** The proxy cache of nginx mode, in nginx's units; its emptyDir is sized from `maxSizeMib`. */

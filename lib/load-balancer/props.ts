@@ -1,7 +1,7 @@
 import { Duration, Size } from 'cdk8s';
-import { ILoadBalancerBackend, PodPeer } from '../endpoints';
-import { NginxNextUpstreamCondition } from '../nginx-conf';
-import { ContainerResources } from '../pod-defaults';
+import { ILoadBalancerBackend, PodPeer } from '../core/endpoints';
+import { ContainerResources } from '../core/pod-defaults';
+import { NginxNextUpstreamCondition } from './nginx-conf';
 
 /** How traffic reaches the backend; each mode is one module in lib/load-balancer/, listed in LOAD_BALANCER_MODES. */
 export type LoadBalancerMode = 'nginx' | 'gateway';

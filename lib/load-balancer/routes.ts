@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
-import { ILoadBalancerBackend } from '../endpoints';
-import { propError } from '../validation';
+import { ILoadBalancerBackend } from '../core/endpoints';
+import { propError } from '../core/validation';
 import { LoadBalancerRoute } from './props';
 
 /** A route with its defaults filled in. */

@@ -1,8 +1,8 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { IMetricsTarget } from '../endpoints';
-import { RuleGroup } from '../monitoring/rules';
-import type { ObservabilityProps, ObservabilitySettings } from '../observability';
+import { IMetricsTarget } from '../core/endpoints';
+import { RuleGroup } from './rules';
+import { ObservabilityProps, ObservabilitySettings } from './settings';
 
 /** What every mode builds on: the resolved settings and what the Observability already rendered. */
 export interface ObservedTopology {

@@ -1,15 +1,15 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { renderPrometheusConfig } from '../monitoring/prometheus-config';
-import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../names';
-import type { ObservabilityProps } from '../observability';
+import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
   nodeAntiAffinity, resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
-} from '../pod-defaults';
-import { PodNetworkPolicy } from '../pod-network-policy';
-import { propError, requirePinnedImage } from '../validation';
+} from '../core/pod-defaults';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { propError, requirePinnedImage } from '../core/validation';
 import { ObservabilityModeBuilder, ObservedTopology } from './mode';
+import { renderPrometheusConfig } from './prometheus-config';
+import { ObservabilityProps } from './settings';
 
 /** The props only standalone mode reads, resolved and validated. */
 export interface StandaloneSettings {

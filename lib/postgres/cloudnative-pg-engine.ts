@@ -1,8 +1,8 @@
 import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { commonLabels, imageVersion, namespaceOf } from '../core/names';
 import * as cnpg from '../imports/postgresql.cnpg.io';
-import { commonLabels, imageVersion, namespaceOf } from '../names';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { PG_PORT, postgresClientEnv, postgresMetricsEndpoint } from './shared';
 

@@ -1,9 +1,9 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { MetricsEndpoint, NetworkLink, PodPeer } from '../endpoints';
+import { MetricsEndpoint, NetworkLink, PodPeer } from '../core/endpoints';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
 import * as cnpg from '../imports/postgresql.cnpg.io';
-import { PodNetworkPolicy } from '../pod-network-policy';
-import { SynchronousCommit } from '../postgres-conf';
+import { SynchronousCommit } from './postgres-conf';
 
 export const PG_ACCESS_MODES = ['ReadWriteOnce', 'ReadWriteOncePod'] as const;
 export type PgAccessMode = typeof PG_ACCESS_MODES[number];

@@ -1,9 +1,9 @@
 import { createHash } from 'crypto';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { MetricsEndpoint } from '../endpoints';
-import { commonLabels, namespaceOf } from '../names';
-import { PodNetworkPolicy } from '../pod-network-policy';
+import { MetricsEndpoint } from '../core/endpoints';
+import { commonLabels, namespaceOf } from '../core/names';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
 
 export const PG_PORT = 5432;
 export const EXPORTER_PORT = 9187;

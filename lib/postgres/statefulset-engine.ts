@@ -1,11 +1,11 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { commonLabels, imageVersion, INSTANCE_LABEL, namespaceOf, selectorLabels } from '../names';
+import { commonLabels, imageVersion, INSTANCE_LABEL, namespaceOf, selectorLabels } from '../core/names';
 import {
   exporterSidecar, nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
-} from '../pod-defaults';
-import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from '../postgres-conf';
+} from '../core/pod-defaults';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
+import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
 import {
   createConfigMap, createDisruptionBudget, createNetworkPolicy, EXPORTER_PORT, PG_PORT, pgMetadata, postgresClientEnv,
   postgresMetricsEndpoint, secretEnv,

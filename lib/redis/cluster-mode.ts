@@ -1,10 +1,10 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
-import { commonLabels, imageVersion, selectorLabels } from '../names';
-import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../pod-defaults';
-import { renderClusterCreateScript, renderRedisStartScript } from '../redis-conf';
-import { requireIntInRange } from '../validation';
-import { RedisModeModule, RedisSharedObjects, RedisTopologyBase } from './mode';
-import { RedisClusterSettings } from './settings';
+import { commonLabels, imageVersion, selectorLabels } from '../core/names';
+import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/pod-defaults';
+import { requireIntInRange } from '../core/validation';
+import { RedisModeModule, RedisSharedObjects } from './mode';
+import { renderClusterCreateScript, renderRedisStartScript } from './redis-conf';
+import { RedisClusterSettings, RedisTopologyBase } from './settings';
 import { CONFIG_MOUNT, configVolume, objectMeta, REDIS_PORT, REDIS_UID, redisPasswordEnv } from './shared';
 
 const BUS_PORT = REDIS_PORT + 10000;

@@ -1,15 +1,8 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { NetworkLink } from '../endpoints';
-import { PodNetworkPolicy } from '../pod-network-policy';
-import type { RedisClusterProps } from '../redis-cluster';
-import { RedisClusterSettings } from './settings';
-
-/** What every mode resolves from the props only it reads. */
-export interface RedisTopologyBase {
-  /** Redis pods in the data StatefulSet. */
-  readonly nodeCount: number;
-}
+import { NetworkLink } from '../core/endpoints';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { RedisClusterProps, RedisClusterSettings, RedisTopologyBase } from './settings';
 
 /**
  * One way of running Redis, in its own file and registered in `modes.ts`. RedisCluster builds

@@ -1,14 +1,13 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { commonLabels, imageVersion, selectorLabels } from '../names';
-import { fixedResources, restrictedContainerSecurityContext, scratchVolume } from '../pod-defaults';
-import type { RedisClusterProps } from '../redis-cluster';
+import { commonLabels, imageVersion, selectorLabels } from '../core/names';
+import { fixedResources, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { propError, requireDnsLabel, requireIntInRange } from '../core/validation';
+import { RedisModeModule, RedisModeObjects, RedisSharedObjects } from './mode';
 import {
   renderRedisStartScript, renderSentinelConf, renderSentinelMasterSettings, renderSentinelStartScript, SentinelConfOptions,
-} from '../redis-conf';
-import { propError, requireDnsLabel, requireIntInRange } from '../validation';
-import { RedisModeModule, RedisModeObjects, RedisSharedObjects, RedisTopologyBase } from './mode';
-import { RedisClusterSettings } from './settings';
+} from './redis-conf';
+import { RedisClusterProps, RedisClusterSettings, RedisTopologyBase } from './settings';
 import {
   announceEnv, CONFIG_MOUNT, configVolume, createDisruptionBudget, createHeadlessService, createPeerNetworkPolicy, namedServicePort,
   objectMeta, podAddresses, podHost, podTemplateMetadata, REDIS_PORT, redisPasswordEnv, redisPodBasics, SENTINEL_PORT, startScriptEnv,

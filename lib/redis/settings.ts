@@ -1,12 +1,82 @@
+import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
-import { Construct } from 'constructs';
-import { DEFAULT_METRICS_SCRAPER, PodPeer } from '../endpoints';
-import { namespaceOf, resourceName } from '../names';
-import { ContainerResources, resolveResources } from '../pod-defaults';
-import { REDIS_CLUSTER_PROPS, type RedisClusterProps } from '../redis-cluster';
-import { APPENDFSYNC_MODES, AppendFsync, MAXMEMORY_POLICIES, MaxmemoryPolicy } from '../redis-conf';
-import { parseQuantity, propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../validation';
-import { REDIS_MODE_NAMES, REDIS_MODES, RedisMode, RedisTopology } from './modes';
+import { MaxmemoryPolicy, PodPeer } from '../core/endpoints';
+import { ContainerResources } from '../core/pod-defaults';
+import { AppendFsync } from './redis-conf';
+
+// The props and settings of a RedisCluster, apart from the construct and the mode registry, so
+// the modes can read them without importing what imports the modes.
+
+/** Every Redis mode under the name the `mode` prop takes; each has a module registered in `modes.ts`. */
+export const REDIS_MODE_NAMES = ['cluster', 'sentinel', 'standalone'] as const;
+export type RedisMode = typeof REDIS_MODE_NAMES[number];
+
+/** Props of a {@link RedisCluster}. */
+export interface RedisClusterProps {
+  /** 'cluster' shards the keyspace over masters; 'sentinel' runs one master with replicas and Sentinels; 'standalone' runs one Redis without replicas. @default 'cluster' */
+  readonly mode?: RedisMode;
+  /** Masters in cluster mode. @default 3 */
+  readonly shards?: number;
+  /** Replicas of each master in cluster mode. @default 1 */
+  readonly replicasPerShard?: number;
+  /** Replicas of the master in sentinel mode. @default 2 */
+  readonly replicas?: number;
+  /** Sentinel processes in sentinel mode. @default 3 */
+  readonly sentinels?: number;
+  /** Sentinels that must agree the master is down. @default 2 */
+  readonly quorum?: number;
+  /** Name clients ask the Sentinels for. @default 'hscale' */
+  readonly masterName?: string;
+  /** How long a master may be unreachable before Sentinels fail it over. @default Duration.seconds(5) */
+  readonly sentinelDownAfter?: Duration;
+  /** How long a cluster node may be unreachable before it is failed over (Redis's own default of 15 s makes failover take 15-17 s). @default Duration.seconds(5) */
+  readonly clusterNodeTimeout?: Duration;
+  /** Secret holding the password every node, replica and client uses. @default - a Secret named `<name>-auth` with key `password`, which you create */
+  readonly passwordSecret?: { readonly name: string; readonly key: string };
+  /** Redis image (7.x). @default 'redis:7.2.5' */
+  readonly image?: string;
+  /** redis_exporter image. @default 'oliver006/redis_exporter:v1.62.0' */
+  readonly exporterImage?: string;
+  /** Requests and limits of each Redis container. @default - 250m / 1Gi requested, 1 CPU / 3Gi limit */
+  readonly resources?: Partial<ContainerResources>;
+  /** Memory for the dataset, a Kubernetes quantity no larger than the memory limit. @default - 70% of the memory limit, leaving room for forks and buffers */
+  readonly maxmemory?: string;
+  /** What Redis evicts at maxmemory; a WorkerPool's broker needs 'noeviction' or a 'volatile-*' policy. @default 'allkeys-lru' */
+  readonly maxmemoryPolicy?: MaxmemoryPolicy;
+  /** Append-only file. @default true */
+  readonly appendonly?: boolean;
+  /** When the AOF is fsynced. @default 'everysec' */
+  readonly appendfsync?: AppendFsync;
+  /** RDB save points (`<seconds> <changes>`); an empty list turns RDB snapshots off. @default ['3600 1', '300 100', '60 10000'] */
+  readonly savePoints?: string[];
+  /** How often Redis sends TCP keepalives to clients (whole seconds, 10 s to 2 h), dropping dead ones and keeping idle ones through NATs and load balancers. @default Duration.seconds(60) */
+  readonly tcpKeepalive?: Duration;
+  /** Keep data on PersistentVolumes; off uses emptyDir (a cache that may start empty). @default true */
+  readonly persistence?: boolean;
+  /** Size of each node's volume. @default '10Gi' */
+  readonly storageSize?: string;
+  /** Storage class of the volumes. @default - the cluster's default storage class */
+  readonly storageClassName?: string;
+  /** Keep Redis pods on different nodes as a hard rule rather than a preference. @default false */
+  readonly requireAntiAffinity?: boolean;
+  /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
+  readonly metricsScraper?: PodPeer;
+}
+
+/** Every prop of {@link RedisClusterProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const REDIS_CLUSTER_PROPS: Record<keyof RedisClusterProps, true> = {
+  mode: true, shards: true, replicasPerShard: true, replicas: true, sentinels: true, quorum: true, masterName: true,
+  sentinelDownAfter: true, clusterNodeTimeout: true, passwordSecret: true, image: true, exporterImage: true,
+  resources: true, maxmemory: true, maxmemoryPolicy: true, appendonly: true, appendfsync: true, savePoints: true,
+  tcpKeepalive: true, persistence: true, storageSize: true, storageClassName: true, requireAntiAffinity: true,
+  metricsScraper: true,
+};
+
+/** What every mode resolves from the props only it reads. */
+export interface RedisTopologyBase {
+  /** Redis pods in the data StatefulSet. */
+  readonly nodeCount: number;
+}
 
 /** The props of a RedisCluster, validated and defaulted, and the names derived from its path. */
 export interface RedisClusterSettings {
@@ -19,7 +89,7 @@ export interface RedisClusterSettings {
   readonly headlessServiceName: string;
   readonly mode: RedisMode;
   /** What the mode resolved from its own props. */
-  readonly topology: RedisTopology;
+  readonly topology: RedisTopologyBase;
   readonly image: string;
   readonly exporterImage: string;
   readonly resources: k8s.ResourceRequirements;
@@ -36,63 +106,4 @@ export interface RedisClusterSettings {
   readonly requireAntiAffinity: boolean;
   readonly passwordSecret: { readonly name: string; readonly key: string };
   readonly metricsScraper: PodPeer;
-}
-
-const DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '250m', memoryRequest: '1Gi', cpuLimit: '1', memoryLimit: '3Gi' };
-
-/**
- * Validates the props of the RedisCluster `scope` (the mode's own first) and fills in every
- * default; throws naming the construct path, the prop, the value and the rule.
- */
-export function resolveRedisClusterSettings(scope: Construct, props: RedisClusterProps = {}): RedisClusterSettings {
-  rejectUnknownProps(scope, props, REDIS_CLUSTER_PROPS);
-  const name = resourceName(scope);
-  const mode = requireOneOf(scope, 'mode', props.mode ?? 'cluster', REDIS_MODE_NAMES);
-  const topology = REDIS_MODES[mode].resolveTopology(scope, props);
-  const image = requirePinnedImage(scope, 'image', props.image ?? 'redis:7.2.5');
-  const exporterImage = requirePinnedImage(scope, 'exporterImage', props.exporterImage ?? 'oliver006/redis_exporter:v1.62.0');
-  const resources = resolveResources(scope, 'resources', props.resources, DEFAULT_RESOURCES);
-  const maxmemoryBytes = resolveMaxmemory(scope, props);
-  const maxmemoryPolicy = requireOneOf(scope, 'maxmemoryPolicy', props.maxmemoryPolicy ?? 'allkeys-lru', MAXMEMORY_POLICIES);
-  const appendfsync = requireOneOf(scope, 'appendfsync', props.appendfsync ?? 'everysec', APPENDFSYNC_MODES);
-  const savePoints = resolveSavePoints(scope, props.savePoints ?? ['3600 1', '300 100', '60 10000']);
-  // Below 10 s the probes are noise; above Linux's own 2 hours a dead client holds its connection for hours.
-  const tcpKeepaliveSeconds = requireIntInRange(scope, 'tcpKeepalive', props.tcpKeepalive?.toSeconds({ integral: false }) ?? 60, 10, 7200);
-  const clusterNodeTimeoutMs = requireIntInRange(scope, 'clusterNodeTimeout', props.clusterNodeTimeout?.toMilliseconds() ?? 5000, 500, 60_000);
-  const persistence = props.persistence ?? true;
-  const storageSize = props.storageSize ?? '10Gi';
-  if (persistence) requireQuantity(scope, 'storageSize', storageSize);
-  const namespace = namespaceOf(scope);
-  return {
-    name, namespace, dnsSuffix: `${namespace ?? 'default'}.svc.cluster.local`, headlessServiceName: `${name}-nodes`,
-    mode, topology, image, exporterImage, resources,
-    maxmemoryBytes, maxmemoryPolicy, appendonly: props.appendonly ?? true, appendfsync, savePoints, tcpKeepaliveSeconds, clusterNodeTimeoutMs,
-    persistence, storageSize, storageClassName: props.storageClassName,
-    requireAntiAffinity: props.requireAntiAffinity ?? false,
-    passwordSecret: props.passwordSecret ?? { name: `${name}-auth`, key: 'password' },
-    metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
-  };
-}
-
-/** `maxmemory` in bytes: 70% of the memory limit unless given, and never above the limit. */
-function resolveMaxmemory(scope: Construct, props: RedisClusterProps): number {
-  const memoryLimitText = props.resources?.memoryLimit ?? DEFAULT_RESOURCES.memoryLimit;
-  const memoryLimit = parseQuantity(memoryLimitText)!;
-  const maxmemoryBytes = props.maxmemory === undefined
-    ? Math.floor(memoryLimit * 0.7)
-    : Math.floor(requireQuantity(scope, 'maxmemory', props.maxmemory));
-  if (maxmemoryBytes > memoryLimit) {
-    throw propError(scope, 'maxmemory', props.maxmemory,
-      `must be less than or equal to the memory limit (${memoryLimitText}), with headroom for forks and buffers`);
-  }
-  return maxmemoryBytes;
-}
-
-function resolveSavePoints(scope: Construct, savePoints: string[]): string[] {
-  savePoints.forEach((point, i) => {
-    if (!/^[1-9][0-9]* [1-9][0-9]*$/.test(point)) {
-      throw propError(scope, `savePoints[${i}]`, point, 'must be \'<seconds> <changes>\' with both numbers above 0');
-    }
-  });
-  return savePoints;
 }

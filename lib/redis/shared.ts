@@ -1,8 +1,8 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { PodPeer } from '../endpoints';
-import { exporterSidecar, nodeAntiAffinity, restrictedPodSecurityContext } from '../pod-defaults';
-import { PodNetworkPolicy } from '../pod-network-policy';
+import { PodPeer } from '../core/endpoints';
+import { exporterSidecar, nodeAntiAffinity, restrictedPodSecurityContext } from '../core/pod-defaults';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { RedisClusterSettings } from './settings';
 
 // The pieces every Redis mode builds the same way: ports, password wiring, object metadata,

@@ -1,8 +1,8 @@
 import { Duration } from 'cdk8s';
-import type { RedisClusterProps } from '../redis-cluster';
-import { renderRedisStartScript } from '../redis-conf';
-import { propError } from '../validation';
-import { RedisModeModule, RedisTopologyBase } from './mode';
+import { propError } from '../core/validation';
+import { RedisModeModule } from './mode';
+import { renderRedisStartScript } from './redis-conf';
+import { RedisClusterProps, RedisTopologyBase } from './settings';
 import { REDIS_PORT, redisPasswordEnv } from './shared';
 
 /** The props of the other modes, which a single Redis has no use for. */

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'util';
 import { Chart, Testing } from 'cdk8s';
-import { podSecurityLabels } from '../../lib/pod-security-namespace';
+import { podSecurityLabels } from '../../lib/cluster/pod-security-namespace';
 import { crdValidators } from './crd-validators';
 import { findViolations, Manifest } from './manifest-checks';
 

@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
-import { NginxConfOptions } from '../../lib/nginx-conf';
+import { NginxConfOptions } from '../../lib/load-balancer/nginx-conf';
 import { ProcessGroup, run, waitFor } from './processes';
 
 // Shared with `npm run local`, which serves the chart's TLS Secret the same way.

@@ -1,7 +1,7 @@
 import { join } from 'path';
 import {
   PostgresConfOptions, renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript,
-} from '../../lib/postgres-conf';
+} from '../../lib/postgres/postgres-conf';
 import { initdb, PG_BIN, pgDirs, pgEnv, PgServer, startServer, writeShared } from '../../local/postgres-server';
 import { freePort, ProcessGroup, run } from './processes';
 

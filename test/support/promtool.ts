@@ -1,7 +1,7 @@
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { stringify } from 'yaml';
-import { RuleGroup } from '../../lib/monitoring/rules';
+import { RuleGroup } from '../../lib/observability/rules';
 import { run } from './processes';
 
 /** Writes rule groups as a rules file and runs `promtool check rules` on it; resolves with promtool's output. */

@@ -3,7 +3,7 @@ import { join } from 'path';
 import {
   renderClusterCreateScript, renderRedisConf, renderRedisStartScript, renderSentinelConf,
   renderSentinelMasterSettings, renderSentinelStartScript, SentinelConfOptions,
-} from '../../lib/redis-conf';
+} from '../../lib/redis/redis-conf';
 import { freePort, ProcessGroup, run, waitFor } from './processes';
 
 export const TEST_REDIS_PASSWORD = 'test-only-password';

@@ -1,14 +1,4 @@
-/** Eviction policies Redis 7 accepts for `maxmemory-policy`. */
-export const MAXMEMORY_POLICIES = [
-  'noeviction', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random',
-  'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl',
-] as const;
-export type MaxmemoryPolicy = typeof MAXMEMORY_POLICIES[number];
-
-/** Whether `policy` may evict a key that carries no TTL ('allkeys-*'); 'noeviction' and 'volatile-*' never do. */
-export function evictsKeysWithoutTtl(policy: MaxmemoryPolicy): boolean {
-  return policy.startsWith('allkeys-');
-}
+import { MaxmemoryPolicy } from '../core/endpoints';
 
 export const APPENDFSYNC_MODES = ['always', 'everysec', 'no'] as const;
 export type AppendFsync = typeof APPENDFSYNC_MODES[number];

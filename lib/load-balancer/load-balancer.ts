@@ -1,16 +1,16 @@
 import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { IMetricsTarget, MetricsEndpoint, PodPeer } from './endpoints';
-import { GatewayModeSettings, gatewayMode } from './load-balancer/gateway-mode';
-import { LoadBalancerModeDefinition, LoadBalancerObjects, LoadBalancerScope } from './load-balancer/mode';
-import { NginxModeSettings, nginxMode } from './load-balancer/nginx-mode';
-import { LOAD_BALANCER_PROPS, LoadBalancerMode, LoadBalancerProps } from './load-balancer/props';
-import { resourceName, selectorLabels } from './names';
-import { PodNetworkPolicy } from './pod-network-policy';
-import { rejectUnknownProps, requireOneOf, requireProp } from './validation';
+import { IMetricsTarget, MetricsEndpoint, PodPeer } from '../core/endpoints';
+import { resourceName, selectorLabels } from '../core/names';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { rejectUnknownProps, requireOneOf, requireProp } from '../core/validation';
+import { GatewayModeSettings, gatewayMode } from './gateway-mode';
+import { LoadBalancerModeDefinition, LoadBalancerObjects, LoadBalancerScope } from './mode';
+import { NginxModeSettings, nginxMode } from './nginx-mode';
+import { LOAD_BALANCER_PROPS, LoadBalancerMode, LoadBalancerProps } from './props';
 
-export * from './load-balancer/props';
+export * from './props';
 export type { GatewayModeSettings, NginxModeSettings };
 
 /** The settings type of each mode. */

@@ -1,4 +1,4 @@
-import { MetricsEndpoint } from '../endpoints';
+import { MetricsEndpoint } from '../core/endpoints';
 
 /** One Prometheus alerting rule. */
 export interface AlertRule {

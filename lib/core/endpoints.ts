@@ -1,6 +1,5 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { IConstruct } from 'constructs';
-import type { MaxmemoryPolicy } from './redis-conf';
 
 /** Pods a NetworkPolicy rule talks about: a pod selector, optionally in other namespaces. */
 export interface PodPeer {
@@ -53,6 +52,18 @@ export interface IDatabaseEndpoint extends IClientAccessible {
 export interface ICacheEndpoint extends IClientAccessible {
   /** `host:port` of every node clients may contact first. */
   readonly nodes: string[];
+}
+
+/** Eviction policies Redis 7 accepts for `maxmemory-policy`. */
+export const MAXMEMORY_POLICIES = [
+  'noeviction', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random',
+  'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl',
+] as const;
+export type MaxmemoryPolicy = typeof MAXMEMORY_POLICIES[number];
+
+/** Whether `policy` may evict a key that carries no TTL ('allkeys-*'); 'noeviction' and 'volatile-*' never do. */
+export function evictsKeysWithoutTtl(policy: MaxmemoryPolicy): boolean {
+  return policy.startsWith('allkeys-');
 }
 
 /**
@@ -145,3 +156,22 @@ export const DEFAULT_METRICS_SCRAPER: PodPeer = {
   podSelector: { 'app.kubernetes.io/name': 'prometheus' },
   namespaceSelector: {},
 };
+
+/** One Secret a {@link GeneratedSecrets} creates when it does not exist yet. */
+export interface GeneratedSecretSpec {
+  /** Name of the Secret, in the chart's namespace. */
+  readonly name: string;
+  /** Keys whose values the Job generates in the pod: 48 random hex characters each (URL-, shell- and config-safe). */
+  readonly randomKeys: string[];
+  /** Keys with fixed values that are not secret (user and database names). @default {} */
+  readonly plainKeys?: Record<string, string>;
+}
+
+/** A construct reading Secrets that a {@link GeneratedSecrets} may create for it. */
+export interface ISecretConsumer {
+  /** The Secrets it reads that random values can fill (none that must come from elsewhere, such as a TLS certificate). */
+  readonly generatableSecrets: GeneratedSecretSpec[];
+}
+
+/** The annotation on the Job naming each Secret it creates and its keys, so tools reading the YAML know them. */
+export const GENERATED_SECRETS_ANNOTATION = 'hscale.io/generated-secrets';

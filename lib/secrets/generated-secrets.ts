@@ -1,27 +1,12 @@
 import { createHash } from 'crypto';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { SECRET_LOOKING_NAME } from './container-env';
-import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
-import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from './pod-defaults';
-import { PodNetworkPolicy } from './pod-network-policy';
-import { propError, rejectUnknownProps, requirePinnedImage } from './validation';
-
-/** One Secret a {@link GeneratedSecrets} creates when it does not exist yet. */
-export interface GeneratedSecretSpec {
-  /** Name of the Secret, in the chart's namespace. */
-  readonly name: string;
-  /** Keys whose values the Job generates in the pod: 48 random hex characters each (URL-, shell- and config-safe). */
-  readonly randomKeys: string[];
-  /** Keys with fixed values that are not secret (user and database names). @default {} */
-  readonly plainKeys?: Record<string, string>;
-}
-
-/** A construct reading Secrets that a {@link GeneratedSecrets} may create for it. */
-export interface ISecretConsumer {
-  /** The Secrets it reads that random values can fill (none that must come from elsewhere, such as a TLS certificate). */
-  readonly generatableSecrets: GeneratedSecretSpec[];
-}
+import { SECRET_LOOKING_NAME } from '../core/container-env';
+import { GENERATED_SECRETS_ANNOTATION, GeneratedSecretSpec, ISecretConsumer } from '../core/endpoints';
+import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
+import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { propError, rejectUnknownProps, requirePinnedImage } from '../core/validation';
 
 /** Props of a {@link GeneratedSecrets}. */
 export interface GeneratedSecretsProps {
@@ -35,9 +20,6 @@ export interface GeneratedSecretsProps {
 
 /** Every prop of {@link GeneratedSecretsProps}, so unknown names (typos from JavaScript) are refused. */
 export const GENERATED_SECRETS_PROPS: Record<keyof GeneratedSecretsProps, true> = { secrets: true, from: true, image: true };
-
-/** The annotation on the Job naming each Secret it creates and its keys, so tools reading the YAML know them. */
-export const GENERATED_SECRETS_ANNOTATION = 'hscale.io/generated-secrets';
 
 /** Where the script is mounted in the Job's pod. */
 const SCRIPT_DIR = '/etc/hscale';

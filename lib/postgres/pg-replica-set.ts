@@ -1,17 +1,18 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { DEFAULT_METRICS_SCRAPER, IDatabaseEndpoint, IMetricsTarget, MetricsEndpoint, NetworkLink, PodPeer } from './endpoints';
-import type { GeneratedSecretSpec, ISecretConsumer } from './generated-secrets';
-import * as cnpg from './imports/postgresql.cnpg.io';
-import { namespaceOf, resourceName } from './names';
-import { ContainerResources, resolveResources } from './pod-defaults';
-import { PodNetworkPolicy } from './pod-network-policy';
-import { cloudNativePgEngine } from './postgres/cloudnative-pg-engine';
-import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './postgres/engine';
-import { EXPORTER_PORT, PG_PORT } from './postgres/shared';
-import { statefulSetEngine } from './postgres/statefulset-engine';
+import {
+  DEFAULT_METRICS_SCRAPER, GeneratedSecretSpec, IDatabaseEndpoint, IMetricsTarget, ISecretConsumer, MetricsEndpoint, NetworkLink, PodPeer,
+} from '../core/endpoints';
+import { namespaceOf, resourceName } from '../core/names';
+import { ContainerResources, resolveResources } from '../core/pod-defaults';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../core/validation';
+import * as cnpg from '../imports/postgresql.cnpg.io';
+import { cloudNativePgEngine } from './cloudnative-pg-engine';
+import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './engine';
 import { PARAMETER_NAME, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
-import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from './validation';
+import { EXPORTER_PORT, PG_PORT } from './shared';
+import { statefulSetEngine } from './statefulset-engine';
 
 /** The engines by name; an engine is one module in lib/postgres/ behind {@link PgEngineModule}. */
 const PG_ENGINES = {

@@ -1,85 +1,25 @@
 import { createHash } from 'crypto';
-import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { ICacheEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, NetworkLink, PodPeer } from './endpoints';
-import type { GeneratedSecretSpec, ISecretConsumer } from './generated-secrets';
-import { commonLabels, imageVersion, selectorLabels } from './names';
-import { ContainerResources, restrictedContainerSecurityContext, scratchVolume } from './pod-defaults';
-import { PodNetworkPolicy } from './pod-network-policy';
-import { RedisModePlan } from './redis/mode';
-import { planRedisMode, RedisMode } from './redis/modes';
-import { RedisClusterSettings, resolveRedisClusterSettings } from './redis/settings';
+import {
+  GeneratedSecretSpec, ICacheEndpoint, IMetricsTarget, IQueueBroker, ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer,
+} from '../core/endpoints';
+import { commonLabels, imageVersion, selectorLabels } from '../core/names';
+import { restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { RedisModePlan } from './mode';
+import { planRedisMode } from './modes';
+import { renderRedisConf } from './redis-conf';
+import { resolveRedisClusterSettings } from './resolve';
+import { RedisClusterProps, RedisClusterSettings, RedisMode } from './settings';
 import {
   announceEnv, CONFIG_MOUNT, configVolume, createDisruptionBudget, createHeadlessService, createPeerNetworkPolicy, EXPORTER_PORT,
   namedServicePort, objectMeta, podAddresses, podTemplateMetadata, REDIS_PORT, redisExporter, redisPodBasics, SENTINEL_PORT, startScriptEnv,
-} from './redis/shared';
-import { AppendFsync, MaxmemoryPolicy, renderRedisConf } from './redis-conf';
+} from './shared';
 
-export type { RedisMode } from './redis/modes';
-export { resolveRedisClusterSettings } from './redis/settings';
-export type { RedisClusterSettings } from './redis/settings';
-
-/** Props of a {@link RedisCluster}. */
-export interface RedisClusterProps {
-  /** 'cluster' shards the keyspace over masters; 'sentinel' runs one master with replicas and Sentinels; 'standalone' runs one Redis without replicas. @default 'cluster' */
-  readonly mode?: RedisMode;
-  /** Masters in cluster mode. @default 3 */
-  readonly shards?: number;
-  /** Replicas of each master in cluster mode. @default 1 */
-  readonly replicasPerShard?: number;
-  /** Replicas of the master in sentinel mode. @default 2 */
-  readonly replicas?: number;
-  /** Sentinel processes in sentinel mode. @default 3 */
-  readonly sentinels?: number;
-  /** Sentinels that must agree the master is down. @default 2 */
-  readonly quorum?: number;
-  /** Name clients ask the Sentinels for. @default 'hscale' */
-  readonly masterName?: string;
-  /** How long a master may be unreachable before Sentinels fail it over. @default Duration.seconds(5) */
-  readonly sentinelDownAfter?: Duration;
-  /** How long a cluster node may be unreachable before it is failed over (Redis's own default of 15 s makes failover take 15-17 s). @default Duration.seconds(5) */
-  readonly clusterNodeTimeout?: Duration;
-  /** Secret holding the password every node, replica and client uses. @default - a Secret named `<name>-auth` with key `password`, which you create */
-  readonly passwordSecret?: { readonly name: string; readonly key: string };
-  /** Redis image (7.x). @default 'redis:7.2.5' */
-  readonly image?: string;
-  /** redis_exporter image. @default 'oliver006/redis_exporter:v1.62.0' */
-  readonly exporterImage?: string;
-  /** Requests and limits of each Redis container. @default - 250m / 1Gi requested, 1 CPU / 3Gi limit */
-  readonly resources?: Partial<ContainerResources>;
-  /** Memory for the dataset, a Kubernetes quantity no larger than the memory limit. @default - 70% of the memory limit, leaving room for forks and buffers */
-  readonly maxmemory?: string;
-  /** What Redis evicts at maxmemory; a WorkerPool's broker needs 'noeviction' or a 'volatile-*' policy. @default 'allkeys-lru' */
-  readonly maxmemoryPolicy?: MaxmemoryPolicy;
-  /** Append-only file. @default true */
-  readonly appendonly?: boolean;
-  /** When the AOF is fsynced. @default 'everysec' */
-  readonly appendfsync?: AppendFsync;
-  /** RDB save points (`<seconds> <changes>`); an empty list turns RDB snapshots off. @default ['3600 1', '300 100', '60 10000'] */
-  readonly savePoints?: string[];
-  /** How often Redis sends TCP keepalives to clients (whole seconds, 10 s to 2 h), dropping dead ones and keeping idle ones through NATs and load balancers. @default Duration.seconds(60) */
-  readonly tcpKeepalive?: Duration;
-  /** Keep data on PersistentVolumes; off uses emptyDir (a cache that may start empty). @default true */
-  readonly persistence?: boolean;
-  /** Size of each node's volume. @default '10Gi' */
-  readonly storageSize?: string;
-  /** Storage class of the volumes. @default - the cluster's default storage class */
-  readonly storageClassName?: string;
-  /** Keep Redis pods on different nodes as a hard rule rather than a preference. @default false */
-  readonly requireAntiAffinity?: boolean;
-  /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
-  readonly metricsScraper?: PodPeer;
-}
-
-/** Every prop of {@link RedisClusterProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const REDIS_CLUSTER_PROPS: Record<keyof RedisClusterProps, true> = {
-  mode: true, shards: true, replicasPerShard: true, replicas: true, sentinels: true, quorum: true, masterName: true,
-  sentinelDownAfter: true, clusterNodeTimeout: true, passwordSecret: true, image: true, exporterImage: true,
-  resources: true, maxmemory: true, maxmemoryPolicy: true, appendonly: true, appendfsync: true, savePoints: true,
-  tcpKeepalive: true, persistence: true, storageSize: true, storageClassName: true, requireAntiAffinity: true,
-  metricsScraper: true,
-};
+export { resolveRedisClusterSettings } from './resolve';
+export { REDIS_CLUSTER_PROPS } from './settings';
+export type { RedisClusterProps, RedisClusterSettings, RedisMode } from './settings';
 
 /**
  * Redis for the API's cache: a Redis Cluster StatefulSet (default 3 masters + 3 replicas)

@@ -1,21 +1,20 @@
 import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { containerEnv, SecretKey } from './container-env';
-import { cronProblem } from './cron';
+import { containerEnv, SecretKey } from '../core/container-env';
+import { cronProblem } from '../core/cron';
 import {
   DEFAULT_METRICS_SCRAPER, IClientAccessible, IDatabaseEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, PodPeer,
-} from './endpoints';
-import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
+  evictsKeysWithoutTtl } from '../core/endpoints';
+import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, fixedResources, guidesScalingBehavior, resolveResources,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy, utilizationMetric,
-} from './pod-defaults';
-import { PodNetworkPolicy } from './pod-network-policy';
-import { evictsKeysWithoutTtl } from './redis-conf';
+} from '../core/pod-defaults';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
   parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requireProp,
-} from './validation';
+} from '../core/validation';
 
 export type WorkerAutoscaler = 'keda' | 'cpu';
 const AUTOSCALERS: WorkerAutoscaler[] = ['keda', 'cpu'];

@@ -1,20 +1,20 @@
 import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { containerEnv, SecretKey } from './container-env';
+import { containerEnv, SecretKey } from '../core/container-env';
 import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, ILoadBalancerBackend,
   IMetricsTarget, MetricsEndpoint, PodPeer,
-} from './endpoints';
-import { renderAdapterRules } from './metrics-adapter-rules';
-import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from './names';
+} from '../core/endpoints';
+import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, guidesScalingBehavior, resolveResources, SpreadPolicy, utilizationMetric,
-} from './pod-defaults';
-import { PodNetworkPolicy } from './pod-network-policy';
+} from '../core/pod-defaults';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
   propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive, requireProp,
-} from './validation';
+} from '../core/validation';
+import { renderAdapterRules } from './metrics-adapter-rules';
 
 /**
  * A per-pod metric the autoscaler targets as an average value, e.g. requests per second. It is

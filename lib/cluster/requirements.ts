@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { Chart } from 'cdk8s';
-import { GENERATED_SECRETS_ANNOTATION } from './generated-secrets';
+import { GENERATED_SECRETS_ANNOTATION } from '../core/endpoints';
 
 /** A synthesized object, as `chart.toJson()` or a parsed `dist/*.k8s.yaml` document holds it. */
 export type KubeObject = Record<string, any>;

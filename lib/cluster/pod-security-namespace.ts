@@ -1,8 +1,8 @@
 import { JsonPatch } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { namespaceOf } from './names';
-import { propError, rejectUnknownProps, requireDnsLabel, requireOneOf } from './validation';
+import { namespaceOf } from '../core/names';
+import { propError, rejectUnknownProps, requireDnsLabel, requireOneOf } from '../core/validation';
 
 /** A Pod Security Standards profile, as Pod Security Admission names it. */
 export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';

@@ -1,17 +1,17 @@
-import { Chart, Duration } from 'cdk8s';
+import { Chart } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { IMetricsTarget } from './endpoints';
-import type { GeneratedSecretSpec, ISecretConsumer } from './generated-secrets';
-import { renderDashboards } from './monitoring/dashboards';
-import { AlertThresholds, MonitoredEndpoint, renderAlertRules, renderRecordingRules, RuleGroup } from './monitoring/rules';
-import { commonLabels, namespaceOf, resourceName } from './names';
-import { ObservabilityModeBuilder } from './observability/mode';
-import { operatorMode } from './observability/operator-mode';
-import { grafanaAdminSecretName, standaloneMode } from './observability/standalone-mode';
-import { propError, rejectUnknownProps, requireOneOf, requirePositive, requireProp } from './validation';
+import { GeneratedSecretSpec, IMetricsTarget, ISecretConsumer } from '../core/endpoints';
+import { commonLabels, namespaceOf, resourceName } from '../core/names';
+import { propError, rejectUnknownProps, requireOneOf, requirePositive, requireProp } from '../core/validation';
+import { renderDashboards } from './dashboards';
+import { ObservabilityModeBuilder } from './mode';
+import { operatorMode } from './operator-mode';
+import { MonitoredEndpoint, renderAlertRules, renderRecordingRules, RuleGroup } from './rules';
+import { OBSERVABILITY_PROPS, ObservabilityMode, ObservabilityProps, ObservabilitySettings } from './settings';
+import { grafanaAdminSecretName, standaloneMode } from './standalone-mode';
 
-export type ObservabilityMode = 'operator' | 'standalone';
+export * from './settings';
 
 /** What each mode builds; a new mode is a module under lib/observability/ and an entry here. */
 const MODE_BUILDERS: Record<ObservabilityMode, ObservabilityModeBuilder> = {
@@ -20,63 +20,9 @@ const MODE_BUILDERS: Record<ObservabilityMode, ObservabilityModeBuilder> = {
 };
 const MODES = Object.keys(MODE_BUILDERS) as ObservabilityMode[];
 
-/** Props of an {@link Observability}. */
-export interface ObservabilityProps {
-  /** The constructs to monitor (ScaledApi, PgReplicaSet, RedisCluster, LoadBalancer). */
-  readonly targets: IMetricsTarget[];
-  /** 'operator' emits prometheus-operator objects; 'standalone' runs Prometheus and Grafana itself. @default 'operator' */
-  readonly mode?: ObservabilityMode;
-  /** Labels the user's Prometheus selects monitors and rules by. @default { release: 'kube-prometheus-stack' } */
-  readonly selectorLabels?: Record<string, string>;
-  /** p95 latency objective of the API. @default Duration.millis(100) */
-  readonly latencySlo?: Duration;
-  /** Replication lag that warns. @default Duration.seconds(5) */
-  readonly replicationLagBound?: Duration;
-  /** Ratio of 5xx responses that pages. @default 0.05 */
-  readonly errorRatio?: number;
-  /** Cache hit ratio below which an alert warns. @default 0.8 */
-  readonly cacheHitRatio?: number;
-  /** Share of a worker pool's finished jobs that fail for good (attempts spent), above which an alert warns. @default 0.1 */
-  readonly workerFailureRatio?: number;
-  /** Base URL of the runbooks; `#<alert name>` is appended. @default 'https://github.com/hscale/hscale/blob/main/docs/runbooks/alerts.md' */
-  readonly runbookBaseUrl?: string;
-  /** Label the Grafana sidecar loads dashboard ConfigMaps by. @default { grafana_dashboard: '1' } */
-  readonly dashboardLabel?: Record<string, string>;
-  /** Grafana folder of the dashboards (annotation `grafana_folder`). @default 'hscale' */
-  readonly dashboardFolder?: string;
-  /** standalone: Prometheus image. @default 'quay.io/prometheus/prometheus:v2.53.1' */
-  readonly prometheusImage?: string;
-  /** standalone: Grafana image. @default 'grafana/grafana:11.1.3' */
-  readonly grafanaImage?: string;
-  /** standalone: Secret with the Grafana admin password (key `password`). @default '<name>-grafana-admin' */
-  readonly grafanaAdminSecret?: string;
-  /** standalone: how long Prometheus keeps samples. @default '15d' */
-  readonly retention?: string;
-}
-
-/** Every prop of {@link ObservabilityProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const OBSERVABILITY_PROPS: Record<keyof ObservabilityProps, true> = {
-  targets: true, mode: true, selectorLabels: true, latencySlo: true, replicationLagBound: true, errorRatio: true,
-  cacheHitRatio: true, workerFailureRatio: true, runbookBaseUrl: true, dashboardLabel: true, dashboardFolder: true, prometheusImage: true,
-  grafanaImage: true, grafanaAdminSecret: true, retention: true,
-};
-
 // Kubernetes label keys: an optional DNS prefix and a name of at most 63 characters; values at most 63.
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-
-/** The props every mode reads, validated and defaulted. */
-export interface ObservabilitySettings {
-  readonly mode: ObservabilityMode;
-  /** Resource name of the Observability; every object it makes derives its name from it. */
-  readonly name: string;
-  /** Every metrics endpoint of the targets, with the namespace of its chart. */
-  readonly endpoints: MonitoredEndpoint[];
-  readonly selectorLabels: Record<string, string>;
-  readonly dashboardLabel: Record<string, string>;
-  readonly dashboardFolder: string;
-  readonly thresholds: AlertThresholds;
-}
 
 /** Validates and defaults the props of the Observability at `scope`; standalone-only props are its mode's to resolve. */
 export function resolveObservabilitySettings(scope: Construct, props: ObservabilityProps): ObservabilitySettings {

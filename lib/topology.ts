@@ -1,13 +1,13 @@
 import { Construct } from 'constructs';
-import { IMetricsTarget } from './endpoints';
-import { GeneratedSecrets, ISecretConsumer } from './generated-secrets';
-import { LoadBalancer, LoadBalancerProps } from './load-balancer';
-import { Observability, ObservabilityProps } from './observability';
-import { PgReplicaSet, PgReplicaSetProps } from './pg-replica-set';
-import { RedisCluster, RedisClusterProps } from './redis-cluster';
-import { ScaledApi, ScaledApiProps } from './scaled-api';
-import { propError, rejectUnknownProps, requireDnsLabel, requireProp } from './validation';
-import { WorkerPool, WorkerPoolProps, workerQueuesEnv } from './worker-pool';
+import { ScaledApi, ScaledApiProps } from './api/scaled-api';
+import { IMetricsTarget, ISecretConsumer } from './core/endpoints';
+import { propError, rejectUnknownProps, requireDnsLabel, requireProp } from './core/validation';
+import { LoadBalancer, LoadBalancerProps } from './load-balancer/load-balancer';
+import { Observability, ObservabilityProps } from './observability/observability';
+import { PgReplicaSet, PgReplicaSetProps } from './postgres/pg-replica-set';
+import { RedisCluster, RedisClusterProps } from './redis/redis-cluster';
+import { GeneratedSecrets } from './secrets/generated-secrets';
+import { WorkerPool, WorkerPoolProps, workerQueuesEnv } from './workers/worker-pool';
 
 const TIER_IDS = ['db', 'cache', 'api', 'lb', 'obs', 'secrets'];
 

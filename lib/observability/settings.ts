@@ -1,0 +1,62 @@
+import { Duration } from 'cdk8s';
+import { IMetricsTarget } from '../core/endpoints';
+import { AlertThresholds, MonitoredEndpoint } from './rules';
+
+// The props and settings of an Observability, apart from the construct, so its modes can read
+// them without importing what imports the modes.
+
+export type ObservabilityMode = 'operator' | 'standalone';
+
+/** Props of an {@link Observability}. */
+export interface ObservabilityProps {
+  /** The constructs to monitor (ScaledApi, PgReplicaSet, RedisCluster, LoadBalancer). */
+  readonly targets: IMetricsTarget[];
+  /** 'operator' emits prometheus-operator objects; 'standalone' runs Prometheus and Grafana itself. @default 'operator' */
+  readonly mode?: ObservabilityMode;
+  /** Labels the user's Prometheus selects monitors and rules by. @default { release: 'kube-prometheus-stack' } */
+  readonly selectorLabels?: Record<string, string>;
+  /** p95 latency objective of the API. @default Duration.millis(100) */
+  readonly latencySlo?: Duration;
+  /** Replication lag that warns. @default Duration.seconds(5) */
+  readonly replicationLagBound?: Duration;
+  /** Ratio of 5xx responses that pages. @default 0.05 */
+  readonly errorRatio?: number;
+  /** Cache hit ratio below which an alert warns. @default 0.8 */
+  readonly cacheHitRatio?: number;
+  /** Share of a worker pool's finished jobs that fail for good (attempts spent), above which an alert warns. @default 0.1 */
+  readonly workerFailureRatio?: number;
+  /** Base URL of the runbooks; `#<alert name>` is appended. @default 'https://github.com/hscale/hscale/blob/main/docs/runbooks/alerts.md' */
+  readonly runbookBaseUrl?: string;
+  /** Label the Grafana sidecar loads dashboard ConfigMaps by. @default { grafana_dashboard: '1' } */
+  readonly dashboardLabel?: Record<string, string>;
+  /** Grafana folder of the dashboards (annotation `grafana_folder`). @default 'hscale' */
+  readonly dashboardFolder?: string;
+  /** standalone: Prometheus image. @default 'quay.io/prometheus/prometheus:v2.53.1' */
+  readonly prometheusImage?: string;
+  /** standalone: Grafana image. @default 'grafana/grafana:11.1.3' */
+  readonly grafanaImage?: string;
+  /** standalone: Secret with the Grafana admin password (key `password`). @default '<name>-grafana-admin' */
+  readonly grafanaAdminSecret?: string;
+  /** standalone: how long Prometheus keeps samples. @default '15d' */
+  readonly retention?: string;
+}
+
+/** Every prop of {@link ObservabilityProps}: names outside it (typos from JavaScript) are refused at synth time. */
+export const OBSERVABILITY_PROPS: Record<keyof ObservabilityProps, true> = {
+  targets: true, mode: true, selectorLabels: true, latencySlo: true, replicationLagBound: true, errorRatio: true,
+  cacheHitRatio: true, workerFailureRatio: true, runbookBaseUrl: true, dashboardLabel: true, dashboardFolder: true, prometheusImage: true,
+  grafanaImage: true, grafanaAdminSecret: true, retention: true,
+};
+
+/** The props every mode reads, validated and defaulted. */
+export interface ObservabilitySettings {
+  readonly mode: ObservabilityMode;
+  /** Resource name of the Observability; every object it makes derives its name from it. */
+  readonly name: string;
+  /** Every metrics endpoint of the targets, with the namespace of its chart. */
+  readonly endpoints: MonitoredEndpoint[];
+  readonly selectorLabels: Record<string, string>;
+  readonly dashboardLabel: Record<string, string>;
+  readonly dashboardFolder: string;
+  readonly thresholds: AlertThresholds;
+}

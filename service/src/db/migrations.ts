@@ -1,5 +1,6 @@
 import { Sql } from 'postgres';
 import { logger } from '../logger';
+import { isConnectionError } from './errors';
 
 /** Versioned migrations, applied in order, each once. */
 export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
@@ -35,10 +36,36 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
 const MIGRATION_LOCK = 7_263_301;
 
 /**
- * Applies the migrations not applied yet. Instances starting at once serialize on an advisory
- * lock held for the transaction, so each migration runs exactly once.
+ * How long a starting instance waits for the primary to accept connections: inside ScaledApi's
+ * default startup window (30 probes, 5 s apart), so a primary that comes up after the API (a new
+ * cluster, a failover, a loaded node) is waited for instead of ending the process.
  */
-export async function migrate(sql: Sql): Promise<number[]> {
+export const MIGRATE_RETRY_MS = 120_000;
+const FIRST_RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 5_000;
+
+/**
+ * Applies the migrations not applied yet, retrying with a growing delay while the primary cannot
+ * be reached, for at most `retryForMs`; any other error, or the last connection error, is thrown.
+ */
+export async function migrate(sql: Sql, retryForMs = MIGRATE_RETRY_MS): Promise<number[]> {
+  const deadline = Date.now() + retryForMs;
+  for (let delay = FIRST_RETRY_DELAY_MS; ; delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS)) {
+    try {
+      return await applyPending(sql);
+    } catch (error) {
+      if (!isConnectionError(error) || Date.now() + delay > deadline) throw error;
+      logger.warn({ err: error, retryInMs: delay }, 'primary not reachable yet; migrations retried');
+      await new Promise(resolve => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/**
+ * Instances starting at once serialize on an advisory lock held for the transaction, so each
+ * migration runs exactly once.
+ */
+async function applyPending(sql: Sql): Promise<number[]> {
   return sql.begin(async tx => {
     await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
     await tx`create table if not exists schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())`;

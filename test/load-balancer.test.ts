@@ -140,7 +140,7 @@ test('the guides\' settings synthesize into nginx.conf, the pod and both Network
   expect(conf).toContain('proxy_next_upstream error timeout invalid_header http_500 http_502 http_503;');
   expect(conf).toContain('proxy_connect_timeout 5s;\n  proxy_send_timeout 60s;\n  proxy_read_timeout 60s;');
   expect(conf).toContain('proxy_buffer_size 4k;\n  proxy_buffers 8 4k;');
-  expect(conf).toMatch(/location \/ws \{\n.*\n\s+proxy_read_timeout 600s;/);
+  expect(conf).toMatch(/location \/ws\/ \{\n.*\n.*\n\s+proxy_read_timeout 600s;/);
   expect(conf).toContain('proxy_cache_path /var/cache/nginx/api levels=1:2 keys_zone=api_cache:100m max_size=1g inactive=3600s use_temp_path=off;');
   expect(conf).toContain('server test-frontend-pods.default.svc.cluster.local:8000 resolve max_fails=3 fail_timeout=10s;');
   expect(conf).toMatch(/location \/ \{\n[^}]*proxy_pass http:\/\/test-frontend;/);
@@ -164,6 +164,17 @@ test('the guides\' settings synthesize into nginx.conf, the pod and both Network
   });
 });
 
+test('the ops endpoints are internal by default: nginx answers 404, the HTTPRoute has a rule without a backend for each', () => {
+  const conf: string = find(synthLb().manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
+  expect(conf).toMatch(/location ~\* \^\/\(metrics\|api\/v1\/scaling\|api\/v1\/cache\)\(\/\|\$\) \{\n\s+return 404;\n\s+\}/);
+  const custom: string = find(synthLb({ internalPaths: ['/admin/v1.0/'] }).manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
+  expect(custom).toContain('location ~* ^/(admin/v1\\.0)(/|$) {');
+  expect(find(synthLb({ internalPaths: [] }).manifests, 'ConfigMap', 'test-lb').data['nginx.conf']).not.toContain('return 404;');
+  const route = find(synthLb({ mode: 'gateway', gateway: { name: 'public' } }).manifests, 'HTTPRoute', 'test-lb');
+  expect(route.spec.rules.filter((rule: { backendRefs?: unknown }) => rule.backendRefs === undefined)).toEqual(
+    ['/metrics', '/api/v1/scaling', '/api/v1/cache'].map(value => ({ matches: [{ path: { type: 'PathPrefix', value } }] })));
+});
+
 test('gateway mode turns routes into HTTPRoute rules, and every routed backend admits the Gateway', async () => {
   const chart = Testing.chart();
   const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
@@ -174,6 +185,7 @@ test('gateway mode turns routes into HTTPRoute rules, and every routed backend a
   expect(find(manifests, 'HTTPRoute', 'test-lb').spec.rules).toEqual([
     { matches: [{ path: { type: 'PathPrefix', value: '/app/' } }], backendRefs: [{ name: 'test-frontend', port: 8000 }] },
     { matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'test-api', port: 8000 }] },
+    ...['/metrics', '/api/v1/scaling', '/api/v1/cache'].map(value => ({ matches: [{ path: { type: 'PathPrefix', value } }] })),
   ]);
   expect(find(manifests, 'NetworkPolicy', 'test-frontend').spec.ingress).toContainEqual({
     from: [{ podSelector: { matchLabels: {} } }], ports: [{ protocol: 'TCP', port: 8000 }],
@@ -225,6 +237,9 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
     'test/lb: \'routes[0].pathPrefix\' ("/a{") must start with \'/\''],
   ['a route prefix is the websocket path', { routes: [{ pathPrefix: '/ws', backend: undefined as never }] },
     'test/lb: \'routes[0].pathPrefix\' ("/ws") is already the prefix of \'websocketPath\''],
+  ['an internal path is the root, which would refuse every request', { internalPaths: ['/metrics', '/'] },
+    'test/lb: \'internalPaths[1]\' ("/") must start with \'/\', name something below \'/\' and hold only letters, digits and \'.\', \'_\', \'~\', \'/\', \'-\''],
+  ['an internal path holds a regex character', { internalPaths: ['/metrics|.*'] }, 'test/lb: \'internalPaths[0]\' ("/metrics|.*") must start with \'/\''],
   ['two routes share a prefix', { routes: [{ pathPrefix: '/a/', backend: undefined as never }, { pathPrefix: '/a/', backend: undefined as never }] },
     'test/lb: \'routes[1].pathPrefix\' ("/a/") is already the prefix of \'routes[0]\''],
   ['gateway mode is given proxy timeouts', { mode: 'gateway', gateway: { name: 'public' }, proxyTimeouts: { read: Duration.seconds(60) } },
@@ -264,6 +279,7 @@ test('the resolved settings of nginx mode carry every production default', () =>
     loginRateLimit: { rate: 5, burst: 3, per: 'minute' },
     loginPath: '/api/v1/auth/login',
     websocketPath: '/ws',
+    internalPaths: ['/metrics', '/api/v1/scaling', '/api/v1/cache'],
     maxFails: 3,
     failTimeoutSeconds: 10,
     keepalive: 32,
@@ -309,6 +325,7 @@ test('the resolved settings of gateway mode hold only what the route needs, and 
     mode: 'gateway',
     backend,
     routes: [],
+    internalPaths: ['/metrics', '/api/v1/scaling', '/api/v1/cache'],
     gateway: { name: 'public', namespace: 'gateways' },
     gatewayPods: { podSelector: {}, namespaceSelector: { 'kubernetes.io/metadata.name': 'gateways' } },
   });

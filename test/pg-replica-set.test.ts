@@ -113,7 +113,7 @@ test('the settings fill every default of the statefulset engine', () => {
   const settings = resolvePgReplicaSetSettings(new Construct(Testing.chart(), 'db'));
   expect(settings).toMatchObject({
     engine: 'statefulset', name: 'test-db', replicas: 2, synchronousReplicas: 0, synchronousCommit: 'on',
-    credentialsSecret: 'test-db-credentials', image: 'postgres:15.8', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
+    credentialsSecret: 'test-db-credentials', image: 'postgres:15.15', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
     requireAntiAffinity: false, maxConnections: 200, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
     parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], pooler: false,
     podMonitorLabels: { release: 'kube-prometheus-stack' }, dnsSuffix: 'default.svc.cluster.local',
@@ -131,7 +131,7 @@ test('the settings take the engine\'s image and Secret for cloudnative-pg, and t
   // WHEN
   const settings = resolvePgReplicaSetSettings(new Construct(chart, 'db'), { engine: 'cloudnative-pg', credentialsSecret: 'ignored', pooler: true });
   // THEN
-  expect(settings.image).toBe('ghcr.io/cloudnative-pg/postgresql:15.8');
+  expect(settings.image).toBe('ghcr.io/cloudnative-pg/postgresql:15.15');
   // The operator creates the Secret and names it; a name in the props cannot change that.
   expect(settings.credentialsSecret).toBe('shop-db-app');
   expect(settings.pooler).toBe(true);

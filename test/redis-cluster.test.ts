@@ -107,7 +107,7 @@ test('the settings fill every default of cluster mode, without creating any obje
   expect(settings).toMatchObject({
     name: 'test-cache', namespace: undefined, dnsSuffix: 'default.svc.cluster.local', headlessServiceName: 'test-cache-nodes',
     mode: 'cluster', topology: { nodeCount: 6, shards: 3, replicasPerShard: 1 },
-    image: 'redis:7.2.5', maxmemoryBytes: Math.floor(3 * 2 ** 30 * 0.7), maxmemoryPolicy: 'allkeys-lru', appendonly: true,
+    image: 'redis:7.2.11', maxmemoryBytes: Math.floor(3 * 2 ** 30 * 0.7), maxmemoryPolicy: 'allkeys-lru', appendonly: true,
     appendfsync: 'everysec', savePoints: ['3600 1', '300 100', '60 10000'], clusterNodeTimeoutMs: 5000, persistence: true,
     storageSize: '10Gi', storageClassName: undefined, requireAntiAffinity: false,
     passwordSecret: { name: 'test-cache-auth', key: 'password' }, metricsScraper: DEFAULT_METRICS_SCRAPER,

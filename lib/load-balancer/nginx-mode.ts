@@ -13,7 +13,7 @@ import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from './nginx-conf';
 import { NginxProxySettings, resolveNginxProxySettings } from './nginx-proxy-settings';
 import { LoadBalancerProps, RateLimit } from './props';
-import { otherBackends, ResolvedRoute, resolveRoutes } from './routes';
+import { otherBackends, ResolvedRoute, resolveInternalPaths, resolveRoutes } from './routes';
 
 /** The resolved props of 'nginx' mode: our own autoscaled nginx tier. */
 export interface NginxModeSettings extends NginxProxySettings {
@@ -28,6 +28,8 @@ export interface NginxModeSettings extends NginxProxySettings {
   readonly loginRateLimit: Required<RateLimit>;
   readonly loginPath: string;
   readonly websocketPath: string;
+  /** Paths nginx answers 404 instead of proxying. */
+  readonly internalPaths: string[];
   /** The `kubernetes.io/tls` Secret; plain HTTP only when absent. */
   readonly tls?: { readonly secretName: string };
   readonly maxFails: number;
@@ -84,6 +86,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     loginRateLimit,
     loginPath: props.loginPath ?? '/api/v1/auth/login',
     websocketPath,
+    internalPaths: resolveInternalPaths(scope, props.internalPaths),
     tls: props.tls,
     maxFails: requireIntInRange(scope, 'maxFails', props.maxFails ?? 3, 1, 100),
     keepalive: requireIntInRange(scope, 'keepalive', props.keepalive ?? 32, 1, 10000),
@@ -141,6 +144,7 @@ function nginxConfOptions(lb: LoadBalancerScope, s: NginxModeSettings): NginxCon
     loginRateLimit: s.loginRateLimit,
     loginPath: s.loginPath,
     websocketPath: s.websocketPath,
+    internalPaths: s.internalPaths,
     maxFails: s.maxFails,
     failTimeoutSeconds: s.failTimeoutSeconds,
     keepalive: s.keepalive,

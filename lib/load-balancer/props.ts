@@ -97,8 +97,15 @@ export interface LoadBalancerProps {
   readonly loginRateLimit?: RateLimit;
   /** Exact path of the login endpoint. @default '/api/v1/auth/login' */
   readonly loginPath?: string;
-  /** Path prefix of websocket connections. @default '/ws' */
+  /** Path prefix of websocket connections, matched at a segment boundary: '/ws' serves '/ws/...', never '/wsx'. @default '/ws' */
   readonly websocketPath?: string;
+  /**
+   * Paths that are never forwarded (nginx answers 404, a Gateway answers with no backend), each with
+   * everything below it: the backend's metrics, health details, replication status and cache
+   * endpoints, which the scraper and the kubelet reach on the pod. `/health` stays public.
+   * @default ['/metrics', '/api/v1/scaling', '/api/v1/cache']
+   */
+  readonly internalPaths?: string[];
   /** Terminate TLS with the certificate of this `kubernetes.io/tls` Secret, and redirect HTTP to HTTPS. @default - plain HTTP only */
   readonly tls?: { readonly secretName: string };
   /** Failed attempts that mark a pod down for `failTimeout`. @default 3 */
@@ -160,7 +167,7 @@ export interface LoadBalancerProps {
 /** Every prop of {@link LoadBalancerProps}: names outside it (typos from JavaScript) are refused at synth time. */
 export const LOAD_BALANCER_PROPS: Record<keyof LoadBalancerProps, true> = {
   backend: true, mode: true, image: true, exporterImage: true, minReplicas: true, maxReplicas: true, cpuUtilization: true,
-  apiRateLimit: true, loginRateLimit: true, loginPath: true, websocketPath: true, tls: true, maxFails: true,
+  apiRateLimit: true, loginRateLimit: true, loginPath: true, websocketPath: true, internalPaths: true, tls: true, maxFails: true,
   failTimeout: true, keepalive: true, nextUpstreamTries: true, nextUpstreamOn: true, resendWrites: true, proxyTimeouts: true, proxyBuffers: true,
   websocketReadTimeout: true, http2: true, cache: true, routes: true, health: true, clientMaxBodySize: true, resolver: true, resources: true,
   metricsScraper: true, gateway: true, hostnames: true, gatewayPods: true,

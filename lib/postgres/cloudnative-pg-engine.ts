@@ -11,7 +11,7 @@ import { PG_PORT, postgresClientEnv, postgresMetricsEndpoint } from './shared';
  * optionally PgBouncer Poolers and a ScheduledBackup.
  */
 export const cloudNativePgEngine: PgEngineModule = {
-  defaultImage: 'ghcr.io/cloudnative-pg/postgresql:15.8',
+  defaultImage: 'ghcr.io/cloudnative-pg/postgresql:15.15',
   offersPoolerAndBackup: true,
   // The operator creates `<cluster>-app` with username, password and dbname.
   credentialsSecret: name => `${name}-app`,

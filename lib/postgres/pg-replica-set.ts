@@ -38,7 +38,7 @@ export interface PgReplicaSetProps {
    * @default '<name>-credentials'
    */
   readonly credentialsSecret?: string;
-  /** PostgreSQL image (15 or newer). @default 'postgres:15.8' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.8' (cloudnative-pg) */
+  /** PostgreSQL image (15 or newer). @default 'postgres:15.15' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.15' (cloudnative-pg) */
   readonly image?: string;
   /** postgres_exporter image. @default 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0' */
   readonly exporterImage?: string;

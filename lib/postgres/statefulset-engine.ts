@@ -24,7 +24,7 @@ type Role = 'primary' | 'replica';
  * `-rw`, `-ro` and per-pod DNS, budgets and NetworkPolicies.
  */
 export const statefulSetEngine: PgEngineModule = {
-  defaultImage: 'postgres:15.8',
+  defaultImage: 'postgres:15.15',
   offersPoolerAndBackup: false,
   credentialsSecret: (name, requested) => requested ?? `${name}-credentials`,
   build: (scope, settings) => new StatefulSetBuilder(scope, settings).build(),

@@ -18,7 +18,7 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
   const name = resourceName(scope);
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'cluster', REDIS_MODE_NAMES);
   const topology = REDIS_MODES[mode].resolveTopology(scope, props);
-  const image = requirePinnedImage(scope, 'image', props.image ?? 'redis:7.2.5');
+  const image = requirePinnedImage(scope, 'image', props.image ?? 'redis:7.2.11');
   const exporterImage = requirePinnedImage(scope, 'exporterImage', props.exporterImage ?? 'oliver006/redis_exporter:v1.62.0');
   const resources = resolveResources(scope, 'resources', props.resources, DEFAULT_RESOURCES);
   const maxmemoryBytes = resolveMaxmemory(scope, props);

@@ -33,7 +33,7 @@ export interface RedisClusterProps {
   readonly clusterNodeTimeout?: Duration;
   /** Secret holding the password every node, replica and client uses. @default - a Secret named `<name>-auth` with key `password`, which you create */
   readonly passwordSecret?: { readonly name: string; readonly key: string };
-  /** Redis image (7.x). @default 'redis:7.2.5' */
+  /** Redis image (7.x). @default 'redis:7.2.11' */
   readonly image?: string;
   /** redis_exporter image. @default 'oliver006/redis_exporter:v1.62.0' */
   readonly exporterImage?: string;

@@ -3,7 +3,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { GeneratedSecrets, GeneratedSecretSpec, Observability, PgReplicaSet, RedisCluster, renderGenerateSecretsScript } from '../lib';
+import { GeneratedSecrets, GeneratedSecretSpec, Observability, PgReplicaSet, RedisCluster } from '../lib';
+import { renderGenerateSecretsScript } from '../lib/secrets/generated-secrets';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 const SECRETS: GeneratedSecretSpec[] = [

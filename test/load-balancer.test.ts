@@ -1,6 +1,7 @@
 import { Duration, Size, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { LoadBalancer, LoadBalancerProps, resolveLoadBalancerSettings, ScaledApi } from '../lib';
+import { LoadBalancer, LoadBalancerProps, ScaledApi } from '../lib';
+import { resolveLoadBalancerSettings } from '../lib/load-balancer/load-balancer';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 function synthLb(props: Partial<LoadBalancerProps> = {}) {

@@ -3,9 +3,8 @@ import { join } from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import { parse } from 'yaml';
-import {
-  LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, resolveObservabilitySettings, ScaledApi, WorkerPool,
-} from '../lib';
+import { LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import { resolveObservabilitySettings } from '../lib/observability/observability';
 import { resolveStandaloneSettings } from '../lib/observability/standalone-mode';
 import { crdValidators } from './support/crd-validators';
 import { checkManifests, Manifest } from './support/manifest-checks';

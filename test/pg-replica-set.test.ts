@@ -1,6 +1,8 @@
 import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { DEFAULT_METRICS_SCRAPER, PgReplicaSet, PgReplicaSetProps, resolvePgReplicaSetSettings, ScaledApi } from '../lib';
+import { PgReplicaSet, PgReplicaSetProps, ScaledApi } from '../lib';
+import { DEFAULT_METRICS_SCRAPER } from '../lib/core/endpoints';
+import { resolvePgReplicaSetSettings } from '../lib/postgres/pg-replica-set';
 import { crdValidators } from './support/crd-validators';
 import { checkManifests, Manifest } from './support/manifest-checks';
 

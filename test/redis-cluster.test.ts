@@ -1,6 +1,8 @@
 import { Chart, Duration, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { DEFAULT_METRICS_SCRAPER, Observability, RedisCluster, RedisClusterProps, resolveRedisClusterSettings, RuleGroup, ScaledApi } from '../lib';
+import { Observability, RedisCluster, RedisClusterProps, RuleGroup, ScaledApi } from '../lib';
+import { DEFAULT_METRICS_SCRAPER } from '../lib/core/endpoints';
+import { resolveRedisClusterSettings } from '../lib/redis/resolve';
 import { checkManifests, Manifest } from './support/manifest-checks';
 import { ProcessGroup } from './support/processes';
 import { checkRules, testRules } from './support/promtool';

@@ -2,8 +2,9 @@ import { Duration, Testing } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { parse } from 'yaml';
-import { ICacheEndpoint, IDatabaseEndpoint, PodPeer, RedisCluster, resolveScaledApiSettings, ScaledApi, ScaledApiProps } from '../lib';
+import { ICacheEndpoint, IDatabaseEndpoint, PodPeer, RedisCluster, ScaledApi, ScaledApiProps } from '../lib';
 import { adapterRateRule } from '../lib/api/metrics-adapter-rules';
+import { resolveScaledApiSettings } from '../lib/api/scaled-api';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 function synthApi(props: Partial<ScaledApiProps> = {}): Manifest[] {

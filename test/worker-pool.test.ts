@@ -1,5 +1,6 @@
 import { Chart, Duration, Testing } from 'cdk8s';
-import { PgReplicaSet, RedisCluster, RedisClusterProps, resolveWorkerPoolSettings, WorkerPool, WorkerPoolProps, workerQueuesEnv, WorkerSchedule } from '../lib';
+import { PgReplicaSet, RedisCluster, RedisClusterProps, WorkerPool, WorkerPoolProps, WorkerSchedule } from '../lib';
+import { resolveWorkerPoolSettings, workerQueuesEnv } from '../lib/workers/worker-pool';
 import { QUEUE_PREFIX } from '../service/src/queue/settings';
 import { checkManifests, Manifest } from './support/manifest-checks';
 

@@ -138,3 +138,12 @@ function editDistance(a: string, b: string): number {
   }
   return previous[b.length];
 }
+
+/**
+ * Every value of the string union `T`, in the order written: a value outside `T`, or a member
+ * of `T` left out, is a type error, so a prop's public type (a plain union) and the list it is
+ * checked against at synth time cannot drift apart.
+ */
+export function valuesOf<T extends string>(values: Record<T, true>): T[] {
+  return Object.keys(values) as T[];
+}

@@ -150,7 +150,7 @@ test.each<[string, RedisClusterProps, string]>([
     'test/cache: \'sentinels\' (2) must be an integer of 3 or more, so a majority survives the loss of one'],
   ['the mode is unknown', { mode: 'replicated' as never }, 'test/cache: \'mode\' ("replicated") must be one of \'cluster\', \'sentinel\', \'standalone\''],
   ['a save point is malformed', { savePoints: ['every minute'] }, 'test/cache: \'savePoints[0]\' ("every minute") must be \'<seconds> <changes>\''],
-  ['the node timeout is too short', { clusterNodeTimeout: Duration.millis(100) }, 'test/cache: \'clusterNodeTimeout\' (100) must be an integer from 500 to 60000'],
+  ['the node timeout is too short', { clusterNodeTimeout: Duration.millis(100) }, 'test/cache: \'clusterNodeTimeout\' ("100ms") must be a whole number of milliseconds from 500ms to 60000ms'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthRedis(props)).toThrow(message);
 });
@@ -225,9 +225,11 @@ test.each<[string, RedisClusterProps, string]>([
     'test/cache: \'sentinelDownAfter\' ("5 seconds") does not apply to mode \'standalone\', which runs one Redis without replicas'],
   ['clusterNodeTimeout is given in standalone mode', { mode: 'standalone', clusterNodeTimeout: Duration.seconds(5) },
     'test/cache: \'clusterNodeTimeout\' ("5 seconds") does not apply to mode \'standalone\', which runs one Redis without replicas'],
-  ['tcpKeepalive is under 10 s', { tcpKeepalive: Duration.seconds(5) }, 'test/cache: \'tcpKeepalive\' (5) must be an integer from 10 to 7200'],
-  ['tcpKeepalive is above 2 hours', { tcpKeepalive: Duration.hours(3) }, 'test/cache: \'tcpKeepalive\' (10800) must be an integer from 10 to 7200'],
-  ['tcpKeepalive is not whole seconds', { tcpKeepalive: Duration.millis(30_500) }, 'test/cache: \'tcpKeepalive\' (30.5) must be an integer from 10 to 7200'],
+  ['sentinelDownAfter is under half a second', { mode: 'sentinel', sentinelDownAfter: Duration.millis(100) },
+    'test/cache: \'sentinelDownAfter\' ("100ms") must be a whole number of milliseconds from 500ms to 60000ms'],
+  ['tcpKeepalive is under 10 s', { tcpKeepalive: Duration.seconds(5) }, 'test/cache: \'tcpKeepalive\' ("5s") must be a whole number of seconds from 10s to 7200s'],
+  ['tcpKeepalive is above 2 hours', { tcpKeepalive: Duration.hours(3) }, 'test/cache: \'tcpKeepalive\' ("10800s") must be a whole number of seconds from 10s to 7200s'],
+  ['tcpKeepalive is not whole seconds', { tcpKeepalive: Duration.millis(30_500) }, 'test/cache: \'tcpKeepalive\' ("30.5s") must be a whole number of seconds from 10s to 7200s'],
   ['a save point has no change count', { mode: 'standalone', savePoints: ['900'] },
     'test/cache: \'savePoints[0]\' ("900") must be \'<seconds> <changes>\' with both numbers above 0'],
 ])('throws error, when %s', (_case, props, message) => {

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import {
   DEFAULT_METRICS_SCRAPER, GeneratedSecretSpec, IDatabaseEndpoint, IMetricsTarget, ISecretConsumer, MetricsEndpoint, NetworkLink, PodPeer,
 } from '../core/endpoints';
-import { namespaceOf, resourceName } from '../core/names';
+import { resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../core/validation';
@@ -130,7 +130,7 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     pooler: props.pooler ?? false, backup: props.backup,
     metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
     podMonitorLabels: props.podMonitorLabels ?? { release: 'kube-prometheus-stack' },
-    dnsSuffix: `${namespaceOf(scope) ?? 'default'}.svc.cluster.local`,
+    dnsSuffix: serviceDnsSuffix(scope),
   };
 }
 

@@ -1,8 +1,7 @@
-import { createHash } from 'crypto';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint } from '../core/endpoints';
-import { commonLabels, namespaceOf } from '../core/names';
+import { commonLabels, configHash, namespaceOf } from '../core/names';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 
 export const PG_PORT = 5432;
@@ -53,7 +52,7 @@ export function createConfigMap(scope: Construct, name: string, files: Record<st
     metadata: pgMetadata(scope, `${name}-config`, 'config'),
     data: files,
   });
-  return { configMap, hash: createHash('sha256').update(JSON.stringify(files)).digest('hex') };
+  return { configMap, hash: configHash(files) };
 }
 
 /** A budget of one unavailable pod among those of `role`. */

@@ -1,10 +1,9 @@
-import { createHash } from 'crypto';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import {
   GeneratedSecretSpec, ICacheEndpoint, IMetricsTarget, IQueueBroker, ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer,
 } from '../core/endpoints';
-import { commonLabels, imageVersion, selectorLabels } from '../core/names';
+import { commonLabels, configHash, imageVersion, selectorLabels } from '../core/names';
 import { restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { RedisModePlan } from './mode';
@@ -83,8 +82,8 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.redisConf = this.renderRedisConf(plan);
     const configFiles = { 'redis.conf': this.redisConf, ...plan.configFiles };
     this.configMap = new k8s.KubeConfigMap(this, 'Config', { metadata: this.metadata(this.name), data: configFiles });
-    const configHash = createHash('sha256').update(JSON.stringify(configFiles)).digest('hex');
-    this.statefulSet = this.createStatefulSet(plan, configHash);
+    const hash = configHash(configFiles);
+    this.statefulSet = this.createStatefulSet(plan, hash);
     this.service = this.createService();
     this.headlessService = this.createHeadlessService();
     this.disruptionBudget = createDisruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector);
@@ -93,7 +92,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
 
     // What only the mode makes (the cluster-create Job, or the Sentinels) and how clients connect.
     const modeObjects = plan.build({
-      scope: this, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash,
+      scope: this, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash: hash,
     });
     this.createJob = modeObjects.createJob;
     this.sentinelStatefulSet = modeObjects.sentinelStatefulSet;

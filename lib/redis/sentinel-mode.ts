@@ -1,8 +1,9 @@
+import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { commonLabels, imageVersion, selectorLabels } from '../core/names';
 import { fixedResources, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
-import { propError, requireDnsLabel, requireIntInRange } from '../core/validation';
+import { propError, requireDnsLabel, requireIntInRange, requireWholeDuration } from '../core/validation';
 import { RedisModeModule, RedisModeObjects, RedisSharedObjects } from './mode';
 import {
   renderRedisStartScript, renderSentinelConf, renderSentinelMasterSettings, renderSentinelStartScript, SentinelConfOptions,
@@ -65,7 +66,8 @@ function resolveSentinelTopology(scope: Construct, props: RedisClusterProps): Se
     throw propError(scope, 'quorum', quorum, `must be less than or equal to 'sentinels' (${sentinels}), or no failover can ever be agreed`);
   }
   const masterName = requireDnsLabel(scope, 'masterName', props.masterName ?? 'hscale');
-  const downAfterMs = props.sentinelDownAfter?.toMilliseconds() ?? 5000;
+  // Like clusterNodeTimeout: below 0.5 s a busy master is failed over; above a minute it is down that long unnoticed.
+  const downAfterMs = requireWholeDuration(scope, 'sentinelDownAfter', props.sentinelDownAfter ?? Duration.seconds(5), 'milliseconds', 500, 60_000);
   return { nodeCount: 1 + replicas, replicas, sentinels, quorum, masterName, downAfterMs };
 }
 

@@ -1,6 +1,7 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { PodPeer } from '../core/endpoints';
+import { CONFIG_HASH_ANNOTATION } from '../core/names';
 import { exporterSidecar, nodeAntiAffinity, restrictedPodSecurityContext } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { RedisClusterSettings } from './settings';
@@ -117,5 +118,5 @@ export function startScriptEnv(settings: RedisClusterSettings, runDir: string): 
 
 /** Pod template metadata whose config hash rolls the pods when the ConfigMap changes. */
 export function podTemplateMetadata(labels: Record<string, string>, configHash: string): k8s.ObjectMeta {
-  return { labels, annotations: { 'hscale.io/config-sha256': configHash } };
+  return { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } };
 }

@@ -8,10 +8,14 @@ import {
 } from '../core/endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
-  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, guidesScalingBehavior, resolveResources, SpreadPolicy, utilizationMetric,
+  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, guidesScalingBehavior, resolveResources,
+  SpreadPolicy, utilizationMetric,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
-import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive, requireProp, requireReplicaRange, requireWholeDuration } from '../core/validation';
+import {
+  propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive, requireProp,
+  requireReplicaRange, requireWholeDuration,
+} from '../core/validation';
 import { renderAdapterRules } from './metrics-adapter-rules';
 
 /**
@@ -550,14 +554,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   }
 
   private createDisruptionBudget(): k8s.KubePodDisruptionBudget {
-    return new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
-      metadata: this.metadata(this.name),
-      spec: {
-        minAvailable: k8s.IntOrString.fromNumber(this.minAvailable),
-        selector: { matchLabels: this.podSelector },
-        unhealthyPodEvictionPolicy: 'AlwaysAllow',
-      },
-    });
+    return disruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector, { minAvailable: this.minAvailable });
   }
 
   private createNetworkPolicy(): PodNetworkPolicy {

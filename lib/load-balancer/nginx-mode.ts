@@ -4,11 +4,14 @@ import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, ILoadBalancerBackend, MetricsEndpoint, PodPeer } from '../core/endpoints';
 import { commonLabels, CONFIG_HASH_ANNOTATION, configHash, imageVersion, namespaceOf, serviceDnsSuffix } from '../core/names';
 import {
-  deploymentAutoscaler, exporterSidecar, noUnavailableRollingUpdate, nodeAntiAffinity, resolveResources,
+  deploymentAutoscaler, disruptionBudget, exporterSidecar, nodeAntiAffinity, noUnavailableRollingUpdate, resolveResources,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, utilizationMetric, zoneAndNodeSpread,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
-import { parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePositive, requireReplicaRange, requireWholeDuration } from '../core/validation';
+import {
+  parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePositive, requireReplicaRange,
+  requireWholeDuration,
+} from '../core/validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from './nginx-conf';
 import { NginxProxySettings, resolveNginxProxySettings } from './nginx-proxy-settings';
@@ -269,13 +272,6 @@ function createAutoscaler(
   });
 }
 
-function createDisruptionBudget(lb: LoadBalancerScope, metadata: Metadata): k8s.KubePodDisruptionBudget {
-  return new k8s.KubePodDisruptionBudget(lb, 'DisruptionBudget', {
-    metadata,
-    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: lb.podSelector } },
-  });
-}
-
 /** Clients from anywhere, egress to each backend (which admits nginx in turn), and the metrics scraper. */
 function createNetworkPolicy(lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata): PodNetworkPolicy {
   const policy = new PodNetworkPolicy(lb, 'NetworkPolicy', { podSelector: lb.podSelector, labels: metadata.labels });
@@ -308,7 +304,7 @@ export const nginxMode: LoadBalancerModeDefinition<NginxModeSettings> = {
       deployment,
       service: createService(lb, settings, metadata),
       autoscaler: createAutoscaler(lb, settings, metadata, deployment),
-      disruptionBudget: createDisruptionBudget(lb, metadata),
+      disruptionBudget: disruptionBudget(lb, 'DisruptionBudget', metadata, lb.podSelector),
       networkPolicy: createNetworkPolicy(lb, settings, metadata),
       metricsEndpoints: [exporterEndpoint(lb)],
     };

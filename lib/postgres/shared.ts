@@ -2,6 +2,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint } from '../core/endpoints';
 import { commonLabels, configHash, namespaceOf } from '../core/names';
+import { disruptionBudget } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 
 export const PG_PORT = 5432;
@@ -58,10 +59,7 @@ export function createConfigMap(scope: Construct, name: string, files: Record<st
 /** A budget of one unavailable pod among those of `role`. */
 export function createDisruptionBudget(scope: Construct, name: string, role: string, selector: Record<string, string>): k8s.KubePodDisruptionBudget {
   // maxUnavailable 1 on a single primary too: a budget that never allowed eviction would stall every node drain.
-  return new k8s.KubePodDisruptionBudget(scope, `${role}-budget`, {
-    metadata: pgMetadata(scope, `${name}-${role}`, role),
-    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
-  });
+  return disruptionBudget(scope, `${role}-budget`, pgMetadata(scope, `${name}-${role}`, role), selector);
 }
 
 /** A NetworkPolicy isolating the pods of `role` (`primary` -> id `PrimaryNetworkPolicy`, name `<name>-primary`). */

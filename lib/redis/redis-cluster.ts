@@ -4,7 +4,7 @@ import {
   GeneratedSecretSpec, ICacheEndpoint, IMetricsTarget, IQueueBroker, ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer,
 } from '../core/endpoints';
 import { commonLabels, configHash, imageVersion, selectorLabels } from '../core/names';
-import { restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { disruptionBudget, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { RedisModePlan } from './mode';
 import { planRedisMode } from './modes';
@@ -12,7 +12,7 @@ import { renderRedisConf } from './redis-conf';
 import { resolveRedisClusterSettings } from './resolve';
 import { RedisClusterProps, RedisClusterSettings, RedisMode } from './settings';
 import {
-  announceEnv, CONFIG_MOUNT, configVolume, createDisruptionBudget, createHeadlessService, createPeerNetworkPolicy, EXPORTER_PORT,
+  announceEnv, CONFIG_MOUNT, configVolume, createHeadlessService, createPeerNetworkPolicy, EXPORTER_PORT,
   namedServicePort, objectMeta, podAddresses, podTemplateMetadata, REDIS_PORT, redisExporter, redisPodBasics, SENTINEL_PORT, startScriptEnv,
 } from './shared';
 
@@ -86,7 +86,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.statefulSet = this.createStatefulSet(plan, hash);
     this.service = this.createService();
     this.headlessService = this.createHeadlessService();
-    this.disruptionBudget = createDisruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector);
+    this.disruptionBudget = disruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector);
     this.networkPolicy = createPeerNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels }, plan.peerPorts);
     this.metricsEndpoints = [this.exporterEndpoint(plan)];
 

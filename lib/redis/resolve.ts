@@ -3,7 +3,9 @@ import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, MAXMEMORY_POLICIES } from '../core/endpoints';
 import { namespaceOf, resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
-import { parseQuantity, propError, rejectUnknownProps, requireOneOf, requirePinnedImage, requireQuantity, requireWholeDuration } from '../core/validation';
+import {
+  parseQuantity, propError, rejectUnknownProps, requireOneOf, requirePinnedImage, requireQuantity, requireWholeDuration,
+} from '../core/validation';
 import { REDIS_MODES } from './modes';
 import { APPENDFSYNC_MODES } from './redis-conf';
 import { REDIS_CLUSTER_PROPS, REDIS_MODE_NAMES, RedisClusterProps, RedisClusterSettings } from './settings';

@@ -84,16 +84,6 @@ export function createHeadlessService(
   });
 }
 
-/** A PDB letting one pod of the selector go at a time. */
-export function createDisruptionBudget(
-  scope: Construct, id: string, metadata: k8s.ObjectMeta, selector: Record<string, string>,
-): k8s.KubePodDisruptionBudget {
-  return new k8s.KubePodDisruptionBudget(scope, id, {
-    metadata,
-    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
-  });
-}
-
 /** A NetworkPolicy isolating a group of pods that talk to each other on `peerPorts` (none: a lone pod), both ways. */
 export function createPeerNetworkPolicy(
   scope: Construct, id: string, group: { podSelector: Record<string, string>; labels: Record<string, string>; role?: string }, peerPorts: number[],

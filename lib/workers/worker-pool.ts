@@ -8,11 +8,14 @@ import {
   evictsKeysWithoutTtl } from '../core/endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
-  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, fixedResources, guidesScalingBehavior, resolveResources,
-  restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy, utilizationMetric,
+  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, fixedResources, guidesScalingBehavior,
+  resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy, utilizationMetric,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
-import { parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requireProp, requireReplicaRange, requireWholeDuration } from '../core/validation';
+import {
+  parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
+  requireProp, requireReplicaRange, requireWholeDuration,
+} from '../core/validation';
 
 export type WorkerAutoscaler = 'keda' | 'cpu';
 const AUTOSCALERS: WorkerAutoscaler[] = ['keda', 'cpu'];
@@ -429,14 +432,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
 
   private createDisruptionBudget(): k8s.KubePodDisruptionBudget {
     // maxUnavailable, not minAvailable: a pool scaled to zero or one must still let nodes drain.
-    return new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
-      metadata: this.metadata(this.name),
-      spec: {
-        maxUnavailable: k8s.IntOrString.fromNumber(1),
-        selector: { matchLabels: this.podSelector },
-        unhealthyPodEvictionPolicy: 'AlwaysAllow',
-      },
-    });
+    return disruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector);
   }
 
   /** The schedules' pods reach the broker and DNS only, and admit nothing. */

@@ -1,5 +1,6 @@
 import stylistic from '@stylistic/eslint-plugin';
 import importPlugin from 'eslint-plugin-import';
+import jest from 'eslint-plugin-jest';
 import tseslint from 'typescript-eslint';
 
 // Each family folder of lib/ imports only core/ (and the generated imports/) besides itself; core/
@@ -42,6 +43,20 @@ export default tseslint.config(
   },
   // CommonJS scripts that npm runs before anything is built (scripts/postinstall.cjs).
   { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  {
+    files: ['test/**/*.ts'],
+    ...jest.configs['flat/recommended'],
+    rules: {
+      ...jest.configs['flat/recommended'].rules,
+      // Helpers named expect* (and waitFor, which throws on timeout) are assertions.
+      'jest/expect-expect': ['warn', { assertFunctionNames: ['expect', 'expect*', '*.expect*', 'waitFor'] }],
+    },
+  },
+  {
+    // Shared assertions (e.g. LocalStackTest.expectDatabaseAgrees) call expect outside a test block by design.
+    files: ['test/support/**/*.ts'],
+    rules: { 'jest/no-standalone-expect': 'off' },
+  },
   {
     files: ['lib/**/*.ts'],
     settings: {

@@ -1,6 +1,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { Testing } from 'cdk8s';
-import { ALL_KNOWN_METRICS, LoadBalancer, MonitoredEndpoint, Observability, PgReplicaSet, RedisCluster, renderDashboards, ScaledApi, WorkerPool } from '../lib';
+import { LoadBalancer, MonitoredEndpoint, Observability, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import { renderDashboards } from '../lib/observability/dashboards';
+import { ALL_KNOWN_METRICS } from '../lib/observability/known-metrics';
 import { ProcessGroup } from './support/processes';
 import { metricNames } from './support/promql';
 import { checkRules } from './support/promtool';

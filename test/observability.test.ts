@@ -3,9 +3,8 @@ import { join } from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import { parse } from 'yaml';
-import {
-  LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, resolveObservabilitySettings, ScaledApi, WorkerPool,
-} from '../lib';
+import { LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import { resolveObservabilitySettings } from '../lib/observability/observability';
 import { resolveStandaloneSettings } from '../lib/observability/standalone-mode';
 import { crdValidators } from './support/crd-validators';
 import { checkManifests, Manifest } from './support/manifest-checks';
@@ -111,7 +110,7 @@ test('the standalone prometheus.yml and its rule files pass promtool check confi
 });
 
 test.each<[string, Partial<ObservabilityProps>, string]>([
-  ['the SLO is 0', { latencySlo: Duration.millis(0) }, 'test/obs: \'latencySlo\' (0) must be a number greater than 0'],
+  ['the SLO is 0', { latencySlo: Duration.millis(0) }, 'test/obs: \'latencySlo\' ("0ms") must be a whole number of milliseconds from 1ms to 60000ms'],
   ['the selector label key is invalid', { selectorLabels: { 'not a key': 'x' } }, 'test/obs: \'selectorLabels\' ("not a key") is not a valid label key'],
   ['the selector label value is invalid', { selectorLabels: { release: 'has spaces' } },
     'test/obs: \'selectorLabels.release\' ("has spaces") is not a valid label value'],

@@ -1,7 +1,10 @@
 import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { DEFAULT_METRICS_SCRAPER, PgReplicaSet, PgReplicaSetProps, resolvePgReplicaSetSettings, ScaledApi } from '../lib';
+import { PgReplicaSet, PgReplicaSetProps, ScaledApi } from '../lib';
+import { DEFAULT_METRICS_SCRAPER } from '../lib/core/endpoints';
+import { resolvePgReplicaSetSettings } from '../lib/postgres/pg-replica-set';
 import { crdValidators } from './support/crd-validators';
+import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 const validators = crdValidators();
@@ -13,24 +16,23 @@ function synthDb(props: PgReplicaSetProps = {}) {
   return { db, manifests: Testing.synth(chart) };
 }
 
-const find = (manifests: Manifest[], kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
 const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
-const apiEnv = (manifests: Manifest[]) => envOf(find(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0]);
+const apiEnv = (manifests: Manifest[]) => envOf(findObject(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0]);
 
 test('the statefulset engine synthesizes a primary, two replicas, their Services, budgets and policies', async () => {
   const { manifests } = synthDb();
   expect(manifests.filter(m => m.metadata.name.startsWith('test-db'))).toMatchSnapshot();
   await checkManifests(manifests);
-  expect(find(manifests, 'StatefulSet', 'test-db-primary').spec.replicas).toBe(1);
-  const replicas = find(manifests, 'StatefulSet', 'test-db-replica');
+  expect(findObject(manifests, 'StatefulSet', 'test-db-primary').spec.replicas).toBe(1);
+  const replicas = findObject(manifests, 'StatefulSet', 'test-db-replica');
   expect(replicas.spec.replicas).toBe(2);
   expect(replicas.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } } });
   expect(replicas.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
   expect(replicas.spec.template.spec.securityContext).toMatchObject({ runAsUser: 999, fsGroup: 999 });
-  expect(find(manifests, 'Service', 'test-db-rw').spec.selector['app.kubernetes.io/component']).toBe('primary');
-  expect(find(manifests, 'Service', 'test-db-ro').spec.selector['app.kubernetes.io/component']).toBe('replica');
-  expect(find(manifests, 'Service', 'test-db-pods').spec.clusterIP).toBe('None');
-  expect(find(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
+  expect(findObject(manifests, 'Service', 'test-db-rw').spec.selector['app.kubernetes.io/component']).toBe('primary');
+  expect(findObject(manifests, 'Service', 'test-db-ro').spec.selector['app.kubernetes.io/component']).toBe('replica');
+  expect(findObject(manifests, 'Service', 'test-db-pods').spec.clusterIP).toBe('None');
+  expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
 });
 
 test('the API gets the env contract with credentials only as Secret references', () => {
@@ -45,13 +47,13 @@ test('the API gets the env contract with credentials only as Secret references',
 
 test('the NetworkPolicies open exactly 5432 between the API, the primary and the replicas', () => {
   const { manifests } = synthDb();
-  const api = find(manifests, 'NetworkPolicy', 'test-api').spec;
+  const api = findObject(manifests, 'NetworkPolicy', 'test-api').spec;
   expect(api.egress.slice(1).map((r: Manifest) => [r.to[0].podSelector.matchLabels['app.kubernetes.io/component'], r.ports[0].port]))
     .toEqual([['primary', 5432], ['replica', 5432]]);
-  const primaryIngress = find(manifests, 'NetworkPolicy', 'test-db-primary').spec.ingress;
+  const primaryIngress = findObject(manifests, 'NetworkPolicy', 'test-db-primary').spec.ingress;
   expect(primaryIngress.map((r: Manifest) => [r.from[0].podSelector.matchLabels['app.kubernetes.io/component'] ?? 'prometheus', r.ports[0].port]))
     .toEqual([['replica', 5432], ['prometheus', 9187], ['api', 5432]]);
-  const replicaEgress = find(manifests, 'NetworkPolicy', 'test-db-replica').spec.egress;
+  const replicaEgress = findObject(manifests, 'NetworkPolicy', 'test-db-replica').spec.egress;
   expect(replicaEgress[1]).toEqual({ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-db', 'app.kubernetes.io/component': 'primary' } } }], ports: [{ protocol: 'TCP', port: 5432 }] });
 });
 
@@ -63,9 +65,9 @@ test('configs are rendered from props and the scripts come from the ConfigMap', 
   expect(db.postgresConf).toContain('auto_explain.log_min_duration = \'250ms\'');
   expect(db.postgresConf).toContain('shared_preload_libraries = \'pg_stat_statements\'');
   expect(db.hbaConf).toContain('host    replication  all  10.0.0.0/8  scram-sha-256');
-  const config = find(manifests, 'ConfigMap', 'test-db-config').data;
+  const config = findObject(manifests, 'ConfigMap', 'test-db-config').data;
   expect(Object.keys(config).sort()).toEqual(['pg_hba.conf', 'postgresql.conf', 'primary-init.sh', 'replica-init.sh']);
-  const replica = find(manifests, 'StatefulSet', 'test-db-replica').spec.template.spec.containers[0];
+  const replica = findObject(manifests, 'StatefulSet', 'test-db-replica').spec.template.spec.containers[0];
   expect(replica.command).toEqual(['sh', '/etc/postgresql/replica-init.sh']);
   expect(envOf(replica).PRIMARY_HOST).toBe('test-db-rw.default.svc.cluster.local');
 });
@@ -76,11 +78,11 @@ test('the cloudnative-pg engine emits a Cluster, a PodMonitor, Poolers and a Sch
   // THEN
   await checkManifests(manifests, { validators });
   expect(manifests.filter(m => m.metadata.name.startsWith('test-db'))).toMatchSnapshot();
-  const cluster = find(manifests, 'Cluster', 'test-db');
+  const cluster = findObject(manifests, 'Cluster', 'test-db');
   expect(cluster.spec.instances).toBe(3);
   expect(cluster.spec.postgresql.synchronous).toEqual({ method: 'any', number: 1 });
   expect(cluster.spec.monitoring).toBeUndefined();
-  expect(find(manifests, 'PodMonitor', 'test-db').spec.selector.matchLabels).toEqual({ 'cnpg.io/cluster': 'test-db' });
+  expect(findObject(manifests, 'PodMonitor', 'test-db').spec.selector.matchLabels).toEqual({ 'cnpg.io/cluster': 'test-db' });
   expect(manifests.filter(m => m.kind === 'Pooler').map(m => m.spec.type)).toEqual(['rw', 'ro']);
   const env = apiEnv(manifests);
   expect(env.PGPASSWORD).toEqual({ secretKeyRef: { name: 'test-db-app', key: 'password' } });
@@ -90,7 +92,7 @@ test('the cloudnative-pg engine emits a Cluster, a PodMonitor, Poolers and a Sch
 
 test('the CRD validators reject an object their schema refuses', async () => {
   const { manifests } = synthDb({ engine: 'cloudnative-pg' });
-  const cluster = find(manifests, 'Cluster', 'test-db');
+  const cluster = findObject(manifests, 'Cluster', 'test-db');
   cluster.spec.instances = 'three';
   await expect(checkManifests(manifests, { validators })).rejects.toThrow('Cluster/test-db: schema: /spec/instances must be integer');
 });

@@ -1,11 +1,12 @@
 import { Testing } from 'cdk8s';
 import { ProductionChart } from '../charts/production-chart';
 import { crdValidators } from './support/crd-validators';
+import { findObject } from './support/find';
 import { namespacedChartProblems } from './support/guide-chart';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 const manifests = Testing.synth(new ProductionChart(Testing.app(), 'hscale', { namespace: 'hscale' }));
-const find = (kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
+const find = (kind: string, name: string) => findObject(manifests, kind, name);
 
 test('every object of the production chart passes the manifest checks', async () => {
   await expect(checkManifests(manifests, { validators: crdValidators() })).resolves.toBeUndefined();

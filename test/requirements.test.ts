@@ -2,7 +2,8 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { externalRequirements, KubeObject, LoadBalancer, PgReplicaSet, ScaledApi } from '../lib';
+import { LoadBalancer, PgReplicaSet, ScaledApi } from '../lib';
+import { externalRequirements, KubeObject } from '../lib/cluster/requirements';
 import { chartFiles, readManifests, renderApplySection } from '../scripts/requirements';
 
 const BUILT_IN_API_VERSIONS = /^(v1|(apps|batch|autoscaling|policy|networking\.k8s\.io|rbac\.authorization\.k8s\.io|storage\.k8s\.io)\/.+)$/;

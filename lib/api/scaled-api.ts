@@ -8,11 +8,13 @@ import {
 } from '../core/endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
-  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, guidesScalingBehavior, resolveResources, SpreadPolicy, utilizationMetric,
+  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, guidesScalingBehavior, resolveResources,
+  SpreadPolicy, utilizationMetric,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
   propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive, requireProp,
+  requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
 import { renderAdapterRules } from './metrics-adapter-rules';
 
@@ -258,9 +260,7 @@ type ScalingSettings = Pick<ScaledApiSettings,
 function resolveScaling(scope: Construct, props: ScaledApiProps): ScalingSettings {
   const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 3, 1, 1000);
   const maxReplicas = requireIntInRange(scope, 'maxReplicas', props.maxReplicas ?? 20, 1, 1000);
-  if (minReplicas > maxReplicas) {
-    throw propError(scope, 'minReplicas', minReplicas, `must be less than or equal to 'maxReplicas' (${maxReplicas})`);
-  }
+  requireReplicaRange(scope, minReplicas, maxReplicas);
   const cpuUtilization = requireIntInRange(scope, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100);
   const memoryUtilization = props.memoryUtilization === false
     ? undefined : requireIntInRange(scope, 'memoryUtilization', props.memoryUtilization ?? 80, 1, 100);
@@ -300,7 +300,7 @@ function resolveScalingRules(
   scope: Construct, prop: 'scaleUp' | 'scaleDown', rules: ScalingRules, defaults: k8s.HpaScalingRulesV2,
 ): k8s.HpaScalingRulesV2 {
   const stabilizationWindowSeconds = rules.stabilizationWindow === undefined
-    ? defaults.stabilizationWindowSeconds : requireWholeSeconds(scope, `${prop}.stabilizationWindow`, rules.stabilizationWindow, 0, 3600);
+    ? defaults.stabilizationWindowSeconds : requireWholeDuration(scope, `${prop}.stabilizationWindow`, rules.stabilizationWindow, 'seconds', 0, 3600);
   const selectPolicy = requireOneOf(scope, `${prop}.selectPolicy`, rules.selectPolicy ?? defaults.selectPolicy!, SELECT_POLICIES);
   if (rules.policies?.length === 0) {
     throw propError(scope, `${prop}.policies`, '[]', 'must hold at least one policy; set \'selectPolicy\' to \'Disabled\' to stop scaling this way');
@@ -308,18 +308,9 @@ function resolveScalingRules(
   const policies = rules.policies?.map((policy, i) => ({
     type: requireOneOf(scope, `${prop}.policies[${i}].type`, policy.type, ['Pods', 'Percent']),
     value: requireIntInRange(scope, `${prop}.policies[${i}].value`, policy.value, 1, 1000),
-    periodSeconds: requireWholeSeconds(scope, `${prop}.policies[${i}].period`, policy.period, 1, 1800),
+    periodSeconds: requireWholeDuration(scope, `${prop}.policies[${i}].period`, policy.period, 'seconds', 1, 1800),
   })) ?? defaults.policies;
   return { stabilizationWindowSeconds, selectPolicy, policies };
-}
-
-/** Throws unless `duration` is a whole number of seconds within `min`..`max`; returns the seconds. */
-function requireWholeSeconds(scope: Construct, prop: string, duration: Duration, min: number, max: number): number {
-  const seconds = duration.toSeconds({ integral: false });
-  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
-    throw propError(scope, prop, `${seconds}s`, `must be a whole number of seconds from ${min}s to ${max}s`);
-  }
-  return seconds;
 }
 
 function metricsPrefixEnv(scope: Construct, prefix: string | undefined): k8s.EnvVar[] {
@@ -338,10 +329,7 @@ function databasePoolEnv(scope: Construct, props: ScaledApiProps): k8s.EnvVar[] 
   if (props.database === undefined) {
     throw propError(scope, 'databasePool', Object.keys(pool).join(', '), 'needs \'database\': the pools hold the service\'s connections to it');
   }
-  const timeoutMs = (pool.timeout ?? Duration.seconds(30)).toMilliseconds();
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
-    throw propError(scope, 'databasePool.timeout', `${timeoutMs}ms`, 'must be a whole number of milliseconds from 1ms to 600000ms (10 minutes)');
-  }
+  const timeoutMs = requireWholeDuration(scope, 'databasePool.timeout', pool.timeout ?? Duration.seconds(30), 'milliseconds', 1, 600_000);
   return [
     { name: 'PG_POOL_MAX', value: String(poolMax(scope, 'primary', pool.primarySize, pool.primaryOverflow)) },
     { name: 'PG_REPLICA_POOL_MAX', value: String(poolMax(scope, 'replica', pool.replicaSize, pool.replicaOverflow)) },
@@ -363,8 +351,8 @@ function poolMax(scope: Construct, pool: 'primary' | 'replica', size = 10, overf
 }
 
 function resolveTermination(scope: Construct, props: ScaledApiProps): Pick<ScaledApiSettings, 'preStopSeconds' | 'gracePeriodSeconds'> {
-  const preStopSeconds = props.preStopDelay?.toSeconds() ?? 10;
-  const gracePeriodSeconds = props.terminationGracePeriod?.toSeconds() ?? 45;
+  const preStopSeconds = requireWholeDuration(scope, 'preStopDelay', props.preStopDelay ?? Duration.seconds(10), 'seconds', 0, 3600);
+  const gracePeriodSeconds = requireWholeDuration(scope, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(45), 'seconds', 1, 86_400);
   if (gracePeriodSeconds <= preStopSeconds) {
     throw propError(scope, 'terminationGracePeriod', `${gracePeriodSeconds}s`,
       `must be longer than 'preStopDelay' (${preStopSeconds}s), or the process is killed before it can drain`);
@@ -382,7 +370,7 @@ function resolveProbe(scope: Construct, kind: ProbeKind, path: string | undefine
   const prop = `probeTimings.${kind}`;
   const seconds = (field: 'initialDelay' | 'period' | 'timeout', fallback: number, min: number) => {
     const duration = timing[field];
-    return duration === undefined ? fallback : requireWholeSeconds(scope, `${prop}.${field}`, duration, min, 3600);
+    return duration === undefined ? fallback : requireWholeDuration(scope, `${prop}.${field}`, duration, 'seconds', min, 3600);
   };
   const periodSeconds = seconds('period', defaults.periodSeconds, 1);
   const timeoutSeconds = seconds('timeout', defaults.timeoutSeconds, 1);
@@ -566,14 +554,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   }
 
   private createDisruptionBudget(): k8s.KubePodDisruptionBudget {
-    return new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
-      metadata: this.metadata(this.name),
-      spec: {
-        minAvailable: k8s.IntOrString.fromNumber(this.minAvailable),
-        selector: { matchLabels: this.podSelector },
-        unhealthyPodEvictionPolicy: 'AlwaysAllow',
-      },
-    });
+    return disruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector, { minAvailable: this.minAvailable });
   }
 
   private createNetworkPolicy(): PodNetworkPolicy {

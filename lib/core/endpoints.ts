@@ -1,5 +1,6 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { IConstruct } from 'constructs';
+import { valuesOf } from './validation';
 
 /** Pods a NetworkPolicy rule talks about: a pod selector, optionally in other namespaces. */
 export interface PodPeer {
@@ -54,12 +55,14 @@ export interface ICacheEndpoint extends IClientAccessible {
   readonly nodes: string[];
 }
 
-/** Eviction policies Redis 7 accepts for `maxmemory-policy`. */
-export const MAXMEMORY_POLICIES = [
-  'noeviction', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random',
-  'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl',
-] as const;
-export type MaxmemoryPolicy = typeof MAXMEMORY_POLICIES[number];
+/** An eviction policy Redis 7 accepts for `maxmemory-policy`. */
+export type MaxmemoryPolicy =
+  | 'noeviction' | 'allkeys-lru' | 'allkeys-lfu' | 'allkeys-random'
+  | 'volatile-lru' | 'volatile-lfu' | 'volatile-random' | 'volatile-ttl';
+export const MAXMEMORY_POLICIES = valuesOf<MaxmemoryPolicy>({
+  'noeviction': true, 'allkeys-lru': true, 'allkeys-lfu': true, 'allkeys-random': true,
+  'volatile-lru': true, 'volatile-lfu': true, 'volatile-random': true, 'volatile-ttl': true,
+});
 
 /** Whether `policy` may evict a key that carries no TTL ('allkeys-*'); 'noeviction' and 'volatile-*' never do. */
 export function evictsKeysWithoutTtl(policy: MaxmemoryPolicy): boolean {

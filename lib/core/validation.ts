@@ -1,3 +1,4 @@
+import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 
 /**
@@ -137,4 +138,36 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length];
+}
+
+/**
+ * Every value of the string union `T`, in the order written: a value outside `T`, or a member
+ * of `T` left out, is a type error, so a prop's public type (a plain union) and the list it is
+ * checked against at synth time cannot drift apart.
+ */
+export function valuesOf<T extends string>(values: Record<T, true>): T[] {
+  return Object.keys(values) as T[];
+}
+
+/** Throws unless `min <= max`, naming both replica props. */
+export function requireReplicaRange(scope: Construct, minReplicas: number, maxReplicas: number): void {
+  if (minReplicas > maxReplicas) {
+    throw propError(scope, 'minReplicas', minReplicas, `must be less than or equal to 'maxReplicas' (${maxReplicas})`);
+  }
+}
+
+/**
+ * Throws unless `duration` is a whole number of `unit` from `min` to `max` (inclusive); returns
+ * that number. Converting without rounding first, so 1.5 s given for whole seconds is an error
+ * naming the prop, not cdk8s's own conversion error or a silent rounding.
+ */
+export function requireWholeDuration(
+  scope: Construct, prop: string, duration: Duration, unit: 'seconds' | 'milliseconds', min: number, max: number,
+): number {
+  const value = unit === 'seconds' ? duration.toSeconds({ integral: false }) : duration.toMilliseconds({ integral: false });
+  const suffix = unit === 'seconds' ? 's' : 'ms';
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw propError(scope, prop, `${value}${suffix}`, `must be a whole number of ${unit} from ${min}${suffix} to ${max}${suffix}`);
+  }
+  return value;
 }

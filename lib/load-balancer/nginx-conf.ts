@@ -1,3 +1,5 @@
+import { valuesOf } from '../core/validation';
+
 /** One `server` line of the upstream. */
 export interface NginxUpstreamServer {
   /** `host:port`. */
@@ -20,13 +22,14 @@ export interface NginxRateLimit {
 }
 
 /** The conditions `proxy_next_upstream` accepts (nginx's own list). */
-export const NGINX_NEXT_UPSTREAM_CONDITIONS = [
-  'error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429',
-  'non_idempotent', 'off',
-] as const;
-
-/** When nginx passes a request on to the next server: one of {@link NGINX_NEXT_UPSTREAM_CONDITIONS}. */
-export type NginxNextUpstreamCondition = typeof NGINX_NEXT_UPSTREAM_CONDITIONS[number];
+/** When nginx passes a request on to the next server. */
+export type NginxNextUpstreamCondition =
+  | 'error' | 'timeout' | 'invalid_header' | 'http_500' | 'http_502' | 'http_503' | 'http_504' | 'http_403' | 'http_404' | 'http_429'
+  | 'non_idempotent' | 'off';
+export const NGINX_NEXT_UPSTREAM_CONDITIONS = valuesOf<NginxNextUpstreamCondition>({
+  'error': true, 'timeout': true, 'invalid_header': true, 'http_500': true, 'http_502': true, 'http_503': true, 'http_504': true,
+  'http_403': true, 'http_404': true, 'http_429': true, 'non_idempotent': true, 'off': true,
+});
 
 /** `proxy_connect_timeout`, `proxy_send_timeout` and `proxy_read_timeout`, in seconds. */
 export interface NginxProxyTimeouts {

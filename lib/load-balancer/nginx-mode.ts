@@ -1,14 +1,17 @@
-import { createHash } from 'crypto';
+import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, ILoadBalancerBackend, MetricsEndpoint, PodPeer } from '../core/endpoints';
-import { commonLabels, imageVersion, namespaceOf } from '../core/names';
+import { commonLabels, CONFIG_HASH_ANNOTATION, configHash, imageVersion, namespaceOf, serviceDnsSuffix } from '../core/names';
 import {
-  deploymentAutoscaler, exporterSidecar, noUnavailableRollingUpdate, nodeAntiAffinity, resolveResources,
+  deploymentAutoscaler, disruptionBudget, exporterSidecar, nodeAntiAffinity, noUnavailableRollingUpdate, resolveResources,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, utilizationMetric, zoneAndNodeSpread,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
-import { parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePositive } from '../core/validation';
+import {
+  parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePositive, requireReplicaRange,
+  requireWholeDuration,
+} from '../core/validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from './nginx-conf';
 import { NginxProxySettings, resolveNginxProxySettings } from './nginx-proxy-settings';
@@ -66,9 +69,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
   const exporterImage = requirePinnedImage(scope, 'exporterImage', props.exporterImage ?? 'nginx/nginx-prometheus-exporter:1.4.2');
   const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 2, 1, 1000);
   const maxReplicas = requireIntInRange(scope, 'maxReplicas', props.maxReplicas ?? 10, 1, 1000);
-  if (minReplicas > maxReplicas) {
-    throw propError(scope, 'minReplicas', minReplicas, `must be less than or equal to 'maxReplicas' (${maxReplicas})`);
-  }
+  requireReplicaRange(scope, minReplicas, maxReplicas);
   const resources = resolveResources(scope, 'resources', props.resources, {
     cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '256Mi',
   });
@@ -81,7 +82,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     minReplicas,
     maxReplicas,
     cpuUtilization: requireIntInRange(scope, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100),
-    failTimeoutSeconds: requirePositive(scope, 'failTimeout', props.failTimeout?.toSeconds() ?? 10),
+    failTimeoutSeconds: requireWholeDuration(scope, 'failTimeout', props.failTimeout ?? Duration.seconds(10), 'seconds', 1, 3600),
     apiRateLimit,
     loginRateLimit,
     loginPath: props.loginPath ?? '/api/v1/auth/login',
@@ -111,7 +112,7 @@ function resolveRateLimit(scope: Construct, prop: string, given: RateLimit | und
 
 /** The one server of a backend's upstream: its headless Service, re-resolved so nginx follows the pod IPs. */
 function upstreamServers(lb: LoadBalancerScope, backend: ILoadBalancerBackend): NginxUpstreamServer[] {
-  return [{ address: `${backend.headlessServiceName}.${namespaceOf(lb) ?? 'default'}.svc.cluster.local:${backend.port}`, resolve: true }];
+  return [{ address: `${backend.headlessServiceName}.${serviceDnsSuffix(lb)}:${backend.port}`, resolve: true }];
 }
 
 /** The upstream of a backend: `api` for the main one, the Service's name for the others. */
@@ -188,7 +189,7 @@ function createDeployment(
         metadata: {
           labels: metadata.labels,
           // A changed nginx.conf changes the template, so the pods roll and load it.
-          annotations: { 'hscale.io/config-sha256': createHash('sha256').update(nginxConf).digest('hex') },
+          annotations: { [CONFIG_HASH_ANNOTATION]: configHash(nginxConf) },
         },
         spec: {
           automountServiceAccountToken: false,
@@ -275,13 +276,6 @@ function createAutoscaler(
   });
 }
 
-function createDisruptionBudget(lb: LoadBalancerScope, metadata: Metadata): k8s.KubePodDisruptionBudget {
-  return new k8s.KubePodDisruptionBudget(lb, 'DisruptionBudget', {
-    metadata,
-    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: lb.podSelector } },
-  });
-}
-
 /** Clients from anywhere, egress to each backend (which admits nginx in turn), and the metrics scraper. */
 function createNetworkPolicy(lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata): PodNetworkPolicy {
   const policy = new PodNetworkPolicy(lb, 'NetworkPolicy', { podSelector: lb.podSelector, labels: metadata.labels });
@@ -314,7 +308,7 @@ export const nginxMode: LoadBalancerModeDefinition<NginxModeSettings> = {
       deployment,
       service: createService(lb, settings, metadata),
       autoscaler: createAutoscaler(lb, settings, metadata, deployment),
-      disruptionBudget: createDisruptionBudget(lb, metadata),
+      disruptionBudget: disruptionBudget(lb, 'DisruptionBudget', metadata, lb.podSelector),
       networkPolicy: createNetworkPolicy(lb, settings, metadata),
       metricsEndpoints: [exporterEndpoint(lb)],
     };

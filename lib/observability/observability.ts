@@ -1,9 +1,9 @@
-import { Chart } from 'cdk8s';
+import { Chart, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { GeneratedSecretSpec, IMetricsTarget, ISecretConsumer } from '../core/endpoints';
 import { commonLabels, namespaceOf, resourceName } from '../core/names';
-import { propError, rejectUnknownProps, requireOneOf, requirePositive, requireProp } from '../core/validation';
+import { propError, rejectUnknownProps, requireOneOf, requireProp, requireWholeDuration } from '../core/validation';
 import { renderDashboards } from './dashboards';
 import { ObservabilityModeBuilder } from './mode';
 import { operatorMode } from './operator-mode';
@@ -41,9 +41,9 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
     dashboardLabel,
     dashboardFolder: props.dashboardFolder ?? 'hscale',
     thresholds: {
-      latencySloSeconds: requirePositive(scope, 'latencySlo', (props.latencySlo?.toMilliseconds() ?? 100)) / 1000,
+      latencySloSeconds: requireWholeDuration(scope, 'latencySlo', props.latencySlo ?? Duration.millis(100), 'milliseconds', 1, 60_000) / 1000,
       errorRatio: requireRatio(scope, 'errorRatio', props.errorRatio ?? 0.05),
-      replicationLagSeconds: requirePositive(scope, 'replicationLagBound', props.replicationLagBound?.toSeconds() ?? 5),
+      replicationLagSeconds: requireWholeDuration(scope, 'replicationLagBound', props.replicationLagBound ?? Duration.seconds(5), 'seconds', 1, 3600),
       connectionsRatio: 0.8,
       slotRetainedBytes: 2 ** 30,
       redisMemoryRatio: 0.8,

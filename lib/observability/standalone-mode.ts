@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
-  nodeAntiAffinity, resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
+  disruptionBudget, nodeAntiAffinity, resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { propError, requirePinnedImage } from '../core/validation';
@@ -213,10 +213,7 @@ class StandaloneStack {
       spec: { selector: pods, ports: [{ name: portName, port, targetPort: k8s.IntOrString.fromString(portName), protocol: 'TCP' }] },
     });
     // One pod each, so the budget allows its eviction rather than stalling node drains.
-    new k8s.KubePodDisruptionBudget(this.scope, `${id}ServiceBudget`, {
-      metadata,
-      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: pods } },
-    });
+    disruptionBudget(this.scope, `${id}ServiceBudget`, metadata, pods);
   }
 
   private createNetworkPolicies(): void {

@@ -2,11 +2,13 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint, NetworkLink, PodPeer } from '../core/endpoints';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { valuesOf } from '../core/validation';
 import * as cnpg from '../imports/postgresql.cnpg.io';
 import { SynchronousCommit } from './postgres-conf';
 
-export const PG_ACCESS_MODES = ['ReadWriteOnce', 'ReadWriteOncePod'] as const;
-export type PgAccessMode = typeof PG_ACCESS_MODES[number];
+/** The access mode of the data volumes. */
+export type PgAccessMode = 'ReadWriteOnce' | 'ReadWriteOncePod';
+export const PG_ACCESS_MODES = valuesOf<PgAccessMode>({ ReadWriteOnce: true, ReadWriteOncePod: true });
 
 /** A PgReplicaSet's props, validated and defaulted: everything an engine builds from. */
 export interface PgEngineSettings {

@@ -1,26 +1,27 @@
+import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import {
   DEFAULT_METRICS_SCRAPER, GeneratedSecretSpec, IDatabaseEndpoint, IMetricsTarget, ISecretConsumer, MetricsEndpoint, NetworkLink, PodPeer,
 } from '../core/endpoints';
-import { namespaceOf, resourceName } from '../core/names';
+import { resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../core/validation';
-import * as cnpg from '../imports/postgresql.cnpg.io';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './engine';
 import { PARAMETER_NAME, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
 import { EXPORTER_PORT, PG_PORT } from './shared';
 import { statefulSetEngine } from './statefulset-engine';
 
+/** How the PostgreSQL servers run: StatefulSets of our own, or a CloudNativePG `Cluster`. */
+export type PgEngine = 'statefulset' | 'cloudnative-pg';
+
 /** The engines by name; an engine is one module in lib/postgres/ behind {@link PgEngineModule}. */
 const PG_ENGINES = {
   'statefulset': statefulSetEngine,
   'cloudnative-pg': cloudNativePgEngine,
-} satisfies Record<string, PgEngineModule>;
-
-export type PgEngine = keyof typeof PG_ENGINES;
+} satisfies Record<PgEngine, PgEngineModule>;
 
 /** Props of a {@link PgReplicaSet}. */
 export interface PgReplicaSetProps {
@@ -129,7 +130,7 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     pooler: props.pooler ?? false, backup: props.backup,
     metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
     podMonitorLabels: props.podMonitorLabels ?? { release: 'kube-prometheus-stack' },
-    dnsSuffix: `${namespaceOf(scope) ?? 'default'}.svc.cluster.local`,
+    dnsSuffix: serviceDnsSuffix(scope),
   };
 }
 
@@ -166,8 +167,11 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
   public readonly replicaSet?: k8s.KubeStatefulSet;
   public readonly primaryNetworkPolicy?: PodNetworkPolicy;
   public readonly replicaNetworkPolicy?: PodNetworkPolicy;
-  /** The CloudNativePG Cluster (cloudnative-pg engine). */
-  public readonly cluster?: cnpg.Cluster;
+  /**
+   * The CloudNativePG Cluster (cloudnative-pg engine), as an ApiObject (`addJsonPatch` reaches
+   * any field): the class generated from the CRD is internal and changes with each import.
+   */
+  public readonly cluster?: ApiObject;
 
   constructor(scope: Construct, id: string, props: PgReplicaSetProps = {}) {
     super(scope, id);

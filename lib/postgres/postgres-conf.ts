@@ -1,5 +1,8 @@
-export const SYNCHRONOUS_COMMIT_LEVELS = ['on', 'remote_write', 'remote_apply'] as const;
-export type SynchronousCommit = typeof SYNCHRONOUS_COMMIT_LEVELS[number];
+import { valuesOf } from '../core/validation';
+
+/** How far a commit waits for the synchronous standby (`synchronous_commit`). */
+export type SynchronousCommit = 'on' | 'remote_write' | 'remote_apply';
+export const SYNCHRONOUS_COMMIT_LEVELS = valuesOf<SynchronousCommit>({ 'on': true, 'remote_write': true, 'remote_apply': true });
 
 /** Everything `renderPostgresConf` needs. */
 export interface PostgresConfOptions {

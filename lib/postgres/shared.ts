@@ -1,8 +1,8 @@
-import { createHash } from 'crypto';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint } from '../core/endpoints';
-import { commonLabels, namespaceOf } from '../core/names';
+import { commonLabels, configHash, namespaceOf } from '../core/names';
+import { disruptionBudget } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 
 export const PG_PORT = 5432;
@@ -53,16 +53,13 @@ export function createConfigMap(scope: Construct, name: string, files: Record<st
     metadata: pgMetadata(scope, `${name}-config`, 'config'),
     data: files,
   });
-  return { configMap, hash: createHash('sha256').update(JSON.stringify(files)).digest('hex') };
+  return { configMap, hash: configHash(files) };
 }
 
 /** A budget of one unavailable pod among those of `role`. */
 export function createDisruptionBudget(scope: Construct, name: string, role: string, selector: Record<string, string>): k8s.KubePodDisruptionBudget {
   // maxUnavailable 1 on a single primary too: a budget that never allowed eviction would stall every node drain.
-  return new k8s.KubePodDisruptionBudget(scope, `${role}-budget`, {
-    metadata: pgMetadata(scope, `${name}-${role}`, role),
-    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
-  });
+  return disruptionBudget(scope, `${role}-budget`, pgMetadata(scope, `${name}-${role}`, role), selector);
 }
 
 /** A NetworkPolicy isolating the pods of `role` (`primary` -> id `PrimaryNetworkPolicy`, name `<name>-primary`). */

@@ -1,6 +1,6 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { commonLabels, imageVersion, INSTANCE_LABEL, namespaceOf, selectorLabels } from '../core/names';
+import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, selectorLabels } from '../core/names';
 import {
   exporterSidecar, nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
 } from '../core/pod-defaults';
@@ -103,7 +103,7 @@ class StatefulSetBuilder {
         podManagementPolicy: role === 'replica' ? 'Parallel' : 'OrderedReady',
         selector: { matchLabels: selectorLabels(this.scope, role) },
         template: {
-          metadata: { labels, annotations: { 'hscale.io/config-sha256': configHash } },
+          metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
           spec: this.podSpec(role, configMap),
         },
         volumeClaimTemplates: [this.dataVolumeClaim(labels)],

@@ -1,11 +1,10 @@
-import { createHash } from 'crypto';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import {
   GeneratedSecretSpec, ICacheEndpoint, IMetricsTarget, IQueueBroker, ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer,
 } from '../core/endpoints';
-import { commonLabels, imageVersion, selectorLabels } from '../core/names';
-import { restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { commonLabels, configHash, imageVersion, selectorLabels } from '../core/names';
+import { disruptionBudget, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { RedisModePlan } from './mode';
 import { planRedisMode } from './modes';
@@ -13,7 +12,7 @@ import { renderRedisConf } from './redis-conf';
 import { resolveRedisClusterSettings } from './resolve';
 import { RedisClusterProps, RedisClusterSettings, RedisMode } from './settings';
 import {
-  announceEnv, CONFIG_MOUNT, configVolume, createDisruptionBudget, createHeadlessService, createPeerNetworkPolicy, EXPORTER_PORT,
+  announceEnv, CONFIG_MOUNT, configVolume, createHeadlessService, createPeerNetworkPolicy, EXPORTER_PORT,
   namedServicePort, objectMeta, podAddresses, podTemplateMetadata, REDIS_PORT, redisExporter, redisPodBasics, SENTINEL_PORT, startScriptEnv,
 } from './shared';
 
@@ -83,17 +82,17 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.redisConf = this.renderRedisConf(plan);
     const configFiles = { 'redis.conf': this.redisConf, ...plan.configFiles };
     this.configMap = new k8s.KubeConfigMap(this, 'Config', { metadata: this.metadata(this.name), data: configFiles });
-    const configHash = createHash('sha256').update(JSON.stringify(configFiles)).digest('hex');
-    this.statefulSet = this.createStatefulSet(plan, configHash);
+    const hash = configHash(configFiles);
+    this.statefulSet = this.createStatefulSet(plan, hash);
     this.service = this.createService();
     this.headlessService = this.createHeadlessService();
-    this.disruptionBudget = createDisruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector);
+    this.disruptionBudget = disruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector);
     this.networkPolicy = createPeerNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels }, plan.peerPorts);
     this.metricsEndpoints = [this.exporterEndpoint(plan)];
 
     // What only the mode makes (the cluster-create Job, or the Sentinels) and how clients connect.
     const modeObjects = plan.build({
-      scope: this, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash,
+      scope: this, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash: hash,
     });
     this.createJob = modeObjects.createJob;
     this.sentinelStatefulSet = modeObjects.sentinelStatefulSet;

@@ -1,8 +1,11 @@
+import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, MAXMEMORY_POLICIES } from '../core/endpoints';
-import { namespaceOf, resourceName } from '../core/names';
+import { namespaceOf, resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
-import { parseQuantity, propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../core/validation';
+import {
+  parseQuantity, propError, rejectUnknownProps, requireOneOf, requirePinnedImage, requireQuantity, requireWholeDuration,
+} from '../core/validation';
 import { REDIS_MODES } from './modes';
 import { APPENDFSYNC_MODES } from './redis-conf';
 import { REDIS_CLUSTER_PROPS, REDIS_MODE_NAMES, RedisClusterProps, RedisClusterSettings } from './settings';
@@ -26,14 +29,14 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
   const appendfsync = requireOneOf(scope, 'appendfsync', props.appendfsync ?? 'everysec', APPENDFSYNC_MODES);
   const savePoints = resolveSavePoints(scope, props.savePoints ?? ['3600 1', '300 100', '60 10000']);
   // Below 10 s the probes are noise; above Linux's own 2 hours a dead client holds its connection for hours.
-  const tcpKeepaliveSeconds = requireIntInRange(scope, 'tcpKeepalive', props.tcpKeepalive?.toSeconds({ integral: false }) ?? 60, 10, 7200);
-  const clusterNodeTimeoutMs = requireIntInRange(scope, 'clusterNodeTimeout', props.clusterNodeTimeout?.toMilliseconds() ?? 5000, 500, 60_000);
+  const tcpKeepaliveSeconds = requireWholeDuration(scope, 'tcpKeepalive', props.tcpKeepalive ?? Duration.seconds(60), 'seconds', 10, 7200);
+  const clusterNodeTimeoutMs = requireWholeDuration(scope, 'clusterNodeTimeout', props.clusterNodeTimeout ?? Duration.seconds(5), 'milliseconds', 500, 60_000);
   const persistence = props.persistence ?? true;
   const storageSize = props.storageSize ?? '10Gi';
   if (persistence) requireQuantity(scope, 'storageSize', storageSize);
   const namespace = namespaceOf(scope);
   return {
-    name, namespace, dnsSuffix: `${namespace ?? 'default'}.svc.cluster.local`, headlessServiceName: `${name}-nodes`,
+    name, namespace, dnsSuffix: serviceDnsSuffix(scope), headlessServiceName: `${name}-nodes`,
     mode, topology, image, exporterImage, resources,
     maxmemoryBytes, maxmemoryPolicy, appendonly: props.appendonly ?? true, appendfsync, savePoints, tcpKeepaliveSeconds, clusterNodeTimeoutMs,
     persistence, storageSize, storageClassName: props.storageClassName,

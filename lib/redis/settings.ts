@@ -2,14 +2,15 @@ import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { MaxmemoryPolicy, PodPeer } from '../core/endpoints';
 import { ContainerResources } from '../core/pod-defaults';
+import { valuesOf } from '../core/validation';
 import { AppendFsync } from './redis-conf';
 
 // The props and settings of a RedisCluster, apart from the construct and the mode registry, so
 // the modes can read them without importing what imports the modes.
 
-/** Every Redis mode under the name the `mode` prop takes; each has a module registered in `modes.ts`. */
-export const REDIS_MODE_NAMES = ['cluster', 'sentinel', 'standalone'] as const;
-export type RedisMode = typeof REDIS_MODE_NAMES[number];
+/** A way of running Redis, as the `mode` prop names it; each has a module registered in `modes.ts`. */
+export type RedisMode = 'cluster' | 'sentinel' | 'standalone';
+export const REDIS_MODE_NAMES = valuesOf<RedisMode>({ cluster: true, sentinel: true, standalone: true });
 
 /** Props of a {@link RedisCluster}. */
 export interface RedisClusterProps {

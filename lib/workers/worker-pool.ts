@@ -8,12 +8,13 @@ import {
   evictsKeysWithoutTtl } from '../core/endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
-  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, fixedResources, guidesScalingBehavior, resolveResources,
-  restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy, utilizationMetric,
+  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, fixedResources, guidesScalingBehavior,
+  resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy, utilizationMetric,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
-  parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requireProp,
+  parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
+  requireProp, requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
 
 export type WorkerAutoscaler = 'keda' | 'cpu';
@@ -181,7 +182,7 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
   // An HPA cannot scale to zero; KEDA can, and wakes the pool when a job arrives.
   const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 1, autoscaler === 'keda' ? 0 : 1, 1000);
   const maxReplicas = requireIntInRange(scope, 'maxReplicas', props.maxReplicas ?? 10, 1, 1000);
-  if (minReplicas > maxReplicas) throw propError(scope, 'minReplicas', minReplicas, `must be less than or equal to 'maxReplicas' (${maxReplicas})`);
+  requireReplicaRange(scope, minReplicas, maxReplicas);
   const resourceValues = { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi', ...props.resources };
   const resources = resolveResources(scope, 'resources', props.resources, resourceValues);
   const maxRssPercent = requireIntInRange(scope, 'maxRssPercent', props.maxRssPercent ?? 80, 10, 100);
@@ -195,8 +196,8 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
     autoscaler, minReplicas, maxReplicas,
     backlogPerReplica: requireIntInRange(scope, 'backlogPerReplica', props.backlogPerReplica ?? 20, 1, 1_000_000),
     cpuUtilization: requireIntInRange(scope, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100),
-    pollingSeconds: requireIntInRange(scope, 'pollingInterval', props.pollingInterval?.toSeconds() ?? 15, 1, 3600),
-    gracePeriodSeconds: requireIntInRange(scope, 'terminationGracePeriod', props.terminationGracePeriod?.toSeconds() ?? 120, 1, 86_400),
+    pollingSeconds: requireWholeDuration(scope, 'pollingInterval', props.pollingInterval ?? Duration.seconds(15), 'seconds', 1, 3600),
+    gracePeriodSeconds: requireWholeDuration(scope, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(120), 'seconds', 1, 86_400),
     metricsPort: requirePort(scope, 'metricsPort', props.metricsPort ?? 9100),
     metricsPath: props.metricsPath ?? '/metrics',
     spread: requireOneOf(scope, 'spread', props.spread ?? 'ScheduleAnyway', ['ScheduleAnyway', 'DoNotSchedule']),
@@ -238,9 +239,9 @@ function resolveJobPolicy(scope: Construct, props: WorkerPoolProps): Pick<Worker
     attempts: requireIntInRange(scope, 'attempts', props.attempts ?? 3, 1, 100),
     backoff: {
       type: requireOneOf(scope, 'backoff.type', backoff.type, ['fixed', 'exponential']),
-      delayMs: requireIntInRange(scope, 'backoff.delay', backoff.delay.toMilliseconds(), 0, 86_400_000),
+      delayMs: requireWholeDuration(scope, 'backoff.delay', backoff.delay, 'milliseconds', 0, 86_400_000),
     },
-    jobTimeoutMs: requireIntInRange(scope, 'jobTimeout', props.jobTimeout?.toMilliseconds() ?? 300_000, 1000, 86_400_000),
+    jobTimeoutMs: requireWholeDuration(scope, 'jobTimeout', props.jobTimeout ?? Duration.minutes(5), 'milliseconds', 1000, 86_400_000),
   };
 }
 
@@ -258,7 +259,7 @@ function resolveSchedules(scope: Construct, schedules: Record<string, WorkerSche
     return {
       id, cron: schedule.cron.trim(), queue, name: schedule.name, data: schedule.data ?? {},
       timeZone: schedule.timeZone ?? 'Etc/UTC',
-      startingDeadlineSeconds: requireIntInRange(scope, `${prop}.startingDeadline`, schedule.startingDeadline?.toSeconds() ?? 300, 10, 86_400),
+      startingDeadlineSeconds: requireWholeDuration(scope, `${prop}.startingDeadline`, schedule.startingDeadline ?? Duration.minutes(5), 'seconds', 10, 86_400),
     };
   });
 }
@@ -431,14 +432,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
 
   private createDisruptionBudget(): k8s.KubePodDisruptionBudget {
     // maxUnavailable, not minAvailable: a pool scaled to zero or one must still let nodes drain.
-    return new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
-      metadata: this.metadata(this.name),
-      spec: {
-        maxUnavailable: k8s.IntOrString.fromNumber(1),
-        selector: { matchLabels: this.podSelector },
-        unhealthyPodEvictionPolicy: 'AlwaysAllow',
-      },
-    });
+    return disruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector);
   }
 
   /** The schedules' pods reach the broker and DNS only, and admit nothing. */

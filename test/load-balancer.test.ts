@@ -166,12 +166,12 @@ test('the guides\' settings synthesize into nginx.conf, the pod and both Network
 });
 
 test('the ops endpoints are internal by default: nginx answers 404, the HTTPRoute has a rule without a backend for each', () => {
-  const conf: string = find(synthLb().manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
+  const conf: string = findObject(synthLb().manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
   expect(conf).toMatch(/location ~\* \^\/\(metrics\|api\/v1\/scaling\|api\/v1\/cache\)\(\/\|\$\) \{\n\s+return 404;\n\s+\}/);
-  const custom: string = find(synthLb({ internalPaths: ['/admin/v1.0/'] }).manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
+  const custom: string = findObject(synthLb({ internalPaths: ['/admin/v1.0/'] }).manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
   expect(custom).toContain('location ~* ^/(admin/v1\\.0)(/|$) {');
-  expect(find(synthLb({ internalPaths: [] }).manifests, 'ConfigMap', 'test-lb').data['nginx.conf']).not.toContain('return 404;');
-  const route = find(synthLb({ mode: 'gateway', gateway: { name: 'public' } }).manifests, 'HTTPRoute', 'test-lb');
+  expect(findObject(synthLb({ internalPaths: [] }).manifests, 'ConfigMap', 'test-lb').data['nginx.conf']).not.toContain('return 404;');
+  const route = findObject(synthLb({ mode: 'gateway', gateway: { name: 'public' } }).manifests, 'HTTPRoute', 'test-lb');
   expect(route.spec.rules.filter((rule: { backendRefs?: unknown }) => rule.backendRefs === undefined)).toEqual(
     ['/metrics', '/api/v1/scaling', '/api/v1/cache'].map(value => ({ matches: [{ path: { type: 'PathPrefix', value } }] })));
 });

@@ -1,8 +1,8 @@
 import postgres from 'postgres';
 import request from 'supertest';
 import { createService, Service } from '../service/src/app';
+import { READ_DEADLINE_SLACK_MS } from '../service/src/db/config';
 import { migrate, MIGRATIONS } from '../service/src/db/migrations';
-import { READ_DEADLINE_SLACK_MS } from '../service/src/db/router';
 import { ReplicatedPostgres, startReplicatedPostgres } from './support/postgres';
 import { ProcessGroup, sleep, waitFor } from './support/processes';
 

@@ -1,4 +1,4 @@
-import { intFromEnv } from '../config';
+import { intFromEnv } from '../env';
 
 /** The hash-tagged key prefix of every queue: BullMQ's scripts touch several keys of a queue at once, and on a Redis Cluster they must share a slot. */
 export const QUEUE_PREFIX = '{hscale}';

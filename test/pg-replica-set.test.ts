@@ -105,6 +105,9 @@ test.each<[string, PgReplicaSetProps, string]>([
   ['the secret name is empty', { credentialsSecret: '' }, 'test/db: \'credentialsSecret\' ("") must name the Secret that holds the credentials'],
   ['a parameter name is invalid', { parameters: { 'work mem; drop': '1' } }, 'test/db: \'parameters.work mem; drop\' ("work mem; drop") is not a PostgreSQL parameter name'],
   ['a pooler is asked of the statefulset engine', { pooler: true }, 'test/db: \'pooler\' ("true") is only available with engine \'cloudnative-pg\''],
+  ['maxSlotWalKeepSize has no unit', { maxSlotWalKeepSize: '4096' }, 'test/db: \'maxSlotWalKeepSize\' ("4096") must be a PostgreSQL size with a unit, e.g. \'512MB\', \'4GB\''],
+  ['the WAL kept for slots could fill the volume', { storageSize: '10Gi', maxSlotWalKeepSize: '8GB' },
+    'test/db: \'maxSlotWalKeepSize\' ("8GB") plus \'walKeepSize\' (1GB) must be at most half of \'storageSize\' (10Gi), or WAL kept for a lost replica can fill the volume'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthDb(props)).toThrow(message);
 });
@@ -115,7 +118,7 @@ test('the settings fill every default of the statefulset engine', () => {
     engine: 'statefulset', name: 'test-db', replicas: 2, synchronousReplicas: 0, synchronousCommit: 'on',
     credentialsSecret: 'test-db-credentials', image: 'postgres:15.8', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
     requireAntiAffinity: false, maxConnections: 200, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
-    parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], pooler: false,
+    maxSlotWalKeepSize: '4GB', parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], pooler: false,
     podMonitorLabels: { release: 'kube-prometheus-stack' }, dnsSuffix: 'default.svc.cluster.local',
   });
   expect(settings.metricsScraper).toBe(DEFAULT_METRICS_SCRAPER);

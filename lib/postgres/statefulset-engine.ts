@@ -67,9 +67,12 @@ class StatefulSetBuilder {
       replicaHosts: this.replicaHosts,
       clientLinks: [{ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] }, { peer: { podSelector: this.replicaPods }, ports: [PG_PORT] }],
       clientEnv: postgresClientEnv(this.s.credentialsSecret, { user: 'username', password: 'password', database: 'database' }, this.primaryHost, this.replicaHosts),
-      metricsEndpoints: [postgresMetricsEndpoint(this.s.name, this.allPods, {
-        serviceName: this.podsService, serviceLabels: commonLabels(this.scope, 'postgresql', 'pods'),
-      }, this.s.replicas)],
+      metricsEndpoints: [{
+        ...postgresMetricsEndpoint(this.s.name, this.allPods, {
+          serviceName: this.podsService, serviceLabels: commonLabels(this.scope, 'postgresql', 'pods'),
+        }, this.s.replicas),
+        volumeClaims: `data-${this.s.name}-`,
+      }],
     };
   }
 
@@ -80,7 +83,7 @@ class StatefulSetBuilder {
     const postgresConf = renderPostgresConf({
       port: PG_PORT, socketDir: SOCKET_DIR, hbaFile: `${ETC}/pg_hba.conf`,
       maxConnections: s.maxConnections, sharedBuffers: s.sharedBuffers, workMem: s.workMem,
-      walKeepSize: s.walKeepSize, maxWalSenders: s.replicas + 5, maxReplicationSlots: s.replicas + 5,
+      walKeepSize: s.walKeepSize, maxSlotWalKeepSize: s.maxSlotWalKeepSize, maxWalSenders: s.replicas + 5, maxReplicationSlots: s.replicas + 5,
       synchronousReplicas: s.synchronousReplicas, standbyNames, synchronousCommit: s.synchronousCommit, parameters: s.parameters,
     });
     const hbaConf = renderPgHba({ replicationUser: 'all', replicationNetworks: s.podNetworks, clientNetworks: s.podNetworks });

@@ -1,6 +1,7 @@
 import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, PgReplicaSet, PgReplicaSetProps, resolvePgReplicaSetSettings, ScaledApi } from '../lib';
+import { configHash } from '../lib/postgres/shared';
 import { crdValidators } from './support/crd-validators';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
@@ -31,6 +32,24 @@ test('the statefulset engine synthesizes a primary, two replicas, their Services
   expect(find(manifests, 'Service', 'test-db-ro').spec.selector['app.kubernetes.io/component']).toBe('replica');
   expect(find(manifests, 'Service', 'test-db-pods').spec.clusterIP).toBe('None');
   expect(find(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
+});
+
+test('the single primary refuses voluntary eviction; replicas may go one at a time', () => {
+  const { manifests } = synthDb();
+  expect(find(manifests, 'PodDisruptionBudget', 'test-db-primary').spec.maxUnavailable).toBe(0);
+  expect(find(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
+});
+
+test('the primary and the replicas each hash only the files they read: a new replica-init.sh rolls no primary', () => {
+  // GIVEN the ConfigMap and each StatefulSet's checksum
+  const { manifests } = synthDb();
+  const files = find(manifests, 'ConfigMap', 'test-db-config').data;
+  const checksum = (name: string) => find(manifests, 'StatefulSet', name).spec.template.metadata.annotations['hscale.io/config-sha256'];
+  // WHEN replica-init.sh changes, THEN the primary's checksum does not, and the replicas' does
+  const changed = { ...files, 'replica-init.sh': `${files['replica-init.sh']}# changed\n` };
+  expect(configHash(changed, ['postgresql.conf', 'pg_hba.conf', 'primary-init.sh'])).toBe(checksum('test-db-primary'));
+  expect(configHash(changed, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh'])).not.toBe(checksum('test-db-replica'));
+  expect(configHash(files, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh'])).toBe(checksum('test-db-replica'));
 });
 
 test('the API gets the env contract with credentials only as Secret references', () => {

@@ -53,15 +53,22 @@ export function createConfigMap(scope: Construct, name: string, files: Record<st
     metadata: pgMetadata(scope, `${name}-config`, 'config'),
     data: files,
   });
-  return { configMap, hash: createHash('sha256').update(JSON.stringify(files)).digest('hex') };
+  return { configMap, hash: configHash(files, Object.keys(files)) };
 }
 
-/** A budget of one unavailable pod among those of `role`. */
-export function createDisruptionBudget(scope: Construct, name: string, role: string, selector: Record<string, string>): k8s.KubePodDisruptionBudget {
-  // maxUnavailable 1 on a single primary too: a budget that never allowed eviction would stall every node drain.
+/** The hash of the `used` files of a ConfigMap, for the annotation of pods that read only those: a change to another file rolls none of them. */
+export function configHash(files: Record<string, string>, used: string[]): string {
+  return createHash('sha256').update(JSON.stringify(used.map(file => [file, files[file]]))).digest('hex');
+}
+
+/** A budget of one unavailable pod among those of `role`, or of none when `blocksDrain` gives the reason (the manifest checks read it). */
+export function createDisruptionBudget(
+  scope: Construct, name: string, role: string, selector: Record<string, string>, blocksDrain?: string,
+): k8s.KubePodDisruptionBudget {
+  const metadata = pgMetadata(scope, `${name}-${role}`, role);
   return new k8s.KubePodDisruptionBudget(scope, `${role}-budget`, {
-    metadata: pgMetadata(scope, `${name}-${role}`, role),
-    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
+    metadata: blocksDrain ? { ...metadata, annotations: { 'hscale.io/blocks-drain': blocksDrain } } : metadata,
+    spec: { maxUnavailable: k8s.IntOrString.fromNumber(blocksDrain ? 0 : 1), selector: { matchLabels: selector } },
   });
 }
 

@@ -7,7 +7,7 @@ import {
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
 import {
-  createConfigMap, createDisruptionBudget, createNetworkPolicy, EXPORTER_PORT, PG_PORT, pgMetadata, postgresClientEnv,
+  configHash, createConfigMap, createDisruptionBudget, createNetworkPolicy, EXPORTER_PORT, PG_PORT, pgMetadata, postgresClientEnv,
   postgresMetricsEndpoint, secretEnv,
 } from './shared';
 
@@ -50,11 +50,13 @@ class StatefulSetBuilder {
   }
 
   public build(): PgEngineOutput {
-    const { postgresConf, hbaConf, configMap, configHash } = this.createConfig();
-    const primary = this.createStatefulSet('primary', configMap, configHash);
-    const replicaSet = this.createStatefulSet('replica', configMap, configHash);
+    const { postgresConf, hbaConf, configMap, files } = this.createConfig();
+    const primary = this.createStatefulSet('primary', configMap, configHash(files, ['postgresql.conf', 'pg_hba.conf', 'primary-init.sh']));
+    const replicaSet = this.createStatefulSet('replica', configMap, configHash(files, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh']));
     this.createServices();
-    createDisruptionBudget(this.scope, this.s.name, 'primary', this.primaryPods);
+    // Replicas may go one at a time, reads falling back to the primary; the single primary may not.
+    createDisruptionBudget(this.scope, this.s.name, 'primary', this.primaryPods,
+      'the single primary: evicting it stops every write, and failover is the manual runbook; drain its node after a promotion (docs/runbooks/pg-failover.md)');
     createDisruptionBudget(this.scope, this.s.name, 'replica', this.replicaPods);
     const primaryNetworkPolicy = createNetworkPolicy(this.scope, 'primary', this.primaryPods);
     const replicaNetworkPolicy = createNetworkPolicy(this.scope, 'replica', this.replicaPods);
@@ -87,13 +89,13 @@ class StatefulSetBuilder {
       synchronousReplicas: s.synchronousReplicas, standbyNames, synchronousCommit: s.synchronousCommit, parameters: s.parameters,
     });
     const hbaConf = renderPgHba({ replicationUser: 'all', replicationNetworks: s.podNetworks, clientNetworks: s.podNetworks });
-    const { configMap, hash } = createConfigMap(this.scope, s.name, {
+    const files = {
       'postgresql.conf': postgresConf,
       'pg_hba.conf': hbaConf,
       'primary-init.sh': renderPrimaryInitScript(),
       'replica-init.sh': renderReplicaInitScript(),
-    });
-    return { postgresConf, hbaConf, configMap, configHash: hash };
+    };
+    return { postgresConf, hbaConf, configMap: createConfigMap(this.scope, s.name, files).configMap, files };
   }
 
   private createStatefulSet(role: Role, configMap: k8s.KubeConfigMap, configHash: string): k8s.KubeStatefulSet {

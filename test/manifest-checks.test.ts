@@ -92,8 +92,8 @@ test.each<[string, (m: Manifest[]) => Manifest[] | void, string]>([
     byKind(m, 'NetworkPolicy').spec.podSelector = { matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'NotIn', values: ['api'] }] };
   }, 'NetworkPolicy/test-api: selects no pod template'],
   ['a PDB keeping as many pods as the HPA minimum', m => { byKind(m, 'PodDisruptionBudget').spec.minAvailable = 3; },
-    'PodDisruptionBudget/test-api: allows no voluntary disruption at the minimum scale, so it blocks every node drain'],
-  ['a PDB with maxUnavailable 0', m => {
+    'PodDisruptionBudget/test-api: allows no voluntary disruption at the minimum scale, so it blocks every node drain (annotate hscale.io/blocks-drain with the reason if it must)'],
+  ['a PDB with maxUnavailable 0 and no stated reason', m => {
     const pdb = byKind(m, 'PodDisruptionBudget');
     delete pdb.spec.minAvailable;
     pdb.spec.maxUnavailable = 0;

@@ -103,6 +103,21 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
       series('pg_settings_max_connections', `${ns}, pod="test-db-primary-0"`, '200x60')],
     labels: { namespace: 'default', pod: 'test-db-primary-0' },
   },
+  PostgresVolumeFillingUp: {
+    firing: [series('kubelet_volume_stats_available_bytes', `${ns}, persistentvolumeclaim="data-test-db-primary-0"`, '50000000x60'),
+      series('kubelet_volume_stats_capacity_bytes', `${ns}, persistentvolumeclaim="data-test-db-primary-0"`, '1000000000x60')],
+    healthy: [series('kubelet_volume_stats_available_bytes', `${ns}, persistentvolumeclaim="data-test-db-primary-0"`, '900000000x60'),
+      series('kubelet_volume_stats_capacity_bytes', `${ns}, persistentvolumeclaim="data-test-db-primary-0"`, '1000000000x60')],
+    labels: { namespace: 'default', persistentvolumeclaim: 'data-test-db-primary-0' },
+  },
+  RedisVolumeFillingUp: {
+    firing: [series('kubelet_volume_stats_available_bytes', `${ns}, persistentvolumeclaim="data-test-cache-0"`, '50000000x60'),
+      series('kubelet_volume_stats_capacity_bytes', `${ns}, persistentvolumeclaim="data-test-cache-0"`, '1000000000x60')],
+    // Another construct's claim in the same namespace is not this one's.
+    healthy: [series('kubelet_volume_stats_available_bytes', `${ns}, persistentvolumeclaim="data-other-cache-0"`, '50000000x60'),
+      series('kubelet_volume_stats_capacity_bytes', `${ns}, persistentvolumeclaim="data-other-cache-0"`, '1000000000x60')],
+    labels: { namespace: 'default', persistentvolumeclaim: 'data-test-cache-0' },
+  },
   PostgresReplicationSlotInactive: {
     firing: [series('pg_replication_slot_slot_is_active', `${ns}, pod="test-db-primary-0", slot_name="test_db_replica_1"`, '0x60')],
     healthy: [series('pg_replication_slot_slot_is_active', `${ns}, pod="test-db-primary-0", slot_name="test_db_replica_1"`, '1x60')],

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { PgReplicaSet, PgReplicaSetProps, ScaledApi } from '../lib';
 import { DEFAULT_METRICS_SCRAPER } from '../lib/core/endpoints';
 import { resolvePgReplicaSetSettings } from '../lib/postgres/pg-replica-set';
+import { usedFilesHash } from '../lib/postgres/shared';
 import { crdValidators } from './support/crd-validators';
 import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
@@ -33,6 +34,24 @@ test('the statefulset engine synthesizes a primary, two replicas, their Services
   expect(findObject(manifests, 'Service', 'test-db-ro').spec.selector['app.kubernetes.io/component']).toBe('replica');
   expect(findObject(manifests, 'Service', 'test-db-pods').spec.clusterIP).toBe('None');
   expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
+});
+
+test('the single primary refuses voluntary eviction; replicas may go one at a time', () => {
+  const { manifests } = synthDb();
+  expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-primary').spec.maxUnavailable).toBe(0);
+  expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
+});
+
+test('the primary and the replicas each hash only the files they read: a new replica-init.sh rolls no primary', () => {
+  // GIVEN the ConfigMap and each StatefulSet's checksum
+  const { manifests } = synthDb();
+  const files = findObject(manifests, 'ConfigMap', 'test-db-config').data;
+  const checksum = (name: string) => findObject(manifests, 'StatefulSet', name).spec.template.metadata.annotations['hscale.io/config-sha256'];
+  // WHEN replica-init.sh changes, THEN the primary's checksum does not, and the replicas' does
+  const changed = { ...files, 'replica-init.sh': `${files['replica-init.sh']}# changed\n` };
+  expect(usedFilesHash(changed, ['postgresql.conf', 'pg_hba.conf', 'primary-init.sh'])).toBe(checksum('test-db-primary'));
+  expect(usedFilesHash(changed, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh'])).not.toBe(checksum('test-db-replica'));
+  expect(usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh'])).toBe(checksum('test-db-replica'));
 });
 
 test('the API gets the env contract with credentials only as Secret references', () => {
@@ -107,6 +126,9 @@ test.each<[string, PgReplicaSetProps, string]>([
   ['the secret name is empty', { credentialsSecret: '' }, 'test/db: \'credentialsSecret\' ("") must name the Secret that holds the credentials'],
   ['a parameter name is invalid', { parameters: { 'work mem; drop': '1' } }, 'test/db: \'parameters.work mem; drop\' ("work mem; drop") is not a PostgreSQL parameter name'],
   ['a pooler is asked of the statefulset engine', { pooler: true }, 'test/db: \'pooler\' ("true") is only available with engine \'cloudnative-pg\''],
+  ['maxSlotWalKeepSize has no unit', { maxSlotWalKeepSize: '4096' }, 'test/db: \'maxSlotWalKeepSize\' ("4096") must be a PostgreSQL size with a unit, e.g. \'512MB\', \'4GB\''],
+  ['the WAL kept for slots could fill the volume', { storageSize: '10Gi', maxSlotWalKeepSize: '8GB' },
+    'test/db: \'maxSlotWalKeepSize\' ("8GB") plus \'walKeepSize\' (1GB) must be at most half of \'storageSize\' (10Gi), or WAL kept for a lost replica can fill the volume'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthDb(props)).toThrow(message);
 });
@@ -117,7 +139,7 @@ test('the settings fill every default of the statefulset engine', () => {
     engine: 'statefulset', name: 'test-db', replicas: 2, synchronousReplicas: 0, synchronousCommit: 'on',
     credentialsSecret: 'test-db-credentials', image: 'postgres:15.15', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
     requireAntiAffinity: false, maxConnections: 200, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
-    parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], pooler: false,
+    maxSlotWalKeepSize: '4GB', parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], pooler: false,
     podMonitorLabels: { release: 'kube-prometheus-stack' }, dnsSuffix: 'default.svc.cluster.local',
   });
   expect(settings.metricsScraper).toBe(DEFAULT_METRICS_SCRAPER);

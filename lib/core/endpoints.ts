@@ -113,6 +113,8 @@ export interface MetricsEndpoint {
   readonly withoutReplicas?: boolean;
   /** The pods run Redis Cluster, so cluster_state is exported; absent for Sentinel and standalone Redis, whose panels and alerts leave it out. */
   readonly redisClusterEnabled?: boolean;
+  /** Name prefix of the pods' PersistentVolumeClaims (`data-<workload>-`), for the volume alert; absent when they have none. */
+  readonly volumeClaims?: string;
   /** The construct already emits a monitor for it (e.g. the CloudNativePG PodMonitor); monitoring adds only rules. */
   readonly hasMonitor?: boolean;
   /** The work queue the pods drain, when KEDA scales them on its length; its backlog is alerted on. */

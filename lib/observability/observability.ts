@@ -46,6 +46,7 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
       replicationLagSeconds: requireWholeDuration(scope, 'replicationLagBound', props.replicationLagBound ?? Duration.seconds(5), 'seconds', 1, 3600),
       connectionsRatio: 0.8,
       slotRetainedBytes: 2 ** 30,
+      volumeFreeRatio: 0.1,
       redisMemoryRatio: 0.8,
       cacheHitRatio: requireRatio(scope, 'cacheHitRatio', props.cacheHitRatio ?? 0.8),
       workerFailureRatio: requireRatio(scope, 'workerFailureRatio', props.workerFailureRatio ?? 0.1),

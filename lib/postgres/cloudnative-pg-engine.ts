@@ -41,7 +41,8 @@ class CloudNativePgBuilder {
       replicaHosts,
       clientLinks: [{ peer: { podSelector: clusterPods }, ports: [PG_PORT] }],
       clientEnv: postgresClientEnv(s.credentialsSecret, { user: 'username', password: 'password', database: 'dbname' }, primaryHost, replicaHosts),
-      metricsEndpoints: [postgresMetricsEndpoint(s.name, clusterPods, { hasMonitor: true }, s.replicas)],
+      // CloudNativePG names each instance's claim after the instance: <cluster>-<n>.
+      metricsEndpoints: [{ ...postgresMetricsEndpoint(s.name, clusterPods, { hasMonitor: true }, s.replicas), volumeClaims: `${s.name}-` }],
     };
   }
 
@@ -79,6 +80,7 @@ class CloudNativePgBuilder {
         max_connections: String(s.maxConnections),
         shared_buffers: s.sharedBuffers,
         work_mem: s.workMem,
+        max_slot_wal_keep_size: s.maxSlotWalKeepSize,
         ...(synchronous ? { synchronous_commit: s.synchronousCommit } : {}),
         ...s.parameters,
       },

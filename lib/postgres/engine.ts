@@ -30,6 +30,7 @@ export interface PgEngineSettings {
   readonly sharedBuffers: string;
   readonly workMem: string;
   readonly walKeepSize: string;
+  readonly maxSlotWalKeepSize: string;
   readonly parameters: Record<string, string>;
   readonly podNetworks: string[];
   readonly pooler: boolean;

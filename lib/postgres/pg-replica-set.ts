@@ -10,7 +10,7 @@ import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../core/validation';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './engine';
-import { PARAMETER_NAME, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
+import { PARAMETER_NAME, parsePgSize, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
 import { EXPORTER_PORT, PG_PORT } from './shared';
 import { statefulSetEngine } from './statefulset-engine';
 
@@ -61,6 +61,8 @@ export interface PgReplicaSetProps {
   readonly workMem?: string;
   /** `wal_keep_size`. @default '1GB' */
   readonly walKeepSize?: string;
+  /** `max_slot_wal_keep_size`: WAL a replica's slot may hold before it is invalidated (the replica then re-clones). @default '4GB' */
+  readonly maxSlotWalKeepSize?: string;
   /** Further PostgreSQL parameters. @default {} */
   readonly parameters?: Record<string, string>;
   /** Networks replicas connect from, for pg_hba.conf (the NetworkPolicy narrows it to the replica pods). @default - the private ranges 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 */
@@ -79,7 +81,7 @@ export interface PgReplicaSetProps {
 export const PG_REPLICA_SET_PROPS: Record<keyof PgReplicaSetProps, true> = {
   engine: true, replicas: true, synchronousReplicas: true, synchronousCommit: true, credentialsSecret: true,
   image: true, exporterImage: true, storageSize: true, storageClassName: true, accessMode: true, requireAntiAffinity: true,
-  resources: true, maxConnections: true, sharedBuffers: true, workMem: true, walKeepSize: true, parameters: true,
+  resources: true, maxConnections: true, sharedBuffers: true, workMem: true, walKeepSize: true, maxSlotWalKeepSize: true, parameters: true,
   podNetworks: true, pooler: true, backup: true, metricsScraper: true, podMonitorLabels: true,
 };
 
@@ -103,7 +105,7 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
   }
   const synchronousCommit = requireOneOf(scope, 'synchronousCommit', props.synchronousCommit ?? 'on', SYNCHRONOUS_COMMIT_LEVELS);
   const storageSize = props.storageSize ?? '20Gi';
-  requireQuantity(scope, 'storageSize', storageSize);
+  const walRetention = resolveWalRetention(scope, props, requireQuantity(scope, 'storageSize', storageSize));
   const accessMode = requireOneOf(scope, 'accessMode', props.accessMode ?? 'ReadWriteOnce', PG_ACCESS_MODES);
   const parameters = requireParameterNames(scope, props.parameters ?? {});
   const maxConnections = requireIntInRange(scope, 'maxConnections', props.maxConnections ?? 200, 10, 10000);
@@ -126,12 +128,27 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     exporterImage, storageSize, storageClassName: props.storageClassName, accessMode,
     requireAntiAffinity: props.requireAntiAffinity ?? false,
     resources, maxConnections, sharedBuffers: props.sharedBuffers ?? '1GB', workMem: props.workMem ?? '4MB',
-    walKeepSize: props.walKeepSize ?? '1GB', parameters, podNetworks: props.podNetworks ?? PRIVATE_NETWORKS,
+    ...walRetention, parameters, podNetworks: props.podNetworks ?? PRIVATE_NETWORKS,
     pooler: props.pooler ?? false, backup: props.backup,
     metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
     podMonitorLabels: props.podMonitorLabels ?? { release: 'kube-prometheus-stack' },
     dnsSuffix: serviceDnsSuffix(scope),
   };
+}
+
+/** `walKeepSize` and `maxSlotWalKeepSize`, which together must leave at least half of the volume to the data. */
+function resolveWalRetention(scope: Construct, props: PgReplicaSetProps, storageBytes: number) {
+  const sizes = { walKeepSize: props.walKeepSize ?? '1GB', maxSlotWalKeepSize: props.maxSlotWalKeepSize ?? '4GB' };
+  const bytes = Object.entries(sizes).map(([prop, value]) => {
+    const parsed = parsePgSize(value);
+    if (parsed === undefined || parsed === 0) throw propError(scope, prop, value, 'must be a PostgreSQL size with a unit, e.g. \'512MB\', \'4GB\'');
+    return parsed;
+  });
+  if (bytes[0] + bytes[1] > storageBytes / 2) {
+    throw propError(scope, 'maxSlotWalKeepSize', sizes.maxSlotWalKeepSize,
+      `plus 'walKeepSize' (${sizes.walKeepSize}) must be at most half of 'storageSize' (${props.storageSize ?? '20Gi'}), or WAL kept for a lost replica can fill the volume`);
+  }
+  return sizes;
 }
 
 function requireParameterNames(scope: Construct, parameters: Record<string, string>): Record<string, string> {

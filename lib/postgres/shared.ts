@@ -53,13 +53,22 @@ export function createConfigMap(scope: Construct, name: string, files: Record<st
     metadata: pgMetadata(scope, `${name}-config`, 'config'),
     data: files,
   });
-  return { configMap, hash: configHash(files) };
+  return { configMap, hash: usedFilesHash(files, Object.keys(files)) };
 }
 
-/** A budget of one unavailable pod among those of `role`. */
-export function createDisruptionBudget(scope: Construct, name: string, role: string, selector: Record<string, string>): k8s.KubePodDisruptionBudget {
-  // maxUnavailable 1 on a single primary too: a budget that never allowed eviction would stall every node drain.
-  return disruptionBudget(scope, `${role}-budget`, pgMetadata(scope, `${name}-${role}`, role), selector);
+/** The hash of the `used` files of a ConfigMap, for the annotation of pods that read only those: a change to another file rolls none of them. */
+export function usedFilesHash(files: Record<string, string>, used: string[]): string {
+  return configHash(JSON.stringify(used.map(file => [file, files[file]])));
+}
+
+/** A budget of one unavailable pod among those of `role`, or of none when `blocksDrain` gives the reason (the manifest checks read it). */
+export function createDisruptionBudget(
+  scope: Construct, name: string, role: string, selector: Record<string, string>, blocksDrain?: string,
+): k8s.KubePodDisruptionBudget {
+  const metadata = pgMetadata(scope, `${name}-${role}`, role);
+  return disruptionBudget(
+    scope, `${role}-budget`, blocksDrain ? { ...metadata, annotations: { 'hscale.io/blocks-drain': blocksDrain } } : metadata,
+    selector, { maxUnavailable: blocksDrain ? 0 : 1 });
 }
 
 /** A NetworkPolicy isolating the pods of `role` (`primary` -> id `PrimaryNetworkPolicy`, name `<name>-primary`). */

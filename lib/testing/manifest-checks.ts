@@ -249,8 +249,8 @@ function crossObjectErrors(manifests: Manifest[], workloads: Manifest[]): Array<
         }
       }
     }
-    if (m.kind === 'PodDisruptionBudget' && blocksEvictions(m, selecting(m), manifests)) {
-      errors.push([m, 'allows no voluntary disruption at the minimum scale, so it blocks every node drain']);
+    if (m.kind === 'PodDisruptionBudget' && !m.metadata?.annotations?.['hscale.io/blocks-drain'] && blocksEvictions(m, selecting(m), manifests)) {
+      errors.push([m, 'allows no voluntary disruption at the minimum scale, so it blocks every node drain (annotate hscale.io/blocks-drain with the reason if it must)']);
     }
     // A KEDA ScaledObject owns its target's replica count as an HPA does (it creates one).
     if (m.kind === 'HorizontalPodAutoscaler' || (m.kind === 'ScaledObject' && m.apiVersion?.startsWith('keda.sh/'))) {

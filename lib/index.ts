@@ -1,5 +1,6 @@
 export * from './core/endpoints';
 export * from './core/pod-defaults';
+export * from './core/pod-options';
 export * from './core/pod-network-policy';
 export * from './api/scaled-api';
 export { propError, rejectUnknownProps, requireProp } from './core/validation';

@@ -29,6 +29,9 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
   rejectUnknownProps(scope, props, OBSERVABILITY_PROPS);
   requireProp(scope, props, 'targets', 'the constructs to monitor');
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'operator', MODES);
+  if (mode === 'operator' && props.pod !== undefined) {
+    throw propError(scope, 'pod', JSON.stringify(props.pod), 'applies to mode \'standalone\' only: in mode \'operator\' the Prometheus and Grafana pods are kube-prometheus-stack\'s');
+  }
   const name = resourceName(scope);
   const endpoints = monitoredEndpoints(scope, props.targets);
   const selector = requireLabels(scope, 'selectorLabels', props.selectorLabels ?? { release: 'kube-prometheus-stack' });

@@ -7,7 +7,7 @@ import {
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
 import {
-  createConfigMap, createDisruptionBudget, createNetworkPolicy, EXPORTER_PORT, PG_PORT, pgMetadata, postgresClientEnv,
+  applyMemberPodOptions, createConfigMap, createDisruptionBudget, createNetworkPolicy, EXPORTER_PORT, PG_PORT, pgMetadata, postgresClientEnv,
   postgresMetricsEndpoint, secretEnv,
 } from './shared';
 
@@ -53,6 +53,7 @@ class StatefulSetBuilder {
     const { postgresConf, hbaConf, configMap, configHash } = this.createConfig();
     const primary = this.createStatefulSet('primary', configMap, configHash);
     const replicaSet = this.createStatefulSet('replica', configMap, configHash);
+    const serviceAccount = applyMemberPodOptions(this.scope, this.s.name, [primary, replicaSet], this.s.pod);
     this.createServices();
     createDisruptionBudget(this.scope, this.s.name, 'primary', this.primaryPods);
     createDisruptionBudget(this.scope, this.s.name, 'replica', this.replicaPods);
@@ -62,7 +63,7 @@ class StatefulSetBuilder {
     primaryNetworkPolicy.allowIngressFrom({ podSelector: this.replicaPods }, [PG_PORT]);
     replicaNetworkPolicy.allowEgressTo({ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] });
     return {
-      postgresConf, hbaConf, primary, replicaSet, primaryNetworkPolicy, replicaNetworkPolicy,
+      postgresConf, hbaConf, primary, replicaSet, primaryNetworkPolicy, replicaNetworkPolicy, serviceAccount,
       primaryHost: this.primaryHost,
       replicaHosts: this.replicaHosts,
       clientLinks: [{ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] }, { peer: { podSelector: this.replicaPods }, ports: [PG_PORT] }],

@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { ApiObject, Chart, JsonPatch, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import {
@@ -322,7 +323,35 @@ test('the cdk8s escape hatch reaches what no option covers (docs/your-cluster.md
   expect(spec.priorityClassName).toBe('high');
 });
 
-test('applyPodOptions takes effect on a workload it did not make, e.g. one of cdk8s-plus through ApiObject.of', () => {
+test('a quantity patched on a k8s.Kube* object must be a k8s.Quantity: a plain string is dropped (docs/your-cluster.md)', () => {
+  const limitsAfter = (value: unknown) => {
+    const chart = Testing.chart();
+    const created = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
+    ApiObject.of(created.deployment).addJsonPatch(JsonPatch.replace('/spec/template/spec/containers/0/resources/limits/memory', value));
+    return podTemplate(find(Testing.synth(chart), 'Deployment', 'test-api')).spec.containers[0].resources.limits;
+  };
+  expect(limitsAfter(k8s.Quantity.fromString('2Gi'))).toEqual({ cpu: '1', memory: '2Gi' });
+  expect(limitsAfter('2Gi')).toEqual({ cpu: '1' });
+});
+
+test('applyPodOptions takes effect on a cdk8s-plus workload through ApiObject.of', () => {
+  // GIVEN
+  const chart = Testing.chart();
+  const deployment = new kplus.Deployment(chart, 'web', { containers: [{ image: 'registry.example.com/web:1.0.0', portNumber: 8080 }] });
+  // WHEN
+  applyPodOptions(chart, 'pod', ApiObject.of(deployment), FULL);
+  // THEN
+  const template = podTemplate(Testing.synth(chart).find(m => m.kind === 'Deployment')!);
+  expect(template.metadata.labels).toMatchObject({ 'cdk8s.io/metadata.addr': expect.any(String), ...FULL.labels });
+  expect(template.metadata.annotations).toEqual(FULL.annotations);
+  expect(template.spec).toMatchObject({
+    nodeSelector: FULL.nodeSelector, tolerations: FULL.tolerations, affinity: FULL.affinity, priorityClassName: FULL.priorityClassName,
+    imagePullSecrets: [{ name: 'registry-credentials' }], automountServiceAccountToken: false,
+  });
+  expect(template.spec.containers[0].resources.limits).toBeDefined();
+});
+
+test('applyPodOptions takes effect on a k8s.Kube* workload the user made', () => {
   const chart = Testing.chart();
   const job = new k8s.KubeJob(chart, 'job', { spec: { template: { metadata: { labels: { app: 'x' } }, spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x:1' }] } } } });
   applyPodOptions(chart, 'pod', ApiObject.of(job), { priorityClassName: 'batch', labels: { team: 'a' } });

@@ -208,6 +208,14 @@ test('HorizontalScalingTopology passes no `pod` to tiers that run no pods of our
   expect(() => new HorizontalScalingTopology(chart, 'app2', { image: 'example/api:1.0.0', pod: { priorityClassName: 'p' } })).not.toThrow();
 });
 
+test('the GeneratedSecrets Job takes a new name when its pod options change, as its pod template is immutable', () => {
+  const jobName = (pod?: PodOptions) => {
+    const chart = Testing.chart();
+    return new GeneratedSecrets(chart, 'secrets', { secrets: [{ name: 's', randomKeys: ['k'] }], ...(pod ? { pod } : {}) }).job.name;
+  };
+  expect(new Set([jobName(), jobName({}), jobName({ priorityClassName: 'a' }), jobName({ priorityClassName: 'b' })]).size).toBe(3);
+});
+
 test('options merge: maps by key (later wins), lists add up without duplicates, the later priority wins, affinities combine', () => {
   const merged = mergePodOptions(
     { nodeSelector: { a: '1', b: '1' }, tolerations: [{ key: 'x', operator: 'Exists' }], priorityClassName: 'low', imagePullSecrets: ['r'] },

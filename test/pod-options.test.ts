@@ -138,6 +138,21 @@ test('a kind\'s own options are laid over `pod` for that kind only: sentinelPod,
   expect(manifests.filter(m => m.kind === 'ServiceAccount').map(m => m.metadata.name)).toEqual(['test-cache', 'test-cache-sentinel']);
 });
 
+test('Observability standalone: prometheusPod and grafanaPod are laid over `pod` for their server only', () => {
+  const chart = new Chart(Testing.app(), 'test', { namespace: 'mon' });
+  new Observability(chart, 'obs', {
+    mode: 'standalone', targets: [api(chart)], pod: { priorityClassName: 'monitoring' },
+    prometheusPod: { nodeSelector: { pool: 'tsdb' }, serviceAccountAnnotations: { 'iam.gke.io/gcp-service-account': 'prom@p.iam.gserviceaccount.com' } },
+    grafanaPod: { priorityClassName: 'dashboards' },
+  });
+  const manifests = Testing.synth(chart);
+  const prometheus = podTemplate(find(manifests, 'Deployment', 'test-obs-prometheus')).spec;
+  const grafana = podTemplate(find(manifests, 'Deployment', 'test-obs-grafana')).spec;
+  expect([prometheus.priorityClassName, prometheus.nodeSelector]).toEqual(['monitoring', { pool: 'tsdb' }]);
+  expect([grafana.priorityClassName, grafana.nodeSelector, grafana.serviceAccountName]).toEqual(['dashboards', undefined, undefined]);
+  expect(find(manifests, 'ServiceAccount', 'test-obs-prometheus').metadata.annotations).toEqual({ 'iam.gke.io/gcp-service-account': 'prom@p.iam.gserviceaccount.com' });
+});
+
 test('WorkerPool jobPod applies to the CronJobs, and its ServiceAccount annotations give them a ServiceAccount of their own', () => {
   const chart = Testing.chart();
   new WorkerPool(chart, 'jobs', {
@@ -274,6 +289,12 @@ test('throws error, when a pod label collides with a label the pod template alre
   });
   expect(() => applyPodOptions(chart, 'pod', deployment, { labels: { role: 'follower' } }))
     .toThrow('test: \'pod.labels\' ("role") would change the label \'role\' ("leader") that selects these pods');
+  // A label set while the pods run (Patroni's role) is not in the template: the construct names it.
+  const members = new k8s.KubeStatefulSet(chart, 's', {
+    spec: { serviceName: 's', selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'c' }] } } },
+  });
+  expect(() => applyPodOptions(chart, 'pod', members, { labels: { role: 'primary' } }, { runtimeSelectorLabels: ['role'] }))
+    .toThrow('test: \'pod.labels\' ("role") would change the label \'role\' that selects these pods, which is set while they run');
 });
 
 test('throws error, when an annotation turns a Pod Security control off', () => {

@@ -270,19 +270,34 @@ export function patchableJson(object: ApiObject): Record<string, any> {
   return ApiObject.prototype.toJson.call(object);
 }
 
+/** What a construct tells applyPodOptions beside the options. */
+export interface PodOptionsTarget {
+  /** The ServiceAccount the pods run as, set on the template. @default - the template's own */
+  readonly serviceAccountName?: string;
+  /**
+   * Label keys that select these pods without being in the template, because something sets them
+   * at run time (Patroni's `role`); the options may not set them. @default - none
+   */
+  readonly runtimeSelectorLabels?: string[];
+}
+
 /**
  * Applies `options` (given as `prop`, which errors name) to the pod template of `workload`, any
  * cdk8s ApiObject holding one: a `k8s.Kube*` workload, or a cdk8s-plus workload through
  * `ApiObject.of(workload)`. The change is a JSON patch of the fields the options set (and only
- * those), so it composes with other patches. Refuses a label that the template already sets to
- * another value.
+ * those), so it composes with other patches; apply it once the workload is complete. Refuses a
+ * label that the template already sets to another value, or that `target` says selects the pods.
  */
-export function applyPodOptions(scope: Construct, prop: string, workload: ApiObject, options: PodOptions, serviceAccountName?: string): void {
+export function applyPodOptions(scope: Construct, prop: string, workload: ApiObject, options: PodOptions, target: PodOptionsTarget = {}): void {
+  const { serviceAccountName, runtimeSelectorLabels = [] } = target;
   if (isEmptyPodOptions(options) && serviceAccountName === undefined) return;
   const path = TEMPLATE_PATHS[workload.kind];
   if (path === undefined) throw new Error(`${scope.node.path}: cannot apply '${prop}' to a ${workload.kind}, which has no pod template`);
   const template: PodTemplateJson = path.split('/').slice(1).reduce((o: any, key) => o?.[key], patchableJson(workload)) ?? {};
   for (const [key, value] of Object.entries(options.labels ?? {})) {
+    if (runtimeSelectorLabels.includes(key)) {
+      throw propError(scope, `${prop}.labels`, key, `would change the label '${key}' that selects these pods, which is set while they run`);
+    }
     const own = template.metadata?.labels?.[key];
     if (own !== undefined && own !== value) {
       throw propError(scope, `${prop}.labels`, key, `would change the label '${key}' (${JSON.stringify(own)}) that selects these pods`);
@@ -330,7 +345,7 @@ export function applyPodOptionsWithServiceAccount(
   scope: Construct, prop: string, workloads: ApiObject[], options: PodOptions, account: { id: string; metadata: k8s.ObjectMeta },
 ): k8s.KubeServiceAccount | undefined {
   const serviceAccount = optionalServiceAccount(scope, account.id, account.metadata, options);
-  for (const workload of workloads) applyPodOptions(scope, prop, workload, options, serviceAccount?.name);
+  for (const workload of workloads) applyPodOptions(scope, prop, workload, options, { serviceAccountName: serviceAccount?.name });
   return serviceAccount;
 }
 

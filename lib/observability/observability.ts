@@ -27,8 +27,10 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
   rejectUnknownProps(scope, props, OBSERVABILITY_PROPS);
   requireProp(scope, props, 'targets', 'the constructs to monitor');
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'operator', MODES);
-  if (mode === 'operator' && props.pod !== undefined) {
-    throw propError(scope, 'pod', JSON.stringify(props.pod), 'applies to mode \'standalone\' only: in mode \'operator\' the Prometheus and Grafana pods are kube-prometheus-stack\'s');
+  for (const prop of ['pod', 'prometheusPod', 'grafanaPod'] as const) {
+    if (mode === 'operator' && props[prop] !== undefined) {
+      throw propError(scope, prop, JSON.stringify(props[prop]), 'applies to mode \'standalone\' only: in mode \'operator\' the Prometheus and Grafana pods are kube-prometheus-stack\'s');
+    }
   }
   const name = resourceName(scope);
   const endpoints = monitoredEndpoints(scope, props.targets);

@@ -42,6 +42,10 @@ export interface ObservabilityProps {
   readonly retention?: string;
   /** standalone: pod options of the Prometheus and Grafana pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations). @default - none */
   readonly pod?: PodOptions;
+  /** standalone: pod options of the Prometheus pod only, laid over `pod`. @default - `pod` */
+  readonly prometheusPod?: PodOptions;
+  /** standalone: pod options of the Grafana pod only, laid over `pod`. @default - `pod` */
+  readonly grafanaPod?: PodOptions;
 }
 
 /** Every prop of {@link ObservabilityProps}: names outside it (typos from JavaScript) are refused at synth time. */
@@ -49,6 +53,7 @@ export const OBSERVABILITY_PROPS: Record<keyof ObservabilityProps, true> = {
   targets: true, mode: true, selectorLabels: true, latencySlo: true, replicationLagBound: true, errorRatio: true,
   cacheHitRatio: true, workerFailureRatio: true, runbookBaseUrl: true, dashboardLabel: true, dashboardFolder: true, prometheusImage: true,
   grafanaImage: true, grafanaAdminSecret: true, retention: true, pod: true,
+  prometheusPod: true, grafanaPod: true,
 };
 
 /** The props every mode reads, validated and defaulted. */

@@ -7,7 +7,7 @@ import {
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
-  annotateServiceAccount, applyPodOptions, applyPodOptionsWithServiceAccount, PodOptions, resolvePodOptions,
+  annotateServiceAccount, applyPodOptions, applyPodOptionsWithServiceAccount, mergePodOptions, PodOptions, resolvePodOptions,
 } from '../core/pod-options';
 import { propError, requirePinnedImage } from '../core/validation';
 import { ObservabilityModeBuilder, ObservedTopology } from './mode';
@@ -22,8 +22,8 @@ export interface StandaloneSettings {
   readonly grafanaImage: string;
   readonly retention: string;
   readonly grafanaAdminSecret: string;
-  /** Pod options of the Prometheus and Grafana pods. */
-  readonly pod: PodOptions;
+  /** Pod options of the Prometheus and the Grafana pod: `pod` with `prometheusPod` or `grafanaPod` laid over it. */
+  readonly pod: { readonly prometheus: PodOptions; readonly grafana: PodOptions };
 }
 
 /** Validates and defaults the standalone props of an Observability at `scope`. */
@@ -38,7 +38,15 @@ export function resolveStandaloneSettings(scope: Construct, props: Observability
     grafanaImage: requirePinnedImage(scope, 'grafanaImage', props.grafanaImage ?? 'grafana/grafana:11.1.3'),
     retention: props.retention ?? '15d',
     grafanaAdminSecret: grafanaAdminSecretName(scope, props),
-    pod: resolvePodOptions(scope, 'pod', props.pod),
+    pod: resolveServerPodOptions(scope, props),
+  };
+}
+
+function resolveServerPodOptions(scope: Construct, props: ObservabilityProps): StandaloneSettings['pod'] {
+  const pod = resolvePodOptions(scope, 'pod', props.pod);
+  return {
+    prometheus: mergePodOptions(pod, resolvePodOptions(scope, 'prometheusPod', props.prometheusPod)),
+    grafana: mergePodOptions(pod, resolvePodOptions(scope, 'grafanaPod', props.grafanaPod)),
   };
 }
 
@@ -126,12 +134,12 @@ class StandaloneStack {
     return serviceAccount;
   }
 
-  /** `pod` on both servers: Prometheus's own ServiceAccount takes the annotations; Grafana gets one only for them. */
+  /** The pod options of each server: Prometheus's own ServiceAccount takes the annotations; Grafana gets one only for them. */
   private applyPodOptions(serviceAccount: k8s.KubeServiceAccount, prometheus: k8s.KubeDeployment, grafana: k8s.KubeDeployment): void {
     const { pod, namespace } = this.settings;
-    annotateServiceAccount(serviceAccount, pod.serviceAccountAnnotations);
-    applyPodOptions(this.scope, 'pod', prometheus, pod);
-    applyPodOptionsWithServiceAccount(this.scope, 'pod', [grafana], pod, {
+    annotateServiceAccount(serviceAccount, pod.prometheus.serviceAccountAnnotations);
+    applyPodOptions(this.scope, 'prometheusPod', prometheus, pod.prometheus);
+    applyPodOptionsWithServiceAccount(this.scope, 'grafanaPod', [grafana], pod.grafana, {
       id: 'GrafanaServiceAccount', metadata: { name: this.grafana.name, namespace, labels: this.grafana.labels },
     });
   }

@@ -485,7 +485,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
       : undefined;
     return Object.fromEntries(schedules.map(schedule => {
       const cronJob = this.createCronJob(schedule, props);
-      applyPodOptions(this, 'jobPod', cronJob, jobPod, serviceAccount?.name);
+      applyPodOptions(this, 'jobPod', cronJob, jobPod, { serviceAccountName: serviceAccount?.name });
       return [schedule.id, cronJob];
     }));
   }

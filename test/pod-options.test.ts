@@ -155,7 +155,7 @@ test('Observability standalone: prometheusPod and grafanaPod are laid over `pod`
 
 test('WorkerPool jobPod applies to the CronJobs, and its ServiceAccount annotations give them a ServiceAccount of their own', () => {
   const chart = Testing.chart();
-  new WorkerPool(chart, 'jobs', {
+  const pool = new WorkerPool(chart, 'jobs', {
     image: 'example/worker:1.0.0', queues: ['jobs'], broker: broker(chart), schedules: { nightly: { cron: '0 3 * * *', name: 'report' } },
     pod: { priorityClassName: 'workers', serviceAccountAnnotations: { role: 'workers' } },
     jobPod: { priorityClassName: 'batch', serviceAccountAnnotations: { role: 'schedules' } },
@@ -164,6 +164,7 @@ test('WorkerPool jobPod applies to the CronJobs, and its ServiceAccount annotati
   const cron = podTemplate(find(manifests, 'CronJob', 'test-jobs-nightly')).spec;
   expect(cron.priorityClassName).toBe('batch');
   expect(cron.serviceAccountName).toBe('test-jobs-schedule');
+  expect(pool.scheduleServiceAccount?.name).toBe('test-jobs-schedule');
   expect(find(manifests, 'ServiceAccount', 'test-jobs-schedule')).toMatchObject({ automountServiceAccountToken: false, metadata: { annotations: { role: 'schedules' } } });
   const workers = podTemplate(find(manifests, 'Deployment', 'test-jobs')).spec;
   expect([workers.priorityClassName, workers.serviceAccountName]).toEqual(['workers', 'test-jobs']);

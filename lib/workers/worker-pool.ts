@@ -317,6 +317,8 @@ export class WorkerPool extends Construct implements IMetricsTarget {
   public readonly cronJobs: Record<string, k8s.KubeCronJob>;
   /** The NetworkPolicy of the schedules' pods (when there are schedules). */
   public readonly scheduleNetworkPolicy?: PodNetworkPolicy;
+  /** The schedules' own ServiceAccount, made only when `jobPod.serviceAccountAnnotations` asks for one; else they run as the workers'. */
+  public readonly scheduleServiceAccount?: k8s.KubeServiceAccount;
 
   private readonly labels: Record<string, string>;
 
@@ -347,6 +349,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     this.networkPolicy = new PodNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels });
     backends.forEach(backend => this.networkPolicy.connectTo(backend));
     if (this.settings.schedules.length > 0) this.scheduleNetworkPolicy = this.createScheduleNetworkPolicy(props.broker);
+    this.scheduleServiceAccount = this.createScheduleServiceAccount();
     this.cronJobs = this.createCronJobs(props);
     this.metricsEndpoints = this.createMetricsEndpoints();
     this.allowScraper(props.metricsScraper ?? DEFAULT_METRICS_SCRAPER);
@@ -474,18 +477,21 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     return policy;
   }
 
-  /** One CronJob per schedule, their pods under `jobPod` (with a ServiceAccount of their own when it annotates one). */
-  private createCronJobs(props: WorkerPoolProps): Record<string, k8s.KubeCronJob> {
+  /** The schedules' own ServiceAccount, when `jobPod` annotates one; it mounts no token, like their pods. */
+  private createScheduleServiceAccount(): k8s.KubeServiceAccount | undefined {
     const { schedules, jobPod, ownJobServiceAccount, image } = this.settings;
-    const serviceAccount = ownJobServiceAccount && schedules.length > 0
-      ? new k8s.KubeServiceAccount(this, 'ScheduleServiceAccount', {
-        metadata: { ...this.metadata(`${this.name}-schedule`, commonLabels(this, 'worker', 'schedule', imageVersion(image))), annotations: jobPod.serviceAccountAnnotations },
-        automountServiceAccountToken: false,
-      })
-      : undefined;
-    return Object.fromEntries(schedules.map(schedule => {
+    if (!ownJobServiceAccount || schedules.length === 0) return undefined;
+    return new k8s.KubeServiceAccount(this, 'ScheduleServiceAccount', {
+      metadata: { ...this.metadata(`${this.name}-schedule`, commonLabels(this, 'worker', 'schedule', imageVersion(image))), annotations: jobPod.serviceAccountAnnotations },
+      automountServiceAccountToken: false,
+    });
+  }
+
+  /** One CronJob per schedule, their pods under `jobPod`. */
+  private createCronJobs(props: WorkerPoolProps): Record<string, k8s.KubeCronJob> {
+    return Object.fromEntries(this.settings.schedules.map(schedule => {
       const cronJob = this.createCronJob(schedule, props);
-      applyPodOptions(this, 'jobPod', cronJob, jobPod, { serviceAccountName: serviceAccount?.name });
+      applyPodOptions(this, 'jobPod', cronJob, this.settings.jobPod, { serviceAccountName: this.scheduleServiceAccount?.name });
       return [schedule.id, cronJob];
     }));
   }

@@ -10,6 +10,7 @@ export type {
 } from './core/endpoints';
 export type { SecretKey } from './core/container-env';
 export type { ContainerResources, SpreadPolicy } from './core/pod-defaults';
+export type { PodOptions } from './core/pod-options';
 export { PodNetworkPolicy } from './core/pod-network-policy';
 export type { PodNetworkPolicyProps } from './core/pod-network-policy';
 

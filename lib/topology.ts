@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { ScaledApi, ScaledApiProps } from './api/scaled-api';
 import { IMetricsTarget, ISecretConsumer } from './core/endpoints';
+import { mergePodOptions, PodOptions, resolvePodOptions } from './core/pod-options';
 import { propError, rejectUnknownProps, requireDnsLabel, requireProp } from './core/validation';
 import { LoadBalancer, LoadBalancerProps } from './load-balancer/load-balancer';
 import { Observability, ObservabilityProps } from './observability/observability';
@@ -37,12 +38,18 @@ export interface HorizontalScalingTopologyProps {
    * @default true
    */
   readonly generateSecrets?: boolean;
+  /**
+   * Pod options every tier's pods start from (a private registry's pull Secret, a node pool, a
+   * priority ...); a tier's own `pod` is laid over them. Tiers that make no pods of ours (a
+   * Gateway, prometheus-operator) take none. @default - none
+   */
+  readonly pod?: PodOptions;
 }
 
 /** Every prop of {@link HorizontalScalingTopologyProps}: names outside it (typos from JavaScript) are refused at synth time. */
 export const HORIZONTAL_SCALING_TOPOLOGY_PROPS: Record<keyof HorizontalScalingTopologyProps, true> = {
   image: true, api: true, database: true, existingDatabase: true, cache: true, existingCache: true, loadBalancer: true,
-  workers: true, observability: true, generateSecrets: true,
+  workers: true, observability: true, generateSecrets: true, pod: true,
 };
 
 /**
@@ -52,6 +59,12 @@ export const HORIZONTAL_SCALING_TOPOLOGY_PROPS: Record<keyof HorizontalScalingTo
 function cacheProps(props: HorizontalScalingTopologyProps): RedisClusterProps {
   const brokering = Object.keys(props.workers ?? {}).length > 0;
   return { ...(brokering ? { maxmemoryPolicy: 'volatile-lru' } : {}), ...props.cache };
+}
+
+/** A tier's props with the topology's pod options under its own `pod`; the props as given when there are none. */
+function withPod<T extends { readonly pod?: PodOptions }>(defaults: PodOptions | undefined, tier: T | undefined): T | undefined {
+  if (defaults === undefined) return tier;
+  return { ...tier, pod: mergePodOptions(defaults, tier?.pod) } as T;
 }
 
 /**
@@ -73,36 +86,39 @@ export class HorizontalScalingTopology extends Construct {
     super(scope, id);
     rejectUnknownProps(this, props, HORIZONTAL_SCALING_TOPOLOGY_PROPS);
     requireProp(this, props, 'image', 'the API\'s container image');
-    this.database = this.tier('database', props.database, props.existingDatabase, () => new PgReplicaSet(this, 'db', props.database));
-    this.cache = this.tier('cache', props.cache, props.existingCache, () => new RedisCluster(this, 'cache', cacheProps(props)));
+    const pod = props.pod === undefined ? undefined : resolvePodOptions(this, 'pod', props.pod);
+    this.database = this.tier('database', props.database, props.existingDatabase, () => new PgReplicaSet(this, 'db', withPod(pod, props.database)));
+    this.cache = this.tier('cache', props.cache, props.existingCache, () => new RedisCluster(this, 'cache', withPod(pod, cacheProps(props))));
     // The API enqueues for every pool's queues (POST /api/v1/jobs), on the same Redis.
     const env = { ...workerQueuesEnv(Object.values(props.workers ?? {})), ...props.api?.env };
-    this.api = new ScaledApi(this, 'api', { ...props.api, env, image: props.image, database: this.database, cache: this.cache });
-    this.loadBalancer = new LoadBalancer(this, 'lb', { ...props.loadBalancer, backend: this.api });
+    this.api = new ScaledApi(this, 'api', { ...withPod(pod, props.api), env, image: props.image, database: this.database, cache: this.cache });
+    const nginx = (props.loadBalancer?.mode ?? 'nginx') === 'nginx';
+    this.loadBalancer = new LoadBalancer(this, 'lb', { ...withPod(nginx ? pod : undefined, props.loadBalancer), backend: this.api });
     this.workers = Object.entries(props.workers ?? {}).map(([workerId, worker]) => {
       // The id becomes part of object names, next to the tiers' own.
       requireDnsLabel(this, `workers.${workerId}`, workerId);
       if (TIER_IDS.includes(workerId)) {
         throw propError(this, `workers.${workerId}`, workerId, `is the id of a tier; name worker pools other than ${TIER_IDS.map(t => `'${t}'`).join(', ')}`);
       }
-      return new WorkerPool(this, workerId, { ...worker, broker: this.cache, database: this.database });
+      return new WorkerPool(this, workerId, { ...withPod(pod, worker)!, broker: this.cache, database: this.database });
     });
     if (props.observability !== false) {
       const targets: IMetricsTarget[] = [this.api, this.database, this.cache, this.loadBalancer, ...this.workers];
-      this.observability = new Observability(this, 'obs', { ...props.observability, targets });
+      const standalone = props.observability?.mode === 'standalone';
+      this.observability = new Observability(this, 'obs', { ...withPod(standalone ? pod : undefined, props.observability), targets });
     }
-    this.secrets = props.generateSecrets === false ? undefined : this.generateSecrets(props);
+    this.secrets = props.generateSecrets === false ? undefined : this.generateSecrets(props, pod);
   }
 
   /** The Secrets of the tiers created here; those of existing tiers are their owners' to create. */
-  private generateSecrets(props: HorizontalScalingTopologyProps): GeneratedSecrets | undefined {
+  private generateSecrets(props: HorizontalScalingTopologyProps, pod: PodOptions | undefined): GeneratedSecrets | undefined {
     const consumers: ISecretConsumer[] = [
       ...(props.existingDatabase ? [] : [this.database]),
       ...(props.existingCache ? [] : [this.cache]),
       ...(this.observability ? [this.observability] : []),
     ];
     if (consumers.every(c => c.generatableSecrets.length === 0)) return undefined;
-    return new GeneratedSecrets(this, 'secrets', { from: consumers });
+    return new GeneratedSecrets(this, 'secrets', { from: consumers, ...(pod ? { pod } : {}) });
   }
 
   /** The existing tier, or a new one from its options; both at once is ambiguous. */

@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import { IDatabaseEndpoint, ScaledApi } from '../lib';
-import { checkManifests, findViolations, Manifest } from './support/manifest-checks';
+import { checkManifests, findViolations, imageRegistry, Manifest } from './support/manifest-checks';
 
 function apiManifests(): Manifest[] {
   const chart = Testing.chart();
@@ -254,4 +254,26 @@ test('config that names a credential by reference, or only mentions one, is not 
   ].join('\n');
   const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'conf' }, data: { conf } };
   expect(await findViolations([...apiManifests(), configMap])).toEqual([]);
+});
+
+test('a pod pulling from a named private registry without imagePullSecrets is a violation; its own or its ServiceAccount\'s Secret clears it', async () => {
+  // GIVEN
+  const chart = Testing.chart();
+  new ScaledApi(chart, 'api', { image: 'registry.example.com/team/api:1.0.0' });
+  new ScaledApi(chart, 'ok', { image: 'registry.example.com/team/api:1.0.0', pod: { imagePullSecrets: ['registry-credentials'] } });
+  const manifests = Testing.synth(chart);
+  // WHEN / THEN
+  const message = 'Deployment/test-api: container api: image registry.example.com/team/api:1.0.0 comes from the private registry registry.example.com, '
+    + 'and the pod has no imagePullSecrets (pod option \'imagePullSecrets\')';
+  expect(await findViolations(manifests, { privateRegistries: ['registry.example.com'] })).toEqual([message]);
+  expect(await findViolations(manifests, { privateRegistries: ['registry.example.com/team'] })).toEqual([message.replace('registry registry.example.com,', 'registry registry.example.com/team,')]);
+  expect(await findViolations(manifests, { privateRegistries: ['registry.example.com/other', 'ghcr.io'] })).toEqual([]);
+  const account = manifests.find(m => m.kind === 'ServiceAccount' && m.metadata.name === 'test-api')!;
+  const withAccountSecret = manifests.map(m => (m === account ? { ...m, imagePullSecrets: [{ name: 'registry-credentials' }] } : m));
+  expect(await findViolations(withAccountSecret, { privateRegistries: ['registry.example.com'] })).toEqual([]);
+});
+
+test('imageRegistry reads the registry host of an image reference, Docker Hub for a bare name', () => {
+  expect(['redis:7.2.5', 'grafana/grafana:11.1.3', 'quay.io/prometheus/prometheus:v2.53.1', 'localhost:5000/api:1', 'localhost/api:1']
+    .map(imageRegistry)).toEqual(['docker.io', 'docker.io', 'quay.io', 'localhost:5000', 'localhost']);
 });

@@ -158,7 +158,7 @@ test('resolveStandaloneSettings defaults the images, the retention and the Grafa
   const scope = new Construct(new Chart(Testing.app(), 'test', { namespace: 'mon' }), 'obs');
   expect(resolveStandaloneSettings(scope, { targets: [], retention: '3d' })).toEqual({
     namespace: 'mon', prometheusImage: 'quay.io/prometheus/prometheus:v2.53.1', grafanaImage: 'grafana/grafana:11.1.3',
-    retention: '3d', grafanaAdminSecret: 'test-obs-grafana-admin',
+    retention: '3d', grafanaAdminSecret: 'test-obs-grafana-admin', pod: { prometheus: {}, grafana: {} },
   });
 });
 

@@ -12,6 +12,7 @@ import {
   SpreadPolicy, utilizationMetric,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { annotateServiceAccount, applyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import {
   propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive, requireProp,
   requireReplicaRange, requireWholeDuration,
@@ -156,6 +157,8 @@ export interface ScaledApiProps {
   readonly metricsScraper?: PodPeer;
   /** User id the container runs as. @default 10001 */
   readonly runAsUser?: number;
+  /** Node pools, tolerations, priority, pull Secrets, pod labels and annotations, and the ServiceAccount's annotations. @default - none */
+  readonly pod?: PodOptions;
 }
 
 /** Every prop of {@link ScaledApiProps}: names outside it (typos from JavaScript) are refused at synth time. */
@@ -164,7 +167,7 @@ export const SCALED_API_PROPS: Record<keyof ScaledApiProps, true> = {
   memoryUtilization: true, podMetric: true, scaleUp: true, scaleDown: true, minAvailable: true, probes: true, probeTimings: true,
   databasePool: true, metricsPrefix: true, resources: true, spread: true,
   preStopDelay: true, terminationGracePeriod: true, database: true, cache: true, env: true, secretEnv: true,
-  metricsScraper: true, runAsUser: true,
+  metricsScraper: true, runAsUser: true, pod: true,
 };
 
 /** The probes of the API container, in the order the kubelet starts them. */
@@ -214,6 +217,7 @@ export interface ScaledApiSettings {
   readonly readsReplicas: boolean;
   readonly env: k8s.EnvVar[];
   readonly metricsScraper: PodPeer;
+  readonly pod: PodOptions;
 }
 
 /** Validates and defaults the props of the ScaledApi at `scope`. */
@@ -242,6 +246,7 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
       { name: 'PORT', value: String(ports.port) }, ...metricsPrefixEnv(scope, props.metricsPrefix), ...databasePoolEnv(scope, props),
     ], backends, props.env ?? {}, props.secretEnv ?? {}),
     metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    pod: resolvePodOptions(scope, 'pod', props.pod),
   };
 }
 
@@ -443,6 +448,8 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
 
     this.serviceAccount = this.createServiceAccount();
     this.deployment = this.createDeployment();
+    annotateServiceAccount(this.serviceAccount, settings.pod.serviceAccountAnnotations);
+    applyPodOptions(this, 'pod', this.deployment, settings.pod);
     this.service = this.createService('Service', this.serviceName, { type: 'ClusterIP' });
     // DNS of a headless Service answers with the IP of every ready pod, so nginx balances per pod.
     this.headlessService = this.createService('HeadlessService', this.headlessServiceName, { clusterIp: 'None' });

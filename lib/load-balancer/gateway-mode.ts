@@ -29,7 +29,7 @@ export interface GatewayModeSettings {
  */
 const NGINX_ONLY_PROPS = [
   'apiRateLimit', 'loginRateLimit', 'tls', 'nextUpstreamOn', 'resendWrites', 'proxyTimeouts', 'proxyBuffers', 'websocketReadTimeout',
-  'http2', 'cache', 'health',
+  'http2', 'cache', 'health', 'pod',
 ] as const;
 
 function resolveGatewaySettings(scope: Construct, props: LoadBalancerProps): GatewayModeSettings {

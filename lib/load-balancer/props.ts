@@ -1,6 +1,7 @@
 import { Duration, Size } from 'cdk8s';
 import { ILoadBalancerBackend, PodPeer } from '../core/endpoints';
 import { ContainerResources } from '../core/pod-defaults';
+import { PodOptions } from '../core/pod-options';
 import { NginxNextUpstreamCondition } from './nginx-conf';
 
 /** How traffic reaches the backend; each mode is one module in lib/load-balancer/, listed in LOAD_BALANCER_MODES. */
@@ -162,6 +163,8 @@ export interface LoadBalancerProps {
   readonly hostnames?: string[];
   /** Gateway mode: the Gateway's data-plane pods, which the API must admit. @default - every pod in the Gateway's namespace */
   readonly gatewayPods?: PodPeer;
+  /** nginx mode: pod options of the nginx pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations). @default - none */
+  readonly pod?: PodOptions;
 }
 
 /** Every prop of {@link LoadBalancerProps}: names outside it (typos from JavaScript) are refused at synth time. */
@@ -170,5 +173,5 @@ export const LOAD_BALANCER_PROPS: Record<keyof LoadBalancerProps, true> = {
   apiRateLimit: true, loginRateLimit: true, loginPath: true, websocketPath: true, internalPaths: true, tls: true, maxFails: true,
   failTimeout: true, keepalive: true, nextUpstreamTries: true, nextUpstreamOn: true, resendWrites: true, proxyTimeouts: true, proxyBuffers: true,
   websocketReadTimeout: true, http2: true, cache: true, routes: true, health: true, clientMaxBodySize: true, resolver: true, resources: true,
-  metricsScraper: true, gateway: true, hostnames: true, gatewayPods: true,
+  metricsScraper: true, gateway: true, hostnames: true, gatewayPods: true, pod: true,
 };

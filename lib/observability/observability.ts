@@ -3,6 +3,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { GeneratedSecretSpec, IMetricsTarget, ISecretConsumer } from '../core/endpoints';
 import { commonLabels, namespaceOf, resourceName } from '../core/names';
+import { isLabelValue, isQualifiedName } from '../core/pod-options';
 import { propError, rejectUnknownProps, requireOneOf, requireProp, requireWholeDuration } from '../core/validation';
 import { renderDashboards } from './dashboards';
 import { ObservabilityModeBuilder } from './mode';
@@ -20,15 +21,17 @@ const MODE_BUILDERS: Record<ObservabilityMode, ObservabilityModeBuilder> = {
 };
 const MODES = Object.keys(MODE_BUILDERS) as ObservabilityMode[];
 
-// Kubernetes label keys: an optional DNS prefix and a name of at most 63 characters; values at most 63.
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 /** Validates and defaults the props of the Observability at `scope`; standalone-only props are its mode's to resolve. */
 export function resolveObservabilitySettings(scope: Construct, props: ObservabilityProps): ObservabilitySettings {
   rejectUnknownProps(scope, props, OBSERVABILITY_PROPS);
   requireProp(scope, props, 'targets', 'the constructs to monitor');
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'operator', MODES);
+  for (const prop of ['pod', 'prometheusPod', 'grafanaPod'] as const) {
+    if (mode === 'operator' && props[prop] !== undefined) {
+      throw propError(scope, prop, JSON.stringify(props[prop]), 'applies to mode \'standalone\' only: in mode \'operator\' the Prometheus and Grafana pods are kube-prometheus-stack\'s');
+    }
+  }
   const name = resourceName(scope);
   const endpoints = monitoredEndpoints(scope, props.targets);
   const selector = requireLabels(scope, 'selectorLabels', props.selectorLabels ?? { release: 'kube-prometheus-stack' });
@@ -67,8 +70,8 @@ function monitoredEndpoints(scope: Construct, targets: IMetricsTarget[]): Monito
 
 function requireLabels(scope: Construct, prop: string, labels: Record<string, string>): Record<string, string> {
   for (const [key, value] of Object.entries(labels)) {
-    if (!LABEL_KEY.test(key) || key.length > 253) throw propError(scope, prop, key, 'is not a valid label key');
-    if (!LABEL_VALUE.test(value)) throw propError(scope, `${prop}.${key}`, value, 'is not a valid label value (at most 63 alphanumerics, \'-\', \'_\' or \'.\')');
+    if (!isQualifiedName(key)) throw propError(scope, prop, key, 'is not a valid label key');
+    if (!isLabelValue(value)) throw propError(scope, `${prop}.${key}`, value, 'is not a valid label value (at most 63 alphanumerics, \'-\', \'_\' or \'.\')');
   }
   return labels;
 }

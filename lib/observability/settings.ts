@@ -1,5 +1,6 @@
 import { Duration } from 'cdk8s';
 import { IMetricsTarget } from '../core/endpoints';
+import { PodOptions } from '../core/pod-options';
 import { AlertThresholds, MonitoredEndpoint } from './rules';
 
 // The props and settings of an Observability, apart from the construct, so its modes can read
@@ -39,13 +40,20 @@ export interface ObservabilityProps {
   readonly grafanaAdminSecret?: string;
   /** standalone: how long Prometheus keeps samples. @default '15d' */
   readonly retention?: string;
+  /** standalone: pod options of the Prometheus and Grafana pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations). @default - none */
+  readonly pod?: PodOptions;
+  /** standalone: pod options of the Prometheus pod only, laid over `pod`. @default - `pod` */
+  readonly prometheusPod?: PodOptions;
+  /** standalone: pod options of the Grafana pod only, laid over `pod`. @default - `pod` */
+  readonly grafanaPod?: PodOptions;
 }
 
 /** Every prop of {@link ObservabilityProps}: names outside it (typos from JavaScript) are refused at synth time. */
 export const OBSERVABILITY_PROPS: Record<keyof ObservabilityProps, true> = {
   targets: true, mode: true, selectorLabels: true, latencySlo: true, replicationLagBound: true, errorRatio: true,
   cacheHitRatio: true, workerFailureRatio: true, runbookBaseUrl: true, dashboardLabel: true, dashboardFolder: true, prometheusImage: true,
-  grafanaImage: true, grafanaAdminSecret: true, retention: true,
+  grafanaImage: true, grafanaAdminSecret: true, retention: true, pod: true,
+  prometheusPod: true, grafanaPod: true,
 };
 
 /** The props every mode reads, validated and defaulted. */

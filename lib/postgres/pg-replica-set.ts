@@ -7,6 +7,7 @@ import {
 import { resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { mergePodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../core/validation';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './engine';
@@ -75,6 +76,10 @@ export interface PgReplicaSetProps {
   readonly metricsScraper?: PodPeer;
   /** cloudnative-pg: labels of the PodMonitor, which your Prometheus selects it by. @default { release: 'kube-prometheus-stack' } */
   readonly podMonitorLabels?: Record<string, string>;
+  /** Pod options of every PostgreSQL pod (and the PgBouncer pods): node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations. @default - none */
+  readonly pod?: PodOptions;
+  /** cloudnative-pg: pod options of the PgBouncer pods only, laid over `pod`; their ServiceAccount is the operator's. @default - `pod` */
+  readonly poolerPod?: PodOptions;
 }
 
 /** Every prop of {@link PgReplicaSetProps}: names outside it (typos from JavaScript) are refused at synth time. */
@@ -82,7 +87,7 @@ export const PG_REPLICA_SET_PROPS: Record<keyof PgReplicaSetProps, true> = {
   engine: true, replicas: true, synchronousReplicas: true, synchronousCommit: true, credentialsSecret: true,
   image: true, exporterImage: true, storageSize: true, storageClassName: true, accessMode: true, requireAntiAffinity: true,
   resources: true, maxConnections: true, sharedBuffers: true, workMem: true, walKeepSize: true, maxSlotWalKeepSize: true, parameters: true,
-  podNetworks: true, pooler: true, backup: true, metricsScraper: true, podMonitorLabels: true,
+  podNetworks: true, pooler: true, backup: true, metricsScraper: true, podMonitorLabels: true, pod: true, poolerPod: true,
 };
 
 /** A PgReplicaSet's props, validated and with every default filled in. */
@@ -133,6 +138,7 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
     podMonitorLabels: props.podMonitorLabels ?? { release: 'kube-prometheus-stack' },
     dnsSuffix: serviceDnsSuffix(scope),
+    ...resolvePgPodOptions(scope, props),
   };
 }
 
@@ -149,6 +155,21 @@ function resolveWalRetention(scope: Construct, props: PgReplicaSetProps, storage
       `plus 'walKeepSize' (${sizes.walKeepSize}) must be at most half of 'storageSize' (${props.storageSize ?? '20Gi'}), or WAL kept for a lost replica can fill the volume`);
   }
   return sizes;
+}
+
+/** `pod`, and `poolerPod` laid over it for the PgBouncer pods, which only the cloudnative-pg `pooler` makes. */
+function resolvePgPodOptions(scope: Construct, props: PgReplicaSetProps): Pick<PgEngineSettings, 'pod' | 'poolerPod'> {
+  const pod = resolvePodOptions(scope, 'pod', props.pod);
+  const poolerPod = resolvePodOptions(scope, 'poolerPod', props.poolerPod);
+  if (props.poolerPod !== undefined && !props.pooler) {
+    throw propError(scope, 'poolerPod', JSON.stringify(props.poolerPod), 'needs \'pooler\' (engine \'cloudnative-pg\'), which makes the PgBouncer pods');
+  }
+  if (poolerPod.serviceAccountAnnotations !== undefined) {
+    throw propError(scope, 'poolerPod.serviceAccountAnnotations', Object.keys(poolerPod.serviceAccountAnnotations).join(', '),
+      'cannot be set: the CloudNativePG operator makes and manages the PgBouncer pods\' ServiceAccount');
+  }
+  // The Cluster's ServiceAccount takes `pod`'s annotations; the Poolers' is the operator's.
+  return { pod, poolerPod: mergePodOptions({ ...pod, serviceAccountAnnotations: undefined }, poolerPod) };
 }
 
 function requireParameterNames(scope: Construct, parameters: Record<string, string>): Record<string, string> {
@@ -189,6 +210,10 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
    * any field): the class generated from the CRD is internal and changes with each import.
    */
   public readonly cluster?: ApiObject;
+  /** The PgBouncer Poolers (cloudnative-pg engine with `pooler`), as ApiObjects like `cluster`. */
+  public readonly poolers?: ApiObject[];
+  /** The PostgreSQL pods' ServiceAccount, when the engine made one (statefulset engine: only for `pod.serviceAccountAnnotations`). */
+  public readonly serviceAccount?: k8s.KubeServiceAccount;
 
   constructor(scope: Construct, id: string, props: PgReplicaSetProps = {}) {
     super(scope, id);
@@ -211,6 +236,8 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
     this.primaryNetworkPolicy = built.primaryNetworkPolicy;
     this.replicaNetworkPolicy = built.replicaNetworkPolicy;
     this.cluster = built.cluster;
+    this.poolers = built.poolers;
+    this.serviceAccount = built.serviceAccount;
 
     this.allowScraper(settings.metricsScraper);
   }

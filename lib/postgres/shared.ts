@@ -1,9 +1,11 @@
+import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint } from '../core/endpoints';
 import { commonLabels, configHash, namespaceOf } from '../core/names';
 import { disruptionBudget } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
 
 export const PG_PORT = 5432;
 export const EXPORTER_PORT = 9187;
@@ -75,4 +77,15 @@ export function createDisruptionBudget(
 export function createNetworkPolicy(scope: Construct, role: string, podSelector: Record<string, string>): PodNetworkPolicy {
   const id = `${role.charAt(0).toUpperCase()}${role.slice(1)}NetworkPolicy`;
   return new PodNetworkPolicy(scope, id, { podSelector, labels: commonLabels(scope, 'postgresql', role), role });
+}
+
+/**
+ * `pod` on every PostgreSQL workload of an engine whose pods have no ServiceAccount of their own:
+ * one `<name>` ServiceAccount is made for them when the options annotate it. An engine with its
+ * own ServiceAccount applies `applyPodOptions` and `annotateServiceAccount` instead.
+ */
+export function applyMemberPodOptions(
+  scope: Construct, name: string, workloads: ApiObject[], options: PodOptions,
+): k8s.KubeServiceAccount | undefined {
+  return applyPodOptionsWithServiceAccount(scope, 'pod', workloads, options, { id: 'ServiceAccount', metadata: pgMetadata(scope, name, 'postgresql') });
 }

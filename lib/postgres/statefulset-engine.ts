@@ -7,7 +7,7 @@ import {
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
 import {
-  createConfigMap, createDisruptionBudget, createNetworkPolicy, EXPORTER_PORT, PG_PORT, pgMetadata, postgresClientEnv,
+  applyMemberPodOptions, createConfigMap, createDisruptionBudget, createNetworkPolicy, EXPORTER_PORT, PG_PORT, pgMetadata, postgresClientEnv,
   postgresMetricsEndpoint, secretEnv, usedFilesHash,
 } from './shared';
 
@@ -53,6 +53,7 @@ class StatefulSetBuilder {
     const { postgresConf, hbaConf, configMap, files } = this.createConfig();
     const primary = this.createStatefulSet('primary', configMap, usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'primary-init.sh']));
     const replicaSet = this.createStatefulSet('replica', configMap, usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh']));
+    const serviceAccount = applyMemberPodOptions(this.scope, this.s.name, [primary, replicaSet], this.s.pod);
     this.createServices();
     // Replicas may go one at a time, reads falling back to the primary; the single primary may not.
     createDisruptionBudget(this.scope, this.s.name, 'primary', this.primaryPods,
@@ -64,7 +65,7 @@ class StatefulSetBuilder {
     primaryNetworkPolicy.allowIngressFrom({ podSelector: this.replicaPods }, [PG_PORT]);
     replicaNetworkPolicy.allowEgressTo({ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] });
     return {
-      postgresConf, hbaConf, primary, replicaSet, primaryNetworkPolicy, replicaNetworkPolicy,
+      postgresConf, hbaConf, primary, replicaSet, primaryNetworkPolicy, replicaNetworkPolicy, serviceAccount,
       primaryHost: this.primaryHost,
       replicaHosts: this.replicaHosts,
       clientLinks: [{ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] }, { peer: { podSelector: this.replicaPods }, ports: [PG_PORT] }],

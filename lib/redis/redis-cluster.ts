@@ -6,6 +6,7 @@ import {
 import { commonLabels, configHash, imageVersion, selectorLabels } from '../core/names';
 import { disruptionBudget, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
 import { RedisModePlan } from './mode';
 import { planRedisMode } from './modes';
 import { renderRedisConf } from './redis-conf';
@@ -57,6 +58,8 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
   /** The Sentinel StatefulSet (sentinel mode). */
   public readonly sentinelStatefulSet?: k8s.KubeStatefulSet;
   public readonly sentinelNetworkPolicy?: PodNetworkPolicy;
+  /** ServiceAccounts made for pod kinds whose pod options annotate one (`redis`, `sentinel`, `job`); none otherwise. */
+  public readonly serviceAccounts: { readonly redis?: k8s.KubeServiceAccount; readonly sentinel?: k8s.KubeServiceAccount; readonly job?: k8s.KubeServiceAccount };
   private readonly settings: RedisClusterSettings;
   private readonly podSelector: Record<string, string>;
   private readonly labels: Record<string, string>;
@@ -94,11 +97,9 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     const modeObjects = plan.build({
       scope: this, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash: hash,
     });
-    this.createJob = modeObjects.createJob;
-    this.sentinelStatefulSet = modeObjects.sentinelStatefulSet;
-    this.sentinelNetworkPolicy = modeObjects.sentinelNetworkPolicy;
-    this.clientEnv = modeObjects.clientEnv;
-    this.clientLinks = modeObjects.clientLinks;
+    ({ createJob: this.createJob, sentinelStatefulSet: this.sentinelStatefulSet, sentinelNetworkPolicy: this.sentinelNetworkPolicy } = modeObjects);
+    ({ clientEnv: this.clientEnv, clientLinks: this.clientLinks } = modeObjects);
+    this.serviceAccounts = this.applyPodOptions();
     this.allowScraper(settings.metricsScraper);
   }
 
@@ -120,6 +121,21 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
 
   private metadata(name: string): k8s.ObjectMeta {
     return objectMeta(this.settings, name, this.labels);
+  }
+
+  /** Each kind's pod options on its pods, and a ServiceAccount of its own where they annotate one. */
+  private applyPodOptions(): RedisCluster['serviceAccounts'] {
+    const { redis, sentinel, job } = this.settings.podOptions;
+    const apply = (prop: string, workload: k8s.KubeStatefulSet | k8s.KubeJob | undefined, options: PodOptions, id: string) => {
+      if (!workload) return undefined;
+      const { name, labels } = workload.toJson().metadata;
+      return applyPodOptionsWithServiceAccount(this, prop, [workload], options, { id, metadata: objectMeta(this.settings, name, labels) });
+    };
+    return {
+      redis: apply('pod', this.statefulSet, redis, 'ServiceAccount'),
+      sentinel: apply('sentinelPod', this.sentinelStatefulSet, sentinel, 'SentinelServiceAccount'),
+      job: apply('jobPod', this.createJob, job, 'JobServiceAccount'),
+    };
   }
 
   private renderRedisConf(plan: RedisModePlan): string {

@@ -3,12 +3,13 @@ import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, MAXMEMORY_POLICIES } from '../core/endpoints';
 import { namespaceOf, resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
+import { mergePodOptions, resolvePodOptions } from '../core/pod-options';
 import {
   parseQuantity, propError, rejectUnknownProps, requireOneOf, requirePinnedImage, requireQuantity, requireWholeDuration,
 } from '../core/validation';
 import { REDIS_MODES } from './modes';
 import { APPENDFSYNC_MODES } from './redis-conf';
-import { REDIS_CLUSTER_PROPS, REDIS_MODE_NAMES, RedisClusterProps, RedisClusterSettings } from './settings';
+import { REDIS_CLUSTER_PROPS, REDIS_MODE_NAMES, RedisClusterProps, RedisClusterSettings, RedisMode } from './settings';
 
 const DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '250m', memoryRequest: '1Gi', cpuLimit: '1', memoryLimit: '3Gi' };
 
@@ -43,6 +44,23 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
     requireAntiAffinity: props.requireAntiAffinity ?? false,
     passwordSecret: props.passwordSecret ?? { name: `${name}-auth`, key: 'password' },
     metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    podOptions: resolveRedisPodOptions(scope, props, mode),
+  };
+}
+
+/** `pod` for every kind of pod, with `sentinelPod` and `jobPod` laid over it; each only in the mode that makes that kind. */
+function resolveRedisPodOptions(scope: Construct, props: RedisClusterProps, mode: RedisMode): RedisClusterSettings['podOptions'] {
+  const kinds = [['sentinelPod', 'sentinel'], ['jobPod', 'cluster']] as const;
+  for (const [prop, only] of kinds) {
+    if (props[prop] !== undefined && mode !== only) {
+      throw propError(scope, prop, JSON.stringify(props[prop]), `applies to mode '${only}' only: mode '${mode}' makes no ${prop === 'jobPod' ? 'cluster-create Job' : 'Sentinels'}`);
+    }
+  }
+  const pod = resolvePodOptions(scope, 'pod', props.pod);
+  return {
+    redis: pod,
+    sentinel: mergePodOptions(pod, resolvePodOptions(scope, 'sentinelPod', props.sentinelPod)),
+    job: mergePodOptions(pod, resolvePodOptions(scope, 'jobPod', props.jobPod)),
   };
 }
 

@@ -2,6 +2,7 @@ import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { MaxmemoryPolicy, PodPeer } from '../core/endpoints';
 import { ContainerResources } from '../core/pod-defaults';
+import { PodOptions } from '../core/pod-options';
 import { valuesOf } from '../core/validation';
 import { AppendFsync } from './redis-conf';
 
@@ -62,6 +63,12 @@ export interface RedisClusterProps {
   readonly requireAntiAffinity?: boolean;
   /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
   readonly metricsScraper?: PodPeer;
+  /** Pod options of every pod (Redis, Sentinels, the cluster-create Job): node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations. @default - none */
+  readonly pod?: PodOptions;
+  /** Sentinel mode: pod options of the Sentinels only, laid over `pod`. @default - `pod` */
+  readonly sentinelPod?: PodOptions;
+  /** Cluster mode: pod options of the cluster-create Job only, laid over `pod`. @default - `pod` */
+  readonly jobPod?: PodOptions;
 }
 
 /** Every prop of {@link RedisClusterProps}: names outside it (typos from JavaScript) are refused at synth time. */
@@ -70,7 +77,7 @@ export const REDIS_CLUSTER_PROPS: Record<keyof RedisClusterProps, true> = {
   sentinelDownAfter: true, clusterNodeTimeout: true, passwordSecret: true, image: true, exporterImage: true,
   resources: true, maxmemory: true, maxmemoryPolicy: true, appendonly: true, appendfsync: true, savePoints: true,
   tcpKeepalive: true, persistence: true, storageSize: true, storageClassName: true, requireAntiAffinity: true,
-  metricsScraper: true,
+  metricsScraper: true, pod: true, sentinelPod: true, jobPod: true,
 };
 
 /** What every mode resolves from the props only it reads. */
@@ -107,4 +114,6 @@ export interface RedisClusterSettings {
   readonly requireAntiAffinity: boolean;
   readonly passwordSecret: { readonly name: string; readonly key: string };
   readonly metricsScraper: PodPeer;
+  /** Pod options of the Redis pods, the Sentinels and the cluster-create Job, each kind's laid over `pod`. */
+  readonly podOptions: { readonly redis: PodOptions; readonly sentinel: PodOptions; readonly job: PodOptions };
 }

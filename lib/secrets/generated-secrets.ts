@@ -6,6 +6,7 @@ import { GENERATED_SECRETS_ANNOTATION, GeneratedSecretSpec, ISecretConsumer } fr
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { annotateServiceAccount, applyPodOptions, isEmptyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { propError, rejectUnknownProps, requirePinnedImage } from '../core/validation';
 
 /** Props of a {@link GeneratedSecrets}. */
@@ -16,10 +17,12 @@ export interface GeneratedSecretsProps {
   readonly from?: ISecretConsumer[];
   /** Image with `sh`, `od` and `kubectl`, pinned. @default 'alpine/k8s:1.31.4' */
   readonly image?: string;
+  /** Pod options of the Job's pod: node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations. @default - none */
+  readonly pod?: PodOptions;
 }
 
 /** Every prop of {@link GeneratedSecretsProps}, so unknown names (typos from JavaScript) are refused. */
-export const GENERATED_SECRETS_PROPS: Record<keyof GeneratedSecretsProps, true> = { secrets: true, from: true, image: true };
+export const GENERATED_SECRETS_PROPS: Record<keyof GeneratedSecretsProps, true> = { secrets: true, from: true, image: true, pod: true };
 
 /** Where the script is mounted in the Job's pod. */
 const SCRIPT_DIR = '/etc/hscale';
@@ -152,7 +155,10 @@ export class GeneratedSecrets extends Construct {
     this.serviceAccount = this.createServiceAccount();
     this.role = this.createRole();
     this.roleBinding = this.createRoleBinding();
-    this.job = this.createJob();
+    const pod = resolvePodOptions(this, 'pod', props.pod);
+    this.job = this.createJob(pod);
+    annotateServiceAccount(this.serviceAccount, pod.serviceAccountAnnotations);
+    applyPodOptions(this, 'pod', this.job, pod);
     this.networkPolicy = this.createNetworkPolicy();
   }
 
@@ -188,12 +194,12 @@ export class GeneratedSecrets extends Construct {
     });
   }
 
-  private createJob(): k8s.KubeJob {
+  private createJob(pod: PodOptions): k8s.KubeJob {
     // Memory-backed: the generated values exist on no disk, only until the pod ends.
     const work = { ...scratchVolume('tmp', '/tmp'), volume: { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('8Mi') } } };
     const annotation = Object.fromEntries(this.secrets.map(s => [s.name, [...Object.keys(s.plainKeys ?? {}), ...s.randomKeys]]));
     // A Job's pod template is immutable: a name that changes with what it does lets a changed chart apply.
-    const hash = createHash('sha256').update(JSON.stringify([this.secrets, this.image])).digest('hex').slice(0, 8);
+    const hash = createHash('sha256').update(JSON.stringify([this.secrets, this.image, ...(isEmptyPodOptions(pod) ? [] : [pod])])).digest('hex').slice(0, 8);
     return new k8s.KubeJob(this, 'Job', {
       metadata: { ...this.metadata(), name: `${this.name}-${hash}`, annotations: { [GENERATED_SECRETS_ANNOTATION]: JSON.stringify(annotation) } },
       spec: {

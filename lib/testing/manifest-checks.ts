@@ -21,6 +21,12 @@ export interface CheckOptions {
   readonly validators?: Record<string, Validator>;
   /** Violations to accept; an allowance that matches nothing is itself a violation, so none outlives its cause. */
   readonly allow?: Allowance[];
+  /**
+   * Registries that need credentials, by host (`registry.example.com`, `123456789012.dkr.ecr.eu-west-1.amazonaws.com`)
+   * or host and path (`ghcr.io/acme`): a pod pulling an image from one must have `imagePullSecrets`, its own or its
+   * ServiceAccount's. @default - none checked
+   */
+  readonly privateRegistries?: string[];
 }
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
@@ -67,6 +73,7 @@ export async function findViolations(manifests: Manifest[], options: CheckOption
     literalSecretErrors(m).forEach(e => report(m, e));
   }
   crossObjectErrors(manifests, workloads).forEach(([m, e]) => report(m, e));
+  missingPullSecrets(manifests, options.privateRegistries ?? []).forEach(([m, e]) => report(m, e));
   networkLinkErrors(manifests, workloads).forEach(([m, e]) => report(m, e));
   return applyAllowances(violations, options.allow ?? []);
 }
@@ -161,6 +168,37 @@ function podTemplateErrors(template: Manifest, claimNames: string[]): string[] {
     }
   }
   return errors;
+}
+
+/** The registry host of an image reference: its first path part when that names a host, else Docker Hub's. */
+export function imageRegistry(image: string): string {
+  const first = image.split('/')[0];
+  return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
+}
+
+/** Whether `image` comes from `registry`, a host (`registry.example.com`) or a host and path (`ghcr.io/acme`). */
+function fromRegistry(image: string, registry: string): boolean {
+  const entry = registry.replace(/\/+$/, '');
+  return entry.includes('/') ? image.startsWith(`${entry}/`) : imageRegistry(image) === entry;
+}
+
+/**
+ * The pods (workload templates) pulling an image from one of `registries` without credentials:
+ * neither their own `imagePullSecrets` nor those of their ServiceAccount in the chart.
+ */
+export function missingPullSecrets(manifests: Manifest[], registries: string[]): Array<[Manifest, string]> {
+  if (registries.length === 0) return [];
+  const accountSecrets = (w: Manifest) => manifests.find(m => m.kind === 'ServiceAccount' && namespaceOf(m) === namespaceOf(w)
+    && m.metadata?.name === (podTemplate(w).spec?.serviceAccountName ?? 'default'))?.imagePullSecrets ?? [];
+  return manifests.filter(m => WORKLOAD_KINDS.has(m.kind)).flatMap(w => {
+    const spec = podTemplate(w).spec ?? {};
+    if ((spec.imagePullSecrets ?? []).length > 0 || accountSecrets(w).length > 0) return [];
+    return [...(spec.initContainers ?? []), ...(spec.containers ?? [])].flatMap((c: Manifest): Array<[Manifest, string]> => {
+      const registry = registries.find(r => fromRegistry(c.image ?? '', r));
+      return registry === undefined ? []
+        : [[w, `container ${c.name}: image ${c.image} comes from the private registry ${registry}, and the pod has no imagePullSecrets (pod option 'imagePullSecrets')`]];
+    });
+  });
 }
 
 function literalSecretErrors(m: Manifest): string[] {

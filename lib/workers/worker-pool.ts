@@ -13,6 +13,9 @@ import {
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
+  annotateServiceAccount, applyPodOptions, hasServiceAccountAnnotations, mergePodOptions, PodOptions, resolvePodOptions,
+} from '../core/pod-options';
+import {
   parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
   requireProp, requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
@@ -115,6 +118,10 @@ export interface WorkerPoolProps {
   readonly kedaOperator?: PodPeer;
   /** User id the container runs as. @default 10001 */
   readonly runAsUser?: number;
+  /** Pod options of the workers and the schedules' CronJobs: node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations. @default - none */
+  readonly pod?: PodOptions;
+  /** Pod options of the schedules' CronJobs only, laid over `pod`; ServiceAccount annotations here give them a ServiceAccount of their own. @default - `pod` */
+  readonly jobPod?: PodOptions;
 }
 
 /** Every prop of {@link WorkerPoolProps}: names outside it (typos from JavaScript) are refused at synth time. */
@@ -123,7 +130,7 @@ export const WORKER_POOL_PROPS: Record<keyof WorkerPoolProps, true> = {
   maxRssPercent: true, schedules: true, enqueueCommand: true, broker: true, database: true, autoscaler: true, minReplicas: true,
   maxReplicas: true, backlogPerReplica: true, cpuUtilization: true, pollingInterval: true, terminationGracePeriod: true,
   metricsPort: true, metricsPath: true, resources: true, spread: true, env: true, secretEnv: true, metricsScraper: true,
-  kedaOperator: true, runAsUser: true,
+  kedaOperator: true, runAsUser: true, pod: true, jobPod: true,
 };
 
 /** KEDA's Helm chart labels its operator pods so. */
@@ -166,6 +173,12 @@ export interface WorkerPoolSettings {
   readonly spread: SpreadPolicy;
   readonly resources: k8s.ResourceRequirements;
   readonly runAsUser: number;
+  /** Pod options of the workers. */
+  readonly pod: PodOptions;
+  /** Pod options of the schedules' pods: `pod` with `jobPod` laid over it. */
+  readonly jobPod: PodOptions;
+  /** Whether `jobPod` annotates a ServiceAccount, so the schedules get their own. */
+  readonly ownJobServiceAccount: boolean;
 }
 
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -203,7 +216,14 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
     spread: requireOneOf(scope, 'spread', props.spread ?? 'ScheduleAnyway', ['ScheduleAnyway', 'DoNotSchedule']),
     resources,
     runAsUser: props.runAsUser ?? 10001,
+    ...resolveWorkerPodOptions(scope, props),
   };
+}
+
+function resolveWorkerPodOptions(scope: Construct, props: WorkerPoolProps): Pick<WorkerPoolSettings, 'pod' | 'jobPod' | 'ownJobServiceAccount'> {
+  const pod = resolvePodOptions(scope, 'pod', props.pod);
+  const jobPod = resolvePodOptions(scope, 'jobPod', props.jobPod);
+  return { pod, jobPod: mergePodOptions(pod, jobPod), ownJobServiceAccount: hasServiceAccountAnnotations(jobPod) };
 }
 
 function resolveQueues(scope: Construct, props: WorkerPoolProps): string[] {
@@ -298,6 +318,8 @@ export class WorkerPool extends Construct implements IMetricsTarget {
   public readonly cronJobs: Record<string, k8s.KubeCronJob>;
   /** The NetworkPolicy of the schedules' pods (when there are schedules). */
   public readonly scheduleNetworkPolicy?: PodNetworkPolicy;
+  /** The schedules' own ServiceAccount, made only when `jobPod.serviceAccountAnnotations` asks for one; else they run as the workers'. */
+  public readonly scheduleServiceAccount?: k8s.KubeServiceAccount;
 
   private readonly labels: Record<string, string>;
 
@@ -315,6 +337,8 @@ export class WorkerPool extends Construct implements IMetricsTarget {
 
     this.serviceAccount = this.createServiceAccount();
     this.deployment = this.createDeployment(props, backends);
+    annotateServiceAccount(this.serviceAccount, this.settings.pod.serviceAccountAnnotations);
+    applyPodOptions(this, 'pod', this.deployment, this.settings.pod);
     if (this.autoscalerKind === 'keda') {
       this.triggerAuthentication = this.createTriggerAuthentication(props.broker);
       this.scaledObject = this.createScaledObject(props.broker);
@@ -326,7 +350,8 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     this.networkPolicy = new PodNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels });
     backends.forEach(backend => this.networkPolicy.connectTo(backend));
     if (this.settings.schedules.length > 0) this.scheduleNetworkPolicy = this.createScheduleNetworkPolicy(props.broker);
-    this.cronJobs = Object.fromEntries(this.settings.schedules.map(s => [s.id, this.createCronJob(s, props)]));
+    this.scheduleServiceAccount = this.createScheduleServiceAccount();
+    this.cronJobs = this.createCronJobs(props);
     this.metricsEndpoints = this.createMetricsEndpoints();
     this.allowScraper(props.metricsScraper ?? DEFAULT_METRICS_SCRAPER);
   }
@@ -444,6 +469,25 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     });
     policy.connectTo(broker);
     return policy;
+  }
+
+  /** The schedules' own ServiceAccount, when `jobPod` annotates one; it mounts no token, like their pods. */
+  private createScheduleServiceAccount(): k8s.KubeServiceAccount | undefined {
+    const { schedules, jobPod, ownJobServiceAccount, image } = this.settings;
+    if (!ownJobServiceAccount || schedules.length === 0) return undefined;
+    return new k8s.KubeServiceAccount(this, 'ScheduleServiceAccount', {
+      metadata: { ...this.metadata(`${this.name}-schedule`, commonLabels(this, 'worker', 'schedule', imageVersion(image))), annotations: jobPod.serviceAccountAnnotations },
+      automountServiceAccountToken: false,
+    });
+  }
+
+  /** One CronJob per schedule, their pods under `jobPod`. */
+  private createCronJobs(props: WorkerPoolProps): Record<string, k8s.KubeCronJob> {
+    return Object.fromEntries(this.settings.schedules.map(schedule => {
+      const cronJob = this.createCronJob(schedule, props);
+      applyPodOptions(this, 'jobPod', cronJob, this.settings.jobPod, { serviceAccountName: this.scheduleServiceAccount?.name });
+      return [schedule.id, cronJob];
+    }));
   }
 
   /**

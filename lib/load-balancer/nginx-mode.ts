@@ -8,7 +8,7 @@ import {
   restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, utilizationMetric, zoneAndNodeSpread,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
-import { parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePositive } from '../core/validation';
+import { parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePositive } from '../core/validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from './nginx-conf';
 import { NginxProxySettings, resolveNginxProxySettings } from './nginx-proxy-settings';
@@ -95,7 +95,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     routes: requireOwnUpstreamNames(scope, props.backend, resolveRoutes(scope, props.routes, { [websocketPath]: '\'websocketPath\'' })),
     resolver: props.resolver ?? 'kube-dns.kube-system.svc.cluster.local',
     resources,
-    metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     ...resolveNginxProxySettings(scope, props, parseQuantity(String(resources.limits!.memory!.value))! / 2 ** 20),
   };
 }

@@ -6,7 +6,7 @@ import {
 import { namespaceOf, resourceName } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
-import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../core/validation';
+import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity } from '../core/validation';
 import * as cnpg from '../imports/postgresql.cnpg.io';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './engine';
@@ -68,7 +68,7 @@ export interface PgReplicaSetProps {
   readonly pooler?: boolean;
   /** cloudnative-pg: a ScheduledBackup by volume snapshots. @default - no scheduled backup */
   readonly backup?: { readonly schedule: string; readonly volumeSnapshotClass: string };
-  /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
+  /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
   /** cloudnative-pg: labels of the PodMonitor, which your Prometheus selects it by. @default { release: 'kube-prometheus-stack' } */
   readonly podMonitorLabels?: Record<string, string>;
@@ -127,7 +127,7 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     resources, maxConnections, sharedBuffers: props.sharedBuffers ?? '1GB', workMem: props.workMem ?? '4MB',
     walKeepSize: props.walKeepSize ?? '1GB', parameters, podNetworks: props.podNetworks ?? PRIVATE_NETWORKS,
     pooler: props.pooler ?? false, backup: props.backup,
-    metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     podMonitorLabels: props.podMonitorLabels ?? { release: 'kube-prometheus-stack' },
     dnsSuffix: `${namespaceOf(scope) ?? 'default'}.svc.cluster.local`,
   };

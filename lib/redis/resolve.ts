@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, MAXMEMORY_POLICIES } from '../core/endpoints';
 import { namespaceOf, resourceName } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
-import { parseQuantity, propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../core/validation';
+import { parseQuantity, propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity } from '../core/validation';
 import { REDIS_MODES } from './modes';
 import { APPENDFSYNC_MODES } from './redis-conf';
 import { REDIS_CLUSTER_PROPS, REDIS_MODE_NAMES, RedisClusterProps, RedisClusterSettings } from './settings';
@@ -39,7 +39,7 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
     persistence, storageSize, storageClassName: props.storageClassName,
     requireAntiAffinity: props.requireAntiAffinity ?? false,
     passwordSecret: props.passwordSecret ?? { name: `${name}-auth`, key: 'password' },
-    metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
   };
 }
 

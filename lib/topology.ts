@@ -10,7 +10,7 @@ import { RedisCluster, RedisClusterProps } from './redis/redis-cluster';
 import { GeneratedSecrets } from './secrets/generated-secrets';
 import { WorkerPool, WorkerPoolProps, workerQueuesEnv } from './workers/worker-pool';
 
-const TIER_IDS = ['db', 'cache', 'api', 'lb', 'obs', 'secrets'];
+const TIER_IDS = ['db', 'cache', 'queue', 'api', 'lb', 'obs', 'secrets'];
 
 /** Props of a {@link HorizontalScalingTopology}. */
 export interface HorizontalScalingTopologyProps {
@@ -22,14 +22,18 @@ export interface HorizontalScalingTopologyProps {
   readonly database?: PgReplicaSetProps;
   /** A PostgreSQL tier made elsewhere (e.g. shared with another chart), instead of `database`. @default - one is created */
   readonly existingDatabase?: PgReplicaSet;
-  /** The Redis tier to create. @default - RedisCluster's defaults: 3 masters and 3 replicas, with `maxmemoryPolicy` 'volatile-lru' when there are workers */
+  /** The Redis tier to create. @default - RedisCluster's defaults: 3 masters and 3 replicas */
   readonly cache?: RedisClusterProps;
   /** A Redis tier made elsewhere, instead of `cache`. @default - one is created */
   readonly existingCache?: RedisCluster;
+  /** The workers' queue Redis to create, which must never evict. @default - with workers, a master, a replica and 3 Sentinels with 'noeviction' */
+  readonly queue?: RedisClusterProps;
+  /** A queue Redis made elsewhere, instead of `queue`. @default - one is created when there are workers */
+  readonly existingQueue?: RedisCluster;
   /** The nginx tier, beyond its backend. @default - LoadBalancer's defaults */
   readonly loadBalancer?: Omit<LoadBalancerProps, 'backend'>;
-  /** Worker pools by id, each on the topology's Redis (as broker) and PostgreSQL. @default - none */
-  readonly workers?: Record<string, Omit<WorkerPoolProps, 'broker' | 'database'>>;
+  /** Worker pools by id, each on the topology's queue Redis (as broker), cache and PostgreSQL. @default - none */
+  readonly workers?: Record<string, Omit<WorkerPoolProps, 'broker' | 'cache' | 'database'>>;
   /** Monitoring of every tier, beyond its targets; `false` leaves it out. @default - Observability's defaults (prometheus-operator) */
   readonly observability?: Omit<ObservabilityProps, 'targets'> | false;
   /**
@@ -48,18 +52,12 @@ export interface HorizontalScalingTopologyProps {
 
 /** Every prop of {@link HorizontalScalingTopologyProps}: names outside it (typos from JavaScript) are refused at synth time. */
 export const HORIZONTAL_SCALING_TOPOLOGY_PROPS: Record<keyof HorizontalScalingTopologyProps, true> = {
-  image: true, api: true, database: true, existingDatabase: true, cache: true, existingCache: true, loadBalancer: true,
+  image: true, api: true, database: true, existingDatabase: true, cache: true, existingCache: true, queue: true, existingQueue: true, loadBalancer: true,
   workers: true, observability: true, generateSecrets: true, pod: true,
 };
 
-/**
- * The Redis tier's props: with workers it is also their broker, so it evicts only keys with a TTL
- * (the cache's), never BullMQ's jobs and queues, which carry none.
- */
-function cacheProps(props: HorizontalScalingTopologyProps): RedisClusterProps {
-  const brokering = Object.keys(props.workers ?? {}).length > 0;
-  return { ...(brokering ? { maxmemoryPolicy: 'volatile-lru' } : {}), ...props.cache };
-}
+/** The queue's Redis: BullMQ requires 'noeviction', and a Sentinel-managed replica keeps the jobs through a node's loss. */
+const QUEUE_DEFAULTS: RedisClusterProps = { mode: 'sentinel', replicas: 1, sentinels: 3, maxmemoryPolicy: 'noeviction' };
 
 /** A tier's props with the topology's pod options under its own `pod`; the props as given when there are none. */
 function withPod<T extends { readonly pod?: PodOptions }>(defaults: PodOptions | undefined, tier: T | undefined): T | undefined {
@@ -75,6 +73,8 @@ function withPod<T extends { readonly pod?: PodOptions }>(defaults: PodOptions |
 export class HorizontalScalingTopology extends Construct {
   public readonly database: PgReplicaSet;
   public readonly cache: RedisCluster;
+  /** The workers' queue Redis (when there are workers). */
+  public readonly queue?: RedisCluster;
   public readonly api: ScaledApi;
   public readonly loadBalancer: LoadBalancer;
   public readonly workers: WorkerPool[];
@@ -88,26 +88,37 @@ export class HorizontalScalingTopology extends Construct {
     requireProp(this, props, 'image', 'the API\'s container image');
     const pod = props.pod === undefined ? undefined : resolvePodOptions(this, 'pod', props.pod);
     this.database = this.tier('database', props.database, props.existingDatabase, () => new PgReplicaSet(this, 'db', withPod(pod, props.database)));
-    this.cache = this.tier('cache', props.cache, props.existingCache, () => new RedisCluster(this, 'cache', withPod(pod, cacheProps(props))));
-    // The API enqueues for every pool's queues (POST /api/v1/jobs), on the same Redis.
+    this.cache = this.tier('cache', props.cache, props.existingCache, () => new RedisCluster(this, 'cache', withPod(pod, props.cache)));
+    const hasWorkers = Object.keys(props.workers ?? {}).length > 0;
+    this.queue = hasWorkers || props.queue || props.existingQueue
+      ? this.tier('queue', props.queue, props.existingQueue, () => new RedisCluster(this, 'queue', withPod(pod, { ...QUEUE_DEFAULTS, ...props.queue })))
+      : undefined;
+    // The API enqueues for every pool's queues (POST /api/v1/jobs), on the queue's Redis.
     const env = { ...workerQueuesEnv(Object.values(props.workers ?? {})), ...props.api?.env };
-    this.api = new ScaledApi(this, 'api', { ...withPod(pod, props.api), env, image: props.image, database: this.database, cache: this.cache });
+    this.api = new ScaledApi(this, 'api', {
+      ...withPod(pod, props.api), env, image: props.image, database: this.database, cache: this.cache, queueBroker: this.queue,
+    });
     const nginx = (props.loadBalancer?.mode ?? 'nginx') === 'nginx';
     this.loadBalancer = new LoadBalancer(this, 'lb', { ...withPod(nginx ? pod : undefined, props.loadBalancer), backend: this.api });
-    this.workers = Object.entries(props.workers ?? {}).map(([workerId, worker]) => {
+    this.workers = this.createWorkers(props.workers ?? {}, pod);
+    if (props.observability !== false) {
+      const targets: IMetricsTarget[] = [this.api, this.database, this.cache, ...(this.queue ? [this.queue] : []), this.loadBalancer, ...this.workers];
+      const standalone = props.observability?.mode === 'standalone';
+      this.observability = new Observability(this, 'obs', { ...withPod(standalone ? pod : undefined, props.observability), targets });
+    }
+    this.secrets = props.generateSecrets === false ? undefined : this.generateSecrets(props, pod);
+  }
+
+  /** One pool per id, on the queue's Redis as broker, the cache and the database. */
+  private createWorkers(workers: NonNullable<HorizontalScalingTopologyProps['workers']>, pod: PodOptions | undefined): WorkerPool[] {
+    return Object.entries(workers).map(([workerId, worker]) => {
       // The id becomes part of object names, next to the tiers' own.
       requireDnsLabel(this, `workers.${workerId}`, workerId);
       if (TIER_IDS.includes(workerId)) {
         throw propError(this, `workers.${workerId}`, workerId, `is the id of a tier; name worker pools other than ${TIER_IDS.map(t => `'${t}'`).join(', ')}`);
       }
-      return new WorkerPool(this, workerId, { ...withPod(pod, worker)!, broker: this.cache, database: this.database });
+      return new WorkerPool(this, workerId, { ...withPod(pod, worker)!, broker: this.queue!, cache: this.cache, database: this.database });
     });
-    if (props.observability !== false) {
-      const targets: IMetricsTarget[] = [this.api, this.database, this.cache, this.loadBalancer, ...this.workers];
-      const standalone = props.observability?.mode === 'standalone';
-      this.observability = new Observability(this, 'obs', { ...withPod(standalone ? pod : undefined, props.observability), targets });
-    }
-    this.secrets = props.generateSecrets === false ? undefined : this.generateSecrets(props, pod);
   }
 
   /** The Secrets of the tiers created here; those of existing tiers are their owners' to create. */
@@ -115,6 +126,7 @@ export class HorizontalScalingTopology extends Construct {
     const consumers: ISecretConsumer[] = [
       ...(props.existingDatabase ? [] : [this.database]),
       ...(props.existingCache ? [] : [this.cache]),
+      ...(this.queue && !props.existingQueue ? [this.queue] : []),
       ...(this.observability ? [this.observability] : []),
     ];
     if (consumers.every(c => c.generatableSecrets.length === 0)) return undefined;

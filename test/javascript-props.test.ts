@@ -23,10 +23,10 @@ test('throws error, when a JavaScript caller misspells a prop of any construct',
 
 test('throws error, when a WorkerPool is given a misspelt queues prop (it used to synthesize a worker without a queue)', () => {
   const chart = Testing.chart();
-  const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
+  const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
   expect(() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queus: ['jobs'], broker: cache })))
     .toThrow('test/jobs: unknown prop \'queus\' (did you mean \'queues\'?); known props: image, command, queues, queue, concurrency, attempts, '
-      + 'backoff, jobTimeout, maxRssPercent, schedules, enqueueCommand, broker, database, autoscaler, minReplicas, maxReplicas, '
+      + 'backoff, jobTimeout, maxRssPercent, schedules, enqueueCommand, broker, cache, database, autoscaler, minReplicas, maxReplicas, '
       + 'backlogPerReplica, cpuUtilization, pollingInterval, terminationGracePeriod, metricsPort, metricsPath, resources, spread, env, '
       + 'secretEnv, metricsScraper, kedaOperator, runAsUser, pod, jobPod');
 });
@@ -35,7 +35,7 @@ test('throws error, when a WorkerPool has no broker (it used to be a TypeError r
   const chart = Testing.chart();
   expect(() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queues: ['jobs'] })))
     .toThrow('test/jobs: missing required prop \'broker\' (the RedisCluster holding the queues)');
-  expect(() => new WorkerPool(chart, 'w2', js({ image: 'example/worker:1.0.0', broker: new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' }) })))
+  expect(() => new WorkerPool(chart, 'w2', js({ image: 'example/worker:1.0.0', broker: new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' }) })))
     .toThrow('test/w2: \'queues\' ([]) must name at least one queue');
 });
 

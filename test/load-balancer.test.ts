@@ -295,7 +295,7 @@ test('the resolved settings of nginx mode carry every production default', () =>
     clientMaxBodySize: '1m',
     resolver: 'kube-dns.kube-system.svc.cluster.local',
     resources: { requests: { cpu: { value: '100m' }, memory: { value: '128Mi' } }, limits: { cpu: { value: '1' }, memory: { value: '256Mi' } } },
-    metricsScraper: { podSelector: { 'app.kubernetes.io/name': 'prometheus' }, namespaceSelector: {} },
+    metricsScraper: { podSelector: { 'app.kubernetes.io/name': 'prometheus' }, namespaceSelector: { 'kubernetes.io/metadata.name': 'monitoring' } },
   });
 });
 

@@ -86,7 +86,7 @@ test('the pods a chart starts with: the HPA minimum for the API, spec.replicas f
   const counts = Object.fromEntries(chart.workloads().map(w => [w.name, w.minReplicas]));
   expect(counts).toEqual({
     'hscale-db-primary': 1, 'hscale-db-replica': 2, 'hscale-cache': 6, 'hscale-cache-create': 1,
-    'hscale-api': 3, 'hscale-lb': 2, 'hscale-jobs': 1,
+    'hscale-api': 3, 'hscale-lb': 2, 'hscale-jobs': 1, 'hscale-queue': 2, 'hscale-queue-sentinel': 3,
   });
 });
 
@@ -109,7 +109,7 @@ test('the pods the local stack starts: at most apiInstances of the HPA-scaled AP
   expect(count('cms', 2)).toEqual({ 'cms-db-primary': 1, 'cms-db-replica': 0, 'cms-cache': 1, 'cms-api': 2, 'cms-lb': 1 });
   expect(count('tutormax')).toEqual({
     'tutormax-db-primary': 1, 'tutormax-db-replica': 1, 'tutormax-cache': 2, 'tutormax-cache-sentinel': 3,
-    'tutormax-api': 3, 'tutormax-lb': 1, 'tutormax-workers': 2,
+    'tutormax-api': 3, 'tutormax-lb': 1, 'tutormax-workers': 2, 'tutormax-queue': 2, 'tutormax-queue-sentinel': 3,
   });
 });
 

@@ -9,7 +9,7 @@ import { checkRules } from './support/promtool';
 
 const chart = Testing.chart();
 const db = new PgReplicaSet(chart, 'db');
-const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
+const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
 const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache });

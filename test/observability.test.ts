@@ -13,7 +13,7 @@ import { ProcessGroup, run } from './support/processes';
 function topology(props: Partial<ObservabilityProps> = {}, engine: 'statefulset' | 'cloudnative-pg' = 'statefulset', namespace?: string) {
   const chart = namespace ? new Chart(Testing.app(), 'test', { namespace }) : Testing.chart();
   const db = new PgReplicaSet(chart, 'db', { engine });
-  const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
+  const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
   const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
   const lb = new LoadBalancer(chart, 'lb', { backend: api });
   const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache, database: db });

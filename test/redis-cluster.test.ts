@@ -182,7 +182,7 @@ test('standalone mode admits the API on 6379 and the scraper on the exporter, an
   const { manifests } = synthRedis({ mode: 'standalone' });
   const policy = findObject(manifests, 'NetworkPolicy', 'test-cache').spec;
   expect(policy.ingress).toEqual([
-    { from: [{ podSelector: { matchLabels: DEFAULT_METRICS_SCRAPER.podSelector }, namespaceSelector: { matchLabels: {} } }], ports: [{ protocol: 'TCP', port: 9121 }] },
+    { from: [{ podSelector: { matchLabels: DEFAULT_METRICS_SCRAPER.podSelector }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9121 }] },
     { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-api', 'app.kubernetes.io/component': 'api' } } }], ports: [{ protocol: 'TCP', port: 6379 }] },
   ]);
   expect(policy.egress.flatMap((r: Manifest) => r.ports.map((p: Manifest) => p.port))).toEqual([53, 53]);

@@ -308,7 +308,7 @@ test('ingress is admitted only from linked clients and the metrics scraper', () 
   // THEN
   const ingress = findObject(Testing.synth(chart), 'NetworkPolicy').spec.ingress;
   expect(ingress).toEqual([
-    { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } }, namespaceSelector: { matchLabels: {} } }], ports: [{ protocol: 'TCP', port: 9090 }] },
+    { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9090 }] },
     { from: [{ podSelector: { matchLabels: { app: 'lb' } } }], ports: [{ protocol: 'TCP', port: 8000 }] },
   ]);
 });

@@ -285,7 +285,7 @@ async function masterOfSlotOf(key: string): Promise<RedisNode> {
 test('a schedule\'s CronJob command, run as the pod runs it, enqueues exactly one job', async () => {
   // GIVEN the command WorkerPool renders for a schedule
   const chart = Testing.chart();
-  const broker = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
+  const broker = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
   new WorkerPool(chart, 'jobs', {
     image: 'example/service:1.0.0', queues: ['nightly'], broker,
     schedules: { aggregate: { cron: '0 3 * * *', queue: 'nightly', name: 'items.aggregate', data: {} } },

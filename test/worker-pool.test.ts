@@ -6,7 +6,7 @@ import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 /** A broker must never evict a job: 'volatile-lru' evicts only keys with a TTL. */
-const QUEUE_SAFE: RedisClusterProps = { maxmemoryPolicy: 'volatile-lru' };
+const QUEUE_SAFE: RedisClusterProps = { maxmemoryPolicy: 'noeviction' };
 
 function synthPool(props: Partial<WorkerPoolProps> = {}, redis: RedisClusterProps = {}) {
   const chart = Testing.chart();
@@ -69,14 +69,14 @@ test('network: workers reach the broker, the database and DNS only; the broker a
   const { manifests } = synthPool();
   const policy = findObject(manifests, 'NetworkPolicy', 'test-jobs');
   expect(policy.spec.ingress).toEqual([{
-    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } }, namespaceSelector: { matchLabels: {} } }],
+    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
     ports: [{ protocol: 'TCP', port: 9100 }],
   }]);
   const egressPorts = policy.spec.egress.flatMap((rule: Manifest) => rule.ports.map((p: Manifest) => p.port)).sort();
   expect(egressPorts).toEqual([53, 53, 5432, 5432, 6379]);
   const brokerIngress = findObject(manifests, 'NetworkPolicy', 'test-cache').spec.ingress;
   expect(brokerIngress).toContainEqual({
-    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: {} } }],
+    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } }],
     ports: [{ protocol: 'TCP', port: 6379 }],
   });
   expect(brokerIngress).toContainEqual({
@@ -96,7 +96,7 @@ test('on Sentinel, KEDA asks the Sentinels for the master', async () => {
     authenticationRef: { name: 'test-jobs-broker' },
   });
   expect(findObject(manifests, 'NetworkPolicy', 'test-cache-sentinel').spec.ingress).toContainEqual({
-    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: {} } }],
+    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } }],
     ports: [{ protocol: 'TCP', port: 26379 }],
   });
 });
@@ -116,7 +116,7 @@ test('on a standalone Redis, KEDA\'s redis scaler reads the one node and the wor
   expect(env.REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'test-cache-auth', key: 'password' } });
   expect(env.REDIS_CLUSTER_NODES).toBeUndefined();
   expect(findObject(manifests, 'NetworkPolicy', 'test-cache').spec.ingress).toContainEqual({
-    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: {} } }],
+    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } }],
     ports: [{ protocol: 'TCP', port: 6379 }],
   });
 });
@@ -233,14 +233,15 @@ test.each(BAD_PROPS)('throws error, when given %s', (_what, props, message) => {
   expect(() => synthPool(props)).toThrow(message);
 });
 
-test.each(['allkeys-lru', 'allkeys-lfu', 'allkeys-random'] as const)('throws error, when the broker evicts keys without a TTL (%s)', policy => {
-  expect(() => synthPool({}, { maxmemoryPolicy: policy })).toThrow(
-    `test/jobs: 'broker' ("test/cache") has maxmemoryPolicy '${policy}', which evicts keys without a TTL such as BullMQ's jobs and queues: `
-    + 'give the broker \'noeviction\' or a \'volatile-*\' policy (\'volatile-lru\' evicts only keys with a TTL, such as the cache\'s)');
-});
+test.each(['allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl'] as const)(
+  'throws error, when the broker evicts (%s)', policy => {
+    expect(() => synthPool({}, { maxmemoryPolicy: policy })).toThrow(
+      `test/jobs: 'broker' ("test/cache") has maxmemoryPolicy '${policy}'; a queue's Redis must have 'noeviction' (BullMQ's jobs carry no TTL `
+      + 'and its locks do, so \'allkeys-*\' loses jobs and \'volatile-*\' loses locks): give the queue a RedisCluster of its own with maxmemoryPolicy \'noeviction\'');
+  });
 
-test.each(['noeviction', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl'] as const)('a broker with %s is accepted', policy => {
-  expect(synthPool({}, { maxmemoryPolicy: policy }).broker.maxmemoryPolicy).toBe(policy);
+test('a broker with noeviction is accepted', () => {
+  expect(synthPool({}, { maxmemoryPolicy: 'noeviction' }).broker.maxmemoryPolicy).toBe('noeviction');
 });
 
 test('throws error, when KEDA would read the broker\'s Secret from another namespace', () => {

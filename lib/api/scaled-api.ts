@@ -1,7 +1,7 @@
 import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { containerEnv, SecretKey } from '../core/container-env';
+import { containerEnv, prefixedLink, QUEUE_ENV_PREFIX, SecretKey } from '../core/container-env';
 import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, ILoadBalancerBackend,
   IMetricsTarget, MetricsEndpoint, PodPeer,
@@ -14,7 +14,7 @@ import {
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { annotateServiceAccount, applyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import {
-  propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive, requireProp,
+  propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePort, requirePositive, requireProp,
   requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
 import { renderAdapterRules } from './metrics-adapter-rules';
@@ -149,11 +149,17 @@ export interface ScaledApiProps {
   readonly metricsPrefix?: string;
   /** The Redis the API uses. @default - no cache env and no cache egress */
   readonly cache?: ICacheEndpoint;
+  /**
+   * The Redis of the queues the API enqueues to (`WORKER_QUEUES`), when it is not `cache`: its env is
+   * `QUEUE_REDIS_*` and its port is opened, so the cache may evict while the queue never does.
+   * @default - the API enqueues on `cache`
+   */
+  readonly queueBroker?: IClientAccessible;
   /** Plain env vars; names that look like credentials are refused (use `secretEnv`). @default {} */
   readonly env?: Record<string, string>;
   /** Env vars read from Secrets, e.g. `ADMIN_TOKEN`. @default {} */
   readonly secretEnv?: Record<string, SecretKey>;
-  /** Pods allowed to scrape the metrics port. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
+  /** Pods allowed to scrape the metrics port. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
   /** User id the container runs as. @default 10001 */
   readonly runAsUser?: number;
@@ -166,7 +172,7 @@ export const SCALED_API_PROPS: Record<keyof ScaledApiProps, true> = {
   image: true, port: true, metricsPort: true, metricsPath: true, minReplicas: true, maxReplicas: true, cpuUtilization: true,
   memoryUtilization: true, podMetric: true, scaleUp: true, scaleDown: true, minAvailable: true, probes: true, probeTimings: true,
   databasePool: true, metricsPrefix: true, resources: true, spread: true,
-  preStopDelay: true, terminationGracePeriod: true, database: true, cache: true, env: true, secretEnv: true,
+  preStopDelay: true, terminationGracePeriod: true, database: true, cache: true, queueBroker: true, env: true, secretEnv: true,
   metricsScraper: true, runAsUser: true, pod: true,
 };
 
@@ -226,7 +232,8 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
   const name = resourceName(scope);
   const image = requirePinnedImage(scope, 'image', requireProp(scope, props, 'image', 'the container image, e.g. \'registry.example.com/api:1.4.2\''));
   const ports = resolvePorts(scope, props);
-  const backends: IClientAccessible[] = [props.database, props.cache].filter(b => b !== undefined);
+  const queue = props.queueBroker !== undefined && props.queueBroker !== props.cache ? prefixedLink(props.queueBroker, QUEUE_ENV_PREFIX) : undefined;
+  const backends: IClientAccessible[] = [props.database, props.cache, queue].filter(b => b !== undefined);
   return {
     name,
     image,
@@ -245,7 +252,7 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
     env: containerEnv(scope, [
       { name: 'PORT', value: String(ports.port) }, ...metricsPrefixEnv(scope, props.metricsPrefix), ...databasePoolEnv(scope, props),
     ], backends, props.env ?? {}, props.secretEnv ?? {}),
-    metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     pod: resolvePodOptions(scope, 'pod', props.pod),
   };
 }

@@ -64,11 +64,6 @@ export const MAXMEMORY_POLICIES = valuesOf<MaxmemoryPolicy>({
   'volatile-lru': true, 'volatile-lfu': true, 'volatile-random': true, 'volatile-ttl': true,
 });
 
-/** Whether `policy` may evict a key that carries no TTL ('allkeys-*'); 'noeviction' and 'volatile-*' never do. */
-export function evictsKeysWithoutTtl(policy: MaxmemoryPolicy): boolean {
-  return policy.startsWith('allkeys-');
-}
-
 /**
  * A Redis holding work queues, described so an autoscaler outside the topology (KEDA)
  * can read a queue's length. Linking workers injects the same env as {@link ICacheEndpoint}.
@@ -153,14 +148,16 @@ export interface ILoadBalancerBackend {
   readonly podSelector: Record<string, string>;
 }
 
-/**
- * The default metrics scraper: Prometheus pods in any namespace, as kube-prometheus-stack
- * and the standalone Observability label them.
- */
-export const DEFAULT_METRICS_SCRAPER: PodPeer = {
-  podSelector: { 'app.kubernetes.io/name': 'prometheus' },
-  namespaceSelector: {},
-};
+/** The namespace kube-prometheus-stack is commonly installed in, where the default scraper runs. */
+export const DEFAULT_MONITORING_NAMESPACE = 'monitoring';
+
+/** Prometheus pods, as kube-prometheus-stack and the standalone Observability label them, in the namespace `namespace` only. */
+export function prometheusIn(namespace: string): PodPeer {
+  return { podSelector: { 'app.kubernetes.io/name': 'prometheus' }, namespaceSelector: { 'kubernetes.io/metadata.name': namespace } };
+}
+
+/** The default metrics scraper: Prometheus pods in the namespace `monitoring`. */
+export const DEFAULT_METRICS_SCRAPER: PodPeer = prometheusIn(DEFAULT_MONITORING_NAMESPACE);
 
 /** One Secret a {@link GeneratedSecrets} creates when it does not exist yet. */
 export interface GeneratedSecretSpec {

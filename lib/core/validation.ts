@@ -14,6 +14,22 @@ function formatValue(value: unknown): string {
   return typeof value === 'string' || Array.isArray(value) ? JSON.stringify(value) : String(value);
 }
 
+/** The namespace label the API server sets itself and no user can change. */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/**
+ * Throws unless a NetworkPolicy peer in other namespaces pins them by `kubernetes.io/metadata.name`:
+ * a pod label is a claim any pod can make, and other namespace labels are set by whoever owns the namespace.
+ */
+export function requirePinnedPeer<P extends { readonly namespaceSelector?: Record<string, string> }>(scope: Construct, prop: string, peer: P): P {
+  if (peer.namespaceSelector !== undefined && peer.namespaceSelector[NAMESPACE_NAME_LABEL] === undefined) {
+    throw propError(scope, `${prop}.namespaceSelector`, JSON.stringify(peer.namespaceSelector),
+      `must pin the namespace with '${NAMESPACE_NAME_LABEL}' (e.g. { '${NAMESPACE_NAME_LABEL}': 'monitoring' }), `
+      + 'or be left out for the chart\'s own namespace: any pod in another namespace can carry the labels of \'podSelector\'');
+  }
+  return peer;
+}
+
 /** Throws unless `value` is an integer within `min`..`max` (inclusive). */
 export function requireIntInRange(scope: Construct, prop: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {

@@ -2,7 +2,7 @@ import { ApiObject, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ILoadBalancerBackend, PodPeer } from '../core/endpoints';
 import { commonLabels, namespaceOf } from '../core/names';
-import { propError, requireDnsLabel } from '../core/validation';
+import { propError, requireDnsLabel, requirePinnedPeer } from '../core/validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { GatewayReference, LoadBalancerProps } from './props';
 import { otherBackends, ResolvedRoute, resolveInternalPaths, resolveRoutes } from './routes';
@@ -52,10 +52,10 @@ function resolveGatewaySettings(scope: Construct, props: LoadBalancerProps): Gat
     internalPaths: resolveInternalPaths(scope, props.internalPaths),
     gateway: props.gateway,
     hostnames: props.hostnames,
-    gatewayPods: props.gatewayPods ?? {
+    gatewayPods: requirePinnedPeer(scope, 'gatewayPods', props.gatewayPods ?? {
       podSelector: {},
       ...(gatewayNamespace ? { namespaceSelector: { 'kubernetes.io/metadata.name': gatewayNamespace } } : {}),
-    },
+    }),
   };
 }
 

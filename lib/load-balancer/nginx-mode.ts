@@ -9,7 +9,7 @@ import {
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
-  parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePositive, requireReplicaRange,
+  parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePositive, requireReplicaRange,
   requireWholeDuration,
 } from '../core/validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
@@ -96,7 +96,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     routes: requireOwnUpstreamNames(scope, props.backend, resolveRoutes(scope, props.routes, { [websocketPath]: '\'websocketPath\'' })),
     resolver: props.resolver ?? 'kube-dns.kube-system.svc.cluster.local',
     resources,
-    metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     ...resolveNginxProxySettings(scope, props, parseQuantity(String(resources.limits!.memory!.value))! / 2 ** 20),
   };
 }

@@ -155,7 +155,7 @@ export interface LoadBalancerProps {
   readonly resolver?: string;
   /** Requests and limits of the nginx container. @default - 100m / 128Mi requested, 1 CPU / 256Mi limit */
   readonly resources?: Partial<ContainerResources>;
-  /** Pods allowed to scrape the exporter. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
+  /** Pods allowed to scrape the exporter. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
   /** Gateway mode: the Gateway to attach the HTTPRoute to. @default - required in gateway mode */
   readonly gateway?: GatewayReference;

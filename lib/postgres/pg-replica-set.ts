@@ -8,7 +8,7 @@ import { resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { mergePodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
-import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../core/validation';
+import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity } from '../core/validation';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './engine';
 import { PARAMETER_NAME, parsePgSize, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
@@ -72,7 +72,7 @@ export interface PgReplicaSetProps {
   readonly pooler?: boolean;
   /** cloudnative-pg: a ScheduledBackup by volume snapshots. @default - no scheduled backup */
   readonly backup?: { readonly schedule: string; readonly volumeSnapshotClass: string };
-  /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
+  /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
   /** cloudnative-pg: labels of the PodMonitor, which your Prometheus selects it by. @default { release: 'kube-prometheus-stack' } */
   readonly podMonitorLabels?: Record<string, string>;
@@ -135,7 +135,7 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     resources, maxConnections, sharedBuffers: props.sharedBuffers ?? '1GB', workMem: props.workMem ?? '4MB',
     ...walRetention, parameters, podNetworks: props.podNetworks ?? PRIVATE_NETWORKS,
     pooler: props.pooler ?? false, backup: props.backup,
-    metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     podMonitorLabels: props.podMonitorLabels ?? { release: 'kube-prometheus-stack' },
     dnsSuffix: serviceDnsSuffix(scope),
     ...resolvePgPodOptions(scope, props),

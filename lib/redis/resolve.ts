@@ -5,7 +5,7 @@ import { namespaceOf, resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { mergePodOptions, resolvePodOptions } from '../core/pod-options';
 import {
-  parseQuantity, propError, rejectUnknownProps, requireOneOf, requirePinnedImage, requireQuantity, requireWholeDuration,
+  parseQuantity, propError, rejectUnknownProps, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity, requireWholeDuration,
 } from '../core/validation';
 import { REDIS_MODES } from './modes';
 import { APPENDFSYNC_MODES } from './redis-conf';
@@ -43,7 +43,7 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
     persistence, storageSize, storageClassName: props.storageClassName,
     requireAntiAffinity: props.requireAntiAffinity ?? false,
     passwordSecret: props.passwordSecret ?? { name: `${name}-auth`, key: 'password' },
-    metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     podOptions: resolveRedisPodOptions(scope, props, mode),
   };
 }

@@ -61,7 +61,7 @@ export interface RedisClusterProps {
   readonly storageClassName?: string;
   /** Keep Redis pods on different nodes as a hard rule rather than a preference. @default false */
   readonly requireAntiAffinity?: boolean;
-  /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
+  /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
   /** Pod options of every pod (Redis, Sentinels, the cluster-create Job): node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations. @default - none */
   readonly pod?: PodOptions;

@@ -1,11 +1,11 @@
 import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { containerEnv, SecretKey } from '../core/container-env';
+import { containerEnv, prefixedLink, QUEUE_ENV_PREFIX, SecretKey } from '../core/container-env';
 import { cronProblem } from '../core/cron';
 import {
-  DEFAULT_METRICS_SCRAPER, IClientAccessible, IDatabaseEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, PodPeer,
-  evictsKeysWithoutTtl } from '../core/endpoints';
+  DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, PodPeer,
+} from '../core/endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, fixedResources, guidesScalingBehavior,
@@ -16,8 +16,8 @@ import {
   annotateServiceAccount, applyPodOptions, hasServiceAccountAnnotations, mergePodOptions, PodOptions, resolvePodOptions,
 } from '../core/pod-options';
 import {
-  parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
-  requireProp, requireReplicaRange, requireWholeDuration,
+  parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer,
+  requirePort, requireProp, requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
 
 export type WorkerAutoscaler = 'keda' | 'cpu';
@@ -82,8 +82,14 @@ export interface WorkerPoolProps {
   readonly schedules?: Record<string, WorkerSchedule>;
   /** Command a schedule's CronJob runs, followed by `<queue> <name> <json data>`. @default ['node', 'service/dist/enqueue.js'] */
   readonly enqueueCommand?: string[];
-  /** The Redis holding the queues (a RedisCluster in any mode), with `maxmemoryPolicy` 'noeviction' or 'volatile-*' so no job is evicted. */
+  /** The Redis holding the queues (a RedisCluster in any mode), with `maxmemoryPolicy` 'noeviction' so no job or lock is evicted. */
   readonly broker: IQueueBroker;
+  /**
+   * The cache the workers' jobs use, when it is not the broker: it gets the `REDIS_*` env and the broker
+   * `QUEUE_REDIS_*`, so a cache that evicts never holds a job.
+   * @default - the broker is the workers' only Redis, in `REDIS_*`
+   */
+  readonly cache?: ICacheEndpoint;
   /** The PostgreSQL the workers use. @default - no database env and no database egress */
   readonly database?: IDatabaseEndpoint;
   /** 'keda' scales on the queues' waiting jobs (KEDA ScaledObject); 'cpu' on CPU (HorizontalPodAutoscaler), for clusters without KEDA. @default 'keda' */
@@ -112,9 +118,9 @@ export interface WorkerPoolProps {
   readonly env?: Record<string, string>;
   /** Env vars read from Secrets. @default {} */
   readonly secretEnv?: Record<string, SecretKey>;
-  /** Pods allowed to scrape the metrics port. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
+  /** Pods allowed to scrape the metrics port. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
-  /** Pods of the KEDA operator, admitted to the broker to read the queue. @default - pods labelled app.kubernetes.io/name=keda-operator in any namespace */
+  /** Pods of the KEDA operator, admitted to the broker to read the queue. @default - pods labelled app.kubernetes.io/name=keda-operator in the namespace 'keda' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly kedaOperator?: PodPeer;
   /** User id the container runs as. @default 10001 */
   readonly runAsUser?: number;
@@ -127,7 +133,7 @@ export interface WorkerPoolProps {
 /** Every prop of {@link WorkerPoolProps}: names outside it (typos from JavaScript) are refused at synth time. */
 export const WORKER_POOL_PROPS: Record<keyof WorkerPoolProps, true> = {
   image: true, command: true, queues: true, queue: true, concurrency: true, attempts: true, backoff: true, jobTimeout: true,
-  maxRssPercent: true, schedules: true, enqueueCommand: true, broker: true, database: true, autoscaler: true, minReplicas: true,
+  maxRssPercent: true, schedules: true, enqueueCommand: true, broker: true, cache: true, database: true, autoscaler: true, minReplicas: true,
   maxReplicas: true, backlogPerReplica: true, cpuUtilization: true, pollingInterval: true, terminationGracePeriod: true,
   metricsPort: true, metricsPath: true, resources: true, spread: true, env: true, secretEnv: true, metricsScraper: true,
   kedaOperator: true, runAsUser: true, pod: true, jobPod: true,
@@ -136,7 +142,7 @@ export const WORKER_POOL_PROPS: Record<keyof WorkerPoolProps, true> = {
 /** KEDA's Helm chart labels its operator pods so. */
 export const DEFAULT_KEDA_OPERATOR: PodPeer = {
   podSelector: { 'app.kubernetes.io/name': 'keda-operator' },
-  namespaceSelector: {},
+  namespaceSelector: { 'kubernetes.io/metadata.name': 'keda' },
 };
 
 /** A schedule with its defaults applied. */
@@ -241,14 +247,14 @@ function resolveQueues(scope: Construct, props: WorkerPoolProps): string[] {
 }
 
 /**
- * BullMQ's job hashes and queue lists carry no TTL: a Redis that evicts such keys under memory
- * pressure loses jobs without a trace. 'volatile-*' policies evict only keys with a TTL (the cache's).
+ * BullMQ requires 'noeviction': its job hashes and queue lists carry no TTL ('allkeys-*' loses jobs
+ * without a trace) and its job locks do ('volatile-*' evicts a lock, and the job runs twice).
  */
 function requireQueueSafeBroker(scope: Construct, broker: IQueueBroker): void {
-  if (evictsKeysWithoutTtl(broker.maxmemoryPolicy)) {
+  if (broker.maxmemoryPolicy !== 'noeviction') {
     throw propError(scope, 'broker', broker.node.path,
-      `has maxmemoryPolicy '${broker.maxmemoryPolicy}', which evicts keys without a TTL such as BullMQ's jobs and queues: `
-      + 'give the broker \'noeviction\' or a \'volatile-*\' policy (\'volatile-lru\' evicts only keys with a TTL, such as the cache\'s)');
+      `has maxmemoryPolicy '${broker.maxmemoryPolicy}'; a queue's Redis must have 'noeviction' (BullMQ's jobs carry no TTL and its locks do, `
+      + 'so \'allkeys-*\' loses jobs and \'volatile-*\' loses locks): give the queue a RedisCluster of its own with maxmemoryPolicy \'noeviction\'');
   }
 }
 
@@ -333,7 +339,9 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     this.queue = this.queues[0];
     this.labels = commonLabels(this, 'worker', 'worker', imageVersion(this.settings.image));
     this.podSelector = selectorLabels(this, 'worker');
-    const backends: IClientAccessible[] = [props.broker, props.database].filter(b => b !== undefined);
+    const ownCache = props.cache !== undefined && props.cache !== props.broker;
+    const backends: IClientAccessible[] = [ownCache ? prefixedLink(props.broker, QUEUE_ENV_PREFIX) : props.broker, props.database, props.cache]
+      .filter(b => b !== undefined);
 
     this.serviceAccount = this.createServiceAccount();
     this.deployment = this.createDeployment(props, backends);
@@ -342,7 +350,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     if (this.autoscalerKind === 'keda') {
       this.triggerAuthentication = this.createTriggerAuthentication(props.broker);
       this.scaledObject = this.createScaledObject(props.broker);
-      props.broker.allowClient(props.kedaOperator ?? DEFAULT_KEDA_OPERATOR);
+      props.broker.allowClient(requirePinnedPeer(this, 'kedaOperator', props.kedaOperator ?? DEFAULT_KEDA_OPERATOR));
     } else {
       this.cpuAutoscaler = this.createCpuAutoscaler();
     }
@@ -353,7 +361,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     this.scheduleServiceAccount = this.createScheduleServiceAccount();
     this.cronJobs = this.createCronJobs(props);
     this.metricsEndpoints = this.createMetricsEndpoints();
-    this.allowScraper(props.metricsScraper ?? DEFAULT_METRICS_SCRAPER);
+    this.allowScraper(requirePinnedPeer(this, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER));
   }
 
   /** Admits pods matching `scraper` on the metrics port. */

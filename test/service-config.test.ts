@@ -73,3 +73,20 @@ test('loadConfig needs no database nor queues (the enqueue CLI has neither), and
   expect([config.database, config.redis, config.worker, config.queues]).toEqual([undefined, undefined, undefined, []]);
   expect(config.service.shutdownTimeoutMs).toBe(DEFAULT_SHUTDOWN_TIMEOUT_MS);
 });
+
+test('the queue gets its own Redis from QUEUE_REDIS_* when the chart names one, and the cache\'s otherwise', () => {
+  const cache = { REDIS_CLUSTER_NODES: 'cache-0:6379,cache-1:6379', REDIS_PASSWORD: 'cache-pw' };
+  const queue = { QUEUE_REDIS_SENTINELS: 'queue-sentinel:26379', QUEUE_REDIS_SENTINEL_MASTER: 'hscale', QUEUE_REDIS_PASSWORD: 'queue-pw' };
+
+  const apart = loadConfig({ ...cache, ...queue });
+  expect(apart.redis).toEqual({ mode: 'cluster', nodes: [{ host: 'cache-0', port: 6379 }, { host: 'cache-1', port: 6379 }], password: 'cache-pw' });
+  expect(apart.queueRedis).toEqual({ mode: 'sentinel', sentinels: [{ host: 'queue-sentinel', port: 26379 }], masterName: 'hscale', password: 'queue-pw' });
+
+  expect(loadConfig(cache).queueRedis).toEqual(loadConfig(cache).redis);
+});
+
+test('throws error, when the queue\'s Redis env is malformed, naming the prefixed variable', () => {
+  expect(() => loadConfig({ QUEUE_REDIS_SENTINELS: 'queue-sentinel:26379' }))
+    .toThrow('QUEUE_REDIS_SENTINEL_MASTER must name the master when QUEUE_REDIS_SENTINELS is set');
+  expect(() => loadConfig({ QUEUE_REDIS_URL: 'http://queue:6379' })).toThrow('QUEUE_REDIS_URL must be a redis:// or rediss:// URL');
+});

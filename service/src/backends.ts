@@ -29,7 +29,7 @@ export function createBackends(config: Config, options: BackendOptions): Backend
   if (!config.database) throw new Error('DATABASE_URL must name the primary, e.g. postgres://app@db-rw:5432/app');
   const { service } = config;
   const wantsQueue = options.role === 'worker' || config.queues.length > 0;
-  const queueConnection = wantsQueue ? createQueueConnection(config.redis, options.role === 'worker' ? 'worker' : 'producer') : undefined;
+  const queueConnection = wantsQueue ? createQueueConnection(config.queueRedis, options.role === 'worker' ? 'worker' : 'producer') : undefined;
   const router = new QueryRouter(config.database, options.routerObserver);
   const cache = new ReadThroughCache(createCacheClient(config.redis), service.cacheDefaultTtlSeconds, service.cacheTimeoutMs, options.cacheObserver);
   const producer = options.role === 'api' && queueConnection ? new JobProducer(queueConnection, config.queues) : undefined;

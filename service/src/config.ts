@@ -3,7 +3,7 @@ import { join } from 'path';
 import { DatabaseConfig, databaseConfigFromEnv } from './db/config';
 import { intFromEnv } from './env';
 import { queueNamesFromEnv, WorkerSettings, workerSettingsFromEnv } from './queue/settings';
-import { RedisContract, redisContractFromEnv } from './redis-contract';
+import { queueRedisContractFromEnv, RedisContract, redisContractFromEnv } from './redis-contract';
 
 /**
  * Everything the API and the worker read from the environment, read once at start by
@@ -13,8 +13,10 @@ export interface Config {
   readonly service: ServiceConfig;
   /** The router's settings; undefined without DATABASE_URL (the enqueue CLI needs none). */
   readonly database?: DatabaseConfig;
-  /** The Redis of the cache and the queues; undefined when no Redis env is set. */
+  /** The cache's Redis; undefined when no Redis env is set. */
   readonly redis?: RedisContract;
+  /** The queues' Redis: QUEUE_REDIS_* when the charts give the queue its own (it must never evict), else the cache's. */
+  readonly queueRedis?: RedisContract;
   /** WORKER_QUEUES: the queues the API enqueues for and the worker takes jobs from. */
   readonly queues: string[];
   /** The worker's settings, when WORKER_QUEUES names queues. */
@@ -28,6 +30,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     service: serviceConfigFromEnv(env),
     database: env.DATABASE_URL ? databaseConfigFromEnv(env) : undefined,
     redis: redisContractFromEnv(env),
+    queueRedis: queueRedisContractFromEnv(env),
     queues,
     worker: queues.length > 0 ? workerSettingsFromEnv(env) : undefined,
   };

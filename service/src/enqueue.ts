@@ -17,8 +17,8 @@ export async function enqueue(args: string[], env: NodeJS.ProcessEnv): Promise<s
   } catch (error) {
     throw new JobRefused('the job data is not JSON', { cause: error });
   }
-  const connection = createQueueConnection(loadConfig(env).redis, 'producer');
-  if (!connection) throw new Error('set REDIS_CLUSTER_NODES, REDIS_SENTINELS or REDIS_URL to reach the queue');
+  const connection = createQueueConnection(loadConfig(env).queueRedis, 'producer');
+  if (!connection) throw new Error('set QUEUE_REDIS_* or REDIS_* (CLUSTER_NODES, SENTINELS or URL) to reach the queue');
   const producer = new JobProducer(connection, [queue]);
   try {
     return await producer.add(queue, name, data);

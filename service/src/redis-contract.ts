@@ -17,21 +17,33 @@ export type RedisContract = (
   | { readonly mode: 'single'; readonly url: string }
 ) & { readonly password?: string };
 
-/** The contract in env, or undefined when none is set; throws naming the variable on a malformed one. */
-export function redisContractFromEnv(env: NodeJS.ProcessEnv): RedisContract | undefined {
-  const password = env.REDIS_PASSWORD || undefined;
-  if (env.REDIS_CLUSTER_NODES) {
-    return { mode: 'cluster', nodes: nonEmpty(hostPortsFromEnv(env, 'REDIS_CLUSTER_NODES'), 'REDIS_CLUSTER_NODES'), password };
+/**
+ * The contract in env, or undefined when none is set; throws naming the variable on a malformed
+ * one. `prefix` reads another Redis's contract: `QUEUE_` for the queue's own Redis, which
+ * WorkerPool and ScaledApi name `QUEUE_REDIS_*` when the cache's Redis is another one.
+ */
+export function redisContractFromEnv(env: NodeJS.ProcessEnv, prefix = ''): RedisContract | undefined {
+  const name = (suffix: string) => `${prefix}REDIS_${suffix}`;
+  const password = env[name('PASSWORD')] || undefined;
+  if (env[name('CLUSTER_NODES')]) {
+    return { mode: 'cluster', nodes: nonEmpty(hostPortsFromEnv(env, name('CLUSTER_NODES')), name('CLUSTER_NODES')), password };
   }
-  if (env.REDIS_SENTINELS) {
-    if (!env.REDIS_SENTINEL_MASTER) throw new Error('REDIS_SENTINEL_MASTER must name the master when REDIS_SENTINELS is set');
-    return { mode: 'sentinel', sentinels: nonEmpty(hostPortsFromEnv(env, 'REDIS_SENTINELS'), 'REDIS_SENTINELS'), masterName: env.REDIS_SENTINEL_MASTER, password };
+  const masterName = env[name('SENTINEL_MASTER')];
+  if (env[name('SENTINELS')]) {
+    if (!masterName) throw new Error(`${name('SENTINEL_MASTER')} must name the master when ${name('SENTINELS')} is set`);
+    return { mode: 'sentinel', sentinels: nonEmpty(hostPortsFromEnv(env, name('SENTINELS')), name('SENTINELS')), masterName, password };
   }
-  if (env.REDIS_URL) {
-    if (!/^rediss?:\/\//.test(env.REDIS_URL)) throw new Error('REDIS_URL must be a redis:// or rediss:// URL');
-    return { mode: 'single', url: env.REDIS_URL, password };
+  const url = env[name('URL')];
+  if (url) {
+    if (!/^rediss?:\/\//.test(url)) throw new Error(`${name('URL')} must be a redis:// or rediss:// URL`);
+    return { mode: 'single', url, password };
   }
   return undefined;
+}
+
+/** The queue's Redis: its own (`QUEUE_REDIS_*`) when the env names one, else the cache's. */
+export function queueRedisContractFromEnv(env: NodeJS.ProcessEnv): RedisContract | undefined {
+  return redisContractFromEnv(env, 'QUEUE_') ?? redisContractFromEnv(env);
 }
 
 function nonEmpty(list: HostPort[], name: string): HostPort[] {

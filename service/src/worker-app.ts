@@ -83,7 +83,7 @@ export async function startWorker(
   // Every setting is read before a client opens, so a bad one leaves nothing connecting in the background.
   const config = loadConfig(env);
   if (!config.worker) throw new Error('WORKER_QUEUES must name the queues the worker takes jobs from (comma-separated)');
-  if (!config.redis) throw new Error('a worker needs its queue\'s Redis: set REDIS_CLUSTER_NODES, REDIS_SENTINELS or REDIS_URL');
+  if (!config.queueRedis) throw new Error('a worker needs its queue\'s Redis: set QUEUE_REDIS_* or REDIS_* (CLUSTER_NODES, SENTINELS or URL)');
   return startWorkerFrom(config, config.worker, handlers, onRssExceeded);
 }
 

@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { logger } from '../logger';
-import { RedisContract, redisContractFromEnv } from '../redis-contract';
+import { queueRedisContractFromEnv, RedisContract } from '../redis-contract';
 
 /** A connection for BullMQ: ioredis on one node, a Cluster, or a Sentinel-managed master. */
 export type QueueConnection = Redis | Cluster;
@@ -12,9 +12,9 @@ export type QueueConnection = Redis | Cluster;
  */
 export type ConnectionRole = 'worker' | 'producer';
 
-/** The queue's connection for the Redis deployment the env names (see {@link redisContractFromEnv}): for tools and tests. */
+/** The queue's connection for the Redis deployment the env names (see {@link queueRedisContractFromEnv}): for tools and tests. */
 export function queueConnectionFromEnv(env: NodeJS.ProcessEnv, role: ConnectionRole): QueueConnection | undefined {
-  return createQueueConnection(redisContractFromEnv(env), role);
+  return createQueueConnection(queueRedisContractFromEnv(env), role);
 }
 
 /** An ioredis connection for BullMQ to the deployment `contract` names, the same contract as the cache's; none without one. */

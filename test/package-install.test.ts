@@ -86,7 +86,7 @@ test('the tarball holds the built library with declarations and maps, the CRDs, 
     'lib-dist/index.js', 'lib-dist/index.d.ts', 'lib-dist/index.js.map', 'lib-dist/index.d.ts.map',
     'lib-dist/testing/index.js', 'lib-dist/testing/index.d.ts', 'lib-dist/imports/postgresql.cnpg.io.js',
   ]));
-  const allowed = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|crds\/cloudnative-pg\.yaml|docs\/runbooks\/[\w-]+\.md|lib-dist\/.+\.(js|d\.ts)(\.map)?|lib\/(?!imports\/).+\.ts)$/;
+  const allowed = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|scripts\/postinstall\.cjs|crds\/cloudnative-pg\.yaml|docs\/runbooks\/[\w-]+\.md|lib-dist\/.+\.(js|d\.ts)(\.map)?|lib\/(?!imports\/).+\.ts)$/;
   expect(files.filter(f => !allowed.test(f))).toEqual([]);
 });
 

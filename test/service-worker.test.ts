@@ -361,7 +361,7 @@ test('throws error, when WORKER_QUEUES or the Redis contract is missing', async 
   await expect(startWorker({ WORKER_QUEUES: 'a:b', DATABASE_URL: pg.databaseUrl }))
     .rejects.toThrow('WORKER_QUEUES names "a:b": a queue is 1-100 letters, digits or \'._-\', starting with a letter or digit');
   await expect(startWorker({ WORKER_QUEUES: 'q', DATABASE_URL: pg.databaseUrl }))
-    .rejects.toThrow('a worker needs its queue\'s Redis: set REDIS_CLUSTER_NODES, REDIS_SENTINELS or REDIS_URL');
+    .rejects.toThrow('a worker needs its queue\'s Redis: set QUEUE_REDIS_* or REDIS_* (CLUSTER_NODES, SENTINELS or URL)');
 });
 
 test('while its Redis is unreachable, the worker still answers /metrics (its liveness probe) and stops on request', async () => {

@@ -74,7 +74,7 @@ export function createServiceFrom(loaded: Config): Service {
   return {
     app, config, router, cache, health, metrics,
     start: async () => {
-      await migrate(router.primarySql);
+      await migrate(router.primarySql, router.config.startupRetryMs);
       health.migrated = true;
       await router.start();
       metrics.ready.set(1);

@@ -111,7 +111,7 @@ async function startWorkerFrom(
   };
   let server: Server;
   try {
-    await migrate(backends.router.primarySql);
+    await migrate(backends.router.primarySql, backends.router.config.startupRetryMs);
     await backends.router.start();
     server = await listenForMetrics(settings.metricsPort, metrics);
   } catch (error) {

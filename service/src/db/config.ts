@@ -25,6 +25,11 @@ export interface DatabaseConfig {
   readonly statementTimeoutMs: number;
   /** PG_CONNECT_TIMEOUT_MS: a server that does not answer within it counts as down. */
   readonly connectTimeoutMs: number;
+  /**
+   * PG_STARTUP_RETRY_MS: how long a starting instance retries its migrations while the primary
+   * cannot be reached, inside ScaledApi's default startup window (30 probes 5 s apart); 0 fails at once.
+   */
+  readonly startupRetryMs: number;
 }
 
 /** The defaults of every setting but the addresses. */
@@ -37,6 +42,7 @@ export const DEFAULT_DATABASE_CONFIG = {
   poolTimeoutMs: 30_000,
   statementTimeoutMs: 5000,
   connectTimeoutMs: 2000,
+  startupRetryMs: 120_000,
 };
 
 /** How long past the statement timeout a query may go unanswered before its server counts as unreachable. */
@@ -57,6 +63,7 @@ export function databaseConfigFromEnv(env: NodeJS.ProcessEnv): DatabaseConfig {
     poolTimeoutMs: intFromEnv(env, 'PG_POOL_TIMEOUT_MS', d.poolTimeoutMs, 1, 600_000),
     statementTimeoutMs: intFromEnv(env, 'PG_STATEMENT_TIMEOUT_MS', d.statementTimeoutMs, 1, 3_600_000),
     connectTimeoutMs: intFromEnv(env, 'PG_CONNECT_TIMEOUT_MS', d.connectTimeoutMs, 100, 600_000),
+    startupRetryMs: intFromEnv(env, 'PG_STARTUP_RETRY_MS', d.startupRetryMs, 0, 3_600_000),
   });
 }
 

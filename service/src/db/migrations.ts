@@ -1,5 +1,6 @@
 import { Sql } from 'postgres';
 import { logger } from '../logger';
+import { DEFAULT_DATABASE_CONFIG } from './config';
 import { isConnectionError } from './errors';
 
 /** Versioned migrations, applied in order, each once. */
@@ -35,20 +36,16 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
 // Any fixed number: every instance takes the same advisory lock.
 const MIGRATION_LOCK = 7_263_301;
 
-/**
- * How long a starting instance waits for the primary to accept connections: inside ScaledApi's
- * default startup window (30 probes, 5 s apart), so a primary that comes up after the API (a new
- * cluster, a failover, a loaded node) is waited for instead of ending the process.
- */
-export const MIGRATE_RETRY_MS = 120_000;
 const FIRST_RETRY_DELAY_MS = 250;
 const MAX_RETRY_DELAY_MS = 5_000;
 
 /**
  * Applies the migrations not applied yet, retrying with a growing delay while the primary cannot
- * be reached, for at most `retryForMs`; any other error, or the last connection error, is thrown.
+ * be reached, for at most `retryForMs` (PG_STARTUP_RETRY_MS), so a primary that comes up after
+ * the instance (a new cluster, a failover, a loaded node) is waited for instead of ending the
+ * process; any other error, or the last connection error, is thrown.
  */
-export async function migrate(sql: Sql, retryForMs = MIGRATE_RETRY_MS): Promise<number[]> {
+export async function migrate(sql: Sql, retryForMs = DEFAULT_DATABASE_CONFIG.startupRetryMs): Promise<number[]> {
   const deadline = Date.now() + retryForMs;
   for (let delay = FIRST_RETRY_DELAY_MS; ; delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS)) {
     try {

@@ -1,0 +1,77 @@
+import { execFile } from 'child_process';
+import { existsSync, readdirSync } from 'fs';
+import { tmpdir } from 'os';
+import { join, resolve } from 'path';
+import { promisify } from 'util';
+import { KNOWN_OPERATORS } from '../../lib/requirements';
+
+const execFileAsync = promisify(execFile);
+
+/** Where the CustomResourceDefinitions of one operator's API group come from. */
+export interface CrdSource {
+  readonly group: string;
+  /** The Go module that ships the CRD YAML, at the release `lib/requirements.ts` names. */
+  readonly module?: string;
+  /** Directory of the CRD files inside the module. */
+  readonly dir?: string;
+  /** Only these files of `dir` (all `*.yaml` when absent). */
+  readonly files?: string[];
+  /** A file of this repository, when the project's module is not served by the Go module proxy. */
+  readonly repoFile?: string;
+}
+
+/**
+ * The operators' CRDs, by API group. CloudNativePG's module (github.com/cloudnative-pg/cloudnative-pg)
+ * is refused by the Go module proxy (403, as is github.com/cloudnative-pg/api), so its CRDs come
+ * from `crds/cloudnative-pg.yaml`, the file `lib/requirements.ts` names as the one tested with.
+ */
+export const CRD_SOURCES: CrdSource[] = [
+  {
+    group: 'monitoring.coreos.com',
+    module: 'github.com/prometheus-operator/prometheus-operator',
+    dir: 'example/prometheus-operator-crd',
+    files: ['monitoring.coreos.com_servicemonitors.yaml', 'monitoring.coreos.com_podmonitors.yaml', 'monitoring.coreos.com_prometheusrules.yaml'],
+  },
+  { group: 'keda.sh', module: 'github.com/kedacore/keda/v2', dir: 'config/crd/bases' },
+  { group: 'gateway.networking.k8s.io', module: 'sigs.k8s.io/gateway-api', dir: 'config/crd/standard' },
+  { group: 'postgresql.cnpg.io', repoFile: 'crds/cloudnative-pg.yaml' },
+];
+
+/** The release of `group`'s CRDs that `lib/requirements.ts` says the charts are tested with. */
+export function testedRelease(group: string): string | undefined {
+  return KNOWN_OPERATORS[group]?.testedWith.match(/\bv\d+\.\d+\.\d+\b/)?.[0];
+}
+
+/** `go mod download -json module@version` (from Go's module cache once downloaded): the module's directory. */
+export async function moduleDir(module: string, version: string): Promise<string> {
+  const { stdout } = await execFileAsync('go', ['mod', 'download', '-json', `${module}@${version}`], {
+    cwd: tmpdir(), timeout: 300_000, maxBuffer: 4 * 1024 * 1024,
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
+  }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
+    throw new Error(`go mod download ${module}@${version} failed: ${error.message}\n${error.stdout ?? ''}${error.stderr ?? ''}`);
+  });
+  const info = JSON.parse(stdout) as { Dir?: string; Error?: string };
+  if (!info.Dir) throw new Error(`go mod download ${module}@${version}: ${info.Error ?? 'no directory'}`);
+  return info.Dir;
+}
+
+/** The CRD files to install, with where each comes from. */
+export async function crdFiles(repoRoot: string, sources: CrdSource[] = CRD_SOURCES): Promise<Array<{ group: string; from: string; file: string }>> {
+  const out: Array<{ group: string; from: string; file: string }> = [];
+  for (const source of sources) {
+    if (source.repoFile) {
+      out.push({ group: source.group, from: source.repoFile, file: resolve(repoRoot, source.repoFile) });
+      continue;
+    }
+    const version = testedRelease(source.group);
+    if (!version) throw new Error(`lib/requirements.ts names no release for ${source.group}`);
+    const dir = join(await moduleDir(source.module!, version), source.dir!);
+    const files = source.files ?? readdirSync(dir).filter(f => f.endsWith('.yaml')).sort();
+    for (const file of files) {
+      const path = join(dir, file);
+      if (!existsSync(path)) throw new Error(`${source.module}@${version} has no ${source.dir}/${file}`);
+      out.push({ group: source.group, from: `${source.module}@${version}/${source.dir}/${file}`, file: path });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,233 @@
+/**
+ * Every chart in dist/ applied to a real Kubernetes control plane (etcd, kube-apiserver with the
+ * default admission plugins, controller-manager, scheduler; kwok's 6 fake nodes over 3 zones),
+ * following the README's Apply steps. One control plane for the whole file, stopped in afterAll
+ * (so on a failure too); the charts one after another, each deleted before the next.
+ *
+ * The binaries come from `bash tools/control-plane/build.sh` (.ci/run runs it before `npm test`).
+ */
+import { execFileSync } from 'child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { GENERATED_SECRETS_ANNOTATION } from '../lib/generated-secrets';
+import { KubeObject } from '../lib/requirements';
+import { ControlPlane, DEFAULT_BIN_DIR, missingBinaries, REPO_ROOT, startControlPlane } from '../scripts/control-plane/index';
+import { readManifests } from '../scripts/requirements';
+import {
+  designedDisruptionsAllowed, getItems, impersonatingKubectl, keeps, readmeApplyCommands, runReadmeLine,
+} from './support/control-plane';
+import { waitFor } from './support/processes';
+
+jest.setTimeout(180_000);
+
+const CHARTS = ['hscale.k8s.yaml', 'bet-intel.k8s.yaml', 'cms.k8s.yaml', 'fastnext.k8s.yaml', 'tutormax.k8s.yaml'];
+const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+const WORKLOADS = new Set(['Deployment', 'StatefulSet']);
+
+let plane: ControlPlane | undefined;
+let workDir: string;
+
+beforeAll(async () => {
+  const missing = missingBinaries();
+  if (missing.length) throw new Error(`${missing.join(', ')} not built in ${DEFAULT_BIN_DIR}: run \`npm run control-plane:build\` (bash tools/control-plane/build.sh)`);
+  workDir = mkdtempSync(join(tmpdir(), 'hscale-control-plane-'));
+  plane = await startControlPlane({ dir: join(workDir, 'plane') });
+}, 240_000);
+
+afterAll(async () => {
+  await plane?.stop();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+const cp = () => {
+  if (!plane) throw new Error('the control plane did not start');
+  return plane;
+};
+
+test('the control plane has 6 Ready nodes over 3 zones, a default StorageClass and the operators\' CRDs', async () => {
+  const nodes = await getItems(cp(), ['nodes']);
+  expect(nodes).toHaveLength(6);
+  expect(new Set(nodes.map(n => n.metadata.labels['topology.kubernetes.io/zone'])).size).toBe(3);
+  const crds = (await getItems(cp(), ['crd'])).map(c => c.metadata.name);
+  expect(crds).toEqual(expect.arrayContaining([
+    'servicemonitors.monitoring.coreos.com', 'podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com',
+    'scaledobjects.keda.sh', 'triggerauthentications.keda.sh', 'clusters.postgresql.cnpg.io', 'poolers.postgresql.cnpg.io',
+    'scheduledbackups.postgresql.cnpg.io', 'httproutes.gateway.networking.k8s.io', 'gateways.gateway.networking.k8s.io',
+  ]));
+  expect(await cp().kubectlOk(['get', 'storageclass'])).toContain('(default)');
+});
+
+describe.each(CHARTS)('%s on a real control plane', file => {
+  const path = join(REPO_ROOT, 'dist', file);
+  const objects = readManifests(path);
+  const namespace = objects.find(o => o.kind === 'Namespace')!.metadata.name as string;
+  const workloads = objects.filter(o => WORKLOADS.has(o.kind));
+  const byKind = (kind: string) => objects.filter(o => o.kind === kind);
+
+  test('the README\'s Apply steps run, and the server-side apply is accepted with no error and no warning', async () => {
+    const lines = readmeApplyCommands(README, file);
+    const apply = lines.find(l => l.startsWith('kubectl apply -f dist/'));
+    expect(apply).toBe(`kubectl apply -f dist/${file}`);
+    for (const line of lines.filter(l => l !== apply)) await runReadmeLine(cp(), line, workDir, REPO_ROOT);
+    const result = await cp().kubectl(['apply', '--server-side', '-f', path]);
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(result.stdout.trim().split('\n')).toHaveLength(objects.length);
+  });
+
+  test('every Deployment and StatefulSet rolls out: pods admitted under restricted, scheduled and Ready', async () => {
+    const labels = JSON.parse(await cp().kubectlOk(['get', 'namespace', namespace, '-o', 'jsonpath={.metadata.labels}']));
+    expect(labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    for (const w of workloads) {
+      await cp().kubectlOk(['rollout', 'status', `${w.kind.toLowerCase()}/${w.metadata.name}`, '-n', namespace, '--timeout=150s'], { timeoutMs: 160_000 });
+    }
+    const pods = await getItems(cp(), ['pods', '-n', namespace]);
+    const running = pods.filter(p => p.metadata.ownerReferences?.[0]?.kind !== 'Job');
+    expect(running.length).toBeGreaterThanOrEqual(workloads.length);
+    for (const pod of running) {
+      expect({ pod: pod.metadata.name, node: !!pod.spec.nodeName, ready: pod.status.conditions?.find((c: KubeObject) => c.type === 'Ready')?.status })
+        .toEqual({ pod: pod.metadata.name, node: true, ready: 'True' });
+    }
+  });
+
+  test('a pod that breaks the restricted profile is refused in the chart\'s namespace', async () => {
+    const refused = await cp().kubectl(['run', 'not-restricted', '-n', namespace, '--image=busybox:1.36', '--restart=Never', '--', 'sleep', '1']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/violates PodSecurity "restricted:/);
+  });
+
+  test('spread: API pods in 3 zones, database and cache members each on a node of their own', async () => {
+    const zoneOf = new Map((await getItems(cp(), ['nodes'])).map(n => [n.metadata.name, n.metadata.labels['topology.kubernetes.io/zone']]));
+    const api = workloads.find(w => w.kind === 'Deployment' && w.spec.template.metadata.labels['app.kubernetes.io/component'] === 'api')!;
+    const selector = (w: KubeObject) => Object.entries(w.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+    await waitFor(`${api.metadata.name} at the HPA's minReplicas`, async () => {
+      const min = byKind('HorizontalPodAutoscaler').find(h => h.spec.scaleTargetRef.name === api.metadata.name)?.spec.minReplicas ?? 1;
+      const ready = (await getItems(cp(), ['pods', '-n', namespace, '-l', selector(api)])).filter(p => p.status.conditions?.some((c: KubeObject) => c.type === 'Ready' && c.status === 'True'));
+      return ready.length >= min;
+    }, 90_000, 1_000);
+    const apiPods = await getItems(cp(), ['pods', '-n', namespace, '-l', selector(api)]);
+    expect(apiPods.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(apiPods.map(p => zoneOf.get(p.spec.nodeName))).size).toBe(3);
+    for (const w of workloads.filter(x => x.kind === 'StatefulSet')) {
+      const term = w.spec.template.spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm;
+      if (!term) continue;
+      const peers = Object.entries(term.labelSelector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+      const pods = await getItems(cp(), ['pods', '-n', namespace, '-l', peers]);
+      if (pods.length > 6) continue;
+      expect({ [w.metadata.name]: new Set(pods.map(p => p.spec.nodeName)).size }).toEqual({ [w.metadata.name]: pods.length });
+    }
+  });
+
+  test('PDBs allow the disruptions designed, and a drain is refused while a member is down and goes through once it is back', async () => {
+    const pdbs = byKind('PodDisruptionBudget');
+    const live = await waitFor('PDB status', async () => {
+      const items = await getItems(cp(), ['pdb', '-n', namespace]);
+      return items.length === pdbs.length && items.every(p => p.status?.observedGeneration === p.metadata.generation && p.status.expectedPods > 0
+        && p.status.currentHealthy === p.status.expectedPods) && items;
+    }, 60_000, 1_000);
+    for (const pdb of live) {
+      expect({ [pdb.metadata.name]: pdb.status.disruptionsAllowed })
+        .toEqual({ [pdb.metadata.name]: designedDisruptionsAllowed(pdb, pdb.status.expectedPods) });
+    }
+    const cache = workloads.find(w => w.kind === 'StatefulSet' && w.spec.template.metadata.labels['app.kubernetes.io/component'] === 'redis')!;
+    await drainWhileOneIsDown(cp(), namespace, cache);
+  });
+
+  test('HPAs are accepted with their behaviour and metrics; CronJobs and Jobs are created', async () => {
+    const hpas = await getItems(cp(), ['hpa', '-n', namespace]);
+    for (const hpa of byKind('HorizontalPodAutoscaler')) {
+      const got = hpas.find(h => h.metadata.name === hpa.metadata.name);
+      expect({ name: hpa.metadata.name, kept: keeps(got?.spec, hpa.spec) }).toEqual({ name: hpa.metadata.name, kept: true });
+    }
+    const made = (kind: string) => getItems(cp(), [kind, '-n', namespace]).then(items => items.map(i => i.metadata.name).sort());
+    expect(await made('cronjobs')).toEqual(byKind('CronJob').map(o => o.metadata.name).sort());
+    expect(await made('jobs')).toEqual(expect.arrayContaining(byKind('Job').map(o => o.metadata.name)));
+  });
+
+  const generated = objects.find(o => o.kind === 'Job' && o.metadata.annotations?.[GENERATED_SECRETS_ANNOTATION]);
+  (generated ? test : test.skip)('GeneratedSecrets, as its ServiceAccount: creates exactly its Secrets, changes nothing the second time, reads no other Secret', async () => {
+    await checkGeneratedSecrets(cp(), namespace, objects, generated!);
+  });
+
+  test('a second apply changes nothing: kubectl diff --server-side is empty', async () => {
+    const again = await cp().kubectl(['apply', '--server-side', '-f', path]);
+    expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: '' });
+    const diff = await cp().kubectl(['diff', '--server-side', '-f', path]);
+    expect({ code: diff.code, diff: diff.stdout, stderr: diff.stderr }).toEqual({ code: 0, diff: '', stderr: '' });
+  });
+
+  test('kubectl delete -f leaves nothing of the chart behind', async () => {
+    await cp().kubectlOk(['delete', '-f', path, '--wait=true', '--timeout=150s'], { timeoutMs: 160_000 });
+    const namespaces = (await getItems(cp(), ['namespaces'])).map(n => n.metadata.name);
+    expect(namespaces).not.toContain(namespace);
+    await waitFor('the chart\'s PersistentVolumes released and deleted', async () =>
+      (await getItems(cp(), ['pv'])).every(pv => pv.spec.claimRef?.namespace !== namespace), 60_000, 1_000);
+  });
+});
+
+/** Marks one member NotReady (as a crashed pod would be): a drain of another member is refused; back Ready, it goes through. */
+async function drainWhileOneIsDown(plane: ControlPlane, namespace: string, sts: KubeObject): Promise<void> {
+  const selector = Object.entries(sts.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  const pods = await getItems(plane, ['pods', '-n', namespace, '-l', selector]);
+  expect(pods.length).toBeGreaterThanOrEqual(2);
+  const [down, target] = pods;
+  const setReady = (status: 'True' | 'False') => plane.kubectlOk(['patch', 'pod', down.metadata.name, '-n', namespace, '--subresource=status', '--type=json',
+    '-p', JSON.stringify(down.status.conditions.flatMap((c: KubeObject, i: number) => ['Ready', 'ContainersReady'].includes(c.type)
+      ? [{ op: 'replace', path: `/status/conditions/${i}/status`, value: status }] : []))]);
+  const allowed = async (n: number) => waitFor(`${sts.metadata.name} PDB disruptionsAllowed ${n}`, async () =>
+    (await plane.kubectlOk(['get', 'pdb', sts.metadata.name, '-n', namespace, '-o', 'jsonpath={.status.disruptionsAllowed}'])).trim() === String(n), 30_000, 500);
+  const node = target.spec.nodeName as string;
+  await setReady('False');
+  await allowed(0);
+  const refused = await plane.kubectl(['drain', node, `--pod-selector=${selector}`, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=12s'], { timeoutMs: 60_000 });
+  expect(refused.code).not.toBe(0);
+  expect(refused.stderr + refused.stdout).toMatch(/would violate the pod's disruption budget/);
+  await setReady('True');
+  await allowed(1);
+  const drained = await plane.kubectl(['drain', node, `--pod-selector=${selector}`, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=60s'], { timeoutMs: 90_000 });
+  await plane.kubectlOk(['uncordon', node]);
+  expect({ code: drained.code, stderr: drained.stderr }).toMatchObject({ code: 0 });
+  expect(drained.stdout).toContain(`pod/${target.metadata.name} evicted`);
+  await plane.kubectlOk(['rollout', 'status', `statefulset/${sts.metadata.name}`, '-n', namespace, '--timeout=120s'], { timeoutMs: 130_000 });
+}
+
+async function checkGeneratedSecrets(plane: ControlPlane, namespace: string, objects: KubeObject[], job: KubeObject): Promise<void> {
+  const podSpec = job.spec.template.spec;
+  const serviceAccount = podSpec.serviceAccountName as string;
+  const configMapName = podSpec.volumes.find((v: KubeObject) => v.configMap).configMap.name;
+  const script = objects.find(o => o.kind === 'ConfigMap' && o.metadata.name === configMapName)!.data['generate-secrets.sh'] as string;
+  const names = Object.keys(JSON.parse(job.metadata.annotations[GENERATED_SECRETS_ANNOTATION])).sort();
+  const keysOf = JSON.parse(job.metadata.annotations[GENERATED_SECRETS_ANNOTATION]) as Record<string, string[]>;
+  const dir = mkdtempSync(join(tmpdir(), 'hscale-generated-secrets-'));
+  const bin = impersonatingKubectl(plane, dir, namespace, serviceAccount);
+  const runScript = () => execFileSync('sh', ['-c', script], {
+    env: { PATH: `${bin}:/usr/bin:/bin`, NAMESPACE: namespace, HOME: dir }, encoding: 'utf8', timeout: 60_000,
+  });
+  const secrets = async () => new Map((await getItems(plane, ['secrets', '-n', namespace])).map(s => [s.metadata.name as string, s]));
+  try {
+    const before = await secrets();
+    runScript();
+    const after = await secrets();
+    expect([...after.keys()].filter(n => !before.has(n)).sort()).toEqual(names.filter(n => !before.has(n)));
+    for (const name of names) expect({ [name]: Object.keys(after.get(name)!.data).sort() }).toEqual({ [name]: [...keysOf[name]].sort() });
+    expect(runScript()).toMatch(/exists: left unchanged/);
+    const again = await secrets();
+    expect([...again].map(([n, s]) => `${n}@${s.metadata.resourceVersion}`)).toEqual([...after].map(([n, s]) => `${n}@${s.metadata.resourceVersion}`));
+    const other = [...again.keys()].find(n => !names.includes(n))!;
+    const can = async (verb: string, what: string, ns = namespace) => (await plane.kubectl(['auth', 'can-i', verb, what, '-n', ns, `--as=system:serviceaccount:${namespace}:${serviceAccount}`])).stdout.trim();
+    expect(await can('get', `secret/${names[0]}`)).toBe('yes');
+    expect(await can('create', 'secrets')).toBe('yes');
+    for (const [verb, what, ns] of [['get', `secret/${other}`], ['list', 'secrets'], ['watch', 'secrets'], ['update', `secret/${names[0]}`],
+      ['patch', `secret/${names[0]}`], ['delete', `secret/${names[0]}`], ['get', 'secrets', 'kube-system'], ['create', 'secrets', 'default']]) {
+      expect({ verb, what, ns, answer: await can(verb, what, ns) }).toEqual({ verb, what, ns, answer: 'no' });
+    }
+    const read = await plane.kubectl(['get', 'secret', other, '-n', namespace, `--as=system:serviceaccount:${namespace}:${serviceAccount}`]);
+    expect(read.stderr).toMatch(/Forbidden|forbidden/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('every dist chart is covered', () => {
+  expect([...CHARTS].sort()).toEqual(readdirSync(join(REPO_ROOT, 'dist')).filter(f => f.endsWith('.k8s.yaml')).sort());
+});

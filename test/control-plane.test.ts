@@ -10,8 +10,8 @@ import { execFileSync } from 'child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { GENERATED_SECRETS_ANNOTATION } from '../lib/generated-secrets';
-import { KubeObject } from '../lib/requirements';
+import { KubeObject } from '../lib/cluster/requirements';
+import { GENERATED_SECRETS_ANNOTATION } from '../lib/core/endpoints';
 import { ControlPlane, DEFAULT_BIN_DIR, missingBinaries, REPO_ROOT, startControlPlane } from '../scripts/control-plane/index';
 import { readManifests } from '../scripts/requirements';
 import {

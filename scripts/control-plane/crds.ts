@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { promisify } from 'util';
-import { KNOWN_OPERATORS } from '../../lib/requirements';
+import { KNOWN_OPERATORS } from '../../lib/cluster/requirements';
 
 const execFileAsync = promisify(execFile);
 

@@ -1,7 +1,7 @@
 import { execFileSync } from 'child_process';
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { KubeObject } from '../../lib/requirements';
+import { KubeObject } from '../../lib/cluster/requirements';
 import type { ControlPlane } from '../../scripts/control-plane/index';
 
 /** The shell lines of one chart's steps in the README's Apply section, in order. */

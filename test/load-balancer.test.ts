@@ -88,7 +88,7 @@ test('gateway mode attaches an HTTPRoute to the named Gateway and admits its pod
   expect(route.spec.parentRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public', namespace: 'gateways', sectionName: 'https' }]);
   expect(route.spec.rules[0].backendRefs).toEqual([{ name: 'test-api', port: 8000 }]);
   expect(findObject(manifests, 'NetworkPolicy', 'test-api').spec.ingress).toContainEqual({
-    from: [{ podSelector: { matchLabels: {} }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'gateways' } } }],
+    from: [{ podSelector: {}, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'gateways' } } }],
     ports: [{ protocol: 'TCP', port: 8000 }],
   });
 });
@@ -189,7 +189,7 @@ test('gateway mode turns routes into HTTPRoute rules, and every routed backend a
     ...['/metrics', '/api/v1/scaling', '/api/v1/cache'].map(value => ({ matches: [{ path: { type: 'PathPrefix', value } }] })),
   ]);
   expect(findObject(manifests, 'NetworkPolicy', 'test-frontend').spec.ingress).toContainEqual({
-    from: [{ podSelector: { matchLabels: {} } }], ports: [{ protocol: 'TCP', port: 8000 }],
+    from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 8000 }],
   });
 });
 

@@ -136,6 +136,10 @@ test.each<[string, (m: Manifest[]) => Manifest[] | void, string]>([
     pdb.spec.maxUnavailable = 0;
   }, 'PodDisruptionBudget/test-api: allows no voluntary disruption'],
   ['a selector in another namespace', m => { byKind(m, 'PodDisruptionBudget').metadata.namespace = 'other'; }, 'PodDisruptionBudget/test-api: selects no pod template'],
+  ['an empty list, which the API server drops (a second apply changes the object)', m => { byKind(m, 'NetworkPolicy').spec.ingress = []; },
+    'NetworkPolicy/test-api: spec.ingress is an empty list, which the API server drops: every apply changes the object again (leave it out)'],
+  ['an empty matchLabels, which the API server drops', m => { byKind(m, 'NetworkPolicy').spec.egress[0].to[0].podSelector = { matchLabels: {} }; },
+    'NetworkPolicy/test-api: spec.egress[0].to[0].podSelector.matchLabels is an empty map, which the API server drops'],
   ['a Service port with no container port behind it', m => { byKind(m, 'Service').spec.ports[0].targetPort = 'web'; },
     'Service/test-api: port http targets web, which no selected container declares'],
 ])('reports %s', async (_name, mutate, expected) => {

@@ -9,13 +9,12 @@ function policyOf(configure: (policy: PodNetworkPolicy) => void = () => undefine
   return Testing.synth(chart)[0];
 }
 
-test('pods are isolated both ways, with only DNS allowed out', () => {
+test('pods are isolated both ways, with only DNS allowed out; no ingress rule is no `ingress` field, as the API server stores it', () => {
   const policy = policyOf();
   expect(policy.metadata.name).toBe('test-net');
   expect(policy.spec).toEqual({
     podSelector: { matchLabels: { app: 'api' } },
     policyTypes: ['Ingress', 'Egress'],
-    ingress: [],
     egress: [{
       to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
       ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
@@ -34,6 +33,11 @@ test('rules added after construction reach the YAML, each on its own ports', () 
     { ports: [{ protocol: 'TCP', port: 8443 }] },
   ]);
   expect(spec.egress[1]).toEqual({ to: [{ podSelector: { matchLabels: { app: 'db' } } }], ports: [{ protocol: 'TCP', port: 5432 }] });
+});
+
+test('a peer with no labels is every pod, written `podSelector: {}` as the API server stores it', () => {
+  const spec = policyOf(policy => policy.allowIngressFrom({ podSelector: {} }, [3000])).spec;
+  expect(spec.ingress).toEqual([{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 3000 }] }]);
 });
 
 test('throws error, when a rule names no port (Kubernetes would open every port)', () => {

@@ -1,3 +1,4 @@
+import { Lazy } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { IClientAccessible, NetworkLink, PodPeer } from './endpoints';
@@ -33,13 +34,15 @@ export class PodNetworkPolicy extends Construct {
       to: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
       ports: [{ protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) }, { protocol: 'TCP', port: k8s.IntOrString.fromNumber(53) }],
     });
-    // The arrays are read when the chart synthesizes, so rules added later take effect.
+    // The arrays are read when the chart synthesizes, so rules added later take effect. No rule is
+    // written as no `ingress` at all: the API server drops an empty list, so `ingress: []` would
+    // differ from what it stores and every apply would change the object again.
     this.policy = new k8s.KubeNetworkPolicy(this, 'Resource', {
       metadata: { name: resourceName(scope, props.role), labels: props.labels },
       spec: {
-        podSelector: { matchLabels: props.podSelector },
+        podSelector: selector(props.podSelector),
         policyTypes: ['Ingress', 'Egress'],
-        ingress: this.ingress,
+        ingress: Lazy.any({ produce: () => (this.ingress.length > 0 ? this.ingress : undefined) }),
         egress: this.egress,
       },
     });
@@ -86,7 +89,12 @@ export class PodNetworkPolicy extends Construct {
 function toPeer(scope: Construct, peer: PodPeer): k8s.NetworkPolicyPeer {
   requirePinnedPeer(scope, 'peer', peer);
   return {
-    podSelector: { matchLabels: peer.podSelector },
-    ...(peer.namespaceSelector ? { namespaceSelector: { matchLabels: peer.namespaceSelector } } : {}),
+    podSelector: selector(peer.podSelector),
+    ...(peer.namespaceSelector ? { namespaceSelector: selector(peer.namespaceSelector) } : {}),
   };
+}
+
+/** A label selector; no labels is `{}` (every pod), as the API server stores it, never `matchLabels: {}`. */
+function selector(labels: Record<string, string>): k8s.LabelSelector {
+  return Object.keys(labels).length > 0 ? { matchLabels: labels } : {};
 }

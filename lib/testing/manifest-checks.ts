@@ -71,6 +71,7 @@ export async function findViolations(manifests: Manifest[], options: CheckOption
     schemaErrors(m, options, models).forEach(e => report(m, e));
     if (WORKLOAD_KINDS.has(m.kind)) podTemplateErrors(podTemplate(m), claimTemplateNames(m)).forEach(e => report(m, e));
     literalSecretErrors(m).forEach(e => report(m, e));
+    droppedEmptyFieldErrors(m).forEach(e => report(m, e));
   }
   crossObjectErrors(manifests, workloads).forEach(([m, e]) => report(m, e));
   missingPullSecrets(manifests, options.privateRegistries ?? []).forEach(([m, e]) => report(m, e));
@@ -110,6 +111,37 @@ function schemaErrors(m: Manifest, options: CheckOptions, models: Map<string, Mo
   } catch (error) {
     return [`schema: ${(error as Error).message}`];
   }
+}
+
+// Built-in API groups: the API server decodes their objects into typed structs whose empty lists
+// and label maps are `omitempty`, so it stores none of them. Custom resources keep what is sent.
+const TYPED_API_GROUPS = new Set(['', 'apps', 'batch', 'autoscaling', 'policy', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io']);
+const OMITTED_EMPTY_MAPS = new Set(['matchLabels', 'labels', 'annotations', 'nodeSelector']);
+const FREE_FORM_FIELDS = new Set(['data', 'stringData', 'binaryData']);
+
+/**
+ * Empty lists and label maps in built-in objects: the API server drops them, so what it stores
+ * differs from what is applied, and every apply changes the object again (a new `generation`, a
+ * non-empty `kubectl diff --server-side`).
+ */
+function droppedEmptyFieldErrors(m: Manifest): string[] {
+  const group = String(m.apiVersion).includes('/') ? String(m.apiVersion).split('/')[0] : '';
+  if (!TYPED_API_GROUPS.has(group)) return [];
+  const errors: string[] = [];
+  const walk = (value: unknown, path: string, key: string): void => {
+    if (Array.isArray(value)) {
+      if (value.length === 0) errors.push(`${path} is an empty list, which the API server drops: every apply changes the object again (leave it out)`);
+      value.forEach((item, i) => walk(item, `${path}[${i}]`, key));
+    } else if (value && typeof value === 'object') {
+      const entries = Object.entries(value);
+      if (entries.length === 0 && OMITTED_EMPTY_MAPS.has(key)) {
+        errors.push(`${path} is an empty map, which the API server drops: every apply changes the object again (leave it out)`);
+      }
+      for (const [k, v] of entries) if (!(path === '' && FREE_FORM_FIELDS.has(k))) walk(v, path ? `${path}.${k}` : k, k);
+    }
+  };
+  walk(m, '', '');
+  return errors;
 }
 
 /** The pod template of a workload. */

@@ -1,7 +1,7 @@
 import { execFile } from 'child_process';
 import { existsSync, readdirSync } from 'fs';
 import { tmpdir } from 'os';
-import { join, resolve } from 'path';
+import { join } from 'path';
 import { promisify } from 'util';
 import { KNOWN_OPERATORS } from '../../lib/cluster/requirements';
 
@@ -11,19 +11,20 @@ const execFileAsync = promisify(execFile);
 export interface CrdSource {
   readonly group: string;
   /** The Go module that ships the CRD YAML, at the release `lib/requirements.ts` names. */
-  readonly module?: string;
+  readonly module: string;
   /** Directory of the CRD files inside the module. */
-  readonly dir?: string;
+  readonly dir: string;
   /** Only these files of `dir` (all `*.yaml` when absent). */
   readonly files?: string[];
-  /** A file of this repository, when the project's module is not served by the Go module proxy. */
-  readonly repoFile?: string;
+  /** The module's release, where `lib/requirements.ts` names none. @default - the release `lib/requirements.ts` names */
+  readonly release?: string;
 }
 
 /**
- * The operators' CRDs, by API group. CloudNativePG's module (github.com/cloudnative-pg/cloudnative-pg)
- * is refused by the Go module proxy (403, as is github.com/cloudnative-pg/api), so its CRDs come
- * from `crds/cloudnative-pg.yaml`, the file `lib/requirements.ts` names as the one tested with.
+ * The operators' CRDs, by API group, from the projects' own Go modules. The Go module proxy
+ * refuses to list CloudNativePG's versions (403 on `@v/list`) but serves a named release, so its
+ * release is named here: v1.30.0, the release line of the later build vendored in
+ * `crds/cloudnative-pg.yaml` that `hscale/testing` validates against.
  */
 export const CRD_SOURCES: CrdSource[] = [
   {
@@ -34,7 +35,13 @@ export const CRD_SOURCES: CrdSource[] = [
   },
   { group: 'keda.sh', module: 'github.com/kedacore/keda/v2', dir: 'config/crd/bases' },
   { group: 'gateway.networking.k8s.io', module: 'sigs.k8s.io/gateway-api', dir: 'config/crd/standard' },
-  { group: 'postgresql.cnpg.io', repoFile: 'crds/cloudnative-pg.yaml' },
+  {
+    group: 'postgresql.cnpg.io',
+    module: 'github.com/cloudnative-pg/cloudnative-pg',
+    release: 'v1.30.0',
+    dir: 'config/crd/bases',
+    files: ['postgresql.cnpg.io_clusters.yaml', 'postgresql.cnpg.io_poolers.yaml', 'postgresql.cnpg.io_scheduledbackups.yaml'],
+  },
 ];
 
 /** The release of `group`'s CRDs that `lib/requirements.ts` says the charts are tested with. */
@@ -56,16 +63,12 @@ export async function moduleDir(module: string, version: string): Promise<string
 }
 
 /** The CRD files to install, with where each comes from. */
-export async function crdFiles(repoRoot: string, sources: CrdSource[] = CRD_SOURCES): Promise<Array<{ group: string; from: string; file: string }>> {
+export async function crdFiles(sources: CrdSource[] = CRD_SOURCES): Promise<Array<{ group: string; from: string; file: string }>> {
   const out: Array<{ group: string; from: string; file: string }> = [];
   for (const source of sources) {
-    if (source.repoFile) {
-      out.push({ group: source.group, from: source.repoFile, file: resolve(repoRoot, source.repoFile) });
-      continue;
-    }
-    const version = testedRelease(source.group);
+    const version = source.release ?? testedRelease(source.group);
     if (!version) throw new Error(`lib/requirements.ts names no release for ${source.group}`);
-    const dir = join(await moduleDir(source.module!, version), source.dir!);
+    const dir = join(await moduleDir(source.module, version), source.dir);
     const files = source.files ?? readdirSync(dir).filter(f => f.endsWith('.yaml')).sort();
     for (const file of files) {
       const path = join(dir, file);

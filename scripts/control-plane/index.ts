@@ -251,7 +251,7 @@ export async function kwokStageFiles(): Promise<string[]> {
 }
 
 async function installCrds(kubectlOk: (args: string[]) => Promise<string>, log: (line: string) => void): Promise<void> {
-  const files = await crdFiles(REPO_ROOT);
+  const files = await crdFiles();
   await kubectlOk(['apply', '--server-side', '--field-manager=hscale-control-plane', ...files.flatMap(f => ['-f', f.file])]);
   await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
   const groups = [...new Set(files.map(f => f.group))];

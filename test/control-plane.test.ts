@@ -266,12 +266,13 @@ describe('pod options of PgReplicaSet on a real control plane', () => {
   const POOL = ['kwok-node-5', 'kwok-node-6'];
   const TOLERATION = { key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' };
 
-  /** PgReplicaSet's StatefulSets (a primary and 2 replicas) in `namespace`, with `pod`. */
+  /** PgReplicaSet's StatefulSets (a primary and 3 replicas) in `namespace`, with `pod`. */
   const statefulSets = (namespace: string, pod: PodOptions) => {
     const chart = new Chart(Testing.app(), 'pool', { namespace });
     new PgReplicaSet(chart, 'db', { replicas: 3, pod });
     return Testing.synth(chart).filter(o => o.kind === 'StatefulSet');
   };
+  const PODS = statefulSets('count', {}).reduce((sum, sts) => sum + sts.spec.replicas, 0);
   const applyIn = async (namespace: string, objects: KubeObject[]) => {
     await cp().kubectlOk(['create', 'namespace', namespace]);
     await cp().kubectlOk(['apply', '--server-side', '-f', '-'], { input: objects.map(o => JSON.stringify(o)).join('\n') });
@@ -299,11 +300,13 @@ describe('pod options of PgReplicaSet on a real control plane', () => {
 
   test('the tainted pool takes no PostgreSQL pod that does not tolerate the taint', async () => {
     await applyIn('pool-untolerated', statefulSets('pool-untolerated', { nodeSelector: { pool: 'db' } }));
-    const pods = await podsPlaced('pool-untolerated', 3); // the primary, and both replicas at once (podManagementPolicy Parallel)
+    // The primary, and every replica at once (podManagementPolicy Parallel).
+    const pods = await podsPlaced('pool-untolerated', PODS);
     for (const pod of pods) {
       const scheduled = pod.status.conditions.find((c: KubeObject) => c.type === 'PodScheduled');
       expect({ pod: pod.metadata.name, node: pod.spec.nodeName, scheduled: scheduled.status }).toEqual({ pod: pod.metadata.name, node: undefined, scheduled: 'False' });
-      expect(scheduled.message).toMatch(/untolerated taint.*dedicated: db/);
+      // The pool's 2 nodes refuse them for the taint, the other 4 for the nodeSelector.
+      expect(scheduled.message).toMatch(/^0\/6 nodes are available: 2 node\(s\) had untolerated taint\(s\), 4 node\(s\) didn't match Pod's node affinity\/selector/);
     }
   });
 
@@ -313,7 +316,7 @@ describe('pod options of PgReplicaSet on a real control plane', () => {
       await cp().kubectlOk(['rollout', 'status', `statefulset/${sts}`, '-n', 'pool-tolerated', '--timeout=90s'], { timeoutMs: 100_000 });
     }
     const pods = await podsOf('pool-tolerated');
-    expect(pods).toHaveLength(3);
+    expect(pods).toHaveLength(PODS);
     for (const pod of pods) expect({ pod: pod.metadata.name, inPool: POOL.includes(pod.spec.nodeName) }).toEqual({ pod: pod.metadata.name, inPool: true });
   });
 
@@ -321,7 +324,13 @@ describe('pod options of PgReplicaSet on a real control plane', () => {
     const doc = readFileSync(join(REPO_ROOT, 'docs', 'your-cluster.md'), 'utf8');
     expect(doc).toContain('the API server refuses pods naming one that does not exist');
     const [primary] = statefulSets('pool-priority', { priorityClassName: 'databases' });
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'priority-check', namespace: 'pool-priority' }, spec: primary.spec.template.spec };
+    expect(primary.spec.template.spec.priorityClassName).toBe('databases');
+    // A pod as the StatefulSet controller would create it, less what only the controller can fill in (the claims' volumes).
+    const { containers: [postgres], priorityClassName } = primary.spec.template.spec;
+    const pod = {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'priority-check', namespace: 'pool-priority' },
+      spec: { priorityClassName, containers: [{ name: postgres.name, image: postgres.image }] },
+    };
     await cp().kubectlOk(['create', 'namespace', 'pool-priority']);
     const refused = await cp().kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(pod) });
     expect(refused.code).not.toBe(0);

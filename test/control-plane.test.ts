@@ -278,9 +278,12 @@ describe('pod options of PgReplicaSet on a real control plane', () => {
     await cp().kubectlOk(['apply', '--server-side', '-f', '-'], { input: objects.map(o => JSON.stringify(o)).join('\n') });
   };
   const podsOf = (namespace: string) => getItems(cp(), ['pods', '-n', namespace]);
+  // Until the claims bind, the scheduler's verdict is "unbound immediate PersistentVolumeClaims": wait for one about the nodes.
+  const judgedByNodes = (pod: KubeObject) => pod.status.conditions?.some((c: KubeObject) =>
+    c.type === 'PodScheduled' && c.status === 'False' && /^0\/\d+ nodes are available: \d+ node\(s\)/.test(c.message ?? ''));
   const podsPlaced = (namespace: string, count: number) => waitFor(`${count} pods placed in ${namespace}`, async () => {
     const pods = await podsOf(namespace);
-    return pods.length === count && pods.every(p => p.spec.nodeName || p.status.conditions?.some((c: KubeObject) => c.type === 'PodScheduled' && c.status === 'False')) && pods;
+    return pods.length === count && pods.every(p => p.spec.nodeName || judgedByNodes(p)) && pods;
   }, 60_000, 500);
 
   beforeAll(async () => {

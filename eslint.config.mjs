@@ -3,7 +3,7 @@ import importPlugin from 'eslint-plugin-import';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'lib-dist/', 'service/dist/', 'lib/imports/', 'test/fixtures/', 'coverage/', '*.js', '*.mjs'] },
+  { ignores: ['node_modules/', 'dist/', 'lib-dist/', 'service/dist/', 'lib/imports/', 'lib/core/generated/', 'test/fixtures/', 'coverage/', '*.js', '*.mjs'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
 import { ScaledApi, ScaledApiProps } from './api/scaled-api';
 import { IMetricsTarget, ISecretConsumer } from './core/endpoints';
-import { propError, rejectUnknownProps, requireDnsLabel, requireProp } from './core/validation';
+import { validateProps } from './core/prop-validation';
+import { propError, requireDnsLabel } from './core/validation';
 import { LoadBalancer, LoadBalancerProps } from './load-balancer/load-balancer';
 import { Observability, ObservabilityProps } from './observability/observability';
 import { PgReplicaSet, PgReplicaSetProps } from './postgres/pg-replica-set';
@@ -39,11 +40,6 @@ export interface HorizontalScalingTopologyProps {
   readonly generateSecrets?: boolean;
 }
 
-/** Every prop of {@link HorizontalScalingTopologyProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const HORIZONTAL_SCALING_TOPOLOGY_PROPS: Record<keyof HorizontalScalingTopologyProps, true> = {
-  image: true, api: true, database: true, existingDatabase: true, cache: true, existingCache: true, loadBalancer: true,
-  workers: true, observability: true, generateSecrets: true,
-};
 
 /**
  * The Redis tier's props: with workers it is also their broker, so it evicts only keys with a TTL
@@ -71,8 +67,7 @@ export class HorizontalScalingTopology extends Construct {
 
   constructor(scope: Construct, id: string, props: HorizontalScalingTopologyProps) {
     super(scope, id);
-    rejectUnknownProps(this, props, HORIZONTAL_SCALING_TOPOLOGY_PROPS);
-    requireProp(this, props, 'image', 'the API\'s container image');
+    validateProps(this, 'HorizontalScalingTopologyProps', props);
     this.database = this.tier('database', props.database, props.existingDatabase, () => new PgReplicaSet(this, 'db', props.database));
     this.cache = this.tier('cache', props.cache, props.existingCache, () => new RedisCluster(this, 'cache', cacheProps(props)));
     // The API enqueues for every pool's queues (POST /api/v1/jobs), on the same Redis.

@@ -104,7 +104,7 @@ test.each<[string, PgReplicaSetProps, string]>([
   ['synchronousCommit is unknown', { synchronousCommit: 'local' as never }, 'test/db: \'synchronousCommit\' ("local") must be one of \'on\', \'remote_write\', \'remote_apply\''],
   ['the secret name is empty', { credentialsSecret: '' }, 'test/db: \'credentialsSecret\' ("") must name the Secret that holds the credentials'],
   ['a parameter name is invalid', { parameters: { 'work mem; drop': '1' } }, 'test/db: \'parameters.work mem; drop\' ("work mem; drop") is not a PostgreSQL parameter name'],
-  ['a pooler is asked of the statefulset engine', { pooler: true }, 'test/db: \'pooler\' ("true") is only available with engine \'cloudnative-pg\''],
+  ['a pooler is asked of the statefulset engine', { pooler: true }, 'test/db: \'pooler\' (true) does not apply to engine \'statefulset\': it is a prop of engine \'cloudnative-pg\''],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthDb(props)).toThrow(message);
 });
@@ -150,8 +150,8 @@ test('the settings keep what the props give', () => {
   expect(settings.resources.requests?.cpu?.value).toBe('500m');
 });
 
-test('throws error, when the settings are asked for a backup of the statefulset engine', () => {
+test('throws error, when the settings are asked for a backup of the statefulset engine, naming both engines', () => {
   const scope = new Construct(Testing.chart(), 'db');
   expect(() => resolvePgReplicaSetSettings(scope, { backup: { schedule: '0 0 3 * * *', volumeSnapshotClass: 'csi' } }))
-    .toThrow('test/db: \'backup\' ("{\\"schedule\\":\\"0 0 3 * * *\\",\\"volumeSnapshotClass\\":\\"csi\\"}") is only available with engine \'cloudnative-pg\'');
+    .toThrow('test/db: \'backup\' ({"schedule":"0 0 3 * * *","volumeSnapshotClass":"csi"}) does not apply to engine \'statefulset\': it is a prop of engine \'cloudnative-pg\'');
 });

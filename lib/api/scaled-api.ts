@@ -11,8 +11,9 @@ import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, guidesScalingBehavior, resolveResources, SpreadPolicy, utilizationMetric,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { validateProps } from '../core/prop-validation';
 import {
-  propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive, requireProp,
+  propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive,
 } from '../core/validation';
 import { renderAdapterRules } from './metrics-adapter-rules';
 
@@ -156,14 +157,6 @@ export interface ScaledApiProps {
   readonly runAsUser?: number;
 }
 
-/** Every prop of {@link ScaledApiProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const SCALED_API_PROPS: Record<keyof ScaledApiProps, true> = {
-  image: true, port: true, metricsPort: true, metricsPath: true, minReplicas: true, maxReplicas: true, cpuUtilization: true,
-  memoryUtilization: true, podMetric: true, scaleUp: true, scaleDown: true, minAvailable: true, probes: true, probeTimings: true,
-  databasePool: true, metricsPrefix: true, resources: true, spread: true,
-  preStopDelay: true, terminationGracePeriod: true, database: true, cache: true, env: true, secretEnv: true,
-  metricsScraper: true, runAsUser: true,
-};
 
 /** The probes of the API container, in the order the kubelet starts them. */
 export type ProbeKind = 'startup' | 'liveness' | 'readiness';
@@ -216,9 +209,9 @@ export interface ScaledApiSettings {
 
 /** Validates and defaults the props of the ScaledApi at `scope`. */
 export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps): ScaledApiSettings {
-  rejectUnknownProps(scope, props, SCALED_API_PROPS);
+  validateProps(scope, 'ScaledApiProps', props);
   const name = resourceName(scope);
-  const image = requirePinnedImage(scope, 'image', requireProp(scope, props, 'image', 'the container image, e.g. \'registry.example.com/api:1.4.2\''));
+  const image = requirePinnedImage(scope, 'image', props.image);
   const ports = resolvePorts(scope, props);
   const backends: IClientAccessible[] = [props.database, props.cache].filter(b => b !== undefined);
   return {

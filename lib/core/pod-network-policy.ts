@@ -2,6 +2,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { IClientAccessible, NetworkLink, PodPeer } from './endpoints';
 import { resourceName } from './names';
+import { validateProps } from './prop-validation';
 
 /** Props of a {@link PodNetworkPolicy}. */
 export interface PodNetworkPolicyProps {
@@ -26,6 +27,7 @@ export class PodNetworkPolicy extends Construct {
 
   constructor(scope: Construct, id: string, props: PodNetworkPolicyProps) {
     super(scope, id);
+    validateProps(this, 'PodNetworkPolicyProps', props);
     this.podSelector = props.podSelector;
     // DNS: kube-dns / CoreDNS answer on UDP and TCP 53.
     this.egress.push({

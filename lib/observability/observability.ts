@@ -3,12 +3,13 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { GeneratedSecretSpec, IMetricsTarget, ISecretConsumer } from '../core/endpoints';
 import { commonLabels, namespaceOf, resourceName } from '../core/names';
-import { propError, rejectUnknownProps, requireOneOf, requirePositive, requireProp } from '../core/validation';
+import { validateProps } from '../core/prop-validation';
+import { propError, requireOneOf, requirePositive } from '../core/validation';
 import { renderDashboards } from './dashboards';
 import { ObservabilityModeBuilder } from './mode';
 import { operatorMode } from './operator-mode';
 import { MonitoredEndpoint, renderAlertRules, renderRecordingRules, RuleGroup } from './rules';
-import { OBSERVABILITY_PROPS, ObservabilityMode, ObservabilityProps, ObservabilitySettings } from './settings';
+import { ObservabilityMode, ObservabilityProps, ObservabilitySettings } from './settings';
 import { grafanaAdminSecretName, standaloneMode } from './standalone-mode';
 
 export * from './settings';
@@ -26,8 +27,7 @@ const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 /** Validates and defaults the props of the Observability at `scope`; standalone-only props are its mode's to resolve. */
 export function resolveObservabilitySettings(scope: Construct, props: ObservabilityProps): ObservabilitySettings {
-  rejectUnknownProps(scope, props, OBSERVABILITY_PROPS);
-  requireProp(scope, props, 'targets', 'the constructs to monitor');
+  validateProps(scope, 'ObservabilityProps', props);
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'operator', MODES);
   const name = resourceName(scope);
   const endpoints = monitoredEndpoints(scope, props.targets);

@@ -31,22 +31,16 @@ export interface ObservabilityProps {
   readonly dashboardLabel?: Record<string, string>;
   /** Grafana folder of the dashboards (annotation `grafana_folder`). @default 'hscale' */
   readonly dashboardFolder?: string;
-  /** standalone: Prometheus image. @default 'quay.io/prometheus/prometheus:v2.53.1' */
+  /** standalone: Prometheus image. @default 'quay.io/prometheus/prometheus:v2.53.1' @onlyWhen mode=standalone */
   readonly prometheusImage?: string;
-  /** standalone: Grafana image. @default 'grafana/grafana:11.1.3' */
+  /** standalone: Grafana image. @default 'grafana/grafana:11.1.3' @onlyWhen mode=standalone */
   readonly grafanaImage?: string;
-  /** standalone: Secret with the Grafana admin password (key `password`). @default '<name>-grafana-admin' */
+  /** standalone: Secret with the Grafana admin password (key `password`). @default '<name>-grafana-admin' @onlyWhen mode=standalone */
   readonly grafanaAdminSecret?: string;
-  /** standalone: how long Prometheus keeps samples. @default '15d' */
+  /** standalone: how long Prometheus keeps samples. @default '15d' @onlyWhen mode=standalone */
   readonly retention?: string;
 }
 
-/** Every prop of {@link ObservabilityProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const OBSERVABILITY_PROPS: Record<keyof ObservabilityProps, true> = {
-  targets: true, mode: true, selectorLabels: true, latencySlo: true, replicationLagBound: true, errorRatio: true,
-  cacheHitRatio: true, workerFailureRatio: true, runbookBaseUrl: true, dashboardLabel: true, dashboardFolder: true, prometheusImage: true,
-  grafanaImage: true, grafanaAdminSecret: true, retention: true,
-};
 
 /** The props every mode reads, validated and defaulted. */
 export interface ObservabilitySettings {

@@ -2,10 +2,11 @@ import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, MAXMEMORY_POLICIES } from '../core/endpoints';
 import { namespaceOf, resourceName } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
-import { parseQuantity, propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../core/validation';
+import { validateProps } from '../core/prop-validation';
+import { parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../core/validation';
 import { REDIS_MODES } from './modes';
 import { APPENDFSYNC_MODES } from './redis-conf';
-import { REDIS_CLUSTER_PROPS, REDIS_MODE_NAMES, RedisClusterProps, RedisClusterSettings } from './settings';
+import { REDIS_MODE_NAMES, RedisClusterProps, RedisClusterSettings } from './settings';
 
 const DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '250m', memoryRequest: '1Gi', cpuLimit: '1', memoryLimit: '3Gi' };
 
@@ -14,7 +15,7 @@ const DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '250m', memoryReques
  * default; throws naming the construct path, the prop, the value and the rule.
  */
 export function resolveRedisClusterSettings(scope: Construct, props: RedisClusterProps = {}): RedisClusterSettings {
-  rejectUnknownProps(scope, props, REDIS_CLUSTER_PROPS);
+  validateProps(scope, 'RedisClusterProps', props);
   const name = resourceName(scope);
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'cluster', REDIS_MODE_NAMES);
   const topology = REDIS_MODES[mode].resolveTopology(scope, props);

@@ -6,7 +6,8 @@ import { GENERATED_SECRETS_ANNOTATION, GeneratedSecretSpec, ISecretConsumer } fr
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
-import { propError, rejectUnknownProps, requirePinnedImage } from '../core/validation';
+import { validateProps } from '../core/prop-validation';
+import { propError, requirePinnedImage } from '../core/validation';
 
 /** Props of a {@link GeneratedSecrets}. */
 export interface GeneratedSecretsProps {
@@ -18,9 +19,6 @@ export interface GeneratedSecretsProps {
   readonly image?: string;
 }
 
-/** Every prop of {@link GeneratedSecretsProps}, so unknown names (typos from JavaScript) are refused. */
-export const GENERATED_SECRETS_PROPS: Record<keyof GeneratedSecretsProps, true> = { secrets: true, from: true, image: true };
-
 /** Where the script is mounted in the Job's pod. */
 const SCRIPT_DIR = '/etc/hscale';
 const UID = 65534;
@@ -29,7 +27,7 @@ const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 
 /** Validates the Secrets asked for and merges those named twice with the same keys; `scope` names errors. */
 export function resolveGeneratedSecrets(scope: Construct, props: GeneratedSecretsProps = {}): GeneratedSecretSpec[] {
-  rejectUnknownProps(scope, props, GENERATED_SECRETS_PROPS);
+  validateProps(scope, 'GeneratedSecretsProps', props);
   const byName = new Map<string, GeneratedSecretSpec>();
   for (const spec of [...(props.secrets ?? []), ...(props.from ?? []).flatMap(consumer => consumer.generatableSecrets)]) {
     if (spec.name.length > 253 || !SECRET_NAME.test(spec.name)) throw propError(scope, 'secrets', spec.name, 'is not a valid Secret name (a DNS-1123 subdomain)');

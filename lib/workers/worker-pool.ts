@@ -12,8 +12,9 @@ import {
   restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy, utilizationMetric,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { validateProps } from '../core/prop-validation';
 import {
-  parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requireProp,
+  parseQuantity, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
 } from '../core/validation';
 
 export type WorkerAutoscaler = 'keda' | 'cpu';
@@ -116,14 +117,6 @@ export interface WorkerPoolProps {
   readonly runAsUser?: number;
 }
 
-/** Every prop of {@link WorkerPoolProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const WORKER_POOL_PROPS: Record<keyof WorkerPoolProps, true> = {
-  image: true, command: true, queues: true, queue: true, concurrency: true, attempts: true, backoff: true, jobTimeout: true,
-  maxRssPercent: true, schedules: true, enqueueCommand: true, broker: true, database: true, autoscaler: true, minReplicas: true,
-  maxReplicas: true, backlogPerReplica: true, cpuUtilization: true, pollingInterval: true, terminationGracePeriod: true,
-  metricsPort: true, metricsPath: true, resources: true, spread: true, env: true, secretEnv: true, metricsScraper: true,
-  kedaOperator: true, runAsUser: true,
-};
 
 /** KEDA's Helm chart labels its operator pods so. */
 export const DEFAULT_KEDA_OPERATOR: PodPeer = {
@@ -173,8 +166,6 @@ const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
 /** Resolves and validates the props of the WorkerPool `scope`; throws naming the prop on a bad value. */
 export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolProps): WorkerPoolSettings {
-  requireProp(scope, props, 'image', 'the workers\' container image');
-  requireProp(scope, props, 'broker', 'the RedisCluster holding the queues');
   const queues = resolveQueues(scope, props);
   requireQueueSafeBroker(scope, props.broker);
   const autoscaler = requireOneOf(scope, 'autoscaler', props.autoscaler ?? 'keda', AUTOSCALERS);
@@ -302,7 +293,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
 
   constructor(scope: Construct, id: string, props: WorkerPoolProps) {
     super(scope, id);
-    rejectUnknownProps(this, props, WORKER_POOL_PROPS);
+    validateProps(this, 'WorkerPoolProps', props);
     this.name = resourceName(this);
     this.settings = resolveWorkerPoolSettings(this, props);
     ({ queues: this.queues, autoscaler: this.autoscalerKind, minReplicas: this.minReplicas, maxReplicas: this.maxReplicas } = this.settings);

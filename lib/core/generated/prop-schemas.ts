@@ -11,7 +11,8 @@ export type PropsInterface =
   | 'PodSecurityNamespaceProps'
   | 'RedisClusterProps'
   | 'ScaledApiProps'
-  | 'WorkerPoolProps';
+  | 'WorkerPoolProps'
+  | 'WorkerQueueProps';
 
 /** JSON Schemas (draft-07) of every props interface, with the keywords `instanceof`, `implements` and `onlyWhen`. */
 export const PROP_SCHEMAS = {
@@ -546,23 +547,9 @@ export const PROP_SCHEMAS = {
                 "description": "Command of the worker container.",
                 "default": "- the image's entrypoint"
               },
-              "queues": {
-                "type": "array",
-                "items": {
-                  "type": "string"
-                },
-                "description": "Queues the workers take jobs from, injected as `WORKER_QUEUES`.",
-                "default": "- `[queue]`"
-              },
-              "queue": {
-                "type": "string",
-                "description": "One queue; the same as `queues: [queue]`.",
-                "default": "- `queues` is required instead",
-                "deprecated": "use `queues`"
-              },
               "concurrency": {
                 "type": "number",
-                "description": "Jobs each worker pod runs at once, per queue (`WORKER_CONCURRENCY`).",
+                "description": "Jobs each worker pod runs at once, per queue without a concurrency of its own (`WORKER_CONCURRENCY`).",
                 "default": 1
               },
               "attempts": {
@@ -708,6 +695,32 @@ export const PROP_SCHEMAS = {
                 "type": "number",
                 "description": "User id the container runs as.",
                 "default": 10001
+              },
+              "queues": {
+                "type": "array",
+                "items": {
+                  "anyOf": [
+                    {
+                      "type": "string"
+                    },
+                    {
+                      "$ref": "#/definitions/WorkerQueue"
+                    }
+                  ]
+                },
+                "description": "Queues the workers take jobs from, by name or with a concurrency of their own; injected as `WORKER_QUEUES`.",
+                "default": "- `[queue]`"
+              },
+              "queue": {
+                "type": "string",
+                "description": "One queue; the same as `queues: [queue]`.",
+                "default": "- `queues` is required instead",
+                "deprecated": "use `queues`"
+              },
+              "queuePrefix": {
+                "type": "string",
+                "description": "Key prefix of the queues, as the image gives BullMQ (`QUEUE_PREFIX`); KEDA reads `<prefix>:<queue>:wait`. On a Redis Cluster it must hold a `{hash tag}`.",
+                "default": "{hscale}"
               }
             },
             "required": [
@@ -1776,6 +1789,25 @@ export const PROP_SCHEMAS = {
         "cpu"
       ]
     },
+    "WorkerQueue": {
+      "type": "object",
+      "properties": {
+        "name": {
+          "type": "string",
+          "description": "Name of the queue."
+        },
+        "concurrency": {
+          "type": "number",
+          "description": "Jobs of this queue each worker pod runs at once (`WORKER_QUEUE_CONCURRENCY`).",
+          "default": "- the pool's `concurrency`"
+        }
+      },
+      "required": [
+        "name"
+      ],
+      "additionalProperties": false,
+      "description": "A queue with a concurrency of its own, e.g. `{ name: 'invoices', concurrency: 2 }` beside `'emails'` at the pool's."
+    },
     "ObservabilityMode": {
       "type": "string",
       "enum": [
@@ -2464,6 +2496,32 @@ export const PROP_SCHEMAS = {
     "WorkerPoolProps": {
       "type": "object",
       "properties": {
+        "queues": {
+          "type": "array",
+          "items": {
+            "anyOf": [
+              {
+                "type": "string"
+              },
+              {
+                "$ref": "#/definitions/WorkerQueue"
+              }
+            ]
+          },
+          "description": "Queues the workers take jobs from, by name or with a concurrency of their own; injected as `WORKER_QUEUES`.",
+          "default": "- `[queue]`"
+        },
+        "queue": {
+          "type": "string",
+          "description": "One queue; the same as `queues: [queue]`.",
+          "default": "- `queues` is required instead",
+          "deprecated": "use `queues`"
+        },
+        "queuePrefix": {
+          "type": "string",
+          "description": "Key prefix of the queues, as the image gives BullMQ (`QUEUE_PREFIX`); KEDA reads `<prefix>:<queue>:wait`. On a Redis Cluster it must hold a `{hash tag}`.",
+          "default": "{hscale}"
+        },
         "image": {
           "type": "string",
           "description": "Container image of the workers, pinned by a tag other than `latest` or by digest."
@@ -2476,23 +2534,9 @@ export const PROP_SCHEMAS = {
           "description": "Command of the worker container.",
           "default": "- the image's entrypoint"
         },
-        "queues": {
-          "type": "array",
-          "items": {
-            "type": "string"
-          },
-          "description": "Queues the workers take jobs from, injected as `WORKER_QUEUES`.",
-          "default": "- `[queue]`"
-        },
-        "queue": {
-          "type": "string",
-          "description": "One queue; the same as `queues: [queue]`.",
-          "default": "- `queues` is required instead",
-          "deprecated": "use `queues`"
-        },
         "concurrency": {
           "type": "number",
-          "description": "Jobs each worker pod runs at once, per queue (`WORKER_CONCURRENCY`).",
+          "description": "Jobs each worker pod runs at once, per queue without a concurrency of its own (`WORKER_CONCURRENCY`).",
           "default": 1
         },
         "attempts": {
@@ -2691,7 +2735,40 @@ export const PROP_SCHEMAS = {
         "broker"
       ],
       "additionalProperties": false,
-      "description": "Props of a  {@link  WorkerPool } ."
+      "description": "Props of a  {@link  WorkerPool } ; the queues, and their key prefix, are in  {@link  WorkerQueueProps } ."
+    },
+    "WorkerQueueProps": {
+      "type": "object",
+      "properties": {
+        "queues": {
+          "type": "array",
+          "items": {
+            "anyOf": [
+              {
+                "type": "string"
+              },
+              {
+                "$ref": "#/definitions/WorkerQueue"
+              }
+            ]
+          },
+          "description": "Queues the workers take jobs from, by name or with a concurrency of their own; injected as `WORKER_QUEUES`.",
+          "default": "- `[queue]`"
+        },
+        "queue": {
+          "type": "string",
+          "description": "One queue; the same as `queues: [queue]`.",
+          "default": "- `queues` is required instead",
+          "deprecated": "use `queues`"
+        },
+        "queuePrefix": {
+          "type": "string",
+          "description": "Key prefix of the queues, as the image gives BullMQ (`QUEUE_PREFIX`); KEDA reads `<prefix>:<queue>:wait`. On a Redis Cluster it must hold a `{hash tag}`.",
+          "default": "{hscale}"
+        }
+      },
+      "additionalProperties": false,
+      "description": "The props naming a pool's queues and where their keys live."
     }
   }
 };

@@ -2,7 +2,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { externalRequirements, KubeObject, LoadBalancer, PgReplicaSet, ScaledApi } from '../lib';
+import { externalRequirements, KubeObject, LoadBalancer, PgReplicaSet, renderApplySteps, ScaledApi } from '../lib';
 import { chartFiles, readManifests, renderApplySection } from '../scripts/requirements';
 
 const BUILT_IN_API_VERSIONS = /^(v1|(apps|batch|autoscaling|policy|networking\.k8s\.io|rbac\.authorization\.k8s\.io|storage\.k8s\.io)\/.+)$/;
@@ -88,4 +88,11 @@ test('a Namespace in the chart is not required, and a claim without a class need
 test('--chart picks one file; without a file it throws', () => {
   expect(chartFiles(['--chart', 'dist/x.k8s.yaml'])).toEqual(['dist/x.k8s.yaml']);
   expect(() => chartFiles(['--chart'])).toThrow('--chart needs a file, e.g. --chart dist/hscale.k8s.yaml');
+});
+
+test('the apply steps apply the path as given, once (it used to print dist/dist/x.k8s.yaml), under a heading of the file name', () => {
+  const steps = renderApplySteps('dist/x.k8s.yaml', { namespaces: [], operators: [], secrets: [], createdSecrets: [], images: ['a:1'], storageClasses: [] });
+  expect(steps.split('\n')[0]).toBe('#### `x.k8s.yaml`');
+  expect(steps).toContain('   kubectl apply -f dist/x.k8s.yaml\n');
+  expect(steps).not.toContain('dist/dist/');
 });

@@ -199,11 +199,13 @@ function createSecretCommand(s: SecretRequirement): string {
 }
 
 /**
- * The steps that apply `file` (a `dist/` manifest) on a fresh cluster, as Markdown, in order:
- * namespaces, operators, Secrets, images and storage to check, then `kubectl apply`.
+ * The steps that apply `file` on a fresh cluster, as Markdown, in order: namespaces, operators,
+ * Secrets, images and storage to check, then `kubectl apply -f <file>`. `file` is the path as
+ * the reader will type it (e.g. 'dist/hscale.k8s.yaml', relative to where kubectl runs); the
+ * heading names the file alone.
  */
 export function renderApplySteps(file: string, r: ChartRequirements): string {
-  const lines: string[] = [`#### \`${file}\``, ''];
+  const lines: string[] = [`#### \`${file.split('/').pop()}\``, ''];
   let step = 0;
   const heading = (title: string) => lines.push(`${++step}. ${title}`);
   const code = (commands: string[]) => lines.push('', '   ```sh', ...commands.map(c => `   ${c}`), '   ```', '');
@@ -234,6 +236,6 @@ export function renderApplySteps(file: string, r: ChartRequirements): string {
     heading(`Storage: ${classes.join(', ')}.`);
   }
   heading('Apply the chart:');
-  code([`kubectl apply -f dist/${file}`]);
+  code([`kubectl apply -f ${file}`]);
   return `${lines.join('\n').trimEnd()}\n`;
 }

@@ -1,6 +1,18 @@
 import stylistic from '@stylistic/eslint-plugin';
 import importPlugin from 'eslint-plugin-import';
+import jest from 'eslint-plugin-jest';
 import tseslint from 'typescript-eslint';
+
+// Each family folder of lib/ imports only core/ (and the generated imports/) besides itself; core/
+// imports nothing above it. topology.ts, index.ts and testing/ may import the families.
+const FAMILIES = ['api', 'workers', 'redis', 'postgres', 'load-balancer', 'observability', 'secrets', 'cluster'];
+const LAYER_ZONES = [
+  { target: './lib/core', from: './lib', except: ['./core', './imports'], message: 'core/ imports nothing above it.' },
+  ...FAMILIES.map(family => ({
+    target: `./lib/${family}`, from: './lib', except: ['./core', './imports', `./${family}`],
+    message: 'A family imports only core/ and its own folder; what two families share belongs in core/.',
+  })),
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'lib-dist/', 'service/dist/', 'lib/imports/', 'lib/core/generated/', 'test/fixtures/', 'coverage/', '*.js', '*.mjs'] },
@@ -31,4 +43,31 @@ export default tseslint.config(
   },
   // CommonJS scripts that npm runs before anything is built (scripts/postinstall.cjs).
   { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  {
+    files: ['test/**/*.ts'],
+    ...jest.configs['flat/recommended'],
+    rules: {
+      ...jest.configs['flat/recommended'].rules,
+      // Helpers named expect* (and waitFor, which throws on timeout) are assertions.
+      'jest/expect-expect': ['warn', { assertFunctionNames: ['expect', 'expect*', '*.expect*', 'waitFor'] }],
+    },
+  },
+  {
+    // Shared assertions (e.g. LocalStackTest.expectDatabaseAgrees) call expect outside a test block by design.
+    files: ['test/support/**/*.ts'],
+    rules: { 'jest/no-standalone-expect': 'off' },
+  },
+  {
+    files: ['lib/**/*.ts'],
+    settings: {
+      'import/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import/resolver': { node: { extensions: ['.ts', '.js'] } },
+    },
+    rules: {
+      'import/no-cycle': 'error',
+      'import/no-restricted-paths': ['error', { zones: LAYER_ZONES }],
+      // import/no-cycle skips `import type`, so lib/ has none: a cycle of types is a cycle too.
+      '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'no-type-imports' }],
+    },
+  },
 );

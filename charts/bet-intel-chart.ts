@@ -25,6 +25,7 @@ export class BetIntelChart extends Chart {
   public readonly namespaceObject: PodSecurityNamespace;
   public readonly db: PgReplicaSet;
   public readonly cache: RedisCluster;
+  public readonly queue: RedisCluster;
   public readonly api: ScaledApi;
   public readonly lb: LoadBalancer;
   public readonly workers: WorkerPool[];
@@ -37,8 +38,12 @@ export class BetIntelChart extends Chart {
     this.cache = new RedisCluster(this, 'cache', {
       shards: 3,
       replicasPerShard: 0,
-      // Also the workers' broker: evict only the cache's keys (each with a TTL), never a job.
-      maxmemoryPolicy: 'volatile-lru',
+      maxmemoryPolicy: 'allkeys-lru',
+      resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '200m', memoryLimit: '512Mi' },
+    });
+    // Celery's broker on a Redis of its own that never evicts, so the cache's LRU can never take a task.
+    this.queue = new RedisCluster(this, 'queue', {
+      mode: 'sentinel', replicas: 1, sentinels: 3, maxmemoryPolicy: 'noeviction',
       resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '200m', memoryLimit: '512Mi' },
     });
     const pools = Object.entries(WORKER_POOLS).map(([name, pool]) => ({ name, props: this.workerPoolProps(pool.queue, pool.concurrency) }));
@@ -53,7 +58,7 @@ export class BetIntelChart extends Chart {
       health: 'backend',
     });
     this.workers = pools.map(pool => new WorkerPool(this, pool.name, pool.props));
-    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, ...this.workers] });
+    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.queue, this.lb, ...this.workers] });
   }
 
   /** k8s-deployment.yml: the API Deployment and its HPA, with the requests-per-second target of "Scaling Thresholds". */
@@ -76,6 +81,7 @@ export class BetIntelChart extends Chart {
       resources: { cpuRequest: '200m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '512Mi' },
       database: this.db,
       cache: this.cache,
+      queueBroker: this.queue,
       // POST /api/v1/jobs accepts jobs for the pools' queues.
       env,
       secretEnv: adminTokenEnv(this),
@@ -91,7 +97,8 @@ export class BetIntelChart extends Chart {
       concurrency,
       // One process runs `concurrency` jobs: it restarts past their share of Celery's bound, within 80% of its limit.
       maxRssPercent: Math.min(80, Math.round((concurrency * MEMORY_PER_JOB_MIB * 100) / WORKER_MEMORY_LIMIT_MIB)),
-      broker: this.cache,
+      broker: this.queue,
+      cache: this.cache,
       database: this.db,
       minReplicas: 2,
       maxReplicas: 8,

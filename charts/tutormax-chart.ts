@@ -15,6 +15,7 @@ export class TutorMaxChart extends Chart {
   public readonly namespaceObject: PodSecurityNamespace;
   public readonly db: PgReplicaSet;
   public readonly cache: RedisCluster;
+  public readonly queue: RedisCluster;
   public readonly api: ScaledApi;
   public readonly lb: LoadBalancer;
   public readonly workers: WorkerPool;
@@ -25,10 +26,13 @@ export class TutorMaxChart extends Chart {
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
     // The guide's primary pool at 20 pods may open 20 x (20 + 40) connections; a standby needs as many as its primary.
     this.db = new PgReplicaSet(this, 'db', { replicas: 1, maxConnections: 1250 });
-    // The guide runs one Sentinel; three with a quorum of two survive the loss of any one. The cache is also the
-    // workers' broker, so 'volatile-lru' (the guide: allkeys-lru) evicts only the cache's keys, each with a TTL, never a job.
+    // The guide runs one Sentinel; three with a quorum of two survive the loss of any one.
     this.cache = new RedisCluster(this, 'cache', {
-      mode: 'sentinel', replicas: 1, sentinels: 3, quorum: 2, masterName: 'tutormax-master', maxmemory: '1Gi', maxmemoryPolicy: 'volatile-lru',
+      mode: 'sentinel', replicas: 1, sentinels: 3, quorum: 2, masterName: 'tutormax-master', maxmemory: '1Gi', maxmemoryPolicy: 'allkeys-lru',
+    });
+    // Celery's broker on a Redis of its own, the same shape, that never evicts: the cache's LRU can never take a task.
+    this.queue = new RedisCluster(this, 'queue', {
+      mode: 'sentinel', replicas: 1, sentinels: 3, quorum: 2, masterName: 'tutormax-queue', maxmemory: '1Gi', maxmemoryPolicy: 'noeviction',
     });
     const tasks = this.celeryTasks();
     this.api = this.statelessApi(workerQueuesEnv([tasks]));
@@ -40,7 +44,7 @@ export class TutorMaxChart extends Chart {
       health: 'backend',
     });
     this.workers = new WorkerPool(this, 'workers', tasks);
-    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.lb, this.workers] });
+    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.queue, this.lb, this.workers] });
   }
 
   /** The stateless API instances, autoscaled as the guide's Kubernetes HPA example. */
@@ -56,6 +60,7 @@ export class TutorMaxChart extends Chart {
       database: this.db,
       databasePool: { primarySize: 20, primaryOverflow: 40 },
       cache: this.cache,
+      queueBroker: this.queue,
       // POST /api/v1/jobs accepts jobs for the workers' queue.
       env,
       secretEnv: adminTokenEnv(this),
@@ -73,7 +78,8 @@ export class TutorMaxChart extends Chart {
       queues: ['tutormax-tasks'],
       minReplicas: 2,
       schedules: { 'daily-metrics': { cron: '@daily', name: 'items.aggregate' } },
-      broker: this.cache,
+      broker: this.queue,
+      cache: this.cache,
       database: this.db,
     };
   }

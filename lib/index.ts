@@ -1,24 +1,56 @@
-export * from './core/endpoints';
-export * from './core/pod-defaults';
-export * from './core/pod-network-policy';
-export * from './api/scaled-api';
-export { propError } from './core/validation';
+// The public API of `hscale`, by name: the constructs, their props, and the contracts users
+// implement or pass. Everything else in lib/ is internal and may change in any release; the
+// config renderers are `hscale/render` (lib/render.ts), the manifest checks `hscale/testing`.
+// etc/hscale.api.md is the report of this file; a test fails when the two differ.
+
+// The contracts between constructs, which a user's own construct may implement.
+export type {
+  GeneratedSecretSpec, IClientAccessible, ICacheEndpoint, IDatabaseEndpoint, ILoadBalancerBackend, IMetricsTarget, IQueueBroker,
+  ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer, QueueBacklog,
+} from './core/endpoints';
+export type { SecretKey } from './core/container-env';
 export type { Quantity } from './core/validation';
-export * from './load-balancer/load-balancer';
-export * from './load-balancer/nginx-conf';
-export * from './redis/redis-cluster';
-export * from './redis/redis-conf';
-export * from './postgres/pg-replica-set';
-export * from './postgres/postgres-conf';
-export * from './observability/observability';
-export * from './observability/rules';
-export * from './observability/dashboards';
-export * from './observability/prometheus-config';
-export * from './observability/known-metrics';
-export * from './api/metrics-adapter-rules';
-export * from './core/container-env';
-export * from './workers/worker-pool';
-export * from './topology';
-export * from './secrets/generated-secrets';
-export * from './cluster/requirements';
-export * from './cluster/pod-security-namespace';
+export type { ContainerResources, SpreadPolicy } from './core/pod-defaults';
+export type { PodOptions } from './core/pod-options';
+export { PodNetworkPolicy } from './core/pod-network-policy';
+export type { PodNetworkPolicyProps } from './core/pod-network-policy';
+
+export { ScaledApi } from './api/scaled-api';
+export type {
+  DatabasePool, PodMetricTarget, ProbePaths, ProbeTiming, ProbeTimings, ScaledApiProps, ScalingPolicy, ScalingRules,
+} from './api/scaled-api';
+
+// workerQueuesEnv tells a ScaledApi which queues the WorkerPools drain, for a user who composes
+// them without HorizontalScalingTopology (as the charts in charts/ do).
+export { WorkerPool, workerQueuesEnv } from './workers/worker-pool';
+export type { JobBackoff, ResolvedSchedule, WorkerAutoscaler, WorkerPoolProps, WorkerPoolSettings, WorkerSchedule } from './workers/worker-pool';
+export type { ResolvedQueues, WorkerQueue, WorkerQueueProps } from './workers/queues';
+
+export { RedisCluster } from './redis/redis-cluster';
+export type { AppendFsync } from './redis/redis-conf';
+export type { RedisClusterProps, RedisMode } from './redis/settings';
+
+export { PgReplicaSet } from './postgres/pg-replica-set';
+export type { PgEngine, PgReplicaSetProps } from './postgres/pg-replica-set';
+export type { PgAccessMode } from './postgres/engine';
+export type { SynchronousCommit } from './postgres/postgres-conf';
+
+export { LoadBalancer } from './load-balancer/load-balancer';
+export type { NginxNextUpstreamCondition } from './load-balancer/nginx-conf';
+export type {
+  GatewayReference, LoadBalancerHealth, LoadBalancerMode, LoadBalancerProps, LoadBalancerRoute, NextUpstreamCondition, ProxyBuffers,
+  ProxyCache, ProxyTimeouts, RateLimit, RateLimitUnit,
+} from './load-balancer/props';
+
+export { Observability } from './observability/observability';
+export type { ObservabilityMode, ObservabilityProps } from './observability/settings';
+export type { AlertRule, MonitoredEndpoint, RecordingRule, RuleGroup } from './observability/rules';
+
+export { GeneratedSecrets } from './secrets/generated-secrets';
+export type { GeneratedSecretsProps } from './secrets/generated-secrets';
+
+export { PodSecurityNamespace } from './cluster/pod-security-namespace';
+export type { PodSecurityLevel, PodSecurityNamespaceProps } from './cluster/pod-security-namespace';
+
+export { HorizontalScalingTopology } from './topology';
+export type { HorizontalScalingTopologyProps } from './topology';

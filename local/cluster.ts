@@ -67,6 +67,23 @@ export class LocalPod {
     return this.workload.labels;
   }
 
+  /** Its DNS name through the headless Service: `<pod>.<service>.<namespace>`. */
+  public get host(): string {
+    return `${this.name}.${this.workload.serviceName}.${this.workload.namespace}`;
+  }
+
+  /** Whether a config of the pod admits clients by their address (a pg_hba.conf), so peers must come from the pod network. */
+  public get admitsBySourceAddress(): boolean {
+    return this.workload.volumes.some(v => v.configMap && 'pg_hba.conf' in (this.cluster.chart.get('ConfigMap', v.configMap.name).data ?? {}));
+  }
+
+  /** The `127.0.0.1:<port>` another pod reaches the named port at (a forwarder when the server admits by address). */
+  public peerAddress(portName: string): string {
+    const port = this.workload.containers.flatMap(c => c.ports ?? []).find(p => p.name === portName)?.containerPort;
+    if (port === undefined) throw new Error(`pod '${this.name}' has no port named '${portName}'`);
+    return this.cluster.resolve(this.host, port);
+  }
+
   /** The loopback port standing for `inPod` (a container port, or one a config listens on inside the pod). */
   public port(inPod: number): number {
     if (!this.ports.has(inPod)) {
@@ -177,10 +194,14 @@ export class LocalCluster {
     return port === undefined ? '127.0.0.1' : `127.0.0.1:${this.resolvePort(host, port)}`;
   }
 
+  /**
+   * The local port of a cluster host name's port: a pod's own port, or a forwarder from the pod
+   * network (a Service's, or a pod's whose server admits clients by source address).
+   */
   public resolvePort(host: string, port: number): string {
-    const pod = this.pods.find(p => host === `${p.name}.${p.workload.serviceName}.${p.workload.namespace}`);
-    if (pod) return String(pod.port(port));
-    return String(this.forwarder(host, port).port);
+    const pod = this.pods.find(p => host === p.host);
+    if (pod && !pod.admitsBySourceAddress) return String(pod.port(port));
+    return String(this.forwarder(host, port, pod).port);
   }
 
   /** Every local pod behind a (headless) Service, as `127.0.0.1:<port>` for its target port. */
@@ -189,15 +210,21 @@ export class LocalCluster {
     return this.pods.filter(p => matches(service.spec.selector, p.labels)).map(p => `127.0.0.1:${this.podPort(p, targetPort)}`);
   }
 
-  private forwarder(host: string, port: number): Forwarder {
+  /** The forwarder of a Service's port, or of `ownPod`'s port when `host` names that pod. */
+  private forwarder(host: string, port: number, ownPod?: LocalPod): Forwarder {
     const id = `${host}:${port}`;
     if (!this.forwarders.has(id)) {
-      const { service, targetPort } = this.serviceTarget(host, port);
-      const pod = this.pods.find(p => matches(service.spec.selector, p.labels));
-      if (!pod) throw new Error(`Service '${host}' selects no pod of the local stack`);
+      const { pod, targetPort } = ownPod ? { pod: ownPod, targetPort: port } : this.firstSelected(host, port);
       this.forwarders.set(id, new Forwarder(host, port, this.portPool.take(), { pod: pod.name, port: this.podPort(pod, targetPort) }));
     }
     return this.forwarders.get(id)!;
+  }
+
+  private firstSelected(host: string, port: number): { pod: LocalPod; targetPort: number | string } {
+    const { service, targetPort } = this.serviceTarget(host, port);
+    const pod = this.pods.find(p => matches(service.spec.selector, p.labels));
+    if (!pod) throw new Error(`Service '${host}' selects no pod of the local stack`);
+    return { pod, targetPort };
   }
 
   /** Where new connections to the Service `host` go: the runbook's `kubectl patch service` selector change. */

@@ -1,9 +1,10 @@
 import { createConnection, createServer, Server, Socket } from 'net';
+import { POD_NETWORK_ADDRESS } from './loopback';
 
 /**
- * A ClusterIP Service on loopback: a TCP forwarder to one pod's port, which the runbook's
- * `kubectl patch service` step repoints. Connections already open stay on their pod, as with
- * kube-proxy.
+ * A ClusterIP Service (or a pod's DNS name) on loopback: a TCP forwarder to one pod's port, which
+ * the runbook's `kubectl patch service` step repoints. Connections already open stay on their pod,
+ * as with kube-proxy. It connects from `POD_NETWORK_ADDRESS`, as traffic from another pod would.
  */
 export class Forwarder {
   private readonly server: Server;
@@ -36,7 +37,7 @@ export class Forwarder {
   }
 
   private forward(client: Socket): void {
-    const upstream = createConnection({ host: '127.0.0.1', port: this.target.port });
+    const upstream = createConnection({ host: '127.0.0.1', port: this.target.port, localAddress: POD_NETWORK_ADDRESS });
     for (const socket of [client, upstream]) {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));

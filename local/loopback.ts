@@ -21,9 +21,21 @@ export function loopbackPostgresConf(conf: string, port: number): string {
   return withPostgresSettings(conf, { listen_addresses: "'127.0.0.1'", port: String(port), shared_buffers: "'128MB'" });
 }
 
-/** pg_hba.conf with every client network of the pods replaced by loopback (duplicate lines dropped). */
+/**
+ * The source address of traffic between pods on loopback. Every Service, and every pod host of a
+ * server that admits clients by source address (pg_hba.conf), is a forwarder that connects from
+ * it; a pod's own processes connect from 127.0.0.1. The two stay apart as in a pod, so a chart
+ * line for the pod networks never admits a pod's own loopback clients.
+ */
+export const POD_NETWORK_ADDRESS = '127.0.0.2';
+
+/**
+ * pg_hba.conf with every pod network replaced by the pod network of loopback, `POD_NETWORK_ADDRESS`
+ * (duplicate lines dropped). Loopback lines stay as the chart has them: a chart without one fails
+ * locally as it would in the cluster.
+ */
 export function loopbackPgHba(hba: string): string {
-  const lines = hba.split('\n').map(line => line.replace(/\b\d+\.\d+\.\d+\.\d+\/\d+\b/, '127.0.0.1/32'));
+  const lines = hba.split('\n').map(line => line.replace(/\b(?!127\.)\d+\.\d+\.\d+\.\d+\/\d+\b/, `${POD_NETWORK_ADDRESS}/32`));
   return lines.filter((line, i) => line.trim() === '' || line.startsWith('#') || lines.indexOf(line) === i).join('\n');
 }
 

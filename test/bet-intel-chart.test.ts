@@ -37,7 +37,10 @@ test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters and no replica
   expect(chart.find('StatefulSet', 'bet-intel-db-replica').spec.replicas).toBe(2);
   const redis = chart.find('StatefulSet', 'bet-intel-cache');
   expect(redis.spec.replicas).toBe(3);
-  expect(chart.configFile('bet-intel-cache', 'redis.conf')).toContain('maxmemory-policy volatile-lru');
+  expect(chart.configFile('bet-intel-cache', 'redis.conf')).toContain('maxmemory-policy allkeys-lru');
+  // Celery's broker is a Redis of its own that never evicts.
+  expect(chart.configFile('bet-intel-queue', 'redis.conf')).toContain('maxmemory-policy noeviction');
+  expect(chart.env('Deployment', 'bet-intel-api').QUEUE_REDIS_SENTINELS).toContain('bet-intel-queue-sentinel-0');
   expect(redis.spec.template.spec.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '200m', memory: '512Mi' } });
 });
 

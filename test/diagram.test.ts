@@ -21,6 +21,7 @@ test('the production topology has a box per tier, with the pod counts of its con
     'hscale-db-replica': 'PostgreSQL replicas x2 / streaming, one slot each',
     'hscale-cache': 'Redis Cluster / 6 nodes / hscale-cache-0 hscale-cache-1 hscale-cache-2 / hscale-cache-3 hscale-cache-4 hscale-cache-5',
     'hscale-jobs': 'WorkerPool / queue items / 1-10 pods (keda)',
+    'hscale-queue': 'Redis + Sentinel / master \'hscale\' + replicas / 3 sentinels',
     'monitoring': 'Prometheus + Grafana / 6 rule groups, 5 dashboards',
   });
 });
@@ -32,18 +33,22 @@ test('the edges are the NetworkPolicy links, labelled with their ports', () => {
     'hscale-api -> hscale-cache: 6379',
     'hscale-api -> hscale-db-primary: 5432',
     'hscale-api -> hscale-db-replica: 5432',
+    'hscale-api -> hscale-queue: 6379,26379',
     'hscale-cache -> hscale-cache: 6379,16379',
     'hscale-db-replica -> hscale-db-primary: 5432',
     'hscale-jobs -> hscale-cache: 6379',
     'hscale-jobs -> hscale-db-primary: 5432',
     'hscale-jobs -> hscale-db-replica: 5432',
+    'hscale-jobs -> hscale-queue: 6379,26379',
     'hscale-lb -> hscale-api: 8000',
+    'hscale-queue -> hscale-queue: 6379,26379',
     'monitoring -> hscale-api: 8000',
     'monitoring -> hscale-cache: 9121',
     'monitoring -> hscale-db-primary: 9187',
     'monitoring -> hscale-db-replica: 9187',
     'monitoring -> hscale-jobs: 9100',
     'monitoring -> hscale-lb: 9113',
+    'monitoring -> hscale-queue: 9121',
   ]);
 });
 
@@ -70,7 +75,7 @@ test('the DOT output names every node and labelled edge, and Graphviz renders it
     const svg = readFileSync(join(dir, 'hscale.svg'), 'utf8');
     expect(svg).toContain('<svg');
     expect(svg).toContain('>ScaledApi</text>');
-    expect((svg.match(/class="edge"/g) ?? []).length).toBe(16);
+    expect((svg.match(/class="edge"/g) ?? []).length).toBe(20);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

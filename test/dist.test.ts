@@ -17,6 +17,7 @@ function firstDifference(committed: string, fresh: string): string {
   return `line ${at + 1}: committed ${JSON.stringify(a[at] ?? '<end>')} / fresh ${JSON.stringify(b[at] ?? '<end>')}`;
 }
 
+// eslint-disable-next-line jest/expect-expect -- it throws, with a message that says how to fix the drift
 test('the committed dist/ is what the charts synthesize now', () => {
   const outdir = mkdtempSync(join(tmpdir(), 'hscale-synth-'));
   try {

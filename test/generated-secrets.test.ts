@@ -3,7 +3,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { GeneratedSecrets, GeneratedSecretSpec, Observability, PgReplicaSet, RedisCluster, renderGenerateSecretsScript } from '../lib';
+import { GeneratedSecrets, GeneratedSecretSpec, Observability, PgReplicaSet, RedisCluster } from '../lib';
+import { renderGenerateSecretsScript } from '../lib/secrets/generated-secrets';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 const SECRETS: GeneratedSecretSpec[] = [
@@ -46,9 +47,9 @@ test('the script creates each absent Secret with random hex values and the plain
     expect(stored(dir, 'cache-auth').password).toMatch(/^[0-9a-f]{48}$/);
     const log = calls(dir).join('\n');
     expect(log).not.toContain(db.password);
+    // Created without ever being read: the Job's Role grants no get.
     expect(calls(dir).map(c => c.replace(/--from-file=\S+/, '--from-file=<dir>'))).toEqual([
-      'get secret db-credentials -n shop -o name', 'create secret generic db-credentials --from-file=<dir> -n shop',
-      'get secret cache-auth -n shop -o name', 'create secret generic cache-auth --from-file=<dir> -n shop',
+      'create secret generic db-credentials --from-file=<dir> -n shop', 'create secret generic cache-auth --from-file=<dir> -n shop',
     ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -68,7 +69,8 @@ test('a second run leaves every Secret as it is and creates nothing', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('secret/db-credentials exists: left unchanged');
     expect({ db: stored(dir, 'db-credentials'), cache: stored(dir, 'cache-auth') }).toEqual(before);
-    expect(calls(dir).filter(c => c.startsWith('create'))).toEqual([]);
+    expect(result.stdout).toContain('secret/cache-auth exists: left unchanged');
+    expect(calls(dir).filter(c => !c.startsWith('create'))).toEqual([]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -93,7 +95,7 @@ test('AlreadyExists from a creator that won the race counts as success and overw
     writeFileSync(join(dir, 'race-db-credentials'), '');
     const result = run();
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain('secret/db-credentials was created meanwhile: left unchanged');
+    expect(result.stdout).toContain('secret/db-credentials exists: left unchanged');
     expect(existsSync(join(dir, 'secrets', 'db-credentials'))).toBe(false);
     expect(stored(dir, 'cache-auth').password).toMatch(/^[0-9a-f]{48}$/);
   } finally {
@@ -134,21 +136,43 @@ function chartWithSecrets(): { manifests: Manifest[]; secrets: GeneratedSecrets 
   return { manifests: Testing.synth(chart), secrets };
 }
 
-test('the Job, its RBAC and NetworkPolicy pass the manifest checks, with no literal secret', () => {
+test('the Job, its RBAC and NetworkPolicy pass the manifest checks, with no literal secret', async () => {
   const { manifests } = chartWithSecrets();
   const own = manifests.filter(m => m.metadata.labels?.['app.kubernetes.io/component'] === 'generated-secrets');
   expect(own.map(m => m.kind).sort()).toEqual(['ConfigMap', 'Job', 'NetworkPolicy', 'Role', 'RoleBinding', 'ServiceAccount']);
-  expect(() => checkManifests(manifests)).not.toThrow();
+  await expect(checkManifests(manifests)).resolves.toBeUndefined();
   expect(own).toMatchSnapshot();
 });
 
-test('the Role creates Secrets and gets only the generated ones; it cannot update, patch or delete', () => {
+test('the Role creates Secrets and reads none, the superuser\'s included; it cannot update, patch or delete', () => {
   const { manifests } = chartWithSecrets();
   const role = manifests.find(m => m.kind === 'Role')!;
-  expect(role.rules).toEqual([
-    { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-    { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: ['api-admin', 'test-chart-db-credentials', 'test-chart-cache-auth'] },
-  ]);
+  expect(role.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]);
+});
+
+test('the image is pinned by digest beside its tag, and egress goes only to the API server\'s addresses when they are given', () => {
+  const chart = new Chart(Testing.app(), 'test-chart', { namespace: 'shop' });
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  new GeneratedSecrets(chart, 'secrets', { secrets: SECRETS, imageDigest: digest, apiServerCidrs: ['10.0.0.1/32', '10.0.0.2/32'] });
+  const manifests = Testing.synth(chart);
+  expect(manifests.find(m => m.kind === 'Job')!.spec.template.spec.containers[0].image).toBe(`alpine/k8s:1.31.4@${digest}`);
+  const policy = manifests.find(m => m.kind === 'NetworkPolicy')!;
+  expect(policy.spec.egress[1]).toEqual({
+    to: [{ ipBlock: { cidr: '10.0.0.1/32' } }, { ipBlock: { cidr: '10.0.0.2/32' } }],
+    ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }],
+  });
+});
+
+test.each<[string, object, string]>([
+  ['the digest is not sha256', { imageDigest: 'sha1:abc' }, 'test-chart/secrets: \'imageDigest\' ("sha1:abc") must be \'sha256:\' followed by 64 lower-case hex digits'],
+  ['the image already has a digest', { image: `alpine/k8s:1.31.4@sha256:${'cd'.repeat(32)}`, imageDigest: `sha256:${'ab'.repeat(32)}` },
+    `test-chart/secrets: 'imageDigest' ("sha256:${'ab'.repeat(32)}") must not be given when 'image' (alpine/k8s:1.31.4@sha256:${'cd'.repeat(32)}) already holds a digest`],
+  ['an API server address is not a CIDR', { apiServerCidrs: ['kubernetes.default'] },
+    'test-chart/secrets: \'apiServerCidrs[0]\' ("kubernetes.default") must be an IPv4 CIDR such as \'10.0.0.1/32\''],
+  ['no API server address is given', { apiServerCidrs: [] }, 'test-chart/secrets: \'apiServerCidrs\' ("[]") must name at least one address of the API server'],
+])('throws error, when %s', (_case, props, message) => {
+  const chart = new Chart(Testing.app(), 'test-chart', { namespace: 'shop' });
+  expect(() => new GeneratedSecrets(chart, 'secrets', { secrets: SECRETS, ...props })).toThrow(message);
 });
 
 test('the Job names what it creates, runs once with a token, and may reach only DNS and the API server', () => {

@@ -46,22 +46,26 @@ test('tier props pass through, and worker pools join the Redis and PostgreSQL of
   const scaled = manifests.find(m => m.kind === 'ScaledObject')!;
   expect(scaled.metadata.name).toBe('test-app-emails');
   expect(scaled.spec.maxReplicaCount).toBe(5);
-  expect(scaled.spec.triggers[0].metadata.addresses).toBe(topology.cache.nodes.join(','));
+  // KEDA reads the queue's own Redis, which never evicts; the cache keeps its LRU.
+  expect(scaled.spec.triggers[0].metadata.addresses).toBe(topology.queue!.sentinelHosts.join(','));
   const worker = envOf(manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-app-emails')!.spec.template.spec.containers[0]);
   expect(worker.DATABASE_URL).toContain('test-app-db-rw');
+  expect(worker.REDIS_CLUSTER_NODES).toBe(topology.cache.nodes.join(','));
+  expect(worker.QUEUE_REDIS_SENTINELS).toBe(topology.queue!.sentinelHosts.join(','));
   expect(names(manifests, 'PrometheusRule')).toContain('test-app-obs-worker');
-  // The Redis is the workers' broker too: it evicts only the cache's keys (with a TTL), never a job.
-  expect(topology.cache.maxmemoryPolicy).toBe('volatile-lru');
-  expect(topology.cache.redisConf).toContain('maxmemory-policy volatile-lru');
+  expect(topology.queue!.redisConf).toContain('maxmemory-policy noeviction');
+  expect(topology.cache.redisConf).toContain('maxmemory-policy allkeys-lru');
 });
 
-test('without workers the Redis is a cache only, evicting any key', () => {
-  expect(synthTopology().topology.cache.maxmemoryPolicy).toBe('allkeys-lru');
+test('without workers there is no queue Redis, and the Redis is a cache only, evicting any key', () => {
+  const { topology } = synthTopology();
+  expect(topology.cache.maxmemoryPolicy).toBe('allkeys-lru');
+  expect(topology.queue).toBeUndefined();
 });
 
-test('throws error, when the workers\' broker is given a policy that evicts jobs', () => {
-  expect(() => synthTopology({ cache: { maxmemoryPolicy: 'allkeys-lru' }, workers: { emails: { image: 'example/worker:1.0.0', queues: ['emails'] } } }))
-    .toThrow('test/app/emails: \'broker\' ("test/app/cache") has maxmemoryPolicy \'allkeys-lru\'');
+test('throws error, when the workers\' queue Redis is given a policy that evicts', () => {
+  expect(() => synthTopology({ queue: { maxmemoryPolicy: 'volatile-lru' }, workers: { emails: { image: 'example/worker:1.0.0', queues: ['emails'] } } }))
+    .toThrow('test/app/emails: \'broker\' ("test/app/queue") has maxmemoryPolicy \'volatile-lru\'; a queue\'s Redis must have \'noeviction\'');
 });
 
 test('an existing database and cache are used instead of new ones', async () => {
@@ -93,7 +97,7 @@ test('observability false leaves monitoring out', () => {
 
 test('throws error, when a worker pool takes the id of a tier', () => {
   expect(() => synthTopology({ workers: { api: { image: 'example/worker:1.0.0', queue: 'q' } } }))
-    .toThrow('test/app: \'workers.api\' ("api") is the id of a tier; name worker pools other than \'db\', \'cache\', \'api\', \'lb\', \'obs\'');
+    .toThrow('test/app: \'workers.api\' ("api") is the id of a tier; name worker pools other than \'db\', \'cache\', \'queue\', \'api\', \'lb\', \'obs\'');
 });
 
 test('throws error, when a worker pool id is not a DNS label', () => {

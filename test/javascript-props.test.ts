@@ -23,20 +23,20 @@ test('throws error, when a JavaScript caller misspells a prop of any construct',
 
 test('throws error, when a WorkerPool is given a misspelt queues prop (it used to synthesize a worker without a queue)', () => {
   const chart = Testing.chart();
-  const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
+  const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
   expect(() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queus: ['jobs'], broker: cache })))
-    .toThrow('test/jobs: unknown prop \'queus\' (did you mean \'queues\'?); known props: image, command, queues, queue, concurrency, attempts, '
-      + 'backoff, jobTimeout, maxRssPercent, schedules, enqueueCommand, broker, database, autoscaler, minReplicas, maxReplicas, '
+    .toThrow('test/jobs: unknown prop \'queus\' (did you mean \'queues\'?); known props: queues, queue, queuePrefix, image, command, concurrency, attempts, '
+      + 'backoff, jobTimeout, maxRssPercent, schedules, enqueueCommand, broker, cache, database, autoscaler, minReplicas, maxReplicas, '
       + 'backlogPerReplica, cpuUtilization, pollingInterval, terminationGracePeriod, metricsPort, metricsPath, resources, spread, env, '
-      + 'secretEnv, metricsScraper, kedaOperator, runAsUser');
+      + 'secretEnv, metricsScraper, kedaOperator, runAsUser, pod, jobPod');
 });
 
 test('throws error, when a WorkerPool has no broker (it used to be a TypeError reading \'node\') or no queue', () => {
   const chart = Testing.chart();
   expect(() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queues: ['jobs'] })))
     .toThrow('test/jobs: missing required prop \'broker\': The Redis holding the queues (a RedisCluster in any mode), with `maxmemoryPolicy` '
-      + '\'noeviction\' or \'volatile-*\' so no job is evicted. It must be a RedisCluster (an IQueueBroker).');
-  expect(() => new WorkerPool(chart, 'w2', js({ image: 'example/worker:1.0.0', broker: new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' }) })))
+      + '\'noeviction\' so no job or lock is evicted. It must be a RedisCluster (an IQueueBroker).');
+  expect(() => new WorkerPool(chart, 'w2', js({ image: 'example/worker:1.0.0', broker: new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' }) })))
     .toThrow('test/w2: \'queues\' ([]) must name at least one queue');
 });
 
@@ -47,7 +47,7 @@ test('throws error, when a required prop of the other constructs is missing', ()
   expect(() => new LoadBalancer(chart, 'lb', js({})))
     .toThrow('test/lb: missing required prop \'backend\': The API the load balancer sends traffic to. It must be a ScaledApi (an ILoadBalancerBackend).');
   expect(() => new Observability(chart, 'obs', js({}))).toThrow('test/obs: missing required prop \'targets\': The constructs to monitor '
-    + '(ScaledApi, PgReplicaSet, RedisCluster, LoadBalancer). It must be an array (each item a ScaledApi, LoadBalancer, RedisCluster, PgReplicaSet or WorkerPool '
+    + '(ScaledApi, PgReplicaSet, RedisCluster, LoadBalancer). It must be an array (each item a ScaledApi, WorkerPool, RedisCluster, PgReplicaSet or LoadBalancer '
     + '(an IMetricsTarget)).');
   expect(() => new HorizontalScalingTopology(chart, 'app', js({})))
     .toThrow('test/app: missing required prop \'image\': Container image of the API, pinned by a tag other than `latest` or by digest. It must be a string.');

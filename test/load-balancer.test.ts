@@ -1,6 +1,8 @@
 import { Duration, Size, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { ILoadBalancerBackend, LoadBalancer, LoadBalancerProps, resolveLoadBalancerSettings, ScaledApi } from '../lib';
+import { ILoadBalancerBackend, LoadBalancer, LoadBalancerProps, ScaledApi } from '../lib';
+import { resolveLoadBalancerSettings } from '../lib/load-balancer/load-balancer';
+import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 /** A backend of a route: only its Service names, port and pods matter to the load balancer. */
@@ -15,31 +17,30 @@ function synthLb(props: Partial<LoadBalancerProps> = {}) {
   return { lb, manifests: Testing.synth(chart) };
 }
 
-const find = (manifests: Manifest[], kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
 
 test('nginx mode synthesizes an autoscaled nginx tier in front of the API', async () => {
   const { manifests } = synthLb();
   expect(manifests.filter(m => m.metadata.name === 'test-lb')).toMatchSnapshot();
   await checkManifests(manifests);
-  expect(find(manifests, 'Service', 'test-lb').spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' });
-  expect(find(manifests, 'HorizontalPodAutoscaler', 'test-lb').spec).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
-  expect(find(manifests, 'PodDisruptionBudget', 'test-lb').spec.maxUnavailable).toBe(1);
+  expect(findObject(manifests, 'Service', 'test-lb').spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' });
+  expect(findObject(manifests, 'HorizontalPodAutoscaler', 'test-lb').spec).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
+  expect(findObject(manifests, 'PodDisruptionBudget', 'test-lb').spec.maxUnavailable).toBe(1);
 });
 
 test('the upstream resolves the API\'s headless Service, so nginx balances per pod', () => {
   const { manifests } = synthLb();
-  const conf: string = find(manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
+  const conf: string = findObject(manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
   expect(conf).toContain('server test-api-pods.default.svc.cluster.local:8000 resolve max_fails=3 fail_timeout=10s;');
   expect(conf).toContain('least_conn;');
   expect(conf).toContain('resolver kube-dns.kube-system.svc.cluster.local valid=10s ipv6=off;');
   expect(conf).toContain('rate=100r/s;');
   expect(conf).toContain('rate=5r/m;');
-  expect(find(manifests, 'Service', 'test-api-pods').spec.clusterIP).toBe('None');
+  expect(findObject(manifests, 'Service', 'test-api-pods').spec.clusterIP).toBe('None');
 });
 
 test('nginx runs unprivileged on 8080 with its config mounted and a writable /tmp', () => {
   const { manifests } = synthLb();
-  const spec = find(manifests, 'Deployment', 'test-lb').spec.template.spec;
+  const spec = findObject(manifests, 'Deployment', 'test-lb').spec.template.spec;
   const nginx = spec.containers[0];
   expect(spec.securityContext.runAsUser).toBe(101);
   expect(nginx.image).toBe('nginxinc/nginx-unprivileged:1.27.4-alpine');
@@ -52,7 +53,7 @@ test('nginx runs unprivileged on 8080 with its config mounted and a writable /tm
 });
 
 test('a changed config changes the pod template, so pods roll', () => {
-  const annotation = (m: Manifest[]) => find(m, 'Deployment', 'test-lb').spec.template.metadata.annotations['hscale.io/config-sha256'];
+  const annotation = (m: Manifest[]) => findObject(m, 'Deployment', 'test-lb').spec.template.metadata.annotations['hscale.io/config-sha256'];
   expect(annotation(synthLb().manifests)).toMatch(/^[0-9a-f]{64}$/);
   expect(annotation(synthLb().manifests)).not.toBe(annotation(synthLb({ keepalive: 64 }).manifests));
 });
@@ -60,16 +61,16 @@ test('a changed config changes the pod template, so pods roll', () => {
 test('TLS mounts the Secret, listens on 8443 and exposes 443', async () => {
   const { manifests } = synthLb({ tls: { secretName: 'site-tls' } });
   await checkManifests(manifests);
-  const spec = find(manifests, 'Deployment', 'test-lb').spec.template.spec;
+  const spec = findObject(manifests, 'Deployment', 'test-lb').spec.template.spec;
   expect(spec.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'site-tls' } });
-  expect(find(manifests, 'Service', 'test-lb').spec.ports.map((p: Manifest) => p.port)).toEqual([80, 443]);
-  expect(find(manifests, 'ConfigMap', 'test-lb').data['nginx.conf']).toContain('ssl_certificate /etc/nginx/tls/tls.crt;');
+  expect(findObject(manifests, 'Service', 'test-lb').spec.ports.map((p: Manifest) => p.port)).toEqual([80, 443]);
+  expect(findObject(manifests, 'ConfigMap', 'test-lb').data['nginx.conf']).toContain('ssl_certificate /etc/nginx/tls/tls.crt;');
 });
 
 test('the NetworkPolicies link nginx and the API in both directions, and nothing else', () => {
   const { manifests } = synthLb();
-  const lbPolicy = find(manifests, 'NetworkPolicy', 'test-lb').spec;
-  const apiPolicy = find(manifests, 'NetworkPolicy', 'test-api').spec;
+  const lbPolicy = findObject(manifests, 'NetworkPolicy', 'test-lb').spec;
+  const apiPolicy = findObject(manifests, 'NetworkPolicy', 'test-api').spec;
   const lbPods = { 'app.kubernetes.io/instance': 'test-lb', 'app.kubernetes.io/component': 'load-balancer' };
   const apiPods = { 'app.kubernetes.io/instance': 'test-api', 'app.kubernetes.io/component': 'api' };
   expect(lbPolicy.ingress).toContainEqual({ ports: [{ protocol: 'TCP', port: 8080 }] });
@@ -87,11 +88,11 @@ test('gateway mode attaches an HTTPRoute to the named Gateway and admits its pod
   const { manifests } = synthLb({ mode: 'gateway', gateway: { name: 'public', namespace: 'gateways', sectionName: 'https' }, hostnames: ['api.example.com'] });
   await checkManifests(manifests);
   expect(manifests.filter(m => m.metadata.name.startsWith('test-lb'))).toEqual([expect.objectContaining({ kind: 'HTTPRoute' })]);
-  const route = find(manifests, 'HTTPRoute', 'test-lb');
+  const route = findObject(manifests, 'HTTPRoute', 'test-lb');
   expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
   expect(route.spec.parentRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public', namespace: 'gateways', sectionName: 'https' }]);
   expect(route.spec.rules[0].backendRefs).toEqual([{ name: 'test-api', port: 8000 }]);
-  expect(find(manifests, 'NetworkPolicy', 'test-api').spec.ingress).toContainEqual({
+  expect(findObject(manifests, 'NetworkPolicy', 'test-api').spec.ingress).toContainEqual({
     from: [{ podSelector: { matchLabels: {} }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'gateways' } } }],
     ports: [{ protocol: 'TCP', port: 8000 }],
   });
@@ -105,7 +106,7 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
   ['the burst is negative', { apiRateLimit: { rate: 100, burst: -1 } }, 'test/lb: \'apiRateLimit.burst\' (-1) must be an integer from 0 to 100000'],
   ['min > max replicas', { minReplicas: 5, maxReplicas: 4 }, 'test/lb: \'minReplicas\' (5) must be less than or equal to \'maxReplicas\' (4)'],
   ['the image is unpinned', { image: 'nginx' }, 'test/lb: \'image\' ("nginx") must be an image reference pinned'],
-  ['the fail timeout is zero', { failTimeout: Duration.seconds(0) }, 'test/lb: \'failTimeout\' (0) must be a number greater than 0'],
+  ['the fail timeout is zero', { failTimeout: Duration.seconds(0) }, 'test/lb: \'failTimeout\' ("0s") must be a whole number of seconds from 1s to 3600s'],
   ['gateway mode has no gateway', { mode: 'gateway' }, 'test/lb: \'gateway\' ("") must name the Gateway to attach to in \'gateway\' mode'],
   ['gateway mode is given rate limits', { mode: 'gateway', gateway: { name: 'public' }, apiRateLimit: { rate: 10, burst: 1 } },
     'test/lb: \'apiRateLimit\' ({"rate":10,"burst":1}) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
@@ -139,13 +140,13 @@ test('the guides\' settings synthesize into nginx.conf, the pod and both Network
   const manifests = synthGuideLb();
   expect(manifests.filter(m => m.metadata.name === 'test-lb')).toMatchSnapshot();
   await checkManifests(manifests);
-  const conf: string = find(manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
+  const conf: string = findObject(manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
   expect(conf).toContain('rate=100r/m;');
   expect(conf).toContain('listen 8443 ssl;\n    http2 on;');
   expect(conf).toContain('proxy_next_upstream error timeout invalid_header http_500 http_502 http_503;');
   expect(conf).toContain('proxy_connect_timeout 5s;\n  proxy_send_timeout 60s;\n  proxy_read_timeout 60s;');
   expect(conf).toContain('proxy_buffer_size 4k;\n  proxy_buffers 8 4k;');
-  expect(conf).toMatch(/location \/ws \{\n.*\n\s+proxy_read_timeout 600s;/);
+  expect(conf).toMatch(/location \/ws\/ \{\n.*\n.*\n\s+proxy_read_timeout 600s;/);
   expect(conf).toContain('proxy_cache_path /var/cache/nginx/api levels=1:2 keys_zone=api_cache:100m max_size=1g inactive=3600s use_temp_path=off;');
   expect(conf).toContain('server test-frontend-pods.default.svc.cluster.local:8000 resolve max_fails=3 fail_timeout=10s;');
   expect(conf).toMatch(/location \/ \{\n[^}]*proxy_pass http:\/\/test-frontend;/);
@@ -153,7 +154,7 @@ test('the guides\' settings synthesize into nginx.conf, the pod and both Network
   expect(conf).toMatch(/location \/api\/ \{\n[^}]*error_page 418 = @writes_api_requests;\n(.*\n){3}[^}]*proxy_pass http:\/\/api;/);
   expect(conf).toMatch(/location @writes_api_requests \{\n[^}]*proxy_next_upstream error timeout non_idempotent;\n\s+proxy_pass http:\/\/api;/);
   // The cache gets its own emptyDir, larger than its max_size; the probes ask nginx alone.
-  const spec = find(manifests, 'Deployment', 'test-lb').spec.template.spec;
+  const spec = findObject(manifests, 'Deployment', 'test-lb').spec.template.spec;
   expect(spec.volumes).toContainEqual({ name: 'cache', emptyDir: { sizeLimit: '1280Mi' } });
   expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'cache', mountPath: '/var/cache/nginx/api' });
   expect(spec.containers[0].readinessProbe.httpGet.path).toBe('/nginx-health');
@@ -161,12 +162,23 @@ test('the guides\' settings synthesize into nginx.conf, the pod and both Network
   // nginx may reach the frontend's port, and the frontend admits nginx.
   const lbPods = { 'app.kubernetes.io/instance': 'test-lb', 'app.kubernetes.io/component': 'load-balancer' };
   const frontendPods = { 'app.kubernetes.io/instance': 'test-frontend', 'app.kubernetes.io/component': 'api' };
-  expect(find(manifests, 'NetworkPolicy', 'test-lb').spec.egress).toContainEqual({
+  expect(findObject(manifests, 'NetworkPolicy', 'test-lb').spec.egress).toContainEqual({
     to: [{ podSelector: { matchLabels: frontendPods } }], ports: [{ protocol: 'TCP', port: 8000 }],
   });
-  expect(find(manifests, 'NetworkPolicy', 'test-frontend').spec.ingress).toContainEqual({
+  expect(findObject(manifests, 'NetworkPolicy', 'test-frontend').spec.ingress).toContainEqual({
     from: [{ podSelector: { matchLabels: lbPods } }], ports: [{ protocol: 'TCP', port: 8000 }],
   });
+});
+
+test('the ops endpoints are internal by default: nginx answers 404, the HTTPRoute has a rule without a backend for each', () => {
+  const conf: string = findObject(synthLb().manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
+  expect(conf).toMatch(/location ~\* \^\/\(metrics\|api\/v1\/scaling\|api\/v1\/cache\)\(\/\|\$\) \{\n\s+return 404;\n\s+\}/);
+  const custom: string = findObject(synthLb({ internalPaths: ['/admin/v1.0/'] }).manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
+  expect(custom).toContain('location ~* ^/(admin/v1\\.0)(/|$) {');
+  expect(findObject(synthLb({ internalPaths: [] }).manifests, 'ConfigMap', 'test-lb').data['nginx.conf']).not.toContain('return 404;');
+  const route = findObject(synthLb({ mode: 'gateway', gateway: { name: 'public' } }).manifests, 'HTTPRoute', 'test-lb');
+  expect(route.spec.rules.filter((rule: { backendRefs?: unknown }) => rule.backendRefs === undefined)).toEqual(
+    ['/metrics', '/api/v1/scaling', '/api/v1/cache'].map(value => ({ matches: [{ path: { type: 'PathPrefix', value } }] })));
 });
 
 test('gateway mode turns routes into HTTPRoute rules, and every routed backend admits the Gateway', async () => {
@@ -176,11 +188,12 @@ test('gateway mode turns routes into HTTPRoute rules, and every routed backend a
   new LoadBalancer(chart, 'lb', { backend: api, mode: 'gateway', gateway: { name: 'public' }, routes: [{ pathPrefix: '/app/', backend: frontend }] });
   const manifests = Testing.synth(chart);
   await checkManifests(manifests);
-  expect(find(manifests, 'HTTPRoute', 'test-lb').spec.rules).toEqual([
+  expect(findObject(manifests, 'HTTPRoute', 'test-lb').spec.rules).toEqual([
     { matches: [{ path: { type: 'PathPrefix', value: '/app/' } }], backendRefs: [{ name: 'test-frontend', port: 8000 }] },
     { matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'test-api', port: 8000 }] },
+    ...['/metrics', '/api/v1/scaling', '/api/v1/cache'].map(value => ({ matches: [{ path: { type: 'PathPrefix', value } }] })),
   ]);
-  expect(find(manifests, 'NetworkPolicy', 'test-frontend').spec.ingress).toContainEqual({
+  expect(findObject(manifests, 'NetworkPolicy', 'test-frontend').spec.ingress).toContainEqual({
     from: [{ podSelector: { matchLabels: {} } }], ports: [{ protocol: 'TCP', port: 8000 }],
   });
 });
@@ -189,13 +202,13 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
   ['the rate unit is unknown', { apiRateLimit: { rate: 100, burst: 20, per: 'hour' as never } },
     'test/lb: \'apiRateLimit.per\' ("hour") must be one of \'second\', \'minute\''],
   ['the connect timeout is above 75 s', { proxyTimeouts: { connect: Duration.seconds(90) } },
-    'test/lb: \'proxyTimeouts.connect\' (90) must be a whole number of seconds from 1 to 75'],
+    'test/lb: \'proxyTimeouts.connect\' ("90s") must be a whole number of seconds from 1s to 75s'],
   ['the read timeout is not whole seconds', { proxyTimeouts: { read: Duration.millis(1500) } },
-    'test/lb: \'proxyTimeouts.read\' (1.5) must be a whole number of seconds from 1 to 3600'],
+    'test/lb: \'proxyTimeouts.read\' ("1.5s") must be a whole number of seconds from 1s to 3600s'],
   ['the send timeout is zero', { proxyTimeouts: { send: Duration.seconds(0) } },
-    'test/lb: \'proxyTimeouts.send\' (0) must be a whole number of seconds from 1 to 3600'],
+    'test/lb: \'proxyTimeouts.send\' ("0s") must be a whole number of seconds from 1s to 3600s'],
   ['the websocket read timeout is the guide\'s 7 days', { websocketReadTimeout: Duration.days(7) },
-    'test/lb: \'websocketReadTimeout\' (604800) must be a whole number of seconds from 1 to 86400'],
+    'test/lb: \'websocketReadTimeout\' ("604800s") must be a whole number of seconds from 1s to 86400s'],
   ['a buffer is not whole KiB', { proxyBuffers: { headerBufferSize: Size.kibibytes(4), count: 8, bufferSize: Size.kibibytes(4.5) } },
     'test/lb: \'proxyBuffers.bufferSize\' (4.5) must be a whole number of KiB from 1 to 1024'],
   ['there is one body buffer', { proxyBuffers: { headerBufferSize: Size.kibibytes(4), count: 1, bufferSize: Size.kibibytes(4) } },
@@ -222,7 +235,7 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
     'test/lb: \'cache.keysZoneSize\' ("200Mi") must be at most half of \'resources.memoryLimit\' (256Mi): the keys live in nginx\'s memory'],
   ['the cache size is zero', { cache: { maxSize: Size.mebibytes(0) } }, 'test/lb: \'cache.maxSize\' (0) must be a whole number of MiB from 1 to 1048576'],
   ['the cache inactivity is not whole seconds', { cache: { inactive: Duration.millis(500) } },
-    'test/lb: \'cache.inactive\' (0.5) must be a whole number of seconds from 1 to 2592000'],
+    'test/lb: \'cache.inactive\' ("0.5s") must be a whole number of seconds from 1s to 2592000s'],
   ['the health source is unknown', { health: 'database' as never }, 'test/lb: \'health\' ("database") must be one of \'nginx\', \'backend\''],
   ['a route prefix does not start with /', { routes: [{ pathPrefix: 'static', backend: OTHER_BACKEND }] },
     'test/lb: \'routes[0].pathPrefix\' ("static") must start with \'/\' and hold only letters, digits and \'.\', \'_\', \'~\', \'/\', \'-\''],
@@ -230,6 +243,9 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
     'test/lb: \'routes[0].pathPrefix\' ("/a{") must start with \'/\''],
   ['a route prefix is the websocket path', { routes: [{ pathPrefix: '/ws', backend: OTHER_BACKEND }] },
     'test/lb: \'routes[0].pathPrefix\' ("/ws") is already the prefix of \'websocketPath\''],
+  ['an internal path is the root, which would refuse every request', { internalPaths: ['/metrics', '/'] },
+    'test/lb: \'internalPaths[1]\' ("/") must start with \'/\', name something below \'/\' and hold only letters, digits and \'.\', \'_\', \'~\', \'/\', \'-\''],
+  ['an internal path holds a regex character', { internalPaths: ['/metrics|.*'] }, 'test/lb: \'internalPaths[0]\' ("/metrics|.*") must start with \'/\''],
   ['two routes share a prefix', { routes: [{ pathPrefix: '/a/', backend: OTHER_BACKEND }, { pathPrefix: '/a/', backend: OTHER_BACKEND }] },
     'test/lb: \'routes[1].pathPrefix\' ("/a/") is already the prefix of \'routes[0]\''],
   ['gateway mode is given proxy timeouts', { mode: 'gateway', gateway: { name: 'public' }, proxyTimeouts: { read: Duration.seconds(60) } },
@@ -269,6 +285,7 @@ test('the resolved settings of nginx mode carry every production default', () =>
     loginRateLimit: { rate: 5, burst: 3, per: 'minute' },
     loginPath: '/api/v1/auth/login',
     websocketPath: '/ws',
+    internalPaths: ['/metrics', '/api/v1/scaling', '/api/v1/cache'],
     maxFails: 3,
     failTimeoutSeconds: 10,
     keepalive: 32,
@@ -283,7 +300,7 @@ test('the resolved settings of nginx mode carry every production default', () =>
     clientMaxBodySize: '1m',
     resolver: 'kube-dns.kube-system.svc.cluster.local',
     resources: { requests: { cpu: { value: '100m' }, memory: { value: '128Mi' } }, limits: { cpu: { value: '1' }, memory: { value: '256Mi' } } },
-    metricsScraper: { podSelector: { 'app.kubernetes.io/name': 'prometheus' }, namespaceSelector: {} },
+    metricsScraper: { podSelector: { 'app.kubernetes.io/name': 'prometheus' }, namespaceSelector: { 'kubernetes.io/metadata.name': 'monitoring' } },
   });
 });
 
@@ -314,6 +331,7 @@ test('the resolved settings of gateway mode hold only what the route needs, and 
     mode: 'gateway',
     backend,
     routes: [],
+    internalPaths: ['/metrics', '/api/v1/scaling', '/api/v1/cache'],
     gateway: { name: 'public', namespace: 'gateways' },
     gatewayPods: { podSelector: {}, namespaceSelector: { 'kubernetes.io/metadata.name': 'gateways' } },
   });

@@ -1,7 +1,10 @@
+import { connect, createServer } from 'net';
 import { chartNames, ChartObjects, DIST_DIR } from '../local/chart';
 import { LocalCluster, PortPool } from '../local/cluster';
 import { missingBinaries } from '../local/containers';
-import { loopbackNginxConf, loopbackPgHba, loopbackPostgresConf, loopbackRedisConf, withPostgresSettings } from '../local/loopback';
+import {
+  loopbackNginxConf, loopbackPgHba, loopbackPostgresConf, loopbackRedisConf, POD_NETWORK_ADDRESS, withPostgresSettings,
+} from '../local/loopback';
 import { localPodCount } from '../local/stack';
 import { loadShapeUnder } from './support/local-stack';
 
@@ -14,10 +17,11 @@ test('a setting postgresql.conf lacks is appended', () => {
   expect(withPostgresSettings('port = 1\n', { fsync: 'off' })).toBe('port = 1\nfsync = off\n');
 });
 
-test('pg_hba.conf on loopback: every pod network becomes 127.0.0.1/32, once per kind of line', () => {
+test('pg_hba.conf on loopback: every pod network becomes the loopback pod network 127.0.0.2/32, once per kind of line; loopback lines stay', () => {
   const hba = [
     '# TYPE DATABASE USER ADDRESS METHOD',
     'local all all peer',
+    'host all +pg_monitor 127.0.0.1/32 scram-sha-256',
     'host replication all 10.0.0.0/8 scram-sha-256',
     'host replication all 192.168.0.0/16 scram-sha-256',
     'host all all 10.0.0.0/8 scram-sha-256',
@@ -25,8 +29,9 @@ test('pg_hba.conf on loopback: every pod network becomes 127.0.0.1/32, once per 
   expect(loopbackPgHba(hba).split('\n')).toEqual([
     '# TYPE DATABASE USER ADDRESS METHOD',
     'local all all peer',
-    'host replication all 127.0.0.1/32 scram-sha-256',
-    'host all all 127.0.0.1/32 scram-sha-256',
+    'host all +pg_monitor 127.0.0.1/32 scram-sha-256',
+    'host replication all 127.0.0.2/32 scram-sha-256',
+    'host all all 127.0.0.2/32 scram-sha-256',
   ]);
 });
 
@@ -81,7 +86,7 @@ test('the pods a chart starts with: the HPA minimum for the API, spec.replicas f
   const counts = Object.fromEntries(chart.workloads().map(w => [w.name, w.minReplicas]));
   expect(counts).toEqual({
     'hscale-db-primary': 1, 'hscale-db-replica': 2, 'hscale-cache': 6, 'hscale-cache-create': 1,
-    'hscale-api': 3, 'hscale-lb': 2, 'hscale-jobs': 1,
+    'hscale-api': 3, 'hscale-lb': 2, 'hscale-jobs': 1, 'hscale-queue': 2, 'hscale-queue-sentinel': 3,
   });
 });
 
@@ -104,7 +109,7 @@ test('the pods the local stack starts: at most apiInstances of the HPA-scaled AP
   expect(count('cms', 2)).toEqual({ 'cms-db-primary': 1, 'cms-db-replica': 0, 'cms-cache': 1, 'cms-api': 2, 'cms-lb': 1 });
   expect(count('tutormax')).toEqual({
     'tutormax-db-primary': 1, 'tutormax-db-replica': 1, 'tutormax-cache': 2, 'tutormax-cache-sentinel': 3,
-    'tutormax-api': 3, 'tutormax-lb': 1, 'tutormax-workers': 2,
+    'tutormax-api': 3, 'tutormax-lb': 1, 'tutormax-workers': 2, 'tutormax-queue': 2, 'tutormax-queue-sentinel': 3,
   });
 });
 
@@ -126,6 +131,40 @@ test('on loopback the Sentinels and the second Redis get the first Redis\'s own 
       INITIAL_MASTER_PORT: masterPort, REDIS_PORT: String(pod('tutormax-cache-1').namedPort('redis')), ANNOUNCE_HOST: '127.0.0.1',
     }));
   } finally {
+    await Promise.all([...cluster.forwarders.values()].map(f => f.close()));
+  }
+});
+
+test('on loopback peers reach PostgreSQL through forwarders from the pod network, and its exporter reaches it from 127.0.0.1', async () => {
+  // GIVEN the hscale chart's pods on loopback
+  const chart = ChartObjects.load('hscale');
+  const cluster = new LocalCluster(chart, '/nonexistent', await PortPool.create(60));
+  for (const workload of chart.workloads()) cluster.addPods(workload, localPodCount(chart, workload));
+  const pod = (name: string) => cluster.pods.find(p => p.name === name)!;
+  const replica = pod('hscale-db-replica-0');
+  const ownPort = replica.namedPort('postgres')!;
+  const server = createServer(socket => socket.end(socket.remoteAddress ?? ''));
+  await new Promise<void>(resolve => server.listen(ownPort, '127.0.0.1', resolve));
+  try {
+    // THEN the API's replica list names the forwarder, never the replica's own port
+    const api = pod('hscale-api-0');
+    const replicas = api.env(api.workload.containers[0]).POSTGRES_READ_REPLICAS.split(',');
+    expect(replicas).toContain(replica.peerAddress('postgres'));
+    expect(replicas).not.toContain(`127.0.0.1:${ownPort}`);
+    // AND a connection through it arrives from the pod network
+    const [, forwarderPort] = replica.peerAddress('postgres').split(':');
+    await Promise.all([...cluster.forwarders.values()].map(f => f.listening));
+    const from = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(forwarderPort), '127.0.0.1');
+      let text = '';
+      socket.on('data', chunk => { text += chunk; }).on('end', () => resolve(text)).on('error', reject);
+    });
+    expect(from).toBe(POD_NETWORK_ADDRESS);
+    // AND the exporter beside it connects to its own port on 127.0.0.1, which only the chart's loopback line admits
+    const exporter = replica.workload.containers.find(c => c.name === 'exporter')!;
+    expect(replica.env(exporter).DATA_SOURCE_URI).toBe(`127.0.0.1:${ownPort}/postgres?sslmode=disable`);
+  } finally {
+    server.close();
     await Promise.all([...cluster.forwarders.values()].map(f => f.close()));
   }
 });

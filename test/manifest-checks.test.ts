@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
-import { IDatabaseEndpoint, ScaledApi } from '../lib';
-import { checkManifests, findViolations, Manifest } from './support/manifest-checks';
+import { IDatabaseEndpoint, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import { checkManifests, findViolations, imageRegistry, Manifest } from './support/manifest-checks';
 
 function apiManifests(): Manifest[] {
   const chart = Testing.chart();
@@ -9,6 +9,17 @@ function apiManifests(): Manifest[] {
 }
 
 const byKind = (manifests: Manifest[], kind: string) => manifests.find(m => m.kind === kind)!;
+
+/** A worker pool scaled by KEDA on a standalone Redis whose rendered redis.conf then says `policy` (the construct refuses anything but noeviction). */
+function chartWithBroker(policy: string): Manifest[] {
+  const chart = Testing.chart();
+  const queue = new RedisCluster(chart, 'queue', { mode: 'standalone', maxmemoryPolicy: 'noeviction' });
+  new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queues: ['emails'], broker: queue });
+  const manifests = Testing.synth(chart);
+  const config = manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'test-queue')!;
+  config.data['redis.conf'] = config.data['redis.conf'].replace('maxmemory-policy noeviction', `maxmemory-policy ${policy}`);
+  return manifests;
+}
 const apiPod = (manifests: Manifest[]) => byKind(manifests, 'Deployment').spec.template.spec;
 const apiContainer = (manifests: Manifest[]) => apiPod(manifests).containers[0];
 /** A batch object running the API's pod template, which passes every check when `spec` holds what the kind needs. */
@@ -18,6 +29,16 @@ function batchOf(manifests: Manifest[], kind: 'Job' | 'CronJob', spec: Manifest)
     ? { apiVersion: 'batch/v1', kind, metadata: { name: 'job' }, spec: { template, ...spec } }
     : { apiVersion: 'batch/v1', kind, metadata: { name: 'cron' }, spec: { schedule: '0 * * * *', jobTemplate: { spec: { template, ttlSecondsAfterFinished: 60 } }, ...spec } };
 }
+
+const NAMESPACE: Manifest = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } };
+const DEFAULT_DENY: Manifest = {
+  apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'default-deny' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+};
+/** A Role with `verbs` on the Secret `db-credentials`. */
+const roleWith = (verbs: string[]): Manifest => ({
+  apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'reader' },
+  rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['db-credentials'], verbs }],
+});
 
 test('a ScaledApi with defaults has no violation', async () => {
   expect(await findViolations(apiManifests())).toEqual([]);
@@ -63,6 +84,22 @@ test.each<[string, (m: Manifest[]) => Manifest[] | void, string]>([
     delete spec.topologySpreadConstraints;
   }, 'has neither pod anti-affinity nor topology spread constraints'],
   ['a Job without ttlSecondsAfterFinished', m => [...m, batchOf(m, 'Job', {})], 'Job/job: has no ttlSecondsAfterFinished'],
+  ['a Job that no NetworkPolicy of its own selects', m => {
+    const job = batchOf(m, 'Job', { ttlSecondsAfterFinished: 60 });
+    job.spec.template.metadata = { labels: { 'app.kubernetes.io/component': 'cluster-create' } };
+    return [...m, job];
+  }, 'Job/job: has no NetworkPolicy'],
+  ['a Deployment selected only by a default-deny', m => [...m.filter(x => x.kind !== 'NetworkPolicy'), DEFAULT_DENY], 'Deployment/test-api: has no NetworkPolicy'],
+  ['a peer chosen by a pod label in every namespace', m => {
+    byKind(m, 'NetworkPolicy').spec.ingress[0].from[0].namespaceSelector = {};
+  }, 'NetworkPolicy/test-api: ingress peer {"namespaceSelector":{},"podSelector":{"matchLabels":{"app.kubernetes.io/name":"prometheus"}}} does not pin '
+    + 'its namespace by kubernetes.io/metadata.name: any pod in a matching namespace can claim its labels'],
+  ['a peer in namespaces chosen by a label their owners set', m => {
+    byKind(m, 'NetworkPolicy').spec.ingress[0].from[0].namespaceSelector = { matchLabels: { team: 'monitoring' } };
+  }, 'does not pin its namespace by kubernetes.io/metadata.name'],
+  ['a Namespace without a default-deny policy', m => [NAMESPACE, ...m], 'Namespace/default: has no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules)'],
+  ['a Role that can get Secrets', m => [...m, roleWith(['get', 'create'])], 'Role/reader: can read Secrets (verbs get, create on db-credentials)'],
+  ['a Role that can list Secrets', m => [...m, roleWith(['list'])], 'Role/reader: can read Secrets (verbs list on db-credentials)'],
   ['a CronJob without a starting deadline', m => [...m, batchOf(m, 'CronJob', {})], 'CronJob/cron: has no startingDeadlineSeconds'],
   ['a pod template of a CronJob that breaks a rule', m => {
     const cron = batchOf(m, 'CronJob', { startingDeadlineSeconds: 60 });
@@ -92,8 +129,8 @@ test.each<[string, (m: Manifest[]) => Manifest[] | void, string]>([
     byKind(m, 'NetworkPolicy').spec.podSelector = { matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'NotIn', values: ['api'] }] };
   }, 'NetworkPolicy/test-api: selects no pod template'],
   ['a PDB keeping as many pods as the HPA minimum', m => { byKind(m, 'PodDisruptionBudget').spec.minAvailable = 3; },
-    'PodDisruptionBudget/test-api: allows no voluntary disruption at the minimum scale, so it blocks every node drain'],
-  ['a PDB with maxUnavailable 0', m => {
+    'PodDisruptionBudget/test-api: allows no voluntary disruption at the minimum scale, so it blocks every node drain (annotate hscale.io/blocks-drain with the reason if it must)'],
+  ['a PDB with maxUnavailable 0 and no stated reason', m => {
     const pdb = byKind(m, 'PodDisruptionBudget');
     delete pdb.spec.minAvailable;
     pdb.spec.maxUnavailable = 0;
@@ -135,6 +172,21 @@ test('an empty NetworkPolicy selector and matchExpressions select the pods they 
     matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['api'] }, { key: 'app.kubernetes.io/instance', operator: 'Exists' }],
   };
   expect(await findViolations(manifests)).toEqual([]);
+});
+
+test('a Namespace with its default-deny, and a Role that only creates Secrets, have no violation', async () => {
+  expect(await findViolations([NAMESPACE, DEFAULT_DENY, ...apiManifests(), roleWith(['create'])])).toEqual([]);
+});
+
+test('a queue\'s Redis that evicts is a violation of the ScaledObject reading it; noeviction is not', async () => {
+  // GIVEN a pool scaled by KEDA on a Redis that evicts
+  const evicting = chartWithBroker('volatile-lru');
+  const safe = chartWithBroker('noeviction');
+  // THEN
+  expect((await findViolations(evicting)).filter(v => v.includes('maxmemory-policy'))).toEqual([
+    'ScaledObject/test-jobs: reads a queue on StatefulSet/test-queue, whose maxmemory-policy is volatile-lru; a queue\'s Redis must be noeviction',
+  ]);
+  expect((await findViolations(safe)).filter(v => v.includes('maxmemory-policy'))).toEqual([]);
 });
 
 test('a custom resource is checked by the validator given for its kind', async () => {
@@ -254,4 +306,26 @@ test('config that names a credential by reference, or only mentions one, is not 
   ].join('\n');
   const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'conf' }, data: { conf } };
   expect(await findViolations([...apiManifests(), configMap])).toEqual([]);
+});
+
+test('a pod pulling from a named private registry without imagePullSecrets is a violation; its own or its ServiceAccount\'s Secret clears it', async () => {
+  // GIVEN
+  const chart = Testing.chart();
+  new ScaledApi(chart, 'api', { image: 'registry.example.com/team/api:1.0.0' });
+  new ScaledApi(chart, 'ok', { image: 'registry.example.com/team/api:1.0.0', pod: { imagePullSecrets: ['registry-credentials'] } });
+  const manifests = Testing.synth(chart);
+  // WHEN / THEN
+  const message = 'Deployment/test-api: container api: image registry.example.com/team/api:1.0.0 comes from the private registry registry.example.com, '
+    + 'and the pod has no imagePullSecrets (pod option \'imagePullSecrets\')';
+  expect(await findViolations(manifests, { privateRegistries: ['registry.example.com'] })).toEqual([message]);
+  expect(await findViolations(manifests, { privateRegistries: ['registry.example.com/team'] })).toEqual([message.replace('registry registry.example.com,', 'registry registry.example.com/team,')]);
+  expect(await findViolations(manifests, { privateRegistries: ['registry.example.com/other', 'ghcr.io'] })).toEqual([]);
+  const account = manifests.find(m => m.kind === 'ServiceAccount' && m.metadata.name === 'test-api')!;
+  const withAccountSecret = manifests.map(m => (m === account ? { ...m, imagePullSecrets: [{ name: 'registry-credentials' }] } : m));
+  expect(await findViolations(withAccountSecret, { privateRegistries: ['registry.example.com'] })).toEqual([]);
+});
+
+test('imageRegistry reads the registry host of an image reference, Docker Hub for a bare name', () => {
+  expect(['redis:7.2.5', 'grafana/grafana:11.1.3', 'quay.io/prometheus/prometheus:v2.53.1', 'localhost:5000/api:1', 'localhost/api:1']
+    .map(imageRegistry)).toEqual(['docker.io', 'docker.io', 'quay.io', 'localhost:5000', 'localhost']);
 });

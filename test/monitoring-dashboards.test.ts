@@ -1,13 +1,15 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { Testing } from 'cdk8s';
-import { ALL_KNOWN_METRICS, LoadBalancer, MonitoredEndpoint, Observability, PgReplicaSet, RedisCluster, renderDashboards, ScaledApi, WorkerPool } from '../lib';
+import { LoadBalancer, MonitoredEndpoint, Observability, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import { renderDashboards } from '../lib/observability/dashboards';
+import { ALL_KNOWN_METRICS } from '../lib/observability/known-metrics';
 import { ProcessGroup } from './support/processes';
 import { metricNames } from './support/promql';
 import { checkRules } from './support/promtool';
 
 const chart = Testing.chart();
 const db = new PgReplicaSet(chart, 'db');
-const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
+const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
 const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache });

@@ -1,7 +1,8 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
-import { ALL_KNOWN_METRICS, LoadBalancer, Observability, PgReplicaSet, RedisCluster, RuleGroup, ScaledApi, WorkerPool } from '../lib';
+import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, RuleGroup, ScaledApi, WorkerPool } from '../lib';
+import { ALL_KNOWN_METRICS } from '../lib/observability/known-metrics';
 import { ProcessGroup } from './support/processes';
 import { metricNames } from './support/promql';
 import { checkRules, testRules } from './support/promtool';
@@ -9,7 +10,7 @@ import { checkRules, testRules } from './support/promtool';
 // The whole topology in one chart, as the production chart has it.
 const chart = Testing.chart();
 const db = new PgReplicaSet(chart, 'db');
-const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
+const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
 const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache, database: db });
@@ -101,6 +102,21 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
     healthy: [series('pg_stat_activity_count', `${ns}, pod="test-db-primary-0", state="active"`, '10x60'),
       series('pg_settings_max_connections', `${ns}, pod="test-db-primary-0"`, '200x60')],
     labels: { namespace: 'default', pod: 'test-db-primary-0' },
+  },
+  PostgresVolumeFillingUp: {
+    firing: [series('kubelet_volume_stats_available_bytes', `${ns}, persistentvolumeclaim="data-test-db-primary-0"`, '50000000x60'),
+      series('kubelet_volume_stats_capacity_bytes', `${ns}, persistentvolumeclaim="data-test-db-primary-0"`, '1000000000x60')],
+    healthy: [series('kubelet_volume_stats_available_bytes', `${ns}, persistentvolumeclaim="data-test-db-primary-0"`, '900000000x60'),
+      series('kubelet_volume_stats_capacity_bytes', `${ns}, persistentvolumeclaim="data-test-db-primary-0"`, '1000000000x60')],
+    labels: { namespace: 'default', persistentvolumeclaim: 'data-test-db-primary-0' },
+  },
+  RedisVolumeFillingUp: {
+    firing: [series('kubelet_volume_stats_available_bytes', `${ns}, persistentvolumeclaim="data-test-cache-0"`, '50000000x60'),
+      series('kubelet_volume_stats_capacity_bytes', `${ns}, persistentvolumeclaim="data-test-cache-0"`, '1000000000x60')],
+    // Another construct's claim in the same namespace is not this one's.
+    healthy: [series('kubelet_volume_stats_available_bytes', `${ns}, persistentvolumeclaim="data-other-cache-0"`, '50000000x60'),
+      series('kubelet_volume_stats_capacity_bytes', `${ns}, persistentvolumeclaim="data-other-cache-0"`, '1000000000x60')],
+    labels: { namespace: 'default', persistentvolumeclaim: 'data-test-cache-0' },
   },
   PostgresReplicationSlotInactive: {
     firing: [series('pg_replication_slot_slot_is_active', `${ns}, pod="test-db-primary-0", slot_name="test_db_replica_1"`, '0x60')],

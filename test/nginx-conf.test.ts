@@ -1,3 +1,4 @@
+import { readFileSync } from 'fs';
 import { createServer, request as httpRequest, RequestListener, Server } from 'http';
 import { connect as http2Connect } from 'http2';
 import { AddressInfo } from 'net';
@@ -53,7 +54,7 @@ test('TLS adds the redirect, TLSv1.2/1.3 only and HSTS; plain HTTP has no HSTS',
     expect(conf).toContain('gzip on;');
     expect(conf).toContain('proxy_next_upstream error timeout http_502 http_503;');
     expect(conf).toContain('proxy_next_upstream_tries 3;');
-    expect(conf).toMatch(/location \/ws \{\n\s+# .*\n\s+proxy_read_timeout 3600s;/);
+    expect(conf).toMatch(/location \/ws\/ \{\n\s+limit_req zone=api_requests burst=20 nodelay;\n\s+# .*\n\s+proxy_read_timeout 3600s;/);
     expect(conf).toMatch(/location = \/health \{\n(.*\n){0,1}\s+access_log off;/);
   }
 });
@@ -154,11 +155,11 @@ test('the API rate limit of 100 r/s with burst 20 rejects a flood with 429', asy
   }
 });
 
-function httpsGet(url: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+function httpsGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const https = require('https') as typeof import('https');
   return new Promise((resolve, reject) => {
-    https.get(url, { rejectUnauthorized: false }, res => {
+    https.get(url, { rejectUnauthorized: false, headers }, res => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
     }).on('error', reject);
@@ -201,7 +202,7 @@ test('the new options render the guides\' directives, and nginx -t accepts them 
   expect(conf).toContain('proxy_next_upstream error timeout invalid_header http_500 http_502 http_503;');
   expect(conf).toContain('proxy_connect_timeout 5s;\n  proxy_send_timeout 60s;\n  proxy_read_timeout 60s;');
   expect(conf).toContain('proxy_buffer_size 8k;\n  proxy_buffers 16 8k;');
-  expect(conf).toMatch(/location \/ws \{\n.*\n\s+proxy_read_timeout 600s;/);
+  expect(conf).toMatch(/location \/ws\/ \{\n.*\n.*\n\s+proxy_read_timeout 600s;/);
   expect(conf).toContain(`proxy_cache_path ${join(dir, 'cache')} levels=1:2 keys_zone=api_cache:100m max_size=1g inactive=3600s use_temp_path=off;`);
   expect(conf).toMatch(/upstream frontend \{\n.*\n\s+zone frontend_upstream 256k;/);
   expect(conf).toMatch(/location \/ \{\n\s+proxy_cache api_cache;[^}]*proxy_pass http:\/\/frontend;/);
@@ -467,7 +468,7 @@ describe('nginx with routes, cache, timeouts, buffers and health from the API', 
   test('an idle websocket is closed after the websocket read timeout', async () => {
     const started = Date.now();
     const closedAfter = await new Promise<number>((resolve, reject) => {
-      const request = httpRequest(`${base}/ws`, { headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+      const request = httpRequest(`${base}/ws/feed`, { headers: { connection: 'Upgrade', upgrade: 'websocket' } });
       request.on('upgrade', (_res, socket) => socket.on('close', () => resolve(Date.now() - started)));
       request.on('response', res => reject(new Error(`no upgrade: ${res.statusCode}`)));
       request.on('error', reject);
@@ -491,6 +492,83 @@ describe('nginx with routes, cache, timeouts, buffers and health from the API', 
     }
   });
 });
+
+describe('nginx keeps the ops endpoints, the websocket prefix and the request id to itself', () => {
+  const seen: { path?: string; requestId?: string }[] = [];
+  let base = '';
+  let tlsPort = 0;
+  let dir = '';
+
+  beforeAll(async () => {
+    const api = await startBackend((req, res) => {
+      seen.push({ path: req.url, requestId: req.headers['x-request-id'] as string | undefined });
+      if (req.url === '/wsx-slow') setTimeout(() => res.end('late'), 2500);
+      else res.end(`api ${req.url}`);
+    });
+    dir = group.tempDir();
+    await selfSignedCertificate(dir);
+    const p = await ports();
+    await startNginx(group, dir, renderNginxConf({
+      ...loopbackNginxOptions(dir, p, [api.port]),
+      internalPaths: ['/metrics', '/api/v1/scaling', '/api/v1/cache'],
+      apiRateLimit: { rate: 1, per: 'minute', burst: 5 },
+      proxyTimeouts: { connectSeconds: 2, sendSeconds: 30, readSeconds: 1 },
+    }), p.http);
+    base = `https://localhost:${p.tls}`;
+    tlsPort = p.tls;
+  });
+
+  test('the ops endpoints answer 404 from nginx in every spelling, and never reach the API', async () => {
+    const internal = [
+      '/metrics', '/metrics/', '/METRICS', '//metrics', '/%6detrics', '/metrics?format=json', '/api/v1/scaling/metrics/prometheus',
+      '/api/v1/scaling/replication/status', '/api/v1/scaling/health/deep', '/api/v1/scaling/health/readiness',
+      '/api/v1/scaling/health/liveness', '/API/V1/Scaling/health/readiness/', '/api/v1/cache/stats', '/api/v1/items/../cache/stats',
+    ];
+    const statuses: number[] = [];
+    for (const path of internal) statuses.push((await httpsGet(`${base}${path}`)).status);
+    expect(statuses).toEqual(internal.map(() => 404));
+    expect(seen).toEqual([]);
+    // A path that only begins like one is the API's, and nginx's own /health stays public.
+    expect((await httpsGet(`${base}/metricsx`)).status).toBe(200);
+    expect((await httpsGet(`${base}/health`)).status).toBe(200);
+    expect(seen.map(s => s.path)).toEqual(['/metricsx']);
+  });
+
+  test('the API sees nginx\'s request id, never the client\'s; the log keeps the client\'s in a field of its own', async () => {
+    seen.length = 0;
+    await httpsGet(`${base}/api/v1/items/1`, { 'X-Request-ID': 'forged" rid=0000' });
+    expect(seen).toHaveLength(1);
+    expect(seen[0].requestId).toMatch(/^[0-9a-f]{32}$/);
+    const line = readFileSync(join(dir, 'access.log'), 'utf8').trim().split('\n').pop()!;
+    expect(line).toContain(`rid=${seen[0].requestId} client_rid="forged\\x22 rid=0000"`);
+  });
+
+  test('TLS 1.2 offers only forward-secret AEAD suites: a CBC suite is refused', async () => {
+    await expect(tls12Handshake(tlsPort, 'ECDHE-RSA-AES128-GCM-SHA256')).resolves.toBe('ECDHE-RSA-AES128-GCM-SHA256');
+    await expect(tls12Handshake(tlsPort, 'ECDHE-RSA-AES128-SHA')).rejects.toThrow(/handshake failure|no shared cipher/i);
+    await expect(tls12Handshake(tlsPort, 'AES128-GCM-SHA256')).rejects.toThrow(/handshake failure|no shared cipher/i);
+  });
+
+  test('the websocket location is /ws/ and rate limited; /wsx is an ordinary API path with its timeouts', async () => {
+    // /wsx is proxied by the general location, whose read timeout (1 s) ends a slow answer.
+    expect((await httpsGet(`${base}/wsx-slow`)).status).toBe(504);
+    // A flood of websocket connections meets the API limit (1 r/min, burst 5) after the burst.
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await httpsGet(`${base}/ws/feed`)).status);
+    expect(statuses.filter(s => s === 429).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+/** Completes a TLS 1.2 handshake offering only `cipher`; resolves with the suite the server chose. */
+function tls12Handshake(port: number, cipher: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ciphers: cipher, maxVersion: 'TLSv1.2' }, () => {
+      resolve(socket.getCipher().name);
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
 
 /** The protocol the TLS listener picks when a client offers h2 and http/1.1. */
 function negotiatedProtocol(port: number): Promise<string | false> {

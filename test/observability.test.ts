@@ -3,9 +3,8 @@ import { join } from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import { parse } from 'yaml';
-import {
-  LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, resolveObservabilitySettings, ScaledApi, WorkerPool,
-} from '../lib';
+import { LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import { resolveObservabilitySettings } from '../lib/observability/observability';
 import { resolveStandaloneSettings } from '../lib/observability/standalone-mode';
 import { crdValidators } from './support/crd-validators';
 import { checkManifests, Manifest } from './support/manifest-checks';
@@ -14,7 +13,7 @@ import { ProcessGroup, run } from './support/processes';
 function topology(props: Partial<ObservabilityProps> = {}, engine: 'statefulset' | 'cloudnative-pg' = 'statefulset', namespace?: string) {
   const chart = namespace ? new Chart(Testing.app(), 'test', { namespace }) : Testing.chart();
   const db = new PgReplicaSet(chart, 'db', { engine });
-  const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
+  const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
   const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
   const lb = new LoadBalancer(chart, 'lb', { backend: api });
   const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache, database: db });
@@ -111,7 +110,7 @@ test('the standalone prometheus.yml and its rule files pass promtool check confi
 });
 
 test.each<[string, Partial<ObservabilityProps>, string]>([
-  ['the SLO is 0', { latencySlo: Duration.millis(0) }, 'test/obs: \'latencySlo\' (0) must be a number greater than 0'],
+  ['the SLO is 0', { latencySlo: Duration.millis(0) }, 'test/obs: \'latencySlo\' ("0ms") must be a whole number of milliseconds from 1ms to 60000ms'],
   ['the selector label key is invalid', { selectorLabels: { 'not a key': 'x' } }, 'test/obs: \'selectorLabels\' ("not a key") is not a valid label key'],
   ['the selector label value is invalid', { selectorLabels: { release: 'has spaces' } },
     'test/obs: \'selectorLabels.release\' ("has spaces") is not a valid label value'],
@@ -159,7 +158,7 @@ test('resolveStandaloneSettings defaults the images, the retention and the Grafa
   const scope = new Construct(new Chart(Testing.app(), 'test', { namespace: 'mon' }), 'obs');
   expect(resolveStandaloneSettings(scope, { targets: [], retention: '3d' })).toEqual({
     namespace: 'mon', prometheusImage: 'quay.io/prometheus/prometheus:v2.53.1', grafanaImage: 'grafana/grafana:11.1.3',
-    retention: '3d', grafanaAdminSecret: 'test-obs-grafana-admin',
+    retention: '3d', grafanaAdminSecret: 'test-obs-grafana-admin', pod: { prometheus: {}, grafana: {} },
   });
 });
 

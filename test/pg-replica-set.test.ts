@@ -1,7 +1,11 @@
 import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { DEFAULT_METRICS_SCRAPER, PgReplicaSet, PgReplicaSetProps, resolvePgReplicaSetSettings, ScaledApi } from '../lib';
+import { PgReplicaSet, PgReplicaSetProps, ScaledApi } from '../lib';
+import { DEFAULT_METRICS_SCRAPER } from '../lib/core/endpoints';
+import { resolvePgReplicaSetSettings } from '../lib/postgres/pg-replica-set';
+import { usedFilesHash } from '../lib/postgres/shared';
 import { crdValidators } from './support/crd-validators';
+import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 const validators = crdValidators();
@@ -13,24 +17,41 @@ function synthDb(props: PgReplicaSetProps = {}) {
   return { db, manifests: Testing.synth(chart) };
 }
 
-const find = (manifests: Manifest[], kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
 const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
-const apiEnv = (manifests: Manifest[]) => envOf(find(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0]);
+const apiEnv = (manifests: Manifest[]) => envOf(findObject(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0]);
 
 test('the statefulset engine synthesizes a primary, two replicas, their Services, budgets and policies', async () => {
   const { manifests } = synthDb();
   expect(manifests.filter(m => m.metadata.name.startsWith('test-db'))).toMatchSnapshot();
   await checkManifests(manifests);
-  expect(find(manifests, 'StatefulSet', 'test-db-primary').spec.replicas).toBe(1);
-  const replicas = find(manifests, 'StatefulSet', 'test-db-replica');
+  expect(findObject(manifests, 'StatefulSet', 'test-db-primary').spec.replicas).toBe(1);
+  const replicas = findObject(manifests, 'StatefulSet', 'test-db-replica');
   expect(replicas.spec.replicas).toBe(2);
   expect(replicas.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } } });
   expect(replicas.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
   expect(replicas.spec.template.spec.securityContext).toMatchObject({ runAsUser: 999, fsGroup: 999 });
-  expect(find(manifests, 'Service', 'test-db-rw').spec.selector['app.kubernetes.io/component']).toBe('primary');
-  expect(find(manifests, 'Service', 'test-db-ro').spec.selector['app.kubernetes.io/component']).toBe('replica');
-  expect(find(manifests, 'Service', 'test-db-pods').spec.clusterIP).toBe('None');
-  expect(find(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
+  expect(findObject(manifests, 'Service', 'test-db-rw').spec.selector['app.kubernetes.io/component']).toBe('primary');
+  expect(findObject(manifests, 'Service', 'test-db-ro').spec.selector['app.kubernetes.io/component']).toBe('replica');
+  expect(findObject(manifests, 'Service', 'test-db-pods').spec.clusterIP).toBe('None');
+  expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
+});
+
+test('the single primary refuses voluntary eviction; replicas may go one at a time', () => {
+  const { manifests } = synthDb();
+  expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-primary').spec.maxUnavailable).toBe(0);
+  expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
+});
+
+test('the primary and the replicas each hash only the files they read: a new replica-init.sh rolls no primary', () => {
+  // GIVEN the ConfigMap and each StatefulSet's checksum
+  const { manifests } = synthDb();
+  const files = findObject(manifests, 'ConfigMap', 'test-db-config').data;
+  const checksum = (name: string) => findObject(manifests, 'StatefulSet', name).spec.template.metadata.annotations['hscale.io/config-sha256'];
+  // WHEN replica-init.sh changes, THEN the primary's checksum does not, and the replicas' does
+  const changed = { ...files, 'replica-init.sh': `${files['replica-init.sh']}# changed\n` };
+  expect(usedFilesHash(changed, ['postgresql.conf', 'pg_hba.conf', 'primary-init.sh'])).toBe(checksum('test-db-primary'));
+  expect(usedFilesHash(changed, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh'])).not.toBe(checksum('test-db-replica'));
+  expect(usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh'])).toBe(checksum('test-db-replica'));
 });
 
 test('the API gets the env contract with credentials only as Secret references', () => {
@@ -45,13 +66,13 @@ test('the API gets the env contract with credentials only as Secret references',
 
 test('the NetworkPolicies open exactly 5432 between the API, the primary and the replicas', () => {
   const { manifests } = synthDb();
-  const api = find(manifests, 'NetworkPolicy', 'test-api').spec;
+  const api = findObject(manifests, 'NetworkPolicy', 'test-api').spec;
   expect(api.egress.slice(1).map((r: Manifest) => [r.to[0].podSelector.matchLabels['app.kubernetes.io/component'], r.ports[0].port]))
     .toEqual([['primary', 5432], ['replica', 5432]]);
-  const primaryIngress = find(manifests, 'NetworkPolicy', 'test-db-primary').spec.ingress;
+  const primaryIngress = findObject(manifests, 'NetworkPolicy', 'test-db-primary').spec.ingress;
   expect(primaryIngress.map((r: Manifest) => [r.from[0].podSelector.matchLabels['app.kubernetes.io/component'] ?? 'prometheus', r.ports[0].port]))
     .toEqual([['replica', 5432], ['prometheus', 9187], ['api', 5432]]);
-  const replicaEgress = find(manifests, 'NetworkPolicy', 'test-db-replica').spec.egress;
+  const replicaEgress = findObject(manifests, 'NetworkPolicy', 'test-db-replica').spec.egress;
   expect(replicaEgress[1]).toEqual({ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-db', 'app.kubernetes.io/component': 'primary' } } }], ports: [{ protocol: 'TCP', port: 5432 }] });
 });
 
@@ -63,9 +84,9 @@ test('configs are rendered from props and the scripts come from the ConfigMap', 
   expect(db.postgresConf).toContain('auto_explain.log_min_duration = \'250ms\'');
   expect(db.postgresConf).toContain('shared_preload_libraries = \'pg_stat_statements\'');
   expect(db.hbaConf).toContain('host    replication  all  10.0.0.0/8  scram-sha-256');
-  const config = find(manifests, 'ConfigMap', 'test-db-config').data;
+  const config = findObject(manifests, 'ConfigMap', 'test-db-config').data;
   expect(Object.keys(config).sort()).toEqual(['pg_hba.conf', 'postgresql.conf', 'primary-init.sh', 'replica-init.sh']);
-  const replica = find(manifests, 'StatefulSet', 'test-db-replica').spec.template.spec.containers[0];
+  const replica = findObject(manifests, 'StatefulSet', 'test-db-replica').spec.template.spec.containers[0];
   expect(replica.command).toEqual(['sh', '/etc/postgresql/replica-init.sh']);
   expect(envOf(replica).PRIMARY_HOST).toBe('test-db-rw.default.svc.cluster.local');
 });
@@ -76,11 +97,11 @@ test('the cloudnative-pg engine emits a Cluster, a PodMonitor, Poolers and a Sch
   // THEN
   await checkManifests(manifests, { validators });
   expect(manifests.filter(m => m.metadata.name.startsWith('test-db'))).toMatchSnapshot();
-  const cluster = find(manifests, 'Cluster', 'test-db');
+  const cluster = findObject(manifests, 'Cluster', 'test-db');
   expect(cluster.spec.instances).toBe(3);
   expect(cluster.spec.postgresql.synchronous).toEqual({ method: 'any', number: 1 });
   expect(cluster.spec.monitoring).toBeUndefined();
-  expect(find(manifests, 'PodMonitor', 'test-db').spec.selector.matchLabels).toEqual({ 'cnpg.io/cluster': 'test-db' });
+  expect(findObject(manifests, 'PodMonitor', 'test-db').spec.selector.matchLabels).toEqual({ 'cnpg.io/cluster': 'test-db' });
   expect(manifests.filter(m => m.kind === 'Pooler').map(m => m.spec.type)).toEqual(['rw', 'ro']);
   const env = apiEnv(manifests);
   expect(env.PGPASSWORD).toEqual({ secretKeyRef: { name: 'test-db-app', key: 'password' } });
@@ -90,7 +111,7 @@ test('the cloudnative-pg engine emits a Cluster, a PodMonitor, Poolers and a Sch
 
 test('the CRD validators reject an object their schema refuses', async () => {
   const { manifests } = synthDb({ engine: 'cloudnative-pg' });
-  const cluster = find(manifests, 'Cluster', 'test-db');
+  const cluster = findObject(manifests, 'Cluster', 'test-db');
   cluster.spec.instances = 'three';
   await expect(checkManifests(manifests, { validators })).rejects.toThrow('Cluster/test-db: schema: /spec/instances must be integer');
 });
@@ -105,6 +126,9 @@ test.each<[string, PgReplicaSetProps, string]>([
   ['the secret name is empty', { credentialsSecret: '' }, 'test/db: \'credentialsSecret\' ("") must name the Secret that holds the credentials'],
   ['a parameter name is invalid', { parameters: { 'work mem; drop': '1' } }, 'test/db: \'parameters.work mem; drop\' ("work mem; drop") is not a PostgreSQL parameter name'],
   ['a pooler is asked of the statefulset engine', { pooler: true }, 'test/db: \'pooler\' (true) does not apply to engine \'statefulset\': it is a prop of engine \'cloudnative-pg\''],
+  ['maxSlotWalKeepSize has no unit', { maxSlotWalKeepSize: '4096' }, 'test/db: \'maxSlotWalKeepSize\' ("4096") must be a PostgreSQL size with a unit, e.g. \'512MB\', \'4GB\''],
+  ['the WAL kept for slots could fill the volume', { storageSize: '10Gi', maxSlotWalKeepSize: '8GB' },
+    'test/db: \'maxSlotWalKeepSize\' ("8GB") plus \'walKeepSize\' (1GB) must be at most half of \'storageSize\' (10Gi), or WAL kept for a lost replica can fill the volume'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthDb(props)).toThrow(message);
 });
@@ -113,9 +137,9 @@ test('the settings fill every default of the statefulset engine', () => {
   const settings = resolvePgReplicaSetSettings(new Construct(Testing.chart(), 'db'));
   expect(settings).toMatchObject({
     engine: 'statefulset', name: 'test-db', replicas: 2, synchronousReplicas: 0, synchronousCommit: 'on',
-    credentialsSecret: 'test-db-credentials', image: 'postgres:15.8', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
+    credentialsSecret: 'test-db-credentials', image: 'postgres:15.15', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
     requireAntiAffinity: false, maxConnections: 200, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
-    parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], pooler: false,
+    maxSlotWalKeepSize: '4GB', parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], pooler: false,
     podMonitorLabels: { release: 'kube-prometheus-stack' }, dnsSuffix: 'default.svc.cluster.local',
   });
   expect(settings.metricsScraper).toBe(DEFAULT_METRICS_SCRAPER);
@@ -131,7 +155,7 @@ test('the settings take the engine\'s image and Secret for cloudnative-pg, and t
   // WHEN
   const settings = resolvePgReplicaSetSettings(new Construct(chart, 'db'), { engine: 'cloudnative-pg', credentialsSecret: 'ignored', pooler: true });
   // THEN
-  expect(settings.image).toBe('ghcr.io/cloudnative-pg/postgresql:15.8');
+  expect(settings.image).toBe('ghcr.io/cloudnative-pg/postgresql:15.15');
   // The operator creates the Secret and names it; a name in the props cannot change that.
   expect(settings.credentialsSecret).toBe('shop-db-app');
   expect(settings.pooler).toBe(true);

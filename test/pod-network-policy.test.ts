@@ -17,7 +17,7 @@ test('pods are isolated both ways, with only DNS allowed out', () => {
     policyTypes: ['Ingress', 'Egress'],
     ingress: [],
     egress: [{
-      to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
       ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
     }],
   });
@@ -25,12 +25,12 @@ test('pods are isolated both ways, with only DNS allowed out', () => {
 
 test('rules added after construction reach the YAML, each on its own ports', () => {
   const spec = policyOf(policy => {
-    policy.allowIngressFrom({ podSelector: { app: 'lb' }, namespaceSelector: { team: 'edge' } }, [8000]);
+    policy.allowIngressFrom({ podSelector: { app: 'lb' }, namespaceSelector: { 'kubernetes.io/metadata.name': 'edge' } }, [8000]);
     policy.allowEgressTo({ peer: { podSelector: { app: 'db' } }, ports: [5432] });
     policy.allowIngressFromAnywhere([8443]);
   }).spec;
   expect(spec.ingress).toEqual([
-    { from: [{ podSelector: { matchLabels: { app: 'lb' } }, namespaceSelector: { matchLabels: { team: 'edge' } } }], ports: [{ protocol: 'TCP', port: 8000 }] },
+    { from: [{ podSelector: { matchLabels: { app: 'lb' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'edge' } } }], ports: [{ protocol: 'TCP', port: 8000 }] },
     { ports: [{ protocol: 'TCP', port: 8443 }] },
   ]);
   expect(spec.egress[1]).toEqual({ to: [{ podSelector: { matchLabels: { app: 'db' } } }], ports: [{ protocol: 'TCP', port: 5432 }] });
@@ -39,4 +39,14 @@ test('rules added after construction reach the YAML, each on its own ports', () 
 test('throws error, when a rule names no port (Kubernetes would open every port)', () => {
   expect(() => policyOf(policy => policy.allowEgressTo({ peer: { podSelector: { app: 'db' } }, ports: [] })))
     .toThrow('test/api: \'ports\' is empty; a NetworkPolicy rule with no ports opens every port');
+});
+
+test.each([
+  ['every namespace', {}],
+  ['a namespace label its owner sets', { team: 'edge' }],
+])('throws error, when a peer in other namespaces is chosen by %s rather than kubernetes.io/metadata.name', (_case, namespaceSelector) => {
+  expect(() => policyOf(policy => policy.allowIngressFrom({ podSelector: { 'app.kubernetes.io/name': 'prometheus' }, namespaceSelector }, [9090])))
+    .toThrow(`test/api: 'peer.namespaceSelector' (${JSON.stringify(JSON.stringify(namespaceSelector))}) must pin the namespace with `
+      + '\'kubernetes.io/metadata.name\' (e.g. { \'kubernetes.io/metadata.name\': \'monitoring\' }), or be left out for the chart\'s own '
+      + 'namespace: any pod in another namespace can carry the labels of \'podSelector\'');
 });

@@ -8,7 +8,7 @@ const chartIn = (namespace?: string) => new Chart(Testing.app(), 'shop', namespa
 test('the chart\'s namespace, labelled restricted for enforce, warn and audit, at the latest version', async () => {
   const chart = chartIn('shop');
   new PodSecurityNamespace(chart, 'namespace');
-  const [namespace] = Testing.synth(chart);
+  const [namespace, defaultDeny] = Testing.synth(chart);
   expect(namespace).toEqual({
     apiVersion: 'v1',
     kind: 'Namespace',
@@ -24,7 +24,27 @@ test('the chart\'s namespace, labelled restricted for enforce, warn and audit, a
       },
     },
   });
-  await expect(checkManifests([namespace])).resolves.toBeUndefined();
+  await expect(checkManifests([namespace, defaultDeny])).resolves.toBeUndefined();
+});
+
+test('a default-deny NetworkPolicy isolates every pod of the namespace both ways; without it the checks refuse the namespace', async () => {
+  // GIVEN
+  const chart = chartIn('shop');
+  const ns = new PodSecurityNamespace(chart, 'namespace');
+  const open = chartIn('open');
+  new PodSecurityNamespace(open, 'namespace', { defaultDeny: false });
+  // WHEN
+  const manifests = Testing.synth(chart);
+  // THEN
+  expect(ns.defaultDenyPolicy).toBeDefined();
+  expect(manifests[1]).toEqual({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'default-deny', namespace: 'shop', labels: { 'app.kubernetes.io/managed-by': 'cdk8s' } },
+    spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+  });
+  await expect(checkManifests(Testing.synth(open))).rejects.toThrow(
+    '1 manifest violation(s):\n- Namespace/open: has no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules)');
 });
 
 test('created first, it is the first object of the chart, before the objects that live in it', () => {

@@ -1,7 +1,11 @@
 import { existsSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { PgServer, ReplicatedPostgres, startReplicatedPostgres } from './support/postgres';
-import { ProcessGroup, waitFor } from './support/processes';
+import { Testing } from 'cdk8s';
+import { PgReplicaSet } from '../lib';
+import {
+  PG_BIN, pgEnv, PgServer, ReplicatedPostgres, startReplicatedPostgres, startSingleServer, TEST_APP, TEST_REPLICATION,
+} from './support/postgres';
+import { freePort, ProcessGroup, run, waitFor } from './support/processes';
 
 jest.setTimeout(120_000);
 
@@ -81,4 +85,47 @@ test('the failover runbook: stop the primary, promote a replica, write to it', a
   await replicas[1].sql('select pg_reload_conf()');
   await replicas[1].sql('insert into items values (3000, \'after failover\')', 'app');
   expect(await replicas[1].sql('select name from items where id = 3000', 'app')).toBe('after failover');
+});
+
+test('the exporter logs in over loopback with the chart\'s own pg_hba.conf, and a role without pg_monitor does not', async () => {
+  // GIVEN a server with the pg_hba.conf of a synthesized PgReplicaSet, unchanged (its pod networks admit no loopback client)
+  const hba = new PgReplicaSet(Testing.chart(), 'db', {}).hbaConf!;
+  const server = await startSingleServer(group, hba);
+  // WHEN the exporter connects the way the sidecar's DATA_SOURCE_URI says, as the role the chart gives it
+  const metricsPort = await freePort();
+  const exporter = group.spawn('prometheus-postgres-exporter', [`--web.listen-address=127.0.0.1:${metricsPort}`], {
+    env: {
+      ...process.env, DATA_SOURCE_URI: `127.0.0.1:${server.port}/postgres?sslmode=disable`,
+      DATA_SOURCE_USER: TEST_APP.APP_USER, DATA_SOURCE_PASS: TEST_APP.APP_PASSWORD,
+    },
+  });
+  // THEN it reports the server up
+  const metrics = () => fetch(`http://127.0.0.1:${metricsPort}/metrics`).then(r => r.text()).catch(() => '');
+  await waitFor('pg_up 1', async () => /^pg_up 1$/m.test(await metrics()), 15_000, 500).catch(error => {
+    throw new Error(`${(error as Error).message}\n${exporter.output()}`);
+  });
+  // AND the replication role, which lacks pg_monitor, is refused on the same loopback address
+  await expect(run(join(PG_BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(server.port), '-U', TEST_REPLICATION.REPLICATION_USER, '-d', 'postgres', '-c', 'select 1'],
+    { env: pgEnv({ PGPASSWORD: TEST_REPLICATION.REPLICATION_PASSWORD }) })).rejects.toThrow(/no pg_hba.conf entry for host "127.0.0.1", user "replicator"/);
+});
+
+test('a replica down past max_slot_wal_keep_size: its slot is invalidated, the primary\'s WAL stays bounded and vacuum is free again', async () => {
+  // GIVEN a primary whose slot may hold 64 MB, with one streaming replica that reports its snapshot (hot_standby_feedback)
+  const small = await startReplicatedPostgres(group, 1, {
+    walKeepSize: '16MB', maxSlotWalKeepSize: '64MB', parameters: { fsync: 'off', max_wal_size: '96MB', min_wal_size: '32MB' },
+  });
+  const slot = () => small.primary.sql('select coalesce(wal_status, \'-\'), xmin is not null from pg_replication_slots');
+  await waitFor('the replica to hold back vacuum through its slot', async () => (await slot()) === 'reserved|t', 30_000, 200);
+  // WHEN the replica is down while 300 MB of WAL is written
+  await small.replicas[0].stop('fast');
+  await small.primary.sql('create table filler (x text); insert into filler select repeat(\'x\', 1000) from generate_series(1, 300000)', 'app');
+  await small.primary.sql('checkpoint');
+  // THEN the slot is lost and pg_wal is bounded by the slot's share and max_wal_size
+  expect(await slot()).toMatch(/^lost\|/);
+  const walBytes = Number(await small.primary.sql('select sum(size) from pg_ls_waldir()'));
+  expect(walBytes).toBeLessThan(200 * 2 ** 20);
+  // AND vacuum is no longer held back by the dead replica's snapshot: every deleted row goes, the table is truncated
+  await small.primary.sql('delete from filler where true', 'app');
+  await small.primary.sql('vacuum filler', 'app');
+  expect(await small.primary.sql('select pg_relation_size(\'filler\')', 'app')).toBe('0');
 });

@@ -38,12 +38,15 @@ describe('the postgres.js patch (patches/postgres+3.4.9.patch)', () => {
   test('a transaction whose backend dies rejects with CONNECTION_CLOSED, and the pool answers the next query', async () => {
     const outcome = await runRepro(INSTALLED_DRIVER, databaseUrl);
 
-    expect(outcome.stderr).not.toContain('TypeError');
-    expect(outcome.exitCode).toBe(0);
-    expect(JSON.parse(outcome.stdout)).toEqual({ transactionOutcome: 'CONNECTION_CLOSED', nextQueryOutcome: 'resolved' });
+    expect({ exitCode: outcome.exitCode, stderr: outcome.stderr }).toEqual({ exitCode: 0, stderr: '' });
+    const { unhandledRejections, ...outcomes } = JSON.parse(outcome.stdout);
+    expect(outcomes).toEqual({ transactionOutcome: 'CONNECTION_CLOSED', nextQueryOutcome: 'resolved' });
+    // A rejection postgres.js leaves unhandled is reported, not fatal, as in the service. An exit 1
+    // without a TypeError was seen once in 50+ runs, under a full suite's load, before the handler.
+    if (unhandledRejections.length > 0) console.warn(`unhandled rejections in the reproduction: ${unhandledRejections.join(', ')}`);
   }, 60_000);
 
-  test('the unpatched driver ends the process on the same sequence, so the test above can fail', async () => {
+  test('the unpatched driver fails the same sequence, mostly by ending the process, so the test above can fail', async () => {
     // GIVEN the installed driver with the patch taken back out
     const unpatchedRoot = group.tempDir('hscale-postgres-js-');
     cpSync(INSTALLED_DRIVER, join(unpatchedRoot, 'node_modules', 'postgres'), { recursive: true });
@@ -52,9 +55,10 @@ describe('the postgres.js patch (patches/postgres+3.4.9.patch)', () => {
     // WHEN the same sequence runs on it
     const outcome = await runRepro(join(unpatchedRoot, 'node_modules', 'postgres'), databaseUrl);
 
-    // THEN the process dies of the upstream bug: mostly the TypeError of nextWrite, sometimes,
-    // depending on which write comes first, the CONNECTION_CLOSED thrown outside any promise
-    expect(outcome.exitCode).not.toBe(0);
-    expect(outcome.stderr).toMatch(/postgres\/(cjs\/)?src\/connection\.js/);
+    // THEN what the test above requires does not hold: mostly the process dies of nextWrite's
+    // TypeError; depending on which write comes first, the pool may instead fail the next query
+    const outcomes = outcome.exitCode === 0 ? JSON.parse(outcome.stdout) : undefined;
+    expect(outcome.exitCode !== 0 || outcomes.nextQueryOutcome !== 'resolved' || outcomes.transactionOutcome !== 'CONNECTION_CLOSED').toBe(true);
+    expect(outcome.stderr + outcome.stdout).toMatch(/TypeError: Cannot read properties of null \(reading 'write'\)|CONNECTION_CLOSED|57P01/);
   }, 60_000);
 });

@@ -1,11 +1,12 @@
 import { Testing } from 'cdk8s';
 import { ProductionChart } from '../charts/production-chart';
 import { crdValidators } from './support/crd-validators';
+import { findObject } from './support/find';
 import { namespacedChartProblems } from './support/guide-chart';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 const manifests = Testing.synth(new ProductionChart(Testing.app(), 'hscale', { namespace: 'hscale' }));
-const find = (kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
+const find = (kind: string, name: string) => findObject(manifests, kind, name);
 
 test('every object of the production chart passes the manifest checks', async () => {
   await expect(checkManifests(manifests, { validators: crdValidators() })).resolves.toBeUndefined();
@@ -28,13 +29,20 @@ test('the API is wired to the database and the cache with credentials from Secre
 
 test('the API may reach only DNS, PostgreSQL and Redis, and is reached only by the load balancer and Prometheus', () => {
   const policy = find('NetworkPolicy', 'hscale-api').spec;
-  expect(policy.egress.map((rule: Manifest) => rule.ports.map((p: Manifest) => p.port))).toEqual([[53, 53], [5432], [5432], [6379]]);
+  expect(policy.egress.map((rule: Manifest) => rule.ports.map((p: Manifest) => p.port))).toEqual([[53, 53], [5432], [5432], [6379], [6379], [26379]]);
   expect(policy.ingress.map((rule: Manifest) => rule.from[0].podSelector.matchLabels['app.kubernetes.io/name']
     ?? rule.from[0].podSelector.matchLabels['app.kubernetes.io/instance']).sort()).toEqual(['hscale-lb', 'prometheus']);
 });
 
-test('the shared Redis evicts only keys with a TTL (the cache\'s), never the queue\'s', () => {
-  expect(find('ConfigMap', 'hscale-cache').data['redis.conf']).toContain('maxmemory-policy volatile-lru');
+test('the cache evicts any key (LRU) and the queue has a Redis of its own that never evicts, which the API and workers reach as QUEUE_REDIS_*', () => {
+  expect(find('ConfigMap', 'hscale-cache').data['redis.conf']).toContain('maxmemory-policy allkeys-lru');
+  expect(find('ConfigMap', 'hscale-queue').data['redis.conf']).toContain('maxmemory-policy noeviction');
+  for (const deployment of ['hscale-api', 'hscale-jobs']) {
+    const env: Manifest[] = find('Deployment', deployment).spec.template.spec.containers[0].env;
+    expect(env.find(e => e.name === 'REDIS_CLUSTER_NODES')!.value).toContain('hscale-cache-0');
+    expect(env.find(e => e.name === 'QUEUE_REDIS_SENTINELS')!.value).toContain('hscale-queue-sentinel-0');
+    expect(env.find(e => e.name === 'QUEUE_REDIS_PASSWORD')).toEqual({ name: 'QUEUE_REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'hscale-queue-auth', key: 'password' } } });
+  }
 });
 
 test('the API accepts jobs for the worker pool\'s queue, and the nightly schedule enqueues onto it', () => {

@@ -26,7 +26,7 @@ test.each<[string, (t: ReturnType<typeof topology>) => unknown, string]>([
     'test/jobs: missing required prop \'backoff.delay\': The delay before the first retry. It must be a Duration, e.g. Duration.seconds(30).'],
   ['an Observability target is a string',
     ({ chart, api }) => new Observability(chart, 'obs', js({ targets: [api, 'db'] })),
-    'test/obs: \'targets[1]\' ("db") must be a ScaledApi, LoadBalancer, RedisCluster, PgReplicaSet or WorkerPool (an IMetricsTarget)'],
+    'test/obs: \'targets[1]\' ("db") must be a ScaledApi, WorkerPool, RedisCluster, PgReplicaSet or LoadBalancer (an IMetricsTarget)'],
   ['a probe path is under a name of its own making',
     ({ chart }) => new ScaledApi(chart, 'api2', js({ image: IMAGE, probes: { ready: '/readyz' } })),
     'test/api2: unknown prop \'probes.ready\' (did you mean \'readiness\'?); known props: liveness, readiness, startup'],

@@ -1,6 +1,9 @@
 import { Chart, Duration, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { DEFAULT_METRICS_SCRAPER, Observability, RedisCluster, RedisClusterProps, resolveRedisClusterSettings, RuleGroup, ScaledApi } from '../lib';
+import { Observability, RedisCluster, RedisClusterProps, RuleGroup, ScaledApi } from '../lib';
+import { DEFAULT_METRICS_SCRAPER } from '../lib/core/endpoints';
+import { resolveRedisClusterSettings } from '../lib/redis/resolve';
+import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
 import { ProcessGroup } from './support/processes';
 import { checkRules, testRules } from './support/promtool';
@@ -12,20 +15,19 @@ function synthRedis(props: RedisClusterProps = {}) {
   return { cache, manifests: Testing.synth(chart) };
 }
 
-const find = (manifests: Manifest[], kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
 const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
 
 test('cluster mode synthesizes six nodes, their Services, a PDB and the create Job', async () => {
   const { manifests } = synthRedis();
   expect(manifests.filter(m => m.metadata.name.startsWith('test-cache'))).toMatchSnapshot();
   await checkManifests(manifests);
-  const set = find(manifests, 'StatefulSet', 'test-cache');
+  const set = findObject(manifests, 'StatefulSet', 'test-cache');
   expect(set.spec.replicas).toBe(6);
   expect(set.spec.serviceName).toBe('test-cache-nodes');
   expect(set.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
-  expect(find(manifests, 'Service', 'test-cache-nodes').spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
-  expect(find(manifests, 'PodDisruptionBudget', 'test-cache').spec.maxUnavailable).toBe(1);
-  const job = find(manifests, 'Job', 'test-cache-create');
+  expect(findObject(manifests, 'Service', 'test-cache-nodes').spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+  expect(findObject(manifests, 'PodDisruptionBudget', 'test-cache').spec.maxUnavailable).toBe(1);
+  const job = findObject(manifests, 'Job', 'test-cache-create');
   expect(job.spec.ttlSecondsAfterFinished).toBe(3600);
   expect(envOf(job.spec.template.spec.containers[0]).REPLICAS_PER_SHARD).toBe('1');
 });
@@ -42,7 +44,7 @@ test('redis.conf carries the cluster settings and no password', () => {
 
 test('the password reaches every container from the Secret only', () => {
   const { manifests } = synthRedis({ passwordSecret: { name: 'redis-auth', key: 'pw' } });
-  const containers = find(manifests, 'StatefulSet', 'test-cache').spec.template.spec.containers;
+  const containers = findObject(manifests, 'StatefulSet', 'test-cache').spec.template.spec.containers;
   for (const container of containers) {
     expect(envOf(container).REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'redis-auth', key: 'pw' } });
   }
@@ -51,12 +53,12 @@ test('the password reaches every container from the Secret only', () => {
 
 test('linking the API injects every node by DNS name and opens 6379 only, the bus only between nodes', () => {
   const { manifests, cache } = synthRedis();
-  const api = find(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0];
+  const api = findObject(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0];
   expect(envOf(api).REDIS_CLUSTER_NODES).toBe(cache.nodes.join(','));
   expect(cache.nodes[5]).toBe('test-cache-5.test-cache-nodes.default.svc.cluster.local:6379');
-  const apiEgress = find(manifests, 'NetworkPolicy', 'test-api').spec.egress;
+  const apiEgress = findObject(manifests, 'NetworkPolicy', 'test-api').spec.egress;
   expect(apiEgress[1].ports).toEqual([{ protocol: 'TCP', port: 6379 }]);
-  const ingress = find(manifests, 'NetworkPolicy', 'test-cache').spec.ingress;
+  const ingress = findObject(manifests, 'NetworkPolicy', 'test-cache').spec.ingress;
   const ports = (instance: string, component: string) => ingress
     .filter((r: Manifest) => r.from[0].podSelector.matchLabels['app.kubernetes.io/instance'] === instance
       && r.from[0].podSelector.matchLabels['app.kubernetes.io/component'] === component)
@@ -69,7 +71,7 @@ test('linking the API injects every node by DNS name and opens 6379 only, the bu
 test('persistence off uses an emptyDir sized like the volume would be', async () => {
   const { manifests } = synthRedis({ persistence: false, storageSize: '2Gi' });
   await checkManifests(manifests);
-  const set = find(manifests, 'StatefulSet', 'test-cache');
+  const set = findObject(manifests, 'StatefulSet', 'test-cache');
   expect(set.spec.volumeClaimTemplates).toBeUndefined();
   expect(set.spec.template.spec.volumes).toContainEqual({ name: 'data', emptyDir: { sizeLimit: '2Gi' } });
 });
@@ -77,17 +79,17 @@ test('persistence off uses an emptyDir sized like the volume would be', async ()
 test('sentinel mode runs a master with replicas and three Sentinels, and injects the Sentinels', async () => {
   const { manifests, cache } = synthRedis({ mode: 'sentinel' });
   await checkManifests(manifests);
-  expect(find(manifests, 'StatefulSet', 'test-cache').spec.replicas).toBe(3);
-  expect(find(manifests, 'StatefulSet', 'test-cache-sentinel').spec.replicas).toBe(3);
+  expect(findObject(manifests, 'StatefulSet', 'test-cache').spec.replicas).toBe(3);
+  expect(findObject(manifests, 'StatefulSet', 'test-cache-sentinel').spec.replicas).toBe(3);
   expect(manifests.find(m => m.kind === 'Job')).toBeUndefined();
   expect(cache.redisConf).not.toContain('cluster-enabled');
-  const api = envOf(find(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0]);
+  const api = envOf(findObject(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0]);
   expect(api.REDIS_SENTINELS).toBe(cache.sentinelHosts.join(','));
   expect(api.REDIS_SENTINEL_MASTER).toBe('hscale');
   expect(api.REDIS_CLUSTER_NODES).toBeUndefined();
-  const conf = find(manifests, 'ConfigMap', 'test-cache').data;
+  const conf = findObject(manifests, 'ConfigMap', 'test-cache').data;
   expect(conf['sentinel-master.conf']).toContain('sentinel down-after-milliseconds hscale 5000');
-  expect(find(manifests, 'NetworkPolicy', 'test-cache-sentinel').spec.ingress).toContainEqual({
+  expect(findObject(manifests, 'NetworkPolicy', 'test-cache-sentinel').spec.ingress).toContainEqual({
     from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-api', 'app.kubernetes.io/component': 'api' } } }],
     ports: [{ protocol: 'TCP', port: 26379 }],
   });
@@ -107,7 +109,7 @@ test('the settings fill every default of cluster mode, without creating any obje
   expect(settings).toMatchObject({
     name: 'test-cache', namespace: undefined, dnsSuffix: 'default.svc.cluster.local', headlessServiceName: 'test-cache-nodes',
     mode: 'cluster', topology: { nodeCount: 6, shards: 3, replicasPerShard: 1 },
-    image: 'redis:7.2.5', maxmemoryBytes: Math.floor(3 * 2 ** 30 * 0.7), maxmemoryPolicy: 'allkeys-lru', appendonly: true,
+    image: 'redis:7.2.11', maxmemoryBytes: Math.floor(3 * 2 ** 30 * 0.7), maxmemoryPolicy: 'allkeys-lru', appendonly: true,
     appendfsync: 'everysec', savePoints: ['3600 1', '300 100', '60 10000'], clusterNodeTimeoutMs: 5000, persistence: true,
     storageSize: '10Gi', storageClassName: undefined, requireAntiAffinity: false,
     passwordSecret: { name: 'test-cache-auth', key: 'password' }, metricsScraper: DEFAULT_METRICS_SCRAPER,
@@ -148,7 +150,7 @@ test.each<[string, RedisClusterProps, string]>([
     'test/cache: \'sentinels\' (2) must be an integer of 3 or more, so a majority survives the loss of one'],
   ['the mode is unknown', { mode: 'replicated' as never }, 'test/cache: \'mode\' ("replicated") must be one of \'cluster\', \'sentinel\', \'standalone\''],
   ['a save point is malformed', { savePoints: ['every minute'] }, 'test/cache: \'savePoints[0]\' ("every minute") must be \'<seconds> <changes>\''],
-  ['the node timeout is too short', { clusterNodeTimeout: Duration.millis(100) }, 'test/cache: \'clusterNodeTimeout\' (100) must be an integer from 500 to 60000'],
+  ['the node timeout is too short', { clusterNodeTimeout: Duration.millis(100) }, 'test/cache: \'clusterNodeTimeout\' ("100ms") must be a whole number of milliseconds from 500ms to 60000ms'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthRedis(props)).toThrow(message);
 });
@@ -159,17 +161,17 @@ test('standalone mode runs one Redis on a volume with its exporter, and injects 
   const { manifests, cache } = synthRedis({ mode: 'standalone' });
   expect(manifests.filter(m => m.metadata.name.startsWith('test-cache'))).toMatchSnapshot();
   await checkManifests(manifests);
-  const set = find(manifests, 'StatefulSet', 'test-cache');
+  const set = findObject(manifests, 'StatefulSet', 'test-cache');
   expect(set.spec.replicas).toBe(1);
   expect(set.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
   expect(set.spec.template.spec.containers.map((c: Manifest) => c.name)).toEqual(['redis', 'exporter']);
   expect(manifests.filter(m => ['Job', 'StatefulSet'].includes(m.kind)).map(m => m.metadata.name)).toEqual(['test-cache']);
-  expect(Object.keys(find(manifests, 'ConfigMap', 'test-cache').data)).toEqual(['redis.conf', 'start.sh']);
+  expect(Object.keys(findObject(manifests, 'ConfigMap', 'test-cache').data)).toEqual(['redis.conf', 'start.sh']);
   expect(cache.redisConf).not.toContain('cluster-enabled');
   expect(cache.nodes).toEqual(['test-cache-0.test-cache-nodes.default.svc.cluster.local:6379']);
   // One pod cannot stay available through a drain: a budget of 0 disruptions would block the drain for ever.
-  expect(find(manifests, 'PodDisruptionBudget', 'test-cache').spec.maxUnavailable).toBe(1);
-  const api = find(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0];
+  expect(findObject(manifests, 'PodDisruptionBudget', 'test-cache').spec.maxUnavailable).toBe(1);
+  const api = findObject(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0];
   expect(api.env.filter((e: Manifest) => e.name.startsWith('REDIS_'))).toEqual([
     { name: 'REDIS_URL', value: STANDALONE_URL },
     { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'test-cache-auth', key: 'password' } } },
@@ -178,13 +180,13 @@ test('standalone mode runs one Redis on a volume with its exporter, and injects 
 
 test('standalone mode admits the API on 6379 and the scraper on the exporter, and opens no port between Redis pods', () => {
   const { manifests } = synthRedis({ mode: 'standalone' });
-  const policy = find(manifests, 'NetworkPolicy', 'test-cache').spec;
+  const policy = findObject(manifests, 'NetworkPolicy', 'test-cache').spec;
   expect(policy.ingress).toEqual([
-    { from: [{ podSelector: { matchLabels: DEFAULT_METRICS_SCRAPER.podSelector }, namespaceSelector: { matchLabels: {} } }], ports: [{ protocol: 'TCP', port: 9121 }] },
+    { from: [{ podSelector: { matchLabels: DEFAULT_METRICS_SCRAPER.podSelector }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9121 }] },
     { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-api', 'app.kubernetes.io/component': 'api' } } }], ports: [{ protocol: 'TCP', port: 6379 }] },
   ]);
   expect(policy.egress.flatMap((r: Manifest) => r.ports.map((p: Manifest) => p.port))).toEqual([53, 53]);
-  const apiEgress = find(manifests, 'NetworkPolicy', 'test-api').spec.egress;
+  const apiEgress = findObject(manifests, 'NetworkPolicy', 'test-api').spec.egress;
   expect(apiEgress).toContainEqual({
     to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-cache', 'app.kubernetes.io/component': 'redis' } } }],
     ports: [{ protocol: 'TCP', port: 6379 }],
@@ -223,9 +225,11 @@ test.each<[string, RedisClusterProps, string]>([
     'test/cache: \'sentinelDownAfter\' ("Duration 5 seconds") does not apply to mode \'standalone\': it is a prop of mode \'sentinel\''],
   ['clusterNodeTimeout is given in standalone mode', { mode: 'standalone', clusterNodeTimeout: Duration.seconds(5) },
     'test/cache: \'clusterNodeTimeout\' ("Duration 5 seconds") does not apply to mode \'standalone\': it is a prop of mode \'cluster\''],
-  ['tcpKeepalive is under 10 s', { tcpKeepalive: Duration.seconds(5) }, 'test/cache: \'tcpKeepalive\' (5) must be an integer from 10 to 7200'],
-  ['tcpKeepalive is above 2 hours', { tcpKeepalive: Duration.hours(3) }, 'test/cache: \'tcpKeepalive\' (10800) must be an integer from 10 to 7200'],
-  ['tcpKeepalive is not whole seconds', { tcpKeepalive: Duration.millis(30_500) }, 'test/cache: \'tcpKeepalive\' (30.5) must be an integer from 10 to 7200'],
+  ['sentinelDownAfter is under half a second', { mode: 'sentinel', sentinelDownAfter: Duration.millis(100) },
+    'test/cache: \'sentinelDownAfter\' ("100ms") must be a whole number of milliseconds from 500ms to 60000ms'],
+  ['tcpKeepalive is under 10 s', { tcpKeepalive: Duration.seconds(5) }, 'test/cache: \'tcpKeepalive\' ("5s") must be a whole number of seconds from 10s to 7200s'],
+  ['tcpKeepalive is above 2 hours', { tcpKeepalive: Duration.hours(3) }, 'test/cache: \'tcpKeepalive\' ("10800s") must be a whole number of seconds from 10s to 7200s'],
+  ['tcpKeepalive is not whole seconds', { tcpKeepalive: Duration.millis(30_500) }, 'test/cache: \'tcpKeepalive\' ("30.5s") must be a whole number of seconds from 10s to 7200s'],
   ['a save point has no change count', { mode: 'standalone', savePoints: ['900'] },
     'test/cache: \'savePoints[0]\' ("900") must be \'<seconds> <changes>\' with both numbers above 0'],
 ])('throws error, when %s', (_case, props, message) => {

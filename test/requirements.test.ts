@@ -2,7 +2,8 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { externalRequirements, KubeObject, LoadBalancer, PgReplicaSet, renderApplySteps, ScaledApi } from '../lib';
+import { LoadBalancer, PgReplicaSet, ScaledApi } from '../lib';
+import { externalRequirements, KubeObject, renderApplySteps } from '../lib/cluster/requirements';
 import { chartFiles, readManifests, renderApplySection } from '../scripts/requirements';
 
 const BUILT_IN_API_VERSIONS = /^(v1|(apps|batch|autoscaling|policy|networking\.k8s\.io|rbac\.authorization\.k8s\.io|storage\.k8s\.io)\/.+)$/;
@@ -95,4 +96,20 @@ test('the apply steps apply the path as given, once (it used to print dist/dist/
   expect(steps.split('\n')[0]).toBe('#### `x.k8s.yaml`');
   expect(steps).toContain('   kubectl apply -f dist/x.k8s.yaml\n');
   expect(steps).not.toContain('dist/dist/');
+});
+
+test('registry credentials the pods pull with are listed like the other Secrets, with a docker-registry command', () => {
+  // GIVEN
+  const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  new ScaledApi(chart, 'api', { image: 'registry.example.com/api:1.0.0', pod: { imagePullSecrets: ['registry-credentials'] } });
+  new PgReplicaSet(chart, 'db', { engine: 'cloudnative-pg', pod: { imagePullSecrets: ['cnpg-registry'] } });
+  // WHEN
+  const r = externalRequirements(chart);
+  // THEN
+  expect(r.secrets).toEqual([
+    { namespace: 'shop', name: 'cnpg-registry', keys: [], volumes: [], imagePull: true },
+    { namespace: 'shop', name: 'registry-credentials', keys: [], volumes: [], imagePull: true },
+  ]);
+  expect(renderApplySteps('shop.k8s.yaml', r)).toContain(
+    'kubectl -n shop create secret docker-registry registry-credentials --docker-server=<registry> --docker-username=<user> --docker-password=<password>');
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { packageVersion, serviceConfigFromEnv } from '../service/src/config';
-import { databaseConfigFromEnv } from '../service/src/db/router';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS, loadConfig, packageVersion, serviceConfigFromEnv } from '../service/src/config';
+import { databaseConfigFromEnv } from '../service/src/db/config';
 
 test('the defaults are those of the contract', () => {
   expect(serviceConfigFromEnv({})).toEqual({
@@ -57,4 +57,36 @@ test('the pool bounds and the pool timeout are read from env, with SQLAlchemy\'s
 test.each([['0'], ['600001'], ['1.5']])('throws error, when PG_POOL_TIMEOUT_MS is %s', raw => {
   expect(() => databaseConfigFromEnv({ DATABASE_URL: 'postgres://app@db-rw:5432/app', PG_POOL_TIMEOUT_MS: raw }))
     .toThrow(`PG_POOL_TIMEOUT_MS (${JSON.stringify(raw)}) must be an integer from 1 to 600000`);
+});
+
+test('loadConfig reads every part once: the service, the database, the Redis contract, the queues and the worker', () => {
+  const config = loadConfig({ DATABASE_URL: 'postgres://app@db-rw:5432/app', REDIS_URL: 'redis://r:6379', WORKER_QUEUES: 'a,b', CACHE_DEFAULT_TTL: '60' });
+  expect(config.service.cacheDefaultTtlSeconds).toBe(60);
+  expect(config.database?.primaryUrl).toBe('postgres://app@db-rw:5432/app');
+  expect(config.redis).toEqual({ mode: 'single', url: 'redis://r:6379', password: undefined });
+  expect(config.queues).toEqual(['a', 'b']);
+  expect(config.worker?.queues).toEqual(['a', 'b']);
+});
+
+test('loadConfig needs no database nor queues (the enqueue CLI has neither), and one shutdown default serves the API and the worker', () => {
+  const config = loadConfig({});
+  expect([config.database, config.redis, config.worker, config.queues]).toEqual([undefined, undefined, undefined, []]);
+  expect(config.service.shutdownTimeoutMs).toBe(DEFAULT_SHUTDOWN_TIMEOUT_MS);
+});
+
+test('the queue gets its own Redis from QUEUE_REDIS_* when the chart names one, and the cache\'s otherwise', () => {
+  const cache = { REDIS_CLUSTER_NODES: 'cache-0:6379,cache-1:6379', REDIS_PASSWORD: 'cache-pw' };
+  const queue = { QUEUE_REDIS_SENTINELS: 'queue-sentinel:26379', QUEUE_REDIS_SENTINEL_MASTER: 'hscale', QUEUE_REDIS_PASSWORD: 'queue-pw' };
+
+  const apart = loadConfig({ ...cache, ...queue });
+  expect(apart.redis).toEqual({ mode: 'cluster', nodes: [{ host: 'cache-0', port: 6379 }, { host: 'cache-1', port: 6379 }], password: 'cache-pw' });
+  expect(apart.queueRedis).toEqual({ mode: 'sentinel', sentinels: [{ host: 'queue-sentinel', port: 26379 }], masterName: 'hscale', password: 'queue-pw' });
+
+  expect(loadConfig(cache).queueRedis).toEqual(loadConfig(cache).redis);
+});
+
+test('throws error, when the queue\'s Redis env is malformed, naming the prefixed variable', () => {
+  expect(() => loadConfig({ QUEUE_REDIS_SENTINELS: 'queue-sentinel:26379' }))
+    .toThrow('QUEUE_REDIS_SENTINEL_MASTER must name the master when QUEUE_REDIS_SENTINELS is set');
+  expect(() => loadConfig({ QUEUE_REDIS_URL: 'http://queue:6379' })).toThrow('QUEUE_REDIS_URL must be a redis:// or rediss:// URL');
 });

@@ -1,8 +1,8 @@
 import postgres from 'postgres';
 import request from 'supertest';
 import { createService, Service } from '../service/src/app';
+import { READ_DEADLINE_SLACK_MS } from '../service/src/db/config';
 import { migrate, MIGRATIONS } from '../service/src/db/migrations';
-import { READ_DEADLINE_SLACK_MS } from '../service/src/db/router';
 import { ReplicatedPostgres, startReplicatedPostgres } from './support/postgres';
 import { ProcessGroup, sleep, waitFor } from './support/processes';
 
@@ -187,15 +187,26 @@ test('with every replica stopped, reads are served by the primary and readiness 
   await waitFor('both replicas readmitted', async () => service.router.replicaStates().every(r => r.healthy), 20_000);
 });
 
-test('a primary that dies while its connections idle does not crash the process, and the service recovers', async () => {
+test('a primary that dies while its connections idle does not crash the process: reads go on from the replicas, readiness holds, and the service recovers', async () => {
+  const id = await replicatedItem('read while the primary is down');
   await api().get('/api/v1/scaling/health/readiness').expect(200);
   await pg.primary.stop('immediate');
   try {
     expect((await api().post('/api/v1/items').send({ name: 'while down' })).status).toBe(503);
+    // Reads keep succeeding, so the pod stays in the load balancer: only writes answer 503.
+    for (let i = 0; i < 10; i++) await api().get(`/api/v1/items/${id}`).expect(200);
+    const ready = await api().get('/api/v1/scaling/health/readiness').expect(200);
+    expect(ready.body.checks).toMatchObject({ primary: expect.stringMatching(/^down/), replicas: '2/2 healthy' });
+    // WHEN the replicas go too, nothing can serve: not ready
+    await Promise.all(pg.replicas.map(r => r.stop('immediate')));
+    await waitFor('every replica ejected', async () => service.router.replicaStates().every(r => !r.healthy), 10_000);
     await api().get('/api/v1/scaling/health/readiness').expect(503);
   } finally {
     await pg.primary.start();
+    await pg.restartReplica(0);
+    await pg.restartReplica(1);
   }
+  await waitFor('both replicas readmitted', async () => service.router.replicaStates().every(r => r.healthy), 20_000);
   await waitFor('the service to write again', async () => (await api().post('/api/v1/items').send({ name: 'after' })).status === 201, 20_000, 200);
 });
 

@@ -221,7 +221,7 @@ test('a server whose database is unreachable at start exits 1 and says why', asy
   const port = await freePort();
   const child = spawn(process.execPath, ['service/dist/server.js'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, PORT: String(port), DATABASE_URL: `postgres://app:x@127.0.0.1:${await freePort()}/app`, PG_CONNECT_TIMEOUT_MS: '500' },
+    env: { PATH: process.env.PATH, PORT: String(port), DATABASE_URL: `postgres://app:x@127.0.0.1:${await freePort()}/app`, PG_CONNECT_TIMEOUT_MS: '500', PG_STARTUP_RETRY_MS: '2000' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -7,8 +7,9 @@ import { RedisCluster, WorkerPool } from '../lib';
 import { KNOWN_METRICS } from '../lib/observability/known-metrics';
 import { createService, Service } from '../service/src/app';
 import { ReadThroughCache } from '../service/src/cache/cache';
+import { databaseConfigFromEnv } from '../service/src/db/config';
 import { ItemRepository } from '../service/src/db/items';
-import { databaseConfigFromEnv, QueryRouter } from '../service/src/db/router';
+import { QueryRouter } from '../service/src/db/router';
 import { referenceJobs } from '../service/src/queue/jobs';
 import { startReplicatedPostgres, ReplicatedPostgres } from './support/postgres';
 import { freePort, ProcessGroup, run, sleep, waitFor } from './support/processes';
@@ -284,7 +285,7 @@ async function masterOfSlotOf(key: string): Promise<RedisNode> {
 test('a schedule\'s CronJob command, run as the pod runs it, enqueues exactly one job', async () => {
   // GIVEN the command WorkerPool renders for a schedule
   const chart = Testing.chart();
-  const broker = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'volatile-lru' });
+  const broker = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
   new WorkerPool(chart, 'jobs', {
     image: 'example/service:1.0.0', queues: ['nightly'], broker,
     schedules: { aggregate: { cron: '0 3 * * *', queue: 'nightly', name: 'items.aggregate', data: {} } },
@@ -360,7 +361,7 @@ test('throws error, when WORKER_QUEUES or the Redis contract is missing', async 
   await expect(startWorker({ WORKER_QUEUES: 'a:b', DATABASE_URL: pg.databaseUrl }))
     .rejects.toThrow('WORKER_QUEUES names "a:b": a queue is 1-100 letters, digits or \'._-\', starting with a letter or digit');
   await expect(startWorker({ WORKER_QUEUES: 'q', DATABASE_URL: pg.databaseUrl }))
-    .rejects.toThrow('a worker needs its queue\'s Redis: set REDIS_CLUSTER_NODES, REDIS_SENTINELS or REDIS_URL');
+    .rejects.toThrow('a worker needs its queue\'s Redis: set QUEUE_REDIS_* or REDIS_* (CLUSTER_NODES, SENTINELS or URL)');
 });
 
 test('while its Redis is unreachable, the worker still answers /metrics (its liveness probe) and stops on request', async () => {

@@ -33,10 +33,11 @@ test('PostgreSQL is a primary + 1 replica, which the API reads from, and it admi
   expect(chart.configFile('tutormax-db-config', 'postgresql.conf')).toContain('max_connections = 1250');
 });
 
-test('Redis is a master + 1 replica watched by 3 Sentinels with a quorum of 2, 1 GB evicting only keys with a TTL', () => {
+test('Redis is a master + 1 replica watched by 3 Sentinels with a quorum of 2, 1 GB with the guide\'s allkeys-lru; the queue has its own that never evicts', () => {
   expect(chart.find('StatefulSet', 'tutormax-cache').spec.replicas).toBe(2);
   expect(chart.find('StatefulSet', 'tutormax-cache-sentinel').spec.replicas).toBe(3);
-  expect(chart.configFile('tutormax-cache', 'redis.conf')).toMatch(/maxmemory 1073741824\nmaxmemory-policy volatile-lru/);
+  expect(chart.configFile('tutormax-cache', 'redis.conf')).toMatch(/maxmemory 1073741824\nmaxmemory-policy allkeys-lru/);
+  expect(chart.configFile('tutormax-queue', 'redis.conf')).toMatch(/maxmemory 1073741824\nmaxmemory-policy noeviction/);
   const env = chart.env('Deployment', 'tutormax-api');
   expect(env.REDIS_SENTINEL_MASTER).toBe('tutormax-master');
   expect(String(env.REDIS_SENTINELS).split(',')).toHaveLength(3);

@@ -1,10 +1,12 @@
 import { Chart, Duration, Testing } from 'cdk8s';
-import { PgReplicaSet, RedisCluster, RedisClusterProps, resolveWorkerPoolSettings, WorkerPool, WorkerPoolProps, workerQueuesEnv, WorkerSchedule } from '../lib';
+import { PgReplicaSet, RedisCluster, RedisClusterProps, WorkerPool, WorkerPoolProps, WorkerSchedule } from '../lib';
+import { resolveWorkerPoolSettings, workerQueuesEnv } from '../lib/workers/worker-pool';
 import { QUEUE_PREFIX } from '../service/src/queue/settings';
+import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
 /** A broker must never evict a job: 'volatile-lru' evicts only keys with a TTL. */
-const QUEUE_SAFE: RedisClusterProps = { maxmemoryPolicy: 'volatile-lru' };
+const QUEUE_SAFE: RedisClusterProps = { maxmemoryPolicy: 'noeviction' };
 
 function synthPool(props: Partial<WorkerPoolProps> = {}, redis: RedisClusterProps = {}) {
   const chart = Testing.chart();
@@ -14,7 +16,6 @@ function synthPool(props: Partial<WorkerPoolProps> = {}, redis: RedisClusterProp
   return { pool, broker, manifests: Testing.synth(chart) };
 }
 
-const find = (manifests: Manifest[], kind: string, name: string) => manifests.find(m => m.kind === kind && m.metadata.name === name)!;
 const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
 
 test('a pool on Redis Cluster is scaled by KEDA on the queue length, and every object passes the checks', async () => {
@@ -23,9 +24,9 @@ test('a pool on Redis Cluster is scaled by KEDA on the queue length, and every o
   // Schemas (KEDA's included), restricted pods, no literal secrets, and the cross-object rules.
   await checkManifests(manifests);
 
-  const deployment = find(manifests, 'Deployment', 'test-jobs');
+  const deployment = findObject(manifests, 'Deployment', 'test-jobs');
   expect(deployment.spec.replicas).toBeUndefined();
-  const scaled = find(manifests, 'ScaledObject', 'test-jobs');
+  const scaled = findObject(manifests, 'ScaledObject', 'test-jobs');
   expect(scaled.apiVersion).toBe('keda.sh/v1alpha1');
   expect(scaled.spec).toMatchObject({
     scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'test-jobs' },
@@ -39,7 +40,7 @@ test('a pool on Redis Cluster is scaled by KEDA on the queue length, and every o
     authenticationRef: { name: 'test-jobs-broker' },
   }]);
   // The scaler reads the password from the broker's own Secret: nothing literal.
-  expect(find(manifests, 'TriggerAuthentication', 'test-jobs-broker').spec).toEqual({
+  expect(findObject(manifests, 'TriggerAuthentication', 'test-jobs-broker').spec).toEqual({
     secretTargetRef: [{ parameter: 'password', name: 'test-cache-auth', key: 'password' }],
   });
   expect(manifests.some(m => m.kind === 'HorizontalPodAutoscaler' && m.metadata.name === 'test-jobs')).toBe(false);
@@ -47,7 +48,7 @@ test('a pool on Redis Cluster is scaled by KEDA on the queue length, and every o
 
 test('the workers get the queue, the broker and the database by the env contract', () => {
   const { manifests } = synthPool();
-  const container = find(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0];
+  const container = findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0];
   const env = envOf(container);
   expect(env).toMatchObject({
     WORKER_QUEUES: 'emails', QUEUE_PREFIX: '{hscale}', WORKER_CONCURRENCY: '1', JOB_ATTEMPTS: '3', JOB_BACKOFF_TYPE: 'exponential', JOB_BACKOFF_DELAY_MS: '1000',
@@ -61,21 +62,21 @@ test('the workers get the queue, the broker and the database by the env contract
   expect(env.PGPASSWORD).toEqual({ secretKeyRef: expect.objectContaining({ key: 'password' }) });
   expect(container.ports).toEqual([{ name: 'metrics', containerPort: 9100, protocol: 'TCP' }]);
   expect(container.livenessProbe.httpGet).toEqual({ path: '/metrics', port: 'metrics' });
-  expect(find(manifests, 'Deployment', 'test-jobs').spec.template.spec.terminationGracePeriodSeconds).toBe(120);
+  expect(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.terminationGracePeriodSeconds).toBe(120);
 });
 
 test('network: workers reach the broker, the database and DNS only; the broker admits them and the KEDA operator', () => {
   const { manifests } = synthPool();
-  const policy = find(manifests, 'NetworkPolicy', 'test-jobs');
+  const policy = findObject(manifests, 'NetworkPolicy', 'test-jobs');
   expect(policy.spec.ingress).toEqual([{
-    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } }, namespaceSelector: { matchLabels: {} } }],
+    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
     ports: [{ protocol: 'TCP', port: 9100 }],
   }]);
   const egressPorts = policy.spec.egress.flatMap((rule: Manifest) => rule.ports.map((p: Manifest) => p.port)).sort();
   expect(egressPorts).toEqual([53, 53, 5432, 5432, 6379]);
-  const brokerIngress = find(manifests, 'NetworkPolicy', 'test-cache').spec.ingress;
+  const brokerIngress = findObject(manifests, 'NetworkPolicy', 'test-cache').spec.ingress;
   expect(brokerIngress).toContainEqual({
-    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: {} } }],
+    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } }],
     ports: [{ protocol: 'TCP', port: 6379 }],
   });
   expect(brokerIngress).toContainEqual({
@@ -87,15 +88,15 @@ test('network: workers reach the broker, the database and DNS only; the broker a
 test('on Sentinel, KEDA asks the Sentinels for the master', async () => {
   const { manifests, broker } = synthPool({ minReplicas: 0, backlogPerReplica: 5 }, { mode: 'sentinel', masterName: 'jobs-master' });
   await checkManifests(manifests);
-  const scaled = find(manifests, 'ScaledObject', 'test-jobs');
+  const scaled = findObject(manifests, 'ScaledObject', 'test-jobs');
   expect(scaled.spec.minReplicaCount).toBe(0);
   expect(scaled.spec.triggers[0]).toEqual({
     type: 'redis-sentinel',
     metadata: { addresses: broker.sentinelHosts.join(','), sentinelMaster: 'jobs-master', listName: '{hscale}:emails:wait', listLength: '5' },
     authenticationRef: { name: 'test-jobs-broker' },
   });
-  expect(find(manifests, 'NetworkPolicy', 'test-cache-sentinel').spec.ingress).toContainEqual({
-    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: {} } }],
+  expect(findObject(manifests, 'NetworkPolicy', 'test-cache-sentinel').spec.ingress).toContainEqual({
+    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } }],
     ports: [{ protocol: 'TCP', port: 26379 }],
   });
 });
@@ -103,19 +104,19 @@ test('on Sentinel, KEDA asks the Sentinels for the master', async () => {
 test('on a standalone Redis, KEDA\'s redis scaler reads the one node and the workers get REDIS_URL', async () => {
   const { manifests, broker } = synthPool({}, { mode: 'standalone' });
   await checkManifests(manifests);
-  expect(find(manifests, 'ScaledObject', 'test-jobs').spec.triggers).toEqual([{
+  expect(findObject(manifests, 'ScaledObject', 'test-jobs').spec.triggers).toEqual([{
     type: 'redis',
     metadata: { address: 'test-cache-0.test-cache-nodes.default.svc.cluster.local:6379', listName: '{hscale}:emails:wait', listLength: '20' },
     authenticationRef: { name: 'test-jobs-broker' },
   }]);
   expect(broker.nodes).toEqual(['test-cache-0.test-cache-nodes.default.svc.cluster.local:6379']);
-  expect(find(manifests, 'TriggerAuthentication', 'test-jobs-broker').spec.secretTargetRef).toEqual([{ parameter: 'password', name: 'test-cache-auth', key: 'password' }]);
-  const env = envOf(find(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0]);
+  expect(findObject(manifests, 'TriggerAuthentication', 'test-jobs-broker').spec.secretTargetRef).toEqual([{ parameter: 'password', name: 'test-cache-auth', key: 'password' }]);
+  const env = envOf(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0]);
   expect(env.REDIS_URL).toBe('redis://test-cache-0.test-cache-nodes.default.svc.cluster.local:6379');
   expect(env.REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'test-cache-auth', key: 'password' } });
   expect(env.REDIS_CLUSTER_NODES).toBeUndefined();
-  expect(find(manifests, 'NetworkPolicy', 'test-cache').spec.ingress).toContainEqual({
-    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: {} } }],
+  expect(findObject(manifests, 'NetworkPolicy', 'test-cache').spec.ingress).toContainEqual({
+    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } }],
     ports: [{ protocol: 'TCP', port: 6379 }],
   });
 });
@@ -124,18 +125,18 @@ test('autoscaler cpu: an HPA on CPU with the guides\' behaviour, and no KEDA obj
   const { manifests } = synthPool({ autoscaler: 'cpu', minReplicas: 2, maxReplicas: 6, cpuUtilization: 60 });
   await checkManifests(manifests);
   expect(manifests.filter(m => m.apiVersion.startsWith('keda.sh/'))).toEqual([]);
-  const hpa = find(manifests, 'HorizontalPodAutoscaler', 'test-jobs');
+  const hpa = findObject(manifests, 'HorizontalPodAutoscaler', 'test-jobs');
   expect(hpa.spec).toMatchObject({ minReplicas: 2, maxReplicas: 6 });
   expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }]);
   expect(hpa.spec.behavior.scaleUp.policies).toEqual([{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 2, periodSeconds: 60 }]);
-  expect(find(manifests, 'PodDisruptionBudget', 'test-jobs').spec.maxUnavailable).toBe(1);
+  expect(findObject(manifests, 'PodDisruptionBudget', 'test-jobs').spec.maxUnavailable).toBe(1);
 });
 
 test('several queues: one KEDA trigger per queue on BullMQ\'s wait list, with the same hash-tagged prefix as the worker', () => {
   const { manifests, pool } = synthPool({ queues: ['ev_calculation', 'data_refresh'], concurrency: 4 });
   expect(manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers.map((t: Manifest) => t.metadata.listName))
     .toEqual(['{hscale}:ev_calculation:wait', '{hscale}:data_refresh:wait']);
-  expect(envOf(find(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0])).toMatchObject({ WORKER_QUEUES: 'ev_calculation,data_refresh', WORKER_CONCURRENCY: '4' });
+  expect(envOf(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0])).toMatchObject({ WORKER_QUEUES: 'ev_calculation,data_refresh', WORKER_CONCURRENCY: '4' });
   expect(QUEUE_PREFIX).toBe('{hscale}');
   expect(workerQueuesEnv([pool, { queues: ['notifications', 'data_refresh'] }]))
     .toEqual({ WORKER_QUEUES: 'ev_calculation,data_refresh,notifications', QUEUE_PREFIX: '{hscale}' });
@@ -145,7 +146,7 @@ test('several queues: one KEDA trigger per queue on BullMQ\'s wait list, with th
 test('a queue may have a concurrency of its own, beside queues at the pool\'s', () => {
   const { manifests, pool } = synthPool({ queues: ['emails', { name: 'invoices', concurrency: 2 }], concurrency: 8 });
   expect(pool.queues).toEqual(['emails', 'invoices']);
-  expect(envOf(find(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0]))
+  expect(envOf(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0]))
     .toMatchObject({ WORKER_QUEUES: 'emails,invoices', WORKER_CONCURRENCY: '8', WORKER_QUEUE_CONCURRENCY: 'invoices=2' });
   expect(manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers.map((t: Manifest) => t.metadata.listName))
     .toEqual(['{hscale}:emails:wait', '{hscale}:invoices:wait']);
@@ -155,7 +156,7 @@ test('a queue may have a concurrency of its own, beside queues at the pool\'s', 
 test('the queue prefix is followed by the KEDA triggers and passed to the workers and the API', () => {
   const { manifests } = synthPool({ queuePrefix: '{jobs}' });
   expect(manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers[0].metadata.listName).toBe('{jobs}:emails:wait');
-  expect(envOf(find(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0]).QUEUE_PREFIX).toBe('{jobs}');
+  expect(envOf(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0]).QUEUE_PREFIX).toBe('{jobs}');
   expect(workerQueuesEnv([{ queues: ['emails'], queuePrefix: '{jobs}' }])).toEqual({ WORKER_QUEUES: 'emails', QUEUE_PREFIX: '{jobs}' });
   // Without a hash tag the keys of one queue may land on several slots: fine on one node, refused on a cluster.
   expect(synthPool({ queuePrefix: 'bull' }, { mode: 'sentinel' }).manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers[0].metadata.listName)
@@ -172,7 +173,7 @@ test('the job policy and the memory bound reach the workers\' env', () => {
     attempts: 7, backoff: { type: 'fixed', delay: Duration.millis(500) }, jobTimeout: Duration.seconds(30),
     maxRssPercent: 50, resources: { memoryLimit: '200Mi', memoryRequest: '200Mi' }, terminationGracePeriod: Duration.seconds(3),
   });
-  expect(envOf(find(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0])).toMatchObject({
+  expect(envOf(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0])).toMatchObject({
     JOB_ATTEMPTS: '7', JOB_BACKOFF_TYPE: 'fixed', JOB_BACKOFF_DELAY_MS: '500', JOB_TIMEOUT_MS: '30000',
     WORKER_MAX_RSS_BYTES: String(100 * 2 ** 20), SHUTDOWN_TIMEOUT_MS: '1000',
   });
@@ -184,7 +185,7 @@ test('a schedule is a CronJob that enqueues its job, with Forbid, a deadline, hi
     schedules: { nightly: { cron: '30 2 * * *', queue: 'reports', name: 'items.aggregate', data: { day: '2026-01-01' }, timeZone: 'Europe/Paris' } },
   });
   await checkManifests(manifests);
-  const cron = find(manifests, 'CronJob', 'test-jobs-nightly');
+  const cron = findObject(manifests, 'CronJob', 'test-jobs-nightly');
   expect(cron).toMatchSnapshot();
   expect(cron.spec).toMatchObject({
     schedule: '30 2 * * *', timeZone: 'Europe/Paris', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 300,
@@ -195,7 +196,7 @@ test('a schedule is a CronJob that enqueues its job, with Forbid, a deadline, hi
   expect(envOf(container)).toEqual({
     REDIS_CLUSTER_NODES: expect.stringContaining('test-cache-0'), REDIS_PASSWORD: { secretKeyRef: { name: 'test-cache-auth', key: 'password' } },
   });
-  const policy = find(manifests, 'NetworkPolicy', 'test-jobs-schedule');
+  const policy = findObject(manifests, 'NetworkPolicy', 'test-jobs-schedule');
   expect(policy.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/instance': 'test-jobs', 'app.kubernetes.io/component': 'schedule' });
   expect(cron.spec.jobTemplate.spec.template.metadata.labels).toMatchObject(policy.spec.podSelector.matchLabels);
   expect(policy.spec.ingress ?? []).toEqual([]);
@@ -231,7 +232,7 @@ const BAD_PROPS: Array<[string, Partial<WorkerPoolProps>, string]> = [
   ['concurrency 0', { concurrency: 0 }, 'test/jobs: \'concurrency\' (0) must be an integer from 1 to 1000'],
   ['0 attempts', { attempts: 0 }, 'test/jobs: \'attempts\' (0) must be an integer from 1 to 100'],
   ['an unknown backoff', { backoff: { type: 'linear' as never, delay: Duration.seconds(1) } }, 'test/jobs: \'backoff.type\' ("linear") must be one of \'fixed\', \'exponential\''],
-  ['a job timeout under a second', { jobTimeout: Duration.millis(10) }, 'test/jobs: \'jobTimeout\' (10) must be an integer from 1000 to 86400000'],
+  ['a job timeout under a second', { jobTimeout: Duration.millis(10) }, 'test/jobs: \'jobTimeout\' ("10ms") must be a whole number of milliseconds from 1000ms to 86400000ms'],
   ['a memory bound of 5%', { maxRssPercent: 5 }, 'test/jobs: \'maxRssPercent\' (5) must be an integer from 10 to 100'],
   ['a cron of 4 fields', daily({ cron: '0 2 * *' }), 'test/jobs: \'schedules.daily.cron\' ("0 2 * *") must be a cron schedule of 5 fields or a macro such as \'@daily\': has 4 fields, not 5'],
   ['a minute out of range', daily({ cron: '60 2 * * *' }), 'test/jobs: \'schedules.daily.cron\' ("60 2 * * *") must be a cron schedule of 5 fields or a macro such as \'@daily\': minute "60" must be within 0-59'],
@@ -242,13 +243,13 @@ const BAD_PROPS: Array<[string, Partial<WorkerPoolProps>, string]> = [
   ['a schedule with an empty job name', daily({ name: '' }), 'test/jobs: \'schedules.daily.name\' ("") must be 1-100 letters, digits or \'._:-\', starting with a letter or a digit'],
   ['a schedule id that is no DNS label', { schedules: { Daily: { cron: '@daily', name: 'x' } } }, 'test/jobs: \'schedules.Daily\' ("Daily")'],
   ['a schedule id too long for a CronJob name', { schedules: { ['x'.repeat(50)]: { cron: '@daily', name: 'x' } } }, `test/jobs: 'schedules.${'x'.repeat(50)}' ("${'x'.repeat(50)}") makes the CronJob name 'test-jobs-${'x'.repeat(50)}' longer than 52 characters`],
-  ['a starting deadline of 1 second', daily({ startingDeadline: Duration.seconds(1) }), 'test/jobs: \'schedules.daily.startingDeadline\' (1) must be an integer from 10 to 86400'],
+  ['a starting deadline of 1 second', daily({ startingDeadline: Duration.seconds(1) }), 'test/jobs: \'schedules.daily.startingDeadline\' ("1s") must be a whole number of seconds from 10s to 86400s'],
   ['an unknown autoscaler', { autoscaler: 'vpa' as never }, 'test/jobs: \'autoscaler\' ("vpa") must be one of \'keda\', \'cpu\''],
   ['zero workers on an HPA', { autoscaler: 'cpu', minReplicas: 0 }, 'test/jobs: \'minReplicas\' (0) must be an integer from 1 to 1000'],
   ['min above max', { minReplicas: 5, maxReplicas: 3 }, 'test/jobs: \'minReplicas\' (5) must be less than or equal to \'maxReplicas\' (3)'],
   ['a backlog target of 0', { backlogPerReplica: 0 }, 'test/jobs: \'backlogPerReplica\' (0) must be an integer from 1 to 1000000'],
   ['a metrics port out of range', { metricsPort: 70000 }, 'test/jobs: \'metricsPort\' (70000) must be'],
-  ['a zero grace period', { terminationGracePeriod: Duration.seconds(0) }, 'test/jobs: \'terminationGracePeriod\' (0) must be an integer from 1 to 86400'],
+  ['a zero grace period', { terminationGracePeriod: Duration.seconds(0) }, 'test/jobs: \'terminationGracePeriod\' ("0s") must be a whole number of seconds from 1s to 86400s'],
   ['an unpinned image', { image: 'example/worker:latest' }, 'test/jobs: \'image\' ("example/worker:latest")'],
   ['a credential as a plain env var', { env: { SMTP_PASSWORD: 'x' } }, 'test/jobs: \'env.SMTP_PASSWORD\' ("<redacted>") looks like a credential'],
   ['a name set twice', { env: { WORKER_QUEUES: 'other' } }, 'test/jobs: \'env\' ("WORKER_QUEUES") is set twice'],
@@ -262,14 +263,15 @@ test.each(BAD_PROPS)('throws error, when given %s', (_what, props, message) => {
   expect(() => synthPool(props)).toThrow(message);
 });
 
-test.each(['allkeys-lru', 'allkeys-lfu', 'allkeys-random'] as const)('throws error, when the broker evicts keys without a TTL (%s)', policy => {
-  expect(() => synthPool({}, { maxmemoryPolicy: policy })).toThrow(
-    `test/jobs: 'broker' ("test/cache") has maxmemoryPolicy '${policy}', which evicts keys without a TTL such as BullMQ's jobs and queues: `
-    + 'give the broker \'noeviction\' or a \'volatile-*\' policy (\'volatile-lru\' evicts only keys with a TTL, such as the cache\'s)');
-});
+test.each(['allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl'] as const)(
+  'throws error, when the broker evicts (%s)', policy => {
+    expect(() => synthPool({}, { maxmemoryPolicy: policy })).toThrow(
+      `test/jobs: 'broker' ("test/cache") has maxmemoryPolicy '${policy}'; a queue's Redis must have 'noeviction' (BullMQ's jobs carry no TTL `
+      + 'and its locks do, so \'allkeys-*\' loses jobs and \'volatile-*\' loses locks): give the queue a RedisCluster of its own with maxmemoryPolicy \'noeviction\'');
+  });
 
-test.each(['noeviction', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl'] as const)('a broker with %s is accepted', policy => {
-  expect(synthPool({}, { maxmemoryPolicy: policy }).broker.maxmemoryPolicy).toBe(policy);
+test('a broker with noeviction is accepted', () => {
+  expect(synthPool({}, { maxmemoryPolicy: 'noeviction' }).broker.maxmemoryPolicy).toBe('noeviction');
 });
 
 test('throws error, when KEDA would read the broker\'s Secret from another namespace', () => {

@@ -1,5 +1,6 @@
 import postgres, { Sql } from 'postgres';
-import { DEFAULT_DATABASE_CONFIG, QueryRouter } from '../../service/src/db/router';
+import { DEFAULT_DATABASE_CONFIG } from '../../service/src/db/config';
+import { QueryRouter } from '../../service/src/db/router';
 import { BenchContext, Scenario } from '../support/context';
 import { median, percentile } from '../support/stats';
 

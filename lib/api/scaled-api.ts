@@ -1,19 +1,22 @@
 import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { containerEnv, SecretKey } from '../core/container-env';
+import { containerEnv, prefixedLink, QUEUE_ENV_PREFIX, SecretKey } from '../core/container-env';
 import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, ILoadBalancerBackend,
   IMetricsTarget, MetricsEndpoint, PodPeer,
 } from '../core/endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
-  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, guidesScalingBehavior, resolveResources, SpreadPolicy, utilizationMetric,
+  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, guidesScalingBehavior, resolveResources,
+  SpreadPolicy, utilizationMetric,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { annotateServiceAccount, applyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
 import {
-  propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePort, requirePositive,
+  propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePort, requirePositive,
+  requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
 import { renderAdapterRules } from './metrics-adapter-rules';
 
@@ -147,14 +150,22 @@ export interface ScaledApiProps {
   readonly metricsPrefix?: string;
   /** The Redis the API uses. @default - no cache env and no cache egress */
   readonly cache?: ICacheEndpoint;
+  /**
+   * The Redis of the queues the API enqueues to (`WORKER_QUEUES`), when it is not `cache`: its env is
+   * `QUEUE_REDIS_*` and its port is opened, so the cache may evict while the queue never does.
+   * @default - the API enqueues on `cache`
+   */
+  readonly queueBroker?: IClientAccessible;
   /** Plain env vars; names that look like credentials are refused (use `secretEnv`). @default {} */
   readonly env?: Record<string, string>;
   /** Env vars read from Secrets, e.g. `ADMIN_TOKEN`. @default {} */
   readonly secretEnv?: Record<string, SecretKey>;
-  /** Pods allowed to scrape the metrics port. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
+  /** Pods allowed to scrape the metrics port. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
   /** User id the container runs as. @default 10001 */
   readonly runAsUser?: number;
+  /** Node pools, tolerations, priority, pull Secrets, pod labels and annotations, and the ServiceAccount's annotations. @default - none */
+  readonly pod?: PodOptions;
 }
 
 
@@ -205,6 +216,7 @@ export interface ScaledApiSettings {
   readonly readsReplicas: boolean;
   readonly env: k8s.EnvVar[];
   readonly metricsScraper: PodPeer;
+  readonly pod: PodOptions;
 }
 
 /** Validates and defaults the props of the ScaledApi at `scope`. */
@@ -213,7 +225,8 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
   const name = resourceName(scope);
   const image = requirePinnedImage(scope, 'image', props.image);
   const ports = resolvePorts(scope, props);
-  const backends: IClientAccessible[] = [props.database, props.cache].filter(b => b !== undefined);
+  const queue = props.queueBroker !== undefined && props.queueBroker !== props.cache ? prefixedLink(props.queueBroker, QUEUE_ENV_PREFIX) : undefined;
+  const backends: IClientAccessible[] = [props.database, props.cache, queue].filter(b => b !== undefined);
   return {
     name,
     image,
@@ -232,7 +245,8 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
     env: containerEnv(scope, [
       { name: 'PORT', value: String(ports.port) }, ...metricsPrefixEnv(scope, props.metricsPrefix), ...databasePoolEnv(scope, props),
     ], backends, props.env ?? {}, props.secretEnv ?? {}),
-    metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
+    pod: resolvePodOptions(scope, 'pod', props.pod),
   };
 }
 
@@ -251,9 +265,7 @@ type ScalingSettings = Pick<ScaledApiSettings,
 function resolveScaling(scope: Construct, props: ScaledApiProps): ScalingSettings {
   const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 3, 1, 1000);
   const maxReplicas = requireIntInRange(scope, 'maxReplicas', props.maxReplicas ?? 20, 1, 1000);
-  if (minReplicas > maxReplicas) {
-    throw propError(scope, 'minReplicas', minReplicas, `must be less than or equal to 'maxReplicas' (${maxReplicas})`);
-  }
+  requireReplicaRange(scope, minReplicas, maxReplicas);
   const cpuUtilization = requireIntInRange(scope, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100);
   const memoryUtilization = props.memoryUtilization === false
     ? undefined : requireIntInRange(scope, 'memoryUtilization', props.memoryUtilization ?? 80, 1, 100);
@@ -293,7 +305,7 @@ function resolveScalingRules(
   scope: Construct, prop: 'scaleUp' | 'scaleDown', rules: ScalingRules, defaults: k8s.HpaScalingRulesV2,
 ): k8s.HpaScalingRulesV2 {
   const stabilizationWindowSeconds = rules.stabilizationWindow === undefined
-    ? defaults.stabilizationWindowSeconds : requireWholeSeconds(scope, `${prop}.stabilizationWindow`, rules.stabilizationWindow, 0, 3600);
+    ? defaults.stabilizationWindowSeconds : requireWholeDuration(scope, `${prop}.stabilizationWindow`, rules.stabilizationWindow, 'seconds', 0, 3600);
   const selectPolicy = requireOneOf(scope, `${prop}.selectPolicy`, rules.selectPolicy ?? defaults.selectPolicy!, SELECT_POLICIES);
   if (rules.policies?.length === 0) {
     throw propError(scope, `${prop}.policies`, '[]', 'must hold at least one policy; set \'selectPolicy\' to \'Disabled\' to stop scaling this way');
@@ -301,18 +313,9 @@ function resolveScalingRules(
   const policies = rules.policies?.map((policy, i) => ({
     type: requireOneOf(scope, `${prop}.policies[${i}].type`, policy.type, ['Pods', 'Percent']),
     value: requireIntInRange(scope, `${prop}.policies[${i}].value`, policy.value, 1, 1000),
-    periodSeconds: requireWholeSeconds(scope, `${prop}.policies[${i}].period`, policy.period, 1, 1800),
+    periodSeconds: requireWholeDuration(scope, `${prop}.policies[${i}].period`, policy.period, 'seconds', 1, 1800),
   })) ?? defaults.policies;
   return { stabilizationWindowSeconds, selectPolicy, policies };
-}
-
-/** Throws unless `duration` is a whole number of seconds within `min`..`max`; returns the seconds. */
-function requireWholeSeconds(scope: Construct, prop: string, duration: Duration, min: number, max: number): number {
-  const seconds = duration.toSeconds({ integral: false });
-  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
-    throw propError(scope, prop, `${seconds}s`, `must be a whole number of seconds from ${min}s to ${max}s`);
-  }
-  return seconds;
 }
 
 function metricsPrefixEnv(scope: Construct, prefix: string | undefined): k8s.EnvVar[] {
@@ -331,10 +334,7 @@ function databasePoolEnv(scope: Construct, props: ScaledApiProps): k8s.EnvVar[] 
   if (props.database === undefined) {
     throw propError(scope, 'databasePool', Object.keys(pool).join(', '), 'needs \'database\': the pools hold the service\'s connections to it');
   }
-  const timeoutMs = (pool.timeout ?? Duration.seconds(30)).toMilliseconds();
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
-    throw propError(scope, 'databasePool.timeout', `${timeoutMs}ms`, 'must be a whole number of milliseconds from 1ms to 600000ms (10 minutes)');
-  }
+  const timeoutMs = requireWholeDuration(scope, 'databasePool.timeout', pool.timeout ?? Duration.seconds(30), 'milliseconds', 1, 600_000);
   return [
     { name: 'PG_POOL_MAX', value: String(poolMax(scope, 'primary', pool.primarySize, pool.primaryOverflow)) },
     { name: 'PG_REPLICA_POOL_MAX', value: String(poolMax(scope, 'replica', pool.replicaSize, pool.replicaOverflow)) },
@@ -356,8 +356,8 @@ function poolMax(scope: Construct, pool: 'primary' | 'replica', size = 10, overf
 }
 
 function resolveTermination(scope: Construct, props: ScaledApiProps): Pick<ScaledApiSettings, 'preStopSeconds' | 'gracePeriodSeconds'> {
-  const preStopSeconds = props.preStopDelay?.toSeconds() ?? 10;
-  const gracePeriodSeconds = props.terminationGracePeriod?.toSeconds() ?? 45;
+  const preStopSeconds = requireWholeDuration(scope, 'preStopDelay', props.preStopDelay ?? Duration.seconds(10), 'seconds', 0, 3600);
+  const gracePeriodSeconds = requireWholeDuration(scope, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(45), 'seconds', 1, 86_400);
   if (gracePeriodSeconds <= preStopSeconds) {
     throw propError(scope, 'terminationGracePeriod', `${gracePeriodSeconds}s`,
       `must be longer than 'preStopDelay' (${preStopSeconds}s), or the process is killed before it can drain`);
@@ -375,7 +375,7 @@ function resolveProbe(scope: Construct, kind: ProbeKind, path: string | undefine
   const prop = `probeTimings.${kind}`;
   const seconds = (field: 'initialDelay' | 'period' | 'timeout', fallback: number, min: number) => {
     const duration = timing[field];
-    return duration === undefined ? fallback : requireWholeSeconds(scope, `${prop}.${field}`, duration, min, 3600);
+    return duration === undefined ? fallback : requireWholeDuration(scope, `${prop}.${field}`, duration, 'seconds', min, 3600);
   };
   const periodSeconds = seconds('period', defaults.periodSeconds, 1);
   const timeoutSeconds = seconds('timeout', defaults.timeoutSeconds, 1);
@@ -448,6 +448,8 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
 
     this.serviceAccount = this.createServiceAccount();
     this.deployment = this.createDeployment();
+    annotateServiceAccount(this.serviceAccount, settings.pod.serviceAccountAnnotations);
+    applyPodOptions(this, 'pod', this.deployment, settings.pod);
     this.service = this.createService('Service', this.serviceName, { type: 'ClusterIP' });
     // DNS of a headless Service answers with the IP of every ready pod, so nginx balances per pod.
     this.headlessService = this.createService('HeadlessService', this.headlessServiceName, { clusterIp: 'None' });
@@ -559,14 +561,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   }
 
   private createDisruptionBudget(): k8s.KubePodDisruptionBudget {
-    return new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
-      metadata: this.metadata(this.name),
-      spec: {
-        minAvailable: k8s.IntOrString.fromNumber(this.minAvailable),
-        selector: { matchLabels: this.podSelector },
-        unhealthyPodEvictionPolicy: 'AlwaysAllow',
-      },
-    });
+    return disruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector, { minAvailable: this.minAvailable });
   }
 
   private createNetworkPolicy(): PodNetworkPolicy {

@@ -20,6 +20,12 @@ export interface PodSecurityNamespaceProps {
   readonly level?: PodSecurityLevel;
   /** Version of the profile: 'latest' (the cluster's own) or a Kubernetes minor version such as 'v1.30'. @default 'latest' */
   readonly version?: string;
+  /**
+   * Add a NetworkPolicy that selects every pod of the namespace for ingress and egress and allows
+   * nothing, so a pod without a policy of its own (a Job, a user's debugging pod) is isolated too.
+   * @default true
+   */
+  readonly defaultDeny?: boolean;
 }
 
 /**
@@ -33,6 +39,8 @@ export class PodSecurityNamespace extends Construct {
   public readonly level: PodSecurityLevel;
   public readonly version: string;
   public readonly namespace: k8s.KubeNamespace;
+  /** The namespace's default-deny NetworkPolicy (unless `defaultDeny` is false). */
+  public readonly defaultDenyPolicy?: k8s.KubeNetworkPolicy;
 
   constructor(scope: Construct, id: string, props: PodSecurityNamespaceProps = {}) {
     super(scope, id);
@@ -52,7 +60,16 @@ export class PodSecurityNamespace extends Construct {
     });
     // A Namespace is cluster-scoped; cdk8s would give it the chart's namespace like every other object.
     if (namespaceOf(this) !== undefined) this.namespace.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+    if (props.defaultDeny ?? true) this.defaultDenyPolicy = defaultDenyPolicy(this, this.name);
   }
+}
+
+/** Every pod of `namespace` isolated both ways; each construct's own policy then allows its real links. */
+function defaultDenyPolicy(scope: Construct, namespace: string): k8s.KubeNetworkPolicy {
+  return new k8s.KubeNetworkPolicy(scope, 'DefaultDeny', {
+    metadata: { name: 'default-deny', namespace, labels: { 'app.kubernetes.io/managed-by': 'cdk8s' } },
+    spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+  });
 }
 
 /** The `pod-security.kubernetes.io/*` labels of every mode, at one level and version. */

@@ -27,6 +27,8 @@ export interface SecretRequirement {
   readonly keys: string[];
   /** Names of the pod volumes that mount it whole. */
   readonly volumes: string[];
+  /** Set when pods pull their images with it (`imagePullSecrets`): a `kubernetes.io/dockerconfigjson` Secret. */
+  readonly imagePull?: true;
 }
 
 /** A Secret the chart creates itself (a GeneratedSecrets Job, or an operator for its custom resource). */
@@ -89,9 +91,10 @@ const groupOf = (o: KubeObject): string => (String(o.apiVersion).includes('/') ?
 const namespaceOf = (o: KubeObject): string => o.metadata?.namespace ?? 'default';
 const sorted = (values: Iterable<string>): string[] => [...new Set(values)].sort();
 
-/** The pod spec of a workload. */
+/** The pod spec of a workload (or of a CloudNativePG Pooler's pod template). */
 function podSpecOf(o: KubeObject): KubeObject | undefined {
   if (o.kind === 'Pod') return o.spec;
+  if (groupOf(o) === 'postgresql.cnpg.io' && o.kind === 'Pooler') return o.spec?.template?.spec;
   if (o.kind === 'CronJob') return o.spec?.jobTemplate?.spec?.template?.spec;
   return o.spec?.template?.spec;
 }
@@ -142,18 +145,30 @@ function secretsCreatedIn(objects: KubeObject[]): CreatedSecret[] {
   });
 }
 
-/** Every Secret the objects read: env secretKeyRefs, envFrom, secret and projected volumes, KEDA TriggerAuthentications. */
+/** The registry credentials a pod spec, a ServiceAccount or a CloudNativePG Cluster pulls images with. */
+function pullSecretsOf(o: KubeObject): string[] {
+  const names = (refs: KubeObject[] | undefined) => (refs ?? []).map(ref => ref.name as string);
+  if (o.kind === 'ServiceAccount') return names(o.imagePullSecrets);
+  if (groupOf(o) === 'postgresql.cnpg.io' && o.kind === 'Cluster') return names(o.spec?.imagePullSecrets);
+  return names(podSpecOf(o)?.imagePullSecrets);
+}
+
+/** Every Secret the objects read: env secretKeyRefs, envFrom, secret and projected volumes, pull Secrets, KEDA TriggerAuthentications. */
 function secretReferences(objects: KubeObject[]): SecretRequirement[] {
-  const found = new Map<string, { namespace: string; name: string; keys: Set<string>; volumes: Set<string> }>();
+  const found = new Map<string, { namespace: string; name: string; keys: Set<string>; volumes: Set<string>; imagePull?: true }>();
   const note = (namespace: string, name: string, key?: string, volume?: string) => {
     const entry = found.get(`${namespace}/${name}`) ?? { namespace, name, keys: new Set<string>(), volumes: new Set<string>() };
     if (key !== undefined) entry.keys.add(key);
     if (volume !== undefined) entry.volumes.add(volume);
     found.set(`${namespace}/${name}`, entry);
+    return entry;
   };
   for (const o of objects) {
     const ns = namespaceOf(o);
     for (const ref of o.kind === 'TriggerAuthentication' ? o.spec?.secretTargetRef ?? [] : []) note(ns, ref.name, ref.key);
+    for (const name of WORKLOAD_KINDS.has(o.kind) || o.kind === 'ServiceAccount' || groupOf(o) === 'postgresql.cnpg.io' ? pullSecretsOf(o) : []) {
+      note(ns, name).imagePull = true;
+    }
     const pod = WORKLOAD_KINDS.has(o.kind) ? podSpecOf(o) : undefined;
     if (!pod) continue;
     for (const c of [...(pod.initContainers ?? []), ...(pod.containers ?? [])]) {
@@ -171,7 +186,7 @@ function secretReferences(objects: KubeObject[]): SecretRequirement[] {
       for (const s of v.projected?.sources ?? []) if (s.secret && !s.secret.optional) note(ns, s.secret.name, undefined, v.name);
     }
   }
-  return [...found.values()].map(e => ({ namespace: e.namespace, name: e.name, keys: sorted(e.keys), volumes: sorted(e.volumes) }))
+  return [...found.values()].map(e => ({ namespace: e.namespace, name: e.name, keys: sorted(e.keys), volumes: sorted(e.volumes), ...(e.imagePull ? { imagePull: e.imagePull } : {}) }))
     .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
 }
 
@@ -190,6 +205,9 @@ function storageClassesOf(o: KubeObject): string[] {
 
 /** How a Secret the chart reads but does not create can be made: a TLS pair, or each key it reads. */
 function createSecretCommand(s: SecretRequirement): string {
+  if (s.imagePull && s.keys.length === 0 && s.volumes.length === 0) {
+    return `kubectl -n ${s.namespace} create secret docker-registry ${s.name} --docker-server=<registry> --docker-username=<user> --docker-password=<password>`;
+  }
   // Our LoadBalancer mounts its kubernetes.io/tls Secret whole as the volume 'tls'.
   if (s.keys.length === 0 && s.volumes.includes('tls')) {
     return `kubectl -n ${s.namespace} create secret tls ${s.name} --cert=<certificate.pem> --key=<private-key.pem>`;

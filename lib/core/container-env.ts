@@ -14,6 +14,21 @@ export interface SecretKey {
 /** Env var and key names that suggest a credential. */
 export const SECRET_LOOKING_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|(?:^|_)KEY$/i;
 
+/** The prefix of a queue's Redis env when the cache's Redis is another one: `QUEUE_REDIS_CLUSTER_NODES`, `QUEUE_REDIS_PASSWORD`, ... */
+export const QUEUE_ENV_PREFIX = 'QUEUE_';
+
+/**
+ * `backend` with its env names prefixed, so a container can be linked to two backends of one kind
+ * (a cache and a queue, both Redis) without a name set twice; links and admission are the backend's.
+ */
+export function prefixedLink(backend: IClientAccessible, prefix: string): IClientAccessible {
+  return {
+    clientEnv: backend.clientEnv.map(env => ({ ...env, name: `${prefix}${env.name}` })),
+    clientLinks: backend.clientLinks,
+    allowClient: client => backend.allowClient(client),
+  };
+}
+
 /**
  * The env of a container linked to `backends`: the construct's own vars first, then each
  * backend's contract, then the user's plain and Secret-backed vars. Refuses plain vars that

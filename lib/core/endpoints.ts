@@ -1,5 +1,6 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { IConstruct } from 'constructs';
+import { valuesOf } from './validation';
 
 /** Pods a NetworkPolicy rule talks about: a pod selector, optionally in other namespaces. */
 export interface PodPeer {
@@ -54,17 +55,14 @@ export interface ICacheEndpoint extends IClientAccessible {
   readonly nodes: string[];
 }
 
-/** Eviction policies Redis 7 accepts for `maxmemory-policy`. */
-export const MAXMEMORY_POLICIES = [
-  'noeviction', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random',
-  'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl',
-] as const;
-export type MaxmemoryPolicy = typeof MAXMEMORY_POLICIES[number];
-
-/** Whether `policy` may evict a key that carries no TTL ('allkeys-*'); 'noeviction' and 'volatile-*' never do. */
-export function evictsKeysWithoutTtl(policy: MaxmemoryPolicy): boolean {
-  return policy.startsWith('allkeys-');
-}
+/** An eviction policy Redis 7 accepts for `maxmemory-policy`. */
+export type MaxmemoryPolicy =
+  | 'noeviction' | 'allkeys-lru' | 'allkeys-lfu' | 'allkeys-random'
+  | 'volatile-lru' | 'volatile-lfu' | 'volatile-random' | 'volatile-ttl';
+export const MAXMEMORY_POLICIES = valuesOf<MaxmemoryPolicy>({
+  'noeviction': true, 'allkeys-lru': true, 'allkeys-lfu': true, 'allkeys-random': true,
+  'volatile-lru': true, 'volatile-lfu': true, 'volatile-random': true, 'volatile-ttl': true,
+});
 
 /**
  * A Redis holding work queues, described so an autoscaler outside the topology (KEDA)
@@ -110,6 +108,8 @@ export interface MetricsEndpoint {
   readonly withoutReplicas?: boolean;
   /** The pods run Redis Cluster, so cluster_state is exported; absent for Sentinel and standalone Redis, whose panels and alerts leave it out. */
   readonly redisClusterEnabled?: boolean;
+  /** Name prefix of the pods' PersistentVolumeClaims (`data-<workload>-`), for the volume alert; absent when they have none. */
+  readonly volumeClaims?: string;
   /** The construct already emits a monitor for it (e.g. the CloudNativePG PodMonitor); monitoring adds only rules. */
   readonly hasMonitor?: boolean;
   /** The work queue the pods drain, when KEDA scales them on its length; its backlog is alerted on. */
@@ -148,14 +148,16 @@ export interface ILoadBalancerBackend {
   readonly podSelector: Record<string, string>;
 }
 
-/**
- * The default metrics scraper: Prometheus pods in any namespace, as kube-prometheus-stack
- * and the standalone Observability label them.
- */
-export const DEFAULT_METRICS_SCRAPER: PodPeer = {
-  podSelector: { 'app.kubernetes.io/name': 'prometheus' },
-  namespaceSelector: {},
-};
+/** The namespace kube-prometheus-stack is commonly installed in, where the default scraper runs. */
+export const DEFAULT_MONITORING_NAMESPACE = 'monitoring';
+
+/** Prometheus pods, as kube-prometheus-stack and the standalone Observability label them, in the namespace `namespace` only. */
+export function prometheusIn(namespace: string): PodPeer {
+  return { podSelector: { 'app.kubernetes.io/name': 'prometheus' }, namespaceSelector: { 'kubernetes.io/metadata.name': namespace } };
+}
+
+/** The default metrics scraper: Prometheus pods in the namespace `monitoring`. */
+export const DEFAULT_METRICS_SCRAPER: PodPeer = prometheusIn(DEFAULT_MONITORING_NAMESPACE);
 
 /** One Secret a {@link GeneratedSecrets} creates when it does not exist yet. */
 export interface GeneratedSecretSpec {

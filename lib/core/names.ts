@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { propError, requireDnsLabel } from './validation';
@@ -54,4 +55,20 @@ function labelValue(value: string): string {
 /** The namespace of the chart a construct lives in, when the user gave one. */
 export function namespaceOf(scope: Construct): string | undefined {
   return Chart.of(scope).namespace;
+}
+
+/**
+ * `<namespace>.svc.cluster.local`, which the DNS names of a construct's Services and pods end
+ * with (`default` when the chart has no namespace).
+ */
+export function serviceDnsSuffix(scope: Construct): string {
+  return `${namespaceOf(scope) ?? 'default'}.svc.cluster.local`;
+}
+
+/** The pod annotation whose value changes with the config the pods read, so a new config rolls them. */
+export const CONFIG_HASH_ANNOTATION = 'hscale.io/config-sha256';
+
+/** The sha256 of a config (one file, or the files of a ConfigMap), the value of {@link CONFIG_HASH_ANNOTATION}. */
+export function configHash(config: string | Record<string, string>): string {
+  return createHash('sha256').update(typeof config === 'string' ? config : JSON.stringify(config)).digest('hex');
 }

@@ -218,3 +218,21 @@ export function deploymentAutoscaler(
 export function utilizationMetric(resource: 'cpu' | 'memory', averageUtilization: number): k8s.MetricSpecV2 {
   return { type: 'Resource', resource: { name: resource, target: { type: 'Utilization', averageUtilization } } };
 }
+
+/**
+ * A PodDisruptionBudget over the pods of `selector`, letting one go at a time unless told
+ * otherwise. Unhealthy pods may always be evicted (`AlwaysAllow`): a pod that is not ready
+ * protects no availability, and under the default a crash-looping pod blocks every node drain.
+ */
+export function disruptionBudget(
+  scope: Construct, id: string, metadata: k8s.ObjectMeta, selector: Record<string, string>,
+  allowance: { readonly maxUnavailable: number } | { readonly minAvailable: number } = { maxUnavailable: 1 },
+): k8s.KubePodDisruptionBudget {
+  const limit = 'minAvailable' in allowance
+    ? { minAvailable: k8s.IntOrString.fromNumber(allowance.minAvailable) }
+    : { maxUnavailable: k8s.IntOrString.fromNumber(allowance.maxUnavailable) };
+  return new k8s.KubePodDisruptionBudget(scope, id, {
+    metadata,
+    spec: { ...limit, selector: { matchLabels: selector }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },
+  });
+}

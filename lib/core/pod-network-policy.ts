@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { IClientAccessible, NetworkLink, PodPeer } from './endpoints';
 import { resourceName } from './names';
 import { validateProps } from './prop-validation';
+import { NAMESPACE_NAME_LABEL, requirePinnedPeer } from './validation';
 
 /** Props of a {@link PodNetworkPolicy}. */
 export interface PodNetworkPolicyProps {
@@ -29,9 +30,9 @@ export class PodNetworkPolicy extends Construct {
     super(scope, id);
     validateProps(this, 'PodNetworkPolicyProps', props);
     this.podSelector = props.podSelector;
-    // DNS: kube-dns / CoreDNS answer on UDP and TCP 53.
+    // DNS: kube-dns / CoreDNS answer on UDP and TCP 53, in kube-system only: elsewhere the label is anyone's to claim.
     this.egress.push({
-      to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      to: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
       ports: [{ protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) }, { protocol: 'TCP', port: k8s.IntOrString.fromNumber(53) }],
     });
     // The arrays are read when the chart synthesizes, so rules added later take effect.
@@ -48,7 +49,7 @@ export class PodNetworkPolicy extends Construct {
 
   /** Admits traffic from `peer` to the given ports of the isolated pods (TCP). */
   public allowIngressFrom(peer: PodPeer, ports: number[]): void {
-    this.ingress.push({ from: [toPeer(peer)], ports: this.tcpPorts(ports) });
+    this.ingress.push({ from: [toPeer(this, peer)], ports: this.tcpPorts(ports) });
   }
 
   /** Admits traffic from any address, inside or outside the cluster, to the given ports (TCP). */
@@ -61,9 +62,14 @@ export class PodNetworkPolicy extends Construct {
     this.egress.push({ ports: this.tcpPorts(ports) });
   }
 
+  /** Allows egress to the given address ranges on the given TCP ports (the API server's endpoints, which no pod selector names). */
+  public allowEgressToCidrs(cidrs: string[], ports: number[]): void {
+    this.egress.push({ to: cidrs.map(cidr => ({ ipBlock: { cidr } })), ports: this.tcpPorts(ports) });
+  }
+
   /** Allows the isolated pods to open connections to the link's pods and ports (TCP). */
   public allowEgressTo(link: NetworkLink): void {
-    this.egress.push({ to: [toPeer(link.peer)], ports: this.tcpPorts(link.ports) });
+    this.egress.push({ to: [toPeer(this, link.peer)], ports: this.tcpPorts(link.ports) });
   }
 
   /** Links the isolated pods to a backend on both sides: egress here, and the backend's policy admits them. */
@@ -79,7 +85,8 @@ export class PodNetworkPolicy extends Construct {
   }
 }
 
-function toPeer(peer: PodPeer): k8s.NetworkPolicyPeer {
+function toPeer(scope: Construct, peer: PodPeer): k8s.NetworkPolicyPeer {
+  requirePinnedPeer(scope, 'peer', peer);
   return {
     podSelector: { matchLabels: peer.podSelector },
     ...(peer.namespaceSelector ? { namespaceSelector: { matchLabels: peer.namespaceSelector } } : {}),

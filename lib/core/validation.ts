@@ -29,6 +29,22 @@ function describeInstance(value: unknown): unknown {
   return `a ${proto.constructor?.name ?? 'class instance'}`;
 }
 
+/** The namespace label the API server sets itself and no user can change. */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/**
+ * Throws unless a NetworkPolicy peer in other namespaces pins them by `kubernetes.io/metadata.name`:
+ * a pod label is a claim any pod can make, and other namespace labels are set by whoever owns the namespace.
+ */
+export function requirePinnedPeer<P extends { readonly namespaceSelector?: Record<string, string> }>(scope: Construct, prop: string, peer: P): P {
+  if (peer.namespaceSelector !== undefined && peer.namespaceSelector[NAMESPACE_NAME_LABEL] === undefined) {
+    throw propError(scope, `${prop}.namespaceSelector`, JSON.stringify(peer.namespaceSelector),
+      `must pin the namespace with '${NAMESPACE_NAME_LABEL}' (e.g. { '${NAMESPACE_NAME_LABEL}': 'monitoring' }), `
+      + 'or be left out for the chart\'s own namespace: any pod in another namespace can carry the labels of \'podSelector\'');
+  }
+  return peer;
+}
+
 /** Throws unless `value` is an integer within `min`..`max` (inclusive). */
 export function requireIntInRange(scope: Construct, prop: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -137,4 +153,36 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length];
+}
+
+/**
+ * Every value of the string union `T`, in the order written: a value outside `T`, or a member
+ * of `T` left out, is a type error, so a prop's public type (a plain union) and the list it is
+ * checked against at synth time cannot drift apart.
+ */
+export function valuesOf<T extends string>(values: Record<T, true>): T[] {
+  return Object.keys(values) as T[];
+}
+
+/** Throws unless `min <= max`, naming both replica props. */
+export function requireReplicaRange(scope: Construct, minReplicas: number, maxReplicas: number): void {
+  if (minReplicas > maxReplicas) {
+    throw propError(scope, 'minReplicas', minReplicas, `must be less than or equal to 'maxReplicas' (${maxReplicas})`);
+  }
+}
+
+/**
+ * Throws unless `duration` is a whole number of `unit` from `min` to `max` (inclusive); returns
+ * that number. Converting without rounding first, so 1.5 s given for whole seconds is an error
+ * naming the prop, not cdk8s's own conversion error or a silent rounding.
+ */
+export function requireWholeDuration(
+  scope: Construct, prop: string, duration: Duration, unit: 'seconds' | 'milliseconds', min: number, max: number,
+): number {
+  const value = unit === 'seconds' ? duration.toSeconds({ integral: false }) : duration.toMilliseconds({ integral: false });
+  const suffix = unit === 'seconds' ? 's' : 'ms';
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw propError(scope, prop, `${value}${suffix}`, `must be a whole number of ${unit} from ${min}${suffix} to ${max}${suffix}`);
+  }
+  return value;
 }

@@ -2,10 +2,10 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ILoadBalancerBackend, PodPeer } from '../core/endpoints';
 import { commonLabels, namespaceOf } from '../core/names';
-import { propError, requireDnsLabel } from '../core/validation';
+import { propError, requireDnsLabel, requirePinnedPeer } from '../core/validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { GatewayReference, LoadBalancerProps } from './props';
-import { otherBackends, ResolvedRoute, resolveRoutes } from './routes';
+import { otherBackends, ResolvedRoute, resolveInternalPaths, resolveRoutes } from './routes';
 
 /** The resolved props of 'gateway' mode: an HTTPRoute on a Gateway the cluster already runs. */
 export interface GatewayModeSettings {
@@ -13,6 +13,8 @@ export interface GatewayModeSettings {
   readonly backend: ILoadBalancerBackend;
   /** Path prefixes sent to other backends, or taking over `/`: one rule each. */
   readonly routes: ResolvedRoute[];
+  /** Path prefixes with a rule of their own and no backend, so the Gateway forwards none of them. */
+  readonly internalPaths: string[];
   readonly gateway: GatewayReference;
   /** Host names the route matches; every host name of the listener when absent. */
   readonly hostnames?: string[];
@@ -30,12 +32,13 @@ function resolveGatewaySettings(scope: Construct, props: LoadBalancerProps): Gat
     mode: 'gateway',
     backend: props.backend,
     routes: resolveRoutes(scope, props.routes),
+    internalPaths: resolveInternalPaths(scope, props.internalPaths),
     gateway: props.gateway,
     hostnames: props.hostnames,
-    gatewayPods: props.gatewayPods ?? {
+    gatewayPods: requirePinnedPeer(scope, 'gatewayPods', props.gatewayPods ?? {
       podSelector: {},
       ...(gatewayNamespace ? { namespaceSelector: { 'kubernetes.io/metadata.name': gatewayNamespace } } : {}),
-    },
+    }),
   };
 }
 
@@ -58,15 +61,22 @@ function createHttpRoute(lb: LoadBalancerScope, s: GatewayModeSettings): ApiObje
   });
 }
 
-/** One rule per route, then the backend's own on `/` unless a route took it over. */
+/**
+ * One rule per route, then the backend's own on `/` unless a route took it over, then one rule
+ * without a backend per internal path: the longest matching prefix wins, and a rule with no
+ * backend is answered by the Gateway itself (an error status), never forwarded.
+ */
 function routeRules(s: GatewayModeSettings): object[] {
   const routes = s.routes.some(route => route.pathPrefix === '/')
     ? s.routes
     : [...s.routes, { pathPrefix: '/', backend: s.backend }];
-  return routes.map(route => ({
-    matches: [{ path: { type: 'PathPrefix', value: route.pathPrefix } }],
-    backendRefs: [{ name: route.backend.serviceName, port: route.backend.port }],
-  }));
+  return [
+    ...routes.map(route => ({
+      matches: [{ path: { type: 'PathPrefix', value: route.pathPrefix } }],
+      backendRefs: [{ name: route.backend.serviceName, port: route.backend.port }],
+    })),
+    ...s.internalPaths.map(path => ({ matches: [{ path: { type: 'PathPrefix', value: path } }] })),
+  ];
 }
 
 /** 'gateway' mode: an HTTPRoute attached to the user's Gateway, and the backend admitting the Gateway's pods. */

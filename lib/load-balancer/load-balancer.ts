@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { IMetricsTarget, MetricsEndpoint, PodPeer } from '../core/endpoints';
 import { resourceName, selectorLabels } from '../core/names';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { applyPodOptionsWithServiceAccount, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
 import { requireOneOf } from '../core/validation';
 import { GatewayModeSettings, gatewayMode } from './gateway-mode';
@@ -62,6 +63,8 @@ export class LoadBalancer extends Construct implements IMetricsTarget {
   public readonly networkPolicy?: PodNetworkPolicy;
   /** The HTTPRoute (gateway mode). */
   public readonly httpRoute?: ApiObject;
+  /** The nginx pods' ServiceAccount, made only when `pod.serviceAccountAnnotations` asks for one. */
+  public readonly serviceAccount?: k8s.KubeServiceAccount;
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     super(scope, id);
@@ -80,6 +83,16 @@ export class LoadBalancer extends Construct implements IMetricsTarget {
     this.networkPolicy = objects.networkPolicy;
     this.httpRoute = objects.httpRoute;
     this.metricsEndpoints = objects.metricsEndpoints ?? [];
+    this.serviceAccount = this.applyPodOptions(props);
+  }
+
+  /** `pod` on the nginx pods (gateway mode refuses it: the Gateway's pods are not ours). */
+  private applyPodOptions(props: LoadBalancerProps): k8s.KubeServiceAccount | undefined {
+    if (!this.deployment) return undefined;
+    const metadata = this.deployment.toJson().metadata;
+    return applyPodOptionsWithServiceAccount(this, 'pod', [this.deployment], resolvePodOptions(this, 'pod', props.pod), {
+      id: 'ServiceAccount', metadata: { name: this.name, namespace: metadata.namespace, labels: metadata.labels },
+    });
   }
 
   /** Admits pods matching `scraper` on every metrics port (nginx mode; the Gateway's pods are not ours). */

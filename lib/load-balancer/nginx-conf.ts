@@ -1,3 +1,5 @@
+import { valuesOf } from '../core/validation';
+
 /** One `server` line of the upstream. */
 export interface NginxUpstreamServer {
   /** `host:port`. */
@@ -20,13 +22,14 @@ export interface NginxRateLimit {
 }
 
 /** The conditions `proxy_next_upstream` accepts (nginx's own list). */
-export const NGINX_NEXT_UPSTREAM_CONDITIONS = [
-  'error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429',
-  'non_idempotent', 'off',
-] as const;
-
-/** When nginx passes a request on to the next server: one of {@link NGINX_NEXT_UPSTREAM_CONDITIONS}. */
-export type NginxNextUpstreamCondition = typeof NGINX_NEXT_UPSTREAM_CONDITIONS[number];
+/** When nginx passes a request on to the next server. */
+export type NginxNextUpstreamCondition =
+  | 'error' | 'timeout' | 'invalid_header' | 'http_500' | 'http_502' | 'http_503' | 'http_504' | 'http_403' | 'http_404' | 'http_429'
+  | 'non_idempotent' | 'off';
+export const NGINX_NEXT_UPSTREAM_CONDITIONS = valuesOf<NginxNextUpstreamCondition>({
+  'error': true, 'timeout': true, 'invalid_header': true, 'http_500': true, 'http_502': true, 'http_503': true, 'http_504': true,
+  'http_403': true, 'http_404': true, 'http_429': true, 'non_idempotent': true, 'off': true,
+});
 
 /** `proxy_connect_timeout`, `proxy_send_timeout` and `proxy_read_timeout`, in seconds. */
 export interface NginxProxyTimeouts {
@@ -101,8 +104,14 @@ export interface NginxConfOptions {
   readonly loginRateLimit: NginxRateLimit;
   /** Exact path of the login endpoint. */
   readonly loginPath: string;
-  /** Path prefix of websocket connections. */
+  /** Path prefix of websocket connections, matched at a segment boundary (`/ws` serves `/ws/...`, never `/wsx`). */
   readonly websocketPath: string;
+  /**
+   * Paths answered 404 by nginx itself, each with everything below it, whatever the case, trailing
+   * slash or encoding: the backend's ops endpoints, which the scraper and the kubelet reach on the pod.
+   * @default - every path is proxied
+   */
+  readonly internalPaths?: string[];
   /** Failed attempts within `failTimeoutSeconds` that mark a server down for that long. */
   readonly maxFails: number;
   readonly failTimeoutSeconds: number;
@@ -140,8 +149,17 @@ export interface NginxConfOptions {
   readonly writableDir: string;
 }
 
+// nginx's own id is the request's id; the client's X-Request-ID is only logged, quoted and escaped, in a field of its own.
 const HTTP_VERBOSE_LOG_FORMAT = '\'$remote_addr - [$time_iso8601] "$request" $status $body_bytes_sent '
-  + 'rt=$request_time ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time" rid=$request_id_out\'';
+  + 'rt=$request_time ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time" rid=$request_id '
+  + 'client_rid="$http_x_request_id"\'';
+
+/** Mozilla's "intermediate" TLS 1.2 suites: AEAD with forward secrecy only (no CBC, no static RSA). */
+export const MOZILLA_INTERMEDIATE_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305', 'DHE-RSA-AES128-GCM-SHA256', 'DHE-RSA-AES256-GCM-SHA384',
+  'DHE-RSA-CHACHA20-POLY1305',
+];
 
 /** The upstream of the API, which the login, websocket and default locations forward to. */
 export const API_UPSTREAM = 'api';
@@ -273,7 +291,6 @@ function renderHeaderMaps(idempotencyKey: boolean): string[] {
   return [
     '# An empty Connection header keeps upstream connections alive; websockets get "upgrade".',
     ...block('map $http_upgrade $connection_upgrade', ['default upgrade;', '\'\' \'\';']),
-    ...block('map $http_x_request_id $request_id_out', ['default $http_x_request_id;', '\'\' $request_id;']),
     ...(idempotencyKey ? [
       '# The key a resent write keeps: the client\'s, else the request id, the same on every attempt.',
       ...block('map $http_idempotency_key $idempotency_key_out', ['default $http_idempotency_key;', '\'\' $request_id;']),
@@ -301,7 +318,8 @@ function renderProxyHeaders(extra: string[] = []): string[] {
     'proxy_set_header X-Real-IP $remote_addr;',
     'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
     'proxy_set_header X-Forwarded-Proto $scheme;',
-    'proxy_set_header X-Request-ID $request_id_out;',
+    '# nginx\'s own id, never the client\'s: a client cannot choose what the logs correlate on.',
+    'proxy_set_header X-Request-ID $request_id;',
     ...extra,
   ];
 }
@@ -347,6 +365,7 @@ function renderTlsListener(tls: NginxTls): string[] {
     `ssl_certificate ${tls.certificatePath};`,
     `ssl_certificate_key ${tls.keyPath};`,
     'ssl_protocols TLSv1.2 TLSv1.3;',
+    `ssl_ciphers ${MOZILLA_INTERMEDIATE_CIPHERS.join(':')};`,
     'ssl_prefer_server_ciphers off;',
     'ssl_session_cache shared:TLS:10m;',
     'ssl_session_timeout 1d;',
@@ -367,8 +386,9 @@ function renderAppLocations(o: NginxConfOptions): string[] {
   const defaultRoute: NginxRoute = { pathPrefix: '/', upstream: API_UPSTREAM, rateLimited: true };
   const general = routes.some(route => route.pathPrefix === '/') ? routes : [...routes, defaultRoute];
   const websocket: NginxProxiedLocation = {
-    match: o.websocketPath,
+    match: o.websocketPath.endsWith('/') ? o.websocketPath : `${o.websocketPath}/`,
     upstream: API_UPSTREAM,
+    rateLimit: { zone: 'api_requests', burst: o.apiRateLimit.burst },
     directives: [
       '# Websockets stay open for long; only idle ones time out.',
       `proxy_read_timeout ${o.websocketReadTimeoutSeconds}s;`,
@@ -388,8 +408,23 @@ function renderAppLocations(o: NginxConfOptions): string[] {
   return paragraphs(
     renderSecurityHeaders(o.tls !== undefined, o.cache !== undefined),
     renderHealthLocations(o.health),
+    renderInternalLocation(o.internalPaths ?? []),
     ...[login, websocket, ...others].map(renderProxiedLocation),
   );
+}
+
+/**
+ * A regex location is chosen over every prefix location (none is `^~`), and nginx matches the
+ * decoded, slash-merged path: `/METRICS/`, `//metrics` and `/%6detrics` are refused too, since
+ * Express routes case-insensitively and with or without a trailing slash.
+ */
+function renderInternalLocation(paths: string[]): string[] {
+  if (paths.length === 0) return [];
+  const alternatives = paths.map(path => path.replace(/^\/+|\/+$/g, '').replace(/[.]/g, '\\.')).join('|');
+  return [
+    '# Ops endpoints: the scraper and the kubelet reach them on the pod, never through the load balancer.',
+    ...block(`location ~* ^/(${alternatives})(/|$)`, ['return 404;']),
+  ];
 }
 
 /**

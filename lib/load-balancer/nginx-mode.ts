@@ -1,19 +1,22 @@
-import { createHash } from 'crypto';
+import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, ILoadBalancerBackend, MetricsEndpoint, PodPeer } from '../core/endpoints';
-import { commonLabels, imageVersion, namespaceOf } from '../core/names';
+import { commonLabels, CONFIG_HASH_ANNOTATION, configHash, imageVersion, namespaceOf, serviceDnsSuffix } from '../core/names';
 import {
-  deploymentAutoscaler, exporterSidecar, noUnavailableRollingUpdate, nodeAntiAffinity, resolveResources,
+  deploymentAutoscaler, disruptionBudget, exporterSidecar, nodeAntiAffinity, noUnavailableRollingUpdate, resolveResources,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, utilizationMetric, zoneAndNodeSpread,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
-import { parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePositive } from '../core/validation';
+import {
+  parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePositive, requireReplicaRange,
+  requireWholeDuration,
+} from '../core/validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from './nginx-conf';
 import { NginxProxySettings, resolveNginxProxySettings } from './nginx-proxy-settings';
 import { LoadBalancerProps, RateLimit } from './props';
-import { otherBackends, ResolvedRoute, resolveRoutes } from './routes';
+import { otherBackends, ResolvedRoute, resolveInternalPaths, resolveRoutes } from './routes';
 
 /** The resolved props of 'nginx' mode: our own autoscaled nginx tier. */
 export interface NginxModeSettings extends NginxProxySettings {
@@ -28,6 +31,8 @@ export interface NginxModeSettings extends NginxProxySettings {
   readonly loginRateLimit: Required<RateLimit>;
   readonly loginPath: string;
   readonly websocketPath: string;
+  /** Paths nginx answers 404 instead of proxying. */
+  readonly internalPaths: string[];
   /** The `kubernetes.io/tls` Secret; plain HTTP only when absent. */
   readonly tls?: { readonly secretName: string };
   readonly maxFails: number;
@@ -64,9 +69,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
   const exporterImage = requirePinnedImage(scope, 'exporterImage', props.exporterImage ?? 'nginx/nginx-prometheus-exporter:1.4.2');
   const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 2, 1, 1000);
   const maxReplicas = requireIntInRange(scope, 'maxReplicas', props.maxReplicas ?? 10, 1, 1000);
-  if (minReplicas > maxReplicas) {
-    throw propError(scope, 'minReplicas', minReplicas, `must be less than or equal to 'maxReplicas' (${maxReplicas})`);
-  }
+  requireReplicaRange(scope, minReplicas, maxReplicas);
   const resources = resolveResources(scope, 'resources', props.resources, {
     cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '256Mi',
   });
@@ -79,11 +82,12 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     minReplicas,
     maxReplicas,
     cpuUtilization: requireIntInRange(scope, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100),
-    failTimeoutSeconds: requirePositive(scope, 'failTimeout', props.failTimeout?.toSeconds() ?? 10),
+    failTimeoutSeconds: requireWholeDuration(scope, 'failTimeout', props.failTimeout ?? Duration.seconds(10), 'seconds', 1, 3600),
     apiRateLimit,
     loginRateLimit,
     loginPath: props.loginPath ?? '/api/v1/auth/login',
     websocketPath,
+    internalPaths: resolveInternalPaths(scope, props.internalPaths),
     tls: props.tls,
     maxFails: requireIntInRange(scope, 'maxFails', props.maxFails ?? 3, 1, 100),
     keepalive: requireIntInRange(scope, 'keepalive', props.keepalive ?? 32, 1, 10000),
@@ -92,7 +96,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     routes: requireOwnUpstreamNames(scope, props.backend, resolveRoutes(scope, props.routes, { [websocketPath]: '\'websocketPath\'' })),
     resolver: props.resolver ?? 'kube-dns.kube-system.svc.cluster.local',
     resources,
-    metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     ...resolveNginxProxySettings(scope, props, parseQuantity(String(resources.limits!.memory!.value))! / 2 ** 20),
   };
 }
@@ -108,7 +112,7 @@ function resolveRateLimit(scope: Construct, prop: string, given: RateLimit | und
 
 /** The one server of a backend's upstream: its headless Service, re-resolved so nginx follows the pod IPs. */
 function upstreamServers(lb: LoadBalancerScope, backend: ILoadBalancerBackend): NginxUpstreamServer[] {
-  return [{ address: `${backend.headlessServiceName}.${namespaceOf(lb) ?? 'default'}.svc.cluster.local:${backend.port}`, resolve: true }];
+  return [{ address: `${backend.headlessServiceName}.${serviceDnsSuffix(lb)}:${backend.port}`, resolve: true }];
 }
 
 /** The upstream of a backend: `api` for the main one, the Service's name for the others. */
@@ -141,6 +145,7 @@ function nginxConfOptions(lb: LoadBalancerScope, s: NginxModeSettings): NginxCon
     loginRateLimit: s.loginRateLimit,
     loginPath: s.loginPath,
     websocketPath: s.websocketPath,
+    internalPaths: s.internalPaths,
     maxFails: s.maxFails,
     failTimeoutSeconds: s.failTimeoutSeconds,
     keepalive: s.keepalive,
@@ -184,7 +189,7 @@ function createDeployment(
         metadata: {
           labels: metadata.labels,
           // A changed nginx.conf changes the template, so the pods roll and load it.
-          annotations: { 'hscale.io/config-sha256': createHash('sha256').update(nginxConf).digest('hex') },
+          annotations: { [CONFIG_HASH_ANNOTATION]: configHash(nginxConf) },
         },
         spec: {
           automountServiceAccountToken: false,
@@ -271,13 +276,6 @@ function createAutoscaler(
   });
 }
 
-function createDisruptionBudget(lb: LoadBalancerScope, metadata: Metadata): k8s.KubePodDisruptionBudget {
-  return new k8s.KubePodDisruptionBudget(lb, 'DisruptionBudget', {
-    metadata,
-    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: lb.podSelector } },
-  });
-}
-
 /** Clients from anywhere, egress to each backend (which admits nginx in turn), and the metrics scraper. */
 function createNetworkPolicy(lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata): PodNetworkPolicy {
   const policy = new PodNetworkPolicy(lb, 'NetworkPolicy', { podSelector: lb.podSelector, labels: metadata.labels });
@@ -310,7 +308,7 @@ export const nginxMode: LoadBalancerModeDefinition<NginxModeSettings> = {
       deployment,
       service: createService(lb, settings, metadata),
       autoscaler: createAutoscaler(lb, settings, metadata, deployment),
-      disruptionBudget: createDisruptionBudget(lb, metadata),
+      disruptionBudget: disruptionBudget(lb, 'DisruptionBudget', metadata, lb.podSelector),
       networkPolicy: createNetworkPolicy(lb, settings, metadata),
       metricsEndpoints: [exporterEndpoint(lb)],
     };

@@ -1,6 +1,6 @@
 import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
-import { propError, requireOneOf } from '../core/validation';
+import { propError, requireOneOf, requireWholeDuration } from '../core/validation';
 import {
   NGINX_NEXT_UPSTREAM_CONDITIONS, NginxNextUpstreamCondition, NginxProxyBuffers, NginxProxyTimeouts,
 } from './nginx-conf';
@@ -42,12 +42,12 @@ export function resolveNginxProxySettings(scope: Construct, props: LoadBalancerP
     nextUpstreamConditions,
     writeResendConditions: resolveWriteResend(scope, props.resendWrites, nextUpstreamConditions),
     proxyTimeouts: {
-      connectSeconds: wholeSeconds(scope, 'proxyTimeouts.connect', timeouts.connect ?? Duration.seconds(2), 75),
-      sendSeconds: wholeSeconds(scope, 'proxyTimeouts.send', timeouts.send ?? Duration.seconds(30), 3600),
-      readSeconds: wholeSeconds(scope, 'proxyTimeouts.read', timeouts.read ?? Duration.seconds(30), 3600),
+      connectSeconds: requireWholeDuration(scope, 'proxyTimeouts.connect', timeouts.connect ?? Duration.seconds(2), 'seconds', 1, 75),
+      sendSeconds: requireWholeDuration(scope, 'proxyTimeouts.send', timeouts.send ?? Duration.seconds(30), 'seconds', 1, 3600),
+      readSeconds: requireWholeDuration(scope, 'proxyTimeouts.read', timeouts.read ?? Duration.seconds(30), 'seconds', 1, 3600),
     },
     proxyBuffers: props.proxyBuffers && resolveProxyBuffers(scope, props.proxyBuffers),
-    websocketReadTimeoutSeconds: wholeSeconds(scope, 'websocketReadTimeout', props.websocketReadTimeout ?? Duration.hours(1), 86400),
+    websocketReadTimeoutSeconds: requireWholeDuration(scope, 'websocketReadTimeout', props.websocketReadTimeout ?? Duration.hours(1), 'seconds', 1, 86400),
     http2: props.http2 ?? false,
     cache: props.cache && resolveCache(scope, props.cache, memoryLimitMib),
     health: requireOneOf(scope, 'health', props.health ?? 'nginx', ['nginx', 'backend']),
@@ -109,7 +109,7 @@ function resolveCache(scope: Construct, cache: ProxyCache, memoryLimitMib: numbe
   return {
     keysZoneMib,
     maxSizeMib: wholeMib(scope, 'cache.maxSize', cache.maxSize ?? Size.gibibytes(1), 1024 * 1024),
-    inactiveSeconds: wholeSeconds(scope, 'cache.inactive', cache.inactive ?? Duration.minutes(60), 30 * 86400),
+    inactiveSeconds: requireWholeDuration(scope, 'cache.inactive', cache.inactive ?? Duration.minutes(60), 'seconds', 1, 30 * 86400),
   };
 }
 
@@ -118,10 +118,6 @@ function wholeNumber(scope: Construct, prop: string, value: number, unit: string
     throw propError(scope, prop, value, `must be a whole number of ${unit} from ${min} to ${max}`);
   }
   return value;
-}
-
-function wholeSeconds(scope: Construct, prop: string, duration: Duration, maxSeconds: number): number {
-  return wholeNumber(scope, prop, duration.toMilliseconds() / 1000, 'seconds', 1, maxSeconds);
 }
 
 function wholeKib(scope: Construct, prop: string, size: Size): number {

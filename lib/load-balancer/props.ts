@@ -1,6 +1,7 @@
 import { Duration, Size } from 'cdk8s';
 import { ILoadBalancerBackend, PodPeer } from '../core/endpoints';
 import { ContainerResources } from '../core/pod-defaults';
+import { PodOptions } from '../core/pod-options';
 import { NginxNextUpstreamCondition } from './nginx-conf';
 
 /** How traffic reaches the backend; each mode is one module in lib/load-balancer/, listed in LOAD_BALANCER_MODES. */
@@ -101,9 +102,16 @@ export interface LoadBalancerProps {
   readonly loginRateLimit?: RateLimit;
   /** Exact path of the login endpoint. @default '/api/v1/auth/login' */
   readonly loginPath?: string;
-  /** Path prefix of websocket connections. @default '/ws' */
+  /** Path prefix of websocket connections, matched at a segment boundary: '/ws' serves '/ws/...', never '/wsx'. @default '/ws' */
   readonly websocketPath?: string;
-  /** Terminate TLS with the certificate of this `kubernetes.io/tls` Secret, and redirect HTTP to HTTPS. @default - plain HTTP only @onlyWhen mode=nginx */
+  /**
+   * Paths that are never forwarded (nginx answers 404, a Gateway answers with no backend), each with
+   * everything below it: the backend's metrics, health details, replication status and cache
+   * endpoints, which the scraper and the kubelet reach on the pod. `/health` stays public.
+   * @default ['/metrics', '/api/v1/scaling', '/api/v1/cache']
+   */
+  readonly internalPaths?: string[];
+  /** Terminate TLS with the certificate of this `kubernetes.io/tls` Secret, and redirect HTTP to HTTPS. @default - plain HTTP only */
   readonly tls?: { readonly secretName: string };
   /** Failed attempts that mark a pod down for `failTimeout`. @default 3 */
   readonly maxFails?: number;
@@ -154,7 +162,7 @@ export interface LoadBalancerProps {
   readonly resolver?: string;
   /** Requests and limits of the nginx container. @default - 100m / 128Mi requested, 1 CPU / 256Mi limit */
   readonly resources?: Partial<ContainerResources>;
-  /** Pods allowed to scrape the exporter. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
+  /** Pods allowed to scrape the exporter. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
   /** Gateway mode: the Gateway to attach the HTTPRoute to. @default - required in gateway mode @onlyWhen mode=gateway */
   readonly gateway?: GatewayReference;
@@ -162,5 +170,7 @@ export interface LoadBalancerProps {
   readonly hostnames?: string[];
   /** Gateway mode: the Gateway's data-plane pods, which the API must admit. @default - every pod in the Gateway's namespace @onlyWhen mode=gateway */
   readonly gatewayPods?: PodPeer;
+  /** nginx mode: pod options of the nginx pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations). @default - none @onlyWhen mode=nginx */
+  readonly pod?: PodOptions;
 }
 

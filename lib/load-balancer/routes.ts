@@ -28,6 +28,20 @@ export function resolveRoutes(scope: Construct, routes: LoadBalancerRoute[] = []
   });
 }
 
+/** The reference service's ops endpoints: Prometheus metrics, probes and health details, replication status, cache stats. */
+export const DEFAULT_INTERNAL_PATHS = ['/metrics', '/api/v1/scaling', '/api/v1/cache'];
+
+/** Validates `internalPaths`: each well formed and never `/`, which would refuse every request. */
+export function resolveInternalPaths(scope: Construct, paths: string[] = DEFAULT_INTERNAL_PATHS): string[] {
+  paths.forEach((path, i) => {
+    if (!PATH_PREFIX.test(path) || path.replace(/\/+$/, '') === '') {
+      throw propError(scope, `internalPaths[${i}]`, path,
+        'must start with \'/\', name something below \'/\' and hold only letters, digits and \'.\', \'_\', \'~\', \'/\', \'-\'');
+    }
+  });
+  return paths;
+}
+
 /** The backends of `routes` other than `main`, each once, in order of first use. */
 export function otherBackends(main: ILoadBalancerBackend, routes: ResolvedRoute[]): ILoadBalancerBackend[] {
   return [...new Set(routes.map(route => route.backend))].filter(backend => backend !== main);

@@ -20,6 +20,8 @@ export const KNOWN_METRICS: Record<string, string[]> = {
     'kube_horizontalpodautoscaler_spec_min_replicas', 'kube_poddisruptionbudget_status_pod_disruptions_allowed',
     'kube_pod_container_status_restarts_total', 'kube_pod_container_status_waiting_reason',
   ],
+  // the kubelet's volume statistics (kube-prometheus-stack scrapes them), for the volume alerts.
+  'kubelet': ['kubelet_volume_stats_available_bytes', 'kubelet_volume_stats_capacity_bytes'],
   // prometheus-community/postgres_exporter v0.15 default collectors (database, replication, stat_activity,
   // settings, replication_slot, stat_replication).
   'postgres-exporter': [

@@ -1,10 +1,11 @@
-import { Chart } from 'cdk8s';
+import { Chart, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { GeneratedSecretSpec, IMetricsTarget, ISecretConsumer } from '../core/endpoints';
 import { commonLabels, namespaceOf, resourceName } from '../core/names';
+import { isLabelValue, isQualifiedName } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
-import { propError, requireOneOf, requirePositive } from '../core/validation';
+import { propError, requireOneOf, requireWholeDuration } from '../core/validation';
 import { renderDashboards } from './dashboards';
 import { ObservabilityModeBuilder } from './mode';
 import { operatorMode } from './operator-mode';
@@ -21,9 +22,6 @@ const MODE_BUILDERS: Record<ObservabilityMode, ObservabilityModeBuilder> = {
 };
 const MODES = Object.keys(MODE_BUILDERS) as ObservabilityMode[];
 
-// Kubernetes label keys: an optional DNS prefix and a name of at most 63 characters; values at most 63.
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 /** Validates and defaults the props of the Observability at `scope`; standalone-only props are its mode's to resolve. */
 export function resolveObservabilitySettings(scope: Construct, props: ObservabilityProps): ObservabilitySettings {
@@ -41,11 +39,12 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
     dashboardLabel,
     dashboardFolder: props.dashboardFolder ?? 'hscale',
     thresholds: {
-      latencySloSeconds: requirePositive(scope, 'latencySlo', (props.latencySlo?.toMilliseconds() ?? 100)) / 1000,
+      latencySloSeconds: requireWholeDuration(scope, 'latencySlo', props.latencySlo ?? Duration.millis(100), 'milliseconds', 1, 60_000) / 1000,
       errorRatio: requireRatio(scope, 'errorRatio', props.errorRatio ?? 0.05),
-      replicationLagSeconds: requirePositive(scope, 'replicationLagBound', props.replicationLagBound?.toSeconds() ?? 5),
+      replicationLagSeconds: requireWholeDuration(scope, 'replicationLagBound', props.replicationLagBound ?? Duration.seconds(5), 'seconds', 1, 3600),
       connectionsRatio: 0.8,
       slotRetainedBytes: 2 ** 30,
+      volumeFreeRatio: 0.1,
       redisMemoryRatio: 0.8,
       cacheHitRatio: requireRatio(scope, 'cacheHitRatio', props.cacheHitRatio ?? 0.8),
       workerFailureRatio: requireRatio(scope, 'workerFailureRatio', props.workerFailureRatio ?? 0.1),
@@ -66,8 +65,8 @@ function monitoredEndpoints(scope: Construct, targets: IMetricsTarget[]): Monito
 
 function requireLabels(scope: Construct, prop: string, labels: Record<string, string>): Record<string, string> {
   for (const [key, value] of Object.entries(labels)) {
-    if (!LABEL_KEY.test(key) || key.length > 253) throw propError(scope, prop, key, 'is not a valid label key');
-    if (!LABEL_VALUE.test(value)) throw propError(scope, `${prop}.${key}`, value, 'is not a valid label value (at most 63 alphanumerics, \'-\', \'_\' or \'.\')');
+    if (!isQualifiedName(key)) throw propError(scope, prop, key, 'is not a valid label key');
+    if (!isLabelValue(value)) throw propError(scope, `${prop}.${key}`, value, 'is not a valid label value (at most 63 alphanumerics, \'-\', \'_\' or \'.\')');
   }
   return labels;
 }

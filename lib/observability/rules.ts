@@ -39,6 +39,8 @@ export interface AlertThresholds {
   readonly connectionsRatio: number;
   /** WAL a standby may be behind before its slot is said to retain too much, in bytes. */
   readonly slotRetainedBytes: number;
+  /** Share of a volume left free below which it pages. */
+  readonly volumeFreeRatio: number;
   /** Share of maxmemory in use that warns. */
   readonly redisMemoryRatio: number;
   /** Cache hit ratio below which the cache is said to be cold or too small. */
@@ -134,6 +136,16 @@ function workloadAlerts(prefix: string, e: MonitoredEndpoint, alert: MakeAlert):
   ];
 }
 
+/** A server whose pods keep data on volumes: paged before one fills, since a full volume stops writes. */
+function volumeAlerts(prefix: string, e: MonitoredEndpoint, t: AlertThresholds, alert: MakeAlert): AlertRule[] {
+  if (!e.volumeClaims) return [];
+  const claims = `${namespaceMatcher(e)}persistentvolumeclaim=~"${e.volumeClaims}.+"`;
+  return [alert(`${prefix}VolumeFillingUp`, 'critical', '5m',
+    `kubelet_volume_stats_available_bytes{${claims}} / kubelet_volume_stats_capacity_bytes{${claims}} < ${t.volumeFreeRatio}`,
+    `${e.workloadName}: a volume has less than ${percent(t.volumeFreeRatio)} free`,
+    '{{ $labels.persistentvolumeclaim }} has {{ $value | humanizePercentage }} free: writes stop when it is full.')];
+}
+
 const apiAlerts: AlertsOf = (e, t, alert) => [
   alert('HscaleApiHighErrorRatio', 'critical', '5m',
     `hscale:http_errors:ratio_rate5m{${jobMatcher(e)}} > ${t.errorRatio}`,
@@ -174,10 +186,11 @@ const replicationAlerts: AlertsOf = (e, t, alert) => [
     `pg_replication_lag_seconds{${podMatcher(e)}} > ${t.replicationLagSeconds}`,
     `${e.workloadName}: a replica lags more than ${t.replicationLagSeconds} s`,
     '{{ $labels.pod }} replays {{ $value | humanizeDuration }} behind the primary; the service ejects it from reads.'),
-  alert('PostgresReplicationSlotInactive', 'warning', '10m',
+  // Critical after 30 minutes: by then the slot may have reached max_slot_wal_keep_size, past which the replica must re-clone.
+  alert('PostgresReplicationSlotInactive', 'critical', '30m',
     `pg_replication_slot_slot_is_active{${podMatcher(e)}} == 0`,
-    `${e.workloadName}: replication slot {{ $labels.slot_name }} is inactive and retains WAL`,
-    'A slot without its replica keeps every WAL segment from now on: bring the replica back or drop the slot.'),
+    `${e.workloadName}: replication slot {{ $labels.slot_name }} has been inactive for 30 minutes and retains WAL`,
+    'A slot without its replica keeps WAL up to max_slot_wal_keep_size, then is lost: bring the replica back or drop the slot.'),
   alert('PostgresStandbyRetainsTooMuchWal', 'warning', '10m',
     `pg_stat_replication_pg_wal_lsn_diff{${podMatcher(e)}} > ${t.slotRetainedBytes}`,
     `${e.workloadName}: a standby's slot holds more than ${Math.round(t.slotRetainedBytes / 2 ** 20)} MiB of WAL`,
@@ -191,6 +204,7 @@ const postgresqlAlerts: AlertsOf = (e, t, alert) => [
     `sum by (namespace, pod) (pg_stat_activity_count{${podMatcher(e)}}) / max by (namespace, pod) (pg_settings_max_connections{${podMatcher(e)}}) > ${t.connectionsRatio}`,
     `${e.workloadName}: connections above ${percent(t.connectionsRatio)} of max_connections`,
     '{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its connections: size the pools or add a pooler.'),
+  ...volumeAlerts('Postgres', e, t, alert),
   // Without standbys these series never exist: the alerts could never fire.
   ...(e.withoutReplicas ? [] : replicationAlerts(e, t, alert)),
 ];
@@ -208,6 +222,7 @@ const redisAlerts: AlertsOf = (e, t, alert) => [
     '{{ $labels.pod }} uses {{ $value | humanizePercentage }} of maxmemory.'),
   alert('RedisEvictionsRising', 'warning', '15m', `rate(redis_evicted_keys_total{${podMatcher(e)}}[5m]) > 0`,
     `${e.workloadName}: keys are being evicted`, '{{ $labels.pod }} evicts {{ $value }} keys/s: the dataset outgrows maxmemory.'),
+  ...volumeAlerts('Redis', e, t, alert),
 ];
 
 const nginxAlerts: AlertsOf = (e, _t, alert) => [

@@ -1,5 +1,6 @@
 import { Duration } from 'cdk8s';
 import { IMetricsTarget } from '../core/endpoints';
+import { PodOptions } from '../core/pod-options';
 import { AlertThresholds, MonitoredEndpoint } from './rules';
 
 // The props and settings of an Observability, apart from the construct, so its modes can read
@@ -39,6 +40,12 @@ export interface ObservabilityProps {
   readonly grafanaAdminSecret?: string;
   /** standalone: how long Prometheus keeps samples. @default '15d' @onlyWhen mode=standalone */
   readonly retention?: string;
+  /** standalone: pod options of the Prometheus and Grafana pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations). @default - none @onlyWhen mode=standalone */
+  readonly pod?: PodOptions;
+  /** standalone: pod options of the Prometheus pod only, laid over `pod`. @default - `pod` @onlyWhen mode=standalone */
+  readonly prometheusPod?: PodOptions;
+  /** standalone: pod options of the Grafana pod only, laid over `pod`. @default - `pod` @onlyWhen mode=standalone */
+  readonly grafanaPod?: PodOptions;
 }
 
 

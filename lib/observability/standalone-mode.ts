@@ -3,9 +3,12 @@ import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
-  nodeAntiAffinity, resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
+  disruptionBudget, nodeAntiAffinity, resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import {
+  annotateServiceAccount, applyPodOptions, applyPodOptionsWithServiceAccount, mergePodOptions, PodOptions, resolvePodOptions,
+} from '../core/pod-options';
 import { propError, requirePinnedImage } from '../core/validation';
 import { ObservabilityModeBuilder, ObservedTopology } from './mode';
 import { renderPrometheusConfig } from './prometheus-config';
@@ -19,6 +22,8 @@ export interface StandaloneSettings {
   readonly grafanaImage: string;
   readonly retention: string;
   readonly grafanaAdminSecret: string;
+  /** Pod options of the Prometheus and the Grafana pod: `pod` with `prometheusPod` or `grafanaPod` laid over it. */
+  readonly pod: { readonly prometheus: PodOptions; readonly grafana: PodOptions };
 }
 
 /** Validates and defaults the standalone props of an Observability at `scope`. */
@@ -33,6 +38,15 @@ export function resolveStandaloneSettings(scope: Construct, props: Observability
     grafanaImage: requirePinnedImage(scope, 'grafanaImage', props.grafanaImage ?? 'grafana/grafana:11.1.3'),
     retention: props.retention ?? '15d',
     grafanaAdminSecret: grafanaAdminSecretName(scope, props),
+    pod: resolveServerPodOptions(scope, props),
+  };
+}
+
+function resolveServerPodOptions(scope: Construct, props: ObservabilityProps): StandaloneSettings['pod'] {
+  const pod = resolvePodOptions(scope, 'pod', props.pod);
+  return {
+    prometheus: mergePodOptions(pod, resolvePodOptions(scope, 'prometheusPod', props.prometheusPod)),
+    grafana: mergePodOptions(pod, resolvePodOptions(scope, 'grafanaPod', props.grafanaPod)),
   };
 }
 
@@ -78,8 +92,9 @@ class StandaloneStack {
   public build(): void {
     const config = this.createPrometheusConfig();
     const serviceAccount = this.createPrometheusRbac();
-    this.createPrometheusDeployment(config, serviceAccount);
-    this.createGrafanaDeployment(this.createGrafanaProvisioning());
+    const prometheus = this.createPrometheusDeployment(config, serviceAccount);
+    const grafana = this.createGrafanaDeployment(this.createGrafanaProvisioning());
+    this.applyPodOptions(serviceAccount, prometheus, grafana);
     for (const server of [this.prometheus, this.grafana]) this.createServiceAndBudget(server);
     this.createNetworkPolicies();
     const scraper = { podSelector: this.prometheus.pods, namespaceSelector: { 'kubernetes.io/metadata.name': this.settings.namespace } };
@@ -119,9 +134,19 @@ class StandaloneStack {
     return serviceAccount;
   }
 
-  private createPrometheusDeployment(config: k8s.KubeConfigMap, serviceAccount: k8s.KubeServiceAccount): void {
+  /** The pod options of each server: Prometheus's own ServiceAccount takes the annotations; Grafana gets one only for them. */
+  private applyPodOptions(serviceAccount: k8s.KubeServiceAccount, prometheus: k8s.KubeDeployment, grafana: k8s.KubeDeployment): void {
+    const { pod, namespace } = this.settings;
+    annotateServiceAccount(serviceAccount, pod.prometheus.serviceAccountAnnotations);
+    applyPodOptions(this.scope, 'prometheusPod', prometheus, pod.prometheus);
+    applyPodOptionsWithServiceAccount(this.scope, 'grafanaPod', [grafana], pod.grafana, {
+      id: 'GrafanaServiceAccount', metadata: { name: this.grafana.name, namespace, labels: this.grafana.labels },
+    });
+  }
+
+  private createPrometheusDeployment(config: k8s.KubeConfigMap, serviceAccount: k8s.KubeServiceAccount): k8s.KubeDeployment {
     const data = scratchVolume('data', '/prometheus', '20Gi');
-    this.createDeployment(this.prometheus, 65534, {
+    return this.createDeployment(this.prometheus, 65534, {
       serviceAccountName: serviceAccount.name,
       automountServiceAccountToken: true,
       volumes: [{ name: 'config', configMap: { name: config.name } }, data.volume],
@@ -153,10 +178,10 @@ class StandaloneStack {
     });
   }
 
-  private createGrafanaDeployment(provisioning: k8s.KubeConfigMap): void {
+  private createGrafanaDeployment(provisioning: k8s.KubeConfigMap): k8s.KubeDeployment {
     const data = scratchVolume('data', '/var/lib/grafana', '1Gi');
     const tmp = scratchVolume('tmp', '/tmp');
-    this.createDeployment(this.grafana, 472, {
+    return this.createDeployment(this.grafana, 472, {
       volumes: [
         data.volume, tmp.volume,
         { name: 'provisioning', configMap: { name: provisioning.name } },
@@ -183,9 +208,9 @@ class StandaloneStack {
     });
   }
 
-  private createDeployment(server: Server, uid: number, spec: Partial<k8s.PodSpec>, container: k8s.Container): void {
+  private createDeployment(server: Server, uid: number, spec: Partial<k8s.PodSpec>, container: k8s.Container): k8s.KubeDeployment {
     const { id, name, labels, pods } = server;
-    new k8s.KubeDeployment(this.scope, id, {
+    return new k8s.KubeDeployment(this.scope, id, {
       metadata: { name, namespace: this.settings.namespace, labels },
       spec: {
         replicas: 1,
@@ -213,10 +238,7 @@ class StandaloneStack {
       spec: { selector: pods, ports: [{ name: portName, port, targetPort: k8s.IntOrString.fromString(portName), protocol: 'TCP' }] },
     });
     // One pod each, so the budget allows its eviction rather than stalling node drains.
-    new k8s.KubePodDisruptionBudget(this.scope, `${id}ServiceBudget`, {
-      metadata,
-      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: pods } },
-    });
+    disruptionBudget(this.scope, `${id}ServiceBudget`, metadata, pods);
   }
 
   private createNetworkPolicies(): void {

@@ -1,7 +1,8 @@
-import { ApiObject } from 'cdk8s';
+import { ApiObject, JsonPatch } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { commonLabels, imageVersion, namespaceOf } from '../core/names';
+import { isEmptyPodOptions, patchableJson, PodOptions, podTemplateWithOptions } from '../core/pod-options';
 import * as cnpg from '../imports/postgresql.cnpg.io';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { PG_PORT, postgresClientEnv, postgresMetricsEndpoint } from './shared';
@@ -11,7 +12,7 @@ import { PG_PORT, postgresClientEnv, postgresMetricsEndpoint } from './shared';
  * optionally PgBouncer Poolers and a ScheduledBackup.
  */
 export const cloudNativePgEngine: PgEngineModule = {
-  defaultImage: 'ghcr.io/cloudnative-pg/postgresql:15.8',
+  defaultImage: 'ghcr.io/cloudnative-pg/postgresql:15.15',
   // The operator creates `<cluster>-app` with username, password and dbname.
   credentialsSecret: name => `${name}-app`,
   build: (scope, settings) => new CloudNativePgBuilder(scope, settings).build(),
@@ -27,8 +28,9 @@ class CloudNativePgBuilder {
   public build(): PgEngineOutput {
     const s = this.s;
     const cluster = this.createCluster();
+    applyClusterPodOptions(cluster, s.pod);
     this.createPodMonitor();
-    if (s.pooler) this.createPoolers();
+    const poolers = s.pooler ? this.createPoolers() : undefined;
     if (s.backup) this.createScheduledBackup(s.backup.schedule);
     const primaryHost = `${s.name}-rw.${s.dnsSuffix}`;
     // The operator moves the primary role between pods, so readers go through its `-ro` Service.
@@ -36,11 +38,13 @@ class CloudNativePgBuilder {
     const clusterPods = { 'cnpg.io/cluster': s.name };
     return {
       cluster,
+      poolers,
       primaryHost,
       replicaHosts,
       clientLinks: [{ peer: { podSelector: clusterPods }, ports: [PG_PORT] }],
       clientEnv: postgresClientEnv(s.credentialsSecret, { user: 'username', password: 'password', database: 'dbname' }, primaryHost, replicaHosts),
-      metricsEndpoints: [postgresMetricsEndpoint(s.name, clusterPods, { hasMonitor: true }, s.replicas)],
+      // CloudNativePG names each instance's claim after the instance: <cluster>-<n>.
+      metricsEndpoints: [{ ...postgresMetricsEndpoint(s.name, clusterPods, { hasMonitor: true }, s.replicas), volumeClaims: `${s.name}-` }],
     };
   }
 
@@ -78,6 +82,7 @@ class CloudNativePgBuilder {
         max_connections: String(s.maxConnections),
         shared_buffers: s.sharedBuffers,
         work_mem: s.workMem,
+        max_slot_wal_keep_size: s.maxSlotWalKeepSize,
         ...(synchronous ? { synchronous_commit: s.synchronousCommit } : {}),
         ...s.parameters,
       },
@@ -110,9 +115,9 @@ class CloudNativePgBuilder {
     });
   }
 
-  private createPoolers(): void {
-    for (const type of [cnpg.PoolerSpecType.RW, cnpg.PoolerSpecType.RO]) {
-      new cnpg.Pooler(this.scope, `Pooler-${type}`, {
+  private createPoolers(): cnpg.Pooler[] {
+    return [cnpg.PoolerSpecType.RW, cnpg.PoolerSpecType.RO].map(type => {
+      const pooler = new cnpg.Pooler(this.scope, `Pooler-${type}`, {
         metadata: this.metadata(`${this.s.name}-pooler-${type}`),
         spec: {
           cluster: { name: this.s.name },
@@ -121,7 +126,9 @@ class CloudNativePgBuilder {
           pgbouncer: { poolMode: cnpg.PoolerSpecPgbouncerPoolMode.TRANSACTION, parameters: { max_client_conn: '1000', default_pool_size: '20' } },
         },
       });
-    }
+      applyPoolerPodOptions(pooler, this.s.poolerPod);
+      return pooler;
+    });
   }
 
   private createScheduledBackup(schedule: string): void {
@@ -130,4 +137,40 @@ class CloudNativePgBuilder {
       spec: { cluster: { name: this.s.name }, schedule, method: cnpg.ScheduledBackupSpecMethod.VOLUME_SNAPSHOT, immediate: true },
     });
   }
+}
+
+/**
+ * `pod` on the instances the operator runs for a Cluster (and the Jobs it runs for them, which
+ * take the same scheduling): the Cluster's own fields for each option. Pod anti-affinity terms go
+ * to `additionalPodAntiAffinity`, beside the operator's own; labels and annotations to
+ * `inheritedMetadata`, which the operator puts on every object it makes for the Cluster.
+ */
+export function applyClusterPodOptions(cluster: ApiObject, o: PodOptions): void {
+  if (isEmptyPodOptions(o)) return;
+  const spec = patchableJson(cluster).spec ?? {};
+  const affinity = JSON.parse(JSON.stringify({
+    ...spec.affinity,
+    nodeSelector: o.nodeSelector,
+    tolerations: o.tolerations,
+    nodeAffinity: o.affinity?.nodeAffinity,
+    additionalPodAffinity: o.affinity?.podAffinity,
+    additionalPodAntiAffinity: o.affinity?.podAntiAffinity,
+  }));
+  cluster.addJsonPatch(JsonPatch.add('/spec/affinity', affinity));
+  if (o.priorityClassName) cluster.addJsonPatch(JsonPatch.add('/spec/priorityClassName', o.priorityClassName));
+  if (o.imagePullSecrets?.length) cluster.addJsonPatch(JsonPatch.add('/spec/imagePullSecrets', o.imagePullSecrets.map(name => ({ name }))));
+  if (o.labels || o.annotations) {
+    cluster.addJsonPatch(JsonPatch.add('/spec/inheritedMetadata', JSON.parse(JSON.stringify({ labels: o.labels, annotations: o.annotations }))));
+  }
+  if (o.serviceAccountAnnotations) {
+    cluster.addJsonPatch(JsonPatch.add('/spec/serviceAccountTemplate', { metadata: { annotations: o.serviceAccountAnnotations } }));
+  }
+}
+
+/** The PgBouncer pods' options, as the Pooler's pod template (which the operator merges into its own). */
+function applyPoolerPodOptions(pooler: ApiObject, o: PodOptions): void {
+  if (isEmptyPodOptions(o)) return;
+  // The template's `containers` is required by the schema; an empty list keeps the operator's.
+  const template = podTemplateWithOptions({ metadata: {}, spec: { containers: [] } }, o);
+  pooler.addJsonPatch(JsonPatch.add('/spec/template', JSON.parse(JSON.stringify(template))));
 }

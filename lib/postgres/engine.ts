@@ -2,11 +2,14 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint, NetworkLink, PodPeer } from '../core/endpoints';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { PodOptions } from '../core/pod-options';
+import { valuesOf } from '../core/validation';
 import * as cnpg from '../imports/postgresql.cnpg.io';
 import { SynchronousCommit } from './postgres-conf';
 
-export const PG_ACCESS_MODES = ['ReadWriteOnce', 'ReadWriteOncePod'] as const;
-export type PgAccessMode = typeof PG_ACCESS_MODES[number];
+/** The access mode of the data volumes. */
+export type PgAccessMode = 'ReadWriteOnce' | 'ReadWriteOncePod';
+export const PG_ACCESS_MODES = valuesOf<PgAccessMode>({ ReadWriteOnce: true, ReadWriteOncePod: true });
 
 /** A PgReplicaSet's props, validated and defaulted: everything an engine builds from. */
 export interface PgEngineSettings {
@@ -28,6 +31,7 @@ export interface PgEngineSettings {
   readonly sharedBuffers: string;
   readonly workMem: string;
   readonly walKeepSize: string;
+  readonly maxSlotWalKeepSize: string;
   readonly parameters: Record<string, string>;
   readonly podNetworks: string[];
   readonly pooler: boolean;
@@ -36,6 +40,10 @@ export interface PgEngineSettings {
   readonly podMonitorLabels: Record<string, string>;
   /** `<namespace>.svc.cluster.local`, the suffix of the Services' DNS names. */
   readonly dnsSuffix: string;
+  /** Pod options of the PostgreSQL pods: each engine applies them to every pod it makes (`applyMemberPodOptions` in shared.ts). */
+  readonly pod: PodOptions;
+  /** Pod options of the PgBouncer pods (cloudnative-pg `pooler`): `pod` with `poolerPod` laid over it. */
+  readonly poolerPod: PodOptions;
 }
 
 /** How clients, Prometheus and NetworkPolicies reach what an engine built, whatever the engine. */
@@ -57,6 +65,10 @@ export interface PgEngineObjects {
   readonly primaryNetworkPolicy?: PodNetworkPolicy;
   readonly replicaNetworkPolicy?: PodNetworkPolicy;
   readonly cluster?: cnpg.Cluster;
+  /** The PgBouncer Poolers, read-write and read-only (cloudnative-pg with `pooler`). */
+  readonly poolers?: cnpg.Pooler[];
+  /** The ServiceAccount of the PostgreSQL pods, when the engine made one. */
+  readonly serviceAccount?: k8s.KubeServiceAccount;
 }
 
 export type PgEngineOutput = PgWiring & PgEngineObjects;

@@ -1,23 +1,25 @@
+import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import {
   DEFAULT_METRICS_SCRAPER, GeneratedSecretSpec, IDatabaseEndpoint, IMetricsTarget, ISecretConsumer, MetricsEndpoint, NetworkLink, PodPeer,
 } from '../core/endpoints';
-import { namespaceOf, resourceName } from '../core/names';
+import { resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { mergePodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
-import { propError, Quantity, requireIntInRange, requireOneOf, requirePinnedImage, requireQuantity } from '../core/validation';
-import * as cnpg from '../imports/postgresql.cnpg.io';
+import { propError, Quantity, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity } from '../core/validation';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './engine';
-import { PARAMETER_NAME, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
+import { PARAMETER_NAME, parsePgSize, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
 import { EXPORTER_PORT, PG_PORT } from './shared';
 import { statefulSetEngine } from './statefulset-engine';
 
-/** How PostgreSQL runs: each engine is one module in lib/postgres/ behind {@link PgEngineModule}, listed in PG_ENGINES. */
+/** How the PostgreSQL servers run: StatefulSets of our own, or a CloudNativePG `Cluster`. */
 export type PgEngine = 'statefulset' | 'cloudnative-pg';
 
+/** The engines by name; an engine is one module in lib/postgres/ behind {@link PgEngineModule}. */
 const PG_ENGINES = {
   'statefulset': statefulSetEngine,
   'cloudnative-pg': cloudNativePgEngine,
@@ -39,7 +41,7 @@ export interface PgReplicaSetProps {
    * @default '<name>-credentials'
    */
   readonly credentialsSecret?: string;
-  /** PostgreSQL image (15 or newer). @default 'postgres:15.8' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.8' (cloudnative-pg) */
+  /** PostgreSQL image (15 or newer). @default 'postgres:15.15' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.15' (cloudnative-pg) */
   readonly image?: string;
   /** postgres_exporter image. @default 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0' */
   readonly exporterImage?: string;
@@ -61,6 +63,8 @@ export interface PgReplicaSetProps {
   readonly workMem?: string;
   /** `wal_keep_size`. @default '1GB' */
   readonly walKeepSize?: string;
+  /** `max_slot_wal_keep_size`: WAL a replica's slot may hold before it is invalidated (the replica then re-clones). @default '4GB' */
+  readonly maxSlotWalKeepSize?: string;
   /** Further PostgreSQL parameters. @default {} */
   readonly parameters?: Record<string, string>;
   /** Networks replicas connect from, for pg_hba.conf (the NetworkPolicy narrows it to the replica pods). @default - the private ranges 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 */
@@ -69,10 +73,14 @@ export interface PgReplicaSetProps {
   readonly pooler?: boolean;
   /** cloudnative-pg: a ScheduledBackup by volume snapshots. @default - no scheduled backup @onlyWhen engine=cloudnative-pg */
   readonly backup?: { readonly schedule: string; readonly volumeSnapshotClass: string };
-  /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
+  /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
   /** cloudnative-pg: labels of the PodMonitor, which your Prometheus selects it by. @default { release: 'kube-prometheus-stack' } @onlyWhen engine=cloudnative-pg */
   readonly podMonitorLabels?: Record<string, string>;
+  /** Pod options of every PostgreSQL pod (and the PgBouncer pods): node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations. @default - none */
+  readonly pod?: PodOptions;
+  /** cloudnative-pg: pod options of the PgBouncer pods only, laid over `pod`; their ServiceAccount is the operator's. @default - `pod` @onlyWhen engine=cloudnative-pg */
+  readonly poolerPod?: PodOptions;
 }
 
 
@@ -96,7 +104,7 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
   }
   const synchronousCommit = requireOneOf(scope, 'synchronousCommit', props.synchronousCommit ?? 'on', SYNCHRONOUS_COMMIT_LEVELS);
   const storageSize = props.storageSize ?? '20Gi';
-  requireQuantity(scope, 'storageSize', storageSize);
+  const walRetention = resolveWalRetention(scope, props, requireQuantity(scope, 'storageSize', storageSize));
   const accessMode = requireOneOf(scope, 'accessMode', props.accessMode ?? 'ReadWriteOnce', PG_ACCESS_MODES);
   const parameters = requireParameterNames(scope, props.parameters ?? {});
   const maxConnections = requireIntInRange(scope, 'maxConnections', props.maxConnections ?? 200, 10, 10000);
@@ -115,12 +123,43 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     exporterImage, storageSize, storageClassName: props.storageClassName, accessMode,
     requireAntiAffinity: props.requireAntiAffinity ?? false,
     resources, maxConnections, sharedBuffers: props.sharedBuffers ?? '1GB', workMem: props.workMem ?? '4MB',
-    walKeepSize: props.walKeepSize ?? '1GB', parameters, podNetworks: props.podNetworks ?? PRIVATE_NETWORKS,
+    ...walRetention, parameters, podNetworks: props.podNetworks ?? PRIVATE_NETWORKS,
     pooler: props.pooler ?? false, backup: props.backup,
-    metricsScraper: props.metricsScraper ?? DEFAULT_METRICS_SCRAPER,
+    metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     podMonitorLabels: props.podMonitorLabels ?? { release: 'kube-prometheus-stack' },
-    dnsSuffix: `${namespaceOf(scope) ?? 'default'}.svc.cluster.local`,
+    dnsSuffix: serviceDnsSuffix(scope),
+    ...resolvePgPodOptions(scope, props),
   };
+}
+
+/** `walKeepSize` and `maxSlotWalKeepSize`, which together must leave at least half of the volume to the data. */
+function resolveWalRetention(scope: Construct, props: PgReplicaSetProps, storageBytes: number) {
+  const sizes = { walKeepSize: props.walKeepSize ?? '1GB', maxSlotWalKeepSize: props.maxSlotWalKeepSize ?? '4GB' };
+  const bytes = Object.entries(sizes).map(([prop, value]) => {
+    const parsed = parsePgSize(value);
+    if (parsed === undefined || parsed === 0) throw propError(scope, prop, value, 'must be a PostgreSQL size with a unit, e.g. \'512MB\', \'4GB\'');
+    return parsed;
+  });
+  if (bytes[0] + bytes[1] > storageBytes / 2) {
+    throw propError(scope, 'maxSlotWalKeepSize', sizes.maxSlotWalKeepSize,
+      `plus 'walKeepSize' (${sizes.walKeepSize}) must be at most half of 'storageSize' (${props.storageSize ?? '20Gi'}), or WAL kept for a lost replica can fill the volume`);
+  }
+  return sizes;
+}
+
+/** `pod`, and `poolerPod` laid over it for the PgBouncer pods, which only the cloudnative-pg `pooler` makes. */
+function resolvePgPodOptions(scope: Construct, props: PgReplicaSetProps): Pick<PgEngineSettings, 'pod' | 'poolerPod'> {
+  const pod = resolvePodOptions(scope, 'pod', props.pod);
+  const poolerPod = resolvePodOptions(scope, 'poolerPod', props.poolerPod);
+  if (props.poolerPod !== undefined && !props.pooler) {
+    throw propError(scope, 'poolerPod', JSON.stringify(props.poolerPod), 'needs \'pooler\' (engine \'cloudnative-pg\'), which makes the PgBouncer pods');
+  }
+  if (poolerPod.serviceAccountAnnotations !== undefined) {
+    throw propError(scope, 'poolerPod.serviceAccountAnnotations', Object.keys(poolerPod.serviceAccountAnnotations).join(', '),
+      'cannot be set: the CloudNativePG operator makes and manages the PgBouncer pods\' ServiceAccount');
+  }
+  // The Cluster's ServiceAccount takes `pod`'s annotations; the Poolers' is the operator's.
+  return { pod, poolerPod: mergePodOptions({ ...pod, serviceAccountAnnotations: undefined }, poolerPod) };
 }
 
 function requireParameterNames(scope: Construct, parameters: Record<string, string>): Record<string, string> {
@@ -156,8 +195,15 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
   public readonly replicaSet?: k8s.KubeStatefulSet;
   public readonly primaryNetworkPolicy?: PodNetworkPolicy;
   public readonly replicaNetworkPolicy?: PodNetworkPolicy;
-  /** The CloudNativePG Cluster (cloudnative-pg engine). */
-  public readonly cluster?: cnpg.Cluster;
+  /**
+   * The CloudNativePG Cluster (cloudnative-pg engine), as an ApiObject (`addJsonPatch` reaches
+   * any field): the class generated from the CRD is internal and changes with each import.
+   */
+  public readonly cluster?: ApiObject;
+  /** The PgBouncer Poolers (cloudnative-pg engine with `pooler`), as ApiObjects like `cluster`. */
+  public readonly poolers?: ApiObject[];
+  /** The PostgreSQL pods' ServiceAccount, when the engine made one (statefulset engine: only for `pod.serviceAccountAnnotations`). */
+  public readonly serviceAccount?: k8s.KubeServiceAccount;
 
   constructor(scope: Construct, id: string, props: PgReplicaSetProps = {}) {
     super(scope, id);
@@ -180,6 +226,8 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
     this.primaryNetworkPolicy = built.primaryNetworkPolicy;
     this.replicaNetworkPolicy = built.replicaNetworkPolicy;
     this.cluster = built.cluster;
+    this.poolers = built.poolers;
+    this.serviceAccount = built.serviceAccount;
 
     this.allowScraper(settings.metricsScraper);
   }

@@ -1,5 +1,8 @@
-export const SYNCHRONOUS_COMMIT_LEVELS = ['on', 'remote_write', 'remote_apply'] as const;
-export type SynchronousCommit = typeof SYNCHRONOUS_COMMIT_LEVELS[number];
+import { valuesOf } from '../core/validation';
+
+/** How far a commit waits for the synchronous standby (`synchronous_commit`). */
+export type SynchronousCommit = 'on' | 'remote_write' | 'remote_apply';
+export const SYNCHRONOUS_COMMIT_LEVELS = valuesOf<SynchronousCommit>({ 'on': true, 'remote_write': true, 'remote_apply': true });
 
 /** Everything `renderPostgresConf` needs. */
 export interface PostgresConfOptions {
@@ -15,6 +18,8 @@ export interface PostgresConfOptions {
   readonly workMem: string;
   /** WAL kept for replicas that fall behind beyond their slot, e.g. `1GB`. */
   readonly walKeepSize: string;
+  /** WAL a replication slot may hold before the primary invalidates it, e.g. `4GB`. */
+  readonly maxSlotWalKeepSize: string;
   readonly maxWalSenders: number;
   readonly maxReplicationSlots: number;
   /** Replicas that must confirm a commit; 0 is asynchronous replication. */
@@ -24,6 +29,14 @@ export interface PostgresConfOptions {
   readonly synchronousCommit: SynchronousCommit;
   /** Further parameters, by name. */
   readonly parameters: Record<string, string>;
+}
+
+const PG_SIZE_UNITS: Record<string, number> = { kB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30, TB: 2 ** 40 };
+
+/** Bytes of a PostgreSQL memory or size setting with its unit (`128kB`, `4MB`, `1GB`, `2TB`), or undefined. */
+export function parsePgSize(value: string): number | undefined {
+  const match = /^(\d+)\s*(kB|MB|GB|TB)$/.exec(value.trim());
+  return match ? Number(match[1]) * PG_SIZE_UNITS[match[2]] : undefined;
 }
 
 /** PostgreSQL parameter names: lower case words joined by underscores or dots (extensions). */
@@ -51,8 +64,13 @@ export function renderPostgresConf(o: PostgresConfOptions): string {
     ['max_wal_senders', String(o.maxWalSenders)],
     ['max_replication_slots', String(o.maxReplicationSlots)],
     ['wal_keep_size', quote(o.walKeepSize)],
+    // A slot whose replica is down or gone holds WAL until this bound, then is invalidated (the
+    // replica re-clones): the primary's disk never fills with WAL for a replica that is not coming back.
+    ['max_slot_wal_keep_size', quote(o.maxSlotWalKeepSize)],
     ['hot_standby', 'on'],
-    // Replicas report their oldest snapshot, so the primary's vacuum does not cancel their queries.
+    // Replicas report their oldest snapshot, so the primary's vacuum does not cancel their queries
+    // (the reads the API sends them). A dead replica's slot keeps that snapshot's xmin and holds
+    // vacuum back only until max_slot_wal_keep_size invalidates it, which releases its xmin too.
     ['hot_standby_feedback', 'on'],
     ['synchronous_commit', o.synchronousReplicas > 0 ? o.synchronousCommit : 'on'],
     ['synchronous_standby_names', o.synchronousReplicas > 0
@@ -72,6 +90,9 @@ export function renderPostgresConf(o: PostgresConfOptions): string {
   ].join('\n');
 }
 
+/** The address the in-pod metrics exporter connects from. */
+export const EXPORTER_LOOPBACK = '127.0.0.1/32';
+
 /** Everything `renderPgHba` needs. */
 export interface PgHbaOptions {
   /** Role that replicas connect as. */
@@ -82,12 +103,18 @@ export interface PgHbaOptions {
   readonly clientNetworks: string[];
 }
 
-/** Renders `pg_hba.conf`: peer on the socket for the container's own scripts, scram-sha-256 everywhere else. */
+/**
+ * Renders `pg_hba.conf`: peer on the socket for the container's own scripts, scram-sha-256 everywhere
+ * else. The metrics exporter sidecar connects over the pod's loopback (`127.0.0.1`, which no pod
+ * network covers) as whatever role it is given; that role needs `pg_monitor` to read the statistics,
+ * so the loopback line admits the members of `pg_monitor` (`+pg_monitor`) and no one else.
+ */
 export function renderPgHba(o: PgHbaOptions): string {
   return [
     '# Rendered by hscale renderPgHba.',
     '# TYPE  DATABASE     USER  ADDRESS  METHOD',
     'local   all          all            peer',
+    `host    all          +pg_monitor  ${EXPORTER_LOOPBACK}  scram-sha-256`,
     ...o.replicationNetworks.map(network => `host    replication  ${o.replicationUser}  ${network}  scram-sha-256`),
     ...o.clientNetworks.map(network => `host    all          all  ${network}  scram-sha-256`),
     '',

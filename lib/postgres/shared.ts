@@ -1,9 +1,11 @@
-import { createHash } from 'crypto';
+import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint } from '../core/endpoints';
-import { commonLabels, namespaceOf } from '../core/names';
+import { commonLabels, configHash, namespaceOf } from '../core/names';
+import { disruptionBudget } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
 
 export const PG_PORT = 5432;
 export const EXPORTER_PORT = 9187;
@@ -53,20 +55,37 @@ export function createConfigMap(scope: Construct, name: string, files: Record<st
     metadata: pgMetadata(scope, `${name}-config`, 'config'),
     data: files,
   });
-  return { configMap, hash: createHash('sha256').update(JSON.stringify(files)).digest('hex') };
+  return { configMap, hash: usedFilesHash(files, Object.keys(files)) };
 }
 
-/** A budget of one unavailable pod among those of `role`. */
-export function createDisruptionBudget(scope: Construct, name: string, role: string, selector: Record<string, string>): k8s.KubePodDisruptionBudget {
-  // maxUnavailable 1 on a single primary too: a budget that never allowed eviction would stall every node drain.
-  return new k8s.KubePodDisruptionBudget(scope, `${role}-budget`, {
-    metadata: pgMetadata(scope, `${name}-${role}`, role),
-    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
-  });
+/** The hash of the `used` files of a ConfigMap, for the annotation of pods that read only those: a change to another file rolls none of them. */
+export function usedFilesHash(files: Record<string, string>, used: string[]): string {
+  return configHash(JSON.stringify(used.map(file => [file, files[file]])));
+}
+
+/** A budget of one unavailable pod among those of `role`, or of none when `blocksDrain` gives the reason (the manifest checks read it). */
+export function createDisruptionBudget(
+  scope: Construct, name: string, role: string, selector: Record<string, string>, blocksDrain?: string,
+): k8s.KubePodDisruptionBudget {
+  const metadata = pgMetadata(scope, `${name}-${role}`, role);
+  return disruptionBudget(
+    scope, `${role}-budget`, blocksDrain ? { ...metadata, annotations: { 'hscale.io/blocks-drain': blocksDrain } } : metadata,
+    selector, { maxUnavailable: blocksDrain ? 0 : 1 });
 }
 
 /** A NetworkPolicy isolating the pods of `role` (`primary` -> id `PrimaryNetworkPolicy`, name `<name>-primary`). */
 export function createNetworkPolicy(scope: Construct, role: string, podSelector: Record<string, string>): PodNetworkPolicy {
   const id = `${role.charAt(0).toUpperCase()}${role.slice(1)}NetworkPolicy`;
   return new PodNetworkPolicy(scope, id, { podSelector, labels: commonLabels(scope, 'postgresql', role), role });
+}
+
+/**
+ * `pod` on every PostgreSQL workload of an engine whose pods have no ServiceAccount of their own:
+ * one `<name>` ServiceAccount is made for them when the options annotate it. An engine with its
+ * own ServiceAccount applies `applyPodOptions` and `annotateServiceAccount` instead.
+ */
+export function applyMemberPodOptions(
+  scope: Construct, name: string, workloads: ApiObject[], options: PodOptions,
+): k8s.KubeServiceAccount | undefined {
+  return applyPodOptionsWithServiceAccount(scope, 'pod', workloads, options, { id: 'ServiceAccount', metadata: pgMetadata(scope, name, 'postgresql') });
 }

@@ -1,14 +1,14 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { commonLabels, imageVersion, INSTANCE_LABEL, namespaceOf, selectorLabels } from '../core/names';
+import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, selectorLabels } from '../core/names';
 import {
   exporterSidecar, nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
 } from '../core/pod-defaults';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
 import {
-  createConfigMap, createDisruptionBudget, createNetworkPolicy, EXPORTER_PORT, PG_PORT, pgMetadata, postgresClientEnv,
-  postgresMetricsEndpoint, secretEnv,
+  applyMemberPodOptions, createConfigMap, createDisruptionBudget, createNetworkPolicy, EXPORTER_PORT, PG_PORT, pgMetadata, postgresClientEnv,
+  postgresMetricsEndpoint, secretEnv, usedFilesHash,
 } from './shared';
 
 const PG_UID = 999;
@@ -24,7 +24,7 @@ type Role = 'primary' | 'replica';
  * `-rw`, `-ro` and per-pod DNS, budgets and NetworkPolicies.
  */
 export const statefulSetEngine: PgEngineModule = {
-  defaultImage: 'postgres:15.8',
+  defaultImage: 'postgres:15.15',
   credentialsSecret: (name, requested) => requested ?? `${name}-credentials`,
   build: (scope, settings) => new StatefulSetBuilder(scope, settings).build(),
 };
@@ -49,11 +49,14 @@ class StatefulSetBuilder {
   }
 
   public build(): PgEngineOutput {
-    const { postgresConf, hbaConf, configMap, configHash } = this.createConfig();
-    const primary = this.createStatefulSet('primary', configMap, configHash);
-    const replicaSet = this.createStatefulSet('replica', configMap, configHash);
+    const { postgresConf, hbaConf, configMap, files } = this.createConfig();
+    const primary = this.createStatefulSet('primary', configMap, usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'primary-init.sh']));
+    const replicaSet = this.createStatefulSet('replica', configMap, usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh']));
+    const serviceAccount = applyMemberPodOptions(this.scope, this.s.name, [primary, replicaSet], this.s.pod);
     this.createServices();
-    createDisruptionBudget(this.scope, this.s.name, 'primary', this.primaryPods);
+    // Replicas may go one at a time, reads falling back to the primary; the single primary may not.
+    createDisruptionBudget(this.scope, this.s.name, 'primary', this.primaryPods,
+      'the single primary: evicting it stops every write, and failover is the manual runbook; drain its node after a promotion (docs/runbooks/pg-failover.md)');
     createDisruptionBudget(this.scope, this.s.name, 'replica', this.replicaPods);
     const primaryNetworkPolicy = createNetworkPolicy(this.scope, 'primary', this.primaryPods);
     const replicaNetworkPolicy = createNetworkPolicy(this.scope, 'replica', this.replicaPods);
@@ -61,14 +64,17 @@ class StatefulSetBuilder {
     primaryNetworkPolicy.allowIngressFrom({ podSelector: this.replicaPods }, [PG_PORT]);
     replicaNetworkPolicy.allowEgressTo({ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] });
     return {
-      postgresConf, hbaConf, primary, replicaSet, primaryNetworkPolicy, replicaNetworkPolicy,
+      postgresConf, hbaConf, primary, replicaSet, primaryNetworkPolicy, replicaNetworkPolicy, serviceAccount,
       primaryHost: this.primaryHost,
       replicaHosts: this.replicaHosts,
       clientLinks: [{ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] }, { peer: { podSelector: this.replicaPods }, ports: [PG_PORT] }],
       clientEnv: postgresClientEnv(this.s.credentialsSecret, { user: 'username', password: 'password', database: 'database' }, this.primaryHost, this.replicaHosts),
-      metricsEndpoints: [postgresMetricsEndpoint(this.s.name, this.allPods, {
-        serviceName: this.podsService, serviceLabels: commonLabels(this.scope, 'postgresql', 'pods'),
-      }, this.s.replicas)],
+      metricsEndpoints: [{
+        ...postgresMetricsEndpoint(this.s.name, this.allPods, {
+          serviceName: this.podsService, serviceLabels: commonLabels(this.scope, 'postgresql', 'pods'),
+        }, this.s.replicas),
+        volumeClaims: `data-${this.s.name}-`,
+      }],
     };
   }
 
@@ -79,17 +85,17 @@ class StatefulSetBuilder {
     const postgresConf = renderPostgresConf({
       port: PG_PORT, socketDir: SOCKET_DIR, hbaFile: `${ETC}/pg_hba.conf`,
       maxConnections: s.maxConnections, sharedBuffers: s.sharedBuffers, workMem: s.workMem,
-      walKeepSize: s.walKeepSize, maxWalSenders: s.replicas + 5, maxReplicationSlots: s.replicas + 5,
+      walKeepSize: s.walKeepSize, maxSlotWalKeepSize: s.maxSlotWalKeepSize, maxWalSenders: s.replicas + 5, maxReplicationSlots: s.replicas + 5,
       synchronousReplicas: s.synchronousReplicas, standbyNames, synchronousCommit: s.synchronousCommit, parameters: s.parameters,
     });
     const hbaConf = renderPgHba({ replicationUser: 'all', replicationNetworks: s.podNetworks, clientNetworks: s.podNetworks });
-    const { configMap, hash } = createConfigMap(this.scope, s.name, {
+    const files = {
       'postgresql.conf': postgresConf,
       'pg_hba.conf': hbaConf,
       'primary-init.sh': renderPrimaryInitScript(),
       'replica-init.sh': renderReplicaInitScript(),
-    });
-    return { postgresConf, hbaConf, configMap, configHash: hash };
+    };
+    return { postgresConf, hbaConf, configMap: createConfigMap(this.scope, s.name, files).configMap, files };
   }
 
   private createStatefulSet(role: Role, configMap: k8s.KubeConfigMap, configHash: string): k8s.KubeStatefulSet {
@@ -102,7 +108,7 @@ class StatefulSetBuilder {
         podManagementPolicy: role === 'replica' ? 'Parallel' : 'OrderedReady',
         selector: { matchLabels: selectorLabels(this.scope, role) },
         template: {
-          metadata: { labels, annotations: { 'hscale.io/config-sha256': configHash } },
+          metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
           spec: this.podSpec(role, configMap),
         },
         volumeClaimTemplates: [this.dataVolumeClaim(labels)],

@@ -1,6 +1,7 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { commonLabels, imageVersion, selectorLabels } from '../core/names';
 import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/pod-defaults';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { requireIntInRange } from '../core/validation';
 import { RedisModeModule, RedisSharedObjects } from './mode';
 import { renderClusterCreateScript, renderRedisStartScript } from './redis-conf';
@@ -48,6 +49,9 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
 function createClusterJob(shared: RedisSharedObjects, topology: ClusterTopology, settings: RedisClusterSettings): k8s.KubeJob {
   const jobSelector = selectorLabels(shared.scope, 'cluster-create');
   const jobLabels = commonLabels(shared.scope, 'redis-cluster-create', 'cluster-create', imageVersion(settings.image));
+  // The Job holds the password: it reaches the nodes' Redis port and DNS, and nothing reaches it.
+  const jobPolicy = new PodNetworkPolicy(shared.scope, 'CreateClusterNetworkPolicy', { podSelector: jobSelector, labels: jobLabels, role: 'create' });
+  jobPolicy.allowEgressTo({ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] });
   shared.networkPolicy.allowIngressFrom({ podSelector: jobSelector }, [REDIS_PORT]);
   return new k8s.KubeJob(shared.scope, 'CreateCluster', {
     metadata: objectMeta(settings, `${settings.name}-create`, jobLabels),

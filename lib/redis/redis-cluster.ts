@@ -1,19 +1,19 @@
-import { createHash } from 'crypto';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import {
   GeneratedSecretSpec, ICacheEndpoint, IMetricsTarget, IQueueBroker, ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer,
 } from '../core/endpoints';
-import { commonLabels, imageVersion, selectorLabels } from '../core/names';
-import { restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { commonLabels, configHash, imageVersion, selectorLabels } from '../core/names';
+import { disruptionBudget, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
 import { RedisModePlan } from './mode';
 import { planRedisMode } from './modes';
 import { renderRedisConf } from './redis-conf';
 import { resolveRedisClusterSettings } from './resolve';
 import { RedisClusterProps, RedisClusterSettings, RedisMode } from './settings';
 import {
-  announceEnv, CONFIG_MOUNT, configVolume, createDisruptionBudget, createHeadlessService, createPeerNetworkPolicy, EXPORTER_PORT,
+  announceEnv, CONFIG_MOUNT, configVolume, createHeadlessService, createPeerNetworkPolicy, EXPORTER_PORT,
   namedServicePort, objectMeta, podAddresses, podTemplateMetadata, REDIS_PORT, redisExporter, redisPodBasics, SENTINEL_PORT, startScriptEnv,
 } from './shared';
 
@@ -57,6 +57,8 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
   /** The Sentinel StatefulSet (sentinel mode). */
   public readonly sentinelStatefulSet?: k8s.KubeStatefulSet;
   public readonly sentinelNetworkPolicy?: PodNetworkPolicy;
+  /** ServiceAccounts made for pod kinds whose pod options annotate one (`redis`, `sentinel`, `job`); none otherwise. */
+  public readonly serviceAccounts: { readonly redis?: k8s.KubeServiceAccount; readonly sentinel?: k8s.KubeServiceAccount; readonly job?: k8s.KubeServiceAccount };
   private readonly settings: RedisClusterSettings;
   private readonly podSelector: Record<string, string>;
   private readonly labels: Record<string, string>;
@@ -82,23 +84,21 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.redisConf = this.renderRedisConf(plan);
     const configFiles = { 'redis.conf': this.redisConf, ...plan.configFiles };
     this.configMap = new k8s.KubeConfigMap(this, 'Config', { metadata: this.metadata(this.name), data: configFiles });
-    const configHash = createHash('sha256').update(JSON.stringify(configFiles)).digest('hex');
-    this.statefulSet = this.createStatefulSet(plan, configHash);
+    const hash = configHash(configFiles);
+    this.statefulSet = this.createStatefulSet(plan, hash);
     this.service = this.createService();
     this.headlessService = this.createHeadlessService();
-    this.disruptionBudget = createDisruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector);
+    this.disruptionBudget = disruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector);
     this.networkPolicy = createPeerNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels }, plan.peerPorts);
     this.metricsEndpoints = [this.exporterEndpoint(plan)];
 
     // What only the mode makes (the cluster-create Job, or the Sentinels) and how clients connect.
     const modeObjects = plan.build({
-      scope: this, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash,
+      scope: this, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash: hash,
     });
-    this.createJob = modeObjects.createJob;
-    this.sentinelStatefulSet = modeObjects.sentinelStatefulSet;
-    this.sentinelNetworkPolicy = modeObjects.sentinelNetworkPolicy;
-    this.clientEnv = modeObjects.clientEnv;
-    this.clientLinks = modeObjects.clientLinks;
+    ({ createJob: this.createJob, sentinelStatefulSet: this.sentinelStatefulSet, sentinelNetworkPolicy: this.sentinelNetworkPolicy } = modeObjects);
+    ({ clientEnv: this.clientEnv, clientLinks: this.clientLinks } = modeObjects);
+    this.serviceAccounts = this.applyPodOptions();
     this.allowScraper(settings.metricsScraper);
   }
 
@@ -120,6 +120,21 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
 
   private metadata(name: string): k8s.ObjectMeta {
     return objectMeta(this.settings, name, this.labels);
+  }
+
+  /** Each kind's pod options on its pods, and a ServiceAccount of its own where they annotate one. */
+  private applyPodOptions(): RedisCluster['serviceAccounts'] {
+    const { redis, sentinel, job } = this.settings.podOptions;
+    const apply = (prop: string, workload: k8s.KubeStatefulSet | k8s.KubeJob | undefined, options: PodOptions, id: string) => {
+      if (!workload) return undefined;
+      const { name, labels } = workload.toJson().metadata;
+      return applyPodOptionsWithServiceAccount(this, prop, [workload], options, { id, metadata: objectMeta(this.settings, name, labels) });
+    };
+    return {
+      redis: apply('pod', this.statefulSet, redis, 'ServiceAccount'),
+      sentinel: apply('sentinelPod', this.sentinelStatefulSet, sentinel, 'SentinelServiceAccount'),
+      job: apply('jobPod', this.createJob, job, 'JobServiceAccount'),
+    };
   }
 
   private renderRedisConf(plan: RedisModePlan): string {
@@ -210,6 +225,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
       exporter: 'redis-exporter', workloadName: this.name, podSelector: this.podSelector, portName: 'metrics', port: EXPORTER_PORT, path: '/metrics',
       serviceName: this.headlessServiceName, serviceLabels: this.labels, withoutReplicas: !plan.replicated,
       redisClusterEnabled: plan.clusterEnabled,
+      volumeClaims: this.settings.persistence ? `data-${this.name}-` : undefined,
     };
   }
 }

@@ -1,7 +1,9 @@
 import { MaxmemoryPolicy } from '../core/endpoints';
+import { valuesOf } from '../core/validation';
 
-export const APPENDFSYNC_MODES = ['always', 'everysec', 'no'] as const;
-export type AppendFsync = typeof APPENDFSYNC_MODES[number];
+/** When Redis fsyncs the append-only file. */
+export type AppendFsync = 'always' | 'everysec' | 'no';
+export const APPENDFSYNC_MODES = valuesOf<AppendFsync>({ always: true, everysec: true, no: true });
 
 /** Everything `renderRedisConf` needs. */
 export interface RedisConfOptions {

@@ -1,15 +1,16 @@
+import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { commonLabels, imageVersion, selectorLabels } from '../core/names';
-import { fixedResources, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
-import { propError, requireDnsLabel, requireIntInRange } from '../core/validation';
+import { disruptionBudget, fixedResources, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { propError, requireDnsLabel, requireIntInRange, requireWholeDuration } from '../core/validation';
 import { RedisModeModule, RedisModeObjects, RedisSharedObjects } from './mode';
 import {
   renderRedisStartScript, renderSentinelConf, renderSentinelMasterSettings, renderSentinelStartScript, SentinelConfOptions,
 } from './redis-conf';
 import { RedisClusterProps, RedisClusterSettings, RedisTopologyBase } from './settings';
 import {
-  announceEnv, CONFIG_MOUNT, configVolume, createDisruptionBudget, createHeadlessService, createPeerNetworkPolicy, namedServicePort,
+  announceEnv, CONFIG_MOUNT, configVolume, createHeadlessService, createPeerNetworkPolicy, namedServicePort,
   objectMeta, podAddresses, podHost, podTemplateMetadata, REDIS_PORT, redisPasswordEnv, redisPodBasics, SENTINEL_PORT, startScriptEnv,
 } from './shared';
 
@@ -65,7 +66,8 @@ function resolveSentinelTopology(scope: Construct, props: RedisClusterProps): Se
     throw propError(scope, 'quorum', quorum, `must be less than or equal to 'sentinels' (${sentinels}), or no failover can ever be agreed`);
   }
   const masterName = requireDnsLabel(scope, 'masterName', props.masterName ?? 'hscale');
-  const downAfterMs = props.sentinelDownAfter?.toMilliseconds() ?? 5000;
+  // Like clusterNodeTimeout: below 0.5 s a busy master is failed over; above a minute it is down that long unnoticed.
+  const downAfterMs = requireWholeDuration(scope, 'sentinelDownAfter', props.sentinelDownAfter ?? Duration.seconds(5), 'milliseconds', 500, 60_000);
   return { nodeCount: 1 + replicas, replicas, sentinels, quorum, masterName, downAfterMs };
 }
 
@@ -107,7 +109,7 @@ function buildSentinels(
   const sentinelStatefulSet = createSentinelStatefulSet(shared, topology, settings, group, { selector, labels });
   createHeadlessService(shared.scope, 'SentinelService', objectMeta(settings, group.name, labels), selector,
     [namedServicePort('sentinel', SENTINEL_PORT)]);
-  createDisruptionBudget(shared.scope, 'SentinelDisruptionBudget', objectMeta(settings, group.name, labels), selector);
+  disruptionBudget(shared.scope, 'SentinelDisruptionBudget', objectMeta(settings, group.name, labels), selector);
   const sentinels = { podSelector: selector };
   const redisPods = { podSelector: shared.podSelector };
   // Sentinels talk to each other and to every Redis node; Redis nodes ask Sentinels for the master at start.

@@ -2,15 +2,16 @@ import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { MaxmemoryPolicy, PodPeer } from '../core/endpoints';
 import { ContainerResources } from '../core/pod-defaults';
-import { Quantity } from '../core/validation';
+import { PodOptions } from '../core/pod-options';
+import { Quantity, valuesOf } from '../core/validation';
 import { AppendFsync } from './redis-conf';
 
 // The props and settings of a RedisCluster, apart from the construct and the mode registry, so
 // the modes can read them without importing what imports the modes.
 
-/** Every Redis mode under the name the `mode` prop takes; each has a module registered in `modes.ts`. */
-export const REDIS_MODE_NAMES = ['cluster', 'sentinel', 'standalone'] as const;
-export type RedisMode = typeof REDIS_MODE_NAMES[number];
+/** A way of running Redis, as the `mode` prop names it; each has a module registered in `modes.ts`. */
+export type RedisMode = 'cluster' | 'sentinel' | 'standalone';
+export const REDIS_MODE_NAMES = valuesOf<RedisMode>({ cluster: true, sentinel: true, standalone: true });
 
 /** Props of a {@link RedisCluster}. */
 export interface RedisClusterProps {
@@ -34,7 +35,7 @@ export interface RedisClusterProps {
   readonly clusterNodeTimeout?: Duration;
   /** Secret holding the password every node, replica and client uses. @default - a Secret named `<name>-auth` with key `password`, which you create */
   readonly passwordSecret?: { readonly name: string; readonly key: string };
-  /** Redis image (7.x). @default 'redis:7.2.5' */
+  /** Redis image (7.x). @default 'redis:7.2.11' */
   readonly image?: string;
   /** redis_exporter image. @default 'oliver006/redis_exporter:v1.62.0' */
   readonly exporterImage?: string;
@@ -60,8 +61,14 @@ export interface RedisClusterProps {
   readonly storageClassName?: string;
   /** Keep Redis pods on different nodes as a hard rule rather than a preference. @default false */
   readonly requireAntiAffinity?: boolean;
-  /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
+  /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
+  /** Pod options of every pod (Redis, Sentinels, the cluster-create Job): node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations. @default - none */
+  readonly pod?: PodOptions;
+  /** Sentinel mode: pod options of the Sentinels only, laid over `pod`. @default - `pod` @onlyWhen mode=sentinel */
+  readonly sentinelPod?: PodOptions;
+  /** Cluster mode: pod options of the cluster-create Job only, laid over `pod`. @default - `pod` @onlyWhen mode=cluster */
+  readonly jobPod?: PodOptions;
 }
 
 
@@ -99,4 +106,6 @@ export interface RedisClusterSettings {
   readonly requireAntiAffinity: boolean;
   readonly passwordSecret: { readonly name: string; readonly key: string };
   readonly metricsScraper: PodPeer;
+  /** Pod options of the Redis pods, the Sentinels and the cluster-create Job, each kind's laid over `pod`. */
+  readonly podOptions: { readonly redis: PodOptions; readonly sentinel: PodOptions; readonly job: PodOptions };
 }

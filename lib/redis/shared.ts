@@ -1,6 +1,7 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { PodPeer } from '../core/endpoints';
+import { CONFIG_HASH_ANNOTATION } from '../core/names';
 import { exporterSidecar, nodeAntiAffinity, restrictedPodSecurityContext } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { RedisClusterSettings } from './settings';
@@ -83,16 +84,6 @@ export function createHeadlessService(
   });
 }
 
-/** A PDB letting one pod of the selector go at a time. */
-export function createDisruptionBudget(
-  scope: Construct, id: string, metadata: k8s.ObjectMeta, selector: Record<string, string>,
-): k8s.KubePodDisruptionBudget {
-  return new k8s.KubePodDisruptionBudget(scope, id, {
-    metadata,
-    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
-  });
-}
-
 /** A NetworkPolicy isolating a group of pods that talk to each other on `peerPorts` (none: a lone pod), both ways. */
 export function createPeerNetworkPolicy(
   scope: Construct, id: string, group: { podSelector: Record<string, string>; labels: Record<string, string>; role?: string }, peerPorts: number[],
@@ -117,5 +108,5 @@ export function startScriptEnv(settings: RedisClusterSettings, runDir: string): 
 
 /** Pod template metadata whose config hash rolls the pods when the ConfigMap changes. */
 export function podTemplateMetadata(labels: Record<string, string>, configHash: string): k8s.ObjectMeta {
-  return { labels, annotations: { 'hscale.io/config-sha256': configHash } };
+  return { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } };
 }

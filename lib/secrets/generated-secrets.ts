@@ -6,6 +6,7 @@ import { GENERATED_SECRETS_ANNOTATION, GeneratedSecretSpec, ISecretConsumer } fr
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { annotateServiceAccount, applyPodOptions, isEmptyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
 import { propError, requirePinnedImage } from '../core/validation';
 
@@ -17,6 +18,18 @@ export interface GeneratedSecretsProps {
   readonly from?: ISecretConsumer[];
   /** Image with `sh`, `od` and `kubectl`, pinned. @default 'alpine/k8s:1.31.4' */
   readonly image?: string;
+  /**
+   * Digest of `image` (`sha256:` and 64 hex digits), so the Job runs exactly the bytes you reviewed:
+   * `docker buildx imagetools inspect alpine/k8s:1.31.4` prints it. @default - the tag alone pins the image
+   */
+  readonly imageDigest?: string;
+  /**
+   * The API server's addresses as CIDRs (`kubectl get endpoints kubernetes -o jsonpath='{.subsets[*].addresses[*].ip}'`),
+   * so the Job may reach nothing else on 443 and 6443. @default - any address on 443 and 6443 (a NetworkPolicy cannot name the API server)
+   */
+  readonly apiServerCidrs?: string[];
+  /** Pod options of the Job's pod: node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations. @default - none */
+  readonly pod?: PodOptions;
 }
 
 /** Where the script is mounted in the Job's pod. */
@@ -24,6 +37,8 @@ const SCRIPT_DIR = '/etc/hscale';
 const UID = 65534;
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)\/(3[0-2]|[12]?\d)$/;
 
 /** Validates the Secrets asked for and merges those named twice with the same keys; `scope` names errors. */
 export function resolveGeneratedSecrets(scope: Construct, props: GeneratedSecretsProps = {}): GeneratedSecretSpec[] {
@@ -59,11 +74,11 @@ function shellQuote(word: string): string {
 }
 
 /**
- * The script of the Job: for each Secret, `kubectl get` it (allowed for these names only) and,
- * when absent, write its keys to files on a memory-backed emptyDir and `kubectl create` it from
- * them, so no value is ever on a command line. An existing Secret is never replaced or edited
- * (a database initialised with a password keeps it), and `AlreadyExists` from a concurrent
- * creator counts as success.
+ * The script of the Job: for each Secret, write its keys to files on a memory-backed emptyDir and
+ * `kubectl create` it from them, so no value is ever on a command line. It never reads a Secret:
+ * `AlreadyExists` (from an earlier run, the user or a concurrent creator) means the Secret is left
+ * as it is, so an existing one is never replaced or edited (a database initialised with a password
+ * keeps it), and the Job's Role needs `create` alone.
  */
 export function renderGenerateSecretsScript(secrets: GeneratedSecretSpec[]): string {
   const calls = secrets.map(s => [
@@ -88,10 +103,6 @@ random_value() {
 create_secret() {
   name=$1
   shift
-  if kubectl get secret "$name" -n "$NAMESPACE" -o name >/dev/null 2>&1; then
-    echo "secret/$name exists: left unchanged"
-    return 0
-  fi
   dir="$WORK/$name"
   mkdir "$dir"
   while [ $# -gt 0 ]; do
@@ -104,7 +115,7 @@ create_secret() {
   if output=$(kubectl create secret generic "$name" --from-file="$dir" -n "$NAMESPACE" 2>&1); then
     echo "$output"
   elif printf '%s' "$output" | grep -qi 'already exists'; then
-    echo "secret/$name was created meanwhile: left unchanged"
+    echo "secret/$name exists: left unchanged"
   else
     printf '%s\\n' "$output" >&2
     return 1
@@ -119,7 +130,7 @@ ${calls.join('\n')}
 /**
  * Creates the Secrets a chart reads, with random values generated in a pod, so the chart applies
  * on a fresh cluster without a credential ever written into a manifest: a one-shot Job (its own
- * ServiceAccount, whose Role may create Secrets in this namespace and get only these), and a
+ * ServiceAccount, whose Role may create Secrets in this namespace and read none), and a
  * NetworkPolicy letting it reach DNS and the API server only. A Secret that exists is left as it
  * is, so the Job may run again on every apply.
  */
@@ -140,7 +151,7 @@ export class GeneratedSecrets extends Construct {
     super(scope, id);
     this.secrets = resolveGeneratedSecrets(this, props);
     if (this.secrets.length === 0) throw propError(this, 'secrets', '[]', 'must name at least one Secret (directly or through \'from\')');
-    this.image = requirePinnedImage(this, 'image', props.image ?? 'alpine/k8s:1.31.4');
+    this.image = resolveImage(this, props.image ?? 'alpine/k8s:1.31.4', props.imageDigest);
     this.name = resourceName(this);
     this.labels = commonLabels(this, 'generated-secrets', 'generated-secrets', imageVersion(this.image));
     this.podSelector = selectorLabels(this, 'generated-secrets');
@@ -150,8 +161,11 @@ export class GeneratedSecrets extends Construct {
     this.serviceAccount = this.createServiceAccount();
     this.role = this.createRole();
     this.roleBinding = this.createRoleBinding();
-    this.job = this.createJob();
-    this.networkPolicy = this.createNetworkPolicy();
+    const pod = resolvePodOptions(this, 'pod', props.pod);
+    this.job = this.createJob(pod);
+    annotateServiceAccount(this.serviceAccount, pod.serviceAccountAnnotations);
+    applyPodOptions(this, 'pod', this.job, pod);
+    this.networkPolicy = this.createNetworkPolicy(props.apiServerCidrs);
   }
 
   private metadata(): k8s.ObjectMeta {
@@ -164,17 +178,14 @@ export class GeneratedSecrets extends Construct {
   }
 
   /**
-   * `create` cannot be narrowed by resourceNames (the name is not known before the object
-   * exists), so the Role may create any Secret in this namespace; `get` is limited to these.
-   * No update, patch or delete: the Job cannot overwrite a Secret.
+   * `create` alone: it cannot be narrowed by resourceNames (the name is not known before the
+   * object exists), so the Role may create any Secret in this namespace, and read none, the
+   * database superuser's included. No update, patch or delete: the Job cannot overwrite a Secret.
    */
   private createRole(): k8s.KubeRole {
     return new k8s.KubeRole(this, 'Role', {
       metadata: this.metadata(),
-      rules: [
-        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-        { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: this.secrets.map(s => s.name) },
-      ],
+      rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }],
     });
   }
 
@@ -186,12 +197,12 @@ export class GeneratedSecrets extends Construct {
     });
   }
 
-  private createJob(): k8s.KubeJob {
+  private createJob(pod: PodOptions): k8s.KubeJob {
     // Memory-backed: the generated values exist on no disk, only until the pod ends.
     const work = { ...scratchVolume('tmp', '/tmp'), volume: { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('8Mi') } } };
     const annotation = Object.fromEntries(this.secrets.map(s => [s.name, [...Object.keys(s.plainKeys ?? {}), ...s.randomKeys]]));
     // A Job's pod template is immutable: a name that changes with what it does lets a changed chart apply.
-    const hash = createHash('sha256').update(JSON.stringify([this.secrets, this.image])).digest('hex').slice(0, 8);
+    const hash = createHash('sha256').update(JSON.stringify([this.secrets, this.image, ...(isEmptyPodOptions(pod) ? [] : [pod])])).digest('hex').slice(0, 8);
     return new k8s.KubeJob(this, 'Job', {
       metadata: { ...this.metadata(), name: `${this.name}-${hash}`, annotations: { [GENERATED_SECRETS_ANNOTATION]: JSON.stringify(annotation) } },
       spec: {
@@ -229,12 +240,29 @@ export class GeneratedSecrets extends Construct {
   }
 
   /**
-   * DNS and the API server only. The API server's address differs per cluster (and a
-   * NetworkPolicy cannot name it), so egress is open to 443 and 6443 on any address.
+   * DNS and the API server only. A NetworkPolicy cannot select the API server (it is no pod of
+   * the cluster, and its address differs per cluster): `apiServerCidrs` names its addresses, the
+   * tightest a NetworkPolicy allows; without them egress is open to 443 and 6443 on any address.
    */
-  private createNetworkPolicy(): PodNetworkPolicy {
+  private createNetworkPolicy(apiServerCidrs: string[] | undefined): PodNetworkPolicy {
     const policy = new PodNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels });
-    policy.allowEgressToAnywhere([443, 6443]);
+    if (apiServerCidrs === undefined) {
+      policy.allowEgressToAnywhere([443, 6443]);
+    } else {
+      apiServerCidrs.forEach((cidr, i) => {
+        if (!IPV4_CIDR.test(cidr)) throw propError(this, `apiServerCidrs[${i}]`, cidr, 'must be an IPv4 CIDR such as \'10.0.0.1/32\'');
+      });
+      if (apiServerCidrs.length === 0) throw propError(this, 'apiServerCidrs', '[]', 'must name at least one address of the API server');
+      policy.allowEgressToCidrs(apiServerCidrs, [443, 6443]);
+    }
     return policy;
   }
+}
+
+/** `image`, with `digest` appended when given; a digest must be one and the image must carry no other. */
+function resolveImage(scope: Construct, image: string, digest: string | undefined): string {
+  if (digest === undefined) return requirePinnedImage(scope, 'image', image);
+  if (!DIGEST.test(digest)) throw propError(scope, 'imageDigest', digest, 'must be \'sha256:\' followed by 64 lower-case hex digits');
+  if (image.includes('@')) throw propError(scope, 'imageDigest', digest, `must not be given when 'image' (${image}) already holds a digest`);
+  return requirePinnedImage(scope, 'image', `${image}@${digest}`);
 }

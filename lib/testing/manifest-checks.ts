@@ -21,6 +21,12 @@ export interface CheckOptions {
   readonly validators?: Record<string, Validator>;
   /** Violations to accept; an allowance that matches nothing is itself a violation, so none outlives its cause. */
   readonly allow?: Allowance[];
+  /**
+   * Registries that need credentials, by host (`registry.example.com`, `123456789012.dkr.ecr.eu-west-1.amazonaws.com`)
+   * or host and path (`ghcr.io/acme`): a pod pulling an image from one must have `imagePullSecrets`, its own or its
+   * ServiceAccount's. @default - none checked
+   */
+  readonly privateRegistries?: string[];
 }
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
@@ -67,7 +73,11 @@ export async function findViolations(manifests: Manifest[], options: CheckOption
     literalSecretErrors(m).forEach(e => report(m, e));
   }
   crossObjectErrors(manifests, workloads).forEach(([m, e]) => report(m, e));
+  missingPullSecrets(manifests, options.privateRegistries ?? []).forEach(([m, e]) => report(m, e));
   networkLinkErrors(manifests, workloads).forEach(([m, e]) => report(m, e));
+  isolationErrors(manifests).forEach(([m, e]) => report(m, e));
+  evictingBrokerErrors(manifests, workloads).forEach(([m, e]) => report(m, e));
+  secretReadingRoleErrors(manifests).forEach(([m, e]) => report(m, e));
   return applyAllowances(violations, options.allow ?? []);
 }
 
@@ -163,6 +173,37 @@ function podTemplateErrors(template: Manifest, claimNames: string[]): string[] {
   return errors;
 }
 
+/** The registry host of an image reference: its first path part when that names a host, else Docker Hub's. */
+export function imageRegistry(image: string): string {
+  const first = image.split('/')[0];
+  return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
+}
+
+/** Whether `image` comes from `registry`, a host (`registry.example.com`) or a host and path (`ghcr.io/acme`). */
+function fromRegistry(image: string, registry: string): boolean {
+  const entry = registry.replace(/\/+$/, '');
+  return entry.includes('/') ? image.startsWith(`${entry}/`) : imageRegistry(image) === entry;
+}
+
+/**
+ * The pods (workload templates) pulling an image from one of `registries` without credentials:
+ * neither their own `imagePullSecrets` nor those of their ServiceAccount in the chart.
+ */
+export function missingPullSecrets(manifests: Manifest[], registries: string[]): Array<[Manifest, string]> {
+  if (registries.length === 0) return [];
+  const accountSecrets = (w: Manifest) => manifests.find(m => m.kind === 'ServiceAccount' && namespaceOf(m) === namespaceOf(w)
+    && m.metadata?.name === (podTemplate(w).spec?.serviceAccountName ?? 'default'))?.imagePullSecrets ?? [];
+  return manifests.filter(m => WORKLOAD_KINDS.has(m.kind)).flatMap(w => {
+    const spec = podTemplate(w).spec ?? {};
+    if ((spec.imagePullSecrets ?? []).length > 0 || accountSecrets(w).length > 0) return [];
+    return [...(spec.initContainers ?? []), ...(spec.containers ?? [])].flatMap((c: Manifest): Array<[Manifest, string]> => {
+      const registry = registries.find(r => fromRegistry(c.image ?? '', r));
+      return registry === undefined ? []
+        : [[w, `container ${c.name}: image ${c.image} comes from the private registry ${registry}, and the pod has no imagePullSecrets (pod option 'imagePullSecrets')`]];
+    });
+  });
+}
+
 function literalSecretErrors(m: Manifest): string[] {
   const errors: string[] = [];
   if (m.kind === 'Secret' && (m.data || m.stringData)) {
@@ -239,7 +280,8 @@ function crossObjectErrors(manifests: Manifest[], workloads: Manifest[]): Array<
   for (const m of manifests) {
     if ((m.kind === 'Service' && m.spec?.type !== 'ExternalName') || m.kind === 'PodDisruptionBudget' || m.kind === 'NetworkPolicy') {
       const selected = selecting(m);
-      if (selected.length === 0) errors.push([m, 'selects no pod template in the chart']);
+      // A namespace's default-deny is for every pod, those of other charts and of `kubectl run` included.
+      if (selected.length === 0 && !isDefaultDeny(m)) errors.push([m, 'selects no pod template in the chart']);
       if (m.kind === 'Service' && selected.length > 0) {
         for (const port of m.spec?.ports ?? []) {
           const target = port.targetPort ?? port.port;
@@ -249,8 +291,8 @@ function crossObjectErrors(manifests: Manifest[], workloads: Manifest[]): Array<
         }
       }
     }
-    if (m.kind === 'PodDisruptionBudget' && blocksEvictions(m, selecting(m), manifests)) {
-      errors.push([m, 'allows no voluntary disruption at the minimum scale, so it blocks every node drain']);
+    if (m.kind === 'PodDisruptionBudget' && !m.metadata?.annotations?.['hscale.io/blocks-drain'] && blocksEvictions(m, selecting(m), manifests)) {
+      errors.push([m, 'allows no voluntary disruption at the minimum scale, so it blocks every node drain (annotate hscale.io/blocks-drain with the reason if it must)']);
     }
     // A KEDA ScaledObject owns its target's replica count as an HPA does (it creates one).
     if (m.kind === 'HorizontalPodAutoscaler' || (m.kind === 'ScaledObject' && m.apiVersion?.startsWith('keda.sh/'))) {
@@ -266,11 +308,16 @@ function crossObjectErrors(manifests: Manifest[], workloads: Manifest[]): Array<
     if (m.kind === 'CronJob' && m.spec?.startingDeadlineSeconds === undefined) errors.push([m, 'has no startingDeadlineSeconds']);
   }
 
+  for (const w of workloads) {
+    // A namespace's default-deny selects every pod but allows it nothing: each pod needs a policy naming it.
+    const ownPolicy = manifests.some(m => m.kind === 'NetworkPolicy' && !isDefaultDeny(m) && sameNamespace(m, w)
+      && selects(m, podTemplate(w).metadata?.labels));
+    if (!ownPolicy) errors.push([w, 'has no NetworkPolicy']);
+  }
   for (const w of workloads.filter(x => x.kind === 'Deployment' || x.kind === 'StatefulSet')) {
     const labels = podTemplate(w).metadata?.labels;
     const selectedBy = (kind: string) => manifests.some(m => m.kind === kind && sameNamespace(m, w) && selects(m, labels));
     if (!selectedBy('PodDisruptionBudget')) errors.push([w, 'has no PodDisruptionBudget']);
-    if (!selectedBy('NetworkPolicy')) errors.push([w, 'has no NetworkPolicy']);
     const spec = podTemplate(w).spec ?? {};
     if (!spec.affinity?.podAntiAffinity && !(spec.topologySpreadConstraints?.length > 0)) {
       errors.push([w, 'has neither pod anti-affinity nor topology spread constraints']);
@@ -372,6 +419,86 @@ function ruleLinkErrors(policies: Manifest[], workloads: Manifest[], policy: Man
     }
   }
   return errors;
+}
+
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/** Whether a namespace selector names its namespaces by the label only the API server sets. */
+function pinsNamespace(selector: Manifest): boolean {
+  return selector.matchLabels?.[NAMESPACE_NAME_LABEL] !== undefined
+    || (selector.matchExpressions ?? []).some((e: Manifest) => e.key === NAMESPACE_NAME_LABEL && e.operator === 'In');
+}
+
+const isDefaultDeny = (p: Manifest) => p.kind === 'NetworkPolicy' && isEmptySelector(p.spec?.podSelector)
+  && ['Ingress', 'Egress'].every(t => (p.spec?.policyTypes ?? []).includes(t))
+  && (p.spec?.ingress ?? []).length === 0 && (p.spec?.egress ?? []).length === 0;
+
+/**
+ * A peer in other namespaces must pin them by `kubernetes.io/metadata.name`: a pod label is a claim any
+ * pod can make, and other namespace labels are set by the namespace's owner. A chart that creates a
+ * Namespace must also isolate it with a default-deny policy (every pod, ingress and egress, no rule).
+ */
+function isolationErrors(manifests: Manifest[]): Array<[Manifest, string]> {
+  const errors: Array<[Manifest, string]> = [];
+  for (const policy of manifests.filter(m => m.kind === 'NetworkPolicy')) {
+    for (const d of ['ingress', 'egress'] as const) {
+      const peers: Manifest[] = (policy.spec?.[d] ?? []).flatMap((rule: Manifest) => (d === 'ingress' ? rule.from : rule.to) ?? []);
+      peers.filter(peer => peer.namespaceSelector !== undefined && !pinsNamespace(peer.namespaceSelector)).forEach(peer => errors.push([policy,
+        `${d} peer ${JSON.stringify(peer)} does not pin its namespace by ${NAMESPACE_NAME_LABEL}: any pod in a matching namespace can claim its labels`]));
+    }
+  }
+  for (const ns of manifests.filter(m => m.kind === 'Namespace')) {
+    if (!manifests.some(p => isDefaultDeny(p) && namespaceOf(p) === ns.metadata?.name)) {
+      errors.push([ns, 'has no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules)']);
+    }
+  }
+  return errors;
+}
+
+// KEDA's Redis scalers, whose addresses name the queue's Redis.
+const REDIS_SCALERS = new Set(['redis', 'redis-cluster', 'redis-sentinel']);
+
+/**
+ * A queue's Redis (the one a KEDA Redis trigger reads) must never evict: BullMQ's jobs carry no TTL
+ * and its locks do, so 'allkeys-*' loses jobs and 'volatile-*' loses locks. The Redis is found by the
+ * Service in the trigger's host names, the pods it selects and the `maxmemory-policy` of their ConfigMaps.
+ */
+function evictingBrokerErrors(manifests: Manifest[], workloads: Manifest[]): Array<[Manifest, string]> {
+  const errors: Array<[Manifest, string]> = [];
+  const scaledObjects = manifests.filter(m => m.kind === 'ScaledObject' && m.apiVersion?.startsWith('keda.sh/'));
+  for (const so of scaledObjects) {
+    for (const trigger of (so.spec?.triggers ?? []).filter((t: Manifest) => REDIS_SCALERS.has(t.type))) {
+      const hosts = String(trigger.metadata?.addresses ?? trigger.metadata?.address ?? trigger.metadata?.host ?? '').split(',');
+      const labels = new Set(hosts.flatMap(host => host.trim().split(':')[0].split('.').slice(0, 2)));
+      const services = manifests.filter(m => m.kind === 'Service' && labels.has(m.metadata?.name) && namespaceOf(m) === namespaceOf(so));
+      const pods = workloads.filter(w => services.some(svc => namespaceOf(w) === namespaceOf(svc) && selects(svc, labelsOf(w))));
+      for (const [workload, policy] of pods.flatMap(w => evictionPolicies(w, manifests).map(p => [w, p] as const))) {
+        if (policy !== 'noeviction') {
+          errors.push([so, `reads a queue on ${nameOf(workload)}, whose maxmemory-policy is ${policy}; a queue's Redis must be noeviction`]);
+        }
+      }
+    }
+  }
+  return errors;
+}
+
+/** The `maxmemory-policy` of each config file in the ConfigMaps a workload mounts. */
+function evictionPolicies(w: Manifest, manifests: Manifest[]): string[] {
+  const names = new Set((podTemplate(w).spec?.volumes ?? []).map((v: Manifest) => v.configMap?.name).filter(Boolean));
+  return manifests.filter(m => m.kind === 'ConfigMap' && names.has(m.metadata?.name) && namespaceOf(m) === namespaceOf(w))
+    .flatMap(m => Object.values<string>(m.data ?? {}).flatMap(text => [...text.matchAll(/^\s*maxmemory-policy\s+(\S+)/gm)].map(x => x[1])));
+}
+
+/**
+ * A Role that can read Secrets (get, list or watch, by name or all of them) hands every credential it
+ * covers to whoever runs as its subjects; a Job that creates Secrets needs `create` alone.
+ */
+function secretReadingRoleErrors(manifests: Manifest[]): Array<[Manifest, string]> {
+  return manifests.filter(m => m.kind === 'Role' || m.kind === 'ClusterRole').flatMap(role => (role.rules ?? [])
+    .filter((rule: Manifest) => (rule.apiGroups ?? []).some((g: string) => g === '' || g === '*')
+      && (rule.resources ?? []).some((r: string) => r === 'secrets' || r === '*')
+      && (rule.verbs ?? []).some((v: string) => ['get', 'list', 'watch', '*'].includes(v)))
+    .map((rule: Manifest): [Manifest, string] => [role, `can read Secrets (verbs ${rule.verbs.join(', ')}${rule.resourceNames ? ` on ${rule.resourceNames.join(', ')}` : ''})`]));
 }
 
 // Custom resources whose operator runs pods of its own, which no pod template in the chart shows.

@@ -20,6 +20,7 @@ const GROUP_PACKAGES: Record<string, string> = {
 // (kubernetes-models 5, prometheus-operator 5 and 6, keda and gateway-api 2), and its import()
 // needs --experimental-vm-modules. A module compiled by Node's CJS loader gets Node's import().
 // (TypeScript would turn an import() written here into require() under module commonjs.)
+// eslint-disable-next-line @typescript-eslint/consistent-type-imports -- the type of a Node builtin, which can be in no cycle
 const NativeModule = process.getBuiltinModule('module') as typeof import('module') & {
   _nodeModulePaths(dir: string): string[];
 };

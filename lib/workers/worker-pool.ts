@@ -1,20 +1,24 @@
 import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { containerEnv, SecretKey } from '../core/container-env';
+import { containerEnv, prefixedLink, QUEUE_ENV_PREFIX, SecretKey } from '../core/container-env';
 import { cronProblem } from '../core/cron';
 import {
-  DEFAULT_METRICS_SCRAPER, IClientAccessible, IDatabaseEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, PodPeer,
-  evictsKeysWithoutTtl } from '../core/endpoints';
+  DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, PodPeer,
+} from '../core/endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
-  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, fixedResources, guidesScalingBehavior, resolveResources,
-  restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy, utilizationMetric,
+  autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, fixedResources, guidesScalingBehavior,
+  resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy, utilizationMetric,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import {
+  annotateServiceAccount, applyPodOptions, hasServiceAccountAnnotations, mergePodOptions, PodOptions, resolvePodOptions,
+} from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
 import {
-  parseQuantity, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
+  parseQuantity, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer,
+  requirePort, requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
 import { bullmqWaitList, queueEnv, ResolvedQueues, resolveQueues, WorkerQueueProps } from './queues';
 
@@ -67,8 +71,14 @@ export interface WorkerPoolProps extends WorkerQueueProps {
   readonly schedules?: Record<string, WorkerSchedule>;
   /** Command a schedule's CronJob runs, followed by `<queue> <name> <json data>`. @default ['node', 'service/dist/enqueue.js'] */
   readonly enqueueCommand?: string[];
-  /** The Redis holding the queues (a RedisCluster in any mode), with `maxmemoryPolicy` 'noeviction' or 'volatile-*' so no job is evicted. */
+  /** The Redis holding the queues (a RedisCluster in any mode), with `maxmemoryPolicy` 'noeviction' so no job or lock is evicted. */
   readonly broker: IQueueBroker;
+  /**
+   * The cache the workers' jobs use, when it is not the broker: it gets the `REDIS_*` env and the broker
+   * `QUEUE_REDIS_*`, so a cache that evicts never holds a job.
+   * @default - the broker is the workers' only Redis, in `REDIS_*`
+   */
+  readonly cache?: ICacheEndpoint;
   /** The PostgreSQL the workers use. @default - no database env and no database egress */
   readonly database?: IDatabaseEndpoint;
   /** 'keda' scales on the queues' waiting jobs (KEDA ScaledObject); 'cpu' on CPU (HorizontalPodAutoscaler), for clusters without KEDA. @default 'keda' */
@@ -97,19 +107,23 @@ export interface WorkerPoolProps extends WorkerQueueProps {
   readonly env?: Record<string, string>;
   /** Env vars read from Secrets. @default {} */
   readonly secretEnv?: Record<string, SecretKey>;
-  /** Pods allowed to scrape the metrics port. @default - pods labelled app.kubernetes.io/name=prometheus in any namespace */
+  /** Pods allowed to scrape the metrics port. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
-  /** Pods of the KEDA operator, admitted to the broker to read the queue. @default - pods labelled app.kubernetes.io/name=keda-operator in any namespace */
+  /** Pods of the KEDA operator, admitted to the broker to read the queue. @default - pods labelled app.kubernetes.io/name=keda-operator in the namespace 'keda' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly kedaOperator?: PodPeer;
   /** User id the container runs as. @default 10001 */
   readonly runAsUser?: number;
+  /** Pod options of the workers and the schedules' CronJobs: node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations. @default - none */
+  readonly pod?: PodOptions;
+  /** Pod options of the schedules' CronJobs only, laid over `pod`; ServiceAccount annotations here give them a ServiceAccount of their own. @default - `pod` */
+  readonly jobPod?: PodOptions;
 }
 
 
 /** KEDA's Helm chart labels its operator pods so. */
 export const DEFAULT_KEDA_OPERATOR: PodPeer = {
   podSelector: { 'app.kubernetes.io/name': 'keda-operator' },
-  namespaceSelector: {},
+  namespaceSelector: { 'kubernetes.io/metadata.name': 'keda' },
 };
 
 /** A schedule with its defaults applied. */
@@ -145,6 +159,12 @@ export interface WorkerPoolSettings extends ResolvedQueues {
   readonly spread: SpreadPolicy;
   readonly resources: k8s.ResourceRequirements;
   readonly runAsUser: number;
+  /** Pod options of the workers. */
+  readonly pod: PodOptions;
+  /** Pod options of the schedules' pods: `pod` with `jobPod` laid over it. */
+  readonly jobPod: PodOptions;
+  /** Whether `jobPod` annotates a ServiceAccount, so the schedules get their own. */
+  readonly ownJobServiceAccount: boolean;
 }
 
 const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
@@ -157,7 +177,7 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
   // An HPA cannot scale to zero; KEDA can, and wakes the pool when a job arrives.
   const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 1, autoscaler === 'keda' ? 0 : 1, 1000);
   const maxReplicas = requireIntInRange(scope, 'maxReplicas', props.maxReplicas ?? 10, 1, 1000);
-  if (minReplicas > maxReplicas) throw propError(scope, 'minReplicas', minReplicas, `must be less than or equal to 'maxReplicas' (${maxReplicas})`);
+  requireReplicaRange(scope, minReplicas, maxReplicas);
   const resourceValues = { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi', ...props.resources };
   const resources = resolveResources(scope, 'resources', props.resources, resourceValues);
   const maxRssPercent = requireIntInRange(scope, 'maxRssPercent', props.maxRssPercent ?? 80, 10, 100);
@@ -171,25 +191,31 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
     autoscaler, minReplicas, maxReplicas,
     backlogPerReplica: requireIntInRange(scope, 'backlogPerReplica', props.backlogPerReplica ?? 20, 1, 1_000_000),
     cpuUtilization: requireIntInRange(scope, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100),
-    pollingSeconds: requireIntInRange(scope, 'pollingInterval', props.pollingInterval?.toSeconds() ?? 15, 1, 3600),
-    gracePeriodSeconds: requireIntInRange(scope, 'terminationGracePeriod', props.terminationGracePeriod?.toSeconds() ?? 120, 1, 86_400),
+    pollingSeconds: requireWholeDuration(scope, 'pollingInterval', props.pollingInterval ?? Duration.seconds(15), 'seconds', 1, 3600),
+    gracePeriodSeconds: requireWholeDuration(scope, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(120), 'seconds', 1, 86_400),
     metricsPort: requirePort(scope, 'metricsPort', props.metricsPort ?? 9100),
     metricsPath: props.metricsPath ?? '/metrics',
     spread: requireOneOf(scope, 'spread', props.spread ?? 'ScheduleAnyway', ['ScheduleAnyway', 'DoNotSchedule']),
     resources,
     runAsUser: props.runAsUser ?? 10001,
+    ...resolveWorkerPodOptions(scope, props),
   };
 }
 
+function resolveWorkerPodOptions(scope: Construct, props: WorkerPoolProps): Pick<WorkerPoolSettings, 'pod' | 'jobPod' | 'ownJobServiceAccount'> {
+  const pod = resolvePodOptions(scope, 'pod', props.pod);
+  const jobPod = resolvePodOptions(scope, 'jobPod', props.jobPod);
+  return { pod, jobPod: mergePodOptions(pod, jobPod), ownJobServiceAccount: hasServiceAccountAnnotations(jobPod) };
+}
 /**
- * BullMQ's job hashes and queue lists carry no TTL: a Redis that evicts such keys under memory
- * pressure loses jobs without a trace. 'volatile-*' policies evict only keys with a TTL (the cache's).
+ * BullMQ requires 'noeviction': its job hashes and queue lists carry no TTL ('allkeys-*' loses jobs
+ * without a trace) and its job locks do ('volatile-*' evicts a lock, and the job runs twice).
  */
 function requireQueueSafeBroker(scope: Construct, broker: IQueueBroker): void {
-  if (evictsKeysWithoutTtl(broker.maxmemoryPolicy)) {
+  if (broker.maxmemoryPolicy !== 'noeviction') {
     throw propError(scope, 'broker', broker.node.path,
-      `has maxmemoryPolicy '${broker.maxmemoryPolicy}', which evicts keys without a TTL such as BullMQ's jobs and queues: `
-      + 'give the broker \'noeviction\' or a \'volatile-*\' policy (\'volatile-lru\' evicts only keys with a TTL, such as the cache\'s)');
+      `has maxmemoryPolicy '${broker.maxmemoryPolicy}'; a queue's Redis must have 'noeviction' (BullMQ's jobs carry no TTL and its locks do, `
+      + 'so \'allkeys-*\' loses jobs and \'volatile-*\' loses locks): give the queue a RedisCluster of its own with maxmemoryPolicy \'noeviction\'');
   }
 }
 
@@ -200,9 +226,9 @@ function resolveJobPolicy(scope: Construct, props: WorkerPoolProps): Pick<Worker
     attempts: requireIntInRange(scope, 'attempts', props.attempts ?? 3, 1, 100),
     backoff: {
       type: requireOneOf(scope, 'backoff.type', backoff.type, ['fixed', 'exponential']),
-      delayMs: requireIntInRange(scope, 'backoff.delay', backoff.delay.toMilliseconds(), 0, 86_400_000),
+      delayMs: requireWholeDuration(scope, 'backoff.delay', backoff.delay, 'milliseconds', 0, 86_400_000),
     },
-    jobTimeoutMs: requireIntInRange(scope, 'jobTimeout', props.jobTimeout?.toMilliseconds() ?? 300_000, 1000, 86_400_000),
+    jobTimeoutMs: requireWholeDuration(scope, 'jobTimeout', props.jobTimeout ?? Duration.minutes(5), 'milliseconds', 1000, 86_400_000),
   };
 }
 
@@ -220,7 +246,7 @@ function resolveSchedules(scope: Construct, schedules: Record<string, WorkerSche
     return {
       id, cron: schedule.cron.trim(), queue, name: schedule.name, data: schedule.data ?? {},
       timeZone: schedule.timeZone ?? 'Etc/UTC',
-      startingDeadlineSeconds: requireIntInRange(scope, `${prop}.startingDeadline`, schedule.startingDeadline?.toSeconds() ?? 300, 10, 86_400),
+      startingDeadlineSeconds: requireWholeDuration(scope, `${prop}.startingDeadline`, schedule.startingDeadline ?? Duration.minutes(5), 'seconds', 10, 86_400),
     };
   });
 }
@@ -259,6 +285,8 @@ export class WorkerPool extends Construct implements IMetricsTarget {
   public readonly cronJobs: Record<string, k8s.KubeCronJob>;
   /** The NetworkPolicy of the schedules' pods (when there are schedules). */
   public readonly scheduleNetworkPolicy?: PodNetworkPolicy;
+  /** The schedules' own ServiceAccount, made only when `jobPod.serviceAccountAnnotations` asks for one; else they run as the workers'. */
+  public readonly scheduleServiceAccount?: k8s.KubeServiceAccount;
 
   private readonly labels: Record<string, string>;
 
@@ -272,14 +300,18 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     this.queue = this.queues[0];
     this.labels = commonLabels(this, 'worker', 'worker', imageVersion(this.settings.image));
     this.podSelector = selectorLabels(this, 'worker');
-    const backends: IClientAccessible[] = [props.broker, props.database].filter(b => b !== undefined);
+    const ownCache = props.cache !== undefined && props.cache !== props.broker;
+    const backends: IClientAccessible[] = [ownCache ? prefixedLink(props.broker, QUEUE_ENV_PREFIX) : props.broker, props.database, props.cache]
+      .filter(b => b !== undefined);
 
     this.serviceAccount = this.createServiceAccount();
     this.deployment = this.createDeployment(props, backends);
+    annotateServiceAccount(this.serviceAccount, this.settings.pod.serviceAccountAnnotations);
+    applyPodOptions(this, 'pod', this.deployment, this.settings.pod);
     if (this.autoscalerKind === 'keda') {
       this.triggerAuthentication = this.createTriggerAuthentication(props.broker);
       this.scaledObject = this.createScaledObject(props.broker);
-      props.broker.allowClient(props.kedaOperator ?? DEFAULT_KEDA_OPERATOR);
+      props.broker.allowClient(requirePinnedPeer(this, 'kedaOperator', props.kedaOperator ?? DEFAULT_KEDA_OPERATOR));
     } else {
       this.cpuAutoscaler = this.createCpuAutoscaler();
     }
@@ -287,9 +319,10 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     this.networkPolicy = new PodNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels });
     backends.forEach(backend => this.networkPolicy.connectTo(backend));
     if (this.settings.schedules.length > 0) this.scheduleNetworkPolicy = this.createScheduleNetworkPolicy(props.broker);
-    this.cronJobs = Object.fromEntries(this.settings.schedules.map(s => [s.id, this.createCronJob(s, props)]));
+    this.scheduleServiceAccount = this.createScheduleServiceAccount();
+    this.cronJobs = this.createCronJobs(props);
     this.metricsEndpoints = this.createMetricsEndpoints();
-    this.allowScraper(props.metricsScraper ?? DEFAULT_METRICS_SCRAPER);
+    this.allowScraper(requirePinnedPeer(this, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER));
   }
 
   /** Admits pods matching `scraper` on the metrics port. */
@@ -393,14 +426,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
 
   private createDisruptionBudget(): k8s.KubePodDisruptionBudget {
     // maxUnavailable, not minAvailable: a pool scaled to zero or one must still let nodes drain.
-    return new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
-      metadata: this.metadata(this.name),
-      spec: {
-        maxUnavailable: k8s.IntOrString.fromNumber(1),
-        selector: { matchLabels: this.podSelector },
-        unhealthyPodEvictionPolicy: 'AlwaysAllow',
-      },
-    });
+    return disruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector);
   }
 
   /** The schedules' pods reach the broker and DNS only, and admit nothing. */
@@ -412,6 +438,25 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     });
     policy.connectTo(broker);
     return policy;
+  }
+
+  /** The schedules' own ServiceAccount, when `jobPod` annotates one; it mounts no token, like their pods. */
+  private createScheduleServiceAccount(): k8s.KubeServiceAccount | undefined {
+    const { schedules, jobPod, ownJobServiceAccount, image } = this.settings;
+    if (!ownJobServiceAccount || schedules.length === 0) return undefined;
+    return new k8s.KubeServiceAccount(this, 'ScheduleServiceAccount', {
+      metadata: { ...this.metadata(`${this.name}-schedule`, commonLabels(this, 'worker', 'schedule', imageVersion(image))), annotations: jobPod.serviceAccountAnnotations },
+      automountServiceAccountToken: false,
+    });
+  }
+
+  /** One CronJob per schedule, their pods under `jobPod`. */
+  private createCronJobs(props: WorkerPoolProps): Record<string, k8s.KubeCronJob> {
+    return Object.fromEntries(this.settings.schedules.map(schedule => {
+      const cronJob = this.createCronJob(schedule, props);
+      applyPodOptions(this, 'jobPod', cronJob, this.settings.jobPod, { serviceAccountName: this.scheduleServiceAccount?.name });
+      return [schedule.id, cronJob];
+    }));
   }
 
   /**

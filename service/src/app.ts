@@ -1,15 +1,15 @@
 import express, { Express } from 'express';
+import { createBackends } from './backends';
 import { ReadThroughCache } from './cache/cache';
-import { cacheClientFromEnv } from './cache/client';
-import { ServiceConfig, serviceConfigFromEnv } from './config';
+import { Config, loadConfig, ServiceConfig } from './config';
 import { ItemRepository } from './db/items';
 import { migrate } from './db/migrations';
-import { databaseConfigFromEnv, QueryRouter } from './db/router';
+import { QueryRouter } from './db/router';
 import { registerGuideMetrics } from './guide-metrics';
 import { HealthState } from './health/health';
 import { errorHandler, notFound } from './http/errors';
 import { itemsRouter } from './http/items-routes';
-import { jobsApi } from './http/jobs-routes';
+import { jobsRouter } from './http/jobs-routes';
 import { opsRouter } from './http/ops-routes';
 import { requestContext } from './http/request-context';
 import { ServiceMetrics } from './metrics';
@@ -32,11 +32,16 @@ export interface Service {
 
 /** Builds the Express app from env (the constructs' contract); listens on nothing. */
 export function createService(env: NodeJS.ProcessEnv = process.env): Service {
-  const config = serviceConfigFromEnv(env);
+  return createServiceFrom(loadConfig(env));
+}
+
+/** Builds the Express app from a loaded config; listens on nothing. */
+export function createServiceFrom(loaded: Config): Service {
+  const config = loaded.service;
   const metrics = new ServiceMetrics();
-  const router = new QueryRouter(databaseConfigFromEnv(env), metrics.routerObserver);
+  const backends = createBackends(loaded, { role: 'api', routerObserver: metrics.routerObserver, cacheObserver: metrics.cacheObserver });
+  const { router, cache } = backends;
   metrics.watchRouter(router);
-  const cache = new ReadThroughCache(cacheClientFromEnv(env), config.cacheDefaultTtlSeconds, config.cacheTimeoutMs, metrics.cacheObserver);
   if (config.metricsPrefix) registerGuideMetrics(metrics.registry, config.metricsPrefix, router, cache);
   const health = new HealthState(router, cache, config.version);
 
@@ -62,15 +67,14 @@ export function createService(env: NodeJS.ProcessEnv = process.env): Service {
   app.use(express.json({ limit: config.bodyLimit, strict: true }));
   app.use(opsRouter({ health, router, cache, metrics, adminToken: config.adminToken }));
   mount(app, '/api/v1/items', itemsRouter(new ItemRepository(router), cache));
-  const jobs = jobsApi(env, config.adminToken);
-  mount(app, '/api/v1/jobs', jobs.router);
+  mount(app, '/api/v1/jobs', jobsRouter(backends.producer, config.adminToken));
   app.use(notFound);
   app.use(errorHandler);
 
   return {
     app, config, router, cache, health, metrics,
     start: async () => {
-      await migrate(router.primarySql);
+      await migrate(router.primarySql, router.config.startupRetryMs);
       health.migrated = true;
       await router.start();
       metrics.ready.set(1);
@@ -81,7 +85,7 @@ export function createService(env: NodeJS.ProcessEnv = process.env): Service {
     },
     close: async () => {
       metrics.ready.set(0);
-      await Promise.all([router.close(), cache.close(), jobs.close()]);
+      await backends.close();
     },
   };
 }

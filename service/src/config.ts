@@ -1,5 +1,43 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
+import { DatabaseConfig, databaseConfigFromEnv } from './db/config';
+import { intFromEnv } from './env';
+import { queueNamesFromEnv, WorkerSettings, workerSettingsFromEnv } from './queue/settings';
+import { queueRedisContractFromEnv, RedisContract, redisContractFromEnv } from './redis-contract';
+
+/**
+ * Everything the API and the worker read from the environment, read once at start by
+ * {@link loadConfig}: the one place that knows the env names of the constructs' contract.
+ */
+export interface Config {
+  readonly service: ServiceConfig;
+  /** The router's settings; undefined without DATABASE_URL (the enqueue CLI needs none). */
+  readonly database?: DatabaseConfig;
+  /** The cache's Redis; undefined when no Redis env is set. */
+  readonly redis?: RedisContract;
+  /** The queues' Redis: QUEUE_REDIS_* when the charts give the queue its own (it must never evict), else the cache's. */
+  readonly queueRedis?: RedisContract;
+  /** WORKER_QUEUES: the queues the API enqueues for and the worker takes jobs from. */
+  readonly queues: string[];
+  /** The worker's settings, when WORKER_QUEUES names queues. */
+  readonly worker?: WorkerSettings;
+}
+
+/** Reads and checks the whole environment; throws naming the variable on a bad value, so the process exits at start. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const queues = queueNamesFromEnv(env);
+  return {
+    service: serviceConfigFromEnv(env),
+    database: env.DATABASE_URL ? databaseConfigFromEnv(env) : undefined,
+    redis: redisContractFromEnv(env),
+    queueRedis: queueRedisContractFromEnv(env),
+    queues,
+    worker: queues.length > 0 ? workerSettingsFromEnv(env) : undefined,
+  };
+}
+
+/** SHUTDOWN_TIMEOUT_MS when unset, for the API and the worker alike (WorkerPool sets it from the pod's grace period). */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
 
 /** Settings of the service, read once from the environment (the contract the constructs inject). */
 export interface ServiceConfig {
@@ -23,24 +61,13 @@ export interface ServiceConfig {
   readonly metricsPrefix?: string;
 }
 
-/** Reads an integer env var, or the default; throws naming the variable when it is not one in range. */
-export function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} (${JSON.stringify(raw)}) must be an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
 /** The service's settings from env; throws naming the variable on a bad value, so the process exits at start, not later. */
 export function serviceConfigFromEnv(env: NodeJS.ProcessEnv): ServiceConfig {
   return {
     port: intFromEnv(env, 'PORT', 8000, 1, 65535),
     adminToken: env.ADMIN_TOKEN || undefined,
     bodyLimit: bodyLimitFromEnv(env),
-    shutdownTimeoutMs: intFromEnv(env, 'SHUTDOWN_TIMEOUT_MS', 20_000, 0, 600_000),
+    shutdownTimeoutMs: intFromEnv(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS, 0, 3_600_000),
     shutdownDelayMs: intFromEnv(env, 'SHUTDOWN_DELAY_MS', 0, 0, 600_000),
     cacheDefaultTtlSeconds: intFromEnv(env, 'CACHE_DEFAULT_TTL', 300, 1, 86_400),
     cacheTimeoutMs: intFromEnv(env, 'CACHE_TIMEOUT_MS', 250, 10, 60_000),

@@ -1,5 +1,6 @@
+import { loadConfig } from './config';
 import { logger } from './logger';
-import { closeQuietly, queueConnectionFromEnv } from './queue/connection';
+import { closeQuietly, createQueueConnection } from './queue/connection';
 import { JobProducer, JobRefused } from './queue/producer';
 
 /**
@@ -13,11 +14,11 @@ export async function enqueue(args: string[], env: NodeJS.ProcessEnv): Promise<s
   let data: unknown;
   try {
     data = JSON.parse(json);
-  } catch {
-    throw new JobRefused('the job data is not JSON');
+  } catch (error) {
+    throw new JobRefused('the job data is not JSON', { cause: error });
   }
-  const connection = queueConnectionFromEnv({ ...env }, 'producer');
-  if (!connection) throw new Error('set REDIS_CLUSTER_NODES, REDIS_SENTINELS or REDIS_URL to reach the queue');
+  const connection = createQueueConnection(loadConfig(env).queueRedis, 'producer');
+  if (!connection) throw new Error('set QUEUE_REDIS_* or REDIS_* (CLUSTER_NODES, SENTINELS or URL) to reach the queue');
   const producer = new JobProducer(connection, [queue]);
   try {
     return await producer.add(queue, name, data);
@@ -31,7 +32,7 @@ if (require.main === module) {
   enqueue(process.argv.slice(2), process.env).then(id => {
     process.stdout.write(`${id}\n`);
   }, error => {
-    logger.error({ err: String(error) }, 'job not enqueued');
+    logger.error({ err: error }, 'job not enqueued');
     process.exitCode = error instanceof JobRefused ? 2 : 1;
   });
 }

@@ -2,16 +2,14 @@ import { createServer, Server } from 'http';
 import { AddressInfo } from 'net';
 import { Queue } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ReadThroughCache } from './cache/cache';
-import { cacheClientFromEnv } from './cache/client';
-import { intFromEnv } from './config';
+import { createBackends } from './backends';
+import { Config, loadConfig } from './config';
 import { ItemRepository } from './db/items';
 import { migrate } from './db/migrations';
-import { databaseConfigFromEnv, QueryRouter } from './db/router';
 import { logger } from './logger';
-import { closeQuietly, IGNORE_CONNECTION_ERROR, queueConnectionFromEnv } from './queue/connection';
+import { IGNORE_CONNECTION_ERROR } from './queue/connection';
 import { JobHandler, referenceJobs } from './queue/jobs';
-import { QUEUE_PREFIX, WorkerSettings, workerSettingsFromEnv } from './queue/settings';
+import { QUEUE_PREFIX, WorkerSettings } from './queue/settings';
 import { JOB_OUTCOMES, QueueWorkers } from './queue/worker';
 
 /** The worker's Prometheus metrics, in a registry of its own. */
@@ -83,19 +81,22 @@ export async function startWorker(
   env: NodeJS.ProcessEnv = process.env, handlers?: Record<string, JobHandler>, onRssExceeded?: () => void,
 ): Promise<RunningWorker> {
   // Every setting is read before a client opens, so a bad one leaves nothing connecting in the background.
-  const settings = workerSettingsFromEnv(env);
-  const ttlSeconds = intFromEnv(env, 'CACHE_DEFAULT_TTL', 300, 1, 86_400);
-  const cacheTimeoutMs = intFromEnv(env, 'CACHE_TIMEOUT_MS', 250, 10, 60_000);
-  const databaseConfig = databaseConfigFromEnv(env);
-  const connection = queueConnectionFromEnv(env, 'worker');
-  if (!connection) throw new Error('a worker needs its queue\'s Redis: set REDIS_CLUSTER_NODES, REDIS_SENTINELS or REDIS_URL');
-  const router = new QueryRouter(databaseConfig);
-  const cache = new ReadThroughCache(cacheClientFromEnv(env), ttlSeconds, cacheTimeoutMs);
+  const config = loadConfig(env);
+  if (!config.worker) throw new Error('WORKER_QUEUES must name the queues the worker takes jobs from (comma-separated)');
+  if (!config.queueRedis) throw new Error('a worker needs its queue\'s Redis: set QUEUE_REDIS_* or REDIS_* (CLUSTER_NODES, SENTINELS or URL)');
+  return startWorkerFrom(config, config.worker, handlers, onRssExceeded);
+}
+
+async function startWorkerFrom(
+  config: Config, settings: WorkerSettings, handlers?: Record<string, JobHandler>, onRssExceeded?: () => void,
+): Promise<RunningWorker> {
+  const backends = createBackends(config, { role: 'worker' });
+  const connection = backends.queueConnection!;
   const metrics = new WorkerMetrics();
   const queues = settings.queues.map(name => new Queue(name, { connection, prefix: QUEUE_PREFIX }).on('error', IGNORE_CONNECTION_ERROR));
   metrics.watchQueues(queues);
   const rss = new RssWatch(settings.maxRssBytes, onRssExceeded);
-  const jobHandlers = handlers ?? referenceJobs(new ItemRepository(router), cache);
+  const jobHandlers = handlers ?? referenceJobs(new ItemRepository(backends.router), backends.cache);
   metrics.countFrom0(settings.queues, Object.keys(jobHandlers));
   const workers = new QueueWorkers(connection, settings, jobHandlers, {
     onRun: (queue, name, outcome, seconds) => {
@@ -106,13 +107,12 @@ export async function startWorker(
   });
   const closeBackends = async () => {
     await Promise.all(queues.map(q => q.close()));
-    closeQuietly(connection);
-    await Promise.all([router.close(), cache.close()]);
+    await backends.close();
   };
   let server: Server;
   try {
-    await migrate(router.primarySql);
-    await router.start();
+    await migrate(backends.router.primarySql, backends.router.config.startupRetryMs);
+    await backends.router.start();
     server = await listenForMetrics(settings.metricsPort, metrics);
   } catch (error) {
     await closeBackends();
@@ -140,7 +140,10 @@ function listenForMetrics(port: number, metrics: WorkerMetrics): Promise<Server>
     if (req.method === 'GET' && req.url === '/metrics') {
       metrics.registry.metrics().then(
         text => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
-        error => res.writeHead(500).end(String(error)),
+        error => {
+          logger.error({ err: error }, 'metrics collection failed');
+          res.writeHead(500, { 'Content-Type': 'application/json' }).end('{"error":{"code":"internal","message":"metrics collection failed"}}');
+        },
       );
       return;
     }

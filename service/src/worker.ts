@@ -1,4 +1,4 @@
-import { intFromEnv } from './config';
+import { loadConfig } from './config';
 import { logger } from './logger';
 import { exitAfterStopOnSignals } from './shutdown';
 import { logUnhandledRejections } from './unhandled';
@@ -12,7 +12,7 @@ import { startWorker } from './worker-app';
  */
 async function main(): Promise<void> {
   logUnhandledRejections();
-  const shutdownTimeoutMs = intFromEnv(process.env, 'SHUTDOWN_TIMEOUT_MS', 100_000, 0, 3_600_000);
+  const { shutdownTimeoutMs } = loadConfig(process.env).service;
   const running = await startWorker(process.env, undefined, () => process.kill(process.pid, 'SIGTERM'));
   exitAfterStopOnSignals(shutdownTimeoutMs, async signal => {
     logger.info({ signal }, 'worker stopping');

@@ -1,13 +1,12 @@
 #!/bin/sh
-# A stand-in for kubectl in tests of scripts that create Secrets. State lives in $FAKE_KUBE:
-# secrets/<name>/<key> holds a Secret's values; race-<name> makes `get` answer NotFound and
-# `create` answer AlreadyExists (another creator won); fail-<name> makes `create` fail.
-# Every call is appended to calls.log.
+# A stand-in for kubectl in tests of scripts that create Secrets, with the Job's RBAC: it may
+# create Secrets and read none. State lives in $FAKE_KUBE: secrets/<name>/<key> holds a Secret's
+# values; race-<name> makes `create` answer AlreadyExists (another creator won); fail-<name>
+# makes `create` fail. Every call is appended to calls.log.
 echo "$*" >> "$FAKE_KUBE/calls.log"
 case "$1 $2" in
   "get secret")
-    if [ -d "$FAKE_KUBE/secrets/$3" ] && [ ! -e "$FAKE_KUBE/race-$3" ]; then echo "secret/$3"; exit 0; fi
-    echo "Error from server (NotFound): secrets \"$3\" not found" >&2
+    echo "Error from server (Forbidden): secrets \"$3\" is forbidden: cannot get resource \"secrets\"" >&2
     exit 1 ;;
   "create secret")
     name=$4

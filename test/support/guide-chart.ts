@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'util';
 import { Chart, Testing } from 'cdk8s';
 import { podSecurityLabels } from '../../lib/cluster/pod-security-namespace';
 import { crdValidators } from './crd-validators';
+import { findObject } from './find';
 import { findViolations, Manifest } from './manifest-checks';
 
 /** A synthesized chart and lookups into it; a lookup that finds nothing throws, naming what it looked for. */
@@ -17,11 +18,7 @@ export interface SynthesizedChart {
 
 export function synthChart(chart: Chart): SynthesizedChart {
   const manifests = Testing.synth(chart);
-  const find = (kind: string, name: string) => {
-    const found = manifests.find(m => m.kind === kind && m.metadata.name === name);
-    if (!found) throw new Error(`${chart.node.id} has no ${kind}/${name}`);
-    return found;
-  };
+  const find = (kind: string, name: string) => findObject(manifests, kind, name);
   const env = (kind: string, name: string) => Object.fromEntries(
     (find(kind, name).spec.template.spec.containers[0].env as Manifest[]).map(e => [e.name, e.value ?? e.valueFrom]));
   const configFile = (configMap: string, file: string) => {

@@ -16,7 +16,7 @@ export const TEST_APP = { APP_USER: 'app', APP_PASSWORD: 'test-only-app', APP_DA
 function confOptions(port: number, socketDir: string, etcDir: string, standbyNames: string[], sync: Partial<PostgresConfOptions>): PostgresConfOptions {
   return {
     port, socketDir, hbaFile: join(etcDir, 'pg_hba.conf'), maxConnections: 100, sharedBuffers: '32MB', workMem: '4MB',
-    walKeepSize: '64MB', maxWalSenders: 10, maxReplicationSlots: 10, synchronousReplicas: 0, standbyNames,
+    walKeepSize: '64MB', maxSlotWalKeepSize: '256MB', maxWalSenders: 10, maxReplicationSlots: 10, synchronousReplicas: 0, standbyNames,
     synchronousCommit: 'on', parameters: { fsync: 'off' }, ...sync,
   };
 }
@@ -35,31 +35,48 @@ export interface ReplicatedPostgres {
   readonly replicaHosts: string;
 }
 
-/**
- * Starts a primary the way the image's entrypoint does (initdb, the server with the rendered
- * postgresql.conf and pg_hba.conf, the rendered init script) and `replicas` replicas, each
- * bootstrapped by the rendered replica script pointed at loopback.
- */
-export async function startReplicatedPostgres(group: ProcessGroup, replicaCount: number): Promise<ReplicatedPostgres> {
-  const slots = Array.from({ length: replicaCount }, (_, i) => `test_db_replica_${i}`);
-  const writeConfigs = (port: number, socketDir: string, etcDir: string, sync: Partial<PostgresConfOptions> = {}) => {
-    const configFile = join(etcDir, 'postgresql.conf');
-    writeShared(configFile, renderPostgresConf(confOptions(port, socketDir, etcDir, slots, sync)));
-    writeShared(join(etcDir, 'pg_hba.conf'), renderPgHba({
-      replicationUser: TEST_REPLICATION.REPLICATION_USER, replicationNetworks: ['127.0.0.1/32'], clientNetworks: ['127.0.0.1/32'],
-    }));
-    return configFile;
-  };
+/** A primary started the way the image's entrypoint does: initdb, the server with the configs `writeConfigs` wrote, the rendered init script. */
+async function startPrimary(group: ProcessGroup, writeConfigs: (port: number, socketDir: string, etcDir: string) => string) {
   const dirs = await pgDirs(group);
   const port = await freePort();
   const configFile = writeConfigs(port, dirs.socketDir, dirs.etcDir);
   await initdb(dirs.dataDir);
-  const primary = await startServer(group, {
+  const server = await startServer(group, {
     port, dataDir: dirs.dataDir, socketDir: dirs.socketDir, command: join(PG_BIN, 'postgres'), args: ['-D', dirs.dataDir, '-c', `config_file=${configFile}`],
   });
   const initScript = join(dirs.etcDir, 'primary-init.sh');
   writeShared(initScript, renderPrimaryInitScript(), 0o755);
   await run('sh', [initScript], { asUser: 'postgres', env: pgEnv({ ...TEST_REPLICATION, ...TEST_APP, PGHOST: dirs.socketDir, PGPORT: String(port) }) });
+  return { dirs, port, server };
+}
+
+/** A primary with the rendered postgresql.conf and the given pg_hba.conf (e.g. a chart's own, unchanged). */
+export async function startSingleServer(group: ProcessGroup, hba: string, conf: Partial<PostgresConfOptions> = {}): Promise<PgServer> {
+  return (await startPrimary(group, (port, socketDir, etcDir) => {
+    const configFile = join(etcDir, 'postgresql.conf');
+    writeShared(configFile, renderPostgresConf(confOptions(port, socketDir, etcDir, [], conf)));
+    writeShared(join(etcDir, 'pg_hba.conf'), hba);
+    return configFile;
+  })).server;
+}
+
+/**
+ * Starts a primary the way the image's entrypoint does (initdb, the server with the rendered
+ * postgresql.conf and pg_hba.conf, the rendered init script) and `replicas` replicas, each
+ * bootstrapped by the rendered replica script pointed at loopback; `conf` overrides the test's
+ * rendering options.
+ */
+export async function startReplicatedPostgres(group: ProcessGroup, replicaCount: number, conf: Partial<PostgresConfOptions> = {}): Promise<ReplicatedPostgres> {
+  const slots = Array.from({ length: replicaCount }, (_, i) => `test_db_replica_${i}`);
+  const writeConfigs = (port: number, socketDir: string, etcDir: string, sync: Partial<PostgresConfOptions> = {}) => {
+    const configFile = join(etcDir, 'postgresql.conf');
+    writeShared(configFile, renderPostgresConf(confOptions(port, socketDir, etcDir, slots, { ...conf, ...sync })));
+    writeShared(join(etcDir, 'pg_hba.conf'), renderPgHba({
+      replicationUser: TEST_REPLICATION.REPLICATION_USER, replicationNetworks: ['127.0.0.1/32'], clientNetworks: ['127.0.0.1/32'],
+    }));
+    return configFile;
+  };
+  const { dirs, port, server: primary } = await startPrimary(group, writeConfigs);
 
   const replicas: PgServer[] = [];
   const starts: Array<() => Promise<{ server: PgServer; output: () => string }>> = [];

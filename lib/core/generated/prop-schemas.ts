@@ -51,6 +51,24 @@ export const PROP_SCHEMAS = {
           "type": "string",
           "description": "Image with `sh`, `od` and `kubectl`, pinned.",
           "default": "alpine/k8s:1.31.4"
+        },
+        "imageDigest": {
+          "type": "string",
+          "description": "Digest of `image` (`sha256:` and 64 hex digits), so the Job runs exactly the bytes you reviewed: `docker buildx imagetools inspect alpine/k8s:1.31.4` prints it.",
+          "default": "- the tag alone pins the image"
+        },
+        "apiServerCidrs": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "The API server's addresses as CIDRs (`kubectl get endpoints kubernetes -o jsonpath='{.subsets[*].addresses[*].ip}'`), so the Job may reach nothing else on 443 and 6443.",
+          "default": "- any address on 443 and 6443 (a NetworkPolicy cannot name the API server)"
+        },
+        "pod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "Pod options of the Job's pod: node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations.",
+          "default": "- none"
         }
       },
       "additionalProperties": false,
@@ -85,6 +103,356 @@ export const PROP_SCHEMAS = {
       ],
       "additionalProperties": false,
       "description": "One Secret a  {@link  GeneratedSecrets  }  creates when it does not exist yet."
+    },
+    "PodOptions": {
+      "type": "object",
+      "properties": {
+        "nodeSelector": {
+          "type": "object",
+          "additionalProperties": {
+            "type": "string"
+          },
+          "description": "Node labels the pods' nodes must carry (`spec.nodeSelector`), e.g. `{ pool: 'db' }`.",
+          "default": "- any node"
+        },
+        "tolerations": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/Toleration"
+          },
+          "description": "Taints the pods tolerate, added to the construct's own.",
+          "default": "- none beyond the construct's own"
+        },
+        "affinity": {
+          "$ref": "#/definitions/Affinity",
+          "description": "Node and pod affinity, combined with the construct's own anti-affinity: every term of both applies.",
+          "default": "- the construct's own"
+        },
+        "priorityClassName": {
+          "type": "string",
+          "description": "PriorityClass of the pods, which must exist in the cluster.",
+          "default": "- the cluster's default priority"
+        },
+        "imagePullSecrets": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "Names of `kubernetes.io/dockerconfigjson` Secrets the kubelet pulls the images with.",
+          "default": "- none"
+        },
+        "annotations": {
+          "type": "object",
+          "additionalProperties": {
+            "type": "string"
+          },
+          "description": "Annotations of the pods.",
+          "default": {}
+        },
+        "labels": {
+          "type": "object",
+          "additionalProperties": {
+            "type": "string"
+          },
+          "description": "Labels of the pods, beside the construct's own `app.kubernetes.io/*` labels.",
+          "default": {}
+        },
+        "serviceAccountAnnotations": {
+          "type": "object",
+          "additionalProperties": {
+            "type": "string"
+          },
+          "description": "Annotations of the pods' ServiceAccount (IRSA, GKE or Azure workload identity); a pod without one gets its own.",
+          "default": {}
+        }
+      },
+      "additionalProperties": false,
+      "description": "What a platform's cluster asks of every pod: node pools, priorities, a private registry, a cloud identity and the labels and annotations its tooling reads. Every construct that makes pods takes it as `pod` (for all its pods) and, where it makes several kinds of pod, as `<kind>Pod` (`sentinelPod`, `jobPod`, `poolerPod`, ...) laid over `pod` for that kind. Options add to what the construct sets and never take it away: its anti-affinity, tolerations, labels and security settings stay."
+    },
+    "Toleration": {
+      "type": "object",
+      "properties": {
+        "effect": {
+          "type": "string",
+          "description": "Effect indicates the taint effect to match. Empty means match all taint effects. When specified, allowed values are NoSchedule, PreferNoSchedule and NoExecute."
+        },
+        "key": {
+          "type": "string",
+          "description": "Key is the taint key that the toleration applies to. Empty means match all taint keys. If the key is empty, operator must be Exists; this combination means to match all values and all keys."
+        },
+        "operator": {
+          "type": "string",
+          "description": "Operator represents a key's relationship to the value. Valid operators are Exists and Equal. Defaults to Equal. Exists is equivalent to wildcard for value, so that a pod can tolerate all taints of a particular category.",
+          "default": "Equal. Exists is equivalent to wildcard for value, so that a pod can tolerate all taints of a particular category."
+        },
+        "tolerationSeconds": {
+          "type": "number",
+          "description": "TolerationSeconds represents the period of time the toleration (which must be of effect NoExecute, otherwise this field is ignored) tolerates the taint. By default, it is not set, which means tolerate the taint forever (do not evict). Zero and negative values will be treated as 0 (evict immediately) by the system."
+        },
+        "value": {
+          "type": "string",
+          "description": "Value is the taint value the toleration matches to. If the operator is Exists, the value should be empty, otherwise just a regular string."
+        }
+      },
+      "additionalProperties": false,
+      "description": "The pod this Toleration is attached to tolerates any taint that matches the triple <key,value,effect> using the matching operator <operator>."
+    },
+    "Affinity": {
+      "type": "object",
+      "properties": {
+        "nodeAffinity": {
+          "$ref": "#/definitions/NodeAffinity",
+          "description": "Describes node affinity scheduling rules for the pod."
+        },
+        "podAffinity": {
+          "$ref": "#/definitions/PodAffinity",
+          "description": "Describes pod affinity scheduling rules (e.g. co-locate this pod in the same node, zone, etc. as some other pod(s))."
+        },
+        "podAntiAffinity": {
+          "$ref": "#/definitions/PodAntiAffinity",
+          "description": "Describes pod anti-affinity scheduling rules (e.g. avoid putting this pod in the same node, zone, etc. as some other pod(s))."
+        }
+      },
+      "additionalProperties": false,
+      "description": "Affinity is a group of affinity scheduling rules."
+    },
+    "NodeAffinity": {
+      "type": "object",
+      "properties": {
+        "preferredDuringSchedulingIgnoredDuringExecution": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/PreferredSchedulingTerm"
+          },
+          "description": "The scheduler will prefer to schedule pods to nodes that satisfy the affinity expressions specified by this field, but it may choose a node that violates one or more of the expressions. The node that is most preferred is the one with the greatest sum of weights, i.e. for each node that meets all of the scheduling requirements (resource request, requiredDuringScheduling affinity expressions, etc.), compute a sum by iterating through the elements of this field and adding \"weight\" to the sum if the node matches the corresponding matchExpressions; the node(s) with the highest sum are the most preferred."
+        },
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+          "$ref": "#/definitions/NodeSelector",
+          "description": "If the affinity requirements specified by this field are not met at scheduling time, the pod will not be scheduled onto the node. If the affinity requirements specified by this field cease to be met at some point during pod execution (e.g. due to an update), the system may or may not try to eventually evict the pod from its node."
+        }
+      },
+      "additionalProperties": false,
+      "description": "Node affinity is a group of node affinity scheduling rules."
+    },
+    "PreferredSchedulingTerm": {
+      "type": "object",
+      "properties": {
+        "preference": {
+          "$ref": "#/definitions/NodeSelectorTerm",
+          "description": "A node selector term, associated with the corresponding weight."
+        },
+        "weight": {
+          "type": "number",
+          "description": "Weight associated with matching the corresponding nodeSelectorTerm, in the range 1-100."
+        }
+      },
+      "required": [
+        "preference",
+        "weight"
+      ],
+      "additionalProperties": false,
+      "description": "An empty preferred scheduling term matches all objects with implicit weight 0 (i.e. it's a no-op). A null preferred scheduling term matches no objects (i.e. is also a no-op)."
+    },
+    "NodeSelectorTerm": {
+      "type": "object",
+      "properties": {
+        "matchExpressions": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/NodeSelectorRequirement"
+          },
+          "description": "A list of node selector requirements by node's labels."
+        },
+        "matchFields": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/NodeSelectorRequirement"
+          },
+          "description": "A list of node selector requirements by node's fields."
+        }
+      },
+      "additionalProperties": false,
+      "description": "A null or empty node selector term matches no objects. The requirements of them are ANDed. The TopologySelectorTerm type implements a subset of the NodeSelectorTerm."
+    },
+    "NodeSelectorRequirement": {
+      "type": "object",
+      "properties": {
+        "key": {
+          "type": "string",
+          "description": "The label key that the selector applies to."
+        },
+        "operator": {
+          "type": "string",
+          "description": "Represents a key's relationship to a set of values. Valid operators are In, NotIn, Exists, DoesNotExist. Gt, and Lt."
+        },
+        "values": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "An array of string values. If the operator is In or NotIn, the values array must be non-empty. If the operator is Exists or DoesNotExist, the values array must be empty. If the operator is Gt or Lt, the values array must have a single element, which will be interpreted as an integer. This array is replaced during a strategic merge patch."
+        }
+      },
+      "required": [
+        "key",
+        "operator"
+      ],
+      "additionalProperties": false,
+      "description": "A node selector requirement is a selector that contains values, a key, and an operator that relates the key and values."
+    },
+    "NodeSelector": {
+      "type": "object",
+      "properties": {
+        "nodeSelectorTerms": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/NodeSelectorTerm"
+          },
+          "description": "Required. A list of node selector terms. The terms are ORed."
+        }
+      },
+      "required": [
+        "nodeSelectorTerms"
+      ],
+      "additionalProperties": false,
+      "description": "A node selector represents the union of the results of one or more label queries over a set of nodes; that is, it represents the OR of the selectors represented by the node selector terms."
+    },
+    "PodAffinity": {
+      "type": "object",
+      "properties": {
+        "preferredDuringSchedulingIgnoredDuringExecution": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/WeightedPodAffinityTerm"
+          },
+          "description": "The scheduler will prefer to schedule pods to nodes that satisfy the affinity expressions specified by this field, but it may choose a node that violates one or more of the expressions. The node that is most preferred is the one with the greatest sum of weights, i.e. for each node that meets all of the scheduling requirements (resource request, requiredDuringScheduling affinity expressions, etc.), compute a sum by iterating through the elements of this field and adding \"weight\" to the sum if the node has pods which matches the corresponding podAffinityTerm; the node(s) with the highest sum are the most preferred."
+        },
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/PodAffinityTerm"
+          },
+          "description": "If the affinity requirements specified by this field are not met at scheduling time, the pod will not be scheduled onto the node. If the affinity requirements specified by this field cease to be met at some point during pod execution (e.g. due to a pod label update), the system may or may not try to eventually evict the pod from its node. When there are multiple elements, the lists of nodes corresponding to each podAffinityTerm are intersected, i.e. all terms must be satisfied."
+        }
+      },
+      "additionalProperties": false,
+      "description": "Pod affinity is a group of inter pod affinity scheduling rules."
+    },
+    "WeightedPodAffinityTerm": {
+      "type": "object",
+      "properties": {
+        "podAffinityTerm": {
+          "$ref": "#/definitions/PodAffinityTerm",
+          "description": "Required. A pod affinity term, associated with the corresponding weight."
+        },
+        "weight": {
+          "type": "number",
+          "description": "weight associated with matching the corresponding podAffinityTerm, in the range 1-100."
+        }
+      },
+      "required": [
+        "podAffinityTerm",
+        "weight"
+      ],
+      "additionalProperties": false,
+      "description": "The weights of all of the matched WeightedPodAffinityTerm fields are added per-node to find the most preferred node(s)"
+    },
+    "PodAffinityTerm": {
+      "type": "object",
+      "properties": {
+        "labelSelector": {
+          "$ref": "#/definitions/LabelSelector",
+          "description": "A label query over a set of resources, in this case pods."
+        },
+        "namespaceSelector": {
+          "$ref": "#/definitions/LabelSelector",
+          "description": "A label query over the set of namespaces that the term applies to. The term is applied to the union of the namespaces selected by this field and the ones listed in the namespaces field. null selector and null or empty namespaces list means \"this pod's namespace\". An empty selector ({}) matches all namespaces."
+        },
+        "namespaces": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "namespaces specifies a static list of namespace names that the term applies to. The term is applied to the union of the namespaces listed in this field and the ones selected by namespaceSelector. null or empty namespaces list and null namespaceSelector means \"this pod's namespace\"."
+        },
+        "topologyKey": {
+          "type": "string",
+          "description": "This pod should be co-located (affinity) or not co-located (anti-affinity) with the pods matching the labelSelector in the specified namespaces, where co-located is defined as running on a node whose value of the label with key topologyKey matches that of any node on which any of the selected pods is running. Empty topologyKey is not allowed."
+        }
+      },
+      "required": [
+        "topologyKey"
+      ],
+      "additionalProperties": false,
+      "description": "Defines a set of pods (namely those matching the labelSelector relative to the given namespace(s)) that this pod should be co-located (affinity) or not co-located (anti-affinity) with, where co-located is defined as running on a node whose value of the label with key <topologyKey> matches that of any node on which a pod of the set of pods is running"
+    },
+    "LabelSelector": {
+      "type": "object",
+      "properties": {
+        "matchExpressions": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/LabelSelectorRequirement"
+          },
+          "description": "matchExpressions is a list of label selector requirements. The requirements are ANDed."
+        },
+        "matchLabels": {
+          "type": "object",
+          "additionalProperties": {
+            "type": "string"
+          },
+          "description": "matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels map is equivalent to an element of matchExpressions, whose key field is \"key\", the operator is \"In\", and the values array contains only \"value\". The requirements are ANDed."
+        }
+      },
+      "additionalProperties": false,
+      "description": "A label selector is a label query over a set of resources. The result of matchLabels and matchExpressions are ANDed. An empty label selector matches all objects. A null label selector matches no objects."
+    },
+    "LabelSelectorRequirement": {
+      "type": "object",
+      "properties": {
+        "key": {
+          "type": "string",
+          "description": "key is the label key that the selector applies to."
+        },
+        "operator": {
+          "type": "string",
+          "description": "operator represents a key's relationship to a set of values. Valid operators are In, NotIn, Exists and DoesNotExist."
+        },
+        "values": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "values is an array of string values. If the operator is In or NotIn, the values array must be non-empty. If the operator is Exists or DoesNotExist, the values array must be empty. This array is replaced during a strategic merge patch."
+        }
+      },
+      "required": [
+        "key",
+        "operator"
+      ],
+      "additionalProperties": false,
+      "description": "A label selector requirement is a selector that contains values, a key, and an operator that relates the key and values."
+    },
+    "PodAntiAffinity": {
+      "type": "object",
+      "properties": {
+        "preferredDuringSchedulingIgnoredDuringExecution": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/WeightedPodAffinityTerm"
+          },
+          "description": "The scheduler will prefer to schedule pods to nodes that satisfy the anti-affinity expressions specified by this field, but it may choose a node that violates one or more of the expressions. The node that is most preferred is the one with the greatest sum of weights, i.e. for each node that meets all of the scheduling requirements (resource request, requiredDuringScheduling anti-affinity expressions, etc.), compute a sum by iterating through the elements of this field and adding \"weight\" to the sum if the node has pods which matches the corresponding podAffinityTerm; the node(s) with the highest sum are the most preferred."
+        },
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/PodAffinityTerm"
+          },
+          "description": "If the anti-affinity requirements specified by this field are not met at scheduling time, the pod will not be scheduled onto the node. If the anti-affinity requirements specified by this field cease to be met at some point during pod execution (e.g. due to a pod label update), the system may or may not try to eventually evict the pod from its node. When there are multiple elements, the lists of nodes corresponding to each podAffinityTerm are intersected, i.e. all terms must be satisfied."
+        }
+      },
+      "additionalProperties": false,
+      "description": "Pod anti affinity is a group of inter pod anti affinity scheduling rules."
     },
     "HorizontalScalingTopologyProps": {
       "type": "object",
@@ -218,6 +586,25 @@ export const PROP_SCHEMAS = {
               "description": "Prefix of the guides' metric names the service serves beside its own (`METRICS_PREFIX`), e.g. 'fastnext'.",
               "default": "- not served"
             },
+            "queueBroker": {
+              "implements": {
+                "interface": "IClientAccessible",
+                "members": [
+                  "allowClient",
+                  "clientEnv",
+                  "clientLinks"
+                ],
+                "methods": [
+                  "allowClient"
+                ],
+                "classes": [
+                  "RedisCluster",
+                  "PgReplicaSet"
+                ]
+              },
+              "description": "The Redis of the queues the API enqueues to (`WORKER_QUEUES`), when it is not `cache`: its env is `QUEUE_REDIS_*` and its port is opened, so the cache may evict while the queue never does.",
+              "default": "- the API enqueues on `cache`"
+            },
             "env": {
               "type": "object",
               "additionalProperties": {
@@ -237,12 +624,17 @@ export const PROP_SCHEMAS = {
             "metricsScraper": {
               "$ref": "#/definitions/PodPeer",
               "description": "Pods allowed to scrape the metrics port.",
-              "default": "- pods labelled app.kubernetes.io/name=prometheus in any namespace"
+              "default": "- pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name)"
             },
             "runAsUser": {
               "type": "number",
               "description": "User id the container runs as.",
               "default": 10001
+            },
+            "pod": {
+              "$ref": "#/definitions/PodOptions",
+              "description": "Node pools, tolerations, priority, pull Secrets, pod labels and annotations, and the ServiceAccount's annotations.",
+              "default": "- none"
             }
           },
           "additionalProperties": false,
@@ -262,12 +654,22 @@ export const PROP_SCHEMAS = {
         "cache": {
           "$ref": "#/definitions/RedisClusterProps",
           "description": "The Redis tier to create.",
-          "default": "- RedisCluster's defaults: 3 masters and 3 replicas, with `maxmemoryPolicy` 'volatile-lru' when there are workers"
+          "default": "- RedisCluster's defaults: 3 masters and 3 replicas"
         },
         "existingCache": {
           "instanceof": "RedisCluster",
           "description": "A Redis tier made elsewhere, instead of `cache`.",
           "default": "- one is created"
+        },
+        "queue": {
+          "$ref": "#/definitions/RedisClusterProps",
+          "description": "The workers' queue Redis to create, which must never evict.",
+          "default": "- with workers, a master, a replica and 3 Sentinels with 'noeviction'"
+        },
+        "existingQueue": {
+          "instanceof": "RedisCluster",
+          "description": "A queue Redis made elsewhere, instead of `queue`.",
+          "default": "- one is created when there are workers"
         },
         "loadBalancer": {
           "type": "object",
@@ -327,8 +729,20 @@ export const PROP_SCHEMAS = {
             },
             "websocketPath": {
               "type": "string",
-              "description": "Path prefix of websocket connections.",
+              "description": "Path prefix of websocket connections, matched at a segment boundary: '/ws' serves '/ws/...', never '/wsx'.",
               "default": "/ws"
+            },
+            "internalPaths": {
+              "type": "array",
+              "items": {
+                "type": "string"
+              },
+              "description": "Paths that are never forwarded (nginx answers 404, a Gateway answers with no backend), each with everything below it: the backend's metrics, health details, replication status and cache endpoints, which the scraper and the kubelet reach on the pod. `/health` stays public.",
+              "default": [
+                "/metrics",
+                "/api/v1/scaling",
+                "/api/v1/cache"
+              ]
             },
             "tls": {
               "type": "object",
@@ -457,7 +871,7 @@ export const PROP_SCHEMAS = {
             "metricsScraper": {
               "$ref": "#/definitions/PodPeer",
               "description": "Pods allowed to scrape the exporter.",
-              "default": "- pods labelled app.kubernetes.io/name=prometheus in any namespace"
+              "default": "- pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name)"
             },
             "gateway": {
               "$ref": "#/definitions/GatewayReference",
@@ -476,6 +890,11 @@ export const PROP_SCHEMAS = {
               "$ref": "#/definitions/PodPeer",
               "description": "Gateway mode: the Gateway's data-plane pods, which the API must admit.",
               "default": "- every pod in the Gateway's namespace"
+            },
+            "pod": {
+              "$ref": "#/definitions/PodOptions",
+              "description": "nginx mode: pod options of the nginx pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations).",
+              "default": "- none"
             }
           },
           "additionalProperties": false,
@@ -489,9 +908,6 @@ export const PROP_SCHEMAS = {
                 "nginx"
               ],
               "loginRateLimit": [
-                "nginx"
-              ],
-              "tls": [
                 "nginx"
               ],
               "nextUpstreamOn": [
@@ -526,6 +942,9 @@ export const PROP_SCHEMAS = {
               ],
               "gatewayPods": [
                 "gateway"
+              ],
+              "pod": [
+                "nginx"
               ]
             }
           }
@@ -684,17 +1103,27 @@ export const PROP_SCHEMAS = {
               "metricsScraper": {
                 "$ref": "#/definitions/PodPeer",
                 "description": "Pods allowed to scrape the metrics port.",
-                "default": "- pods labelled app.kubernetes.io/name=prometheus in any namespace"
+                "default": "- pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name)"
               },
               "kedaOperator": {
                 "$ref": "#/definitions/PodPeer",
                 "description": "Pods of the KEDA operator, admitted to the broker to read the queue.",
-                "default": "- pods labelled app.kubernetes.io/name=keda-operator in any namespace"
+                "default": "- pods labelled app.kubernetes.io/name=keda-operator in the namespace 'keda' (a namespaceSelector must pin kubernetes.io/metadata.name)"
               },
               "runAsUser": {
                 "type": "number",
                 "description": "User id the container runs as.",
                 "default": 10001
+              },
+              "pod": {
+                "$ref": "#/definitions/PodOptions",
+                "description": "Pod options of the workers and the schedules' CronJobs: node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations.",
+                "default": "- none"
+              },
+              "jobPod": {
+                "$ref": "#/definitions/PodOptions",
+                "description": "Pod options of the schedules' CronJobs only, laid over `pod`; ServiceAccount annotations here give them a ServiceAccount of their own.",
+                "default": "- `pod`"
               },
               "queues": {
                 "type": "array",
@@ -728,7 +1157,7 @@ export const PROP_SCHEMAS = {
             ],
             "additionalProperties": false
           },
-          "description": "Worker pools by id, each on the topology's Redis (as broker) and PostgreSQL.",
+          "description": "Worker pools by id, each on the topology's queue Redis (as broker), cache and PostgreSQL.",
           "default": "- none"
         },
         "observability": {
@@ -815,6 +1244,21 @@ export const PROP_SCHEMAS = {
                   "type": "string",
                   "description": "standalone: how long Prometheus keeps samples.",
                   "default": "15d"
+                },
+                "pod": {
+                  "$ref": "#/definitions/PodOptions",
+                  "description": "standalone: pod options of the Prometheus and Grafana pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations).",
+                  "default": "- none"
+                },
+                "prometheusPod": {
+                  "$ref": "#/definitions/PodOptions",
+                  "description": "standalone: pod options of the Prometheus pod only, laid over `pod`.",
+                  "default": "- `pod`"
+                },
+                "grafanaPod": {
+                  "$ref": "#/definitions/PodOptions",
+                  "description": "standalone: pod options of the Grafana pod only, laid over `pod`.",
+                  "default": "- `pod`"
                 }
               },
               "additionalProperties": false,
@@ -833,6 +1277,15 @@ export const PROP_SCHEMAS = {
                   ],
                   "retention": [
                     "standalone"
+                  ],
+                  "pod": [
+                    "standalone"
+                  ],
+                  "prometheusPod": [
+                    "standalone"
+                  ],
+                  "grafanaPod": [
+                    "standalone"
                   ]
                 }
               }
@@ -849,6 +1302,11 @@ export const PROP_SCHEMAS = {
           "type": "boolean",
           "description": "Create the Secrets of the tiers made here (database credentials, Redis password, Grafana admin) with random values in a one-shot Job, unless they exist; `false` leaves them to you.",
           "default": true
+        },
+        "pod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "Pod options every tier's pods start from (a private registry's pull Secret, a node pool, a priority ...); a tier's own `pod` is laid over them. Tiers that make no pods of ours (a Gateway, prometheus-operator) take none.",
+          "default": "- none"
         }
       },
       "required": [
@@ -1126,7 +1584,7 @@ export const PROP_SCHEMAS = {
         "image": {
           "type": "string",
           "description": "PostgreSQL image (15 or newer).",
-          "default": "'postgres:15.8' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.8' (cloudnative-pg)"
+          "default": "'postgres:15.15' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.15' (cloudnative-pg)"
         },
         "exporterImage": {
           "type": "string",
@@ -1197,6 +1655,11 @@ export const PROP_SCHEMAS = {
           "description": "`wal_keep_size`.",
           "default": "1GB"
         },
+        "maxSlotWalKeepSize": {
+          "type": "string",
+          "description": "`max_slot_wal_keep_size`: WAL a replica's slot may hold before it is invalidated (the replica then re-clones).",
+          "default": "4GB"
+        },
         "parameters": {
           "type": "object",
           "additionalProperties": {
@@ -1239,7 +1702,7 @@ export const PROP_SCHEMAS = {
         "metricsScraper": {
           "$ref": "#/definitions/PodPeer",
           "description": "Pods allowed to scrape the exporters.",
-          "default": "- pods labelled app.kubernetes.io/name=prometheus in any namespace"
+          "default": "- pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name)"
         },
         "podMonitorLabels": {
           "type": "object",
@@ -1250,6 +1713,16 @@ export const PROP_SCHEMAS = {
           "default": {
             "release": "kube-prometheus-stack"
           }
+        },
+        "pod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "Pod options of every PostgreSQL pod (and the PgBouncer pods): node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations.",
+          "default": "- none"
+        },
+        "poolerPod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "cloudnative-pg: pod options of the PgBouncer pods only, laid over `pod`; their ServiceAccount is the operator's.",
+          "default": "- `pod`"
         }
       },
       "additionalProperties": false,
@@ -1266,6 +1739,9 @@ export const PROP_SCHEMAS = {
           ],
           "podMonitorLabels": [
             "cloudnative-pg"
+          ],
+          "poolerPod": [
+            "cloudnative-pg"
           ]
         }
       }
@@ -1276,7 +1752,7 @@ export const PROP_SCHEMAS = {
         "statefulset",
         "cloudnative-pg"
       ],
-      "description": "How PostgreSQL runs: each engine is one module in lib/postgres/ behind  {@link  PgEngineModule } , listed in PG_ENGINES."
+      "description": "How the PostgreSQL servers run: StatefulSets of our own, or a CloudNativePG `Cluster`."
     },
     "SynchronousCommit": {
       "type": "string",
@@ -1284,14 +1760,16 @@ export const PROP_SCHEMAS = {
         "on",
         "remote_write",
         "remote_apply"
-      ]
+      ],
+      "description": "How far a commit waits for the synchronous standby (`synchronous_commit`)."
     },
     "PgAccessMode": {
       "type": "string",
       "enum": [
         "ReadWriteOnce",
         "ReadWriteOncePod"
-      ]
+      ],
+      "description": "The access mode of the data volumes."
     },
     "RedisClusterProps": {
       "type": "object",
@@ -1362,7 +1840,7 @@ export const PROP_SCHEMAS = {
         "image": {
           "type": "string",
           "description": "Redis image (7.x).",
-          "default": "redis:7.2.5"
+          "default": "redis:7.2.11"
         },
         "exporterImage": {
           "type": "string",
@@ -1453,7 +1931,22 @@ export const PROP_SCHEMAS = {
         "metricsScraper": {
           "$ref": "#/definitions/PodPeer",
           "description": "Pods allowed to scrape the exporters.",
-          "default": "- pods labelled app.kubernetes.io/name=prometheus in any namespace"
+          "default": "- pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name)"
+        },
+        "pod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "Pod options of every pod (Redis, Sentinels, the cluster-create Job): node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations.",
+          "default": "- none"
+        },
+        "sentinelPod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "Sentinel mode: pod options of the Sentinels only, laid over `pod`.",
+          "default": "- `pod`"
+        },
+        "jobPod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "Cluster mode: pod options of the cluster-create Job only, laid over `pod`.",
+          "default": "- `pod`"
         }
       },
       "additionalProperties": false,
@@ -1485,6 +1978,12 @@ export const PROP_SCHEMAS = {
           ],
           "clusterNodeTimeout": [
             "cluster"
+          ],
+          "sentinelPod": [
+            "sentinel"
+          ],
+          "jobPod": [
+            "cluster"
           ]
         }
       }
@@ -1495,7 +1994,8 @@ export const PROP_SCHEMAS = {
         "cluster",
         "sentinel",
         "standalone"
-      ]
+      ],
+      "description": "A way of running Redis, as the `mode` prop names it; each has a module registered in `modes.ts`."
     },
     "MaxmemoryPolicy": {
       "type": "string",
@@ -1508,7 +2008,8 @@ export const PROP_SCHEMAS = {
         "volatile-lfu",
         "volatile-random",
         "volatile-ttl"
-      ]
+      ],
+      "description": "An eviction policy Redis 7 accepts for `maxmemory-policy`."
     },
     "AppendFsync": {
       "type": "string",
@@ -1516,7 +2017,8 @@ export const PROP_SCHEMAS = {
         "always",
         "everysec",
         "no"
-      ]
+      ],
+      "description": "When Redis fsyncs the append-only file."
     },
     "LoadBalancerMode": {
       "type": "string",
@@ -1578,7 +2080,7 @@ export const PROP_SCHEMAS = {
         "non_idempotent",
         "off"
       ],
-      "description": "When nginx passes a request on to the next server: one of  {@link  NGINX_NEXT_UPSTREAM_CONDITIONS } ."
+      "description": "When nginx passes a request on to the next server."
     },
     "ProxyTimeouts": {
       "type": "object",
@@ -1892,8 +2394,20 @@ export const PROP_SCHEMAS = {
         },
         "websocketPath": {
           "type": "string",
-          "description": "Path prefix of websocket connections.",
+          "description": "Path prefix of websocket connections, matched at a segment boundary: '/ws' serves '/ws/...', never '/wsx'.",
           "default": "/ws"
+        },
+        "internalPaths": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "Paths that are never forwarded (nginx answers 404, a Gateway answers with no backend), each with everything below it: the backend's metrics, health details, replication status and cache endpoints, which the scraper and the kubelet reach on the pod. `/health` stays public.",
+          "default": [
+            "/metrics",
+            "/api/v1/scaling",
+            "/api/v1/cache"
+          ]
         },
         "tls": {
           "type": "object",
@@ -2022,7 +2536,7 @@ export const PROP_SCHEMAS = {
         "metricsScraper": {
           "$ref": "#/definitions/PodPeer",
           "description": "Pods allowed to scrape the exporter.",
-          "default": "- pods labelled app.kubernetes.io/name=prometheus in any namespace"
+          "default": "- pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name)"
         },
         "gateway": {
           "$ref": "#/definitions/GatewayReference",
@@ -2041,6 +2555,11 @@ export const PROP_SCHEMAS = {
           "$ref": "#/definitions/PodPeer",
           "description": "Gateway mode: the Gateway's data-plane pods, which the API must admit.",
           "default": "- every pod in the Gateway's namespace"
+        },
+        "pod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "nginx mode: pod options of the nginx pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations).",
+          "default": "- none"
         }
       },
       "required": [
@@ -2056,9 +2575,6 @@ export const PROP_SCHEMAS = {
             "nginx"
           ],
           "loginRateLimit": [
-            "nginx"
-          ],
-          "tls": [
             "nginx"
           ],
           "nextUpstreamOn": [
@@ -2093,6 +2609,9 @@ export const PROP_SCHEMAS = {
           ],
           "gatewayPods": [
             "gateway"
+          ],
+          "pod": [
+            "nginx"
           ]
         }
       }
@@ -2117,10 +2636,10 @@ export const PROP_SCHEMAS = {
               ],
               "classes": [
                 "ScaledApi",
-                "LoadBalancer",
+                "WorkerPool",
                 "RedisCluster",
                 "PgReplicaSet",
-                "WorkerPool"
+                "LoadBalancer"
               ]
             }
           },
@@ -2205,6 +2724,21 @@ export const PROP_SCHEMAS = {
           "type": "string",
           "description": "standalone: how long Prometheus keeps samples.",
           "default": "15d"
+        },
+        "pod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "standalone: pod options of the Prometheus and Grafana pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations).",
+          "default": "- none"
+        },
+        "prometheusPod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "standalone: pod options of the Prometheus pod only, laid over `pod`.",
+          "default": "- `pod`"
+        },
+        "grafanaPod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "standalone: pod options of the Grafana pod only, laid over `pod`.",
+          "default": "- `pod`"
         }
       },
       "required": [
@@ -2226,6 +2760,15 @@ export const PROP_SCHEMAS = {
             "standalone"
           ],
           "retention": [
+            "standalone"
+          ],
+          "pod": [
+            "standalone"
+          ],
+          "prometheusPod": [
+            "standalone"
+          ],
+          "grafanaPod": [
             "standalone"
           ]
         }
@@ -2277,6 +2820,11 @@ export const PROP_SCHEMAS = {
           "type": "string",
           "description": "Version of the profile: 'latest' (the cluster's own) or a Kubernetes minor version such as 'v1.30'.",
           "default": "latest"
+        },
+        "defaultDeny": {
+          "type": "boolean",
+          "description": "Add a NetworkPolicy that selects every pod of the namespace for ingress and egress and allows nothing, so a pod without a policy of its own (a Job, a user's debugging pod) is isolated too.",
+          "default": true
         }
       },
       "additionalProperties": false,
@@ -2460,6 +3008,25 @@ export const PROP_SCHEMAS = {
           "description": "The Redis the API uses.",
           "default": "- no cache env and no cache egress"
         },
+        "queueBroker": {
+          "implements": {
+            "interface": "IClientAccessible",
+            "members": [
+              "allowClient",
+              "clientEnv",
+              "clientLinks"
+            ],
+            "methods": [
+              "allowClient"
+            ],
+            "classes": [
+              "RedisCluster",
+              "PgReplicaSet"
+            ]
+          },
+          "description": "The Redis of the queues the API enqueues to (`WORKER_QUEUES`), when it is not `cache`: its env is `QUEUE_REDIS_*` and its port is opened, so the cache may evict while the queue never does.",
+          "default": "- the API enqueues on `cache`"
+        },
         "env": {
           "type": "object",
           "additionalProperties": {
@@ -2479,12 +3046,17 @@ export const PROP_SCHEMAS = {
         "metricsScraper": {
           "$ref": "#/definitions/PodPeer",
           "description": "Pods allowed to scrape the metrics port.",
-          "default": "- pods labelled app.kubernetes.io/name=prometheus in any namespace"
+          "default": "- pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name)"
         },
         "runAsUser": {
           "type": "number",
           "description": "User id the container runs as.",
           "default": 10001
+        },
+        "pod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "Node pools, tolerations, priority, pull Secrets, pod labels and annotations, and the ServiceAccount's annotations.",
+          "default": "- none"
         }
       },
       "required": [
@@ -2601,7 +3173,26 @@ export const PROP_SCHEMAS = {
               "RedisCluster"
             ]
           },
-          "description": "The Redis holding the queues (a RedisCluster in any mode), with `maxmemoryPolicy` 'noeviction' or 'volatile-*' so no job is evicted."
+          "description": "The Redis holding the queues (a RedisCluster in any mode), with `maxmemoryPolicy` 'noeviction' so no job or lock is evicted."
+        },
+        "cache": {
+          "implements": {
+            "interface": "ICacheEndpoint",
+            "members": [
+              "allowClient",
+              "clientEnv",
+              "clientLinks",
+              "nodes"
+            ],
+            "methods": [
+              "allowClient"
+            ],
+            "classes": [
+              "RedisCluster"
+            ]
+          },
+          "description": "The cache the workers' jobs use, when it is not the broker: it gets the `REDIS_*` env and the broker `QUEUE_REDIS_*`, so a cache that evicts never holds a job.",
+          "default": "- the broker is the workers' only Redis, in `REDIS_*`"
         },
         "database": {
           "implements": {
@@ -2717,17 +3308,27 @@ export const PROP_SCHEMAS = {
         "metricsScraper": {
           "$ref": "#/definitions/PodPeer",
           "description": "Pods allowed to scrape the metrics port.",
-          "default": "- pods labelled app.kubernetes.io/name=prometheus in any namespace"
+          "default": "- pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name)"
         },
         "kedaOperator": {
           "$ref": "#/definitions/PodPeer",
           "description": "Pods of the KEDA operator, admitted to the broker to read the queue.",
-          "default": "- pods labelled app.kubernetes.io/name=keda-operator in any namespace"
+          "default": "- pods labelled app.kubernetes.io/name=keda-operator in the namespace 'keda' (a namespaceSelector must pin kubernetes.io/metadata.name)"
         },
         "runAsUser": {
           "type": "number",
           "description": "User id the container runs as.",
           "default": 10001
+        },
+        "pod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "Pod options of the workers and the schedules' CronJobs: node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations.",
+          "default": "- none"
+        },
+        "jobPod": {
+          "$ref": "#/definitions/PodOptions",
+          "description": "Pod options of the schedules' CronJobs only, laid over `pod`; ServiceAccount annotations here give them a ServiceAccount of their own.",
+          "default": "- `pod`"
         }
       },
       "required": [

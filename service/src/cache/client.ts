@@ -1,5 +1,6 @@
 import { createClient, createCluster, createSentinel, ErrorReply } from 'redis';
 import { logger } from '../logger';
+import { RedisContract, redisContractFromEnv } from '../redis-contract';
 
 /** The few commands the cache needs, whatever the deployment (cluster, sentinel or one node). */
 export interface CacheClient {
@@ -10,14 +11,20 @@ export interface CacheClient {
   close(): Promise<void>;
 }
 
-/** The Redis deployment the env names (REDIS_CLUSTER_NODES, REDIS_SENTINELS + REDIS_SENTINEL_MASTER, REDIS_URL), or none. */
+/** The cache's client for the Redis deployment the env names (see {@link redisContractFromEnv}), or none: for tools and tests. */
 export function cacheClientFromEnv(env: NodeJS.ProcessEnv): CacheClient | undefined {
-  const password = env.REDIS_PASSWORD || undefined;
+  return createCacheClient(redisContractFromEnv(env));
+}
+
+/** A node-redis client of the deployment `contract` names (cluster, sentinel or one node), or none without one. */
+export function createCacheClient(contract: RedisContract | undefined): CacheClient | undefined {
+  if (!contract) return undefined;
+  const password = contract.password;
   const socket = { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) };
   // Without a listener an 'error' event (a node going away) would crash the process.
   const onError = (error: unknown) => logger.warn({ err: String(error) }, 'redis error');
-  if (env.REDIS_CLUSTER_NODES) {
-    const rootNodes = env.REDIS_CLUSTER_NODES.split(',').map(node => ({ url: `redis://${node.trim()}` }));
+  if (contract.mode === 'cluster') {
+    const rootNodes = contract.nodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` }));
     // node-redis re-reads the slot map only on a MOVED reply: commands for a master that died
     // wait on its reconnecting client, no MOVED ever comes, and its slots stay uncached for good.
     // So a command that fails for want of a node (offline at once, not queued) gets the cluster
@@ -29,29 +36,21 @@ export function cacheClientFromEnv(env: NodeJS.ProcessEnv): CacheClient | undefi
       return { commands: cluster, connect: () => cluster.connect(), destroy: () => cluster.destroy() };
     }, { rebuildOnFailureMs: CLUSTER_REBUILD_INTERVAL_MS });
   }
-  if (env.REDIS_SENTINELS) {
-    if (!env.REDIS_SENTINEL_MASTER) throw new Error('REDIS_SENTINEL_MASTER must name the master when REDIS_SENTINELS is set');
-    const sentinelRootNodes = env.REDIS_SENTINELS.split(',').map(node => {
-      const [host, port] = node.trim().split(':');
-      return { host, port: Number(port) };
-    });
-    const name = env.REDIS_SENTINEL_MASTER;
+  if (contract.mode === 'sentinel') {
+    const { masterName: name, sentinels: sentinelRootNodes } = contract;
     return resilient(() => {
       // scanInterval: how soon a promoted replica is found when no Sentinel notification got through.
-      const sentinel = createSentinel({ name, sentinelRootNodes, nodeClientOptions: { password, socket }, scanInterval: 2000 });
+      const sentinel = createSentinel({ name, sentinelRootNodes: [...sentinelRootNodes], nodeClientOptions: { password, socket }, scanInterval: 2000 });
       sentinel.on('error', onError);
       return { commands: sentinel, connect: () => sentinel.connect(), destroy: () => sentinel.destroy() };
     });
   }
-  if (env.REDIS_URL) {
-    const url = env.REDIS_URL;
-    return resilient(() => {
-      const client = createClient({ url, password, socket });
-      client.on('error', onError);
-      return { commands: client, connect: () => client.connect(), destroy: () => client.destroy() };
-    });
-  }
-  return undefined;
+  const url = contract.url;
+  return resilient(() => {
+    const client = createClient({ url, password, socket });
+    client.on('error', onError);
+    return { commands: client, connect: () => client.connect(), destroy: () => client.destroy() };
+  });
 }
 
 interface Commands {

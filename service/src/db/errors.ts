@@ -8,18 +8,40 @@ export class VersionConflictError extends Error {
   }
 }
 
+/** The database cannot answer now (unreachable, going away, or busy); the cause says which. */
+export class DatabaseUnavailableError extends Error {}
+
 /** No connection of the pool was free within the pool timeout; the database may be fine, only busy. */
-export class PoolTimeoutError extends Error {
+export class PoolTimeoutError extends DatabaseUnavailableError {
   public readonly code = 'POOL_TIMEOUT';
   constructor(pool: string, timeoutMs: number) {
     super(`no connection of pool ${pool} was free within ${timeoutMs} ms`);
   }
 }
 
+/** The database refused a value of the input (SQLSTATE class 22, data exception: a NUL in text, a value out of range). */
+export class InvalidValueError extends Error {}
+
+/** A consistency token names a position the primary has not reached: no write of this database gave it. */
+export class TokenAheadError extends Error {}
+
 const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P03']);
 
 /** True for errors that say the server is unreachable or going away, not that the query is wrong. */
 export function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: string }).code;
+  const code = (error as { code?: string } | undefined)?.code;
   return code !== undefined && CONNECTION_ERRORS.has(code);
+}
+
+/**
+ * The domain error a driver error means, with the driver's error as its `cause`: the layers above
+ * the db module never see a SQLSTATE. Domain errors and errors of unknown meaning pass unchanged.
+ */
+export function toDomainError(error: unknown): unknown {
+  if (error instanceof DatabaseUnavailableError || error instanceof InvalidValueError) return error;
+  if (isConnectionError(error)) return new DatabaseUnavailableError('the database cannot answer now', { cause: error });
+  const code = (error as { code?: unknown } | undefined)?.code;
+  // The message carries the server's reason for the job's failed reason and the log; the HTTP layer answers its own words.
+  if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return new InvalidValueError(`the database refused a value: ${(error as Error).message}`, { cause: error });
+  return error;
 }

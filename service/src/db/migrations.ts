@@ -1,5 +1,7 @@
 import { Sql } from 'postgres';
 import { logger } from '../logger';
+import { DEFAULT_DATABASE_CONFIG } from './config';
+import { isConnectionError } from './errors';
 
 /** Versioned migrations, applied in order, each once. */
 export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
@@ -34,11 +36,33 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
 // Any fixed number: every instance takes the same advisory lock.
 const MIGRATION_LOCK = 7_263_301;
 
+const FIRST_RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 5_000;
+
 /**
- * Applies the migrations not applied yet. Instances starting at once serialize on an advisory
- * lock held for the transaction, so each migration runs exactly once.
+ * Applies the migrations not applied yet, retrying with a growing delay while the primary cannot
+ * be reached, for at most `retryForMs` (PG_STARTUP_RETRY_MS), so a primary that comes up after
+ * the instance (a new cluster, a failover, a loaded node) is waited for instead of ending the
+ * process; any other error, or the last connection error, is thrown.
  */
-export async function migrate(sql: Sql): Promise<number[]> {
+export async function migrate(sql: Sql, retryForMs = DEFAULT_DATABASE_CONFIG.startupRetryMs): Promise<number[]> {
+  const deadline = Date.now() + retryForMs;
+  for (let delay = FIRST_RETRY_DELAY_MS; ; delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS)) {
+    try {
+      return await applyPending(sql);
+    } catch (error) {
+      if (!isConnectionError(error) || Date.now() + delay > deadline) throw error;
+      logger.warn({ err: error, retryInMs: delay }, 'primary not reachable yet; migrations retried');
+      await new Promise(resolve => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/**
+ * Instances starting at once serialize on an advisory lock held for the transaction, so each
+ * migration runs exactly once.
+ */
+async function applyPending(sql: Sql): Promise<number[]> {
   return sql.begin(async tx => {
     await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
     await tx`create table if not exists schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())`;

@@ -60,20 +60,25 @@ export class HealthState {
     return { status: healthy === states.length ? 'ok' : 'degraded', healthy, total: states.length };
   }
 
-  /** Ready while not shutting down and the primary answers; Redis is reported, never fatal (reads fall back to the database). */
+  /**
+   * Ready while not shutting down and the database can serve reads: the primary answers, or at
+   * least one replica is healthy. Without the primary, writes answer 503 but reads go on from the
+   * replicas; failing readiness then would take every pod out of the load balancer, reads included.
+   * Redis is reported, never fatal (reads fall back to the database).
+   */
   public async readiness(): Promise<{ ready: boolean; checks: Record<string, string> }> {
-    const checks: Record<string, string> = {};
     if (this.shuttingDown) return { ready: false, checks: { process: 'shutting down' } };
     if (!this.migrated) return { ready: false, checks: { migrations: 'pending' } };
-    try {
-      checks.primary = `ok (${await this.router.pingPrimary()} ms)`;
-    } catch (error) {
+    const checks: Record<string, string> = {};
+    const primaryUp = await this.router.pingPrimary().then(ms => { checks.primary = `ok (${ms} ms)`; return true; }, error => {
       checks.primary = `down: ${(error as Error).message}`;
-      return { ready: false, checks };
-    }
-    checks.cache = !this.cache.enabled ? 'not configured' : await this.cache.ping().then(ms => `ok (${ms} ms)`, error => `degraded: ${(error as Error).message}`);
+      return false;
+    });
     const replicas = this.router.replicaStates();
-    checks.replicas = `${replicas.filter(r => r.healthy).length}/${replicas.length} healthy`;
+    const healthyReplicas = replicas.filter(r => r.healthy).length;
+    checks.replicas = `${healthyReplicas}/${replicas.length} healthy`;
+    if (!primaryUp && healthyReplicas === 0) return { ready: false, checks };
+    checks.cache = !this.cache.enabled ? 'not configured' : await this.cache.ping().then(ms => `ok (${ms} ms)`, error => `degraded: ${(error as Error).message}`);
     return { ready: true, checks };
   }
 

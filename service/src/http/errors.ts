@@ -1,19 +1,23 @@
 import { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
-import { isConnectionError, NotFoundError, PoolTimeoutError, VersionConflictError } from '../db/errors';
+import { DatabaseUnavailableError, InvalidValueError, NotFoundError, TokenAheadError, VersionConflictError } from '../db/errors';
 import { describeIssues } from '../validation';
 
-/** An error the client caused, answered with its status and a stable code. */
+/** An error answered with its status and a stable code; `message` is the public body's, the cause goes to the log only. */
 export class HttpError extends Error {
-  constructor(public readonly status: number, public readonly code: string, message: string) {
-    super(message);
+  constructor(public readonly status: number, public readonly code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
 /** Unknown routes: a JSON 404 like every other error. */
 export const notFound: RequestHandler = (req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`));
 
-/** Maps every error to `{ error: { code, message } }`; bad input is 4xx, never a 500 and never a stack trace. */
+/**
+ * Maps every error to `{ error: { code, message } }`; bad input is 4xx, never a 500 and never a
+ * stack trace. A 5xx body says only what failed in the service's own words: the dependency's
+ * error (the cause) is in the log line, never in the body.
+ */
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const { status, code, message } = classify(error);
   if (status >= 500) req.log.error({ err: error, path: req.path }, 'request failed');
@@ -27,15 +31,13 @@ function classify(error: unknown): { status: number; code: string; message: stri
   }
   if (error instanceof NotFoundError) return { status: 404, code: 'not_found', message: error.message };
   if (error instanceof VersionConflictError) return { status: 409, code: 'version_conflict', message: error.message };
-  const e = error as { type?: string; status?: number; message?: string; code?: string };
+  if (error instanceof InvalidValueError) return { status: 400, code: 'invalid_input', message: 'the database refused a value of the request' };
+  if (error instanceof TokenAheadError) return { status: 400, code: 'invalid_consistency_token', message: error.message };
+  if (error instanceof DatabaseUnavailableError) return { status: 503, code: 'unavailable', message: 'the database cannot answer now; retry' };
+  const e = error as { type?: string; status?: number; expose?: boolean; message?: string };
   // body-parser's errors carry a type and a 4xx status.
   if (e.type === 'entity.too.large') return { status: 413, code: 'body_too_large', message: 'the request body exceeds the limit' };
   if (e.type === 'entity.parse.failed') return { status: 400, code: 'malformed_json', message: 'the request body is not valid JSON' };
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return { status: e.status, code: 'bad_request', message: e.message ?? 'bad request' };
-  // SQLSTATE class 22 (data exception: a NUL in text, a value out of range) is input the database refused.
-  if (typeof e.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code)) return { status: 400, code: 'invalid_input', message: 'the database refused a value of the request' };
-  if (isConnectionError(error) || error instanceof PoolTimeoutError) {
-    return { status: 503, code: 'unavailable', message: 'the database cannot answer now; retry' };
-  }
   return { status: 500, code: 'internal', message: 'internal error' };
 }

@@ -1,8 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { closeQuietly, queueConnectionFromEnv } from '../queue/connection';
 import { JobProducer, JobRefused } from '../queue/producer';
-import { queueNamesFromEnv } from '../queue/settings';
 import { HttpError } from './errors';
 import { idempotencyKeyOf } from './idempotency';
 import { requireAdmin } from './ops-routes';
@@ -14,23 +12,14 @@ const enqueueBody = z.strictObject({
 });
 const idParam = z.strictObject({ id: z.string().min(1).max(100) });
 
-/** The jobs endpoints and the producer behind them, which the service closes at shutdown. */
-export interface JobsApi {
-  readonly router: Router;
-  readonly producer?: JobProducer;
-  close(): Promise<void>;
-}
-
 /**
  * `/api/v1/jobs` (admin token): `POST /` enqueues `{ queue, name, data }` and answers 202 with
  * the job's id (the same id again for a repeated Idempotency-Key, with no second job); `GET /:id`
- * answers its state, attempts and failed reason. Only the queues named in WORKER_QUEUES are
- * served; without them (or without a Redis contract) every job is refused.
+ * answers its state, attempts and failed reason. Only the producer's queues are served; without
+ * a producer (no WORKER_QUEUES or no Redis contract) every job is refused. The producer is the
+ * caller's to close.
  */
-export function jobsApi(env: NodeJS.ProcessEnv, adminToken: string | undefined): JobsApi {
-  const queueNames = queueNamesFromEnv(env);
-  const connection = queueNames.length > 0 ? queueConnectionFromEnv(env, 'producer') : undefined;
-  const producer = connection ? new JobProducer(connection, queueNames) : undefined;
+export function jobsRouter(producer: JobProducer | undefined, adminToken: string | undefined): Router {
   const router = Router();
   router.use(requireAdmin(adminToken));
 
@@ -49,21 +38,15 @@ export function jobsApi(env: NodeJS.ProcessEnv, adminToken: string | undefined):
     res.json(status);
   });
 
-  return {
-    router, producer,
-    close: async () => {
-      await producer?.close();
-      if (connection) closeQuietly(connection);
-    },
-  };
+  return router;
 }
 
-/** A refused job is the client's error; any other failure is the queue's Redis not answering. */
+/** A refused job is the client's error; any other failure is the queue's Redis not answering (the cause is logged with the 503). */
 async function unavailableOnFailure<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    if (error instanceof JobRefused) throw new HttpError(400, 'invalid_job', error.message);
-    throw new HttpError(503, 'unavailable', 'the job queue cannot answer now; retry');
+    if (error instanceof JobRefused) throw new HttpError(400, 'invalid_job', error.message, { cause: error });
+    throw new HttpError(503, 'unavailable', 'the job queue cannot answer now; retry', { cause: error });
   }
 }

@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { logger } from '../logger';
+import { queueRedisContractFromEnv, RedisContract } from '../redis-contract';
 
 /** A connection for BullMQ: ioredis on one node, a Cluster, or a Sentinel-managed master. */
 export type QueueConnection = Redis | Cluster;
@@ -11,29 +12,31 @@ export type QueueConnection = Redis | Cluster;
  */
 export type ConnectionRole = 'worker' | 'producer';
 
-/**
- * The queue's Redis from the env the constructs inject, the same contract as the cache's:
- * REDIS_CLUSTER_NODES, REDIS_SENTINELS + REDIS_SENTINEL_MASTER, or REDIS_URL, with REDIS_PASSWORD.
- */
+/** The queue's connection for the Redis deployment the env names (see {@link queueRedisContractFromEnv}): for tools and tests. */
 export function queueConnectionFromEnv(env: NodeJS.ProcessEnv, role: ConnectionRole): QueueConnection | undefined {
-  const password = env.REDIS_PASSWORD ? { password: env.REDIS_PASSWORD } : {};
+  return createQueueConnection(queueRedisContractFromEnv(env), role);
+}
+
+/** An ioredis connection for BullMQ to the deployment `contract` names, the same contract as the cache's; none without one. */
+export function createQueueConnection(contract: RedisContract | undefined, role: ConnectionRole): QueueConnection | undefined {
+  if (!contract) return undefined;
+  const password = contract.password ? { password: contract.password } : {};
   const behaviour = role === 'worker'
     ? { maxRetriesPerRequest: null }
     : { maxRetriesPerRequest: 1, enableOfflineQueue: false };
   const retryStrategy = (times: number) => Math.min(100 * 2 ** times, 2000);
-  const connection = connect(env, password, behaviour, retryStrategy);
+  const connection = connect(contract, password, behaviour, retryStrategy);
   // Without a listener an 'error' event (a node going away) would crash the process.
-  connection?.on('error', (error: unknown) => logger.warn({ err: String(error) }, 'queue redis error'));
+  connection.on('error', (error: unknown) => logger.warn({ err: String(error) }, 'queue redis error'));
   return connection;
 }
 
 function connect(
-  env: NodeJS.ProcessEnv, password: { password?: string },
+  contract: RedisContract, password: { password?: string },
   behaviour: { maxRetriesPerRequest: number | null; enableOfflineQueue?: boolean }, retryStrategy: (times: number) => number,
-): QueueConnection | undefined {
-  if (env.REDIS_CLUSTER_NODES) {
-    const nodes = hostPorts(env.REDIS_CLUSTER_NODES);
-    return new Cluster(nodes, {
+): QueueConnection {
+  if (contract.mode === 'cluster') {
+    return new Cluster(contract.nodes.map(n => ({ ...n })), {
       ...behaviour,
       clusterRetryStrategy: retryStrategy,
       redisOptions: { ...password, connectTimeout: 2000, ...behaviour },
@@ -41,21 +44,12 @@ function connect(
       slotsRefreshTimeout: 2000,
     });
   }
-  if (env.REDIS_SENTINELS) {
-    if (!env.REDIS_SENTINEL_MASTER) throw new Error('REDIS_SENTINEL_MASTER must name the master when REDIS_SENTINELS is set');
+  if (contract.mode === 'sentinel') {
     return new Redis({
-      sentinels: hostPorts(env.REDIS_SENTINELS), name: env.REDIS_SENTINEL_MASTER, ...password, connectTimeout: 2000, retryStrategy, ...behaviour,
+      sentinels: contract.sentinels.map(n => ({ ...n })), name: contract.masterName, ...password, connectTimeout: 2000, retryStrategy, ...behaviour,
     });
   }
-  if (env.REDIS_URL) return new Redis(env.REDIS_URL, { ...password, connectTimeout: 2000, retryStrategy, ...behaviour });
-  return undefined;
-}
-
-function hostPorts(list: string): Array<{ host: string; port: number }> {
-  return list.split(',').map(node => {
-    const [host, port] = node.trim().split(':');
-    return { host, port: Number(port) };
-  });
+  return new Redis(contract.url, { ...password, connectTimeout: 2000, retryStrategy, ...behaviour });
 }
 
 /**

@@ -54,7 +54,7 @@ export class JobProducer {
     if (!queue) throw new JobRefused(`queue ${JSON.stringify(queueName)} is not served here; known: ${this.queueNames.join(', ')}`);
     if (!(JOB_NAMES as string[]).includes(name)) throw new JobRefused(`job name ${JSON.stringify(name)} is unknown; known: ${JOB_NAMES.join(', ')}`);
     const parsed = JOB_SCHEMAS[name as JobName].safeParse(data ?? {});
-    if (!parsed.success) throw new JobRefused(describeIssues(parsed.error, 'data'));
+    if (!parsed.success) throw new JobRefused(describeIssues(parsed.error, 'data'), { cause: parsed.error });
     // Hashed: a BullMQ job id may not hold ':' nor be an integer, which a client's key may.
     const jobId = idempotencyKey === undefined ? randomUUID() : `idempotent-${createHash('sha256').update(idempotencyKey).digest('hex')}`;
     await queue.add(name, parsed.data, { ...JOB_OPTIONS, jobId });

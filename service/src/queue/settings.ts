@@ -1,4 +1,4 @@
-import { intFromEnv } from '../config';
+import { intFromEnv } from '../env';
 
 /**
  * The key prefix of every queue (QUEUE_PREFIX, which WorkerPool's `queuePrefix` sets), hash-tagged: BullMQ's scripts

@@ -48,7 +48,7 @@ export class QueueWorkers {
   }
 
   public start(): void {
-    for (const worker of this.workers) void worker.run().catch(error => logger.error({ err: String(error) }, 'queue worker stopped'));
+    for (const worker of this.workers) void worker.run().catch(error => logger.error({ err: error }, 'queue worker stopped'));
   }
 
   /**
@@ -80,7 +80,7 @@ export class QueueWorkers {
       // The job's data may hold personal data: log its id, name and the reason only.
       logger.warn({ queue, id: job.id, name: job.name, attempt: job.attemptsMade + 1, err: String(error) }, final ? 'job failed' : 'job will be retried');
       // Data its schema refuses will be refused on every run: fail it now.
-      if (error instanceof ZodError) throw new UnrecoverableError(describeIssues(error, 'data'));
+      if (error instanceof ZodError) throw Object.assign(new UnrecoverableError(describeIssues(error, 'data')), { cause: error });
       throw error;
     } finally {
       this.inHand--;

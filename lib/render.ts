@@ -1,0 +1,35 @@
+// `hscale/render`: the pure functions that write what a server reads (nginx.conf, redis.conf,
+// sentinel.conf, postgresql.conf, pg_hba.conf, Prometheus rules and configuration, Grafana
+// dashboards, the metrics adapter's rules) and what must exist before a chart applies. The
+// constructs put their output in ConfigMaps; users feed it to their own servers and tests.
+// The scripts the pods run (start, init, cluster-create, secret generation) are internal: they
+// are written for the pods the constructs build. etc/render.api.md is the report of this file.
+
+// Types of the renderers' options that `hscale` exports too, so each subpath is complete alone.
+export type { MaxmemoryPolicy, MetricsEndpoint, QueueBacklog } from './core/endpoints';
+export type { AppendFsync } from './redis/redis-conf';
+export type { SynchronousCommit } from './postgres/postgres-conf';
+
+export { API_UPSTREAM, NGINX_HEALTH_PATH, renderNginxConf } from './load-balancer/nginx-conf';
+export type {
+  NginxConfOptions, NginxExtraUpstream, NginxNextUpstreamCondition, NginxProxyBuffers, NginxProxyCache, NginxProxyTimeouts, NginxRateLimit,
+  NginxRoute, NginxTls, NginxUpstreamServer,
+} from './load-balancer/nginx-conf';
+
+export { renderRedisConf, renderSentinelConf, renderSentinelMasterSettings } from './redis/redis-conf';
+export type { RedisConfOptions, SentinelConfOptions } from './redis/redis-conf';
+
+export { renderPgHba, renderPostgresConf } from './postgres/postgres-conf';
+export type { PgHbaOptions, PostgresConfOptions } from './postgres/postgres-conf';
+
+export { renderAlertRules, renderRecordingRules } from './observability/rules';
+export type { AlertRule, AlertThresholds, MonitoredEndpoint, RecordingRule, RuleGroup } from './observability/rules';
+export { renderDashboards } from './observability/dashboards';
+export { renderPrometheusConfig } from './observability/prometheus-config';
+export type { PrometheusConfigOptions } from './observability/prometheus-config';
+
+export { renderAdapterRules } from './api/metrics-adapter-rules';
+export type { AdapterRateMetric, AdapterRule } from './api/metrics-adapter-rules';
+
+export { externalRequirements, renderApplySteps } from './cluster/requirements';
+export type { ChartRequirements, CreatedSecret, KubeObject, OperatorRequirement, SecretRequirement } from './cluster/requirements';

@@ -1,0 +1,100 @@
+import { logger } from '../logger';
+import { lsnToBigInt } from './lsn';
+
+/** What the router knows of one replica, from its last check. */
+export interface ReplicaState {
+  readonly name: string;
+  healthy: boolean;
+  lagMs: number | null;
+  lagBytes: number | null;
+  replayLsn: string | null;
+  lastError?: string;
+  lastCheckedAt?: string;
+}
+
+/**
+ * Replica health from LSNs. The primary's LSN is sampled every check; a replica's lag is the age
+ * of the oldest sample it has not replayed (an idle primary gives lag 0, where replay timestamps
+ * would grow for ever). A replica that is down, lags more than `maxLagMs`, or has not replayed the
+ * floor (the primary's LSN at start, after the migrations) takes no reads.
+ */
+export class ReplicaHealth {
+  private readonly samples: Array<{ at: number; lsn: bigint }> = [];
+  private readonly byName: Map<string, ReplicaState>;
+  private floor = 0n;
+
+  constructor(
+    names: string[],
+    private readonly maxLagMs: number,
+    private readonly onChange: (name: string, healthy: boolean, why: string) => void = () => undefined,
+  ) {
+    this.byName = new Map(names.map(name => [name, { name, healthy: false, lagMs: null, lagBytes: null, replayLsn: null }]));
+  }
+
+  /** The LSN a replica must have replayed before it takes reads. */
+  public setFloor(lsn: bigint): void {
+    this.floor = lsn;
+  }
+
+  /** Notes the primary's current LSN, keeping the samples a lag judgement can need: a little more than the bound. */
+  public recordPrimary(lsn: bigint, now = Date.now()): void {
+    if (this.samples.at(-1)?.lsn !== lsn) this.samples.push({ at: now, lsn });
+    while (this.samples.length > 1 && this.samples[1].at < now - this.maxLagMs * 2 - 10_000) this.samples.shift();
+  }
+
+  /** The newest primary LSN sampled, if any. */
+  public get latestPrimary(): bigint | undefined {
+    return this.samples.at(-1)?.lsn;
+  }
+
+  /** A check's answer: the replica's replay LSN (null: the server is not a replica). */
+  public replayed(name: string, lsn: string | null, now = Date.now()): void {
+    if (!lsn) return this.down(name, new Error('not a replica: pg_last_wal_replay_lsn() is null'));
+    const state = this.state(name);
+    const replayed = lsnToBigInt(lsn);
+    const newest = this.samples.at(-1);
+    const behind = this.samples.find(s => s.lsn > replayed);
+    state.replayLsn = lsn;
+    state.lagBytes = newest && newest.lsn > replayed ? Number(newest.lsn - replayed) : 0;
+    state.lagMs = behind ? now - behind.at : 0;
+    state.lastCheckedAt = new Date(now).toISOString();
+    const lagging = state.lagMs > this.maxLagMs;
+    const beforeStart = replayed < this.floor;
+    this.setHealthy(state, !lagging && !beforeStart,
+      beforeStart ? 'has not replayed the primary\'s state at start (migrations)' : lagging ? `replay lag ${state.lagMs} ms` : 'replaying');
+  }
+
+  /** A replay LSN read outside the checks (a read waiting for a token): newer, it is kept; health is the checks' to judge. */
+  public noteReplay(name: string, lsn: string): void {
+    const state = this.state(name);
+    if (!state.replayLsn || lsnToBigInt(lsn) > lsnToBigInt(state.replayLsn)) state.replayLsn = lsn;
+  }
+
+  /** The replica failed a check or a query: no reads until a check finds it well. */
+  public down(name: string, error: unknown): void {
+    const state = this.state(name);
+    state.lastError = String((error as Error).message ?? error);
+    state.lagMs = null;
+    this.setHealthy(state, false, state.lastError);
+  }
+
+  /** The live state of `name` (the policy reads it on every query). */
+  public state(name: string): ReplicaState {
+    const state = this.byName.get(name);
+    if (!state) throw new Error(`no replica named ${JSON.stringify(name)}`);
+    return state;
+  }
+
+  /** A copy of every replica's state, in the configured order. */
+  public states(): ReplicaState[] {
+    return [...this.byName.values()].map(s => ({ ...s }));
+  }
+
+  private setHealthy(state: ReplicaState, healthy: boolean, why: string): void {
+    if (state.healthy !== healthy) {
+      logger.info({ replica: state.name, healthy, why }, 'replica state changed');
+      this.onChange(state.name, healthy, why);
+    }
+    state.healthy = healthy;
+  }
+}

@@ -1,0 +1,52 @@
+import { hostPortsFromEnv } from './env';
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * The Redis deployment the constructs name in env, parsed once and shared by the cache client
+ * (node-redis) and the queue connection (ioredis): a cluster's seed nodes (REDIS_CLUSTER_NODES),
+ * a Sentinel-managed master (REDIS_SENTINELS + REDIS_SENTINEL_MASTER) or one server (REDIS_URL),
+ * with REDIS_PASSWORD.
+ */
+export type RedisContract = (
+  | { readonly mode: 'cluster'; readonly nodes: HostPort[] }
+  | { readonly mode: 'sentinel'; readonly sentinels: HostPort[]; readonly masterName: string }
+  | { readonly mode: 'single'; readonly url: string }
+) & { readonly password?: string };
+
+/**
+ * The contract in env, or undefined when none is set; throws naming the variable on a malformed
+ * one. `prefix` reads another Redis's contract: `QUEUE_` for the queue's own Redis, which
+ * WorkerPool and ScaledApi name `QUEUE_REDIS_*` when the cache's Redis is another one.
+ */
+export function redisContractFromEnv(env: NodeJS.ProcessEnv, prefix = ''): RedisContract | undefined {
+  const name = (suffix: string) => `${prefix}REDIS_${suffix}`;
+  const password = env[name('PASSWORD')] || undefined;
+  if (env[name('CLUSTER_NODES')]) {
+    return { mode: 'cluster', nodes: nonEmpty(hostPortsFromEnv(env, name('CLUSTER_NODES')), name('CLUSTER_NODES')), password };
+  }
+  const masterName = env[name('SENTINEL_MASTER')];
+  if (env[name('SENTINELS')]) {
+    if (!masterName) throw new Error(`${name('SENTINEL_MASTER')} must name the master when ${name('SENTINELS')} is set`);
+    return { mode: 'sentinel', sentinels: nonEmpty(hostPortsFromEnv(env, name('SENTINELS')), name('SENTINELS')), masterName, password };
+  }
+  const url = env[name('URL')];
+  if (url) {
+    if (!/^rediss?:\/\//.test(url)) throw new Error(`${name('URL')} must be a redis:// or rediss:// URL`);
+    return { mode: 'single', url, password };
+  }
+  return undefined;
+}
+
+/** The queue's Redis: its own (`QUEUE_REDIS_*`) when the env names one, else the cache's. */
+export function queueRedisContractFromEnv(env: NodeJS.ProcessEnv): RedisContract | undefined {
+  return redisContractFromEnv(env, 'QUEUE_') ?? redisContractFromEnv(env);
+}
+
+function nonEmpty(list: HostPort[], name: string): HostPort[] {
+  if (list.length === 0) throw new Error(`${name} must list at least one host:port`);
+  return list;
+}

@@ -1,0 +1,25 @@
+import { DatabaseUnavailableError, InvalidValueError, NotFoundError, PoolTimeoutError, toDomainError } from '../service/src/db/errors';
+
+test('a connection error becomes DatabaseUnavailableError, keeping the driver error as cause', () => {
+  const driver = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  const domain = toDomainError(driver);
+  expect(domain).toBeInstanceOf(DatabaseUnavailableError);
+  expect((domain as Error).message).toBe('the database cannot answer now');
+  expect((domain as Error).cause).toBe(driver);
+});
+
+test('a data exception (SQLSTATE class 22) becomes InvalidValueError, keeping the cause', () => {
+  const driver = Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+  const domain = toDomainError(driver) as Error;
+  expect(domain).toBeInstanceOf(InvalidValueError);
+  expect(domain.message).toBe('the database refused a value: invalid byte sequence for encoding "UTF8": 0x00');
+  expect(domain.cause).toBe(driver);
+});
+
+test('domain errors and errors of unknown meaning pass unchanged', () => {
+  const timeout = new PoolTimeoutError('primary', 10);
+  const notFound = new NotFoundError('item x does not exist');
+  const syntax = Object.assign(new Error('syntax error'), { code: '42601' });
+  expect([toDomainError(timeout), toDomainError(notFound), toDomainError(syntax)]).toEqual([timeout, notFound, syntax]);
+  expect(timeout).toBeInstanceOf(DatabaseUnavailableError);
+});

@@ -1,0 +1,45 @@
+import { PoolTimeoutError } from '../service/src/db/errors';
+import { Semaphore } from '../service/src/db/semaphore';
+
+test('at most max holders at once; the next waiter takes the slot of the one that releases', async () => {
+  // GIVEN a semaphore of 2, both slots taken
+  const slots = new Semaphore('primary', 2, 1000);
+  await slots.acquire();
+  await slots.acquire();
+  let third = false;
+  const waiting = slots.acquire().then(() => { third = true; });
+  await new Promise(resolve => setImmediate(resolve));
+  expect([slots.busy, slots.queued, third]).toEqual([2, 1, false]);
+
+  // WHEN one releases
+  slots.release();
+  await waiting;
+
+  // THEN the waiter holds its slot and the count stays at the bound
+  expect([slots.busy, slots.queued, third]).toEqual([2, 0, true]);
+  slots.release();
+  slots.release();
+  expect(slots.busy).toBe(0);
+});
+
+test('throws error, when no slot is free within the timeout: a PoolTimeoutError that leaves no waiter behind', async () => {
+  const slots = new Semaphore('replica-1', 1, 30);
+  await slots.acquire();
+  const failed = slots.acquire();
+  await expect(failed).rejects.toThrow(new PoolTimeoutError('replica-1', 30));
+  await expect(failed).rejects.toBeInstanceOf(PoolTimeoutError);
+  expect(slots.queued).toBe(0);
+  slots.release();
+  expect(slots.busy).toBe(0);
+});
+
+test('run releases its slot when the function throws', async () => {
+  const slots = new Semaphore('primary', 1, 30);
+  await expect(slots.run(async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+  expect(slots.busy).toBe(0);
+  await expect(slots.run(async () => 7)).resolves.toBe(7);
+});
+
+test('throws error, when max is not a positive integer', () => {
+  expect(() => new Semaphore('primary', 0, 30)).toThrow('semaphore \'primary\': max (0) must be a positive integer');
+});

@@ -9,6 +9,7 @@ export type {
   ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer, QueueBacklog,
 } from './core/endpoints';
 export type { SecretKey } from './core/container-env';
+export type { ImageContract, MetricsExpectation, ProbeExpectation } from './core/image-contract';
 export type { Quantity } from './core/validation';
 export type { ContainerResources, SpreadPolicy } from './core/pod-defaults';
 export type { PodOptions } from './core/pod-options';
@@ -43,7 +44,7 @@ export type {
 } from './load-balancer/props';
 
 export { Observability } from './observability/observability';
-export type { ObservabilityMode, ObservabilityProps } from './observability/settings';
+export type { ObservabilityMode, ObservabilityProps, ReferenceGroups } from './observability/settings';
 export type { AlertRule, MonitoredEndpoint, RecordingRule, RuleGroup } from './observability/rules';
 
 export { GeneratedSecrets } from './secrets/generated-secrets';

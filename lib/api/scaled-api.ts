@@ -6,6 +6,8 @@ import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, ILoadBalancerBackend,
   IMetricsTarget, MetricsEndpoint, PodPeer,
 } from '../core/endpoints';
+import { containerContract, ImageContract } from '../core/image-contract';
+import { KNOWN_METRICS } from '../core/known-metrics';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, guidesScalingBehavior, resolveResources,
@@ -459,6 +461,15 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
     this.networkPolicy = this.createNetworkPolicy();
     this.metricsEndpoints = [this.metricsEndpoint()];
     this.allowScraper(settings.metricsScraper);
+  }
+
+  /**
+   * What this API gives its image (env, ports, writable paths) and expects of it (probe paths, the
+   * metrics port, path and names that Observability reads); docs/image-contract.md.
+   */
+  public get imageContract(): ImageContract {
+    const { port, path } = this.metricsEndpoints[0];
+    return containerContract(this.deployment, { metrics: { port, path, names: KNOWN_METRICS['hscale-service'] } });
   }
 
   /** Admits pods matching `client` (e.g. the load balancer) on the HTTP port. */

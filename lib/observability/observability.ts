@@ -5,12 +5,12 @@ import { GeneratedSecretSpec, IMetricsTarget, ISecretConsumer } from '../core/en
 import { commonLabels, namespaceOf, resourceName } from '../core/names';
 import { isLabelValue, isQualifiedName } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
-import { propError, requireOneOf, requireWholeDuration } from '../core/validation';
+import { propError, requireDnsLabel, requireOneOf, requireWholeDuration } from '../core/validation';
 import { renderDashboards } from './dashboards';
 import { ObservabilityModeBuilder } from './mode';
 import { operatorMode } from './operator-mode';
 import { MonitoredEndpoint, renderAlertRules, renderRecordingRules, RuleGroup } from './rules';
-import { ObservabilityMode, ObservabilityProps, ObservabilitySettings } from './settings';
+import { ObservabilityMode, ObservabilityProps, ObservabilitySettings, ReferenceGroups } from './settings';
 import { grafanaAdminSecretName, standaloneMode } from './standalone-mode';
 
 export * from './settings';
@@ -38,6 +38,10 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
     selectorLabels: selector,
     dashboardLabel,
     dashboardFolder: props.dashboardFolder ?? 'hscale',
+    referenceGroups: {
+      api: referenceGroup(scope, 'referenceGroups.api', props.referenceGroups?.api ?? 'hscale-api'),
+      worker: referenceGroup(scope, 'referenceGroups.worker', props.referenceGroups?.worker ?? 'hscale-worker'),
+    },
     thresholds: {
       latencySloSeconds: requireWholeDuration(scope, 'latencySlo', props.latencySlo ?? Duration.millis(100), 'milliseconds', 1, 60_000) / 1000,
       errorRatio: requireRatio(scope, 'errorRatio', props.errorRatio ?? 0.05),
@@ -51,6 +55,28 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
       runbookBaseUrl: props.runbookBaseUrl ?? 'https://github.com/hscale/hscale/blob/main/docs/runbooks/alerts.md',
     },
   };
+}
+
+/**
+ * Renames or leaves out the groups that read the reference service's metrics: the API's alerts and
+ * dashboard with the recording rules they read, and the workers' alerts and dashboard.
+ */
+export function applyReferenceGroups(ruleGroups: RuleGroup[], dashboards: Record<string, object>, names: Required<ReferenceGroups>):
+{ ruleGroups: RuleGroup[]; dashboards: Record<string, object> } {
+  const renames: Record<string, string | false> = { 'hscale-api': names.api, 'hscale-worker': names.worker, 'hscale-recording': names.api && 'hscale-recording' };
+  const nameOf = (name: string) => renames[name] ?? name;
+  return {
+    ruleGroups: ruleGroups.filter(g => nameOf(g.name) !== false).map(g => ({ ...g, name: nameOf(g.name) as string })),
+    dashboards: Object.fromEntries(Object.entries(dashboards).flatMap(([file, dashboard]) => {
+      const name = nameOf(file.replace(/\.json$/, ''));
+      return name === false ? [] : [[`${name}.json`, { ...dashboard, uid: name }]];
+    })),
+  };
+}
+
+/** A group's name becomes part of object names (`<name>-<group>`), so it must be a DNS label. */
+function referenceGroup(scope: Construct, prop: string, value: string | false): string | false {
+  return value === false ? false : requireDnsLabel(scope, prop, value);
 }
 
 function monitoredEndpoints(scope: Construct, targets: IMetricsTarget[]): MonitoredEndpoint[] {
@@ -94,8 +120,8 @@ export class Observability extends Construct implements ISecretConsumer {
     const settings = resolveObservabilitySettings(this, props);
     this.mode = settings.mode;
     this.endpoints = settings.endpoints;
-    this.ruleGroups = [renderRecordingRules(), ...renderAlertRules(this.endpoints, settings.thresholds)];
-    this.dashboards = renderDashboards(this.endpoints);
+    ({ ruleGroups: this.ruleGroups, dashboards: this.dashboards } = applyReferenceGroups(
+      [renderRecordingRules(), ...renderAlertRules(this.endpoints, settings.thresholds)], renderDashboards(this.endpoints), settings.referenceGroups));
     this.generatableSecrets = this.mode === 'standalone' ? [{ name: grafanaAdminSecretName(this, props), randomKeys: ['password'] }] : [];
     const namespace = namespaceOf(this);
     const labels = commonLabels(this, 'observability', 'monitoring');

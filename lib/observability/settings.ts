@@ -30,6 +30,14 @@ export interface ObservabilityProps {
   readonly runbookBaseUrl?: string;
   /** Label the Grafana sidecar loads dashboard ConfigMaps by. @default { grafana_dashboard: '1' } */
   readonly dashboardLabel?: Record<string, string>;
+  /**
+   * The rule and dashboard groups that read the reference service's metrics (`api`: http_*, db_*,
+   * cache_*; `worker`: worker_*, with the recording rules going with `api`): a name renames the
+   * PrometheusRule, rules file and dashboard of that group, `false` leaves them out, for an image
+   * that serves other metrics (its `imageContract.metrics.names`).
+   * @default { api: 'hscale-api', worker: 'hscale-worker' }
+   */
+  readonly referenceGroups?: ReferenceGroups;
   /** Grafana folder of the dashboards (annotation `grafana_folder`). @default 'hscale' */
   readonly dashboardFolder?: string;
   /** standalone: Prometheus image. @default 'quay.io/prometheus/prometheus:v2.53.1' @onlyWhen mode=standalone */
@@ -48,6 +56,13 @@ export interface ObservabilityProps {
   readonly grafanaPod?: PodOptions;
 }
 
+/** The name of each group of rules and dashboards that assumes the reference service's metrics, or `false` to leave it out. */
+export interface ReferenceGroups {
+  /** The API's group. @default 'hscale-api' */
+  readonly api?: string | false;
+  /** The workers' group. @default 'hscale-worker' */
+  readonly worker?: string | false;
+}
 
 /** The props every mode reads, validated and defaulted. */
 export interface ObservabilitySettings {
@@ -60,4 +75,6 @@ export interface ObservabilitySettings {
   readonly dashboardLabel: Record<string, string>;
   readonly dashboardFolder: string;
   readonly thresholds: AlertThresholds;
+  /** The reference groups' names, `false` for a group left out. */
+  readonly referenceGroups: Required<ReferenceGroups>;
 }

@@ -6,6 +6,8 @@ import { cronProblem } from '../core/cron';
 import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, PodPeer,
 } from '../core/endpoints';
+import { containerContract, ImageContract } from '../core/image-contract';
+import { KNOWN_METRICS } from '../core/known-metrics';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, fixedResources, guidesScalingBehavior,
@@ -323,6 +325,16 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     this.cronJobs = this.createCronJobs(props);
     this.metricsEndpoints = this.createMetricsEndpoints();
     this.allowScraper(requirePinnedPeer(this, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER));
+  }
+
+  /**
+   * What these workers give their image (env, ports, writable paths) and expect of it (the liveness
+   * path on the metrics port, the metric names Observability reads, and the enqueue command the
+   * schedules run); docs/image-contract.md.
+   */
+  public get imageContract(): ImageContract {
+    const metrics = { port: this.metricsPort, path: this.settings.metricsPath, names: KNOWN_METRICS['hscale-worker'] };
+    return containerContract(this.deployment, { metrics, ...(this.settings.schedules.length > 0 ? { enqueueCommand: this.settings.enqueueCommand } : {}) });
   }
 
   /** Admits pods matching `scraper` on the metrics port. */

@@ -1220,6 +1220,14 @@ export const PROP_SCHEMAS = {
                     "grafana_dashboard": "1"
                   }
                 },
+                "referenceGroups": {
+                  "$ref": "#/definitions/ReferenceGroups",
+                  "description": "The rule and dashboard groups that read the reference service's metrics (`api`: http_*, db_*, cache_*; `worker`: worker_*, with the recording rules going with `api`): a name renames the PrometheusRule, rules file and dashboard of that group, `false` leaves them out, for an image that serves other metrics (its `imageContract.metrics.names`).",
+                  "default": {
+                    "api": "hscale-api",
+                    "worker": "hscale-worker"
+                  }
+                },
                 "dashboardFolder": {
                   "type": "string",
                   "description": "Grafana folder of the dashboards (annotation `grafana_folder`).",
@@ -2317,6 +2325,39 @@ export const PROP_SCHEMAS = {
         "standalone"
       ]
     },
+    "ReferenceGroups": {
+      "type": "object",
+      "properties": {
+        "api": {
+          "anyOf": [
+            {
+              "type": "string"
+            },
+            {
+              "type": "boolean",
+              "const": false
+            }
+          ],
+          "description": "The API's group.",
+          "default": "hscale-api"
+        },
+        "worker": {
+          "anyOf": [
+            {
+              "type": "string"
+            },
+            {
+              "type": "boolean",
+              "const": false
+            }
+          ],
+          "description": "The workers' group.",
+          "default": "hscale-worker"
+        }
+      },
+      "additionalProperties": false,
+      "description": "The name of each group of rules and dashboards that assumes the reference service's metrics, or `false` to leave it out."
+    },
     "LoadBalancerProps": {
       "type": "object",
       "properties": {
@@ -2698,6 +2739,14 @@ export const PROP_SCHEMAS = {
           "description": "Label the Grafana sidecar loads dashboard ConfigMaps by.",
           "default": {
             "grafana_dashboard": "1"
+          }
+        },
+        "referenceGroups": {
+          "$ref": "#/definitions/ReferenceGroups",
+          "description": "The rule and dashboard groups that read the reference service's metrics (`api`: http_*, db_*, cache_*; `worker`: worker_*, with the recording rules going with `api`): a name renames the PrometheusRule, rules file and dashboard of that group, `false` leaves them out, for an image that serves other metrics (its `imageContract.metrics.names`).",
+          "default": {
+            "api": "hscale-api",
+            "worker": "hscale-worker"
           }
         },
         "dashboardFolder": {

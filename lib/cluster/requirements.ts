@@ -39,6 +39,16 @@ export interface CreatedSecret {
   readonly by: string;
 }
 
+/** A cluster component that a fresh cluster may lack and that some object of the chart relies on. */
+export interface AddonRequirement {
+  /** The component, e.g. 'metrics-server'. */
+  readonly addon: string;
+  /** Why the chart needs it, naming the objects that rely on it. */
+  readonly reason: string;
+  /** How to install it (or check for it). */
+  readonly install: string;
+}
+
 /** What must exist in the cluster before a chart is applied. */
 export interface ChartRequirements {
   /** Namespaces its objects live in that it does not create. */
@@ -51,6 +61,8 @@ export interface ChartRequirements {
   readonly images: string[];
   /** StorageClasses its volume claims ask for; `(default)` is the cluster's default class. */
   readonly storageClasses: string[];
+  /** Cluster components without an API group of their own: the metrics APIs, a LoadBalancer provider, a NetworkPolicy-enforcing CNI. */
+  readonly addons: AddonRequirement[];
 }
 
 /** The operators of the custom resources the constructs emit, by API group, and the CRD release the tests use. */
@@ -116,7 +128,41 @@ export function externalRequirements(source: Chart | KubeObject[]): ChartRequire
     createdSecrets,
     images: sorted(objects.flatMap(imagesOf)),
     storageClasses: sorted(objects.flatMap(storageClassesOf)),
+    addons: addonsOf(objects),
   };
+}
+
+/**
+ * The add-ons a fresh cluster lacks that the chart relies on: the resource metrics API
+ * (metrics-server) for CPU and memory targets, the custom metrics API (prometheus-adapter) for
+ * pod metrics, a provider for Services of type LoadBalancer, and a CNI that enforces
+ * NetworkPolicies (without one they are accepted and ignored: every pod reaches every pod).
+ */
+function addonsOf(objects: KubeObject[]): AddonRequirement[] {
+  const names = (match: (o: KubeObject) => boolean) => objects.filter(match).map(o => `${o.kind}/${o.metadata.name}`);
+  const metricTypes = (o: KubeObject): string[] => (o.kind === 'HorizontalPodAutoscaler' ? (o.spec?.metrics ?? []).map((m: KubeObject) => m.type) : []);
+  const kedaCpu = (o: KubeObject) => o.kind === 'ScaledObject' && (o.spec?.triggers ?? []).some((t: KubeObject) => t.type === 'cpu' || t.type === 'memory');
+  const candidates: Array<Omit<AddonRequirement, 'reason'> & { users: string[]; why: string }> = [
+    {
+      addon: 'metrics-server', users: names(o => metricTypes(o).includes('Resource') || kedaCpu(o)), why: 'CPU and memory targets read the resource metrics API, which most managed clusters but not kind or kubeadm serve',
+      install: 'helm repo add metrics-server https://kubernetes-sigs.github.io/metrics-server/ && helm install metrics-server metrics-server/metrics-server -n kube-system',
+    },
+    {
+      addon: 'prometheus-adapter', users: names(o => metricTypes(o).some(t => t === 'Pods' || t === 'Object')), why: 'pod metric targets read the custom metrics API (the rules are in the chart\'s adapter ConfigMap)',
+      install: 'helm repo add prometheus-community https://prometheus-community.github.io/helm-charts && helm install prometheus-adapter prometheus-community/prometheus-adapter -n monitoring',
+    },
+    {
+      addon: 'a LoadBalancer provider', users: names(o => o.kind === 'Service' && o.spec?.type === 'LoadBalancer'), why: 'Services of type LoadBalancer get an external address from it',
+      install: '# your cloud\'s controller manager; on bare metal or kind, MetalLB: kubectl apply -f https://raw.githubusercontent.com/metallb/metallb/v0.14.8/config/manifests/metallb-native.yaml',
+    },
+    {
+      addon: 'a CNI that enforces NetworkPolicy', users: names(o => o.kind === 'NetworkPolicy'), why: 'without one the policies are accepted and ignored',
+      install: '# Calico, Cilium or your cloud\'s network policy option: check that your CNI enforces NetworkPolicy',
+    },
+  ];
+  return candidates.filter(c => c.users.length > 0).map(({ addon, users, why, install }) => ({
+    addon, install, reason: `${why}: ${users.length > 3 ? `${users.slice(0, 3).join(', ')} and ${users.length - 3} more` : users.join(', ')}`,
+  }));
 }
 
 function operatorsOf(objects: KubeObject[]): OperatorRequirement[] {
@@ -247,6 +293,10 @@ export function renderApplySteps(file: string, r: ChartRequirements): string {
     const creators = [...new Set(r.createdSecrets.map(s => s.by))];
     const list = creators.map(by => `${r.createdSecrets.filter(s => s.by === by).map(s => `\`${s.name}\``).join(', ')} (${by})`).join('; ');
     heading(`Nothing to do for ${list}: created in the cluster with random values unless they exist, so create them first only to choose the values.`);
+  }
+  for (const a of r.addons) {
+    heading(`${a.addon} (${a.reason}):`);
+    code([a.install]);
   }
   heading(`Images the nodes must be able to pull: ${r.images.map(i => `\`${i}\``).join(', ')}.`);
   if (r.storageClasses.length > 0) {

@@ -39,7 +39,7 @@ export type { SynchronousCommit } from './postgres/postgres-conf';
 export { LoadBalancer } from './load-balancer/load-balancer';
 export type { NginxNextUpstreamCondition } from './load-balancer/nginx-conf';
 export type {
-  GatewayReference, LoadBalancerHealth, LoadBalancerMode, LoadBalancerProps, LoadBalancerRoute, NextUpstreamCondition, ProxyBuffers,
+  CertificateFromIssuer, GatewayReference, LoadBalancerHealth, LoadBalancerTls, LoadBalancerMode, LoadBalancerProps, LoadBalancerRoute, NextUpstreamCondition, ProxyBuffers,
   ProxyCache, ProxyTimeouts, RateLimit, RateLimitUnit,
 } from './load-balancer/props';
 

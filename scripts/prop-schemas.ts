@@ -48,7 +48,10 @@ class InstanceParser implements SubNodeParser {
     if (ts.isClassDeclaration(node)) return new InstanceType('instanceof', node.name?.text ?? 'an object');
     const declaration = node as ts.InterfaceDeclaration;
     const type = this.checker.getTypeAtLocation(declaration);
-    const members = this.checker.getPropertiesOfType(type).filter(m => !(m.flags & ts.SymbolFlags.Optional));
+    // Of IConstruct's members only `node` is checked: the others (`with`, in recent releases)
+    // depend on the user's constructs release, which the peer range leaves open.
+    const members = this.checker.getPropertiesOfType(type).filter(m => !(m.flags & ts.SymbolFlags.Optional))
+      .filter(m => m.name === 'node' || !m.declarations?.every(d => /[\\/]node_modules[\\/]constructs[\\/]/.test(d.getSourceFile().fileName)));
     return new InstanceType('implements', {
       interface: declaration.name.text,
       members: members.map(m => m.name).sort(),

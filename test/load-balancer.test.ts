@@ -1,6 +1,7 @@
-import { Duration, Size, Testing } from 'cdk8s';
+import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ILoadBalancerBackend, LoadBalancer, LoadBalancerProps, ScaledApi } from '../lib';
+import { externalRequirements } from '../lib/cluster/requirements';
 import { resolveLoadBalancerSettings } from '../lib/load-balancer/load-balancer';
 import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
@@ -351,4 +352,30 @@ test('resolving the settings creates nothing and opens no port of the backend', 
 
 test('throws error, when the settings are resolved with keepalive 0', () => {
   expect(() => resolveFor({ keepalive: 0 })).toThrow('test/lb: \'keepalive\' (0) must be an integer from 1 to 10000');
+});
+
+test('a certificate from a named issuer: cert-manager writes the TLS Secret nginx mounts, and nothing is left to make by hand', async () => {
+  // GIVEN
+  const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
+  // WHEN
+  new LoadBalancer(chart, 'lb', { backend: api, tls: { secretName: 'shop-tls', certificate: { issuer: 'letsencrypt-prod', dnsNames: ['shop.example.com'] } } });
+  const manifests = Testing.synth(chart);
+  // THEN
+  expect(findObject(manifests, 'Certificate', 'shop-lb').spec).toEqual({
+    secretName: 'shop-tls', dnsNames: ['shop.example.com'], issuerRef: { group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'letsencrypt-prod' },
+  });
+  expect(findObject(manifests, 'Deployment', 'shop-lb').spec.template.spec.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'shop-tls' } });
+  await checkManifests(manifests); // the Certificate against @kubernetes-models/cert-manager's schema
+  const r = externalRequirements(manifests);
+  expect(r.secrets.map(s => s.name)).not.toContain('shop-tls');
+  expect(r.createdSecrets).toContainEqual({ namespace: 'shop', name: 'shop-tls', by: 'Certificate/shop-lb' });
+  expect(r.operators.map(o => o.operator)).toContain('cert-manager');
+});
+
+test('throws error, when a certificate names no DNS name', () => {
+  const chart = Testing.chart();
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
+  expect(() => new LoadBalancer(chart, 'lb', { backend: api, tls: { secretName: 'tls', certificate: { issuer: 'le', dnsNames: [] } } }))
+    .toThrow('test/lb: \'tls.certificate.dnsNames\' ("[]") must name at least one DNS name to certify');
 });

@@ -82,6 +82,11 @@ export const KNOWN_OPERATORS: Record<string, Omit<OperatorRequirement, 'group' |
     testedWith: 'the CloudNativePG CRDs vendored in crds/cloudnative-pg.yaml (controller-gen v0.21.0)',
     install: 'helm repo add cnpg https://cloudnative-pg.github.io/charts && helm install cnpg cnpg/cloudnative-pg -n cnpg-system --create-namespace',
   },
+  'cert-manager.io': {
+    operator: 'cert-manager',
+    testedWith: '@kubernetes-models/cert-manager 6.0 CRD schemas',
+    install: 'helm repo add jetstack https://charts.jetstack.io && helm install cert-manager jetstack/cert-manager -n cert-manager --create-namespace --set crds.enabled=true',
+  },
   'gateway.networking.k8s.io': {
     operator: 'Gateway API (and a Gateway controller)',
     testedWith: 'Gateway API v1.0.0 CRDs',
@@ -175,11 +180,12 @@ function operatorsOf(objects: KubeObject[]): OperatorRequirement[] {
   }));
 }
 
-/** Secrets made by the chart: Secret objects, the Secrets a GeneratedSecrets Job names, and CloudNativePG's `<cluster>-app`. */
+/** Secrets made by the chart: Secret objects, the Secrets a GeneratedSecrets Job names, a cert-manager Certificate's, and CloudNativePG's `<cluster>-app`. */
 function secretsCreatedIn(objects: KubeObject[]): CreatedSecret[] {
   return objects.flatMap((o): CreatedSecret[] => {
     const namespace = namespaceOf(o);
     if (o.kind === 'Secret') return [{ namespace, name: o.metadata.name, by: `Secret/${o.metadata.name}` }];
+    if (groupOf(o) === 'cert-manager.io' && o.kind === 'Certificate') return [{ namespace, name: o.spec.secretName, by: `Certificate/${o.metadata.name}` }];
     const generated = o.metadata?.annotations?.[GENERATED_SECRETS_ANNOTATION];
     if (o.kind === 'Job' && generated) {
       return Object.keys(JSON.parse(generated)).map(name => ({ namespace, name, by: `Job/${o.metadata.name}` }));

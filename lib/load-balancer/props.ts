@@ -76,6 +76,24 @@ export interface GatewayReference {
   readonly sectionName?: string;
 }
 
+/** The certificate nginx serves: a `kubernetes.io/tls` Secret, made by hand or by cert-manager from a named issuer. */
+export interface LoadBalancerTls {
+  /** The `kubernetes.io/tls` Secret nginx mounts. */
+  readonly secretName: string;
+  /** cert-manager writes the Secret: a `Certificate` from this issuer. @default - the Secret is made by hand (`kubectl create secret tls`) */
+  readonly certificate?: CertificateFromIssuer;
+}
+
+/** A cert-manager `Certificate` the LoadBalancer emits, which keeps its `tls.secretName` issued and renewed. */
+export interface CertificateFromIssuer {
+  /** The name of the Issuer or ClusterIssuer, e.g. 'letsencrypt-prod'. */
+  readonly issuer: string;
+  /** Whether the issuer is namespaced ('Issuer', in the chart's namespace) or cluster-wide. @default 'ClusterIssuer' */
+  readonly issuerKind?: 'Issuer' | 'ClusterIssuer';
+  /** The DNS names the certificate covers. */
+  readonly dnsNames: string[];
+}
+
 /** Props of a {@link LoadBalancer}. */
 export interface LoadBalancerProps {
   /** The API the load balancer sends traffic to. */
@@ -112,7 +130,7 @@ export interface LoadBalancerProps {
    */
   readonly internalPaths?: string[];
   /** Terminate TLS with the certificate of this `kubernetes.io/tls` Secret, and redirect HTTP to HTTPS. @default - plain HTTP only */
-  readonly tls?: { readonly secretName: string };
+  readonly tls?: LoadBalancerTls;
   /** Failed attempts that mark a pod down for `failTimeout`. @default 3 */
   readonly maxFails?: number;
   /** How long a failing pod is skipped, and the window its failures are counted in. @default Duration.seconds(10) */

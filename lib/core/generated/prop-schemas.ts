@@ -745,16 +745,7 @@ export const PROP_SCHEMAS = {
               ]
             },
             "tls": {
-              "type": "object",
-              "properties": {
-                "secretName": {
-                  "type": "string"
-                }
-              },
-              "required": [
-                "secretName"
-              ],
-              "additionalProperties": false,
+              "$ref": "#/definitions/LoadBalancerTls",
               "description": "Terminate TLS with the certificate of this `kubernetes.io/tls` Secret, and redirect HTTP to HTTPS.",
               "default": "- plain HTTP only"
             },
@@ -2068,6 +2059,56 @@ export const PROP_SCHEMAS = {
       ],
       "description": "The unit of a rate limit."
     },
+    "LoadBalancerTls": {
+      "type": "object",
+      "properties": {
+        "secretName": {
+          "type": "string",
+          "description": "The `kubernetes.io/tls` Secret nginx mounts."
+        },
+        "certificate": {
+          "$ref": "#/definitions/CertificateFromIssuer",
+          "description": "cert-manager writes the Secret: a `Certificate` from this issuer.",
+          "default": "- the Secret is made by hand (`kubectl create secret tls`)"
+        }
+      },
+      "required": [
+        "secretName"
+      ],
+      "additionalProperties": false,
+      "description": "The certificate nginx serves: a `kubernetes.io/tls` Secret, made by hand or by cert-manager from a named issuer."
+    },
+    "CertificateFromIssuer": {
+      "type": "object",
+      "properties": {
+        "issuer": {
+          "type": "string",
+          "description": "The name of the Issuer or ClusterIssuer, e.g. 'letsencrypt-prod'."
+        },
+        "issuerKind": {
+          "type": "string",
+          "enum": [
+            "Issuer",
+            "ClusterIssuer"
+          ],
+          "description": "Whether the issuer is namespaced ('Issuer', in the chart's namespace) or cluster-wide.",
+          "default": "ClusterIssuer"
+        },
+        "dnsNames": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "The DNS names the certificate covers."
+        }
+      },
+      "required": [
+        "issuer",
+        "dnsNames"
+      ],
+      "additionalProperties": false,
+      "description": "A cert-manager `Certificate` the LoadBalancer emits, which keeps its `tls.secretName` issued and renewed."
+    },
     "NextUpstreamCondition": {
       "$ref": "#/definitions/NginxNextUpstreamCondition",
       "description": "When nginx tries the next pod (nginx's `proxy_next_upstream` conditions)."
@@ -2451,16 +2492,7 @@ export const PROP_SCHEMAS = {
           ]
         },
         "tls": {
-          "type": "object",
-          "properties": {
-            "secretName": {
-              "type": "string"
-            }
-          },
-          "required": [
-            "secretName"
-          ],
-          "additionalProperties": false,
+          "$ref": "#/definitions/LoadBalancerTls",
           "description": "Terminate TLS with the certificate of this `kubernetes.io/tls` Secret, and redirect HTTP to HTTPS.",
           "default": "- plain HTTP only"
         },
@@ -2668,12 +2700,10 @@ export const PROP_SCHEMAS = {
               "members": [
                 "allowScraper",
                 "metricsEndpoints",
-                "node",
-                "with"
+                "node"
               ],
               "methods": [
-                "allowScraper",
-                "with"
+                "allowScraper"
               ],
               "classes": [
                 "ScaledApi",
@@ -3211,12 +3241,10 @@ export const PROP_SCHEMAS = {
               "node",
               "nodes",
               "passwordSecret",
-              "sentinelHosts",
-              "with"
+              "sentinelHosts"
             ],
             "methods": [
-              "allowClient",
-              "with"
+              "allowClient"
             ],
             "classes": [
               "RedisCluster"

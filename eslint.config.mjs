@@ -15,7 +15,7 @@ const LAYER_ZONES = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'lib-dist/', 'service/dist/', 'lib/imports/', 'test/fixtures/', 'coverage/', '*.js', '*.mjs'] },
+  { ignores: ['node_modules/', 'dist/', 'lib-dist/', 'service/dist/', 'lib/imports/', 'lib/core/generated/', 'test/fixtures/', 'coverage/', '*.js', '*.mjs'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -9,6 +9,8 @@ export type {
   ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer, QueueBacklog,
 } from './core/endpoints';
 export type { SecretKey } from './core/container-env';
+export type { ImageContract, MetricsExpectation, ProbeExpectation } from './core/image-contract';
+export type { Quantity } from './core/validation';
 export type { ContainerResources, SpreadPolicy } from './core/pod-defaults';
 export type { PodOptions } from './core/pod-options';
 export { PodNetworkPolicy } from './core/pod-network-policy';
@@ -23,6 +25,7 @@ export type {
 // them without HorizontalScalingTopology (as the charts in charts/ do).
 export { WorkerPool, workerQueuesEnv } from './workers/worker-pool';
 export type { JobBackoff, ResolvedSchedule, WorkerAutoscaler, WorkerPoolProps, WorkerPoolSettings, WorkerSchedule } from './workers/worker-pool';
+export type { ResolvedQueues, WorkerQueue, WorkerQueueProps } from './workers/queues';
 
 export { RedisCluster } from './redis/redis-cluster';
 export type { AppendFsync } from './redis/redis-conf';
@@ -36,12 +39,12 @@ export type { SynchronousCommit } from './postgres/postgres-conf';
 export { LoadBalancer } from './load-balancer/load-balancer';
 export type { NginxNextUpstreamCondition } from './load-balancer/nginx-conf';
 export type {
-  GatewayReference, LoadBalancerHealth, LoadBalancerMode, LoadBalancerProps, LoadBalancerRoute, NextUpstreamCondition, ProxyBuffers,
+  CertificateFromIssuer, GatewayReference, LoadBalancerHealth, LoadBalancerTls, LoadBalancerMode, LoadBalancerProps, LoadBalancerRoute, NextUpstreamCondition, ProxyBuffers,
   ProxyCache, ProxyTimeouts, RateLimit, RateLimitUnit,
 } from './load-balancer/props';
 
 export { Observability } from './observability/observability';
-export type { ObservabilityMode, ObservabilityProps } from './observability/settings';
+export type { ObservabilityMode, ObservabilityProps, ReferenceGroups } from './observability/settings';
 export type { AlertRule, MonitoredEndpoint, RecordingRule, RuleGroup } from './observability/rules';
 
 export { GeneratedSecrets } from './secrets/generated-secrets';

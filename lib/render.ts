@@ -32,4 +32,4 @@ export { renderAdapterRules } from './api/metrics-adapter-rules';
 export type { AdapterRateMetric, AdapterRule } from './api/metrics-adapter-rules';
 
 export { externalRequirements, renderApplySteps } from './cluster/requirements';
-export type { ChartRequirements, CreatedSecret, KubeObject, OperatorRequirement, SecretRequirement } from './cluster/requirements';
+export type { AddonRequirement, ChartRequirements, CreatedSecret, KubeObject, OperatorRequirement, SecretRequirement } from './cluster/requirements';

@@ -2,7 +2,8 @@ import { Construct } from 'constructs';
 import { ScaledApi, ScaledApiProps } from './api/scaled-api';
 import { IMetricsTarget, ISecretConsumer } from './core/endpoints';
 import { mergePodOptions, PodOptions, resolvePodOptions } from './core/pod-options';
-import { propError, rejectUnknownProps, requireDnsLabel, requireProp } from './core/validation';
+import { validateProps } from './core/prop-validation';
+import { propError, requireDnsLabel } from './core/validation';
 import { LoadBalancer, LoadBalancerProps } from './load-balancer/load-balancer';
 import { Observability, ObservabilityProps } from './observability/observability';
 import { PgReplicaSet, PgReplicaSetProps } from './postgres/pg-replica-set';
@@ -50,11 +51,6 @@ export interface HorizontalScalingTopologyProps {
   readonly pod?: PodOptions;
 }
 
-/** Every prop of {@link HorizontalScalingTopologyProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const HORIZONTAL_SCALING_TOPOLOGY_PROPS: Record<keyof HorizontalScalingTopologyProps, true> = {
-  image: true, api: true, database: true, existingDatabase: true, cache: true, existingCache: true, queue: true, existingQueue: true, loadBalancer: true,
-  workers: true, observability: true, generateSecrets: true, pod: true,
-};
 
 /** The queue's Redis: BullMQ requires 'noeviction', and a Sentinel-managed replica keeps the jobs through a node's loss. */
 const QUEUE_DEFAULTS: RedisClusterProps = { mode: 'sentinel', replicas: 1, sentinels: 3, maxmemoryPolicy: 'noeviction' };
@@ -84,8 +80,7 @@ export class HorizontalScalingTopology extends Construct {
 
   constructor(scope: Construct, id: string, props: HorizontalScalingTopologyProps) {
     super(scope, id);
-    rejectUnknownProps(this, props, HORIZONTAL_SCALING_TOPOLOGY_PROPS);
-    requireProp(this, props, 'image', 'the API\'s container image');
+    validateProps(this, 'HorizontalScalingTopologyProps', props);
     const pod = props.pod === undefined ? undefined : resolvePodOptions(this, 'pod', props.pod);
     this.database = this.tier('database', props.database, props.existingDatabase, () => new PgReplicaSet(this, 'db', withPod(pod, props.database)));
     this.cache = this.tier('cache', props.cache, props.existingCache, () => new RedisCluster(this, 'cache', withPod(pod, props.cache)));

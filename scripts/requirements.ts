@@ -20,7 +20,7 @@ export function chartFiles(args: string[], dist = join(__dirname, '..', 'dist'))
 
 /** The Apply steps of every chart file, as the README's "Apply" section holds them. */
 export function renderApplySection(files: string[]): string {
-  return files.map(file => renderApplySteps(basename(file), externalRequirements(readManifests(file)))).join('\n');
+  return files.map(file => renderApplySteps(`dist/${basename(file)}`, externalRequirements(readManifests(file)))).join('\n');
 }
 
 if (require.main === module) {

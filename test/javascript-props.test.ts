@@ -25,7 +25,7 @@ test('throws error, when a WorkerPool is given a misspelt queues prop (it used t
   const chart = Testing.chart();
   const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
   expect(() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queus: ['jobs'], broker: cache })))
-    .toThrow('test/jobs: unknown prop \'queus\' (did you mean \'queues\'?); known props: image, command, queues, queue, concurrency, attempts, '
+    .toThrow('test/jobs: unknown prop \'queus\' (did you mean \'queues\'?); known props: queues, queue, queuePrefix, image, command, concurrency, attempts, '
       + 'backoff, jobTimeout, maxRssPercent, schedules, enqueueCommand, broker, cache, database, autoscaler, minReplicas, maxReplicas, '
       + 'backlogPerReplica, cpuUtilization, pollingInterval, terminationGracePeriod, metricsPort, metricsPath, resources, spread, env, '
       + 'secretEnv, metricsScraper, kedaOperator, runAsUser, pod, jobPod');
@@ -34,21 +34,29 @@ test('throws error, when a WorkerPool is given a misspelt queues prop (it used t
 test('throws error, when a WorkerPool has no broker (it used to be a TypeError reading \'node\') or no queue', () => {
   const chart = Testing.chart();
   expect(() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queues: ['jobs'] })))
-    .toThrow('test/jobs: missing required prop \'broker\' (the RedisCluster holding the queues)');
+    .toThrow('test/jobs: missing required prop \'broker\': The Redis holding the queues (a RedisCluster in any mode), with `maxmemoryPolicy` '
+      + '\'noeviction\' so no job or lock is evicted. It must be a RedisCluster (an IQueueBroker).');
   expect(() => new WorkerPool(chart, 'w2', js({ image: 'example/worker:1.0.0', broker: new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' }) })))
     .toThrow('test/w2: \'queues\' ([]) must name at least one queue');
 });
 
 test('throws error, when a required prop of the other constructs is missing', () => {
   const chart = Testing.chart();
-  expect(() => new ScaledApi(chart, 'api', js({}))).toThrow('test/api: missing required prop \'image\' (the container image, e.g. \'registry.example.com/api:1.4.2\')');
-  expect(() => new LoadBalancer(chart, 'lb', js({}))).toThrow('test/lb: missing required prop \'backend\' (the ScaledApi to balance)');
-  expect(() => new Observability(chart, 'obs', js({}))).toThrow('test/obs: missing required prop \'targets\' (the constructs to monitor)');
-  expect(() => new HorizontalScalingTopology(chart, 'app', js({}))).toThrow('test/app: missing required prop \'image\' (the API\'s container image)');
+  expect(() => new ScaledApi(chart, 'api', js({})))
+    .toThrow('test/api: missing required prop \'image\': Container image, pinned by a tag other than `latest` or by digest. It must be a string.');
+  expect(() => new LoadBalancer(chart, 'lb', js({})))
+    .toThrow('test/lb: missing required prop \'backend\': The API the load balancer sends traffic to. It must be a ScaledApi (an ILoadBalancerBackend).');
+  expect(() => new Observability(chart, 'obs', js({}))).toThrow('test/obs: missing required prop \'targets\': The constructs to monitor '
+    + '(ScaledApi, PgReplicaSet, RedisCluster, LoadBalancer). It must be an array (each item a ScaledApi, WorkerPool, RedisCluster, PgReplicaSet or LoadBalancer '
+    + '(an IMetricsTarget)).');
+  expect(() => new HorizontalScalingTopology(chart, 'app', js({})))
+    .toThrow('test/app: missing required prop \'image\': Container image of the API, pinned by a tag other than `latest` or by digest. It must be a string.');
 });
 
-test('a misspelt prop inside a topology\'s tier names the tier\'s path', () => {
+test('a misspelt prop inside a topology\'s tier names the topology and the prop path within it', () => {
   const chart = Testing.chart();
   expect(() => new HorizontalScalingTopology(chart, 'app', js({ image: 'example/api:1.0.0', cache: { shard: 3 } })))
-    .toThrow(/^test\/app\/cache: unknown prop 'shard' \(did you mean 'shards'\?\)/);
+    .toThrow(/^test\/app: unknown prop 'cache.shard' \(did you mean 'shards'\?\)/);
+  expect(() => new HorizontalScalingTopology(chart, 'app2', js({ image: 'example/api:1.0.0', workers: { mail: { image: 'example/w:1', queues: ['m'], concurency: 2 } } })))
+    .toThrow(/^test\/app2: unknown prop 'workers.mail.concurency' \(did you mean 'concurrency'\?\)/);
 });

@@ -1,9 +1,15 @@
-import { Duration, Size, Testing } from 'cdk8s';
+import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { LoadBalancer, LoadBalancerProps, ScaledApi } from '../lib';
+import { ILoadBalancerBackend, LoadBalancer, LoadBalancerProps, ScaledApi } from '../lib';
+import { externalRequirements } from '../lib/cluster/requirements';
 import { resolveLoadBalancerSettings } from '../lib/load-balancer/load-balancer';
 import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
+
+/** A backend of a route: only its Service names, port and pods matter to the load balancer. */
+const OTHER_BACKEND: ILoadBalancerBackend = {
+  serviceName: 'other', headlessServiceName: 'other-pods', port: 8000, podSelector: { app: 'other' }, allowClient: () => undefined,
+};
 
 function synthLb(props: Partial<LoadBalancerProps> = {}) {
   const chart = Testing.chart();
@@ -104,7 +110,7 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
   ['the fail timeout is zero', { failTimeout: Duration.seconds(0) }, 'test/lb: \'failTimeout\' ("0s") must be a whole number of seconds from 1s to 3600s'],
   ['gateway mode has no gateway', { mode: 'gateway' }, 'test/lb: \'gateway\' ("") must name the Gateway to attach to in \'gateway\' mode'],
   ['gateway mode is given rate limits', { mode: 'gateway', gateway: { name: 'public' }, apiRateLimit: { rate: 10, burst: 1 } },
-    'test/lb: \'apiRateLimit\' ("{\\"rate\\":10,\\"burst\\":1}") cannot be expressed by a portable HTTPRoute; configure it on your Gateway implementation, or use mode \'nginx\''],
+    'test/lb: \'apiRateLimit\' ({"rate":10,"burst":1}) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthLb(props)).toThrow(message);
 });
@@ -224,7 +230,7 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
   ['writes are to be resent with no failure to resend them on', { nextUpstreamOn: ['http_503'], resendWrites: true },
     'test/lb: \'resendWrites\' (true) needs \'error\' or \'timeout\' in \'nextUpstreamOn\' (http_503): the failures a write is resent on'],
   ['gateway mode is asked to resend writes', { mode: 'gateway', gateway: { name: 'public' }, resendWrites: true },
-    'test/lb: \'resendWrites\' ("true") cannot be expressed by a portable HTTPRoute'],
+    'test/lb: \'resendWrites\' (true) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
   ['HTTP/2 is asked without TLS', { http2: true }, 'test/lb: \'http2\' (true) needs \'tls\': HTTP/2 is served on the TLS listener only'],
   ['the cache keys outgrow the memory limit', { cache: { keysZoneSize: Size.mebibytes(200) } },
     'test/lb: \'cache.keysZoneSize\' ("200Mi") must be at most half of \'resources.memoryLimit\' (256Mi): the keys live in nginx\'s memory'],
@@ -232,29 +238,29 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
   ['the cache inactivity is not whole seconds', { cache: { inactive: Duration.millis(500) } },
     'test/lb: \'cache.inactive\' ("0.5s") must be a whole number of seconds from 1s to 2592000s'],
   ['the health source is unknown', { health: 'database' as never }, 'test/lb: \'health\' ("database") must be one of \'nginx\', \'backend\''],
-  ['a route prefix does not start with /', { routes: [{ pathPrefix: 'static', backend: undefined as never }] },
+  ['a route prefix does not start with /', { routes: [{ pathPrefix: 'static', backend: OTHER_BACKEND }] },
     'test/lb: \'routes[0].pathPrefix\' ("static") must start with \'/\' and hold only letters, digits and \'.\', \'_\', \'~\', \'/\', \'-\''],
-  ['a route prefix holds a brace', { routes: [{ pathPrefix: '/a{', backend: undefined as never }] },
+  ['a route prefix holds a brace', { routes: [{ pathPrefix: '/a{', backend: OTHER_BACKEND }] },
     'test/lb: \'routes[0].pathPrefix\' ("/a{") must start with \'/\''],
-  ['a route prefix is the websocket path', { routes: [{ pathPrefix: '/ws', backend: undefined as never }] },
+  ['a route prefix is the websocket path', { routes: [{ pathPrefix: '/ws', backend: OTHER_BACKEND }] },
     'test/lb: \'routes[0].pathPrefix\' ("/ws") is already the prefix of \'websocketPath\''],
   ['an internal path is the root, which would refuse every request', { internalPaths: ['/metrics', '/'] },
     'test/lb: \'internalPaths[1]\' ("/") must start with \'/\', name something below \'/\' and hold only letters, digits and \'.\', \'_\', \'~\', \'/\', \'-\''],
   ['an internal path holds a regex character', { internalPaths: ['/metrics|.*'] }, 'test/lb: \'internalPaths[0]\' ("/metrics|.*") must start with \'/\''],
-  ['two routes share a prefix', { routes: [{ pathPrefix: '/a/', backend: undefined as never }, { pathPrefix: '/a/', backend: undefined as never }] },
+  ['two routes share a prefix', { routes: [{ pathPrefix: '/a/', backend: OTHER_BACKEND }, { pathPrefix: '/a/', backend: OTHER_BACKEND }] },
     'test/lb: \'routes[1].pathPrefix\' ("/a/") is already the prefix of \'routes[0]\''],
   ['gateway mode is given proxy timeouts', { mode: 'gateway', gateway: { name: 'public' }, proxyTimeouts: { read: Duration.seconds(60) } },
-    'test/lb: \'proxyTimeouts\' ("{\\"read\\":\\"60s\\"}") cannot be expressed by a portable HTTPRoute; configure it on your Gateway implementation, or use mode \'nginx\''],
+    'test/lb: \'proxyTimeouts\' ({"read":"Duration 1 minute"}) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
   ['gateway mode is given proxy buffers', { mode: 'gateway', gateway: { name: 'public' }, proxyBuffers: { headerBufferSize: Size.kibibytes(8), count: 16, bufferSize: Size.kibibytes(8) } },
-    'test/lb: \'proxyBuffers\' ("{\\"headerBufferSize\\":\\"8KiB\\",\\"count\\":16,\\"bufferSize\\":\\"8KiB\\"}") cannot be expressed'],
-  ['a routed backend\'s Service is named like the main upstream', { routes: [{ pathPrefix: '/app/', backend: { serviceName: 'api' } as never }] },
+    'test/lb: \'proxyBuffers\' ({"headerBufferSize":"Size 8KiB","count":16,"bufferSize":"Size 8KiB"}) does not apply to mode \'gateway\''],
+  ['a routed backend\'s Service is named like the main upstream', { routes: [{ pathPrefix: '/app/', backend: { ...OTHER_BACKEND, serviceName: 'api' } }] },
     'test/lb: \'routes[0].backend\' ("api") must have a Service name other than the upstream name of \'backend\''],
   ['gateway mode is given a cache', { mode: 'gateway', gateway: { name: 'public' }, cache: {} },
-    'test/lb: \'cache\' ("{}") cannot be expressed by a portable HTTPRoute; configure it on your Gateway implementation, or use mode \'nginx\''],
+    'test/lb: \'cache\' ({}) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
   ['gateway mode is given HTTP/2', { mode: 'gateway', gateway: { name: 'public' }, http2: true },
-    'test/lb: \'http2\' ("true") cannot be expressed by a portable HTTPRoute'],
+    'test/lb: \'http2\' (true) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
   ['gateway mode is given a health source', { mode: 'gateway', gateway: { name: 'public' }, health: 'backend' },
-    'test/lb: \'health\' ("\\"backend\\"") cannot be expressed by a portable HTTPRoute'],
+    'test/lb: \'health\' ("backend") does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthLb(props)).toThrow(message);
 });
@@ -346,4 +352,30 @@ test('resolving the settings creates nothing and opens no port of the backend', 
 
 test('throws error, when the settings are resolved with keepalive 0', () => {
   expect(() => resolveFor({ keepalive: 0 })).toThrow('test/lb: \'keepalive\' (0) must be an integer from 1 to 10000');
+});
+
+test('a certificate from a named issuer: cert-manager writes the TLS Secret nginx mounts, and nothing is left to make by hand', async () => {
+  // GIVEN
+  const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
+  // WHEN
+  new LoadBalancer(chart, 'lb', { backend: api, tls: { secretName: 'shop-tls', certificate: { issuer: 'letsencrypt-prod', dnsNames: ['shop.example.com'] } } });
+  const manifests = Testing.synth(chart);
+  // THEN
+  expect(findObject(manifests, 'Certificate', 'shop-lb').spec).toEqual({
+    secretName: 'shop-tls', dnsNames: ['shop.example.com'], issuerRef: { group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'letsencrypt-prod' },
+  });
+  expect(findObject(manifests, 'Deployment', 'shop-lb').spec.template.spec.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'shop-tls' } });
+  await checkManifests(manifests); // the Certificate against @kubernetes-models/cert-manager's schema
+  const r = externalRequirements(manifests);
+  expect(r.secrets.map(s => s.name)).not.toContain('shop-tls');
+  expect(r.createdSecrets).toContainEqual({ namespace: 'shop', name: 'shop-tls', by: 'Certificate/shop-lb' });
+  expect(r.operators.map(o => o.operator)).toContain('cert-manager');
+});
+
+test('throws error, when a certificate names no DNS name', () => {
+  const chart = Testing.chart();
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
+  expect(() => new LoadBalancer(chart, 'lb', { backend: api, tls: { secretName: 'tls', certificate: { issuer: 'le', dnsNames: [] } } }))
+    .toThrow('test/lb: \'tls.certificate.dnsNames\' ("[]") must name at least one DNS name to certify');
 });

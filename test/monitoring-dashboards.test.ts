@@ -1,8 +1,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { Testing } from 'cdk8s';
 import { LoadBalancer, MonitoredEndpoint, Observability, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import { ALL_KNOWN_METRICS } from '../lib/core/known-metrics';
 import { renderDashboards } from '../lib/observability/dashboards';
-import { ALL_KNOWN_METRICS } from '../lib/observability/known-metrics';
 import { ProcessGroup } from './support/processes';
 import { metricNames } from './support/promql';
 import { checkRules } from './support/promtool';

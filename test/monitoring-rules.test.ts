@@ -2,7 +2,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
 import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, RuleGroup, ScaledApi, WorkerPool } from '../lib';
-import { ALL_KNOWN_METRICS } from '../lib/observability/known-metrics';
+import { ALL_KNOWN_METRICS } from '../lib/core/known-metrics';
 import { ProcessGroup } from './support/processes';
 import { metricNames } from './support/promql';
 import { checkRules, testRules } from './support/promtool';

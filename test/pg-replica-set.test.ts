@@ -125,7 +125,7 @@ test.each<[string, PgReplicaSetProps, string]>([
   ['synchronousCommit is unknown', { synchronousCommit: 'local' as never }, 'test/db: \'synchronousCommit\' ("local") must be one of \'on\', \'remote_write\', \'remote_apply\''],
   ['the secret name is empty', { credentialsSecret: '' }, 'test/db: \'credentialsSecret\' ("") must name the Secret that holds the credentials'],
   ['a parameter name is invalid', { parameters: { 'work mem; drop': '1' } }, 'test/db: \'parameters.work mem; drop\' ("work mem; drop") is not a PostgreSQL parameter name'],
-  ['a pooler is asked of the statefulset engine', { pooler: true }, 'test/db: \'pooler\' ("true") is only available with engine \'cloudnative-pg\''],
+  ['a pooler is asked of the statefulset engine', { pooler: true }, 'test/db: \'pooler\' (true) does not apply to engine \'statefulset\': it is a prop of engine \'cloudnative-pg\''],
   ['maxSlotWalKeepSize has no unit', { maxSlotWalKeepSize: '4096' }, 'test/db: \'maxSlotWalKeepSize\' ("4096") must be a PostgreSQL size with a unit, e.g. \'512MB\', \'4GB\''],
   ['the WAL kept for slots could fill the volume', { storageSize: '10Gi', maxSlotWalKeepSize: '8GB' },
     'test/db: \'maxSlotWalKeepSize\' ("8GB") plus \'walKeepSize\' (1GB) must be at most half of \'storageSize\' (10Gi), or WAL kept for a lost replica can fill the volume'],
@@ -174,8 +174,8 @@ test('the settings keep what the props give', () => {
   expect(settings.resources.requests?.cpu?.value).toBe('500m');
 });
 
-test('throws error, when the settings are asked for a backup of the statefulset engine', () => {
+test('throws error, when the settings are asked for a backup of the statefulset engine, naming both engines', () => {
   const scope = new Construct(Testing.chart(), 'db');
   expect(() => resolvePgReplicaSetSettings(scope, { backup: { schedule: '0 0 3 * * *', volumeSnapshotClass: 'csi' } }))
-    .toThrow('test/db: \'backup\' ("{\\"schedule\\":\\"0 0 3 * * *\\",\\"volumeSnapshotClass\\":\\"csi\\"}") is only available with engine \'cloudnative-pg\'');
+    .toThrow('test/db: \'backup\' ({"schedule":"0 0 3 * * *","volumeSnapshotClass":"csi"}) does not apply to engine \'statefulset\': it is a prop of engine \'cloudnative-pg\'');
 });

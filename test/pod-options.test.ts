@@ -326,15 +326,16 @@ test('throws error, when a field is malformed: toleration, priority class, pull 
 
 test('throws error, when a kind\'s options are given where that kind is not made', () => {
   const chart = Testing.chart();
-  expect(() => new RedisCluster(chart, 'a', { sentinelPod: {} })).toThrow('test/a: \'sentinelPod\' ("{}") applies to mode \'sentinel\' only: mode \'cluster\' makes no Sentinels');
-  expect(() => new RedisCluster(chart, 'b', { mode: 'sentinel', jobPod: {} })).toThrow('test/b: \'jobPod\' ("{}") applies to mode \'cluster\' only: mode \'sentinel\' makes no cluster-create Job');
-  expect(() => new PgReplicaSet(chart, 'c', { poolerPod: {} })).toThrow('test/c: \'poolerPod\' ("{}") needs \'pooler\' (engine \'cloudnative-pg\'), which makes the PgBouncer pods');
+  expect(() => new RedisCluster(chart, 'a', { sentinelPod: {} })).toThrow('test/a: \'sentinelPod\' ({}) does not apply to mode \'cluster\': it is a prop of mode \'sentinel\' (\'cluster\' shards');
+  expect(() => new RedisCluster(chart, 'b', { mode: 'sentinel', jobPod: {} })).toThrow('test/b: \'jobPod\' ({}) does not apply to mode \'sentinel\': it is a prop of mode \'cluster\' (');
+  expect(() => new PgReplicaSet(chart, 'c', { poolerPod: {} })).toThrow('test/c: \'poolerPod\' ({}) does not apply to engine \'statefulset\': it is a prop of engine \'cloudnative-pg\' (');
+  expect(() => new PgReplicaSet(chart, 'g', { engine: 'cloudnative-pg', poolerPod: {} })).toThrow('test/g: \'poolerPod\' ("{}") needs \'pooler\' (engine \'cloudnative-pg\'), which makes the PgBouncer pods');
   expect(() => new PgReplicaSet(chart, 'd', { engine: 'cloudnative-pg', pooler: true, poolerPod: { serviceAccountAnnotations: { a: 'b' } } })).toThrow(
     'test/d: \'poolerPod.serviceAccountAnnotations\' ("a") cannot be set: the CloudNativePG operator makes and manages the PgBouncer pods\' ServiceAccount');
   expect(() => new Observability(chart, 'e', { targets: [api(chart)], pod: {} })).toThrow(
-    'test/e: \'pod\' ("{}") applies to mode \'standalone\' only: in mode \'operator\' the Prometheus and Grafana pods are kube-prometheus-stack\'s');
+    'test/e: \'pod\' ({}) does not apply to mode \'operator\': it is a prop of mode \'standalone\' (\'operator\' emits prometheus-operator objects; \'standalone\' runs Prometheus and Grafana itself)');
   expect(() => new LoadBalancer(chart, 'f', { backend: api(new Chart(chart, 'x')), mode: 'gateway', gateway: { name: 'gw' }, pod: {} })).toThrow(
-    /^test\/f: 'pod' \("{}"\) cannot be expressed by a portable HTTPRoute/);
+    'test/f: \'pod\' ({}) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; ');
 });
 
 test('the cdk8s escape hatch reaches what no option covers (docs/your-cluster.md)', () => {

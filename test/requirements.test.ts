@@ -91,6 +91,13 @@ test('--chart picks one file; without a file it throws', () => {
   expect(() => chartFiles(['--chart'])).toThrow('--chart needs a file, e.g. --chart dist/hscale.k8s.yaml');
 });
 
+test('the apply steps apply the path as given, once (it used to print dist/dist/x.k8s.yaml), under a heading of the file name', () => {
+  const steps = renderApplySteps('dist/x.k8s.yaml', { namespaces: [], operators: [], secrets: [], createdSecrets: [], images: ['a:1'], storageClasses: [], addons: [] });
+  expect(steps.split('\n')[0]).toBe('#### `x.k8s.yaml`');
+  expect(steps).toContain('   kubectl apply -f dist/x.k8s.yaml\n');
+  expect(steps).not.toContain('dist/dist/');
+});
+
 test('registry credentials the pods pull with are listed like the other Secrets, with a docker-registry command', () => {
   // GIVEN
   const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
@@ -105,4 +112,27 @@ test('registry credentials the pods pull with are listed like the other Secrets,
   ]);
   expect(renderApplySteps('shop.k8s.yaml', r)).toContain(
     'kubectl -n shop create secret docker-registry registry-credentials --docker-server=<registry> --docker-username=<user> --docker-password=<password>');
+});
+
+test('the add-ons a fresh cluster lacks are listed for the objects that rely on them, each with its install step', () => {
+  // GIVEN a pod-metric API behind an nginx LoadBalancer (a Service of type LoadBalancer)
+  const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', podMetric: { name: 'requests_per_second', averageValue: 50 } });
+  new LoadBalancer(chart, 'lb', { backend: api });
+  // WHEN
+  const r = externalRequirements(chart);
+  // THEN
+  expect(r.addons.map(a => `${a.addon}: ${a.reason}`)).toEqual([
+    'metrics-server: CPU and memory targets read the resource metrics API, which most managed clusters but not kind or kubeadm serve: '
+      + 'HorizontalPodAutoscaler/shop-api, HorizontalPodAutoscaler/shop-lb',
+    'prometheus-adapter: pod metric targets read the custom metrics API (the rules are in the chart\'s adapter ConfigMap): HorizontalPodAutoscaler/shop-api',
+    'a LoadBalancer provider: Services of type LoadBalancer get an external address from it: Service/shop-lb',
+    'a CNI that enforces NetworkPolicy: without one the policies are accepted and ignored: NetworkPolicy/shop-api, NetworkPolicy/shop-lb',
+  ]);
+  expect(renderApplySteps('shop.k8s.yaml', r)).toContain(
+    '   helm repo add prometheus-community https://prometheus-community.github.io/helm-charts && helm install prometheus-adapter prometheus-community/prometheus-adapter -n monitoring');
+});
+
+test('a chart without autoscalers, LoadBalancer Services or NetworkPolicies needs no add-on', () => {
+  expect(externalRequirements([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' } }]).addons).toEqual([]);
 });

@@ -362,7 +362,7 @@ test.each<[string, Partial<ScaledApiProps>, string]>([
     'test/api: \'scaleUp.policies[0].type\' ("Replicas") must be one of \'Pods\', \'Percent\''],
   ['an unknown select policy', { scaleUp: { selectPolicy: 'Avg' as never } },
     'test/api: \'scaleUp.selectPolicy\' ("Avg") must be one of \'Max\', \'Min\', \'Disabled\''],
-  ['memory utilization true', { memoryUtilization: true as never }, 'test/api: \'memoryUtilization\' (true) must be an integer from 1 to 100'],
+  ['memory utilization true', { memoryUtilization: true as never }, 'test/api: \'memoryUtilization\' (true) must be a number or false'],
   ['a probe timeout longer than its period', { probeTimings: { readiness: { timeout: Duration.seconds(6) } } },
     'test/api: \'probeTimings.readiness.timeout\' ("6s") must be at most \'probeTimings.readiness.period\' (5s), or probes run later than their period'],
   ['a probe period of 0', { probeTimings: { liveness: { period: Duration.seconds(0) } } },

@@ -4,7 +4,7 @@ import { Testing } from 'cdk8s';
 import postgres from 'postgres';
 import request from 'supertest';
 import { RedisCluster, WorkerPool } from '../lib';
-import { KNOWN_METRICS } from '../lib/observability/known-metrics';
+import { KNOWN_METRICS } from '../lib/core/known-metrics';
 import { createService, Service } from '../service/src/app';
 import { ReadThroughCache } from '../service/src/cache/cache';
 import { databaseConfigFromEnv } from '../service/src/db/config';

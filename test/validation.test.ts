@@ -1,8 +1,8 @@
-import { Testing } from 'cdk8s';
+import { Duration, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
-  parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
-  requirePositive, requireProp, requireQuantity,
+  closestName, formatValue, parseQuantity, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePort,
+  requirePositive, requireQuantity,
 } from '../lib/core/validation';
 
 const scope = () => new Construct(Testing.chart(), 'thing');
@@ -49,39 +49,17 @@ test.each<[string, () => unknown, string]>([
   expect(call).toThrow(message);
 });
 
-interface ExampleProps {
-  readonly replicas?: number;
-  readonly queue?: string;
-  readonly image?: string;
-}
-const EXAMPLE_PROPS: Record<keyof ExampleProps, true> = { replicas: true, queue: true, image: true };
-
-test('known props, and no props at all, pass', () => {
-  expect(() => rejectUnknownProps(scope(), { replicas: 2, queue: 'jobs' }, EXAMPLE_PROPS)).not.toThrow();
-  expect(() => rejectUnknownProps<ExampleProps>(scope(), undefined, EXAMPLE_PROPS)).not.toThrow();
+test('the closest name is within two edits, or shares the first three quarters of the name', () => {
+  const known = ['replicas', 'queue', 'image', 'liveness', 'readiness', 'startup'];
+  expect(['replica', 'Queues', 'ready', 'start', 'storage', 'rea'].map(name => closestName(name, known)))
+    .toEqual(['replicas', 'queue', 'readiness', 'startup', undefined, undefined]);
 });
 
-test('throws error, when a prop name is unknown, suggesting the closest known one', () => {
-  expect(() => rejectUnknownProps(scope(), { replica: 2 } as ExampleProps, EXAMPLE_PROPS))
-    .toThrow('test/thing: unknown prop \'replica\' (did you mean \'replicas\'?); known props: replicas, queue, image');
-  expect(() => rejectUnknownProps(scope(), { Queues: ['a'] } as ExampleProps, EXAMPLE_PROPS))
-    .toThrow('test/thing: unknown prop \'Queues\' (did you mean \'queue\'?); known props: replicas, queue, image');
-});
-
-test('throws error, when an unknown prop is like no known one, without a suggestion', () => {
-  expect(() => rejectUnknownProps(scope(), { storage: '1Gi' } as ExampleProps, EXAMPLE_PROPS))
-    .toThrow(/^test\/thing: unknown prop 'storage'; known props: replicas, queue, image$/);
-});
-
-test('throws error, when the props are not an object', () => {
-  expect(() => rejectUnknownProps(scope(), 'redis:7' as unknown as ExampleProps, EXAMPLE_PROPS))
-    .toThrow('test/thing: props must be an object, got string');
-  expect(() => rejectUnknownProps(scope(), [] as unknown as ExampleProps, EXAMPLE_PROPS))
-    .toThrow('test/thing: props must be an object, got an array');
-});
-
-test('requireProp returns a given prop and throws error, when it is missing', () => {
-  expect(requireProp(scope(), { image: 'a:1' } as ExampleProps, 'image', 'the image')).toBe('a:1');
-  expect(() => requireProp(scope(), {} as ExampleProps, 'image', 'the image')).toThrow('test/thing: missing required prop \'image\' (the image)');
-  expect(() => requireProp<ExampleProps, 'image'>(scope(), undefined, 'image', 'the image')).toThrow('test/thing: missing required prop \'image\' (the image)');
+test('values are quoted as JSON, with Durations as their length and constructs as their class and path', () => {
+  const chart = Testing.chart();
+  const thing = new Construct(chart, 'thing');
+  expect([formatValue('a'), formatValue(3), formatValue(undefined), formatValue(() => 1), formatValue(null)])
+    .toEqual(['"a"', '3', 'undefined', 'a function', 'null']);
+  expect(formatValue({ delay: Duration.seconds(90), db: thing, at: new Date(0), list: [1] }))
+    .toBe('{"delay":"Duration 1 minute 30 seconds","db":"Construct test/thing","at":"1970-01-01T00:00:00.000Z","list":[1]}');
 });

@@ -51,7 +51,7 @@ test('the workers get the queue, the broker and the database by the env contract
   const container = findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0];
   const env = envOf(container);
   expect(env).toMatchObject({
-    WORKER_QUEUES: 'emails', WORKER_CONCURRENCY: '1', JOB_ATTEMPTS: '3', JOB_BACKOFF_TYPE: 'exponential', JOB_BACKOFF_DELAY_MS: '1000',
+    WORKER_QUEUES: 'emails', QUEUE_PREFIX: '{hscale}', WORKER_CONCURRENCY: '1', JOB_ATTEMPTS: '3', JOB_BACKOFF_TYPE: 'exponential', JOB_BACKOFF_DELAY_MS: '1000',
     JOB_TIMEOUT_MS: '300000', SHUTDOWN_TIMEOUT_MS: '115000', METRICS_PORT: '9100',
   });
   // 80% of the 1Gi memory limit.
@@ -138,8 +138,34 @@ test('several queues: one KEDA trigger per queue on BullMQ\'s wait list, with th
     .toEqual(['{hscale}:ev_calculation:wait', '{hscale}:data_refresh:wait']);
   expect(envOf(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0])).toMatchObject({ WORKER_QUEUES: 'ev_calculation,data_refresh', WORKER_CONCURRENCY: '4' });
   expect(QUEUE_PREFIX).toBe('{hscale}');
-  expect(workerQueuesEnv([pool, { queues: ['notifications', 'data_refresh'] }])).toEqual({ WORKER_QUEUES: 'ev_calculation,data_refresh,notifications' });
+  expect(workerQueuesEnv([pool, { queues: ['notifications', 'data_refresh'] }]))
+    .toEqual({ WORKER_QUEUES: 'ev_calculation,data_refresh,notifications', QUEUE_PREFIX: '{hscale}' });
   expect(workerQueuesEnv([])).toEqual({});
+});
+
+test('a queue may have a concurrency of its own, beside queues at the pool\'s', () => {
+  const { manifests, pool } = synthPool({ queues: ['emails', { name: 'invoices', concurrency: 2 }], concurrency: 8 });
+  expect(pool.queues).toEqual(['emails', 'invoices']);
+  expect(envOf(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0]))
+    .toMatchObject({ WORKER_QUEUES: 'emails,invoices', WORKER_CONCURRENCY: '8', WORKER_QUEUE_CONCURRENCY: 'invoices=2' });
+  expect(manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers.map((t: Manifest) => t.metadata.listName))
+    .toEqual(['{hscale}:emails:wait', '{hscale}:invoices:wait']);
+  expect(workerQueuesEnv([{ queues: ['emails', { name: 'invoices', concurrency: 2 }] }])).toEqual({ WORKER_QUEUES: 'emails,invoices', QUEUE_PREFIX: '{hscale}' });
+});
+
+test('the queue prefix is followed by the KEDA triggers and passed to the workers and the API', () => {
+  const { manifests } = synthPool({ queuePrefix: '{jobs}' });
+  expect(manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers[0].metadata.listName).toBe('{jobs}:emails:wait');
+  expect(envOf(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0]).QUEUE_PREFIX).toBe('{jobs}');
+  expect(workerQueuesEnv([{ queues: ['emails'], queuePrefix: '{jobs}' }])).toEqual({ WORKER_QUEUES: 'emails', QUEUE_PREFIX: '{jobs}' });
+  // Without a hash tag the keys of one queue may land on several slots: fine on one node, refused on a cluster.
+  expect(synthPool({ queuePrefix: 'bull' }, { mode: 'sentinel' }).manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers[0].metadata.listName)
+    .toBe('bull:emails:wait');
+});
+
+test('throws error, when pools for one API use different queue prefixes', () => {
+  expect(() => workerQueuesEnv([{ queues: ['a'] }, { queues: ['b'], queuePrefix: '{b}' }]))
+    .toThrow('workerQueuesEnv: the pools use several queue prefixes ({hscale}, {b}); an API enqueues under one');
 });
 
 test('the job policy and the memory bound reach the workers\' env', () => {
@@ -227,6 +253,10 @@ const BAD_PROPS: Array<[string, Partial<WorkerPoolProps>, string]> = [
   ['an unpinned image', { image: 'example/worker:latest' }, 'test/jobs: \'image\' ("example/worker:latest")'],
   ['a credential as a plain env var', { env: { SMTP_PASSWORD: 'x' } }, 'test/jobs: \'env.SMTP_PASSWORD\' ("<redacted>") looks like a credential'],
   ['a name set twice', { env: { WORKER_QUEUES: 'other' } }, 'test/jobs: \'env\' ("WORKER_QUEUES") is set twice'],
+  ['a queue prefix has no hash tag on a Redis Cluster', { queuePrefix: 'bull' },
+    'test/jobs: \'queuePrefix\' ("bull") must hold a hash tag such as \'{jobs}\' on a Redis Cluster broker, so each queue\'s keys share a slot'],
+  ['a queue prefix holds a colon', { queuePrefix: '{a}:b' }, 'test/jobs: \'queuePrefix\' ("{a}:b") must be 1-64 characters without spaces or \':\''],
+  ['a queue\'s own concurrency is 0', { queues: [{ name: 'emails', concurrency: 0 }] }, 'test/jobs: \'queues[0].concurrency\' (0) must be an integer from 1 to 1000'],
 ];
 
 test.each(BAD_PROPS)('throws error, when given %s', (_what, props, message) => {

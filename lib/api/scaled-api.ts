@@ -6,6 +6,8 @@ import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, ILoadBalancerBackend,
   IMetricsTarget, MetricsEndpoint, PodPeer,
 } from '../core/endpoints';
+import { containerContract, ImageContract } from '../core/image-contract';
+import { KNOWN_METRICS } from '../core/known-metrics';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, guidesScalingBehavior, resolveResources,
@@ -13,8 +15,9 @@ import {
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { annotateServiceAccount, applyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
+import { validateProps } from '../core/prop-validation';
 import {
-  propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePort, requirePositive, requireProp,
+  propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePort, requirePositive,
   requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
 import { renderAdapterRules } from './metrics-adapter-rules';
@@ -167,14 +170,6 @@ export interface ScaledApiProps {
   readonly pod?: PodOptions;
 }
 
-/** Every prop of {@link ScaledApiProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const SCALED_API_PROPS: Record<keyof ScaledApiProps, true> = {
-  image: true, port: true, metricsPort: true, metricsPath: true, minReplicas: true, maxReplicas: true, cpuUtilization: true,
-  memoryUtilization: true, podMetric: true, scaleUp: true, scaleDown: true, minAvailable: true, probes: true, probeTimings: true,
-  databasePool: true, metricsPrefix: true, resources: true, spread: true,
-  preStopDelay: true, terminationGracePeriod: true, database: true, cache: true, queueBroker: true, env: true, secretEnv: true,
-  metricsScraper: true, runAsUser: true, pod: true,
-};
 
 /** The probes of the API container, in the order the kubelet starts them. */
 export type ProbeKind = 'startup' | 'liveness' | 'readiness';
@@ -228,9 +223,9 @@ export interface ScaledApiSettings {
 
 /** Validates and defaults the props of the ScaledApi at `scope`. */
 export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps): ScaledApiSettings {
-  rejectUnknownProps(scope, props, SCALED_API_PROPS);
+  validateProps(scope, 'ScaledApiProps', props);
   const name = resourceName(scope);
-  const image = requirePinnedImage(scope, 'image', requireProp(scope, props, 'image', 'the container image, e.g. \'registry.example.com/api:1.4.2\''));
+  const image = requirePinnedImage(scope, 'image', props.image);
   const ports = resolvePorts(scope, props);
   const queue = props.queueBroker !== undefined && props.queueBroker !== props.cache ? prefixedLink(props.queueBroker, QUEUE_ENV_PREFIX) : undefined;
   const backends: IClientAccessible[] = [props.database, props.cache, queue].filter(b => b !== undefined);
@@ -466,6 +461,15 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
     this.networkPolicy = this.createNetworkPolicy();
     this.metricsEndpoints = [this.metricsEndpoint()];
     this.allowScraper(settings.metricsScraper);
+  }
+
+  /**
+   * What this API gives its image (env, ports, writable paths) and expects of it (probe paths, the
+   * metrics port, path and names that Observability reads); docs/image-contract.md.
+   */
+  public get imageContract(): ImageContract {
+    const { port, path } = this.metricsEndpoints[0];
+    return containerContract(this.deployment, { metrics: { port, path, names: KNOWN_METRICS['hscale-service'] } });
   }
 
   /** Admits pods matching `client` (e.g. the load balancer) on the HTTP port. */

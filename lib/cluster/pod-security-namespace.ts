@@ -2,7 +2,8 @@ import { JsonPatch } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { namespaceOf } from '../core/names';
-import { propError, rejectUnknownProps, requireDnsLabel, requireOneOf } from '../core/validation';
+import { validateProps } from '../core/prop-validation';
+import { propError, requireDnsLabel, requireOneOf } from '../core/validation';
 
 /** A Pod Security Standards profile, as Pod Security Admission names it. */
 export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';
@@ -27,9 +28,6 @@ export interface PodSecurityNamespaceProps {
   readonly defaultDeny?: boolean;
 }
 
-/** The props a PodSecurityNamespace knows, so a misspelt one from JavaScript is an error rather than ignored. */
-export const POD_SECURITY_NAMESPACE_PROPS: Record<keyof PodSecurityNamespaceProps, true> = { name: true, level: true, version: true, defaultDeny: true };
-
 /**
  * The Namespace a chart's objects live in, labelled for Pod Security Admission so the API
  * server itself refuses (`enforce`), reports to kubectl (`warn`) and logs (`audit`) any pod
@@ -46,7 +44,7 @@ export class PodSecurityNamespace extends Construct {
 
   constructor(scope: Construct, id: string, props: PodSecurityNamespaceProps = {}) {
     super(scope, id);
-    rejectUnknownProps(this, props, POD_SECURITY_NAMESPACE_PROPS);
+    validateProps(this, 'PodSecurityNamespaceProps', props);
     const name = props.name ?? namespaceOf(this);
     if (name === undefined) {
       throw propError(this, 'name', name, 'must be given when the chart has no namespace');

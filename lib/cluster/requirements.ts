@@ -39,6 +39,16 @@ export interface CreatedSecret {
   readonly by: string;
 }
 
+/** A cluster component that a fresh cluster may lack and that some object of the chart relies on. */
+export interface AddonRequirement {
+  /** The component, e.g. 'metrics-server'. */
+  readonly addon: string;
+  /** Why the chart needs it, naming the objects that rely on it. */
+  readonly reason: string;
+  /** How to install it (or check for it). */
+  readonly install: string;
+}
+
 /** What must exist in the cluster before a chart is applied. */
 export interface ChartRequirements {
   /** Namespaces its objects live in that it does not create. */
@@ -51,6 +61,8 @@ export interface ChartRequirements {
   readonly images: string[];
   /** StorageClasses its volume claims ask for; `(default)` is the cluster's default class. */
   readonly storageClasses: string[];
+  /** Cluster components without an API group of their own: the metrics APIs, a LoadBalancer provider, a NetworkPolicy-enforcing CNI. */
+  readonly addons: AddonRequirement[];
 }
 
 /** The operators of the custom resources the constructs emit, by API group, and the CRD release the tests use. */
@@ -69,6 +81,11 @@ export const KNOWN_OPERATORS: Record<string, Omit<OperatorRequirement, 'group' |
     operator: 'CloudNativePG',
     testedWith: 'the CloudNativePG CRDs vendored in crds/cloudnative-pg.yaml (controller-gen v0.21.0)',
     install: 'helm repo add cnpg https://cloudnative-pg.github.io/charts && helm install cnpg cnpg/cloudnative-pg -n cnpg-system --create-namespace',
+  },
+  'cert-manager.io': {
+    operator: 'cert-manager',
+    testedWith: '@kubernetes-models/cert-manager 6.0 CRD schemas',
+    install: 'helm repo add jetstack https://charts.jetstack.io && helm install cert-manager jetstack/cert-manager -n cert-manager --create-namespace --set crds.enabled=true',
   },
   'gateway.networking.k8s.io': {
     operator: 'Gateway API (and a Gateway controller)',
@@ -116,7 +133,41 @@ export function externalRequirements(source: Chart | KubeObject[]): ChartRequire
     createdSecrets,
     images: sorted(objects.flatMap(imagesOf)),
     storageClasses: sorted(objects.flatMap(storageClassesOf)),
+    addons: addonsOf(objects),
   };
+}
+
+/**
+ * The add-ons a fresh cluster lacks that the chart relies on: the resource metrics API
+ * (metrics-server) for CPU and memory targets, the custom metrics API (prometheus-adapter) for
+ * pod metrics, a provider for Services of type LoadBalancer, and a CNI that enforces
+ * NetworkPolicies (without one they are accepted and ignored: every pod reaches every pod).
+ */
+function addonsOf(objects: KubeObject[]): AddonRequirement[] {
+  const names = (match: (o: KubeObject) => boolean) => objects.filter(match).map(o => `${o.kind}/${o.metadata.name}`);
+  const metricTypes = (o: KubeObject): string[] => (o.kind === 'HorizontalPodAutoscaler' ? (o.spec?.metrics ?? []).map((m: KubeObject) => m.type) : []);
+  const kedaCpu = (o: KubeObject) => o.kind === 'ScaledObject' && (o.spec?.triggers ?? []).some((t: KubeObject) => t.type === 'cpu' || t.type === 'memory');
+  const candidates: Array<Omit<AddonRequirement, 'reason'> & { users: string[]; why: string }> = [
+    {
+      addon: 'metrics-server', users: names(o => metricTypes(o).includes('Resource') || kedaCpu(o)), why: 'CPU and memory targets read the resource metrics API, which most managed clusters but not kind or kubeadm serve',
+      install: 'helm repo add metrics-server https://kubernetes-sigs.github.io/metrics-server/ && helm install metrics-server metrics-server/metrics-server -n kube-system',
+    },
+    {
+      addon: 'prometheus-adapter', users: names(o => metricTypes(o).some(t => t === 'Pods' || t === 'Object')), why: 'pod metric targets read the custom metrics API (the rules are in the chart\'s adapter ConfigMap)',
+      install: 'helm repo add prometheus-community https://prometheus-community.github.io/helm-charts && helm install prometheus-adapter prometheus-community/prometheus-adapter -n monitoring',
+    },
+    {
+      addon: 'a LoadBalancer provider', users: names(o => o.kind === 'Service' && o.spec?.type === 'LoadBalancer'), why: 'Services of type LoadBalancer get an external address from it',
+      install: '# your cloud\'s controller manager; on bare metal or kind, MetalLB: kubectl apply -f https://raw.githubusercontent.com/metallb/metallb/v0.14.8/config/manifests/metallb-native.yaml',
+    },
+    {
+      addon: 'a CNI that enforces NetworkPolicy', users: names(o => o.kind === 'NetworkPolicy'), why: 'without one the policies are accepted and ignored',
+      install: '# Calico, Cilium or your cloud\'s network policy option: check that your CNI enforces NetworkPolicy',
+    },
+  ];
+  return candidates.filter(c => c.users.length > 0).map(({ addon, users, why, install }) => ({
+    addon, install, reason: `${why}: ${users.length > 3 ? `${users.slice(0, 3).join(', ')} and ${users.length - 3} more` : users.join(', ')}`,
+  }));
 }
 
 function operatorsOf(objects: KubeObject[]): OperatorRequirement[] {
@@ -129,11 +180,12 @@ function operatorsOf(objects: KubeObject[]): OperatorRequirement[] {
   }));
 }
 
-/** Secrets made by the chart: Secret objects, the Secrets a GeneratedSecrets Job names, and CloudNativePG's `<cluster>-app`. */
+/** Secrets made by the chart: Secret objects, the Secrets a GeneratedSecrets Job names, a cert-manager Certificate's, and CloudNativePG's `<cluster>-app`. */
 function secretsCreatedIn(objects: KubeObject[]): CreatedSecret[] {
   return objects.flatMap((o): CreatedSecret[] => {
     const namespace = namespaceOf(o);
     if (o.kind === 'Secret') return [{ namespace, name: o.metadata.name, by: `Secret/${o.metadata.name}` }];
+    if (groupOf(o) === 'cert-manager.io' && o.kind === 'Certificate') return [{ namespace, name: o.spec.secretName, by: `Certificate/${o.metadata.name}` }];
     const generated = o.metadata?.annotations?.[GENERATED_SECRETS_ANNOTATION];
     if (o.kind === 'Job' && generated) {
       return Object.keys(JSON.parse(generated)).map(name => ({ namespace, name, by: `Job/${o.metadata.name}` }));
@@ -217,11 +269,13 @@ function createSecretCommand(s: SecretRequirement): string {
 }
 
 /**
- * The steps that apply `file` (a `dist/` manifest) on a fresh cluster, as Markdown, in order:
- * namespaces, operators, Secrets, images and storage to check, then `kubectl apply`.
+ * The steps that apply `file` on a fresh cluster, as Markdown, in order: namespaces, operators,
+ * Secrets, images and storage to check, then `kubectl apply -f <file>`. `file` is the path as
+ * the reader will type it (e.g. 'dist/hscale.k8s.yaml', relative to where kubectl runs); the
+ * heading names the file alone.
  */
 export function renderApplySteps(file: string, r: ChartRequirements): string {
-  const lines: string[] = [`#### \`${file}\``, ''];
+  const lines: string[] = [`#### \`${file.split('/').pop()}\``, ''];
   let step = 0;
   const heading = (title: string) => lines.push(`${++step}. ${title}`);
   const code = (commands: string[]) => lines.push('', '   ```sh', ...commands.map(c => `   ${c}`), '   ```', '');
@@ -246,12 +300,16 @@ export function renderApplySteps(file: string, r: ChartRequirements): string {
     const list = creators.map(by => `${r.createdSecrets.filter(s => s.by === by).map(s => `\`${s.name}\``).join(', ')} (${by})`).join('; ');
     heading(`Nothing to do for ${list}: created in the cluster with random values unless they exist, so create them first only to choose the values.`);
   }
+  for (const a of r.addons) {
+    heading(`${a.addon} (${a.reason}):`);
+    code([a.install]);
+  }
   heading(`Images the nodes must be able to pull: ${r.images.map(i => `\`${i}\``).join(', ')}.`);
   if (r.storageClasses.length > 0) {
     const classes = r.storageClasses.map(c => (c === DEFAULT_STORAGE_CLASS ? 'a default StorageClass (`kubectl get storageclass` marks one `(default)`)' : `the StorageClass \`${c}\``));
     heading(`Storage: ${classes.join(', ')}.`);
   }
   heading('Apply the chart:');
-  code([`kubectl apply -f dist/${file}`]);
+  code([`kubectl apply -f ${file}`]);
   return `${lines.join('\n').trimEnd()}\n`;
 }

@@ -1,17 +1,17 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { propError, requireQuantity } from './validation';
+import { propError, Quantity, requireQuantity } from './validation';
 
 /** Requests and limits of one container, as Kubernetes quantities. */
 export interface ContainerResources {
   /** CPU the scheduler reserves. */
-  readonly cpuRequest: string;
+  readonly cpuRequest: Quantity;
   /** Memory the scheduler reserves. */
-  readonly memoryRequest: string;
+  readonly memoryRequest: Quantity;
   /** CPU the container is throttled at. */
-  readonly cpuLimit: string;
+  readonly cpuLimit: Quantity;
   /** Memory the container is killed at. */
-  readonly memoryLimit: string;
+  readonly memoryLimit: Quantity;
 }
 
 /**

@@ -3,6 +3,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { IClientAccessible, NetworkLink, PodPeer } from './endpoints';
 import { resourceName } from './names';
+import { validateProps } from './prop-validation';
 import { NAMESPACE_NAME_LABEL, requirePinnedPeer } from './validation';
 
 /** Props of a {@link PodNetworkPolicy}. */
@@ -28,6 +29,7 @@ export class PodNetworkPolicy extends Construct {
 
   constructor(scope: Construct, id: string, props: PodNetworkPolicyProps) {
     super(scope, id);
+    validateProps(this, 'PodNetworkPolicyProps', props);
     this.podSelector = props.podSelector;
     // DNS: kube-dns / CoreDNS answer on UDP and TCP 53, in kube-system only: elsewhere the label is anyone's to claim.
     this.egress.push({

@@ -1,4 +1,4 @@
-import { Duration } from 'cdk8s';
+import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
 
 /**
@@ -10,8 +10,23 @@ export function propError(scope: Construct, prop: string, value: unknown, rule: 
   return new Error(`${scope.node.path}: '${prop}' (${formatValue(value)}) ${rule}`);
 }
 
-function formatValue(value: unknown): string {
-  return typeof value === 'string' || Array.isArray(value) ? JSON.stringify(value) : String(value);
+/**
+ * A value as an error message quotes it: strings, arrays and objects as JSON, with a Duration or a
+ * Size as its length, a construct as its class and path, and any other class instance as its class.
+ */
+export function formatValue(value: unknown): string {
+  if (typeof value !== 'string' && typeof value !== 'object') return typeof value === 'function' ? 'a function' : String(value);
+  return JSON.stringify(value, (_key, v: unknown) => describeInstance(v)) ?? String(value);
+}
+
+function describeInstance(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return value;
+  if (value instanceof Duration) return `Duration ${value.toHumanString()}`;
+  if (value instanceof Size) return `Size ${value.toKibibytes({ rounding: SizeRoundingBehavior.NONE })}KiB`;
+  if (Construct.isConstruct(value)) return `${value.constructor.name} ${value.node.path}`;
+  return `a ${proto.constructor?.name ?? 'class instance'}`;
 }
 
 /** The namespace label the API server sets itself and no user can change. */
@@ -85,6 +100,12 @@ export function requirePinnedImage(scope: Construct, prop: string, value: string
   return value;
 }
 
+/**
+ * A Kubernetes resource quantity: a number with an optional suffix, e.g. '250m', '1', '512Mi', '10Gi'.
+ * @format quantity
+ */
+export type Quantity = string;
+
 const QUANTITY = /^([+-]?[0-9.]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$/;
 const QUANTITY_FACTORS: Record<string, number> = {
   '': 1, 'm': 1e-3, 'k': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12, 'P': 1e15, 'E': 1e18,
@@ -111,36 +132,14 @@ export function requireQuantity(scope: Construct, prop: string, value: string): 
 }
 
 /**
- * Throws when `props` holds a name that is not a prop of the construct (a typo from JavaScript,
- * where no compiler catches `replica` for `replicas`); `known` lists every prop, typed so that a
- * prop added to the interface must be added to it too.
+ * The known name closest to `name`, if any: within two edits, or sharing its first three quarters
+ * (at least four characters; `ready` for `readiness`), as a typo or a shortening would.
  */
-export function rejectUnknownProps<P extends object>(scope: Construct, props: P | undefined, known: Record<keyof P, true>): void {
-  if (props === undefined || props === null) return;
-  if (typeof props !== 'object' || Array.isArray(props)) {
-    throw new Error(`${scope.node.path}: props must be an object, got ${Array.isArray(props) ? 'an array' : typeof props}`);
-  }
-  const names = Object.keys(known);
-  for (const prop of Object.keys(props)) {
-    if (!Object.prototype.hasOwnProperty.call(known, prop)) {
-      const suggestion = closestName(prop, names);
-      throw new Error(`${scope.node.path}: unknown prop '${prop}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}; known props: ${names.join(', ')}`);
-    }
-  }
-}
-
-/** Throws when a required prop is missing (a JavaScript caller, or a cast, can omit it); returns it. */
-export function requireProp<P extends object, K extends keyof P>(scope: Construct, props: P | undefined, prop: K, what: string): NonNullable<P[K]> {
-  const value = props?.[prop];
-  if (value === undefined || value === null) {
-    throw new Error(`${scope.node.path}: missing required prop '${String(prop)}' (${what})`);
-  }
-  return value as NonNullable<P[K]>;
-}
-
-/** The known name closest to `name` within two edits, if any. */
-function closestName(name: string, known: string[]): string | undefined {
-  const scored = known.map(k => ({ k, d: editDistance(name.toLowerCase(), k.toLowerCase()) })).filter(s => s.d <= 2);
+export function closestName(name: string, known: string[]): string | undefined {
+  const lower = name.toLowerCase();
+  const shared = Math.max(4, Math.ceil(lower.length * 0.75));
+  const scored = known.map(k => ({ k, d: editDistance(lower, k.toLowerCase()) }))
+    .filter(s => s.d <= 2 || (lower.length >= shared && s.k.toLowerCase().startsWith(lower.slice(0, shared))));
   return scored.sort((a, b) => a.d - b.d)[0]?.k;
 }
 

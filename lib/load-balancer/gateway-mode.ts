@@ -1,4 +1,4 @@
-import { ApiObject, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ILoadBalancerBackend, PodPeer } from '../core/endpoints';
 import { commonLabels, namespaceOf } from '../core/names';
@@ -22,26 +22,9 @@ export interface GatewayModeSettings {
   readonly gatewayPods: PodPeer;
 }
 
-/**
- * Props that only the nginx tier can honour. HTTPRoute `timeouts` bound a whole request rather
- * than each connect, send and read, and retries, buffers, HTTP/2, caching and /health belong to
- * the Gateway implementation, so none of them maps onto a portable route.
- */
-const NGINX_ONLY_PROPS = [
-  'apiRateLimit', 'loginRateLimit', 'tls', 'nextUpstreamOn', 'resendWrites', 'proxyTimeouts', 'proxyBuffers', 'websocketReadTimeout',
-  'http2', 'cache', 'health', 'pod',
-] as const;
-
 function resolveGatewaySettings(scope: Construct, props: LoadBalancerProps): GatewayModeSettings {
   if (!props.gateway?.name) {
     throw propError(scope, 'gateway', props.gateway?.name ?? '', 'must name the Gateway to attach to in \'gateway\' mode');
-  }
-  // A Gateway API route has no portable rate limiting; dropping the limits silently would remove a protection.
-  for (const prop of NGINX_ONLY_PROPS) {
-    if (props[prop] !== undefined) {
-      throw propError(scope, prop, JSON.stringify(props[prop], readableUnits),
-        'cannot be expressed by a portable HTTPRoute; configure it on your Gateway implementation, or use mode \'nginx\'');
-    }
   }
   requireDnsLabel(scope, 'gateway.name', props.gateway.name);
   const gatewayNamespace = props.gateway.namespace ?? namespaceOf(scope);
@@ -57,13 +40,6 @@ function resolveGatewaySettings(scope: Construct, props: LoadBalancerProps): Gat
       ...(gatewayNamespace ? { namespaceSelector: { 'kubernetes.io/metadata.name': gatewayNamespace } } : {}),
     }),
   };
-}
-
-/** Durations and sizes as `60s` and `4KiB` in error messages, rather than their internals. */
-function readableUnits(_key: string, value: unknown): unknown {
-  if (value instanceof Duration) return `${value.toSeconds({ integral: false })}s`;
-  if (value instanceof Size) return `${value.toKibibytes({ rounding: SizeRoundingBehavior.NONE })}KiB`;
-  return value;
 }
 
 function createHttpRoute(lb: LoadBalancerScope, s: GatewayModeSettings): ApiObject {

@@ -5,11 +5,12 @@ import { IMetricsTarget, MetricsEndpoint, PodPeer } from '../core/endpoints';
 import { resourceName, selectorLabels } from '../core/names';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, resolvePodOptions } from '../core/pod-options';
-import { rejectUnknownProps, requireOneOf, requireProp } from '../core/validation';
+import { validateProps } from '../core/prop-validation';
+import { requireOneOf } from '../core/validation';
 import { GatewayModeSettings, gatewayMode } from './gateway-mode';
 import { LoadBalancerModeDefinition, LoadBalancerObjects, LoadBalancerScope } from './mode';
 import { NginxModeSettings, nginxMode } from './nginx-mode';
-import { LOAD_BALANCER_PROPS, LoadBalancerMode, LoadBalancerProps } from './props';
+import { LoadBalancerMode, LoadBalancerProps } from './props';
 
 export * from './props';
 export type { GatewayModeSettings, NginxModeSettings };
@@ -31,8 +32,7 @@ const LOAD_BALANCER_MODES: { readonly [M in LoadBalancerMode]: LoadBalancerModeD
 
 /** Validates `props` for their mode and fills in the defaults; throws naming `scope`, the prop and the rule. */
 export function resolveLoadBalancerSettings(scope: Construct, props: LoadBalancerProps): LoadBalancerSettings {
-  rejectUnknownProps(scope, props, LOAD_BALANCER_PROPS);
-  requireProp(scope, props, 'backend', 'the ScaledApi to balance');
+  validateProps(scope, 'LoadBalancerProps', props);
   const modes = Object.keys(LOAD_BALANCER_MODES) as LoadBalancerMode[];
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'nginx', modes);
   return LOAD_BALANCER_MODES[mode].resolve(scope, props);

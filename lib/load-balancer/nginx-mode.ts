@@ -1,4 +1,4 @@
-import { Duration } from 'cdk8s';
+import { ApiObject, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, ILoadBalancerBackend, MetricsEndpoint, PodPeer } from '../core/endpoints';
@@ -15,7 +15,7 @@ import {
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from './nginx-conf';
 import { NginxProxySettings, resolveNginxProxySettings } from './nginx-proxy-settings';
-import { LoadBalancerProps, RateLimit } from './props';
+import { LoadBalancerProps, LoadBalancerTls, RateLimit } from './props';
 import { otherBackends, ResolvedRoute, resolveInternalPaths, resolveRoutes } from './routes';
 
 /** The resolved props of 'nginx' mode: our own autoscaled nginx tier. */
@@ -34,7 +34,7 @@ export interface NginxModeSettings extends NginxProxySettings {
   /** Paths nginx answers 404 instead of proxying. */
   readonly internalPaths: string[];
   /** The `kubernetes.io/tls` Secret; plain HTTP only when absent. */
-  readonly tls?: { readonly secretName: string };
+  readonly tls?: LoadBalancerTls;
   readonly maxFails: number;
   readonly failTimeoutSeconds: number;
   readonly keepalive: number;
@@ -64,6 +64,9 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
   if (props.tls !== undefined && !props.tls.secretName) {
     throw propError(scope, 'tls.secretName', props.tls.secretName ?? '',
       'must name a kubernetes.io/tls Secret when TLS is asked for');
+  }
+  if (props.tls?.certificate !== undefined) {
+    if (props.tls.certificate.dnsNames.length === 0) throw propError(scope, 'tls.certificate.dnsNames', '[]', 'must name at least one DNS name to certify');
   }
   const image = requirePinnedImage(scope, 'image', props.image ?? 'nginxinc/nginx-unprivileged:1.27.4-alpine');
   const exporterImage = requirePinnedImage(scope, 'exporterImage', props.exporterImage ?? 'nginx/nginx-prometheus-exporter:1.4.2');
@@ -289,6 +292,17 @@ function createNetworkPolicy(lb: LoadBalancerScope, s: NginxModeSettings, metada
   return policy;
 }
 
+/** The cert-manager Certificate that issues and renews `tls.secretName`, so no TLS Secret is made by hand. */
+function createCertificate(lb: LoadBalancerScope, tls: LoadBalancerTls, metadata: { name: string; labels: Record<string, string>; namespace?: string }): ApiObject {
+  const { issuer, issuerKind = 'ClusterIssuer', dnsNames } = tls.certificate!;
+  return new ApiObject(lb, 'Certificate', {
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Certificate',
+    metadata,
+    spec: { secretName: tls.secretName, dnsNames, issuerRef: { group: 'cert-manager.io', kind: issuerKind, name: issuer } },
+  });
+}
+
 function exporterEndpoint(lb: LoadBalancerScope): MetricsEndpoint {
   return { exporter: 'nginx-exporter', workloadName: lb.name, podSelector: lb.podSelector, portName: 'metrics', port: EXPORTER_PORT, path: '/metrics' };
 }
@@ -302,6 +316,7 @@ export const nginxMode: LoadBalancerModeDefinition<NginxModeSettings> = {
     const metadata = { name: lb.name, labels, namespace: namespaceOf(lb) };
     const configMap = createConfigMap(lb, metadata, nginxConf);
     const deployment = createDeployment(lb, settings, metadata, configMap, nginxConf);
+    if (settings.tls?.certificate) createCertificate(lb, settings.tls, metadata);
     return {
       nginxConf,
       configMap,

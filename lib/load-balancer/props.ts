@@ -76,11 +76,33 @@ export interface GatewayReference {
   readonly sectionName?: string;
 }
 
+/** The certificate nginx serves: a `kubernetes.io/tls` Secret, made by hand or by cert-manager from a named issuer. */
+export interface LoadBalancerTls {
+  /** The `kubernetes.io/tls` Secret nginx mounts. */
+  readonly secretName: string;
+  /** cert-manager writes the Secret: a `Certificate` from this issuer. @default - the Secret is made by hand (`kubectl create secret tls`) */
+  readonly certificate?: CertificateFromIssuer;
+}
+
+/** A cert-manager `Certificate` the LoadBalancer emits, which keeps its `tls.secretName` issued and renewed. */
+export interface CertificateFromIssuer {
+  /** The name of the Issuer or ClusterIssuer, e.g. 'letsencrypt-prod'. */
+  readonly issuer: string;
+  /** Whether the issuer is namespaced ('Issuer', in the chart's namespace) or cluster-wide. @default 'ClusterIssuer' */
+  readonly issuerKind?: 'Issuer' | 'ClusterIssuer';
+  /** The DNS names the certificate covers. */
+  readonly dnsNames: string[];
+}
+
 /** Props of a {@link LoadBalancer}. */
 export interface LoadBalancerProps {
   /** The API the load balancer sends traffic to. */
   readonly backend: ILoadBalancerBackend;
-  /** 'nginx' runs our own nginx tier; 'gateway' attaches an HTTPRoute to an existing Gateway. @default 'nginx' */
+  /**
+   * 'nginx' runs our own nginx tier; 'gateway' attaches an HTTPRoute to an existing Gateway, whose implementation
+   * configures what a portable route cannot express (rate limits, TLS, retries, buffers, caching, HTTP/2, /health).
+   * @default 'nginx'
+   */
   readonly mode?: LoadBalancerMode;
   /** nginx image; must be nginx >= 1.27.3 for `resolve` in upstreams, and run unprivileged. @default 'nginxinc/nginx-unprivileged:1.27.4-alpine' */
   readonly image?: string;
@@ -92,9 +114,9 @@ export interface LoadBalancerProps {
   readonly maxReplicas?: number;
   /** Average CPU utilization the nginx autoscaler aims for. @default 70 */
   readonly cpuUtilization?: number;
-  /** API requests per client, burst and unit. @default { rate: 100, burst: 20, per: 'second' } */
+  /** API requests per client, burst and unit. @default { rate: 100, burst: 20, per: 'second' } @onlyWhen mode=nginx */
   readonly apiRateLimit?: RateLimit;
-  /** Login requests per client, burst and unit. @default { rate: 5, burst: 3, per: 'minute' } */
+  /** Login requests per client, burst and unit. @default { rate: 5, burst: 3, per: 'minute' } @onlyWhen mode=nginx */
   readonly loginRateLimit?: RateLimit;
   /** Exact path of the login endpoint. @default '/api/v1/auth/login' */
   readonly loginPath?: string;
@@ -108,7 +130,7 @@ export interface LoadBalancerProps {
    */
   readonly internalPaths?: string[];
   /** Terminate TLS with the certificate of this `kubernetes.io/tls` Secret, and redirect HTTP to HTTPS. @default - plain HTTP only */
-  readonly tls?: { readonly secretName: string };
+  readonly tls?: LoadBalancerTls;
   /** Failed attempts that mark a pod down for `failTimeout`. @default 3 */
   readonly maxFails?: number;
   /** How long a failing pod is skipped, and the window its failures are counted in. @default Duration.seconds(10) */
@@ -121,6 +143,7 @@ export interface LoadBalancerProps {
    * What makes nginx try the next pod. `non_idempotent` here would retry POST, PATCH and LOCK on
    * every condition and to every backend, so a write answered 503 is sent to each pod in turn;
    * `resendWrites` resends them on failures alone. @default ['error', 'timeout', 'http_502', 'http_503']
+   * @onlyWhen mode=nginx
    */
   readonly nextUpstreamOn?: NextUpstreamCondition[];
   /**
@@ -130,24 +153,26 @@ export interface LoadBalancerProps {
    * killed mid-request fails no write. Set false for a backend that does not dedupe; the
    * writes of `routes` to other backends are never resent.
    * @default true, unless `nextUpstreamOn` holds 'off' or 'non_idempotent'
+   * @onlyWhen mode=nginx
    */
   readonly resendWrites?: boolean;
-  /** Connect, send and read timeouts towards the backend. @default - connect 2 s, send 30 s, read 30 s */
+  /** Connect, send and read timeouts towards the backend. @default - connect 2 s, send 30 s, read 30 s @onlyWhen mode=nginx */
   readonly proxyTimeouts?: ProxyTimeouts;
-  /** Response buffer sizes. @default - nginx's: one memory page for headers, 8 buffers of one page for the body */
+  /** Response buffer sizes. @default - nginx's: one memory page for headers, 8 buffers of one page for the body @onlyWhen mode=nginx */
   readonly proxyBuffers?: ProxyBuffers;
   /**
    * How long an idle websocket stays open (nginx's read timeout on `websocketPath`), at most 1 day.
    * Clients must ping more often anyway: the cloud load balancer closes idle connections first. @default Duration.hours(1)
+   * @onlyWhen mode=nginx
    */
   readonly websocketReadTimeout?: Duration;
-  /** Serve HTTP/2 on the TLS listener (needs `tls`). @default false */
+  /** Serve HTTP/2 on the TLS listener (needs `tls`). @default false @onlyWhen mode=nginx */
   readonly http2?: boolean;
-  /** Cache GET responses the backend marks cacheable; never those of requests with Authorization or Cookie. @default - no cache */
+  /** Cache GET responses the backend marks cacheable; never those of requests with Authorization or Cookie. @default - no cache @onlyWhen mode=nginx */
   readonly cache?: ProxyCache;
   /** Path prefixes sent to other backends (each its own upstream and NetworkPolicy link). @default - every path goes to `backend` */
   readonly routes?: LoadBalancerRoute[];
-  /** 'nginx' answers `/health` itself; 'backend' proxies it to the backend's `/health`, so it reflects the pods. @default 'nginx' */
+  /** 'nginx' answers `/health` itself; 'backend' proxies it to the backend's `/health`, so it reflects the pods. @default 'nginx' @onlyWhen mode=nginx */
   readonly health?: LoadBalancerHealth;
   /** Largest request body accepted. @default '1m' */
   readonly clientMaxBodySize?: string;
@@ -157,21 +182,13 @@ export interface LoadBalancerProps {
   readonly resources?: Partial<ContainerResources>;
   /** Pods allowed to scrape the exporter. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
-  /** Gateway mode: the Gateway to attach the HTTPRoute to. @default - required in gateway mode */
+  /** Gateway mode: the Gateway to attach the HTTPRoute to. @default - required in gateway mode @onlyWhen mode=gateway */
   readonly gateway?: GatewayReference;
-  /** Gateway mode: host names the route matches. @default - every host name of the listener */
+  /** Gateway mode: host names the route matches. @default - every host name of the listener @onlyWhen mode=gateway */
   readonly hostnames?: string[];
-  /** Gateway mode: the Gateway's data-plane pods, which the API must admit. @default - every pod in the Gateway's namespace */
+  /** Gateway mode: the Gateway's data-plane pods, which the API must admit. @default - every pod in the Gateway's namespace @onlyWhen mode=gateway */
   readonly gatewayPods?: PodPeer;
-  /** nginx mode: pod options of the nginx pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations). @default - none */
+  /** nginx mode: pod options of the nginx pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations). @default - none @onlyWhen mode=nginx */
   readonly pod?: PodOptions;
 }
 
-/** Every prop of {@link LoadBalancerProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const LOAD_BALANCER_PROPS: Record<keyof LoadBalancerProps, true> = {
-  backend: true, mode: true, image: true, exporterImage: true, minReplicas: true, maxReplicas: true, cpuUtilization: true,
-  apiRateLimit: true, loginRateLimit: true, loginPath: true, websocketPath: true, internalPaths: true, tls: true, maxFails: true,
-  failTimeout: true, keepalive: true, nextUpstreamTries: true, nextUpstreamOn: true, resendWrites: true, proxyTimeouts: true, proxyBuffers: true,
-  websocketReadTimeout: true, http2: true, cache: true, routes: true, health: true, clientMaxBodySize: true, resolver: true, resources: true,
-  metricsScraper: true, gateway: true, hostnames: true, gatewayPods: true, pod: true,
-};

@@ -4,12 +4,13 @@ import { Construct } from 'constructs';
 import { GeneratedSecretSpec, IMetricsTarget, ISecretConsumer } from '../core/endpoints';
 import { commonLabels, namespaceOf, resourceName } from '../core/names';
 import { isLabelValue, isQualifiedName } from '../core/pod-options';
-import { propError, rejectUnknownProps, requireOneOf, requireProp, requireWholeDuration } from '../core/validation';
+import { validateProps } from '../core/prop-validation';
+import { propError, requireDnsLabel, requireOneOf, requireWholeDuration } from '../core/validation';
 import { renderDashboards } from './dashboards';
 import { ObservabilityModeBuilder } from './mode';
 import { operatorMode } from './operator-mode';
 import { MonitoredEndpoint, renderAlertRules, renderRecordingRules, RuleGroup } from './rules';
-import { OBSERVABILITY_PROPS, ObservabilityMode, ObservabilityProps, ObservabilitySettings } from './settings';
+import { ObservabilityMode, ObservabilityProps, ObservabilitySettings, ReferenceGroups } from './settings';
 import { grafanaAdminSecretName, standaloneMode } from './standalone-mode';
 
 export * from './settings';
@@ -24,14 +25,8 @@ const MODES = Object.keys(MODE_BUILDERS) as ObservabilityMode[];
 
 /** Validates and defaults the props of the Observability at `scope`; standalone-only props are its mode's to resolve. */
 export function resolveObservabilitySettings(scope: Construct, props: ObservabilityProps): ObservabilitySettings {
-  rejectUnknownProps(scope, props, OBSERVABILITY_PROPS);
-  requireProp(scope, props, 'targets', 'the constructs to monitor');
+  validateProps(scope, 'ObservabilityProps', props);
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'operator', MODES);
-  for (const prop of ['pod', 'prometheusPod', 'grafanaPod'] as const) {
-    if (mode === 'operator' && props[prop] !== undefined) {
-      throw propError(scope, prop, JSON.stringify(props[prop]), 'applies to mode \'standalone\' only: in mode \'operator\' the Prometheus and Grafana pods are kube-prometheus-stack\'s');
-    }
-  }
   const name = resourceName(scope);
   const endpoints = monitoredEndpoints(scope, props.targets);
   const selector = requireLabels(scope, 'selectorLabels', props.selectorLabels ?? { release: 'kube-prometheus-stack' });
@@ -43,6 +38,10 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
     selectorLabels: selector,
     dashboardLabel,
     dashboardFolder: props.dashboardFolder ?? 'hscale',
+    referenceGroups: {
+      api: referenceGroup(scope, 'referenceGroups.api', props.referenceGroups?.api ?? 'hscale-api'),
+      worker: referenceGroup(scope, 'referenceGroups.worker', props.referenceGroups?.worker ?? 'hscale-worker'),
+    },
     thresholds: {
       latencySloSeconds: requireWholeDuration(scope, 'latencySlo', props.latencySlo ?? Duration.millis(100), 'milliseconds', 1, 60_000) / 1000,
       errorRatio: requireRatio(scope, 'errorRatio', props.errorRatio ?? 0.05),
@@ -56,6 +55,28 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
       runbookBaseUrl: props.runbookBaseUrl ?? 'https://github.com/hscale/hscale/blob/main/docs/runbooks/alerts.md',
     },
   };
+}
+
+/**
+ * Renames or leaves out the groups that read the reference service's metrics: the API's alerts and
+ * dashboard with the recording rules they read, and the workers' alerts and dashboard.
+ */
+export function applyReferenceGroups(ruleGroups: RuleGroup[], dashboards: Record<string, object>, names: Required<ReferenceGroups>):
+{ ruleGroups: RuleGroup[]; dashboards: Record<string, object> } {
+  const renames: Record<string, string | false> = { 'hscale-api': names.api, 'hscale-worker': names.worker, 'hscale-recording': names.api && 'hscale-recording' };
+  const nameOf = (name: string) => renames[name] ?? name;
+  return {
+    ruleGroups: ruleGroups.filter(g => nameOf(g.name) !== false).map(g => ({ ...g, name: nameOf(g.name) as string })),
+    dashboards: Object.fromEntries(Object.entries(dashboards).flatMap(([file, dashboard]) => {
+      const name = nameOf(file.replace(/\.json$/, ''));
+      return name === false ? [] : [[`${name}.json`, { ...dashboard, uid: name }]];
+    })),
+  };
+}
+
+/** A group's name becomes part of object names (`<name>-<group>`), so it must be a DNS label. */
+function referenceGroup(scope: Construct, prop: string, value: string | false): string | false {
+  return value === false ? false : requireDnsLabel(scope, prop, value);
 }
 
 function monitoredEndpoints(scope: Construct, targets: IMetricsTarget[]): MonitoredEndpoint[] {
@@ -99,8 +120,8 @@ export class Observability extends Construct implements ISecretConsumer {
     const settings = resolveObservabilitySettings(this, props);
     this.mode = settings.mode;
     this.endpoints = settings.endpoints;
-    this.ruleGroups = [renderRecordingRules(), ...renderAlertRules(this.endpoints, settings.thresholds)];
-    this.dashboards = renderDashboards(this.endpoints);
+    ({ ruleGroups: this.ruleGroups, dashboards: this.dashboards } = applyReferenceGroups(
+      [renderRecordingRules(), ...renderAlertRules(this.endpoints, settings.thresholds)], renderDashboards(this.endpoints), settings.referenceGroups));
     this.generatableSecrets = this.mode === 'standalone' ? [{ name: grafanaAdminSecretName(this, props), randomKeys: ['password'] }] : [];
     const namespace = namespaceOf(this);
     const labels = commonLabels(this, 'observability', 'monitoring');

@@ -39,7 +39,7 @@ function createPrometheusRules(scope: Construct, { settings, namespace, labels, 
     new ApiObject(scope, `Rules-${group.name}`, {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PrometheusRule',
-      metadata: { name: group.name.replace(/^hscale/, settings.name), namespace, labels: { ...labels, ...settings.selectorLabels } },
+      metadata: { name: `${settings.name}-${group.name.replace(/^hscale-/, '')}`, namespace, labels: { ...labels, ...settings.selectorLabels } },
       spec: { groups: [group] },
     });
   }

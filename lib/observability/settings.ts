@@ -30,31 +30,39 @@ export interface ObservabilityProps {
   readonly runbookBaseUrl?: string;
   /** Label the Grafana sidecar loads dashboard ConfigMaps by. @default { grafana_dashboard: '1' } */
   readonly dashboardLabel?: Record<string, string>;
+  /**
+   * The rule and dashboard groups that read the reference service's metrics (`api`: http_*, db_*,
+   * cache_*; `worker`: worker_*, with the recording rules going with `api`): a name renames the
+   * PrometheusRule, rules file and dashboard of that group, `false` leaves them out, for an image
+   * that serves other metrics (its `imageContract.metrics.names`).
+   * @default { api: 'hscale-api', worker: 'hscale-worker' }
+   */
+  readonly referenceGroups?: ReferenceGroups;
   /** Grafana folder of the dashboards (annotation `grafana_folder`). @default 'hscale' */
   readonly dashboardFolder?: string;
-  /** standalone: Prometheus image. @default 'quay.io/prometheus/prometheus:v2.53.1' */
+  /** standalone: Prometheus image. @default 'quay.io/prometheus/prometheus:v2.53.1' @onlyWhen mode=standalone */
   readonly prometheusImage?: string;
-  /** standalone: Grafana image. @default 'grafana/grafana:11.1.3' */
+  /** standalone: Grafana image. @default 'grafana/grafana:11.1.3' @onlyWhen mode=standalone */
   readonly grafanaImage?: string;
-  /** standalone: Secret with the Grafana admin password (key `password`). @default '<name>-grafana-admin' */
+  /** standalone: Secret with the Grafana admin password (key `password`). @default '<name>-grafana-admin' @onlyWhen mode=standalone */
   readonly grafanaAdminSecret?: string;
-  /** standalone: how long Prometheus keeps samples. @default '15d' */
+  /** standalone: how long Prometheus keeps samples. @default '15d' @onlyWhen mode=standalone */
   readonly retention?: string;
-  /** standalone: pod options of the Prometheus and Grafana pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations). @default - none */
+  /** standalone: pod options of the Prometheus and Grafana pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations). @default - none @onlyWhen mode=standalone */
   readonly pod?: PodOptions;
-  /** standalone: pod options of the Prometheus pod only, laid over `pod`. @default - `pod` */
+  /** standalone: pod options of the Prometheus pod only, laid over `pod`. @default - `pod` @onlyWhen mode=standalone */
   readonly prometheusPod?: PodOptions;
-  /** standalone: pod options of the Grafana pod only, laid over `pod`. @default - `pod` */
+  /** standalone: pod options of the Grafana pod only, laid over `pod`. @default - `pod` @onlyWhen mode=standalone */
   readonly grafanaPod?: PodOptions;
 }
 
-/** Every prop of {@link ObservabilityProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const OBSERVABILITY_PROPS: Record<keyof ObservabilityProps, true> = {
-  targets: true, mode: true, selectorLabels: true, latencySlo: true, replicationLagBound: true, errorRatio: true,
-  cacheHitRatio: true, workerFailureRatio: true, runbookBaseUrl: true, dashboardLabel: true, dashboardFolder: true, prometheusImage: true,
-  grafanaImage: true, grafanaAdminSecret: true, retention: true, pod: true,
-  prometheusPod: true, grafanaPod: true,
-};
+/** The name of each group of rules and dashboards that assumes the reference service's metrics, or `false` to leave it out. */
+export interface ReferenceGroups {
+  /** The API's group. @default 'hscale-api' */
+  readonly api?: string | false;
+  /** The workers' group. @default 'hscale-worker' */
+  readonly worker?: string | false;
+}
 
 /** The props every mode reads, validated and defaulted. */
 export interface ObservabilitySettings {
@@ -67,4 +75,6 @@ export interface ObservabilitySettings {
   readonly dashboardLabel: Record<string, string>;
   readonly dashboardFolder: string;
   readonly thresholds: AlertThresholds;
+  /** The reference groups' names, `false` for a group left out. */
+  readonly referenceGroups: Required<ReferenceGroups>;
 }

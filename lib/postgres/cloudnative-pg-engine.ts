@@ -13,7 +13,6 @@ import { PG_PORT, postgresClientEnv, postgresMetricsEndpoint } from './shared';
  */
 export const cloudNativePgEngine: PgEngineModule = {
   defaultImage: 'ghcr.io/cloudnative-pg/postgresql:15.15',
-  offersPoolerAndBackup: true,
   // The operator creates `<cluster>-app` with username, password and dbname.
   credentialsSecret: name => `${name}-app`,
   build: (scope, settings) => new CloudNativePgBuilder(scope, settings).build(),

@@ -77,8 +77,6 @@ export type PgEngineOutput = PgWiring & PgEngineObjects;
 export interface PgEngineModule {
   /** PostgreSQL image used when the props name none. */
   readonly defaultImage: string;
-  /** Whether the `pooler` and `backup` props are available. */
-  readonly offersPoolerAndBackup: boolean;
   /** The Secret clients read, given the one the props name (if any). */
   credentialsSecret(name: string, requested: string | undefined): string;
   /** Creates the engine's objects in `scope` (the PgReplicaSet) and returns how to reach them. */

@@ -8,7 +8,8 @@ import { resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { mergePodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
-import { propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity } from '../core/validation';
+import { validateProps } from '../core/prop-validation';
+import { propError, Quantity, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity } from '../core/validation';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './engine';
 import { PARAMETER_NAME, parsePgSize, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
@@ -45,7 +46,7 @@ export interface PgReplicaSetProps {
   /** postgres_exporter image. @default 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0' */
   readonly exporterImage?: string;
   /** Size of each instance's volume. @default '20Gi' */
-  readonly storageSize?: string;
+  readonly storageSize?: Quantity;
   /** Storage class of the volumes. @default - the cluster's default storage class */
   readonly storageClassName?: string;
   /** Access mode of the volumes. @default 'ReadWriteOnce' */
@@ -68,27 +69,20 @@ export interface PgReplicaSetProps {
   readonly parameters?: Record<string, string>;
   /** Networks replicas connect from, for pg_hba.conf (the NetworkPolicy narrows it to the replica pods). @default - the private ranges 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 */
   readonly podNetworks?: string[];
-  /** cloudnative-pg: PgBouncer Poolers for read-write and read-only traffic. @default false */
+  /** cloudnative-pg: PgBouncer Poolers for read-write and read-only traffic. @default false @onlyWhen engine=cloudnative-pg */
   readonly pooler?: boolean;
-  /** cloudnative-pg: a ScheduledBackup by volume snapshots. @default - no scheduled backup */
+  /** cloudnative-pg: a ScheduledBackup by volume snapshots. @default - no scheduled backup @onlyWhen engine=cloudnative-pg */
   readonly backup?: { readonly schedule: string; readonly volumeSnapshotClass: string };
   /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
-  /** cloudnative-pg: labels of the PodMonitor, which your Prometheus selects it by. @default { release: 'kube-prometheus-stack' } */
+  /** cloudnative-pg: labels of the PodMonitor, which your Prometheus selects it by. @default { release: 'kube-prometheus-stack' } @onlyWhen engine=cloudnative-pg */
   readonly podMonitorLabels?: Record<string, string>;
   /** Pod options of every PostgreSQL pod (and the PgBouncer pods): node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations. @default - none */
   readonly pod?: PodOptions;
-  /** cloudnative-pg: pod options of the PgBouncer pods only, laid over `pod`; their ServiceAccount is the operator's. @default - `pod` */
+  /** cloudnative-pg: pod options of the PgBouncer pods only, laid over `pod`; their ServiceAccount is the operator's. @default - `pod` @onlyWhen engine=cloudnative-pg */
   readonly poolerPod?: PodOptions;
 }
 
-/** Every prop of {@link PgReplicaSetProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const PG_REPLICA_SET_PROPS: Record<keyof PgReplicaSetProps, true> = {
-  engine: true, replicas: true, synchronousReplicas: true, synchronousCommit: true, credentialsSecret: true,
-  image: true, exporterImage: true, storageSize: true, storageClassName: true, accessMode: true, requireAntiAffinity: true,
-  resources: true, maxConnections: true, sharedBuffers: true, workMem: true, walKeepSize: true, maxSlotWalKeepSize: true, parameters: true,
-  podNetworks: true, pooler: true, backup: true, metricsScraper: true, podMonitorLabels: true, pod: true, poolerPod: true,
-};
 
 /** A PgReplicaSet's props, validated and with every default filled in. */
 export interface PgReplicaSetSettings extends PgEngineSettings {
@@ -99,7 +93,7 @@ const PRIVATE_NETWORKS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 
 /** Validates `props` and fills in the defaults; `scope` is the PgReplicaSet, whose path errors name. */
 export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSetProps = {}): PgReplicaSetSettings {
-  rejectUnknownProps(scope, props, PG_REPLICA_SET_PROPS);
+  validateProps(scope, 'PgReplicaSetProps', props);
   const name = resourceName(scope);
   const engine = requireOneOf(scope, 'engine', props.engine ?? 'statefulset', Object.keys(PG_ENGINES) as PgEngine[]);
   const replicas = requireIntInRange(scope, 'replicas', props.replicas ?? 2, 0, 15);
@@ -122,10 +116,6 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
   }
   const exporterImage = requirePinnedImage(scope, 'exporterImage', props.exporterImage ?? 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0');
   const engineModule: PgEngineModule = PG_ENGINES[engine];
-  if (!engineModule.offersPoolerAndBackup && (props.pooler || props.backup)) {
-    throw propError(scope, props.pooler ? 'pooler' : 'backup', JSON.stringify(props.pooler ?? props.backup),
-      'is only available with engine \'cloudnative-pg\'');
-  }
   return {
     engine, name, replicas, synchronousReplicas, synchronousCommit,
     credentialsSecret: engineModule.credentialsSecret(name, props.credentialsSecret),

@@ -25,7 +25,6 @@ type Role = 'primary' | 'replica';
  */
 export const statefulSetEngine: PgEngineModule = {
   defaultImage: 'postgres:15.15',
-  offersPoolerAndBackup: false,
   credentialsSecret: (name, requested) => requested ?? `${name}-credentials`,
   build: (scope, settings) => new StatefulSetBuilder(scope, settings).build(),
 };

@@ -18,7 +18,6 @@ import {
 } from './shared';
 
 export { resolveRedisClusterSettings } from './resolve';
-export { REDIS_CLUSTER_PROPS } from './settings';
 export type { RedisClusterProps, RedisClusterSettings, RedisMode } from './settings';
 
 /**

@@ -4,12 +4,13 @@ import { DEFAULT_METRICS_SCRAPER, MAXMEMORY_POLICIES } from '../core/endpoints';
 import { namespaceOf, resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { mergePodOptions, resolvePodOptions } from '../core/pod-options';
+import { validateProps } from '../core/prop-validation';
 import {
-  parseQuantity, propError, rejectUnknownProps, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity, requireWholeDuration,
+  parseQuantity, propError, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity, requireWholeDuration,
 } from '../core/validation';
 import { REDIS_MODES } from './modes';
 import { APPENDFSYNC_MODES } from './redis-conf';
-import { REDIS_CLUSTER_PROPS, REDIS_MODE_NAMES, RedisClusterProps, RedisClusterSettings, RedisMode } from './settings';
+import { REDIS_MODE_NAMES, RedisClusterProps, RedisClusterSettings } from './settings';
 
 const DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '250m', memoryRequest: '1Gi', cpuLimit: '1', memoryLimit: '3Gi' };
 
@@ -18,7 +19,7 @@ const DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '250m', memoryReques
  * default; throws naming the construct path, the prop, the value and the rule.
  */
 export function resolveRedisClusterSettings(scope: Construct, props: RedisClusterProps = {}): RedisClusterSettings {
-  rejectUnknownProps(scope, props, REDIS_CLUSTER_PROPS);
+  validateProps(scope, 'RedisClusterProps', props);
   const name = resourceName(scope);
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'cluster', REDIS_MODE_NAMES);
   const topology = REDIS_MODES[mode].resolveTopology(scope, props);
@@ -44,18 +45,12 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
     requireAntiAffinity: props.requireAntiAffinity ?? false,
     passwordSecret: props.passwordSecret ?? { name: `${name}-auth`, key: 'password' },
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
-    podOptions: resolveRedisPodOptions(scope, props, mode),
+    podOptions: resolveRedisPodOptions(scope, props),
   };
 }
 
-/** `pod` for every kind of pod, with `sentinelPod` and `jobPod` laid over it; each only in the mode that makes that kind. */
-function resolveRedisPodOptions(scope: Construct, props: RedisClusterProps, mode: RedisMode): RedisClusterSettings['podOptions'] {
-  const kinds = [['sentinelPod', 'sentinel'], ['jobPod', 'cluster']] as const;
-  for (const [prop, only] of kinds) {
-    if (props[prop] !== undefined && mode !== only) {
-      throw propError(scope, prop, JSON.stringify(props[prop]), `applies to mode '${only}' only: mode '${mode}' makes no ${prop === 'jobPod' ? 'cluster-create Job' : 'Sentinels'}`);
-    }
-  }
+/** `pod` for every kind of pod, with `sentinelPod` and `jobPod` laid over it (each only in its mode, which the schema checks). */
+function resolveRedisPodOptions(scope: Construct, props: RedisClusterProps): RedisClusterSettings['podOptions'] {
   const pod = resolvePodOptions(scope, 'pod', props.pod);
   return {
     redis: pod,

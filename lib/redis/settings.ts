@@ -3,7 +3,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { MaxmemoryPolicy, PodPeer } from '../core/endpoints';
 import { ContainerResources } from '../core/pod-defaults';
 import { PodOptions } from '../core/pod-options';
-import { valuesOf } from '../core/validation';
+import { Quantity, valuesOf } from '../core/validation';
 import { AppendFsync } from './redis-conf';
 
 // The props and settings of a RedisCluster, apart from the construct and the mode registry, so
@@ -17,21 +17,21 @@ export const REDIS_MODE_NAMES = valuesOf<RedisMode>({ cluster: true, sentinel: t
 export interface RedisClusterProps {
   /** 'cluster' shards the keyspace over masters; 'sentinel' runs one master with replicas and Sentinels; 'standalone' runs one Redis without replicas. @default 'cluster' */
   readonly mode?: RedisMode;
-  /** Masters in cluster mode. @default 3 */
+  /** Masters in cluster mode. @default 3 @onlyWhen mode=cluster */
   readonly shards?: number;
-  /** Replicas of each master in cluster mode. @default 1 */
+  /** Replicas of each master in cluster mode. @default 1 @onlyWhen mode=cluster */
   readonly replicasPerShard?: number;
-  /** Replicas of the master in sentinel mode. @default 2 */
+  /** Replicas of the master in sentinel mode. @default 2 @onlyWhen mode=sentinel */
   readonly replicas?: number;
-  /** Sentinel processes in sentinel mode. @default 3 */
+  /** Sentinel processes in sentinel mode. @default 3 @onlyWhen mode=sentinel */
   readonly sentinels?: number;
-  /** Sentinels that must agree the master is down. @default 2 */
+  /** Sentinels that must agree the master is down. @default 2 @onlyWhen mode=sentinel */
   readonly quorum?: number;
-  /** Name clients ask the Sentinels for. @default 'hscale' */
+  /** Name clients ask the Sentinels for. @default 'hscale' @onlyWhen mode=sentinel */
   readonly masterName?: string;
-  /** How long a master may be unreachable before Sentinels fail it over. @default Duration.seconds(5) */
+  /** How long a master may be unreachable before Sentinels fail it over. @default Duration.seconds(5) @onlyWhen mode=sentinel */
   readonly sentinelDownAfter?: Duration;
-  /** How long a cluster node may be unreachable before it is failed over (Redis's own default of 15 s makes failover take 15-17 s). @default Duration.seconds(5) */
+  /** How long a cluster node may be unreachable before it is failed over (Redis's own default of 15 s makes failover take 15-17 s). @default Duration.seconds(5) @onlyWhen mode=cluster */
   readonly clusterNodeTimeout?: Duration;
   /** Secret holding the password every node, replica and client uses. @default - a Secret named `<name>-auth` with key `password`, which you create */
   readonly passwordSecret?: { readonly name: string; readonly key: string };
@@ -42,7 +42,7 @@ export interface RedisClusterProps {
   /** Requests and limits of each Redis container. @default - 250m / 1Gi requested, 1 CPU / 3Gi limit */
   readonly resources?: Partial<ContainerResources>;
   /** Memory for the dataset, a Kubernetes quantity no larger than the memory limit. @default - 70% of the memory limit, leaving room for forks and buffers */
-  readonly maxmemory?: string;
+  readonly maxmemory?: Quantity;
   /** What Redis evicts at maxmemory; a WorkerPool's broker needs 'noeviction' or a 'volatile-*' policy. @default 'allkeys-lru' */
   readonly maxmemoryPolicy?: MaxmemoryPolicy;
   /** Append-only file. @default true */
@@ -56,7 +56,7 @@ export interface RedisClusterProps {
   /** Keep data on PersistentVolumes; off uses emptyDir (a cache that may start empty). @default true */
   readonly persistence?: boolean;
   /** Size of each node's volume. @default '10Gi' */
-  readonly storageSize?: string;
+  readonly storageSize?: Quantity;
   /** Storage class of the volumes. @default - the cluster's default storage class */
   readonly storageClassName?: string;
   /** Keep Redis pods on different nodes as a hard rule rather than a preference. @default false */
@@ -65,20 +65,12 @@ export interface RedisClusterProps {
   readonly metricsScraper?: PodPeer;
   /** Pod options of every pod (Redis, Sentinels, the cluster-create Job): node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations. @default - none */
   readonly pod?: PodOptions;
-  /** Sentinel mode: pod options of the Sentinels only, laid over `pod`. @default - `pod` */
+  /** Sentinel mode: pod options of the Sentinels only, laid over `pod`. @default - `pod` @onlyWhen mode=sentinel */
   readonly sentinelPod?: PodOptions;
-  /** Cluster mode: pod options of the cluster-create Job only, laid over `pod`. @default - `pod` */
+  /** Cluster mode: pod options of the cluster-create Job only, laid over `pod`. @default - `pod` @onlyWhen mode=cluster */
   readonly jobPod?: PodOptions;
 }
 
-/** Every prop of {@link RedisClusterProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const REDIS_CLUSTER_PROPS: Record<keyof RedisClusterProps, true> = {
-  mode: true, shards: true, replicasPerShard: true, replicas: true, sentinels: true, quorum: true, masterName: true,
-  sentinelDownAfter: true, clusterNodeTimeout: true, passwordSecret: true, image: true, exporterImage: true,
-  resources: true, maxmemory: true, maxmemoryPolicy: true, appendonly: true, appendfsync: true, savePoints: true,
-  tcpKeepalive: true, persistence: true, storageSize: true, storageClassName: true, requireAntiAffinity: true,
-  metricsScraper: true, pod: true, sentinelPod: true, jobPod: true,
-};
 
 /** What every mode resolves from the props only it reads. */
 export interface RedisTopologyBase {

@@ -1,14 +1,7 @@
-import { Duration } from 'cdk8s';
-import { propError } from '../core/validation';
 import { RedisModeModule } from './mode';
 import { renderRedisStartScript } from './redis-conf';
-import { RedisClusterProps, RedisTopologyBase } from './settings';
+import { RedisTopologyBase } from './settings';
 import { REDIS_PORT, redisPasswordEnv } from './shared';
-
-/** The props of the other modes, which a single Redis has no use for. */
-const PROPS_OF_OTHER_MODES = [
-  'shards', 'replicasPerShard', 'clusterNodeTimeout', 'replicas', 'sentinels', 'quorum', 'masterName', 'sentinelDownAfter',
-] as const satisfies ReadonlyArray<keyof RedisClusterProps>;
 
 /**
  * One Redis, on its own volume, without replicas: for a cache that may be lost for the minutes
@@ -16,15 +9,7 @@ const PROPS_OF_OTHER_MODES = [
  * one pod be evicted, so node drains never wait for it.
  */
 export const STANDALONE_MODE: RedisModeModule<RedisTopologyBase> = {
-  resolveTopology(scope, props) {
-    // A prop of another mode here is a mistake (a copied config, a forgotten mode), not a no-op to ignore.
-    for (const prop of PROPS_OF_OTHER_MODES) {
-      const value = props[prop];
-      if (value !== undefined) {
-        throw propError(scope, prop, value instanceof Duration ? value.toHumanString() : value,
-          'does not apply to mode \'standalone\', which runs one Redis without replicas');
-      }
-    }
+  resolveTopology() {
     return { nodeCount: 1 };
   },
 

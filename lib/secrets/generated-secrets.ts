@@ -7,7 +7,8 @@ import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels }
 import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { annotateServiceAccount, applyPodOptions, isEmptyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
-import { propError, rejectUnknownProps, requirePinnedImage } from '../core/validation';
+import { validateProps } from '../core/prop-validation';
+import { propError, requirePinnedImage } from '../core/validation';
 
 /** Props of a {@link GeneratedSecrets}. */
 export interface GeneratedSecretsProps {
@@ -31,11 +32,6 @@ export interface GeneratedSecretsProps {
   readonly pod?: PodOptions;
 }
 
-/** Every prop of {@link GeneratedSecretsProps}, so unknown names (typos from JavaScript) are refused. */
-export const GENERATED_SECRETS_PROPS: Record<keyof GeneratedSecretsProps, true> = {
-  secrets: true, from: true, image: true, imageDigest: true, apiServerCidrs: true, pod: true,
-};
-
 /** Where the script is mounted in the Job's pod. */
 const SCRIPT_DIR = '/etc/hscale';
 const UID = 65534;
@@ -46,7 +42,7 @@ const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)\
 
 /** Validates the Secrets asked for and merges those named twice with the same keys; `scope` names errors. */
 export function resolveGeneratedSecrets(scope: Construct, props: GeneratedSecretsProps = {}): GeneratedSecretSpec[] {
-  rejectUnknownProps(scope, props, GENERATED_SECRETS_PROPS);
+  validateProps(scope, 'GeneratedSecretsProps', props);
   const byName = new Map<string, GeneratedSecretSpec>();
   for (const spec of [...(props.secrets ?? []), ...(props.from ?? []).flatMap(consumer => consumer.generatableSecrets)]) {
     if (spec.name.length > 253 || !SECRET_NAME.test(spec.name)) throw propError(scope, 'secrets', spec.name, 'is not a valid Secret name (a DNS-1123 subdomain)');

@@ -14,6 +14,7 @@ const GROUP_PACKAGES: Record<string, string> = {
   'gateway.networking.k8s.io': '@kubernetes-models/gateway-api',
   'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
   'keda.sh': '@kubernetes-models/keda',
+  'cert-manager.io': '@kubernetes-models/cert-manager',
 };
 
 // Node's own module loader, also under Jest: Jest's require cannot load the ESM-only releases

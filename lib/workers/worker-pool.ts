@@ -6,6 +6,8 @@ import { cronProblem } from '../core/cron';
 import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, PodPeer,
 } from '../core/endpoints';
+import { containerContract, ImageContract } from '../core/image-contract';
+import { KNOWN_METRICS } from '../core/known-metrics';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, fixedResources, guidesScalingBehavior,
@@ -15,24 +17,17 @@ import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
   annotateServiceAccount, applyPodOptions, hasServiceAccountAnnotations, mergePodOptions, PodOptions, resolvePodOptions,
 } from '../core/pod-options';
+import { validateProps } from '../core/prop-validation';
 import {
-  parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer,
-  requirePort, requireProp, requireReplicaRange, requireWholeDuration,
+  parseQuantity, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer,
+  requirePort, requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
+import { bullmqWaitList, queueEnv, ResolvedQueues, resolveQueues, WorkerQueueProps } from './queues';
+
+export * from './queues';
 
 export type WorkerAutoscaler = 'keda' | 'cpu';
 const AUTOSCALERS: WorkerAutoscaler[] = ['keda', 'cpu'];
-
-/**
- * The key prefix the reference worker gives BullMQ (service/src/queue/settings.ts): hash-tagged,
- * so each queue's keys share a Redis Cluster slot, as BullMQ's scripts need.
- */
-export const BULLMQ_PREFIX = '{hscale}';
-
-/** The Redis list holding a queue's waiting jobs, as BullMQ stores it: what KEDA reads. */
-export function bullmqWaitList(queue: string): string {
-  return `${BULLMQ_PREFIX}:${queue}:wait`;
-}
 
 /** How long a failed job waits before its next run. */
 export interface JobBackoff {
@@ -58,17 +53,13 @@ export interface WorkerSchedule {
   readonly startingDeadline?: Duration;
 }
 
-/** Props of a {@link WorkerPool}. */
-export interface WorkerPoolProps {
+/** Props of a {@link WorkerPool}; the queues, and their key prefix, are in {@link WorkerQueueProps}. */
+export interface WorkerPoolProps extends WorkerQueueProps {
   /** Container image of the workers, pinned by a tag other than `latest` or by digest. */
   readonly image: string;
   /** Command of the worker container. @default - the image's entrypoint */
   readonly command?: string[];
-  /** Queues the workers take jobs from, injected as `WORKER_QUEUES`. @default - `[queue]` */
-  readonly queues?: string[];
-  /** One queue; the same as `queues: [queue]`. @default - `queues` is required instead @deprecated use `queues` */
-  readonly queue?: string;
-  /** Jobs each worker pod runs at once, per queue (`WORKER_CONCURRENCY`). @default 1 */
+  /** Jobs each worker pod runs at once, per queue without a concurrency of its own (`WORKER_CONCURRENCY`). @default 1 */
   readonly concurrency?: number;
   /** Runs of a failing job before it goes to the failed set (`JOB_ATTEMPTS`). @default 3 */
   readonly attempts?: number;
@@ -130,14 +121,6 @@ export interface WorkerPoolProps {
   readonly jobPod?: PodOptions;
 }
 
-/** Every prop of {@link WorkerPoolProps}: names outside it (typos from JavaScript) are refused at synth time. */
-export const WORKER_POOL_PROPS: Record<keyof WorkerPoolProps, true> = {
-  image: true, command: true, queues: true, queue: true, concurrency: true, attempts: true, backoff: true, jobTimeout: true,
-  maxRssPercent: true, schedules: true, enqueueCommand: true, broker: true, cache: true, database: true, autoscaler: true, minReplicas: true,
-  maxReplicas: true, backlogPerReplica: true, cpuUtilization: true, pollingInterval: true, terminationGracePeriod: true,
-  metricsPort: true, metricsPath: true, resources: true, spread: true, env: true, secretEnv: true, metricsScraper: true,
-  kedaOperator: true, runAsUser: true, pod: true, jobPod: true,
-};
 
 /** KEDA's Helm chart labels its operator pods so. */
 export const DEFAULT_KEDA_OPERATOR: PodPeer = {
@@ -157,9 +140,8 @@ export interface ResolvedSchedule {
 }
 
 /** Every setting of a {@link WorkerPool}, validated and defaulted. */
-export interface WorkerPoolSettings {
+export interface WorkerPoolSettings extends ResolvedQueues {
   readonly image: string;
-  readonly queues: string[];
   readonly concurrency: number;
   readonly attempts: number;
   readonly backoff: { readonly type: 'fixed' | 'exponential'; readonly delayMs: number };
@@ -187,15 +169,11 @@ export interface WorkerPoolSettings {
   readonly ownJobServiceAccount: boolean;
 }
 
-const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const QUEUE_RULE = 'must be 1-100 letters, digits or \'._-\', starting with a letter or a digit (BullMQ refuses \':\'; the key prefix carries the hash tag)';
 const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
 /** Resolves and validates the props of the WorkerPool `scope`; throws naming the prop on a bad value. */
 export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolProps): WorkerPoolSettings {
-  requireProp(scope, props, 'image', 'the workers\' container image');
-  requireProp(scope, props, 'broker', 'the RedisCluster holding the queues');
-  const queues = resolveQueues(scope, props);
+  const queues = resolveQueues(scope, props, props.broker.mode);
   requireQueueSafeBroker(scope, props.broker);
   const autoscaler = requireOneOf(scope, 'autoscaler', props.autoscaler ?? 'keda', AUTOSCALERS);
   // An HPA cannot scale to zero; KEDA can, and wakes the pool when a job arrives.
@@ -207,10 +185,10 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
   const maxRssPercent = requireIntInRange(scope, 'maxRssPercent', props.maxRssPercent ?? 80, 10, 100);
   return {
     image: requirePinnedImage(scope, 'image', props.image),
-    queues,
+    ...queues,
     ...resolveJobPolicy(scope, props),
     maxRssBytes: Math.floor(parseQuantity(resourceValues.memoryLimit)! * maxRssPercent / 100),
-    schedules: resolveSchedules(scope, props.schedules ?? {}, queues),
+    schedules: resolveSchedules(scope, props.schedules ?? {}, queues.queues),
     enqueueCommand: props.enqueueCommand ?? ['node', 'service/dist/enqueue.js'],
     autoscaler, minReplicas, maxReplicas,
     backlogPerReplica: requireIntInRange(scope, 'backlogPerReplica', props.backlogPerReplica ?? 20, 1, 1_000_000),
@@ -231,21 +209,6 @@ function resolveWorkerPodOptions(scope: Construct, props: WorkerPoolProps): Pick
   const jobPod = resolvePodOptions(scope, 'jobPod', props.jobPod);
   return { pod, jobPod: mergePodOptions(pod, jobPod), ownJobServiceAccount: hasServiceAccountAnnotations(jobPod) };
 }
-
-function resolveQueues(scope: Construct, props: WorkerPoolProps): string[] {
-  if (props.queue !== undefined && props.queues !== undefined) {
-    throw propError(scope, 'queue', props.queue, 'must not be given with \'queues\'; list every queue in \'queues\'');
-  }
-  const queues = props.queues ?? (props.queue !== undefined ? [props.queue] : []);
-  if (queues.length === 0) throw propError(scope, 'queues', queues, 'must name at least one queue');
-  queues.forEach((queue, i) => {
-    if (!QUEUE_NAME.test(queue)) throw propError(scope, props.queues ? `queues[${i}]` : 'queue', queue, QUEUE_RULE);
-  });
-  const repeated = queues.find((queue, i) => queues.indexOf(queue) !== i);
-  if (repeated !== undefined) throw propError(scope, 'queues', repeated, 'is listed twice; name each queue once');
-  return queues;
-}
-
 /**
  * BullMQ requires 'noeviction': its job hashes and queue lists carry no TTL ('allkeys-*' loses jobs
  * without a trace) and its job locks do ('volatile-*' evicts a lock, and the job runs twice).
@@ -331,7 +294,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
 
   constructor(scope: Construct, id: string, props: WorkerPoolProps) {
     super(scope, id);
-    rejectUnknownProps(this, props, WORKER_POOL_PROPS);
+    validateProps(this, 'WorkerPoolProps', props);
     this.name = resourceName(this);
     this.settings = resolveWorkerPoolSettings(this, props);
     ({ queues: this.queues, autoscaler: this.autoscalerKind, minReplicas: this.minReplicas, maxReplicas: this.maxReplicas } = this.settings);
@@ -364,6 +327,16 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     this.allowScraper(requirePinnedPeer(this, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER));
   }
 
+  /**
+   * What these workers give their image (env, ports, writable paths) and expect of it (the liveness
+   * path on the metrics port, the metric names Observability reads, and the enqueue command the
+   * schedules run); docs/image-contract.md.
+   */
+  public get imageContract(): ImageContract {
+    const metrics = { port: this.metricsPort, path: this.settings.metricsPath, names: KNOWN_METRICS['hscale-worker'] };
+    return containerContract(this.deployment, { metrics, ...(this.settings.schedules.length > 0 ? { enqueueCommand: this.settings.enqueueCommand } : {}) });
+  }
+
   /** Admits pods matching `scraper` on the metrics port. */
   public allowScraper(scraper: PodPeer): void {
     this.networkPolicy.allowIngressFrom(scraper, [this.metricsPort]);
@@ -381,7 +354,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
   private workerEnv(props: WorkerPoolProps, backends: IClientAccessible[]): k8s.EnvVar[] {
     const s = this.settings;
     return containerEnv(this, [
-      { name: 'WORKER_QUEUES', value: s.queues.join(',') },
+      ...queueEnv(s),
       { name: 'WORKER_CONCURRENCY', value: String(s.concurrency) },
       { name: 'JOB_ATTEMPTS', value: String(s.attempts) },
       { name: 'JOB_BACKOFF_TYPE', value: s.backoff.type },
@@ -451,7 +424,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
           // The HPA KEDA creates takes the pool's name, so alerts select it like the API's.
           horizontalPodAutoscalerConfig: { name: this.name, behavior: guidesScalingBehavior() },
         },
-        triggers: this.queues.map(queue => redisListTrigger(broker, bullmqWaitList(queue), this.backlogPerReplica, `${this.name}-broker`)),
+        triggers: this.queues.map(queue => redisListTrigger(broker, bullmqWaitList(queue, this.settings.queuePrefix), this.backlogPerReplica, `${this.name}-broker`)),
       },
     });
   }
@@ -561,15 +534,6 @@ export class WorkerPool extends Construct implements IMetricsTarget {
       ...(keda ? { queue: { name: this.queues.join(','), scaledObject: this.name, backlogLimit: this.backlogPerReplica * this.maxReplicas } } : {}),
     }];
   }
-}
-
-/**
- * The `WORKER_QUEUES` env of an API that enqueues for `pools` (give it in ScaledApi's `env`): the
- * API accepts jobs for these queues only.
- */
-export function workerQueuesEnv(pools: Array<Pick<WorkerPoolProps, 'queue' | 'queues'>>): Record<string, string> {
-  const queues = [...new Set(pools.flatMap(p => p.queues ?? (p.queue !== undefined ? [p.queue] : [])))];
-  return queues.length > 0 ? { WORKER_QUEUES: queues.join(',') } : {};
 }
 
 /**

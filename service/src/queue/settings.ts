@@ -1,7 +1,10 @@
 import { intFromEnv } from '../env';
 
-/** The hash-tagged key prefix of every queue: BullMQ's scripts touch several keys of a queue at once, and on a Redis Cluster they must share a slot. */
-export const QUEUE_PREFIX = '{hscale}';
+/**
+ * The key prefix of every queue (QUEUE_PREFIX, which WorkerPool's `queuePrefix` sets), hash-tagged: BullMQ's scripts
+ * touch several keys of a queue at once, and on a Redis Cluster they must share a slot.
+ */
+export const QUEUE_PREFIX = process.env.QUEUE_PREFIX || '{hscale}';
 
 /** Jobs are added with this many attempts; the pool's own JOB_ATTEMPTS (never more) decides when a failing job stops. */
 export const MAX_JOB_ATTEMPTS = 100;
@@ -28,6 +31,8 @@ export interface WorkerSettings {
   readonly queues: string[];
   /** WORKER_CONCURRENCY: jobs in hand at once, per queue (1). */
   readonly concurrency: number;
+  /** WORKER_QUEUE_CONCURRENCY (`queue=n,...`): the queues whose concurrency is their own. */
+  readonly queueConcurrency: Record<string, number>;
   /** JOB_ATTEMPTS: runs of a failing job before it goes to the failed set (3). */
   readonly attempts: number;
   /** JOB_BACKOFF_TYPE: 'exponential' (delay doubles per retry) or 'fixed'. */
@@ -59,6 +64,7 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv): WorkerSettings {
   return {
     queues,
     concurrency: intFromEnv(env, 'WORKER_CONCURRENCY', 1, 1, 1000),
+    queueConcurrency: queueConcurrencyFromEnv(env),
     attempts: intFromEnv(env, 'JOB_ATTEMPTS', 3, 1, MAX_JOB_ATTEMPTS),
     backoffType,
     backoffDelayMs: intFromEnv(env, 'JOB_BACKOFF_DELAY_MS', 1000, 0, 86_400_000),
@@ -69,6 +75,18 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv): WorkerSettings {
     maxStalledCount: intFromEnv(env, 'WORKER_MAX_STALLED_COUNT', 1, 0, 100),
     metricsPort: intFromEnv(env, 'METRICS_PORT', 9100, 0, 65535),
   };
+}
+
+/** WORKER_QUEUE_CONCURRENCY as `{ queue: n }`; throws naming the variable on a malformed entry. */
+function queueConcurrencyFromEnv(env: NodeJS.ProcessEnv): Record<string, number> {
+  const entries = (env.WORKER_QUEUE_CONCURRENCY ?? '').split(',').filter(e => e.trim() !== '').map(entry => {
+    const [queue, n] = entry.trim().split('=');
+    if (!QUEUE_NAME.test(queue) || !/^[1-9][0-9]{0,3}$/.test(n ?? '')) {
+      throw new Error(`WORKER_QUEUE_CONCURRENCY names ${JSON.stringify(entry)}: each entry is <queue>=<jobs at once>, e.g. 'emails=8'`);
+    }
+    return [queue, Number(n)] as const;
+  });
+  return Object.fromEntries(entries);
 }
 
 /** The delay before retry number `attemptsMade` (1 for the first retry). */

@@ -33,7 +33,7 @@ export class QueueWorkers {
   ) {
     this.workers = settings.queues.map(queue => {
       const worker = new Worker(queue, job => this.run(queue, job), {
-        connection, prefix: QUEUE_PREFIX, concurrency: settings.concurrency, autorun: false,
+        connection, prefix: QUEUE_PREFIX, concurrency: settings.queueConcurrency[queue] ?? settings.concurrency, autorun: false,
         lockDuration: settings.lockDurationMs, stalledInterval: settings.stalledIntervalMs, maxStalledCount: settings.maxStalledCount,
         settings: { backoffStrategy: (attemptsMade, type) => this.retryDelay(attemptsMade, type) },
       });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
+import { AuthConfig, authConfigFromEnv } from './auth/config';
 import { DatabaseConfig, databaseConfigFromEnv } from './db/config';
 import { intFromEnv } from './env';
 import { queueNamesFromEnv, WorkerSettings, workerSettingsFromEnv } from './queue/settings';
@@ -21,6 +22,8 @@ export interface Config {
   readonly queues: string[];
   /** The worker's settings, when WORKER_QUEUES names queues. */
   readonly worker?: WorkerSettings;
+  /** The signing key of write tokens and the users who may log in. */
+  readonly auth: AuthConfig;
 }
 
 /** Reads and checks the whole environment; throws naming the variable on a bad value, so the process exits at start. */
@@ -33,6 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     queueRedis: queueRedisContractFromEnv(env),
     queues,
     worker: queues.length > 0 ? workerSettingsFromEnv(env) : undefined,
+    auth: authConfigFromEnv(env),
   };
 }
 

@@ -1,8 +1,9 @@
 import bcrypt from 'bcryptjs';
 import express from 'express';
+import { SignJWT } from 'jose';
 import request from 'supertest';
 import { AuthConfig } from '../service/src/auth/config';
-import { signWriteToken, verifyWriteToken } from '../service/src/auth/tokens';
+import { signWriteToken, TOKEN_AUDIENCE, TOKEN_ISSUER, verifyWriteToken } from '../service/src/auth/tokens';
 import { ReadThroughCache } from '../service/src/cache/cache';
 import { ItemRepository } from '../service/src/db/items';
 import { authRouter } from '../service/src/http/auth';
@@ -60,10 +61,25 @@ test('throws error, when the token is forged, expired-looking or garbage: the sa
   }
 });
 
-test('reads stay public', async () => {
-  const { server } = app();
-  await request(server).get('/api/v1/items').expect(200);
-  await request(server).get(`/api/v1/items/${ID}`).expect(200);
+test.each([
+  ['expired', () => new SignJWT({ scope: 'write' }).setProtectedHeader({ alg: 'HS256' }).setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE)
+    .setSubject('alice').setExpirationTime(Math.floor(Date.now() / 1000) - 10).sign(AUTH.signingKey!)],
+  ['for another audience', () => new SignJWT({ scope: 'write' }).setProtectedHeader({ alg: 'HS256' }).setIssuer(TOKEN_ISSUER).setAudience('another-api')
+    .setSubject('alice').setExpirationTime('1m').sign(AUTH.signingKey!)],
+  ['from another issuer', () => new SignJWT({ scope: 'write' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('someone-else').setAudience(TOKEN_AUDIENCE)
+    .setSubject('alice').setExpirationTime('1m').sign(AUTH.signingKey!)],
+])('throws error, when the token is signed with the right key but %s: the same 401, nothing written', async (_what, make) => {
+  const { server, items } = app();
+  const res = await request(server).post('/api/v1/items').set('Authorization', `Bearer ${await make()}`).send({ name: 'x' }).expect(401);
+  expect(res.body).toEqual(UNAUTHORIZED);
+  expect(items.create).not.toHaveBeenCalled();
+});
+
+test('reads stay public: no token needed to get or list items (the design: the API serves public data, only writes need an identity)', async () => {
+  const { server, items } = app();
+  expect((await request(server).get('/api/v1/items').expect(200)).body.items).toEqual([item]);
+  expect((await request(server).get(`/api/v1/items/${ID}`).expect(200)).body).toEqual(item);
+  expect(items.list).toHaveBeenCalledTimes(1);
 });
 
 test('a user logs in with a bcrypt-checked password and writes with the token it gets', async () => {

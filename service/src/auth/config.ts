@@ -1,5 +1,4 @@
-import { readFileSync } from 'fs';
-import { intFromEnv } from '../env';
+import { intFromEnv, readSecretFile, secretFromEnv } from '../env';
 
 /** How writes are authenticated: the key that signs and verifies tokens, and the users who may log in. */
 export interface AuthConfig {
@@ -25,8 +24,7 @@ export function authConfigFromEnv(env: NodeJS.ProcessEnv): AuthConfig {
 
 /** The signing key of AUTH_SIGNING_KEY or AUTH_SIGNING_KEY_FILE (a mounted Secret; one trailing newline is dropped). */
 export function signingKeyFromEnv(env: NodeJS.ProcessEnv): Uint8Array | undefined {
-  if (env.AUTH_SIGNING_KEY && env.AUTH_SIGNING_KEY_FILE) throw new Error('set AUTH_SIGNING_KEY or AUTH_SIGNING_KEY_FILE, not both');
-  const raw = env.AUTH_SIGNING_KEY_FILE ? readSecretFile(env.AUTH_SIGNING_KEY_FILE, 'AUTH_SIGNING_KEY_FILE').replace(/\r?\n$/, '') : env.AUTH_SIGNING_KEY;
+  const raw = secretFromEnv(env, 'AUTH_SIGNING_KEY');
   if (!raw) return undefined;
   const key = new TextEncoder().encode(raw);
   if (key.length < MIN_SIGNING_KEY_BYTES) throw new Error(`the signing key (AUTH_SIGNING_KEY or its file) must be at least ${MIN_SIGNING_KEY_BYTES} bytes; it is ${key.length}`);
@@ -52,12 +50,4 @@ function usersFromEnv(env: NodeJS.ProcessEnv): Map<string, string> {
     users.set(user, hash);
   }
   return users;
-}
-
-function readSecretFile(path: string, name: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`${name} names a file that cannot be read: ${path}`, { cause: error });
-  }
 }

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import {
   LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv,
 } from '../lib';
-import { adminTokenEnv, REFERENCE_IMAGE, WORKER_COMMAND } from './reference-service';
+import { referenceSecretEnv, REFERENCE_IMAGE, WORKER_COMMAND } from './reference-service';
 
 /** bet-intel's dedicated worker pools, by name: the Celery queue each serves and the jobs it runs at once. */
 const WORKER_POOLS: Record<string, { readonly queue: string; readonly concurrency: number }> = {
@@ -84,7 +84,7 @@ export class BetIntelChart extends Chart {
       queueBroker: this.queue,
       // POST /api/v1/jobs accepts jobs for the pools' queues.
       env,
-      secretEnv: adminTokenEnv(this),
+      secretEnv: referenceSecretEnv(this),
     });
   }
 

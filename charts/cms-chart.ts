@@ -1,7 +1,7 @@
 import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi } from '../lib';
-import { adminTokenEnv, REFERENCE_IMAGE } from './reference-service';
+import { referenceSecretEnv, REFERENCE_IMAGE } from './reference-service';
 import { percentPer, podsPer } from './scaling-policies';
 
 /**
@@ -54,7 +54,8 @@ export class CmsChart extends Chart {
       database: this.db,
       databasePool: { primarySize: 20, timeout: Duration.seconds(10) },
       cache: this.cache,
-      secretEnv: { ...adminTokenEnv(this), JWT_SECRET: { secretName: `${this.node.id}-api-secrets`, key: 'jwt-secret' } },
+      // The guide's JWT_SECRET is the key the reference service signs and verifies its write tokens with.
+      secretEnv: referenceSecretEnv(this, { secretName: `${this.node.id}-api-secrets`, key: 'jwt-secret' }),
     });
   }
 }

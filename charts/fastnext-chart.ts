@@ -1,7 +1,7 @@
 import { Chart, ChartProps, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi } from '../lib';
-import { adminTokenEnv, REFERENCE_IMAGE } from './reference-service';
+import { referenceSecretEnv, REFERENCE_IMAGE } from './reference-service';
 import { percentPer, podsPer } from './scaling-policies';
 
 /**
@@ -88,7 +88,7 @@ export class FastNextChart extends Chart {
       cache: this.cache,
       metricsPrefix: 'fastnext',
       env: { CACHE_DEFAULT_TTL: '300' },
-      secretEnv: adminTokenEnv(this),
+      secretEnv: referenceSecretEnv(this),
     });
   }
 }

@@ -1,6 +1,7 @@
 import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { GeneratedSecrets, LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv } from '../lib';
+import { referenceSecretEnv } from './reference-service';
 
 /** The whole topology of the guides, wired together with the constructs' defaults. */
 export class ProductionChart extends Chart {
@@ -37,6 +38,7 @@ export class ProductionChart extends Chart {
       cache: this.cache,
       database: this.db,
     };
+    const apiSecrets = referenceSecretEnv(this);
     this.api = new ScaledApi(this, 'api', {
       image: 'ghcr.io/hscale/reference-service:0.1.0',
       database: this.db,
@@ -44,7 +46,7 @@ export class ProductionChart extends Chart {
       queueBroker: this.queue,
       // POST /api/v1/jobs accepts jobs for the pools' queues.
       env: workerQueuesEnv([jobs]),
-      secretEnv: { ADMIN_TOKEN: { secretName: 'hscale-api-admin', key: 'token' } },
+      secretEnv: apiSecrets,
     });
     this.lb = new LoadBalancer(this, 'lb', { backend: this.api, tls: { secretName: 'hscale-tls' } });
     this.workers = new WorkerPool(this, 'jobs', jobs);
@@ -52,7 +54,8 @@ export class ProductionChart extends Chart {
     // Every credential but the TLS certificate is generated in the cluster, so the chart applies as it is.
     this.secrets = new GeneratedSecrets(this, 'secrets', {
       from: [this.db, this.cache, this.queue, this.observability],
-      secrets: [{ name: 'hscale-api-admin', randomKeys: ['token'] }],
+      // The admin token and the key of the write tokens: random values, like the other credentials.
+      secrets: Object.values(apiSecrets).map(({ secretName, key }) => ({ name: secretName, randomKeys: [key] })),
     });
   }
 }

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import {
   LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv,
 } from '../lib';
-import { adminTokenEnv, REFERENCE_IMAGE, WORKER_COMMAND } from './reference-service';
+import { referenceSecretEnv, REFERENCE_IMAGE, WORKER_COMMAND } from './reference-service';
 
 /**
  * The TutorMax guide: nginx (least_conn, health checks, rate limits, websockets) in front of 3+
@@ -63,7 +63,7 @@ export class TutorMaxChart extends Chart {
       queueBroker: this.queue,
       // POST /api/v1/jobs accepts jobs for the workers' queue.
       env,
-      secretEnv: adminTokenEnv(this),
+      secretEnv: referenceSecretEnv(this),
     });
   }
 

@@ -36,6 +36,7 @@ async function main(): Promise<void> {
   up = true;
   console.log(`\n${stack.chart.name} is up in ${((Date.now() - started) / 1000).toFixed(1)} s (state: .local/state.json):`);
   for (const [name, url] of Object.entries(stack.urls())) console.log(`  ${name.padEnd(24)} ${url}`);
+  if (stack.tokens.write) console.log('\nWrites need a token: .local/state.json holds one as tokens.write (send it as Authorization: Bearer <token>).');
   console.log('\nCtrl-C stops everything.');
 }
 

@@ -50,6 +50,8 @@ export class LocalStack {
   public readonly processes: LocalProcess[] = [];
   public prometheusPort = 0;
   private prometheus?: { child: LocalProcess['child']; dir: string };
+  /** Bearer tokens for the stack's API, by what they may do; `write` once the API verifies tokens. */
+  public tokens: { write?: string } = {};
   private readonly group = new ProcessGroup();
   public readonly root: string;
   public readonly cluster: LocalCluster;
@@ -115,6 +117,21 @@ export class LocalStack {
     }
     this.checkNotAborted();
     await this.startPrometheus();
+    this.tokens = { write: await this.writeToken() };
+  }
+
+  /**
+   * A write token for the API, printed by `npm run token` (service/dist/token.js) on an API
+   * process's own env, so it is signed with the key the chart gives the API; undefined when the
+   * chart gives it none (then no write is accepted).
+   */
+  private async writeToken(): Promise<string | undefined> {
+    const api = this.ofRole('api')[0] as LocalProcess | undefined;
+    if (!api || (api.env.AUTH_SIGNING_KEY === undefined && api.env.AUTH_SIGNING_KEY_FILE === undefined)) return undefined;
+    const printed = await run(process.execPath, [join(REPO_ROOT, 'service', 'dist', 'token.js'), '--subject', 'local-stack'], {
+      env: { PATH: process.env.PATH, ...api.env },
+    });
+    return printed.trim();
   }
 
   private async startPod(pod: LocalPod): Promise<void> {
@@ -227,7 +244,10 @@ export class LocalStack {
     const services = [...this.cluster.forwarders.values()].map(f => ({
       role: 'service', service: f.service, pid: process.pid, ports: { [f.servicePort]: f.port }, target: f.targetPod,
     }));
-    return { chart: this.chart.name, root: this.root, supervisorPid: process.pid, urls: this.urls(), processes: [...processes, prometheus, ...services] };
+    return {
+      chart: this.chart.name, root: this.root, supervisorPid: process.pid, urls: this.urls(), tokens: this.tokens,
+      processes: [...processes, prometheus, ...services],
+    };
   }
 
   private writeState(): void {

@@ -42,8 +42,11 @@ test('liveness checks the process and readiness the database, with the guide\'s 
     .toEqual(['/api/v1/scaling/health/readiness', 5, 5]);
 });
 
-test('the JWT secret comes from the Secret the guide names, never from the YAML', () => {
-  expect(chart.env('Deployment', 'cms-api').JWT_SECRET).toEqual({ secretKeyRef: { name: 'cms-api-secrets', key: 'jwt-secret' } });
+test('the guide\'s JWT secret is the key the API verifies write tokens with, from the Secret the guide names, never from the YAML', () => {
+  const env = chart.env('Deployment', 'cms-api');
+  expect(env.AUTH_SIGNING_KEY).toEqual({ secretKeyRef: { name: 'cms-api-secrets', key: 'jwt-secret' } });
+  // The service reads no JWT_SECRET: a second name for the key would only be a second place to leak it.
+  expect(env.JWT_SECRET).toBeUndefined();
 });
 
 test('one PostgreSQL, its replicas at 0 until the guide\'s "future" read replicas are wanted, with room for every pod\'s pool', () => {

@@ -1,5 +1,6 @@
 import { Testing } from 'cdk8s';
 import { FastNextChart } from '../charts/fastnext-chart';
+import { externalRequirements } from '../lib/render';
 import { namespacedChartProblems, synthChart } from './support/guide-chart';
 import { Manifest } from './support/manifest-checks';
 
@@ -7,6 +8,11 @@ const chart = synthChart(new FastNextChart(Testing.app(), 'fastnext', { namespac
 
 test('the FastNext chart passes the manifest checks, behind its restricted Namespace', async () => {
   expect(await namespacedChartProblems(chart.manifests, 'fastnext')).toEqual([]);
+});
+
+test('the key of the write tokens comes from a Secret the user creates, which the chart\'s requirements list', () => {
+  expect(chart.env('Deployment', 'fastnext-api').AUTH_SIGNING_KEY).toEqual({ secretKeyRef: { name: 'fastnext-api-auth', key: 'signing-key' } });
+  expect(externalRequirements(chart.manifests).secrets).toContainEqual(expect.objectContaining({ namespace: 'fastnext', name: 'fastnext-api-auth', keys: ['signing-key'] }));
 });
 
 test('the API scales on 3-20 pods at CPU 70% and memory 80%, keeps 2 available, with the guide\'s requests and limits', () => {

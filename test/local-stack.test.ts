@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
+import { request as httpsRequest } from 'https';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { LocalProcess } from '../local/containers';
@@ -45,6 +46,30 @@ test('npm run local wrote a state file with every process, its pid, ports and da
     expect(() => process.kill(p.pid, 0)).not.toThrow();
     expect(existsSync(p.dataDir!)).toBe(true);
   }
+});
+
+/** A POST of an item through nginx (TLS, self-signed), with `token` as the bearer token when given; resolves with the status. */
+function postThroughLoadBalancer(token?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ name: `token-check-${Date.now()}` });
+    const req = httpsRequest({
+      host: '127.0.0.1', port: t.lbPort(), method: 'POST', path: '/api/v1/items', rejectUnauthorized: false, servername: 'localhost', timeout: 10_000,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    }, res => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end(body);
+  });
+}
+
+test('the state file holds a write token the API takes through nginx; without it a write is refused', async () => {
+  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { tokens: { write?: string } };
+  expect(state.tokens.write).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+  expect(await postThroughLoadBalancer(state.tokens.write)).toBe(201);
+  expect(await postThroughLoadBalancer()).toBe(401);
 });
 
 /** Requests the instance has served on the items routes (its own counter, which starts at 0 when it starts). */

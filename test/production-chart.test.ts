@@ -1,5 +1,6 @@
 import { Testing } from 'cdk8s';
 import { ProductionChart } from '../charts/production-chart';
+import { externalRequirements } from '../lib/render';
 import { crdValidators } from './support/crd-validators';
 import { findObject } from './support/find';
 import { namespacedChartProblems } from './support/guide-chart';
@@ -20,11 +21,19 @@ test('the API is wired to the database and the cache with credentials from Secre
   const env: Manifest[] = find('Deployment', 'hscale-api').spec.template.spec.containers[0].env;
   const names = env.map(e => e.name);
   expect(names).toEqual(expect.arrayContaining(['DATABASE_URL', 'POSTGRES_READ_REPLICAS', 'PGUSER', 'PGPASSWORD', 'REDIS_CLUSTER_NODES', 'REDIS_PASSWORD']));
-  for (const secret of ['PGUSER', 'PGPASSWORD', 'REDIS_PASSWORD', 'ADMIN_TOKEN']) {
+  for (const secret of ['PGUSER', 'PGPASSWORD', 'REDIS_PASSWORD', 'ADMIN_TOKEN', 'AUTH_SIGNING_KEY']) {
     expect(env.find(e => e.name === secret)).toEqual({ name: secret, valueFrom: { secretKeyRef: expect.any(Object) } });
   }
   expect(env.find(e => e.name === 'POSTGRES_READ_REPLICAS')!.value.split(',')).toHaveLength(2);
   expect(env.find(e => e.name === 'REDIS_CLUSTER_NODES')!.value.split(',')).toHaveLength(6);
+});
+
+test('the key of the write tokens reaches the API from a Secret the chart generates, so the chart applies without one and writes need a token', () => {
+  const env: Manifest[] = find('Deployment', 'hscale-api').spec.template.spec.containers[0].env;
+  expect(env.find(e => e.name === 'AUTH_SIGNING_KEY')).toEqual({ name: 'AUTH_SIGNING_KEY', valueFrom: { secretKeyRef: { name: 'hscale-api-auth', key: 'signing-key' } } });
+  const requirements = externalRequirements(manifests);
+  expect(requirements.createdSecrets).toContainEqual({ namespace: 'hscale', name: 'hscale-api-auth', by: expect.stringMatching(/^Job\/hscale-secrets-/) });
+  expect(requirements.secrets.map(s => s.name)).toEqual(['hscale-tls']);
 });
 
 test('the API may reach only DNS, PostgreSQL and Redis, and is reached only by the load balancer and Prometheus', () => {

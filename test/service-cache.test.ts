@@ -1,9 +1,12 @@
 import { createServer } from 'net';
 import { BREAKER_COOLDOWN_MS, BREAKER_FAILURES, ReadThroughCache } from '../service/src/cache/cache';
 import { CacheClient, cacheClientFromEnv } from '../service/src/cache/client';
-import { LIST_TAG } from '../service/src/cache/keys';
+import { itemKey, LIST_TAG } from '../service/src/cache/keys';
 import { freePort, ProcessGroup, sleep, waitFor } from './support/processes';
 import { infoField, redisCli, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD } from './support/redis';
+
+const KEY_A = itemKey('00000000-0000-4000-8000-00000000000a');
+const KEY_RACE = itemKey('00000000-0000-4000-8000-0000000000ff');
 
 const group = new ProcessGroup();
 afterAll(() => group.cleanup(), 30_000);
@@ -31,8 +34,8 @@ function memoryClient(): CacheClient & { data: Map<string, string>; mode: 'ok' |
 test('a second read is a hit; the loader runs once', async () => {
   const cache = new ReadThroughCache(memoryClient(), 60);
   const load = jest.fn(async () => ({ n: 1 }));
-  expect(await cache.getOrLoad('item:{a}', [], load)).toEqual({ n: 1 });
-  expect(await cache.getOrLoad('item:{a}', [], load)).toEqual({ n: 1 });
+  expect(await cache.getOrLoad(KEY_A, [], load)).toEqual({ n: 1 });
+  expect(await cache.getOrLoad(KEY_A, [], load)).toEqual({ n: 1 });
   expect(load).toHaveBeenCalledTimes(1);
   expect(cache.getStats()).toEqual({ hits: 1, misses: 1, errors: 0, invalidations: 0, hitRatio: 0.5 });
 });
@@ -56,11 +59,11 @@ test('bumping a tag orphans the values under it, and the next load carries the w
 
 test('an invalidated item reloads with the token of the write that invalidated it', async () => {
   const cache = new ReadThroughCache(memoryClient(), 60);
-  await cache.getOrLoad('item:{a}', [], async () => 'v1');
-  await cache.invalidate('item:{a}', [], '1/0');
+  await cache.getOrLoad(KEY_A, [], async () => 'v1');
+  await cache.invalidate(KEY_A, [], '1/0');
   const load = jest.fn(async (token?: string) => `v2 at ${token}`);
-  expect(await cache.getOrLoad('item:{a}', [], load)).toBe('v2 at 1/0');
-  expect(await cache.getOrLoad('item:{a}', [], load)).toBe('v2 at 1/0');
+  expect(await cache.getOrLoad(KEY_A, [], load)).toBe('v2 at 1/0');
+  expect(await cache.getOrLoad(KEY_A, [], load)).toBe('v2 at 1/0');
   expect(load).toHaveBeenCalledTimes(1);
 });
 
@@ -70,9 +73,9 @@ test('a Redis that hangs costs at most the timeout, and the loader answers', asy
   const errors = jest.fn();
   const cache = new ReadThroughCache(client, 60, 100, { onError: errors });
   const started = Date.now();
-  expect(await cache.getOrLoad('item:{a}', ['items'], async () => 'from the database')).toBe('from the database');
+  expect(await cache.getOrLoad(KEY_A, ['items'], async () => 'from the database')).toBe('from the database');
   expect(Date.now() - started).toBeLessThan(400);
-  await cache.invalidate('item:{a}', ['items'], '0/1');
+  await cache.invalidate(KEY_A, ['items'], '0/1');
   expect(errors).toHaveBeenCalledTimes(2);
   await expect(cache.ping()).rejects.toThrow('redis did not answer within 100 ms');
 });
@@ -81,7 +84,7 @@ test('a Redis that fails is counted, and the loader answers', async () => {
   const client = memoryClient();
   client.mode = 'fail';
   const cache = new ReadThroughCache(client, 60);
-  expect(await cache.getOrLoad('item:{a}', [], async () => 'from the database')).toBe('from the database');
+  expect(await cache.getOrLoad(KEY_A, [], async () => 'from the database')).toBe('from the database');
   expect(cache.getStats()).toMatchObject({ hits: 0, errors: 1 });
 });
 
@@ -109,8 +112,8 @@ test('after failures in a row Redis is skipped for a cooldown, then tried again'
 
 test('loader errors (not found) reach the caller and are not cached', async () => {
   const cache = new ReadThroughCache(memoryClient(), 60);
-  await expect(cache.getOrLoad('item:{a}', [], async () => { throw new Error('item a does not exist'); })).rejects.toThrow('item a does not exist');
-  expect(await cache.getOrLoad('item:{a}', [], async () => 'created since')).toBe('created since');
+  await expect(cache.getOrLoad(KEY_A, [], async () => { throw new Error('item a does not exist'); })).rejects.toThrow('item a does not exist');
+  expect(await cache.getOrLoad(KEY_A, [], async () => 'created since')).toBe('created since');
 });
 
 test('no Redis configured: the cache is off and every read loads', async () => {
@@ -221,11 +224,11 @@ test('a read that loaded before a write cannot cache its old value after the wri
   try {
     await waitFor('redis to connect', async () => (await client.ping().then(() => true, () => false)), 10_000, 50);
     let releaseOldLoad: (() => void) | undefined;
-    const slowRead = cache.getOrLoad('item:{race}', [], () => new Promise<string>(resolve => { releaseOldLoad = () => resolve('old'); }));
+    const slowRead = cache.getOrLoad(KEY_RACE, [], () => new Promise<string>(resolve => { releaseOldLoad = () => resolve('old'); }));
     await waitFor('the slow read to miss and load', async () => releaseOldLoad !== undefined, 5_000, 5);
 
     // WHEN a write invalidates the item, and only then the slow read's load answers (with the value of before the write)
-    await cache.invalidate('item:{race}', [LIST_TAG], '0/10');
+    await cache.invalidate(KEY_RACE, [LIST_TAG], '0/10');
     releaseOldLoad!();
     expect(await slowRead).toBe('old');
     // Its store is not awaited by the reader: a local Redis takes it well within this.
@@ -233,8 +236,8 @@ test('a read that loaded before a write cannot cache its old value after the wri
 
     // THEN the next read does not get the old value: it loads, with the write's token
     const load = jest.fn(async (token?: string) => `new at ${token}`);
-    expect(await cache.getOrLoad('item:{race}', [], load)).toBe('new at 0/10');
-    expect(await cache.getOrLoad('item:{race}', [], load)).toBe('new at 0/10');
+    expect(await cache.getOrLoad(KEY_RACE, [], load)).toBe('new at 0/10');
+    expect(await cache.getOrLoad(KEY_RACE, [], load)).toBe('new at 0/10');
     expect(load).toHaveBeenCalledTimes(1);
     // and every key written carries a TTL (the shared Redis evicts with volatile-lru)
     const keys = (await redisCli(redis.port, ['--scan'])).split('\n').filter(Boolean);

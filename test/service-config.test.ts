@@ -1,4 +1,5 @@
-import { readFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
 import { join } from 'path';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, loadConfig, packageVersion, serviceConfigFromEnv } from '../service/src/config';
 import { databaseConfigFromEnv } from '../service/src/db/config';
@@ -89,4 +90,14 @@ test('throws error, when the queue\'s Redis env is malformed, naming the prefixe
   expect(() => loadConfig({ QUEUE_REDIS_SENTINELS: 'queue-sentinel:26379' }))
     .toThrow('QUEUE_REDIS_SENTINEL_MASTER must name the master when QUEUE_REDIS_SENTINELS is set');
   expect(() => loadConfig({ QUEUE_REDIS_URL: 'http://queue:6379' })).toThrow('QUEUE_REDIS_URL must be a redis:// or rediss:// URL');
+});
+
+test('the admin token may come from a mounted file (ADMIN_TOKEN_FILE)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hscale-admin-'));
+  try {
+    writeFileSync(join(dir, 'token'), 'admin-from-file\n');
+    expect(serviceConfigFromEnv({ ADMIN_TOKEN_FILE: join(dir, 'token') }).adminToken).toBe('admin-from-file');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

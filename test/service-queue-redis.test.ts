@@ -3,6 +3,7 @@ import { RedisCluster } from '../lib';
 import { MaxmemoryPolicy } from '../lib/core/endpoints';
 import { ReadThroughCache } from '../service/src/cache/cache';
 import { cacheClientFromEnv } from '../service/src/cache/client';
+import { itemKey } from '../service/src/cache/keys';
 import { closeQuietly, queueConnectionFromEnv } from '../service/src/queue/connection';
 import { JobProducer } from '../service/src/queue/producer';
 import { workerSettingsFromEnv } from '../service/src/queue/settings';
@@ -30,9 +31,9 @@ async function fillCache(cache: ReadThroughCache, port: number): Promise<number>
   const value = 'x'.repeat(20_000);
   let evicted = 0;
   for (let i = 0; i < 2000 && evicted < 100; i++) {
-    await cache.getOrLoad(`item:{${i}}`, ['items'], async () => value);
+    await cache.getOrLoad(itemKey(`00000000-0000-4000-8000-${String(i).padStart(12, '0')}`), ['items'], async () => value);
     if (i % 20 === 19) {
-      await cache.invalidate(`item:{${i}}`, ['items'], '0/16');
+      await cache.invalidate(itemKey(`00000000-0000-4000-8000-${String(i).padStart(12, '0')}`), ['items'], '0/16');
       evicted = Number(infoField(await redisCli(port, ['info', 'stats']), 'evicted_keys'));
     }
   }

@@ -1,4 +1,7 @@
-import { redisContractFromEnv } from '../service/src/redis-contract';
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { queueRedisContractFromEnv, redisContractFromEnv } from '../service/src/redis-contract';
 
 test('no Redis env, no contract', () => {
   expect(redisContractFromEnv({})).toBeUndefined();
@@ -26,4 +29,17 @@ test('throws error, when a node is not host:port or the URL is not redis://', ()
   expect(() => redisContractFromEnv({ REDIS_CLUSTER_NODES: 'r:6379,r' })).toThrow('REDIS_CLUSTER_NODES entry "r" must be host:port');
   expect(() => redisContractFromEnv({ REDIS_CLUSTER_NODES: 'r:70000' })).toThrow('REDIS_CLUSTER_NODES entry "r:70000" must be host:port');
   expect(() => redisContractFromEnv({ REDIS_URL: 'r:6379' })).toThrow('REDIS_URL must be a redis:// or rediss:// URL');
+});
+
+test('the passwords may come from mounted files: REDIS_PASSWORD_FILE and QUEUE_REDIS_PASSWORD_FILE', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hscale-redis-'));
+  try {
+    writeFileSync(join(dir, 'cache'), 'cache-secret\n');
+    writeFileSync(join(dir, 'queue'), 'queue-secret\n');
+    const env = { REDIS_URL: 'redis://cache:6379', REDIS_PASSWORD_FILE: join(dir, 'cache'), QUEUE_REDIS_URL: 'redis://queue:6379', QUEUE_REDIS_PASSWORD_FILE: join(dir, 'queue') };
+    expect(redisContractFromEnv(env)).toEqual({ mode: 'single', url: 'redis://cache:6379', password: 'cache-secret' });
+    expect(queueRedisContractFromEnv(env)).toEqual({ mode: 'single', url: 'redis://queue:6379', password: 'queue-secret' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

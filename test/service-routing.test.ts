@@ -3,6 +3,7 @@ import request from 'supertest';
 import { createService, Service } from '../service/src/app';
 import { READ_DEADLINE_SLACK_MS } from '../service/src/db/config';
 import { migrate, MIGRATIONS } from '../service/src/db/migrations';
+import { TEST_AUTH_ENV, testWriteToken } from './support/auth';
 import { ReplicatedPostgres, startReplicatedPostgres } from './support/postgres';
 import { ProcessGroup, sleep, waitFor } from './support/processes';
 
@@ -17,8 +18,10 @@ const STATEMENT_TIMEOUT_MS = 2000;
 const group = new ProcessGroup();
 let pg: ReplicatedPostgres;
 let service: Service;
+let writeToken: string;
 
 beforeAll(async () => {
+  writeToken = await testWriteToken();
   pg = await startReplicatedPostgres(group, 2);
   service = createService({
     DATABASE_URL: pg.databaseUrl,
@@ -27,6 +30,7 @@ beforeAll(async () => {
     REPLICA_CHECK_INTERVAL_MS: String(HEALTH_INTERVAL_MS),
     PG_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
     PG_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
+    ...TEST_AUTH_ENV,
   });
   await service.start();
   await waitFor('both replicas healthy', async () => service.router.replicaStates().every(r => r.healthy));
@@ -38,6 +42,8 @@ afterAll(async () => {
 });
 
 const api = () => request(service.app);
+/** A client that sends a write token with every request. */
+const writer = () => request.agent(service.app).set('Authorization', `Bearer ${writeToken}`);
 const replicaHealthy = (i: number) => service.router.replicaStates()[i].healthy;
 
 /** How often a server ran the item lookup, as pg_stat_statements (preloaded by the rendered config) counts it at once. */
@@ -52,7 +58,7 @@ async function readsRetried(): Promise<number> {
 }
 
 async function replicatedItem(name: string): Promise<string> {
-  const { body } = await api().post('/api/v1/items').send({ name }).expect(201);
+  const { body } = await writer().post('/api/v1/items').send({ name }).expect(201);
   await waitFor('the replicas to have the item', async () =>
     (await Promise.all(pg.replicas.map(r => r.sql(`select count(*) from items where id = '${body.id}'`, 'app').catch(() => '0')))).every(c => c === '1'));
   return body.id;
@@ -127,13 +133,13 @@ test('a replica whose replay is paused is ejected for lag, and a read with the w
   await pg.replicas[0].sql('select pg_wal_replay_pause()');
   try {
     await waitFor('replica 0 to be ejected for lag', async () => {
-      await api().post('/api/v1/items').send({ name: 'more wal' }).expect(201);
+      await writer().post('/api/v1/items').send({ name: 'more wal' }).expect(201);
       const state = service.router.replicaStates()[0];
       return !state.healthy && (state.lagMs ?? 0) > MAX_LAG_MS;
     }, 10_000, 100);
     // WHEN a write is followed at once by a read carrying its token, 30 times
     for (let i = 0; i < 30; i++) {
-      const created = await api().post('/api/v1/items').send({ name: `ryw ${i}` }).expect(201);
+      const created = await writer().post('/api/v1/items').send({ name: `ryw ${i}` }).expect(201);
       const read = await api().get(`/api/v1/items/${created.body.id}`).set('X-Consistency-Token', created.get('X-Consistency-Token') as string);
       // THEN it is found every time
       expect([read.status, read.body.name]).toEqual([200, `ryw ${i}`]);
@@ -154,7 +160,7 @@ test('a replica behind the primary\'s state at start takes no reads, however sma
     REPLICA_MAX_LAG_MS: '60000', REPLICA_CHECK_INTERVAL_MS: String(HEALTH_INTERVAL_MS),
   });
   try {
-    const { body } = await api().post('/api/v1/items').send({ name: 'written before start' }).expect(201);
+    const { body } = await writer().post('/api/v1/items').send({ name: 'written before start' }).expect(201);
     await waitFor('replica 1 to have the item', async () => await pg.replicas[1].sql(`select count(*) from items where id = '${body.id}'`, 'app') === '1');
     // WHEN an instance starts now (its lag bound is a minute, so lag alone would admit replica 0)
     await later.start();
@@ -192,7 +198,7 @@ test('a primary that dies while its connections idle does not crash the process:
   await api().get('/api/v1/scaling/health/readiness').expect(200);
   await pg.primary.stop('immediate');
   try {
-    expect((await api().post('/api/v1/items').send({ name: 'while down' })).status).toBe(503);
+    expect((await writer().post('/api/v1/items').send({ name: 'while down' })).status).toBe(503);
     // Reads keep succeeding, so the pod stays in the load balancer: only writes answer 503.
     for (let i = 0; i < 10; i++) await api().get(`/api/v1/items/${id}`).expect(200);
     const ready = await api().get('/api/v1/scaling/health/readiness').expect(200);
@@ -207,7 +213,7 @@ test('a primary that dies while its connections idle does not crash the process:
     await pg.restartReplica(1);
   }
   await waitFor('both replicas readmitted', async () => service.router.replicaStates().every(r => r.healthy), 20_000);
-  await waitFor('the service to write again', async () => (await api().post('/api/v1/items').send({ name: 'after' })).status === 201, 20_000, 200);
+  await waitFor('the service to write again', async () => (await writer().post('/api/v1/items').send({ name: 'after' })).status === 201, 20_000, 200);
 });
 
 test('a write to a primary that freezes answers 503 by the deadline, on a client the router then replaces; writes work once it answers', async () => {
@@ -216,7 +222,7 @@ test('a write to a primary that freezes answers 503 by the deadline, on a client
   let answer: { status: number; ms: number };
   try {
     const started = Date.now();
-    const res = await api().post('/api/v1/items').send({ name: 'to a frozen primary' });
+    const res = await writer().post('/api/v1/items').send({ name: 'to a frozen primary' });
     answer = { status: res.status, ms: Date.now() - started };
   } finally {
     pg.primary.freeze(false);
@@ -225,7 +231,7 @@ test('a write to a primary that freezes answers 503 by the deadline, on a client
   expect(answer.ms).toBeLessThan(STATEMENT_TIMEOUT_MS + READ_DEADLINE_SLACK_MS + 1000);
   // A connection that failed may be one postgres.js can no longer write on (porsager/postgres#1208): none is reused.
   expect(service.router.primarySql).not.toBe(client);
-  await api().post('/api/v1/items').send({ name: 'after the thaw' }).expect(201);
+  await writer().post('/api/v1/items').send({ name: 'after the thaw' }).expect(201);
 });
 
 test('migrations run exactly once when several instances start at once', async () => {

@@ -1,7 +1,9 @@
 import { ChildProcess, spawn } from 'child_process';
+import { writeFileSync } from 'fs';
 import { request as httpRequest } from 'http';
 import { hostname } from 'os';
 import { join } from 'path';
+import { TEST_SIGNING_KEY, writeHeaders } from './support/auth';
 import { CrashProxy } from './support/crash-proxy';
 import { startReplicatedPostgres, ReplicatedPostgres } from './support/postgres';
 import { freePort, ProcessGroup, run, sleep, waitFor } from './support/processes';
@@ -10,8 +12,15 @@ import { freePort, ProcessGroup, run, sleep, waitFor } from './support/processes
 const group = new ProcessGroup();
 const ROOT = join(__dirname, '..');
 let pg: ReplicatedPostgres;
+/** The Authorization header of a write token the servers accept. */
+let writing: Record<string, string>;
+/** The signing key as a file, as a mounted Secret gives it (AUTH_SIGNING_KEY_FILE), with the trailing newline an editor adds. */
+let signingKeyFile: string;
 
 beforeAll(async () => {
+  writing = await writeHeaders();
+  signingKeyFile = join(group.tempDir(), 'signing-key');
+  writeFileSync(signingKeyFile, `${TEST_SIGNING_KEY}\n`, { mode: 0o600 });
   // Always build: a stale service/dist from an older tree would test other code.
   await Promise.all([
     run('npx', ['tsc', '-p', 'service/tsconfig.json'], { cwd: ROOT, timeoutMs: 120_000 }),
@@ -56,7 +65,7 @@ async function startServer(extraEnv: Record<string, string>): Promise<{ port: nu
     cwd: ROOT,
     env: {
       PATH: process.env.PATH, PORT: String(port), DATABASE_URL: pg.databaseUrl, POSTGRES_READ_REPLICAS: pg.replicaHosts,
-      ADMIN_TOKEN: 'test-only-admin', LOG_LEVEL: 'info', ...extraEnv,
+      ADMIN_TOKEN: 'test-only-admin', LOG_LEVEL: 'info', AUTH_SIGNING_KEY_FILE: signingKeyFile, ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -74,7 +83,7 @@ async function startServer(extraEnv: Record<string, string>): Promise<{ port: nu
 test('SIGTERM under load: readiness fails at once, every accepted request succeeds, and the process exits 0', async () => {
   // GIVEN a running server and 8 workers that read and write until readiness fails, as a load balancer would
   const server = await startServer({ SHUTDOWN_DELAY_MS: '1000', SHUTDOWN_TIMEOUT_MS: '10000' });
-  const created = await send(server.port, 'POST', '/api/v1/items', { name: 'seed' });
+  const created = await send(server.port, 'POST', '/api/v1/items', { name: 'seed' }, writing);
   const id = JSON.parse(created.body).id as string;
   // Reads carry the write's token, as a client reading its own write must (a replica may not have it yet).
   const consistency = { 'X-Consistency-Token': created.token! };
@@ -97,7 +106,7 @@ test('SIGTERM under load: readiness fails at once, every accepted request succee
     for (let i = 0; i < 5000 && routable; i++) {
       answers.push(await (w % 2 === 0
         ? send(server.port, 'GET', `/api/v1/items/${id}`, undefined, consistency)
-        : send(server.port, 'POST', '/api/v1/items', { name: `load-${w}-${i}` })));
+        : send(server.port, 'POST', '/api/v1/items', { name: `load-${w}-${i}` }, writing)));
     }
   });
 
@@ -148,19 +157,22 @@ test('the built server puts the request id on its request and error lines and in
   server.child.kill('SIGTERM');
   expect(await server.exited).toBe(0);
 
-  // THEN each answer carries its id, and so does every log line of its request
-  expect(ok).toMatchObject({ status: 200, requestId: 'rid-ok-1' });
-  expect(failed).toMatchObject({ status: 503, requestId: 'rid-fail-1' });
+  // THEN each answer carries the service's own id, and every log line of its request has it, beside the client's id
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  expect(ok).toMatchObject({ status: 200, requestId: expect.stringMatching(uuid) });
+  expect(failed).toMatchObject({ status: 503, requestId: expect.stringMatching(uuid) });
   const lines = server.output().split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line));
-  expect(lines.filter(l => l.requestId === 'rid-ok-1')).toEqual([
-    expect.objectContaining({ level: 30, msg: 'request', method: 'GET', path: '/api/v1/items', status: 200, ms: expect.any(Number) }),
+  expect(lines.filter(l => l.requestId === ok.requestId)).toEqual([
+    expect.objectContaining({ level: 30, msg: 'request', clientRequestId: 'rid-ok-1', method: 'GET', path: '/api/v1/items', status: 200, ms: expect.any(Number) }),
   ]);
-  expect(lines.filter(l => l.requestId === 'rid-fail-1')).toEqual([
-    expect.objectContaining({ level: 50, msg: 'request failed', path: `/api/v1/items/${missing}` }),
-    expect.objectContaining({ level: 30, msg: 'request', status: 503 }),
+  expect(lines.filter(l => l.requestId === failed.requestId)).toEqual([
+    expect.objectContaining({ level: 50, msg: 'request failed', clientRequestId: 'rid-fail-1', path: `/api/v1/items/${missing}` }),
+    expect.objectContaining({ level: 30, msg: 'request', clientRequestId: 'rid-fail-1', status: 503 }),
   ]);
-  // A request without an id got a new one, on its log line too.
-  expect(health.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  // The client's id is never taken as the service's.
+  expect(lines.filter(l => l.requestId === 'rid-ok-1' || l.requestId === 'rid-fail-1')).toEqual([]);
+  // A request without an id got a new one too, on its log line as well.
+  expect(health.requestId).toMatch(uuid);
   expect(lines.find(l => l.requestId === health.requestId)).toMatchObject({ msg: 'request', path: '/health', status: 200 });
   expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', instance: hostname(), version: '3.1.4', checks: { replicas: { status: 'ok', healthy: 1, total: 1 } } });
   for (const name of ['db_pool_size', 'db_pool_checked_out', 'cpu_percent', 'memory_percent']) expect(metrics.body).toMatch(new RegExp(`^fastnext_${name} [0-9.e+-]+$`, 'm'));
@@ -177,7 +189,7 @@ test('a replica dying again and again under read load, at once or while a new co
   const proxy = await CrashProxy.start(await freePort(), pg.replicas[0].port);
   group.onCleanup(async () => proxy.crash());
   const server = await startServer({ POSTGRES_READ_REPLICAS: `127.0.0.1:${proxy.port}`, REPLICA_CHECK_INTERVAL_MS: '200', PG_CONNECT_TIMEOUT_MS: '500' });
-  const created = await send(server.port, 'POST', '/api/v1/items', { name: 'crash-seed' });
+  const created = await send(server.port, 'POST', '/api/v1/items', { name: 'crash-seed' }, writing);
   const path = `/api/v1/items/${JSON.parse(created.body).id}`;
   const consistency = { 'X-Consistency-Token': created.token! };
   await waitFor('the replica to take reads', () => replicasHealthy(server.port), 15_000);

@@ -7,9 +7,11 @@ import { migrate } from './db/migrations';
 import { QueryRouter } from './db/router';
 import { registerGuideMetrics } from './guide-metrics';
 import { HealthState } from './health/health';
+import { authRouter } from './http/auth';
 import { errorHandler, notFound } from './http/errors';
 import { itemsRouter } from './http/items-routes';
 import { jobsRouter } from './http/jobs-routes';
+import { limitJsonDepth, MAX_JSON_DEPTH } from './http/json-depth';
 import { opsRouter } from './http/ops-routes';
 import { requestContext } from './http/request-context';
 import { ServiceMetrics } from './metrics';
@@ -64,10 +66,11 @@ export function createServiceFrom(loaded: Config): Service {
     });
     next();
   });
-  app.use(express.json({ limit: config.bodyLimit, strict: true }));
+  app.use(express.json({ limit: config.bodyLimit, strict: true }), limitJsonDepth(MAX_JSON_DEPTH));
   app.use(opsRouter({ health, router, cache, metrics, adminToken: config.adminToken }));
-  mount(app, '/api/v1/items', itemsRouter(new ItemRepository(router), cache));
-  mount(app, '/api/v1/jobs', jobsRouter(backends.producer, config.adminToken));
+  mount(app, '/api/v1/auth', authRouter(loaded.auth));
+  mount(app, '/api/v1/items', itemsRouter(new ItemRepository(router), cache, loaded.auth));
+  mount(app, '/api/v1/jobs', jobsRouter(backends.producer, loaded.auth, config.adminToken));
   app.use(notFound);
   app.use(errorHandler);
 

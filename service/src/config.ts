@@ -1,7 +1,8 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
+import { AuthConfig, authConfigFromEnv } from './auth/config';
 import { DatabaseConfig, databaseConfigFromEnv } from './db/config';
-import { intFromEnv } from './env';
+import { intFromEnv, secretFromEnv } from './env';
 import { queueNamesFromEnv, WorkerSettings, workerSettingsFromEnv } from './queue/settings';
 import { queueRedisContractFromEnv, RedisContract, redisContractFromEnv } from './redis-contract';
 
@@ -21,6 +22,8 @@ export interface Config {
   readonly queues: string[];
   /** The worker's settings, when WORKER_QUEUES names queues. */
   readonly worker?: WorkerSettings;
+  /** The signing key of write tokens and the users who may log in. */
+  readonly auth: AuthConfig;
 }
 
 /** Reads and checks the whole environment; throws naming the variable on a bad value, so the process exits at start. */
@@ -33,6 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     queueRedis: queueRedisContractFromEnv(env),
     queues,
     worker: queues.length > 0 ? workerSettingsFromEnv(env) : undefined,
+    auth: authConfigFromEnv(env),
   };
 }
 
@@ -43,7 +47,7 @@ export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
 export interface ServiceConfig {
   /** PORT: where the HTTP server listens (8000). */
   readonly port: number;
-  /** ADMIN_TOKEN: the bearer token of /deep and /cache/invalidate; unset, those answer 401. */
+  /** ADMIN_TOKEN or the file ADMIN_TOKEN_FILE names: the bearer token of /deep and /cache/invalidate; unset, those answer 401. */
   readonly adminToken?: string;
   /** BODY_LIMIT: the largest JSON body accepted ('100kb'); larger ones get 413. */
   readonly bodyLimit: string;
@@ -65,7 +69,7 @@ export interface ServiceConfig {
 export function serviceConfigFromEnv(env: NodeJS.ProcessEnv): ServiceConfig {
   return {
     port: intFromEnv(env, 'PORT', 8000, 1, 65535),
-    adminToken: env.ADMIN_TOKEN || undefined,
+    adminToken: secretFromEnv(env, 'ADMIN_TOKEN'),
     bodyLimit: bodyLimitFromEnv(env),
     shutdownTimeoutMs: intFromEnv(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS, 0, 3_600_000),
     shutdownDelayMs: intFromEnv(env, 'SHUTDOWN_DELAY_MS', 0, 0, 600_000),

@@ -1,3 +1,5 @@
+import { readFileSync } from 'fs';
+
 /** Reads an integer env var, or the default; throws naming the variable when it is not one in range. */
 export function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -17,4 +19,25 @@ export function hostPortsFromEnv(env: NodeJS.ProcessEnv, name: string): Array<{ 
     if (!match || port < 1 || port > 65535) throw new Error(`${name} entry ${JSON.stringify(entry)} must be host:port`);
     return { host: match[1], port };
   });
+}
+
+/**
+ * A secret from `name` or from the file `<name>_FILE` names (a Secret mounted as a volume, so the
+ * value is in no env a `ps e` or a crash dump shows); one trailing newline of the file is dropped.
+ * Undefined when neither is set; throws naming the variable when both are, or the file cannot be read.
+ */
+export function secretFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const fileName = `${name}_FILE`;
+  if (env[name] && env[fileName]) throw new Error(`set ${name} or ${fileName}, not both`);
+  if (!env[fileName]) return env[name] || undefined;
+  return readSecretFile(env[fileName]!, fileName).replace(/\r?\n$/, '') || undefined;
+}
+
+/** The text of a mounted secret file; throws naming the variable and the path (never the content). */
+export function readSecretFile(path: string, name: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`${name} names a file that cannot be read: ${path}`, { cause: error });
+  }
 }

@@ -1,4 +1,4 @@
-import { hostPortsFromEnv } from './env';
+import { hostPortsFromEnv, secretFromEnv } from './env';
 
 export interface HostPort {
   readonly host: string;
@@ -9,7 +9,7 @@ export interface HostPort {
  * The Redis deployment the constructs name in env, parsed once and shared by the cache client
  * (node-redis) and the queue connection (ioredis): a cluster's seed nodes (REDIS_CLUSTER_NODES),
  * a Sentinel-managed master (REDIS_SENTINELS + REDIS_SENTINEL_MASTER) or one server (REDIS_URL),
- * with REDIS_PASSWORD.
+ * with REDIS_PASSWORD (or the file REDIS_PASSWORD_FILE names).
  */
 export type RedisContract = (
   | { readonly mode: 'cluster'; readonly nodes: HostPort[] }
@@ -24,7 +24,7 @@ export type RedisContract = (
  */
 export function redisContractFromEnv(env: NodeJS.ProcessEnv, prefix = ''): RedisContract | undefined {
   const name = (suffix: string) => `${prefix}REDIS_${suffix}`;
-  const password = env[name('PASSWORD')] || undefined;
+  const password = secretFromEnv(env, name('PASSWORD'));
   if (env[name('CLUSTER_NODES')]) {
     return { mode: 'cluster', nodes: nonEmpty(hostPortsFromEnv(env, name('CLUSTER_NODES')), name('CLUSTER_NODES')), password };
   }

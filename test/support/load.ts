@@ -43,11 +43,12 @@ export class MixedLoad {
   /**
    * `concurrency` loops each pausing `pauseMs` between requests: about concurrency * 1000 / (pauseMs + latency)
    * requests a second. With `clientPerLoop`, each loop sends from its own loopback address
-   * (127.0.0.<loop + 1>), so a per-client rate limit of nginx sees that many clients.
+   * (127.0.0.<loop + 1>), so a per-client rate limit of nginx sees that many clients. Writes carry
+   * `writeToken` as their bearer token (the stack's `tokens.write`).
    */
   constructor(
     private readonly port: number, private readonly concurrency = 4, private readonly pauseMs = 80, private readonly label = 'load',
-    private readonly clientPerLoop = false,
+    private readonly clientPerLoop = false, private readonly writeToken?: string,
   ) {}
 
   public start(): void {
@@ -102,7 +103,8 @@ export class MixedLoad {
 
   private send(kind: OperationKind, localAddress?: string): Promise<Response> {
     if (kind === 'write') {
-      return this.http(localAddress, 'POST', '/api/v1/items', { name: `${this.label}-${randomUUID()}`, payload: { at: Date.now() } });
+      const auth: Record<string, string> = this.writeToken ? { Authorization: `Bearer ${this.writeToken}` } : {};
+      return this.http(localAddress, 'POST', '/api/v1/items', { name: `${this.label}-${randomUUID()}`, payload: { at: Date.now() } }, auth);
     }
     if (kind === 'read-with-token') {
       const { id, token } = this.tokens[Math.floor(Math.random() * this.tokens.length)];

@@ -90,7 +90,7 @@ export class StackUnderTest {
 
   /** Runs `fault` under load (2 s of load before it and 3 s after); records every acknowledged write and the figures. */
   public async underLoad(name: string, fault: (load: MixedLoad) => Promise<object | void>): Promise<LoadReport & { measured: object }> {
-    const load = new MixedLoad(this.lbPort(), this.load.loops, this.load.pauseMs, name, this.load.clientPerLoop);
+    const load = new MixedLoad(this.lbPort(), this.load.loops, this.load.pauseMs, name, this.load.clientPerLoop, this.stack.tokens.write);
     load.start();
     try {
       await sleep(2_000);

@@ -1,6 +1,7 @@
 import { lsnToBigInt } from '../db/lsn';
 import { logger } from '../logger';
 import { CacheClient } from './client';
+import { assertCacheKey } from './keys';
 
 export interface CacheStats {
   hits: number;
@@ -52,6 +53,7 @@ export class ReadThroughCache {
 
   /** The value of `key` under `tags`, loading it (with the token of the latest write, if any) on a miss. */
   public async getOrLoad<T>(key: string, tags: string[], load: (token?: string) => Promise<T>, ttlSeconds = this.defaultTtlSeconds): Promise<T> {
+    assertCacheKey(key);
     if (!this.client) return load();
     let fullKey: string | undefined;
     let token: string | undefined;
@@ -80,6 +82,7 @@ export class ReadThroughCache {
 
   /** Bumps the version of `key` and of `tags`, leaving the write's `token` for the next reader. */
   public async invalidate(key: string | undefined, tags: string[], token: string): Promise<void> {
+    if (key !== undefined) assertCacheKey(key);
     if (!this.client) return;
     const versionKeys = [...(key ? [ownVersionKey(key)] : []), ...tags.map(tagKey)];
     try {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IdempotencyKeyReusedError } from '../idempotency';
 import { NotFoundError, VersionConflictError } from './errors';
 import { QueryRouter } from './router';
 
@@ -46,19 +47,30 @@ function toItem(row: ItemRow): Item {
 
 /** The cursor is the (created_at, id) of the last item, exact to the microsecond, base64url-encoded. */
 export function encodeCursor(row: { created_key: string; id: string }): string {
-  return Buffer.from(JSON.stringify([row.created_key, row.id])).toString('base64url');
+  return Buffer.from(JSON.stringify([row.created_key, row.id.toLowerCase()])).toString('base64url');
 }
 
-/** The keyset position of a cursor, or undefined when it does not parse. */
+/** PostgreSQL's text form of a timestamptz, as `created_at::text` gives it: `2026-01-02 03:04:05.123456+00`. */
+const TIMESTAMPTZ_TEXT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The keyset position of a cursor (its id lowercased), or undefined unless the cursor is exactly
+ * what {@link encodeCursor} makes of some position: Node's base64url decoder skips junk and stops
+ * at `=`, so the text must also be the canonical encoding of the bytes it decodes to. Only then
+ * can no two cursor texts name one page (each a cache key of its own), nor carry a Redis hash tag.
+ */
 export function decodeCursor(cursor: string): [string, string] | undefined {
+  const bytes = Buffer.from(cursor, 'base64url');
+  if (bytes.toString('base64url') !== cursor) return undefined;
   try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && !Number.isNaN(Date.parse(value[0])) && uuid.test(value[1])) {
-      return [value[0], value[1]];
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && TIMESTAMPTZ_TEXT.test(value[0])
+      && !Number.isNaN(Date.parse(value[0].replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00'))) && typeof value[1] === 'string' && UUID.test(value[1])) {
+      return [value[0], value[1].toLowerCase()];
     }
   } catch {
-    // not base64url JSON
+    // not JSON: not a cursor this API made
   }
   return undefined;
 }
@@ -78,13 +90,15 @@ export class ItemRepository {
    * a queue job run twice (its worker died before acknowledging) or a POST resent by the load
    * balancer (its pod died before answering) inserts once. A concurrent insert with the same key
    * waits on the unique index until the first commits, so the select after it sees that row.
+   * With `requestHash`, a key first used with another hash throws {@link IdempotencyKeyReusedError}.
    */
-  public async createOnce(input: { name: string; payload: unknown }, key: string): Promise<{ item: Item; created: boolean; token: string }> {
+  public async createOnce(input: { name: string; payload: unknown }, key: string, requestHash?: string): Promise<{ item: Item; created: boolean; token: string }> {
     const { result, token } = await this.router.write(async tx => {
-      const [inserted] = await tx<ItemRow[]>`insert into items (name, payload, job_key) values (${input.name}, ${tx.json(input.payload as never)}, ${key})
+      const [inserted] = await tx<ItemRow[]>`insert into items (name, payload, job_key, request_hash) values (${input.name}, ${tx.json(input.payload as never)}, ${key}, ${requestHash ?? null})
         on conflict (job_key) do nothing returning ${tx.unsafe(COLUMNS)}`;
       if (inserted) return { row: inserted, created: true };
-      const [existing] = await tx<ItemRow[]>`select ${tx.unsafe(COLUMNS)} from items where job_key = ${key}`;
+      const [existing] = await tx<Array<ItemRow & { request_hash: string | null }>>`select ${tx.unsafe(COLUMNS)}, request_hash from items where job_key = ${key}`;
+      if (requestHash !== undefined && existing.request_hash !== requestHash) throw new IdempotencyKeyReusedError();
       return { row: existing, created: false };
     });
     return { item: toItem(result.row), created: result.created, token };

@@ -31,6 +31,12 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
         computed_at timestamptz not null default now()
       );`,
   },
+  {
+    version: 3,
+    name: 'request hash of idempotent creates',
+    // The sha256 of the body that first used a key: a repeat with another body is refused (422).
+    sql: 'alter table items add column request_hash text;',
+  },
 ];
 
 // Any fixed number: every instance takes the same advisory lock.

@@ -64,21 +64,21 @@ export class HealthState {
    * Ready while not shutting down and the database can serve reads: the primary answers, or at
    * least one replica is healthy. Without the primary, writes answer 503 but reads go on from the
    * replicas; failing readiness then would take every pod out of the load balancer, reads included.
-   * Redis is reported, never fatal (reads fall back to the database).
+   * Redis is reported, never fatal (reads fall back to the database). The body is public: it says
+   * `down` or `degraded`, and the error goes to the log only.
    */
   public async readiness(): Promise<{ ready: boolean; checks: Record<string, string> }> {
     if (this.shuttingDown) return { ready: false, checks: { process: 'shutting down' } };
     if (!this.migrated) return { ready: false, checks: { migrations: 'pending' } };
     const checks: Record<string, string> = {};
-    const primaryUp = await this.router.pingPrimary().then(ms => { checks.primary = `ok (${ms} ms)`; return true; }, error => {
-      checks.primary = `down: ${(error as Error).message}`;
-      return false;
-    });
+    const primary = await pinged('primary', () => this.router.pingPrimary());
+    checks.primary = primary.status === 'ok' ? `ok (${primary.latencyMs} ms)` : 'down';
     const replicas = this.router.replicaStates();
     const healthyReplicas = replicas.filter(r => r.healthy).length;
     checks.replicas = `${healthyReplicas}/${replicas.length} healthy`;
-    if (!primaryUp && healthyReplicas === 0) return { ready: false, checks };
-    checks.cache = !this.cache.enabled ? 'not configured' : await this.cache.ping().then(ms => `ok (${ms} ms)`, error => `degraded: ${(error as Error).message}`);
+    if (primary.status !== 'ok' && healthyReplicas === 0) return { ready: false, checks };
+    const cache = this.cache.enabled ? await pinged('cache', () => this.cache.ping()) : undefined;
+    checks.cache = !cache ? 'not configured' : cache.status === 'ok' ? `ok (${cache.latencyMs} ms)` : 'degraded';
     return { ready: true, checks };
   }
 
@@ -99,7 +99,7 @@ export class HealthState {
 /** `ok` with the round-trip time, or `down` (the error goes to the log, not to the public body). */
 function pinged(dependency: string, ping: () => Promise<number>): Promise<DependencyCheck> {
   return ping().then(latencyMs => ({ status: 'ok', latencyMs }), error => {
-    logger.warn({ dependency, err: String((error as Error).message) }, 'health check failed');
+    logger.warn({ dependency, err: error }, 'health check failed');
     return { status: 'down' };
   });
 }

@@ -1,6 +1,7 @@
 import { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { DatabaseUnavailableError, InvalidValueError, NotFoundError, TokenAheadError, VersionConflictError } from '../db/errors';
+import { IdempotencyKeyReusedError } from '../idempotency';
 import { describeIssues } from '../validation';
 
 /** An error answered with its status and a stable code; `message` is the public body's, the cause goes to the log only. */
@@ -32,6 +33,7 @@ function classify(error: unknown): { status: number; code: string; message: stri
   if (error instanceof NotFoundError) return { status: 404, code: 'not_found', message: error.message };
   if (error instanceof VersionConflictError) return { status: 409, code: 'version_conflict', message: error.message };
   if (error instanceof InvalidValueError) return { status: 400, code: 'invalid_input', message: 'the database refused a value of the request' };
+  if (error instanceof IdempotencyKeyReusedError) return { status: 422, code: 'idempotency_key_reused', message: error.message };
   if (error instanceof TokenAheadError) return { status: 400, code: 'invalid_consistency_token', message: error.message };
   if (error instanceof DatabaseUnavailableError) return { status: 503, code: 'unavailable', message: 'the database cannot answer now; retry' };
   const e = error as { type?: string; status?: number; expose?: boolean; message?: string };

@@ -1,21 +1,25 @@
 import { Request, Router } from 'express';
 import { z } from 'zod';
+import { AuthConfig } from '../auth/config';
 import { ReadThroughCache } from '../cache/cache';
-import { itemKey, LIST_TAG } from '../cache/keys';
+import { itemKey, LIST_TAG, listKey } from '../cache/keys';
 import { decodeCursor, ItemRepository, itemUpdateInput, newItemInput } from '../db/items';
 import { parseConsistencyToken } from '../db/lsn';
+import { requestHash, scopedIdempotencyKey } from '../idempotency';
+import { requireWriterForWrites } from './auth';
 import { HttpError } from './errors';
 import { idempotencyKeyOf } from './idempotency';
 
 export const CONSISTENCY_HEADER = 'X-Consistency-Token';
 
-const idParam = z.strictObject({ id: z.uuid() });
+// Ids are lowercased: a UUID in another case names the same item, its cache key included.
+const idParam = z.strictObject({ id: z.uuid().transform(id => id.toLowerCase()) });
 const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),
 });
 
-/** The consistency token a read carries, if any; a token that does not parse is the client's error. */
+/** The consistency token a read carries, if any; a token that does not parse is the client's error (one past the primary, the router's). */
 function tokenOf(req: Request): string | undefined {
   const header = req.get(CONSISTENCY_HEADER);
   if (header === undefined) return undefined;
@@ -24,15 +28,20 @@ function tokenOf(req: Request): string | undefined {
   return token;
 }
 
-/** `/api/v1/items`: CRUD with keyset pagination, optimistic concurrency, read-your-writes tokens and a read-through cache. */
-export function itemsRouter(items: ItemRepository, cache: ReadThroughCache): Router {
+/**
+ * `/api/v1/items`: CRUD with keyset pagination, optimistic concurrency, read-your-writes tokens
+ * and a read-through cache. Reads are public; writes need a write token (`requireWriterForWrites`).
+ */
+export function itemsRouter(items: ItemRepository, cache: ReadThroughCache, auth: AuthConfig): Router {
   const router = Router();
+  router.use(requireWriterForWrites(auth));
 
   router.post('/', async (req, res) => {
     const body = newItemInput.parse(req.body ?? {});
     const key = idempotencyKeyOf(req);
-    // A repeated key is answered with the item its first POST created, as 201 again: a resend looks like the original.
-    const { item, token } = key === undefined ? await items.create(body) : await items.createOnce(body, `idempotency-key:${key}`);
+    // A repeated key (of the same caller, with the same body) is answered with the item its first POST created, as 201 again.
+    const { item, token } = key === undefined ? await items.create(body)
+      : await items.createOnce(body, `idempotency:${scopedIdempotencyKey(req.subject!, key)}`, requestHash(req.body));
     await cache.invalidate(undefined, [LIST_TAG], token);
     res.status(201).set(CONSISTENCY_HEADER, token).location(`/api/v1/items/${item.id}`).json(item);
   });
@@ -45,7 +54,7 @@ export function itemsRouter(items: ItemRepository, cache: ReadThroughCache): Rou
     // A read that carries a token skips the cache: it asks for data at least as new as the token.
     const page = token
       ? await items.list(query.limit, cursor, token)
-      : await cache.getOrLoad(`items:list:${query.limit}:${query.cursor ?? ''}`, [LIST_TAG], t => items.list(query.limit, cursor, t));
+      : await cache.getOrLoad(listKey(query.limit, cursor), [LIST_TAG], t => items.list(query.limit, cursor, t));
     res.json(page);
   });
 

@@ -48,7 +48,9 @@ export function opsRouter(deps: { health: HealthState; router: QueryRouter; cach
   });
   ops.get('/api/v1/scaling/health/deep', admin, async (_req, res) => { res.json(await deps.health.deep()); });
   ops.get('/api/v1/scaling/replication/status', (_req, res) => {
-    res.json({ readPolicy: deps.router.config.readPolicy, maxLagMs: deps.router.config.maxLagMs, replicas: deps.router.replicaStates() });
+    // Public through a load balancer that proxies it: the states without their last error (that is on /deep and in the log).
+    const replicas = deps.router.replicaStates().map(({ lastError: _lastError, ...state }) => state);
+    res.json({ readPolicy: deps.router.config.readPolicy, maxLagMs: deps.router.config.maxLagMs, replicas });
   });
   ops.get('/metrics', metrics);
   ops.get('/api/v1/scaling/metrics/prometheus', metrics);

@@ -5,30 +5,40 @@ import { logger } from '../logger';
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** The request's id: the `X-Request-ID` it came with (nginx sets one), or a new one. */
+    /** The request's id: made here, never taken from the client. */
     id: string;
-    /** The logger to use while handling the request: every line carries `requestId`. */
+    /** The logger to use while handling the request: every line carries `requestId` (and `clientRequestId` when the client sent one). */
     log: Logger;
   }
 }
 
 export const REQUEST_ID_HEADER = 'X-Request-ID';
 
-/** What an id taken from the client may look like: nginx's `$request_id` (32 hex digits), a UUID, a trace id. */
-const ACCEPTED_ID = /^[0-9A-Za-z._:-]{1,128}$/;
+/** The longest client id kept; nginx's `$request_id` is 32 hex digits, a UUID 36, a W3C trace id 55. */
+export const MAX_CLIENT_REQUEST_ID = 128;
 
 /**
- * Gives every request an id (the `X-Request-ID` it carries when that looks like an id, else a
- * new UUID), returns it in the response header and logs one line per request when its connection
- * is done with it (`aborted` when the client left first), with a child logger that puts
- * `requestId` on every line logged for the request.
+ * What the client's `X-Request-ID` becomes in the log: only characters an id uses (others become
+ * `_`), at most {@link MAX_CLIENT_REQUEST_ID} of them; undefined when it is absent or empty.
+ */
+export function sanitizeClientRequestId(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const clean = raw.slice(0, MAX_CLIENT_REQUEST_ID).replace(/[^0-9A-Za-z._:-]/g, '_');
+  return clean === '' ? undefined : clean;
+}
+
+/**
+ * Gives every request an id of its own (a new UUID: a client's header is no proof of anything, and
+ * two clients could send the same one), returns it in `X-Request-ID`, and keeps the client's id,
+ * sanitized, in the log field `clientRequestId`. One line is logged per request when its
+ * connection is done with it (`aborted` when the client left first), with a child logger that
+ * puts both ids on every line logged for the request.
  */
 export function requestContext(): RequestHandler {
   return (req, res, next) => {
-    const given = req.get(REQUEST_ID_HEADER);
-    // A header that is no id (too long, spaces, control characters) is replaced, not echoed into logs and responses.
-    req.id = given !== undefined && ACCEPTED_ID.test(given) ? given : randomUUID();
-    req.log = logger.child({ requestId: req.id });
+    req.id = randomUUID();
+    const clientRequestId = sanitizeClientRequestId(req.get(REQUEST_ID_HEADER));
+    req.log = logger.child(clientRequestId === undefined ? { requestId: req.id } : { requestId: req.id, clientRequestId });
     res.set(REQUEST_ID_HEADER, req.id);
     const started = process.hrtime.bigint();
     res.on('close', () => {

@@ -1,5 +1,6 @@
-import { createHash, randomUUID } from 'crypto';
+import { randomUUID } from 'crypto';
 import { Job, JobsOptions, Queue } from 'bullmq';
+import { IdempotencyKeyReusedError, scopedIdempotencyKey } from '../idempotency';
 import { describeIssues } from '../validation';
 import { IGNORE_CONNECTION_ERROR, QueueConnection } from './connection';
 import { JOB_NAMES, JOB_SCHEMAS, JobName } from './jobs';
@@ -45,19 +46,25 @@ export class JobProducer {
   }
 
   /**
-   * Validates and enqueues a job, and returns its id: a fresh UUID, or one derived from
-   * `idempotencyKey`, under which BullMQ keeps a second add of the same key from enqueueing again.
-   * Throws {@link JobRefused} with nothing enqueued.
+   * Validates and enqueues a job, and returns its id: a fresh UUID, or one derived from the
+   * caller's `idempotency` key (scoped to its subject), under which BullMQ keeps a second add of
+   * the same key from enqueueing again; a key whose job has another name or data throws
+   * {@link IdempotencyKeyReusedError}. Throws {@link JobRefused} with nothing enqueued.
    */
-  public async add(queueName: string, name: string, data: unknown, idempotencyKey?: string): Promise<string> {
+  public async add(queueName: string, name: string, data: unknown, idempotency?: { key: string; subject: string }): Promise<string> {
     const queue = this.queues.get(queueName);
     if (!queue) throw new JobRefused(`queue ${JSON.stringify(queueName)} is not served here; known: ${this.queueNames.join(', ')}`);
     if (!(JOB_NAMES as string[]).includes(name)) throw new JobRefused(`job name ${JSON.stringify(name)} is unknown; known: ${JOB_NAMES.join(', ')}`);
     const parsed = JOB_SCHEMAS[name as JobName].safeParse(data ?? {});
     if (!parsed.success) throw new JobRefused(describeIssues(parsed.error, 'data'), { cause: parsed.error });
     // Hashed: a BullMQ job id may not hold ':' nor be an integer, which a client's key may.
-    const jobId = idempotencyKey === undefined ? randomUUID() : `idempotent-${createHash('sha256').update(idempotencyKey).digest('hex')}`;
+    const jobId = idempotency === undefined ? randomUUID() : `idempotent-${scopedIdempotencyKey(idempotency.subject, idempotency.key)}`;
     await queue.add(name, parsed.data, { ...JOB_OPTIONS, jobId });
+    if (idempotency !== undefined) {
+      // BullMQ ignores an add under an existing id: the job kept is the first request's, which must be this one.
+      const kept = (await queue.getJob(jobId)) as Job | undefined;
+      if (kept && (kept.name !== name || JSON.stringify(kept.data) !== JSON.stringify(parsed.data))) throw new IdempotencyKeyReusedError();
+    }
     return jobId;
   }
 

@@ -44,7 +44,11 @@ export class TutorMaxChart extends Chart {
       health: 'backend',
     });
     this.workers = new WorkerPool(this, 'workers', tasks);
-    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.queue, this.lb, this.workers] });
+    this.observability = new Observability(this, 'obs', {
+      targets: [this.api, this.db, this.cache, this.queue, this.lb, this.workers],
+      // "If lag > 100MB, investigate": the bytes a standby has not replayed.
+      standbyWalLagBound: Size.mebibytes(100),
+    });
   }
 
   /** The stateless API instances, autoscaled as the guide's Kubernetes HPA example. */

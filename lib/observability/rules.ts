@@ -37,7 +37,7 @@ export interface AlertThresholds {
   readonly replicationLagSeconds: number;
   /** Share of max_connections in use that warns. */
   readonly connectionsRatio: number;
-  /** WAL a standby may be behind before its slot is said to retain too much, in bytes. */
+  /** WAL a standby may be behind (replay) before its slot is said to retain too much, in bytes. */
   readonly slotRetainedBytes: number;
   /** Share of a volume left free below which it pages. */
   readonly volumeFreeRatio: number;

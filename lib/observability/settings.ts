@@ -1,4 +1,4 @@
-import { Duration } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import { IMetricsTarget } from '../core/endpoints';
 import { PodOptions } from '../core/pod-options';
 import { AlertThresholds, MonitoredEndpoint } from './rules';
@@ -20,6 +20,8 @@ export interface ObservabilityProps {
   readonly latencySlo?: Duration;
   /** Replication lag that warns. @default Duration.seconds(5) */
   readonly replicationLagBound?: Duration;
+  /** WAL a standby may be behind its primary (replay, as `pg_wal_lsn_diff`) before an alert warns, in whole MiB. @default Size.gibibytes(1) */
+  readonly standbyWalLagBound?: Size;
   /** Ratio of 5xx responses that pages. @default 0.05 */
   readonly errorRatio?: number;
   /** Cache hit ratio below which an alert warns. @default 0.8 */
@@ -50,7 +52,7 @@ export interface ObservabilityProps {
 
 /** Every prop of {@link ObservabilityProps}: names outside it (typos from JavaScript) are refused at synth time. */
 export const OBSERVABILITY_PROPS: Record<keyof ObservabilityProps, true> = {
-  targets: true, mode: true, selectorLabels: true, latencySlo: true, replicationLagBound: true, errorRatio: true,
+  targets: true, mode: true, selectorLabels: true, latencySlo: true, replicationLagBound: true, standbyWalLagBound: true, errorRatio: true,
   cacheHitRatio: true, workerFailureRatio: true, runbookBaseUrl: true, dashboardLabel: true, dashboardFolder: true, prometheusImage: true,
   grafanaImage: true, grafanaAdminSecret: true, retention: true, pod: true,
   prometheusPod: true, grafanaPod: true,

@@ -51,6 +51,8 @@ export class CmsChart extends Chart {
         liveness: { initialDelay: Duration.seconds(30), period: Duration.seconds(10) },
         readiness: { initialDelay: Duration.seconds(5), period: Duration.seconds(5) },
       },
+      // Swarm's update_config `parallelism: 1, delay: 10s`: one new pod at a time, ready for 10 s before the next.
+      rollout: { maxSurge: 1, maxUnavailable: 0, minReady: Duration.seconds(10) },
       database: this.db,
       databasePool: { primarySize: 20, timeout: Duration.seconds(10) },
       cache: this.cache,

@@ -11,6 +11,7 @@ export type {
 export type { SecretKey } from './core/container-env';
 export type { ContainerResources, SpreadPolicy } from './core/pod-defaults';
 export type { PodOptions } from './core/pod-options';
+export type { RolloutPolicy } from './core/rollout';
 export { PodNetworkPolicy } from './core/pod-network-policy';
 export type { PodNetworkPolicyProps } from './core/pod-network-policy';
 

@@ -397,6 +397,12 @@ test.each<[string, Partial<ScaledApiProps>, string]>([
   expect(() => synthApi(props)).toThrow(message);
 });
 
+test('the rollout prop sets the Deployment\'s strategy and minReadySeconds; without it no ready pod is taken away', () => {
+  expect(findObject(synthApi(), 'Deployment').spec.strategy.rollingUpdate).toEqual({ maxSurge: '25%', maxUnavailable: 0 });
+  const spec = findObject(synthApi({ rollout: { maxSurge: 1, minReady: Duration.seconds(10) } }), 'Deployment').spec;
+  expect([spec.strategy.rollingUpdate, spec.minReadySeconds, spec.progressDeadlineSeconds]).toEqual([{ maxSurge: 1, maxUnavailable: 0 }, 10, undefined]);
+});
+
 test('throws error, when the id is not a DNS-1123 label', () => {
   const chart = Testing.chart();
   expect(() => new ScaledApi(chart, 'My_Api', { image: 'example/api:1.0.0' }))

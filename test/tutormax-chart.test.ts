@@ -62,3 +62,8 @@ test('an alert warns when a standby is more than 100 MB of WAL behind, where the
   expect(rules.find((r: Manifest) => r.alert === 'PostgresStandbyRetainsTooMuchWal').expr)
     .toBe('pg_stat_replication_pg_wal_lsn_diff{namespace="tutormax", pod=~"tutormax-db-.+"} > 104857600');
 });
+
+test('a new version replaces one instance at a time, each ready for 30 s before the next, as the guide\'s rolling update', () => {
+  const spec = chart.find('Deployment', 'tutormax-api').spec;
+  expect([spec.strategy.rollingUpdate, spec.minReadySeconds]).toEqual([{ maxSurge: 1, maxUnavailable: 0 }, 30]);
+});

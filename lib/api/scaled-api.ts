@@ -13,6 +13,7 @@ import {
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { annotateServiceAccount, applyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
+import { resolveRollout, RolloutPolicy, RolloutSpec } from '../core/rollout';
 import {
   propError, rejectUnknownProps, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePort, requirePositive, requireProp,
   requireReplicaRange, requireWholeDuration,
@@ -165,6 +166,8 @@ export interface ScaledApiProps {
   readonly runAsUser?: number;
   /** Node pools, tolerations, priority, pull Secrets, pod labels and annotations, and the ServiceAccount's annotations. @default - none */
   readonly pod?: PodOptions;
+  /** How a new version replaces the pods. @default - 25% surge, none unavailable, no wait between pods */
+  readonly rollout?: RolloutPolicy;
 }
 
 /** Every prop of {@link ScaledApiProps}: names outside it (typos from JavaScript) are refused at synth time. */
@@ -173,7 +176,7 @@ export const SCALED_API_PROPS: Record<keyof ScaledApiProps, true> = {
   memoryUtilization: true, podMetric: true, scaleUp: true, scaleDown: true, minAvailable: true, probes: true, probeTimings: true,
   databasePool: true, metricsPrefix: true, resources: true, spread: true,
   preStopDelay: true, terminationGracePeriod: true, database: true, cache: true, queueBroker: true, env: true, secretEnv: true,
-  metricsScraper: true, runAsUser: true, pod: true,
+  metricsScraper: true, runAsUser: true, pod: true, rollout: true,
 };
 
 /** The probes of the API container, in the order the kubelet starts them. */
@@ -224,6 +227,7 @@ export interface ScaledApiSettings {
   readonly env: k8s.EnvVar[];
   readonly metricsScraper: PodPeer;
   readonly pod: PodOptions;
+  readonly rollout: RolloutSpec;
 }
 
 /** Validates and defaults the props of the ScaledApi at `scope`. */
@@ -254,6 +258,7 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
     ], backends, props.env ?? {}, props.secretEnv ?? {}),
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     pod: resolvePodOptions(scope, 'pod', props.pod),
+    rollout: resolveRollout(scope, 'rollout', props.rollout),
   };
 }
 
@@ -496,6 +501,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
       spec: autoscaledDeploymentSpec({
         podSelector: this.podSelector, labels: this.labels, serviceAccountName: this.serviceAccount.name,
         runAsUser: this.settings.runAsUser, gracePeriodSeconds: this.settings.gracePeriodSeconds, spread: this.settings.spread,
+        rollout: this.settings.rollout,
         container: {
           name: 'api',
           image: this.image,

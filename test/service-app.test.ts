@@ -134,6 +134,10 @@ test('a read carrying the token of a write sees that write every time, while rep
   // Reads landed on replicas, not only on the primary: the router's own counter says so.
   expect(metricValue(after.text, 'db_reads_total', { target: 'replica' })).toBeGreaterThan(metricValue(before.text, 'db_reads_total', { target: 'replica' }));
   expect(metricValue(after.text, 'db_writes_total')).toBeGreaterThanOrEqual(metricValue(before.text, 'db_writes_total') + 21);
+  // Each routed statement is timed by operation and target: 20 token reads on replicas, 21 write transactions on the primary.
+  const timed = (text: string, labels: Record<string, string>) => metricValue(text, 'db_query_duration_seconds_count', labels);
+  expect(timed(after.text, { operation: 'read', target: 'replica' })).toBeGreaterThanOrEqual(timed(before.text, { operation: 'read', target: 'replica' }) + 1);
+  expect(timed(after.text, { operation: 'write', target: 'primary' })).toBeGreaterThanOrEqual(timed(before.text, { operation: 'write', target: 'primary' }) + 21);
 });
 
 test('item reads are cached, and a write invalidates the item and the lists', async () => {
@@ -203,7 +207,7 @@ test('the metrics carry the names of the contract', async () => {
   expect(res.get('Content-Type')).toMatch(/^text\/plain/);
   for (const name of ['http_requests_total', 'http_request_duration_seconds_bucket', 'db_pool_connections', 'db_replica_healthy',
     'db_replica_lag_seconds', 'db_replica_lag_bytes', 'db_reads_total', 'db_writes_total', 'cache_hits_total', 'cache_misses_total',
-    'cache_errors_total', 'cache_invalidations_total', 'app_ready', 'process_cpu_seconds_total']) {
+    'cache_errors_total', 'cache_invalidations_total', 'app_ready', 'process_cpu_seconds_total', 'db_query_duration_seconds_bucket']) {
     expect(res.text).toMatch(new RegExp(`^${name}[{ ]`, 'm'));
   }
   // The route label is the pattern, never the id.

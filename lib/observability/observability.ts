@@ -45,6 +45,8 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
     dashboardFolder: props.dashboardFolder ?? 'hscale',
     thresholds: {
       latencySloSeconds: requireWholeDuration(scope, 'latencySlo', props.latencySlo ?? Duration.millis(100), 'milliseconds', 1, 60_000) / 1000,
+      averageLatencySeconds: optionalMillis(scope, 'averageLatencyBound', props.averageLatencyBound),
+      readQuerySeconds: optionalMillis(scope, 'readQueryLatencyBound', props.readQueryLatencyBound),
       errorRatio: requireRatio(scope, 'errorRatio', props.errorRatio ?? 0.05),
       replicationLagSeconds: requireWholeDuration(scope, 'replicationLagBound', props.replicationLagBound ?? Duration.seconds(5), 'seconds', 1, 3600),
       connectionsRatio: 0.8,
@@ -74,6 +76,11 @@ function requireLabels(scope: Construct, prop: string, labels: Record<string, st
     if (!isLabelValue(value)) throw propError(scope, `${prop}.${key}`, value, 'is not a valid label value (at most 63 alphanumerics, \'-\', \'_\' or \'.\')');
   }
   return labels;
+}
+
+/** A bound of 1 ms to 60 s in seconds, when given. */
+function optionalMillis(scope: Construct, prop: string, bound: Duration | undefined): number | undefined {
+  return bound === undefined ? undefined : requireWholeDuration(scope, prop, bound, 'milliseconds', 1, 60_000) / 1000;
 }
 
 /** A size in whole MiB, from 1 MiB to 1 TiB. */

@@ -18,6 +18,10 @@ export interface ObservabilityProps {
   readonly selectorLabels?: Record<string, string>;
   /** p95 latency objective of the API. @default Duration.millis(100) */
   readonly latencySlo?: Duration;
+  /** Mean request duration of the API above which an alert warns. @default - no alert on the mean */
+  readonly averageLatencyBound?: Duration;
+  /** Mean duration of the API's read queries (`db_query_duration_seconds`) above which an alert warns. @default - no alert on read queries */
+  readonly readQueryLatencyBound?: Duration;
   /** Replication lag that warns. @default Duration.seconds(5) */
   readonly replicationLagBound?: Duration;
   /** WAL a standby may be behind its primary (replay, as `pg_wal_lsn_diff`) before an alert warns, in whole MiB. @default Size.gibibytes(1) */
@@ -52,7 +56,7 @@ export interface ObservabilityProps {
 
 /** Every prop of {@link ObservabilityProps}: names outside it (typos from JavaScript) are refused at synth time. */
 export const OBSERVABILITY_PROPS: Record<keyof ObservabilityProps, true> = {
-  targets: true, mode: true, selectorLabels: true, latencySlo: true, replicationLagBound: true, standbyWalLagBound: true, errorRatio: true,
+  targets: true, mode: true, selectorLabels: true, latencySlo: true, averageLatencyBound: true, readQueryLatencyBound: true, replicationLagBound: true, standbyWalLagBound: true, errorRatio: true,
   cacheHitRatio: true, workerFailureRatio: true, runbookBaseUrl: true, dashboardLabel: true, dashboardFolder: true, prometheusImage: true,
   grafanaImage: true, grafanaAdminSecret: true, retention: true, pod: true,
   prometheusPod: true, grafanaPod: true,

@@ -43,6 +43,8 @@ test('the probes keep the guide\'s paths and timings', () => {
 test('the pools are the guide\'s 20 + 40 on the primary and 10 + 20 per replica, and PostgreSQL admits them all at 20 pods', () => {
   const env = chart.env('Deployment', 'fastnext-api');
   expect([env.PG_POOL_MAX, env.PG_REPLICA_POOL_MAX, env.PG_POOL_TIMEOUT_MS]).toEqual(['60', '30', '30000']);
+  // fastnext_db_pool_size reports the guide's pool_size, 20, as its sample does.
+  expect(env.PG_POOL_SIZE).toBe('20');
   const maxConnections = Number(/max_connections = (\d+)/.exec(chart.configFile('fastnext-db-config', 'postgresql.conf'))![1]);
   expect(maxConnections).toBeGreaterThanOrEqual(20 * 60);
 });

@@ -148,16 +148,18 @@ test('databasePool passes size + overflow of each pool as the service\'s pool bo
     databasePool: { primarySize: 20, primaryOverflow: 40, replicaSize: 10, replicaOverflow: 20, timeout: Duration.seconds(10) },
     metricsPrefix: 'fastnext',
   })).env;
-  expect(env.slice(0, 5)).toEqual([
+  expect(env.slice(0, 6)).toEqual([
     { name: 'PORT', value: '8000' },
     { name: 'METRICS_PREFIX', value: 'fastnext' },
     { name: 'PG_POOL_MAX', value: '60' },
     { name: 'PG_REPLICA_POOL_MAX', value: '30' },
     { name: 'PG_POOL_TIMEOUT_MS', value: '10000' },
+    { name: 'PG_POOL_SIZE', value: '20' },
   ]);
   const defaults: Manifest[] = container(synthApi({ database: new FakeBackend(5432, databaseEnv), databasePool: { primaryOverflow: 5 } })).env;
   expect(defaults.filter(e => e.name.startsWith('PG_'))).toEqual([
     { name: 'PG_POOL_MAX', value: '15' }, { name: 'PG_REPLICA_POOL_MAX', value: '10' }, { name: 'PG_POOL_TIMEOUT_MS', value: '30000' },
+    { name: 'PG_POOL_SIZE', value: '10' },
   ]);
 });
 

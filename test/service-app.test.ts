@@ -27,6 +27,7 @@ beforeAll(async () => {
     BODY_LIMIT: '2kb',
     SERVICE_VERSION: '9.9.9-test',
     METRICS_PREFIX: 'fastnext',
+    PG_POOL_SIZE: '4',
   });
   await service.start();
   await waitFor('both replicas healthy', async () => service.router.replicaStates().every(r => r.healthy));
@@ -338,8 +339,9 @@ test('the guides\' metric names are served under METRICS_PREFIX, with the values
 
   // THEN
   expect(text).toMatch(/^# TYPE fastnext_db_pool_size gauge$/m);
-  expect(metricValue(text, 'fastnext_db_pool_size')).toBe(10);
-  expect(metricValue(text, 'fastnext_db_pool_size')).toBe(metricValue(text, 'db_pool_connections', { pool: 'primary', state: 'max' }));
+  // The guide's pool_size (PG_POOL_SIZE), not the bound with overflow (PG_POOL_MAX, 10 here).
+  expect(metricValue(text, 'fastnext_db_pool_size')).toBe(4);
+  expect(metricValue(text, 'db_pool_connections', { pool: 'primary', state: 'max' })).toBe(10);
   expect(metricValue(text, 'fastnext_db_pool_checked_out')).toBe(metricValue(text, 'db_pool_connections', { pool: 'primary', state: 'busy' }));
   expect(metricValue(text, 'fastnext_redis_hit_ratio')).toBeCloseTo(stats.hitRatio, 10);
   expect(metricValue(text, 'fastnext_redis_hit_ratio')).toBeGreaterThan(0);

@@ -351,6 +351,8 @@ function databasePoolEnv(scope: Construct, props: ScaledApiProps): k8s.EnvVar[] 
     { name: 'PG_POOL_MAX', value: String(poolMax(scope, 'primary', pool.primarySize, pool.primaryOverflow)) },
     { name: 'PG_REPLICA_POOL_MAX', value: String(poolMax(scope, 'replica', pool.replicaSize, pool.replicaOverflow)) },
     { name: 'PG_POOL_TIMEOUT_MS', value: String(timeoutMs) },
+    // What the service reports as the guides' `<prefix>_db_pool_size` (SQLAlchemy's pool.size(), overflow not counted).
+    { name: 'PG_POOL_SIZE', value: String(pool.primarySize ?? 10) },
   ];
 }
 

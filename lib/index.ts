@@ -37,7 +37,7 @@ export type { SynchronousCommit } from './postgres/postgres-conf';
 export { LoadBalancer } from './load-balancer/load-balancer';
 export type { NginxNextUpstreamCondition } from './load-balancer/nginx-conf';
 export type {
-  GatewayReference, LoadBalancerHealth, LoadBalancerMode, LoadBalancerProps, LoadBalancerRoute, NextUpstreamCondition, ProxyBuffers,
+  GatewayReference, LoadBalancerHealth, LoadBalancerMode, LoadBalancerProps, LoadBalancerRoute, LoginMatch, NextUpstreamCondition, ProxyBuffers,
   ProxyCache, ProxyTimeouts, RateLimit, RateLimitUnit,
 } from './load-balancer/props';
 

@@ -28,7 +28,7 @@ export interface GatewayModeSettings {
  * the Gateway implementation, so none of them maps onto a portable route.
  */
 const NGINX_ONLY_PROPS = [
-  'apiRateLimit', 'loginRateLimit', 'tls', 'nextUpstreamOn', 'resendWrites', 'proxyTimeouts', 'proxyBuffers', 'websocketReadTimeout',
+  'apiRateLimit', 'loginRateLimit', 'loginMatch', 'tls', 'nextUpstreamOn', 'resendWrites', 'proxyTimeouts', 'proxyBuffers', 'websocketReadTimeout',
   'http2', 'cache', 'health', 'pod',
 ] as const;
 

@@ -10,6 +10,9 @@ export type LoadBalancerMode = 'nginx' | 'gateway';
 /** The unit of a rate limit. */
 export type RateLimitUnit = 'second' | 'minute';
 
+/** How nginx matches the login path: `location = <path>` or `location <path>`. */
+export type LoginMatch = 'exact' | 'prefix';
+
 /** A rate limit per client address. */
 export interface RateLimit {
   /** Steady requests allowed per `per`. */
@@ -96,8 +99,10 @@ export interface LoadBalancerProps {
   readonly apiRateLimit?: RateLimit;
   /** Login requests per client, burst and unit. @default { rate: 5, burst: 3, per: 'minute' } */
   readonly loginRateLimit?: RateLimit;
-  /** Exact path of the login endpoint. @default '/api/v1/auth/login' */
+  /** Path of the login endpoint. @default '/api/v1/auth/login' */
   readonly loginPath?: string;
+  /** nginx mode: whether `loginRateLimit` applies to `loginPath` alone ('exact') or to every path below it too ('prefix'). @default 'exact' */
+  readonly loginMatch?: LoginMatch;
   /** Path prefix of websocket connections, matched at a segment boundary: '/ws' serves '/ws/...', never '/wsx'. @default '/ws' */
   readonly websocketPath?: string;
   /**
@@ -170,7 +175,7 @@ export interface LoadBalancerProps {
 /** Every prop of {@link LoadBalancerProps}: names outside it (typos from JavaScript) are refused at synth time. */
 export const LOAD_BALANCER_PROPS: Record<keyof LoadBalancerProps, true> = {
   backend: true, mode: true, image: true, exporterImage: true, minReplicas: true, maxReplicas: true, cpuUtilization: true,
-  apiRateLimit: true, loginRateLimit: true, loginPath: true, websocketPath: true, internalPaths: true, tls: true, maxFails: true,
+  apiRateLimit: true, loginRateLimit: true, loginPath: true, loginMatch: true, websocketPath: true, internalPaths: true, tls: true, maxFails: true,
   failTimeout: true, keepalive: true, nextUpstreamTries: true, nextUpstreamOn: true, resendWrites: true, proxyTimeouts: true, proxyBuffers: true,
   websocketReadTimeout: true, http2: true, cache: true, routes: true, health: true, clientMaxBodySize: true, resolver: true, resources: true,
   metricsScraper: true, gateway: true, hostnames: true, gatewayPods: true, pod: true,

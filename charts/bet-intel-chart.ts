@@ -58,7 +58,14 @@ export class BetIntelChart extends Chart {
       health: 'backend',
     });
     this.workers = pools.map(pool => new WorkerPool(this, pool.name, pool.props));
-    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.queue, this.lb, ...this.workers] });
+    this.observability = new Observability(this, 'obs', {
+      targets: [this.api, this.db, this.cache, this.queue, this.lb, ...this.workers],
+      // "Manual Scaling Guidelines": avg response time > 200ms, read query time > 50ms, hit rate < 95%; "sub-200ms response times".
+      averageLatencyBound: Duration.millis(200),
+      latencySlo: Duration.millis(200),
+      readQueryLatencyBound: Duration.millis(50),
+      cacheHitRatio: 0.95,
+    });
   }
 
   /** k8s-deployment.yml: the API Deployment and its HPA, with the requests-per-second target of "Scaling Thresholds". */
@@ -95,6 +102,8 @@ export class BetIntelChart extends Chart {
       command: WORKER_COMMAND,
       queues: [queue],
       concurrency,
+      // The compose file's worker services, each told its type (as the guide's celery_workers_active label).
+      env: { WORKER_TYPE: queue },
       // One process runs `concurrency` jobs: it restarts past their share of Celery's bound, within 80% of its limit.
       maxRssPercent: Math.min(80, Math.round((concurrency * MEMORY_PER_JOB_MIB * 100) / WORKER_MEMORY_LIMIT_MIB)),
       broker: this.queue,

@@ -23,7 +23,9 @@ export class CmsChart extends Chart {
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
     // Prisma's connection_limit=20 per pod at 10 pods needs 200 connections; the guide's max_connections=100 would refuse half of them.
     this.db = new PgReplicaSet(this, 'db', { replicas: 0, maxConnections: 250 });
-    this.cache = new RedisCluster(this, 'cache', { mode: 'standalone' });
+    // The guide's Redis holds refresh tokens beside the cache: evicting one logs a user out, so at maxmemory writes fail instead
+    // (the service then serves from the database and counts cache_errors_total; RedisMemoryHigh warns at 80% first).
+    this.cache = new RedisCluster(this, 'cache', { mode: 'standalone', maxmemoryPolicy: 'noeviction' });
     this.api = this.contentApi();
     this.lb = new LoadBalancer(this, 'lb', {
       backend: this.api,
@@ -51,6 +53,8 @@ export class CmsChart extends Chart {
         liveness: { initialDelay: Duration.seconds(30), period: Duration.seconds(10) },
         readiness: { initialDelay: Duration.seconds(5), period: Duration.seconds(5) },
       },
+      // Swarm's update_config `parallelism: 1, delay: 10s`: one new pod at a time, ready for 10 s before the next.
+      rollout: { maxSurge: 1, maxUnavailable: 0, minReady: Duration.seconds(10) },
       database: this.db,
       databasePool: { primarySize: 20, timeout: Duration.seconds(10) },
       cache: this.cache,

@@ -44,7 +44,11 @@ export class FastNextChart extends Chart {
     });
   }
 
-  /** docker/nginx/load-balancer.conf: the backend_api upstream, its rate limits, proxy settings, api_cache and TLS server. */
+  /**
+   * docker/nginx/load-balancer.conf: the backend_api upstream, its rate limits on `location /api/` and the
+   * prefix `location /api/v1/auth/login`, proxy settings and TLS server. Its `api_cache` zone is used by
+   * no location of the guide, so there is no cache here either.
+   */
   private loadBalancer(): LoadBalancer {
     return new LoadBalancer(this, 'lb', {
       backend: this.api,
@@ -52,15 +56,15 @@ export class FastNextChart extends Chart {
       http2: true,
       apiRateLimit: { rate: 100, burst: 20, per: 'second' },
       loginRateLimit: { rate: 5, burst: 3, per: 'minute' },
+      loginMatch: 'prefix',
+      // The guide limits `location /api/`; `/` (which it does not proxy) keeps the same limit rather than none.
+      routes: [{ pathPrefix: '/api/', backend: this.api }],
       maxFails: 3,
       failTimeout: Duration.seconds(30),
       keepalive: 32,
       // The guide's 60 s connect timeout would hold a request for a minute on a pod that is gone before trying the next.
       proxyTimeouts: { connect: Duration.seconds(2), send: Duration.seconds(60), read: Duration.seconds(60) },
       proxyBuffers: { headerBufferSize: Size.kibibytes(4), count: 8, bufferSize: Size.kibibytes(4) },
-      cache: { keysZoneSize: Size.mebibytes(100), maxSize: Size.gibibytes(1), inactive: Duration.minutes(60) },
-      // The 100 MiB keys zone lives in nginx's memory, beside the workers' own.
-      resources: { memoryRequest: '256Mi', memoryLimit: '512Mi' },
       health: 'backend',
     });
   }

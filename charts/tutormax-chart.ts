@@ -1,4 +1,4 @@
-import { Chart, ChartProps, Size } from 'cdk8s';
+import { Chart, ChartProps, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   LoadBalancer, Observability, PgReplicaSet, PodSecurityNamespace, RedisCluster, ScaledApi, WorkerPool, WorkerPoolProps, workerQueuesEnv,
@@ -44,7 +44,11 @@ export class TutorMaxChart extends Chart {
       health: 'backend',
     });
     this.workers = new WorkerPool(this, 'workers', tasks);
-    this.observability = new Observability(this, 'obs', { targets: [this.api, this.db, this.cache, this.queue, this.lb, this.workers] });
+    this.observability = new Observability(this, 'obs', {
+      targets: [this.api, this.db, this.cache, this.queue, this.lb, this.workers],
+      // "If lag > 100MB, investigate": the bytes a standby has not replayed.
+      standbyWalLagBound: Size.mebibytes(100),
+    });
   }
 
   /** The stateless API instances, autoscaled as the guide's Kubernetes HPA example. */
@@ -61,6 +65,8 @@ export class TutorMaxChart extends Chart {
       databasePool: { primarySize: 20, primaryOverflow: 40 },
       cache: this.cache,
       queueBroker: this.queue,
+      // "Update one instance at a time ... Wait 30 seconds, verify health": one new pod at a time, ready for 30 s before the next.
+      rollout: { maxSurge: 1, maxUnavailable: 0, minReady: Duration.seconds(30) },
       // POST /api/v1/jobs accepts jobs for the workers' queue.
       env,
       secretEnv: referenceSecretEnv(this),

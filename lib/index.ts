@@ -13,6 +13,7 @@ export type { ImageContract, MetricsExpectation, ProbeExpectation } from './core
 export type { Quantity } from './core/validation';
 export type { ContainerResources, SpreadPolicy } from './core/pod-defaults';
 export type { PodOptions } from './core/pod-options';
+export type { RolloutPolicy } from './core/rollout';
 export { PodNetworkPolicy } from './core/pod-network-policy';
 export type { PodNetworkPolicyProps } from './core/pod-network-policy';
 
@@ -39,7 +40,7 @@ export type { SynchronousCommit } from './postgres/postgres-conf';
 export { LoadBalancer } from './load-balancer/load-balancer';
 export type { NginxNextUpstreamCondition } from './load-balancer/nginx-conf';
 export type {
-  CertificateFromIssuer, GatewayReference, LoadBalancerHealth, LoadBalancerTls, LoadBalancerMode, LoadBalancerProps, LoadBalancerRoute, NextUpstreamCondition, ProxyBuffers,
+  CertificateFromIssuer, GatewayReference, LoadBalancerHealth, LoadBalancerTls, LoadBalancerMode, LoadBalancerProps, LoadBalancerRoute, LoginMatch, NextUpstreamCondition, ProxyBuffers,
   ProxyCache, ProxyTimeouts, RateLimit, RateLimitUnit,
 } from './load-balancer/props';
 

@@ -64,3 +64,21 @@ test('a worker restarts past 200 MB per job it runs at once, as Celery\'s childr
   expect(Math.round(maxRss('ev-calculation'))).toBe(Math.round(1024 * 0.78));
   expect(Math.round(maxRss('notifications'))).toBe(Math.round(1024 * 0.8));
 });
+
+test('each pool is told its WORKER_TYPE, as the guide\'s compose file names them', () => {
+  for (const [pool, type] of [['ev-calculation', 'ev_calculation'], ['data-refresh', 'data_refresh'], ['notifications', 'notifications']]) {
+    expect(chart.env('Deployment', `bet-intel-${pool}`).WORKER_TYPE).toBe(type);
+  }
+});
+
+test('alerts warn at the guide\'s scaling guidelines: mean latency over 200 ms, reads over 50 ms, hit rate under 95%, p95 over 200 ms', () => {
+  const rules = chart.find('PrometheusRule', 'bet-intel-obs-api').spec.groups[0].rules;
+  const expr = (alert: string) => rules.find((r: Manifest) => r.alert === alert).expr;
+  const job = 'namespace="bet-intel", job="bet-intel-api"';
+  expect(expr('HscaleApiAverageLatencyHigh')).toBe(`sum by (namespace, job) (rate(http_request_duration_seconds_sum{${job}}[5m]))`
+    + ` / sum by (namespace, job) (rate(http_request_duration_seconds_count{${job}}[5m])) > 0.2`);
+  expect(expr('HscaleApiReadQueriesSlow')).toBe(`sum by (namespace, job) (rate(db_query_duration_seconds_sum{${job}, operation="read"}[5m]))`
+    + ` / sum by (namespace, job) (rate(db_query_duration_seconds_count{${job}, operation="read"}[5m])) > 0.05`);
+  expect(expr('HscaleCacheHitRatioLow')).toBe(`hscale:cache_hit:ratio_rate10m{${job}} < 0.95`);
+  expect(expr('HscaleApiLatencyAboveSlo')).toBe(`hscale:http_request_duration_seconds:p95{${job}} > 0.2`);
+});

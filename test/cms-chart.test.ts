@@ -66,3 +66,12 @@ test('one Redis on its own volume, which the API reaches by REDIS_URL with the p
   expect(env.REDIS_URL).toBe('redis://cms-cache-0.cms-cache-nodes.cms.svc.cluster.local:6379');
   expect(env.REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'cms-cache-auth', key: 'password' } });
 });
+
+test('Redis never evicts, since it holds users\' refresh tokens beside the cache', () => {
+  expect(chart.configFile('cms-cache', 'redis.conf')).toContain('maxmemory-policy noeviction');
+});
+
+test('a new version replaces one pod at a time, 10 s apart, as Swarm\'s parallelism 1 and delay 10s', () => {
+  const spec = chart.find('Deployment', 'cms-api').spec;
+  expect([spec.strategy.rollingUpdate, spec.minReadySeconds]).toEqual([{ maxSurge: 1, maxUnavailable: 0 }, 10]);
+});

@@ -49,6 +49,8 @@ test('the probes keep the guide\'s paths and timings', () => {
 test('the pools are the guide\'s 20 + 40 on the primary and 10 + 20 per replica, and PostgreSQL admits them all at 20 pods', () => {
   const env = chart.env('Deployment', 'fastnext-api');
   expect([env.PG_POOL_MAX, env.PG_REPLICA_POOL_MAX, env.PG_POOL_TIMEOUT_MS]).toEqual(['60', '30', '30000']);
+  // fastnext_db_pool_size reports the guide's pool_size, 20, as its sample does.
+  expect(env.PG_POOL_SIZE).toBe('20');
   const maxConnections = Number(/max_connections = (\d+)/.exec(chart.configFile('fastnext-db-config', 'postgresql.conf'))![1]);
   expect(maxConnections).toBeGreaterThanOrEqual(20 * 60);
 });
@@ -78,16 +80,19 @@ test('nginx balances least_conn with max_fails 3 / fail_timeout 30s, limits the 
   expect(conf).toContain('keepalive 32;');
   expect(conf).toContain('zone=api_requests:10m rate=100r/s');
   expect(conf).toContain('zone=login_requests:10m rate=5r/m');
-  expect(conf).toContain('limit_req zone=api_requests burst=20 nodelay;');
-  expect(conf).toContain('limit_req zone=login_requests burst=3 nodelay;');
+  // As the guide: the API limit on `location /api/`, the login limit on the prefix location of the login path.
+  expect(conf).toMatch(/location \/api\/ \{\s+limit_req zone=api_requests burst=20 nodelay;/);
+  expect(conf).toMatch(/location \/api\/v1\/auth\/login \{\s+limit_req zone=login_requests burst=3 nodelay;/);
   expect(conf).toContain('ssl_protocols TLSv1.2 TLSv1.3;');
 });
 
-test('nginx proxies with the guide\'s 60 s send/read timeouts, 4k buffers, HTTP/2, the api_cache and the API\'s own /health', () => {
+test('nginx proxies with the guide\'s 60 s send/read timeouts, 4k buffers, HTTP/2 and the API\'s own /health, and caches nothing, as the guide', () => {
   const conf = chart.configFile('fastnext-lb', 'nginx.conf');
   for (const line of ['proxy_connect_timeout 2s;', 'proxy_send_timeout 60s;', 'proxy_read_timeout 60s;', 'proxy_buffer_size 4k;',
-    'proxy_buffers 8 4k;', 'http2 on;', 'keys_zone=api_cache:100m max_size=1g inactive=3600s', 'proxy_cache api_cache;']) {
+    'proxy_buffers 8 4k;', 'http2 on;']) {
     expect(conf).toContain(line);
   }
+  // The guide declares api_cache and uses it in no location.
+  expect(conf).not.toContain('proxy_cache');
   expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
 });

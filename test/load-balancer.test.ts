@@ -108,11 +108,20 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
   ['min > max replicas', { minReplicas: 5, maxReplicas: 4 }, 'test/lb: \'minReplicas\' (5) must be less than or equal to \'maxReplicas\' (4)'],
   ['the image is unpinned', { image: 'nginx' }, 'test/lb: \'image\' ("nginx") must be an image reference pinned'],
   ['the fail timeout is zero', { failTimeout: Duration.seconds(0) }, 'test/lb: \'failTimeout\' ("0s") must be a whole number of seconds from 1s to 3600s'],
+  ['a prefix login path is also a route', { loginMatch: 'prefix', routes: [{ pathPrefix: '/api/v1/auth/login', backend: undefined as never }] },
+    'test/lb: \'routes[0].pathPrefix\' ("/api/v1/auth/login") is already the prefix of \'loginPath\''],
+  ['the login match is unknown', { loginMatch: 'regex' as never }, 'test/lb: \'loginMatch\' ("regex") must be one of \'exact\', \'prefix\''],
   ['gateway mode has no gateway', { mode: 'gateway' }, 'test/lb: \'gateway\' ("") must name the Gateway to attach to in \'gateway\' mode'],
   ['gateway mode is given rate limits', { mode: 'gateway', gateway: { name: 'public' }, apiRateLimit: { rate: 10, burst: 1 } },
     'test/lb: \'apiRateLimit\' ({"rate":10,"burst":1}) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthLb(props)).toThrow(message);
+});
+
+test('the login limit applies to the login path alone by default, and with loginMatch \'prefix\' to everything below it too', () => {
+  const conf = (props: Partial<LoadBalancerProps>) => findObject(synthLb(props).manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
+  expect(conf({})).toMatch(/location = \/api\/v1\/auth\/login \{\s+limit_req zone=login_requests/);
+  expect(conf({ loginMatch: 'prefix' })).toMatch(/location \/api\/v1\/auth\/login \{\s+limit_req zone=login_requests/);
 });
 
 /** The FastNext guide's settings: a frontend beside the API, the API cache, HTTP/2, its timeouts and buffers. */
@@ -284,7 +293,7 @@ test('the resolved settings of nginx mode carry every production default', () =>
     cpuUtilization: 70,
     apiRateLimit: { rate: 100, burst: 20, per: 'second' },
     loginRateLimit: { rate: 5, burst: 3, per: 'minute' },
-    loginPath: '/api/v1/auth/login',
+    loginPath: '/api/v1/auth/login', loginMatch: 'exact',
     websocketPath: '/ws',
     internalPaths: ['/metrics', '/api/v1/scaling', '/api/v1/cache'],
     maxFails: 3,

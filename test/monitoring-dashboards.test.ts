@@ -24,7 +24,8 @@ test('there is a dashboard for the API, the workers, PostgreSQL, Redis and nginx
   expect(Object.keys(dashboards).sort()).toEqual(['hscale-api.json', 'hscale-nginx.json', 'hscale-postgresql.json', 'hscale-redis.json', 'hscale-worker.json']);
   expect(dashboards['hscale-worker.json'].panels.map((p: any) => p.title)).toEqual([
     'Queue emails: waiting jobs', 'Replicas and autoscaler bounds', 'Jobs per second by outcome', 'Job duration p95 by queue',
-    'Jobs waiting and active by queue', 'Restarts (15 min)',
+    'Jobs waiting and active by queue', 'Restarts (15 min)', 'CPU per container', 'Memory per container (working set)', 'Disk I/O per container',
+    'Network per pod',
   ]);
   const workerExprs = dashboards['hscale-worker.json'].panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
   expect(workerExprs).toEqual(expect.arrayContaining([
@@ -34,6 +35,22 @@ test('there is a dashboard for the API, the workers, PostgreSQL, Redis and nginx
   ]));
   const apiTitles = dashboards['hscale-api.json'].panels.map((p: any) => p.title);
   expect(apiTitles).toEqual(expect.arrayContaining(['Requests per second', 'Error ratio (5xx)', 'Latency', 'Replicas and autoscaler bounds']));
+});
+
+test('the API dashboard shows latency by route, errors by pod, query duration by operation and target, and each container\'s resources', () => {
+  const exprs = dashboards['hscale-api.json'].panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
+  const job = 'namespace="default", job="test-api"';
+  const pods = 'namespace="default", pod=~"test-api-.+"';
+  expect(exprs).toEqual(expect.arrayContaining([
+    `histogram_quantile(0.99, sum by (route, le) (rate(http_request_duration_seconds_bucket{${job}}[5m])))`,
+    `sum by (pod) (rate(http_requests_total{${job}, status=~"4.."}[5m]))`,
+    `sum by (pod) (rate(http_requests_total{${job}, status=~"5.."}[5m]))`,
+    `histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{${job}}[5m])))`,
+    `sum by (pod, container) (rate(container_cpu_usage_seconds_total{${pods}, container!=""}[5m]))`,
+    `sum by (pod, container) (container_memory_working_set_bytes{${pods}, container!=""})`,
+    `sum by (pod, container) (rate(container_fs_writes_bytes_total{${pods}, container!=""}[5m]))`,
+    `sum by (pod) (rate(container_network_receive_bytes_total{${pods}}[5m]))`,
+  ]));
 });
 
 test('without PostgreSQL replicas, no replica panel or alert of the API or PostgreSQL: none could ever show data', () => {

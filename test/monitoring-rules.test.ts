@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { Testing } from 'cdk8s';
+import { Duration, Testing } from 'cdk8s';
 import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, RuleGroup, ScaledApi, WorkerPool } from '../lib';
 import { ALL_KNOWN_METRICS } from '../lib/core/known-metrics';
 import { ProcessGroup } from './support/processes';
@@ -14,7 +14,10 @@ const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' }
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
 const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache, database: db });
-const { ruleGroups } = new Observability(chart, 'obs', { targets: [api, db, cache, lb, jobs] });
+// The mean-duration alerts exist only when asked for: at bet-intel's bounds.
+const { ruleGroups } = new Observability(chart, 'obs', {
+  targets: [api, db, cache, lb, jobs], averageLatencyBound: Duration.millis(200), readQueryLatencyBound: Duration.millis(50),
+});
 const alertNames = ruleGroups.flatMap(g => g.rules).flatMap(r => ('alert' in r ? [r.alert] : []));
 
 const group = new ProcessGroup();
@@ -35,6 +38,22 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
     firing: [['0.05', '0x60'], ['0.1', '0x60'], ['0.5', '0+10x60'], ['+Inf', '0+10x60']]
       .map(([le, values]) => series('http_request_duration_seconds_bucket', `${apiJob}, le="${le}"`, values)),
     healthy: ['0.05', '0.1', '0.5', '+Inf'].map(le => series('http_request_duration_seconds_bucket', `${apiJob}, le="${le}"`, '0+10x60')),
+    labels: { namespace: 'default', job: 'test-api' },
+  },
+  // At the threshold: a mean of 210 ms fires, 190 ms does not.
+  HscaleApiAverageLatencyHigh: {
+    firing: [series('http_request_duration_seconds_sum', apiJob, '0+21x60'), series('http_request_duration_seconds_count', apiJob, '0+100x60')],
+    healthy: [series('http_request_duration_seconds_sum', apiJob, '0+19x60'), series('http_request_duration_seconds_count', apiJob, '0+100x60')],
+    labels: { namespace: 'default', job: 'test-api' },
+  },
+  // At the threshold: reads of 51 ms on average fire, 49 ms do not, and slow writes are not reads.
+  HscaleApiReadQueriesSlow: {
+    firing: [series('db_query_duration_seconds_sum', `${apiJob}, operation="read", target="replica"`, '0+5.1x60'),
+      series('db_query_duration_seconds_count', `${apiJob}, operation="read", target="replica"`, '0+100x60')],
+    healthy: [series('db_query_duration_seconds_sum', `${apiJob}, operation="read", target="replica"`, '0+4.9x60'),
+      series('db_query_duration_seconds_count', `${apiJob}, operation="read", target="replica"`, '0+100x60'),
+      series('db_query_duration_seconds_sum', `${apiJob}, operation="write", target="primary"`, '0+100x60'),
+      series('db_query_duration_seconds_count', `${apiJob}, operation="write", target="primary"`, '0+100x60')],
     labels: { namespace: 'default', job: 'test-api' },
   },
   HscaleApiAutoscalerAtMax: {

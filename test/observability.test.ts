@@ -1,6 +1,6 @@
 import { writeFileSync } from 'fs';
 import { join } from 'path';
-import { Chart, Duration, Testing } from 'cdk8s';
+import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import { parse } from 'yaml';
 import { LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
@@ -117,6 +117,8 @@ test.each<[string, Partial<ObservabilityProps>, string]>([
   ['the mode is unknown', { mode: 'agent' as never }, 'test/obs: \'mode\' ("agent") must be one of \'operator\', \'standalone\''],
   ['a ratio is out of range', { errorRatio: 5 }, 'test/obs: \'errorRatio\' (5) must be a ratio between 0 and 1 (exclusive)'],
   ['the worker failure ratio is out of range', { workerFailureRatio: 0 }, 'test/obs: \'workerFailureRatio\' (0) must be a ratio between 0 and 1 (exclusive)'],
+  ['the standby WAL bound is not whole MiB', { standbyWalLagBound: Size.kibibytes(1536) },
+    'test/obs: \'standbyWalLagBound\' ("1.5 MiB") must be a whole number of MiB from 1 MiB to 1 TiB'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => topology(props)).toThrow(message);
 });
@@ -150,7 +152,9 @@ test('resolveObservabilitySettings defaults the labels, folder and thresholds, a
     mode: 'operator', name: 'test-obs', selectorLabels: { release: 'kube-prometheus-stack' }, dashboardLabel: { grafana_dashboard: '1' },
     dashboardFolder: 'hscale',
   });
-  expect(settings.thresholds).toMatchObject({ latencySloSeconds: 0.25, errorRatio: 0.05, replicationLagSeconds: 5, cacheHitRatio: 0.8, workerFailureRatio: 0.1 });
+  expect(settings.thresholds).toMatchObject({
+    latencySloSeconds: 0.25, errorRatio: 0.05, replicationLagSeconds: 5, slotRetainedBytes: 2 ** 30, cacheHitRatio: 0.8, workerFailureRatio: 0.1,
+  });
   expect(settings.endpoints.map(e => [e.workloadName, e.namespace])).toEqual([['test-api', 'shop']]);
 });
 

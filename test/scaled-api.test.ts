@@ -148,16 +148,18 @@ test('databasePool passes size + overflow of each pool as the service\'s pool bo
     databasePool: { primarySize: 20, primaryOverflow: 40, replicaSize: 10, replicaOverflow: 20, timeout: Duration.seconds(10) },
     metricsPrefix: 'fastnext',
   })).env;
-  expect(env.slice(0, 5)).toEqual([
+  expect(env.slice(0, 6)).toEqual([
     { name: 'PORT', value: '8000' },
     { name: 'METRICS_PREFIX', value: 'fastnext' },
     { name: 'PG_POOL_MAX', value: '60' },
     { name: 'PG_REPLICA_POOL_MAX', value: '30' },
     { name: 'PG_POOL_TIMEOUT_MS', value: '10000' },
+    { name: 'PG_POOL_SIZE', value: '20' },
   ]);
   const defaults: Manifest[] = container(synthApi({ database: new FakeBackend(5432, databaseEnv), databasePool: { primaryOverflow: 5 } })).env;
   expect(defaults.filter(e => e.name.startsWith('PG_'))).toEqual([
     { name: 'PG_POOL_MAX', value: '15' }, { name: 'PG_REPLICA_POOL_MAX', value: '10' }, { name: 'PG_POOL_TIMEOUT_MS', value: '30000' },
+    { name: 'PG_POOL_SIZE', value: '10' },
   ]);
 });
 
@@ -395,6 +397,12 @@ test.each<[string, Partial<ScaledApiProps>, string]>([
     'test/api: \'podMetric.averageValue\' (0) must be a number greater than 0'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthApi(props)).toThrow(message);
+});
+
+test('the rollout prop sets the Deployment\'s strategy and minReadySeconds; without it no ready pod is taken away', () => {
+  expect(findObject(synthApi(), 'Deployment').spec.strategy.rollingUpdate).toEqual({ maxSurge: '25%', maxUnavailable: 0 });
+  const spec = findObject(synthApi({ rollout: { maxSurge: 1, minReady: Duration.seconds(10) } }), 'Deployment').spec;
+  expect([spec.strategy.rollingUpdate, spec.minReadySeconds, spec.progressDeadlineSeconds]).toEqual([{ maxSurge: 1, maxUnavailable: 0 }, 10, undefined]);
 });
 
 test('throws error, when the id is not a DNS-1123 label', () => {

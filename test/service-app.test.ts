@@ -31,6 +31,7 @@ beforeAll(async () => {
     SERVICE_VERSION: '9.9.9-test',
     METRICS_PREFIX: 'fastnext',
     ...TEST_AUTH_ENV,
+    PG_POOL_SIZE: '4',
   });
   await service.start();
   await waitFor('both replicas healthy', async () => service.router.replicaStates().every(r => r.healthy));
@@ -183,6 +184,10 @@ test('a read carrying the token of a write sees that write every time, while rep
   // Reads landed on replicas, not only on the primary: the router's own counter says so.
   expect(metricValue(after.text, 'db_reads_total', { target: 'replica' })).toBeGreaterThan(metricValue(before.text, 'db_reads_total', { target: 'replica' }));
   expect(metricValue(after.text, 'db_writes_total')).toBeGreaterThanOrEqual(metricValue(before.text, 'db_writes_total') + 21);
+  // Each routed statement is timed by operation and target: 20 token reads on replicas, 21 write transactions on the primary.
+  const timed = (text: string, labels: Record<string, string>) => metricValue(text, 'db_query_duration_seconds_count', labels);
+  expect(timed(after.text, { operation: 'read', target: 'replica' })).toBeGreaterThanOrEqual(timed(before.text, { operation: 'read', target: 'replica' }) + 1);
+  expect(timed(after.text, { operation: 'write', target: 'primary' })).toBeGreaterThanOrEqual(timed(before.text, { operation: 'write', target: 'primary' }) + 21);
 });
 
 test('item reads are cached, and a write invalidates the item and the lists', async () => {
@@ -252,7 +257,7 @@ test('the metrics carry the names of the contract', async () => {
   expect(res.get('Content-Type')).toMatch(/^text\/plain/);
   for (const name of ['http_requests_total', 'http_request_duration_seconds_bucket', 'db_pool_connections', 'db_replica_healthy',
     'db_replica_lag_seconds', 'db_replica_lag_bytes', 'db_reads_total', 'db_writes_total', 'cache_hits_total', 'cache_misses_total',
-    'cache_errors_total', 'cache_invalidations_total', 'app_ready', 'process_cpu_seconds_total']) {
+    'cache_errors_total', 'cache_invalidations_total', 'app_ready', 'process_cpu_seconds_total', 'db_query_duration_seconds_bucket']) {
     expect(res.text).toMatch(new RegExp(`^${name}[{ ]`, 'm'));
   }
   // The route label is the pattern, never the id.
@@ -387,8 +392,9 @@ test('the guides\' metric names are served under METRICS_PREFIX, with the values
 
   // THEN
   expect(text).toMatch(/^# TYPE fastnext_db_pool_size gauge$/m);
-  expect(metricValue(text, 'fastnext_db_pool_size')).toBe(10);
-  expect(metricValue(text, 'fastnext_db_pool_size')).toBe(metricValue(text, 'db_pool_connections', { pool: 'primary', state: 'max' }));
+  // The guide's pool_size (PG_POOL_SIZE), not the bound with overflow (PG_POOL_MAX, 10 here).
+  expect(metricValue(text, 'fastnext_db_pool_size')).toBe(4);
+  expect(metricValue(text, 'db_pool_connections', { pool: 'primary', state: 'max' })).toBe(10);
   expect(metricValue(text, 'fastnext_db_pool_checked_out')).toBe(metricValue(text, 'db_pool_connections', { pool: 'primary', state: 'busy' }));
   expect(metricValue(text, 'fastnext_redis_hit_ratio')).toBeCloseTo(stats.hitRatio, 10);
   expect(metricValue(text, 'fastnext_redis_hit_ratio')).toBeGreaterThan(0);

@@ -19,11 +19,15 @@ test('without SERVICE_VERSION the version is the package\'s', () => {
 test('env values are read', () => {
   expect(serviceConfigFromEnv({
     PORT: '9000', ADMIN_TOKEN: 't', BODY_LIMIT: '1mb', SHUTDOWN_TIMEOUT_MS: '5000', SHUTDOWN_DELAY_MS: '100', CACHE_DEFAULT_TTL: '60', CACHE_TIMEOUT_MS: '50',
-    SERVICE_VERSION: '2.3.0-rc.1+sha.5114f85', METRICS_PREFIX: 'fastnext',
+    SERVICE_VERSION: '2.3.0-rc.1+sha.5114f85', METRICS_PREFIX: 'fastnext', PG_POOL_SIZE: '20',
   })).toEqual({
     port: 9000, adminToken: 't', bodyLimit: '1mb', shutdownTimeoutMs: 5000, shutdownDelayMs: 100, cacheDefaultTtlSeconds: 60, cacheTimeoutMs: 50,
-    version: '2.3.0-rc.1+sha.5114f85', metricsPrefix: 'fastnext',
+    version: '2.3.0-rc.1+sha.5114f85', metricsPrefix: 'fastnext', guidePoolSize: 20,
   });
+});
+
+test('throws error, when PG_POOL_SIZE is zero', () => {
+  expect(() => serviceConfigFromEnv({ PG_POOL_SIZE: '0' })).toThrow('PG_POOL_SIZE ("0") must be an integer from 1 to 1000');
 });
 
 test('throws error, when PORT is not a port', () => {

@@ -56,3 +56,14 @@ test('celery-beat\'s daily metrics aggregation is a CronJob that never runs twic
   expect(cronJob.jobTemplate.spec.template.spec.containers[0].args ?? cronJob.jobTemplate.spec.template.spec.containers[0].command)
     .toEqual(expect.arrayContaining(['tutormax-tasks', 'items.aggregate']));
 });
+
+test('an alert warns when a standby is more than 100 MB of WAL behind, where the guide says to investigate', () => {
+  const rules = chart.find('PrometheusRule', 'tutormax-obs-postgresql').spec.groups[0].rules;
+  expect(rules.find((r: Manifest) => r.alert === 'PostgresStandbyRetainsTooMuchWal').expr)
+    .toBe('pg_stat_replication_pg_wal_lsn_diff{namespace="tutormax", pod=~"tutormax-db-.+"} > 104857600');
+});
+
+test('a new version replaces one instance at a time, each ready for 30 s before the next, as the guide\'s rolling update', () => {
+  const spec = chart.find('Deployment', 'tutormax-api').spec;
+  expect([spec.strategy.rollingUpdate, spec.minReadySeconds]).toEqual([{ maxSurge: 1, maxUnavailable: 0 }, 30]);
+});

@@ -16,6 +16,7 @@ import {
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { annotateServiceAccount, applyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
+import { resolveRollout, RolloutPolicy, RolloutSpec } from '../core/rollout';
 import {
   propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePort, requirePositive,
   requireReplicaRange, requireWholeDuration,
@@ -168,6 +169,8 @@ export interface ScaledApiProps {
   readonly runAsUser?: number;
   /** Node pools, tolerations, priority, pull Secrets, pod labels and annotations, and the ServiceAccount's annotations. @default - none */
   readonly pod?: PodOptions;
+  /** How a new version replaces the pods. @default - 25% surge, none unavailable, no wait between pods */
+  readonly rollout?: RolloutPolicy;
 }
 
 
@@ -219,6 +222,7 @@ export interface ScaledApiSettings {
   readonly env: k8s.EnvVar[];
   readonly metricsScraper: PodPeer;
   readonly pod: PodOptions;
+  readonly rollout: RolloutSpec;
 }
 
 /** Validates and defaults the props of the ScaledApi at `scope`. */
@@ -249,6 +253,7 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
     ], backends, props.env ?? {}, props.secretEnv ?? {}),
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     pod: resolvePodOptions(scope, 'pod', props.pod),
+    rollout: resolveRollout(scope, 'rollout', props.rollout),
   };
 }
 
@@ -341,6 +346,8 @@ function databasePoolEnv(scope: Construct, props: ScaledApiProps): k8s.EnvVar[] 
     { name: 'PG_POOL_MAX', value: String(poolMax(scope, 'primary', pool.primarySize, pool.primaryOverflow)) },
     { name: 'PG_REPLICA_POOL_MAX', value: String(poolMax(scope, 'replica', pool.replicaSize, pool.replicaOverflow)) },
     { name: 'PG_POOL_TIMEOUT_MS', value: String(timeoutMs) },
+    // What the service reports as the guides' `<prefix>_db_pool_size` (SQLAlchemy's pool.size(), overflow not counted).
+    { name: 'PG_POOL_SIZE', value: String(pool.primarySize ?? 10) },
   ];
 }
 
@@ -500,6 +507,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
       spec: autoscaledDeploymentSpec({
         podSelector: this.podSelector, labels: this.labels, serviceAccountName: this.serviceAccount.name,
         runAsUser: this.settings.runAsUser, gracePeriodSeconds: this.settings.gracePeriodSeconds, spread: this.settings.spread,
+        rollout: this.settings.rollout,
         container: {
           name: 'api',
           image: this.image,

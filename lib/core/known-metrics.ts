@@ -10,7 +10,8 @@ export const KNOWN_METRICS: Record<string, string[]> = {
     'http_request_duration_seconds_count', 'db_pool_connections', 'db_replica_healthy', 'db_replica_lag_seconds',
     'db_replica_lag_bytes', 'db_reads_total', 'db_writes_total', 'cache_hits_total', 'cache_misses_total',
     'cache_errors_total', 'cache_invalidations_total', 'app_ready', 'process_cpu_seconds_total',
-    'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds',
+    'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'db_query_duration_seconds_bucket',
+    'db_query_duration_seconds_sum', 'db_query_duration_seconds_count',
   ],
   // service/src/worker-app.ts, the reference queue worker (your own worker may export other names).
   'hscale-worker': ['worker_jobs_total', 'worker_job_duration_seconds_bucket', 'worker_active', 'worker_queue_jobs'],
@@ -22,6 +23,11 @@ export const KNOWN_METRICS: Record<string, string[]> = {
   ],
   // the kubelet's volume statistics (kube-prometheus-stack scrapes them), for the volume alerts.
   'kubelet': ['kubelet_volume_stats_available_bytes', 'kubelet_volume_stats_capacity_bytes'],
+  // the kubelet's cAdvisor endpoint (kube-prometheus-stack scrapes it), for the per-container resource panels.
+  'cadvisor': [
+    'container_cpu_usage_seconds_total', 'container_memory_working_set_bytes', 'container_fs_reads_bytes_total',
+    'container_fs_writes_bytes_total', 'container_network_receive_bytes_total', 'container_network_transmit_bytes_total',
+  ],
   // prometheus-community/postgres_exporter v0.15 default collectors (database, replication, stat_activity,
   // settings, replication_slot, stat_replication).
   'postgres-exporter': [

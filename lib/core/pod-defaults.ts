@@ -1,5 +1,6 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { RolloutSpec } from './rollout';
 import { propError, Quantity, requireQuantity } from './validation';
 
 /** Requests and limits of one container, as Kubernetes quantities. */
@@ -117,6 +118,8 @@ export interface AutoscaledPodOptions {
   readonly spread: SpreadPolicy;
   /** The one container; it gets the restricted context and a writable `/tmp`. */
   readonly container: k8s.Container;
+  /** How a new version replaces the pods. @default - {@link noUnavailableRollingUpdate} */
+  readonly rollout?: RolloutSpec;
 }
 
 /**
@@ -129,7 +132,7 @@ export function autoscaledDeploymentSpec(o: AutoscaledPodOptions): k8s.Deploymen
   return {
     selector: { matchLabels: o.podSelector },
     revisionHistoryLimit: 5,
-    strategy: noUnavailableRollingUpdate(),
+    ...(o.rollout ?? { strategy: noUnavailableRollingUpdate() }),
     template: {
       metadata: { labels: o.labels },
       spec: {

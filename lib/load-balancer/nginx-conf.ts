@@ -102,8 +102,10 @@ export interface NginxConfOptions {
   readonly statusPort: number;
   readonly apiRateLimit: NginxRateLimit;
   readonly loginRateLimit: NginxRateLimit;
-  /** Exact path of the login endpoint. */
+  /** Path of the login endpoint. */
   readonly loginPath: string;
+  /** Whether the login limit applies to everything below `loginPath` too. @default 'exact' */
+  readonly loginMatch?: 'exact' | 'prefix';
   /** Path prefix of websocket connections, matched at a segment boundary (`/ws` serves `/ws/...`, never `/wsx`). */
   readonly websocketPath: string;
   /**
@@ -396,7 +398,10 @@ function renderAppLocations(o: NginxConfOptions): string[] {
     ],
   };
   const withWrites = [
-    { match: `= ${o.loginPath}`, upstream: API_UPSTREAM, rateLimit: { zone: 'login_requests', burst: o.loginRateLimit.burst } },
+    {
+      match: o.loginMatch === 'prefix' ? o.loginPath : `= ${o.loginPath}`,
+      upstream: API_UPSTREAM, rateLimit: { zone: 'login_requests', burst: o.loginRateLimit.burst },
+    },
     ...general.map(route => ({
       match: route.pathPrefix,
       upstream: route.upstream,

@@ -15,7 +15,7 @@ import {
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from './nginx-conf';
 import { NginxProxySettings, resolveNginxProxySettings } from './nginx-proxy-settings';
-import { LoadBalancerProps, LoadBalancerTls, RateLimit } from './props';
+import { LoadBalancerProps, LoadBalancerTls, LoginMatch, RateLimit } from './props';
 import { otherBackends, ResolvedRoute, resolveInternalPaths, resolveRoutes } from './routes';
 
 /** The resolved props of 'nginx' mode: our own autoscaled nginx tier. */
@@ -30,6 +30,7 @@ export interface NginxModeSettings extends NginxProxySettings {
   readonly apiRateLimit: Required<RateLimit>;
   readonly loginRateLimit: Required<RateLimit>;
   readonly loginPath: string;
+  readonly loginMatch: LoginMatch;
   readonly websocketPath: string;
   /** Paths nginx answers 404 instead of proxying. */
   readonly internalPaths: string[];
@@ -77,6 +78,10 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '256Mi',
   });
   const websocketPath = props.websocketPath ?? '/ws';
+  const loginPath = props.loginPath ?? '/api/v1/auth/login';
+  const loginMatch = requireOneOf(scope, 'loginMatch', props.loginMatch ?? 'exact', ['exact', 'prefix']);
+  // A prefix login location and a route of the same prefix would be one location twice.
+  const takenPrefixes = { [websocketPath]: '\'websocketPath\'', ...(loginMatch === 'prefix' ? { [loginPath]: '\'loginPath\'' } : {}) };
   return {
     mode: 'nginx',
     backend: props.backend,
@@ -88,7 +93,8 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     failTimeoutSeconds: requireWholeDuration(scope, 'failTimeout', props.failTimeout ?? Duration.seconds(10), 'seconds', 1, 3600),
     apiRateLimit,
     loginRateLimit,
-    loginPath: props.loginPath ?? '/api/v1/auth/login',
+    loginPath,
+    loginMatch,
     websocketPath,
     internalPaths: resolveInternalPaths(scope, props.internalPaths),
     tls: props.tls,
@@ -96,7 +102,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     keepalive: requireIntInRange(scope, 'keepalive', props.keepalive ?? 32, 1, 10000),
     nextUpstreamTries: requireIntInRange(scope, 'nextUpstreamTries', props.nextUpstreamTries ?? 3, 1, 10),
     clientMaxBodySize: props.clientMaxBodySize ?? '1m',
-    routes: requireOwnUpstreamNames(scope, props.backend, resolveRoutes(scope, props.routes, { [websocketPath]: '\'websocketPath\'' })),
+    routes: requireOwnUpstreamNames(scope, props.backend, resolveRoutes(scope, props.routes, takenPrefixes)),
     resolver: props.resolver ?? 'kube-dns.kube-system.svc.cluster.local',
     resources,
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
@@ -147,6 +153,7 @@ function nginxConfOptions(lb: LoadBalancerScope, s: NginxModeSettings): NginxCon
     apiRateLimit: s.apiRateLimit,
     loginRateLimit: s.loginRateLimit,
     loginPath: s.loginPath,
+    loginMatch: s.loginMatch,
     websocketPath: s.websocketPath,
     internalPaths: s.internalPaths,
     maxFails: s.maxFails,

@@ -10,6 +10,9 @@ export type LoadBalancerMode = 'nginx' | 'gateway';
 /** The unit of a rate limit. */
 export type RateLimitUnit = 'second' | 'minute';
 
+/** How nginx matches the login path: `location = <path>` or `location <path>`. */
+export type LoginMatch = 'exact' | 'prefix';
+
 /** A rate limit per client address. */
 export interface RateLimit {
   /** Steady requests allowed per `per`. */
@@ -118,8 +121,10 @@ export interface LoadBalancerProps {
   readonly apiRateLimit?: RateLimit;
   /** Login requests per client, burst and unit. @default { rate: 5, burst: 3, per: 'minute' } @onlyWhen mode=nginx */
   readonly loginRateLimit?: RateLimit;
-  /** Exact path of the login endpoint. @default '/api/v1/auth/login' */
+  /** Path of the login endpoint. @default '/api/v1/auth/login' */
   readonly loginPath?: string;
+  /** nginx mode: whether `loginRateLimit` applies to `loginPath` alone ('exact') or to every path below it too ('prefix'). @default 'exact' @onlyWhen mode=nginx */
+  readonly loginMatch?: LoginMatch;
   /** Path prefix of websocket connections, matched at a segment boundary: '/ws' serves '/ws/...', never '/wsx'. @default '/ws' */
   readonly websocketPath?: string;
   /**

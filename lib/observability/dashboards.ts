@@ -29,6 +29,35 @@ function replicasPanel(e: MonitoredEndpoint): PanelSpec {
   };
 }
 
+/**
+ * CPU, memory, disk I/O and network of each container of one construct's pods, from the kubelet's
+ * cAdvisor series (kube-prometheus-stack scrapes them); `container!=""` leaves out the pod-level sums.
+ */
+function containerResourcePanels(e: MonitoredEndpoint): PanelSpec[] {
+  const containers = `${podMatcher(e)}, container!=""`;
+  const perContainer = (metric: string) => `sum by (pod, container) (rate(${metric}{${containers}}[5m]))`;
+  return [
+    { title: 'CPU per container', unit: 'short', queries: [{ expr: perContainer('container_cpu_usage_seconds_total'), legend: '{{pod}} {{container}}' }] },
+    {
+      title: 'Memory per container (working set)', unit: 'bytes',
+      queries: [{ expr: `sum by (pod, container) (container_memory_working_set_bytes{${containers}})`, legend: '{{pod}} {{container}}' }],
+    },
+    {
+      title: 'Disk I/O per container', unit: 'Bps', queries: [
+        { expr: perContainer('container_fs_reads_bytes_total'), legend: '{{pod}} {{container}} read' },
+        { expr: perContainer('container_fs_writes_bytes_total'), legend: '{{pod}} {{container}} write' },
+      ],
+    },
+    // Network belongs to the pod (its containers share one interface).
+    {
+      title: 'Network per pod', unit: 'Bps', queries: [
+        { expr: `sum by (pod) (rate(container_network_receive_bytes_total{${podMatcher(e)}}[5m]))`, legend: '{{pod}} received' },
+        { expr: `sum by (pod) (rate(container_network_transmit_bytes_total{${podMatcher(e)}}[5m]))`, legend: '{{pod}} sent' },
+      ],
+    },
+  ];
+}
+
 const apiPanels: PanelsOf = e => {
   const job = jobMatcher(e);
   return [
@@ -37,7 +66,22 @@ const apiPanels: PanelsOf = e => {
     {
       title: 'Latency', unit: 's', queries: [50, 95, 99].map(q => ({ expr: `hscale:http_request_duration_seconds:p${q}{${job}}`, legend: `p${q}` })),
     },
+    {
+      title: 'Latency p95 / p99 by route', unit: 's', queries: [95, 99].map(q => ({
+        expr: `histogram_quantile(0.${q}, sum by (route, le) (rate(http_request_duration_seconds_bucket{${job}}[5m])))`, legend: `{{route}} p${q}`,
+      })),
+    },
+    {
+      title: '4xx / 5xx per second by pod', unit: 'reqps', queries: ['4', '5'].map(digit => ({
+        expr: `sum by (pod) (rate(http_requests_total{${job}, status=~"${digit}.."}[5m]))`, legend: `{{pod}} ${digit}xx`,
+      })),
+    },
     replicasPanel(e),
+    {
+      title: 'Query duration p95 by operation and target', unit: 's', queries: [{
+        expr: `histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{${job}}[5m])))`, legend: '{{operation}} on {{target}}',
+      }],
+    },
     ...(e.withoutReplicas ? [] : [{
       title: 'Replica lag by replica', unit: 's', queries: [{ expr: `max by (replica) (db_replica_lag_seconds{${job}})`, legend: '{{replica}}' }],
     }]),
@@ -48,6 +92,7 @@ const apiPanels: PanelsOf = e => {
       title: 'Database pool use', unit: 'short', queries: [{ expr: `sum by (pool, state) (db_pool_connections{${job}})`, legend: '{{pool}} {{state}}' }],
     },
     { title: 'Cache hit ratio', unit: 'percentunit', queries: [{ expr: `hscale:cache_hit:ratio_rate10m{${job}}`, legend: 'hit ratio' }] },
+    ...containerResourcePanels(e),
   ];
 };
 
@@ -70,6 +115,7 @@ const workerPanels: PanelsOf = e => {
       }],
     },
     { title: 'Restarts (15 min)', unit: 'short', queries: [{ expr: `sum by (pod) (increase(kube_pod_container_status_restarts_total{${pods}}[15m]))`, legend: '{{pod}}' }] },
+    ...containerResourcePanels(e),
   ];
 };
 

@@ -1,4 +1,4 @@
-import { Chart, Duration } from 'cdk8s';
+import { Chart, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { GeneratedSecretSpec, IMetricsTarget, ISecretConsumer } from '../core/endpoints';
@@ -44,10 +44,12 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
     },
     thresholds: {
       latencySloSeconds: requireWholeDuration(scope, 'latencySlo', props.latencySlo ?? Duration.millis(100), 'milliseconds', 1, 60_000) / 1000,
+      averageLatencySeconds: optionalMillis(scope, 'averageLatencyBound', props.averageLatencyBound),
+      readQuerySeconds: optionalMillis(scope, 'readQueryLatencyBound', props.readQueryLatencyBound),
       errorRatio: requireRatio(scope, 'errorRatio', props.errorRatio ?? 0.05),
       replicationLagSeconds: requireWholeDuration(scope, 'replicationLagBound', props.replicationLagBound ?? Duration.seconds(5), 'seconds', 1, 3600),
       connectionsRatio: 0.8,
-      slotRetainedBytes: 2 ** 30,
+      slotRetainedBytes: requireWholeMib(scope, 'standbyWalLagBound', props.standbyWalLagBound ?? Size.gibibytes(1)) * 2 ** 20,
       volumeFreeRatio: 0.1,
       redisMemoryRatio: 0.8,
       cacheHitRatio: requireRatio(scope, 'cacheHitRatio', props.cacheHitRatio ?? 0.8),
@@ -95,6 +97,18 @@ function requireLabels(scope: Construct, prop: string, labels: Record<string, st
     if (!isLabelValue(value)) throw propError(scope, `${prop}.${key}`, value, 'is not a valid label value (at most 63 alphanumerics, \'-\', \'_\' or \'.\')');
   }
   return labels;
+}
+
+/** A bound of 1 ms to 60 s in seconds, when given. */
+function optionalMillis(scope: Construct, prop: string, bound: Duration | undefined): number | undefined {
+  return bound === undefined ? undefined : requireWholeDuration(scope, prop, bound, 'milliseconds', 1, 60_000) / 1000;
+}
+
+/** A size in whole MiB, from 1 MiB to 1 TiB. */
+function requireWholeMib(scope: Construct, prop: string, size: Size): number {
+  const mib = size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+  if (!Number.isInteger(mib) || mib < 1 || mib > 2 ** 20) throw propError(scope, prop, `${mib} MiB`, 'must be a whole number of MiB from 1 MiB to 1 TiB');
+  return mib;
 }
 
 function requireRatio(scope: Construct, prop: string, value: number): number {

@@ -31,13 +31,17 @@ export interface MonitoredEndpoint extends MetricsEndpoint {
 export interface AlertThresholds {
   /** p95 latency objective of the API, in seconds. */
   readonly latencySloSeconds: number;
+  /** Mean request duration above which the API warns, in seconds; absent, no such alert. */
+  readonly averageLatencySeconds?: number;
+  /** Mean duration of the API's reads above which it warns, in seconds; absent, no such alert. */
+  readonly readQuerySeconds?: number;
   /** Ratio of 5xx responses that pages. */
   readonly errorRatio: number;
   /** Replication lag that warns, in seconds. */
   readonly replicationLagSeconds: number;
   /** Share of max_connections in use that warns. */
   readonly connectionsRatio: number;
-  /** WAL a standby may be behind before its slot is said to retain too much, in bytes. */
+  /** WAL a standby may be behind (replay) before its slot is said to retain too much, in bytes. */
   readonly slotRetainedBytes: number;
   /** Share of a volume left free below which it pages. */
   readonly volumeFreeRatio: number;
@@ -146,6 +150,24 @@ function volumeAlerts(prefix: string, e: MonitoredEndpoint, t: AlertThresholds, 
     '{{ $labels.persistentvolumeclaim }} has {{ $value | humanizePercentage }} free: writes stop when it is full.')];
 }
 
+/** The mean of a histogram over 5 minutes, per API; `selector` narrows its series. */
+function histogramMean(histogram: string, selector: string): string {
+  const rate = (series: string) => `sum by (namespace, job) (rate(${histogram}_${series}{${selector}}[5m]))`;
+  return `${rate('sum')} / ${rate('count')}`;
+}
+
+/** The alerts on mean durations that a chart asks for (bet-intel's "avg response time > 200ms", "read query time > 50ms"). */
+const meanDurationAlerts: AlertsOf = (e, t, alert) => [
+  ...(t.averageLatencySeconds === undefined ? [] : [alert('HscaleApiAverageLatencyHigh', 'warning', '10m',
+    `${histogramMean('http_request_duration_seconds', jobMatcher(e))} > ${t.averageLatencySeconds}`,
+    `${e.workloadName}: mean latency above ${t.averageLatencySeconds * 1000} ms`,
+    'Mean request duration of {{ $labels.job }} is {{ $value | humanizeDuration }}.')]),
+  ...(t.readQuerySeconds === undefined ? [] : [alert('HscaleApiReadQueriesSlow', 'warning', '10m',
+    `${histogramMean('db_query_duration_seconds', `${jobMatcher(e)}, operation="read"`)} > ${t.readQuerySeconds}`,
+    `${e.workloadName}: mean read query time above ${t.readQuerySeconds * 1000} ms`,
+    'Reads of {{ $labels.job }} take {{ $value | humanizeDuration }} on average: add a replica, or find the slow queries.')]),
+];
+
 const apiAlerts: AlertsOf = (e, t, alert) => [
   alert('HscaleApiHighErrorRatio', 'critical', '5m',
     `hscale:http_errors:ratio_rate5m{${jobMatcher(e)}} > ${t.errorRatio}`,
@@ -155,6 +177,7 @@ const apiAlerts: AlertsOf = (e, t, alert) => [
     `hscale:http_request_duration_seconds:p95{${jobMatcher(e)}} > ${t.latencySloSeconds}`,
     `${e.workloadName}: p95 latency above ${t.latencySloSeconds * 1000} ms`,
     'p95 latency of {{ $labels.job }} is {{ $value | humanizeDuration }}.'),
+  ...meanDurationAlerts(e, t, alert),
   ...workloadAlerts('HscaleApi', e, alert),
   alert('HscaleApiDisruptionBudgetExhausted', 'warning', '15m',
     `kube_poddisruptionbudget_status_pod_disruptions_allowed{${namespaceMatcher(e)}poddisruptionbudget="${e.workloadName}"} == 0`,

@@ -1,4 +1,4 @@
-import { Duration } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import { IMetricsTarget } from '../core/endpoints';
 import { PodOptions } from '../core/pod-options';
 import { AlertThresholds, MonitoredEndpoint } from './rules';
@@ -18,8 +18,14 @@ export interface ObservabilityProps {
   readonly selectorLabels?: Record<string, string>;
   /** p95 latency objective of the API. @default Duration.millis(100) */
   readonly latencySlo?: Duration;
+  /** Mean request duration of the API above which an alert warns. @default - no alert on the mean */
+  readonly averageLatencyBound?: Duration;
+  /** Mean duration of the API's read queries (`db_query_duration_seconds`) above which an alert warns. @default - no alert on read queries */
+  readonly readQueryLatencyBound?: Duration;
   /** Replication lag that warns. @default Duration.seconds(5) */
   readonly replicationLagBound?: Duration;
+  /** WAL a standby may be behind its primary (replay, as `pg_wal_lsn_diff`) before an alert warns, in whole MiB. @default Size.gibibytes(1) */
+  readonly standbyWalLagBound?: Size;
   /** Ratio of 5xx responses that pages. @default 0.05 */
   readonly errorRatio?: number;
   /** Cache hit ratio below which an alert warns. @default 0.8 */

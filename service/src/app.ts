@@ -44,7 +44,7 @@ export function createServiceFrom(loaded: Config): Service {
   const backends = createBackends(loaded, { role: 'api', routerObserver: metrics.routerObserver, cacheObserver: metrics.cacheObserver });
   const { router, cache } = backends;
   metrics.watchRouter(router);
-  if (config.metricsPrefix) registerGuideMetrics(metrics.registry, config.metricsPrefix, router, cache);
+  if (config.metricsPrefix) registerGuideMetrics(metrics.registry, config.metricsPrefix, router, cache, config.guidePoolSize);
   const health = new HealthState(router, cache, config.version);
 
   const app = express();

@@ -63,6 +63,8 @@ export interface ServiceConfig {
   readonly version: string;
   /** METRICS_PREFIX: serves the guides' `<prefix>_db_pool_size`, ... beside our metrics; unset, they are not served. */
   readonly metricsPrefix?: string;
+  /** PG_POOL_SIZE: the guide's base pool size (SQLAlchemy's `pool_size`), which `<prefix>_db_pool_size` reports; unset, the pool's bound (PG_POOL_MAX). */
+  readonly guidePoolSize?: number;
 }
 
 /** The service's settings from env; throws naming the variable on a bad value, so the process exits at start, not later. */
@@ -77,6 +79,7 @@ export function serviceConfigFromEnv(env: NodeJS.ProcessEnv): ServiceConfig {
     cacheTimeoutMs: intFromEnv(env, 'CACHE_TIMEOUT_MS', 250, 10, 60_000),
     version: versionFromEnv(env),
     metricsPrefix: metricsPrefixFromEnv(env),
+    guidePoolSize: env.PG_POOL_SIZE ? intFromEnv(env, 'PG_POOL_SIZE', 0, 1, 1000) : undefined,
   };
 }
 

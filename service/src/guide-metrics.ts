@@ -11,13 +11,14 @@ import { QueryRouter } from './db/router';
  * memory are this process's, not the node's (psutil's figures are the whole machine's, which on
  * Kubernetes is not the pod).
  */
-export function registerGuideMetrics(registry: Registry, prefix: string, router: QueryRouter, cache: ReadThroughCache): void {
+export function registerGuideMetrics(registry: Registry, prefix: string, router: QueryRouter, cache: ReadThroughCache, poolSize?: number): void {
   const primaryPool = () => router.poolStats().find(p => p.pool === 'primary')!;
   const gauge = (name: string, help: string, read: () => number) => new Gauge({
     name: `${prefix}_${name}`, help, registers: [registry],
     collect() { this.set(read()); },
   });
-  gauge('db_pool_size', 'Connections the primary pool may hold (PG_POOL_MAX)', () => primaryPool().max);
+  // SQLAlchemy's pool.size() is the configured pool_size, overflow not counted: PG_POOL_SIZE when the chart gives it.
+  gauge('db_pool_size', 'Base size of the primary pool (PG_POOL_SIZE; PG_POOL_MAX without it)', () => poolSize ?? primaryPool().max);
   gauge('db_pool_checked_out', 'Primary pool connections running a query now', () => primaryPool().busy);
   // Without a cache there is no ratio to report; a 0 would fire every hit-ratio alert.
   if (cache.enabled) gauge('redis_hit_ratio', 'Cache hits over lookups since the process started (0 before the first lookup)', () => cache.getStats().hitRatio ?? 0);

@@ -12,6 +12,10 @@ export class ServiceMetrics {
   });
   public readonly reads = new Counter({ name: 'db_reads_total', help: 'Reads by target and why', labelNames: ['target', 'reason'], registers: [this.registry] });
   public readonly writes = new Counter({ name: 'db_writes_total', help: 'Write transactions on the primary', registers: [this.registry] });
+  public readonly queryDuration = new Histogram({
+    name: 'db_query_duration_seconds', help: 'Routed statements by operation (read, write) and target (primary, replica), pool wait excluded',
+    labelNames: ['operation', 'target'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
+  });
   public readonly cacheHits = new Counter({ name: 'cache_hits_total', help: 'Cache hits', registers: [this.registry] });
   public readonly cacheMisses = new Counter({ name: 'cache_misses_total', help: 'Cache misses', registers: [this.registry] });
   public readonly cacheErrors = new Counter({ name: 'cache_errors_total', help: 'Cache calls that failed and fell back to the database', registers: [this.registry] });
@@ -57,6 +61,7 @@ export class ServiceMetrics {
     return {
       onRead: (target, reason) => this.reads.inc({ target, reason }),
       onWrite: () => this.writes.inc(),
+      onQuery: (operation, target, seconds) => this.queryDuration.observe({ operation, target }, seconds),
     };
   }
 

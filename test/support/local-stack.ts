@@ -23,11 +23,11 @@ interface PromQueryAnswer {
 }
 
 /**
- * Series this machine cannot have: kube-state-metrics', the kubelet's and KEDA's (a cluster's), and two that
+ * Series this machine cannot have: kube-state-metrics', the kubelet's (its cAdvisor `container_*` too) and KEDA's (a cluster's), and two that
  * postgres_exporter has only since after Debian's 0.11 (the charts run v0.15: its `replication`
  * and `replication_slot` collectors).
  */
-const NOT_HERE = /^(kube_|kubelet_|keda_|pg_replication_lag_seconds\{|pg_replication_slot_slot_is_active\{)/;
+const NOT_HERE = /^(kube_|kubelet_|container_|keda_|pg_replication_lag_seconds\{|pg_replication_slot_slot_is_active\{)/;
 
 /** The metric selectors (`name{...}` or a bare name) of a PromQL expression. */
 export function selectors(expr: string): string[] {

@@ -635,6 +635,11 @@ export const PROP_SCHEMAS = {
               "$ref": "#/definitions/PodOptions",
               "description": "Node pools, tolerations, priority, pull Secrets, pod labels and annotations, and the ServiceAccount's annotations.",
               "default": "- none"
+            },
+            "rollout": {
+              "$ref": "#/definitions/RolloutPolicy",
+              "description": "How a new version replaces the pods.",
+              "default": "- 25% surge, none unavailable, no wait between pods"
             }
           },
           "additionalProperties": false,
@@ -724,8 +729,13 @@ export const PROP_SCHEMAS = {
             },
             "loginPath": {
               "type": "string",
-              "description": "Exact path of the login endpoint.",
+              "description": "Path of the login endpoint.",
               "default": "/api/v1/auth/login"
+            },
+            "loginMatch": {
+              "$ref": "#/definitions/LoginMatch",
+              "description": "nginx mode: whether `loginRateLimit` applies to `loginPath` alone ('exact') or to every path below it too ('prefix').",
+              "default": "exact"
             },
             "websocketPath": {
               "type": "string",
@@ -899,6 +909,9 @@ export const PROP_SCHEMAS = {
                 "nginx"
               ],
               "loginRateLimit": [
+                "nginx"
+              ],
+              "loginMatch": [
                 "nginx"
               ],
               "nextUpstreamOn": [
@@ -1176,10 +1189,25 @@ export const PROP_SCHEMAS = {
                   "description": "p95 latency objective of the API.",
                   "default": "Duration.millis(100)"
                 },
+                "averageLatencyBound": {
+                  "instanceof": "Duration",
+                  "description": "Mean request duration of the API above which an alert warns.",
+                  "default": "- no alert on the mean"
+                },
+                "readQueryLatencyBound": {
+                  "instanceof": "Duration",
+                  "description": "Mean duration of the API's read queries (`db_query_duration_seconds`) above which an alert warns.",
+                  "default": "- no alert on read queries"
+                },
                 "replicationLagBound": {
                   "instanceof": "Duration",
                   "description": "Replication lag that warns.",
                   "default": "Duration.seconds(5)"
+                },
+                "standbyWalLagBound": {
+                  "instanceof": "Size",
+                  "description": "WAL a standby may be behind its primary (replay, as `pg_wal_lsn_diff`) before an alert warns, in whole MiB.",
+                  "default": "Size.gibibytes(1)"
                 },
                 "errorRatio": {
                   "type": "number",
@@ -1551,6 +1579,39 @@ export const PROP_SCHEMAS = {
       ],
       "additionalProperties": false,
       "description": "Pods a NetworkPolicy rule talks about: a pod selector, optionally in other namespaces."
+    },
+    "RolloutPolicy": {
+      "type": "object",
+      "properties": {
+        "maxSurge": {
+          "type": [
+            "number",
+            "string"
+          ],
+          "description": "Pods started above the desired count at once: a count, or a percentage such as '25%'.",
+          "default": "25%"
+        },
+        "maxUnavailable": {
+          "type": [
+            "number",
+            "string"
+          ],
+          "description": "Pods the desired count may lack at once: a count, or a percentage such as '10%'.",
+          "default": 0
+        },
+        "minReady": {
+          "instanceof": "Duration",
+          "description": "Time a new pod must stay ready before it counts as available and the rollout goes on to the next.",
+          "default": "Duration.seconds(0)"
+        },
+        "progressDeadline": {
+          "instanceof": "Duration",
+          "description": "Time without progress after which the Deployment marks the rollout failed (`ProgressDeadlineExceeded`).",
+          "default": "Duration.seconds(600)"
+        }
+      },
+      "additionalProperties": false,
+      "description": "How a Deployment replaces its pods with those of a new version."
     },
     "PgReplicaSetProps": {
       "type": "object",
@@ -2059,6 +2120,14 @@ export const PROP_SCHEMAS = {
       ],
       "description": "The unit of a rate limit."
     },
+    "LoginMatch": {
+      "type": "string",
+      "enum": [
+        "exact",
+        "prefix"
+      ],
+      "description": "How nginx matches the login path: `location = <path>` or `location <path>`."
+    },
     "LoadBalancerTls": {
       "type": "object",
       "properties": {
@@ -2471,8 +2540,13 @@ export const PROP_SCHEMAS = {
         },
         "loginPath": {
           "type": "string",
-          "description": "Exact path of the login endpoint.",
+          "description": "Path of the login endpoint.",
           "default": "/api/v1/auth/login"
+        },
+        "loginMatch": {
+          "$ref": "#/definitions/LoginMatch",
+          "description": "nginx mode: whether `loginRateLimit` applies to `loginPath` alone ('exact') or to every path below it too ('prefix').",
+          "default": "exact"
         },
         "websocketPath": {
           "type": "string",
@@ -2650,6 +2724,9 @@ export const PROP_SCHEMAS = {
           "loginRateLimit": [
             "nginx"
           ],
+          "loginMatch": [
+            "nginx"
+          ],
           "nextUpstreamOn": [
             "nginx"
           ],
@@ -2736,10 +2813,25 @@ export const PROP_SCHEMAS = {
           "description": "p95 latency objective of the API.",
           "default": "Duration.millis(100)"
         },
+        "averageLatencyBound": {
+          "instanceof": "Duration",
+          "description": "Mean request duration of the API above which an alert warns.",
+          "default": "- no alert on the mean"
+        },
+        "readQueryLatencyBound": {
+          "instanceof": "Duration",
+          "description": "Mean duration of the API's read queries (`db_query_duration_seconds`) above which an alert warns.",
+          "default": "- no alert on read queries"
+        },
         "replicationLagBound": {
           "instanceof": "Duration",
           "description": "Replication lag that warns.",
           "default": "Duration.seconds(5)"
+        },
+        "standbyWalLagBound": {
+          "instanceof": "Size",
+          "description": "WAL a standby may be behind its primary (replay, as `pg_wal_lsn_diff`) before an alert warns, in whole MiB.",
+          "default": "Size.gibibytes(1)"
         },
         "errorRatio": {
           "type": "number",
@@ -3136,6 +3228,11 @@ export const PROP_SCHEMAS = {
           "$ref": "#/definitions/PodOptions",
           "description": "Node pools, tolerations, priority, pull Secrets, pod labels and annotations, and the ServiceAccount's annotations.",
           "default": "- none"
+        },
+        "rollout": {
+          "$ref": "#/definitions/RolloutPolicy",
+          "description": "How a new version replaces the pods.",
+          "default": "- 25% surge, none unavailable, no wait between pods"
         }
       },
       "required": [

@@ -9,10 +9,15 @@ import { Semaphore } from './semaphore';
 
 export type { ReplicaState } from './replica-health';
 
+/** What a routed statement does: a read-only query, or a write transaction. */
+export type QueryOperation = 'read' | 'write';
+
 /** Hooks the metrics module listens on. */
 export interface RouterObserver {
   onRead?(target: ReadTarget, reason: ReadReason, replica?: string): void;
   onWrite?(): void;
+  /** A routed statement ended (answered or failed) after `seconds` on its connection, its wait for a pool slot not counted. */
+  onQuery?(operation: QueryOperation, target: ReadTarget, seconds: number): void;
   onReplicaStateChange?(replica: string, healthy: boolean, why: string): void;
 }
 
@@ -110,7 +115,7 @@ export class QueryRouter {
   public async write<T>(fn: (sql: postgres.TransactionSql) => Promise<T>): Promise<{ result: T; token: string }> {
     try {
       // Bounded like reads: a primary that stops answering gets a 503 in time, not a request held open.
-      const result = await this.timed(this.primary, sql => withTimeout(sql.begin(fn) as Promise<T>, this.deadlineMs));
+      const result = await this.measured('write', 'primary', this.primary, sql => withTimeout(sql.begin(fn) as Promise<T>, this.deadlineMs));
       // Read after COMMIT: inside the writing transaction the LSN would be older than the commit record.
       const lsn = await this.currentPrimaryLsn();
       this.observer.onWrite?.();
@@ -145,10 +150,10 @@ export class QueryRouter {
     const first = await this.pickReplica(token);
     if (!first.replica) {
       this.observer.onRead?.('primary', first.reason);
-      return this.timed(this.primary, bounded);
+      return this.measured('read', 'primary', this.primary, bounded);
     }
     try {
-      const result = await this.timed(first.replica, bounded);
+      const result = await this.measured('read', 'replica', first.replica, bounded);
       this.observer.onRead?.('replica', 'replica', first.replica.name);
       return result;
     } catch (error) {
@@ -156,7 +161,7 @@ export class QueryRouter {
       this.health.down(first.replica.name, error);
       const retry = await this.pickReplica(token);
       this.observer.onRead?.(retry.replica ? 'replica' : 'primary', 'replica-failed', retry.replica?.name);
-      return this.timed(retry.replica ?? this.primary, bounded);
+      return this.measured('read', retry.replica ? 'replica' : 'primary', retry.replica ?? this.primary, bounded);
     }
   }
 
@@ -233,6 +238,18 @@ export class QueryRouter {
   /** Runs `fn` on the pool's client holding one of its slots. */
   private timed<T>(pool: Pool, fn: (sql: Sql) => Promise<T>): Promise<T> {
     return pool.slots.run(() => this.unslotted(pool, fn));
+  }
+
+  /** {@link timed}, reporting the statement's duration on the connection to the observer as `operation` on `target`. */
+  private measured<T>(operation: QueryOperation, target: ReadTarget, pool: Pool, fn: (sql: Sql) => Promise<T>): Promise<T> {
+    return pool.slots.run(async () => {
+      const started = process.hrtime.bigint();
+      try {
+        return await this.unslotted(pool, fn);
+      } finally {
+        this.observer.onQuery?.(operation, target, Number(process.hrtime.bigint() - started) / 1e9);
+      }
+    });
   }
 
   /** Runs `fn` on the pool's client, logging its duration and row count; a connection error renews the client. */

@@ -34,7 +34,8 @@ export class BetIntelChart extends Chart {
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
     super(scope, id, props);
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
-    this.db = new PgReplicaSet(this, 'db', { replicas: 2 });
+    // The API's 20 pods x 10 and the three worker pools' 24 pods x 10 may hold 440 connections to each server.
+    this.db = new PgReplicaSet(this, 'db', { replicas: 2, maxConnections: 500 });
     this.cache = new RedisCluster(this, 'cache', {
       shards: 3,
       replicasPerShard: 0,

@@ -15,6 +15,7 @@ import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
   annotateServiceAccount, applyPodOptions, hasServiceAccountAnnotations, mergePodOptions, PodOptions, resolvePodOptions,
 } from '../core/pod-options';
+import { servicePoolBounds } from '../core/service-pools';
 import {
   parseQuantity, propError, rejectUnknownProps, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer,
   requirePort, requireProp, requireReplicaRange, requireWholeDuration,
@@ -361,6 +362,8 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     this.scheduleServiceAccount = this.createScheduleServiceAccount();
     this.cronJobs = this.createCronJobs(props);
     this.metricsEndpoints = this.createMetricsEndpoints();
+    // The workers run the service's pools with its defaults (10 to the primary, 10 to each replica).
+    props.database?.addConnectionPool({ client: this.node.path, maxPods: this.maxReplicas, ...servicePoolBounds(this) });
     this.allowScraper(requirePinnedPeer(this, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER));
   }
 

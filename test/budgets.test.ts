@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import { PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
-import { connectionBudgetViolation, postgresMemoryViolation } from '../lib/testing';
+import { connectionBudgetViolation, nestedDurationViolation, postgresMemoryViolation } from '../lib/testing';
 
 test('pools that fit max_connections minus the reserve pass, one more connection does not, with the arithmetic', () => {
   const pools = [{ client: 'api', pods: 20, perPod: 10 }, { client: 'exporter', pods: 1, perPod: 1 }];
@@ -17,6 +17,13 @@ test('shared_buffers plus a work_mem per connection must fit the memory limit', 
   expect(postgresMemoryViolation({ ...budget, maxConnections: 1250 })).toBe(
     'shared_buffers (1024MiB) + max_connections (1250) × work_mem (4MiB) = 6024MiB is more than the memory limit (4096MiB): ' +
     'at peak the kernel kills PostgreSQL; lower \'maxConnections\' or \'workMem\', or raise \'resources.memoryLimit\'');
+});
+
+test('an inner duration must end before the outer one', () => {
+  const d = { inner: '\'jobTimeout\' (300s)', outer: '\'terminationGracePeriod\' (120s)', because: 'a job in hand is killed mid-run' };
+  expect(nestedDurationViolation({ ...d, innerSeconds: 119, outerSeconds: 120 })).toBeUndefined();
+  expect(nestedDurationViolation({ ...d, innerSeconds: 120, outerSeconds: 120 })).toBe(
+    '\'jobTimeout\' (300s) must be shorter than \'terminationGracePeriod\' (120s): a job in hand is killed mid-run');
 });
 
 function chartWithPools(maxConnections: number, replicas: number) {

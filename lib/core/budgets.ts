@@ -55,6 +55,23 @@ export function postgresMemoryViolation(budget: PostgresMemoryBudget): string | 
     'at peak the kernel kills PostgreSQL; lower \'maxConnections\' or \'workMem\', or raise \'resources.memoryLimit\'';
 }
 
+/** Durations that must nest: the inner one must end before the outer one. */
+export interface NestedDuration {
+  /** What the inner duration is, e.g. `'jobTimeout' (300s)`. */
+  readonly inner: string;
+  readonly innerSeconds: number;
+  readonly outer: string;
+  readonly outerSeconds: number;
+  /** What goes wrong when it does not nest. */
+  readonly because: string;
+}
+
+/** Why `inner` does not end before `outer`; undefined when it does. */
+export function nestedDurationViolation(d: NestedDuration): string | undefined {
+  if (d.innerSeconds < d.outerSeconds) return undefined;
+  return `${d.inner} must be shorter than ${d.outer}: ${d.because}`;
+}
+
 function mib(bytes: number): string {
   return `${Math.round(bytes / 2 ** 20)}MiB`;
 }

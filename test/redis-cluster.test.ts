@@ -289,9 +289,11 @@ describe('monitoring of a standalone Redis', () => {
       return JSON.stringify(obs.dashboards);
     };
     expect(alertsOf(rulesFor({}))).toContain('RedisClusterStateNotOk');
+    expect(alertsOf(rulesFor({}))).toContain('RedisClusterSlotsFailed');
     expect(dashboardFor({})).toContain('redis_cluster_state');
     for (const mode of ['sentinel', 'standalone'] as const) {
       expect(alertsOf(rulesFor({ mode }))).not.toContain('RedisClusterStateNotOk');
+      expect(alertsOf(rulesFor({ mode }))).not.toContain('RedisClusterSlotsFailed');
       expect(dashboardFor({ mode })).not.toContain('redis_cluster_state');
     }
   });

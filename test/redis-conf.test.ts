@@ -1,9 +1,10 @@
 import { Duration, Testing } from 'cdk8s';
 import { createCluster, createSentinel } from 'redis';
 import { RedisCluster, RedisClusterProps, ScaledApi } from '../lib';
+import { renderRedisReadinessCheck } from '../lib/redis/redis-conf';
 import { cacheClientFromEnv } from '../service/src/cache/client';
 import { Manifest } from './support/manifest-checks';
-import { freePort, ProcessGroup, waitFor } from './support/processes';
+import { freePort, ProcessGroup, run, waitFor } from './support/processes';
 import {
   clusterNodesEnv, infoField, redisCli, RedisNode, runClusterCreate, startRedisCluster, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD,
 } from './support/redis';
@@ -64,6 +65,11 @@ describe('a Redis Cluster from the rendered redis.conf and cluster-create script
     const masters = members.filter(m => m.role === 'master');
     expect(masters).toHaveLength(3);
     for (const master of masters) expect(members.filter(m => m.masterId === master.id)).toHaveLength(1);
+    // Every node passes the readiness check once its replica has synced (diskless sync waits 5 s first).
+    const env = { ...process.env, REDIS_PASSWORD: TEST_REDIS_PASSWORD };
+    for (const node of nodes) {
+      await waitFor(`${node.port} to be ready`, () => run('sh', ['-c', renderRedisReadinessCheck(node.port)], { env }).then(() => true, () => false), 30_000);
+    }
   });
 
   test('nodes announce the configured host name, not only an address', async () => {
@@ -204,6 +210,20 @@ describe('Sentinel mode from the rendered configs and start scripts', () => {
 describe('standalone mode from the construct\'s own redis.conf and start script', () => {
   const group = new ProcessGroup();
   afterAll(() => group.cleanup());
+
+  test('the readiness check passes a master and fails a replica whose master link is down, until it is a master again', async () => {
+    // GIVEN a Redis started by the rendered start script, and the rendered readiness check against it
+    const node = await startRedisNode(group, { mode: 'standalone' });
+    const ready = () => run('sh', ['-c', renderRedisReadinessCheck(node.port)], { env: { ...process.env, REDIS_PASSWORD: TEST_REDIS_PASSWORD } })
+      .then(() => true, () => false);
+    expect(await ready()).toBe(true);
+    // WHEN it follows a master that does not answer (a replica before or during its full sync)
+    await redisCli(node.port, ['replicaof', '127.0.0.1', String(await freePort())]);
+    // THEN it is not ready, and is again once it no longer follows anyone
+    expect(await ready()).toBe(false);
+    await redisCli(node.port, ['replicaof', 'no', 'one']);
+    expect(await ready()).toBe(true);
+  });
 
   /** The construct's config and the env it gives the API, synthesized with the guides' settings. */
   function synthStandalone(props: Pick<RedisClusterProps, 'savePoints'> = { savePoints: ['900 1', '300 10', '60 10000'] }) {

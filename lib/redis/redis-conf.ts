@@ -248,6 +248,21 @@ export function renderSentinelStartScript(): string {
 }
 
 /**
+ * The readiness check of a Redis container: a master that answers is ready; a replica only once
+ * its link to the master is up and no full sync is in progress, so a replica still loading the
+ * master's data counts as unavailable (the PDB then holds back the next eviction). Env:
+ * REDIS_PASSWORD; the port is the argument.
+ */
+export function renderRedisReadinessCheck(port: number): string {
+  return [
+    `info=$(REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p ${port} info replication | tr -d '\r') || exit 1`,
+    'case "$info" in *role:master*) exit 0 ;; esac',
+    'case "$info" in *master_link_status:up*master_sync_in_progress:0*) exit 0 ;; esac',
+    'exit 1',
+  ].join('\n');
+}
+
+/**
  * The cluster-create Job's script: waits until every node answers, then creates the cluster
  * with `redis-cli --cluster create` unless it exists, and waits for `cluster_state:ok`. It is
  * idempotent: on an existing cluster it changes nothing. Env: REDIS_NODES (`host:port ...`),

@@ -34,10 +34,12 @@ export class BetIntelChart extends Chart {
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
     super(scope, id, props);
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
-    this.db = new PgReplicaSet(this, 'db', { replicas: 2 });
+    // The API's 20 pods x 10 and the three worker pools' 24 pods x 10 may hold 440 connections to each server.
+    this.db = new PgReplicaSet(this, 'db', { replicas: 2, maxConnections: 500 });
     this.cache = new RedisCluster(this, 'cache', {
+      // A replica per master: without one, a lost master's slots stay down (the guide ran none).
       shards: 3,
-      replicasPerShard: 0,
+      replicasPerShard: 1,
       maxmemoryPolicy: 'allkeys-lru',
       resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '200m', memoryLimit: '512Mi' },
     });

@@ -22,7 +22,10 @@ export class FastNextChart extends Chart {
     super(scope, id, props);
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
     // The guide's pools at 20 pods may open 20 x (20 + 40) connections to the primary; a standby needs as many as its primary.
-    this.db = new PgReplicaSet(this, 'db', { replicas: 2, maxConnections: 1250 });
+    // Each may take a work_mem: 1GB shared_buffers + 1250 x 4MB does not fit the default 4Gi limit.
+    this.db = new PgReplicaSet(this, 'db', {
+      replicas: 2, maxConnections: 1250, resources: { memoryRequest: '2Gi', memoryLimit: '8Gi' },
+    });
     this.cache = this.redisCluster();
     this.api = this.backendApi();
     this.lb = this.loadBalancer();

@@ -24,8 +24,9 @@ export class TutorMaxChart extends Chart {
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
     super(scope, id, props);
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
-    // The guide's primary pool at 20 pods may open 20 x (20 + 40) connections; a standby needs as many as its primary.
-    this.db = new PgReplicaSet(this, 'db', { replicas: 1, maxConnections: 1250 });
+    // The primary pool at 20 pods may open 20 x (20 + 30) connections; a standby needs as many as its primary.
+    // 1250 connections may each take a work_mem: 1GB shared_buffers + 1250 x 4MB does not fit the default 4Gi limit.
+    this.db = new PgReplicaSet(this, 'db', { replicas: 1, maxConnections: 1250, resources: { memoryRequest: '2Gi', memoryLimit: '8Gi' } });
     // The guide runs one Sentinel; three with a quorum of two survive the loss of any one.
     this.cache = new RedisCluster(this, 'cache', {
       mode: 'sentinel', replicas: 1, sentinels: 3, quorum: 2, masterName: 'tutormax-master', maxmemory: '1Gi', maxmemoryPolicy: 'allkeys-lru',
@@ -62,7 +63,8 @@ export class TutorMaxChart extends Chart {
       memoryUtilization: false,
       resources: { cpuRequest: '1', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: '2Gi' },
       database: this.db,
-      databasePool: { primarySize: 20, primaryOverflow: 40 },
+      // The guide's 20 + 40 at 20 pods, with the workers' 10 x 10, is 1300 > 1250 - 3 reserved: overflow 30 leaves 1101.
+      databasePool: { primarySize: 20, primaryOverflow: 30 },
       cache: this.cache,
       queueBroker: this.queue,
       // "Update one instance at a time ... Wait 30 seconds, verify health": one new pod at a time, ready for 30 s before the next.

@@ -5,7 +5,7 @@
 
 // The contracts between constructs, which a user's own construct may implement.
 export type {
-  GeneratedSecretSpec, IClientAccessible, ICacheEndpoint, IDatabaseEndpoint, ILoadBalancerBackend, IMetricsTarget, IQueueBroker,
+  DatabaseConnectionPool, GeneratedSecretSpec, IClientAccessible, ICacheEndpoint, IDatabaseEndpoint, ILoadBalancerBackend, IMetricsTarget, IQueueBroker,
   ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer, QueueBacklog,
 } from './core/endpoints';
 export type { SecretKey } from './core/container-env';

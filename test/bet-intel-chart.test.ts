@@ -33,10 +33,11 @@ test('nginx retries the next pod on invalid headers and 500s too, with 5 s conne
   expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
 });
 
-test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters and no replicas, at the guide\'s small size', () => {
+test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters with a replica each, so no lost master takes its slots down', () => {
   expect(chart.find('StatefulSet', 'bet-intel-db-replica').spec.replicas).toBe(2);
   const redis = chart.find('StatefulSet', 'bet-intel-cache');
-  expect(redis.spec.replicas).toBe(3);
+  expect(redis.spec.replicas).toBe(6);
+  expect(chart.env('Job', 'bet-intel-cache-create').REPLICAS_PER_SHARD).toBe('1');
   expect(chart.configFile('bet-intel-cache', 'redis.conf')).toContain('maxmemory-policy allkeys-lru');
   // Celery's broker is a Redis of its own that never evicts.
   expect(chart.configFile('bet-intel-queue', 'redis.conf')).toContain('maxmemory-policy noeviction');

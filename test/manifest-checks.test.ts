@@ -232,7 +232,7 @@ function linkedManifests(): Manifest[] {
   const database: IDatabaseEndpoint = {
     primaryHost: db.serviceName, replicaHosts: [], port: 5432, clientEnv: [],
     clientLinks: [{ peer: { podSelector: db.podSelector }, ports: [5432] }],
-    allowClient: client => db.allowClient(client),
+    allowClient: client => db.allowClient(client), addConnectionPool: () => undefined,
   };
   new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database });
   return Testing.synth(chart);

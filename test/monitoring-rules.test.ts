@@ -152,6 +152,11 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
     healthy: [series('redis_cluster_state', `${ns}, pod="test-cache-0"`, '1x60')],
     labels: { namespace: 'default', pod: 'test-cache-0' },
   },
+  RedisClusterSlotsFailed: {
+    firing: [series('redis_cluster_slots_fail', `${ns}, pod="test-cache-0"`, '5461x60'), series('redis_cluster_state', `${ns}, pod="test-cache-0"`, '1x60')],
+    healthy: [series('redis_cluster_slots_fail', `${ns}, pod="test-cache-0"`, '0x60')],
+    labels: { namespace: 'default', pod: 'test-cache-0' },
+  },
   RedisMasterWithoutReplica: {
     firing: [series('redis_connected_slaves', `${ns}, pod="test-cache-0"`, '0x60'), series('redis_instance_info', `${ns}, pod="test-cache-0", role="master"`, '1x60')],
     healthy: [series('redis_connected_slaves', `${ns}, pod="test-cache-0"`, '1x60'), series('redis_instance_info', `${ns}, pod="test-cache-0", role="master"`, '1x60')],

@@ -103,7 +103,7 @@ test('the standalone prometheus.yml and its rule files pass promtool check confi
   writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(prometheusYml));
   const output = await run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
   expect(output).toContain('SUCCESS');
-  expect(output).toContain('5 rules found');
+  expect(output).toContain('6 rules found');
   expect(discovery).toEqual(Array(5).fill([{ role: 'pod', namespaces: { names: ['shop'] } }]));
   expect(prometheusYml.scrape_configs.map((c: Manifest) => c.job_name).sort())
     .toEqual(['shop/test-api/http', 'shop/test-cache/metrics', 'shop/test-db/metrics', 'shop/test-jobs/metrics', 'shop/test-lb/metrics']);

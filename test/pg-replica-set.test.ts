@@ -138,7 +138,7 @@ test('the settings fill every default of the statefulset engine', () => {
   expect(settings).toMatchObject({
     engine: 'statefulset', name: 'test-db', replicas: 2, synchronousReplicas: 0, synchronousCommit: 'on',
     credentialsSecret: 'test-db-credentials', image: 'postgres:15.15', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
-    requireAntiAffinity: false, maxConnections: 200, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
+    requireAntiAffinity: false, maxConnections: 400, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
     maxSlotWalKeepSize: '4GB', parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], pooler: false,
     podMonitorLabels: { release: 'kube-prometheus-stack' }, dnsSuffix: 'default.svc.cluster.local',
   });

@@ -51,6 +51,13 @@ test('the password reaches every container from the Secret only', () => {
   expect(envOf(containers[0]).ANNOUNCE_HOST).toBe('$(POD_NAME).test-cache-nodes.default.svc.cluster.local');
 });
 
+test('every cluster node is given all nodes by DNS name, to find them again after they all get new IPs', () => {
+  const { manifests, cache } = synthRedis();
+  const redis = findObject(manifests, 'StatefulSet', 'test-cache').spec.template.spec.containers[0];
+  expect(envOf(redis).REDIS_NODES).toBe(cache.nodes.join(' '));
+  expect(cache.nodes).toHaveLength(6);
+});
+
 test('linking the API injects every node by DNS name and opens 6379 only, the bus only between nodes', () => {
   const { manifests, cache } = synthRedis();
   const api = findObject(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0];
@@ -282,9 +289,11 @@ describe('monitoring of a standalone Redis', () => {
       return JSON.stringify(obs.dashboards);
     };
     expect(alertsOf(rulesFor({}))).toContain('RedisClusterStateNotOk');
+    expect(alertsOf(rulesFor({}))).toContain('RedisClusterSlotsFailed');
     expect(dashboardFor({})).toContain('redis_cluster_state');
     for (const mode of ['sentinel', 'standalone'] as const) {
       expect(alertsOf(rulesFor({ mode }))).not.toContain('RedisClusterStateNotOk');
+      expect(alertsOf(rulesFor({ mode }))).not.toContain('RedisClusterSlotsFailed');
       expect(dashboardFor({ mode })).not.toContain('redis_cluster_state');
     }
   });

@@ -1,11 +1,12 @@
 import { Duration, Testing } from 'cdk8s';
 import { createCluster, createSentinel } from 'redis';
 import { RedisCluster, RedisClusterProps, ScaledApi } from '../lib';
+import { renderRedisReadinessCheck } from '../lib/redis/redis-conf';
 import { cacheClientFromEnv } from '../service/src/cache/client';
 import { Manifest } from './support/manifest-checks';
-import { ProcessGroup, waitFor } from './support/processes';
+import { freePort, ProcessGroup, run, waitFor } from './support/processes';
 import {
-  infoField, redisCli, RedisNode, runClusterCreate, startRedisCluster, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD,
+  clusterNodesEnv, infoField, redisCli, RedisNode, runClusterCreate, startRedisCluster, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD,
 } from './support/redis';
 
 jest.setTimeout(120_000);
@@ -27,6 +28,31 @@ describe('a Redis Cluster from the rendered redis.conf and cluster-create script
     return { id, address, role: flags.includes('master') ? 'master' : 'replica', failed: flags.includes('fail'), masterId, slots };
   });
 
+  const withClusterClient = async (port: number, use: (client: ReturnType<typeof createCluster>) => Promise<void>) => {
+    const client = createCluster({
+      rootNodes: [{ url: `redis://127.0.0.1:${port}` }],
+      defaults: { password: TEST_REDIS_PASSWORD, socket: { connectTimeout: 1000, reconnectStrategy: false } },
+    });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      await use(client);
+    } finally {
+      client.destroy();
+    }
+  };
+
+  const waitForReplicasInSync = async (all: RedisNode[]) => {
+    for (const node of all) {
+      await waitFor(`the replica of ${node.port} to be in sync`, async () => {
+        const replication = await redisCli(node.port, ['info', 'replication']);
+        if (infoField(replication, 'role') !== 'master') return true;
+        const offset = /slave0:.*offset=(\d+)/.exec(replication)?.[1];
+        return offset !== undefined && offset === infoField(replication, 'master_repl_offset');
+      });
+    }
+  };
+
   test('six nodes form 3 masters with 1 replica each, covering all 16384 slots', async () => {
     const started = Date.now();
     nodes = await startRedisCluster(group, 6, 1, CLUSTER_NODE_TIMEOUT_MS);
@@ -39,6 +65,11 @@ describe('a Redis Cluster from the rendered redis.conf and cluster-create script
     const masters = members.filter(m => m.role === 'master');
     expect(masters).toHaveLength(3);
     for (const master of masters) expect(members.filter(m => m.masterId === master.id)).toHaveLength(1);
+    // Every node passes the readiness check once its replica has synced (diskless sync waits 5 s first).
+    const env = { ...process.env, REDIS_PASSWORD: TEST_REDIS_PASSWORD };
+    for (const node of nodes) {
+      await waitFor(`${node.port} to be ready`, () => run('sh', ['-c', renderRedisReadinessCheck(node.port)], { env }).then(() => true, () => false), 30_000);
+    }
   });
 
   test('nodes announce the configured host name, not only an address', async () => {
@@ -54,6 +85,38 @@ describe('a Redis Cluster from the rendered redis.conf and cluster-create script
     expect((await clusterNodes(nodes[0].port)).map(n => `${n.id} ${n.role} ${n.masterId}`).sort()).toEqual(before);
   });
 
+  test('every node restarted at once on a new address finds its peers again, and no key is lost', async () => {
+    // GIVEN keys on every shard, acknowledged by the replicas
+    const keys = Array.from({ length: 200 }, (_, i) => `moved:${i}`);
+    await withClusterClient(nodes[0].port, async client => {
+      for (const key of keys) await client.set(key, `value of ${key}`);
+    });
+    await waitForReplicasInSync(nodes);
+    const ids = (await clusterNodes(nodes[0].port)).map(n => `${n.id} ${n.role}`).sort();
+
+    // WHEN every node stops (a node-pool upgrade) and comes back on a new port, standing in for a new pod IP
+    await Promise.all(nodes.map(n => n.stop('SIGTERM')));
+    const ports = await Promise.all(nodes.map(() => freePort()));
+    await Promise.all(nodes.map((n, i) => n.restart({ port: ports[i], env: clusterNodesEnv(ports) })));
+
+    // THEN every node sees all six at their new addresses, the cluster is ok, and every key is there
+    const formedMs = await waitFor('the cluster to form again at the new addresses', async () => {
+      for (const node of nodes) {
+        const view = await clusterNodes(node.port);
+        const atNewAddresses = view.filter(m => ports.some(p => m.address.startsWith(`127.0.0.1:${p}@`)) && !m.failed);
+        if (atNewAddresses.length !== 6) return undefined;
+        if (infoField(await redisCli(node.port, ['cluster', 'info']), 'cluster_state') !== 'ok') return undefined;
+      }
+      return Date.now();
+    }, 60_000, 250);
+    expect(formedMs).toBeGreaterThan(0);
+    expect((await clusterNodes(nodes[0].port)).map(n => `${n.id} ${n.role}`).sort()).toEqual(ids);
+    await withClusterClient(nodes[0].port, async client => {
+      expect(await Promise.all(keys.map(key => client.get(key)))).toEqual(keys.map(key => `value of ${key}`));
+    });
+    expect(await runClusterCreate(group, nodes.map(n => n.port), 1)).toContain('the cluster exists');
+  });
+
   test('killing a master promotes its replica within the node timeout plus a margin, and keys survive', async () => {
     // GIVEN keys written through a cluster client and acknowledged by the replicas
     const client = createCluster({
@@ -65,14 +128,7 @@ describe('a Redis Cluster from the rendered redis.conf and cluster-create script
     try {
       const keys = Array.from({ length: 200 }, (_, i) => `key:${i}`);
       for (const key of keys) await client.set(key, `value of ${key}`);
-      for (const node of nodes) {
-        await waitFor(`the replica of ${node.port} to be in sync`, async () => {
-          const replication = await redisCli(node.port, ['info', 'replication']);
-          if (infoField(replication, 'role') !== 'master') return true;
-          const offset = /slave0:.*offset=(\d+)/.exec(replication)?.[1];
-          return offset !== undefined && offset === infoField(replication, 'master_repl_offset');
-        });
-      }
+      await waitForReplicasInSync(nodes);
       const members = await clusterNodes(nodes[0].port);
       const victim = members.find(m => m.role === 'master' && !m.address.includes(`:${nodes[0].port}@`))!;
       const victimNode = nodes.find(n => victim.address.includes(`:${n.port}@`))!;
@@ -92,17 +148,9 @@ describe('a Redis Cluster from the rendered redis.conf and cluster-create script
       console.warn(`failover after killing a master: ${recoveryMs} ms (cluster-node-timeout ${CLUSTER_NODE_TIMEOUT_MS} ms)`);
       expect(recoveryMs).toBeLessThanOrEqual(CLUSTER_NODE_TIMEOUT_MS + FAILOVER_MARGIN_MS);
       // A client connecting now learns the new topology from the nodes and finds every key.
-      const reader = createCluster({
-        rootNodes: [{ url: `redis://127.0.0.1:${nodes[0].port}` }],
-        defaults: { password: TEST_REDIS_PASSWORD, socket: { connectTimeout: 1000, reconnectStrategy: false } },
-      });
-      reader.on('error', () => undefined);
-      await reader.connect();
-      try {
+      await withClusterClient(nodes[0].port, async reader => {
         expect(await Promise.all(keys.map(key => reader.get(key)))).toEqual(keys.map(key => `value of ${key}`));
-      } finally {
-        reader.destroy();
-      }
+      });
     } finally {
       client.destroy();
     }
@@ -162,6 +210,20 @@ describe('Sentinel mode from the rendered configs and start scripts', () => {
 describe('standalone mode from the construct\'s own redis.conf and start script', () => {
   const group = new ProcessGroup();
   afterAll(() => group.cleanup());
+
+  test('the readiness check passes a master and fails a replica whose master link is down, until it is a master again', async () => {
+    // GIVEN a Redis started by the rendered start script, and the rendered readiness check against it
+    const node = await startRedisNode(group, { mode: 'standalone' });
+    const ready = () => run('sh', ['-c', renderRedisReadinessCheck(node.port)], { env: { ...process.env, REDIS_PASSWORD: TEST_REDIS_PASSWORD } })
+      .then(() => true, () => false);
+    expect(await ready()).toBe(true);
+    // WHEN it follows a master that does not answer (a replica before or during its full sync)
+    await redisCli(node.port, ['replicaof', '127.0.0.1', String(await freePort())]);
+    // THEN it is not ready, and is again once it no longer follows anyone
+    expect(await ready()).toBe(false);
+    await redisCli(node.port, ['replicaof', 'no', 'one']);
+    expect(await ready()).toBe(true);
+  });
 
   /** The construct's config and the env it gives the API, synthesized with the guides' settings. */
   function synthStandalone(props: Pick<RedisClusterProps, 'savePoints'> = { savePoints: ['900 1', '300 10', '60 10000'] }) {

@@ -2,7 +2,7 @@ import { Duration, Testing } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { parse } from 'yaml';
-import { ICacheEndpoint, IDatabaseEndpoint, PodPeer, RedisCluster, ScaledApi, ScaledApiProps } from '../lib';
+import { DatabaseConnectionPool, ICacheEndpoint, IDatabaseEndpoint, PodPeer, RedisCluster, ScaledApi, ScaledApiProps } from '../lib';
 import { adapterRateRule } from '../lib/api/metrics-adapter-rules';
 import { resolveScaledApiSettings } from '../lib/api/scaled-api';
 import { findObject } from './support/find';
@@ -27,8 +27,12 @@ class FakeBackend implements IDatabaseEndpoint, ICacheEndpoint {
   public get clientLinks() {
     return [{ peer: { podSelector: { app: `backend-${this.port}` } }, ports: [this.port] }];
   }
+  public readonly pools: DatabaseConnectionPool[] = [];
   public allowClient(client: PodPeer) {
     this.clients.push(client);
+  }
+  public addConnectionPool(pool: DatabaseConnectionPool) {
+    this.pools.push(pool);
   }
 }
 
@@ -140,6 +144,15 @@ test('probe timings are set per probe, the rest keeping their defaults', () => {
   expect(timings(probes.startupProbe)).toEqual([undefined, 10, 3, 30]);
   expect(timings(probes.readinessProbe)).toEqual([undefined, 5, 2, 2]);
   expect(probes.livenessProbe.httpGet.path).toBe('/api/v1/scaling/health/liveness');
+});
+
+test('the API counts its pools at maxReplicas in the database\'s connection budget, the service\'s defaults without databasePool', () => {
+  const sized = new FakeBackend(5432, databaseEnv);
+  synthApi({ database: sized, maxReplicas: 12, databasePool: { primarySize: 20, primaryOverflow: 40, replicaSize: 10, replicaOverflow: 20 } });
+  expect(sized.pools).toEqual([{ client: 'test/api', maxPods: 12, primaryPerPod: 60, replicaPerPod: 30 }]);
+  const unsized = new FakeBackend(5432, databaseEnv);
+  synthApi({ database: unsized });
+  expect(unsized.pools).toEqual([{ client: 'test/api', maxPods: 20, primaryPerPod: 10, replicaPerPod: 10 }]);
 });
 
 test('databasePool passes size + overflow of each pool as the service\'s pool bound, and metricsPrefix as METRICS_PREFIX', () => {

@@ -25,11 +25,12 @@ test('nginx limits each client to 100 API requests per minute, with the guide\'s
   expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
 });
 
-test('PostgreSQL is a primary + 1 replica, which the API reads from, and it admits the guide\'s 20 + 40 pool of every pod', () => {
+test('PostgreSQL is a primary + 1 replica, which the API reads from; 20 + 30 per pod keeps the pools within max_connections', () => {
   expect(chart.find('StatefulSet', 'tutormax-db-replica').spec.replicas).toBe(1);
   const env = chart.env('Deployment', 'tutormax-api');
   expect(String(env.POSTGRES_READ_REPLICAS).split(',')).toHaveLength(1);
-  expect(env.PG_POOL_MAX).toBe('60');
+  // The guide's 20 + 40 at 20 pods plus the workers' 10 x 10 is 1300, over 1250 - 3 reserved.
+  expect(env.PG_POOL_MAX).toBe('50');
   expect(chart.configFile('tutormax-db-config', 'postgresql.conf')).toContain('max_connections = 1250');
 });
 

@@ -52,7 +52,7 @@ test('the workers get the queue, the broker and the database by the env contract
   const env = envOf(container);
   expect(env).toMatchObject({
     WORKER_QUEUES: 'emails', QUEUE_PREFIX: '{hscale}', WORKER_CONCURRENCY: '1', JOB_ATTEMPTS: '3', JOB_BACKOFF_TYPE: 'exponential', JOB_BACKOFF_DELAY_MS: '1000',
-    JOB_TIMEOUT_MS: '300000', SHUTDOWN_TIMEOUT_MS: '115000', METRICS_PORT: '9100',
+    JOB_TIMEOUT_MS: '300000', SHUTDOWN_TIMEOUT_MS: '325000', METRICS_PORT: '9100',
   });
   // 80% of the 1Gi memory limit.
   expect(env.WORKER_MAX_RSS_BYTES).toBe(String(Math.floor(2 ** 30 * 0.8)));
@@ -62,7 +62,8 @@ test('the workers get the queue, the broker and the database by the env contract
   expect(env.PGPASSWORD).toEqual({ secretKeyRef: expect.objectContaining({ key: 'password' }) });
   expect(container.ports).toEqual([{ name: 'metrics', containerPort: 9100, protocol: 'TCP' }]);
   expect(container.livenessProbe.httpGet).toEqual({ path: '/metrics', port: 'metrics' });
-  expect(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.terminationGracePeriodSeconds).toBe(120);
+  // The default 5-minute job timeout, and 30 s more to finish it.
+  expect(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.terminationGracePeriodSeconds).toBe(330);
 });
 
 test('network: workers reach the broker, the database and DNS only; the broker admits them and the KEDA operator', () => {
@@ -171,11 +172,11 @@ test('throws error, when pools for one API use different queue prefixes', () => 
 test('the job policy and the memory bound reach the workers\' env', () => {
   const { manifests } = synthPool({
     attempts: 7, backoff: { type: 'fixed', delay: Duration.millis(500) }, jobTimeout: Duration.seconds(30),
-    maxRssPercent: 50, resources: { memoryLimit: '200Mi', memoryRequest: '200Mi' }, terminationGracePeriod: Duration.seconds(3),
+    maxRssPercent: 50, resources: { memoryLimit: '200Mi', memoryRequest: '200Mi' }, terminationGracePeriod: Duration.seconds(40),
   });
   expect(envOf(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0])).toMatchObject({
     JOB_ATTEMPTS: '7', JOB_BACKOFF_TYPE: 'fixed', JOB_BACKOFF_DELAY_MS: '500', JOB_TIMEOUT_MS: '30000',
-    WORKER_MAX_RSS_BYTES: String(100 * 2 ** 20), SHUTDOWN_TIMEOUT_MS: '1000',
+    WORKER_MAX_RSS_BYTES: String(100 * 2 ** 20), SHUTDOWN_TIMEOUT_MS: '35000',
   });
 });
 
@@ -208,7 +209,7 @@ test('the settings resolver gives the defaults, alone', () => {
   const broker = new RedisCluster(chart, 'cache', QUEUE_SAFE);
   expect(resolveWorkerPoolSettings(chart, { image: 'example/worker:1.0.0', queues: ['emails'], broker })).toMatchObject({
     queues: ['emails'], concurrency: 1, attempts: 3, backoff: { type: 'exponential', delayMs: 1000 }, jobTimeoutMs: 300_000,
-    schedules: [], autoscaler: 'keda', minReplicas: 1, maxReplicas: 10, gracePeriodSeconds: 120,
+    schedules: [], autoscaler: 'keda', minReplicas: 1, maxReplicas: 10, gracePeriodSeconds: 330,
   });
 });
 
@@ -249,6 +250,8 @@ const BAD_PROPS: Array<[string, Partial<WorkerPoolProps>, string]> = [
   ['min above max', { minReplicas: 5, maxReplicas: 3 }, 'test/jobs: \'minReplicas\' (5) must be less than or equal to \'maxReplicas\' (3)'],
   ['a backlog target of 0', { backlogPerReplica: 0 }, 'test/jobs: \'backlogPerReplica\' (0) must be an integer from 1 to 1000000'],
   ['a metrics port out of range', { metricsPort: 70000 }, 'test/jobs: \'metricsPort\' (70000) must be'],
+  ['a grace period no longer than the job timeout', { jobTimeout: Duration.minutes(5), terminationGracePeriod: Duration.seconds(120) },
+    'test/jobs: \'jobTimeout\' (300s) must be shorter than \'terminationGracePeriod\' (120s): scale-in would kill jobs mid-run, and a job cut twice fails for good (BullMQ maxStalledCount 1)'],
   ['a zero grace period', { terminationGracePeriod: Duration.seconds(0) }, 'test/jobs: \'terminationGracePeriod\' ("0s") must be a whole number of seconds from 1s to 86400s'],
   ['an unpinned image', { image: 'example/worker:latest' }, 'test/jobs: \'image\' ("example/worker:latest")'],
   ['a credential as a plain env var', { env: { SMTP_PASSWORD: 'x' } }, 'test/jobs: \'env.SMTP_PASSWORD\' ("<redacted>") looks like a credential'],

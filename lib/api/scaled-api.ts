@@ -17,6 +17,7 @@ import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { annotateServiceAccount, applyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
 import { resolveRollout, RolloutPolicy, RolloutSpec } from '../core/rollout';
+import { ServicePoolBounds, servicePoolBounds } from '../core/service-pools';
 import {
   propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePort, requirePositive,
   requireReplicaRange, requireWholeDuration,
@@ -219,6 +220,8 @@ export interface ScaledApiSettings {
   readonly backends: IClientAccessible[];
   /** Whether the linked database has replicas to read from, so replica lag is worth a panel. */
   readonly readsReplicas: boolean;
+  /** Connections each pod may open to the primary and to each replica (the service's pool bounds). */
+  readonly poolBounds: ServicePoolBounds;
   readonly env: k8s.EnvVar[];
   readonly metricsScraper: PodPeer;
   readonly pod: PodOptions;
@@ -239,6 +242,7 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
     ...ports,
     metricsPath: props.metricsPath ?? '/metrics',
     readsReplicas: (props.database?.replicaHosts.length ?? 0) > 0,
+    poolBounds: servicePoolBounds(scope, props.databasePool),
     ...resolveScaling(scope, props),
     spread: requireOneOf(scope, 'spread', props.spread ?? 'ScheduleAnyway', ['ScheduleAnyway', 'DoNotSchedule']),
     ...resolveTermination(scope, props),
@@ -342,26 +346,14 @@ function databasePoolEnv(scope: Construct, props: ScaledApiProps): k8s.EnvVar[] 
     throw propError(scope, 'databasePool', Object.keys(pool).join(', '), 'needs \'database\': the pools hold the service\'s connections to it');
   }
   const timeoutMs = requireWholeDuration(scope, 'databasePool.timeout', pool.timeout ?? Duration.seconds(30), 'milliseconds', 1, 600_000);
+  const bounds = servicePoolBounds(scope, pool);
   return [
-    { name: 'PG_POOL_MAX', value: String(poolMax(scope, 'primary', pool.primarySize, pool.primaryOverflow)) },
-    { name: 'PG_REPLICA_POOL_MAX', value: String(poolMax(scope, 'replica', pool.replicaSize, pool.replicaOverflow)) },
+    { name: 'PG_POOL_MAX', value: String(bounds.primaryPerPod) },
+    { name: 'PG_REPLICA_POOL_MAX', value: String(bounds.replicaPerPod) },
     { name: 'PG_POOL_TIMEOUT_MS', value: String(timeoutMs) },
     // What the service reports as the guides' `<prefix>_db_pool_size` (SQLAlchemy's pool.size(), overflow not counted).
     { name: 'PG_POOL_SIZE', value: String(pool.primarySize ?? 10) },
   ];
-}
-
-// The service accepts 1 to 1000 connections per pool.
-const MAX_POOL_CONNECTIONS = 1000;
-
-function poolMax(scope: Construct, pool: 'primary' | 'replica', size = 10, overflow = 0): number {
-  requireIntInRange(scope, `databasePool.${pool}Size`, size, 1, MAX_POOL_CONNECTIONS);
-  requireIntInRange(scope, `databasePool.${pool}Overflow`, overflow, 0, MAX_POOL_CONNECTIONS - 1);
-  if (size + overflow > MAX_POOL_CONNECTIONS) {
-    throw propError(scope, `databasePool.${pool}Overflow`, overflow,
-      `plus '${pool}Size' (${size}) must be at most ${MAX_POOL_CONNECTIONS}, the most connections one pool of the service holds`);
-  }
-  return size + overflow;
 }
 
 function resolveTermination(scope: Construct, props: ScaledApiProps): Pick<ScaledApiSettings, 'preStopSeconds' | 'gracePeriodSeconds'> {
@@ -468,6 +460,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
     this.networkPolicy = this.createNetworkPolicy();
     this.metricsEndpoints = [this.metricsEndpoint()];
     this.allowScraper(settings.metricsScraper);
+    props.database?.addConnectionPool({ client: this.node.path, maxPods: this.maxReplicas, ...settings.poolBounds });
   }
 
   /**

@@ -44,6 +44,20 @@ export interface IDatabaseEndpoint extends IClientAccessible {
   readonly replicaHosts: string[];
   /** The PostgreSQL port. */
   readonly port: number;
+  /** Counts a client's pools in the connection budget, which synth checks at the autoscalers' maxima. */
+  addConnectionPool(pool: DatabaseConnectionPool): void;
+}
+
+/** The connections a client workload may hold to a PostgreSQL, at its autoscaler's maximum. */
+export interface DatabaseConnectionPool {
+  /** What holds them, as messages name it (a construct path). */
+  readonly client: string;
+  /** Pods at the autoscaler's maximum. */
+  readonly maxPods: number;
+  /** Connections each pod may open to the primary (`PG_POOL_MAX`). */
+  readonly primaryPerPod: number;
+  /** Connections each pod may open to each replica (`PG_REPLICA_POOL_MAX`). */
+  readonly replicaPerPod: number;
 }
 
 /**

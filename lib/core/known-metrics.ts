@@ -37,7 +37,7 @@ export const KNOWN_METRICS: Record<string, string[]> = {
   ],
   // oliver006/redis_exporter v1.62.
   'redis-exporter': [
-    'redis_up', 'redis_cluster_state', 'redis_connected_slaves', 'redis_instance_info', 'redis_memory_used_bytes',
+    'redis_up', 'redis_cluster_state', 'redis_cluster_slots_fail', 'redis_connected_slaves', 'redis_instance_info', 'redis_memory_used_bytes',
     'redis_memory_max_bytes', 'redis_evicted_keys_total', 'redis_keyspace_hits_total', 'redis_keyspace_misses_total',
     'redis_commands_processed_total', 'redis_connected_clients',
   ],

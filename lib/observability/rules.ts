@@ -236,6 +236,10 @@ const redisAlerts: AlertsOf = (e, t, alert) => [
   // redis_cluster_state exists only where cluster mode is on: elsewhere the alert could never match.
   ...(e.redisClusterEnabled ? [alert('RedisClusterStateNotOk', 'critical', '1m', `redis_cluster_state{${podMatcher(e)}} == 0`,
     `${e.workloadName}: cluster_state is not ok`, '{{ $labels.pod }} reports the cluster as failed: some slots are not served.')] : []),
+  // With cluster-require-full-coverage no, cluster_state stays ok when a master without a replica is lost: its slots fail alone.
+  ...(e.redisClusterEnabled ? [alert('RedisClusterSlotsFailed', 'critical', '1m', `redis_cluster_slots_fail{${podMatcher(e)}} > 0`,
+    `${e.workloadName}: slots are not served`,
+    '{{ $labels.pod }} sees {{ $value }} slots on a failed master with no replica to promote: their keys answer CLUSTERDOWN.')] : []),
   ...(e.withoutReplicas ? [] : [alert('RedisMasterWithoutReplica', 'warning', '5m',
     `redis_connected_slaves{${podMatcher(e)}} == 0 and on (namespace, pod) redis_instance_info{${podMatcher(e)}, role="master"}`,
     `${e.workloadName}: a master has no replica`, 'Master {{ $labels.pod }} has no replica: losing it loses its slots\' data.')]),

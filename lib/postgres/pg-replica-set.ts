@@ -1,15 +1,16 @@
 import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { connectionBudgetViolation, postgresMemoryViolation } from '../core/budgets';
 import {
-  DEFAULT_METRICS_SCRAPER, GeneratedSecretSpec, IDatabaseEndpoint, IMetricsTarget, ISecretConsumer, MetricsEndpoint, NetworkLink, PodPeer,
+  DatabaseConnectionPool, DEFAULT_METRICS_SCRAPER, GeneratedSecretSpec, IDatabaseEndpoint, IMetricsTarget, ISecretConsumer, MetricsEndpoint, NetworkLink, PodPeer,
 } from '../core/endpoints';
 import { resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { mergePodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
-import { propError, Quantity, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity } from '../core/validation';
+import { parseQuantity, propError, Quantity, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity } from '../core/validation';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './engine';
 import { PARAMETER_NAME, parsePgSize, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
@@ -55,7 +56,7 @@ export interface PgReplicaSetProps {
   readonly requireAntiAffinity?: boolean;
   /** Requests and limits of each PostgreSQL container. @default - 500m / 1Gi requested, 2 CPU / 4Gi limit */
   readonly resources?: Partial<ContainerResources>;
-  /** `max_connections`. @default 200 */
+  /** `max_connections`; every client pool at its autoscaler's maximum must fit it (a synth error shows the sum). @default 400 */
   readonly maxConnections?: number;
   /** `shared_buffers`. @default '1GB' */
   readonly sharedBuffers?: string;
@@ -89,6 +90,11 @@ export interface PgReplicaSetSettings extends PgEngineSettings {
   readonly engine: PgEngine;
 }
 
+const DEFAULT_MEMORY_LIMIT = '4Gi';
+
+// PostgreSQL's default superuser_reserved_connections: slots only a superuser (an operator, a human) can take.
+const SUPERUSER_RESERVED_CONNECTIONS = 3;
+
 const PRIVATE_NETWORKS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 
 /** Validates `props` and fills in the defaults; `scope` is the PgReplicaSet, whose path errors name. */
@@ -107,10 +113,11 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
   const walRetention = resolveWalRetention(scope, props, requireQuantity(scope, 'storageSize', storageSize));
   const accessMode = requireOneOf(scope, 'accessMode', props.accessMode ?? 'ReadWriteOnce', PG_ACCESS_MODES);
   const parameters = requireParameterNames(scope, props.parameters ?? {});
-  const maxConnections = requireIntInRange(scope, 'maxConnections', props.maxConnections ?? 200, 10, 10000);
+  const maxConnections = requireIntInRange(scope, 'maxConnections', props.maxConnections ?? 400, 10, 10000);
   const resources = resolveResources(scope, 'resources', props.resources, {
-    cpuRequest: '500m', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: '4Gi',
+    cpuRequest: '500m', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: DEFAULT_MEMORY_LIMIT,
   });
+  requireMemoryBudget(scope, props, maxConnections, props.resources?.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
   if (props.credentialsSecret !== undefined && props.credentialsSecret.trim() === '') {
     throw propError(scope, 'credentialsSecret', props.credentialsSecret, 'must name the Secret that holds the credentials');
   }
@@ -130,6 +137,19 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     dnsSuffix: serviceDnsSuffix(scope),
     ...resolvePgPodOptions(scope, props),
   };
+}
+
+/** shared_buffers plus a work_mem for each connection must fit the memory limit, or a peak is an OOM kill. */
+function requireMemoryBudget(scope: Construct, props: PgReplicaSetProps, maxConnections: number, memoryLimit: string): void {
+  const sizes = { sharedBuffers: props.sharedBuffers ?? '1GB', workMem: props.workMem ?? '4MB' };
+  const [sharedBuffersBytes, workMemBytes] = Object.entries(sizes).map(([prop, value]) => {
+    const parsed = parsePgSize(value);
+    if (parsed === undefined || parsed === 0) throw propError(scope, prop, value, 'must be a PostgreSQL size with a unit, e.g. \'4MB\', \'1GB\'');
+    return parsed;
+  });
+  const memoryLimitBytes = parseQuantity(memoryLimit)!;
+  const violation = postgresMemoryViolation({ sharedBuffersBytes, maxConnections, workMemBytes, memoryLimitBytes });
+  if (violation) throw propError(scope, 'maxConnections', maxConnections, `is over the memory budget: ${violation}`);
 }
 
 /** `walKeepSize` and `maxSlotWalKeepSize`, which together must leave at least half of the volume to the data. */
@@ -204,6 +224,10 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
   public readonly poolers?: ApiObject[];
   /** The PostgreSQL pods' ServiceAccount, when the engine made one (statefulset engine: only for `pod.serviceAccountAnnotations`). */
   public readonly serviceAccount?: k8s.KubeServiceAccount;
+  /** The clients' pools counted in the connection budget (see `addConnectionPool`). */
+  public readonly connectionPools: DatabaseConnectionPool[] = [];
+  private readonly maxConnections: number;
+  private readonly reservedConnections: number;
 
   constructor(scope: Construct, id: string, props: PgReplicaSetProps = {}) {
     super(scope, id);
@@ -230,6 +254,25 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
     this.serviceAccount = built.serviceAccount;
 
     this.allowScraper(settings.metricsScraper);
+    this.maxConnections = settings.maxConnections;
+    this.reservedConnections = Number(settings.parameters.superuser_reserved_connections ?? SUPERUSER_RESERVED_CONNECTIONS);
+    this.node.addValidation({ validate: () => this.connectionBudgetErrors() });
+  }
+
+  /** Counts a client's pools in the connection budget, which synth checks at the autoscalers' maxima. */
+  public addConnectionPool(pool: DatabaseConnectionPool): void {
+    this.connectionPools.push(pool);
+  }
+
+  /** The primary and each replica: every client pool at its maximum, plus the exporter's one connection on each server. */
+  private connectionBudgetErrors(): string[] {
+    const exporter = { client: 'exporter', pods: 1, perPod: 1 };
+    const servers = [{ server: 'the primary', perPod: (p: DatabaseConnectionPool) => p.primaryPerPod }];
+    if (this.replicaHosts.length > 0) servers.push({ server: 'each replica', perPod: p => p.replicaPerPod });
+    return servers.map(({ server, perPod }) => connectionBudgetViolation({
+      server, maxConnections: this.maxConnections, reserved: this.reservedConnections,
+      pools: [...this.connectionPools.map(p => ({ client: p.client, pods: p.maxPods, perPod: perPod(p) })), exporter],
+    })).filter((v): v is string => v !== undefined).map(v => `${this.node.path}: ${v}`);
   }
 
   /**

@@ -6,7 +6,7 @@ import { requireIntInRange } from '../core/validation';
 import { RedisModeModule, RedisSharedObjects } from './mode';
 import { renderClusterCreateScript, renderRedisStartScript } from './redis-conf';
 import { RedisClusterSettings, RedisTopologyBase } from './settings';
-import { CONFIG_MOUNT, configVolume, objectMeta, REDIS_PORT, REDIS_UID, redisPasswordEnv } from './shared';
+import { CONFIG_MOUNT, configVolume, objectMeta, podAddresses, REDIS_PORT, REDIS_UID, redisPasswordEnv } from './shared';
 
 const BUS_PORT = REDIS_PORT + 10000;
 
@@ -33,7 +33,8 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
       replicated: topology.replicasPerShard > 0,
       extraRedisPorts: [{ name: 'cluster-bus', containerPort: BUS_PORT, protocol: 'TCP' }],
       configFiles: { 'start.sh': renderRedisStartScript('cluster'), 'create-cluster.sh': renderClusterCreateScript() },
-      redisEnv: [],
+      // Every node's stable DNS name, so a node whose peers all came back with new IPs can find them.
+      redisEnv: [{ name: 'REDIS_NODES', value: podAddresses(settings, settings.name, settings.headlessServiceName, topology.nodeCount, REDIS_PORT).join(' ') }],
       sentinelHosts: [],
       build: shared => ({
         createJob: createClusterJob(shared, topology, settings),

@@ -9,7 +9,7 @@ import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
 import { RedisModePlan } from './mode';
 import { planRedisMode } from './modes';
-import { renderRedisConf } from './redis-conf';
+import { renderRedisConf, renderRedisReadinessCheck } from './redis-conf';
 import { resolveRedisClusterSettings } from './resolve';
 import { RedisClusterProps, RedisClusterSettings, RedisMode } from './settings';
 import {
@@ -173,7 +173,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
 
   private redisContainer(plan: RedisModePlan, run: k8s.VolumeMount): k8s.Container {
     const redisPort = k8s.IntOrString.fromString('redis');
-    const ping = { exec: { command: ['sh', '-c', `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p ${REDIS_PORT} ping | grep -q PONG`] } };
+    const ready = { exec: { command: ['sh', '-c', renderRedisReadinessCheck(REDIS_PORT)] } };
     return {
       name: 'redis',
       image: this.settings.image,
@@ -191,7 +191,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
       volumeMounts: [CONFIG_MOUNT, run, { name: 'data', mountPath: '/data' }],
       startupProbe: { tcpSocket: { port: redisPort }, periodSeconds: 2, failureThreshold: 60 },
       livenessProbe: { tcpSocket: { port: redisPort }, periodSeconds: 10, failureThreshold: 3 },
-      readinessProbe: { ...ping, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+      readinessProbe: { ...ready, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
     };
   }
 

@@ -144,10 +144,47 @@ const ASK_SENTINELS = [
 ];
 
 /**
+ * Cluster mode: nodes.conf keeps each peer's last IP, and Redis connects to peers by IP only (the
+ * announced host name is for clients). When every pod restarts at once (a node-pool upgrade, a
+ * zone lost) every IP changes and no node can reach another. So a node that was already a member
+ * asks its own server to MEET each peer at the address its stable DNS name has now: the handshake
+ * answers with a node id it knows, and Redis moves that peer to the new address (the peers learn
+ * ours from its pings). A fresh node never meets anyone: joining it is the create Job's call.
+ * Runs in the background until every peer is connected at its current address, bounded by
+ * MEET_SECONDS; `exec` then makes redis-server its parent.
+ */
+const MEET_PEERS_AFTER_START = [
+  ': "${REDIS_NODES:?}"',
+  'data_dir=$(sed -n \'s/^dir //p\' "$conf")',
+  'if [ "$(grep -cv -e \'^vars \' -e \' myself,\' -e \'^$\' "$data_dir/nodes.conf" 2>/dev/null)" -gt 0 ] 2>/dev/null; then',
+  '  (',
+  '    export REDISCLI_AUTH="$REDIS_PASSWORD"',
+  '    deadline=$(( $(date +%s) + ${MEET_SECONDS:-300} ))',
+  '    while [ "$(date +%s)" -lt "$deadline" ]; do',
+  '      sleep 2',
+  '      pending=0',
+  '      for node in $REDIS_NODES; do',
+  '        [ "$node" = "$ANNOUNCE_HOST:$REDIS_PORT" ] && continue',
+  '        ip=$(getent hosts "${node%:*}" | awk \'{ print $1; exit }\')',
+  '        address="${ip:-${node%:*}}:${node##*:}"',
+  '        if ! redis-cli -p "$REDIS_PORT" cluster nodes 2>/dev/null | grep -q " $address@[^ ]* [^ ]*\\(master\\|slave\\).* connected"; then',
+  '          pending=1',
+  '          redis-cli -p "$REDIS_PORT" cluster meet "${address%:*}" "${address##*:}" >/dev/null 2>&1 || true',
+  '        fi',
+  '      done',
+  '      [ "$pending" = 0 ] && exit 0',
+  '    done',
+  '    echo "gave up meeting the peers after ${MEET_SECONDS:-300} s" >&2',
+  '  ) &',
+  'fi',
+];
+
+/**
  * The start script of a Redis pod. Env: CONF_DIR (rendered redis.conf), RUN_DIR (writable),
  * REDIS_PASSWORD, ANNOUNCE_HOST (the pod's DNS name), REDIS_PORT; in sentinel mode also
  * SENTINEL_HOSTS (`host:port ...`), MASTER_NAME, INITIAL_MASTER_HOST (pod 0) and optionally
- * INITIAL_MASTER_PORT (default REDIS_PORT). A standalone server needs only the password.
+ * INITIAL_MASTER_PORT (default REDIS_PORT); in cluster mode also REDIS_NODES (`host:port` of every
+ * node, by stable DNS name) and optionally MEET_SECONDS. A standalone server needs only the password.
  */
 export function renderRedisStartScript(mode: 'cluster' | 'sentinel' | 'standalone'): string {
   const lines = [
@@ -162,7 +199,7 @@ export function renderRedisStartScript(mode: 'cluster' | 'sentinel' | 'standalon
     'printf \'requirepass "%s"\\nmasterauth "%s"\\n\' "$REDIS_PASSWORD" "$REDIS_PASSWORD" >> "$conf"',
   ];
   if (mode === 'cluster') {
-    lines.push('echo "cluster-announce-hostname $ANNOUNCE_HOST" >> "$conf"');
+    lines.push('echo "cluster-announce-hostname $ANNOUNCE_HOST" >> "$conf"', ...MEET_PEERS_AFTER_START);
   } else if (mode === 'sentinel') {
     lines.push(
       ': "${SENTINEL_HOSTS:?}" "${MASTER_NAME:?}" "${INITIAL_MASTER_HOST:?}"',
@@ -208,6 +245,21 @@ export function renderSentinelStartScript(): string {
     '} >> "$conf"',
     'exec redis-server "$conf" --sentinel',
   ].join('\n') + '\n';
+}
+
+/**
+ * The readiness check of a Redis container: a master that answers is ready; a replica only once
+ * its link to the master is up and no full sync is in progress, so a replica still loading the
+ * master's data counts as unavailable (the PDB then holds back the next eviction). Env:
+ * REDIS_PASSWORD; the port is the argument.
+ */
+export function renderRedisReadinessCheck(port: number): string {
+  return [
+    `info=$(REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p ${port} info replication | tr -d '\r') || exit 1`,
+    'case "$info" in *role:master*) exit 0 ;; esac',
+    'case "$info" in *master_link_status:up*master_sync_in_progress:0*) exit 0 ;; esac',
+    'exit 1',
+  ].join('\n');
 }
 
 /**

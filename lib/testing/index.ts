@@ -2,3 +2,4 @@
 // Not exported from the main entry point, so a chart that does not test loads none of it.
 export * from './manifest-checks';
 export * from './crd-validators';
+export * from '../core/budgets';

@@ -1,6 +1,7 @@
 import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { nestedDurationViolation } from '../core/budgets';
 import { containerEnv, prefixedLink, QUEUE_ENV_PREFIX, SecretKey } from '../core/container-env';
 import { cronProblem } from '../core/cron';
 import {
@@ -18,6 +19,7 @@ import {
   annotateServiceAccount, applyPodOptions, hasServiceAccountAnnotations, mergePodOptions, PodOptions, resolvePodOptions,
 } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
+import { servicePoolBounds } from '../core/service-pools';
 import {
   parseQuantity, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer,
   requirePort, requireReplicaRange, requireWholeDuration,
@@ -95,7 +97,7 @@ export interface WorkerPoolProps extends WorkerQueueProps {
   readonly cpuUtilization?: number;
   /** How often KEDA reads the queues' lengths. @default Duration.seconds(15) */
   readonly pollingInterval?: Duration;
-  /** Time from SIGTERM to SIGKILL, for the jobs in hand to finish. @default Duration.seconds(120) */
+  /** Time from SIGTERM to SIGKILL, for the jobs in hand to finish; longer than `jobTimeout`. @default - `jobTimeout` + 30 s */
   readonly terminationGracePeriod?: Duration;
   /** Port the workers serve Prometheus metrics on (the liveness probe asks it too). @default 9100 */
   readonly metricsPort?: number;
@@ -183,10 +185,11 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
   const resourceValues = { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi', ...props.resources };
   const resources = resolveResources(scope, 'resources', props.resources, resourceValues);
   const maxRssPercent = requireIntInRange(scope, 'maxRssPercent', props.maxRssPercent ?? 80, 10, 100);
+  const jobPolicy = resolveJobPolicy(scope, props);
   return {
     image: requirePinnedImage(scope, 'image', props.image),
     ...queues,
-    ...resolveJobPolicy(scope, props),
+    ...jobPolicy,
     maxRssBytes: Math.floor(parseQuantity(resourceValues.memoryLimit)! * maxRssPercent / 100),
     schedules: resolveSchedules(scope, props.schedules ?? {}, queues.queues),
     enqueueCommand: props.enqueueCommand ?? ['node', 'service/dist/enqueue.js'],
@@ -194,7 +197,7 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
     backlogPerReplica: requireIntInRange(scope, 'backlogPerReplica', props.backlogPerReplica ?? 20, 1, 1_000_000),
     cpuUtilization: requireIntInRange(scope, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100),
     pollingSeconds: requireWholeDuration(scope, 'pollingInterval', props.pollingInterval ?? Duration.seconds(15), 'seconds', 1, 3600),
-    gracePeriodSeconds: requireWholeDuration(scope, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(120), 'seconds', 1, 86_400),
+    gracePeriodSeconds: resolveGracePeriod(scope, props, jobPolicy.jobTimeoutMs),
     metricsPort: requirePort(scope, 'metricsPort', props.metricsPort ?? 9100),
     metricsPath: props.metricsPath ?? '/metrics',
     spread: requireOneOf(scope, 'spread', props.spread ?? 'ScheduleAnyway', ['ScheduleAnyway', 'DoNotSchedule']),
@@ -202,6 +205,22 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
     runAsUser: props.runAsUser ?? 10001,
     ...resolveWorkerPodOptions(scope, props),
   };
+}
+
+/**
+ * The grace period must outlast a job: a job cut by scale-in is stalled, and with BullMQ's
+ * maxStalledCount of 1 a job cut twice fails for good.
+ */
+function resolveGracePeriod(scope: Construct, props: WorkerPoolProps, jobTimeoutMs: number): number {
+  const jobSeconds = Math.ceil(jobTimeoutMs / 1000);
+  const given = props.terminationGracePeriod;
+  const seconds = requireWholeDuration(scope, 'terminationGracePeriod', given ?? Duration.seconds(jobSeconds + 30), 'seconds', 1, 86_400);
+  const violation = nestedDurationViolation({
+    inner: `'jobTimeout' (${jobSeconds}s)`, innerSeconds: jobSeconds, outer: `'terminationGracePeriod' (${seconds}s)`, outerSeconds: seconds,
+    because: 'scale-in would kill jobs mid-run, and a job cut twice fails for good (BullMQ maxStalledCount 1)',
+  });
+  if (violation) throw new Error(`${scope.node.path}: ${violation}`);
+  return seconds;
 }
 
 function resolveWorkerPodOptions(scope: Construct, props: WorkerPoolProps): Pick<WorkerPoolSettings, 'pod' | 'jobPod' | 'ownJobServiceAccount'> {
@@ -324,6 +343,8 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     this.scheduleServiceAccount = this.createScheduleServiceAccount();
     this.cronJobs = this.createCronJobs(props);
     this.metricsEndpoints = this.createMetricsEndpoints();
+    // The workers run the service's pools with its defaults (10 to the primary, 10 to each replica).
+    props.database?.addConnectionPool({ client: this.node.path, maxPods: this.maxReplicas, ...servicePoolBounds(this) });
     this.allowScraper(requirePinnedPeer(this, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER));
   }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import {
   renderClusterCreateScript, renderRedisConf, renderRedisStartScript, renderSentinelConf,
@@ -10,12 +10,16 @@ export const TEST_REDIS_PASSWORD = 'test-only-password';
 
 /** One Redis server the tests started, through the rendered start script. */
 export interface RedisNode {
+  /** The port it listens on now (a restart may move it). */
   readonly port: number;
   readonly dir: string;
   /** Stops the process: SIGKILL (a crash) or SIGTERM (a clean stop). */
   stop(signal?: NodeJS.Signals): Promise<void>;
-  /** Starts it again from the same data directory. */
-  restart(): Promise<void>;
+  /**
+   * Starts it again from the same data directory; with `moveTo`, on that port and with that start
+   * script env, as a pod that comes back with a new IP (loopback has one IP: a new port stands in).
+   */
+  restart(moveTo?: { port: number; env: Record<string, string> }): Promise<void>;
 }
 
 /** `redis-cli` against a loopback port, authenticated with the test password. */
@@ -40,8 +44,10 @@ interface NodeOptions {
   readonly clusterNodeTimeoutMs?: number;
   /** A redis.conf rendered elsewhere (a construct's), run with the test's port, bind and dir. @default - one rendered here */
   readonly redisConf?: string;
-  /** Extra env of the start script (sentinel mode: SENTINEL_HOSTS, MASTER_NAME, INITIAL_MASTER_HOST). */
+  /** Extra env of the start script (sentinel mode: SENTINEL_HOSTS, MASTER_NAME, INITIAL_MASTER_HOST; cluster mode: REDIS_NODES). */
   readonly env?: Record<string, string>;
+  /** The port to listen on. @default - a free one */
+  readonly port?: number;
 }
 
 /** A pod's redis.conf with the port, address and data directory of a test server, everything else as rendered. */
@@ -54,7 +60,7 @@ function onLoopback(redisConf: string, port: number, dataDir: string): string {
  * substituted for loopback) run by the rendered start script, which adds the password.
  */
 export async function startRedisNode(group: ProcessGroup, options: NodeOptions): Promise<RedisNode> {
-  const port = await freePort();
+  let port = options.port ?? await freePort();
   const dir = group.tempDir('hscale-redis-');
   const confDir = join(dir, 'etc');
   const runDir = join(dir, 'run');
@@ -66,7 +72,7 @@ export async function startRedisNode(group: ProcessGroup, options: NodeOptions):
     maxmemoryPolicy: 'allkeys-lru', appendonly: true, appendfsync: 'everysec', savePoints: ['3600 1'], tcpKeepaliveSeconds: 60,
   }));
   const script = writeScript(confDir, 'start.sh', renderRedisStartScript(options.mode));
-  const env = {
+  let env: NodeJS.ProcessEnv = {
     ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, REDIS_PASSWORD: TEST_REDIS_PASSWORD,
     ANNOUNCE_HOST: '127.0.0.1', REDIS_PORT: String(port), ...options.env,
   };
@@ -80,14 +86,22 @@ export async function startRedisNode(group: ProcessGroup, options: NodeOptions):
   };
   await start();
   return {
-    port,
+    get port() { return port; },
     dir,
     stop: async (signal = 'SIGKILL') => {
       const exited = new Promise(resolve => child.child.once('exit', resolve));
       child.child.kill(signal);
       await exited;
     },
-    restart: start,
+    restart: async moveTo => {
+      if (moveTo) {
+        const conf = join(confDir, 'redis.conf');
+        writeFileSync(conf, readFileSync(conf, 'utf8').replace(/^port .*$/m, `port ${moveTo.port}`));
+        port = moveTo.port;
+        env = { ...env, ...moveTo.env, REDIS_PORT: String(port) };
+      }
+      await start();
+    },
   };
 }
 
@@ -104,9 +118,16 @@ export async function runClusterCreate(group: ProcessGroup, ports: number[], rep
   });
 }
 
+/** The start script env of cluster nodes on `ports`: every node's address, as a pod's REDIS_NODES lists the pods' DNS names. */
+export function clusterNodesEnv(ports: number[]): Record<string, string> {
+  return { REDIS_NODES: ports.map(p => `127.0.0.1:${p}`).join(' ') };
+}
+
 /** Starts `count` cluster nodes and creates the cluster with the rendered script. */
 export async function startRedisCluster(group: ProcessGroup, count = 6, replicasPerShard = 1, clusterNodeTimeoutMs = 5000): Promise<RedisNode[]> {
-  const nodes = await Promise.all(Array.from({ length: count }, () => startRedisNode(group, { mode: 'cluster', clusterNodeTimeoutMs })));
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const env = clusterNodesEnv(ports);
+  const nodes = await Promise.all(ports.map(port => startRedisNode(group, { mode: 'cluster', clusterNodeTimeoutMs, port, env })));
   await runClusterCreate(group, nodes.map(n => n.port), replicasPerShard);
   return nodes;
 }

@@ -1046,8 +1046,8 @@ export const PROP_SCHEMAS = {
               },
               "terminationGracePeriod": {
                 "instanceof": "Duration",
-                "description": "Time from SIGTERM to SIGKILL, for the jobs in hand to finish.",
-                "default": "Duration.seconds(120)"
+                "description": "Time from SIGTERM to SIGKILL, for the jobs in hand to finish; longer than `jobTimeout`.",
+                "default": "- `jobTimeout` + 30 s"
               },
               "metricsPort": {
                 "type": "number",
@@ -1697,8 +1697,8 @@ export const PROP_SCHEMAS = {
         },
         "maxConnections": {
           "type": "number",
-          "description": "`max_connections`.",
-          "default": 200
+          "description": "`max_connections`; every client pool at its autoscaler's maximum must fit it (a synth error shows the sum).",
+          "default": 400
         },
         "sharedBuffers": {
           "type": "string",
@@ -3133,6 +3133,7 @@ export const PROP_SCHEMAS = {
           "implements": {
             "interface": "IDatabaseEndpoint",
             "members": [
+              "addConnectionPool",
               "allowClient",
               "clientEnv",
               "clientLinks",
@@ -3141,6 +3142,7 @@ export const PROP_SCHEMAS = {
               "replicaHosts"
             ],
             "methods": [
+              "addConnectionPool",
               "allowClient"
             ],
             "classes": [
@@ -3372,6 +3374,7 @@ export const PROP_SCHEMAS = {
           "implements": {
             "interface": "IDatabaseEndpoint",
             "members": [
+              "addConnectionPool",
               "allowClient",
               "clientEnv",
               "clientLinks",
@@ -3380,6 +3383,7 @@ export const PROP_SCHEMAS = {
               "replicaHosts"
             ],
             "methods": [
+              "addConnectionPool",
               "allowClient"
             ],
             "classes": [
@@ -3421,8 +3425,8 @@ export const PROP_SCHEMAS = {
         },
         "terminationGracePeriod": {
           "instanceof": "Duration",
-          "description": "Time from SIGTERM to SIGKILL, for the jobs in hand to finish.",
-          "default": "Duration.seconds(120)"
+          "description": "Time from SIGTERM to SIGKILL, for the jobs in hand to finish; longer than `jobTimeout`.",
+          "default": "- `jobTimeout` + 30 s"
         },
         "metricsPort": {
           "type": "number",

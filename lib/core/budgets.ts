@@ -1,0 +1,77 @@
+// Budgets that must hold at the autoscalers' maxima, as pure functions of numbers: the constructs
+// run them at synth time, and `hscale/testing` exports them for the numbers of users' charts.
+
+/** The connections one client workload may hold to one PostgreSQL server, at its autoscaler's maximum. */
+export interface ConnectionPoolDemand {
+  /** What holds them: a construct path, or `exporter`. */
+  readonly client: string;
+  /** Pods at the autoscaler's maximum. */
+  readonly pods: number;
+  /** Connections each pod's pool may open to this server. */
+  readonly perPod: number;
+}
+
+/** One PostgreSQL server's connection limit and every pool that can reach it. */
+export interface ConnectionBudget {
+  /** The server, as the message names it (`the primary`, `each replica`). */
+  readonly server: string;
+  readonly maxConnections: number;
+  /** `superuser_reserved_connections` (and any other reserve), which clients cannot use. */
+  readonly reserved: number;
+  readonly pools: ConnectionPoolDemand[];
+}
+
+/**
+ * Why the pools exceed the server's connections, with the arithmetic; undefined when they fit.
+ * Each pool counts at its bound: postgres.js opens connections on demand up to `max`, so under a
+ * peak every pod of every pool can hold all of them.
+ */
+export function connectionBudgetViolation(budget: ConnectionBudget): string | undefined {
+  const total = budget.pools.reduce((sum, p) => sum + p.pods * p.perPod, 0);
+  const available = budget.maxConnections - budget.reserved;
+  if (total <= available) return undefined;
+  const terms = budget.pools.map(p => `${p.client} ${p.pods} × ${p.perPod}`).join(' + ');
+  return `${budget.server} can be asked for ${terms} = ${total} connections at the autoscalers' maxima, more than ` +
+    `max_connections (${budget.maxConnections}) - superuser_reserved_connections (${budget.reserved}) = ${available}: ` +
+    'lower the pools or the maxima, raise \'maxConnections\' (with the memory it needs), or put PgBouncer between ' +
+    '(engine \'cloudnative-pg\' with \'pooler\')';
+}
+
+/** What a PostgreSQL server may use at its connection limit, against its container's memory limit. */
+export interface PostgresMemoryBudget {
+  readonly sharedBuffersBytes: number;
+  readonly maxConnections: number;
+  /** `work_mem`: each backend may use it (at least once) for a sort or a hash. */
+  readonly workMemBytes: number;
+  readonly memoryLimitBytes: number;
+}
+
+/** Why `shared_buffers + max_connections × work_mem` exceeds the memory limit, with the arithmetic; undefined when it fits. */
+export function postgresMemoryViolation(budget: PostgresMemoryBudget): string | undefined {
+  const total = budget.sharedBuffersBytes + budget.maxConnections * budget.workMemBytes;
+  if (total <= budget.memoryLimitBytes) return undefined;
+  return `shared_buffers (${mib(budget.sharedBuffersBytes)}) + max_connections (${budget.maxConnections}) × work_mem ` +
+    `(${mib(budget.workMemBytes)}) = ${mib(total)} is more than the memory limit (${mib(budget.memoryLimitBytes)}): ` +
+    'at peak the kernel kills PostgreSQL; lower \'maxConnections\' or \'workMem\', or raise \'resources.memoryLimit\'';
+}
+
+/** Durations that must nest: the inner one must end before the outer one. */
+export interface NestedDuration {
+  /** What the inner duration is, e.g. `'jobTimeout' (300s)`. */
+  readonly inner: string;
+  readonly innerSeconds: number;
+  readonly outer: string;
+  readonly outerSeconds: number;
+  /** What goes wrong when it does not nest. */
+  readonly because: string;
+}
+
+/** Why `inner` does not end before `outer`; undefined when it does. */
+export function nestedDurationViolation(d: NestedDuration): string | undefined {
+  if (d.innerSeconds < d.outerSeconds) return undefined;
+  return `${d.inner} must be shorter than ${d.outer}: ${d.because}`;
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / 2 ** 20)}MiB`;
+}

@@ -1,0 +1,51 @@
+import { Testing } from 'cdk8s';
+import { PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
+import { connectionBudgetViolation, nestedDurationViolation, postgresMemoryViolation } from '../lib/testing';
+
+test('pools that fit max_connections minus the reserve pass, one more connection does not, with the arithmetic', () => {
+  const pools = [{ client: 'api', pods: 20, perPod: 10 }, { client: 'exporter', pods: 1, perPod: 1 }];
+  expect(connectionBudgetViolation({ server: 'the primary', maxConnections: 204, reserved: 3, pools })).toBeUndefined();
+  expect(connectionBudgetViolation({ server: 'the primary', maxConnections: 203, reserved: 3, pools })).toBe(
+    'the primary can be asked for api 20 × 10 + exporter 1 × 1 = 201 connections at the autoscalers\' maxima, more than ' +
+    'max_connections (203) - superuser_reserved_connections (3) = 200: lower the pools or the maxima, raise \'maxConnections\' ' +
+    '(with the memory it needs), or put PgBouncer between (engine \'cloudnative-pg\' with \'pooler\')');
+});
+
+test('shared_buffers plus a work_mem per connection must fit the memory limit', () => {
+  const budget = { sharedBuffersBytes: 2 ** 30, workMemBytes: 4 * 2 ** 20, memoryLimitBytes: 4 * 2 ** 30 };
+  expect(postgresMemoryViolation({ ...budget, maxConnections: 768 })).toBeUndefined();
+  expect(postgresMemoryViolation({ ...budget, maxConnections: 1250 })).toBe(
+    'shared_buffers (1024MiB) + max_connections (1250) × work_mem (4MiB) = 6024MiB is more than the memory limit (4096MiB): ' +
+    'at peak the kernel kills PostgreSQL; lower \'maxConnections\' or \'workMem\', or raise \'resources.memoryLimit\'');
+});
+
+test('an inner duration must end before the outer one', () => {
+  const d = { inner: '\'jobTimeout\' (300s)', outer: '\'terminationGracePeriod\' (120s)', because: 'a job in hand is killed mid-run' };
+  expect(nestedDurationViolation({ ...d, innerSeconds: 119, outerSeconds: 120 })).toBeUndefined();
+  expect(nestedDurationViolation({ ...d, innerSeconds: 120, outerSeconds: 120 })).toBe(
+    '\'jobTimeout\' (300s) must be shorter than \'terminationGracePeriod\' (120s): a job in hand is killed mid-run');
+});
+
+function chartWithPools(maxConnections: number, replicas: number) {
+  const chart = Testing.chart();
+  const db = new PgReplicaSet(chart, 'db', { replicas, maxConnections });
+  const broker = new RedisCluster(chart, 'queue', { mode: 'standalone', maxmemoryPolicy: 'noeviction' });
+  new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', maxReplicas: 20, database: db, databasePool: { primarySize: 10, replicaSize: 5 } });
+  new WorkerPool(chart, 'workers', { image: 'example/api:1.0.0', queues: ['jobs'], broker, database: db, maxReplicas: 10 });
+  return chart;
+}
+
+test('throws error, when the API and the workers at their maxima exceed the primary\'s connections', () => {
+  // 20 × 10 + 10 × 10 + the exporter = 301 on the primary; 20 × 5 + 10 × 10 + 1 = 201 on each replica.
+  expect(() => Testing.synth(chartWithPools(303, 2))).toThrow(
+    'test/db: the primary can be asked for test/api 20 × 10 + test/workers 10 × 10 + exporter 1 × 1 = 301 connections');
+  expect(() => Testing.synth(chartWithPools(304, 2))).not.toThrow();
+  expect(() => Testing.synth(chartWithPools(200, 2))).toThrow(
+    'test/db: each replica can be asked for test/api 20 × 5 + test/workers 10 × 10 + exporter 1 × 1 = 201 connections');
+});
+
+test('throws error, when max_connections × work_mem and shared_buffers exceed the memory limit', () => {
+  expect(() => new PgReplicaSet(Testing.chart(), 'db', { maxConnections: 1250 })).toThrow(
+    'test/db: \'maxConnections\' (1250) is over the memory budget: shared_buffers (1024MiB) + max_connections (1250) × work_mem (4MiB) = 6024MiB ' +
+    'is more than the memory limit (4096MiB)');
+});

@@ -14,6 +14,7 @@ import { cacheEffectiveness } from './scenarios/cache-effectiveness';
 import { failover } from './scenarios/failover';
 import { guideLoad } from './scenarios/guide-load';
 import { ReadPathData, readPath, VARIANT_LABELS } from './scenarios/read-path';
+import { requestCost } from './scenarios/request-cost';
 import { routerOverhead } from './scenarios/router-overhead';
 import { synthesis } from './scenarios/synthesis';
 import { writes } from './scenarios/writes';
@@ -24,7 +25,7 @@ import { FIGURE_HEADER, figureRows, ScenarioResult, textTable } from './support/
 import { ROOT } from './support/stack';
 import { RunRecord, renderSummary } from './support/summary';
 
-const SCENARIOS: Scenario[] = [synthesis, readPath, routerOverhead, cacheEffectiveness, writes, guideLoad, failover];
+const SCENARIOS: Scenario[] = [synthesis, readPath, requestCost, routerOverhead, cacheEffectiveness, writes, guideLoad, failover];
 /** The whole run is cut off here, servers stopped, whatever still runs. */
 const RUN_LIMIT_MS = 10 * 60_000;
 const BENCH_DIR = join(ROOT, 'bench');

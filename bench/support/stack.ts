@@ -77,7 +77,7 @@ export function serviceEnv(stack: Stack, options: { cache: boolean; readPolicy: 
   };
 }
 
-async function startBackend(group: ProcessGroup, args: string[], env: Record<string, string>, readyPath: string): Promise<Backend> {
+export async function startBackend(group: ProcessGroup, args: string[], env: Record<string, string>, readyPath: string): Promise<Backend> {
   const port = await freePort();
   let output = '';
   const child = spawn(process.execPath, args, {

@@ -25,6 +25,14 @@ export async function timeMs(fn: () => unknown): Promise<number> {
   return elapsedMs(started);
 }
 
+/** The CPU time (user + system, all of this process's threads, GC included) of one call of `fn`, in milliseconds. */
+export function cpuMs(fn: () => unknown): number {
+  const started = process.cpuUsage();
+  fn();
+  const used = process.cpuUsage(started);
+  return (used.user + used.system) / 1000;
+}
+
 /** Rounds to `digits` significant-looking decimals for the report (keeps integers whole). */
 export function round(value: number, digits = 2): number {
   if (!Number.isFinite(value)) return value;

@@ -218,7 +218,7 @@ class StandaloneStack {
         strategy: { type: 'Recreate' },
         selector: { matchLabels: pods },
         template: {
-          metadata: { labels, annotations: spec.automountServiceAccountToken ? { 'hscale.io/needs-service-account-token': 'kubernetes_sd_configs lists pods through the API server' } : {} },
+          metadata: { labels, annotations: spec.automountServiceAccountToken ? { 'hscale.io/needs-service-account-token': 'kubernetes_sd_configs lists pods through the API server' } : undefined },
           spec: {
             automountServiceAccountToken: false,
             securityContext: restrictedPodSecurityContext(uid, uid),

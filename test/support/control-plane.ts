@@ -17,9 +17,12 @@ export function readmeApplyCommands(readme: string, file: string): string[] {
 /**
  * Runs a README line on the control plane: `helm install` of an operator is replaced by its CRDs
  * (installed at start), `<placeholder>` values by random ones, `<certificate.pem>` and
- * `<private-key.pem>` by a self-signed pair. Returns what it ran, for the record.
+ * `<private-key.pem>` by a self-signed pair. A comment (an add-on the reader's cluster provides,
+ * such as a LoadBalancer provider or a NetworkPolicy CNI) is passed over, as a shell would.
+ * Returns what it ran, for the record.
  */
 export async function runReadmeLine(plane: ControlPlane, line: string, workDir: string, repoRoot: string): Promise<string> {
+  if (line.startsWith('#')) return `a comment: ${line}`;
   if (line.startsWith('helm ')) return `skipped (the operator's CRDs are installed instead): ${line}`;
   if (!line.startsWith('kubectl ')) throw new Error(`a README step the test cannot run: ${line}`);
   const args = line.split(/\s+/).slice(1).map(arg => arg

@@ -43,6 +43,14 @@ function childPids(parent: number): number[] {
   });
 }
 
+function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
 /** A fresh directory tree owned by `postgres`: base/{data,socket,etc}. */
 export async function pgDirs(group: ProcessGroup): Promise<{ base: string; dataDir: string; socketDir: string; etcDir: string }> {
   const base = group.tempDir('hscale-pg-');
@@ -95,7 +103,11 @@ export async function startServer(group: ProcessGroup, options: {
     start,
     freeze: frozen => {
       const postmaster = Number(readFileSync(join(options.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      for (const pid of [postmaster, ...childPids(postmaster)]) process.kill(pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+      const signal = frozen ? 'SIGSTOP' : 'SIGCONT';
+      // The postmaster first, so it forks no backend after the listing; a backend that exits in
+      // between (a client closing, a connect timeout) is not an error: it has nothing left to freeze.
+      process.kill(postmaster, signal);
+      for (const pid of childPids(postmaster)) signalIfAlive(pid, signal);
     },
   };
   group.onCleanup(() => server.stop('immediate'));

@@ -6,7 +6,7 @@ import { join } from 'path';
 import { connect as tlsConnect } from 'tls';
 import { NginxConfOptions, renderNginxConf } from '../lib/load-balancer/nginx-conf';
 import { localHttp2Syntax, loopbackNginxOptions, nginxTest, selfSignedCertificate, startNginx } from './support/nginx';
-import { freePort, ProcessGroup, sleep } from './support/processes';
+import { freePort, ProcessGroup, sleep, waitFor } from './support/processes';
 
 const group = new ProcessGroup();
 afterAll(() => group.cleanup());
@@ -539,7 +539,9 @@ describe('nginx keeps the ops endpoints, the websocket prefix and the request id
     await httpsGet(`${base}/api/v1/items/1`, { 'X-Request-ID': 'forged" rid=0000' });
     expect(seen).toHaveLength(1);
     expect(seen[0].requestId).toMatch(/^[0-9a-f]{32}$/);
-    const line = readFileSync(join(dir, 'access.log'), 'utf8').trim().split('\n').pop()!;
+    // nginx writes the access log after it sent the response, so the line may trail the answer.
+    const line = await waitFor('the access log line', async () =>
+      readFileSync(join(dir, 'access.log'), 'utf8').split('\n').find(l => l.includes(`rid=${seen[0].requestId}`)), 5_000, 20);
     expect(line).toContain(`rid=${seen[0].requestId} client_rid="forged\\x22 rid=0000"`);
   });
 

@@ -18,7 +18,7 @@ export function chartFiles(args: string[], dist = join(__dirname, '..', 'dist'))
   return readdirSync(dist).filter(f => f.endsWith('.k8s.yaml')).sort().map(f => join(dist, f));
 }
 
-/** The Apply steps of every chart file, as the README's "Apply" section holds them. */
+/** The Apply steps of every chart file, as docs/apply.md holds them. */
 export function renderApplySection(files: string[]): string {
   return files.map(file => renderApplySteps(`dist/${basename(file)}`, externalRequirements(readManifests(file)))).join('\n');
 }

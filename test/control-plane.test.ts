@@ -1,7 +1,7 @@
 /**
  * Every chart in dist/ applied to a real Kubernetes control plane (etcd, kube-apiserver with the
  * default admission plugins, controller-manager, scheduler; kwok's 6 fake nodes over 3 zones),
- * following the README's Apply steps. One control plane for the whole file, stopped in afterAll
+ * following the Apply steps of docs/apply.md. One control plane for the whole file, stopped in afterAll
  * (so on a failure too); the charts one after another, each deleted before the next.
  *
  * The binaries come from `bash tools/control-plane/build.sh` (.ci/run runs it before `npm test`).
@@ -18,14 +18,14 @@ import { PgReplicaSet } from '../lib/postgres/pg-replica-set';
 import { ControlPlane, DEFAULT_BIN_DIR, missingBinaries, REPO_ROOT, startControlPlane } from '../scripts/control-plane/index';
 import { readManifests } from '../scripts/requirements';
 import {
-  designedDisruptionsAllowed, getItems, impersonatingKubectl, keeps, readmeApplyCommands, runReadmeLine,
+  applyPageCommands, designedDisruptionsAllowed, getItems, impersonatingKubectl, keeps, runApplyLine,
 } from './support/control-plane';
 import { waitFor } from './support/processes';
 
 jest.setTimeout(180_000);
 
 const CHARTS = ['hscale.k8s.yaml', 'bet-intel.k8s.yaml', 'cms.k8s.yaml', 'fastnext.k8s.yaml', 'tutormax.k8s.yaml'];
-const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+const APPLY_PAGE = readFileSync(join(REPO_ROOT, 'docs', 'apply.md'), 'utf8');
 const WORKLOADS = new Set(['Deployment', 'StatefulSet']);
 
 let plane: ControlPlane | undefined;
@@ -70,11 +70,11 @@ describe.each(CHARTS)('%s on a real control plane', file => {
   const running = workloads.filter(w => w.spec.replicas !== 0);
   const byKind = (kind: string) => objects.filter(o => o.kind === kind);
 
-  test('the README\'s Apply steps run, and the server-side apply is accepted with no error and no warning', async () => {
-    const lines = readmeApplyCommands(README, file);
+  test('the Apply steps of docs/apply.md run, and the server-side apply is accepted with no error and no warning', async () => {
+    const lines = applyPageCommands(APPLY_PAGE, file);
     const apply = lines.find(l => l.startsWith('kubectl apply -f dist/'));
     expect(apply).toBe(`kubectl apply -f dist/${file}`);
-    for (const line of lines.filter(l => l !== apply)) await runReadmeLine(cp(), line, workDir, REPO_ROOT);
+    for (const line of lines.filter(l => l !== apply)) await runApplyLine(cp(), line, workDir, REPO_ROOT);
     const result = await cp().kubectl(['apply', '--server-side', '-f', path]);
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(result.stdout.trim().split('\n')).toHaveLength(objects.length);

@@ -51,9 +51,9 @@ describe.each(chartFiles([]).map(file => [file.split('/').pop()!, file]))('%s', 
   });
 });
 
-test('the README\'s Apply section is what npm run requirements renders for dist/', () => {
-  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
-  const section = /<!-- apply:begin[^\n]*-->\n([\s\S]*?)<!-- apply:end -->/.exec(readme);
+test('the Apply steps of docs/apply.md are what npm run requirements renders for dist/', () => {
+  const page = readFileSync(join(__dirname, '..', 'docs', 'apply.md'), 'utf8');
+  const section = /<!-- apply:begin[^\n]*-->\n([\s\S]*?)<!-- apply:end -->/.exec(page);
   expect(section).not.toBeNull();
   expect(section![1]).toBe(renderApplySection(chartFiles([])));
 });

@@ -4,27 +4,27 @@ import { join } from 'path';
 import { KubeObject } from '../../lib/cluster/requirements';
 import type { ControlPlane } from '../../scripts/control-plane/index';
 
-/** The shell lines of one chart's steps in the README's Apply section, in order. */
-export function readmeApplyCommands(readme: string, file: string): string[] {
-  const section = readme.split('<!-- apply:begin')[1]?.split('<!-- apply:end')[0] ?? '';
+/** The shell lines of one chart's steps in the Apply section of docs/apply.md, in order. */
+export function applyPageCommands(page: string, file: string): string[] {
+  const section = page.split('<!-- apply:begin')[1]?.split('<!-- apply:end')[0] ?? '';
   const start = section.indexOf(`#### \`${file}\``);
-  if (start === -1) throw new Error(`the README's Apply section has no steps for ${file}`);
+  if (start === -1) throw new Error(`docs/apply.md has no Apply steps for ${file}`);
   const rest = section.slice(start + 1);
   const body = rest.slice(0, rest.search(/\n#### |$/));
   return [...body.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap(m => m[1].split('\n').map(l => l.trim()).filter(Boolean));
 }
 
 /**
- * Runs a README line on the control plane: `helm install` of an operator is replaced by its CRDs
+ * Runs a line of docs/apply.md on the control plane: `helm install` of an operator is replaced by its CRDs
  * (installed at start), `<placeholder>` values by random ones, `<certificate.pem>` and
  * `<private-key.pem>` by a self-signed pair. A comment (an add-on the reader's cluster provides,
  * such as a LoadBalancer provider or a NetworkPolicy CNI) is passed over, as a shell would.
  * Returns what it ran, for the record.
  */
-export async function runReadmeLine(plane: ControlPlane, line: string, workDir: string, repoRoot: string): Promise<string> {
+export async function runApplyLine(plane: ControlPlane, line: string, workDir: string, repoRoot: string): Promise<string> {
   if (line.startsWith('#')) return `a comment: ${line}`;
   if (line.startsWith('helm ')) return `skipped (the operator's CRDs are installed instead): ${line}`;
-  if (!line.startsWith('kubectl ')) throw new Error(`a README step the test cannot run: ${line}`);
+  if (!line.startsWith('kubectl ')) throw new Error(`an Apply step the test cannot run: ${line}`);
   const args = line.split(/\s+/).slice(1).map(arg => arg
     .replace('<certificate.pem>', tlsPair(workDir).cert)
     .replace('<private-key.pem>', tlsPair(workDir).key)

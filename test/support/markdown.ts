@@ -1,0 +1,65 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
+import { dirname, join, resolve } from 'path';
+
+/** The lines of a Markdown text outside fenced code blocks, with inline code spans blanked. */
+export function proseLines(text: string): string[] {
+  let fenced = false;
+  return text.split('\n').map(line => {
+    if (/^\s*```/.test(line)) {
+      fenced = !fenced;
+      return '';
+    }
+    return fenced ? '' : line.replace(/`[^`]*`/g, '``');
+  });
+}
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
+export function headingSlug(heading: string): string {
+  const text = heading.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1');
+  return text.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+}
+
+/** Every anchor a Markdown text defines: its headings' slugs (GitHub numbers repeats -1, -2, ...) and HTML ids and names. */
+export function anchorsOf(text: string): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  const lines = text.split('\n');
+  proseLines(text).forEach((prose, i) => {
+    const heading = /^#{1,6}\s+(.*?)\s*$/.exec(prose) && /^#{1,6}\s+(.*?)\s*$/.exec(lines[i]);
+    if (heading) {
+      const slug = headingSlug(heading[1]);
+      const n = seen.get(slug) ?? 0;
+      seen.set(slug, n + 1);
+      anchors.add(n === 0 ? slug : `${slug}-${n}`);
+    }
+    for (const m of prose.matchAll(/<a\s+(?:name|id)="([^"]+)"/g)) anchors.add(m[1]);
+  });
+  return anchors;
+}
+
+/** The relative links and images of a Markdown text (external URLs left out). */
+export function relativeLinks(text: string): string[] {
+  return proseLines(text).flatMap(line => [...line.matchAll(/!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map(m => m[1]))
+    .filter(target => !/^[a-z][a-z0-9+.-]*:/i.test(target));
+}
+
+/** Each link of `file` that does not resolve: a missing file, or an anchor its target does not define. */
+export function brokenLinks(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return relativeLinks(text).filter(link => {
+    const [path, anchor] = link.split('#');
+    const target = path === '' ? file : resolve(dirname(file), decodeURIComponent(path));
+    if (path !== '' && !existsSync(target)) return true;
+    if (anchor === undefined) return false;
+    return !target.endsWith('.md') || !anchorsOf(target === file ? text : readFileSync(target, 'utf8')).has(anchor);
+  });
+}
+
+/** The Markdown files of a folder, at any depth. */
+export function markdownFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap(name => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return markdownFiles(path);
+    return name.endsWith('.md') ? [path] : [];
+  });
+}

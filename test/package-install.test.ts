@@ -2,6 +2,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { builtinModules } from 'module';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { npm, packLibrary, REPO_ROOT as ROOT, userEnv as env } from './support/package';
 import { run } from './support/processes';
 
 /*
@@ -12,7 +13,6 @@ import { run } from './support/processes';
  */
 jest.setTimeout(600_000);
 
-const ROOT = join(__dirname, '..');
 const FIXTURES = join(__dirname, 'fixtures', 'consumer');
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 const manifest = readJson(join(ROOT, 'package.json'));
@@ -33,10 +33,6 @@ const VARIANTS = {
 };
 type Variant = keyof typeof VARIANTS;
 
-// npm_* variables of an enclosing `npm test` (workspace, lifecycle) must not steer the user's npm.
-const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
-const npm = (args: string[], cwd: string) => run('npm', args, { cwd, env, timeoutMs: 300_000 });
-
 const work = mkdtempSync(join(tmpdir(), 'hscale-install-'));
 let tarball: Promise<string>;
 const installs: Partial<Record<Variant, Promise<Installed>>> = {};
@@ -47,9 +43,7 @@ interface Installed {
 }
 
 beforeAll(() => {
-  // `npm pack` runs prepack and prepare: the library is built from lib/ alone, as on a user's install.
-  tarball = npm(['pack', '--pack-destination', work, '--json'], ROOT)
-    .then(out => join(work, JSON.parse(out)[0].filename));
+  tarball = packLibrary(work);
   for (const variant of Object.keys(VARIANTS) as Variant[]) {
     installs[variant] = tarball.then(file => installAndRun(variant, file));
     installs[variant]!.catch(() => undefined); // awaited by the tests; not unhandled meanwhile

@@ -63,3 +63,15 @@ export function markdownFiles(dir: string): string[] {
     return name.endsWith('.md') ? [path] : [];
   });
 }
+
+/** A README step marked for the doc test: a file to write, or a shell block to run in a folder. */
+export type DocStep = { readonly file: string; readonly content: string } | { readonly runIn: string; readonly script: string };
+
+/**
+ * The marked code blocks of a Markdown text, in order: `<!-- doctest: file <path> -->` or
+ * `<!-- doctest: run <folder> -->` on the line before a fenced block. Unmarked blocks are prose.
+ */
+export function docSteps(text: string): DocStep[] {
+  return [...text.matchAll(/<!-- doctest: (file|run) (\S+) -->\n```[a-z]*\n([\s\S]*?)```/g)]
+    .map(([, kind, target, body]) => kind === 'file' ? { file: target, content: body } : { runIn: target, script: body });
+}

@@ -1,5 +1,7 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
 import { join } from 'path';
-import { run } from './processes';
+import { run, waitFor } from './processes';
 
 /** The repository's root, whose package.json is the one packed. */
 export const REPO_ROOT = join(__dirname, '..', '..');
@@ -17,5 +19,43 @@ export const npm = (args: string[], cwd: string, env: NodeJS.ProcessEnv = userEn
  * `npm pack` of the repository into `dest`, returning the tarball's path. It runs prepack and
  * prepare: the library is built from lib/ alone, as on a user's install.
  */
-export const packLibrary = (dest: string): Promise<string> =>
-  npm(['pack', '--pack-destination', dest, '--json'], REPO_ROOT).then(out => join(dest, JSON.parse(out)[0].filename));
+export const packLibrary = (dest: string): Promise<string> => withLibDist(() =>
+  npm(['pack', '--pack-destination', dest, '--json'], REPO_ROOT).then(out => join(dest, JSON.parse(out)[0].filename)));
+
+// One lock per clone: Jest's workers are separate processes, and the pack's prepack empties lib-dist/.
+const LOCK = join(tmpdir(), `hscale-lib-dist-${REPO_ROOT.replace(/\W/g, '_')}.lock`);
+
+/**
+ * Runs `use` while no other test process rebuilds lib-dist/: the suites that pack the library
+ * (prepack removes lib-dist/ and builds it again) and those that read it take turns.
+ */
+export async function withLibDist<T>(use: () => Promise<T>): Promise<T> {
+  await waitFor('the lib-dist lock', async () => takeLock(), 600_000, 250);
+  try {
+    return await use();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+/** mkdir is atomic: the process that creates the folder holds the lock. A holder that died leaves it free. */
+function takeLock(): boolean {
+  try {
+    mkdirSync(LOCK);
+    writeFileSync(join(LOCK, 'pid'), String(process.pid));
+    return true;
+  } catch {
+    if (holderDied()) rmSync(LOCK, { recursive: true, force: true });
+    return false;
+  }
+}
+
+function holderDied(): boolean {
+  try {
+    process.kill(Number(readFileSync(join(LOCK, 'pid'), 'utf8')), 0);
+    return false;
+  } catch (error) {
+    // ENOENT: the holder has made the folder and not yet written its pid.
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}

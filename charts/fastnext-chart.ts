@@ -94,6 +94,8 @@ export class FastNextChart extends Chart {
       databasePool: { primarySize: 20, primaryOverflow: 40, replicaSize: 10, replicaOverflow: 20, timeout: Duration.seconds(30) },
       cache: this.cache,
       metricsPrefix: 'fastnext',
+      // The guide's names, so its commands work as written: `kubectl describe hpa backend-hpa -n fastnext`.
+      names: { deployment: 'backend-api', autoscaler: 'backend-hpa', disruptionBudget: 'backend-pdb' },
       env: { CACHE_DEFAULT_TTL: '300' },
       secretEnv: referenceSecretEnv(this),
     });

@@ -18,6 +18,7 @@ export { PodNetworkPolicy } from './core/pod-network-policy';
 export type { PodNetworkPolicyProps } from './core/pod-network-policy';
 
 export { ScaledApi } from './api/scaled-api';
+export type { ScaledApiNames } from './api/object-names';
 export type {
   DatabasePool, PodMetricTarget, ProbePaths, ProbeTiming, ProbeTimings, ScaledApiProps, ScalingPolicy, ScalingRules,
 } from './api/scaled-api';

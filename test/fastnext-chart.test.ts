@@ -11,22 +11,22 @@ test('the FastNext chart passes the manifest checks, behind its restricted Names
 });
 
 test('the key of the write tokens comes from a Secret the user creates, which the chart\'s requirements list', () => {
-  expect(chart.env('Deployment', 'fastnext-api').AUTH_SIGNING_KEY).toEqual({ secretKeyRef: { name: 'fastnext-api-auth', key: 'signing-key' } });
+  expect(chart.env('Deployment', 'backend-api').AUTH_SIGNING_KEY).toEqual({ secretKeyRef: { name: 'fastnext-api-auth', key: 'signing-key' } });
   expect(externalRequirements(chart.manifests).secrets).toContainEqual(expect.objectContaining({ namespace: 'fastnext', name: 'fastnext-api-auth', keys: ['signing-key'] }));
 });
 
 test('the API scales on 3-20 pods at CPU 70% and memory 80%, keeps 2 available, with the guide\'s requests and limits', () => {
-  const hpa = chart.find('HorizontalPodAutoscaler', 'fastnext-api').spec;
+  const hpa = chart.find('HorizontalPodAutoscaler', 'backend-hpa').spec;
   expect([hpa.minReplicas, hpa.maxReplicas]).toEqual([3, 20]);
   expect(hpa.metrics.map((m: Manifest) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([['cpu', 70], ['memory', 80]]);
-  expect(chart.find('PodDisruptionBudget', 'fastnext-api').spec.minAvailable).toBe(2);
-  const container = chart.find('Deployment', 'fastnext-api').spec.template.spec.containers[0];
+  expect(chart.find('PodDisruptionBudget', 'backend-pdb').spec.minAvailable).toBe(2);
+  const container = chart.find('Deployment', 'backend-api').spec.template.spec.containers[0];
   expect(container.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } });
   expect(container.ports[0].containerPort).toBe(8000);
 });
 
 test('the autoscaler adds the larger of 50% and 2 pods a minute, and removes the smaller of 10% a minute and 1 pod per 3 minutes', () => {
-  expect(chart.find('HorizontalPodAutoscaler', 'fastnext-api').spec.behavior).toEqual({
+  expect(chart.find('HorizontalPodAutoscaler', 'backend-hpa').spec.behavior).toEqual({
     scaleUp: {
       stabilizationWindowSeconds: 60, selectPolicy: 'Max',
       policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 2, periodSeconds: 60 }],
@@ -39,7 +39,7 @@ test('the autoscaler adds the larger of 50% and 2 pods a minute, and removes the
 });
 
 test('the probes keep the guide\'s paths and timings', () => {
-  const container = chart.find('Deployment', 'fastnext-api').spec.template.spec.containers[0];
+  const container = chart.find('Deployment', 'backend-api').spec.template.spec.containers[0];
   const timing = (probe: Manifest) => [probe.httpGet.path, probe.initialDelaySeconds ?? 0, probe.periodSeconds, probe.timeoutSeconds, probe.failureThreshold];
   expect(timing(container.livenessProbe)).toEqual(['/api/v1/scaling/health/liveness', 60, 10, 5, 3]);
   expect(timing(container.readinessProbe)).toEqual(['/api/v1/scaling/health/readiness', 10, 5, 3, 3]);
@@ -47,7 +47,7 @@ test('the probes keep the guide\'s paths and timings', () => {
 });
 
 test('the pools are the guide\'s 20 + 40 on the primary and 10 + 20 per replica, and PostgreSQL admits them all at 20 pods', () => {
-  const env = chart.env('Deployment', 'fastnext-api');
+  const env = chart.env('Deployment', 'backend-api');
   expect([env.PG_POOL_MAX, env.PG_REPLICA_POOL_MAX, env.PG_POOL_TIMEOUT_MS]).toEqual(['60', '30', '30000']);
   // fastnext_db_pool_size reports the guide's pool_size, 20, as its sample does.
   expect(env.PG_POOL_SIZE).toBe('20');
@@ -56,7 +56,7 @@ test('the pools are the guide\'s 20 + 40 on the primary and 10 + 20 per replica,
 });
 
 test('the API serves the guide\'s fastnext_* metrics and reads from both replicas and all six Redis nodes', () => {
-  const env = chart.env('Deployment', 'fastnext-api');
+  const env = chart.env('Deployment', 'backend-api');
   expect(env.METRICS_PREFIX).toBe('fastnext');
   expect(String(env.POSTGRES_READ_REPLICAS).split(',')).toHaveLength(2);
   expect(String(env.REDIS_CLUSTER_NODES).split(',')).toHaveLength(6);
@@ -95,4 +95,18 @@ test('nginx proxies with the guide\'s 60 s send/read timeouts, 4k buffers, HTTP/
   // The guide declares api_cache and uses it in no location.
   expect(conf).not.toContain('proxy_cache');
   expect(conf).toMatch(/location = \/health \{\s+access_log off;\s+proxy_pass http:\/\/api;/);
+});
+
+test('the Deployment, HPA and PDB have the guide\'s names, which the autoscaler, monitors and alerts follow', () => {
+  // 001: `kubectl describe hpa backend-hpa -n fastnext`.
+  const hpa = chart.find('HorizontalPodAutoscaler', 'backend-hpa');
+  expect(hpa.metadata.namespace).toBe('fastnext');
+  expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'backend-api' });
+  expect(chart.find('PodDisruptionBudget', 'backend-pdb').spec.selector.matchLabels)
+    .toEqual(chart.find('Deployment', 'backend-api').spec.selector.matchLabels);
+  const rules = JSON.stringify(chart.manifests.filter(m => m.kind === 'PrometheusRule'));
+  expect(rules).toContain('horizontalpodautoscaler=\\"backend-hpa\\"');
+  expect(rules).toContain('poddisruptionbudget=\\"backend-pdb\\"');
+  expect(rules).toContain('pod=~\\"backend-api-.+\\"');
+  expect(rules).not.toMatch(/(horizontalpodautoscaler|poddisruptionbudget)=\\"fastnext-api\\"/);
 });

@@ -2,7 +2,7 @@ import { Duration, Testing } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { parse } from 'yaml';
-import { DatabaseConnectionPool, ICacheEndpoint, IDatabaseEndpoint, PodPeer, RedisCluster, ScaledApi, ScaledApiProps } from '../lib';
+import { DatabaseConnectionPool, ICacheEndpoint, IDatabaseEndpoint, LoadBalancer, PodPeer, RedisCluster, ScaledApi, ScaledApiProps } from '../lib';
 import { adapterRateRule } from '../lib/api/metrics-adapter-rules';
 import { resolveScaledApiSettings } from '../lib/api/scaled-api';
 import { findObject } from './support/find';
@@ -408,6 +408,10 @@ test.each<[string, Partial<ScaledApiProps>, string]>([
     'test/api: \'podMetric.name\' ("http_requests_total") must differ from \'podMetric.counter\': the adapter serves the counter\'s rate under a new name'],
   ['a pod metric target of 0', { podMetric: { name: 'rps', averageValue: 0 } },
     'test/api: \'podMetric.averageValue\' (0) must be a number greater than 0'],
+  ['an HPA name with upper case', { names: { autoscaler: 'Backend-HPA' } },
+    'test/api: \'names.autoscaler\' ("Backend-HPA") must be a DNS-1123 label'],
+  ['a Service name starting with a digit', { names: { service: '1backend' } },
+    'test/api: \'names.service\' ("1backend") must start with a letter and be at most 58 characters (the headless Service adds \'-pods\')'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthApi(props)).toThrow(message);
 });
@@ -416,6 +420,28 @@ test('the rollout prop sets the Deployment\'s strategy and minReadySeconds; with
   expect(findObject(synthApi(), 'Deployment').spec.strategy.rollingUpdate).toEqual({ maxSurge: '25%', maxUnavailable: 0 });
   const spec = findObject(synthApi({ rollout: { maxSurge: 1, minReady: Duration.seconds(10) } }), 'Deployment').spec;
   expect([spec.strategy.rollingUpdate, spec.minReadySeconds, spec.progressDeadlineSeconds]).toEqual([{ maxSurge: 1, maxUnavailable: 0 }, 10, undefined]);
+});
+
+test('names renames the Deployment, HPA, PDB and Services, and what refers to them follows', () => {
+  // GIVEN
+  const chart = Testing.chart();
+  const api = new ScaledApi(chart, 'api', {
+    image: 'example/api:1.0.0', names: { deployment: 'backend-api', autoscaler: 'backend-hpa', disruptionBudget: 'backend-pdb', service: 'backend' },
+  });
+  new LoadBalancer(chart, 'lb', { backend: api });
+  // WHEN
+  const manifests = Testing.synth(chart);
+  // THEN
+  const nameOf = (kind: string) => manifests.filter(m => m.kind === kind).map(m => m.metadata.name);
+  for (const [kind, name] of [['Deployment', 'backend-api'], ['HorizontalPodAutoscaler', 'backend-hpa'], ['PodDisruptionBudget', 'backend-pdb'],
+    ['Service', 'backend'], ['Service', 'backend-pods']]) {
+    expect(nameOf(kind)).toContain(name);
+  }
+  expect(findObject(manifests, 'HorizontalPodAutoscaler', 'backend-hpa').spec.scaleTargetRef.name).toBe('backend-api');
+  expect(api.metricsEndpoints[0]).toMatchObject({ workloadName: 'backend-api', autoscalerName: 'backend-hpa', disruptionBudgetName: 'backend-pdb', serviceName: 'backend' });
+  expect(JSON.stringify(manifests)).toContain('server backend-pods.');
+  // Objects the prop does not name keep <chart>-<id>.
+  expect(nameOf('ServiceAccount')).toContain('test-api');
 });
 
 test('throws error, when the id is not a DNS-1123 label', () => {

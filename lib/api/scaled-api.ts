@@ -23,6 +23,7 @@ import {
   requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
 import { renderAdapterRules } from './metrics-adapter-rules';
+import { resolveApiNames, ScaledApiNames } from './object-names';
 
 /**
  * A per-pod metric the autoscaler targets as an average value, e.g. requests per second. It is
@@ -172,6 +173,8 @@ export interface ScaledApiProps {
   readonly pod?: PodOptions;
   /** How a new version replaces the pods. @default - 25% surge, none unavailable, no wait between pods */
   readonly rollout?: RolloutPolicy;
+  /** Names of the Deployment, HPA, PDB and Service, each a DNS-1123 label. @default - each named <chart>-<id> */
+  readonly names?: ScaledApiNames;
 }
 
 
@@ -198,6 +201,7 @@ const PROBE_DEFAULTS: Record<ProbeKind, ProbeSettings> = {
 /** The props of a ScaledApi, validated and defaulted. */
 export interface ScaledApiSettings {
   readonly name: string;
+  readonly names: Required<ScaledApiNames>;
   readonly image: string;
   readonly port: number;
   readonly metricsPort?: number;
@@ -238,6 +242,7 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
   const backends: IClientAccessible[] = [props.database, props.cache, queue].filter(b => b !== undefined);
   return {
     name,
+    names: resolveApiNames(scope, props.names ?? {}, name),
     image,
     ...ports,
     metricsPath: props.metricsPath ?? '/metrics',
@@ -409,6 +414,8 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   public readonly memoryUtilization?: number;
   public readonly minAvailable: number;
   public readonly podSelector: Record<string, string>;
+  /** The name of each object, as `names` gave it or <chart>-<id>. */
+  public readonly names: Required<ScaledApiNames>;
   public readonly serviceName: string;
   public readonly headlessServiceName: string;
   public readonly metricsEndpoints: MetricsEndpoint[];
@@ -444,8 +451,9 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
     this.minAvailable = settings.minAvailable;
     this.labels = commonLabels(this, 'api', 'api', imageVersion(this.image));
     this.podSelector = selectorLabels(this, 'api');
-    this.serviceName = this.name;
-    this.headlessServiceName = `${this.name}-pods`;
+    this.names = settings.names;
+    this.serviceName = this.names.service;
+    this.headlessServiceName = `${this.names.service}-pods`;
 
     this.serviceAccount = this.createServiceAccount();
     this.deployment = this.createDeployment();
@@ -496,7 +504,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   private createDeployment(): k8s.KubeDeployment {
     const { env, resources, preStopSeconds, probes } = this.settings;
     return new k8s.KubeDeployment(this, 'Deployment', {
-      metadata: this.metadata(this.name),
+      metadata: this.metadata(this.names.deployment),
       spec: autoscaledDeploymentSpec({
         podSelector: this.podSelector, labels: this.labels, serviceAccountName: this.serviceAccount.name,
         runAsUser: this.settings.runAsUser, gracePeriodSeconds: this.settings.gracePeriodSeconds, spread: this.settings.spread,
@@ -537,7 +545,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   }
 
   private createAutoscaler(): k8s.KubeHorizontalPodAutoscalerV2 {
-    return deploymentAutoscaler(this, this.metadata(this.name), this.deployment, {
+    return deploymentAutoscaler(this, this.metadata(this.names.autoscaler), this.deployment, {
       minReplicas: this.minReplicas, maxReplicas: this.maxReplicas, metrics: this.autoscalerMetrics(), behavior: this.autoscalerBehavior(),
     });
   }
@@ -573,7 +581,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   }
 
   private createDisruptionBudget(): k8s.KubePodDisruptionBudget {
-    return disruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector, { minAvailable: this.minAvailable });
+    return disruptionBudget(this, 'DisruptionBudget', this.metadata(this.names.disruptionBudget), this.podSelector, { minAvailable: this.minAvailable });
   }
 
   private createNetworkPolicy(): PodNetworkPolicy {
@@ -585,7 +593,9 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   private metricsEndpoint(): MetricsEndpoint {
     return {
       exporter: 'hscale-service',
-      workloadName: this.name,
+      workloadName: this.names.deployment,
+      autoscalerName: this.names.autoscaler,
+      disruptionBudgetName: this.names.disruptionBudget,
       podSelector: this.podSelector,
       portName: this.metricsPort === undefined ? 'http' : 'metrics',
       port: this.metricsPort ?? this.port,

@@ -105,6 +105,10 @@ export interface MetricsEndpoint {
   readonly podSelector: Record<string, string>;
   /** Name every pod of the endpoint starts with (`<name>-...`), for selecting its series. */
   readonly workloadName: string;
+  /** Name of the HorizontalPodAutoscaler of the pods. @default - workloadName */
+  readonly autoscalerName?: string;
+  /** Name of the PodDisruptionBudget of the pods. @default - workloadName */
+  readonly disruptionBudgetName?: string;
   /** Name of the container port that serves metrics. */
   readonly portName: string;
   /** Number of that port. */

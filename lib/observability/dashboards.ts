@@ -1,4 +1,4 @@
-import { Concern, concernOf, jobMatcher, kedaQueueLength, MonitoredEndpoint, namespaceMatcher, podMatcher } from './rules';
+import { autoscalerMatcher, Concern, concernOf, jobMatcher, kedaQueueLength, MonitoredEndpoint, podMatcher } from './rules';
 
 /** A Grafana panel query. */
 interface Query {
@@ -19,7 +19,7 @@ const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 type PanelsOf = (e: MonitoredEndpoint) => PanelSpec[];
 
 function replicasPanel(e: MonitoredEndpoint): PanelSpec {
-  const hpa = `${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"`;
+  const hpa = autoscalerMatcher(e);
   return {
     title: 'Replicas and autoscaler bounds', unit: 'short', queries: [
       { expr: `kube_horizontalpodautoscaler_status_current_replicas{${hpa}}`, legend: 'replicas' },

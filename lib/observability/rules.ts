@@ -80,6 +80,11 @@ export function podMatcher(e: MonitoredEndpoint): string {
   return `${namespaceMatcher(e)}pod=~"${e.workloadName}-.+"`;
 }
 
+/** kube-state-metrics' series of one construct's HorizontalPodAutoscaler. */
+export function autoscalerMatcher(e: MonitoredEndpoint): string {
+  return `${namespaceMatcher(e)}horizontalpodautoscaler="${e.autoscalerName ?? e.workloadName}"`;
+}
+
 /** Series of one API, as its PodMonitor or the standalone scrape config labels them (job = Service). */
 export function jobMatcher(e: MonitoredEndpoint): string {
   return `${namespaceMatcher(e)}job="${e.serviceName ?? e.workloadName}"`;
@@ -129,8 +134,8 @@ type AlertsOf = (e: MonitoredEndpoint, t: AlertThresholds, alert: MakeAlert) => 
 function workloadAlerts(prefix: string, e: MonitoredEndpoint, alert: MakeAlert): AlertRule[] {
   return [
     alert(`${prefix}AutoscalerAtMax`, 'warning', '15m',
-      `kube_horizontalpodautoscaler_status_current_replicas{${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"}`
-      + ` >= kube_horizontalpodautoscaler_spec_max_replicas{${namespaceMatcher(e)}horizontalpodautoscaler="${e.workloadName}"}`,
+      `kube_horizontalpodautoscaler_status_current_replicas{${autoscalerMatcher(e)}}`
+      + ` >= kube_horizontalpodautoscaler_spec_max_replicas{${autoscalerMatcher(e)}}`,
       `${e.workloadName}: the autoscaler has run at its maximum for 15 minutes`,
       'The HPA cannot add pods: raise maxReplicas or find what makes each pod slower.'),
     alert(`${prefix}PodCrashLooping`, 'warning', '5m',
@@ -180,7 +185,7 @@ const apiAlerts: AlertsOf = (e, t, alert) => [
   ...meanDurationAlerts(e, t, alert),
   ...workloadAlerts('HscaleApi', e, alert),
   alert('HscaleApiDisruptionBudgetExhausted', 'warning', '15m',
-    `kube_poddisruptionbudget_status_pod_disruptions_allowed{${namespaceMatcher(e)}poddisruptionbudget="${e.workloadName}"} == 0`,
+    `kube_poddisruptionbudget_status_pod_disruptions_allowed{${namespaceMatcher(e)}poddisruptionbudget="${e.disruptionBudgetName ?? e.workloadName}"} == 0`,
     `${e.workloadName}: no pod may be evicted`,
     'The PodDisruptionBudget has no healthy pod to spare: node drains will stall.'),
   alert('HscaleCacheHitRatioLow', 'warning', '30m',

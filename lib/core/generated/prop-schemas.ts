@@ -640,6 +640,11 @@ export const PROP_SCHEMAS = {
               "$ref": "#/definitions/RolloutPolicy",
               "description": "How a new version replaces the pods.",
               "default": "- 25% surge, none unavailable, no wait between pods"
+            },
+            "names": {
+              "$ref": "#/definitions/ScaledApiNames",
+              "description": "Names of the Deployment, HPA, PDB and Service, each a DNS-1123 label.",
+              "default": "- each named <chart>-<id>"
             }
           },
           "additionalProperties": false,
@@ -1612,6 +1617,33 @@ export const PROP_SCHEMAS = {
       },
       "additionalProperties": false,
       "description": "How a Deployment replaces its pods with those of a new version."
+    },
+    "ScaledApiNames": {
+      "type": "object",
+      "properties": {
+        "deployment": {
+          "type": "string",
+          "description": "Name of the Deployment, which its pods' names start with.",
+          "default": "- the construct's name, <chart>-<id>"
+        },
+        "autoscaler": {
+          "type": "string",
+          "description": "Name of the HorizontalPodAutoscaler.",
+          "default": "- the construct's name, <chart>-<id>"
+        },
+        "disruptionBudget": {
+          "type": "string",
+          "description": "Name of the PodDisruptionBudget.",
+          "default": "- the construct's name, <chart>-<id>"
+        },
+        "service": {
+          "type": "string",
+          "description": "Name of the ClusterIP Service; the headless one is `<service>-pods`.",
+          "default": "- the construct's name, <chart>-<id>"
+        }
+      },
+      "additionalProperties": false,
+      "description": "Names of the objects of a  {@link  ScaledApi  } , for runbooks and commands written against other names (`kubectl describe hpa backend-hpa`). Whatever refers to an object follows its name: the autoscaler's target, the load balancer's upstream, monitors, alerts and panels."
     },
     "PgReplicaSetProps": {
       "type": "object",
@@ -3235,6 +3267,11 @@ export const PROP_SCHEMAS = {
           "$ref": "#/definitions/RolloutPolicy",
           "description": "How a new version replaces the pods.",
           "default": "- 25% surge, none unavailable, no wait between pods"
+        },
+        "names": {
+          "$ref": "#/definitions/ScaledApiNames",
+          "description": "Names of the Deployment, HPA, PDB and Service, each a DNS-1123 label.",
+          "default": "- each named <chart>-<id>"
         }
       },
       "required": [

@@ -4,6 +4,10 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
+  // The package-install fixture (a user's chart) imports the package by name, which here is lib/;
+  // its chart.ts comes before the chart.js beside it (the same chart in JavaScript).
+  moduleFileExtensions: ['ts', 'js', 'json', 'node'],
+  moduleNameMapper: { '^hscale$': '<rootDir>/lib/index.ts', '^hscale/testing$': '<rootDir>/lib/testing/index.ts' },
   // Real-server suites start their own PostgreSQL, Redis and nginx; two workers fit two cores.
   maxWorkers: 2,
   testTimeout: 60_000,

@@ -1,25 +1,27 @@
 /**
  * `npm run control-plane`: builds (once) and starts a real Kubernetes control plane on loopback
  * in the foreground, writes .control-plane/kubeconfig and prints how to use it. Ctrl-C or
- * SIGTERM stops every process it started.
+ * SIGTERM stops every process it started (exit 0); a process of the control plane that dies stops
+ * the rest (exit 1). `HSCALE_CONTROL_PLANE_DIR` moves the state directory (the test runs one beside
+ * a developer's).
  */
 import { join, relative } from 'path';
 import { REPO_ROOT, startControlPlane, ZONES } from './control-plane/index';
 
 async function main(): Promise<void> {
-  const dir = join(REPO_ROOT, '.control-plane');
+  const dir = process.env.HSCALE_CONTROL_PLANE_DIR ?? join(REPO_ROOT, '.control-plane');
   const started = Date.now();
   const plane = await startControlPlane({ dir, log: line => console.error(`control-plane: ${line}`) });
   let stopping = false;
-  const stop = async (why: string) => {
+  const stop = async (why: string, exitCode: number) => {
     if (stopping) return;
     stopping = true;
     console.error(`control-plane: ${why}, stopping`);
     await plane.stop();
-    process.exit(0);
+    process.exit(exitCode);
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT', 0));
+  process.on('SIGTERM', () => void stop('SIGTERM', 0));
   const rel = (p: string) => relative(process.cwd(), p) || '.';
   const kubectl = rel(join(plane.binDir, 'kubectl'));
   process.stdout.write(`
@@ -37,7 +39,7 @@ Logs: ${rel(join(plane.dir, 'logs'))}/. Ctrl-C stops it.
 `);
   // A child that dies stops the whole control plane: a half-running one would mislead.
   const watch = setInterval(() => {
-    if (!stopping && plane.exited().length) void stop(`${plane.exited().map(e => e.name).join(', ')} exited`);
+    if (!stopping && plane.exited().length) void stop(`${plane.exited().map(e => e.name).join(', ')} exited`, 1);
   }, 1_000);
   watch.unref();
   await new Promise(() => undefined);

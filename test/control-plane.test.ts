@@ -1,8 +1,11 @@
 /**
  * Every chart in dist/ applied to a real Kubernetes control plane (etcd, kube-apiserver with the
  * default admission plugins, controller-manager, scheduler; kwok's 6 fake nodes over 3 zones),
- * following the Apply steps of docs/apply.md. One control plane for the whole file, stopped in afterAll
- * (so on a failure too); the charts one after another, each deleted before the next.
+ * following the Apply steps of docs/apply.md; and so are the charts of a user's project (the
+ * package-install fixture, importing `hscale` by name), synthesized as `cdk8s synth` writes them
+ * and applied following the steps `renderApplySteps` gives its user. One control plane for the
+ * whole file, stopped in afterAll (so on a failure too); the charts one after another, each
+ * deleted before the next.
  *
  * The binaries come from `bash tools/control-plane/build.sh` (.ci/run runs it before `npm test`).
  */
@@ -10,15 +13,16 @@ import { execFileSync } from 'child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { Chart, Testing } from 'cdk8s';
-import { KubeObject } from '../lib/cluster/requirements';
+import { App, Chart, Testing } from 'cdk8s';
+import { externalRequirements, KubeObject, renderApplySteps } from '../lib/cluster/requirements';
 import { GENERATED_SECRETS_ANNOTATION } from '../lib/core/endpoints';
 import { PodOptions } from '../lib/core/pod-options';
 import { PgReplicaSet } from '../lib/postgres/pg-replica-set';
 import { ControlPlane, DEFAULT_BIN_DIR, missingBinaries, REPO_ROOT, startControlPlane } from '../scripts/control-plane/index';
 import { readManifests } from '../scripts/requirements';
+import { buildCharts } from './fixtures/consumer/chart';
 import {
-  applyPageCommands, designedDisruptionsAllowed, getItems, impersonatingKubectl, keeps, runApplyLine,
+  applyPageCommands, applyStepCommands, designedDisruptionsAllowed, getItems, impersonatingKubectl, keeps, runApplyLine,
 } from './support/control-plane';
 import { waitFor } from './support/processes';
 
@@ -27,6 +31,28 @@ jest.setTimeout(180_000);
 const CHARTS = ['hscale.k8s.yaml', 'bet-intel.k8s.yaml', 'cms.k8s.yaml', 'fastnext.k8s.yaml', 'tutormax.k8s.yaml'];
 const APPLY_PAGE = readFileSync(join(REPO_ROOT, 'docs', 'apply.md'), 'utf8');
 const WORKLOADS = new Set(['Deployment', 'StatefulSet']);
+
+/** A synthesized chart file, the directory its Apply steps' `dist/` paths are relative to, and those steps. */
+interface ChartUnderTest {
+  readonly file: string;
+  readonly root: string;
+  readonly steps: () => string[];
+}
+
+const DIST_CHARTS: ChartUnderTest[] = CHARTS.map(file => ({ file, root: REPO_ROOT, steps: () => applyPageCommands(APPLY_PAGE, file) }));
+
+/** The user's project: its charts synthesized into <root>/dist/, and their Apply steps rendered as its user would. */
+function userCharts(): ChartUnderTest[] {
+  const root = mkdtempSync(join(tmpdir(), 'hscale-user-chart-'));
+  const app = new App({ outdir: join(root, 'dist') });
+  const charts = buildCharts(app);
+  app.synth();
+  return charts.map(chart => {
+    const file = `${chart.node.id}.k8s.yaml`;
+    return { file, root, steps: () => applyStepCommands(renderApplySteps(`dist/${file}`, externalRequirements(readManifests(join(root, 'dist', file)))), file) };
+  });
+}
+const USER_CHARTS = userCharts();
 
 let plane: ControlPlane | undefined;
 let workDir: string;
@@ -41,6 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await plane?.stop();
   if (workDir) rmSync(workDir, { recursive: true, force: true });
+  rmSync(USER_CHARTS[0].root, { recursive: true, force: true });
 });
 
 const cp = () => {
@@ -61,8 +88,8 @@ test('the control plane has 6 Ready nodes over 3 zones, a default StorageClass a
   expect(await cp().kubectlOk(['get', 'storageclass'])).toContain('(default)');
 });
 
-describe.each(CHARTS)('%s on a real control plane', file => {
-  const path = join(REPO_ROOT, 'dist', file);
+describe.each([...DIST_CHARTS, ...USER_CHARTS])('$file on a real control plane', ({ file, root, steps }) => {
+  const path = join(root, 'dist', file);
   const objects = readManifests(path);
   const namespace = objects.find(o => o.kind === 'Namespace')!.metadata.name as string;
   const workloads = objects.filter(o => WORKLOADS.has(o.kind));
@@ -70,11 +97,11 @@ describe.each(CHARTS)('%s on a real control plane', file => {
   const running = workloads.filter(w => w.spec.replicas !== 0);
   const byKind = (kind: string) => objects.filter(o => o.kind === kind);
 
-  test('the Apply steps of docs/apply.md run, and the server-side apply is accepted with no error and no warning', async () => {
-    const lines = applyPageCommands(APPLY_PAGE, file);
+  test('the Apply steps (docs/apply.md\'s, or those renderApplySteps gives a user) run, and the server-side apply is accepted with no error and no warning', async () => {
+    const lines = steps();
     const apply = lines.find(l => l.startsWith('kubectl apply -f dist/'));
     expect(apply).toBe(`kubectl apply -f dist/${file}`);
-    for (const line of lines.filter(l => l !== apply)) await runApplyLine(cp(), line, workDir, REPO_ROOT);
+    for (const line of lines.filter(l => l !== apply)) await runApplyLine(cp(), line, workDir, root);
     const result = await cp().kubectl(['apply', '--server-side', '-f', path]);
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(result.stdout.trim().split('\n')).toHaveLength(objects.length);
@@ -135,9 +162,11 @@ describe.each(CHARTS)('%s on a real control plane', file => {
       expect({ [pdb.metadata.name]: pdb.status.disruptionsAllowed })
         .toEqual({ [pdb.metadata.name]: designedDisruptionsAllowed(pdb, pdb.status.expectedPods) });
     }
-    const component = (name: string) => workloads.find(w => w.kind === 'StatefulSet' && w.spec.template.metadata.labels['app.kubernetes.io/component'] === name)!;
-    await drainRefused(cp(), namespace, component('primary'));
-    await drainWhileOneIsDown(cp(), namespace, component('redis'));
+    const component = (name: string) => workloads.find(w => w.kind === 'StatefulSet' && w.spec.template.metadata.labels['app.kubernetes.io/component'] === name);
+    // A PostgreSQL run by CloudNativePG (the user's second chart) has no StatefulSet of ours: its operator drains it.
+    const primary = component('primary');
+    if (primary) await drainRefused(cp(), namespace, primary);
+    await drainWhileOneIsDown(cp(), namespace, component('redis')!);
   });
 
   test('HPAs are accepted with their behaviour and metrics; CronJobs and Jobs are created', async () => {
@@ -152,9 +181,9 @@ describe.each(CHARTS)('%s on a real control plane', file => {
   });
 
   const generated = objects.find(o => o.kind === 'Job' && o.metadata.annotations?.[GENERATED_SECRETS_ANNOTATION]);
-  // Only the charts that have GeneratedSecrets get this test; 'every dist chart is covered' checks that one does.
+  // Only the charts that have GeneratedSecrets get this test; the coverage test checks that one does.
   if (generated) test('GeneratedSecrets, as its ServiceAccount: creates exactly its Secrets, changes nothing the second time, reads no other Secret', async () => {
-    await checkGeneratedSecrets(cp(), namespace, objects, generated!);
+    await expectGeneratedSecretsConfined(cp(), namespace, objects, generated!);
   });
 
   test('a second apply changes nothing: kubectl diff --server-side is empty', async () => {
@@ -216,7 +245,7 @@ async function drainWhileOneIsDown(plane: ControlPlane, namespace: string, sts: 
   await plane.kubectlOk(['rollout', 'status', `statefulset/${sts.metadata.name}`, '-n', namespace, '--timeout=120s'], { timeoutMs: 130_000 });
 }
 
-async function checkGeneratedSecrets(plane: ControlPlane, namespace: string, objects: KubeObject[], job: KubeObject): Promise<void> {
+async function expectGeneratedSecretsConfined(plane: ControlPlane, namespace: string, objects: KubeObject[], job: KubeObject): Promise<void> {
   const podSpec = job.spec.template.spec;
   const serviceAccount = podSpec.serviceAccountName as string;
   const configMapName = podSpec.volumes.find((v: KubeObject) => v.configMap).configMap.name;
@@ -252,8 +281,11 @@ async function checkGeneratedSecrets(plane: ControlPlane, namespace: string, obj
   }
 }
 
-test('every dist chart is covered, and one has GeneratedSecrets', () => {
+test('every dist chart and both user charts are covered, one has GeneratedSecrets, and every dist chart has a primary to drain', () => {
   expect([...CHARTS].sort()).toEqual(readdirSync(join(REPO_ROOT, 'dist')).filter(f => f.endsWith('.k8s.yaml')).sort());
+  expect(USER_CHARTS.map(c => c.file)).toEqual(['shop.k8s.yaml', 'all.k8s.yaml']);
+  const hasPrimary = (f: string) => readManifests(join(REPO_ROOT, 'dist', f)).some(o => o.kind === 'StatefulSet' && o.spec.template.metadata.labels['app.kubernetes.io/component'] === 'primary');
+  expect(CHARTS.filter(f => !hasPrimary(f))).toEqual([]);
   expect(CHARTS.filter(f => readManifests(join(REPO_ROOT, 'dist', f)).some(o => o.metadata.annotations?.[GENERATED_SECRETS_ANNOTATION]))).toContain('hscale.k8s.yaml');
 });
 

@@ -6,9 +6,13 @@ import type { ControlPlane } from '../../scripts/control-plane/index';
 
 /** The shell lines of one chart's steps in the Apply section of docs/apply.md, in order. */
 export function applyPageCommands(page: string, file: string): string[] {
-  const section = page.split('<!-- apply:begin')[1]?.split('<!-- apply:end')[0] ?? '';
+  return applyStepCommands(page.split('<!-- apply:begin')[1]?.split('<!-- apply:end')[0] ?? '', file);
+}
+
+/** The shell lines of one chart's steps in Apply steps as `renderApplySteps` writes them, in order. */
+export function applyStepCommands(section: string, file: string): string[] {
   const start = section.indexOf(`#### \`${file}\``);
-  if (start === -1) throw new Error(`docs/apply.md has no Apply steps for ${file}`);
+  if (start === -1) throw new Error(`the Apply steps have no steps for ${file}`);
   const rest = section.slice(start + 1);
   const body = rest.slice(0, rest.search(/\n#### |$/));
   return [...body.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap(m => m[1].split('\n').map(l => l.trim()).filter(Boolean));

@@ -43,3 +43,39 @@ test('run releases its slot when the function throws', async () => {
 test('throws error, when max is not a positive integer', () => {
   expect(() => new Semaphore('primary', 0, 30)).toThrow('semaphore \'primary\': max (0) must be a positive integer');
 });
+
+test('throws error, when waiters outlast the timeout one after another: each fails at its own deadline, not the first one\'s', async () => {
+  // GIVEN a full semaphore and two waiters queued 40 ms apart
+  const slots = new Semaphore('primary', 1, 100);
+  await slots.acquire();
+  const started = performance.now();
+  const failedAt = (promise: Promise<void>) => promise.then(() => Infinity, () => performance.now() - started);
+  const first = failedAt(slots.acquire());
+  await new Promise(resolve => setTimeout(resolve, 40));
+  const second = failedAt(slots.acquire());
+
+  // THEN each is refused once its own 100 ms have passed
+  const [firstMs, secondMs] = await Promise.all([first, second]);
+  expect(firstMs).toBeGreaterThanOrEqual(99);
+  expect(secondMs).toBeGreaterThanOrEqual(firstMs + 35);
+  expect(slots.queued).toBe(0);
+});
+
+test('a waiter handed a slot is never refused afterwards, and no timer is left once nobody waits', async () => {
+  // GIVEN a full semaphore and a waiter
+  const timers = () => process.getActiveResourcesInfo().filter(kind => kind === 'Timeout').length;
+  const slots = new Semaphore('primary', 1, 50);
+  await slots.acquire();
+  const before = timers();
+  const waiter = slots.acquire();
+
+  // WHEN the holder releases before the timeout
+  slots.release();
+
+  // THEN the waiter holds the slot past the timeout, and nothing is pending in the event loop for it
+  await expect(waiter).resolves.toBeUndefined();
+  expect(timers()).toBe(before);
+  await new Promise(resolve => setTimeout(resolve, 80));
+  expect([slots.busy, slots.queued]).toEqual([1, 0]);
+  slots.release();
+});

@@ -74,11 +74,11 @@ async function counters(client: HttpClient): Promise<Counters> {
 }
 
 /** One operation of the mix: a plain read, or a write followed by a read with its token. */
-async function operation(client: HttpClient, items: Items, id: string, write: boolean, w: Window): Promise<void> {
+async function operation(client: HttpClient, items: Items, id: string, write: boolean, w: Window, auth: Record<string, string>): Promise<void> {
   if (write && items.tryLock(id)) {
     let written: number | undefined;
     try {
-      const put = await client.send('PUT', `/api/v1/items/${id}`, { name: `write ${items.version(id) + 1}`, payload: { at: Date.now() }, version: items.version(id) });
+      const put = await client.send('PUT', `/api/v1/items/${id}`, { name: `write ${items.version(id) + 1}`, payload: { at: Date.now() }, version: items.version(id) }, auth);
       w.writes++;
       if (put.status !== 200 || !put.token) { w.failed++; return; }
       written = (JSON.parse(put.body) as { version: number }).version;
@@ -119,7 +119,7 @@ export const cacheEffectiveness: Scenario = {
       const before = await counters(client);
       const deadline = performance.now() + WINDOW_MAX_MS;
       await loops(CONCURRENCY, ops, () => performance.now() > deadline, i =>
-        (everyItem ? operation(client, items, stack.items[i], false, w) : operation(client, items, stack.items[rank()], random() < WRITE_SHARE, w)));
+        (everyItem ? operation(client, items, stack.items[i], false, w, stack.writeHeaders) : operation(client, items, stack.items[rank()], random() < WRITE_SHARE, w, stack.writeHeaders)));
       const after = await counters(client);
       return { ...w, hits: after.hits - before.hits, misses: after.misses - before.misses, dbReads: after.dbReads - before.dbReads, dbWrites: after.dbWrites - before.dbWrites };
     };

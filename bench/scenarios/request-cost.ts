@@ -46,7 +46,15 @@ async function measure(backend: Backend, load: () => Promise<LoadRun>): Promise<
   return { ...run, cpuUsPerRequest: ((cpuSeconds(backend.child.pid!) - before) * 1e6) / run.requests };
 }
 
-async function startPair(stack: Stack, pair: Pair, nodeArgs: string[]): Promise<{ service: Backend; bare: Backend }> {
+/**
+ * BENCH_COMPARE_SERVICE=<path of another build's server.js> adds that build as a third backend of
+ * each pair, with the same env: the before and after of a change, measured in the same rounds.
+ */
+const COMPARE_SERVICE = process.env.BENCH_COMPARE_SERVICE;
+
+type Role = 'service' | 'bare' | 'compare';
+
+async function startPair(stack: Stack, pair: Pair, nodeArgs: string[]): Promise<Partial<Record<Role, Backend>>> {
   const bareArgs = [...nodeArgs, '--require', 'ts-node/register/transpile-only', 'bench/bare-backends.ts'];
   const replicaUrl = stack.pg.databaseUrl.replace(/:\d+\//, `:${stack.pg.replicas[0].port}/`);
   const bareEnv: Record<Pair['id'], Record<string, string>> = {
@@ -56,24 +64,36 @@ async function startPair(stack: Stack, pair: Pair, nodeArgs: string[]): Promise<
     write: { BARE_MODE: 'write', BARE_PG_URL: stack.pg.databaseUrl },
   };
   const env = serviceEnv(stack, { cache: pair.id === 'cache', readPolicy: pair.id === 'primary' ? 'primary' : 'replicas' });
+  const ready = '/api/v1/scaling/health/readiness';
   return {
-    service: await startBackend(stack.group, [...nodeArgs, 'service/dist/server.js'], env, '/api/v1/scaling/health/readiness'),
+    service: await startBackend(stack.group, [...nodeArgs, 'service/dist/server.js'], env, ready),
     bare: await startBackend(stack.group, bareArgs, bareEnv[pair.id], '/ready'),
+    ...(COMPARE_SERVICE ? { compare: await startBackend(stack.group, [...nodeArgs, COMPARE_SERVICE], env, ready) } : {}),
   };
 }
 
-function pairFigures(pair: Pair, service: Measured[], bare: Measured[]): Figure[] {
-  const rpsRatios = service.map((s, i) => s.rps / bare[i].rps);
-  const cpuRatios = service.map((s, i) => s.cpuUsPerRequest / bare[i].cpuUsPerRequest);
-  const of = (runs: Measured[], pick: (m: Measured) => number) => ({ value: median(runs.map(pick)), runs: runs.map(pick) });
+function pairFigures(pair: Pair, runs: Partial<Record<Role, Measured[]>>): Figure[] {
+  const service = runs.service!;
+  const bare = runs.bare!;
+  const ratios = (of: Measured[], to: Measured[], pick: (m: Measured) => number) => of.map((m, i) => pick(m) / pick(to[i]));
+  const ratio = (runsOf: Measured[], to: Measured[], pick: (m: Measured) => number) => ({ value: median(ratios(runsOf, to, pick)), runs: ratios(runsOf, to, pick) });
+  const of = (measured: Measured[], pick: (m: Measured) => number) => ({ value: median(measured.map(pick)), runs: measured.map(pick) });
+  const rps = (m: Measured) => m.rps;
+  const cpu = (m: Measured) => m.cpuUsPerRequest;
+  const compare = runs.compare ?? [];
   return [
-    { name: `${pair.label}: service / bare requests/s`, unit: 'x', value: median(rpsRatios), runs: rpsRatios, goal: pair.goals ? { op: '>=', target: 0.9 } : undefined },
-    { name: `${pair.label}: service / bare CPU per request`, unit: 'x', value: median(cpuRatios), runs: cpuRatios, goal: pair.goals ? { op: '<=', target: 1.15 } : undefined },
-    { name: `${pair.label}: service requests/s`, unit: 'req/s', ...of(service, m => m.rps) },
-    { name: `${pair.label}: bare requests/s`, unit: 'req/s', ...of(bare, m => m.rps) },
-    { name: `${pair.label}: service CPU per request`, unit: 'us', ...of(service, m => m.cpuUsPerRequest) },
-    { name: `${pair.label}: bare CPU per request`, unit: 'us', ...of(bare, m => m.cpuUsPerRequest) },
-    { name: `${pair.label}: failed requests`, unit: '', value: [...service, ...bare].reduce((n, m) => n + m.errors, 0), goal: { op: '<=', target: 0 } },
+    { name: `${pair.label}: service / bare requests/s`, unit: 'x', ...ratio(service, bare, rps), goal: pair.goals ? { op: '>=', target: 0.9 } : undefined },
+    { name: `${pair.label}: service / bare CPU per request`, unit: 'x', ...ratio(service, bare, cpu), goal: pair.goals ? { op: '<=', target: 1.15 } : undefined },
+    { name: `${pair.label}: service requests/s`, unit: 'req/s', ...of(service, rps) },
+    { name: `${pair.label}: bare requests/s`, unit: 'req/s', ...of(bare, rps) },
+    { name: `${pair.label}: service CPU per request`, unit: 'us', ...of(service, cpu) },
+    { name: `${pair.label}: bare CPU per request`, unit: 'us', ...of(bare, cpu) },
+    ...(compare.length === 0 ? [] : [
+      { name: `${pair.label}: compared build / bare requests/s`, unit: 'x', ...ratio(compare, bare, rps) },
+      { name: `${pair.label}: compared build / bare CPU per request`, unit: 'x', ...ratio(compare, bare, cpu) },
+      { name: `${pair.label}: compared build CPU per request`, unit: 'us', ...of(compare, cpu) },
+    ]),
+    { name: `${pair.label}: failed requests`, unit: '', value: [...service, ...bare, ...compare].reduce((n, m) => n + m.errors, 0), goal: { op: '<=', target: 0 } },
   ];
 }
 
@@ -87,28 +107,28 @@ export const requestCost: Scenario = {
     const itemPaths = stack.items.slice(0, READ_ITEMS).map(id => `/api/v1/items/${id}`);
     const figures: Figure[] = [];
     for (const pair of PAIRS) {
-      const { service, bare } = await startPair(stack, pair, nodeArgs);
+      const backends = await startPair(stack, pair, nodeArgs);
+      const roles = Object.keys(backends) as Role[];
       const load = (backend: Backend, seconds: number) => () => wrk(pair.id === 'write'
-        ? { url: backend.url, paths: ['/api/v1/items'], method: 'POST', body: JSON.stringify({ name: 'bench write', payload: { n: 1 } }), headers: { 'Content-Type': 'application/json' }, connections: CONNECTIONS, seconds, dir: stack.dir }
+        ? { url: backend.url, paths: ['/api/v1/items'], method: 'POST', body: JSON.stringify({ name: 'bench write', payload: { n: 1 } }), headers: { 'Content-Type': 'application/json', ...stack.writeHeaders }, connections: CONNECTIONS, seconds, dir: stack.dir }
         : { url: backend.url, paths: itemPaths, connections: CONNECTIONS, seconds, dir: stack.dir });
       // Every item read once through the service first: the cache holds them all, so (b) only hits.
-      if (pair.id === 'cache') for (const path of itemPaths) await (await fetch(`${service.url}${path}`)).arrayBuffer();
-      await load(service, 2)();
-      await load(bare, 2)();
-      const runs = { service: [] as Measured[], bare: [] as Measured[] };
+      if (pair.id === 'cache') for (const path of itemPaths) await (await fetch(`${backends.service!.url}${path}`)).arrayBuffer();
+      for (const role of roles) await load(backends[role]!, 2)();
+      const runs: Partial<Record<Role, Measured[]>> = {};
       for (let round = 0; round < ROUNDS; round++) {
-        // Alternating which goes first, so neither always meets the machine in the same state.
-        const order = round % 2 === 0 ? ['service', 'bare'] as const : ['bare', 'service'] as const;
-        for (const which of order) runs[which].push(await measure(which === 'service' ? service : bare, load(which === 'service' ? service : bare, SECONDS)));
+        // Rotating which goes first, so none always meets the machine in the same state.
+        const order = roles.map((_, i) => roles[(i + round) % roles.length]);
+        for (const role of order) (runs[role] ??= []).push(await measure(backends[role]!, load(backends[role]!, SECONDS)));
       }
-      figures.push(...pairFigures(pair, runs.service, runs.bare));
-      service.child.kill('SIGTERM');
-      bare.child.kill('SIGTERM');
+      figures.push(...pairFigures(pair, runs));
+      for (const role of roles) backends[role]!.child.kill('SIGTERM');
     }
     return {
       figures,
       method: [
-        `wrk straight to each backend (no nginx: the figure is the backend's cost), 2 threads, ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds alternating which of the pair goes first, after 2 s of warm-up each.`,
+        `wrk straight to each backend (no nginx: the figure is the backend's cost), 2 threads, ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds rotating which of the pair goes first, after 2 s of warm-up each.`,
+        'Writes send a write token (Authorization: Bearer, signed with the stack\'s key); without one they are 401s.',
         'Bare handlers (bench/bare-backends.ts): Express with one route and the same client: node-redis GET of the stored value sent as is; postgres.js running the service\'s item query on the same replica or primary; the same insert transaction and LSN read for a write.',
         'CPU per request: utime + stime of the backend process from /proc/<pid>/stat over the run, divided by the requests wrk counted. Ratios are taken within a round, then the median.',
         `Reads draw ${READ_ITEMS} seeded items uniformly; the cache pair reads every item once through the service before measuring, so the service and bare both find it.`,

@@ -28,7 +28,7 @@ export const writes: Scenario = {
     const { balanced } = await context.backends();
     const load = () => wrk({
       url: balanced.replica, paths: ['/api/v1/items'], method: 'POST', body: JSON.stringify({ name: 'bench write', payload: { n: 1 } }),
-      headers: { 'Content-Type': 'application/json' }, connections: CONNECTIONS, seconds: SECONDS, dir: stack.dir,
+      headers: { 'Content-Type': 'application/json', ...stack.writeHeaders }, connections: CONNECTIONS, seconds: SECONDS, dir: stack.dir,
     });
     const runs: Record<Mode, LoadRun[]> = { async: [], sync: [] };
     const rpsRatios: number[] = [];

@@ -4,6 +4,7 @@ import { join } from 'path';
 import postgres from 'postgres';
 import { renderNginxConf } from '../../lib/load-balancer/nginx-conf';
 import { migrate } from '../../service/src/db/migrations';
+import { TEST_AUTH_ENV, writeHeaders } from '../../test/support/auth';
 import { loopbackNginxOptions, startNginx } from '../../test/support/nginx';
 import { ReplicatedPostgres, startReplicatedPostgres } from '../../test/support/postgres';
 import { freePort, ProcessGroup, run, stopChild, waitFor } from '../../test/support/processes';
@@ -35,6 +36,12 @@ export interface Stack {
   readonly items: string[];
   /** `REDIS_CLUSTER_NODES` of the cluster. */
   readonly redisNodes: string;
+  /**
+   * `Authorization` for writes: since issue 23 a write without a token is a 401, which the load
+   * generators count as an error but which costs the service almost nothing, so a write figure
+   * taken without it measures refusals.
+   */
+  readonly writeHeaders: Record<string, string>;
 }
 
 /** Builds service/dist, starts PostgreSQL and Redis, migrates and seeds ITEM_COUNT items. */
@@ -63,7 +70,7 @@ export async function startStack(group: ProcessGroup): Promise<Stack> {
     await replica.end();
   }
   const redisNodes = redis.map(node => `127.0.0.1:${node.port}`).join(',');
-  return { group, dir, pg, redis, items, redisNodes };
+  return { group, dir, pg, redis, items, redisNodes, writeHeaders: await writeHeaders('bench') };
 }
 
 /** Env of a service that reads through the replica and caches in the cluster, as the constructs wire it. */
@@ -73,6 +80,7 @@ export function serviceEnv(stack: Stack, options: { cache: boolean; readPolicy: 
     POSTGRES_READ_REPLICAS: stack.pg.replicaHosts,
     READ_POLICY: options.readPolicy,
     LOG_LEVEL: 'warn',
+    ...TEST_AUTH_ENV,
     ...(options.cache ? { REDIS_CLUSTER_NODES: stack.redisNodes, REDIS_PASSWORD: TEST_REDIS_PASSWORD } : {}),
   };
 }

@@ -14,6 +14,7 @@ import { jobsRouter } from './http/jobs-routes';
 import { limitJsonDepth, MAX_JSON_DEPTH } from './http/json-depth';
 import { opsRouter } from './http/ops-routes';
 import { requestContext } from './http/request-context';
+import { noteMountPath, requestMetrics } from './http/request-metrics';
 import { ServiceMetrics } from './metrics';
 
 /** The app and what it holds open, so the server (or a test) can start and stop it. */
@@ -51,26 +52,19 @@ export function createServiceFrom(loaded: Config): Service {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContext());
-  app.use((req, res, next) => {
+  app.use((_req, res, next) => {
     // While draining, tell keep-alive clients to reconnect elsewhere, or they would keep this process busy.
     if (health.shuttingDown) res.set('Connection', 'close');
-    const stop = metrics.duration.startTimer();
-    res.on('finish', () => {
-      // The route pattern, not the path: ids must not explode the label set. An error handled at the
-      // app level has left its router, and with it req.baseUrl, so the mount point is kept aside.
-      const mountPath = (res.locals.mountPath as string | undefined) ?? req.baseUrl;
-      const route = req.route ? `${mountPath}${req.route.path}`.replace(/(.)\/$/, '$1') : 'unmatched';
-      const labels = { method: req.method, route, status: String(res.statusCode) };
-      metrics.requests.inc(labels);
-      stop(labels);
-    });
     next();
   });
+  app.use(requestMetrics(metrics.requests, metrics.duration));
   app.use(express.json({ limit: config.bodyLimit, strict: true }), limitJsonDepth(MAX_JSON_DEPTH));
-  app.use(opsRouter({ health, router, cache, metrics, adminToken: config.adminToken }));
-  mount(app, '/api/v1/auth', authRouter(loaded.auth));
+  // The API's routers first: every request passes the routes mounted before its own, and the
+  // ops endpoints (probes, metrics) are a small share of the traffic.
   mount(app, '/api/v1/items', itemsRouter(new ItemRepository(router), cache, loaded.auth));
+  mount(app, '/api/v1/auth', authRouter(loaded.auth));
   mount(app, '/api/v1/jobs', jobsRouter(backends.producer, loaded.auth, config.adminToken));
+  app.use(opsRouter({ health, router, cache, metrics, adminToken: config.adminToken }));
   app.use(notFound);
   app.use(errorHandler);
 
@@ -95,8 +89,5 @@ export function createServiceFrom(loaded: Config): Service {
 
 /** Mounts `router` at `path`, noting the mount point for the request metrics' route label. */
 function mount(app: Express, path: string, router: express.Router): void {
-  app.use(path, (_req, res, next) => {
-    res.locals.mountPath = path;
-    next();
-  }, router);
+  app.use(path, noteMountPath(path), router);
 }

@@ -18,7 +18,7 @@ const MEMORY_PER_JOB_MIB = 200;
 /**
  * The bet-intel guide (Phase 3.8): nginx (least_conn, retries on errors) in front of an API on
  * 3-20 pods (CPU 70%, memory 80%, 100 requests per second per pod), PostgreSQL primary + 2 read
- * replicas, a 3-node Redis Cluster, and a worker pool per queue. README "Guide charts" lists
+ * replicas, a 3-node Redis Cluster, and a worker pool per queue. docs/guide-charts.md lists
  * what differs from the guide and why.
  */
 export class BetIntelChart extends Chart {

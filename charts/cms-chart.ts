@@ -7,8 +7,8 @@ import { percentPer, podsPer } from './scaling-policies';
 /**
  * The multi-tenant headless CMS guide: nginx (least_conn) in front of a stateless API on port
  * 3000 with JWT auth, 3-10 pods on CPU 70% / memory 80% with a fast scale-up and a slow
- * scale-down, one PostgreSQL (read replicas are "future" there) and one Redis. README "Guide
- * charts" lists what differs from the guide and why.
+ * scale-down, one PostgreSQL (read replicas are "future" there) and one Redis. docs/guide-charts.md
+ * lists what differs from the guide and why.
  */
 export class CmsChart extends Chart {
   public readonly namespaceObject: PodSecurityNamespace;

@@ -8,7 +8,7 @@ import { percentPer, podsPer } from './scaling-policies';
  * The FastNext guide (Sprint 3.3 and the Phase 3 overview): nginx with least_conn, TLS, rate
  * limits and websockets in front of an API on 3-20 pods (CPU 70%, memory 80%), PostgreSQL 1
  * primary + 2 streaming replicas, Redis Cluster 3 masters + 3 replicas, Prometheus and Grafana.
- * README "Guide charts" lists what differs from the guide and why.
+ * docs/guide-charts.md lists what differs from the guide and why.
  */
 export class FastNextChart extends Chart {
   public readonly namespaceObject: PodSecurityNamespace;

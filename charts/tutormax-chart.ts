@@ -8,7 +8,7 @@ import { referenceSecretEnv, REFERENCE_IMAGE, WORKER_COMMAND } from './reference
 /**
  * The TutorMax guide: nginx (least_conn, health checks, rate limits, websockets) in front of 3+
  * stateless API instances, PostgreSQL primary + 1 read replica, Redis master + replica watched
- * by Sentinel, and background workers with a scheduler. README "Guide charts" lists what
+ * by Sentinel, and background workers with a scheduler. docs/guide-charts.md lists what
  * differs from the guide and why.
  */
 export class TutorMaxChart extends Chart {

@@ -12,7 +12,7 @@ import { sleep, waitFor } from './support/processes';
  * The production chart's topology on loopback (npm run local), under a steady mixed load through
  * nginx, with one fault at a time. The tests run in order on one stack: each leaves it whole
  * again, except the last two, which fail the primary over. Measured figures go to
- * .local/failure-figures.json for the README.
+ * .local/failure-figures.json for docs/local-stack.md.
  */
 
 jest.setTimeout(240_000);

@@ -52,13 +52,24 @@ test('npm run synth writes the chart the README describes, its Namespace first',
     .reduce((n, o) => n + o.spec.replicas, 0)).toBe(6);
 });
 
+test('linking the database and the cache gave the API their env, credentials by secretKeyRef only', () => {
+  const objects = readManifests(join(work, 'shop', 'dist', 'shop.k8s.yaml'));
+  const api = objects.find(o => o.kind === 'Deployment' && o.metadata.name === 'shop-api')!;
+  const env: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string } } }> = api.spec.template.spec.containers[0].env;
+  const byName = new Map(env.map(e => [e.name, e]));
+  expect(['DATABASE_URL', 'POSTGRES_READ_REPLICAS', 'REDIS_CLUSTER_NODES'].filter(name => byName.get(name)?.value === undefined)).toEqual([]);
+  expect(['PGUSER', 'PGPASSWORD', 'REDIS_PASSWORD'].map(name => byName.get(name)?.valueFrom?.secretKeyRef?.name))
+    .toEqual(['shop-db-credentials', 'shop-db-credentials', 'shop-cache-auth']);
+});
+
 test('the README\'s chart test passes in the new project: both tests run', () => {
   expect(outputs[1]).toMatch(/Tests:\s+2 passed, 2 total/);
 });
 
-test('the apply steps install prometheus-operator, name the Secrets the README names and end with the chart', () => {
+test('the apply steps install prometheus-operator and metrics-server, name the Secrets the README names and end with the chart', () => {
   const printed = outputs[2];
-  expect(printed).toMatch(/helm (upgrade --)?install .*prometheus/);
+  expect(printed).toMatch(/helm install kube-prometheus-stack /);
+  expect(printed).toMatch(/helm install metrics-server /);
   expect(printed).toContain('shop-db-credentials');
   expect(printed).toContain('shop-cache-auth');
   expect(printed.trim().split('\n').filter(l => l.trim().startsWith('kubectl ')).pop()?.trim()).toBe('kubectl apply -f dist/shop.k8s.yaml');

@@ -276,7 +276,7 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
   }
 
   /**
-   * The credentials Secret with generated passwords and the user names the README documents
+   * The credentials Secret with generated passwords and the user names of docs/constructs/pg-replica-set.md
    * (statefulset engine); with cloudnative-pg the operator creates its `<name>-app` Secret itself.
    */
   public get generatableSecrets(): GeneratedSecretSpec[] {

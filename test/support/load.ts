@@ -133,7 +133,7 @@ export class MixedLoad {
   }
 }
 
-/** Failures of a report by kind and status, e.g. `{ "write 502": 2 }`, for messages and the README's figures. */
+/** Failures of a report by kind and status, e.g. `{ "write 502": 2 }`, for messages and the figures of docs/local-stack.md. */
 export function failureSummary(report: LoadReport): Record<string, number> {
   const summary: Record<string, number> = {};
   for (const f of report.failures) summary[`${f.kind} ${f.status}`] = (summary[`${f.kind} ${f.status}`] ?? 0) + 1;

@@ -71,7 +71,7 @@ export function loadShapeUnder(chart: ChartObjects): LoadShape {
 /**
  * A chart's local stack under test: a steady mixed load through its nginx, with every
  * acknowledged write kept across faults and checked against the database, and the measured
- * figures of each fault, written to `.local/<figuresFile>` for the README.
+ * figures of each fault, written to `.local/<figuresFile>` for docs/local-stack.md.
  */
 export class StackUnderTest {
   public readonly acknowledged = new Map<string, string>();

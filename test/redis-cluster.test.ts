@@ -102,6 +102,17 @@ test('sentinel mode runs a master with replicas and three Sentinels, and injects
   });
 });
 
+test('sentinel mode exposes every object it makes: the Sentinels\' StatefulSet, headless Service, PDB and NetworkPolicy', () => {
+  const { manifests, cache } = synthRedis({ mode: 'sentinel' });
+  const exposed = [cache.sentinelStatefulSet, cache.sentinelService, cache.sentinelDisruptionBudget, cache.sentinelNetworkPolicy?.policy]
+    .map(o => o && `${o.kind}/${o.name}`);
+  const sentinelObjects = manifests.filter(m => m.metadata.labels?.['app.kubernetes.io/component'] === 'sentinel').map(m => `${m.kind}/${m.metadata.name}`);
+  expect(exposed.sort()).toEqual(sentinelObjects.sort());
+  expect(sentinelObjects).toHaveLength(4);
+  const inCluster = synthRedis({ mode: 'cluster' }).cache;
+  expect([inCluster.sentinelStatefulSet, inCluster.sentinelService, inCluster.sentinelDisruptionBudget, inCluster.sentinelNetworkPolicy]).toEqual([undefined, undefined, undefined, undefined]);
+});
+
 test('the exporter is a metrics target behind the headless Service', () => {
   const { cache } = synthRedis();
   expect(cache.metricsEndpoints).toEqual([expect.objectContaining({ exporter: 'redis-exporter', portName: 'metrics', port: 9121, serviceName: 'test-cache-nodes' })]);

@@ -95,6 +95,19 @@ export interface IQueueBroker extends IClientAccessible, IConstruct {
   readonly passwordSecret: { readonly name: string; readonly key: string };
   /** What Redis evicts at maxmemory: a queue needs 'noeviction' or a 'volatile-*' policy, which never evicts its keys (they carry no TTL). */
   readonly maxmemoryPolicy: MaxmemoryPolicy;
+  /**
+   * The KEDA trigger that reads the length of the list `listName` on this broker and asks for a
+   * replica per `listLength` entries. The broker builds it because only it knows how its list is
+   * reached (through its nodes, through its Sentinels, or on its one node); the caller adds the
+   * trigger's authentication.
+   */
+  listLengthTrigger(listName: string, listLength: number): KedaTrigger;
+}
+
+/** A KEDA scaler trigger without its authentication: the scaler's type and metadata. */
+export interface KedaTrigger {
+  readonly type: string;
+  readonly metadata: Readonly<Record<string, string>>;
 }
 
 /** What a Prometheus scrapes on a construct's pods. */

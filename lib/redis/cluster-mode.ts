@@ -41,6 +41,10 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
         // Clients learn the other nodes from the ones they are given, and follow redirects to them.
         clientLinks: [{ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] }],
         clientEnv: [{ name: 'REDIS_CLUSTER_NODES', value: shared.nodes.join(',') }, redisPasswordEnv(settings.passwordSecret)],
+        // KEDA asks any node, which redirects it to the list's slot.
+        listLengthTrigger: (listName, listLength) => ({
+          type: 'redis-cluster', metadata: { addresses: shared.nodes.join(','), listName, listLength: String(listLength) },
+        }),
       }),
     };
   },

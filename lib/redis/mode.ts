@@ -1,6 +1,6 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { NetworkLink } from '../core/endpoints';
+import { KedaTrigger, NetworkLink } from '../core/endpoints';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { RedisClusterProps, RedisClusterSettings, RedisTopologyBase } from './settings';
 
@@ -58,9 +58,13 @@ export interface RedisModeObjects {
   readonly clientEnv: k8s.EnvVar[];
   /** The pods and ports a client opens connections to. */
   readonly clientLinks: NetworkLink[];
+  /** The KEDA trigger that reads a list's length, as a queue broker's autoscaled workers need it. */
+  listLengthTrigger(listName: string, listLength: number): KedaTrigger;
   /** The Job that creates a Redis Cluster. */
   readonly createJob?: k8s.KubeJob;
-  /** The Sentinels' StatefulSet and NetworkPolicy. */
+  /** The Sentinels' StatefulSet, headless Service, PDB and NetworkPolicy. */
   readonly sentinelStatefulSet?: k8s.KubeStatefulSet;
+  readonly sentinelService?: k8s.KubeService;
+  readonly sentinelDisruptionBudget?: k8s.KubePodDisruptionBudget;
   readonly sentinelNetworkPolicy?: PodNetworkPolicy;
 }

@@ -1,13 +1,13 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import {
-  GeneratedSecretSpec, ICacheEndpoint, IMetricsTarget, IQueueBroker, ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer,
+  GeneratedSecretSpec, ICacheEndpoint, IMetricsTarget, IQueueBroker, ISecretConsumer, KedaTrigger, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer,
 } from '../core/endpoints';
 import { commonLabels, configHash, imageVersion, selectorLabels } from '../core/names';
 import { disruptionBudget, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
-import { RedisModePlan } from './mode';
+import { RedisModeObjects, RedisModePlan } from './mode';
 import { planRedisMode } from './modes';
 import { renderRedisConf, renderRedisReadinessCheck } from './redis-conf';
 import { resolveRedisClusterSettings } from './resolve';
@@ -56,10 +56,15 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
   public readonly createJob?: k8s.KubeJob;
   /** The Sentinel StatefulSet (sentinel mode). */
   public readonly sentinelStatefulSet?: k8s.KubeStatefulSet;
+  /** The Sentinels' headless Service, which names each Sentinel (sentinel mode). */
+  public readonly sentinelService?: k8s.KubeService;
+  /** The Sentinels' PodDisruptionBudget (sentinel mode). */
+  public readonly sentinelDisruptionBudget?: k8s.KubePodDisruptionBudget;
   public readonly sentinelNetworkPolicy?: PodNetworkPolicy;
   /** ServiceAccounts made for pod kinds whose pod options annotate one (`redis`, `sentinel`, `job`); none otherwise. */
   public readonly serviceAccounts: { readonly redis?: k8s.KubeServiceAccount; readonly sentinel?: k8s.KubeServiceAccount; readonly job?: k8s.KubeServiceAccount };
   private readonly settings: RedisClusterSettings;
+  private readonly modeObjects: RedisModeObjects;
   private readonly podSelector: Record<string, string>;
   private readonly labels: Record<string, string>;
 
@@ -96,10 +101,17 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     const modeObjects = plan.build({
       scope: this, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash: hash,
     });
+    this.modeObjects = modeObjects;
     ({ createJob: this.createJob, sentinelStatefulSet: this.sentinelStatefulSet, sentinelNetworkPolicy: this.sentinelNetworkPolicy } = modeObjects);
+    ({ sentinelService: this.sentinelService, sentinelDisruptionBudget: this.sentinelDisruptionBudget } = modeObjects);
     ({ clientEnv: this.clientEnv, clientLinks: this.clientLinks } = modeObjects);
     this.serviceAccounts = this.applyPodOptions();
     this.allowScraper(settings.metricsScraper);
+  }
+
+  /** The KEDA trigger that reads the length of the list `listName`, as this mode reaches it. */
+  public listLengthTrigger(listName: string, listLength: number): KedaTrigger {
+    return this.modeObjects.listLengthTrigger(listName, listLength);
   }
 
   /** The password Secret, with a generated password. */

@@ -107,9 +107,9 @@ function buildSentinels(
   const selector = selectorLabels(shared.scope, 'sentinel');
   const labels = commonLabels(shared.scope, 'redis-sentinel', 'sentinel', imageVersion(settings.image));
   const sentinelStatefulSet = createSentinelStatefulSet(shared, topology, settings, group, { selector, labels });
-  createHeadlessService(shared.scope, 'SentinelService', objectMeta(settings, group.name, labels), selector,
+  const sentinelService = createHeadlessService(shared.scope, 'SentinelService', objectMeta(settings, group.name, labels), selector,
     [namedServicePort('sentinel', SENTINEL_PORT)]);
-  disruptionBudget(shared.scope, 'SentinelDisruptionBudget', objectMeta(settings, group.name, labels), selector);
+  const sentinelDisruptionBudget = disruptionBudget(shared.scope, 'SentinelDisruptionBudget', objectMeta(settings, group.name, labels), selector);
   const sentinels = { podSelector: selector };
   const redisPods = { podSelector: shared.podSelector };
   // Sentinels talk to each other and to every Redis node; Redis nodes ask Sentinels for the master at start.
@@ -121,6 +121,8 @@ function buildSentinels(
   shared.networkPolicy.allowEgressTo({ peer: sentinels, ports: [SENTINEL_PORT] });
   return {
     sentinelStatefulSet,
+    sentinelService,
+    sentinelDisruptionBudget,
     sentinelNetworkPolicy,
     clientLinks: [{ peer: redisPods, ports: [REDIS_PORT] }, { peer: sentinels, ports: [SENTINEL_PORT] }],
     clientEnv: [
@@ -128,6 +130,10 @@ function buildSentinels(
       { name: 'REDIS_SENTINEL_MASTER', value: topology.masterName },
       redisPasswordEnv(settings.passwordSecret),
     ],
+    // KEDA asks the Sentinels which node is the master, then reads the list there.
+    listLengthTrigger: (listName, listLength) => ({
+      type: 'redis-sentinel', metadata: { addresses: group.hosts.join(','), sentinelMaster: topology.masterName, listName, listLength: String(listLength) },
+    }),
   };
 }
 

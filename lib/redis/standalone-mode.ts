@@ -26,6 +26,7 @@ export const STANDALONE_MODE: RedisModeModule<RedisTopologyBase> = {
         clientLinks: [{ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] }],
         // No password in the URL: the clients take REDIS_PASSWORD beside it, which needs no escaping.
         clientEnv: [{ name: 'REDIS_URL', value: `redis://${shared.nodes[0]}` }, redisPasswordEnv(settings.passwordSecret)],
+        listLengthTrigger: (listName, listLength) => ({ type: 'redis', metadata: { address: shared.nodes[0], listName, listLength: String(listLength) } }),
       }),
     };
   },

@@ -445,7 +445,10 @@ export class WorkerPool extends Construct implements IMetricsTarget {
           // The HPA KEDA creates takes the pool's name, so alerts select it like the API's.
           horizontalPodAutoscalerConfig: { name: this.name, behavior: guidesScalingBehavior() },
         },
-        triggers: this.queues.map(queue => redisListTrigger(broker, bullmqWaitList(queue, this.settings.queuePrefix), this.backlogPerReplica, `${this.name}-broker`)),
+        triggers: this.queues.map(queue => ({
+          ...broker.listLengthTrigger(bullmqWaitList(queue, this.settings.queuePrefix), this.backlogPerReplica),
+          authenticationRef: { name: `${this.name}-broker` },
+        })),
       },
     });
   }
@@ -555,20 +558,4 @@ export class WorkerPool extends Construct implements IMetricsTarget {
       ...(keda ? { queue: { name: this.queues.join(','), scaledObject: this.name, backlogLimit: this.backlogPerReplica * this.maxReplicas } } : {}),
     }];
   }
-}
-
-/**
- * The KEDA trigger that reads the length of the Redis list `listName`: `redis-cluster` asks the
- * nodes, which redirect it to the list's slot; `redis-sentinel` asks the Sentinels for the master
- * first; `redis` asks the one node of a standalone broker.
- */
-export function redisListTrigger(broker: IQueueBroker, listName: string, backlogPerReplica: number, authName: string): Record<string, unknown> {
-  const common = { listName, listLength: String(backlogPerReplica) };
-  if (broker.mode === 'standalone') {
-    return { type: 'redis', metadata: { address: broker.nodes[0], ...common }, authenticationRef: { name: authName } };
-  }
-  const metadata = broker.mode === 'cluster'
-    ? { addresses: broker.nodes.join(','), ...common }
-    : { addresses: broker.sentinelHosts.join(','), sentinelMaster: broker.masterName!, ...common };
-  return { type: `redis-${broker.mode}`, metadata, authenticationRef: { name: authName } };
 }

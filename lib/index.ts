@@ -1,3 +1,11 @@
+/**
+ * cdk8s constructs for a horizontally scaled web API (ScaledApi, LoadBalancer, PgReplicaSet,
+ * RedisCluster, WorkerPool, Observability, GeneratedSecrets, PodSecurityNamespace and
+ * HorizontalScalingTopology, which composes them), their props and the contracts between them.
+ *
+ * @packageDocumentation
+ */
+
 // The public API of `hscale`, by name: the constructs, their props, and the contracts users
 // implement or pass. Everything else in lib/ is internal and may change in any release; the
 // config renderers are `hscale/render` (lib/render.ts), the manifest checks `hscale/testing`.

@@ -1,3 +1,11 @@
+/**
+ * The pure functions that write what a server reads (nginx.conf, redis.conf, sentinel.conf,
+ * postgresql.conf, pg_hba.conf, Prometheus rules and configuration, Grafana dashboards) and what a
+ * chart needs before it applies (`externalRequirements`, `renderApplySteps`).
+ *
+ * @packageDocumentation
+ */
+
 // `hscale/render`: the pure functions that write what a server reads (nginx.conf, redis.conf,
 // sentinel.conf, postgresql.conf, pg_hba.conf, Prometheus rules and configuration, Grafana
 // dashboards, the metrics adapter's rules) and what must exist before a chart applies. The

@@ -14,6 +14,10 @@ const WORKER_POOLS: Record<string, { readonly queue: string; readonly concurrenc
 const WORKER_MEMORY_LIMIT_MIB = 1024;
 // Celery restarted a child past 200 MB (worker_max_memory_per_child), each child running one task.
 const MEMORY_PER_JOB_MIB = 200;
+// The guide's Redis requests and limits, but a whole CPU as the limit, not 200m: Redis serves every command on one thread,
+// and CFS throttling at a fifth of a core stalls it for up to 80 ms of each 100 ms period, longer than a cache read may take
+// and long enough for a fork (AOF rewrite, full sync) to stall clients. The request stays the guide's 100m.
+const REDIS_RESOURCES = { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' };
 
 /**
  * The bet-intel guide (Phase 3.8): nginx (least_conn, retries on errors) in front of an API on
@@ -41,12 +45,12 @@ export class BetIntelChart extends Chart {
       shards: 3,
       replicasPerShard: 1,
       maxmemoryPolicy: 'allkeys-lru',
-      resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '200m', memoryLimit: '512Mi' },
+      resources: REDIS_RESOURCES,
     });
     // Celery's broker on a Redis of its own that never evicts, so the cache's LRU can never take a task.
     this.queue = new RedisCluster(this, 'queue', {
       mode: 'sentinel', replicas: 1, sentinels: 3, maxmemoryPolicy: 'noeviction',
-      resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '200m', memoryLimit: '512Mi' },
+      resources: REDIS_RESOURCES,
     });
     const pools = Object.entries(WORKER_POOLS).map(([name, pool]) => ({ name, props: this.workerPoolProps(pool.queue, pool.concurrency) }));
     this.api = this.fastApi(workerQueuesEnv(pools.map(pool => pool.props)));

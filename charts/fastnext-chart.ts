@@ -38,6 +38,8 @@ export class FastNextChart extends Chart {
       shards: 3,
       replicasPerShard: 1,
       maxmemory: '2Gi',
+      // AOF, save points and replicas all fork: 2 GiB of data may be copied once more, so the guide's 2 GB needs a 4 GiB limit.
+      resources: { memoryLimit: '4Gi' },
       maxmemoryPolicy: 'allkeys-lru',
       appendonly: true,
       appendfsync: 'everysec',

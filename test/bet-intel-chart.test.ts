@@ -42,7 +42,9 @@ test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters with a replica
   // Celery's broker is a Redis of its own that never evicts.
   expect(chart.configFile('bet-intel-queue', 'redis.conf')).toContain('maxmemory-policy noeviction');
   expect(chart.env('Deployment', 'bet-intel-api').QUEUE_REDIS_SENTINELS).toContain('bet-intel-queue-sentinel-0');
-  expect(redis.spec.template.spec.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '200m', memory: '512Mi' } });
+  // The guide's requests, but a whole CPU as the limit for Redis's one thread and its forks, and half the memory limit as maxmemory.
+  expect(redis.spec.template.spec.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } });
+  expect(chart.configFile('bet-intel-cache', 'redis.conf')).toContain(`maxmemory ${256 * 2 ** 20}\n`);
 });
 
 test('a pool per queue with the guide\'s concurrency, each 2-8 workers, scaled at 50 waiting jobs per worker', () => {

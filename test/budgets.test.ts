@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import { PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
-import { connectionBudgetViolation, nestedDurationViolation, postgresMemoryViolation } from '../lib/testing';
+import { connectionBudgetViolation, nestedDurationViolation, postgresMemoryViolation, redisMemoryViolation } from '../lib/testing';
 
 test('pools that fit max_connections minus the reserve pass, one more connection does not, with the arithmetic', () => {
   const pools = [{ client: 'api', pods: 20, perPod: 10 }, { client: 'exporter', pods: 1, perPod: 1 }];
@@ -17,6 +17,17 @@ test('shared_buffers plus a work_mem per connection must fit the memory limit', 
   expect(postgresMemoryViolation({ ...budget, maxConnections: 1250 })).toBe(
     'shared_buffers (1024MiB) + max_connections (1250) × work_mem (4MiB) = 6024MiB is more than the memory limit (4096MiB): ' +
     'at peak the kernel kills PostgreSQL; lower \'maxConnections\' or \'workMem\', or raise \'resources.memoryLimit\'');
+});
+
+test('Redis maxmemory must fit the limit twice over when the server forks, once when it never does', () => {
+  const budget = { maxmemoryBytes: 2 * 2 ** 30, memoryLimitBytes: 3 * 2 ** 30 };
+  expect(redisMemoryViolation({ ...budget, forks: [] })).toBeUndefined();
+  expect(redisMemoryViolation({ ...budget, forks: ['AOF rewrite', 'full sync to replicas'] })).toBe(
+    'maxmemory (2048MiB) × 2 = 4096MiB, as it forks for AOF rewrite, full sync to replicas and a fork may copy every page, ' +
+    'is more than the memory limit (3072MiB): at peak the kernel kills Redis; lower \'maxmemory\' or raise \'resources.memoryLimit\'');
+  expect(redisMemoryViolation({ ...budget, memoryLimitBytes: 4 * 2 ** 30, forks: ['AOF rewrite'] })).toBeUndefined();
+  expect(redisMemoryViolation({ ...budget, memoryLimitBytes: 2 ** 30, forks: [] })).toBe(
+    'maxmemory (2048MiB) is more than the memory limit (1024MiB): at peak the kernel kills Redis; lower \'maxmemory\' or raise \'resources.memoryLimit\'');
 });
 
 test('an inner duration must end before the outer one', () => {

@@ -71,6 +71,8 @@ test('PostgreSQL is 1 primary + 2 replicas; Redis Cluster is 3 masters + 3 repli
     'appendonly yes', 'appendfsync everysec', 'save "900 1 300 10 60 10000"', 'tcp-keepalive 300']) {
     expect(conf).toContain(line);
   }
+  // The guide's 2 GB of data on nodes that fork (AOF, save points, replicas) needs twice that as the limit.
+  expect(chart.find('StatefulSet', 'fastnext-cache').spec.template.spec.containers[0].resources.limits.memory).toBe('4Gi');
 });
 
 test('nginx balances least_conn with max_fails 3 / fail_timeout 30s, limits the API to 100 r/s and login to 5 r/min', () => {

@@ -37,7 +37,7 @@ test('redis.conf carries the cluster settings and no password', () => {
   for (const line of [
     'cluster-enabled yes', 'cluster-node-timeout 5000', 'cluster-require-full-coverage no',
     'cluster-preferred-endpoint-type hostname', 'maxmemory-policy allkeys-lru', 'appendonly yes', 'appendfsync everysec',
-    `maxmemory ${Math.floor(3 * 2 ** 30 * 0.7)}`, 'save "3600 1 300 100 60 10000"',
+    `maxmemory ${3 * 2 ** 29}`, 'save "3600 1 300 100 60 10000"',
   ]) expect(cache.redisConf.split('\n')).toContain(line);
   expect(cache.redisConf).not.toMatch(/requirepass|masterauth/);
 });
@@ -126,8 +126,8 @@ test('the settings fill every default of cluster mode, without creating any obje
   // THEN
   expect(settings).toMatchObject({
     name: 'test-cache', namespace: undefined, dnsSuffix: 'default.svc.cluster.local', headlessServiceName: 'test-cache-nodes',
-    mode: 'cluster', topology: { nodeCount: 6, shards: 3, replicasPerShard: 1 },
-    image: 'redis:7.2.11', maxmemoryBytes: Math.floor(3 * 2 ** 30 * 0.7), maxmemoryPolicy: 'allkeys-lru', appendonly: true,
+    mode: 'cluster', topology: { nodeCount: 6, replicasPerMaster: 1, shards: 3, replicasPerShard: 1 },
+    image: 'redis:7.2.11', maxmemoryBytes: 3 * 2 ** 29, maxmemoryPolicy: 'allkeys-lru', appendonly: true,
     appendfsync: 'everysec', savePoints: ['3600 1', '300 100', '60 10000'], clusterNodeTimeoutMs: 5000, persistence: true,
     storageSize: '10Gi', storageClassName: undefined, requireAntiAffinity: false,
     passwordSecret: { name: 'test-cache-auth', key: 'password' }, metricsScraper: DEFAULT_METRICS_SCRAPER,
@@ -141,26 +141,43 @@ test('the settings of sentinel mode carry its topology and the namespace\'s DNS 
     mode: 'sentinel', replicas: 4, sentinels: 5, quorum: 3, masterName: 'jobs', sentinelDownAfter: Duration.seconds(9), maxmemory: '1Gi',
   });
   expect(settings).toMatchObject({ name: 'shop-queue', namespace: 'orders', dnsSuffix: 'orders.svc.cluster.local', mode: 'sentinel', maxmemoryBytes: 2 ** 30 });
-  expect(settings.topology).toEqual({ nodeCount: 5, replicas: 4, sentinels: 5, quorum: 3, masterName: 'jobs', downAfterMs: 9000 });
+  expect(settings.topology).toEqual({ nodeCount: 5, replicasPerMaster: 4, replicas: 4, sentinels: 5, quorum: 3, masterName: 'jobs', downAfterMs: 9000 });
 });
 
 test('the settings of cluster mode count every master and replica', () => {
   const settings = resolveRedisClusterSettings(new Construct(Testing.chart(), 'cache'), { shards: 4, replicasPerShard: 2 });
-  expect(settings.topology).toEqual({ nodeCount: 12, shards: 4, replicasPerShard: 2 });
+  expect(settings.topology).toEqual({ nodeCount: 12, replicasPerMaster: 2, shards: 4, replicasPerShard: 2 });
 });
 
 test('throws error, when maxmemory is above a lowered memory limit, before creating any object', () => {
   const scope = new Construct(Testing.chart(), 'cache');
   expect(() => resolveRedisClusterSettings(scope, { resources: { memoryRequest: '512Mi', memoryLimit: '1Gi' }, maxmemory: '2Gi' })).toThrow(
-    'test/cache: \'maxmemory\' ("2Gi") must be less than or equal to the memory limit (1Gi), with headroom for forks and buffers');
+    'test/cache: \'maxmemory\' ("2Gi") is over the memory budget: maxmemory (2048MiB) × 2 = 4096MiB, as it forks for AOF rewrite, ' +
+    'RDB save points, full sync to replicas and a fork may copy every page, is more than the memory limit (1024MiB)');
   expect(scope.node.children).toHaveLength(0);
+});
+
+test('maxmemory defaults to half the limit on a node that forks, and to 70% on one that never does', () => {
+  const settings = (props: RedisClusterProps) => resolveRedisClusterSettings(new Construct(Testing.chart(), 'cache'), props);
+  expect(settings({ mode: 'standalone', savePoints: [] }).maxmemoryBytes).toBe(3 * 2 ** 29);
+  expect(settings({ mode: 'sentinel', appendonly: false, savePoints: [] }).maxmemoryBytes).toBe(3 * 2 ** 29);
+  expect(settings({ mode: 'standalone', appendonly: false, savePoints: [] }).maxmemoryBytes).toBe(Math.floor(3 * 2 ** 30 * 0.7));
+});
+
+test('a given maxmemory may use the whole limit on a node that never forks, and half of it on one that does', () => {
+  const settings = (props: RedisClusterProps) => resolveRedisClusterSettings(new Construct(Testing.chart(), 'cache'), { maxmemory: '2Gi', ...props });
+  expect(settings({ mode: 'standalone', appendonly: false, savePoints: [] }).maxmemoryBytes).toBe(2 ** 31);
+  expect(() => settings({ mode: 'standalone', savePoints: [] })).toThrow(
+    'test/cache: \'maxmemory\' ("2Gi") is over the memory budget: maxmemory (2048MiB) × 2 = 4096MiB, as it forks for AOF rewrite ' +
+    'and a fork may copy every page, is more than the memory limit (3072MiB): at peak the kernel kills Redis; lower \'maxmemory\' or raise \'resources.memoryLimit\'');
+  expect(settings({ mode: 'standalone', savePoints: [], resources: { memoryLimit: '4Gi' } }).maxmemoryBytes).toBe(2 ** 31);
 });
 
 test.each<[string, RedisClusterProps, string]>([
   ['shards < 3 in cluster mode', { shards: 2 }, 'test/cache: \'shards\' (2) must be an integer from 3 to 1000'],
   ['replicasPerShard < 0', { replicasPerShard: -1 }, 'test/cache: \'replicasPerShard\' (-1) must be an integer from 0 to 10'],
-  ['maxmemory is above the memory limit', { maxmemory: '4Gi' },
-    'test/cache: \'maxmemory\' ("4Gi") must be less than or equal to the memory limit (3Gi), with headroom for forks and buffers'],
+  ['maxmemory and its fork do not fit the memory limit', { maxmemory: '2Gi' },
+    'test/cache: \'maxmemory\' ("2Gi") is over the memory budget: maxmemory (2048MiB) × 2 = 4096MiB'],
   ['the eviction policy is unknown', { maxmemoryPolicy: 'lru' as never }, 'test/cache: \'maxmemoryPolicy\' ("lru") must be one of \'noeviction\', \'allkeys-lru\''],
   ['the quorum exceeds the Sentinels', { mode: 'sentinel', sentinels: 3, quorum: 4 },
     'test/cache: \'quorum\' (4) must be less than or equal to \'sentinels\' (3), or no failover can ever be agreed'],

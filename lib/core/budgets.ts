@@ -55,6 +55,36 @@ export function postgresMemoryViolation(budget: PostgresMemoryBudget): string | 
     'at peak the kernel kills PostgreSQL; lower \'maxConnections\' or \'workMem\', or raise \'resources.memoryLimit\'';
 }
 
+/** A Redis server's dataset bound against its container's memory limit, and what makes it fork. */
+export interface RedisMemoryBudget {
+  readonly maxmemoryBytes: number;
+  readonly memoryLimitBytes: number;
+  /** Why the server forks, e.g. `AOF rewrite`, `RDB save points`, `full sync to replicas`; empty when it never does. */
+  readonly forks: string[];
+}
+
+/**
+ * Why `maxmemory` does not fit the memory limit, with the arithmetic; undefined when it does.
+ * A forked child shares the parent's pages copy-on-write, so under writes every page the parent
+ * touches during the child's run is copied: at worst the dataset twice over, which is what the
+ * container must hold when the kernel counts both.
+ */
+export function redisMemoryViolation(budget: RedisMemoryBudget): string | undefined {
+  const copies = budget.forks.length > 0 ? 2 : 1;
+  const total = budget.maxmemoryBytes * copies;
+  if (total <= budget.memoryLimitBytes) return undefined;
+  const needed = copies === 2
+    ? `maxmemory (${mib(budget.maxmemoryBytes)}) × 2 = ${mib(total)}, as it forks for ${budget.forks.join(', ')} and a fork may copy every page,`
+    : `maxmemory (${mib(budget.maxmemoryBytes)})`;
+  return `${needed} is more than the memory limit (${mib(budget.memoryLimitBytes)}): at peak the kernel kills Redis; ` +
+    'lower \'maxmemory\' or raise \'resources.memoryLimit\'';
+}
+
+/** Half the limit when the server forks (room for a copy of every page), else 70% (room for buffers and fragmentation). */
+export function defaultRedisMaxmemory(memoryLimitBytes: number, forks: string[]): number {
+  return Math.floor(memoryLimitBytes * (forks.length > 0 ? 0.5 : 0.7));
+}
+
 /** Durations that must nest: the inner one must end before the outer one. */
 export interface NestedDuration {
   /** What the inner duration is, e.g. `'jobTimeout' (300s)`. */

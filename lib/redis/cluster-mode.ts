@@ -23,7 +23,7 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
   resolveTopology(scope, props) {
     const shards = requireIntInRange(scope, 'shards', props.shards ?? 3, 3, 1000);
     const replicasPerShard = requireIntInRange(scope, 'replicasPerShard', props.replicasPerShard ?? 1, 0, 10);
-    return { nodeCount: shards * (1 + replicasPerShard), shards, replicasPerShard };
+    return { nodeCount: shards * (1 + replicasPerShard), replicasPerMaster: replicasPerShard, shards, replicasPerShard };
   },
 
   plan(topology, settings) {

@@ -1,5 +1,6 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
+import { defaultRedisMaxmemory, redisMemoryViolation } from '../core/budgets';
 import { DEFAULT_METRICS_SCRAPER, MAXMEMORY_POLICIES } from '../core/endpoints';
 import { namespaceOf, resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
@@ -26,10 +27,11 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
   const image = requirePinnedImage(scope, 'image', props.image ?? 'redis:7.2.11');
   const exporterImage = requirePinnedImage(scope, 'exporterImage', props.exporterImage ?? 'oliver006/redis_exporter:v1.62.0');
   const resources = resolveResources(scope, 'resources', props.resources, DEFAULT_RESOURCES);
-  const maxmemoryBytes = resolveMaxmemory(scope, props);
   const maxmemoryPolicy = requireOneOf(scope, 'maxmemoryPolicy', props.maxmemoryPolicy ?? 'allkeys-lru', MAXMEMORY_POLICIES);
   const appendfsync = requireOneOf(scope, 'appendfsync', props.appendfsync ?? 'everysec', APPENDFSYNC_MODES);
   const savePoints = resolveSavePoints(scope, props.savePoints ?? ['3600 1', '300 100', '60 10000']);
+  const appendonly = props.appendonly ?? true;
+  const maxmemoryBytes = resolveMaxmemory(scope, props, forkReasons(appendonly, savePoints, topology.replicasPerMaster));
   // Below 10 s the probes are noise; above Linux's own 2 hours a dead client holds its connection for hours.
   const tcpKeepaliveSeconds = requireWholeDuration(scope, 'tcpKeepalive', props.tcpKeepalive ?? Duration.seconds(60), 'seconds', 10, 7200);
   const clusterNodeTimeoutMs = requireWholeDuration(scope, 'clusterNodeTimeout', props.clusterNodeTimeout ?? Duration.seconds(5), 'milliseconds', 500, 60_000);
@@ -40,7 +42,7 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
   return {
     name, namespace, dnsSuffix: serviceDnsSuffix(scope), headlessServiceName: `${name}-nodes`,
     mode, topology, image, exporterImage, resources,
-    maxmemoryBytes, maxmemoryPolicy, appendonly: props.appendonly ?? true, appendfsync, savePoints, tcpKeepaliveSeconds, clusterNodeTimeoutMs,
+    maxmemoryBytes, maxmemoryPolicy, appendonly, appendfsync, savePoints, tcpKeepaliveSeconds, clusterNodeTimeoutMs,
     persistence, storageSize, storageClassName: props.storageClassName,
     requireAntiAffinity: props.requireAntiAffinity ?? false,
     passwordSecret: props.passwordSecret ?? { name: `${name}-auth`, key: 'password' },
@@ -59,18 +61,23 @@ function resolveRedisPodOptions(scope: Construct, props: RedisClusterProps): Red
   };
 }
 
-/** `maxmemory` in bytes: 70% of the memory limit unless given, and never above the limit. */
-function resolveMaxmemory(scope: Construct, props: RedisClusterProps): number {
-  const memoryLimitText = props.resources?.memoryLimit ?? DEFAULT_RESOURCES.memoryLimit;
-  const memoryLimit = parseQuantity(memoryLimitText)!;
-  const maxmemoryBytes = props.maxmemory === undefined
-    ? Math.floor(memoryLimit * 0.7)
-    : Math.floor(requireQuantity(scope, 'maxmemory', props.maxmemory));
-  if (maxmemoryBytes > memoryLimit) {
-    throw propError(scope, 'maxmemory', props.maxmemory,
-      `must be less than or equal to the memory limit (${memoryLimitText}), with headroom for forks and buffers`);
-  }
+/** `maxmemory` in bytes: by default what fits the memory limit with the node's forks; a given one must fit too. */
+function resolveMaxmemory(scope: Construct, props: RedisClusterProps, forks: string[]): number {
+  const memoryLimitBytes = parseQuantity(props.resources?.memoryLimit ?? DEFAULT_RESOURCES.memoryLimit)!;
+  if (props.maxmemory === undefined) return defaultRedisMaxmemory(memoryLimitBytes, forks);
+  const maxmemoryBytes = Math.floor(requireQuantity(scope, 'maxmemory', props.maxmemory));
+  const violation = redisMemoryViolation({ maxmemoryBytes, memoryLimitBytes, forks });
+  if (violation) throw propError(scope, 'maxmemory', props.maxmemory, `is over the memory budget: ${violation}`);
   return maxmemoryBytes;
+}
+
+/** What makes each node fork a child that shares its memory copy-on-write. */
+function forkReasons(appendonly: boolean, savePoints: string[], replicasPerMaster: number): string[] {
+  return [
+    ...appendonly ? ['AOF rewrite'] : [],
+    ...savePoints.length > 0 ? ['RDB save points'] : [],
+    ...replicasPerMaster > 0 ? ['full sync to replicas'] : [],
+  ];
 }
 
 function resolveSavePoints(scope: Construct, savePoints: string[]): string[] {

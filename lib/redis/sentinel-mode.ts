@@ -68,7 +68,7 @@ function resolveSentinelTopology(scope: Construct, props: RedisClusterProps): Se
   const masterName = requireDnsLabel(scope, 'masterName', props.masterName ?? 'hscale');
   // Like clusterNodeTimeout: below 0.5 s a busy master is failed over; above a minute it is down that long unnoticed.
   const downAfterMs = requireWholeDuration(scope, 'sentinelDownAfter', props.sentinelDownAfter ?? Duration.seconds(5), 'milliseconds', 500, 60_000);
-  return { nodeCount: 1 + replicas, replicas, sentinels, quorum, masterName, downAfterMs };
+  return { nodeCount: 1 + replicas, replicasPerMaster: replicas, replicas, sentinels, quorum, masterName, downAfterMs };
 }
 
 function sentinelGroup(topology: SentinelTopology, settings: RedisClusterSettings): SentinelGroup {

@@ -41,7 +41,7 @@ export interface RedisClusterProps {
   readonly exporterImage?: string;
   /** Requests and limits of each Redis container. @default - 250m / 1Gi requested, 1 CPU / 3Gi limit */
   readonly resources?: Partial<ContainerResources>;
-  /** Memory for the dataset, a Kubernetes quantity no larger than the memory limit. @default - 70% of the memory limit, leaving room for forks and buffers */
+  /** Memory for the dataset; at most half the memory limit when a node forks (AOF rewrite, save points, replicas), else at most the limit. @default - half the memory limit when a node forks, else 70% */
   readonly maxmemory?: Quantity;
   /** What Redis evicts at maxmemory; a WorkerPool's broker needs 'noeviction' or a 'volatile-*' policy. @default 'allkeys-lru' */
   readonly maxmemoryPolicy?: MaxmemoryPolicy;
@@ -76,6 +76,8 @@ export interface RedisClusterProps {
 export interface RedisTopologyBase {
   /** Redis pods in the data StatefulSet. */
   readonly nodeCount: number;
+  /** Replicas each master syncs to (a master forks for every full sync). */
+  readonly replicasPerMaster: number;
 }
 
 /** The props of a RedisCluster, validated and defaulted, and the names derived from its path. */

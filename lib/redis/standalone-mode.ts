@@ -10,7 +10,7 @@ import { REDIS_PORT, redisPasswordEnv } from './shared';
  */
 export const STANDALONE_MODE: RedisModeModule<RedisTopologyBase> = {
   resolveTopology() {
-    return { nodeCount: 1 };
+    return { nodeCount: 1, replicasPerMaster: 0 };
   },
 
   plan(_topology, settings) {

@@ -1965,8 +1965,8 @@ export const PROP_SCHEMAS = {
         },
         "maxmemory": {
           "$ref": "#/definitions/Quantity",
-          "description": "Memory for the dataset, a Kubernetes quantity no larger than the memory limit.",
-          "default": "- 70% of the memory limit, leaving room for forks and buffers"
+          "description": "Memory for the dataset; at most half the memory limit when a node forks (AOF rewrite, save points, replicas), else at most the limit.",
+          "default": "- half the memory limit when a node forks, else 70%"
         },
         "maxmemoryPolicy": {
           "$ref": "#/definitions/MaxmemoryPolicy",

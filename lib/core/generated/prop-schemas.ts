@@ -3372,6 +3372,7 @@ export const PROP_SCHEMAS = {
               "allowClient",
               "clientEnv",
               "clientLinks",
+              "listLengthTrigger",
               "maxmemoryPolicy",
               "mode",
               "node",
@@ -3380,7 +3381,8 @@ export const PROP_SCHEMAS = {
               "sentinelHosts"
             ],
             "methods": [
-              "allowClient"
+              "allowClient",
+              "listLengthTrigger"
             ],
             "classes": [
               "RedisCluster"

@@ -43,16 +43,28 @@ export function relativeLinks(text: string): string[] {
     .filter(target => !/^[a-z][a-z0-9+.-]*:/i.test(target));
 }
 
+/** The file a link of `file` points to (`file` itself for `#anchor`), and its anchor. */
+function linkTarget(file: string, link: string): { target: string; anchor?: string } {
+  const [path, anchor] = link.split('#');
+  return { target: path === '' ? file : resolve(dirname(file), decodeURIComponent(path)), anchor };
+}
+
 /** Each link of `file` that does not resolve: a missing file, or an anchor its target does not define. */
 export function brokenLinks(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   return relativeLinks(text).filter(link => {
-    const [path, anchor] = link.split('#');
-    const target = path === '' ? file : resolve(dirname(file), decodeURIComponent(path));
-    if (path !== '' && !existsSync(target)) return true;
+    const { target, anchor } = linkTarget(file, link);
+    if (!existsSync(target)) return true;
     if (anchor === undefined) return false;
     return !target.endsWith('.md') || !anchorsOf(target === file ? text : readFileSync(target, 'utf8')).has(anchor);
   });
+}
+
+/** The pages of `files` that no other page of them links to. */
+export function orphanPages(files: string[]): string[] {
+  const linked = new Set(files.flatMap(file => relativeLinks(readFileSync(file, 'utf8'))
+    .map(link => linkTarget(file, link).target).filter(target => target !== file)));
+  return files.filter(file => !linked.has(file));
 }
 
 /** The Markdown files of a folder, at any depth. */

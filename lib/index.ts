@@ -42,7 +42,7 @@ export type { AppendFsync } from './redis/redis-conf';
 export type { RedisClusterProps, RedisMode } from './redis/settings';
 
 export { PgReplicaSet } from './postgres/pg-replica-set';
-export type { PgEngine, PgReplicaSetProps } from './postgres/pg-replica-set';
+export type { PatroniProps, PgEngine, PgReplicaSetProps } from './postgres/pg-replica-set';
 export type { PgAccessMode } from './postgres/engine';
 export type { SynchronousCommit } from './postgres/postgres-conf';
 

@@ -7,7 +7,7 @@
  */
 
 // `hscale/render`: the pure functions that write what a server reads (nginx.conf, redis.conf,
-// sentinel.conf, postgresql.conf, pg_hba.conf, Prometheus rules and configuration, Grafana
+// sentinel.conf, postgresql.conf, pg_hba.conf, Patroni's patroni.yml, Prometheus rules and configuration, Grafana
 // dashboards, the metrics adapter's rules) and what must exist before a chart applies. The
 // constructs put their output in ConfigMaps; users feed it to their own servers and tests.
 // The scripts the pods run (start, init, cluster-create, secret generation) are internal: they
@@ -29,6 +29,8 @@ export type { RedisConfOptions, SentinelConfOptions } from './redis/redis-conf';
 
 export { renderPgHba, renderPostgresConf } from './postgres/postgres-conf';
 export type { PgHbaOptions, PostgresConfOptions } from './postgres/postgres-conf';
+export { DEFAULT_PATRONI_TIMING, patroniTimingViolation, renderPatroniConf, renderPatroniHba, worstCasePromotionSeconds } from './postgres/patroni-conf';
+export type { PatroniConfOptions, PatroniHbaOptions, PatroniTiming } from './postgres/patroni-conf';
 
 export { renderAlertRules, renderRecordingRules } from './observability/rules';
 export type { AlertRule, AlertThresholds, MonitoredEndpoint, RecordingRule, RuleGroup } from './observability/rules';

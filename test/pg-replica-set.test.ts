@@ -1,5 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
+import { parse } from 'yaml';
 import { PgReplicaSet, PgReplicaSetProps, ScaledApi } from '../lib';
 import { DEFAULT_METRICS_SCRAPER } from '../lib/core/endpoints';
 import { resolvePgReplicaSetSettings } from '../lib/postgres/pg-replica-set';
@@ -121,7 +122,10 @@ test.each<[string, PgReplicaSetProps, string]>([
   ['synchronousReplicas > replicas', { replicas: 1, synchronousReplicas: 2 },
     'test/db: \'synchronousReplicas\' (2) must be less than or equal to \'replicas\' (1), or no commit could ever be confirmed'],
   ['the storage size is not a quantity', { storageSize: 'big' }, 'test/db: \'storageSize\' ("big") must be a Kubernetes quantity greater than 0'],
-  ['the engine is unknown', { engine: 'patroni' as never }, 'test/db: \'engine\' ("patroni") must be one of \'statefulset\', \'cloudnative-pg\''],
+  ['the engine is unknown', { engine: 'repmgr' as never }, 'test/db: \'engine\' ("repmgr") must be one of \'statefulset\', \'patroni\', \'cloudnative-pg\''],
+  ['Patroni\'s ttl is shorter than its retries', { engine: 'patroni', patroni: { ttl: 4, retryTimeout: 2 } },
+    'test/db: \'patroni.ttl\' (4) must be at least loopWait + 2 x retryTimeout (1 + 2 x 2 = 5 s), or a leader retrying the store loses its lock without a failure'],
+  ['patroni props are given to another engine', { patroni: { ttl: 10 } }, 'test/db: \'patroni\' ({"ttl":10}) does not apply to engine \'statefulset\': it is a prop of engine \'patroni\''],
   ['synchronousCommit is unknown', { synchronousCommit: 'local' as never }, 'test/db: \'synchronousCommit\' ("local") must be one of \'on\', \'remote_write\', \'remote_apply\''],
   ['the secret name is empty', { credentialsSecret: '' }, 'test/db: \'credentialsSecret\' ("") must name the Secret that holds the credentials'],
   ['a parameter name is invalid', { parameters: { 'work mem; drop': '1' } }, 'test/db: \'parameters.work mem; drop\' ("work mem; drop") is not a PostgreSQL parameter name'],
@@ -178,4 +182,25 @@ test('throws error, when the settings are asked for a backup of the statefulset 
   const scope = new Construct(Testing.chart(), 'db');
   expect(() => resolvePgReplicaSetSettings(scope, { backup: { schedule: '0 0 3 * * *', volumeSnapshotClass: 'csi' } }))
     .toThrow('test/db: \'backup\' ({"schedule":"0 0 3 * * *","volumeSnapshotClass":"csi"}) does not apply to engine \'statefulset\': it is a prop of engine \'cloudnative-pg\'');
+});
+
+test('the patroni engine synthesizes one StatefulSet of replicas + 1 members, a Role with only what Patroni does, and Services by Patroni\'s role label', async () => {
+  const { manifests, db } = synthDb({ engine: 'patroni', synchronousReplicas: 1 });
+  await checkManifests(manifests);
+  const members = findObject(manifests, 'StatefulSet', 'test-db');
+  expect(members.spec.replicas).toBe(3);
+  expect(members.spec.template.spec.serviceAccountName).toBe('test-db');
+  expect(findObject(manifests, 'Role', 'test-db').rules).toEqual([
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch'] },
+  ]);
+  expect(findObject(manifests, 'Service', 'test-db-rw').spec.selector).toEqual({ 'app.kubernetes.io/instance': 'test-db', 'app.kubernetes.io/name': 'postgresql', 'role': 'master' });
+  expect(findObject(manifests, 'Service', 'test-db-ro').spec.selector).toEqual({ 'app.kubernetes.io/instance': 'test-db', 'app.kubernetes.io/name': 'postgresql', 'role': 'replica' });
+  expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-members').spec.maxUnavailable).toBe(1);
+  // Every member may serve reads once the service has checked it is a replica.
+  expect(apiEnv(manifests).POSTGRES_READ_REPLICAS).toBe(db.replicaHosts.join(','));
+  expect(db.replicaHosts).toHaveLength(3);
+  const dcs = parse(findObject(manifests, 'ConfigMap', 'test-db-config').data['patroni.yml']).bootstrap.dcs;
+  expect(dcs).toMatchObject({ ttl: 5, loop_wait: 1, retry_timeout: 2, synchronous_mode: true, synchronous_node_count: 1, maximum_lag_on_failover: 1048576 });
+  expect(db.generatableSecrets[0].randomKeys).toContain('rewind-password');
 });

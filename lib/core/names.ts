@@ -72,3 +72,6 @@ export const CONFIG_HASH_ANNOTATION = 'hscale.io/config-sha256';
 export function configHash(config: string | Record<string, string>): string {
   return createHash('sha256').update(typeof config === 'string' ? config : JSON.stringify(config)).digest('hex');
 }
+
+/** The annotation of a pod template naming the labels a process sets on its pods at run time, with their values: `{"role":["master","replica"]}` (Patroni); the manifest checks read it. */
+export const RUNTIME_LABELS_ANNOTATION = 'hscale.io/runtime-labels';

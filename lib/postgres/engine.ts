@@ -5,7 +5,16 @@ import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { PodOptions } from '../core/pod-options';
 import { valuesOf } from '../core/validation';
 import * as cnpg from '../imports/postgresql.cnpg.io';
+import { PatroniTiming } from './patroni-conf';
 import { SynchronousCommit } from './postgres-conf';
+
+/** The patroni engine's settings. */
+export interface PatroniSettings {
+  readonly timing: PatroniTiming;
+  readonly synchronousModeStrict: boolean;
+  /** A PostgreSQL size, e.g. '1MB'. */
+  readonly maximumLagOnFailover: string;
+}
 
 /** The access mode of the data volumes. */
 export type PgAccessMode = 'ReadWriteOnce' | 'ReadWriteOncePod';
@@ -35,6 +44,7 @@ export interface PgEngineSettings {
   readonly parameters: Record<string, string>;
   readonly podNetworks: string[];
   readonly pooler: boolean;
+  readonly patroni: PatroniSettings;
   readonly backup?: { readonly schedule: string; readonly volumeSnapshotClass: string };
   readonly metricsScraper: PodPeer;
   readonly podMonitorLabels: Record<string, string>;

@@ -12,23 +12,43 @@ import { mergePodOptions, PodOptions, resolvePodOptions } from '../core/pod-opti
 import { validateProps } from '../core/prop-validation';
 import { parseQuantity, propError, Quantity, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity } from '../core/validation';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
-import { PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './engine';
+import { PatroniSettings, PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './engine';
+import { DEFAULT_PATRONI_TIMING, patroniTimingViolation } from './patroni-conf';
+import { patroniEngine } from './patroni-engine';
 import { PARAMETER_NAME, parsePgSize, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
 import { EXPORTER_PORT, PG_PORT } from './shared';
 import { statefulSetEngine } from './statefulset-engine';
 
-/** How the PostgreSQL servers run: StatefulSets of our own, or a CloudNativePG `Cluster`. */
-export type PgEngine = 'statefulset' | 'cloudnative-pg';
+/** How the PostgreSQL servers run: StatefulSets of our own, members run by Patroni, or a CloudNativePG `Cluster`. */
+export type PgEngine = 'statefulset' | 'patroni' | 'cloudnative-pg';
 
 /** The engines by name; an engine is one module in lib/postgres/ behind {@link PgEngineModule}. */
 const PG_ENGINES = {
   'statefulset': statefulSetEngine,
+  'patroni': patroniEngine,
   'cloudnative-pg': cloudNativePgEngine,
 } satisfies Record<PgEngine, PgEngineModule>;
 
+/** How the patroni engine fails over; the defaults promote a replica within 9.5 s of the leader's loss (`worstCasePromotionSeconds`). */
+export interface PatroniProps {
+  /** Seconds the leader lock lives without a renewal (Patroni's `ttl`). @default 5 */
+  readonly ttl?: number;
+  /** Seconds between two runs of each member's HA loop (`loop_wait`). @default 1 */
+  readonly loopWait?: number;
+  /** Seconds a call to the Kubernetes API or PostgreSQL retries before the member gives up (`retry_timeout`). @default 2 */
+  readonly retryTimeout?: number;
+  /** With `synchronousReplicas`: commits wait rather than go unreplicated when no replica can confirm (`synchronous_mode_strict`). @default false */
+  readonly synchronousModeStrict?: boolean;
+  /** WAL a replica may lag and still be promoted (`maximum_lag_on_failover`), a PostgreSQL size. @default '1MB' */
+  readonly maximumLagOnFailover?: string;
+}
+
 /** Props of a {@link PgReplicaSet}. */
 export interface PgReplicaSetProps {
-  /** 'statefulset' runs anywhere with manual failover; 'cloudnative-pg' needs the operator and fails over by itself. @default 'statefulset' */
+  /**
+   * 'statefulset' runs anywhere with manual failover; 'patroni' fails over by itself with no operator
+   * (the image adds Patroni, images/patroni/Dockerfile); 'cloudnative-pg' needs the operator. @default 'statefulset'
+   */
   readonly engine?: PgEngine;
   /** Streaming read replicas. @default 2 */
   readonly replicas?: number;
@@ -38,7 +58,8 @@ export interface PgReplicaSetProps {
   readonly synchronousCommit?: SynchronousCommit;
   /**
    * Secret with the keys `username`, `password`, `database`, `superuser-password`,
-   * `replication-username` and `replication-password` (statefulset engine), which you create.
+   * `replication-username` and `replication-password` (statefulset and patroni engines), and
+   * `rewind-username` and `rewind-password` (patroni engine), which you create.
    * @default '<name>-credentials'
    */
   readonly credentialsSecret?: string;
@@ -70,6 +91,8 @@ export interface PgReplicaSetProps {
   readonly parameters?: Record<string, string>;
   /** Networks replicas connect from, for pg_hba.conf (the NetworkPolicy narrows it to the replica pods). @default - the private ranges 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 */
   readonly podNetworks?: string[];
+  /** patroni: failover timing, strict synchronous mode, the lag a promotable replica may have. @default - see PatroniProps @onlyWhen engine=patroni */
+  readonly patroni?: PatroniProps;
   /** cloudnative-pg: PgBouncer Poolers for read-write and read-only traffic. @default false @onlyWhen engine=cloudnative-pg */
   readonly pooler?: boolean;
   /** cloudnative-pg: a ScheduledBackup by volume snapshots. @default - no scheduled backup @onlyWhen engine=cloudnative-pg */
@@ -131,7 +154,7 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     requireAntiAffinity: props.requireAntiAffinity ?? false,
     resources, maxConnections, sharedBuffers: props.sharedBuffers ?? '1GB', workMem: props.workMem ?? '4MB',
     ...walRetention, parameters, podNetworks: props.podNetworks ?? PRIVATE_NETWORKS,
-    pooler: props.pooler ?? false, backup: props.backup,
+    pooler: props.pooler ?? false, backup: props.backup, patroni: resolvePatroni(scope, props.patroni ?? {}),
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     podMonitorLabels: props.podMonitorLabels ?? { release: 'kube-prometheus-stack' },
     dnsSuffix: serviceDnsSuffix(scope),
@@ -182,6 +205,21 @@ function resolvePgPodOptions(scope: Construct, props: PgReplicaSetProps): Pick<P
   return { pod, poolerPod: mergePodOptions({ ...pod, serviceAccountAnnotations: undefined }, poolerPod) };
 }
 
+function resolvePatroni(scope: Construct, props: PatroniProps): PatroniSettings {
+  const timing = {
+    ttl: requireIntInRange(scope, 'patroni.ttl', props.ttl ?? DEFAULT_PATRONI_TIMING.ttl, 2, 300),
+    loopWait: requireIntInRange(scope, 'patroni.loopWait', props.loopWait ?? DEFAULT_PATRONI_TIMING.loopWait, 1, 60),
+    retryTimeout: requireIntInRange(scope, 'patroni.retryTimeout', props.retryTimeout ?? DEFAULT_PATRONI_TIMING.retryTimeout, 1, 120),
+  };
+  const violation = patroniTimingViolation(timing);
+  if (violation) throw propError(scope, 'patroni.ttl', timing.ttl, violation);
+  const maximumLagOnFailover = props.maximumLagOnFailover ?? '1MB';
+  if (!parsePgSize(maximumLagOnFailover)) {
+    throw propError(scope, 'patroni.maximumLagOnFailover', maximumLagOnFailover, 'must be a PostgreSQL size with a unit, e.g. \'1MB\'');
+  }
+  return { timing, synchronousModeStrict: props.synchronousModeStrict ?? false, maximumLagOnFailover };
+}
+
 function requireParameterNames(scope: Construct, parameters: Record<string, string>): Record<string, string> {
   for (const name of Object.keys(parameters)) {
     if (!PARAMETER_NAME.test(name)) {
@@ -208,7 +246,7 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
   public readonly clientEnv: k8s.EnvVar[];
   public readonly clientLinks: NetworkLink[];
   public readonly metricsEndpoints: MetricsEndpoint[];
-  /** The rendered postgresql.conf and pg_hba.conf (statefulset engine). */
+  /** The rendered postgresql.conf and pg_hba.conf (statefulset engine); Patroni's patroni.yml, which holds both (patroni engine). */
   public readonly postgresConf?: string;
   public readonly hbaConf?: string;
   public readonly primary?: k8s.KubeStatefulSet;
@@ -277,14 +315,16 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
 
   /**
    * The credentials Secret with generated passwords and the user names of docs/constructs/pg-replica-set.md
-   * (statefulset engine); with cloudnative-pg the operator creates its `<name>-app` Secret itself.
+   * (statefulset and patroni engines); with cloudnative-pg the operator creates its `<name>-app` Secret itself.
    */
   public get generatableSecrets(): GeneratedSecretSpec[] {
-    if (this.engine !== 'statefulset') return [];
+    if (this.engine === 'cloudnative-pg') return [];
+    // Patroni also connects to the leader as a rewind role (pg_rewind of a failed leader).
+    const rewind = this.engine === 'patroni';
     return [{
       name: this.credentialsSecret,
-      plainKeys: { 'username': 'app', 'database': 'app', 'replication-username': 'replicator' },
-      randomKeys: ['password', 'superuser-password', 'replication-password'],
+      plainKeys: { 'username': 'app', 'database': 'app', 'replication-username': 'replicator', ...(rewind ? { 'rewind-username': 'rewinder' } : {}) },
+      randomKeys: ['password', 'superuser-password', 'replication-password', ...(rewind ? ['rewind-password'] : [])],
     }];
   }
 

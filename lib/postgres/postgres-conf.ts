@@ -46,46 +46,57 @@ function quote(value: string): string {
   return `'${value.replace(/'/g, '\'\'')}'`;
 }
 
-/** Renders `postgresql.conf` for the primary and the replicas (a replica ignores what it does not use). */
-export function renderPostgresConf(o: PostgresConfOptions): string {
-  const settings: Array<[string, string]> = [
-    ['listen_addresses', quote('*')],
-    ['port', String(o.port)],
-    ['unix_socket_directories', quote(o.socketDir)],
-    ['hba_file', quote(o.hbaFile)],
-    ['max_connections', String(o.maxConnections)],
-    ['shared_buffers', quote(o.sharedBuffers)],
-    ['work_mem', quote(o.workMem)],
-    ['password_encryption', 'scram-sha-256'],
-    ['shared_preload_libraries', quote('pg_stat_statements')],
-    ['pg_stat_statements.track', 'all'],
+/** One PostgreSQL setting; `text` values are single-quoted in postgresql.conf. */
+export interface PostgresSetting {
+  readonly name: string;
+  readonly value: string;
+  readonly text: boolean;
+}
+
+/** The settings `renderPostgresConf` writes, in order, with raw values (Patroni's config takes them as YAML). */
+export function postgresSettings(o: PostgresConfOptions): PostgresSetting[] {
+  const raw = (name: string, value: string) => ({ name, value, text: false });
+  const text = (name: string, value: string) => ({ name, value, text: true });
+  return [
+    text('listen_addresses', '*'),
+    raw('port', String(o.port)),
+    text('unix_socket_directories', o.socketDir),
+    text('hba_file', o.hbaFile),
+    raw('max_connections', String(o.maxConnections)),
+    text('shared_buffers', o.sharedBuffers),
+    text('work_mem', o.workMem),
+    raw('password_encryption', 'scram-sha-256'),
+    text('shared_preload_libraries', 'pg_stat_statements'),
+    raw('pg_stat_statements.track', 'all'),
     // Streaming replication: each replica holds a physical slot, so the primary keeps its WAL.
-    ['wal_level', 'replica'],
-    ['max_wal_senders', String(o.maxWalSenders)],
-    ['max_replication_slots', String(o.maxReplicationSlots)],
-    ['wal_keep_size', quote(o.walKeepSize)],
+    raw('wal_level', 'replica'),
+    raw('max_wal_senders', String(o.maxWalSenders)),
+    raw('max_replication_slots', String(o.maxReplicationSlots)),
+    text('wal_keep_size', o.walKeepSize),
     // A slot whose replica is down or gone holds WAL until this bound, then is invalidated (the
     // replica re-clones): the primary's disk never fills with WAL for a replica that is not coming back.
-    ['max_slot_wal_keep_size', quote(o.maxSlotWalKeepSize)],
-    ['hot_standby', 'on'],
+    text('max_slot_wal_keep_size', o.maxSlotWalKeepSize),
+    raw('hot_standby', 'on'),
     // Replicas report their oldest snapshot, so the primary's vacuum does not cancel their queries
     // (the reads the API sends them). A dead replica's slot keeps that snapshot's xmin and holds
     // vacuum back only until max_slot_wal_keep_size invalidates it, which releases its xmin too.
-    ['hot_standby_feedback', 'on'],
-    ['synchronous_commit', o.synchronousReplicas > 0 ? o.synchronousCommit : 'on'],
-    ['synchronous_standby_names', o.synchronousReplicas > 0
-      ? quote(`ANY ${o.synchronousReplicas} (${o.standbyNames.join(', ')})`)
-      : quote('')],
-    ['log_destination', quote('stderr')],
-    ['logging_collector', 'off'],
-    ['log_min_duration_statement', '1000'],
-    ['log_checkpoints', 'on'],
-    ['log_connections', 'off'],
-    ...Object.entries(o.parameters).map(([name, value]): [string, string] => [name, quote(value)]),
+    raw('hot_standby_feedback', 'on'),
+    raw('synchronous_commit', o.synchronousReplicas > 0 ? o.synchronousCommit : 'on'),
+    text('synchronous_standby_names', o.synchronousReplicas > 0 ? `ANY ${o.synchronousReplicas} (${o.standbyNames.join(', ')})` : ''),
+    text('log_destination', 'stderr'),
+    raw('logging_collector', 'off'),
+    raw('log_min_duration_statement', '1000'),
+    raw('log_checkpoints', 'on'),
+    raw('log_connections', 'off'),
+    ...Object.entries(o.parameters).map(([name, value]) => text(name, value)),
   ];
+}
+
+/** Renders `postgresql.conf` for the primary and the replicas (a replica ignores what it does not use). */
+export function renderPostgresConf(o: PostgresConfOptions): string {
   return [
     '# Rendered by hscale renderPostgresConf; edit the PgReplicaSet props, not this file.',
-    ...settings.map(([name, value]) => `${name} = ${value}`),
+    ...postgresSettings(o).map(s => `${s.name} = ${s.text ? quote(s.value) : s.value}`),
     '',
   ].join('\n');
 }

@@ -3,9 +3,10 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint } from '../core/endpoints';
 import { commonLabels, configHash, namespaceOf } from '../core/names';
-import { disruptionBudget } from '../core/pod-defaults';
+import { disruptionBudget , exporterSidecar } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
+import { PgEngineSettings } from './engine';
 
 export const PG_PORT = 5432;
 export const EXPORTER_PORT = 9187;
@@ -46,6 +47,41 @@ export function postgresMetricsEndpoint(
   return {
     exporter: 'postgres-exporter', workloadName: name, podSelector, portName: 'metrics', port: EXPORTER_PORT, path: '/metrics', ...scrapeBy,
     withoutReplicas: replicas === 0,
+  };
+}
+
+/** The keys of the credentials Secret holding the application's role, of the engines that take the Secret from the user. */
+export const APP_CREDENTIAL_KEYS: CredentialKeys = { user: 'username', password: 'password', database: 'database' };
+
+/** The exporters of an engine whose pods are all behind the headless `<name>-pods` Service, with their volume claims. */
+export function podsServiceMetricsEndpoint(scope: Construct, s: PgEngineSettings, podSelector: Record<string, string>): MetricsEndpoint {
+  return {
+    ...postgresMetricsEndpoint(s.name, podSelector, { serviceName: `${s.name}-pods`, serviceLabels: commonLabels(scope, 'postgresql', 'pods') }, s.replicas),
+    volumeClaims: `data-${s.name}-`,
+  };
+}
+
+/** The postgres_exporter sidecar of a pod, connecting over the pod's loopback as the application role. */
+export function memberExporter(s: PgEngineSettings): k8s.Container {
+  return exporterSidecar({
+    image: s.exporterImage, port: EXPORTER_PORT, healthPath: '/', cpuLimit: '200m',
+    env: [
+      { name: 'DATA_SOURCE_URI', value: `127.0.0.1:${PG_PORT}/postgres?sslmode=disable` },
+      secretEnv(s.credentialsSecret, 'DATA_SOURCE_USER', APP_CREDENTIAL_KEYS.user),
+      secretEnv(s.credentialsSecret, 'DATA_SOURCE_PASS', APP_CREDENTIAL_KEYS.password),
+    ],
+  });
+}
+
+/** The `data` volume claim template of a member StatefulSet. */
+export function dataVolumeClaim(s: PgEngineSettings, labels: Record<string, string>): k8s.KubePersistentVolumeClaimProps {
+  return {
+    metadata: { name: 'data', labels },
+    spec: {
+      accessModes: [s.accessMode],
+      resources: { requests: { storage: k8s.Quantity.fromString(s.storageSize) } },
+      ...(s.storageClassName ? { storageClassName: s.storageClassName } : {}),
+    },
   };
 }
 

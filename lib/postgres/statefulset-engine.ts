@@ -2,13 +2,12 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, selectorLabels } from '../core/names';
 import {
-  exporterSidecar, nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
+  nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
 } from '../core/pod-defaults';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
 import {
-  applyMemberPodOptions, createConfigMap, createDisruptionBudget, createNetworkPolicy, EXPORTER_PORT, PG_PORT, pgMetadata, postgresClientEnv,
-  postgresMetricsEndpoint, secretEnv, usedFilesHash,
+  APP_CREDENTIAL_KEYS, applyMemberPodOptions, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, usedFilesHash,
 } from './shared';
 
 const PG_UID = 999;
@@ -68,13 +67,8 @@ class StatefulSetBuilder {
       primaryHost: this.primaryHost,
       replicaHosts: this.replicaHosts,
       clientLinks: [{ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] }, { peer: { podSelector: this.replicaPods }, ports: [PG_PORT] }],
-      clientEnv: postgresClientEnv(this.s.credentialsSecret, { user: 'username', password: 'password', database: 'database' }, this.primaryHost, this.replicaHosts),
-      metricsEndpoints: [{
-        ...postgresMetricsEndpoint(this.s.name, this.allPods, {
-          serviceName: this.podsService, serviceLabels: commonLabels(this.scope, 'postgresql', 'pods'),
-        }, this.s.replicas),
-        volumeClaims: `data-${this.s.name}-`,
-      }],
+      clientEnv: postgresClientEnv(this.s.credentialsSecret, APP_CREDENTIAL_KEYS, this.primaryHost, this.replicaHosts),
+      metricsEndpoints: [podsServiceMetricsEndpoint(this.scope, this.s, this.allPods)],
     };
   }
 
@@ -111,7 +105,7 @@ class StatefulSetBuilder {
           metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
           spec: this.podSpec(role, configMap),
         },
-        volumeClaimTemplates: [this.dataVolumeClaim(labels)],
+        volumeClaimTemplates: [dataVolumeClaim(this.s, labels)],
       },
     });
   }
@@ -127,17 +121,7 @@ class StatefulSetBuilder {
       volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume],
       containers: [
         this.postgresContainer(role === 'primary' ? this.primaryStartup() : this.replicaStartup(), [run.mount, tmp.mount]),
-        exporterSidecar({
-          image: this.s.exporterImage,
-          port: EXPORTER_PORT,
-          healthPath: '/',
-          cpuLimit: '200m',
-          env: [
-            { name: 'DATA_SOURCE_URI', value: `127.0.0.1:${PG_PORT}/postgres?sslmode=disable` },
-            this.secretEnv('DATA_SOURCE_USER', 'username'),
-            this.secretEnv('DATA_SOURCE_PASS', 'password'),
-          ],
-        }),
+        memberExporter(this.s),
       ],
     };
   }
@@ -201,17 +185,6 @@ class StatefulSetBuilder {
 
   private secretEnv(name: string, key: string): k8s.EnvVar {
     return secretEnv(this.s.credentialsSecret, name, key);
-  }
-
-  private dataVolumeClaim(labels: Record<string, string>): k8s.KubePersistentVolumeClaimProps {
-    return {
-      metadata: { name: 'data', labels },
-      spec: {
-        accessModes: [this.s.accessMode],
-        resources: { requests: { storage: k8s.Quantity.fromString(this.s.storageSize) } },
-        ...(this.s.storageClassName ? { storageClassName: this.s.storageClassName } : {}),
-      },
-    };
   }
 
   /** `-rw` (the primary), `-ro` (the replicas) and the headless `-pods` for per-pod DNS and metrics. */

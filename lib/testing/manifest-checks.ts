@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { Chart, Testing } from 'cdk8s';
+import { RUNTIME_LABELS_ANNOTATION } from '../core/names';
 import { findModel, ModelLookup } from './schema-models';
 
 /** A synthesized Kubernetes object, as `Testing.synth` returns it. */
@@ -296,6 +297,15 @@ function labelSelectorMatches(selector: Manifest, labels: Record<string, string>
     });
 }
 
+/** A template's labels, plus those a selector asks of a label that the pods get at run time with one of the declared values. */
+function withRuntimeLabels(selector: Manifest, template: Manifest): Record<string, string> {
+  const labels: Record<string, string> = template.metadata?.labels ?? {};
+  const declared: Record<string, string[]> = JSON.parse(template.metadata?.annotations?.[RUNTIME_LABELS_ANNOTATION] ?? '{}');
+  const asked: Record<string, string> = selector.kind === 'Service' ? selector.spec?.selector ?? {} : selector.spec?.selector?.matchLabels ?? {};
+  const runtime = Object.entries(asked).filter(([key, value]) => declared[key]?.includes(value));
+  return { ...labels, ...Object.fromEntries(runtime) };
+}
+
 const hasLabel = (labels: Record<string, string>, key: string) => Object.prototype.hasOwnProperty.call(labels, key);
 
 /** Whether a Service's target port is a port (by name or number) of a container of the pod template. */
@@ -307,7 +317,7 @@ function templateServes(template: Manifest, targetPort: string | number): boolea
 function crossObjectErrors(manifests: Manifest[], workloads: Manifest[]): Array<[Manifest, string]> {
   const errors: Array<[Manifest, string]> = [];
   const sameNamespace = (a: Manifest, b: Manifest) => namespaceOf(a) === namespaceOf(b);
-  const selecting = (m: Manifest) => workloads.filter(w => sameNamespace(m, w) && selects(m, podTemplate(w).metadata?.labels));
+  const selecting = (m: Manifest) => workloads.filter(w => sameNamespace(m, w) && selects(m, withRuntimeLabels(m, podTemplate(w))));
 
   for (const m of manifests) {
     if ((m.kind === 'Service' && m.spec?.type !== 'ExternalName') || m.kind === 'PodDisruptionBudget' || m.kind === 'NetworkPolicy') {

@@ -6,6 +6,7 @@ export type PropsInterface =
   | 'HorizontalScalingTopologyProps'
   | 'LoadBalancerProps'
   | 'ObservabilityProps'
+  | 'PatroniProps'
   | 'PgReplicaSetProps'
   | 'PodNetworkPolicyProps'
   | 'PodSecurityNamespaceProps'
@@ -1650,7 +1651,7 @@ export const PROP_SCHEMAS = {
       "properties": {
         "engine": {
           "$ref": "#/definitions/PgEngine",
-          "description": "'statefulset' runs anywhere with manual failover; 'cloudnative-pg' needs the operator and fails over by itself.",
+          "description": "'statefulset' runs anywhere with manual failover; 'patroni' fails over by itself with no operator (the image adds Patroni, images/patroni/Dockerfile); 'cloudnative-pg' needs the operator.",
           "default": "statefulset"
         },
         "replicas": {
@@ -1670,7 +1671,7 @@ export const PROP_SCHEMAS = {
         },
         "credentialsSecret": {
           "type": "string",
-          "description": "Secret with the keys `username`, `password`, `database`, `superuser-password`, `replication-username` and `replication-password` (statefulset engine), which you create.",
+          "description": "Secret with the keys `username`, `password`, `database`, `superuser-password`, `replication-username` and `replication-password` (statefulset and patroni engines), and `rewind-username` and `rewind-password` (patroni engine), which you create.",
           "default": "<name>-credentials"
         },
         "image": {
@@ -1768,6 +1769,11 @@ export const PROP_SCHEMAS = {
           "description": "Networks replicas connect from, for pg_hba.conf (the NetworkPolicy narrows it to the replica pods).",
           "default": "- the private ranges 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16"
         },
+        "patroni": {
+          "$ref": "#/definitions/PatroniProps",
+          "description": "patroni: failover timing, strict synchronous mode, the lag a promotable replica may have.",
+          "default": "- see PatroniProps"
+        },
         "pooler": {
           "type": "boolean",
           "description": "cloudnative-pg: PgBouncer Poolers for read-write and read-only traffic.",
@@ -1823,6 +1829,9 @@ export const PROP_SCHEMAS = {
         "prop": "engine",
         "default": "statefulset",
         "props": {
+          "patroni": [
+            "patroni"
+          ],
           "pooler": [
             "cloudnative-pg"
           ],
@@ -1842,9 +1851,10 @@ export const PROP_SCHEMAS = {
       "type": "string",
       "enum": [
         "statefulset",
+        "patroni",
         "cloudnative-pg"
       ],
-      "description": "How the PostgreSQL servers run: StatefulSets of our own, or a CloudNativePG `Cluster`."
+      "description": "How the PostgreSQL servers run: StatefulSets of our own, members run by Patroni, or a CloudNativePG `Cluster`."
     },
     "SynchronousCommit": {
       "type": "string",
@@ -1862,6 +1872,38 @@ export const PROP_SCHEMAS = {
         "ReadWriteOncePod"
       ],
       "description": "The access mode of the data volumes."
+    },
+    "PatroniProps": {
+      "type": "object",
+      "properties": {
+        "ttl": {
+          "type": "number",
+          "description": "Seconds the leader lock lives without a renewal (Patroni's `ttl`).",
+          "default": 5
+        },
+        "loopWait": {
+          "type": "number",
+          "description": "Seconds between two runs of each member's HA loop (`loop_wait`).",
+          "default": 1
+        },
+        "retryTimeout": {
+          "type": "number",
+          "description": "Seconds a call to the Kubernetes API or PostgreSQL retries before the member gives up (`retry_timeout`).",
+          "default": 2
+        },
+        "synchronousModeStrict": {
+          "type": "boolean",
+          "description": "With `synchronousReplicas`: commits wait rather than go unreplicated when no replica can confirm (`synchronous_mode_strict`).",
+          "default": false
+        },
+        "maximumLagOnFailover": {
+          "type": "string",
+          "description": "WAL a replica may lag and still be promoted (`maximum_lag_on_failover`), a PostgreSQL size.",
+          "default": "1MB"
+        }
+      },
+      "additionalProperties": false,
+      "description": "How the patroni engine fails over; the defaults promote a replica within 9.5 s of the leader's loss (`worstCasePromotionSeconds`)."
     },
     "RedisClusterProps": {
       "type": "object",

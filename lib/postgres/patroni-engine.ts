@@ -1,0 +1,218 @@
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, RUNTIME_LABELS_ANNOTATION } from '../core/names';
+import { nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { annotateServiceAccount, applyPodOptions } from '../core/pod-options';
+import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
+import { renderPatroniConf, renderPatroniHba } from './patroni-conf';
+import { parsePgSize, renderPrimaryInitScript } from './postgres-conf';
+import {
+  APP_CREDENTIAL_KEYS, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv,
+} from './shared';
+
+export const PATRONI_PORT = 8008;
+/** The pod label Patroni keeps on each member: `master` on the leader, `replica` on the others (Patroni 3.0). */
+export const PATRONI_ROLE_LABEL = 'role';
+export const PATRONI_SUPERUSER = 'postgres';
+const PG_UID = 999;
+const ETC = '/etc/patroni';
+const SOCKET_DIR = '/var/run/postgresql';
+const DATA = '/var/lib/postgresql/data';
+const PGDATA = `${DATA}/pgdata`;
+const BIN_DIR = '/usr/lib/postgresql/15/bin';
+
+/**
+ * Automatic failover without an operator: one StatefulSet of `replicas + 1` members running
+ * Patroni, with Kubernetes (ConfigMaps) as its store; `-rw` selects the member Patroni labels
+ * `role=master`, `-ro` those labelled `role=replica`, `-pods` gives per-pod DNS.
+ */
+export const patroniEngine: PgEngineModule = {
+  defaultImage: 'ghcr.io/hscale/patroni:15.15-3.0.2',
+  credentialsSecret: (name, requested) => requested ?? `${name}-credentials`,
+  build: (scope, settings) => new PatroniBuilder(scope, settings).build(),
+};
+
+class PatroniBuilder {
+  private readonly members: number;
+  private readonly podsService: string;
+  private readonly allPods: Record<string, string>;
+  private readonly leaderPods: Record<string, string>;
+  private readonly replicaPods: Record<string, string>;
+
+  constructor(private readonly scope: Construct, private readonly s: PgEngineSettings) {
+    this.members = s.replicas + 1;
+    this.podsService = `${s.name}-pods`;
+    this.allPods = { [INSTANCE_LABEL]: s.name, 'app.kubernetes.io/name': 'postgresql' };
+    this.leaderPods = { ...this.allPods, [PATRONI_ROLE_LABEL]: 'master' };
+    this.replicaPods = { ...this.allPods, [PATRONI_ROLE_LABEL]: 'replica' };
+  }
+
+  public build(): PgEngineOutput {
+    const { configMap, hash, patroniConf } = this.createConfig();
+    const serviceAccount = this.createAccess();
+    const members = this.createStatefulSet(configMap, hash, serviceAccount);
+    annotateServiceAccount(serviceAccount, this.s.pod.serviceAccountAnnotations);
+    applyPodOptions(this.scope, 'pod', members, this.s.pod, { runtimeSelectorLabels: [PATRONI_ROLE_LABEL] });
+    this.createServices();
+    // Any member may go, one at a time: a leader's eviction is a failover of seconds.
+    createDisruptionBudget(this.scope, this.s.name, 'members', this.allPods);
+    const primaryNetworkPolicy = this.createNetworkPolicy();
+    const primaryHost = `${this.s.name}-rw.${this.s.dnsSuffix}`;
+    const replicaHosts = Array.from({ length: this.members }, (_, i) => `${this.s.name}-${i}.${this.podsService}.${this.s.dnsSuffix}:${PG_PORT}`);
+    return {
+      postgresConf: patroniConf, primary: members, primaryNetworkPolicy, serviceAccount,
+      primaryHost,
+      // Every member: the service checks each with pg_is_in_recovery() and reads only from replicas.
+      replicaHosts: this.s.replicas > 0 ? replicaHosts : [],
+      clientLinks: [{ peer: { podSelector: this.allPods }, ports: [PG_PORT] }],
+      clientEnv: postgresClientEnv(this.s.credentialsSecret, APP_CREDENTIAL_KEYS, primaryHost, this.s.replicas > 0 ? replicaHosts : []),
+      metricsEndpoints: [podsServiceMetricsEndpoint(this.scope, this.s, this.allPods)],
+    };
+  }
+
+  /** patroni.yml and the post-bootstrap script, in one ConfigMap. */
+  private createConfig() {
+    const s = this.s;
+    const patroniConf = renderPatroniConf({
+      scope: s.name, labels: { 'app.kubernetes.io/name': 'postgresql' },
+      scopeLabel: INSTANCE_LABEL, timing: s.patroni.timing, synchronousReplicas: s.synchronousReplicas,
+      synchronousModeStrict: s.patroni.synchronousModeStrict, maximumLagOnFailover: parsePgSize(s.patroni.maximumLagOnFailover)!,
+      dataDir: PGDATA, binDir: BIN_DIR, pgpass: '/tmp/pgpass', postBootstrap: `sh ${ETC}/post-bootstrap.sh`,
+      hba: renderPatroniHba({ networks: s.podNetworks, superuser: PATRONI_SUPERUSER }),
+      postgres: {
+        port: PG_PORT, socketDir: SOCKET_DIR, hbaFile: '', maxConnections: s.maxConnections, sharedBuffers: s.sharedBuffers, workMem: s.workMem,
+        walKeepSize: s.walKeepSize, maxSlotWalKeepSize: s.maxSlotWalKeepSize, maxWalSenders: this.members + 5, maxReplicationSlots: this.members + 5,
+        synchronousReplicas: s.synchronousReplicas, standbyNames: [], synchronousCommit: s.synchronousCommit, parameters: s.parameters,
+      },
+    });
+    const { configMap, hash } = createConfigMap(this.scope, s.name, { 'patroni.yml': patroniConf, 'post-bootstrap.sh': renderPrimaryInitScript() });
+    return { configMap, hash, patroniConf };
+  }
+
+  /** The ServiceAccount Patroni reads and writes the store with, and a Role with exactly what it does. */
+  private createAccess(): k8s.KubeServiceAccount {
+    const metadata = pgMetadata(this.scope, this.s.name, 'postgresql');
+    const serviceAccount = new k8s.KubeServiceAccount(this.scope, 'ServiceAccount', { metadata, automountServiceAccountToken: false });
+    const role = new k8s.KubeRole(this.scope, 'Role', {
+      metadata,
+      rules: [
+        // The leader lock, the cluster config, the sync state and a pending switchover: ConfigMaps named
+        // after the cluster (<name>-leader, -config, -sync, -failover), which Patroni creates.
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
+        // Each member labels its own pod with its role and writes its status into an annotation.
+        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch'] },
+      ],
+    });
+    new k8s.KubeRoleBinding(this.scope, 'RoleBinding', {
+      metadata,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
+      subjects: [{ kind: 'ServiceAccount', name: serviceAccount.name, namespace: namespaceOf(this.scope) }],
+    });
+    return serviceAccount;
+  }
+
+  private createStatefulSet(configMap: k8s.KubeConfigMap, configHash: string, serviceAccount: k8s.KubeServiceAccount): k8s.KubeStatefulSet {
+    const labels = commonLabels(this.scope, 'postgresql', 'member', imageVersion(this.s.image));
+    const run = scratchVolume('run', SOCKET_DIR);
+    const tmp = scratchVolume('tmp', '/tmp');
+    return new k8s.KubeStatefulSet(this.scope, 'Members', {
+      metadata: { name: this.s.name, namespace: namespaceOf(this.scope), labels },
+      spec: {
+        serviceName: this.podsService,
+        replicas: this.members,
+        podManagementPolicy: 'Parallel',
+        selector: { matchLabels: this.allPods },
+        template: {
+          metadata: {
+            labels: { ...labels, ...this.allPods },
+            annotations: {
+              [CONFIG_HASH_ANNOTATION]: configHash,
+              'hscale.io/needs-service-account-token': 'Patroni keeps its leader lock in ConfigMaps through the API server',
+              [RUNTIME_LABELS_ANNOTATION]: JSON.stringify({ [PATRONI_ROLE_LABEL]: ['master', 'replica'] }),
+            },
+          },
+          spec: {
+            serviceAccountName: serviceAccount.name,
+            automountServiceAccountToken: true,
+            securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
+            terminationGracePeriodSeconds: 60,
+            affinity: nodeAntiAffinity(this.allPods, this.s.requireAntiAffinity),
+            volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume],
+            containers: [this.patroniContainer([run.mount, tmp.mount]), memberExporter(this.s)],
+          },
+        },
+        volumeClaimTemplates: [dataVolumeClaim(this.s, labels)],
+      },
+    });
+  }
+
+  private patroniContainer(scratchMounts: k8s.VolumeMount[]): k8s.Container {
+    const rest = (path: string) => ({ httpGet: { path, port: k8s.IntOrString.fromString('patroni') } });
+    return {
+      name: 'patroni',
+      image: this.s.image,
+      imagePullPolicy: 'IfNotPresent',
+      command: ['patroni', `${ETC}/patroni.yml`],
+      ports: [{ name: 'postgres', containerPort: PG_PORT, protocol: 'TCP' }, { name: 'patroni', containerPort: PATRONI_PORT, protocol: 'TCP' }],
+      env: this.patroniEnv(),
+      resources: this.s.resources,
+      securityContext: restrictedContainerSecurityContext(),
+      // A new replica clones the leader before it is ready: as long as the data takes to copy.
+      startupProbe: { ...rest('/liveness'), periodSeconds: 5, failureThreshold: 360 },
+      // Ready: the leader, or a replica that streams (Patroni's /readiness).
+      readinessProbe: { ...rest('/readiness'), periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 2 },
+      // Patroni's HA loop ran within ttl; PostgreSQL itself Patroni restarts.
+      livenessProbe: { ...rest('/liveness'), periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 6 },
+      volumeMounts: [{ name: 'config', mountPath: ETC, readOnly: true }, { name: 'data', mountPath: DATA }, ...scratchMounts],
+    };
+  }
+
+  /** Patroni's per-member settings and the credentials, from env (PATRONI_* override patroni.yml). */
+  private patroniEnv(): k8s.EnvVar[] {
+    const secret = (name: string, key: string) => secretEnv(this.s.credentialsSecret, name, key);
+    return [
+      { name: 'PATRONI_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'PATRONI_KUBERNETES_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'PATRONI_KUBERNETES_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      { name: 'PATRONI_POSTGRESQL_LISTEN', value: `0.0.0.0:${PG_PORT}` },
+      { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(PATRONI_KUBERNETES_POD_IP):${PG_PORT}` },
+      { name: 'PATRONI_RESTAPI_LISTEN', value: `0.0.0.0:${PATRONI_PORT}` },
+      { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `$(PATRONI_KUBERNETES_POD_IP):${PATRONI_PORT}` },
+      { name: 'PATRONI_SUPERUSER_USERNAME', value: PATRONI_SUPERUSER },
+      secret('PATRONI_SUPERUSER_PASSWORD', 'superuser-password'),
+      secret('PATRONI_REPLICATION_USERNAME', 'replication-username'),
+      secret('PATRONI_REPLICATION_PASSWORD', 'replication-password'),
+      secret('PATRONI_REWIND_USERNAME', 'rewind-username'),
+      secret('PATRONI_REWIND_PASSWORD', 'rewind-password'),
+      // The post-bootstrap script's (renderPrimaryInitScript): the application's role and database.
+      { name: 'PGHOST', value: SOCKET_DIR },
+      secret('REPLICATION_USER', 'replication-username'), secret('REPLICATION_PASSWORD', 'replication-password'),
+      secret('APP_USER', APP_CREDENTIAL_KEYS.user), secret('APP_PASSWORD', APP_CREDENTIAL_KEYS.password), secret('APP_DATABASE', APP_CREDENTIAL_KEYS.database),
+    ];
+  }
+
+  /** `-rw` (the leader, by Patroni's label), `-ro` (the replicas) and the headless `-pods` for per-pod DNS, metrics and Patroni's API. */
+  private createServices(): void {
+    const name = this.s.name;
+    const port = (portName: string, number: number) => ({ name: portName, port: number, targetPort: k8s.IntOrString.fromString(portName), protocol: 'TCP' });
+    new k8s.KubeService(this.scope, 'ReadWrite', { metadata: pgMetadata(this.scope, `${name}-rw`, 'primary'), spec: { selector: this.leaderPods, ports: [port('postgres', PG_PORT)] } });
+    new k8s.KubeService(this.scope, 'ReadOnly', { metadata: pgMetadata(this.scope, `${name}-ro`, 'replica'), spec: { selector: this.replicaPods, ports: [port('postgres', PG_PORT)] } });
+    new k8s.KubeService(this.scope, 'Pods', {
+      metadata: pgMetadata(this.scope, this.podsService, 'pods'),
+      spec: {
+        clusterIp: 'None', selector: this.allPods,
+        ports: [port('postgres', PG_PORT), port('metrics', EXPORTER_PORT), port('patroni', PATRONI_PORT)],
+      },
+    });
+  }
+
+  /** Members reach each other on 5432 (replication, pg_rewind) and 8008 (Patroni's positions before a promotion), and the API server. */
+  private createNetworkPolicy() {
+    const policy = createNetworkPolicy(this.scope, 'members', this.allPods);
+    policy.allowIngressFrom({ podSelector: this.allPods }, [PG_PORT, PATRONI_PORT]);
+    policy.allowEgressTo({ peer: { podSelector: this.allPods }, ports: [PG_PORT, PATRONI_PORT] });
+    // The API server is no pod: its address differs per cluster, so egress to its ports is open.
+    policy.allowEgressToAnywhere([443, 6443]);
+    return policy;
+  }
+}

@@ -2,6 +2,7 @@
  * `npx ts-node --transpile-only bench/profile-top.ts <file.cpuprofile> [count]`: the functions
  * with the most self time in a V8 CPU profile (from `node --cpu-prof`, e.g. a run with
  * BENCH_PROFILE=<dir>), and the share of time per package, to see where a request's time goes.
+ * `--areas` instead: the busy time by the areas of issue 22 (see {@link AREAS}).
  */
 import { readFileSync } from 'fs';
 
@@ -26,6 +27,53 @@ function owner(url: string): string {
   return url ? url.replace(/^.*\//, '') : '(native / idle / gc)';
 }
 
+/**
+ * The per-request work issue 22 asks about, each matched on a stack frame's file or function. A
+ * sample goes to the area of the deepest frame that matches one, so the time zod spends under a
+ * route handler is validation, and Express's own time, with nothing deeper, is middleware.
+ */
+const AREAS: Array<[string, (url: string, fn: string) => boolean]> = [
+  ['request ids and logging', (url, fn) => /http\/request-context|node_modules\/pino/.test(url) || fn === 'randomUUID'],
+  ['metrics labels and timers', url => /http\/request-metrics|node_modules\/prom-client/.test(url)],
+  ['validation (zod, JSON depth)', url => /node_modules\/zod|http\/json-depth/.test(url)],
+  ['token parsing (JWT, consistency token)', url => /node_modules\/jose|http\/auth\.js|db\/lsn/.test(url)],
+  // JSON.parse and JSON.stringify are built-ins: no file.
+  ['JSON parse and stringify', (url, fn) => url === '' && (fn === 'parse' || fn === 'stringify')],
+  ['query router and pool slots', url => /service\/dist\/db\//.test(url)],
+  ['cache (version keys and value, cache.js)', url => /service\/dist\/cache\//.test(url)],
+  ['postgres.js client', url => /node_modules\/postgres\//.test(url)],
+  ['redis client', url => /node_modules\/(@redis|redis|cluster-key-slot)\//.test(url)],
+  ['service routes and errors', url => /service\/dist\/http\//.test(url)],
+  ['Express, router and body-parser (middleware)', url => /node_modules\/(express|router|body-parser|raw-body|type-is|on-finished|finalhandler|send|etag|content-type|media-typer|mime-types|path-to-regexp|depd|http-errors)\//.test(url)],
+  ['node http, net and streams', url => url.startsWith('node:')],
+  ['garbage collection', (_url, fn) => fn === '(garbage collector)'],
+];
+
+/** Busy time (idle left out) by area: each sample to the deepest frame of its stack that an area claims. */
+function areas(profile: Profile): void {
+  const byId = new Map(profile.nodes.map(n => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  const areaOf = new Map<number, string>();
+  const classify = (id: number): string => {
+    const known = areaOf.get(id);
+    if (known) return known;
+    const { url, functionName } = byId.get(id)!.callFrame;
+    const area = AREAS.find(([, match]) => match(url, functionName))?.[0] ?? (parent.has(id) ? classify(parent.get(id)!) : 'other (program, native)');
+    areaOf.set(id, area);
+    return area;
+  };
+  const totals = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') return;
+    const area = classify(id);
+    totals.set(area, (totals.get(area) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const busy = [...totals.values()].reduce((a, b) => a + b, 0);
+  process.stdout.write(`busy ${(busy / 1e6).toFixed(2)} s\n`);
+  for (const [area, micros] of [...totals].sort((a, b) => b[1] - a[1])) process.stdout.write(`${((micros / busy) * 100).toFixed(1).padStart(5)}%  ${area}\n`);
+}
+
 function main(file: string, count: number): void {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map(n => [n.id, n]));
@@ -48,4 +96,5 @@ function main(file: string, count: number): void {
   for (const [name, micros] of top(byFunction, count)) process.stdout.write(`${share(micros)}  ${name}\n`);
 }
 
-main(process.argv[2], Number(process.argv[3] ?? 25));
+if (process.argv[2] === '--areas') areas(JSON.parse(readFileSync(process.argv[3], 'utf8')) as Profile);
+else main(process.argv[2], Number(process.argv[3] ?? 25));

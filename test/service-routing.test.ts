@@ -278,3 +278,23 @@ test('a request waiting longer than PG_POOL_TIMEOUT_MS for a connection answers 
     await narrow.close();
   }
 });
+
+test('with PG_POOL_PIPELINE a connection carries that many queries at once, the next waits, and the pool timeout still answers 503', async () => {
+  // GIVEN an instance with one connection to the primary, three queries per connection and a 1 s pool timeout
+  const piped = createService({ DATABASE_URL: pg.databaseUrl, PG_POOL_MAX: '1', PG_POOL_PIPELINE: '3', PG_POOL_TIMEOUT_MS: '1000' });
+  await piped.start();
+  try {
+    // WHEN three slow queries are sent
+    const slow = [0, 1, 2].map(() => piped.router.read(sql => sql`select pg_sleep(1.5)`));
+    await waitFor('three queries in flight on the one connection', async () => piped.router.poolStats()[0].busy === 3, 2000, 10);
+    // THEN a fourth waits for a slot and fails after the pool timeout, as a retryable 503
+    const started = Date.now();
+    const response = await request(piped.app).get('/api/v1/items/00000000-0000-4000-8000-000000000000');
+    expect([response.status, response.body.error.code]).toEqual([503, 'unavailable']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(990);
+    expect(piped.router.poolStats()[0]).toMatchObject({ pool: 'primary', max: 1, busy: 3, waiting: 0 });
+    await Promise.all(slow);
+  } finally {
+    await piped.close();
+  }
+});

@@ -48,9 +48,13 @@ async function measure(backend: Backend, load: () => Promise<LoadRun>): Promise<
 
 /**
  * BENCH_COMPARE_SERVICE=<path of another build's server.js> adds that build as a third backend of
- * each pair, with the same env: the before and after of a change, measured in the same rounds.
+ * each pair, and BENCH_COMPARE_ENV='NAME=value ...' the service with other settings (both may be
+ * given): the before and after of a change, measured in the same rounds.
  */
 const COMPARE_SERVICE = process.env.BENCH_COMPARE_SERVICE;
+const COMPARE_ENV = process.env.BENCH_COMPARE_ENV;
+const compareEnv = (): Record<string, string> =>
+  Object.fromEntries((COMPARE_ENV ?? '').split(/\s+/).filter(Boolean).map(pair => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 
 type Role = 'service' | 'bare' | 'compare';
 
@@ -68,7 +72,9 @@ async function startPair(stack: Stack, pair: Pair, nodeArgs: string[]): Promise<
   return {
     service: await startBackend(stack.group, [...nodeArgs, 'service/dist/server.js'], env, ready),
     bare: await startBackend(stack.group, bareArgs, bareEnv[pair.id], '/ready'),
-    ...(COMPARE_SERVICE ? { compare: await startBackend(stack.group, [...nodeArgs, COMPARE_SERVICE], env, ready) } : {}),
+    ...(COMPARE_SERVICE || COMPARE_ENV
+      ? { compare: await startBackend(stack.group, [...nodeArgs, COMPARE_SERVICE ?? 'service/dist/server.js'], { ...env, ...compareEnv() }, ready) }
+      : {}),
   };
 }
 

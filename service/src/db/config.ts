@@ -21,6 +21,13 @@ export interface DatabaseConfig {
   readonly replicaPoolMax: number;
   /** PG_POOL_TIMEOUT_MS: the longest a query waits for a free connection of its pool before it fails (SQLAlchemy's pool_timeout). */
   readonly poolTimeoutMs: number;
+  /**
+   * PG_POOL_PIPELINE: queries in flight per connection (1, the default: one at a time). Above 1,
+   * postgres.js pipelines them, which costs less CPU and round trips per query, but a query may
+   * then wait behind a slow one on its connection, past PG_POOL_TIMEOUT_MS (up to the read
+   * deadline, statement timeout + 1 s): docs/performance.md has both measured.
+   */
+  readonly poolPipeline?: number;
   /** PG_STATEMENT_TIMEOUT_MS: statements running longer are cancelled by the server. */
   readonly statementTimeoutMs: number;
   /** PG_CONNECT_TIMEOUT_MS: a server that does not answer within it counts as down. */
@@ -40,6 +47,7 @@ export const DEFAULT_DATABASE_CONFIG = {
   primaryPoolMax: 10,
   replicaPoolMax: 10,
   poolTimeoutMs: 30_000,
+  poolPipeline: 1,
   statementTimeoutMs: 5000,
   connectTimeoutMs: 2000,
   startupRetryMs: 120_000,
@@ -61,6 +69,7 @@ export function databaseConfigFromEnv(env: NodeJS.ProcessEnv): DatabaseConfig {
     primaryPoolMax: intFromEnv(env, 'PG_POOL_MAX', d.primaryPoolMax, 1, 1000),
     replicaPoolMax: intFromEnv(env, 'PG_REPLICA_POOL_MAX', d.replicaPoolMax, 1, 1000),
     poolTimeoutMs: intFromEnv(env, 'PG_POOL_TIMEOUT_MS', d.poolTimeoutMs, 1, 600_000),
+    poolPipeline: intFromEnv(env, 'PG_POOL_PIPELINE', d.poolPipeline, 1, 100),
     statementTimeoutMs: intFromEnv(env, 'PG_STATEMENT_TIMEOUT_MS', d.statementTimeoutMs, 1, 3_600_000),
     connectTimeoutMs: intFromEnv(env, 'PG_CONNECT_TIMEOUT_MS', d.connectTimeoutMs, 100, 600_000),
     startupRetryMs: intFromEnv(env, 'PG_STARTUP_RETRY_MS', d.startupRetryMs, 0, 3_600_000),
@@ -78,9 +87,10 @@ export function validateDatabaseConfig(config: DatabaseConfig): DatabaseConfig {
   for (const replica of config.replicas) {
     if (!/^[^:\s]+:\d{1,5}$/.test(replica)) throw new Error(`POSTGRES_READ_REPLICAS entry ${JSON.stringify(replica)} must be host:port`);
   }
-  const positive: Array<keyof DatabaseConfig> = ['healthIntervalMs', 'primaryPoolMax', 'replicaPoolMax', 'poolTimeoutMs', 'statementTimeoutMs', 'connectTimeoutMs'];
+  const positive: Array<keyof DatabaseConfig> = ['healthIntervalMs', 'primaryPoolMax', 'replicaPoolMax', 'poolTimeoutMs', 'poolPipeline', 'statementTimeoutMs', 'connectTimeoutMs'];
   for (const key of positive) {
     const value = config[key];
+    if (key === 'poolPipeline' && value === undefined) continue;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error(`database config '${key}' (${JSON.stringify(value)}) must be a positive integer`);
   }
   if (!Number.isInteger(config.maxLagMs) || config.maxLagMs < 0) throw new Error(`database config 'maxLagMs' (${JSON.stringify(config.maxLagMs)}) must be an integer of 0 or more`);

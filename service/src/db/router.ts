@@ -23,7 +23,9 @@ export interface RouterObserver {
 
 export interface PoolStats {
   readonly pool: string;
+  /** Connections. */
   readonly max: number;
+  /** Queries in flight: up to max x PG_POOL_PIPELINE. */
   readonly busy: number;
   readonly waiting: number;
 }
@@ -36,6 +38,7 @@ interface Pool {
   readonly open: () => Sql;
   /** Bounds the queries in flight on the pool, and how long one waits for a connection. */
   readonly slots: Semaphore;
+  readonly connections: number;
 }
 
 /**
@@ -82,7 +85,8 @@ export class QueryRouter {
       // Query text, duration and row count are logged by `timed`; parameters never are.
       debug: false,
     });
-    return { name, sql: open(), open, slots: new Semaphore(name, max, this.config.poolTimeoutMs) };
+    const slots = new Semaphore(name, max * (this.config.poolPipeline ?? 1), this.config.poolTimeoutMs);
+    return { name, sql: open(), open, slots, connections: max };
   }
 
   /**
@@ -278,7 +282,7 @@ export class QueryRouter {
   }
 
   public poolStats(): PoolStats[] {
-    return [this.primary, ...this.replicas].map(p => ({ pool: p.name, max: p.slots.max, busy: p.slots.busy, waiting: p.slots.queued }));
+    return [this.primary, ...this.replicas].map(p => ({ pool: p.name, max: p.connections, busy: p.slots.busy, waiting: p.slots.queued }));
   }
 
   /** Stops the checks and closes every pool, letting running queries finish (at most `timeoutS`). */

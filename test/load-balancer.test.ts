@@ -388,3 +388,64 @@ test('throws error, when a certificate names no DNS name', () => {
   expect(() => new LoadBalancer(chart, 'lb', { backend: api, tls: { secretName: 'tls', certificate: { issuer: 'le', dnsNames: [] } } }))
     .toThrow('test/lb: \'tls.certificate.dnsNames\' ("[]") must name at least one DNS name to certify');
 });
+
+const TRAEFIK_PODS = { podSelector: { 'app.kubernetes.io/name': 'traefik' }, namespaceSelector: { 'kubernetes.io/metadata.name': 'traefik' } };
+
+test('ingress mode emits an Ingress with TLS for the named class, admits the controller\'s pods and lists the controller as a requirement', async () => {
+  // GIVEN
+  const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' });
+  // WHEN
+  const lb = new LoadBalancer(chart, 'lb', {
+    backend: api, mode: 'ingress', ingressClassName: 'traefik', ingressControllerPods: TRAEFIK_PODS,
+    hostnames: ['shop.example.com'], tls: { secretName: 'shop-tls' },
+  });
+  const manifests = Testing.synth(chart);
+  // THEN
+  await checkManifests(manifests); // the Ingress against the Kubernetes schema; the closed Service is empty on purpose
+  const ingress = findObject(manifests, 'Ingress', 'shop-lb');
+  expect(lb.ingress).toBeDefined();
+  expect(ingress.apiVersion).toBe('networking.k8s.io/v1');
+  expect(ingress.spec.ingressClassName).toBe('traefik');
+  expect(ingress.spec.tls).toEqual([{ hosts: ['shop.example.com'], secretName: 'shop-tls' }]);
+  const backendOf = (path: string) => ingress.spec.rules[0].http.paths.find((p: Manifest) => p.path === path).backend.service;
+  expect(ingress.spec.rules[0].host).toBe('shop.example.com');
+  expect(backendOf('/')).toEqual({ name: 'shop-api', port: { number: 8000 } });
+  // The API's internal paths go to a Service without endpoints: the controller answers 503 and forwards none.
+  expect(backendOf('/metrics').name).toBe('shop-lb-closed');
+  expect(findObject(manifests, 'Service', 'shop-lb-closed').spec.selector).toBeUndefined();
+  expect(findObject(manifests, 'NetworkPolicy', 'shop-api').spec.ingress).toContainEqual({
+    from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'traefik' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'traefik' } } }],
+    ports: [{ protocol: 'TCP', port: 8000 }],
+  });
+  expect(manifests.filter(m => m.kind === 'Deployment').map(m => m.metadata.name)).toEqual(['shop-api']);
+  const r = externalRequirements(manifests);
+  expect(r.addons).toContainEqual(expect.objectContaining({ addon: 'an Ingress controller', reason: expect.stringContaining('(traefik): Ingress/shop-lb') }));
+  expect(r.secrets).toContainEqual(expect.objectContaining({ name: 'shop-tls' }));
+});
+
+test('ingress mode takes its hosts and TLS Secret from a cert-manager certificate', () => {
+  const { manifests } = synthLb({
+    mode: 'ingress', ingressClassName: 'traefik', ingressControllerPods: TRAEFIK_PODS,
+    tls: { secretName: 'shop-tls', certificate: { issuer: 'letsencrypt-prod', dnsNames: ['shop.example.com', 'www.shop.example.com'] } },
+  });
+  const ingress = findObject(manifests, 'Ingress', 'test-lb');
+  expect(ingress.spec.tls).toEqual([{ hosts: ['shop.example.com', 'www.shop.example.com'], secretName: 'shop-tls' }]);
+  expect(ingress.spec.rules.map((rule: Manifest) => rule.host)).toEqual(['shop.example.com', 'www.shop.example.com']);
+  expect(findObject(manifests, 'Certificate', 'test-lb').spec.secretName).toBe('shop-tls');
+});
+
+test.each<[string, Partial<LoadBalancerProps>, string]>([
+  ['ingress mode names no class', { mode: 'ingress', ingressControllerPods: TRAEFIK_PODS },
+    'test/lb: \'ingressClassName\' ("") must name the IngressClass of the cluster\'s Ingress controller in \'ingress\' mode'],
+  ['ingress mode selects no controller pods', { mode: 'ingress', ingressClassName: 'traefik' },
+    'test/lb: \'ingressControllerPods\' ("") must select the Ingress controller\'s pods in \'ingress\' mode'],
+  ['ingress mode has TLS without host names', { mode: 'ingress', ingressClassName: 'traefik', ingressControllerPods: TRAEFIK_PODS, tls: { secretName: 'tls' } },
+    'test/lb: \'hostnames\' ("[]") must name the host names the certificate of \'tls\' serves in \'ingress\' mode'],
+  ['ingress mode is given rate limits', { mode: 'ingress', ingressClassName: 'traefik', ingressControllerPods: TRAEFIK_PODS, apiRateLimit: { rate: 10, burst: 1 } },
+    'test/lb: \'apiRateLimit\' ({"rate":10,"burst":1}) does not apply to mode \'ingress\': it is a prop of mode \'nginx\''],
+  ['nginx mode is given an ingress class', { ingressClassName: 'traefik' },
+    'test/lb: \'ingressClassName\' ("traefik") does not apply to mode \'nginx\': it is a prop of mode \'ingress\''],
+])('throws error, when %s', (_case, props, message) => {
+  expect(() => synthLb(props)).toThrow(message);
+});

@@ -161,6 +161,11 @@ function addonsOf(objects: KubeObject[]): AddonRequirement[] {
       install: '# your cloud\'s controller manager; on bare metal or kind, MetalLB: kubectl apply -f https://raw.githubusercontent.com/metallb/metallb/v0.14.8/config/manifests/metallb-native.yaml',
     },
     {
+      addon: 'an Ingress controller', users: names(o => o.kind === 'Ingress'),
+      why: `an Ingress is served only by a controller of its IngressClass (${sorted(objects.filter(o => o.kind === 'Ingress').map(o => o.spec?.ingressClassName ?? '(default)')).join(', ')})`,
+      install: '# a controller whose IngressClass the Ingress names (Traefik, HAProxy, Contour, NGINX Inc.\'s, your cloud\'s); check: kubectl get ingressclass',
+    },
+    {
       addon: 'a CNI that enforces NetworkPolicy', users: names(o => o.kind === 'NetworkPolicy'), why: 'without one the policies are accepted and ignored',
       install: '# Calico, Cilium or your cloud\'s network policy option: check that your CNI enforces NetworkPolicy',
     },
@@ -205,7 +210,7 @@ function pullSecretsOf(o: KubeObject): string[] {
   return names(podSpecOf(o)?.imagePullSecrets);
 }
 
-/** Every Secret the objects read: env secretKeyRefs, envFrom, secret and projected volumes, pull Secrets, KEDA TriggerAuthentications. */
+/** Every Secret the objects read: env secretKeyRefs, envFrom, secret and projected volumes, pull Secrets, KEDA TriggerAuthentications, an Ingress's TLS. */
 function secretReferences(objects: KubeObject[]): SecretRequirement[] {
   const found = new Map<string, { namespace: string; name: string; keys: Set<string>; volumes: Set<string>; imagePull?: true }>();
   const note = (namespace: string, name: string, key?: string, volume?: string) => {
@@ -218,6 +223,8 @@ function secretReferences(objects: KubeObject[]): SecretRequirement[] {
   for (const o of objects) {
     const ns = namespaceOf(o);
     for (const ref of o.kind === 'TriggerAuthentication' ? o.spec?.secretTargetRef ?? [] : []) note(ns, ref.name, ref.key);
+    // The Ingress controller reads a kubernetes.io/tls Secret whole, as our nginx's volume 'tls' does.
+    for (const tls of o.kind === 'Ingress' ? o.spec?.tls ?? [] : []) if (tls.secretName) note(ns, tls.secretName, undefined, 'tls');
     for (const name of WORKLOAD_KINDS.has(o.kind) || o.kind === 'ServiceAccount' || groupOf(o) === 'postgresql.cnpg.io' ? pullSecretsOf(o) : []) {
       note(ns, name).imagePull = true;
     }

@@ -8,17 +8,19 @@ import { applyPodOptionsWithServiceAccount, resolvePodOptions } from '../core/po
 import { validateProps } from '../core/prop-validation';
 import { requireOneOf } from '../core/validation';
 import { GatewayModeSettings, gatewayMode } from './gateway-mode';
+import { IngressModeSettings, ingressMode } from './ingress-mode';
 import { LoadBalancerModeDefinition, LoadBalancerObjects, LoadBalancerScope } from './mode';
 import { NginxModeSettings, nginxMode } from './nginx-mode';
 import { LoadBalancerMode, LoadBalancerProps } from './props';
 
 export * from './props';
-export type { GatewayModeSettings, NginxModeSettings };
+export type { GatewayModeSettings, IngressModeSettings, NginxModeSettings };
 
 /** The settings type of each mode. */
 interface LoadBalancerSettingsByMode {
   readonly nginx: NginxModeSettings;
   readonly gateway: GatewayModeSettings;
+  readonly ingress: IngressModeSettings;
 }
 
 /** The props of a LoadBalancer, validated and defaulted for its mode. */
@@ -28,6 +30,7 @@ export type LoadBalancerSettings = LoadBalancerSettingsByMode[LoadBalancerMode];
 const LOAD_BALANCER_MODES: { readonly [M in LoadBalancerMode]: LoadBalancerModeDefinition<LoadBalancerSettingsByMode[M]> } = {
   nginx: nginxMode,
   gateway: gatewayMode,
+  ingress: ingressMode,
 };
 
 /** Validates `props` for their mode and fills in the defaults; throws naming `scope`, the prop and the rule. */
@@ -46,7 +49,8 @@ function buildMode<M extends LoadBalancerMode>(mode: M, lb: LoadBalancerScope, s
  * The load balancing tier in front of a {@link ScaledApi}. In 'nginx' mode, an nginx
  * Deployment whose upstream resolves the API's headless Service, so `least_conn`,
  * `max_fails` and keepalive act on each pod rather than on one ClusterIP; in 'gateway' mode,
- * an HTTPRoute on a Gateway the cluster already runs.
+ * an HTTPRoute on a Gateway the cluster already runs; in 'ingress' mode, an Ingress for the
+ * cluster's Ingress controller.
  */
 export class LoadBalancer extends Construct implements IMetricsTarget {
   public readonly mode: LoadBalancerMode;
@@ -63,6 +67,8 @@ export class LoadBalancer extends Construct implements IMetricsTarget {
   public readonly networkPolicy?: PodNetworkPolicy;
   /** The HTTPRoute (gateway mode). */
   public readonly httpRoute?: ApiObject;
+  /** The Ingress (ingress mode). */
+  public readonly ingress?: k8s.KubeIngress;
   /** The nginx pods' ServiceAccount, made only when `pod.serviceAccountAnnotations` asks for one. */
   public readonly serviceAccount?: k8s.KubeServiceAccount;
 
@@ -82,6 +88,7 @@ export class LoadBalancer extends Construct implements IMetricsTarget {
     this.disruptionBudget = objects.disruptionBudget;
     this.networkPolicy = objects.networkPolicy;
     this.httpRoute = objects.httpRoute;
+    this.ingress = objects.ingress;
     this.metricsEndpoints = objects.metricsEndpoints ?? [];
     this.serviceAccount = this.applyPodOptions(props);
   }

@@ -21,6 +21,7 @@ export interface LoadBalancerObjects {
   readonly disruptionBudget?: k8s.KubePodDisruptionBudget;
   readonly networkPolicy?: PodNetworkPolicy;
   readonly httpRoute?: ApiObject;
+  readonly ingress?: k8s.KubeIngress;
   readonly metricsEndpoints?: MetricsEndpoint[];
 }
 

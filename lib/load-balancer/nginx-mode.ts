@@ -1,4 +1,4 @@
-import { ApiObject, Duration } from 'cdk8s';
+import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, ILoadBalancerBackend, MetricsEndpoint, PodPeer } from '../core/endpoints';
@@ -17,6 +17,7 @@ import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer,
 import { NginxProxySettings, resolveNginxProxySettings } from './nginx-proxy-settings';
 import { LoadBalancerProps, LoadBalancerTls, LoginMatch, RateLimit } from './props';
 import { otherBackends, ResolvedRoute, resolveInternalPaths, resolveRoutes } from './routes';
+import { createCertificate, resolveTls } from './tls';
 
 /** The resolved props of 'nginx' mode: our own autoscaled nginx tier. */
 export interface NginxModeSettings extends NginxProxySettings {
@@ -62,13 +63,6 @@ type Metadata = { readonly name: string; readonly labels: Record<string, string>
 function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): NginxModeSettings {
   const apiRateLimit = resolveRateLimit(scope, 'apiRateLimit', props.apiRateLimit, { rate: 100, burst: 20, per: 'second' });
   const loginRateLimit = resolveRateLimit(scope, 'loginRateLimit', props.loginRateLimit, { rate: 5, burst: 3, per: 'minute' });
-  if (props.tls !== undefined && !props.tls.secretName) {
-    throw propError(scope, 'tls.secretName', props.tls.secretName ?? '',
-      'must name a kubernetes.io/tls Secret when TLS is asked for');
-  }
-  if (props.tls?.certificate !== undefined) {
-    if (props.tls.certificate.dnsNames.length === 0) throw propError(scope, 'tls.certificate.dnsNames', '[]', 'must name at least one DNS name to certify');
-  }
   const image = requirePinnedImage(scope, 'image', props.image ?? 'nginxinc/nginx-unprivileged:1.27.4-alpine');
   const exporterImage = requirePinnedImage(scope, 'exporterImage', props.exporterImage ?? 'nginx/nginx-prometheus-exporter:1.4.2');
   const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 2, 1, 1000);
@@ -97,7 +91,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     loginMatch,
     websocketPath,
     internalPaths: resolveInternalPaths(scope, props.internalPaths),
-    tls: props.tls,
+    tls: resolveTls(scope, props.tls),
     maxFails: requireIntInRange(scope, 'maxFails', props.maxFails ?? 3, 1, 100),
     keepalive: requireIntInRange(scope, 'keepalive', props.keepalive ?? 32, 1, 10000),
     nextUpstreamTries: requireIntInRange(scope, 'nextUpstreamTries', props.nextUpstreamTries ?? 3, 1, 10),
@@ -297,17 +291,6 @@ function createNetworkPolicy(lb: LoadBalancerScope, s: NginxModeSettings, metada
   }
   policy.allowIngressFrom(s.metricsScraper, [EXPORTER_PORT]);
   return policy;
-}
-
-/** The cert-manager Certificate that issues and renews `tls.secretName`, so no TLS Secret is made by hand. */
-function createCertificate(lb: LoadBalancerScope, tls: LoadBalancerTls, metadata: { name: string; labels: Record<string, string>; namespace?: string }): ApiObject {
-  const { issuer, issuerKind = 'ClusterIssuer', dnsNames } = tls.certificate!;
-  return new ApiObject(lb, 'Certificate', {
-    apiVersion: 'cert-manager.io/v1',
-    kind: 'Certificate',
-    metadata,
-    spec: { secretName: tls.secretName, dnsNames, issuerRef: { group: 'cert-manager.io', kind: issuerKind, name: issuer } },
-  });
 }
 
 function exporterEndpoint(lb: LoadBalancerScope): MetricsEndpoint {

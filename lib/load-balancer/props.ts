@@ -5,7 +5,7 @@ import { PodOptions } from '../core/pod-options';
 import { NginxNextUpstreamCondition } from './nginx-conf';
 
 /** How traffic reaches the backend; each mode is one module in lib/load-balancer/, listed in LOAD_BALANCER_MODES. */
-export type LoadBalancerMode = 'nginx' | 'gateway';
+export type LoadBalancerMode = 'nginx' | 'gateway' | 'ingress';
 
 /** The unit of a rate limit. */
 export type RateLimitUnit = 'second' | 'minute';
@@ -103,7 +103,8 @@ export interface LoadBalancerProps {
   readonly backend: ILoadBalancerBackend;
   /**
    * 'nginx' runs our own nginx tier; 'gateway' attaches an HTTPRoute to an existing Gateway, whose implementation
-   * configures what a portable route cannot express (rate limits, TLS, retries, buffers, caching, HTTP/2, /health).
+   * configures what a portable route cannot express (rate limits, TLS, retries, buffers, caching, HTTP/2, /health);
+   * 'ingress' emits an Ingress (with `tls`) for the cluster's Ingress controller, which likewise configures the rest.
    * @default 'nginx'
    */
   readonly mode?: LoadBalancerMode;
@@ -189,10 +190,14 @@ export interface LoadBalancerProps {
   readonly metricsScraper?: PodPeer;
   /** Gateway mode: the Gateway to attach the HTTPRoute to. @default - required in gateway mode @onlyWhen mode=gateway */
   readonly gateway?: GatewayReference;
-  /** Gateway mode: host names the route matches. @default - every host name of the listener @onlyWhen mode=gateway */
+  /** Gateway and ingress mode: host names the route or Ingress matches (ingress: and its TLS serves). @default - every host name of the listener; ingress: `tls.certificate.dnsNames` @onlyWhen mode=gateway|ingress */
   readonly hostnames?: string[];
   /** Gateway mode: the Gateway's data-plane pods, which the API must admit. @default - every pod in the Gateway's namespace @onlyWhen mode=gateway */
   readonly gatewayPods?: PodPeer;
+  /** Ingress mode: the IngressClass of the cluster's Ingress controller. @default - required in ingress mode @onlyWhen mode=ingress */
+  readonly ingressClassName?: string;
+  /** Ingress mode: the controller's pods, which the API must admit (the namespaceSelector must pin kubernetes.io/metadata.name). @default - required in ingress mode @onlyWhen mode=ingress */
+  readonly ingressControllerPods?: PodPeer;
   /** nginx mode: pod options of the nginx pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations). @default - none @onlyWhen mode=nginx */
   readonly pod?: PodOptions;
 }

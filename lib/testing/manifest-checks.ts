@@ -322,8 +322,11 @@ function crossObjectErrors(manifests: Manifest[], workloads: Manifest[]): Array<
   for (const m of manifests) {
     if ((m.kind === 'Service' && m.spec?.type !== 'ExternalName') || m.kind === 'PodDisruptionBudget' || m.kind === 'NetworkPolicy') {
       const selected = selecting(m);
-      // A namespace's default-deny is for every pod, those of other charts and of `kubectl run` included.
-      if (selected.length === 0 && !isDefaultDeny(m)) errors.push([m, 'selects no pod template in the chart']);
+      // A namespace's default-deny is for every pod, those of other charts and of `kubectl run` included;
+      // a Service annotated hscale.io/no-endpoints is empty on purpose (an Ingress's closed paths).
+      if (selected.length === 0 && !isDefaultDeny(m) && !m.metadata?.annotations?.['hscale.io/no-endpoints']) {
+        errors.push([m, 'selects no pod template in the chart']);
+      }
       if (m.kind === 'Service' && selected.length > 0) {
         for (const port of m.spec?.ports ?? []) {
           const target = port.targetPort ?? port.port;

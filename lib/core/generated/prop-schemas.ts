@@ -687,7 +687,7 @@ export const PROP_SCHEMAS = {
           "properties": {
             "mode": {
               "$ref": "#/definitions/LoadBalancerMode",
-              "description": "'nginx' runs our own nginx tier; 'gateway' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express (rate limits, TLS, retries, buffers, caching, HTTP/2, /health).",
+              "description": "'nginx' runs our own nginx tier; 'gateway' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express (rate limits, TLS, retries, buffers, caching, HTTP/2, /health); 'ingress' emits an Ingress (with `tls`) for the cluster's Ingress controller, which likewise configures the rest.",
               "default": "nginx"
             },
             "image": {
@@ -890,13 +890,23 @@ export const PROP_SCHEMAS = {
               "items": {
                 "type": "string"
               },
-              "description": "Gateway mode: host names the route matches.",
-              "default": "- every host name of the listener"
+              "description": "Gateway and ingress mode: host names the route or Ingress matches (ingress: and its TLS serves).",
+              "default": "- every host name of the listener; ingress: `tls.certificate.dnsNames`"
             },
             "gatewayPods": {
               "$ref": "#/definitions/PodPeer",
               "description": "Gateway mode: the Gateway's data-plane pods, which the API must admit.",
               "default": "- every pod in the Gateway's namespace"
+            },
+            "ingressClassName": {
+              "type": "string",
+              "description": "Ingress mode: the IngressClass of the cluster's Ingress controller.",
+              "default": "- required in ingress mode"
+            },
+            "ingressControllerPods": {
+              "$ref": "#/definitions/PodPeer",
+              "description": "Ingress mode: the controller's pods, which the API must admit (the namespaceSelector must pin kubernetes.io/metadata.name).",
+              "default": "- required in ingress mode"
             },
             "pod": {
               "$ref": "#/definitions/PodOptions",
@@ -948,10 +958,17 @@ export const PROP_SCHEMAS = {
                 "gateway"
               ],
               "hostnames": [
-                "gateway"
+                "gateway",
+                "ingress"
               ],
               "gatewayPods": [
                 "gateway"
+              ],
+              "ingressClassName": [
+                "ingress"
+              ],
+              "ingressControllerPods": [
+                "ingress"
               ],
               "pod": [
                 "nginx"
@@ -2158,7 +2175,8 @@ export const PROP_SCHEMAS = {
       "type": "string",
       "enum": [
         "nginx",
-        "gateway"
+        "gateway",
+        "ingress"
       ],
       "description": "How traffic reaches the backend; each mode is one module in lib/load-balancer/, listed in LOAD_BALANCER_MODES."
     },
@@ -2566,7 +2584,7 @@ export const PROP_SCHEMAS = {
         },
         "mode": {
           "$ref": "#/definitions/LoadBalancerMode",
-          "description": "'nginx' runs our own nginx tier; 'gateway' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express (rate limits, TLS, retries, buffers, caching, HTTP/2, /health).",
+          "description": "'nginx' runs our own nginx tier; 'gateway' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express (rate limits, TLS, retries, buffers, caching, HTTP/2, /health); 'ingress' emits an Ingress (with `tls`) for the cluster's Ingress controller, which likewise configures the rest.",
           "default": "nginx"
         },
         "image": {
@@ -2769,13 +2787,23 @@ export const PROP_SCHEMAS = {
           "items": {
             "type": "string"
           },
-          "description": "Gateway mode: host names the route matches.",
-          "default": "- every host name of the listener"
+          "description": "Gateway and ingress mode: host names the route or Ingress matches (ingress: and its TLS serves).",
+          "default": "- every host name of the listener; ingress: `tls.certificate.dnsNames`"
         },
         "gatewayPods": {
           "$ref": "#/definitions/PodPeer",
           "description": "Gateway mode: the Gateway's data-plane pods, which the API must admit.",
           "default": "- every pod in the Gateway's namespace"
+        },
+        "ingressClassName": {
+          "type": "string",
+          "description": "Ingress mode: the IngressClass of the cluster's Ingress controller.",
+          "default": "- required in ingress mode"
+        },
+        "ingressControllerPods": {
+          "$ref": "#/definitions/PodPeer",
+          "description": "Ingress mode: the controller's pods, which the API must admit (the namespaceSelector must pin kubernetes.io/metadata.name).",
+          "default": "- required in ingress mode"
         },
         "pod": {
           "$ref": "#/definitions/PodOptions",
@@ -2829,10 +2857,17 @@ export const PROP_SCHEMAS = {
             "gateway"
           ],
           "hostnames": [
-            "gateway"
+            "gateway",
+            "ingress"
           ],
           "gatewayPods": [
             "gateway"
+          ],
+          "ingressClassName": [
+            "ingress"
+          ],
+          "ingressControllerPods": [
+            "ingress"
           ],
           "pod": [
             "nginx"

@@ -56,6 +56,7 @@ export type {
 export { Observability } from './observability/observability';
 export type { ObservabilityMode, ObservabilityProps, ReferenceGroups } from './observability/settings';
 export type { AlertRule, MonitoredEndpoint, RecordingRule, RuleGroup } from './observability/rules';
+export type { StandalonePrometheus, StandaloneServer } from './observability/mode';
 
 export { GeneratedSecrets } from './secrets/generated-secrets';
 export type { GeneratedSecretsProps } from './secrets/generated-secrets';

@@ -1,6 +1,8 @@
+import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { IMetricsTarget } from '../core/endpoints';
+import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { RuleGroup } from './rules';
 import { ObservabilityProps, ObservabilitySettings } from './settings';
 
@@ -18,8 +20,39 @@ export interface ObservedTopology {
 
 /**
  * How the scrape configuration and the rules reach a Prometheus. A mode validates the props only
- * it reads, then creates its objects in `scope`.
+ * it reads, then creates its objects in `scope` and returns them.
  */
 export interface ObservabilityModeBuilder {
-  build(scope: Construct, observed: ObservedTopology, props: ObservabilityProps): void;
+  build(scope: Construct, observed: ObservedTopology, props: ObservabilityProps): ObservabilityModeObjects;
+}
+
+/** What a mode of Observability made: the monitors and rules of prometheus-operator, or a Prometheus and a Grafana of its own. */
+export interface ObservabilityModeObjects {
+  /** A PodMonitor per metrics endpoint that has no monitor of its own (operator mode); none in standalone mode. */
+  readonly podMonitors: ApiObject[];
+  /** A PrometheusRule per rule group (operator mode); none in standalone mode, where the rules are files of Prometheus's ConfigMap. */
+  readonly prometheusRules: ApiObject[];
+  /** The Prometheus of standalone mode. */
+  readonly prometheus?: StandalonePrometheus;
+  /** The Grafana of standalone mode. */
+  readonly grafana?: StandaloneServer;
+}
+
+/** A server of standalone mode: one pod with its Deployment, Service, PDB, NetworkPolicy and ConfigMap. */
+export interface StandaloneServer {
+  readonly deployment: k8s.KubeDeployment;
+  readonly service: k8s.KubeService;
+  readonly disruptionBudget: k8s.KubePodDisruptionBudget;
+  readonly networkPolicy: PodNetworkPolicy;
+  /** Prometheus's configuration and rule files, or Grafana's provisioning. */
+  readonly configMap: k8s.KubeConfigMap;
+  /** Its ServiceAccount: always Prometheus's; Grafana's only when its pod options annotate one. */
+  readonly serviceAccount?: k8s.KubeServiceAccount;
+}
+
+/** The Prometheus of standalone mode, and the read-only Role and RoleBinding it gets in each namespace it scrapes. */
+export interface StandalonePrometheus extends StandaloneServer {
+  readonly serviceAccount: k8s.KubeServiceAccount;
+  readonly roles: k8s.KubeRole[];
+  readonly roleBindings: k8s.KubeRoleBinding[];
 }

@@ -1,4 +1,4 @@
-import { Chart, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
+import { ApiObject, Chart, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { GeneratedSecretSpec, IMetricsTarget, ISecretConsumer } from '../core/endpoints';
@@ -7,7 +7,7 @@ import { isLabelValue, isQualifiedName } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
 import { propError, requireDnsLabel, requireOneOf, requireWholeDuration } from '../core/validation';
 import { renderDashboards } from './dashboards';
-import { ObservabilityModeBuilder } from './mode';
+import { ObservabilityModeBuilder, StandalonePrometheus, StandaloneServer } from './mode';
 import { operatorMode } from './operator-mode';
 import { MonitoredEndpoint, renderAlertRules, renderRecordingRules, RuleGroup } from './rules';
 import { ObservabilityMode, ObservabilityProps, ObservabilitySettings, ReferenceGroups } from './settings';
@@ -128,6 +128,16 @@ export class Observability extends Construct implements ISecretConsumer {
   public readonly dashboards: Record<string, object>;
   /** Grafana's admin password Secret (standalone); none with prometheus-operator. */
   public readonly generatableSecrets: GeneratedSecretSpec[];
+  /** One ConfigMap per dashboard, which Grafana's sidecar (operator) or the standalone Grafana loads. */
+  public readonly dashboardConfigMaps: k8s.KubeConfigMap[];
+  /** A PodMonitor per metrics endpoint that has no monitor of its own (operator mode); none in standalone mode. */
+  public readonly podMonitors: ApiObject[];
+  /** A PrometheusRule per rule group (operator mode); none in standalone mode, where the rules are files of Prometheus's ConfigMap. */
+  public readonly prometheusRules: ApiObject[];
+  /** The Prometheus of standalone mode, with its RBAC; absent in operator mode. */
+  public readonly prometheus?: StandalonePrometheus;
+  /** The Grafana of standalone mode; absent in operator mode. */
+  public readonly grafana?: StandaloneServer;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
@@ -139,8 +149,9 @@ export class Observability extends Construct implements ISecretConsumer {
     this.generatableSecrets = this.mode === 'standalone' ? [{ name: grafanaAdminSecretName(this, props), randomKeys: ['password'] }] : [];
     const namespace = namespaceOf(this);
     const labels = commonLabels(this, 'observability', 'monitoring');
-    const dashboardMaps = this.createDashboardMaps(settings, namespace, labels);
-    MODE_BUILDERS[this.mode].build(this, { settings, targets: props.targets, namespace, labels, ruleGroups: this.ruleGroups, dashboardMaps }, props);
+    this.dashboardConfigMaps = this.createDashboardMaps(settings, namespace, labels);
+    ({ podMonitors: this.podMonitors, prometheusRules: this.prometheusRules, prometheus: this.prometheus, grafana: this.grafana } = MODE_BUILDERS[this.mode].build(
+      this, { settings, targets: props.targets, namespace, labels, ruleGroups: this.ruleGroups, dashboardMaps: this.dashboardConfigMaps }, props));
   }
 
   /** Dashboards as ConfigMaps the Grafana sidecar (or the standalone Grafana) loads. */

@@ -1,18 +1,17 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { ObservabilityModeBuilder, ObservedTopology } from './mode';
+import { ObservabilityModeBuilder, ObservabilityModeObjects, ObservedTopology } from './mode';
 
 /** prometheus-operator (kube-prometheus-stack): a PodMonitor per endpoint and a PrometheusRule per rule group. */
 export const operatorMode: ObservabilityModeBuilder = {
-  build(scope: Construct, observed: ObservedTopology): void {
-    createPodMonitors(scope, observed);
-    createPrometheusRules(scope, observed);
+  build(scope: Construct, observed: ObservedTopology): ObservabilityModeObjects {
+    return { podMonitors: createPodMonitors(scope, observed), prometheusRules: createPrometheusRules(scope, observed) };
   },
 };
 
-function createPodMonitors(scope: Construct, { settings, labels }: ObservedTopology): void {
+function createPodMonitors(scope: Construct, { settings, labels }: ObservedTopology): ApiObject[] {
   // Endpoints that bring their own monitor (CloudNativePG) would otherwise be scraped twice.
-  for (const e of settings.endpoints.filter(x => !x.hasMonitor)) {
+  return settings.endpoints.filter(x => !x.hasMonitor).map(e =>
     new ApiObject(scope, `PodMonitor-${e.workloadName}-${e.portName}`, {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PodMonitor',
@@ -30,17 +29,14 @@ function createPodMonitors(scope: Construct, { settings, labels }: ObservedTopol
           relabelings: [{ targetLabel: 'job', replacement: e.serviceName ?? e.workloadName }],
         }],
       },
-    });
-  }
+    }));
 }
 
-function createPrometheusRules(scope: Construct, { settings, namespace, labels, ruleGroups }: ObservedTopology): void {
-  for (const group of ruleGroups) {
-    new ApiObject(scope, `Rules-${group.name}`, {
-      apiVersion: 'monitoring.coreos.com/v1',
-      kind: 'PrometheusRule',
-      metadata: { name: `${settings.name}-${group.name.replace(/^hscale-/, '')}`, namespace, labels: { ...labels, ...settings.selectorLabels } },
-      spec: { groups: [group] },
-    });
-  }
+function createPrometheusRules(scope: Construct, { settings, namespace, labels, ruleGroups }: ObservedTopology): ApiObject[] {
+  return ruleGroups.map(group => new ApiObject(scope, `Rules-${group.name}`, {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PrometheusRule',
+    metadata: { name: `${settings.name}-${group.name.replace(/^hscale-/, '')}`, namespace, labels: { ...labels, ...settings.selectorLabels } },
+    spec: { groups: [group] },
+  }));
 }

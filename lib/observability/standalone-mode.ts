@@ -10,7 +10,7 @@ import {
   annotateServiceAccount, applyPodOptions, applyPodOptionsWithServiceAccount, mergePodOptions, PodOptions, resolvePodOptions,
 } from '../core/pod-options';
 import { propError, requirePinnedImage } from '../core/validation';
-import { ObservabilityModeBuilder, ObservedTopology } from './mode';
+import { ObservabilityModeBuilder, ObservabilityModeObjects, ObservedTopology, StandaloneServer } from './mode';
 import { renderPrometheusConfig } from './prometheus-config';
 import { ObservabilityProps } from './settings';
 
@@ -67,8 +67,8 @@ interface Server {
 
 /** A Prometheus and a Grafana of its own, each a Deployment of one pod with its Service, budget and NetworkPolicy. */
 export const standaloneMode: ObservabilityModeBuilder = {
-  build(scope: Construct, observed: ObservedTopology, props: ObservabilityProps): void {
-    new StandaloneStack(scope, observed, resolveStandaloneSettings(scope, props)).build();
+  build(scope: Construct, observed: ObservedTopology, props: ObservabilityProps): ObservabilityModeObjects {
+    return new StandaloneStack(scope, observed, resolveStandaloneSettings(scope, props)).build();
   },
 };
 
@@ -89,16 +89,26 @@ class StandaloneStack {
     };
   }
 
-  public build(): void {
-    const config = this.createPrometheusConfig();
-    const serviceAccount = this.createPrometheusRbac();
-    const prometheus = this.createPrometheusDeployment(config, serviceAccount);
-    const grafana = this.createGrafanaDeployment(this.createGrafanaProvisioning());
-    this.applyPodOptions(serviceAccount, prometheus, grafana);
-    for (const server of [this.prometheus, this.grafana]) this.createServiceAndBudget(server);
-    this.createNetworkPolicies();
+  public build(): ObservabilityModeObjects {
+    const prometheusConfig = this.createPrometheusConfig();
+    const rbac = this.createPrometheusRbac();
+    const prometheusDeployment = this.createPrometheusDeployment(prometheusConfig, rbac.serviceAccount);
+    const grafanaProvisioning = this.createGrafanaProvisioning();
+    const grafanaDeployment = this.createGrafanaDeployment(grafanaProvisioning);
+    const grafanaServiceAccount = this.applyPodOptions(rbac.serviceAccount, prometheusDeployment, grafanaDeployment);
+    const prometheusService = this.createServiceAndBudget(this.prometheus);
+    const grafanaService = this.createServiceAndBudget(this.grafana);
+    const policies = this.createNetworkPolicies();
     const scraper = { podSelector: this.prometheus.pods, namespaceSelector: { 'kubernetes.io/metadata.name': this.settings.namespace } };
     for (const target of this.observed.targets) target.allowScraper(scraper);
+    return {
+      podMonitors: [],
+      prometheusRules: [],
+      prometheus: { ...rbac, ...prometheusService, deployment: prometheusDeployment, configMap: prometheusConfig, networkPolicy: policies.prometheus },
+      grafana: {
+        ...grafanaService, deployment: grafanaDeployment, configMap: grafanaProvisioning, networkPolicy: policies.grafana, serviceAccount: grafanaServiceAccount,
+      },
+    };
   }
 
   private createPrometheusConfig(): k8s.KubeConfigMap {
@@ -115,31 +125,32 @@ class StandaloneStack {
   }
 
   /** Read-only, and only in the namespaces of the targets: what kubernetes_sd_configs needs. */
-  private createPrometheusRbac(): k8s.KubeServiceAccount {
+  private createPrometheusRbac(): { serviceAccount: k8s.KubeServiceAccount; roles: k8s.KubeRole[]; roleBindings: k8s.KubeRoleBinding[] } {
     const { name, labels } = this.prometheus;
     const serviceAccount = new k8s.KubeServiceAccount(this.scope, 'PrometheusServiceAccount', {
       metadata: { name, namespace: this.settings.namespace, labels },
     });
-    for (const ns of new Set(this.observed.settings.endpoints.map(e => e.namespace))) {
-      new k8s.KubeRole(this.scope, `Role-${ns}`, {
-        metadata: { name, namespace: ns, labels },
-        rules: [{ apiGroups: [''], resources: ['pods', 'services', 'endpoints'], verbs: ['get', 'list', 'watch'] }],
-      });
-      new k8s.KubeRoleBinding(this.scope, `RoleBinding-${ns}`, {
-        metadata: { name, namespace: ns, labels },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-        subjects: [{ kind: 'ServiceAccount', name: serviceAccount.name, namespace: this.settings.namespace }],
-      });
-    }
-    return serviceAccount;
+    const namespaces = [...new Set(this.observed.settings.endpoints.map(e => e.namespace))];
+    const roles = namespaces.map(ns => new k8s.KubeRole(this.scope, `Role-${ns}`, {
+      metadata: { name, namespace: ns, labels },
+      rules: [{ apiGroups: [''], resources: ['pods', 'services', 'endpoints'], verbs: ['get', 'list', 'watch'] }],
+    }));
+    const roleBindings = namespaces.map(ns => new k8s.KubeRoleBinding(this.scope, `RoleBinding-${ns}`, {
+      metadata: { name, namespace: ns, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name: serviceAccount.name, namespace: this.settings.namespace }],
+    }));
+    return { serviceAccount, roles, roleBindings };
   }
 
   /** The pod options of each server: Prometheus's own ServiceAccount takes the annotations; Grafana gets one only for them. */
-  private applyPodOptions(serviceAccount: k8s.KubeServiceAccount, prometheus: k8s.KubeDeployment, grafana: k8s.KubeDeployment): void {
+  private applyPodOptions(
+    serviceAccount: k8s.KubeServiceAccount, prometheus: k8s.KubeDeployment, grafana: k8s.KubeDeployment,
+  ): k8s.KubeServiceAccount | undefined {
     const { pod, namespace } = this.settings;
     annotateServiceAccount(serviceAccount, pod.prometheus.serviceAccountAnnotations);
     applyPodOptions(this.scope, 'prometheusPod', prometheus, pod.prometheus);
-    applyPodOptionsWithServiceAccount(this.scope, 'grafanaPod', [grafana], pod.grafana, {
+    return applyPodOptionsWithServiceAccount(this.scope, 'grafanaPod', [grafana], pod.grafana, {
       id: 'GrafanaServiceAccount', metadata: { name: this.grafana.name, namespace, labels: this.grafana.labels },
     });
   }
@@ -231,17 +242,17 @@ class StandaloneStack {
     });
   }
 
-  private createServiceAndBudget({ id, name, labels, pods, port, portName }: Server): void {
+  private createServiceAndBudget({ id, name, labels, pods, port, portName }: Server): Pick<StandaloneServer, 'service' | 'disruptionBudget'> {
     const metadata = { name, namespace: this.settings.namespace, labels };
-    new k8s.KubeService(this.scope, `${id}Service`, {
+    const service = new k8s.KubeService(this.scope, `${id}Service`, {
       metadata,
       spec: { selector: pods, ports: [{ name: portName, port, targetPort: k8s.IntOrString.fromString(portName), protocol: 'TCP' }] },
     });
     // One pod each, so the budget allows its eviction rather than stalling node drains.
-    disruptionBudget(this.scope, `${id}ServiceBudget`, metadata, pods);
+    return { service, disruptionBudget: disruptionBudget(this.scope, `${id}ServiceBudget`, metadata, pods) };
   }
 
-  private createNetworkPolicies(): void {
+  private createNetworkPolicies(): { prometheus: PodNetworkPolicy; grafana: PodNetworkPolicy } {
     const { prometheus, grafana } = this;
     const promPolicy = new PodNetworkPolicy(this.scope, 'PrometheusNetworkPolicy', { podSelector: prometheus.pods, labels: prometheus.labels, role: 'prometheus' });
     promPolicy.allowIngressFrom({ podSelector: grafana.pods }, [prometheus.port]);
@@ -253,5 +264,6 @@ class StandaloneStack {
     const grafanaPolicy = new PodNetworkPolicy(this.scope, 'GrafanaNetworkPolicy', { podSelector: grafana.pods, labels: grafana.labels, role: 'grafana' });
     grafanaPolicy.allowIngressFrom({ podSelector: {} }, [grafana.port]);
     grafanaPolicy.allowEgressTo({ peer: { podSelector: prometheus.pods }, ports: [prometheus.port] });
+    return { prometheus: promPolicy, grafana: grafanaPolicy };
   }
 }

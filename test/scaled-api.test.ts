@@ -130,6 +130,11 @@ test('memoryUtilization false scales on CPU only', () => {
   expect(api.memoryUtilization).toBeUndefined();
 });
 
+test('a readiness failure window one period shorter than the liveness window is accepted', () => {
+  const timings = { readiness: { period: Duration.seconds(10), failureThreshold: 3 }, liveness: { period: Duration.seconds(31), failureThreshold: 1 } };
+  expect(resolveScaledApiSettings(new Construct(Testing.chart(), 'api'), { image: 'example/api:1.0.0', probeTimings: timings }).probes.readiness.failureThreshold).toBe(3);
+});
+
 test('probe timings are set per probe, the rest keeping their defaults', () => {
   // GIVEN FastNext's liveness and startup timings
   const probes = container(synthApi({
@@ -380,6 +385,9 @@ test.each<[string, Partial<ScaledApiProps>, string]>([
   ['memory utilization true', { memoryUtilization: true as never }, 'test/api: \'memoryUtilization\' (true) must be a number or false'],
   ['a probe timeout longer than its period', { probeTimings: { readiness: { timeout: Duration.seconds(6) } } },
     'test/api: \'probeTimings.readiness.timeout\' ("6s") must be at most \'probeTimings.readiness.period\' (5s), or probes run later than their period'],
+  ['readiness fails no sooner than liveness', { probeTimings: { readiness: { period: Duration.seconds(10), failureThreshold: 3 } } },
+    'test/api: the readiness failure window (\'probeTimings.readiness\' period × failureThreshold, 30s) must be shorter than the liveness one '
+    + '(\'probeTimings.liveness\', 30s): a pod that stops answering must leave the Service before the kubelet restarts it, or it is restarted while still sent requests'],
   ['a probe period of 0', { probeTimings: { liveness: { period: Duration.seconds(0) } } },
     'test/api: \'probeTimings.liveness.period\' ("0s") must be a whole number of seconds from 1s to 3600s'],
   ['a probe initial delay above an hour', { probeTimings: { startup: { initialDelay: Duration.hours(2) } } },

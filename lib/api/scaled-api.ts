@@ -1,6 +1,7 @@
 import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { nestedDurationViolation } from '../core/budgets';
 import { containerEnv, prefixedLink, QUEUE_ENV_PREFIX, SecretKey } from '../core/container-env';
 import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, ILoadBalancerBackend,
@@ -71,7 +72,7 @@ export interface ProbeTiming {
   readonly failureThreshold?: number;
 }
 
-/** Timings of the three probes. */
+/** Timings of the three probes; readiness must fail (period × failureThreshold) sooner than liveness does. */
 export interface ProbeTimings {
   /** @default - 5 s period, 2 s timeout, 30 failures: up to 150 s to start */
   readonly startup?: ProbeTiming;
@@ -373,7 +374,17 @@ function resolveTermination(scope: Construct, props: ScaledApiProps): Pick<Scale
 
 function resolveProbes(scope: Construct, paths: ProbePaths, timings: ProbeTimings): Record<ProbeKind, ProbeSettings> {
   const probe = (kind: ProbeKind) => resolveProbe(scope, kind, paths[kind], timings[kind] ?? {});
-  return { startup: probe('startup'), liveness: probe('liveness'), readiness: probe('readiness') };
+  const probes = { startup: probe('startup'), liveness: probe('liveness'), readiness: probe('readiness') };
+  const window = (kind: ProbeKind) => probes[kind].periodSeconds * probes[kind].failureThreshold;
+  const violation = nestedDurationViolation({
+    inner: `the readiness failure window ('probeTimings.readiness' period × failureThreshold, ${window('readiness')}s)`,
+    innerSeconds: window('readiness'),
+    outer: `the liveness one ('probeTimings.liveness', ${window('liveness')}s)`,
+    outerSeconds: window('liveness'),
+    because: 'a pod that stops answering must leave the Service before the kubelet restarts it, or it is restarted while still sent requests',
+  });
+  if (violation) throw new Error(`${scope.node.path}: ${violation}`);
+  return probes;
 }
 
 function resolveProbe(scope: Construct, kind: ProbeKind, path: string | undefined, timing: ProbeTiming): ProbeSettings {

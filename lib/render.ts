@@ -18,9 +18,9 @@ export type { MaxmemoryPolicy, MetricsEndpoint, QueueBacklog } from './core/endp
 export type { AppendFsync } from './redis/redis-conf';
 export type { SynchronousCommit } from './postgres/postgres-conf';
 
-export { API_UPSTREAM, NGINX_HEALTH_PATH, renderNginxConf } from './load-balancer/nginx-conf';
+export { API_UPSTREAM, NGINX_HEALTH_PATH, renderCertificateReloadLoop, renderNginxConf } from './load-balancer/nginx-conf';
 export type {
-  NginxConfOptions, NginxExtraUpstream, NginxNextUpstreamCondition, NginxProxyBuffers, NginxProxyCache, NginxProxyTimeouts, NginxRateLimit,
+  CertificateReloadOptions, NginxConfOptions, NginxExtraUpstream, NginxNextUpstreamCondition, NginxProxyBuffers, NginxProxyCache, NginxProxyTimeouts, NginxRateLimit,
   NginxRoute, NginxTls, NginxUpstreamServer,
 } from './load-balancer/nginx-conf';
 

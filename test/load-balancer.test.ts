@@ -53,6 +53,34 @@ test('nginx runs unprivileged on 8080 with its config mounted and a writable /tm
   expect(spec.containers[1].ports).toEqual([{ name: 'metrics', containerPort: 9113, protocol: 'TCP' }]);
 });
 
+test('one nginx worker per CPU of the limit, not one per CPU of the node', () => {
+  const conf = (cpuLimit?: string) => findObject(synthLb(cpuLimit ? { resources: { cpuLimit } } : {}).manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
+  expect(conf()).toMatch(/^worker_processes 1;$/m);
+  expect(conf('1500m')).toMatch(/^worker_processes 2;$/m);
+  expect(conf('250m')).toMatch(/^worker_processes 1;$/m);
+});
+
+test('a stopping pod serves through the cloud load balancer\'s health-check window, then quits within a grace period that covers both', () => {
+  const pod = (props: Partial<LoadBalancerProps>) => findObject(synthLb(props).manifests, 'Deployment', 'test-lb').spec.template.spec;
+  const preStop = (spec: Manifest) => spec.containers[0].lifecycle.preStop.exec.command[2];
+  // 35 s of serving (AWS NLB's defaults take 30 s to mark a target unhealthy), 10 s for in-flight requests, 5 s of margin.
+  expect(preStop(pod({}))).toBe('sleep 35 && nginx -s quit && sleep 10');
+  expect(pod({}).terminationGracePeriodSeconds).toBe(50);
+  expect(findObject(synthLb().manifests, 'ConfigMap', 'test-lb').data['nginx.conf']).toMatch(/^worker_shutdown_timeout 10s;$/m);
+  expect(preStop(pod({ drainDelay: Duration.seconds(60) }))).toBe('sleep 60 && nginx -s quit && sleep 10');
+  expect(pod({ drainDelay: Duration.seconds(60) }).terminationGracePeriodSeconds).toBe(75);
+  expect(() => synthLb({ drainDelay: Duration.minutes(20) })).toThrow('test/lb: \'drainDelay\' ("1200s") must be a whole number of seconds from 0s to 600s');
+});
+
+test('with TLS, nginx is reloaded when the kubelet updates the renewed Secret\'s files; without, nothing watches', () => {
+  const command = (props: Partial<LoadBalancerProps>) => findObject(synthLb(props).manifests, 'Deployment', 'test-lb').spec.template.spec.containers[0].command[2];
+  const withTls: string = command({ tls: { secretName: 'site-tls' } });
+  expect(withTls).toContain('cat /etc/nginx/tls/tls.crt /etc/nginx/tls/tls.key | md5sum');
+  expect(withTls).toContain('kill -HUP "$(cat /tmp/nginx/nginx.pid)"');
+  expect(withTls).toMatch(/\) <\/dev\/null >\/dev\/null 2>&1 & exec nginx -g 'daemon off;'$/);
+  expect(command({})).toBe('mkdir -p /tmp/nginx || exit 1; exec nginx -g \'daemon off;\'');
+});
+
 test('a changed config changes the pod template, so pods roll', () => {
   const annotation = (m: Manifest[]) => findObject(m, 'Deployment', 'test-lb').spec.template.metadata.annotations['hscale.io/config-sha256'];
   expect(annotation(synthLb().manifests)).toMatch(/^[0-9a-f]{64}$/);
@@ -311,6 +339,8 @@ test('the resolved settings of nginx mode carry every production default', () =>
     resolver: 'kube-dns.kube-system.svc.cluster.local',
     resources: { requests: { cpu: { value: '100m' }, memory: { value: '128Mi' } }, limits: { cpu: { value: '1' }, memory: { value: '256Mi' } } },
     metricsScraper: { podSelector: { 'app.kubernetes.io/name': 'prometheus' }, namespaceSelector: { 'kubernetes.io/metadata.name': 'monitoring' } },
+    workerProcesses: 1,
+    drainDelaySeconds: 35,
   });
 });
 

@@ -1,12 +1,13 @@
-import { readFileSync } from 'fs';
+import { X509Certificate } from 'crypto';
+import { mkdirSync, readFileSync, renameSync } from 'fs';
 import { createServer, request as httpRequest, RequestListener, Server } from 'http';
 import { connect as http2Connect } from 'http2';
-import { AddressInfo } from 'net';
+import { AddressInfo, connect as netConnect, Socket } from 'net';
 import { join } from 'path';
 import { connect as tlsConnect } from 'tls';
-import { NginxConfOptions, renderNginxConf } from '../lib/load-balancer/nginx-conf';
+import { NginxConfOptions, renderCertificateReloadLoop, renderNginxConf } from '../lib/load-balancer/nginx-conf';
 import { localHttp2Syntax, loopbackNginxOptions, nginxTest, selfSignedCertificate, startNginx } from './support/nginx';
-import { freePort, ProcessGroup, sleep, waitFor } from './support/processes';
+import { freePort, ProcessGroup, run, sleep, waitFor } from './support/processes';
 
 const group = new ProcessGroup();
 afterAll(() => group.cleanup());
@@ -244,6 +245,48 @@ test('HTTP/2 is negotiated on the TLS listener only when asked for', async () =>
   expect(withHttp2.protocol).toBe('h2');
   expect(without.protocol).toBe('http/1.1');
   expect(await http2Get(withHttp2.port, '/api/v1/items')).toEqual({ status: 200, body: 'ok' });
+});
+
+test('a renewed certificate is served within the reload loop\'s interval, without a restart', async () => {
+  // GIVEN nginx serving certificate A, and the reload loop watching its files every second
+  const dir = group.tempDir();
+  await selfSignedCertificate(dir);
+  const p = await ports();
+  const options = loopbackNginxOptions(dir, p, [9001]);
+  await startNginx(group, dir, renderNginxConf(options), p.http);
+  const files = [options.tls!.certificatePath, options.tls!.keyPath];
+  group.spawn('sh', ['-c', renderCertificateReloadLoop({ files, pidFile: join(dir, 'nginx.pid'), intervalSeconds: 1 })]);
+  const first = await servedFingerprint(p.tls);
+  // WHEN the Secret is renewed: both files replaced, as the kubelet swaps a Secret volume
+  const renewed = join(dir, 'renewed');
+  mkdirSync(renewed);
+  await selfSignedCertificate(renewed);
+  renameSync(join(renewed, 'tls.key'), options.tls!.keyPath);
+  renameSync(join(renewed, 'tls.crt'), options.tls!.certificatePath);
+  // THEN nginx serves the new certificate within a few intervals
+  const served = await waitFor('nginx to serve the renewed certificate', async () => {
+    const now = await servedFingerprint(p.tls);
+    return now !== first && now;
+  }, 10_000, 250);
+  expect(served).toBe(certificateFingerprint(readFileSync(options.tls!.certificatePath, 'utf8')));
+});
+
+test('worker_processes follows the option, and a quitting worker\'s open connections are closed after the shutdown timeout', async () => {
+  // GIVEN nginx with 2 workers and a 1 s shutdown timeout, and a request waiting on a backend that never answers (read timeout 30 s)
+  const backend = await startBackend(() => undefined);
+  const dir = group.tempDir();
+  const p = await ports();
+  const conf = renderNginxConf({ ...loopbackNginxOptions(dir, p, [backend.port]), tls: undefined, workerProcesses: 2, workerShutdownTimeoutSeconds: 1 });
+  expect(conf).toMatch(/^worker_processes 2;\nworker_shutdown_timeout 1s;$/m);
+  await startNginx(group, dir, conf, p.http);
+  const socket = await openHangingRequest(p.http);
+  await sleep(300);
+  // WHEN nginx is told to quit
+  const started = Date.now();
+  await run('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-s', 'quit']);
+  // THEN the held connection is closed by the timeout, not left to the kubelet's SIGKILL
+  await new Promise(resolve => socket.once('close', resolve));
+  expect(Date.now() - started).toBeLessThan(8_000);
 });
 
 test('an API limit per minute refuses the second request of the same second, where per second it does not', async () => {
@@ -573,6 +616,32 @@ function tls12Handshake(port: number, cipher: string): Promise<string> {
 }
 
 /** The protocol the TLS listener picks when a client offers h2 and http/1.1. */
+/** The SHA-256 fingerprint of the certificate nginx presents on `port`. */
+function servedFingerprint(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
+
+function certificateFingerprint(pem: string): string {
+  return new X509Certificate(pem).fingerprint256;
+}
+
+/** A connection whose request nginx has passed on and is waiting for (bounded by nginx's read timeout). */
+function openHangingRequest(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1', () => {
+      socket.write('GET /api/v1/items HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      resolve(socket);
+    });
+    socket.on('error', reject);
+  });
+}
+
 function negotiatedProtocol(port: number): Promise<string | false> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] }, () => {

@@ -149,6 +149,27 @@ export interface NginxConfOptions {
   readonly accessLog: string;
   /** Writable directory for the pid file and temp paths (the root filesystem is read-only). */
   readonly writableDir: string;
+  /**
+   * Worker processes: one per CPU of the container's limit. `auto` counts the node's CPUs, so
+   * under a 1-CPU limit on a 16-core node 16 workers share one CPU's quota and are throttled.
+   * @default - 'auto'
+   */
+  readonly workerProcesses?: number;
+  /**
+   * Seconds a worker told to quit (`nginx -s quit`) keeps open connections, websockets
+   * included, before it closes them; without it a websocket holds the worker until SIGKILL.
+   * @default - until the last connection closes
+   */
+  readonly workerShutdownTimeoutSeconds?: number;
+}
+
+/** What `renderCertificateReloadLoop` watches and whom it signals. */
+export interface CertificateReloadOptions {
+  /** The certificate and key files, as the Secret volume shows them (the kubelet swaps both at once). */
+  readonly files: string[];
+  /** nginx's pid file, as `renderNginxConf` writes it (`<writableDir>/nginx.pid`). */
+  readonly pidFile: string;
+  readonly intervalSeconds: number;
 }
 
 // nginx's own id is the request's id; the client's X-Request-ID is only logged, quoted and escaped, in a field of its own.
@@ -196,7 +217,8 @@ interface NginxProxiedLocation {
 export function renderNginxConf(o: NginxConfOptions): string {
   return [
     '# Rendered by hscale renderNginxConf; edit the LoadBalancer props, not this file.',
-    'worker_processes auto;',
+    `worker_processes ${o.workerProcesses ?? 'auto'};`,
+    ...(o.workerShutdownTimeoutSeconds === undefined ? [] : [`worker_shutdown_timeout ${o.workerShutdownTimeoutSeconds}s;`]),
     `pid ${o.writableDir}/nginx.pid;`,
     'error_log stderr warn;',
     '',
@@ -205,6 +227,19 @@ export function renderNginxConf(o: NginxConfOptions): string {
     ...block('http', renderHttp(o)),
     '',
   ].join('\n');
+}
+
+/**
+ * A shell loop that sends nginx SIGHUP when the certificate or key changes. nginx reads them only
+ * at start and reload, and the kubelet updates a mounted Secret in place when cert-manager (or
+ * anyone) renews it, so without the loop nginx serves the old certificate until it expires. A
+ * failed reload (a mismatched pair) leaves the old configuration serving.
+ */
+export function renderCertificateReloadLoop(o: CertificateReloadOptions): string {
+  const digest = `cat ${o.files.join(' ')} | md5sum`;
+  // $$ is the shell that started the loop, which `exec nginx` turns into nginx's master: the loop ends with it.
+  return `last=$(${digest}); while sleep ${o.intervalSeconds} && kill -0 $$; do now=$(${digest}); `
+    + `if [ "$now" != "$last" ]; then last=$now; kill -HUP "$(cat ${o.pidFile})"; fi; done`;
 }
 
 function renderHttp(o: NginxConfOptions): string[] {

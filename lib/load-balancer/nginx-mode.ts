@@ -13,7 +13,7 @@ import {
   requireWholeDuration,
 } from '../core/validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
-import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from './nginx-conf';
+import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderCertificateReloadLoop, renderNginxConf } from './nginx-conf';
 import { NginxProxySettings, resolveNginxProxySettings } from './nginx-proxy-settings';
 import { LoadBalancerProps, LoadBalancerTls, LoginMatch, RateLimit } from './props';
 import { otherBackends, ResolvedRoute, resolveInternalPaths, resolveRoutes } from './routes';
@@ -47,6 +47,10 @@ export interface NginxModeSettings extends NginxProxySettings {
   readonly resolver: string;
   readonly resources: k8s.ResourceRequirements;
   readonly metricsScraper: PodPeer;
+  /** One worker per CPU of the limit, at least one. */
+  readonly workerProcesses: number;
+  /** Seconds a stopping pod keeps serving before nginx is told to quit. */
+  readonly drainDelaySeconds: number;
 }
 
 const HTTP_PORT = 8080;
@@ -57,6 +61,9 @@ const CONFIG_DIR = '/etc/nginx';
 const WRITABLE_DIR = '/tmp/nginx';
 const TLS_DIR = '/etc/nginx/tls';
 const CACHE_DIR = '/var/cache/nginx/api';
+// A quitting worker closes what is still open (websockets) after this; the grace period covers it.
+const WORKER_SHUTDOWN_SECONDS = 10;
+const CERTIFICATE_CHECK_SECONDS = 60;
 
 type Metadata = { readonly name: string; readonly labels: Record<string, string>; readonly namespace?: string };
 
@@ -100,6 +107,8 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     resolver: props.resolver ?? 'kube-dns.kube-system.svc.cluster.local',
     resources,
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
+    workerProcesses: Math.max(1, Math.ceil(parseQuantity(String(resources.limits!.cpu!.value))!)),
+    drainDelaySeconds: requireWholeDuration(scope, 'drainDelay', props.drainDelay ?? Duration.seconds(35), 'seconds', 0, 600),
     ...resolveNginxProxySettings(scope, props, parseQuantity(String(resources.limits!.memory!.value))! / 2 ** 20),
   };
 }
@@ -164,6 +173,8 @@ function nginxConfOptions(lb: LoadBalancerScope, s: NginxModeSettings): NginxCon
     clientMaxBodySize: s.clientMaxBodySize,
     accessLog: '/dev/stdout',
     writableDir: WRITABLE_DIR,
+    workerProcesses: s.workerProcesses,
+    workerShutdownTimeoutSeconds: WORKER_SHUTDOWN_SECONDS,
   };
 }
 
@@ -198,7 +209,8 @@ function createDeployment(
         spec: {
           automountServiceAccountToken: false,
           securityContext: restrictedPodSecurityContext(101),
-          terminationGracePeriodSeconds: 30,
+          // The drain, then the workers' shutdown, then a margin for the exporter and the kubelet.
+          terminationGracePeriodSeconds: s.drainDelaySeconds + WORKER_SHUTDOWN_SECONDS + 5,
           topologySpreadConstraints: zoneAndNodeSpread(lb.podSelector, 'ScheduleAnyway'),
           affinity: nodeAntiAffinity(lb.podSelector, false),
           volumes: [
@@ -244,16 +256,27 @@ function nginxContainer(s: NginxModeSettings, volumeMounts: k8s.VolumeMount[]): 
     image: s.image,
     imagePullPolicy: 'IfNotPresent',
     // The temp paths of nginx.conf live under the emptyDir; nginx creates the leaves, not their parent.
-    command: ['/bin/sh', '-c', `mkdir -p ${WRITABLE_DIR} && exec nginx -g 'daemon off;'`],
+    command: ['/bin/sh', '-c', `mkdir -p ${WRITABLE_DIR} || exit 1; ${certificateReload(s)}exec nginx -g 'daemon off;'`],
     ports: containerPorts(s),
     resources: s.resources,
     securityContext: restrictedContainerSecurityContext(),
     volumeMounts,
-    // nginx finishes in-flight requests on SIGQUIT; the pause lets endpoints drop the pod first.
-    lifecycle: { preStop: { exec: { command: ['/bin/sh', '-c', 'sleep 5 && nginx -s quit && sleep 10'] } } },
+    // Serving on through the drain lets the cloud load balancer's health checks (and kube-proxy) drop the pod first; nginx
+    // then finishes in-flight requests on SIGQUIT (the kubelet's SIGTERM, sent once preStop returns, would cut them).
+    lifecycle: { preStop: { exec: { command: ['/bin/sh', '-c', `sleep ${s.drainDelaySeconds} && nginx -s quit && sleep ${WORKER_SHUTDOWN_SECONDS}`] } } },
     readinessProbe: { ...health, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
     livenessProbe: { ...health, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
   };
+}
+
+/** With TLS, the background loop that reloads nginx when the kubelet updates the renewed Secret's files. */
+function certificateReload(s: NginxModeSettings): string {
+  if (!s.tls) return '';
+  const loop = renderCertificateReloadLoop({
+    files: [`${TLS_DIR}/tls.crt`, `${TLS_DIR}/tls.key`], pidFile: `${WRITABLE_DIR}/nginx.pid`, intervalSeconds: CERTIFICATE_CHECK_SECONDS,
+  });
+  // Its own stdio is /dev/null, so it holds none of the container's pipes.
+  return `(${loop}) </dev/null >/dev/null 2>&1 & `;
 }
 
 function createService(lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata): k8s.KubeService {

@@ -172,6 +172,12 @@ export interface LoadBalancerProps {
    * @onlyWhen mode=nginx
    */
   readonly websocketReadTimeout?: Duration;
+  /**
+   * How long a stopping nginx pod keeps serving before it drains: longer than the cloud load balancer's health-check
+   * window (interval × unhealthy threshold, 10-30 s), which with externalTrafficPolicy Local is how it learns the node
+   * has no ready nginx left; shorter, and it sends new connections to a closed port. @default Duration.seconds(35) @onlyWhen mode=nginx
+   */
+  readonly drainDelay?: Duration;
   /** Serve HTTP/2 on the TLS listener (needs `tls`). @default false @onlyWhen mode=nginx */
   readonly http2?: boolean;
   /** Cache GET responses the backend marks cacheable; never those of requests with Authorization or Cookie. @default - no cache @onlyWhen mode=nginx */

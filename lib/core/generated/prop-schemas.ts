@@ -818,6 +818,11 @@ export const PROP_SCHEMAS = {
               "description": "How long an idle websocket stays open (nginx's read timeout on `websocketPath`), at most 1 day. Clients must ping more often anyway: the cloud load balancer closes idle connections first.",
               "default": "Duration.hours(1)"
             },
+            "drainDelay": {
+              "instanceof": "Duration",
+              "description": "How long a stopping nginx pod keeps serving before it drains: longer than the cloud load balancer's health-check window (interval × unhealthy threshold, 10-30 s), which with externalTrafficPolicy Local is how it learns the node has no ready nginx left; shorter, and it sends new connections to a closed port.",
+              "default": "Duration.seconds(35)"
+            },
             "http2": {
               "type": "boolean",
               "description": "Serve HTTP/2 on the TLS listener (needs `tls`).",
@@ -943,6 +948,9 @@ export const PROP_SCHEMAS = {
                 "nginx"
               ],
               "websocketReadTimeout": [
+                "nginx"
+              ],
+              "drainDelay": [
                 "nginx"
               ],
               "http2": [
@@ -1486,7 +1494,7 @@ export const PROP_SCHEMAS = {
         }
       },
       "additionalProperties": false,
-      "description": "Timings of the three probes."
+      "description": "Timings of the three probes; readiness must fail (period × failureThreshold) sooner than liveness does."
     },
     "ProbeTiming": {
       "type": "object",
@@ -2715,6 +2723,11 @@ export const PROP_SCHEMAS = {
           "description": "How long an idle websocket stays open (nginx's read timeout on `websocketPath`), at most 1 day. Clients must ping more often anyway: the cloud load balancer closes idle connections first.",
           "default": "Duration.hours(1)"
         },
+        "drainDelay": {
+          "instanceof": "Duration",
+          "description": "How long a stopping nginx pod keeps serving before it drains: longer than the cloud load balancer's health-check window (interval × unhealthy threshold, 10-30 s), which with externalTrafficPolicy Local is how it learns the node has no ready nginx left; shorter, and it sends new connections to a closed port.",
+          "default": "Duration.seconds(35)"
+        },
         "http2": {
           "type": "boolean",
           "description": "Serve HTTP/2 on the TLS listener (needs `tls`).",
@@ -2842,6 +2855,9 @@ export const PROP_SCHEMAS = {
             "nginx"
           ],
           "websocketReadTimeout": [
+            "nginx"
+          ],
+          "drainDelay": [
             "nginx"
           ],
           "http2": [

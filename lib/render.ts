@@ -26,6 +26,8 @@ export type {
 
 export { renderRedisConf, renderSentinelConf, renderSentinelMasterSettings } from './redis/redis-conf';
 export type { RedisConfOptions, SentinelConfOptions } from './redis/redis-conf';
+export { redisAclUsers, renderRedisAcl } from './redis/redis-acl';
+export type { RedisAclOptions, RedisAclUser } from './redis/redis-acl';
 
 export { renderPgHba, renderPostgresConf } from './postgres/postgres-conf';
 export type { PgHbaOptions, PostgresConfOptions } from './postgres/postgres-conf';

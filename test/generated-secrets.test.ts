@@ -182,7 +182,8 @@ test('the Job names what it creates, runs once with a token, and may reach only 
   expect(JSON.parse(job.metadata.annotations['hscale.io/generated-secrets'])).toEqual({
     'api-admin': ['token'],
     'test-chart-db-credentials': ['username', 'database', 'replication-username', 'password', 'superuser-password', 'replication-password'],
-    'test-chart-cache-auth': ['password'],
+    // One password per Redis ACL user of a cluster, and KEDA's user name, which its TriggerAuthentication reads from a Secret.
+    'test-chart-cache-auth': ['keda-username', 'password', 'exporter-password', 'keda-password', 'replication-password', 'operator-password'],
   });
   expect(job.spec).toMatchObject({ backoffLimit: 6, ttlSecondsAfterFinished: 3600 });
   expect(job.spec.template.spec).toMatchObject({ automountServiceAccountToken: true, serviceAccountName: 'test-chart-secrets' });

@@ -2,6 +2,7 @@ import { Chart, Duration, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Observability, RedisCluster, RedisClusterProps, RuleGroup, ScaledApi } from '../lib';
 import { DEFAULT_METRICS_SCRAPER } from '../lib/core/endpoints';
+import { renderRedisAcl } from '../lib/redis/redis-acl';
 import { resolveRedisClusterSettings } from '../lib/redis/resolve';
 import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
@@ -42,13 +43,45 @@ test('redis.conf carries the cluster settings and no password', () => {
   expect(cache.redisConf).not.toMatch(/requirepass|masterauth/);
 });
 
-test('the password reaches every container from the Secret only', () => {
-  const { manifests } = synthRedis({ passwordSecret: { name: 'redis-auth', key: 'pw' } });
-  const containers = findObject(manifests, 'StatefulSet', 'test-cache').spec.template.spec.containers;
-  for (const container of containers) {
-    expect(envOf(container).REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'redis-auth', key: 'pw' } });
-  }
-  expect(envOf(containers[0]).ANNOUNCE_HOST).toBe('$(POD_NAME).test-cache-nodes.default.svc.cluster.local');
+test('each container gets the passwords of its own ACL users from the Secret, and no other', () => {
+  const { manifests, cache } = synthRedis({ passwordSecret: { name: 'redis-auth', key: 'pw' } });
+  const [redis, exporter] = findObject(manifests, 'StatefulSet', 'test-cache').spec.template.spec.containers;
+  const ref = (key: string) => ({ secretKeyRef: { name: 'redis-auth', key } });
+  // The Redis container writes every user's hash into users.acl.
+  expect(envOf(redis)).toMatchObject({
+    REDIS_PASSWORD: ref('pw'), REDIS_EXPORTER_PASSWORD: ref('exporter-password'), REDIS_KEDA_PASSWORD: ref('keda-password'),
+    REDIS_REPLICATION_PASSWORD: ref('replication-password'), REDIS_OPERATOR_PASSWORD: ref('operator-password'),
+  });
+  expect(envOf(exporter)).toMatchObject({ REDIS_USER: 'exporter', REDIS_PASSWORD: ref('exporter-password') });
+  const job = findObject(manifests, 'Job', 'test-cache-create').spec.template.spec.containers[0];
+  expect(job.env.filter((e: Manifest) => e.valueFrom)).toEqual([{ name: 'REDIS_OPERATOR_PASSWORD', valueFrom: ref('operator-password') }]);
+  expect(findObject(manifests, 'ConfigMap', 'test-cache').data['users.acl']).toBe(renderRedisAcl({ mode: 'cluster', queuePrefixes: ['{hscale}'] }));
+  expect(cache.generatableSecrets).toEqual([{
+    name: 'redis-auth', randomKeys: ['pw', 'exporter-password', 'keda-password', 'replication-password', 'operator-password'],
+    plainKeys: { 'keda-username': 'keda' },
+  }]);
+  expect(envOf(redis).ANNOUNCE_HOST).toBe('$(POD_NAME).test-cache-nodes.default.svc.cluster.local');
+});
+
+test('Sentinels require their own password, which clients and Redis pods send, and log in to Redis as their user', () => {
+  const { manifests, cache } = synthRedis({ mode: 'sentinel' });
+  const ref = (key: string) => ({ secretKeyRef: { name: 'test-cache-auth', key } });
+  const sentinel = findObject(manifests, 'StatefulSet', 'test-cache-sentinel').spec.template.spec.containers[0];
+  expect(sentinel.env.filter((e: Manifest) => e.valueFrom?.secretKeyRef).map((e: Manifest) => e.name).sort())
+    .toEqual(['REDIS_SENTINEL_USER_PASSWORD', 'SENTINEL_PASSWORD']);
+  expect(envOf(findObject(manifests, 'StatefulSet', 'test-cache').spec.template.spec.containers[0]).SENTINEL_PASSWORD).toEqual(ref('sentinel-password'));
+  expect(cache.clientEnv.filter(e => e.name !== 'REDIS_SENTINELS')).toEqual([
+    { name: 'REDIS_SENTINEL_MASTER', value: 'hscale' },
+    { name: 'REDIS_SENTINEL_PASSWORD', valueFrom: ref('sentinel-password') },
+    { name: 'REDIS_USERNAME', value: 'app' },
+    { name: 'REDIS_PASSWORD', valueFrom: ref('password') },
+  ]);
+  expect(cache.scalerCredentials).toEqual([
+    { parameter: 'username', name: 'test-cache-auth', key: 'keda-username' },
+    { parameter: 'password', name: 'test-cache-auth', key: 'keda-password' },
+    { parameter: 'sentinelPassword', name: 'test-cache-auth', key: 'sentinel-password' },
+  ]);
+  expect(cache.generatableSecrets[0].randomKeys).toEqual(['password', 'exporter-password', 'keda-password', 'replication-password', 'sentinel-user-password', 'sentinel-password']);
 });
 
 test('every cluster node is given all nodes by DNS name, to find them again after they all get new IPs', () => {
@@ -201,7 +234,7 @@ test('standalone mode runs one Redis on a volume with its exporter, and injects 
   expect(set.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
   expect(set.spec.template.spec.containers.map((c: Manifest) => c.name)).toEqual(['redis', 'exporter']);
   expect(manifests.filter(m => ['Job', 'StatefulSet'].includes(m.kind)).map(m => m.metadata.name)).toEqual(['test-cache']);
-  expect(Object.keys(findObject(manifests, 'ConfigMap', 'test-cache').data)).toEqual(['redis.conf', 'start.sh']);
+  expect(Object.keys(findObject(manifests, 'ConfigMap', 'test-cache').data)).toEqual(['redis.conf', 'start.sh', 'users.acl']);
   expect(cache.redisConf).not.toContain('cluster-enabled');
   expect(cache.nodes).toEqual(['test-cache-0.test-cache-nodes.default.svc.cluster.local:6379']);
   // One pod cannot stay available through a drain: a budget of 0 disruptions would block the drain for ever.
@@ -209,6 +242,7 @@ test('standalone mode runs one Redis on a volume with its exporter, and injects 
   const api = findObject(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0];
   expect(api.env.filter((e: Manifest) => e.name.startsWith('REDIS_'))).toEqual([
     { name: 'REDIS_URL', value: STANDALONE_URL },
+    { name: 'REDIS_USERNAME', value: 'app' },
     { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'test-cache-auth', key: 'password' } } },
   ]);
 });

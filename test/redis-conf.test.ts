@@ -6,7 +6,7 @@ import { cacheClientFromEnv } from '../service/src/cache/client';
 import { Manifest } from './support/manifest-checks';
 import { freePort, ProcessGroup, run, waitFor } from './support/processes';
 import {
-  clusterNodesEnv, infoField, redisCli, RedisNode, runClusterCreate, startRedisCluster, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD,
+  clusterNodesEnv, infoField, redisCli, RedisNode, runClusterCreate, startRedisCluster, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD, TEST_SENTINEL_PASSWORD, testAclPasswords,
 } from './support/redis';
 
 jest.setTimeout(120_000);
@@ -66,7 +66,7 @@ describe('a Redis Cluster from the rendered redis.conf and cluster-create script
     expect(masters).toHaveLength(3);
     for (const master of masters) expect(members.filter(m => m.masterId === master.id)).toHaveLength(1);
     // Every node passes the readiness check once its replica has synced (diskless sync waits 5 s first).
-    const env = { ...process.env, REDIS_PASSWORD: TEST_REDIS_PASSWORD };
+    const env = { ...process.env, ...testAclPasswords('cluster') };
     for (const node of nodes) {
       await waitFor(`${node.port} to be ready`, () => run('sh', ['-c', renderRedisReadinessCheck(node.port)], { env }).then(() => true, () => false), 30_000);
     }
@@ -167,11 +167,12 @@ describe('Sentinel mode from the rendered configs and start scripts', () => {
     await waitFor('both replicas to sync', async () =>
       infoField(await redisCli(master.port, ['info', 'replication']), 'connected_slaves') === '2', 20_000);
     await waitFor('the Sentinels to know the replicas', async () =>
-      (await redisCli(sentinels[0].port, ['sentinel', 'replicas', masterName], undefined)).split('\n').filter(l => l === 'name').length === 2, 20_000);
+      (await redisCli(sentinels[0].port, ['sentinel', 'replicas', masterName], TEST_SENTINEL_PASSWORD)).split('\n').filter(l => l === 'name').length === 2, 20_000);
     const client = createSentinel({
       name: masterName,
       sentinelRootNodes: sentinels.map(s => ({ host: '127.0.0.1', port: s.port })),
-      nodeClientOptions: { password: TEST_REDIS_PASSWORD, socket: { connectTimeout: 1000 } },
+      nodeClientOptions: { username: 'app', password: TEST_REDIS_PASSWORD, socket: { connectTimeout: 1000 } },
+      sentinelClientOptions: { password: TEST_SENTINEL_PASSWORD },
     });
     client.on('error', () => undefined);
     await client.connect();
@@ -185,7 +186,7 @@ describe('Sentinel mode from the rendered configs and start scripts', () => {
       await master.stop('SIGKILL');
       // THEN one of the replicas becomes master
       const newMasterPort = await waitFor('a new master', async () => {
-        const [, port] = (await redisCli(sentinels[0].port, ['--raw', 'sentinel', 'get-master-addr-by-name', masterName], undefined)).trim().split('\n');
+        const [, port] = (await redisCli(sentinels[0].port, ['--raw', 'sentinel', 'get-master-addr-by-name', masterName], TEST_SENTINEL_PASSWORD)).trim().split('\n');
         return Number(port) !== master.port ? Number(port) : undefined;
       }, 30_000, 200);
       console.warn(`sentinel failover: ${Date.now() - stoppedAt} ms (down-after 1000 ms)`);
@@ -214,7 +215,7 @@ describe('standalone mode from the construct\'s own redis.conf and start script'
   test('the readiness check passes a master and fails a replica whose master link is down, until it is a master again', async () => {
     // GIVEN a Redis started by the rendered start script, and the rendered readiness check against it
     const node = await startRedisNode(group, { mode: 'standalone' });
-    const ready = () => run('sh', ['-c', renderRedisReadinessCheck(node.port)], { env: { ...process.env, REDIS_PASSWORD: TEST_REDIS_PASSWORD } })
+    const ready = () => run('sh', ['-c', renderRedisReadinessCheck(node.port)], { env: { ...process.env, ...testAclPasswords('standalone') } })
       .then(() => true, () => false);
     expect(await ready()).toBe(true);
     // WHEN it follows a master that does not answer (a replica before or during its full sync)

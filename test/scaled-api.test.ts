@@ -301,6 +301,7 @@ test('a standalone RedisCluster as cache injects REDIS_URL and the password from
   expect(container(manifests).env).toEqual([
     { name: 'PORT', value: '8000' },
     { name: 'REDIS_URL', value: 'redis://test-cache-0.test-cache-nodes.default.svc.cluster.local:6379' },
+    { name: 'REDIS_USERNAME', value: 'app' },
     { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'cache-auth', key: 'pw' } } },
   ]);
   const redisPods = { podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-cache', 'app.kubernetes.io/component': 'redis' } } };

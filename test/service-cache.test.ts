@@ -3,7 +3,7 @@ import { BREAKER_COOLDOWN_MS, BREAKER_FAILURES, ReadThroughCache } from '../serv
 import { CacheClient, cacheClientFromEnv } from '../service/src/cache/client';
 import { itemKey, LIST_TAG } from '../service/src/cache/keys';
 import { freePort, ProcessGroup, sleep, waitFor } from './support/processes';
-import { infoField, redisCli, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD } from './support/redis';
+import { infoField, redisCli, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD, TEST_SENTINEL_PASSWORD } from './support/redis';
 
 const KEY_A = itemKey('00000000-0000-4000-8000-00000000000a');
 const KEY_RACE = itemKey('00000000-0000-4000-8000-0000000000ff');
@@ -174,7 +174,8 @@ test('with Sentinel, a master killed under load costs no failed read, and the ca
   // GIVEN a master, 2 replicas and 3 Sentinels, and a warm cache
   const sentinel = await startSentinelGroup(group, { replicas: 2, sentinels: 3, quorum: 2, downAfterMs: 1000 });
   const client = cacheClientFromEnv({
-    REDIS_SENTINELS: sentinel.sentinels.map(s => `127.0.0.1:${s.port}`).join(','), REDIS_SENTINEL_MASTER: sentinel.masterName, REDIS_PASSWORD: TEST_REDIS_PASSWORD,
+    REDIS_SENTINELS: sentinel.sentinels.map(s => `127.0.0.1:${s.port}`).join(','), REDIS_SENTINEL_MASTER: sentinel.masterName, REDIS_USERNAME: 'app', REDIS_PASSWORD: TEST_REDIS_PASSWORD,
+    REDIS_SENTINEL_PASSWORD: TEST_SENTINEL_PASSWORD,
   })!;
   const cache = new ReadThroughCache(client, 60, 200);
   try {

@@ -9,7 +9,7 @@ import { JobProducer } from '../service/src/queue/producer';
 import { workerSettingsFromEnv } from '../service/src/queue/settings';
 import { QueueWorkers } from '../service/src/queue/worker';
 import { ProcessGroup, waitFor } from './support/processes';
-import { infoField, redisCli, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD } from './support/redis';
+import { infoField, redisCli, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD, TEST_SENTINEL_PASSWORD } from './support/redis';
 
 // The queue on real Redis servers: what an eviction policy does to BullMQ's keys next to the
 // cache's, and jobs through a Sentinel-managed master. Producer and workers run in-process on the
@@ -103,7 +103,7 @@ test('over Redis Sentinel, jobs enqueued by the producer complete on a worker co
   const sentinel = await startSentinelGroup(group, { replicas: 1, sentinels: 3, quorum: 2, downAfterMs: 1000 });
   const env = {
     REDIS_SENTINELS: sentinel.sentinels.map(s => `127.0.0.1:${s.port}`).join(','), REDIS_SENTINEL_MASTER: sentinel.masterName,
-    REDIS_PASSWORD: TEST_REDIS_PASSWORD, WORKER_QUEUES: 'sentinel-jobs', WORKER_CONCURRENCY: '4',
+    REDIS_USERNAME: 'app', REDIS_PASSWORD: TEST_REDIS_PASSWORD, REDIS_SENTINEL_PASSWORD: TEST_SENTINEL_PASSWORD, WORKER_QUEUES: 'sentinel-jobs', WORKER_CONCURRENCY: '4',
   };
   const done = new Set<string>();
   const producerConnection = queueConnectionFromEnv(env, 'producer')!;

@@ -39,9 +39,12 @@ test('a pool on Redis Cluster is scaled by KEDA on the queue length, and every o
     metadata: { addresses: broker.nodes.join(','), listName: '{hscale}:emails:wait', listLength: '20' },
     authenticationRef: { name: 'test-jobs-broker' },
   }]);
-  // The scaler reads the password from the broker's own Secret: nothing literal.
+  // The scaler logs in as the broker's KEDA user, from the broker's own Secret: nothing literal, and not the app's password.
   expect(findObject(manifests, 'TriggerAuthentication', 'test-jobs-broker').spec).toEqual({
-    secretTargetRef: [{ parameter: 'password', name: 'test-cache-auth', key: 'password' }],
+    secretTargetRef: [
+      { parameter: 'username', name: 'test-cache-auth', key: 'keda-username' },
+      { parameter: 'password', name: 'test-cache-auth', key: 'keda-password' },
+    ],
   });
   expect(manifests.some(m => m.kind === 'HorizontalPodAutoscaler' && m.metadata.name === 'test-jobs')).toBe(false);
 });
@@ -111,7 +114,10 @@ test('on a standalone Redis, KEDA\'s redis scaler reads the one node and the wor
     authenticationRef: { name: 'test-jobs-broker' },
   }]);
   expect(broker.nodes).toEqual(['test-cache-0.test-cache-nodes.default.svc.cluster.local:6379']);
-  expect(findObject(manifests, 'TriggerAuthentication', 'test-jobs-broker').spec.secretTargetRef).toEqual([{ parameter: 'password', name: 'test-cache-auth', key: 'password' }]);
+  expect(findObject(manifests, 'TriggerAuthentication', 'test-jobs-broker').spec.secretTargetRef).toEqual([
+    { parameter: 'username', name: 'test-cache-auth', key: 'keda-username' },
+    { parameter: 'password', name: 'test-cache-auth', key: 'keda-password' },
+  ]);
   const env = envOf(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0]);
   expect(env.REDIS_URL).toBe('redis://test-cache-0.test-cache-nodes.default.svc.cluster.local:6379');
   expect(env.REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'test-cache-auth', key: 'password' } });
@@ -155,13 +161,18 @@ test('a queue may have a concurrency of its own, beside queues at the pool\'s', 
 });
 
 test('the queue prefix is followed by the KEDA triggers and passed to the workers and the API', () => {
-  const { manifests } = synthPool({ queuePrefix: '{jobs}' });
+  const { manifests } = synthPool({ queuePrefix: '{jobs}' }, { queuePrefixes: ['{jobs}'] });
   expect(manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers[0].metadata.listName).toBe('{jobs}:emails:wait');
   expect(envOf(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0]).QUEUE_PREFIX).toBe('{jobs}');
   expect(workerQueuesEnv([{ queues: ['emails'], queuePrefix: '{jobs}' }])).toEqual({ WORKER_QUEUES: 'emails', QUEUE_PREFIX: '{jobs}' });
   // Without a hash tag the keys of one queue may land on several slots: fine on one node, refused on a cluster.
-  expect(synthPool({ queuePrefix: 'bull' }, { mode: 'sentinel' }).manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers[0].metadata.listName)
+  expect(synthPool({ queuePrefix: 'bull' }, { mode: 'sentinel', queuePrefixes: ['bull'] }).manifests.find(m => m.kind === 'ScaledObject')!.spec.triggers[0].metadata.listName)
     .toBe('bull:emails:wait');
+});
+
+test('throws error, when the queue prefix is not one the broker\'s KEDA user may read', () => {
+  expect(() => synthPool({ queuePrefix: '{jobs}' }))
+    .toThrow('test/jobs: \'queuePrefix\' ("{jobs}") must be one of the broker\'s queuePrefixes ({hscale}), which its KEDA user may read');
 });
 
 test('throws error, when pools for one API use different queue prefixes', () => {
@@ -195,7 +206,7 @@ test('a schedule is a CronJob that enqueues its job, with Forbid, a deadline, hi
   const container = cron.spec.jobTemplate.spec.template.spec.containers[0];
   expect([...container.command, ...container.args]).toEqual(['node', 'service/dist/enqueue.js', 'reports', 'items.aggregate', '{"day":"2026-01-01"}']);
   expect(envOf(container)).toEqual({
-    REDIS_CLUSTER_NODES: expect.stringContaining('test-cache-0'), REDIS_PASSWORD: { secretKeyRef: { name: 'test-cache-auth', key: 'password' } },
+    REDIS_CLUSTER_NODES: expect.stringContaining('test-cache-0'), REDIS_USERNAME: 'app', REDIS_PASSWORD: { secretKeyRef: { name: 'test-cache-auth', key: 'password' } },
   });
   const policy = findObject(manifests, 'NetworkPolicy', 'test-jobs-schedule');
   expect(policy.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/instance': 'test-jobs', 'app.kubernetes.io/component': 'schedule' });

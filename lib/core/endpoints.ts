@@ -62,7 +62,8 @@ export interface DatabaseConnectionPool {
 
 /**
  * A Redis deployment. Injects `REDIS_CLUSTER_NODES` (cluster), `REDIS_SENTINELS` and
- * `REDIS_SENTINEL_MASTER` (sentinel) or `REDIS_URL` (standalone), and `REDIS_PASSWORD`.
+ * `REDIS_SENTINEL_MASTER` and `REDIS_SENTINEL_PASSWORD` (sentinel) or `REDIS_URL` (standalone),
+ * and `REDIS_USERNAME` with `REDIS_PASSWORD`.
  */
 export interface ICacheEndpoint extends IClientAccessible {
   /** `host:port` of every node clients may contact first. */
@@ -93,6 +94,10 @@ export interface IQueueBroker extends IClientAccessible, IConstruct {
   readonly masterName?: string;
   /** The Secret key holding the Redis password. */
   readonly passwordSecret: { readonly name: string; readonly key: string };
+  /** Queue key prefixes (hash tag included) the broker's `keda` user may read; a pool's `queuePrefix` must be one. */
+  readonly queuePrefixes: string[];
+  /** What KEDA logs in with, as TriggerAuthentication `secretTargetRef` entries (user name, passwords). */
+  readonly scalerCredentials: Array<{ readonly parameter: string; readonly name: string; readonly key: string }>;
   /** What Redis evicts at maxmemory: a queue needs 'noeviction' or a 'volatile-*' policy, which never evicts its keys (they carry no TTL). */
   readonly maxmemoryPolicy: MaxmemoryPolicy;
   /**

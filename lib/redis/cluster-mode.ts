@@ -4,9 +4,10 @@ import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecuri
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { requireIntInRange } from '../core/validation';
 import { RedisModeModule, RedisSharedObjects } from './mode';
+import { REDIS_USERS } from './redis-acl';
 import { renderClusterCreateScript, renderRedisStartScript } from './redis-conf';
 import { RedisClusterSettings, RedisTopologyBase } from './settings';
-import { CONFIG_MOUNT, configVolume, objectMeta, podAddresses, REDIS_PORT, REDIS_UID, redisPasswordEnv } from './shared';
+import { aclPasswordEnv, clientAuthEnv, CONFIG_MOUNT, configVolume, objectMeta, podAddresses, REDIS_PORT, REDIS_UID } from './shared';
 
 const BUS_PORT = REDIS_PORT + 10000;
 
@@ -40,7 +41,7 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
         createJob: createClusterJob(shared, topology, settings),
         // Clients learn the other nodes from the ones they are given, and follow redirects to them.
         clientLinks: [{ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] }],
-        clientEnv: [{ name: 'REDIS_CLUSTER_NODES', value: shared.nodes.join(',') }, redisPasswordEnv(settings.passwordSecret)],
+        clientEnv: [{ name: 'REDIS_CLUSTER_NODES', value: shared.nodes.join(',') }, ...clientAuthEnv(settings)],
         // KEDA asks any node, which redirects it to the list's slot.
         listLengthTrigger: (listName, listLength) => ({
           type: 'redis-cluster', metadata: { addresses: shared.nodes.join(','), listName, listLength: String(listLength) },
@@ -54,7 +55,7 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
 function createClusterJob(shared: RedisSharedObjects, topology: ClusterTopology, settings: RedisClusterSettings): k8s.KubeJob {
   const jobSelector = selectorLabels(shared.scope, 'cluster-create');
   const jobLabels = commonLabels(shared.scope, 'redis-cluster-create', 'cluster-create', imageVersion(settings.image));
-  // The Job holds the password: it reaches the nodes' Redis port and DNS, and nothing reaches it.
+  // The Job holds the operator's password: it reaches the nodes' Redis port and DNS, and nothing reaches it.
   const jobPolicy = new PodNetworkPolicy(shared.scope, 'CreateClusterNetworkPolicy', { podSelector: jobSelector, labels: jobLabels, role: 'create' });
   jobPolicy.allowEgressTo({ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] });
   shared.networkPolicy.allowIngressFrom({ podSelector: jobSelector }, [REDIS_PORT]);
@@ -79,7 +80,8 @@ function createClusterJob(shared: RedisSharedObjects, topology: ClusterTopology,
               { name: 'REDIS_NODES', value: shared.nodes.join(' ') },
               { name: 'REPLICAS_PER_SHARD', value: String(topology.replicasPerShard) },
               { name: 'WAIT_SECONDS', value: '600' },
-              redisPasswordEnv(settings.passwordSecret),
+              // The operator user: cluster commands and INFO, no key; the Job holds no other password.
+              ...aclPasswordEnv(settings, REDIS_USERS.operator),
             ],
             resources: fixedResources('10m', '32Mi', '200m', '128Mi'),
             securityContext: restrictedContainerSecurityContext(),

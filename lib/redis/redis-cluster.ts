@@ -9,13 +9,17 @@ import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
 import { RedisModeObjects, RedisModePlan } from './mode';
 import { planRedisMode } from './modes';
+import { renderRedisAcl, REDIS_USERS } from './redis-acl';
 import { renderRedisConf, renderRedisReadinessCheck } from './redis-conf';
 import { resolveRedisClusterSettings } from './resolve';
 import { RedisClusterProps, RedisClusterSettings, RedisMode } from './settings';
 import {
-  announceEnv, CONFIG_MOUNT, configVolume, createHeadlessService, createPeerNetworkPolicy, EXPORTER_PORT,
-  namedServicePort, objectMeta, podAddresses, podTemplateMetadata, REDIS_PORT, redisExporter, redisPodBasics, SENTINEL_PORT, startScriptEnv,
+  aclPasswordEnv, announceEnv, CONFIG_MOUNT, configVolume, createHeadlessService, createPeerNetworkPolicy, EXPORTER_PORT,
+  namedServicePort, objectMeta, podAddresses, podTemplateMetadata, REDIS_PORT, redisExporter, redisPodBasics, SENTINEL_PASSWORD_KEY, SENTINEL_PORT, startScriptEnv,
 } from './shared';
+
+/** The password Secret's key holding KEDA's user name, which a TriggerAuthentication can only read from a Secret. */
+const KEDA_USERNAME_KEY = 'keda-username';
 
 export { resolveRedisClusterSettings } from './resolve';
 export type { RedisClusterProps, RedisClusterSettings, RedisMode } from './settings';
@@ -42,6 +46,8 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
   /** What Redis evicts at maxmemory. */
   public readonly maxmemoryPolicy: MaxmemoryPolicy;
   public readonly passwordSecret: { readonly name: string; readonly key: string };
+  /** Key prefixes of the queues whose lists the KEDA user may read. */
+  public readonly queuePrefixes: string[];
   public readonly clientEnv: k8s.EnvVar[];
   public readonly clientLinks: NetworkLink[];
   public readonly metricsEndpoints: MetricsEndpoint[];
@@ -80,6 +86,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.maxmemoryBytes = settings.maxmemoryBytes;
     this.maxmemoryPolicy = settings.maxmemoryPolicy;
     this.passwordSecret = settings.passwordSecret;
+    this.queuePrefixes = settings.queuePrefixes;
     this.sentinelHosts = plan.sentinelHosts;
     this.masterName = plan.masterName;
     this.podSelector = selectorLabels(this, 'redis');
@@ -87,7 +94,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.nodes = podAddresses(settings, this.name, this.headlessServiceName, this.nodeCount, REDIS_PORT);
 
     this.redisConf = this.renderRedisConf(plan);
-    const configFiles = { 'redis.conf': this.redisConf, ...plan.configFiles };
+    const configFiles = { 'redis.conf': this.redisConf, 'users.acl': renderRedisAcl({ mode: this.mode, queuePrefixes: settings.queuePrefixes }), ...plan.configFiles };
     this.configMap = new k8s.KubeConfigMap(this, 'Config', { metadata: this.metadata(this.name), data: configFiles });
     const hash = configHash(configFiles);
     this.statefulSet = this.createStatefulSet(plan, hash);
@@ -114,9 +121,25 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     return this.modeObjects.listLengthTrigger(listName, listLength);
   }
 
-  /** The password Secret, with a generated password. */
+  /** The password Secret: a generated password per ACL user (and for the Sentinels), and KEDA's user name. */
   public get generatableSecrets(): GeneratedSecretSpec[] {
-    return [{ name: this.passwordSecret.name, randomKeys: [this.passwordSecret.key] }];
+    const sentinel = this.mode === 'sentinel' ? [SENTINEL_PASSWORD_KEY] : [];
+    return [{
+      name: this.passwordSecret.name,
+      randomKeys: [...this.settings.aclUsers.map(u => u.secretKey), ...sentinel],
+      plainKeys: { [KEDA_USERNAME_KEY]: REDIS_USERS.keda },
+    }];
+  }
+
+  /** KEDA's user name and password, and in sentinel mode what the Sentinels require. */
+  public get scalerCredentials(): IQueueBroker['scalerCredentials'] {
+    const name = this.passwordSecret.name;
+    const keda = this.settings.aclUsers.find(u => u.name === REDIS_USERS.keda)!;
+    return [
+      { parameter: 'username', name, key: KEDA_USERNAME_KEY },
+      { parameter: 'password', name, key: keda.secretKey },
+      ...(this.mode === 'sentinel' ? [{ parameter: 'sentinelPassword', name, key: SENTINEL_PASSWORD_KEY }] : []),
+    ];
   }
 
   /** Admits pods matching `client` on the Redis port (and the Sentinel port in sentinel mode). */
@@ -194,7 +217,8 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
       env: [
         ...announceEnv(this.settings, this.headlessServiceName),
         { name: 'REDIS_PORT', value: String(REDIS_PORT) },
-        ...startScriptEnv(this.settings, run.mountPath),
+        // Every user's password: the start script writes their hashes, the readiness check and the peer meeting log in.
+        ...startScriptEnv(run.mountPath, aclPasswordEnv(this.settings)),
         ...plan.redisEnv,
       ],
       ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }, ...plan.extraRedisPorts],

@@ -29,15 +29,15 @@ export interface RedisConfOptions {
 
 /**
  * Renders `redis.conf`. It holds no password and no host name: the start script
- * (`renderRedisStartScript`) appends `requirepass`, `masterauth` and the announced host name at
- * container start, from the Secret and the pod's own DNS name.
+ * (`renderRedisStartScript`) appends the ACL file (`renderRedisAcl`), the replication login and
+ * the announced host name at container start, from the Secret and the pod's own DNS name.
  */
 export function renderRedisConf(o: RedisConfOptions): string {
   const lines = [
     '# Rendered by hscale renderRedisConf; edit the RedisCluster props, not this file.',
     `port ${o.port}`,
     `bind ${o.bind}`,
-    // Authentication is always on (requirepass is appended at start), so protected mode adds nothing but refusals.
+    // Authentication is always on (the ACL file turns the default user off), so protected mode adds nothing but refusals.
     'protected-mode no',
     `dir ${o.dir}`,
     'daemonize no',
@@ -95,8 +95,9 @@ export interface SentinelConfOptions {
 /**
  * Renders the base of `sentinel.conf`. The master's address and the password are not known
  * here: the Sentinel start script appends `sentinel monitor` (the current master, asked from
- * the other Sentinels, else the first pod), then `renderSentinelMasterSettings`, then
- * `sentinel auth-pass`, into a writable copy that Sentinel rewrites as it learns.
+ * the other Sentinels, else the first pod), then `renderSentinelMasterSettings`, then the
+ * Sentinel's own `requirepass` and its login to Redis (`sentinel auth-user`/`auth-pass`), into a
+ * writable copy that Sentinel rewrites as it learns.
  */
 export function renderSentinelConf(o: SentinelConfOptions): string {
   return [
@@ -122,13 +123,31 @@ export function renderSentinelMasterSettings(o: SentinelConfOptions): string {
   ].join('\n') + '\n';
 }
 
-// Shared by the scripts: refuse a password that would break the quoted config lines.
-const CHECK_PASSWORD = [
-  ': "${REDIS_PASSWORD:?REDIS_PASSWORD must be set from the Secret}"',
-  'case "$REDIS_PASSWORD" in',
-  '  *\\"*|*\\\\*|*"',
-  '"*) echo "REDIS_PASSWORD must not contain a double quote, a backslash or a newline" >&2; exit 1 ;;',
-  'esac',
+/** Refuses a password in `variable` that would break the double-quoted config line it goes into. */
+function checkQuotable(variable: string): string[] {
+  return [
+    `: "\${${variable}:?${variable} must be set from the Secret}"`,
+    `case "$${variable}" in`,
+    '  *\\"*|*\\\\*|*"',
+    `"*) echo "${variable} must not contain a double quote, a backslash or a newline" >&2; exit 1 ;;`,
+    'esac',
+  ];
+}
+
+/**
+ * Writes the ACL file (`renderRedisAcl`) with the sha256 of each user's password from its env var
+ * in place of the `#{<ENV>}` placeholder, and points redis.conf at it: the password itself is
+ * written nowhere. A placeholder whose env var is unset stops the start.
+ */
+const WRITE_ACL_FILE = [
+  'acl="$RUN_DIR/users.acl"',
+  'cp "$CONF_DIR/users.acl" "$acl"',
+  'for variable in $(sed -n \'s/.*#{\\([A-Z_]*\\)}.*/\\1/p\' "$acl"); do',
+  '  eval "value=\\${$variable:?$variable must be set from the Secret}"',
+  '  sum=$(printf %s "$value" | sha256sum | cut -c1-64)',
+  '  sed -i "s/#{$variable}/#$sum/" "$acl"',
+  'done',
+  'echo "aclfile $acl" >> "$conf"',
 ];
 
 /** Asks each Sentinel in $SENTINEL_HOSTS for the master; prints `host port`, or nothing. */
@@ -158,7 +177,7 @@ const MEET_PEERS_AFTER_START = [
   'data_dir=$(sed -n \'s/^dir //p\' "$conf")',
   'if [ "$(grep -cv -e \'^vars \' -e \' myself,\' -e \'^$\' "$data_dir/nodes.conf" 2>/dev/null)" -gt 0 ] 2>/dev/null; then',
   '  (',
-  '    export REDISCLI_AUTH="$REDIS_PASSWORD"',
+  '    export REDISCLI_AUTH="$REDIS_OPERATOR_PASSWORD"',
   '    deadline=$(( $(date +%s) + ${MEET_SECONDS:-300} ))',
   '    while [ "$(date +%s)" -lt "$deadline" ]; do',
   '      sleep 2',
@@ -167,9 +186,9 @@ const MEET_PEERS_AFTER_START = [
   '        [ "$node" = "$ANNOUNCE_HOST:$REDIS_PORT" ] && continue',
   '        ip=$(getent hosts "${node%:*}" | awk \'{ print $1; exit }\')',
   '        address="${ip:-${node%:*}}:${node##*:}"',
-  '        if ! redis-cli -p "$REDIS_PORT" cluster nodes 2>/dev/null | grep -q " $address@[^ ]* [^ ]*\\(master\\|slave\\).* connected"; then',
+  '        if ! redis-cli --user operator -p "$REDIS_PORT" cluster nodes 2>/dev/null | grep -q " $address@[^ ]* [^ ]*\\(master\\|slave\\).* connected"; then',
   '          pending=1',
-  '          redis-cli -p "$REDIS_PORT" cluster meet "${address%:*}" "${address##*:}" >/dev/null 2>&1 || true',
+  '          redis-cli --user operator -p "$REDIS_PORT" cluster meet "${address%:*}" "${address##*:}" >/dev/null 2>&1 || true',
   '        fi',
   '      done',
   '      [ "$pending" = 0 ] && exit 0',
@@ -180,24 +199,31 @@ const MEET_PEERS_AFTER_START = [
 ];
 
 /**
- * The start script of a Redis pod. Env: CONF_DIR (rendered redis.conf), RUN_DIR (writable),
- * REDIS_PASSWORD, ANNOUNCE_HOST (the pod's DNS name), REDIS_PORT; in sentinel mode also
- * SENTINEL_HOSTS (`host:port ...`), MASTER_NAME, INITIAL_MASTER_HOST (pod 0) and optionally
- * INITIAL_MASTER_PORT (default REDIS_PORT); in cluster mode also REDIS_NODES (`host:port` of every
- * node, by stable DNS name) and optionally MEET_SECONDS. A standalone server needs only the password.
+ * The start script of a Redis pod. Env: CONF_DIR (rendered redis.conf and users.acl), RUN_DIR
+ * (writable), the password env of every user in users.acl, ANNOUNCE_HOST (the pod's DNS name),
+ * REDIS_PORT; in sentinel mode also SENTINEL_HOSTS (`host:port ...`), SENTINEL_PASSWORD,
+ * MASTER_NAME, INITIAL_MASTER_HOST (pod 0) and optionally INITIAL_MASTER_PORT (default
+ * REDIS_PORT); in cluster mode also REDIS_NODES (`host:port` of every node, by stable DNS name)
+ * and optionally MEET_SECONDS.
  */
 export function renderRedisStartScript(mode: 'cluster' | 'sentinel' | 'standalone'): string {
   const lines = [
     '#!/bin/sh',
-    '# Rendered by hscale renderRedisStartScript: adds the password and the pod\'s DNS name to a',
-    '# writable copy of redis.conf, so neither is in the ConfigMap, then runs redis-server.',
+    '# Rendered by hscale renderRedisStartScript: writes the ACL users\' password hashes, the',
+    '# replication login and the pod\'s DNS name beside a writable copy of redis.conf, then runs redis-server.',
     'set -eu',
-    ...CHECK_PASSWORD,
     ': "${ANNOUNCE_HOST:?}" "${REDIS_PORT:?}" "${CONF_DIR:?}" "${RUN_DIR:?}"',
     'conf="$RUN_DIR/redis.conf"',
     'cp "$CONF_DIR/redis.conf" "$conf"',
-    'printf \'requirepass "%s"\\nmasterauth "%s"\\n\' "$REDIS_PASSWORD" "$REDIS_PASSWORD" >> "$conf"',
+    ...WRITE_ACL_FILE,
   ];
+  if (mode !== 'standalone') {
+    // A replica logs in to its master as the replication user, which may do nothing else.
+    lines.push(
+      ...checkQuotable('REDIS_REPLICATION_PASSWORD'),
+      'printf \'masteruser replication\\nmasterauth "%s"\\n\' "$REDIS_REPLICATION_PASSWORD" >> "$conf"',
+    );
+  }
   if (mode === 'cluster') {
     lines.push('echo "cluster-announce-hostname $ANNOUNCE_HOST" >> "$conf"', ...MEET_PEERS_AFTER_START);
   } else if (mode === 'sentinel') {
@@ -219,7 +245,8 @@ export function renderRedisStartScript(mode: 'cluster' | 'sentinel' | 'standalon
 
 /**
  * The start script of a Sentinel pod. Env: CONF_DIR (sentinel.conf and sentinel-master.conf),
- * RUN_DIR, REDIS_PASSWORD, ANNOUNCE_HOST, SENTINEL_PORT, REDIS_PORT, SENTINEL_HOSTS (the other
+ * RUN_DIR, SENTINEL_PASSWORD (what clients and Sentinels send a Sentinel), REDIS_SENTINEL_USER_PASSWORD
+ * (the `sentinel` ACL user's on Redis), ANNOUNCE_HOST, SENTINEL_PORT, REDIS_PORT, SENTINEL_HOSTS (the other
  * Sentinels), MASTER_NAME, INITIAL_MASTER_HOST, QUORUM.
  */
 export function renderSentinelStartScript(): string {
@@ -228,7 +255,8 @@ export function renderSentinelStartScript(): string {
     '# Rendered by hscale renderSentinelStartScript: monitors the current master (asked from the',
     '# other Sentinels, else the first Redis pod) with the password from the Secret.',
     'set -eu',
-    ...CHECK_PASSWORD,
+    ...checkQuotable('SENTINEL_PASSWORD'),
+    ...checkQuotable('REDIS_SENTINEL_USER_PASSWORD'),
     ': "${ANNOUNCE_HOST:?}" "${SENTINEL_PORT:?}" "${REDIS_PORT:?}" "${CONF_DIR:?}" "${RUN_DIR:?}"',
     ': "${SENTINEL_HOSTS:?}" "${MASTER_NAME:?}" "${INITIAL_MASTER_HOST:?}" "${QUORUM:?}"',
     ...ASK_SENTINELS,
@@ -241,7 +269,10 @@ export function renderSentinelStartScript(): string {
     '  echo "sentinel announce-port $SENTINEL_PORT"',
     '  echo "sentinel monitor $MASTER_NAME $master $QUORUM"',
     '  cat "$CONF_DIR/sentinel-master.conf"',
-    '  printf \'sentinel auth-pass %s "%s"\\n\' "$MASTER_NAME" "$REDIS_PASSWORD"',
+    // Clients and the other Sentinels log in with SENTINEL_PASSWORD; this Sentinel logs in to Redis as its sentinel user.
+    '  printf \'requirepass "%s"\\nsentinel sentinel-pass "%s"\\n\' "$SENTINEL_PASSWORD" "$SENTINEL_PASSWORD"',
+    '  echo "sentinel auth-user $MASTER_NAME sentinel"',
+    '  printf \'sentinel auth-pass %s "%s"\\n\' "$MASTER_NAME" "$REDIS_SENTINEL_USER_PASSWORD"',
     '} >> "$conf"',
     'exec redis-server "$conf" --sentinel',
   ].join('\n') + '\n';
@@ -250,12 +281,13 @@ export function renderSentinelStartScript(): string {
 /**
  * The readiness check of a Redis container: a master that answers is ready; a replica only once
  * its link to the master is up and no full sync is in progress, so a replica still loading the
- * master's data counts as unavailable (the PDB then holds back the next eviction). Env:
- * REDIS_PASSWORD; the port is the argument.
+ * master's data counts as unavailable (the PDB then holds back the next eviction). It logs in
+ * as the exporter user, which may read INFO and nothing else. Env: REDIS_EXPORTER_PASSWORD; the
+ * port is the argument.
  */
 export function renderRedisReadinessCheck(port: number): string {
   return [
-    `info=$(REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p ${port} info replication | tr -d '\r') || exit 1`,
+    `info=$(REDISCLI_AUTH="$REDIS_EXPORTER_PASSWORD" redis-cli --user exporter -p ${port} info replication | tr -d '\r') || exit 1`,
     'case "$info" in *role:master*) exit 0 ;; esac',
     'case "$info" in *master_link_status:up*master_sync_in_progress:0*) exit 0 ;; esac',
     'exit 1',
@@ -266,17 +298,18 @@ export function renderRedisReadinessCheck(port: number): string {
  * The cluster-create Job's script: waits until every node answers, then creates the cluster
  * with `redis-cli --cluster create` unless it exists, and waits for `cluster_state:ok`. It is
  * idempotent: on an existing cluster it changes nothing. Env: REDIS_NODES (`host:port ...`),
- * REPLICAS_PER_SHARD, REDIS_PASSWORD, WAIT_SECONDS.
+ * REPLICAS_PER_SHARD, REDIS_OPERATOR_PASSWORD, WAIT_SECONDS.
  */
 export function renderClusterCreateScript(): string {
   return [
     '#!/bin/sh',
     '# Rendered by hscale renderClusterCreateScript.',
     'set -eu',
-    ': "${REDIS_NODES:?}" "${REPLICAS_PER_SHARD:?}" "${REDIS_PASSWORD:?}"',
-    'export REDISCLI_AUTH="$REDIS_PASSWORD"',
+    ': "${REDIS_NODES:?}" "${REPLICAS_PER_SHARD:?}" "${REDIS_OPERATOR_PASSWORD:?}"',
+    // The operator user: cluster commands, INFO and PING, and no key.
+    'export REDISCLI_AUTH="$REDIS_OPERATOR_PASSWORD"',
     'deadline=$(( $(date +%s) + ${WAIT_SECONDS:-300} ))',
-    'info() { redis-cli -h "${1%:*}" -p "${1##*:}" cluster info 2>/dev/null | tr -d \'\\r\' | sed -n "s/^$2://p"; }',
+    'info() { redis-cli --user operator -h "${1%:*}" -p "${1##*:}" cluster info 2>/dev/null | tr -d \'\\r\' | sed -n "s/^$2://p"; }',
     'wait_until() {',
     '  until eval "$2"; do',
     '    if [ "$(date +%s)" -ge "$deadline" ]; then echo "timed out waiting for $1" >&2; exit 1; fi',
@@ -285,7 +318,7 @@ export function renderClusterCreateScript(): string {
     '}',
     'addresses=""',
     'for node in $REDIS_NODES; do',
-    '  wait_until "$node to answer" \'[ "$(redis-cli -h "${node%:*}" -p "${node##*:}" ping 2>/dev/null)" = PONG ]\'',
+    '  wait_until "$node to answer" \'[ "$(redis-cli --user operator -h "${node%:*}" -p "${node##*:}" ping 2>/dev/null)" = PONG ]\'',
     // redis-cli --cluster create wants addresses; the nodes announce their DNS names afterwards.
     '  ip=$(getent hosts "${node%:*}" | awk \'{ print $1; exit }\')',
     '  addresses="$addresses ${ip:-${node%:*}}:${node##*:}"',
@@ -296,7 +329,7 @@ export function renderClusterCreateScript(): string {
     '# Replicas attach through gossip after the create command returns: wait until every one is seen.',
     'formed() {',
     '  [ "$(info "$first" cluster_state)" = ok ] &&',
-    '    [ "$(redis-cli -h "${first%:*}" -p "${first##*:}" cluster nodes 2>/dev/null | grep -c slave)" -ge "$replicas" ]',
+    '    [ "$(redis-cli --user operator -h "${first%:*}" -p "${first##*:}" cluster nodes 2>/dev/null | grep -c slave)" -ge "$replicas" ]',
     '}',
     'for node in $REDIS_NODES; do',
     '  if [ "$(info "$node" cluster_slots_assigned)" != 0 ] || [ "$(info "$node" cluster_known_nodes)" != 1 ]; then',
@@ -307,7 +340,7 @@ export function renderClusterCreateScript(): string {
     'done',
     'echo "creating the cluster of$addresses"',
     '# shellcheck disable=SC2086',
-    'redis-cli --cluster create $addresses --cluster-replicas "$REPLICAS_PER_SHARD" --cluster-yes',
+    'redis-cli --user operator --cluster create $addresses --cluster-replicas "$REPLICAS_PER_SHARD" --cluster-yes',
     'wait_until "the cluster to be formed" formed',
     'echo "cluster created"',
   ].join('\n') + '\n';

@@ -10,6 +10,7 @@ import {
   parseQuantity, propError, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity, requireWholeDuration,
 } from '../core/validation';
 import { REDIS_MODES } from './modes';
+import { redisAclUsers, REDIS_USERS } from './redis-acl';
 import { APPENDFSYNC_MODES } from './redis-conf';
 import { REDIS_MODE_NAMES, RedisClusterProps, RedisClusterSettings } from './settings';
 
@@ -39,13 +40,20 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
   const storageSize = props.storageSize ?? '10Gi';
   if (persistence) requireQuantity(scope, 'storageSize', storageSize);
   const namespace = namespaceOf(scope);
+  const passwordSecret = props.passwordSecret ?? { name: `${name}-auth`, key: 'password' };
+  const queuePrefixes = props.queuePrefixes ?? ['{hscale}'];
+  queuePrefixes.forEach((prefix, i) => {
+    if (!/^[^\s:]{1,64}$/.test(prefix)) throw propError(scope, `queuePrefixes[${i}]`, prefix, 'must be 1-64 characters without spaces or \':\', as a WorkerPool\'s queuePrefix');
+  });
+  const aclUsers = redisAclUsers({ mode, queuePrefixes })
+    .map(user => (user.name === REDIS_USERS.app ? { ...user, secretKey: passwordSecret.key } : user));
   return {
     name, namespace, dnsSuffix: serviceDnsSuffix(scope), headlessServiceName: `${name}-nodes`,
     mode, topology, image, exporterImage, resources,
     maxmemoryBytes, maxmemoryPolicy, appendonly, appendfsync, savePoints, tcpKeepaliveSeconds, clusterNodeTimeoutMs,
     persistence, storageSize, storageClassName: props.storageClassName,
     requireAntiAffinity: props.requireAntiAffinity ?? false,
-    passwordSecret: props.passwordSecret ?? { name: `${name}-auth`, key: 'password' },
+    passwordSecret, queuePrefixes, aclUsers,
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     podOptions: resolveRedisPodOptions(scope, props),
   };

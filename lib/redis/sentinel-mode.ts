@@ -5,13 +5,14 @@ import { commonLabels, imageVersion, selectorLabels } from '../core/names';
 import { disruptionBudget, fixedResources, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { propError, requireDnsLabel, requireIntInRange, requireWholeDuration } from '../core/validation';
 import { RedisModeModule, RedisModeObjects, RedisSharedObjects } from './mode';
+import { REDIS_USERS } from './redis-acl';
 import {
   renderRedisStartScript, renderSentinelConf, renderSentinelMasterSettings, renderSentinelStartScript, SentinelConfOptions,
 } from './redis-conf';
 import { RedisClusterProps, RedisClusterSettings, RedisTopologyBase } from './settings';
 import {
-  announceEnv, CONFIG_MOUNT, configVolume, createHeadlessService, createPeerNetworkPolicy, namedServicePort,
-  objectMeta, podAddresses, podHost, podTemplateMetadata, REDIS_PORT, redisPasswordEnv, redisPodBasics, SENTINEL_PORT, startScriptEnv,
+  aclPasswordEnv, announceEnv, clientAuthEnv, CONFIG_MOUNT, configVolume, createHeadlessService, createPeerNetworkPolicy, namedServicePort,
+  objectMeta, podAddresses, podHost, podTemplateMetadata, REDIS_PORT, redisPodBasics, SENTINEL_PORT, sentinelPasswordEnv, startScriptEnv,
 } from './shared';
 
 /** One master with replicas, failed over by a group of Sentinels. */
@@ -83,6 +84,8 @@ function sentinelGroup(topology: SentinelTopology, settings: RedisClusterSetting
       { name: 'INITIAL_MASTER_HOST', value: podHost(settings, settings.name, settings.headlessServiceName, 0) },
       // Named, not left to REDIS_PORT: the master's port is a peer's, which may differ from this pod's own (npm run local).
       { name: 'INITIAL_MASTER_PORT', value: String(REDIS_PORT) },
+      // Redis pods and Sentinels both ask the Sentinels, which require it.
+      sentinelPasswordEnv(settings),
     ],
   };
 }
@@ -128,7 +131,8 @@ function buildSentinels(
     clientEnv: [
       { name: 'REDIS_SENTINELS', value: group.hosts.join(',') },
       { name: 'REDIS_SENTINEL_MASTER', value: topology.masterName },
-      redisPasswordEnv(settings.passwordSecret),
+      sentinelPasswordEnv(settings, 'REDIS_SENTINEL_PASSWORD'),
+      ...clientAuthEnv(settings),
     ],
     // KEDA asks the Sentinels which node is the master, then reads the list there.
     listLengthTrigger: (listName, listLength) => ({
@@ -164,7 +168,8 @@ function createSentinelStatefulSet(
               { name: 'SENTINEL_PORT', value: String(SENTINEL_PORT) },
               { name: 'REDIS_PORT', value: String(REDIS_PORT) },
               { name: 'QUORUM', value: String(topology.quorum) },
-              ...startScriptEnv(settings, run.mount.mountPath),
+              // Its own login to Redis; SENTINEL_PASSWORD, which it requires, comes with the master env.
+              ...startScriptEnv(run.mount.mountPath, aclPasswordEnv(settings, REDIS_USERS.sentinel)),
               ...group.masterEnv,
             ],
             ports: [{ name: 'sentinel', containerPort: SENTINEL_PORT, protocol: 'TCP' }],

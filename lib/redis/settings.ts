@@ -4,6 +4,7 @@ import { MaxmemoryPolicy, PodPeer } from '../core/endpoints';
 import { ContainerResources } from '../core/pod-defaults';
 import { PodOptions } from '../core/pod-options';
 import { Quantity, valuesOf } from '../core/validation';
+import { RedisAclUser } from './redis-acl';
 import { AppendFsync } from './redis-conf';
 
 // The props and settings of a RedisCluster, apart from the construct and the mode registry, so
@@ -33,8 +34,10 @@ export interface RedisClusterProps {
   readonly sentinelDownAfter?: Duration;
   /** How long a cluster node may be unreachable before it is failed over (Redis's own default of 15 s makes failover take 15-17 s). @default Duration.seconds(5) @onlyWhen mode=cluster */
   readonly clusterNodeTimeout?: Duration;
-  /** Secret holding the password every node, replica and client uses. @default - a Secret named `<name>-auth` with key `password`, which you create */
+  /** Secret and key of the app user's password; the same Secret holds the other ACL users' passwords (docs/security.md). @default - a Secret named `<name>-auth` with key `password`, which you create */
   readonly passwordSecret?: { readonly name: string; readonly key: string };
+  /** Key prefixes of the queues on this Redis (WorkerPool's `queuePrefix`), the only keys its KEDA user may read. @default ['{hscale}'] */
+  readonly queuePrefixes?: string[];
   /** Redis image (7.x). @default 'redis:7.2.11' */
   readonly image?: string;
   /** redis_exporter image. @default 'oliver006/redis_exporter:v1.62.0' */
@@ -107,6 +110,9 @@ export interface RedisClusterSettings {
   readonly storageClassName?: string;
   readonly requireAntiAffinity: boolean;
   readonly passwordSecret: { readonly name: string; readonly key: string };
+  readonly queuePrefixes: string[];
+  /** The ACL users of the Redis nodes, the app user's Secret key being `passwordSecret.key`. */
+  readonly aclUsers: RedisAclUser[];
   readonly metricsScraper: PodPeer;
   /** Pod options of the Redis pods, the Sentinels and the cluster-create Job, each kind's laid over `pod`. */
   readonly podOptions: { readonly redis: PodOptions; readonly sentinel: PodOptions; readonly job: PodOptions };

@@ -4,6 +4,7 @@ import { PodPeer } from '../core/endpoints';
 import { CONFIG_HASH_ANNOTATION } from '../core/names';
 import { exporterSidecar, nodeAntiAffinity, restrictedPodSecurityContext } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { REDIS_USERS } from './redis-acl';
 import { RedisClusterSettings } from './settings';
 
 // The pieces every Redis mode builds the same way: ports, password wiring, object metadata,
@@ -22,9 +23,33 @@ export function configVolume(configMapName: string): k8s.Volume {
   return { name: 'config', configMap: { name: configMapName, defaultMode: 0o555 } };
 }
 
-/** `REDIS_PASSWORD` from the Secret: every node, Sentinel, job and client reads the password this way only. */
+/** The Secret key of the Sentinels' own password (`requirepass`), which clients and Sentinels send them. */
+export const SENTINEL_PASSWORD_KEY = 'sentinel-password';
+
+/** `REDIS_PASSWORD` from the Secret: the app user's password, as clients read it. */
 export function redisPasswordEnv(secret: RedisClusterSettings['passwordSecret']): k8s.EnvVar {
-  return { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secret.name, key: secret.key } } };
+  return secretEnv(secret.name, 'REDIS_PASSWORD', secret.key);
+}
+
+/** An env var from a key of the password Secret: every password is read this way only. */
+export function secretEnv(secretName: string, name: string, key: string): k8s.EnvVar {
+  return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
+}
+
+/** The password env of the ACL users named (all when none is), as a container that writes or uses users.acl needs them. */
+export function aclPasswordEnv(settings: RedisClusterSettings, ...users: string[]): k8s.EnvVar[] {
+  return settings.aclUsers.filter(u => users.length === 0 || users.includes(u.name))
+    .map(u => secretEnv(settings.passwordSecret.name, u.passwordEnv, u.secretKey));
+}
+
+/** `REDIS_USERNAME` and `REDIS_PASSWORD`: how a client (the API, a worker) logs in, as the app user. */
+export function clientAuthEnv(settings: RedisClusterSettings): k8s.EnvVar[] {
+  return [{ name: 'REDIS_USERNAME', value: REDIS_USERS.app }, redisPasswordEnv(settings.passwordSecret)];
+}
+
+/** `SENTINEL_PASSWORD`: what Sentinels require and what every Sentinel client sends. */
+export function sentinelPasswordEnv(settings: RedisClusterSettings, name = 'SENTINEL_PASSWORD'): k8s.EnvVar {
+  return secretEnv(settings.passwordSecret.name, name, SENTINEL_PASSWORD_KEY);
 }
 
 /** The stable DNS name of pod `index` of a StatefulSet behind its headless Service. */
@@ -59,13 +84,18 @@ export function redisPodBasics(settings: RedisClusterSettings, selector: Record<
   };
 }
 
-/** The redis_exporter sidecar of a Redis pod, logging in with the password from the Secret. */
+/** The redis_exporter sidecar of a Redis pod, logging in as the exporter user, which reads INFO and no key. */
 export function redisExporter(settings: RedisClusterSettings): k8s.Container {
+  const exporter = settings.aclUsers.find(u => u.name === REDIS_USERS.exporter)!;
   return exporterSidecar({
     image: settings.exporterImage,
     port: EXPORTER_PORT,
     healthPath: '/health',
-    env: [{ name: 'REDIS_ADDR', value: `redis://127.0.0.1:${REDIS_PORT}` }, redisPasswordEnv(settings.passwordSecret)],
+    env: [
+      { name: 'REDIS_ADDR', value: `redis://127.0.0.1:${REDIS_PORT}` },
+      { name: 'REDIS_USER', value: exporter.name },
+      secretEnv(settings.passwordSecret.name, 'REDIS_PASSWORD', exporter.secretKey),
+    ],
   });
 }
 
@@ -97,12 +127,12 @@ export function createPeerNetworkPolicy(
   return policy;
 }
 
-/** The env every start script reads after its own: the config directory, a writable directory and the password. */
-export function startScriptEnv(settings: RedisClusterSettings, runDir: string): k8s.EnvVar[] {
+/** The env every start script reads after its own: the config directory, a writable directory and the passwords it writes. */
+export function startScriptEnv(runDir: string, passwords: k8s.EnvVar[]): k8s.EnvVar[] {
   return [
     { name: 'CONF_DIR', value: CONFIG_MOUNT.mountPath },
     { name: 'RUN_DIR', value: runDir },
-    redisPasswordEnv(settings.passwordSecret),
+    ...passwords,
   ];
 }
 

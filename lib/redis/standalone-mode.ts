@@ -1,7 +1,7 @@
 import { RedisModeModule } from './mode';
 import { renderRedisStartScript } from './redis-conf';
 import { RedisTopologyBase } from './settings';
-import { REDIS_PORT, redisPasswordEnv } from './shared';
+import { clientAuthEnv, REDIS_PORT } from './shared';
 
 /**
  * One Redis, on its own volume, without replicas: for a cache that may be lost for the minutes
@@ -24,8 +24,8 @@ export const STANDALONE_MODE: RedisModeModule<RedisTopologyBase> = {
       sentinelHosts: [],
       build: shared => ({
         clientLinks: [{ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] }],
-        // No password in the URL: the clients take REDIS_PASSWORD beside it, which needs no escaping.
-        clientEnv: [{ name: 'REDIS_URL', value: `redis://${shared.nodes[0]}` }, redisPasswordEnv(settings.passwordSecret)],
+        // No credentials in the URL: the clients take REDIS_USERNAME and REDIS_PASSWORD beside it, which need no escaping.
+        clientEnv: [{ name: 'REDIS_URL', value: `redis://${shared.nodes[0]}` }, ...clientAuthEnv(settings)],
         listLengthTrigger: (listName, listLength) => ({ type: 'redis', metadata: { address: shared.nodes[0], listName, listLength: String(listLength) } }),
       }),
     };

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { IQueueBroker } from '../core/endpoints';
 import { propError, requireIntInRange } from '../core/validation';
 
 // The queue props of a WorkerPool, apart from the construct, so the API's env (workerQueuesEnv)
@@ -52,8 +53,8 @@ function queueNames(props: WorkerQueueProps): string[] {
   return (props.queues ?? (props.queue !== undefined ? [props.queue] : [])).map(q => (typeof q === 'string' ? q : q.name));
 }
 
-/** Validates the queues of the pool `scope` on a broker in `brokerMode`. */
-export function resolveQueues(scope: Construct, props: WorkerQueueProps, brokerMode: string): ResolvedQueues {
+/** Validates the queues of the pool `scope` on `broker`. */
+export function resolveQueues(scope: Construct, props: WorkerQueueProps, broker: Pick<IQueueBroker, 'mode' | 'queuePrefixes'>): ResolvedQueues {
   if (props.queue !== undefined && props.queues !== undefined) {
     throw propError(scope, 'queue', props.queue, 'must not be given with \'queues\'; list every queue in \'queues\'');
   }
@@ -66,14 +67,18 @@ export function resolveQueues(scope: Construct, props: WorkerQueueProps, brokerM
   if (repeated !== undefined) throw propError(scope, 'queues', repeated, 'is listed twice; name each queue once');
   const queueConcurrency = Object.fromEntries((props.queues ?? []).flatMap((q, i) => (typeof q === 'string' || q.concurrency === undefined
     ? [] : [[q.name, requireIntInRange(scope, `queues[${i}].concurrency`, q.concurrency, 1, 1000)]])));
-  return { queues, queueConcurrency, queuePrefix: resolveQueuePrefix(scope, props.queuePrefix ?? BULLMQ_PREFIX, brokerMode) };
+  return { queues, queueConcurrency, queuePrefix: resolveQueuePrefix(scope, props.queuePrefix ?? BULLMQ_PREFIX, broker) };
 }
 
-function resolveQueuePrefix(scope: Construct, prefix: string, brokerMode: string): string {
+function resolveQueuePrefix(scope: Construct, prefix: string, broker: Pick<IQueueBroker, 'mode' | 'queuePrefixes'>): string {
   if (!/^[^\s:]{1,64}$/.test(prefix)) throw propError(scope, 'queuePrefix', prefix, 'must be 1-64 characters without spaces or \':\'');
   // BullMQ's scripts touch several keys of a queue at once: on a Redis Cluster they must hash to one slot.
-  if (brokerMode === 'cluster' && !/\{[^}]+\}/.test(prefix)) {
+  if (broker.mode === 'cluster' && !/\{[^}]+\}/.test(prefix)) {
     throw propError(scope, 'queuePrefix', prefix, 'must hold a hash tag such as \'{jobs}\' on a Redis Cluster broker, so each queue\'s keys share a slot');
+  }
+  // The broker's KEDA user reads the lists under its queuePrefixes only: another prefix would scale on refusals.
+  if (!broker.queuePrefixes.includes(prefix)) {
+    throw propError(scope, 'queuePrefix', prefix, `must be one of the broker's queuePrefixes (${broker.queuePrefixes.join(', ')}), which its KEDA user may read`);
   }
   return prefix;
 }

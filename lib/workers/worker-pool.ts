@@ -175,7 +175,7 @@ const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
 /** Resolves and validates the props of the WorkerPool `scope`; throws naming the prop on a bad value. */
 export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolProps): WorkerPoolSettings {
-  const queues = resolveQueues(scope, props, props.broker.mode);
+  const queues = resolveQueues(scope, props, props.broker);
   requireQueueSafeBroker(scope, props.broker);
   const autoscaler = requireOneOf(scope, 'autoscaler', props.autoscaler ?? 'keda', AUTOSCALERS);
   // An HPA cannot scale to zero; KEDA can, and wakes the pool when a job arrives.
@@ -419,7 +419,8 @@ export class WorkerPool extends Construct implements IMetricsTarget {
       apiVersion: 'keda.sh/v1alpha1',
       kind: 'TriggerAuthentication',
       metadata: this.metadata(`${this.name}-broker`),
-      spec: { secretTargetRef: [{ parameter: 'password', name: broker.passwordSecret.name, key: broker.passwordSecret.key }] },
+      // KEDA's own Redis user, which may read the length of the queues' lists and nothing else.
+      spec: { secretTargetRef: broker.scalerCredentials },
     });
   }
 

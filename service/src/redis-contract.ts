@@ -9,13 +9,14 @@ export interface HostPort {
  * The Redis deployment the constructs name in env, parsed once and shared by the cache client
  * (node-redis) and the queue connection (ioredis): a cluster's seed nodes (REDIS_CLUSTER_NODES),
  * a Sentinel-managed master (REDIS_SENTINELS + REDIS_SENTINEL_MASTER) or one server (REDIS_URL),
- * with REDIS_PASSWORD (or the file REDIS_PASSWORD_FILE names).
+ * logging in as REDIS_USERNAME (the ACL user; none: `default`) with REDIS_PASSWORD (or the file
+ * REDIS_PASSWORD_FILE names); Sentinels with REDIS_SENTINEL_PASSWORD (or its _FILE).
  */
 export type RedisContract = (
   | { readonly mode: 'cluster'; readonly nodes: HostPort[] }
-  | { readonly mode: 'sentinel'; readonly sentinels: HostPort[]; readonly masterName: string }
+  | { readonly mode: 'sentinel'; readonly sentinels: HostPort[]; readonly masterName: string; readonly sentinelPassword?: string }
   | { readonly mode: 'single'; readonly url: string }
-) & { readonly password?: string };
+) & { readonly username?: string; readonly password?: string };
 
 /**
  * The contract in env, or undefined when none is set; throws naming the variable on a malformed
@@ -25,18 +26,20 @@ export type RedisContract = (
 export function redisContractFromEnv(env: NodeJS.ProcessEnv, prefix = ''): RedisContract | undefined {
   const name = (suffix: string) => `${prefix}REDIS_${suffix}`;
   const password = secretFromEnv(env, name('PASSWORD'));
+  const username = env[name('USERNAME')] || undefined;
   if (env[name('CLUSTER_NODES')]) {
-    return { mode: 'cluster', nodes: nonEmpty(hostPortsFromEnv(env, name('CLUSTER_NODES')), name('CLUSTER_NODES')), password };
+    return { mode: 'cluster', nodes: nonEmpty(hostPortsFromEnv(env, name('CLUSTER_NODES')), name('CLUSTER_NODES')), username, password };
   }
   const masterName = env[name('SENTINEL_MASTER')];
   if (env[name('SENTINELS')]) {
     if (!masterName) throw new Error(`${name('SENTINEL_MASTER')} must name the master when ${name('SENTINELS')} is set`);
-    return { mode: 'sentinel', sentinels: nonEmpty(hostPortsFromEnv(env, name('SENTINELS')), name('SENTINELS')), masterName, password };
+    const sentinels = nonEmpty(hostPortsFromEnv(env, name('SENTINELS')), name('SENTINELS'));
+    return { mode: 'sentinel', sentinels, masterName, sentinelPassword: secretFromEnv(env, name('SENTINEL_PASSWORD')), username, password };
   }
   const url = env[name('URL')];
   if (url) {
     if (!/^rediss?:\/\//.test(url)) throw new Error(`${name('URL')} must be a redis:// or rediss:// URL`);
-    return { mode: 'single', url, password };
+    return { mode: 'single', url, username, password };
   }
   return undefined;
 }

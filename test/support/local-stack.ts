@@ -153,9 +153,15 @@ export class StackUnderTest {
     return texts.flatMap(text => [...text.matchAll(/^worker_jobs_total\{[^}]*\} (\d+)/gm)]).reduce((sum, m) => sum + Number(m[1]), 0);
   }
 
-  /** redis-cli on a Redis or Sentinel process, with its password. */
+  /**
+   * redis-cli on a Redis process as the user a pod would be (the exporter for ROLE and INFO, the app
+   * for the rest), or on a Sentinel with the Sentinels' password.
+   */
   public async redisCli(node: LocalProcess, args: string[], portName = 'redis'): Promise<string> {
-    return run('redis-cli', ['-p', String(node.pod.namedPort(portName)), ...args], { env: { ...process.env, REDISCLI_AUTH: node.env.REDIS_PASSWORD } });
+    const [user, password] = portName === 'sentinel' ? [undefined, node.env.SENTINEL_PASSWORD]
+      : ['role', 'info'].includes(args[0]) ? ['exporter', node.env.REDIS_EXPORTER_PASSWORD] : ['app', node.env.REDIS_PASSWORD];
+    const login = user ? ['--user', user] : [];
+    return run('redis-cli', ['-p', String(node.pod.namedPort(portName)), ...login, ...args], { env: { ...process.env, REDISCLI_AUTH: password } });
   }
 
   /** A PromQL query on the stack's Prometheus. */

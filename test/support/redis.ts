@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
+import { redisAclUsers, renderRedisAcl } from '../../lib/redis/redis-acl';
 import {
   renderClusterCreateScript, renderRedisConf, renderRedisStartScript, renderSentinelConf,
   renderSentinelMasterSettings, renderSentinelStartScript, SentinelConfOptions,
@@ -7,6 +8,25 @@ import {
 import { freePort, ProcessGroup, run, waitFor } from './processes';
 
 export const TEST_REDIS_PASSWORD = 'test-only-password';
+/** What clients and the other Sentinels send a test Sentinel (SENTINEL_PASSWORD). */
+export const TEST_SENTINEL_PASSWORD = 'test-only-sentinel-password';
+
+type Mode = 'cluster' | 'sentinel' | 'standalone';
+
+/** The password of each ACL user of a test server, by env var: the user's name in it, so a mix-up shows. */
+export function testAclPasswords(mode: Mode): Record<string, string> {
+  return Object.fromEntries(redisAclUsers({ mode, queuePrefixes: ['{hscale}'] })
+    .map(u => [u.passwordEnv, u.name === 'app' ? TEST_REDIS_PASSWORD : `test-only-${u.name}-password`]));
+}
+
+/**
+ * The rendered ACL file, with `default` given every right and TEST_REDIS_PASSWORD for tests of
+ * other things than the users (they log in without a user name); `pure` keeps it as rendered.
+ */
+function testAcl(mode: Mode, pure: boolean): string {
+  const acl = renderRedisAcl({ mode, queuePrefixes: ['{hscale}'] });
+  return pure ? acl : acl.replace(/^user default .*$/m, `user default on >${TEST_REDIS_PASSWORD} ~* &* +@all`);
+}
 
 /** One Redis server the tests started, through the rendered start script. */
 export interface RedisNode {
@@ -22,10 +42,10 @@ export interface RedisNode {
   restart(moveTo?: { port: number; env: Record<string, string> }): Promise<void>;
 }
 
-/** `redis-cli` against a loopback port, authenticated with the test password. */
-export async function redisCli(port: number, args: string[], password: string | undefined = TEST_REDIS_PASSWORD): Promise<string> {
+/** `redis-cli` against a loopback port, authenticated with the test password (as `user`, else as `default`). */
+export async function redisCli(port: number, args: string[], password: string | undefined = TEST_REDIS_PASSWORD, user?: string): Promise<string> {
   const env = { ...process.env, ...(password ? { REDISCLI_AUTH: password } : {}) };
-  return (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { env })).replace(/\r/g, '');
+  return (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...(user ? ['--user', user] : []), ...args], { env })).replace(/\r/g, '');
 }
 
 /** A field of `INFO` or `CLUSTER INFO` output. */
@@ -40,7 +60,9 @@ function writeScript(dir: string, name: string, content: string): string {
 }
 
 interface NodeOptions {
-  readonly mode: 'cluster' | 'sentinel' | 'standalone';
+  readonly mode: Mode;
+  /** Keep the rendered ACL file as it is (`default` off), for the tests of the users. @default false */
+  readonly pureAcl?: boolean;
   readonly clusterNodeTimeoutMs?: number;
   /** A redis.conf rendered elsewhere (a construct's), run with the test's port, bind and dir. @default - one rendered here */
   readonly redisConf?: string;
@@ -71,9 +93,10 @@ export async function startRedisNode(group: ProcessGroup, options: NodeOptions):
     clusterNodeTimeoutMs: options.clusterNodeTimeoutMs ?? 5000, maxmemoryBytes: 64 * 2 ** 20,
     maxmemoryPolicy: 'allkeys-lru', appendonly: true, appendfsync: 'everysec', savePoints: ['3600 1'], tcpKeepaliveSeconds: 60,
   }));
+  writeFileSync(join(confDir, 'users.acl'), testAcl(options.mode, options.pureAcl ?? false));
   const script = writeScript(confDir, 'start.sh', renderRedisStartScript(options.mode));
   let env: NodeJS.ProcessEnv = {
-    ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, REDIS_PASSWORD: TEST_REDIS_PASSWORD,
+    ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, ...testAclPasswords(options.mode), SENTINEL_PASSWORD: TEST_SENTINEL_PASSWORD,
     ANNOUNCE_HOST: '127.0.0.1', REDIS_PORT: String(port), ...options.env,
   };
   let child!: ReturnType<ProcessGroup['spawn']>;
@@ -81,7 +104,7 @@ export async function startRedisNode(group: ProcessGroup, options: NodeOptions):
     child = group.spawn('sh', [script], { env });
     await waitFor(`redis on ${port}`, async () => {
       if (child.child.exitCode !== null) throw new Error(`redis exited: ${child.output()}`);
-      return (await redisCli(port, ['ping'])).trim() === 'PONG';
+      return (await redisCli(port, ['ping'], ...(options.pureAcl ? [testAclPasswords(options.mode).REDIS_EXPORTER_PASSWORD, 'exporter'] as const : []))).trim() === 'PONG';
     });
   };
   await start();
@@ -112,7 +135,7 @@ export async function runClusterCreate(group: ProcessGroup, ports: number[], rep
   return run('sh', [script], {
     env: {
       ...process.env, REDIS_NODES: ports.map(p => `127.0.0.1:${p}`).join(' '),
-      REPLICAS_PER_SHARD: String(replicasPerShard), REDIS_PASSWORD: TEST_REDIS_PASSWORD, WAIT_SECONDS: '60',
+      REPLICAS_PER_SHARD: String(replicasPerShard), REDIS_OPERATOR_PASSWORD: testAclPasswords('cluster').REDIS_OPERATOR_PASSWORD, WAIT_SECONDS: '60',
     },
     timeoutMs: 90_000,
   });
@@ -161,13 +184,13 @@ export async function startSentinelGroup(group: ProcessGroup, options: { replica
     const script = writeScript(confDir, 'sentinel-start.sh', renderSentinelStartScript());
     const sentinel = group.spawn('sh', [script], {
       env: {
-        ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, REDIS_PASSWORD: TEST_REDIS_PASSWORD, ANNOUNCE_HOST: '127.0.0.1',
+        ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, ...testAclPasswords('sentinel'), SENTINEL_PASSWORD: TEST_SENTINEL_PASSWORD, ANNOUNCE_HOST: '127.0.0.1',
         SENTINEL_PORT: String(port), REDIS_PORT: String(master.port), QUORUM: String(options.quorum), ...follow,
       },
     });
     await waitFor(`sentinel on ${port}`, async () => {
       if (sentinel.child.exitCode !== null) throw new Error(`sentinel exited: ${sentinel.output()}`);
-      return (await redisCli(port, ['ping'], undefined)).trim() === 'PONG';
+      return (await redisCli(port, ['ping'], TEST_SENTINEL_PASSWORD)).trim() === 'PONG';
     });
     sentinels.push({ port, output: sentinel.output });
   }

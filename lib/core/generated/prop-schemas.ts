@@ -1993,8 +1993,18 @@ export const PROP_SCHEMAS = {
             "key"
           ],
           "additionalProperties": false,
-          "description": "Secret holding the password every node, replica and client uses.",
+          "description": "Secret and key of the app user's password; the same Secret holds the other ACL users' passwords (docs/security.md).",
           "default": "- a Secret named `<name>-auth` with key `password`, which you create"
+        },
+        "queuePrefixes": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "Key prefixes of the queues on this Redis (WorkerPool's `queuePrefix`), the only keys its KEDA user may read.",
+          "default": [
+            "{hscale}"
+          ]
         },
         "image": {
           "type": "string",
@@ -3471,6 +3481,8 @@ export const PROP_SCHEMAS = {
               "node",
               "nodes",
               "passwordSecret",
+              "queuePrefixes",
+              "scalerCredentials",
               "sentinelHosts"
             ],
             "methods": [

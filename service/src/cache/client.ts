@@ -19,7 +19,7 @@ export function cacheClientFromEnv(env: NodeJS.ProcessEnv): CacheClient | undefi
 /** A node-redis client of the deployment `contract` names (cluster, sentinel or one node), or none without one. */
 export function createCacheClient(contract: RedisContract | undefined): CacheClient | undefined {
   if (!contract) return undefined;
-  const password = contract.password;
+  const auth = { username: contract.username, password: contract.password };
   const socket = { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) };
   // Without a listener an 'error' event (a node going away) would crash the process.
   const onError = (error: unknown) => logger.warn({ err: String(error) }, 'redis error');
@@ -31,23 +31,25 @@ export function createCacheClient(contract: RedisContract | undefined): CacheCli
     // client rebuilt from the root nodes, which reads the map of after the failover; connecting
     // lazily keeps a dead master still in the map from stalling that rebuild.
     return resilient(() => {
-      const cluster = createCluster({ rootNodes, defaults: { password, socket, disableOfflineQueue: true }, minimizeConnections: true });
+      const cluster = createCluster({ rootNodes, defaults: { ...auth, socket, disableOfflineQueue: true }, minimizeConnections: true });
       cluster.on('error', onError);
       return { commands: cluster, connect: () => cluster.connect(), destroy: () => cluster.destroy() };
     }, { rebuildOnFailureMs: CLUSTER_REBUILD_INTERVAL_MS });
   }
   if (contract.mode === 'sentinel') {
-    const { masterName: name, sentinels: sentinelRootNodes } = contract;
+    const { masterName: name, sentinels: sentinelRootNodes, sentinelPassword } = contract;
     return resilient(() => {
       // scanInterval: how soon a promoted replica is found when no Sentinel notification got through.
-      const sentinel = createSentinel({ name, sentinelRootNodes: [...sentinelRootNodes], nodeClientOptions: { password, socket }, scanInterval: 2000 });
+      const sentinel = createSentinel({
+        name, sentinelRootNodes: [...sentinelRootNodes], nodeClientOptions: { ...auth, socket }, sentinelClientOptions: { password: sentinelPassword, socket }, scanInterval: 2000,
+      });
       sentinel.on('error', onError);
       return { commands: sentinel, connect: () => sentinel.connect(), destroy: () => sentinel.destroy() };
     });
   }
   const url = contract.url;
   return resilient(() => {
-    const client = createClient({ url, password, socket });
+    const client = createClient({ url, ...auth, socket });
     client.on('error', onError);
     return { commands: client, connect: () => client.connect(), destroy: () => client.destroy() };
   });

@@ -20,7 +20,7 @@ export function queueConnectionFromEnv(env: NodeJS.ProcessEnv, role: ConnectionR
 /** An ioredis connection for BullMQ to the deployment `contract` names, the same contract as the cache's; none without one. */
 export function createQueueConnection(contract: RedisContract | undefined, role: ConnectionRole): QueueConnection | undefined {
   if (!contract) return undefined;
-  const password = contract.password ? { password: contract.password } : {};
+  const password = { ...(contract.username ? { username: contract.username } : {}), ...(contract.password ? { password: contract.password } : {}) };
   const behaviour = role === 'worker'
     ? { maxRetriesPerRequest: null }
     : { maxRetriesPerRequest: 1, enableOfflineQueue: false };
@@ -32,7 +32,7 @@ export function createQueueConnection(contract: RedisContract | undefined, role:
 }
 
 function connect(
-  contract: RedisContract, password: { password?: string },
+  contract: RedisContract, password: { username?: string; password?: string },
   behaviour: { maxRetriesPerRequest: number | null; enableOfflineQueue?: boolean }, retryStrategy: (times: number) => number,
 ): QueueConnection {
   if (contract.mode === 'cluster') {
@@ -46,7 +46,7 @@ function connect(
   }
   if (contract.mode === 'sentinel') {
     return new Redis({
-      sentinels: contract.sentinels.map(n => ({ ...n })), name: contract.masterName, ...password, connectTimeout: 2000, retryStrategy, ...behaviour,
+      sentinels: contract.sentinels.map(n => ({ ...n })), name: contract.masterName, sentinelPassword: contract.sentinelPassword, ...password, connectTimeout: 2000, retryStrategy, ...behaviour,
     });
   }
   return new Redis(contract.url, { ...password, connectTimeout: 2000, retryStrategy, ...behaviour });

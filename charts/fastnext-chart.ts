@@ -98,6 +98,13 @@ export class FastNextChart extends Chart {
       metricsPrefix: 'fastnext',
       // The guide's names, so its commands work as written: `kubectl describe hpa backend-hpa -n fastnext`.
       names: { deployment: 'backend-api', autoscaler: 'backend-hpa', disruptionBudget: 'backend-pdb' },
+      // 001's environment for the guide's own image, each value taken from the database, cache and autoscaler above.
+      wiringEnv: {
+        databaseHost: 'POSTGRES_SERVER', databasePort: 'POSTGRES_PORT', databaseName: 'POSTGRES_DB',
+        cacheHost: 'REDIS_HOST', cachePort: 'REDIS_PORT', cacheEnabled: 'CACHE_ENABLED', cacheMaxSize: 'CACHE_MAX_SIZE',
+        autoscalingEnabled: 'ENABLE_AUTO_SCALING', minReplicas: 'MIN_REPLICAS', maxReplicas: 'MAX_REPLICAS',
+        cpuUtilization: 'TARGET_CPU_PERCENT', memoryUtilization: 'TARGET_MEMORY_PERCENT',
+      },
       env: { CACHE_DEFAULT_TTL: '300' },
       secretEnv: referenceSecretEnv(this),
     });

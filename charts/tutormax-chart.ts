@@ -69,6 +69,8 @@ export class TutorMaxChart extends Chart {
       queueBroker: this.queue,
       // "Update one instance at a time ... Wait 30 seconds, verify health": one new pod at a time, ready for 30 s before the next.
       rollout: { maxSurge: 1, maxUnavailable: 0, minReady: Duration.seconds(30) },
+      // The guide's app reads its Redis as URLs: the cache and Celery's broker, in kombu's Sentinel form.
+      wiringEnv: { cacheUrl: 'REDIS_URL', queueUrl: 'CELERY_BROKER_URL' },
       // POST /api/v1/jobs accepts jobs for the workers' queue.
       env,
       secretEnv: referenceSecretEnv(this),

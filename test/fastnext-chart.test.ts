@@ -112,3 +112,18 @@ test('the Deployment, HPA and PDB have the guide\'s names, which the autoscaler,
   expect(rules).toContain('pod=~\\"backend-api-.+\\"');
   expect(rules).not.toMatch(/(horizontalpodautoscaler|poddisruptionbudget)=\\"fastnext-api\\"/);
 });
+
+test('the API gets 001\'s environment, each value from the database, cache and autoscaler it is wired to', () => {
+  const env = chart.env('Deployment', 'backend-api');
+  // The primary's read-write Service, which DATABASE_URL names too.
+  expect(env.POSTGRES_SERVER).toBe('fastnext-db-rw.fastnext.svc.cluster.local');
+  expect(env.DATABASE_URL).toContain(`@${env.POSTGRES_SERVER}:5432/`);
+  expect(env.POSTGRES_PORT).toBe('5432');
+  // The credentials Secret's database key, `fastnext` as the guide's when the Secret is made so.
+  expect(env.POSTGRES_DB).toBe('$(PGDATABASE)');
+  expect(env.REDIS_HOST).toBe(String(env.REDIS_CLUSTER_NODES).split(',')[0].split(':')[0]);
+  expect(env.REDIS_PORT).toBe('6379');
+  expect([env.CACHE_ENABLED, env.CACHE_MAX_SIZE, env.CACHE_DEFAULT_TTL]).toEqual(['true', '2gb', '300']);
+  expect([env.ENABLE_AUTO_SCALING, env.MIN_REPLICAS, env.MAX_REPLICAS, env.TARGET_CPU_PERCENT, env.TARGET_MEMORY_PERCENT])
+    .toEqual(['true', '3', '20', '70', '80']);
+});

@@ -25,6 +25,7 @@ import {
 } from '../core/validation';
 import { renderAdapterRules } from './metrics-adapter-rules';
 import { resolveApiNames, ScaledApiNames } from './object-names';
+import { WiringEnv, wiringEnv } from './wiring-env';
 
 /**
  * A per-pod metric the autoscaler targets as an average value, e.g. requests per second. It is
@@ -176,6 +177,8 @@ export interface ScaledApiProps {
   readonly rollout?: RolloutPolicy;
   /** Names of the Deployment, HPA, PDB and Service, each a DNS-1123 label. @default - each named <chart>-<id> */
   readonly names?: ScaledApiNames;
+  /** Env var names under which the image also gets facts of the wiring (database, cache, queue, autoscaler), e.g. a guide's `POSTGRES_SERVER`. @default - none */
+  readonly wiringEnv?: WiringEnv;
 }
 
 
@@ -241,6 +244,8 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
   const ports = resolvePorts(scope, props);
   const queue = props.queueBroker !== undefined && props.queueBroker !== props.cache ? prefixedLink(props.queueBroker, QUEUE_ENV_PREFIX) : undefined;
   const backends: IClientAccessible[] = [props.database, props.cache, queue].filter(b => b !== undefined);
+  const scaling = resolveScaling(scope, props);
+  const derived = wiringEnv(scope, props.wiringEnv ?? {}, { ...scaling, database: props.database, cache: props.cache, queueEnv: queue?.clientEnv });
   return {
     name,
     names: resolveApiNames(scope, props.names ?? {}, name),
@@ -249,7 +254,7 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
     metricsPath: props.metricsPath ?? '/metrics',
     readsReplicas: (props.database?.replicaHosts.length ?? 0) > 0,
     poolBounds: servicePoolBounds(scope, props.databasePool),
-    ...resolveScaling(scope, props),
+    ...scaling,
     spread: requireOneOf(scope, 'spread', props.spread ?? 'ScheduleAnyway', ['ScheduleAnyway', 'DoNotSchedule']),
     ...resolveTermination(scope, props),
     resources: resolveResources(scope, 'resources', props.resources, {
@@ -260,7 +265,7 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
     backends,
     env: containerEnv(scope, [
       { name: 'PORT', value: String(ports.port) }, ...metricsPrefixEnv(scope, props.metricsPrefix), ...databasePoolEnv(scope, props),
-    ], backends, props.env ?? {}, props.secretEnv ?? {}),
+    ], backends, props.env ?? {}, props.secretEnv ?? {}, derived),
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     pod: resolvePodOptions(scope, 'pod', props.pod),
     rollout: resolveRollout(scope, 'rollout', props.rollout),

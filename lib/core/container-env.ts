@@ -31,7 +31,7 @@ export function prefixedLink(backend: IClientAccessible, prefix: string): IClien
 
 /**
  * The env of a container linked to `backends`: the construct's own vars first, then each
- * backend's contract, then the user's plain and Secret-backed vars. Refuses plain vars that
+ * backend's contract, then vars `derived` from the wiring, then the user's plain and Secret-backed vars. Refuses plain vars that
  * look like credentials and names set twice, since Kubernetes would silently keep the last.
  */
 export function containerEnv(
@@ -40,6 +40,7 @@ export function containerEnv(
   backends: IClientAccessible[],
   plain: Record<string, string>,
   secret: Record<string, SecretKey>,
+  derived: k8s.EnvVar[] = [],
 ): k8s.EnvVar[] {
   for (const name of Object.keys(plain)) {
     if (SECRET_LOOKING_NAME.test(name)) {
@@ -49,6 +50,8 @@ export function containerEnv(
   const env: k8s.EnvVar[] = [
     ...own,
     ...backends.flatMap(b => b.clientEnv),
+    // After the backends' vars, which their values may expand (`$(REDIS_PASSWORD)`).
+    ...derived,
     ...Object.entries(plain).map(([name, value]) => ({ name, value })),
     ...Object.entries(secret).map(([name, ref]) => ({ name, valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } } })),
   ];

@@ -68,6 +68,8 @@ export interface DatabaseConnectionPool {
 export interface ICacheEndpoint extends IClientAccessible {
   /** `host:port` of every node clients may contact first. */
   readonly nodes: string[];
+  /** Bytes Redis holds before it evicts or refuses writes (maxmemory). @default - unknown */
+  readonly maxmemoryBytes?: number;
 }
 
 /** An eviction policy Redis 7 accepts for `maxmemory-policy`. */

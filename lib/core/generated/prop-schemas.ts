@@ -646,6 +646,11 @@ export const PROP_SCHEMAS = {
               "$ref": "#/definitions/ScaledApiNames",
               "description": "Names of the Deployment, HPA, PDB and Service, each a DNS-1123 label.",
               "default": "- each named <chart>-<id>"
+            },
+            "wiringEnv": {
+              "$ref": "#/definitions/WiringEnv",
+              "description": "Env var names under which the image also gets facts of the wiring (database, cache, queue, autoscaler), e.g. a guide's `POSTGRES_SERVER`.",
+              "default": "- none"
             }
           },
           "additionalProperties": false,
@@ -1670,6 +1675,83 @@ export const PROP_SCHEMAS = {
       },
       "additionalProperties": false,
       "description": "Names of the objects of a  {@link  ScaledApi  } , for runbooks and commands written against other names (`kubectl describe hpa backend-hpa`). Whatever refers to an object follows its name: the autoscaler's target, the load balancer's upstream, monitors, alerts and panels."
+    },
+    "WiringEnv": {
+      "type": "object",
+      "properties": {
+        "databaseHost": {
+          "type": "string",
+          "description": "The primary's host name (needs `database`).",
+          "default": "- not injected"
+        },
+        "databasePort": {
+          "type": "string",
+          "description": "The PostgreSQL port (needs `database`).",
+          "default": "- not injected"
+        },
+        "databaseName": {
+          "type": "string",
+          "description": "The database name, `$(PGDATABASE)` from the credentials Secret (needs `database`).",
+          "default": "- not injected"
+        },
+        "cacheHost": {
+          "type": "string",
+          "description": "The host of the cache's first node; a cluster client learns the rest from it (needs `cache`).",
+          "default": "- not injected"
+        },
+        "cachePort": {
+          "type": "string",
+          "description": "The port of the cache's first node (needs `cache`).",
+          "default": "- not injected"
+        },
+        "cacheEnabled": {
+          "type": "string",
+          "description": "'true' when a cache is linked, else 'false'.",
+          "default": "- not injected"
+        },
+        "cacheMaxSize": {
+          "type": "string",
+          "description": "The cache's maxmemory in Redis units, e.g. '2gb' (needs `cache` with a known maxmemory).",
+          "default": "- not injected"
+        },
+        "cacheUrl": {
+          "type": "string",
+          "description": "A URL of the cache: `sentinel://:$(REDIS_PASSWORD)@host:26379;...` for Sentinel, else `redis://:$(REDIS_PASSWORD)@host:port` (needs `cache`).",
+          "default": "- not injected"
+        },
+        "queueUrl": {
+          "type": "string",
+          "description": "A URL of the queues' Redis (`queueBroker`, else `cache`), in `cacheUrl`'s form, e.g. for Celery's broker.",
+          "default": "- not injected"
+        },
+        "autoscalingEnabled": {
+          "type": "string",
+          "description": "'true': the pods always run under an autoscaler.",
+          "default": "- not injected"
+        },
+        "minReplicas": {
+          "type": "string",
+          "description": "The autoscaler's fewest pods.",
+          "default": "- not injected"
+        },
+        "maxReplicas": {
+          "type": "string",
+          "description": "The autoscaler's most pods.",
+          "default": "- not injected"
+        },
+        "cpuUtilization": {
+          "type": "string",
+          "description": "The autoscaler's CPU target, percent.",
+          "default": "- not injected"
+        },
+        "memoryUtilization": {
+          "type": "string",
+          "description": "The autoscaler's memory target, percent (needs a memory target).",
+          "default": "- not injected"
+        }
+      },
+      "additionalProperties": false,
+      "description": "Env var names under which a  {@link  ScaledApi  }  also gives its image facts of its wiring, for an image that reads other names than the reference service (a guide's app: `POSTGRES_SERVER`, `REDIS_URL`, `MIN_REPLICAS`, ...). Each value comes from the linked database, cache, queue or autoscaler, so it cannot drift from them; credentials stay `$(...)` expansions of the Secret-backed vars."
     },
     "PgReplicaSetProps": {
       "type": "object",
@@ -3375,6 +3457,11 @@ export const PROP_SCHEMAS = {
           "$ref": "#/definitions/ScaledApiNames",
           "description": "Names of the Deployment, HPA, PDB and Service, each a DNS-1123 label.",
           "default": "- each named <chart>-<id>"
+        },
+        "wiringEnv": {
+          "$ref": "#/definitions/WiringEnv",
+          "description": "Env var names under which the image also gets facts of the wiring (database, cache, queue, autoscaler), e.g. a guide's `POSTGRES_SERVER`.",
+          "default": "- none"
         }
       },
       "required": [

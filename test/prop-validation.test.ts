@@ -67,7 +67,8 @@ test('throws error, when a prop of nginx mode is given in gateway mode', () => {
   expect(() => new LoadBalancer(chart, 'lb', js({ backend: api, mode: 'gateway', gateway: { name: 'gw' }, websocketReadTimeout: Duration.minutes(2) })))
     .toThrow(new Error('test/lb: \'websocketReadTimeout\' ("Duration 2 minutes") does not apply to mode \'gateway\': it is a prop of mode \'nginx\' '
       + '(\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a '
-      + 'portable route cannot express (rate limits, TLS, retries, buffers, caching, HTTP/2, /health))'));
+      + 'portable route cannot express (rate limits, TLS, retries, buffers, caching, HTTP/2, /health); \'ingress\' emits an Ingress '
+      + '(with `tls`) for the cluster\'s Ingress controller, which likewise configures the rest)'));
 });
 
 test('throws error, when the props are not an object', () => {

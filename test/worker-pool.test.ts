@@ -1,4 +1,4 @@
-import { Chart, Duration, Testing } from 'cdk8s';
+import { Duration, Testing } from 'cdk8s';
 import { PgReplicaSet, RedisCluster, RedisClusterProps, WorkerPool, WorkerPoolProps, WorkerSchedule } from '../lib';
 import { resolveWorkerPoolSettings, workerQueuesEnv } from '../lib/workers/worker-pool';
 import { QUEUE_PREFIX } from '../service/src/queue/settings';
@@ -288,13 +288,3 @@ test('a broker with noeviction is accepted', () => {
   expect(synthPool({}, { maxmemoryPolicy: 'noeviction' }).broker.maxmemoryPolicy).toBe('noeviction');
 });
 
-test('throws error, when KEDA would read the broker\'s Secret from another namespace', () => {
-  const app = Testing.app();
-  const data = new Chart(app, 'data', { namespace: 'data' });
-  const work = new Chart(app, 'work', { namespace: 'work' });
-  const broker = new RedisCluster(data, 'cache', QUEUE_SAFE);
-  expect(() => new WorkerPool(work, 'jobs', { image: 'example/worker:1.0.0', queues: ['emails'], broker }))
-    .toThrow('work/jobs: \'broker\' ("data/cache") must be in the workers\' namespace (work): KEDA reads the broker\'s password Secret');
-  // The HPA needs no Secret, so a cpu pool may use a broker elsewhere.
-  expect(() => new WorkerPool(work, 'cpu-jobs', { image: 'example/worker:1.0.0', queues: ['emails'], broker, autoscaler: 'cpu' })).not.toThrow();
-});

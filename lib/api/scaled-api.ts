@@ -9,7 +9,7 @@ import {
 } from '../core/endpoints';
 import { containerContract, ImageContract } from '../core/image-contract';
 import { KNOWN_METRICS } from '../core/known-metrics';
-import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
+import { commonLabels, imageVersion, namespaceOf, requireSameNamespace, resourceName, selectorLabels } from '../core/names';
 import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, guidesScalingBehavior, resolveResources,
   SpreadPolicy, utilizationMetric,
@@ -239,6 +239,7 @@ export interface ScaledApiSettings {
 /** Validates and defaults the props of the ScaledApi at `scope`. */
 export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps): ScaledApiSettings {
   validateProps(scope, 'ScaledApiProps', props);
+  for (const link of ['database', 'cache', 'queueBroker'] as const) requireSameNamespace(scope, link, props[link]);
   const name = resourceName(scope);
   const image = requirePinnedImage(scope, 'image', props.image);
   const ports = resolvePorts(scope, props);

@@ -58,6 +58,22 @@ export function namespaceOf(scope: Construct): string | undefined {
 }
 
 /**
+ * Throws unless `linked`, a construct the pods of `scope` connect to, is in their namespace. A link
+ * carries no namespace: the client's pods read the linked construct's Secrets from their own
+ * namespace, and its NetworkPolicy admits client pods of its own namespace only. A linked
+ * endpoint that is not a construct (one the user describes by hand) is taken as it is.
+ */
+export function requireSameNamespace(scope: Construct, prop: string, linked: unknown): void {
+  if (!Construct.isConstruct(linked)) return;
+  const own = namespaceOf(scope);
+  const theirs = namespaceOf(linked);
+  if (own === theirs) return;
+  const name = (ns: string | undefined) => (ns === undefined ? 'none (the namespace it is applied to)' : `'${ns}'`);
+  throw propError(scope, prop, linked, `must be in this construct's namespace, ${name(own)}, not ${name(theirs)}: `
+    + 'its clients read its Secrets from their own namespace, and its NetworkPolicy admits clients of its own namespace only');
+}
+
+/**
  * `<namespace>.svc.cluster.local`, which the DNS names of a construct's Services and pods end
  * with (`default` when the chart has no namespace).
  */

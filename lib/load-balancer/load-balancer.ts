@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { IMetricsTarget, MetricsEndpoint, PodPeer } from '../core/endpoints';
-import { resourceName, selectorLabels } from '../core/names';
+import { requireSameNamespace, resourceName, selectorLabels } from '../core/names';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
@@ -36,6 +36,7 @@ const LOAD_BALANCER_MODES: { readonly [M in LoadBalancerMode]: LoadBalancerModeD
 /** Validates `props` for their mode and fills in the defaults; throws naming `scope`, the prop and the rule. */
 export function resolveLoadBalancerSettings(scope: Construct, props: LoadBalancerProps): LoadBalancerSettings {
   validateProps(scope, 'LoadBalancerProps', props);
+  requireSameNamespace(scope, 'backend', props.backend);
   const modes = Object.keys(LOAD_BALANCER_MODES) as LoadBalancerMode[];
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'nginx', modes);
   return LOAD_BALANCER_MODES[mode].resolve(scope, props);

@@ -1,4 +1,4 @@
-import { ApiObject, Chart, Duration } from 'cdk8s';
+import { ApiObject, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { nestedDurationViolation } from '../core/budgets';
@@ -9,7 +9,7 @@ import {
 } from '../core/endpoints';
 import { containerContract, ImageContract } from '../core/image-contract';
 import { KNOWN_METRICS } from '../core/known-metrics';
-import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
+import { commonLabels, imageVersion, namespaceOf, requireSameNamespace, resourceName, selectorLabels } from '../core/names';
 import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, fixedResources, guidesScalingBehavior,
   resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy, utilizationMetric,
@@ -175,6 +175,8 @@ const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
 /** Resolves and validates the props of the WorkerPool `scope`; throws naming the prop on a bad value. */
 export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolProps): WorkerPoolSettings {
+  // KEDA reads the broker's password Secret from the ScaledObject's namespace too.
+  for (const link of ['broker', 'cache', 'database'] as const) requireSameNamespace(scope, link, props[link]);
   const queues = resolveQueues(scope, props, props.broker);
   requireQueueSafeBroker(scope, props.broker);
   const autoscaler = requireOneOf(scope, 'autoscaler', props.autoscaler ?? 'keda', AUTOSCALERS);
@@ -426,11 +428,6 @@ export class WorkerPool extends Construct implements IMetricsTarget {
 
   /** One trigger per queue, on BullMQ's wait list; KEDA scales to the largest of their demands. */
   private createScaledObject(broker: IQueueBroker): ApiObject {
-    const namespace = namespaceOf(this);
-    if (Chart.of(broker).namespace !== namespace) {
-      throw propError(this, 'broker', broker.node.path,
-        `must be in the workers' namespace (${namespace ?? 'none'}): KEDA reads the broker's password Secret from the ScaledObject's namespace`);
-    }
     return new ApiObject(this, 'ScaledObject', {
       apiVersion: 'keda.sh/v1alpha1',
       kind: 'ScaledObject',

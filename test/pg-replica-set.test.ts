@@ -37,6 +37,17 @@ test('the statefulset engine synthesizes a primary, two replicas, their Services
   expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
 });
 
+test.each(['statefulset', 'patroni'] as const)('engine %s: PostgreSQL gets a 256Mi memory-backed /dev/shm, not the container\'s 64 MiB', engine => {
+  const { manifests } = synthDb({ engine });
+  const statefulSets = manifests.filter(m => m.kind === 'StatefulSet' && m.metadata.name.startsWith('test-db'));
+  expect(statefulSets.length).toBeGreaterThan(0);
+  for (const set of statefulSets) {
+    const spec = set.spec.template.spec;
+    expect(spec.volumes).toContainEqual({ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '256Mi' } });
+    expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'shm', mountPath: '/dev/shm' });
+  }
+});
+
 test('the single primary refuses voluntary eviction; replicas may go one at a time', () => {
   const { manifests } = synthDb();
   expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-primary').spec.maxUnavailable).toBe(0);

@@ -40,17 +40,20 @@ export function connectionBudgetViolation(budget: ConnectionBudget): string | un
 /** What a PostgreSQL server may use at its connection limit, against its container's memory limit. */
 export interface PostgresMemoryBudget {
   readonly sharedBuffersBytes: number;
+  /** A memory-backed `/dev/shm` (parallel queries' shared memory), which the pod's memory limit counts. @default 0 */
+  readonly sharedMemoryBytes?: number;
   readonly maxConnections: number;
   /** `work_mem`: each backend may use it (at least once) for a sort or a hash. */
   readonly workMemBytes: number;
   readonly memoryLimitBytes: number;
 }
 
-/** Why `shared_buffers + max_connections × work_mem` exceeds the memory limit, with the arithmetic; undefined when it fits. */
+/** Why `shared_buffers + /dev/shm + max_connections × work_mem` exceeds the memory limit, with the arithmetic; undefined when it fits. */
 export function postgresMemoryViolation(budget: PostgresMemoryBudget): string | undefined {
-  const total = budget.sharedBuffersBytes + budget.maxConnections * budget.workMemBytes;
+  const shm = budget.sharedMemoryBytes ?? 0;
+  const total = budget.sharedBuffersBytes + shm + budget.maxConnections * budget.workMemBytes;
   if (total <= budget.memoryLimitBytes) return undefined;
-  return `shared_buffers (${mib(budget.sharedBuffersBytes)}) + max_connections (${budget.maxConnections}) × work_mem ` +
+  return `shared_buffers (${mib(budget.sharedBuffersBytes)}) + ${shm > 0 ? `/dev/shm (${mib(shm)}) + ` : ''}max_connections (${budget.maxConnections}) × work_mem ` +
     `(${mib(budget.workMemBytes)}) = ${mib(total)} is more than the memory limit (${mib(budget.memoryLimitBytes)}): ` +
     'at peak the kernel kills PostgreSQL; lower \'maxConnections\' or \'workMem\', or raise \'resources.memoryLimit\'';
 }

@@ -7,7 +7,7 @@ import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPatroniConf, renderPatroniHba } from './patroni-conf';
 import { parsePgSize, renderPrimaryInitScript } from './postgres-conf';
 import {
-  APP_CREDENTIAL_KEYS, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv,
+  APP_CREDENTIAL_KEYS, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume,
 } from './shared';
 
 export const PATRONI_PORT = 8008;
@@ -115,6 +115,7 @@ class PatroniBuilder {
     const labels = commonLabels(this.scope, 'postgresql', 'member', imageVersion(this.s.image));
     const run = scratchVolume('run', SOCKET_DIR);
     const tmp = scratchVolume('tmp', '/tmp');
+    const shm = sharedMemoryVolume();
     return new k8s.KubeStatefulSet(this.scope, 'Members', {
       metadata: { name: this.s.name, namespace: namespaceOf(this.scope), labels },
       spec: {
@@ -137,8 +138,8 @@ class PatroniBuilder {
             securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
             terminationGracePeriodSeconds: 60,
             affinity: nodeAntiAffinity(this.allPods, this.s.requireAntiAffinity),
-            volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume],
-            containers: [this.patroniContainer([run.mount, tmp.mount]), memberExporter(this.s)],
+            volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume, shm.volume],
+            containers: [this.patroniContainer([run.mount, tmp.mount, shm.mount]), memberExporter(this.s)],
           },
         },
         volumeClaimTemplates: [dataVolumeClaim(this.s, labels)],

@@ -16,7 +16,7 @@ import { PatroniSettings, PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngin
 import { DEFAULT_PATRONI_TIMING, patroniTimingViolation } from './patroni-conf';
 import { patroniEngine } from './patroni-engine';
 import { PARAMETER_NAME, parsePgSize, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
-import { EXPORTER_PORT, PG_PORT } from './shared';
+import { EXPORTER_PORT, PG_PORT, PG_SHARED_MEMORY_SIZE } from './shared';
 import { statefulSetEngine } from './statefulset-engine';
 
 /** How the PostgreSQL servers run: StatefulSets of our own, members run by Patroni, or a CloudNativePG `Cluster`. */
@@ -140,7 +140,7 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
   const resources = resolveResources(scope, 'resources', props.resources, {
     cpuRequest: '500m', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: DEFAULT_MEMORY_LIMIT,
   });
-  requireMemoryBudget(scope, props, maxConnections, props.resources?.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
+  requireMemoryBudget(scope, props, maxConnections, resources);
   if (props.credentialsSecret !== undefined && props.credentialsSecret.trim() === '') {
     throw propError(scope, 'credentialsSecret', props.credentialsSecret, 'must name the Secret that holds the credentials');
   }
@@ -162,17 +162,26 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
   };
 }
 
-/** shared_buffers plus a work_mem for each connection must fit the memory limit, or a peak is an OOM kill. */
-function requireMemoryBudget(scope: Construct, props: PgReplicaSetProps, maxConnections: number, memoryLimit: string): void {
+/**
+ * shared_buffers, /dev/shm and a work_mem for each connection must fit the memory limit, or a peak is an
+ * OOM kill; and the request must hold shared_buffers, or the scheduler packs the pod where the
+ * buffers alone push the node into memory pressure.
+ */
+function requireMemoryBudget(scope: Construct, props: PgReplicaSetProps, maxConnections: number, resources: k8s.ResourceRequirements): void {
   const sizes = { sharedBuffers: props.sharedBuffers ?? '1GB', workMem: props.workMem ?? '4MB' };
   const [sharedBuffersBytes, workMemBytes] = Object.entries(sizes).map(([prop, value]) => {
     const parsed = parsePgSize(value);
     if (parsed === undefined || parsed === 0) throw propError(scope, prop, value, 'must be a PostgreSQL size with a unit, e.g. \'4MB\', \'1GB\'');
     return parsed;
   });
-  const memoryLimitBytes = parseQuantity(memoryLimit)!;
-  const violation = postgresMemoryViolation({ sharedBuffersBytes, maxConnections, workMemBytes, memoryLimitBytes });
+  const memoryLimitBytes = parseQuantity(String(resources.limits!.memory!.value))!;
+  const sharedMemoryBytes = parseQuantity(PG_SHARED_MEMORY_SIZE)!;
+  const violation = postgresMemoryViolation({ sharedBuffersBytes, sharedMemoryBytes, maxConnections, workMemBytes, memoryLimitBytes });
   if (violation) throw propError(scope, 'maxConnections', maxConnections, `is over the memory budget: ${violation}`);
+  const memoryRequest = String(resources.requests!.memory!.value);
+  if (parseQuantity(memoryRequest)! < sharedBuffersBytes) {
+    throw propError(scope, 'resources.memoryRequest', memoryRequest, `must be at least 'sharedBuffers' (${sizes.sharedBuffers}), which PostgreSQL holds from its start`);
+  }
 }
 
 /** `walKeepSize` and `maxSlotWalKeepSize`, which together must leave at least half of the volume to the data. */

@@ -10,6 +10,20 @@ import { PgEngineSettings } from './engine';
 
 export const PG_PORT = 5432;
 export const EXPORTER_PORT = 9187;
+/**
+ * Size of the memory-backed /dev/shm of every PostgreSQL pod. A container's own /dev/shm is 64 MiB,
+ * which parallel queries' dynamic shared memory outgrow ("could not resize shared memory segment");
+ * as tmpfs it counts against the memory limit, so the memory budget counts it.
+ */
+export const PG_SHARED_MEMORY_SIZE = '256Mi';
+
+/** The memory-backed /dev/shm volume and its mount. */
+export function sharedMemoryVolume(): { volume: k8s.Volume; mount: k8s.VolumeMount } {
+  return {
+    volume: { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString(PG_SHARED_MEMORY_SIZE) } },
+    mount: { name: 'shm', mountPath: '/dev/shm' },
+  };
+}
 
 /** Metadata of an object of a PgReplicaSet's `role`. */
 export function pgMetadata(scope: Construct, name: string, role: string): k8s.ObjectMeta {

@@ -7,7 +7,7 @@ import {
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
 import {
-  APP_CREDENTIAL_KEYS, applyMemberPodOptions, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, usedFilesHash,
+  APP_CREDENTIAL_KEYS, applyMemberPodOptions, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume, usedFilesHash,
 } from './shared';
 
 const PG_UID = 999;
@@ -113,14 +113,15 @@ class StatefulSetBuilder {
   private podSpec(role: Role, configMap: k8s.KubeConfigMap): k8s.PodSpec {
     const run = scratchVolume('run', SOCKET_DIR);
     const tmp = scratchVolume('tmp', '/tmp');
+    const shm = sharedMemoryVolume();
     return {
       automountServiceAccountToken: false,
       securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
       terminationGracePeriodSeconds: 60,
       affinity: nodeAntiAffinity(this.allPods, this.s.requireAntiAffinity),
-      volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume],
+      volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume, shm.volume],
       containers: [
-        this.postgresContainer(role === 'primary' ? this.primaryStartup() : this.replicaStartup(), [run.mount, tmp.mount]),
+        this.postgresContainer(role === 'primary' ? this.primaryStartup() : this.replicaStartup(), [run.mount, tmp.mount, shm.mount]),
         memberExporter(this.s),
       ],
     };

@@ -40,6 +40,28 @@ test('a second read is a hit; the loader runs once', async () => {
   expect(cache.getStats()).toEqual({ hits: 1, misses: 1, errors: 0, invalidations: 0, hitRatio: 0.5 });
 });
 
+test('a lookup sends its reads of the versions and of the value together: one round trip, not two', async () => {
+  // GIVEN a cached list under a tag, and a client that counts the reads sent before the first answer
+  const client = memoryClient();
+  const cache = new ReadThroughCache(client, 60);
+  await cache.getOrLoad('items:list', ['items'], async () => ['a']);
+  let sentBeforeAnswer = 0;
+  let answered = false;
+  const get = client.get;
+  client.get = async key => {
+    if (!answered) sentBeforeAnswer++;
+    await new Promise(resolve => setImmediate(resolve));
+    answered = true;
+    return get(key);
+  };
+
+  // WHEN it is read again
+  expect(await cache.getOrLoad('items:list', ['items'], async () => ['b'])).toEqual(['a']);
+
+  // THEN the value, its own version and the tag's were all asked for before any answer came
+  expect(sentBeforeAnswer).toBe(3);
+});
+
 test('bumping a tag orphans the values under it, and the next load carries the write\'s token', async () => {
   // GIVEN a cached list under the tag 'items'
   const client = memoryClient();
@@ -53,7 +75,7 @@ test('bumping a tag orphans the values under it, and the next load carries the w
   const load = jest.fn(async (token?: string) => [`new at ${token}`]);
   expect(await cache.getOrLoad('items:list', ['items'], load)).toEqual(['new at 0/3000']);
   expect(load).toHaveBeenCalledWith('0/3000');
-  expect([...client.data.keys()].filter(k => k.startsWith('items:list'))).toHaveLength(2);
+  expect([...client.data.keys()].filter(k => k.startsWith('items:list'))).toEqual(['items:list|entry']);
   expect([...client.data.keys()]).toContain('hscale:tag:{items}');
 });
 
@@ -94,13 +116,15 @@ test('after failures in a row Redis is skipped for a cooldown, then tried again'
   client.mode = 'fail';
   const get = jest.spyOn(client, 'get');
   const cache = new ReadThroughCache(client, 60);
-  for (let i = 0; i < BREAKER_FAILURES; i++) await cache.getOrLoad(`k${i}`, [], async () => 'db');
-  expect(get).toHaveBeenCalledTimes(BREAKER_FAILURES);
+  // A lookup sends two GETs at once (the value and its version), so three lookups make the five failures.
+  const lookups = Math.ceil(BREAKER_FAILURES / 2);
+  for (let i = 0; i < lookups; i++) await cache.getOrLoad(`k${i}`, [], async () => 'db');
+  expect(get).toHaveBeenCalledTimes(lookups * 2);
 
   // WHEN more reads come during the cooldown, THEN they skip Redis (and still count as errors)
   expect(await cache.getOrLoad('k', [], async () => 'db')).toBe('db');
-  expect(get).toHaveBeenCalledTimes(BREAKER_FAILURES);
-  expect(cache.getStats().errors).toBe(BREAKER_FAILURES + 1);
+  expect(get).toHaveBeenCalledTimes(lookups * 2);
+  expect(cache.getStats().errors).toBe(lookups + 1);
 
   // WHEN Redis is back after the cooldown, THEN it is used again
   client.mode = 'ok';

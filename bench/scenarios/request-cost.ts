@@ -99,7 +99,11 @@ function pairFigures(pair: Pair, runs: Partial<Record<Role, Measured[]>>): Figur
       { name: `${pair.label}: compared build / bare CPU per request`, unit: 'x', ...ratio(compare, bare, cpu) },
       { name: `${pair.label}: compared build CPU per request`, unit: 'us', ...of(compare, cpu) },
     ]),
-    { name: `${pair.label}: failed requests`, unit: '', value: [...service, ...bare, ...compare].reduce((n, m) => n + m.errors, 0), goal: { op: '<=', target: 0 } },
+    {
+      // The runs are each backend's count: the service's, the bare handler's, then the compared build's.
+      name: `${pair.label}: failed requests`, unit: '', value: [...service, ...bare, ...compare].reduce((n, m) => n + m.errors, 0), goal: { op: '<=', target: 0 },
+      runs: [service, bare, compare].filter(r => r.length > 0).map(r => r.reduce((n, m) => n + m.errors, 0)),
+    },
   ];
 }
 
@@ -118,8 +122,10 @@ export const requestCost: Scenario = {
       const load = (backend: Backend, seconds: number) => () => wrk(pair.id === 'write'
         ? { url: backend.url, paths: ['/api/v1/items'], method: 'POST', body: JSON.stringify({ name: 'bench write', payload: { n: 1 } }), headers: { 'Content-Type': 'application/json', ...stack.writeHeaders }, connections: CONNECTIONS, seconds, dir: stack.dir }
         : { url: backend.url, paths: itemPaths, connections: CONNECTIONS, seconds, dir: stack.dir });
-      // Every item read once through the service first: the cache holds them all, so (b) only hits.
-      if (pair.id === 'cache') for (const path of itemPaths) await (await fetch(`${backends.service!.url}${path}`)).arrayBuffer();
+      // Every item read once through each service first: the cache holds them all, so (b) only hits.
+      for (const role of pair.id === 'cache' ? roles.filter(r => r !== 'bare') : []) {
+        for (const path of itemPaths) await (await fetch(`${backends[role]!.url}${path}`)).arrayBuffer();
+      }
       for (const role of roles) await load(backends[role]!, 2)();
       const runs: Partial<Record<Role, Measured[]>> = {};
       for (let round = 0; round < ROUNDS; round++) {

@@ -27,9 +27,10 @@ export interface CacheObserver {
 
 /**
  * A read-through cache with TTLs and tag invalidation that needs no multi-key command, so it
- * works on Redis Cluster: a tag is one key holding a version, and a cached value's key embeds
- * the versions of its tags and its own, so bumping one orphans every value under it (their TTL
- * reclaims them), and a read that loaded before a write stores under a version no reader asks for. A write leaves its consistency token in the invalidated keys: the next reader reloads
+ * works on Redis Cluster: a tag is one key holding a version, and a cached value is stored with
+ * the versions of its tags and its own, so bumping one makes every value under it a miss (the next
+ * load overwrites it, or its TTL reclaims it), and a read that loaded before a write stores under
+ * versions no reader accepts. A write leaves its consistency token in the invalidated keys: the next reader reloads
  * with it, so a replica that has not replayed the write cannot refill the cache with stale data.
  * Every Redis call has a timeout; on any Redis failure the loader's answer is served. After
  * `BREAKER_FAILURES` failures in a row Redis is skipped for `BREAKER_COOLDOWN_MS`, so a dead
@@ -55,20 +56,23 @@ export class ReadThroughCache {
   public async getOrLoad<T>(key: string, tags: string[], load: (token?: string) => Promise<T>, ttlSeconds = this.defaultTtlSeconds): Promise<T> {
     assertCacheKey(key);
     if (!this.client) return load();
-    let fullKey: string | undefined;
     let token: string | undefined;
+    let versionsSeen: string;
     try {
-      // The key's own version, like its tags', is read before the load: a write that lands during
-      // the load bumps it, so this read's value goes to a key no reader looks up any more.
+      // The versions (the key's own and its tags') and the entry are read together: one round
+      // trip, where reading the versions first and then the value under them took two (issue 22).
+      // An entry counts only when it was stored under the versions read now. They are read before
+      // the load: a write that lands during the load bumps one, so the entry this read stores
+      // under the older versions is a miss for every later reader.
       const versionKeys = [ownVersionKey(key), ...tags.map(tagKey)];
-      const entries = await Promise.all(versionKeys.map(versionKey => this.call(c => c.get(versionKey))));
+      const [rawEntry, ...entries] = await Promise.all([entryKey(key), ...versionKeys].map(k => this.call(c => c.get(k))));
       const versions = entries.map(raw => (raw ? JSON.parse(raw) as Version : undefined));
-      fullKey = `${key}|${['', ...tags].map((tag, i) => `${tag}=${versions[i]?.version ?? 0}`).join(',')}`;
+      versionsSeen = ['', ...tags].map((tag, i) => `${tag}=${versions[i]?.version ?? 0}`).join(',');
       token = latest(versions.map(v => v?.token));
-      const raw = await this.call(c => c.get(fullKey!));
-      if (raw) {
+      const entry = rawEntry ? JSON.parse(rawEntry) as Entry<T> : undefined;
+      if (entry?.versions === versionsSeen) {
         this.count('hits');
-        return (JSON.parse(raw) as { value: T }).value;
+        return entry.value;
       }
       this.count('misses');
     } catch (error) {
@@ -76,7 +80,8 @@ export class ReadThroughCache {
       return load();
     }
     const value = await load(token);
-    this.call(c => c.set(fullKey!, JSON.stringify({ value }), Math.min(ttlSeconds, VERSION_TTL_SECONDS))).catch(error => this.failed(error));
+    const stored: Entry<T> = { versions: versionsSeen, value };
+    this.call(c => c.set(entryKey(key), JSON.stringify(stored), Math.min(ttlSeconds, VERSION_TTL_SECONDS))).catch(error => this.failed(error));
     return value;
   }
 
@@ -150,6 +155,17 @@ export const VERSION_TTL_SECONDS = 86_400;
 
 function newVersion(token: string): Version {
   return { version: `${Date.now()}.${Math.random().toString(36).slice(2, 8)}`, token };
+}
+
+/** A cached value and the versions it was loaded under (`=<own>,<tag>=<version>,...`). */
+interface Entry<T> {
+  readonly versions: string;
+  readonly value: T;
+}
+
+/** Where a key's value is stored: beside it, with the key's hash tag, in its cluster slot. */
+function entryKey(key: string): string {
+  return `${key}|entry`;
 }
 
 /** A key's own version lives beside it: with the key's hash tag, in its cluster slot. */

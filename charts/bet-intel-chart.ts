@@ -95,6 +95,8 @@ export class BetIntelChart extends Chart {
       database: this.db,
       cache: this.cache,
       queueBroker: this.queue,
+      // The guide's requests_total and cache_hit_rate (l.407-422), beside our own names.
+      guideMetrics: 'bet-intel',
       // POST /api/v1/jobs accepts jobs for the pools' queues.
       env,
       secretEnv: referenceSecretEnv(this),

@@ -85,3 +85,7 @@ test('alerts warn at the guide\'s scaling guidelines: mean latency over 200 ms, 
   expect(expr('HscaleCacheHitRatioLow')).toBe(`hscale:cache_hit:ratio_rate10m{${job}} < 0.95`);
   expect(expr('HscaleApiLatencyAboveSlo')).toBe(`hscale:http_request_duration_seconds:p95{${job}} > 0.2`);
 });
+
+test('the API serves the guide\'s requests_total and cache_hit_rate beside its own names', () => {
+  expect(chart.env('Deployment', 'bet-intel-api').GUIDE_METRICS).toBe('bet-intel');
+});

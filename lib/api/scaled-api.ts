@@ -155,6 +155,8 @@ export interface ScaledApiProps {
   readonly databasePool?: DatabasePool;
   /** Prefix of the guides' metric names the service serves beside its own (`METRICS_PREFIX`), e.g. 'fastnext'. @default - not served */
   readonly metricsPrefix?: string;
+  /** A guide whose unprefixed metric names the service serves beside its own (`GUIDE_METRICS`): bet-intel's `requests_total`, `cache_hit_rate`. @default - not served */
+  readonly guideMetrics?: 'bet-intel';
   /** The Redis the API uses. @default - no cache env and no cache egress */
   readonly cache?: ICacheEndpoint;
   /**
@@ -265,7 +267,9 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
     runAsUser: props.runAsUser ?? 10001,
     backends,
     env: containerEnv(scope, [
-      { name: 'PORT', value: String(ports.port) }, ...metricsPrefixEnv(scope, props.metricsPrefix), ...databasePoolEnv(scope, props),
+      { name: 'PORT', value: String(ports.port) }, ...metricsPrefixEnv(scope, props.metricsPrefix),
+      ...(props.guideMetrics ? [{ name: 'GUIDE_METRICS', value: requireOneOf(scope, 'guideMetrics', props.guideMetrics, ['bet-intel']) }] : []),
+      ...databasePoolEnv(scope, props),
     ], backends, props.env ?? {}, props.secretEnv ?? {}, derived),
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     pod: resolvePodOptions(scope, 'pod', props.pod),

@@ -5,7 +5,7 @@ import { Config, loadConfig, ServiceConfig } from './config';
 import { ItemRepository } from './db/items';
 import { migrate } from './db/migrations';
 import { QueryRouter } from './db/router';
-import { registerGuideMetrics } from './guide-metrics';
+import { registerBetIntelMetrics, registerGuideMetrics } from './guide-metrics';
 import { HealthState } from './health/health';
 import { authRouter } from './http/auth';
 import { errorHandler, notFound } from './http/errors';
@@ -46,6 +46,7 @@ export function createServiceFrom(loaded: Config): Service {
   const { router, cache } = backends;
   metrics.watchRouter(router);
   if (config.metricsPrefix) registerGuideMetrics(metrics.registry, config.metricsPrefix, router, cache, config.guidePoolSize);
+  const guideRequests = config.guideMetrics === 'bet-intel' ? registerBetIntelMetrics(metrics.registry, cache) : undefined;
   const health = new HealthState(router, cache, config.version);
 
   const app = express();
@@ -57,7 +58,7 @@ export function createServiceFrom(loaded: Config): Service {
     if (health.shuttingDown) res.set('Connection', 'close');
     next();
   });
-  app.use(requestMetrics(metrics.requests, metrics.duration));
+  app.use(requestMetrics(metrics.requests, metrics.duration, guideRequests));
   app.use(express.json({ limit: config.bodyLimit, strict: true }), limitJsonDepth(MAX_JSON_DEPTH));
   // The API's routers first: every request passes the routes mounted before its own, and the
   // ops endpoints (probes, metrics) are a small share of the traffic.

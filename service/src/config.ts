@@ -65,6 +65,8 @@ export interface ServiceConfig {
   readonly metricsPrefix?: string;
   /** PG_POOL_SIZE: the guide's base pool size (SQLAlchemy's `pool_size`), which `<prefix>_db_pool_size` reports; unset, the pool's bound (PG_POOL_MAX). */
   readonly guidePoolSize?: number;
+  /** GUIDE_METRICS: 'bet-intel' serves that guide's unprefixed `requests_total` and `cache_hit_rate` beside ours; unset, they are not served. */
+  readonly guideMetrics?: 'bet-intel';
 }
 
 /** The service's settings from env; throws naming the variable on a bad value, so the process exits at start, not later. */
@@ -80,6 +82,7 @@ export function serviceConfigFromEnv(env: NodeJS.ProcessEnv): ServiceConfig {
     version: versionFromEnv(env),
     metricsPrefix: metricsPrefixFromEnv(env),
     guidePoolSize: env.PG_POOL_SIZE ? intFromEnv(env, 'PG_POOL_SIZE', 0, 1, 1000) : undefined,
+    guideMetrics: guideMetricsFromEnv(env),
   };
 }
 
@@ -105,6 +108,13 @@ function metricsPrefixFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/.test(raw)) {
     throw new Error(`METRICS_PREFIX (${JSON.stringify(raw)}) must be 1 to 64 letters, digits or '_', not starting with a digit, e.g. fastnext`);
   }
+  return raw;
+}
+
+function guideMetricsFromEnv(env: NodeJS.ProcessEnv): 'bet-intel' | undefined {
+  const raw = env.GUIDE_METRICS;
+  if (raw === undefined || raw === '') return undefined;
+  if (raw !== 'bet-intel') throw new Error(`GUIDE_METRICS (${JSON.stringify(raw)}) must be bet-intel, the one guide whose names are served unprefixed`);
   return raw;
 }
 

@@ -1,5 +1,5 @@
 import { totalmem } from 'os';
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { ReadThroughCache } from './cache/cache';
 import { QueryRouter } from './db/router';
 
@@ -24,6 +24,22 @@ export function registerGuideMetrics(registry: Registry, prefix: string, router:
   if (cache.enabled) gauge('redis_hit_ratio', 'Cache hits over lookups since the process started (0 before the first lookup)', () => cache.getStats().hitRatio ?? 0);
   gauge('cpu_percent', 'CPU the process used since the previous scrape, percent of one core', cpuPercentSinceLastRead());
   gauge('memory_percent', 'Resident memory, percent of the container memory limit (of the machine without one)', () => 100 * process.memoryUsage.rss() / memoryLimitBytes());
+}
+
+/**
+ * bet-intel's names (its l.407-422) that this process can serve as the guide means them, unprefixed as
+ * the guide has them: `cache_hit_rate` in percent (this process's, since it started; none without a
+ * cache) and `requests_total{method,endpoint,status}`, which the returned counter counts (the
+ * request-metrics middleware increments it, `endpoint` being our `route`).
+ */
+export function registerBetIntelMetrics(registry: Registry, cache: ReadThroughCache): Counter<'method' | 'endpoint' | 'status'> {
+  if (cache.enabled) {
+    new Gauge({
+      name: 'cache_hit_rate', help: 'Cache hits over lookups since the process started, percent (0 before the first lookup)', registers: [registry],
+      collect() { this.set(100 * (cache.getStats().hitRatio ?? 0)); },
+    });
+  }
+  return new Counter({ name: 'requests_total', help: 'HTTP requests by method, endpoint (route) and status', labelNames: ['method', 'endpoint', 'status'], registers: [registry] });
 }
 
 /** A reader of the CPU share used since its previous call (since its creation, the first time). */

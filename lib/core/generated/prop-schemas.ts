@@ -587,6 +587,12 @@ export const PROP_SCHEMAS = {
               "description": "Prefix of the guides' metric names the service serves beside its own (`METRICS_PREFIX`), e.g. 'fastnext'.",
               "default": "- not served"
             },
+            "guideMetrics": {
+              "type": "string",
+              "const": "bet-intel",
+              "description": "A guide whose unprefixed metric names the service serves beside its own (`GUIDE_METRICS`): bet-intel's `requests_total`, `cache_hit_rate`.",
+              "default": "- not served"
+            },
             "queueBroker": {
               "implements": {
                 "interface": "IClientAccessible",
@@ -3377,6 +3383,12 @@ export const PROP_SCHEMAS = {
         "metricsPrefix": {
           "type": "string",
           "description": "Prefix of the guides' metric names the service serves beside its own (`METRICS_PREFIX`), e.g. 'fastnext'.",
+          "default": "- not served"
+        },
+        "guideMetrics": {
+          "type": "string",
+          "const": "bet-intel",
+          "description": "A guide whose unprefixed metric names the service serves beside its own (`GUIDE_METRICS`): bet-intel's `requests_total`, `cache_hit_rate`.",
           "default": "- not served"
         },
         "cache": {

@@ -46,13 +46,17 @@ export class RequestLabelCache {
 }
 
 /** Counts every request and times it from here to its response's last byte, by method, route pattern and status. */
-export function requestMetrics(requests: Counter<'method' | 'route' | 'status'>, duration: Histogram<'method' | 'route' | 'status'>): RequestHandler {
+export function requestMetrics(
+  requests: Counter<'method' | 'route' | 'status'>, duration: Histogram<'method' | 'route' | 'status'>,
+  guideRequests?: Counter<'method' | 'endpoint' | 'status'>,
+): RequestHandler {
   const cache = new RequestLabelCache();
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const labels = cache.labels(cache.route(req, res), req.method, res.statusCode);
       requests.inc(labels);
+      guideRequests?.inc({ method: labels.method, endpoint: labels.route, status: labels.status });
       duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();

@@ -181,7 +181,9 @@ test('the Job names what it creates, runs once with a token, and may reach only 
   expect(job.metadata.name).toMatch(/^test-chart-secrets-[0-9a-f]{8}$/);
   expect(JSON.parse(job.metadata.annotations['hscale.io/generated-secrets'])).toEqual({
     'api-admin': ['token'],
-    'test-chart-db-credentials': ['username', 'database', 'replication-username', 'password', 'superuser-password', 'replication-password'],
+    'test-chart-db-credentials': [
+      'username', 'database', 'replication-username', 'monitor-username', 'password', 'superuser-password', 'replication-password', 'monitor-password',
+    ],
     // One password per Redis ACL user of a cluster, and KEDA's user name, which its TriggerAuthentication reads from a Secret.
     'test-chart-cache-auth': ['keda-username', 'password', 'exporter-password', 'keda-password', 'replication-password', 'operator-password'],
   });

@@ -3,7 +3,7 @@ import { join } from 'path';
 import { Testing } from 'cdk8s';
 import { PgReplicaSet } from '../lib';
 import {
-  PG_BIN, pgEnv, PgServer, ReplicatedPostgres, startReplicatedPostgres, startSingleServer, TEST_APP, TEST_REPLICATION,
+  PG_BIN, pgEnv, PgServer, ReplicatedPostgres, startReplicatedPostgres, startSingleServer, TEST_APP, TEST_MONITOR, TEST_REPLICATION,
 } from './support/postgres';
 import { freePort, ProcessGroup, run, waitFor } from './support/processes';
 
@@ -87,7 +87,7 @@ test('the failover runbook: stop the primary, promote a replica, write to it', a
   expect(await replicas[1].sql('select name from items where id = 3000', 'app')).toBe('after failover');
 });
 
-test('the exporter logs in over loopback with the chart\'s own pg_hba.conf, and a role without pg_monitor does not', async () => {
+test('the exporter logs in over loopback as the monitoring role with the chart\'s own pg_hba.conf, and the app and replication roles do not', async () => {
   // GIVEN a server with the pg_hba.conf of a synthesized PgReplicaSet, unchanged (its pod networks admit no loopback client)
   const hba = new PgReplicaSet(Testing.chart(), 'db', {}).hbaConf!;
   const server = await startSingleServer(group, hba);
@@ -96,7 +96,7 @@ test('the exporter logs in over loopback with the chart\'s own pg_hba.conf, and 
   const exporter = group.spawn('prometheus-postgres-exporter', [`--web.listen-address=127.0.0.1:${metricsPort}`], {
     env: {
       ...process.env, DATA_SOURCE_URI: `127.0.0.1:${server.port}/postgres?sslmode=disable`,
-      DATA_SOURCE_USER: TEST_APP.APP_USER, DATA_SOURCE_PASS: TEST_APP.APP_PASSWORD,
+      DATA_SOURCE_USER: TEST_MONITOR.MONITOR_USER, DATA_SOURCE_PASS: TEST_MONITOR.MONITOR_PASSWORD,
     },
   });
   // THEN it reports the server up
@@ -104,9 +104,16 @@ test('the exporter logs in over loopback with the chart\'s own pg_hba.conf, and 
   await waitFor('pg_up 1', async () => /^pg_up 1$/m.test(await metrics()), 15_000, 500).catch(error => {
     throw new Error(`${(error as Error).message}\n${exporter.output()}`);
   });
-  // AND the replication role, which lacks pg_monitor, is refused on the same loopback address
-  await expect(run(join(PG_BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(server.port), '-U', TEST_REPLICATION.REPLICATION_USER, '-d', 'postgres', '-c', 'select 1'],
-    { env: pgEnv({ PGPASSWORD: TEST_REPLICATION.REPLICATION_PASSWORD }) })).rejects.toThrow(/no pg_hba.conf entry for host "127.0.0.1", user "replicator"/);
+  // AND the replication and application roles, which lack pg_monitor, are refused on the same loopback address
+  for (const [user, password] of [[TEST_REPLICATION.REPLICATION_USER, TEST_REPLICATION.REPLICATION_PASSWORD], [TEST_APP.APP_USER, TEST_APP.APP_PASSWORD]]) {
+    await expect(run(join(PG_BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(server.port), '-U', user, '-d', 'postgres', '-c', 'select 1'],
+      { env: pgEnv({ PGPASSWORD: password }) })).rejects.toThrow(new RegExp(`no pg_hba.conf entry for host "127.0.0.1", user "${user}"`));
+  }
+  // AND only the monitoring role is a pg_monitor member; it may read the statistics but no table of the application
+  expect(await server.sql('select string_agg(m.rolname, \',\' order by m.rolname) from pg_auth_members a join pg_roles r on r.oid = a.roleid join pg_roles m on m.oid = a.member where r.rolname = \'pg_monitor\''))
+    .toBe('monitor');
+  await server.sql('create table secrets (x text)', 'app');
+  expect(await server.sql('select has_table_privilege(\'monitor\', \'secrets\', \'select\'), has_table_privilege(\'monitor\', \'pg_catalog.pg_stat_replication\', \'select\')', 'app')).toBe('f|t');
 });
 
 test('a replica down past max_slot_wal_keep_size: its slot is invalidated, the primary\'s WAL stays bounded and vacuum is free again', async () => {

@@ -7,7 +7,7 @@ import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPatroniConf, renderPatroniHba } from './patroni-conf';
 import { parsePgSize, renderPrimaryInitScript } from './postgres-conf';
 import {
-  APP_CREDENTIAL_KEYS, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume,
+  APP_CREDENTIAL_KEYS, monitorInitEnv, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume,
 } from './shared';
 
 export const PATRONI_PORT = 8008;
@@ -189,6 +189,7 @@ class PatroniBuilder {
       { name: 'PGHOST', value: SOCKET_DIR },
       secret('REPLICATION_USER', 'replication-username'), secret('REPLICATION_PASSWORD', 'replication-password'),
       secret('APP_USER', APP_CREDENTIAL_KEYS.user), secret('APP_PASSWORD', APP_CREDENTIAL_KEYS.password), secret('APP_DATABASE', APP_CREDENTIAL_KEYS.database),
+      ...monitorInitEnv(this.s.credentialsSecret),
     ];
   }
 

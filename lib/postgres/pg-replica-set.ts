@@ -332,8 +332,10 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
     const rewind = this.engine === 'patroni';
     return [{
       name: this.credentialsSecret,
-      plainKeys: { 'username': 'app', 'database': 'app', 'replication-username': 'replicator', ...(rewind ? { 'rewind-username': 'rewinder' } : {}) },
-      randomKeys: ['password', 'superuser-password', 'replication-password', ...(rewind ? ['rewind-password'] : [])],
+      plainKeys: {
+        'username': 'app', 'database': 'app', 'replication-username': 'replicator', 'monitor-username': 'monitor', ...(rewind ? { 'rewind-username': 'rewinder' } : {}),
+      },
+      randomKeys: ['password', 'superuser-password', 'replication-password', 'monitor-password', ...(rewind ? ['rewind-password'] : [])],
     }];
   }
 

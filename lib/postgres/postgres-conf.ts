@@ -134,29 +134,34 @@ export function renderPgHba(o: PgHbaOptions): string {
 
 /**
  * The primary's init script (run once by the image's entrypoint on an empty data directory,
- * from /docker-entrypoint-initdb.d): creates the replication role and the application role and
- * database from the Secret's values in env. psql reads the passwords with `\getenv`, so they
- * appear on no command line. Env: REPLICATION_USER, REPLICATION_PASSWORD, APP_USER,
- * APP_PASSWORD, APP_DATABASE; PGHOST/PGPORT for the local server.
+ * from /docker-entrypoint-initdb.d): creates the replication role, the application role and
+ * database, and the monitoring role (a `pg_monitor` member, which reads statistics and no table)
+ * from the Secret's values in env. psql reads the passwords with `\getenv`, so they appear on no
+ * command line. Env: REPLICATION_USER, REPLICATION_PASSWORD, APP_USER, APP_PASSWORD,
+ * APP_DATABASE, MONITOR_USER, MONITOR_PASSWORD; PGHOST/PGPORT for the local server.
  */
 export function renderPrimaryInitScript(): string {
   return `#!/bin/sh
 # Rendered by hscale renderPrimaryInitScript.
 set -eu
-: "\${REPLICATION_USER:?}" "\${REPLICATION_PASSWORD:?}" "\${APP_USER:?}" "\${APP_PASSWORD:?}" "\${APP_DATABASE:?}"
+: "\${REPLICATION_USER:?}" "\${REPLICATION_PASSWORD:?}" "\${APP_USER:?}" "\${APP_PASSWORD:?}" "\${APP_DATABASE:?}" "\${MONITOR_USER:?}" "\${MONITOR_PASSWORD:?}"
 psql -v ON_ERROR_STOP=1 --no-psqlrc --dbname postgres <<'SQL'
 \\getenv replication_user REPLICATION_USER
 \\getenv replication_pw REPLICATION_PASSWORD
 \\getenv app_user APP_USER
 \\getenv app_pw APP_PASSWORD
 \\getenv app_database APP_DATABASE
+\\getenv monitor_user MONITOR_USER
+\\getenv monitor_pw MONITOR_PASSWORD
 SELECT format('CREATE ROLE %I', :'replication_user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'replication_user') \\gexec
 SELECT format('ALTER ROLE %I WITH REPLICATION LOGIN PASSWORD %L', :'replication_user', :'replication_pw') \\gexec
 SELECT format('CREATE ROLE %I', :'app_user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_user') \\gexec
 SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'app_user', :'app_pw') \\gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'app_database', :'app_user') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'app_database') \\gexec
--- The exporter sidecar reads statistics as the application role.
-SELECT format('GRANT pg_monitor TO %I', :'app_user') \\gexec
+-- The exporter sidecars read statistics as a role of their own; the application role is not a pg_monitor member.
+SELECT format('CREATE ROLE %I', :'monitor_user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'monitor_user') \\gexec
+SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'monitor_user', :'monitor_pw') \\gexec
+SELECT format('GRANT pg_monitor TO %I', :'monitor_user') \\gexec
 SQL
 psql -v ON_ERROR_STOP=1 --no-psqlrc --dbname "$APP_DATABASE" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'
 `;

@@ -67,6 +67,14 @@ export function postgresMetricsEndpoint(
 /** The keys of the credentials Secret holding the application's role, of the engines that take the Secret from the user. */
 export const APP_CREDENTIAL_KEYS: CredentialKeys = { user: 'username', password: 'password', database: 'database' };
 
+/** The keys of the credentials Secret holding the monitoring role the exporters log in as (`pg_monitor` only). */
+export const MONITOR_CREDENTIAL_KEYS = { user: 'monitor-username', password: 'monitor-password' } as const;
+
+/** MONITOR_USER and MONITOR_PASSWORD, which the primary's init script creates the monitoring role from. */
+export function monitorInitEnv(secret: string): k8s.EnvVar[] {
+  return [secretEnv(secret, 'MONITOR_USER', MONITOR_CREDENTIAL_KEYS.user), secretEnv(secret, 'MONITOR_PASSWORD', MONITOR_CREDENTIAL_KEYS.password)];
+}
+
 /** The exporters of an engine whose pods are all behind the headless `<name>-pods` Service, with their volume claims. */
 export function podsServiceMetricsEndpoint(scope: Construct, s: PgEngineSettings, podSelector: Record<string, string>): MetricsEndpoint {
   return {
@@ -75,14 +83,14 @@ export function podsServiceMetricsEndpoint(scope: Construct, s: PgEngineSettings
   };
 }
 
-/** The postgres_exporter sidecar of a pod, connecting over the pod's loopback as the application role. */
+/** The postgres_exporter sidecar of a pod, connecting over the pod's loopback as the monitoring role, which can read statistics and no table. */
 export function memberExporter(s: PgEngineSettings): k8s.Container {
   return exporterSidecar({
     image: s.exporterImage, port: EXPORTER_PORT, healthPath: '/', cpuLimit: '200m',
     env: [
       { name: 'DATA_SOURCE_URI', value: `127.0.0.1:${PG_PORT}/postgres?sslmode=disable` },
-      secretEnv(s.credentialsSecret, 'DATA_SOURCE_USER', APP_CREDENTIAL_KEYS.user),
-      secretEnv(s.credentialsSecret, 'DATA_SOURCE_PASS', APP_CREDENTIAL_KEYS.password),
+      secretEnv(s.credentialsSecret, 'DATA_SOURCE_USER', MONITOR_CREDENTIAL_KEYS.user),
+      secretEnv(s.credentialsSecret, 'DATA_SOURCE_PASS', MONITOR_CREDENTIAL_KEYS.password),
     ],
   });
 }

@@ -7,7 +7,7 @@ import {
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
 import {
-  APP_CREDENTIAL_KEYS, applyMemberPodOptions, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume, usedFilesHash,
+  APP_CREDENTIAL_KEYS, applyMemberPodOptions, monitorInitEnv, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume, usedFilesHash,
 } from './shared';
 
 const PG_UID = 999;
@@ -157,6 +157,7 @@ class StatefulSetBuilder {
         ...this.commonEnv(),
         this.secretEnv('POSTGRES_PASSWORD', 'superuser-password'),
         this.secretEnv('APP_USER', 'username'), this.secretEnv('APP_PASSWORD', 'password'), this.secretEnv('APP_DATABASE', 'database'),
+        ...monitorInitEnv(this.s.credentialsSecret),
       ],
       // The image's entrypoint runs initdb on an empty volume, then this script, once.
       volumeMounts: [{ name: 'config', mountPath: '/docker-entrypoint-initdb.d/primary-init.sh', subPath: 'primary-init.sh', readOnly: true }],

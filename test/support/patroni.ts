@@ -12,6 +12,7 @@ export const NAMESPACE = 'patroni-test';
 const CREDENTIALS = {
   APP_USER: 'app', APP_PASSWORD: 'test-only-app', APP_DATABASE: 'app',
   REPLICATION_USER: 'replicator', REPLICATION_PASSWORD: 'test-only-replication',
+  MONITOR_USER: 'monitor', MONITOR_PASSWORD: 'test-only-monitor',
 };
 
 /** One Patroni member on loopback, started as the chart's pod starts it. */

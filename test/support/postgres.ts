@@ -12,6 +12,7 @@ export type { PgServer } from '../../local/postgres-server';
 
 export const TEST_REPLICATION = { REPLICATION_USER: 'replicator', REPLICATION_PASSWORD: 'test-only-replication' };
 export const TEST_APP = { APP_USER: 'app', APP_PASSWORD: 'test-only-app', APP_DATABASE: 'app' };
+export const TEST_MONITOR = { MONITOR_USER: 'monitor', MONITOR_PASSWORD: 'test-only-monitor' };
 
 function confOptions(port: number, socketDir: string, etcDir: string, standbyNames: string[], sync: Partial<PostgresConfOptions>): PostgresConfOptions {
   return {
@@ -46,7 +47,7 @@ async function startPrimary(group: ProcessGroup, writeConfigs: (port: number, so
   });
   const initScript = join(dirs.etcDir, 'primary-init.sh');
   writeShared(initScript, renderPrimaryInitScript(), 0o755);
-  await run('sh', [initScript], { asUser: 'postgres', env: pgEnv({ ...TEST_REPLICATION, ...TEST_APP, PGHOST: dirs.socketDir, PGPORT: String(port) }) });
+  await run('sh', [initScript], { asUser: 'postgres', env: pgEnv({ ...TEST_REPLICATION, ...TEST_APP, ...TEST_MONITOR, PGHOST: dirs.socketDir, PGPORT: String(port) }) });
   return { dirs, port, server };
 }
 

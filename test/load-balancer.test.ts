@@ -474,6 +474,8 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
     'test/lb: \'hostnames\' ("[]") must name the host names the certificate of \'tls\' serves in \'ingress\' mode'],
   ['ingress mode is given rate limits', { mode: 'ingress', ingressClassName: 'traefik', ingressControllerPods: TRAEFIK_PODS, apiRateLimit: { rate: 10, burst: 1 } },
     'test/lb: \'apiRateLimit\' ({"rate":10,"burst":1}) does not apply to mode \'ingress\': it is a prop of mode \'nginx\''],
+  ['gateway mode is given TLS, which is the Gateway listener\'s', { mode: 'gateway', gateway: { name: 'public' }, tls: { secretName: 'tls' } },
+    'test/lb: \'tls\' ({"secretName":"tls"}) does not apply to mode \'gateway\''],
   ['nginx mode is given an ingress class', { ingressClassName: 'traefik' },
     'test/lb: \'ingressClassName\' ("traefik") does not apply to mode \'nginx\': it is a prop of mode \'ingress\''],
 ])('throws error, when %s', (_case, props, message) => {

@@ -135,7 +135,7 @@ export interface LoadBalancerProps {
    * @default ['/metrics', '/api/v1/scaling', '/api/v1/cache']
    */
   readonly internalPaths?: string[];
-  /** Terminate TLS with the certificate of this `kubernetes.io/tls` Secret, and redirect HTTP to HTTPS. @default - plain HTTP only */
+  /** Terminate TLS with the certificate of this `kubernetes.io/tls` Secret (nginx: and redirect HTTP to HTTPS). @default - plain HTTP only @onlyWhen mode=nginx|ingress */
   readonly tls?: LoadBalancerTls;
   /** Failed attempts that mark a pod down for `failTimeout`. @default 3 */
   readonly maxFails?: number;

@@ -773,7 +773,7 @@ export const PROP_SCHEMAS = {
             },
             "tls": {
               "$ref": "#/definitions/LoadBalancerTls",
-              "description": "Terminate TLS with the certificate of this `kubernetes.io/tls` Secret, and redirect HTTP to HTTPS.",
+              "description": "Terminate TLS with the certificate of this `kubernetes.io/tls` Secret (nginx: and redirect HTTP to HTTPS).",
               "default": "- plain HTTP only"
             },
             "maxFails": {
@@ -945,6 +945,10 @@ export const PROP_SCHEMAS = {
               ],
               "loginMatch": [
                 "nginx"
+              ],
+              "tls": [
+                "nginx",
+                "ingress"
               ],
               "nextUpstreamOn": [
                 "nginx"
@@ -2765,7 +2769,7 @@ export const PROP_SCHEMAS = {
         },
         "tls": {
           "$ref": "#/definitions/LoadBalancerTls",
-          "description": "Terminate TLS with the certificate of this `kubernetes.io/tls` Secret, and redirect HTTP to HTTPS.",
+          "description": "Terminate TLS with the certificate of this `kubernetes.io/tls` Secret (nginx: and redirect HTTP to HTTPS).",
           "default": "- plain HTTP only"
         },
         "maxFails": {
@@ -2939,6 +2943,10 @@ export const PROP_SCHEMAS = {
           ],
           "loginMatch": [
             "nginx"
+          ],
+          "tls": [
+            "nginx",
+            "ingress"
           ],
           "nextUpstreamOn": [
             "nginx"

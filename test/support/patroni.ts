@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, writeFileSync } from 'fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { parse, stringify } from 'yaml';
@@ -66,6 +66,15 @@ async function serviceAccountKubeconfig(plane: ControlPlane, home: string, servi
   }));
 }
 
+/** The postmaster's pid from its pid file, if the data directory has one. */
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The pids of a process tree (children first is not needed: SIGKILL and SIGSTOP act at once). */
 async function treePids(root: number): Promise<number[]> {
   const out = await run('ps', ['-e', '-o', 'pid=,ppid=']);
@@ -122,6 +131,10 @@ export async function startPatroniCluster(group: ProcessGroup, plane: ControlPla
   }
   await run('chown', ['-R', 'postgres:postgres', base]);
   members.forEach(m => m.start());
+  // A frozen member ignores SIGTERM and a killed Patroni leaves its postmaster: end both, also after a failure.
+  group.onCleanup(async () => {
+    for (const m of members) await m.freeze(false).then(() => m.kill()).catch(() => undefined);
+  });
   const cluster = patroniClusterOf(members, objects);
   await waitFor('a leader and streaming replicas', async () => {
     if (!members.some(m => m.running())) throw new Error('every Patroni exited');
@@ -135,9 +148,13 @@ export async function startPatroniCluster(group: ProcessGroup, plane: ControlPla
 function member(group: ProcessGroup, name: string, dir: string, socketDir: string, pgPort: number, restPort: number, env: NodeJS.ProcessEnv): PatroniMember {
   let process: ReturnType<ProcessGroup['spawn']> | undefined;
   let log = '';
+  // Patroni starts the postmaster detached (it is re-parented away from Patroni), so the member is
+  // Patroni's tree and the postmaster's, found by its pid file; in a pod, both die with the container.
   const signalTree = async (signal: NodeJS.Signals) => {
     if (!process?.child.pid) return;
-    for (const pid of await treePids(process.child.pid)) {
+    const postmaster = postmasterPid(join(dir, 'data'));
+    const pids = [...await treePids(process.child.pid), ...(postmaster ? await treePids(postmaster) : [])];
+    for (const pid of pids) {
       try { global.process.kill(pid, signal); } catch { /* gone since the listing */ }
     }
   };

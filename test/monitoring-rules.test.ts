@@ -172,6 +172,26 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
     healthy: [series('redis_evicted_keys_total', `${ns}, pod="test-cache-0"`, '0x60')],
     labels: { namespace: 'default', pod: 'test-cache-0' },
   },
+  PostgresAbsent: {
+    firing: [series('pg_up', `${ns}, pod="other-db-0"`, '1x60')],
+    healthy: [series('pg_up', `${ns}, pod="test-db-primary-0"`, '1x60')],
+    labels: {},
+  },
+  RedisDown: {
+    firing: [series('redis_up', `${ns}, pod="test-cache-0"`, '0x60')],
+    healthy: [series('redis_up', `${ns}, pod="test-cache-0"`, '1x60')],
+    labels: { namespace: 'default', pod: 'test-cache-0' },
+  },
+  RedisAbsent: {
+    firing: [series('redis_up', `${ns}, pod="other-cache-0"`, '1x60')],
+    healthy: [series('redis_up', `${ns}, pod="test-cache-0"`, '1x60')],
+    labels: {},
+  },
+  NginxAbsent: {
+    firing: [series('nginx_up', `${ns}, pod="other-lb-5c7-k8m"`, '1x60')],
+    healthy: [series('nginx_up', `${ns}, pod="test-lb-5c7-k8m"`, '1x60')],
+    labels: {},
+  },
   NginxDown: {
     firing: [series('nginx_up', `${ns}, pod="test-lb-5c7-k8m"`, '0x60')],
     healthy: [series('nginx_up', `${ns}, pod="test-lb-5c7-k8m"`, '1x60')],

@@ -328,6 +328,7 @@ describe('monitoring of a standalone Redis', () => {
     await checkRules(dir, 'rules.yml', groups.map(g => ({ ...g, rules: g.rules.map(r => ('alert' in r ? { ...r, annotations: undefined } : r)) as RuleGroup['rules'] })));
     const pod = 'namespace="default", pod="test-cache-0"';
     const input_series = [
+      { series: `redis_up{${pod}}`, values: '1x60' },
       { series: `redis_connected_slaves{${pod}}`, values: '0x60' },
       { series: `redis_instance_info{${pod}, role="master"}`, values: '1x60' },
       { series: `redis_memory_used_bytes{${pod}}`, values: '100x60' },

@@ -155,6 +155,16 @@ function volumeAlerts(prefix: string, e: MonitoredEndpoint, t: AlertThresholds, 
     '{{ $labels.persistentvolumeclaim }} has {{ $value | humanizePercentage }} free: writes stop when it is full.')];
 }
 
+/**
+ * Paged when no pod of the server reports its exporter's up metric at all: the pods are gone
+ * (scaled to zero, unschedulable, deleted), which an `== 0` comparison never sees.
+ */
+function absentAlert(prefix: string, upMetric: string, e: MonitoredEndpoint, alert: MakeAlert): AlertRule {
+  return alert(`${prefix}Absent`, 'critical', '5m', `absent(${upMetric}{${podMatcher(e)}})`,
+    `${e.workloadName}: no pod reports ${upMetric}`,
+    `No pod of ${e.workloadName} has been scraped for 5 minutes: its pods are gone, or the exporters cannot be reached.`);
+}
+
 /** The mean of a histogram over 5 minutes, per API; `selector` narrows its series. */
 function histogramMean(histogram: string, selector: string): string {
   const rate = (series: string) => `sum by (namespace, job) (rate(${histogram}_${series}{${selector}}[5m]))`;
@@ -228,6 +238,7 @@ const replicationAlerts: AlertsOf = (e, t, alert) => [
 const postgresqlAlerts: AlertsOf = (e, t, alert) => [
   alert('PostgresInstanceDown', 'critical', '1m', `pg_up{${podMatcher(e)}} == 0`,
     `${e.workloadName}: a PostgreSQL instance is down`, '{{ $labels.pod }} does not answer its exporter.'),
+  absentAlert('Postgres', 'pg_up', e, alert),
   alert('PostgresConnectionsNearMax', 'warning', '5m',
     `sum by (namespace, pod) (pg_stat_activity_count{${podMatcher(e)}}) / max by (namespace, pod) (pg_settings_max_connections{${podMatcher(e)}}) > ${t.connectionsRatio}`,
     `${e.workloadName}: connections above ${percent(t.connectionsRatio)} of max_connections`,
@@ -238,6 +249,9 @@ const postgresqlAlerts: AlertsOf = (e, t, alert) => [
 ];
 
 const redisAlerts: AlertsOf = (e, t, alert) => [
+  alert('RedisDown', 'critical', '1m', `redis_up{${podMatcher(e)}} == 0`,
+    `${e.workloadName}: a Redis server does not answer its exporter`, '{{ $labels.pod }}: redis_exporter cannot reach Redis.'),
+  absentAlert('Redis', 'redis_up', e, alert),
   // redis_cluster_state exists only where cluster mode is on: elsewhere the alert could never match.
   ...(e.redisClusterEnabled ? [alert('RedisClusterStateNotOk', 'critical', '1m', `redis_cluster_state{${podMatcher(e)}} == 0`,
     `${e.workloadName}: cluster_state is not ok`, '{{ $labels.pod }} reports the cluster as failed: some slots are not served.')] : []),
@@ -260,6 +274,7 @@ const redisAlerts: AlertsOf = (e, t, alert) => [
 const nginxAlerts: AlertsOf = (e, _t, alert) => [
   alert('NginxDown', 'critical', '2m', `nginx_up{${podMatcher(e)}} == 0`,
     `${e.workloadName}: nginx does not answer its exporter`, '{{ $labels.pod }}: stub_status is unreachable.'),
+  absentAlert('Nginx', 'nginx_up', e, alert),
   // stub_status has no per-status or per-upstream counters (NGINX Plus has); dropped connections are what it shows.
   alert('NginxDroppingConnections', 'warning', '5m',
     `rate(nginx_connections_accepted{${podMatcher(e)}}[5m]) - rate(nginx_connections_handled{${podMatcher(e)}}[5m]) > 0`,

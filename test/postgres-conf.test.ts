@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
 import { PgReplicaSet } from '../lib';
+import { renderPgHba } from '../lib/postgres/postgres-conf';
 import {
   PG_BIN, pgEnv, PgServer, ReplicatedPostgres, startReplicatedPostgres, startSingleServer, TEST_APP, TEST_MONITOR, TEST_REPLICATION,
 } from './support/postgres';
@@ -114,6 +115,17 @@ test('the exporter logs in over loopback as the monitoring role with the chart\'
     .toBe('monitor');
   await server.sql('create table secrets (x text)', 'app');
   expect(await server.sql('select has_table_privilege(\'monitor\', \'secrets\', \'select\'), has_table_privilege(\'monitor\', \'pg_catalog.pg_stat_replication\', \'select\')', 'app')).toBe('f|t');
+});
+
+test('the superuser is refused over TCP even from a client network, where the application role logs in', async () => {
+  // GIVEN a server whose pg_hba.conf admits clients from loopback
+  const server = await startSingleServer(group, renderPgHba({ replicationUser: 'replicator', replicationNetworks: [], clientNetworks: ['127.0.0.1/32'] }));
+  await server.sql('alter role postgres password \'test-only-superuser\'');
+  const psqlAs = (user: string, password: string) => run(join(PG_BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(server.port), '-U', user, '-d', 'postgres', '-tAc', 'select 1'],
+    { env: pgEnv({ PGPASSWORD: password }) });
+  // THEN the application role logs in and the superuser, with its right password, is rejected
+  expect((await psqlAs(TEST_APP.APP_USER, TEST_APP.APP_PASSWORD)).trim()).toBe('1');
+  await expect(psqlAs('postgres', 'test-only-superuser')).rejects.toThrow(/pg_hba.conf rejects connection for host "127.0.0.1", user "postgres"/);
 });
 
 test('a replica down past max_slot_wal_keep_size: its slot is invalidated, the primary\'s WAL stays bounded and vacuum is free again', async () => {

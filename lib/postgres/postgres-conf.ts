@@ -118,13 +118,16 @@ export interface PgHbaOptions {
  * Renders `pg_hba.conf`: peer on the socket for the container's own scripts, scram-sha-256 everywhere
  * else. The metrics exporter sidecar connects over the pod's loopback (`127.0.0.1`, which no pod
  * network covers) as whatever role it is given; that role needs `pg_monitor` to read the statistics,
- * so the loopback line admits the members of `pg_monitor` (`+pg_monitor`) and no one else.
+ * so the loopback line admits the members of `pg_monitor` (`+pg_monitor`) and no one else. The
+ * image's superuser (`postgres`) is refused over TCP from anywhere: only the container's own
+ * scripts need it, on the socket.
  */
 export function renderPgHba(o: PgHbaOptions): string {
   return [
     '# Rendered by hscale renderPgHba.',
     '# TYPE  DATABASE     USER  ADDRESS  METHOD',
     'local   all          all            peer',
+    'host    all          postgres     all  reject',
     `host    all          +pg_monitor  ${EXPORTER_LOOPBACK}  scram-sha-256`,
     ...o.replicationNetworks.map(network => `host    replication  ${o.replicationUser}  ${network}  scram-sha-256`),
     ...o.clientNetworks.map(network => `host    all          all  ${network}  scram-sha-256`),

@@ -44,7 +44,7 @@ export type { RedisClusterProps, RedisMode } from './redis/settings';
 
 export { PgReplicaSet } from './postgres/pg-replica-set';
 export type { PatroniProps, PgEngine, PgReplicaSetProps } from './postgres/pg-replica-set';
-export type { PgAccessMode } from './postgres/engine';
+export type { PgAccessMode, PgServices } from './postgres/engine';
 export type { SynchronousCommit } from './postgres/postgres-conf';
 
 export { LoadBalancer } from './load-balancer/load-balancer';

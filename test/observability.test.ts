@@ -1,12 +1,13 @@
 import { writeFileSync } from 'fs';
 import { join } from 'path';
-import { ApiObject, Chart, Duration, Size, Testing } from 'cdk8s';
+import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import { parse } from 'yaml';
 import { LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
 import { resolveObservabilitySettings } from '../lib/observability/observability';
 import { resolveStandaloneSettings } from '../lib/observability/standalone-mode';
 import { crdValidators } from './support/crd-validators';
+import { exposed, objectsMadeBy } from './support/exposed';
 import { checkManifests, Manifest } from './support/manifest-checks';
 import { ProcessGroup, run } from './support/processes';
 
@@ -36,19 +37,15 @@ test('operator mode: a PodMonitor per endpoint and a PrometheusRule per concern,
     .toEqual(['test-obs-api', 'test-obs-nginx', 'test-obs-postgresql', 'test-obs-recording', 'test-obs-redis', 'test-obs-worker']);
 });
 
-/** `Kind/name` of every API object under `construct` in the construct tree. */
-const objectsMadeBy = (construct: Construct) => construct.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject).map(o => `${o.kind}/${o.name}`).sort();
-const named = (objects: Array<ApiObject | undefined>) => objects.map(o => o && `${o.kind}/${o.name}`).sort();
-
 test('each mode exposes every object it makes, the Prometheus and Grafana of standalone mode by part', () => {
   const operator = topology().obs;
-  expect(named([...operator.dashboardConfigMaps, ...operator.podMonitors, ...operator.prometheusRules])).toEqual(objectsMadeBy(operator));
+  expect(exposed([...operator.dashboardConfigMaps, ...operator.podMonitors, ...operator.prometheusRules])).toEqual(objectsMadeBy(operator));
   expect([operator.prometheus, operator.grafana]).toEqual([undefined, undefined]);
 
   const standalone = topology({ mode: 'standalone', grafanaPod: { serviceAccountAnnotations: { 'iam.example.com/role': 'grafana' } } }, 'statefulset', 'monitoring').obs;
   const { prometheus, grafana } = standalone;
   const server = (s: typeof grafana) => [s?.deployment, s?.service, s?.disruptionBudget, s?.networkPolicy.policy, s?.configMap, s?.serviceAccount];
-  expect(named([...standalone.dashboardConfigMaps, ...server(prometheus), ...prometheus!.roles, ...prometheus!.roleBindings, ...server(grafana)]))
+  expect(exposed([...standalone.dashboardConfigMaps, ...server(prometheus), ...prometheus!.roles, ...prometheus!.roleBindings, ...server(grafana)]))
     .toEqual(objectsMadeBy(standalone));
   expect([standalone.podMonitors, standalone.prometheusRules]).toEqual([[], []]);
   expect([prometheus!.deployment.name, grafana!.deployment.name, grafana!.serviceAccount!.name]).toEqual(['test-obs-prometheus', 'test-obs-grafana', 'test-obs-grafana']);

@@ -6,6 +6,7 @@ import { DEFAULT_METRICS_SCRAPER } from '../lib/core/endpoints';
 import { resolvePgReplicaSetSettings } from '../lib/postgres/pg-replica-set';
 import { usedFilesHash } from '../lib/postgres/shared';
 import { crdValidators } from './support/crd-validators';
+import { exposed, objectsMadeBy } from './support/exposed';
 import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
@@ -214,4 +215,17 @@ test('the patroni engine synthesizes one StatefulSet of replicas + 1 members, a 
   const dcs = parse(findObject(manifests, 'ConfigMap', 'test-db-config').data['patroni.yml']).bootstrap.dcs;
   expect(dcs).toMatchObject({ ttl: 5, loop_wait: 1, retry_timeout: 2, synchronous_mode: true, synchronous_node_count: 1, maximum_lag_on_failover: 1048576 });
   expect(db.generatableSecrets[0].randomKeys).toContain('rewind-password');
+});
+
+test.each([
+  ['statefulset', { engine: 'statefulset', replicas: 2, pod: { serviceAccountAnnotations: { 'iam.example.com/role': 'db' } } }],
+  ['patroni', { engine: 'patroni', replicas: 2 }],
+  ['cloudnative-pg', { engine: 'cloudnative-pg', replicas: 2, pooler: true, backup: { schedule: '0 0 3 * * *', volumeSnapshotClass: 'csi-snapshots' } }],
+] as Array<[string, PgReplicaSetProps]>)('the %s engine exposes every object it makes', (_engine, props) => {
+  const { db } = synthDb(props);
+  expect(exposed([
+    db.primary, db.replicaSet, db.primaryNetworkPolicy?.policy, db.replicaNetworkPolicy?.policy, db.serviceAccount, db.configMap,
+    db.services?.readWrite, db.services?.readOnly, db.services?.pods, ...db.disruptionBudgets ?? [], db.role, db.roleBinding,
+    db.cluster, ...db.poolers ?? [], db.podMonitor, db.scheduledBackup,
+  ])).toEqual(objectsMadeBy(db));
 });

@@ -29,9 +29,9 @@ class CloudNativePgBuilder {
     const s = this.s;
     const cluster = this.createCluster();
     applyClusterPodOptions(cluster, s.pod);
-    this.createPodMonitor();
+    const podMonitor = this.createPodMonitor();
     const poolers = s.pooler ? this.createPoolers() : undefined;
-    if (s.backup) this.createScheduledBackup(s.backup.schedule);
+    const scheduledBackup = s.backup ? this.createScheduledBackup(s.backup.schedule) : undefined;
     const primaryHost = `${s.name}-rw.${s.dnsSuffix}`;
     // The operator moves the primary role between pods, so readers go through its `-ro` Service.
     const replicaHosts = s.replicas > 0 ? [`${s.name}-ro.${s.dnsSuffix}:${PG_PORT}`] : [];
@@ -39,6 +39,8 @@ class CloudNativePgBuilder {
     return {
       cluster,
       poolers,
+      podMonitor,
+      scheduledBackup,
       primaryHost,
       replicaHosts,
       clientLinks: [{ peer: { podSelector: clusterPods }, ports: [PG_PORT] }],
@@ -102,9 +104,9 @@ class CloudNativePgBuilder {
     };
   }
 
-  private createPodMonitor(): void {
+  private createPodMonitor(): ApiObject {
     // The operator's own `enablePodMonitor` is deprecated: monitoring comes from our PodMonitor.
-    new ApiObject(this.scope, 'PodMonitor', {
+    return new ApiObject(this.scope, 'PodMonitor', {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PodMonitor',
       metadata: { ...this.metadata(this.s.name), labels: { ...this.labels, ...this.s.podMonitorLabels } },
@@ -131,8 +133,8 @@ class CloudNativePgBuilder {
     });
   }
 
-  private createScheduledBackup(schedule: string): void {
-    new cnpg.ScheduledBackup(this.scope, 'ScheduledBackup', {
+  private createScheduledBackup(schedule: string): ApiObject {
+    return new cnpg.ScheduledBackup(this.scope, 'ScheduledBackup', {
       metadata: this.metadata(this.s.name),
       spec: { cluster: { name: this.s.name }, schedule, method: cnpg.ScheduledBackupSpecMethod.VOLUME_SNAPSHOT, immediate: true },
     });

@@ -1,3 +1,4 @@
+import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint, NetworkLink, PodPeer } from '../core/endpoints';
@@ -79,6 +80,29 @@ export interface PgEngineObjects {
   readonly poolers?: cnpg.Pooler[];
   /** The ServiceAccount of the PostgreSQL pods, when the engine made one. */
   readonly serviceAccount?: k8s.KubeServiceAccount;
+  /** The ConfigMap of postgresql.conf, pg_hba.conf and the init scripts (statefulset), or of patroni.yml (patroni). */
+  readonly configMap?: k8s.KubeConfigMap;
+  /** The Services `-rw`, `-ro` and the headless `-pods` (statefulset and patroni; CloudNativePG's operator makes its own). */
+  readonly services?: PgServices;
+  /** The PodDisruptionBudgets: the primary's and the replicas' (statefulset), the members' (patroni). */
+  readonly disruptionBudgets?: k8s.KubePodDisruptionBudget[];
+  /** The Role on Patroni's store (its ConfigMaps and pods) and its RoleBinding (patroni). */
+  readonly role?: k8s.KubeRole;
+  readonly roleBinding?: k8s.KubeRoleBinding;
+  /** The PodMonitor of the instances (cloudnative-pg). */
+  readonly podMonitor?: ApiObject;
+  /** The ScheduledBackup (cloudnative-pg with `backup`). */
+  readonly scheduledBackup?: ApiObject;
+}
+
+/** The Services of a PgReplicaSet that renders its own. */
+export interface PgServices {
+  /** `<name>-rw`: the primary (the leader, with Patroni). */
+  readonly readWrite: k8s.KubeService;
+  /** `<name>-ro`: the replicas. */
+  readonly readOnly: k8s.KubeService;
+  /** `<name>-pods`: headless, for each pod's DNS name and its metrics. */
+  readonly pods: k8s.KubeService;
 }
 
 export type PgEngineOutput = PgWiring & PgEngineObjects;

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, RUNTIME_LABELS_ANNOTATION } from '../core/names';
 import { nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { annotateServiceAccount, applyPodOptions } from '../core/pod-options';
-import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
+import { PgEngineModule, PgEngineOutput, PgEngineSettings, PgServices } from './engine';
 import { renderPatroniConf, renderPatroniHba } from './patroni-conf';
 import { parsePgSize, renderPrimaryInitScript } from './postgres-conf';
 import {
@@ -49,18 +49,18 @@ class PatroniBuilder {
 
   public build(): PgEngineOutput {
     const { configMap, hash, patroniConf } = this.createConfig();
-    const serviceAccount = this.createAccess();
+    const { serviceAccount, role, roleBinding } = this.createAccess();
     const members = this.createStatefulSet(configMap, hash, serviceAccount);
     annotateServiceAccount(serviceAccount, this.s.pod.serviceAccountAnnotations);
     applyPodOptions(this.scope, 'pod', members, this.s.pod, { runtimeSelectorLabels: [PATRONI_ROLE_LABEL] });
-    this.createServices();
+    const services = this.createServices();
     // Any member may go, one at a time: a leader's eviction is a failover of seconds.
-    createDisruptionBudget(this.scope, this.s.name, 'members', this.allPods);
+    const disruptionBudgets = [createDisruptionBudget(this.scope, this.s.name, 'members', this.allPods)];
     const primaryNetworkPolicy = this.createNetworkPolicy();
     const primaryHost = `${this.s.name}-rw.${this.s.dnsSuffix}`;
     const replicaHosts = Array.from({ length: this.members }, (_, i) => `${this.s.name}-${i}.${this.podsService}.${this.s.dnsSuffix}:${PG_PORT}`);
     return {
-      postgresConf: patroniConf, primary: members, primaryNetworkPolicy, serviceAccount,
+      postgresConf: patroniConf, primary: members, primaryNetworkPolicy, serviceAccount, role, roleBinding, configMap, services, disruptionBudgets,
       primaryHost,
       // Every member: the service checks each with pg_is_in_recovery() and reads only from replicas.
       replicaHosts: this.s.replicas > 0 ? replicaHosts : [],
@@ -90,7 +90,7 @@ class PatroniBuilder {
   }
 
   /** The ServiceAccount Patroni reads and writes the store with, and a Role with exactly what it does. */
-  private createAccess(): k8s.KubeServiceAccount {
+  private createAccess(): { serviceAccount: k8s.KubeServiceAccount; role: k8s.KubeRole; roleBinding: k8s.KubeRoleBinding } {
     const metadata = pgMetadata(this.scope, this.s.name, 'postgresql');
     const serviceAccount = new k8s.KubeServiceAccount(this.scope, 'ServiceAccount', { metadata, automountServiceAccountToken: false });
     const role = new k8s.KubeRole(this.scope, 'Role', {
@@ -103,12 +103,12 @@ class PatroniBuilder {
         { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch'] },
       ],
     });
-    new k8s.KubeRoleBinding(this.scope, 'RoleBinding', {
+    const roleBinding = new k8s.KubeRoleBinding(this.scope, 'RoleBinding', {
       metadata,
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
       subjects: [{ kind: 'ServiceAccount', name: serviceAccount.name, namespace: namespaceOf(this.scope) }],
     });
-    return serviceAccount;
+    return { serviceAccount, role, roleBinding };
   }
 
   private createStatefulSet(configMap: k8s.KubeConfigMap, configHash: string, serviceAccount: k8s.KubeServiceAccount): k8s.KubeStatefulSet {
@@ -194,18 +194,19 @@ class PatroniBuilder {
   }
 
   /** `-rw` (the leader, by Patroni's label), `-ro` (the replicas) and the headless `-pods` for per-pod DNS, metrics and Patroni's API. */
-  private createServices(): void {
+  private createServices(): PgServices {
     const name = this.s.name;
     const port = (portName: string, number: number) => ({ name: portName, port: number, targetPort: k8s.IntOrString.fromString(portName), protocol: 'TCP' });
-    new k8s.KubeService(this.scope, 'ReadWrite', { metadata: pgMetadata(this.scope, `${name}-rw`, 'primary'), spec: { selector: this.leaderPods, ports: [port('postgres', PG_PORT)] } });
-    new k8s.KubeService(this.scope, 'ReadOnly', { metadata: pgMetadata(this.scope, `${name}-ro`, 'replica'), spec: { selector: this.replicaPods, ports: [port('postgres', PG_PORT)] } });
-    new k8s.KubeService(this.scope, 'Pods', {
+    const readWrite = new k8s.KubeService(this.scope, 'ReadWrite', { metadata: pgMetadata(this.scope, `${name}-rw`, 'primary'), spec: { selector: this.leaderPods, ports: [port('postgres', PG_PORT)] } });
+    const readOnly = new k8s.KubeService(this.scope, 'ReadOnly', { metadata: pgMetadata(this.scope, `${name}-ro`, 'replica'), spec: { selector: this.replicaPods, ports: [port('postgres', PG_PORT)] } });
+    const pods = new k8s.KubeService(this.scope, 'Pods', {
       metadata: pgMetadata(this.scope, this.podsService, 'pods'),
       spec: {
         clusterIp: 'None', selector: this.allPods,
         ports: [port('postgres', PG_PORT), port('metrics', EXPORTER_PORT), port('patroni', PATRONI_PORT)],
       },
     });
+    return { readWrite, readOnly, pods };
   }
 
   /** Members reach each other on 5432 (replication, pg_rewind) and 8008 (Patroni's positions before a promotion), and the API server. */

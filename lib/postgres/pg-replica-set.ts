@@ -12,7 +12,7 @@ import { mergePodOptions, PodOptions, resolvePodOptions } from '../core/pod-opti
 import { validateProps } from '../core/prop-validation';
 import { parseQuantity, propError, Quantity, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity } from '../core/validation';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
-import { PatroniSettings, PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings } from './engine';
+import { PatroniSettings, PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings, PgServices } from './engine';
 import { DEFAULT_PATRONI_TIMING, patroniTimingViolation } from './patroni-conf';
 import { patroniEngine } from './patroni-engine';
 import { PARAMETER_NAME, parsePgSize, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
@@ -271,6 +271,20 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
   public readonly poolers?: ApiObject[];
   /** The PostgreSQL pods' ServiceAccount, when the engine made one (statefulset engine: only for `pod.serviceAccountAnnotations`). */
   public readonly serviceAccount?: k8s.KubeServiceAccount;
+  /** The ConfigMap of postgresql.conf, pg_hba.conf and the init scripts (statefulset engine), or of patroni.yml (patroni engine). */
+  public readonly configMap?: k8s.KubeConfigMap;
+  /** The Services `-rw`, `-ro` and the headless `-pods` (statefulset and patroni engines; CloudNativePG's operator makes its own). */
+  public readonly services?: PgServices;
+  /** The PodDisruptionBudgets: the primary's and the replicas' (statefulset engine), the members' (patroni engine). */
+  public readonly disruptionBudgets?: k8s.KubePodDisruptionBudget[];
+  /** The Role on Patroni's store, its ConfigMaps and pods (patroni engine). */
+  public readonly role?: k8s.KubeRole;
+  /** The RoleBinding of that Role to the members' ServiceAccount (patroni engine). */
+  public readonly roleBinding?: k8s.KubeRoleBinding;
+  /** The PodMonitor of the instances (cloudnative-pg engine). */
+  public readonly podMonitor?: ApiObject;
+  /** The ScheduledBackup (cloudnative-pg engine with `backup`). */
+  public readonly scheduledBackup?: ApiObject;
   /** The clients' pools counted in the connection budget (see `addConnectionPool`). */
   public readonly connectionPools: DatabaseConnectionPool[] = [];
   private readonly maxConnections: number;
@@ -299,6 +313,8 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
     this.cluster = built.cluster;
     this.poolers = built.poolers;
     this.serviceAccount = built.serviceAccount;
+    ({ configMap: this.configMap, services: this.services, disruptionBudgets: this.disruptionBudgets } = built);
+    ({ role: this.role, roleBinding: this.roleBinding, podMonitor: this.podMonitor, scheduledBackup: this.scheduledBackup } = built);
 
     this.allowScraper(settings.metricsScraper);
     this.maxConnections = settings.maxConnections;

@@ -4,7 +4,7 @@ import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, nam
 import {
   nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
 } from '../core/pod-defaults';
-import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
+import { PgEngineModule, PgEngineOutput, PgEngineSettings, PgServices } from './engine';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
 import {
   APP_CREDENTIAL_KEYS, applyMemberPodOptions, monitorInitEnv, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume, usedFilesHash,
@@ -52,18 +52,20 @@ class StatefulSetBuilder {
     const primary = this.createStatefulSet('primary', configMap, usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'primary-init.sh']));
     const replicaSet = this.createStatefulSet('replica', configMap, usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh']));
     const serviceAccount = applyMemberPodOptions(this.scope, this.s.name, [primary, replicaSet], this.s.pod);
-    this.createServices();
+    const services = this.createServices();
     // Replicas may go one at a time, reads falling back to the primary; the single primary may not.
-    createDisruptionBudget(this.scope, this.s.name, 'primary', this.primaryPods,
-      'the single primary: evicting it stops every write, and failover is the manual runbook; drain its node after a promotion (docs/runbooks/pg-failover.md)');
-    createDisruptionBudget(this.scope, this.s.name, 'replica', this.replicaPods);
+    const disruptionBudgets = [
+      createDisruptionBudget(this.scope, this.s.name, 'primary', this.primaryPods,
+        'the single primary: evicting it stops every write, and failover is the manual runbook; drain its node after a promotion (docs/runbooks/pg-failover.md)'),
+      createDisruptionBudget(this.scope, this.s.name, 'replica', this.replicaPods),
+    ];
     const primaryNetworkPolicy = createNetworkPolicy(this.scope, 'primary', this.primaryPods);
     const replicaNetworkPolicy = createNetworkPolicy(this.scope, 'replica', this.replicaPods);
     // Replicas stream from the primary.
     primaryNetworkPolicy.allowIngressFrom({ podSelector: this.replicaPods }, [PG_PORT]);
     replicaNetworkPolicy.allowEgressTo({ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] });
     return {
-      postgresConf, hbaConf, primary, replicaSet, primaryNetworkPolicy, replicaNetworkPolicy, serviceAccount,
+      postgresConf, hbaConf, primary, replicaSet, primaryNetworkPolicy, replicaNetworkPolicy, serviceAccount, configMap, services, disruptionBudgets,
       primaryHost: this.primaryHost,
       replicaHosts: this.replicaHosts,
       clientLinks: [{ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] }, { peer: { podSelector: this.replicaPods }, ports: [PG_PORT] }],
@@ -190,17 +192,18 @@ class StatefulSetBuilder {
   }
 
   /** `-rw` (the primary), `-ro` (the replicas) and the headless `-pods` for per-pod DNS and metrics. */
-  private createServices(): void {
+  private createServices(): PgServices {
     const name = this.s.name;
     const pgPort = { name: 'postgres', port: PG_PORT, targetPort: k8s.IntOrString.fromString('postgres'), protocol: 'TCP' };
-    new k8s.KubeService(this.scope, 'ReadWrite', { metadata: pgMetadata(this.scope, `${name}-rw`, 'primary'), spec: { selector: this.primaryPods, ports: [pgPort] } });
-    new k8s.KubeService(this.scope, 'ReadOnly', { metadata: pgMetadata(this.scope, `${name}-ro`, 'replica'), spec: { selector: this.replicaPods, ports: [pgPort] } });
-    new k8s.KubeService(this.scope, 'Pods', {
+    const readWrite = new k8s.KubeService(this.scope, 'ReadWrite', { metadata: pgMetadata(this.scope, `${name}-rw`, 'primary'), spec: { selector: this.primaryPods, ports: [pgPort] } });
+    const readOnly = new k8s.KubeService(this.scope, 'ReadOnly', { metadata: pgMetadata(this.scope, `${name}-ro`, 'replica'), spec: { selector: this.replicaPods, ports: [pgPort] } });
+    const pods = new k8s.KubeService(this.scope, 'Pods', {
       metadata: pgMetadata(this.scope, this.podsService, 'pods'),
       spec: {
         clusterIp: 'None', selector: this.allPods,
         ports: [pgPort, { name: 'metrics', port: EXPORTER_PORT, targetPort: k8s.IntOrString.fromString('metrics'), protocol: 'TCP' }],
       },
     });
+    return { readWrite, readOnly, pods };
   }
 }

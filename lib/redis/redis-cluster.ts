@@ -105,13 +105,11 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.metricsEndpoints = [this.exporterEndpoint(plan)];
 
     // What only the mode makes (the cluster-create Job, or the Sentinels) and how clients connect.
-    const modeObjects = plan.build({
+    const modeObjects = this.modeObjects = plan.build({
       scope: this, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash: hash,
     });
-    this.modeObjects = modeObjects;
     ({ createJob: this.createJob, sentinelStatefulSet: this.sentinelStatefulSet, sentinelNetworkPolicy: this.sentinelNetworkPolicy } = modeObjects);
-    ({ sentinelService: this.sentinelService, sentinelDisruptionBudget: this.sentinelDisruptionBudget } = modeObjects);
-    ({ clientEnv: this.clientEnv, clientLinks: this.clientLinks } = modeObjects);
+    ({ sentinelService: this.sentinelService, sentinelDisruptionBudget: this.sentinelDisruptionBudget, clientEnv: this.clientEnv, clientLinks: this.clientLinks } = modeObjects);
     this.serviceAccounts = this.applyPodOptions();
     this.allowScraper(settings.metricsScraper);
   }

@@ -3,11 +3,11 @@ import { Construct } from 'constructs';
 import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, RUNTIME_LABELS_ANNOTATION } from '../core/names';
 import { nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { annotateServiceAccount, applyPodOptions } from '../core/pod-options';
-import { PgEngineModule, PgEngineOutput, PgEngineSettings, PgServices } from './engine';
+import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPatroniConf, renderPatroniHba } from './patroni-conf';
 import { parsePgSize, renderPrimaryInitScript } from './postgres-conf';
 import {
-  APP_CREDENTIAL_KEYS, monitorInitEnv, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume,
+  APP_CREDENTIAL_KEYS, monitorInitEnv, createConfigMap, createPgServices, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume,
 } from './shared';
 
 export const PATRONI_PORT = 8008;
@@ -53,7 +53,9 @@ class PatroniBuilder {
     const members = this.createStatefulSet(configMap, hash, serviceAccount);
     annotateServiceAccount(serviceAccount, this.s.pod.serviceAccountAnnotations);
     applyPodOptions(this.scope, 'pod', members, this.s.pod, { runtimeSelectorLabels: [PATRONI_ROLE_LABEL] });
-    const services = this.createServices();
+    // -rw follows the leader by the role label Patroni keeps on its pod; -pods also serves Patroni's API.
+    const services = createPgServices(this.scope, this.s.name, this.podsService,
+      { primary: this.leaderPods, replica: this.replicaPods, all: this.allPods }, { patroni: PATRONI_PORT });
     // Any member may go, one at a time: a leader's eviction is a failover of seconds.
     const disruptionBudgets = [createDisruptionBudget(this.scope, this.s.name, 'members', this.allPods)];
     const primaryNetworkPolicy = this.createNetworkPolicy();
@@ -191,22 +193,6 @@ class PatroniBuilder {
       secret('APP_USER', APP_CREDENTIAL_KEYS.user), secret('APP_PASSWORD', APP_CREDENTIAL_KEYS.password), secret('APP_DATABASE', APP_CREDENTIAL_KEYS.database),
       ...monitorInitEnv(this.s.credentialsSecret),
     ];
-  }
-
-  /** `-rw` (the leader, by Patroni's label), `-ro` (the replicas) and the headless `-pods` for per-pod DNS, metrics and Patroni's API. */
-  private createServices(): PgServices {
-    const name = this.s.name;
-    const port = (portName: string, number: number) => ({ name: portName, port: number, targetPort: k8s.IntOrString.fromString(portName), protocol: 'TCP' });
-    const readWrite = new k8s.KubeService(this.scope, 'ReadWrite', { metadata: pgMetadata(this.scope, `${name}-rw`, 'primary'), spec: { selector: this.leaderPods, ports: [port('postgres', PG_PORT)] } });
-    const readOnly = new k8s.KubeService(this.scope, 'ReadOnly', { metadata: pgMetadata(this.scope, `${name}-ro`, 'replica'), spec: { selector: this.replicaPods, ports: [port('postgres', PG_PORT)] } });
-    const pods = new k8s.KubeService(this.scope, 'Pods', {
-      metadata: pgMetadata(this.scope, this.podsService, 'pods'),
-      spec: {
-        clusterIp: 'None', selector: this.allPods,
-        ports: [port('postgres', PG_PORT), port('metrics', EXPORTER_PORT), port('patroni', PATRONI_PORT)],
-      },
-    });
-    return { readWrite, readOnly, pods };
   }
 
   /** Members reach each other on 5432 (replication, pg_rewind) and 8008 (Patroni's positions before a promotion), and the API server. */

@@ -6,7 +6,7 @@ import { commonLabels, configHash, namespaceOf } from '../core/names';
 import { disruptionBudget , exporterSidecar } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
-import { PgEngineSettings } from './engine';
+import { PgEngineSettings, PgServices } from './engine';
 
 export const PG_PORT = 5432;
 export const EXPORTER_PORT = 9187;
@@ -146,4 +146,33 @@ export function applyMemberPodOptions(
   scope: Construct, name: string, workloads: ApiObject[], options: PodOptions,
 ): k8s.KubeServiceAccount | undefined {
   return applyPodOptionsWithServiceAccount(scope, 'pod', workloads, options, { id: 'ServiceAccount', metadata: pgMetadata(scope, name, 'postgresql') });
+}
+
+/** Pods a PgReplicaSet's Services select: the primary's (the leader's), the replicas', and every member. */
+export interface PgServiceSelectors {
+  readonly primary: Record<string, string>;
+  readonly replica: Record<string, string>;
+  readonly all: Record<string, string>;
+}
+
+/**
+ * `-rw` (the primary), `-ro` (the replicas) and the headless `-pods` (`podsService`) for per-pod
+ * DNS and metrics, which also serves the named `extraPodPorts` (Patroni's API).
+ */
+export function createPgServices(
+  scope: Construct, name: string, podsService: string, pods: PgServiceSelectors, extraPodPorts: Record<string, number> = {},
+): PgServices {
+  const port = (portName: string, number: number) => ({ name: portName, port: number, targetPort: k8s.IntOrString.fromString(portName), protocol: 'TCP' });
+  const pgPort = port('postgres', PG_PORT);
+  return {
+    readWrite: new k8s.KubeService(scope, 'ReadWrite', { metadata: pgMetadata(scope, `${name}-rw`, 'primary'), spec: { selector: pods.primary, ports: [pgPort] } }),
+    readOnly: new k8s.KubeService(scope, 'ReadOnly', { metadata: pgMetadata(scope, `${name}-ro`, 'replica'), spec: { selector: pods.replica, ports: [pgPort] } }),
+    pods: new k8s.KubeService(scope, 'Pods', {
+      metadata: pgMetadata(scope, podsService, 'pods'),
+      spec: {
+        clusterIp: 'None', selector: pods.all,
+        ports: [pgPort, port('metrics', EXPORTER_PORT), ...Object.entries(extraPodPorts).map(([portName, number]) => port(portName, number))],
+      },
+    }),
+  };
 }

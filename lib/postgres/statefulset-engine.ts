@@ -4,10 +4,10 @@ import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, nam
 import {
   nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
 } from '../core/pod-defaults';
-import { PgEngineModule, PgEngineOutput, PgEngineSettings, PgServices } from './engine';
+import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
 import {
-  APP_CREDENTIAL_KEYS, applyMemberPodOptions, monitorInitEnv, createConfigMap, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, EXPORTER_PORT, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume, usedFilesHash,
+  APP_CREDENTIAL_KEYS, applyMemberPodOptions, monitorInitEnv, createConfigMap, createPgServices, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, memberExporter, PG_PORT, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume, usedFilesHash,
 } from './shared';
 
 const PG_UID = 999;
@@ -52,7 +52,7 @@ class StatefulSetBuilder {
     const primary = this.createStatefulSet('primary', configMap, usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'primary-init.sh']));
     const replicaSet = this.createStatefulSet('replica', configMap, usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh']));
     const serviceAccount = applyMemberPodOptions(this.scope, this.s.name, [primary, replicaSet], this.s.pod);
-    const services = this.createServices();
+    const services = createPgServices(this.scope, this.s.name, this.podsService, { primary: this.primaryPods, replica: this.replicaPods, all: this.allPods });
     // Replicas may go one at a time, reads falling back to the primary; the single primary may not.
     const disruptionBudgets = [
       createDisruptionBudget(this.scope, this.s.name, 'primary', this.primaryPods,
@@ -189,21 +189,5 @@ class StatefulSetBuilder {
 
   private secretEnv(name: string, key: string): k8s.EnvVar {
     return secretEnv(this.s.credentialsSecret, name, key);
-  }
-
-  /** `-rw` (the primary), `-ro` (the replicas) and the headless `-pods` for per-pod DNS and metrics. */
-  private createServices(): PgServices {
-    const name = this.s.name;
-    const pgPort = { name: 'postgres', port: PG_PORT, targetPort: k8s.IntOrString.fromString('postgres'), protocol: 'TCP' };
-    const readWrite = new k8s.KubeService(this.scope, 'ReadWrite', { metadata: pgMetadata(this.scope, `${name}-rw`, 'primary'), spec: { selector: this.primaryPods, ports: [pgPort] } });
-    const readOnly = new k8s.KubeService(this.scope, 'ReadOnly', { metadata: pgMetadata(this.scope, `${name}-ro`, 'replica'), spec: { selector: this.replicaPods, ports: [pgPort] } });
-    const pods = new k8s.KubeService(this.scope, 'Pods', {
-      metadata: pgMetadata(this.scope, this.podsService, 'pods'),
-      spec: {
-        clusterIp: 'None', selector: this.allPods,
-        ports: [pgPort, { name: 'metrics', port: EXPORTER_PORT, targetPort: k8s.IntOrString.fromString('metrics'), protocol: 'TCP' }],
-      },
-    });
-    return { readWrite, readOnly, pods };
   }
 }

@@ -5,6 +5,9 @@ import {
 } from '../lib';
 import { referenceSecretEnv, REFERENCE_IMAGE, WORKER_COMMAND } from './reference-service';
 
+/** The guide's app and its Celery workers read their Redis as URLs: the cache and Celery's broker, in kombu's Sentinel form. */
+const GUIDE_REDIS_URLS = { cacheUrl: 'REDIS_URL', queueUrl: 'CELERY_BROKER_URL' };
+
 /**
  * The TutorMax guide: nginx (least_conn, health checks, rate limits, websockets) in front of 3+
  * stateless API instances, PostgreSQL primary + 1 read replica, Redis master + replica watched
@@ -69,8 +72,7 @@ export class TutorMaxChart extends Chart {
       queueBroker: this.queue,
       // "Update one instance at a time ... Wait 30 seconds, verify health": one new pod at a time, ready for 30 s before the next.
       rollout: { maxSurge: 1, maxUnavailable: 0, minReady: Duration.seconds(30) },
-      // The guide's app reads its Redis as URLs: the cache and Celery's broker, in kombu's Sentinel form.
-      wiringEnv: { cacheUrl: 'REDIS_URL', queueUrl: 'CELERY_BROKER_URL' },
+      wiringEnv: GUIDE_REDIS_URLS,
       // POST /api/v1/jobs accepts jobs for the workers' queue.
       env,
       secretEnv: referenceSecretEnv(this),
@@ -91,6 +93,7 @@ export class TutorMaxChart extends Chart {
       broker: this.queue,
       cache: this.cache,
       database: this.db,
+      wiringEnv: GUIDE_REDIS_URLS,
     };
   }
 }

@@ -27,7 +27,7 @@ export type { PodNetworkPolicyProps } from './core/pod-network-policy';
 
 export { ScaledApi } from './api/scaled-api';
 export type { ScaledApiNames } from './api/object-names';
-export type { WiringEnv } from './api/wiring-env';
+export type { WiringEnv } from './core/wiring-env';
 export type {
   DatabasePool, PodMetricTarget, ProbePaths, ProbeTiming, ProbeTimings, ScaledApiProps, ScalingPolicy, ScalingRules,
 } from './api/scaled-api';

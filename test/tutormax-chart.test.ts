@@ -69,14 +69,16 @@ test('a new version replaces one instance at a time, each ready for 30 s before 
   expect([spec.strategy.rollingUpdate, spec.minReadySeconds]).toEqual([{ maxSurge: 1, maxUnavailable: 0 }, 30]);
 });
 
-test('the API gets the guide\'s REDIS_URL and CELERY_BROKER_URL in Sentinel URL form, beside the Sentinel env the service reads', () => {
-  const env = chart.env('Deployment', 'tutormax-api');
+test('the API and the workers get the guide\'s REDIS_URL and CELERY_BROKER_URL in Sentinel URL form, beside the Sentinel env the service reads', () => {
   const sentinelUrl = (sentinels: unknown, password: string) =>
     String(sentinels).split(',').map(host => `sentinel://:$(${password})@${host}`).join(';');
-  // The cache's three Sentinels and the broker's, each with its own password's expansion.
-  expect(env.REDIS_URL).toBe(sentinelUrl(env.REDIS_SENTINELS, 'REDIS_PASSWORD'));
-  expect(env.CELERY_BROKER_URL).toBe(sentinelUrl(env.QUEUE_REDIS_SENTINELS, 'QUEUE_REDIS_PASSWORD'));
-  expect(String(env.CELERY_BROKER_URL).split(';')).toHaveLength(3);
-  expect(env.CELERY_BROKER_URL).toContain('sentinel://:$(QUEUE_REDIS_PASSWORD)@tutormax-queue-sentinel-0.');
-  expect([env.REDIS_SENTINEL_MASTER, env.QUEUE_REDIS_SENTINEL_MASTER]).toEqual(['tutormax-master', 'tutormax-queue']);
+  for (const deployment of ['tutormax-api', 'tutormax-workers']) {
+    const env = chart.env('Deployment', deployment);
+    // The cache's three Sentinels and the broker's, each with its own password's expansion.
+    expect(env.REDIS_URL).toBe(sentinelUrl(env.REDIS_SENTINELS, 'REDIS_PASSWORD'));
+    expect(env.CELERY_BROKER_URL).toBe(sentinelUrl(env.QUEUE_REDIS_SENTINELS, 'QUEUE_REDIS_PASSWORD'));
+    expect(String(env.CELERY_BROKER_URL).split(';')).toHaveLength(3);
+    expect(env.CELERY_BROKER_URL).toContain('sentinel://:$(QUEUE_REDIS_PASSWORD)@tutormax-queue-sentinel-0.');
+    expect([env.REDIS_SENTINEL_MASTER, env.QUEUE_REDIS_SENTINEL_MASTER]).toEqual(['tutormax-master', 'tutormax-queue']);
+  }
 });

@@ -23,9 +23,9 @@ import {
   propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePort, requirePositive,
   requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
+import { WiringEnv, wiringEnv } from '../core/wiring-env';
 import { renderAdapterRules } from './metrics-adapter-rules';
 import { resolveApiNames, ScaledApiNames } from './object-names';
-import { WiringEnv, wiringEnv } from './wiring-env';
 
 /**
  * A per-pod metric the autoscaler targets as an average value, e.g. requests per second. It is

@@ -24,6 +24,7 @@ import {
   parseQuantity, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer,
   requirePort, requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
+import { WiringEnv, wiringEnv } from '../core/wiring-env';
 import { bullmqWaitList, queueEnv, ResolvedQueues, resolveQueues, WorkerQueueProps } from './queues';
 
 export * from './queues';
@@ -111,6 +112,8 @@ export interface WorkerPoolProps extends WorkerQueueProps {
   readonly env?: Record<string, string>;
   /** Env vars read from Secrets. @default {} */
   readonly secretEnv?: Record<string, SecretKey>;
+  /** Env var names under which the image also gets facts of the wiring (database, cache, broker, autoscaler), e.g. Celery's `CELERY_BROKER_URL` (`queueUrl`). @default - none */
+  readonly wiringEnv?: WiringEnv;
   /** Pods allowed to scrape the metrics port. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
   /** Pods of the KEDA operator, admitted to the broker to read the queue. @default - pods labelled app.kubernetes.io/name=keda-operator in the namespace 'keda' (a namespaceSelector must pin kubernetes.io/metadata.name) */
@@ -324,11 +327,11 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     this.labels = commonLabels(this, 'worker', 'worker', imageVersion(this.settings.image));
     this.podSelector = selectorLabels(this, 'worker');
     const ownCache = props.cache !== undefined && props.cache !== props.broker;
-    const backends: IClientAccessible[] = [ownCache ? prefixedLink(props.broker, QUEUE_ENV_PREFIX) : props.broker, props.database, props.cache]
-      .filter(b => b !== undefined);
+    const queueLink = ownCache ? prefixedLink(props.broker, QUEUE_ENV_PREFIX) : undefined;
+    const backends: IClientAccessible[] = [queueLink ?? props.broker, props.database, props.cache].filter(b => b !== undefined);
 
     this.serviceAccount = this.createServiceAccount();
-    this.deployment = this.createDeployment(props, backends);
+    this.deployment = this.createDeployment(props, backends, this.wiringFacts(props, queueLink));
     annotateServiceAccount(this.serviceAccount, this.settings.pod.serviceAccountAnnotations);
     applyPodOptions(this, 'pod', this.deployment, this.settings.pod);
     if (this.autoscalerKind === 'keda') {
@@ -373,8 +376,16 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     return new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: this.metadata(this.name), automountServiceAccountToken: false });
   }
 
-  /** The worker env: the queues and the job policy, then the backends' contracts and the user's vars. */
-  private workerEnv(props: WorkerPoolProps, backends: IClientAccessible[]): k8s.EnvVar[] {
+  /** The env `wiringEnv` asks for: `REDIS_*` is the cache's (the broker's without a cache of its own), `QUEUE_REDIS_*` the broker's beside a cache. */
+  private wiringFacts(props: WorkerPoolProps, queueLink?: IClientAccessible): k8s.EnvVar[] {
+    return wiringEnv(this, props.wiringEnv ?? {}, {
+      database: props.database, cache: queueLink ? props.cache : props.broker, queueEnv: queueLink?.clientEnv,
+      minReplicas: this.minReplicas, maxReplicas: this.maxReplicas, cpuUtilization: this.autoscalerKind === 'cpu' ? this.settings.cpuUtilization : undefined,
+    });
+  }
+
+  /** The worker env: the queues and the job policy, then the backends' contracts, the wiring's facts and the user's vars. */
+  private workerEnv(props: WorkerPoolProps, backends: IClientAccessible[], derived: k8s.EnvVar[]): k8s.EnvVar[] {
     const s = this.settings;
     return containerEnv(this, [
       ...queueEnv(s),
@@ -387,10 +398,10 @@ export class WorkerPool extends Construct implements IMetricsTarget {
       // The worker gives up on its jobs (they stall, and another worker retries them) just before the kubelet's SIGKILL.
       { name: 'SHUTDOWN_TIMEOUT_MS', value: String(Math.max(s.gracePeriodSeconds * 1000 - 5000, 1000)) },
       { name: 'METRICS_PORT', value: String(s.metricsPort) },
-    ], backends, props.env ?? {}, props.secretEnv ?? {});
+    ], backends, props.env ?? {}, props.secretEnv ?? {}, derived);
   }
 
-  private createDeployment(props: WorkerPoolProps, backends: IClientAccessible[]): k8s.KubeDeployment {
+  private createDeployment(props: WorkerPoolProps, backends: IClientAccessible[], derived: k8s.EnvVar[]): k8s.KubeDeployment {
     const s = this.settings;
     const probe = (periodSeconds: number, failureThreshold: number): k8s.Probe => ({
       httpGet: { path: s.metricsPath, port: k8s.IntOrString.fromString('metrics') }, periodSeconds, timeoutSeconds: 5, failureThreshold,
@@ -406,7 +417,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
           image: s.image,
           ...(props.command ? { command: props.command } : {}),
           ports: [{ name: 'metrics', containerPort: s.metricsPort, protocol: 'TCP' }],
-          env: this.workerEnv(props, backends),
+          env: this.workerEnv(props, backends, derived),
           resources: s.resources,
           // Workers serve no traffic: liveness (a stuck event loop stops answering) is the probe that matters.
           livenessProbe: probe(15, 4),

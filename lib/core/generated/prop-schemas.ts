@@ -1150,6 +1150,11 @@ export const PROP_SCHEMAS = {
                 "description": "Env vars read from Secrets.",
                 "default": {}
               },
+              "wiringEnv": {
+                "$ref": "#/definitions/WiringEnv",
+                "description": "Env var names under which the image also gets facts of the wiring (database, cache, broker, autoscaler), e.g. Celery's `CELERY_BROKER_URL` (`queueUrl`).",
+                "default": "- none"
+              },
               "metricsScraper": {
                 "$ref": "#/definitions/PodPeer",
                 "description": "Pods allowed to scrape the metrics port.",
@@ -1731,7 +1736,7 @@ export const PROP_SCHEMAS = {
         },
         "queueUrl": {
           "type": "string",
-          "description": "A URL of the queues' Redis (`queueBroker`, else `cache`), in `cacheUrl`'s form, e.g. for Celery's broker.",
+          "description": "A URL of the queues' Redis (the API's `queueBroker`, else its `cache`; the pool's `broker`), in `cacheUrl`'s form, e.g. for Celery's broker.",
           "default": "- not injected"
         },
         "autoscalingEnabled": {
@@ -1751,7 +1756,7 @@ export const PROP_SCHEMAS = {
         },
         "cpuUtilization": {
           "type": "string",
-          "description": "The autoscaler's CPU target, percent.",
+          "description": "The autoscaler's CPU target, percent (needs a CPU target: a WorkerPool's needs `autoscaler: 'cpu'`).",
           "default": "- not injected"
         },
         "memoryUtilization": {
@@ -1761,7 +1766,7 @@ export const PROP_SCHEMAS = {
         }
       },
       "additionalProperties": false,
-      "description": "Env var names under which a  {@link  ScaledApi  }  also gives its image facts of its wiring, for an image that reads other names than the reference service (a guide's app: `POSTGRES_SERVER`, `REDIS_URL`, `MIN_REPLICAS`, ...). Each value comes from the linked database, cache, queue or autoscaler, so it cannot drift from them; credentials stay `$(...)` expansions of the Secret-backed vars."
+      "description": "Env var names under which a  {@link  ScaledApi  }  or a  {@link  WorkerPool  }  also gives its image facts of its wiring, for an image that reads other names than the reference service (a guide's app: `POSTGRES_SERVER`, `REDIS_URL`, `CELERY_BROKER_URL`, `MIN_REPLICAS`, ...). Each value comes from the linked database, cache, queue or autoscaler, so it cannot drift from them; credentials stay `$(...)` expansions of the Secret-backed vars."
     },
     "PgReplicaSetProps": {
       "type": "object",
@@ -3733,6 +3738,11 @@ export const PROP_SCHEMAS = {
           },
           "description": "Env vars read from Secrets.",
           "default": {}
+        },
+        "wiringEnv": {
+          "$ref": "#/definitions/WiringEnv",
+          "description": "Env var names under which the image also gets facts of the wiring (database, cache, broker, autoscaler), e.g. Celery's `CELERY_BROKER_URL` (`queueUrl`).",
+          "default": "- none"
         },
         "metricsScraper": {
           "$ref": "#/definitions/PodPeer",

@@ -4,10 +4,11 @@ import { ICacheEndpoint, IDatabaseEndpoint } from '../core/endpoints';
 import { propError } from '../core/validation';
 
 /**
- * Env var names under which a {@link ScaledApi} also gives its image facts of its wiring, for an
- * image that reads other names than the reference service (a guide's app: `POSTGRES_SERVER`,
- * `REDIS_URL`, `MIN_REPLICAS`, ...). Each value comes from the linked database, cache, queue or
- * autoscaler, so it cannot drift from them; credentials stay `$(...)` expansions of the Secret-backed vars.
+ * Env var names under which a {@link ScaledApi} or a {@link WorkerPool} also gives its image facts
+ * of its wiring, for an image that reads other names than the reference service (a guide's app:
+ * `POSTGRES_SERVER`, `REDIS_URL`, `CELERY_BROKER_URL`, `MIN_REPLICAS`, ...). Each value comes from
+ * the linked database, cache, queue or autoscaler, so it cannot drift from them; credentials stay
+ * `$(...)` expansions of the Secret-backed vars.
  */
 export interface WiringEnv {
   /** The primary's host name (needs `database`). @default - not injected */
@@ -26,7 +27,7 @@ export interface WiringEnv {
   readonly cacheMaxSize?: string;
   /** A URL of the cache: `sentinel://:$(REDIS_PASSWORD)@host:26379;...` for Sentinel, else `redis://:$(REDIS_PASSWORD)@host:port` (needs `cache`). @default - not injected */
   readonly cacheUrl?: string;
-  /** A URL of the queues' Redis (`queueBroker`, else `cache`), in `cacheUrl`'s form, e.g. for Celery's broker. @default - not injected */
+  /** A URL of the queues' Redis (the API's `queueBroker`, else its `cache`; the pool's `broker`), in `cacheUrl`'s form, e.g. for Celery's broker. @default - not injected */
   readonly queueUrl?: string;
   /** 'true': the pods always run under an autoscaler. @default - not injected */
   readonly autoscalingEnabled?: string;
@@ -34,34 +35,37 @@ export interface WiringEnv {
   readonly minReplicas?: string;
   /** The autoscaler's most pods. @default - not injected */
   readonly maxReplicas?: string;
-  /** The autoscaler's CPU target, percent. @default - not injected */
+  /** The autoscaler's CPU target, percent (needs a CPU target: a WorkerPool's needs `autoscaler: 'cpu'`). @default - not injected */
   readonly cpuUtilization?: string;
   /** The autoscaler's memory target, percent (needs a memory target). @default - not injected */
   readonly memoryUtilization?: string;
 }
 
 /** What the wiring env is derived from: the links and the resolved autoscaler. */
-export interface ApiWiring {
+export interface Wiring {
   readonly database?: IDatabaseEndpoint;
+  /** The Redis in the `REDIS_*` env: the cache (a WorkerPool's broker when it has no cache of its own). */
   readonly cache?: ICacheEndpoint;
-  /** The env of the queues' Redis link (`QUEUE_`-prefixed), or the cache's when the API enqueues on it. */
+  /** The env of the queues' Redis link (`QUEUE_`-prefixed), when it is not the cache. */
   readonly queueEnv?: k8s.EnvVar[];
   readonly minReplicas: number;
   readonly maxReplicas: number;
-  readonly cpuUtilization: number;
+  /** Undefined when the autoscaler has no CPU target (KEDA on queue length). */
+  readonly cpuUtilization?: number;
+  /** Undefined when the autoscaler has no memory target. */
   readonly memoryUtilization?: number;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The env `names` asks for, each value derived from `wiring`; throws when a name is malformed or its source is absent. */
-export function wiringEnv(scope: Construct, names: WiringEnv, wiring: ApiWiring): k8s.EnvVar[] {
+export function wiringEnv(scope: Construct, names: WiringEnv, wiring: Wiring): k8s.EnvVar[] {
   const values = wiringValues(wiring);
   return (Object.keys(names) as Array<keyof WiringEnv>).map(fact => {
     const name = names[fact]!;
     if (!ENV_NAME.test(name)) throw propError(scope, `wiringEnv.${fact}`, name, 'must be an env var name: letters, digits and \'_\', not starting with a digit');
     const value = values[fact];
-    if (value === undefined) throw propError(scope, `wiringEnv.${fact}`, name, `needs ${SOURCE_OF[fact]}, which this API has not`);
+    if (value === undefined) throw propError(scope, `wiringEnv.${fact}`, name, `needs ${SOURCE_OF[fact]}, which is absent here`);
     return { name, value };
   });
 }
@@ -70,10 +74,11 @@ export function wiringEnv(scope: Construct, names: WiringEnv, wiring: ApiWiring)
 const SOURCE_OF: Partial<Record<keyof WiringEnv, string>> = {
   databaseHost: '\'database\'', databasePort: '\'database\'', databaseName: '\'database\'',
   cacheHost: '\'cache\'', cachePort: '\'cache\'', cacheMaxSize: '\'cache\' with a known maxmemory', cacheUrl: '\'cache\'',
-  queueUrl: '\'queueBroker\' or \'cache\'', memoryUtilization: 'a memory target (\'memoryUtilization\' is false)',
+  queueUrl: '\'queueBroker\' or \'cache\'', cpuUtilization: 'a CPU target (a WorkerPool\'s autoscaler \'cpu\')',
+  memoryUtilization: 'a memory target (a ScaledApi\'s \'memoryUtilization\')',
 };
 
-function wiringValues(w: ApiWiring): Record<keyof WiringEnv, string | undefined> {
+function wiringValues(w: Wiring): Record<keyof WiringEnv, string | undefined> {
   const cacheEnv = w.cache?.clientEnv;
   const [cacheHost, cachePort] = w.cache?.nodes[0]?.split(':') ?? [];
   return {
@@ -89,7 +94,7 @@ function wiringValues(w: ApiWiring): Record<keyof WiringEnv, string | undefined>
     autoscalingEnabled: 'true',
     minReplicas: String(w.minReplicas),
     maxReplicas: String(w.maxReplicas),
-    cpuUtilization: String(w.cpuUtilization),
+    cpuUtilization: w.cpuUtilization === undefined ? undefined : String(w.cpuUtilization),
     memoryUtilization: w.memoryUtilization === undefined ? undefined : String(w.memoryUtilization),
   };
 }

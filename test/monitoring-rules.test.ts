@@ -2,7 +2,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Duration, Testing } from 'cdk8s';
 import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, RuleGroup, ScaledApi, WorkerPool } from '../lib';
-import { ALL_KNOWN_METRICS } from '../lib/core/known-metrics';
+import { ALL_KNOWN_METRICS, SLOT_RETAINED_WAL_METRIC } from '../lib/core/known-metrics';
 import { ProcessGroup } from './support/processes';
 import { metricNames } from './support/promql';
 import { checkRules, testRules } from './support/promtool';
@@ -13,7 +13,9 @@ const db = new PgReplicaSet(chart, 'db');
 const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
-const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache, database: db });
+const jobs = new WorkerPool(chart, 'jobs', {
+  image: 'example/worker:1.0.0', queue: 'emails', broker: cache, database: db, schedules: { nightly: { cron: '0 3 * * *', name: 'digest' } },
+});
 // The mean-duration alerts exist only when asked for: at bet-intel's bounds.
 const { ruleGroups } = new Observability(chart, 'obs', {
   targets: [api, db, cache, lb, jobs], averageLatencyBound: Duration.millis(200), readQueryLatencyBound: Duration.millis(50),
@@ -26,6 +28,8 @@ afterAll(() => group.cleanup());
 const ns = 'namespace="default"';
 const apiJob = `${ns}, job="test-api"`;
 const series = (metric: string, labels: string, values: string) => ({ series: `${metric}{${labels}}`, values });
+const kedaScaler = `${ns}, scaledObject="test-jobs", scaler="redisClusterScaler", metric="s0-redis-emails", triggerIndex="0", type="scaledobject"`;
+const cronJob = `${ns}, cronjob="test-jobs-nightly"`;
 
 /** For every alert: series that make it fire, series of a healthy system, and the labels it fires with. */
 const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Record<string, string> }> = {
@@ -105,6 +109,25 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
     healthy: [series('keda_scaler_metrics_value', `${ns}, scaledObject="test-jobs", scaler="redis-cluster", metric="s0-redis-emails"`, '1200-10x60')],
     labels: { namespace: 'default', scaledObject: 'test-jobs', scaler: 'redis-cluster', metric: 's0-redis-emails' },
   },
+  // At the threshold (10 minutes): errors for the last 13 minutes fire, for the last 7 do not yet.
+  HscaleWorkerScalerErrors: {
+    firing: [series('keda_scaler_detail_errors_total', kedaScaler, '0x45 1+2x14')],
+    healthy: [series('keda_scaler_detail_errors_total', kedaScaler, '0x51 1+2x8')],
+    labels: { namespace: 'default', scaledObject: 'test-jobs' },
+  },
+  // At the threshold (10 minutes): the run scheduled at 48 min has not succeeded 11 minutes later; one scheduled at 51 min is still within its time.
+  HscaleWorkerScheduledRunNotSucceeded: {
+    firing: [series('kube_cronjob_status_last_schedule_time', cronJob, '1800x47 2880x12'), series('kube_cronjob_status_last_successful_time', cronJob, '1860x60')],
+    healthy: [series('kube_cronjob_status_last_schedule_time', cronJob, '1800x50 3060x9'), series('kube_cronjob_status_last_successful_time', cronJob, '1860x60')],
+    labels: { namespace: 'default', cronjob: 'test-jobs-nightly' },
+  },
+  // At the threshold (1 minute): failed for the last 2 minutes fires, for the last minute not yet; another chart's Job is not ours.
+  RedisJobFailed: {
+    firing: [series('kube_job_failed', `${ns}, job_name="test-cache-create", condition="true"`, '0x57 1x2')],
+    healthy: [series('kube_job_failed', `${ns}, job_name="test-cache-create", condition="true"`, '0x58 1'),
+      series('kube_job_failed', `${ns}, job_name="other-cache-create", condition="true"`, '1x60')],
+    labels: { namespace: 'default', job_name: 'test-cache-create', condition: 'true' },
+  },
   PostgresInstanceDown: {
     firing: [series('pg_up', `${ns}, pod="test-db-replica-0"`, '0x60')],
     healthy: [series('pg_up', `${ns}, pod="test-db-replica-0"`, '1x60')],
@@ -142,10 +165,11 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
     healthy: [series('pg_replication_slot_slot_is_active', `${ns}, pod="test-db-primary-0", slot_name="test_db_replica_1"`, '1x60')],
     labels: { namespace: 'default', pod: 'test-db-primary-0', slot_name: 'test_db_replica_1' },
   },
+  // At the threshold (standbyWalLagBound, 1 GiB): a byte more fires, exactly 1 GiB does not.
   PostgresStandbyRetainsTooMuchWal: {
-    firing: [series('pg_stat_replication_pg_wal_lsn_diff', `${ns}, pod="test-db-primary-0", application_name="test_db_replica_0"`, '2000000000x60')],
-    healthy: [series('pg_stat_replication_pg_wal_lsn_diff', `${ns}, pod="test-db-primary-0", application_name="test_db_replica_0"`, '1000x60')],
-    labels: { namespace: 'default', pod: 'test-db-primary-0', application_name: 'test_db_replica_0' },
+    firing: [series(SLOT_RETAINED_WAL_METRIC, `${ns}, pod="test-db-primary-0", slot_name="test_db_replica_0"`, `${2 ** 30 + 1}x60`)],
+    healthy: [series(SLOT_RETAINED_WAL_METRIC, `${ns}, pod="test-db-primary-0", slot_name="test_db_replica_0"`, `${2 ** 30}x60`)],
+    labels: { namespace: 'default', pod: 'test-db-primary-0', slot_name: 'test_db_replica_0' },
   },
   RedisClusterStateNotOk: {
     firing: [series('redis_cluster_state', `${ns}, pod="test-cache-0"`, '0x60')],
@@ -258,4 +282,26 @@ test('the 5xx ratio is recorded as 0 while no request has failed, not left absen
 test('every rule reads only metrics some exporter really serves', () => {
   const names = ruleGroups.flatMap(g => g.rules).flatMap(r => metricNames(r.expr));
   expect(names.filter(name => !ALL_KNOWN_METRICS.has(name))).toEqual([]);
+});
+
+test('KEDA 2.10\'s per-scaler error counter pages too, and so does a CronJob that has never succeeded', async () => {
+  // GIVEN the alerting rules
+  const dir = group.tempDir();
+  await checkRules(dir, 'rules.yml', ruleGroups.map(g => ({ ...g, rules: g.rules.map(r => ('alert' in r ? { ...r, annotations: undefined } : r)) as RuleGroup['rules'] })));
+  const fires = (name: string, alertname: string, inputSeries: object[], labels: Record<string, string>) => ({
+    name, interval: '1m', input_series: inputSeries,
+    alert_rule_test: [{ eval_time: '59m', alertname, exp_alerts: [{ exp_labels: { ...labels, severity: alertname === 'HscaleWorkerScalerErrors' ? 'critical' : 'warning' } }] }],
+  });
+  // WHEN KEDA before 2.14 counts errors as keda_scaler_errors (label scalerIndex), and a CronJob's first run failed (no last successful time)
+  const output = await testRules(dir, {
+    rule_files: ['rules.yml'], evaluation_interval: '1m', tests: [
+      fires('keda_scaler_errors', 'HscaleWorkerScalerErrors',
+        [series('keda_scaler_errors', `${ns}, scaledObject="test-jobs", scaler="redisClusterScaler", metric="s0-redis-emails", scalerIndex="0"`, '0x45 1+2x14')],
+        { namespace: 'default', scaledObject: 'test-jobs' }),
+      fires('never succeeded', 'HscaleWorkerScheduledRunNotSucceeded', [series('kube_cronjob_status_last_schedule_time', cronJob, '_x47 2880x12')],
+        { namespace: 'default', cronjob: 'test-jobs-nightly' }),
+    ],
+  });
+  // THEN both fire
+  expect(output).toContain('SUCCESS');
 });

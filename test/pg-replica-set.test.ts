@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { parse } from 'yaml';
 import { PgReplicaSet, PgReplicaSetProps, ScaledApi } from '../lib';
 import { DEFAULT_METRICS_SCRAPER } from '../lib/core/endpoints';
+import { EXPORTER_QUERIES_FILE } from '../lib/postgres/exporter-queries';
 import { resolvePgReplicaSetSettings } from '../lib/postgres/pg-replica-set';
 import { usedFilesHash } from '../lib/postgres/shared';
 import { crdValidators } from './support/crd-validators';
@@ -49,6 +50,22 @@ test.each(['statefulset', 'patroni'] as const)('engine %s: PostgreSQL gets a 256
   }
 });
 
+test.each(['statefulset', 'patroni'] as const)('engine %s: every exporter sidecar runs the custom queries of the PostgreSQL ConfigMap', engine => {
+  // GIVEN the synthesized members
+  const { manifests } = synthDb({ engine });
+  const queries = findObject(manifests, 'ConfigMap', 'test-db-config').data[EXPORTER_QUERIES_FILE];
+  expect(queries).toContain('pg_replication_slots');
+  const statefulSets = manifests.filter(m => m.kind === 'StatefulSet' && m.metadata.name.startsWith('test-db'));
+  expect(statefulSets.length).toBeGreaterThan(0);
+  for (const set of statefulSets) {
+    // THEN the exporter's query path is a file of the mounted ConfigMap
+    const spec = set.spec.template.spec;
+    const exporter = spec.containers.find((c: Manifest) => c.name === 'exporter');
+    const mount = exporter.volumeMounts.find((m: Manifest) => envOf(exporter).PG_EXPORTER_EXTEND_QUERY_PATH === `${m.mountPath}/${EXPORTER_QUERIES_FILE}`);
+    expect(spec.volumes.find((v: Manifest) => v.name === mount.name).configMap.name).toBe('test-db-config');
+  }
+});
+
 test('the single primary refuses voluntary eviction; replicas may go one at a time', () => {
   const { manifests } = synthDb();
   expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-primary').spec.maxUnavailable).toBe(0);
@@ -62,9 +79,10 @@ test('the primary and the replicas each hash only the files they read: a new rep
   const checksum = (name: string) => findObject(manifests, 'StatefulSet', name).spec.template.metadata.annotations['hscale.io/config-sha256'];
   // WHEN replica-init.sh changes, THEN the primary's checksum does not, and the replicas' does
   const changed = { ...files, 'replica-init.sh': `${files['replica-init.sh']}# changed\n` };
-  expect(usedFilesHash(changed, ['postgresql.conf', 'pg_hba.conf', 'primary-init.sh'])).toBe(checksum('test-db-primary'));
-  expect(usedFilesHash(changed, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh'])).not.toBe(checksum('test-db-replica'));
-  expect(usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh'])).toBe(checksum('test-db-replica'));
+  // (both roles' exporters read the custom queries)
+  expect(usedFilesHash(changed, ['postgresql.conf', 'pg_hba.conf', 'primary-init.sh', EXPORTER_QUERIES_FILE])).toBe(checksum('test-db-primary'));
+  expect(usedFilesHash(changed, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh', EXPORTER_QUERIES_FILE])).not.toBe(checksum('test-db-replica'));
+  expect(usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh', EXPORTER_QUERIES_FILE])).toBe(checksum('test-db-replica'));
 });
 
 test('the API gets the env contract with credentials only as Secret references', () => {
@@ -98,7 +116,7 @@ test('configs are rendered from props and the scripts come from the ConfigMap', 
   expect(db.postgresConf).toContain('shared_preload_libraries = \'pg_stat_statements\'');
   expect(db.hbaConf).toContain('host    replication  all  10.0.0.0/8  scram-sha-256');
   const config = findObject(manifests, 'ConfigMap', 'test-db-config').data;
-  expect(Object.keys(config).sort()).toEqual(['pg_hba.conf', 'postgresql.conf', 'primary-init.sh', 'replica-init.sh']);
+  expect(Object.keys(config).sort()).toEqual([EXPORTER_QUERIES_FILE, 'pg_hba.conf', 'postgresql.conf', 'primary-init.sh', 'replica-init.sh']);
   const replica = findObject(manifests, 'StatefulSet', 'test-db-replica').spec.template.spec.containers[0];
   expect(replica.command).toEqual(['sh', '/etc/postgresql/replica-init.sh']);
   expect(envOf(replica).PRIMARY_HOST).toBe('test-db-rw.default.svc.cluster.local');

@@ -150,8 +150,12 @@ export interface MetricsEndpoint {
   readonly volumeClaims?: string;
   /** The construct already emits a monitor for it (e.g. the CloudNativePG PodMonitor); monitoring adds only rules. */
   readonly hasMonitor?: boolean;
-  /** The work queue the pods drain, when KEDA scales them on its length; its backlog is alerted on. */
+  /** The work queue the pods drain, when KEDA scales them on its length; its backlog and KEDA's errors reading it are alerted on. */
   readonly queue?: QueueBacklog;
+  /** Names of the one-off Jobs the construct makes (e.g. the Redis cluster-create Job): one that fails for good is alerted on. */
+  readonly jobs?: string[];
+  /** Names of the construct's CronJobs: a scheduled run that has not succeeded is alerted on. */
+  readonly cronJobs?: string[];
 }
 
 /** A work queue whose length a KEDA ScaledObject reads (and exports as `keda_scaler_metrics_value`). */

@@ -1,3 +1,6 @@
+/** The WAL each replication slot retains, in bytes: the gauge of the PostgreSQL exporter sidecars' custom query (lib/postgres/exporter-queries.ts). */
+export const SLOT_RETAINED_WAL_METRIC = 'hscale_pg_replication_slot_retained_wal_bytes';
+
 /**
  * Every metric name the alert rules and dashboards may use, with the exporter that serves it.
  * A test extracts the metric names of every expression and fails on a name not listed here,
@@ -19,7 +22,8 @@ export const KNOWN_METRICS: Record<string, string[]> = {
   'kube-state-metrics': [
     'kube_horizontalpodautoscaler_status_current_replicas', 'kube_horizontalpodautoscaler_spec_max_replicas',
     'kube_horizontalpodautoscaler_spec_min_replicas', 'kube_poddisruptionbudget_status_pod_disruptions_allowed',
-    'kube_pod_container_status_restarts_total', 'kube_pod_container_status_waiting_reason',
+    'kube_pod_container_status_restarts_total', 'kube_pod_container_status_waiting_reason', 'kube_job_failed',
+    'kube_cronjob_status_last_schedule_time', 'kube_cronjob_status_last_successful_time',
   ],
   // the kubelet's volume statistics (kube-prometheus-stack scrapes them), for the volume alerts.
   'kubelet': ['kubelet_volume_stats_available_bytes', 'kubelet_volume_stats_capacity_bytes'],
@@ -34,6 +38,8 @@ export const KNOWN_METRICS: Record<string, string[]> = {
     'pg_up', 'pg_replication_lag_seconds', 'pg_replication_is_replica', 'pg_stat_activity_count',
     'pg_settings_max_connections', 'pg_replication_slot_slot_is_active', 'pg_replication_slot_slot_current_wal_lsn',
     'pg_stat_replication_pg_wal_lsn_diff', 'pg_database_size_bytes',
+    // the custom query of lib/postgres/exporter-queries.ts, which the chart's exporter sidecars run.
+    SLOT_RETAINED_WAL_METRIC,
   ],
   // oliver006/redis_exporter v1.62.
   'redis-exporter': [
@@ -48,7 +54,8 @@ export const KNOWN_METRICS: Record<string, string[]> = {
   ],
   // The KEDA operator (kedacore/keda v2.x, scraped through its Helm chart's prometheus.operator settings):
   // the value each scaler last read, labelled namespace, scaledObject, scaler, metric.
-  'keda-operator': ['keda_scaler_metrics_value'],
+  // Errors reading a scaler: keda_scaler_detail_errors_total since v2.14, keda_scaler_errors before.
+  'keda-operator': ['keda_scaler_metrics_value', 'keda_scaler_detail_errors_total', 'keda_scaler_errors'],
   // Recording rules of renderRecordingRules.
   'recording-rules': [
     'hscale:http_requests:rate5m', 'hscale:http_errors:ratio_rate5m', 'hscale:http_request_duration_seconds:p50',

@@ -1,4 +1,5 @@
 import { MetricsEndpoint } from '../core/endpoints';
+import { SLOT_RETAINED_WAL_METRIC } from '../core/known-metrics';
 
 /** One Prometheus alerting rule. */
 export interface AlertRule {
@@ -145,6 +146,32 @@ function workloadAlerts(prefix: string, e: MonitoredEndpoint, alert: MakeAlert):
   ];
 }
 
+/** `label=~"a|b"` for exact names (DNS-1123 names need no escaping). */
+function namesMatcher(label: string, names: string[]): string {
+  return `${label}=~"${names.join('|')}"`;
+}
+
+/**
+ * The construct's Jobs and CronJobs (kube-state-metrics). A Job is failed for good once its retries
+ * or its deadline are spent (`kube_job_failed`; `kube_job_status_failed` also counts pods that a retry
+ * made good). A CronJob's last scheduled run must have succeeded within 10 minutes (its runs have a
+ * 5-minute deadline), whatever its schedule: a staleness bound from the schedule would wait a whole
+ * period (a day, for a daily job) before paging.
+ */
+function batchAlerts(prefix: string, e: MonitoredEndpoint, alert: MakeAlert): AlertRule[] {
+  const ns = namespaceMatcher(e);
+  const jobs = e.jobs?.length ? [alert(`${prefix}JobFailed`, 'warning', '1m',
+    `kube_job_failed{${ns}${namesMatcher('job_name', e.jobs)}, condition="true"} > 0`,
+    `${e.workloadName}: Job {{ $labels.job_name }} failed`,
+    'The Job spent its retries or its deadline: read its pods\' logs (kubectl logs job/{{ $labels.job_name }}).')] : [];
+  const cron = `${ns}${namesMatcher('cronjob', e.cronJobs ?? [])}`;
+  const cronJobs = e.cronJobs?.length ? [alert(`${prefix}ScheduledRunNotSucceeded`, 'warning', '10m',
+    `kube_cronjob_status_last_schedule_time{${cron}} > (kube_cronjob_status_last_successful_time{${cron}} or kube_cronjob_status_last_schedule_time{${cron}} * 0)`,
+    `${e.workloadName}: the last run of CronJob {{ $labels.cronjob }} has not succeeded`,
+    'Its last scheduled run failed or is stuck, so the job it enqueues was not added: read the Job\'s pods\' logs.')] : [];
+  return [...jobs, ...cronJobs];
+}
+
 /** A server whose pods keep data on volumes: paged before one fills, since a full volume stops writes. */
 function volumeAlerts(prefix: string, e: MonitoredEndpoint, t: AlertThresholds, alert: MakeAlert): AlertRule[] {
   if (!e.volumeClaims) return [];
@@ -217,7 +244,22 @@ const workerAlerts: AlertsOf = (e, t, alert) => [
     `${kedaQueueLength(e)} > ${e.queue.backlogLimit} and delta(${kedaQueueLength(e)}[15m]) > 0`,
     `${e.workloadName}: queue ${e.queue.name} keeps growing beyond what the pool can take`,
     '{{ $value }} jobs wait and the count still rises: raise maxReplicas, or find what makes each job slower.')] : []),
+  ...(e.queue ? [scalerErrorsAlert(e, alert)] : []),
+  ...batchAlerts('HscaleWorker', e, alert),
 ];
+
+/**
+ * KEDA cannot read the queue: the pool keeps its size, and a pool at zero never wakes. KEDA 2.14+
+ * counts per scaler in `keda_scaler_detail_errors_total`, 2.10-2.13 in `keda_scaler_errors`;
+ * `keda_scaler_errors_total` has no labels, so it cannot name the pool.
+ */
+function scalerErrorsAlert(e: MonitoredEndpoint, alert: MakeAlert): AlertRule {
+  const selector = `${namespaceMatcher(e)}scaledObject="${e.queue!.scaledObject}"`;
+  return alert('HscaleWorkerScalerErrors', 'critical', '10m',
+    `sum by (namespace, scaledObject) (rate(keda_scaler_detail_errors_total{${selector}}[5m]) or rate(keda_scaler_errors{${selector}}[5m])) > 0`,
+    `${e.workloadName}: KEDA cannot read the queue`,
+    'ScaledObject {{ $labels.scaledObject }} fails to read its queue length: the pool is not scaled (a pool at zero takes no job). Read the keda-operator logs.');
+}
 
 const replicationAlerts: AlertsOf = (e, t, alert) => [
   alert('PostgresReplicationLagHigh', 'warning', '2m',
@@ -229,10 +271,11 @@ const replicationAlerts: AlertsOf = (e, t, alert) => [
     `pg_replication_slot_slot_is_active{${podMatcher(e)}} == 0`,
     `${e.workloadName}: replication slot {{ $labels.slot_name }} has been inactive for 30 minutes and retains WAL`,
     'A slot without its replica keeps WAL up to max_slot_wal_keep_size, then is lost: bring the replica back or drop the slot.'),
+  // Read from the slots (the exporter's custom query), not pg_stat_replication: a disconnected standby's slot retains the most.
   alert('PostgresStandbyRetainsTooMuchWal', 'warning', '10m',
-    `pg_stat_replication_pg_wal_lsn_diff{${podMatcher(e)}} > ${t.slotRetainedBytes}`,
+    `${SLOT_RETAINED_WAL_METRIC}{${podMatcher(e)}} > ${t.slotRetainedBytes}`,
     `${e.workloadName}: a standby's slot holds more than ${Math.round(t.slotRetainedBytes / 2 ** 20)} MiB of WAL`,
-    '{{ $labels.application_name }} is {{ $value | humanize1024 }}B behind; the primary keeps that WAL on disk.'),
+    'Slot {{ $labels.slot_name }} on {{ $labels.pod }} retains {{ $value | humanize1024 }}B of WAL on disk, connected or not.'),
 ];
 
 const postgresqlAlerts: AlertsOf = (e, t, alert) => [
@@ -269,6 +312,7 @@ const redisAlerts: AlertsOf = (e, t, alert) => [
   alert('RedisEvictionsRising', 'warning', '15m', `rate(redis_evicted_keys_total{${podMatcher(e)}}[5m]) > 0`,
     `${e.workloadName}: keys are being evicted`, '{{ $labels.pod }} evicts {{ $value }} keys/s: the dataset outgrows maxmemory.'),
   ...volumeAlerts('Redis', e, t, alert),
+  ...batchAlerts('Redis', e, alert),
 ];
 
 const nginxAlerts: AlertsOf = (e, _t, alert) => [

@@ -7,9 +7,12 @@ import { disruptionBudget , exporterSidecar } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
 import { PgEngineSettings, PgServices } from './engine';
+import { EXPORTER_QUERIES_FILE, renderExporterQueries } from './exporter-queries';
 
 export const PG_PORT = 5432;
 export const EXPORTER_PORT = 9187;
+/** Where the exporter sidecar mounts the config volume, to read its custom queries. */
+const EXPORTER_ETC = '/etc/postgres-exporter';
 /**
  * Size of the memory-backed /dev/shm of every PostgreSQL pod. A container's own /dev/shm is 64 MiB,
  * which parallel queries' dynamic shared memory outgrow ("could not resize shared memory segment");
@@ -83,16 +86,23 @@ export function podsServiceMetricsEndpoint(scope: Construct, s: PgEngineSettings
   };
 }
 
-/** The postgres_exporter sidecar of a pod, connecting over the pod's loopback as the monitoring role, which can read statistics and no table. */
+/**
+ * The postgres_exporter sidecar of a pod, connecting over the pod's loopback as the monitoring role, which can read statistics and no table;
+ * it runs the custom queries of the pod's `config` volume.
+ */
 export function memberExporter(s: PgEngineSettings): k8s.Container {
-  return exporterSidecar({
-    image: s.exporterImage, port: EXPORTER_PORT, healthPath: '/', cpuLimit: '200m',
-    env: [
-      { name: 'DATA_SOURCE_URI', value: `127.0.0.1:${PG_PORT}/postgres?sslmode=disable` },
-      secretEnv(s.credentialsSecret, 'DATA_SOURCE_USER', MONITOR_CREDENTIAL_KEYS.user),
-      secretEnv(s.credentialsSecret, 'DATA_SOURCE_PASS', MONITOR_CREDENTIAL_KEYS.password),
-    ],
-  });
+  return {
+    ...exporterSidecar({
+      image: s.exporterImage, port: EXPORTER_PORT, healthPath: '/', cpuLimit: '200m',
+      env: [
+        { name: 'DATA_SOURCE_URI', value: `127.0.0.1:${PG_PORT}/postgres?sslmode=disable` },
+        secretEnv(s.credentialsSecret, 'DATA_SOURCE_USER', MONITOR_CREDENTIAL_KEYS.user),
+        secretEnv(s.credentialsSecret, 'DATA_SOURCE_PASS', MONITOR_CREDENTIAL_KEYS.password),
+        { name: 'PG_EXPORTER_EXTEND_QUERY_PATH', value: `${EXPORTER_ETC}/${EXPORTER_QUERIES_FILE}` },
+      ],
+    }),
+    volumeMounts: [{ name: 'config', mountPath: EXPORTER_ETC, readOnly: true }],
+  };
 }
 
 /** The `data` volume claim template of a member StatefulSet. */
@@ -107,13 +117,19 @@ export function dataVolumeClaim(s: PgEngineSettings, labels: Record<string, stri
   };
 }
 
-/** A ConfigMap `<name>-config` with `files`, and the hash of its content for a pod annotation that rolls the pods on change. */
-export function createConfigMap(scope: Construct, name: string, files: Record<string, string>): { configMap: k8s.KubeConfigMap; hash: string } {
+/**
+ * A ConfigMap `<name>-config` with `files` and the exporter's custom queries, and the hash of its content for a pod annotation
+ * that rolls the pods on change.
+ */
+export function createConfigMap(
+  scope: Construct, name: string, files: Record<string, string>,
+): { configMap: k8s.KubeConfigMap; hash: string; files: Record<string, string> } {
+  const data = { ...files, [EXPORTER_QUERIES_FILE]: renderExporterQueries() };
   const configMap = new k8s.KubeConfigMap(scope, 'Config', {
     metadata: pgMetadata(scope, `${name}-config`, 'config'),
-    data: files,
+    data,
   });
-  return { configMap, hash: usedFilesHash(files, Object.keys(files)) };
+  return { configMap, hash: usedFilesHash(data, Object.keys(data)), files: data };
 }
 
 /** The hash of the `used` files of a ConfigMap, for the annotation of pods that read only those: a change to another file rolls none of them. */

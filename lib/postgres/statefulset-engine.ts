@@ -5,6 +5,7 @@ import {
   nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
 } from '../core/pod-defaults';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
+import { EXPORTER_QUERIES_FILE } from './exporter-queries';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
 import {
   APP_CREDENTIAL_KEYS, applyMemberPodOptions, monitorInitEnv, createConfigMap, createPgServices, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, memberExporter, PG_PORT, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume, usedFilesHash,
@@ -49,8 +50,8 @@ class StatefulSetBuilder {
 
   public build(): PgEngineOutput {
     const { postgresConf, hbaConf, configMap, files } = this.createConfig();
-    const primary = this.createStatefulSet('primary', configMap, usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'primary-init.sh']));
-    const replicaSet = this.createStatefulSet('replica', configMap, usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh']));
+    const primary = this.createStatefulSet('primary', configMap, usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'primary-init.sh', EXPORTER_QUERIES_FILE]));
+    const replicaSet = this.createStatefulSet('replica', configMap, usedFilesHash(files, ['postgresql.conf', 'pg_hba.conf', 'replica-init.sh', EXPORTER_QUERIES_FILE]));
     const serviceAccount = applyMemberPodOptions(this.scope, this.s.name, [primary, replicaSet], this.s.pod);
     const services = createPgServices(this.scope, this.s.name, this.podsService, { primary: this.primaryPods, replica: this.replicaPods, all: this.allPods });
     // Replicas may go one at a time, reads falling back to the primary; the single primary may not.
@@ -85,13 +86,13 @@ class StatefulSetBuilder {
       synchronousReplicas: s.synchronousReplicas, standbyNames, synchronousCommit: s.synchronousCommit, parameters: s.parameters,
     });
     const hbaConf = renderPgHba({ replicationUser: 'all', replicationNetworks: s.podNetworks, clientNetworks: s.podNetworks });
-    const files = {
+    const { configMap, files } = createConfigMap(this.scope, s.name, {
       'postgresql.conf': postgresConf,
       'pg_hba.conf': hbaConf,
       'primary-init.sh': renderPrimaryInitScript(),
       'replica-init.sh': renderReplicaInitScript(),
-    };
-    return { postgresConf, hbaConf, configMap: createConfigMap(this.scope, s.name, files).configMap, files };
+    });
+    return { postgresConf, hbaConf, configMap, files };
   }
 
   private createStatefulSet(role: Role, configMap: k8s.KubeConfigMap, configHash: string): k8s.KubeStatefulSet {

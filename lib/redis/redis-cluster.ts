@@ -102,7 +102,6 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.headlessService = this.createHeadlessService();
     this.disruptionBudget = disruptionBudget(this, 'DisruptionBudget', this.metadata(this.name), this.podSelector);
     this.networkPolicy = createPeerNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels }, plan.peerPorts);
-    this.metricsEndpoints = [this.exporterEndpoint(plan)];
 
     // What only the mode makes (the cluster-create Job, or the Sentinels) and how clients connect.
     const modeObjects = this.modeObjects = plan.build({
@@ -110,6 +109,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     });
     ({ createJob: this.createJob, sentinelStatefulSet: this.sentinelStatefulSet, sentinelNetworkPolicy: this.sentinelNetworkPolicy } = modeObjects);
     ({ sentinelService: this.sentinelService, sentinelDisruptionBudget: this.sentinelDisruptionBudget, clientEnv: this.clientEnv, clientLinks: this.clientLinks } = modeObjects);
+    this.metricsEndpoints = [this.exporterEndpoint(plan)];
     this.serviceAccounts = this.applyPodOptions();
     this.allowScraper(settings.metricsScraper);
   }
@@ -260,6 +260,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
       serviceName: this.headlessServiceName, serviceLabels: this.labels, withoutReplicas: !plan.replicated,
       redisClusterEnabled: plan.clusterEnabled,
       volumeClaims: this.settings.persistence ? `data-${this.name}-` : undefined,
+      ...(this.createJob ? { jobs: [this.createJob.name] } : {}),
     };
   }
 }

@@ -565,6 +565,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
       port: this.metricsPort,
       path: this.settings.metricsPath,
       ...(keda ? { queue: { name: this.queues.join(','), scaledObject: this.name, backlogLimit: this.backlogPerReplica * this.maxReplicas } } : {}),
+      ...(this.settings.schedules.length > 0 ? { cronJobs: Object.values(this.cronJobs).map(cronJob => cronJob.name) } : {}),
     }];
   }
 }

@@ -17,8 +17,10 @@ const TIER_IDS = ['db', 'cache', 'queue', 'api', 'lb', 'obs', 'secrets'];
 export interface HorizontalScalingTopologyProps {
   /** Container image of the API, pinned by a tag other than `latest` or by digest. */
   readonly image: string;
+  /** Digest of the API's `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image */
+  readonly imageDigest?: string;
   /** The API tier, beyond its image and backends. @default - ScaledApi's defaults: 3 to 20 pods on CPU 70% / memory 80% */
-  readonly api?: Omit<ScaledApiProps, 'image' | 'database' | 'cache'>;
+  readonly api?: Omit<ScaledApiProps, 'image' | 'imageDigest' | 'database' | 'cache'>;
   /** The PostgreSQL tier to create. @default - PgReplicaSet's defaults: a primary and 2 streaming replicas */
   readonly database?: PgReplicaSetProps;
   /** A PostgreSQL tier made elsewhere (e.g. shared with another chart), instead of `database`. @default - one is created */
@@ -91,7 +93,7 @@ export class HorizontalScalingTopology extends Construct {
     // The API enqueues for every pool's queues (POST /api/v1/jobs), on the queue's Redis.
     const env = { ...workerQueuesEnv(Object.values(props.workers ?? {})), ...props.api?.env };
     this.api = new ScaledApi(this, 'api', {
-      ...withPod(pod, props.api), env, image: props.image, database: this.database, cache: this.cache, queueBroker: this.queue,
+      ...withPod(pod, props.api), env, image: props.image, imageDigest: props.imageDigest, database: this.database, cache: this.cache, queueBroker: this.queue,
     });
     const nginx = (props.loadBalancer?.mode ?? 'nginx') === 'nginx';
     this.loadBalancer = new LoadBalancer(this, 'lb', { ...withPod(nginx ? pod : undefined, props.loadBalancer), backend: this.api });

@@ -20,7 +20,7 @@ import { validateProps } from '../core/prop-validation';
 import { resolveRollout, RolloutPolicy, RolloutSpec } from '../core/rollout';
 import { ServicePoolBounds, servicePoolBounds } from '../core/service-pools';
 import {
-  propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePort, requirePositive,
+  pinnedImage, propError, requireIntInRange, requireOneOf, requirePinnedPeer, requirePort, requirePositive,
   requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
 import { WiringEnv, wiringEnv } from '../core/wiring-env';
@@ -115,6 +115,8 @@ export interface ProbePaths {
 export interface ScaledApiProps {
   /** Container image, pinned by a tag other than `latest` or by digest. */
   readonly image: string;
+  /** Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image */
+  readonly imageDigest?: string;
   /** Port the container serves HTTP on (injected as `PORT`). @default 8000 */
   readonly port?: number;
   /** Separate port that serves Prometheus metrics. @default - metrics are scraped from the HTTP port */
@@ -243,7 +245,7 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
   validateProps(scope, 'ScaledApiProps', props);
   for (const link of ['database', 'cache', 'queueBroker'] as const) requireSameNamespace(scope, link, props[link]);
   const name = resourceName(scope);
-  const image = requirePinnedImage(scope, 'image', props.image);
+  const image = pinnedImage(scope, 'image', props.image, props.imageDigest);
   const ports = resolvePorts(scope, props);
   const queue = props.queueBroker !== undefined && props.queueBroker !== props.cache ? prefixedLink(props.queueBroker, QUEUE_ENV_PREFIX) : undefined;
   const backends: IClientAccessible[] = [props.database, props.cache, queue].filter(b => b !== undefined);

@@ -100,6 +100,21 @@ export function requirePinnedImage(scope: Construct, prop: string, value: string
   return value;
 }
 
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/**
+ * The image a container runs: `image` checked as {@link requirePinnedImage}, with `digest` (the
+ * prop `<prop>Digest`) appended as `image@sha256:...` when given, so every construct renders a
+ * digest one way. The digest must be `sha256:` and 64 hex digits, and the image must carry no other.
+ */
+export function pinnedImage(scope: Construct, prop: string, image: string, digest: string | undefined): string {
+  if (digest === undefined) return requirePinnedImage(scope, prop, image);
+  const digestProp = `${prop}Digest`;
+  if (!DIGEST.test(digest)) throw propError(scope, digestProp, digest, 'must be \'sha256:\' followed by 64 lower-case hex digits');
+  if (image.includes('@')) throw propError(scope, digestProp, digest, `must not be given when '${prop}' (${image}) already holds a digest`);
+  return requirePinnedImage(scope, prop, `${image}@${digest}`);
+}
+
 /**
  * A Kubernetes resource quantity: a number with an optional suffix, e.g. '250m', '1', '512Mi', '10Gi'.
  * @format quantity

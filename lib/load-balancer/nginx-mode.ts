@@ -9,7 +9,7 @@ import {
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
-  parseQuantity, propError, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requirePositive, requireReplicaRange,
+  parseQuantity, pinnedImage, propError, requireIntInRange, requireOneOf, requirePinnedPeer, requirePositive, requireReplicaRange,
   requireWholeDuration,
 } from '../core/validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
@@ -70,8 +70,8 @@ type Metadata = { readonly name: string; readonly labels: Record<string, string>
 function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): NginxModeSettings {
   const apiRateLimit = resolveRateLimit(scope, 'apiRateLimit', props.apiRateLimit, { rate: 100, burst: 20, per: 'second' });
   const loginRateLimit = resolveRateLimit(scope, 'loginRateLimit', props.loginRateLimit, { rate: 5, burst: 3, per: 'minute' });
-  const image = requirePinnedImage(scope, 'image', props.image ?? 'nginxinc/nginx-unprivileged:1.27.4-alpine');
-  const exporterImage = requirePinnedImage(scope, 'exporterImage', props.exporterImage ?? 'nginx/nginx-prometheus-exporter:1.4.2');
+  const image = pinnedImage(scope, 'image', props.image ?? 'nginxinc/nginx-unprivileged:1.27.4-alpine', props.imageDigest);
+  const exporterImage = pinnedImage(scope, 'exporterImage', props.exporterImage ?? 'nginx/nginx-prometheus-exporter:1.4.2', props.exporterImageDigest);
   const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 2, 1, 1000);
   const maxReplicas = requireIntInRange(scope, 'maxReplicas', props.maxReplicas ?? 10, 1, 1000);
   requireReplicaRange(scope, minReplicas, maxReplicas);

@@ -110,8 +110,12 @@ export interface LoadBalancerProps {
   readonly mode?: LoadBalancerMode;
   /** nginx image; must be nginx >= 1.27.3 for `resolve` in upstreams, and run unprivileged. @default 'nginxinc/nginx-unprivileged:1.27.4-alpine' */
   readonly image?: string;
+  /** Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image @onlyWhen mode=nginx */
+  readonly imageDigest?: string;
   /** Image of the stub_status exporter sidecar. @default 'nginx/nginx-prometheus-exporter:1.4.2' */
   readonly exporterImage?: string;
+  /** Digest of `exporterImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image @onlyWhen mode=nginx */
+  readonly exporterImageDigest?: string;
   /** Fewest nginx pods. @default 2 */
   readonly minReplicas?: number;
   /** Most nginx pods. @default 10 */

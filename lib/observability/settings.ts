@@ -48,8 +48,12 @@ export interface ObservabilityProps {
   readonly dashboardFolder?: string;
   /** standalone: Prometheus image. @default 'quay.io/prometheus/prometheus:v2.53.1' @onlyWhen mode=standalone */
   readonly prometheusImage?: string;
+  /** standalone: Digest of `prometheusImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image @onlyWhen mode=standalone */
+  readonly prometheusImageDigest?: string;
   /** standalone: Grafana image. @default 'grafana/grafana:11.1.3' @onlyWhen mode=standalone */
   readonly grafanaImage?: string;
+  /** standalone: Digest of `grafanaImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image @onlyWhen mode=standalone */
+  readonly grafanaImageDigest?: string;
   /** standalone: Secret with the Grafana admin password (key `password`). @default '<name>-grafana-admin' @onlyWhen mode=standalone */
   readonly grafanaAdminSecret?: string;
   /** standalone: how long Prometheus keeps samples. @default '15d' @onlyWhen mode=standalone */

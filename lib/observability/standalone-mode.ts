@@ -9,7 +9,7 @@ import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
   annotateServiceAccount, applyPodOptions, applyPodOptionsWithServiceAccount, mergePodOptions, PodOptions, resolvePodOptions,
 } from '../core/pod-options';
-import { propError, requirePinnedImage } from '../core/validation';
+import { pinnedImage, propError } from '../core/validation';
 import { ObservabilityModeBuilder, ObservabilityModeObjects, ObservedTopology, StandaloneServer } from './mode';
 import { renderPrometheusConfig } from './prometheus-config';
 import { ObservabilityProps } from './settings';
@@ -34,8 +34,8 @@ export function resolveStandaloneSettings(scope: Construct, props: Observability
   }
   return {
     namespace,
-    prometheusImage: requirePinnedImage(scope, 'prometheusImage', props.prometheusImage ?? 'quay.io/prometheus/prometheus:v2.53.1'),
-    grafanaImage: requirePinnedImage(scope, 'grafanaImage', props.grafanaImage ?? 'grafana/grafana:11.1.3'),
+    prometheusImage: pinnedImage(scope, 'prometheusImage', props.prometheusImage ?? 'quay.io/prometheus/prometheus:v2.53.1', props.prometheusImageDigest),
+    grafanaImage: pinnedImage(scope, 'grafanaImage', props.grafanaImage ?? 'grafana/grafana:11.1.3', props.grafanaImageDigest),
     retention: props.retention ?? '15d',
     grafanaAdminSecret: grafanaAdminSecretName(scope, props),
     pod: resolveServerPodOptions(scope, props),

@@ -10,7 +10,7 @@ import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { mergePodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
-import { parseQuantity, propError, Quantity, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity } from '../core/validation';
+import { parseQuantity, pinnedImage, propError, Quantity, requireIntInRange, requireOneOf, requirePinnedPeer, requireQuantity } from '../core/validation';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import { PatroniSettings, PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings, PgServices } from './engine';
 import { DEFAULT_PATRONI_TIMING, patroniTimingViolation } from './patroni-conf';
@@ -65,8 +65,12 @@ export interface PgReplicaSetProps {
   readonly credentialsSecret?: string;
   /** PostgreSQL image (15 or newer). @default 'postgres:15.15' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.15' (cloudnative-pg) */
   readonly image?: string;
+  /** Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image */
+  readonly imageDigest?: string;
   /** postgres_exporter image. @default 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0' */
   readonly exporterImage?: string;
+  /** Digest of `exporterImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image */
+  readonly exporterImageDigest?: string;
   /** Size of each instance's volume. @default '20Gi' */
   readonly storageSize?: Quantity;
   /** Storage class of the volumes. @default - the cluster's default storage class */
@@ -144,12 +148,12 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
   if (props.credentialsSecret !== undefined && props.credentialsSecret.trim() === '') {
     throw propError(scope, 'credentialsSecret', props.credentialsSecret, 'must name the Secret that holds the credentials');
   }
-  const exporterImage = requirePinnedImage(scope, 'exporterImage', props.exporterImage ?? 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0');
+  const exporterImage = pinnedImage(scope, 'exporterImage', props.exporterImage ?? 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0', props.exporterImageDigest);
   const engineModule: PgEngineModule = PG_ENGINES[engine];
   return {
     engine, name, replicas, synchronousReplicas, synchronousCommit,
     credentialsSecret: engineModule.credentialsSecret(name, props.credentialsSecret),
-    image: requirePinnedImage(scope, 'image', props.image ?? engineModule.defaultImage),
+    image: pinnedImage(scope, 'image', props.image ?? engineModule.defaultImage, props.imageDigest),
     exporterImage, storageSize, storageClassName: props.storageClassName, accessMode,
     requireAntiAffinity: props.requireAntiAffinity ?? false,
     resources, maxConnections, sharedBuffers: props.sharedBuffers ?? '1GB', workMem: props.workMem ?? '4MB',

@@ -7,7 +7,7 @@ import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { mergePodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
 import {
-  parseQuantity, propError, requireOneOf, requirePinnedImage, requirePinnedPeer, requireQuantity, requireWholeDuration,
+  parseQuantity, pinnedImage, propError, requireOneOf, requirePinnedPeer, requireQuantity, requireWholeDuration,
 } from '../core/validation';
 import { REDIS_MODES } from './modes';
 import { redisAclUsers, REDIS_USERS } from './redis-acl';
@@ -25,8 +25,8 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
   const name = resourceName(scope);
   const mode = requireOneOf(scope, 'mode', props.mode ?? 'cluster', REDIS_MODE_NAMES);
   const topology = REDIS_MODES[mode].resolveTopology(scope, props);
-  const image = requirePinnedImage(scope, 'image', props.image ?? 'redis:7.2.11');
-  const exporterImage = requirePinnedImage(scope, 'exporterImage', props.exporterImage ?? 'oliver006/redis_exporter:v1.62.0');
+  const image = pinnedImage(scope, 'image', props.image ?? 'redis:7.2.11', props.imageDigest);
+  const exporterImage = pinnedImage(scope, 'exporterImage', props.exporterImage ?? 'oliver006/redis_exporter:v1.62.0', props.exporterImageDigest);
   const resources = resolveResources(scope, 'resources', props.resources, DEFAULT_RESOURCES);
   const maxmemoryPolicy = requireOneOf(scope, 'maxmemoryPolicy', props.maxmemoryPolicy ?? 'allkeys-lru', MAXMEMORY_POLICIES);
   const appendfsync = requireOneOf(scope, 'appendfsync', props.appendfsync ?? 'everysec', APPENDFSYNC_MODES);

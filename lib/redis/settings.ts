@@ -40,8 +40,12 @@ export interface RedisClusterProps {
   readonly queuePrefixes?: string[];
   /** Redis image (7.x). @default 'redis:7.2.11' */
   readonly image?: string;
+  /** Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image */
+  readonly imageDigest?: string;
   /** redis_exporter image. @default 'oliver006/redis_exporter:v1.62.0' */
   readonly exporterImage?: string;
+  /** Digest of `exporterImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image */
+  readonly exporterImageDigest?: string;
   /** Requests and limits of each Redis container. @default - 250m / 1Gi requested, 1 CPU / 3Gi limit */
   readonly resources?: Partial<ContainerResources>;
   /** Memory for the dataset; at most half the memory limit when a node forks (AOF rewrite, save points, replicas), else at most the limit. @default - half the memory limit when a node forks, else 70% */

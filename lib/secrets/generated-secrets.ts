@@ -8,7 +8,7 @@ import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecuri
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { annotateServiceAccount, applyPodOptions, isEmptyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
-import { propError, requirePinnedImage } from '../core/validation';
+import { pinnedImage, propError } from '../core/validation';
 
 /** Props of a {@link GeneratedSecrets}. */
 export interface GeneratedSecretsProps {
@@ -37,7 +37,6 @@ const SCRIPT_DIR = '/etc/hscale';
 const UID = 65534;
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)\/(3[0-2]|[12]?\d)$/;
 
 /** Validates the Secrets asked for and merges those named twice with the same keys; `scope` names errors. */
@@ -151,7 +150,7 @@ export class GeneratedSecrets extends Construct {
     super(scope, id);
     this.secrets = resolveGeneratedSecrets(this, props);
     if (this.secrets.length === 0) throw propError(this, 'secrets', '[]', 'must name at least one Secret (directly or through \'from\')');
-    this.image = resolveImage(this, props.image ?? 'alpine/k8s:1.31.4', props.imageDigest);
+    this.image = pinnedImage(this, 'image', props.image ?? 'alpine/k8s:1.31.4', props.imageDigest);
     this.name = resourceName(this);
     this.labels = commonLabels(this, 'generated-secrets', 'generated-secrets', imageVersion(this.image));
     this.podSelector = selectorLabels(this, 'generated-secrets');
@@ -257,12 +256,4 @@ export class GeneratedSecrets extends Construct {
     }
     return policy;
   }
-}
-
-/** `image`, with `digest` appended when given; a digest must be one and the image must carry no other. */
-function resolveImage(scope: Construct, image: string, digest: string | undefined): string {
-  if (digest === undefined) return requirePinnedImage(scope, 'image', image);
-  if (!DIGEST.test(digest)) throw propError(scope, 'imageDigest', digest, 'must be \'sha256:\' followed by 64 lower-case hex digits');
-  if (image.includes('@')) throw propError(scope, 'imageDigest', digest, `must not be given when 'image' (${image}) already holds a digest`);
-  return requirePinnedImage(scope, 'image', `${image}@${digest}`);
 }

@@ -21,7 +21,7 @@ import {
 import { validateProps } from '../core/prop-validation';
 import { servicePoolBounds } from '../core/service-pools';
 import {
-  parseQuantity, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedImage, requirePinnedPeer,
+  parseQuantity, pinnedImage, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedPeer,
   requirePort, requireReplicaRange, requireWholeDuration,
 } from '../core/validation';
 import { WiringEnv, wiringEnv } from '../core/wiring-env';
@@ -60,6 +60,8 @@ export interface WorkerSchedule {
 export interface WorkerPoolProps extends WorkerQueueProps {
   /** Container image of the workers, pinned by a tag other than `latest` or by digest. */
   readonly image: string;
+  /** Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image */
+  readonly imageDigest?: string;
   /** Command of the worker container. @default - the image's entrypoint */
   readonly command?: string[];
   /** Jobs each worker pod runs at once, per queue without a concurrency of its own (`WORKER_CONCURRENCY`). @default 1 */
@@ -192,7 +194,7 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
   const maxRssPercent = requireIntInRange(scope, 'maxRssPercent', props.maxRssPercent ?? 80, 10, 100);
   const jobPolicy = resolveJobPolicy(scope, props);
   return {
-    image: requirePinnedImage(scope, 'image', props.image),
+    image: pinnedImage(scope, 'image', props.image, props.imageDigest),
     ...queues,
     ...jobPolicy,
     maxRssBytes: Math.floor(parseQuantity(resourceValues.memoryLimit)! * maxRssPercent / 100),

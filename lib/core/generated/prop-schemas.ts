@@ -462,6 +462,11 @@ export const PROP_SCHEMAS = {
           "type": "string",
           "description": "Container image of the API, pinned by a tag other than `latest` or by digest."
         },
+        "imageDigest": {
+          "type": "string",
+          "description": "Digest of the API's `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+          "default": "- the tag alone pins the image"
+        },
         "api": {
           "type": "object",
           "properties": {
@@ -706,10 +711,20 @@ export const PROP_SCHEMAS = {
               "description": "nginx image; must be nginx >= 1.27.3 for `resolve` in upstreams, and run unprivileged.",
               "default": "nginxinc/nginx-unprivileged:1.27.4-alpine"
             },
+            "imageDigest": {
+              "type": "string",
+              "description": "Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+              "default": "- the tag alone pins the image"
+            },
             "exporterImage": {
               "type": "string",
               "description": "Image of the stub_status exporter sidecar.",
               "default": "nginx/nginx-prometheus-exporter:1.4.2"
+            },
+            "exporterImageDigest": {
+              "type": "string",
+              "description": "Digest of `exporterImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+              "default": "- the tag alone pins the image"
             },
             "minReplicas": {
               "type": "number",
@@ -937,6 +952,12 @@ export const PROP_SCHEMAS = {
             "prop": "mode",
             "default": "nginx",
             "props": {
+              "imageDigest": [
+                "nginx"
+              ],
+              "exporterImageDigest": [
+                "nginx"
+              ],
               "apiRateLimit": [
                 "nginx"
               ],
@@ -1007,6 +1028,11 @@ export const PROP_SCHEMAS = {
               "image": {
                 "type": "string",
                 "description": "Container image of the workers, pinned by a tag other than `latest` or by digest."
+              },
+              "imageDigest": {
+                "type": "string",
+                "description": "Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+                "default": "- the tag alone pins the image"
               },
               "command": {
                 "type": "array",
@@ -1308,10 +1334,20 @@ export const PROP_SCHEMAS = {
                   "description": "standalone: Prometheus image.",
                   "default": "quay.io/prometheus/prometheus:v2.53.1"
                 },
+                "prometheusImageDigest": {
+                  "type": "string",
+                  "description": "standalone: Digest of `prometheusImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+                  "default": "- the tag alone pins the image"
+                },
                 "grafanaImage": {
                   "type": "string",
                   "description": "standalone: Grafana image.",
                   "default": "grafana/grafana:11.1.3"
+                },
+                "grafanaImageDigest": {
+                  "type": "string",
+                  "description": "standalone: Digest of `grafanaImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+                  "default": "- the tag alone pins the image"
                 },
                 "grafanaAdminSecret": {
                   "type": "string",
@@ -1347,7 +1383,13 @@ export const PROP_SCHEMAS = {
                   "prometheusImage": [
                     "standalone"
                   ],
+                  "prometheusImageDigest": [
+                    "standalone"
+                  ],
                   "grafanaImage": [
+                    "standalone"
+                  ],
+                  "grafanaImageDigest": [
                     "standalone"
                   ],
                   "grafanaAdminSecret": [
@@ -1801,10 +1843,20 @@ export const PROP_SCHEMAS = {
           "description": "PostgreSQL image (15 or newer).",
           "default": "'postgres:15.15' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.15' (cloudnative-pg)"
         },
+        "imageDigest": {
+          "type": "string",
+          "description": "Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+          "default": "- the tag alone pins the image"
+        },
         "exporterImage": {
           "type": "string",
           "description": "postgres_exporter image.",
           "default": "quay.io/prometheuscommunity/postgres-exporter:v0.15.0"
+        },
+        "exporterImageDigest": {
+          "type": "string",
+          "description": "Digest of `exporterImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+          "default": "- the tag alone pins the image"
         },
         "storageSize": {
           "$ref": "#/definitions/Quantity",
@@ -2108,10 +2160,20 @@ export const PROP_SCHEMAS = {
           "description": "Redis image (7.x).",
           "default": "redis:7.2.11"
         },
+        "imageDigest": {
+          "type": "string",
+          "description": "Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+          "default": "- the tag alone pins the image"
+        },
         "exporterImage": {
           "type": "string",
           "description": "redis_exporter image.",
           "default": "oliver006/redis_exporter:v1.62.0"
+        },
+        "exporterImageDigest": {
+          "type": "string",
+          "description": "Digest of `exporterImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+          "default": "- the tag alone pins the image"
         },
         "resources": {
           "type": "object",
@@ -2707,10 +2769,20 @@ export const PROP_SCHEMAS = {
           "description": "nginx image; must be nginx >= 1.27.3 for `resolve` in upstreams, and run unprivileged.",
           "default": "nginxinc/nginx-unprivileged:1.27.4-alpine"
         },
+        "imageDigest": {
+          "type": "string",
+          "description": "Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+          "default": "- the tag alone pins the image"
+        },
         "exporterImage": {
           "type": "string",
           "description": "Image of the stub_status exporter sidecar.",
           "default": "nginx/nginx-prometheus-exporter:1.4.2"
+        },
+        "exporterImageDigest": {
+          "type": "string",
+          "description": "Digest of `exporterImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+          "default": "- the tag alone pins the image"
         },
         "minReplicas": {
           "type": "number",
@@ -2940,6 +3012,12 @@ export const PROP_SCHEMAS = {
         "prop": "mode",
         "default": "nginx",
         "props": {
+          "imageDigest": [
+            "nginx"
+          ],
+          "exporterImageDigest": [
+            "nginx"
+          ],
           "apiRateLimit": [
             "nginx"
           ],
@@ -3117,10 +3195,20 @@ export const PROP_SCHEMAS = {
           "description": "standalone: Prometheus image.",
           "default": "quay.io/prometheus/prometheus:v2.53.1"
         },
+        "prometheusImageDigest": {
+          "type": "string",
+          "description": "standalone: Digest of `prometheusImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+          "default": "- the tag alone pins the image"
+        },
         "grafanaImage": {
           "type": "string",
           "description": "standalone: Grafana image.",
           "default": "grafana/grafana:11.1.3"
+        },
+        "grafanaImageDigest": {
+          "type": "string",
+          "description": "standalone: Digest of `grafanaImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+          "default": "- the tag alone pins the image"
         },
         "grafanaAdminSecret": {
           "type": "string",
@@ -3160,7 +3248,13 @@ export const PROP_SCHEMAS = {
           "prometheusImage": [
             "standalone"
           ],
+          "prometheusImageDigest": [
+            "standalone"
+          ],
           "grafanaImage": [
+            "standalone"
+          ],
+          "grafanaImageDigest": [
             "standalone"
           ],
           "grafanaAdminSecret": [
@@ -3252,6 +3346,11 @@ export const PROP_SCHEMAS = {
         "image": {
           "type": "string",
           "description": "Container image, pinned by a tag other than `latest` or by digest."
+        },
+        "imageDigest": {
+          "type": "string",
+          "description": "Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+          "default": "- the tag alone pins the image"
         },
         "port": {
           "type": "number",
@@ -3527,6 +3626,11 @@ export const PROP_SCHEMAS = {
         "image": {
           "type": "string",
           "description": "Container image of the workers, pinned by a tag other than `latest` or by digest."
+        },
+        "imageDigest": {
+          "type": "string",
+          "description": "Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed.",
+          "default": "- the tag alone pins the image"
         },
         "command": {
           "type": "array",

@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join, relative, resolve } from 'path';
 import { cacheEffectiveness } from './scenarios/cache-effectiveness';
+import { capacity } from './scenarios/capacity';
 import { failover } from './scenarios/failover';
 import { guideLoad } from './scenarios/guide-load';
 import { ReadPathData, readPath, VARIANT_LABELS } from './scenarios/read-path';
@@ -23,9 +24,9 @@ import { describeMachine, finishMachine } from './support/machine';
 import { barChartPng } from './support/plot';
 import { FIGURE_HEADER, figureRows, ScenarioResult, textTable } from './support/report';
 import { ROOT } from './support/stack';
-import { RunRecord, renderSummary } from './support/summary';
+import { replaceCapacityBlock, RunRecord, renderSummary } from './support/summary';
 
-const SCENARIOS: Scenario[] = [synthesis, readPath, requestCost, routerOverhead, cacheEffectiveness, writes, guideLoad, failover];
+const SCENARIOS: Scenario[] = [synthesis, readPath, requestCost, routerOverhead, cacheEffectiveness, writes, capacity, guideLoad, failover];
 /** The whole run is cut off here, servers stopped, whatever still runs. */
 const RUN_LIMIT_MS = 20 * 60_000;
 const BENCH_DIR = join(ROOT, 'bench');
@@ -67,6 +68,14 @@ function writeSummary(record: RunRecord, resultsFile: string, plots: Record<stri
   }));
 }
 
+/** The capacity scenario's tables into docs/performance.md, between its markers. */
+function writeCapacityDocs(result: ScenarioResult | undefined, resultsFile: string): void {
+  if (!result?.tables?.length) return;
+  const file = join(ROOT, 'docs', 'performance.md');
+  writeFileSync(file, replaceCapacityBlock(readFileSync(file, 'utf8'), result, relative(join(ROOT, 'docs'), resultsFile)));
+  process.stdout.write('capacity tables in docs/performance.md\n');
+}
+
 async function main(): Promise<void> {
   const rerender = process.env.BENCH_SUMMARY_FROM;
   if (rerender) {
@@ -102,7 +111,9 @@ async function main(): Promise<void> {
   const resultsFile = join(RESULTS_DIR, `${startedAt.toISOString().replace(/:\d\d\.\d+Z$/, 'Z').replace(':', '')}.json`);
   writeFileSync(resultsFile, `${JSON.stringify(record, null, 2)}\n`);
   const plots = writeReadPathPlot(results.find(r => r.id === readPath.id && !r.error));
-  process.stdout.write(`${textTable(FIGURE_HEADER, figureRows(results))}\n\nwhole run ${record.seconds.toFixed(0)} s; results in ${relative(ROOT, resultsFile)}\n`);
+  const tables = results.flatMap(r => r.tables ?? []).map(t => `\n${t.title}:\n${textTable(t.header, t.rows)}\n`).join('');
+  process.stdout.write(`${textTable(FIGURE_HEADER, figureRows(results))}\n${tables}\nwhole run ${record.seconds.toFixed(0)} s; results in ${relative(ROOT, resultsFile)}\n`);
+  writeCapacityDocs(results.find(r => r.id === capacity.id && !r.error), resultsFile);
   if (selected.length === SCENARIOS.length) {
     writeSummary(record, resultsFile, plots);
     process.stdout.write('summary in bench/RESULTS.md\n');

@@ -1,8 +1,7 @@
-import { readFileSync } from 'fs';
 import { Scenario } from '../support/context';
 import { load as wrk } from '../support/node-load';
 import { Figure } from '../support/report';
-import { Backend, serviceEnv, Stack, startBackend } from '../support/stack';
+import { Backend, cpuSeconds, serviceEnv, Stack, startBackend } from '../support/stack';
 import { median } from '../support/stats';
 import { LoadRun } from '../support/wrk';
 
@@ -10,8 +9,6 @@ const CONNECTIONS = 64;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const READ_ITEMS = 1000;
-/** Ticks of /proc/<pid>/stat's utime and stime per second (USER_HZ, 100 on Linux). */
-const CLOCK_TICKS = 100;
 
 /** A service path and the bare handler doing only its unavoidable work with the same client. */
 interface Pair {
@@ -27,13 +24,6 @@ const PAIRS: Pair[] = [
   { id: 'primary', label: 'primary read', goals: false },
   { id: 'write', label: 'write', goals: false },
 ];
-
-/** CPU seconds (user + system) a process has used, from /proc: the same reading for every backend. */
-function cpuSeconds(pid: number): number {
-  // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
 
 interface Measured extends LoadRun {
   /** CPU microseconds of the backend process per request answered. */

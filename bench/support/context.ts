@@ -50,7 +50,7 @@ export class BenchContext {
 }
 
 /** What a scenario returns; the runner adds id, title and time. */
-export type ScenarioOutcome = Pick<ScenarioResult, 'figures' | 'method' | 'data'>;
+export type ScenarioOutcome = Pick<ScenarioResult, 'figures' | 'method' | 'data' | 'tables'>;
 
 export interface Scenario {
   readonly id: string;

@@ -15,6 +15,13 @@ export interface Figure {
   readonly note?: string;
 }
 
+/** A table a scenario computes from its figures, shown after them. */
+export interface ResultTable {
+  readonly title: string;
+  readonly header: string[];
+  readonly rows: string[][];
+}
+
 /** What one scenario measured. */
 export interface ScenarioResult {
   readonly id: string;
@@ -22,6 +29,7 @@ export interface ScenarioResult {
   readonly figures: Figure[];
   /** How it was measured: what ran, how often, for how long. */
   readonly method: string[];
+  readonly tables?: ResultTable[];
   /** Data for the plot or later analysis (percentiles per variant, ...). */
   readonly data?: unknown;
   /** Set when the scenario failed: the others still run. */

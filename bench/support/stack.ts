@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'child_process';
-import { mkdirSync } from 'fs';
+import { mkdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import postgres from 'postgres';
 import { renderNginxConf } from '../../lib/load-balancer/nginx-conf';
@@ -85,10 +85,22 @@ export function serviceEnv(stack: Stack, options: { cache: boolean; readPolicy: 
   };
 }
 
-export async function startBackend(group: ProcessGroup, args: string[], env: Record<string, string>, readyPath: string): Promise<Backend> {
+/** Ticks of /proc/<pid>/stat's utime and stime per second (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system, all threads) a process has used, from /proc: the same reading for every backend. */
+export function cpuSeconds(pid: number): number {
+  // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** `cpus`: pin the process to these cores (taskset's list, e.g. "1"), which taskset then execs, keeping the pid. */
+export async function startBackend(group: ProcessGroup, args: string[], env: Record<string, string>, readyPath: string, cpus?: string): Promise<Backend> {
   const port = await freePort();
   let output = '';
-  const child = spawn(process.execPath, args, {
+  const [command, commandArgs] = cpus === undefined ? [process.execPath, args] : ['taskset', ['-c', cpus, process.execPath, ...args]];
+  const child = spawn(command, commandArgs, {
     cwd: ROOT, env: { PATH: process.env.PATH, PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', chunk => { output = (output + chunk).slice(-64_000); });

@@ -38,6 +38,7 @@ function scenarioSection(result: ScenarioResult, plot?: string): string {
     ...result.method.map(line => `- ${line}`),
     '',
     result.error ? `Failed: \`${result.error.split('\n')[0]}\`` : markdownTable(FIGURE_HEADER.slice(1), figureRows([result]).map(row => row.slice(1))),
+    ...(result.tables ?? []).flatMap(t => ['', `${t.title}:`, '', markdownTable(t.header, t.rows)]),
     ...(plot ? ['', `![${result.title}: latency percentiles](${plot})`] : []),
   ].join('\n');
 }
@@ -67,4 +68,26 @@ export function renderSummary(run: RunRecord, options: { resultsFile: string; pl
     notes,
     '',
   ].join('\n');
+}
+
+const CAPACITY_START = '<!-- capacity: written by `npm run bench` (bench/index.ts) from its capacity scenario; do not edit -->';
+const CAPACITY_END = '<!-- end of capacity -->';
+
+/** `doc` with the text between the capacity markers replaced by the scenario's figures and tables. */
+export function replaceCapacityBlock(doc: string, result: ScenarioResult, resultsFile: string): string {
+  const start = doc.indexOf(CAPACITY_START);
+  const end = doc.indexOf(CAPACITY_END);
+  if (start < 0 || end < start) throw new Error(`the capacity markers are missing from the document: ${CAPACITY_START} ... ${CAPACITY_END}`);
+  const block = [
+    CAPACITY_START,
+    '',
+    `Measured in [${resultsFile}](${resultsFile}):`,
+    '',
+    markdownTable(FIGURE_HEADER.slice(1), figureRows([result]).map(row => row.slice(1))),
+    ...(result.tables ?? []).flatMap(t => ['', `${t.title}:`, '', markdownTable(t.header, t.rows)]),
+    '',
+    ...result.method.map(line => `- ${line}`),
+    '',
+  ].join('\n');
+  return `${doc.slice(0, start)}${block}${doc.slice(end)}`;
 }

@@ -1,6 +1,13 @@
 import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
+import { RUNTIME_LABELS_ANNOTATION } from '../lib/core/names';
+
+/** The labels a process sets on a workload's pods at run time, with their values (the pod template's `hscale.io/runtime-labels`). */
+export function runtimeLabelsOf(workload: Workload): Record<string, string[]> {
+  const annotation: string | undefined = workload.object.spec.template.metadata?.annotations?.[RUNTIME_LABELS_ANNOTATION];
+  return annotation ? JSON.parse(annotation) as Record<string, string[]> : {};
+}
 
 /** The parts of a Kubernetes object the local stack reads. */
 export interface K8sObject {

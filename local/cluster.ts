@@ -1,10 +1,25 @@
+import { spawnSync } from 'child_process';
 import { randomBytes } from 'crypto';
 import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { ChartObjects, Container, K8sObject, matches, Workload } from './chart';
-import { Forwarder } from './forwarder';
-import { CLUSTER_HOST, loopbackNginxConf, loopbackPgHba, loopbackPostgresConf, loopbackRedisConf } from './loopback';
+import { ChartObjects, Container, EnvVar, K8sObject, matches, runtimeLabelsOf, Workload } from './chart';
+import { Forwarder, ForwarderTarget } from './forwarder';
+import { CLUSTER_HOST, loopbackNginxConf, loopbackPatroniConf, loopbackPgHba, loopbackPostgresConf, loopbackRedisConf } from './loopback';
+import { PG_BIN } from './postgres-server';
 import { freePort, run } from './processes';
+
+/** Whether this machine's nginx knows `http2 on;` (1.25.1 and later), from `nginx -v`. */
+const nginxKnowsHttp2Directive = (() => {
+  let known: boolean | undefined;
+  return () => {
+    if (known === undefined) {
+      const printed = spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr ?? '';
+      const [major, minor, patch] = (/nginx\/(\d+)\.(\d+)\.(\d+)/.exec(printed) ?? []).slice(1).map(Number);
+      known = major > 1 || (major === 1 && (minor > 25 || (minor === 25 && patch >= 1)));
+    }
+    return known;
+  };
+})();
 
 /** Free loopback ports taken ahead, so rewriting a config can hand one out synchronously. */
 export class PortPool {
@@ -33,7 +48,7 @@ export class LocalSecrets {
   public value(secretName: string, key: string): string {
     const id = `${secretName}/${key}`;
     if (!this.values.has(id)) {
-      const readable = /user/.test(key) ? key.replace(/-?username$/, '') || 'app' : key === 'database' ? 'app' : undefined;
+      const readable = /(^|-)user(name)?$/.test(key) ? key.replace(/-?username$/, '') || 'app' : key === 'database' ? 'app' : undefined;
       this.values.set(id, readable === 'replication' ? 'replicator' : readable ?? randomBytes(18).toString('hex'));
     }
     return this.values.get(id)!;
@@ -47,6 +62,8 @@ export async function selfSignedCertificate(dir: string): Promise<void> {
 }
 
 const REDIS_BUS_OFFSET = 10_000;
+/** The port libpq connects to when none is named: a pod's PostgreSQL listens on it. */
+const LIBPQ_DEFAULT_PORT = 5432;
 
 /** One pod of the chart run as local processes: its ports, its volumes as directories, its env. */
 export class LocalPod {
@@ -72,9 +89,12 @@ export class LocalPod {
     return `${this.name}.${this.workload.serviceName}.${this.workload.namespace}`;
   }
 
-  /** Whether a config of the pod admits clients by their address (a pg_hba.conf), so peers must come from the pod network. */
+  /** Whether a config of the pod admits clients by their address (a pg_hba.conf, or Patroni's pg_hba lines), so peers must come from the pod network. */
   public get admitsBySourceAddress(): boolean {
-    return this.workload.volumes.some(v => v.configMap && 'pg_hba.conf' in (this.cluster.chart.get('ConfigMap', v.configMap.name).data ?? {}));
+    return this.workload.volumes.some(v => {
+      const files = v.configMap ? this.cluster.chart.get('ConfigMap', v.configMap.name).data ?? {} : {};
+      return 'pg_hba.conf' in files || 'patroni.yml' in files;
+    });
   }
 
   /** The `127.0.0.1:<port>` another pod reaches the named port at (a forwarder when the server admits by address). */
@@ -107,10 +127,10 @@ export class LocalPod {
     return mount ? mount[1] + path.slice(mount[0].length) : path;
   }
 
-  /** In-pod addresses (127.0.0.1:<port>), cluster host names and mount paths of `text`, made local. */
+  /** In-pod addresses (127.0.0.1:<port>, and 0.0.0.0:<port> to listen on), cluster host names and mount paths of `text`, made local. */
   public rewrite(text: string): string {
     const paths = this.mounts.map(([mountPath]) => mountPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
-    const inPod = /\b(?:127\.0\.0\.1|localhost):(\d+)\b/g;
+    const inPod = /\b(?:127\.0\.0\.1|localhost|0\.0\.0\.0):(\d+)\b/g;
     let result = text.replace(inPod, (_, port: string) => `127.0.0.1:${this.port(Number(port))}`);
     result = result.replace(new RegExp(`${CLUSTER_HOST.source}(?!(?::\\d+)? resolve)`, 'g'), (_, host: string, ...groups: string[]) =>
       this.cluster.resolve(host, groups[4] ? Number(groups[4]) : undefined));
@@ -127,29 +147,49 @@ export class LocalPod {
     if (file === 'nginx.conf') {
       return loopbackNginxConf(text, {
         port: p => this.port(p), endpoints: (h, p) => this.cluster.endpoints(h, p), logFile: join(this.dir, 'access.log'),
+        http2Directive: nginxKnowsHttp2Directive(),
       });
     }
+    if (file === 'patroni.yml') return loopbackPatroniConf(text, PG_BIN);
     return text;
   }
 
-  /** The container's env as the kubelet would set it, with secrets from LocalSecrets and addresses made local. */
+  /**
+   * The container's env as the kubelet would set it, with secrets from LocalSecrets and addresses
+   * made local; PGPORT names the local port of a pod's PostgreSQL on 5432, libpq's default there.
+   */
   public env(container: Container): Record<string, string> {
+    const raw: Record<string, string> = {};
     const env: Record<string, string> = {};
     const podPorts = new Set(this.workload.containers.flatMap(c => c.ports ?? []).map(p => p.containerPort));
     for (const v of container.env ?? []) {
-      const secret = v.valueFrom?.secretKeyRef;
-      const field = v.valueFrom?.fieldRef?.fieldPath;
-      const raw = secret ? this.cluster.secrets.value(secret.name, secret.key)
-        : field === 'metadata.name' ? this.name
-          : field === 'metadata.namespace' ? this.workload.namespace
-            : (v.value ?? '').replace(/\$\((\w+)\)/g, (whole, name: string) => env[name] ?? whole);
+      raw[v.name] = this.rawEnvValue(v, raw);
       const hostVar = (container.env ?? []).find(h => h.name === v.name.replace(/_PORT$/, '_HOST'));
       const peer = v.name.endsWith('_PORT') && hostVar?.value ? new RegExp(CLUSTER_HOST.source).exec(hostVar.value)?.[1] : undefined;
-      env[v.name] = /^\d+$/.test(raw) && peer ? this.cluster.resolvePort(peer, Number(raw))
-        : /^\d+$/.test(raw) && podPorts.has(Number(raw)) && v.name.endsWith('PORT') ? String(this.port(Number(raw)))
-          : this.rewrite(raw);
+      const value = raw[v.name];
+      env[v.name] = /^\d+$/.test(value) && peer ? this.cluster.resolvePort(peer, Number(value))
+        : /^\d+$/.test(value) && podPorts.has(Number(value)) && v.name.endsWith('PORT') ? String(this.port(Number(value)))
+          : this.rewrite(value);
     }
+    if (podPorts.has(LIBPQ_DEFAULT_PORT) && env.PGPORT === undefined) env.PGPORT = String(this.port(LIBPQ_DEFAULT_PORT));
     return env;
+  }
+
+  /**
+   * An env value as the kubelet sets it, before the local rewrites: a Secret's value, a field of the
+   * pod, or the value with `$(VAR)` expanded. The pod's IP is its name under its headless Service,
+   * which the rewrite turns into the address peers reach each port at.
+   */
+  private rawEnvValue(v: EnvVar, earlier: Record<string, string>): string {
+    const secret = v.valueFrom?.secretKeyRef;
+    if (secret) return this.cluster.secrets.value(secret.name, secret.key);
+    const field = v.valueFrom?.fieldRef?.fieldPath;
+    if (field !== undefined) {
+      const fields: Record<string, string> = { 'metadata.name': this.name, 'metadata.namespace': this.workload.namespace, 'status.podIP': `${this.host}.svc.cluster.local` };
+      if (!(field in fields)) throw new Error(`pod '${this.name}': the local stack sets no env from the field '${field}' (it knows ${Object.keys(fields).join(', ')})`);
+      return fields[field];
+    }
+    return (v.value ?? '').replace(/\$\((\w+)\)/g, (whole, name: string) => earlier[name] ?? whole);
   }
 
   /** Writes the pod's volumes as directories: ConfigMaps as rewritten files, a TLS Secret as a self-signed pair, the rest empty. */
@@ -176,6 +216,7 @@ export class LocalPod {
 export class LocalCluster {
   public readonly pods: LocalPod[] = [];
   public readonly forwarders = new Map<string, Forwarder>();
+  private readonly runtimeLabels = new Map<string, Record<string, string>>();
 
   constructor(public readonly chart: ChartObjects, public readonly root: string, public readonly portPool: PortPool, public readonly secrets = new LocalSecrets()) {}
 
@@ -214,17 +255,41 @@ export class LocalCluster {
   private forwarder(host: string, port: number, ownPod?: LocalPod): Forwarder {
     const id = `${host}:${port}`;
     if (!this.forwarders.has(id)) {
-      const { pod, targetPort } = ownPod ? { pod: ownPod, targetPort: port } : this.firstSelected(host, port);
-      this.forwarders.set(id, new Forwarder(host, port, this.portPool.take(), { pod: pod.name, port: this.podPort(pod, targetPort) }));
+      const targets = ownPod ? [{ pod: ownPod.name, port: ownPod.port(port) }] : this.serviceEndpoints(host, port);
+      this.forwarders.set(id, new Forwarder(host, port, this.portPool.take(), targets));
     }
     return this.forwarders.get(id)!;
   }
 
-  private firstSelected(host: string, port: number): { pod: LocalPod; targetPort: number | string } {
+  /**
+   * The pods a Service selects now, with their target port: by the pods' labels and their runtime
+   * labels (a Patroni member's role). Throws when a Service that selects by the chart's labels alone
+   * selects no pod; one that selects by a runtime label may select none for a while, as on Kubernetes.
+   */
+  private serviceEndpoints(host: string, port: number): ForwarderTarget[] {
     const { service, targetPort } = this.serviceTarget(host, port);
-    const pod = this.pods.find(p => matches(service.spec.selector, p.labels));
-    if (!pod) throw new Error(`Service '${host}' selects no pod of the local stack`);
-    return { pod, targetPort };
+    const selector = service.spec.selector as Record<string, string>;
+    const selected = this.pods.filter(p => matches(selector, this.labelsNow(p)));
+    const byRuntimeLabel = this.pods.some(p => Object.keys(selector).some(key => key in runtimeLabelsOf(p.workload)));
+    if (selected.length === 0 && !byRuntimeLabel) throw new Error(`Service '${host}' selects no pod of the local stack`);
+    return selected.map(pod => ({ pod: pod.name, port: this.podPort(pod, targetPort) }));
+  }
+
+  /** A pod's labels with the runtime labels its server keeps on it (Patroni's `role`). */
+  public labelsNow(pod: LocalPod): Record<string, string> {
+    return { ...pod.labels, ...this.runtimeLabels.get(pod.name) };
+  }
+
+  /**
+   * Sets the runtime labels of a pod (what Patroni patches onto its pod on Kubernetes) and moves every
+   * Service forwarder to the pods it selects now, as the Endpoints controller and kube-proxy do.
+   */
+  public setRuntimeLabels(podName: string, labels: Record<string, string>): void {
+    this.runtimeLabels.set(podName, labels);
+    for (const forwarder of this.forwarders.values()) {
+      if (this.pods.some(p => forwarder.service === p.host)) continue;
+      forwarder.retarget(this.serviceEndpoints(forwarder.service, forwarder.servicePort));
+    }
   }
 
   /** Where new connections to the Service `host` go: the runbook's `kubectl patch service` selector change. */

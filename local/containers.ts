@@ -39,8 +39,8 @@ function processEnv(pod: LocalPod, container: Container): Record<string, string>
 
 /** Starts a container of a pod as a process; resolves once the chart's own readiness (or startup) probe passes. */
 export async function startContainer(group: ProcessGroup, pod: LocalPod, container: Container, role: string): Promise<LocalProcess> {
-  const env = processEnv(pod, container);
   const local = standIn(container).command(pod, container);
+  const env = { ...processEnv(pod, container), ...local.env };
   const started = group.spawn(local.command, local.args, { env, cwd: local.cwd ?? pod.dir, asUser: local.asUser });
   const proc: LocalProcess = { role, pod, container, env, child: started.child, output: started.output };
   await waitReady(proc);
@@ -59,7 +59,7 @@ export async function restartContainer(group: ProcessGroup, proc: LocalProcess):
 /** Runs a Job's container to completion; resolves with its output. */
 export async function runToCompletion(pod: LocalPod, container: Container): Promise<string> {
   const local = standIn(container).command(pod, container);
-  return run(local.command, local.args, { env: processEnv(pod, container), cwd: local.cwd ?? pod.dir, asUser: local.asUser, timeoutMs: 180_000 });
+  return run(local.command, local.args, { env: { ...processEnv(pod, container), ...local.env }, cwd: local.cwd ?? pod.dir, asUser: local.asUser, timeoutMs: 180_000 });
 }
 
 /** Resolves when the probe passes; rejects at once when the process exits first. */

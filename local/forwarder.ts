@@ -1,14 +1,24 @@
 import { createConnection, createServer, Server, Socket } from 'net';
 import { POD_NETWORK_ADDRESS } from './loopback';
 
+/** A pod's port that a forwarder sends connections to. */
+export interface ForwarderTarget {
+  readonly pod: string;
+  readonly port: number;
+}
+
 /**
- * A ClusterIP Service (or a pod's DNS name) on loopback: a TCP forwarder to one pod's port, which
- * the runbook's `kubectl patch service` step repoints. Connections already open stay on their pod,
- * as with kube-proxy. It connects from `POD_NETWORK_ADDRESS`, as traffic from another pod would.
+ * A ClusterIP Service (or a pod's DNS name) on loopback: a TCP forwarder to the ports of the pods
+ * it selects, new connections spread round-robin, as kube-proxy does over a Service's Endpoints.
+ * Its targets change when the runbook's `kubectl patch service` step repoints it, or when a pod's
+ * runtime label changes (a Patroni member's role); with no target it refuses connections, as a
+ * Service without endpoints does. Connections already open stay on their pod, as with kube-proxy.
+ * It connects from `POD_NETWORK_ADDRESS`, as traffic from another pod would.
  */
 export class Forwarder {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
+  private next = 0;
   /** Resolves once it listens: it starts listening when made, since a config may name it before anything starts. */
   public readonly listening: Promise<void>;
 
@@ -18,7 +28,7 @@ export class Forwarder {
     public readonly servicePort: number,
     /** The loopback port it listens on. */
     public readonly port: number,
-    private target: { pod: string; port: number },
+    private targets: ForwarderTarget[],
   ) {
     this.server = createServer(client => this.forward(client));
     this.listening = new Promise<void>((resolve, reject) => {
@@ -27,17 +37,28 @@ export class Forwarder {
     });
   }
 
-  public get targetPod(): string {
-    return this.target.pod;
+  /** The pods it sends new connections to, in order. */
+  public get targetPods(): string[] {
+    return this.targets.map(t => t.pod);
   }
 
-  /** Sends new connections to another pod (the runbook's selector patch). */
+  /** Sends new connections to one other pod (the runbook's selector patch). */
   public repoint(pod: string, port: number): void {
-    this.target = { pod, port };
+    this.retarget([{ pod, port }]);
+  }
+
+  /** Sends new connections to these pods (the Service's Endpoints now); none refuses them. */
+  public retarget(targets: ForwarderTarget[]): void {
+    this.targets = targets;
   }
 
   private forward(client: Socket): void {
-    const upstream = createConnection({ host: '127.0.0.1', port: this.target.port, localAddress: POD_NETWORK_ADDRESS });
+    const target = this.targets[this.next++ % Math.max(1, this.targets.length)];
+    if (!target) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = createConnection({ host: '127.0.0.1', port: target.port, localAddress: POD_NETWORK_ADDRESS });
     for (const socket of [client, upstream]) {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));

@@ -2,6 +2,7 @@ import { existsSync } from 'fs';
 import { join } from 'path';
 import { Container } from './chart';
 import { LocalPod } from './cluster';
+import { KUBECONFIG_CONTEXT, podKubeconfig } from './patroni';
 import { PG_BIN } from './postgres-server';
 
 /** The repository root: the reference service runs from its service/dist here. */
@@ -19,6 +20,8 @@ export interface LocalCommand {
   readonly args: string[];
   readonly asUser?: string;
   readonly cwd?: string;
+  /** Env beside the container's, for what the kubelet gives a pod besides its env (a ServiceAccount token). */
+  readonly env?: Record<string, string>;
 }
 
 /** A local stand-in for a container image: the binaries it needs and how a container of it becomes a command. */
@@ -45,6 +48,15 @@ export const IMAGE_STAND_INS: ImageStandIn[] = [
     command: (pod, c) => {
       const [command, ...args] = rewritten(pod, c.command ?? c.args);
       return { command: command === 'postgres' ? join(PG_BIN, 'postgres') : command, args, asUser: 'postgres' };
+    },
+  },
+  {
+    image: /(^|\/)patroni:/,
+    binaries: [{ binary: 'patroni', aptPackage: 'patroni' }, ...POSTGRES],
+    // The chart's `patroni <config>`, as postgres. Its kubeconfig stands for the pod's mounted ServiceAccount token.
+    command: (pod, c) => {
+      const [command, ...args] = rewritten(pod, c.command);
+      return { command, args, asUser: 'postgres', env: { KUBECONFIG: podKubeconfig(pod), PATRONI_KUBERNETES_CONTEXT: KUBECONFIG_CONTEXT } };
     },
   },
   {

@@ -1,5 +1,5 @@
 import { ChildProcess, execFile, spawn, SpawnOptions } from 'child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { createServer } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -138,4 +138,25 @@ export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<v
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** The postmaster's pid from its pid file, if the data directory has one. */
+export function postmasterPid(dataDir: string): number | undefined {
+  try {
+    return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pids of a process tree (children first is not needed: SIGKILL and SIGSTOP act at once). */
+export async function treePids(root: number): Promise<number[]> {
+  const out = await run('ps', ['-e', '-o', 'pid=,ppid=']);
+  const rows = out.trim().split('\n').map(l => l.trim().split(/\s+/).map(Number));
+  const pids = [root];
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, ppid] of rows) if (pids.includes(ppid) && !pids.includes(pid)) { pids.push(pid); grew = true; }
+  }
+  return pids;
 }

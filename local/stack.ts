@@ -1,11 +1,13 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
+import { parse } from 'yaml';
 import { ChartObjects, chartNames, DIST_DIR, Workload } from './chart';
 import { LocalCluster, LocalPod, PortPool } from './cluster';
 import { LocalProcess, missingBinaries, restartContainer, roleOf, runToCompletion, startContainer } from './containers';
 import { REPO_ROOT, standIn } from './images';
+import { PatroniRoles, PatroniStore, patroniStoreMissing, runsPatroni } from './patroni';
 import { PG_BIN } from './postgres-server';
-import { ProcessGroup, run, waitFor } from './processes';
+import { postmasterPid, ProcessGroup, run, treePids, waitFor } from './processes';
 import { writePrometheusConfig } from './prometheus';
 
 export interface LocalStackOptions {
@@ -23,10 +25,11 @@ export interface LocalStackOptions {
 export const DEFAULT_STATE_FILE = join(REPO_ROOT, '.local', 'state.json');
 const PROMETHEUS = { binary: 'prometheus', aptPackage: 'prometheus' };
 
-/** The order pods start in: the database primary, then what follows it, then what connects to all of them. */
+/** The order pods start in: the database primary (or every Patroni member), then what follows it, then what connects to all of them. */
 function startTier(workload: Workload): number {
   const main = workload.containers[0];
   if (workload.kind === 'Job') return 2;
+  if (runsPatroni(workload)) return 0;
   if (/^postgres:/.test(main.image)) return main.command ? 1 : 0;
   if (/^redis:/.test(main.image)) return 1;
   return /nginx/.test(main.image) ? 4 : 3;
@@ -69,6 +72,8 @@ export class LocalStack {
     if (missing.length > 0) {
       throw new Error(`missing ${missing.map(b => b.binary).join(', ')}: install them with\n  sudo apt-get install -y ${[...new Set(missing.map(b => b.aptPackage))].join(' ')}`);
     }
+    const storeMissing = patroniStoreMissing(chart);
+    if (storeMissing) throw new Error(storeMissing);
     return new LocalStack(chart, await PortPool.create(160), options);
   }
 
@@ -109,6 +114,7 @@ export class LocalStack {
     const workloads = this.chart.workloads();
     for (const workload of workloads) this.cluster.addPods(workload, localPodCount(this.chart, workload, this.options.apiInstances));
     await Promise.all(this.cluster.pods.map(pod => pod.materialize()));
+    await this.startPatroniStore();
     for (const tier of [...new Set(workloads.map(startTier))].sort()) {
       this.checkNotAborted();
       const pods = workloads.filter(w => startTier(w) === tier).flatMap(w => this.cluster.podsOf(w));
@@ -120,13 +126,28 @@ export class LocalStack {
     this.tokens = { write: await this.writeToken() };
   }
 
+  /** Patroni's members follow one another's roles: the test control plane as their store, and the role checks -rw and -ro follow. */
+  private async startPatroniStore(): Promise<void> {
+    const members = this.cluster.pods.filter(pod => runsPatroni(pod.workload));
+    if (members.length === 0) return;
+    this.log(`starting Patroni's store (the test control plane's Kubernetes API) for ${members.map(p => p.name).join(', ')}`);
+    const store = await PatroniStore.start(this.chart, members, join(this.root, 'store'), line => this.log(line));
+    this.group.onCleanup(() => store.stop());
+    this.patroniRoles = new PatroniRoles(this.cluster, members);
+    this.patroniRoles.start();
+    this.group.onCleanup(() => this.patroniRoles!.stop());
+  }
+
+  /** The role label of each Patroni member as the -rw and -ro forwarders see it (undefined when the chart runs no Patroni). */
+  public patroniRoles?: PatroniRoles;
+
   /**
    * A write token for the API, printed by `npm run token` (service/dist/token.js) on an API
    * process's own env, so it is signed with the key the chart gives the API; undefined when the
    * chart gives it none (then no write is accepted).
    */
   private async writeToken(): Promise<string | undefined> {
-    const api = this.ofRole('api')[0] as LocalProcess | undefined;
+    const api = this.apiProcesses()[0] as LocalProcess | undefined;
     if (!api || (api.env.AUTH_SIGNING_KEY === undefined && api.env.AUTH_SIGNING_KEY_FILE === undefined)) return undefined;
     const printed = await run(process.execPath, [join(REPO_ROOT, 'service', 'dist', 'token.js'), '--subject', 'local-stack'], {
       env: { PATH: process.env.PATH, ...api.env },
@@ -141,7 +162,9 @@ export class LocalStack {
       this.log(`${pod.name}: ${(await runToCompletion(pod, main)).trim().split('\n').pop()}`);
       return;
     }
-    if (/^postgres:/.test(main.image)) await run('chown', ['-R', 'postgres:postgres', pod.dir]).catch(() => undefined);
+    if (/^postgres:/.test(main.image) || runsPatroni(pod.workload)) await run('chown', ['-R', 'postgres:postgres', pod.dir]).catch(() => undefined);
+    // Patroni starts PostgreSQL detached from itself: when the pod goes, both go.
+    if (runsPatroni(pod.workload)) this.group.onCleanup(async () => { await this.killPod(pod); });
     if (/^postgres:/.test(main.image) && !main.command) await this.initPrimary(pod);
     const proc = await startContainer(this.group, pod, main, roleOf(pod, main, this.chart.name));
     this.processes.push(proc);
@@ -166,8 +189,12 @@ export class LocalStack {
     }
   }
 
-  /** The socket dir and local port of a PostgreSQL pod, read from its rewritten postgresql.conf. */
+  /** The socket dir and local port of a PostgreSQL pod, read from its rewritten postgresql.conf (or patroni.yml). */
   public postgresAddress(proc: LocalProcess): { socketDir: string; port: number } {
+    if (runsPatroni(proc.pod.workload)) {
+      const config = parse(readFileSync(proc.pod.localPath(proc.container.command![1]), 'utf8'));
+      return { socketDir: config.postgresql.parameters.unix_socket_directories, port: proc.pod.namedPort('postgres')! };
+    }
     const conf = readFileSync(proc.pod.localPath('/etc/postgresql/postgresql.conf'), 'utf8');
     return {
       socketDir: /^unix_socket_directories = '([^']+)'/m.exec(conf)![1],
@@ -201,6 +228,11 @@ export class LocalStack {
     this.prometheus = { child: prometheus.child, dir };
   }
 
+  /** The API instances, whatever their Deployment is called: the reference service run by its image's CMD (workers name a command). */
+  public apiProcesses(): LocalProcess[] {
+    return this.processes.filter(p => /reference-service:/.test(p.container.image) && !p.container.command);
+  }
+
   /** The processes of a role (`api`, `db-replica`, `cache`, `lb/exporter` ...). */
   public ofRole(role: string): LocalProcess[] {
     return this.processes.filter(p => p.role === role);
@@ -212,6 +244,31 @@ export class LocalStack {
     const exited = new Promise(resolve => proc.child.once('exit', resolve));
     proc.child.kill(signal);
     await exited;
+  }
+
+  /**
+   * Sends a signal to every process of a pod, as when the pod is lost (SIGKILL) or frozen (SIGSTOP,
+   * SIGCONT): each container's process tree and each PostgreSQL server started from the pod's
+   * data (Patroni starts it detached). Resolves, once a killed pod's containers have exited, with
+   * when the signals were sent (ms since the epoch).
+   */
+  public async killPod(pod: LocalPod, signal: NodeJS.Signals = 'SIGKILL'): Promise<number> {
+    const containers = this.processes.filter(p => p.pod === pod);
+    const roots = [...containers.map(p => p.child.pid!), ...runningDataDirs(pod.dir).map(postmasterPid)].filter((pid): pid is number => !!pid);
+    const pids = [...new Set((await Promise.all(roots.map(treePids))).flat())];
+    for (const pid of pids) {
+      try { process.kill(pid, signal); } catch { /* gone since the listing */ }
+    }
+    const signalledAt = Date.now();
+    if (signal === 'SIGKILL') {
+      await waitFor(`${pod.name} to exit`, async () => containers.every(p => p.child.exitCode !== null || p.child.signalCode !== null), 10_000, 50);
+    }
+    return signalledAt;
+  }
+
+  /** Starts every container of a lost pod again, in order, each waiting for its readiness probe (same ports and data). */
+  public async restartPod(pod: LocalPod): Promise<void> {
+    for (const proc of this.processes.filter(p => p.pod === pod)) await this.restart(proc);
   }
 
   /** Starts a stopped container again in its pod (same ports and env) and waits for its readiness probe. */
@@ -242,7 +299,7 @@ export class LocalStack {
     }));
     const prometheus = { role: 'prometheus', pid: this.prometheus?.child.pid, ports: { http: this.prometheusPort }, dataDir: this.prometheus?.dir };
     const services = [...this.cluster.forwarders.values()].map(f => ({
-      role: 'service', service: f.service, pid: process.pid, ports: { [f.servicePort]: f.port }, target: f.targetPod,
+      role: 'service', service: f.service, pid: process.pid, ports: { [f.servicePort]: f.port }, targets: f.targetPods,
     }));
     return {
       chart: this.chart.name, root: this.root, supervisorPid: process.pid, urls: this.urls(), tokens: this.tokens,
@@ -262,4 +319,12 @@ export class LocalStack {
     await Promise.all([...this.cluster.forwarders.values()].map(f => f.close()));
     rmSync(this.options.stateFile ?? DEFAULT_STATE_FILE, { force: true });
   }
+}
+
+/** The directories under a pod's directory with a `postmaster.pid` (its running PostgreSQL data directories), at most `depth` levels down. */
+function runningDataDirs(dir: string, depth = 3): string[] {
+  if (!existsSync(dir) || depth < 0) return [];
+  const entries = readdirSync(dir, { withFileTypes: true });
+  if (entries.some(e => e.name === 'postmaster.pid')) return [dir];
+  return entries.filter(e => e.isDirectory()).flatMap(e => runningDataDirs(join(dir, e.name), depth - 1));
 }

@@ -1,12 +1,15 @@
 import { connect, createServer } from 'net';
-import { chartNames, ChartObjects, DIST_DIR } from '../local/chart';
+import { parse } from 'yaml';
+import { chartNames, ChartObjects, DIST_DIR, K8sObject } from '../local/chart';
 import { LocalCluster, PortPool } from '../local/cluster';
 import { missingBinaries } from '../local/containers';
 import {
-  loopbackNginxConf, loopbackPgHba, loopbackPostgresConf, loopbackRedisConf, POD_NETWORK_ADDRESS, withPostgresSettings,
+  loopbackNginxConf, loopbackPatroniConf, loopbackPgHba, loopbackPostgresConf, loopbackRedisConf, POD_NETWORK_ADDRESS, withPostgresSettings,
 } from '../local/loopback';
+import { patroniStoreMissing } from '../local/patroni';
 import { localPodCount } from '../local/stack';
 import { loadShapeUnder } from './support/local-stack';
+import { patroniChart } from './support/patroni';
 
 test('postgresql.conf on loopback: address, port and shared_buffers replaced, every other line kept', () => {
   const conf = "listen_addresses = '*'\nport = 5432\nshared_buffers = '1GB'\nwal_level = replica\n";
@@ -66,6 +69,71 @@ test('nginx.conf on loopback: listens on local ports, the resolve upstream becom
     '    listen 127.0.0.1:18443 ssl;',
     '  }',
   ]);
+});
+
+test('nginx.conf for an nginx before 1.25.1: a server\'s `http2 on;` becomes `http2` on each of its listens, other servers untouched', () => {
+  const conf = [
+    '  server {',
+    '    listen 8080;',
+    '    location / { return 301 https://$host$request_uri; }',
+    '  }',
+    '  server {',
+    '    listen 8443 ssl;',
+    '    http2 on;',
+    '    location /api/ { proxy_pass http://api; }',
+    '  }',
+  ].join('\n');
+  const loopback = { port: (inPod: number) => inPod + 10_000, endpoints: () => [], logFile: '/tmp/pod/access.log' };
+  expect(loopbackNginxConf(conf, { ...loopback, http2Directive: false }).split('\n')).toEqual([
+    '  server {',
+    '    listen 127.0.0.1:18080;',
+    '    location / { return 301 https://$host$request_uri; }',
+    '  }',
+    '  server {',
+    '    listen 127.0.0.1:18443 ssl http2;',
+    '    location /api/ { proxy_pass http://api; }',
+    '  }',
+  ]);
+  expect(loopbackNginxConf(conf, { ...loopback, http2Directive: true })).toContain('    http2 on;\n');
+});
+
+test('patroni.yml on loopback: pg_hba\'s pod networks, this machine\'s bin_dir and shared_buffers; everything else the chart\'s', () => {
+  const yml = [
+    '# Rendered by hscale renderPatroniConf.',
+    'scope: db',
+    'bootstrap:',
+    '  dcs:',
+    '    ttl: 5',
+    'postgresql:',
+    '  data_dir: /pod/data/pgdata',
+    '  bin_dir: /usr/lib/postgresql/15/bin',
+    '  parameters:',
+    '    shared_buffers: 1GB',
+    '    work_mem: 4MB',
+    '  pg_hba:',
+    '    - local all all peer',
+    '    - host all +pg_monitor 127.0.0.1/32 scram-sha-256',
+    '    - host replication all 10.0.0.0/8 scram-sha-256',
+    '    - host all all 10.0.0.0/8 scram-sha-256',
+    '',
+  ].join('\n');
+  const local = loopbackPatroniConf(yml, '/opt/pg/bin');
+  expect(local.startsWith('# Rendered by hscale renderPatroniConf.\n')).toBe(true);
+  expect(parse(local)).toEqual({
+    scope: 'db',
+    bootstrap: { dcs: { ttl: 5 } },
+    postgresql: {
+      data_dir: '/pod/data/pgdata',
+      bin_dir: '/opt/pg/bin',
+      parameters: { shared_buffers: '128MB', work_mem: '4MB' },
+      pg_hba: [
+        'local all all peer',
+        'host all +pg_monitor 127.0.0.1/32 scram-sha-256',
+        `host replication all ${POD_NETWORK_ADDRESS}/32 scram-sha-256`,
+        `host all all ${POD_NETWORK_ADDRESS}/32 scram-sha-256`,
+      ],
+    },
+  });
 });
 
 test('the binaries missing from PATH are named with the Debian package to install', () => {
@@ -167,4 +235,42 @@ test('on loopback peers reach PostgreSQL through forwarders from the pod network
     server.close();
     await Promise.all([...cluster.forwarders.values()].map(f => f.close()));
   }
+});
+
+describe('a chart whose PgReplicaSet runs Patroni', () => {
+  const chart = () => new ChartObjects('test', patroniChart({ replicas: 2 }).objects as K8sObject[]);
+
+  test('throws error, when the control plane that is its store is not built', () => {
+    expect(patroniStoreMissing(chart(), '/nonexistent')).toBe('the chart\'s PgReplicaSet runs Patroni, whose store on this machine is the Kubernetes API of the test control plane; '
+      + 'its binaries are missing (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok in /nonexistent): build them with\n  bash tools/control-plane/build.sh');
+    expect(patroniStoreMissing(ChartObjects.load('cms'), '/nonexistent')).toBeUndefined();
+  });
+
+  test('-rw forwards to the member labelled role=master and -ro to those labelled replica, as their labels change; with none it refuses', async () => {
+    // GIVEN the members on loopback, none labelled yet
+    const objects = chart();
+    const cluster = new LocalCluster(objects, '/nonexistent', await PortPool.create(20));
+    const [members] = objects.workloads().map(w => cluster.addPods(w, localPodCount(objects, w)));
+    const api = { DATABASE_URL: 'test-db-rw.patroni-test.svc.cluster.local:5432', READS: 'test-db-ro.patroni-test.svc.cluster.local:5432' };
+    const [rwPort, roPort] = Object.values(api).map(host => Number(members[0].rewrite(host).split(':')[1]));
+    const forwarder = (port: number) => [...cluster.forwarders.values()].find(f => f.port === port)!;
+    try {
+      await Promise.all([...cluster.forwarders.values()].map(f => f.listening));
+      expect([forwarder(rwPort).targetPods, forwarder(roPort).targetPods]).toEqual([[], []]);
+      const refused = await new Promise<boolean>(resolve => {
+        const socket = connect(rwPort, '127.0.0.1');
+        socket.on('data', () => resolve(false)).on('error', () => resolve(true)).on('close', () => resolve(true));
+      });
+      expect(refused).toBe(true);
+      // WHEN Patroni's roles are known, and later a replica is promoted
+      members.forEach((m, i) => cluster.setRuntimeLabels(m.name, { role: i === 0 ? 'master' : 'replica' }));
+      expect([forwarder(rwPort).targetPods, forwarder(roPort).targetPods]).toEqual([['test-db-0'], ['test-db-1', 'test-db-2']]);
+      cluster.setRuntimeLabels('test-db-0', {});
+      cluster.setRuntimeLabels('test-db-1', { role: 'master' });
+      // THEN the forwarders follow, as kube-proxy follows the Endpoints
+      expect([forwarder(rwPort).targetPods, forwarder(roPort).targetPods]).toEqual([['test-db-1'], ['test-db-2']]);
+    } finally {
+      await Promise.all([...cluster.forwarders.values()].map(f => f.close()));
+    }
+  });
 });

@@ -23,6 +23,8 @@ interface Response {
 /** Every acknowledged write (201 with the item's id) and every failure, counted per kind. */
 export interface LoadReport {
   readonly acknowledged: Map<string, string>;
+  /** When each acknowledged write was sent and answered (ms since the epoch), in order of answer. */
+  readonly acknowledgedAt: Array<{ readonly sentAt: number; readonly at: number }>;
   readonly ok: Record<OperationKind, number>;
   readonly failures: Failure[];
   readonly startedAt: number;
@@ -33,6 +35,7 @@ export interface LoadReport {
 export class MixedLoad {
   private readonly agent = new Agent({ keepAlive: true, rejectUnauthorized: false, maxSockets: 8 });
   private readonly acknowledged = new Map<string, string>();
+  private readonly acknowledgedAt: Array<{ sentAt: number; at: number }> = [];
   private readonly tokens: Array<{ id: string; token: string }> = [];
   private readonly ok: Record<OperationKind, number> = { 'write': 0, 'read-with-token': 0, 'read': 0 };
   private readonly failures: Failure[] = [];
@@ -62,7 +65,7 @@ export class MixedLoad {
     this.running = false;
     await Promise.all(this.loops);
     return {
-      acknowledged: new Map(this.acknowledged), ok: { ...this.ok }, failures: [...this.failures],
+      acknowledged: new Map(this.acknowledged), acknowledgedAt: [...this.acknowledgedAt], ok: { ...this.ok }, failures: [...this.failures],
       startedAt: this.startedAt, stoppedAt: Date.now(),
     };
   }
@@ -85,7 +88,7 @@ export class MixedLoad {
       const response = await this.send(kind, localAddress);
       if (response.status >= 200 && response.status < 300) {
         this.ok[kind]++;
-        if (kind === 'write') this.recordWrite(response);
+        if (kind === 'write') this.recordWrite(response, sentAt);
       } else {
         this.failures.push({ kind, sentAt, at: Date.now(), status: response.status });
       }
@@ -94,9 +97,10 @@ export class MixedLoad {
     }
   }
 
-  private recordWrite(response: Response): void {
+  private recordWrite(response: Response, sentAt: number): void {
     const item = JSON.parse(response.body) as { id: string; name: string };
     this.acknowledged.set(item.id, item.name);
+    this.acknowledgedAt.push({ sentAt, at: Date.now() });
     this.tokens.push({ id: item.id, token: String(response.headers['x-consistency-token']) });
     if (this.tokens.length > 200) this.tokens.shift();
   }

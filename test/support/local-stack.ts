@@ -118,11 +118,16 @@ export class StackUnderTest {
     };
   }
 
+  /** The API instances and workers that have exited, each with its exit code or signal and the end of its output. */
+  public exitedServices(): string[] {
+    const services = [...new Set([...this.stack.apiProcesses(), ...this.stack.processes.filter(p => p.env.WORKER_QUEUES !== undefined)])];
+    const exited = services.filter(p => p.child.exitCode !== null || p.child.signalCode !== null);
+    return exited.map(p => `${p.pod.name} exited ${p.child.exitCode ?? p.child.signalCode}: ${p.output().slice(-1500)}`);
+  }
+
   /** Every API instance and worker still runs. */
   public expectServicesRunning(): void {
-    const services = this.stack.processes.filter(p => p.role === 'api' || p.env.WORKER_QUEUES !== undefined);
-    const exited = services.filter(p => p.child.exitCode !== null || p.child.signalCode !== null);
-    expect(exited.map(p => `${p.pod.name} exited ${p.child.exitCode ?? p.child.signalCode}: ${p.output().slice(-1500)}`)).toEqual([]);
+    expect(this.exitedServices()).toEqual([]);
   }
 
   /** Nothing lost, nothing duplicated, no service process gone. */

@@ -1,12 +1,13 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { parse, stringify } from 'yaml';
 import { PgReplicaSet, PgReplicaSetProps } from '../../lib';
 import { Manifest } from '../../lib/testing/manifest-checks';
+import { KUBECONFIG_CONTEXT, writeServiceAccountKubeconfig } from '../../local/patroni';
 import { ControlPlane } from '../../scripts/control-plane/index';
 import { PG_BIN, pgEnv } from './postgres';
-import { freePort, ProcessGroup, run, sleep, waitFor } from './processes';
+import { freePort, postmasterPid, ProcessGroup, run, sleep, treePids, waitFor } from './processes';
 
 export const NAMESPACE = 'patroni-test';
 const CREDENTIALS = {
@@ -52,41 +53,6 @@ export function patroniChart(props: PgReplicaSetProps): { objects: Manifest[]; p
   return { objects, patroniYml: config.data['patroni.yml'], postBootstrap: config.data['post-bootstrap.sh'] };
 }
 
-/** A kubeconfig with the ServiceAccount's token, so Patroni has exactly the chart's Role. */
-async function serviceAccountKubeconfig(plane: ControlPlane, home: string, serviceAccount: string): Promise<void> {
-  const token = (await plane.kubectlOk(['create', 'token', serviceAccount, '-n', NAMESPACE, '--duration=2h'])).trim();
-  const admin = parse(await plane.kubectlOk(['config', 'view', '--raw']));
-  mkdirSync(join(home, '.kube'), { recursive: true });
-  copyFileSync(admin.clusters[0].cluster['certificate-authority'], join(home, '.kube', 'ca.crt'));
-  writeFileSync(join(home, '.kube', 'config'), stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'patroni',
-    clusters: [{ name: 'plane', cluster: { 'server': admin.clusters[0].cluster.server, 'certificate-authority': join(home, '.kube', 'ca.crt') } }],
-    users: [{ name: serviceAccount, user: { token } }],
-    contexts: [{ name: 'patroni', context: { cluster: 'plane', user: serviceAccount, namespace: NAMESPACE } }],
-  }));
-}
-
-/** The postmaster's pid from its pid file, if the data directory has one. */
-function postmasterPid(dataDir: string): number | undefined {
-  try {
-    return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The pids of a process tree (children first is not needed: SIGKILL and SIGSTOP act at once). */
-async function treePids(root: number): Promise<number[]> {
-  const out = await run('ps', ['-e', '-o', 'pid=,ppid=']);
-  const rows = out.trim().split('\n').map(l => l.trim().split(/\s+/).map(Number));
-  const pids = [root];
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const [pid, ppid] of rows) if (pids.includes(ppid) && !pids.includes(pid)) { pids.push(pid); grew = true; }
-  }
-  return pids;
-}
-
 /**
  * Applies the chart (ServiceAccount, Role, StatefulSet whose pods the fake kubelets run, Services)
  * on the control plane, then starts one Patroni per pod on loopback with the chart's patroni.yml:
@@ -103,7 +69,7 @@ export async function startPatroniCluster(group: ProcessGroup, plane: ControlPla
   await waitFor('the member pods', async () => (await plane.kubectlOk(['get', 'pods', '-n', NAMESPACE, '-o', 'name'])).trim().split('\n').length === memberCount, 60_000, 500);
 
   const base = group.tempDir('hscale-patroni-');
-  await serviceAccountKubeconfig(plane, base, name);
+  await writeServiceAccountKubeconfig(plane, NAMESPACE, name, join(base, '.kube', 'config'));
   const config = parse(patroniYml);
   const members: PatroniMember[] = [];
   for (let i = 0; i < memberCount; i++) {
@@ -119,7 +85,7 @@ export async function startPatroniCluster(group: ProcessGroup, plane: ControlPla
     }, { version: '1.1' }));
     const env = pgEnv({
       ...CREDENTIALS, HOME: base, PGHOST: socketDir, PGPORT: String(pgPort),
-      PATRONI_NAME: `${name}-${i}`, PATRONI_KUBERNETES_NAMESPACE: NAMESPACE, PATRONI_KUBERNETES_POD_IP: '127.0.0.1', PATRONI_KUBERNETES_CONTEXT: 'patroni',
+      PATRONI_NAME: `${name}-${i}`, PATRONI_KUBERNETES_NAMESPACE: NAMESPACE, PATRONI_KUBERNETES_POD_IP: '127.0.0.1', PATRONI_KUBERNETES_CONTEXT: KUBECONFIG_CONTEXT,
       PATRONI_POSTGRESQL_LISTEN: `127.0.0.1:${pgPort}`, PATRONI_POSTGRESQL_CONNECT_ADDRESS: `127.0.0.1:${pgPort}`,
       PATRONI_RESTAPI_LISTEN: `127.0.0.1:${restPort}`, PATRONI_RESTAPI_CONNECT_ADDRESS: `127.0.0.1:${restPort}`,
       PATRONI_POSTGRESQL_DATA_DIR: join(dir, 'data'), PATRONI_POSTGRESQL_BIN_DIR: PG_BIN, PATRONI_POSTGRESQL_PGPASS: join(dir, 'pgpass'),

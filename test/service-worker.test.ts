@@ -8,6 +8,7 @@ import { KNOWN_METRICS } from '../lib/core/known-metrics';
 import { createService, Service } from '../service/src/app';
 import { ReadThroughCache } from '../service/src/cache/cache';
 import { databaseConfigFromEnv } from '../service/src/db/config';
+import { MIGRATION_LOCK } from '../service/src/db/migrations';
 import { ItemRepository } from '../service/src/db/items';
 import { QueryRouter } from '../service/src/db/router';
 import { referenceJobs } from '../service/src/queue/jobs';
@@ -382,3 +383,44 @@ test('while its Redis is unreachable, the worker still answers /metrics (its liv
     await worker.stop();
   }
 }, 30_000);
+
+test('a migration slower than the liveness window: /metrics answers while it waits, and the worker starts once it is done', async () => {
+  // GIVEN another instance holding the migration lock (as a pod migrating a large table would)
+  const { startWorker } = await import('../service/src/worker-app');
+  let release!: () => void;
+  const held = new Promise<void>(resolve => { release = resolve; });
+  let locked!: () => void;
+  const lockTaken = new Promise<void>(resolve => { locked = resolve; });
+  const holder = itemsSql.begin(async tx => {
+    await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    locked();
+    await held;
+  });
+  await lockTaken;
+  const metricsPort = await freePort();
+  let started = false;
+  const starting = startWorker({ WORKER_QUEUES: 'slow-migration', METRICS_PORT: String(metricsPort), DATABASE_URL: pg.databaseUrl, REDIS_URL: singleRedisUrl })
+    .then(worker => { started = true; return worker; });
+  try {
+    // WHEN the kubelet probes /metrics for 4 s while the migration waits
+    await waitFor('/metrics to answer', async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined))?.status === 200, 10_000, 100);
+    for (let probe = 0; probe < 8; probe++) {
+      const answer = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      // THEN every probe passes, and the worker reports it takes no job yet
+      expect(answer.status).toBe(200);
+      expect(await answer.text()).toMatch(/^worker_active 0$/m);
+      await sleep(500);
+    }
+    expect(started).toBe(false);
+  } finally {
+    release();
+    await holder;
+  }
+  // AND once the lock is free the worker migrates and takes jobs
+  const worker = await starting;
+  try {
+    expect(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).toMatch(/^worker_active 1$/m);
+  } finally {
+    await worker.stop();
+  }
+}, 60_000);

@@ -65,6 +65,8 @@ test('the workers get the queue, the broker and the database by the env contract
   expect(env.PGPASSWORD).toEqual({ secretKeyRef: expect.objectContaining({ key: 'password' }) });
   expect(container.ports).toEqual([{ name: 'metrics', containerPort: 9100, protocol: 'TCP' }]);
   expect(container.livenessProbe.httpGet).toEqual({ path: '/metrics', port: 'metrics' });
+  // A slow first start gets 3 minutes (36 x 5 s) before liveness counts.
+  expect(container.startupProbe).toMatchObject({ httpGet: { path: '/metrics', port: 'metrics' }, periodSeconds: 5, failureThreshold: 36 });
   // The default 5-minute job timeout, and 30 s more to finish it.
   expect(findObject(manifests, 'Deployment', 'test-jobs').spec.template.spec.terminationGracePeriodSeconds).toBe(330);
 });

@@ -422,6 +422,9 @@ export class WorkerPool extends Construct implements IMetricsTarget {
           env: this.workerEnv(props, backends, derived),
           resources: s.resources,
           // Workers serve no traffic: liveness (a stuck event loop stops answering) is the probe that matters.
+          // The reference worker answers /metrics before it migrates; the startup probe gives a slow first
+          // start (an image loading much code under its CPU limit) 3 minutes before liveness may kill it.
+          startupProbe: probe(5, 36),
           livenessProbe: probe(15, 4),
           readinessProbe: probe(10, 3),
         },

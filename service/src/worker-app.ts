@@ -109,13 +109,21 @@ async function startWorkerFrom(
     await Promise.all(queues.map(q => q.close()));
     await backends.close();
   };
-  let server: Server;
+  // /metrics (the probes' path) answers first, with worker_active 0, so a migration slower than the
+  // liveness window (one waiting on another pod's migration lock) does not get the pod killed.
+  const server = await listenForMetrics(settings.metricsPort, metrics).catch(async (error: unknown) => {
+    await closeBackends();
+    throw error;
+  });
+  const closeAll = async () => {
+    await new Promise(resolve => server.close(resolve));
+    await closeBackends();
+  };
   try {
     await migrate(backends.router.primarySql, backends.router.config.startupRetryMs);
     await backends.router.start();
-    server = await listenForMetrics(settings.metricsPort, metrics);
   } catch (error) {
-    await closeBackends();
+    await closeAll();
     throw error;
   }
   workers.start();
@@ -129,8 +137,7 @@ async function startWorkerFrom(
       rss.stop();
       metrics.active.set(0);
       await workers.close(connection.status !== 'ready');
-      await new Promise(resolve => server.close(resolve));
-      await closeBackends();
+      await closeAll();
     },
   };
 }

@@ -40,7 +40,7 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
 ];
 
 // Any fixed number: every instance takes the same advisory lock.
-const MIGRATION_LOCK = 7_263_301;
+export const MIGRATION_LOCK = 7_263_301;
 
 const FIRST_RETRY_DELAY_MS = 250;
 const MAX_RETRY_DELAY_MS = 5_000;

@@ -54,7 +54,7 @@ test('the workers\' contract names the env they get, the metrics port their live
     ],
     ports: { metrics: 9464 },
     writablePaths: ['/tmp'],
-    probes: { liveness: { path: '/metrics', port: 'metrics' }, readiness: { path: '/metrics', port: 'metrics' } },
+    probes: { startup: { path: '/metrics', port: 'metrics' }, liveness: { path: '/metrics', port: 'metrics' }, readiness: { path: '/metrics', port: 'metrics' } },
     metrics: { port: 9464, path: '/metrics', names: ['worker_jobs_total', 'worker_job_duration_seconds_bucket', 'worker_active', 'worker_queue_jobs'] },
     enqueueCommand: ['/app/enqueue'],
   });

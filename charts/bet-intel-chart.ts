@@ -71,6 +71,8 @@ export class BetIntelChart extends Chart {
       latencySlo: Duration.millis(200),
       readQueryLatencyBound: Duration.millis(50),
       cacheHitRatio: 0.95,
+      // The guide's cache_memory_bytes and celery_queue_length (l.407-422): one figure per cache and per queue, recorded.
+      guideMetrics: { guide: 'bet-intel', cache: this.cache },
     });
   }
 
@@ -112,6 +114,8 @@ export class BetIntelChart extends Chart {
       concurrency,
       // The compose file's worker services, each told its type (as the guide's celery_workers_active label).
       env: { WORKER_TYPE: queue },
+      // The guide's celery_task_duration_seconds and celery_workers_active (l.419-422), beside our own names.
+      guideMetrics: 'bet-intel',
       // One process runs `concurrency` jobs: it restarts past their share of Celery's bound, within 80% of its limit.
       maxRssPercent: Math.min(80, Math.round((concurrency * MEMORY_PER_JOB_MIB * 100) / WORKER_MEMORY_LIMIT_MIB)),
       broker: this.queue,

@@ -16,7 +16,7 @@ export type {
   DatabaseConnectionPool, GeneratedSecretSpec, IClientAccessible, ICacheEndpoint, IDatabaseEndpoint, ILoadBalancerBackend, IMetricsTarget, IQueueBroker,
   ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer, QueueBacklog,
 } from './core/endpoints';
-export type { SecretKey } from './core/container-env';
+export type { GuideMetrics, SecretKey } from './core/container-env';
 export type { ImageContract, MetricsExpectation, ProbeExpectation } from './core/image-contract';
 export type { Quantity } from './core/validation';
 export type { ContainerResources, SpreadPolicy } from './core/pod-defaults';
@@ -55,7 +55,7 @@ export type {
 } from './load-balancer/props';
 
 export { Observability } from './observability/observability';
-export type { ObservabilityMode, ObservabilityProps, ReferenceGroups } from './observability/settings';
+export type { GuideMetricsRecording, ObservabilityMode, ObservabilityProps, ReferenceGroups } from './observability/settings';
 export type { AlertRule, MonitoredEndpoint, RecordingRule, RuleGroup } from './observability/rules';
 export type { StandalonePrometheus, StandaloneServer } from './observability/mode';
 

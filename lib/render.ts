@@ -34,7 +34,7 @@ export type { PgHbaOptions, PostgresConfOptions } from './postgres/postgres-conf
 export { DEFAULT_PATRONI_TIMING, patroniTimingViolation, renderPatroniConf, renderPatroniHba, worstCasePromotionSeconds } from './postgres/patroni-conf';
 export type { PatroniConfOptions, PatroniHbaOptions, PatroniTiming } from './postgres/patroni-conf';
 
-export { renderAlertRules, renderRecordingRules } from './observability/rules';
+export { renderAlertRules, renderGuideRecordingRules, renderRecordingRules } from './observability/rules';
 export type { AlertRule, AlertThresholds, MonitoredEndpoint, RecordingRule, RuleGroup } from './observability/rules';
 export { renderDashboards } from './observability/dashboards';
 export { renderPrometheusConfig } from './observability/prometheus-config';

@@ -86,6 +86,32 @@ test('alerts warn at the guide\'s scaling guidelines: mean latency over 200 ms, 
   expect(expr('HscaleApiLatencyAboveSlo')).toBe(`hscale:http_request_duration_seconds:p95{${job}} > 0.2`);
 });
 
-test('the API serves the guide\'s requests_total and cache_hit_rate beside its own names', () => {
+test('the guide\'s seven metric names exist: the API and the workers serve four, two are recorded, db_query_duration_seconds is ours', () => {
+  // requests_total and cache_hit_rate by the API; celery_task_duration_seconds and celery_workers_active by each pool's workers.
   expect(chart.env('Deployment', 'bet-intel-api').GUIDE_METRICS).toBe('bet-intel');
+  for (const pool of ['ev-calculation', 'data-refresh', 'notifications']) expect(chart.env('Deployment', `bet-intel-${pool}`).GUIDE_METRICS).toBe('bet-intel');
+  // cache_memory_bytes: the cache's six servers (not the queue's Redis); celery_queue_length: each queue's waiting jobs.
+  const rules = chart.find('PrometheusRule', 'bet-intel-obs-guide-metrics').spec.groups[0].rules;
+  expect(rules).toEqual([
+    { record: 'cache_memory_bytes', expr: 'sum by (namespace) (redis_memory_used_bytes{namespace="bet-intel", pod=~"bet-intel-cache-.+"})' },
+    {
+      record: 'celery_queue_length',
+      expr: 'max by (namespace, queue_name) (label_replace(worker_queue_jobs{namespace="bet-intel", '
+        + 'pod=~"bet-intel-ev-calculation-.+|bet-intel-data-refresh-.+|bet-intel-notifications-.+", state="waiting"}, "queue_name", "$1", "queue", "(.+)"))',
+    },
+  ]);
+});
+
+test('the API dashboard has the guide\'s panels: p95/p99 by endpoint, 4xx/5xx by instance, query times, CPU, memory and disk I/O per container', () => {
+  const panels = chart.panels('bet-intel-obs', 'hscale-api');
+  const job = 'namespace="bet-intel", job="bet-intel-api"';
+  expect(panels['Latency p95 / p99 by route']).toEqual([95, 99].map(q =>
+    `histogram_quantile(0.${q}, sum by (route, le) (rate(http_request_duration_seconds_bucket{${job}}[5m])))`));
+  expect(panels['4xx / 5xx per second by pod']).toEqual(['4', '5'].map(digit => `sum by (pod) (rate(http_requests_total{${job}, status=~"${digit}.."}[5m]))`));
+  expect(panels['Query duration p95 by operation and target'])
+    .toEqual([`histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{${job}}[5m])))`]);
+  const containers = 'namespace="bet-intel", pod=~"bet-intel-api-.+", container!=""';
+  expect(panels['CPU per container']).toEqual([`sum by (pod, container) (rate(container_cpu_usage_seconds_total{${containers}}[5m]))`]);
+  expect(panels['Memory per container (working set)']).toEqual([`sum by (pod, container) (container_memory_working_set_bytes{${containers}})`]);
+  expect(panels['Disk I/O per container']).toEqual(['reads', 'writes'].map(way => `sum by (pod, container) (rate(container_fs_${way}_bytes_total{${containers}}[5m]))`));
 });

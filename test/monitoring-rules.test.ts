@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { Duration, Testing } from 'cdk8s';
+import { Chart, Duration, Testing } from 'cdk8s';
 import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, RuleGroup, ScaledApi, WorkerPool } from '../lib';
 import { ALL_KNOWN_METRICS, SLOT_RETAINED_WAL_METRIC } from '../lib/core/known-metrics';
 import { ProcessGroup } from './support/processes';
@@ -304,4 +304,42 @@ test('KEDA 2.10\'s per-scaler error counter pages too, and so does a CronJob tha
   });
   // THEN both fire
   expect(output).toContain('SUCCESS');
+
+test('bet-intel\'s cache_memory_bytes and celery_queue_length are recorded: the cache\'s servers summed, each queue\'s waiting jobs once', async () => {
+  // GIVEN bet-intel's shape: a cache, a queue Redis of its own, two pools on it, and the guide's names asked for
+  const betIntel = new Chart(Testing.app(), 'bi', { namespace: 'bi' });
+  const redisCache = new RedisCluster(betIntel, 'cache', { maxmemoryPolicy: 'allkeys-lru' });
+  const queue = new RedisCluster(betIntel, 'queue', { mode: 'sentinel', replicas: 1, sentinels: 3, maxmemoryPolicy: 'noeviction' });
+  const pools = ['ev', 'data'].map(id => new WorkerPool(betIntel, id, { image: 'example/worker:1.0.0', queues: [`${id}_queue`], broker: queue }));
+  const observability = new Observability(betIntel, 'obs', { targets: [redisCache, queue, ...pools], guideMetrics: { guide: 'bet-intel', cache: redisCache } });
+  const guideGroup = observability.ruleGroups.find(g => g.name === 'hscale-guide-metrics')!;
+  const dir = group.tempDir();
+  expect(await checkRules(dir, 'rules.yml', [guideGroup])).toContain('SUCCESS');
+  const biNs = 'namespace="bi"';
+  // WHEN the exporters report: 3 cache servers and the queue's (not a cache); two ev workers that read 5 waiting jobs (one not yet), one data worker 7
+  const input = [
+    ...[0, 1, 2].map(i => series('redis_memory_used_bytes', `${biNs}, pod="bi-cache-${i}"`, `${(i + 1) * 100}x20`)),
+    series('redis_memory_used_bytes', `${biNs}, pod="bi-queue-0"`, '5000x20'),
+    series('worker_queue_jobs', `${biNs}, pod="bi-ev-5d9-a1", queue="ev_queue", state="waiting"`, '5x20'),
+    series('worker_queue_jobs', `${biNs}, pod="bi-ev-5d9-b2", queue="ev_queue", state="waiting"`, '0x20'),
+    series('worker_queue_jobs', `${biNs}, pod="bi-ev-5d9-a1", queue="ev_queue", state="active"`, '4x20'),
+    series('worker_queue_jobs', `${biNs}, pod="bi-data-7c8-c3", queue="data_queue", state="waiting"`, '7x20'),
+  ];
+  const output = await testRules(dir, {
+    rule_files: ['rules.yml'],
+    evaluation_interval: '1m',
+    tests: [{
+      name: 'bet-intel names', interval: '1m', input_series: input,
+      // THEN the cache's memory is its three servers' and each queue has one length, its waiting jobs
+      promql_expr_test: [
+        { expr: 'cache_memory_bytes', eval_time: '10m', exp_samples: [{ labels: `cache_memory_bytes{${biNs}}`, value: 600 }] },
+        {
+          expr: 'celery_queue_length', eval_time: '10m',
+          exp_samples: [{ labels: `celery_queue_length{${biNs}, queue_name="data_queue"}`, value: 7 }, { labels: `celery_queue_length{${biNs}, queue_name="ev_queue"}`, value: 5 }],
+        },
+      ],
+    }],
+  });
+  expect(output).toContain('SUCCESS');
+  expect(guideGroup.rules.flatMap(r => metricNames(r.expr)).filter(name => !ALL_KNOWN_METRICS.has(name))).toEqual([]);
 });

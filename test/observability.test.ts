@@ -145,6 +145,15 @@ test('throws error, when a target has no metrics endpoint', () => {
     .toThrow('test/obs: \'targets\' ("test/api") has no metrics endpoint: give it a metrics port or an exporter');
 });
 
+test('throws error, when the guide\'s cache is not a Redis among the targets', () => {
+  const chart = Testing.chart();
+  const cache = new RedisCluster(chart, 'cache', {});
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', cache });
+  const message = (path: string) => `test/obs-${path}: 'guideMetrics.cache' ("test/${path === 'a' ? 'cache' : 'api'}") must be a RedisCluster among 'targets'`;
+  expect(() => new Observability(chart, 'obs-a', { targets: [api], guideMetrics: { guide: 'bet-intel', cache } })).toThrow(message('a'));
+  expect(() => new Observability(chart, 'obs-b', { targets: [api, cache], guideMetrics: { guide: 'bet-intel', cache: api } })).toThrow(message('b'));
+});
+
 test('without a chart namespace, monitors and rules follow the namespace the chart is applied to', () => {
   const { manifests, obs } = topology();
   for (const m of manifests.filter(x => x.apiVersion === 'monitoring.coreos.com/v1')) expect(m.metadata.namespace).toBeUndefined();

@@ -5,9 +5,15 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import request from 'supertest';
 import { ReadThroughCache } from '../service/src/cache/cache';
 import { serviceConfigFromEnv } from '../service/src/config';
+import { enqueue } from '../service/src/enqueue';
 import { cpuPercentSinceLastRead, memoryLimitBytes, registerBetIntelMetrics } from '../service/src/guide-metrics';
 import { requestMetrics } from '../service/src/http/request-metrics';
-import { sleep } from './support/processes';
+import { startWorker, WorkerMetrics } from '../service/src/worker-app';
+import { startReplicatedPostgres } from './support/postgres';
+import { freePort, ProcessGroup, sleep, waitFor } from './support/processes';
+
+const group = new ProcessGroup();
+afterAll(() => group.cleanup(), 60_000);
 
 function burnCpu(ms: number): void {
   const until = Date.now() + ms;
@@ -71,4 +77,39 @@ test('without a cache bet-intel\'s hit rate is not served, and GUIDE_METRICS nam
   expect(registry.getSingleMetric('requests_total')).toBeDefined();
   expect(() => serviceConfigFromEnv({ GUIDE_METRICS: 'fastnext' }))
     .toThrow('GUIDE_METRICS ("fastnext") must be bet-intel, the one guide whose names are served unprefixed');
+});
+
+test('a worker with GUIDE_METRICS=bet-intel serves celery_task_duration_seconds{task_name} and celery_workers_active{worker_type}', async () => {
+  // GIVEN a worker of bet-intel's ev_calculation pool on a real Redis and PostgreSQL
+  const redisPort = await freePort();
+  group.spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  const pg = await startReplicatedPostgres(group, 0);
+  const env = { DATABASE_URL: pg.databaseUrl, REDIS_URL: `redis://127.0.0.1:${redisPort}` };
+  const worker = await startWorker({ ...env, GUIDE_METRICS: 'bet-intel', WORKER_QUEUES: 'ev_calculation', METRICS_PORT: '0' });
+  const scrape = async () => (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
+  try {
+    // WHEN it has run one job
+    await enqueue(['ev_calculation', 'items.aggregate', '{"day":"2026-01-01"}'], env);
+    const text = await waitFor('the job\'s run observed', async () => {
+      const scraped = await scrape();
+      return /^celery_task_duration_seconds_count\{task_name="items\.aggregate"\} 1$/m.test(scraped) && scraped;
+    });
+    // THEN the guide's histogram counts it as ours does, and the worker counts as one active worker of its type
+    expect(text).toMatch(/^worker_job_duration_seconds_count\{queue="ev_calculation",name="items\.aggregate"\} 1$/m);
+    expect(text).toMatch(/^celery_task_duration_seconds_bucket\{le="300",task_name="items\.aggregate"\} 1$/m);
+    expect(text).toMatch(/^celery_workers_active\{worker_type="ev_calculation"\} 1$/m);
+  } finally {
+    await worker.stop();
+  }
+  // AND once stopped it is no longer an active worker
+  expect(await worker.metrics.registry.getSingleMetricAsString('celery_workers_active')).toMatch(/^celery_workers_active\{worker_type="ev_calculation"\} 0$/m);
+}, 120_000);
+
+test('without GUIDE_METRICS a worker serves none of bet-intel\'s names', async () => {
+  const metrics = new WorkerMetrics(['ev_calculation']);
+  metrics.observeRun('ev_calculation', 'items.aggregate', 'completed', 0.2);
+  metrics.setActive(true);
+  const text = await metrics.registry.metrics();
+  expect(text).toMatch(/^worker_active 1$/m);
+  expect(text).not.toContain('celery_');
 });

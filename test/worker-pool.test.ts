@@ -226,6 +226,12 @@ test('the settings resolver gives the defaults, alone', () => {
   });
 });
 
+test('guideMetrics tells the reference worker to serve that guide\'s names too; without it, nothing is set', () => {
+  const envOfPool = (props: Partial<WorkerPoolProps>) => envOf(findObject(synthPool(props).manifests, 'Deployment', 'test-jobs').spec.template.spec.containers[0]);
+  expect(envOfPool({ guideMetrics: 'bet-intel' }).GUIDE_METRICS).toBe('bet-intel');
+  expect(envOfPool({}).GUIDE_METRICS).toBeUndefined();
+});
+
 test('the metrics endpoint carries the queue for the backlog alert', () => {
   const { pool } = synthPool({ maxReplicas: 4, backlogPerReplica: 50 });
   expect(pool.metricsEndpoints).toEqual([expect.objectContaining({

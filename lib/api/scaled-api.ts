@@ -2,7 +2,7 @@ import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { nestedDurationViolation } from '../core/budgets';
-import { containerEnv, prefixedLink, QUEUE_ENV_PREFIX, SecretKey } from '../core/container-env';
+import { containerEnv, GuideMetrics, guideMetricsEnv, prefixedLink, QUEUE_ENV_PREFIX, SecretKey } from '../core/container-env';
 import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, ILoadBalancerBackend,
   IMetricsTarget, MetricsEndpoint, PodPeer,
@@ -158,7 +158,7 @@ export interface ScaledApiProps {
   /** Prefix of the guides' metric names the service serves beside its own (`METRICS_PREFIX`), e.g. 'fastnext'. @default - not served */
   readonly metricsPrefix?: string;
   /** A guide whose unprefixed metric names the service serves beside its own (`GUIDE_METRICS`): bet-intel's `requests_total`, `cache_hit_rate`. @default - not served */
-  readonly guideMetrics?: 'bet-intel';
+  readonly guideMetrics?: GuideMetrics;
   /** The Redis the API uses. @default - no cache env and no cache egress */
   readonly cache?: ICacheEndpoint;
   /**
@@ -270,7 +270,7 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
     backends,
     env: containerEnv(scope, [
       { name: 'PORT', value: String(ports.port) }, ...metricsPrefixEnv(scope, props.metricsPrefix),
-      ...(props.guideMetrics ? [{ name: 'GUIDE_METRICS', value: requireOneOf(scope, 'guideMetrics', props.guideMetrics, ['bet-intel']) }] : []),
+      ...guideMetricsEnv(scope, props.guideMetrics),
       ...databasePoolEnv(scope, props),
     ], backends, props.env ?? {}, props.secretEnv ?? {}, derived),
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),

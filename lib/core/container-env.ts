@@ -1,7 +1,7 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { IClientAccessible } from './endpoints';
-import { propError } from './validation';
+import { propError, requireOneOf } from './validation';
 
 /** A key of a Secret, for an env var whose value must not appear in the YAML. */
 export interface SecretKey {
@@ -27,6 +27,14 @@ export function prefixedLink(backend: IClientAccessible, prefix: string): IClien
     clientLinks: backend.clientLinks,
     allowClient: client => backend.allowClient(client),
   };
+}
+
+/** A guide whose unprefixed metric names the reference service and worker serve beside their own (`GUIDE_METRICS`). */
+export type GuideMetrics = 'bet-intel';
+
+/** `GUIDE_METRICS` when `guide` is given: the one env var of the `guideMetrics` prop of ScaledApi and WorkerPool. */
+export function guideMetricsEnv(scope: Construct, guide: GuideMetrics | undefined): k8s.EnvVar[] {
+  return guide === undefined ? [] : [{ name: 'GUIDE_METRICS', value: requireOneOf(scope, 'guideMetrics', guide, ['bet-intel']) }];
 }
 
 /**

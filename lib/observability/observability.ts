@@ -9,8 +9,8 @@ import { propError, requireDnsLabel, requireOneOf, requireWholeDuration } from '
 import { renderDashboards } from './dashboards';
 import { ObservabilityModeBuilder, StandalonePrometheus, StandaloneServer } from './mode';
 import { operatorMode } from './operator-mode';
-import { MonitoredEndpoint, renderAlertRules, renderRecordingRules, RuleGroup } from './rules';
-import { ObservabilityMode, ObservabilityProps, ObservabilitySettings, ReferenceGroups } from './settings';
+import { MonitoredEndpoint, renderAlertRules, renderGuideRecordingRules, renderRecordingRules, RuleGroup } from './rules';
+import { GuideMetricsRecording, ObservabilityMode, ObservabilityProps, ObservabilitySettings, ReferenceGroups } from './settings';
 import { grafanaAdminSecretName, standaloneMode } from './standalone-mode';
 
 export * from './settings';
@@ -42,6 +42,7 @@ export function resolveObservabilitySettings(scope: Construct, props: Observabil
       api: referenceGroup(scope, 'referenceGroups.api', props.referenceGroups?.api ?? 'hscale-api'),
       worker: referenceGroup(scope, 'referenceGroups.worker', props.referenceGroups?.worker ?? 'hscale-worker'),
     },
+    guideMetrics: props.guideMetrics && resolveGuideMetrics(scope, props.guideMetrics, props.targets, endpoints),
     thresholds: {
       latencySloSeconds: requireWholeDuration(scope, 'latencySlo', props.latencySlo ?? Duration.millis(100), 'milliseconds', 1, 60_000) / 1000,
       averageLatencySeconds: optionalMillis(scope, 'averageLatencyBound', props.averageLatencyBound),
@@ -74,6 +75,24 @@ export function applyReferenceGroups(ruleGroups: RuleGroup[], dashboards: Record
       return name === false ? [] : [[`${name}.json`, { ...dashboard, uid: name }]];
     })),
   };
+}
+
+/** The guide's cache must be a monitored Redis: its exporter's series are what `cache_memory_bytes` sums. */
+function resolveGuideMetrics(scope: Construct, guideMetrics: GuideMetricsRecording, targets: IMetricsTarget[], endpoints: MonitoredEndpoint[]):
+ObservabilitySettings['guideMetrics'] {
+  const guide = requireOneOf(scope, 'guideMetrics.guide', guideMetrics.guide, ['bet-intel']);
+  const cache = targets.includes(guideMetrics.cache)
+    ? endpoints.find(e => e.exporter === 'redis-exporter' && guideMetrics.cache.metricsEndpoints.some(own => own.workloadName === e.workloadName))
+    : undefined;
+  if (!cache) throw propError(scope, 'guideMetrics.cache', guideMetrics.cache.node.path, 'must be a RedisCluster among \'targets\'');
+  return { guide, cache };
+}
+
+/** The rule groups: the recording rules, the guide's when asked for, and the alerts of each concern. */
+function ruleGroupsOf(settings: ObservabilitySettings): RuleGroup[] {
+  const { guideMetrics, endpoints, thresholds } = settings;
+  const guide = guideMetrics ? [renderGuideRecordingRules(guideMetrics.cache, endpoints.filter(e => e.exporter === 'hscale-worker'))] : [];
+  return [renderRecordingRules(), ...guide, ...renderAlertRules(endpoints, thresholds)];
 }
 
 /** A group's name becomes part of object names (`<name>-<group>`), so it must be a DNS label. */
@@ -145,7 +164,7 @@ export class Observability extends Construct implements ISecretConsumer {
     this.mode = settings.mode;
     this.endpoints = settings.endpoints;
     ({ ruleGroups: this.ruleGroups, dashboards: this.dashboards } = applyReferenceGroups(
-      [renderRecordingRules(), ...renderAlertRules(this.endpoints, settings.thresholds)], renderDashboards(this.endpoints), settings.referenceGroups));
+      ruleGroupsOf(settings), renderDashboards(this.endpoints), settings.referenceGroups));
     this.generatableSecrets = this.mode === 'standalone' ? [{ name: grafanaAdminSecretName(this, props), randomKeys: ['password'] }] : [];
     const namespace = namespaceOf(this);
     const labels = commonLabels(this, 'observability', 'monitoring');

@@ -125,6 +125,30 @@ export function renderRecordingRules(): RuleGroup {
   };
 }
 
+/**
+ * Recording rules under bet-intel's names (its l.407-422) for what no one process serves as one
+ * figure: `cache_memory_bytes`, the memory the cache's Redis servers use, and
+ * `celery_queue_length{queue_name}`, each queue's waiting jobs, which every worker of its pool
+ * reports (the largest report is taken, so a worker that has not read the queue yet counts for nothing).
+ */
+export function renderGuideRecordingRules(cache: MonitoredEndpoint, workers: MonitoredEndpoint[]): RuleGroup {
+  const poolsByNamespace = new Map<string | undefined, MonitoredEndpoint[]>();
+  for (const pool of workers) poolsByNamespace.set(pool.namespace, [...(poolsByNamespace.get(pool.namespace) ?? []), pool]);
+  return {
+    name: 'hscale-guide-metrics',
+    rules: [
+      { record: 'cache_memory_bytes', expr: `sum by (namespace) (redis_memory_used_bytes{${podMatcher(cache)}})` },
+      ...[...poolsByNamespace.values()].map(pools => {
+        const selector = `${namespaceMatcher(pools[0])}pod=~"${pools.map(pool => `${pool.workloadName}-.+`).join('|')}", state="waiting"`;
+        return {
+          record: 'celery_queue_length',
+          expr: `max by (namespace, queue_name) (label_replace(worker_queue_jobs{${selector}}, "queue_name", "$1", "queue", "(.+)"))`,
+        };
+      }),
+    ],
+  };
+}
+
 /** Makes an alert whose runbook link is the alert's anchor in the runbooks. */
 type MakeAlert = (name: string, severity: 'critical' | 'warning', forDuration: string, expr: string, summary: string, description: string) => AlertRule;
 

@@ -44,6 +44,8 @@ export interface ObservabilityProps {
    * @default { api: 'hscale-api', worker: 'hscale-worker' }
    */
   readonly referenceGroups?: ReferenceGroups;
+  /** A guide's metric names recorded from what our exporters serve under theirs, for the guide's queries and dashboards. @default - none */
+  readonly guideMetrics?: GuideMetricsRecording;
   /** Grafana folder of the dashboards (annotation `grafana_folder`). @default 'hscale' */
   readonly dashboardFolder?: string;
   /** standalone: Prometheus image. @default 'quay.io/prometheus/prometheus:v2.53.1' @onlyWhen mode=standalone */
@@ -64,6 +66,22 @@ export interface ObservabilityProps {
   readonly prometheusPod?: PodOptions;
   /** standalone: pod options of the Grafana pod only, laid over `pod`. @default - `pod` @onlyWhen mode=standalone */
   readonly grafanaPod?: PodOptions;
+}
+
+/**
+ * Recording rules under a guide's names, for figures that no one process serves as the guide
+ * means them (one per queue or per cache, not per pod).
+ */
+export interface GuideMetricsRecording {
+  /**
+   * 'bet-intel' (its l.407-422) records `cache_memory_bytes`, the memory `cache`'s Redis servers use
+   * (redis_exporter's `redis_memory_used_bytes`, summed), and `celery_queue_length{queue_name}`, the
+   * waiting jobs of each queue of the worker pools among `targets` (`worker_queue_jobs`, the largest
+   * of the workers' reports).
+   */
+  readonly guide: 'bet-intel';
+  /** The RedisCluster among `targets` that the guide calls its cache. */
+  readonly cache: IMetricsTarget;
 }
 
 /** The name of each group of rules and dashboards that assumes the reference service's metrics, or `false` to leave it out. */
@@ -87,4 +105,6 @@ export interface ObservabilitySettings {
   readonly thresholds: AlertThresholds;
   /** The reference groups' names, `false` for a group left out. */
   readonly referenceGroups: Required<ReferenceGroups>;
+  /** `guideMetrics` with its cache's Redis endpoint; absent without it. */
+  readonly guideMetrics?: { readonly guide: 'bet-intel'; readonly cache: MonitoredEndpoint };
 }

@@ -2,7 +2,7 @@ import { ApiObject, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { nestedDurationViolation } from '../core/budgets';
-import { containerEnv, prefixedLink, QUEUE_ENV_PREFIX, SecretKey } from '../core/container-env';
+import { containerEnv, GuideMetrics, guideMetricsEnv, prefixedLink, QUEUE_ENV_PREFIX, SecretKey } from '../core/container-env';
 import { cronProblem } from '../core/cron';
 import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, PodPeer,
@@ -114,6 +114,8 @@ export interface WorkerPoolProps extends WorkerQueueProps {
   readonly env?: Record<string, string>;
   /** Env vars read from Secrets. @default {} */
   readonly secretEnv?: Record<string, SecretKey>;
+  /** A guide whose unprefixed metric names the reference worker serves beside its own (`GUIDE_METRICS`): bet-intel's `celery_task_duration_seconds`, `celery_workers_active`. @default - not served */
+  readonly guideMetrics?: GuideMetrics;
   /** Env var names under which the image also gets facts of the wiring (database, cache, broker, autoscaler), e.g. Celery's `CELERY_BROKER_URL` (`queueUrl`). @default - none */
   readonly wiringEnv?: WiringEnv;
   /** Pods allowed to scrape the metrics port. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
@@ -400,6 +402,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
       // The worker gives up on its jobs (they stall, and another worker retries them) just before the kubelet's SIGKILL.
       { name: 'SHUTDOWN_TIMEOUT_MS', value: String(Math.max(s.gracePeriodSeconds * 1000 - 5000, 1000)) },
       { name: 'METRICS_PORT', value: String(s.metricsPort) },
+      ...guideMetricsEnv(this, props.guideMetrics),
     ], backends, props.env ?? {}, props.secretEnv ?? {}, derived);
   }
 

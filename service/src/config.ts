@@ -65,7 +65,7 @@ export interface ServiceConfig {
   readonly metricsPrefix?: string;
   /** PG_POOL_SIZE: the guide's base pool size (SQLAlchemy's `pool_size`), which `<prefix>_db_pool_size` reports; unset, the pool's bound (PG_POOL_MAX). */
   readonly guidePoolSize?: number;
-  /** GUIDE_METRICS: 'bet-intel' serves that guide's unprefixed `requests_total` and `cache_hit_rate` beside ours; unset, they are not served. */
+  /** GUIDE_METRICS: 'bet-intel' serves that guide's unprefixed names beside ours (the API `requests_total`, `cache_hit_rate`; the worker `celery_task_duration_seconds`, `celery_workers_active`); unset, they are not served. */
   readonly guideMetrics?: 'bet-intel';
 }
 

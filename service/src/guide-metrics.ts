@@ -1,5 +1,5 @@
 import { totalmem } from 'os';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ReadThroughCache } from './cache/cache';
 import { QueryRouter } from './db/router';
 
@@ -40,6 +40,32 @@ export function registerBetIntelMetrics(registry: Registry, cache: ReadThroughCa
     });
   }
   return new Counter({ name: 'requests_total', help: 'HTTP requests by method, endpoint (route) and status', labelNames: ['method', 'endpoint', 'status'], registers: [registry] });
+}
+
+/**
+ * bet-intel's worker names (its l.419-422) that a worker measures, unprefixed as the guide has them:
+ * `celery_task_duration_seconds{task_name}`, observed with each run as our `worker_job_duration_seconds`
+ * (same buckets), and `celery_workers_active{worker_type}`, 1 per queue this process takes jobs from
+ * while it takes them (the guide's `WORKER_TYPE` is the queue). The guide's `celery_queue_length` and
+ * `cache_memory_bytes` are one figure per queue and per cache, not per process: Observability records them.
+ */
+export class BetIntelWorkerMetrics {
+  private readonly taskDuration: Histogram<'task_name'>;
+  private readonly workersActive: Gauge<'worker_type'>;
+
+  constructor(registry: Registry, private readonly queues: string[], buckets: number[]) {
+    this.taskDuration = new Histogram({ name: 'celery_task_duration_seconds', help: 'Time to run a job, by its name', labelNames: ['task_name'], buckets, registers: [registry] });
+    this.workersActive = new Gauge({ name: 'celery_workers_active', help: '1 per queue (worker type) while this worker takes its jobs', labelNames: ['worker_type'], registers: [registry] });
+    this.setActive(false);
+  }
+
+  public observe(name: string, seconds: number): void {
+    this.taskDuration.observe({ task_name: name }, seconds);
+  }
+
+  public setActive(active: boolean): void {
+    for (const queue of this.queues) this.workersActive.set({ worker_type: queue }, active ? 1 : 0);
+  }
 }
 
 /** A reader of the CPU share used since its previous call (since its creation, the first time). */

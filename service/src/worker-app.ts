@@ -6,13 +6,16 @@ import { createBackends } from './backends';
 import { Config, loadConfig } from './config';
 import { ItemRepository } from './db/items';
 import { migrate } from './db/migrations';
+import { BetIntelWorkerMetrics } from './guide-metrics';
 import { logger } from './logger';
 import { IGNORE_CONNECTION_ERROR } from './queue/connection';
 import { JobHandler, referenceJobs } from './queue/jobs';
 import { QUEUE_PREFIX, WorkerSettings } from './queue/settings';
-import { JOB_OUTCOMES, QueueWorkers } from './queue/worker';
+import { JOB_OUTCOMES, JobOutcome, QueueWorkers } from './queue/worker';
 
-/** The worker's Prometheus metrics, in a registry of its own. */
+const JOB_DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300];
+
+/** The worker's Prometheus metrics, in a registry of its own; with `guideMetrics` 'bet-intel' that guide's worker names beside them. */
 export class WorkerMetrics {
   public readonly registry = new Registry();
   public readonly jobs = new Counter({
@@ -21,12 +24,27 @@ export class WorkerMetrics {
   });
   public readonly duration = new Histogram({
     name: 'worker_job_duration_seconds', help: 'Time to run a job, by queue and name', labelNames: ['queue', 'name'],
-    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300], registers: [this.registry],
+    buckets: JOB_DURATION_BUCKETS, registers: [this.registry],
   });
   public readonly active = new Gauge({ name: 'worker_active', help: '1 while the worker takes jobs', registers: [this.registry] });
+  private readonly guide?: BetIntelWorkerMetrics;
 
-  constructor() {
+  constructor(queues: string[] = [], guideMetrics?: 'bet-intel') {
     collectDefaultMetrics({ register: this.registry });
+    if (guideMetrics === 'bet-intel') this.guide = new BetIntelWorkerMetrics(this.registry, queues, JOB_DURATION_BUCKETS);
+  }
+
+  /** One run of a job: counted by outcome, its duration observed. */
+  public observeRun(queue: string, name: string, outcome: JobOutcome, seconds: number): void {
+    this.jobs.inc({ queue, name, outcome });
+    this.duration.observe({ queue, name }, seconds);
+    this.guide?.observe(name, seconds);
+  }
+
+  /** Whether the worker takes jobs now. */
+  public setActive(active: boolean): void {
+    this.active.set(active ? 1 : 0);
+    this.guide?.setActive(active);
   }
 
   /**
@@ -92,7 +110,7 @@ async function startWorkerFrom(
 ): Promise<RunningWorker> {
   const backends = createBackends(config, { role: 'worker' });
   const connection = backends.queueConnection!;
-  const metrics = new WorkerMetrics();
+  const metrics = new WorkerMetrics(settings.queues, config.service.guideMetrics);
   const queues = settings.queues.map(name => new Queue(name, { connection, prefix: QUEUE_PREFIX }).on('error', IGNORE_CONNECTION_ERROR));
   metrics.watchQueues(queues);
   const rss = new RssWatch(settings.maxRssBytes, onRssExceeded);
@@ -100,8 +118,7 @@ async function startWorkerFrom(
   metrics.countFrom0(settings.queues, Object.keys(jobHandlers));
   const workers = new QueueWorkers(connection, settings, jobHandlers, {
     onRun: (queue, name, outcome, seconds) => {
-      metrics.jobs.inc({ queue, name, outcome });
-      metrics.duration.observe({ queue, name }, seconds);
+      metrics.observeRun(queue, name, outcome, seconds);
       rss.check();
     },
   });
@@ -127,7 +144,7 @@ async function startWorkerFrom(
     throw error;
   }
   workers.start();
-  metrics.active.set(1);
+  metrics.setActive(true);
   rss.start();
   const metricsPort = (server.address() as AddressInfo).port;
   logger.info({ queues: settings.queues, concurrency: settings.concurrency, metricsPort }, 'worker started');
@@ -135,7 +152,7 @@ async function startWorkerFrom(
     workers, metrics, settings, metricsPort,
     stop: async () => {
       rss.stop();
-      metrics.active.set(0);
+      metrics.setActive(false);
       await workers.close(connection.status !== 'ready');
       await closeAll();
     },

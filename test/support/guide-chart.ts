@@ -14,6 +14,8 @@ export interface SynthesizedChart {
   env(kind: string, name: string): Record<string, unknown>;
   /** A file of a ConfigMap. */
   configFile(configMap: string, file: string): string;
+  /** The queries of each panel of a dashboard (`<observability>-<group>` ConfigMap, file `<group>.json`), by panel title. */
+  panels(observability: string, group: string): Record<string, string[]>;
 }
 
 export function synthChart(chart: Chart): SynthesizedChart {
@@ -26,7 +28,10 @@ export function synthChart(chart: Chart): SynthesizedChart {
     if (typeof text !== 'string') throw new Error(`ConfigMap ${configMap} has no file ${file}`);
     return text;
   };
-  return { manifests, find, env, configFile };
+  const panels = (observability: string, group: string) => Object.fromEntries(
+    (JSON.parse(configFile(`${observability}-${group}`, `${group}.json`)).panels as Manifest[])
+      .map(panel => [panel.title, (panel.targets as Manifest[]).map(t => t.expr as string)]));
+  return { manifests, find, env, configFile, panels };
 }
 
 /**

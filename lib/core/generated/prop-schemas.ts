@@ -593,8 +593,7 @@ export const PROP_SCHEMAS = {
               "default": "- not served"
             },
             "guideMetrics": {
-              "type": "string",
-              "const": "bet-intel",
+              "$ref": "#/definitions/GuideMetrics",
               "description": "A guide whose unprefixed metric names the service serves beside its own (`GUIDE_METRICS`): bet-intel's `requests_total`, `cache_hit_rate`.",
               "default": "- not served"
             },
@@ -1176,6 +1175,11 @@ export const PROP_SCHEMAS = {
                 "description": "Env vars read from Secrets.",
                 "default": {}
               },
+              "guideMetrics": {
+                "$ref": "#/definitions/GuideMetrics",
+                "description": "A guide whose unprefixed metric names the reference worker serves beside its own (`GUIDE_METRICS`): bet-intel's `celery_task_duration_seconds`, `celery_workers_active`.",
+                "default": "- not served"
+              },
               "wiringEnv": {
                 "$ref": "#/definitions/WiringEnv",
                 "description": "Env var names under which the image also gets facts of the wiring (database, cache, broker, autoscaler), e.g. Celery's `CELERY_BROKER_URL` (`queueUrl`).",
@@ -1323,6 +1327,11 @@ export const PROP_SCHEMAS = {
                     "api": "hscale-api",
                     "worker": "hscale-worker"
                   }
+                },
+                "guideMetrics": {
+                  "$ref": "#/definitions/GuideMetricsRecording",
+                  "description": "A guide's metric names recorded from what our exporters serve under theirs, for the guide's queries and dashboards.",
+                  "default": "- none"
                 },
                 "dashboardFolder": {
                   "type": "string",
@@ -1628,6 +1637,11 @@ export const PROP_SCHEMAS = {
       },
       "additionalProperties": false,
       "description": "Connection pools of the service, in the guides' SQLAlchemy terms. The service's postgres.js pools have one bound, `max`, and open connections on demand and close idle ones, so a pool gets `size + overflow` as its `max` (`PG_POOL_MAX`, `PG_REPLICA_POOL_MAX`)."
+    },
+    "GuideMetrics": {
+      "type": "string",
+      "const": "bet-intel",
+      "description": "A guide whose unprefixed metric names the reference service and worker serve beside their own (`GUIDE_METRICS`)."
     },
     "SecretKey": {
       "type": "object",
@@ -2737,6 +2751,43 @@ export const PROP_SCHEMAS = {
       "additionalProperties": false,
       "description": "The name of each group of rules and dashboards that assumes the reference service's metrics, or `false` to leave it out."
     },
+    "GuideMetricsRecording": {
+      "type": "object",
+      "properties": {
+        "guide": {
+          "type": "string",
+          "const": "bet-intel",
+          "description": "'bet-intel' (its l.407-422) records `cache_memory_bytes`, the memory `cache`'s Redis servers use (redis_exporter's `redis_memory_used_bytes`, summed), and `celery_queue_length{queue_name}`, the waiting jobs of each queue of the worker pools among `targets` (`worker_queue_jobs`, the largest of the workers' reports)."
+        },
+        "cache": {
+          "implements": {
+            "interface": "IMetricsTarget",
+            "members": [
+              "allowScraper",
+              "metricsEndpoints",
+              "node"
+            ],
+            "methods": [
+              "allowScraper"
+            ],
+            "classes": [
+              "ScaledApi",
+              "WorkerPool",
+              "RedisCluster",
+              "PgReplicaSet",
+              "LoadBalancer"
+            ]
+          },
+          "description": "The RedisCluster among `targets` that the guide calls its cache."
+        }
+      },
+      "required": [
+        "guide",
+        "cache"
+      ],
+      "additionalProperties": false,
+      "description": "Recording rules under a guide's names, for figures that no one process serves as the guide means them (one per queue or per cache, not per pod)."
+    },
     "LoadBalancerProps": {
       "type": "object",
       "properties": {
@@ -3185,6 +3236,11 @@ export const PROP_SCHEMAS = {
             "worker": "hscale-worker"
           }
         },
+        "guideMetrics": {
+          "$ref": "#/definitions/GuideMetricsRecording",
+          "description": "A guide's metric names recorded from what our exporters serve under theirs, for the guide's queries and dashboards.",
+          "default": "- none"
+        },
         "dashboardFolder": {
           "type": "string",
           "description": "Grafana folder of the dashboards (annotation `grafana_folder`).",
@@ -3498,8 +3554,7 @@ export const PROP_SCHEMAS = {
           "default": "- not served"
         },
         "guideMetrics": {
-          "type": "string",
-          "const": "bet-intel",
+          "$ref": "#/definitions/GuideMetrics",
           "description": "A guide whose unprefixed metric names the service serves beside its own (`GUIDE_METRICS`): bet-intel's `requests_total`, `cache_hit_rate`.",
           "default": "- not served"
         },
@@ -3842,6 +3897,11 @@ export const PROP_SCHEMAS = {
           },
           "description": "Env vars read from Secrets.",
           "default": {}
+        },
+        "guideMetrics": {
+          "$ref": "#/definitions/GuideMetrics",
+          "description": "A guide whose unprefixed metric names the reference worker serves beside its own (`GUIDE_METRICS`): bet-intel's `celery_task_duration_seconds`, `celery_workers_active`.",
+          "default": "- not served"
         },
         "wiringEnv": {
           "$ref": "#/definitions/WiringEnv",

@@ -28,7 +28,7 @@ test('throws error, when a WorkerPool is given a misspelt queues prop (it used t
     .toThrow('test/jobs: unknown prop \'queus\' (did you mean \'queues\'?); known props: queues, queue, queuePrefix, image, imageDigest, command, concurrency, attempts, '
       + 'backoff, jobTimeout, maxRssPercent, schedules, enqueueCommand, broker, cache, database, autoscaler, minReplicas, maxReplicas, '
       + 'backlogPerReplica, cpuUtilization, pollingInterval, terminationGracePeriod, metricsPort, metricsPath, resources, spread, env, '
-      + 'secretEnv, wiringEnv, metricsScraper, kedaOperator, runAsUser, pod, jobPod');
+      + 'secretEnv, guideMetrics, wiringEnv, metricsScraper, kedaOperator, runAsUser, pod, jobPod');
 });
 
 test('throws error, when a WorkerPool has no broker (it used to be a TypeError reading \'node\') or no queue', () => {

@@ -304,6 +304,7 @@ test('KEDA 2.10\'s per-scaler error counter pages too, and so does a CronJob tha
   });
   // THEN both fire
   expect(output).toContain('SUCCESS');
+});
 
 test('bet-intel\'s cache_memory_bytes and celery_queue_length are recorded: the cache\'s servers summed, each queue\'s waiting jobs once', async () => {
   // GIVEN bet-intel's shape: a cache, a queue Redis of its own, two pools on it, and the guide's names asked for

@@ -30,7 +30,7 @@ test('PostgreSQL is a primary + 1 replica, which the API reads from; 20 + 30 per
   const env = chart.env('Deployment', 'tutormax-api');
   expect(String(env.POSTGRES_READ_REPLICAS).split(',')).toHaveLength(1);
   // The guide's 20 + 40 at 20 pods plus the workers' 10 x 10 is 1300, over 1250 - 3 reserved.
-  expect(env.PG_POOL_MAX).toBe('50');
+  expect([env.PG_POOL_SIZE, env.PG_POOL_MAX]).toEqual(['20', '50']);
   expect(chart.configFile('tutormax-db-config', 'postgresql.conf')).toContain('max_connections = 1250');
 });
 
@@ -61,7 +61,7 @@ test('celery-beat\'s daily metrics aggregation is a CronJob that never runs twic
 test('an alert warns when a standby is more than 100 MB of WAL behind, where the guide says to investigate', () => {
   const rules = chart.find('PrometheusRule', 'tutormax-obs-postgresql').spec.groups[0].rules;
   expect(rules.find((r: Manifest) => r.alert === 'PostgresStandbyRetainsTooMuchWal').expr)
-    .toBe('pg_stat_replication_pg_wal_lsn_diff{namespace="tutormax", pod=~"tutormax-db-.+"} > 104857600');
+    .toBe('hscale_pg_replication_slot_retained_wal_bytes{namespace="tutormax", pod=~"tutormax-db-.+"} > 104857600');
 });
 
 test('a new version replaces one instance at a time, each ready for 30 s before the next, as the guide\'s rolling update', () => {

@@ -93,7 +93,7 @@ test('a worker with GUIDE_METRICS=bet-intel serves celery_task_duration_seconds{
     const text = await waitFor('the job\'s run observed', async () => {
       const scraped = await scrape();
       return /^celery_task_duration_seconds_count\{task_name="items\.aggregate"\} 1$/m.test(scraped) && scraped;
-    });
+    }, 40_000);
     // THEN the guide's histogram counts it as ours does, and the worker counts as one active worker of its type
     expect(text).toMatch(/^worker_job_duration_seconds_count\{queue="ev_calculation",name="items\.aggregate"\} 1$/m);
     expect(text).toMatch(/^celery_task_duration_seconds_bucket\{le="300",task_name="items\.aggregate"\} 1$/m);

@@ -27,6 +27,23 @@ test('lag is the age of the oldest primary sample not replayed; past the bound t
   expect(changes).toEqual([['r1', true, 'replaying'], ['r1', false, 'replay lag 6000 ms']]);
 });
 
+test('a primary that stops answering takes its samples along: a promoted replica that never gets its last WAL ejects no replica', () => {
+  // GIVEN the old primary's last sample, past what the replica received before the primary died
+  const health = new ReplicaHealth(['r1'], 5000);
+  health.recordPrimary(0x100n, 0);
+  health.replayed('r1', '0/100', 0);
+  health.recordPrimary(0x180n, 1000);
+  // WHEN the next sample fails (the primary is gone) and the replica is checked 6 s later, then the new primary is sampled
+  health.primaryUnanswered();
+  health.replayed('r1', '0/100', 7000);
+  const duringFailover = health.states()[0];
+  health.recordPrimary(0x140n, 8000);
+  health.replayed('r1', '0/140', 8000);
+  // THEN it took reads throughout, and its lag is judged against the new primary's samples
+  expect(duringFailover).toMatchObject({ healthy: true, lagMs: 0 });
+  expect(health.states()[0]).toMatchObject({ healthy: true, lagMs: 0, lagBytes: 0 });
+});
+
 test('an idle primary gives lag 0 however old its last sample', () => {
   const health = new ReplicaHealth(['r1'], 1000);
   health.recordPrimary(0x100n, 0);

@@ -42,6 +42,15 @@ export class ReplicaHealth {
     while (this.samples.length > 1 && this.samples[1].at < now - this.maxLagMs * 2 - 10_000) this.samples.shift();
   }
 
+  /**
+   * The primary did not answer a sample: it is down, or being replaced. Its samples go: a promoted
+   * replica may never reach an LSN the old primary wrote but did not send, which would eject every
+   * replica while reads need them most. Lag is judged again from the next primary's samples.
+   */
+  public primaryUnanswered(): void {
+    this.samples.length = 0;
+  }
+
   /** The newest primary LSN sampled, if any. */
   public get latestPrimary(): bigint | undefined {
     return this.samples.at(-1)?.lsn;

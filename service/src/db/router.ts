@@ -229,6 +229,7 @@ export class QueryRouter {
       this.health.recordPrimary(await this.currentPrimaryLsn(false), now);
     } catch (error) {
       logger.warn({ err: error }, 'primary LSN sample failed');
+      this.health.primaryUnanswered();
     }
     await Promise.all(this.replicas.map(async replica => {
       try {

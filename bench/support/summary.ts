@@ -70,16 +70,19 @@ export function renderSummary(run: RunRecord, options: { resultsFile: string; pl
   ].join('\n');
 }
 
-const CAPACITY_START = '<!-- capacity: written by `npm run bench` (bench/index.ts) from its capacity scenario; do not edit -->';
-const CAPACITY_END = '<!-- end of capacity -->';
+/** The markers of a scenario's block in a document: its figures, written by a run of it. */
+function blockMarkers(id: string): [string, string] {
+  return [`<!-- ${id}: written by \`npm run bench\` (bench/index.ts) from its ${id} scenario; do not edit -->`, `<!-- end of ${id} -->`];
+}
 
-/** `doc` with the text between the capacity markers replaced by the scenario's figures and tables. */
-export function replaceCapacityBlock(doc: string, result: ScenarioResult, resultsFile: string): string {
-  const start = doc.indexOf(CAPACITY_START);
-  const end = doc.indexOf(CAPACITY_END);
-  if (start < 0 || end < start) throw new Error(`the capacity markers are missing from the document: ${CAPACITY_START} ... ${CAPACITY_END}`);
+/** `doc` with the text between the scenario's markers replaced by its figures, tables and method; `resultsFile` relative to the document. */
+export function replaceScenarioBlock(doc: string, result: ScenarioResult, resultsFile: string): string {
+  const [startMarker, endMarker] = blockMarkers(result.id);
+  const start = doc.indexOf(startMarker);
+  const end = doc.indexOf(endMarker);
+  if (start < 0 || end < start) throw new Error(`the ${result.id} markers are missing from the document: ${startMarker} ... ${endMarker}`);
   const block = [
-    CAPACITY_START,
+    startMarker,
     '',
     `Measured in [${resultsFile}](${resultsFile}):`,
     '',

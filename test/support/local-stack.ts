@@ -84,8 +84,9 @@ export class StackUnderTest {
     this.primary = () => stack.ofRole('db-primary')[0];
   }
 
+  /** The HTTPS port of the chart's nginx, whatever its Deployment is called. */
   public lbPort(): number {
-    return this.stack.ofRole('lb')[0].pod.namedPort('https')!;
+    return this.stack.processes.find(p => /(^|\/)nginx(-unprivileged)?:/.test(p.container.image) && p.pod.namedPort('https'))!.pod.namedPort('https')!;
   }
 
   /** Runs `fault` under load (2 s of load before it and 3 s after); records every acknowledged write and the figures. */

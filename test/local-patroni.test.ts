@@ -1,0 +1,73 @@
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { worstCasePromotionSeconds } from '../lib/postgres/patroni-conf';
+import { LocalStack } from '../local/stack';
+import { killLeaderUnderLoad, LeaderKill, patroniLeader, patroniMembers, synthPatroniChart, waitHealthy } from './support/local-patroni';
+import { StackUnderTest } from './support/local-stack';
+import { waitFor } from './support/processes';
+
+/*
+ * A chart whose PgReplicaSet runs Patroni, on the local stack (npm run local): Patroni from the
+ * chart's own patroni.yml with the test control plane's Kubernetes API as its store, the -rw
+ * forwarder following the leader. Its leader's pod is killed with kill -9 under the mixed load
+ * through nginx, with asynchronous and then synchronous replication. Figures go to
+ * .local/patroni-failover-figures.json for docs/postgres-failover.md.
+ */
+
+jest.setTimeout(300_000);
+
+const CHART = 'patroni';
+const DEFAULT_TIMING = { ttl: 5, loopWait: 1, retryTimeout: 2 };
+let dir: string;
+let stack: LocalStack;
+let t: StackUnderTest;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'hscale-patroni-local-'));
+  synthPatroniChart(join(dir, 'dist'), CHART);
+  stack = await LocalStack.start({ chart: CHART, distDir: join(dir, 'dist'), apiInstances: 2, stateFile: join(dir, 'state.json') });
+  t = new StackUnderTest(stack, 'patroni-failover-figures.json');
+}, 300_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  t?.writeFigures();
+});
+
+test('every member runs Patroni from the chart\'s config, the state file names each member\'s REST port, and -rw forwards to the leader', async () => {
+  const leader = await waitHealthy(stack, false);
+  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+    processes: Array<{ role: string; pod?: string; ports: Record<string, number>; service?: string; targets?: string[] }>;
+  };
+  const members = state.processes.filter(p => p.role === 'app-db');
+  expect(members.map(m => [m.pod, m.ports.patroni])).toEqual(patroniMembers(stack).map(m => [m.pod.name, m.pod.namedPort('patroni')]));
+  expect(members).toHaveLength(3);
+  const rw = [...stack.cluster.forwarders.values()].find(f => f.service === `${CHART}-app-db-rw.${CHART}`)!;
+  await waitFor('-rw to forward to the leader', async () => rw.targetPods.join() === leader.pod.name, 10_000, 100);
+});
+
+/** The checks of a leader's kill -9: promoted in time, writes failed only until the first acknowledged one, no read failed, no API exited. */
+function expectSurvived(kill: LeaderKill): void {
+  expect(kill.newLeaderSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_TIMING));
+  expect(kill.firstAcknowledgedWriteSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_TIMING) + 3);
+  expect(kill.failedWritesOutsideWindow).toBe(0);
+  expect(kill.failedReads).toBe(0);
+  expect(kill.duplicated).toBe(0);
+  expect(kill.exited).toEqual([]);
+}
+
+test('kill -9 of the leader under load, asynchronous replication: a replica leads with no human step, writes fail only until then, reads never, no API exits; losses reported', async () => {
+  const kill = await killLeaderUnderLoad(t, false);
+  process.stdout.write(`local patroni kill -9 (async): ${JSON.stringify(kill)}\n`);
+  expectSurvived(kill);
+  expect(await patroniLeader(stack)).toBeDefined();
+});
+
+test('kill -9 of the leader under load, synchronous_mode: the same, and no acknowledged write lost', async () => {
+  const kill = await killLeaderUnderLoad(t, true);
+  process.stdout.write(`local patroni kill -9 (sync): ${JSON.stringify(kill)}\n`);
+  expectSurvived(kill);
+  expect(kill.lost).toBe(0);
+});

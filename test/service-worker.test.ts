@@ -308,6 +308,30 @@ test('a schedule\'s CronJob command, run as the pod runs it, enqueues exactly on
   }
 }, 60_000);
 
+test('a retried CronJob pod of the same scheduled run enqueues one job; the next scheduled run enqueues another', async () => {
+  // GIVEN the command and the run id a schedule's pods get (the Job's name, from the pod's job-name label)
+  const chart = Testing.chart();
+  const broker = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
+  new WorkerPool(chart, 'jobs', {
+    image: 'example/service:1.0.0', queues: ['retried'], broker,
+    schedules: { aggregate: { cron: '0 3 * * *', queue: 'retried', name: 'items.aggregate', data: {} } },
+  });
+  const container = Testing.synth(chart).find(o => o.kind === 'CronJob').spec.jobTemplate.spec.template.spec.containers[0];
+  expect(container.env.find((e: { name: string }) => e.name === 'ENQUEUE_RUN_ID').valueFrom)
+    .toEqual({ fieldRef: { fieldPath: 'metadata.labels[\'batch.kubernetes.io/job-name\']' } });
+  const runPod = (jobName: string) => run(container.command[0], [...container.command.slice(1), ...container.args], {
+    cwd: ROOT, env: { PATH: process.env.PATH, ...redisEnv('cluster'), ENQUEUE_RUN_ID: jobName },
+  }).then(output => output.trim());
+  // WHEN the pod of the run scheduled at minute 29000000 runs twice (the Job retried it), then the next day's once
+  const first = await runPod('test-jobs-aggregate-29000000');
+  const retried = await runPod('test-jobs-aggregate-29000000');
+  const nextDay = await runPod('test-jobs-aggregate-29001440');
+  // THEN the retry answers the same job, and only the two scheduled runs wait in the queue
+  expect(retried).toBe(first);
+  expect(nextDay).not.toBe(first);
+  expect(await redisCli(cluster[0].port, ['-c', 'llen', '{hscale}:retried:wait'])).toBe('2\n');
+}, 60_000);
+
 test('items.create applies its effect once per job, even when the job runs twice', async () => {
   // GIVEN the reference handler, run twice with the same job key (a worker that died before acknowledging)
   const router = new QueryRouter(databaseConfigFromEnv({ DATABASE_URL: pg.databaseUrl }));

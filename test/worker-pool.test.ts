@@ -208,6 +208,7 @@ test('a schedule is a CronJob that enqueues its job, with Forbid, a deadline, hi
   const container = cron.spec.jobTemplate.spec.template.spec.containers[0];
   expect([...container.command, ...container.args]).toEqual(['node', 'service/dist/enqueue.js', 'reports', 'items.aggregate', '{"day":"2026-01-01"}']);
   expect(envOf(container)).toEqual({
+    ENQUEUE_RUN_ID: { fieldRef: { fieldPath: 'metadata.labels[\'batch.kubernetes.io/job-name\']' } },
     REDIS_CLUSTER_NODES: expect.stringContaining('test-cache-0'), REDIS_USERNAME: 'app', REDIS_PASSWORD: { secretKeyRef: { name: 'test-cache-auth', key: 'password' } },
   });
   const policy = findObject(manifests, 'NetworkPolicy', 'test-jobs-schedule');

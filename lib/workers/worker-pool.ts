@@ -137,6 +137,9 @@ export const DEFAULT_KEDA_OPERATOR: PodPeer = {
   namespaceSelector: { 'kubernetes.io/metadata.name': 'keda' },
 };
 
+/** The label the Job controller puts on a Job's pods, holding the Job's name (Kubernetes 1.27+). */
+const JOB_NAME_LABEL = 'batch.kubernetes.io/job-name';
+
 /** A schedule with its defaults applied. */
 export interface ResolvedSchedule {
   readonly id: string;
@@ -514,8 +517,8 @@ export class WorkerPool extends Construct implements IMetricsTarget {
 
   /**
    * A CronJob that adds one job and exits: no long-running scheduler, so none needs a leader.
-   * Forbid keeps a slow run from overlapping the next; a run retried after a failure may add the
-   * job twice, which idempotent jobs absorb.
+   * Forbid keeps a slow run from overlapping the next; a pod retried after a failure adds no
+   * second job, since the job id comes from the Job's name (`ENQUEUE_RUN_ID`).
    */
   private createCronJob(schedule: ResolvedSchedule, props: WorkerPoolProps): k8s.KubeCronJob {
     const labels = commonLabels(this, 'worker', 'schedule', imageVersion(this.settings.image));
@@ -556,7 +559,8 @@ export class WorkerPool extends Construct implements IMetricsTarget {
         imagePullPolicy: 'IfNotPresent',
         command: this.settings.enqueueCommand,
         args: [schedule.queue, schedule.name, JSON.stringify(schedule.data)],
-        env: containerEnv(this, [], [props.broker], {}, {}),
+        // The Job's name is `<cronjob>-<scheduled minute>`: the same for a retried pod, so the enqueue adds one job per scheduled run.
+        env: containerEnv(this, [{ name: 'ENQUEUE_RUN_ID', valueFrom: { fieldRef: { fieldPath: `metadata.labels['${JOB_NAME_LABEL}']` } } }], [props.broker], {}, {}),
         resources: fixedResources('50m', '64Mi', '500m', '256Mi'),
         securityContext: restrictedContainerSecurityContext(),
       }],

@@ -58,7 +58,7 @@ test('celery-beat\'s daily metrics aggregation is a CronJob that never runs twic
     .toEqual(expect.arrayContaining(['tutormax-tasks', 'items.aggregate']));
 });
 
-test('an alert warns when a standby is more than 100 MB of WAL behind, where the guide says to investigate', () => {
+test('an alert warns when a standby\'s slot retains more than 100 MB of WAL, where the guide says to investigate', () => {
   const rules = chart.find('PrometheusRule', 'tutormax-obs-postgresql').spec.groups[0].rules;
   expect(rules.find((r: Manifest) => r.alert === 'PostgresStandbyRetainsTooMuchWal').expr)
     .toBe('hscale_pg_replication_slot_retained_wal_bytes{namespace="tutormax", pod=~"tutormax-db-.+"} > 104857600');

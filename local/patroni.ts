@@ -26,9 +26,11 @@ export const KUBECONFIG_CONTEXT = 'pod';
 
 /**
  * Writes `file` (and `file`.ca.crt), a kubeconfig for the control plane with a token of the
- * ServiceAccount, so Patroni has exactly the Role the chart binds to it.
+ * ServiceAccount, so Patroni has exactly the Role the chart binds to it. `server` is the API
+ * server's address as Patroni reaches it (the tests' members, in network namespaces, go through a
+ * forwarder), by default the control plane's own.
  */
-export async function writeServiceAccountKubeconfig(plane: ControlPlane, namespace: string, serviceAccount: string, file: string): Promise<void> {
+export async function writeServiceAccountKubeconfig(plane: ControlPlane, namespace: string, serviceAccount: string, file: string, server?: string): Promise<void> {
   const token = (await plane.kubectlOk(['create', 'token', serviceAccount, '-n', namespace, '--duration=24h'])).trim();
   const admin = parse(await plane.kubectlOk(['config', 'view', '--raw']));
   mkdirSync(dirname(file), { recursive: true });
@@ -36,7 +38,7 @@ export async function writeServiceAccountKubeconfig(plane: ControlPlane, namespa
   copyFileSync(admin.clusters[0].cluster['certificate-authority'], ca);
   writeFileSync(file, stringify({
     'apiVersion': 'v1', 'kind': 'Config', 'current-context': KUBECONFIG_CONTEXT,
-    'clusters': [{ name: 'store', cluster: { 'server': admin.clusters[0].cluster.server, 'certificate-authority': ca } }],
+    'clusters': [{ name: 'store', cluster: { 'server': server ?? admin.clusters[0].cluster.server, 'certificate-authority': ca } }],
     'users': [{ name: serviceAccount, user: { token } }],
     'contexts': [{ name: KUBECONFIG_CONTEXT, context: { cluster: 'store', user: serviceAccount, namespace } }],
   }), { mode: 0o644 });

@@ -124,6 +124,10 @@ export function renderPatroniConf(o: PatroniConfOptions): string {
       // when that fails, rather than a member that stays down until someone wipes its volume.
       remove_data_directory_on_rewind_failure: true,
       remove_data_directory_on_diverged_timelines: true,
+      // A new or re-cloned replica's pg_basebackup asks the leader for an immediate checkpoint: the
+      // default spread one waits up to checkpoint_completion_target x checkpoint_timeout (97 s seen
+      // on the test's freshly bootstrapped leader) before the copy starts.
+      basebackup: [{ checkpoint: 'fast' }],
       parameters: parameters(name => !CLUSTER_WIDE.has(name)),
       pg_hba: o.hba,
     },

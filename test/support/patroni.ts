@@ -3,9 +3,11 @@ import { join } from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { parse, stringify } from 'yaml';
 import { PgReplicaSet, PgReplicaSetProps } from '../../lib';
+import { PatroniTiming } from '../../lib/postgres/patroni-conf';
 import { Manifest } from '../../lib/testing/manifest-checks';
 import { KUBECONFIG_CONTEXT, writeServiceAccountKubeconfig } from '../../local/patroni';
 import { ControlPlane } from '../../scripts/control-plane/index';
+import { forwardTcp, PodNetns, startPodNetwork } from './netns';
 import { PG_BIN, pgEnv } from './postgres';
 import { freePort, postmasterPid, ProcessGroup, run, sleep, treePids, waitFor } from './processes';
 
@@ -16,11 +18,17 @@ const CREDENTIALS = {
   MONITOR_USER: 'monitor', MONITOR_PASSWORD: 'test-only-monitor',
 };
 
-/** One Patroni member on loopback, started as the chart's pod starts it. */
+// The chart's container ports: each member has a network namespace of its own, as a pod does.
+const PG_PORT = 5432;
+const REST_PORT = 8008;
+
+/** One Patroni member in a network namespace of its own, started as the chart's pod starts it. */
 export interface PatroniMember {
   readonly name: string;
-  readonly pgPort: number;
-  readonly restPort: number;
+  /** The member's pod network: its address (PostgreSQL on 5432, Patroni's REST API on 8008) and its link, which a test can cut. */
+  readonly pod: PodNetns;
+  /** `http://<address>:8008`, Patroni's REST API. */
+  readonly restUrl: string;
   readonly socketDir: string;
   running(): boolean;
   /** Starts (again) Patroni with the chart's config; PostgreSQL's data stays. */
@@ -38,10 +46,12 @@ export interface PatroniCluster {
   readonly databaseUrl: (member: PatroniMember) => string;
   /** GET on a member's REST API: the status code, 0 when it does not answer within 1 s. */
   rest(member: PatroniMember, path: string): Promise<number>;
+  /** The cluster's timing as the chart renders it (`bootstrap.dcs` of patroni.yml). */
+  readonly timing: PatroniTiming;
   /** The member that answers 200 on GET /primary, if exactly one does. */
   leader(): Promise<PatroniMember | undefined>;
-  /** Each member's log, for a failure message. */
-  logs(): string;
+  /** Each member's log (its last 6,000 characters, or all that is kept), for a failure message. */
+  logs(full?: boolean): string;
 }
 
 /** The chart's objects for a PgReplicaSet on the patroni engine, in NAMESPACE. */
@@ -55,63 +65,70 @@ export function patroniChart(props: PgReplicaSetProps): { objects: Manifest[]; p
 
 /**
  * Applies the chart (ServiceAccount, Role, StatefulSet whose pods the fake kubelets run, Services)
- * on the control plane, then starts one Patroni per pod on loopback with the chart's patroni.yml:
- * only addresses, ports and paths are rewritten, and each Patroni talks to the API server with
- * the chart's ServiceAccount token.
+ * on the control plane, then starts one Patroni per pod with the chart's patroni.yml, each in a
+ * network namespace of its own on a bridge (a partition is then a link taken down): only
+ * addresses and paths are rewritten, and each Patroni talks to the API server, through a
+ * forwarder on the bridge, with the chart's ServiceAccount token.
  */
-export async function startPatroniCluster(group: ProcessGroup, plane: ControlPlane, props: PgReplicaSetProps): Promise<PatroniCluster> {
-  const { objects, patroniYml, postBootstrap } = patroniChart(props);
+export async function startPatroniCluster(group: ProcessGroup, plane: ControlPlane, props: PgReplicaSetProps & { replicas: number }): Promise<PatroniCluster> {
+  const network = await startPodNetwork(group, props.replicas + 1, ['kubernetes']);
+  const { objects, patroniYml, postBootstrap } = patroniChart({ ...props, podNetworks: [network.cidr] });
   const statefulSet = objects.find(o => o.kind === 'StatefulSet')!;
   const name = statefulSet.metadata.name as string;
-  const memberCount = statefulSet.spec.replicas as number;
   await plane.kubectlOk(['create', 'namespace', NAMESPACE]);
   await plane.kubectlOk(['apply', '--server-side', '-f', '-'], { input: objects.map(o => stringify(o)).join('---\n') });
-  await waitFor('the member pods', async () => (await plane.kubectlOk(['get', 'pods', '-n', NAMESPACE, '-o', 'name'])).trim().split('\n').length === memberCount, 60_000, 500);
+  await waitFor('the member pods', async () => (await plane.kubectlOk(['get', 'pods', '-n', NAMESPACE, '-o', 'name'])).trim().split('\n').length === network.pods.length, 60_000, 500);
 
+  // The API server's certificate names `kubernetes`: in each namespace that name is the forwarder on the bridge.
+  const forwarded = { host: network.gateway, port: await freePort() };
+  await forwardTcp(group, forwarded, { host: '127.0.0.1', port: Number(new URL(plane.server).port) });
   const base = group.tempDir('hscale-patroni-');
-  await writeServiceAccountKubeconfig(plane, NAMESPACE, name, join(base, '.kube', 'config'));
+  await writeServiceAccountKubeconfig(plane, NAMESPACE, name, join(base, '.kube', 'config'), `https://kubernetes:${forwarded.port}`);
   const config = parse(patroniYml);
-  const members: PatroniMember[] = [];
-  for (let i = 0; i < memberCount; i++) {
+  const members = network.pods.map((pod, i) => {
     const dir = join(base, `m${i}`);
     const socketDir = join(dir, 'socket');
     mkdirSync(socketDir, { recursive: true });
-    const [pgPort, restPort] = [await freePort(), await freePort()];
     writeFileSync(join(dir, 'post-bootstrap.sh'), postBootstrap);
     writeFileSync(join(dir, 'patroni.yml'), stringify({
       ...config,
       bootstrap: { ...config.bootstrap, post_bootstrap: `sh ${join(dir, 'post-bootstrap.sh')}` },
       postgresql: { ...config.postgresql, parameters: { ...config.postgresql.parameters, unix_socket_directories: socketDir } },
     }, { version: '1.1' }));
-    const env = pgEnv({
-      ...CREDENTIALS, HOME: base, PGHOST: socketDir, PGPORT: String(pgPort),
-      PATRONI_NAME: `${name}-${i}`, PATRONI_KUBERNETES_NAMESPACE: NAMESPACE, PATRONI_KUBERNETES_POD_IP: '127.0.0.1', PATRONI_KUBERNETES_CONTEXT: KUBECONFIG_CONTEXT,
-      PATRONI_POSTGRESQL_LISTEN: `127.0.0.1:${pgPort}`, PATRONI_POSTGRESQL_CONNECT_ADDRESS: `127.0.0.1:${pgPort}`,
-      PATRONI_RESTAPI_LISTEN: `127.0.0.1:${restPort}`, PATRONI_RESTAPI_CONNECT_ADDRESS: `127.0.0.1:${restPort}`,
-      PATRONI_POSTGRESQL_DATA_DIR: join(dir, 'data'), PATRONI_POSTGRESQL_BIN_DIR: PG_BIN, PATRONI_POSTGRESQL_PGPASS: join(dir, 'pgpass'),
-      PATRONI_SUPERUSER_USERNAME: 'postgres', PATRONI_SUPERUSER_PASSWORD: 'test-only-superuser',
-      PATRONI_REPLICATION_USERNAME: CREDENTIALS.REPLICATION_USER, PATRONI_REPLICATION_PASSWORD: CREDENTIALS.REPLICATION_PASSWORD,
-      PATRONI_REWIND_USERNAME: 'rewinder', PATRONI_REWIND_PASSWORD: 'test-only-rewind',
-    });
-    members.push(member(group, `${name}-${i}`, dir, socketDir, pgPort, restPort, env));
-  }
+    return member(group, `${name}-${i}`, pod, dir, memberEnv(`${name}-${i}`, pod.address, dir, base));
+  });
   await run('chown', ['-R', 'postgres:postgres', base]);
   members.forEach(m => m.start());
   // A frozen member ignores SIGTERM and a killed Patroni leaves its postmaster: end both, also after a failure.
   group.onCleanup(async () => {
     for (const m of members) await m.freeze(false).then(() => m.kill()).catch(() => undefined);
   });
-  const cluster = patroniClusterOf(members, objects);
+  const cluster = patroniClusterOf(members, objects, config);
   await waitFor('a leader and streaming replicas', async () => {
     if (!members.some(m => m.running())) throw new Error('every Patroni exited');
     const leader = await cluster.leader();
     const codes = await Promise.all(members.map(m => cluster.rest(m, '/replica')));
-    return leader && codes.filter(c => c === 200).length === memberCount - 1;
+    return leader && codes.filter(c => c === 200).length === members.length - 1;
   }, 120_000, 500).catch(error => { throw new Error(`${error}\n${cluster.logs()}`); });
   return cluster;
 }
 
-function member(group: ProcessGroup, name: string, dir: string, socketDir: string, pgPort: number, restPort: number, env: NodeJS.ProcessEnv): PatroniMember {
+/** What the StatefulSet's env gives Patroni, with this machine's addresses and paths. */
+function memberEnv(name: string, address: string, dir: string, home: string): NodeJS.ProcessEnv {
+  const socketDir = join(dir, 'socket');
+  return pgEnv({
+    ...CREDENTIALS, HOME: home, PGHOST: socketDir, PGPORT: String(PG_PORT),
+    PATRONI_NAME: name, PATRONI_KUBERNETES_NAMESPACE: NAMESPACE, PATRONI_KUBERNETES_POD_IP: address, PATRONI_KUBERNETES_CONTEXT: KUBECONFIG_CONTEXT,
+    PATRONI_POSTGRESQL_LISTEN: `${address}:${PG_PORT}`, PATRONI_POSTGRESQL_CONNECT_ADDRESS: `${address}:${PG_PORT}`,
+    PATRONI_RESTAPI_LISTEN: `${address}:${REST_PORT}`, PATRONI_RESTAPI_CONNECT_ADDRESS: `${address}:${REST_PORT}`,
+    PATRONI_POSTGRESQL_DATA_DIR: join(dir, 'data'), PATRONI_POSTGRESQL_BIN_DIR: PG_BIN, PATRONI_POSTGRESQL_PGPASS: join(dir, 'pgpass'),
+    PATRONI_SUPERUSER_USERNAME: 'postgres', PATRONI_SUPERUSER_PASSWORD: 'test-only-superuser',
+    PATRONI_REPLICATION_USERNAME: CREDENTIALS.REPLICATION_USER, PATRONI_REPLICATION_PASSWORD: CREDENTIALS.REPLICATION_PASSWORD,
+    PATRONI_REWIND_USERNAME: 'rewinder', PATRONI_REWIND_PASSWORD: 'test-only-rewind',
+  });
+}
+
+function member(group: ProcessGroup, name: string, pod: PodNetns, dir: string, env: NodeJS.ProcessEnv): PatroniMember {
   let process: ReturnType<ProcessGroup['spawn']> | undefined;
   let log = '';
   // Patroni starts the postmaster detached (it is re-parented away from Patroni), so the member is
@@ -125,12 +142,13 @@ function member(group: ProcessGroup, name: string, dir: string, socketDir: strin
     }
   };
   return {
-    name, pgPort, restPort, socketDir,
+    name, pod, restUrl: `http://${pod.address}:${REST_PORT}`, socketDir: join(dir, 'socket'),
     running: () => process !== undefined && process.child.exitCode === null && process.child.signalCode === null,
     start: () => {
       if (process) log += process.output();
       // runuser sets HOME to the user's; Patroni reads the kubeconfig from $HOME/.kube/config.
-      process = group.spawn('env', [`HOME=${env.HOME}`, 'patroni', join(dir, 'patroni.yml')], { asUser: 'postgres', env });
+      const [command, ...args] = [...pod.exec, 'runuser', '-u', 'postgres', '--', 'env', `HOME=${env.HOME}`, 'patroni', join(dir, 'patroni.yml')];
+      process = group.spawn(command, args, { env });
     },
     kill: async () => {
       await signalTree('SIGKILL');
@@ -143,28 +161,30 @@ function member(group: ProcessGroup, name: string, dir: string, socketDir: strin
   };
 }
 
-function patroniClusterOf(members: PatroniMember[], objects: Manifest[]): PatroniCluster {
+function patroniClusterOf(members: PatroniMember[], objects: Manifest[], config: Manifest): PatroniCluster {
   const rest = async (m: PatroniMember, path: string) => {
     try {
-      return (await fetch(`http://127.0.0.1:${m.restPort}${path}`, { signal: AbortSignal.timeout(1_000), headers: { connection: 'close' } })).status;
+      return (await fetch(`${m.restUrl}${path}`, { signal: AbortSignal.timeout(1_000), headers: { connection: 'close' } })).status;
     } catch {
       return 0;
     }
   };
+  const dcs = config.bootstrap.dcs;
   return {
     members, objects, rest,
-    databaseUrl: m => `postgres://${CREDENTIALS.APP_USER}:${CREDENTIALS.APP_PASSWORD}@127.0.0.1:${m.pgPort}/${CREDENTIALS.APP_DATABASE}`,
+    timing: { ttl: dcs.ttl, loopWait: dcs.loop_wait, retryTimeout: dcs.retry_timeout },
+    databaseUrl: m => `postgres://${CREDENTIALS.APP_USER}:${CREDENTIALS.APP_PASSWORD}@${m.pod.address}:${PG_PORT}/${CREDENTIALS.APP_DATABASE}`,
     leader: async () => {
       const codes = await Promise.all(members.map(m => rest(m, '/primary')));
       const leaders = members.filter((_, i) => codes[i] === 200);
       return leaders.length === 1 ? leaders[0] : undefined;
     },
-    logs: () => members.map(m => `--- ${m.name} (postgres ${m.pgPort}, REST ${m.restPort})\n${m.output().slice(-6_000)}`).join('\n'),
+    logs: full => members.map(m => `--- ${m.name} (${m.pod.address})\n${full ? m.output() : m.output().slice(-6_000)}`).join('\n'),
   };
 }
 
 /** psql as the postgres superuser on a member's socket. */
 export async function memberSql(m: PatroniMember, query: string, database = 'postgres'): Promise<string> {
-  return (await run(join(PG_BIN, 'psql'), ['-h', m.socketDir, '-p', String(m.pgPort), '-U', 'postgres', '-d', database, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', query],
+  return (await run(join(PG_BIN, 'psql'), ['-h', m.socketDir, '-p', String(PG_PORT), '-U', 'postgres', '-d', database, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', query],
     { asUser: 'postgres', env: pgEnv(), timeoutMs: 5_000 })).trim();
 }

@@ -28,7 +28,7 @@ import { ROOT } from './support/stack';
 import { replaceScenarioBlock, RunRecord, renderSummary } from './support/summary';
 
 const SCENARIOS: Scenario[] = [synthesis, readPath, requestCost, routerOverhead, cacheEffectiveness, writes, capacity, guideLoad, failover, patroniFailover];
-/** The whole run is cut off here, servers stopped, whatever still runs (a full run took 16 min before the Patroni failover scenario added about 4). */
+/** The whole run is cut off here, servers stopped, whatever still runs (a full run took 16 min before the Patroni failover scenario added about 4, and capacity about 5). */
 const RUN_LIMIT_MS = 30 * 60_000;
 const BENCH_DIR = join(ROOT, 'bench');
 const RESULTS_DIR = join(BENCH_DIR, 'results');

@@ -1,6 +1,6 @@
 import { join } from 'path';
 import { searchRate, Step } from '../bench/scenarios/capacity';
-import { ApiAutoscaling, hpaPods, PathCapacity, podRates, readApiAutoscaling } from '../bench/support/hpa-plan';
+import { ApiAutoscaling, hpaPods, PathCapacity, podRates, rateAtBusyCores, readApiAutoscaling } from '../bench/support/hpa-plan';
 
 const step = (rate: number, passed: boolean): Step => ({ rate, requests: rate, rps: rate, errors: 0, p50: 1, p95: passed ? 10 : 100, p99: 1, max: 1, cpuUsPerRequest: 100, passed });
 
@@ -29,7 +29,16 @@ test('the rate search halves from a first failure and stops at 1 request/s', asy
 });
 
 const scaling: ApiAutoscaling = { chart: 'c', hpa: 'h', minReplicas: 3, maxReplicas: 20, cpuTarget: 0.7, cpuRequest: 0.25, cpuLimit: 0.5 };
-const path: PathCapacity = { label: 'read', rpsPerCore: 400, cpuUsPerRequest: 500, idleCores: 0.005 };
+const path: PathCapacity = { label: 'read', rpsPerCore: 400, cpuUsByRate: [[400, 500]], idleCores: 0.005 };
+
+test('the rate that keeps some cores busy is interpolated between the measured rates, whose CPU per request falls as they rise', () => {
+  // 100 req/s x 1,000 us = 0.1 cores; 400 x 500 us = 0.2 cores
+  const measured: Array<[number, number]> = [[400, 500], [100, 1000]];
+  expect(rateAtBusyCores(measured, 0.05)).toBeCloseTo(50);
+  expect(rateAtBusyCores(measured, 0.15)).toBeCloseTo(250);
+  expect(rateAtBusyCores(measured, 0.4)).toBeCloseTo(800);
+  expect(rateAtBusyCores(measured, 0)).toBe(0);
+});
 
 test('a pod serves its CPU target less its idle use, and within the p95 bound the per-core rate times its CPU limit', () => {
   // (0.25 x 0.7 - 0.005) cores / 500 us = 340 requests/s; 400 x 0.5

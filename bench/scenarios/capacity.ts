@@ -19,6 +19,12 @@ const MAX_STEPS = Number(process.env.BENCH_CAPACITY_STEPS ?? 10);
 /** The search stops when the passing and failing rates are this close (a fraction of the failing one). */
 const RESOLUTION = 0.05;
 const READ_ITEMS = 1000;
+/** Requests a run measures at least (at low rates it runs longer), for a p95 that is not one of a handful. */
+const MIN_REQUESTS = 100;
+const MAX_RUN_SECONDS = 15;
+/** A run before the search, not measured, that warms the JIT. */
+const WARMUP_RATE = 200;
+const WARMUP_RUN_SECONDS = 5;
 /** Seconds the process's CPU use is read with no load, to take it out of the CPU per request. */
 const IDLE_SECONDS = 3;
 
@@ -50,24 +56,38 @@ export interface Step extends PacedRun {
 export const passes = (run: PacedRun): boolean => run.errors === 0 && run.p95 < P95_LIMIT_MS;
 
 /**
- * The highest passing rate within `maxSteps` runs: doubling from `start` until a rate fails, then
- * bisecting between the highest pass and the lowest failure until they are within `resolution`.
+ * The search for the highest passing rate, one run at a time (so several paths can take turns and
+ * meet the machine in the same states): doubling from `start` until a rate fails, then bisecting
+ * between the highest pass and the lowest failure until they are within `resolution`, at most
+ * `maxSteps` runs.
  */
-export async function searchRate(probe: (rate: number) => Promise<Step>, start = START_RATE, maxSteps = MAX_STEPS, resolution = RESOLUTION): Promise<{ best?: Step; steps: Step[] }> {
-  const steps: Step[] = [];
-  let [passed, failed, rate] = [0, Infinity, start];
-  let best: Step | undefined;
-  for (let i = 0; i < maxSteps; i++) {
-    const step = await probe(rate);
-    steps.push(step);
-    if (step.passed) [passed, best] = [rate, step];
-    else failed = rate;
-    if (failed !== Infinity && failed - passed <= resolution * failed) break;
-    const next = failed === Infinity ? rate * 2 : Math.round((passed + failed) / 2);
-    if (next === rate || next < 1) break;
-    rate = next;
+export class RateSearch {
+  public readonly steps: Step[] = [];
+  public best?: Step;
+  /** The rate to run next; undefined when the search is over. */
+  public next?: number;
+  private passed = 0;
+  private failed = Infinity;
+
+  constructor(start = START_RATE, private readonly maxSteps = MAX_STEPS, private readonly resolution = RESOLUTION) {
+    this.next = start;
   }
-  return { best, steps };
+
+  public record(step: Step): void {
+    this.steps.push(step);
+    if (step.passed) [this.passed, this.best] = [step.rate, step];
+    else this.failed = step.rate;
+    const next = this.failed === Infinity ? step.rate * 2 : Math.round((this.passed + this.failed) / 2);
+    const close = this.failed !== Infinity && this.failed - this.passed <= this.resolution * this.failed;
+    this.next = close || this.steps.length >= this.maxSteps || next === step.rate || next < 1 ? undefined : next;
+  }
+}
+
+/** A whole {@link RateSearch} with one probe. */
+export async function searchRate(probe: (rate: number) => Promise<Step>, start = START_RATE, maxSteps = MAX_STEPS, resolution = RESOLUTION): Promise<RateSearch> {
+  const search = new RateSearch(start, maxSteps, resolution);
+  while (search.next !== undefined) search.record(await probe(search.next));
+  return search;
 }
 
 function startPathBackend(stack: Stack, path: CapacityPath): Promise<Backend> {
@@ -83,42 +103,49 @@ function pacedOptions(stack: Stack, path: CapacityPath, url: string, rate: numbe
   return { ...common, paths: stack.items.slice(0, READ_ITEMS).map(id => `/api/v1/items/${id}`) };
 }
 
-interface PathResult {
-  readonly best?: Step;
-  readonly steps: Step[];
+/** A path's backend behind its nginx, ready to be loaded, and its search. */
+interface PathRun {
+  readonly path: CapacityPath;
+  readonly backend: Backend;
+  readonly url: string;
   readonly idleCores: number;
+  readonly search: RateSearch;
 }
 
-async function measurePath(stack: Stack, path: CapacityPath): Promise<PathResult> {
+/** Measured seconds of a run at `rate`: enough requests for a p95 at low rates, within a bound. */
+export const runSeconds = (rate: number): number => Math.min(MAX_RUN_SECONDS, Math.max(SECONDS, MIN_REQUESTS / rate));
+
+async function preparePath(stack: Stack, path: CapacityPath): Promise<PathRun> {
   const backend = await startPathBackend(stack, path);
-  try {
-    const url = await startLoadBalancer(stack, [backend.port]);
-    renice([process.pid, ...descendants()], NICE);
-    // Every item read once first: the cache holds them all, so the cache path only hits.
-    if (path.id === 'cache') for (const item of pacedOptions(stack, path, url, 1).paths) await (await fetch(`${url}${item}`)).arrayBuffer();
-    const cpu = () => cpuSeconds(backend.child.pid!);
-    const [idleStart, idleCpu] = [performance.now(), cpu()];
-    await new Promise(resolve => setTimeout(resolve, IDLE_SECONDS * 1000));
-    const idleCores = (cpu() - idleCpu) / ((performance.now() - idleStart) / 1000);
-    const found = await searchRate(async rate => {
-      const [started, before] = [performance.now(), cpu()];
-      const run = await pacedLoad(pacedOptions(stack, path, url, rate), LOAD_CPU);
-      const busy = cpu() - before - idleCores * ((performance.now() - started) / 1000);
-      return { ...run, cpuUsPerRequest: (busy * 1e6) / (rate * (SECONDS + WARMUP_SECONDS)), passed: passes(run) };
-    });
-    return { ...found, idleCores };
-  } finally {
-    backend.child.kill('SIGTERM');
-  }
+  const url = await startLoadBalancer(stack, [backend.port]);
+  // Every item read once first: the cache holds them all, so the cache path only hits.
+  if (path.id === 'cache') for (const item of pacedOptions(stack, path, url, 1).paths) await (await fetch(`${url}${item}`)).arrayBuffer();
+  // JIT warm-up, so the first runs' CPU per request is not the compiler's.
+  await pacedLoad({ ...pacedOptions(stack, path, url, WARMUP_RATE), seconds: WARMUP_RUN_SECONDS }, LOAD_CPU);
+  const [idleStart, idleCpu] = [performance.now(), cpuSeconds(backend.child.pid!)];
+  await new Promise(resolve => setTimeout(resolve, IDLE_SECONDS * 1000));
+  const idleCores = (cpuSeconds(backend.child.pid!) - idleCpu) / ((performance.now() - idleStart) / 1000);
+  return { path, backend, url, idleCores, search: new RateSearch() };
 }
 
-function pathFigures(path: CapacityPath, found: PathResult): Figure[] {
+/** One run of `run`'s search at its next rate. */
+async function probe(stack: Stack, run: PathRun): Promise<void> {
+  const rate = run.search.next!;
+  const options = { ...pacedOptions(stack, run.path, run.url, rate), seconds: runSeconds(rate) };
+  const cpu = () => cpuSeconds(run.backend.child.pid!);
+  const [started, before] = [performance.now(), cpu()];
+  const result = await pacedLoad(options, LOAD_CPU);
+  const busy = cpu() - before - run.idleCores * ((performance.now() - started) / 1000);
+  run.search.record({ ...result, cpuUsPerRequest: (busy * 1e6) / (rate * (options.seconds + WARMUP_SECONDS)), passed: passes(result) });
+}
+
+function pathFigures({ path, search: found, idleCores }: PathRun): Figure[] {
   const rates = found.steps.map(s => s.rate);
   return [
     { name: `${path.label}: highest rate with p95 < ${P95_LIMIT_MS} ms, per core`, value: found.best?.rate ?? null, unit: 'req/s', runs: rates, note: 'runs: the rates tried, in order' },
     { name: `${path.label}: p95 at that rate`, value: found.best?.p95 ?? null, unit: 'ms', runs: found.steps.map(s => s.p95), goal: { op: '<', target: P95_LIMIT_MS } },
     { name: `${path.label}: CPU per request at that rate, idle use taken out`, value: found.best?.cpuUsPerRequest ?? null, unit: 'us', runs: found.steps.map(s => s.cpuUsPerRequest) },
-    { name: `${path.label}: CPU used idle`, value: found.idleCores * 1000, unit: 'millicores' },
+    { name: `${path.label}: CPU used idle`, value: idleCores * 1000, unit: 'millicores' },
   ];
 }
 
@@ -129,22 +156,25 @@ export const capacity: Scenario = {
   async run(context) {
     if (cpus().length < 2) throw new Error('capacity needs 2 cores: one for the service, one for the load generator');
     const stack = await context.stack();
-    const figures: Figure[] = [];
-    const measured: PathCapacity[] = [];
-    const steps: Record<string, Step[]> = {};
+    const runs: PathRun[] = [];
     try {
-      for (const path of PATHS) {
-        const found = await measurePath(stack, path);
-        steps[path.id] = found.steps;
-        figures.push(...pathFigures(path, found));
-        if (found.best && path.id !== 'bare') measured.push({ label: path.label, rpsPerCore: found.best.rate, cpuUsPerRequest: found.best.cpuUsPerRequest, idleCores: found.idleCores });
+      for (const path of PATHS) runs.push(await preparePath(stack, path));
+      renice([process.pid, ...descendants()], NICE);
+      // The searches take turns, one run each, so every path meets the machine's other work alike.
+      for (let pending = runs; pending.length > 0; pending = runs.filter(r => r.search.next !== undefined)) {
+        for (const run of pending) await probe(stack, run);
       }
     } finally {
       renice([process.pid, ...descendants()], 0);
+      for (const run of runs) run.backend.child.kill('SIGTERM');
     }
+    const measured: PathCapacity[] = runs.filter(r => r.search.best && r.path.id !== 'bare').map(r => ({
+      label: r.path.label, rpsPerCore: r.search.best!.rate, idleCores: r.idleCores,
+      cpuUsByRate: r.search.steps.filter(s => s.passed).map((s): [number, number] => [s.rate, s.cpuUsPerRequest]),
+    }));
     const charts = readApiAutoscaling(join(ROOT, 'dist'));
     return {
-      figures,
+      figures: runs.flatMap(pathFigures),
       tables: measured.length === 0 ? [] : [
         { title: 'What each chart\'s API pods carry, from the figures above and dist/*.k8s.yaml', ...chartCapacityTable(charts, measured) },
         { title: 'Pods the HPA would run for the guides\' stated loads', ...guideLoadTable(charts, measured) },
@@ -152,11 +182,11 @@ export const capacity: Scenario = {
       method: [
         `One service process pinned to core ${SERVICE_CPU} (\`taskset -c ${SERVICE_CPU}\`) behind its own nginx (renderNginxConf); PostgreSQL (primary + 1 replica), the Redis Cluster and nginx not pinned; the load generator pinned to core ${LOAD_CPU}. All of them at nice ${NICE} while measuring (BENCH_CAPACITY_NICE), so that other work on the machine takes less of their cores; the load average above says how much there was.`,
         'Paths: the bare Express handler of scenario 2 (constant JSON: what the machine allows any Node process, not planned with), cache hit (GET /api/v1/items/:id, cache on, every item read once before), replica read (cache off, READ_POLICY=replicas), write (POST /api/v1/items with a write token, cache off).',
-        `Load at a fixed rate (bench/support/paced-load.ts, open loop: request i is due at i / rate, latency counted from that moment, so falling behind shows): ${WARMUP_SECONDS} s not measured, then ${SECONDS} s. A rate passes when p95 < ${P95_LIMIT_MS} ms and no request failed. autocannon's rate option sends each connection's quota for the second in a burst, so it is not used.`,
-        `Search: from ${START_RATE} req/s, doubling until a rate fails (halving when the first fails), then bisecting between the highest pass and the lowest failure until they are within ${RESOLUTION * 100}%, at most ${MAX_STEPS} runs per path. CPU per request: the process's utime + stime (/proc) over the run, less its idle use (read for ${IDLE_SECONDS} s before), per request due.`,
-        `Pods: the HPA's steady state for a load is, per metric, ceil(load x CPU per request / (CPU request x target)) (and ceil(load / per-pod target) for a Pods metric), the largest, within min and max replicas. A pod's p95 bound is the per-core rate times min(1, CPU limit): one Node process uses one core. Memory metrics are not modelled. Loads: ${GUIDE_LOADS.map(l => `${l.guide} ${l.stated}`).join('; ')}.`,
+        `Load at a fixed rate (bench/support/paced-load.ts, open loop: request i is due at i / rate, latency counted from that moment, so falling behind shows): ${WARMUP_SECONDS} s not measured, then ${SECONDS} s, longer at low rates for at least ${MIN_REQUESTS} requests (at most ${MAX_RUN_SECONDS} s). A rate passes when p95 < ${P95_LIMIT_MS} ms and no request failed. autocannon's rate option sends each connection's quota for the second in a burst, so it is not used.`,
+        `Search: from ${START_RATE} req/s, doubling until a rate fails (halving when the first fails), then bisecting between the highest pass and the lowest failure until they are within ${RESOLUTION * 100}%, at most ${MAX_STEPS} runs per path; the four searches take turns, one run each, so all meet the machine's other work alike. CPU per request: the process's utime + stime (/proc) over the run, less its idle use (read for ${IDLE_SECONDS} s before, after ${WARMUP_RUN_SECONDS} s at ${WARMUP_RATE} req/s that warm the JIT), per request due.`,
+        `Pods: the HPA's steady state for a load is, per metric, ceil(load / the rate that keeps a pod's CPU request x target - CPU used idle busy, interpolated between the measured rates and their CPU per request, which falls as the rate rises) (and ceil(load / per-pod target) for a Pods metric), the largest, within min and max replicas. A pod's p95 bound is the per-core rate times min(1, CPU limit): one Node process uses one core. Memory metrics are not modelled. Loads: ${GUIDE_LOADS.map(l => `${l.guide} ${l.stated}`).join('; ')}.`,
       ],
-      data: { steps, measured, charts },
+      data: { steps: Object.fromEntries(runs.map(r => [r.path.id, r.search.steps])), idleCores: Object.fromEntries(runs.map(r => [r.path.id, r.idleCores])), measured, charts },
     };
   },
 };

@@ -28,8 +28,12 @@ export interface ApiAutoscaling {
 export interface PathCapacity {
   readonly label: string;
   readonly rpsPerCore: number;
-  /** CPU per request beyond what the process uses idle. */
-  readonly cpuUsPerRequest: number;
+  /**
+   * CPU per request beyond what the process uses idle, at the rates measured ([rate, us], passing
+   * runs): it falls as the rate rises (more requests share each wake-up of the event loop), so a pod
+   * held at a low CPU target pays more per request than one at the per-core rate.
+   */
+  readonly cpuUsByRate: Array<[number, number]>;
   /** Cores the process uses with no request (health checks of the replicas, timers). */
   readonly idleCores: number;
 }
@@ -110,9 +114,25 @@ export function readApiAutoscaling(distDir: string): ApiAutoscaling[] {
  */
 export function podRates(scaling: ApiAutoscaling, path: PathCapacity): { atCpuTarget: number; withinP95: number } {
   return {
-    atCpuTarget: Math.max(0, scaling.cpuRequest * scaling.cpuTarget - path.idleCores) * 1e6 / path.cpuUsPerRequest,
+    atCpuTarget: rateAtBusyCores(path.cpuUsByRate, scaling.cpuRequest * scaling.cpuTarget - path.idleCores),
     withinP95: path.rpsPerCore * Math.min(1, scaling.cpuLimit),
   };
+}
+
+/**
+ * The rate at which requests keep `cores` busy, from the measured [rate, CPU us per request] points:
+ * busy cores (rate x CPU per request) interpolated linearly between them, from 0 below the first and
+ * at the last point's CPU per request above it.
+ */
+export function rateAtBusyCores(cpuUsByRate: Array<[number, number]>, cores: number): number {
+  if (cores <= 0) return 0;
+  const points: Array<[number, number]> = [[0, 0], ...[...cpuUsByRate].sort((a, b) => a[0] - b[0]).map(([rate, us]): [number, number] => [rate, (rate * us) / 1e6])];
+  for (let i = 1; i < points.length; i++) {
+    const [[r0, c0], [r1, c1]] = [points[i - 1], points[i]];
+    if (cores <= c1 && c1 > c0) return r0 + ((cores - c0) / (c1 - c0)) * (r1 - r0);
+  }
+  const [rate, busy] = points[points.length - 1];
+  return (cores * rate) / busy;
 }
 
 /** Math.ceil, without floating-point noise turning 10.000000001 into 11. */

@@ -97,7 +97,7 @@ export class LoadBalancer extends Construct implements IMetricsTarget {
   /** `pod` on the nginx pods (gateway mode refuses it: the Gateway's pods are not ours). */
   private applyPodOptions(props: LoadBalancerProps): k8s.KubeServiceAccount | undefined {
     if (!this.deployment) return undefined;
-    const metadata = this.deployment.toJson().metadata;
+    const metadata = this.deployment.metadata.toJson();
     return applyPodOptionsWithServiceAccount(this, 'pod', [this.deployment], resolvePodOptions(this, 'pod', props.pod), {
       id: 'ServiceAccount', metadata: { name: this.name, namespace: metadata.namespace, labels: metadata.labels },
     });

@@ -160,7 +160,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     const { redis, sentinel, job } = this.settings.podOptions;
     const apply = (prop: string, workload: k8s.KubeStatefulSet | k8s.KubeJob | undefined, options: PodOptions, id: string) => {
       if (!workload) return undefined;
-      const { name, labels } = workload.toJson().metadata;
+      const { name, labels } = workload.metadata.toJson();
       return applyPodOptionsWithServiceAccount(this, prop, [workload], options, { id, metadata: objectMeta(this.settings, name, labels) });
     };
     return {

@@ -5,17 +5,17 @@ import { ALL_KNOWN_METRICS } from '../lib/core/known-metrics';
 import { renderDashboards } from '../lib/observability/dashboards';
 import { ProcessGroup } from './support/processes';
 import { metricNames } from './support/promql';
-import { checkRules } from './support/promtool';
+import { checkRules, testRules } from './support/promtool';
 
 const chart = Testing.chart();
-const db = new PgReplicaSet(chart, 'db');
+const db = new PgReplicaSet(chart, 'db', { engine: 'patroni' });
 const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
 const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache });
 const endpoints: MonitoredEndpoint[] = [api, db, cache, lb, jobs].flatMap(t => t.metricsEndpoints.map(e => ({ ...e, namespace: 'default' })));
 const dashboards = renderDashboards(endpoints) as Record<string, any>;
-const expressions: string[] = Object.values(dashboards).flatMap(d => d.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr)));
+const expressions: string[] = Object.values(dashboards).flatMap(d => d.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr)));
 
 const group = new ProcessGroup();
 afterAll(() => group.cleanup());
@@ -56,7 +56,7 @@ test('the API dashboard shows latency by route, errors by pod, query duration by
 test('without PostgreSQL replicas, no replica panel or alert of the API or PostgreSQL: none could ever show data', () => {
   // GIVEN a primary alone, as the CMS guide runs it, and an API on it
   const solo = Testing.chart();
-  const soloDb = new PgReplicaSet(solo, 'db', { replicas: 0 });
+  const soloDb = new PgReplicaSet(solo, 'db', { replicas: 0, engine: 'patroni' });
   const soloApi = new ScaledApi(solo, 'api', { image: 'example/api:1.0.0', database: soloDb });
   // WHEN
   const soloDashboards = renderDashboards([soloApi, soloDb].flatMap(t => t.metricsEndpoints)) as Record<string, any>;
@@ -65,8 +65,8 @@ test('without PostgreSQL replicas, no replica panel or alert of the API or Postg
   const replicatedAlerts = alertsOf(new Observability(Testing.chart(), 'obs', { targets: [api, db] }));
   // THEN the replicated topology has them, the solo one none
   const titles = (all: Record<string, any>) => Object.values(all).flatMap(d => d.panels.map((p: any) => p.title));
-  const replicaPanels = ['Replica lag by replica', 'Replication lag', 'Standby WAL behind'];
-  const replicaAlerts = ['PostgresReplicationLagHigh', 'PostgresReplicationSlotInactive', 'PostgresStandbyRetainsTooMuchWal'];
+  const replicaPanels = ['Replica lag by replica', 'Replication lag', 'Standby WAL behind', 'Replicas behind the leader (WAL)'];
+  const replicaAlerts = ['PostgresReplicationLagHigh', 'PostgresReplicationSlotInactive', 'PostgresStandbyRetainsTooMuchWal', 'PatroniMemberNotStreaming'];
   expect(titles(dashboards)).toEqual(expect.arrayContaining(replicaPanels));
   expect(titles(soloDashboards).filter(title => replicaPanels.includes(title))).toEqual([]);
   expect(replicatedAlerts).toEqual(expect.arrayContaining(replicaAlerts));
@@ -81,7 +81,7 @@ test('every dashboard is a valid Grafana JSON model: schemaVersion, unique panel
     const ids = dashboard.panels.map((p: any) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(dashboard.templating.list.map((v: any) => v.name)).toContain('datasource');
-    for (const panel of dashboard.panels) {
+    for (const panel of dashboard.panels.filter((p: any) => p.type !== 'row')) {
       expect(panel.datasource).toEqual({ type: 'prometheus', uid: '${datasource}' });
       expect(panel.targets.length).toBeGreaterThan(0);
       for (const target of panel.targets) expect(target.expr).toMatch(/\S/);
@@ -105,4 +105,61 @@ test('every dashboard expression reads only metrics some target really exports',
 test('the metric name extraction finds names and skips functions, labels and keywords', () => {
   expect(metricNames('sum by (namespace, le) (rate(http_request_duration_seconds_bucket{job="a"}[5m])) / on (pod) group_left up'))
     .toEqual(['http_request_duration_seconds_bucket', 'up']);
+});
+
+test('the PostgreSQL dashboard of the patroni engine ends in a Patroni row: leader, roles, timeline and how far each replica is behind', () => {
+  const panels = dashboards['hscale-postgresql.json'].panels;
+  const row = panels.findIndex((p: any) => p.type === 'row');
+  expect(panels[row]).toEqual({ id: row + 1, type: 'row', title: 'Patroni', collapsed: false, gridPos: { h: 1, w: 24, x: 0, y: expect.any(Number) }, panels: [] });
+  // Every PostgreSQL panel above it, the Patroni panels below it, laid out two to a line from the row down.
+  expect(panels.slice(row + 1).map((p: any) => p.title)).toEqual([
+    'Leader (1 = holds the leader lock)', 'Members by role', 'Timeline (rises with each promotion)', 'Replicas behind the leader (WAL)',
+  ]);
+  expect(panels.slice(0, row).every((p: any) => p.gridPos.y < panels[row].gridPos.y)).toBe(true);
+  expect(panels.slice(row + 1).map((p: any) => [p.gridPos.x, p.gridPos.y - panels[row].gridPos.y])).toEqual([[0, 1], [12, 1], [0, 9], [12, 9]]);
+  const pods = 'namespace="default", pod=~"test-db-.+"';
+  expect(panels.slice(row + 1).flatMap((p: any) => p.targets.map((t: any) => t.expr))).toEqual(expect.arrayContaining([
+    `max by (pod) (patroni_primary{${pods}})`,
+    `max by (pod) (patroni_postgres_timeline{${pods}})`,
+    `max by (namespace, scope) (patroni_xlog_location{${pods}}) - on (namespace, scope) group_right patroni_xlog_replayed_location{${pods}}`
+      + ` and on (namespace, pod) patroni_replica{${pods}} == 1`,
+  ]));
+});
+
+test('the Patroni lag panel gives each replica\'s distance to its leader, and none for the leader (promtool evaluates it)', async () => {
+  // GIVEN the leader test-db-0 at 5000 and a replica test-db-1 that received 4000 and replayed 3000
+  const dir = group.tempDir();
+  const lag = dashboards['hscale-postgresql.json'].panels.find((p: any) => p.title === 'Replicas behind the leader (WAL)');
+  const rules = lag.targets.map((t: any, i: number) => ({ record: `lag_${i}`, expr: t.expr }));
+  await checkRules(dir, 'rules.yml', [{ name: 'lag', rules }]);
+  const member = (pod: string) => `namespace="default", pod="${pod}", scope="test-db"`;
+  const input = [['patroni_xlog_location', 'test-db-0', 5000], ['patroni_replica', 'test-db-0', 0], ['patroni_xlog_received_location', 'test-db-0', 0],
+    ['patroni_xlog_replayed_location', 'test-db-0', 0], ['patroni_xlog_location', 'test-db-1', 0], ['patroni_replica', 'test-db-1', 1],
+    ['patroni_xlog_received_location', 'test-db-1', 4000], ['patroni_xlog_replayed_location', 'test-db-1', 3000]]
+    .map(([metric, pod, value]) => ({ series: `${metric}{${member(pod as string)}}`, values: `${value}x5` }));
+  // WHEN promtool evaluates both queries
+  const output = await testRules(dir, {
+    rule_files: ['rules.yml'], evaluation_interval: '1m', tests: [{
+      interval: '1m', input_series: input,
+      promql_expr_test: [1000, 2000].map((value, i) => ({ expr: `lag_${i}`, eval_time: '2m', exp_samples: [{ labels: `lag_${i}{${member('test-db-1')}}`, value }] })),
+    }],
+  });
+  // THEN the replica is 1000 bytes behind in what it received and 2000 in what it replayed; the leader has no line
+  expect(output).toContain('SUCCESS');
+});
+
+test('the statefulset engine\'s PostgreSQL dashboard has no Patroni row, and keeps its panels untitled by construct', () => {
+  const other = Testing.chart();
+  const statefulDb = new PgReplicaSet(other, 'db', { engine: 'statefulset' });
+  const panels = (renderDashboards(statefulDb.metricsEndpoints) as Record<string, any>)['hscale-postgresql.json'].panels;
+  expect(panels.map((p: any) => p.type)).not.toContain('row');
+  expect(panels.map((p: any) => p.title)).toEqual(['Replication lag', 'Standby WAL behind', 'Connections', 'Instances up']);
+});
+
+test('two PgReplicaSets on one dashboard: every title and each Patroni row names its construct', () => {
+  const other = Testing.chart();
+  const both = ['a', 'b'].flatMap(id => new PgReplicaSet(other, id, { engine: 'patroni' }).metricsEndpoints);
+  const panels = (renderDashboards(both) as Record<string, any>)['hscale-postgresql.json'].panels;
+  expect(panels.filter((p: any) => p.type === 'row').map((p: any) => p.title)).toEqual(['test-a: Patroni', 'test-b: Patroni']);
+  expect(panels.filter((p: any) => p.type !== 'row').every((p: any) => /^test-[ab]: /.test(p.title))).toBe(true);
 });

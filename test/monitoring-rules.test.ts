@@ -2,14 +2,14 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import { LoadBalancer, Observability, PgReplicaSet, RedisCluster, RuleGroup, ScaledApi, WorkerPool } from '../lib';
-import { ALL_KNOWN_METRICS, SLOT_RETAINED_WAL_METRIC } from '../lib/core/known-metrics';
-import { ProcessGroup } from './support/processes';
+import { ALL_KNOWN_METRICS, KNOWN_METRICS, SLOT_RETAINED_WAL_METRIC } from '../lib/core/known-metrics';
+import { ProcessGroup, run } from './support/processes';
 import { metricNames } from './support/promql';
 import { checkRules, testRules } from './support/promtool';
 
 // The whole topology in one chart, as the production chart has it.
 const chart = Testing.chart();
-const db = new PgReplicaSet(chart, 'db');
+const db = new PgReplicaSet(chart, 'db', { engine: 'patroni' });
 const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
@@ -30,6 +30,18 @@ const apiJob = `${ns}, job="test-api"`;
 const series = (metric: string, labels: string, values: string) => ({ series: `${metric}{${labels}}`, values });
 const kedaScaler = `${ns}, scaledObject="test-jobs", scaler="redisClusterScaler", metric="s0-redis-emails", triggerIndex="0", type="scaledobject"`;
 const cronJob = `${ns}, cronjob="test-jobs-nightly"`;
+
+/** A Patroni cluster of a leader (test-db-0, writing) and a replica (test-db-1) whose received WAL position is `received`. */
+function patroniPositions(received: string): object[] {
+  const member = (pod: string) => `${ns}, pod="${pod}", scope="test-db"`;
+  return [
+    series('patroni_replica', member('test-db-0'), '0x59'), series('patroni_xlog_location', member('test-db-0'), '0+1000x59'),
+    // The leader reports no received position (0): it is no replica, and must not fire.
+    series('patroni_xlog_received_location', member('test-db-0'), '0x59'),
+    series('patroni_replica', member('test-db-1'), '1x59'), series('patroni_xlog_location', member('test-db-1'), '0x59'),
+    series('patroni_xlog_received_location', member('test-db-1'), received),
+  ];
+}
 
 /** For every alert: series that make it fire, series of a healthy system, and the labels it fires with. */
 const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Record<string, string> }> = {
@@ -196,6 +208,26 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
     healthy: [series('redis_evicted_keys_total', `${ns}, pod="test-cache-0"`, '0x60')],
     labels: { namespace: 'default', pod: 'test-cache-0' },
   },
+  // One minute without a leader pages; a failover takes seconds, so less does not.
+  PatroniNoLeader: {
+    firing: ['0', '1', '2'].map(i => series('patroni_primary', `${ns}, pod="test-db-${i}", scope="test-db"`, i === '0' ? '1x57 0x2' : '0x59')),
+    healthy: ['0', '1', '2'].map(i => series('patroni_primary', `${ns}, pod="test-db-${i}", scope="test-db"`, i === '0' ? '1x58 0' : '0x59')),
+    labels: { namespace: 'default', scope: 'test-db' },
+  },
+  // The leader test-db-0 is gone and test-db-1 was promoted (timeline 1 -> 2) 9 minutes ago; 11 minutes ago is quiet again.
+  PatroniFailover: {
+    firing: [series('patroni_postgres_timeline', `${ns}, pod="test-db-0", scope="test-db"`, '1x49 _x10'),
+      ...['1', '2'].map(i => series('patroni_postgres_timeline', `${ns}, pod="test-db-${i}", scope="test-db"`, '1x49 2x10'))],
+    healthy: [series('patroni_postgres_timeline', `${ns}, pod="test-db-0", scope="test-db"`, '1x47 _x12'),
+      ...['1', '2'].map(i => series('patroni_postgres_timeline', `${ns}, pod="test-db-${i}", scope="test-db"`, '1x47 2x12'))],
+    labels: { namespace: 'default', scope: 'test-db' },
+  },
+  // The leader writes 1000 bytes of WAL a minute; test-db-1 received none for 5 minutes (fires), or for 2 (not yet).
+  PatroniMemberNotStreaming: {
+    firing: patroniPositions('0+1000x54 54000x5'),
+    healthy: patroniPositions('0+1000x57 57000x2'),
+    labels: { namespace: 'default', pod: 'test-db-1', scope: 'test-db' },
+  },
   PostgresAbsent: {
     firing: [series('pg_up', `${ns}, pod="other-db-0"`, '1x60')],
     healthy: [series('pg_up', `${ns}, pod="test-db-primary-0"`, '1x60')],
@@ -343,4 +375,51 @@ test('bet-intel\'s cache_memory_bytes and celery_queue_length are recorded: the 
   });
   expect(output).toContain('SUCCESS');
   expect(guideGroup.rules.flatMap(r => metricNames(r.expr)).filter(name => !ALL_KNOWN_METRICS.has(name))).toEqual([]);
+});
+
+test('promtool test rules: no Patroni member reporting at all pages as no leader; an idle cluster\'s replicas are not said to stop streaming', async () => {
+  // GIVEN the Patroni rules without annotations
+  const dir = group.tempDir();
+  const patroni = ruleGroups.map(g => ({ ...g, rules: g.rules.filter(r => 'alert' in r && r.alert.startsWith('Patroni')).map(r => ({ ...r, annotations: undefined })) }))
+    .filter(g => g.rules.length > 0) as RuleGroup[];
+  await checkRules(dir, 'rules.yml', patroni);
+  const member = (pod: string) => `${ns}, pod="${pod}", scope="test-db"`;
+  // WHEN every member's series stop (the pods are gone), and when the leader stops writing with its replica level with it
+  const output = await testRules(dir, {
+    rule_files: ['rules.yml'], evaluation_interval: '1m', tests: [
+      {
+        name: 'members gone', interval: '1m', input_series: [series('patroni_primary', member('test-db-0'), '1x50 _x9'), series('patroni_primary', `${ns}, pod="other-db-0", scope="other-db"`, '1x59')],
+        alert_rule_test: [{ eval_time: '59m', alertname: 'PatroniNoLeader', exp_alerts: [{ exp_labels: { severity: 'critical' } }] }],
+      },
+      {
+        name: 'idle cluster', interval: '1m', input_series: [
+          series('patroni_replica', member('test-db-0'), '0x59'), series('patroni_xlog_location', member('test-db-0'), '0+1000x30 30000x29'),
+          series('patroni_replica', member('test-db-1'), '1x59'), series('patroni_xlog_location', member('test-db-1'), '0x59'),
+          series('patroni_xlog_received_location', member('test-db-1'), '0+1000x30 30000x29'),
+        ],
+        alert_rule_test: [{ eval_time: '59m', alertname: 'PatroniMemberNotStreaming', exp_alerts: [] }],
+      },
+    ],
+  });
+  // THEN both hold
+  expect(output).toContain('SUCCESS');
+});
+
+test('the Patroni alerts exist only with the patroni engine, and they and the dashboards read only what the machine\'s Patroni serves', async () => {
+  // GIVEN a statefulset topology beside this patroni one
+  const other = Testing.chart();
+  const statefulDb = new PgReplicaSet(other, 'db', { engine: 'statefulset' });
+  const statefulAlerts = new Observability(other, 'obs', { targets: [statefulDb] }).ruleGroups.flatMap(g => g.rules).flatMap(r => ('alert' in r ? [r.alert] : []));
+  // WHEN the metric names of the Patroni alerts are read, and those Patroni's REST API writes (patroni/api.py)
+  const patroniNames = ruleGroups.flatMap(g => g.rules).filter(r => 'alert' in r && r.alert.startsWith('Patroni')).flatMap(r => metricNames(r.expr));
+  // The Python that runs the machine's patroni (its #! line) finds its package.
+  const python = readFileSync((await run('sh', ['-c', 'command -v patroni'])).trim(), 'utf8').split('\n')[0].slice(2).trim();
+  const apiPy = join((await run(python, ['-c', 'import os, patroni; print(os.path.dirname(patroni.__file__))'])).trim(), 'api.py');
+  const served = new Set([...readFileSync(apiPy, 'utf8').matchAll(/"(patroni_[a-z_]+)\{/g)].map(m => m[1]));
+  // THEN
+  expect(alertNames.filter(name => name.startsWith('Patroni')).sort()).toEqual(['PatroniFailover', 'PatroniMemberNotStreaming', 'PatroniNoLeader']);
+  expect(statefulAlerts.filter(name => name.startsWith('Patroni'))).toEqual([]);
+  expect(served.size).toBeGreaterThan(10);
+  expect(KNOWN_METRICS.patroni.filter(name => !served.has(name))).toEqual([]);
+  expect([...new Set(patroniNames)].filter(name => !KNOWN_METRICS.patroni.includes(name))).toEqual([]);
 });

@@ -11,7 +11,7 @@ import { exposed, objectsMadeBy } from './support/exposed';
 import { checkManifests, Manifest } from './support/manifest-checks';
 import { ProcessGroup, run } from './support/processes';
 
-function topology(props: Partial<ObservabilityProps> = {}, engine: 'statefulset' | 'cloudnative-pg' = 'statefulset', namespace?: string) {
+function topology(props: Partial<ObservabilityProps> = {}, engine: 'statefulset' | 'patroni' | 'cloudnative-pg' = 'statefulset', namespace?: string) {
   const chart = namespace ? new Chart(Testing.app(), 'test', { namespace }) : Testing.chart();
   const db = new PgReplicaSet(chart, 'db', { engine });
   const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
@@ -35,6 +35,37 @@ test('operator mode: a PodMonitor per endpoint and a PrometheusRule per concern,
   expect(api.spec.podMetricsEndpoints).toEqual([{ port: 'http', path: '/metrics', relabelings: [{ targetLabel: 'job', replacement: 'test-api' }] }]);
   expect(manifests.filter(m => m.kind === 'PrometheusRule').map(m => m.metadata.name).sort())
     .toEqual(['test-obs-api', 'test-obs-nginx', 'test-obs-postgresql', 'test-obs-recording', 'test-obs-redis', 'test-obs-worker']);
+});
+
+test('the patroni engine\'s REST metrics are scraped in both modes, admitted from Prometheus only beside the members', async () => {
+  // GIVEN the topology on the patroni engine, with prometheus-operator and with a Prometheus of its own
+  const operator = topology({}, 'patroni').manifests;
+  const standalone = topology({ mode: 'standalone' }, 'patroni', 'shop').manifests;
+  await checkManifests(operator);
+  // THEN a PodMonitor on the members' `patroni` port, labelled job as the exporter's
+  expect(operator.find(m => m.kind === 'PodMonitor' && m.metadata.name === 'test-db-patroni')!.spec).toEqual({
+    selector: { matchLabels: { 'app.kubernetes.io/instance': 'test-db', 'app.kubernetes.io/name': 'postgresql' } },
+    podMetricsEndpoints: [{ port: 'patroni', path: '/metrics', relabelings: [{ targetLabel: 'job', replacement: 'test-db-pods' }] }],
+  });
+  // and 8008 admits the members and the scraper, nobody else (the API reaches 5432 only)
+  const admittedOn = (manifests: Manifest[], port: number) => manifests.find(m => m.kind === 'NetworkPolicy' && m.metadata.name === 'test-db-members')!
+    .spec.ingress.filter((rule: Manifest) => rule.ports.some((p: Manifest) => p.port === port)).map((rule: Manifest) => rule.from);
+  expect(admittedOn(operator, 8008)).toEqual([
+    [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-db', 'app.kubernetes.io/name': 'postgresql' } } }],
+    [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+  ]);
+  expect(admittedOn(operator, 9187)).toEqual(admittedOn(operator, 8008).slice(1));
+  // and standalone: a scrape job for the port, Prometheus's egress to it, and its pods admitted
+  const prometheusYml = parse(standalone.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'test-obs-prometheus')!.data['prometheus.yml']);
+  const job = prometheusYml.scrape_configs.find((c: Manifest) => c.job_name === 'shop/test-db/patroni');
+  expect(job.metrics_path).toBe('/metrics');
+  expect(job.relabel_configs).toContainEqual({ source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: 'patroni', action: 'keep' });
+  const egress = standalone.find(m => m.kind === 'NetworkPolicy' && m.metadata.name === 'test-obs-prometheus')!.spec.egress;
+  expect(egress.flatMap((rule: Manifest) => rule.ports.map((p: Manifest) => p.port))).toContain(8008);
+  expect(admittedOn(standalone, 8008)).toContainEqual([{
+    podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'test-obs', 'app.kubernetes.io/component': 'prometheus' } },
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } },
+  }]);
 });
 
 test('each mode exposes every object it makes, the Prometheus and Grafana of standalone mode by part', () => {

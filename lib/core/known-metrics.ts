@@ -41,6 +41,12 @@ export const KNOWN_METRICS: Record<string, string[]> = {
     // the custom query of lib/postgres/exporter-queries.ts, which the chart's exporter sidecars run.
     SLOT_RETAINED_WAL_METRIC,
   ],
+  // Patroni 3.0.2's REST /metrics (patroni/api.py do_GET_metrics), labelled scope=<cluster>; the image's
+  // and Debian bookworm's version. patroni_postgres_streaming came with 3.0.3: not served here.
+  'patroni': [
+    'patroni_primary', 'patroni_replica', 'patroni_sync_standby', 'patroni_postgres_running', 'patroni_postgres_timeline',
+    'patroni_xlog_location', 'patroni_xlog_received_location', 'patroni_xlog_replayed_location',
+  ],
   // oliver006/redis_exporter v1.62.
   'redis-exporter': [
     'redis_up', 'redis_cluster_state', 'redis_cluster_slots_fail', 'redis_connected_slaves', 'redis_instance_info', 'redis_memory_used_bytes',

@@ -1,3 +1,4 @@
+import { MetricsEndpoint } from '../core/endpoints';
 import { autoscalerMatcher, Concern, concernOf, jobMatcher, kedaQueueLength, MonitoredEndpoint, podMatcher } from './rules';
 
 /** A Grafana panel query. */
@@ -136,6 +137,31 @@ const postgresqlPanels: PanelsOf = e => {
   ];
 };
 
+/** Patroni's view of each member (its REST `/metrics`): who leads, the roles, the timeline, and how far each replica is behind the leader. */
+const patroniPanels: PanelsOf = e => {
+  const pods = podMatcher(e);
+  const behindLeader = (position: string) => `max by (namespace, scope) (patroni_xlog_location{${pods}}) - on (namespace, scope) group_right`
+    + ` ${position}{${pods}} and on (namespace, pod) patroni_replica{${pods}} == 1`;
+  return [
+    { title: 'Leader (1 = holds the leader lock)', unit: 'short', queries: [{ expr: `max by (pod) (patroni_primary{${pods}})`, legend: '{{pod}}' }] },
+    {
+      title: 'Members by role', unit: 'short', queries: [
+        { expr: `sum(patroni_primary{${pods}})`, legend: 'leader' },
+        { expr: `sum(patroni_replica{${pods}})`, legend: 'replicas' },
+        { expr: `sum(patroni_sync_standby{${pods}})`, legend: 'synchronous standbys' },
+        { expr: `count(patroni_postgres_running{${pods}} == 0) or vector(0)`, legend: 'PostgreSQL not running' },
+      ],
+    },
+    { title: 'Timeline (rises with each promotion)', unit: 'short', queries: [{ expr: `max by (pod) (patroni_postgres_timeline{${pods}})`, legend: '{{pod}}' }] },
+    ...(e.withoutReplicas ? [] : [{
+      title: 'Replicas behind the leader (WAL)', unit: 'bytes', queries: [
+        { expr: behindLeader('patroni_xlog_received_location'), legend: '{{pod}} received' },
+        { expr: behindLeader('patroni_xlog_replayed_location'), legend: '{{pod}} replayed' },
+      ],
+    }]),
+  ];
+};
+
 const redisPanels: PanelsOf = e => {
   const pods = podMatcher(e);
   return [
@@ -175,27 +201,80 @@ const nginxPanels: PanelsOf = e => {
   ];
 };
 
-/** The panels of each concern; a new panel goes into its concern's function. */
-const PANELS_OF: Record<Concern, PanelsOf> = {
-  api: apiPanels,
-  worker: workerPanels,
-  postgresql: postgresqlPanels,
-  redis: redisPanels,
-  nginx: nginxPanels,
+/** The panels of each kind of exporter; a new panel goes into its exporter's function, on its concern's dashboard. */
+const PANELS_OF: Record<MetricsEndpoint['exporter'], PanelsOf> = {
+  'hscale-service': apiPanels,
+  'hscale-worker': workerPanels,
+  'postgres-exporter': postgresqlPanels,
+  'patroni': patroniPanels,
+  'redis-exporter': redisPanels,
+  'nginx-exporter': nginxPanels,
 };
+
+/** Exporters whose panels sit under a row of their own on their concern's dashboard. */
+const ROW_OF: Partial<Record<MetricsEndpoint['exporter'], string>> = { patroni: 'Patroni' };
 
 const TITLES: Record<Concern, string> = { api: 'API', worker: 'Workers', postgresql: 'PostgreSQL', redis: 'Redis', nginx: 'nginx' };
 
+/** The panels of one endpoint, under a row of their own when their exporter has one. */
+interface Section {
+  readonly row?: string;
+  readonly specs: PanelSpec[];
+}
+
+/**
+ * Lays the sections out two panels to a line: sections without a row flow on from one another, then
+ * each row (a Grafana `row` panel holds the panels below it up to the next row) starts a line of its own.
+ */
+function layoutPanels(sections: Section[]): object[] {
+  const panels: object[] = [];
+  let y = 0;
+  let column = 0;
+  for (const section of [...sections.filter(x => !x.row), ...sections.filter(x => x.row)]) {
+    if (section.row) {
+      if (column > 0) [y, column] = [y + 8, 0];
+      panels.push({ id: panels.length + 1, type: 'row', title: section.row, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y }, panels: [] });
+      y += 1;
+    }
+    for (const spec of section.specs) {
+      panels.push(timeseriesPanel(panels.length + 1, spec, { h: 8, w: 12, x: column * 12, y }));
+      if (++column === 2) [y, column] = [y + 8, 0];
+    }
+  }
+  return panels;
+}
+
+function timeseriesPanel(id: number, spec: PanelSpec, gridPos: { h: number; w: number; x: number; y: number }): object {
+  return {
+    id,
+    type: 'timeseries',
+    title: spec.title,
+    datasource: DATASOURCE,
+    gridPos,
+    fieldConfig: { defaults: { unit: spec.unit }, overrides: [] },
+    options: { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi' } },
+    targets: spec.queries.map((q, j) => ({
+      refId: String.fromCharCode(65 + j), datasource: DATASOURCE, expr: q.expr, legendFormat: q.legend,
+    })),
+  };
+}
+
 /**
  * Renders one Grafana dashboard (JSON model, schemaVersion 39) per concern present among the
- * endpoints, keyed by file name. Every panel names the `datasource` variable and its queries.
+ * endpoints, keyed by file name. Every panel names the `datasource` variable and its queries; with
+ * more than one construct on a dashboard, each title names its construct.
  */
 export function renderDashboards(endpoints: MonitoredEndpoint[]): Record<string, object> {
   const byConcern = new Map<Concern, MonitoredEndpoint[]>();
   for (const e of endpoints) byConcern.set(concernOf(e), [...(byConcern.get(concernOf(e)) ?? []), e]);
   const dashboards: Record<string, object> = {};
   for (const [concern, members] of byConcern) {
-    const specs = members.flatMap(e => PANELS_OF[concern](e).map(p => ({ ...p, title: members.length > 1 ? `${e.workloadName}: ${p.title}` : p.title })));
+    const named = new Set(members.map(e => e.workloadName)).size > 1;
+    const title = (e: MonitoredEndpoint, text: string) => (named ? `${e.workloadName}: ${text}` : text);
+    const sections = members.map(e => ({
+      row: ROW_OF[e.exporter] && title(e, ROW_OF[e.exporter]!),
+      specs: PANELS_OF[e.exporter](e).map(p => ({ ...p, title: title(e, p.title) })),
+    }));
     dashboards[`hscale-${concern}.json`] = {
       uid: `hscale-${concern}`,
       title: `hscale / ${TITLES[concern]}`,
@@ -208,18 +287,7 @@ export function renderDashboards(endpoints: MonitoredEndpoint[]): Record<string,
       templating: {
         list: [{ name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0 }],
       },
-      panels: specs.map((spec, i) => ({
-        id: i + 1,
-        type: 'timeseries',
-        title: spec.title,
-        datasource: DATASOURCE,
-        gridPos: { h: 8, w: 12, x: (i % 2) * 12, y: Math.floor(i / 2) * 8 },
-        fieldConfig: { defaults: { unit: spec.unit }, overrides: [] },
-        options: { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi' } },
-        targets: spec.queries.map((q, j) => ({
-          refId: String.fromCharCode(65 + j), datasource: DATASOURCE, expr: q.expr, legendFormat: q.legend,
-        })),
-      })),
+      panels: layoutPanels(sections),
     };
   }
   return dashboards;

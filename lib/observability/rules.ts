@@ -63,6 +63,8 @@ const CONCERN_OF: Record<MetricsEndpoint['exporter'], Concern> = {
   'hscale-service': 'api',
   'hscale-worker': 'worker',
   'postgres-exporter': 'postgresql',
+  // Patroni's alerts and panels join PostgreSQL's: one page about the database, with a row of its own.
+  'patroni': 'postgresql',
   'redis-exporter': 'redis',
   'nginx-exporter': 'nginx',
 };
@@ -315,6 +317,33 @@ const postgresqlAlerts: AlertsOf = (e, t, alert) => [
   ...(e.withoutReplicas ? [] : replicationAlerts(e, t, alert)),
 ];
 
+/**
+ * Patroni's own view (its REST `/metrics`, Patroni 3.0.2: no `patroni_postgres_streaming` yet, which
+ * came with 3.0.3): per cluster (`scope`), whether a member leads, whether the leader changed, and
+ * each replica's WAL position against the leader's.
+ */
+const patroniAlerts: AlertsOf = (e, _t, alert) => {
+  const pods = podMatcher(e);
+  const perCluster = (metric: string, suffix = '') => `max by (namespace, scope) (${metric}{${pods}}${suffix})`;
+  return [
+    // With every member gone no series is left to compare: absent() pages for that too.
+    alert('PatroniNoLeader', 'critical', '1m', `${perCluster('patroni_primary')} == 0 or absent(patroni_primary{${pods}})`,
+      `${e.workloadName}: no member leads`,
+      'No member of {{ $labels.scope }} holds the leader lock: writes fail until one is promoted (none can be, or the store is unreachable).'),
+    // A promotion starts a new timeline, a switchover too; 10 minutes after it the alert clears by itself.
+    alert('PatroniFailover', 'warning', '0m', `${perCluster('patroni_postgres_timeline')} > ${perCluster('patroni_postgres_timeline', ' offset 10m')}`,
+      `${e.workloadName}: the leader changed`,
+      '{{ $labels.scope }} is on timeline {{ $value }}: a member was promoted in the last 10 minutes. Find out why the old leader lost its lock.'),
+    // A replica that received no WAL for 2 minutes while the leader is ahead of it is not streaming
+    // (a stopped PostgreSQL reports position 0); an idle leader leaves a streaming replica level with it.
+    ...(e.withoutReplicas ? [] : [alert('PatroniMemberNotStreaming', 'warning', '2m',
+      `patroni_replica{${pods}} == 1 and on (namespace, pod) changes(patroni_xlog_received_location{${pods}}[2m]) == 0`
+      + ` and on (namespace, pod) patroni_xlog_received_location{${pods}} < on (namespace, scope) group_left ${perCluster('patroni_xlog_location')}`,
+      `${e.workloadName}: a replica does not stream from the leader`,
+      '{{ $labels.pod }} received no WAL for 4 minutes while the leader wrote some: it serves stale reads and cannot be promoted past maximum_lag_on_failover.')]),
+  ];
+};
+
 const redisAlerts: AlertsOf = (e, t, alert) => [
   alert('RedisDown', 'critical', '1m', `redis_up{${podMatcher(e)}} == 0`,
     `${e.workloadName}: a Redis server does not answer its exporter`, '{{ $labels.pod }}: redis_exporter cannot reach Redis.'),
@@ -349,13 +378,14 @@ const nginxAlerts: AlertsOf = (e, _t, alert) => [
     `${e.workloadName}: nginx drops connections`, '{{ $labels.pod }} accepts connections it does not handle: worker_connections is exhausted.'),
 ];
 
-/** The alerts of each concern; a new alert goes into its concern's function. */
-const ALERTS_OF: Record<Concern, AlertsOf> = {
-  api: apiAlerts,
-  worker: workerAlerts,
-  postgresql: postgresqlAlerts,
-  redis: redisAlerts,
-  nginx: nginxAlerts,
+/** The alerts of each kind of exporter; a new alert goes into its exporter's function, and lands in its concern's group. */
+const ALERTS_OF: Record<MetricsEndpoint['exporter'], AlertsOf> = {
+  'hscale-service': apiAlerts,
+  'hscale-worker': workerAlerts,
+  'postgres-exporter': postgresqlAlerts,
+  'patroni': patroniAlerts,
+  'redis-exporter': redisAlerts,
+  'nginx-exporter': nginxAlerts,
 };
 
 /** The alerting rules of every endpoint, grouped by concern (groups without endpoints are left out). */
@@ -367,7 +397,7 @@ export function renderAlertRules(endpoints: MonitoredEndpoint[], t: AlertThresho
   const groups = new Map<Concern, AlertRule[]>();
   for (const endpoint of endpoints) {
     const concern = concernOf(endpoint);
-    groups.set(concern, [...(groups.get(concern) ?? []), ...ALERTS_OF[concern](endpoint, t, alert)]);
+    groups.set(concern, [...(groups.get(concern) ?? []), ...ALERTS_OF[endpoint.exporter](endpoint, t, alert)]);
   }
   return [...groups.entries()].map(([concern, rules]) => ({ name: `hscale-${concern}`, rules }));
 }

@@ -1,5 +1,6 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { MetricsEndpoint } from '../core/endpoints';
 import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, RUNTIME_LABELS_ANNOTATION } from '../core/names';
 import { nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { annotateServiceAccount, applyPodOptions } from '../core/pod-options';
@@ -68,7 +69,16 @@ class PatroniBuilder {
       replicaHosts: this.s.replicas > 0 ? replicaHosts : [],
       clientLinks: [{ peer: { podSelector: this.allPods }, ports: [PG_PORT] }],
       clientEnv: postgresClientEnv(this.s.credentialsSecret, APP_CREDENTIAL_KEYS, primaryHost, this.s.replicas > 0 ? replicaHosts : []),
-      metricsEndpoints: [podsServiceMetricsEndpoint(this.scope, this.s, this.allPods)],
+      metricsEndpoints: [podsServiceMetricsEndpoint(this.scope, this.s, this.allPods), this.patroniMetricsEndpoint()],
+    };
+  }
+
+  /** Patroni's REST `/metrics` on each member (leader, role, timeline, WAL positions), beside postgres_exporter's; same Service, same `job`. */
+  private patroniMetricsEndpoint(): MetricsEndpoint {
+    const { serviceName, serviceLabels, withoutReplicas } = podsServiceMetricsEndpoint(this.scope, this.s, this.allPods);
+    return {
+      exporter: 'patroni', workloadName: this.s.name, podSelector: this.allPods, portName: 'patroni', port: PATRONI_PORT, path: '/metrics',
+      serviceName, serviceLabels, withoutReplicas,
     };
   }
 

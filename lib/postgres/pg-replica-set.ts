@@ -16,7 +16,7 @@ import { PatroniSettings, PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngin
 import { DEFAULT_PATRONI_TIMING, patroniTimingViolation } from './patroni-conf';
 import { patroniEngine } from './patroni-engine';
 import { PARAMETER_NAME, parsePgSize, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
-import { EXPORTER_PORT, PG_PORT, PG_SHARED_MEMORY_SIZE } from './shared';
+import { PG_PORT, PG_SHARED_MEMORY_SIZE } from './shared';
 import { statefulSetEngine } from './statefulset-engine';
 
 /** How the PostgreSQL servers run: StatefulSets of our own, members run by Patroni, or a CloudNativePG `Cluster`. */
@@ -366,9 +366,10 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
     this.replicaNetworkPolicy?.allowIngressFrom(client, [PG_PORT]);
   }
 
-  /** Admits pods matching `scraper` on the exporter port. */
+  /** Admits pods matching `scraper` on every metrics port: the exporter's, and Patroni's REST API (patroni engine). */
   public allowScraper(scraper: PodPeer): void {
-    this.primaryNetworkPolicy?.allowIngressFrom(scraper, [EXPORTER_PORT]);
-    this.replicaNetworkPolicy?.allowIngressFrom(scraper, [EXPORTER_PORT]);
+    const ports = this.metricsEndpoints.map(e => e.port);
+    this.primaryNetworkPolicy?.allowIngressFrom(scraper, ports);
+    this.replicaNetworkPolicy?.allowIngressFrom(scraper, ports);
   }
 }

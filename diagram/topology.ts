@@ -53,7 +53,7 @@ function nodesOf(c: IConstruct): TopologyNode[] {
     return [{ id: c.name, lines, shape: 'cylinder', podLabels: [templateLabels(c.statefulSet), templateLabels(c.sentinelStatefulSet)] }];
   }
   if (c instanceof WorkerPool) {
-    return [{ id: c.name, lines: ['WorkerPool', `queue ${c.queue}`, `${c.minReplicas}-${c.maxReplicas} pods (${c.autoscalerKind})`], shape: 'component', podLabels: [c.podSelector] }];
+    return [{ id: c.name, lines: ['WorkerPool', `${c.queues.length === 1 ? 'queue' : 'queues'} ${c.queues.join(', ')}`, `${c.minReplicas}-${c.maxReplicas} pods (${c.autoscalerKind})`], shape: 'component', podLabels: [c.podSelector] }];
   }
   if (c instanceof Observability) {
     return [{

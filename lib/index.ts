@@ -35,8 +35,8 @@ export type {
 // workerQueuesEnv tells a ScaledApi which queues the WorkerPools drain, for a user who composes
 // them without HorizontalScalingTopology (as the charts in charts/ do).
 export { WorkerPool, workerQueuesEnv } from './workers/worker-pool';
-export type { JobBackoff, ResolvedSchedule, WorkerAutoscaler, WorkerPoolProps, WorkerPoolSettings, WorkerSchedule } from './workers/worker-pool';
-export type { ResolvedQueues, WorkerQueue, WorkerQueueProps } from './workers/queues';
+export type { JobBackoff, WorkerAutoscaler, WorkerPoolProps, WorkerSchedule } from './workers/worker-pool';
+export type { WorkerQueue, WorkerQueueProps } from './workers/queues';
 
 export { RedisCluster } from './redis/redis-cluster';
 export type { AppendFsync } from './redis/redis-conf';

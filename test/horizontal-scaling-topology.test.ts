@@ -33,7 +33,7 @@ test('tier props pass through, and worker pools join the Redis and PostgreSQL of
     api: { minReplicas: 4, maxReplicas: 12, minAvailable: 3 },
     database: { replicas: 3 },
     workers: {
-      emails: { image: 'example/worker:1.0.0', queue: 'emails', maxReplicas: 5 },
+      emails: { image: 'example/worker:1.0.0', queues: ['emails'], maxReplicas: 5 },
       reports: { image: 'example/worker:1.0.0', queues: ['reports', 'exports'], concurrency: 2 },
     },
   });
@@ -96,12 +96,12 @@ test('observability false leaves monitoring out', () => {
 });
 
 test('throws error, when a worker pool takes the id of a tier', () => {
-  expect(() => synthTopology({ workers: { api: { image: 'example/worker:1.0.0', queue: 'q' } } }))
+  expect(() => synthTopology({ workers: { api: { image: 'example/worker:1.0.0', queues: ['q'] } } }))
     .toThrow('test/app: \'workers.api\' ("api") is the id of a tier; name worker pools other than \'db\', \'cache\', \'queue\', \'api\', \'lb\', \'obs\'');
 });
 
 test('throws error, when a worker pool id is not a DNS label', () => {
-  expect(() => synthTopology({ workers: { Send_Mail: { image: 'example/worker:1.0.0', queue: 'q' } } }))
+  expect(() => synthTopology({ workers: { Send_Mail: { image: 'example/worker:1.0.0', queues: ['q'] } } }))
     .toThrow('test/app: \'workers.Send_Mail\' ("Send_Mail")');
 });
 

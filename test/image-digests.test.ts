@@ -18,7 +18,7 @@ test('every image of a topology is rendered as image@digest when its digest prop
     cache: { imageDigest: digest(4), exporterImageDigest: digest(5) },
     queue: { imageDigest: digest(4), exporterImageDigest: digest(5) },
     loadBalancer: { imageDigest: digest(6), exporterImageDigest: digest(7) },
-    workers: { emails: { image: 'example/worker:1.0.0', imageDigest: digest(8), queue: 'emails' } },
+    workers: { emails: { image: 'example/worker:1.0.0', imageDigest: digest(8), queues: ['emails'] } },
     observability: { mode: 'standalone', prometheusImageDigest: digest(9), grafanaImageDigest: 'sha256:' + 'a'.repeat(64) },
     generateSecrets: false,
   });
@@ -50,7 +50,7 @@ const BAD = 'sha256:abc';
 const RULE = 'must be \'sha256:\' followed by 64 lower-case hex digits';
 test.each<[string, (chart: Chart) => unknown, string]>([
   ['ScaledApi', c => new ScaledApi(c, 'x', { image: 'example/api:1.0.0', imageDigest: BAD }), 'imageDigest'],
-  ['WorkerPool', c => new WorkerPool(c, 'x', { image: 'example/w:1.0.0', imageDigest: BAD, queue: 'emails', broker: new RedisCluster(c, 'q', { maxmemoryPolicy: 'noeviction' }) }), 'imageDigest'],
+  ['WorkerPool', c => new WorkerPool(c, 'x', { image: 'example/w:1.0.0', imageDigest: BAD, queues: ['emails'], broker: new RedisCluster(c, 'q', { maxmemoryPolicy: 'noeviction' }) }), 'imageDigest'],
   ['PgReplicaSet', c => new PgReplicaSet(c, 'x', { exporterImageDigest: BAD }), 'exporterImageDigest'],
   ['RedisCluster', c => new RedisCluster(c, 'x', { imageDigest: BAD }), 'imageDigest'],
   ['LoadBalancer', c => new LoadBalancer(c, 'x', { backend: new ScaledApi(c, 'api', { image: 'example/api:1.0.0' }), exporterImageDigest: BAD }), 'exporterImageDigest'],

@@ -12,7 +12,7 @@ const db = new PgReplicaSet(chart, 'db', { engine: 'patroni' });
 const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
-const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache });
+const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queues: ['emails'], broker: cache });
 const endpoints: MonitoredEndpoint[] = [api, db, cache, lb, jobs].flatMap(t => t.metricsEndpoints.map(e => ({ ...e, namespace: 'default' })));
 const dashboards = renderDashboards(endpoints) as Record<string, any>;
 const expressions: string[] = Object.values(dashboards).flatMap(d => d.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr)));

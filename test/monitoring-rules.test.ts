@@ -15,7 +15,7 @@ const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' }
 const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
 const lb = new LoadBalancer(chart, 'lb', { backend: api });
 const jobs = new WorkerPool(chart, 'jobs', {
-  image: 'example/worker:1.0.0', queue: 'emails', broker: cache, database: db, schedules: { nightly: { cron: '0 3 * * *', name: 'digest' } },
+  image: 'example/worker:1.0.0', queues: ['emails'], broker: cache, database: db, schedules: { nightly: { cron: '0 3 * * *', name: 'digest' } },
 });
 // The mean-duration alerts exist only when asked for: at bet-intel's bounds.
 const { ruleGroups } = new Observability(chart, 'obs', {

@@ -17,7 +17,7 @@ function topology(props: Partial<ObservabilityProps> = {}, engine: 'statefulset'
   const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
   const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', database: db, cache });
   const lb = new LoadBalancer(chart, 'lb', { backend: api });
-  const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queue: 'emails', broker: cache, database: db });
+  const jobs = new WorkerPool(chart, 'jobs', { image: 'example/worker:1.0.0', queues: ['emails'], broker: cache, database: db });
   const obs = new Observability(chart, 'obs', { targets: [api, db, cache, lb, jobs], ...props });
   return { chart, obs, api, manifests: Testing.synth(chart) };
 }

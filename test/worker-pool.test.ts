@@ -233,6 +233,15 @@ test('guideMetrics tells the reference worker to serve that guide\'s names too; 
   expect(envOfPool({}).GUIDE_METRICS).toBeUndefined();
 });
 
+test('throws error, when the settings resolver gets a prop the pool does not know, as the ScaledApi resolver does', () => {
+  const chart = Testing.chart();
+  const broker = new RedisCluster(chart, 'cache', QUEUE_SAFE);
+  const typo = { image: 'example/worker:1.0.0', queues: ['emails'], broker, maxReplica: 5 } as WorkerPoolProps;
+  expect(() => resolveWorkerPoolSettings(chart, typo)).toThrow('test: unknown prop \'maxReplica\' (did you mean \'maxReplicas\'?)');
+  // The one-queue prop of before 0.1.0 is gone: queues names every queue.
+  expect(() => synthPool({ queue: 'emails' } as never)).toThrow('test/jobs: unknown prop \'queue\' (did you mean \'queues\'?)');
+});
+
 test('the metrics endpoint carries the queue for the backlog alert', () => {
   const { pool } = synthPool({ maxReplicas: 4, backlogPerReplica: 50 });
   expect(pool.metricsEndpoints).toEqual([expect.objectContaining({
@@ -249,7 +258,6 @@ const BAD_PROPS: Array<[string, Partial<WorkerPoolProps>, string]> = [
   ['an empty queue name', { queues: [''] }, 'test/jobs: \'queues[0]\' ("") must be 1-100 letters, digits or \'._-\', starting with a letter or a digit (BullMQ refuses \':\'; the key prefix carries the hash tag)'],
   ['a queue name with a colon', { queues: ['ok', 'mail:outbox'] }, 'test/jobs: \'queues[1]\' ("mail:outbox") must be 1-100 letters'],
   ['a queue listed twice', { queues: ['a', 'a'] }, 'test/jobs: \'queues\' ("a") is listed twice; name each queue once'],
-  ['queue and queues', { queue: 'a', queues: ['b'] }, 'test/jobs: \'queue\' ("a") must not be given with \'queues\'; list every queue in \'queues\''],
   ['concurrency 0', { concurrency: 0 }, 'test/jobs: \'concurrency\' (0) must be an integer from 1 to 1000'],
   ['0 attempts', { attempts: 0 }, 'test/jobs: \'attempts\' (0) must be an integer from 1 to 100'],
   ['an unknown backoff', { backoff: { type: 'linear' as never, delay: Duration.seconds(1) } }, 'test/jobs: \'backoff.type\' ("linear") must be one of \'fixed\', \'exponential\''],

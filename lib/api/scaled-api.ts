@@ -569,7 +569,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
 
   private createAutoscaler(): k8s.KubeHorizontalPodAutoscalerV2 {
     return deploymentAutoscaler(this, this.metadata(this.names.autoscaler), this.deployment, {
-      minReplicas: this.minReplicas, maxReplicas: this.maxReplicas, metrics: this.autoscalerMetrics(), behavior: this.autoscalerBehavior(),
+      minReplicas: this.minReplicas, maxReplicas: this.maxReplicas, metrics: this.autoscalerMetrics(), behavior: this.settings.behavior,
     });
   }
 
@@ -589,11 +589,6 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
       });
     }
     return metrics;
-  }
-
-  /** How fast the autoscaler adds and removes pods. */
-  private autoscalerBehavior(): k8s.HorizontalPodAutoscalerBehaviorV2 {
-    return this.settings.behavior;
   }
 
   private createAdapterRules(podMetric: Required<PodMetricTarget>): k8s.KubeConfigMap {

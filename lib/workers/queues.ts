@@ -27,10 +27,8 @@ export interface WorkerQueue {
 
 /** The props naming a pool's queues and where their keys live. */
 export interface WorkerQueueProps {
-  /** Queues the workers take jobs from, by name or with a concurrency of their own; injected as `WORKER_QUEUES`. @default - `[queue]` */
-  readonly queues?: Array<string | WorkerQueue>;
-  /** One queue; the same as `queues: [queue]`. @default - `queues` is required instead @deprecated use `queues` */
-  readonly queue?: string;
+  /** Queues the workers take jobs from, by name or with a concurrency of their own; injected as `WORKER_QUEUES`. */
+  readonly queues: Array<string | WorkerQueue>;
   /**
    * Key prefix of the queues, as the image gives BullMQ (`QUEUE_PREFIX`); KEDA reads
    * `<prefix>:<queue>:wait`. On a Redis Cluster it must hold a `{hash tag}`. @default '{hscale}'
@@ -50,22 +48,19 @@ const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const QUEUE_RULE = 'must be 1-100 letters, digits or \'._-\', starting with a letter or a digit (BullMQ refuses \':\'; the key prefix carries the hash tag)';
 
 function queueNames(props: WorkerQueueProps): string[] {
-  return (props.queues ?? (props.queue !== undefined ? [props.queue] : [])).map(q => (typeof q === 'string' ? q : q.name));
+  return props.queues.map(q => (typeof q === 'string' ? q : q.name));
 }
 
 /** Validates the queues of the pool `scope` on `broker`. */
 export function resolveQueues(scope: Construct, props: WorkerQueueProps, broker: Pick<IQueueBroker, 'mode' | 'queuePrefixes'>): ResolvedQueues {
-  if (props.queue !== undefined && props.queues !== undefined) {
-    throw propError(scope, 'queue', props.queue, 'must not be given with \'queues\'; list every queue in \'queues\'');
-  }
   const queues = queueNames(props);
   if (queues.length === 0) throw propError(scope, 'queues', queues, 'must name at least one queue');
   queues.forEach((queue, i) => {
-    if (!QUEUE_NAME.test(queue)) throw propError(scope, props.queues ? `queues[${i}]` : 'queue', queue, QUEUE_RULE);
+    if (!QUEUE_NAME.test(queue)) throw propError(scope, `queues[${i}]`, queue, QUEUE_RULE);
   });
   const repeated = queues.find((queue, i) => queues.indexOf(queue) !== i);
   if (repeated !== undefined) throw propError(scope, 'queues', repeated, 'is listed twice; name each queue once');
-  const queueConcurrency = Object.fromEntries((props.queues ?? []).flatMap((q, i) => (typeof q === 'string' || q.concurrency === undefined
+  const queueConcurrency = Object.fromEntries(props.queues.flatMap((q, i) => (typeof q === 'string' || q.concurrency === undefined
     ? [] : [[q.name, requireIntInRange(scope, `queues[${i}].concurrency`, q.concurrency, 1, 1000)]])));
   return { queues, queueConcurrency, queuePrefix: resolveQueuePrefix(scope, props.queuePrefix ?? BULLMQ_PREFIX, broker) };
 }

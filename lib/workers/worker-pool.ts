@@ -154,6 +154,8 @@ export interface ResolvedSchedule {
 /** Every setting of a {@link WorkerPool}, validated and defaulted. */
 export interface WorkerPoolSettings extends ResolvedQueues {
   readonly image: string;
+  /** Command of the worker container; undefined runs the image's entrypoint. */
+  readonly command?: string[];
   readonly concurrency: number;
   readonly attempts: number;
   readonly backoff: { readonly type: 'fixed' | 'exponential'; readonly delayMs: number };
@@ -179,12 +181,23 @@ export interface WorkerPoolSettings extends ResolvedQueues {
   readonly jobPod: PodOptions;
   /** Whether `jobPod` annotates a ServiceAccount, so the schedules get their own. */
   readonly ownJobServiceAccount: boolean;
+  /** The Redis holding the queues. */
+  readonly broker: IQueueBroker;
+  /** The linked broker, database and cache: their env goes into the workers, their ports into the egress rules. */
+  readonly backends: IClientAccessible[];
+  /** The worker container's env: queues, job policy, the backends' contracts, the wiring's facts, then the user's vars. */
+  readonly env: k8s.EnvVar[];
+  /** Pods admitted to the metrics port. */
+  readonly metricsScraper: PodPeer;
+  /** Pods of the KEDA operator, admitted to the broker ('keda' only). */
+  readonly kedaOperator?: PodPeer;
 }
 
 const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
-/** Resolves and validates the props of the WorkerPool `scope`; throws naming the prop on a bad value. */
+/** Validates and defaults the props of the WorkerPool at `scope`: unknown props first, then each value; throws naming the prop. */
 export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolProps): WorkerPoolSettings {
+  validateProps(scope, 'WorkerPoolProps', props);
   // KEDA reads the broker's password Secret from the ScaledObject's namespace too.
   for (const link of ['broker', 'cache', 'database'] as const) requireSameNamespace(scope, link, props[link]);
   const queues = resolveQueues(scope, props, props.broker);
@@ -198,8 +211,9 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
   const resources = resolveResources(scope, 'resources', props.resources, resourceValues);
   const maxRssPercent = requireIntInRange(scope, 'maxRssPercent', props.maxRssPercent ?? 80, 10, 100);
   const jobPolicy = resolveJobPolicy(scope, props);
-  return {
+  const settings = {
     image: pinnedImage(scope, 'image', props.image, props.imageDigest),
+    ...(props.command ? { command: props.command } : {}),
     ...queues,
     ...jobPolicy,
     maxRssBytes: Math.floor(parseQuantity(resourceValues.memoryLimit)! * maxRssPercent / 100),
@@ -216,6 +230,39 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
     resources,
     runAsUser: props.runAsUser ?? 10001,
     ...resolveWorkerPodOptions(scope, props),
+  };
+  return { ...settings, ...resolveWorkerLinks(scope, props, settings) };
+}
+
+type WorkerLinks = Pick<WorkerPoolSettings, 'broker' | 'backends' | 'env' | 'metricsScraper' | 'kedaOperator'>;
+
+/** The backends (the broker under `QUEUE_REDIS_*` when a cache of its own takes `REDIS_*`), the env and the admitted peers. */
+function resolveWorkerLinks(scope: Construct, props: WorkerPoolProps, s: Omit<WorkerPoolSettings, keyof WorkerLinks>): WorkerLinks {
+  const ownCache = props.cache !== undefined && props.cache !== props.broker;
+  const queueLink = ownCache ? prefixedLink(props.broker, QUEUE_ENV_PREFIX) : undefined;
+  const backends: IClientAccessible[] = [queueLink ?? props.broker, props.database, props.cache].filter(b => b !== undefined);
+  // The env `wiringEnv` asks for: `REDIS_*` is the cache's (the broker's without a cache of its own), `QUEUE_REDIS_*` the broker's beside a cache.
+  const facts = wiringEnv(scope, props.wiringEnv ?? {}, {
+    database: props.database, cache: queueLink ? props.cache : props.broker, queueEnv: queueLink?.clientEnv,
+    minReplicas: s.minReplicas, maxReplicas: s.maxReplicas, cpuUtilization: s.autoscaler === 'cpu' ? s.cpuUtilization : undefined,
+  });
+  const env = containerEnv(scope, [
+    ...queueEnv(s),
+    { name: 'WORKER_CONCURRENCY', value: String(s.concurrency) },
+    { name: 'JOB_ATTEMPTS', value: String(s.attempts) },
+    { name: 'JOB_BACKOFF_TYPE', value: s.backoff.type },
+    { name: 'JOB_BACKOFF_DELAY_MS', value: String(s.backoff.delayMs) },
+    { name: 'JOB_TIMEOUT_MS', value: String(s.jobTimeoutMs) },
+    { name: 'WORKER_MAX_RSS_BYTES', value: String(s.maxRssBytes) },
+    // The worker gives up on its jobs (they stall, and another worker retries them) just before the kubelet's SIGKILL.
+    { name: 'SHUTDOWN_TIMEOUT_MS', value: String(Math.max(s.gracePeriodSeconds * 1000 - 5000, 1000)) },
+    { name: 'METRICS_PORT', value: String(s.metricsPort) },
+    ...guideMetricsEnv(scope, props.guideMetrics),
+  ], backends, props.env ?? {}, props.secretEnv ?? {}, facts);
+  return {
+    broker: props.broker, backends, env,
+    metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
+    ...(s.autoscaler === 'keda' ? { kedaOperator: requirePinnedPeer(scope, 'kedaOperator', props.kedaOperator ?? DEFAULT_KEDA_OPERATOR) } : {}),
   };
 }
 
@@ -292,10 +339,7 @@ function resolveSchedules(scope: Construct, schedules: Record<string, WorkerSche
  */
 export class WorkerPool extends Construct implements IMetricsTarget {
   public readonly name: string;
-  public readonly settings: WorkerPoolSettings;
   public readonly queues: string[];
-  /** The first queue. @deprecated use `queues` */
-  public readonly queue: string;
   public readonly autoscalerKind: WorkerAutoscaler;
   public readonly minReplicas: number;
   public readonly maxReplicas: number;
@@ -321,43 +365,40 @@ export class WorkerPool extends Construct implements IMetricsTarget {
   /** The schedules' own ServiceAccount, made only when `jobPod.serviceAccountAnnotations` asks for one; else they run as the workers'. */
   public readonly scheduleServiceAccount?: k8s.KubeServiceAccount;
 
+  private readonly settings: WorkerPoolSettings;
   private readonly labels: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: WorkerPoolProps) {
     super(scope, id);
-    validateProps(this, 'WorkerPoolProps', props);
     this.name = resourceName(this);
     this.settings = resolveWorkerPoolSettings(this, props);
+    const { broker, backends } = this.settings;
     ({ queues: this.queues, autoscaler: this.autoscalerKind, minReplicas: this.minReplicas, maxReplicas: this.maxReplicas } = this.settings);
     ({ backlogPerReplica: this.backlogPerReplica, metricsPort: this.metricsPort } = this.settings);
-    this.queue = this.queues[0];
     this.labels = commonLabels(this, 'worker', 'worker', imageVersion(this.settings.image));
     this.podSelector = selectorLabels(this, 'worker');
-    const ownCache = props.cache !== undefined && props.cache !== props.broker;
-    const queueLink = ownCache ? prefixedLink(props.broker, QUEUE_ENV_PREFIX) : undefined;
-    const backends: IClientAccessible[] = [queueLink ?? props.broker, props.database, props.cache].filter(b => b !== undefined);
 
     this.serviceAccount = this.createServiceAccount();
-    this.deployment = this.createDeployment(props, backends, this.wiringFacts(props, queueLink));
+    this.deployment = this.createDeployment();
     annotateServiceAccount(this.serviceAccount, this.settings.pod.serviceAccountAnnotations);
     applyPodOptions(this, 'pod', this.deployment, this.settings.pod);
-    if (this.autoscalerKind === 'keda') {
-      this.triggerAuthentication = this.createTriggerAuthentication(props.broker);
-      this.scaledObject = this.createScaledObject(props.broker);
-      props.broker.allowClient(requirePinnedPeer(this, 'kedaOperator', props.kedaOperator ?? DEFAULT_KEDA_OPERATOR));
+    if (this.settings.kedaOperator) { // resolved for 'keda' only
+      this.triggerAuthentication = this.createTriggerAuthentication();
+      this.scaledObject = this.createScaledObject();
+      broker.allowClient(this.settings.kedaOperator);
     } else {
       this.cpuAutoscaler = this.createCpuAutoscaler();
     }
     this.disruptionBudget = this.createDisruptionBudget();
     this.networkPolicy = new PodNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels });
     backends.forEach(backend => this.networkPolicy.connectTo(backend));
-    if (this.settings.schedules.length > 0) this.scheduleNetworkPolicy = this.createScheduleNetworkPolicy(props.broker);
+    if (this.settings.schedules.length > 0) this.scheduleNetworkPolicy = this.createScheduleNetworkPolicy();
     this.scheduleServiceAccount = this.createScheduleServiceAccount();
-    this.cronJobs = this.createCronJobs(props);
+    this.cronJobs = this.createCronJobs();
     this.metricsEndpoints = this.createMetricsEndpoints();
     // The workers run the service's pools with its defaults (10 to the primary, 10 to each replica).
     props.database?.addConnectionPool({ client: this.node.path, maxPods: this.maxReplicas, ...servicePoolBounds(this) });
-    this.allowScraper(requirePinnedPeer(this, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER));
+    this.allowScraper(this.settings.metricsScraper);
   }
 
   /**
@@ -383,33 +424,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     return new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: this.metadata(this.name), automountServiceAccountToken: false });
   }
 
-  /** The env `wiringEnv` asks for: `REDIS_*` is the cache's (the broker's without a cache of its own), `QUEUE_REDIS_*` the broker's beside a cache. */
-  private wiringFacts(props: WorkerPoolProps, queueLink?: IClientAccessible): k8s.EnvVar[] {
-    return wiringEnv(this, props.wiringEnv ?? {}, {
-      database: props.database, cache: queueLink ? props.cache : props.broker, queueEnv: queueLink?.clientEnv,
-      minReplicas: this.minReplicas, maxReplicas: this.maxReplicas, cpuUtilization: this.autoscalerKind === 'cpu' ? this.settings.cpuUtilization : undefined,
-    });
-  }
-
-  /** The worker env: the queues and the job policy, then the backends' contracts, the wiring's facts and the user's vars. */
-  private workerEnv(props: WorkerPoolProps, backends: IClientAccessible[], derived: k8s.EnvVar[]): k8s.EnvVar[] {
-    const s = this.settings;
-    return containerEnv(this, [
-      ...queueEnv(s),
-      { name: 'WORKER_CONCURRENCY', value: String(s.concurrency) },
-      { name: 'JOB_ATTEMPTS', value: String(s.attempts) },
-      { name: 'JOB_BACKOFF_TYPE', value: s.backoff.type },
-      { name: 'JOB_BACKOFF_DELAY_MS', value: String(s.backoff.delayMs) },
-      { name: 'JOB_TIMEOUT_MS', value: String(s.jobTimeoutMs) },
-      { name: 'WORKER_MAX_RSS_BYTES', value: String(s.maxRssBytes) },
-      // The worker gives up on its jobs (they stall, and another worker retries them) just before the kubelet's SIGKILL.
-      { name: 'SHUTDOWN_TIMEOUT_MS', value: String(Math.max(s.gracePeriodSeconds * 1000 - 5000, 1000)) },
-      { name: 'METRICS_PORT', value: String(s.metricsPort) },
-      ...guideMetricsEnv(this, props.guideMetrics),
-    ], backends, props.env ?? {}, props.secretEnv ?? {}, derived);
-  }
-
-  private createDeployment(props: WorkerPoolProps, backends: IClientAccessible[], derived: k8s.EnvVar[]): k8s.KubeDeployment {
+  private createDeployment(): k8s.KubeDeployment {
     const s = this.settings;
     const probe = (periodSeconds: number, failureThreshold: number): k8s.Probe => ({
       httpGet: { path: s.metricsPath, port: k8s.IntOrString.fromString('metrics') }, periodSeconds, timeoutSeconds: 5, failureThreshold,
@@ -423,9 +438,9 @@ export class WorkerPool extends Construct implements IMetricsTarget {
         container: {
           name: 'worker',
           image: s.image,
-          ...(props.command ? { command: props.command } : {}),
+          ...(s.command ? { command: s.command } : {}),
           ports: [{ name: 'metrics', containerPort: s.metricsPort, protocol: 'TCP' }],
-          env: this.workerEnv(props, backends, derived),
+          env: s.env,
           resources: s.resources,
           // Workers serve no traffic: liveness (a stuck event loop stops answering) is the probe that matters.
           // The reference worker answers /metrics before it migrates; the startup probe gives a slow first
@@ -438,18 +453,18 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     });
   }
 
-  private createTriggerAuthentication(broker: IQueueBroker): ApiObject {
+  private createTriggerAuthentication(): ApiObject {
     return new ApiObject(this, 'TriggerAuthentication', {
       apiVersion: 'keda.sh/v1alpha1',
       kind: 'TriggerAuthentication',
       metadata: this.metadata(`${this.name}-broker`),
       // KEDA's own Redis user, which may read the length of the queues' lists and nothing else.
-      spec: { secretTargetRef: broker.scalerCredentials },
+      spec: { secretTargetRef: this.settings.broker.scalerCredentials },
     });
   }
 
   /** One trigger per queue, on BullMQ's wait list; KEDA scales to the largest of their demands. */
-  private createScaledObject(broker: IQueueBroker): ApiObject {
+  private createScaledObject(): ApiObject {
     return new ApiObject(this, 'ScaledObject', {
       apiVersion: 'keda.sh/v1alpha1',
       kind: 'ScaledObject',
@@ -466,7 +481,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
           horizontalPodAutoscalerConfig: { name: this.name, behavior: guidesScalingBehavior() },
         },
         triggers: this.queues.map(queue => ({
-          ...broker.listLengthTrigger(bullmqWaitList(queue, this.settings.queuePrefix), this.backlogPerReplica),
+          ...this.settings.broker.listLengthTrigger(bullmqWaitList(queue, this.settings.queuePrefix), this.backlogPerReplica),
           authenticationRef: { name: `${this.name}-broker` },
         })),
       },
@@ -486,13 +501,13 @@ export class WorkerPool extends Construct implements IMetricsTarget {
   }
 
   /** The schedules' pods reach the broker and DNS only, and admit nothing. */
-  private createScheduleNetworkPolicy(broker: IQueueBroker): PodNetworkPolicy {
+  private createScheduleNetworkPolicy(): PodNetworkPolicy {
     const policy = new PodNetworkPolicy(this, 'ScheduleNetworkPolicy', {
       role: 'schedule',
       podSelector: selectorLabels(this, 'schedule'),
       labels: commonLabels(this, 'worker', 'schedule', imageVersion(this.settings.image)),
     });
-    policy.connectTo(broker);
+    policy.connectTo(this.settings.broker);
     return policy;
   }
 
@@ -507,9 +522,9 @@ export class WorkerPool extends Construct implements IMetricsTarget {
   }
 
   /** One CronJob per schedule, their pods under `jobPod`. */
-  private createCronJobs(props: WorkerPoolProps): Record<string, k8s.KubeCronJob> {
+  private createCronJobs(): Record<string, k8s.KubeCronJob> {
     return Object.fromEntries(this.settings.schedules.map(schedule => {
-      const cronJob = this.createCronJob(schedule, props);
+      const cronJob = this.createCronJob(schedule);
       applyPodOptions(this, 'jobPod', cronJob, this.settings.jobPod, { serviceAccountName: this.scheduleServiceAccount?.name });
       return [schedule.id, cronJob];
     }));
@@ -520,7 +535,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
    * Forbid keeps a slow run from overlapping the next; a pod retried after a failure adds no
    * second job, since the job id comes from the Job's name (`ENQUEUE_RUN_ID`).
    */
-  private createCronJob(schedule: ResolvedSchedule, props: WorkerPoolProps): k8s.KubeCronJob {
+  private createCronJob(schedule: ResolvedSchedule): k8s.KubeCronJob {
     const labels = commonLabels(this, 'worker', 'schedule', imageVersion(this.settings.image));
     const name = `${this.name}-${schedule.id}`;
     // A CronJob's name gets a timestamp suffix for its Jobs: Kubernetes allows it 52 characters.
@@ -540,14 +555,14 @@ export class WorkerPool extends Construct implements IMetricsTarget {
             backoffLimit: 2,
             activeDeadlineSeconds: 300,
             ttlSecondsAfterFinished: 86_400,
-            template: { metadata: { labels }, spec: this.schedulePodSpec(schedule, props) },
+            template: { metadata: { labels }, spec: this.schedulePodSpec(schedule) },
           },
         },
       },
     });
   }
 
-  private schedulePodSpec(schedule: ResolvedSchedule, props: WorkerPoolProps): k8s.PodSpec {
+  private schedulePodSpec(schedule: ResolvedSchedule): k8s.PodSpec {
     return {
       restartPolicy: 'Never',
       serviceAccountName: this.serviceAccount.name,
@@ -560,7 +575,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
         command: this.settings.enqueueCommand,
         args: [schedule.queue, schedule.name, JSON.stringify(schedule.data)],
         // The Job's name is `<cronjob>-<scheduled minute>`: the same for a retried pod, so the enqueue adds one job per scheduled run.
-        env: containerEnv(this, [{ name: 'ENQUEUE_RUN_ID', valueFrom: { fieldRef: { fieldPath: `metadata.labels['${JOB_NAME_LABEL}']` } } }], [props.broker], {}, {}),
+        env: containerEnv(this, [{ name: 'ENQUEUE_RUN_ID', valueFrom: { fieldRef: { fieldPath: `metadata.labels['${JOB_NAME_LABEL}']` } } }], [this.settings.broker], {}, {}),
         resources: fixedResources('50m', '64Mi', '500m', '256Mi'),
         securityContext: restrictedContainerSecurityContext(),
       }],

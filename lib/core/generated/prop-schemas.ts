@@ -1222,14 +1222,7 @@ export const PROP_SCHEMAS = {
                     }
                   ]
                 },
-                "description": "Queues the workers take jobs from, by name or with a concurrency of their own; injected as `WORKER_QUEUES`.",
-                "default": "- `[queue]`"
-              },
-              "queue": {
-                "type": "string",
-                "description": "One queue; the same as `queues: [queue]`.",
-                "default": "- `queues` is required instead",
-                "deprecated": "use `queues`"
+                "description": "Queues the workers take jobs from, by name or with a concurrency of their own; injected as `WORKER_QUEUES`."
               },
               "queuePrefix": {
                 "type": "string",
@@ -1238,7 +1231,8 @@ export const PROP_SCHEMAS = {
               }
             },
             "required": [
-              "image"
+              "image",
+              "queues"
             ],
             "additionalProperties": false
           },
@@ -3664,14 +3658,7 @@ export const PROP_SCHEMAS = {
               }
             ]
           },
-          "description": "Queues the workers take jobs from, by name or with a concurrency of their own; injected as `WORKER_QUEUES`.",
-          "default": "- `[queue]`"
-        },
-        "queue": {
-          "type": "string",
-          "description": "One queue; the same as `queues: [queue]`.",
-          "default": "- `queues` is required instead",
-          "deprecated": "use `queues`"
+          "description": "Queues the workers take jobs from, by name or with a concurrency of their own; injected as `WORKER_QUEUES`."
         },
         "queuePrefix": {
           "type": "string",
@@ -3935,8 +3922,9 @@ export const PROP_SCHEMAS = {
         }
       },
       "required": [
+        "broker",
         "image",
-        "broker"
+        "queues"
       ],
       "additionalProperties": false,
       "description": "Props of a  {@link  WorkerPool } ; the queues, and their key prefix, are in  {@link  WorkerQueueProps } ."
@@ -3956,14 +3944,7 @@ export const PROP_SCHEMAS = {
               }
             ]
           },
-          "description": "Queues the workers take jobs from, by name or with a concurrency of their own; injected as `WORKER_QUEUES`.",
-          "default": "- `[queue]`"
-        },
-        "queue": {
-          "type": "string",
-          "description": "One queue; the same as `queues: [queue]`.",
-          "default": "- `queues` is required instead",
-          "deprecated": "use `queues`"
+          "description": "Queues the workers take jobs from, by name or with a concurrency of their own; injected as `WORKER_QUEUES`."
         },
         "queuePrefix": {
           "type": "string",
@@ -3971,6 +3952,9 @@ export const PROP_SCHEMAS = {
           "default": "{hscale}"
         }
       },
+      "required": [
+        "queues"
+      ],
       "additionalProperties": false,
       "description": "The props naming a pool's queues and where their keys live."
     }

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { MetricsEndpoint, NetworkLink, PodPeer } from '../core/endpoints';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { PodOptions } from '../core/pod-options';
+import { StoreTls } from '../core/tls';
 import { valuesOf } from '../core/validation';
 import * as cnpg from '../imports/postgresql.cnpg.io';
 import { PatroniTiming } from './patroni-conf';
@@ -51,6 +52,8 @@ export interface PgEngineSettings {
   readonly podMonitorLabels: Record<string, string>;
   /** `<namespace>.svc.cluster.local`, the suffix of the Services' DNS names. */
   readonly dnsSuffix: string;
+  /** TLS of every connection from another pod (statefulset engine). */
+  readonly tls?: StoreTls;
   /** Pod options of the PostgreSQL pods: each engine applies them to every pod it makes (`applyMemberPodOptions` in shared.ts). */
   readonly pod: PodOptions;
   /** Pod options of the PgBouncer pods (cloudnative-pg `pooler`): `pod` with `poolerPod` laid over it. */

@@ -10,6 +10,7 @@ import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { mergePodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
+import { resolveStoreTls, StoreTls } from '../core/tls';
 import { parseQuantity, pinnedImage, propError, Quantity, requireIntInRange, requireOneOf, requirePinnedPeer, requireQuantity } from '../core/validation';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import { PatroniSettings, PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings, PgServices } from './engine';
@@ -97,6 +98,14 @@ export interface PgReplicaSetProps {
   readonly podNetworks?: string[];
   /** patroni: failover timing, strict synchronous mode, the lag a promotable replica may have. @default - see PatroniProps @onlyWhen engine=patroni */
   readonly patroni?: PatroniProps;
+  /**
+   * statefulset: TLS for every connection from another pod, with the certificate of this Secret
+   * (cert-manager layout: `tls.crt`, `tls.key`, `ca.crt`; names: `<name>-rw`, `<name>-ro` and
+   * `*.<name>-pods`, each `.<namespace>.svc.cluster.local`). pg_hba admits replicas and clients over
+   * TLS only, replicas stream with `sslmode=verify-full`, and clients get `sslmode=verify-full` in
+   * `DATABASE_URL` and the CA in `POSTGRES_TLS_CA`. @default - no TLS: a certificate must name every pod and Service and reach every client, which takes cert-manager or your PKI; the NetworkPolicies admit only the linked pods @onlyWhen engine=statefulset
+   */
+  readonly tls?: StoreTls;
   /** cloudnative-pg: PgBouncer Poolers for read-write and read-only traffic. @default false @onlyWhen engine=cloudnative-pg */
   readonly pooler?: boolean;
   /** cloudnative-pg: a ScheduledBackup by volume snapshots. @default - no scheduled backup @onlyWhen engine=cloudnative-pg */
@@ -161,7 +170,7 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     pooler: props.pooler ?? false, backup: props.backup, patroni: resolvePatroni(scope, props.patroni ?? {}),
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     podMonitorLabels: props.podMonitorLabels ?? { release: 'kube-prometheus-stack' },
-    dnsSuffix: serviceDnsSuffix(scope),
+    dnsSuffix: serviceDnsSuffix(scope), tls: resolveStoreTls(scope, 'tls', props.tls),
     ...resolvePgPodOptions(scope, props),
   };
 }

@@ -1,3 +1,4 @@
+import { TlsFiles } from '../core/tls';
 import { valuesOf } from '../core/validation';
 
 /** How far a commit waits for the synchronous standby (`synchronous_commit`). */
@@ -29,6 +30,8 @@ export interface PostgresConfOptions {
   readonly synchronousCommit: SynchronousCommit;
   /** Further parameters, by name. */
   readonly parameters: Record<string, string>;
+  /** The server's certificate, key and CA: TLS on, at least TLS 1.2. @default - no TLS */
+  readonly tls?: TlsFiles;
 }
 
 const PG_SIZE_UNITS: Record<string, number> = { kB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30, TB: 2 ** 40 };
@@ -88,7 +91,19 @@ export function postgresSettings(o: PostgresConfOptions): PostgresSetting[] {
     raw('log_min_duration_statement', '1000'),
     raw('log_checkpoints', 'on'),
     raw('log_connections', 'off'),
+    ...(o.tls ? tlsSettings(o.tls) : []),
     ...Object.entries(o.parameters).map(([name, value]) => text(name, value)),
+  ];
+}
+
+/** TLS on with the mounted certificate, key and CA; TLS 1.0 and 1.1 refused. */
+function tlsSettings(tls: TlsFiles): PostgresSetting[] {
+  return [
+    { name: 'ssl', value: 'on', text: false },
+    { name: 'ssl_cert_file', value: tls.certFile, text: true },
+    { name: 'ssl_key_file', value: tls.keyFile, text: true },
+    { name: 'ssl_ca_file', value: tls.caFile, text: true },
+    { name: 'ssl_min_protocol_version', value: 'TLSv1.2', text: true },
   ];
 }
 
@@ -112,6 +127,8 @@ export interface PgHbaOptions {
   readonly replicationNetworks: string[];
   /** Networks clients connect from. */
   readonly clientNetworks: string[];
+  /** Whether replicas and clients must use TLS (`hostssl`): a plain connection from their networks matches no line and is refused. @default false */
+  readonly requireTls?: boolean;
 }
 
 /**
@@ -120,17 +137,19 @@ export interface PgHbaOptions {
  * network covers) as whatever role it is given; that role needs `pg_monitor` to read the statistics,
  * so the loopback line admits the members of `pg_monitor` (`+pg_monitor`) and no one else. The
  * image's superuser (`postgres`) is refused over TCP from anywhere: only the container's own
- * scripts need it, on the socket.
+ * scripts need it, on the socket. With `requireTls`, replicas and clients are admitted over TLS only
+ * (`hostssl`); the exporter's loopback line stays `host`, as that connection never leaves the pod.
  */
 export function renderPgHba(o: PgHbaOptions): string {
+  const remote = o.requireTls ? 'hostssl' : 'host   ';
   return [
     '# Rendered by hscale renderPgHba.',
     '# TYPE  DATABASE     USER  ADDRESS  METHOD',
     'local   all          all            peer',
     'host    all          postgres     all  reject',
     `host    all          +pg_monitor  ${EXPORTER_LOOPBACK}  scram-sha-256`,
-    ...o.replicationNetworks.map(network => `host    replication  ${o.replicationUser}  ${network}  scram-sha-256`),
-    ...o.clientNetworks.map(network => `host    all          all  ${network}  scram-sha-256`),
+    ...o.replicationNetworks.map(network => `${remote} replication  ${o.replicationUser}  ${network}  scram-sha-256`),
+    ...o.clientNetworks.map(network => `${remote} all          all  ${network}  scram-sha-256`),
     '',
   ].join('\n');
 }

@@ -6,6 +6,7 @@ import { commonLabels, configHash, namespaceOf } from '../core/names';
 import { disruptionBudget , exporterSidecar } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
+import { StoreTls, tlsCaEnv } from '../core/tls';
 import { PgEngineSettings, PgServices } from './engine';
 import { EXPORTER_QUERIES_FILE, renderExporterQueries } from './exporter-queries';
 
@@ -46,13 +47,15 @@ export interface CredentialKeys {
 }
 
 /** PGUSER, PGPASSWORD, PGDATABASE from the Secret, then a DATABASE_URL that expands them (no credential in the YAML). */
-export function postgresClientEnv(secret: string, keys: CredentialKeys, primaryHost: string, replicaHosts: string[]): k8s.EnvVar[] {
+export function postgresClientEnv(secret: string, keys: CredentialKeys, primaryHost: string, replicaHosts: string[], tls?: StoreTls): k8s.EnvVar[] {
   return [
     secretEnv(secret, 'PGUSER', keys.user),
     secretEnv(secret, 'PGPASSWORD', keys.password),
     secretEnv(secret, 'PGDATABASE', keys.database),
-    { name: 'DATABASE_URL', value: `postgres://$(PGUSER):$(PGPASSWORD)@${primaryHost}:${PG_PORT}/$(PGDATABASE)` },
+    { name: 'DATABASE_URL', value: `postgres://$(PGUSER):$(PGPASSWORD)@${primaryHost}:${PG_PORT}/$(PGDATABASE)${tls ? '?sslmode=verify-full' : ''}` },
     { name: 'POSTGRES_READ_REPLICAS', value: replicaHosts.join(',') },
+    // The CA alone (not the server's key): the service verifies every server of the set against it.
+    ...(tls ? [tlsCaEnv('POSTGRES_TLS_CA', tls)] : []),
   ];
 }
 

@@ -4,6 +4,7 @@ import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, nam
 import {
   nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
 } from '../core/pod-defaults';
+import { tlsFiles, tlsVolume } from '../core/tls';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { EXPORTER_QUERIES_FILE } from './exporter-queries';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
@@ -15,6 +16,8 @@ const PG_UID = 999;
 const ETC = '/etc/postgresql';
 const SOCKET_DIR = '/var/run/postgresql';
 const PGDATA = '/var/lib/postgresql/data/pgdata';
+/** Where the TLS Secret is mounted (`tls`). */
+const TLS_DIR = '/etc/postgresql-tls';
 
 type Role = 'primary' | 'replica';
 
@@ -70,7 +73,7 @@ class StatefulSetBuilder {
       primaryHost: this.primaryHost,
       replicaHosts: this.replicaHosts,
       clientLinks: [{ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] }, { peer: { podSelector: this.replicaPods }, ports: [PG_PORT] }],
-      clientEnv: postgresClientEnv(this.s.credentialsSecret, APP_CREDENTIAL_KEYS, this.primaryHost, this.replicaHosts),
+      clientEnv: postgresClientEnv(this.s.credentialsSecret, APP_CREDENTIAL_KEYS, this.primaryHost, this.replicaHosts, this.s.tls),
       metricsEndpoints: [podsServiceMetricsEndpoint(this.scope, this.s, this.allPods)],
     };
   }
@@ -84,8 +87,9 @@ class StatefulSetBuilder {
       maxConnections: s.maxConnections, sharedBuffers: s.sharedBuffers, workMem: s.workMem,
       walKeepSize: s.walKeepSize, maxSlotWalKeepSize: s.maxSlotWalKeepSize, maxWalSenders: s.replicas + 5, maxReplicationSlots: s.replicas + 5,
       synchronousReplicas: s.synchronousReplicas, standbyNames, synchronousCommit: s.synchronousCommit, parameters: s.parameters,
+      tls: s.tls && tlsFiles(TLS_DIR),
     });
-    const hbaConf = renderPgHba({ replicationUser: 'all', replicationNetworks: s.podNetworks, clientNetworks: s.podNetworks });
+    const hbaConf = renderPgHba({ replicationUser: 'all', replicationNetworks: s.podNetworks, clientNetworks: s.podNetworks, requireTls: s.tls !== undefined });
     const { configMap, files } = createConfigMap(this.scope, s.name, {
       'postgresql.conf': postgresConf,
       'pg_hba.conf': hbaConf,
@@ -117,14 +121,15 @@ class StatefulSetBuilder {
     const run = scratchVolume('run', SOCKET_DIR);
     const tmp = scratchVolume('tmp', '/tmp');
     const shm = sharedMemoryVolume();
+    const tls = this.s.tls ? [tlsVolume(this.s.tls, TLS_DIR)] : [];
     return {
       automountServiceAccountToken: false,
       securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
       terminationGracePeriodSeconds: 60,
       affinity: nodeAntiAffinity(this.allPods, this.s.requireAntiAffinity),
-      volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume, shm.volume],
+      volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume, shm.volume, ...tls.map(t => t.volume)],
       containers: [
-        this.postgresContainer(role === 'primary' ? this.primaryStartup() : this.replicaStartup(), [run.mount, tmp.mount, shm.mount]),
+        this.postgresContainer(role === 'primary' ? this.primaryStartup() : this.replicaStartup(), [run.mount, tmp.mount, shm.mount, ...tls.map(t => t.mount)]),
         memberExporter(this.s),
       ],
     };
@@ -176,6 +181,8 @@ class StatefulSetBuilder {
         { name: 'PRIMARY_HOST', value: this.primaryHost },
         { name: 'PRIMARY_PORT', value: String(PG_PORT) },
         { name: 'CONFIG_FILE', value: `${ETC}/postgresql.conf` },
+        // pg_basebackup -R writes both into primary_conninfo, so streaming verifies the primary too.
+        ...(this.s.tls ? [{ name: 'PGSSLMODE', value: 'verify-full' }, { name: 'PGSSLROOTCERT', value: tlsFiles(TLS_DIR).caFile }] : []),
       ],
     };
   }

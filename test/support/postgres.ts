@@ -74,6 +74,7 @@ export async function startReplicatedPostgres(group: ProcessGroup, replicaCount:
     writeShared(configFile, renderPostgresConf(confOptions(port, socketDir, etcDir, slots, { ...conf, ...sync })));
     writeShared(join(etcDir, 'pg_hba.conf'), renderPgHba({
       replicationUser: TEST_REPLICATION.REPLICATION_USER, replicationNetworks: ['127.0.0.1/32'], clientNetworks: ['127.0.0.1/32'],
+      requireTls: conf.tls !== undefined,
     }));
     return configFile;
   };
@@ -94,6 +95,8 @@ export async function startReplicatedPostgres(group: ProcessGroup, replicaCount:
         env: {
           ...TEST_REPLICATION, PGDATA: replicaDirs.dataDir, PRIMARY_HOST: '127.0.0.1', PRIMARY_PORT: String(port),
           SLOT_NAME: slot, CONFIG_FILE: replicaConfig, WAIT_SECONDS: '60',
+          // As the statefulset engine sets them with `tls`.
+          ...(conf.tls ? { PGSSLMODE: 'verify-full', PGSSLROOTCERT: conf.tls.caFile } : {}),
         },
         onOutput: read => { output = read; },
       });

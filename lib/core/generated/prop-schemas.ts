@@ -1956,6 +1956,11 @@ export const PROP_SCHEMAS = {
           "description": "patroni: failover timing, strict synchronous mode, the lag a promotable replica may have.",
           "default": "- see PatroniProps"
         },
+        "tls": {
+          "$ref": "#/definitions/StoreTls",
+          "description": "statefulset: TLS for every connection from another pod, with the certificate of this Secret (cert-manager layout: `tls.crt`, `tls.key`, `ca.crt`; names: `<name>-rw`, `<name>-ro` and `*.<name>-pods`, each `.<namespace>.svc.cluster.local`). pg_hba admits replicas and clients over TLS only, replicas stream with `sslmode=verify-full`, and clients get `sslmode=verify-full` in `DATABASE_URL` and the CA in `POSTGRES_TLS_CA`.",
+          "default": "- no TLS: a certificate must name every pod and Service and reach every client, which takes cert-manager or your PKI; the NetworkPolicies admit only the linked pods"
+        },
         "pooler": {
           "type": "boolean",
           "description": "cloudnative-pg: PgBouncer Poolers for read-write and read-only traffic.",
@@ -2013,6 +2018,9 @@ export const PROP_SCHEMAS = {
         "props": {
           "patroni": [
             "patroni"
+          ],
+          "tls": [
+            "statefulset"
           ],
           "pooler": [
             "cloudnative-pg"
@@ -2086,6 +2094,20 @@ export const PROP_SCHEMAS = {
       },
       "additionalProperties": false,
       "description": "How the patroni engine fails over; the defaults promote a replica within 9.5 s of the leader's loss (`worstCasePromotionSeconds`)."
+    },
+    "StoreTls": {
+      "type": "object",
+      "properties": {
+        "secretName": {
+          "type": "string",
+          "description": "Name of the Secret, in the store's namespace (a cert-manager `Certificate`'s `secretName`)."
+        }
+      },
+      "required": [
+        "secretName"
+      ],
+      "additionalProperties": false,
+      "description": "TLS of a store (PostgreSQL, Redis): a Secret in the cert-manager layout (`type: kubernetes.io/tls`, keys `tls.crt`, `tls.key` and `ca.crt`), whose certificate names every address clients and peers use (each pod's DNS name under the headless Service and the Services'). Clients verify the server against `ca.crt`; the server's key never leaves the store's pods."
     },
     "RedisClusterProps": {
       "type": "object",

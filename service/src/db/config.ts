@@ -1,4 +1,4 @@
-import { hostPortsFromEnv, intFromEnv } from '../env';
+import { hostPortsFromEnv, intFromEnv, secretFromEnv } from '../env';
 
 /** Where a read may go, like ioredis's `scaleReads`: replicas with fallback to the primary, or always the primary. */
 export type ReadPolicy = 'replicas' | 'primary';
@@ -37,6 +37,12 @@ export interface DatabaseConfig {
    * cannot be reached, inside ScaledApi's default startup window (30 probes 5 s apart); 0 fails at once.
    */
   readonly startupRetryMs: number;
+  /**
+   * POSTGRES_TLS_CA (or POSTGRES_TLS_CA_FILE): the CA certificate (PEM) that every server of the set
+   * must present a certificate from, for its host name; with it, each pool connects over TLS only.
+   * PgReplicaSet's `tls` injects it. Without it, DATABASE_URL's `sslmode` decides.
+   */
+  readonly tlsCa?: string;
 }
 
 /** The defaults of every setting but the addresses. */
@@ -73,6 +79,7 @@ export function databaseConfigFromEnv(env: NodeJS.ProcessEnv): DatabaseConfig {
     statementTimeoutMs: intFromEnv(env, 'PG_STATEMENT_TIMEOUT_MS', d.statementTimeoutMs, 1, 3_600_000),
     connectTimeoutMs: intFromEnv(env, 'PG_CONNECT_TIMEOUT_MS', d.connectTimeoutMs, 100, 600_000),
     startupRetryMs: intFromEnv(env, 'PG_STARTUP_RETRY_MS', d.startupRetryMs, 0, 3_600_000),
+    tlsCa: secretFromEnv(env, 'POSTGRES_TLS_CA'),
   });
 }
 
@@ -93,6 +100,7 @@ export function validateDatabaseConfig(config: DatabaseConfig): DatabaseConfig {
     if (key === 'poolPipeline' && value === undefined) continue;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error(`database config '${key}' (${JSON.stringify(value)}) must be a positive integer`);
   }
+  if (config.tlsCa !== undefined && !config.tlsCa.includes('-----BEGIN CERTIFICATE-----')) throw new Error('POSTGRES_TLS_CA must be a PEM certificate (-----BEGIN CERTIFICATE-----)');
   if (!Number.isInteger(config.maxLagMs) || config.maxLagMs < 0) throw new Error(`database config 'maxLagMs' (${JSON.stringify(config.maxLagMs)}) must be an integer of 0 or more`);
   return config;
 }

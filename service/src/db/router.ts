@@ -72,6 +72,8 @@ export class QueryRouter {
     const open = () => postgres(this.config.primaryUrl, {
       ...override,
       max,
+      // Verified TLS: the server's certificate must chain to the CA and name the host connected to.
+      ...(this.config.tlsCa ? { ssl: { ca: this.config.tlsCa, rejectUnauthorized: true } } : {}),
       // Without these a replica that stops answering at network level stalls every request sent to it.
       connect_timeout: this.config.connectTimeoutMs / 1000,
       idle_timeout: 60,

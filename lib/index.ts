@@ -18,6 +18,7 @@ export type {
 } from './core/endpoints';
 export type { GuideMetrics, SecretKey } from './core/container-env';
 export type { ImageContract, MetricsExpectation, ProbeExpectation } from './core/image-contract';
+export type { StoreTls } from './core/tls';
 export type { Quantity } from './core/validation';
 export type { ContainerResources, SpreadPolicy } from './core/pod-defaults';
 export type { PodOptions } from './core/pod-options';

@@ -16,6 +16,7 @@
 // Types of the renderers' options that `hscale` exports too, so each subpath is complete alone.
 export type { MaxmemoryPolicy, MetricsEndpoint, QueueBacklog } from './core/endpoints';
 export type { AppendFsync } from './redis/redis-conf';
+export type { TlsFiles } from './core/tls';
 export type { SynchronousCommit } from './postgres/postgres-conf';
 
 export { API_UPSTREAM, NGINX_HEALTH_PATH, renderCertificateReloadLoop, renderNginxConf } from './load-balancer/nginx-conf';

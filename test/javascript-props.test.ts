@@ -25,7 +25,7 @@ test('throws error, when a WorkerPool is given a misspelt queues prop (it used t
   const chart = Testing.chart();
   const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
   expect(() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queus: ['jobs'], broker: cache })))
-    .toThrow('test/jobs: unknown prop \'queus\' (did you mean \'queues\'?); known props: queues, queue, queuePrefix, image, imageDigest, command, concurrency, attempts, '
+    .toThrow('test/jobs: unknown prop \'queus\' (did you mean \'queues\'?); known props: queues, queuePrefix, image, imageDigest, command, concurrency, attempts, '
       + 'backoff, jobTimeout, maxRssPercent, schedules, enqueueCommand, broker, cache, database, autoscaler, minReplicas, maxReplicas, '
       + 'backlogPerReplica, cpuUtilization, pollingInterval, terminationGracePeriod, metricsPort, metricsPath, resources, spread, env, '
       + 'secretEnv, guideMetrics, wiringEnv, metricsScraper, kedaOperator, runAsUser, pod, jobPod');
@@ -37,7 +37,7 @@ test('throws error, when a WorkerPool has no broker (it used to be a TypeError r
     .toThrow('test/jobs: missing required prop \'broker\': The Redis holding the queues (a RedisCluster in any mode), with `maxmemoryPolicy` '
       + '\'noeviction\' so no job or lock is evicted. It must be a RedisCluster (an IQueueBroker).');
   expect(() => new WorkerPool(chart, 'w2', js({ image: 'example/worker:1.0.0', broker: new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' }) })))
-    .toThrow('test/w2: \'queues\' ([]) must name at least one queue');
+    .toThrow('test/w2: missing required prop \'queues\'');
 });
 
 test('throws error, when a required prop of the other constructs is missing', () => {

@@ -20,7 +20,7 @@ export type { GuideMetrics, SecretKey } from './core/container-env';
 export type { ImageContract, MetricsExpectation, ProbeExpectation } from './core/image-contract';
 export type { StoreTls } from './core/tls';
 export type { Quantity } from './core/validation';
-export type { ContainerResources, SpreadPolicy } from './core/pod-defaults';
+export type { ContainerResources, Placement } from './core/pod-defaults';
 export type { PodOptions } from './core/pod-options';
 export type { RolloutPolicy } from './core/rollout';
 export { PodNetworkPolicy } from './core/pod-network-policy';

@@ -27,8 +27,23 @@ test('throws error, when a WorkerPool is given a misspelt queues prop (it used t
   expect(() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queus: ['jobs'], broker: cache })))
     .toThrow('test/jobs: unknown prop \'queus\' (did you mean \'queues\'?); known props: queues, queuePrefix, image, imageDigest, command, concurrency, attempts, '
       + 'backoff, jobTimeout, maxRssPercent, schedules, enqueueCommand, broker, cache, database, autoscaler, minReplicas, maxReplicas, '
-      + 'backlogPerReplica, cpuUtilization, pollingInterval, terminationGracePeriod, metricsPort, metricsPath, resources, spread, env, '
+      + 'backlogPerReplica, cpuUtilization, pollingInterval, terminationGracePeriod, metricsPort, metricsPath, resources, placement, env, '
       + 'secretEnv, guideMetrics, wiringEnv, metricsScraper, kedaOperator, runAsUser, pod, jobPod');
+});
+
+test('throws error, when a prop is given by its name of before 1.0, naming the new one', () => {
+  const chart = Testing.chart();
+  const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
+  const renamed = (old: string, to: string, note: string) => `'${old}' was renamed to '${to}' before 1.0 (${note}); see CHANGELOG.md, "Renamed and removed props"`;
+  const cases: Array<[() => unknown, string]> = [
+    [() => new RedisCluster(chart, 'c2', js({ requireAntiAffinity: true })), `test/c2: ${renamed('requireAntiAffinity', 'placement', 'false is now \'preferred\', true \'required\'')}`],
+    [() => new PgReplicaSet(chart, 'db', js({ requireAntiAffinity: true })), `test/db: ${renamed('requireAntiAffinity', 'placement', 'false is now \'preferred\', true \'required\'')}`],
+    [() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queues: ['jobs'], broker: cache, spread: 'DoNotSchedule' })),
+      `test/jobs: ${renamed('spread', 'placement', '\'ScheduleAnyway\' is now \'preferred\', \'DoNotSchedule\' \'required\'')}`],
+    [() => new HorizontalScalingTopology(chart, 'app', js({ image: 'example/api:1.0.0', database: { requireAntiAffinity: true } })),
+      `test/app: ${renamed('database.requireAntiAffinity', 'database.placement', 'false is now \'preferred\', true \'required\'')}`],
+  ];
+  for (const [create, message] of cases) expect(create).toThrow(new Error(message));
 });
 
 test('throws error, when a WorkerPool has no broker (it used to be a TypeError reading \'node\') or no queue', () => {

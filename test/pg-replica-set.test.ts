@@ -172,7 +172,7 @@ test('the settings fill every default of the statefulset engine', () => {
   expect(settings).toMatchObject({
     engine: 'statefulset', name: 'test-db', replicas: 2, synchronousReplicas: 0, synchronousCommit: 'on',
     credentialsSecret: 'test-db-credentials', image: 'postgres:15.15', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
-    requireAntiAffinity: false, maxConnections: 400, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
+    placement: 'preferred', maxConnections: 400, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
     maxSlotWalKeepSize: '4GB', parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], pooler: false,
     podMonitorLabels: { release: 'kube-prometheus-stack' }, dnsSuffix: 'default.svc.cluster.local',
   });
@@ -199,10 +199,10 @@ test('the settings take the engine\'s image and Secret for cloudnative-pg, and t
 test('the settings keep what the props give', () => {
   const settings = resolvePgReplicaSetSettings(new Construct(Testing.chart(), 'db'), {
     replicas: 3, synchronousReplicas: 2, credentialsSecret: 'pg-creds', image: 'postgres:16.4', podNetworks: ['10.1.0.0/16'],
-    resources: { cpuLimit: '4' }, requireAntiAffinity: true,
+    resources: { cpuLimit: '4' }, placement: 'required',
   });
   expect(settings).toMatchObject({
-    replicas: 3, synchronousReplicas: 2, credentialsSecret: 'pg-creds', image: 'postgres:16.4', podNetworks: ['10.1.0.0/16'], requireAntiAffinity: true,
+    replicas: 3, synchronousReplicas: 2, credentialsSecret: 'pg-creds', image: 'postgres:16.4', podNetworks: ['10.1.0.0/16'], placement: 'required',
   });
   expect(settings.resources.limits?.cpu?.value).toBe('4');
   expect(settings.resources.requests?.cpu?.value).toBe('500m');
@@ -246,4 +246,17 @@ test.each([
     db.services?.readWrite, db.services?.readOnly, db.services?.pods, ...db.disruptionBudgets ?? [], db.role, db.roleBinding,
     db.cluster, ...db.poolers ?? [], db.podMonitor, db.scheduledBackup,
   ])).toEqual(objectsMadeBy(db));
+});
+
+test('placement \'required\' keeps every engine\'s instances on different nodes as a rule', () => {
+  for (const engine of ['statefulset', 'patroni'] as const) {
+    const sets = synthDb({ engine, placement: 'required' }).manifests.filter(m => m.kind === 'StatefulSet');
+    expect(sets.length).toBeGreaterThan(0);
+    for (const set of sets) {
+      expect(set.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
+    }
+  }
+  const cluster = findObject(synthDb({ engine: 'cloudnative-pg', placement: 'required' }).manifests, 'Cluster', 'test-db');
+  expect(cluster.spec.affinity.podAntiAffinityType).toBe('required');
+  expect(findObject(synthDb({ engine: 'cloudnative-pg' }).manifests, 'Cluster', 'test-db').spec.affinity.podAntiAffinityType).toBe('preferred');
 });

@@ -15,8 +15,8 @@ test('a request equal to its limit is allowed, with mixed units compared by valu
   expect(() => resolveResources(scope(), 'resources', { cpuRequest: '1000m', memoryRequest: '1024Mi' }, DEFAULTS)).not.toThrow();
 });
 
-test('spread covers zones first, then nodes, for the given pods', () => {
-  const spread = zoneAndNodeSpread({ app: 'a' }, 'DoNotSchedule');
+test('spread covers zones first, then nodes, for the given pods, as a rule when required', () => {
+  const spread = zoneAndNodeSpread({ app: 'a' }, 'required');
   expect(spread.map(s => [s.topologyKey, s.maxSkew, s.whenUnsatisfiable, s.labelSelector?.matchLabels])).toEqual([
     ['topology.kubernetes.io/zone', 1, 'DoNotSchedule', { app: 'a' }],
     ['kubernetes.io/hostname', 1, 'DoNotSchedule', { app: 'a' }],
@@ -24,8 +24,8 @@ test('spread covers zones first, then nodes, for the given pods', () => {
 });
 
 test('anti-affinity is a preference unless required', () => {
-  expect(nodeAntiAffinity({ app: 'a' }, false).podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
-  expect(nodeAntiAffinity({ app: 'a' }, true).podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0].topologyKey)
+  expect(nodeAntiAffinity({ app: 'a' }, 'preferred').podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+  expect(nodeAntiAffinity({ app: 'a' }, 'required').podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0].topologyKey)
     .toBe('kubernetes.io/hostname');
 });
 

@@ -162,7 +162,7 @@ test('the settings fill every default of cluster mode, without creating any obje
     mode: 'cluster', topology: { nodeCount: 6, replicasPerMaster: 1, shards: 3, replicasPerShard: 1 },
     image: 'redis:7.2.11', maxmemoryBytes: 3 * 2 ** 29, maxmemoryPolicy: 'allkeys-lru', appendonly: true,
     appendfsync: 'everysec', savePoints: ['3600 1', '300 100', '60 10000'], clusterNodeTimeoutMs: 5000, persistence: true,
-    storageSize: '10Gi', storageClassName: undefined, requireAntiAffinity: false,
+    storageSize: '10Gi', storageClassName: undefined, placement: 'preferred',
     passwordSecret: { name: 'test-cache-auth', key: 'password' }, metricsScraper: DEFAULT_METRICS_SCRAPER,
   });
   expect(scope.node.children).toHaveLength(0);
@@ -360,4 +360,16 @@ describe('monitoring of a standalone Redis', () => {
       expect(dashboardFor({ mode })).not.toContain('redis_cluster_state');
     }
   });
+});
+
+test('placement \'required\' keeps Redis nodes and Sentinels on different nodes as a rule', () => {
+  for (const mode of ['cluster', 'sentinel'] as const) {
+    const sets = synthRedis({ mode, placement: 'required' }).manifests.filter(m => m.kind === 'StatefulSet');
+    expect(sets.length).toBeGreaterThan(0);
+    for (const set of sets) {
+      expect(set.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
+    }
+  }
+  const preferred = synthRedis().manifests.find(m => m.kind === 'StatefulSet')!;
+  expect(preferred.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
 });

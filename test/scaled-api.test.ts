@@ -235,7 +235,7 @@ test('topology spread over zones and nodes reaches the YAML', () => {
   expect(spread.map((s: Manifest) => [s.topologyKey, s.whenUnsatisfiable])).toEqual([
     ['topology.kubernetes.io/zone', 'ScheduleAnyway'], ['kubernetes.io/hostname', 'ScheduleAnyway'],
   ]);
-  expect(podSpec(synthApi({ spread: 'DoNotSchedule' })).topologySpreadConstraints[0].whenUnsatisfiable).toBe('DoNotSchedule');
+  expect(podSpec(synthApi({ placement: 'required' })).topologySpreadConstraints[0].whenUnsatisfiable).toBe('DoNotSchedule');
 });
 
 test('pods meet the restricted profile and mount no service account token', () => {
@@ -368,7 +368,9 @@ test.each<[string, Partial<ScaledApiProps>, string]>([
     'test/api: \'resources.cpuRequest\' ("2") must be less than or equal to \'resources.cpuLimit\' (1) for cpu'],
   ['a quantity does not parse', { resources: { memoryLimit: 'lots' } },
     'test/api: \'resources.memoryLimit\' ("lots") must be a Kubernetes quantity greater than 0'],
-  ['an unknown spread policy', { spread: 'Sometimes' as never }, 'test/api: \'spread\' ("Sometimes") must be one of \'ScheduleAnyway\', \'DoNotSchedule\''],
+  ['an unknown placement', { placement: 'Sometimes' as never }, 'test/api: \'placement\' ("Sometimes") must be one of \'preferred\', \'required\''],
+  ['the placement is given by its name of before 1.0', { spread: 'DoNotSchedule' } as never,
+    'test/api: \'spread\' was renamed to \'placement\' before 1.0 (\'ScheduleAnyway\' is now \'preferred\', \'DoNotSchedule\' \'required\'); see CHANGELOG.md, "Renamed and removed props"'],
   ['a stabilization window above an hour', { scaleUp: { stabilizationWindow: Duration.minutes(61) } },
     'test/api: \'scaleUp.stabilizationWindow\' ("3660s") must be a whole number of seconds from 0s to 3600s'],
   ['a stabilization window in fractions of a second', { scaleDown: { stabilizationWindow: Duration.millis(1500) } },
@@ -464,7 +466,7 @@ test('resolveScaledApiSettings gives a bare API the production defaults, without
   const settings = resolveScaledApiSettings(scope, { image: 'example/api:1.0.0' });
   expect(settings).toMatchObject({
     name: 'test-api', port: 8000, metricsPort: undefined, metricsPath: '/metrics', minReplicas: 3, maxReplicas: 20,
-    cpuUtilization: 70, memoryUtilization: 80, minAvailable: 2, spread: 'ScheduleAnyway', preStopSeconds: 10,
+    cpuUtilization: 70, memoryUtilization: 80, minAvailable: 2, placement: 'preferred', preStopSeconds: 10,
     gracePeriodSeconds: 45, runAsUser: 10001, backends: [], env: [{ name: 'PORT', value: '8000' }],
   });
   expect(settings.probes.startup).toEqual({

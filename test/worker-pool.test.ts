@@ -239,7 +239,7 @@ test('throws error, when the settings resolver gets a prop the pool does not kno
   const typo = { image: 'example/worker:1.0.0', queues: ['emails'], broker, maxReplica: 5 } as WorkerPoolProps;
   expect(() => resolveWorkerPoolSettings(chart, typo)).toThrow('test: unknown prop \'maxReplica\' (did you mean \'maxReplicas\'?)');
   // The one-queue prop of before 0.1.0 is gone: queues names every queue.
-  expect(() => synthPool({ queue: 'emails' } as never)).toThrow('test/jobs: unknown prop \'queue\' (did you mean \'queues\'?)');
+  expect(() => synthPool({ queue: 'emails' } as never)).toThrow('test/jobs: \'queue\' was renamed to \'queues\' before 1.0 (a list: queue: \'emails\' is queues: [\'emails\']); see CHANGELOG.md, "Renamed and removed props"');
 });
 
 test('the metrics endpoint carries the queue for the backlog alert', () => {

@@ -12,7 +12,7 @@ import { KNOWN_METRICS } from '../core/known-metrics';
 import { commonLabels, imageVersion, namespaceOf, requireSameNamespace, resourceName, selectorLabels } from '../core/names';
 import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, guidesScalingBehavior, resolveResources,
-  SpreadPolicy, utilizationMetric,
+  Placement, utilizationMetric,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { annotateServiceAccount, applyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
@@ -145,8 +145,8 @@ export interface ScaledApiProps {
   readonly probeTimings?: ProbeTimings;
   /** Requests and limits of the API container. @default - 250m / 256Mi requested, 1 CPU / 1Gi limit */
   readonly resources?: Partial<ContainerResources>;
-  /** What the scheduler does when pods cannot be spread evenly over zones and nodes. @default 'ScheduleAnyway' */
-  readonly spread?: SpreadPolicy;
+  /** Whether pods spread over zones and nodes as a preference or as a rule that leaves a pod pending. @default 'preferred' */
+  readonly placement?: Placement;
   /** Pause before the container gets SIGTERM, so endpoints are removed first. @default Duration.seconds(10) */
   readonly preStopDelay?: Duration;
   /** Time from the pod's deletion to SIGKILL, preStop pause included. @default Duration.seconds(45) */
@@ -222,7 +222,7 @@ export interface ScaledApiSettings {
   readonly podMetric?: Required<PodMetricTarget>;
   readonly behavior: k8s.HorizontalPodAutoscalerBehaviorV2;
   readonly minAvailable: number;
-  readonly spread: SpreadPolicy;
+  readonly placement: Placement;
   readonly preStopSeconds: number;
   readonly gracePeriodSeconds: number;
   readonly resources: k8s.ResourceRequirements;
@@ -260,7 +260,7 @@ export function resolveScaledApiSettings(scope: Construct, props: ScaledApiProps
     readsReplicas: (props.database?.replicaHosts.length ?? 0) > 0,
     poolBounds: servicePoolBounds(scope, props.databasePool),
     ...scaling,
-    spread: requireOneOf(scope, 'spread', props.spread ?? 'ScheduleAnyway', ['ScheduleAnyway', 'DoNotSchedule']),
+    placement: requireOneOf(scope, 'placement', props.placement ?? 'preferred', ['preferred', 'required']),
     ...resolveTermination(scope, props),
     resources: resolveResources(scope, 'resources', props.resources, {
       cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi',
@@ -530,7 +530,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
       metadata: this.metadata(this.names.deployment),
       spec: autoscaledDeploymentSpec({
         podSelector: this.podSelector, labels: this.labels, serviceAccountName: this.serviceAccount.name,
-        runAsUser: this.settings.runAsUser, gracePeriodSeconds: this.settings.gracePeriodSeconds, spread: this.settings.spread,
+        runAsUser: this.settings.runAsUser, gracePeriodSeconds: this.settings.gracePeriodSeconds, placement: this.settings.placement,
         rollout: this.settings.rollout,
         container: {
           name: 'api',

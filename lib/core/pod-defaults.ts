@@ -62,23 +62,28 @@ export function restrictedContainerSecurityContext(): k8s.SecurityContext {
   };
 }
 
-export type SpreadPolicy = 'ScheduleAnyway' | 'DoNotSchedule';
+/**
+ * How a construct places its pods over zones and nodes: as a preference the scheduler breaks
+ * when it must ('preferred': topology spread `ScheduleAnyway`, preferred anti-affinity), or as a
+ * rule it keeps by leaving a pod pending ('required': `DoNotSchedule`, required anti-affinity).
+ */
+export type Placement = 'preferred' | 'required';
 
 /** Spreads pods matching `selector` evenly over zones and then over nodes. */
-export function zoneAndNodeSpread(selector: Record<string, string>, whenUnsatisfiable: SpreadPolicy): k8s.TopologySpreadConstraint[] {
+export function zoneAndNodeSpread(selector: Record<string, string>, placement: Placement): k8s.TopologySpreadConstraint[] {
   return ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].map(topologyKey => ({
     maxSkew: 1,
     topologyKey,
-    whenUnsatisfiable,
+    whenUnsatisfiable: placement === 'required' ? 'DoNotSchedule' : 'ScheduleAnyway',
     labelSelector: { matchLabels: selector },
   }));
 }
 
 /** Keeps pods matching `selector` on different nodes: as a preference, or as a hard rule. */
-export function nodeAntiAffinity(selector: Record<string, string>, required: boolean): k8s.Affinity {
+export function nodeAntiAffinity(selector: Record<string, string>, placement: Placement): k8s.Affinity {
   const term: k8s.PodAffinityTerm = { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } };
   return {
-    podAntiAffinity: required
+    podAntiAffinity: placement === 'required'
       ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
       : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] },
   };
@@ -115,7 +120,7 @@ export interface AutoscaledPodOptions {
   readonly serviceAccountName: string;
   readonly runAsUser: number;
   readonly gracePeriodSeconds: number;
-  readonly spread: SpreadPolicy;
+  readonly placement: Placement;
   /** The one container; it gets the restricted context and a writable `/tmp`. */
   readonly container: k8s.Container;
   /** How a new version replaces the pods. @default - {@link noUnavailableRollingUpdate} */
@@ -140,8 +145,8 @@ export function autoscaledDeploymentSpec(o: AutoscaledPodOptions): k8s.Deploymen
         automountServiceAccountToken: false,
         securityContext: restrictedPodSecurityContext(o.runAsUser),
         terminationGracePeriodSeconds: o.gracePeriodSeconds,
-        topologySpreadConstraints: zoneAndNodeSpread(o.podSelector, o.spread),
-        affinity: nodeAntiAffinity(o.podSelector, false),
+        topologySpreadConstraints: zoneAndNodeSpread(o.podSelector, o.placement),
+        affinity: nodeAntiAffinity(o.podSelector, 'preferred'),
         volumes: [tmp.volume],
         containers: [{
           imagePullPolicy: 'IfNotPresent',

@@ -1,6 +1,7 @@
 import Ajv, { ErrorObject, SchemaValidateFunction, ValidateFunction } from 'ajv';
 import { Construct } from 'constructs';
 import { PROP_SCHEMAS, PropsInterface } from './generated/prop-schemas';
+import { renamedProp } from './renamed-props';
 import { closestName, formatValue, parseQuantity } from './validation';
 
 // Every construct's props are checked against the JSON Schema generated from its props interface
@@ -129,6 +130,10 @@ function describeError(error: ErrorObject): string {
     case 'additionalProperties': {
       const name = (error.params as { additionalProperty: string }).additionalProperty;
       const known = Object.keys(resolve(schema).properties ?? {});
+      const renamed = renamedProp(name, known);
+      if (renamed) {
+        return `'${joinPath(at, name)}' was renamed to '${joinPath(at, renamed.to)}' before 1.0${renamed.note ? ` (${renamed.note})` : ''}; see CHANGELOG.md, "Renamed and removed props"`;
+      }
       const suggestion = closestName(name, known);
       return `unknown prop '${joinPath(at, name)}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}; known props: ${known.join(', ')}`;
     }

@@ -211,8 +211,8 @@ function createDeployment(
           securityContext: restrictedPodSecurityContext(101),
           // The drain, then the workers' shutdown, then a margin for the exporter and the kubelet.
           terminationGracePeriodSeconds: s.drainDelaySeconds + WORKER_SHUTDOWN_SECONDS + 5,
-          topologySpreadConstraints: zoneAndNodeSpread(lb.podSelector, 'ScheduleAnyway'),
-          affinity: nodeAntiAffinity(lb.podSelector, false),
+          topologySpreadConstraints: zoneAndNodeSpread(lb.podSelector, 'preferred'),
+          affinity: nodeAntiAffinity(lb.podSelector, 'preferred'),
           volumes: [
             tmp.volume,
             { name: 'config', configMap: { name: configMap.name } },

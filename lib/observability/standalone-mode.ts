@@ -233,7 +233,7 @@ class StandaloneStack {
           spec: {
             automountServiceAccountToken: false,
             securityContext: restrictedPodSecurityContext(uid, uid),
-            affinity: nodeAntiAffinity(pods, false),
+            affinity: nodeAntiAffinity(pods, 'preferred'),
             ...spec,
             containers: [{ ...container, securityContext: restrictedContainerSecurityContext(), imagePullPolicy: 'IfNotPresent' }],
           },

@@ -68,7 +68,7 @@ class CloudNativePgBuilder {
         ...(s.backup ? { backup: { volumeSnapshot: { className: s.backup.volumeSnapshotClass } } } : {}),
         affinity: {
           enablePodAntiAffinity: true,
-          podAntiAffinityType: s.requireAntiAffinity ? 'required' : 'preferred',
+          podAntiAffinityType: s.placement,
           topologyKey: 'kubernetes.io/hostname',
         },
         resources: this.clusterResources(),

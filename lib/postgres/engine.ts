@@ -2,6 +2,7 @@ import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint, NetworkLink, PodPeer } from '../core/endpoints';
+import { Placement } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { PodOptions } from '../core/pod-options';
 import { StoreTls } from '../core/tls';
@@ -36,7 +37,7 @@ export interface PgEngineSettings {
   readonly storageSize: string;
   readonly storageClassName?: string;
   readonly accessMode: PgAccessMode;
-  readonly requireAntiAffinity: boolean;
+  readonly placement: Placement;
   readonly resources: k8s.ResourceRequirements;
   readonly maxConnections: number;
   readonly sharedBuffers: string;

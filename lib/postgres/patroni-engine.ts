@@ -149,7 +149,7 @@ class PatroniBuilder {
             automountServiceAccountToken: true,
             securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
             terminationGracePeriodSeconds: 60,
-            affinity: nodeAntiAffinity(this.allPods, this.s.requireAntiAffinity),
+            affinity: nodeAntiAffinity(this.allPods, this.s.placement),
             volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume, shm.volume],
             containers: [this.patroniContainer([run.mount, tmp.mount, shm.mount]), memberExporter(this.s)],
           },

@@ -6,7 +6,7 @@ import {
   DatabaseConnectionPool, DEFAULT_METRICS_SCRAPER, GeneratedSecretSpec, IDatabaseEndpoint, IMetricsTarget, ISecretConsumer, MetricsEndpoint, NetworkLink, PodPeer,
 } from '../core/endpoints';
 import { resourceName, serviceDnsSuffix } from '../core/names';
-import { ContainerResources, resolveResources } from '../core/pod-defaults';
+import { ContainerResources, Placement, resolveResources } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { mergePodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
@@ -78,8 +78,8 @@ export interface PgReplicaSetProps {
   readonly storageClassName?: string;
   /** Access mode of the volumes. @default 'ReadWriteOnce' */
   readonly accessMode?: PgAccessMode;
-  /** Keep instances on different nodes as a hard rule rather than a preference. @default false */
-  readonly requireAntiAffinity?: boolean;
+  /** Whether instances are kept on different nodes as a preference or as a rule that leaves a pod pending. @default 'preferred' */
+  readonly placement?: Placement;
   /** Requests and limits of each PostgreSQL container. @default - 500m / 1Gi requested, 2 CPU / 4Gi limit */
   readonly resources?: Partial<ContainerResources>;
   /** `max_connections`; every client pool at its autoscaler's maximum must fit it (a synth error shows the sum). @default 400 */
@@ -164,7 +164,7 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     credentialsSecret: engineModule.credentialsSecret(name, props.credentialsSecret),
     image: pinnedImage(scope, 'image', props.image ?? engineModule.defaultImage, props.imageDigest),
     exporterImage, storageSize, storageClassName: props.storageClassName, accessMode,
-    requireAntiAffinity: props.requireAntiAffinity ?? false,
+    placement: props.placement ?? 'preferred',
     resources, maxConnections, sharedBuffers: props.sharedBuffers ?? '1GB', workMem: props.workMem ?? '4MB',
     ...walRetention, parameters, podNetworks: props.podNetworks ?? PRIVATE_NETWORKS,
     pooler: props.pooler ?? false, backup: props.backup, patroni: resolvePatroni(scope, props.patroni ?? {}),

@@ -126,7 +126,7 @@ class StatefulSetBuilder {
       automountServiceAccountToken: false,
       securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
       terminationGracePeriodSeconds: 60,
-      affinity: nodeAntiAffinity(this.allPods, this.s.requireAntiAffinity),
+      affinity: nodeAntiAffinity(this.allPods, this.s.placement),
       volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume, shm.volume, ...tls.map(t => t.volume)],
       containers: [
         this.postgresContainer(role === 'primary' ? this.primaryStartup() : this.replicaStartup(), [run.mount, tmp.mount, shm.mount, ...tls.map(t => t.mount)]),

@@ -1,7 +1,7 @@
 import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { MaxmemoryPolicy, PodPeer } from '../core/endpoints';
-import { ContainerResources } from '../core/pod-defaults';
+import { ContainerResources, Placement } from '../core/pod-defaults';
 import { PodOptions } from '../core/pod-options';
 import { Quantity, valuesOf } from '../core/validation';
 import { RedisAclUser } from './redis-acl';
@@ -66,8 +66,8 @@ export interface RedisClusterProps {
   readonly storageSize?: Quantity;
   /** Storage class of the volumes. @default - the cluster's default storage class */
   readonly storageClassName?: string;
-  /** Keep Redis pods on different nodes as a hard rule rather than a preference. @default false */
-  readonly requireAntiAffinity?: boolean;
+  /** Whether Redis pods are kept on different nodes as a preference or as a rule that leaves a pod pending. @default 'preferred' */
+  readonly placement?: Placement;
   /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
   /** Pod options of every pod (Redis, Sentinels, the cluster-create Job): node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations. @default - none */
@@ -112,7 +112,7 @@ export interface RedisClusterSettings {
   readonly persistence: boolean;
   readonly storageSize: string;
   readonly storageClassName?: string;
-  readonly requireAntiAffinity: boolean;
+  readonly placement: Placement;
   readonly passwordSecret: { readonly name: string; readonly key: string };
   readonly queuePrefixes: string[];
   /** The ACL users of the Redis nodes, the app user's Secret key being `passwordSecret.key`. */

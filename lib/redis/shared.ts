@@ -80,7 +80,7 @@ export function redisPodBasics(settings: RedisClusterSettings, selector: Record<
   return {
     automountServiceAccountToken: false,
     securityContext: restrictedPodSecurityContext(REDIS_UID, REDIS_UID),
-    affinity: nodeAntiAffinity(selector, settings.requireAntiAffinity),
+    affinity: nodeAntiAffinity(selector, settings.placement),
   };
 }
 

@@ -12,7 +12,7 @@ import { KNOWN_METRICS } from '../core/known-metrics';
 import { commonLabels, imageVersion, namespaceOf, requireSameNamespace, resourceName, selectorLabels } from '../core/names';
 import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, fixedResources, guidesScalingBehavior,
-  resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SpreadPolicy, utilizationMetric,
+  resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, Placement, utilizationMetric,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
@@ -108,8 +108,8 @@ export interface WorkerPoolProps extends WorkerQueueProps {
   readonly metricsPath?: string;
   /** Requests and limits of the worker container. @default - 250m / 256Mi requested, 1 CPU / 1Gi limit */
   readonly resources?: Partial<ContainerResources>;
-  /** What the scheduler does when workers cannot be spread evenly over zones and nodes. @default 'ScheduleAnyway' */
-  readonly spread?: SpreadPolicy;
+  /** Whether workers spread over zones and nodes as a preference or as a rule that leaves a pod pending. @default 'preferred' */
+  readonly placement?: Placement;
   /** Plain env vars; names that look like credentials are refused (use `secretEnv`). @default {} */
   readonly env?: Record<string, string>;
   /** Env vars read from Secrets. @default {} */
@@ -172,7 +172,7 @@ export interface WorkerPoolSettings extends ResolvedQueues {
   readonly gracePeriodSeconds: number;
   readonly metricsPort: number;
   readonly metricsPath: string;
-  readonly spread: SpreadPolicy;
+  readonly placement: Placement;
   readonly resources: k8s.ResourceRequirements;
   readonly runAsUser: number;
   /** Pod options of the workers. */
@@ -226,7 +226,7 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
     gracePeriodSeconds: resolveGracePeriod(scope, props, jobPolicy.jobTimeoutMs),
     metricsPort: requirePort(scope, 'metricsPort', props.metricsPort ?? 9100),
     metricsPath: props.metricsPath ?? '/metrics',
-    spread: requireOneOf(scope, 'spread', props.spread ?? 'ScheduleAnyway', ['ScheduleAnyway', 'DoNotSchedule']),
+    placement: requireOneOf(scope, 'placement', props.placement ?? 'preferred', ['preferred', 'required']),
     resources,
     runAsUser: props.runAsUser ?? 10001,
     ...resolveWorkerPodOptions(scope, props),
@@ -434,7 +434,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
       spec: autoscaledDeploymentSpec({
         podSelector: this.podSelector, labels: this.labels, serviceAccountName: this.serviceAccount.name,
         // A worker stops taking jobs at SIGTERM and finishes the ones it holds within the grace period.
-        runAsUser: s.runAsUser, gracePeriodSeconds: s.gracePeriodSeconds, spread: s.spread,
+        runAsUser: s.runAsUser, gracePeriodSeconds: s.gracePeriodSeconds, placement: s.placement,
         container: {
           name: 'worker',
           image: s.image,

@@ -567,10 +567,10 @@ export const PROP_SCHEMAS = {
               "description": "Requests and limits of the API container.",
               "default": "- 250m / 256Mi requested, 1 CPU / 1Gi limit"
             },
-            "spread": {
-              "$ref": "#/definitions/SpreadPolicy",
-              "description": "What the scheduler does when pods cannot be spread evenly over zones and nodes.",
-              "default": "ScheduleAnyway"
+            "placement": {
+              "$ref": "#/definitions/Placement",
+              "description": "Whether pods spread over zones and nodes as a preference or as a rule that leaves a pod pending.",
+              "default": "preferred"
             },
             "preStopDelay": {
               "instanceof": "Duration",
@@ -1154,10 +1154,10 @@ export const PROP_SCHEMAS = {
                 "description": "Requests and limits of the worker container.",
                 "default": "- 250m / 256Mi requested, 1 CPU / 1Gi limit"
               },
-              "spread": {
-                "$ref": "#/definitions/SpreadPolicy",
-                "description": "What the scheduler does when workers cannot be spread evenly over zones and nodes.",
-                "default": "ScheduleAnyway"
+              "placement": {
+                "$ref": "#/definitions/Placement",
+                "description": "Whether workers spread over zones and nodes as a preference or as a rule that leaves a pod pending.",
+                "default": "preferred"
               },
               "env": {
                 "type": "object",
@@ -1593,12 +1593,13 @@ export const PROP_SCHEMAS = {
       "description": "A Kubernetes resource quantity: a number with an optional suffix, e.g. '250m', '1', '512Mi', '10Gi'.",
       "format": "quantity"
     },
-    "SpreadPolicy": {
+    "Placement": {
       "type": "string",
       "enum": [
-        "ScheduleAnyway",
-        "DoNotSchedule"
-      ]
+        "preferred",
+        "required"
+      ],
+      "description": "How a construct places its pods over zones and nodes: as a preference the scheduler breaks when it must ('preferred': topology spread `ScheduleAnyway`, preferred anti-affinity), or as a rule it keeps by leaving a pod pending ('required': `DoNotSchedule`, required anti-affinity)."
     },
     "DatabasePool": {
       "type": "object",
@@ -1881,10 +1882,10 @@ export const PROP_SCHEMAS = {
           "description": "Access mode of the volumes.",
           "default": "ReadWriteOnce"
         },
-        "requireAntiAffinity": {
-          "type": "boolean",
-          "description": "Keep instances on different nodes as a hard rule rather than a preference.",
-          "default": false
+        "placement": {
+          "$ref": "#/definitions/Placement",
+          "description": "Whether instances are kept on different nodes as a preference or as a rule that leaves a pod pending.",
+          "default": "preferred"
         },
         "resources": {
           "type": "object",
@@ -2281,10 +2282,10 @@ export const PROP_SCHEMAS = {
           "description": "Storage class of the volumes.",
           "default": "- the cluster's default storage class"
         },
-        "requireAntiAffinity": {
-          "type": "boolean",
-          "description": "Keep Redis pods on different nodes as a hard rule rather than a preference.",
-          "default": false
+        "placement": {
+          "$ref": "#/definitions/Placement",
+          "description": "Whether Redis pods are kept on different nodes as a preference or as a rule that leaves a pod pending.",
+          "default": "preferred"
         },
         "metricsScraper": {
           "$ref": "#/definitions/PodPeer",
@@ -3521,10 +3522,10 @@ export const PROP_SCHEMAS = {
           "description": "Requests and limits of the API container.",
           "default": "- 250m / 256Mi requested, 1 CPU / 1Gi limit"
         },
-        "spread": {
-          "$ref": "#/definitions/SpreadPolicy",
-          "description": "What the scheduler does when pods cannot be spread evenly over zones and nodes.",
-          "default": "ScheduleAnyway"
+        "placement": {
+          "$ref": "#/definitions/Placement",
+          "description": "Whether pods spread over zones and nodes as a preference or as a rule that leaves a pod pending.",
+          "default": "preferred"
         },
         "preStopDelay": {
           "instanceof": "Duration",
@@ -3886,10 +3887,10 @@ export const PROP_SCHEMAS = {
           "description": "Requests and limits of the worker container.",
           "default": "- 250m / 256Mi requested, 1 CPU / 1Gi limit"
         },
-        "spread": {
-          "$ref": "#/definitions/SpreadPolicy",
-          "description": "What the scheduler does when workers cannot be spread evenly over zones and nodes.",
-          "default": "ScheduleAnyway"
+        "placement": {
+          "$ref": "#/definitions/Placement",
+          "description": "Whether workers spread over zones and nodes as a preference or as a rule that leaves a pod pending.",
+          "default": "preferred"
         },
         "env": {
           "type": "object",

@@ -37,7 +37,7 @@ test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters with a replica
   expect(chart.find('StatefulSet', 'bet-intel-db-replica').spec.replicas).toBe(2);
   const redis = chart.find('StatefulSet', 'bet-intel-cache');
   expect(redis.spec.replicas).toBe(6);
-  expect(chart.env('Job', 'bet-intel-cache-create').REPLICAS_PER_SHARD).toBe('1');
+  expect(chart.env('Job', /^bet-intel-cache-create-[0-9a-f]{10}$/).REPLICAS_PER_SHARD).toBe('1');
   expect(chart.configFile('bet-intel-cache', 'redis.conf')).toContain('maxmemory-policy allkeys-lru');
   // Celery's broker is a Redis of its own that never evicts.
   expect(chart.configFile('bet-intel-queue', 'redis.conf')).toContain('maxmemory-policy noeviction');

@@ -136,10 +136,10 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
   },
   // At the threshold (1 minute): failed for the last 2 minutes fires, for the last minute not yet; another chart's Job is not ours.
   RedisJobFailed: {
-    firing: [series('kube_job_failed', `${ns}, job_name="test-cache-create", condition="true"`, '0x57 1x2')],
-    healthy: [series('kube_job_failed', `${ns}, job_name="test-cache-create", condition="true"`, '0x58 1'),
+    firing: [series('kube_job_failed', `${ns}, job_name="${cache.createJob!.name}", condition="true"`, '0x57 1x2')],
+    healthy: [series('kube_job_failed', `${ns}, job_name="${cache.createJob!.name}", condition="true"`, '0x58 1'),
       series('kube_job_failed', `${ns}, job_name="other-cache-create", condition="true"`, '1x60')],
-    labels: { namespace: 'default', job_name: 'test-cache-create', condition: 'true' },
+    labels: { namespace: 'default', job_name: cache.createJob!.name, condition: 'true' },
   },
   PostgresInstanceDown: {
     firing: [series('pg_up', `${ns}, pod="test-db-replica-0"`, '0x60')],

@@ -44,14 +44,14 @@ function synthBoth(build: Build, given: Record<string, PodOptions>): { before: M
   return { before: synthOf(() => undefined), after: synthOf(prop => given[prop]) };
 }
 
-const find = (manifests: Manifest[], kind: string, name: string) => {
-  const found = manifests.find(m => m.kind === kind && m.metadata?.name === name);
+const find = (manifests: Manifest[], kind: string, name: string | RegExp) => {
+  const found = manifests.find(m => m.kind === kind && (name instanceof RegExp ? name.test(m.metadata?.name) : m.metadata?.name === name));
   if (!found) throw new Error(`no ${kind}/${name} in ${manifests.map(m => `${m.kind}/${m.metadata?.name}`).join(', ')}`);
   return found;
 };
 
 /** Checks that every option reached the pod template of `kind/name`, that its ServiceAccount carries the annotations, and that nothing else changed. */
-function expectOptionsOn(before: Manifest[], after: Manifest[], kind: string, name: string, options: PodOptions = FULL): void {
+function expectOptionsOn(before: Manifest[], after: Manifest[], kind: string, name: string | RegExp, options: PodOptions = FULL): void {
   const was = podTemplate(find(before, kind, name));
   const is = podTemplate(find(after, kind, name));
   expect(is.metadata.labels).toEqual({ ...was.metadata.labels, ...options.labels });
@@ -75,7 +75,7 @@ const broker = (chart: Construct) => new RedisCluster(chart, 'broker', { mode: '
 const opt = (prop: string, options: (prop: string) => PodOptions | undefined) => (options(prop) ? { [prop]: options(prop) } : {});
 
 /** [construct and pod kind, how it is built, the options given by prop, the pod templates (kind, name, options expected) that must carry them]. */
-const CASES: Array<[string, Build, Record<string, PodOptions>, Array<[string, string, PodOptions?]>]> = [
+const CASES: Array<[string, Build, Record<string, PodOptions>, Array<[string, string | RegExp, PodOptions?]>]> = [
   ['ScaledApi: API pods', (chart, o) => api(chart, o('pod'), 'api'), { pod: FULL }, [['Deployment', 'test-api']]],
   ['LoadBalancer: nginx pods', (chart, o) => new LoadBalancer(chart, 'lb', { backend: api(chart), ...opt('pod', o) }),
     { pod: FULL }, [['Deployment', 'test-lb']]],
@@ -83,7 +83,7 @@ const CASES: Array<[string, Build, Record<string, PodOptions>, Array<[string, st
     image: 'example/worker:1.0.0', queues: ['jobs'], broker: broker(chart), schedules: { nightly: { cron: '0 3 * * *', name: 'report' } }, ...opt('pod', o),
   }), { pod: FULL }, [['Deployment', 'test-jobs'], ['CronJob', 'test-jobs-nightly']]],
   ['RedisCluster cluster mode: Redis pods and the cluster-create Job', (chart, o) => new RedisCluster(chart, 'cache', { ...opt('pod', o) }),
-    { pod: FULL }, [['StatefulSet', 'test-cache'], ['Job', 'test-cache-create']]],
+    { pod: FULL }, [['StatefulSet', 'test-cache'], ['Job', /^test-cache-create-[0-9a-f]{10}$/]]],
   ['RedisCluster sentinel mode: Redis pods and Sentinels', (chart, o) => new RedisCluster(chart, 'cache', { mode: 'sentinel', ...opt('pod', o) }),
     { pod: FULL }, [['StatefulSet', 'test-cache'], ['StatefulSet', 'test-cache-sentinel']]],
   ['RedisCluster standalone mode: the Redis pod', (chart, o) => new RedisCluster(chart, 'cache', { mode: 'standalone', ...opt('pod', o) }),
@@ -132,7 +132,7 @@ test('a kind\'s own options are laid over `pod` for that kind only: sentinelPod,
   expect(find(manifests, 'ServiceAccount', sentinel.serviceAccountName).metadata.annotations).toEqual({ ...FULL.serviceAccountAnnotations, a: 'b' });
   expect(redis.priorityClassName).toBe('business-critical');
   expect(redis.serviceAccountName).toBe('test-cache');
-  expect(podTemplate(find(manifests, 'Job', 'test-shards-create')).spec.nodeSelector).toEqual({ 'example.com/pool': 'jobs' });
+  expect(podTemplate(find(manifests, 'Job', /^test-shards-create-[0-9a-f]{10}$/)).spec.nodeSelector).toEqual({ 'example.com/pool': 'jobs' });
   expect(podTemplate(find(manifests, 'StatefulSet', 'test-shards')).spec.nodeSelector).toBeUndefined();
   // No ServiceAccount is made where none is annotated.
   expect(manifests.filter(m => m.kind === 'ServiceAccount').map(m => m.metadata.name)).toEqual(['test-cache', 'test-cache-sentinel']);

@@ -19,7 +19,7 @@ function synthRedis(props: RedisClusterProps = {}) {
 const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
 
 test('cluster mode synthesizes six nodes, their Services, a PDB and the create Job', async () => {
-  const { manifests } = synthRedis();
+  const { manifests, cache } = synthRedis();
   expect(manifests.filter(m => m.metadata.name.startsWith('test-cache'))).toMatchSnapshot();
   await checkManifests(manifests);
   const set = findObject(manifests, 'StatefulSet', 'test-cache');
@@ -28,9 +28,27 @@ test('cluster mode synthesizes six nodes, their Services, a PDB and the create J
   expect(set.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
   expect(findObject(manifests, 'Service', 'test-cache-nodes').spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
   expect(findObject(manifests, 'PodDisruptionBudget', 'test-cache').spec.maxUnavailable).toBe(1);
-  const job = findObject(manifests, 'Job', 'test-cache-create');
+  const job = findObject(manifests, 'Job', cache.createJob!.name);
+  expect(job.metadata.name).toMatch(/^test-cache-create-[0-9a-f]{10}$/);
   expect(job.spec.ttlSecondsAfterFinished).toBe(3600);
   expect(envOf(job.spec.template.spec.containers[0]).REPLICAS_PER_SHARD).toBe('1');
+});
+
+test('the create Job\'s name is the same for the same spec and changes with its spec, its script\'s inputs or its pod options, so a re-apply never edits its immutable template', () => {
+  const name = (props: RedisClusterProps = {}) => synthRedis(props).cache.createJob!.name;
+  expect(name()).toBe(name());
+  // Props the Job does not read (the data pods' memory) leave it alone: applying them again is a no-op for the Job.
+  expect(name({ resources: { memoryLimit: '4Gi' } })).toBe(name());
+  const changed = [
+    name({ image: 'redis:7.2.12' }), name({ replicasPerShard: 2 }), name({ shards: 4 }),
+    name({ jobPod: { nodeSelector: { pool: 'jobs' } } }), name({ pod: { priorityClassName: 'critical' } }),
+  ];
+  expect(new Set([name(), ...changed]).size).toBe(changed.length + 1);
+});
+
+test('throws error, when the create Job\'s name with its hash is longer than a label value', () => {
+  const chart = Testing.chart();
+  expect(() => new RedisCluster(chart, 'a'.repeat(46), {})).toThrow(/'id' \("test-a{46}-create-[0-9a-f]{10}"\) must be a DNS-1123 label: at most 63/);
 });
 
 test('redis.conf carries the cluster settings and no password', () => {
@@ -53,7 +71,7 @@ test('each container gets the passwords of its own ACL users from the Secret, an
     REDIS_REPLICATION_PASSWORD: ref('replication-password'), REDIS_OPERATOR_PASSWORD: ref('operator-password'),
   });
   expect(envOf(exporter)).toMatchObject({ REDIS_USER: 'exporter', REDIS_PASSWORD: ref('exporter-password') });
-  const job = findObject(manifests, 'Job', 'test-cache-create').spec.template.spec.containers[0];
+  const job = findObject(manifests, 'Job', cache.createJob!.name).spec.template.spec.containers[0];
   expect(job.env.filter((e: Manifest) => e.valueFrom)).toEqual([{ name: 'REDIS_OPERATOR_PASSWORD', valueFrom: ref('operator-password') }]);
   expect(findObject(manifests, 'ConfigMap', 'test-cache').data['users.acl']).toBe(renderRedisAcl({ mode: 'cluster', queuePrefixes: ['{hscale}'] }));
   expect(cache.generatableSecrets).toEqual([{

@@ -1,3 +1,5 @@
+import { mkdirSync, rmSync } from 'fs';
+import { join } from 'path';
 import { Duration, Testing } from 'cdk8s';
 import { createCluster, createSentinel } from 'redis';
 import { RedisCluster, RedisClusterProps, ScaledApi } from '../lib';
@@ -154,6 +156,47 @@ describe('a Redis Cluster from the rendered redis.conf and cluster-create script
     } finally {
       client.destroy();
     }
+  });
+
+  test('a node whose volume was lost comes back blank: the create script forgets the failed node and joins it as a replica of the master left without one', async () => {
+    // GIVEN the master killed above, failed over, and its pod back on the same address with an empty volume
+    const failed = (await clusterNodes(nodes[0].port)).filter(m => m.failed);
+    expect(failed).toHaveLength(1);
+    const lost = nodes.find(n => failed[0].address.startsWith(`127.0.0.1:${n.port}@`))!;
+    rmSync(join(lost.dir, 'data'), { recursive: true, force: true });
+    mkdirSync(join(lost.dir, 'data'));
+    await lost.restart();
+    expect(infoField(await redisCli(lost.port, ['cluster', 'info']), 'cluster_known_nodes')).toBe('1');
+
+    // WHEN the Job's script runs again
+    const output = await runClusterCreate(group, nodes.map(n => n.port), 1);
+
+    // THEN the failed node is forgotten by every member, and the blank one replicates the orphaned master
+    expect(output).toContain(`forgetting ${failed[0].id}`);
+    expect(output).toContain(`joining 127.0.0.1:${lost.port} as a replica`);
+    for (const node of nodes) {
+      const view = await clusterNodes(node.port);
+      expect({ port: node.port, ids: view.map(m => m.id), failed: view.filter(m => m.failed).length })
+        .toEqual({ port: node.port, ids: expect.not.arrayContaining([failed[0].id]), failed: 0 });
+    }
+    const members = await clusterNodes(nodes[0].port);
+    const masters = members.filter(m => m.role === 'master');
+    expect(masters).toHaveLength(3);
+    for (const master of masters) expect(members.filter(m => m.masterId === master.id)).toHaveLength(1);
+    expect(await runClusterCreate(group, nodes.map(n => n.port), 1)).toContain('every node is a member: nothing to create or join');
+  });
+
+  test('blank nodes that would have to be masters (more shards) are refused: the script adds no shard and says so', async () => {
+    // GIVEN two more nodes, blank, beside the cluster of 3 masters: 8 nodes are 4 shards with 1 replica each
+    const ports = [...nodes.map(n => n.port), await freePort(), await freePort()];
+    const extra = await Promise.all(ports.slice(6).map(port => startRedisNode(group, { mode: 'cluster', clusterNodeTimeoutMs: CLUSTER_NODE_TIMEOUT_MS, port, env: clusterNodesEnv(ports) })));
+    // WHEN the script runs over the 8 nodes
+    const failure = await runClusterCreate(group, ports, 1).then(() => 'succeeded', (e: Error) => e.message);
+    // THEN it exits non-zero naming the shortfall and the runbook, and the blank nodes stay out of the cluster
+    expect(failure).toContain(`127.0.0.1:${extra[0].port} is blank, and the cluster has 3 masters serving slots of the 4 asked for`);
+    expect(failure).toContain('docs/runbooks/alerts.md#redisclusterslotsfailed');
+    expect((await clusterNodes(nodes[0].port))).toHaveLength(6);
+    await Promise.all(extra.map(n => n.stop()));
   });
 });
 

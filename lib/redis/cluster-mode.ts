@@ -1,8 +1,8 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
-import { commonLabels, imageVersion, selectorLabels } from '../core/names';
+import { commonLabels, configHash, imageVersion, selectorLabels } from '../core/names';
 import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
-import { requireIntInRange } from '../core/validation';
+import { requireDnsLabel, requireIntInRange } from '../core/validation';
 import { RedisModeModule, RedisSharedObjects } from './mode';
 import { REDIS_USERS } from './redis-acl';
 import { renderClusterCreateScript, renderRedisStartScript } from './redis-conf';
@@ -28,17 +28,18 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
   },
 
   plan(topology, settings) {
+    const createScript = renderClusterCreateScript();
     return {
       clusterEnabled: true,
       peerPorts: [REDIS_PORT, BUS_PORT],
       replicated: topology.replicasPerShard > 0,
       extraRedisPorts: [{ name: 'cluster-bus', containerPort: BUS_PORT, protocol: 'TCP' }],
-      configFiles: { 'start.sh': renderRedisStartScript('cluster'), 'create-cluster.sh': renderClusterCreateScript() },
+      configFiles: { 'start.sh': renderRedisStartScript('cluster'), 'create-cluster.sh': createScript },
       // Every node's stable DNS name, so a node whose peers all came back with new IPs can find them.
       redisEnv: [{ name: 'REDIS_NODES', value: podAddresses(settings, settings.name, settings.headlessServiceName, topology.nodeCount, REDIS_PORT).join(' ') }],
       sentinelHosts: [],
       build: shared => ({
-        createJob: createClusterJob(shared, topology, settings),
+        createJob: createClusterJob(shared, topology, settings, createScript),
         // Clients learn the other nodes from the ones they are given, and follow redirects to them.
         clientLinks: [{ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] }],
         clientEnv: [{ name: 'REDIS_CLUSTER_NODES', value: shared.nodes.join(',') }, ...clientAuthEnv(settings)],
@@ -51,45 +52,55 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
   },
 };
 
-/** The Job that waits for every node and creates the cluster unless it exists; the nodes admit it. */
-function createClusterJob(shared: RedisSharedObjects, topology: ClusterTopology, settings: RedisClusterSettings): k8s.KubeJob {
+/**
+ * The Job that waits for every node and creates the cluster unless it exists; the nodes admit it.
+ * Its name ends with a hash of what it runs (its spec, its script and its pod options): a Job's
+ * pod template is immutable, so a changed Job is a new one, and applying an unchanged one again
+ * is a no-op, also while the finished Job waits out its TTL.
+ */
+function createClusterJob(shared: RedisSharedObjects, topology: ClusterTopology, settings: RedisClusterSettings, script: string): k8s.KubeJob {
   const jobSelector = selectorLabels(shared.scope, 'cluster-create');
   const jobLabels = commonLabels(shared.scope, 'redis-cluster-create', 'cluster-create', imageVersion(settings.image));
   // The Job holds the operator's password: it reaches the nodes' Redis port and DNS, and nothing reaches it.
   const jobPolicy = new PodNetworkPolicy(shared.scope, 'CreateClusterNetworkPolicy', { podSelector: jobSelector, labels: jobLabels, role: 'create' });
   jobPolicy.allowEgressTo({ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] });
   shared.networkPolicy.allowIngressFrom({ podSelector: jobSelector }, [REDIS_PORT]);
-  return new k8s.KubeJob(shared.scope, 'CreateCluster', {
-    metadata: objectMeta(settings, `${settings.name}-create`, jobLabels),
-    spec: {
-      backoffLimit: 10,
-      ttlSecondsAfterFinished: 3600,
-      activeDeadlineSeconds: 1800,
-      template: {
-        metadata: { labels: jobLabels },
-        spec: {
-          restartPolicy: 'OnFailure',
-          automountServiceAccountToken: false,
-          securityContext: restrictedPodSecurityContext(REDIS_UID),
-          containers: [{
-            name: 'create-cluster',
-            image: settings.image,
-            imagePullPolicy: 'IfNotPresent',
-            command: ['sh', '/etc/redis/create-cluster.sh'],
-            env: [
-              { name: 'REDIS_NODES', value: shared.nodes.join(' ') },
-              { name: 'REPLICAS_PER_SHARD', value: String(topology.replicasPerShard) },
-              { name: 'WAIT_SECONDS', value: '600' },
-              // The operator user: cluster commands and INFO, no key; the Job holds no other password.
-              ...aclPasswordEnv(settings, REDIS_USERS.operator),
-            ],
-            resources: fixedResources('10m', '32Mi', '200m', '128Mi'),
-            securityContext: restrictedContainerSecurityContext(),
-            volumeMounts: [CONFIG_MOUNT],
-          }],
-          volumes: [configVolume(shared.configMap.name)],
-        },
+  const spec = createClusterJobSpec(shared, topology, settings, jobLabels);
+  const hash = configHash(JSON.stringify({ spec, script, pod: settings.podOptions.job })).slice(0, 10);
+  // The Job's name is also its pods' job-name label value: at most 63 characters.
+  const name = requireDnsLabel(shared.scope, 'id', `${settings.name}-create-${hash}`);
+  return new k8s.KubeJob(shared.scope, 'CreateCluster', { metadata: objectMeta(settings, name, jobLabels), spec });
+}
+
+function createClusterJobSpec(shared: RedisSharedObjects, topology: ClusterTopology, settings: RedisClusterSettings, jobLabels: Record<string, string>): k8s.JobSpec {
+  return {
+    backoffLimit: 10,
+    ttlSecondsAfterFinished: 3600,
+    activeDeadlineSeconds: 1800,
+    template: {
+      metadata: { labels: jobLabels },
+      spec: {
+        restartPolicy: 'OnFailure',
+        automountServiceAccountToken: false,
+        securityContext: restrictedPodSecurityContext(REDIS_UID),
+        containers: [{
+          name: 'create-cluster',
+          image: settings.image,
+          imagePullPolicy: 'IfNotPresent',
+          command: ['sh', '/etc/redis/create-cluster.sh'],
+          env: [
+            { name: 'REDIS_NODES', value: shared.nodes.join(' ') },
+            { name: 'REPLICAS_PER_SHARD', value: String(topology.replicasPerShard) },
+            { name: 'WAIT_SECONDS', value: '600' },
+            // The operator user: cluster commands and INFO, no key; the Job holds no other password.
+            ...aclPasswordEnv(settings, REDIS_USERS.operator),
+          ],
+          resources: fixedResources('10m', '32Mi', '200m', '128Mi'),
+          securityContext: restrictedContainerSecurityContext(),
+          volumeMounts: [CONFIG_MOUNT],
+        }],
+        volumes: [configVolume(shared.configMap.name)],
       },
     },
-  });
+  };
 }

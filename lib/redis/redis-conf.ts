@@ -294,11 +294,40 @@ export function renderRedisReadinessCheck(port: number): string {
   ].join('\n');
 }
 
+/** The create script's functions that read an existing cluster and join a blank node to it. */
+const CLUSTER_JOIN_FUNCTIONS = [
+  '# Replicas attach through gossip after a create or a join returns: wait until every one is seen.',
+  'formed() {',
+  '  [ "$(info "$first" cluster_state)" = ok ] &&',
+  '    [ "$(cli "$first" cluster nodes | grep -v fail | grep -c slave)" -ge "$replicas" ]',
+  '}',
+  '# Masters serving slots, not failed.',
+  'masters() { cli "$first" cluster nodes | awk \'$3 ~ /master/ && $3 !~ /fail/ && NF >= 9\' | wc -l; }',
+  'join() {',
+  '  shards=$(( total - replicas ))',
+  '  if [ "$(masters)" -lt "$shards" ]; then',
+  '    echo "$1 is blank, and the cluster has $(masters) masters serving slots of the $shards asked for: adding a master (more shards) or replacing one lost with no replica is done by hand (docs/runbooks/alerts.md#redisclusterslotsfailed)" >&2',
+  '    exit 1',
+  '  fi',
+  '  # Every member forgets the failed node that announced this host name (the pod before its volume was lost).',
+  '  for id in $(cli "$first" cluster nodes | awk -v h="${1%:*}" \'$3 ~ /(^|,)fail(,|$)/ { n = split($2, a, ","); if (a[n] == h) print $1 }\'); do',
+  '    echo "forgetting $id, the failed node $1 was"',
+  '    for peer in $REDIS_NODES; do [ "$peer" = "$1" ] || cli "$peer" cluster forget "$id" >/dev/null; done',
+  '  done',
+  '  echo "joining $1 as a replica of the master with the fewest"',
+  '  redis-cli --user operator --cluster add-node "$(address "$1")" "$(address "$first")" --cluster-slave',
+  '}',
+];
+
 /**
  * The cluster-create Job's script: waits until every node answers, then creates the cluster
- * with `redis-cli --cluster create` unless it exists, and waits for `cluster_state:ok`. It is
- * idempotent: on an existing cluster it changes nothing. Env: REDIS_NODES (`host:port ...`),
- * REPLICAS_PER_SHARD, REDIS_OPERATOR_PASSWORD, WAIT_SECONDS.
+ * with `redis-cli --cluster create` unless it exists, and waits until it is formed. On an existing
+ * cluster it joins the blank nodes (no slots, knowing no peer: a pod whose volume was lost, or a
+ * replica `replicasPerShard` added) as replicas of the masters with the fewest, after every member
+ * forgets the failed node that announced the same host name; an unchanged cluster it leaves
+ * alone. It adds no master: more shards, or a master lost with no replica, are refused with a
+ * pointer to the runbook. Env: REDIS_NODES (`host:port ...`), REPLICAS_PER_SHARD,
+ * REDIS_OPERATOR_PASSWORD, WAIT_SECONDS.
  */
 export function renderClusterCreateScript(): string {
   return [
@@ -309,35 +338,34 @@ export function renderClusterCreateScript(): string {
     // The operator user: cluster commands, INFO and PING, and no key.
     'export REDISCLI_AUTH="$REDIS_OPERATOR_PASSWORD"',
     'deadline=$(( $(date +%s) + ${WAIT_SECONDS:-300} ))',
-    'info() { redis-cli --user operator -h "${1%:*}" -p "${1##*:}" cluster info 2>/dev/null | tr -d \'\\r\' | sed -n "s/^$2://p"; }',
+    'cli() { node=$1; shift; redis-cli --user operator -h "${node%:*}" -p "${node##*:}" "$@" 2>/dev/null | tr -d \'\\r\'; }',
+    'info() { cli "$1" cluster info | sed -n "s/^$2://p"; }',
+    // redis-cli --cluster wants addresses; the nodes announce their DNS names afterwards.
+    'address() { ip=$(getent hosts "${1%:*}" | awk \'{ print $1; exit }\'); echo "${ip:-${1%:*}}:${1##*:}"; }',
     'wait_until() {',
     '  until eval "$2"; do',
     '    if [ "$(date +%s)" -ge "$deadline" ]; then echo "timed out waiting for $1" >&2; exit 1; fi',
     '    sleep 1',
     '  done',
     '}',
-    'addresses=""',
+    ...CLUSTER_JOIN_FUNCTIONS,
+    'addresses="" blank="" member=""',
     'for node in $REDIS_NODES; do',
-    '  wait_until "$node to answer" \'[ "$(redis-cli --user operator -h "${node%:*}" -p "${node##*:}" ping 2>/dev/null)" = PONG ]\'',
-    // redis-cli --cluster create wants addresses; the nodes announce their DNS names afterwards.
-    '  ip=$(getent hosts "${node%:*}" | awk \'{ print $1; exit }\')',
-    '  addresses="$addresses ${ip:-${node%:*}}:${node##*:}"',
+    '  wait_until "$node to answer" \'[ "$(cli "$node" ping)" = PONG ]\'',
+    '  addresses="$addresses $(address "$node")"',
+    '  if [ "$(info "$node" cluster_slots_assigned)" = 0 ] && [ "$(info "$node" cluster_known_nodes)" = 1 ]; then blank="$blank $node"; else member=${member:-$node}; fi',
     'done',
-    'first=${REDIS_NODES%% *}',
     'total=$(echo $REDIS_NODES | wc -w)',
     'replicas=$(( total - total / (REPLICAS_PER_SHARD + 1) ))',
-    '# Replicas attach through gossip after the create command returns: wait until every one is seen.',
-    'formed() {',
-    '  [ "$(info "$first" cluster_state)" = ok ] &&',
-    '    [ "$(redis-cli --user operator -h "${first%:*}" -p "${first##*:}" cluster nodes 2>/dev/null | grep -c slave)" -ge "$replicas" ]',
-    '}',
-    'for node in $REDIS_NODES; do',
-    '  if [ "$(info "$node" cluster_slots_assigned)" != 0 ] || [ "$(info "$node" cluster_known_nodes)" != 1 ]; then',
-    '    echo "the cluster exists ($node knows $(info "$node" cluster_known_nodes) nodes): nothing to create"',
-    '    wait_until "the cluster to be formed" formed',
-    '    exit 0',
-    '  fi',
-    'done',
+    'if [ -n "$member" ]; then',
+    '  first=$member',
+    '  echo "the cluster exists ($member knows $(info "$member" cluster_known_nodes) nodes)"',
+    '  [ -z "$blank" ] && echo "every node is a member: nothing to create or join"',
+    '  for node in $blank; do join "$node"; done',
+    '  wait_until "the cluster to be formed" formed',
+    '  exit 0',
+    'fi',
+    'first=${REDIS_NODES%% *}',
     'echo "creating the cluster of$addresses"',
     '# shellcheck disable=SC2086',
     'redis-cli --user operator --cluster create $addresses --cluster-replicas "$REPLICAS_PER_SHARD" --cluster-yes',

@@ -11,7 +11,7 @@ export interface SynthesizedChart {
   /** The object of this kind and name. */
   find(kind: string, name: string): Manifest;
   /** The env of the first container of a workload, by name (a `valueFrom` entry maps to its source). */
-  env(kind: string, name: string): Record<string, unknown>;
+  env(kind: string, name: string | RegExp): Record<string, unknown>;
   /** A file of a ConfigMap. */
   configFile(configMap: string, file: string): string;
   /** The queries of each panel of a dashboard (`<observability>-<group>` ConfigMap, file `<group>.json`), by panel title. */
@@ -20,8 +20,8 @@ export interface SynthesizedChart {
 
 export function synthChart(chart: Chart): SynthesizedChart {
   const manifests = Testing.synth(chart);
-  const find = (kind: string, name: string) => findObject(manifests, kind, name);
-  const env = (kind: string, name: string) => Object.fromEntries(
+  const find = (kind: string, name: string | RegExp) => findObject(manifests, kind, name);
+  const env = (kind: string, name: string | RegExp) => Object.fromEntries(
     (find(kind, name).spec.template.spec.containers[0].env as Manifest[]).map(e => [e.name, e.value ?? e.valueFrom]));
   const configFile = (configMap: string, file: string) => {
     const text = find('ConfigMap', configMap).data[file];

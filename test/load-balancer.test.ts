@@ -165,7 +165,7 @@ function synthGuideLb(props: Partial<LoadBalancerProps> = {}) {
     proxyTimeouts: { connect: Duration.seconds(5), send: Duration.seconds(60), read: Duration.seconds(60) },
     proxyBuffers: { headerBufferSize: Size.kibibytes(4), count: 8, bufferSize: Size.kibibytes(4) },
     websocketReadTimeout: Duration.minutes(10),
-    cache: {},
+    proxyCache: {},
     health: 'backend',
     ...props,
   });
@@ -267,11 +267,15 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
   ['gateway mode is asked to resend writes', { mode: 'gateway', gateway: { name: 'public' }, resendWrites: true },
     'test/lb: \'resendWrites\' (true) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
   ['HTTP/2 is asked without TLS', { http2: true }, 'test/lb: \'http2\' (true) needs \'tls\': HTTP/2 is served on the TLS listener only'],
-  ['the cache keys outgrow the memory limit', { cache: { keysZoneSize: Size.mebibytes(200) } },
-    'test/lb: \'cache.keysZoneSize\' ("200Mi") must be at most half of \'resources.memoryLimit\' (256Mi): the keys live in nginx\'s memory'],
-  ['the cache size is zero', { cache: { maxSize: Size.mebibytes(0) } }, 'test/lb: \'cache.maxSize\' (0) must be a whole number of MiB from 1 to 1048576'],
-  ['the cache inactivity is not whole seconds', { cache: { inactive: Duration.millis(500) } },
-    'test/lb: \'cache.inactive\' ("0.5s") must be a whole number of seconds from 1s to 2592000s'],
+  ['the cache keys outgrow the memory limit', { proxyCache: { keysZoneSize: Size.mebibytes(200) } },
+    'test/lb: \'proxyCache.keysZoneSize\' ("200Mi") must be at most half of \'resources.memoryLimit\' (256Mi): the keys live in nginx\'s memory'],
+  ['the cache size is zero', { proxyCache: { maxSize: Size.mebibytes(0) } }, 'test/lb: \'proxyCache.maxSize\' (0) must be a whole number of MiB from 1 to 1048576'],
+  ['the cache inactivity is not whole seconds', { proxyCache: { inactive: Duration.millis(500) } },
+    'test/lb: \'proxyCache.inactive\' ("0.5s") must be a whole number of seconds from 1s to 2592000s'],
+  ['the body size limit is not whole KiB', { clientMaxBodySize: Size.kibibytes(0.5) }, 'test/lb: \'clientMaxBodySize\' (0.5) must be a whole number of KiB from 1 to 1073741824'],
+  ['the body size limit is a string, as before 1.0', { clientMaxBodySize: '10m' as never }, 'test/lb: \'clientMaxBodySize\' ("10m") must be a Size, e.g. Size.mebibytes(1)'],
+  ['the proxy cache is given by its name of before 1.0', { cache: {} } as never,
+    'test/lb: \'cache\' was renamed to \'proxyCache\' before 1.0 (nginx\'s cache of responses; \'cache\' is a Redis everywhere else); see CHANGELOG.md, "Renamed and removed props"'],
   ['the health source is unknown', { health: 'database' as never }, 'test/lb: \'health\' ("database") must be one of \'nginx\', \'backend\''],
   ['a route prefix does not start with /', { routes: [{ pathPrefix: 'static', backend: OTHER_BACKEND }] },
     'test/lb: \'routes[0].pathPrefix\' ("static") must start with \'/\' and hold only letters, digits and \'.\', \'_\', \'~\', \'/\', \'-\''],
@@ -292,8 +296,8 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
     'test/lb: \'proxyBuffers\' ({"headerBufferSize":"Size 8KiB","count":16,"bufferSize":"Size 8KiB"}) does not apply to mode \'gateway\''],
   ['a routed backend\'s Service is named like the main upstream', { routes: [{ pathPrefix: '/app/', backend: { ...OTHER_BACKEND, serviceName: 'api' } }] },
     'test/lb: \'routes[0].backend\' ("api") must have a Service name other than the upstream name of \'backend\''],
-  ['gateway mode is given a cache', { mode: 'gateway', gateway: { name: 'public' }, cache: {} },
-    'test/lb: \'cache\' ({}) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
+  ['gateway mode is given a cache', { mode: 'gateway', gateway: { name: 'public' }, proxyCache: {} },
+    'test/lb: \'proxyCache\' ({}) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
   ['gateway mode is given HTTP/2', { mode: 'gateway', gateway: { name: 'public' }, http2: true },
     'test/lb: \'http2\' (true) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
   ['gateway mode is given a health source', { mode: 'gateway', gateway: { name: 'public' }, health: 'backend' },
@@ -357,11 +361,13 @@ test.each<[string, Partial<LoadBalancerProps>, string[] | undefined]>([
 test('the resolved settings keep given values and count the fail timeout in seconds', () => {
   const { settings } = resolveFor({
     apiRateLimit: { rate: 100, burst: 20, per: 'minute' }, loginRateLimit: { rate: 10, burst: 0 }, failTimeout: Duration.minutes(1), keepalive: 64,
-    tls: { secretName: 'site-tls' }, websocketReadTimeout: Duration.minutes(5), cache: { maxSize: Size.mebibytes(512) },
+    tls: { secretName: 'site-tls' }, websocketReadTimeout: Duration.minutes(5), proxyCache: { maxSize: Size.mebibytes(512) },
+    clientMaxBodySize: Size.kibibytes(1536),
   });
   expect(settings).toMatchObject({
     apiRateLimit: { rate: 100, burst: 20, per: 'minute' }, loginRateLimit: { rate: 10, burst: 0, per: 'minute' }, failTimeoutSeconds: 60, keepalive: 64,
-    tls: { secretName: 'site-tls' }, websocketReadTimeoutSeconds: 300, cache: { keysZoneMib: 100, maxSizeMib: 512, inactiveSeconds: 3600 },
+    tls: { secretName: 'site-tls' }, websocketReadTimeoutSeconds: 300, proxyCache: { keysZoneMib: 100, maxSizeMib: 512, inactiveSeconds: 3600 },
+    clientMaxBodySize: '1536k',
   });
 });
 

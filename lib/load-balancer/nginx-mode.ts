@@ -14,7 +14,7 @@ import {
 } from '../core/validation';
 import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
 import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderCertificateReloadLoop, renderNginxConf } from './nginx-conf';
-import { NginxProxySettings, resolveNginxProxySettings } from './nginx-proxy-settings';
+import { NginxProxySettings, resolveClientMaxBodySize, resolveNginxProxySettings } from './nginx-proxy-settings';
 import { LoadBalancerProps, LoadBalancerTls, LoginMatch, RateLimit } from './props';
 import { otherBackends, ResolvedRoute, resolveInternalPaths, resolveRoutes } from './routes';
 import { createCertificate, resolveTls } from './tls';
@@ -102,7 +102,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     maxFails: requireIntInRange(scope, 'maxFails', props.maxFails ?? 3, 1, 100),
     keepalive: requireIntInRange(scope, 'keepalive', props.keepalive ?? 32, 1, 10000),
     nextUpstreamTries: requireIntInRange(scope, 'nextUpstreamTries', props.nextUpstreamTries ?? 3, 1, 10),
-    clientMaxBodySize: props.clientMaxBodySize ?? '1m',
+    clientMaxBodySize: resolveClientMaxBodySize(scope, props.clientMaxBodySize),
     routes: requireOwnUpstreamNames(scope, props.backend, resolveRoutes(scope, props.routes, takenPrefixes)),
     resolver: props.resolver ?? 'kube-dns.kube-system.svc.cluster.local',
     resources,
@@ -168,7 +168,7 @@ function nginxConfOptions(lb: LoadBalancerScope, s: NginxModeSettings): NginxCon
     proxyTimeouts: s.proxyTimeouts,
     websocketReadTimeoutSeconds: s.websocketReadTimeoutSeconds,
     proxyBuffers: s.proxyBuffers,
-    cache: s.cache && { ...s.cache, path: CACHE_DIR },
+    cache: s.proxyCache && { ...s.proxyCache, path: CACHE_DIR },
     health: s.health === 'backend' ? 'upstream' : 'nginx',
     clientMaxBodySize: s.clientMaxBodySize,
     accessLog: '/dev/stdout',
@@ -193,7 +193,7 @@ function createDeployment(
   lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata, configMap: k8s.KubeConfigMap, nginxConf: string,
 ): k8s.KubeDeployment {
   const tmp = scratchVolume('tmp', '/tmp');
-  const cache = s.cache && cacheVolume(s.cache.maxSizeMib);
+  const cache = s.proxyCache && cacheVolume(s.proxyCache.maxSizeMib);
   return new k8s.KubeDeployment(lb, 'Deployment', {
     metadata,
     spec: {

@@ -24,7 +24,7 @@ export interface NginxProxySettings {
   readonly websocketReadTimeoutSeconds: number;
   readonly http2: boolean;
   /** No cache when absent. */
-  readonly cache?: NginxCacheSettings;
+  readonly proxyCache?: NginxCacheSettings;
   readonly health: LoadBalancerHealth;
 }
 
@@ -49,7 +49,7 @@ export function resolveNginxProxySettings(scope: Construct, props: LoadBalancerP
     proxyBuffers: props.proxyBuffers && resolveProxyBuffers(scope, props.proxyBuffers),
     websocketReadTimeoutSeconds: requireWholeDuration(scope, 'websocketReadTimeout', props.websocketReadTimeout ?? Duration.hours(1), 'seconds', 1, 86400),
     http2: props.http2 ?? false,
-    cache: props.cache && resolveCache(scope, props.cache, memoryLimitMib),
+    proxyCache: props.proxyCache && resolveProxyCache(scope, props.proxyCache, memoryLimitMib),
     health: requireOneOf(scope, 'health', props.health ?? 'nginx', ['nginx', 'backend']),
   };
 }
@@ -100,16 +100,16 @@ function resolveProxyBuffers(scope: Construct, buffers: ProxyBuffers): NginxProx
   return { headerBufferKib, count, sizeKib };
 }
 
-function resolveCache(scope: Construct, cache: ProxyCache, memoryLimitMib: number): NginxCacheSettings {
-  const keysZoneMib = wholeMib(scope, 'cache.keysZoneSize', cache.keysZoneSize ?? Size.mebibytes(100), 1024);
+function resolveProxyCache(scope: Construct, cache: ProxyCache, memoryLimitMib: number): NginxCacheSettings {
+  const keysZoneMib = wholeMib(scope, 'proxyCache.keysZoneSize', cache.keysZoneSize ?? Size.mebibytes(100), 1024);
   if (keysZoneMib > memoryLimitMib / 2) {
-    throw propError(scope, 'cache.keysZoneSize', `${keysZoneMib}Mi`,
+    throw propError(scope, 'proxyCache.keysZoneSize', `${keysZoneMib}Mi`,
       `must be at most half of 'resources.memoryLimit' (${memoryLimitMib}Mi): the keys live in nginx's memory`);
   }
   return {
     keysZoneMib,
-    maxSizeMib: wholeMib(scope, 'cache.maxSize', cache.maxSize ?? Size.gibibytes(1), 1024 * 1024),
-    inactiveSeconds: requireWholeDuration(scope, 'cache.inactive', cache.inactive ?? Duration.minutes(60), 'seconds', 1, 30 * 86400),
+    maxSizeMib: wholeMib(scope, 'proxyCache.maxSize', cache.maxSize ?? Size.gibibytes(1), 1024 * 1024),
+    inactiveSeconds: requireWholeDuration(scope, 'proxyCache.inactive', cache.inactive ?? Duration.minutes(60), 'seconds', 1, 30 * 86400),
   };
 }
 
@@ -120,8 +120,14 @@ function wholeNumber(scope: Construct, prop: string, value: number, unit: string
   return value;
 }
 
-function wholeKib(scope: Construct, prop: string, size: Size): number {
-  return wholeNumber(scope, prop, size.toKibibytes({ rounding: SizeRoundingBehavior.NONE }), 'KiB', 1, 1024);
+function wholeKib(scope: Construct, prop: string, size: Size, maxKib = 1024): number {
+  return wholeNumber(scope, prop, size.toKibibytes({ rounding: SizeRoundingBehavior.NONE }), 'KiB', 1, maxKib);
+}
+
+/** `client_max_body_size` in nginx's units: `m` when whole MiB, else `k`. Never 0 (no limit). */
+export function resolveClientMaxBodySize(scope: Construct, size: Size | undefined): string {
+  const kib = wholeKib(scope, 'clientMaxBodySize', size ?? Size.mebibytes(1), 1024 * 1024 * 1024);
+  return kib % 1024 === 0 ? `${kib / 1024}m` : `${kib}k`;
 }
 
 function wholeMib(scope: Construct, prop: string, size: Size, maxMib: number): number {

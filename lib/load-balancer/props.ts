@@ -185,13 +185,13 @@ export interface LoadBalancerProps {
   /** Serve HTTP/2 on the TLS listener (needs `tls`). @default false @onlyWhen mode=nginx */
   readonly http2?: boolean;
   /** Cache GET responses the backend marks cacheable; never those of requests with Authorization or Cookie. @default - no cache @onlyWhen mode=nginx */
-  readonly cache?: ProxyCache;
+  readonly proxyCache?: ProxyCache;
   /** Path prefixes sent to other backends (each its own upstream and NetworkPolicy link). @default - every path goes to `backend` */
   readonly routes?: LoadBalancerRoute[];
   /** 'nginx' answers `/health` itself; 'backend' proxies it to the backend's `/health`, so it reflects the pods. @default 'nginx' @onlyWhen mode=nginx */
   readonly health?: LoadBalancerHealth;
-  /** Largest request body accepted. @default '1m' */
-  readonly clientMaxBodySize?: string;
+  /** Largest request body accepted (`client_max_body_size`), in whole KiB. @default Size.mebibytes(1) */
+  readonly clientMaxBodySize?: Size;
   /** DNS server nginx re-resolves the API's headless Service with. @default 'kube-dns.kube-system.svc.cluster.local' */
   readonly resolver?: string;
   /** Requests and limits of the nginx container. @default - 100m / 128Mi requested, 1 CPU / 256Mi limit */

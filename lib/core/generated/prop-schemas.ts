@@ -853,7 +853,7 @@ export const PROP_SCHEMAS = {
               "description": "Serve HTTP/2 on the TLS listener (needs `tls`).",
               "default": false
             },
-            "cache": {
+            "proxyCache": {
               "$ref": "#/definitions/ProxyCache",
               "description": "Cache GET responses the backend marks cacheable; never those of requests with Authorization or Cookie.",
               "default": "- no cache"
@@ -872,9 +872,9 @@ export const PROP_SCHEMAS = {
               "default": "nginx"
             },
             "clientMaxBodySize": {
-              "type": "string",
-              "description": "Largest request body accepted.",
-              "default": "1m"
+              "instanceof": "Size",
+              "description": "Largest request body accepted (`client_max_body_size`), in whole KiB.",
+              "default": "Size.mebibytes(1)"
             },
             "resolver": {
               "type": "string",
@@ -991,7 +991,7 @@ export const PROP_SCHEMAS = {
               "http2": [
                 "nginx"
               ],
-              "cache": [
+              "proxyCache": [
                 "nginx"
               ],
               "health": [
@@ -2980,7 +2980,7 @@ export const PROP_SCHEMAS = {
           "description": "Serve HTTP/2 on the TLS listener (needs `tls`).",
           "default": false
         },
-        "cache": {
+        "proxyCache": {
           "$ref": "#/definitions/ProxyCache",
           "description": "Cache GET responses the backend marks cacheable; never those of requests with Authorization or Cookie.",
           "default": "- no cache"
@@ -2999,9 +2999,9 @@ export const PROP_SCHEMAS = {
           "default": "nginx"
         },
         "clientMaxBodySize": {
-          "type": "string",
-          "description": "Largest request body accepted.",
-          "default": "1m"
+          "instanceof": "Size",
+          "description": "Largest request body accepted (`client_max_body_size`), in whole KiB.",
+          "default": "Size.mebibytes(1)"
         },
         "resolver": {
           "type": "string",
@@ -3120,7 +3120,7 @@ export const PROP_SCHEMAS = {
           "http2": [
             "nginx"
           ],
-          "cache": [
+          "proxyCache": [
             "nginx"
           ],
           "health": [

@@ -4,8 +4,9 @@
  * following the Apply steps of docs/apply.md; and so are the charts of a user's project (the
  * package-install fixture, importing `hscale` by name), synthesized as `cdk8s synth` writes them
  * and applied following the steps `renderApplySteps` gives its user. One control plane for the
- * whole file, stopped in afterAll (so on a failure too); the charts one after another, each
- * deleted before the next.
+ * whole file, stopped in afterAll (so on a failure too). The charts go side by side, each in its
+ * own namespace, each chart's tests in order (support/step-sequence.ts): a drain cordons a node,
+ * so drains wait until no chart is placing pods or checking their spread, and the reverse.
  *
  * The binaries come from `bash tools/control-plane/build.sh` (.ci/run runs it before `npm test`).
  */
@@ -25,6 +26,7 @@ import {
   applyPageCommands, applyStepCommands, designedDisruptionsAllowed, getItems, impersonatingKubectl, keeps, runApplyLine,
 } from './support/control-plane';
 import { waitFor } from './support/processes';
+import { ModeLock, StepSequence } from './support/step-sequence';
 
 jest.setTimeout(180_000);
 
@@ -56,6 +58,9 @@ const USER_CHARTS = userCharts();
 
 let plane: ControlPlane | undefined;
 let workDir: string;
+/** A chart's pods being placed and their spread checked, or a node drained (cordoned): never both at once. */
+const NODES = new ModeLock<'placing' | 'draining'>();
+const CHART_RUNS: Array<StepSequence<'placing' | 'draining'>> = [];
 
 beforeAll(async () => {
   const missing = missingBinaries();
@@ -63,6 +68,10 @@ beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'hscale-control-plane-'));
   plane = await startControlPlane({ dir: join(workDir, 'plane') });
 }, 240_000);
+
+beforeAll(() => {
+  for (const run of CHART_RUNS) void run.start();
+});
 
 afterAll(async () => {
   await plane?.stop();
@@ -96,8 +105,10 @@ describe.each([...DIST_CHARTS, ...USER_CHARTS])('$file on a real control plane',
   // A StatefulSet at 0 replicas (a PostgreSQL replica set with no replica yet) has no pod to roll out.
   const running = workloads.filter(w => w.spec.replicas !== 0);
   const byKind = (kind: string) => objects.filter(o => o.kind === kind);
+  const run = new StepSequence(NODES);
+  CHART_RUNS.push(run);
 
-  test('the Apply steps (docs/apply.md\'s, or those renderApplySteps gives a user) run, and the server-side apply is accepted with no error and no warning', async () => {
+  test('the Apply steps (docs/apply.md\'s, or those renderApplySteps gives a user) run, and the server-side apply is accepted with no error and no warning', run.step(async () => {
     const lines = steps();
     const apply = lines.find(l => l.startsWith('kubectl apply -f dist/'));
     expect(apply).toBe(`kubectl apply -f dist/${file}`);
@@ -105,30 +116,30 @@ describe.each([...DIST_CHARTS, ...USER_CHARTS])('$file on a real control plane',
     const result = await cp().kubectl(['apply', '--server-side', '-f', path]);
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(result.stdout.trim().split('\n')).toHaveLength(objects.length);
-  });
+  }, 'placing'));
 
-  test('every Deployment and StatefulSet rolls out: pods admitted under restricted, scheduled and Ready', async () => {
+  test('every Deployment and StatefulSet rolls out: pods admitted under restricted, scheduled and Ready', run.step(async () => {
     const labels = JSON.parse(await cp().kubectlOk(['get', 'namespace', namespace, '-o', 'jsonpath={.metadata.labels}']));
     expect(labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
     for (const w of running) {
       await cp().kubectlOk(['rollout', 'status', `${w.kind.toLowerCase()}/${w.metadata.name}`, '-n', namespace, '--timeout=150s'], { timeoutMs: 160_000 });
     }
-    const pods = await getItems(cp(), ['pods', '-n', namespace]);
-    const served = pods.filter(p => p.metadata.ownerReferences?.[0]?.kind !== 'Job');
+    const servedPods = async () => (await getItems(cp(), ['pods', '-n', namespace])).filter(p => p.metadata.ownerReferences?.[0]?.kind !== 'Job');
+    const state = (pod: KubeObject) => ({ pod: pod.metadata.name, node: !!pod.spec.nodeName, ready: pod.status.conditions?.find((c: KubeObject) => c.type === 'Ready')?.status });
+    // An HPA raising its Deployment to minReplicas adds pods while the rollout is watched: those become Ready too.
+    await waitFor('every pod scheduled and Ready', async () => (await servedPods()).every(p => state(p).node && state(p).ready === 'True'), 60_000, 1_000).catch(() => undefined);
+    const served = await servedPods();
     expect(served.length).toBeGreaterThanOrEqual(running.length);
-    for (const pod of served) {
-      expect({ pod: pod.metadata.name, node: !!pod.spec.nodeName, ready: pod.status.conditions?.find((c: KubeObject) => c.type === 'Ready')?.status })
-        .toEqual({ pod: pod.metadata.name, node: true, ready: 'True' });
-    }
-  });
+    for (const pod of served) expect(state(pod)).toEqual({ pod: pod.metadata.name, node: true, ready: 'True' });
+  }, 'placing'));
 
-  test('a pod that breaks the restricted profile is refused in the chart\'s namespace', async () => {
+  test('a pod that breaks the restricted profile is refused in the chart\'s namespace', run.step(async () => {
     const refused = await cp().kubectl(['run', 'not-restricted', '-n', namespace, '--image=busybox:1.36', '--restart=Never', '--', 'sleep', '1']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/violates PodSecurity "restricted:/);
-  });
+  }, 'placing'));
 
-  test('spread: API pods in 3 zones, database and cache members each on a node of their own', async () => {
+  test('spread: API pods in 3 zones, database and cache members each on a node of their own', run.step(async () => {
     const zoneOf = new Map((await getItems(cp(), ['nodes'])).map(n => [n.metadata.name, n.metadata.labels['topology.kubernetes.io/zone']]));
     const api = workloads.find(w => w.kind === 'Deployment' && w.spec.template.metadata.labels['app.kubernetes.io/component'] === 'api')!;
     const selector = (w: KubeObject) => Object.entries(w.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
@@ -148,9 +159,9 @@ describe.each([...DIST_CHARTS, ...USER_CHARTS])('$file on a real control plane',
       if (pods.length > 6) continue;
       expect({ [w.metadata.name]: new Set(pods.map(p => p.spec.nodeName)).size }).toEqual({ [w.metadata.name]: pods.length });
     }
-  });
+  }, 'placing'));
 
-  test('PDBs allow the disruptions designed, and a drain is refused while a member is down and goes through once it is back', async () => {
+  test('PDBs allow the disruptions designed, and a drain is refused while a member is down and goes through once it is back', run.step(async () => {
     const pdbs = byKind('PodDisruptionBudget');
     const live = await waitFor('PDB status', async () => {
       const items = await getItems(cp(), ['pdb', '-n', namespace]);
@@ -167,9 +178,9 @@ describe.each([...DIST_CHARTS, ...USER_CHARTS])('$file on a real control plane',
     const primary = component('primary');
     if (primary) await drainRefused(cp(), namespace, primary);
     await drainWhileOneIsDown(cp(), namespace, component('redis')!);
-  });
+  }, 'draining'));
 
-  test('HPAs are accepted with their behaviour and metrics; CronJobs and Jobs are created', async () => {
+  test('HPAs are accepted with their behaviour and metrics; CronJobs and Jobs are created', run.step(async () => {
     const hpas = await getItems(cp(), ['hpa', '-n', namespace]);
     for (const hpa of byKind('HorizontalPodAutoscaler')) {
       const got = hpas.find(h => h.metadata.name === hpa.metadata.name);
@@ -178,35 +189,54 @@ describe.each([...DIST_CHARTS, ...USER_CHARTS])('$file on a real control plane',
     const made = (kind: string) => getItems(cp(), [kind, '-n', namespace]).then(items => items.map(i => i.metadata.name).sort());
     expect(await made('cronjobs')).toEqual(byKind('CronJob').map(o => o.metadata.name).sort());
     expect(await made('jobs')).toEqual(expect.arrayContaining(byKind('Job').map(o => o.metadata.name)));
-  });
+  }));
 
   const generated = objects.find(o => o.kind === 'Job' && o.metadata.annotations?.[GENERATED_SECRETS_ANNOTATION]);
   // Only the charts that have GeneratedSecrets get this test; the coverage test checks that one does.
-  if (generated) test('GeneratedSecrets, as its ServiceAccount: creates exactly its Secrets, changes nothing the second time, reads no other Secret', async () => {
+  if (generated) test('GeneratedSecrets, as its ServiceAccount: creates exactly its Secrets, changes nothing the second time, reads no other Secret', run.step(async () => {
     await expectGeneratedSecretsConfined(cp(), namespace, objects, generated!);
-  });
+  }));
 
-  test('a second apply changes nothing: kubectl diff --server-side is empty', async () => {
+  test('a second apply changes nothing: kubectl diff --server-side is empty', run.step(async () => {
     const again = await cp().kubectl(['apply', '--server-side', '-f', path]);
     expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: '' });
     const diff = await cp().kubectl(['diff', '--server-side', '-f', path]);
     expect({ code: diff.code, diff: diff.stdout, stderr: diff.stderr }).toEqual({ code: 0, diff: '', stderr: '' });
-  });
+  }));
 
-  test('kubectl delete -f leaves nothing of the chart behind', async () => {
-    await cp().kubectlOk(['delete', '-f', path, '--wait=true', '--timeout=150s'], { timeoutMs: 160_000 });
+  test('kubectl delete -f leaves nothing of the chart behind', run.step(async () => {
+    // The Namespace comes first in the file: its deletion may remove an object before kubectl gets to it.
+    await cp().kubectlOk(['delete', '-f', path, '--ignore-not-found', '--wait=true', '--timeout=150s'], { timeoutMs: 160_000 });
     const namespaces = (await getItems(cp(), ['namespaces'])).map(n => n.metadata.name);
     expect(namespaces).not.toContain(namespace);
     await waitFor('the chart\'s PersistentVolumes released and deleted', async () =>
       (await getItems(cp(), ['pv'])).every(pv => pv.spec.claimRef?.namespace !== namespace), 60_000, 1_000);
-  });
+  }));
 });
+
+/**
+ * kubectl drain retries a refused eviction after a fixed 5 s (its EvictErrorRetryDelay) until its
+ * timeout: a timeout below that makes exactly one attempt, and the drain gives up 5 s after it.
+ */
+const ONE_EVICTION_ATTEMPT = '--timeout=4s';
+
+/**
+ * The label selector of a StatefulSet's pods, for `kubectl drain --pod-selector`, which matches pods
+ * of every namespace on the node: checks that it selects pods of `namespace` only, so a drain leaves
+ * the charts beside this one alone.
+ */
+async function podSelector(plane: ControlPlane, namespace: string, sts: KubeObject): Promise<string> {
+  const selector = Object.entries(sts.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  const namespaces = new Set((await getItems(plane, ['pods', '--all-namespaces', '-l', selector])).map(p => p.metadata.namespace));
+  expect({ selector, namespaces: [...namespaces] }).toEqual({ selector, namespaces: [namespace] });
+  return selector;
+}
 
 /** The PostgreSQL primary's PDB allows no disruption: a drain of its node is refused, and the node is uncordoned again. */
 async function drainRefused(plane: ControlPlane, namespace: string, sts: KubeObject): Promise<void> {
-  const selector = Object.entries(sts.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  const selector = await podSelector(plane, namespace, sts);
   const [pod] = await getItems(plane, ['pods', '-n', namespace, '-l', selector]);
-  const refused = await plane.kubectl(['drain', pod.spec.nodeName, `--pod-selector=${selector}`, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=8s'], { timeoutMs: 60_000 });
+  const refused = await plane.kubectl(['drain', pod.spec.nodeName, `--pod-selector=${selector}`, '--ignore-daemonsets', '--delete-emptydir-data', ONE_EVICTION_ATTEMPT], { timeoutMs: 60_000 });
   await plane.kubectlOk(['uncordon', pod.spec.nodeName]);
   expect(refused.code).not.toBe(0);
   expect(refused.stderr + refused.stdout).toMatch(/would violate the pod's disruption budget/);
@@ -214,7 +244,7 @@ async function drainRefused(plane: ControlPlane, namespace: string, sts: KubeObj
 
 /** Marks one member NotReady (as a crashed pod would be): a drain of another member is refused; back Ready, it goes through. */
 async function drainWhileOneIsDown(plane: ControlPlane, namespace: string, sts: KubeObject): Promise<void> {
-  const selector = Object.entries(sts.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  const selector = await podSelector(plane, namespace, sts);
   const pods = await getItems(plane, ['pods', '-n', namespace, '-l', selector]);
   if (pods.length === 1) {
     // A single member's PDB (maxUnavailable 1) lets the drain through: nothing else could keep the node drainable.
@@ -233,7 +263,7 @@ async function drainWhileOneIsDown(plane: ControlPlane, namespace: string, sts: 
   const node = target.spec.nodeName as string;
   await setReady('False');
   await allowed(0);
-  const refused = await plane.kubectl(['drain', node, `--pod-selector=${selector}`, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=12s'], { timeoutMs: 60_000 });
+  const refused = await plane.kubectl(['drain', node, `--pod-selector=${selector}`, '--ignore-daemonsets', '--delete-emptydir-data', ONE_EVICTION_ATTEMPT], { timeoutMs: 60_000 });
   expect(refused.code).not.toBe(0);
   expect(refused.stderr + refused.stdout).toMatch(/would violate the pod's disruption budget/);
   await setReady('True');
@@ -319,6 +349,8 @@ describe('pod options of PgReplicaSet on a real control plane', () => {
   }, 60_000, 500);
 
   beforeAll(async () => {
+    // The taint would keep the charts' pods off the pool: their steps are over (tests time out before steps do).
+    await Promise.all(CHART_RUNS.map(run => run.start()));
     for (const node of POOL) {
       await cp().kubectlOk(['label', 'node', node, 'pool=db']);
       await cp().kubectlOk(['taint', 'node', node, 'dedicated=db:NoSchedule']);

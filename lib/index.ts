@@ -36,7 +36,7 @@ export type {
 // workerQueuesEnv tells a ScaledApi which queues the WorkerPools drain, for a user who composes
 // them without HorizontalScalingTopology (as the charts in charts/ do).
 export { WorkerPool, workerQueuesEnv } from './workers/worker-pool';
-export type { JobBackoff, WorkerAutoscaler, WorkerPoolProps, WorkerSchedule } from './workers/worker-pool';
+export type { JobBackoff, WorkerAutoscalerKind, WorkerPoolProps, WorkerSchedule } from './workers/worker-pool';
 export type { WorkerQueue, WorkerQueueProps } from './workers/queues';
 
 export { RedisCluster } from './redis/redis-cluster';

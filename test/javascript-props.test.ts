@@ -26,7 +26,7 @@ test('throws error, when a WorkerPool is given a misspelt queues prop (it used t
   const cache = new RedisCluster(chart, 'cache', { maxmemoryPolicy: 'noeviction' });
   expect(() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queus: ['jobs'], broker: cache })))
     .toThrow('test/jobs: unknown prop \'queus\' (did you mean \'queues\'?); known props: queues, queuePrefix, image, imageDigest, command, concurrency, attempts, '
-      + 'backoff, jobTimeout, maxRssPercent, schedules, enqueueCommand, broker, cache, database, autoscaler, minReplicas, maxReplicas, '
+      + 'backoff, jobTimeout, maxRssPercent, schedules, enqueueCommand, broker, cache, database, autoscalerKind, minReplicas, maxReplicas, '
       + 'backlogPerReplica, cpuUtilization, pollingInterval, terminationGracePeriod, metricsPort, metricsPath, resources, placement, env, '
       + 'secretEnv, guideMetrics, wiringEnv, metricsScraper, kedaOperator, runAsUser, pod, jobPod');
 });

@@ -35,7 +35,7 @@ test('throws error, when a WorkerPool links a broker, cache or database of anoth
   expect(() => new WorkerPool(client, 'jobs', { ...pool, broker: cache }))
     .toThrow(`client/jobs: 'broker' ("RedisCluster data/cache") must be in this construct's namespace, 'shop', not 'data': ${WHY}`);
   // Not only KEDA's Secret: the workers' own pods read the broker's password in their namespace.
-  expect(() => new WorkerPool(client, 'cpu-jobs', { ...pool, broker: cache, autoscaler: 'cpu' })).toThrow(/'broker' .* must be in this construct's namespace/);
+  expect(() => new WorkerPool(client, 'cpu-jobs', { ...pool, broker: cache, autoscalerKind: 'cpu' })).toThrow(/'broker' .* must be in this construct's namespace/);
   expect(() => new WorkerPool(client, 'db-jobs', { ...pool, broker: ownBroker, database }))
     .toThrow('client/db-jobs: \'database\' ("PgReplicaSet data/db") must be in this construct\'s namespace, \'shop\', not \'data\'');
 });

@@ -63,7 +63,7 @@ test('a pool gets the same facts: the broker\'s URL as the queue\'s, the cache\'
   expect([valueOf(alone, 'MIN'), valueOf(alone, 'MAX')]).toEqual(['2', '8']);
   // GIVEN a pool with a cache of its own, scaled on CPU
   const beside = workerEnv(chart => ({
-    cache: new RedisCluster(chart, 'cache', { mode: 'sentinel', replicas: 1, sentinels: 3 }), autoscaler: 'cpu', cpuUtilization: 60,
+    cache: new RedisCluster(chart, 'cache', { mode: 'sentinel', replicas: 1, sentinels: 3 }), autoscalerKind: 'cpu', cpuUtilization: 60,
     wiringEnv: { cacheUrl: 'REDIS_URL_OF_APP', queueUrl: 'CELERY_BROKER_URL', cpuUtilization: 'CPU' },
   }));
   // THEN the queue's URL is the broker's under QUEUE_, the cache's is the cache's Sentinels
@@ -74,7 +74,7 @@ test('a pool gets the same facts: the broker\'s URL as the queue\'s, the cache\'
 
 test('throws error, when a pool scaled by KEDA is asked for its CPU target', () => {
   expect(() => workerEnv(() => ({ wiringEnv: { cpuUtilization: 'TARGET_CPU_PERCENT' } }))).toThrow(
-    'test/jobs: \'wiringEnv.cpuUtilization\' ("TARGET_CPU_PERCENT") needs a CPU target (a WorkerPool\'s autoscaler \'cpu\'), which is absent here');
+    'test/jobs: \'wiringEnv.cpuUtilization\' ("TARGET_CPU_PERCENT") needs a CPU target (a WorkerPool\'s autoscalerKind \'cpu\'), which is absent here');
 });
 
 test('sizes are in Redis\'s units, the largest that divides them', () => {

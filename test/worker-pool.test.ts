@@ -131,7 +131,7 @@ test('on a standalone Redis, KEDA\'s redis scaler reads the one node and the wor
 });
 
 test('autoscaler cpu: an HPA on CPU with the guides\' behaviour, and no KEDA object', async () => {
-  const { manifests } = synthPool({ autoscaler: 'cpu', minReplicas: 2, maxReplicas: 6, cpuUtilization: 60 });
+  const { manifests } = synthPool({ autoscalerKind: 'cpu', minReplicas: 2, maxReplicas: 6, cpuUtilization: 60 });
   await checkManifests(manifests);
   expect(manifests.filter(m => m.apiVersion.startsWith('keda.sh/'))).toEqual([]);
   const hpa = findObject(manifests, 'HorizontalPodAutoscaler', 'test-jobs');
@@ -223,7 +223,7 @@ test('the settings resolver gives the defaults, alone', () => {
   const broker = new RedisCluster(chart, 'cache', QUEUE_SAFE);
   expect(resolveWorkerPoolSettings(chart, { image: 'example/worker:1.0.0', queues: ['emails'], broker })).toMatchObject({
     queues: ['emails'], concurrency: 1, attempts: 3, backoff: { type: 'exponential', delayMs: 1000 }, jobTimeoutMs: 300_000,
-    schedules: [], autoscaler: 'keda', minReplicas: 1, maxReplicas: 10, gracePeriodSeconds: 330,
+    schedules: [], autoscalerKind: 'keda', minReplicas: 1, maxReplicas: 10, gracePeriodSeconds: 330,
   });
 });
 
@@ -248,7 +248,7 @@ test('the metrics endpoint carries the queue for the backlog alert', () => {
     exporter: 'hscale-worker', portName: 'metrics', port: 9100,
     queue: { name: 'emails', scaledObject: 'test-jobs', backlogLimit: 200 },
   })]);
-  expect(synthPool({ autoscaler: 'cpu' }).pool.metricsEndpoints[0].queue).toBeUndefined();
+  expect(synthPool({ autoscalerKind: 'cpu' }).pool.metricsEndpoints[0].queue).toBeUndefined();
 });
 
 const daily = (schedule: Partial<WorkerSchedule> = {}) => ({ schedules: { daily: { cron: '@daily', name: 'items.aggregate', ...schedule } } });
@@ -273,8 +273,10 @@ const BAD_PROPS: Array<[string, Partial<WorkerPoolProps>, string]> = [
   ['a schedule id that is no DNS label', { schedules: { Daily: { cron: '@daily', name: 'x' } } }, 'test/jobs: \'schedules.Daily\' ("Daily")'],
   ['a schedule id too long for a CronJob name', { schedules: { ['x'.repeat(50)]: { cron: '@daily', name: 'x' } } }, `test/jobs: 'schedules.${'x'.repeat(50)}' ("${'x'.repeat(50)}") makes the CronJob name 'test-jobs-${'x'.repeat(50)}' longer than 52 characters`],
   ['a starting deadline of 1 second', daily({ startingDeadline: Duration.seconds(1) }), 'test/jobs: \'schedules.daily.startingDeadline\' ("1s") must be a whole number of seconds from 10s to 86400s'],
-  ['an unknown autoscaler', { autoscaler: 'vpa' as never }, 'test/jobs: \'autoscaler\' ("vpa") must be one of \'keda\', \'cpu\''],
-  ['zero workers on an HPA', { autoscaler: 'cpu', minReplicas: 0 }, 'test/jobs: \'minReplicas\' (0) must be an integer from 1 to 1000'],
+  ['an unknown autoscaler kind', { autoscalerKind: 'vpa' as never }, 'test/jobs: \'autoscalerKind\' ("vpa") must be one of \'keda\', \'cpu\''],
+  ['the autoscaler kind is given by its name of before 1.0', { autoscaler: 'cpu' } as never,
+    'test/jobs: \'autoscaler\' was renamed to \'autoscalerKind\' before 1.0 (\'autoscaler\' is the autoscaling object (ScaledApi.autoscaler, the HPA)); see CHANGELOG.md, "Renamed and removed props"'],
+  ['zero workers on an HPA', { autoscalerKind: 'cpu', minReplicas: 0 }, 'test/jobs: \'minReplicas\' (0) must be an integer from 1 to 1000'],
   ['min above max', { minReplicas: 5, maxReplicas: 3 }, 'test/jobs: \'minReplicas\' (5) must be less than or equal to \'maxReplicas\' (3)'],
   ['a backlog target of 0', { backlogPerReplica: 0 }, 'test/jobs: \'backlogPerReplica\' (0) must be an integer from 1 to 1000000'],
   ['a metrics port out of range', { metricsPort: 70000 }, 'test/jobs: \'metricsPort\' (70000) must be'],

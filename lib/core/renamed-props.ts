@@ -16,6 +16,7 @@ export interface RenamedProp {
 export const RENAMED_PROPS: RenamedProp[] = [
   { from: 'queue', to: 'queues', alongside: ['queuePrefix'], note: 'a list: queue: \'emails\' is queues: [\'emails\']' },
   { from: 'spread', to: 'placement', note: '\'ScheduleAnyway\' is now \'preferred\', \'DoNotSchedule\' \'required\'' },
+  { from: 'autoscaler', to: 'autoscalerKind', note: '\'autoscaler\' is the autoscaling object (ScaledApi.autoscaler, the HPA)' },
   { from: 'cache', to: 'proxyCache', note: 'nginx\'s cache of responses; \'cache\' is a Redis everywhere else' },
   { from: 'requireAntiAffinity', to: 'placement', note: 'false is now \'preferred\', true \'required\'' },
 ];

@@ -35,7 +35,7 @@ export interface WiringEnv {
   readonly minReplicas?: string;
   /** The autoscaler's most pods. @default - not injected */
   readonly maxReplicas?: string;
-  /** The autoscaler's CPU target, percent (needs a CPU target: a WorkerPool's needs `autoscaler: 'cpu'`). @default - not injected */
+  /** The autoscaler's CPU target, percent (needs a CPU target: a WorkerPool's needs `autoscalerKind: 'cpu'`). @default - not injected */
   readonly cpuUtilization?: string;
   /** The autoscaler's memory target, percent (needs a memory target). @default - not injected */
   readonly memoryUtilization?: string;
@@ -74,7 +74,7 @@ export function wiringEnv(scope: Construct, names: WiringEnv, wiring: Wiring): k
 const SOURCE_OF: Partial<Record<keyof WiringEnv, string>> = {
   databaseHost: '\'database\'', databasePort: '\'database\'', databaseName: '\'database\'',
   cacheHost: '\'cache\'', cachePort: '\'cache\'', cacheMaxSize: '\'cache\' with a known maxmemory', cacheUrl: '\'cache\'',
-  queueUrl: '\'queueBroker\' or \'cache\'', cpuUtilization: 'a CPU target (a WorkerPool\'s autoscaler \'cpu\')',
+  queueUrl: '\'queueBroker\' or \'cache\'', cpuUtilization: 'a CPU target (a WorkerPool\'s autoscalerKind \'cpu\')',
   memoryUtilization: 'a memory target (a ScaledApi\'s \'memoryUtilization\')',
 };
 

@@ -29,8 +29,8 @@ import { bullmqWaitList, queueEnv, ResolvedQueues, resolveQueues, WorkerQueuePro
 
 export * from './queues';
 
-export type WorkerAutoscaler = 'keda' | 'cpu';
-const AUTOSCALERS: WorkerAutoscaler[] = ['keda', 'cpu'];
+export type WorkerAutoscalerKind = 'keda' | 'cpu';
+const AUTOSCALER_KINDS: WorkerAutoscalerKind[] = ['keda', 'cpu'];
 
 /** How long a failed job waits before its next run. */
 export interface JobBackoff {
@@ -89,7 +89,7 @@ export interface WorkerPoolProps extends WorkerQueueProps {
   /** The PostgreSQL the workers use. @default - no database env and no database egress */
   readonly database?: IDatabaseEndpoint;
   /** 'keda' scales on the queues' waiting jobs (KEDA ScaledObject); 'cpu' on CPU (HorizontalPodAutoscaler), for clusters without KEDA. @default 'keda' */
-  readonly autoscaler?: WorkerAutoscaler;
+  readonly autoscalerKind?: WorkerAutoscalerKind;
   /** Fewest workers; 0 (with 'keda') stops every worker while the queues are empty. @default 1 */
   readonly minReplicas?: number;
   /** Most workers. @default 10 */
@@ -163,7 +163,7 @@ export interface WorkerPoolSettings extends ResolvedQueues {
   readonly maxRssBytes: number;
   readonly schedules: ResolvedSchedule[];
   readonly enqueueCommand: string[];
-  readonly autoscaler: WorkerAutoscaler;
+  readonly autoscalerKind: WorkerAutoscalerKind;
   readonly minReplicas: number;
   readonly maxReplicas: number;
   readonly backlogPerReplica: number;
@@ -202,9 +202,9 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
   for (const link of ['broker', 'cache', 'database'] as const) requireSameNamespace(scope, link, props[link]);
   const queues = resolveQueues(scope, props, props.broker);
   requireQueueSafeBroker(scope, props.broker);
-  const autoscaler = requireOneOf(scope, 'autoscaler', props.autoscaler ?? 'keda', AUTOSCALERS);
+  const autoscalerKind = requireOneOf(scope, 'autoscalerKind', props.autoscalerKind ?? 'keda', AUTOSCALER_KINDS);
   // An HPA cannot scale to zero; KEDA can, and wakes the pool when a job arrives.
-  const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 1, autoscaler === 'keda' ? 0 : 1, 1000);
+  const minReplicas = requireIntInRange(scope, 'minReplicas', props.minReplicas ?? 1, autoscalerKind === 'keda' ? 0 : 1, 1000);
   const maxReplicas = requireIntInRange(scope, 'maxReplicas', props.maxReplicas ?? 10, 1, 1000);
   requireReplicaRange(scope, minReplicas, maxReplicas);
   const resourceValues = { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi', ...props.resources };
@@ -219,7 +219,7 @@ export function resolveWorkerPoolSettings(scope: Construct, props: WorkerPoolPro
     maxRssBytes: Math.floor(parseQuantity(resourceValues.memoryLimit)! * maxRssPercent / 100),
     schedules: resolveSchedules(scope, props.schedules ?? {}, queues.queues),
     enqueueCommand: props.enqueueCommand ?? ['node', 'service/dist/enqueue.js'],
-    autoscaler, minReplicas, maxReplicas,
+    autoscalerKind, minReplicas, maxReplicas,
     backlogPerReplica: requireIntInRange(scope, 'backlogPerReplica', props.backlogPerReplica ?? 20, 1, 1_000_000),
     cpuUtilization: requireIntInRange(scope, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100),
     pollingSeconds: requireWholeDuration(scope, 'pollingInterval', props.pollingInterval ?? Duration.seconds(15), 'seconds', 1, 3600),
@@ -244,7 +244,7 @@ function resolveWorkerLinks(scope: Construct, props: WorkerPoolProps, s: Omit<Wo
   // The env `wiringEnv` asks for: `REDIS_*` is the cache's (the broker's without a cache of its own), `QUEUE_REDIS_*` the broker's beside a cache.
   const facts = wiringEnv(scope, props.wiringEnv ?? {}, {
     database: props.database, cache: queueLink ? props.cache : props.broker, queueEnv: queueLink?.clientEnv,
-    minReplicas: s.minReplicas, maxReplicas: s.maxReplicas, cpuUtilization: s.autoscaler === 'cpu' ? s.cpuUtilization : undefined,
+    minReplicas: s.minReplicas, maxReplicas: s.maxReplicas, cpuUtilization: s.autoscalerKind === 'cpu' ? s.cpuUtilization : undefined,
   });
   const env = containerEnv(scope, [
     ...queueEnv(s),
@@ -262,7 +262,7 @@ function resolveWorkerLinks(scope: Construct, props: WorkerPoolProps, s: Omit<Wo
   return {
     broker: props.broker, backends, env,
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
-    ...(s.autoscaler === 'keda' ? { kedaOperator: requirePinnedPeer(scope, 'kedaOperator', props.kedaOperator ?? DEFAULT_KEDA_OPERATOR) } : {}),
+    ...(s.autoscalerKind === 'keda' ? { kedaOperator: requirePinnedPeer(scope, 'kedaOperator', props.kedaOperator ?? DEFAULT_KEDA_OPERATOR) } : {}),
   };
 }
 
@@ -340,7 +340,7 @@ function resolveSchedules(scope: Construct, schedules: Record<string, WorkerSche
 export class WorkerPool extends Construct implements IMetricsTarget {
   public readonly name: string;
   public readonly queues: string[];
-  public readonly autoscalerKind: WorkerAutoscaler;
+  public readonly autoscalerKind: WorkerAutoscalerKind;
   public readonly minReplicas: number;
   public readonly maxReplicas: number;
   public readonly backlogPerReplica: number;
@@ -373,7 +373,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
     this.name = resourceName(this);
     this.settings = resolveWorkerPoolSettings(this, props);
     const { broker, backends } = this.settings;
-    ({ queues: this.queues, autoscaler: this.autoscalerKind, minReplicas: this.minReplicas, maxReplicas: this.maxReplicas } = this.settings);
+    ({ queues: this.queues, autoscalerKind: this.autoscalerKind, minReplicas: this.minReplicas, maxReplicas: this.maxReplicas } = this.settings);
     ({ backlogPerReplica: this.backlogPerReplica, metricsPort: this.metricsPort } = this.settings);
     this.labels = commonLabels(this, 'worker', 'worker', imageVersion(this.settings.image));
     this.podSelector = selectorLabels(this, 'worker');

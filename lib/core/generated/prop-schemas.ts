@@ -1085,8 +1085,8 @@ export const PROP_SCHEMAS = {
                   "service/dist/enqueue.js"
                 ]
               },
-              "autoscaler": {
-                "$ref": "#/definitions/WorkerAutoscaler",
+              "autoscalerKind": {
+                "$ref": "#/definitions/WorkerAutoscalerKind",
                 "description": "'keda' scales on the queues' waiting jobs (KEDA ScaledObject); 'cpu' on CPU (HorizontalPodAutoscaler), for clusters without KEDA.",
                 "default": "keda"
               },
@@ -1807,7 +1807,7 @@ export const PROP_SCHEMAS = {
         },
         "cpuUtilization": {
           "type": "string",
-          "description": "The autoscaler's CPU target, percent (needs a CPU target: a WorkerPool's needs `autoscaler: 'cpu'`).",
+          "description": "The autoscaler's CPU target, percent (needs a CPU target: a WorkerPool's needs `autoscalerKind: 'cpu'`).",
           "default": "- not injected"
         },
         "memoryUtilization": {
@@ -2702,7 +2702,7 @@ export const PROP_SCHEMAS = {
       "additionalProperties": false,
       "description": "A job the pool's CronJob enqueues on a schedule (Celery beat's periodic task, without a long-running beat)."
     },
-    "WorkerAutoscaler": {
+    "WorkerAutoscalerKind": {
       "type": "string",
       "enum": [
         "keda",
@@ -3818,8 +3818,8 @@ export const PROP_SCHEMAS = {
           "description": "The PostgreSQL the workers use.",
           "default": "- no database env and no database egress"
         },
-        "autoscaler": {
-          "$ref": "#/definitions/WorkerAutoscaler",
+        "autoscalerKind": {
+          "$ref": "#/definitions/WorkerAutoscalerKind",
           "description": "'keda' scales on the queues' waiting jobs (KEDA ScaledObject); 'cpu' on CPU (HorizontalPodAutoscaler), for clusters without KEDA.",
           "default": "keda"
         },

@@ -53,7 +53,7 @@ export const IMAGE_STAND_INS: ImageStandIn[] = [
   {
     image: /(^|\/)patroni:/,
     binaries: [{ binary: 'patroni', aptPackage: 'patroni' }, ...POSTGRES],
-    // The chart's `patroni <config>`, as postgres. Its kubeconfig stands for the pod's mounted ServiceAccount token.
+    // The chart's command (Patroni through the launcher in its ConfigMap), as postgres. Its kubeconfig stands for the pod's mounted ServiceAccount token.
     command: (pod, c) => {
       const [command, ...args] = rewritten(pod, c.command);
       return { command, args, asUser: 'postgres', env: { KUBECONFIG: podKubeconfig(pod), PATRONI_KUBERNETES_CONTEXT: KUBECONFIG_CONTEXT } };

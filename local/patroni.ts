@@ -1,6 +1,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
 import { parse, stringify } from 'yaml';
+import { PATRONI_COMMAND } from '../lib/postgres/patroni-engine';
 import { ControlPlane, DEFAULT_BIN_DIR, missingBinaries, startControlPlane } from '../scripts/control-plane/index';
 import { ChartObjects, K8sObject, runtimeLabelsOf, Workload } from './chart';
 import { LocalCluster, LocalPod } from './cluster';
@@ -8,9 +9,9 @@ import { sleep, waitFor } from './processes';
 
 type RoleBinding = K8sObject & { readonly subjects?: Array<{ name: string; namespace?: string }>; readonly roleRef: { name: string } };
 
-/** Whether a workload's pods run Patroni: its first container's command is `patroni <config>`. */
+/** Whether a workload's pods run Patroni: its first container's command is the patroni engine's. */
 export function runsPatroni(workload: Workload): boolean {
-  return workload.containers[0].command?.[0] === 'patroni';
+  return JSON.stringify(workload.containers[0].command) === JSON.stringify(PATRONI_COMMAND);
 }
 
 /** Why the chart's Patroni members cannot have their store here, or undefined when they can (or the chart runs none). */

@@ -1,6 +1,7 @@
 import { execFileSync } from 'child_process';
-import { readFileSync } from 'fs';
-import { join } from 'path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { dirname, join } from 'path';
 import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
 import { PgReplicaSet } from '../lib';
@@ -14,8 +15,8 @@ function chartMember() {
   new PgReplicaSet(chart, 'db', { engine: 'patroni' });
   const objects = Testing.synth(chart);
   const container = objects.find(o => o.kind === 'StatefulSet').spec.template.spec.containers[0];
-  const patroniYml = parse(objects.find(o => o.kind === 'ConfigMap').data['patroni.yml']);
-  return { container, patroniYml };
+  const config = objects.find(o => o.kind === 'ConfigMap').data;
+  return { container, patroniYml: parse(config['patroni.yml']), launcher: config['launch-patroni.py'] as string };
 }
 
 test('the image builds on the statefulset engine\'s PostgreSQL, and the chart\'s bin_dir is its major', () => {
@@ -33,9 +34,30 @@ test('the image pins the Patroni that the tests run (Debian\'s, the same version
   expect(patroniEngine.defaultImage).toBe(`ghcr.io/hscale/patroni:${pgVersion}-${pinned![1]}`);
 });
 
-test('the chart runs the image\'s command as the image\'s user', () => {
+test('the chart runs the image\'s Patroni, on the image\'s config path, through the launcher in its ConfigMap, as the image\'s user', () => {
   const { container } = chartMember();
-  const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(DOCKERFILE)![1]);
-  expect(container.command).toEqual(cmd);
+  const [patroni, config] = JSON.parse(/^CMD (\[.*\])$/m.exec(DOCKERFILE)![1]);
+  expect(patroni).toBe('patroni');
+  expect(container.command).toEqual(['/usr/bin/python3', join(dirname(config), 'launch-patroni.py'), config]);
+  expect(readFileSync('/usr/bin/patroni', 'utf8').split('\n')[0]).toBe('#!/usr/bin/python3');
   expect(/^USER (\d+)$/m.exec(DOCKERFILE)![1]).toBe('999');
+});
+
+test('the launcher runs the pinned Patroni, and fixes the double offline demotion in exactly the versions that have it (patroni/patroni#3372)', () => {
+  // GIVEN the launcher, as the container reads it
+  const dir = mkdtempSync(join(tmpdir(), 'hscale-launcher-'));
+  const launcher = join(dir, 'launch-patroni.py');
+  writeFileSync(launcher, chartMember().launcher);
+  try {
+    // THEN it is Patroni's own main, and its fix applies to the pinned version and to no fixed one
+    const pinned = /patroni=(\d+\.\d+\.\d+)-\d+/.exec(DOCKERFILE)![1];
+    expect(execFileSync('/usr/bin/python3', [launcher, '--version'], { encoding: 'utf8' }).trim()).toBe(`patroni ${pinned}`);
+    const versions = [pinned, '3.3.6', '3.3.7', '4.0.0', '4.0.5', '4.0.6', '4.1.0', '4.1.5'];
+    // run_path with another name than __main__ defines the launcher's functions without starting Patroni.
+    const check = `import runpy; m = runpy.run_path(${JSON.stringify(launcher)}, run_name='launcher'); `
+      + `print(' '.join(str(m['needs_fix'](v)) for v in ${JSON.stringify(versions)}))`;
+    expect(execFileSync('/usr/bin/python3', ['-c', check], { encoding: 'utf8' }).trim()).toBe('True True False True True False False False');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -25,6 +25,8 @@ beforeAll(async () => {
   plane = await startControlPlane({ dir: join(workDir, 'plane'), crds: false, nodes: 3 });
   const started = Date.now();
   cluster = await startPatroniCluster(group, plane, CLUSTER);
+  // The table every test writes to, so that each test also runs alone (jest -t).
+  await memberSql((await cluster.leader())!, 'CREATE TABLE writes (id int PRIMARY KEY); GRANT ALL ON writes TO app', 'app');
   process.stdout.write(`patroni: control plane and 3 members up in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }, 240_000);
 
@@ -47,14 +49,18 @@ beforeEach(() => withLogs(() => waitFor('a leader with every other member stream
   return streaming === String(cluster.members.length - 1) && await syncStandby(leader) !== undefined;
 }, 60_000, 250)));
 
-/** A failed expectation with every member's log, so a failure says what Patroni did; the whole logs go to a file it names. */
+/**
+ * A failed expectation with every member's processes and log, so a failure says what Patroni did;
+ * the whole logs go to a file it names.
+ */
 async function withLogs<T>(step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (error) {
     const file = join(tmpdir(), `hscale-patroni-failure-${process.pid}-${Date.now()}.log`);
-    writeFileSync(file, cluster.logs(true));
-    throw new Error(`${(error as Error).message}\n(every member's whole log: ${file})\n${cluster.logs()}`);
+    const processes = await cluster.processes();
+    writeFileSync(file, `${processes}${cluster.logs(true)}`);
+    throw new Error(`${(error as Error).message}\n(every member's whole log: ${file})\n${processes}${cluster.logs()}`);
   }
 }
 
@@ -152,9 +158,8 @@ function leaderOtherThan(old: PatroniMember): Promise<PatroniMember> {
 }
 
 test('kill -9 of the leader: a replica leads within the promotion bound, with no acknowledged write lost; the old leader rejoins as a replica', () => withLogs(async () => {
-  // GIVEN a table and writes through whichever member leads
+  // GIVEN writes through whichever member leads
   const oldLeader = (await cluster.leader())!;
-  await memberSql(oldLeader, 'CREATE TABLE IF NOT EXISTS writes (id int PRIMARY KEY); GRANT ALL ON writes TO app', 'app');
   let killedAt = 0;
   let stopAt = Infinity;
   const writes = writeUntil(() => Date.now() > stopAt);
@@ -303,6 +308,7 @@ test('a leader cut off from the store and its peers (its link down) demotes itse
   await sleep(1_500);
   // WHEN the leader's link goes down: the API server, its peers and the clients outside lose it
   const cutAt = Date.now();
+  const logAtCut = cut.output().length;
   await cut.pod.cut(true);
   const [demotedAt, next] = await Promise.all([demotion(cut), leaderOtherThan(cut)]);
   const promotedAt = Date.now();
@@ -312,11 +318,18 @@ test('a leader cut off from the store and its peers (its link down) demotes itse
   expect(demotedSeconds).toBeLessThan(cluster.timing.ttl);
   expect(promotedSeconds).toBeLessThan(promotionBoundSeconds());
   // WHEN the link is back, THEN the old leader follows the new one with every write
+  const logAtHeal = cut.output().length;
   await cut.pod.cut(false);
   const healedAt = Date.now();
   await waitFor('the cut-off leader to stream from the new one', async () => await memberSql(next,
     `SELECT count(*) FROM pg_stat_replication WHERE application_name = '${cut.name}' AND state = 'streaming'`) === '1', 60_000, 250);
   const rejoinedSeconds = (Date.now() - healedAt) / 1000;
+  // Its shutdown waited for the cut-off standbys (until the heal): it still demoted once while cut off,
+  // started one PostgreSQL for it, and every PostgreSQL process of its pod is its data directory's
+  // postmaster's (Patroni 3.0.2 demoted twice and started two; renderPatroniLauncher).
+  expect(cut.output().slice(logAtCut, logAtHeal).split('Demoting self (offline)').length - 1).toBe(1);
+  expect(cut.output().slice(logAtCut)).not.toContain('lock file "postmaster.pid" already exists');
+  expect(await cut.lostPostgres()).toEqual([]);
   stopAt = Date.now() + 1_000;
   const [log, besideLog] = await Promise.all([writes, beside.stop()]);
   const rows = (await memberSql(next, 'SELECT id FROM writes', 'app')).split('\n').filter(Boolean).map(Number);
@@ -339,12 +352,11 @@ async function setStrict(leader: PatroniMember, strict: boolean): Promise<void> 
 }
 
 test('every replica lost under synchronousModeStrict: a write waits, unacknowledged and invisible, and commits once a replica is back; a cancelled wait is acknowledged unreplicated', () => withLogs(async () => {
-  // GIVEN the chart's synchronous_mode_strict (the prop's value, set on the running cluster as a changed bootstrap.dcs is) and a table
+  // GIVEN the chart's synchronous_mode_strict (the prop's value, set on the running cluster as a changed bootstrap.dcs is)
   const dcs = parse(patroniChart({ ...CLUSTER, patroni: { synchronousModeStrict: true } }).patroniYml).bootstrap.dcs;
   expect(dcs).toMatchObject({ synchronous_mode: true, synchronous_mode_strict: true });
   const leader = (await cluster.leader())!;
   const replicas = cluster.members.filter(m => m !== leader);
-  await memberSql(leader, 'CREATE TABLE IF NOT EXISTS writes (id int PRIMARY KEY); GRANT ALL ON writes TO app', 'app');
   await setStrict(leader, dcs.synchronous_mode_strict);
   const clients: postgres.Sql[] = [];
   try {

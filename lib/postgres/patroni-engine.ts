@@ -6,6 +6,7 @@ import { nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecu
 import { annotateServiceAccount, applyPodOptions } from '../core/pod-options';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPatroniConf, renderPatroniHba } from './patroni-conf';
+import { renderPatroniLauncher } from './patroni-launcher';
 import { parsePgSize, renderPrimaryInitScript } from './postgres-conf';
 import {
   APP_CREDENTIAL_KEYS, monitorInitEnv, createConfigMap, createPgServices, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume,
@@ -21,6 +22,12 @@ const SOCKET_DIR = '/var/run/postgresql';
 const DATA = '/var/lib/postgresql/data';
 const PGDATA = `${DATA}/pgdata`;
 const BIN_DIR = '/usr/lib/postgresql/15/bin';
+/**
+ * The member container's command: Patroni's main through the launcher in the ConfigMap
+ * ({@link renderPatroniLauncher}), whose name is no module's (a `patroni.py` would shadow Patroni), run by
+ * the interpreter the package's own `patroni` script names.
+ */
+export const PATRONI_COMMAND = ['/usr/bin/python3', `${ETC}/launch-patroni.py`, `${ETC}/patroni.yml`];
 
 /**
  * Automatic failover without an operator: one StatefulSet of `replicas + 1` members running
@@ -82,7 +89,7 @@ class PatroniBuilder {
     };
   }
 
-  /** patroni.yml and the post-bootstrap script, in one ConfigMap. */
+  /** patroni.yml, the script that runs Patroni and the post-bootstrap script, in one ConfigMap. */
   private createConfig() {
     const s = this.s;
     const patroniConf = renderPatroniConf({
@@ -97,7 +104,9 @@ class PatroniBuilder {
         synchronousReplicas: s.synchronousReplicas, standbyNames: [], synchronousCommit: s.synchronousCommit, parameters: s.parameters,
       },
     });
-    const { configMap, hash } = createConfigMap(this.scope, s.name, { 'patroni.yml': patroniConf, 'post-bootstrap.sh': renderPrimaryInitScript() });
+    const { configMap, hash } = createConfigMap(this.scope, s.name, {
+      'patroni.yml': patroniConf, 'launch-patroni.py': renderPatroniLauncher(), 'post-bootstrap.sh': renderPrimaryInitScript(),
+    });
     return { configMap, hash, patroniConf };
   }
 
@@ -165,7 +174,8 @@ class PatroniBuilder {
       name: 'patroni',
       image: this.s.image,
       imagePullPolicy: 'IfNotPresent',
-      command: ['patroni', `${ETC}/patroni.yml`],
+      // The image's Patroni, through renderPatroniLauncher's fix of a double demotion behind a partition.
+      command: PATRONI_COMMAND,
       ports: [{ name: 'postgres', containerPort: PG_PORT, protocol: 'TCP' }, { name: 'patroni', containerPort: PATRONI_PORT, protocol: 'TCP' }],
       env: this.patroniEnv(),
       resources: this.s.resources,

@@ -31,13 +31,18 @@ export interface PatroniMember {
   readonly restUrl: string;
   readonly socketDir: string;
   running(): boolean;
-  /** Starts (again) Patroni with the chart's config; PostgreSQL's data stays. */
+  /** Starts (again) Patroni as the chart's container does, with the chart's config; PostgreSQL's data stays. */
   start(): void;
   /** kill -9 of Patroni and every PostgreSQL process of the member, as when its pod is lost. */
   kill(): Promise<void>;
   /** SIGSTOP (or SIGCONT) of Patroni and PostgreSQL: a member frozen with its connections open. */
   freeze(frozen: boolean): Promise<void>;
+  /** Everything Patroni and its PostgreSQL wrote since the first start (the last 8 MB). */
   output(): string;
+  /** Every process of the member's "pod" (`ip netns pids`), as `ps` shows it: what is left when Patroni lost a postmaster. */
+  processes(): Promise<string>;
+  /** PostgreSQL processes of the member's "pod" outside the tree of its data directory's postmaster: postmasters Patroni lost. */
+  lostPostgres(): Promise<number[]>;
 }
 
 export interface PatroniCluster {
@@ -52,15 +57,18 @@ export interface PatroniCluster {
   leader(): Promise<PatroniMember | undefined>;
   /** Each member's log (its last 6,000 characters, or all that is kept), for a failure message. */
   logs(full?: boolean): string;
+  /** Each member's processes ({@link PatroniMember.processes}), for a failure message. */
+  processes(): Promise<string>;
 }
 
-/** The chart's objects for a PgReplicaSet on the patroni engine, in NAMESPACE. */
-export function patroniChart(props: PgReplicaSetProps): { objects: Manifest[]; patroniYml: string; postBootstrap: string } {
+/** The chart's objects for a PgReplicaSet on the patroni engine, in NAMESPACE, and what its member container runs. */
+export function patroniChart(props: PgReplicaSetProps): { objects: Manifest[]; patroniYml: string; launcher: string; postBootstrap: string; command: string[] } {
   const chart = new Chart(Testing.app(), 'test', { namespace: NAMESPACE });
   new PgReplicaSet(chart, 'db', { engine: 'patroni', podNetworks: ['127.0.0.1/32'], ...props });
   const objects = Testing.synth(chart);
   const config = objects.find(o => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-config'));
-  return { objects, patroniYml: config.data['patroni.yml'], postBootstrap: config.data['post-bootstrap.sh'] };
+  const command = objects.find(o => o.kind === 'StatefulSet').spec.template.spec.containers[0].command;
+  return { objects, patroniYml: config.data['patroni.yml'], launcher: config.data['launch-patroni.py'], postBootstrap: config.data['post-bootstrap.sh'], command };
 }
 
 /**
@@ -72,7 +80,7 @@ export function patroniChart(props: PgReplicaSetProps): { objects: Manifest[]; p
  */
 export async function startPatroniCluster(group: ProcessGroup, plane: ControlPlane, props: PgReplicaSetProps & { replicas: number }): Promise<PatroniCluster> {
   const network = await startPodNetwork(group, props.replicas + 1, ['kubernetes']);
-  const { objects, patroniYml, postBootstrap } = patroniChart({ ...props, podNetworks: [network.cidr] });
+  const { objects, patroniYml, launcher, postBootstrap, command } = patroniChart({ ...props, podNetworks: [network.cidr] });
   const statefulSet = objects.find(o => o.kind === 'StatefulSet')!;
   const name = statefulSet.metadata.name as string;
   await plane.kubectlOk(['create', 'namespace', NAMESPACE]);
@@ -90,12 +98,15 @@ export async function startPatroniCluster(group: ProcessGroup, plane: ControlPla
     const socketDir = join(dir, 'socket');
     mkdirSync(socketDir, { recursive: true });
     writeFileSync(join(dir, 'post-bootstrap.sh'), postBootstrap);
+    writeFileSync(join(dir, 'launch-patroni.py'), launcher);
     writeFileSync(join(dir, 'patroni.yml'), stringify({
       ...config,
       bootstrap: { ...config.bootstrap, post_bootstrap: `sh ${join(dir, 'post-bootstrap.sh')}` },
       postgresql: { ...config.postgresql, parameters: { ...config.postgresql.parameters, unix_socket_directories: socketDir } },
     }, { version: '1.1' }));
-    return member(group, `${name}-${i}`, pod, dir, memberEnv(`${name}-${i}`, pod.address, dir, base));
+    // The container's command with the ConfigMap's mount (/etc/patroni) at the member's directory.
+    const argv = command.map(word => word.replace(/^\/etc\/patroni\//, `${dir}/`));
+    return member(group, `${name}-${i}`, pod, dir, argv, memberEnv(`${name}-${i}`, pod.address, dir, base));
   });
   await run('chown', ['-R', 'postgres:postgres', base]);
   members.forEach(m => m.start());
@@ -128,9 +139,12 @@ function memberEnv(name: string, address: string, dir: string, home: string): No
   });
 }
 
-function member(group: ProcessGroup, name: string, pod: PodNetns, dir: string, env: NodeJS.ProcessEnv): PatroniMember {
+function member(group: ProcessGroup, name: string, pod: PodNetns, dir: string, argv: string[], env: NodeJS.ProcessEnv): PatroniMember {
   let process: ReturnType<ProcessGroup['spawn']> | undefined;
+  // The whole log, not the spawn buffer's last 64 kB: a failure's cause is often minutes before it.
   let log = '';
+  const append = (chunk: Buffer) => { log = (log + chunk.toString()).slice(-8_000_000); };
+  const podPids = async () => (await run('ip', ['netns', 'pids', pod.name])).trim().split('\n').filter(Boolean);
   // Patroni starts the postmaster detached (it is re-parented away from Patroni), so the member is
   // Patroni's tree and the postmaster's, found by its pid file; in a pod, both die with the container.
   const signalTree = async (signal: NodeJS.Signals) => {
@@ -145,10 +159,11 @@ function member(group: ProcessGroup, name: string, pod: PodNetns, dir: string, e
     name, pod, restUrl: `http://${pod.address}:${REST_PORT}`, socketDir: join(dir, 'socket'),
     running: () => process !== undefined && process.child.exitCode === null && process.child.signalCode === null,
     start: () => {
-      if (process) log += process.output();
       // runuser sets HOME to the user's; Patroni reads the kubeconfig from $HOME/.kube/config.
-      const [command, ...args] = [...pod.exec, 'runuser', '-u', 'postgres', '--', 'env', `HOME=${env.HOME}`, 'patroni', join(dir, 'patroni.yml')];
+      const [command, ...args] = [...pod.exec, 'runuser', '-u', 'postgres', '--', 'env', `HOME=${env.HOME}`, ...argv];
       process = group.spawn(command, args, { env });
+      process.child.stdout?.on('data', append);
+      process.child.stderr?.on('data', append);
     },
     kill: async () => {
       await signalTree('SIGKILL');
@@ -157,7 +172,18 @@ function member(group: ProcessGroup, name: string, pod: PodNetns, dir: string, e
       await sleep(200);
     },
     freeze: frozen => signalTree(frozen ? 'SIGSTOP' : 'SIGCONT'),
-    output: () => log + (process?.output() ?? ''),
+    output: () => log,
+    processes: async () => {
+      const pids = await podPids();
+      return pids.length ? run('ps', ['-o', 'pid,ppid,lstart,stat,args', '-p', pids.join(',')]) : '(none)\n';
+    },
+    lostPostgres: async () => {
+      const pids = await podPids();
+      if (!pids.length) return [];
+      const rows = (await run('ps', ['-o', 'pid=,ppid=,comm=', '-p', pids.join(',')])).trim().split('\n').map(l => l.trim().split(/\s+/));
+      const postmaster = postmasterPid(join(dir, 'data'));
+      return rows.filter(([pid, ppid, comm]) => comm === 'postgres' && Number(pid) !== postmaster && Number(ppid) !== postmaster).map(([pid]) => Number(pid));
+    },
   };
 }
 
@@ -180,6 +206,7 @@ function patroniClusterOf(members: PatroniMember[], objects: Manifest[], config:
       return leaders.length === 1 ? leaders[0] : undefined;
     },
     logs: full => members.map(m => `--- ${m.name} (${m.pod.address})\n${full ? m.output() : m.output().slice(-6_000)}`).join('\n'),
+    processes: async () => (await Promise.all(members.map(async m => `--- ${m.name}'s processes (ip netns pids ${m.pod.name})\n${await m.processes().catch(e => String(e))}`))).join(''),
   };
 }
 

@@ -300,6 +300,12 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
     'test/lb: \'proxyCache\' ({}) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
   ['gateway mode is given HTTP/2', { mode: 'gateway', gateway: { name: 'public' }, http2: true },
     'test/lb: \'http2\' (true) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
+  ['gateway mode is given an nginx image', { mode: 'gateway', gateway: { name: 'public' }, image: 'nginx:1.27.4' },
+    'test/lb: \'image\' ("nginx:1.27.4") does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier;'],
+  ['ingress mode is given nginx replicas', { mode: 'ingress', ingressClassName: 'traefik', minReplicas: 3 },
+    'test/lb: \'minReplicas\' (3) does not apply to mode \'ingress\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier;'],
+  ['gateway mode is given nginx resources', { mode: 'gateway', gateway: { name: 'public' }, resources: { cpuLimit: '2' } },
+    'test/lb: \'resources\' ({"cpuLimit":"2"}) does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier;'],
   ['gateway mode is given a health source', { mode: 'gateway', gateway: { name: 'public' }, health: 'backend' },
     'test/lb: \'health\' ("backend") does not apply to mode \'gateway\': it is a prop of mode \'nginx\' (\'nginx\' runs our own nginx tier; \'gateway\' attaches an HTTPRoute to an existing Gateway, whose implementation configures what a portable route cannot express'],
 ])('throws error, when %s', (_case, props, message) => {
@@ -345,6 +351,7 @@ test('the resolved settings of nginx mode carry every production default', () =>
     metricsScraper: { podSelector: { 'app.kubernetes.io/name': 'prometheus' }, namespaceSelector: { 'kubernetes.io/metadata.name': 'monitoring' } },
     workerProcesses: 1,
     drainDelaySeconds: 35,
+    pod: {},
   });
 });
 

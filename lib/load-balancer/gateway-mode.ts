@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { ILoadBalancerBackend, PodPeer } from '../core/endpoints';
 import { commonLabels, namespaceOf } from '../core/names';
 import { propError, requireDnsLabel, requirePinnedPeer } from '../core/validation';
-import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
+import { LoadBalancerModeModule, LoadBalancerScope } from './mode';
 import { GatewayReference, LoadBalancerProps } from './props';
 import { otherBackends, ResolvedRoute, resolveInternalPaths, resolveRoutes } from './routes';
 
@@ -80,7 +80,9 @@ function routeRules(s: GatewayModeSettings): object[] {
 }
 
 /** 'gateway' mode: an HTTPRoute attached to the user's Gateway, and the backend admitting the Gateway's pods. */
-export const gatewayMode: LoadBalancerModeDefinition<GatewayModeSettings> = {
+export const gatewayMode: LoadBalancerModeModule<GatewayModeSettings> = {
+  name: 'gateway',
+  ownProps: ['gateway', 'hostnames', 'gatewayPods'],
   resolve: resolveGatewaySettings,
   build(lb, settings) {
     const httpRoute = createHttpRoute(lb, settings);

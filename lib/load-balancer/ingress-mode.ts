@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { ILoadBalancerBackend, PodPeer } from '../core/endpoints';
 import { commonLabels, namespaceOf } from '../core/names';
 import { propError, requireDnsLabel, requirePinnedPeer } from '../core/validation';
-import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
+import { LoadBalancerModeModule, LoadBalancerScope } from './mode';
 import { LoadBalancerProps, LoadBalancerTls } from './props';
 import { otherBackends, ResolvedRoute, resolveInternalPaths, resolveRoutes } from './routes';
 import { createCertificate, resolveTls } from './tls';
@@ -93,7 +93,9 @@ function createIngress(lb: LoadBalancerScope, s: IngressModeSettings, labels: Re
 }
 
 /** 'ingress' mode: an Ingress for the cluster's controller (TLS from a Secret or cert-manager), and the backends admitting the controller's pods. */
-export const ingressMode: LoadBalancerModeDefinition<IngressModeSettings> = {
+export const ingressMode: LoadBalancerModeModule<IngressModeSettings> = {
+  name: 'ingress',
+  ownProps: ['tls', 'hostnames', 'ingressClassName', 'ingressControllerPods'],
   resolve: resolveIngressSettings,
   build(lb, settings) {
     const labels = commonLabels(lb, 'ingress', 'load-balancer');

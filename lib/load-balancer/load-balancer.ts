@@ -2,14 +2,13 @@ import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { IMetricsTarget, MetricsEndpoint, PodPeer } from '../core/endpoints';
+import { ModeRegistry, requireMode } from '../core/mode';
 import { requireSameNamespace, resourceName, selectorLabels } from '../core/names';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
-import { applyPodOptionsWithServiceAccount, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
-import { requireOneOf } from '../core/validation';
 import { GatewayModeSettings, gatewayMode } from './gateway-mode';
 import { IngressModeSettings, ingressMode } from './ingress-mode';
-import { LoadBalancerModeDefinition, LoadBalancerObjects, LoadBalancerScope } from './mode';
+import { LoadBalancerObjects, LoadBalancerScope } from './mode';
 import { NginxModeSettings, nginxMode } from './nginx-mode';
 import { LoadBalancerMode, LoadBalancerProps } from './props';
 
@@ -27,7 +26,7 @@ interface LoadBalancerSettingsByMode {
 export type LoadBalancerSettings = LoadBalancerSettingsByMode[LoadBalancerMode];
 
 /** Every mode, by name; a new mode is a module in lib/load-balancer/ and one entry here. */
-const LOAD_BALANCER_MODES: { readonly [M in LoadBalancerMode]: LoadBalancerModeDefinition<LoadBalancerSettingsByMode[M]> } = {
+export const LOAD_BALANCER_MODES: ModeRegistry<LoadBalancerMode, LoadBalancerProps, LoadBalancerSettingsByMode, LoadBalancerObjects, LoadBalancerScope> = {
   nginx: nginxMode,
   gateway: gatewayMode,
   ingress: ingressMode,
@@ -37,9 +36,7 @@ const LOAD_BALANCER_MODES: { readonly [M in LoadBalancerMode]: LoadBalancerModeD
 export function resolveLoadBalancerSettings(scope: Construct, props: LoadBalancerProps): LoadBalancerSettings {
   validateProps(scope, 'LoadBalancerProps', props);
   requireSameNamespace(scope, 'backend', props.backend);
-  const modes = Object.keys(LOAD_BALANCER_MODES) as LoadBalancerMode[];
-  const mode = requireOneOf(scope, 'mode', props.mode ?? 'nginx', modes);
-  return LOAD_BALANCER_MODES[mode].resolve(scope, props);
+  return LOAD_BALANCER_MODES[requireMode(scope, 'mode', props.mode ?? 'nginx', LOAD_BALANCER_MODES)].resolve(scope, props);
 }
 
 function buildMode<M extends LoadBalancerMode>(mode: M, lb: LoadBalancerScope, settings: LoadBalancerSettingsByMode[M]): LoadBalancerObjects {
@@ -91,16 +88,7 @@ export class LoadBalancer extends Construct implements IMetricsTarget {
     this.httpRoute = objects.httpRoute;
     this.ingress = objects.ingress;
     this.metricsEndpoints = objects.metricsEndpoints ?? [];
-    this.serviceAccount = this.applyPodOptions(props);
-  }
-
-  /** `pod` on the nginx pods (gateway mode refuses it: the Gateway's pods are not ours). */
-  private applyPodOptions(props: LoadBalancerProps): k8s.KubeServiceAccount | undefined {
-    if (!this.deployment) return undefined;
-    const metadata = this.deployment.metadata.toJson();
-    return applyPodOptionsWithServiceAccount(this, 'pod', [this.deployment], resolvePodOptions(this, 'pod', props.pod), {
-      id: 'ServiceAccount', metadata: { name: this.name, namespace: metadata.namespace, labels: metadata.labels },
-    });
+    this.serviceAccount = objects.serviceAccount;
   }
 
   /** Admits pods matching `scraper` on every metrics port (nginx mode; the Gateway's pods are not ours). */

@@ -2,6 +2,7 @@ import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint } from '../core/endpoints';
+import { ModeModule } from '../core/mode';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { LoadBalancerMode, LoadBalancerProps } from './props';
 
@@ -23,13 +24,13 @@ export interface LoadBalancerObjects {
   readonly httpRoute?: ApiObject;
   readonly ingress?: k8s.KubeIngress;
   readonly metricsEndpoints?: MetricsEndpoint[];
+  /** The nginx pods' ServiceAccount, made only when `pod.serviceAccountAnnotations` asks for one. */
+  readonly serviceAccount?: k8s.KubeServiceAccount;
 }
 
 /**
- * One way of running the load balancer. `resolve` validates the props that the mode reads and
- * returns them defaulted; `build` creates the mode's objects from those settings alone.
+ * One way of running the load balancer: `resolve` validates every prop the mode reads (the shared
+ * ones through `routes.ts`) and returns them defaulted; `build` creates the mode's objects from those
+ * settings alone.
  */
-export interface LoadBalancerModeDefinition<S extends { readonly mode: LoadBalancerMode }> {
-  resolve(scope: Construct, props: LoadBalancerProps): S;
-  build(lb: LoadBalancerScope, settings: S): LoadBalancerObjects;
-}
+export type LoadBalancerModeModule<S extends { readonly mode: LoadBalancerMode }> = ModeModule<LoadBalancerProps, S, LoadBalancerObjects, LoadBalancerScope>;

@@ -8,11 +8,12 @@ import {
   restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, utilizationMetric, zoneAndNodeSpread,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { applyPodOptionsWithServiceAccount, PodOptions, resolvePodOptions } from '../core/pod-options';
 import {
   parseQuantity, pinnedImage, propError, requireIntInRange, requireOneOf, requirePinnedPeer, requirePositive, requireReplicaRange,
   requireWholeDuration,
 } from '../core/validation';
-import { LoadBalancerModeDefinition, LoadBalancerScope } from './mode';
+import { LoadBalancerModeModule, LoadBalancerScope } from './mode';
 import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderCertificateReloadLoop, renderNginxConf } from './nginx-conf';
 import { NginxProxySettings, resolveClientMaxBodySize, resolveNginxProxySettings } from './nginx-proxy-settings';
 import { LoadBalancerProps, LoadBalancerTls, LoginMatch, RateLimit } from './props';
@@ -51,6 +52,8 @@ export interface NginxModeSettings extends NginxProxySettings {
   readonly workerProcesses: number;
   /** Seconds a stopping pod keeps serving before nginx is told to quit. */
   readonly drainDelaySeconds: number;
+  /** Pod options of the nginx pods. */
+  readonly pod: PodOptions;
 }
 
 const HTTP_PORT = 8080;
@@ -109,6 +112,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     workerProcesses: Math.max(1, Math.ceil(parseQuantity(String(resources.limits!.cpu!.value))!)),
     drainDelaySeconds: requireWholeDuration(scope, 'drainDelay', props.drainDelay ?? Duration.seconds(35), 'seconds', 0, 600),
+    pod: resolvePodOptions(scope, 'pod', props.pod),
     ...resolveNginxProxySettings(scope, props, parseQuantity(String(resources.limits!.memory!.value))! / 2 ** 20),
   };
 }
@@ -321,7 +325,14 @@ function exporterEndpoint(lb: LoadBalancerScope): MetricsEndpoint {
 }
 
 /** 'nginx' mode: an nginx Deployment whose upstream resolves the backend's headless Service, so it balances per pod. */
-export const nginxMode: LoadBalancerModeDefinition<NginxModeSettings> = {
+export const nginxMode: LoadBalancerModeModule<NginxModeSettings> = {
+  name: 'nginx',
+  ownProps: [
+    'image', 'imageDigest', 'exporterImage', 'exporterImageDigest', 'minReplicas', 'maxReplicas', 'cpuUtilization', 'apiRateLimit', 'loginRateLimit',
+    'loginPath', 'loginMatch', 'websocketPath', 'tls', 'maxFails', 'failTimeout', 'keepalive', 'nextUpstreamTries', 'nextUpstreamOn', 'resendWrites',
+    'proxyTimeouts', 'proxyBuffers', 'websocketReadTimeout', 'drainDelay', 'http2', 'proxyCache', 'health', 'clientMaxBodySize', 'resolver', 'resources',
+    'metricsScraper', 'pod',
+  ],
   resolve: resolveNginxSettings,
   build(lb, settings) {
     const nginxConf = renderNginxConf(nginxConfOptions(lb, settings));
@@ -339,6 +350,7 @@ export const nginxMode: LoadBalancerModeDefinition<NginxModeSettings> = {
       disruptionBudget: disruptionBudget(lb, 'DisruptionBudget', metadata, lb.podSelector),
       networkPolicy: createNetworkPolicy(lb, settings, metadata),
       metricsEndpoints: [exporterEndpoint(lb)],
+      serviceAccount: applyPodOptionsWithServiceAccount(lb, 'pod', [deployment], settings.pod, { id: 'ServiceAccount', metadata }),
     };
   },
 };

@@ -108,29 +108,29 @@ export interface LoadBalancerProps {
    * @default 'nginx'
    */
   readonly mode?: LoadBalancerMode;
-  /** nginx image; must be nginx >= 1.27.3 for `resolve` in upstreams, and run unprivileged. @default 'nginxinc/nginx-unprivileged:1.27.4-alpine' */
+  /** nginx image; must be nginx >= 1.27.3 for `resolve` in upstreams, and run unprivileged. @default 'nginxinc/nginx-unprivileged:1.27.4-alpine' @onlyWhen mode=nginx */
   readonly image?: string;
   /** Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image @onlyWhen mode=nginx */
   readonly imageDigest?: string;
-  /** Image of the stub_status exporter sidecar. @default 'nginx/nginx-prometheus-exporter:1.4.2' */
+  /** Image of the stub_status exporter sidecar. @default 'nginx/nginx-prometheus-exporter:1.4.2' @onlyWhen mode=nginx */
   readonly exporterImage?: string;
   /** Digest of `exporterImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image @onlyWhen mode=nginx */
   readonly exporterImageDigest?: string;
-  /** Fewest nginx pods. @default 2 */
+  /** Fewest nginx pods. @default 2 @onlyWhen mode=nginx */
   readonly minReplicas?: number;
-  /** Most nginx pods. @default 10 */
+  /** Most nginx pods. @default 10 @onlyWhen mode=nginx */
   readonly maxReplicas?: number;
-  /** Average CPU utilization the nginx autoscaler aims for. @default 70 */
+  /** Average CPU utilization the nginx autoscaler aims for. @default 70 @onlyWhen mode=nginx */
   readonly cpuUtilization?: number;
   /** API requests per client, burst and unit. @default { rate: 100, burst: 20, per: 'second' } @onlyWhen mode=nginx */
   readonly apiRateLimit?: RateLimit;
   /** Login requests per client, burst and unit. @default { rate: 5, burst: 3, per: 'minute' } @onlyWhen mode=nginx */
   readonly loginRateLimit?: RateLimit;
-  /** Path of the login endpoint. @default '/api/v1/auth/login' */
+  /** Path of the login endpoint. @default '/api/v1/auth/login' @onlyWhen mode=nginx */
   readonly loginPath?: string;
   /** nginx mode: whether `loginRateLimit` applies to `loginPath` alone ('exact') or to every path below it too ('prefix'). @default 'exact' @onlyWhen mode=nginx */
   readonly loginMatch?: LoginMatch;
-  /** Path prefix of websocket connections, matched at a segment boundary: '/ws' serves '/ws/...', never '/wsx'. @default '/ws' */
+  /** Path prefix of websocket connections, matched at a segment boundary: '/ws' serves '/ws/...', never '/wsx'. @default '/ws' @onlyWhen mode=nginx */
   readonly websocketPath?: string;
   /**
    * Paths that are never forwarded (nginx answers 404, a Gateway answers with no backend), each with
@@ -141,13 +141,13 @@ export interface LoadBalancerProps {
   readonly internalPaths?: string[];
   /** Terminate TLS with the certificate of this `kubernetes.io/tls` Secret (nginx: and redirect HTTP to HTTPS). @default - plain HTTP only @onlyWhen mode=nginx|ingress */
   readonly tls?: LoadBalancerTls;
-  /** Failed attempts that mark a pod down for `failTimeout`. @default 3 */
+  /** Failed attempts that mark a pod down for `failTimeout`. @default 3 @onlyWhen mode=nginx */
   readonly maxFails?: number;
-  /** How long a failing pod is skipped, and the window its failures are counted in. @default Duration.seconds(10) */
+  /** How long a failing pod is skipped, and the window its failures are counted in. @default Duration.seconds(10) @onlyWhen mode=nginx */
   readonly failTimeout?: Duration;
-  /** Idle keepalive connections to the API kept per nginx worker. @default 32 */
+  /** Idle keepalive connections to the API kept per nginx worker. @default 32 @onlyWhen mode=nginx */
   readonly keepalive?: number;
-  /** Pods tried for one request before nginx answers with the error. @default 3 */
+  /** Pods tried for one request before nginx answers with the error. @default 3 @onlyWhen mode=nginx */
   readonly nextUpstreamTries?: number;
   /**
    * What makes nginx try the next pod. `non_idempotent` here would retry POST, PATCH and LOCK on
@@ -190,13 +190,13 @@ export interface LoadBalancerProps {
   readonly routes?: LoadBalancerRoute[];
   /** 'nginx' answers `/health` itself; 'backend' proxies it to the backend's `/health`, so it reflects the pods. @default 'nginx' @onlyWhen mode=nginx */
   readonly health?: LoadBalancerHealth;
-  /** Largest request body accepted (`client_max_body_size`), in whole KiB. @default Size.mebibytes(1) */
+  /** Largest request body accepted (`client_max_body_size`), in whole KiB. @default Size.mebibytes(1) @onlyWhen mode=nginx */
   readonly clientMaxBodySize?: Size;
-  /** DNS server nginx re-resolves the API's headless Service with. @default 'kube-dns.kube-system.svc.cluster.local' */
+  /** DNS server nginx re-resolves the API's headless Service with. @default 'kube-dns.kube-system.svc.cluster.local' @onlyWhen mode=nginx */
   readonly resolver?: string;
-  /** Requests and limits of the nginx container. @default - 100m / 128Mi requested, 1 CPU / 256Mi limit */
+  /** Requests and limits of the nginx container. @default - 100m / 128Mi requested, 1 CPU / 256Mi limit @onlyWhen mode=nginx */
   readonly resources?: Partial<ContainerResources>;
-  /** Pods allowed to scrape the exporter. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
+  /** Pods allowed to scrape the exporter. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) @onlyWhen mode=nginx */
   readonly metricsScraper?: PodPeer;
   /** Gateway mode: the Gateway to attach the HTTPRoute to. @default - required in gateway mode @onlyWhen mode=gateway */
   readonly gateway?: GatewayReference;

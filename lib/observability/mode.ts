@@ -1,13 +1,16 @@
 import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { IMetricsTarget } from '../core/endpoints';
+import { GeneratedSecretSpec, IMetricsTarget } from '../core/endpoints';
+import { ModeModule } from '../core/mode';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { RuleGroup } from './rules';
 import { ObservabilityProps, ObservabilitySettings } from './settings';
 
-/** What every mode builds on: the resolved settings and what the Observability already rendered. */
+/** What every mode builds on: the Observability, its resolved settings and what it already rendered. */
 export interface ObservedTopology {
+  /** The Observability, scope of the mode's objects. */
+  readonly scope: Construct;
   readonly settings: ObservabilitySettings;
   /** The targets as given, so a mode can admit its scraper into their NetworkPolicies. */
   readonly targets: IMetricsTarget[];
@@ -19,12 +22,10 @@ export interface ObservedTopology {
 }
 
 /**
- * How the scrape configuration and the rules reach a Prometheus. A mode validates the props only
- * it reads, then creates its objects in `scope` and returns them.
+ * How the scrape configuration and the rules reach a Prometheus: `resolve` validates the props only
+ * the mode reads, `build` creates its objects in the Observability from those settings and returns them.
  */
-export interface ObservabilityModeBuilder {
-  build(scope: Construct, observed: ObservedTopology, props: ObservabilityProps): ObservabilityModeObjects;
-}
+export type ObservabilityModeModule<S> = ModeModule<ObservabilityProps, S, ObservabilityModeObjects, ObservedTopology>;
 
 /** What a mode of Observability made: the monitors and rules of prometheus-operator, or a Prometheus and a Grafana of its own. */
 export interface ObservabilityModeObjects {
@@ -36,6 +37,8 @@ export interface ObservabilityModeObjects {
   readonly prometheus?: StandalonePrometheus;
   /** The Grafana of standalone mode. */
   readonly grafana?: StandaloneServer;
+  /** Grafana's admin password Secret (standalone); none with prometheus-operator. */
+  readonly generatableSecrets: GeneratedSecretSpec[];
 }
 
 /** A server of standalone mode: one pod with its Deployment, Service, PDB, NetworkPolicy and ConfigMap. */

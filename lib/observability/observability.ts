@@ -2,31 +2,37 @@ import { ApiObject, Chart, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { GeneratedSecretSpec, IMetricsTarget, ISecretConsumer } from '../core/endpoints';
+import { ModeRegistry, requireMode, resolveMode } from '../core/mode';
 import { commonLabels, namespaceOf, resourceName } from '../core/names';
 import { isLabelValue, isQualifiedName } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
 import { propError, requireDnsLabel, requireOneOf, requireWholeDuration } from '../core/validation';
 import { renderDashboards } from './dashboards';
-import { ObservabilityModeBuilder, StandalonePrometheus, StandaloneServer } from './mode';
+import { ObservabilityModeObjects, ObservedTopology, StandalonePrometheus, StandaloneServer } from './mode';
 import { operatorMode } from './operator-mode';
 import { MonitoredEndpoint, renderAlertRules, renderGuideRecordingRules, renderRecordingRules, RuleGroup } from './rules';
 import { GuideMetricsRecording, ObservabilityMode, ObservabilityProps, ObservabilitySettings, ReferenceGroups } from './settings';
-import { grafanaAdminSecretName, standaloneMode } from './standalone-mode';
+import { StandaloneSettings, standaloneMode } from './standalone-mode';
 
 export * from './settings';
 
-/** What each mode builds; a new mode is a module under lib/observability/ and an entry here. */
-const MODE_BUILDERS: Record<ObservabilityMode, ObservabilityModeBuilder> = {
+/** Every mode, by name; a new mode is a module under lib/observability/ and an entry here. */
+export const OBSERVABILITY_MODES: ModeRegistry<ObservabilityMode, ObservabilityProps, ObservabilitySettingsByMode, ObservabilityModeObjects, ObservedTopology> = {
   operator: operatorMode,
   standalone: standaloneMode,
 };
-const MODES = Object.keys(MODE_BUILDERS) as ObservabilityMode[];
+
+/** The settings type of each mode: what it resolved from the props only it reads. */
+interface ObservabilitySettingsByMode {
+  readonly operator: void;
+  readonly standalone: StandaloneSettings;
+}
 
 
 /** Validates and defaults the props of the Observability at `scope`; standalone-only props are its mode's to resolve. */
 export function resolveObservabilitySettings(scope: Construct, props: ObservabilityProps): ObservabilitySettings {
   validateProps(scope, 'ObservabilityProps', props);
-  const mode = requireOneOf(scope, 'mode', props.mode ?? 'operator', MODES);
+  const mode = requireMode(scope, 'mode', props.mode ?? 'operator', OBSERVABILITY_MODES);
   const name = resourceName(scope);
   const endpoints = monitoredEndpoints(scope, props.targets);
   const selector = requireLabels(scope, 'selectorLabels', props.selectorLabels ?? { release: 'kube-prometheus-stack' });
@@ -161,16 +167,16 @@ export class Observability extends Construct implements ISecretConsumer {
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
     const settings = resolveObservabilitySettings(this, props);
+    const mode = resolveMode(OBSERVABILITY_MODES, settings.mode, this, props);
     this.mode = settings.mode;
     this.endpoints = settings.endpoints;
     ({ ruleGroups: this.ruleGroups, dashboards: this.dashboards } = applyReferenceGroups(
       ruleGroupsOf(settings), renderDashboards(this.endpoints), settings.referenceGroups));
-    this.generatableSecrets = this.mode === 'standalone' ? [{ name: grafanaAdminSecretName(this, props), randomKeys: ['password'] }] : [];
     const namespace = namespaceOf(this);
     const labels = commonLabels(this, 'observability', 'monitoring');
     this.dashboardConfigMaps = this.createDashboardMaps(settings, namespace, labels);
-    ({ podMonitors: this.podMonitors, prometheusRules: this.prometheusRules, prometheus: this.prometheus, grafana: this.grafana } = MODE_BUILDERS[this.mode].build(
-      this, { settings, targets: props.targets, namespace, labels, ruleGroups: this.ruleGroups, dashboardMaps: this.dashboardConfigMaps }, props));
+    ({ podMonitors: this.podMonitors, prometheusRules: this.prometheusRules, prometheus: this.prometheus, grafana: this.grafana, generatableSecrets: this.generatableSecrets } = mode.build(
+      { scope: this, settings, targets: props.targets, namespace, labels, ruleGroups: this.ruleGroups, dashboardMaps: this.dashboardConfigMaps }));
   }
 
   /** Dashboards as ConfigMaps the Grafana sidecar (or the standalone Grafana) loads. */

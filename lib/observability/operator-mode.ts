@@ -1,15 +1,18 @@
 import { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
-import { ObservabilityModeBuilder, ObservabilityModeObjects, ObservedTopology } from './mode';
+import { ObservabilityModeModule, ObservabilityModeObjects, ObservedTopology } from './mode';
 
 /** prometheus-operator (kube-prometheus-stack): a PodMonitor per endpoint and a PrometheusRule per rule group. */
-export const operatorMode: ObservabilityModeBuilder = {
-  build(scope: Construct, observed: ObservedTopology): ObservabilityModeObjects {
-    return { podMonitors: createPodMonitors(scope, observed), prometheusRules: createPrometheusRules(scope, observed) };
+export const operatorMode: ObservabilityModeModule<void> = {
+  name: 'operator',
+  // Every prop operator mode reads, the others read too.
+  ownProps: [],
+  resolve() {},
+  build(observed): ObservabilityModeObjects {
+    return { podMonitors: createPodMonitors(observed), prometheusRules: createPrometheusRules(observed), generatableSecrets: [] };
   },
 };
 
-function createPodMonitors(scope: Construct, { settings, labels }: ObservedTopology): ApiObject[] {
+function createPodMonitors({ scope, settings, labels }: ObservedTopology): ApiObject[] {
   // Endpoints that bring their own monitor (CloudNativePG) would otherwise be scraped twice.
   return settings.endpoints.filter(x => !x.hasMonitor).map(e =>
     new ApiObject(scope, `PodMonitor-${e.workloadName}-${e.portName}`, {
@@ -32,7 +35,7 @@ function createPodMonitors(scope: Construct, { settings, labels }: ObservedTopol
     }));
 }
 
-function createPrometheusRules(scope: Construct, { settings, namespace, labels, ruleGroups }: ObservedTopology): ApiObject[] {
+function createPrometheusRules({ scope, settings, namespace, labels, ruleGroups }: ObservedTopology): ApiObject[] {
   return ruleGroups.map(group => new ApiObject(scope, `Rules-${group.name}`, {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PrometheusRule',

@@ -10,7 +10,7 @@ import {
   annotateServiceAccount, applyPodOptions, applyPodOptionsWithServiceAccount, mergePodOptions, PodOptions, resolvePodOptions,
 } from '../core/pod-options';
 import { pinnedImage, propError } from '../core/validation';
-import { ObservabilityModeBuilder, ObservabilityModeObjects, ObservedTopology, StandaloneServer } from './mode';
+import { ObservabilityModeModule, ObservabilityModeObjects, ObservedTopology, StandaloneServer } from './mode';
 import { renderPrometheusConfig } from './prometheus-config';
 import { ObservabilityProps } from './settings';
 
@@ -37,7 +37,7 @@ export function resolveStandaloneSettings(scope: Construct, props: Observability
     prometheusImage: pinnedImage(scope, 'prometheusImage', props.prometheusImage ?? 'quay.io/prometheus/prometheus:v2.53.1', props.prometheusImageDigest),
     grafanaImage: pinnedImage(scope, 'grafanaImage', props.grafanaImage ?? 'grafana/grafana:11.1.3', props.grafanaImageDigest),
     retention: props.retention ?? '15d',
-    grafanaAdminSecret: grafanaAdminSecretName(scope, props),
+    grafanaAdminSecret: props.grafanaAdminSecret ?? `${resourceName(scope)}-grafana-admin`,
     pod: resolveServerPodOptions(scope, props),
   };
 }
@@ -48,11 +48,6 @@ function resolveServerPodOptions(scope: Construct, props: ObservabilityProps): S
     prometheus: mergePodOptions(pod, resolvePodOptions(scope, 'prometheusPod', props.prometheusPod)),
     grafana: mergePodOptions(pod, resolvePodOptions(scope, 'grafanaPod', props.grafanaPod)),
   };
-}
-
-/** The Secret holding Grafana's admin password (key `password`). */
-export function grafanaAdminSecretName(scope: Construct, props: ObservabilityProps): string {
-  return props.grafanaAdminSecret ?? `${resourceName(scope)}-grafana-admin`;
 }
 
 /** Prometheus or Grafana: one pod behind a Service of the same name. */
@@ -66,10 +61,13 @@ interface Server {
 }
 
 /** A Prometheus and a Grafana of its own, each a Deployment of one pod with its Service, budget and NetworkPolicy. */
-export const standaloneMode: ObservabilityModeBuilder = {
-  build(scope: Construct, observed: ObservedTopology, props: ObservabilityProps): ObservabilityModeObjects {
-    return new StandaloneStack(scope, observed, resolveStandaloneSettings(scope, props)).build();
-  },
+export const standaloneMode: ObservabilityModeModule<StandaloneSettings> = {
+  name: 'standalone',
+  ownProps: [
+    'prometheusImage', 'prometheusImageDigest', 'grafanaImage', 'grafanaImageDigest', 'grafanaAdminSecret', 'retention', 'pod', 'prometheusPod', 'grafanaPod',
+  ],
+  resolve: resolveStandaloneSettings,
+  build: (observed, settings) => new StandaloneStack(observed.scope, observed, settings).build(),
 };
 
 class StandaloneStack {
@@ -104,6 +102,7 @@ class StandaloneStack {
     return {
       podMonitors: [],
       prometheusRules: [],
+      generatableSecrets: [{ name: this.settings.grafanaAdminSecret, randomKeys: ['password'] }],
       prometheus: { ...rbac, ...prometheusService, deployment: prometheusDeployment, configMap: prometheusConfig, networkPolicy: policies.prometheus },
       grafana: {
         ...grafanaService, deployment: grafanaDeployment, configMap: grafanaProvisioning, networkPolicy: policies.grafana, serviceAccount: grafanaServiceAccount,

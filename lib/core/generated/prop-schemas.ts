@@ -951,10 +951,25 @@ export const PROP_SCHEMAS = {
             "prop": "mode",
             "default": "nginx",
             "props": {
+              "image": [
+                "nginx"
+              ],
               "imageDigest": [
                 "nginx"
               ],
+              "exporterImage": [
+                "nginx"
+              ],
               "exporterImageDigest": [
+                "nginx"
+              ],
+              "minReplicas": [
+                "nginx"
+              ],
+              "maxReplicas": [
+                "nginx"
+              ],
+              "cpuUtilization": [
                 "nginx"
               ],
               "apiRateLimit": [
@@ -963,12 +978,30 @@ export const PROP_SCHEMAS = {
               "loginRateLimit": [
                 "nginx"
               ],
+              "loginPath": [
+                "nginx"
+              ],
               "loginMatch": [
+                "nginx"
+              ],
+              "websocketPath": [
                 "nginx"
               ],
               "tls": [
                 "nginx",
                 "ingress"
+              ],
+              "maxFails": [
+                "nginx"
+              ],
+              "failTimeout": [
+                "nginx"
+              ],
+              "keepalive": [
+                "nginx"
+              ],
+              "nextUpstreamTries": [
+                "nginx"
               ],
               "nextUpstreamOn": [
                 "nginx"
@@ -995,6 +1028,18 @@ export const PROP_SCHEMAS = {
                 "nginx"
               ],
               "health": [
+                "nginx"
+              ],
+              "clientMaxBodySize": [
+                "nginx"
+              ],
+              "resolver": [
+                "nginx"
+              ],
+              "resources": [
+                "nginx"
+              ],
+              "metricsScraper": [
                 "nginx"
               ],
               "gateway": [
@@ -3080,10 +3125,25 @@ export const PROP_SCHEMAS = {
         "prop": "mode",
         "default": "nginx",
         "props": {
+          "image": [
+            "nginx"
+          ],
           "imageDigest": [
             "nginx"
           ],
+          "exporterImage": [
+            "nginx"
+          ],
           "exporterImageDigest": [
+            "nginx"
+          ],
+          "minReplicas": [
+            "nginx"
+          ],
+          "maxReplicas": [
+            "nginx"
+          ],
+          "cpuUtilization": [
             "nginx"
           ],
           "apiRateLimit": [
@@ -3092,12 +3152,30 @@ export const PROP_SCHEMAS = {
           "loginRateLimit": [
             "nginx"
           ],
+          "loginPath": [
+            "nginx"
+          ],
           "loginMatch": [
+            "nginx"
+          ],
+          "websocketPath": [
             "nginx"
           ],
           "tls": [
             "nginx",
             "ingress"
+          ],
+          "maxFails": [
+            "nginx"
+          ],
+          "failTimeout": [
+            "nginx"
+          ],
+          "keepalive": [
+            "nginx"
+          ],
+          "nextUpstreamTries": [
+            "nginx"
           ],
           "nextUpstreamOn": [
             "nginx"
@@ -3124,6 +3202,18 @@ export const PROP_SCHEMAS = {
             "nginx"
           ],
           "health": [
+            "nginx"
+          ],
+          "clientMaxBodySize": [
+            "nginx"
+          ],
+          "resolver": [
+            "nginx"
+          ],
+          "resources": [
+            "nginx"
+          ],
+          "metricsScraper": [
             "nginx"
           ],
           "gateway": [

@@ -23,6 +23,7 @@ function memoryClient(): CacheClient & { data: Map<string, string>; mode: 'ok' |
       return fn();
     },
     get: (key: string) => client.run(() => data.get(key) ?? null),
+    mget: (keys: string[]) => client.run(() => keys.map(key => data.get(key) ?? null)),
     set: (key: string, value: string) => client.run(() => { data.set(key, value); }),
     del: (key: string) => client.run(() => { data.delete(key); }),
     ping: () => client.run(() => undefined),
@@ -60,6 +61,36 @@ test('a lookup sends its reads of the versions and of the value together: one ro
 
   // THEN the value, its own version and the tag's were all asked for before any answer came
   expect(sentBeforeAnswer).toBe(3);
+});
+
+test('an item\'s value and version are one MGET (one slot), and a hit is the stored JSON text, not parsed and serialized again', async () => {
+  // GIVEN an item cached by getOrLoad, and a client counting the commands sent
+  const client = memoryClient();
+  const cache = new ReadThroughCache(client, 60);
+  await cache.getOrLoad(KEY_A, [], async () => ({ id: 'a', n: 1 }));
+  const get = jest.spyOn(client, 'get');
+  const mget = jest.spyOn(client, 'mget');
+
+  // WHEN it is read as JSON text
+  const json = await cache.getOrLoadJson(KEY_A, [], async () => ({ id: 'a', n: 2 }));
+
+  // THEN the text is what JSON.stringify gives, stored as { versions, value }, and one command read it
+  expect(json).toBe('{"id":"a","n":1}');
+  expect(JSON.parse(client.data.get(`${KEY_A}|entry`)!)).toEqual({ versions: '=0', value: { id: 'a', n: 1 } });
+  expect(mget).toHaveBeenCalledTimes(1);
+  expect(get).not.toHaveBeenCalled();
+  expect(cache.getStats()).toMatchObject({ hits: 1, misses: 1 });
+});
+
+test('an entry stored under other versions, or without a value, is a miss for the JSON reader too', async () => {
+  const client = memoryClient();
+  const cache = new ReadThroughCache(client, 60);
+  client.data.set(`${KEY_A}|entry`, JSON.stringify({ versions: '=1.old', value: { n: 'stale' } }));
+  expect(await cache.getOrLoadJson(KEY_A, [], async () => ({ n: 'fresh' }))).toBe('{"n":"fresh"}');
+  client.data.set(`${KEY_A}|entry`, JSON.stringify({ versions: '=0' }));
+  expect(await cache.getOrLoadJson(KEY_A, [], async () => ({ n: 'again' }))).toBe('{"n":"again"}');
+  expect(await cache.getOrLoad(KEY_A, [], async () => ({ n: 'not loaded' }))).toEqual({ n: 'again' });
+  expect(cache.getStats()).toMatchObject({ hits: 1, misses: 2 });
 });
 
 test('bumping a tag orphans the values under it, and the next load carries the write\'s token', async () => {

@@ -1,3 +1,4 @@
+import { cpus } from 'os';
 import { Scenario } from '../support/context';
 import { load as wrk } from '../support/node-load';
 import { Figure } from '../support/report';
@@ -9,6 +10,13 @@ const CONNECTIONS = 64;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const READ_ITEMS = 1000;
+/**
+ * The backends are pinned to one core and wrk to the other (taskset), so on a shared machine a
+ * backend's requests/s are its one core's, as a pod's are; unpinned on a machine of one core.
+ */
+const PINNED = cpus().length >= 2;
+const BACKEND_CPU = '1';
+const LOAD_CPU = '0';
 
 /** A service path and the bare handler doing only its unavoidable work with the same client. */
 interface Pair {
@@ -18,12 +26,14 @@ interface Pair {
   readonly goals: boolean;
 }
 
-const PAIRS: Pair[] = [
+const ALL_PAIRS: Pair[] = [
   { id: 'cache', label: 'cache hit', goals: true },
   { id: 'replica', label: 'replica read', goals: true },
   { id: 'primary', label: 'primary read', goals: false },
   { id: 'write', label: 'write', goals: false },
 ];
+/** BENCH_PAIRS=cache,replica measures only those pairs (for a profile or a before/after of one path). */
+const PAIRS = ALL_PAIRS.filter(pair => !process.env.BENCH_PAIRS || process.env.BENCH_PAIRS.split(',').includes(pair.id));
 
 interface Measured extends LoadRun {
   /** CPU microseconds of the backend process per request answered. */
@@ -59,11 +69,12 @@ async function startPair(stack: Stack, pair: Pair, nodeArgs: string[]): Promise<
   };
   const env = serviceEnv(stack, { cache: pair.id === 'cache', readPolicy: pair.id === 'primary' ? 'primary' : 'replicas' });
   const ready = '/api/v1/scaling/health/readiness';
+  const cpu = PINNED ? BACKEND_CPU : undefined;
   return {
-    service: await startBackend(stack.group, [...nodeArgs, 'service/dist/server.js'], env, ready),
-    bare: await startBackend(stack.group, bareArgs, bareEnv[pair.id], '/ready'),
+    service: await startBackend(stack.group, [...nodeArgs, 'service/dist/server.js'], env, ready, cpu),
+    bare: await startBackend(stack.group, bareArgs, bareEnv[pair.id], '/ready', cpu),
     ...(COMPARE_SERVICE || COMPARE_ENV
-      ? { compare: await startBackend(stack.group, [...nodeArgs, COMPARE_SERVICE ?? 'service/dist/server.js'], { ...env, ...compareEnv() }, ready) }
+      ? { compare: await startBackend(stack.group, [...nodeArgs, COMPARE_SERVICE ?? 'service/dist/server.js'], { ...env, ...compareEnv() }, ready, cpu) }
       : {}),
   };
 }
@@ -109,9 +120,12 @@ export const requestCost: Scenario = {
     for (const pair of PAIRS) {
       const backends = await startPair(stack, pair, nodeArgs);
       const roles = Object.keys(backends) as Role[];
-      const load = (backend: Backend, seconds: number) => () => wrk(pair.id === 'write'
-        ? { url: backend.url, paths: ['/api/v1/items'], method: 'POST', body: JSON.stringify({ name: 'bench write', payload: { n: 1 } }), headers: { 'Content-Type': 'application/json', ...stack.writeHeaders }, connections: CONNECTIONS, seconds, dir: stack.dir }
-        : { url: backend.url, paths: itemPaths, connections: CONNECTIONS, seconds, dir: stack.dir });
+      const load = (backend: Backend, seconds: number) => () => {
+        const common = { url: backend.url, seconds, connections: CONNECTIONS, dir: stack.dir, cpus: PINNED ? LOAD_CPU : undefined };
+        return wrk(pair.id === 'write'
+          ? { ...common, paths: ['/api/v1/items'], method: 'POST', body: JSON.stringify({ name: 'bench write', payload: { n: 1 } }), headers: { 'Content-Type': 'application/json', ...stack.writeHeaders } }
+          : { ...common, paths: itemPaths });
+      };
       // Every item read once through each service first: the cache holds them all, so (b) only hits.
       for (const role of pair.id === 'cache' ? roles.filter(r => r !== 'bare') : []) {
         for (const path of itemPaths) await (await fetch(`${backends[role]!.url}${path}`)).arrayBuffer();
@@ -130,6 +144,7 @@ export const requestCost: Scenario = {
       figures,
       method: [
         `wrk straight to each backend (no nginx: the figure is the backend's cost), 2 threads, ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds rotating which of the pair goes first, after 2 s of warm-up each.`,
+        PINNED ? `Every backend pinned to core ${BACKEND_CPU} and wrk to core ${LOAD_CPU} (taskset); PostgreSQL and Redis not pinned.` : 'One core: nothing pinned.',
         'Writes send a write token (Authorization: Bearer, signed with the stack\'s key); without one they are 401s.',
         'Bare handlers (bench/bare-backends.ts): Express with one route and the same client: node-redis GET of the stored value sent as is; postgres.js running the service\'s item query on the same replica or primary; the same insert transaction and LSN read for a write.',
         'CPU per request: utime + stime of the backend process from /proc/<pid>/stat over the run, divided by the requests wrk counted. Ratios are taken within a round, then the median.',

@@ -27,6 +27,8 @@ export interface LoadOptions {
   readonly headers?: Record<string, string>;
   /** Where the generated Lua script is written. */
   readonly dir: string;
+  /** Pin the load generator to these cores (taskset's list, e.g. "0"); unpinned by default. */
+  readonly cpus?: string;
 }
 
 const lua = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
@@ -49,11 +51,12 @@ end
 `;
 }
 
-/** Runs wrk (2 threads) at fixed concurrency for `seconds`; figures from its own latency histogram. */
+/** Runs wrk (2 threads; pinned with `cpus`) at fixed concurrency for `seconds`; figures from its own latency histogram. */
 export async function wrk(options: LoadOptions): Promise<LoadRun> {
   const file = join(options.dir, `wrk-${process.pid}-${Date.now()}.lua`);
   writeFileSync(file, script(options));
-  const output = await run('wrk', ['-t', '2', '-c', String(options.connections), '-d', `${options.seconds}s`, '--timeout', '5s',
+  const pin = options.cpus === undefined ? [] : ['-c', options.cpus, 'wrk'];
+  const output = await run(pin.length > 0 ? 'taskset' : 'wrk', [...pin, '-t', '2', '-c', String(options.connections), '-d', `${options.seconds}s`, '--timeout', '5s',
     '-s', file, options.url], { timeoutMs: (options.seconds + 30) * 1000 });
   const line = output.split('\n').find(l => l.startsWith('BENCH '));
   if (!line) throw new Error(`wrk printed no summary:\n${output}`);

@@ -1,4 +1,4 @@
-import express, { Express } from 'express';
+import express, { Express, RequestHandler } from 'express';
 import { createBackends } from './backends';
 import { ReadThroughCache } from './cache/cache';
 import { Config, loadConfig, ServiceConfig } from './config';
@@ -52,14 +52,17 @@ export function createServiceFrom(loaded: Config): Service {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(requestContext());
-  app.use((_req, res, next) => {
-    // While draining, tell keep-alive clients to reconnect elsewhere, or they would keep this process busy.
-    if (health.shuttingDown) res.set('Connection', 'close');
-    next();
-  });
-  app.use(requestMetrics(metrics.requests, metrics.duration, guideRequests));
-  app.use(express.json({ limit: config.bodyLimit, strict: true }), limitJsonDepth(MAX_JSON_DEPTH));
+  app.use(chain(
+    requestContext(),
+    (_req, res, next) => {
+      // While draining, tell keep-alive clients to reconnect elsewhere, or they would keep this process busy.
+      if (health.shuttingDown) res.set('Connection', 'close');
+      next();
+    },
+    requestMetrics(metrics.requests, metrics.duration, guideRequests),
+    express.json({ limit: config.bodyLimit, strict: true }),
+    limitJsonDepth(MAX_JSON_DEPTH),
+  ));
   // The API's routers first: every request passes the routes mounted before its own, and the
   // ops endpoints (probes, metrics) are a small share of the traffic.
   mount(app, '/api/v1/items', itemsRouter(new ItemRepository(router), cache, loaded.auth));
@@ -90,5 +93,29 @@ export function createServiceFrom(loaded: Config): Service {
 
 /** Mounts `router` at `path`, noting the mount point for the request metrics' route label. */
 function mount(app: Express, path: string, router: express.Router): void {
-  app.use(path, noteMountPath(path), router);
+  noteMountPath(path, router);
+  app.use(path, router);
+}
+
+/**
+ * The handlers as one middleware, each calling the next directly: the router matches a layer of
+ * its own for each handler it holds, and every layer a request passes cost it (issue 22). An error,
+ * thrown (also from a callback, as body-parser's), rejected or passed on, goes to the router's error
+ * handlers, as from a handler of its own; `next('route')` is not supported.
+ */
+function chain(...handlers: RequestHandler[]): RequestHandler {
+  return (req, res, next) => {
+    let i = 0;
+    const step = (error?: unknown): void => {
+      if (error) return next(error);
+      if (i === handlers.length) return next();
+      try {
+        const returned: unknown = handlers[i++](req, res, step);
+        if (returned instanceof Promise) returned.catch(next);
+      } catch (thrown) {
+        next(thrown);
+      }
+    };
+    step();
+  };
 }

@@ -1,4 +1,5 @@
 import { lsnToBigInt } from '../db/lsn';
+import { Deadlines } from '../deadlines';
 import { logger } from '../logger';
 import { CacheClient } from './client';
 import { assertCacheKey } from './keys';
@@ -40,13 +41,16 @@ export class ReadThroughCache {
   private readonly stats = { hits: 0, misses: 0, errors: 0, invalidations: 0 };
   private consecutiveFailures = 0;
   private skipUntil = 0;
+  private readonly deadlines: Deadlines;
 
   constructor(
     private readonly client: CacheClient | undefined,
     private readonly defaultTtlSeconds: number,
     private readonly timeoutMs = 250,
     private readonly observer: CacheObserver = {},
-  ) {}
+  ) {
+    this.deadlines = new Deadlines(timeoutMs);
+  }
 
   public get enabled(): boolean {
     return this.client !== undefined;
@@ -54,35 +58,67 @@ export class ReadThroughCache {
 
   /** The value of `key` under `tags`, loading it (with the token of the latest write, if any) on a miss. */
   public async getOrLoad<T>(key: string, tags: string[], load: (token?: string) => Promise<T>, ttlSeconds = this.defaultTtlSeconds): Promise<T> {
+    const found = await this.lookup(key, tags);
+    if (!found) return load();
+    if (found.json !== undefined) return JSON.parse(found.json) as T;
+    const value = await load(found.token);
+    this.store(key, found.versions, JSON.stringify(value), ttlSeconds);
+    return value;
+  }
+
+  /**
+   * {@link getOrLoad}, answering the value's JSON text: a hit is the stored text itself, not parsed
+   * and serialized again (both were a measurable part of a cache hit's CPU, issue 22).
+   */
+  public async getOrLoadJson(key: string, tags: string[], load: (token?: string) => Promise<unknown>, ttlSeconds = this.defaultTtlSeconds): Promise<string> {
+    const found = await this.lookup(key, tags);
+    if (!found) return JSON.stringify(await load());
+    if (found.json !== undefined) return found.json;
+    const json = JSON.stringify(await load(found.token));
+    this.store(key, found.versions, json, ttlSeconds);
+    return json;
+  }
+
+  /**
+   * The entry of `key` when it was stored under the versions current now; else the versions a load
+   * stores under and the token it must read at; undefined when Redis failed (or is off).
+   */
+  private async lookup(key: string, tags: string[]): Promise<Lookup | undefined> {
     assertCacheKey(key);
-    if (!this.client) return load();
-    let token: string | undefined;
-    let versionsSeen: string;
+    if (!this.client) return undefined;
     try {
       // The versions (the key's own and its tags') and the entry are read together: one round
-      // trip, where reading the versions first and then the value under them took two (issue 22).
-      // An entry counts only when it was stored under the versions read now. They are read before
-      // the load: a write that lands during the load bumps one, so the entry this read stores
-      // under the older versions is a miss for every later reader.
-      const versionKeys = [ownVersionKey(key), ...tags.map(tagKey)];
-      const [rawEntry, ...entries] = await Promise.all([entryKey(key), ...versionKeys].map(k => this.call(c => c.get(k))));
-      const versions = entries.map(raw => (raw ? JSON.parse(raw) as Version : undefined));
-      versionsSeen = ['', ...tags].map((tag, i) => `${tag}=${versions[i]?.version ?? 0}`).join(',');
-      token = latest(versions.map(v => v?.token));
-      const entry = rawEntry ? JSON.parse(rawEntry) as Entry<T> : undefined;
-      if (entry?.versions === versionsSeen) {
-        this.count('hits');
-        return entry.value;
-      }
-      this.count('misses');
+      // trip (issue 22). An entry counts only when it was stored under the versions read now. They
+      // are read before a load: a write that lands during the load bumps one, so the entry this
+      // read stores under the older versions is a miss for every later reader.
+      const [rawEntry, ...raw] = await this.readTogether(key, tags);
+      const versions = raw.map(text => (text ? JSON.parse(text) as Version : undefined));
+      const versionsSeen = ['', ...tags].map((tag, i) => `${tag}=${versions[i]?.version ?? 0}`).join(',');
+      const json = rawEntry ? entryValue(rawEntry, versionsSeen) : undefined;
+      this.count(json === undefined ? 'misses' : 'hits');
+      return { json, versions: versionsSeen, token: latest(versions.map(v => v?.token)) };
     } catch (error) {
       this.failed(error);
-      return load();
+      return undefined;
     }
-    const value = await load(token);
-    const stored: Entry<T> = { versions: versionsSeen, value };
-    this.call(c => c.set(entryKey(key), JSON.stringify(stored), Math.min(ttlSeconds, VERSION_TTL_SECONDS))).catch(error => this.failed(error));
-    return value;
+  }
+
+  /**
+   * The entry and the key's own version, then the tags' versions, sent at once. A key with a hash
+   * tag (an item's) shares its slot with its version, so both are one MGET; a tag lives in a slot
+   * of its own, so each is a GET (no multi-key command spans slots on a cluster).
+   */
+  private readTogether(key: string, tags: string[]): Promise<Array<string | null>> {
+    const own = key.includes('{')
+      ? this.call(c => c.mget([entryKey(key), ownVersionKey(key)]))
+      : Promise.all([entryKey(key), ownVersionKey(key)].map(k => this.call(c => c.get(k))));
+    if (tags.length === 0) return own;
+    return Promise.all([own, Promise.all(tags.map(tag => this.call(c => c.get(tagKey(tag)))))]).then(([mine, tagged]) => [...mine, ...tagged]);
+  }
+
+  /** Stores `json` as the value of `key` under `versions`, in the background. */
+  private store(key: string, versions: string, json: string, ttlSeconds: number): void {
+    this.call(c => c.set(entryKey(key), entryText(versions, json), Math.min(ttlSeconds, VERSION_TTL_SECONDS))).catch(error => this.failed(error));
   }
 
   /** Bumps the version of `key` and of `tags`, leaving the write's `token` for the next reader. */
@@ -122,19 +158,14 @@ export class ReadThroughCache {
 
   private async call<T>(fn: (client: CacheClient) => Promise<T>): Promise<T> {
     if (Date.now() < this.skipUntil) throw new Error(`redis skipped for ${BREAKER_COOLDOWN_MS} ms after ${BREAKER_FAILURES} failures in a row`);
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const result = await Promise.race([fn(this.client!), new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`redis did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-      })]);
+      const result = await this.deadlines.within(fn(this.client!), () => new Error(`redis did not answer within ${this.timeoutMs} ms`));
       this.consecutiveFailures = 0;
       return result;
     } catch (error) {
       // After the cooldown one failure re-opens the breaker at once: the count stays at the threshold.
       if (++this.consecutiveFailures >= BREAKER_FAILURES) this.skipUntil = Date.now() + BREAKER_COOLDOWN_MS;
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -157,10 +188,29 @@ function newVersion(token: string): Version {
   return { version: `${Date.now()}.${Math.random().toString(36).slice(2, 8)}`, token };
 }
 
-/** A cached value and the versions it was loaded under (`=<own>,<tag>=<version>,...`). */
-interface Entry<T> {
+/** What a lookup found: the entry's value as JSON text on a hit; the versions seen and the newest write's token either way. */
+interface Lookup {
+  readonly json?: string;
   readonly versions: string;
-  readonly value: T;
+  readonly token?: string;
+}
+
+/**
+ * A cached value as stored: `{"versions":"=<own>,<tag>=<version>,...","value":<the value's JSON>}`,
+ * what JSON.stringify makes of `{ versions, value }`, built from the value's JSON text.
+ */
+function entryText(versions: string, json: string): string {
+  return `${entryPrefix(versions)}${json}}`;
+}
+
+function entryPrefix(versions: string): string {
+  return `{"versions":${JSON.stringify(versions)},"value":`;
+}
+
+/** The value's JSON text of an entry stored under `versions` ({@link entryText}), or undefined (other versions, or no value). */
+function entryValue(raw: string, versions: string): string | undefined {
+  const prefix = entryPrefix(versions);
+  return raw.startsWith(prefix) && raw.endsWith('}') && raw.length > prefix.length + 1 ? raw.slice(prefix.length, -1) : undefined;
 }
 
 /** Where a key's value is stored: beside it, with the key's hash tag, in its cluster slot. */

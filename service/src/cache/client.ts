@@ -1,10 +1,13 @@
 import { createClient, createCluster, createSentinel, ErrorReply } from 'redis';
+import { Deadlines } from '../deadlines';
 import { logger } from '../logger';
 import { RedisContract, redisContractFromEnv } from '../redis-contract';
 
 /** The few commands the cache needs, whatever the deployment (cluster, sentinel or one node). */
 export interface CacheClient {
   get(key: string): Promise<string | null>;
+  /** The values of keys of one cluster slot (the same hash tag), in one command. */
+  mget(keys: string[]): Promise<Array<string | null>>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   del(key: string): Promise<void>;
   ping(): Promise<void>;
@@ -57,6 +60,7 @@ export function createCacheClient(contract: RedisContract | undefined): CacheCli
 
 interface Commands {
   get(key: string): Promise<unknown>;
+  mGet(keys: string[]): Promise<unknown>;
   set(key: string, value: string, options: { EX: number }): Promise<unknown>;
   del(key: string): Promise<unknown>;
 }
@@ -125,17 +129,18 @@ export function resilient(make: () => Connection, options: ResilientOptions = {}
     logger.info('redis command failed for want of a node: rebuilding the client');
     attempt(firstRetryMs);
   };
+  // A node client still trying to connect holds its commands without failing them: a stall counts too.
+  const stalls = rebuildOnFailureMs === undefined ? undefined : new Deadlines(rebuildOnFailureMs);
   const run = async <T>(command: (commands: Commands) => Promise<T>): Promise<T> => {
     if (!serving) throw new Error('redis is not connected');
-    // A node client still trying to connect holds its commands without failing them: a stall counts too.
-    const stalled = rebuildOnFailureMs === undefined ? undefined : setTimeout(rebuild, rebuildOnFailureMs);
+    const stalled = stalls?.watch(rebuild);
     try {
       return await command(serving.commands);
     } catch (error) {
       if (!(error instanceof ErrorReply)) rebuild();
       throw error;
     } finally {
-      clearTimeout(stalled);
+      stalled?.done();
     }
   };
   return cacheCommands(run, async () => {
@@ -150,6 +155,7 @@ export function resilient(make: () => Connection, options: ResilientOptions = {}
 function cacheCommands(run: <T>(command: (commands: Commands) => Promise<T>) => Promise<T>, close: () => Promise<void>): CacheClient {
   return {
     get: async key => (await run(c => c.get(key))) as string | null,
+    mget: async keys => (await run(c => c.mGet(keys))) as Array<string | null>,
     set: async (key, value, ttlSeconds) => {
       await run(c => c.set(key, value, { EX: ttlSeconds }));
     },

@@ -29,8 +29,8 @@ export function planRead(policy: ReadPolicy, replicas: readonly ReplicaView[], t
   if (replicas.length === 0) return { target: 'primary', reason: 'no-replicas-configured' };
   const healthy = replicas.filter(r => r.healthy);
   if (healthy.length === 0) return { target: 'primary', reason: 'no-healthy-replica' };
+  if (token === undefined) return { target: 'replica', replica: healthy[turn % healthy.length].name };
   const ordered = healthy.map((_, i) => healthy[(turn + i) % healthy.length]);
-  if (token === undefined) return { target: 'replica', replica: ordered[0].name };
   const wanted = lsnToBigInt(token);
   const reached = ordered.find(r => r.replayLsn !== null && lsnToBigInt(r.replayLsn) >= wanted);
   if (reached) return { target: 'replica', replica: reached.name };

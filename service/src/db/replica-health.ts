@@ -21,6 +21,7 @@ export interface ReplicaState {
 export class ReplicaHealth {
   private readonly samples: Array<{ at: number; lsn: bigint }> = [];
   private readonly byName: Map<string, ReplicaState>;
+  private readonly live: ReplicaState[];
   private floor = 0n;
 
   constructor(
@@ -29,6 +30,7 @@ export class ReplicaHealth {
     private readonly onChange: (name: string, healthy: boolean, why: string) => void = () => undefined,
   ) {
     this.byName = new Map(names.map(name => [name, { name, healthy: false, lagMs: null, lagBytes: null, replayLsn: null }]));
+    this.live = [...this.byName.values()];
   }
 
   /** The LSN a replica must have replayed before it takes reads. */
@@ -97,6 +99,11 @@ export class ReplicaHealth {
   /** A copy of every replica's state, in the configured order. */
   public states(): ReplicaState[] {
     return [...this.byName.values()].map(s => ({ ...s }));
+  }
+
+  /** The live states, not copied, for a read's routing (a copy of every state per read was measurable, issue 22). */
+  public view(): readonly Readonly<ReplicaState>[] {
+    return this.live;
   }
 
   private setHealthy(state: ReplicaState, healthy: boolean, why: string): void {

@@ -1,4 +1,5 @@
 import postgres, { Sql } from 'postgres';
+import { Deadlines } from '../deadlines';
 import { logger } from '../logger';
 import { DatabaseConfig, READ_DEADLINE_SLACK_MS, validateDatabaseConfig } from './config';
 import { isConnectionError, toDomainError, TokenAheadError } from './errors';
@@ -57,6 +58,8 @@ export class QueryRouter {
   private primaryLsn = 0n;
   private timer?: NodeJS.Timeout;
   private checking?: Promise<void>;
+  /** The deadline of every routed read and write. */
+  private readonly deadlines: Deadlines;
 
   constructor(config: DatabaseConfig, private readonly observer: RouterObserver = {}) {
     this.config = validateDatabaseConfig(config);
@@ -66,6 +69,9 @@ export class QueryRouter {
       return this.pool(hostPort, { host, port: Number(port) }, config.replicaPoolMax);
     });
     this.health = new ReplicaHealth(config.replicas, config.maxLagMs, (name, healthy, why) => observer.onReplicaStateChange?.(name, healthy, why));
+    // statement_timeout is enforced by the server: one that stops answering (frozen, partitioned)
+    // never sends the cancellation, so the client keeps its own deadline a little beyond it.
+    this.deadlines = new Deadlines(this.config.statementTimeoutMs + READ_DEADLINE_SLACK_MS);
   }
 
   private pool(name: string, override: { host?: string; port?: number }, max: number): Pool {
@@ -121,7 +127,7 @@ export class QueryRouter {
   public async write<T>(fn: (sql: postgres.TransactionSql) => Promise<T>): Promise<{ result: T; token: string }> {
     try {
       // Bounded like reads: a primary that stops answering gets a 503 in time, not a request held open.
-      const result = await this.measured('write', 'primary', this.primary, sql => withTimeout(sql.begin(fn) as Promise<T>, this.deadlineMs));
+      const result = await this.measured('write', 'primary', this.primary, sql => this.bounded(sql.begin(fn) as Promise<T>));
       // Read after COMMIT: inside the writing transaction the LSN would be older than the commit record.
       const lsn = await this.currentPrimaryLsn();
       this.observer.onWrite?.();
@@ -146,13 +152,16 @@ export class QueryRouter {
   }
 
   private get deadlineMs(): number {
-    // statement_timeout is enforced by the server: one that stops answering (frozen, partitioned)
-    // never sends the cancellation, so the client keeps its own deadline a little beyond it.
-    return this.config.statementTimeoutMs + READ_DEADLINE_SLACK_MS;
+    return this.deadlines.timeoutMs;
+  }
+
+  /** `query`, rejected with a connection timeout (ETIMEDOUT) past the statement deadline. */
+  private bounded<T>(query: Promise<T>): Promise<T> {
+    return this.deadlines.within(query, () => Object.assign(new Error(`no answer within ${this.deadlineMs} ms`), { code: 'ETIMEDOUT' }));
   }
 
   private async routeRead<T>(fn: (sql: Sql) => Promise<T>, token?: string): Promise<T> {
-    const bounded = (sql: Sql) => withTimeout(fn(sql), this.deadlineMs);
+    const bounded = (sql: Sql) => this.bounded(fn(sql));
     const first = await this.pickReplica(token);
     if (!first.replica) {
       this.observer.onRead?.('primary', first.reason);
@@ -180,7 +189,7 @@ export class QueryRouter {
   }
 
   private async pickReplica(token?: string): Promise<{ replica?: Pool; reason: ReadReason }> {
-    const plan = planRead(this.config.readPolicy, this.health.states(), this.turn++, token);
+    const plan = planRead(this.config.readPolicy, this.health.view(), this.turn++, token);
     if (plan.target === 'primary') return { reason: plan.reason };
     if (plan.target === 'replica') return { replica: this.replicaNamed(plan.replica), reason: 'replica' };
     const wanted = lsnToBigInt(token!);
@@ -211,7 +220,7 @@ export class QueryRouter {
 
   /** The primary's current LSN (through the pool's slots unless `throughSlots` is false); remembered as the newest known. */
   private async currentPrimaryLsn(throughSlots = true): Promise<bigint> {
-    const ask = (sql: Sql) => withTimeout(sql<Array<{ lsn: string }>>`select pg_current_wal_lsn()::text as lsn`, this.deadlineMs);
+    const ask = (sql: Sql) => this.bounded(sql<Array<{ lsn: string }>>`select pg_current_wal_lsn()::text as lsn`);
     const [{ lsn }] = throughSlots ? await this.timed(this.primary, ask) : await this.unslotted(this.primary, ask);
     const value = lsnToBigInt(lsn);
     if (value > this.primaryLsn) this.primaryLsn = value;
@@ -265,7 +274,7 @@ export class QueryRouter {
     const sql = pool.sql;
     try {
       const result = await fn(sql);
-      logger.debug({ pool: pool.name, ms: Date.now() - started, rows: Array.isArray(result) ? result.length : undefined }, 'query');
+      if (logger.isLevelEnabled('debug')) logger.debug({ pool: pool.name, ms: Date.now() - started, rows: Array.isArray(result) ? result.length : undefined }, 'query');
       return result;
     } catch (error) {
       if (isConnectionError(error)) this.renew(pool, sql);

@@ -1,14 +1,29 @@
-import { Request, RequestHandler, Response } from 'express';
+import { Request, RequestHandler, Response, Router } from 'express';
 import { Counter, Histogram } from 'prom-client';
 
 type RequestLabels = Readonly<{ method: string; route: string; status: string }>;
+type GuideLabels = Readonly<{ method: string; endpoint: string; status: string }>;
 
-/** Where a router is mounted, noted on the response: an error handled at the app level has left its router, and with it req.baseUrl. */
-export function noteMountPath(path: string): RequestHandler {
-  return (_req, res, next) => {
-    res.locals.mountPath = path;
-    next();
-  };
+/**
+ * Route label of each express Route object of a mounted router (the same object on every request
+ * it matches), noted at mount time: an error handled at the app level has left its router, and
+ * with it req.baseUrl.
+ */
+const mountedRoutes = new WeakMap<object, string>();
+
+function routeLabel(mountPath: string, routePath: string): string {
+  return `${mountPath}${routePath}`.replace(/(.)\/$/, '$1');
+}
+
+/** Notes where `router` is mounted, for the route label of its routes (call it after its routes are added). */
+export function noteMountPath(path: string, router: Router): void {
+  for (const layer of router.stack) if (layer.route) mountedRoutes.set(layer.route, routeLabel(path, layer.route.path));
+}
+
+/** The label sets of one (route, method, status): ours and, when served, the guide's. */
+interface LabelSets {
+  readonly labels: RequestLabels;
+  readonly guide: GuideLabels;
 }
 
 /**
@@ -18,32 +33,38 @@ export function noteMountPath(path: string): RequestHandler {
  * routes are the app's, methods the ones node's parser accepts, statuses three digits.
  */
 export class RequestLabelCache {
-  /** Route label of each express Route object (the same object on every request it matches). */
+  /** Route label of each Route object not under a noted mount (app-level routes). */
   private readonly routes = new WeakMap<object, string>();
-  private readonly sets = new Map<string, Map<string, Map<number, RequestLabels>>>();
+  private readonly sets = new Map<string, Map<string, Map<number, LabelSets>>>();
 
   /** The route pattern, not the path: ids must not explode the label set. */
-  public route(req: Request, res: Response): string {
+  public route(req: Request): string {
     if (!req.route) return 'unmatched';
-    let route = this.routes.get(req.route);
+    let route = mountedRoutes.get(req.route) ?? this.routes.get(req.route);
     if (route === undefined) {
-      const mountPath = (res.locals.mountPath as string | undefined) ?? req.baseUrl;
-      route = `${mountPath}${(req.route as { path: string }).path}`.replace(/(.)\/$/, '$1');
+      route = routeLabel(req.baseUrl, (req.route as { path: string }).path);
       this.routes.set(req.route, route);
     }
     return route;
   }
 
-  public labels(route: string, method: string, status: number): RequestLabels {
+  public labels(route: string, method: string, status: number): LabelSets {
     let byMethod = this.sets.get(route);
     if (!byMethod) this.sets.set(route, byMethod = new Map());
     let byStatus = byMethod.get(method);
     if (!byStatus) byMethod.set(method, byStatus = new Map());
-    let labels = byStatus.get(status);
-    if (!labels) byStatus.set(status, labels = Object.freeze({ method, route, status: String(status) }));
-    return labels;
+    let sets = byStatus.get(status);
+    if (!sets) {
+      const labels = Object.freeze({ method, route, status: String(status) });
+      byStatus.set(status, sets = { labels, guide: Object.freeze({ method, endpoint: route, status: labels.status }) });
+    }
+    return sets;
   }
 }
+
+/** When a response's request started (process.hrtime.bigint()), kept on the response for the shared finish listener. */
+const STARTED = Symbol('started');
+type TimedResponse = Response & { [STARTED]: bigint };
 
 /** Counts every request and times it from here to its response's last byte, by method, route pattern and status. */
 export function requestMetrics(
@@ -51,14 +72,17 @@ export function requestMetrics(
   guideRequests?: Counter<'method' | 'endpoint' | 'status'>,
 ): RequestHandler {
   const cache = new RequestLabelCache();
-  return (req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const labels = cache.labels(cache.route(req, res), req.method, res.statusCode);
-      requests.inc(labels);
-      guideRequests?.inc({ method: labels.method, endpoint: labels.route, status: labels.status });
-      duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
-    });
+  // One listener for every response (no closure per request): the response holds its request and start.
+  function finished(this: TimedResponse): void {
+    const req = this.req;
+    const { labels, guide } = cache.labels(cache.route(req), req.method, this.statusCode);
+    requests.inc(labels);
+    guideRequests?.inc(guide);
+    duration.observe(labels, Number(process.hrtime.bigint() - this[STARTED]) / 1e9);
+  }
+  return (_req, res, next) => {
+    (res as TimedResponse)[STARTED] = process.hrtime.bigint();
+    res.on('finish', finished);
     next();
   };
 }

@@ -2,7 +2,7 @@ import { cpus } from 'os';
 import { Scenario } from '../support/context';
 import { load as wrk } from '../support/node-load';
 import { Figure } from '../support/report';
-import { Backend, cpuSeconds, serviceEnv, Stack, startBackend } from '../support/stack';
+import { Backend, cpuSeconds, serviceEnv, Stack, startBackend, syscalls } from '../support/stack';
 import { median } from '../support/stats';
 import { LoadRun } from '../support/wrk';
 
@@ -38,12 +38,15 @@ const PAIRS = ALL_PAIRS.filter(pair => !process.env.BENCH_PAIRS || process.env.B
 interface Measured extends LoadRun {
   /** CPU microseconds of the backend process per request answered. */
   readonly cpuUsPerRequest: number;
+  /** Write system calls of the backend process per request answered (socket writes: responses, queries, Redis commands). */
+  readonly writesPerRequest: number;
 }
 
 async function measure(backend: Backend, load: () => Promise<LoadRun>): Promise<Measured> {
-  const before = cpuSeconds(backend.child.pid!);
+  const pid = backend.child.pid!;
+  const [cpuBefore, callsBefore] = [cpuSeconds(pid), syscalls(pid)];
   const run = await load();
-  return { ...run, cpuUsPerRequest: ((cpuSeconds(backend.child.pid!) - before) * 1e6) / run.requests };
+  return { ...run, cpuUsPerRequest: ((cpuSeconds(pid) - cpuBefore) * 1e6) / run.requests, writesPerRequest: (syscalls(pid).writes - callsBefore.writes) / run.requests };
 }
 
 /**
@@ -95,6 +98,8 @@ function pairFigures(pair: Pair, runs: Partial<Record<Role, Measured[]>>): Figur
     { name: `${pair.label}: bare requests/s`, unit: 'req/s', ...of(bare, rps) },
     { name: `${pair.label}: service CPU per request`, unit: 'us', ...of(service, cpu) },
     { name: `${pair.label}: bare CPU per request`, unit: 'us', ...of(bare, cpu) },
+    { name: `${pair.label}: service write system calls per request`, unit: '', ...of(service, m => m.writesPerRequest) },
+    { name: `${pair.label}: bare write system calls per request`, unit: '', ...of(bare, m => m.writesPerRequest) },
     ...(compare.length === 0 ? [] : [
       { name: `${pair.label}: compared build / bare requests/s`, unit: 'x', ...ratio(compare, bare, rps) },
       { name: `${pair.label}: compared build / bare CPU per request`, unit: 'x', ...ratio(compare, bare, cpu) },
@@ -147,7 +152,7 @@ export const requestCost: Scenario = {
         PINNED ? `Every backend pinned to core ${BACKEND_CPU} and wrk to core ${LOAD_CPU} (taskset); PostgreSQL and Redis not pinned.` : 'One core: nothing pinned.',
         'Writes send a write token (Authorization: Bearer, signed with the stack\'s key); without one they are 401s.',
         'Bare handlers (bench/bare-backends.ts): Express with one route and the same client: node-redis GET of the stored value sent as is; postgres.js running the service\'s item query on the same replica or primary; the same insert transaction and LSN read for a write.',
-        'CPU per request: utime + stime of the backend process from /proc/<pid>/stat over the run, divided by the requests wrk counted. Ratios are taken within a round, then the median.',
+        'CPU per request: utime + stime of the backend process from /proc/<pid>/stat over the run, divided by the requests wrk counted. Ratios are taken within a round, then the median. Write system calls per request: syscw of /proc/<pid>/io over the run, likewise.',
         `Reads draw ${READ_ITEMS} seeded items uniformly; the cache pair reads every item once through the service before measuring, so the service and bare both find it.`,
       ],
     };

@@ -95,6 +95,13 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
+/** Read and write system calls a process has made (syscr and syscw of /proc/<pid>/io): a socket read or write is one each. */
+export function syscalls(pid: number): { reads: number; writes: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
+  return { reads: field('syscr'), writes: field('syscw') };
+}
+
 /** `cpus`: pin the process to these cores (taskset's list, e.g. "1"), which taskset then execs, keeping the pid. */
 export async function startBackend(group: ProcessGroup, args: string[], env: Record<string, string>, readyPath: string, cpus?: string): Promise<Backend> {
   const port = await freePort();

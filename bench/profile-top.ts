@@ -2,7 +2,7 @@
  * `npx ts-node --transpile-only bench/profile-top.ts <file.cpuprofile> [count]`: the functions
  * with the most self time in a V8 CPU profile (from `node --cpu-prof`, e.g. a run with
  * BENCH_PROFILE=<dir>), and the share of time per package, to see where a request's time goes.
- * `--areas` instead: the busy time by the areas of issue 22 (see {@link AREAS}).
+ * `--areas <file> [us per request]` instead: the busy time by the areas of issue 22 (see {@link AREAS}).
  */
 import { readFileSync } from 'fs';
 
@@ -35,22 +35,30 @@ function owner(url: string): string {
 const AREAS: Array<[string, (url: string, fn: string) => boolean]> = [
   ['request ids and logging', (url, fn) => /http\/request-context|node_modules\/pino/.test(url) || fn === 'randomUUID'],
   ['metrics labels and timers', url => /http\/request-metrics|node_modules\/prom-client/.test(url)],
-  ['validation (zod, JSON depth)', url => /node_modules\/zod|http\/json-depth/.test(url)],
+  ['validation (zod, item id, JSON depth)', (url, fn) => /node_modules\/zod|http\/json-depth/.test(url) || fn === 'itemIdOf'],
   ['token parsing (JWT, consistency token)', url => /node_modules\/jose|http\/auth\.js|db\/lsn/.test(url)],
   // JSON.parse and JSON.stringify are built-ins: no file.
-  ['JSON parse and stringify', (url, fn) => url === '' && (fn === 'parse' || fn === 'stringify')],
+  ['JSON shaping (parse, stringify, sendJson, toItem)', (url, fn) => (url === '' && (fn === 'parse' || fn === 'stringify')) || fn === 'sendJson' || fn === 'toItem'],
   ['query router and pool slots', url => /service\/dist\/db\//.test(url)],
+  ['call deadlines (deadlines.js: Redis calls, queries)', url => /service\/dist\/deadlines/.test(url)],
   ['cache (version keys and value, cache.js)', url => /service\/dist\/cache\//.test(url)],
   ['postgres.js client', url => /node_modules\/postgres\//.test(url)],
   ['redis client', url => /node_modules\/(@redis|redis|cluster-key-slot)\//.test(url)],
   ['service routes and errors', url => /service\/dist\/http\//.test(url)],
-  ['Express, router and body-parser (middleware)', url => /node_modules\/(express|router|body-parser|raw-body|type-is|on-finished|finalhandler|send|etag|content-type|media-typer|mime-types|path-to-regexp|depd|http-errors)\//.test(url)],
-  ['node http, net and streams', url => url.startsWith('node:')],
+  ['Express, router and body-parser (middleware)', url => /node_modules\/(express|router|body-parser|raw-body|type-is|on-finished|finalhandler|send|etag|content-type|media-typer|mime-types|path-to-regexp|depd|http-errors|parseurl|debug|fresh)\/|service\/dist\/app\.js/.test(url)],
   ['garbage collection', (_url, fn) => fn === '(garbage collector)'],
 ];
+/** Where a sample goes that no area claims: node's own work with no JS caller (parsing, socket reads and writes, timers). */
+const EVENT_LOOP = 'node http, net and event loop (no JS caller)';
+/** A frame of a request handler: samples before the first one under it are the process's start-up, left out. */
+const HANDLER = /service\/dist\/http\/items-routes|bench\/bare-backends/;
 
-/** Busy time (idle left out) by area: each sample to the deepest frame of its stack that an area claims. */
-function areas(profile: Profile): void {
+/**
+ * Busy time (idle and start-up left out) by area: each sample to the deepest frame of its stack
+ * that an area claims, so node's internals (a header set, a socket write) count for the code that
+ * called them; with `usPerRequest` (the CPU per request measured in the same run), as microseconds.
+ */
+function areas(profile: Profile, usPerRequest?: number): void {
   const byId = new Map(profile.nodes.map(n => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
@@ -59,19 +67,24 @@ function areas(profile: Profile): void {
     const known = areaOf.get(id);
     if (known) return known;
     const { url, functionName } = byId.get(id)!.callFrame;
-    const area = AREAS.find(([, match]) => match(url, functionName))?.[0] ?? (parent.has(id) ? classify(parent.get(id)!) : 'other (program, native)');
+    const area = AREAS.find(([, match]) => match(url, functionName))?.[0] ?? (parent.has(id) ? classify(parent.get(id)!) : EVENT_LOOP);
     areaOf.set(id, area);
     return area;
   };
+  const underHandler = (id: number): boolean => HANDLER.test(byId.get(id)!.callFrame.url) || (parent.has(id) && underHandler(parent.get(id)!));
+  const firstRequest = profile.samples.findIndex(underHandler);
   const totals = new Map<string, number>();
   profile.samples.forEach((id, i) => {
-    if (byId.get(id)!.callFrame.functionName === '(idle)') return;
+    if (i < firstRequest || byId.get(id)!.callFrame.functionName === '(idle)') return;
     const area = classify(id);
     totals.set(area, (totals.get(area) ?? 0) + (profile.timeDeltas[i] ?? 0));
   });
   const busy = [...totals.values()].reduce((a, b) => a + b, 0);
   process.stdout.write(`busy ${(busy / 1e6).toFixed(2)} s\n`);
-  for (const [area, micros] of [...totals].sort((a, b) => b[1] - a[1])) process.stdout.write(`${((micros / busy) * 100).toFixed(1).padStart(5)}%  ${area}\n`);
+  for (const [area, micros] of [...totals].sort((a, b) => b[1] - a[1])) {
+    const perRequest = usPerRequest === undefined ? '' : `${((micros / busy) * usPerRequest).toFixed(1).padStart(7)} us  `;
+    process.stdout.write(`${((micros / busy) * 100).toFixed(1).padStart(5)}%  ${perRequest}${area}\n`);
+  }
 }
 
 function main(file: string, count: number): void {
@@ -96,5 +109,5 @@ function main(file: string, count: number): void {
   for (const [name, micros] of top(byFunction, count)) process.stdout.write(`${share(micros)}  ${name}\n`);
 }
 
-if (process.argv[2] === '--areas') areas(JSON.parse(readFileSync(process.argv[3], 'utf8')) as Profile);
+if (process.argv[2] === '--areas') areas(JSON.parse(readFileSync(process.argv[3], 'utf8')) as Profile, process.argv[4] === undefined ? undefined : Number(process.argv[4]));
 else main(process.argv[2], Number(process.argv[3] ?? 25));

@@ -139,7 +139,7 @@ describe.each([...DIST_CHARTS, ...USER_CHARTS])('$file on a real control plane',
     expect(refused.stderr).toMatch(/violates PodSecurity "restricted:/);
   }, 'placing'));
 
-  test('spread: API pods in 3 zones, database and cache members each on a node of their own', run.step(async () => {
+  test('spread: API pods in 3 zones, database and cache members each on a node of their own (a rule) and over the 3 zones', run.step(async () => {
     const zoneOf = new Map((await getItems(cp(), ['nodes'])).map(n => [n.metadata.name, n.metadata.labels['topology.kubernetes.io/zone']]));
     const api = workloads.find(w => w.kind === 'Deployment' && w.spec.template.metadata.labels['app.kubernetes.io/component'] === 'api')!;
     const selector = (w: KubeObject) => Object.entries(w.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
@@ -152,12 +152,12 @@ describe.each([...DIST_CHARTS, ...USER_CHARTS])('$file on a real control plane',
     expect(apiPods.length).toBeGreaterThanOrEqual(3);
     expect(new Set(apiPods.map(p => zoneOf.get(p.spec.nodeName))).size).toBe(3);
     for (const w of workloads.filter(x => x.kind === 'StatefulSet')) {
-      const term = w.spec.template.spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm;
-      if (!term) continue;
+      const term = w.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0];
       const peers = Object.entries(term.labelSelector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
       const pods = await getItems(cp(), ['pods', '-n', namespace, '-l', peers]);
-      if (pods.length > 6) continue;
-      expect({ [w.metadata.name]: new Set(pods.map(p => p.spec.nodeName)).size }).toEqual({ [w.metadata.name]: pods.length });
+      const zones = new Set(pods.map(p => zoneOf.get(p.spec.nodeName))).size;
+      expect({ [w.metadata.name]: { nodes: new Set(pods.map(p => p.spec.nodeName)).size, zones } })
+        .toEqual({ [w.metadata.name]: { nodes: pods.length, zones: Math.min(pods.length, 3) } });
     }
   }, 'placing'));
 
@@ -328,10 +328,10 @@ describe('pod options of PgReplicaSet on a real control plane', () => {
   const POOL = ['kwok-node-5', 'kwok-node-6'];
   const TOLERATION = { key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' };
 
-  /** PgReplicaSet's StatefulSets (a primary and 3 replicas) in `namespace`, with `pod`. */
+  /** PgReplicaSet's StatefulSets (a primary and 3 replicas) in `namespace`, with `pod`; 4 members in a pool of 2 nodes share nodes, as placement 'preferred' lets them. */
   const statefulSets = (namespace: string, pod: PodOptions) => {
     const chart = new Chart(Testing.app(), 'pool', { namespace });
-    new PgReplicaSet(chart, 'db', { replicas: 3, pod });
+    new PgReplicaSet(chart, 'db', { replicas: 3, pod, placement: 'preferred' });
     return Testing.synth(chart).filter(o => o.kind === 'StatefulSet');
   };
   const PODS = statefulSets('count', {}).reduce((sum, sts) => sum + sts.spec.replicas, 0);

@@ -31,7 +31,7 @@ test('the statefulset engine synthesizes a primary, two replicas, their Services
   const replicas = findObject(manifests, 'StatefulSet', 'test-db-replica');
   expect(replicas.spec.replicas).toBe(2);
   expect(replicas.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } } });
-  expect(replicas.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
+  expect(replicas.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
   expect(replicas.spec.template.spec.securityContext).toMatchObject({ runAsUser: 999, fsGroup: 999 });
   expect(findObject(manifests, 'Service', 'test-db-rw').spec.selector['app.kubernetes.io/component']).toBe('primary');
   expect(findObject(manifests, 'Service', 'test-db-ro').spec.selector['app.kubernetes.io/component']).toBe('replica');
@@ -172,7 +172,7 @@ test('the settings fill every default of the statefulset engine', () => {
   expect(settings).toMatchObject({
     engine: 'statefulset', name: 'test-db', replicas: 2, synchronousReplicas: 0, synchronousCommit: 'on',
     credentialsSecret: 'test-db-credentials', image: 'postgres:15.15', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
-    placement: 'preferred', maxConnections: 400, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
+    placement: 'required', maxConnections: 400, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
     maxSlotWalKeepSize: '4GB', parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], pooler: false,
     podMonitorLabels: { release: 'kube-prometheus-stack' }, dnsSuffix: 'default.svc.cluster.local',
   });
@@ -248,15 +248,27 @@ test.each([
   ])).toEqual(objectsMadeBy(db));
 });
 
-test('placement \'required\' keeps every engine\'s instances on different nodes as a rule', () => {
+test('by default every engine keeps its instances on different nodes as a rule and spreads them over zones as a preference; placement \'preferred\' softens the node rule only', () => {
+  const zoneSpread = { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: expect.any(Object) } };
   for (const engine of ['statefulset', 'patroni'] as const) {
-    const sets = synthDb({ engine, placement: 'required' }).manifests.filter(m => m.kind === 'StatefulSet');
+    const sets = synthDb({ engine }).manifests.filter(m => m.kind === 'StatefulSet');
     expect(sets.length).toBeGreaterThan(0);
     for (const set of sets) {
-      expect(set.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
+      const spec = set.spec.template.spec;
+      const members = spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0];
+      expect(members.topologyKey).toBe('kubernetes.io/hostname');
+      // One selector over the primary and the replicas, so a replica never lands on its primary's node.
+      expect(set.spec.template.metadata.labels).toMatchObject(members.labelSelector.matchLabels);
+      expect(members.labelSelector).toEqual(sets[0].spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector);
+      expect(spec.topologySpreadConstraints).toEqual([{ ...zoneSpread, labelSelector: members.labelSelector }]);
+    }
+    for (const set of synthDb({ engine, placement: 'preferred' }).manifests.filter(m => m.kind === 'StatefulSet')) {
+      expect(set.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+      expect(set.spec.template.spec.topologySpreadConstraints).toEqual([zoneSpread]);
     }
   }
-  const cluster = findObject(synthDb({ engine: 'cloudnative-pg', placement: 'required' }).manifests, 'Cluster', 'test-db');
+  const cluster = findObject(synthDb({ engine: 'cloudnative-pg' }).manifests, 'Cluster', 'test-db');
   expect(cluster.spec.affinity.podAntiAffinityType).toBe('required');
-  expect(findObject(synthDb({ engine: 'cloudnative-pg' }).manifests, 'Cluster', 'test-db').spec.affinity.podAntiAffinityType).toBe('preferred');
+  expect(cluster.spec.topologySpreadConstraints).toEqual([{ ...zoneSpread, labelSelector: { matchLabels: { 'cnpg.io/cluster': 'test-db' } } }]);
+  expect(findObject(synthDb({ engine: 'cloudnative-pg', placement: 'preferred' }).manifests, 'Cluster', 'test-db').spec.affinity.podAntiAffinityType).toBe('preferred');
 });

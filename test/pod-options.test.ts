@@ -177,7 +177,7 @@ test('PgReplicaSet cloudnative-pg: the Cluster carries every option in its own f
   const manifests = Testing.synth(chart);
   const cluster = find(manifests, 'Cluster', 'test-db').spec;
   expect(cluster.affinity).toEqual({
-    enablePodAntiAffinity: true, podAntiAffinityType: 'preferred', topologyKey: 'kubernetes.io/hostname',
+    enablePodAntiAffinity: true, podAntiAffinityType: 'required', topologyKey: 'kubernetes.io/hostname',
     nodeSelector: FULL.nodeSelector, tolerations: FULL.tolerations, nodeAffinity: FULL.affinity!.nodeAffinity,
   });
   expect(cluster.priorityClassName).toBe('business-critical');

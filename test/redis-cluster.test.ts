@@ -180,7 +180,7 @@ test('the settings fill every default of cluster mode, without creating any obje
     mode: 'cluster', topology: { nodeCount: 6, replicasPerMaster: 1, shards: 3, replicasPerShard: 1 },
     image: 'redis:7.2.11', maxmemoryBytes: 3 * 2 ** 29, maxmemoryPolicy: 'allkeys-lru', appendonly: true,
     appendfsync: 'everysec', savePoints: ['3600 1', '300 100', '60 10000'], clusterNodeTimeoutMs: 5000, persistence: true,
-    storageSize: '10Gi', storageClassName: undefined, placement: 'preferred',
+    storageSize: '10Gi', storageClassName: undefined, placement: 'required',
     passwordSecret: { name: 'test-cache-auth', key: 'password' }, metricsScraper: DEFAULT_METRICS_SCRAPER,
   });
   expect(scope.node.children).toHaveLength(0);
@@ -380,14 +380,20 @@ describe('monitoring of a standalone Redis', () => {
   });
 });
 
-test('placement \'required\' keeps Redis nodes and Sentinels on different nodes as a rule', () => {
-  for (const mode of ['cluster', 'sentinel'] as const) {
-    const sets = synthRedis({ mode, placement: 'required' }).manifests.filter(m => m.kind === 'StatefulSet');
-    expect(sets.length).toBeGreaterThan(0);
+test('by default Redis nodes and Sentinels stay on different nodes as a rule (a replica never shares its master\'s node) and spread over zones as a preference; placement \'preferred\' softens the node rule only', () => {
+  for (const mode of ['cluster', 'sentinel', 'standalone'] as const) {
+    const sets = synthRedis({ mode }).manifests.filter(m => m.kind === 'StatefulSet');
+    expect(sets.length).toBe(mode === 'sentinel' ? 2 : 1);
     for (const set of sets) {
-      expect(set.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
+      const spec = set.spec.template.spec;
+      const peers = spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0];
+      expect(peers).toEqual({ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: set.spec.selector.matchLabels } });
+      expect(spec.topologySpreadConstraints).toEqual([
+        { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: peers.labelSelector },
+      ]);
     }
   }
-  const preferred = synthRedis().manifests.find(m => m.kind === 'StatefulSet')!;
-  expect(preferred.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+  const preferred = synthRedis({ placement: 'preferred' }).manifests.find(m => m.kind === 'StatefulSet')!.spec.template.spec;
+  expect(preferred.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+  expect(preferred.topologySpreadConstraints[0].whenUnsatisfiable).toBe('ScheduleAnyway');
 });

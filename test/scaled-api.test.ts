@@ -230,10 +230,10 @@ test('resources default to 250m/256Mi requests and 1 CPU/1Gi limits', () => {
   expect(container(synthApi()).resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } });
 });
 
-test('topology spread over zones and nodes reaches the YAML', () => {
+test('topology spread over zones and nodes reaches the YAML, each ReplicaSet\'s pods spread on their own', () => {
   const spread = podSpec(synthApi()).topologySpreadConstraints;
-  expect(spread.map((s: Manifest) => [s.topologyKey, s.whenUnsatisfiable])).toEqual([
-    ['topology.kubernetes.io/zone', 'ScheduleAnyway'], ['kubernetes.io/hostname', 'ScheduleAnyway'],
+  expect(spread.map((s: Manifest) => [s.topologyKey, s.whenUnsatisfiable, s.matchLabelKeys])).toEqual([
+    ['topology.kubernetes.io/zone', 'ScheduleAnyway', ['pod-template-hash']], ['kubernetes.io/hostname', 'ScheduleAnyway', ['pod-template-hash']],
   ]);
   expect(podSpec(synthApi({ placement: 'required' })).topologySpreadConstraints[0].whenUnsatisfiable).toBe('DoNotSchedule');
 });

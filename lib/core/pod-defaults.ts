@@ -65,23 +65,52 @@ export function restrictedContainerSecurityContext(): k8s.SecurityContext {
 /**
  * How a construct places its pods over zones and nodes: as a preference the scheduler breaks
  * when it must ('preferred': topology spread `ScheduleAnyway`, preferred anti-affinity), or as a
- * rule it keeps by leaving a pod pending ('required': `DoNotSchedule`, required anti-affinity).
+ * rule it keeps by leaving a pod pending ('required'). A Deployment's rule is an even spread over
+ * zones and nodes (`DoNotSchedule`); a StatefulSet's is one pod per node (required anti-affinity),
+ * its zone spread staying a preference (see {@link statefulSetPlacement}).
  */
 export type Placement = 'preferred' | 'required';
 
-/** Spreads pods matching `selector` evenly over zones and then over nodes. */
-export function zoneAndNodeSpread(selector: Record<string, string>, placement: Placement): k8s.TopologySpreadConstraint[] {
-  return ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].map(topologyKey => ({
+const ZONE_KEY = 'topology.kubernetes.io/zone';
+const NODE_KEY = 'kubernetes.io/hostname';
+
+/** Spreads pods matching `selector` evenly (skew at most 1) over the values of `topologyKey`. */
+function spreadOver(topologyKey: string, selector: Record<string, string>, placement: Placement, matchLabelKeys?: string[]): k8s.TopologySpreadConstraint {
+  return {
     maxSkew: 1,
     topologyKey,
     whenUnsatisfiable: placement === 'required' ? 'DoNotSchedule' : 'ScheduleAnyway',
     labelSelector: { matchLabels: selector },
-  }));
+    ...(matchLabelKeys ? { matchLabelKeys } : {}),
+  };
+}
+
+/**
+ * Spreads a Deployment's pods matching `selector` evenly over zones and then over nodes. Each
+ * ReplicaSet's pods are spread on their own (`matchLabelKeys: [pod-template-hash]`, Kubernetes
+ * 1.27+): during a rollout the old pods, about to go, would otherwise count and skew where the
+ * new ones land.
+ */
+export function zoneAndNodeSpread(selector: Record<string, string>, placement: Placement): k8s.TopologySpreadConstraint[] {
+  return [ZONE_KEY, NODE_KEY].map(key => spreadOver(key, selector, placement, ['pod-template-hash']));
+}
+
+/**
+ * Where a StatefulSet's pods go: over zones as a preference, whatever `placement` says, since a
+ * pod follows its volume, which a zone holds, so a hard zone rule could only leave it pending (and
+ * a single-zone cluster, or nodes without zone labels, still schedule); on different nodes as
+ * `placement` says ('required': a replica never shares its primary's or its master's node).
+ */
+export function statefulSetPlacement(selector: Record<string, string>, placement: Placement): Pick<k8s.PodSpec, 'affinity' | 'topologySpreadConstraints'> {
+  return {
+    topologySpreadConstraints: [spreadOver(ZONE_KEY, selector, 'preferred')],
+    affinity: nodeAntiAffinity(selector, placement),
+  };
 }
 
 /** Keeps pods matching `selector` on different nodes: as a preference, or as a hard rule. */
 export function nodeAntiAffinity(selector: Record<string, string>, placement: Placement): k8s.Affinity {
-  const term: k8s.PodAffinityTerm = { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } };
+  const term: k8s.PodAffinityTerm = { topologyKey: NODE_KEY, labelSelector: { matchLabels: selector } };
   return {
     podAntiAffinity: placement === 'required'
       ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }

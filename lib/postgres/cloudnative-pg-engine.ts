@@ -2,6 +2,7 @@ import { ApiObject, JsonPatch } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { commonLabels, imageVersion, namespaceOf } from '../core/names';
+import { statefulSetPlacement } from '../core/pod-defaults';
 import { isEmptyPodOptions, patchableJson, PodOptions, podTemplateWithOptions } from '../core/pod-options';
 import * as cnpg from '../imports/postgresql.cnpg.io';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
@@ -71,6 +72,8 @@ class CloudNativePgBuilder {
           podAntiAffinityType: s.placement,
           topologyKey: 'kubernetes.io/hostname',
         },
+        // Over zones as the other engines' StatefulSets: a preference.
+        topologySpreadConstraints: statefulSetPlacement({ 'cnpg.io/cluster': s.name }, s.placement).topologySpreadConstraints,
         resources: this.clusterResources(),
       },
     });

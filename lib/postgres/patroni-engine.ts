@@ -2,7 +2,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint } from '../core/endpoints';
 import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, RUNTIME_LABELS_ANNOTATION } from '../core/names';
-import { nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, statefulSetPlacement } from '../core/pod-defaults';
 import { annotateServiceAccount, applyPodOptions } from '../core/pod-options';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { renderPatroniConf, renderPatroniHba } from './patroni-conf';
@@ -158,7 +158,7 @@ class PatroniBuilder {
             automountServiceAccountToken: true,
             securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
             terminationGracePeriodSeconds: 60,
-            affinity: nodeAntiAffinity(this.allPods, this.s.placement),
+            ...statefulSetPlacement(this.allPods, this.s.placement),
             volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume, shm.volume],
             containers: [this.patroniContainer([run.mount, tmp.mount, shm.mount]), memberExporter(this.s)],
           },

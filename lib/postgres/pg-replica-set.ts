@@ -78,7 +78,7 @@ export interface PgReplicaSetProps {
   readonly storageClassName?: string;
   /** Access mode of the volumes. @default 'ReadWriteOnce' */
   readonly accessMode?: PgAccessMode;
-  /** Whether instances are kept on different nodes as a preference or as a rule that leaves a pod pending. @default 'preferred' */
+  /** Whether instances are kept on different nodes as a rule that leaves a pod pending (so a replica never shares its primary's node; needs a node per instance) or as a preference; over zones they spread as a preference either way. @default 'required' */
   readonly placement?: Placement;
   /** Requests and limits of each PostgreSQL container. @default - 500m / 1Gi requested, 2 CPU / 4Gi limit */
   readonly resources?: Partial<ContainerResources>;
@@ -164,7 +164,7 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     credentialsSecret: engineModule.credentialsSecret(name, props.credentialsSecret),
     image: pinnedImage(scope, 'image', props.image ?? engineModule.defaultImage, props.imageDigest),
     exporterImage, storageSize, storageClassName: props.storageClassName, accessMode,
-    placement: props.placement ?? 'preferred',
+    placement: props.placement ?? 'required',
     resources, maxConnections, sharedBuffers: props.sharedBuffers ?? '1GB', workMem: props.workMem ?? '4MB',
     ...walRetention, parameters, podNetworks: props.podNetworks ?? PRIVATE_NETWORKS,
     pooler: props.pooler ?? false, backup: props.backup, patroni: resolvePatroni(scope, props.patroni ?? {}),

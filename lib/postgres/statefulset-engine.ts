@@ -2,7 +2,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, selectorLabels } from '../core/names';
 import {
-  nodeAntiAffinity, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
+  restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, statefulSetPlacement,
 } from '../core/pod-defaults';
 import { tlsFiles, tlsVolume } from '../core/tls';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
@@ -126,7 +126,7 @@ class StatefulSetBuilder {
       automountServiceAccountToken: false,
       securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
       terminationGracePeriodSeconds: 60,
-      affinity: nodeAntiAffinity(this.allPods, this.s.placement),
+      ...statefulSetPlacement(this.allPods, this.s.placement),
       volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume, shm.volume, ...tls.map(t => t.volume)],
       containers: [
         this.postgresContainer(role === 'primary' ? this.primaryStartup() : this.replicaStartup(), [run.mount, tmp.mount, shm.mount, ...tls.map(t => t.mount)]),

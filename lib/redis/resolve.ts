@@ -52,7 +52,7 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
     mode, topology, image, exporterImage, resources,
     maxmemoryBytes, maxmemoryPolicy, appendonly, appendfsync, savePoints, tcpKeepaliveSeconds, clusterNodeTimeoutMs,
     persistence, storageSize, storageClassName: props.storageClassName,
-    placement: props.placement ?? 'preferred',
+    placement: props.placement ?? 'required',
     passwordSecret, queuePrefixes, aclUsers,
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     podOptions: resolveRedisPodOptions(scope, props),

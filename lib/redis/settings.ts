@@ -66,7 +66,7 @@ export interface RedisClusterProps {
   readonly storageSize?: Quantity;
   /** Storage class of the volumes. @default - the cluster's default storage class */
   readonly storageClassName?: string;
-  /** Whether Redis pods are kept on different nodes as a preference or as a rule that leaves a pod pending. @default 'preferred' */
+  /** Whether Redis pods are kept on different nodes as a rule that leaves a pod pending (so a replica never shares its master's node; needs a node per pod) or as a preference; over zones they spread as a preference either way. @default 'required' */
   readonly placement?: Placement;
   /** Pods allowed to scrape the exporters. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;

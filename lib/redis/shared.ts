@@ -2,7 +2,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { PodPeer } from '../core/endpoints';
 import { CONFIG_HASH_ANNOTATION } from '../core/names';
-import { exporterSidecar, nodeAntiAffinity, restrictedPodSecurityContext } from '../core/pod-defaults';
+import { exporterSidecar, restrictedPodSecurityContext, statefulSetPlacement } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { REDIS_USERS } from './redis-acl';
 import { RedisClusterSettings } from './settings';
@@ -75,12 +75,12 @@ export function objectMeta(settings: RedisClusterSettings, name: string, labels:
   return { name, namespace: settings.namespace, labels };
 }
 
-/** What the pods of every Redis and Sentinel StatefulSet share: restricted, no token, spread over nodes. */
+/** What the pods of every Redis and Sentinel StatefulSet share: restricted, no token, spread over zones and nodes. */
 export function redisPodBasics(settings: RedisClusterSettings, selector: Record<string, string>): Omit<k8s.PodSpec, 'containers'> {
   return {
     automountServiceAccountToken: false,
     securityContext: restrictedPodSecurityContext(REDIS_UID, REDIS_UID),
-    affinity: nodeAntiAffinity(selector, settings.placement),
+    ...statefulSetPlacement(selector, settings.placement),
   };
 }
 

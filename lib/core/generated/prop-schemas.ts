@@ -1644,7 +1644,7 @@ export const PROP_SCHEMAS = {
         "preferred",
         "required"
       ],
-      "description": "How a construct places its pods over zones and nodes: as a preference the scheduler breaks when it must ('preferred': topology spread `ScheduleAnyway`, preferred anti-affinity), or as a rule it keeps by leaving a pod pending ('required': `DoNotSchedule`, required anti-affinity)."
+      "description": "How a construct places its pods over zones and nodes: as a preference the scheduler breaks when it must ('preferred': topology spread `ScheduleAnyway`, preferred anti-affinity), or as a rule it keeps by leaving a pod pending ('required'). A Deployment's rule is an even spread over zones and nodes (`DoNotSchedule`); a StatefulSet's is one pod per node (required anti-affinity), its zone spread staying a preference (see  {@link  statefulSetPlacement } )."
     },
     "DatabasePool": {
       "type": "object",
@@ -1929,8 +1929,8 @@ export const PROP_SCHEMAS = {
         },
         "placement": {
           "$ref": "#/definitions/Placement",
-          "description": "Whether instances are kept on different nodes as a preference or as a rule that leaves a pod pending.",
-          "default": "preferred"
+          "description": "Whether instances are kept on different nodes as a rule that leaves a pod pending (so a replica never shares its primary's node; needs a node per instance) or as a preference; over zones they spread as a preference either way.",
+          "default": "required"
         },
         "resources": {
           "type": "object",
@@ -2329,8 +2329,8 @@ export const PROP_SCHEMAS = {
         },
         "placement": {
           "$ref": "#/definitions/Placement",
-          "description": "Whether Redis pods are kept on different nodes as a preference or as a rule that leaves a pod pending.",
-          "default": "preferred"
+          "description": "Whether Redis pods are kept on different nodes as a rule that leaves a pod pending (so a replica never shares its master's node; needs a node per pod) or as a preference; over zones they spread as a preference either way.",
+          "default": "required"
         },
         "metricsScraper": {
           "$ref": "#/definitions/PodPeer",

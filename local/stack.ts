@@ -192,7 +192,8 @@ export class LocalStack {
   /** The socket dir and local port of a PostgreSQL pod, read from its rewritten postgresql.conf (or patroni.yml). */
   public postgresAddress(proc: LocalProcess): { socketDir: string; port: number } {
     if (runsPatroni(proc.pod.workload)) {
-      const config = parse(readFileSync(proc.pod.localPath(proc.container.command![1]), 'utf8'));
+      // The command's last word is patroni.yml (PATRONI_COMMAND).
+      const config = parse(readFileSync(proc.pod.localPath(proc.container.command!.at(-1)!), 'utf8'));
       return { socketDir: config.postgresql.parameters.unix_socket_directories, port: proc.pod.namedPort('postgres')! };
     }
     const conf = readFileSync(proc.pod.localPath('/etc/postgresql/postgresql.conf'), 'utf8');

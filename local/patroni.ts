@@ -102,6 +102,9 @@ export class PatroniStore {
   }
 }
 
+/** Polls a member may leave unanswered and keep its role: the readiness probe's failureThreshold (2) and one more for the poll's own 1 s timeout. */
+const UNANSWERED_POLLS = 3;
+
 /** The REST check of Patroni's that answers 200 on a member with that value of its role label (Patroni 3.0 labels its leader `master`). */
 const ROLE_CHECKS: Record<string, string> = { master: '/primary', replica: '/replica' };
 
@@ -109,12 +112,16 @@ const ROLE_CHECKS: Record<string, string> = { master: '/primary', replica: '/rep
  * Patroni's role label on each member, followed as kube-proxy follows a Service's Endpoints: every
  * `intervalMs`, each member's REST API is asked `GET /primary`, then `GET /replica` (the health
  * checks of HAProxy setups), and the pod gets the role whose check answered 200, or none. The
- * `-rw` forwarder then sends new connections to the leader, `-ro` to the replicas.
+ * `-rw` forwarder then sends new connections to the leader, `-ro` to the replicas. A member that
+ * does not answer keeps its role for {@link UNANSWERED_POLLS} polls, as a pod stays in the
+ * Endpoints until its readiness probe failed that often (a slow answer on a loaded machine is no
+ * change of role), unless another member answers as the leader meanwhile.
  */
 export class PatroniRoles {
   private running = false;
   private loop?: Promise<void>;
   private readonly current = new Map<string, string>();
+  private readonly unanswered = new Map<string, number>();
 
   constructor(private readonly cluster: LocalCluster, private readonly pods: LocalPod[], private readonly intervalMs = 500) {}
 
@@ -134,15 +141,39 @@ export class PatroniRoles {
   }
 
   private async update(pod: LocalPod): Promise<void> {
-    const [label] = Object.keys(runtimeLabelsOf(pod.workload));
-    let role = '';
-    for (const [value, path] of Object.entries(ROLE_CHECKS)) {
-      if (await restStatus(pod, path) === 200) {
-        role = value;
-        break;
-      }
+    const role = await this.answeredRole(pod);
+    if (role === undefined) {
+      this.setRole(pod, this.keptRole(pod));
+      return;
     }
+    this.unanswered.delete(pod.name);
+    if (role === 'master') {
+      for (const other of this.pods.filter(p => p !== pod && this.current.get(p.name) === 'master')) this.setRole(other, '');
+    }
+    this.setRole(pod, role);
+  }
+
+  /** The role whose check answered 200, '' when the checks answered otherwise, undefined when neither answered at all. */
+  private async answeredRole(pod: LocalPod): Promise<string | undefined> {
+    let answered = false;
+    for (const [value, path] of Object.entries(ROLE_CHECKS)) {
+      const status = await restStatus(pod, path);
+      if (status === 200) return value;
+      answered ||= status !== 0;
+    }
+    return answered ? '' : undefined;
+  }
+
+  /** The role of a member that did not answer: the one it had, until it has not answered {@link UNANSWERED_POLLS} times in a row. */
+  private keptRole(pod: LocalPod): string {
+    const misses = (this.unanswered.get(pod.name) ?? 0) + 1;
+    this.unanswered.set(pod.name, misses);
+    return misses < UNANSWERED_POLLS ? this.current.get(pod.name) ?? '' : '';
+  }
+
+  private setRole(pod: LocalPod, role: string): void {
     if (this.current.get(pod.name) === role) return;
+    const [label] = Object.keys(runtimeLabelsOf(pod.workload));
     this.current.set(pod.name, role);
     this.cluster.setRuntimeLabels(pod.name, role && label ? { [label]: role } : {});
   }

@@ -1,10 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { worstCasePromotionSeconds } from '../lib/postgres/patroni-conf';
 import { LocalStack } from '../local/stack';
-import { killLeaderUnderLoad, LeaderKill, patroniLeader, patroniMembers, synthPatroniChart, waitHealthy } from './support/local-patroni';
-import { StackUnderTest } from './support/local-stack';
+import { expectSurvived, killLeaderUnderLoad, patroniLeader, synthPatroniChart, waitHealthy } from './support/local-patroni';
+import { patroniMembers, StackUnderTest } from './support/local-stack';
 import { waitFor } from './support/processes';
 
 /*
@@ -18,7 +17,6 @@ import { waitFor } from './support/processes';
 jest.setTimeout(300_000);
 
 const CHART = 'patroni';
-const DEFAULT_TIMING = { ttl: 5, loopWait: 1, retryTimeout: 2 };
 let dir: string;
 let stack: LocalStack;
 let t: StackUnderTest;
@@ -47,16 +45,6 @@ test('every member runs Patroni from the chart\'s config, the state file names e
   const rw = [...stack.cluster.forwarders.values()].find(f => f.service === `${CHART}-app-db-rw.${CHART}`)!;
   await waitFor('-rw to forward to the leader', async () => rw.targetPods.join() === leader.pod.name, 10_000, 100);
 });
-
-/** The checks of a leader's kill -9: promoted in time, writes failed only until the first acknowledged one, no read failed, no API exited. */
-function expectSurvived(kill: LeaderKill): void {
-  expect(kill.newLeaderSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_TIMING));
-  expect(kill.firstAcknowledgedWriteSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_TIMING) + 3);
-  expect(kill.failedWritesOutsideWindow).toBe(0);
-  expect(kill.failedReads).toBe(0);
-  expect(kill.duplicated).toBe(0);
-  expect(kill.exited).toEqual([]);
-}
 
 test('kill -9 of the leader under load, asynchronous replication: a replica leads with no human step, writes fail only until then, reads never, no API exits; losses reported', async () => {
   const kill = await killLeaderUnderLoad(t, false);

@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { worstCasePromotionSeconds } from '../lib/postgres/patroni-conf';
 import { Manifest } from '../lib/testing/manifest-checks';
 import { ControlPlane, DEFAULT_BIN_DIR, missingBinaries, startControlPlane } from '../scripts/control-plane/index';
-import { memberSql, NAMESPACE, PatroniCluster, PatroniMember, patroniChart, startPatroniCluster } from './support/patroni';
+import { memberSql, NAMESPACE, PatroniCluster, PatroniMember, patroniChart, REST_API_CREDENTIALS, restApiAuthorization, startPatroniCluster } from './support/patroni';
 import { PG_BIN } from './support/postgres';
 import { ProcessGroup, sleep, waitFor, withTimeout } from './support/processes';
 
@@ -210,7 +210,7 @@ async function readUntil(member: PatroniMember, stop: () => boolean): Promise<{ 
   return result;
 }
 
-test('a planned switchover under load: writes fail for at most 2 s, reads from a replica never, no acknowledged write is lost', () => withLogs(async () => {
+test('a planned switchover under load, only with the REST API\'s credentials (401 without them): writes fail for at most 2 s, reads from a replica never, no acknowledged write is lost', () => withLogs(async () => {
   // GIVEN writes through the leader and reads from a replica that is not the candidate
   const leader = (await cluster.leader())!;
   // In synchronous_mode Patroni hands over only to the synchronous standby (any other answers 412).
@@ -220,10 +220,16 @@ test('a planned switchover under load: writes fail for at most 2 s, reads from a
   const writes = writeUntil(() => Date.now() > stopAt);
   const reads = readUntil(reader, () => Date.now() > stopAt);
   await sleep(1_500);
-  // WHEN the leader hands over to the candidate (what `patronictl switchover` asks of the REST API)
-  const response = await fetch(`${leader.restUrl}/switchover`, {
-    method: 'POST', body: JSON.stringify({ leader: leader.name, candidate: candidate.name }), headers: { connection: 'close' },
+  // AND the REST API refuses a switchover without the chart's credentials, or with a wrong password, while its GETs stay open
+  const switchover = (auth: Record<string, string>) => fetch(`${leader.restUrl}/switchover`, {
+    method: 'POST', body: JSON.stringify({ leader: leader.name, candidate: candidate.name }), headers: { connection: 'close', ...auth },
   });
+  const refused = [await switchover({}), await switchover(restApiAuthorization({ ...REST_API_CREDENTIALS, password: 'wrong' }))];
+  expect(refused.map(r => [r.status, r.headers.get('www-authenticate')])).toEqual([[401, 'Basic realm="Patroni"'], [401, 'Basic realm="Patroni"']]);
+  expect(await Promise.all(['/metrics', '/health', '/readiness', '/primary'].map(path => cluster.rest(leader, path)))).toEqual([200, 200, 200, 200]);
+  expect(await cluster.leader()).toBe(leader);
+  // WHEN the leader hands over to the candidate with them (what `patronictl switchover` asks of the REST API)
+  const response = await switchover(restApiAuthorization());
   expect(response.status).toBe(200);
   await waitFor('the candidate to lead', async () => (await cluster.leader()) === candidate, 30_000, 100);
   stopAt = Date.now() + 2_000;
@@ -347,7 +353,9 @@ test('a leader cut off from the store and its peers (its link down) demotes itse
 
 /** Sets `synchronous_mode_strict` on the running cluster, as `patronictl edit-config` does (PATCH /config). */
 async function setStrict(leader: PatroniMember, strict: boolean): Promise<void> {
-  const response = await fetch(`${leader.restUrl}/config`, { method: 'PATCH', body: JSON.stringify({ synchronous_mode_strict: strict }), headers: { connection: 'close' } });
+  const response = await fetch(`${leader.restUrl}/config`, {
+    method: 'PATCH', body: JSON.stringify({ synchronous_mode_strict: strict }), headers: { connection: 'close', ...restApiAuthorization() },
+  });
   expect(response.status).toBe(200);
 }
 

@@ -232,7 +232,11 @@ test('the patroni engine synthesizes one StatefulSet of replicas + 1 members, a 
   expect(db.replicaHosts).toHaveLength(3);
   const dcs = parse(findObject(manifests, 'ConfigMap', 'test-db-config').data['patroni.yml']).bootstrap.dcs;
   expect(dcs).toMatchObject({ ttl: 5, loop_wait: 1, retry_timeout: 2, synchronous_mode: true, synchronous_node_count: 1, maximum_lag_on_failover: 1048576 });
-  expect(db.generatableSecrets[0].randomKeys).toContain('rewind-password');
+  expect(db.generatableSecrets[0].randomKeys).toEqual(expect.arrayContaining(['rewind-password', 'restapi-password']));
+  expect(db.generatableSecrets[0].plainKeys).toMatchObject({ 'rewind-username': 'rewinder', 'restapi-username': 'patroni' });
+  // The REST API's unsafe endpoints ask for basic auth, from the Secret (test/patroni.test.ts: 401 without it).
+  const env = envOf(members.spec.template.spec.containers[0]);
+  expect([env.PATRONI_RESTAPI_USERNAME, env.PATRONI_RESTAPI_PASSWORD]).toEqual(['restapi-username', 'restapi-password'].map(key => ({ secretKeyRef: { name: 'test-db-credentials', key } })));
 });
 
 test.each([

@@ -16,6 +16,8 @@ export const PATRONI_PORT = 8008;
 /** The pod label Patroni keeps on each member: `master` on the leader, `replica` on the others (Patroni 3.0). */
 export const PATRONI_ROLE_LABEL = 'role';
 export const PATRONI_SUPERUSER = 'postgres';
+/** The keys of the credentials Secret that hold the REST API's basic-auth user and password (patronictl reads them from the same env). */
+export const PATRONI_RESTAPI_CREDENTIAL_KEYS = { user: 'restapi-username', password: 'restapi-password' } as const;
 const PG_UID = 999;
 const ETC = '/etc/patroni';
 const SOCKET_DIR = '/var/run/postgresql';
@@ -207,6 +209,10 @@ class PatroniBuilder {
       secret('PATRONI_REPLICATION_PASSWORD', 'replication-password'),
       secret('PATRONI_REWIND_USERNAME', 'rewind-username'),
       secret('PATRONI_REWIND_PASSWORD', 'rewind-password'),
+      // Basic auth for the REST API's unsafe endpoints (switchover, failover, restart, reinitialize,
+      // PATCH /config): its GETs (/metrics, /health, /readiness, /primary, /replica) stay open to the peers the NetworkPolicy admits.
+      secret('PATRONI_RESTAPI_USERNAME', PATRONI_RESTAPI_CREDENTIAL_KEYS.user),
+      secret('PATRONI_RESTAPI_PASSWORD', PATRONI_RESTAPI_CREDENTIAL_KEYS.password),
       // The post-bootstrap script's (renderPrimaryInitScript): the application's role and database.
       { name: 'PGHOST', value: SOCKET_DIR },
       secret('REPLICATION_USER', 'replication-username'), secret('REPLICATION_PASSWORD', 'replication-password'),

@@ -15,7 +15,7 @@ import { parseQuantity, pinnedImage, propError, Quantity, requireIntInRange, req
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import { PatroniSettings, PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings, PgServices } from './engine';
 import { DEFAULT_PATRONI_TIMING, patroniTimingViolation } from './patroni-conf';
-import { patroniEngine } from './patroni-engine';
+import { PATRONI_RESTAPI_CREDENTIAL_KEYS, patroniEngine } from './patroni-engine';
 import { PARAMETER_NAME, parsePgSize, SYNCHRONOUS_COMMIT_LEVELS, SynchronousCommit } from './postgres-conf';
 import { PG_PORT, PG_SHARED_MEMORY_SIZE } from './shared';
 import { statefulSetEngine } from './statefulset-engine';
@@ -60,7 +60,8 @@ export interface PgReplicaSetProps {
   /**
    * Secret with the keys `username`, `password`, `database`, `superuser-password`,
    * `replication-username` and `replication-password` (statefulset and patroni engines), and
-   * `rewind-username` and `rewind-password` (patroni engine), which you create.
+   * `rewind-username`, `rewind-password`, `restapi-username` and `restapi-password` (patroni engine:
+   * pg_rewind's role, the REST API's basic auth), which you create.
    * @default '<name>-credentials'
    */
   readonly credentialsSecret?: string;
@@ -357,14 +358,16 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
    */
   public get generatableSecrets(): GeneratedSecretSpec[] {
     if (this.engine === 'cloudnative-pg') return [];
-    // Patroni also connects to the leader as a rewind role (pg_rewind of a failed leader).
-    const rewind = this.engine === 'patroni';
+    // Patroni also connects to the leader as a rewind role (pg_rewind of a failed leader), and asks
+    // for basic auth on its REST API's unsafe endpoints.
+    const patroni = this.engine === 'patroni';
     return [{
       name: this.credentialsSecret,
       plainKeys: {
-        'username': 'app', 'database': 'app', 'replication-username': 'replicator', 'monitor-username': 'monitor', ...(rewind ? { 'rewind-username': 'rewinder' } : {}),
+        'username': 'app', 'database': 'app', 'replication-username': 'replicator', 'monitor-username': 'monitor',
+        ...(patroni ? { 'rewind-username': 'rewinder', [PATRONI_RESTAPI_CREDENTIAL_KEYS.user]: 'patroni' } : {}),
       },
-      randomKeys: ['password', 'superuser-password', 'replication-password', 'monitor-password', ...(rewind ? ['rewind-password'] : [])],
+      randomKeys: ['password', 'superuser-password', 'replication-password', 'monitor-password', ...(patroni ? ['rewind-password', PATRONI_RESTAPI_CREDENTIAL_KEYS.password] : [])],
     }];
   }
 

@@ -1,17 +1,13 @@
 import { App, Chart } from 'cdk8s';
 import { referenceSecretEnv, REFERENCE_IMAGE } from '../../charts/reference-service';
 import { HorizontalScalingTopology, PodSecurityNamespace } from '../../lib';
+import { worstCasePromotionSeconds } from '../../lib/postgres/patroni-conf';
 import { LocalProcess } from '../../local/containers';
-import { restStatus, runsPatroni } from '../../local/patroni';
+import { restStatus } from '../../local/patroni';
 import { LocalStack } from '../../local/stack';
 import { LoadReport } from './load';
-import { StackUnderTest } from './local-stack';
+import { patroniMembers, StackUnderTest } from './local-stack';
 import { waitFor } from './processes';
-
-/** The Patroni members of a local stack (their `patroni` containers). */
-export function patroniMembers(stack: LocalStack): LocalProcess[] {
-  return stack.processes.filter(p => runsPatroni(p.pod.workload) && p.container === p.pod.workload.containers[0]);
-}
 
 /** The member that answers 200 on Patroni's GET /primary, if exactly one does. */
 export async function patroniLeader(stack: LocalStack): Promise<LocalProcess | undefined> {
@@ -39,11 +35,18 @@ export async function waitHealthy(stack: LocalStack, synchronous: boolean): Prom
   }, 120_000, 250);
 }
 
+/** The basic auth of the REST API's unsafe endpoints, from the member's env (the credentials Secret's `restapi-*` keys, as patronictl in the pod reads them). */
+function restAuthorization(member: LocalProcess): Record<string, string> {
+  const { PATRONI_RESTAPI_USERNAME: user, PATRONI_RESTAPI_PASSWORD: password } = member.env;
+  if (!user || !password) throw new Error(`${member.pod.name} has no PATRONI_RESTAPI_USERNAME/PASSWORD: the chart gives its REST API no credentials`);
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
 /** Turns Patroni's synchronous_mode on or off for the cluster, as `patronictl edit-config` does (PATCH /config). */
 export async function setSynchronousMode(stack: LocalStack, on: boolean): Promise<void> {
   const leader = await waitHealthy(stack, false);
   const response = await fetch(`http://127.0.0.1:${leader.pod.namedPort('patroni')}/config`, {
-    method: 'PATCH', body: JSON.stringify({ synchronous_mode: on }), headers: { 'content-type': 'application/json', 'connection': 'close' },
+    method: 'PATCH', body: JSON.stringify({ synchronous_mode: on }), headers: { 'content-type': 'application/json', 'connection': 'close', ...restAuthorization(leader) },
   });
   if (!response.ok) throw new Error(`PATCH /config synchronous_mode=${on}: ${response.status} ${await response.text()}`);
   await waitHealthy(stack, on);
@@ -68,6 +71,18 @@ export interface LeaderKill {
   readonly exited: string[];
   /** Until the old leader, started again, answered /readiness as a replica. */
   readonly rejoinSeconds: number;
+}
+
+const DEFAULT_TIMING = { ttl: 5, loopWait: 1, retryTimeout: 2 };
+
+/** The checks of a leader's kill -9 at Patroni's default timing: promoted in time, writes failed only until the first acknowledged one, no read failed, no API exited. */
+export function expectSurvived(kill: LeaderKill): void {
+  expect(kill.newLeaderSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_TIMING));
+  expect(kill.firstAcknowledgedWriteSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_TIMING) + 3);
+  expect(kill.failedWritesOutsideWindow).toBe(0);
+  expect(kill.failedReads).toBe(0);
+  expect(kill.duplicated).toBe(0);
+  expect(kill.exited).toEqual([]);
 }
 
 /** The load's figures around a kill at `killedAt`. */

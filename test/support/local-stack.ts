@@ -3,6 +3,7 @@ import { join } from 'path';
 import { ChartObjects } from '../../local/chart';
 import { LocalProcess } from '../../local/containers';
 import { REPO_ROOT } from '../../local/images';
+import { runsPatroni } from '../../local/patroni';
 import { scrapeConfigs } from '../../local/prometheus';
 import { LocalStack } from '../../local/stack';
 import { failureSummary, LoadReport, MixedLoad } from './load';
@@ -68,6 +69,18 @@ export function loadShapeUnder(chart: ChartObjects): LoadShape {
   return { loops: Math.ceil(DEFAULT_RATE / eachPerSecond), pauseMs: Math.round(1000 / eachPerSecond), clientPerLoop: true };
 }
 
+/** The Patroni members of a local stack (their `patroni` containers). */
+export function patroniMembers(stack: LocalStack): LocalProcess[] {
+  return stack.processes.filter(p => runsPatroni(p.pod.workload) && p.container === p.pod.workload.containers[0]);
+}
+
+/** The PostgreSQL primary: the statefulset engine's, or the Patroni member the -rw forwarder follows now. */
+function currentPrimary(stack: LocalStack): LocalProcess {
+  const primary = stack.ofRole('db-primary')[0] ?? patroniMembers(stack).find(m => stack.patroniRoles?.role(m.pod) === 'master');
+  if (!primary) throw new Error(`no PostgreSQL primary in the ${stack.chart.name} stack: no db-primary, and no Patroni member labelled master`);
+  return primary;
+}
+
 /**
  * A chart's local stack under test: a steady mixed load through its nginx, with every
  * acknowledged write kept across faults and checked against the database, and the measured
@@ -81,7 +94,7 @@ export class StackUnderTest {
 
   /** `load` shapes the mixed load. @default {@link loadShapeUnder} the chart's rate limit */
   constructor(public readonly stack: LocalStack, private readonly figuresFile: string, private readonly load = loadShapeUnder(stack.chart)) {
-    this.primary = () => stack.ofRole('db-primary')[0];
+    this.primary = () => currentPrimary(stack);
   }
 
   /** The HTTPS port of the chart's nginx, whatever its Deployment is called. */

@@ -18,6 +18,22 @@ const CREDENTIALS = {
   MONITOR_USER: 'monitor', MONITOR_PASSWORD: 'test-only-monitor',
 };
 
+/** The REST API's basic-auth credentials, as the credentials Secret holds them (keys `restapi-username`, `restapi-password`). */
+export const REST_API_CREDENTIALS = { username: 'patroni', password: 'test-only-restapi' };
+// What the credentials Secret holds for the keys the chart's env names, where the members read only the Secret (the REST API's auth).
+const SECRET_KEYS: Record<string, string> = { 'restapi-username': REST_API_CREDENTIALS.username, 'restapi-password': REST_API_CREDENTIALS.password };
+
+/** The Authorization header of a REST call to an unsafe endpoint (POST /switchover, PATCH /config, ...). */
+export function restApiAuthorization(credentials = REST_API_CREDENTIALS): Record<string, string> {
+  return { authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` };
+}
+
+/** The env the chart's patroni container takes from those keys of the Secret, by the names the chart gives them. */
+function secretEnvOf(statefulSet: Manifest): Record<string, string> {
+  const env = statefulSet.spec.template.spec.containers[0].env as Manifest[];
+  return Object.fromEntries(env.filter(e => e.valueFrom?.secretKeyRef?.key in SECRET_KEYS).map(e => [e.name, SECRET_KEYS[e.valueFrom.secretKeyRef.key]]));
+}
+
 // The chart's container ports: each member has a network namespace of its own, as a pod does.
 const PG_PORT = 5432;
 const REST_PORT = 8008;
@@ -106,7 +122,7 @@ export async function startPatroniCluster(group: ProcessGroup, plane: ControlPla
     }, { version: '1.1' }));
     // The container's command with the ConfigMap's mount (/etc/patroni) at the member's directory.
     const argv = command.map(word => word.replace(/^\/etc\/patroni\//, `${dir}/`));
-    return member(group, `${name}-${i}`, pod, dir, argv, memberEnv(`${name}-${i}`, pod.address, dir, base));
+    return member(group, `${name}-${i}`, pod, dir, argv, { ...secretEnvOf(statefulSet), ...memberEnv(`${name}-${i}`, pod.address, dir, base) });
   });
   await run('chown', ['-R', 'postgres:postgres', base]);
   members.forEach(m => m.start());

@@ -1889,7 +1889,7 @@ export const PROP_SCHEMAS = {
         },
         "credentialsSecret": {
           "type": "string",
-          "description": "Secret with the keys `username`, `password`, `database`, `superuser-password`, `replication-username` and `replication-password` (statefulset and patroni engines), and `rewind-username` and `rewind-password` (patroni engine), which you create.",
+          "description": "Secret with the keys `username`, `password`, `database`, `superuser-password`, `replication-username` and `replication-password` (statefulset and patroni engines), and `rewind-username`, `rewind-password`, `restapi-username` and `restapi-password` (patroni engine: pg_rewind's role, the REST API's basic auth), which you create.",
           "default": "<name>-credentials"
         },
         "image": {

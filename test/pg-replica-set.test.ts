@@ -137,7 +137,44 @@ test('the cloudnative-pg engine emits a Cluster, a PodMonitor, Poolers and a Sch
   const env = apiEnv(manifests);
   expect(env.PGPASSWORD).toEqual({ secretKeyRef: { name: 'test-db-app', key: 'password' } });
   expect(env.PGDATABASE).toEqual({ secretKeyRef: { name: 'test-db-app', key: 'dbname' } });
-  expect(env.POSTGRES_READ_REPLICAS).toBe('test-db-ro.default.svc.cluster.local:5432');
+  expect(env.POSTGRES_READ_REPLICAS).toBe('test-db-pooler-ro.default.svc.cluster.local:5432');
+});
+
+test('a ScaledApi linked to a pooled PgReplicaSet reaches the Poolers, not the instances: its env and its NetworkPolicy egress', () => {
+  // GIVEN
+  const { manifests, db } = synthDb({ engine: 'cloudnative-pg', replicas: 2, pooler: true });
+  // THEN
+  const env = apiEnv(manifests);
+  expect(env.DATABASE_URL).toBe('postgres://$(PGUSER):$(PGPASSWORD)@test-db-pooler-rw.default.svc.cluster.local:5432/$(PGDATABASE)');
+  expect(env.POSTGRES_READ_REPLICAS).toBe('test-db-pooler-ro.default.svc.cluster.local:5432');
+  expect(db.primaryHost).toBe('test-db-pooler-rw.default.svc.cluster.local');
+  const egress = findObject(manifests, 'NetworkPolicy', 'test-api').spec.egress;
+  for (const pooler of ['test-db-pooler-rw', 'test-db-pooler-ro']) {
+    expect(egress).toContainEqual({ to: [{ podSelector: { matchLabels: { 'cnpg.io/poolerName': pooler } } }], ports: [{ protocol: 'TCP', port: 5432 }] });
+  }
+  expect(egress.flatMap((rule: Manifest) => rule.to ?? []).filter((peer: Manifest) => peer.podSelector?.matchLabels?.['cnpg.io/cluster'])).toEqual([]);
+});
+
+test('without a pooler, a ScaledApi linked to cloudnative-pg reaches the Cluster\'s -rw and -ro and its instances', () => {
+  const { manifests } = synthDb({ engine: 'cloudnative-pg', replicas: 2 });
+  expect(apiEnv(manifests).DATABASE_URL).toBe('postgres://$(PGUSER):$(PGPASSWORD)@test-db-rw.default.svc.cluster.local:5432/$(PGDATABASE)');
+  expect(apiEnv(manifests).POSTGRES_READ_REPLICAS).toBe('test-db-ro.default.svc.cluster.local:5432');
+  expect(findObject(manifests, 'NetworkPolicy', 'test-api').spec.egress)
+    .toContainEqual({ to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': 'test-db' } } }], ports: [{ protocol: 'TCP', port: 5432 }] });
+});
+
+test('with a pooler between, the connection budget counts the PgBouncers\' server pools, not the clients\' pools', () => {
+  // 50 API pods × 10 = 500 client connections: over 400 - 3 without a pooler; 2 PgBouncers × 20 + the exporter = 41 on each server with one.
+  const chartOf = (pooler: boolean, maxConnections = 400) => {
+    const chart = Testing.chart();
+    const db = new PgReplicaSet(chart, 'db', { engine: 'cloudnative-pg', replicas: 2, pooler, maxConnections });
+    new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', maxReplicas: 50, database: db, databasePool: { primarySize: 10, replicaSize: 10 } });
+    return chart;
+  };
+  expect(() => Testing.synth(chartOf(false))).toThrow('test/db: the primary can be asked for test/api 50 × 10 + exporter 1 × 1 = 501 connections');
+  expect(() => Testing.synth(chartOf(true))).not.toThrow();
+  expect(() => Testing.synth(chartOf(true, 43))).toThrow(
+    'test/db: the primary can be asked for test/db/Pooler-rw (PgBouncer) 2 × 20 + test/db/Pooler-ro (PgBouncer) 2 × 0 + exporter 1 × 1 = 41 connections');
 });
 
 test('the CRD validators reject an object their schema refuses', async () => {

@@ -1,12 +1,18 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { DatabaseConnectionPool } from '../core/endpoints';
 import { commonLabels, imageVersion, namespaceOf } from '../core/names';
 import { statefulSetPlacement } from '../core/pod-defaults';
 import { isEmptyPodOptions, patchableJson, PodOptions, podTemplateWithOptions } from '../core/pod-options';
 import * as cnpg from '../imports/postgresql.cnpg.io';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { PG_PORT, postgresClientEnv, postgresMetricsEndpoint } from './shared';
+
+/** PgBouncer pods of each Pooler. */
+const POOLER_INSTANCES = 2;
+/** Server connections each PgBouncer keeps for a database and user (`default_pool_size`). */
+const POOLER_SERVER_POOL = 20;
 
 /**
  * Needs the CloudNativePG operator, which fails over by itself: a Cluster, our PodMonitor, and
@@ -33,10 +39,13 @@ class CloudNativePgBuilder {
     const podMonitor = this.createPodMonitor();
     const poolers = s.pooler ? this.createPoolers() : undefined;
     const scheduledBackup = s.backup ? this.createScheduledBackup(s.backup.schedule) : undefined;
-    const primaryHost = `${s.name}-rw.${s.dnsSuffix}`;
-    // The operator moves the primary role between pods, so readers go through its `-ro` Service.
-    const replicaHosts = s.replicas > 0 ? [`${s.name}-ro.${s.dnsSuffix}:${PG_PORT}`] : [];
+    // Clients reach the primary through `-rw` and, as the operator moves the primary role between pods, the
+    // replicas through `-ro`: the Cluster's Services, or the Poolers' of the same names when PgBouncer stands between.
+    const entry = poolers ? `${s.name}-pooler` : s.name;
+    const primaryHost = `${entry}-rw.${s.dnsSuffix}`;
+    const replicaHosts = s.replicas > 0 ? [`${entry}-ro.${s.dnsSuffix}:${PG_PORT}`] : [];
     const clusterPods = { 'cnpg.io/cluster': s.name };
+    const clientPods = poolers ? poolers.map(pooler => ({ 'cnpg.io/poolerName': pooler.name })) : [clusterPods];
     return {
       cluster,
       poolers,
@@ -44,7 +53,8 @@ class CloudNativePgBuilder {
       scheduledBackup,
       primaryHost,
       replicaHosts,
-      clientLinks: [{ peer: { podSelector: clusterPods }, ports: [PG_PORT] }],
+      clientLinks: clientPods.map(podSelector => ({ peer: { podSelector }, ports: [PG_PORT] })),
+      serverPools: poolers && this.poolerServerPools(poolers),
       clientEnv: postgresClientEnv(s.credentialsSecret, { user: 'username', password: 'password', database: 'dbname' }, primaryHost, replicaHosts),
       // CloudNativePG names each instance's claim after the instance: <cluster>-<n>.
       metricsEndpoints: [{ ...postgresMetricsEndpoint(s.name, clusterPods, { hasMonitor: true }, s.replicas), volumeClaims: `${s.name}-` }],
@@ -126,13 +136,31 @@ class CloudNativePgBuilder {
         metadata: this.metadata(`${this.s.name}-pooler-${type}`),
         spec: {
           cluster: { name: this.s.name },
-          instances: 2,
+          instances: POOLER_INSTANCES,
           type,
-          pgbouncer: { poolMode: cnpg.PoolerSpecPgbouncerPoolMode.TRANSACTION, parameters: { max_client_conn: '1000', default_pool_size: '20' } },
+          pgbouncer: {
+            poolMode: cnpg.PoolerSpecPgbouncerPoolMode.TRANSACTION,
+            parameters: { max_client_conn: '1000', default_pool_size: String(POOLER_SERVER_POOL) },
+          },
         },
       });
       applyPoolerPodOptions(pooler, this.s.poolerPod);
       return pooler;
+    });
+  }
+
+  /**
+   * What the PostgreSQL servers see when the Poolers stand between: each PgBouncer keeps at most
+   * `default_pool_size` server connections for the one database and user the clients share, the
+   * read-write Poolers' to the primary, the read-only Poolers' to the replica `-ro` picks.
+   */
+  private poolerServerPools(poolers: cnpg.Pooler[]): DatabaseConnectionPool[] {
+    return poolers.map(pooler => {
+      const readWrite = pooler.name.endsWith(`-${cnpg.PoolerSpecType.RW}`);
+      return {
+        client: `${pooler.node.path} (PgBouncer)`, maxPods: POOLER_INSTANCES,
+        primaryPerPod: readWrite ? POOLER_SERVER_POOL : 0, replicaPerPod: readWrite ? 0 : POOLER_SERVER_POOL,
+      };
     });
   }
 

@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { MetricsEndpoint, NetworkLink, PodPeer } from '../core/endpoints';
+import { DatabaseConnectionPool, MetricsEndpoint, NetworkLink, PodPeer } from '../core/endpoints';
 import { Placement } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { PodOptions } from '../core/pod-options';
@@ -69,6 +69,8 @@ export interface PgWiring {
   readonly clientEnv: k8s.EnvVar[];
   readonly clientLinks: NetworkLink[];
   readonly metricsEndpoints: MetricsEndpoint[];
+  /** The pools of a pooler that stands between the clients and the servers: the connection budget counts these, not the clients'. */
+  readonly serverPools?: DatabaseConnectionPool[];
 }
 
 /** The objects an engine made, for users to reach in; each engine fills the ones it makes. */

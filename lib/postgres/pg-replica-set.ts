@@ -107,7 +107,7 @@ export interface PgReplicaSetProps {
    * `DATABASE_URL` and the CA in `POSTGRES_TLS_CA`. @default - no TLS: a certificate must name every pod and Service and reach every client, which takes cert-manager or your PKI; the NetworkPolicies admit only the linked pods @onlyWhen engine=statefulset
    */
   readonly tls?: StoreTls;
-  /** cloudnative-pg: PgBouncer Poolers for read-write and read-only traffic. @default false @onlyWhen engine=cloudnative-pg */
+  /** cloudnative-pg: PgBouncer Poolers for read-write and read-only traffic, which linked clients connect through. @default false @onlyWhen engine=cloudnative-pg */
   readonly pooler?: boolean;
   /** cloudnative-pg: a ScheduledBackup by volume snapshots. @default - no scheduled backup @onlyWhen engine=cloudnative-pg */
   readonly backup?: { readonly schedule: string; readonly volumeSnapshotClass: string };
@@ -301,6 +301,8 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
   public readonly scheduledBackup?: ApiObject;
   /** The clients' pools counted in the connection budget (see `addConnectionPool`). */
   public readonly connectionPools: DatabaseConnectionPool[] = [];
+  /** A pooler's server-side pools, which the servers see instead of the clients' when it stands between. */
+  private readonly serverPools?: DatabaseConnectionPool[];
   private readonly maxConnections: number;
   private readonly reservedConnections: number;
 
@@ -331,6 +333,7 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
     ({ role: this.role, roleBinding: this.roleBinding, podMonitor: this.podMonitor, scheduledBackup: this.scheduledBackup } = built);
 
     this.allowScraper(settings.metricsScraper);
+    this.serverPools = built.serverPools;
     this.maxConnections = settings.maxConnections;
     this.reservedConnections = Number(settings.parameters.superuser_reserved_connections ?? SUPERUSER_RESERVED_CONNECTIONS);
     this.node.addValidation({ validate: () => this.connectionBudgetErrors() });
@@ -341,14 +344,18 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
     this.connectionPools.push(pool);
   }
 
-  /** The primary and each replica: every client pool at its maximum, plus the exporter's one connection on each server. */
+  /**
+   * The primary and each replica: every client pool at its maximum (or, with a pooler between, the
+   * pooler's server pools), plus the exporter's one connection on each server.
+   */
   private connectionBudgetErrors(): string[] {
     const exporter = { client: 'exporter', pods: 1, perPod: 1 };
+    const pools = this.serverPools ?? this.connectionPools;
     const servers = [{ server: 'the primary', perPod: (p: DatabaseConnectionPool) => p.primaryPerPod }];
     if (this.replicaHosts.length > 0) servers.push({ server: 'each replica', perPod: p => p.replicaPerPod });
     return servers.map(({ server, perPod }) => connectionBudgetViolation({
       server, maxConnections: this.maxConnections, reserved: this.reservedConnections,
-      pools: [...this.connectionPools.map(p => ({ client: p.client, pods: p.maxPods, perPod: perPod(p) })), exporter],
+      pools: [...pools.map(p => ({ client: p.client, pods: p.maxPods, perPod: perPod(p) })), exporter],
     })).filter((v): v is string => v !== undefined).map(v => `${this.node.path}: ${v}`);
   }
 

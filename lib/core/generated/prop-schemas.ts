@@ -2009,7 +2009,7 @@ export const PROP_SCHEMAS = {
         },
         "pooler": {
           "type": "boolean",
-          "description": "cloudnative-pg: PgBouncer Poolers for read-write and read-only traffic.",
+          "description": "cloudnative-pg: PgBouncer Poolers for read-write and read-only traffic, which linked clients connect through.",
           "default": false
         },
         "backup": {

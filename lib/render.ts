@@ -17,11 +17,13 @@
 export type { MaxmemoryPolicy, MetricsEndpoint, QueueBacklog } from './core/endpoints';
 export type { AppendFsync } from './redis/redis-conf';
 export type { TlsFiles } from './core/tls';
+export { renderCertificateReloadLoop } from './core/tls';
+export type { CertificateReloadOptions } from './core/tls';
 export type { SynchronousCommit } from './postgres/postgres-conf';
 
-export { API_UPSTREAM, NGINX_HEALTH_PATH, renderCertificateReloadLoop, renderNginxConf } from './load-balancer/nginx-conf';
+export { API_UPSTREAM, NGINX_HEALTH_PATH, renderNginxConf } from './load-balancer/nginx-conf';
 export type {
-  CertificateReloadOptions, NginxConfOptions, NginxExtraUpstream, NginxNextUpstreamCondition, NginxProxyBuffers, NginxProxyCache, NginxProxyTimeouts, NginxRateLimit,
+  NginxConfOptions, NginxExtraUpstream, NginxNextUpstreamCondition, NginxProxyBuffers, NginxProxyCache, NginxProxyTimeouts, NginxRateLimit,
   NginxRoute, NginxTls, NginxUpstreamServer,
 } from './load-balancer/nginx-conf';
 

@@ -1,13 +1,14 @@
-import { X509Certificate } from 'crypto';
 import { mkdirSync, readFileSync, renameSync } from 'fs';
 import { createServer, request as httpRequest, RequestListener, Server } from 'http';
 import { connect as http2Connect } from 'http2';
 import { AddressInfo, connect as netConnect, Socket } from 'net';
 import { join } from 'path';
 import { connect as tlsConnect } from 'tls';
-import { NginxConfOptions, renderCertificateReloadLoop, renderNginxConf } from '../lib/load-balancer/nginx-conf';
+import { renderCertificateReloadLoop } from '../lib/core/tls';
+import { NginxConfOptions, renderNginxConf } from '../lib/load-balancer/nginx-conf';
 import { localHttp2Syntax, loopbackNginxOptions, nginxTest, selfSignedCertificate, startNginx } from './support/nginx';
 import { freePort, ProcessGroup, run, sleep, waitFor } from './support/processes';
+import { certificateFingerprint, servedFingerprint } from './support/tls';
 
 const group = new ProcessGroup();
 afterAll(() => group.cleanup());
@@ -255,7 +256,7 @@ test('a renewed certificate is served within the reload loop\'s interval, withou
   const options = loopbackNginxOptions(dir, p, [9001]);
   await startNginx(group, dir, renderNginxConf(options), p.http);
   const files = [options.tls!.certificatePath, options.tls!.keyPath];
-  group.spawn('sh', ['-c', renderCertificateReloadLoop({ files, pidFile: join(dir, 'nginx.pid'), intervalSeconds: 1 })]);
+  group.spawn('sh', ['-c', renderCertificateReloadLoop({ files, reload: `kill -HUP "$(cat ${join(dir, 'nginx.pid')})"`, intervalSeconds: 1 })]);
   const first = await servedFingerprint(p.tls);
   // WHEN the Secret is renewed: both files replaced, as the kubelet swaps a Secret volume
   const renewed = join(dir, 'renewed');
@@ -616,21 +617,6 @@ function tls12Handshake(port: number, cipher: string): Promise<string> {
 }
 
 /** The protocol the TLS listener picks when a client offers h2 and http/1.1. */
-/** The SHA-256 fingerprint of the certificate nginx presents on `port`. */
-function servedFingerprint(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => {
-      resolve(socket.getPeerCertificate().fingerprint256);
-      socket.end();
-    });
-    socket.on('error', reject);
-  });
-}
-
-function certificateFingerprint(pem: string): string {
-  return new X509Certificate(pem).fingerprint256;
-}
-
 /** A connection whose request nginx has passed on and is waiting for (bounded by nginx's read timeout). */
 function openHangingRequest(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, writeFileSync } from 'fs';
+import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
 import postgres from 'postgres';
@@ -8,7 +8,8 @@ import { renderPgHba, renderPostgresConf } from '../lib/postgres/postgres-conf';
 import { databaseConfigFromEnv } from '../service/src/db/config';
 import { QueryRouter } from '../service/src/db/router';
 import { ReplicatedPostgres, startReplicatedPostgres } from './support/postgres';
-import { ProcessGroup, run, waitFor } from './support/processes';
+import { ProcessGroup, waitFor } from './support/processes';
+import { makeCertificates } from './support/tls';
 
 jest.setTimeout(120_000);
 
@@ -19,26 +20,10 @@ let cluster: ReplicatedPostgres;
 let ca: string;
 let otherCa: string;
 
-/** A throwaway CA (and a second one nobody trusts) and a server certificate for 127.0.0.1 and localhost, as cert-manager lays them out. */
-async function makeCertificates(dir: string): Promise<void> {
-  const ssl = (...args: string[]) => run('openssl', args, { cwd: dir });
-  for (const name of ['ca', 'other-ca']) {
-    await ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-      '-subj', `/CN=hscale test ${name}`, '-keyout', `${name}.key`, '-out', `${name}.crt`);
-  }
-  await ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'tls.key', '-out', 'tls.csr');
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  await ssl('x509', '-req', '-in', 'tls.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'san.ext', '-out', 'tls.crt');
-  await ssl('x509', '-in', 'ca.crt', '-out', 'ca.crt');
-  // The pod's Secret volume: owned by root, group fsGroup (postgres here), 0440.
-  await run('chmod', ['0440', 'tls.key'], { cwd: dir });
-  await run('chown', ['root:postgres', 'tls.key'], { cwd: dir });
-  chmodSync(dir, 0o755);
-}
-
 beforeAll(async () => {
   const dir = group.tempDir('hscale-pg-tls-');
-  await makeCertificates(dir);
+  // The pod's Secret volume: owned by root, group fsGroup (postgres here), 0440.
+  await makeCertificates(dir, 'postgres');
   ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
   otherCa = readFileSync(join(dir, 'other-ca.crt'), 'utf8');
   cluster = await startReplicatedPostgres(group, 1, { tls: tlsFiles(dir) });

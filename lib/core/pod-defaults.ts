@@ -215,6 +215,7 @@ export function exporterSidecar(o: {
   readonly env?: k8s.EnvVar[];
   readonly args?: string[];
   readonly cpuLimit?: string;
+  readonly volumeMounts?: k8s.VolumeMount[];
 }): k8s.Container {
   return {
     name: 'exporter',
@@ -226,6 +227,7 @@ export function exporterSidecar(o: {
     resources: fixedResources('10m', '32Mi', o.cpuLimit ?? '100m', '128Mi'),
     securityContext: restrictedContainerSecurityContext(),
     livenessProbe: { httpGet: { path: o.healthPath, port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 30 },
+    ...(o.volumeMounts ? { volumeMounts: o.volumeMounts } : {}),
   };
 }
 

@@ -102,15 +102,17 @@ function wiringValues(w: Wiring): Record<keyof WiringEnv, string | undefined> {
 /**
  * A Redis URL from the env a Redis link injects (names under `prefix`): kombu's Sentinel form,
  * one `sentinel://` per Sentinel joined by ';', when it names Sentinels; else the first node's
- * `redis://`. The password is the expansion of the link's Secret-backed var.
+ * `redis://` (`rediss://` with TLS). The password is the expansion of the link's Secret-backed var.
  */
 export function redisUrl(env: k8s.EnvVar[], prefix: string): string {
   const value = (name: string) => env.find(e => e.name === `${prefix}${name}`)?.value;
   const auth = `:$(${prefix}REDIS_PASSWORD)@`;
   const sentinels = value('REDIS_SENTINELS');
   if (sentinels) return sentinels.split(',').map(host => `sentinel://${auth}${host}`).join(';');
-  const node = value('REDIS_CLUSTER_NODES')?.split(',')[0] ?? value('REDIS_URL')!.replace(/^redis:\/\//, '');
-  return `redis://${auth}${node}`;
+  const node = value('REDIS_CLUSTER_NODES')?.split(',')[0] ?? value('REDIS_URL')!.replace(/^rediss?:\/\//, '');
+  // With TLS (the link names its CA) the scheme says so; the client still needs the CA given its own way.
+  const tls = env.some(e => e.name === `${prefix}REDIS_TLS_CA`);
+  return `${tls ? 'rediss' : 'redis'}://${auth}${node}`;
 }
 
 const REDIS_UNITS: Array<[string, number]> = [['gb', 1024 ** 3], ['mb', 1024 ** 2], ['kb', 1024]];

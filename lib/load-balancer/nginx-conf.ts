@@ -163,15 +163,6 @@ export interface NginxConfOptions {
   readonly workerShutdownTimeoutSeconds?: number;
 }
 
-/** What `renderCertificateReloadLoop` watches and whom it signals. */
-export interface CertificateReloadOptions {
-  /** The certificate and key files, as the Secret volume shows them (the kubelet swaps both at once). */
-  readonly files: string[];
-  /** nginx's pid file, as `renderNginxConf` writes it (`<writableDir>/nginx.pid`). */
-  readonly pidFile: string;
-  readonly intervalSeconds: number;
-}
-
 // nginx's own id is the request's id; the client's X-Request-ID is only logged, quoted and escaped, in a field of its own.
 const HTTP_VERBOSE_LOG_FORMAT = '\'$remote_addr - [$time_iso8601] "$request" $status $body_bytes_sent '
   + 'rt=$request_time ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time" rid=$request_id '
@@ -227,19 +218,6 @@ export function renderNginxConf(o: NginxConfOptions): string {
     ...block('http', renderHttp(o)),
     '',
   ].join('\n');
-}
-
-/**
- * A shell loop that sends nginx SIGHUP when the certificate or key changes. nginx reads them only
- * at start and reload, and the kubelet updates a mounted Secret in place when cert-manager (or
- * anyone) renews it, so without the loop nginx serves the old certificate until it expires. A
- * failed reload (a mismatched pair) leaves the old configuration serving.
- */
-export function renderCertificateReloadLoop(o: CertificateReloadOptions): string {
-  const digest = `cat ${o.files.join(' ')} | md5sum`;
-  // $$ is the shell that started the loop, which `exec nginx` turns into nginx's master: the loop ends with it.
-  return `last=$(${digest}); while sleep ${o.intervalSeconds} && kill -0 $$; do now=$(${digest}); `
-    + `if [ "$now" != "$last" ]; then last=$now; kill -HUP "$(cat ${o.pidFile})"; fi; done`;
 }
 
 function renderHttp(o: NginxConfOptions): string[] {

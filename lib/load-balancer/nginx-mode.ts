@@ -9,12 +9,13 @@ import {
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions, resolvePodOptions } from '../core/pod-options';
+import { backgroundReloadLoop } from '../core/tls';
 import {
   parseQuantity, pinnedImage, propError, requireIntInRange, requireOneOf, requirePinnedPeer, requirePositive, requireReplicaRange,
   requireWholeDuration,
 } from '../core/validation';
 import { LoadBalancerModeModule, LoadBalancerScope } from './mode';
-import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderCertificateReloadLoop, renderNginxConf } from './nginx-conf';
+import { API_UPSTREAM, NGINX_HEALTH_PATH, NginxConfOptions, NginxUpstreamServer, renderNginxConf } from './nginx-conf';
 import { NginxProxySettings, resolveClientMaxBodySize, resolveNginxProxySettings } from './nginx-proxy-settings';
 import { LoadBalancerProps, LoadBalancerTls, LoginMatch, RateLimit } from './props';
 import { otherBackends, ResolvedRoute, resolveInternalPaths, resolveRoutes } from './routes';
@@ -276,11 +277,9 @@ function nginxContainer(s: NginxModeSettings, volumeMounts: k8s.VolumeMount[]): 
 /** With TLS, the background loop that reloads nginx when the kubelet updates the renewed Secret's files. */
 function certificateReload(s: NginxModeSettings): string {
   if (!s.tls) return '';
-  const loop = renderCertificateReloadLoop({
-    files: [`${TLS_DIR}/tls.crt`, `${TLS_DIR}/tls.key`], pidFile: `${WRITABLE_DIR}/nginx.pid`, intervalSeconds: CERTIFICATE_CHECK_SECONDS,
-  });
-  // Its own stdio is /dev/null, so it holds none of the container's pipes.
-  return `(${loop}) </dev/null >/dev/null 2>&1 & `;
+  return `${backgroundReloadLoop({
+    files: [`${TLS_DIR}/tls.crt`, `${TLS_DIR}/tls.key`], reload: `kill -HUP "$(cat ${WRITABLE_DIR}/nginx.pid)"`, intervalSeconds: CERTIFICATE_CHECK_SECONDS,
+  })} `;
 }
 
 function createService(lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata): k8s.KubeService {

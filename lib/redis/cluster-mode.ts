@@ -7,7 +7,9 @@ import { RedisModeModule, RedisSharedObjects } from './mode';
 import { REDIS_USERS } from './redis-acl';
 import { renderClusterCreateScript, renderRedisStartScript } from './redis-conf';
 import { RedisClusterSettings, RedisTopologyBase } from './settings';
-import { aclPasswordEnv, clientAuthEnv, CONFIG_MOUNT, configVolume, objectMeta, podAddresses, REDIS_PORT, REDIS_UID } from './shared';
+import {
+  aclPasswordEnv, clientAuthEnv, CONFIG_MOUNT, configVolume, kedaTlsMetadata, objectMeta, podAddresses, REDIS_PORT, REDIS_UID, scriptTls, tlsMounts,
+} from './shared';
 
 const BUS_PORT = REDIS_PORT + 10000;
 
@@ -28,13 +30,13 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
   },
 
   plan(topology, settings) {
-    const createScript = renderClusterCreateScript();
+    const createScript = renderClusterCreateScript(scriptTls(settings));
     return {
       clusterEnabled: true,
       peerPorts: [REDIS_PORT, BUS_PORT],
       replicated: topology.replicasPerShard > 0,
       extraRedisPorts: [{ name: 'cluster-bus', containerPort: BUS_PORT, protocol: 'TCP' }],
-      configFiles: { 'start.sh': renderRedisStartScript('cluster'), 'create-cluster.sh': createScript },
+      configFiles: { 'start.sh': renderRedisStartScript('cluster', scriptTls(settings)), 'create-cluster.sh': createScript },
       // Every node's stable DNS name, so a node whose peers all came back with new IPs can find them.
       redisEnv: [{ name: 'REDIS_NODES', value: podAddresses(settings, settings.name, settings.headlessServiceName, topology.nodeCount, REDIS_PORT).join(' ') }],
       sentinelHosts: [],
@@ -45,7 +47,7 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
         clientEnv: [{ name: 'REDIS_CLUSTER_NODES', value: shared.nodes.join(',') }, ...clientAuthEnv(settings)],
         // KEDA asks any node, which redirects it to the list's slot.
         listLengthTrigger: (listName, listLength) => ({
-          type: 'redis-cluster', metadata: { addresses: shared.nodes.join(','), listName, listLength: String(listLength) },
+          type: 'redis-cluster', metadata: { addresses: shared.nodes.join(','), listName, listLength: String(listLength), ...kedaTlsMetadata(settings) },
         }),
       }),
     };
@@ -73,6 +75,8 @@ function createClusterJob(shared: RedisSharedObjects, topology: ClusterTopology,
 }
 
 function createClusterJobSpec(shared: RedisSharedObjects, topology: ClusterTopology, settings: RedisClusterSettings, jobLabels: Record<string, string>): k8s.JobSpec {
+  // With TLS it verifies the nodes against the CA, and holds no key.
+  const tls = tlsMounts(settings, true);
   return {
     backoffLimit: 10,
     ttlSecondsAfterFinished: 3600,
@@ -97,9 +101,9 @@ function createClusterJobSpec(shared: RedisSharedObjects, topology: ClusterTopol
           ],
           resources: fixedResources('10m', '32Mi', '200m', '128Mi'),
           securityContext: restrictedContainerSecurityContext(),
-          volumeMounts: [CONFIG_MOUNT],
+          volumeMounts: [CONFIG_MOUNT, ...tls.mounts],
         }],
-        volumes: [configVolume(shared.configMap.name)],
+        volumes: [configVolume(shared.configMap.name), ...tls.volumes],
       },
     },
   };

@@ -16,6 +16,8 @@ export interface RedisAclOptions {
   readonly mode: 'cluster' | 'sentinel' | 'standalone';
   /** Key prefixes of the queues (BullMQ's `prefix`, hash tag included): the only keys KEDA may read. */
   readonly queuePrefixes: string[];
+  /** TLS on: the `certificates` user, which the Redis container's reload loop logs in as to have renewed files read (CONFIG SET). @default false */
+  readonly tls?: boolean;
 }
 
 /**
@@ -34,6 +36,7 @@ export const REDIS_USERS = {
   replication: 'replication',
   operator: 'operator',
   sentinel: 'sentinel',
+  certificates: 'certificates',
 } as const;
 
 /**
@@ -68,6 +71,10 @@ export function redisAclUsers(o: RedisAclOptions): RedisAclUser[] {
       rules: '&__sentinel__:hello +ping +info +role +multi +exec +slaveof +replicaof +config|rewrite +client|setname +client|kill +script|kill +subscribe +publish',
     },
   ];
+  if (o.tls) {
+    // The Redis container's reload loop: CONFIG SET of the renewed TLS files. No other pod holds its password.
+    users.push({ name: REDIS_USERS.certificates, passwordEnv: 'REDIS_CERTIFICATES_PASSWORD', secretKey: 'certificates-password', rules: '+config|set' });
+  }
   const needed: Record<RedisAclOptions['mode'], string[]> = {
     cluster: [REDIS_USERS.replication, REDIS_USERS.operator],
     sentinel: [REDIS_USERS.replication, REDIS_USERS.sentinel],

@@ -7,6 +7,7 @@ import { commonLabels, configHash, imageVersion, selectorLabels } from '../core/
 import { disruptionBudget, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
+import { TLS_KEYS, tlsFiles } from '../core/tls';
 import { RedisModeObjects, RedisModePlan } from './mode';
 import { planRedisMode } from './modes';
 import { renderRedisAcl, REDIS_USERS } from './redis-acl';
@@ -15,7 +16,8 @@ import { resolveRedisClusterSettings } from './resolve';
 import { RedisClusterProps, RedisClusterSettings, RedisMode } from './settings';
 import {
   aclPasswordEnv, announceEnv, CONFIG_MOUNT, configVolume, createHeadlessService, createPeerNetworkPolicy, EXPORTER_PORT,
-  namedServicePort, objectMeta, podAddresses, podTemplateMetadata, REDIS_PORT, redisExporter, redisPodBasics, SENTINEL_PASSWORD_KEY, SENTINEL_PORT, startScriptEnv,
+  namedServicePort, objectMeta, podAddresses, podTemplateMetadata, REDIS_PORT, redisExporter, redisPodBasics, scriptTls, SENTINEL_PASSWORD_KEY, SENTINEL_PORT,
+  startScriptEnv, TLS_DIR, tlsMounts,
 } from './shared';
 
 /** The password Secret's key holding KEDA's user name, which a TriggerAuthentication can only read from a Secret. */
@@ -94,7 +96,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.nodes = podAddresses(settings, this.name, this.headlessServiceName, this.nodeCount, REDIS_PORT);
 
     this.redisConf = this.renderRedisConf(plan);
-    const configFiles = { 'redis.conf': this.redisConf, 'users.acl': renderRedisAcl({ mode: this.mode, queuePrefixes: settings.queuePrefixes }), ...plan.configFiles };
+    const configFiles = { 'redis.conf': this.redisConf, 'users.acl': renderRedisAcl({ mode: this.mode, queuePrefixes: settings.queuePrefixes, tls: settings.tls !== undefined }), ...plan.configFiles };
     this.configMap = new k8s.KubeConfigMap(this, 'Config', { metadata: this.metadata(this.name), data: configFiles });
     const hash = configHash(configFiles);
     this.statefulSet = this.createStatefulSet(plan, hash);
@@ -129,7 +131,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     }];
   }
 
-  /** KEDA's user name and password, and in sentinel mode what the Sentinels require. */
+  /** KEDA's user name and password, in sentinel mode what the Sentinels require, and with TLS the CA it verifies Redis against. */
   public get scalerCredentials(): IQueueBroker['scalerCredentials'] {
     const name = this.passwordSecret.name;
     const keda = this.settings.aclUsers.find(u => u.name === REDIS_USERS.keda)!;
@@ -137,6 +139,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
       { parameter: 'username', name, key: KEDA_USERNAME_KEY },
       { parameter: 'password', name, key: keda.secretKey },
       ...(this.mode === 'sentinel' ? [{ parameter: 'sentinelPassword', name, key: SENTINEL_PASSWORD_KEY }] : []),
+      ...(this.settings.tls ? [{ parameter: 'ca', name: this.settings.tls.secretName, key: TLS_KEYS.ca }] : []),
     ];
   }
 
@@ -175,7 +178,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     return renderRedisConf({
       port: REDIS_PORT, bind: '* -::*', dir: '/data', cluster: plan.clusterEnabled, clusterNodeTimeoutMs: s.clusterNodeTimeoutMs,
       maxmemoryBytes: s.maxmemoryBytes, maxmemoryPolicy: s.maxmemoryPolicy, appendonly: s.appendonly, appendfsync: s.appendfsync,
-      savePoints: s.savePoints, tcpKeepaliveSeconds: s.tcpKeepaliveSeconds,
+      savePoints: s.savePoints, tcpKeepaliveSeconds: s.tcpKeepaliveSeconds, tls: s.tls && tlsFiles(TLS_DIR),
     });
   }
 
@@ -195,7 +198,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
           spec: {
             ...redisPodBasics(this.settings, this.podSelector),
             terminationGracePeriodSeconds: 30,
-            volumes: [configVolume(this.configMap.name), run.volume, ...data],
+            volumes: [configVolume(this.configMap.name), run.volume, ...data, ...tlsMounts(this.settings, false).volumes, ...tlsMounts(this.settings, true).volumes],
             containers: [this.redisContainer(plan, run.mount), redisExporter(this.settings)],
           },
         },
@@ -206,7 +209,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
 
   private redisContainer(plan: RedisModePlan, run: k8s.VolumeMount): k8s.Container {
     const redisPort = k8s.IntOrString.fromString('redis');
-    const ready = { exec: { command: ['sh', '-c', renderRedisReadinessCheck(REDIS_PORT)] } };
+    const ready = { exec: { command: ['sh', '-c', renderRedisReadinessCheck(REDIS_PORT, scriptTls(this.settings))] } };
     return {
       name: 'redis',
       image: this.settings.image,
@@ -222,7 +225,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
       ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }, ...plan.extraRedisPorts],
       resources: this.settings.resources,
       securityContext: restrictedContainerSecurityContext(),
-      volumeMounts: [CONFIG_MOUNT, run, { name: 'data', mountPath: '/data' }],
+      volumeMounts: [CONFIG_MOUNT, run, { name: 'data', mountPath: '/data' }, ...tlsMounts(this.settings, false).mounts],
       startupProbe: { tcpSocket: { port: redisPort }, periodSeconds: 2, failureThreshold: 60 },
       livenessProbe: { tcpSocket: { port: redisPort }, periodSeconds: 10, failureThreshold: 3 },
       readinessProbe: { ...ready, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },

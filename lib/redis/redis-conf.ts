@@ -1,5 +1,7 @@
 import { MaxmemoryPolicy } from '../core/endpoints';
+import { backgroundReloadLoop, TlsFiles } from '../core/tls';
 import { valuesOf } from '../core/validation';
+import { REDIS_USERS } from './redis-acl';
 
 /** When Redis fsyncs the append-only file. */
 export type AppendFsync = 'always' | 'everysec' | 'no';
@@ -25,6 +27,31 @@ export interface RedisConfOptions {
   readonly savePoints: string[];
   /** Seconds between TCP keepalive probes to clients, which also find dead peers. */
   readonly tcpKeepaliveSeconds: number;
+  /** The server's certificate, key and CA: `port` serves TLS only, and replication (and the cluster bus) runs over TLS. @default - no TLS */
+  readonly tls?: TlsFiles;
+}
+
+/** The port lines: `port` itself, or with `tls` no plain port at all and TLS on `port`. */
+function portLines(port: number, tls: TlsFiles | undefined): string[] {
+  return tls ? ['port 0', `tls-port ${port}`] : [`port ${port}`];
+}
+
+/**
+ * TLS with the mounted files, TLS 1.2 and 1.3 only. Clients log in with their ACL user's password,
+ * so none is asked for a certificate; a replica (and a Sentinel) connects to its master over TLS and
+ * verifies it against the CA. Redis checks the chain, not the host name: the CA must sign only this
+ * store's certificates (one CA per store, as cert-manager's self-signed issuer per store gives).
+ */
+function tlsLines(tls: TlsFiles): string[] {
+  return [
+    '',
+    `tls-cert-file ${tls.certFile}`,
+    `tls-key-file ${tls.keyFile}`,
+    `tls-ca-cert-file ${tls.caFile}`,
+    'tls-auth-clients no',
+    'tls-protocols "TLSv1.2 TLSv1.3"',
+    'tls-replication yes',
+  ];
 }
 
 /**
@@ -35,7 +62,7 @@ export interface RedisConfOptions {
 export function renderRedisConf(o: RedisConfOptions): string {
   const lines = [
     '# Rendered by hscale renderRedisConf; edit the RedisCluster props, not this file.',
-    `port ${o.port}`,
+    ...portLines(o.port, o.tls),
     `bind ${o.bind}`,
     // Authentication is always on (the ACL file turns the default user off), so protected mode adds nothing but refusals.
     'protected-mode no',
@@ -74,6 +101,7 @@ export function renderRedisConf(o: RedisConfOptions): string {
       'cluster-preferred-endpoint-type hostname',
     );
   }
+  if (o.tls) lines.push(...tlsLines(o.tls), ...(o.cluster ? ['tls-cluster yes'] : []));
   return lines.join('\n') + '\n';
 }
 
@@ -90,6 +118,8 @@ export interface SentinelConfOptions {
   readonly failoverTimeoutMs: number;
   /** Replicas that resync with a new master at once. */
   readonly parallelSyncs: number;
+  /** The Sentinel's certificate, key and CA: clients and Sentinels reach it over TLS only, and it reaches Redis over TLS. @default - no TLS */
+  readonly tls?: TlsFiles;
 }
 
 /**
@@ -102,7 +132,7 @@ export interface SentinelConfOptions {
 export function renderSentinelConf(o: SentinelConfOptions): string {
   return [
     '# Rendered by hscale renderSentinelConf; edit the RedisCluster props, not this file.',
-    `port ${o.port}`,
+    ...portLines(o.port, o.tls),
     `bind ${o.bind}`,
     'protected-mode no',
     `dir ${o.dir}`,
@@ -111,6 +141,7 @@ export function renderSentinelConf(o: SentinelConfOptions): string {
     // Pods change IPs: Sentinels resolve and announce DNS names.
     'sentinel resolve-hostnames yes',
     'sentinel announce-hostnames yes',
+    ...(o.tls ? tlsLines(o.tls) : []),
   ].join('\n') + '\n';
 }
 
@@ -149,6 +180,39 @@ const WRITE_ACL_FILE = [
   'done',
   'echo "aclfile $acl" >> "$conf"',
 ];
+
+/** TLS of the scripts: the files their redis-cli verifies servers with, and how often a server's start script checks them for a renewal. */
+export interface RedisScriptTls {
+  readonly files: TlsFiles;
+  readonly checkSeconds: number;
+}
+
+/** `lines` with every redis-cli over TLS, verifying the server against the CA, when there is `tls`. */
+function withCli(lines: string[], tls: RedisScriptTls | undefined): string[] {
+  return tls ? lines.map(line => line.replace(/\bredis-cli /g, `redis-cli --tls --cacert ${tls.files.caFile} `)) : lines;
+}
+
+/**
+ * With TLS, the loop that has redis-server read renewed files again: CONFIG SET of a TLS file
+ * reloads it even when the name is unchanged, and a pair that does not load leaves the old one serving.
+ */
+function redisCertificateReload(tls: RedisScriptTls): string[] {
+  const { certFile, keyFile, caFile } = tls.files;
+  const reload = `REDISCLI_AUTH="$REDIS_CERTIFICATES_PASSWORD" redis-cli --user ${REDIS_USERS.certificates} -p "$REDIS_PORT" `
+    + `config set tls-cert-file ${certFile} tls-key-file ${keyFile} tls-ca-cert-file ${caFile}`;
+  return withCli([backgroundReloadLoop({ files: [certFile, keyFile, caFile], reload, intervalSeconds: tls.checkSeconds })], tls);
+}
+
+/**
+ * With TLS, the loop that restarts a Sentinel on renewed files: Sentinel has no CONFIG SET of its
+ * TLS files, so it exits and the kubelet starts it again (it asks its peers for the master). Each
+ * waits 30 s per ordinal first, so the Sentinels do not all restart at once and a quorum stays.
+ */
+function sentinelCertificateReload(tls: RedisScriptTls): string[] {
+  const { certFile, keyFile, caFile } = tls.files;
+  const reload = 'sleep $(( ${POD_NAME##*-} * 30 )); kill $$';
+  return [backgroundReloadLoop({ files: [certFile, keyFile, caFile], reload, intervalSeconds: tls.checkSeconds })];
+}
 
 /** Asks each Sentinel in $SENTINEL_HOSTS for the master; prints `host port`, or nothing. */
 const ASK_SENTINELS = [
@@ -206,7 +270,7 @@ const MEET_PEERS_AFTER_START = [
  * REDIS_PORT); in cluster mode also REDIS_NODES (`host:port` of every node, by stable DNS name)
  * and optionally MEET_SECONDS.
  */
-export function renderRedisStartScript(mode: 'cluster' | 'sentinel' | 'standalone'): string {
+export function renderRedisStartScript(mode: 'cluster' | 'sentinel' | 'standalone', tls?: RedisScriptTls): string {
   const lines = [
     '#!/bin/sh',
     '# Rendered by hscale renderRedisStartScript: writes the ACL users\' password hashes, the',
@@ -225,11 +289,11 @@ export function renderRedisStartScript(mode: 'cluster' | 'sentinel' | 'standalon
     );
   }
   if (mode === 'cluster') {
-    lines.push('echo "cluster-announce-hostname $ANNOUNCE_HOST" >> "$conf"', ...MEET_PEERS_AFTER_START);
+    lines.push('echo "cluster-announce-hostname $ANNOUNCE_HOST" >> "$conf"', ...withCli(MEET_PEERS_AFTER_START, tls));
   } else if (mode === 'sentinel') {
     lines.push(
       ': "${SENTINEL_HOSTS:?}" "${MASTER_NAME:?}" "${INITIAL_MASTER_HOST:?}"',
-      ...ASK_SENTINELS,
+      ...withCli(ASK_SENTINELS, tls),
       // After a failover the first pod is no longer the master: follow whoever the Sentinels name.
       'master=$(current_master || true)',
       'if [ -z "$master" ]; then master="$INITIAL_MASTER_HOST ${INITIAL_MASTER_PORT:-$REDIS_PORT}"; fi',
@@ -239,7 +303,7 @@ export function renderRedisStartScript(mode: 'cluster' | 'sentinel' | 'standalon
       'echo "replica-announce-ip $ANNOUNCE_HOST" >> "$conf"',
     );
   }
-  lines.push('exec redis-server "$conf"');
+  lines.push(...(tls ? redisCertificateReload(tls) : []), 'exec redis-server "$conf"');
   return lines.join('\n') + '\n';
 }
 
@@ -249,7 +313,7 @@ export function renderRedisStartScript(mode: 'cluster' | 'sentinel' | 'standalon
  * (the `sentinel` ACL user's on Redis), ANNOUNCE_HOST, SENTINEL_PORT, REDIS_PORT, SENTINEL_HOSTS (the other
  * Sentinels), MASTER_NAME, INITIAL_MASTER_HOST, QUORUM.
  */
-export function renderSentinelStartScript(): string {
+export function renderSentinelStartScript(tls?: RedisScriptTls): string {
   return [
     '#!/bin/sh',
     '# Rendered by hscale renderSentinelStartScript: monitors the current master (asked from the',
@@ -259,7 +323,7 @@ export function renderSentinelStartScript(): string {
     ...checkQuotable('REDIS_SENTINEL_USER_PASSWORD'),
     ': "${ANNOUNCE_HOST:?}" "${SENTINEL_PORT:?}" "${REDIS_PORT:?}" "${CONF_DIR:?}" "${RUN_DIR:?}"',
     ': "${SENTINEL_HOSTS:?}" "${MASTER_NAME:?}" "${INITIAL_MASTER_HOST:?}" "${QUORUM:?}"',
-    ...ASK_SENTINELS,
+    ...withCli(ASK_SENTINELS, tls),
     'master=$(current_master || true)',
     'if [ -z "$master" ]; then master="$INITIAL_MASTER_HOST ${INITIAL_MASTER_PORT:-$REDIS_PORT}"; fi',
     'conf="$RUN_DIR/sentinel.conf"',
@@ -274,6 +338,7 @@ export function renderSentinelStartScript(): string {
     '  echo "sentinel auth-user $MASTER_NAME sentinel"',
     '  printf \'sentinel auth-pass %s "%s"\\n\' "$MASTER_NAME" "$REDIS_SENTINEL_USER_PASSWORD"',
     '} >> "$conf"',
+    ...(tls ? sentinelCertificateReload(tls) : []),
     'exec redis-server "$conf" --sentinel',
   ].join('\n') + '\n';
 }
@@ -285,13 +350,13 @@ export function renderSentinelStartScript(): string {
  * as the exporter user, which may read INFO and nothing else. Env: REDIS_EXPORTER_PASSWORD; the
  * port is the argument.
  */
-export function renderRedisReadinessCheck(port: number): string {
-  return [
+export function renderRedisReadinessCheck(port: number, tls?: RedisScriptTls): string {
+  return withCli([
     `info=$(REDISCLI_AUTH="$REDIS_EXPORTER_PASSWORD" redis-cli --user exporter -p ${port} info replication | tr -d '\r') || exit 1`,
     'case "$info" in *role:master*) exit 0 ;; esac',
     'case "$info" in *master_link_status:up*master_sync_in_progress:0*) exit 0 ;; esac',
     'exit 1',
-  ].join('\n');
+  ], tls).join('\n');
 }
 
 /** The create script's functions that read an existing cluster and join a blank node to it. */
@@ -329,8 +394,8 @@ const CLUSTER_JOIN_FUNCTIONS = [
  * pointer to the runbook. Env: REDIS_NODES (`host:port ...`), REPLICAS_PER_SHARD,
  * REDIS_OPERATOR_PASSWORD, WAIT_SECONDS.
  */
-export function renderClusterCreateScript(): string {
-  return [
+export function renderClusterCreateScript(tls?: RedisScriptTls): string {
+  return withCli([
     '#!/bin/sh',
     '# Rendered by hscale renderClusterCreateScript.',
     'set -eu',
@@ -371,5 +436,5 @@ export function renderClusterCreateScript(): string {
     'redis-cli --user operator --cluster create $addresses --cluster-replicas "$REPLICAS_PER_SHARD" --cluster-yes',
     'wait_until "the cluster to be formed" formed',
     'echo "cluster created"',
-  ].join('\n') + '\n';
+  ], tls).join('\n') + '\n';
 }

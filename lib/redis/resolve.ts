@@ -6,6 +6,7 @@ import { namespaceOf, resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { mergePodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
+import { resolveStoreTls } from '../core/tls';
 import {
   parseQuantity, pinnedImage, propError, requireOneOf, requirePinnedPeer, requireQuantity, requireWholeDuration,
 } from '../core/validation';
@@ -45,7 +46,8 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
   queuePrefixes.forEach((prefix, i) => {
     if (!/^[^\s:]{1,64}$/.test(prefix)) throw propError(scope, `queuePrefixes[${i}]`, prefix, 'must be 1-64 characters without spaces or \':\', as a WorkerPool\'s queuePrefix');
   });
-  const aclUsers = redisAclUsers({ mode, queuePrefixes })
+  const tls = resolveStoreTls(scope, 'tls', props.tls);
+  const aclUsers = redisAclUsers({ mode, queuePrefixes, tls: tls !== undefined })
     .map(user => (user.name === REDIS_USERS.app ? { ...user, secretKey: passwordSecret.key } : user));
   return {
     name, namespace, dnsSuffix: serviceDnsSuffix(scope), headlessServiceName: `${name}-nodes`,
@@ -53,7 +55,7 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
     maxmemoryBytes, maxmemoryPolicy, appendonly, appendfsync, savePoints, tcpKeepaliveSeconds, clusterNodeTimeoutMs,
     persistence, storageSize, storageClassName: props.storageClassName,
     placement: props.placement ?? 'required',
-    passwordSecret, queuePrefixes, aclUsers,
+    passwordSecret, queuePrefixes, aclUsers, tls,
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     podOptions: resolveRedisPodOptions(scope, props),
   };

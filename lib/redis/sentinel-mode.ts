@@ -3,6 +3,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { commonLabels, imageVersion, selectorLabels } from '../core/names';
 import { disruptionBudget, fixedResources, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { tlsFiles } from '../core/tls';
 import { propError, requireDnsLabel, requireIntInRange, requireWholeDuration } from '../core/validation';
 import { RedisModeModule, RedisModeObjects, RedisSharedObjects } from './mode';
 import { REDIS_USERS } from './redis-acl';
@@ -12,7 +13,8 @@ import {
 import { RedisClusterProps, RedisClusterSettings, RedisTopologyBase } from './settings';
 import {
   aclPasswordEnv, announceEnv, clientAuthEnv, CONFIG_MOUNT, configVolume, createHeadlessService, createPeerNetworkPolicy, namedServicePort,
-  objectMeta, podAddresses, podHost, podTemplateMetadata, REDIS_PORT, redisPodBasics, SENTINEL_PORT, sentinelPasswordEnv, startScriptEnv,
+  kedaTlsMetadata, objectMeta, podAddresses, podHost, podTemplateMetadata, REDIS_PORT, redisPodBasics, scriptTls, SENTINEL_PORT, sentinelPasswordEnv,
+  startScriptEnv, TLS_DIR, tlsMounts,
 } from './shared';
 
 /** One master with replicas, failed over by a group of Sentinels. */
@@ -47,7 +49,7 @@ export const SENTINEL_MODE: RedisModeModule<SentinelTopology> = {
       peerPorts: [REDIS_PORT],
       replicated: true,
       extraRedisPorts: [],
-      configFiles: sentinelConfigFiles(topology),
+      configFiles: sentinelConfigFiles(topology, settings),
       redisEnv: group.masterEnv,
       sentinelHosts: group.hosts,
       masterName: topology.masterName,
@@ -90,16 +92,17 @@ function sentinelGroup(topology: SentinelTopology, settings: RedisClusterSetting
   };
 }
 
-function sentinelConfigFiles(topology: SentinelTopology): Record<string, string> {
+function sentinelConfigFiles(topology: SentinelTopology, settings: RedisClusterSettings): Record<string, string> {
   const options: SentinelConfOptions = {
     port: SENTINEL_PORT, bind: '* -::*', dir: '/run/sentinel', masterName: topology.masterName, quorum: topology.quorum,
-    downAfterMs: topology.downAfterMs, failoverTimeoutMs: 60_000, parallelSyncs: 1,
+    downAfterMs: topology.downAfterMs, failoverTimeoutMs: 60_000, parallelSyncs: 1, tls: settings.tls && tlsFiles(TLS_DIR),
   };
+  const tls = scriptTls(settings);
   return {
-    'start.sh': renderRedisStartScript('sentinel'),
+    'start.sh': renderRedisStartScript('sentinel', tls),
     'sentinel.conf': renderSentinelConf(options),
     'sentinel-master.conf': renderSentinelMasterSettings(options),
-    'sentinel-start.sh': renderSentinelStartScript(),
+    'sentinel-start.sh': renderSentinelStartScript(tls),
   };
 }
 
@@ -136,7 +139,9 @@ function buildSentinels(
     ],
     // KEDA asks the Sentinels which node is the master, then reads the list there.
     listLengthTrigger: (listName, listLength) => ({
-      type: 'redis-sentinel', metadata: { addresses: group.hosts.join(','), sentinelMaster: topology.masterName, listName, listLength: String(listLength) },
+      type: 'redis-sentinel', metadata: {
+        addresses: group.hosts.join(','), sentinelMaster: topology.masterName, listName, listLength: String(listLength), ...kedaTlsMetadata(settings),
+      },
     }),
   };
 }
@@ -146,6 +151,7 @@ function createSentinelStatefulSet(
   pods: { selector: Record<string, string>; labels: Record<string, string> },
 ): k8s.KubeStatefulSet {
   const run = scratchVolume('run', '/run/sentinel');
+  const tls = tlsMounts(settings, false);
   return new k8s.KubeStatefulSet(shared.scope, 'Sentinel', {
     metadata: objectMeta(settings, group.name, pods.labels),
     spec: {
@@ -157,7 +163,7 @@ function createSentinelStatefulSet(
         metadata: podTemplateMetadata(pods.labels, shared.configHash),
         spec: {
           ...redisPodBasics(settings, pods.selector),
-          volumes: [configVolume(shared.configMap.name), run.volume],
+          volumes: [configVolume(shared.configMap.name), run.volume, ...tls.volumes],
           containers: [{
             name: 'sentinel',
             image: settings.image,
@@ -175,7 +181,7 @@ function createSentinelStatefulSet(
             ports: [{ name: 'sentinel', containerPort: SENTINEL_PORT, protocol: 'TCP' }],
             resources: fixedResources('50m', '64Mi', '250m', '128Mi'),
             securityContext: restrictedContainerSecurityContext(),
-            volumeMounts: [CONFIG_MOUNT, run.mount],
+            volumeMounts: [CONFIG_MOUNT, run.mount, ...tls.mounts],
             livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('sentinel') }, periodSeconds: 10 },
             readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('sentinel') }, periodSeconds: 5 },
           }],

@@ -3,6 +3,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { MaxmemoryPolicy, PodPeer } from '../core/endpoints';
 import { ContainerResources, Placement } from '../core/pod-defaults';
 import { PodOptions } from '../core/pod-options';
+import { StoreTls } from '../core/tls';
 import { Quantity, valuesOf } from '../core/validation';
 import { RedisAclUser } from './redis-acl';
 import { AppendFsync } from './redis-conf';
@@ -76,6 +77,15 @@ export interface RedisClusterProps {
   readonly sentinelPod?: PodOptions;
   /** Cluster mode: pod options of the cluster-create Job only, laid over `pod`. @default - `pod` @onlyWhen mode=cluster */
   readonly jobPod?: PodOptions;
+  /**
+   * TLS for every connection, with the certificate of this Secret (cert-manager layout: `tls.crt`,
+   * `tls.key`, `ca.crt`; names: `localhost`, `<name>`, `*.<name>-nodes` and in sentinel mode
+   * `*.<name>-sentinel`, each `.<namespace>.svc.cluster.local` but localhost). The Redis port and the
+   * Sentinels' serve TLS only (no plain port), replication and the cluster bus run over TLS, and every
+   * client verifies the server against `ca.crt`: the API and workers (`REDIS_TLS_CA`), the exporter,
+   * the probes and scripts, KEDA. Renewed files are read without a restart. @default - no TLS: a certificate must name every pod and Service and reach every client, which takes cert-manager or your PKI; the NetworkPolicies admit only the linked pods
+   */
+  readonly tls?: StoreTls;
 }
 
 
@@ -118,6 +128,8 @@ export interface RedisClusterSettings {
   /** The ACL users of the Redis nodes, the app user's Secret key being `passwordSecret.key`. */
   readonly aclUsers: RedisAclUser[];
   readonly metricsScraper: PodPeer;
+  /** TLS of every connection. */
+  readonly tls?: StoreTls;
   /** Pod options of the Redis pods, the Sentinels and the cluster-create Job, each kind's laid over `pod`. */
   readonly podOptions: { readonly redis: PodOptions; readonly sentinel: PodOptions; readonly job: PodOptions };
 }

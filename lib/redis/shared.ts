@@ -4,7 +4,9 @@ import { PodPeer } from '../core/endpoints';
 import { CONFIG_HASH_ANNOTATION } from '../core/names';
 import { exporterSidecar, restrictedPodSecurityContext, statefulSetPlacement } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
+import { tlsCaEnv, tlsCaVolume, tlsFiles, tlsVolume } from '../core/tls';
 import { REDIS_USERS } from './redis-acl';
+import { RedisScriptTls } from './redis-conf';
 import { RedisClusterSettings } from './settings';
 
 // The pieces every Redis mode builds the same way: ports, password wiring, object metadata,
@@ -21,6 +23,27 @@ export const CONFIG_MOUNT: k8s.VolumeMount = { name: 'config', mountPath: '/etc/
 /** The ConfigMap as a volume, its scripts executable. */
 export function configVolume(configMapName: string): k8s.Volume {
   return { name: 'config', configMap: { name: configMapName, defaultMode: 0o555 } };
+}
+
+/** Where the TLS Secret is mounted: all of it in the Redis and Sentinel containers, its CA alone in the exporter and the Job. */
+export const TLS_DIR = '/etc/redis-tls';
+
+/** The scripts' TLS (their redis-cli's CA, the reload loop's files), when the store has TLS. */
+export function scriptTls(settings: RedisClusterSettings): RedisScriptTls | undefined {
+  // As often as nginx checks its own: the kubelet takes up to a minute or so to show a renewed Secret anyway.
+  return settings.tls && { files: tlsFiles(TLS_DIR), checkSeconds: 60 };
+}
+
+/** With TLS, the Secret's volume and mount: `caOnly` for a container that is only ever a client. */
+export function tlsMounts(settings: RedisClusterSettings, caOnly: boolean): { volumes: k8s.Volume[]; mounts: k8s.VolumeMount[] } {
+  if (!settings.tls) return { volumes: [], mounts: [] };
+  const { volume, mount } = caOnly ? tlsCaVolume(settings.tls, TLS_DIR) : tlsVolume(settings.tls, TLS_DIR);
+  return { volumes: [volume], mounts: [mount] };
+}
+
+/** With TLS, `enableTLS` for a KEDA trigger's metadata (the CA comes with the TriggerAuthentication). */
+export function kedaTlsMetadata(settings: RedisClusterSettings): Record<string, string> {
+  return settings.tls ? { enableTLS: 'true' } : {};
 }
 
 /** The Secret key of the Sentinels' own password (`requirepass`), which clients and Sentinels send them. */
@@ -42,9 +65,15 @@ export function aclPasswordEnv(settings: RedisClusterSettings, ...users: string[
     .map(u => secretEnv(settings.passwordSecret.name, u.passwordEnv, u.secretKey));
 }
 
-/** `REDIS_USERNAME` and `REDIS_PASSWORD`: how a client (the API, a worker) logs in, as the app user. */
+/**
+ * `REDIS_USERNAME` and `REDIS_PASSWORD`: how a client (the API, a worker) logs in, as the app user;
+ * with TLS also `REDIS_TLS_CA`, the CA (PEM) it verifies every node and Sentinel against.
+ */
 export function clientAuthEnv(settings: RedisClusterSettings): k8s.EnvVar[] {
-  return [{ name: 'REDIS_USERNAME', value: REDIS_USERS.app }, redisPasswordEnv(settings.passwordSecret)];
+  return [
+    { name: 'REDIS_USERNAME', value: REDIS_USERS.app }, redisPasswordEnv(settings.passwordSecret),
+    ...(settings.tls ? [tlsCaEnv('REDIS_TLS_CA', settings.tls)] : []),
+  ];
 }
 
 /** `SENTINEL_PASSWORD`: what Sentinels require and what every Sentinel client sends. */
@@ -87,15 +116,19 @@ export function redisPodBasics(settings: RedisClusterSettings, selector: Record<
 /** The redis_exporter sidecar of a Redis pod, logging in as the exporter user, which reads INFO and no key. */
 export function redisExporter(settings: RedisClusterSettings): k8s.Container {
   const exporter = settings.aclUsers.find(u => u.name === REDIS_USERS.exporter)!;
+  // With TLS it verifies the server, whose certificate names localhost, against the CA alone.
+  const address = settings.tls ? `rediss://localhost:${REDIS_PORT}` : `redis://127.0.0.1:${REDIS_PORT}`;
   return exporterSidecar({
     image: settings.exporterImage,
     port: EXPORTER_PORT,
     healthPath: '/health',
     env: [
-      { name: 'REDIS_ADDR', value: `redis://127.0.0.1:${REDIS_PORT}` },
+      { name: 'REDIS_ADDR', value: address },
       { name: 'REDIS_USER', value: exporter.name },
       secretEnv(settings.passwordSecret.name, 'REDIS_PASSWORD', exporter.secretKey),
+      ...(settings.tls ? [{ name: 'REDIS_EXPORTER_TLS_CA_CERT_FILE', value: tlsFiles(TLS_DIR).caFile }] : []),
     ],
+    ...(settings.tls ? { volumeMounts: tlsMounts(settings, true).mounts } : {}),
   });
 }
 

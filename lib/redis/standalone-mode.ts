@@ -1,7 +1,7 @@
 import { RedisModeModule } from './mode';
 import { renderRedisStartScript } from './redis-conf';
 import { RedisTopologyBase } from './settings';
-import { clientAuthEnv, REDIS_PORT } from './shared';
+import { clientAuthEnv, kedaTlsMetadata, REDIS_PORT, scriptTls } from './shared';
 
 /**
  * One Redis, on its own volume, without replicas: for a cache that may be lost for the minutes
@@ -19,14 +19,14 @@ export const STANDALONE_MODE: RedisModeModule<RedisTopologyBase> = {
       peerPorts: [],
       replicated: false,
       extraRedisPorts: [],
-      configFiles: { 'start.sh': renderRedisStartScript('standalone') },
+      configFiles: { 'start.sh': renderRedisStartScript('standalone', scriptTls(settings)) },
       redisEnv: [],
       sentinelHosts: [],
       build: shared => ({
         clientLinks: [{ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] }],
         // No credentials in the URL: the clients take REDIS_USERNAME and REDIS_PASSWORD beside it, which need no escaping.
-        clientEnv: [{ name: 'REDIS_URL', value: `redis://${shared.nodes[0]}` }, ...clientAuthEnv(settings)],
-        listLengthTrigger: (listName, listLength) => ({ type: 'redis', metadata: { address: shared.nodes[0], listName, listLength: String(listLength) } }),
+        clientEnv: [{ name: 'REDIS_URL', value: `${settings.tls ? 'rediss' : 'redis'}://${shared.nodes[0]}` }, ...clientAuthEnv(settings)],
+        listLengthTrigger: (listName, listLength) => ({ type: 'redis', metadata: { address: shared.nodes[0], listName, listLength: String(listLength), ...kedaTlsMetadata(settings) } }),
       }),
     };
   },

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { redisAclUsers, renderRedisAcl } from '../../lib/redis/redis-acl';
 import {
-  renderClusterCreateScript, renderRedisConf, renderRedisStartScript, renderSentinelConf,
+  RedisScriptTls, renderClusterCreateScript, renderRedisConf, renderRedisStartScript, renderSentinelConf,
   renderSentinelMasterSettings, renderSentinelStartScript, SentinelConfOptions,
 } from '../../lib/redis/redis-conf';
 import { freePort, ProcessGroup, run, waitFor } from './processes';
@@ -14,8 +14,8 @@ export const TEST_SENTINEL_PASSWORD = 'test-only-sentinel-password';
 type Mode = 'cluster' | 'sentinel' | 'standalone';
 
 /** The password of each ACL user of a test server, by env var: the user's name in it, so a mix-up shows. */
-export function testAclPasswords(mode: Mode): Record<string, string> {
-  return Object.fromEntries(redisAclUsers({ mode, queuePrefixes: ['{hscale}'] })
+export function testAclPasswords(mode: Mode, tls = false): Record<string, string> {
+  return Object.fromEntries(redisAclUsers({ mode, queuePrefixes: ['{hscale}'], tls })
     .map(u => [u.passwordEnv, u.name === 'app' ? TEST_REDIS_PASSWORD : `test-only-${u.name}-password`]));
 }
 
@@ -23,8 +23,8 @@ export function testAclPasswords(mode: Mode): Record<string, string> {
  * The rendered ACL file, with `default` given every right and TEST_REDIS_PASSWORD for tests of
  * other things than the users (they log in without a user name); `pure` keeps it as rendered.
  */
-function testAcl(mode: Mode, pure: boolean): string {
-  const acl = renderRedisAcl({ mode, queuePrefixes: ['{hscale}'] });
+function testAcl(mode: Mode, pure: boolean, tls: boolean): string {
+  const acl = renderRedisAcl({ mode, queuePrefixes: ['{hscale}'], tls });
   return pure ? acl : acl.replace(/^user default .*$/m, `user default on >${TEST_REDIS_PASSWORD} ~* &* +@all`);
 }
 
@@ -42,10 +42,11 @@ export interface RedisNode {
   restart(moveTo?: { port: number; env: Record<string, string> }): Promise<void>;
 }
 
-/** `redis-cli` against a loopback port, authenticated with the test password (as `user`, else as `default`). */
-export async function redisCli(port: number, args: string[], password: string | undefined = TEST_REDIS_PASSWORD, user?: string): Promise<string> {
+/** `redis-cli` against a loopback port, authenticated with the test password (as `user`, else as `default`); over TLS verifying against `caFile` when given. */
+export async function redisCli(port: number, args: string[], password: string | undefined = TEST_REDIS_PASSWORD, user?: string, caFile?: string): Promise<string> {
   const env = { ...process.env, ...(password ? { REDISCLI_AUTH: password } : {}) };
-  return (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...(user ? ['--user', user] : []), ...args], { env })).replace(/\r/g, '');
+  const tls = caFile ? ['--tls', '--cacert', caFile] : [];
+  return (await run('redis-cli', [...tls, '-h', '127.0.0.1', '-p', String(port), ...(user ? ['--user', user] : []), ...args], { env })).replace(/\r/g, '');
 }
 
 /** A field of `INFO` or `CLUSTER INFO` output. */
@@ -70,11 +71,14 @@ interface NodeOptions {
   readonly env?: Record<string, string>;
   /** The port to listen on. @default - a free one */
   readonly port?: number;
+  /** TLS of the server and its scripts, as RedisCluster's `tls` renders it. @default - no TLS */
+  readonly tls?: RedisScriptTls;
 }
 
 /** A pod's redis.conf with the port, address and data directory of a test server, everything else as rendered. */
 function onLoopback(redisConf: string, port: number, dataDir: string): string {
-  return redisConf.replace(/^port .*$/m, `port ${port}`).replace(/^bind .*$/m, 'bind 127.0.0.1').replace(/^dir .*$/m, `dir ${dataDir}`);
+  const tls = /^tls-port /m.test(redisConf);
+  return redisConf.replace(tls ? /^tls-port .*$/m : /^port .*$/m, `${tls ? 'tls-port' : 'port'} ${port}`).replace(/^bind .*$/m, 'bind 127.0.0.1').replace(/^dir .*$/m, `dir ${dataDir}`);
 }
 
 /**
@@ -92,11 +96,13 @@ export async function startRedisNode(group: ProcessGroup, options: NodeOptions):
     port, bind: '127.0.0.1', dir: dataDir, cluster: options.mode === 'cluster',
     clusterNodeTimeoutMs: options.clusterNodeTimeoutMs ?? 5000, maxmemoryBytes: 64 * 2 ** 20,
     maxmemoryPolicy: 'allkeys-lru', appendonly: true, appendfsync: 'everysec', savePoints: ['3600 1'], tcpKeepaliveSeconds: 60,
+    tls: options.tls?.files,
   }));
-  writeFileSync(join(confDir, 'users.acl'), testAcl(options.mode, options.pureAcl ?? false));
-  const script = writeScript(confDir, 'start.sh', renderRedisStartScript(options.mode));
+  writeFileSync(join(confDir, 'users.acl'), testAcl(options.mode, options.pureAcl ?? false, options.tls !== undefined));
+  const script = writeScript(confDir, 'start.sh', renderRedisStartScript(options.mode, options.tls));
+  const caFile = options.tls?.files.caFile;
   let env: NodeJS.ProcessEnv = {
-    ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, ...testAclPasswords(options.mode), SENTINEL_PASSWORD: TEST_SENTINEL_PASSWORD,
+    ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, ...testAclPasswords(options.mode, options.tls !== undefined), SENTINEL_PASSWORD: TEST_SENTINEL_PASSWORD,
     ANNOUNCE_HOST: '127.0.0.1', REDIS_PORT: String(port), ...options.env,
   };
   let child!: ReturnType<ProcessGroup['spawn']>;
@@ -104,7 +110,8 @@ export async function startRedisNode(group: ProcessGroup, options: NodeOptions):
     child = group.spawn('sh', [script], { env });
     await waitFor(`redis on ${port}`, async () => {
       if (child.child.exitCode !== null) throw new Error(`redis exited: ${child.output()}`);
-      return (await redisCli(port, ['ping'], ...(options.pureAcl ? [testAclPasswords(options.mode).REDIS_EXPORTER_PASSWORD, 'exporter'] as const : []))).trim() === 'PONG';
+      const login = options.pureAcl ? [testAclPasswords(options.mode).REDIS_EXPORTER_PASSWORD, 'exporter'] as const : [TEST_REDIS_PASSWORD, undefined] as const;
+      return (await redisCli(port, ['ping'], ...login, caFile)).trim() === 'PONG';
     });
   };
   await start();
@@ -119,7 +126,7 @@ export async function startRedisNode(group: ProcessGroup, options: NodeOptions):
     restart: async moveTo => {
       if (moveTo) {
         const conf = join(confDir, 'redis.conf');
-        writeFileSync(conf, readFileSync(conf, 'utf8').replace(/^port .*$/m, `port ${moveTo.port}`));
+        writeFileSync(conf, onLoopback(readFileSync(conf, 'utf8'), moveTo.port, dataDir));
         port = moveTo.port;
         env = { ...env, ...moveTo.env, REDIS_PORT: String(port) };
       }
@@ -129,9 +136,9 @@ export async function startRedisNode(group: ProcessGroup, options: NodeOptions):
 }
 
 /** Runs the rendered cluster-create script against loopback nodes; resolves with its output. */
-export async function runClusterCreate(group: ProcessGroup, ports: number[], replicasPerShard: number): Promise<string> {
+export async function runClusterCreate(group: ProcessGroup, ports: number[], replicasPerShard: number, tls?: RedisScriptTls): Promise<string> {
   const dir = group.tempDir('hscale-redis-job-');
-  const script = writeScript(dir, 'create-cluster.sh', renderClusterCreateScript());
+  const script = writeScript(dir, 'create-cluster.sh', renderClusterCreateScript(tls));
   return run('sh', [script], {
     env: {
       ...process.env, REDIS_NODES: ports.map(p => `127.0.0.1:${p}`).join(' '),
@@ -147,11 +154,13 @@ export function clusterNodesEnv(ports: number[]): Record<string, string> {
 }
 
 /** Starts `count` cluster nodes and creates the cluster with the rendered script. */
-export async function startRedisCluster(group: ProcessGroup, count = 6, replicasPerShard = 1, clusterNodeTimeoutMs = 5000): Promise<RedisNode[]> {
+export async function startRedisCluster(
+  group: ProcessGroup, count = 6, replicasPerShard = 1, clusterNodeTimeoutMs = 5000, tls?: RedisScriptTls,
+): Promise<RedisNode[]> {
   const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
   const env = clusterNodesEnv(ports);
-  const nodes = await Promise.all(ports.map(port => startRedisNode(group, { mode: 'cluster', clusterNodeTimeoutMs, port, env })));
-  await runClusterCreate(group, nodes.map(n => n.port), replicasPerShard);
+  const nodes = await Promise.all(ports.map(port => startRedisNode(group, { mode: 'cluster', clusterNodeTimeoutMs, port, env, tls })));
+  await runClusterCreate(group, nodes.map(n => n.port), replicasPerShard, tls);
   return nodes;
 }
 

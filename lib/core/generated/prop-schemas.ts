@@ -2351,6 +2351,11 @@ export const PROP_SCHEMAS = {
           "$ref": "#/definitions/PodOptions",
           "description": "Cluster mode: pod options of the cluster-create Job only, laid over `pod`.",
           "default": "- `pod`"
+        },
+        "tls": {
+          "$ref": "#/definitions/StoreTls",
+          "description": "TLS for every connection, with the certificate of this Secret (cert-manager layout: `tls.crt`, `tls.key`, `ca.crt`; names: `localhost`, `<name>`, `*.<name>-nodes` and in sentinel mode `*.<name>-sentinel`, each `.<namespace>.svc.cluster.local` but localhost). The Redis port and the Sentinels' serve TLS only (no plain port), replication and the cluster bus run over TLS, and every client verifies the server against `ca.crt`: the API and workers (`REDIS_TLS_CA`), the exporter, the probes and scripts, KEDA. Renewed files are read without a restart.",
+          "default": "- no TLS: a certificate must name every pod and Service and reach every client, which takes cert-manager or your PKI; the NetworkPolicies admit only the linked pods"
         }
       },
       "additionalProperties": false,

@@ -23,11 +23,13 @@ export function cacheClientFromEnv(env: NodeJS.ProcessEnv): CacheClient | undefi
 export function createCacheClient(contract: RedisContract | undefined): CacheClient | undefined {
   if (!contract) return undefined;
   const auth = { username: contract.username, password: contract.password };
-  const socket = { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) };
+  // Verified TLS: the server's certificate must chain to the CA and name the host connected to.
+  const tls = contract.tlsCa ? { tls: true as const, ca: contract.tlsCa, rejectUnauthorized: true } : {};
+  const socket = { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000), ...tls };
   // Without a listener an 'error' event (a node going away) would crash the process.
   const onError = (error: unknown) => logger.warn({ err: String(error) }, 'redis error');
   if (contract.mode === 'cluster') {
-    const rootNodes = contract.nodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` }));
+    const rootNodes = contract.nodes.map(({ host, port }) => ({ url: `${contract.tlsCa ? 'rediss' : 'redis'}://${host}:${port}` }));
     // node-redis re-reads the slot map only on a MOVED reply: commands for a master that died
     // wait on its reconnecting client, no MOVED ever comes, and its slots stay uncached for good.
     // So a command that fails for want of a node (offline at once, not queued) gets the cluster

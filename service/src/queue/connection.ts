@@ -20,7 +20,11 @@ export function queueConnectionFromEnv(env: NodeJS.ProcessEnv, role: ConnectionR
 /** An ioredis connection for BullMQ to the deployment `contract` names, the same contract as the cache's; none without one. */
 export function createQueueConnection(contract: RedisContract | undefined, role: ConnectionRole): QueueConnection | undefined {
   if (!contract) return undefined;
-  const password = { ...(contract.username ? { username: contract.username } : {}), ...(contract.password ? { password: contract.password } : {}) };
+  const password = {
+    ...(contract.username ? { username: contract.username } : {}), ...(contract.password ? { password: contract.password } : {}),
+    // Verified TLS to every node and Sentinel: the server's certificate must chain to the CA and name the host connected to.
+    ...(contract.tlsCa ? { tls: { ca: contract.tlsCa, rejectUnauthorized: true } } : {}),
+  };
   const behaviour = role === 'worker'
     ? { maxRetriesPerRequest: null }
     : { maxRetriesPerRequest: 1, enableOfflineQueue: false };
@@ -32,12 +36,14 @@ export function createQueueConnection(contract: RedisContract | undefined, role:
 }
 
 function connect(
-  contract: RedisContract, password: { username?: string; password?: string },
+  contract: RedisContract, password: { username?: string; password?: string; tls?: { ca: string; rejectUnauthorized: boolean } },
   behaviour: { maxRetriesPerRequest: number | null; enableOfflineQueue?: boolean }, retryStrategy: (times: number) => number,
 ): QueueConnection {
   if (contract.mode === 'cluster') {
     return new Cluster(contract.nodes.map(n => ({ ...n })), {
       ...behaviour,
+      // With TLS, connect to the seed nodes by name, so the certificate is checked against the name (ioredis resolves them to IPs otherwise).
+      ...(password.tls ? { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) } : {}),
       clusterRetryStrategy: retryStrategy,
       redisOptions: { ...password, connectTimeout: 2000, ...behaviour },
       // A failover moves slots: refresh the map quickly rather than wait for MOVED errors.
@@ -47,6 +53,8 @@ function connect(
   if (contract.mode === 'sentinel') {
     return new Redis({
       sentinels: contract.sentinels.map(n => ({ ...n })), name: contract.masterName, sentinelPassword: contract.sentinelPassword, ...password, connectTimeout: 2000, retryStrategy, ...behaviour,
+      // The Sentinels serve the same TLS as the nodes.
+      ...(password.tls ? { enableTLSForSentinelMode: true, sentinelTLS: password.tls } : {}),
     });
   }
   return new Redis(contract.url, { ...password, connectTimeout: 2000, retryStrategy, ...behaviour });

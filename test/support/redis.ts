@@ -107,7 +107,18 @@ export async function startRedisNode(group: ProcessGroup, options: NodeOptions):
   };
   let child!: ReturnType<ProcessGroup['spawn']>;
   const start = async () => {
-    child = group.spawn('sh', [script], { env });
+    // A process group of its own: a cluster node's start script leaves a loop meeting its peers (up
+    // to MEET_SECONDS, 300) beside redis-server, which a pod's end stops and a child's kill does not;
+    // left running, it held the test's output pipes (and jest) open for minutes.
+    child = group.spawn('sh', [script], { env, detached: true });
+    const pgid = child.child.pid!;
+    group.onCleanup(async () => {
+      try {
+        process.kill(-pgid, 'SIGTERM');
+      } catch {
+        // the group has already exited
+      }
+    });
     await waitFor(`redis on ${port}`, async () => {
       if (child.child.exitCode !== null) throw new Error(`redis exited: ${child.output()}`);
       const login = options.pureAcl ? [testAclPasswords(options.mode).REDIS_EXPORTER_PASSWORD, 'exporter'] as const : [TEST_REDIS_PASSWORD, undefined] as const;

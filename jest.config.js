@@ -10,5 +10,6 @@ module.exports = {
   moduleNameMapper: { '^hscale$': '<rootDir>/lib/index.ts', '^hscale/testing$': '<rootDir>/lib/testing/index.ts' },
   // Real-server suites start their own PostgreSQL, Redis and nginx; two workers fit two cores.
   maxWorkers: 2,
+  testSequencer: '<rootDir>/jest.sequencer.js',
   testTimeout: 60_000,
 };

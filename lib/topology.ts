@@ -19,7 +19,7 @@ export interface HorizontalScalingTopologyProps {
   readonly image: string;
   /** Digest of the API's `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image */
   readonly imageDigest?: string;
-  /** The API tier, beyond its image and backends. @default - ScaledApi's defaults: 3 to 20 pods on CPU 70% / memory 80% */
+  /** The API tier, beyond its image and backends. @default - ScaledApi's defaults: 3 to 20 pods on CPU 70% */
   readonly api?: Omit<ScaledApiProps, 'image' | 'imageDigest' | 'database' | 'cache'>;
   /** The PostgreSQL tier to create. @default - PgReplicaSet's defaults: a primary and 2 streaming replicas */
   readonly database?: PgReplicaSetProps;

@@ -106,12 +106,12 @@ test('the API dashboard has the guide\'s panels: p95/p99 by endpoint, 4xx/5xx by
   const panels = chart.panels('bet-intel-obs', 'hscale-api');
   const job = 'namespace="bet-intel", job="bet-intel-api"';
   expect(panels['Latency p95 / p99 by route']).toEqual([95, 99].map(q =>
-    `histogram_quantile(0.${q}, sum by (route, le) (rate(http_request_duration_seconds_bucket{${job}}[5m])))`));
-  expect(panels['4xx / 5xx per second by pod']).toEqual(['4', '5'].map(digit => `sum by (pod) (rate(http_requests_total{${job}, status=~"${digit}.."}[5m]))`));
+    `histogram_quantile(0.${q}, sum by (route, le) (rate(http_request_duration_seconds_bucket{${job}}[$__rate_interval])))`));
+  expect(panels['4xx / 5xx per second by pod']).toEqual(['4', '5'].map(digit => `sum by (pod) (rate(http_requests_total{${job}, status=~"${digit}.."}[$__rate_interval]))`));
   expect(panels['Query duration p95 by operation and target'])
-    .toEqual([`histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{${job}}[5m])))`]);
+    .toEqual([`histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{${job}}[$__rate_interval])))`]);
   const containers = 'namespace="bet-intel", pod=~"bet-intel-api-.+", container!=""';
-  expect(panels['CPU per container']).toEqual([`sum by (pod, container) (rate(container_cpu_usage_seconds_total{${containers}}[5m]))`]);
+  expect(panels['CPU per container']).toEqual([`sum by (pod, container) (rate(container_cpu_usage_seconds_total{${containers}}[$__rate_interval]))`]);
   expect(panels['Memory per container (working set)']).toEqual([`sum by (pod, container) (container_memory_working_set_bytes{${containers}})`]);
-  expect(panels['Disk I/O per container']).toEqual(['reads', 'writes'].map(way => `sum by (pod, container) (rate(container_fs_${way}_bytes_total{${containers}}[5m]))`));
+  expect(panels['Disk I/O per container']).toEqual(['reads', 'writes'].map(way => `sum by (pod, container) (rate(container_fs_${way}_bytes_total{${containers}}[$__rate_interval]))`));
 });

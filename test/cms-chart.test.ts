@@ -78,5 +78,5 @@ test('a new version replaces one pod at a time, 10 s apart, as Swarm\'s parallel
 
 test('the guide\'s "database query duration" is served as db_query_duration_seconds and charted by operation and target', () => {
   expect(chart.panels('cms-obs', 'hscale-api')['Query duration p95 by operation and target'])
-    .toEqual(['histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{namespace="cms", job="cms-api"}[5m])))']);
+    .toEqual(['histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{namespace="cms", job="cms-api"}[$__rate_interval])))']);
 });

@@ -131,12 +131,12 @@ test('the API gets 001\'s environment, each value from the database, cache and a
 test('the API dashboard has a query latency panel by kind and target, and 001\'s "System Resources" (CPU, memory, disk, network) per container', () => {
   const panels = chart.panels('fastnext-obs', 'hscale-api');
   expect(panels['Query duration p95 by operation and target'])
-    .toEqual(['histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{namespace="fastnext", job="fastnext-api"}[5m])))']);
+    .toEqual(['histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{namespace="fastnext", job="fastnext-api"}[$__rate_interval])))']);
   // The guide's Deployment is backend-api: its pods are backend-api-...
   const containers = 'namespace="fastnext", pod=~"backend-api-.+", container!=""';
-  expect(panels['CPU per container']).toEqual([`sum by (pod, container) (rate(container_cpu_usage_seconds_total{${containers}}[5m]))`]);
+  expect(panels['CPU per container']).toEqual([`sum by (pod, container) (rate(container_cpu_usage_seconds_total{${containers}}[$__rate_interval]))`]);
   expect(panels['Memory per container (working set)']).toEqual([`sum by (pod, container) (container_memory_working_set_bytes{${containers}})`]);
-  expect(panels['Disk I/O per container']).toEqual(['reads', 'writes'].map(way => `sum by (pod, container) (rate(container_fs_${way}_bytes_total{${containers}}[5m]))`));
+  expect(panels['Disk I/O per container']).toEqual(['reads', 'writes'].map(way => `sum by (pod, container) (rate(container_fs_${way}_bytes_total{${containers}}[$__rate_interval]))`));
   expect(panels['Network per pod']).toEqual(['receive', 'transmit']
-    .map(way => `sum by (pod) (rate(container_network_${way}_bytes_total{namespace="fastnext", pod=~"backend-api-.+"}[5m]))`));
+    .map(way => `sum by (pod) (rate(container_network_${way}_bytes_total{namespace="fastnext", pod=~"backend-api-.+"}[$__rate_interval]))`));
 });

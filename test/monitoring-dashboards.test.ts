@@ -29,7 +29,7 @@ test('there is a dashboard for the API, the workers, PostgreSQL, Redis and nginx
   ]);
   const workerExprs = dashboards['hscale-worker.json'].panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
   expect(workerExprs).toEqual(expect.arrayContaining([
-    'histogram_quantile(0.95, sum by (queue, le) (rate(worker_job_duration_seconds_bucket{namespace="default", pod=~"test-jobs-.+"}[5m])))',
+    'histogram_quantile(0.95, sum by (queue, le) (rate(worker_job_duration_seconds_bucket{namespace="default", pod=~"test-jobs-.+"}[$__rate_interval])))',
     // Each worker pod reports the same counts from Redis: one line per queue and state, not their sum.
     'max by (queue, state) (worker_queue_jobs{namespace="default", pod=~"test-jobs-.+", state=~"waiting|active"})',
   ]));
@@ -42,14 +42,14 @@ test('the API dashboard shows latency by route, errors by pod, query duration by
   const job = 'namespace="default", job="test-api"';
   const pods = 'namespace="default", pod=~"test-api-.+"';
   expect(exprs).toEqual(expect.arrayContaining([
-    `histogram_quantile(0.99, sum by (route, le) (rate(http_request_duration_seconds_bucket{${job}}[5m])))`,
-    `sum by (pod) (rate(http_requests_total{${job}, status=~"4.."}[5m]))`,
-    `sum by (pod) (rate(http_requests_total{${job}, status=~"5.."}[5m]))`,
-    `histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{${job}}[5m])))`,
-    `sum by (pod, container) (rate(container_cpu_usage_seconds_total{${pods}, container!=""}[5m]))`,
+    `histogram_quantile(0.99, sum by (route, le) (rate(http_request_duration_seconds_bucket{${job}}[$__rate_interval])))`,
+    `sum by (pod) (rate(http_requests_total{${job}, status=~"4.."}[$__rate_interval]))`,
+    `sum by (pod) (rate(http_requests_total{${job}, status=~"5.."}[$__rate_interval]))`,
+    `histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{${job}}[$__rate_interval])))`,
+    `sum by (pod, container) (rate(container_cpu_usage_seconds_total{${pods}, container!=""}[$__rate_interval]))`,
     `sum by (pod, container) (container_memory_working_set_bytes{${pods}, container!=""})`,
-    `sum by (pod, container) (rate(container_fs_writes_bytes_total{${pods}, container!=""}[5m]))`,
-    `sum by (pod) (rate(container_network_receive_bytes_total{${pods}}[5m]))`,
+    `sum by (pod, container) (rate(container_fs_writes_bytes_total{${pods}, container!=""}[$__rate_interval]))`,
+    `sum by (pod) (rate(container_network_receive_bytes_total{${pods}}[$__rate_interval]))`,
   ]));
 });
 
@@ -90,10 +90,21 @@ test('every dashboard is a valid Grafana JSON model: schemaVersion, unique panel
   }
 });
 
-test('every dashboard expression parses (promtool checks it as a recording rule)', async () => {
+test('every dashboard expression parses (promtool checks it as a recording rule, $__rate_interval as Grafana fills it in)', async () => {
   const dir = group.tempDir();
-  const rules = expressions.map((expr, i) => ({ record: `hscale:dashboard_query_${i}`, expr }));
+  const rules = expressions.map((expr, i) => ({ record: `hscale:dashboard_query_${i}`, expr: expr.replaceAll('$__rate_interval', '2m') }));
   expect(await checkRules(dir, 'dashboard-queries.yml', [{ name: 'dashboard-queries', rules }])).toContain(`${rules.length} rules found`);
+});
+
+test('every rate() on a dashboard reads Grafana\'s $__rate_interval, and the alert rules keep fixed windows', () => {
+  const windows = (exprs: string[]) => [...new Set(exprs.flatMap(e => [...e.matchAll(/\brate\([^[]*\[([^\]]+)\]/g)].map(m => m[1])))];
+  expect(expressions.filter(e => /\brate\(/.test(e)).length).toBeGreaterThan(10);
+  expect(windows(expressions)).toEqual(['$__rate_interval']);
+  new Observability(chart, 'obs', { targets: [api, db, cache, lb, jobs] });
+  const alerts: string[] = Testing.synth(chart).filter(o => o.kind === 'PrometheusRule')
+    .flatMap(o => o.spec.groups.flatMap((g: any) => g.rules.filter((r: any) => r.alert).map((r: any) => r.expr)));
+  expect(alerts.join('\n')).not.toContain('$__');
+  expect(windows(alerts)).toContain('5m');
 });
 
 test('every dashboard expression reads only metrics some target really exports', () => {

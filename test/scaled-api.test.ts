@@ -54,9 +54,9 @@ test('the autoscaler owns the replica count and scales up fast and down slowly',
   expect(hpa.apiVersion).toBe('autoscaling/v2');
   expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
   expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([3, 20]);
+  // CPU only: a Node.js process's memory follows V8's heap sizing, not its load, so a memory target would never let pods go.
   expect(hpa.spec.metrics).toEqual([
     { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
-    { type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: 80 } } },
   ]);
   expect(hpa.spec.behavior.scaleUp).toEqual({
     stabilizationWindowSeconds: 60,
@@ -72,7 +72,7 @@ test('the autoscaler owns the replica count and scales up fast and down slowly',
 
 test('a per-pod metric is added as an average value target', () => {
   const hpa = findObject(synthApi({ podMetric: { name: 'requests_per_second', averageValue: 100 } }), 'HorizontalPodAutoscaler');
-  expect(hpa.spec.metrics[2]).toEqual({
+  expect(hpa.spec.metrics[1]).toEqual({
     type: 'Pods', pods: { metric: { name: 'requests_per_second' }, target: { type: 'AverageValue', averageValue: '100' } },
   });
 });
@@ -119,6 +119,16 @@ test('the autoscaler behaviour takes the CMS\'s policies, each direction and fie
     selectPolicy: 'Max',
     policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 2, periodSeconds: 60 }],
   });
+});
+
+test('memoryUtilization, given, adds a memory target beside CPU', () => {
+  const chart = Testing.chart();
+  const api = new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', memoryUtilization: 80 });
+  expect(findObject(Testing.synth(chart), 'HorizontalPodAutoscaler').spec.metrics).toEqual([
+    { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
+    { type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: 80 } } },
+  ]);
+  expect(api.memoryUtilization).toBe(80);
 });
 
 test('memoryUtilization false scales on CPU only', () => {
@@ -466,7 +476,7 @@ test('resolveScaledApiSettings gives a bare API the production defaults, without
   const settings = resolveScaledApiSettings(scope, { image: 'example/api:1.0.0' });
   expect(settings).toMatchObject({
     name: 'test-api', port: 8000, metricsPort: undefined, metricsPath: '/metrics', minReplicas: 3, maxReplicas: 20,
-    cpuUtilization: 70, memoryUtilization: 80, minAvailable: 2, placement: 'preferred', preStopSeconds: 10,
+    cpuUtilization: 70, memoryUtilization: undefined, minAvailable: 2, placement: 'preferred', preStopSeconds: 10,
     gracePeriodSeconds: 45, runAsUser: 10001, backends: [], env: [{ name: 'PORT', value: '8000' }],
   });
   expect(settings.probes.startup).toEqual({

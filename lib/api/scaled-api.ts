@@ -129,9 +129,14 @@ export interface ScaledApiProps {
   readonly maxReplicas?: number;
   /** Average CPU utilization (percent of requests) the autoscaler aims for. @default 70 */
   readonly cpuUtilization?: number;
-  /** Average memory utilization (percent of requests) the autoscaler aims for; `false` scales on CPU (and `podMetric`) only. @default 80 */
+  /**
+   * Average memory utilization (percent of requests) the autoscaler aims for; `false` scales on CPU (and `podMetric`) only.
+   * Off by default: a Node.js process's memory follows V8's heap sizing, not its load (the heap grows toward its limit and
+   * is rarely given back), so a memory target adds pods that never scale in again. Set one for a runtime whose memory tracks load.
+   * @default false
+   */
   readonly memoryUtilization?: number | false;
-  /** An extra per-pod metric the autoscaler scales on. @default - CPU and memory only */
+  /** An extra per-pod metric the autoscaler scales on. @default - CPU (and memory when `memoryUtilization` is set) only */
   readonly podMetric?: PodMetricTarget;
   /** How fast the autoscaler adds pods. @default - 60 s window; the larger of +50% and +2 pods per 60 s */
   readonly scaleUp?: ScalingRules;
@@ -296,8 +301,8 @@ function resolveScaling(scope: Construct, props: ScaledApiProps): ScalingSetting
   const maxReplicas = requireIntInRange(scope, 'maxReplicas', props.maxReplicas ?? 20, 1, 1000);
   requireReplicaRange(scope, minReplicas, maxReplicas);
   const cpuUtilization = requireIntInRange(scope, 'cpuUtilization', props.cpuUtilization ?? 70, 1, 100);
-  const memoryUtilization = props.memoryUtilization === false
-    ? undefined : requireIntInRange(scope, 'memoryUtilization', props.memoryUtilization ?? 80, 1, 100);
+  const memoryUtilization = props.memoryUtilization === false || props.memoryUtilization === undefined
+    ? undefined : requireIntInRange(scope, 'memoryUtilization', props.memoryUtilization, 1, 100);
   const minAvailable = requireIntInRange(scope, 'minAvailable', props.minAvailable ?? 2, 0, 1000);
   if (minAvailable >= minReplicas) {
     throw propError(scope, 'minAvailable', minAvailable,
@@ -433,7 +438,7 @@ export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetri
   public readonly minReplicas: number;
   public readonly maxReplicas: number;
   public readonly cpuUtilization: number;
-  /** Undefined when the autoscaler does not scale on memory (`memoryUtilization: false`). */
+  /** Undefined when the autoscaler does not scale on memory (the default, or `memoryUtilization: false`). */
   public readonly memoryUtilization?: number;
   public readonly minAvailable: number;
   public readonly podSelector: Record<string, string>;

@@ -16,6 +16,14 @@ interface PanelSpec {
 
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 
+/**
+ * The window of every rate() on a dashboard: Grafana's `$__rate_interval`, at least four scrape
+ * intervals and wider as the graph zooms out, so a panel neither goes blank under a slow scrape
+ * nor averages a zoomed-in view over 5 minutes. Alert rules keep fixed windows: their thresholds
+ * were set for them.
+ */
+const DASHBOARD_RATE_WINDOW = '$__rate_interval';
+
 /** The panels of one endpoint of a concern. */
 type PanelsOf = (e: MonitoredEndpoint) => PanelSpec[];
 
@@ -36,7 +44,7 @@ function replicasPanel(e: MonitoredEndpoint): PanelSpec {
  */
 function containerResourcePanels(e: MonitoredEndpoint): PanelSpec[] {
   const containers = `${podMatcher(e)}, container!=""`;
-  const perContainer = (metric: string) => `sum by (pod, container) (rate(${metric}{${containers}}[5m]))`;
+  const perContainer = (metric: string) => `sum by (pod, container) (rate(${metric}{${containers}}[${DASHBOARD_RATE_WINDOW}]))`;
   return [
     { title: 'CPU per container', unit: 'short', queries: [{ expr: perContainer('container_cpu_usage_seconds_total'), legend: '{{pod}} {{container}}' }] },
     {
@@ -52,8 +60,8 @@ function containerResourcePanels(e: MonitoredEndpoint): PanelSpec[] {
     // Network belongs to the pod (its containers share one interface).
     {
       title: 'Network per pod', unit: 'Bps', queries: [
-        { expr: `sum by (pod) (rate(container_network_receive_bytes_total{${podMatcher(e)}}[5m]))`, legend: '{{pod}} received' },
-        { expr: `sum by (pod) (rate(container_network_transmit_bytes_total{${podMatcher(e)}}[5m]))`, legend: '{{pod}} sent' },
+        { expr: `sum by (pod) (rate(container_network_receive_bytes_total{${podMatcher(e)}}[${DASHBOARD_RATE_WINDOW}]))`, legend: '{{pod}} received' },
+        { expr: `sum by (pod) (rate(container_network_transmit_bytes_total{${podMatcher(e)}}[${DASHBOARD_RATE_WINDOW}]))`, legend: '{{pod}} sent' },
       ],
     },
   ];
@@ -69,25 +77,25 @@ const apiPanels: PanelsOf = e => {
     },
     {
       title: 'Latency p95 / p99 by route', unit: 's', queries: [95, 99].map(q => ({
-        expr: `histogram_quantile(0.${q}, sum by (route, le) (rate(http_request_duration_seconds_bucket{${job}}[5m])))`, legend: `{{route}} p${q}`,
+        expr: `histogram_quantile(0.${q}, sum by (route, le) (rate(http_request_duration_seconds_bucket{${job}}[${DASHBOARD_RATE_WINDOW}])))`, legend: `{{route}} p${q}`,
       })),
     },
     {
       title: '4xx / 5xx per second by pod', unit: 'reqps', queries: ['4', '5'].map(digit => ({
-        expr: `sum by (pod) (rate(http_requests_total{${job}, status=~"${digit}.."}[5m]))`, legend: `{{pod}} ${digit}xx`,
+        expr: `sum by (pod) (rate(http_requests_total{${job}, status=~"${digit}.."}[${DASHBOARD_RATE_WINDOW}]))`, legend: `{{pod}} ${digit}xx`,
       })),
     },
     replicasPanel(e),
     {
       title: 'Query duration p95 by operation and target', unit: 's', queries: [{
-        expr: `histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{${job}}[5m])))`, legend: '{{operation}} on {{target}}',
+        expr: `histogram_quantile(0.95, sum by (operation, target, le) (rate(db_query_duration_seconds_bucket{${job}}[${DASHBOARD_RATE_WINDOW}])))`, legend: '{{operation}} on {{target}}',
       }],
     },
     ...(e.withoutReplicas ? [] : [{
       title: 'Replica lag by replica', unit: 's', queries: [{ expr: `max by (replica) (db_replica_lag_seconds{${job}})`, legend: '{{replica}}' }],
     }]),
     {
-      title: 'Reads by target', unit: 'reqps', queries: [{ expr: `sum by (target, reason) (rate(db_reads_total{${job}}[5m]))`, legend: '{{target}} ({{reason}})' }],
+      title: 'Reads by target', unit: 'reqps', queries: [{ expr: `sum by (target, reason) (rate(db_reads_total{${job}}[${DASHBOARD_RATE_WINDOW}]))`, legend: '{{target}} ({{reason}})' }],
     },
     {
       title: 'Database pool use', unit: 'short', queries: [{ expr: `sum by (pool, state) (db_pool_connections{${job}})`, legend: '{{pool}} {{state}}' }],
@@ -103,10 +111,10 @@ const workerPanels: PanelsOf = e => {
     ...(e.queue ? [{ title: `Queue ${e.queue.name}: waiting jobs`, unit: 'short', queries: [{ expr: kedaQueueLength(e), legend: 'waiting' }] }] : []),
     replicasPanel(e),
     // The reference worker's counters; a worker of your own shows them when it exports the same names.
-    { title: 'Jobs per second by outcome', unit: 'ops', queries: [{ expr: `sum by (outcome) (rate(worker_jobs_total{${pods}}[5m]))`, legend: '{{outcome}}' }] },
+    { title: 'Jobs per second by outcome', unit: 'ops', queries: [{ expr: `sum by (outcome) (rate(worker_jobs_total{${pods}}[${DASHBOARD_RATE_WINDOW}]))`, legend: '{{outcome}}' }] },
     {
       title: 'Job duration p95 by queue', unit: 's', queries: [{
-        expr: `histogram_quantile(0.95, sum by (queue, le) (rate(worker_job_duration_seconds_bucket{${pods}}[5m])))`, legend: '{{queue}}',
+        expr: `histogram_quantile(0.95, sum by (queue, le) (rate(worker_job_duration_seconds_bucket{${pods}}[${DASHBOARD_RATE_WINDOW}])))`, legend: '{{queue}}',
       }],
     },
     // Every worker pod reads the same counts from Redis: max, not sum.
@@ -165,10 +173,10 @@ const patroniPanels: PanelsOf = e => {
 const redisPanels: PanelsOf = e => {
   const pods = podMatcher(e);
   return [
-    { title: 'Commands per second', unit: 'ops', queries: [{ expr: `sum by (pod) (rate(redis_commands_processed_total{${pods}}[5m]))`, legend: '{{pod}}' }] },
+    { title: 'Commands per second', unit: 'ops', queries: [{ expr: `sum by (pod) (rate(redis_commands_processed_total{${pods}}[${DASHBOARD_RATE_WINDOW}]))`, legend: '{{pod}}' }] },
     {
       title: 'Keyspace hit ratio', unit: 'percentunit', queries: [{
-        expr: `sum(rate(redis_keyspace_hits_total{${pods}}[5m])) / (sum(rate(redis_keyspace_hits_total{${pods}}[5m])) + sum(rate(redis_keyspace_misses_total{${pods}}[5m])))`,
+        expr: `sum(rate(redis_keyspace_hits_total{${pods}}[${DASHBOARD_RATE_WINDOW}])) / (sum(rate(redis_keyspace_hits_total{${pods}}[${DASHBOARD_RATE_WINDOW}])) + sum(rate(redis_keyspace_misses_total{${pods}}[${DASHBOARD_RATE_WINDOW}])))`,
         legend: 'hit ratio',
       }],
     },
@@ -180,14 +188,14 @@ const redisPanels: PanelsOf = e => {
     },
     // A panel over a series the exporter never serves would show no data for ever.
     ...(e.redisClusterEnabled ? [{ title: 'Cluster state (1 = ok)', unit: 'short', queries: [{ expr: `min(redis_cluster_state{${pods}})`, legend: 'cluster_state' }] }] : []),
-    { title: 'Evictions per second', unit: 'ops', queries: [{ expr: `sum(rate(redis_evicted_keys_total{${pods}}[5m]))`, legend: 'evicted' }] },
+    { title: 'Evictions per second', unit: 'ops', queries: [{ expr: `sum(rate(redis_evicted_keys_total{${pods}}[${DASHBOARD_RATE_WINDOW}]))`, legend: 'evicted' }] },
   ];
 };
 
 const nginxPanels: PanelsOf = e => {
   const pods = podMatcher(e);
   return [
-    { title: 'Requests per second', unit: 'reqps', queries: [{ expr: `sum(rate(nginx_http_requests_total{${pods}}[5m]))`, legend: 'requests/s' }] },
+    { title: 'Requests per second', unit: 'reqps', queries: [{ expr: `sum(rate(nginx_http_requests_total{${pods}}[${DASHBOARD_RATE_WINDOW}]))`, legend: 'requests/s' }] },
     {
       title: 'Connections', unit: 'short', queries: ['active', 'reading', 'writing', 'waiting'].map(state => ({
         expr: `sum(nginx_connections_${state}{${pods}})`, legend: state,
@@ -195,7 +203,7 @@ const nginxPanels: PanelsOf = e => {
     },
     {
       title: 'Dropped connections per second', unit: 'ops', queries: [{
-        expr: `sum(rate(nginx_connections_accepted{${pods}}[5m])) - sum(rate(nginx_connections_handled{${pods}}[5m]))`, legend: 'dropped',
+        expr: `sum(rate(nginx_connections_accepted{${pods}}[${DASHBOARD_RATE_WINDOW}])) - sum(rate(nginx_connections_handled{${pods}}[${DASHBOARD_RATE_WINDOW}]))`, legend: 'dropped',
       }],
     },
   ];

@@ -510,13 +510,13 @@ export const PROP_SCHEMAS = {
                   "const": false
                 }
               ],
-              "description": "Average memory utilization (percent of requests) the autoscaler aims for; `false` scales on CPU (and `podMetric`) only.",
-              "default": 80
+              "description": "Average memory utilization (percent of requests) the autoscaler aims for; `false` scales on CPU (and `podMetric`) only. Off by default: a Node.js process's memory follows V8's heap sizing, not its load (the heap grows toward its limit and is rarely given back), so a memory target adds pods that never scale in again. Set one for a runtime whose memory tracks load.",
+              "default": false
             },
             "podMetric": {
               "$ref": "#/definitions/PodMetricTarget",
               "description": "An extra per-pod metric the autoscaler scales on.",
-              "default": "- CPU and memory only"
+              "default": "- CPU (and memory when `memoryUtilization` is set) only"
             },
             "scaleUp": {
               "$ref": "#/definitions/ScalingRules",
@@ -665,7 +665,7 @@ export const PROP_SCHEMAS = {
           },
           "additionalProperties": false,
           "description": "The API tier, beyond its image and backends.",
-          "default": "- ScaledApi's defaults: 3 to 20 pods on CPU 70% / memory 80%"
+          "default": "- ScaledApi's defaults: 3 to 20 pods on CPU 70%"
         },
         "database": {
           "$ref": "#/definitions/PgReplicaSetProps",
@@ -3560,13 +3560,13 @@ export const PROP_SCHEMAS = {
               "const": false
             }
           ],
-          "description": "Average memory utilization (percent of requests) the autoscaler aims for; `false` scales on CPU (and `podMetric`) only.",
-          "default": 80
+          "description": "Average memory utilization (percent of requests) the autoscaler aims for; `false` scales on CPU (and `podMetric`) only. Off by default: a Node.js process's memory follows V8's heap sizing, not its load (the heap grows toward its limit and is rarely given back), so a memory target adds pods that never scale in again. Set one for a runtime whose memory tracks load.",
+          "default": false
         },
         "podMetric": {
           "$ref": "#/definitions/PodMetricTarget",
           "description": "An extra per-pod metric the autoscaler scales on.",
-          "default": "- CPU and memory only"
+          "default": "- CPU (and memory when `memoryUtilization` is set) only"
         },
         "scaleUp": {
           "$ref": "#/definitions/ScalingRules",

@@ -67,7 +67,7 @@ export function restrictedContainerSecurityContext(): k8s.SecurityContext {
  * when it must ('preferred': topology spread `ScheduleAnyway`, preferred anti-affinity), or as a
  * rule it keeps by leaving a pod pending ('required'). A Deployment's rule is an even spread over
  * zones and nodes (`DoNotSchedule`); a StatefulSet's is one pod per node (required anti-affinity),
- * its zone spread staying a preference (see {@link statefulSetPlacement}).
+ * its zone spread staying a preference (a single zone must not leave a member pending).
  */
 export type Placement = 'preferred' | 'required';
 

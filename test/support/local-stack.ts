@@ -8,6 +8,7 @@ import { scrapeConfigs } from '../../local/prometheus';
 import { LocalStack } from '../../local/stack';
 import { failureSummary, LoadReport, MixedLoad } from './load';
 import { run, sleep, waitFor } from './processes';
+import { asGrafanaSends } from './promql';
 
 /** What the database holds of a load's items against the writes acknowledged to it. */
 export interface DatabaseOutcome {
@@ -28,6 +29,8 @@ interface PromQueryAnswer {
  * postgres_exporter has only since after Debian's 0.11 (the charts run v0.15: its `replication`
  * and `replication_slot` collectors).
  */
+/** The local Prometheus's scrape interval (local/prometheus.ts). */
+const SCRAPE_SECONDS = 5;
 const NOT_HERE = /^(kube_|kubelet_|container_|keda_|pg_replication_lag_seconds\{|pg_replication_slot_slot_is_active\{)/;
 
 /** The metric selectors (`name{...}` or a bare name) of a PromQL expression. */
@@ -190,7 +193,7 @@ export class StackUnderTest {
 
   /** Waits, under load, until Prometheus has every target of the chart's PodMonitors up and two scrapes with traffic; returns the targets. */
   public async expectEveryTargetUp(name: string): Promise<number> {
-    const targets = scrapeConfigs(this.stack.chart, this.stack.cluster.pods, '5s')
+    const targets = scrapeConfigs(this.stack.chart, this.stack.cluster.pods, `${SCRAPE_SECONDS}s`)
       .flatMap(job => (job as { static_configs: unknown[] }).static_configs).length;
     await this.underLoad(name, async () => {
       await waitFor(`all ${targets} targets up`, async () => {
@@ -213,7 +216,7 @@ export class StackUnderTest {
     const expressions = chart.ofKind('PrometheusRule').flatMap(r => r.spec.groups.flatMap((g: { rules: Array<{ expr: string }> }) => g.rules.map(rule => rule.expr)));
     for (const dashboard of chart.ofKind('ConfigMap').filter(c => c.metadata.labels?.grafana_dashboard)) {
       for (const content of Object.values(dashboard.data ?? {})) {
-        for (const panel of (JSON.parse(content) as { panels: Array<{ targets?: Array<{ expr: string }> }> }).panels) expressions.push(...(panel.targets ?? []).map(t => t.expr));
+        for (const panel of (JSON.parse(content) as { panels: Array<{ targets?: Array<{ expr: string }> }> }).panels) expressions.push(...(panel.targets ?? []).map(t => asGrafanaSends(t.expr, SCRAPE_SECONDS)));
       }
     }
     const unparsed: string[] = [];

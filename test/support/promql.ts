@@ -16,3 +16,11 @@ export function metricNames(expr: string): string[] {
   }
   return names;
 }
+
+/**
+ * A dashboard expression as Grafana sends it to Prometheus: `$__rate_interval` becomes four scrape
+ * intervals, the least Grafana gives it (max($__interval + scrape interval, 4 × scrape interval)).
+ */
+export function asGrafanaSends(expr: string, scrapeSeconds: number): string {
+  return expr.replaceAll('$__rate_interval', `${4 * scrapeSeconds}s`);
+}

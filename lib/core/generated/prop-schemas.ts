@@ -1644,7 +1644,7 @@ export const PROP_SCHEMAS = {
         "preferred",
         "required"
       ],
-      "description": "How a construct places its pods over zones and nodes: as a preference the scheduler breaks when it must ('preferred': topology spread `ScheduleAnyway`, preferred anti-affinity), or as a rule it keeps by leaving a pod pending ('required'). A Deployment's rule is an even spread over zones and nodes (`DoNotSchedule`); a StatefulSet's is one pod per node (required anti-affinity), its zone spread staying a preference (see  {@link  statefulSetPlacement } )."
+      "description": "How a construct places its pods over zones and nodes: as a preference the scheduler breaks when it must ('preferred': topology spread `ScheduleAnyway`, preferred anti-affinity), or as a rule it keeps by leaving a pod pending ('required'). A Deployment's rule is an even spread over zones and nodes (`DoNotSchedule`); a StatefulSet's is one pod per node (required anti-affinity), its zone spread staying a preference (a single zone must not leave a member pending)."
     },
     "DatabasePool": {
       "type": "object",

@@ -1,5 +1,5 @@
 import { Chart } from 'cdk8s';
-import { SecretKey } from '../lib';
+import { SecretKeyRef } from '../lib';
 
 /**
  * The reference service's image (service/Dockerfile), which every chart here runs as its API
@@ -11,7 +11,7 @@ export const REFERENCE_IMAGE = 'ghcr.io/hscale/reference-service:0.1.0';
 export const WORKER_COMMAND = ['node', 'service/dist/worker.js'];
 
 /** Where the reference service's key for write tokens lives in a chart named `chart`: a Secret `<chart>-api-auth`, key `signing-key`. */
-export function signingKeySecret(chart: Chart): SecretKey {
+export function signingKeySecret(chart: Chart): SecretKeyRef {
   return { secretName: `${chart.node.id}-api-auth`, key: 'signing-key' };
 }
 
@@ -21,6 +21,6 @@ export function signingKeySecret(chart: Chart): SecretKey {
  * write tokens are signed and verified with (at least 32 bytes, e.g. `openssl rand -hex 32`), from
  * `signingKey` ({@link signingKeySecret} unless a guide names its own).
  */
-export function referenceSecretEnv(chart: Chart, signingKey: SecretKey = signingKeySecret(chart)): Record<string, SecretKey> {
+export function referenceSecretEnv(chart: Chart, signingKey: SecretKeyRef = signingKeySecret(chart)): Record<string, SecretKeyRef> {
   return { ADMIN_TOKEN: { secretName: `${chart.node.id}-api-admin`, key: 'token' }, AUTH_SIGNING_KEY: signingKey };
 }

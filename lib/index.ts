@@ -16,7 +16,8 @@ export type {
   DatabaseConnectionPool, GeneratedSecretSpec, IClientAccessible, ICacheEndpoint, IDatabaseEndpoint, ILoadBalancerBackend, IMetricsTarget, IQueueBroker,
   ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer, QueueBacklog,
 } from './core/endpoints';
-export type { GuideMetrics, SecretKey } from './core/container-env';
+export type { GuideMetrics } from './core/container-env';
+export type { SecretKeyRef, SecretRef } from './core/secret-refs';
 export type { ImageContract, MetricsExpectation, ProbeExpectation } from './core/image-contract';
 export type { StoreTls } from './core/tls';
 export type { Quantity } from './core/validation';

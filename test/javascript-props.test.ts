@@ -40,6 +40,8 @@ test('throws error, when a prop is given by its name of before 1.0, naming the n
     [() => new PgReplicaSet(chart, 'db', js({ requireAntiAffinity: true })), `test/db: ${renamed('requireAntiAffinity', 'placement', 'false is now \'preferred\', true \'required\'')}`],
     [() => new WorkerPool(chart, 'jobs', js({ image: 'example/worker:1.0.0', queues: ['jobs'], broker: cache, spread: 'DoNotSchedule' })),
       `test/jobs: ${renamed('spread', 'placement', '\'ScheduleAnyway\' is now \'preferred\', \'DoNotSchedule\' \'required\'')}`],
+    [() => new RedisCluster(chart, 'c3', js({ passwordSecret: { name: 'redis-auth', key: 'password' } })),
+      `test/c3: ${renamed('passwordSecret.name', 'passwordSecret.secretName', 'a Secret is named by secretName in every SecretRef and SecretKeyRef')}`],
     [() => new HorizontalScalingTopology(chart, 'app', js({ image: 'example/api:1.0.0', database: { requireAntiAffinity: true } })),
       `test/app: ${renamed('database.requireAntiAffinity', 'database.placement', 'false is now \'preferred\', true \'required\'')}`],
   ];

@@ -8,6 +8,7 @@ import { resolveObservabilitySettings } from '../lib/observability/observability
 import { resolveStandaloneSettings } from '../lib/observability/standalone-mode';
 import { crdValidators } from './support/crd-validators';
 import { exposed, objectsMadeBy } from './support/exposed';
+import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
 import { ProcessGroup, run } from './support/processes';
 
@@ -217,11 +218,20 @@ test('resolveStandaloneSettings defaults the images, the retention and the Grafa
   const scope = new Construct(new Chart(Testing.app(), 'test', { namespace: 'mon' }), 'obs');
   expect(resolveStandaloneSettings(scope, { targets: [], retention: '3d' })).toEqual({
     namespace: 'mon', prometheusImage: 'quay.io/prometheus/prometheus:v2.53.1', grafanaImage: 'grafana/grafana:11.1.3',
-    retention: '3d', grafanaAdminSecret: 'test-obs-grafana-admin', pod: { prometheus: {}, grafana: {} },
+    retention: '3d', grafanaAdminSecret: { secretName: 'test-obs-grafana-admin', key: 'password' }, pod: { prometheus: {}, grafana: {} },
   });
 });
 
 test('throws error, when standalone mode gets a Grafana image on latest', () => {
   expect(() => topology({ mode: 'standalone', grafanaImage: 'grafana/grafana:latest' }, 'statefulset', 'shop')).toThrow(
     'test/obs: \'grafanaImage\' ("grafana/grafana:latest") must be an image reference pinned by a tag other than \'latest\'');
+});
+
+test('a Grafana admin Secret key of the user\'s reaches Grafana\'s env and the Secret to generate', () => {
+  const { obs, manifests } = topology({ mode: 'standalone', grafanaAdminSecret: { secretName: 'grafana-auth', key: 'admin-password' } }, 'statefulset', 'shop');
+  const grafana = findObject(manifests, 'Deployment', 'test-obs-grafana').spec.template.spec.containers[0];
+  expect(grafana.env).toContainEqual({ name: 'GF_SECURITY_ADMIN_PASSWORD', valueFrom: { secretKeyRef: { name: 'grafana-auth', key: 'admin-password' } } });
+  expect(obs.generatableSecrets).toEqual([{ name: 'grafana-auth', randomKeys: ['admin-password'] }]);
+  expect(() => topology({ mode: 'standalone', grafanaAdminSecret: 'grafana-auth' as never }, 'statefulset', 'shop2'))
+    .toThrow('test/obs: \'grafanaAdminSecret\' ("grafana-auth") must be an object with the keys secretName, key');
 });

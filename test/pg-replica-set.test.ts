@@ -86,7 +86,8 @@ test('the primary and the replicas each hash only the files they read: a new rep
 });
 
 test('the API gets the env contract with credentials only as Secret references', () => {
-  const { manifests, db } = synthDb({ credentialsSecret: 'pg-creds' });
+  const { manifests, db } = synthDb({ credentialsSecret: { secretName: 'pg-creds' } });
+  expect(db.credentialsSecret).toEqual({ secretName: 'pg-creds' });
   const env = apiEnv(manifests);
   expect(env.PGUSER).toEqual({ secretKeyRef: { name: 'pg-creds', key: 'username' } });
   expect(env.PGPASSWORD).toEqual({ secretKeyRef: { name: 'pg-creds', key: 'password' } });
@@ -194,7 +195,8 @@ test.each<[string, PgReplicaSetProps, string]>([
     'test/db: \'patroni.ttl\' (4) must be at least loopWait + 2 x retryTimeout (1 + 2 x 2 = 5 s), or a leader retrying the store loses its lock without a failure'],
   ['patroni props are given to another engine', { patroni: { ttl: 10 } }, 'test/db: \'patroni\' ({"ttl":10}) does not apply to engine \'statefulset\': it is a prop of engine \'patroni\''],
   ['synchronousCommit is unknown', { synchronousCommit: 'local' as never }, 'test/db: \'synchronousCommit\' ("local") must be one of \'on\', \'remote_write\', \'remote_apply\''],
-  ['the secret name is empty', { credentialsSecret: '' }, 'test/db: \'credentialsSecret\' ("") must name the Secret that holds the credentials'],
+  ['the secret name is empty', { credentialsSecret: { secretName: '' } }, 'test/db: \'credentialsSecret.secretName\' ("") must name a Secret: a DNS-1123 subdomain of at most 253 characters'],
+  ['the secret is named by a string, as before 1.0', { credentialsSecret: 'pg-creds' as never }, 'test/db: \'credentialsSecret\' ("pg-creds") must be an object with the keys secretName'],
   ['a parameter name is invalid', { parameters: { 'work mem; drop': '1' } }, 'test/db: \'parameters.work mem; drop\' ("work mem; drop") is not a PostgreSQL parameter name'],
   ['a pooler is asked of the statefulset engine', { pooler: true }, 'test/db: \'pooler\' (true) does not apply to engine \'statefulset\': it is a prop of engine \'cloudnative-pg\''],
   ['maxSlotWalKeepSize has no unit', { maxSlotWalKeepSize: '4096' }, 'test/db: \'maxSlotWalKeepSize\' ("4096") must be a PostgreSQL size with a unit, e.g. \'512MB\', \'4GB\''],
@@ -224,7 +226,7 @@ test('the settings take the engine\'s image and Secret for cloudnative-pg, and t
   // GIVEN
   const chart = new Chart(Testing.app(), 'shop', { namespace: 'orders' });
   // WHEN
-  const settings = resolvePgReplicaSetSettings(new Construct(chart, 'db'), { engine: 'cloudnative-pg', credentialsSecret: 'ignored', pooler: true });
+  const settings = resolvePgReplicaSetSettings(new Construct(chart, 'db'), { engine: 'cloudnative-pg', credentialsSecret: { secretName: 'ignored' }, pooler: true });
   // THEN
   expect(settings.image).toBe('ghcr.io/cloudnative-pg/postgresql:15.15');
   // The operator creates the Secret and names it; a name in the props cannot change that.
@@ -235,7 +237,7 @@ test('the settings take the engine\'s image and Secret for cloudnative-pg, and t
 
 test('the settings keep what the props give', () => {
   const settings = resolvePgReplicaSetSettings(new Construct(Testing.chart(), 'db'), {
-    replicas: 3, synchronousReplicas: 2, credentialsSecret: 'pg-creds', image: 'postgres:16.4', podNetworks: ['10.1.0.0/16'],
+    replicas: 3, synchronousReplicas: 2, credentialsSecret: { secretName: 'pg-creds' }, image: 'postgres:16.4', podNetworks: ['10.1.0.0/16'],
     resources: { cpuLimit: '4' }, placement: 'required',
   });
   expect(settings).toMatchObject({

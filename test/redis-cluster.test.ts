@@ -62,7 +62,7 @@ test('redis.conf carries the cluster settings and no password', () => {
 });
 
 test('each container gets the passwords of its own ACL users from the Secret, and no other', () => {
-  const { manifests, cache } = synthRedis({ passwordSecret: { name: 'redis-auth', key: 'pw' } });
+  const { manifests, cache } = synthRedis({ passwordSecret: { secretName: 'redis-auth', key: 'pw' } });
   const [redis, exporter] = findObject(manifests, 'StatefulSet', 'test-cache').spec.template.spec.containers;
   const ref = (key: string) => ({ secretKeyRef: { name: 'redis-auth', key } });
   // The Redis container writes every user's hash into users.acl.
@@ -181,7 +181,7 @@ test('the settings fill every default of cluster mode, without creating any obje
     image: 'redis:7.2.11', maxmemoryBytes: 3 * 2 ** 29, maxmemoryPolicy: 'allkeys-lru', appendonly: true,
     appendfsync: 'everysec', savePoints: ['3600 1', '300 100', '60 10000'], clusterNodeTimeoutMs: 5000, persistence: true,
     storageSize: '10Gi', storageClassName: undefined, placement: 'required',
-    passwordSecret: { name: 'test-cache-auth', key: 'password' }, metricsScraper: DEFAULT_METRICS_SCRAPER,
+    passwordSecret: { secretName: 'test-cache-auth', key: 'password' }, metricsScraper: DEFAULT_METRICS_SCRAPER,
   });
   expect(scope.node.children).toHaveLength(0);
 });

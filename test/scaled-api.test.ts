@@ -302,7 +302,7 @@ test('linking a database and a cache injects their env and opens exactly their p
 test('a standalone RedisCluster as cache injects REDIS_URL and the password from its Secret, and opens 6379 both ways', async () => {
   // GIVEN
   const chart = Testing.chart();
-  const standaloneRedis = new RedisCluster(chart, 'cache', { mode: 'standalone', passwordSecret: { name: 'cache-auth', key: 'pw' } });
+  const standaloneRedis = new RedisCluster(chart, 'cache', { mode: 'standalone', passwordSecret: { secretName: 'cache-auth', key: 'pw' } });
   // WHEN
   new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', cache: standaloneRedis });
   const manifests = Testing.synth(chart);

@@ -2,7 +2,7 @@ import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { nestedDurationViolation } from '../core/budgets';
-import { containerEnv, GuideMetrics, guideMetricsEnv, prefixedLink, QUEUE_ENV_PREFIX, SecretKey } from '../core/container-env';
+import { containerEnv, GuideMetrics, guideMetricsEnv, prefixedLink, QUEUE_ENV_PREFIX } from '../core/container-env';
 import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, ILoadBalancerBackend,
   IMetricsTarget, MetricsEndpoint, PodPeer,
@@ -18,6 +18,7 @@ import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { annotateServiceAccount, applyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
 import { resolveRollout, RolloutPolicy, RolloutSpec } from '../core/rollout';
+import { SecretKeyRef } from '../core/secret-refs';
 import { ServicePoolBounds, servicePoolBounds } from '../core/service-pools';
 import {
   pinnedImage, propError, requireIntInRange, requireOneOf, requirePinnedPeer, requirePort, requirePositive,
@@ -175,7 +176,7 @@ export interface ScaledApiProps {
   /** Plain env vars; names that look like credentials are refused (use `secretEnv`). @default {} */
   readonly env?: Record<string, string>;
   /** Env vars read from Secrets, e.g. `ADMIN_TOKEN`. @default {} */
-  readonly secretEnv?: Record<string, SecretKey>;
+  readonly secretEnv?: Record<string, SecretKeyRef>;
   /** Pods allowed to scrape the metrics port. @default - pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name) */
   readonly metricsScraper?: PodPeer;
   /** User id the container runs as. @default 10001 */

@@ -1,15 +1,8 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { IClientAccessible } from './endpoints';
+import { SecretKeyRef } from './secret-refs';
 import { propError, requireOneOf } from './validation';
-
-/** A key of a Secret, for an env var whose value must not appear in the YAML. */
-export interface SecretKey {
-  /** Name of the Secret. */
-  readonly secretName: string;
-  /** Key inside the Secret. */
-  readonly key: string;
-}
 
 /** Env var and key names that suggest a credential. */
 export const SECRET_LOOKING_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|(?:^|_)KEY$/i;
@@ -47,7 +40,7 @@ export function containerEnv(
   own: k8s.EnvVar[],
   backends: IClientAccessible[],
   plain: Record<string, string>,
-  secret: Record<string, SecretKey>,
+  secret: Record<string, SecretKeyRef>,
   derived: k8s.EnvVar[] = [],
 ): k8s.EnvVar[] {
   for (const name of Object.keys(plain)) {

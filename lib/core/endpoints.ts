@@ -1,5 +1,6 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { IConstruct } from 'constructs';
+import { SecretKeyRef } from './secret-refs';
 import { valuesOf } from './validation';
 
 /** Pods a NetworkPolicy rule talks about: a pod selector, optionally in other namespaces. */
@@ -95,7 +96,7 @@ export interface IQueueBroker extends IClientAccessible, IConstruct {
   /** The master name the Sentinels know; absent in cluster and standalone mode. */
   readonly masterName?: string;
   /** The Secret key holding the Redis password. */
-  readonly passwordSecret: { readonly name: string; readonly key: string };
+  readonly passwordSecret: SecretKeyRef;
   /** Queue key prefixes (hash tag included) the broker's `keda` user may read; a pool's `queuePrefix` must be one. */
   readonly queuePrefixes: string[];
   /** What KEDA logs in with, as TriggerAuthentication `secretTargetRef` entries (user name, passwords). */

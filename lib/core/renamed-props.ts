@@ -18,6 +18,7 @@ export const RENAMED_PROPS: RenamedProp[] = [
   { from: 'spread', to: 'placement', note: '\'ScheduleAnyway\' is now \'preferred\', \'DoNotSchedule\' \'required\'' },
   { from: 'autoscaler', to: 'autoscalerKind', note: '\'autoscaler\' is the autoscaling object (ScaledApi.autoscaler, the HPA)' },
   { from: 'cache', to: 'proxyCache', note: 'nginx\'s cache of responses; \'cache\' is a Redis everywhere else' },
+  { from: 'name', to: 'secretName', alongside: ['key'], note: 'a Secret is named by secretName in every SecretRef and SecretKeyRef' },
   { from: 'requireAntiAffinity', to: 'placement', note: 'false is now \'preferred\', true \'required\'' },
 ];
 

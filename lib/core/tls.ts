@@ -1,6 +1,6 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { propError } from './validation';
+import { requireSecretName, SecretRef } from './secret-refs';
 
 /**
  * TLS of a store (PostgreSQL, Redis): a Secret in the cert-manager layout (`type: kubernetes.io/tls`,
@@ -8,10 +8,7 @@ import { propError } from './validation';
  * use (each pod's DNS name under the headless Service and the Services'). Clients verify the server
  * against `ca.crt`; the server's key never leaves the store's pods.
  */
-export interface StoreTls {
-  /** Name of the Secret, in the store's namespace (a cert-manager `Certificate`'s `secretName`). */
-  readonly secretName: string;
-}
+export type StoreTls = SecretRef;
 
 /** The keys of a `kubernetes.io/tls` Secret as cert-manager writes it. */
 export const TLS_KEYS = { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt' } as const;
@@ -28,15 +25,9 @@ export function tlsFiles(dir: string): TlsFiles {
   return { certFile: `${dir}/${TLS_KEYS.cert}`, keyFile: `${dir}/${TLS_KEYS.key}`, caFile: `${dir}/${TLS_KEYS.ca}` };
 }
 
-const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 /** `tls` checked: a Secret name (DNS-1123 subdomain); undefined stays undefined (plain connections). */
 export function resolveStoreTls(scope: Construct, prop: string, tls: StoreTls | undefined): StoreTls | undefined {
-  if (tls === undefined) return undefined;
-  if (tls.secretName.length > 253 || !SECRET_NAME.test(tls.secretName)) {
-    throw propError(scope, `${prop}.secretName`, tls.secretName, 'must name a Secret: a DNS-1123 subdomain of at most 253 characters');
-  }
-  return { secretName: tls.secretName };
+  return tls === undefined ? undefined : { secretName: requireSecretName(scope, prop, tls) };
 }
 
 /**

@@ -2,6 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import { ILoadBalancerBackend, PodPeer } from '../core/endpoints';
 import { ContainerResources } from '../core/pod-defaults';
 import { PodOptions } from '../core/pod-options';
+import { SecretRef } from '../core/secret-refs';
 import { NginxNextUpstreamCondition } from './nginx-conf';
 
 /** How traffic reaches the backend; each mode is one module in lib/load-balancer/, listed in LOAD_BALANCER_MODES. */
@@ -80,9 +81,7 @@ export interface GatewayReference {
 }
 
 /** The certificate nginx serves: a `kubernetes.io/tls` Secret, made by hand or by cert-manager from a named issuer. */
-export interface LoadBalancerTls {
-  /** The `kubernetes.io/tls` Secret nginx mounts. */
-  readonly secretName: string;
+export interface LoadBalancerTls extends SecretRef {
   /** cert-manager writes the Secret: a `Certificate` from this issuer. @default - the Secret is made by hand (`kubectl create secret tls`) */
   readonly certificate?: CertificateFromIssuer;
 }

@@ -1,6 +1,7 @@
 import { Duration, Size } from 'cdk8s';
 import { IMetricsTarget } from '../core/endpoints';
 import { PodOptions } from '../core/pod-options';
+import { SecretKeyRef } from '../core/secret-refs';
 import { AlertThresholds, MonitoredEndpoint } from './rules';
 
 // The props and settings of an Observability, apart from the construct, so its modes can read
@@ -56,8 +57,8 @@ export interface ObservabilityProps {
   readonly grafanaImage?: string;
   /** standalone: Digest of `grafanaImage` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image @onlyWhen mode=standalone */
   readonly grafanaImageDigest?: string;
-  /** standalone: Secret with the Grafana admin password (key `password`). @default '<name>-grafana-admin' @onlyWhen mode=standalone */
-  readonly grafanaAdminSecret?: string;
+  /** standalone: Secret key of the Grafana admin password. @default - `{ secretName: '<name>-grafana-admin', key: 'password' }` @onlyWhen mode=standalone */
+  readonly grafanaAdminSecret?: SecretKeyRef;
   /** standalone: how long Prometheus keeps samples. @default '15d' @onlyWhen mode=standalone */
   readonly retention?: string;
   /** standalone: pod options of the Prometheus and Grafana pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations). @default - none @onlyWhen mode=standalone */

@@ -9,6 +9,7 @@ import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
   annotateServiceAccount, applyPodOptions, applyPodOptionsWithServiceAccount, mergePodOptions, PodOptions, resolvePodOptions,
 } from '../core/pod-options';
+import { requireSecretName, SecretKeyRef } from '../core/secret-refs';
 import { pinnedImage, propError } from '../core/validation';
 import { ObservabilityModeModule, ObservabilityModeObjects, ObservedTopology, StandaloneServer } from './mode';
 import { renderPrometheusConfig } from './prometheus-config';
@@ -21,7 +22,7 @@ export interface StandaloneSettings {
   readonly prometheusImage: string;
   readonly grafanaImage: string;
   readonly retention: string;
-  readonly grafanaAdminSecret: string;
+  readonly grafanaAdminSecret: SecretKeyRef;
   /** Pod options of the Prometheus and the Grafana pod: `pod` with `prometheusPod` or `grafanaPod` laid over it. */
   readonly pod: { readonly prometheus: PodOptions; readonly grafana: PodOptions };
 }
@@ -37,7 +38,7 @@ export function resolveStandaloneSettings(scope: Construct, props: Observability
     prometheusImage: pinnedImage(scope, 'prometheusImage', props.prometheusImage ?? 'quay.io/prometheus/prometheus:v2.53.1', props.prometheusImageDigest),
     grafanaImage: pinnedImage(scope, 'grafanaImage', props.grafanaImage ?? 'grafana/grafana:11.1.3', props.grafanaImageDigest),
     retention: props.retention ?? '15d',
-    grafanaAdminSecret: props.grafanaAdminSecret ?? `${resourceName(scope)}-grafana-admin`,
+    grafanaAdminSecret: grafanaAdminSecret(scope, props),
     pod: resolveServerPodOptions(scope, props),
   };
 }
@@ -48,6 +49,12 @@ function resolveServerPodOptions(scope: Construct, props: ObservabilityProps): S
     prometheus: mergePodOptions(pod, resolvePodOptions(scope, 'prometheusPod', props.prometheusPod)),
     grafana: mergePodOptions(pod, resolvePodOptions(scope, 'grafanaPod', props.grafanaPod)),
   };
+}
+
+/** The Secret key of Grafana's admin password. */
+export function grafanaAdminSecret(scope: Construct, props: ObservabilityProps): SecretKeyRef {
+  const ref = props.grafanaAdminSecret ?? { secretName: `${resourceName(scope)}-grafana-admin`, key: 'password' };
+  return { secretName: requireSecretName(scope, 'grafanaAdminSecret', ref), key: ref.key };
 }
 
 /** Prometheus or Grafana: one pod behind a Service of the same name. */
@@ -102,7 +109,7 @@ class StandaloneStack {
     return {
       podMonitors: [],
       prometheusRules: [],
-      generatableSecrets: [{ name: this.settings.grafanaAdminSecret, randomKeys: ['password'] }],
+      generatableSecrets: [{ name: this.settings.grafanaAdminSecret.secretName, randomKeys: [this.settings.grafanaAdminSecret.key] }],
       prometheus: { ...rbac, ...prometheusService, deployment: prometheusDeployment, configMap: prometheusConfig, networkPolicy: policies.prometheus },
       grafana: {
         ...grafanaService, deployment: grafanaDeployment, configMap: grafanaProvisioning, networkPolicy: policies.grafana, serviceAccount: grafanaServiceAccount,
@@ -201,7 +208,7 @@ class StandaloneStack {
       name: 'grafana',
       image: this.settings.grafanaImage,
       env: [
-        { name: 'GF_SECURITY_ADMIN_PASSWORD', valueFrom: { secretKeyRef: { name: this.settings.grafanaAdminSecret, key: 'password' } } },
+        { name: 'GF_SECURITY_ADMIN_PASSWORD', valueFrom: { secretKeyRef: { name: this.settings.grafanaAdminSecret.secretName, key: this.settings.grafanaAdminSecret.key } } },
         { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
         { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
       ],

@@ -10,6 +10,7 @@ import { ContainerResources, Placement, resolveResources } from '../core/pod-def
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { mergePodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
+import { requireSecretName, SecretRef } from '../core/secret-refs';
 import { resolveStoreTls, StoreTls } from '../core/tls';
 import { parseQuantity, pinnedImage, propError, Quantity, requireIntInRange, requireOneOf, requirePinnedPeer, requireQuantity } from '../core/validation';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
@@ -62,9 +63,9 @@ export interface PgReplicaSetProps {
    * `replication-username` and `replication-password` (statefulset and patroni engines), and
    * `rewind-username`, `rewind-password`, `restapi-username` and `restapi-password` (patroni engine:
    * pg_rewind's role, the REST API's basic auth), which you create.
-   * @default '<name>-credentials'
+   * @default - `{ secretName: '<name>-credentials' }` (statefulset, patroni); cloudnative-pg's own `<name>-app`
    */
-  readonly credentialsSecret?: string;
+  readonly credentialsSecret?: SecretRef;
   /** PostgreSQL image (15 or newer). @default 'postgres:15.15' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.15' (cloudnative-pg) */
   readonly image?: string;
   /** Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image */
@@ -155,14 +156,11 @@ export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSe
     cpuRequest: '500m', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: DEFAULT_MEMORY_LIMIT,
   });
   requireMemoryBudget(scope, props, maxConnections, resources);
-  if (props.credentialsSecret !== undefined && props.credentialsSecret.trim() === '') {
-    throw propError(scope, 'credentialsSecret', props.credentialsSecret, 'must name the Secret that holds the credentials');
-  }
   const exporterImage = pinnedImage(scope, 'exporterImage', props.exporterImage ?? 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0', props.exporterImageDigest);
   const engineModule: PgEngineModule = PG_ENGINES[engine];
   return {
     engine, name, replicas, synchronousReplicas, synchronousCommit,
-    credentialsSecret: engineModule.credentialsSecret(name, props.credentialsSecret),
+    credentialsSecret: engineModule.credentialsSecret(name, props.credentialsSecret && requireSecretName(scope, 'credentialsSecret', props.credentialsSecret)),
     image: pinnedImage(scope, 'image', props.image ?? engineModule.defaultImage, props.imageDigest),
     exporterImage, storageSize, storageClassName: props.storageClassName, accessMode,
     placement: props.placement ?? 'required',
@@ -265,7 +263,7 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
   public readonly port = PG_PORT;
   public readonly primaryHost: string;
   public readonly replicaHosts: string[];
-  public readonly credentialsSecret: string;
+  public readonly credentialsSecret: SecretRef;
   public readonly clientEnv: k8s.EnvVar[];
   public readonly clientLinks: NetworkLink[];
   public readonly metricsEndpoints: MetricsEndpoint[];
@@ -312,7 +310,7 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
     this.engine = settings.engine;
     this.name = settings.name;
     this.replicas = settings.replicas;
-    this.credentialsSecret = settings.credentialsSecret;
+    this.credentialsSecret = { secretName: settings.credentialsSecret };
 
     const built = PG_ENGINES[settings.engine].build(this, settings);
     this.primaryHost = built.primaryHost;
@@ -369,7 +367,7 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
     // for basic auth on its REST API's unsafe endpoints.
     const patroni = this.engine === 'patroni';
     return [{
-      name: this.credentialsSecret,
+      name: this.credentialsSecret.secretName,
       plainKeys: {
         'username': 'app', 'database': 'app', 'replication-username': 'replicator', 'monitor-username': 'monitor',
         ...(patroni ? { 'rewind-username': 'rewinder', [PATRONI_RESTAPI_CREDENTIAL_KEYS.user]: 'patroni' } : {}),

@@ -7,6 +7,7 @@ import { commonLabels, configHash, imageVersion, selectorLabels } from '../core/
 import { disruptionBudget, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
+import { SecretKeyRef } from '../core/secret-refs';
 import { TLS_KEYS, tlsFiles } from '../core/tls';
 import { RedisModeObjects, RedisModePlan } from './mode';
 import { planRedisMode } from './modes';
@@ -47,7 +48,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
   public readonly maxmemoryBytes: number;
   /** What Redis evicts at maxmemory. */
   public readonly maxmemoryPolicy: MaxmemoryPolicy;
-  public readonly passwordSecret: { readonly name: string; readonly key: string };
+  public readonly passwordSecret: SecretKeyRef;
   /** Key prefixes of the queues whose lists the KEDA user may read. */
   public readonly queuePrefixes: string[];
   public readonly clientEnv: k8s.EnvVar[];
@@ -125,7 +126,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
   public get generatableSecrets(): GeneratedSecretSpec[] {
     const sentinel = this.mode === 'sentinel' ? [SENTINEL_PASSWORD_KEY] : [];
     return [{
-      name: this.passwordSecret.name,
+      name: this.passwordSecret.secretName,
       randomKeys: [...this.settings.aclUsers.map(u => u.secretKey), ...sentinel],
       plainKeys: { [KEDA_USERNAME_KEY]: REDIS_USERS.keda },
     }];
@@ -133,7 +134,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
 
   /** KEDA's user name and password, in sentinel mode what the Sentinels require, and with TLS the CA it verifies Redis against. */
   public get scalerCredentials(): IQueueBroker['scalerCredentials'] {
-    const name = this.passwordSecret.name;
+    const name = this.passwordSecret.secretName;
     const keda = this.settings.aclUsers.find(u => u.name === REDIS_USERS.keda)!;
     return [
       { parameter: 'username', name, key: KEDA_USERNAME_KEY },

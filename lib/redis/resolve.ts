@@ -41,7 +41,7 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
   const storageSize = props.storageSize ?? '10Gi';
   if (persistence) requireQuantity(scope, 'storageSize', storageSize);
   const namespace = namespaceOf(scope);
-  const passwordSecret = props.passwordSecret ?? { name: `${name}-auth`, key: 'password' };
+  const passwordSecret = props.passwordSecret ?? { secretName: `${name}-auth`, key: 'password' };
   const queuePrefixes = props.queuePrefixes ?? ['{hscale}'];
   queuePrefixes.forEach((prefix, i) => {
     if (!/^[^\s:]{1,64}$/.test(prefix)) throw propError(scope, `queuePrefixes[${i}]`, prefix, 'must be 1-64 characters without spaces or \':\', as a WorkerPool\'s queuePrefix');

@@ -3,6 +3,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { MaxmemoryPolicy, PodPeer } from '../core/endpoints';
 import { ContainerResources, Placement } from '../core/pod-defaults';
 import { PodOptions } from '../core/pod-options';
+import { SecretKeyRef } from '../core/secret-refs';
 import { StoreTls } from '../core/tls';
 import { Quantity, valuesOf } from '../core/validation';
 import { RedisAclUser } from './redis-acl';
@@ -36,7 +37,7 @@ export interface RedisClusterProps {
   /** How long a cluster node may be unreachable before it is failed over (Redis's own default of 15 s makes failover take 15-17 s). @default Duration.seconds(5) @onlyWhen mode=cluster */
   readonly clusterNodeTimeout?: Duration;
   /** Secret and key of the app user's password; the same Secret holds the other ACL users' passwords (docs/security.md). @default - a Secret named `<name>-auth` with key `password`, which you create */
-  readonly passwordSecret?: { readonly name: string; readonly key: string };
+  readonly passwordSecret?: SecretKeyRef;
   /** Key prefixes of the queues on this Redis (WorkerPool's `queuePrefix`), the only keys its KEDA user may read. @default ['{hscale}'] */
   readonly queuePrefixes?: string[];
   /** Redis image (7.x). @default 'redis:7.2.11' */
@@ -123,7 +124,7 @@ export interface RedisClusterSettings {
   readonly storageSize: string;
   readonly storageClassName?: string;
   readonly placement: Placement;
-  readonly passwordSecret: { readonly name: string; readonly key: string };
+  readonly passwordSecret: SecretKeyRef;
   readonly queuePrefixes: string[];
   /** The ACL users of the Redis nodes, the app user's Secret key being `passwordSecret.key`. */
   readonly aclUsers: RedisAclUser[];

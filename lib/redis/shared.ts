@@ -51,7 +51,7 @@ export const SENTINEL_PASSWORD_KEY = 'sentinel-password';
 
 /** `REDIS_PASSWORD` from the Secret: the app user's password, as clients read it. */
 export function redisPasswordEnv(secret: RedisClusterSettings['passwordSecret']): k8s.EnvVar {
-  return secretEnv(secret.name, 'REDIS_PASSWORD', secret.key);
+  return secretEnv(secret.secretName, 'REDIS_PASSWORD', secret.key);
 }
 
 /** An env var from a key of the password Secret: every password is read this way only. */
@@ -62,7 +62,7 @@ export function secretEnv(secretName: string, name: string, key: string): k8s.En
 /** The password env of the ACL users named (all when none is), as a container that writes or uses users.acl needs them. */
 export function aclPasswordEnv(settings: RedisClusterSettings, ...users: string[]): k8s.EnvVar[] {
   return settings.aclUsers.filter(u => users.length === 0 || users.includes(u.name))
-    .map(u => secretEnv(settings.passwordSecret.name, u.passwordEnv, u.secretKey));
+    .map(u => secretEnv(settings.passwordSecret.secretName, u.passwordEnv, u.secretKey));
 }
 
 /**
@@ -78,7 +78,7 @@ export function clientAuthEnv(settings: RedisClusterSettings): k8s.EnvVar[] {
 
 /** `SENTINEL_PASSWORD`: what Sentinels require and what every Sentinel client sends. */
 export function sentinelPasswordEnv(settings: RedisClusterSettings, name = 'SENTINEL_PASSWORD'): k8s.EnvVar {
-  return secretEnv(settings.passwordSecret.name, name, SENTINEL_PASSWORD_KEY);
+  return secretEnv(settings.passwordSecret.secretName, name, SENTINEL_PASSWORD_KEY);
 }
 
 /** The stable DNS name of pod `index` of a StatefulSet behind its headless Service. */
@@ -125,7 +125,7 @@ export function redisExporter(settings: RedisClusterSettings): k8s.Container {
     env: [
       { name: 'REDIS_ADDR', value: address },
       { name: 'REDIS_USER', value: exporter.name },
-      secretEnv(settings.passwordSecret.name, 'REDIS_PASSWORD', exporter.secretKey),
+      secretEnv(settings.passwordSecret.secretName, 'REDIS_PASSWORD', exporter.secretKey),
       ...(settings.tls ? [{ name: 'REDIS_EXPORTER_TLS_CA_CERT_FILE', value: tlsFiles(TLS_DIR).caFile }] : []),
     ],
     ...(settings.tls ? { volumeMounts: tlsMounts(settings, true).mounts } : {}),

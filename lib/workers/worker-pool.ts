@@ -2,7 +2,7 @@ import { ApiObject, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { nestedDurationViolation } from '../core/budgets';
-import { containerEnv, GuideMetrics, guideMetricsEnv, prefixedLink, QUEUE_ENV_PREFIX, SecretKey } from '../core/container-env';
+import { containerEnv, GuideMetrics, guideMetricsEnv, prefixedLink, QUEUE_ENV_PREFIX } from '../core/container-env';
 import { cronProblem } from '../core/cron';
 import {
   DEFAULT_METRICS_SCRAPER, ICacheEndpoint, IClientAccessible, IDatabaseEndpoint, IMetricsTarget, IQueueBroker, MetricsEndpoint, PodPeer,
@@ -19,6 +19,7 @@ import {
   annotateServiceAccount, applyPodOptions, hasServiceAccountAnnotations, mergePodOptions, PodOptions, resolvePodOptions,
 } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
+import { SecretKeyRef } from '../core/secret-refs';
 import { servicePoolBounds } from '../core/service-pools';
 import {
   parseQuantity, pinnedImage, propError, requireDnsLabel, requireIntInRange, requireOneOf, requirePinnedPeer,
@@ -113,7 +114,7 @@ export interface WorkerPoolProps extends WorkerQueueProps {
   /** Plain env vars; names that look like credentials are refused (use `secretEnv`). @default {} */
   readonly env?: Record<string, string>;
   /** Env vars read from Secrets. @default {} */
-  readonly secretEnv?: Record<string, SecretKey>;
+  readonly secretEnv?: Record<string, SecretKeyRef>;
   /** A guide whose unprefixed metric names the reference worker serves beside its own (`GUIDE_METRICS`): bet-intel's `celery_task_duration_seconds`, `celery_workers_active`. @default - not served */
   readonly guideMetrics?: GuideMetrics;
   /** Env var names under which the image also gets facts of the wiring (database, cache, broker, autoscaler), e.g. Celery's `CELERY_BROKER_URL` (`queueUrl`). @default - none */

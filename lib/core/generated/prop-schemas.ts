@@ -627,7 +627,7 @@ export const PROP_SCHEMAS = {
             "secretEnv": {
               "type": "object",
               "additionalProperties": {
-                "$ref": "#/definitions/SecretKey"
+                "$ref": "#/definitions/SecretKeyRef"
               },
               "description": "Env vars read from Secrets, e.g. `ADMIN_TOKEN`.",
               "default": {}
@@ -1215,7 +1215,7 @@ export const PROP_SCHEMAS = {
               "secretEnv": {
                 "type": "object",
                 "additionalProperties": {
-                  "$ref": "#/definitions/SecretKey"
+                  "$ref": "#/definitions/SecretKeyRef"
                 },
                 "description": "Env vars read from Secrets.",
                 "default": {}
@@ -1398,9 +1398,9 @@ export const PROP_SCHEMAS = {
                   "default": "- the tag alone pins the image"
                 },
                 "grafanaAdminSecret": {
-                  "type": "string",
-                  "description": "standalone: Secret with the Grafana admin password (key `password`).",
-                  "default": "<name>-grafana-admin"
+                  "$ref": "#/definitions/SecretKeyRef",
+                  "description": "standalone: Secret key of the Grafana admin password.",
+                  "default": "- `{ secretName: '<name>-grafana-admin', key: 'password' }`"
                 },
                 "retention": {
                   "type": "string",
@@ -1683,12 +1683,12 @@ export const PROP_SCHEMAS = {
       "const": "bet-intel",
       "description": "A guide whose unprefixed metric names the reference service and worker serve beside their own (`GUIDE_METRICS`)."
     },
-    "SecretKey": {
+    "SecretKeyRef": {
       "type": "object",
       "properties": {
         "secretName": {
           "type": "string",
-          "description": "Name of the Secret."
+          "description": "Name of the Secret, in the construct's namespace."
         },
         "key": {
           "type": "string",
@@ -1696,11 +1696,11 @@ export const PROP_SCHEMAS = {
         }
       },
       "required": [
-        "secretName",
-        "key"
+        "key",
+        "secretName"
       ],
       "additionalProperties": false,
-      "description": "A key of a Secret, for an env var whose value must not appear in the YAML."
+      "description": "One key of a Secret, for a value that must not appear in the YAML (an env var's `secretKeyRef`)."
     },
     "PodPeer": {
       "type": "object",
@@ -1888,9 +1888,9 @@ export const PROP_SCHEMAS = {
           "default": "on"
         },
         "credentialsSecret": {
-          "type": "string",
+          "$ref": "#/definitions/SecretRef",
           "description": "Secret with the keys `username`, `password`, `database`, `superuser-password`, `replication-username` and `replication-password` (statefulset and patroni engines), and `rewind-username`, `rewind-password`, `restapi-username` and `restapi-password` (patroni engine: pg_rewind's role, the REST API's basic auth), which you create.",
-          "default": "<name>-credentials"
+          "default": "- `{ secretName: '<name>-credentials' }` (statefulset, patroni); cloudnative-pg's own `<name>-app`"
         },
         "image": {
           "type": "string",
@@ -2101,6 +2101,20 @@ export const PROP_SCHEMAS = {
       ],
       "description": "How far a commit waits for the synchronous standby (`synchronous_commit`)."
     },
+    "SecretRef": {
+      "type": "object",
+      "properties": {
+        "secretName": {
+          "type": "string",
+          "description": "Name of the Secret, in the construct's namespace."
+        }
+      },
+      "required": [
+        "secretName"
+      ],
+      "additionalProperties": false,
+      "description": "A Secret whose several keys a construct reads: credentials, a TLS certificate."
+    },
     "PgAccessMode": {
       "type": "string",
       "enum": [
@@ -2142,17 +2156,7 @@ export const PROP_SCHEMAS = {
       "description": "How the patroni engine fails over; the defaults promote a replica within 9.5 s of the leader's loss (`worstCasePromotionSeconds`)."
     },
     "StoreTls": {
-      "type": "object",
-      "properties": {
-        "secretName": {
-          "type": "string",
-          "description": "Name of the Secret, in the store's namespace (a cert-manager `Certificate`'s `secretName`)."
-        }
-      },
-      "required": [
-        "secretName"
-      ],
-      "additionalProperties": false,
+      "$ref": "#/definitions/SecretRef",
       "description": "TLS of a store (PostgreSQL, Redis): a Secret in the cert-manager layout (`type: kubernetes.io/tls`, keys `tls.crt`, `tls.key` and `ca.crt`), whose certificate names every address clients and peers use (each pod's DNS name under the headless Service and the Services'). Clients verify the server against `ca.crt`; the server's key never leaves the store's pods."
     },
     "RedisClusterProps": {
@@ -2204,20 +2208,7 @@ export const PROP_SCHEMAS = {
           "default": "Duration.seconds(5)"
         },
         "passwordSecret": {
-          "type": "object",
-          "properties": {
-            "name": {
-              "type": "string"
-            },
-            "key": {
-              "type": "string"
-            }
-          },
-          "required": [
-            "name",
-            "key"
-          ],
-          "additionalProperties": false,
+          "$ref": "#/definitions/SecretKeyRef",
           "description": "Secret and key of the app user's password; the same Secret holds the other ACL users' passwords (docs/security.md).",
           "default": "- a Secret named `<name>-auth` with key `password`, which you create"
         },
@@ -2483,7 +2474,7 @@ export const PROP_SCHEMAS = {
       "properties": {
         "secretName": {
           "type": "string",
-          "description": "The `kubernetes.io/tls` Secret nginx mounts."
+          "description": "Name of the Secret, in the construct's namespace."
         },
         "certificate": {
           "$ref": "#/definitions/CertificateFromIssuer",
@@ -2491,10 +2482,10 @@ export const PROP_SCHEMAS = {
           "default": "- the Secret is made by hand (`kubectl create secret tls`)"
         }
       },
+      "additionalProperties": false,
       "required": [
         "secretName"
       ],
-      "additionalProperties": false,
       "description": "The certificate nginx serves: a `kubernetes.io/tls` Secret, made by hand or by cert-manager from a named issuer."
     },
     "CertificateFromIssuer": {
@@ -3379,9 +3370,9 @@ export const PROP_SCHEMAS = {
           "default": "- the tag alone pins the image"
         },
         "grafanaAdminSecret": {
-          "type": "string",
-          "description": "standalone: Secret with the Grafana admin password (key `password`).",
-          "default": "<name>-grafana-admin"
+          "$ref": "#/definitions/SecretKeyRef",
+          "description": "standalone: Secret key of the Grafana admin password.",
+          "default": "- `{ secretName: '<name>-grafana-admin', key: 'password' }`"
         },
         "retention": {
           "type": "string",
@@ -3719,7 +3710,7 @@ export const PROP_SCHEMAS = {
         "secretEnv": {
           "type": "object",
           "additionalProperties": {
-            "$ref": "#/definitions/SecretKey"
+            "$ref": "#/definitions/SecretKeyRef"
           },
           "description": "Env vars read from Secrets, e.g. `ADMIN_TOKEN`.",
           "default": {}
@@ -3998,7 +3989,7 @@ export const PROP_SCHEMAS = {
         "secretEnv": {
           "type": "object",
           "additionalProperties": {
-            "$ref": "#/definitions/SecretKey"
+            "$ref": "#/definitions/SecretKeyRef"
           },
           "description": "Env vars read from Secrets.",
           "default": {}

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'fs';
+import { mkdirSync, readFileSync, rmSync } from 'fs';
 import { join } from 'path';
 import { Duration, Testing } from 'cdk8s';
 import { createCluster, createSentinel } from 'redis';
@@ -203,10 +203,13 @@ describe('a Redis Cluster from the rendered redis.conf and cluster-create script
 describe('Sentinel mode from the rendered configs and start scripts', () => {
   const group = new ProcessGroup();
   afterAll(() => group.cleanup());
+  let started: Awaited<ReturnType<typeof startSentinelGroup>>;
+  let newMasterPort: number;
 
   test('stopping the master makes the Sentinels elect a replica that a Sentinel client reaches', async () => {
     // GIVEN a master, two replicas following it through the start script, and three Sentinels
-    const { masterName, master, replicas, sentinels } = await startSentinelGroup(group, { replicas: 2, sentinels: 3, quorum: 2, downAfterMs: 1000 });
+    started = await startSentinelGroup(group, { replicas: 2, sentinels: 3, quorum: 2, downAfterMs: 1000 });
+    const { masterName, master, replicas, sentinels } = started;
     await waitFor('both replicas to sync', async () =>
       infoField(await redisCli(master.port, ['info', 'replication']), 'connected_slaves') === '2', 20_000);
     await waitFor('the Sentinels to know the replicas', async () =>
@@ -228,7 +231,7 @@ describe('Sentinel mode from the rendered configs and start scripts', () => {
       const stoppedAt = Date.now();
       await master.stop('SIGKILL');
       // THEN one of the replicas becomes master
-      const newMasterPort = await waitFor('a new master', async () => {
+      newMasterPort = await waitFor('a new master', async () => {
         const [, port] = (await redisCli(sentinels[0].port, ['--raw', 'sentinel', 'get-master-addr-by-name', masterName], TEST_SENTINEL_PASSWORD)).trim().split('\n');
         return Number(port) !== master.port ? Number(port) : undefined;
       }, 30_000, 200);
@@ -248,6 +251,28 @@ describe('Sentinel mode from the rendered configs and start scripts', () => {
     } finally {
       await client.destroy();
     }
+  });
+
+  test('after the failover, a restarted Sentinel and the restarted old master ask the Sentinels (with their password) and follow the new master', async () => {
+    const { masterName, master, sentinels } = started;
+    const askedMaster = async (port: number) =>
+      (await redisCli(port, ['--raw', 'sentinel', 'get-master-addr-by-name', masterName], TEST_SENTINEL_PASSWORD)).trim().split('\n').join(' ');
+    // WHEN a Sentinel restarts while the old master is still down
+    await sentinels[0].stop();
+    await sentinels[0].restart();
+    // THEN it monitors the new master, which its peers named: the old one's address, where nothing answers, would never teach it otherwise
+    expect(readFileSync(sentinels[0].confFile, 'utf8')).toMatch(new RegExp(`^sentinel monitor ${masterName} 127\\.0\\.0\\.1 ${newMasterPort} 2$`, 'm'));
+    expect(await askedMaster(sentinels[0].port)).toBe(`127.0.0.1 ${newMasterPort}`);
+    // WHEN the old master's pod comes back (its INITIAL_MASTER is itself)
+    await master.restart();
+    // THEN its start script made it a replica of the new master, rather than a second master
+    expect(readFileSync(join(master.dir, 'run', 'redis.conf'), 'utf8')).toContain(`\nreplicaof 127.0.0.1 ${newMasterPort}\n`);
+    await waitFor('the old master to sync from the new one', async () => {
+      const replication = await redisCli(master.port, ['info', 'replication']);
+      return infoField(replication, 'role') === 'slave' && infoField(replication, 'master_port') === String(newMasterPort)
+        && infoField(replication, 'master_link_status') === 'up';
+    }, 20_000);
+    expect(await redisCli(master.port, ['get', 'after'])).toBe('failover\n');
   });
 });
 

@@ -214,11 +214,14 @@ function sentinelCertificateReload(tls: RedisScriptTls): string[] {
   return [backgroundReloadLoop({ files: [certFile, keyFile, caFile], reload, intervalSeconds: tls.checkSeconds })];
 }
 
-/** Asks each Sentinel in $SENTINEL_HOSTS for the master; prints `host port`, or nothing. */
+/**
+ * Asks each Sentinel in $SENTINEL_HOSTS for the master, logged in with $SENTINEL_PASSWORD (they
+ * `requirepass` it: without it each answers NOAUTH); prints `host port`, or nothing.
+ */
 const ASK_SENTINELS = [
   'current_master() {',
   '  for sentinel in $SENTINEL_HOSTS; do',
-  '    answer=$(redis-cli -h "${sentinel%:*}" -p "${sentinel##*:}" --raw sentinel get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | tr -d \'\\r\' | tr \'\\n\' \' \' | sed \'s/ *$//\')',
+  '    answer=$(REDISCLI_AUTH="$SENTINEL_PASSWORD" redis-cli -h "${sentinel%:*}" -p "${sentinel##*:}" --raw sentinel get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | tr -d \'\\r\' | tr \'\\n\' \' \' | sed \'s/ *$//\')',
   '    case "$answer" in',
   '      *" "[0-9]*) echo "$answer"; return 0 ;;',
   '    esac',
@@ -292,7 +295,7 @@ export function renderRedisStartScript(mode: 'cluster' | 'sentinel' | 'standalon
     lines.push('echo "cluster-announce-hostname $ANNOUNCE_HOST" >> "$conf"', ...withCli(MEET_PEERS_AFTER_START, tls));
   } else if (mode === 'sentinel') {
     lines.push(
-      ': "${SENTINEL_HOSTS:?}" "${MASTER_NAME:?}" "${INITIAL_MASTER_HOST:?}"',
+      ': "${SENTINEL_HOSTS:?}" "${SENTINEL_PASSWORD:?}" "${MASTER_NAME:?}" "${INITIAL_MASTER_HOST:?}"',
       ...withCli(ASK_SENTINELS, tls),
       // After a failover the first pod is no longer the master: follow whoever the Sentinels name.
       'master=$(current_master || true)',

@@ -60,6 +60,25 @@ function writeScript(dir: string, name: string, content: string): string {
   return file;
 }
 
+/**
+ * Runs a start script in a process group of its own, stopped whole at cleanup: a script leaves a
+ * loop beside the server (a cluster node meeting its peers for up to MEET_SECONDS, 300; a TLS
+ * reload loop), which a pod's end stops and a child's kill does not; left running, one held the
+ * test's output pipes (and jest) open for minutes.
+ */
+function spawnScript(group: ProcessGroup, script: string, env: NodeJS.ProcessEnv): ReturnType<ProcessGroup['spawn']> {
+  const child = group.spawn('sh', [script], { env, detached: true });
+  const pgid = child.child.pid!;
+  group.onCleanup(async () => {
+    try {
+      process.kill(-pgid, 'SIGTERM');
+    } catch {
+      // the group has already exited
+    }
+  });
+  return child;
+}
+
 interface NodeOptions {
   readonly mode: Mode;
   /** Keep the rendered ACL file as it is (`default` off), for the tests of the users. @default false */
@@ -107,18 +126,7 @@ export async function startRedisNode(group: ProcessGroup, options: NodeOptions):
   };
   let child!: ReturnType<ProcessGroup['spawn']>;
   const start = async () => {
-    // A process group of its own: a cluster node's start script leaves a loop meeting its peers (up
-    // to MEET_SECONDS, 300) beside redis-server, which a pod's end stops and a child's kill does not;
-    // left running, it held the test's output pipes (and jest) open for minutes.
-    child = group.spawn('sh', [script], { env, detached: true });
-    const pgid = child.child.pid!;
-    group.onCleanup(async () => {
-      try {
-        process.kill(-pgid, 'SIGTERM');
-      } catch {
-        // the group has already exited
-      }
-    });
+    child = spawnScript(group, script, env);
     await waitFor(`redis on ${port}`, async () => {
       if (child.child.exitCode !== null) throw new Error(`redis exited: ${child.output()}`);
       const login = options.pureAcl ? [testAclPasswords(options.mode).REDIS_EXPORTER_PASSWORD, 'exporter'] as const : [TEST_REDIS_PASSWORD, undefined] as const;
@@ -175,44 +183,88 @@ export async function startRedisCluster(
   return nodes;
 }
 
-/** Starts a master, `replicas` replicas and `sentinels` Sentinels from the rendered configs and scripts. */
-export async function startSentinelGroup(group: ProcessGroup, options: { replicas: number; sentinels: number; quorum: number; downAfterMs: number }) {
+/** One Sentinel the tests started, through the rendered start script. */
+export interface SentinelNode {
+  readonly port: number;
+  /** Its writable copy of sentinel.conf, as the start script wrote it and Sentinel rewrites it. */
+  readonly confFile: string;
+  output(): string;
+  /** Stops the process (SIGKILL, a crash) and waits for its exit. */
+  stop(): Promise<void>;
+  /** Runs the start script again on the same port, as the kubelet restarts the container. */
+  restart(): Promise<void>;
+}
+
+interface SentinelOptions {
+  readonly masterName: string;
+  readonly quorum: number;
+  readonly downAfterMs: number;
+  /** The start script env that names the Sentinels and the first master. */
+  readonly follow: Record<string, string>;
+  readonly tls?: RedisScriptTls;
+}
+
+/** Starts a Sentinel on `port` the way a pod does: the rendered sentinel.conf and settings, run by the rendered start script. */
+async function startSentinel(group: ProcessGroup, port: number, options: SentinelOptions): Promise<SentinelNode> {
+  const dir = group.tempDir('hscale-sentinel-');
+  const confDir = join(dir, 'etc');
+  const runDir = join(dir, 'run');
+  [confDir, runDir].forEach(d => mkdirSync(d));
+  const conf: SentinelConfOptions = {
+    port, bind: '127.0.0.1', dir: runDir, masterName: options.masterName, quorum: options.quorum,
+    downAfterMs: options.downAfterMs, failoverTimeoutMs: 10_000, parallelSyncs: 1, tls: options.tls?.files,
+  };
+  writeFileSync(join(confDir, 'sentinel.conf'), renderSentinelConf(conf));
+  writeFileSync(join(confDir, 'sentinel-master.conf'), renderSentinelMasterSettings(conf));
+  const script = writeScript(confDir, 'sentinel-start.sh', renderSentinelStartScript(options.tls));
+  const env = {
+    ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, ...testAclPasswords('sentinel', options.tls !== undefined), SENTINEL_PASSWORD: TEST_SENTINEL_PASSWORD,
+    ANNOUNCE_HOST: '127.0.0.1', POD_NAME: 'sentinel-0', SENTINEL_PORT: String(port), REDIS_PORT: options.follow.INITIAL_MASTER_PORT,
+    QUORUM: String(options.quorum), ...options.follow,
+  };
+  let sentinel!: ReturnType<ProcessGroup['spawn']>;
+  const start = async () => {
+    sentinel = spawnScript(group, script, env);
+    await waitFor(`sentinel on ${port}`, async () => {
+      if (sentinel.child.exitCode !== null) throw new Error(`sentinel exited: ${sentinel.output()}`);
+      return (await redisCli(port, ['ping'], TEST_SENTINEL_PASSWORD, undefined, options.tls?.files.caFile)).trim() === 'PONG';
+    });
+  };
+  await start();
+  return {
+    port,
+    confFile: join(runDir, 'sentinel.conf'),
+    output: () => sentinel.output(),
+    stop: async () => {
+      if (sentinel.child.exitCode !== null || sentinel.child.signalCode !== null) return;
+      const exited = new Promise(resolve => sentinel.child.once('exit', resolve));
+      sentinel.child.kill('SIGKILL');
+      await exited;
+    },
+    restart: start,
+  };
+}
+
+/** Starts a master, `replicas` replicas and `sentinels` Sentinels from the rendered configs and scripts, over TLS with `tls`. */
+export async function startSentinelGroup(
+  group: ProcessGroup, options: { replicas: number; sentinels: number; quorum: number; downAfterMs: number; tls?: RedisScriptTls },
+) {
   const sentinelPorts = await Promise.all(Array.from({ length: options.sentinels }, () => freePort()));
   const sentinelHosts = sentinelPorts.map(p => `127.0.0.1:${p}`).join(' ');
   const masterName = 'hscale';
+  const tls = options.tls;
   // The master is the first node: its start script finds no Sentinel and no one to follow.
   const master = await startRedisNode(group, {
-    mode: 'sentinel', env: { SENTINEL_HOSTS: sentinelHosts, MASTER_NAME: masterName, INITIAL_MASTER_HOST: '127.0.0.1' },
+    mode: 'sentinel', tls, env: { SENTINEL_HOSTS: sentinelHosts, MASTER_NAME: masterName, INITIAL_MASTER_HOST: '127.0.0.1' },
   });
   const follow = { SENTINEL_HOSTS: sentinelHosts, MASTER_NAME: masterName, INITIAL_MASTER_HOST: '127.0.0.1', INITIAL_MASTER_PORT: String(master.port) };
   const replicas: RedisNode[] = [];
   for (let i = 0; i < options.replicas; i++) {
-    replicas.push(await startRedisNode(group, { mode: 'sentinel', env: follow }));
+    replicas.push(await startRedisNode(group, { mode: 'sentinel', tls, env: follow }));
   }
-  const sentinelOptions = (port: number): SentinelConfOptions => ({
-    port, bind: '127.0.0.1', dir: '', masterName, quorum: options.quorum,
-    downAfterMs: options.downAfterMs, failoverTimeoutMs: 10_000, parallelSyncs: 1,
-  });
-  const sentinels = [];
+  const sentinels: SentinelNode[] = [];
   for (const port of sentinelPorts) {
-    const dir = group.tempDir('hscale-sentinel-');
-    const confDir = join(dir, 'etc');
-    const runDir = join(dir, 'run');
-    [confDir, runDir].forEach(d => mkdirSync(d));
-    writeFileSync(join(confDir, 'sentinel.conf'), renderSentinelConf({ ...sentinelOptions(port), dir: runDir }));
-    writeFileSync(join(confDir, 'sentinel-master.conf'), renderSentinelMasterSettings(sentinelOptions(port)));
-    const script = writeScript(confDir, 'sentinel-start.sh', renderSentinelStartScript());
-    const sentinel = group.spawn('sh', [script], {
-      env: {
-        ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, ...testAclPasswords('sentinel'), SENTINEL_PASSWORD: TEST_SENTINEL_PASSWORD, ANNOUNCE_HOST: '127.0.0.1',
-        SENTINEL_PORT: String(port), REDIS_PORT: String(master.port), QUORUM: String(options.quorum), ...follow,
-      },
-    });
-    await waitFor(`sentinel on ${port}`, async () => {
-      if (sentinel.child.exitCode !== null) throw new Error(`sentinel exited: ${sentinel.output()}`);
-      return (await redisCli(port, ['ping'], TEST_SENTINEL_PASSWORD)).trim() === 'PONG';
-    });
-    sentinels.push({ port, output: sentinel.output });
+    sentinels.push(await startSentinel(group, port, { masterName, quorum: options.quorum, downAfterMs: options.downAfterMs, follow, tls }));
   }
   return { masterName, master, replicas, sentinels };
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import { parse } from 'yaml';
@@ -67,9 +69,20 @@ test.each(['statefulset', 'patroni'] as const)('engine %s: every exporter sideca
 });
 
 test('the single primary refuses voluntary eviction; replicas may go one at a time', () => {
-  const { manifests } = synthDb();
+  const { manifests } = synthDb({ engine: 'statefulset' });
   expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-primary').spec.maxUnavailable).toBe(0);
   expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
+});
+
+test('the construct page states the budgets the statefulset engine emits: maxUnavailable 1 on the replicas, 0 on the single primary', () => {
+  // GIVEN the page's sentences that give a maxUnavailable, and the budgets synthesized
+  const page = readFileSync(join(__dirname, '..', 'docs', 'constructs', 'pg-replica-set.md'), 'utf8').replace(/\s+/g, ' ');
+  const stated = [...page.matchAll(/maxUnavailable (\d+) on the (replicas|single primary)/g)].map(m => [m[2], Number(m[1])]);
+  const { manifests } = synthDb({ engine: 'statefulset' });
+  const budget = (role: string) => findObject(manifests, 'PodDisruptionBudget', `test-db-${role}`).spec.maxUnavailable;
+  // THEN the page says each role's value, and says nothing else about the primary
+  expect(stated).toEqual([['replicas', budget('replica')], ['single primary', budget('primary')]]);
+  expect(page).not.toMatch(/maxUnavailable 1, also on the single primary/);
 });
 
 test('the primary and the replicas each hash only the files they read: a new replica-init.sh rolls no primary', () => {

@@ -134,12 +134,15 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
     healthy: [series('kube_cronjob_status_last_schedule_time', cronJob, '1800x50 3060x9'), series('kube_cronjob_status_last_successful_time', cronJob, '1860x60')],
     labels: { namespace: 'default', cronjob: 'test-jobs-nightly' },
   },
-  // At the threshold (1 minute): failed for the last 2 minutes fires, for the last minute not yet; another chart's Job is not ours.
+  // At the threshold (1 minute): failed for the last 2 minutes fires, for the last minute not yet. The Job is named by a hash of its
+  // spec: an earlier version's failed Job pages too; another construct's Jobs (another cluster's, or one of id 'cache-create') do not.
   RedisJobFailed: {
-    firing: [series('kube_job_failed', `${ns}, job_name="${cache.createJob!.name}", condition="true"`, '0x57 1x2')],
+    firing: [series('kube_job_failed', `${ns}, job_name="${cache.createJob!.name}", condition="true"`, '0x60'),
+      series('kube_job_failed', `${ns}, job_name="test-cache-create-0123456789", condition="true"`, '0x57 1x2')],
     healthy: [series('kube_job_failed', `${ns}, job_name="${cache.createJob!.name}", condition="true"`, '0x58 1'),
-      series('kube_job_failed', `${ns}, job_name="other-cache-create", condition="true"`, '1x60')],
-    labels: { namespace: 'default', job_name: cache.createJob!.name, condition: 'true' },
+      ...['other-cache-create-0123456789', 'test-cache-create-create-0123456789', 'test-cache-create-01234567']
+        .map(name => series('kube_job_failed', `${ns}, job_name="${name}", condition="true"`, '1x60'))],
+    labels: { namespace: 'default', job_name: 'test-cache-create-0123456789', condition: 'true' },
   },
   PostgresInstanceDown: {
     firing: [series('pg_up', `${ns}, pod="test-db-replica-0"`, '0x60')],

@@ -153,7 +153,10 @@ export interface MetricsEndpoint {
   readonly hasMonitor?: boolean;
   /** The work queue the pods drain, when KEDA scales them on its length; its backlog and KEDA's errors reading it are alerted on. */
   readonly queue?: QueueBacklog;
-  /** Names of the one-off Jobs the construct makes (e.g. the Redis cluster-create Job): one that fails for good is alerted on. */
+  /**
+   * Names of the one-off Jobs the construct makes (e.g. the Redis cluster-create Job), as RE2 patterns matching whole names, so that
+   * a Job named by a hash of its spec is matched in every version: one that fails for good is alerted on.
+   */
   readonly jobs?: string[];
   /** Names of the construct's CronJobs: a scheduled run that has not succeeded is alerted on. */
   readonly cronJobs?: string[];

@@ -172,7 +172,7 @@ function workloadAlerts(prefix: string, e: MonitoredEndpoint, alert: MakeAlert):
   ];
 }
 
-/** `label=~"a|b"` for exact names (DNS-1123 names need no escaping). */
+/** `label=~"a|b"` for exact names (DNS-1123 names need no escaping) or RE2 patterns, which PromQL anchors at both ends. */
 function namesMatcher(label: string, names: string[]): string {
   return `${label}=~"${names.join('|')}"`;
 }

@@ -42,6 +42,7 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
       sentinelHosts: [],
       build: shared => ({
         createJob: createClusterJob(shared, topology, settings, createScript),
+        jobNamePatterns: [createJobName(settings.name, `[0-9a-f]{${CREATE_JOB_HASH_LENGTH}}`)],
         // Clients learn the other nodes from the ones they are given, and follow redirects to them.
         clientLinks: [{ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] }],
         clientEnv: [{ name: 'REDIS_CLUSTER_NODES', value: shared.nodes.join(',') }, ...clientAuthEnv(settings)],
@@ -53,6 +54,14 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
     };
   },
 };
+
+/** Hex digits of the spec hash that ends the create Job's name. */
+const CREATE_JOB_HASH_LENGTH = 10;
+
+/** The create Job's name, `<cluster>-create-<hash>`; a pattern in place of the hash matches every version's. */
+function createJobName(cluster: string, hash: string): string {
+  return `${cluster}-create-${hash}`;
+}
 
 /**
  * The Job that waits for every node and creates the cluster unless it exists; the nodes admit it.
@@ -68,9 +77,9 @@ function createClusterJob(shared: RedisSharedObjects, topology: ClusterTopology,
   jobPolicy.allowEgressTo({ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] });
   shared.networkPolicy.allowIngressFrom({ podSelector: jobSelector }, [REDIS_PORT]);
   const spec = createClusterJobSpec(shared, topology, settings, jobLabels);
-  const hash = configHash(JSON.stringify({ spec, script, pod: settings.podOptions.job })).slice(0, 10);
+  const hash = configHash(JSON.stringify({ spec, script, pod: settings.podOptions.job })).slice(0, CREATE_JOB_HASH_LENGTH);
   // The Job's name is also its pods' job-name label value: at most 63 characters.
-  const name = requireDnsLabel(shared.scope, 'id', `${settings.name}-create-${hash}`);
+  const name = requireDnsLabel(shared.scope, 'id', createJobName(settings.name, hash));
   return new k8s.KubeJob(shared.scope, 'CreateCluster', { metadata: objectMeta(settings, name, jobLabels), spec });
 }
 

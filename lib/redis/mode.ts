@@ -62,6 +62,8 @@ export interface RedisModeObjects {
   listLengthTrigger(listName: string, listLength: number): KedaTrigger;
   /** The Job that creates a Redis Cluster. */
   readonly createJob?: k8s.KubeJob;
+  /** RE2 patterns matching the names of every Job the mode makes, this version's and earlier ones' (a name carries a hash of its spec). */
+  readonly jobNamePatterns?: string[];
   /** The Sentinels' StatefulSet, headless Service, PDB and NetworkPolicy. */
   readonly sentinelStatefulSet?: k8s.KubeStatefulSet;
   readonly sentinelService?: k8s.KubeService;

@@ -264,7 +264,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
       serviceName: this.headlessServiceName, serviceLabels: this.labels, withoutReplicas: !plan.replicated,
       redisClusterEnabled: plan.clusterEnabled,
       volumeClaims: this.settings.persistence ? `data-${this.name}-` : undefined,
-      ...(this.createJob ? { jobs: [this.createJob.name] } : {}),
+      ...(this.modeObjects.jobNamePatterns ? { jobs: this.modeObjects.jobNamePatterns } : {}),
     };
   }
 }

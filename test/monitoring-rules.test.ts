@@ -389,19 +389,28 @@ test('bet-intel\'s cache_memory_bytes and celery_queue_length are recorded: the 
   expect(guideGroup.rules.flatMap(r => metricNames(r.expr)).filter(name => !ALL_KNOWN_METRICS.has(name))).toEqual([]);
 });
 
-test('promtool test rules: no Patroni member reporting at all pages as no leader; an idle cluster\'s replicas are not said to stop streaming', async () => {
+test('promtool test rules: no Patroni member reporting at all pages as no leader, with the namespace and scope; an idle cluster\'s replicas are not said to stop streaming', async () => {
   // GIVEN the Patroni rules without annotations
   const dir = group.tempDir();
   const patroni = ruleGroups.map(g => ({ ...g, rules: g.rules.filter(r => 'alert' in r && r.alert.startsWith('Patroni')).map(r => ({ ...r, annotations: undefined })) }))
     .filter(g => g.rules.length > 0) as RuleGroup[];
   await checkRules(dir, 'rules.yml', patroni);
   const member = (pod: string) => `${ns}, pod="${pod}", scope="test-db"`;
-  // WHEN every member's series stop (the pods are gone), and when the leader stops writing with its replica level with it
+  const statefulSet = (name: string, replicas: string) => series('kube_statefulset_replicas', `${ns}, statefulset="${name}"`, replicas);
+  // WHEN every member's series stop (the pods are gone) while the StatefulSet asks for 3, or after it was scaled to 0,
+  // and when the leader stops writing with its replica level with it
   const output = await testRules(dir, {
     rule_files: ['rules.yml'], evaluation_interval: '1m', tests: [
       {
-        name: 'members gone', interval: '1m', input_series: [series('patroni_primary', member('test-db-0'), '1x50 _x9'), series('patroni_primary', `${ns}, pod="other-db-0", scope="other-db"`, '1x59')],
-        alert_rule_test: [{ eval_time: '59m', alertname: 'PatroniNoLeader', exp_alerts: [{ exp_labels: { severity: 'critical' } }] }],
+        name: 'members gone', interval: '1m',
+        input_series: [series('patroni_primary', member('test-db-0'), '1x50 _x9'), series('patroni_primary', `${ns}, pod="other-db-0", scope="other-db"`, '1x59'),
+          statefulSet('test-db', '3x59'), statefulSet('other-db', '3x59')],
+        // The page names the cluster and its namespace, though the chart names none (the rule has no namespace matcher).
+        alert_rule_test: [{ eval_time: '59m', alertname: 'PatroniNoLeader', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'default', scope: 'test-db' } }] }],
+      },
+      {
+        name: 'scaled to zero', interval: '1m', input_series: [series('patroni_primary', member('test-db-0'), '1x50 _x9'), statefulSet('test-db', '3x50 0x9')],
+        alert_rule_test: [{ eval_time: '59m', alertname: 'PatroniNoLeader', exp_alerts: [] }],
       },
       {
         name: 'idle cluster', interval: '1m', input_series: [
@@ -433,5 +442,6 @@ test('the Patroni alerts exist only with the patroni engine, and they and the da
   expect(statefulAlerts.filter(name => name.startsWith('Patroni'))).toEqual([]);
   expect(served.size).toBeGreaterThan(10);
   expect(KNOWN_METRICS.patroni.filter(name => !served.has(name))).toEqual([]);
-  expect([...new Set(patroniNames)].filter(name => !KNOWN_METRICS.patroni.includes(name))).toEqual([]);
+  // Beside Patroni's own: the StatefulSet kube-state-metrics reports, standing in for members that are all gone.
+  expect([...new Set(patroniNames)].filter(name => !KNOWN_METRICS.patroni.includes(name))).toEqual(['kube_statefulset_replicas']);
 });

@@ -325,9 +325,13 @@ const postgresqlAlerts: AlertsOf = (e, t, alert) => [
 const patroniAlerts: AlertsOf = (e, _t, alert) => {
   const pods = podMatcher(e);
   const perCluster = (metric: string, suffix = '') => `max by (namespace, scope) (${metric}{${pods}}${suffix})`;
+  // With every member gone no series is left to compare. The StatefulSet, still asking for members (kube-state-metrics), stands in
+  // for them and gives the alert its namespace and scope, which absent() cannot when the chart names no namespace.
+  const membersWanted = `label_replace(max by (namespace) (kube_statefulset_replicas{${namespaceMatcher(e)}statefulset="${e.workloadName}"}) > 0,`
+    + ` "scope", "${e.workloadName}", "", "")`;
   return [
-    // With every member gone no series is left to compare: absent() pages for that too.
-    alert('PatroniNoLeader', 'critical', '1m', `${perCluster('patroni_primary')} == 0 or absent(patroni_primary{${pods}})`,
+    alert('PatroniNoLeader', 'critical', '1m',
+      `${perCluster('patroni_primary')} == 0 or (${membersWanted} unless on (namespace) ${perCluster('patroni_primary')})`,
       `${e.workloadName}: no member leads`,
       'No member of {{ $labels.scope }} holds the leader lock: writes fail until one is promoted (none can be, or the store is unreachable).'),
     // A promotion starts a new timeline, a switchover too; 10 minutes after it the alert clears by itself.

@@ -8,8 +8,10 @@ import { cacheClientFromEnv, CacheClient } from '../service/src/cache/client';
 import { queueConnectionFromEnv } from '../service/src/queue/connection';
 import { findObject } from './support/find';
 import { Manifest } from './support/manifest-checks';
-import { ProcessGroup, run, waitFor } from './support/processes';
-import { infoField, redisCli, RedisNode, startRedisCluster, TEST_REDIS_PASSWORD, testAclPasswords } from './support/redis';
+import { ProcessGroup, run, sleep, waitFor } from './support/processes';
+import {
+  infoField, redisCli, RedisNode, startRedisCluster, startSentinelGroup, TEST_REDIS_PASSWORD, TEST_SENTINEL_PASSWORD, testAclPasswords,
+} from './support/redis';
 import { certificateFingerprint, makeCertificates, renewCertificate, servedFingerprint } from './support/tls';
 
 jest.setTimeout(180_000);
@@ -183,4 +185,135 @@ test('RedisCluster tls (standalone): clients get a rediss:// URL', () => {
 
 test('throws error, when tls names no valid Secret', () => {
   expect(() => new RedisCluster(Testing.chart(), 'cache', { tls: { secretName: 'Not_A_Name' } })).toThrow(/'tls.secretName'.*Not_A_Name/);
+});
+
+describe('Sentinel mode over TLS, from the rendered configs and start scripts', () => {
+  let sentinelDir: string;
+  let sentinelTls: RedisScriptTls;
+  let sentinelCa: string;
+  let started: Awaited<ReturnType<typeof startSentinelGroup>>;
+  let newMaster: RedisNode;
+
+  beforeAll(async () => {
+    // A CA of its own: the cluster's renewal above leaves this group's files alone.
+    sentinelDir = group.tempDir('hscale-sentinel-tls-');
+    sentinelTls = { files: await makeCertificates(sentinelDir), checkSeconds: 1 };
+    sentinelCa = readFileSync(sentinelTls.files.caFile, 'utf8');
+    started = await startSentinelGroup(group, { replicas: 2, sentinels: 3, quorum: 2, downAfterMs: 1000, tls: sentinelTls });
+  });
+
+  const otherSentinelCa = () => readFileSync(`${sentinelDir}/other-ca.crt`, 'utf8');
+  const cli = (port: number, args: string[], password = TEST_REDIS_PASSWORD) => redisCli(port, args, password, undefined, sentinelTls.files.caFile);
+  const askSentinel = (port: number, args: string[]) => cli(port, args, TEST_SENTINEL_PASSWORD);
+  const sentinelEnv = (caPem: string) => ({
+    REDIS_SENTINELS: started.sentinels.map(s => `127.0.0.1:${s.port}`).join(','), REDIS_SENTINEL_MASTER: started.masterName,
+    REDIS_SENTINEL_PASSWORD: TEST_SENTINEL_PASSWORD, REDIS_USERNAME: 'app', REDIS_PASSWORD: TEST_REDIS_PASSWORD, REDIS_TLS_CA: caPem,
+  });
+
+  test('the replicas sync and the Sentinels find the master, its replicas and each other over TLS only; plain and untrusted clients are refused', async () => {
+    const { master, sentinels, masterName } = started;
+    expect((await cli(master.port, ['config', 'get', 'port'])).split('\n')[1]).toBe('0');
+    await waitFor('both replicas to sync over TLS', async () => infoField(await cli(master.port, ['info', 'replication']), 'connected_slaves') === '2');
+    for (const sentinel of sentinels) {
+      await waitFor(`Sentinel ${sentinel.port} to know the replicas and the other Sentinels`, async () => {
+        const view = await askSentinel(sentinel.port, ['sentinel', 'master', masterName]);
+        return /num-slaves\n2\n/.test(view) && /num-other-sentinels\n2\n/.test(view) && /flags\nmaster\n/.test(view);
+      }, 30_000);
+    }
+    // Sentinels listen on TLS only: a plain client and one that trusts another CA get no answer.
+    expect(await redisCli(sentinels[0].port, ['ping'], TEST_SENTINEL_PASSWORD).catch((e: Error) => e.message)).not.toContain('PONG');
+    expect(await redisCli(sentinels[0].port, ['ping'], TEST_SENTINEL_PASSWORD, undefined, `${sentinelDir}/other-ca.crt`).catch((e: Error) => e.message))
+      .toMatch(/certificate verify failed|SSL_connect failed/);
+    expect(await askSentinel(sentinels[0].port, ['ping'])).toBe('PONG\n');
+  });
+
+  test('the service\'s node-redis and ioredis Sentinel clients verify the Sentinels and the master against the CA, and refuse another CA', async () => {
+    const cache = cacheClientFromEnv(sentinelEnv(sentinelCa))!;
+    const queue = queueConnectionFromEnv(sentinelEnv(sentinelCa), 'producer')!;
+    try {
+      await waitFor('the cache client to write and read through the Sentinels over TLS', async () => {
+        await cache.set('tls:sentinel', 'one', 600).catch(() => undefined);
+        return (await cache.get('tls:sentinel').catch(() => null)) === 'one';
+      });
+      await waitFor('the queue connection to answer over TLS', async () => (await queue.ping().catch(() => undefined)) === 'PONG');
+      expect(await queue.set('tls:queue', 'two')).toBe('OK');
+      expect(await cli(started.master.port, ['get', 'tls:queue'])).toBe('two\n');
+    } finally {
+      await cache.close();
+      queue.disconnect();
+    }
+    // The same env with another CA: ioredis never gets past the Sentinels' TLS handshake (it reports only a closed connection).
+    const untrusted = queueConnectionFromEnv(sentinelEnv(otherSentinelCa()), 'producer')!;
+    const errors: string[] = [];
+    untrusted.on('error', (error: Error) => errors.push(error.message));
+    try {
+      await waitFor('the untrusted connection to give up on every Sentinel twice', async () => errors.filter(e => e.startsWith('All sentinels are unreachable')).length >= 2);
+      expect(untrusted.status).not.toBe('ready');
+      expect(await untrusted.ping().catch((e: Error) => e.message)).not.toBe('PONG');
+    } finally {
+      untrusted.disconnect();
+    }
+    await waitFor('the untrusted connection to end', async () => untrusted.status === 'end');
+    // ioredis leaves each failed Sentinel attempt's connect timer (connectTimeout, 2 s) running: let them run out, or they hold jest open.
+    await sleep(2500);
+  });
+
+  test('a failover runs over TLS: the Sentinels promote a replica, the cache client follows it, and the old master restarted by its start script follows it too', async () => {
+    const { master, replicas, sentinels, masterName } = started;
+    const cache = cacheClientFromEnv(sentinelEnv(sentinelCa))!;
+    try {
+      await waitFor('the replicas to have the key', async () => {
+        for (const replica of replicas) if ((await cli(replica.port, ['get', 'tls:queue'])) !== 'two\n') return false;
+        return true;
+      });
+      // WHEN the master is killed
+      await master.stop('SIGKILL');
+      // THEN the Sentinels agree on a replica over TLS
+      const newPort = await waitFor('a new master', async () => {
+        const [, port] = (await askSentinel(sentinels[0].port, ['--raw', 'sentinel', 'get-master-addr-by-name', masterName])).trim().split('\n');
+        return Number(port) !== master.port ? Number(port) : undefined;
+      }, 30_000, 200);
+      newMaster = replicas.find(r => r.port === newPort)!;
+      expect(infoField(await cli(newMaster.port, ['info', 'replication']), 'role')).toBe('master');
+      // AND the service's client writes to it over verified TLS
+      await waitFor('the cache client to write to the new master', async () => {
+        await cache.set('tls:after', 'failover', 600).catch(() => undefined);
+        return (await cli(newMaster.port, ['get', 'tls:after'])) === 'failover\n';
+      }, 20_000, 200);
+      // WHEN the old master's pod comes back: its start script asks the Sentinels over TLS, with their password
+      await master.restart();
+      // THEN it replicates the new master
+      expect(readFileSync(`${master.dir}/run/redis.conf`, 'utf8')).toContain(`\nreplicaof 127.0.0.1 ${newPort}\n`);
+      await waitFor('the old master to sync from the new one over TLS', async () => {
+        const replication = await cli(master.port, ['info', 'replication']);
+        return infoField(replication, 'master_port') === String(newPort) && infoField(replication, 'master_link_status') === 'up';
+      });
+    } finally {
+      await cache.close();
+    }
+  });
+
+  test('a renewed certificate: every Redis serves it from the same process; the Sentinels restart on it one at a time, and a restarted one serves it and names the master', async () => {
+    const { master, replicas, sentinels, masterName } = started;
+    const redisNodes = [master, ...replicas];
+    const pid = async (node: RedisNode) => infoField(await cli(node.port, ['info', 'server']), 'process_id');
+    const pids = await Promise.all(redisNodes.map(pid));
+    // WHEN the Secret is renewed
+    await renewCertificate(sentinelDir);
+    const renewed = certificateFingerprint(readFileSync(sentinelTls.files.certFile, 'utf8'));
+    // THEN each Redis serves the new certificate within the loop's interval, without a restart
+    for (const node of redisNodes) {
+      await waitFor(`${node.port} to serve the renewed certificate`, async () => (await servedFingerprint(node.port)) === renewed, 15_000, 250);
+    }
+    expect(await Promise.all(redisNodes.map(pid))).toEqual(pids);
+    // AND Sentinel 0 exits at once (Sentinel cannot re-read its files), while 1 and 2 wait 30 s and 60 s, so a quorum stays
+    await waitFor('Sentinel 0 to exit on the renewal', async () => !sentinels[0].running(), 15_000, 250);
+    expect([sentinels[1].running(), sentinels[2].running()]).toEqual([true, true]);
+    // WHEN the kubelet starts it again
+    await sentinels[0].restart();
+    // THEN it serves the renewed certificate and names the current master, which it asked its peers for
+    expect(await servedFingerprint(sentinels[0].port)).toBe(renewed);
+    expect((await askSentinel(sentinels[0].port, ['--raw', 'sentinel', 'get-master-addr-by-name', masterName])).trim().split('\n'))
+      .toEqual(['127.0.0.1', String(newMaster.port)]);
+  });
 });

@@ -189,6 +189,8 @@ export interface SentinelNode {
   /** Its writable copy of sentinel.conf, as the start script wrote it and Sentinel rewrites it. */
   readonly confFile: string;
   output(): string;
+  /** Whether the Sentinel still runs (with TLS, it exits on a renewed certificate). */
+  running(): boolean;
   /** Stops the process (SIGKILL, a crash) and waits for its exit. */
   stop(): Promise<void>;
   /** Runs the start script again on the same port, as the kubelet restarts the container. */
@@ -201,6 +203,8 @@ interface SentinelOptions {
   readonly downAfterMs: number;
   /** The start script env that names the Sentinels and the first master. */
   readonly follow: Record<string, string>;
+  /** Its pod's name, whose ordinal staggers a TLS renewal's restart (30 s each). */
+  readonly podName: string;
   readonly tls?: RedisScriptTls;
 }
 
@@ -219,7 +223,7 @@ async function startSentinel(group: ProcessGroup, port: number, options: Sentine
   const script = writeScript(confDir, 'sentinel-start.sh', renderSentinelStartScript(options.tls));
   const env = {
     ...process.env, CONF_DIR: confDir, RUN_DIR: runDir, ...testAclPasswords('sentinel', options.tls !== undefined), SENTINEL_PASSWORD: TEST_SENTINEL_PASSWORD,
-    ANNOUNCE_HOST: '127.0.0.1', POD_NAME: 'sentinel-0', SENTINEL_PORT: String(port), REDIS_PORT: options.follow.INITIAL_MASTER_PORT,
+    ANNOUNCE_HOST: '127.0.0.1', POD_NAME: options.podName, SENTINEL_PORT: String(port), REDIS_PORT: options.follow.INITIAL_MASTER_PORT,
     QUORUM: String(options.quorum), ...options.follow,
   };
   let sentinel!: ReturnType<ProcessGroup['spawn']>;
@@ -231,12 +235,14 @@ async function startSentinel(group: ProcessGroup, port: number, options: Sentine
     });
   };
   await start();
+  const running = () => sentinel.child.exitCode === null && sentinel.child.signalCode === null;
   return {
     port,
     confFile: join(runDir, 'sentinel.conf'),
     output: () => sentinel.output(),
+    running,
     stop: async () => {
-      if (sentinel.child.exitCode !== null || sentinel.child.signalCode !== null) return;
+      if (!running()) return;
       const exited = new Promise(resolve => sentinel.child.once('exit', resolve));
       sentinel.child.kill('SIGKILL');
       await exited;
@@ -263,8 +269,8 @@ export async function startSentinelGroup(
     replicas.push(await startRedisNode(group, { mode: 'sentinel', tls, env: follow }));
   }
   const sentinels: SentinelNode[] = [];
-  for (const port of sentinelPorts) {
-    sentinels.push(await startSentinel(group, port, { masterName, quorum: options.quorum, downAfterMs: options.downAfterMs, follow, tls }));
+  for (const [i, port] of sentinelPorts.entries()) {
+    sentinels.push(await startSentinel(group, port, { masterName, quorum: options.quorum, downAfterMs: options.downAfterMs, follow, podName: `sentinel-${i}`, tls }));
   }
   return { masterName, master, replicas, sentinels };
 }

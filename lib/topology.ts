@@ -69,13 +69,19 @@ function withPod<T extends { readonly pod?: PodOptions }>(defaults: PodOptions |
  * monitoring of all of it. Each tier is a public member, for reaching in.
  */
 export class HorizontalScalingTopology extends Construct {
+  /** The PgReplicaSet it made, or `existingDatabase`. */
   public readonly database: PgReplicaSet;
+  /** The RedisCluster of the cache it made, or `existingCache`. */
   public readonly cache: RedisCluster;
   /** The workers' queue Redis (when there are workers). */
   public readonly queue?: RedisCluster;
+  /** The ScaledApi. */
   public readonly api: ScaledApi;
+  /** The LoadBalancer in front of the API. */
   public readonly loadBalancer: LoadBalancer;
+  /** The WorkerPools, one per entry of `workers`. */
   public readonly workers: WorkerPool[];
+  /** The Observability, unless `observability` is false. */
   public readonly observability?: Observability;
   /** The Job creating the tiers' Secrets (unless `generateSecrets: false`, or no tier made here reads one). */
   public readonly secrets?: GeneratedSecrets;

@@ -36,3 +36,12 @@ test('the subpath packages are called by their import paths, and their file name
   expect(importPathTitles('[Home](./index.md) &gt; [hscale-render](./hscale-render.md)\n\n## hscale-render package'))
     .toBe('[Home](./index.md) &gt; [hscale/render](./hscale-render.md)\n\n## hscale/render package');
 });
+
+test('every public member of every construct is documented in the API report, so each object a construct exposes says what it is', () => {
+  const report = readFileSync(join(REPO_ROOT, 'etc', 'hscale.api.md'), 'utf8');
+  const constructs = [...report.matchAll(/^export class (\w+) extends Construct[^\n]*\n([\s\S]*?)^}/gm)];
+  expect(constructs.map(([, name]) => name)).toEqual(expect.arrayContaining(['PgReplicaSet', 'RedisCluster', 'Observability', 'LoadBalancer', 'ScaledApi', 'WorkerPool']));
+  const undocumented = constructs.flatMap(([, name, body]) =>
+    [...body.matchAll(/\/\/ \(undocumented\)\n\s+(?:readonly |get )?(\w+)/g)].map(([, member]) => `${name}.${member}`));
+  expect(undocumented).toEqual([]);
+});

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { ILoadBalancerBackend, LoadBalancer, LoadBalancerProps, ScaledApi } from '../lib';
 import { externalRequirements } from '../lib/cluster/requirements';
 import { resolveLoadBalancerSettings } from '../lib/load-balancer/load-balancer';
+import { expectEveryObjectExposed } from './support/exposed';
 import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
 
@@ -493,4 +494,18 @@ test.each<[string, Partial<LoadBalancerProps>, string]>([
     'test/lb: \'ingressClassName\' ("traefik") does not apply to mode \'nginx\': it is a prop of mode \'ingress\''],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthLb(props)).toThrow(message);
+});
+
+const CERTIFICATE = { secretName: 'shop-tls', certificate: { issuer: 'letsencrypt-prod', dnsNames: ['shop.example.com'] } };
+
+test.each([
+  ['nginx', { tls: CERTIFICATE, pod: { serviceAccountAnnotations: { 'iam.example.com/role': 'lb' } } }],
+  ['gateway', { mode: 'gateway', gateway: { name: 'public' } }],
+  ['ingress', { mode: 'ingress', ingressClassName: 'traefik', ingressControllerPods: TRAEFIK_PODS, tls: CERTIFICATE }],
+] as Array<[string, Partial<LoadBalancerProps>]>)('%s mode exposes every object it makes, as the object synthesized', (_mode, props) => {
+  const { lb } = synthLb(props);
+  expectEveryObjectExposed(lb, [
+    lb.configMap, lb.deployment, lb.service, lb.autoscaler, lb.disruptionBudget, lb.networkPolicy?.policy, lb.serviceAccount,
+    lb.httpRoute, lb.ingress, lb.closedService, lb.certificate,
+  ]);
 });

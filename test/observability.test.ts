@@ -7,7 +7,7 @@ import { LoadBalancer, Observability, ObservabilityProps, PgReplicaSet, RedisClu
 import { resolveObservabilitySettings } from '../lib/observability/observability';
 import { resolveStandaloneSettings } from '../lib/observability/standalone-mode';
 import { crdValidators } from './support/crd-validators';
-import { exposed, objectsMadeBy } from './support/exposed';
+import { expectEveryObjectExposed } from './support/exposed';
 import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
 import { ProcessGroup, run } from './support/processes';
@@ -69,16 +69,15 @@ test('the patroni engine\'s REST metrics are scraped in both modes, admitted fro
   }]);
 });
 
-test('each mode exposes every object it makes, the Prometheus and Grafana of standalone mode by part', () => {
+test('each mode exposes every object it makes, as the object synthesized, the Prometheus and Grafana of standalone mode by part', () => {
   const operator = topology().obs;
-  expect(exposed([...operator.dashboardConfigMaps, ...operator.podMonitors, ...operator.prometheusRules])).toEqual(objectsMadeBy(operator));
+  expectEveryObjectExposed(operator, [...operator.dashboardConfigMaps, ...operator.podMonitors, ...operator.prometheusRules]);
   expect([operator.prometheus, operator.grafana]).toEqual([undefined, undefined]);
 
   const standalone = topology({ mode: 'standalone', grafanaPod: { serviceAccountAnnotations: { 'iam.example.com/role': 'grafana' } } }, 'statefulset', 'monitoring').obs;
   const { prometheus, grafana } = standalone;
   const server = (s: typeof grafana) => [s?.deployment, s?.service, s?.disruptionBudget, s?.networkPolicy.policy, s?.configMap, s?.serviceAccount];
-  expect(exposed([...standalone.dashboardConfigMaps, ...server(prometheus), ...prometheus!.roles, ...prometheus!.roleBindings, ...server(grafana)]))
-    .toEqual(objectsMadeBy(standalone));
+  expectEveryObjectExposed(standalone, [...standalone.dashboardConfigMaps, ...server(prometheus), ...prometheus!.roles, ...prometheus!.roleBindings, ...server(grafana)]);
   expect([standalone.podMonitors, standalone.prometheusRules]).toEqual([[], []]);
   expect([prometheus!.deployment.name, grafana!.deployment.name, grafana!.serviceAccount!.name]).toEqual(['test-obs-prometheus', 'test-obs-grafana', 'test-obs-grafana']);
 });

@@ -4,6 +4,7 @@ import { Observability, RedisCluster, RedisClusterProps, RuleGroup, ScaledApi } 
 import { DEFAULT_METRICS_SCRAPER } from '../lib/core/endpoints';
 import { renderRedisAcl } from '../lib/redis/redis-acl';
 import { resolveRedisClusterSettings } from '../lib/redis/resolve';
+import { expectEveryObjectExposed } from './support/exposed';
 import { findObject } from './support/find';
 import { checkManifests, Manifest } from './support/manifest-checks';
 import { ProcessGroup } from './support/processes';
@@ -153,15 +154,25 @@ test('sentinel mode runs a master with replicas and three Sentinels, and injects
   });
 });
 
-test('sentinel mode exposes every object it makes: the Sentinels\' StatefulSet, headless Service, PDB and NetworkPolicy', () => {
-  const { manifests, cache } = synthRedis({ mode: 'sentinel' });
-  const exposed = [cache.sentinelStatefulSet, cache.sentinelService, cache.sentinelDisruptionBudget, cache.sentinelNetworkPolicy?.policy]
-    .map(o => o && `${o.kind}/${o.name}`);
-  const sentinelObjects = manifests.filter(m => m.metadata.labels?.['app.kubernetes.io/component'] === 'sentinel').map(m => `${m.kind}/${m.metadata.name}`);
-  expect(exposed.sort()).toEqual(sentinelObjects.sort());
-  expect(sentinelObjects).toHaveLength(4);
-  const inCluster = synthRedis({ mode: 'cluster' }).cache;
-  expect([inCluster.sentinelStatefulSet, inCluster.sentinelService, inCluster.sentinelDisruptionBudget, inCluster.sentinelNetworkPolicy]).toEqual([undefined, undefined, undefined, undefined]);
+test.each([
+  ['cluster', { mode: 'cluster', jobPod: { serviceAccountAnnotations: { 'iam.example.com/role': 'create' } } }],
+  ['sentinel', { mode: 'sentinel', pod: { serviceAccountAnnotations: { 'iam.example.com/role': 'cache' } } }],
+  ['standalone', { mode: 'standalone' }],
+] as Array<[string, RedisClusterProps]>)('%s mode exposes every object it makes, as the object synthesized', (_mode, props) => {
+  const { cache } = synthRedis(props);
+  expectEveryObjectExposed(cache, [
+    cache.configMap, cache.statefulSet, cache.service, cache.headlessService, cache.disruptionBudget, cache.networkPolicy.policy,
+    cache.createJob, cache.createJobNetworkPolicy?.policy,
+    cache.sentinelStatefulSet, cache.sentinelService, cache.sentinelDisruptionBudget, cache.sentinelNetworkPolicy?.policy,
+    cache.serviceAccounts.redis, cache.serviceAccounts.sentinel, cache.serviceAccounts.job,
+  ]);
+});
+
+test('the members of other modes are absent', () => {
+  const { cache } = synthRedis({ mode: 'cluster' });
+  expect([cache.sentinelStatefulSet, cache.sentinelService, cache.sentinelDisruptionBudget, cache.sentinelNetworkPolicy]).toEqual([undefined, undefined, undefined, undefined]);
+  const sentinel = synthRedis({ mode: 'sentinel' }).cache;
+  expect([sentinel.createJob, sentinel.createJobNetworkPolicy]).toEqual([undefined, undefined]);
 });
 
 test('the exporter is a metrics target behind the headless Service', () => {

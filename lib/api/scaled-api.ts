@@ -432,34 +432,53 @@ function resolveProbe(scope: Construct, kind: ProbeKind, path: string | undefine
  * `restricted` security contexts and a NetworkPolicy that admits only linked clients.
  */
 export class ScaledApi extends Construct implements ILoadBalancerBackend, IMetricsTarget {
+  /** Name of its objects, `<chart>-<id>` unless `names` gives others. */
   public readonly name: string;
+  /** The API image, pinned (with its digest when given). */
   public readonly image: string;
+  /** The container port the API serves HTTP on. */
   public readonly port: number;
+  /** The port of `/metrics`, when it is not `port`. */
   public readonly metricsPort?: number;
+  /** The autoscaler's minimum. */
   public readonly minReplicas: number;
+  /** The autoscaler's maximum, which connection budgets count. */
   public readonly maxReplicas: number;
+  /** The autoscaler's CPU target, percent of the requests. */
   public readonly cpuUtilization: number;
   /** Undefined when the autoscaler does not scale on memory (the default, or `memoryUtilization: false`). */
   public readonly memoryUtilization?: number;
+  /** Pods the PodDisruptionBudget keeps available. */
   public readonly minAvailable: number;
+  /** Labels of the API pods. */
   public readonly podSelector: Record<string, string>;
   /** The name of each object, as `names` gave it or <chart>-<id>. */
   public readonly names: Required<ScaledApiNames>;
+  /** Name of the ClusterIP Service. */
   public readonly serviceName: string;
+  /** Name of the headless Service, which nginx resolves to each pod. */
   public readonly headlessServiceName: string;
+  /** The API's `/metrics`, for Observability. */
   public readonly metricsEndpoints: MetricsEndpoint[];
 
+  /** The API pods' ServiceAccount (no token mounted). */
   public readonly serviceAccount: k8s.KubeServiceAccount;
+  /** The API Deployment. */
   public readonly deployment: k8s.KubeDeployment;
+  /** The ClusterIP Service in front of the API pods. */
   public readonly service: k8s.KubeService;
+  /** The headless Service, which names each API pod. */
   public readonly headlessService: k8s.KubeService;
+  /** The HorizontalPodAutoscaler of the Deployment. */
   public readonly autoscaler: k8s.KubeHorizontalPodAutoscalerV2;
   /**
    * With `podMetric`: a ConfigMap whose `config.yaml` holds the prometheus-adapter rules that serve
    * the metric to the autoscaler. The adapter reads one config file: merge these rules into its own.
    */
   public readonly adapterRules?: k8s.KubeConfigMap;
+  /** The API pods' PodDisruptionBudget. */
   public readonly disruptionBudget: k8s.KubePodDisruptionBudget;
+  /** The API pods' NetworkPolicy: each link opens its port here. */
   public readonly networkPolicy: PodNetworkPolicy;
 
   private readonly settings: ScaledApiSettings;

@@ -35,9 +35,13 @@ export interface PodSecurityNamespaceProps {
  * `kubectl apply` creates it before the objects in it.
  */
 export class PodSecurityNamespace extends Construct {
+  /** The namespace's name: `name`, or the chart's namespace. */
   public readonly name: string;
+  /** The Pod Security Standards level enforced. */
   public readonly level: PodSecurityLevel;
+  /** The Pod Security Standards version enforced. */
   public readonly version: string;
+  /** The Namespace, labelled for Pod Security admission. */
   public readonly namespace: k8s.KubeNamespace;
   /** The namespace's default-deny NetworkPolicy (unless `defaultDeny` is false). */
   public readonly defaultDenyPolicy?: k8s.KubeNetworkPolicy;

@@ -22,6 +22,7 @@ export interface PodNetworkPolicyProps {
  * later (a load balancer, a scraper) can open their port.
  */
 export class PodNetworkPolicy extends Construct {
+  /** The NetworkPolicy object this construct builds up. */
   public readonly policy: k8s.KubeNetworkPolicy;
   private readonly ingress: k8s.NetworkPolicyIngressRule[] = [];
   private readonly egress: k8s.NetworkPolicyEgressRule[] = [];

@@ -99,11 +99,12 @@ export const ingressMode: LoadBalancerModeModule<IngressModeSettings> = {
   resolve: resolveIngressSettings,
   build(lb, settings) {
     const labels = commonLabels(lb, 'ingress', 'load-balancer');
-    const ingress = createIngress(lb, settings, labels, createClosedService(lb, labels));
-    if (settings.tls?.certificate) createCertificate(lb, settings.tls, { name: lb.name, labels, namespace: namespaceOf(lb) });
+    const closedService = createClosedService(lb, labels);
+    const ingress = createIngress(lb, settings, labels, closedService);
+    const certificate = settings.tls?.certificate && createCertificate(lb, settings.tls, { name: lb.name, labels, namespace: namespaceOf(lb) });
     for (const backend of [settings.backend, ...otherBackends(settings.backend, settings.routes)]) {
       backend.allowClient(settings.controllerPods);
     }
-    return { ingress };
+    return { ingress, closedService, certificate };
   },
 };

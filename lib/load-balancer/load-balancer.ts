@@ -51,22 +51,36 @@ function buildMode<M extends LoadBalancerMode>(mode: M, lb: LoadBalancerScope, s
  * cluster's Ingress controller.
  */
 export class LoadBalancer extends Construct implements IMetricsTarget {
+  /** How traffic reaches the backends: our nginx, the user's Gateway, or the cluster's Ingress controller. */
   public readonly mode: LoadBalancerMode;
+  /** Name of its objects, `<chart>-<id>`. */
   public readonly name: string;
+  /** Labels of the nginx pods (nginx mode). */
   public readonly podSelector: Record<string, string>;
+  /** nginx's exporter (nginx mode); none in the other modes, whose proxies are not ours. */
   public readonly metricsEndpoints: MetricsEndpoint[];
   /** The rendered nginx.conf (nginx mode). */
   public readonly nginxConf?: string;
+  /** The ConfigMap of nginx.conf (nginx mode). */
   public readonly configMap?: k8s.KubeConfigMap;
+  /** The nginx Deployment (nginx mode). */
   public readonly deployment?: k8s.KubeDeployment;
+  /** The Service in front of nginx (nginx mode). */
   public readonly service?: k8s.KubeService;
+  /** nginx's HorizontalPodAutoscaler (nginx mode). */
   public readonly autoscaler?: k8s.KubeHorizontalPodAutoscalerV2;
+  /** nginx's PodDisruptionBudget (nginx mode). */
   public readonly disruptionBudget?: k8s.KubePodDisruptionBudget;
+  /** nginx's NetworkPolicy (nginx mode). */
   public readonly networkPolicy?: PodNetworkPolicy;
   /** The HTTPRoute (gateway mode). */
   public readonly httpRoute?: ApiObject;
   /** The Ingress (ingress mode). */
   public readonly ingress?: k8s.KubeIngress;
+  /** The Service without pods that the Ingress sends the backends' internal paths to, so the controller answers 503 (ingress mode). */
+  public readonly closedService?: k8s.KubeService;
+  /** The cert-manager Certificate that issues `tls.secretName` (nginx and ingress modes, when `tls.certificate` is given). */
+  public readonly certificate?: ApiObject;
   /** The nginx pods' ServiceAccount, made only when `pod.serviceAccountAnnotations` asks for one. */
   public readonly serviceAccount?: k8s.KubeServiceAccount;
 
@@ -87,6 +101,8 @@ export class LoadBalancer extends Construct implements IMetricsTarget {
     this.networkPolicy = objects.networkPolicy;
     this.httpRoute = objects.httpRoute;
     this.ingress = objects.ingress;
+    this.closedService = objects.closedService;
+    this.certificate = objects.certificate;
     this.metricsEndpoints = objects.metricsEndpoints ?? [];
     this.serviceAccount = objects.serviceAccount;
   }

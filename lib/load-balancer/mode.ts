@@ -23,6 +23,10 @@ export interface LoadBalancerObjects {
   readonly networkPolicy?: PodNetworkPolicy;
   readonly httpRoute?: ApiObject;
   readonly ingress?: k8s.KubeIngress;
+  /** The Service without pods that the Ingress sends the backends' internal paths to (ingress mode). */
+  readonly closedService?: k8s.KubeService;
+  /** The cert-manager Certificate of `tls.certificate` (nginx and ingress modes). */
+  readonly certificate?: ApiObject;
   readonly metricsEndpoints?: MetricsEndpoint[];
   /** The nginx pods' ServiceAccount, made only when `pod.serviceAccountAnnotations` asks for one. */
   readonly serviceAccount?: k8s.KubeServiceAccount;

@@ -339,8 +339,8 @@ export const nginxMode: LoadBalancerModeModule<NginxModeSettings> = {
     const metadata = { name: lb.name, labels, namespace: namespaceOf(lb) };
     const configMap = createConfigMap(lb, metadata, nginxConf);
     const deployment = createDeployment(lb, settings, metadata, configMap, nginxConf);
-    if (settings.tls?.certificate) createCertificate(lb, settings.tls, metadata);
     return {
+      certificate: settings.tls?.certificate && createCertificate(lb, settings.tls, metadata),
       nginxConf,
       configMap,
       deployment,

@@ -43,9 +43,13 @@ export interface ObservabilityModeObjects {
 
 /** A server of standalone mode: one pod with its Deployment, Service, PDB, NetworkPolicy and ConfigMap. */
 export interface StandaloneServer {
+  /** Its Deployment of one pod. */
   readonly deployment: k8s.KubeDeployment;
+  /** Its Service, of the Deployment's name. */
   readonly service: k8s.KubeService;
+  /** Its PodDisruptionBudget, which lets its one pod be evicted. */
   readonly disruptionBudget: k8s.KubePodDisruptionBudget;
+  /** Its NetworkPolicy. */
   readonly networkPolicy: PodNetworkPolicy;
   /** Prometheus's configuration and rule files, or Grafana's provisioning. */
   readonly configMap: k8s.KubeConfigMap;
@@ -55,7 +59,10 @@ export interface StandaloneServer {
 
 /** The Prometheus of standalone mode, and the read-only Role and RoleBinding it gets in each namespace it scrapes. */
 export interface StandalonePrometheus extends StandaloneServer {
+  /** Prometheus's ServiceAccount, whose token lists the targets' pods. */
   readonly serviceAccount: k8s.KubeServiceAccount;
+  /** A read-only Role on pods, Services and Endpoints in each namespace it scrapes. */
   readonly roles: k8s.KubeRole[];
+  /** The RoleBinding of each Role to its ServiceAccount. */
   readonly roleBindings: k8s.KubeRoleBinding[];
 }

@@ -147,9 +147,13 @@ function requireRatio(scope: Construct, prop: string, value: number): number {
  * prometheus-operator (kube-prometheus-stack) or as a standalone Prometheus and Grafana.
  */
 export class Observability extends Construct implements ISecretConsumer {
+  /** Where the scrape configs and rules go: prometheus-operator objects, or a Prometheus of its own. */
   public readonly mode: ObservabilityMode;
+  /** Every target's metrics endpoints, with their namespaces. */
   public readonly endpoints: MonitoredEndpoint[];
+  /** The recording and alert rule groups. */
   public readonly ruleGroups: RuleGroup[];
+  /** The Grafana dashboards, by file name. */
   public readonly dashboards: Record<string, object>;
   /** Grafana's admin password Secret (standalone); none with prometheus-operator. */
   public readonly generatableSecrets: GeneratedSecretSpec[];

@@ -257,22 +257,37 @@ function requireParameterNames(scope: Construct, parameters: Record<string, stri
  * CloudNativePG Cluster. Both wire into a ScaledApi the same way.
  */
 export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetricsTarget, ISecretConsumer {
+  /** How the servers run: StatefulSets of our own, Patroni members, or a CloudNativePG Cluster. */
   public readonly engine: PgEngine;
+  /** Name of its objects, `<chart>-<id>`. */
   public readonly name: string;
+  /** Streaming read replicas. */
   public readonly replicas: number;
+  /** The PostgreSQL port of every server. */
   public readonly port = PG_PORT;
+  /** DNS name clients write through: the `-rw` Service (or the read-write Pooler's). */
   public readonly primaryHost: string;
+  /** `host:port` of each place reads go to. */
   public readonly replicaHosts: string[];
+  /** The Secret clients read their credentials from. */
   public readonly credentialsSecret: SecretRef;
+  /** Env a client container needs: `DATABASE_URL`, `POSTGRES_READ_REPLICAS` and the credentials by `secretKeyRef`. */
   public readonly clientEnv: k8s.EnvVar[];
+  /** The pods and ports a client opens connections to. */
   public readonly clientLinks: NetworkLink[];
+  /** The exporters (and Patroni's REST API), for Observability. */
   public readonly metricsEndpoints: MetricsEndpoint[];
-  /** The rendered postgresql.conf and pg_hba.conf (statefulset engine); Patroni's patroni.yml, which holds both (patroni engine). */
+  /** The rendered postgresql.conf (statefulset engine); Patroni's patroni.yml, which holds it and pg_hba.conf (patroni engine). */
   public readonly postgresConf?: string;
+  /** The rendered pg_hba.conf (statefulset engine). */
   public readonly hbaConf?: string;
+  /** The primary's StatefulSet (statefulset engine), or the members' (patroni engine). */
   public readonly primary?: k8s.KubeStatefulSet;
+  /** The replicas' StatefulSet (statefulset engine). */
   public readonly replicaSet?: k8s.KubeStatefulSet;
+  /** The primary's NetworkPolicy (statefulset engine), or the members' (patroni engine). */
   public readonly primaryNetworkPolicy?: PodNetworkPolicy;
+  /** The replicas' NetworkPolicy (statefulset engine). */
   public readonly replicaNetworkPolicy?: PodNetworkPolicy;
   /**
    * The CloudNativePG Cluster (cloudnative-pg engine), as an ApiObject (`addJsonPatch` reaches

@@ -41,7 +41,7 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
       redisEnv: [{ name: 'REDIS_NODES', value: podAddresses(settings, settings.name, settings.headlessServiceName, topology.nodeCount, REDIS_PORT).join(' ') }],
       sentinelHosts: [],
       build: shared => ({
-        createJob: createClusterJob(shared, topology, settings, createScript),
+        ...createClusterJob(shared, topology, settings, createScript),
         jobNamePatterns: [createJobName(settings.name, `[0-9a-f]{${CREATE_JOB_HASH_LENGTH}}`)],
         // Clients learn the other nodes from the ones they are given, and follow redirects to them.
         clientLinks: [{ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] }],
@@ -69,18 +69,20 @@ function createJobName(cluster: string, hash: string): string {
  * pod template is immutable, so a changed Job is a new one, and applying an unchanged one again
  * is a no-op, also while the finished Job waits out its TTL.
  */
-function createClusterJob(shared: RedisSharedObjects, topology: ClusterTopology, settings: RedisClusterSettings, script: string): k8s.KubeJob {
+function createClusterJob(
+  shared: RedisSharedObjects, topology: ClusterTopology, settings: RedisClusterSettings, script: string,
+): { createJob: k8s.KubeJob; createJobNetworkPolicy: PodNetworkPolicy } {
   const jobSelector = selectorLabels(shared.scope, 'cluster-create');
   const jobLabels = commonLabels(shared.scope, 'redis-cluster-create', 'cluster-create', imageVersion(settings.image));
   // The Job holds the operator's password: it reaches the nodes' Redis port and DNS, and nothing reaches it.
-  const jobPolicy = new PodNetworkPolicy(shared.scope, 'CreateClusterNetworkPolicy', { podSelector: jobSelector, labels: jobLabels, role: 'create' });
-  jobPolicy.allowEgressTo({ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] });
+  const createJobNetworkPolicy = new PodNetworkPolicy(shared.scope, 'CreateClusterNetworkPolicy', { podSelector: jobSelector, labels: jobLabels, role: 'create' });
+  createJobNetworkPolicy.allowEgressTo({ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] });
   shared.networkPolicy.allowIngressFrom({ podSelector: jobSelector }, [REDIS_PORT]);
   const spec = createClusterJobSpec(shared, topology, settings, jobLabels);
   const hash = configHash(JSON.stringify({ spec, script, pod: settings.podOptions.job })).slice(0, CREATE_JOB_HASH_LENGTH);
   // The Job's name is also its pods' job-name label value: at most 63 characters.
   const name = requireDnsLabel(shared.scope, 'id', createJobName(settings.name, hash));
-  return new k8s.KubeJob(shared.scope, 'CreateCluster', { metadata: objectMeta(settings, name, jobLabels), spec });
+  return { createJob: new k8s.KubeJob(shared.scope, 'CreateCluster', { metadata: objectMeta(settings, name, jobLabels), spec }), createJobNetworkPolicy };
 }
 
 function createClusterJobSpec(shared: RedisSharedObjects, topology: ClusterTopology, settings: RedisClusterSettings, jobLabels: Record<string, string>): k8s.JobSpec {

@@ -64,6 +64,8 @@ export interface RedisModeObjects {
   readonly createJob?: k8s.KubeJob;
   /** RE2 patterns matching the names of every Job the mode makes, this version's and earlier ones' (a name carries a hash of its spec). */
   readonly jobNamePatterns?: string[];
+  /** The create Job's NetworkPolicy: it reaches the nodes' Redis port and DNS, and nothing reaches it. */
+  readonly createJobNetworkPolicy?: PodNetworkPolicy;
   /** The Sentinels' StatefulSet, headless Service, PDB and NetworkPolicy. */
   readonly sentinelStatefulSet?: k8s.KubeStatefulSet;
   readonly sentinelService?: k8s.KubeService;

@@ -34,10 +34,13 @@ export type { RedisClusterProps, RedisClusterSettings, RedisMode } from './setti
  * every mode shares is built here; what differs is in the mode's module under `lib/redis/`.
  */
 export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBroker, IMetricsTarget, ISecretConsumer {
+  /** How Redis runs: sharded Redis Cluster, a master with replicas and Sentinels, or one standalone Redis. */
   public readonly mode: RedisMode;
+  /** Name of the data StatefulSet, its Service and the ConfigMap; prefix of every other object. */
   public readonly name: string;
   /** Redis pods in the data StatefulSet. */
   public readonly nodeCount: number;
+  /** Name of the headless Service that gives each Redis pod its DNS name. */
   public readonly headlessServiceName: string;
   /** `host:port` of every Redis node, by stable DNS name. */
   public readonly nodes: string[];
@@ -45,30 +48,45 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
   public readonly sentinelHosts: string[];
   /** The master name the Sentinels know (sentinel mode). */
   public readonly masterName?: string;
+  /** Redis's `maxmemory`, in bytes. */
   public readonly maxmemoryBytes: number;
   /** What Redis evicts at maxmemory. */
   public readonly maxmemoryPolicy: MaxmemoryPolicy;
+  /** Secret and key of the app user's password; the same Secret holds the other users' passwords. */
   public readonly passwordSecret: SecretKeyRef;
   /** Key prefixes of the queues whose lists the KEDA user may read. */
   public readonly queuePrefixes: string[];
+  /** Env a client container needs to reach and log in to Redis. */
   public readonly clientEnv: k8s.EnvVar[];
+  /** The pods and ports a client opens connections to. */
   public readonly clientLinks: NetworkLink[];
+  /** The exporter of every Redis pod, behind the headless Service. */
   public readonly metricsEndpoints: MetricsEndpoint[];
+  /** The rendered redis.conf. */
   public readonly redisConf: string;
+  /** The ConfigMap of redis.conf, users.acl and the mode's scripts and configs. */
   public readonly configMap: k8s.KubeConfigMap;
+  /** The data StatefulSet: every Redis pod, with its exporter. */
   public readonly statefulSet: k8s.KubeStatefulSet;
+  /** The Service `<name>` in front of the Redis pods. */
   public readonly service: k8s.KubeService;
+  /** The headless Service `<name>-nodes`, which names each Redis pod. */
   public readonly headlessService: k8s.KubeService;
+  /** The Redis pods' PodDisruptionBudget. */
   public readonly disruptionBudget: k8s.KubePodDisruptionBudget;
+  /** The Redis pods' NetworkPolicy. */
   public readonly networkPolicy: PodNetworkPolicy;
   /** The cluster-create Job (cluster mode). */
   public readonly createJob?: k8s.KubeJob;
+  /** The cluster-create Job's NetworkPolicy: it reaches the nodes' Redis port and nothing reaches it (cluster mode). */
+  public readonly createJobNetworkPolicy?: PodNetworkPolicy;
   /** The Sentinel StatefulSet (sentinel mode). */
   public readonly sentinelStatefulSet?: k8s.KubeStatefulSet;
   /** The Sentinels' headless Service, which names each Sentinel (sentinel mode). */
   public readonly sentinelService?: k8s.KubeService;
   /** The Sentinels' PodDisruptionBudget (sentinel mode). */
   public readonly sentinelDisruptionBudget?: k8s.KubePodDisruptionBudget;
+  /** The Sentinels' NetworkPolicy (sentinel mode). */
   public readonly sentinelNetworkPolicy?: PodNetworkPolicy;
   /** ServiceAccounts made for pod kinds whose pod options annotate one (`redis`, `sentinel`, `job`); none otherwise. */
   public readonly serviceAccounts: { readonly redis?: k8s.KubeServiceAccount; readonly sentinel?: k8s.KubeServiceAccount; readonly job?: k8s.KubeServiceAccount };
@@ -110,7 +128,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     const modeObjects = this.modeObjects = plan.build({
       scope: this, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash: hash,
     });
-    ({ createJob: this.createJob, sentinelStatefulSet: this.sentinelStatefulSet, sentinelNetworkPolicy: this.sentinelNetworkPolicy } = modeObjects);
+    ({ createJob: this.createJob, createJobNetworkPolicy: this.createJobNetworkPolicy, sentinelStatefulSet: this.sentinelStatefulSet, sentinelNetworkPolicy: this.sentinelNetworkPolicy } = modeObjects);
     ({ sentinelService: this.sentinelService, sentinelDisruptionBudget: this.sentinelDisruptionBudget, clientEnv: this.clientEnv, clientLinks: this.clientLinks } = modeObjects);
     this.metricsEndpoints = [this.exporterEndpoint(plan)];
     this.serviceAccounts = this.applyPodOptions();

@@ -134,13 +134,21 @@ ${calls.join('\n')}
  * is, so the Job may run again on every apply.
  */
 export class GeneratedSecrets extends Construct {
+  /** The Secrets the Job creates when they are missing. */
   public readonly secrets: GeneratedSecretSpec[];
+  /** Name of its objects, `<chart>-<id>`. */
   public readonly name: string;
+  /** The ConfigMap of the Job's script. */
   public readonly configMap: k8s.KubeConfigMap;
+  /** The Job's ServiceAccount. */
   public readonly serviceAccount: k8s.KubeServiceAccount;
+  /** The Role that lets the Job create the named Secrets only. */
   public readonly role: k8s.KubeRole;
+  /** The RoleBinding of that Role to the Job's ServiceAccount. */
   public readonly roleBinding: k8s.KubeRoleBinding;
+  /** The Job that creates the missing Secrets. */
   public readonly job: k8s.KubeJob;
+  /** The Job's NetworkPolicy: DNS and the API server only. */
   public readonly networkPolicy: PodNetworkPolicy;
   private readonly image: string;
   private readonly labels: Record<string, string>;

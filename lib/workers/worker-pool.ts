@@ -339,19 +339,32 @@ function resolveSchedules(scope: Construct, schedules: Record<string, WorkerSche
  * metrics scraper, and a CronJob per schedule that enqueues a job.
  */
 export class WorkerPool extends Construct implements IMetricsTarget {
+  /** Name of its objects, `<chart>-<id>`. */
   public readonly name: string;
+  /** The queues the workers drain. */
   public readonly queues: string[];
+  /** What scales the workers: KEDA on the queues' length, or an HPA on CPU. */
   public readonly autoscalerKind: WorkerAutoscalerKind;
+  /** The autoscaler's minimum. */
   public readonly minReplicas: number;
+  /** The autoscaler's maximum, which connection budgets count. */
   public readonly maxReplicas: number;
+  /** Waiting jobs per worker the KEDA autoscaler aims for. */
   public readonly backlogPerReplica: number;
+  /** The port of the workers' `/metrics`. */
   public readonly metricsPort: number;
+  /** Labels of the worker pods. */
   public readonly podSelector: Record<string, string>;
+  /** The workers' `/metrics`, for Observability. */
   public readonly metricsEndpoints: MetricsEndpoint[];
 
+  /** The worker pods' ServiceAccount (no token mounted). */
   public readonly serviceAccount: k8s.KubeServiceAccount;
+  /** The workers' Deployment. */
   public readonly deployment: k8s.KubeDeployment;
+  /** The workers' PodDisruptionBudget. */
   public readonly disruptionBudget: k8s.KubePodDisruptionBudget;
+  /** The workers' NetworkPolicy: each link opens its port here. */
   public readonly networkPolicy: PodNetworkPolicy;
   /** The KEDA ScaledObject ('keda'). */
   public readonly scaledObject?: ApiObject;

@@ -5,7 +5,8 @@ import { requireOneOf } from './validation';
  * One way of running a construct that has modes or engines (RedisCluster's `mode`, PgReplicaSet's
  * `engine`, LoadBalancer's and Observability's `mode`): one module in the family's folder, listed
  * in the family's registry by its name. The construct picks the module its mode prop names, has it
- * resolve its settings from the props, and has it build its objects from those settings alone.
+ * resolve its settings from the props, (where the construct builds objects every mode shares) plan
+ * what it adds to those ({@link PlanningModeModule}), and build its objects from those settings alone.
  *
  * - `Props`: the construct's props.
  * - `Settings`: what `resolve` returns, validated and defaulted; `build` reads nothing else of the props.
@@ -24,6 +25,16 @@ export interface ModeModule<Props extends object, Settings, Built, Host = Constr
   resolve(scope: Construct, props: Props): Settings;
   /** Creates the mode's objects under `host` from `settings` and returns them. */
   build(host: Host, settings: Settings): Built;
+}
+
+/**
+ * A mode of a construct that also builds objects every mode shares (RedisCluster's ConfigMap and data
+ * StatefulSet): `plan` says, before any object is made, what the mode adds to those, from its own
+ * settings and the construct's (`shared`); `build` then makes the mode's own objects.
+ */
+export interface PlanningModeModule<Props extends object, Settings, Shared, Plan, Built, Host = Construct> extends ModeModule<Props, Settings, Built, Host> {
+  /** What the mode adds to the objects its construct builds for every mode. */
+  plan(settings: Settings, shared: Shared): Plan;
 }
 
 /** A family's modes by name (each module's `name` its key), each module's settings typed by its mode. */

@@ -23,7 +23,9 @@ export interface ClusterTopology extends RedisTopologyBase {
 
 /** Redis Cluster, created by an idempotent Job once every node answers. */
 export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
-  resolveTopology(scope, props) {
+  name: 'cluster',
+  ownProps: ['shards', 'replicasPerShard', 'clusterNodeTimeout', 'jobPod'],
+  resolve(scope, props) {
     const shards = requireIntInRange(scope, 'shards', props.shards ?? 3, 3, 1000);
     const replicasPerShard = requireIntInRange(scope, 'replicasPerShard', props.replicasPerShard ?? 1, 0, 10);
     return { nodeCount: shards * (1 + replicasPerShard), replicasPerMaster: replicasPerShard, shards, replicasPerShard };
@@ -40,16 +42,20 @@ export const CLUSTER_MODE: RedisModeModule<ClusterTopology> = {
       // Every node's stable DNS name, so a node whose peers all came back with new IPs can find them.
       redisEnv: [{ name: 'REDIS_NODES', value: podAddresses(settings, settings.name, settings.headlessServiceName, topology.nodeCount, REDIS_PORT).join(' ') }],
       sentinelHosts: [],
-      build: shared => ({
-        ...createClusterJob(shared, topology, settings, createScript),
-        jobNamePatterns: [createJobName(settings.name, `[0-9a-f]{${CREATE_JOB_HASH_LENGTH}}`)],
-        // Clients learn the other nodes from the ones they are given, and follow redirects to them.
-        clientLinks: [{ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] }],
-        clientEnv: [{ name: 'REDIS_CLUSTER_NODES', value: shared.nodes.join(',') }, ...clientAuthEnv(settings)],
-        // KEDA asks any node, which redirects it to the list's slot.
-        listLengthTrigger: (listName, listLength) => ({
-          type: 'redis-cluster', metadata: { addresses: shared.nodes.join(','), listName, listLength: String(listLength), ...kedaTlsMetadata(settings) },
-        }),
+    };
+  },
+
+  build(shared, topology) {
+    const settings = shared.settings;
+    return {
+      ...createClusterJob(shared, topology, settings, renderClusterCreateScript(scriptTls(settings))),
+      jobNamePatterns: [createJobName(settings.name, `[0-9a-f]{${CREATE_JOB_HASH_LENGTH}}`)],
+      // Clients learn the other nodes from the ones they are given, and follow redirects to them.
+      clientLinks: [{ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] }],
+      clientEnv: [{ name: 'REDIS_CLUSTER_NODES', value: shared.nodes.join(',') }, ...clientAuthEnv(settings)],
+      // KEDA asks any node, which redirects it to the list's slot.
+      listLengthTrigger: (listName, listLength) => ({
+        type: 'redis-cluster', metadata: { addresses: shared.nodes.join(','), listName, listLength: String(listLength), ...kedaTlsMetadata(settings) },
       }),
     };
   },

@@ -1,20 +1,18 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { KedaTrigger, NetworkLink } from '../core/endpoints';
+import { PlanningModeModule } from '../core/mode';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { RedisClusterProps, RedisClusterSettings, RedisTopologyBase } from './settings';
 
 /**
- * One way of running Redis, in its own file and registered in `modes.ts`. RedisCluster builds
- * what every mode shares (the ConfigMap, the data StatefulSet with its exporter, its Services,
- * PDB and NetworkPolicy) and asks the mode for what differs.
+ * One way of running Redis, in its own file and registered in `modes.ts`, on the one mode shape of
+ * every construct (lib/core/mode.ts): `resolve` validates the props only this mode reads (`ownProps`,
+ * each `@onlyWhen mode=...` in RedisClusterProps) into its topology; `plan` says what it adds to the
+ * objects RedisCluster builds for every mode (the ConfigMap, the data StatefulSet with its exporter,
+ * its Services, PDB and NetworkPolicy); `build` makes what only this mode has.
  */
-export interface RedisModeModule<T extends RedisTopologyBase> {
-  /** Validates the props only this mode reads and fills in their defaults. */
-  resolveTopology(scope: Construct, props: RedisClusterProps): T;
-  /** What the mode adds to the shared objects, and how it builds its own. */
-  plan(topology: T, settings: RedisClusterSettings): RedisModePlan;
-}
+export type RedisModeModule<T extends RedisTopologyBase> = PlanningModeModule<RedisClusterProps, T, RedisClusterSettings, RedisModePlan, RedisModeObjects, RedisSharedObjects>;
 
 /** A mode's part of one RedisCluster, known before any object is created. */
 export interface RedisModePlan {
@@ -34,14 +32,14 @@ export interface RedisModePlan {
   readonly sentinelHosts: string[];
   /** The master name the Sentinels know, when the mode has Sentinels. */
   readonly masterName?: string;
-  /** Creates the mode's own objects, once the shared ones exist. */
-  build(shared: RedisSharedObjects): RedisModeObjects;
 }
 
-/** The shared objects a mode's own objects refer to. */
+/** The RedisCluster as a mode's `build` sees it: its settings and the shared objects the mode's own objects refer to. */
 export interface RedisSharedObjects {
   /** The RedisCluster, scope of the mode's objects. */
   readonly scope: Construct;
+  /** The RedisCluster's settings, the mode's topology among them. */
+  readonly settings: RedisClusterSettings;
   /** `host:port` of every Redis pod. */
   readonly nodes: string[];
   /** Labels of the Redis pods. */

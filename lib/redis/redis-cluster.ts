@@ -10,7 +10,7 @@ import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-optio
 import { SecretKeyRef } from '../core/secret-refs';
 import { TLS_KEYS, tlsFiles } from '../core/tls';
 import { RedisModeObjects, RedisModePlan } from './mode';
-import { planRedisMode } from './modes';
+import { plannedRedisMode } from './modes';
 import { renderRedisAcl, REDIS_USERS } from './redis-acl';
 import { renderRedisConf, renderRedisReadinessCheck } from './redis-conf';
 import { resolveRedisClusterSettings } from './resolve';
@@ -99,7 +99,8 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     super(scope, id);
     this.settings = resolveRedisClusterSettings(this, props);
     const settings = this.settings;
-    const plan = planRedisMode(settings);
+    const mode = plannedRedisMode(settings);
+    const plan = mode.plan;
     this.mode = settings.mode;
     this.name = settings.name;
     this.nodeCount = settings.topology.nodeCount;
@@ -125,8 +126,8 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
     this.networkPolicy = createPeerNetworkPolicy(this, 'NetworkPolicy', { podSelector: this.podSelector, labels: this.labels }, plan.peerPorts);
 
     // What only the mode makes (the cluster-create Job, or the Sentinels) and how clients connect.
-    const modeObjects = this.modeObjects = plan.build({
-      scope: this, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash: hash,
+    const modeObjects = this.modeObjects = mode.build({
+      scope: this, settings, nodes: this.nodes, podSelector: this.podSelector, networkPolicy: this.networkPolicy, configMap: this.configMap, configHash: hash,
     });
     ({ createJob: this.createJob, createJobNetworkPolicy: this.createJobNetworkPolicy, sentinelStatefulSet: this.sentinelStatefulSet, sentinelNetworkPolicy: this.sentinelNetworkPolicy } = modeObjects);
     ({ sentinelService: this.sentinelService, sentinelDisruptionBudget: this.sentinelDisruptionBudget, clientEnv: this.clientEnv, clientLinks: this.clientLinks } = modeObjects);

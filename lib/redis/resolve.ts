@@ -2,6 +2,7 @@ import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { defaultRedisMaxmemory, redisMemoryViolation } from '../core/budgets';
 import { DEFAULT_METRICS_SCRAPER, MAXMEMORY_POLICIES } from '../core/endpoints';
+import { requireMode } from '../core/mode';
 import { namespaceOf, resourceName, serviceDnsSuffix } from '../core/names';
 import { ContainerResources, resolveResources } from '../core/pod-defaults';
 import { mergePodOptions, resolvePodOptions } from '../core/pod-options';
@@ -13,7 +14,7 @@ import {
 import { REDIS_MODES } from './modes';
 import { redisAclUsers, REDIS_USERS } from './redis-acl';
 import { APPENDFSYNC_MODES } from './redis-conf';
-import { REDIS_MODE_NAMES, RedisClusterProps, RedisClusterSettings } from './settings';
+import { RedisClusterProps, RedisClusterSettings } from './settings';
 
 const DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '250m', memoryRequest: '1Gi', cpuLimit: '1', memoryLimit: '3Gi' };
 
@@ -24,8 +25,8 @@ const DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '250m', memoryReques
 export function resolveRedisClusterSettings(scope: Construct, props: RedisClusterProps = {}): RedisClusterSettings {
   validateProps(scope, 'RedisClusterProps', props);
   const name = resourceName(scope);
-  const mode = requireOneOf(scope, 'mode', props.mode ?? 'cluster', REDIS_MODE_NAMES);
-  const topology = REDIS_MODES[mode].resolveTopology(scope, props);
+  const mode = requireMode(scope, 'mode', props.mode ?? 'cluster', REDIS_MODES);
+  const topology = REDIS_MODES[mode].resolve(scope, props);
   const image = pinnedImage(scope, 'image', props.image ?? 'redis:7.2.11', props.imageDigest);
   const exporterImage = pinnedImage(scope, 'exporterImage', props.exporterImage ?? 'oliver006/redis_exporter:v1.62.0', props.exporterImageDigest);
   const resources = resolveResources(scope, 'resources', props.resources, DEFAULT_RESOURCES);

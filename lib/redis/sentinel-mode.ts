@@ -40,7 +40,9 @@ interface SentinelGroup {
 
 /** A master with replicas, which start by asking the Sentinels who the master is. */
 export const SENTINEL_MODE: RedisModeModule<SentinelTopology> = {
-  resolveTopology: resolveSentinelTopology,
+  name: 'sentinel',
+  ownProps: ['replicas', 'sentinels', 'quorum', 'masterName', 'sentinelDownAfter', 'sentinelPod'],
+  resolve: resolveSentinelTopology,
 
   plan(topology, settings) {
     const group = sentinelGroup(topology, settings);
@@ -53,9 +55,10 @@ export const SENTINEL_MODE: RedisModeModule<SentinelTopology> = {
       redisEnv: group.masterEnv,
       sentinelHosts: group.hosts,
       masterName: topology.masterName,
-      build: shared => buildSentinels(shared, topology, settings, group),
     };
   },
+
+  build: (shared, topology) => buildSentinels(shared, topology, shared.settings, sentinelGroup(topology, shared.settings)),
 };
 
 function resolveSentinelTopology(scope: Construct, props: RedisClusterProps): SentinelTopology {

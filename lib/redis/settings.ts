@@ -5,7 +5,7 @@ import { ContainerResources, Placement } from '../core/pod-defaults';
 import { PodOptions } from '../core/pod-options';
 import { SecretKeyRef } from '../core/secret-refs';
 import { StoreTls } from '../core/tls';
-import { Quantity, valuesOf } from '../core/validation';
+import { Quantity } from '../core/validation';
 import { RedisAclUser } from './redis-acl';
 import { AppendFsync } from './redis-conf';
 
@@ -14,7 +14,6 @@ import { AppendFsync } from './redis-conf';
 
 /** A way of running Redis, as the `mode` prop names it; each has a module registered in `modes.ts`. */
 export type RedisMode = 'cluster' | 'sentinel' | 'standalone';
-export const REDIS_MODE_NAMES = valuesOf<RedisMode>({ cluster: true, sentinel: true, standalone: true });
 
 /** Props of a {@link RedisCluster}. */
 export interface RedisClusterProps {

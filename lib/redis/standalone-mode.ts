@@ -9,7 +9,10 @@ import { clientAuthEnv, kedaTlsMetadata, REDIS_PORT, scriptTls } from './shared'
  * one pod be evicted, so node drains never wait for it.
  */
 export const STANDALONE_MODE: RedisModeModule<RedisTopologyBase> = {
-  resolveTopology() {
+  name: 'standalone',
+  // Every prop standalone mode reads, the other modes read too.
+  ownProps: [],
+  resolve() {
     return { nodeCount: 1, replicasPerMaster: 0 };
   },
 
@@ -22,12 +25,15 @@ export const STANDALONE_MODE: RedisModeModule<RedisTopologyBase> = {
       configFiles: { 'start.sh': renderRedisStartScript('standalone', scriptTls(settings)) },
       redisEnv: [],
       sentinelHosts: [],
-      build: shared => ({
-        clientLinks: [{ peer: { podSelector: shared.podSelector }, ports: [REDIS_PORT] }],
-        // No credentials in the URL: the clients take REDIS_USERNAME and REDIS_PASSWORD beside it, which need no escaping.
-        clientEnv: [{ name: 'REDIS_URL', value: `${settings.tls ? 'rediss' : 'redis'}://${shared.nodes[0]}` }, ...clientAuthEnv(settings)],
-        listLengthTrigger: (listName, listLength) => ({ type: 'redis', metadata: { address: shared.nodes[0], listName, listLength: String(listLength), ...kedaTlsMetadata(settings) } }),
-      }),
+    };
+  },
+
+  build({ settings, nodes, podSelector }) {
+    return {
+      clientLinks: [{ peer: { podSelector }, ports: [REDIS_PORT] }],
+      // No credentials in the URL: the clients take REDIS_USERNAME and REDIS_PASSWORD beside it, which need no escaping.
+      clientEnv: [{ name: 'REDIS_URL', value: `${settings.tls ? 'rediss' : 'redis'}://${nodes[0]}` }, ...clientAuthEnv(settings)],
+      listLengthTrigger: (listName, listLength) => ({ type: 'redis', metadata: { address: nodes[0], listName, listLength: String(listLength), ...kedaTlsMetadata(settings) } }),
     };
   },
 };

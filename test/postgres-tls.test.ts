@@ -9,7 +9,7 @@ import { databaseConfigFromEnv } from '../service/src/db/config';
 import { QueryRouter } from '../service/src/db/router';
 import { ReplicatedPostgres, startReplicatedPostgres } from './support/postgres';
 import { ProcessGroup, waitFor } from './support/processes';
-import { makeCertificates } from './support/tls';
+import { certificateFingerprint, makeCertificates, renewCertificate, servedPostgresFingerprint } from './support/tls';
 
 jest.setTimeout(120_000);
 
@@ -20,8 +20,10 @@ let cluster: ReplicatedPostgres;
 let ca: string;
 let otherCa: string;
 
+let dir: string;
+
 beforeAll(async () => {
-  const dir = group.tempDir('hscale-pg-tls-');
+  dir = group.tempDir('hscale-pg-tls-');
   // The pod's Secret volume: owned by root, group fsGroup (postgres here), 0440.
   await makeCertificates(dir, 'postgres');
   ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
@@ -85,6 +87,29 @@ test('a plain connection is refused, and so is TLS to a server the client\'s CA 
   expect(await attempt({ ssl: { ca, rejectUnauthorized: true } })).toBe('connected');
 });
 
+test('a renewed certificate is served by the same postmasters within the reload loop\'s interval, and verified clients still connect', async () => {
+  // GIVEN the primary and the replica serving the first certificate
+  const first = certificateFingerprint(readFileSync(join(dir, 'tls.crt'), 'utf8'));
+  const servers = [cluster.primary, ...cluster.replicas];
+  for (const server of servers) expect(await servedPostgresFingerprint(server.port)).toBe(first);
+  const started = await Promise.all(servers.map(server => server.sql('select pg_postmaster_start_time()')));
+  // WHEN the Secret is renewed (a new key and certificate from the same CA)
+  await renewCertificate(dir, 'postgres');
+  const renewed = certificateFingerprint(readFileSync(join(dir, 'tls.crt'), 'utf8'));
+  expect(renewed).not.toBe(first);
+  // THEN each server presents the new one within the 1 s loop, from the same postmaster
+  for (const server of servers) {
+    await waitFor(`${server.port} to serve the renewed certificate`, async () => (await servedPostgresFingerprint(server.port)) === renewed, 15_000, 250);
+  }
+  expect(await Promise.all(servers.map(server => server.sql('select pg_postmaster_start_time()')))).toEqual(started);
+  const sql = postgres(`${url()}?sslmode=verify-full`, { ssl: { ca, rejectUnauthorized: true }, max: 1, onnotice: () => undefined });
+  try {
+    expect(await sql`select ssl from pg_stat_ssl where pid = pg_backend_pid()`).toEqual([{ ssl: true }]);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+});
+
 test('PgReplicaSet tls: the pods mount the Secret, replicas verify the primary, clients get verify-full and the CA alone', () => {
   const chart = Testing.chart();
   const db = new PgReplicaSet(chart, 'db', { engine: 'statefulset', tls: { secretName: 'db-tls' } });
@@ -95,6 +120,17 @@ test('PgReplicaSet tls: the pods mount the Secret, replicas verify the primary, 
   expect(replica.containers[0].env).toEqual(expect.arrayContaining([
     { name: 'PGSSLMODE', value: 'verify-full' }, { name: 'PGSSLROOTCERT', value: '/etc/postgresql-tls/ca.crt' },
   ]));
+  // Both run beside the loop that has PostgreSQL reload renewed files; the primary's command names the image's entrypoint, which it replaces.
+  const primary = manifests.find(m => m.kind === 'StatefulSet' && m.metadata.name === 'test-db-primary')!.spec.template.spec.containers[0];
+  expect(primary.command.slice(3)).toEqual(['sh', 'docker-entrypoint.sh', 'postgres', '-c', 'config_file=/etc/postgresql/postgresql.conf']);
+  expect(primary.args).toBeUndefined();
+  expect(replica.containers[0].command.slice(3)).toEqual(['sh', 'sh', '/etc/postgresql/replica-init.sh']);
+  for (const container of [primary, replica.containers[0]]) {
+    expect(container.command.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(container.command[2]).toContain('while sleep 60 && kill -0 $$;');
+    expect(container.command[2]).toContain('pg_ctl reload -D "$PGDATA"');
+    expect(container.command[2]).toMatch(/ exec "\$@"$/);
+  }
   expect(db.hbaConf).toContain('hostssl all');
   expect(db.hbaConf).not.toMatch(/^host +all +all /m);
   const env = Object.fromEntries(db.clientEnv.map(e => [e.name, e]));

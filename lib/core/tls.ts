@@ -84,3 +84,12 @@ export function renderCertificateReloadLoop(o: CertificateReloadOptions): string
 export function backgroundReloadLoop(o: CertificateReloadOptions): string {
   return `(${renderCertificateReloadLoop(o)}) </dev/null >/dev/null 2>&1 &`;
 }
+
+/**
+ * `command` run by a shell that first starts the reload loop in the background, then `exec`s it, so
+ * the loop's `$$` is the server's process (an entrypoint that `exec`s the server keeps the pid) and
+ * `command`'s arguments pass through untouched.
+ */
+export function withCertificateReload(command: string[], o: CertificateReloadOptions): string[] {
+  return ['sh', '-c', `${backgroundReloadLoop(o)} exec "$@"`, 'sh', ...command];
+}

@@ -105,7 +105,8 @@ export interface PgReplicaSetProps {
    * (cert-manager layout: `tls.crt`, `tls.key`, `ca.crt`; names: `<name>-rw`, `<name>-ro` and
    * `*.<name>-pods`, each `.<namespace>.svc.cluster.local`). pg_hba admits replicas and clients over
    * TLS only, replicas stream with `sslmode=verify-full`, and clients get `sslmode=verify-full` in
-   * `DATABASE_URL` and the CA in `POSTGRES_TLS_CA`. @default - no TLS: a certificate must name every pod and Service and reach every client, which takes cert-manager or your PKI; the NetworkPolicies admit only the linked pods @onlyWhen engine=statefulset
+   * `DATABASE_URL` and the CA in `POSTGRES_TLS_CA`. A renewed certificate is read without a restart
+   * (`pg_ctl reload` when the mounted files change, checked every 60 s). @default - no TLS: a certificate must name every pod and Service and reach every client, which takes cert-manager or your PKI; the NetworkPolicies admit only the linked pods @onlyWhen engine=statefulset
    */
   readonly tls?: StoreTls;
   /** cloudnative-pg: PgBouncer Poolers for read-write and read-only traffic, which linked clients connect through. @default false @onlyWhen engine=cloudnative-pg */

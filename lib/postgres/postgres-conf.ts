@@ -1,4 +1,4 @@
-import { TlsFiles } from '../core/tls';
+import { TlsFiles, withCertificateReload } from '../core/tls';
 import { valuesOf } from '../core/validation';
 
 /** How far a commit waits for the synchronous standby (`synchronous_commit`). */
@@ -32,6 +32,18 @@ export interface PostgresConfOptions {
   readonly parameters: Record<string, string>;
   /** The server's certificate, key and CA: TLS on, at least TLS 1.2. @default - no TLS */
   readonly tls?: TlsFiles;
+}
+
+/**
+ * With TLS, `command` (the container's, which ends in the postmaster) beside the loop that has
+ * PostgreSQL re-read renewed files: `pg_ctl reload` signals the postmaster of $PGDATA, which loads
+ * ssl_cert_file, ssl_key_file and ssl_ca_file again for new connections; a pair that does not load
+ * leaves the old one serving. PGDATA and pg_ctl come from the container's env and PATH.
+ */
+export function withPostgresCertificateReload(command: string[], tls: TlsFiles, intervalSeconds: number): string[] {
+  return withCertificateReload(command, {
+    files: [tls.certFile, tls.keyFile, tls.caFile], reload: 'pg_ctl reload -D "$PGDATA"', intervalSeconds,
+  });
 }
 
 const PG_SIZE_UNITS: Record<string, number> = { kB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30, TB: 2 ** 40 };

@@ -7,7 +7,7 @@ import {
 import { tlsFiles, tlsVolume } from '../core/tls';
 import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
 import { EXPORTER_QUERIES_FILE } from './exporter-queries';
-import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript } from './postgres-conf';
+import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript, withPostgresCertificateReload } from './postgres-conf';
 import {
   APP_CREDENTIAL_KEYS, applyMemberPodOptions, monitorInitEnv, createConfigMap, createPgServices, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, memberExporter, PG_PORT, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume, usedFilesHash,
 } from './shared';
@@ -18,6 +18,10 @@ const SOCKET_DIR = '/var/run/postgresql';
 const PGDATA = '/var/lib/postgresql/data/pgdata';
 /** Where the TLS Secret is mounted (`tls`). */
 const TLS_DIR = '/etc/postgresql-tls';
+/** How often the postgres container compares the TLS files' checksum (the kubelet updates a Secret volume within a minute or two). */
+const TLS_CHECK_SECONDS = 60;
+/** The postgres image's entrypoint: initdb and the init scripts on an empty volume, then `exec` of its arguments (the postmaster). */
+const IMAGE_ENTRYPOINT = 'docker-entrypoint.sh';
 
 type Role = 'primary' | 'replica';
 
@@ -158,9 +162,16 @@ class StatefulSetBuilder {
     };
   }
 
+  /** `command`, with TLS run beside the loop that reloads renewed certificate files (`withPostgresCertificateReload`). */
+  private withCertificateReload(command: string[]): string[] {
+    return this.s.tls ? withPostgresCertificateReload(command, tlsFiles(TLS_DIR), TLS_CHECK_SECONDS) : command;
+  }
+
   private primaryStartup(): Partial<k8s.Container> {
+    const postgres = ['postgres', '-c', `config_file=${ETC}/postgresql.conf`];
     return {
-      args: ['postgres', '-c', `config_file=${ETC}/postgresql.conf`],
+      // The image's entrypoint runs them; with TLS the command names it, as it replaces the entrypoint.
+      ...(this.s.tls ? { command: this.withCertificateReload([IMAGE_ENTRYPOINT, ...postgres]) } : { args: postgres }),
       env: [
         ...this.commonEnv(),
         this.secretEnv('POSTGRES_PASSWORD', 'superuser-password'),
@@ -174,7 +185,7 @@ class StatefulSetBuilder {
 
   private replicaStartup(): Partial<k8s.Container> {
     return {
-      command: ['sh', `${ETC}/replica-init.sh`],
+      command: this.withCertificateReload(['sh', `${ETC}/replica-init.sh`]),
       env: [
         ...this.commonEnv(),
         { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

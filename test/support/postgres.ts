@@ -1,6 +1,6 @@
 import { join } from 'path';
 import {
-  PostgresConfOptions, renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript,
+  PostgresConfOptions, renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript, withPostgresCertificateReload,
 } from '../../lib/postgres/postgres-conf';
 import { initdb, PG_BIN, pgDirs, pgEnv, PgServer, startServer, writeShared } from '../../local/postgres-server';
 import { freePort, ProcessGroup, run } from './processes';
@@ -36,15 +36,20 @@ export interface ReplicatedPostgres {
   readonly replicaHosts: string;
 }
 
-/** A primary started the way the image's entrypoint does: initdb, the server with the configs `writeConfigs` wrote, the rendered init script. */
-async function startPrimary(group: ProcessGroup, writeConfigs: (port: number, socketDir: string, etcDir: string) => string) {
+/** A container's command as it runs: unchanged, or (TLS) beside the certificate reload loop. */
+type CommandWrapper = (command: string[]) => string[];
+
+/**
+ * A primary started the way the image's entrypoint does: initdb, the server with the configs
+ * `writeConfigs` wrote (its command through `wrap`, with PGDATA set as in the pod), the rendered init script.
+ */
+async function startPrimary(group: ProcessGroup, writeConfigs: (port: number, socketDir: string, etcDir: string) => string, wrap: CommandWrapper = c => c) {
   const dirs = await pgDirs(group);
   const port = await freePort();
   const configFile = writeConfigs(port, dirs.socketDir, dirs.etcDir);
   await initdb(dirs.dataDir);
-  const server = await startServer(group, {
-    port, dataDir: dirs.dataDir, socketDir: dirs.socketDir, command: join(PG_BIN, 'postgres'), args: ['-D', dirs.dataDir, '-c', `config_file=${configFile}`],
-  });
+  const [command, ...args] = wrap([join(PG_BIN, 'postgres'), '-D', dirs.dataDir, '-c', `config_file=${configFile}`]);
+  const server = await startServer(group, { port, dataDir: dirs.dataDir, socketDir: dirs.socketDir, command, args, env: { PGDATA: dirs.dataDir } });
   const initScript = join(dirs.etcDir, 'primary-init.sh');
   writeShared(initScript, renderPrimaryInitScript(), 0o755);
   await run('sh', [initScript], { asUser: 'postgres', env: pgEnv({ ...TEST_REPLICATION, ...TEST_APP, ...TEST_MONITOR, PGHOST: dirs.socketDir, PGPORT: String(port) }) });
@@ -65,7 +70,8 @@ export async function startSingleServer(group: ProcessGroup, hba: string, conf: 
  * Starts a primary the way the image's entrypoint does (initdb, the server with the rendered
  * postgresql.conf and pg_hba.conf, the rendered init script) and `replicas` replicas, each
  * bootstrapped by the rendered replica script pointed at loopback; `conf` overrides the test's
- * rendering options.
+ * rendering options. With `conf.tls` every server runs beside the rendered certificate reload
+ * loop, as the statefulset engine's containers do, checking every second (60 s in a pod).
  */
 export async function startReplicatedPostgres(group: ProcessGroup, replicaCount: number, conf: Partial<PostgresConfOptions> = {}): Promise<ReplicatedPostgres> {
   const slots = Array.from({ length: replicaCount }, (_, i) => `test_db_replica_${i}`);
@@ -78,7 +84,9 @@ export async function startReplicatedPostgres(group: ProcessGroup, replicaCount:
     }));
     return configFile;
   };
-  const { dirs, port, server: primary } = await startPrimary(group, writeConfigs);
+  const tls = conf.tls;
+  const wrap: CommandWrapper = command => tls ? withPostgresCertificateReload(command, tls, 1) : command;
+  const { dirs, port, server: primary } = await startPrimary(group, writeConfigs, wrap);
 
   const replicas: PgServer[] = [];
   const starts: Array<() => Promise<{ server: PgServer; output: () => string }>> = [];
@@ -90,8 +98,9 @@ export async function startReplicatedPostgres(group: ProcessGroup, replicaCount:
     writeShared(script, renderReplicaInitScript(), 0o755);
     const start = async () => {
       let output = () => '';
+      const [command, ...args] = wrap(['sh', script]);
       const server = await startServer(group, {
-        port: replicaPort, dataDir: replicaDirs.dataDir, socketDir: replicaDirs.socketDir, command: 'sh', args: [script],
+        port: replicaPort, dataDir: replicaDirs.dataDir, socketDir: replicaDirs.socketDir, command, args,
         env: {
           ...TEST_REPLICATION, PGDATA: replicaDirs.dataDir, PRIMARY_HOST: '127.0.0.1', PRIMARY_PORT: String(port),
           SLOT_NAME: slot, CONFIG_FILE: replicaConfig, WAIT_SECONDS: '60',

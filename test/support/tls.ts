@@ -28,19 +28,26 @@ export async function makeCertificates(dir: string, keyGroup?: string): Promise<
   }
   await issueServerCertificate(dir, dir);
   await ssl(dir, 'x509', '-in', 'ca.crt', '-out', 'ca.crt');
-  if (keyGroup) {
-    await run('chmod', ['0440', 'tls.key'], { cwd: dir });
-    await run('chown', [`root:${keyGroup}`, 'tls.key'], { cwd: dir });
-  }
+  if (keyGroup) await groupReadableKey(dir, keyGroup);
   chmodSync(dir, 0o755);
   return tlsFiles(dir);
 }
 
-/** Renews the server certificate in `dir` (same CA, new key) as the kubelet updates a Secret volume: the new files replace the old ones whole. */
-export async function renewCertificate(dir: string): Promise<void> {
+/** The key's mode and owner as a pod's Secret volume with fsGroup `keyGroup` shows it: 0440, root and that group. */
+async function groupReadableKey(dir: string, keyGroup: string): Promise<void> {
+  await run('chmod', ['0440', 'tls.key'], { cwd: dir });
+  await run('chown', [`root:${keyGroup}`, 'tls.key'], { cwd: dir });
+}
+
+/**
+ * Renews the server certificate in `dir` (same CA, new key) as the kubelet updates a Secret volume:
+ * the new files replace the old ones whole (the key with `keyGroup` as `makeCertificates` gave it).
+ */
+export async function renewCertificate(dir: string, keyGroup?: string): Promise<void> {
   const renewed = join(dir, `renewed-${Date.now()}`);
   mkdirSync(renewed);
   await issueServerCertificate(dir, renewed);
+  if (keyGroup) await groupReadableKey(renewed, keyGroup);
   renameSync(join(renewed, 'tls.key'), join(dir, 'tls.key'));
   renameSync(join(renewed, 'tls.crt'), join(dir, 'tls.crt'));
 }
@@ -59,4 +66,10 @@ export function servedFingerprint(port: number): Promise<string> {
 /** The SHA-256 fingerprint of a PEM certificate. */
 export function certificateFingerprint(pem: string): string {
   return new X509Certificate(pem).fingerprint256;
+}
+
+/** The SHA-256 fingerprint of the certificate PostgreSQL presents on `port` (its SSLRequest first, as clients send it; not verified). */
+export async function servedPostgresFingerprint(port: number): Promise<string> {
+  const out = await run('sh', ['-c', `openssl s_client -starttls postgres -connect 127.0.0.1:${port} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`]);
+  return out.trim().split('=')[1];
 }

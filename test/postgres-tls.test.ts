@@ -1,4 +1,4 @@
-import { readFileSync } from 'fs';
+import { readFileSync, renameSync } from 'fs';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
 import postgres from 'postgres';
@@ -8,7 +8,7 @@ import { renderPgHba, renderPostgresConf } from '../lib/postgres/postgres-conf';
 import { databaseConfigFromEnv } from '../service/src/db/config';
 import { QueryRouter } from '../service/src/db/router';
 import { ReplicatedPostgres, startReplicatedPostgres } from './support/postgres';
-import { ProcessGroup, waitFor } from './support/processes';
+import { ProcessGroup, run, waitFor } from './support/processes';
 import { certificateFingerprint, makeCertificates, renewCertificate, servedPostgresFingerprint } from './support/tls';
 
 jest.setTimeout(120_000);
@@ -102,6 +102,27 @@ test('a renewed certificate is served by the same postmasters within the reload 
     await waitFor(`${server.port} to serve the renewed certificate`, async () => (await servedPostgresFingerprint(server.port)) === renewed, 15_000, 250);
   }
   expect(await Promise.all(servers.map(server => server.sql('select pg_postmaster_start_time()')))).toEqual(started);
+  const sql = postgres(`${url()}?sslmode=verify-full`, { ssl: { ca, rejectUnauthorized: true }, max: 1, onnotice: () => undefined });
+  try {
+    expect(await sql`select ssl from pg_stat_ssl where pid = pg_backend_pid()`).toEqual([{ ssl: true }]);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+});
+
+test('a renewed pair that does not load (a key of another certificate) leaves the served certificate in place, and clients still connect', async () => {
+  // GIVEN the servers serving the renewed certificate of the test above
+  const served = certificateFingerprint(readFileSync(join(dir, 'tls.crt'), 'utf8'));
+  const reloaded = () => Promise.all([cluster.primary, ...cluster.replicas].map(server => server.sql('select pg_conf_load_time()')));
+  const before = await reloaded();
+  // WHEN the key is swapped for one that does not match the certificate
+  await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(dir, 'wrong.key')]);
+  await run('chmod', ['0440', join(dir, 'wrong.key')]);
+  await run('chown', ['root:postgres', join(dir, 'wrong.key')]);
+  renameSync(join(dir, 'wrong.key'), join(dir, 'tls.key'));
+  // THEN each postmaster reloads (its configuration load time moves), keeps serving the certificate it had, and clients get through
+  await waitFor('both servers to reload', async () => (await reloaded()).every((time, i) => time !== before[i]), 15_000, 250);
+  for (const server of [cluster.primary, ...cluster.replicas]) expect(await servedPostgresFingerprint(server.port)).toBe(served);
   const sql = postgres(`${url()}?sslmode=verify-full`, { ssl: { ca, rejectUnauthorized: true }, max: 1, onnotice: () => undefined });
   try {
     expect(await sql`select ssl from pg_stat_ssl where pid = pg_backend_pid()`).toEqual([{ ssl: true }]);

@@ -43,7 +43,9 @@ export class FastNextChart extends Chart {
       maxmemoryPolicy: 'allkeys-lru',
       appendonly: true,
       appendfsync: 'everysec',
-      savePoints: ['900 1', '300 10', '60 10000'],
+      savePoints: [
+        { after: Duration.minutes(15), changes: 1 }, { after: Duration.minutes(5), changes: 10 }, { after: Duration.minutes(1), changes: 10_000 },
+      ],
       clusterNodeTimeout: Duration.seconds(5),
       tcpKeepalive: Duration.seconds(300),
     });

@@ -42,7 +42,7 @@ export type { WorkerQueue, WorkerQueueProps } from './workers/queues';
 
 export { RedisCluster } from './redis/redis-cluster';
 export type { AppendFsync } from './redis/redis-conf';
-export type { RedisClusterProps, RedisMode } from './redis/settings';
+export type { RedisClusterProps, RedisMode, RedisSavePoint } from './redis/settings';
 
 export { PgReplicaSet } from './postgres/pg-replica-set';
 export type { PatroniProps, PgEngine, PgReplicaSetProps } from './postgres/pg-replica-set';

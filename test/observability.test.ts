@@ -215,7 +215,7 @@ test('resolveObservabilitySettings defaults the labels, folder and thresholds, a
 
 test('resolveStandaloneSettings defaults the images, the retention and the Grafana admin Secret', () => {
   const scope = new Construct(new Chart(Testing.app(), 'test', { namespace: 'mon' }), 'obs');
-  expect(resolveStandaloneSettings(scope, { targets: [], retention: '3d' })).toEqual({
+  expect(resolveStandaloneSettings(scope, { targets: [], retention: Duration.days(3) })).toEqual({
     namespace: 'mon', prometheusImage: 'quay.io/prometheus/prometheus:v2.53.1', grafanaImage: 'grafana/grafana:11.1.3',
     retention: '3d', grafanaAdminSecret: { secretName: 'test-obs-grafana-admin', key: 'password' }, pod: { prometheus: {}, grafana: {} },
   });
@@ -233,4 +233,20 @@ test('a Grafana admin Secret key of the user\'s reaches Grafana\'s env and the S
   expect(obs.generatableSecrets).toEqual([{ name: 'grafana-auth', randomKeys: ['admin-password'] }]);
   expect(() => topology({ mode: 'standalone', grafanaAdminSecret: 'grafana-auth' as never }, 'statefulset', 'shop2'))
     .toThrow('test/obs: \'grafanaAdminSecret\' ("grafana-auth") must be an object with the keys secretName, key');
+});
+
+test('standalone retention is a Duration rendered in Prometheus\'s largest whole unit', () => {
+  const { manifests } = topology({ mode: 'standalone', retention: Duration.minutes(150) }, 'statefulset', 'shop');
+  const prometheus = findObject(manifests, 'Deployment', 'test-obs-prometheus').spec.template.spec.containers[0];
+  expect(prometheus.args).toContain('--storage.tsdb.retention.time=150m');
+  const scope = (id: string) => new Construct(new Chart(Testing.app(), 'test', { namespace: 'mon' }), id);
+  expect(resolveStandaloneSettings(scope('obs'), { targets: [], retention: Duration.hours(48) }).retention).toBe('2d');
+  expect(resolveStandaloneSettings(scope('obs'), { targets: [], retention: Duration.seconds(7201) }).retention).toBe('7201s');
+});
+
+test.each<[string, Partial<ObservabilityProps>, string]>([
+  ['retention is a string, as before 1.0', { retention: '15d' as never }, 'test/obs: \'retention\' ("15d") must be a Duration, e.g. Duration.days(15)'],
+  ['retention is shorter than a TSDB block', { retention: Duration.hours(1) }, 'test/obs: \'retention\' ("3600s") must be a whole number of seconds from 7200s to 315360000s'],
+])('throws error, when %s', (_case, props, message) => {
+  expect(() => topology({ mode: 'standalone', ...props }, 'statefulset', 'shop')).toThrow(message);
 });

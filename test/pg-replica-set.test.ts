@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { Chart, Testing } from 'cdk8s';
+import { Chart, Duration, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import { parse } from 'yaml';
 import { PgReplicaSet, PgReplicaSetProps, ScaledApi } from '../lib';
@@ -204,9 +204,13 @@ test.each<[string, PgReplicaSetProps, string]>([
     'test/db: \'synchronousReplicas\' (2) must be less than or equal to \'replicas\' (1), or no commit could ever be confirmed'],
   ['the storage size is not a quantity', { storageSize: 'big' }, 'test/db: \'storageSize\' ("big") must be a Kubernetes quantity greater than 0'],
   ['the engine is unknown', { engine: 'repmgr' as never }, 'test/db: \'engine\' ("repmgr") must be one of \'statefulset\', \'patroni\', \'cloudnative-pg\''],
-  ['Patroni\'s ttl is shorter than its retries', { engine: 'patroni', patroni: { ttl: 4, retryTimeout: 2 } },
-    'test/db: \'patroni.ttl\' (4) must be at least loopWait + 2 x retryTimeout (1 + 2 x 2 = 5 s), or a leader retrying the store loses its lock without a failure'],
-  ['patroni props are given to another engine', { patroni: { ttl: 10 } }, 'test/db: \'patroni\' ({"ttl":10}) does not apply to engine \'statefulset\': it is a prop of engine \'patroni\''],
+  ['Patroni\'s ttl is shorter than its retries', { engine: 'patroni', patroni: { ttl: Duration.seconds(4), retryTimeout: Duration.seconds(2) } },
+    'test/db: \'patroni.ttl\' ("4s") must be at least loopWait + 2 x retryTimeout (1 + 2 x 2 = 5 s), or a leader retrying the store loses its lock without a failure'],
+  ['patroni props are given to another engine', { patroni: { synchronousModeStrict: true } }, 'test/db: \'patroni\' ({"synchronousModeStrict":true}) does not apply to engine \'statefulset\': it is a prop of engine \'patroni\''],
+  ['Patroni\'s ttl is a number of seconds, as before 1.0', { engine: 'patroni', patroni: { ttl: 10 as never } },
+    'test/db: \'patroni.ttl\' (10) must be a Duration, e.g. Duration.seconds(5)'],
+  ['Patroni\'s loopWait is not whole seconds', { engine: 'patroni', patroni: { loopWait: Duration.millis(1500) } },
+    'test/db: \'patroni.loopWait\' ("1.5s") must be a whole number of seconds from 1s to 60s'],
   ['synchronousCommit is unknown', { synchronousCommit: 'local' as never }, 'test/db: \'synchronousCommit\' ("local") must be one of \'on\', \'remote_write\', \'remote_apply\''],
   ['the secret name is empty', { credentialsSecret: { secretName: '' } }, 'test/db: \'credentialsSecret.secretName\' ("") must name a Secret: a DNS-1123 subdomain of at most 253 characters'],
   ['the secret is named by a string, as before 1.0', { credentialsSecret: 'pg-creds' as never }, 'test/db: \'credentialsSecret\' ("pg-creds") must be an object with the keys secretName'],

@@ -246,7 +246,10 @@ test.each<[string, RedisClusterProps, string]>([
   ['fewer than 3 Sentinels', { mode: 'sentinel', sentinels: 2 },
     'test/cache: \'sentinels\' (2) must be an integer of 3 or more, so a majority survives the loss of one'],
   ['the mode is unknown', { mode: 'replicated' as never }, 'test/cache: \'mode\' ("replicated") must be one of \'cluster\', \'sentinel\', \'standalone\''],
-  ['a save point is malformed', { savePoints: ['every minute'] }, 'test/cache: \'savePoints[0]\' ("every minute") must be \'<seconds> <changes>\''],
+  ['a save point is a string, as before 1.0', { savePoints: ['900 1' as never] },
+    'test/cache: \'savePoints[0]\' ("900 1") must be an object with the keys after, changes'],
+  ['a save point\'s window is a number of seconds', { savePoints: [{ after: 900 as never, changes: 1 }] },
+    'test/cache: \'savePoints[0].after\' (900) must be a Duration'],
   ['the node timeout is too short', { clusterNodeTimeout: Duration.millis(100) }, 'test/cache: \'clusterNodeTimeout\' ("100ms") must be a whole number of milliseconds from 500ms to 60000ms'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthRedis(props)).toThrow(message);
@@ -304,7 +307,7 @@ test('tcpKeepalive reaches redis.conf in every mode, and 60 s is its default', (
 });
 
 test('the guides\' save points are rendered as one save line, and none turns RDB off', () => {
-  expect(synthRedis({ savePoints: ['900 1', '300 10', '60 10000'] }).cache.redisConf.split('\n')).toContain('save "900 1 300 10 60 10000"');
+  expect(synthRedis({ savePoints: [{ after: Duration.minutes(15), changes: 1 }, { after: Duration.minutes(5), changes: 10 }, { after: Duration.minutes(1), changes: 10_000 }] }).cache.redisConf.split('\n')).toContain('save "900 1 300 10 60 10000"');
   expect(synthRedis({ mode: 'standalone', savePoints: [] }).cache.redisConf.split('\n')).toContain('save ""');
 });
 
@@ -328,8 +331,10 @@ test.each<[string, RedisClusterProps, string]>([
   ['tcpKeepalive is under 10 s', { tcpKeepalive: Duration.seconds(5) }, 'test/cache: \'tcpKeepalive\' ("5s") must be a whole number of seconds from 10s to 7200s'],
   ['tcpKeepalive is above 2 hours', { tcpKeepalive: Duration.hours(3) }, 'test/cache: \'tcpKeepalive\' ("10800s") must be a whole number of seconds from 10s to 7200s'],
   ['tcpKeepalive is not whole seconds', { tcpKeepalive: Duration.millis(30_500) }, 'test/cache: \'tcpKeepalive\' ("30.5s") must be a whole number of seconds from 10s to 7200s'],
-  ['a save point has no change count', { mode: 'standalone', savePoints: ['900'] },
-    'test/cache: \'savePoints[0]\' ("900") must be \'<seconds> <changes>\' with both numbers above 0'],
+  ['a save point has no change', { mode: 'standalone', savePoints: [{ after: Duration.minutes(15), changes: 0 }] },
+    'test/cache: \'savePoints[0].changes\' (0) must be an integer from 1 to 1000000000'],
+  ['a save point\'s window is not whole seconds', { mode: 'standalone', savePoints: [{ after: Duration.millis(1500), changes: 1 }] },
+    'test/cache: \'savePoints[0].after\' ("1.5s") must be a whole number of seconds from 1s to 86400s'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthRedis(props)).toThrow(message);
 });

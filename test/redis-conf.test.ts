@@ -295,7 +295,9 @@ describe('standalone mode from the construct\'s own redis.conf and start script'
   });
 
   /** The construct's config and the env it gives the API, synthesized with the guides' settings. */
-  function synthStandalone(props: Pick<RedisClusterProps, 'savePoints'> = { savePoints: ['900 1', '300 10', '60 10000'] }) {
+  function synthStandalone(props: Pick<RedisClusterProps, 'savePoints'> = {
+    savePoints: [{ after: Duration.minutes(15), changes: 1 }, { after: Duration.minutes(5), changes: 10 }, { after: Duration.minutes(1), changes: 10_000 }],
+  }) {
     const chart = Testing.chart();
     const cache = new RedisCluster(chart, 'cache', { mode: 'standalone', tcpKeepalive: Duration.seconds(300), ...props });
     new ScaledApi(chart, 'api', { image: 'example/api:1.0.0', cache });

@@ -8,6 +8,14 @@ export interface PrometheusConfigOptions {
   readonly scrapeInterval: string;
 }
 
+const PROMETHEUS_UNITS: [string, number][] = [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]];
+
+/** Whole `seconds` as a Prometheus duration in the largest unit that holds it exactly: 1296000 is `15d`, 5400 `90m`. */
+export function prometheusDuration(seconds: number): string {
+  const [unit, size] = PROMETHEUS_UNITS.find(([, s]) => seconds % s === 0)!;
+  return `${seconds / size}${unit}`;
+}
+
 /**
  * Renders `prometheus.yml` for the standalone mode: one job per metrics endpoint, discovering
  * pods with `kubernetes_sd_configs` (role pod) in the endpoint's namespace, keeping the pods that

@@ -59,8 +59,8 @@ export interface ObservabilityProps {
   readonly grafanaImageDigest?: string;
   /** standalone: Secret key of the Grafana admin password. @default - `{ secretName: '<name>-grafana-admin', key: 'password' }` @onlyWhen mode=standalone */
   readonly grafanaAdminSecret?: SecretKeyRef;
-  /** standalone: how long Prometheus keeps samples. @default '15d' @onlyWhen mode=standalone */
-  readonly retention?: string;
+  /** standalone: how long Prometheus keeps samples, whole seconds from 2 h (one TSDB block) to 3650 days. @default Duration.days(15) @onlyWhen mode=standalone */
+  readonly retention?: Duration;
   /** standalone: pod options of the Prometheus and Grafana pods (node pools, tolerations, priority, pull Secrets, labels, annotations, ServiceAccount annotations). @default - none @onlyWhen mode=standalone */
   readonly pod?: PodOptions;
   /** standalone: pod options of the Prometheus pod only, laid over `pod`. @default - `pod` @onlyWhen mode=standalone */

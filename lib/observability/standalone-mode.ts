@@ -1,3 +1,4 @@
+import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
@@ -10,9 +11,9 @@ import {
   annotateServiceAccount, applyPodOptions, applyPodOptionsWithServiceAccount, mergePodOptions, PodOptions, resolvePodOptions,
 } from '../core/pod-options';
 import { requireSecretName, SecretKeyRef } from '../core/secret-refs';
-import { pinnedImage, propError } from '../core/validation';
+import { pinnedImage, propError, requireWholeDuration } from '../core/validation';
 import { ObservabilityModeModule, ObservabilityModeObjects, ObservedTopology, StandaloneServer } from './mode';
-import { renderPrometheusConfig } from './prometheus-config';
+import { prometheusDuration, renderPrometheusConfig } from './prometheus-config';
 import { ObservabilityProps } from './settings';
 
 /** The props only standalone mode reads, resolved and validated. */
@@ -21,6 +22,7 @@ export interface StandaloneSettings {
   readonly namespace: string;
   readonly prometheusImage: string;
   readonly grafanaImage: string;
+  /** `retention` as Prometheus writes a duration (`15d`). */
   readonly retention: string;
   readonly grafanaAdminSecret: SecretKeyRef;
   /** Pod options of the Prometheus and the Grafana pod: `pod` with `prometheusPod` or `grafanaPod` laid over it. */
@@ -37,7 +39,7 @@ export function resolveStandaloneSettings(scope: Construct, props: Observability
     namespace,
     prometheusImage: pinnedImage(scope, 'prometheusImage', props.prometheusImage ?? 'quay.io/prometheus/prometheus:v2.53.1', props.prometheusImageDigest),
     grafanaImage: pinnedImage(scope, 'grafanaImage', props.grafanaImage ?? 'grafana/grafana:11.1.3', props.grafanaImageDigest),
-    retention: props.retention ?? '15d',
+    retention: prometheusDuration(requireWholeDuration(scope, 'retention', props.retention ?? Duration.days(15), 'seconds', 7200, 3650 * 86_400)),
     grafanaAdminSecret: grafanaAdminSecret(scope, props),
     pod: resolveServerPodOptions(scope, props),
   };

@@ -1,4 +1,4 @@
-import { ApiObject } from 'cdk8s';
+import { ApiObject, Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { connectionBudgetViolation, postgresMemoryViolation } from '../core/budgets';
@@ -12,7 +12,7 @@ import { mergePodOptions, PodOptions, resolvePodOptions } from '../core/pod-opti
 import { validateProps } from '../core/prop-validation';
 import { requireSecretName, SecretRef } from '../core/secret-refs';
 import { resolveStoreTls, StoreTls } from '../core/tls';
-import { parseQuantity, pinnedImage, propError, Quantity, requireIntInRange, requireOneOf, requirePinnedPeer, requireQuantity } from '../core/validation';
+import { parseQuantity, pinnedImage, propError, Quantity, requireIntInRange, requireOneOf, requirePinnedPeer, requireQuantity, requireWholeDuration } from '../core/validation';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import { PatroniSettings, PG_ACCESS_MODES, PgAccessMode, PgEngineModule, PgEngineSettings, PgServices } from './engine';
 import { DEFAULT_PATRONI_TIMING, patroniTimingViolation } from './patroni-conf';
@@ -33,12 +33,12 @@ const PG_ENGINES = {
 
 /** How the patroni engine fails over; the defaults promote a replica within 9.5 s of the leader's loss (`worstCasePromotionSeconds`). */
 export interface PatroniProps {
-  /** Seconds the leader lock lives without a renewal (Patroni's `ttl`). @default 5 */
-  readonly ttl?: number;
-  /** Seconds between two runs of each member's HA loop (`loop_wait`). @default 1 */
-  readonly loopWait?: number;
-  /** Seconds a call to the Kubernetes API or PostgreSQL retries before the member gives up (`retry_timeout`). @default 2 */
-  readonly retryTimeout?: number;
+  /** How long the leader lock lives without a renewal (Patroni's `ttl`), whole seconds from 2 s to 300 s. @default Duration.seconds(5) */
+  readonly ttl?: Duration;
+  /** Time between two runs of each member's HA loop (`loop_wait`), whole seconds from 1 s to 60 s. @default Duration.seconds(1) */
+  readonly loopWait?: Duration;
+  /** How long a call to the Kubernetes API or PostgreSQL retries before the member gives up (`retry_timeout`), whole seconds from 1 s to 120 s. @default Duration.seconds(2) */
+  readonly retryTimeout?: Duration;
   /** With `synchronousReplicas`: commits wait rather than go unreplicated when no replica can confirm (`synchronous_mode_strict`). @default false */
   readonly synchronousModeStrict?: boolean;
   /** WAL a replica may lag and still be promoted (`maximum_lag_on_failover`), a PostgreSQL size. @default '1MB' */
@@ -229,12 +229,12 @@ function resolvePgPodOptions(scope: Construct, props: PgReplicaSetProps): Pick<P
 
 function resolvePatroni(scope: Construct, props: PatroniProps): PatroniSettings {
   const timing = {
-    ttl: requireIntInRange(scope, 'patroni.ttl', props.ttl ?? DEFAULT_PATRONI_TIMING.ttl, 2, 300),
-    loopWait: requireIntInRange(scope, 'patroni.loopWait', props.loopWait ?? DEFAULT_PATRONI_TIMING.loopWait, 1, 60),
-    retryTimeout: requireIntInRange(scope, 'patroni.retryTimeout', props.retryTimeout ?? DEFAULT_PATRONI_TIMING.retryTimeout, 1, 120),
+    ttl: requireWholeDuration(scope, 'patroni.ttl', props.ttl ?? Duration.seconds(DEFAULT_PATRONI_TIMING.ttl), 'seconds', 2, 300),
+    loopWait: requireWholeDuration(scope, 'patroni.loopWait', props.loopWait ?? Duration.seconds(DEFAULT_PATRONI_TIMING.loopWait), 'seconds', 1, 60),
+    retryTimeout: requireWholeDuration(scope, 'patroni.retryTimeout', props.retryTimeout ?? Duration.seconds(DEFAULT_PATRONI_TIMING.retryTimeout), 'seconds', 1, 120),
   };
   const violation = patroniTimingViolation(timing);
-  if (violation) throw propError(scope, 'patroni.ttl', timing.ttl, violation);
+  if (violation) throw propError(scope, 'patroni.ttl', `${timing.ttl}s`, violation);
   const maximumLagOnFailover = props.maximumLagOnFailover ?? '1MB';
   if (!parsePgSize(maximumLagOnFailover)) {
     throw propError(scope, 'patroni.maximumLagOnFailover', maximumLagOnFailover, 'must be a PostgreSQL size with a unit, e.g. \'1MB\'');

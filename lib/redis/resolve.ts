@@ -9,12 +9,12 @@ import { mergePodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
 import { resolveStoreTls } from '../core/tls';
 import {
-  parseQuantity, pinnedImage, propError, requireOneOf, requirePinnedPeer, requireQuantity, requireWholeDuration,
+  parseQuantity, pinnedImage, propError, requireIntInRange, requireOneOf, requirePinnedPeer, requireQuantity, requireWholeDuration,
 } from '../core/validation';
 import { REDIS_MODES } from './modes';
 import { redisAclUsers, REDIS_USERS } from './redis-acl';
 import { APPENDFSYNC_MODES } from './redis-conf';
-import { RedisClusterProps, RedisClusterSettings } from './settings';
+import { RedisClusterProps, RedisClusterSettings, RedisSavePoint } from './settings';
 
 const DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '250m', memoryRequest: '1Gi', cpuLimit: '1', memoryLimit: '3Gi' };
 
@@ -32,7 +32,7 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
   const resources = resolveResources(scope, 'resources', props.resources, DEFAULT_RESOURCES);
   const maxmemoryPolicy = requireOneOf(scope, 'maxmemoryPolicy', props.maxmemoryPolicy ?? 'allkeys-lru', MAXMEMORY_POLICIES);
   const appendfsync = requireOneOf(scope, 'appendfsync', props.appendfsync ?? 'everysec', APPENDFSYNC_MODES);
-  const savePoints = resolveSavePoints(scope, props.savePoints ?? ['3600 1', '300 100', '60 10000']);
+  const savePoints = resolveSavePoints(scope, props.savePoints ?? DEFAULT_SAVE_POINTS);
   const appendonly = props.appendonly ?? true;
   const maxmemoryBytes = resolveMaxmemory(scope, props, forkReasons(appendonly, savePoints, topology.replicasPerMaster));
   // Below 10 s the probes are noise; above Linux's own 2 hours a dead client holds its connection for hours.
@@ -91,11 +91,14 @@ function forkReasons(appendonly: boolean, savePoints: string[], replicasPerMaste
   ];
 }
 
-function resolveSavePoints(scope: Construct, savePoints: string[]): string[] {
-  savePoints.forEach((point, i) => {
-    if (!/^[1-9][0-9]* [1-9][0-9]*$/.test(point)) {
-      throw propError(scope, `savePoints[${i}]`, point, 'must be \'<seconds> <changes>\' with both numbers above 0');
-    }
+const DEFAULT_SAVE_POINTS: RedisSavePoint[] = [
+  { after: Duration.hours(1), changes: 1 }, { after: Duration.minutes(5), changes: 100 }, { after: Duration.minutes(1), changes: 10_000 },
+];
+
+/** The save points as redis.conf's `save` takes them, `<seconds> <changes>`. */
+function resolveSavePoints(scope: Construct, savePoints: RedisSavePoint[]): string[] {
+  return savePoints.map((point, i) => {
+    const seconds = requireWholeDuration(scope, `savePoints[${i}].after`, point.after, 'seconds', 1, 86_400);
+    return `${seconds} ${requireIntInRange(scope, `savePoints[${i}].changes`, point.changes, 1, 1_000_000_000)}`;
   });
-  return savePoints;
 }

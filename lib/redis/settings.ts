@@ -15,6 +15,14 @@ import { AppendFsync } from './redis-conf';
 /** A way of running Redis, as the `mode` prop names it; each has a module registered in `modes.ts`. */
 export type RedisMode = 'cluster' | 'sentinel' | 'standalone';
 
+/** An RDB save point: Redis writes a snapshot once `changes` writes happened within `after`. */
+export interface RedisSavePoint {
+  /** The window, whole seconds from 1 s to 1 day. */
+  readonly after: Duration;
+  /** Writes within `after` that trigger the snapshot, at least 1. */
+  readonly changes: number;
+}
+
 /** Props of a {@link RedisCluster}. */
 export interface RedisClusterProps {
   /** 'cluster' shards the keyspace over masters; 'sentinel' runs one master with replicas and Sentinels; 'standalone' runs one Redis without replicas. @default 'cluster' */
@@ -57,8 +65,8 @@ export interface RedisClusterProps {
   readonly appendonly?: boolean;
   /** When the AOF is fsynced. @default 'everysec' */
   readonly appendfsync?: AppendFsync;
-  /** RDB save points (`<seconds> <changes>`); an empty list turns RDB snapshots off. @default ['3600 1', '300 100', '60 10000'] */
-  readonly savePoints?: string[];
+  /** RDB save points (Redis's `save <seconds> <changes>`); an empty list turns RDB snapshots off. @default - after 1 h and 1 change, 5 min and 100, 1 min and 10000 */
+  readonly savePoints?: RedisSavePoint[];
   /** How often Redis sends TCP keepalives to clients (whole seconds, 10 s to 2 h), dropping dead ones and keeping idle ones through NATs and load balancers. @default Duration.seconds(60) */
   readonly tcpKeepalive?: Duration;
   /** Keep data on PersistentVolumes; off uses emptyDir (a cache that may start empty). @default true */

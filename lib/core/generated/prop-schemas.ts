@@ -1403,9 +1403,9 @@ export const PROP_SCHEMAS = {
                   "default": "- `{ secretName: '<name>-grafana-admin', key: 'password' }`"
                 },
                 "retention": {
-                  "type": "string",
-                  "description": "standalone: how long Prometheus keeps samples.",
-                  "default": "15d"
+                  "instanceof": "Duration",
+                  "description": "standalone: how long Prometheus keeps samples, whole seconds from 2 h (one TSDB block) to 3650 days.",
+                  "default": "Duration.days(15)"
                 },
                 "pod": {
                   "$ref": "#/definitions/PodOptions",
@@ -2127,19 +2127,19 @@ export const PROP_SCHEMAS = {
       "type": "object",
       "properties": {
         "ttl": {
-          "type": "number",
-          "description": "Seconds the leader lock lives without a renewal (Patroni's `ttl`).",
-          "default": 5
+          "instanceof": "Duration",
+          "description": "How long the leader lock lives without a renewal (Patroni's `ttl`), whole seconds from 2 s to 300 s.",
+          "default": "Duration.seconds(5)"
         },
         "loopWait": {
-          "type": "number",
-          "description": "Seconds between two runs of each member's HA loop (`loop_wait`).",
-          "default": 1
+          "instanceof": "Duration",
+          "description": "Time between two runs of each member's HA loop (`loop_wait`), whole seconds from 1 s to 60 s.",
+          "default": "Duration.seconds(1)"
         },
         "retryTimeout": {
-          "type": "number",
-          "description": "Seconds a call to the Kubernetes API or PostgreSQL retries before the member gives up (`retry_timeout`).",
-          "default": 2
+          "instanceof": "Duration",
+          "description": "How long a call to the Kubernetes API or PostgreSQL retries before the member gives up (`retry_timeout`), whole seconds from 1 s to 120 s.",
+          "default": "Duration.seconds(2)"
         },
         "synchronousModeStrict": {
           "type": "boolean",
@@ -2289,14 +2289,10 @@ export const PROP_SCHEMAS = {
         "savePoints": {
           "type": "array",
           "items": {
-            "type": "string"
+            "$ref": "#/definitions/RedisSavePoint"
           },
-          "description": "RDB save points (`<seconds> <changes>`); an empty list turns RDB snapshots off.",
-          "default": [
-            "3600 1",
-            "300 100",
-            "60 10000"
-          ]
+          "description": "RDB save points (Redis's `save <seconds> <changes>`); an empty list turns RDB snapshots off.",
+          "default": "- after 1 h and 1 change, 5 min and 100, 1 min and 10000"
         },
         "tcpKeepalive": {
           "instanceof": "Duration",
@@ -2419,6 +2415,25 @@ export const PROP_SCHEMAS = {
         "no"
       ],
       "description": "When Redis fsyncs the append-only file."
+    },
+    "RedisSavePoint": {
+      "type": "object",
+      "properties": {
+        "after": {
+          "instanceof": "Duration",
+          "description": "The window, whole seconds from 1 s to 1 day."
+        },
+        "changes": {
+          "type": "number",
+          "description": "Writes within `after` that trigger the snapshot, at least 1."
+        }
+      },
+      "required": [
+        "after",
+        "changes"
+      ],
+      "additionalProperties": false,
+      "description": "An RDB save point: Redis writes a snapshot once `changes` writes happened within `after`."
     },
     "LoadBalancerMode": {
       "type": "string",
@@ -3375,9 +3390,9 @@ export const PROP_SCHEMAS = {
           "default": "- `{ secretName: '<name>-grafana-admin', key: 'password' }`"
         },
         "retention": {
-          "type": "string",
-          "description": "standalone: how long Prometheus keeps samples.",
-          "default": "15d"
+          "instanceof": "Duration",
+          "description": "standalone: how long Prometheus keeps samples, whole seconds from 2 h (one TSDB block) to 3650 days.",
+          "default": "Duration.days(15)"
         },
         "pod": {
           "$ref": "#/definitions/PodOptions",

@@ -54,7 +54,7 @@ test.each(['9lives', 'fast-next', 'fast:next', 'p'.repeat(65)])('throws error, w
 
 test('the pool bounds and the pool timeout are read from env, with SQLAlchemy\'s 30 s timeout by default', () => {
   const url = 'postgres://app@db-rw:5432/app';
-  expect(databaseConfigFromEnv({ DATABASE_URL: url })).toMatchObject({ primaryPoolMax: 10, replicaPoolMax: 10, poolTimeoutMs: 30_000, poolPipeline: 1 });
+  expect(databaseConfigFromEnv({ DATABASE_URL: url })).toMatchObject({ primaryPoolMax: 10, replicaPoolMax: 10, poolTimeoutMs: 30_000, poolPipeline: 8 });
   expect(databaseConfigFromEnv({ DATABASE_URL: url, PG_POOL_MAX: '60', PG_REPLICA_POOL_MAX: '30', PG_POOL_TIMEOUT_MS: '10000', PG_POOL_PIPELINE: '8' }))
     .toMatchObject({ primaryPoolMax: 60, replicaPoolMax: 30, poolTimeoutMs: 10_000, poolPipeline: 8 });
 });

@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import request from 'supertest';
 import { createService, Service } from '../service/src/app';
 import { READ_DEADLINE_SLACK_MS } from '../service/src/db/config';
+import { PoolTimeoutError } from '../service/src/db/errors';
 import { migrate, MIGRATIONS } from '../service/src/db/migrations';
 import { TEST_AUTH_ENV, testWriteToken } from './support/auth';
 import { ReplicatedPostgres, startReplicatedPostgres } from './support/postgres';
@@ -250,9 +251,9 @@ test('migrations run exactly once when several instances start at once', async (
   }
 });
 
-test('a request waiting longer than PG_POOL_TIMEOUT_MS for a connection answers 503, and waiters get connections in turn', async () => {
-  // GIVEN an instance with one connection to the primary and a 1 s pool timeout
-  const narrow = createService({ DATABASE_URL: pg.databaseUrl, PG_POOL_MAX: '1', PG_POOL_TIMEOUT_MS: '1000' });
+test('with PG_POOL_PIPELINE 1 a request waiting longer than PG_POOL_TIMEOUT_MS for a connection answers 503, and waiters get connections in turn', async () => {
+  // GIVEN an instance with one connection to the primary, one query at a time on it, and a 1 s pool timeout
+  const narrow = createService({ DATABASE_URL: pg.databaseUrl, PG_POOL_MAX: '1', PG_POOL_PIPELINE: '1', PG_POOL_TIMEOUT_MS: '1000' });
   await narrow.start();
   try {
     // WHEN a slow query holds the connection and a request asks for one
@@ -279,21 +280,50 @@ test('a request waiting longer than PG_POOL_TIMEOUT_MS for a connection answers 
   }
 });
 
-test('with PG_POOL_PIPELINE a connection carries that many queries at once, the next waits, and the pool timeout still answers 503', async () => {
+test('by default a connection pipelines queries, and one sent behind a slow query answers 503 after PG_POOL_TIMEOUT_MS, not when the slow one ends', async () => {
+  // GIVEN an instance with one connection to the primary, the default pipeline, and a 1 s pool timeout
+  const piped = createService({ DATABASE_URL: pg.databaseUrl, PG_POOL_MAX: '1', PG_POOL_TIMEOUT_MS: '1000' });
+  await piped.start();
+  try {
+    // WHEN a slow query holds the connection and a request's query is pipelined after it
+    const slow = piped.router.read(sql => sql`select pg_sleep(3)`);
+    await waitFor('the slow query on the connection', async () => piped.router.poolStats()[0].busy === 1, 2000, 10);
+    const started = Date.now();
+    const response = await request(piped.app).get('/api/v1/items/00000000-0000-4000-8000-000000000000');
+    // THEN it fails after the pool timeout, well before the slow query ends, as a retryable 503
+    expect([response.status, response.body.error.code]).toEqual([503, 'unavailable']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(990);
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(piped.router.poolStats()[0]).toMatchObject({ pool: 'primary', max: 1, busy: 1, waiting: 0 });
+    await slow;
+    // AND short queries share the one connection at once, each answered within the pool timeout
+    const short = [0, 1, 2].map(() => piped.router.read(sql => sql`select pg_sleep(0.2)`));
+    await waitFor('three queries in flight on the one connection', async () => piped.router.poolStats()[0].busy === 3, 2000, 10);
+    await Promise.all(short);
+    await request(piped.app).get('/api/v1/items/00000000-0000-4000-8000-000000000000').expect(404);
+  } finally {
+    await piped.close();
+  }
+});
+
+test('with PG_POOL_PIPELINE a connection carries that many queries at once; those behind a slow one, and a request waiting for a slot, answer 503 after the pool timeout', async () => {
   // GIVEN an instance with one connection to the primary, three queries per connection and a 1 s pool timeout
   const piped = createService({ DATABASE_URL: pg.databaseUrl, PG_POOL_MAX: '1', PG_POOL_PIPELINE: '3', PG_POOL_TIMEOUT_MS: '1000' });
   await piped.start();
   try {
-    // WHEN three slow queries are sent
-    const slow = [0, 1, 2].map(() => piped.router.read(sql => sql`select pg_sleep(1.5)`));
+    // WHEN a slow query and two quick ones pipelined behind it fill the connection's three slots
+    const slow = piped.router.read(sql => sql`select pg_sleep(4)`);
+    const behind = [0, 1].map(() => piped.router.read(sql => sql`select 1`).then(() => 'answered', (error: unknown) => error));
     await waitFor('three queries in flight on the one connection', async () => piped.router.poolStats()[0].busy === 3, 2000, 10);
-    // THEN a fourth waits for a slot and fails after the pool timeout, as a retryable 503
+    // THEN a request waits for a slot, then behind the slow query, and is answered 503 after the pool timeout
     const started = Date.now();
     const response = await request(piped.app).get('/api/v1/items/00000000-0000-4000-8000-000000000000');
     expect([response.status, response.body.error.code]).toEqual([503, 'unavailable']);
     expect(Date.now() - started).toBeGreaterThanOrEqual(990);
-    expect(piped.router.poolStats()[0]).toMatchObject({ pool: 'primary', max: 1, busy: 3, waiting: 0 });
-    await Promise.all(slow);
+    // AND the quick queries behind the slow one were refused the same way, not held until it ended
+    expect(await Promise.all(behind)).toEqual([new PoolTimeoutError('primary', 1000), new PoolTimeoutError('primary', 1000)]);
+    expect(piped.router.poolStats()[0]).toMatchObject({ pool: 'primary', max: 1, busy: 1, waiting: 0 });
+    await slow;
   } finally {
     await piped.close();
   }

@@ -1,7 +1,8 @@
 import { totalmem } from 'os';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Histogram, Registry } from 'prom-client';
 import { ReadThroughCache } from './cache/cache';
 import { QueryRouter } from './db/router';
+import { TallyCounter } from './tally';
 
 /**
  * The guides' own metric names (FastNext serves `fastnext_db_pool_size`, ...) under `prefix`,
@@ -32,14 +33,14 @@ export function registerGuideMetrics(registry: Registry, prefix: string, router:
  * cache) and `requests_total{method,endpoint,status}`, which the returned counter counts (the
  * request-metrics middleware increments it, `endpoint` being our `route`).
  */
-export function registerBetIntelMetrics(registry: Registry, cache: ReadThroughCache): Counter<'method' | 'endpoint' | 'status'> {
+export function registerBetIntelMetrics(registry: Registry, cache: ReadThroughCache): TallyCounter<'method' | 'endpoint' | 'status'> {
   if (cache.enabled) {
     new Gauge({
       name: 'cache_hit_rate', help: 'Cache hits over lookups since the process started, percent (0 before the first lookup)', registers: [registry],
       collect() { this.set(100 * (cache.getStats().hitRatio ?? 0)); },
     });
   }
-  return new Counter({ name: 'requests_total', help: 'HTTP requests by method, endpoint (route) and status', labelNames: ['method', 'endpoint', 'status'], registers: [registry] });
+  return new TallyCounter({ name: 'requests_total', help: 'HTTP requests by method, endpoint (route) and status', labelNames: ['method', 'endpoint', 'status'], registers: [registry] });
 }
 
 /**

@@ -1,18 +1,24 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { CacheObserver } from './cache/cache';
-import { QueryRouter, RouterObserver } from './db/router';
+import { ReadReason, ReadTarget } from './db/read-policy';
+import { QueryOperation, QueryRouter, RouterObserver } from './db/router';
+import { TallyCounter, TallyHistogram } from './tally';
 
-/** The service's Prometheus metrics, in a registry of its own (tests build several apps). */
+/**
+ * The service's Prometheus metrics, in a registry of its own (tests build several apps). Those
+ * counted on every request or query are tallies ({@link TallyCounter}): their callers hold the
+ * series of each label set.
+ */
 export class ServiceMetrics {
   public readonly registry = new Registry();
-  public readonly requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
-  public readonly duration = new Histogram({
+  public readonly requests = new TallyCounter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
+  public readonly duration = new TallyHistogram({
     name: 'http_request_duration_seconds', help: 'HTTP request duration by route and status', labelNames: ['method', 'route', 'status'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
   });
-  public readonly reads = new Counter({ name: 'db_reads_total', help: 'Reads by target and why', labelNames: ['target', 'reason'], registers: [this.registry] });
+  public readonly reads = new TallyCounter({ name: 'db_reads_total', help: 'Reads by target and why', labelNames: ['target', 'reason'], registers: [this.registry] });
   public readonly writes = new Counter({ name: 'db_writes_total', help: 'Write transactions on the primary', registers: [this.registry] });
-  public readonly queryDuration = new Histogram({
+  public readonly queryDuration = new TallyHistogram({
     name: 'db_query_duration_seconds', help: 'Routed statements by operation (read, write) and target (primary, replica), pool wait excluded',
     labelNames: ['operation', 'target'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
   });
@@ -58,10 +64,12 @@ export class ServiceMetrics {
   }
 
   public get routerObserver(): RouterObserver {
+    const reads = seriesBy((target: ReadTarget, reason: ReadReason) => this.reads.labels({ target, reason }));
+    const queries = seriesBy((operation: QueryOperation, target: ReadTarget) => this.queryDuration.labels({ operation, target }));
     return {
-      onRead: (target, reason) => this.reads.inc({ target, reason }),
+      onRead: (target, reason) => reads(target, reason).inc(),
       onWrite: () => this.writes.inc(),
-      onQuery: (operation, target, seconds) => this.queryDuration.observe({ operation, target }, seconds),
+      onQuery: (operation, target, seconds) => queries(operation, target).observe(seconds),
     };
   }
 
@@ -73,4 +81,16 @@ export class ServiceMetrics {
       onInvalidate: () => this.cacheInvalidations.inc(),
     };
   }
+}
+
+/** `make` of each pair of label values, made once: the router's observer is called on every query. */
+function seriesBy<A extends string, B extends string, S>(make: (a: A, b: B) => S): (a: A, b: B) => S {
+  const made = new Map<A, Map<B, S>>();
+  return (a, b) => {
+    let byB = made.get(a);
+    if (!byB) made.set(a, byB = new Map());
+    let series = byB.get(b);
+    if (!series) byB.set(b, series = make(a, b));
+    return series;
+  };
 }

@@ -22,10 +22,10 @@ export interface DatabaseConfig {
   /** PG_POOL_TIMEOUT_MS: the longest a query waits for a free connection of its pool before it fails (SQLAlchemy's pool_timeout). */
   readonly poolTimeoutMs: number;
   /**
-   * PG_POOL_PIPELINE: queries in flight per connection (1, the default: one at a time). Above 1,
-   * postgres.js pipelines them, which costs less CPU and round trips per query, but a query may
-   * then wait behind a slow one on its connection, past PG_POOL_TIMEOUT_MS (up to the read
-   * deadline, statement timeout + 1 s): docs/performance.md has both measured.
+   * PG_POOL_PIPELINE: queries in flight per connection (8 by default; 1: one at a time). postgres.js
+   * pipelines them, which costs less CPU and round trips per query. A query that took a slot beyond
+   * one per connection and may be waiting behind a slow one is refused after PG_POOL_TIMEOUT_MS
+   * like any waiter, so the pool timeout bounds the wait either way: docs/performance.md.
    */
   readonly poolPipeline?: number;
   /** PG_STATEMENT_TIMEOUT_MS: statements running longer are cancelled by the server. */
@@ -53,7 +53,7 @@ export const DEFAULT_DATABASE_CONFIG = {
   primaryPoolMax: 10,
   replicaPoolMax: 10,
   poolTimeoutMs: 30_000,
-  poolPipeline: 1,
+  poolPipeline: 8,
   statementTimeoutMs: 5000,
   connectTimeoutMs: 2000,
   startupRetryMs: 120_000,

@@ -75,9 +75,13 @@ export class QueryRouter {
   }
 
   private pool(name: string, override: { host?: string; port?: number }, max: number): Pool {
+    const pipeline = this.config.poolPipeline ?? 1;
     const open = () => postgres(this.config.primaryUrl, {
       ...override,
       max,
+      // No connection carries more queries than the pool's slots allow it: a slow query delays at
+      // most pipeline - 1 others, each refused after the pool timeout (Semaphore).
+      ...maxPipeline(pipeline),
       // Verified TLS: the server's certificate must chain to the CA and name the host connected to.
       ...(this.config.tlsCa ? { ssl: { ca: this.config.tlsCa, rejectUnauthorized: true } } : {}),
       // Without these a replica that stops answering at network level stalls every request sent to it.
@@ -93,7 +97,7 @@ export class QueryRouter {
       // Query text, duration and row count are logged by `timed`; parameters never are.
       debug: false,
     });
-    const slots = new Semaphore(name, max * (this.config.poolPipeline ?? 1), this.config.poolTimeoutMs);
+    const slots = new Semaphore(name, max * pipeline, this.config.poolTimeoutMs, pipeline);
     return { name, sql: open(), open, slots, connections: max };
   }
 
@@ -307,6 +311,11 @@ export class QueryRouter {
   public get primarySql(): Sql {
     return this.primary.sql;
   }
+}
+
+/** postgres.js's `max_pipeline` option (queries sent ahead on one connection; 100 by default), which its types lack. */
+function maxPipeline(queries: number): object {
+  return { max_pipeline: queries };
 }
 
 /** An LSN as PostgreSQL writes it ('16/B374D848'). */

@@ -1,8 +1,17 @@
 import { Request, RequestHandler, Response, Router } from 'express';
-import { Counter, Histogram } from 'prom-client';
 
 type RequestLabels = Readonly<{ method: string; route: string; status: string }>;
 type GuideLabels = Readonly<{ method: string; endpoint: string; status: string }>;
+
+/** A counter whose series of a label set can be held (the service's tallies; prom-client's Counter too). */
+export interface CounterOf<L> {
+  labels(labels: L): { inc(): void };
+}
+
+/** A histogram whose series of a label set can be held (the service's tallies; prom-client's Histogram too). */
+export interface HistogramOf<L> {
+  labels(labels: L): { observe(value: number): void };
+}
 
 /**
  * Route label of each express Route object of a mounted router (the same object on every request
@@ -26,16 +35,26 @@ interface LabelSets {
   readonly guide: GuideLabels;
 }
 
+/** The series a request counts into, of one (route, method, status). */
+interface RequestSeries {
+  readonly requests: { inc(): void };
+  readonly duration: { observe(value: number): void };
+  readonly guide?: { inc(): void };
+}
+
 /**
- * The label set of each (route, method, status) made once and reused: building it per request (a
- * template, a regular expression, String(status), a new object, and prom-client's timer merging
- * two of them) was a measurable part of a cache hit's CPU (issue 22). The sets are bounded:
- * routes are the app's, methods the ones node's parser accepts, statuses three digits.
+ * The label set of each (route, method, status) made once and reused, with the metrics' series of
+ * it: building it per request (a template, a regular expression, String(status), a new object,
+ * and prom-client's timer merging two of them) and prom-client hashing it on every `inc` and
+ * `observe` were a measurable part of a cache hit's CPU (issue 22). The sets are bounded: routes
+ * are the app's, methods the ones node's parser accepts, statuses three digits.
  */
-export class RequestLabelCache {
+export class RequestLabelCache<T> {
   /** Route label of each Route object not under a noted mount (app-level routes). */
   private readonly routes = new WeakMap<object, string>();
-  private readonly sets = new Map<string, Map<string, Map<number, LabelSets>>>();
+  private readonly sets = new Map<string, Map<string, Map<number, T>>>();
+
+  constructor(private readonly made: (sets: LabelSets) => T) {}
 
   /** The route pattern, not the path: ids must not explode the label set. */
   public route(req: Request): string {
@@ -48,7 +67,8 @@ export class RequestLabelCache {
     return route;
   }
 
-  public labels(route: string, method: string, status: number): LabelSets {
+  /** What `made` makes of the label sets of (route, method, status), once. */
+  public labels(route: string, method: string, status: number): T {
     let byMethod = this.sets.get(route);
     if (!byMethod) this.sets.set(route, byMethod = new Map());
     let byStatus = byMethod.get(method);
@@ -56,7 +76,7 @@ export class RequestLabelCache {
     let sets = byStatus.get(status);
     if (!sets) {
       const labels = Object.freeze({ method, route, status: String(status) });
-      byStatus.set(status, sets = { labels, guide: Object.freeze({ method, endpoint: route, status: labels.status }) });
+      byStatus.set(status, sets = this.made({ labels, guide: Object.freeze({ method, endpoint: route, status: labels.status }) }));
     }
     return sets;
   }
@@ -68,17 +88,18 @@ type TimedResponse = Response & { [STARTED]: bigint };
 
 /** Counts every request and times it from here to its response's last byte, by method, route pattern and status. */
 export function requestMetrics(
-  requests: Counter<'method' | 'route' | 'status'>, duration: Histogram<'method' | 'route' | 'status'>,
-  guideRequests?: Counter<'method' | 'endpoint' | 'status'>,
+  requests: CounterOf<RequestLabels>, duration: HistogramOf<RequestLabels>, guideRequests?: CounterOf<GuideLabels>,
 ): RequestHandler {
-  const cache = new RequestLabelCache();
+  const cache = new RequestLabelCache<RequestSeries>(({ labels, guide }) => ({
+    requests: requests.labels(labels), duration: duration.labels(labels), guide: guideRequests?.labels(guide),
+  }));
   // One listener for every response (no closure per request): the response holds its request and start.
   function finished(this: TimedResponse): void {
     const req = this.req;
-    const { labels, guide } = cache.labels(cache.route(req), req.method, this.statusCode);
-    requests.inc(labels);
-    guideRequests?.inc(guide);
-    duration.observe(labels, Number(process.hrtime.bigint() - this[STARTED]) / 1e9);
+    const series = cache.labels(cache.route(req), req.method, this.statusCode);
+    series.requests.inc();
+    series.guide?.inc();
+    series.duration.observe(Number(process.hrtime.bigint() - this[STARTED]) / 1e9);
   }
   return (_req, res, next) => {
     (res as TimedResponse)[STARTED] = process.hrtime.bigint();

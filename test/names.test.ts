@@ -1,6 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../lib/core/names';
+import { commonLabels, imageVersion, namespaceDnsSuffix, namespaceOf, resourceName, selectorLabels, serviceDnsSuffix } from '../lib/core/names';
 
 test('a name is the chart, the path below it and the role, in lower case', () => {
   const chart = new Chart(Testing.app(), 'hscale');
@@ -44,4 +44,10 @@ test('throws error, when the chart id would start a Service name with a digit', 
   const chart = new Chart(Testing.app(), '1shop');
   expect(() => resourceName(new Construct(chart, 'api')))
     .toThrow('1shop/api: \'id\' ("1shop-api") must start with a letter: object names here are also Service names (RFC 1035 labels)');
+});
+
+test('the cluster DNS suffix is written once: a construct\'s namespace, default without one, and any namespace by name', () => {
+  expect(serviceDnsSuffix(new Construct(new Chart(Testing.app(), 'shop', { namespace: 'orders' }), 'db'))).toBe('orders.svc.cluster.local');
+  expect(serviceDnsSuffix(new Construct(Testing.chart(), 'db'))).toBe('default.svc.cluster.local');
+  expect(namespaceDnsSuffix('kube-system')).toBe('kube-system.svc.cluster.local');
 });

@@ -73,12 +73,17 @@ export function requireSameNamespace(scope: Construct, prop: string, linked: unk
     + 'its clients read its Secrets from their own namespace, and its NetworkPolicy admits clients of its own namespace only');
 }
 
+/** `<namespace>.svc.cluster.local`, which the DNS names of the Services and pods of `namespace` end with. */
+export function namespaceDnsSuffix(namespace: string): string {
+  return `${namespace}.svc.cluster.local`;
+}
+
 /**
- * `<namespace>.svc.cluster.local`, which the DNS names of a construct's Services and pods end
- * with (`default` when the chart has no namespace).
+ * The {@link namespaceDnsSuffix} of a construct's Services and pods (`default` when the chart has
+ * no namespace).
  */
 export function serviceDnsSuffix(scope: Construct): string {
-  return `${namespaceOf(scope) ?? 'default'}.svc.cluster.local`;
+  return namespaceDnsSuffix(namespaceOf(scope) ?? 'default');
 }
 
 /** The pod annotation whose value changes with the config the pods read, so a new config rolls them. */

@@ -2,7 +2,7 @@ import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { DEFAULT_METRICS_SCRAPER, ILoadBalancerBackend, MetricsEndpoint, PodPeer } from '../core/endpoints';
-import { commonLabels, CONFIG_HASH_ANNOTATION, configHash, imageVersion, namespaceOf, serviceDnsSuffix } from '../core/names';
+import { commonLabels, CONFIG_HASH_ANNOTATION, configHash, imageVersion, namespaceDnsSuffix, namespaceOf, serviceDnsSuffix } from '../core/names';
 import {
   deploymentAutoscaler, disruptionBudget, exporterSidecar, nodeAntiAffinity, noUnavailableRollingUpdate, resolveResources,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, utilizationMetric, zoneAndNodeSpread,
@@ -108,7 +108,7 @@ function resolveNginxSettings(scope: Construct, props: LoadBalancerProps): Nginx
     nextUpstreamTries: requireIntInRange(scope, 'nextUpstreamTries', props.nextUpstreamTries ?? 3, 1, 10),
     clientMaxBodySize: resolveClientMaxBodySize(scope, props.clientMaxBodySize),
     routes: requireOwnUpstreamNames(scope, props.backend, resolveRoutes(scope, props.routes, takenPrefixes)),
-    resolver: props.resolver ?? 'kube-dns.kube-system.svc.cluster.local',
+    resolver: props.resolver ?? `kube-dns.${namespaceDnsSuffix('kube-system')}`,
     resources,
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
     workerProcesses: Math.max(1, Math.ceil(parseQuantity(String(resources.limits!.cpu!.value))!)),

@@ -46,7 +46,8 @@ export type { RedisClusterProps, RedisMode, RedisSavePoint } from './redis/setti
 
 export { PgReplicaSet } from './postgres/pg-replica-set';
 export type { PatroniProps, PgEngine, PgReplicaSetProps } from './postgres/pg-replica-set';
-export type { PgAccessMode, PgServices } from './postgres/engine';
+export type { PgServices } from './postgres/engine';
+export type { PgAccessMode } from './postgres/settings';
 export type { SynchronousCommit } from './postgres/postgres-conf';
 
 export { LoadBalancer } from './load-balancer/load-balancer';

@@ -4,6 +4,7 @@ import { ModeModule } from '../lib/core/mode';
 import { validateProps } from '../lib/core/prop-validation';
 import { LOAD_BALANCER_MODES } from '../lib/load-balancer/load-balancer';
 import { OBSERVABILITY_MODES } from '../lib/observability/observability';
+import { PG_ENGINES } from '../lib/postgres/pg-replica-set';
 import { REDIS_MODES } from '../lib/redis/modes';
 
 // Every construct with modes writes them one way (lib/core/mode.ts): a module per mode that names
@@ -22,6 +23,7 @@ const FAMILIES: Record<string, Family> = {
   LoadBalancer: { type: 'LoadBalancerProps', modeProp: 'mode', registry: LOAD_BALANCER_MODES as unknown as Record<string, AnyModule> },
   Observability: { type: 'ObservabilityProps', modeProp: 'mode', registry: OBSERVABILITY_MODES as unknown as Record<string, AnyModule> },
   RedisCluster: { type: 'RedisClusterProps', modeProp: 'mode', registry: REDIS_MODES as unknown as Record<string, AnyModule> },
+  PgReplicaSet: { type: 'PgReplicaSetProps', modeProp: 'engine', registry: PG_ENGINES as unknown as Record<string, AnyModule> },
 };
 
 interface ModeRule { readonly prop: string; readonly props: Record<string, string[]> }

@@ -5,8 +5,8 @@ import { dirname, join } from 'path';
 import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
 import { PgReplicaSet } from '../lib';
-import { patroniEngine } from '../lib/postgres/patroni-engine';
-import { statefulSetEngine } from '../lib/postgres/statefulset-engine';
+import { PATRONI_DEFAULT_IMAGE } from '../lib/postgres/patroni-engine';
+import { STATEFULSET_DEFAULT_IMAGE } from '../lib/postgres/statefulset-engine';
 
 const DOCKERFILE = readFileSync(join(__dirname, '..', 'images', 'patroni', 'Dockerfile'), 'utf8');
 
@@ -22,7 +22,7 @@ function chartMember() {
 test('the image builds on the statefulset engine\'s PostgreSQL, and the chart\'s bin_dir is its major', () => {
   const from = /^FROM postgres:(\d+)\.(\d+)-bookworm$/m.exec(DOCKERFILE);
   expect(from).not.toBeNull();
-  expect(statefulSetEngine.defaultImage).toBe(`postgres:${from![1]}.${from![2]}`);
+  expect(STATEFULSET_DEFAULT_IMAGE).toBe(`postgres:${from![1]}.${from![2]}`);
   expect(chartMember().patroniYml.postgresql.bin_dir).toBe(`/usr/lib/postgresql/${from![1]}/bin`);
 });
 
@@ -31,7 +31,7 @@ test('the image pins the Patroni that the tests run (Debian\'s, the same version
   expect(pinned).not.toBeNull();
   expect(execFileSync('patroni', ['--version'], { encoding: 'utf8' }).trim()).toBe(`patroni ${pinned![1]}`);
   const pgVersion = /^FROM postgres:(\S+)-bookworm$/m.exec(DOCKERFILE)![1];
-  expect(patroniEngine.defaultImage).toBe(`ghcr.io/hscale/patroni:${pgVersion}-${pinned![1]}`);
+  expect(PATRONI_DEFAULT_IMAGE).toBe(`ghcr.io/hscale/patroni:${pgVersion}-${pinned![1]}`);
 });
 
 test('the chart runs the image\'s Patroni, on the image\'s config path, through the launcher in its ConfigMap, as the image\'s user', () => {

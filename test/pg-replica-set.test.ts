@@ -229,12 +229,12 @@ test('the settings fill every default of the statefulset engine', () => {
     engine: 'statefulset', name: 'test-db', replicas: 2, synchronousReplicas: 0, synchronousCommit: 'on',
     credentialsSecret: 'test-db-credentials', image: 'postgres:15.15', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
     placement: 'required', maxConnections: 400, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
-    maxSlotWalKeepSize: '4GB', parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], pooler: false,
-    podMonitorLabels: { release: 'kube-prometheus-stack' }, dnsSuffix: 'default.svc.cluster.local',
+    maxSlotWalKeepSize: '4GB', parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'],
+    dnsSuffix: 'default.svc.cluster.local', metricsScraper: DEFAULT_METRICS_SCRAPER,
   });
-  expect(settings.metricsScraper).toBe(DEFAULT_METRICS_SCRAPER);
   expect(settings.storageClassName).toBeUndefined();
-  expect(settings.backup).toBeUndefined();
+  // Only what the statefulset engine reads: no other engine's settings.
+  expect(Object.keys(settings).filter(key => ['patroni', 'pooler', 'backup', 'podMonitorLabels', 'poolerPod'].includes(key))).toEqual([]);
   expect(settings.resources.requests?.cpu?.value).toBe('500m');
   expect(settings.resources.limits?.memory?.value).toBe('4Gi');
 });
@@ -243,13 +243,12 @@ test('the settings take the engine\'s image and Secret for cloudnative-pg, and t
   // GIVEN
   const chart = new Chart(Testing.app(), 'shop', { namespace: 'orders' });
   // WHEN
-  const settings = resolvePgReplicaSetSettings(new Construct(chart, 'db'), { engine: 'cloudnative-pg', credentialsSecret: { secretName: 'ignored' }, pooler: true });
+  const settings = resolvePgReplicaSetSettings(new Construct(chart, 'db'), { engine: 'cloudnative-pg', pooler: true });
   // THEN
-  expect(settings.image).toBe('ghcr.io/cloudnative-pg/postgresql:15.15');
-  // The operator creates the Secret and names it; a name in the props cannot change that.
-  expect(settings.credentialsSecret).toBe('shop-db-app');
-  expect(settings.pooler).toBe(true);
-  expect(settings.dnsSuffix).toBe('orders.svc.cluster.local');
+  // The operator creates the Secret and names it (a credentialsSecret is refused: test/mode-modules).
+  expect(settings).toMatchObject({
+    image: 'ghcr.io/cloudnative-pg/postgresql:15.15', credentialsSecret: 'shop-db-app', pooler: true, dnsSuffix: 'orders.svc.cluster.local',
+  });
 });
 
 test('the settings keep what the props give', () => {
@@ -331,4 +330,18 @@ test('by default every engine keeps its instances on different nodes as a rule a
   expect(cluster.spec.affinity.podAntiAffinityType).toBe('required');
   expect(cluster.spec.topologySpreadConstraints).toEqual([{ ...zoneSpread, labelSelector: { matchLabels: { 'cnpg.io/cluster': 'test-db' } } }]);
   expect(findObject(synthDb({ engine: 'cloudnative-pg', placement: 'preferred' }).manifests, 'Cluster', 'test-db').spec.affinity.podAntiAffinityType).toBe('preferred');
+});
+
+test('every engine runs with walKeepSize: cloudnative-pg too (it left wal_keep_size to the operator\'s 512MB)', () => {
+  for (const engine of ['statefulset', 'patroni'] as const) {
+    const config = synthDb({ engine, walKeepSize: '2GB' }).manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'test-db-config')!;
+    expect(Object.values(config.data).join('\n')).toMatch(/wal_keep_size[ =:]+'?2GB/);
+  }
+  const cluster = findObject(synthDb({ engine: 'cloudnative-pg', walKeepSize: '2GB' }).manifests, 'Cluster', 'test-db');
+  expect(cluster.spec.postgresql.parameters.wal_keep_size).toBe('2GB');
+});
+
+test('throws error, when cloudnative-pg is given a prop only the engines with StatefulSets of their own read, naming both', () => {
+  expect(() => synthDb({ engine: 'cloudnative-pg', credentialsSecret: { secretName: 'pg-creds' } })).toThrow(
+    'test/db: \'credentialsSecret\' ({"secretName":"pg-creds"}) does not apply to engine \'cloudnative-pg\': it is a prop of engine \'statefulset\' or \'patroni\'');
 });

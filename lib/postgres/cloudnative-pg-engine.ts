@@ -2,11 +2,14 @@ import { ApiObject, JsonPatch } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { DatabaseConnectionPool } from '../core/endpoints';
-import { commonLabels, imageVersion, namespaceOf } from '../core/names';
+import { commonLabels, imageVersion, namespaceOf, resourceName } from '../core/names';
 import { statefulSetPlacement } from '../core/pod-defaults';
-import { isEmptyPodOptions, patchableJson, PodOptions, podTemplateWithOptions } from '../core/pod-options';
+import { isEmptyPodOptions, mergePodOptions, patchableJson, PodOptions, podTemplateWithOptions, resolvePodOptions } from '../core/pod-options';
+import { propError } from '../core/validation';
 import * as cnpg from '../imports/postgresql.cnpg.io';
-import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
+import { CloudNativePgSettings, PgEngineModule, PgEngineOutput } from './engine';
+import { resolvePgEngineSettings } from './resolve';
+import { PgReplicaSetProps } from './settings';
 import { PG_PORT, postgresClientEnv, postgresMetricsEndpoint } from './shared';
 
 /** PgBouncer pods of each Pooler. */
@@ -18,17 +21,41 @@ const POOLER_SERVER_POOL = 20;
  * Needs the CloudNativePG operator, which fails over by itself: a Cluster, our PodMonitor, and
  * optionally PgBouncer Poolers and a ScheduledBackup.
  */
-export const cloudNativePgEngine: PgEngineModule = {
-  defaultImage: 'ghcr.io/cloudnative-pg/postgresql:15.15',
-  // The operator creates `<cluster>-app` with username, password and dbname.
-  credentialsSecret: name => `${name}-app`,
+export const cloudNativePgEngine: PgEngineModule<CloudNativePgSettings> = {
+  name: 'cloudnative-pg',
+  ownProps: ['pooler', 'backup', 'podMonitorLabels', 'poolerPod'],
+  resolve(scope, props) {
+    // The operator creates `<cluster>-app` with username, password and dbname.
+    const shared = resolvePgEngineSettings(scope, props, { defaultImage: 'ghcr.io/cloudnative-pg/postgresql:15.15', credentialsSecret: `${resourceName(scope)}-app` });
+    return {
+      ...shared,
+      pooler: props.pooler ?? false,
+      backup: props.backup,
+      podMonitorLabels: props.podMonitorLabels ?? { release: 'kube-prometheus-stack' },
+      poolerPod: resolvePoolerPod(scope, props, shared.pod),
+    };
+  },
   build: (scope, settings) => new CloudNativePgBuilder(scope, settings).build(),
 };
+
+/** `poolerPod` laid over `pod` for the PgBouncer pods, which only `pooler` makes; their ServiceAccount is the operator's. */
+function resolvePoolerPod(scope: Construct, props: PgReplicaSetProps, pod: PodOptions): PodOptions {
+  const poolerPod = resolvePodOptions(scope, 'poolerPod', props.poolerPod);
+  if (props.poolerPod !== undefined && !props.pooler) {
+    throw propError(scope, 'poolerPod', JSON.stringify(props.poolerPod), 'needs \'pooler\' (engine \'cloudnative-pg\'), which makes the PgBouncer pods');
+  }
+  if (poolerPod.serviceAccountAnnotations !== undefined) {
+    throw propError(scope, 'poolerPod.serviceAccountAnnotations', Object.keys(poolerPod.serviceAccountAnnotations).join(', '),
+      'cannot be set: the CloudNativePG operator makes and manages the PgBouncer pods\' ServiceAccount');
+  }
+  // The Cluster's ServiceAccount takes `pod`'s annotations; the Poolers' is the operator's.
+  return mergePodOptions({ ...pod, serviceAccountAnnotations: undefined }, poolerPod);
+}
 
 class CloudNativePgBuilder {
   private readonly labels: Record<string, string>;
 
-  constructor(private readonly scope: Construct, private readonly s: PgEngineSettings) {
+  constructor(private readonly scope: Construct, private readonly s: CloudNativePgSettings) {
     this.labels = commonLabels(scope, 'postgresql', 'cluster', imageVersion(s.image));
   }
 
@@ -97,6 +124,7 @@ class CloudNativePgBuilder {
         max_connections: String(s.maxConnections),
         shared_buffers: s.sharedBuffers,
         work_mem: s.workMem,
+        wal_keep_size: s.walKeepSize,
         max_slot_wal_keep_size: s.maxSlotWalKeepSize,
         ...(synchronous ? { synchronous_commit: s.synchronousCommit } : {}),
         ...s.parameters,

@@ -1,17 +1,17 @@
 import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
-import { Construct } from 'constructs';
 import { DatabaseConnectionPool, MetricsEndpoint, NetworkLink, PodPeer } from '../core/endpoints';
+import { ModeModule } from '../core/mode';
 import { Placement } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { PodOptions } from '../core/pod-options';
 import { StoreTls } from '../core/tls';
-import { valuesOf } from '../core/validation';
 import * as cnpg from '../imports/postgresql.cnpg.io';
 import { PatroniTiming } from './patroni-conf';
 import { SynchronousCommit } from './postgres-conf';
+import { PgAccessMode, PgReplicaSetProps } from './settings';
 
-/** The patroni engine's settings. */
+/** Patroni's own settings: the `patroni` prop, resolved. */
 export interface PatroniSettings {
   readonly timing: PatroniTiming;
   readonly synchronousModeStrict: boolean;
@@ -19,11 +19,7 @@ export interface PatroniSettings {
   readonly maximumLagOnFailover: string;
 }
 
-/** The access mode of the data volumes. */
-export type PgAccessMode = 'ReadWriteOnce' | 'ReadWriteOncePod';
-export const PG_ACCESS_MODES = valuesOf<PgAccessMode>({ ReadWriteOnce: true, ReadWriteOncePod: true });
-
-/** A PgReplicaSet's props, validated and defaulted: everything an engine builds from. */
+/** What every engine resolves from the props all engines read, validated and defaulted. */
 export interface PgEngineSettings {
   /** Name of the construct's objects, e.g. `hscale-db`. */
   readonly name: string;
@@ -33,10 +29,8 @@ export interface PgEngineSettings {
   /** The Secret clients read their credentials from. */
   readonly credentialsSecret: string;
   readonly image: string;
-  readonly exporterImage: string;
   readonly storageSize: string;
   readonly storageClassName?: string;
-  readonly accessMode: PgAccessMode;
   readonly placement: Placement;
   readonly resources: k8s.ResourceRequirements;
   readonly maxConnections: number;
@@ -45,19 +39,39 @@ export interface PgEngineSettings {
   readonly walKeepSize: string;
   readonly maxSlotWalKeepSize: string;
   readonly parameters: Record<string, string>;
-  readonly podNetworks: string[];
-  readonly pooler: boolean;
-  readonly patroni: PatroniSettings;
-  readonly backup?: { readonly schedule: string; readonly volumeSnapshotClass: string };
-  readonly metricsScraper: PodPeer;
-  readonly podMonitorLabels: Record<string, string>;
   /** `<namespace>.svc.cluster.local`, the suffix of the Services' DNS names. */
   readonly dnsSuffix: string;
-  /** TLS of every connection from another pod (statefulset engine). */
-  readonly tls?: StoreTls;
-  /** Pod options of the PostgreSQL pods: each engine applies them to every pod it makes (`applyMemberPodOptions` in shared.ts). */
+  /** Pod options of the PostgreSQL pods: each engine applies them to every pod it makes. */
   readonly pod: PodOptions;
-  /** Pod options of the PgBouncer pods (cloudnative-pg `pooler`): `pod` with `poolerPod` laid over it. */
+}
+
+/** What the engines that run the servers in StatefulSets of their own (statefulset, patroni) also resolve. */
+export interface PgMemberSettings extends PgEngineSettings {
+  readonly exporterImage: string;
+  readonly accessMode: PgAccessMode;
+  /** Networks pg_hba.conf admits replicas and clients from. */
+  readonly podNetworks: string[];
+  /** Pods the NetworkPolicies admit to the metrics ports. */
+  readonly metricsScraper: PodPeer;
+}
+
+/** The statefulset engine's settings. */
+export interface StatefulSetEngineSettings extends PgMemberSettings {
+  /** TLS of every connection from another pod. */
+  readonly tls?: StoreTls;
+}
+
+/** The patroni engine's settings. */
+export interface PatroniEngineSettings extends PgMemberSettings {
+  readonly patroni: PatroniSettings;
+}
+
+/** The cloudnative-pg engine's settings. */
+export interface CloudNativePgSettings extends PgEngineSettings {
+  readonly pooler: boolean;
+  readonly backup?: { readonly schedule: string; readonly volumeSnapshotClass: string };
+  readonly podMonitorLabels: Record<string, string>;
+  /** Pod options of the PgBouncer pods: `pod` with `poolerPod` laid over it. */
   readonly poolerPod: PodOptions;
 }
 
@@ -113,12 +127,10 @@ export interface PgServices {
 
 export type PgEngineOutput = PgWiring & PgEngineObjects;
 
-/** One way of running PostgreSQL: a PgReplicaSet picks its engine by name and lets it build everything. */
-export interface PgEngineModule {
-  /** PostgreSQL image used when the props name none. */
-  readonly defaultImage: string;
-  /** The Secret clients read, given the one the props name (if any). */
-  credentialsSecret(name: string, requested: string | undefined): string;
-  /** Creates the engine's objects in `scope` (the PgReplicaSet) and returns how to reach them. */
-  build(scope: Construct, settings: PgEngineSettings): PgEngineOutput;
-}
+/**
+ * One way of running PostgreSQL, on the one mode shape of every construct (lib/core/mode.ts): `resolve`
+ * validates every prop the engine reads (the shared ones through resolve.ts; its own, `ownProps`, each
+ * `@onlyWhen engine=...` in PgReplicaSetProps) and `build` creates its objects in the PgReplicaSet from
+ * those settings alone, returning how to reach them.
+ */
+export type PgEngineModule<S extends PgEngineSettings> = ModeModule<PgReplicaSetProps, S, PgEngineOutput>;

@@ -1,13 +1,17 @@
+import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint } from '../core/endpoints';
 import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, RUNTIME_LABELS_ANNOTATION } from '../core/names';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, statefulSetPlacement } from '../core/pod-defaults';
 import { annotateServiceAccount, applyPodOptions } from '../core/pod-options';
-import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
-import { renderPatroniConf, renderPatroniHba } from './patroni-conf';
+import { propError, requireWholeDuration } from '../core/validation';
+import { PatroniEngineSettings, PatroniSettings, PgEngineModule, PgEngineOutput } from './engine';
+import { DEFAULT_PATRONI_TIMING, patroniTimingViolation, renderPatroniConf, renderPatroniHba } from './patroni-conf';
 import { renderPatroniLauncher } from './patroni-launcher';
 import { parsePgSize, renderPrimaryInitScript } from './postgres-conf';
+import { MEMBER_PROPS, resolveMemberSettings } from './resolve';
+import { PatroniProps } from './settings';
 import {
   APP_CREDENTIAL_KEYS, monitorInitEnv, createConfigMap, createPgServices, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume,
 } from './shared';
@@ -36,11 +40,32 @@ export const PATRONI_COMMAND = ['/usr/bin/python3', `${ETC}/launch-patroni.py`, 
  * Patroni, with Kubernetes (ConfigMaps) as its store; `-rw` selects the member Patroni labels
  * `role=master`, `-ro` those labelled `role=replica`, `-pods` gives per-pod DNS.
  */
-export const patroniEngine: PgEngineModule = {
-  defaultImage: 'ghcr.io/hscale/patroni:15.15-3.0.2',
-  credentialsSecret: (name, requested) => requested ?? `${name}-credentials`,
+/** The image the patroni engine runs when the props name none: images/patroni/Dockerfile, PostgreSQL and Patroni versions in its tag. */
+export const PATRONI_DEFAULT_IMAGE = 'ghcr.io/hscale/patroni:15.15-3.0.2';
+
+export const patroniEngine: PgEngineModule<PatroniEngineSettings> = {
+  name: 'patroni',
+  ownProps: [...MEMBER_PROPS, 'patroni'],
+  resolve: (scope, props) => ({ ...resolveMemberSettings(scope, props, PATRONI_DEFAULT_IMAGE), patroni: resolvePatroni(scope, props.patroni ?? {}) }),
   build: (scope, settings) => new PatroniBuilder(scope, settings).build(),
 };
+
+/** The `patroni` prop: a timing that fails over within `ttl` (`patroniTimingViolation`), a lag bound that is a PostgreSQL size. */
+function resolvePatroni(scope: Construct, props: PatroniProps): PatroniSettings {
+  const timing = {
+    ttl: requireWholeDuration(scope, 'patroni.ttl', props.ttl ?? Duration.seconds(DEFAULT_PATRONI_TIMING.ttl), 'seconds', 2, 300),
+    loopWait: requireWholeDuration(scope, 'patroni.loopWait', props.loopWait ?? Duration.seconds(DEFAULT_PATRONI_TIMING.loopWait), 'seconds', 1, 60),
+    retryTimeout: requireWholeDuration(scope, 'patroni.retryTimeout', props.retryTimeout ?? Duration.seconds(DEFAULT_PATRONI_TIMING.retryTimeout), 'seconds', 1, 120),
+  };
+  const violation = patroniTimingViolation(timing);
+  if (violation) throw propError(scope, 'patroni.ttl', `${timing.ttl}s`, violation);
+  const maximumLagOnFailover = props.maximumLagOnFailover ?? '1MB';
+  if (!parsePgSize(maximumLagOnFailover)) {
+    throw propError(scope, 'patroni.maximumLagOnFailover', maximumLagOnFailover, 'must be a PostgreSQL size with a unit, e.g. \'1MB\'');
+  }
+  return { timing, synchronousModeStrict: props.synchronousModeStrict ?? false, maximumLagOnFailover };
+}
+
 
 class PatroniBuilder {
   private readonly members: number;
@@ -49,7 +74,7 @@ class PatroniBuilder {
   private readonly leaderPods: Record<string, string>;
   private readonly replicaPods: Record<string, string>;
 
-  constructor(private readonly scope: Construct, private readonly s: PgEngineSettings) {
+  constructor(private readonly scope: Construct, private readonly s: PatroniEngineSettings) {
     this.members = s.replicas + 1;
     this.podsService = `${s.name}-pods`;
     this.allPods = { [INSTANCE_LABEL]: s.name, 'app.kubernetes.io/name': 'postgresql' };

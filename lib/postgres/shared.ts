@@ -7,7 +7,7 @@ import { disruptionBudget , exporterSidecar } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
 import { StoreTls, tlsCaEnv } from '../core/tls';
-import { PgEngineSettings, PgServices } from './engine';
+import { PgEngineSettings, PgMemberSettings, PgServices } from './engine';
 import { EXPORTER_QUERIES_FILE, renderExporterQueries } from './exporter-queries';
 
 export const PG_PORT = 5432;
@@ -93,7 +93,7 @@ export function podsServiceMetricsEndpoint(scope: Construct, s: PgEngineSettings
  * The postgres_exporter sidecar of a pod, connecting over the pod's loopback as the monitoring role, which can read statistics and no table;
  * it runs the custom queries of the pod's `config` volume.
  */
-export function memberExporter(s: PgEngineSettings): k8s.Container {
+export function memberExporter(s: PgMemberSettings): k8s.Container {
   return {
     ...exporterSidecar({
       image: s.exporterImage, port: EXPORTER_PORT, healthPath: '/', cpuLimit: '200m',
@@ -109,7 +109,7 @@ export function memberExporter(s: PgEngineSettings): k8s.Container {
 }
 
 /** The `data` volume claim template of a member StatefulSet. */
-export function dataVolumeClaim(s: PgEngineSettings, labels: Record<string, string>): k8s.KubePersistentVolumeClaimProps {
+export function dataVolumeClaim(s: PgMemberSettings, labels: Record<string, string>): k8s.KubePersistentVolumeClaimProps {
   return {
     metadata: { name: 'data', labels },
     spec: {

@@ -4,10 +4,11 @@ import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, nam
 import {
   restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, statefulSetPlacement,
 } from '../core/pod-defaults';
-import { tlsFiles, tlsVolume } from '../core/tls';
-import { PgEngineModule, PgEngineOutput, PgEngineSettings } from './engine';
+import { resolveStoreTls, tlsFiles, tlsVolume } from '../core/tls';
+import { PgEngineModule, PgEngineOutput, StatefulSetEngineSettings } from './engine';
 import { EXPORTER_QUERIES_FILE } from './exporter-queries';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript, withPostgresCertificateReload } from './postgres-conf';
+import { MEMBER_PROPS, resolveMemberSettings } from './resolve';
 import {
   APP_CREDENTIAL_KEYS, applyMemberPodOptions, monitorInitEnv, createConfigMap, createPgServices, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, memberExporter, PG_PORT, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume, usedFilesHash,
 } from './shared';
@@ -30,9 +31,13 @@ type Role = 'primary' | 'replica';
  * `pg_basebackup` and one slot each) and makes a primary and a replica StatefulSet, the Services
  * `-rw`, `-ro` and per-pod DNS, budgets and NetworkPolicies.
  */
-export const statefulSetEngine: PgEngineModule = {
-  defaultImage: 'postgres:15.15',
-  credentialsSecret: (name, requested) => requested ?? `${name}-credentials`,
+/** The PostgreSQL image the statefulset engine runs when the props name none (the patroni image builds on it). */
+export const STATEFULSET_DEFAULT_IMAGE = 'postgres:15.15';
+
+export const statefulSetEngine: PgEngineModule<StatefulSetEngineSettings> = {
+  name: 'statefulset',
+  ownProps: [...MEMBER_PROPS, 'tls'],
+  resolve: (scope, props) => ({ ...resolveMemberSettings(scope, props, STATEFULSET_DEFAULT_IMAGE), tls: resolveStoreTls(scope, 'tls', props.tls) }),
   build: (scope, settings) => new StatefulSetBuilder(scope, settings).build(),
 };
 
@@ -45,7 +50,7 @@ class StatefulSetBuilder {
   private readonly replicaPods: Record<string, string>;
   private readonly allPods: Record<string, string>;
 
-  constructor(private readonly scope: Construct, private readonly s: PgEngineSettings) {
+  constructor(private readonly scope: Construct, private readonly s: StatefulSetEngineSettings) {
     this.podsService = `${s.name}-pods`;
     this.replicaSetName = `${s.name}-replica`;
     this.primaryHost = `${s.name}-rw.${s.dnsSuffix}`;

@@ -1889,8 +1889,8 @@ export const PROP_SCHEMAS = {
         },
         "credentialsSecret": {
           "$ref": "#/definitions/SecretRef",
-          "description": "Secret with the keys `username`, `password`, `database`, `superuser-password`, `replication-username` and `replication-password` (statefulset and patroni engines), and `rewind-username`, `rewind-password`, `restapi-username` and `restapi-password` (patroni engine: pg_rewind's role, the REST API's basic auth), which you create.",
-          "default": "- `{ secretName: '<name>-credentials' }` (statefulset, patroni); cloudnative-pg's own `<name>-app`"
+          "description": "Secret with the keys `username`, `password`, `database`, `superuser-password`, `replication-username` and `replication-password` (statefulset and patroni engines), and `rewind-username`, `rewind-password`, `restapi-username` and `restapi-password` (patroni engine: pg_rewind's role, the REST API's basic auth), which you create. cloudnative-pg: the operator makes its own `<name>-app`.",
+          "default": "- `{ secretName: '<name>-credentials' }`"
         },
         "image": {
           "type": "string",
@@ -1904,7 +1904,7 @@ export const PROP_SCHEMAS = {
         },
         "exporterImage": {
           "type": "string",
-          "description": "postgres_exporter image.",
+          "description": "postgres_exporter image of the sidecars (cloudnative-pg: the instance manager serves the metrics).",
           "default": "quay.io/prometheuscommunity/postgres-exporter:v0.15.0"
         },
         "exporterImageDigest": {
@@ -1924,7 +1924,7 @@ export const PROP_SCHEMAS = {
         },
         "accessMode": {
           "$ref": "#/definitions/PgAccessMode",
-          "description": "Access mode of the volumes.",
+          "description": "Access mode of the volumes (cloudnative-pg: the operator's).",
           "default": "ReadWriteOnce"
         },
         "placement": {
@@ -1994,7 +1994,7 @@ export const PROP_SCHEMAS = {
           "items": {
             "type": "string"
           },
-          "description": "Networks replicas connect from, for pg_hba.conf (the NetworkPolicy narrows it to the replica pods).",
+          "description": "Networks replicas and clients connect from, for pg_hba.conf (the NetworkPolicy narrows it to the linked pods; cloudnative-pg: the operator's pg_hba).",
           "default": "- the private ranges 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16"
         },
         "patroni": {
@@ -2032,7 +2032,7 @@ export const PROP_SCHEMAS = {
         },
         "metricsScraper": {
           "$ref": "#/definitions/PodPeer",
-          "description": "Pods allowed to scrape the exporters.",
+          "description": "Pods the NetworkPolicies admit to the exporters (cloudnative-pg makes no NetworkPolicy; its PodMonitor has `podMonitorLabels`).",
           "default": "- pods labelled app.kubernetes.io/name=prometheus in the namespace 'monitoring' (a namespaceSelector must pin kubernetes.io/metadata.name)"
         },
         "podMonitorLabels": {
@@ -2057,11 +2057,31 @@ export const PROP_SCHEMAS = {
         }
       },
       "additionalProperties": false,
-      "description": "Props of a  {@link  PgReplicaSet } .",
+      "description": "Props of a  {@link  PgReplicaSet  } .",
       "onlyWhen": {
         "prop": "engine",
         "default": "statefulset",
         "props": {
+          "credentialsSecret": [
+            "statefulset",
+            "patroni"
+          ],
+          "exporterImage": [
+            "statefulset",
+            "patroni"
+          ],
+          "exporterImageDigest": [
+            "statefulset",
+            "patroni"
+          ],
+          "accessMode": [
+            "statefulset",
+            "patroni"
+          ],
+          "podNetworks": [
+            "statefulset",
+            "patroni"
+          ],
           "patroni": [
             "patroni"
           ],
@@ -2073,6 +2093,10 @@ export const PROP_SCHEMAS = {
           ],
           "backup": [
             "cloudnative-pg"
+          ],
+          "metricsScraper": [
+            "statefulset",
+            "patroni"
           ],
           "podMonitorLabels": [
             "cloudnative-pg"

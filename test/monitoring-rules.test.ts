@@ -4,6 +4,7 @@ import { Chart, Duration, Testing } from 'cdk8s';
 import { stringify } from 'yaml';
 import { AlertRule, LoadBalancer, Observability, PgReplicaSet, RedisCluster, RuleGroup, ScaledApi, WorkerPool } from '../lib';
 import { ALL_KNOWN_METRICS, KNOWN_METRICS, SLOT_RETAINED_WAL_METRIC } from '../lib/core/known-metrics';
+import { Manifest } from './support/manifest-checks';
 import { ProcessGroup, run } from './support/processes';
 import { metricNames } from './support/promql';
 import { checkRules, testRules } from './support/promtool';
@@ -444,4 +445,79 @@ test('the Patroni alerts exist only with the patroni engine, and they and the da
   expect(KNOWN_METRICS.patroni.filter(name => !served.has(name))).toEqual([]);
   // Beside Patroni's own: the StatefulSet kube-state-metrics reports, standing in for members that are all gone.
   expect([...new Set(patroniNames)].filter(name => !KNOWN_METRICS.patroni.includes(name))).toEqual(['kube_statefulset_replicas']);
+});
+
+test('promtool test rules: with the cloudnative-pg engine every PostgreSQL alert reads CloudNativePG\'s cnpg_* series, fires on them and stays silent on a healthy cluster', async () => {
+  // GIVEN a CloudNativePG cluster (instances test-db-1, the primary, and test-db-2) and its rules without annotations
+  const cnpgChart = Testing.chart();
+  const cnpgDb = new PgReplicaSet(cnpgChart, 'db', { engine: 'cloudnative-pg' });
+  const groups = new Observability(cnpgChart, 'obs', { targets: [cnpgDb] }).ruleGroups;
+  const rules = groups.flatMap(g => g.rules).filter((r): r is AlertRule => 'alert' in r);
+  const dir = group.tempDir();
+  await checkRules(dir, 'rules.yml', [{ name: 'cnpg', rules: rules.map(r => ({ ...r, annotations: undefined })) as unknown as RuleGroup['rules'] }]);
+  const primary = `${ns}, pod="test-db-1"`;
+  const standby = `${ns}, pod="test-db-2"`;
+  // A physical slot has no database: CloudNativePG serves its label empty, which is no label.
+  const slot = (pod: string) => `${pod}, slot_name="_cnpg_test_db_2", slot_type="physical"`;
+  const recovery = [series('cnpg_pg_replication_in_recovery', primary, '0x60'), series('cnpg_pg_replication_in_recovery', standby, '1x60')];
+  const cases: Record<string, { firing: object[]; healthy: object[]; labels: Record<string, string> }> = {
+    PostgresInstanceDown: {
+      firing: [series('cnpg_collector_up', `${standby}, cluster="test-db"`, '0x60')],
+      healthy: [series('cnpg_collector_up', `${standby}, cluster="test-db"`, '1x60')],
+      labels: { namespace: 'default', pod: 'test-db-2', cluster: 'test-db' },
+    },
+    PostgresAbsent: {
+      firing: [series('cnpg_collector_up', `${ns}, pod="other-db-1", cluster="other-db"`, '1x60')],
+      healthy: [series('cnpg_collector_up', `${primary}, cluster="test-db"`, '1x60')],
+      labels: {},
+    },
+    PostgresReplicationLagHigh: {
+      firing: [series('cnpg_pg_replication_lag', standby, '30x60')],
+      healthy: [series('cnpg_pg_replication_lag', standby, '0x60')],
+      labels: { namespace: 'default', pod: 'test-db-2' },
+    },
+    PostgresConnectionsNearMax: {
+      firing: [series('cnpg_backends_total', `${primary}, datname="app", usename="app", application_name="", state="active"`, '190x60'),
+        series('cnpg_pg_settings_setting', `${primary}, name="max_connections"`, '200x60'), series('cnpg_pg_settings_setting', `${primary}, name="max_wal_senders"`, '10x60')],
+      healthy: [series('cnpg_backends_total', `${primary}, datname="app", usename="app", application_name="", state="active"`, '10x60'),
+        series('cnpg_pg_settings_setting', `${primary}, name="max_connections"`, '200x60'), series('cnpg_pg_settings_setting', `${primary}, name="max_wal_senders"`, '10x60')],
+      labels: { namespace: 'default', pod: 'test-db-1' },
+    },
+    // The standby's copy of the high-availability slot is never active: only the primary's inactive slot pages.
+    PostgresReplicationSlotInactive: {
+      firing: [series('cnpg_pg_replication_slots_active', slot(primary), '0x60'), ...recovery],
+      healthy: [series('cnpg_pg_replication_slots_active', slot(primary), '1x60'), series('cnpg_pg_replication_slots_active', slot(standby), '0x60'), ...recovery],
+      labels: { namespace: 'default', pod: 'test-db-1', slot_name: '_cnpg_test_db_2', slot_type: 'physical' },
+    },
+    PostgresStandbyRetainsTooMuchWal: {
+      firing: [series('cnpg_pg_replication_slots_pg_wal_lsn_diff', slot(primary), `${2 ** 30 + 1}x60`)],
+      healthy: [series('cnpg_pg_replication_slots_pg_wal_lsn_diff', slot(primary), `${2 ** 30}x60`)],
+      labels: { namespace: 'default', pod: 'test-db-1', slot_name: '_cnpg_test_db_2', slot_type: 'physical' },
+    },
+    PostgresVolumeFillingUp: {
+      firing: [series('kubelet_volume_stats_available_bytes', `${ns}, persistentvolumeclaim="test-db-1"`, '50000000x60'),
+        series('kubelet_volume_stats_capacity_bytes', `${ns}, persistentvolumeclaim="test-db-1"`, '1000000000x60')],
+      healthy: [series('kubelet_volume_stats_available_bytes', `${ns}, persistentvolumeclaim="test-db-1"`, '900000000x60'),
+        series('kubelet_volume_stats_capacity_bytes', `${ns}, persistentvolumeclaim="test-db-1"`, '1000000000x60')],
+      labels: { namespace: 'default', persistentvolumeclaim: 'test-db-1' },
+    },
+  };
+  const severity = (name: string) => rules.find(r => r.alert === name)!.labels.severity;
+  // WHEN promtool evaluates each alert on CloudNativePG's series, firing and healthy
+  const output = await testRules(dir, {
+    rule_files: ['rules.yml'], evaluation_interval: '1m',
+    tests: Object.entries(cases).flatMap(([alertname, c]) => [
+      { name: `${alertname} fires`, interval: '1m', input_series: c.firing,
+        alert_rule_test: [{ eval_time: '59m', alertname, exp_alerts: [{ exp_labels: { ...c.labels, severity: severity(alertname) } }] }] },
+      { name: `${alertname} stays silent`, interval: '1m', input_series: c.healthy, alert_rule_test: [{ eval_time: '59m', alertname, exp_alerts: [] }] },
+    ]),
+  });
+  // THEN every case passes, every alert has its case, and the rules and the dashboard read only CloudNativePG's and the kubelet's names
+  expect(output).toContain('SUCCESS');
+  expect(rules.map(r => r.alert).sort()).toEqual(Object.keys(cases).sort());
+  const dashboard = Testing.synth(cnpgChart).filter(o => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1')
+    .flatMap(o => Object.values(o.data as Record<string, string>)).flatMap(json => JSON.parse(json).panels.flatMap((p: Manifest) => (p.targets ?? []).map((t: Manifest) => t.expr)));
+  const names = new Set([...rules.map(r => r.expr), ...dashboard].flatMap(metricNames));
+  expect(dashboard.length).toBeGreaterThan(0);
+  expect([...names].filter(name => !KNOWN_METRICS['cloudnative-pg'].includes(name) && !KNOWN_METRICS.kubelet.includes(name))).toEqual([]);
 });

@@ -120,8 +120,11 @@ export interface KedaTrigger {
 
 /** What a Prometheus scrapes on a construct's pods. */
 export interface MetricsEndpoint {
-  /** Which kind of exporter answers, so monitoring knows the metric names (`patroni`: Patroni's own REST `/metrics`). */
-  readonly exporter: 'hscale-service' | 'hscale-worker' | 'postgres-exporter' | 'patroni' | 'redis-exporter' | 'nginx-exporter';
+  /**
+   * Which kind of exporter answers, so monitoring knows the metric names (`patroni`: Patroni's own REST `/metrics`;
+   * `cloudnative-pg`: the CloudNativePG instance manager's `cnpg_*`).
+   */
+  readonly exporter: 'hscale-service' | 'hscale-worker' | 'postgres-exporter' | 'cloudnative-pg' | 'patroni' | 'redis-exporter' | 'nginx-exporter';
   /** Labels of the pods that serve metrics. */
   readonly podSelector: Record<string, string>;
   /** Name every pod of the endpoint starts with (`<name>-...`), for selecting its series. */

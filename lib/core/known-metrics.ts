@@ -41,6 +41,12 @@ export const KNOWN_METRICS: Record<string, string[]> = {
     // the custom query of lib/postgres/exporter-queries.ts, which the chart's exporter sidecars run.
     SLOT_RETAINED_WAL_METRIC,
   ],
+  // CloudNativePG's instance manager: its collector (pkg/management/postgres/webserver/metricserver/pg_collector.go) and
+  // default queries (config/manager/default-monitoring.yaml), each column served as cnpg_<query>_<column>.
+  'cloudnative-pg': [
+    'cnpg_collector_up', 'cnpg_pg_replication_lag', 'cnpg_pg_replication_in_recovery', 'cnpg_pg_stat_replication_replay_diff_bytes',
+    'cnpg_backends_total', 'cnpg_pg_settings_setting', 'cnpg_pg_replication_slots_active', 'cnpg_pg_replication_slots_pg_wal_lsn_diff',
+  ],
   // Patroni 3.0.2's REST /metrics (patroni/api.py do_GET_metrics), labelled scope=<cluster>; the image's
   // and Debian bookworm's version. patroni_postgres_streaming came with 3.0.3: not served here.
   'patroni': [

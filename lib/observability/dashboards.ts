@@ -1,4 +1,5 @@
 import { MetricsEndpoint } from '../core/endpoints';
+import { PostgresSeries, POSTGRES_SERIES } from './postgres-series';
 import { autoscalerMatcher, Concern, concernOf, jobMatcher, kedaQueueLength, MonitoredEndpoint, podMatcher } from './rules';
 
 /** A Grafana panel query. */
@@ -128,20 +129,21 @@ const workerPanels: PanelsOf = e => {
   ];
 };
 
-const postgresqlPanels: PanelsOf = e => {
+/** The PostgreSQL panels, on the series of the exporter that serves them (`pg`). */
+const postgresqlPanels = (pg: PostgresSeries): PanelsOf => e => {
   const pods = podMatcher(e);
   return [
     ...(e.withoutReplicas ? [] : [
-      { title: 'Replication lag', unit: 's', queries: [{ expr: `pg_replication_lag_seconds{${pods}}`, legend: '{{pod}}' }] },
-      { title: 'Standby WAL behind', unit: 'bytes', queries: [{ expr: `pg_stat_replication_pg_wal_lsn_diff{${pods}}`, legend: '{{application_name}}' }] },
+      { title: 'Replication lag', unit: 's', queries: [{ expr: pg.lagSeconds(pods), legend: '{{pod}}' }] },
+      { title: 'Standby WAL behind', unit: 'bytes', queries: [{ expr: pg.standbyReplayBytes(pods), legend: '{{application_name}}' }] },
     ]),
     {
       title: 'Connections', unit: 'short', queries: [
-        { expr: `sum by (pod) (pg_stat_activity_count{${pods}})`, legend: '{{pod}}' },
-        { expr: `max(pg_settings_max_connections{${pods}})`, legend: 'max_connections' },
+        { expr: `sum by (pod) (${pg.backends(pods)})`, legend: '{{pod}}' },
+        { expr: `max(${pg.maxConnections(pods)})`, legend: 'max_connections' },
       ],
     },
-    { title: 'Instances up', unit: 'short', queries: [{ expr: `pg_up{${pods}}`, legend: '{{pod}}' }] },
+    { title: 'Instances up', unit: 'short', queries: [{ expr: `${pg.upMetric}{${pods}}`, legend: '{{pod}}' }] },
   ];
 };
 
@@ -213,7 +215,8 @@ const nginxPanels: PanelsOf = e => {
 const PANELS_OF: Record<MetricsEndpoint['exporter'], PanelsOf> = {
   'hscale-service': apiPanels,
   'hscale-worker': workerPanels,
-  'postgres-exporter': postgresqlPanels,
+  'postgres-exporter': postgresqlPanels(POSTGRES_SERIES['postgres-exporter']),
+  'cloudnative-pg': postgresqlPanels(POSTGRES_SERIES['cloudnative-pg']),
   'patroni': patroniPanels,
   'redis-exporter': redisPanels,
   'nginx-exporter': nginxPanels,

@@ -1,5 +1,5 @@
 import { MetricsEndpoint } from '../core/endpoints';
-import { SLOT_RETAINED_WAL_METRIC } from '../core/known-metrics';
+import { PostgresSeries, POSTGRES_SERIES } from './postgres-series';
 
 /** One Prometheus alerting rule. */
 export interface AlertRule {
@@ -63,6 +63,7 @@ const CONCERN_OF: Record<MetricsEndpoint['exporter'], Concern> = {
   'hscale-service': 'api',
   'hscale-worker': 'worker',
   'postgres-exporter': 'postgresql',
+  'cloudnative-pg': 'postgresql',
   // Patroni's alerts and panels join PostgreSQL's: one page about the database, with a row of its own.
   'patroni': 'postgresql',
   'redis-exporter': 'redis',
@@ -287,34 +288,35 @@ function scalerErrorsAlert(e: MonitoredEndpoint, alert: MakeAlert): AlertRule {
     'ScaledObject {{ $labels.scaledObject }} fails to read its queue length: the pool is not scaled (a pool at zero takes no job). Read the keda-operator logs.');
 }
 
-const replicationAlerts: AlertsOf = (e, t, alert) => [
+const replicationAlerts = (pg: PostgresSeries): AlertsOf => (e, t, alert) => [
   alert('PostgresReplicationLagHigh', 'warning', '2m',
-    `pg_replication_lag_seconds{${podMatcher(e)}} > ${t.replicationLagSeconds}`,
+    `${pg.lagSeconds(podMatcher(e))} > ${t.replicationLagSeconds}`,
     `${e.workloadName}: a replica lags more than ${t.replicationLagSeconds} s`,
     '{{ $labels.pod }} replays {{ $value | humanizeDuration }} behind the primary; the service ejects it from reads.'),
   // Critical after 30 minutes: by then the slot may have reached max_slot_wal_keep_size, past which the replica must re-clone.
   alert('PostgresReplicationSlotInactive', 'critical', '30m',
-    `pg_replication_slot_slot_is_active{${podMatcher(e)}} == 0`,
+    pg.inactiveSlots(podMatcher(e)),
     `${e.workloadName}: replication slot {{ $labels.slot_name }} has been inactive for 30 minutes and retains WAL`,
     'A slot without its replica keeps WAL up to max_slot_wal_keep_size, then is lost: bring the replica back or drop the slot.'),
   // Read from the slots (the exporter's custom query), not pg_stat_replication: a disconnected standby's slot retains the most.
   alert('PostgresStandbyRetainsTooMuchWal', 'warning', '10m',
-    `${SLOT_RETAINED_WAL_METRIC}{${podMatcher(e)}} > ${t.slotRetainedBytes}`,
+    `${pg.slotRetainedBytes(podMatcher(e))} > ${t.slotRetainedBytes}`,
     `${e.workloadName}: a standby's slot holds more than ${Math.round(t.slotRetainedBytes / 2 ** 20)} MiB of WAL`,
     'Slot {{ $labels.slot_name }} on {{ $labels.pod }} retains {{ $value | humanize1024 }}B of WAL on disk, connected or not.'),
 ];
 
-const postgresqlAlerts: AlertsOf = (e, t, alert) => [
-  alert('PostgresInstanceDown', 'critical', '1m', `pg_up{${podMatcher(e)}} == 0`,
+/** The PostgreSQL alerts, on the series of the exporter that serves them (`pg`). */
+const postgresqlAlerts = (pg: PostgresSeries): AlertsOf => (e, t, alert) => [
+  alert('PostgresInstanceDown', 'critical', '1m', `${pg.upMetric}{${podMatcher(e)}} == 0`,
     `${e.workloadName}: a PostgreSQL instance is down`, '{{ $labels.pod }} does not answer its exporter.'),
-  absentAlert('Postgres', 'pg_up', e, alert),
+  absentAlert('Postgres', pg.upMetric, e, alert),
   alert('PostgresConnectionsNearMax', 'warning', '5m',
-    `sum by (namespace, pod) (pg_stat_activity_count{${podMatcher(e)}}) / max by (namespace, pod) (pg_settings_max_connections{${podMatcher(e)}}) > ${t.connectionsRatio}`,
+    `sum by (namespace, pod) (${pg.backends(podMatcher(e))}) / max by (namespace, pod) (${pg.maxConnections(podMatcher(e))}) > ${t.connectionsRatio}`,
     `${e.workloadName}: connections above ${percent(t.connectionsRatio)} of max_connections`,
     '{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its connections: size the pools or add a pooler.'),
   ...volumeAlerts('Postgres', e, t, alert),
   // Without standbys these series never exist: the alerts could never fire.
-  ...(e.withoutReplicas ? [] : replicationAlerts(e, t, alert)),
+  ...(e.withoutReplicas ? [] : replicationAlerts(pg)(e, t, alert)),
 ];
 
 /**
@@ -386,7 +388,8 @@ const nginxAlerts: AlertsOf = (e, _t, alert) => [
 const ALERTS_OF: Record<MetricsEndpoint['exporter'], AlertsOf> = {
   'hscale-service': apiAlerts,
   'hscale-worker': workerAlerts,
-  'postgres-exporter': postgresqlAlerts,
+  'postgres-exporter': postgresqlAlerts(POSTGRES_SERIES['postgres-exporter']),
+  'cloudnative-pg': postgresqlAlerts(POSTGRES_SERIES['cloudnative-pg']),
   'patroni': patroniAlerts,
   'redis-exporter': redisAlerts,
   'nginx-exporter': nginxAlerts,

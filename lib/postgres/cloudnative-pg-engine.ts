@@ -83,8 +83,10 @@ class CloudNativePgBuilder {
       clientLinks: clientPods.map(podSelector => ({ peer: { podSelector }, ports: [PG_PORT] })),
       serverPools: poolers && this.poolerServerPools(poolers),
       clientEnv: postgresClientEnv(s.credentialsSecret, { user: 'username', password: 'password', database: 'dbname' }, primaryHost, replicaHosts),
-      // CloudNativePG names each instance's claim after the instance: <cluster>-<n>.
-      metricsEndpoints: [{ ...postgresMetricsEndpoint(s.name, clusterPods, { hasMonitor: true }, s.replicas), volumeClaims: `${s.name}-` }],
+      // The instance manager serves the metrics, as cnpg_*; CloudNativePG names each instance's claim after the instance: <cluster>-<n>.
+      metricsEndpoints: [{
+        ...postgresMetricsEndpoint(s.name, clusterPods, { hasMonitor: true }, s.replicas), exporter: 'cloudnative-pg', volumeClaims: `${s.name}-`,
+      }],
     };
   }
 

@@ -22,7 +22,8 @@ export class CmsChart extends Chart {
     super(scope, id, props);
     this.namespaceObject = new PodSecurityNamespace(this, 'namespace');
     // Prisma's connection_limit=20 per pod at 10 pods needs 200 connections; the guide's max_connections=100 would refuse half of them.
-    this.db = new PgReplicaSet(this, 'db', { replicas: 0, maxConnections: 250 });
+    // One instance, as the guide's: no replica to promote, so Patroni (the default engine) would add only its API-server access.
+    this.db = new PgReplicaSet(this, 'db', { engine: 'statefulset', replicas: 0, maxConnections: 250 });
     // The guide's Redis holds refresh tokens beside the cache: evicting one logs a user out, so at maxmemory writes fail instead
     // (the service then serves from the database and counts cache_errors_total; RedisMemoryHigh warns at 80% first).
     this.cache = new RedisCluster(this, 'cache', { mode: 'standalone', maxmemoryPolicy: 'noeviction' });

@@ -42,6 +42,10 @@ function nodesOf(c: IConstruct): TopologyNode[] {
   }
   if (c instanceof PgReplicaSet) {
     if (!c.primary) return [{ id: c.name, lines: ['PostgreSQL (CloudNativePG)', c.name, `1 primary + ${c.replicas} replicas`], shape: 'cylinder', podLabels: [] }];
+    if (c.engine === 'patroni') {
+      const lines = ['PostgreSQL (Patroni)', `${c.replicas + 1} members, any may lead`, `${c.primaryHost.split('.')[0]}: the leader`];
+      return [{ id: c.name, lines, shape: 'cylinder', podLabels: [templateLabels(c.primary)] }];
+    }
     return [
       { id: `${c.name}-primary`, lines: ['PostgreSQL primary', c.primaryHost.split('.')[0]], shape: 'cylinder', podLabels: [templateLabels(c.primary)] },
       { id: `${c.name}-replica`, lines: [`PostgreSQL replicas x${c.replicas}`, 'streaming, one slot each'], shape: 'cylinder', podLabels: [templateLabels(c.replicaSet)] },

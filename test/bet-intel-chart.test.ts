@@ -34,7 +34,8 @@ test('nginx retries the next pod on invalid headers and 500s too, with 5 s conne
 });
 
 test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters with a replica each, so no lost master takes its slots down', () => {
-  expect(chart.find('StatefulSet', 'bet-intel-db-replica').spec.replicas).toBe(2);
+  // Patroni members: the leader and 2 replicas, any of which it promotes when the leader goes.
+  expect(chart.find('StatefulSet', 'bet-intel-db').spec.replicas).toBe(3);
   const redis = chart.find('StatefulSet', 'bet-intel-cache');
   expect(redis.spec.replicas).toBe(6);
   expect(chart.env('Job', /^bet-intel-cache-create-[0-9a-f]{10}$/).REPLICAS_PER_SHARD).toBe('1');

@@ -17,8 +17,7 @@ test('the production topology has a box per tier, with the pod counts of its con
     'clients': 'clients',
     'hscale-lb': 'LoadBalancer (nginx, least_conn) / hscale-lb / 2-10 pods (HPA)',
     'hscale-api': 'ScaledApi / hscale-api / 3-20 pods (HPA)',
-    'hscale-db-primary': 'PostgreSQL primary / hscale-db-rw',
-    'hscale-db-replica': 'PostgreSQL replicas x2 / streaming, one slot each',
+    'hscale-db': 'PostgreSQL (Patroni) / 3 members, any may lead / hscale-db-rw: the leader',
     'hscale-cache': 'Redis Cluster / 6 nodes / hscale-cache-0 hscale-cache-1 hscale-cache-2 / hscale-cache-3 hscale-cache-4 hscale-cache-5',
     'hscale-jobs': 'WorkerPool / queue items / 1-10 pods (keda)',
     'hscale-queue': 'Redis + Sentinel / master \'hscale\' + replicas / 3 sentinels',
@@ -31,21 +30,18 @@ test('the edges are the NetworkPolicy links, labelled with their ports', () => {
   expect(edges).toEqual([
     'clients -> hscale-lb: 8080,8443',
     'hscale-api -> hscale-cache: 6379',
-    'hscale-api -> hscale-db-primary: 5432',
-    'hscale-api -> hscale-db-replica: 5432',
+    'hscale-api -> hscale-db: 5432',
     'hscale-api -> hscale-queue: 6379,26379',
     'hscale-cache -> hscale-cache: 6379,16379',
-    'hscale-db-replica -> hscale-db-primary: 5432',
+    'hscale-db -> hscale-db: 5432,8008',
     'hscale-jobs -> hscale-cache: 6379',
-    'hscale-jobs -> hscale-db-primary: 5432',
-    'hscale-jobs -> hscale-db-replica: 5432',
+    'hscale-jobs -> hscale-db: 5432',
     'hscale-jobs -> hscale-queue: 6379,26379',
     'hscale-lb -> hscale-api: 8000',
     'hscale-queue -> hscale-queue: 6379,26379',
     'monitoring -> hscale-api: 8000',
     'monitoring -> hscale-cache: 9121',
-    'monitoring -> hscale-db-primary: 9187',
-    'monitoring -> hscale-db-replica: 9187',
+    'monitoring -> hscale-db: 9187,8008',
     'monitoring -> hscale-jobs: 9100',
     'monitoring -> hscale-lb: 9113',
     'monitoring -> hscale-queue: 9121',
@@ -67,7 +63,7 @@ test('a chart changed by its props draws the change: a smaller API range and no 
 test('the DOT output names every node and labelled edge, and Graphviz renders it to SVG', async () => {
   const dot = renderDot(productionTopology());
   expect(dot).toContain('"hscale-lb" -> "hscale-api" [label="8000"];');
-  expect(dot).toContain('"monitoring" -> "hscale-db-primary" [label="9187", style=dashed];');
+  expect(dot).toContain('"monitoring" -> "hscale-db" [label="9187, 8008", style=dashed];');
   expect(dot).toContain('"hscale-api" [shape=box3d, label="ScaledApi\\nhscale-api\\n3-20 pods (HPA)"];');
   const dir = mkdtempSync(join(tmpdir(), 'hscale-diagram-'));
   try {
@@ -75,7 +71,7 @@ test('the DOT output names every node and labelled edge, and Graphviz renders it
     const svg = readFileSync(join(dir, 'hscale.svg'), 'utf8');
     expect(svg).toContain('<svg');
     expect(svg).toContain('>ScaledApi</text>');
-    expect((svg.match(/class="edge"/g) ?? []).length).toBe(20);
+    expect((svg.match(/class="edge"/g) ?? []).length).toBe(17);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,6 @@
 import { Testing } from 'cdk8s';
 import { FastNextChart } from '../charts/fastnext-chart';
+import { PATRONI_COMMAND } from '../lib/postgres/patroni-engine';
 import { externalRequirements } from '../lib/render';
 import { namespacedChartProblems, synthChart } from './support/guide-chart';
 import { Manifest } from './support/manifest-checks';
@@ -51,20 +52,20 @@ test('the pools are the guide\'s 20 + 40 on the primary and 10 + 20 per replica,
   expect([env.PG_POOL_MAX, env.PG_REPLICA_POOL_MAX, env.PG_POOL_TIMEOUT_MS]).toEqual(['60', '30', '30000']);
   // fastnext_db_pool_size reports the guide's pool_size, 20, as its sample does.
   expect(env.PG_POOL_SIZE).toBe('20');
-  const maxConnections = Number(/max_connections = (\d+)/.exec(chart.configFile('fastnext-db-config', 'postgresql.conf'))![1]);
+  const maxConnections = Number(chart.patroniParameters('fastnext-db-config').max_connections);
   expect(maxConnections).toBeGreaterThanOrEqual(20 * 60);
 });
 
-test('the API serves the guide\'s fastnext_* metrics and reads from both replicas and all six Redis nodes', () => {
+test('the API serves the guide\'s fastnext_* metrics, reads from the members that are replicas (it checks all three), and knows all six Redis nodes', () => {
   const env = chart.env('Deployment', 'backend-api');
   expect(env.METRICS_PREFIX).toBe('fastnext');
-  expect(String(env.POSTGRES_READ_REPLICAS).split(',')).toHaveLength(2);
+  expect(String(env.POSTGRES_READ_REPLICAS).split(',')).toEqual([0, 1, 2].map(i => `fastnext-db-${i}.fastnext-db-pods.fastnext.svc.cluster.local:5432`));
   expect(String(env.REDIS_CLUSTER_NODES).split(',')).toHaveLength(6);
 });
 
-test('PostgreSQL is 1 primary + 2 replicas; Redis Cluster is 3 masters + 3 replicas with the guide\'s redis.conf', () => {
-  expect(chart.find('StatefulSet', 'fastnext-db-primary').spec.replicas).toBe(1);
-  expect(chart.find('StatefulSet', 'fastnext-db-replica').spec.replicas).toBe(2);
+test('PostgreSQL is 1 primary + 2 replicas, 3 Patroni members that fail over by themselves; Redis Cluster is 3 masters + 3 replicas with the guide\'s redis.conf', () => {
+  expect(chart.find('StatefulSet', 'fastnext-db').spec.replicas).toBe(3);
+  expect(chart.find('StatefulSet', 'fastnext-db').spec.template.spec.containers[0].command).toEqual(PATRONI_COMMAND);
   expect(chart.find('StatefulSet', 'fastnext-cache').spec.replicas).toBe(6);
   const conf = chart.configFile('fastnext-cache', 'redis.conf');
   for (const line of ['cluster-enabled yes', 'cluster-node-timeout 5000', 'maxmemory 2147483648', 'maxmemory-policy allkeys-lru',

@@ -146,7 +146,7 @@ test('the Job, its RBAC and NetworkPolicy pass the manifest checks, with no lite
 
 test('the Role creates Secrets and reads none, the superuser\'s included; it cannot update, patch or delete', () => {
   const { manifests } = chartWithSecrets();
-  const role = manifests.find(m => m.kind === 'Role')!;
+  const role = manifests.find(m => m.kind === 'Role' && m.metadata.labels['app.kubernetes.io/component'] === 'generated-secrets')!;
   expect(role.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]);
 });
 
@@ -182,7 +182,9 @@ test('the Job names what it creates, runs once with a token, and may reach only 
   expect(JSON.parse(job.metadata.annotations['hscale.io/generated-secrets'])).toEqual({
     'api-admin': ['token'],
     'test-chart-db-credentials': [
-      'username', 'database', 'replication-username', 'monitor-username', 'password', 'superuser-password', 'replication-password', 'monitor-password',
+      // The rewind role's (Patroni, the default engine, rewinds a failed leader with pg_rewind) and the REST API's basic auth.
+      'username', 'database', 'replication-username', 'monitor-username', 'rewind-username', 'restapi-username',
+      'password', 'superuser-password', 'replication-password', 'monitor-password', 'rewind-password', 'restapi-password',
     ],
     // One password per Redis ACL user of a cluster, and KEDA's user name, which its TriggerAuthentication reads from a Secret.
     'test-chart-cache-auth': ['keda-username', 'password', 'exporter-password', 'keda-password', 'replication-password', 'operator-password'],

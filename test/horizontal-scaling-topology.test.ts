@@ -16,13 +16,14 @@ test('one construct synthesizes every tier of the guides, wired, and every objec
   expect(manifests.map(m => `${m.kind}/${m.metadata.name}`)).toMatchSnapshot();
   await checkManifests(manifests);
   expect(names(manifests, 'Deployment')).toEqual(['test-app-api', 'test-app-lb']);
-  expect(names(manifests, 'StatefulSet')).toEqual(['test-app-cache', 'test-app-db-primary', 'test-app-db-replica']);
+  expect(names(manifests, 'StatefulSet')).toEqual(['test-app-cache', 'test-app-db']);
   expect(names(manifests, 'HorizontalPodAutoscaler')).toEqual(['test-app-api', 'test-app-lb']);
   expect(names(manifests, 'PrometheusRule')).toEqual(['test-app-obs-api', 'test-app-obs-nginx', 'test-app-obs-postgresql', 'test-app-obs-recording', 'test-app-obs-redis']);
   const api = manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-app-api')!;
   const env = envOf(api.spec.template.spec.containers[0]);
   expect(env.DATABASE_URL).toContain('test-app-db-rw');
-  expect(env.POSTGRES_READ_REPLICAS.split(',')).toHaveLength(2);
+  // Every Patroni member (the leader and 2 replicas): the service reads from those in recovery.
+  expect(env.POSTGRES_READ_REPLICAS.split(',')).toHaveLength(3);
   expect(env.REDIS_CLUSTER_NODES.split(',')).toHaveLength(6);
   const hpa = manifests.find(m => m.kind === 'HorizontalPodAutoscaler' && m.metadata.name === 'test-app-api')!;
   expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 20 });
@@ -42,7 +43,7 @@ test('tier props pass through, and worker pools join the Redis and PostgreSQL of
   expect(envOf(manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-app-api')!.spec.template.spec.containers[0]).WORKER_QUEUES)
     .toBe('emails,reports,exports');
   expect(manifests.find(m => m.kind === 'HorizontalPodAutoscaler' && m.metadata.name === 'test-app-api')!.spec).toMatchObject({ minReplicas: 4, maxReplicas: 12 });
-  expect(manifests.find(m => m.kind === 'StatefulSet' && m.metadata.name === 'test-app-db-replica')!.spec.replicas).toBe(3);
+  expect(manifests.find(m => m.kind === 'StatefulSet' && m.metadata.name === 'test-app-db')!.spec.replicas).toBe(4);
   const scaled = manifests.find(m => m.kind === 'ScaledObject')!;
   expect(scaled.metadata.name).toBe('test-app-emails');
   expect(scaled.spec.maxReplicaCount).toBe(5);
@@ -76,7 +77,7 @@ test('an existing database and cache are used instead of new ones', async () => 
   const manifests = Testing.synth(chart);
   await checkManifests(manifests);
   expect([topology.database, topology.cache]).toEqual([db, cache]);
-  expect(names(manifests, 'StatefulSet')).toEqual(['test-shared-cache', 'test-shared-cache-sentinel', 'test-shared-db-primary', 'test-shared-db-replica']);
+  expect(names(manifests, 'StatefulSet')).toEqual(['test-shared-cache', 'test-shared-cache-sentinel', 'test-shared-db']);
   const env = envOf(manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'test-app-api')!.spec.template.spec.containers[0]);
   expect(env.DATABASE_URL).toContain('test-shared-db-rw');
   expect(env.REDIS_SENTINEL_MASTER).toBe('hscale');

@@ -26,11 +26,11 @@ test('every image of a topology is rendered as image@digest when its digest prop
   expect(images).toEqual([
     `example/api:1.0.0@${digest(1)}`,
     `example/worker:1.0.0@${digest(8)}`,
+    `ghcr.io/hscale/patroni:15.15-3.0.2@${digest(2)}`,
     `grafana/grafana:11.1.3@sha256:${'a'.repeat(64)}`,
     `nginx/nginx-prometheus-exporter:1.4.2@${digest(7)}`,
     `nginxinc/nginx-unprivileged:1.27.4-alpine@${digest(6)}`,
     `oliver006/redis_exporter:v1.62.0@${digest(5)}`,
-    `postgres:15.15@${digest(2)}`,
     `quay.io/prometheus/prometheus:v2.53.1@${digest(9)}`,
     `quay.io/prometheuscommunity/postgres-exporter:v0.15.0@${digest(3)}`,
     `redis:7.2.11@${digest(4)}`,

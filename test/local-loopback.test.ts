@@ -154,7 +154,7 @@ test('the pods a chart starts with: the HPA minimum for the API, spec.replicas f
   // The cluster-create Job's name ends with a hash of its spec.
   const counts = Object.fromEntries(chart.workloads().map(w => [w.name.replace(/^(hscale-cache-create)-[0-9a-f]{10}$/, '$1'), w.minReplicas]));
   expect(counts).toEqual({
-    'hscale-db-primary': 1, 'hscale-db-replica': 2, 'hscale-cache': 6, 'hscale-cache-create': 1,
+    'hscale-db': 3, 'hscale-cache': 6, 'hscale-cache-create': 1,
     'hscale-api': 3, 'hscale-lb': 2, 'hscale-jobs': 1, 'hscale-queue': 2, 'hscale-queue-sentinel': 3,
   });
 });
@@ -177,7 +177,7 @@ test('the pods the local stack starts: at most apiInstances of the HPA-scaled AP
   };
   expect(count('cms', 2)).toEqual({ 'cms-db-primary': 1, 'cms-db-replica': 0, 'cms-cache': 1, 'cms-api': 2, 'cms-lb': 1 });
   expect(count('tutormax')).toEqual({
-    'tutormax-db-primary': 1, 'tutormax-db-replica': 1, 'tutormax-cache': 2, 'tutormax-cache-sentinel': 3,
+    'tutormax-db': 2, 'tutormax-cache': 2, 'tutormax-cache-sentinel': 3,
     'tutormax-api': 3, 'tutormax-lb': 1, 'tutormax-workers': 2, 'tutormax-queue': 2, 'tutormax-queue-sentinel': 3,
   });
 });
@@ -210,7 +210,7 @@ test('on loopback peers reach PostgreSQL through forwarders from the pod network
   const cluster = new LocalCluster(chart, '/nonexistent', await PortPool.create(60));
   for (const workload of chart.workloads()) cluster.addPods(workload, localPodCount(chart, workload));
   const pod = (name: string) => cluster.pods.find(p => p.name === name)!;
-  const replica = pod('hscale-db-replica-0');
+  const replica = pod('hscale-db-1');
   const ownPort = replica.namedPort('postgres')!;
   const server = createServer(socket => socket.end(socket.remoteAddress ?? ''));
   await new Promise<void>(resolve => server.listen(ownPort, '127.0.0.1', resolve));

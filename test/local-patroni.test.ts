@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { LocalStack } from '../local/stack';
-import { expectSurvived, killLeaderUnderLoad, patroniLeader, synthPatroniChart, waitHealthy } from './support/local-patroni';
+import { expectSurvived, killLeaderUnderLoad, patroniLeader, synthPatroniChart, unparsableMetrics, waitHealthy } from './support/local-patroni';
 import { patroniMembers, StackUnderTest } from './support/local-stack';
 import { waitFor } from './support/processes';
 
@@ -44,6 +44,9 @@ test('every member runs Patroni from the chart\'s config, the state file names e
   expect(members).toHaveLength(3);
   const rw = [...stack.cluster.forwarders.values()].find(f => f.service === `${CHART}-app-db-rw.${CHART}`)!;
   await waitFor('-rw to forward to the leader', async () => rw.targetPods.join() === leader.pod.name, 10_000, 100);
+  // Every member's GET /metrics is all numbers, the replicas' timeline included (Prometheus refuses a scrape with one that is not).
+  const unparsable = await Promise.all(patroniMembers(stack).map(async m => [m.pod.name, await unparsableMetrics(m)]));
+  expect(unparsable).toEqual(patroniMembers(stack).map(m => [m.pod.name, []]));
 });
 
 test('kill -9 of the leader under load, asynchronous replication: a replica leads with no human step, writes fail only until then, reads never, no API exits; losses reported', async () => {

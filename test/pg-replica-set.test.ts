@@ -22,11 +22,14 @@ function synthDb(props: PgReplicaSetProps = {}) {
   return { db, manifests: Testing.synth(chart) };
 }
 
+/** The statefulset engine, which the tests of its objects name: the default engine is patroni. */
+const STATEFULSET: PgReplicaSetProps = { engine: 'statefulset' };
+
 const envOf = (container: Manifest) => Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
 const apiEnv = (manifests: Manifest[]) => envOf(findObject(manifests, 'Deployment', 'test-api').spec.template.spec.containers[0]);
 
 test('the statefulset engine synthesizes a primary, two replicas, their Services, budgets and policies', async () => {
-  const { manifests } = synthDb();
+  const { manifests } = synthDb(STATEFULSET);
   expect(manifests.filter(m => m.metadata.name.startsWith('test-db'))).toMatchSnapshot();
   await checkManifests(manifests);
   expect(findObject(manifests, 'StatefulSet', 'test-db-primary').spec.replicas).toBe(1);
@@ -69,7 +72,7 @@ test.each(['statefulset', 'patroni'] as const)('engine %s: every exporter sideca
 });
 
 test('the single primary refuses voluntary eviction; replicas may go one at a time', () => {
-  const { manifests } = synthDb({ engine: 'statefulset' });
+  const { manifests } = synthDb(STATEFULSET);
   expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-primary').spec.maxUnavailable).toBe(0);
   expect(findObject(manifests, 'PodDisruptionBudget', 'test-db-replica').spec.maxUnavailable).toBe(1);
 });
@@ -87,7 +90,7 @@ test('the construct page states the budgets the statefulset engine emits: maxUna
 
 test('the primary and the replicas each hash only the files they read: a new replica-init.sh rolls no primary', () => {
   // GIVEN the ConfigMap and each StatefulSet's checksum
-  const { manifests } = synthDb();
+  const { manifests } = synthDb(STATEFULSET);
   const files = findObject(manifests, 'ConfigMap', 'test-db-config').data;
   const checksum = (name: string) => findObject(manifests, 'StatefulSet', name).spec.template.metadata.annotations['hscale.io/config-sha256'];
   // WHEN replica-init.sh changes, THEN the primary's checksum does not, and the replicas' does
@@ -99,7 +102,7 @@ test('the primary and the replicas each hash only the files they read: a new rep
 });
 
 test('the API gets the env contract with credentials only as Secret references', () => {
-  const { manifests, db } = synthDb({ credentialsSecret: { secretName: 'pg-creds' } });
+  const { manifests, db } = synthDb({ ...STATEFULSET, credentialsSecret: { secretName: 'pg-creds' } });
   expect(db.credentialsSecret).toEqual({ secretName: 'pg-creds' });
   const env = apiEnv(manifests);
   expect(env.PGUSER).toEqual({ secretKeyRef: { name: 'pg-creds', key: 'username' } });
@@ -110,7 +113,7 @@ test('the API gets the env contract with credentials only as Secret references',
 });
 
 test('the NetworkPolicies open exactly 5432 between the API, the primary and the replicas', () => {
-  const { manifests } = synthDb();
+  const { manifests } = synthDb(STATEFULSET);
   const api = findObject(manifests, 'NetworkPolicy', 'test-api').spec;
   expect(api.egress.slice(1).map((r: Manifest) => [r.to[0].podSelector.matchLabels['app.kubernetes.io/component'], r.ports[0].port]))
     .toEqual([['primary', 5432], ['replica', 5432]]);
@@ -122,7 +125,7 @@ test('the NetworkPolicies open exactly 5432 between the API, the primary and the
 });
 
 test('configs are rendered from props and the scripts come from the ConfigMap', () => {
-  const { manifests, db } = synthDb({ synchronousReplicas: 1, synchronousCommit: 'remote_apply', maxConnections: 300, parameters: { 'auto_explain.log_min_duration': '250ms' } });
+  const { manifests, db } = synthDb({ ...STATEFULSET, synchronousReplicas: 1, synchronousCommit: 'remote_apply', maxConnections: 300, parameters: { 'auto_explain.log_min_duration': '250ms' } });
   expect(db.postgresConf).toContain('synchronous_standby_names = \'ANY 1 (test_db_replica_0, test_db_replica_1)\'');
   expect(db.postgresConf).toContain('synchronous_commit = remote_apply');
   expect(db.postgresConf).toContain('max_connections = 300');
@@ -206,16 +209,17 @@ test.each<[string, PgReplicaSetProps, string]>([
   ['the engine is unknown', { engine: 'repmgr' as never }, 'test/db: \'engine\' ("repmgr") must be one of \'statefulset\', \'patroni\', \'cloudnative-pg\''],
   ['Patroni\'s ttl is shorter than its retries', { engine: 'patroni', patroni: { ttl: Duration.seconds(4), retryTimeout: Duration.seconds(2) } },
     'test/db: \'patroni.ttl\' ("4s") must be at least loopWait + 2 x retryTimeout (1 + 2 x 2 = 5 s), or a leader retrying the store loses its lock without a failure'],
-  ['patroni props are given to another engine', { patroni: { synchronousModeStrict: true } }, 'test/db: \'patroni\' ({"synchronousModeStrict":true}) does not apply to engine \'statefulset\': it is a prop of engine \'patroni\''],
+  ['patroni props are given to another engine', { ...STATEFULSET, patroni: { synchronousModeStrict: true } }, 'test/db: \'patroni\' ({"synchronousModeStrict":true}) does not apply to engine \'statefulset\': it is a prop of engine \'patroni\''],
   ['Patroni\'s ttl is a number of seconds, as before 1.0', { engine: 'patroni', patroni: { ttl: 10 as never } },
     'test/db: \'patroni.ttl\' (10) must be a Duration, e.g. Duration.seconds(5)'],
   ['Patroni\'s loopWait is not whole seconds', { engine: 'patroni', patroni: { loopWait: Duration.millis(1500) } },
     'test/db: \'patroni.loopWait\' ("1.5s") must be a whole number of seconds from 1s to 60s'],
+  ['a pooler is asked of the default engine', { pooler: true }, 'test/db: \'pooler\' (true) does not apply to engine \'patroni\': it is a prop of engine \'cloudnative-pg\''],
   ['synchronousCommit is unknown', { synchronousCommit: 'local' as never }, 'test/db: \'synchronousCommit\' ("local") must be one of \'on\', \'remote_write\', \'remote_apply\''],
   ['the secret name is empty', { credentialsSecret: { secretName: '' } }, 'test/db: \'credentialsSecret.secretName\' ("") must name a Secret: a DNS-1123 subdomain of at most 253 characters'],
   ['the secret is named by a string, as before 1.0', { credentialsSecret: 'pg-creds' as never }, 'test/db: \'credentialsSecret\' ("pg-creds") must be an object with the keys secretName'],
   ['a parameter name is invalid', { parameters: { 'work mem; drop': '1' } }, 'test/db: \'parameters.work mem; drop\' ("work mem; drop") is not a PostgreSQL parameter name'],
-  ['a pooler is asked of the statefulset engine', { pooler: true }, 'test/db: \'pooler\' (true) does not apply to engine \'statefulset\': it is a prop of engine \'cloudnative-pg\''],
+  ['a pooler is asked of the statefulset engine', { ...STATEFULSET, pooler: true }, 'test/db: \'pooler\' (true) does not apply to engine \'statefulset\': it is a prop of engine \'cloudnative-pg\''],
   ['maxSlotWalKeepSize has no unit', { maxSlotWalKeepSize: '4096' }, 'test/db: \'maxSlotWalKeepSize\' ("4096") must be a PostgreSQL size with a unit, e.g. \'512MB\', \'4GB\''],
   ['the WAL kept for slots could fill the volume', { storageSize: '10Gi', maxSlotWalKeepSize: '8GB' },
     'test/db: \'maxSlotWalKeepSize\' ("8GB") plus \'walKeepSize\' (1GB) must be at most half of \'storageSize\' (10Gi), or WAL kept for a lost replica can fill the volume'],
@@ -223,18 +227,20 @@ test.each<[string, PgReplicaSetProps, string]>([
   expect(() => synthDb(props)).toThrow(message);
 });
 
-test('the settings fill every default of the statefulset engine', () => {
+test('the settings fill every default: the patroni engine, its image, and the Patroni timing', () => {
   const settings = resolvePgReplicaSetSettings(new Construct(Testing.chart(), 'db'));
+  if (settings.engine !== 'patroni') throw new Error(`the default engine is ${settings.engine}`);
+  expect(settings.patroni).toEqual({ timing: { ttl: 5, loopWait: 1, retryTimeout: 2 }, synchronousModeStrict: false, maximumLagOnFailover: '1MB' });
   expect(settings).toMatchObject({
-    engine: 'statefulset', name: 'test-db', replicas: 2, synchronousReplicas: 0, synchronousCommit: 'on',
-    credentialsSecret: 'test-db-credentials', image: 'postgres:15.15', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
+    engine: 'patroni', name: 'test-db', replicas: 2, synchronousReplicas: 0, synchronousCommit: 'on',
+    credentialsSecret: 'test-db-credentials', image: 'ghcr.io/hscale/patroni:15.15-3.0.2', storageSize: '20Gi', accessMode: 'ReadWriteOnce',
     placement: 'required', maxConnections: 400, sharedBuffers: '1GB', workMem: '4MB', walKeepSize: '1GB',
     maxSlotWalKeepSize: '4GB', parameters: {}, podNetworks: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'],
     dnsSuffix: 'default.svc.cluster.local', metricsScraper: DEFAULT_METRICS_SCRAPER,
   });
   expect(settings.storageClassName).toBeUndefined();
-  // Only what the statefulset engine reads: no other engine's settings.
-  expect(Object.keys(settings).filter(key => ['patroni', 'pooler', 'backup', 'podMonitorLabels', 'poolerPod'].includes(key))).toEqual([]);
+  // Only what the patroni engine reads: no other engine's settings.
+  expect(Object.keys(settings).filter(key => ['pooler', 'backup', 'podMonitorLabels', 'poolerPod'].includes(key))).toEqual([]);
   expect(settings.resources.requests?.cpu?.value).toBe('500m');
   expect(settings.resources.limits?.memory?.value).toBe('4Gi');
 });
@@ -265,7 +271,7 @@ test('the settings keep what the props give', () => {
 
 test('throws error, when the settings are asked for a backup of the statefulset engine, naming both engines', () => {
   const scope = new Construct(Testing.chart(), 'db');
-  expect(() => resolvePgReplicaSetSettings(scope, { backup: { schedule: '0 0 3 * * *', volumeSnapshotClass: 'csi' } }))
+  expect(() => resolvePgReplicaSetSettings(scope, { ...STATEFULSET, backup: { schedule: '0 0 3 * * *', volumeSnapshotClass: 'csi' } }))
     .toThrow('test/db: \'backup\' ({"schedule":"0 0 3 * * *","volumeSnapshotClass":"csi"}) does not apply to engine \'statefulset\': it is a prop of engine \'cloudnative-pg\'');
 });
 

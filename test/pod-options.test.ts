@@ -88,7 +88,9 @@ const CASES: Array<[string, Build, Record<string, PodOptions>, Array<[string, st
     { pod: FULL }, [['StatefulSet', 'test-cache'], ['StatefulSet', 'test-cache-sentinel']]],
   ['RedisCluster standalone mode: the Redis pod', (chart, o) => new RedisCluster(chart, 'cache', { mode: 'standalone', ...opt('pod', o) }),
     { pod: FULL }, [['StatefulSet', 'test-cache']]],
-  ['PgReplicaSet statefulset engine: primary and replicas', (chart, o) => new PgReplicaSet(chart, 'db', { ...opt('pod', o) }),
+  ['PgReplicaSet patroni engine (the default): the members', (chart, o) => new PgReplicaSet(chart, 'db', { ...opt('pod', o) }),
+    { pod: FULL }, [['StatefulSet', 'test-db']]],
+  ['PgReplicaSet statefulset engine: primary and replicas', (chart, o) => new PgReplicaSet(chart, 'db', { engine: 'statefulset', ...opt('pod', o) }),
     { pod: FULL }, [['StatefulSet', 'test-db-primary'], ['StatefulSet', 'test-db-replica']]],
   ['Observability standalone: Prometheus and Grafana', (chart, o) => new Observability(chart, 'obs', { mode: 'standalone', targets: [api(chart)], ...opt('pod', o) }),
     { pod: FULL }, [['Deployment', 'test-obs-prometheus'], ['Deployment', 'test-obs-grafana']]],
@@ -328,7 +330,7 @@ test('throws error, when a kind\'s options are given where that kind is not made
   const chart = Testing.chart();
   expect(() => new RedisCluster(chart, 'a', { sentinelPod: {} })).toThrow('test/a: \'sentinelPod\' ({}) does not apply to mode \'cluster\': it is a prop of mode \'sentinel\' (\'cluster\' shards');
   expect(() => new RedisCluster(chart, 'b', { mode: 'sentinel', jobPod: {} })).toThrow('test/b: \'jobPod\' ({}) does not apply to mode \'sentinel\': it is a prop of mode \'cluster\' (');
-  expect(() => new PgReplicaSet(chart, 'c', { poolerPod: {} })).toThrow('test/c: \'poolerPod\' ({}) does not apply to engine \'statefulset\': it is a prop of engine \'cloudnative-pg\' (');
+  expect(() => new PgReplicaSet(chart, 'c', { poolerPod: {} })).toThrow('test/c: \'poolerPod\' ({}) does not apply to engine \'patroni\': it is a prop of engine \'cloudnative-pg\' (');
   expect(() => new PgReplicaSet(chart, 'g', { engine: 'cloudnative-pg', poolerPod: {} })).toThrow('test/g: \'poolerPod\' ("{}") needs \'pooler\' (engine \'cloudnative-pg\'), which makes the PgBouncer pods');
   expect(() => new PgReplicaSet(chart, 'd', { engine: 'cloudnative-pg', pooler: true, poolerPod: { serviceAccountAnnotations: { a: 'b' } } })).toThrow(
     'test/d: \'poolerPod.serviceAccountAnnotations\' ("a") cannot be set: the CloudNativePG operator makes and manages the PgBouncer pods\' ServiceAccount');

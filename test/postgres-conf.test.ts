@@ -90,7 +90,7 @@ test('the failover runbook: stop the primary, promote a replica, write to it', a
 
 test('the exporter logs in over loopback as the monitoring role with the chart\'s own pg_hba.conf, and the app and replication roles do not', async () => {
   // GIVEN a server with the pg_hba.conf of a synthesized PgReplicaSet, unchanged (its pod networks admit no loopback client)
-  const hba = new PgReplicaSet(Testing.chart(), 'db', {}).hbaConf!;
+  const hba = new PgReplicaSet(Testing.chart(), 'db', { engine: 'statefulset' }).hbaConf!;
   const server = await startSingleServer(group, hba);
   // WHEN the exporter connects the way the sidecar's DATA_SOURCE_URI says, as the role the chart gives it
   const metricsPort = await freePort();

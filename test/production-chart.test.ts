@@ -24,7 +24,8 @@ test('the API is wired to the database and the cache with credentials from Secre
   for (const secret of ['PGUSER', 'PGPASSWORD', 'REDIS_PASSWORD', 'ADMIN_TOKEN', 'AUTH_SIGNING_KEY']) {
     expect(env.find(e => e.name === secret)).toEqual({ name: secret, valueFrom: { secretKeyRef: expect.any(Object) } });
   }
-  expect(env.find(e => e.name === 'POSTGRES_READ_REPLICAS')!.value.split(',')).toHaveLength(2);
+  // Every Patroni member (the leader and 2 replicas): the service reads from those in recovery.
+  expect(env.find(e => e.name === 'POSTGRES_READ_REPLICAS')!.value.split(',')).toHaveLength(3);
   expect(env.find(e => e.name === 'REDIS_CLUSTER_NODES')!.value.split(',')).toHaveLength(6);
 });
 
@@ -38,7 +39,7 @@ test('the key of the write tokens reaches the API from a Secret the chart genera
 
 test('the API may reach only DNS, PostgreSQL and Redis, and is reached only by the load balancer and Prometheus', () => {
   const policy = find('NetworkPolicy', 'hscale-api').spec;
-  expect(policy.egress.map((rule: Manifest) => rule.ports.map((p: Manifest) => p.port))).toEqual([[53, 53], [5432], [5432], [6379], [6379], [26379]]);
+  expect(policy.egress.map((rule: Manifest) => rule.ports.map((p: Manifest) => p.port))).toEqual([[53, 53], [5432], [6379], [6379], [26379]]);
   expect(policy.ingress.map((rule: Manifest) => rule.from[0].podSelector.matchLabels['app.kubernetes.io/name']
     ?? rule.from[0].podSelector.matchLabels['app.kubernetes.io/instance']).sort()).toEqual(['hscale-lb', 'prometheus']);
 });

@@ -16,6 +16,20 @@ test('a data exception (SQLSTATE class 22) becomes InvalidValueError, keeping th
   expect(domain.cause).toBe(driver);
 });
 
+test('a server in recovery asked for a primary\'s work (a member still being promoted) becomes DatabaseUnavailableError', () => {
+  const readOnly = Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
+  const inRecovery = Object.assign(new Error('recovery is in progress'), { code: '55000' });
+  for (const driver of [readOnly, inRecovery]) {
+    const domain = toDomainError(driver) as Error;
+    expect(domain).toBeInstanceOf(DatabaseUnavailableError);
+    expect(domain.message).toBe('the primary is still in recovery (a failover in progress)');
+    expect(domain.cause).toBe(driver);
+  }
+  // Another 55000 (object not in prerequisite state) keeps its meaning.
+  const other = Object.assign(new Error('replication slot "x" is active'), { code: '55000' });
+  expect(toDomainError(other)).toBe(other);
+});
+
 test('domain errors and errors of unknown meaning pass unchanged', () => {
   const timeout = new PoolTimeoutError('primary', 10);
   const notFound = new NotFoundError('item x does not exist');

@@ -1,9 +1,10 @@
 import postgres from 'postgres';
 import request from 'supertest';
 import { createService, Service } from '../service/src/app';
-import { READ_DEADLINE_SLACK_MS } from '../service/src/db/config';
-import { PoolTimeoutError } from '../service/src/db/errors';
+import { databaseConfigFromEnv, READ_DEADLINE_SLACK_MS } from '../service/src/db/config';
+import { DatabaseUnavailableError, PoolTimeoutError } from '../service/src/db/errors';
 import { migrate, MIGRATIONS } from '../service/src/db/migrations';
+import { QueryRouter } from '../service/src/db/router';
 import { TEST_AUTH_ENV, testWriteToken } from './support/auth';
 import { ReplicatedPostgres, startReplicatedPostgres } from './support/postgres';
 import { ProcessGroup, sleep, waitFor } from './support/processes';
@@ -151,6 +152,37 @@ test('a replica whose replay is paused is ejected for lag, and a read with the w
     await pg.replicas[0].sql('select pg_wal_replay_resume()');
   }
   await waitFor('replica 0 to be readmitted', async () => replicaHealthy(0), 20_000);
+});
+
+test('while the primary\'s address reaches a member still in recovery (Patroni\'s new leader before its promotion ends): writes are unavailable, and a read whose token this instance never saw is served by a replica that replayed it, never by that member', async () => {
+  // GIVEN a write this router never saw (another instance's), replayed by both replicas
+  const id = await replicatedItem('written elsewhere');
+  const token = await pg.primary.sql('select pg_current_wal_lsn()::text', 'app');
+  // AND a router whose primary address reaches replica 0, as -rw does while it is being promoted
+  const promoting = pg.databaseUrl.replace(/:\d+\//, `:${pg.replicas[0].port}/`);
+  const router = new QueryRouter(databaseConfigFromEnv({ DATABASE_URL: promoting, POSTGRES_READ_REPLICAS: pg.replicaHosts, PG_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS) }));
+  try {
+    await router.checkReplicas();
+    // WHEN it writes, THEN the write is refused as unavailable (a 503), not failed as an unknown error (a 500)
+    await expect(router.write(sql => sql`create temporary table promoting (x int)`)).rejects.toThrow(DatabaseUnavailableError);
+    // WHEN it reads with the token, THEN a replica that has replayed it answers
+    const rows = await router.read(sql => sql<Array<{ name: string }>>`select name from items where id = ${id}`, token);
+    expect(rows.map(r => r.name)).toEqual(['written elsewhere']);
+    // AND with a token no replica has replayed, the read is unavailable rather than served by the member in recovery
+    await pg.replicas[1].sql('select pg_wal_replay_pause()');
+    await pg.replicas[0].sql('select pg_wal_replay_pause()');
+    try {
+      await writer().post('/api/v1/items').send({ name: 'ahead of the replicas' }).expect(201);
+      const ahead = await pg.primary.sql('select pg_current_wal_lsn()::text', 'app');
+      await expect(router.read(sql => sql`select 1`, ahead)).rejects.toThrow(DatabaseUnavailableError);
+    } finally {
+      await pg.replicas[0].sql('select pg_wal_replay_resume()');
+      await pg.replicas[1].sql('select pg_wal_replay_resume()');
+    }
+  } finally {
+    await router.close();
+  }
+  await waitFor('both replicas readmitted', async () => replicaHealthy(0) && replicaHealthy(1), 20_000);
 });
 
 test('a replica behind the primary\'s state at start takes no reads, however small its lag, until it catches up', async () => {

@@ -26,12 +26,14 @@ test('nginx limits each client to 100 API requests per minute, with the guide\'s
 });
 
 test('PostgreSQL is a primary + 1 replica, which the API reads from; 20 + 30 per pod keeps the pools within max_connections', () => {
-  expect(chart.find('StatefulSet', 'tutormax-db-replica').spec.replicas).toBe(1);
+  // Patroni members: the leader and the replica, which it promotes when the leader goes (TutorMax's "automatic failover").
+  expect(chart.find('StatefulSet', 'tutormax-db').spec.replicas).toBe(2);
   const env = chart.env('Deployment', 'tutormax-api');
-  expect(String(env.POSTGRES_READ_REPLICAS).split(',')).toHaveLength(1);
+  // Both members: the service reads only from the one that is in recovery, whichever that is.
+  expect(String(env.POSTGRES_READ_REPLICAS).split(',')).toHaveLength(2);
   // The guide's 20 + 40 at 20 pods plus the workers' 10 x 10 is 1300, over 1250 - 3 reserved.
   expect([env.PG_POOL_SIZE, env.PG_POOL_MAX]).toEqual(['20', '50']);
-  expect(chart.configFile('tutormax-db-config', 'postgresql.conf')).toContain('max_connections = 1250');
+  expect(chart.patroniParameters('tutormax-db-config').max_connections).toBe('1250');
 });
 
 test('Redis is a master + 1 replica watched by 3 Sentinels with a quorum of 2, 1 GB with the guide\'s allkeys-lru; the queue has its own that never evicts', () => {

@@ -120,6 +120,11 @@ export function renderPatroniConf(o: PatroniConfOptions): string {
       bin_dir: o.binDir,
       pgpass: o.pgpass,
       use_unix_socket: true,
+      // A replica's Patroni reads its own timeline over a replication connection to itself (IDENTIFY_SYSTEM):
+      // on the socket, which pg_hba admits; over TCP it would come from 127.0.0.1, which no pod network
+      // is, be refused, and every replica's GET /metrics would carry 'patroni_postgres_timeline None',
+      // which Prometheus refuses with the whole scrape.
+      use_unix_socket_repl: true,
       // A failed leader rejoins as a replica: pg_rewind when its timeline forked, a fresh clone
       // when that fails, rather than a member that stays down until someone wipes its volume.
       remove_data_directory_on_rewind_failure: true,
@@ -144,14 +149,16 @@ export interface PatroniHbaOptions {
 }
 
 /**
- * pg_hba.conf lines of a Patroni member: peer on the socket (Patroni itself, as the superuser), the
- * exporter on loopback as a `pg_monitor` member, the superuser refused over the network, then
- * scram-sha-256 for replication (replicas and pg_rewind's `IDENTIFY_SYSTEM`) and for every other
- * role (clients, and the rewind role, which reads the leader's files through `postgres`).
+ * pg_hba.conf lines of a Patroni member: peer on the socket (Patroni itself, as the superuser),
+ * replication on the socket with a password (the member's Patroni asking its own PostgreSQL for its
+ * timeline), the exporter on loopback as a `pg_monitor` member, the superuser refused over the
+ * network, then scram-sha-256 for replication (replicas and pg_rewind's `IDENTIFY_SYSTEM`) and for
+ * every other role (clients, and the rewind role, which reads the leader's files through `postgres`).
  */
 export function renderPatroniHba(o: PatroniHbaOptions): string[] {
   return [
     'local all all peer',
+    'local replication all scram-sha-256',
     `host all +pg_monitor ${EXPORTER_LOOPBACK} scram-sha-256`,
     `host all ${o.superuser} all reject`,
     ...o.networks.map(network => `host replication all ${network} scram-sha-256`),

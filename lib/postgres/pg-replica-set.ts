@@ -43,15 +43,17 @@ const SUPERUSER_RESERVED_CONNECTIONS = 3;
 /** Validates `props` (another engine's are refused by the schema) and has the engine they name fill in the defaults; `scope` is the PgReplicaSet, whose path errors name. */
 export function resolvePgReplicaSetSettings(scope: Construct, props: PgReplicaSetProps = {}): PgReplicaSetSettings {
   validateProps(scope, 'PgReplicaSetProps', props);
-  const engine = requireMode(scope, 'engine', props.engine ?? 'statefulset', PG_ENGINES);
+  const engine = requireMode(scope, 'engine', props.engine ?? 'patroni', PG_ENGINES);
   return { engine, ...PG_ENGINES[engine].resolve(scope, props) } as PgReplicaSetSettings;
 }
 
 /**
- * PostgreSQL for the API: a primary with streaming read replicas. The 'statefulset' engine
- * renders everything itself (configs, replica bootstrap with `pg_basebackup` and one slot per
- * replica, Services `-rw`, `-ro` and per-pod DNS); the 'cloudnative-pg' engine emits a
- * CloudNativePG Cluster. Both wire into a ScaledApi the same way.
+ * PostgreSQL for the API: a primary with streaming read replicas. The 'patroni' engine (the
+ * default) runs members that elect their leader and fail over by themselves, with Kubernetes as
+ * Patroni's store; the 'statefulset' engine renders a primary and replicas that fail over by hand
+ * (replica bootstrap with `pg_basebackup` and one slot per replica); both render their configs and
+ * the Services `-rw`, `-ro` and per-pod DNS. The 'cloudnative-pg' engine emits a CloudNativePG
+ * Cluster. All wire into a ScaledApi the same way.
  */
 export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetricsTarget, ISecretConsumer {
   /** How the servers run: StatefulSets of our own, Patroni members, or a CloudNativePG Cluster. */

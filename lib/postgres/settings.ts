@@ -34,8 +34,8 @@ export interface PatroniProps {
 /** Props of a {@link PgReplicaSet}. */
 export interface PgReplicaSetProps {
   /**
-   * 'statefulset' runs anywhere with manual failover; 'patroni' fails over by itself with no operator
-   * (the image adds Patroni, images/patroni/Dockerfile); 'cloudnative-pg' needs the operator. @default 'statefulset'
+   * 'patroni' fails over by itself with no operator (the image adds Patroni, images/patroni/Dockerfile);
+   * 'statefulset' runs the plain PostgreSQL image with manual failover; 'cloudnative-pg' needs the operator. @default 'patroni'
    */
   readonly engine?: PgEngine;
   /** Streaming read replicas. @default 2 */
@@ -52,7 +52,7 @@ export interface PgReplicaSetProps {
    * @default - `{ secretName: '<name>-credentials' }` @onlyWhen engine=statefulset|patroni
    */
   readonly credentialsSecret?: SecretRef;
-  /** PostgreSQL image (15 or newer). @default 'postgres:15.15' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.15' (cloudnative-pg) */
+  /** PostgreSQL image (15 or newer). @default 'ghcr.io/hscale/patroni:15.15-3.0.2' (patroni), 'postgres:15.15' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.15' (cloudnative-pg) */
   readonly image?: string;
   /** Digest of `image` (`sha256:` and 64 hex digits), rendered as `<image>@<digest>` so the pods run exactly the bytes you reviewed. @default - the tag alone pins the image */
   readonly imageDigest?: string;

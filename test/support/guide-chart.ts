@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'util';
 import { Chart, Testing } from 'cdk8s';
+import { parse } from 'yaml';
 import { podSecurityLabels } from '../../lib/cluster/pod-security-namespace';
 import { crdValidators } from './crd-validators';
 import { findObject } from './find';
@@ -16,6 +17,8 @@ export interface SynthesizedChart {
   configFile(configMap: string, file: string): string;
   /** The queries of each panel of a dashboard (`<observability>-<group>` ConfigMap, file `<group>.json`), by panel title. */
   panels(observability: string, group: string): Record<string, string[]>;
+  /** The PostgreSQL parameters of a patroni engine's patroni.yml (ConfigMap `<db>-config`): the cluster-wide ones of the store, then the member's. */
+  patroniParameters(configMap: string): Record<string, string>;
 }
 
 export function synthChart(chart: Chart): SynthesizedChart {
@@ -31,7 +34,11 @@ export function synthChart(chart: Chart): SynthesizedChart {
   const panels = (observability: string, group: string) => Object.fromEntries(
     (JSON.parse(configFile(`${observability}-${group}`, `${group}.json`)).panels as Manifest[])
       .map(panel => [panel.title, (panel.targets as Manifest[]).map(t => t.expr as string)]));
-  return { manifests, find, env, configFile, panels };
+  const patroniParameters = (configMap: string) => {
+    const conf = parse(configFile(configMap, 'patroni.yml'));
+    return { ...conf.bootstrap.dcs.postgresql.parameters, ...conf.postgresql.parameters };
+  };
+  return { manifests, find, env, configFile, panels, patroniParameters };
 }
 
 /**

@@ -23,6 +23,17 @@ async function clusterRoles(member: LocalProcess): Promise<Array<{ name: string;
   return ((await response.json()) as { members: Array<{ name: string; role: string; state: string }> }).members;
 }
 
+/**
+ * The sample lines of a member's GET /metrics whose value is not a number (Prometheus refuses the
+ * whole scrape for one): Patroni 3.0.2 writes `None` for a replica's timeline when it cannot ask its
+ * own PostgreSQL for it over a replication connection.
+ */
+export async function unparsableMetrics(member: LocalProcess): Promise<string[]> {
+  const response = await fetch(`http://127.0.0.1:${member.pod.namedPort('patroni')}/metrics`, { signal: AbortSignal.timeout(2_000), headers: { connection: 'close' } });
+  const samples = (await response.text()).split('\n').filter(line => line && !line.startsWith('#'));
+  return samples.filter(line => !/\s[-+]?(\d+(\.\d*)?([eE][-+]?\d+)?|NaN|[-+]?Inf)$/.test(line));
+}
+
 /** A leader, every other member streaming from it, and in synchronous mode a synchronous standby. */
 export async function waitHealthy(stack: LocalStack, synchronous: boolean): Promise<LocalProcess> {
   return waitFor(`a leader with every other member a ${synchronous ? 'replica and one a synchronous standby' : 'replica'}`, async () => {

@@ -191,15 +191,29 @@ export class StackUnderTest {
     return (await fetch(`http://127.0.0.1:${this.stack.prometheusPort}/api/v1/query?query=${encodeURIComponent(promql)}`)).json() as Promise<PromQueryAnswer>;
   }
 
+  /** Each target Prometheus does not have up, with its last scrape error. */
+  private async targetErrors(): Promise<string> {
+    const answer = await (await fetch(`http://127.0.0.1:${this.stack.prometheusPort}/api/v1/targets`)).json() as {
+      data: { activeTargets: Array<{ health: string; lastError: string; scrapeUrl: string }> };
+    };
+    return JSON.stringify(answer.data.activeTargets.filter(t => t.health !== 'up').map(t => `${t.scrapeUrl}: ${t.health} ${t.lastError}`));
+  }
+
   /** Waits, under load, until Prometheus has every target of the chart's PodMonitors up and two scrapes with traffic; returns the targets. */
   public async expectEveryTargetUp(name: string): Promise<number> {
     const targets = scrapeConfigs(this.stack.chart, this.stack.cluster.pods, `${SCRAPE_SECONDS}s`)
       .flatMap(job => (job as { static_configs: unknown[] }).static_configs).length;
     await this.underLoad(name, async () => {
+      let seen = 0;
+      let notUp: Array<Record<string, string>> = [];
       await waitFor(`all ${targets} targets up`, async () => {
         const up = (await this.query('up')).data.result;
-        return up.length === targets && up.every(s => s.value[1] === '1');
-      }, 60_000, 1_000);
+        seen = up.length;
+        notUp = up.filter(s => s.value[1] !== '1').map(s => s.metric);
+        return up.length === targets && notUp.length === 0;
+      }, 60_000, 1_000).catch(async error => {
+        throw new Error(`${(error as Error).message} (${seen} targets known; not up: ${JSON.stringify(notUp)}; Prometheus says: ${await this.targetErrors()})`);
+      });
       await sleep(12_000); // two scrapes with traffic, so rates have two samples
       return { targets };
     });

@@ -1869,8 +1869,8 @@ export const PROP_SCHEMAS = {
       "properties": {
         "engine": {
           "$ref": "#/definitions/PgEngine",
-          "description": "'statefulset' runs anywhere with manual failover; 'patroni' fails over by itself with no operator (the image adds Patroni, images/patroni/Dockerfile); 'cloudnative-pg' needs the operator.",
-          "default": "statefulset"
+          "description": "'patroni' fails over by itself with no operator (the image adds Patroni, images/patroni/Dockerfile); 'statefulset' runs the plain PostgreSQL image with manual failover; 'cloudnative-pg' needs the operator.",
+          "default": "patroni"
         },
         "replicas": {
           "type": "number",
@@ -1895,7 +1895,7 @@ export const PROP_SCHEMAS = {
         "image": {
           "type": "string",
           "description": "PostgreSQL image (15 or newer).",
-          "default": "'postgres:15.15' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.15' (cloudnative-pg)"
+          "default": "'ghcr.io/hscale/patroni:15.15-3.0.2' (patroni), 'postgres:15.15' (statefulset), 'ghcr.io/cloudnative-pg/postgresql:15.15' (cloudnative-pg)"
         },
         "imageDigest": {
           "type": "string",
@@ -2060,7 +2060,7 @@ export const PROP_SCHEMAS = {
       "description": "Props of a  {@link  PgReplicaSet  } .",
       "onlyWhen": {
         "prop": "engine",
-        "default": "statefulset",
+        "default": "patroni",
         "props": {
           "credentialsSecret": [
             "statefulset",

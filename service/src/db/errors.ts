@@ -27,6 +27,18 @@ export class TokenAheadError extends Error {}
 
 const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P03']);
 
+/**
+ * True for a server in recovery asked for what only a primary does: `cannot execute INSERT in a
+ * read-only transaction` (25006) or `recovery is in progress` (55000, from `pg_current_wal_lsn()`).
+ * The primary's address reaches a replica while one is being promoted: Patroni's leader (the
+ * member `-rw` selects) answers as the primary once it holds the leader lock, a moment to seconds
+ * before its PostgreSQL leaves recovery.
+ */
+export function isInRecoveryError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | undefined;
+  return e?.code === '25006' || (e?.code === '55000' && /recovery is in progress/.test(e.message ?? ''));
+}
+
 /** True for errors that say the server is unreachable or going away, not that the query is wrong. */
 export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: string } | undefined)?.code;
@@ -40,6 +52,7 @@ export function isConnectionError(error: unknown): boolean {
 export function toDomainError(error: unknown): unknown {
   if (error instanceof DatabaseUnavailableError || error instanceof InvalidValueError) return error;
   if (isConnectionError(error)) return new DatabaseUnavailableError('the database cannot answer now', { cause: error });
+  if (isInRecoveryError(error)) return new DatabaseUnavailableError('the primary is still in recovery (a failover in progress)', { cause: error });
   const code = (error as { code?: unknown } | undefined)?.code;
   // The message carries the server's reason for the job's failed reason and the log; the HTTP layer answers its own words.
   if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return new InvalidValueError(`the database refused a value: ${(error as Error).message}`, { cause: error });

@@ -2,7 +2,7 @@ import postgres, { Sql } from 'postgres';
 import { Deadlines } from '../deadlines';
 import { logger } from '../logger';
 import { DatabaseConfig, READ_DEADLINE_SLACK_MS, validateDatabaseConfig } from './config';
-import { isConnectionError, toDomainError, TokenAheadError } from './errors';
+import { DatabaseUnavailableError, isConnectionError, toDomainError, TokenAheadError } from './errors';
 import { lsnToBigInt } from './lsn';
 import { planRead, ReadReason, ReadTarget } from './read-policy';
 import { ReplicaHealth, ReplicaState } from './replica-health';
@@ -148,8 +148,8 @@ export class QueryRouter {
    */
   public async read<T>(fn: (sql: Sql) => Promise<T>, token?: string): Promise<T> {
     try {
-      if (token !== undefined) await this.checkTokenReached(token);
-      return await this.routeRead(fn, token);
+      const unconfirmed = token !== undefined && !await this.tokenConfirmed(token);
+      return await this.routeRead(fn, token, unconfirmed);
     } catch (error) {
       throw toDomainError(error);
     }
@@ -164,12 +164,13 @@ export class QueryRouter {
     return this.deadlines.within(query, () => Object.assign(new Error(`no answer within ${this.deadlineMs} ms`), { code: 'ETIMEDOUT' }));
   }
 
-  private async routeRead<T>(fn: (sql: Sql) => Promise<T>, token?: string): Promise<T> {
+  /** `unconfirmed`: the primary could not confirm the token, so only a replica that has replayed it may answer. */
+  private async routeRead<T>(fn: (sql: Sql) => Promise<T>, token: string | undefined, unconfirmed: boolean): Promise<T> {
     const bounded = (sql: Sql) => this.bounded(fn(sql));
     const first = await this.pickReplica(token);
     if (!first.replica) {
       this.observer.onRead?.('primary', first.reason);
-      return this.measured('read', 'primary', this.primary, bounded);
+      return this.measured('read', 'primary', this.primaryFor(unconfirmed), bounded);
     }
     try {
       const result = await this.measured('read', 'replica', first.replica, bounded);
@@ -180,15 +181,35 @@ export class QueryRouter {
       this.health.down(first.replica.name, error);
       const retry = await this.pickReplica(token);
       this.observer.onRead?.(retry.replica ? 'replica' : 'primary', 'replica-failed', retry.replica?.name);
-      return this.measured('read', retry.replica ? 'replica' : 'primary', retry.replica ?? this.primary, bounded);
+      return this.measured('read', retry.replica ? 'replica' : 'primary', retry.replica ?? this.primaryFor(unconfirmed), bounded);
     }
   }
 
-  /** Refuses a token no write of this primary gave: past the newest LSN known, the primary is asked once. */
-  private async checkTokenReached(token: string): Promise<void> {
+  /**
+   * The primary's pool for a read; none when the primary could not confirm the read's token: the
+   * address may reach a member still being promoted, whose data may predate the token.
+   */
+  private primaryFor(unconfirmed: boolean): Pool {
+    if (unconfirmed) throw new DatabaseUnavailableError('the primary cannot confirm the consistency token now, and no replica has replayed it');
+    return this.primary;
+  }
+
+  /**
+   * Whether the primary has reached `token` (past the newest LSN known, it is asked once); false when
+   * it cannot say now (down, or still in recovery while promoted). Refuses a token no write of this
+   * primary gave.
+   */
+  private async tokenConfirmed(token: string): Promise<boolean> {
     const wanted = lsnToBigInt(token);
-    if (wanted <= this.primaryLsn) return;
-    if (wanted <= await this.currentPrimaryLsn()) return;
+    if (wanted <= this.primaryLsn) return true;
+    let current: bigint;
+    try {
+      current = await this.currentPrimaryLsn();
+    } catch (error) {
+      if (toDomainError(error) instanceof DatabaseUnavailableError) return false;
+      throw error;
+    }
+    if (wanted <= current) return true;
     throw new TokenAheadError(`the consistency token ${token} is beyond the primary's position ${lsnText(this.primaryLsn)}`);
   }
 

@@ -1,32 +1,40 @@
 import { spawnSync } from 'child_process';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
+import { Testing } from 'cdk8s';
+import { ScaledApi } from '../../lib';
 import { NginxConfOptions } from '../../lib/load-balancer/nginx-conf';
+import { nginxMode } from '../../lib/load-balancer/nginx-mode';
 import { ProcessGroup, run, waitFor } from './processes';
 
 // Shared with `npm run local`, which serves the chart's TLS Secret the same way.
 export { selfSignedCertificate } from '../../local/cluster';
 
-/** The in-cluster defaults of the LoadBalancer, with loopback ports and a temp dir substituted. */
+/**
+ * The LoadBalancer's defaults as its nginx mode resolves them (so a changed default reaches these
+ * tests), with loopback ports, loopback backends and a temp dir substituted.
+ */
 export function loopbackNginxOptions(dir: string, ports: { http: number; status: number; tls?: number }, backends: number[]): NginxConfOptions {
+  const chart = Testing.chart();
+  const defaults = nginxMode.resolve(chart, { backend: new ScaledApi(chart, 'api', { image: 'example/api:1.0.0' }) });
   return {
     upstreamServers: backends.map(port => ({ address: `127.0.0.1:${port}`, resolve: false })),
     httpPort: ports.http,
     statusPort: ports.status,
     tls: ports.tls ? { port: ports.tls, certificatePath: join(dir, 'tls.crt'), keyPath: join(dir, 'tls.key') } : undefined,
-    apiRateLimit: { rate: 100, per: 'second', burst: 20 },
-    loginRateLimit: { rate: 5, per: 'minute', burst: 3 },
-    loginPath: '/api/v1/auth/login',
-    websocketPath: '/ws',
-    maxFails: 3,
-    failTimeoutSeconds: 10,
-    keepalive: 32,
-    nextUpstreamTries: 3,
-    nextUpstreamConditions: ['error', 'timeout', 'http_502', 'http_503'],
-    writeResendConditions: ['error', 'timeout', 'non_idempotent'],
-    proxyTimeouts: { connectSeconds: 2, sendSeconds: 30, readSeconds: 30 },
-    websocketReadTimeoutSeconds: 3600,
-    clientMaxBodySize: '1m',
+    apiRateLimit: defaults.apiRateLimit,
+    loginRateLimit: defaults.loginRateLimit,
+    loginPath: defaults.loginPath,
+    websocketPath: defaults.websocketPath,
+    maxFails: defaults.maxFails,
+    failTimeoutSeconds: defaults.failTimeoutSeconds,
+    keepalive: defaults.keepalive,
+    nextUpstreamTries: defaults.nextUpstreamTries,
+    nextUpstreamConditions: defaults.nextUpstreamConditions,
+    writeResendConditions: defaults.writeResendConditions,
+    proxyTimeouts: defaults.proxyTimeouts,
+    websocketReadTimeoutSeconds: defaults.websocketReadTimeoutSeconds,
+    clientMaxBodySize: defaults.clientMaxBodySize,
     accessLog: join(dir, 'access.log'),
     writableDir: dir,
   };

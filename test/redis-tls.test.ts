@@ -258,12 +258,27 @@ describe('Sentinel mode over TLS, from the rendered configs and start scripts', 
     await sleep(2500);
   });
 
-  test('a failover runs over TLS: the Sentinels promote a replica, and the old master restarted by its start script follows it', async () => {
+  test('a failover runs over TLS: the Sentinels promote a replica, the service\'s cache client follows it, and the old master restarted by its start script follows it too', async () => {
+    const { master, replicas } = started;
+    // The service's client is connected before the failover, as a running API's is.
+    const cache = cacheClientFromEnv(sentinelEnv(sentinelCa))!;
+    try {
+      await waitFor('the cache client to write through the Sentinels', async () => {
+        await cache.set('tls:before', 'failover', 600).catch(() => undefined);
+        return (await cli(master.port, ['get', 'tls:before'])) === 'failover\n';
+      });
+      await waitFor('the replicas to have the keys', async () => {
+        for (const replica of replicas) if ((await cli(replica.port, ['mget', 'tls:queue', 'tls:before'])) !== 'two\nfailover\n') return false;
+        return true;
+      });
+      await failOverAndRejoin(cache);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  async function failOverAndRejoin(cache: CacheClient) {
     const { master, replicas, sentinels, masterName } = started;
-    await waitFor('the replicas to have the key', async () => {
-      for (const replica of replicas) if ((await cli(replica.port, ['get', 'tls:queue'])) !== 'two\n') return false;
-      return true;
-    });
     // WHEN the master is killed
     await master.stop('SIGKILL');
     // THEN the Sentinels agree on a replica over TLS
@@ -273,6 +288,11 @@ describe('Sentinel mode over TLS, from the rendered configs and start scripts', 
     }, 30_000, 200);
     newMaster = replicas.find(r => r.port === newPort)!;
     await waitFor('the promoted replica to be master', async () => infoField(await cli(newMaster.port, ['info', 'replication']), 'role') === 'master');
+    // AND the cache client finds it through the Sentinels and writes to it over verified TLS (2.6-9.5 s after the kill at load 15-17)
+    await waitFor('the cache client to write to the new master', async () => {
+      await cache.set('tls:after', 'failover', 600).catch(() => undefined);
+      return (await cli(newMaster.port, ['get', 'tls:after'])) === 'failover\n';
+    }, 30_000, 200);
     // WHEN the old master's pod comes back: its start script asks the Sentinels over TLS, with their password
     await master.restart();
     // THEN it replicates the new master and has what was written before
@@ -281,8 +301,8 @@ describe('Sentinel mode over TLS, from the rendered configs and start scripts', 
       const replication = await cli(master.port, ['info', 'replication']);
       return infoField(replication, 'master_port') === String(newPort) && infoField(replication, 'master_link_status') === 'up';
     });
-    expect(await cli(master.port, ['get', 'tls:queue'])).toBe('two\n');
-  });
+    expect(await cli(master.port, ['mget', 'tls:queue', 'tls:after'])).toBe('two\nfailover\n');
+  }
 
   test('a renewed certificate: every Redis serves it from the same process; the Sentinels restart on it one at a time, and a restarted one serves it and names the master', async () => {
     const { master, replicas, sentinels, masterName } = started;

@@ -2,6 +2,7 @@ import { readFileSync, renameSync } from 'fs';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
 import postgres from 'postgres';
+import { parse } from 'yaml';
 import { PgReplicaSet } from '../lib';
 import { tlsFiles } from '../lib/core/tls';
 import { renderPgHba, renderPostgresConf } from '../lib/postgres/postgres-conf';
@@ -159,6 +160,45 @@ test('PgReplicaSet tls: the pods mount the Secret, replicas verify the primary, 
   expect(env.POSTGRES_TLS_CA.valueFrom).toEqual({ secretKeyRef: { name: 'db-tls', key: 'ca.crt' } });
 });
 
+test('PgReplicaSet tls with the patroni engine: the members mount the Secret, require TLS, replicate and rewind with verify-full to each other\'s DNS names, and reload renewed files through Patroni', () => {
+  const chart = Testing.chart();
+  const db = new PgReplicaSet(chart, 'db', { tls: { secretName: 'db-tls' } });
+  const members = Testing.synth(chart).find(m => m.kind === 'StatefulSet' && m.metadata.name === 'test-db')!.spec.template.spec;
+  expect(members.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'db-tls', defaultMode: 0o440 } });
+  const patroni = members.containers[0];
+  expect(patroni.volumeMounts).toContainEqual({ name: 'tls', mountPath: '/etc/postgresql-tls', readOnly: true });
+  // The certificate names each member's -pods DNS name, not its pod IP: the other members connect to that.
+  expect(patroni.env).toContainEqual({ name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: '$(PATRONI_NAME).test-db-pods.default.svc.cluster.local:5432' });
+  expect(patroni.command.slice(0, 2)).toEqual(['sh', '-c']);
+  expect(patroni.command[2]).toContain('while sleep 60 && kill -0 $$;');
+  expect(patroni.command[2]).toContain('then last=$now; kill -HUP $$; fi');
+  expect(patroni.command.slice(3)).toEqual(['sh', '/usr/bin/python3', '/etc/patroni/launch-patroni.py', '/etc/patroni/patroni.yml']);
+  const conf = parse(db.postgresConf!);
+  expect(conf.postgresql.parameters).toMatchObject({
+    ssl: 'on', ssl_cert_file: '/etc/postgresql-tls/tls.crt', ssl_key_file: '/etc/postgresql-tls/tls.key', ssl_ca_file: '/etc/postgresql-tls/ca.crt',
+    ssl_min_protocol_version: 'TLSv1.2',
+  });
+  const verified = { sslmode: 'verify-full', sslrootcert: '/etc/postgresql-tls/ca.crt' };
+  expect(conf.postgresql.authentication).toEqual({ replication: verified, rewind: verified });
+  // Two YAML objects, not an alias: Patroni merges each user's name and password from env into its own.
+  expect(db.postgresConf).not.toMatch(/[&*]a1/);
+  expect(conf.postgresql.pg_hba.filter((line: string) => line.includes('10.0.0.0/8'))).toEqual([
+    'hostssl replication all 10.0.0.0/8 scram-sha-256', 'hostssl all all 10.0.0.0/8 scram-sha-256',
+  ]);
+  const env = Object.fromEntries(db.clientEnv.map(e => [e.name, e]));
+  expect(env.DATABASE_URL.value).toMatch(/\?sslmode=verify-full$/);
+  expect(env.POSTGRES_TLS_CA.valueFrom).toEqual({ secretKeyRef: { name: 'db-tls', key: 'ca.crt' } });
+});
+
+test('PgReplicaSet without tls: the patroni members connect by pod IP and run Patroni\'s command alone', () => {
+  const chart = Testing.chart();
+  const db = new PgReplicaSet(chart, 'db', {});
+  const patroni = Testing.synth(chart).find(m => m.kind === 'StatefulSet')!.spec.template.spec.containers[0];
+  expect(patroni.env).toContainEqual({ name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: '$(PATRONI_KUBERNETES_POD_IP):5432' });
+  expect(patroni.command).toEqual(['/usr/bin/python3', '/etc/patroni/launch-patroni.py', '/etc/patroni/patroni.yml']);
+  expect(parse(db.postgresConf!).postgresql.authentication).toBeUndefined();
+});
+
 test('throws error, when tls is given to an engine that does not render it yet', () => {
-  expect(() => new PgReplicaSet(Testing.chart(), 'db', { engine: 'patroni', tls: { secretName: 'db-tls' } })).toThrow(/'tls'.*engine/);
+  expect(() => new PgReplicaSet(Testing.chart(), 'db', { engine: 'cloudnative-pg', tls: { secretName: 'db-tls' } })).toThrow(/'tls'.*engine/);
 });

@@ -53,10 +53,6 @@ export interface PgMemberSettings extends PgEngineSettings {
   readonly podNetworks: string[];
   /** Pods the NetworkPolicies admit to the metrics ports. */
   readonly metricsScraper: PodPeer;
-}
-
-/** The statefulset engine's settings. */
-export interface StatefulSetEngineSettings extends PgMemberSettings {
   /** TLS of every connection from another pod. */
   readonly tls?: StoreTls;
 }

@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { TlsFiles, withCertificateReload } from '../core/tls';
 import { EXPORTER_LOOPBACK, PostgresConfOptions, postgresSettings } from './postgres-conf';
 
 /** Patroni's timing: how long the leader lock lives, how often each member runs its loop, how long a store or PostgreSQL call may retry. */
@@ -62,7 +63,10 @@ export interface PatroniConfOptions {
   readonly maximumLagOnFailover: number;
   readonly dataDir: string;
   readonly binDir: string;
-  /** postgresql.conf settings, as for the statefulset engine; Patroni sets the addresses, pg_hba and the standby names itself. */
+  /**
+   * postgresql.conf settings, as for the statefulset engine; Patroni sets the addresses, pg_hba and the standby names itself.
+   * With `tls`, the members also replicate and rewind over TLS, verifying the leader against its CA (`postgresql.authentication`).
+   */
   readonly postgres: PostgresConfOptions;
   /** pg_hba.conf lines. */
   readonly hba: string[];
@@ -133,11 +137,35 @@ export function renderPatroniConf(o: PatroniConfOptions): string {
       // default spread one waits up to checkpoint_completion_target x checkpoint_timeout (97 s seen
       // on the test's freshly bootstrapped leader) before the copy starts.
       basebackup: [{ checkpoint: 'fast' }],
+      ...(o.postgres.tls ? { authentication: memberTlsAuthentication(o.postgres.tls) } : {}),
       parameters: parameters(name => !CLUSTER_WIDE.has(name)),
       pg_hba: o.hba,
     },
   };
   return `# Rendered by hscale renderPatroniConf; edit the PgReplicaSet props, not this file.\n${stringify(config, { version: '1.1' })}`;
+}
+
+/**
+ * The TLS of a member's connections to the leader (`postgresql.authentication`; the user names and
+ * passwords come from env, which Patroni merges into it): replication (pg_basebackup, streaming, which
+ * Patroni writes into primary_conninfo) and pg_rewind's, each `verify-full` against the CA, so a member
+ * streams only from a server whose certificate names the leader's connect address.
+ */
+function memberTlsAuthentication(tls: TlsFiles): Record<'replication' | 'rewind', { sslmode: string; sslrootcert: string }> {
+  // Two objects: one shared would be a YAML alias, one dict in Patroni, into which it merges both users' env.
+  const verified = () => ({ sslmode: 'verify-full', sslrootcert: tls.caFile });
+  return { replication: verified(), rewind: verified() };
+}
+
+/**
+ * With TLS, `command` (the member container's, which ends in Patroni) beside the loop that has PostgreSQL
+ * re-read renewed files: SIGHUP to Patroni, its documented reload (what `patronictl reload` and
+ * `POST /reload` do), which re-reads patroni.yml and then always runs `pg_ctl reload`, so the postmaster
+ * loads ssl_cert_file, ssl_key_file and ssl_ca_file again for new connections; a pair that does not load
+ * leaves the old one serving. The shell `exec`s the interpreter, which runs Patroni's main in that process: `$$` is Patroni.
+ */
+export function withPatroniCertificateReload(command: string[], tls: TlsFiles, intervalSeconds: number): string[] {
+  return withCertificateReload(command, { files: [tls.certFile, tls.keyFile, tls.caFile], reload: 'kill -HUP $$', intervalSeconds });
 }
 
 /** Everything `renderPatroniHba` needs. */
@@ -146,6 +174,8 @@ export interface PatroniHbaOptions {
   readonly networks: string[];
   /** The superuser, which only the member's own Patroni uses, over the socket. */
   readonly superuser: string;
+  /** Whether members and clients must use TLS (`hostssl`): a plain connection from their networks matches no line and is refused. @default false */
+  readonly requireTls?: boolean;
 }
 
 /**
@@ -154,14 +184,16 @@ export interface PatroniHbaOptions {
  * timeline), the exporter on loopback as a `pg_monitor` member, the superuser refused over the
  * network, then scram-sha-256 for replication (replicas and pg_rewind's `IDENTIFY_SYSTEM`) and for
  * every other role (clients, and the rewind role, which reads the leader's files through `postgres`).
+ * With `requireTls` those two are `hostssl`; the socket and the exporter's loopback line never leave the pod.
  */
 export function renderPatroniHba(o: PatroniHbaOptions): string[] {
+  const remote = o.requireTls ? 'hostssl' : 'host';
   return [
     'local all all peer',
     'local replication all scram-sha-256',
     `host all +pg_monitor ${EXPORTER_LOOPBACK} scram-sha-256`,
     `host all ${o.superuser} all reject`,
-    ...o.networks.map(network => `host replication all ${network} scram-sha-256`),
-    ...o.networks.map(network => `host all all ${network} scram-sha-256`),
+    ...o.networks.map(network => `${remote} replication all ${network} scram-sha-256`),
+    ...o.networks.map(network => `${remote} all all ${network} scram-sha-256`),
   ];
 }

@@ -5,15 +5,16 @@ import { MetricsEndpoint } from '../core/endpoints';
 import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, RUNTIME_LABELS_ANNOTATION } from '../core/names';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, statefulSetPlacement } from '../core/pod-defaults';
 import { annotateServiceAccount, applyPodOptions } from '../core/pod-options';
+import { tlsFiles, tlsVolume } from '../core/tls';
 import { propError, requireWholeDuration } from '../core/validation';
 import { PatroniEngineSettings, PatroniSettings, PgEngineModule, PgEngineOutput } from './engine';
-import { DEFAULT_PATRONI_TIMING, patroniTimingViolation, renderPatroniConf, renderPatroniHba } from './patroni-conf';
+import { DEFAULT_PATRONI_TIMING, patroniTimingViolation, renderPatroniConf, renderPatroniHba, withPatroniCertificateReload } from './patroni-conf';
 import { renderPatroniLauncher } from './patroni-launcher';
 import { parsePgSize, renderPrimaryInitScript } from './postgres-conf';
 import { MEMBER_PROPS, resolveMemberSettings } from './resolve';
 import { PatroniProps } from './settings';
 import {
-  APP_CREDENTIAL_KEYS, monitorInitEnv, createConfigMap, createPgServices, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, memberExporter, PG_PORT, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume,
+  APP_CREDENTIAL_KEYS, monitorInitEnv, createConfigMap, createPgServices, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, memberExporter, PG_PORT, PG_TLS_CHECK_SECONDS, PG_TLS_DIR, pgMetadata, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume,
 } from './shared';
 
 export const PATRONI_PORT = 8008;
@@ -102,7 +103,7 @@ class PatroniBuilder {
       // Every member: the service checks each with pg_is_in_recovery() and reads only from replicas.
       replicaHosts: this.s.replicas > 0 ? replicaHosts : [],
       clientLinks: [{ peer: { podSelector: this.allPods }, ports: [PG_PORT] }],
-      clientEnv: postgresClientEnv(this.s.credentialsSecret, APP_CREDENTIAL_KEYS, primaryHost, this.s.replicas > 0 ? replicaHosts : []),
+      clientEnv: postgresClientEnv(this.s.credentialsSecret, APP_CREDENTIAL_KEYS, primaryHost, this.s.replicas > 0 ? replicaHosts : [], this.s.tls),
       metricsEndpoints: [podsServiceMetricsEndpoint(this.scope, this.s, this.allPods), this.patroniMetricsEndpoint()],
     };
   }
@@ -124,11 +125,12 @@ class PatroniBuilder {
       scopeLabel: INSTANCE_LABEL, timing: s.patroni.timing, synchronousReplicas: s.synchronousReplicas,
       synchronousModeStrict: s.patroni.synchronousModeStrict, maximumLagOnFailover: parsePgSize(s.patroni.maximumLagOnFailover)!,
       dataDir: PGDATA, binDir: BIN_DIR, pgpass: '/tmp/pgpass', postBootstrap: `sh ${ETC}/post-bootstrap.sh`,
-      hba: renderPatroniHba({ networks: s.podNetworks, superuser: PATRONI_SUPERUSER }),
+      hba: renderPatroniHba({ networks: s.podNetworks, superuser: PATRONI_SUPERUSER, requireTls: s.tls !== undefined }),
       postgres: {
         port: PG_PORT, socketDir: SOCKET_DIR, hbaFile: '', maxConnections: s.maxConnections, sharedBuffers: s.sharedBuffers, workMem: s.workMem,
         walKeepSize: s.walKeepSize, maxSlotWalKeepSize: s.maxSlotWalKeepSize, maxWalSenders: this.members + 5, maxReplicationSlots: this.members + 5,
         synchronousReplicas: s.synchronousReplicas, standbyNames: [], synchronousCommit: s.synchronousCommit, parameters: s.parameters,
+        tls: s.tls && tlsFiles(PG_TLS_DIR),
       },
     });
     const { configMap, hash } = createConfigMap(this.scope, s.name, {
@@ -164,6 +166,7 @@ class PatroniBuilder {
     const run = scratchVolume('run', SOCKET_DIR);
     const tmp = scratchVolume('tmp', '/tmp');
     const shm = sharedMemoryVolume();
+    const tls = this.s.tls ? [tlsVolume(this.s.tls, PG_TLS_DIR)] : [];
     return new k8s.KubeStatefulSet(this.scope, 'Members', {
       metadata: { name: this.s.name, namespace: namespaceOf(this.scope), labels },
       spec: {
@@ -186,8 +189,8 @@ class PatroniBuilder {
             securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
             terminationGracePeriodSeconds: 60,
             ...statefulSetPlacement(this.allPods, this.s.placement),
-            volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume, shm.volume],
-            containers: [this.patroniContainer([run.mount, tmp.mount, shm.mount]), memberExporter(this.s)],
+            volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume, shm.volume, ...tls.map(t => t.volume)],
+            containers: [this.patroniContainer([run.mount, tmp.mount, shm.mount, ...tls.map(t => t.mount)]), memberExporter(this.s)],
           },
         },
         volumeClaimTemplates: [dataVolumeClaim(this.s, labels)],
@@ -201,8 +204,9 @@ class PatroniBuilder {
       name: 'patroni',
       image: this.s.image,
       imagePullPolicy: 'IfNotPresent',
-      // The image's Patroni, through renderPatroniLauncher's fix of a double demotion behind a partition.
-      command: PATRONI_COMMAND,
+      // The image's Patroni, through renderPatroniLauncher's fix of a double demotion behind a partition;
+      // with TLS beside the loop that has it reload renewed certificate files.
+      command: this.s.tls ? withPatroniCertificateReload(PATRONI_COMMAND, tlsFiles(PG_TLS_DIR), PG_TLS_CHECK_SECONDS) : PATRONI_COMMAND,
       ports: [{ name: 'postgres', containerPort: PG_PORT, protocol: 'TCP' }, { name: 'patroni', containerPort: PATRONI_PORT, protocol: 'TCP' }],
       env: this.patroniEnv(),
       resources: this.s.resources,
@@ -217,6 +221,15 @@ class PatroniBuilder {
     };
   }
 
+  /**
+   * The host the other members reach this member's PostgreSQL at (replication, pg_rewind): its pod IP, or
+   * with TLS its DNS name under the headless Service, which the certificate names and `verify-full` checks
+   * (a pod IP is in no certificate cert-manager can issue).
+   */
+  private connectHost(): string {
+    return this.s.tls ? `$(PATRONI_NAME).${this.podsService}.${this.s.dnsSuffix}` : '$(PATRONI_KUBERNETES_POD_IP)';
+  }
+
   /** Patroni's per-member settings and the credentials, from env (PATRONI_* override patroni.yml). */
   private patroniEnv(): k8s.EnvVar[] {
     const secret = (name: string, key: string) => secretEnv(this.s.credentialsSecret, name, key);
@@ -225,7 +238,7 @@ class PatroniBuilder {
       { name: 'PATRONI_KUBERNETES_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'PATRONI_KUBERNETES_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
       { name: 'PATRONI_POSTGRESQL_LISTEN', value: `0.0.0.0:${PG_PORT}` },
-      { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(PATRONI_KUBERNETES_POD_IP):${PG_PORT}` },
+      { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `${this.connectHost()}:${PG_PORT}` },
       { name: 'PATRONI_RESTAPI_LISTEN', value: `0.0.0.0:${PATRONI_PORT}` },
       { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `$(PATRONI_KUBERNETES_POD_IP):${PATRONI_PORT}` },
       { name: 'PATRONI_SUPERUSER_USERNAME', value: PATRONI_SUPERUSER },

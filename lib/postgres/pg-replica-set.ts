@@ -11,7 +11,7 @@ import { validateProps } from '../core/prop-validation';
 import { SecretRef } from '../core/secret-refs';
 import { cloudNativePgEngine } from './cloudnative-pg-engine';
 import {
-  CloudNativePgSettings, PatroniEngineSettings, PgEngineModule, PgEngineOutput, PgEngineSettings, PgServices, StatefulSetEngineSettings,
+  CloudNativePgSettings, PatroniEngineSettings, PgEngineModule, PgEngineOutput, PgEngineSettings, PgMemberSettings, PgServices,
 } from './engine';
 import { PATRONI_RESTAPI_CREDENTIAL_KEYS, patroniEngine } from './patroni-engine';
 import { PgEngine, PgReplicaSetProps } from './settings';
@@ -22,7 +22,7 @@ export type { PatroniProps, PgEngine, PgReplicaSetProps } from './settings';
 
 /** The settings type of each engine: what its `resolve` returns. */
 interface PgSettingsByEngine {
-  readonly 'statefulset': StatefulSetEngineSettings;
+  readonly 'statefulset': PgMemberSettings;
   readonly 'patroni': PatroniEngineSettings;
   readonly 'cloudnative-pg': CloudNativePgSettings;
 }
@@ -70,7 +70,7 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
   public readonly replicaHosts: string[];
   /** The Secret clients read their credentials from. */
   public readonly credentialsSecret: SecretRef;
-  /** Env a client container needs: `DATABASE_URL`, `POSTGRES_READ_REPLICAS`, the credentials by `secretKeyRef` and, behind the Poolers, `POSTGRES_POOL_MODE`. */
+  /** Env a client container needs: `DATABASE_URL`, `POSTGRES_READ_REPLICAS` and the credentials by `secretKeyRef`. */
   public readonly clientEnv: k8s.EnvVar[];
   /** The pods and ports a client opens connections to. */
   public readonly clientLinks: NetworkLink[];

@@ -6,6 +6,7 @@ import { resourceName, serviceDnsSuffix } from '../core/names';
 import { resolveResources } from '../core/pod-defaults';
 import { resolvePodOptions } from '../core/pod-options';
 import { requireSecretName } from '../core/secret-refs';
+import { resolveStoreTls } from '../core/tls';
 import { parseQuantity, pinnedImage, propError, requireIntInRange, requireOneOf, requirePinnedPeer, requireQuantity } from '../core/validation';
 import { PgEngineSettings, PgMemberSettings } from './engine';
 import { PARAMETER_NAME, parsePgSize, SYNCHRONOUS_COMMIT_LEVELS } from './postgres-conf';
@@ -52,7 +53,7 @@ export function resolvePgEngineSettings(
 }
 
 /** The props {@link resolveMemberSettings} reads beyond those of every engine: the engines that run their own StatefulSets own them. */
-export const MEMBER_PROPS = ['credentialsSecret', 'exporterImage', 'exporterImageDigest', 'accessMode', 'podNetworks', 'metricsScraper'] as const satisfies readonly (keyof PgReplicaSetProps)[];
+export const MEMBER_PROPS = ['credentialsSecret', 'exporterImage', 'exporterImageDigest', 'accessMode', 'podNetworks', 'metricsScraper', 'tls'] as const satisfies readonly (keyof PgReplicaSetProps)[];
 
 /** The settings of an engine that runs the servers in StatefulSets of its own, with their exporter sidecars, pg_hba.conf and NetworkPolicies. */
 export function resolveMemberSettings(scope: Construct, props: PgReplicaSetProps, defaultImage: string): PgMemberSettings {
@@ -63,6 +64,7 @@ export function resolveMemberSettings(scope: Construct, props: PgReplicaSetProps
     accessMode: requireOneOf(scope, 'accessMode', props.accessMode ?? 'ReadWriteOnce', PG_ACCESS_MODES),
     podNetworks: props.podNetworks ?? PRIVATE_NETWORKS,
     metricsScraper: requirePinnedPeer(scope, 'metricsScraper', props.metricsScraper ?? DEFAULT_METRICS_SCRAPER),
+    tls: resolveStoreTls(scope, 'tls', props.tls),
   };
 }
 

@@ -87,12 +87,13 @@ export interface PgReplicaSetProps {
   /** patroni: failover timing, strict synchronous mode, the lag a promotable replica may have. @default - see PatroniProps @onlyWhen engine=patroni */
   readonly patroni?: PatroniProps;
   /**
-   * statefulset: TLS for every connection from another pod, with the certificate of this Secret
+   * TLS for every connection from another pod, with the certificate of this Secret
    * (cert-manager layout: `tls.crt`, `tls.key`, `ca.crt`; names: `<name>-rw`, `<name>-ro` and
    * `*.<name>-pods`, each `.<namespace>.svc.cluster.local`). pg_hba admits replicas and clients over
-   * TLS only, replicas stream with `sslmode=verify-full`, and clients get `sslmode=verify-full` in
-   * `DATABASE_URL` and the CA in `POSTGRES_TLS_CA`. A renewed certificate is read without a restart
-   * (`pg_ctl reload` when the mounted files change, checked every 60 s). @default - no TLS: a certificate must name every pod and Service and reach every client, which takes cert-manager or your PKI; the NetworkPolicies admit only the linked pods @onlyWhen engine=statefulset
+   * TLS only, replicas stream (patroni: and pg_rewind connects) with `sslmode=verify-full` (patroni: to
+   * each member's `-pods` DNS name), and clients get `sslmode=verify-full` in `DATABASE_URL` and the CA in
+   * `POSTGRES_TLS_CA`. A renewed certificate is read without a restart (when the mounted files change,
+   * checked every 60 s: `pg_ctl reload`, or patroni: SIGHUP to Patroni, which reloads PostgreSQL). @default - no TLS: a certificate must name every pod and Service and reach every client, which takes cert-manager or your PKI; the NetworkPolicies admit only the linked pods @onlyWhen engine=statefulset|patroni
    */
   readonly tls?: StoreTls;
   /** cloudnative-pg: PgBouncer Poolers for read-write and read-only traffic, which linked clients connect through. @default false @onlyWhen engine=cloudnative-pg */

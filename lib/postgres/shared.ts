@@ -12,6 +12,10 @@ import { EXPORTER_QUERIES_FILE, renderExporterQueries } from './exporter-queries
 
 export const PG_PORT = 5432;
 export const EXPORTER_PORT = 9187;
+/** Where the PostgreSQL pods mount the TLS Secret (`tls`). */
+export const PG_TLS_DIR = '/etc/postgresql-tls';
+/** How often a PostgreSQL container compares the TLS files' checksum (the kubelet updates a Secret volume within a minute or two). */
+export const PG_TLS_CHECK_SECONDS = 60;
 /** Where the exporter sidecar mounts the config volume, to read its custom queries. */
 const EXPORTER_ETC = '/etc/postgres-exporter';
 /**

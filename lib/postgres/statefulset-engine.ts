@@ -4,23 +4,19 @@ import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, nam
 import {
   restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, statefulSetPlacement,
 } from '../core/pod-defaults';
-import { resolveStoreTls, tlsFiles, tlsVolume } from '../core/tls';
-import { PgEngineModule, PgEngineOutput, StatefulSetEngineSettings } from './engine';
+import { tlsFiles, tlsVolume } from '../core/tls';
+import { PgEngineModule, PgEngineOutput, PgMemberSettings } from './engine';
 import { EXPORTER_QUERIES_FILE } from './exporter-queries';
 import { renderPgHba, renderPostgresConf, renderPrimaryInitScript, renderReplicaInitScript, withPostgresCertificateReload } from './postgres-conf';
 import { MEMBER_PROPS, resolveMemberSettings } from './resolve';
 import {
-  APP_CREDENTIAL_KEYS, applyMemberPodOptions, monitorInitEnv, createConfigMap, createPgServices, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, memberExporter, PG_PORT, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume, usedFilesHash,
+  APP_CREDENTIAL_KEYS, applyMemberPodOptions, monitorInitEnv, createConfigMap, createPgServices, createDisruptionBudget, createNetworkPolicy, dataVolumeClaim, memberExporter, PG_PORT, PG_TLS_CHECK_SECONDS, PG_TLS_DIR, podsServiceMetricsEndpoint, postgresClientEnv, secretEnv, sharedMemoryVolume, usedFilesHash,
 } from './shared';
 
 const PG_UID = 999;
 const ETC = '/etc/postgresql';
 const SOCKET_DIR = '/var/run/postgresql';
 const PGDATA = '/var/lib/postgresql/data/pgdata';
-/** Where the TLS Secret is mounted (`tls`). */
-const TLS_DIR = '/etc/postgresql-tls';
-/** How often the postgres container compares the TLS files' checksum (the kubelet updates a Secret volume within a minute or two). */
-const TLS_CHECK_SECONDS = 60;
 /** The postgres image's entrypoint: initdb and the init scripts on an empty volume, then `exec` of its arguments (the postmaster). */
 const IMAGE_ENTRYPOINT = 'docker-entrypoint.sh';
 
@@ -34,10 +30,10 @@ type Role = 'primary' | 'replica';
 /** The PostgreSQL image the statefulset engine runs when the props name none (the patroni image builds on it). */
 export const STATEFULSET_DEFAULT_IMAGE = 'postgres:15.15';
 
-export const statefulSetEngine: PgEngineModule<StatefulSetEngineSettings> = {
+export const statefulSetEngine: PgEngineModule<PgMemberSettings> = {
   name: 'statefulset',
-  ownProps: [...MEMBER_PROPS, 'tls'],
-  resolve: (scope, props) => ({ ...resolveMemberSettings(scope, props, STATEFULSET_DEFAULT_IMAGE), tls: resolveStoreTls(scope, 'tls', props.tls) }),
+  ownProps: MEMBER_PROPS,
+  resolve: (scope, props) => resolveMemberSettings(scope, props, STATEFULSET_DEFAULT_IMAGE),
   build: (scope, settings) => new StatefulSetBuilder(scope, settings).build(),
 };
 
@@ -50,7 +46,7 @@ class StatefulSetBuilder {
   private readonly replicaPods: Record<string, string>;
   private readonly allPods: Record<string, string>;
 
-  constructor(private readonly scope: Construct, private readonly s: StatefulSetEngineSettings) {
+  constructor(private readonly scope: Construct, private readonly s: PgMemberSettings) {
     this.podsService = `${s.name}-pods`;
     this.replicaSetName = `${s.name}-replica`;
     this.primaryHost = `${s.name}-rw.${s.dnsSuffix}`;
@@ -96,7 +92,7 @@ class StatefulSetBuilder {
       maxConnections: s.maxConnections, sharedBuffers: s.sharedBuffers, workMem: s.workMem,
       walKeepSize: s.walKeepSize, maxSlotWalKeepSize: s.maxSlotWalKeepSize, maxWalSenders: s.replicas + 5, maxReplicationSlots: s.replicas + 5,
       synchronousReplicas: s.synchronousReplicas, standbyNames, synchronousCommit: s.synchronousCommit, parameters: s.parameters,
-      tls: s.tls && tlsFiles(TLS_DIR),
+      tls: s.tls && tlsFiles(PG_TLS_DIR),
     });
     const hbaConf = renderPgHba({ replicationUser: 'all', replicationNetworks: s.podNetworks, clientNetworks: s.podNetworks, requireTls: s.tls !== undefined });
     const { configMap, files } = createConfigMap(this.scope, s.name, {
@@ -130,7 +126,7 @@ class StatefulSetBuilder {
     const run = scratchVolume('run', SOCKET_DIR);
     const tmp = scratchVolume('tmp', '/tmp');
     const shm = sharedMemoryVolume();
-    const tls = this.s.tls ? [tlsVolume(this.s.tls, TLS_DIR)] : [];
+    const tls = this.s.tls ? [tlsVolume(this.s.tls, PG_TLS_DIR)] : [];
     return {
       automountServiceAccountToken: false,
       securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
@@ -169,7 +165,7 @@ class StatefulSetBuilder {
 
   /** `command`, with TLS run beside the loop that reloads renewed certificate files (`withPostgresCertificateReload`). */
   private withCertificateReload(command: string[]): string[] {
-    return this.s.tls ? withPostgresCertificateReload(command, tlsFiles(TLS_DIR), TLS_CHECK_SECONDS) : command;
+    return this.s.tls ? withPostgresCertificateReload(command, tlsFiles(PG_TLS_DIR), PG_TLS_CHECK_SECONDS) : command;
   }
 
   private primaryStartup(): Partial<k8s.Container> {
@@ -198,7 +194,7 @@ class StatefulSetBuilder {
         { name: 'PRIMARY_PORT', value: String(PG_PORT) },
         { name: 'CONFIG_FILE', value: `${ETC}/postgresql.conf` },
         // pg_basebackup -R writes both into primary_conninfo, so streaming verifies the primary too.
-        ...(this.s.tls ? [{ name: 'PGSSLMODE', value: 'verify-full' }, { name: 'PGSSLROOTCERT', value: tlsFiles(TLS_DIR).caFile }] : []),
+        ...(this.s.tls ? [{ name: 'PGSSLMODE', value: 'verify-full' }, { name: 'PGSSLROOTCERT', value: tlsFiles(PG_TLS_DIR).caFile }] : []),
       ],
     };
   }

@@ -2,7 +2,6 @@ import express, { Express, RequestHandler } from 'express';
 import { createBackends } from './backends';
 import { ReadThroughCache } from './cache/cache';
 import { Config, loadConfig, ServiceConfig } from './config';
-import { roleDefaults } from './db/config';
 import { ItemRepository } from './db/items';
 import { migrate } from './db/migrations';
 import { QueryRouter } from './db/router';
@@ -76,7 +75,7 @@ export function createServiceFrom(loaded: Config): Service {
   return {
     app, config, router, cache, health, metrics,
     start: async () => {
-      await migrate(router.primarySql, router.config.startupRetryMs, roleDefaults(router.config));
+      await migrate(router.primarySql, router.config.startupRetryMs);
       health.migrated = true;
       await router.start();
       metrics.ready.set(1);

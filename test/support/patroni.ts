@@ -4,6 +4,7 @@ import { Chart, Testing } from 'cdk8s';
 import { parse, stringify } from 'yaml';
 import { PgReplicaSet, PgReplicaSetProps } from '../../lib';
 import { PatroniTiming } from '../../lib/postgres/patroni-conf';
+import { PG_TLS_CHECK_SECONDS, PG_TLS_DIR } from '../../lib/postgres/shared';
 import { Manifest } from '../../lib/testing/manifest-checks';
 import { KUBECONFIG_CONTEXT, writeServiceAccountKubeconfig } from '../../local/patroni';
 import { ControlPlane } from '../../scripts/control-plane/index';
@@ -88,14 +89,32 @@ export function patroniChart(props: PgReplicaSetProps): { objects: Manifest[]; p
 }
 
 /**
+ * The members' TLS (a chart with `tls`): the Secret's files, which `issue` writes into `dir` for the
+ * members' addresses once they are known (`makeCertificates`), and how often the reload loop compares them.
+ */
+export interface MemberTls {
+  readonly dir: string;
+  readonly checkSeconds: number;
+  issue(addresses: string[]): Promise<void>;
+}
+
+/** The chart's TLS mount and reload interval rewritten to the test's directory and interval (paths and timing only). */
+function withTestTls(text: string, tls: MemberTls | undefined): string {
+  return tls ? text.split(`${PG_TLS_DIR}/`).join(`${tls.dir}/`).replace(`sleep ${PG_TLS_CHECK_SECONDS} `, `sleep ${tls.checkSeconds} `) : text;
+}
+
+/**
  * Applies the chart (ServiceAccount, Role, StatefulSet whose pods the fake kubelets run, Services)
  * on the control plane, then starts one Patroni per pod with the chart's patroni.yml, each in a
  * network namespace of its own on a bridge (a partition is then a link taken down): only
  * addresses and paths are rewritten, and each Patroni talks to the API server, through a
  * forwarder on the bridge, with the chart's ServiceAccount token.
  */
-export async function startPatroniCluster(group: ProcessGroup, plane: ControlPlane, props: PgReplicaSetProps & { replicas: number }): Promise<PatroniCluster> {
+export async function startPatroniCluster(
+  group: ProcessGroup, plane: ControlPlane, props: PgReplicaSetProps & { replicas: number }, tls?: MemberTls,
+): Promise<PatroniCluster> {
   const network = await startPodNetwork(group, props.replicas + 1, ['kubernetes']);
+  await tls?.issue(network.pods.map(pod => pod.address));
   const { objects, patroniYml, launcher, postBootstrap, command } = patroniChart({ ...props, podNetworks: [network.cidr] });
   const statefulSet = objects.find(o => o.kind === 'StatefulSet')!;
   const name = statefulSet.metadata.name as string;
@@ -108,7 +127,7 @@ export async function startPatroniCluster(group: ProcessGroup, plane: ControlPla
   await forwardTcp(group, forwarded, { host: '127.0.0.1', port: Number(new URL(plane.server).port) });
   const base = group.tempDir('hscale-patroni-');
   await writeServiceAccountKubeconfig(plane, NAMESPACE, name, join(base, '.kube', 'config'), `https://kubernetes:${forwarded.port}`);
-  const config = parse(patroniYml);
+  const config = parse(withTestTls(patroniYml, tls));
   const members = network.pods.map((pod, i) => {
     const dir = join(base, `m${i}`);
     const socketDir = join(dir, 'socket');
@@ -121,7 +140,7 @@ export async function startPatroniCluster(group: ProcessGroup, plane: ControlPla
       postgresql: { ...config.postgresql, parameters: { ...config.postgresql.parameters, unix_socket_directories: socketDir } },
     }, { version: '1.1' }));
     // The container's command with the ConfigMap's mount (/etc/patroni) at the member's directory.
-    const argv = command.map(word => word.replace(/^\/etc\/patroni\//, `${dir}/`));
+    const argv = command.map(word => withTestTls(word, tls).replace(/^\/etc\/patroni\//, `${dir}/`));
     return member(group, `${name}-${i}`, pod, dir, argv, { ...secretEnvOf(statefulSet), ...memberEnv(`${name}-${i}`, pod.address, dir, base) });
   });
   await run('chown', ['-R', 'postgres:postgres', base]);

@@ -76,22 +76,32 @@ test('the cluster-create script forms the cluster over TLS, every replica syncs 
   await run('sh', ['-c', renderRedisReadinessCheck(replicas[0].port, tls)], { env });
 });
 
-test('the service\'s cache client (node-redis) and queue connection (ioredis) connect over verified TLS from the wiring\'s env', async () => {
-  const cache = cacheClientFromEnv(clusterEnv(ca))!;
-  const queue = queueConnectionFromEnv(clusterEnv(ca), 'producer')!;
+type QueueConnection = NonNullable<ReturnType<typeof queueConnectionFromEnv>>;
+
+/**
+ * The service's cache client (node-redis) writes and reads `cacheKey`, and its queue connection
+ * (ioredis) writes `queueKey`, both over verified TLS from `env`; `readQueueKey` reads it back another way.
+ */
+async function expectServiceClientsOverTls(env: NodeJS.ProcessEnv, cacheKey: string, queueKey: string, readQueueKey: (queue: QueueConnection) => Promise<string | null>) {
+  const cache = cacheClientFromEnv(env)!;
+  const queue = queueConnectionFromEnv(env, 'producer')!;
   try {
     await waitFor('the cache client to write and read over TLS', async () => {
-      await cache.set('tls:{a}', 'one', 60).catch(() => undefined);
-      return (await cache.get('tls:{a}').catch(() => null)) === 'one';
+      await cache.set(cacheKey, 'one', 600).catch(() => undefined);
+      return (await cache.get(cacheKey).catch(() => null)) === 'one';
     });
     // A producer's connection fails commands until it is connected: wait for it.
     await waitFor('the queue connection to answer over TLS', async () => (await queue.ping().catch(() => undefined)) === 'PONG');
-    expect(await queue.set('tls:{q}', 'two')).toBe('OK');
-    expect(await queue.get('tls:{q}')).toBe('two');
+    expect(await queue.set(queueKey, 'two')).toBe('OK');
+    expect(await readQueueKey(queue)).toBe('two');
   } finally {
     await cache.close();
     queue.disconnect();
   }
+}
+
+test('the service\'s cache client (node-redis) and queue connection (ioredis) connect over verified TLS from the wiring\'s env', async () => {
+  await expectServiceClientsOverTls(clusterEnv(ca), 'tls:{a}', 'tls:{q}', queue => queue.get('tls:{q}'));
 });
 
 test('a plain client is refused, and so is TLS from a client that trusts another CA', async () => {
@@ -228,20 +238,7 @@ describe('Sentinel mode over TLS, from the rendered configs and start scripts', 
   });
 
   test('the service\'s node-redis and ioredis Sentinel clients verify the Sentinels and the master against the CA, and refuse another CA', async () => {
-    const cache = cacheClientFromEnv(sentinelEnv(sentinelCa))!;
-    const queue = queueConnectionFromEnv(sentinelEnv(sentinelCa), 'producer')!;
-    try {
-      await waitFor('the cache client to write and read through the Sentinels over TLS', async () => {
-        await cache.set('tls:sentinel', 'one', 600).catch(() => undefined);
-        return (await cache.get('tls:sentinel').catch(() => null)) === 'one';
-      });
-      await waitFor('the queue connection to answer over TLS', async () => (await queue.ping().catch(() => undefined)) === 'PONG');
-      expect(await queue.set('tls:queue', 'two')).toBe('OK');
-      expect(await cli(started.master.port, ['get', 'tls:queue'])).toBe('two\n');
-    } finally {
-      await cache.close();
-      queue.disconnect();
-    }
+    await expectServiceClientsOverTls(sentinelEnv(sentinelCa), 'tls:sentinel', 'tls:queue', async () => (await cli(started.master.port, ['get', 'tls:queue'])).trim());
     // The same env with another CA: ioredis never gets past the Sentinels' TLS handshake (it reports only a closed connection).
     const untrusted = queueConnectionFromEnv(sentinelEnv(otherSentinelCa()), 'producer')!;
     const errors: string[] = [];

@@ -1,4 +1,4 @@
-import { DEFAULT_DATABASE_CONFIG, databaseConfigFromEnv, validateDatabaseConfig } from '../service/src/db/config';
+import { DEFAULT_DATABASE_CONFIG, databaseConfigFromEnv, roleDefaults, validateDatabaseConfig } from '../service/src/db/config';
 
 const url = 'postgres://app@db-rw:5432/app';
 
@@ -9,6 +9,17 @@ test('the defaults are exported and are what an env with only DATABASE_URL gives
 test('replicas and the read policy are read from env', () => {
   expect(databaseConfigFromEnv({ DATABASE_URL: url, POSTGRES_READ_REPLICAS: 'db-0.db:5432, db-1.db:5432', READ_POLICY: 'primary' }))
     .toMatchObject({ replicas: ['db-0.db:5432', 'db-1.db:5432'], readPolicy: 'primary' });
+});
+
+test('behind a pooler (POSTGRES_POOL_MODE) the statement timeout becomes the role\'s default; without one, nothing does', () => {
+  expect(databaseConfigFromEnv({ DATABASE_URL: url, POSTGRES_POOL_MODE: 'transaction' }).poolMode).toBe('transaction');
+  expect(roleDefaults(databaseConfigFromEnv({ DATABASE_URL: url, POSTGRES_POOL_MODE: 'session', PG_STATEMENT_TIMEOUT_MS: '2500' }))).toEqual({ statement_timeout: '2500' });
+  expect(roleDefaults(databaseConfigFromEnv({ DATABASE_URL: url }))).toEqual({});
+});
+
+test('throws error, when POSTGRES_POOL_MODE is not a pool mode the service can work in', () => {
+  expect(() => databaseConfigFromEnv({ DATABASE_URL: url, POSTGRES_POOL_MODE: 'statement' }))
+    .toThrow('POSTGRES_POOL_MODE ("statement") must be one of "session", "transaction", or unset without a pooler');
 });
 
 test('throws error, when DATABASE_URL is missing', () => {

@@ -36,7 +36,7 @@ export interface IClientAccessible {
 
 /**
  * A PostgreSQL primary with read replicas. Injects `DATABASE_URL`, `POSTGRES_READ_REPLICAS`,
- * `PGUSER`, `PGPASSWORD` and `PGDATABASE`.
+ * `PGUSER`, `PGPASSWORD` and `PGDATABASE`, and `POSTGRES_POOL_MODE` when a PgBouncer stands between.
  */
 export interface IDatabaseEndpoint extends IClientAccessible {
   /** DNS name of the primary (read-write) Service. */

@@ -16,6 +16,8 @@ import { PG_PORT, postgresClientEnv, postgresMetricsEndpoint } from './shared';
 const POOLER_INSTANCES = 2;
 /** Server connections each PgBouncer keeps for a database and user (`default_pool_size`). */
 const POOLER_SERVER_POOL = 20;
+/** Each server connection serves a client for one transaction: a client's session state does not outlive it. */
+const POOL_MODE = cnpg.PoolerSpecPgbouncerPoolMode.TRANSACTION;
 
 /**
  * Needs the CloudNativePG operator, which fails over by itself: a Cluster, our PodMonitor, and
@@ -82,7 +84,11 @@ class CloudNativePgBuilder {
       replicaHosts,
       clientLinks: clientPods.map(podSelector => ({ peer: { podSelector }, ports: [PG_PORT] })),
       serverPools: poolers && this.poolerServerPools(poolers),
-      clientEnv: postgresClientEnv(s.credentialsSecret, { user: 'username', password: 'password', database: 'dbname' }, primaryHost, replicaHosts),
+      clientEnv: [
+        ...postgresClientEnv(s.credentialsSecret, { user: 'username', password: 'password', database: 'dbname' }, primaryHost, replicaHosts),
+        // The client must know it talks to PgBouncer: no startup settings, and in transaction pooling no named prepared statements.
+        ...(poolers ? [{ name: 'POSTGRES_POOL_MODE', value: POOL_MODE }] : []),
+      ],
       // The instance manager serves the metrics, as cnpg_*; CloudNativePG names each instance's claim after the instance: <cluster>-<n>.
       metricsEndpoints: [{
         ...postgresMetricsEndpoint(s.name, clusterPods, { hasMonitor: true }, s.replicas), exporter: 'cloudnative-pg', volumeClaims: `${s.name}-`,
@@ -169,7 +175,7 @@ class CloudNativePgBuilder {
           instances: POOLER_INSTANCES,
           type,
           pgbouncer: {
-            poolMode: cnpg.PoolerSpecPgbouncerPoolMode.TRANSACTION,
+            poolMode: POOL_MODE,
             parameters: { max_client_conn: '1000', default_pool_size: String(POOLER_SERVER_POOL) },
           },
         },

@@ -70,7 +70,7 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
   public readonly replicaHosts: string[];
   /** The Secret clients read their credentials from. */
   public readonly credentialsSecret: SecretRef;
-  /** Env a client container needs: `DATABASE_URL`, `POSTGRES_READ_REPLICAS` and the credentials by `secretKeyRef`. */
+  /** Env a client container needs: `DATABASE_URL`, `POSTGRES_READ_REPLICAS`, the credentials by `secretKeyRef` and, behind the Poolers, `POSTGRES_POOL_MODE`. */
   public readonly clientEnv: k8s.EnvVar[];
   /** The pods and ports a client opens connections to. */
   public readonly clientLinks: NetworkLink[];

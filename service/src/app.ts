@@ -2,6 +2,7 @@ import express, { Express, RequestHandler } from 'express';
 import { createBackends } from './backends';
 import { ReadThroughCache } from './cache/cache';
 import { Config, loadConfig, ServiceConfig } from './config';
+import { roleDefaults } from './db/config';
 import { ItemRepository } from './db/items';
 import { migrate } from './db/migrations';
 import { QueryRouter } from './db/router';
@@ -75,7 +76,7 @@ export function createServiceFrom(loaded: Config): Service {
   return {
     app, config, router, cache, health, metrics,
     start: async () => {
-      await migrate(router.primarySql, router.config.startupRetryMs);
+      await migrate(router.primarySql, router.config.startupRetryMs, roleDefaults(router.config));
       health.migrated = true;
       await router.start();
       metrics.ready.set(1);

@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { createBackends } from './backends';
 import { Config, loadConfig } from './config';
+import { roleDefaults } from './db/config';
 import { ItemRepository } from './db/items';
 import { migrate } from './db/migrations';
 import { BetIntelWorkerMetrics } from './guide-metrics';
@@ -137,7 +138,7 @@ async function startWorkerFrom(
     await closeBackends();
   };
   try {
-    await migrate(backends.router.primarySql, backends.router.config.startupRetryMs);
+    await migrate(backends.router.primarySql, backends.router.config.startupRetryMs, roleDefaults(backends.router.config));
     await backends.router.start();
   } catch (error) {
     await closeAll();

@@ -4,6 +4,10 @@ import { hostPortsFromEnv, intFromEnv, secretFromEnv } from '../env';
 export type ReadPolicy = 'replicas' | 'primary';
 export const READ_POLICIES: ReadPolicy[] = ['replicas', 'primary'];
 
+/** PgBouncer's pool_mode of a pooler between the service and PostgreSQL; `statement` is refused (it forbids transactions). */
+export type PoolMode = 'session' | 'transaction';
+export const POOL_MODES: PoolMode[] = ['session', 'transaction'];
+
 /** Settings of the router, with the env names that set them. */
 export interface DatabaseConfig {
   /** DATABASE_URL: the primary. */
@@ -43,6 +47,13 @@ export interface DatabaseConfig {
    * PgReplicaSet's `tls` injects it. Without it, DATABASE_URL's `sslmode` decides.
    */
   readonly tlsCa?: string;
+  /**
+   * POSTGRES_POOL_MODE: the pool_mode of the PgBouncer that DATABASE_URL and the replicas reach
+   * (PgReplicaSet's cloudnative-pg engine with `pooler` injects it); unset: the servers themselves.
+   * Behind it the session settings are the role's defaults ({@link roleDefaults}), since PgBouncer
+   * refuses them as startup parameters, and in `transaction` mode no statement is prepared by name.
+   */
+  readonly poolMode?: PoolMode;
 }
 
 /** The defaults of every setting but the addresses. */
@@ -80,6 +91,7 @@ export function databaseConfigFromEnv(env: NodeJS.ProcessEnv): DatabaseConfig {
     connectTimeoutMs: intFromEnv(env, 'PG_CONNECT_TIMEOUT_MS', d.connectTimeoutMs, 100, 600_000),
     startupRetryMs: intFromEnv(env, 'PG_STARTUP_RETRY_MS', d.startupRetryMs, 0, 3_600_000),
     tlsCa: secretFromEnv(env, 'POSTGRES_TLS_CA'),
+    poolMode: (env.POSTGRES_POOL_MODE || undefined) as PoolMode | undefined,
   });
 }
 
@@ -90,6 +102,9 @@ export function databaseConfigFromEnv(env: NodeJS.ProcessEnv): DatabaseConfig {
 export function validateDatabaseConfig(config: DatabaseConfig): DatabaseConfig {
   if (!READ_POLICIES.includes(config.readPolicy)) {
     throw new Error(`READ_POLICY (${JSON.stringify(config.readPolicy)}) must be one of ${READ_POLICIES.map(p => `"${p}"`).join(', ')}`);
+  }
+  if (config.poolMode !== undefined && !POOL_MODES.includes(config.poolMode)) {
+    throw new Error(`POSTGRES_POOL_MODE (${JSON.stringify(config.poolMode)}) must be one of ${POOL_MODES.map(m => `"${m}"`).join(', ')}, or unset without a pooler`);
   }
   for (const replica of config.replicas) {
     if (!/^[^:\s]+:\d{1,5}$/.test(replica)) throw new Error(`POSTGRES_READ_REPLICAS entry ${JSON.stringify(replica)} must be host:port`);
@@ -103,4 +118,20 @@ export function validateDatabaseConfig(config: DatabaseConfig): DatabaseConfig {
   if (config.tlsCa !== undefined && !config.tlsCa.includes('-----BEGIN CERTIFICATE-----')) throw new Error('POSTGRES_TLS_CA must be a PEM certificate (-----BEGIN CERTIFICATE-----)');
   if (!Number.isInteger(config.maxLagMs) || config.maxLagMs < 0) throw new Error(`database config 'maxLagMs' (${JSON.stringify(config.maxLagMs)}) must be an integer of 0 or more`);
   return config;
+}
+
+/** What each session of the service runs with: sent at connection start without a pooler, the role's defaults behind one. */
+export function sessionSettings(config: DatabaseConfig): Record<string, string> {
+  return { statement_timeout: String(config.statementTimeoutMs) };
+}
+
+/**
+ * The settings the migrations make the defaults of the service's role in its database: none
+ * without a pooler; behind PgBouncer, {@link sessionSettings}, because PgBouncer refuses them
+ * as startup parameters ("unsupported startup parameter: statement_timeout", which the
+ * CloudNativePG Pooler's ignore_startup_parameters does not list) and a transaction-pooled
+ * server connection carries no session state of a client.
+ */
+export function roleDefaults(config: DatabaseConfig): Record<string, string> {
+  return config.poolMode ? sessionSettings(config) : {};
 }

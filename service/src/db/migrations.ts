@@ -1,4 +1,4 @@
-import { Sql } from 'postgres';
+import { Sql, TransactionSql } from 'postgres';
 import { logger } from '../logger';
 import { DEFAULT_DATABASE_CONFIG } from './config';
 import { isConnectionError } from './errors';
@@ -49,13 +49,14 @@ const MAX_RETRY_DELAY_MS = 5_000;
  * Applies the migrations not applied yet, retrying with a growing delay while the primary cannot
  * be reached, for at most `retryForMs` (PG_STARTUP_RETRY_MS), so a primary that comes up after
  * the instance (a new cluster, a failover, a loaded node) is waited for instead of ending the
- * process; any other error, or the last connection error, is thrown.
+ * process; any other error, or the last connection error, is thrown. `defaults` ({@link roleDefaults}
+ * of the config) become the role's settings in the database.
  */
-export async function migrate(sql: Sql, retryForMs = DEFAULT_DATABASE_CONFIG.startupRetryMs): Promise<number[]> {
+export async function migrate(sql: Sql, retryForMs = DEFAULT_DATABASE_CONFIG.startupRetryMs, defaults: Record<string, string> = {}): Promise<number[]> {
   const deadline = Date.now() + retryForMs;
   for (let delay = FIRST_RETRY_DELAY_MS; ; delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS)) {
     try {
-      return await applyPending(sql);
+      return await applyPending(sql, defaults);
     } catch (error) {
       if (!isConnectionError(error) || Date.now() + delay > deadline) throw error;
       logger.warn({ err: error, retryInMs: delay }, 'primary not reachable yet; migrations retried');
@@ -65,12 +66,13 @@ export async function migrate(sql: Sql, retryForMs = DEFAULT_DATABASE_CONFIG.sta
 }
 
 /**
- * Instances starting at once serialize on an advisory lock held for the transaction, so each
- * migration runs exactly once.
+ * Instances starting at once serialize on an advisory lock held for the transaction (which a
+ * transaction-pooling PgBouncer keeps on one server connection), so each migration runs exactly once.
  */
-async function applyPending(sql: Sql): Promise<number[]> {
+async function applyPending(sql: Sql, defaults: Record<string, string>): Promise<number[]> {
   return sql.begin(async tx => {
     await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await setRoleDefaults(tx, defaults);
     await tx`create table if not exists schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())`;
     const done = new Set((await tx<Array<{ version: number }>>`select version from schema_migrations`).map(r => r.version));
     const applied: number[] = [];
@@ -82,4 +84,23 @@ async function applyPending(sql: Sql): Promise<number[]> {
     }
     return applied;
   });
+}
+
+/**
+ * Makes `defaults` the settings of every new session of the current role in the current
+ * database (ALTER ROLE ... IN DATABASE: a role may set its own), under the migrations' lock
+ * (two at once fail with "tuple concurrently updated"), and of this session: a pooler's server
+ * connection opened before keeps its settings until it is closed (PgBouncer's server_lifetime).
+ */
+async function setRoleDefaults(tx: TransactionSql, defaults: Record<string, string>): Promise<void> {
+  for (const [name, value] of Object.entries(defaults)) {
+    await tx`select set_config(${name}, ${value}, false)`;
+    await tx.unsafe(`do $$ begin execute format('alter role current_user in database %I set %I = %L', current_database(), ${literal(name)}, ${literal(value)}); end $$`);
+    logger.info({ setting: name, value }, 'role default set');
+  }
+}
+
+/** `text` as an SQL string literal (DO takes no parameters). */
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
 }

@@ -1,7 +1,7 @@
 import postgres, { Sql } from 'postgres';
 import { Deadlines } from '../deadlines';
 import { logger } from '../logger';
-import { DatabaseConfig, READ_DEADLINE_SLACK_MS, validateDatabaseConfig } from './config';
+import { DatabaseConfig, READ_DEADLINE_SLACK_MS, sessionSettings, validateDatabaseConfig } from './config';
 import { DatabaseUnavailableError, isConnectionError, toDomainError, TokenAheadError } from './errors';
 import { lsnToBigInt } from './lsn';
 import { planRead, ReadReason, ReadTarget } from './read-policy';
@@ -88,7 +88,10 @@ export class QueryRouter {
       connect_timeout: this.config.connectTimeoutMs / 1000,
       idle_timeout: 60,
       max_lifetime: 30 * 60,
-      connection: { statement_timeout: this.config.statementTimeoutMs, application_name: `hscale-service/${name}` },
+      // Behind PgBouncer the session settings are the role's defaults (roleDefaults), and in transaction
+      // pooling a statement prepared by name on one server connection is missing on the next.
+      connection: { ...(this.config.poolMode ? {} : sessionSettings(this.config)), application_name: `hscale-service/${name}` },
+      prepare: this.config.poolMode !== 'transaction',
       onnotice: () => undefined,
       // postgres.js runs its array-types query on each new connection and drops its promise: a
       // server dying during it (connect ECONNREFUSED on the reconnect) was an unhandled rejection

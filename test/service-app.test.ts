@@ -250,7 +250,7 @@ test('the probes answer as the guides describe', async () => {
 test('the metrics carry the names of the contract', async () => {
   await api().get('/api/v1/items').expect(200);
   await api().get('/nowhere').expect(404);
-  // An error answered by the app's handler after it left the items router keeps that router's pattern.
+  // An error answered by the app's error handler keeps its route's pattern.
   await writer().post('/api/v1/items').send({ name: '' }).expect(400);
   await api().get('/api/v1/items/not-a-number').expect(400);
   const res = await api().get('/api/v1/scaling/metrics/prometheus').expect(200);

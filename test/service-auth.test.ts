@@ -8,7 +8,7 @@ import { ReadThroughCache } from '../service/src/cache/cache';
 import { ItemRepository } from '../service/src/db/items';
 import { authRouter } from '../service/src/http/auth';
 import { errorHandler } from '../service/src/http/errors';
-import { itemsRouter } from '../service/src/http/items-routes';
+import { itemRoutes } from '../service/src/http/items-routes';
 import { requestContext } from '../service/src/http/request-context';
 import { token as cliToken } from '../service/src/token';
 
@@ -22,7 +22,7 @@ const AUTH: AuthConfig = {
 const ID = '00000000-0000-4000-8000-000000000001';
 const item = { id: ID, name: 'x', payload: {}, version: 1, createdAt: '', updatedAt: '' };
 
-/** The items and auth routers in-process on a fake repository: the checks run before any database would. */
+/** The items routes and the auth router in-process on a fake repository: the checks run before any database would. */
 function app() {
   const items = {
     create: jest.fn(async () => ({ item, token: '0/1' })),
@@ -31,10 +31,9 @@ function app() {
     get: jest.fn(async () => item),
     list: jest.fn(async () => ({ items: [item], nextCursor: null })),
   };
-  const server = express().use(requestContext(), express.json())
-    .use('/api/v1/auth', authRouter(AUTH))
-    .use('/api/v1/items', itemsRouter(items as unknown as ItemRepository, new ReadThroughCache(undefined, 60), AUTH))
-    .use(errorHandler);
+  const server = express().use(requestContext(), express.json()).use('/api/v1/auth', authRouter(AUTH));
+  itemRoutes(server.router, '/api/v1/items', items as unknown as ItemRepository, new ReadThroughCache(undefined, 60), AUTH);
+  server.use(errorHandler);
   return { server, items };
 }
 

@@ -46,15 +46,16 @@ function tokenOf(req: Request): string | undefined {
 }
 
 /**
- * `/api/v1/items`: CRUD with keyset pagination, optimistic concurrency, read-your-writes tokens
- * and a read-through cache. Reads are public; writes need a write token (`requireWriterForWrites`).
+ * `/api/v1/items` (`base`): CRUD with keyset pagination, optimistic concurrency, read-your-writes
+ * tokens and a read-through cache, added to `router` (the app's own, in the service: a mounted
+ * router is a second routing pass for every request, a measurable part of a cache hit, issue 22).
+ * Reads are public; writes need a write token (`requireWriterForWrites`).
  */
-export function itemsRouter(items: ItemRepository, cache: ReadThroughCache, auth: AuthConfig): Router {
-  const router = Router();
+export function itemRoutes(router: Router, base: string, items: ItemRepository, cache: ReadThroughCache, auth: AuthConfig): void {
   // The reads first: every layer a request passes before its own costs it (issue 22), and an item
   // read is the hottest path. The write check follows them, before any write route, so a write
-  // method on any path of the router (PATCH included, which no route takes) still needs a token.
-  router.get('/:id', async (req, res) => {
+  // method on any path under `base` (PATCH included, which no route takes) still needs a token.
+  router.get(`${base}/:id`, async (req, res) => {
     const id = itemIdOf(req);
     const token = tokenOf(req);
     // A cached item is sent as the JSON text stored, never parsed and serialized again.
@@ -62,7 +63,7 @@ export function itemsRouter(items: ItemRepository, cache: ReadThroughCache, auth
     else sendJson(res, await cache.getOrLoadJson(itemKey(id), [], t => items.get(id, t)));
   });
 
-  router.get('/', async (req, res) => {
+  router.get(base, async (req, res) => {
     const query = listQuery.parse(req.query);
     const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     if (query.cursor !== undefined && !cursor) throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API returned');
@@ -72,19 +73,19 @@ export function itemsRouter(items: ItemRepository, cache: ReadThroughCache, auth
     else sendJson(res, await cache.getOrLoadJson(listKey(query.limit, cursor), [LIST_TAG], t => items.list(query.limit, cursor, t)));
   });
 
-  router.use(requireWriterForWrites(auth));
+  router.use(base, requireWriterForWrites(auth));
 
-  router.post('/', async (req, res) => {
+  router.post(base, async (req, res) => {
     const body = newItemInput.parse(req.body ?? {});
     const key = idempotencyKeyOf(req);
     // A repeated key (of the same caller, with the same body) is answered with the item its first POST created, as 201 again.
     const { item, token } = key === undefined ? await items.create(body)
       : await items.createOnce(body, `idempotency:${scopedIdempotencyKey(req.subject!, key)}`, requestHash(req.body));
     await cache.invalidate(undefined, [LIST_TAG], token);
-    res.status(201).set(CONSISTENCY_HEADER, token).location(`/api/v1/items/${item.id}`).json(item);
+    res.status(201).set(CONSISTENCY_HEADER, token).location(`${base}/${item.id}`).json(item);
   });
 
-  router.put('/:id', async (req, res) => {
+  router.put(`${base}/:id`, async (req, res) => {
     const id = itemIdOf(req);
     const body = itemUpdateInput.parse(req.body ?? {});
     const { item, token } = await items.update(id, body);
@@ -92,12 +93,10 @@ export function itemsRouter(items: ItemRepository, cache: ReadThroughCache, auth
     res.set(CONSISTENCY_HEADER, token).json(item);
   });
 
-  router.delete('/:id', async (req, res) => {
+  router.delete(`${base}/:id`, async (req, res) => {
     const id = itemIdOf(req);
     const { token } = await items.delete(id);
     await cache.invalidate(itemKey(id), [LIST_TAG], token);
     res.status(204).set(CONSISTENCY_HEADER, token).end();
   });
-
-  return router;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'crypto';
-import express, { Request, RequestHandler } from 'express';
+import express, { Request, RequestHandler, Response } from 'express';
 import { Logger } from 'pino';
 import { logger } from '../logger';
 
@@ -60,22 +60,29 @@ function defineRequestLog(): void {
  * puts both ids on every line logged for the request.
  */
 export function requestContext(): RequestHandler {
-  defineRequestLog();
+  const begin = requestContextStarter();
   return (req, res, next) => {
-    req.id = randomUUID();
-    (req as ContextRequest)[CLIENT_REQUEST_ID] = sanitizeClientRequestId(req.get(REQUEST_ID_HEADER));
-    res.setHeader(REQUEST_ID_HEADER, req.id);
-    if (!logger.isLevelEnabled('info')) {
-      next();
-      return;
-    }
-    const started = process.hrtime.bigint();
-    res.on('close', () => {
-      const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
-      // The path only: a query string may carry what a log should not keep.
-      const line = { method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms };
-      req.log.info(res.writableFinished ? line : { ...line, aborted: true }, 'request');
-    });
+    begin(req, res);
     next();
   };
+}
+
+/** What {@link requestContext} does for each request, as a function of its own: for a front handler that does more. */
+export function requestContextStarter(): (req: Request, res: Response) => void {
+  defineRequestLog();
+  return beginRequest;
+}
+
+function beginRequest(req: Request, res: Response): void {
+  req.id = randomUUID();
+  (req as ContextRequest)[CLIENT_REQUEST_ID] = sanitizeClientRequestId(req.get(REQUEST_ID_HEADER));
+  res.setHeader(REQUEST_ID_HEADER, req.id);
+  if (!logger.isLevelEnabled('info')) return;
+  const started = process.hrtime.bigint();
+  res.on('close', () => {
+    const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
+    // The path only: a query string may carry what a log should not keep.
+    const line = { method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms };
+    req.log.info(res.writableFinished ? line : { ...line, aborted: true }, 'request');
+  });
 }

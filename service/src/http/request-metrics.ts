@@ -90,6 +90,17 @@ type TimedResponse = Response & { [STARTED]: bigint };
 export function requestMetrics(
   requests: CounterOf<RequestLabels>, duration: HistogramOf<RequestLabels>, guideRequests?: CounterOf<GuideLabels>,
 ): RequestHandler {
+  const time = requestTimer(requests, duration, guideRequests);
+  return (_req, res, next) => {
+    time(res);
+    next();
+  };
+}
+
+/** What {@link requestMetrics} does for each request, as a function of its own: for a front handler that does more. */
+export function requestTimer(
+  requests: CounterOf<RequestLabels>, duration: HistogramOf<RequestLabels>, guideRequests?: CounterOf<GuideLabels>,
+): (res: Response) => void {
   const cache = new RequestLabelCache<RequestSeries>(({ labels, guide }) => ({
     requests: requests.labels(labels), duration: duration.labels(labels), guide: guideRequests?.labels(guide),
   }));
@@ -101,9 +112,8 @@ export function requestMetrics(
     series.guide?.inc();
     series.duration.observe(Number(process.hrtime.bigint() - this[STARTED]) / 1e9);
   }
-  return (_req, res, next) => {
+  return res => {
     (res as TimedResponse)[STARTED] = process.hrtime.bigint();
     res.on('finish', finished);
-    next();
   };
 }

@@ -11,5 +11,7 @@ module.exports = {
   // Real-server suites start their own PostgreSQL, Redis and nginx; two workers fit two cores.
   maxWorkers: 2,
   testSequencer: '<rootDir>/jest.sequencer.js',
+  // The servers' data dirs on a tmpfs when there is one and TMPDIR is unset.
+  globalSetup: '<rootDir>/jest.global-setup.js',
   testTimeout: 60_000,
 };

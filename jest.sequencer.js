@@ -4,11 +4,15 @@ const Sequencer = require('@jest/test-sequencer').default;
 
 /**
  * The suites that took longest in the last fresh-clone CI (wait-bound: servers, a control plane,
- * npm installs), longest first. Jest starts the longest suites first when its cache records how
- * long each took; a fresh clone has no such record, and jest then goes by file size, which put
- * some of these among the last on two workers, where the run waited for them alone.
+ * npm installs), longest first: all fifteen over 35 s, so that the two workers end together.
+ * Jest starts the longest suites first when its cache records how long each took; a fresh clone
+ * has no such record, and jest then goes by file size, which put some of these among the last on
+ * two workers, where the run waited for them alone.
  */
-const LONGEST = ['control-plane', 'package-install', 'readme', 'local-guides', 'patroni', 'control-plane-command', 'prop-schemas-property', 'local-stack'];
+const LONGEST = [
+  'local-stack', 'control-plane', 'package-install', 'local-guides', 'readme', 'local-charts', 'patroni', 'service-worker',
+  'local-patroni', 'redis-conf', 'control-plane-command', 'service-app', 'service-routing', 'service-server', 'prop-schemas-property',
+];
 for (const name of LONGEST) {
   if (!existsSync(join(__dirname, 'test', `${name}.test.ts`))) throw new Error(`jest.sequencer.js names test/${name}.test.ts, which does not exist`);
 }

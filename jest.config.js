@@ -11,7 +11,8 @@ module.exports = {
   // Real-server suites start their own PostgreSQL, Redis and nginx; two workers fit two cores.
   maxWorkers: 2,
   testSequencer: '<rootDir>/jest.sequencer.js',
-  // The servers' data dirs on a tmpfs when there is one and TMPDIR is unset.
+  // The servers' data dirs on a tmpfs when there is one and TMPDIR is unset; a folder the suites share for the run.
   globalSetup: '<rootDir>/jest.global-setup.js',
+  globalTeardown: '<rootDir>/jest.global-teardown.js',
   testTimeout: 60_000,
 };

@@ -1,6 +1,6 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
-import { join } from 'path';
+import { basename, join } from 'path';
 import { run, waitFor } from './processes';
 
 /** The repository's root, whose package.json is the one packed. */
@@ -17,10 +17,23 @@ export const npm = (args: string[], cwd: string, env: NodeJS.ProcessEnv = userEn
 
 /**
  * `npm pack` of the repository into `dest`, returning the tarball's path. It runs prepack and
- * prepare: the library is built from lib/ alone, as on a user's install.
+ * prepare: the library is built from lib/ alone, as on a user's install. Packed once per Jest run
+ * (into HSCALE_TEST_RUN_DIR, jest.global-setup.js), then copied: the suites that install the
+ * package (package-install, readme) get the same tarball, packed (and built) once, not once each.
  */
-export const packLibrary = (dest: string): Promise<string> => withLibDist(() =>
-  npm(['pack', '--pack-destination', dest, '--json'], REPO_ROOT).then(out => join(dest, JSON.parse(out)[0].filename)));
+export const packLibrary = (dest: string): Promise<string> => withLibDist(async () => {
+  const runDir = process.env.HSCALE_TEST_RUN_DIR;
+  if (!runDir) return pack(dest);
+  const packed = join(runDir, 'pack');
+  mkdirSync(packed, { recursive: true });
+  const earlier = readdirSync(packed).find(file => file.endsWith('.tgz'));
+  const tarball = earlier ? join(packed, earlier) : await pack(packed);
+  copyFileSync(tarball, join(dest, basename(tarball)));
+  return join(dest, basename(tarball));
+});
+
+const pack = (dest: string): Promise<string> =>
+  npm(['pack', '--pack-destination', dest, '--json'], REPO_ROOT).then(out => join(dest, JSON.parse(out)[0].filename));
 
 // One lock per clone: Jest's workers are separate processes, and the pack's prepack empties lib-dist/.
 const LOCK = join(tmpdir(), `hscale-lib-dist-${REPO_ROOT.replace(/\W/g, '_')}.lock`);

@@ -40,7 +40,7 @@ const LOCK = join(tmpdir(), `hscale-lib-dist-${REPO_ROOT.replace(/\W/g, '_')}.lo
 
 /**
  * Runs `use` while no other test process rebuilds lib-dist/: the suites that pack the library
- * (prepack removes lib-dist/ and builds it again) and those that read it take turns.
+ * (prepack removes lib-dist/, prepare builds it again) and those that read it take turns.
  */
 export async function withLibDist<T>(use: () => Promise<T>): Promise<T> {
   await waitFor('the lib-dist lock', async () => takeLock(), 600_000, 250);

@@ -1,5 +1,5 @@
 import { createServer } from 'net';
-import { BREAKER_COOLDOWN_MS, BREAKER_FAILURES, ReadThroughCache } from '../service/src/cache/cache';
+import { BREAKER_COOLDOWN_MS, BREAKER_FAILURES, INVALIDATION_RETRY_MS, ReadThroughCache } from '../service/src/cache/cache';
 import { CacheClient, cacheClientFromEnv } from '../service/src/cache/client';
 import { itemKey, LIST_TAG } from '../service/src/cache/keys';
 import { freePort, ProcessGroup, sleep, waitFor } from './support/processes';
@@ -38,7 +38,7 @@ test('a second read is a hit; the loader runs once', async () => {
   expect(await cache.getOrLoad(KEY_A, [], load)).toEqual({ n: 1 });
   expect(await cache.getOrLoad(KEY_A, [], load)).toEqual({ n: 1 });
   expect(load).toHaveBeenCalledTimes(1);
-  expect(cache.getStats()).toEqual({ hits: 1, misses: 1, errors: 0, invalidations: 0, hitRatio: 0.5 });
+  expect(cache.getStats()).toEqual({ hits: 1, misses: 1, errors: 0, invalidations: 0, pendingInvalidations: 0, hitRatio: 0.5 });
 });
 
 test('a lookup sends its reads of the versions and of the value together: one round trip, not two', async () => {
@@ -129,8 +129,10 @@ test('a Redis that hangs costs at most the timeout, and the loader answers', asy
   expect(await cache.getOrLoad(KEY_A, ['items'], async () => 'from the database')).toBe('from the database');
   expect(Date.now() - started).toBeLessThan(400);
   await cache.invalidate(KEY_A, ['items'], '0/1');
-  expect(errors).toHaveBeenCalledTimes(2);
+  // The lookup's failure, and each of the write's two bumps (the key's version and the tag's)
+  expect(errors).toHaveBeenCalledTimes(3);
   await expect(cache.ping()).rejects.toThrow('redis did not answer within 100 ms');
+  await cache.close();
 });
 
 test('a Redis that fails is counted, and the loader answers', async () => {
@@ -139,6 +141,44 @@ test('a Redis that fails is counted, and the loader answers', async () => {
   const cache = new ReadThroughCache(client, 60);
   expect(await cache.getOrLoad(KEY_A, [], async () => 'from the database')).toBe('from the database');
   expect(cache.getStats()).toMatchObject({ hits: 0, errors: 1 });
+});
+
+test('a write\'s bump that Redis does not take is retried until it does; meanwhile its keys load at the write\'s token and the old entry is never served', async () => {
+  // GIVEN a cached item and list
+  const client = memoryClient();
+  const cache = new ReadThroughCache(client, 60);
+  await cache.getOrLoad(KEY_A, [LIST_TAG], async () => 'v1');
+  expect(await cache.getOrLoad(KEY_A, [LIST_TAG], async () => 'not loaded')).toBe('v1');
+  // WHEN the write's invalidation fails, and Redis answers again right after
+  client.mode = 'fail';
+  await cache.invalidate(KEY_A, [LIST_TAG], '2/0');
+  client.mode = 'ok';
+  expect(cache.getStats().pendingInvalidations).toBe(2);
+  // THEN reads load at the write's token rather than serve the entry from before it, and store nothing
+  const load = jest.fn(async (token?: string) => `v2 at ${token}`);
+  const entriesBefore = new Map(client.data);
+  expect(await cache.getOrLoad(KEY_A, [LIST_TAG], load)).toBe('v2 at 2/0');
+  expect(client.data).toEqual(entriesBefore);
+  // AND the retry bumps both versions within its interval, after which the cache serves and stores again
+  await waitFor('the pending bumps to land', async () => cache.getStats().pendingInvalidations === 0, 5 * INVALIDATION_RETRY_MS, 20);
+  expect(await cache.getOrLoad(KEY_A, [LIST_TAG], load)).toBe('v2 at 2/0');
+  expect(await cache.getOrLoad(KEY_A, [LIST_TAG], load)).toBe('v2 at 2/0');
+  expect(load).toHaveBeenCalledTimes(2);
+  expect(cache.getStats()).toMatchObject({ hits: 2, invalidations: 0 });
+  await cache.close();
+});
+
+test('a bump still pending at close is tried once more, and the newest failed write\'s token is the one kept', async () => {
+  const client = memoryClient();
+  const cache = new ReadThroughCache(client, 60);
+  client.mode = 'fail';
+  await cache.invalidate(KEY_A, [], '3/0');
+  await cache.invalidate(KEY_A, [], '1/0');
+  expect(await cache.getOrLoad(KEY_A, [], async token => `at ${token}`)).toBe('at 3/0');
+  client.mode = 'ok';
+  await cache.close();
+  expect(cache.getStats().pendingInvalidations).toBe(0);
+  expect(JSON.parse(client.data.get(`${KEY_A}|version`)!)).toMatchObject({ token: '3/0' });
 });
 
 test('after failures in a row Redis is skipped for a cooldown, then tried again', async () => {

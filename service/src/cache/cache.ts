@@ -9,6 +9,8 @@ export interface CacheStats {
   misses: number;
   errors: number;
   invalidations: number;
+  /** Version keys a write could not bump yet (Redis failed): retried until it answers. */
+  pendingInvalidations: number;
   hitRatio: number | null;
 }
 
@@ -36,9 +38,18 @@ export interface CacheObserver {
  * Every Redis call has a timeout; on any Redis failure the loader's answer is served. After
  * `BREAKER_FAILURES` failures in a row Redis is skipped for `BREAKER_COOLDOWN_MS`, so a dead
  * Redis costs requests nothing rather than one timeout each.
+ *
+ * A write whose bump fails has committed all the same, so the bump is not dropped: it is kept and
+ * retried every `INVALIDATION_RETRY_MS` until Redis takes it, and meanwhile this process reads the
+ * keys it covers at the write's token and stores nothing under them. Dropped, the old entry would
+ * be served by every instance for its whole TTL after an acknowledged write.
  */
 export class ReadThroughCache {
   private readonly stats = { hits: 0, misses: 0, errors: 0, invalidations: 0 };
+  /** Version keys whose bump Redis has not taken yet, with the newest write's token for each. */
+  private readonly unbumped = new Map<string, string>();
+  private retryTimer?: NodeJS.Timeout;
+  private retrying = false;
   private consecutiveFailures = 0;
   private skipUntil = 0;
   private readonly deadlines: Deadlines;
@@ -59,10 +70,9 @@ export class ReadThroughCache {
   /** The value of `key` under `tags`, loading it (with the token of the latest write, if any) on a miss. */
   public async getOrLoad<T>(key: string, tags: string[], load: (token?: string) => Promise<T>, ttlSeconds = this.defaultTtlSeconds): Promise<T> {
     const found = await this.lookup(key, tags);
-    if (!found) return load();
     if (found.json !== undefined) return JSON.parse(found.json) as T;
     const value = await load(found.token);
-    this.store(key, found.versions, JSON.stringify(value), ttlSeconds);
+    if (found.versions !== undefined) this.store(key, found.versions, JSON.stringify(value), ttlSeconds);
     return value;
   }
 
@@ -72,20 +82,25 @@ export class ReadThroughCache {
    */
   public async getOrLoadJson(key: string, tags: string[], load: (token?: string) => Promise<unknown>, ttlSeconds = this.defaultTtlSeconds): Promise<string> {
     const found = await this.lookup(key, tags);
-    if (!found) return JSON.stringify(await load());
     if (found.json !== undefined) return found.json;
     const json = JSON.stringify(await load(found.token));
-    this.store(key, found.versions, json, ttlSeconds);
+    if (found.versions !== undefined) this.store(key, found.versions, json, ttlSeconds);
     return json;
   }
 
   /**
-   * The entry of `key` when it was stored under the versions current now; else the versions a load
-   * stores under and the token it must read at; undefined when Redis failed (or is off).
+   * The entry of `key` when it was stored under the versions current now; else the token a load
+   * must read at, and the versions it stores under unless Redis failed (or is off) or a bump of
+   * one of them is still pending.
    */
-  private async lookup(key: string, tags: string[]): Promise<Lookup | undefined> {
+  private async lookup(key: string, tags: string[]): Promise<Lookup> {
     assertCacheKey(key);
-    if (!this.client) return undefined;
+    if (!this.client) return {};
+    const pending = this.unbumped.size === 0 ? undefined : this.pendingToken(key, tags);
+    if (pending) {
+      this.count('misses');
+      return { token: pending };
+    }
     try {
       // The versions (the key's own and its tags') and the entry are read together: one round
       // trip (issue 22). An entry counts only when it was stored under the versions read now. They
@@ -99,8 +114,13 @@ export class ReadThroughCache {
       return { json, versions: versionsSeen, token: latest(versions.map(v => v?.token)) };
     } catch (error) {
       this.failed(error);
-      return undefined;
+      return {};
     }
+  }
+
+  /** The newest token of the pending bumps that cover `key` or one of `tags`, if any. */
+  private pendingToken(key: string, tags: string[]): string | undefined {
+    return latest([ownVersionKey(key), ...tags.map(tagKey)].map(versionKey => this.unbumped.get(versionKey)));
   }
 
   /**
@@ -121,22 +141,55 @@ export class ReadThroughCache {
     this.call(c => c.set(entryKey(key), entryText(versions, json), Math.min(ttlSeconds, VERSION_TTL_SECONDS))).catch(error => this.failed(error));
   }
 
-  /** Bumps the version of `key` and of `tags`, leaving the write's `token` for the next reader. */
+  /**
+   * Bumps the version of `key` and of `tags`, leaving the write's `token` for the next reader. A
+   * bump Redis does not take is kept and retried until it does (see the class comment).
+   */
   public async invalidate(key: string | undefined, tags: string[], token: string): Promise<void> {
     if (key !== undefined) assertCacheKey(key);
     if (!this.client) return;
     const versionKeys = [...(key ? [ownVersionKey(key)] : []), ...tags.map(tagKey)];
+    const failed = await this.bump(versionKeys.map(versionKey => [versionKey, token]));
+    if (failed.length === 0) return this.count('invalidations');
+    for (const [versionKey, failedToken] of failed) this.unbumped.set(versionKey, latest([this.unbumped.get(versionKey), failedToken])!);
+    if (this.retryTimer) return;
+    logger.warn({ pending: this.unbumped.size }, 'cache invalidation failed; retried until Redis takes it');
+    this.retryTimer = setInterval(() => void this.retryBumps(), INVALIDATION_RETRY_MS).unref();
+  }
+
+  /** Sets a new version on each key, with its token; answers the bumps that failed. */
+  private async bump(bumps: Array<[versionKey: string, token: string]>): Promise<Array<[string, string]>> {
+    const results = await Promise.all(bumps.map(([versionKey, token]) =>
+      this.call(c => c.set(versionKey, JSON.stringify(newVersion(token)), VERSION_TTL_SECONDS)).then(() => true, error => {
+        this.failed(error);
+        return false;
+      })));
+    return bumps.filter((_, i) => !results[i]);
+  }
+
+  /** One retry of the pending bumps: those Redis takes are done, and with none left the timer stops. */
+  private async retryBumps(): Promise<void> {
+    if (this.retrying) return;
+    this.retrying = true;
     try {
-      await Promise.all(versionKeys.map(versionKey => this.call(c => c.set(versionKey, JSON.stringify(newVersion(token)), VERSION_TTL_SECONDS))));
-      this.count('invalidations');
-    } catch (error) {
-      this.failed(error);
+      const bumps = [...this.unbumped];
+      const failed = new Set((await this.bump(bumps)).map(([versionKey]) => versionKey));
+      // A newer write may have failed its bump meanwhile: keep the entry it left.
+      for (const [versionKey, token] of bumps) if (!failed.has(versionKey) && this.unbumped.get(versionKey) === token) this.unbumped.delete(versionKey);
+      if (this.unbumped.size === 0) this.stopRetrying();
+    } finally {
+      this.retrying = false;
     }
+  }
+
+  private stopRetrying(): void {
+    clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   public getStats(): CacheStats {
     const lookups = this.stats.hits + this.stats.misses;
-    return { ...this.stats, hitRatio: lookups === 0 ? null : this.stats.hits / lookups };
+    return { ...this.stats, pendingInvalidations: this.unbumped.size, hitRatio: lookups === 0 ? null : this.stats.hits / lookups };
   }
 
   public async ping(): Promise<number> {
@@ -169,7 +222,10 @@ export class ReadThroughCache {
     }
   }
 
+  /** Closes the client after one last try of the pending bumps (what Redis does not take then is lost: the entries' TTL bounds it). */
   public async close(): Promise<void> {
+    if (this.unbumped.size > 0) await this.retryBumps();
+    this.stopRetrying();
     await this.client?.close().catch(error => logger.warn({ err: String(error) }, 'redis close failed'));
   }
 }
@@ -177,6 +233,8 @@ export class ReadThroughCache {
 /** Redis failures in a row after which it is skipped for a while. */
 export const BREAKER_FAILURES = 5;
 export const BREAKER_COOLDOWN_MS = 1000;
+/** How often bumps Redis did not take are tried again. */
+export const INVALIDATION_RETRY_MS = 250;
 
 /**
  * How long a version outlives the write that set it: longer than any value's TTL, since a version
@@ -188,10 +246,13 @@ function newVersion(token: string): Version {
   return { version: `${Date.now()}.${Math.random().toString(36).slice(2, 8)}`, token };
 }
 
-/** What a lookup found: the entry's value as JSON text on a hit; the versions seen and the newest write's token either way. */
+/**
+ * What a lookup found: the entry's value as JSON text on a hit; else the newest write's token, and
+ * the versions a load stores under (none: store nothing).
+ */
 interface Lookup {
   readonly json?: string;
-  readonly versions: string;
+  readonly versions?: string;
   readonly token?: string;
 }
 

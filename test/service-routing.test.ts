@@ -283,6 +283,25 @@ test('migrations run exactly once when several instances start at once', async (
   }
 });
 
+test('more writes at once than connections each wait for a connection of their own within the pool timeout, and none is cut by the statement deadline while it waits', async () => {
+  // GIVEN an instance with two connections to the primary (each pipelining 8 queries, the default),
+  // a 1 s statement timeout (a 2 s client deadline) and the default 30 s pool timeout
+  const narrow = createService({ DATABASE_URL: pg.databaseUrl, PG_POOL_MAX: '2', PG_STATEMENT_TIMEOUT_MS: '1000' });
+  await narrow.start();
+  try {
+    // WHEN 16 transactions of 0.25 s each are sent at once: 2 s of work per connection, so the last
+    // ones wait about 2 s for a connection, as a burst of POSTs does on a loaded primary
+    const started = Date.now();
+    const writes = await Promise.allSettled(Array.from({ length: 16 }, () => narrow.router.write(sql => sql`select pg_sleep(0.25)`)));
+    // THEN every one commits: a transaction cannot be pipelined, so it waits for a connection under
+    // the pool timeout, and its deadline starts once it has one (they were cut at 2 s with 503 before)
+    expect(writes.filter(w => w.status === 'rejected').map(w => String((w as PromiseRejectedResult).reason))).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(16 * 250 / 2 - 10);
+  } finally {
+    await narrow.close();
+  }
+});
+
 test('with PG_POOL_PIPELINE 1 a request waiting longer than PG_POOL_TIMEOUT_MS for a connection answers 503, and waiters get connections in turn', async () => {
   // GIVEN an instance with one connection to the primary, one query at a time on it, and a 1 s pool timeout
   const narrow = createService({ DATABASE_URL: pg.databaseUrl, PG_POOL_MAX: '1', PG_POOL_PIPELINE: '1', PG_POOL_TIMEOUT_MS: '1000' });

@@ -39,6 +39,12 @@ interface Pool {
   readonly open: () => Sql;
   /** Bounds the queries in flight on the pool, and how long one waits for a connection. */
   readonly slots: Semaphore;
+  /**
+   * One transaction per connection: a transaction holds its connection to itself (no query is
+   * pipelined into it), so past `connections` it would wait inside postgres.js, unbounded by the
+   * pool timeout and counted against the statement deadline.
+   */
+  readonly transactions: Semaphore;
   readonly connections: number;
 }
 
@@ -101,7 +107,8 @@ export class QueryRouter {
       debug: false,
     });
     const slots = new Semaphore(name, max * pipeline, this.config.poolTimeoutMs, pipeline);
-    return { name, sql: open(), open, slots, connections: max };
+    const transactions = new Semaphore(`${name} transactions`, max, this.config.poolTimeoutMs);
+    return { name, sql: open(), open, slots, transactions, connections: max };
   }
 
   /**
@@ -134,7 +141,7 @@ export class QueryRouter {
   public async write<T>(fn: (sql: postgres.TransactionSql) => Promise<T>): Promise<{ result: T; token: string }> {
     try {
       // Bounded like reads: a primary that stops answering gets a 503 in time, not a request held open.
-      const result = await this.measured('write', 'primary', this.primary, sql => this.bounded(sql.begin(fn) as Promise<T>));
+      const result = await this.primary.transactions.run(() => this.measured('write', 'primary', this.primary, sql => this.bounded(sql.begin(fn) as Promise<T>)));
       // Read after COMMIT: inside the writing transaction the LSN would be older than the commit record.
       const lsn = await this.currentPrimaryLsn();
       this.observer.onWrite?.();

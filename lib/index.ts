@@ -14,7 +14,7 @@
 // The contracts between constructs, which a user's own construct may implement.
 export type {
   DatabaseConnectionPool, GeneratedSecretSpec, IClientAccessible, ICacheEndpoint, IDatabaseEndpoint, ILoadBalancerBackend, IMetricsTarget, IQueueBroker,
-  ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer, QueueBacklog,
+  ISecretConsumer, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer, QueueBacklog, WantedPods,
 } from './core/endpoints';
 export type { GuideMetrics } from './core/container-env';
 export type { SecretKeyRef, SecretRef } from './core/secret-refs';

@@ -14,7 +14,7 @@
 // are written for the pods the constructs build. etc/render.api.md is the report of this file.
 
 // Types of the renderers' options that `hscale` exports too, so each subpath is complete alone.
-export type { MaxmemoryPolicy, MetricsEndpoint, QueueBacklog } from './core/endpoints';
+export type { MaxmemoryPolicy, MetricsEndpoint, QueueBacklog, WantedPods } from './core/endpoints';
 export type { AppendFsync } from './redis/redis-conf';
 export type { TlsFiles } from './core/tls';
 export { renderCertificateReloadLoop } from './core/tls';

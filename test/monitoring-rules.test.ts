@@ -32,6 +32,9 @@ const apiJob = `${ns}, job="test-api"`;
 const series = (metric: string, labels: string, values: string) => ({ series: `${metric}{${labels}}`, values });
 const kedaScaler = `${ns}, scaledObject="test-jobs", scaler="redisClusterScaler", metric="s0-redis-emails", triggerIndex="0", type="scaledobject"`;
 const cronJob = `${ns}, cronjob="test-jobs-nightly"`;
+/** A StatefulSet's or Deployment's wanted replicas, as kube-state-metrics reports them. */
+const wanted = (kind: 'statefulset' | 'deployment', name: string, values: string) =>
+  series(kind === 'statefulset' ? 'kube_statefulset_replicas' : 'kube_deployment_spec_replicas', `${ns}, ${kind}="${name}"`, values);
 
 /** A Patroni cluster of a leader (test-db-0, writing) and a replica (test-db-1) whose received WAL position is `received`. */
 function patroniPositions(received: string): object[] {
@@ -233,25 +236,28 @@ const FIXTURES: Record<string, { firing: object[]; healthy: object[]; labels: Re
     healthy: patroniPositions('0+1000x57 57000x2'),
     labels: { namespace: 'default', pod: 'test-db-1', scope: 'test-db' },
   },
+  // No pod of the members' StatefulSet reports while it wants 3 (another cluster's does); the page names the namespace, though the
+  // chart names none (absent() could not).
   PostgresAbsent: {
-    firing: [series('pg_up', `${ns}, pod="other-db-0"`, '1x60')],
-    healthy: [series('pg_up', `${ns}, pod="test-db-primary-0"`, '1x60')],
-    labels: {},
+    firing: [series('pg_up', `${ns}, pod="other-db-0"`, '1x60'), wanted('statefulset', 'test-db', '3x60')],
+    healthy: [series('pg_up', `${ns}, pod="test-db-0"`, '1x60'), wanted('statefulset', 'test-db', '3x60')],
+    labels: { namespace: 'default' },
   },
   RedisDown: {
     firing: [series('redis_up', `${ns}, pod="test-cache-0"`, '0x60')],
     healthy: [series('redis_up', `${ns}, pod="test-cache-0"`, '1x60')],
     labels: { namespace: 'default', pod: 'test-cache-0' },
   },
+  // Silent: the StatefulSet scaled to 0 on purpose, so no pod is missing.
   RedisAbsent: {
-    firing: [series('redis_up', `${ns}, pod="other-cache-0"`, '1x60')],
-    healthy: [series('redis_up', `${ns}, pod="test-cache-0"`, '1x60')],
-    labels: {},
+    firing: [series('redis_up', `${ns}, pod="other-cache-0"`, '1x60'), wanted('statefulset', 'test-cache', '6x60')],
+    healthy: [wanted('statefulset', 'test-cache', '6x30 0x30')],
+    labels: { namespace: 'default' },
   },
   NginxAbsent: {
-    firing: [series('nginx_up', `${ns}, pod="other-lb-5c7-k8m"`, '1x60')],
-    healthy: [series('nginx_up', `${ns}, pod="test-lb-5c7-k8m"`, '1x60')],
-    labels: {},
+    firing: [series('nginx_up', `${ns}, pod="other-lb-5c7-k8m"`, '1x60'), wanted('deployment', 'test-lb', '2x60')],
+    healthy: [series('nginx_up', `${ns}, pod="test-lb-5c7-k8m"`, '1x60'), wanted('deployment', 'test-lb', '2x60')],
+    labels: { namespace: 'default' },
   },
   NginxDown: {
     firing: [series('nginx_up', `${ns}, pod="test-lb-5c7-k8m"`, '0x60')],
@@ -466,10 +472,11 @@ test('promtool test rules: with the cloudnative-pg engine every PostgreSQL alert
       healthy: [series('cnpg_collector_up', `${standby}, cluster="test-db"`, '1x60')],
       labels: { namespace: 'default', pod: 'test-db-2', cluster: 'test-db' },
     },
+    // The operator makes the pods; the instance's claim says one is wanted, and gives the page its namespace.
     PostgresAbsent: {
-      firing: [series('cnpg_collector_up', `${ns}, pod="other-db-1", cluster="other-db"`, '1x60')],
-      healthy: [series('cnpg_collector_up', `${primary}, cluster="test-db"`, '1x60')],
-      labels: {},
+      firing: [series('cnpg_collector_up', `${ns}, pod="other-db-1", cluster="other-db"`, '1x60'), series('kube_persistentvolumeclaim_info', `${ns}, persistentvolumeclaim="test-db-1"`, '1x60')],
+      healthy: [series('cnpg_collector_up', `${primary}, cluster="test-db"`, '1x60'), series('kube_persistentvolumeclaim_info', `${ns}, persistentvolumeclaim="test-db-1"`, '1x60')],
+      labels: { namespace: 'default' },
     },
     PostgresReplicationLagHigh: {
       firing: [series('cnpg_pg_replication_lag', standby, '30x60')],
@@ -512,12 +519,13 @@ test('promtool test rules: with the cloudnative-pg engine every PostgreSQL alert
       { name: `${alertname} stays silent`, interval: '1m', input_series: c.healthy, alert_rule_test: [{ eval_time: '59m', alertname, exp_alerts: [] }] },
     ]),
   });
-  // THEN every case passes, every alert has its case, and the rules and the dashboard read only CloudNativePG's and the kubelet's names
+  // THEN every case passes, every alert has its case, and the rules and the dashboard read only CloudNativePG's and the kubelet's names,
+  // and the instances' claims (kube-state-metrics) standing in for pods that are all gone
   expect(output).toContain('SUCCESS');
   expect(rules.map(r => r.alert).sort()).toEqual(Object.keys(cases).sort());
   const dashboard = Testing.synth(cnpgChart).filter(o => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1')
     .flatMap(o => Object.values(o.data as Record<string, string>)).flatMap(json => JSON.parse(json).panels.flatMap((p: Manifest) => (p.targets ?? []).map((t: Manifest) => t.expr)));
   const names = new Set([...rules.map(r => r.expr), ...dashboard].flatMap(metricNames));
   expect(dashboard.length).toBeGreaterThan(0);
-  expect([...names].filter(name => !KNOWN_METRICS['cloudnative-pg'].includes(name) && !KNOWN_METRICS.kubelet.includes(name))).toEqual([]);
+  expect([...names].filter(name => !KNOWN_METRICS['cloudnative-pg'].includes(name) && !KNOWN_METRICS.kubelet.includes(name))).toEqual(['kube_persistentvolumeclaim_info']);
 });

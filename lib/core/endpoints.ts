@@ -163,6 +163,19 @@ export interface MetricsEndpoint {
   readonly jobs?: string[];
   /** Names of the construct's CronJobs: a scheduled run that has not succeeded is alerted on. */
   readonly cronJobs?: string[];
+  /**
+   * The objects that keep the pods wanted, as kube-state-metrics reports them: when they want pods and none reports, the absence alert
+   * fires with their namespace; absent, it reads `absent()`, which carries no namespace when the chart names none.
+   */
+  readonly wantedPods?: WantedPods;
+}
+
+/** Objects whose kube-state-metrics series say that a construct's pods should run, whatever the pods do. */
+export interface WantedPods {
+  /** `StatefulSet` or `Deployment` (pods wanted while its replicas are above 0), or `PersistentVolumeClaim` for pods an operator makes (a claim outlives its pod). */
+  readonly kind: 'StatefulSet' | 'Deployment' | 'PersistentVolumeClaim';
+  /** Their names, as RE2 patterns matching whole names. */
+  readonly names: string[];
 }
 
 /** A work queue whose length a KEDA ScaledObject reads (and exports as `keda_scaler_metrics_value`). */

@@ -23,6 +23,7 @@ export const KNOWN_METRICS: Record<string, string[]> = {
     'kube_horizontalpodautoscaler_status_current_replicas', 'kube_horizontalpodautoscaler_spec_max_replicas',
     'kube_horizontalpodautoscaler_spec_min_replicas', 'kube_poddisruptionbudget_status_pod_disruptions_allowed',
     'kube_pod_container_status_restarts_total', 'kube_pod_container_status_waiting_reason', 'kube_job_failed', 'kube_statefulset_replicas',
+    'kube_deployment_spec_replicas', 'kube_persistentvolumeclaim_info',
     'kube_cronjob_status_last_schedule_time', 'kube_cronjob_status_last_successful_time',
   ],
   // the kubelet's volume statistics (kube-prometheus-stack scrapes them), for the volume alerts.

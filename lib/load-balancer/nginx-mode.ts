@@ -320,7 +320,10 @@ function createNetworkPolicy(lb: LoadBalancerScope, s: NginxModeSettings, metada
 }
 
 function exporterEndpoint(lb: LoadBalancerScope): MetricsEndpoint {
-  return { exporter: 'nginx-exporter', workloadName: lb.name, podSelector: lb.podSelector, portName: 'metrics', port: EXPORTER_PORT, path: '/metrics' };
+  return {
+    exporter: 'nginx-exporter', workloadName: lb.name, podSelector: lb.podSelector, portName: 'metrics', port: EXPORTER_PORT, path: '/metrics',
+    wantedPods: { kind: 'Deployment', names: [lb.name] },
+  };
 }
 
 /** 'nginx' mode: an nginx Deployment whose upstream resolves the backend's headless Service, so it balances per pod. */

@@ -1,4 +1,4 @@
-import { MetricsEndpoint } from '../core/endpoints';
+import { MetricsEndpoint, WantedPods } from '../core/endpoints';
 import { PostgresSeries, POSTGRES_SERIES } from './postgres-series';
 
 /** One Prometheus alerting rule. */
@@ -209,12 +209,26 @@ function volumeAlerts(prefix: string, e: MonitoredEndpoint, t: AlertThresholds, 
     '{{ $labels.persistentvolumeclaim }} has {{ $value | humanizePercentage }} free: writes stop when it is full.')];
 }
 
+const WANTED_SERIES: Record<WantedPods['kind'], { metric: string; label: string }> = {
+  StatefulSet: { metric: 'kube_statefulset_replicas', label: 'statefulset' },
+  Deployment: { metric: 'kube_deployment_spec_replicas', label: 'deployment' },
+  PersistentVolumeClaim: { metric: 'kube_persistentvolumeclaim_info', label: 'persistentvolumeclaim' },
+};
+
+/** Per namespace, above 0 while kube-state-metrics says the endpoint's pods should run (a controller wants replicas, an instance's claim exists). */
+function podsWanted(e: MonitoredEndpoint, wanted: WantedPods): string {
+  const { metric, label } = WANTED_SERIES[wanted.kind];
+  return `max by (namespace) (${metric}{${namespaceMatcher(e)}${namesMatcher(label, wanted.names)}}) > 0`;
+}
+
 /**
- * Paged when no pod of the server reports its exporter's up metric at all: the pods are gone
- * (scaled to zero, unschedulable, deleted), which an `== 0` comparison never sees.
+ * Paged when no pod of the server reports its exporter's up metric at all while its pods are wanted: the pods are gone (unschedulable,
+ * deleted, crash-looping), which an `== 0` comparison never sees. The wanted objects give the page its namespace, which `absent()`
+ * cannot when the chart names none; a server scaled to 0 on purpose does not page.
  */
 function absentAlert(prefix: string, upMetric: string, e: MonitoredEndpoint, alert: MakeAlert): AlertRule {
-  return alert(`${prefix}Absent`, 'critical', '5m', `absent(${upMetric}{${podMatcher(e)}})`,
+  const up = `${upMetric}{${podMatcher(e)}}`;
+  return alert(`${prefix}Absent`, 'critical', '5m', e.wantedPods ? `${podsWanted(e, e.wantedPods)} unless on (namespace) ${up}` : `absent(${up})`,
     `${e.workloadName}: no pod reports ${upMetric}`,
     `No pod of ${e.workloadName} has been scraped for 5 minutes: its pods are gone, or the exporters cannot be reached.`);
 }
@@ -329,8 +343,7 @@ const patroniAlerts: AlertsOf = (e, _t, alert) => {
   const perCluster = (metric: string, suffix = '') => `max by (namespace, scope) (${metric}{${pods}}${suffix})`;
   // With every member gone no series is left to compare. The StatefulSet, still asking for members (kube-state-metrics), stands in
   // for them and gives the alert its namespace and scope, which absent() cannot when the chart names no namespace.
-  const membersWanted = `label_replace(max by (namespace) (kube_statefulset_replicas{${namespaceMatcher(e)}statefulset="${e.workloadName}"}) > 0,`
-    + ` "scope", "${e.workloadName}", "", "")`;
+  const membersWanted = `label_replace(${podsWanted(e, { kind: 'StatefulSet', names: [e.workloadName] })}, "scope", "${e.workloadName}", "", "")`;
   return [
     alert('PatroniNoLeader', 'critical', '1m',
       `${perCluster('patroni_primary')} == 0 or (${membersWanted} unless on (namespace) ${perCluster('patroni_primary')})`,

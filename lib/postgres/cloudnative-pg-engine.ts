@@ -92,6 +92,8 @@ class CloudNativePgBuilder {
       // The instance manager serves the metrics, as cnpg_*; CloudNativePG names each instance's claim after the instance: <cluster>-<n>.
       metricsEndpoints: [{
         ...postgresMetricsEndpoint(s.name, clusterPods, { hasMonitor: true }, s.replicas), exporter: 'cloudnative-pg', volumeClaims: `${s.name}-`,
+        // The operator makes the instances' pods itself; each instance's claim (<cluster>-<n>) stays while the Cluster wants it.
+        wantedPods: { kind: 'PersistentVolumeClaim', names: [`${s.name}-[0-9]+`] },
       }],
     };
   }

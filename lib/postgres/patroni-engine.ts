@@ -1,7 +1,7 @@
 import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { MetricsEndpoint } from '../core/endpoints';
+import { MetricsEndpoint, WantedPods } from '../core/endpoints';
 import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, RUNTIME_LABELS_ANNOTATION } from '../core/names';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, statefulSetPlacement } from '../core/pod-defaults';
 import { annotateServiceAccount, applyPodOptions } from '../core/pod-options';
@@ -74,9 +74,12 @@ class PatroniBuilder {
   private readonly allPods: Record<string, string>;
   private readonly leaderPods: Record<string, string>;
   private readonly replicaPods: Record<string, string>;
+  /** The members' StatefulSet, which wants them while its replicas are above 0. */
+  private readonly membersWanted: WantedPods;
 
   constructor(private readonly scope: Construct, private readonly s: PatroniEngineSettings) {
     this.members = s.replicas + 1;
+    this.membersWanted = { kind: 'StatefulSet', names: [s.name] };
     this.podsService = `${s.name}-pods`;
     this.allPods = { [INSTANCE_LABEL]: s.name, 'app.kubernetes.io/name': 'postgresql' };
     this.leaderPods = { ...this.allPods, [PATRONI_ROLE_LABEL]: 'master' };
@@ -104,13 +107,13 @@ class PatroniBuilder {
       replicaHosts: this.s.replicas > 0 ? replicaHosts : [],
       clientLinks: [{ peer: { podSelector: this.allPods }, ports: [PG_PORT] }],
       clientEnv: postgresClientEnv(this.s.credentialsSecret, APP_CREDENTIAL_KEYS, primaryHost, this.s.replicas > 0 ? replicaHosts : [], this.s.tls),
-      metricsEndpoints: [podsServiceMetricsEndpoint(this.scope, this.s, this.allPods), this.patroniMetricsEndpoint()],
+      metricsEndpoints: [podsServiceMetricsEndpoint(this.scope, this.s, this.allPods, this.membersWanted), this.patroniMetricsEndpoint()],
     };
   }
 
   /** Patroni's REST `/metrics` on each member (leader, role, timeline, WAL positions), beside postgres_exporter's; same Service, same `job`. */
   private patroniMetricsEndpoint(): MetricsEndpoint {
-    const { serviceName, serviceLabels, withoutReplicas } = podsServiceMetricsEndpoint(this.scope, this.s, this.allPods);
+    const { serviceName, serviceLabels, withoutReplicas } = podsServiceMetricsEndpoint(this.scope, this.s, this.allPods, this.membersWanted);
     return {
       exporter: 'patroni', workloadName: this.s.name, podSelector: this.allPods, portName: 'patroni', port: PATRONI_PORT, path: '/metrics',
       serviceName, serviceLabels, withoutReplicas,

@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { MetricsEndpoint } from '../core/endpoints';
+import { MetricsEndpoint, WantedPods } from '../core/endpoints';
 import { commonLabels, configHash, namespaceOf } from '../core/names';
 import { disruptionBudget , exporterSidecar } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
@@ -85,11 +85,14 @@ export function monitorInitEnv(secret: string): k8s.EnvVar[] {
   return [secretEnv(secret, 'MONITOR_USER', MONITOR_CREDENTIAL_KEYS.user), secretEnv(secret, 'MONITOR_PASSWORD', MONITOR_CREDENTIAL_KEYS.password)];
 }
 
-/** The exporters of an engine whose pods are all behind the headless `<name>-pods` Service, with their volume claims. */
-export function podsServiceMetricsEndpoint(scope: Construct, s: PgEngineSettings, podSelector: Record<string, string>): MetricsEndpoint {
+/** The exporters of an engine whose pods are all behind the headless `<name>-pods` Service, with their volume claims and the StatefulSets that want them. */
+export function podsServiceMetricsEndpoint(
+  scope: Construct, s: PgEngineSettings, podSelector: Record<string, string>, wantedPods: WantedPods,
+): MetricsEndpoint {
   return {
     ...postgresMetricsEndpoint(s.name, podSelector, { serviceName: `${s.name}-pods`, serviceLabels: commonLabels(scope, 'postgresql', 'pods') }, s.replicas),
     volumeClaims: `data-${s.name}-`,
+    wantedPods,
   };
 }
 

@@ -79,7 +79,7 @@ class StatefulSetBuilder {
       replicaHosts: this.replicaHosts,
       clientLinks: [{ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] }, { peer: { podSelector: this.replicaPods }, ports: [PG_PORT] }],
       clientEnv: postgresClientEnv(this.s.credentialsSecret, APP_CREDENTIAL_KEYS, this.primaryHost, this.replicaHosts, this.s.tls),
-      metricsEndpoints: [podsServiceMetricsEndpoint(this.scope, this.s, this.allPods)],
+      metricsEndpoints: [podsServiceMetricsEndpoint(this.scope, this.s, this.allPods, { kind: 'StatefulSet', names: [`${this.s.name}-primary`, this.replicaSetName] })],
     };
   }
 

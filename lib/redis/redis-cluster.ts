@@ -282,7 +282,7 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
       exporter: 'redis-exporter', workloadName: this.name, podSelector: this.podSelector, portName: 'metrics', port: EXPORTER_PORT, path: '/metrics',
       serviceName: this.headlessServiceName, serviceLabels: this.labels, withoutReplicas: !plan.replicated,
       redisClusterEnabled: plan.clusterEnabled,
-      volumeClaims: this.settings.persistence ? `data-${this.name}-` : undefined,
+      volumeClaims: this.settings.persistence ? `data-${this.name}-` : undefined, wantedPods: { kind: 'StatefulSet', names: [this.name] },
       ...(this.modeObjects.jobNamePatterns ? { jobs: this.modeObjects.jobNamePatterns } : {}),
     };
   }

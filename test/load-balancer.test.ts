@@ -54,6 +54,18 @@ test('nginx runs unprivileged on 8080 with its config mounted and a writable /tm
   expect(spec.containers[1].ports).toEqual([{ name: 'metrics', containerPort: 9113, protocol: 'TCP' }]);
 });
 
+test('nginx\'s /tmp holds 16 request bodies at clientMaxBodySize beside 64 MiB, and never spools a response', () => {
+  const tmpOf = (props: Partial<LoadBalancerProps>) => {
+    const { manifests } = synthLb(props);
+    const spec = findObject(manifests, 'Deployment', 'test-lb').spec.template.spec;
+    expect(findObject(manifests, 'ConfigMap', 'test-lb').data['nginx.conf']).toMatch(/^ {2}client_body_temp_path \/tmp\/nginx\/client_body;$(\n.*){4}\n {2}proxy_max_temp_file_size 0;$/m);
+    return spec.volumes.find((v: Manifest) => v.name === 'tmp').emptyDir.sizeLimit;
+  };
+  expect(tmpOf({})).toBe('80Mi');
+  expect(tmpOf({ clientMaxBodySize: Size.mebibytes(100) })).toBe('1664Mi');
+  expect(tmpOf({ clientMaxBodySize: Size.kibibytes(1536) })).toBe('88Mi');
+});
+
 test('one nginx worker per CPU of the limit, not one per CPU of the node', () => {
   const conf = (cpuLimit?: string) => findObject(synthLb(cpuLimit ? { resources: { cpuLimit } } : {}).manifests, 'ConfigMap', 'test-lb').data['nginx.conf'];
   expect(conf()).toMatch(/^worker_processes 1;$/m);

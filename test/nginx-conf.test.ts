@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync } from 'fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync } from 'fs';
 import { createServer, request as httpRequest, RequestListener, Server } from 'http';
 import { connect as http2Connect } from 'http2';
 import { AddressInfo, connect as netConnect, Socket } from 'net';
@@ -288,6 +288,26 @@ test('worker_processes follows the option, and a quitting worker\'s open connect
   // THEN the held connection is closed by the timeout, not left to the kubelet's SIGKILL
   await new Promise(resolve => socket.once('close', resolve));
   expect(Date.now() - started).toBeLessThan(8_000);
+});
+
+test('a large response to a client that does not read is never spooled to the scratch volume, and still arrives whole when read', async () => {
+  // GIVEN nginx over a pod answering 64 MiB (more than the loopback socket buffers take), and a client that sends its request and reads nothing
+  const size = 64 * 2 ** 20;
+  const backend = await startBackend((_req, res) => { res.writeHead(200, { 'Content-Length': size }).end(Buffer.alloc(size, 'x')); });
+  const dir = group.tempDir();
+  const p = await ports();
+  await startNginx(group, dir, renderNginxConf({ ...loopbackNginxOptions(dir, p, [backend.port]), tls: undefined }), p.http);
+  const socket = await openHangingRequest(p.http);
+  socket.pause();
+  // WHEN nginx has had the time to take the whole response from the pod
+  await sleep(3000);
+  // THEN nothing is written under the proxy temp path (nginx's default spools up to 1 GiB a request there: a few such clients fill a
+  // 64 MiB /tmp). nginx unlinks a temp file as it opens it, so the workers' open files are what holds the space.
+  expect(openFilesBytes(join(dir, 'proxy'))).toBe(0);
+  let received = 0;
+  socket.on('data', chunk => { received += chunk.length; }).resume();
+  await waitFor('the whole response to arrive', async () => received > size);
+  socket.destroy();
 });
 
 test('an API limit per minute refuses the second request of the same second, where per second it does not', async () => {
@@ -614,6 +634,24 @@ function tls12Handshake(port: number, cipher: string): Promise<string> {
     });
     socket.on('error', reject);
   });
+}
+
+/** Bytes of the files under `path` that some process holds open, deleted or not (this machine's /proc). */
+function openFilesBytes(path: string): number {
+  const fds = readdirSync('/proc').filter(pid => /^\d+$/.test(pid)).flatMap(pid => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).map(fd => `/proc/${pid}/fd/${fd}`);
+    } catch {
+      return []; // the process has exited
+    }
+  });
+  return fds.reduce((sum, fd) => {
+    try {
+      return readlinkSync(fd).startsWith(`${path}/`) ? sum + statSync(fd).size : sum;
+    } catch {
+      return sum; // closed meanwhile
+    }
+  }, 0);
 }
 
 /** The protocol the TLS listener picks when a client offers h2 and http/1.1. */

@@ -251,6 +251,8 @@ test.each<[string, RedisClusterProps, string]>([
   ['a save point\'s window is a number of seconds', { savePoints: [{ after: 900 as never, changes: 1 }] },
     'test/cache: \'savePoints[0].after\' (900) must be a Duration'],
   ['the node timeout is too short', { clusterNodeTimeout: Duration.millis(100) }, 'test/cache: \'clusterNodeTimeout\' ("100ms") must be a whole number of milliseconds from 500ms to 60000ms'],
+  ['a storage class is given without persistence', { persistence: false, storageClassName: 'fast-ssd' },
+    'test/cache: \'storageClassName\' ("fast-ssd") needs \'persistence\' true: without it the data is on an emptyDir, which has no storage class'],
 ])('throws error, when %s', (_case, props, message) => {
   expect(() => synthRedis(props)).toThrow(message);
 });

@@ -258,9 +258,13 @@ function renderConnectionSettings(clientMaxBodySize: string): string[] {
   ];
 }
 
-/** The root filesystem is read-only: every path nginx writes lies under `dir`. */
+/**
+ * The root filesystem is read-only: every path nginx writes lies under `dir`. A response larger than the proxy buffers is passed on
+ * as the client reads it, never spooled to `dir` (nginx's default spools up to 1 GiB per request, so a few slow downloads would fill
+ * a small scratch volume and get the pod evicted); request bodies above client_body_buffer_size still are, up to client_max_body_size.
+ */
 function renderTempPaths(dir: string): string[] {
-  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(kind => `${kind}_temp_path ${dir}/${kind};`);
+  return [...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(kind => `${kind}_temp_path ${dir}/${kind};`), 'proxy_max_temp_file_size 0;'];
 }
 
 function renderGzip(): string[] {

@@ -194,10 +194,22 @@ function createConfigMap(lb: LoadBalancerScope, metadata: Metadata, nginxConf: s
   return new k8s.KubeConfigMap(lb, 'Config', { metadata, data: { 'nginx.conf': nginxConf } });
 }
 
+/** Request bodies each pod's `/tmp` holds at `clientMaxBodySize` at once (bodies above client_body_buffer_size, 16 KiB, are spooled there). */
+const NGINX_SPOOLED_BODIES = 16;
+
+/**
+ * nginx's `/tmp` in MiB: 64 MiB for its pid and small files, and NGINX_SPOOLED_BODIES bodies at `clientMaxBodySize` (nginx's `512k` or
+ * `8m`); responses are never spooled (`proxy_max_temp_file_size 0`).
+ */
+function nginxScratchMib(clientMaxBodySize: string): number {
+  const kib = Number(clientMaxBodySize.slice(0, -1)) * (clientMaxBodySize.endsWith('m') ? 1024 : 1);
+  return 64 + Math.ceil(NGINX_SPOOLED_BODIES * kib / 1024);
+}
+
 function createDeployment(
   lb: LoadBalancerScope, s: NginxModeSettings, metadata: Metadata, configMap: k8s.KubeConfigMap, nginxConf: string,
 ): k8s.KubeDeployment {
-  const tmp = scratchVolume('tmp', '/tmp');
+  const tmp = scratchVolume('tmp', '/tmp', `${nginxScratchMib(s.clientMaxBodySize)}Mi`);
   const cache = s.proxyCache && cacheVolume(s.proxyCache.maxSizeMib);
   return new k8s.KubeDeployment(lb, 'Deployment', {
     metadata,

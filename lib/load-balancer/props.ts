@@ -189,7 +189,7 @@ export interface LoadBalancerProps {
   readonly routes?: LoadBalancerRoute[];
   /** 'nginx' answers `/health` itself; 'backend' proxies it to the backend's `/health`, so it reflects the pods. @default 'nginx' @onlyWhen mode=nginx */
   readonly health?: LoadBalancerHealth;
-  /** Largest request body accepted (`client_max_body_size`), in whole KiB. @default Size.mebibytes(1) @onlyWhen mode=nginx */
+  /** Largest request body accepted (`client_max_body_size`), in whole KiB; nginx's /tmp emptyDir holds 16 such bodies beside 64 MiB. @default Size.mebibytes(1) @onlyWhen mode=nginx */
   readonly clientMaxBodySize?: Size;
   /** DNS server nginx re-resolves the API's headless Service with. @default 'kube-dns.kube-system.svc.cluster.local' @onlyWhen mode=nginx */
   readonly resolver?: string;

@@ -41,6 +41,10 @@ export function resolveRedisClusterSettings(scope: Construct, props: RedisCluste
   const persistence = props.persistence ?? true;
   const storageSize = props.storageSize ?? '10Gi';
   if (persistence) requireQuantity(scope, 'storageSize', storageSize);
+  // An emptyDir has no storage class: the prop would be dropped without a word.
+  if (!persistence && props.storageClassName !== undefined) {
+    throw propError(scope, 'storageClassName', props.storageClassName, 'needs \'persistence\' true: without it the data is on an emptyDir, which has no storage class');
+  }
   const namespace = namespaceOf(scope);
   const passwordSecret = props.passwordSecret ?? { secretName: `${name}-auth`, key: 'password' };
   const queuePrefixes = props.queuePrefixes ?? ['{hscale}'];

@@ -73,7 +73,7 @@ export interface RedisClusterProps {
   readonly persistence?: boolean;
   /** Size of each node's volume. @default '10Gi' */
   readonly storageSize?: Quantity;
-  /** Storage class of the volumes. @default - the cluster's default storage class */
+  /** Storage class of the volumes; only with `persistence` (an emptyDir has none). @default - the cluster's default storage class */
   readonly storageClassName?: string;
   /** Whether Redis pods are kept on different nodes as a rule that leaves a pod pending (so a replica never shares its master's node; needs a node per pod) or as a preference; over zones they spread as a preference either way. @default 'required' */
   readonly placement?: Placement;

@@ -873,7 +873,7 @@ export const PROP_SCHEMAS = {
             },
             "clientMaxBodySize": {
               "instanceof": "Size",
-              "description": "Largest request body accepted (`client_max_body_size`), in whole KiB.",
+              "description": "Largest request body accepted (`client_max_body_size`), in whole KiB; nginx's /tmp emptyDir holds 16 such bodies beside 64 MiB.",
               "default": "Size.mebibytes(1)"
             },
             "resolver": {
@@ -2336,7 +2336,7 @@ export const PROP_SCHEMAS = {
         },
         "storageClassName": {
           "type": "string",
-          "description": "Storage class of the volumes.",
+          "description": "Storage class of the volumes; only with `persistence` (an emptyDir has none).",
           "default": "- the cluster's default storage class"
         },
         "placement": {
@@ -3081,7 +3081,7 @@ export const PROP_SCHEMAS = {
         },
         "clientMaxBodySize": {
           "instanceof": "Size",
-          "description": "Largest request body accepted (`client_max_body_size`), in whole KiB.",
+          "description": "Largest request body accepted (`client_max_body_size`), in whole KiB; nginx's /tmp emptyDir holds 16 such bodies beside 64 MiB.",
           "default": "Size.mebibytes(1)"
         },
         "resolver": {

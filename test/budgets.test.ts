@@ -1,6 +1,8 @@
 import { Testing } from 'cdk8s';
 import { PgReplicaSet, RedisCluster, ScaledApi, WorkerPool } from '../lib';
-import { connectionBudgetViolation, nestedDurationViolation, postgresMemoryViolation, redisMemoryViolation } from '../lib/testing';
+import {
+  connectionBudgetViolation, leaderDemands, nestedDurationViolation, postgresMemoryViolation, redisMemoryViolation, replicaDemands,
+} from '../lib/testing';
 
 test('pools that fit max_connections minus the reserve pass, one more connection does not, with the arithmetic', () => {
   const pools = [{ client: 'api', pods: 20, perPod: 10 }, { client: 'exporter', pods: 1, perPod: 1 }];
@@ -47,12 +49,23 @@ function chartWithPools(maxConnections: number, replicas: number) {
 }
 
 test('throws error, when the API and the workers at their maxima exceed the primary\'s connections', () => {
-  // 20 × 10 + 10 × 10 + the exporter = 301 on the primary; 20 × 5 + 10 × 10 + 1 = 201 on each replica.
-  expect(() => Testing.synth(chartWithPools(303, 2))).toThrow(
-    'test/db: the primary can be asked for test/api 20 × 10 + test/workers 10 × 10 + exporter 1 × 1 = 301 connections');
-  expect(() => Testing.synth(chartWithPools(304, 2))).not.toThrow();
-  expect(() => Testing.synth(chartWithPools(200, 2))).toThrow(
-    'test/db: each replica can be asked for test/api 20 × 5 + test/workers 10 × 10 + exporter 1 × 1 = 201 connections');
+  // Patroni members: 20 × 10 + 10 × 10, each pod's replica check on the leader (every member is a read target),
+  // the exporter and Patroni = 332 on the leader; 20 × 5 + 10 × 10 + 1 + 1 = 202 on each replica.
+  expect(() => Testing.synth(chartWithPools(334, 2))).toThrow(
+    'test/db: the primary can be asked for test/api 20 × 10 + test/api replica check 20 × 1 + test/workers 10 × 10 + test/workers replica check 10 × 1 '
+    + '+ exporter 1 × 1 + Patroni 1 × 1 = 332 connections');
+  expect(() => Testing.synth(chartWithPools(335, 2))).not.toThrow();
+  expect(() => Testing.synth(chartWithPools(204, 2))).toThrow(
+    'test/db: each replica can be asked for test/api 20 × 5 + test/workers 10 × 10 + exporter 1 × 1 + Patroni 1 × 1 = 202 connections');
+});
+
+test('the leader is asked for each client\'s primary pool, and one connection per pod for the replica check when it is a read target too', () => {
+  const clients = [{ client: 'api', pods: 20, primaryPerPod: 10, replicaPerPod: 5 }, { client: 'pooler-rw', pods: 2, primaryPerPod: 25, replicaPerPod: 0 }];
+  expect(leaderDemands(clients, true)).toEqual([
+    { client: 'api', pods: 20, perPod: 10 }, { client: 'api replica check', pods: 20, perPod: 1 }, { client: 'pooler-rw', pods: 2, perPod: 25 },
+  ]);
+  expect(leaderDemands(clients, false)).toEqual([{ client: 'api', pods: 20, perPod: 10 }, { client: 'pooler-rw', pods: 2, perPod: 25 }]);
+  expect(replicaDemands(clients)).toEqual([{ client: 'api', pods: 20, perPod: 5 }, { client: 'pooler-rw', pods: 2, perPod: 0 }]);
 });
 
 test('throws error, when max_connections × work_mem and shared_buffers exceed the memory limit', () => {

@@ -34,6 +34,30 @@ test('the image pins the Patroni that the tests run (Debian\'s, the same version
   expect(PATRONI_DEFAULT_IMAGE).toBe(`ghcr.io/hscale/patroni:${pgVersion}-${pinned![1]}`);
 });
 
+// Patroni's own handling of the timing it reads from the store (Config.set_dynamic_configuration), on a stub config.
+const EFFECTIVE_TIMING = `
+import json, os, shutil, sys, tempfile, yaml
+from patroni.config import Config
+d = tempfile.mkdtemp()
+try:
+    path = os.path.join(d, 'patroni.yml')
+    with open(path, 'w') as f:
+        yaml.safe_dump({'scope': 'test', 'name': 'member', 'postgresql': {'data_dir': d, 'listen': '127.0.0.1:5432'}, 'restapi': {'listen': '127.0.0.1:8008'}}, f)
+    config = Config(path, validator=None)
+    config.set_dynamic_configuration(json.loads(sys.argv[1]))
+    print(json.dumps({k: config[k] for k in ('ttl', 'loop_wait', 'retry_timeout')}))
+finally:
+    shutil.rmtree(d)
+`;
+
+test('the image\'s Patroni runs the chart\'s timing as rendered: from 3.2 Patroni raises ttl to 20 s and retry_timeout to 3 s, and the 10 s promotion goal would be lost without an error', () => {
+  const dcs = chartMember().patroniYml.bootstrap.dcs;
+  const rendered = { ttl: dcs.ttl, loop_wait: dcs.loop_wait, retry_timeout: dcs.retry_timeout };
+  expect(rendered).toEqual({ ttl: 5, loop_wait: 1, retry_timeout: 2 });
+  const effective = JSON.parse(execFileSync('/usr/bin/python3', ['-c', EFFECTIVE_TIMING, JSON.stringify(rendered)], { encoding: 'utf8' }));
+  expect(effective).toEqual(rendered);
+});
+
 test('the chart runs the image\'s Patroni, on the image\'s config path, through the launcher in its ConfigMap, as the image\'s user', () => {
   const { container } = chartMember();
   const [patroni, config] = JSON.parse(/^CMD (\[.*\])$/m.exec(DOCKERFILE)![1]);

@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { PgReplicaSet, PgReplicaSetProps, ScaledApi } from '../lib';
 import { DEFAULT_METRICS_SCRAPER } from '../lib/core/endpoints';
 import { EXPORTER_QUERIES_FILE } from '../lib/postgres/exporter-queries';
+import { patroniTimingViolation, worstCasePromotionSeconds } from '../lib/postgres/patroni-conf';
 import { resolvePgReplicaSetSettings } from '../lib/postgres/pg-replica-set';
 import { usedFilesHash } from '../lib/postgres/shared';
 import { crdValidators } from './support/crd-validators';
@@ -245,6 +246,9 @@ test('the settings fill every default: the patroni engine, its image, and the Pa
   expect(Object.keys(settings).filter(key => ['pooler', 'backup', 'podMonitorLabels', 'poolerPod'].includes(key))).toEqual([]);
   expect(settings.resources.requests?.cpu?.value).toBe('500m');
   expect(settings.resources.limits?.memory?.value).toBe('4Gi');
+  // The default timing keeps Patroni's rule and the issue's goal: a replica leads within 10 s of the leader's loss.
+  expect(patroniTimingViolation(settings.patroni.timing)).toBeUndefined();
+  expect(worstCasePromotionSeconds(settings.patroni.timing)).toBe(9.5);
 });
 
 test('the settings take the engine\'s image and Secret for cloudnative-pg, and the chart\'s namespace for DNS', () => {

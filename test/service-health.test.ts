@@ -7,7 +7,7 @@ const SECRET_TEXT = 'connect ECONNREFUSED 10.0.3.7:5432 (db-primary-0.db.prod.sv
 function state(primaryUp: boolean, cacheUp: boolean, replicaHealthy = false): HealthState {
   const router = {
     pingPrimary: async () => { if (!primaryUp) throw new Error(SECRET_TEXT); return 3; },
-    replicaStates: () => [{ name: 'db-1:5432', healthy: replicaHealthy, lagMs: null, lagBytes: null, replayLsn: null, lastError: replicaHealthy ? null : SECRET_TEXT }],
+    replicaStates: () => [{ name: 'db-1:5432', healthy: replicaHealthy, leading: false, lagMs: null, lagBytes: null, replayLsn: null, lastError: replicaHealthy ? null : SECRET_TEXT }],
   } as unknown as QueryRouter;
   const cache = { enabled: true, ping: async () => { if (!cacheUp) throw new Error(`redis ${SECRET_TEXT}`); return 1; } } as unknown as ReadThroughCache;
   const health = new HealthState(router, cache, '1.0.0');

@@ -68,8 +68,23 @@ test('a failed check or a server that is no replica marks it down with the error
   health.replayed('r2', null, 0);
   expect(health.states()).toEqual([
     expect.objectContaining({ name: 'r1', healthy: false, lagMs: null, lastError: 'connect ECONNREFUSED' }),
-    expect.objectContaining({ name: 'r2', healthy: false, lastError: 'not a replica: pg_last_wal_replay_lsn() is null' }),
+    expect.objectContaining({ name: 'r2', healthy: false, leading: true, lastError: 'not in recovery: a primary, read through the primary\'s address only' }),
   ]);
+});
+
+test('a member found leading (promoted) takes no reads however small its lag, and found in recovery again (rejoined) takes them again', () => {
+  // GIVEN a healthy replica
+  const health = new ReplicaHealth(['r1'], 5000);
+  health.recordPrimary(0x100n, 0);
+  health.replayed('r1', '0/100', 0);
+  expect(health.states()[0]).toMatchObject({ healthy: true, leading: false });
+  // WHEN a check finds it out of recovery (its replay LSN alone would still say 0/100, lag 0)
+  health.replayed('r1', null, 1000);
+  // THEN it leads and takes no reads
+  expect(health.states()[0]).toMatchObject({ healthy: false, leading: true });
+  // WHEN it rejoins as a replica and has replayed the primary's position, THEN it takes reads again
+  health.replayed('r1', '0/100', 2000);
+  expect(health.states()[0]).toMatchObject({ healthy: true, leading: false });
 });
 
 test('a live replay LSN is kept only when newer, and leaves health alone', () => {

@@ -185,6 +185,41 @@ test('while the primary\'s address reaches a member still in recovery (Patroni\'
   await waitFor('both replicas readmitted', async () => replicaHealthy(0) && replicaHealthy(1), 20_000);
 });
 
+test('a replica promoted under read load is found leading at the next check: it takes no more reads, and its replica pool is closed, leaving the check\'s one connection beside the primary pool\'s', async () => {
+  // GIVEN a primary and a replica of their own, both read targets of a router, as the patroni engine lists every member
+  const own = await startReplicatedPostgres(group, 1);
+  const [primaryName, replicaName] = [own.primary, own.replicas[0]].map(server => `127.0.0.1:${server.port}`);
+  const router = new QueryRouter(databaseConfigFromEnv({
+    DATABASE_URL: own.databaseUrl, POSTGRES_READ_REPLICAS: `${primaryName},${replicaName}`,
+    REPLICA_CHECK_INTERVAL_MS: String(HEALTH_INTERVAL_MS), PG_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
+  }));
+  const replicaPoolConnections = async () =>
+    Number(await own.replicas[0].sql(`select count(*) from pg_stat_activity where application_name = 'hscale-service/${replicaName}'`));
+  try {
+    await router.start();
+    // The primary is found leading from the first check; the replica takes the reads, on several connections
+    expect(router.replicaStates().map(r => [r.name, r.healthy, r.leading])).toEqual([[primaryName, false, true], [replicaName, true, false]]);
+    const where = () => router.read(sql => sql<Array<{ recovery: boolean }>>`select pg_is_in_recovery() as recovery, pg_sleep(0.05)`);
+    expect((await Promise.all(Array.from({ length: 30 }, where))).every(([row]) => row.recovery)).toBe(true);
+    expect(await replicaPoolConnections()).toBeGreaterThan(1);
+    // WHEN the replica is promoted (its replay LSN stays where recovery ended, as if it were a replica with no lag)
+    await own.replicas[0].sql('select pg_promote()');
+    const promotedAt = Date.now();
+    // THEN within two check intervals it is found leading, and its replica pool's connections on it are down to the check's
+    await waitFor('the promoted replica found leading', async () => router.replicaStates()[1].leading, 5_000, 20);
+    const foundAfterMs = Date.now() - promotedAt;
+    await waitFor('its replica pool closed', async () => await replicaPoolConnections() <= 1, 5_000, 50);
+    expect(foundAfterMs).toBeLessThan(2 * HEALTH_INTERVAL_MS + 500);
+    expect(router.replicaStates()[1]).toMatchObject({ healthy: false, leading: true });
+    // AND reads go through the primary's address, none through a replica pool
+    const before = await replicaPoolConnections();
+    for (let i = 0; i < 10; i++) await where();
+    expect(await replicaPoolConnections()).toBe(before);
+  } finally {
+    await router.close();
+  }
+});
+
 test('a replica behind the primary\'s state at start takes no reads, however small its lag, until it catches up', async () => {
   // GIVEN replica 0 paused before an item is written, as a replica can be a moment behind a migration
   await pg.replicas[0].sql('select pg_wal_replay_pause()');

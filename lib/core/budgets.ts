@@ -37,6 +37,38 @@ export function connectionBudgetViolation(budget: ConnectionBudget): string | un
     '(engine \'cloudnative-pg\' with \'pooler\')';
 }
 
+/** A client workload's pools to a PostgreSQL set at its autoscaler's maximum: connections per pod to the primary and to each replica. */
+export interface ClientPools {
+  /** What holds them: a construct path, or a pooler. */
+  readonly client: string;
+  /** Pods at the autoscaler's maximum. */
+  readonly pods: number;
+  /** Connections each pod's pool may open to the primary (`PG_POOL_MAX`). */
+  readonly primaryPerPod: number;
+  /** Connections each pod's pool may open to each replica (`PG_REPLICA_POOL_MAX`). */
+  readonly replicaPerPod: number;
+}
+
+/**
+ * What the clients ask of the server that leads: each client's primary pool and, when the leader is
+ * also one of the clients' read targets (every Patroni member is, and a promoted statefulset
+ * replica), one connection per pod: the replica check that found it leading. The reference service
+ * closes its replica pool to a server it finds out of recovery all but for that check's connection
+ * (service/src/db/router.ts). Not counted: for up to one check interval after a promotion, the pool
+ * it held as a replica is still open beside the primary pool (docs/postgres-failover.md says what that costs).
+ */
+export function leaderDemands(clients: ClientPools[], leaderIsReadTarget: boolean): ConnectionPoolDemand[] {
+  return clients.flatMap(c => [
+    { client: c.client, pods: c.pods, perPod: c.primaryPerPod },
+    ...(leaderIsReadTarget && c.replicaPerPod > 0 ? [{ client: `${c.client} replica check`, pods: c.pods, perPod: 1 }] : []),
+  ]);
+}
+
+/** What the clients ask of each server that does not lead: each client's replica pool. */
+export function replicaDemands(clients: ClientPools[]): ConnectionPoolDemand[] {
+  return clients.map(c => ({ client: c.client, pods: c.pods, perPod: c.replicaPerPod }));
+}
+
 /** What a PostgreSQL server may use at its connection limit, against its container's memory limit. */
 export interface PostgresMemoryBudget {
   readonly sharedBuffersBytes: number;

@@ -1,5 +1,6 @@
 import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { ConnectionPoolDemand } from '../core/budgets';
 import { DatabaseConnectionPool, MetricsEndpoint, NetworkLink, PodPeer } from '../core/endpoints';
 import { ModeModule } from '../core/mode';
 import { Placement } from '../core/pod-defaults';
@@ -81,6 +82,14 @@ export interface PgWiring {
   readonly metricsEndpoints: MetricsEndpoint[];
   /** The pools of a pooler that stands between the clients and the servers: the connection budget counts these, not the clients'. */
   readonly serverPools?: DatabaseConnectionPool[];
+  /**
+   * The server that leads is one of `replicaHosts` (each server by its own address): every Patroni
+   * member, or a statefulset replica once promoted. The connection budget then counts each client
+   * pod's replica check on the leader. @default false
+   */
+  readonly leaderIsReadTarget?: boolean;
+  /** Connections a server's own processes hold on it beside the exporter's (Patroni's), which the connection budget counts. @default - none */
+  readonly agentConnections?: ConnectionPoolDemand[];
 }
 
 /** The objects an engine made, for users to reach in; each engine fills the ones it makes. */

@@ -105,6 +105,9 @@ class PatroniBuilder {
       primaryHost,
       // Every member: the service checks each with pg_is_in_recovery() and reads only from replicas.
       replicaHosts: this.s.replicas > 0 ? replicaHosts : [],
+      leaderIsReadTarget: true,
+      // Patroni keeps one superuser connection to its PostgreSQL (Patroni 3.0: the loop's and the REST API's).
+      agentConnections: [{ client: 'Patroni', pods: 1, perPod: 1 }],
       clientLinks: [{ peer: { podSelector: this.allPods }, ports: [PG_PORT] }],
       clientEnv: postgresClientEnv(this.s.credentialsSecret, APP_CREDENTIAL_KEYS, primaryHost, this.s.replicas > 0 ? replicaHosts : [], this.s.tls),
       metricsEndpoints: [podsServiceMetricsEndpoint(this.scope, this.s, this.allPods, this.membersWanted), this.patroniMetricsEndpoint()],

@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { connectionBudgetViolation } from '../core/budgets';
+import { ConnectionPoolDemand, connectionBudgetViolation, leaderDemands, replicaDemands } from '../core/budgets';
 import {
   DatabaseConnectionPool, GeneratedSecretSpec, IDatabaseEndpoint, IMetricsTarget, ISecretConsumer, MetricsEndpoint, NetworkLink, PodPeer,
 } from '../core/endpoints';
@@ -117,6 +117,9 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
   private readonly serverPools?: DatabaseConnectionPool[];
   private readonly maxConnections: number;
   private readonly reservedConnections: number;
+  private readonly leaderIsReadTarget: boolean;
+  /** The exporter's connection on each server, and any other of the servers' own processes (Patroni). */
+  private readonly agentConnections: ConnectionPoolDemand[];
 
   constructor(scope: Construct, id: string, props: PgReplicaSetProps = {}) {
     super(scope, id);
@@ -148,6 +151,8 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
 
     if ('metricsScraper' in settings) this.allowScraper(settings.metricsScraper);
     this.serverPools = built.serverPools;
+    this.leaderIsReadTarget = this.replicaHosts.length > 0 && (built.leaderIsReadTarget ?? false);
+    this.agentConnections = [{ client: 'exporter', pods: 1, perPod: 1 }, ...built.agentConnections ?? []];
     this.maxConnections = settings.maxConnections;
     this.reservedConnections = Number(settings.parameters.superuser_reserved_connections ?? SUPERUSER_RESERVED_CONNECTIONS);
     this.node.addValidation({ validate: () => this.connectionBudgetErrors() });
@@ -160,16 +165,15 @@ export class PgReplicaSet extends Construct implements IDatabaseEndpoint, IMetri
 
   /**
    * The primary and each replica: every client pool at its maximum (or, with a pooler between, the
-   * pooler's server pools), plus the exporter's one connection on each server.
+   * pooler's server pools; on the leader, the clients' replica checks when it is a read target too),
+   * plus the connections of the servers' own processes (the exporter's, Patroni's).
    */
   private connectionBudgetErrors(): string[] {
-    const exporter = { client: 'exporter', pods: 1, perPod: 1 };
-    const pools = this.serverPools ?? this.connectionPools;
-    const servers = [{ server: 'the primary', perPod: (p: DatabaseConnectionPool) => p.primaryPerPod }];
-    if (this.replicaHosts.length > 0) servers.push({ server: 'each replica', perPod: p => p.replicaPerPod });
-    return servers.map(({ server, perPod }) => connectionBudgetViolation({
-      server, maxConnections: this.maxConnections, reserved: this.reservedConnections,
-      pools: [...pools.map(p => ({ client: p.client, pods: p.maxPods, perPod: perPod(p) })), exporter],
+    const clients = (this.serverPools ?? this.connectionPools).map(p => ({ ...p, pods: p.maxPods }));
+    const servers = [{ server: 'the primary', pools: leaderDemands(clients, this.leaderIsReadTarget) }];
+    if (this.replicaHosts.length > 0) servers.push({ server: 'each replica', pools: replicaDemands(clients) });
+    return servers.map(({ server, pools }) => connectionBudgetViolation({
+      server, maxConnections: this.maxConnections, reserved: this.reservedConnections, pools: [...pools, ...this.agentConnections],
     })).filter((v): v is string => v !== undefined).map(v => `${this.node.path}: ${v}`);
   }
 

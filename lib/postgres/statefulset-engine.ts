@@ -77,6 +77,8 @@ class StatefulSetBuilder {
       postgresConf, hbaConf, primary, replicaSet, primaryNetworkPolicy, replicaNetworkPolicy, serviceAccount, configMap, services, disruptionBudgets,
       primaryHost: this.primaryHost,
       replicaHosts: this.replicaHosts,
+      // A replica promoted by the runbook stays in POSTGRES_READ_REPLICAS.
+      leaderIsReadTarget: true,
       clientLinks: [{ peer: { podSelector: this.primaryPods }, ports: [PG_PORT] }, { peer: { podSelector: this.replicaPods }, ports: [PG_PORT] }],
       clientEnv: postgresClientEnv(this.s.credentialsSecret, APP_CREDENTIAL_KEYS, this.primaryHost, this.replicaHosts, this.s.tls),
       metricsEndpoints: [podsServiceMetricsEndpoint(this.scope, this.s, this.allPods, { kind: 'StatefulSet', names: [`${this.s.name}-primary`, this.replicaSetName] })],

@@ -68,8 +68,12 @@ export interface LeaderKill {
   readonly synchronous: boolean;
   /** Until another member answered 200 on GET /primary. */
   readonly newLeaderSeconds: number;
-  /** Until the first write sent after the kill was acknowledged through nginx. */
-  readonly firstAcknowledgedWriteSeconds: number;
+  /** Until the first write sent after the kill was acknowledged through nginx; null when none was while the load ran. */
+  readonly firstAcknowledgedWriteSeconds: number | null;
+  /** How long the load ran after the kill: the window a write had to be acknowledged in. */
+  readonly loadAfterKillSeconds: number;
+  /** The writes sent after the kill that failed, by HTTP status or error code. */
+  readonly failedWritesAfterKill: Record<string, number>;
   readonly failedWrites: number;
   /** Failed writes sent after the first acknowledged write, or answered before the kill: none is allowed. */
   readonly failedWritesOutsideWindow: number;
@@ -82,6 +86,10 @@ export interface LeaderKill {
   readonly exited: string[];
   /** Until the old leader, started again, answered /readiness as a replica. */
   readonly rejoinSeconds: number;
+  /** Until every API instance read from it again (its replica check found it in recovery, caught up). */
+  readonly servingReadsSeconds: number;
+  /** The service processes' replica-pool connections on the new leader once they found it leading, and how many processes hold a pool. */
+  readonly replicaPoolConnections: { readonly onNewLeader: number; readonly serviceProcesses: number };
 }
 
 const DEFAULT_TIMING = { ttl: 5, loopWait: 1, retryTimeout: 2 };
@@ -89,21 +97,61 @@ const DEFAULT_TIMING = { ttl: 5, loopWait: 1, retryTimeout: 2 };
 /** The checks of a leader's kill -9 at Patroni's default timing: promoted in time, writes failed only until the first acknowledged one, no read failed, no API exited. */
 export function expectSurvived(kill: LeaderKill): void {
   expect(kill.newLeaderSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_TIMING));
+  if (kill.firstAcknowledgedWriteSeconds === null) throw new Error(noWriteAcknowledged(kill));
   expect(kill.firstAcknowledgedWriteSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_TIMING) + 3);
   expect(kill.failedWritesOutsideWindow).toBe(0);
   expect(kill.failedReads).toBe(0);
   expect(kill.duplicated).toBe(0);
   expect(kill.exited).toEqual([]);
+  expect(kill.replicaPoolConnections.onNewLeader).toBeLessThanOrEqual(kill.replicaPoolConnections.serviceProcesses);
+}
+
+/** Why a kill fails when no write sent after it was acknowledged, with the counts that say what happened instead. */
+export function noWriteAcknowledged(kill: LeaderKill): string {
+  const failed = Object.entries(kill.failedWritesAfterKill).sort(([, a], [, b]) => b - a).map(([status, n]) => `${n} × ${status}`).join(', ') || 'none';
+  return `no write sent after the kill of the ${kill.synchronous ? 'synchronous' : 'asynchronous'} leader was acknowledged in the `
+    + `${kill.loadAfterKillSeconds.toFixed(1)} s the load ran after it (a new leader answered GET /primary after ${kill.newLeaderSeconds.toFixed(1)} s): `
+    + `writes failed after the kill: ${failed}; the ${kill.acknowledgedWrites} acknowledged writes were all sent before it; ${kill.failedReads} reads failed`;
+}
+
+/** The read target naming `member` in the services' POSTGRES_READ_REPLICAS, which lists every member in pod order. */
+function readTargetOf(t: StackUnderTest, member: LocalProcess): string {
+  return t.stack.apiProcesses()[0].env.POSTGRES_READ_REPLICAS.split(',')[Number(member.pod.name.split('-').pop())];
+}
+
+/** Waits until every API instance's replication status has `member` as `wanted` says; resolves with when. */
+async function untilEveryApi(t: StackUnderTest, member: LocalProcess, what: string, wanted: (s: { healthy: boolean; leading: boolean }) => boolean, timeoutMs: number): Promise<number> {
+  const target = readTargetOf(t, member);
+  await waitFor(`every API instance to find ${member.pod.name} ${what}`, async () => {
+    const states = await Promise.all(t.stack.apiProcesses().map(async api => {
+      const response = await fetch(`http://127.0.0.1:${api.pod.namedPort('http')}/api/v1/scaling/replication/status`, { signal: AbortSignal.timeout(2_000), headers: { connection: 'close' } });
+      return ((await response.json()) as { replicas: Array<{ name: string; healthy: boolean; leading: boolean }> }).replicas.find(r => r.name === target);
+    }));
+    return states.every(state => state !== undefined && wanted(state));
+  }, timeoutMs, 100);
+  return Date.now();
+}
+
+/** The connections the service processes' replica pools hold on `member` (by their application_name), and how many such processes run. */
+async function readTargetConnections(t: StackUnderTest, member: LocalProcess): Promise<LeaderKill['replicaPoolConnections']> {
+  const name = `hscale-service/${readTargetOf(t, member)}`;
+  const onNewLeader = Number(await t.stack.psql(member, `select count(*) from pg_stat_activity where application_name = '${name}'`));
+  return { onNewLeader, serviceProcesses: t.stack.processes.filter(p => p.env.POSTGRES_READ_REPLICAS !== undefined).length };
 }
 
 /** The load's figures around a kill at `killedAt`. */
-function windowOf(report: LoadReport, killedAt: number) {
-  const firstAckAt = Math.min(...report.acknowledgedAt.filter(a => a.sentAt >= killedAt).map(a => a.at));
+export function killWindow(report: LoadReport, killedAt: number) {
+  const acknowledgedAfter = report.acknowledgedAt.filter(a => a.sentAt >= killedAt).map(a => a.at);
+  const firstAckAt = acknowledgedAfter.length > 0 ? Math.min(...acknowledgedAfter) : undefined;
   const writes = report.failures.filter(f => f.kind === 'write');
+  const failedWritesAfterKill: Record<string, number> = {};
+  for (const f of writes.filter(w => w.sentAt >= killedAt)) failedWritesAfterKill[f.status] = (failedWritesAfterKill[f.status] ?? 0) + 1;
   return {
-    firstAcknowledgedWriteSeconds: (firstAckAt - killedAt) / 1000,
+    firstAcknowledgedWriteSeconds: firstAckAt === undefined ? null : (firstAckAt - killedAt) / 1000,
+    loadAfterKillSeconds: (report.stoppedAt - killedAt) / 1000,
+    failedWritesAfterKill,
     failedWrites: writes.length,
-    failedWritesOutsideWindow: writes.filter(f => f.at < killedAt || f.sentAt > firstAckAt).length,
+    failedWritesOutsideWindow: writes.filter(f => f.at < killedAt || (firstAckAt !== undefined && f.sentAt > firstAckAt)).length,
     failedReads: report.failures.filter(f => f.kind !== 'write').length,
     acknowledgedWrites: report.acknowledged.size,
   };
@@ -131,11 +179,17 @@ export async function killLeaderUnderLoad(t: StackUnderTest, synchronous: boolea
   });
   t.primary = () => newLeader!;
   const outcome = await t.databaseAgainstAcknowledged(newLeader);
+  // Each service process found the new leader out of recovery and closed its replica pool to it: the check's one connection stays.
+  await untilEveryApi(t, newLeader!, 'leading', s => s.leading, 10_000);
+  const replicaPoolConnections = await readTargetConnections(t, newLeader!);
   const restartedAt = Date.now();
   await t.stack.restartPod(old.pod);
+  const readyAt = Date.now();
+  const servingAt = await untilEveryApi(t, old, 'a healthy replica again', s => s.healthy && !s.leading, 30_000);
   const kill: LeaderKill = {
-    synchronous, ...(report.measured as { newLeaderSeconds: number }), ...windowOf(report, killedAt),
-    lost: outcome.lost, duplicated: outcome.duplicated, exited: t.exitedServices(), rejoinSeconds: (Date.now() - restartedAt) / 1000,
+    synchronous, ...(report.measured as { newLeaderSeconds: number }), ...killWindow(report, killedAt),
+    lost: outcome.lost, duplicated: outcome.duplicated, exited: t.exitedServices(), replicaPoolConnections,
+    rejoinSeconds: (readyAt - restartedAt) / 1000, servingReadsSeconds: (servingAt - restartedAt) / 1000,
   };
   t.figures[name] = { ...t.figures[name], ...kill };
   return kill;

@@ -5,6 +5,8 @@ import { lsnToBigInt } from './lsn';
 export interface ReplicaState {
   readonly name: string;
   healthy: boolean;
+  /** Found not in recovery at its last check: it leads (promoted, or never a replica), and takes no reads as a replica. */
+  leading: boolean;
   lagMs: number | null;
   lagBytes: number | null;
   replayLsn: string | null;
@@ -29,7 +31,7 @@ export class ReplicaHealth {
     private readonly maxLagMs: number,
     private readonly onChange: (name: string, healthy: boolean, why: string) => void = () => undefined,
   ) {
-    this.byName = new Map(names.map(name => [name, { name, healthy: false, lagMs: null, lagBytes: null, replayLsn: null }]));
+    this.byName = new Map(names.map(name => [name, { name, healthy: false, leading: false, lagMs: null, lagBytes: null, replayLsn: null }]));
     this.live = [...this.byName.values()];
   }
 
@@ -58,10 +60,15 @@ export class ReplicaHealth {
     return this.samples.at(-1)?.lsn;
   }
 
-  /** A check's answer: the replica's replay LSN (null: the server is not a replica). */
+  /**
+   * A check's answer: the replica's replay LSN, or null when the server is not in recovery: it leads
+   * (Patroni lists every member, and promotes one), so it takes no reads as a replica until a check
+   * finds it in recovery again (rejoined after a failover).
+   */
   public replayed(name: string, lsn: string | null, now = Date.now()): void {
-    if (!lsn) return this.down(name, new Error('not a replica: pg_last_wal_replay_lsn() is null'));
     const state = this.state(name);
+    state.leading = lsn === null;
+    if (lsn === null) return this.down(name, new Error('not in recovery: a primary, read through the primary\'s address only'));
     const replayed = lsnToBigInt(lsn);
     const newest = this.samples.at(-1);
     const behind = this.samples.find(s => s.lsn > replayed);

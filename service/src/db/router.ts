@@ -118,10 +118,10 @@ export class QueryRouter {
    * process (seen in a primary failover). A new client holds no such connection; the old one is
    * ended once its running queries finish.
    */
-  private renew(pool: Pool, failed: Sql): void {
+  private renew(pool: Pool, failed: Sql, why = 'after a connection error'): void {
     if (pool.sql !== failed) return;
     pool.sql = pool.open();
-    logger.warn({ pool: pool.name }, 'database client replaced after a connection error');
+    logger.warn({ pool: pool.name }, `database client replaced ${why}`);
     void failed.end({ timeout: 5 }).catch(() => undefined);
   }
 
@@ -247,7 +247,8 @@ export class QueryRouter {
    * judged down for want of a free slot.
    */
   private async replayLsn(replica: Pool, throughSlots: boolean): Promise<string | null> {
-    const ask = (sql: Sql) => withTimeout(sql<Array<{ lsn: string | null }>>`select pg_last_wal_replay_lsn()::text as lsn`, this.config.connectTimeoutMs + 500);
+    // A promoted server keeps answering pg_last_wal_replay_lsn() with where its recovery ended: only pg_is_in_recovery() says it leads.
+    const ask = (sql: Sql) => withTimeout(sql<Array<{ lsn: string | null }>>`select case when pg_is_in_recovery() then pg_last_wal_replay_lsn()::text end as lsn`, this.config.connectTimeoutMs + 500);
     const [row] = throughSlots ? await this.timed(replica, ask) : await this.unslotted(replica, ask);
     if (row.lsn) this.health.noteReplay(replica.name, row.lsn);
     return row.lsn;
@@ -279,7 +280,12 @@ export class QueryRouter {
     }
     await Promise.all(this.replicas.map(async replica => {
       try {
-        this.health.replayed(replica.name, await this.replayLsn(replica, false), now);
+        const sql = replica.sql;
+        const lsn = await this.replayLsn(replica, false);
+        const wasLeading = this.health.state(replica.name).leading;
+        this.health.replayed(replica.name, lsn, now);
+        // Its connections would stay open beside the primary pool's on the same server until they idle out.
+        if (lsn === null && !wasLeading) this.renew(replica, sql, 'as its server leads: the replica pool is closed');
       } catch (error) {
         this.health.down(replica.name, error);
       }

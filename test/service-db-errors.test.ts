@@ -30,6 +30,14 @@ test('a server in recovery asked for a primary\'s work (a member still being pro
   expect(toDomainError(other)).toBe(other);
 });
 
+test('a server with every connection slot taken (SQLSTATE 53300) becomes DatabaseUnavailableError, so the request is a retryable 503', () => {
+  const driver = Object.assign(new Error('sorry, too many clients already'), { code: '53300' });
+  const domain = toDomainError(driver) as Error;
+  expect(domain).toBeInstanceOf(DatabaseUnavailableError);
+  expect(domain.message).toBe('the database has no connection slot free now');
+  expect(domain.cause).toBe(driver);
+});
+
 test('domain errors and errors of unknown meaning pass unchanged', () => {
   const timeout = new PoolTimeoutError('primary', 10);
   const notFound = new NotFoundError('item x does not exist');

@@ -54,6 +54,9 @@ export function toDomainError(error: unknown): unknown {
   if (isConnectionError(error)) return new DatabaseUnavailableError('the database cannot answer now', { cause: error });
   if (isInRecoveryError(error)) return new DatabaseUnavailableError('the primary is still in recovery (a failover in progress)', { cause: error });
   const code = (error as { code?: unknown } | undefined)?.code;
+  // too_many_connections: every slot of max_connections is taken (a promoted member still holds
+  // the replica pools it had, for up to a check interval): busy now, so 503 and retry, not 500.
+  if (code === '53300') return new DatabaseUnavailableError('the database has no connection slot free now', { cause: error });
   // The message carries the server's reason for the job's failed reason and the log; the HTTP layer answers its own words.
   if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return new InvalidValueError(`the database refused a value: ${(error as Error).message}`, { cause: error });
   return error;

@@ -8,6 +8,7 @@ import { QueryRouter } from '../service/src/db/router';
 import { TEST_AUTH_ENV, testWriteToken } from './support/auth';
 import { ReplicatedPostgres, startReplicatedPostgres } from './support/postgres';
 import { ProcessGroup, sleep, waitFor } from './support/processes';
+import { startRoundRobinForwarder } from './support/round-robin';
 
 // The query router against a real primary and two replicas, without a cache (hits would hide where reads go).
 jest.setTimeout(120_000);
@@ -152,6 +153,36 @@ test('a replica whose replay is paused is ejected for lag, and a read with the w
     await pg.replicas[0].sql('select pg_wal_replay_resume()');
   }
   await waitFor('replica 0 to be readmitted', async () => replicaHealthy(0), 20_000);
+});
+
+test('behind one balanced address (two replicas, one with replay paused), a read with the write\'s token never sees data older than the write', async () => {
+  // GIVEN both replicas behind one round-robin address, as kube-proxy balances CloudNativePG's -ro Service,
+  // and a router whose one replica is that address (its lag bound high: the paused replica is not ejected)
+  const forwarder = await startRoundRobinForwarder(pg.replicas.map(r => r.port));
+  const reads = { replica: 0, primary: 0 };
+  const router = new QueryRouter(databaseConfigFromEnv({
+    DATABASE_URL: pg.databaseUrl, POSTGRES_READ_REPLICAS: `127.0.0.1:${forwarder.port}`, REPLICA_MAX_LAG_MS: '600000',
+    REPLICA_CHECK_INTERVAL_MS: String(HEALTH_INTERVAL_MS), PG_REPLICA_POOL_MAX: '4',
+  }), { onRead: target => reads[target]++ });
+  try {
+    await router.start();
+    await pg.replicas[1].sql('select pg_wal_replay_pause()');
+    // WHEN items are written, and each is read eight times at once with its write's token
+    for (let round = 0; round < 5; round++) {
+      const { result: id, token } = await router.write(async sql => (await sql<Array<{ id: string }>>`insert into items (name) values ('balanced') returning id`)[0].id);
+      const found = await Promise.all(Array.from({ length: 8 }, () => router.read(sql => sql`select id from items where id = ${id}`, token)));
+      // THEN every read finds the item
+      expect(found.map(rows => rows.length)).toEqual(Array(8).fill(1));
+    }
+    // AND the address reached both replicas, and the up-to-date one served reads (the paused one's went to the primary)
+    expect(forwarder.connections.every(n => n > 0)).toBe(true);
+    expect(reads.replica).toBeGreaterThan(0);
+    console.warn(`balanced address: ${reads.replica} token reads on the replica address, ${reads.primary} on the primary; connections ${forwarder.connections}`);
+  } finally {
+    await pg.replicas[1].sql('select pg_wal_replay_resume()');
+    await router.close();
+    await forwarder.close();
+  }
 });
 
 test('while the primary\'s address reaches a member still in recovery (Patroni\'s new leader before its promotion ends): writes are unavailable, and a read whose token this instance never saw is served by a replica that replayed it, never by that member', async () => {

@@ -158,8 +158,8 @@ export class QueryRouter {
    */
   public async read<T>(fn: (sql: Sql) => Promise<T>, token?: string): Promise<T> {
     try {
-      const unconfirmed = token !== undefined && !await this.tokenConfirmed(token);
-      return await this.routeRead(fn, token, unconfirmed);
+      if (token === undefined) return await this.routeRead(fn);
+      return await this.routeTokenRead(fn, token, !await this.tokenConfirmed(token));
     } catch (error) {
       throw toDomainError(error);
     }
@@ -174,13 +174,13 @@ export class QueryRouter {
     return this.deadlines.within(query, () => Object.assign(new Error(`no answer within ${this.deadlineMs} ms`), { code: 'ETIMEDOUT' }));
   }
 
-  /** `unconfirmed`: the primary could not confirm the token, so only a replica that has replayed it may answer. */
-  private async routeRead<T>(fn: (sql: Sql) => Promise<T>, token: string | undefined, unconfirmed: boolean): Promise<T> {
+  /** A read without a token: on a healthy replica, else the primary. */
+  private async routeRead<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     const bounded = (sql: Sql) => this.bounded(fn(sql));
-    const first = await this.pickReplica(token);
+    const first = this.pickReplica();
     if (!first.replica) {
       this.observer.onRead?.('primary', first.reason);
-      return this.measured('read', 'primary', this.primaryFor(unconfirmed), bounded);
+      return this.measured('read', 'primary', this.primary, bounded);
     }
     try {
       const result = await this.measured('read', 'replica', first.replica, bounded);
@@ -189,10 +189,57 @@ export class QueryRouter {
     } catch (error) {
       if (!isConnectionError(error)) throw error;
       this.health.down(first.replica.name, error);
-      const retry = await this.pickReplica(token);
+      const retry = this.pickReplica();
       this.observer.onRead?.(retry.replica ? 'replica' : 'primary', 'replica-failed', retry.replica?.name);
-      return this.measured('read', retry.replica ? 'replica' : 'primary', retry.replica ?? this.primaryFor(unconfirmed), bounded);
+      return this.measured('read', retry.replica ? 'replica' : 'primary', retry.replica ?? this.primary, bounded);
     }
+  }
+
+  /**
+   * A read with a token: on the first candidate replica that, in the read's own transaction, has
+   * replayed it; else the primary (none when `unconfirmed`: the primary could not confirm the
+   * token). Check and read share one server connection even when a replica address is balanced
+   * over several servers (CloudNativePG's -ro Service) or reached through PgBouncer's transaction
+   * pooling, where only a transaction pins a server connection.
+   */
+  private async routeTokenRead<T>(fn: (sql: Sql) => Promise<T>, token: string, unconfirmed: boolean): Promise<T> {
+    const plan = planRead(this.config.readPolicy, this.health.view(), this.turn++, token);
+    let reason: ReadReason = plan.target === 'primary' ? plan.reason : 'token-not-reached';
+    for (const name of plan.target === 'primary' ? [] : plan.target === 'replica' ? [plan.replica] : plan.candidates) {
+      const replica = this.replicaNamed(name);
+      try {
+        const answer = await replica.transactions.run(() => this.measured('read', 'replica', replica, sql => this.bounded(this.readIfReplayed(replica, sql, fn, lsnToBigInt(token)))));
+        if (answer.replayed) {
+          this.observer.onRead?.('replica', 'replica', name);
+          return answer.result;
+        }
+      } catch (error) {
+        if (!isConnectionError(error)) throw error;
+        this.health.down(name, error);
+        reason = 'replica-failed';
+      }
+    }
+    this.observer.onRead?.('primary', reason);
+    return this.measured('read', 'primary', this.primaryFor(unconfirmed), sql => this.bounded(fn(sql)));
+  }
+
+  /**
+   * `fn` in one read-only transaction with the check that the server has replayed `wanted`; its
+   * result only when it has. The two are sent together (one round trip): a read-only statement
+   * whose answer is dropped costs less than waiting for the check, and on a standby a later
+   * statement's snapshot holds everything replayed before it.
+   */
+  private async readIfReplayed<T>(replica: Pool, sql: Sql, fn: (sql: Sql) => Promise<T>, wanted: bigint): Promise<{ replayed: true; result: T } | { replayed: false }> {
+    return await sql.begin('read only', async tx => {
+      const check = withTimeout(tx<Array<{ lsn: string | null }>>`${tx.unsafe(REPLAY_LSN)}`, this.config.connectTimeoutMs + 500);
+      // A TransactionSql runs the same tagged queries as an Sql; postgres.js types it apart for begin/end alone.
+      const read = fn(tx as unknown as Sql);
+      read.catch(() => undefined);
+      const [{ lsn }] = await check;
+      if (lsn) this.health.noteReplay(replica.name, lsn);
+      if (!lsn || lsnToBigInt(lsn) < wanted) return { replayed: false as const };
+      return { replayed: true as const, result: await read };
+    }) as { replayed: true; result: T } | { replayed: false };
   }
 
   /**
@@ -223,17 +270,11 @@ export class QueryRouter {
     throw new TokenAheadError(`the consistency token ${token} is beyond the primary's position ${lsnText(this.primaryLsn)}`);
   }
 
-  private async pickReplica(token?: string): Promise<{ replica?: Pool; reason: ReadReason }> {
-    const plan = planRead(this.config.readPolicy, this.health.view(), this.turn++, token);
-    if (plan.target === 'primary') return { reason: plan.reason };
+  private pickReplica(): { replica?: Pool; reason: ReadReason } {
+    const plan = planRead(this.config.readPolicy, this.health.view(), this.turn++);
     if (plan.target === 'replica') return { replica: this.replicaNamed(plan.replica), reason: 'replica' };
-    const wanted = lsnToBigInt(token!);
-    for (const name of plan.candidates) {
-      // A replica whose slots are all taken is not waited for longer than one that does not answer.
-      const live = await withTimeout(this.replayLsn(this.replicaNamed(name), true), this.config.connectTimeoutMs + 500).catch(() => null);
-      if (live && lsnToBigInt(live) >= wanted) return { replica: this.replicaNamed(name), reason: 'replica' };
-    }
-    return { reason: 'token-not-reached' };
+    // Only a read with a token is planned as a check.
+    return { reason: plan.target === 'primary' ? plan.reason : 'token-not-reached' };
   }
 
   private replicaNamed(name: string): Pool {
@@ -241,16 +282,12 @@ export class QueryRouter {
   }
 
   /**
-   * The replica's replay LSN now, within the connect deadline. A read's live check holds one of
-   * the pool's slots like any query (a flood of tokens cannot add queries past the pool's bound);
-   * the background check, one per replica and interval, does not, so a busy replica is not
-   * judged down for want of a free slot.
+   * The replica's replay LSN now, within the connect deadline, for the background check: one per
+   * replica and interval, outside the pool's slots, so a busy replica is not judged down for want
+   * of a free slot. Behind a balanced address it is the replay of whichever server answers.
    */
-  private async replayLsn(replica: Pool, throughSlots: boolean): Promise<string | null> {
-    // A promoted server keeps answering pg_last_wal_replay_lsn() with where its recovery ended: only pg_is_in_recovery() says it leads.
-    const ask = (sql: Sql) => withTimeout(sql<Array<{ lsn: string | null }>>`select case when pg_is_in_recovery() then pg_last_wal_replay_lsn()::text end as lsn`, this.config.connectTimeoutMs + 500);
-    const [row] = throughSlots ? await this.timed(replica, ask) : await this.unslotted(replica, ask);
-    if (row.lsn) this.health.noteReplay(replica.name, row.lsn);
+  private async replayLsn(replica: Pool): Promise<string | null> {
+    const [row] = await this.unslotted(replica, sql => withTimeout(sql<Array<{ lsn: string | null }>>`${sql.unsafe(REPLAY_LSN)}`, this.config.connectTimeoutMs + 500));
     return row.lsn;
   }
 
@@ -281,7 +318,7 @@ export class QueryRouter {
     await Promise.all(this.replicas.map(async replica => {
       try {
         const sql = replica.sql;
-        const lsn = await this.replayLsn(replica, false);
+        const lsn = await this.replayLsn(replica);
         const wasLeading = this.health.state(replica.name).leading;
         this.health.replayed(replica.name, lsn, now);
         // Its connections would stay open beside the primary pool's on the same server until they idle out.
@@ -349,6 +386,9 @@ export class QueryRouter {
     return this.primary.sql;
   }
 }
+
+/** A replica's replay LSN; null on a server not in recovery (a promoted one keeps answering pg_last_wal_replay_lsn() with where its recovery ended). */
+const REPLAY_LSN = 'select case when pg_is_in_recovery() then pg_last_wal_replay_lsn()::text end as lsn';
 
 /** postgres.js's `max_pipeline` option (queries sent ahead on one connection; 100 by default), which its types lack. */
 function maxPipeline(queries: number): object {

@@ -167,6 +167,7 @@ test('a ScaledApi linked to a pooled PgReplicaSet reaches the Poolers, not the i
   expect(env.POSTGRES_READ_REPLICAS).toBe('test-db-pooler-ro.default.svc.cluster.local:5432');
   expect(db.primaryHost).toBe('test-db-pooler-rw.default.svc.cluster.local');
   expect(env.POSTGRES_POOL_MODE).toBe('transaction');
+  expect(env.POSTGRES_READ_REPLICAS_BALANCED).toBe('true');
   const egress = findObject(manifests, 'NetworkPolicy', 'test-api').spec.egress;
   for (const pooler of ['test-db-pooler-rw', 'test-db-pooler-ro']) {
     expect(egress).toContainEqual({ to: [{ podSelector: { matchLabels: { 'cnpg.io/poolerName': pooler } } }], ports: [{ protocol: 'TCP', port: 5432 }] });
@@ -179,6 +180,7 @@ test('without a pooler, a ScaledApi linked to cloudnative-pg reaches the Cluster
   expect(apiEnv(manifests).DATABASE_URL).toBe('postgres://$(PGUSER):$(PGPASSWORD)@test-db-rw.default.svc.cluster.local:5432/$(PGDATABASE)');
   expect(apiEnv(manifests).POSTGRES_READ_REPLICAS).toBe('test-db-ro.default.svc.cluster.local:5432');
   expect(apiEnv(manifests).POSTGRES_POOL_MODE).toBeUndefined();
+  expect(apiEnv(manifests).POSTGRES_READ_REPLICAS_BALANCED).toBe('true');
   expect(findObject(manifests, 'NetworkPolicy', 'test-api').spec.egress)
     .toContainEqual({ to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': 'test-db' } } }], ports: [{ protocol: 'TCP', port: 5432 }] });
 });

@@ -17,6 +17,14 @@ test('behind a pooler (POSTGRES_POOL_MODE) the statement timeout becomes the rol
   expect(roleDefaults(databaseConfigFromEnv({ DATABASE_URL: url }))).toEqual({});
 });
 
+test('POSTGRES_READ_REPLICAS_BALANCED says the replica addresses are balanced Services; unset, each is one server', () => {
+  expect(databaseConfigFromEnv({ DATABASE_URL: url, POSTGRES_READ_REPLICAS_BALANCED: 'true' }).replicasBalanced).toBe(true);
+  expect(databaseConfigFromEnv({ DATABASE_URL: url, POSTGRES_READ_REPLICAS_BALANCED: 'false' }).replicasBalanced).toBe(false);
+  expect(databaseConfigFromEnv({ DATABASE_URL: url }).replicasBalanced).toBe(false);
+  expect(() => databaseConfigFromEnv({ DATABASE_URL: url, POSTGRES_READ_REPLICAS_BALANCED: 'yes' }))
+    .toThrow('POSTGRES_READ_REPLICAS_BALANCED ("yes") must be true or false');
+});
+
 test('throws error, when POSTGRES_POOL_MODE is not a pool mode the service can work in', () => {
   expect(() => databaseConfigFromEnv({ DATABASE_URL: url, POSTGRES_POOL_MODE: 'statement' }))
     .toThrow('POSTGRES_POOL_MODE ("statement") must be one of "session", "transaction", or unset without a pooler');

@@ -162,7 +162,7 @@ test('behind one balanced address (two replicas, one with replay paused), a read
   const reads = { replica: 0, primary: 0 };
   const router = new QueryRouter(databaseConfigFromEnv({
     DATABASE_URL: pg.databaseUrl, POSTGRES_READ_REPLICAS: `127.0.0.1:${forwarder.port}`, REPLICA_MAX_LAG_MS: '600000',
-    REPLICA_CHECK_INTERVAL_MS: String(HEALTH_INTERVAL_MS), PG_REPLICA_POOL_MAX: '4',
+    REPLICA_CHECK_INTERVAL_MS: String(HEALTH_INTERVAL_MS), PG_REPLICA_POOL_MAX: '4', POSTGRES_READ_REPLICAS_BALANCED: 'true',
   }), { onRead: target => reads[target]++ });
   try {
     await router.start();

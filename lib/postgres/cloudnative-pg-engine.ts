@@ -88,6 +88,8 @@ class CloudNativePgBuilder {
         ...postgresClientEnv(s.credentialsSecret, { user: 'username', password: 'password', database: 'dbname' }, primaryHost, replicaHosts),
         // The client must know it talks to PgBouncer: no startup settings, and in transaction pooling no named prepared statements.
         ...(poolers ? [{ name: 'POSTGRES_POOL_MODE', value: POOL_MODE }] : []),
+        // -ro (or -pooler-ro) is one address over every replica: a token read is checked on its own connection.
+        ...(replicaHosts.length > 0 ? [{ name: 'POSTGRES_READ_REPLICAS_BALANCED', value: 'true' }] : []),
       ],
       // The instance manager serves the metrics, as cnpg_*; CloudNativePG names each instance's claim after the instance: <cluster>-<n>.
       metricsEndpoints: [{

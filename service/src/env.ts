@@ -11,6 +11,14 @@ export function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: numbe
   return value;
 }
 
+/** Reads a `true`/`false` env var (unset or empty: false); throws naming the variable on any other value. */
+export function booleanFromEnv(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new Error(`${name} (${JSON.stringify(raw)}) must be true or false`);
+}
+
 /** A `host:port` list (REDIS_CLUSTER_NODES, REDIS_SENTINELS, POSTGRES_READ_REPLICAS); throws naming the variable and the entry. */
 export function hostPortsFromEnv(env: NodeJS.ProcessEnv, name: string): Array<{ host: string; port: number }> {
   return (env[name] ?? '').split(',').map(entry => entry.trim()).filter(Boolean).map(entry => {

@@ -1,4 +1,4 @@
-import { hostPortsFromEnv, intFromEnv, secretFromEnv } from '../env';
+import { booleanFromEnv, hostPortsFromEnv, intFromEnv, secretFromEnv } from '../env';
 
 /** Where a read may go, like ioredis's `scaleReads`: replicas with fallback to the primary, or always the primary. */
 export type ReadPolicy = 'replicas' | 'primary';
@@ -54,6 +54,13 @@ export interface DatabaseConfig {
    * refuses them as startup parameters, and in `transaction` mode no statement is prepared by name.
    */
   readonly poolMode?: PoolMode;
+  /**
+   * POSTGRES_READ_REPLICAS_BALANCED=true: each replica address is a Service balanced over several
+   * servers (PgReplicaSet's cloudnative-pg engine injects it), so one connection's answer says
+   * nothing of the next: a read with a token is checked in its own transaction. Unset: each
+   * address is one server, and a replica known to have replayed the token is read at once.
+   */
+  readonly replicasBalanced?: boolean;
 }
 
 /** The defaults of every setting but the addresses. */
@@ -68,6 +75,7 @@ export const DEFAULT_DATABASE_CONFIG = {
   statementTimeoutMs: 5000,
   connectTimeoutMs: 2000,
   startupRetryMs: 120_000,
+  replicasBalanced: false,
 };
 
 /** How long past the statement timeout a query may go unanswered before its server counts as unreachable. */
@@ -92,6 +100,7 @@ export function databaseConfigFromEnv(env: NodeJS.ProcessEnv): DatabaseConfig {
     startupRetryMs: intFromEnv(env, 'PG_STARTUP_RETRY_MS', d.startupRetryMs, 0, 3_600_000),
     tlsCa: secretFromEnv(env, 'POSTGRES_TLS_CA'),
     poolMode: (env.POSTGRES_POOL_MODE || undefined) as PoolMode | undefined,
+    replicasBalanced: booleanFromEnv(env, 'POSTGRES_READ_REPLICAS_BALANCED'),
   });
 }
 

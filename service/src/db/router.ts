@@ -203,7 +203,12 @@ export class QueryRouter {
    * pooling, where only a transaction pins a server connection.
    */
   private async routeTokenRead<T>(fn: (sql: Sql) => Promise<T>, token: string, unconfirmed: boolean): Promise<T> {
-    const plan = planRead(this.config.readPolicy, this.health.view(), this.turn++, token);
+    let plan = planRead(this.config.readPolicy, this.health.view(), this.turn++, token);
+    if (plan.target === 'replica' && !this.config.replicasBalanced) {
+      const known = await this.readKnownReplica(fn, plan.replica);
+      if (known.answered) return known.result;
+      plan = planRead(this.config.readPolicy, this.health.view(), this.turn++, token);
+    }
     let reason: ReadReason = plan.target === 'primary' ? plan.reason : 'token-not-reached';
     for (const name of plan.target === 'primary' ? [] : plan.target === 'replica' ? [plan.replica] : plan.candidates) {
       const replica = this.replicaNamed(name);
@@ -221,6 +226,23 @@ export class QueryRouter {
     }
     this.observer.onRead?.('primary', reason);
     return this.measured('read', 'primary', this.primaryFor(unconfirmed), sql => this.bounded(fn(sql)));
+  }
+
+  /**
+   * `fn` on a replica whose checks saw it replay the read's token: with one server per address
+   * (not {@link DatabaseConfig.replicasBalanced}) that stays true of it, so no check runs. Not
+   * answered when it failed with a connection error: it is then marked down.
+   */
+  private async readKnownReplica<T>(fn: (sql: Sql) => Promise<T>, name: string): Promise<{ answered: true; result: T } | { answered: false }> {
+    try {
+      const result = await this.measured('read', 'replica', this.replicaNamed(name), sql => this.bounded(fn(sql)));
+      this.observer.onRead?.('replica', 'replica', name);
+      return { answered: true, result };
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
+      this.health.down(name, error);
+      return { answered: false };
+    }
   }
 
   /**

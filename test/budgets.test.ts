@@ -69,17 +69,24 @@ test('the leader is asked for each client\'s primary pool, and one connection pe
 });
 
 test('throws error, when max_connections × work_mem and shared_buffers exceed the memory limit', () => {
-  expect(() => new PgReplicaSet(Testing.chart(), 'db', { maxConnections: 1250 })).toThrow(
+  expect(() => new PgReplicaSet(Testing.chart(), 'db', { engine: 'statefulset', maxConnections: 1250 })).toThrow(
     'test/db: \'maxConnections\' (1250) is over the memory budget: shared_buffers (1024MiB) + /dev/shm (256MiB) + max_connections (1250) × work_mem (4MiB) = 6280MiB ' +
     'is more than the memory limit (4096MiB)');
+});
+
+test('with the patroni engine (the default) Patroni\'s own process counts in the PostgreSQL budget: 688 connections fit 4Gi, 689 do not', () => {
+  expect(() => new PgReplicaSet(Testing.chart(), 'db', { maxConnections: 689 })).toThrow(
+    'test/db: \'maxConnections\' (689) is over the memory budget: shared_buffers (1024MiB) + /dev/shm (256MiB) + Patroni (64MiB) + max_connections (689) × work_mem (4MiB) = 4100MiB ' +
+    'is more than the memory limit (4096MiB)');
+  expect(() => new PgReplicaSet(Testing.chart(), 'db', { maxConnections: 688 })).not.toThrow();
 });
 
 test('the memory-backed /dev/shm counts in the PostgreSQL budget: 705 connections fit 4Gi without it, not with it', () => {
   const budget = { sharedBuffersBytes: 2 ** 30, workMemBytes: 4 * 2 ** 20, memoryLimitBytes: 4 * 2 ** 30, maxConnections: 705 };
   expect(postgresMemoryViolation(budget)).toBeUndefined();
   expect(postgresMemoryViolation({ ...budget, sharedMemoryBytes: 256 * 2 ** 20 })).toContain('+ /dev/shm (256MiB) + max_connections (705) × work_mem (4MiB) = 4100MiB');
-  expect(() => new PgReplicaSet(Testing.chart(), 'db', { maxConnections: 705 })).toThrow('= 4100MiB is more than the memory limit (4096MiB)');
-  expect(() => new PgReplicaSet(Testing.chart(), 'db', { maxConnections: 704 })).not.toThrow();
+  expect(() => new PgReplicaSet(Testing.chart(), 'db', { engine: 'statefulset', maxConnections: 705 })).toThrow('= 4100MiB is more than the memory limit (4096MiB)');
+  expect(() => new PgReplicaSet(Testing.chart(), 'db', { engine: 'statefulset', maxConnections: 704 })).not.toThrow();
 });
 
 test('throws error, when the memory request is below shared_buffers', () => {

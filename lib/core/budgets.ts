@@ -78,14 +78,18 @@ export interface PostgresMemoryBudget {
   /** `work_mem`: each backend may use it (at least once) for a sort or a hash. */
   readonly workMemBytes: number;
   readonly memoryLimitBytes: number;
+  /** A process beside PostgreSQL in its container (Patroni's Python), which the container's limit counts. @default - none */
+  readonly agent?: { readonly name: string; readonly bytes: number };
 }
 
-/** Why `shared_buffers + /dev/shm + max_connections × work_mem` exceeds the memory limit, with the arithmetic; undefined when it fits. */
+/** Why `shared_buffers + /dev/shm + the agent + max_connections × work_mem` exceeds the memory limit, with the arithmetic; undefined when it fits. */
 export function postgresMemoryViolation(budget: PostgresMemoryBudget): string | undefined {
   const shm = budget.sharedMemoryBytes ?? 0;
-  const total = budget.sharedBuffersBytes + shm + budget.maxConnections * budget.workMemBytes;
+  const agent = budget.agent;
+  const total = budget.sharedBuffersBytes + shm + (agent?.bytes ?? 0) + budget.maxConnections * budget.workMemBytes;
   if (total <= budget.memoryLimitBytes) return undefined;
-  return `shared_buffers (${mib(budget.sharedBuffersBytes)}) + ${shm > 0 ? `/dev/shm (${mib(shm)}) + ` : ''}max_connections (${budget.maxConnections}) × work_mem ` +
+  return `shared_buffers (${mib(budget.sharedBuffersBytes)}) + ${shm > 0 ? `/dev/shm (${mib(shm)}) + ` : ''}` +
+    `${agent ? `${agent.name} (${mib(agent.bytes)}) + ` : ''}max_connections (${budget.maxConnections}) × work_mem ` +
     `(${mib(budget.workMemBytes)}) = ${mib(total)} is more than the memory limit (${mib(budget.memoryLimitBytes)}): ` +
     'at peak the kernel kills PostgreSQL; lower \'maxConnections\' or \'workMem\', or raise \'resources.memoryLimit\'';
 }

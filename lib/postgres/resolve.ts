@@ -1,6 +1,6 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { postgresMemoryViolation } from '../core/budgets';
+import { postgresMemoryViolation, PostgresMemoryBudget } from '../core/budgets';
 import { DEFAULT_METRICS_SCRAPER } from '../core/endpoints';
 import { resourceName, serviceDnsSuffix } from '../core/names';
 import { resolveResources } from '../core/pod-defaults';
@@ -25,7 +25,8 @@ const PRIVATE_NETWORKS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
  * whose path errors name. The engine gives its default image and the Secret its clients read.
  */
 export function resolvePgEngineSettings(
-  scope: Construct, props: PgReplicaSetProps, engine: { readonly defaultImage: string; readonly credentialsSecret: string },
+  scope: Construct, props: PgReplicaSetProps,
+  engine: { readonly defaultImage: string; readonly credentialsSecret: string; readonly agent?: PostgresMemoryBudget['agent'] },
 ): PgEngineSettings {
   const name = resourceName(scope);
   const replicas = requireIntInRange(scope, 'replicas', props.replicas ?? 2, 0, 15);
@@ -42,7 +43,7 @@ export function resolvePgEngineSettings(
   const resources = resolveResources(scope, 'resources', props.resources, {
     cpuRequest: '500m', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: DEFAULT_MEMORY_LIMIT,
   });
-  requireMemoryBudget(scope, props, maxConnections, resources);
+  requireMemoryBudget(scope, props, maxConnections, resources, engine.agent);
   return {
     name, replicas, synchronousReplicas, synchronousCommit, credentialsSecret: engine.credentialsSecret,
     image: pinnedImage(scope, 'image', props.image ?? engine.defaultImage, props.imageDigest),
@@ -56,10 +57,10 @@ export function resolvePgEngineSettings(
 export const MEMBER_PROPS = ['credentialsSecret', 'exporterImage', 'exporterImageDigest', 'accessMode', 'podNetworks', 'metricsScraper', 'tls'] as const satisfies readonly (keyof PgReplicaSetProps)[];
 
 /** The settings of an engine that runs the servers in StatefulSets of its own, with their exporter sidecars, pg_hba.conf and NetworkPolicies. */
-export function resolveMemberSettings(scope: Construct, props: PgReplicaSetProps, defaultImage: string): PgMemberSettings {
+export function resolveMemberSettings(scope: Construct, props: PgReplicaSetProps, defaultImage: string, agent?: PostgresMemoryBudget['agent']): PgMemberSettings {
   const credentialsSecret = props.credentialsSecret ? requireSecretName(scope, 'credentialsSecret', props.credentialsSecret) : `${resourceName(scope)}-credentials`;
   return {
-    ...resolvePgEngineSettings(scope, props, { defaultImage, credentialsSecret }),
+    ...resolvePgEngineSettings(scope, props, { defaultImage, credentialsSecret, agent }),
     exporterImage: pinnedImage(scope, 'exporterImage', props.exporterImage ?? 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0', props.exporterImageDigest),
     accessMode: requireOneOf(scope, 'accessMode', props.accessMode ?? 'ReadWriteOnce', PG_ACCESS_MODES),
     podNetworks: props.podNetworks ?? PRIVATE_NETWORKS,
@@ -73,7 +74,9 @@ export function resolveMemberSettings(scope: Construct, props: PgReplicaSetProps
  * OOM kill; and the request must hold shared_buffers, or the scheduler packs the pod where the
  * buffers alone push the node into memory pressure.
  */
-function requireMemoryBudget(scope: Construct, props: PgReplicaSetProps, maxConnections: number, resources: k8s.ResourceRequirements): void {
+function requireMemoryBudget(
+  scope: Construct, props: PgReplicaSetProps, maxConnections: number, resources: k8s.ResourceRequirements, agent: PostgresMemoryBudget['agent'],
+): void {
   const sizes = { sharedBuffers: props.sharedBuffers ?? '1GB', workMem: props.workMem ?? '4MB' };
   const [sharedBuffersBytes, workMemBytes] = Object.entries(sizes).map(([prop, value]) => {
     const parsed = parsePgSize(value);
@@ -82,7 +85,7 @@ function requireMemoryBudget(scope: Construct, props: PgReplicaSetProps, maxConn
   });
   const memoryLimitBytes = parseQuantity(String(resources.limits!.memory!.value))!;
   const sharedMemoryBytes = parseQuantity(PG_SHARED_MEMORY_SIZE)!;
-  const violation = postgresMemoryViolation({ sharedBuffersBytes, sharedMemoryBytes, maxConnections, workMemBytes, memoryLimitBytes });
+  const violation = postgresMemoryViolation({ sharedBuffersBytes, sharedMemoryBytes, maxConnections, workMemBytes, memoryLimitBytes, agent });
   if (violation) throw propError(scope, 'maxConnections', maxConnections, `is over the memory budget: ${violation}`);
   const memoryRequest = String(resources.requests!.memory!.value);
   if (parseQuantity(memoryRequest)! < sharedBuffersBytes) {

@@ -60,6 +60,11 @@ export class MixedLoad {
     this.loops = Array.from({ length: this.concurrency }, (_, i) => this.loop(i));
   }
 
+  /** Whether a write sent at or after `since` (ms) has been acknowledged. */
+  public acknowledgedSince(since: number): boolean {
+    return this.acknowledgedAt.some(a => a.sentAt >= since);
+  }
+
   /** Stops the loops after their request in hand; resolves with the report (the counts keep growing if started again). */
   public async stop(): Promise<LoadReport> {
     this.running = false;

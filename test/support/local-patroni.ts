@@ -94,11 +94,14 @@ export interface LeaderKill {
 
 const DEFAULT_TIMING = { ttl: 5, loopWait: 1, retryTimeout: 2 };
 
+/** The latest first acknowledged write after a kill that {@link expectSurvived} accepts, in seconds from the kill. */
+const FIRST_WRITE_BOUND_SECONDS = worstCasePromotionSeconds(DEFAULT_TIMING) + 3;
+
 /** The checks of a leader's kill -9 at Patroni's default timing: promoted in time, writes failed only until the first acknowledged one, no read failed, no API exited. */
 export function expectSurvived(kill: LeaderKill): void {
   expect(kill.newLeaderSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_TIMING));
   if (kill.firstAcknowledgedWriteSeconds === null) throw new Error(noWriteAcknowledged(kill));
-  expect(kill.firstAcknowledgedWriteSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_TIMING) + 3);
+  expect(kill.firstAcknowledgedWriteSeconds).toBeLessThan(FIRST_WRITE_BOUND_SECONDS);
   expect(kill.failedWritesOutsideWindow).toBe(0);
   expect(kill.failedReads).toBe(0);
   expect(kill.duplicated).toBe(0);
@@ -169,13 +172,19 @@ export async function killLeaderUnderLoad(t: StackUnderTest, synchronous: boolea
   let killedAt = 0;
   let newLeader: LocalProcess | undefined;
   const name = `kill -9 of the Patroni leader, ${synchronous ? 'synchronous' : 'asynchronous'} replication`;
-  const report = await t.underLoad(name, async () => {
+  const report = await t.underLoad(name, async load => {
     killedAt = await t.stack.killPod(old.pod);
     newLeader = await waitFor('another member to lead', async () => {
       const leader = await patroniLeader(t.stack);
       return leader !== old ? leader : undefined;
     }, 60_000, 100);
-    return { newLeaderSeconds: (Date.now() - killedAt) / 1000 };
+    const newLeaderSeconds = (Date.now() - killedAt) / 1000;
+    // The load runs on until a write sent after the kill is acknowledged, up to the bound the checks
+    // allow: a fixed 3 s past the new leader cut off a slower first write (synchronous mode, a
+    // fresh-clone CI on 2026-12-07: leader after 4.9 s, load stopped at 8.0 s, bound 12.5 s).
+    await waitFor('a write sent after the kill to be acknowledged', async () => load.acknowledgedSince(killedAt),
+      killedAt + FIRST_WRITE_BOUND_SECONDS * 1000 - Date.now(), 100).catch(() => undefined);
+    return { newLeaderSeconds };
   });
   t.primary = () => newLeader!;
   const outcome = await t.databaseAgainstAcknowledged(newLeader);

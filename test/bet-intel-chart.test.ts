@@ -15,7 +15,7 @@ test('the API scales on 3-20 pods at CPU 70%, memory 80% and 100 requests per se
   expect(hpa.metrics.map((m: Manifest) => m.resource?.target.averageUtilization ?? [m.pods.metric.name, m.pods.target.averageValue]))
     .toEqual([70, 80, ['requests_per_second', '100']]);
   expect(chart.find('Deployment', 'bet-intel-api').spec.template.spec.containers[0].resources)
-    .toEqual({ requests: { cpu: '200m', memory: '256Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
+    .toEqual({ requests: { 'cpu': '200m', 'memory': '256Mi', 'ephemeral-storage': '114Mi' }, limits: { 'cpu': '500m', 'memory': '512Mi', 'ephemeral-storage': '114Mi' } });
 });
 
 test('the autoscaler waits 30 s before adding pods and 5 minutes before removing them; requests_per_second is served by its adapter rule', () => {
@@ -44,7 +44,10 @@ test('PostgreSQL has 2 read replicas; Redis Cluster has 3 masters with a replica
   expect(chart.configFile('bet-intel-queue', 'redis.conf')).toContain('maxmemory-policy noeviction');
   expect(chart.env('Deployment', 'bet-intel-api').QUEUE_REDIS_SENTINELS).toContain('bet-intel-queue-sentinel-0');
   // The guide's requests, but a whole CPU as the limit for Redis's one thread and its forks, and half the memory limit as maxmemory.
-  expect(redis.spec.template.spec.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } });
+  expect(redis.spec.template.spec.containers[0].resources).toEqual({
+    requests: { 'cpu': '100m', 'memory': '256Mi', 'ephemeral-storage': '114Mi' },
+    limits: { 'cpu': '1', 'memory': '512Mi', 'ephemeral-storage': '114Mi' },
+  });
   expect(chart.configFile('bet-intel-cache', 'redis.conf')).toContain(`maxmemory ${256 * 2 ** 20}\n`);
 });
 
@@ -57,7 +60,7 @@ test('a pool per queue with the guide\'s concurrency, each 2-8 workers, scaled a
     expect([scaledObject.minReplicaCount, scaledObject.maxReplicaCount]).toEqual([2, 8]);
     expect(scaledObject.triggers[0].metadata.listLength).toBe('50');
     expect(chart.find('Deployment', `bet-intel-${pool}`).spec.template.spec.containers[0].resources)
-      .toEqual({ requests: { cpu: '300m', memory: '512Mi' }, limits: { cpu: '800m', memory: '1024Mi' } });
+      .toEqual({ requests: { 'cpu': '300m', 'memory': '512Mi', 'ephemeral-storage': '114Mi' }, limits: { 'cpu': '800m', 'memory': '1024Mi', 'ephemeral-storage': '114Mi' } });
   }
   expect(chart.env('Deployment', 'bet-intel-api').WORKER_QUEUES).toBe('ev_calculation,data_refresh,notifications');
 });

@@ -15,7 +15,10 @@ test('the API listens on 3000 and scales on 3-10 pods at CPU 70% and memory 80%,
   expect(hpa.metrics.map((m: Manifest) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([['cpu', 70], ['memory', 80]]);
   const container = chart.find('Deployment', 'cms-api').spec.template.spec.containers[0];
   expect(container.ports[0].containerPort).toBe(3000);
-  expect(container.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
+  expect(container.resources).toEqual({
+    requests: { 'cpu': '250m', 'memory': '256Mi', 'ephemeral-storage': '114Mi' },
+    limits: { 'cpu': '500m', 'memory': '512Mi', 'ephemeral-storage': '114Mi' },
+  });
 });
 
 test('nginx proxies with the guide\'s 5 s connect and 10 s send/read timeouts, and /health from the API', () => {

@@ -22,7 +22,10 @@ test('the API scales on 3-20 pods at CPU 70% and memory 80%, keeps 2 available, 
   expect(hpa.metrics.map((m: Manifest) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([['cpu', 70], ['memory', 80]]);
   expect(chart.find('PodDisruptionBudget', 'backend-pdb').spec.minAvailable).toBe(2);
   const container = chart.find('Deployment', 'backend-api').spec.template.spec.containers[0];
-  expect(container.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } });
+  expect(container.resources).toEqual({
+    requests: { 'cpu': '250m', 'memory': '256Mi', 'ephemeral-storage': '114Mi' },
+    limits: { 'cpu': '1', 'memory': '1Gi', 'ephemeral-storage': '114Mi' },
+  });
   expect(container.ports[0].containerPort).toBe(8000);
 });
 

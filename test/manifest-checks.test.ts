@@ -59,6 +59,11 @@ test.each<[string, (m: Manifest[]) => Manifest[] | void, string]>([
   }, 'seccompProfile is not RuntimeDefault'],
   ['a writable root filesystem', m => { apiContainer(m).securityContext.readOnlyRootFilesystem = false; }, 'readOnlyRootFilesystem is not true'],
   ['no memory limit', m => { delete apiContainer(m).resources.limits.memory; }, 'container api: no memory limit'],
+  ['no ephemeral-storage request', m => { delete apiContainer(m).resources.requests['ephemeral-storage']; }, 'container api: no ephemeral-storage request'],
+  ['an emptyDir without a size limit', m => { delete byKind(m, 'Deployment').spec.template.spec.volumes[0].emptyDir.sizeLimit; }, 'emptyDir tmp has no sizeLimit'],
+  ['an emptyDir the ephemeral-storage limits cannot hold', m => {
+    byKind(m, 'Deployment').spec.template.spec.volumes[0].emptyDir.sizeLimit = '1Gi';
+  }, 'Deployment/test-api: the containers\' ephemeral-storage limits (114Mi) do not exceed the emptyDirs\' size limits (1024Mi)'],
   ['an image on latest', m => { apiContainer(m).image = 'example/api:latest'; }, 'image example/api:latest is not pinned'],
   ['a probe on an undeclared port', m => { apiContainer(m).livenessProbe.httpGet.port = 9999; }, 'livenessProbe targets port 9999'],
   ['a duplicate env name', m => { apiContainer(m).env.push({ name: 'PORT', value: '1' }); }, 'duplicate env PORT'],

@@ -152,6 +152,16 @@ test('the cloudnative-pg engine emits a Cluster, a PodMonitor, Poolers and a Sch
   expect(cluster.spec.monitoring).toBeUndefined();
   expect(findObject(manifests, 'PodMonitor', 'test-db').spec.selector.matchLabels).toEqual({ 'cnpg.io/cluster': 'test-db' });
   expect(manifests.filter(m => m.kind === 'Pooler').map(m => m.spec.type)).toEqual(['rw', 'ro']);
+  // The operator's scratch emptyDir is bounded, and the instances' ephemeral storage holds it and the logs.
+  expect(cluster.spec.ephemeralVolumesSizeLimit).toEqual({ temporaryData: '512Mi' });
+  expect([cluster.spec.resources.requests['ephemeral-storage'], cluster.spec.resources.limits['ephemeral-storage']]).toEqual(['562Mi', '562Mi']);
+  // PgBouncer, which the operator runs with no resources, gets them through the Pooler's template.
+  for (const pooler of manifests.filter(m => m.kind === 'Pooler')) {
+    expect(pooler.spec.template.spec.containers).toEqual([{ name: 'pgbouncer', resources: {
+      requests: { 'cpu': '100m', 'memory': '64Mi', 'ephemeral-storage': '50Mi' },
+      limits: { 'cpu': '1', 'memory': '256Mi', 'ephemeral-storage': '50Mi' },
+    } }]);
+  }
   const env = apiEnv(manifests);
   expect(env.PGPASSWORD).toEqual({ secretKeyRef: { name: 'test-db-app', key: 'password' } });
   expect(env.PGDATABASE).toEqual({ secretKeyRef: { name: 'test-db-app', key: 'dbname' } });

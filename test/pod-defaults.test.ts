@@ -1,6 +1,9 @@
 import { Testing } from 'cdk8s';
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { ContainerResources, nodeAntiAffinity, resolveResources, zoneAndNodeSpread } from '../lib/core/pod-defaults';
+import {
+  ContainerResources, CONTAINER_LOG_ROOM_MIB, nodeAntiAffinity, resolveResources, scratchVolume, withEphemeralStorage, zoneAndNodeSpread,
+} from '../lib/core/pod-defaults';
 
 const DEFAULTS: ContainerResources = { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi' };
 const scope = () => new Construct(Testing.chart(), 'thing');
@@ -32,4 +35,40 @@ test('anti-affinity is a preference unless required', () => {
 test('throws error, when a memory request exceeds its limit', () => {
   expect(() => resolveResources(scope(), 'exporter', { memoryRequest: '2Gi' }, DEFAULTS))
     .toThrow('test/thing: \'exporter.memoryRequest\' ("2Gi") must be less than or equal to \'exporter.memoryLimit\' (1Gi) for memory');
+});
+
+describe('withEphemeralStorage', () => {
+  const storage = (c: k8s.Container) => [c.resources?.requests?.['ephemeral-storage']?.value, c.resources?.limits?.['ephemeral-storage']?.value];
+  const cache = scratchVolume('cache', '/cache', '1Gi');
+  const tmp = scratchVolume('tmp', '/tmp');
+  const shm: k8s.Volume = { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('256Mi') } };
+
+  test('each container gets its logs plus the disk emptyDirs it mounts first; a memory emptyDir counts as memory', () => {
+    const spec = withEphemeralStorage({
+      volumes: [cache.volume, tmp.volume, shm],
+      containers: [
+        { name: 'server', volumeMounts: [cache.mount, tmp.mount, { name: 'shm', mountPath: '/dev/shm' }], resources: { limits: { cpu: k8s.Quantity.fromString('1') } } },
+        { name: 'sidecar', volumeMounts: [tmp.mount] },
+      ],
+    });
+    expect(spec.containers.map(storage)).toEqual([
+      [`${CONTAINER_LOG_ROOM_MIB + 1024 + 64}Mi`, `${CONTAINER_LOG_ROOM_MIB + 1024 + 64}Mi`],
+      [`${CONTAINER_LOG_ROOM_MIB}Mi`, `${CONTAINER_LOG_ROOM_MIB}Mi`],
+    ]);
+    expect(spec.containers[0].resources?.limits?.cpu?.value).toBe('1');
+  });
+
+  test('an init container, which runs alone, counts every disk emptyDir it mounts', () => {
+    const spec = withEphemeralStorage({
+      volumes: [tmp.volume],
+      initContainers: [{ name: 'init', volumeMounts: [tmp.mount] }],
+      containers: [{ name: 'server', volumeMounts: [tmp.mount] }],
+    });
+    expect([...spec.initContainers!, ...spec.containers].map(c => storage(c)[1])).toEqual(['114Mi', '114Mi']);
+  });
+
+  test('throws error, when a disk emptyDir has no size limit', () => {
+    expect(() => withEphemeralStorage({ volumes: [{ name: 'scratch', emptyDir: {} }], containers: [{ name: 'server' }] }))
+      .toThrow('emptyDir scratch has no sizeLimit');
+  });
 });

@@ -190,7 +190,7 @@ test('PgReplicaSet cloudnative-pg: the Cluster carries every option in its own f
     const template = find(manifests, 'Pooler', `test-db-pooler-${type}`).spec.template;
     expect(template.metadata).toEqual({ labels: FULL.labels, annotations: FULL.annotations });
     expect(template.spec).toEqual({
-      containers: [], nodeSelector: FULL.nodeSelector, tolerations: FULL.tolerations, affinity: FULL.affinity,
+      containers: [expect.objectContaining({ name: 'pgbouncer' })], nodeSelector: FULL.nodeSelector, tolerations: FULL.tolerations, affinity: FULL.affinity,
       priorityClassName: 'poolers', imagePullSecrets: [{ name: 'registry-credentials' }],
     });
   }
@@ -363,8 +363,8 @@ test('a quantity patched on a k8s.Kube* object must be a k8s.Quantity: a plain s
     ApiObject.of(created.deployment).addJsonPatch(JsonPatch.replace('/spec/template/spec/containers/0/resources/limits/memory', value));
     return podTemplate(find(Testing.synth(chart), 'Deployment', 'test-api')).spec.containers[0].resources.limits;
   };
-  expect(limitsAfter(k8s.Quantity.fromString('2Gi'))).toEqual({ cpu: '1', memory: '2Gi' });
-  expect(limitsAfter('2Gi')).toEqual({ cpu: '1' });
+  expect(limitsAfter(k8s.Quantity.fromString('2Gi'))).toEqual({ 'cpu': '1', 'memory': '2Gi', 'ephemeral-storage': '114Mi' });
+  expect(limitsAfter('2Gi')).toEqual({ 'cpu': '1', 'ephemeral-storage': '114Mi' });
 });
 
 test('applyPodOptions takes effect on a cdk8s-plus workload through ApiObject.of', () => {

@@ -237,7 +237,10 @@ test('pods pause before SIGTERM and get a grace period longer than the pause', (
 });
 
 test('resources default to 250m/256Mi requests and 1 CPU/1Gi limits', () => {
-  expect(container(synthApi()).resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } });
+  expect(container(synthApi()).resources).toEqual({
+    requests: { 'cpu': '250m', 'memory': '256Mi', 'ephemeral-storage': '114Mi' },
+    limits: { 'cpu': '1', 'memory': '1Gi', 'ephemeral-storage': '114Mi' },
+  });
 });
 
 test('topology spread over zones and nodes reaches the YAML, each ReplicaSet\'s pods spread on their own', () => {

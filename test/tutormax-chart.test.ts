@@ -14,7 +14,7 @@ test('the API scales on 3-20 pods at CPU 70%, with the compose file\'s 1 CPU / 1
   expect([hpa.minReplicas, hpa.maxReplicas]).toEqual([3, 20]);
   expect(hpa.metrics.map((m: Manifest) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([['cpu', 70]]);
   expect(chart.find('Deployment', 'tutormax-api').spec.template.spec.containers[0].resources)
-    .toEqual({ requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } });
+    .toEqual({ requests: { 'cpu': '1', 'memory': '1Gi', 'ephemeral-storage': '114Mi' }, limits: { 'cpu': '2', 'memory': '2Gi', 'ephemeral-storage': '114Mi' } });
 });
 
 test('nginx limits each client to 100 API requests per minute, with the guide\'s 8k buffers and the API\'s own /health', () => {

@@ -1,7 +1,7 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { RolloutSpec } from './rollout';
-import { propError, Quantity, requireQuantity } from './validation';
+import { parseQuantity, propError, Quantity, requireQuantity } from './validation';
 
 /** Requests and limits of one container, as Kubernetes quantities. */
 export interface ContainerResources {
@@ -126,6 +126,54 @@ export function scratchVolume(name: string, mountPath: string, sizeLimit = '64Mi
   };
 }
 
+/**
+ * Room on the node for one container's logs, which count against its ephemeral-storage limit: the
+ * kubelet rotates them at 10 Mi and keeps 5 files (`containerLogMaxSize`, `containerLogMaxFiles`).
+ */
+export const CONTAINER_LOG_ROOM_MIB = 50;
+
+/** Whole MiB of a quantity, rounded up. */
+function mebibytes(quantity: k8s.Quantity): number {
+  const bytes = parseQuantity(String(quantity.value));
+  if (bytes === undefined) throw new Error(`not a quantity: ${quantity.value}`);
+  return Math.ceil(bytes / 2 ** 20);
+}
+
+/**
+ * Gives every container of `spec` an ephemeral-storage request and limit: room for its logs, plus
+ * the size limits of the disk-backed emptyDirs it mounts (among the containers, the first to mount
+ * one counts it; an init container, which runs alone, counts all it mounts). The kubelet evicts a
+ * pod whose emptyDirs and logs outgrow the sum of its containers' limits, so the sum holds every
+ * emptyDir at its own limit; the request is the limit, so the pod lands only on a node with that
+ * room. Memory-backed emptyDirs count as the containers' memory instead.
+ */
+export function withEphemeralStorage(spec: k8s.PodSpec): k8s.PodSpec {
+  const diskVolumes = new Map<string, number>();
+  for (const v of spec.volumes ?? []) {
+    if (!v.emptyDir || v.emptyDir.medium === 'Memory') continue;
+    if (!v.emptyDir.sizeLimit) throw new Error(`emptyDir ${v.name} has no sizeLimit`);
+    diskVolumes.set(v.name, mebibytes(v.emptyDir.sizeLimit));
+  }
+  const counted = new Set<string>();
+  const withStorage = (c: k8s.Container, shared: boolean): k8s.Container => {
+    const mounted = (c.volumeMounts ?? []).map(m => m.name).filter(name => diskVolumes.has(name) && !(shared && counted.has(name)));
+    if (shared) mounted.forEach(name => counted.add(name));
+    const storage = k8s.Quantity.fromString(`${mounted.reduce((mib, name) => mib + diskVolumes.get(name)!, CONTAINER_LOG_ROOM_MIB)}Mi`);
+    return {
+      ...c,
+      resources: {
+        requests: { ...c.resources?.requests, 'ephemeral-storage': storage },
+        limits: { ...c.resources?.limits, 'ephemeral-storage': storage },
+      },
+    };
+  };
+  return {
+    ...spec,
+    ...(spec.initContainers ? { initContainers: spec.initContainers.map(c => withStorage(c, false)) } : {}),
+    containers: spec.containers.map(c => withStorage(c, true)),
+  };
+}
+
 /** Requests and limits written out, for the small fixed-size containers (exporters, jobs, Sentinels). */
 export function fixedResources(cpuRequest: string, memoryRequest: string, cpuLimit: string, memoryLimit: string): k8s.ResourceRequirements {
   return {
@@ -169,7 +217,7 @@ export function autoscaledDeploymentSpec(o: AutoscaledPodOptions): k8s.Deploymen
     ...(o.rollout ?? { strategy: noUnavailableRollingUpdate() }),
     template: {
       metadata: { labels: o.labels },
-      spec: {
+      spec: withEphemeralStorage({
         serviceAccountName: o.serviceAccountName,
         automountServiceAccountToken: false,
         securityContext: restrictedPodSecurityContext(o.runAsUser),
@@ -183,7 +231,7 @@ export function autoscaledDeploymentSpec(o: AutoscaledPodOptions): k8s.Deploymen
           securityContext: restrictedContainerSecurityContext(),
           volumeMounts: [tmp.mount, ...(o.container.volumeMounts ?? [])],
         }],
-      },
+      }),
     },
   };
 }

@@ -5,7 +5,7 @@ import { DEFAULT_METRICS_SCRAPER, ILoadBalancerBackend, MetricsEndpoint, PodPeer
 import { commonLabels, CONFIG_HASH_ANNOTATION, configHash, imageVersion, namespaceDnsSuffix, namespaceOf, serviceDnsSuffix } from '../core/names';
 import {
   deploymentAutoscaler, disruptionBudget, exporterSidecar, nodeAntiAffinity, noUnavailableRollingUpdate, resolveResources,
-  restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, utilizationMetric, zoneAndNodeSpread,
+  restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, utilizationMetric, withEphemeralStorage, zoneAndNodeSpread,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions, resolvePodOptions } from '../core/pod-options';
@@ -223,7 +223,7 @@ function createDeployment(
           // A changed nginx.conf changes the template, so the pods roll and load it.
           annotations: { [CONFIG_HASH_ANNOTATION]: configHash(nginxConf) },
         },
-        spec: {
+        spec: withEphemeralStorage({
           automountServiceAccountToken: false,
           securityContext: restrictedPodSecurityContext(101),
           // The drain, then the workers' shutdown, then a margin for the exporter and the kubelet.
@@ -250,7 +250,7 @@ function createDeployment(
               args: [`--nginx.scrape-uri=http://127.0.0.1:${STATUS_PORT}/stub_status`, `--web.listen-address=:${EXPORTER_PORT}`],
             }),
           ],
-        },
+        }),
       },
     },
   });

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
 import {
-  disruptionBudget, nodeAntiAffinity, resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume,
+  disruptionBudget, nodeAntiAffinity, resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, withEphemeralStorage,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
@@ -238,13 +238,13 @@ class StandaloneStack {
         selector: { matchLabels: pods },
         template: {
           metadata: { labels, annotations: spec.automountServiceAccountToken ? { 'hscale.io/needs-service-account-token': 'kubernetes_sd_configs lists pods through the API server' } : undefined },
-          spec: {
+          spec: withEphemeralStorage({
             automountServiceAccountToken: false,
             securityContext: restrictedPodSecurityContext(uid, uid),
             affinity: nodeAntiAffinity(pods, 'preferred'),
             ...spec,
             containers: [{ ...container, securityContext: restrictedContainerSecurityContext(), imagePullPolicy: 'IfNotPresent' }],
-          },
+          }),
         },
       },
     });

@@ -3,7 +3,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { DatabaseConnectionPool } from '../core/endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName } from '../core/names';
-import { statefulSetPlacement } from '../core/pod-defaults';
+import { CONTAINER_LOG_ROOM_MIB, fixedResources, statefulSetPlacement, withEphemeralStorage } from '../core/pod-defaults';
 import { isEmptyPodOptions, mergePodOptions, patchableJson, PodOptions, podTemplateWithOptions, resolvePodOptions } from '../core/pod-options';
 import { propError } from '../core/validation';
 import * as cnpg from '../imports/postgresql.cnpg.io';
@@ -18,6 +18,13 @@ const POOLER_INSTANCES = 2;
 const POOLER_SERVER_POOL = 20;
 /** Each server connection serves a client for one transaction: a client's session state does not outlive it. */
 const POOL_MODE = cnpg.PoolerSpecPgbouncerPoolMode.TRANSACTION;
+/**
+ * The operator's scratch emptyDir in each instance pod (`ephemeralVolumesSizeLimit.temporaryData`):
+ * it holds the instance manager's binary, which the init container copies there, and its sockets.
+ */
+const TEMPORARY_DATA_MIB = 512;
+/** Each PgBouncer serves on one thread; 1000 clients' buffers fit in a few MiB. The operator sets none. */
+const PGBOUNCER_RESOURCES = fixedResources('100m', '64Mi', '1', '256Mi');
 
 /**
  * Needs the CloudNativePG operator, which fails over by itself: a Cluster, our PodMonitor, and
@@ -115,6 +122,7 @@ class CloudNativePgBuilder {
         storage: { size: s.storageSize, ...(s.storageClassName ? { storageClass: s.storageClassName } : {}) },
         postgresql: this.postgresqlSpec(),
         bootstrap: { initdb: { database: 'app', owner: 'app' } },
+        ephemeralVolumesSizeLimit: { temporaryData: cnpg.ClusterSpecEphemeralVolumesSizeLimitTemporaryData.fromString(`${TEMPORARY_DATA_MIB}Mi`) },
         ...(s.backup ? { backup: { volumeSnapshot: { className: s.backup.volumeSnapshotClass } } } : {}),
         affinity: {
           enablePodAntiAffinity: true,
@@ -148,12 +156,17 @@ class CloudNativePgBuilder {
     };
   }
 
+  /**
+   * The instance containers' resources (the operator gives the init container the same). Its
+   * ephemeral storage holds the scratch emptyDir and the logs, as {@link withEphemeralStorage} counts.
+   */
   private clusterResources(): cnpg.ClusterSpecResources {
     const quantity = (value: k8s.Quantity | undefined) => cnpg.ClusterSpecResourcesLimits.fromString(String(value?.value));
+    const storage = cnpg.ClusterSpecResourcesLimits.fromString(`${TEMPORARY_DATA_MIB + CONTAINER_LOG_ROOM_MIB}Mi`);
     const { requests, limits } = this.s.resources;
     return {
-      requests: { cpu: quantity(requests?.cpu), memory: quantity(requests?.memory) },
-      limits: { cpu: quantity(limits?.cpu), memory: quantity(limits?.memory) },
+      requests: { 'cpu': quantity(requests?.cpu), 'memory': quantity(requests?.memory), 'ephemeral-storage': storage },
+      limits: { 'cpu': quantity(limits?.cpu), 'memory': quantity(limits?.memory), 'ephemeral-storage': storage },
     };
   }
 
@@ -184,7 +197,7 @@ class CloudNativePgBuilder {
           },
         },
       });
-      applyPoolerPodOptions(pooler, this.s.poolerPod);
+      applyPoolerTemplate(pooler, this.s.poolerPod);
       return pooler;
     });
   }
@@ -240,10 +253,12 @@ export function applyClusterPodOptions(cluster: ApiObject, o: PodOptions): void 
   }
 }
 
-/** The PgBouncer pods' options, as the Pooler's pod template (which the operator merges into its own). */
-function applyPoolerPodOptions(pooler: ApiObject, o: PodOptions): void {
-  if (isEmptyPodOptions(o)) return;
-  // The template's `containers` is required by the schema; an empty list keeps the operator's.
-  const template = podTemplateWithOptions({ metadata: {}, spec: { containers: [] } }, o);
+/**
+ * The Pooler's pod template, which the operator merges into its own by container name: the
+ * `pgbouncer` container's resources, and the pods' options.
+ */
+function applyPoolerTemplate(pooler: ApiObject, o: PodOptions): void {
+  const pgbouncer = { name: 'pgbouncer', resources: PGBOUNCER_RESOURCES };
+  const template = podTemplateWithOptions({ metadata: {}, spec: withEphemeralStorage({ containers: [pgbouncer] }) }, o);
   pooler.addJsonPatch(JsonPatch.add('/spec/template', JSON.parse(JSON.stringify(template))));
 }

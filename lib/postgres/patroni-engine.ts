@@ -3,7 +3,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { MetricsEndpoint, WantedPods } from '../core/endpoints';
 import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, RUNTIME_LABELS_ANNOTATION } from '../core/names';
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, statefulSetPlacement } from '../core/pod-defaults';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, statefulSetPlacement, withEphemeralStorage } from '../core/pod-defaults';
 import { annotateServiceAccount, applyPodOptions } from '../core/pod-options';
 import { tlsFiles, tlsVolume } from '../core/tls';
 import { propError, requireWholeDuration } from '../core/validation';
@@ -198,7 +198,7 @@ class PatroniBuilder {
               [RUNTIME_LABELS_ANNOTATION]: JSON.stringify({ [PATRONI_ROLE_LABEL]: ['master', 'replica'] }),
             },
           },
-          spec: {
+          spec: withEphemeralStorage({
             serviceAccountName: serviceAccount.name,
             automountServiceAccountToken: true,
             securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
@@ -206,7 +206,7 @@ class PatroniBuilder {
             ...statefulSetPlacement(this.allPods, this.s.placement),
             volumes: [{ name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } }, run.volume, tmp.volume, shm.volume, ...tls.map(t => t.volume)],
             containers: [this.patroniContainer([run.mount, tmp.mount, shm.mount, ...tls.map(t => t.mount)]), memberExporter(this.s)],
-          },
+          }),
         },
         volumeClaimTemplates: [dataVolumeClaim(this.s, labels)],
       },

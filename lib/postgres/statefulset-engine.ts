@@ -2,7 +2,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { commonLabels, CONFIG_HASH_ANNOTATION, imageVersion, INSTANCE_LABEL, namespaceOf, selectorLabels } from '../core/names';
 import {
-  restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, statefulSetPlacement,
+  restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, statefulSetPlacement, withEphemeralStorage,
 } from '../core/pod-defaults';
 import { tlsFiles, tlsVolume } from '../core/tls';
 import { PgEngineModule, PgEngineOutput, PgMemberSettings } from './engine';
@@ -129,7 +129,7 @@ class StatefulSetBuilder {
     const tmp = scratchVolume('tmp', '/tmp');
     const shm = sharedMemoryVolume();
     const tls = this.s.tls ? [tlsVolume(this.s.tls, PG_TLS_DIR)] : [];
-    return {
+    return withEphemeralStorage({
       automountServiceAccountToken: false,
       securityContext: restrictedPodSecurityContext(PG_UID, PG_UID),
       terminationGracePeriodSeconds: 60,
@@ -139,7 +139,7 @@ class StatefulSetBuilder {
         this.postgresContainer(role === 'primary' ? this.primaryStartup() : this.replicaStartup(), [run.mount, tmp.mount, shm.mount, ...tls.map(t => t.mount)]),
         memberExporter(this.s),
       ],
-    };
+    });
   }
 
   /** The PostgreSQL container; `startup` is what differs between the primary and the replicas. */

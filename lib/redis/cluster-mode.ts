@@ -1,6 +1,6 @@
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { commonLabels, configHash, imageVersion, selectorLabels } from '../core/names';
-import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/pod-defaults';
+import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, withEphemeralStorage } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { requireDnsLabel, requireIntInRange } from '../core/validation';
 import { RedisModeModule, RedisSharedObjects } from './mode';
@@ -100,7 +100,7 @@ function createClusterJobSpec(shared: RedisSharedObjects, topology: ClusterTopol
     activeDeadlineSeconds: 1800,
     template: {
       metadata: { labels: jobLabels },
-      spec: {
+      spec: withEphemeralStorage({
         restartPolicy: 'OnFailure',
         automountServiceAccountToken: false,
         securityContext: restrictedPodSecurityContext(REDIS_UID),
@@ -121,7 +121,7 @@ function createClusterJobSpec(shared: RedisSharedObjects, topology: ClusterTopol
           volumeMounts: [CONFIG_MOUNT, ...tls.mounts],
         }],
         volumes: [configVolume(shared.configMap.name), ...tls.volumes],
-      },
+      }),
     },
   };
 }

@@ -4,7 +4,7 @@ import {
   GeneratedSecretSpec, ICacheEndpoint, IMetricsTarget, IQueueBroker, ISecretConsumer, KedaTrigger, MaxmemoryPolicy, MetricsEndpoint, NetworkLink, PodPeer,
 } from '../core/endpoints';
 import { commonLabels, configHash, imageVersion, selectorLabels } from '../core/names';
-import { disruptionBudget, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { disruptionBudget, restrictedContainerSecurityContext, scratchVolume, withEphemeralStorage } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { applyPodOptionsWithServiceAccount, PodOptions } from '../core/pod-options';
 import { SecretKeyRef } from '../core/secret-refs';
@@ -215,12 +215,12 @@ export class RedisCluster extends Construct implements ICacheEndpoint, IQueueBro
         selector: { matchLabels: this.podSelector },
         template: {
           metadata: podTemplateMetadata(this.labels, configHash),
-          spec: {
+          spec: withEphemeralStorage({
             ...redisPodBasics(this.settings, this.podSelector),
             terminationGracePeriodSeconds: 30,
             volumes: [configVolume(this.configMap.name), run.volume, ...data, ...tlsMounts(this.settings, false).volumes, ...tlsMounts(this.settings, true).volumes],
             containers: [this.redisContainer(plan, run.mount), redisExporter(this.settings)],
-          },
+          }),
         },
         volumeClaimTemplates: this.settings.persistence ? [this.dataVolumeClaim()] : undefined,
       },

@@ -2,7 +2,7 @@ import { Duration } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { commonLabels, imageVersion, selectorLabels } from '../core/names';
-import { disruptionBudget, fixedResources, restrictedContainerSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { disruptionBudget, fixedResources, restrictedContainerSecurityContext, scratchVolume, withEphemeralStorage } from '../core/pod-defaults';
 import { tlsFiles } from '../core/tls';
 import { propError, requireDnsLabel, requireIntInRange, requireWholeDuration } from '../core/validation';
 import { RedisModeModule, RedisModeObjects, RedisSharedObjects } from './mode';
@@ -164,7 +164,7 @@ function createSentinelStatefulSet(
       selector: { matchLabels: pods.selector },
       template: {
         metadata: podTemplateMetadata(pods.labels, shared.configHash),
-        spec: {
+        spec: withEphemeralStorage({
           ...redisPodBasics(settings, pods.selector),
           volumes: [configVolume(shared.configMap.name), run.volume, ...tls.volumes],
           containers: [{
@@ -188,7 +188,7 @@ function createSentinelStatefulSet(
             livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('sentinel') }, periodSeconds: 10 },
             readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('sentinel') }, periodSeconds: 5 },
           }],
-        },
+        }),
       },
     },
   });

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { SECRET_LOOKING_NAME } from '../core/container-env';
 import { GENERATED_SECRETS_ANNOTATION, GeneratedSecretSpec, ISecretConsumer } from '../core/endpoints';
 import { commonLabels, imageVersion, namespaceOf, resourceName, selectorLabels } from '../core/names';
-import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume } from '../core/pod-defaults';
+import { fixedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, scratchVolume, withEphemeralStorage } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import { annotateServiceAccount, applyPodOptions, isEmptyPodOptions, PodOptions, resolvePodOptions } from '../core/pod-options';
 import { validateProps } from '../core/prop-validation';
@@ -219,7 +219,7 @@ export class GeneratedSecrets extends Construct {
         ttlSecondsAfterFinished: 3600,
         template: {
           metadata: { labels: this.labels, annotations: { 'hscale.io/needs-service-account-token': 'creates the chart\'s Secrets through the Kubernetes API' } },
-          spec: {
+          spec: withEphemeralStorage({
             serviceAccountName: this.serviceAccount.name,
             automountServiceAccountToken: true,
             restartPolicy: 'OnFailure',
@@ -240,7 +240,7 @@ export class GeneratedSecrets extends Construct {
               securityContext: restrictedContainerSecurityContext(),
               volumeMounts: [work.mount, { name: 'script', mountPath: SCRIPT_DIR, readOnly: true }],
             }],
-          },
+          }),
         },
       },
     });

@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { Chart, Testing } from 'cdk8s';
 import { RUNTIME_LABELS_ANNOTATION } from '../core/names';
+import { parseQuantity } from '../core/validation';
 import { findModel, ModelLookup } from './schema-models';
 
 /** A synthesized Kubernetes object, as `Testing.synth` returns it. */
@@ -184,7 +185,7 @@ function podTemplateErrors(template: Manifest, claimNames: string[]): string[] {
     const hostPorts = (c.ports ?? []).filter((p: Manifest) => p.hostPort).map((p: Manifest) => p.hostPort);
     if (hostPorts.length > 0) errors.push(`${where}: binds host ports ${hostPorts.join(', ')}`);
     if (sc.readOnlyRootFilesystem !== true) errors.push(`${where}: readOnlyRootFilesystem is not true`);
-    for (const kind of ['cpu', 'memory']) {
+    for (const kind of ['cpu', 'memory', 'ephemeral-storage']) {
       if (!c.resources?.requests?.[kind]) errors.push(`${where}: no ${kind} request`);
       if (!c.resources?.limits?.[kind]) errors.push(`${where}: no ${kind} limit`);
     }
@@ -203,7 +204,26 @@ function podTemplateErrors(template: Manifest, claimNames: string[]): string[] {
       if (!volumes.has(mount.name)) errors.push(`${where}: mounts volume ${mount.name}, which the pod does not define`);
     }
   }
-  return errors;
+  return [...errors, ...scratchSpaceErrors(spec)];
+}
+
+/** Bytes of a quantity, or 0 when it is missing or malformed (reported elsewhere). */
+const bytesOf = (quantity: unknown) => parseQuantity(String(quantity ?? '')) ?? 0;
+
+/**
+ * A disk-backed emptyDir needs a size limit, and the containers' ephemeral-storage limits must add
+ * up to more than the emptyDirs may hold: the kubelet evicts a pod whose emptyDirs and logs outgrow
+ * that sum, long before an emptyDir reaches its own limit.
+ */
+function scratchSpaceErrors(spec: Manifest): string[] {
+  const disks: Manifest[] = (spec.volumes ?? []).filter((v: Manifest) => v.emptyDir && v.emptyDir.medium !== 'Memory');
+  const unbounded = disks.filter(v => !v.emptyDir.sizeLimit).map(v => `emptyDir ${v.name} has no sizeLimit: it may fill the node's disk`);
+  const emptyDirs = disks.reduce((sum, v) => sum + bytesOf(v.emptyDir.sizeLimit), 0);
+  const limits = (spec.containers ?? []).reduce((sum: number, c: Manifest) => sum + bytesOf(c.resources?.limits?.['ephemeral-storage']), 0);
+  const mib = (bytes: number) => `${Math.ceil(bytes / 2 ** 20)}Mi`;
+  return emptyDirs > 0 && limits > 0 && limits <= emptyDirs
+    ? [...unbounded, `the containers' ephemeral-storage limits (${mib(limits)}) do not exceed the emptyDirs' size limits (${mib(emptyDirs)}), which leaves no room for logs: the pod is evicted before its emptyDirs fill`]
+    : unbounded;
 }
 
 /** The registry host of an image reference: its first path part when that names a host, else Docker Hub's. */

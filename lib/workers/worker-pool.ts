@@ -12,7 +12,7 @@ import { KNOWN_METRICS } from '../core/known-metrics';
 import { commonLabels, imageVersion, namespaceOf, requireSameNamespace, resourceName, selectorLabels } from '../core/names';
 import {
   autoscaledDeploymentSpec, ContainerResources, deploymentAutoscaler, disruptionBudget, fixedResources, guidesScalingBehavior,
-  resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, Placement, utilizationMetric,
+  resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, Placement, utilizationMetric, withEphemeralStorage,
 } from '../core/pod-defaults';
 import { PodNetworkPolicy } from '../core/pod-network-policy';
 import {
@@ -577,7 +577,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
   }
 
   private schedulePodSpec(schedule: ResolvedSchedule): k8s.PodSpec {
-    return {
+    return withEphemeralStorage({
       restartPolicy: 'Never',
       serviceAccountName: this.serviceAccount.name,
       automountServiceAccountToken: false,
@@ -593,7 +593,7 @@ export class WorkerPool extends Construct implements IMetricsTarget {
         resources: fixedResources('50m', '64Mi', '500m', '256Mi'),
         securityContext: restrictedContainerSecurityContext(),
       }],
-    };
+    });
   }
 
   private createMetricsEndpoints(): MetricsEndpoint[] {

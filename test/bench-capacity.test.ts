@@ -1,6 +1,6 @@
 import { join } from 'path';
 import { searchRate, Step } from '../bench/scenarios/capacity';
-import { ApiAutoscaling, hpaPods, PathCapacity, podRates, rateAtBusyCores, readApiAutoscaling } from '../bench/support/hpa-plan';
+import { ApiAutoscaling, atPerCoreCost, guideLoadTable, hpaPods, PathCapacity, podRates, rateAtBusyCores, readApiAutoscaling } from '../bench/support/hpa-plan';
 
 const step = (rate: number, passed: boolean): Step => ({ rate, requests: rate, rps: rate, errors: 0, p50: 1, p95: passed ? 10 : 100, p99: 1, max: 1, cpuUsPerRequest: 100, passed });
 
@@ -52,6 +52,27 @@ test('the HPA runs what its CPU target asks, within min and max replicas, and th
   expect(hpaPods(scaling, path, 34_000)).toEqual({ pods: 20, wanted: 100, neededForP95: 170 });
   // A Pods metric of 100 requests/s per pod asks more than the CPU target here: the HPA follows the larger.
   expect(hpaPods({ ...scaling, perPodTarget: 100 }, path, 1500)).toEqual({ pods: 15, wanted: 15, neededForP95: 8 });
+});
+
+test('at the per-core rate\'s CPU per request, the pods a CPU target asks are those of a machine whose wake-ups cost nothing', () => {
+  // GIVEN 2,000 us per request at 100 req/s, each request waking the process alone, and 500 us at the per-core rate of 400
+  const measured: PathCapacity = { ...path, cpuUsByRate: [[100, 2000], [400, 500]] };
+
+  // WHEN
+  const floor = atPerCoreCost(measured);
+
+  // THEN only the per-core rate's point is left: 0.17 cores / 500 us = 340 req/s per pod, where the curve gives 0.17 / 0.2 x 100
+  expect(floor.cpuUsByRate).toEqual([[400, 500]]);
+  expect(podRates(scaling, floor).atCpuTarget).toBeCloseTo(340);
+  expect(podRates(scaling, measured).atCpuTarget).toBeCloseTo(85);
+  expect(guideLoadTable([scaling], [measured], [{ guide: 'g', chart: 'c', rps: 3400, stated: '' }]).rows).toEqual([
+    ['g', '3,400 req/s', 'c (3-20)', 'read', '20 (max)', '40', '10', '17', 'yes'],
+  ]);
+});
+
+test('without a passing run at the per-core rate, the measured curve is kept', () => {
+  const measured: PathCapacity = { ...path, cpuUsByRate: [[100, 1000]] };
+  expect(atPerCoreCost(measured).cpuUsByRate).toEqual([[100, 1000]]);
 });
 
 test('the API autoscalers are read from the synthesized charts', () => {

@@ -1,5 +1,6 @@
 import { cpus } from 'os';
 import { join } from 'path';
+import { run as runCommand } from '../../test/support/processes';
 import { Scenario } from '../support/context';
 import { chartCapacityTable, guideLoadTable, GUIDE_LOADS, PathCapacity, readApiAutoscaling } from '../support/hpa-plan';
 import { pacedLoad, PacedOptions, PacedRun } from '../support/paced-load';
@@ -22,9 +23,17 @@ const READ_ITEMS = 1000;
 /** Requests a run measures at least (at low rates it runs longer), for a p95 that is not one of a handful. */
 const MIN_REQUESTS = 100;
 const MAX_RUN_SECONDS = 15;
-/** A run before the search, not measured, that warms the JIT. */
+/**
+ * A run before the search, not measured, that warms the JIT. The search starts at its lowest rate,
+ * so what the JIT has not finished lands on it: after 1,000 requests the bare server still made 94
+ * optimizations during its first run at 100 req/s, which cost 1,564 us per request against 1,077
+ * in the next, 1,600 requests on (bench/NOTES.md, issue 22, capacity at low rates). 2,000 requests
+ * at a rate every path holds on a quiet machine, so that no backlog is left for the idle reading.
+ */
 const WARMUP_RATE = 200;
-const WARMUP_RUN_SECONDS = 5;
+const WARMUP_RUN_SECONDS = 10;
+/** Timer wake-ups of an idle node process read for the machine's cost of one wake-up. */
+const WAKEUPS = 500;
 /** Seconds the process's CPU use is read with no load, to take it out of the CPU per request. */
 const IDLE_SECONDS = 3;
 
@@ -139,6 +148,18 @@ async function probe(stack: Stack, run: PathRun): Promise<void> {
   run.search.record({ ...result, cpuUsPerRequest: (busy * 1e6) / (rate * (options.seconds + WARMUP_SECONDS)), passed: passes(result) });
 }
 
+/**
+ * CPU (us) one wake-up of an idle node process costs on the service's core: a 10 ms timer that does
+ * nothing, {@link WAKEUPS} times. At a low rate each request wakes the service alone and pays this and
+ * its code's cold caches; at the per-core rate many share a wake-up. It is the machine's, not the service's.
+ */
+async function wakeupCostUs(): Promise<number> {
+  const script = `let i = 0; const c0 = process.cpuUsage();
+    const tick = () => { if (++i < ${WAKEUPS}) return void setTimeout(tick, 10); const c = process.cpuUsage(c0); console.log((c.user + c.system) / ${WAKEUPS}); };
+    setTimeout(tick, 10);`;
+  return Number(await runCommand('taskset', ['-c', SERVICE_CPU, process.execPath, '-e', script]));
+}
+
 function pathFigures({ path, search: found, idleCores }: PathRun): Figure[] {
   const rates = found.steps.map(s => s.rate);
   return [
@@ -157,6 +178,7 @@ export const capacity: Scenario = {
     if (cpus().length < 2) throw new Error('capacity needs 2 cores: one for the service, one for the load generator');
     const stack = await context.stack();
     const runs: PathRun[] = [];
+    let wakeupUs: number;
     try {
       for (const path of PATHS) runs.push(await preparePath(stack, path));
       renice([process.pid, ...descendants()], NICE);
@@ -164,6 +186,7 @@ export const capacity: Scenario = {
       for (let pending = runs; pending.length > 0; pending = runs.filter(r => r.search.next !== undefined)) {
         for (const run of pending) await probe(stack, run);
       }
+      wakeupUs = await wakeupCostUs();
     } finally {
       renice([process.pid, ...descendants()], 0);
       for (const run of runs) run.backend.child.kill('SIGTERM');
@@ -174,7 +197,10 @@ export const capacity: Scenario = {
     }));
     const charts = readApiAutoscaling(join(ROOT, 'dist'));
     return {
-      figures: runs.flatMap(pathFigures),
+      figures: [...runs.flatMap(pathFigures), {
+        name: 'CPU of one wake-up of an idle node process on the service\'s core (a 10 ms timer that does nothing)', value: wakeupUs, unit: 'us',
+        note: 'the machine\'s; paid by every request at low rates, shared at the per-core rate',
+      }],
       tables: measured.length === 0 ? [] : [
         { title: 'What each chart\'s API pods carry, from the figures above and dist/*.k8s.yaml', ...chartCapacityTable(charts, measured) },
         { title: 'Pods the HPA would run for the guides\' stated loads', ...guideLoadTable(charts, measured) },
@@ -183,8 +209,8 @@ export const capacity: Scenario = {
         `One service process pinned to core ${SERVICE_CPU} (\`taskset -c ${SERVICE_CPU}\`) behind its own nginx (renderNginxConf); PostgreSQL (primary + 1 replica), the Redis Cluster and nginx not pinned; the load generator pinned to core ${LOAD_CPU}. All of them at nice ${NICE} while measuring (BENCH_CAPACITY_NICE), so that other work on the machine takes less of their cores; the load average above says how much there was.`,
         'Paths: the bare Express handler of scenario 2 (constant JSON: what the machine allows any Node process, not planned with), cache hit (GET /api/v1/items/:id, cache on, every item read once before), replica read (cache off, READ_POLICY=replicas), write (POST /api/v1/items with a write token, cache off).',
         `Load at a fixed rate (bench/support/paced-load.ts, open loop: request i is due at i / rate, latency counted from that moment, so falling behind shows): ${WARMUP_SECONDS} s not measured, then ${SECONDS} s, longer at low rates for at least ${MIN_REQUESTS} requests (at most ${MAX_RUN_SECONDS} s). A rate passes when p95 < ${P95_LIMIT_MS} ms and no request failed. autocannon's rate option sends each connection's quota for the second in a burst, so it is not used.`,
-        `Search: from ${START_RATE} req/s, doubling until a rate fails (halving when the first fails), then bisecting between the highest pass and the lowest failure until they are within ${RESOLUTION * 100}%, at most ${MAX_STEPS} runs per path; the four searches take turns, one run each, so all meet the machine's other work alike. CPU per request: the process's utime + stime (/proc) over the run, less its idle use (read for ${IDLE_SECONDS} s before, after ${WARMUP_RUN_SECONDS} s at ${WARMUP_RATE} req/s that warm the JIT), per request due.`,
-        `Pods: the HPA's steady state for a load is, per metric, ceil(load / the rate that keeps a pod's CPU request x target - CPU used idle busy, interpolated between the measured rates and their CPU per request, which falls as the rate rises) (and ceil(load / per-pod target) for a Pods metric), the largest, within min and max replicas. A pod's p95 bound is the per-core rate times min(1, CPU limit): one Node process uses one core. Memory metrics are not modelled. Loads: ${GUIDE_LOADS.map(l => `${l.guide} ${l.stated}`).join('; ')}.`,
+        `Search: from ${START_RATE} req/s, doubling until a rate fails (halving when the first fails), then bisecting between the highest pass and the lowest failure until they are within ${RESOLUTION * 100}%, at most ${MAX_STEPS} runs per path; the four searches take turns, one run each, so all meet the machine's other work alike. CPU per request: the process's utime + stime (/proc) over the run, less its idle use (read for ${IDLE_SECONDS} s before, after ${WARMUP_RUN_SECONDS} s at ${WARMUP_RATE} req/s that warm the JIT), per request due. It falls as the rate rises because requests then share the process's wake-ups: at a low rate each request wakes it alone, and on this machine a wake-up costs the figure above plus the request's code on cold caches (bench/NOTES.md, issue 22, capacity at low rates: the same 100 req/s sent in bursts of 32 cost a cache hit 539 us per request, evenly spaced 1,400-1,590).`,
+        `Pods: the HPA's steady state for a load is, per metric, ceil(load / the rate that keeps a pod's CPU request x target - CPU used idle busy, interpolated between the measured rates and their CPU per request, which falls as the rate rises) (and ceil(load / per-pod target) for a Pods metric), the largest, within min and max replicas; beside it the pods the CPU target asks if every request cost what it does at the per-core rate, the floor for nodes whose wake-ups cost nothing. A pod's p95 bound is the per-core rate times min(1, CPU limit): one Node process uses one core. Memory metrics are not modelled. Loads: ${GUIDE_LOADS.map(l => `${l.guide} ${l.stated}`).join('; ')}.`,
       ],
       data: { steps: Object.fromEntries(runs.map(r => [r.path.id, r.search.steps])), idleCores: Object.fromEntries(runs.map(r => [r.path.id, r.idleCores])), measured, charts },
     };

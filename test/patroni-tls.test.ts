@@ -98,8 +98,9 @@ test('after a switchover the old leader streams from the new one over verified T
 test('a renewed certificate is served by every member after the reload loop\'s SIGHUP to Patroni, with no restart', async () => {
   // GIVEN every member serving the first certificate
   const first = certificateFingerprint(readFileSync(join(dir, 'tls.crt'), 'utf8'));
-  const serving = () => Promise.all(cluster.members.map(m => servedPostgresFingerprint(5432, m.pod.address)));
-  expect(await serving()).toEqual(cluster.members.map(() => first));
+  const serving = () => Promise.all(cluster.members.map(m => servedPostgresFingerprint(5432, m.pod.address).catch(() => 'no TLS answer')));
+  // Waited for: right after the previous test's switchover a member could present no certificate for a moment (a fresh-clone CI, 2026-12-07).
+  await waitFor('every member to serve the first certificate', async () => (await serving()).every(f => f === first), 20_000, 250);
   const startTimes = () => Promise.all(cluster.members.map(m => memberSql(m, 'SELECT pg_postmaster_start_time()')));
   const started = await startTimes();
   const reloads = () => cluster.members.map(m => m.output().split('Reloading PostgreSQL configuration.').length - 1);

@@ -27,11 +27,12 @@ const MAX_RUN_SECONDS = 15;
  * A run before the search, not measured, that warms the JIT. The search starts at its lowest rate,
  * so what the JIT has not finished lands on it: after 1,000 requests the bare server still made 94
  * optimizations during its first run at 100 req/s, which cost 1,564 us per request against 1,077
- * in the next, 1,600 requests on (bench/NOTES.md, issue 22, capacity at low rates). 2,000 requests
- * at a rate every path holds on a quiet machine, so that no backlog is left for the idle reading.
+ * in the next, 1,600 requests on (bench/NOTES.md, issue 22, capacity at low rates); after 2,000
+ * requests 12-18 optimizations were left, after 4,000, 2-4. At a rate every path holds on a quiet
+ * machine, so that no backlog is left for the idle reading.
  */
 const WARMUP_RATE = 200;
-const WARMUP_RUN_SECONDS = 10;
+const WARMUP_RUN_SECONDS = 20;
 /** Timer wake-ups of an idle node process read for the machine's cost of one wake-up. */
 const WAKEUPS = 500;
 /** Seconds the process's CPU use is read with no load, to take it out of the CPU per request. */

@@ -17,6 +17,8 @@ export interface LocalProcess {
   readonly env: Record<string, string>;
   child: ChildProcess;
   output: () => string;
+  /** Where all its output is appended (LocalStackOptions.logDir), if anywhere. */
+  readonly logFile?: string;
 }
 
 /** The binaries on PATH (or PostgreSQL's bin dir) that are missing, each with the package that has it. */
@@ -38,11 +40,12 @@ function processEnv(pod: LocalPod, container: Container): Record<string, string>
 }
 
 /** Starts a container of a pod as a process; resolves once the chart's own readiness (or startup) probe passes. */
-export async function startContainer(group: ProcessGroup, pod: LocalPod, container: Container, role: string): Promise<LocalProcess> {
+export async function startContainer(group: ProcessGroup, pod: LocalPod, container: Container, role: string, logDir?: string): Promise<LocalProcess> {
   const local = standIn(container).command(pod, container);
   const env = { ...processEnv(pod, container), ...local.env };
-  const started = group.spawn(local.command, local.args, { env, cwd: local.cwd ?? pod.dir, asUser: local.asUser });
-  const proc: LocalProcess = { role, pod, container, env, child: started.child, output: started.output };
+  const logFile = logDir ? join(logDir, `${pod.name}_${container.name}.log`) : undefined;
+  const started = group.spawn(local.command, local.args, { env, cwd: local.cwd ?? pod.dir, asUser: local.asUser, logFile });
+  const proc: LocalProcess = { role, pod, container, env, child: started.child, output: started.output, logFile };
   await waitReady(proc);
   return proc;
 }
@@ -50,7 +53,7 @@ export async function startContainer(group: ProcessGroup, pod: LocalPod, contain
 /** Starts the process of `proc` again, same pod, same ports, same env (a restarted container). */
 export async function restartContainer(group: ProcessGroup, proc: LocalProcess): Promise<void> {
   const local = standIn(proc.container).command(proc.pod, proc.container);
-  const started = group.spawn(local.command, local.args, { env: proc.env, cwd: local.cwd ?? proc.pod.dir, asUser: local.asUser });
+  const started = group.spawn(local.command, local.args, { env: proc.env, cwd: local.cwd ?? proc.pod.dir, asUser: local.asUser, logFile: proc.logFile });
   proc.child = started.child;
   proc.output = started.output;
   await waitReady(proc);

@@ -122,8 +122,11 @@ export class PatroniRoles {
   private loop?: Promise<void>;
   private readonly current = new Map<string, string>();
   private readonly unanswered = new Map<string, number>();
+  /** Every change of a member's role label, in order: when (ms since the epoch), which pod, the new role ('' for none). */
+  public readonly changes: Array<{ readonly at: number; readonly pod: string; readonly role: string }> = [];
 
-  constructor(private readonly cluster: LocalCluster, private readonly pods: LocalPod[], private readonly intervalMs = 500) {}
+  /** `log` gets each poll that changed or missed a role, with every member's answer and how long it took. */
+  constructor(private readonly cluster: LocalCluster, private readonly pods: LocalPod[], private readonly intervalMs = 500, private readonly log?: (line: string) => void) {}
 
   public start(): void {
     this.running = true;
@@ -141,7 +144,11 @@ export class PatroniRoles {
   }
 
   private async update(pod: LocalPod): Promise<void> {
+    const started = Date.now();
     const role = await this.answeredRole(pod);
+    if (this.log && (role === undefined || role !== (this.current.get(pod.name) ?? ''))) {
+      this.log(`${pod.name} answered ${role === undefined ? 'nothing' : `'${role}'`} in ${Date.now() - started} ms (had '${this.current.get(pod.name) ?? ''}')`);
+    }
     if (role === undefined) {
       this.setRole(pod, this.keptRole(pod));
       return;
@@ -173,6 +180,8 @@ export class PatroniRoles {
 
   private setRole(pod: LocalPod, role: string): void {
     if (this.current.get(pod.name) === role) return;
+    this.log?.(`${pod.name} role '${this.current.get(pod.name) ?? ''}' -> '${role}'`);
+    this.changes.push({ at: Date.now(), pod: pod.name, role });
     const [label] = Object.keys(runtimeLabelsOf(pod.workload));
     this.current.set(pod.name, role);
     this.cluster.setRuntimeLabels(pod.name, role && label ? { [label]: role } : {});

@@ -1,5 +1,5 @@
 import { ChildProcess, execFile, spawn, SpawnOptions } from 'child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'fs';
+import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { createServer } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -95,13 +95,21 @@ export class ProcessGroup {
   private readonly dirs: string[] = [];
   private readonly cleanups: Array<() => Promise<void>> = [];
 
-  /** Starts a process in the background; its output goes to the returned `output()` buffer. */
-  public spawn(command: string, args: string[], options: SpawnOptions & { asUser?: string } = {}): { child: ChildProcess; output: () => string } {
+  /**
+   * Starts a process in the background; its output goes to the returned `output()` buffer (its
+   * last 64 kB), and all of it to `logFile` when given.
+   */
+  public spawn(command: string, args: string[], options: SpawnOptions & { asUser?: string; logFile?: string } = {}): { child: ChildProcess; output: () => string } {
+    const { logFile, ...spawnOptions } = options;
     const [file, argv] = options.asUser && isRoot ? ['runuser', ['-u', options.asUser, '--', command, ...args]] : [command, args];
-    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
     let output = '';
-    child.stdout?.on('data', chunk => { output = (output + chunk).slice(-64_000); });
-    child.stderr?.on('data', chunk => { output = (output + chunk).slice(-64_000); });
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk).slice(-64_000);
+      if (logFile) appendFileSync(logFile, chunk);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
     return { child, output: () => output };

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
 import { parse } from 'yaml';
 import { ChartObjects, chartNames, DIST_DIR, Workload } from './chart';
@@ -20,6 +20,8 @@ export interface LocalStackOptions {
   /** Where state.json goes. @default <repo>/.local/state.json */
   readonly stateFile?: string;
   readonly distDir?: string;
+  /** A directory each container's whole output is appended to, `<pod>_<container>.log`, kept after `stop()`. @default none: only the last 64 kB of each, in memory */
+  readonly logDir?: string;
 }
 
 export const DEFAULT_STATE_FILE = join(REPO_ROOT, '.local', 'state.json');
@@ -133,7 +135,8 @@ export class LocalStack {
     this.log(`starting Patroni's store (the test control plane's Kubernetes API) for ${members.map(p => p.name).join(', ')}`);
     const store = await PatroniStore.start(this.chart, members, join(this.root, 'store'), line => this.log(line));
     this.group.onCleanup(() => store.stop());
-    this.patroniRoles = new PatroniRoles(this.cluster, members);
+    const rolesLog = this.options.logDir ? join(this.options.logDir, 'patroni-roles.log') : undefined;
+    this.patroniRoles = new PatroniRoles(this.cluster, members, 500, rolesLog ? line => appendFileSync(rolesLog, `${new Date().toISOString()} ${line}\n`) : undefined);
     this.patroniRoles.start();
     this.group.onCleanup(() => this.patroniRoles!.stop());
   }
@@ -166,11 +169,11 @@ export class LocalStack {
     // Patroni starts PostgreSQL detached from itself: when the pod goes, both go.
     if (runsPatroni(pod.workload)) this.group.onCleanup(async () => { await this.killPod(pod); });
     if (/^postgres:/.test(main.image) && !main.command) await this.initPrimary(pod);
-    const proc = await startContainer(this.group, pod, main, roleOf(pod, main, this.chart.name));
+    const proc = await startContainer(this.group, pod, main, roleOf(pod, main, this.chart.name), this.options.logDir);
     this.processes.push(proc);
     if (/^postgres:/.test(main.image)) this.group.onCleanup(() => this.stopPostgres(proc, 'immediate'));
     if (/^postgres:/.test(main.image) && !main.command) await this.runInitScripts(proc);
-    for (const sidecar of sidecars) this.processes.push(await startContainer(this.group, pod, sidecar, roleOf(pod, sidecar, this.chart.name)));
+    for (const sidecar of sidecars) this.processes.push(await startContainer(this.group, pod, sidecar, roleOf(pod, sidecar, this.chart.name), this.options.logDir));
   }
 
   /** What the postgres image's entrypoint does before the server starts: initdb into an empty PGDATA. */

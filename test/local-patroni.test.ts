@@ -1,6 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { REPO_ROOT } from '../local/images';
 import { LocalStack } from '../local/stack';
 import { expectSurvived, killLeaderUnderLoad, patroniLeader, synthPatroniChart, unparsableMetrics, waitHealthy } from './support/local-patroni';
 import { patroniMembers, StackUnderTest } from './support/local-stack';
@@ -17,6 +18,8 @@ import { waitFor } from './support/processes';
 jest.setTimeout(300_000);
 
 const CHART = 'patroni';
+/** Every process's whole output, kept after the run (the last run's only) to tell a slow failover's cause. */
+const LOG_DIR = join(REPO_ROOT, '.local', 'logs', 'local-patroni');
 let dir: string;
 let stack: LocalStack;
 let t: StackUnderTest;
@@ -24,7 +27,9 @@ let t: StackUnderTest;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hscale-patroni-local-'));
   synthPatroniChart(join(dir, 'dist'), CHART);
-  stack = await LocalStack.start({ chart: CHART, distDir: join(dir, 'dist'), apiInstances: 2, stateFile: join(dir, 'state.json') });
+  rmSync(LOG_DIR, { recursive: true, force: true });
+  mkdirSync(LOG_DIR, { recursive: true, mode: 0o755 });
+  stack = await LocalStack.start({ chart: CHART, distDir: join(dir, 'dist'), apiInstances: 2, stateFile: join(dir, 'state.json'), logDir: LOG_DIR });
   t = new StackUnderTest(stack, 'patroni-failover-figures.json');
 }, 300_000);
 

@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { request as httpsRequest } from 'https';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { LocalProcess } from '../local/containers';
+import { REPO_ROOT } from '../local/images';
 import { LocalStack } from '../local/stack';
 import { failureSummary, LoadReport } from './support/load';
 import { expectSurvived, killLeaderUnderLoad, waitHealthy } from './support/local-patroni';
@@ -22,10 +23,14 @@ jest.setTimeout(240_000);
 let stack: LocalStack;
 let t: StackUnderTest;
 let stateFile: string;
+/** Every process's whole output, kept after the run (the last run's only) to tell a slow failover's cause. */
+const LOG_DIR = join(REPO_ROOT, '.local', 'logs', 'local-stack');
 
 beforeAll(async () => {
   stateFile = join(mkdtempSync(join(tmpdir(), 'hscale-state-')), 'state.json');
-  stack = await LocalStack.start({ apiInstances: 3, stateFile });
+  rmSync(LOG_DIR, { recursive: true, force: true });
+  mkdirSync(LOG_DIR, { recursive: true, mode: 0o755 });
+  stack = await LocalStack.start({ apiInstances: 3, stateFile, logDir: LOG_DIR });
   t = new StackUnderTest(stack, 'failure-figures.json');
 });
 

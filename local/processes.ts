@@ -1,5 +1,5 @@
 import { ChildProcess, execFile, spawn, SpawnOptions } from 'child_process';
-import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync } from 'fs';
+import { chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { createServer } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -104,10 +104,13 @@ export class ProcessGroup {
     const [file, argv] = options.asUser && isRoot ? ['runuser', ['-u', options.asUser, '--', command, ...args]] : [command, args];
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
     let output = '';
+    // A stream, not a write per chunk on the event loop that also runs the stack's forwarders.
+    const log = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
     const keep = (chunk: Buffer) => {
       output = (output + chunk).slice(-64_000);
-      if (logFile) appendFileSync(logFile, chunk);
+      log?.write(chunk);
     };
+    child.on('close', () => log?.end());
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     this.children.add(child);

@@ -119,37 +119,42 @@ export function renderPatroniConf(o: PatroniConfOptions): string {
       initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
       post_bootstrap: o.postBootstrap,
     },
-    postgresql: {
-      data_dir: o.dataDir,
-      bin_dir: o.binDir,
-      pgpass: o.pgpass,
-      use_unix_socket: true,
-      // A replica's Patroni reads its own timeline over a replication connection to itself (IDENTIFY_SYSTEM):
-      // on the socket, which pg_hba admits; over TCP it would come from 127.0.0.1, which no pod network
-      // is, be refused, and every replica's GET /metrics would carry 'patroni_postgres_timeline None',
-      // which Prometheus refuses with the whole scrape.
-      use_unix_socket_repl: true,
-      // A failed leader rejoins as a replica: pg_rewind when its timeline forked, a fresh clone
-      // when that fails, rather than a member that stays down until someone wipes its volume.
-      remove_data_directory_on_rewind_failure: true,
-      remove_data_directory_on_diverged_timelines: true,
-      // A new or re-cloned replica's pg_basebackup asks the leader for an immediate checkpoint: the
-      // default spread one waits up to checkpoint_completion_target x checkpoint_timeout (97 s seen
-      // on the test's freshly bootstrapped leader) before the copy starts.
-      basebackup: [{ checkpoint: 'fast' }],
-      ...(o.postgres.tls ? { authentication: memberTlsAuthentication(o.postgres.tls) } : {}),
-      parameters: {
-        // After a failover the other replicas' first START_REPLICATION on the new leader fails until
-        // Patroni has made their slots there, and PostgreSQL tries again only after this interval:
-        // at its 5 s default a synchronous cluster ran 5.3-6.6 s with no synchronous standby after
-        // each leader kill (local-patroni), committing on the new leader alone; at 1 s, 3.2 s.
-        wal_retrieve_retry_interval: '1s',
-        ...parameters(name => !CLUSTER_WIDE.has(name)),
-      },
-      pg_hba: o.hba,
-    },
+    postgresql: memberPostgresql(o, parameters(name => !CLUSTER_WIDE.has(name))),
   };
   return `# Rendered by hscale renderPatroniConf; edit the PgReplicaSet props, not this file.\n${stringify(config, { version: '1.1' })}`;
+}
+
+/** The member's own `postgresql` section: paths, how it rejoins and clones, TLS, its local parameters and pg_hba. */
+function memberPostgresql(o: PatroniConfOptions, localParameters: Record<string, string>): Record<string, unknown> {
+  return {
+    data_dir: o.dataDir,
+    bin_dir: o.binDir,
+    pgpass: o.pgpass,
+    use_unix_socket: true,
+    // A replica's Patroni reads its own timeline over a replication connection to itself (IDENTIFY_SYSTEM):
+    // on the socket, which pg_hba admits; over TCP it would come from 127.0.0.1, which no pod network
+    // is, be refused, and every replica's GET /metrics would carry 'patroni_postgres_timeline None',
+    // which Prometheus refuses with the whole scrape.
+    use_unix_socket_repl: true,
+    // A failed leader rejoins as a replica: pg_rewind when its timeline forked, a fresh clone
+    // when that fails, rather than a member that stays down until someone wipes its volume.
+    remove_data_directory_on_rewind_failure: true,
+    remove_data_directory_on_diverged_timelines: true,
+    // A new or re-cloned replica's pg_basebackup asks the leader for an immediate checkpoint: the
+    // default spread one waits up to checkpoint_completion_target x checkpoint_timeout (97 s seen
+    // on the test's freshly bootstrapped leader) before the copy starts.
+    basebackup: [{ checkpoint: 'fast' }],
+    ...(o.postgres.tls ? { authentication: memberTlsAuthentication(o.postgres.tls) } : {}),
+    parameters: {
+      // After a failover the other replicas' first START_REPLICATION on the new leader fails until
+      // Patroni has made their slots there, and PostgreSQL tries again only after this interval:
+      // at its 5 s default a synchronous cluster ran 5.3-6.6 s with no synchronous standby after
+      // each leader kill (local-patroni), committing on the new leader alone; at 1 s, 3.2 s.
+      wal_retrieve_retry_interval: '1s',
+      ...localParameters,
+    },
+    pg_hba: o.hba,
+  };
 }
 
 /**

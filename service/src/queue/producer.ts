@@ -71,10 +71,15 @@ export class JobProducer {
   /** The job's state in whichever served queue holds it, or undefined. */
   public async status(id: string): Promise<JobStatus | undefined> {
     for (const [queueName, queue] of this.queues) {
+      // The state first, then the job: a job found finished is then read as it finished. The other
+      // way round, a job failing in between was answered 'failed' with the attempts of the run
+      // before its last (a fresh-clone CI).
+      const state = await queue.getJobState(id);
+      if (state === 'unknown') continue;
       const job = (await queue.getJob(id)) as Job | undefined;
       if (!job) continue;
       return {
-        id, queue: queueName, name: job.name, state: await job.getState(), attempts: job.attemptsMade,
+        id, queue: queueName, name: job.name, state, attempts: job.attemptsMade,
         failedReason: job.failedReason || null, result: job.returnvalue ?? null,
       };
     }

@@ -1,9 +1,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { worstCasePromotionSeconds } from '../lib/postgres/patroni-conf';
 import { REPO_ROOT } from '../local/images';
 import { LocalStack } from '../local/stack';
-import { expectSurvived, killLeaderUnderLoad, patroniLeader, synthPatroniChart, unparsableMetrics, waitHealthy } from './support/local-patroni';
+import { expectSurvived, killLeaderUnderLoad, leaderDownWhilePaused, patroniLeader, synthPatroniChart, unparsableMetrics, waitHealthy } from './support/local-patroni';
 import { patroniMembers, StackUnderTest } from './support/local-stack';
 import { waitFor } from './support/processes';
 
@@ -66,4 +67,17 @@ test('kill -9 of the leader under load, synchronous_mode: the same, and no ackno
   process.stdout.write(`local patroni kill -9 (sync): ${JSON.stringify(kill)}\n`);
   expectSurvived(kill);
   expect(kill.lost).toBe(0);
+});
+
+test('with Patroni paused, the leader\'s pod down for 60 s under load: every read answered and every API instance ready throughout, every write refused; after the resume a replica leads and nothing acknowledged is lost', async () => {
+  const outage = await leaderDownWhilePaused(t, 60);
+  process.stdout.write(`local patroni leader down 60 s, paused: ${JSON.stringify(outage)}\n`);
+  expect(outage.failedReads).toBe(0);
+  expect(outage.readsDuringOutage).toBeGreaterThan(0);
+  expect(outage.readiness).toEqual(stack.apiProcesses().map(() => 200));
+  expect(outage.writesAcknowledgedDuringOutage).toBe(0);
+  expect(Object.keys(outage.failedWritesDuringOutage)).toEqual(['503']);
+  expect(outage.newLeaderSeconds).toBeLessThan(worstCasePromotionSeconds({ ttl: 5, loopWait: 1, retryTimeout: 2 }));
+  expect(outage.firstAcknowledgedWriteSeconds).not.toBeNull();
+  expect(outage).toMatchObject({ lost: 0, duplicated: 0, exited: [] });
 });

@@ -65,6 +65,11 @@ export class MixedLoad {
     return this.acknowledgedAt.some(a => a.sentAt >= since);
   }
 
+  /** The requests answered 2xx so far, per kind. */
+  public answered(): Record<OperationKind, number> {
+    return { ...this.ok };
+  }
+
   /** Stops the loops after their request in hand; resolves with the report (the counts keep growing if started again). */
   public async stop(): Promise<LoadReport> {
     this.running = false;

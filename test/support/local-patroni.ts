@@ -6,9 +6,9 @@ import { LocalProcess } from '../../local/containers';
 import { restStatus } from '../../local/patroni';
 import { LocalStack } from '../../local/stack';
 import { CauseCount, failureCauses, leaderMilestones } from './failover-log';
-import { LoadReport } from './load';
+import { LoadReport, MixedLoad } from './load';
 import { patroniMembers, StackUnderTest } from './local-stack';
-import { waitFor } from './processes';
+import { sleep, waitFor } from './processes';
 
 /** The member that answers 200 on Patroni's GET /primary, if exactly one does. */
 export async function patroniLeader(stack: LocalStack): Promise<LocalProcess | undefined> {
@@ -54,13 +54,17 @@ function restAuthorization(member: LocalProcess): Record<string, string> {
   return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }
 
-/** Turns Patroni's synchronous_mode on or off for the cluster, as `patronictl edit-config` does (PATCH /config). */
-export async function setSynchronousMode(stack: LocalStack, on: boolean): Promise<void> {
-  const leader = await waitHealthy(stack, false);
-  const response = await fetch(`http://127.0.0.1:${leader.pod.namedPort('patroni')}/config`, {
-    method: 'PATCH', body: JSON.stringify({ synchronous_mode: on }), headers: { 'content-type': 'application/json', 'connection': 'close', ...restAuthorization(leader) },
+/** Patches the cluster's dynamic configuration through `member`'s REST API, as `patronictl edit-config`, `pause` and `resume` do (PATCH /config). */
+async function patchClusterConfig(member: LocalProcess, patch: Record<string, unknown>): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${member.pod.namedPort('patroni')}/config`, {
+    method: 'PATCH', body: JSON.stringify(patch), headers: { 'content-type': 'application/json', 'connection': 'close', ...restAuthorization(member) },
   });
-  if (!response.ok) throw new Error(`PATCH /config synchronous_mode=${on}: ${response.status} ${await response.text()}`);
+  if (!response.ok) throw new Error(`PATCH /config ${JSON.stringify(patch)} on ${member.pod.name}: ${response.status} ${await response.text()}`);
+}
+
+/** Turns Patroni's synchronous_mode on or off for the cluster, as `patronictl edit-config` does. */
+export async function setSynchronousMode(stack: LocalStack, on: boolean): Promise<void> {
+  await patchClusterConfig(await waitHealthy(stack, false), { synchronous_mode: on });
   await waitHealthy(stack, on);
 }
 
@@ -224,6 +228,81 @@ export async function killLeaderUnderLoad(t: StackUnderTest, synchronous: boolea
   };
   t.figures[name] = { ...t.figures[name], ...kill };
   return kill;
+}
+
+/** What the leader's pod down under load with Patroni paused (maintenance mode: no member promotes) did, then resumed. */
+export interface LeaderlessOutage {
+  /** From the kill until the resume: how long no member led. */
+  readonly seconds: number;
+  /** Reads answered while no member led; reads failed over the whole load. */
+  readonly readsDuringOutage: number;
+  readonly failedReads: number;
+  /** Writes sent while no member led, acknowledged (none may be) and failed by HTTP status or error code. */
+  readonly writesAcknowledgedDuringOutage: number;
+  readonly failedWritesDuringOutage: Record<string, number>;
+  /** Every API instance's readiness status at the end of the outage. */
+  readonly readiness: number[];
+  /** From the resume until a member led, and until a write sent after the resume was acknowledged. */
+  readonly newLeaderSeconds: number;
+  readonly firstAcknowledgedWriteSeconds: number | null;
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly exited: string[];
+}
+
+/**
+ * With Patroni paused (`patronictl pause`: nothing promotes), kill -9 of the leader's pod under the
+ * mixed load through nginx, for `seconds`; then `patronictl resume`, which lets a replica lead,
+ * and the old leader's pod started again. Leaves the stack healthy, with `t.primary` the new leader.
+ */
+export async function leaderDownWhilePaused(t: StackUnderTest, seconds: number): Promise<LeaderlessOutage> {
+  const old = await waitHealthy(t.stack, true);
+  await patchClusterConfig(old, { pause: true });
+  const survivor = patroniMembers(t.stack).find(m => m !== old)!;
+  let killedAt = 0;
+  let resumedAt = 0;
+  let newLeader: LocalProcess | undefined;
+  const name = `the Patroni leader's pod down ${seconds} s, paused`;
+  const report = await t.underLoad(name, async load => {
+    killedAt = await t.stack.killPod(old.pod);
+    const readsBefore = answeredReads(load);
+    await sleep(seconds * 1000);
+    const readsDuringOutage = answeredReads(load) - readsBefore;
+    const leaderDuringOutage = await patroniLeader(t.stack);
+    if (leaderDuringOutage) throw new Error(`${leaderDuringOutage.pod.name} leads although Patroni is paused`);
+    const readiness = await Promise.all(t.stack.apiProcesses().map(api => fetch(`http://127.0.0.1:${api.pod.namedPort('http')}/api/v1/scaling/health/readiness`,
+      { signal: AbortSignal.timeout(2_000), headers: { connection: 'close' } }).then(r => r.status)));
+    resumedAt = Date.now();
+    await patchClusterConfig(survivor, { pause: false });
+    newLeader = await waitFor('a member to lead after the resume', () => patroniLeader(t.stack), 60_000, 100);
+    const newLeaderSeconds = (Date.now() - resumedAt) / 1000;
+    await waitFor('a write sent after the resume to be acknowledged', async () => load.acknowledgedSince(resumedAt),
+      FIRST_WRITE_BOUND_SECONDS * 1000, 100).catch(() => undefined);
+    return { readsDuringOutage, readiness, newLeaderSeconds };
+  });
+  t.primary = () => newLeader!;
+  const outcome = await t.databaseAgainstAcknowledged(newLeader);
+  await t.stack.restartPod(old.pod);
+  await waitHealthy(t.stack, true);
+  const during = (at: number) => at >= killedAt && at < resumedAt;
+  const firstAckAt = Math.min(...report.acknowledgedAt.filter(a => a.sentAt >= resumedAt).map(a => a.at));
+  const failedWritesDuringOutage: Record<string, number> = {};
+  for (const f of report.failures.filter(w => w.kind === 'write' && during(w.sentAt))) failedWritesDuringOutage[f.status] = (failedWritesDuringOutage[f.status] ?? 0) + 1;
+  const outage: LeaderlessOutage = {
+    seconds: (resumedAt - killedAt) / 1000, ...(report.measured as { readsDuringOutage: number; readiness: number[]; newLeaderSeconds: number }),
+    failedReads: report.failures.filter(f => f.kind !== 'write').length,
+    writesAcknowledgedDuringOutage: report.acknowledgedAt.filter(a => during(a.sentAt)).length, failedWritesDuringOutage,
+    firstAcknowledgedWriteSeconds: Number.isFinite(firstAckAt) ? (firstAckAt - resumedAt) / 1000 : null,
+    lost: outcome.lost, duplicated: outcome.duplicated, exited: t.exitedServices(),
+  };
+  t.figures[name] = { ...t.figures[name], ...outage };
+  return outage;
+}
+
+/** The load's reads answered so far, with or without a consistency token. */
+function answeredReads(load: MixedLoad): number {
+  const answered = load.answered();
+  return answered.read + answered['read-with-token'];
 }
 
 /**

@@ -67,7 +67,7 @@ test('the chart runs the image\'s Patroni, on the image\'s config path, through 
   expect(/^USER (\d+)$/m.exec(DOCKERFILE)![1]).toBe('999');
 });
 
-test('the launcher runs the pinned Patroni, and fixes the double offline demotion in exactly the versions that have it (patroni/patroni#3372)', () => {
+test('the launcher runs the pinned Patroni, fixes the double offline demotion in exactly the versions that have it (patroni/patroni#3372), and reads a stopping PostgreSQL\'s state every 0.1 s', () => {
   // GIVEN the launcher, as the container reads it
   const dir = mkdtempSync(join(tmpdir(), 'hscale-launcher-'));
   const launcher = join(dir, 'launch-patroni.py');
@@ -81,6 +81,10 @@ test('the launcher runs the pinned Patroni, and fixes the double offline demotio
     const check = `import runpy; m = runpy.run_path(${JSON.stringify(launcher)}, run_name='launcher'); `
       + `print(' '.join(str(m['needs_fix'](v)) for v in ${JSON.stringify(versions)}))`;
     expect(execFileSync('/usr/bin/python3', ['-c', check], { encoding: 'utf8' }).trim()).toBe('True True False True True False False False');
+    // AND it makes a stopping PostgreSQL's state read every 0.1 s, where the pinned Patroni waits 1 s
+    const poll = 'import runpy, patroni.postgresql as p; before = p.STOP_POLLING_INTERVAL; '
+      + `runpy.run_path(${JSON.stringify(launcher)}, run_name='launcher')['poll_shutdown_often'](); print(before, p.STOP_POLLING_INTERVAL)`;
+    expect(execFileSync('/usr/bin/python3', ['-c', poll], { encoding: 'utf8' }).trim()).toBe('1 0.1');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,6 +4,9 @@
  */
 const OFFLINE_DEMOTION = 'demoting self because DCS is not accessible and I was a leader';
 
+/** How often a stopping PostgreSQL's state is read (pg_controldata, a few milliseconds each): Patroni's own 1 s is most of a switchover's outage. */
+const SHUTDOWN_POLL_SECONDS = 0.1;
+
 /**
  * Renders the script the patroni engine's container runs instead of `patroni <config>`: Patroni's own
  * `main`, after one fix for the Patroni versions that need it (before 3.3.7, and 4.0.0-4.0.5).
@@ -18,12 +21,19 @@ const OFFLINE_DEMOTION = 'demoting self because DCS is not accessible and I was 
  * (`remove_data_directory_on_rewind_failure`), clones, and its new postmaster never binds the port
  * the lost one holds (patroni/patroni#3372, #3649). The fix lets the loop skip the demotion while
  * the first one still runs, which is what Patroni 3.3.7, 4.0.6 and 4.1.0 do (they demote in the loop).
+ *
+ * And in every version that has it, the launcher shortens `STOP_POLLING_INTERVAL`, the sleep between
+ * the `pg_controldata` reads with which a leader handing over (a switchover) waits for its PostgreSQL
+ * to shut down: at Patroni's 1 s, the leader released its lock about a second after a shutdown of
+ * 75 ms, and that second was most of a planned switchover's write outage (docs/postgres-failover.md).
  */
 export function renderPatroniLauncher(): string {
-  return `# Rendered by hscale renderPatroniLauncher: Patroni's own main, after one fix for the versions that need it.
+  return `# Rendered by hscale renderPatroniLauncher: Patroni's own main, after one fix for the versions that need it
+# and a shorter wait for a stopping PostgreSQL.
 import sys
 
 OFFLINE_DEMOTION = ${JSON.stringify(OFFLINE_DEMOTION)}
+SHUTDOWN_POLL_SECONDS = ${SHUTDOWN_POLL_SECONDS}
 
 
 def needs_fix(version):
@@ -45,6 +55,13 @@ def run_one_offline_demotion():
     Ha._handle_dcs_error = _handle_dcs_error
 
 
+def poll_shutdown_often():
+    """A stopping PostgreSQL's state is read every SHUTDOWN_POLL_SECONDS, not every second: a switchover's leader releases its lock as soon as it is down."""
+    import patroni.postgresql
+    if getattr(patroni.postgresql, 'STOP_POLLING_INTERVAL', 0) > SHUTDOWN_POLL_SECONDS:
+        patroni.postgresql.STOP_POLLING_INTERVAL = SHUTDOWN_POLL_SECONDS
+
+
 # Patroni starts each postmaster through a 'spawn' multiprocessing helper, which imports this file
 # again as __mp_main__: only the main process runs Patroni.
 if __name__ == '__main__':
@@ -52,6 +69,7 @@ if __name__ == '__main__':
     from patroni.version import __version__
     if needs_fix(__version__):
         run_one_offline_demotion()
+    poll_shutdown_often()
     sys.argv[0] = 'patroni'  # as the package's own script names it (--version, the process title)
     sys.exit(main())
 `;

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { worstCasePromotionSeconds } from '../lib/postgres/patroni-conf';
+import { DEFAULT_PATRONI_TIMING, worstCasePromotionSeconds } from '../lib/postgres/patroni-conf';
 import { REPO_ROOT } from '../local/images';
 import { LocalStack } from '../local/stack';
 import { expectSurvived, killLeaderUnderLoad, leaderDownWhilePaused, patroniLeader, synthPatroniChart, unparsableMetrics, waitHealthy } from './support/local-patroni';
@@ -77,7 +77,7 @@ test('with Patroni paused, the leader\'s pod down for 60 s under load: every rea
   expect(outage.readiness).toEqual(stack.apiProcesses().map(() => 200));
   expect(outage.writesAcknowledgedDuringOutage).toBe(0);
   expect(Object.keys(outage.failedWritesDuringOutage)).toEqual(['503']);
-  expect(outage.newLeaderSeconds).toBeLessThan(worstCasePromotionSeconds({ ttl: 5, loopWait: 1, retryTimeout: 2 }));
+  expect(outage.newLeaderSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_PATRONI_TIMING));
   expect(outage.firstAcknowledgedWriteSeconds).not.toBeNull();
   expect(outage).toMatchObject({ lost: 0, duplicated: 0, exited: [] });
 });

@@ -1,7 +1,7 @@
 import { App, Chart } from 'cdk8s';
 import { referenceSecretEnv, REFERENCE_IMAGE } from '../../charts/reference-service';
 import { HorizontalScalingTopology, PodSecurityNamespace } from '../../lib';
-import { worstCasePromotionSeconds } from '../../lib/postgres/patroni-conf';
+import { DEFAULT_PATRONI_TIMING, worstCasePromotionSeconds } from '../../lib/postgres/patroni-conf';
 import { LocalProcess } from '../../local/containers';
 import { restStatus } from '../../local/patroni';
 import { LocalStack } from '../../local/stack';
@@ -103,14 +103,12 @@ export interface LeaderKill {
   readonly replicaPoolConnections: { readonly onNewLeader: number; readonly serviceProcesses: number };
 }
 
-const DEFAULT_TIMING = { ttl: 5, loopWait: 1, retryTimeout: 2 };
-
 /** The latest first acknowledged write after a kill that {@link expectSurvived} accepts, in seconds from the kill. */
-const FIRST_WRITE_BOUND_SECONDS = worstCasePromotionSeconds(DEFAULT_TIMING) + 3;
+const FIRST_WRITE_BOUND_SECONDS = worstCasePromotionSeconds(DEFAULT_PATRONI_TIMING) + 3;
 
 /** The checks of a leader's kill -9 at Patroni's default timing: promoted in time, writes failed only until the first acknowledged one, no read failed, no API exited. */
 export function expectSurvived(kill: LeaderKill): void {
-  expect(kill.newLeaderSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_TIMING));
+  expect(kill.newLeaderSeconds).toBeLessThan(worstCasePromotionSeconds(DEFAULT_PATRONI_TIMING));
   if (kill.firstAcknowledgedWriteSeconds === null) throw new Error(noWriteAcknowledged(kill));
   if (kill.firstAcknowledgedWriteSeconds >= FIRST_WRITE_BOUND_SECONDS) {
     throw new Error(`the first write sent after the kill was acknowledged ${kill.firstAcknowledgedWriteSeconds.toFixed(1)} s after it, not within ${FIRST_WRITE_BOUND_SECONDS} s `
@@ -165,17 +163,22 @@ async function readTargetConnections(t: StackUnderTest, member: LocalProcess): P
   return { onNewLeader, serviceProcesses: t.stack.processes.filter(p => p.env.POSTGRES_READ_REPLICAS !== undefined).length };
 }
 
+/** The load's failed writes sent when `sent` says, counted by HTTP status or error code. */
+function failedWritesByStatus(report: LoadReport, sent: (sentAt: number) => boolean): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const f of report.failures.filter(w => w.kind === 'write' && sent(w.sentAt))) counts[f.status] = (counts[f.status] ?? 0) + 1;
+  return counts;
+}
+
 /** The load's figures around a kill at `killedAt`. */
 export function killWindow(report: LoadReport, killedAt: number) {
   const acknowledgedAfter = report.acknowledgedAt.filter(a => a.sentAt >= killedAt).map(a => a.at);
   const firstAckAt = acknowledgedAfter.length > 0 ? Math.min(...acknowledgedAfter) : undefined;
   const writes = report.failures.filter(f => f.kind === 'write');
-  const failedWritesAfterKill: Record<string, number> = {};
-  for (const f of writes.filter(w => w.sentAt >= killedAt)) failedWritesAfterKill[f.status] = (failedWritesAfterKill[f.status] ?? 0) + 1;
   return {
     firstAcknowledgedWriteSeconds: firstAckAt === undefined ? null : (firstAckAt - killedAt) / 1000,
     loadAfterKillSeconds: (report.stoppedAt - killedAt) / 1000,
-    failedWritesAfterKill,
+    failedWritesAfterKill: failedWritesByStatus(report, sentAt => sentAt >= killedAt),
     failedWrites: writes.length,
     failedWritesOutsideWindow: writes.filter(f => f.at < killedAt || (firstAckAt !== undefined && f.sentAt > firstAckAt)).length,
     failedReads: report.failures.filter(f => f.kind !== 'write').length,
@@ -286,12 +289,10 @@ export async function leaderDownWhilePaused(t: StackUnderTest, seconds: number):
   await waitHealthy(t.stack, true);
   const during = (at: number) => at >= killedAt && at < resumedAt;
   const firstAckAt = Math.min(...report.acknowledgedAt.filter(a => a.sentAt >= resumedAt).map(a => a.at));
-  const failedWritesDuringOutage: Record<string, number> = {};
-  for (const f of report.failures.filter(w => w.kind === 'write' && during(w.sentAt))) failedWritesDuringOutage[f.status] = (failedWritesDuringOutage[f.status] ?? 0) + 1;
   const outage: LeaderlessOutage = {
     seconds: (resumedAt - killedAt) / 1000, ...(report.measured as { readsDuringOutage: number; readiness: number[]; newLeaderSeconds: number }),
     failedReads: report.failures.filter(f => f.kind !== 'write').length,
-    writesAcknowledgedDuringOutage: report.acknowledgedAt.filter(a => during(a.sentAt)).length, failedWritesDuringOutage,
+    writesAcknowledgedDuringOutage: report.acknowledgedAt.filter(a => during(a.sentAt)).length, failedWritesDuringOutage: failedWritesByStatus(report, during),
     firstAcknowledgedWriteSeconds: Number.isFinite(firstAckAt) ? (firstAckAt - resumedAt) / 1000 : null,
     lost: outcome.lost, duplicated: outcome.duplicated, exited: t.exitedServices(),
   };

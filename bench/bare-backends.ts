@@ -3,8 +3,8 @@
  * service path must do, with the same clients, and nothing else (no middleware, no metrics, no
  * validation). BARE_MODE picks one, on PORT:
  * - `cache`: GET /api/v1/items/:id answers the value the service stored for the item in the Redis
- *   Cluster (one node-redis GET of the key the service reads, sent as stored; the service also
- *   reads the item's version key, in the same round trip);
+ *   Cluster (one node-redis GET of the key the service reads, sent as stored: the service checks
+ *   the version and expiry stored before the value, and sends the value alone);
  * - `replica` / `primary`: GET /api/v1/items/:id runs the service's item query with postgres.js on
  *   BARE_PG_URL (the replica or the primary);
  * - `write`: POST /api/v1/items inserts as the service does (a transaction, then the commit LSN).
@@ -25,8 +25,8 @@ if (mode === 'cache') {
   });
   void cluster.connect();
   app.get('/api/v1/items/:id', (req, res, next) => {
-    // The key the service's cache stores an item's value under (with the versions it was loaded under).
-    cluster.get(`item:{${req.params.id}}|entry`).then(raw => {
+    // The key the service's cache stores an item's value in (after its version and token).
+    cluster.get(`item:{${req.params.id}}|version`).then(raw => {
       if (raw === null) res.status(404).end();
       else res.type('application/json').send(raw);
     }, next);

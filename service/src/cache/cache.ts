@@ -30,10 +30,12 @@ export interface CacheObserver {
 
 /**
  * A read-through cache with TTLs and tag invalidation that needs no multi-key command, so it
- * works on Redis Cluster: a tag is one key holding a version, and a cached value is stored with
- * the versions of its tags and its own, so bumping one makes every value under it a miss (the next
- * load overwrites it, or its TTL reclaims it), and a read that loaded before a write stores under
- * versions no reader accepts. A write leaves its consistency token in the invalidated keys: the next reader reloads
+ * works on Redis Cluster: a key and a tag each have a version key, and a cached value is stored in
+ * its key's version key (one GET for a hit), with the versions of its tags. A write replaces the
+ * version key's content with a new version, entry and all; a bumped tag makes every value stored
+ * under its older version a miss (the next load overwrites it, or its TTL reclaims it); and a read
+ * that loaded before a write stores nothing (it stores only over the own version it read, by a
+ * compare-and-set on the server) or under a tag version no reader accepts. A write leaves its consistency token in the invalidated keys: the next reader reloads
  * with it, so a replica that has not replayed the write cannot refill the cache with stale data.
  * Every Redis call has a timeout; on any Redis failure the loader's answer is served. After
  * `BREAKER_FAILURES` failures in a row Redis is skipped for `BREAKER_COOLDOWN_MS`, so a dead
@@ -72,7 +74,7 @@ export class ReadThroughCache {
     const found = await this.lookup(key, tags);
     if (found.json !== undefined) return JSON.parse(found.json) as T;
     const value = await load(found.token);
-    if (found.versions !== undefined) this.store(key, found.versions, JSON.stringify(value), ttlSeconds);
+    if (found.store) this.store(key, found.store, JSON.stringify(value), ttlSeconds);
     return value;
   }
 
@@ -84,14 +86,14 @@ export class ReadThroughCache {
     const found = await this.lookup(key, tags);
     if (found.json !== undefined) return found.json;
     const json = JSON.stringify(await load(found.token));
-    if (found.versions !== undefined) this.store(key, found.versions, json, ttlSeconds);
+    if (found.store) this.store(key, found.store, json, ttlSeconds);
     return json;
   }
 
   /**
-   * The entry of `key` when it was stored under the versions current now; else the token a load
-   * must read at, and the versions it stores under unless Redis failed (or is off) or a bump of
-   * one of them is still pending.
+   * The entry of `key` when it is fresh and was stored under the tags' versions current now; else
+   * the token a load must read at, and how it may store unless Redis failed (or is off) or a bump
+   * of one of its keys is still pending.
    */
   private async lookup(key: string, tags: string[]): Promise<Lookup> {
     assertCacheKey(key);
@@ -102,16 +104,18 @@ export class ReadThroughCache {
       return { token: pending };
     }
     try {
-      // The versions (the key's own and its tags') and the entry are read together: one round
-      // trip (issue 22). An entry counts only when it was stored under the versions read now. They
-      // are read before a load: a write that lands during the load bumps one, so the entry this
-      // read stores under the older versions is a miss for every later reader.
-      const [rawEntry, ...raw] = await this.readTogether(key, tags);
-      const versions = raw.map(text => (text ? JSON.parse(text) as Version : undefined));
-      const versionsSeen = ['', ...tags].map((tag, i) => `${tag}=${versions[i]?.version ?? 0}`).join(',');
-      const json = rawEntry ? entryValue(rawEntry, versionsSeen) : undefined;
+      // The key's own version key (which holds its entry too) and its tags' are read together, one
+      // round trip, before a load: a write that lands during the load changes the own version, so
+      // the store that would follow does not happen, or bumps a tag, so what it stores is a miss.
+      const [own, ...tagged] = await this.readTogether(key, tags);
+      const found = parseVersionKey(own);
+      const tagVersions = tags.length === 0 ? '' : tags.map((tag, i) => `${tag}=${parseVersionKey(tagged[i])?.version ?? 0}`).join(',');
+      const json = found && entryValue(own!, found, tagVersions);
       this.count(json === undefined ? 'misses' : 'hits');
-      return { json, versions: versionsSeen, token: latest(versions.map(v => v?.token)) };
+      const token = tags.length === 0 ? found?.token || undefined : latest([found?.token, ...tagged.map(raw => parseVersionKey(raw)?.token)]);
+      // A version key this format cannot read (none is written so) is left alone: nothing is stored over it.
+      const store = own === null ? { seen: null, tagVersions } : found && { seen: found.head, tagVersions };
+      return { json, token, store };
     } catch (error) {
       this.failed(error);
       return {};
@@ -124,21 +128,23 @@ export class ReadThroughCache {
   }
 
   /**
-   * The entry and the key's own version, then the tags' versions, sent at once. A key with a hash
-   * tag (an item's) shares its slot with its version, so both are one MGET; a tag lives in a slot
-   * of its own, so each is a GET (no multi-key command spans slots on a cluster).
+   * The key's own version key, then its tags', sent at once: a tag lives in a slot of its own, so
+   * each is a GET of its own (no multi-key command spans slots on a cluster).
    */
   private readTogether(key: string, tags: string[]): Promise<Array<string | null>> {
-    const own = key.includes('{')
-      ? this.call(c => c.mget([entryKey(key), ownVersionKey(key)]))
-      : Promise.all([entryKey(key), ownVersionKey(key)].map(k => this.call(c => c.get(k))));
-    if (tags.length === 0) return own;
-    return Promise.all([own, Promise.all(tags.map(tag => this.call(c => c.get(tagKey(tag)))))]).then(([mine, tagged]) => [...mine, ...tagged]);
+    const own = this.call(c => c.get(ownVersionKey(key)));
+    if (tags.length === 0) return own.then(raw => [raw]);
+    return Promise.all([own, ...tags.map(tag => this.call(c => c.get(tagKey(tag))))]);
   }
 
-  /** Stores `json` as the value of `key` under `versions`, in the background. */
-  private store(key: string, versions: string, json: string, ttlSeconds: number): void {
-    this.call(c => c.set(entryKey(key), entryText(versions, json), Math.min(ttlSeconds, VERSION_TTL_SECONDS))).catch(error => this.failed(error));
+  /**
+   * Stores `json` as the value of `key` in its own version key, in the background, if that still
+   * holds what the lookup read (no write since): what a write sets there replaces the entry.
+   */
+  private store(key: string, plan: StorePlan, json: string, ttlSeconds: number): void {
+    const ttl = Math.min(ttlSeconds, VERSION_TTL_SECONDS);
+    const entry = `${plan.seen ?? ABSENT_HEAD},"expires":${Date.now() + ttl * 1000},"tags":"${plan.tagVersions}","value":${json}}`;
+    this.call(c => c.setIfUnchanged(ownVersionKey(key), plan.seen, entry, ttl)).catch(error => this.failed(error));
   }
 
   /**
@@ -248,35 +254,54 @@ function newVersion(token: string): Version {
 
 /**
  * What a lookup found: the entry's value as JSON text on a hit; else the newest write's token, and
- * the versions a load stores under (none: store nothing).
+ * how a load stores (none: store nothing).
  */
 interface Lookup {
   readonly json?: string;
-  readonly versions?: string;
   readonly token?: string;
+  readonly store?: StorePlan;
+}
+
+/** How a load's value is stored: over what the lookup saw in the own version key, keeping its head, under the tags' versions. */
+interface StorePlan {
+  /** The head the version key held ({@link VersionKey}), or null: it held nothing. */
+  readonly seen: string | null;
+  readonly tagVersions: string;
 }
 
 /**
- * A cached value as stored: `{"versions":"=<own>,<tag>=<version>,...","value":<the value's JSON>}`,
- * what JSON.stringify makes of `{ versions, value }`, built from the value's JSON text.
+ * What a version key holds. A write sets `{"version":"<v>","token":"<lsn>"}` (the head; the format
+ * before this one reads the same head, so pods of both serve side by side during a rollout), and
+ * a load stores its value after the head of the version it read, in the same key: `<head>,
+ * "expires":<ms>,"tags":"<tag>=<version>,...","value":<the value's JSON>}`. So a hit is one GET,
+ * and a write replaces the entry with its own head. A tag's key holds a head only.
  */
-function entryText(versions: string, json: string): string {
-  return `${entryPrefix(versions)}${json}}`;
+interface VersionKey {
+  readonly head: string;
+  readonly version: string;
+  readonly token: string;
+  /** Set when the key holds an entry. */
+  readonly entry?: { readonly expires: number; readonly tags: string; readonly valueAt: number };
 }
 
-function entryPrefix(versions: string): string {
-  return `{"versions":${JSON.stringify(versions)},"value":`;
+const VERSION_KEY = /^(\{"version":"([^"\\]*)","token":"([^"\\]*)")(?:,"expires":(\d+),"tags":"([^"\\]*)","value":)?/;
+
+/** The head of a version key that held nothing: version 0, no token. */
+const ABSENT_HEAD = '{"version":"0","token":""';
+
+/** What `raw`, a version key's text, holds; undefined when it is none or not of this format. */
+function parseVersionKey(raw: string | null | undefined): VersionKey | undefined {
+  const match = raw ? VERSION_KEY.exec(raw) : null;
+  if (!match) return undefined;
+  const [matched, head, version, token, expires, tags] = match;
+  return { head, version, token, entry: expires === undefined ? undefined : { expires: Number(expires), tags, valueAt: matched.length } };
 }
 
-/** The value's JSON text of an entry stored under `versions` ({@link entryText}), or undefined (other versions, or no value). */
-function entryValue(raw: string, versions: string): string | undefined {
-  const prefix = entryPrefix(versions);
-  return raw.startsWith(prefix) && raw.endsWith('}') && raw.length > prefix.length + 1 ? raw.slice(prefix.length, -1) : undefined;
-}
-
-/** Where a key's value is stored: beside it, with the key's hash tag, in its cluster slot. */
-function entryKey(key: string): string {
-  return `${key}|entry`;
+/** The value's JSON text of an entry still fresh and stored under `tagVersions`, or undefined. */
+function entryValue(raw: string, found: VersionKey, tagVersions: string): string | undefined {
+  const entry = found.entry;
+  if (!entry || entry.tags !== tagVersions || entry.expires <= Date.now() || raw.length <= entry.valueAt + 1 || !raw.endsWith('}')) return undefined;
+  return raw.slice(entry.valueAt, -1);
 }
 
 /** A key's own version lives beside it: with the key's hash tag, in its cluster slot. */

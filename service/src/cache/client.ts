@@ -6,9 +6,13 @@ import { RedisContract, redisContractFromEnv } from '../redis-contract';
 /** The few commands the cache needs, whatever the deployment (cluster, sentinel or one node). */
 export interface CacheClient {
   get(key: string): Promise<string | null>;
-  /** The values of keys of one cluster slot (the same hash tag), in one command. */
-  mget(keys: string[]): Promise<Array<string | null>>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /**
+   * Sets `key` to `value`, expiring in `ttlSeconds` or later (a longer TTL the key has is kept),
+   * only while it holds what a reader saw: a value starting with `prefix`, or, with `prefix` null,
+   * none at all. One atomic step on the server; answers whether it set.
+   */
+  setIfUnchanged(key: string, prefix: string | null, value: string, ttlSeconds: number): Promise<boolean>;
   del(key: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -62,8 +66,8 @@ export function createCacheClient(contract: RedisContract | undefined): CacheCli
 
 interface Commands {
   get(key: string): Promise<unknown>;
-  mGet(keys: string[]): Promise<unknown>;
   set(key: string, value: string, options: { EX: number }): Promise<unknown>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   del(key: string): Promise<unknown>;
 }
 
@@ -157,10 +161,11 @@ export function resilient(make: () => Connection, options: ResilientOptions = {}
 function cacheCommands(run: <T>(command: (commands: Commands) => Promise<T>) => Promise<T>, close: () => Promise<void>): CacheClient {
   return {
     get: async key => (await run(c => c.get(key))) as string | null,
-    mget: async keys => (await run(c => c.mGet(keys))) as Array<string | null>,
     set: async (key, value, ttlSeconds) => {
       await run(c => c.set(key, value, { EX: ttlSeconds }));
     },
+    setIfUnchanged: async (key, prefix, value, ttlSeconds) =>
+      (await run(c => c.eval(SET_IF_UNCHANGED, { keys: [key], arguments: [prefix === null ? '0' : '1', prefix ?? '', value, String(ttlSeconds)] }))) === 1,
     del: async key => {
       await run(c => c.del(key));
     },
@@ -170,3 +175,21 @@ function cacheCommands(run: <T>(command: (commands: Commands) => Promise<T>) => 
     close,
   };
 }
+
+/**
+ * {@link CacheClient.setIfUnchanged} on the server: a compare-and-set, which Redis 7 has no command
+ * for. ARGV: 1 when a value was seen (0: none), the prefix it started with, the new value, its TTL
+ * in seconds. The key keeps a longer TTL than that: it may hold a write's version, which must
+ * outlive the values stored under older ones.
+ */
+const SET_IF_UNCHANGED = `
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if not current or string.sub(current, 1, #ARGV[2]) ~= ARGV[2] then return 0 end
+elseif current then return 0 end
+if current and redis.call('TTL', KEYS[1]) >= tonumber(ARGV[4]) then
+  redis.call('SET', KEYS[1], ARGV[3], 'KEEPTTL')
+else
+  redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+end
+return 1`;

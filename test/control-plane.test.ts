@@ -126,10 +126,17 @@ describe.each([...DIST_CHARTS, ...USER_CHARTS])('$file on a real control plane',
     }
     const servedPods = async () => (await getItems(cp(), ['pods', '-n', namespace])).filter(p => p.metadata.ownerReferences?.[0]?.kind !== 'Job');
     const state = (pod: KubeObject) => ({ pod: pod.metadata.name, node: !!pod.spec.nodeName, ready: pod.status.conditions?.find((c: KubeObject) => c.type === 'Ready')?.status });
-    // An HPA raising its Deployment to minReplicas adds pods while the rollout is watched: those become Ready too.
-    await waitFor('every pod scheduled and Ready', async () => (await servedPods()).every(p => state(p).node && state(p).ready === 'True'), 60_000, 1_000).catch(() => undefined);
-    const served = await servedPods();
-    expect(served.length).toBeGreaterThanOrEqual(running.length);
+    // An HPA raises its Deployment to minReplicas at its first sync, which may come after the
+    // rollout: so every workload's pods are awaited at that count, and checked as last seen.
+    const minPods = (w: KubeObject) => Math.max(w.spec.replicas ?? 1, ...byKind('HorizontalPodAutoscaler')
+      .filter(h => h.spec.scaleTargetRef.kind === w.kind && h.spec.scaleTargetRef.name === w.metadata.name).map(h => h.spec.minReplicas ?? 1));
+    const expected = running.reduce((sum, w) => sum + minPods(w), 0);
+    let served: KubeObject[] = [];
+    await waitFor(`${expected} pods scheduled and Ready`, async () => {
+      served = await servedPods();
+      return served.length >= expected && served.every(p => state(p).node && state(p).ready === 'True');
+    }, 60_000, 1_000).catch(() => undefined);
+    expect(served.length).toBeGreaterThanOrEqual(expected);
     for (const pod of served) expect(state(pod)).toEqual({ pod: pod.metadata.name, node: true, ready: 'True' });
   }, 'placing'));
 

@@ -11,7 +11,7 @@ import { patroniMembers, StackUnderTest } from './local-stack';
 import { sleep, waitFor } from './processes';
 
 /** The member that answers 200 on Patroni's GET /primary, if exactly one does. */
-export async function patroniLeader(stack: LocalStack): Promise<LocalProcess | undefined> {
+async function patroniLeader(stack: LocalStack): Promise<LocalProcess | undefined> {
   const members = patroniMembers(stack);
   const codes = await Promise.all(members.map(m => restStatus(m.pod, '/primary')));
   const leaders = members.filter((_, i) => codes[i] === 200);
@@ -256,9 +256,11 @@ export interface LeaderlessOutage {
 /**
  * With Patroni paused (`patronictl pause`: nothing promotes), kill -9 of the leader's pod under the
  * mixed load through nginx, for `seconds`; then `patronictl resume`, which lets a replica lead,
- * and the old leader's pod started again. Leaves the stack healthy, with `t.primary` the new leader.
+ * and the old leader's pod started again. In synchronous_mode, so that no acknowledged write may be
+ * lost by the promotion. Leaves the stack healthy, with `t.primary` the new leader.
  */
 export async function leaderDownWhilePaused(t: StackUnderTest, seconds: number): Promise<LeaderlessOutage> {
+  await setSynchronousMode(t.stack, true);
   const old = await waitHealthy(t.stack, true);
   await patchClusterConfig(old, { pause: true });
   const survivor = patroniMembers(t.stack).find(m => m !== old)!;

@@ -109,10 +109,11 @@ export class ReadThroughCache {
       // the store that would follow does not happen, or bumps a tag, so what it stores is a miss.
       const [own, ...tagged] = await this.readTogether(key, tags);
       const found = parseVersionKey(own);
-      const tagVersions = tags.length === 0 ? '' : tags.map((tag, i) => `${tag}=${parseVersionKey(tagged[i])?.version ?? 0}`).join(',');
+      const tagVersionKeys = tagged.map(parseVersionKey);
+      const tagVersions = tags.map((tag, i) => `${tag}=${tagVersionKeys[i]?.version ?? 0}`).join(',');
       const json = found && entryValue(own!, found, tagVersions);
       this.count(json === undefined ? 'misses' : 'hits');
-      const token = tags.length === 0 ? found?.token || undefined : latest([found?.token, ...tagged.map(raw => parseVersionKey(raw)?.token)]);
+      const token = latest([found?.token, ...tagVersionKeys.map(parsed => parsed?.token)]);
       // A version key this format cannot read (none is written so) is left alone: nothing is stored over it.
       const store = own === null ? { seen: null, tagVersions } : found && { seen: found.head, tagVersions };
       return { json, token, store };

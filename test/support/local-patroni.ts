@@ -62,10 +62,10 @@ async function patchClusterConfig(member: LocalProcess, patch: Record<string, un
   if (!response.ok) throw new Error(`PATCH /config ${JSON.stringify(patch)} on ${member.pod.name}: ${response.status} ${await response.text()}`);
 }
 
-/** Turns Patroni's synchronous_mode on or off for the cluster, as `patronictl edit-config` does. */
-export async function setSynchronousMode(stack: LocalStack, on: boolean): Promise<void> {
+/** Turns Patroni's synchronous_mode on or off for the cluster, as `patronictl edit-config` does; resolves with the leader once healthy in that mode. */
+export async function setSynchronousMode(stack: LocalStack, on: boolean): Promise<LocalProcess> {
   await patchClusterConfig(await waitHealthy(stack, false), { synchronous_mode: on });
-  await waitHealthy(stack, on);
+  return waitHealthy(stack, on);
 }
 
 /** What a kill -9 of the leader under load did, in seconds from the kill. */
@@ -193,8 +193,7 @@ export function killWindow(report: LoadReport, killedAt: number) {
  * again and times until it serves as a replica. Leaves the stack healthy, with `t.primary` the new leader.
  */
 export async function killLeaderUnderLoad(t: StackUnderTest, synchronous: boolean): Promise<LeaderKill> {
-  await setSynchronousMode(t.stack, synchronous);
-  const old = await waitHealthy(t.stack, synchronous);
+  const old = await setSynchronousMode(t.stack, synchronous);
   let killedAt = 0;
   let newLeader: LocalProcess | undefined;
   const name = `kill -9 of the Patroni leader, ${synchronous ? 'synchronous' : 'asynchronous'} replication`;
@@ -260,8 +259,7 @@ export interface LeaderlessOutage {
  * lost by the promotion. Leaves the stack healthy, with `t.primary` the new leader.
  */
 export async function leaderDownWhilePaused(t: StackUnderTest, seconds: number): Promise<LeaderlessOutage> {
-  await setSynchronousMode(t.stack, true);
-  const old = await waitHealthy(t.stack, true);
+  const old = await setSynchronousMode(t.stack, true);
   await patchClusterConfig(old, { pause: true });
   const survivor = patroniMembers(t.stack).find(m => m !== old)!;
   let killedAt = 0;

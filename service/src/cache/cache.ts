@@ -35,8 +35,9 @@ export interface CacheObserver {
  * version key's content with a new version, entry and all; a bumped tag makes every value stored
  * under its older version a miss (the next load overwrites it, or its TTL reclaims it); and a read
  * that loaded before a write stores nothing (it stores only over the own version it read, by a
- * compare-and-set on the server) or under a tag version no reader accepts. A write leaves its consistency token in the invalidated keys: the next reader reloads
- * with it, so a replica that has not replayed the write cannot refill the cache with stale data.
+ * compare-and-set on the server) or under a tag version no reader accepts. A write leaves its
+ * consistency token in the invalidated keys: the next reader reloads with it, so a replica that
+ * has not replayed the write cannot refill the cache with stale data.
  * Every Redis call has a timeout; on any Redis failure the loader's answer is served. After
  * `BREAKER_FAILURES` failures in a row Redis is skipped for `BREAKER_COOLDOWN_MS`, so a dead
  * Redis costs requests nothing rather than one timeout each.

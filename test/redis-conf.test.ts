@@ -8,7 +8,8 @@ import { cacheClientFromEnv } from '../service/src/cache/client';
 import { Manifest } from './support/manifest-checks';
 import { freePort, ProcessGroup, run, waitFor } from './support/processes';
 import {
-  clusterNodesEnv, infoField, redisCli, RedisNode, runClusterCreate, startRedisCluster, startRedisNode, startSentinelGroup, TEST_REDIS_PASSWORD, TEST_SENTINEL_PASSWORD, testAclPasswords,
+  clusterNodesEnv, infoField, redisCli, RedisNode, runClusterCreate, settledSentinelMaster, startRedisCluster, startRedisNode, startSentinelGroup,
+  TEST_REDIS_PASSWORD, TEST_SENTINEL_PASSWORD, testAclPasswords,
 } from './support/redis';
 
 jest.setTimeout(120_000);
@@ -231,11 +232,8 @@ describe('Sentinel mode from the rendered configs and start scripts', () => {
       const stoppedAt = Date.now();
       await master.stop('SIGKILL');
       // THEN one of the replicas becomes master
-      newMasterPort = await waitFor('a new master', async () => {
-        const [, port] = (await redisCli(sentinels[0].port, ['--raw', 'sentinel', 'get-master-addr-by-name', masterName], TEST_SENTINEL_PASSWORD)).trim().split('\n');
-        return Number(port) !== master.port ? Number(port) : undefined;
-      }, 30_000, 200);
-      console.warn(`sentinel failover: ${Date.now() - stoppedAt} ms (down-after 1000 ms)`);
+      newMasterPort = await settledSentinelMaster(sentinels.map(s => s.port), masterName, master.port, (port, args) => redisCli(port, args, TEST_SENTINEL_PASSWORD));
+      console.warn(`sentinel failover, until every Sentinel names the new master: ${Date.now() - stoppedAt} ms (down-after 1000 ms)`);
       expect(replicas.map(r => r.port)).toContain(newMasterPort);
       expect(infoField(await redisCli(newMasterPort, ['info', 'replication']), 'role')).toBe('master');
       // AND the Sentinel client writes to it and reads the data written before

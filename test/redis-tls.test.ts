@@ -10,7 +10,8 @@ import { findObject } from './support/find';
 import { Manifest } from './support/manifest-checks';
 import { ProcessGroup, run, sleep, waitFor } from './support/processes';
 import {
-  infoField, redisCli, RedisNode, startRedisCluster, startSentinelGroup, TEST_REDIS_PASSWORD, TEST_SENTINEL_PASSWORD, testAclPasswords,
+  infoField, redisCli, RedisNode, settledSentinelMaster, startRedisCluster, startSentinelGroup, TEST_REDIS_PASSWORD, TEST_SENTINEL_PASSWORD,
+  testAclPasswords,
 } from './support/redis';
 import { certificateFingerprint, makeCertificates, renewCertificate, servedFingerprint } from './support/tls';
 
@@ -279,10 +280,7 @@ describe('Sentinel mode over TLS, from the rendered configs and start scripts', 
     // WHEN the master is killed
     await master.stop('SIGKILL');
     // THEN the Sentinels agree on a replica over TLS
-    const newPort = await waitFor('a new master', async () => {
-      const [, port] = (await askSentinel(sentinels[0].port, ['--raw', 'sentinel', 'get-master-addr-by-name', masterName])).trim().split('\n');
-      return Number(port) !== master.port ? Number(port) : undefined;
-    }, 30_000, 200);
+    const newPort = await settledSentinelMaster(sentinels.map(s => s.port), masterName, master.port, askSentinel);
     newMaster = replicas.find(r => r.port === newPort)!;
     await waitFor('the promoted replica to be master', async () => infoField(await cli(newMaster.port, ['info', 'replication']), 'role') === 'master');
     // AND the cache client finds it through the Sentinels and writes to it over verified TLS (2.6-9.5 s after the kill at load 15-17)

@@ -274,3 +274,28 @@ export async function startSentinelGroup(
   }
   return { masterName, master, replicas, sentinels };
 }
+
+/** The fields of `SENTINEL MASTER <name>` as redis-cli prints them (a name line, then its value line). */
+function sentinelFields(reply: string): Record<string, string> {
+  const lines = reply.trim().split('\n');
+  return Object.fromEntries(Array.from({ length: Math.floor(lines.length / 2) }, (_, i) => [lines[2 * i], lines[2 * i + 1]]));
+}
+
+/**
+ * The port of the master the Sentinels settled on after the one on `oldPort` failed: every Sentinel
+ * names it, and none is failing over or sees it down. Not the first new master one Sentinel names:
+ * two Sentinels that see the failure together can each be elected, in epochs of their own, and
+ * promote different replicas; the higher epoch's promotion is the one all end on (seen in a loaded
+ * CI: one Sentinel named the first promoted replica, and all of them then the other).
+ */
+export async function settledSentinelMaster(
+  sentinelPorts: number[], masterName: string, oldPort: number, ask: (port: number, args: string[]) => Promise<string>, timeoutMs = 30_000,
+): Promise<number> {
+  return waitFor('every Sentinel to name the same new master, with no failover in progress', async () => {
+    const views = await Promise.all(sentinelPorts.map(async port => sentinelFields(await ask(port, ['sentinel', 'master', masterName]))));
+    const ports = new Set(views.map(view => view.port));
+    const unsettled = views.some(view => view.flags === undefined || /failover_in_progress|o_down|s_down/.test(view.flags));
+    const [port] = [...ports].map(Number);
+    return ports.size === 1 && port !== oldPort && !unsettled ? port : undefined;
+  }, timeoutMs, 200);
+}

@@ -10,7 +10,7 @@ import { findObject } from './support/find';
 import { Manifest } from './support/manifest-checks';
 import { ProcessGroup, run, sleep, waitFor } from './support/processes';
 import {
-  infoField, redisCli, RedisNode, settledSentinelMaster, startRedisCluster, startSentinelGroup, TEST_REDIS_PASSWORD, TEST_SENTINEL_PASSWORD,
+  infoField, redisCli, RedisNode, sentinelEvents, settledSentinelMaster, startRedisCluster, startSentinelGroup, TEST_REDIS_PASSWORD, TEST_SENTINEL_PASSWORD,
   testAclPasswords,
 } from './support/redis';
 import { certificateFingerprint, makeCertificates, renewCertificate, servedFingerprint } from './support/tls';
@@ -291,7 +291,9 @@ describe('Sentinel mode over TLS, from the rendered configs and start scripts', 
     // WHEN the old master's pod comes back: its start script asks the Sentinels over TLS, with their password
     await master.restart();
     // THEN it replicates the new master and has what was written before
-    expect(readFileSync(`${master.dir}/run/redis.conf`, 'utf8')).toContain(`\nreplicaof 127.0.0.1 ${newPort}\n`);
+    const replicaOf = /^replicaof .*$/m.exec(readFileSync(`${master.dir}/run/redis.conf`, 'utf8'))?.[0];
+    const expected = `replicaof 127.0.0.1 ${newPort}`;
+    expect({ replicaOf, sentinelEvents: replicaOf === expected ? [] : sentinelEvents(sentinels) }).toEqual({ replicaOf: expected, sentinelEvents: [] });
     await waitFor('the old master to sync from the new one over TLS', async () => {
       const replication = await cli(master.port, ['info', 'replication']);
       return infoField(replication, 'master_port') === String(newPort) && infoField(replication, 'master_link_status') === 'up';

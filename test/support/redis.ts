@@ -299,3 +299,9 @@ export async function settledSentinelMaster(
     return ports.size === 1 && port !== oldPort && !unsettled ? port : undefined;
   }, timeoutMs, 200);
 }
+
+/** The failover events in the Sentinels' logs (who saw the master down, who was elected in which epoch, which replica each promoted), to tell why a test's master is not the one expected. */
+export function sentinelEvents(sentinels: SentinelNode[]): string[] {
+  const event = /[+-](sdown|odown|new-epoch|try-failover|elected-leader|selected-slave|failover-abort\S*|failover-end|switch-master) /;
+  return sentinels.flatMap((sentinel, i) => sentinel.output().split('\n').filter(line => event.test(line)).map(line => `sentinel ${i}: ${line.trim()}`));
+}

@@ -232,7 +232,7 @@ describe('Sentinel mode from the rendered configs and start scripts', () => {
       const stoppedAt = Date.now();
       await master.stop('SIGKILL');
       // THEN one of the replicas becomes master
-      newMasterPort = await settledSentinelMaster(sentinels.map(s => s.port), masterName, master.port, (port, args) => redisCli(port, args, TEST_SENTINEL_PASSWORD));
+      newMasterPort = await settledSentinelMaster(sentinels, masterName, master.port, (port, args) => redisCli(port, args, TEST_SENTINEL_PASSWORD));
       console.warn(`sentinel failover, until every Sentinel names the new master: ${Date.now() - stoppedAt} ms (down-after 1000 ms)`);
       expect(replicas.map(r => r.port)).toContain(newMasterPort);
       expect(infoField(await redisCli(newMasterPort, ['info', 'replication']), 'role')).toBe('master');

@@ -280,7 +280,7 @@ describe('Sentinel mode over TLS, from the rendered configs and start scripts', 
     // WHEN the master is killed
     await master.stop('SIGKILL');
     // THEN the Sentinels agree on a replica over TLS
-    const newPort = await settledSentinelMaster(sentinels.map(s => s.port), masterName, master.port, askSentinel);
+    const newPort = await settledSentinelMaster(sentinels, masterName, master.port, askSentinel);
     newMaster = replicas.find(r => r.port === newPort)!;
     await waitFor('the promoted replica to be master', async () => infoField(await cli(newMaster.port, ['info', 'replication']), 'role') === 'master');
     // AND the cache client finds it through the Sentinels and writes to it over verified TLS (2.6-9.5 s after the kill at load 15-17)

@@ -289,15 +289,15 @@ function sentinelFields(reply: string): Record<string, string> {
  * CI: one Sentinel named the first promoted replica, and all of them then the other).
  */
 export async function settledSentinelMaster(
-  sentinelPorts: number[], masterName: string, oldPort: number, ask: (port: number, args: string[]) => Promise<string>, timeoutMs = 30_000,
+  sentinels: SentinelNode[], masterName: string, oldPort: number, ask: (port: number, args: string[]) => Promise<string>,
 ): Promise<number> {
   return waitFor('every Sentinel to name the same new master, with no failover in progress', async () => {
-    const views = await Promise.all(sentinelPorts.map(async port => sentinelFields(await ask(port, ['sentinel', 'master', masterName]))));
+    const views = await Promise.all(sentinels.map(async sentinel => sentinelFields(await ask(sentinel.port, ['sentinel', 'master', masterName]))));
     const ports = new Set(views.map(view => view.port));
     const unsettled = views.some(view => view.flags === undefined || /failover_in_progress|o_down|s_down/.test(view.flags));
     const [port] = [...ports].map(Number);
     return ports.size === 1 && port !== oldPort && !unsettled ? port : undefined;
-  }, timeoutMs, 200);
+  }, 30_000, 200);
 }
 
 /** The failover events in the Sentinels' logs (who saw the master down, who was elected in which epoch, which replica each promoted), to tell why a test's master is not the one expected. */

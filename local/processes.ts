@@ -87,6 +87,36 @@ export async function run(command: string, args: string[], options: { env?: Node
 }
 
 /**
+ * The last `limit` characters of a process's output. Chunks are joined only when the text is asked
+ * for or twice the limit has come in: joining and cutting the whole tail on every chunk copied 64 kB
+ * per line of a process logging each request.
+ */
+export class OutputTail {
+  private chunks: string[] = [];
+  private length = 0;
+
+  constructor(private readonly limit: number) {}
+
+  public add(chunk: Buffer | string): void {
+    const text = chunk.toString();
+    this.chunks.push(text);
+    this.length += text.length;
+    if (this.length > 2 * this.limit) this.compact();
+  }
+
+  public text(): string {
+    this.compact();
+    return this.chunks[0];
+  }
+
+  private compact(): void {
+    const tail = this.chunks.join('').slice(-this.limit);
+    this.chunks = [tail];
+    this.length = tail.length;
+  }
+}
+
+/**
  * Long-running processes and temp dirs a suite starts, stopped and removed by `cleanup()`
  * (call it in `afterAll`, so it also runs when a test fails).
  */
@@ -103,11 +133,11 @@ export class ProcessGroup {
     const { logFile, ...spawnOptions } = options;
     const [file, argv] = options.asUser && isRoot ? ['runuser', ['-u', options.asUser, '--', command, ...args]] : [command, args];
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
-    let output = '';
+    const output = new OutputTail(64_000);
     // A stream, not a write per chunk on the event loop that also runs the stack's forwarders.
     const log = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
     const keep = (chunk: Buffer) => {
-      output = (output + chunk).slice(-64_000);
+      output.add(chunk);
       log?.write(chunk);
     };
     child.on('close', () => log?.end());
@@ -115,7 +145,7 @@ export class ProcessGroup {
     child.stderr?.on('data', keep);
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
-    return { child, output: () => output };
+    return { child, output: () => output.text() };
   }
 
   /** A new temp dir, removed at cleanup; readable by every user so servers run as `postgres` can use it. */

@@ -7,9 +7,28 @@ import {
   loopbackNginxConf, loopbackPatroniConf, loopbackPgHba, loopbackPostgresConf, loopbackRedisConf, POD_NETWORK_ADDRESS, withPostgresSettings,
 } from '../local/loopback';
 import { patroniStoreMissing } from '../local/patroni';
+import { OutputTail } from '../local/processes';
 import { localPodCount } from '../local/stack';
 import { loadShapeUnder } from './support/local-stack';
 import { patroniChart } from './support/patroni';
+
+test('a process\'s output tail keeps its last characters across chunks, whatever their sizes, and is empty before any', () => {
+  const tail = new OutputTail(10);
+  expect(tail.text()).toBe('');
+  const written: string[] = [];
+  const read: Array<[string, string]> = [];
+  for (let i = 0; i < 50; i++) {
+    const chunk = `${i}:${'x'.repeat(i % 7)};`;
+    written.push(chunk);
+    tail.add(i % 2 === 0 ? Buffer.from(chunk) : chunk);
+    // Read now and then, so that chunks also pile up past twice the limit between two reads.
+    if (i % 9 === 0) read.push([tail.text(), written.join('').slice(-10)]);
+  }
+  read.push([tail.text(), written.join('').slice(-10)]);
+  expect(read.map(([got]) => got)).toEqual(read.map(([, wanted]) => wanted));
+  tail.add('a much longer chunk than the limit');
+  expect(tail.text()).toBe(' the limit');
+});
 
 test('postgresql.conf on loopback: address, port and shared_buffers replaced, every other line kept', () => {
   const conf = "listen_addresses = '*'\nport = 5432\nshared_buffers = '1GB'\nwal_level = replica\n";

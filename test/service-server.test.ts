@@ -58,6 +58,17 @@ function send(port: number, method: string, path: string, body?: unknown, header
   });
 }
 
+/** A GET its client gives up on `ms` after sending it; resolves once its connection is closed. */
+function abandon(port: number, path: string, headers: Record<string, string>, ms: number): Promise<void> {
+  return new Promise(resolve => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent: false, headers: { Connection: 'close', ...headers } });
+    req.on('error', () => resolve());
+    req.on('close', () => resolve());
+    req.end();
+    setTimeout(() => req.destroy(), ms);
+  });
+}
+
 async function startServer(extraEnv: Record<string, string>): Promise<{ port: number; child: ChildProcess; exited: Promise<number | null>; output: () => string }> {
   const port = await freePort();
   let output = '';
@@ -143,12 +154,15 @@ test('the built server puts the request id on its request and error lines and in
   const server = await startServer({ SERVICE_VERSION: '3.1.4', METRICS_PREFIX: 'fastnext', READ_POLICY: 'primary', PG_STATEMENT_TIMEOUT_MS: '300' });
   const missing = '00000000-0000-4000-8000-000000000000';
 
-  // WHEN a request answers 200, and one fails because the primary stops answering
+  // WHEN a request answers 200, one fails because the primary stops answering, and the client of
+  // another gives up on it first (the read's deadline is the statement timeout plus 1 s)
   const ok = await send(server.port, 'GET', '/api/v1/items?limit=1', undefined, { 'X-Request-ID': 'rid-ok-1' });
   pg.primary.freeze(true);
   let failed: Answer;
   try {
+    const abandoned = abandon(server.port, `/api/v1/items/${missing}?fields=all`, { 'X-Request-ID': 'rid-abandoned-1' }, 100);
     failed = await send(server.port, 'GET', `/api/v1/items/${missing}`, undefined, { 'X-Request-ID': 'rid-fail-1' });
+    await abandoned;
   } finally {
     pg.primary.freeze(false);
   }
@@ -164,6 +178,11 @@ test('the built server puts the request id on its request and error lines and in
   const lines = server.output().split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line));
   expect(lines.filter(l => l.requestId === ok.requestId)).toEqual([
     expect.objectContaining({ level: 30, msg: 'request', clientRequestId: 'rid-ok-1', method: 'GET', path: '/api/v1/items', status: 200, ms: expect.any(Number) }),
+  ]);
+  expect(lines.find(l => l.requestId === ok.requestId)).not.toHaveProperty('aborted');
+  // The line of a request whose client left first says so, its path without the query string.
+  expect(lines.filter(l => l.clientRequestId === 'rid-abandoned-1' && l.msg === 'request')).toEqual([
+    expect.objectContaining({ level: 30, requestId: expect.stringMatching(uuid), method: 'GET', path: `/api/v1/items/${missing}`, aborted: true, ms: expect.any(Number) }),
   ]);
   expect(lines.filter(l => l.requestId === failed.requestId)).toEqual([
     expect.objectContaining({ level: 50, msg: 'request failed', clientRequestId: 'rid-fail-1', path: `/api/v1/items/${missing}` }),

@@ -150,6 +150,7 @@ export const requestCost: Scenario = {
       method: [
         `wrk straight to each backend (no nginx: the figure is the backend's cost), 2 threads, ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds rotating which of the pair goes first, after 2 s of warm-up each.`,
         PINNED ? `Every backend pinned to core ${BACKEND_CPU} and wrk to core ${LOAD_CPU} (taskset); PostgreSQL and Redis not pinned.` : 'One core: nothing pinned.',
+        'The service runs at its default log level, info: one JSON request line per request on stdout, a pipe the bench reads, as a pod\'s is read. The bare handlers log nothing.',
         'Writes send a write token (Authorization: Bearer, signed with the stack\'s key); without one they are 401s.',
         'Bare handlers (bench/bare-backends.ts): Express with one route and the same client: node-redis GET of the stored value sent as is; postgres.js running the service\'s item query on the same replica or primary; the same insert transaction and LSN read for a write.',
         'CPU per request: utime + stime of the backend process from /proc/<pid>/stat over the run, divided by the requests wrk counted. Ratios are taken within a round, then the median. Write system calls per request: syscw of /proc/<pid>/io over the run, likewise.',

@@ -7,7 +7,7 @@ import { migrate } from '../../service/src/db/migrations';
 import { TEST_AUTH_ENV, writeHeaders } from '../../test/support/auth';
 import { loopbackNginxOptions, startNginx } from '../../test/support/nginx';
 import { ReplicatedPostgres, startReplicatedPostgres } from '../../test/support/postgres';
-import { freePort, ProcessGroup, run, stopChild, waitFor } from '../../test/support/processes';
+import { freePort, OutputTail, ProcessGroup, run, stopChild, waitFor } from '../../test/support/processes';
 import { RedisNode, startRedisCluster, TEST_REDIS_PASSWORD } from '../../test/support/redis';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -79,7 +79,8 @@ export function serviceEnv(stack: Stack, options: { cache: boolean; readPolicy: 
     DATABASE_URL: stack.pg.databaseUrl,
     POSTGRES_READ_REPLICAS: stack.pg.replicaHosts,
     READ_POLICY: options.readPolicy,
-    LOG_LEVEL: 'warn',
+    // The service's default level: its request line (one per request) is part of what a request costs.
+    LOG_LEVEL: 'info',
     ...TEST_AUTH_ENV,
     ...(options.cache ? { REDIS_CLUSTER_NODES: stack.redisNodes, REDIS_PASSWORD: TEST_REDIS_PASSWORD } : {}),
   };
@@ -105,21 +106,21 @@ export function syscalls(pid: number): { reads: number; writes: number } {
 /** `cpus`: pin the process to these cores (taskset's list, e.g. "1"), which taskset then execs, keeping the pid. */
 export async function startBackend(group: ProcessGroup, args: string[], env: Record<string, string>, readyPath: string, cpus?: string): Promise<Backend> {
   const port = await freePort();
-  let output = '';
+  const output = new OutputTail(64_000);
   const [command, commandArgs] = cpus === undefined ? [process.execPath, args] : ['taskset', ['-c', cpus, process.execPath, ...args]];
   const child = spawn(command, commandArgs, {
     cwd: ROOT, env: { PATH: process.env.PATH, PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.on('data', chunk => { output = (output + chunk).slice(-64_000); });
-  child.stderr!.on('data', chunk => { output = (output + chunk).slice(-64_000); });
+  child.stdout!.on('data', (chunk: Buffer) => output.add(chunk));
+  child.stderr!.on('data', (chunk: Buffer) => output.add(chunk));
   // SIGTERM: a clean exit, so a `--cpu-prof` profile gets written.
   group.onCleanup(() => stopChild(child, 10_000));
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${args.join(' ')} to be ready on ${port}`, async () => {
-    if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${output}`);
+    if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${output.text()}`);
     return (await fetch(`${url}${readyPath}`)).ok;
   }, 60_000, 100);
-  return { port, child, output: () => output, url };
+  return { port, child, output: () => output.text(), url };
 }
 
 /** The built reference service (service/dist/server.js) as a real process; `nodeArgs` e.g. `--cpu-prof`. */

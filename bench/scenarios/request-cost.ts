@@ -1,6 +1,7 @@
 import { cpus } from 'os';
 import { Scenario } from '../support/context';
 import { load as wrk } from '../support/node-load';
+import { descendants, pin } from '../support/priority';
 import { Figure } from '../support/report';
 import { Backend, cpuSeconds, serviceEnv, Stack, startBackend, syscalls } from '../support/stack';
 import { median } from '../support/stats';
@@ -11,8 +12,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const READ_ITEMS = 1000;
 /**
- * The backends are pinned to one core and wrk to the other (taskset), so on a shared machine a
- * backend's requests/s are its one core's, as a pod's are; unpinned on a machine of one core.
+ * The backends are pinned to one core and wrk, PostgreSQL and Redis to the other (taskset), so on a
+ * shared machine a backend's requests/s are its one core's, as a pod's are, and no server's work
+ * lands on the core measured (about halves the spread of a ratio's rounds, 2026-12-07); unpinned
+ * on a machine of one core.
  */
 const PINNED = cpus().length >= 2;
 const BACKEND_CPU = '1';
@@ -113,6 +116,32 @@ function pairFigures(pair: Pair, runs: Partial<Record<Role, Measured[]>>): Figur
   ];
 }
 
+/** One pair's backends started, warmed and measured in rotating rounds; their figures. */
+async function measurePair(stack: Stack, pair: Pair, nodeArgs: string[]): Promise<Figure[]> {
+  const itemPaths = stack.items.slice(0, READ_ITEMS).map(id => `/api/v1/items/${id}`);
+  const backends = await startPair(stack, pair, nodeArgs);
+  const roles = Object.keys(backends) as Role[];
+  const load = (backend: Backend, seconds: number) => () => {
+    const common = { url: backend.url, seconds, connections: CONNECTIONS, dir: stack.dir, cpus: PINNED ? LOAD_CPU : undefined };
+    return wrk(pair.id === 'write'
+      ? { ...common, paths: ['/api/v1/items'], method: 'POST', body: JSON.stringify({ name: 'bench write', payload: { n: 1 } }), headers: { 'Content-Type': 'application/json', ...stack.writeHeaders } }
+      : { ...common, paths: itemPaths });
+  };
+  // Every item read once through each service first: the cache holds them all, so (b) only hits.
+  for (const role of pair.id === 'cache' ? roles.filter(r => r !== 'bare') : []) {
+    for (const path of itemPaths) await (await fetch(`${backends[role]!.url}${path}`)).arrayBuffer();
+  }
+  for (const role of roles) await load(backends[role]!, 2)();
+  const runs: Partial<Record<Role, Measured[]>> = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotating which goes first, so none always meets the machine in the same state.
+    const order = roles.map((_, i) => roles[(i + round) % roles.length]);
+    for (const role of order) (runs[role] ??= []).push(await measure(backends[role]!, load(backends[role]!, SECONDS)));
+  }
+  for (const role of roles) backends[role]!.child.kill('SIGTERM');
+  return pairFigures(pair, runs);
+}
+
 /** Each service path against a bare Express handler doing the same Redis GET or query, CPU per request measured. */
 export const requestCost: Scenario = {
   id: 'request-cost',
@@ -120,36 +149,20 @@ export const requestCost: Scenario = {
   async run(context) {
     const stack = await context.stack();
     const nodeArgs = context.profileDir ? ['--cpu-prof', '--cpu-prof-dir', context.profileDir] : [];
-    const itemPaths = stack.items.slice(0, READ_ITEMS).map(id => `/api/v1/items/${id}`);
+    // PostgreSQL and Redis beside the load generator while measuring, so that the backend measured
+    // has its core to itself; given back every core after, for the scenarios that share the stack.
+    if (PINNED) await pin(descendants(), LOAD_CPU);
     const figures: Figure[] = [];
-    for (const pair of PAIRS) {
-      const backends = await startPair(stack, pair, nodeArgs);
-      const roles = Object.keys(backends) as Role[];
-      const load = (backend: Backend, seconds: number) => () => {
-        const common = { url: backend.url, seconds, connections: CONNECTIONS, dir: stack.dir, cpus: PINNED ? LOAD_CPU : undefined };
-        return wrk(pair.id === 'write'
-          ? { ...common, paths: ['/api/v1/items'], method: 'POST', body: JSON.stringify({ name: 'bench write', payload: { n: 1 } }), headers: { 'Content-Type': 'application/json', ...stack.writeHeaders } }
-          : { ...common, paths: itemPaths });
-      };
-      // Every item read once through each service first: the cache holds them all, so (b) only hits.
-      for (const role of pair.id === 'cache' ? roles.filter(r => r !== 'bare') : []) {
-        for (const path of itemPaths) await (await fetch(`${backends[role]!.url}${path}`)).arrayBuffer();
-      }
-      for (const role of roles) await load(backends[role]!, 2)();
-      const runs: Partial<Record<Role, Measured[]>> = {};
-      for (let round = 0; round < ROUNDS; round++) {
-        // Rotating which goes first, so none always meets the machine in the same state.
-        const order = roles.map((_, i) => roles[(i + round) % roles.length]);
-        for (const role of order) (runs[role] ??= []).push(await measure(backends[role]!, load(backends[role]!, SECONDS)));
-      }
-      figures.push(...pairFigures(pair, runs));
-      for (const role of roles) backends[role]!.child.kill('SIGTERM');
+    try {
+      for (const pair of PAIRS) figures.push(...await measurePair(stack, pair, nodeArgs));
+    } finally {
+      if (PINNED) await pin(descendants(), `0-${cpus().length - 1}`);
     }
     return {
       figures,
       method: [
         `wrk straight to each backend (no nginx: the figure is the backend's cost), 2 threads, ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds rotating which of the pair goes first, after 2 s of warm-up each.`,
-        PINNED ? `Every backend pinned to core ${BACKEND_CPU} and wrk to core ${LOAD_CPU} (taskset); PostgreSQL and Redis not pinned.` : 'One core: nothing pinned.',
+        PINNED ? `Every backend pinned to core ${BACKEND_CPU}, and wrk, PostgreSQL and Redis to core ${LOAD_CPU} (taskset), so the backend measured has its core to itself.` : 'One core: nothing pinned.',
         'The service runs at its default log level, info: one JSON request line per request on stdout, a pipe the bench reads, as a pod\'s is read. The bare handlers log nothing.',
         'Writes send a write token (Authorization: Bearer, signed with the stack\'s key); without one they are 401s.',
         'Bare handlers (bench/bare-backends.ts): Express with one route and the same client: node-redis GET of the stored value sent as is; postgres.js running the service\'s item query on the same replica or primary; the same insert transaction and LSN read for a write.',

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'fs';
 import { setPriority } from 'os';
+import { run } from '../../test/support/processes';
 
 /** The pids of every process started by `root`, at any depth (from /proc). */
 export function descendants(root = process.pid): number[] {
@@ -41,5 +42,16 @@ export function renice(pids: number[], priority: number): void {
         // exited meanwhile
       }
     }
+  }
+}
+
+/**
+ * Pins every thread of `pids` to the cores in `cpus` (taskset's list, e.g. "0"); a process started
+ * later by one of them (a PostgreSQL backend forked for a new connection) inherits it.
+ */
+export async function pin(pids: number[], cpus: string): Promise<void> {
+  for (const pid of pids) {
+    // A process that exited since it was listed has nothing to pin.
+    await run('taskset', ['-a', '-p', '-c', cpus, String(pid)]).catch(() => undefined);
   }
 }

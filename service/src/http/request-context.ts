@@ -93,7 +93,7 @@ function beginRequest(req: Request, res: Response): void {
 /**
  * The request line, as the response's `close` listener: one function for every response, with the
  * logger itself rather than the request's child (issue 22: a closure, a listener and a child
- * logger per request were about a fifth of a replica read's CPU at the default level, info).
+ * logger per request were about a seventh of a replica read's CPU at the default level, info).
  */
 function logRequestLine(this: LoggedResponse): void {
   const req = this.req;

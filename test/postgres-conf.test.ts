@@ -135,9 +135,10 @@ test('a replica down past max_slot_wal_keep_size: its slot is invalidated, the p
   });
   const slot = () => small.primary.sql('select coalesce(wal_status, \'-\'), xmin is not null from pg_replication_slots');
   await waitFor('the replica to hold back vacuum through its slot', async () => (await slot()) === 'reserved|t', 30_000, 200);
-  // WHEN the replica is down while 300 MB of WAL is written
+  // WHEN the replica is down while 300 MB of WAL is written (to a table autovacuum leaves alone: its
+  // analyze would hold the lock and the snapshot the vacuum below needs)
   await small.replicas[0].stop('fast');
-  await small.primary.sql('create table filler (x text); insert into filler select repeat(\'x\', 1000) from generate_series(1, 300000)', 'app');
+  await small.primary.sql('create table filler (x text) with (autovacuum_enabled = false); insert into filler select repeat(\'x\', 1000) from generate_series(1, 300000)', 'app');
   await small.primary.sql('checkpoint');
   // THEN the slot is lost and pg_wal is bounded by the slot's share and max_wal_size
   expect(await slot()).toMatch(/^lost\|/);
@@ -145,6 +146,15 @@ test('a replica down past max_slot_wal_keep_size: its slot is invalidated, the p
   expect(walBytes).toBeLessThan(200 * 2 ** 20);
   // AND vacuum is no longer held back by the dead replica's snapshot: every deleted row goes, the table is truncated
   await small.primary.sql('delete from filler where true', 'app');
-  await small.primary.sql('vacuum filler', 'app');
-  expect(await small.primary.sql('select pg_relation_size(\'filler\')', 'app')).toBe('0');
+  // A snapshot some other backend holds for a moment (autovacuum analyzing another table) also keeps
+  // the rows: vacuum again until none is left; a slot still holding them back would keep them for good.
+  // (The lost slot still shows its xmin; PostgreSQL no longer counts it.)
+  const truncated = await waitFor('vacuum to remove every deleted row and truncate the table', async () => {
+    await small.primary.sql('vacuum filler', 'app');
+    return await small.primary.sql('select pg_relation_size(\'filler\')', 'app') === '0';
+  }, 10_000, 500).catch(() => false);
+  const holders = truncated ? '' : await small.primary.sql(
+    'select string_agg(format(\'%s %s xmin %s\', backend_type, coalesce(query, \'\'), backend_xmin), \'; \') from pg_stat_activity where backend_xmin is not null and pid <> pg_backend_pid() '
+    + 'union all select string_agg(format(\'slot %s xmin %s catalog_xmin %s\', slot_name, xmin, catalog_xmin), \'; \') from pg_replication_slots', 'app');
+  expect({ truncated, holders }).toEqual({ truncated: true, holders: '' });
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'crypto';
 import express, { Request, RequestHandler, Response } from 'express';
 import { Logger } from 'pino';
 import { logger } from '../logger';
+import { markStart, nanosSinceStart } from './request-start';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -31,11 +32,9 @@ export function sanitizeClientRequestId(raw: string | undefined): string | undef
 const CLIENT_REQUEST_ID = Symbol('clientRequestId');
 /** The request's child logger, once made. */
 const CHILD_LOG = Symbol('log');
-/** When the request began (process.hrtime.bigint()), kept on its response for the request line. */
-const STARTED = Symbol('started');
 
 type ContextRequest = Request & { [CLIENT_REQUEST_ID]?: string; [CHILD_LOG]?: Logger };
-type LoggedResponse = Response & { [STARTED]: bigint; req: ContextRequest };
+type LoggedResponse = Response & { req: ContextRequest };
 
 /** The log fields that tie a line to its request: the service's id, and the client's when it sent one. */
 function requestIds(req: ContextRequest): { requestId: string; clientRequestId?: string } {
@@ -86,7 +85,7 @@ function beginRequest(req: Request, res: Response): void {
   (req as ContextRequest)[CLIENT_REQUEST_ID] = sanitizeClientRequestId(req.get(REQUEST_ID_HEADER));
   res.setHeader(REQUEST_ID_HEADER, req.id);
   if (!logger.isLevelEnabled('info')) return;
-  (res as LoggedResponse)[STARTED] = process.hrtime.bigint();
+  markStart(res);
   res.on('close', logRequestLine);
 }
 
@@ -97,7 +96,7 @@ function beginRequest(req: Request, res: Response): void {
  */
 function logRequestLine(this: LoggedResponse): void {
   const req = this.req;
-  const ms = Math.round(Number(process.hrtime.bigint() - this[STARTED]) / 1e5) / 10;
+  const ms = Math.round(nanosSinceStart(this) / 1e5) / 10;
   // The path only: a query string may carry what a log should not keep.
   const url = req.originalUrl;
   const query = url.indexOf('?');

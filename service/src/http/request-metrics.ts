@@ -1,4 +1,5 @@
 import { Request, RequestHandler, Response, Router } from 'express';
+import { markStart, nanosSinceStart } from './request-start';
 
 type RequestLabels = Readonly<{ method: string; route: string; status: string }>;
 type GuideLabels = Readonly<{ method: string; endpoint: string; status: string }>;
@@ -82,9 +83,6 @@ export class RequestLabelCache<T> {
   }
 }
 
-/** When a response's request started (process.hrtime.bigint()), kept on the response for the shared finish listener. */
-const STARTED = Symbol('started');
-type TimedResponse = Response & { [STARTED]: bigint };
 
 /** Counts every request and times it from here to its response's last byte, by method, route pattern and status. */
 export function requestMetrics(
@@ -105,15 +103,15 @@ export function requestTimer(
     requests: requests.labels(labels), duration: duration.labels(labels), guide: guideRequests?.labels(guide),
   }));
   // One listener for every response (no closure per request): the response holds its request and start.
-  function finished(this: TimedResponse): void {
+  function finished(this: Response): void {
     const req = this.req;
     const series = cache.labels(cache.route(req), req.method, this.statusCode);
     series.requests.inc();
     series.guide?.inc();
-    series.duration.observe(Number(process.hrtime.bigint() - this[STARTED]) / 1e9);
+    series.duration.observe(nanosSinceStart(this) / 1e9);
   }
   return res => {
-    (res as TimedResponse)[STARTED] = process.hrtime.bigint();
+    markStart(res);
     res.on('finish', finished);
   };
 }

@@ -185,6 +185,42 @@ test('behind one balanced address (two replicas, one with replay paused), a read
   }
 });
 
+test('a read with a token runs after its check: replay reaching the token while the read runs does not pass a snapshot taken before it', async () => {
+  // GIVEN a replica with replay paused (its lag bound high: it stays healthy), and a statement that, once
+  // its snapshot is taken, resumes replay and waits (at most 1 s) until the replica has replayed `token`
+  await pg.primary.sql(`create or replace function resume_replay_until(token pg_lsn) returns boolean language plpgsql security definer as $$
+    begin
+      if pg_is_in_recovery() then
+        perform pg_wal_replay_resume();
+        for attempt in 1..100 loop
+          exit when pg_last_wal_replay_lsn() >= token;
+          perform pg_sleep(0.01);
+        end loop;
+      end if;
+      return true;
+    end $$`, 'app');
+  const replica = pg.replicas[0];
+  const router = new QueryRouter(databaseConfigFromEnv({
+    DATABASE_URL: pg.databaseUrl, POSTGRES_READ_REPLICAS: `127.0.0.1:${replica.port}`, REPLICA_MAX_LAG_MS: '600000',
+    REPLICA_CHECK_INTERVAL_MS: String(HEALTH_INTERVAL_MS), PG_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
+  }));
+  try {
+    await router.start();
+    await waitFor('the replica to have the function', async () => await replica.sql('select count(*) from pg_proc where proname = \'resume_replay_until\'', 'app') === '1');
+    await replica.sql('select pg_wal_replay_pause()');
+    await waitFor('replay paused', async () => await replica.sql('select pg_get_wal_replay_pause_state()') === 'paused');
+    // WHEN an item is written and read with the write's token by that statement
+    const { result: id, token } = await router.write(async sql => (await sql<Array<{ id: string }>>`insert into items (name) values ('check first') returning id`)[0].id);
+    const [row] = await router.read(sql => sql<Array<{ seen: number; resumed: boolean }>>`select (select count(*) from items where id = ${id})::int as seen, resume_replay_until(${token}::pg_lsn) as resumed`, token);
+    // THEN it sees the item: the check ran first, found replay short of the token and sent the read to the primary.
+    // (Run before the check, the read's snapshot lacked the item and the check, after the resume, passed it.)
+    expect(row).toEqual({ seen: 1, resumed: true });
+  } finally {
+    await replica.sql('select pg_wal_replay_resume()');
+    await router.close();
+  }
+});
+
 test('while the primary\'s address reaches a member still in recovery (Patroni\'s new leader before its promotion ends): writes are unavailable, and a read whose token this instance never saw is served by a replica that replayed it, never by that member', async () => {
   // GIVEN a write this router never saw (another instance's), replayed by both replicas
   const id = await replicatedItem('written elsewhere');

@@ -249,11 +249,14 @@ export class QueryRouter {
    * `fn` in one read-only transaction with the check that the server has replayed `wanted`; its
    * result only when it has. The two are sent together (one round trip): a read-only statement
    * whose answer is dropped costs less than waiting for the check, and on a standby a later
-   * statement's snapshot holds everything replayed before it.
+   * statement's snapshot holds everything replayed before it. So the check must run first:
+   * `execute()` queues it now. postgres.js queues a query when something first awaits it, and
+   * `withTimeout`'s race does so a microtask late, after `fn`'s query: the read ran first, and a
+   * replay landing between the two made a snapshot without the write pass the check.
    */
   private async readIfReplayed<T>(replica: Pool, sql: Sql, fn: (sql: Sql) => Promise<T>, wanted: bigint): Promise<{ replayed: true; result: T } | { replayed: false }> {
     return await sql.begin('read only', async tx => {
-      const check = withTimeout(tx<Array<{ lsn: string | null }>>`${tx.unsafe(REPLAY_LSN)}`, this.config.connectTimeoutMs + 500);
+      const check = withTimeout(tx<Array<{ lsn: string | null }>>`${tx.unsafe(REPLAY_LSN)}`.execute(), this.config.connectTimeoutMs + 500);
       // A TransactionSql runs the same tagged queries as an Sql; postgres.js types it apart for begin/end alone.
       const read = fn(tx as unknown as Sql);
       read.catch(() => undefined);

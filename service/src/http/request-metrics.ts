@@ -83,7 +83,6 @@ export class RequestLabelCache<T> {
   }
 }
 
-
 /** Counts every request and times it from here to its response's last byte, by method, route pattern and status. */
 export function requestMetrics(
   requests: CounterOf<RequestLabels>, duration: HistogramOf<RequestLabels>, guideRequests?: CounterOf<GuideLabels>,
